@@ -1,0 +1,107 @@
+# Colossus - one binary (bin/colossus), its unit tests, sanitizer build and benchmarks.
+# Sources are found by directory; a module may add rules in src/<module>/module.mk.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isrc -Ibuild/gen $(PKGCFLAGS) -MMD -MP
+LDLIBS  := $(PKGLIBS) -ldl -lpthread -lm
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Generated protobuf-c codecs (src/proto/*.proto -> build/gen/*.pb-c.[ch]).
+PROTOS   := $(wildcard src/proto/*.proto)
+GEN_C    := $(patsubst src/proto/%.proto,build/gen/%.pb-c.c,$(PROTOS))
+GEN_H    := $(GEN_C:.c=.h)
+
+LIB_SRCS  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(GEN_C)
+MAIN_SRC  = src/cli/main.c
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+TEST_SUPPORT = $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+BENCH_SRCS = $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+
+LIB_OBJS  = $(call obj,obj,$(LIB_SRCS))
+ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
+UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
+ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
+
+.PHONY: all check test unit asan demo bench clean deps fmt fuzz
+all: bin/colossus
+
+# Modules may append to these.
+CHECK_TARGETS :=
+EXTRA_TARGETS :=
+-include $(wildcard src/*/module.mk)
+
+all: $(EXTRA_TARGETS)
+
+deps:
+	@./scripts/install-deps.sh
+
+build/gen/%.pb-c.c build/gen/%.pb-c.h: src/proto/%.proto
+	@mkdir -p build/gen
+	protoc-c --proto_path=src/proto --c_out=build/gen $<
+
+build/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+build/libcolossus.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/libcolossus-asan.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/colossus: build/obj/src/cli/main.o $(LIB_OBJS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+bin/colossus-asan: build/asan/src/cli/main.o $(ASAN_OBJS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+build/tests/%: tests/unit/%.c $(call obj,obj,$(TEST_SUPPORT)) build/libcolossus.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcolossus-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+asan: $(ASAN_BINS) bin/colossus-asan
+
+# The whole suite: installs what it needs, builds, runs unit tests (plain and ASan+UBSan),
+# integration tests and bounded fuzzing, and ends with "N passed, N failed".
+check: deps
+	$(MAKE) all unit asan $(CHECK_TARGETS)
+	./tests/run.sh
+
+test: check
+
+# The main job: see README.
+demo: deps
+	$(MAKE) all
+	./scripts/demo.sh
+
+bench: all
+	./bin/colossus bench sched --preset colossus2 --json
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,289 @@
+/* core.h - the pure scheduling core: topology, cluster state, jobs, queue policy,
+ * placement and failure handling. No I/O, no clock, no threads, no globals: time is an
+ * argument, events go in, decisions come out. The controller, the simulator, the
+ * benchmarks and the tests all drive this same code.
+ *
+ * Conventions: functions that can fail return -1 (or NULL) and fill a cl_error_t with a
+ * sentence when one is given; on failure nothing changed. Destroy functions accept NULL.
+ * The same sequence of calls always gives the same decisions. */
+#ifndef COLOSSUS_CORE_H
+#define COLOSSUS_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef double cl_time_t; /* seconds on the driver's clock (real or virtual) */
+typedef uint64_t cl_jobid_t;
+typedef uint32_t cl_nodeid_t;
+
+#define CL_MAX_GPUS_PER_NODE 64
+#define CL_NO_NODE UINT32_MAX
+#define CL_TIME_INF 1e300
+
+typedef struct cl_error {
+    char msg[256];
+} cl_error_t;
+
+/* ---------------------------------------------------------------- topology --------------
+ * GPU -> node -> NVLink domain -> leaf switch -> pod (spine block) -> cluster.
+ * Node ids are dense, 0..nodes-1, numbered so that every domain, leaf and pod holds a
+ * contiguous range of them. */
+typedef struct cl_topo cl_topo_t;
+
+typedef struct cl_topo_shape {
+    uint32_t nodes;            /* total nodes */
+    uint32_t gpus_per_node;    /* 1..CL_MAX_GPUS_PER_NODE */
+    uint32_t nodes_per_domain; /* NVLink domain size in nodes (1: the node is the domain) */
+    uint32_t nodes_per_leaf;   /* multiple of nodes_per_domain */
+    uint32_t leaves_per_pod;
+} cl_topo_shape_t;
+
+/* Build a regular tree; the last domain/leaf/pod may be partial.
+ * Node names are "<prefix>NNNNNN" (prefix "node" when NULL). Caller destroys. */
+cl_topo_t *cl_topo_create(const cl_topo_shape_t *shape, const char *prefix, cl_error_t *err);
+
+/* Presets: "colossus2" (550,000 nodes x 2 H100), "hgx" (8 GPUs per node, domain = node),
+ * "nvl72" (domains of 18 nodes x 4 GPUs). nodes/gpus_per_node of 0 keep the preset's. */
+cl_topo_t *cl_topo_preset(const char *name, uint32_t nodes, uint32_t gpus_per_node,
+                          cl_error_t *err);
+/* Fill *shape with a preset's shape without building it. */
+int cl_topo_preset_shape(const char *name, uint32_t nodes, uint32_t gpus_per_node,
+                         cl_topo_shape_t *shape, cl_error_t *err);
+
+/* Parse Slurm's topology.conf from memory (the caller reads the file). Switches with
+ * Nodes= are leaves; a switch whose Switches= lists leaves is a pod; higher switches are
+ * the cluster. A leaf with no parent is a pod of its own. Every node becomes its own
+ * NVLink domain. Errors read "FILENAME:LINE: what is wrong". */
+cl_topo_t *cl_topo_parse_slurm(const char *text, size_t len, const char *filename,
+                               uint32_t gpus_per_node, cl_error_t *err);
+
+void cl_topo_destroy(cl_topo_t *t);
+
+uint32_t cl_topo_nodes(const cl_topo_t *t);
+uint32_t cl_topo_gpus_per_node(const cl_topo_t *t);
+uint64_t cl_topo_gpus(const cl_topo_t *t);
+uint32_t cl_topo_domains(const cl_topo_t *t);
+uint32_t cl_topo_leaves(const cl_topo_t *t);
+uint32_t cl_topo_pods(const cl_topo_t *t);
+uint32_t cl_topo_node_domain(const cl_topo_t *t, cl_nodeid_t n);
+uint32_t cl_topo_node_leaf(const cl_topo_t *t, cl_nodeid_t n);
+uint32_t cl_topo_node_pod(const cl_topo_t *t, cl_nodeid_t n);
+uint32_t cl_topo_domain_nodes_max(const cl_topo_t *t); /* largest domain, in nodes */
+const char *cl_topo_node_name(const cl_topo_t *t, cl_nodeid_t n);
+const char *cl_topo_leaf_name(const cl_topo_t *t, uint32_t leaf);
+const char *cl_topo_pod_name(const cl_topo_t *t, uint32_t pod);
+/* Node id for a name, or CL_NO_NODE. O(1). */
+cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name);
+
+/* ------------------------------------------------------------------ cluster -------------- */
+typedef struct cl_cluster cl_cluster_t;
+
+typedef struct cl_cluster_opts {
+    double spare_fraction;    /* hot-spare reserve per pod, 0..0.5 (default 0) */
+    double fairshare_halflife_s; /* usage decay half-life (default 7 days) */
+    uint32_t backfill_short_max; /* short backfill jobs allowed onto reserved nodes per pass
+                                    (default 64); bounds the cost of a pass */
+} cl_cluster_opts_t;
+
+void cl_cluster_opts_default(cl_cluster_opts_t *o);
+
+/* Takes ownership of topo (also on failure). Caller destroys the result. */
+cl_cluster_t *cl_cluster_create(cl_topo_t *topo, const cl_cluster_opts_t *opts,
+                                cl_error_t *err);
+void cl_cluster_destroy(cl_cluster_t *c);
+const cl_topo_t *cl_cluster_topo(const cl_cluster_t *c);
+
+/* Tenants. Tenant 0, "default" with 1 share, always exists. Returns the index or -1. */
+int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *err);
+int cl_tenant_find(const cl_cluster_t *c, const char *name);
+uint32_t cl_tenant_count(const cl_cluster_t *c);
+const char *cl_tenant_name(const cl_cluster_t *c, uint32_t tenant);
+/* Decayed usage in GPU-seconds as of now, and the fair-share factor in (0,1]:
+ * 2^-(usage share / allotted share), as Slurm's classic fair share. */
+double cl_tenant_usage(cl_cluster_t *c, uint32_t tenant, cl_time_t now);
+double cl_tenant_factor(cl_cluster_t *c, uint32_t tenant, cl_time_t now);
+
+/* --------------------------------------------------------------------- jobs -------------- */
+typedef enum cl_job_state {
+    CL_JOB_PENDING,
+    CL_JOB_RUNNING,
+    CL_JOB_SUCCEEDED,
+    CL_JOB_FAILED,
+    CL_JOB_CANCELLED,
+} cl_job_state_t;
+
+typedef struct cl_job_spec {
+    uint32_t nodes;         /* gang size in nodes; 0: derive from gpus */
+    uint32_t gpus_per_node; /* 0: all GPUs of each node */
+    uint32_t gpus;          /* total GPUs, used when nodes == 0: <= one node's GPUs gives
+                               one node, else a multiple of gpus_per_node whole nodes */
+    uint32_t tenant;
+    int32_t priority;       /* higher runs first */
+    bool preemptible;
+    double time_limit_s;    /* 0: none */
+    uint32_t max_switches;  /* most leaf switches the gang may span; 0: any */
+    uint32_t max_restarts;
+} cl_job_spec_t;
+
+typedef struct cl_job_info {
+    cl_jobid_t id;
+    cl_job_state_t state;
+    uint32_t tenant;
+    int32_t priority;
+    bool preemptible;
+    uint32_t nodes, gpus_per_node;
+    double time_limit_s;
+    uint32_t max_switches, max_restarts;
+    uint32_t restarts;    /* failure restarts so far */
+    uint32_t incarnation; /* launches so far; every start or restart adds one (fencing) */
+    uint32_t preemptions;
+    cl_time_t submit_time, start_time, end_time; /* start: of the current/last run */
+} cl_job_info_t;
+
+typedef struct cl_alloc {
+    cl_nodeid_t node;
+    uint64_t gpus; /* bit mask of the node's GPUs held */
+} cl_alloc_t;
+
+/* Submit: validates the spec against the cluster (a gang larger than the cluster, an
+ * unknown tenant, a bad GPU count are refused). Ids are assigned 1, 2, 3...; */
+int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *spec, cl_time_t now,
+                  cl_jobid_t *id_out, cl_error_t *err);
+/* Submit with a given id (recovery from a journal); the id must be unused. */
+int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *spec, cl_jobid_t id,
+                     cl_time_t now, cl_error_t *err);
+/* Next id cl_job_submit will assign; settable after recovery (must exceed every id). */
+cl_jobid_t cl_job_next_id(const cl_cluster_t *c);
+void cl_job_set_next_id(cl_cluster_t *c, cl_jobid_t next);
+
+/* Start a pending job on exactly these nodes (recovery/reconcile of a job that is known to
+ * be running there). Fails without change if a node cannot hold it. */
+int cl_job_start_on(cl_cluster_t *c, cl_jobid_t id, const cl_nodeid_t *nodes, size_t n,
+                    uint32_t incarnation, cl_time_t now, cl_error_t *err);
+
+/* Running -> succeeded or failed (a user error: no restart). Releases its GPUs. */
+int cl_job_finish(cl_cluster_t *c, cl_jobid_t id, bool success, cl_time_t now,
+                  cl_error_t *err);
+/* Pending or running -> cancelled. */
+int cl_job_cancel(cl_cluster_t *c, cl_jobid_t id, cl_time_t now, cl_error_t *err);
+/* Drop a finished job's record. */
+int cl_job_forget(cl_cluster_t *c, cl_jobid_t id);
+
+int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *out);
+/* The running job's allocation in rank order (node rank i = element i); NULL if none.
+ * Valid until the next call that changes the cluster. */
+const cl_alloc_t *cl_job_alloc(const cl_cluster_t *c, cl_jobid_t id, size_t *n);
+/* Running jobs whose time limit has passed at now, oldest deadline first; returns count
+ * written (at most max). The driver stops them and calls cl_job_finish(.., false). */
+size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, size_t max);
+/* Iterate live jobs (any state not forgotten): pass 0 first, then the returned cursor;
+ * returns 0 at the end. */
+cl_jobid_t cl_jobs_next(const cl_cluster_t *c, cl_jobid_t after);
+
+/* ---------------------------------------------------------------- decisions -------------- */
+typedef enum cl_action {
+    CL_ACT_START,   /* job starts on its allocation (incarnation given) */
+    CL_ACT_PREEMPT, /* job stopped and back in the queue for a higher-priority gang */
+    CL_ACT_RESTART, /* failure: restart in place, node_old swapped for hot spare node_new */
+    CL_ACT_REQUEUE, /* failure: stopped, back at the head of its priority */
+    CL_ACT_FAIL,    /* failure with max restarts reached: job failed */
+} cl_action_t;
+
+typedef struct cl_decision {
+    cl_jobid_t job;
+    cl_action_t action;
+    uint32_t incarnation; /* the job's incarnation after the decision */
+    cl_nodeid_t node_old, node_new; /* RESTART only; else CL_NO_NODE */
+} cl_decision_t;
+
+/* A growable list the core appends to; caller owns it. Zero-initialise, then free with
+ * cl_decisions_free(). */
+typedef struct cl_decisions {
+    cl_decision_t *v;
+    size_t n, cap;
+} cl_decisions_t;
+void cl_decisions_clear(cl_decisions_t *d);
+void cl_decisions_free(cl_decisions_t *d);
+
+/* One scheduling pass over the pending queue at time now: order by priority, requeued
+ * first, tenant fair share, submit order; start every gang that fits; preempt preemptible
+ * lower-priority jobs for a gang that otherwise cannot start; else reserve for the first
+ * blocked gang (EASY) and backfill behind it without delaying the reservation.
+ * Appends decisions to out; returns the number appended. */
+size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out);
+
+/* The reservation the last pass made: job (0 if none), its shadow start time, and the
+ * nodes reserved for it (valid until the next pass). */
+typedef struct cl_reservation {
+    cl_jobid_t job;
+    cl_time_t shadow;
+    const cl_nodeid_t *nodes;
+    size_t n;
+} cl_reservation_t;
+void cl_reservation_get(const cl_cluster_t *c, cl_reservation_t *r);
+/* Jobs the last pass started behind the reservation (backfilled). */
+const cl_jobid_t *cl_backfilled(const cl_cluster_t *c, size_t *n);
+
+/* --------------------------------------------------------------------- nodes ------------- */
+typedef enum cl_node_state {
+    CL_NODE_UP,
+    CL_NODE_DOWN,
+    CL_NODE_DRAINING, /* no new work; jobs still running */
+    CL_NODE_DRAINED,
+    CL_NODE_MAINT,
+} cl_node_state_t;
+
+typedef struct cl_node_info {
+    cl_node_state_t state;
+    bool spare;       /* a free node held in the hot-spare reserve */
+    uint64_t free;    /* healthy unallocated GPUs (bit mask) */
+    uint64_t failed;  /* failed GPUs */
+    uint32_t njobs;
+} cl_node_info_t;
+
+int cl_node_get(const cl_cluster_t *c, cl_nodeid_t n, cl_node_info_t *out);
+/* Up to max distinct running jobs on the node; returns the count. */
+size_t cl_node_jobs(const cl_cluster_t *c, cl_nodeid_t n, cl_jobid_t *out, size_t max);
+
+/* A node failure: the node goes down and each job on it is restarted in place on a hot
+ * spare of the same leaf or pod, else requeued, else failed (max restarts). */
+int cl_node_fail(cl_cluster_t *c, cl_nodeid_t n, cl_time_t now, cl_decisions_t *out,
+                 cl_error_t *err);
+/* One GPU fails: its job (if any) is handled as for a node failure; the node stays up
+ * with one GPU fewer. */
+int cl_gpu_fail(cl_cluster_t *c, cl_nodeid_t n, uint32_t gpu, cl_time_t now,
+                cl_decisions_t *out, cl_error_t *err);
+/* Down -> up (all GPUs healthy again); refills the pod's spares if short. */
+int cl_node_recover(cl_cluster_t *c, cl_nodeid_t n, cl_time_t now, cl_error_t *err);
+/* Admin: drain (no new work; drained once empty), maintenance (drain, then held for
+ * maintenance), resume (back to up). Valid on any node that is not down. */
+int cl_node_drain(cl_cluster_t *c, cl_nodeid_t n, cl_time_t now, cl_error_t *err);
+int cl_node_maintenance(cl_cluster_t *c, cl_nodeid_t n, cl_time_t now, cl_error_t *err);
+int cl_node_resume(cl_cluster_t *c, cl_nodeid_t n, cl_time_t now, cl_error_t *err);
+
+/* ---------------------------------------------------------------- inspection ------------- */
+typedef struct cl_stats {
+    uint32_t nodes, nodes_up, nodes_down, nodes_draining, nodes_drained, nodes_maint;
+    uint32_t spares_free, spares_target;
+    uint64_t gpus, gpus_free, gpus_alloc, gpus_failed;
+    uint64_t jobs_pending, jobs_running;
+} cl_stats_t;
+void cl_cluster_stats(const cl_cluster_t *c, cl_stats_t *st);
+
+/* Recompute every counter, index and allocation from scratch and compare: 0 if all agree,
+ * else -1 with the first disagreement. O(cluster); for tests. */
+int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err);
+
+const char *cl_job_state_name(cl_job_state_t s);
+const char *cl_node_state_name(cl_node_state_t s);
+const char *cl_action_name(cl_action_t a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
