@@ -2,7 +2,6 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-BUILD   ?= build
 PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
