@@ -1,0 +1,269 @@
+/* frame.c - framing, per-frame MAC, handshake proofs and the cluster key file (see frame.h). */
+#include "proto/frame.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+int cl_buf_reserve(cl_buf_t *b, size_t extra)
+{
+    if (b->len + extra <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int cl_buf_append(cl_buf_t *b, const void *p, size_t n)
+{
+    if (cl_buf_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void cl_buf_consume(cl_buf_t *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+void cl_buf_free(cl_buf_t *b)
+{
+    if (!b)
+        return;
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+int cl_crypto_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server)
+{
+    memcpy(s->key, key, CL_KEY_BYTES);
+    s->seq_tx = s->seq_rx = 0;
+    s->server = server;
+}
+
+void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
+                   const uint8_t server_nonce[CL_NONCE_BYTES],
+                   const uint8_t peer_nonce[CL_NONCE_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, CL_KEY_BYTES, CL_KEY_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)"colossus-session", 16);
+    crypto_generichash_update(&st, server_nonce, CL_NONCE_BYTES);
+    crypto_generichash_update(&st, peer_nonce, CL_NONCE_BYTES);
+    crypto_generichash_final(&st, s->key, CL_KEY_BYTES);
+    s->seq_tx = s->seq_rx = 0;
+}
+
+void cl_auth_proof(const uint8_t key[CL_KEY_BYTES], const char *label,
+                   const uint8_t server_nonce[CL_NONCE_BYTES],
+                   const uint8_t peer_nonce[CL_NONCE_BYTES], uint8_t out[32])
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, CL_KEY_BYTES);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label));
+    crypto_auth_hmacsha256_update(&st, server_nonce, CL_NONCE_BYTES);
+    crypto_auth_hmacsha256_update(&st, peer_nonce, CL_NONCE_BYTES);
+    crypto_auth_hmacsha256_final(&st, out);
+}
+
+bool cl_auth_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0;
+}
+
+static void frame_mac(const cl_sess_t *s, bool from_server, uint64_t seq, const uint8_t *hdr,
+                      const uint8_t *body, size_t n, uint8_t out[CL_FRAME_MAC])
+{
+    uint8_t pre[9];
+    pre[0] = from_server ? 'S' : 'C';
+    for (int i = 0; i < 8; i++)
+        pre[1 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, s->key, CL_KEY_BYTES);
+    crypto_auth_hmacsha256_update(&st, pre, sizeof pre);
+    crypto_auth_hmacsha256_update(&st, hdr, CL_FRAME_HDR);
+    crypto_auth_hmacsha256_update(&st, body, n);
+    crypto_auth_hmacsha256_final(&st, out);
+}
+
+static int frame_put(cl_sess_t *s, const Colossus__Msg *m, const uint8_t *raw, size_t n,
+                     cl_buf_t *out)
+{
+    if (n > CL_FRAME_MAX) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (cl_buf_reserve(out, CL_FRAME_HDR + n + CL_FRAME_MAC) < 0)
+        return -1;
+    uint8_t *hdr = out->p + out->len;
+    memcpy(hdr, CL_FRAME_MAGIC, 4);
+    hdr[4] = CL_PROTO_VERSION;
+    hdr[5] = hdr[6] = hdr[7] = 0;
+    hdr[8] = (uint8_t)(n >> 24);
+    hdr[9] = (uint8_t)(n >> 16);
+    hdr[10] = (uint8_t)(n >> 8);
+    hdr[11] = (uint8_t)n;
+    uint8_t *body = hdr + CL_FRAME_HDR;
+    if (m)
+        colossus__msg__pack(m, body);
+    else if (n)
+        memcpy(body, raw, n);
+    frame_mac(s, s->server, s->seq_tx++, hdr, body, n, body + n);
+    out->len += CL_FRAME_HDR + n + CL_FRAME_MAC;
+    return 0;
+}
+
+int cl_frame_encode(cl_sess_t *s, const Colossus__Msg *m, cl_buf_t *out)
+{
+    return frame_put(s, m, NULL, colossus__msg__get_packed_size(m), out);
+}
+
+int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *out)
+{
+    return frame_put(s, NULL, body, n, out);
+}
+
+ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__Msg **out,
+                        char *err, size_t errlen)
+{
+    *out = NULL;
+    /* Check the magic as soon as its bytes arrive, so garbage is refused without waiting. */
+    size_t cmp = len < 4 ? len : 4;
+    if (memcmp(buf, CL_FRAME_MAGIC, cmp)) {
+        snprintf(err, errlen, "bad frame magic (not a colossus peer?)");
+        return -1;
+    }
+    if (len < CL_FRAME_HDR)
+        return 0;
+    if (buf[4] != CL_PROTO_VERSION) {
+        snprintf(err, errlen, "unsupported protocol version %u (this side speaks %u)", buf[4],
+                 CL_PROTO_VERSION);
+        return -1;
+    }
+    if (buf[5] || buf[6] || buf[7]) {
+        snprintf(err, errlen, "reserved frame header bits set");
+        return -1;
+    }
+    size_t n = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
+    if (n > CL_FRAME_MAX) {
+        snprintf(err, errlen, "frame of %zu bytes exceeds the %u-byte limit", n, CL_FRAME_MAX);
+        return -1;
+    }
+    if (len < CL_FRAME_HDR + n + CL_FRAME_MAC)
+        return 0;
+    uint8_t mac[CL_FRAME_MAC];
+    frame_mac(s, !s->server, s->seq_rx, buf, buf + CL_FRAME_HDR, n, mac);
+    if (!cl_auth_equal(mac, buf + CL_FRAME_HDR + n, CL_FRAME_MAC)) {
+        snprintf(err, errlen, "frame authentication failed (wrong key, replay or corruption)");
+        return -1;
+    }
+    Colossus__Msg *m = colossus__msg__unpack(NULL, n, buf + CL_FRAME_HDR);
+    if (!m) {
+        snprintf(err, errlen, "malformed message body (%zu bytes)", n);
+        return -1;
+    }
+    if (m->body_case == COLOSSUS__MSG__BODY__NOT_SET) {
+        colossus__msg__free_unpacked(m, NULL);
+        snprintf(err, errlen, "empty or unknown message");
+        return -1;
+    }
+    s->seq_rx++;
+    *out = m;
+    return (ssize_t)(CL_FRAME_HDR + n + CL_FRAME_MAC);
+}
+
+void cl_msg_free(Colossus__Msg *m)
+{
+    if (m)
+        colossus__msg__free_unpacked(m, NULL);
+}
+
+int cl_key_generate(char *line, size_t len)
+{
+    uint8_t key[CL_KEY_BYTES];
+    char hex[2 * CL_KEY_BYTES + 1];
+    if (len < sizeof hex + 18)
+        return -1;
+    randombytes_buf(key, sizeof key);
+    sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+    snprintf(line, len, "colossus-key-v1 %s\n", hex);
+    sodium_memzero(key, sizeof key);
+    return 0;
+}
+
+int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256] = "";
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    char hex[80];
+    size_t bin = 0;
+    if (!ok || sscanf(line, "colossus-key-v1 %79s", hex) != 1 || strlen(hex) != 2 * CL_KEY_BYTES ||
+        sodium_hex2bin(key, CL_KEY_BYTES, hex, strlen(hex), NULL, &bin, NULL) < 0 ||
+        bin != CL_KEY_BYTES) {
+        snprintf(err, errlen,
+                 "%s is not a colossus key file (expected 'colossus-key-v1 <64 hex digits>'; "
+                 "make one with 'colossus keygen > FILE')",
+                 path);
+        return -1;
+    }
+    return 0;
+}
+
+int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err,
+                  size_t errlen)
+{
+    const char *colon = strrchr(s ? s : "", ':');
+    if (!s || !colon || colon == s) {
+        snprintf(err, errlen, "address '%s' is not HOST:PORT", s ? s : "");
+        return -1;
+    }
+    size_t hl = (size_t)(colon - s);
+    const char *h = s;
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl + 1 > hostlen) {
+        snprintf(err, errlen, "host in '%s' is too long", s);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535) {
+        snprintf(err, errlen, "port in '%s' is not a number 0..65535", s);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    *port = (int)p;
+    return 0;
+}

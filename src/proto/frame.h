@@ -1,0 +1,82 @@
+/* frame.h - Colossus wire framing: magic + version header, a protobuf-c Msg body and a
+ * per-frame HMAC; the cluster key, challenge-response proofs and session keys (libsodium).
+ *
+ * A frame is   magic "CLS1" (4) | version (1) | flags (1) | reserved (2) | body length (4, BE)
+ *              | body (protobuf Msg) | mac (32)
+ * mac = HMAC-SHA256(session key, direction byte | sequence number (8, BE) | header | body).
+ * Each direction counts its own sequence numbers from 0, so a replayed, reordered or
+ * reflected frame fails its MAC. Before the handshake ends the session key is the cluster
+ * key itself; afterwards it is derived from the key and both nonces. */
+#ifndef COLOSSUS_PROTO_FRAME_H
+#define COLOSSUS_PROTO_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "colossus.pb-c.h"
+
+#define CL_FRAME_MAGIC "CLS1"
+#define CL_PROTO_VERSION 1
+#define CL_FRAME_HDR 12
+#define CL_FRAME_MAC 32
+#define CL_FRAME_MAX (4u << 20) /* largest body accepted; a bigger frame closes the connection */
+#define CL_KEY_BYTES 32
+#define CL_NONCE_BYTES 32
+
+typedef struct cl_sess {
+    uint8_t key[CL_KEY_BYTES];
+    uint64_t seq_tx, seq_rx;
+    bool server; /* which direction byte this side sends */
+} cl_sess_t;
+
+/* A growable byte buffer. Zero-initialise; free with cl_buf_free(). */
+typedef struct cl_buf {
+    uint8_t *p;
+    size_t len, cap;
+} cl_buf_t;
+int cl_buf_reserve(cl_buf_t *b, size_t extra);
+int cl_buf_append(cl_buf_t *b, const void *p, size_t n);
+void cl_buf_consume(cl_buf_t *b, size_t n); /* drop the first n bytes */
+void cl_buf_free(cl_buf_t *b);
+
+/* Must be called once before any other function here (sodium_init). 0 or -1. */
+int cl_crypto_init(void);
+
+/* Start a session keyed by the cluster key (the handshake phase). */
+void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server);
+/* Switch to the session key derived from the cluster key and both nonces; resets counters. */
+void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
+                   const uint8_t server_nonce[CL_NONCE_BYTES],
+                   const uint8_t peer_nonce[CL_NONCE_BYTES]);
+/* proof = HMAC(key, label | server nonce | peer nonce); label "colossus-client"/"-server". */
+void cl_auth_proof(const uint8_t key[CL_KEY_BYTES], const char *label,
+                   const uint8_t server_nonce[CL_NONCE_BYTES],
+                   const uint8_t peer_nonce[CL_NONCE_BYTES], uint8_t out[32]);
+/* Constant-time comparison of two 32-byte proofs: true when equal. */
+bool cl_auth_equal(const uint8_t *a, const uint8_t *b, size_t n);
+
+/* Append one frame holding m to out. 0, or -1 (too large / no memory). */
+int cl_frame_encode(cl_sess_t *s, const Colossus__Msg *m, cl_buf_t *out);
+/* Append one frame holding arbitrary body bytes (tests and fuzzing: a peer that knows the key
+ * but sends a body that is not a Msg). */
+int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *out);
+
+/* Decode the first frame of buf[0..len): returns the bytes it used (> 0) with *out set (free
+ * it with cl_msg_free()), 0 when more bytes are needed, or -1 with a sentence in err when the
+ * frame is bad (magic, version, size, MAC, body); the connection must then be closed. */
+ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__Msg **out,
+                        char *err, size_t errlen);
+void cl_msg_free(Colossus__Msg *m);
+
+/* The cluster key: "colossus-key-v1 <64 hex digits>\n". */
+int cl_key_generate(char *line, size_t len); /* writes the line; 0 or -1 */
+/* Read a key file; -1 with a sentence naming the file on failure. */
+int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t errlen);
+
+/* Split "HOST:PORT" (HOST may be [v6]). -1 with a sentence on failure. */
+int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err,
+                  size_t errlen);
+
+#endif
