@@ -1,0 +1,550 @@
+/* launch.c - rank launcher: spawns a job's local ranks with uv_spawn (setsid), in a cgroup v2
+ * when possible, logs them to files and stops the whole launch with TERM then KILL. */
+#include "agent/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/launch_util.h"
+
+extern char **environ;
+
+#define POLL_MS 10 /* while stopping: how often to look whether anything is left */
+#define MAX_LOCAL_RANKS 1024
+
+enum { ST_RUNNING, ST_TERM, ST_KILL, ST_DONE };
+
+struct rank {
+    cl_launch_t *l;
+    uv_process_t proc;
+    uint32_t global;
+    pid_t pid;  /* 0 once reaped (or never spawned) */
+    pid_t pgid; /* the rank's process group, until it is known to hold nothing alive */
+    int alive;  /* spawned and not reaped */
+};
+
+struct cl_launch {
+    uv_loop_t *loop;
+    cl_launch_done_f *cb;
+    void *arg;
+    uint32_t n;
+    struct rank *ranks;
+    uint32_t running;
+    int grace_ms;
+    int state;
+    int stop_asked; /* cl_launch_stop() or a failure: leftovers are expected */
+    int result, failed_rank;
+    int destroyed; /* the caller let go: no callback, free when everything is closed */
+    int closing;   /* timers closed (or being closed) */
+    unsigned pending_close;
+    uv_timer_t kill_timer, poll_timer;
+    char *cgroup;
+};
+
+static unsigned launch_seq; /* makes cgroup names unique within this process */
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/rank-%u.log", log_dir, rank);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ teardown ------------ */
+
+static void maybe_free(cl_launch_t *l)
+{
+    if (!l->closing || l->pending_close)
+        return;
+    free(l->cgroup);
+    free(l->ranks);
+    free(l);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    cl_launch_t *l = h->data;
+    l->pending_close--;
+    maybe_free(l);
+}
+
+static void close_timers(cl_launch_t *l)
+{
+    if (l->closing)
+        return;
+    l->closing = 1;
+    l->pending_close += 2;
+    uv_close((uv_handle_t *)&l->kill_timer, on_closed);
+    uv_close((uv_handle_t *)&l->poll_timer, on_closed);
+}
+
+/* Signal everything of the launch: every rank's process group, and every process of the
+ * cgroup (which also holds those that left their group). */
+static void signal_all(cl_launch_t *l, int sig)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        struct rank *r = &l->ranks[i];
+        if (r->pgid > 0 && kill(-r->pgid, sig) < 0 && errno == ESRCH && !r->alive)
+            r->pgid = 0; /* group gone: never signal that number again (pid reuse) */
+    }
+    if (l->cgroup)
+        cl__cgroup_signal(l->cgroup, sig);
+}
+
+/* 1 while some process of the launch other than a zombie is alive. */
+static int anything_left(cl_launch_t *l)
+{
+    if (l->running)
+        return 1;
+    int left = 0;
+    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1)
+        left = 1;
+    pid_t groups[MAX_LOCAL_RANKS];
+    size_t ng = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        struct rank *r = &l->ranks[i];
+        if (r->pgid <= 0)
+            continue;
+        if (kill(-r->pgid, 0) < 0 && errno == ESRCH)
+            r->pgid = 0;
+        else
+            groups[ng++] = r->pgid;
+    }
+    if (ng) {
+        /* kill(-pgid, 0) also succeeds for a group of zombies (their parent, often init,
+         * has not reaped them yet): look for a live member. */
+        int live[MAX_LOCAL_RANKS];
+        cl__pgroups_live(groups, ng, live);
+        size_t k = 0;
+        for (uint32_t i = 0; i < l->n; i++) {
+            struct rank *r = &l->ranks[i];
+            if (r->pgid <= 0)
+                continue;
+            if (!live[k++])
+                r->pgid = 0;
+            else
+                left = 1;
+        }
+    }
+    return left;
+}
+
+static void finish(cl_launch_t *l)
+{
+    l->state = ST_DONE;
+    uv_timer_stop(&l->kill_timer);
+    uv_timer_stop(&l->poll_timer);
+    if (l->cgroup) {
+        cl__cgroup_remove(l->cgroup);
+        free(l->cgroup);
+        l->cgroup = NULL;
+    }
+    if (l->destroyed) {
+        close_timers(l);
+        return;
+    }
+    /* The callback may destroy l (which only closes handles: l stays valid until the loop
+     * runs the close callbacks), so nothing touches l after it. */
+    l->cb(l, l->result, l->failed_rank, l->arg);
+}
+
+/* Called whenever something may have ended: a rank exit, a poll tick. */
+static void progress(cl_launch_t *l)
+{
+    if (l->state == ST_DONE || l->running)
+        return;
+    if (!anything_left(l)) {
+        finish(l);
+        return;
+    }
+    if (l->state == ST_RUNNING) {
+        /* Every rank exited 0 but left processes behind: stop them too. */
+        cl_launch_stop(l);
+    }
+}
+
+static void escalate(cl_launch_t *l)
+{
+    l->state = ST_KILL;
+    signal_all(l, SIGKILL);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    cl_launch_t *l = t->data;
+    if (l->state == ST_TERM)
+        escalate(l);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    cl_launch_t *l = t->data;
+    if (l->state == ST_KILL)
+        signal_all(l, SIGKILL); /* catches what forked since the last round */
+    progress(l);
+}
+
+static void begin_stop(cl_launch_t *l, int grace_ms)
+{
+    if (l->state != ST_RUNNING)
+        return;
+    l->stop_asked = 1;
+    l->state = ST_TERM;
+    signal_all(l, SIGTERM);
+    if (grace_ms <= 0)
+        escalate(l);
+    else
+        uv_timer_start(&l->kill_timer, on_kill_timer, (uint64_t)grace_ms, 0);
+    uv_timer_start(&l->poll_timer, on_poll_timer, POLL_MS, POLL_MS);
+}
+
+void cl_launch_stop(cl_launch_t *l)
+{
+    if (!l || l->destroyed)
+        return;
+    begin_stop(l, l->grace_ms);
+}
+
+void cl_launch_destroy(cl_launch_t *l)
+{
+    if (!l)
+        return;
+    int saved = errno;
+    if (!l->destroyed) {
+        l->destroyed = 1;
+        if (l->state == ST_DONE) {
+            close_timers(l);
+        } else {
+            /* Still running: kill at once; finish() closes the timers once all is reaped. */
+            begin_stop(l, 0);
+            if (l->state == ST_TERM)
+                escalate(l);
+        }
+    }
+    errno = saved;
+}
+
+static void rank_exited(uv_process_t *p, int64_t status, int sig)
+{
+    struct rank *r = p->data;
+    cl_launch_t *l = r->l;
+    r->alive = 0;
+    r->pid = 0;
+    l->running--;
+    int code = sig ? 128 + sig : (int)status;
+    if (code != 0 && l->failed_rank < 0) {
+        l->result = code;
+        l->failed_rank = (int)r->global;
+    }
+    p->data = l;
+    l->pending_close++;
+    uv_close((uv_handle_t *)p, on_closed);
+    if (code != 0)
+        begin_stop(l, l->grace_ms);
+    progress(l);
+}
+
+/* ------------------------------------------------------------------ start --------------- */
+
+static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
+{
+    if (!s) {
+        fail(err, errlen, "launch: no spec");
+        return -1;
+    }
+    if (s->local_ranks < 1 || s->local_ranks > MAX_LOCAL_RANKS) {
+        fail(err, errlen, "launch: local_ranks %u is out of range 1..%d", s->local_ranks,
+             MAX_LOCAL_RANKS);
+        return -1;
+    }
+    if (s->nnodes < 1 || s->node_rank >= s->nnodes) {
+        fail(err, errlen, "launch: node_rank %u is not below nnodes %u", s->node_rank,
+             s->nnodes);
+        return -1;
+    }
+    if ((uint64_t)s->nnodes * s->local_ranks > INT32_MAX) {
+        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes,
+             s->local_ranks);
+        return -1;
+    }
+    if (s->gpus) {
+        for (uint32_t i = 0; i < s->local_ranks; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (s->gpus[i] == s->gpus[j]) {
+                    fail(err, errlen, "launch: GPU %u is listed twice", s->gpus[i]);
+                    return -1;
+                }
+    }
+    if (!s->master_addr || !*s->master_addr) {
+        fail(err, errlen, "launch: no master address");
+        return -1;
+    }
+    if (!s->master_port) {
+        fail(err, errlen, "launch: no master port");
+        return -1;
+    }
+    if (!s->argv || !s->argv[0] || !*s->argv[0]) {
+        fail(err, errlen, "launch: no command");
+        return -1;
+    }
+    if (!s->work_dir || !*s->work_dir) {
+        fail(err, errlen, "launch: no working directory");
+        return -1;
+    }
+    if (!s->log_dir || !*s->log_dir) {
+        fail(err, errlen, "launch: no log directory");
+        return -1;
+    }
+    if (s->checkpoint_dir && !*s->checkpoint_dir) {
+        fail(err, errlen, "launch: empty checkpoint directory");
+        return -1;
+    }
+    if (s->grace_ms < 0) {
+        fail(err, errlen, "launch: negative grace period %d ms", s->grace_ms);
+        return -1;
+    }
+    if (s->cgroup_mode != CL_LAUNCH_CGROUP_AUTO && s->cgroup_mode != CL_LAUNCH_CGROUP_OFF &&
+        s->cgroup_mode != CL_LAUNCH_CGROUP_REQUIRE) {
+        fail(err, errlen, "launch: unknown cgroup mode %d", (int)s->cgroup_mode);
+        return -1;
+    }
+    for (char *const *e = s->env_extra; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e) {
+            fail(err, errlen, "launch: environment entry '%s' is not NAME=VALUE", *e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Make the launch's cgroup. Returns 0 (with *out NULL when cgroups are not used) or -1. */
+static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF)
+        return 0;
+    char parent[1024];
+    if (s->cgroup_parent) {
+        if (snprintf(parent, sizeof parent, "%s", s->cgroup_parent) >= (int)sizeof parent) {
+            fail(err, errlen, "launch: cgroup parent path is too long");
+            return -1;
+        }
+    } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
+        if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: no cgroup v2 hierarchy found under /sys/fs/cgroup");
+            return -1;
+        }
+        return 0;
+    }
+    char path[1200];
+    int e = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(path, sizeof path, "%s/job%llu-inc%u-node%u-%ld-%u", parent,
+                 (unsigned long long)s->job_id, s->incarnation, s->node_rank, (long)getpid(),
+                 launch_seq++);
+        e = cl__cgroup_make(path);
+        if (e != EEXIST)
+            break;
+    }
+    if (e) {
+        if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: cannot create cgroup %s: %s", path, strerror(e));
+            return -1;
+        }
+        return 0; /* AUTO: not writable here, use process groups */
+    }
+    *out = strdup(path);
+    if (!*out) {
+        cl__cgroup_remove(path);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Spawn local rank i. Returns 0 or a libuv error (the handle is then closed). */
+static int spawn_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, char *err,
+                      size_t errlen)
+{
+    struct rank *r = &l->ranks[i];
+    char **env = cl__rank_env(s, i, environ);
+    if (!env) {
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    char logpath[4096];
+    if (cl_launch_log_path(s->log_dir, r->global, logpath, sizeof logpath) < 0) {
+        cl__strv_free(env);
+        fail(err, errlen, "launch: log directory path is too long");
+        return -1;
+    }
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0) {
+        int e = errno;
+        cl__strv_free(env);
+        fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(e));
+        return -1;
+    }
+    char **args = cl__rank_args(s->argv, l->cgroup,
+                                s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE);
+    if (!args) {
+        close(fd);
+        cl__strv_free(env);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE; /* /dev/null */
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = fd;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = fd;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.exit_cb = rank_exited;
+    o.file = args[0];
+    o.args = args;
+    o.env = env;
+    o.cwd = s->work_dir;
+    o.flags = UV_PROCESS_DETACHED; /* setsid(): own session and process group */
+    o.stdio_count = 3;
+    o.stdio = stdio;
+    r->proc.data = r;
+    int rc = uv_spawn(l->loop, &r->proc, &o);
+    close(fd);
+    cl__strv_free(args);
+    cl__strv_free(env);
+    if (rc < 0) {
+        /* uv_spawn initialises the handle even when it fails: close it. */
+        r->proc.data = l;
+        l->pending_close++;
+        uv_close((uv_handle_t *)&r->proc, on_closed);
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0],
+             uv_strerror(rc));
+        return -1;
+    }
+    r->pid = r->proc.pid;
+    r->pgid = r->proc.pid;
+    r->alive = 1;
+    l->running++;
+    return 0;
+}
+
+int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
+                    void *arg, cl_launch_t **out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!loop || !cb || !out) {
+        fail(err, errlen, "launch: loop, callback and result pointer are required");
+        return -1;
+    }
+    if (check_spec(spec, err, errlen) < 0)
+        return -1;
+    const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
+    for (size_t i = 0; i < 3; i++) {
+        if (dirs[i] && cl__mkdir_p(dirs[i], 0755) < 0) {
+            fail(err, errlen, "launch: cannot create directory %s: %s", dirs[i],
+                 strerror(errno));
+            return -1;
+        }
+    }
+    /* Find the command now, in the ranks' PATH, so that a typo is an error here rather
+     * than 127 in a log file. */
+    char **env0 = cl__rank_env(spec, 0, environ);
+    if (!env0) {
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir);
+    cl__strv_free(env0);
+    if (found < 0) {
+        fail(err, errlen, "launch: command not found or not executable: %s", spec->argv[0]);
+        return -1;
+    }
+
+    cl_launch_t *l = calloc(1, sizeof *l);
+    struct rank *ranks = calloc(spec->local_ranks, sizeof *ranks);
+    if (!l || !ranks) {
+        free(l);
+        free(ranks);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    l->loop = loop;
+    l->cb = cb;
+    l->arg = arg;
+    l->n = spec->local_ranks;
+    l->ranks = ranks;
+    l->grace_ms = spec->grace_ms;
+    l->failed_rank = -1;
+    l->state = ST_RUNNING;
+    for (uint32_t i = 0; i < l->n; i++) {
+        ranks[i].l = l;
+        ranks[i].global = spec->node_rank * spec->local_ranks + i;
+    }
+    if (make_cgroup(spec, &l->cgroup, err, errlen) < 0) {
+        free(ranks);
+        free(l);
+        return -1;
+    }
+    uv_timer_init(loop, &l->kill_timer);
+    uv_timer_init(loop, &l->poll_timer);
+    l->kill_timer.data = l;
+    l->poll_timer.data = l;
+
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (spawn_rank(l, spec, i, err, errlen) < 0) {
+            /* No side effects on failure: kill what started; the loop reaps it and frees
+             * l without calling cb. */
+            cl_launch_destroy(l);
+            if (l->running == 0)
+                progress(l);
+            return -1;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ queries ------------- */
+
+uint32_t cl_launch_running(const cl_launch_t *l)
+{
+    return l ? l->running : 0;
+}
+
+pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank)
+{
+    if (!l || local_rank >= l->n)
+        return 0;
+    return l->ranks[local_rank].pid;
+}
+
+const char *cl_launch_cgroup(const cl_launch_t *l)
+{
+    return l ? l->cgroup : NULL;
+}
+
+int cl_launch_stopping(const cl_launch_t *l)
+{
+    return l && l->stop_asked;
+}
