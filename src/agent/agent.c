@@ -1,0 +1,614 @@
+/* agent.c - the node agent daemon: finds the node's GPUs, registers with the controller,
+ * heartbeats, launches and supervises job ranks (launch.h), obeys stop and fence orders, serves
+ * rank logs, and keeps ranks running while the controller is away. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "agent/launch.h"
+#include "proto/client.h"
+#include "proto/uvconn.h"
+
+/* The NVML inventory comes from src/gpu (another module); weak so that a binary without it
+ * still builds and says so. */
+typedef struct cl_gpu_inv {
+    uint32_t index;
+    char name[96];
+    char uuid[96];
+    char pci_bus_id[32];
+    uint64_t mem_total_bytes;
+    uint32_t power_limit_mw;
+    int ecc_enabled;
+    char clique[64];
+} cl_gpu_inv_t;
+int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
+    __attribute__((weak));
+
+#define AG_MAX_GPUS 64
+#define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (the tail) */
+
+typedef struct agent agent_t;
+typedef struct ag_launch {
+    struct ag_launch *next;
+    agent_t *agent;
+    uint64_t job;
+    uint32_t incarnation;
+    cl_launch_t *l;
+    bool exited, stopping;
+    int code, rank;
+    char log_dir[PATH_MAX];
+} ag_launch_t;
+
+struct agent {
+    uv_loop_t *loop;
+    char controller[256], name[64], work_dir[2048], addr[64];
+    uint8_t key[CL_KEY_BYTES];
+    cl_gpu_inv_t gpus[AG_MAX_GPUS];
+    int ngpus;
+    cl_uconn_t *conn; /* NULL while disconnected */
+    bool registered, quitting;
+    uint32_t node;    /* compact id from the controller */
+    uint32_t hb_ms, dead_ms;
+    uv_timer_t hb_timer, reconnect_timer;
+    uv_signal_t sigterm, sigint;
+    int backoff_ms;
+    ag_launch_t *launches;
+};
+
+static const char *WHO = "agent";
+
+static void send_msg(agent_t *a, Colossus__Msg *m)
+{
+    if (a->conn && !a->conn->closing) {
+        cl_uconn_send(a->conn, m);
+        cl_uconn_flush(a->conn);
+    }
+}
+
+static void send_exited(agent_t *a, ag_launch_t *x)
+{
+    if (!a->registered)
+        return;
+    Colossus__Exited e = COLOSSUS__EXITED__INIT;
+    e.node = a->node;
+    e.job = x->job;
+    e.incarnation = x->incarnation;
+    e.exit_code = x->code;
+    e.rank = x->rank;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_EXITED;
+    m.exited = &e;
+    send_msg(a, &m);
+}
+
+static void launch_remove(agent_t *a, ag_launch_t *x)
+{
+    for (ag_launch_t **p = &a->launches; *p; p = &(*p)->next)
+        if (*p == x) {
+            *p = x->next;
+            break;
+        }
+    cl_launch_destroy(x->l);
+    free(x);
+}
+
+static void maybe_quit(agent_t *a);
+
+static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *arg)
+{
+    ag_launch_t *x = arg;
+    agent_t *a = x->agent;
+    x->exited = true;
+    x->code = result;
+    x->rank = failed_rank;
+    cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)x->job,
+                  x->incarnation, result ? "exit " : "success ", result,
+                  x->stopping ? " (stopped)" : "");
+    cl_launch_destroy(l);
+    x->l = NULL;
+    if (a->quitting) {
+        maybe_quit(a);
+        return;
+    }
+    send_exited(a, x);
+}
+
+static ag_launch_t *launch_find(agent_t *a, uint64_t job, uint32_t inc)
+{
+    for (ag_launch_t *x = a->launches; x; x = x->next)
+        if (x->job == job && x->incarnation == inc)
+            return x;
+    return NULL;
+}
+
+static void launch_stop(ag_launch_t *x, const char *why)
+{
+    if (x->exited || x->stopping)
+        return;
+    x->stopping = true;
+    cl_daemon_log(WHO, "stopping job %llu incarnation %u: %s", (unsigned long long)x->job,
+                  x->incarnation, why);
+    cl_launch_stop(x->l);
+}
+
+static void job_dir(agent_t *a, uint64_t job, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/jobs/%llu", a->work_dir, (unsigned long long)job);
+}
+
+static void handle_launch(agent_t *a, const Colossus__Launch *L)
+{
+    if (launch_find(a, L->job, L->incarnation))
+        return; /* a duplicate (resent after a reconnect) */
+    /* Fencing: an older incarnation of the job on this node must not run beside this one. */
+    for (ag_launch_t *x = a->launches; x; x = x->next)
+        if (x->job == L->job && x->incarnation < L->incarnation)
+            launch_stop(x, "superseded by a newer incarnation");
+    ag_launch_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    x->agent = a;
+    x->job = L->job;
+    x->incarnation = L->incarnation;
+    char dir[3000];
+    job_dir(a, L->job, dir, sizeof dir);
+    snprintf(x->log_dir, sizeof x->log_dir, "%s/logs", dir);
+    char **argv = calloc(L->n_argv + 1, sizeof *argv);
+    char **env = calloc(L->n_env + 1, sizeof *env);
+    uint32_t gpus[AG_MAX_GPUS];
+    uint32_t nr = L->ranks_per_node;
+    char err[300] = "";
+    int rc = -1;
+    if (!argv || !env || nr == 0 || nr > AG_MAX_GPUS || L->n_gpus != nr || L->n_argv == 0) {
+        snprintf(err, sizeof err, "bad launch order (%u ranks, %zu gpus, %zu args)", nr,
+                 L->n_gpus, L->n_argv);
+    } else {
+        for (size_t i = 0; i < L->n_argv; i++)
+            argv[i] = L->argv[i];
+        for (size_t i = 0; i < L->n_env; i++)
+            env[i] = L->env[i];
+        for (uint32_t i = 0; i < nr; i++)
+            gpus[i] = L->gpus[i];
+        const char *cwd = L->cwd[0] ? L->cwd : dir;
+        struct stat sb;
+        if (L->cwd[0] && (stat(L->cwd, &sb) < 0 || !S_ISDIR(sb.st_mode)))
+            cwd = dir; /* the submitter's directory does not exist on this node */
+        cl_launch_spec_t sp = {
+            .job_id = L->job,
+            .incarnation = L->incarnation,
+            .restart = L->restart,
+            .node_rank = L->node_rank,
+            .nnodes = L->nnodes,
+            .local_ranks = nr,
+            .gpus = gpus,
+            .master_addr = L->master_addr,
+            .master_port = (uint16_t)L->master_port,
+            .argv = argv,
+            .env_extra = env,
+            .work_dir = cwd,
+            .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
+            .log_dir = x->log_dir,
+            .grace_ms = 3000,
+        };
+        rc = cl_launch_start(a->loop, &sp, on_launch_done, x, &x->l, err, sizeof err);
+    }
+    free(argv);
+    free(env);
+    x->next = a->launches;
+    a->launches = x;
+    if (rc < 0) {
+        /* Could not start: report it as a failure of this node's first rank (exit 127 as a
+         * shell would), so the job fails as a user error instead of hanging. */
+        cl_daemon_log(WHO, "job %llu: launch failed: %s", (unsigned long long)L->job, err);
+        x->exited = true;
+        x->code = 127;
+        x->rank = (int)(L->node_rank * nr);
+        FILE *f;
+        char path[PATH_MAX + 32];
+        if (cl_launch_log_path(x->log_dir, (uint32_t)x->rank, path, sizeof path) == 0) {
+            char mk[PATH_MAX + 16];
+            snprintf(mk, sizeof mk, "%s", x->log_dir);
+            for (char *p = mk + 1; *p; p++)
+                if (*p == '/') {
+                    *p = 0;
+                    mkdir(mk, 0755);
+                    *p = '/';
+                }
+            mkdir(mk, 0755);
+            if ((f = fopen(path, "a"))) {
+                fprintf(f, "colossus: cannot launch: %s\n", err);
+                fclose(f);
+            }
+        }
+        send_exited(a, x);
+        return;
+    }
+    cl_daemon_log(WHO, "job %llu incarnation %u: started %u ranks (node rank %u of %u)",
+                  (unsigned long long)L->job, L->incarnation, nr, L->node_rank, L->nnodes);
+}
+
+static void handle_fence(agent_t *a, const Colossus__Fence *f)
+{
+    ag_launch_t *next;
+    for (ag_launch_t *x = a->launches; x; x = next) {
+        next = x->next;
+        bool keep = false;
+        for (size_t i = 0; i < f->n_keep; i++)
+            if (f->keep[i]->job == x->job && f->keep[i]->incarnation == x->incarnation)
+                keep = true;
+        if (keep) {
+            if (x->exited)
+                send_exited(a, x); /* not acknowledged before the controller went away */
+            continue;
+        }
+        if (x->exited) {
+            cl_daemon_log(WHO, "fence: forgetting stale job %llu incarnation %u",
+                          (unsigned long long)x->job, x->incarnation);
+            launch_remove(a, x);
+        } else {
+            launch_stop(x, "fenced: the controller no longer runs this incarnation here");
+        }
+    }
+}
+
+static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
+{
+    Colossus__LogData d = COLOSSUS__LOG_DATA__INIT;
+    d.req = q->req;
+    char dir[3000], ldir[3100], path[3200];
+    job_dir(a, q->job, dir, sizeof dir);
+    snprintf(ldir, sizeof ldir, "%s/logs", dir);
+    uint8_t *buf = NULL;
+    char err[PATH_MAX + 100] = "";
+    cl_launch_log_path(ldir, q->rank, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, sizeof err, "no log for rank %u of job %llu on node %s", q->rank,
+                 (unsigned long long)q->job, a->name);
+    } else {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        long from = size > (long)AG_LOG_MAX ? size - (long)AG_LOG_MAX : 0;
+        fseek(f, from, SEEK_SET);
+        buf = malloc((size_t)(size - from) + 1);
+        size_t n = buf ? fread(buf, 1, (size_t)(size - from), f) : 0;
+        fclose(f);
+        d.ok = buf != NULL;
+        d.data.data = buf;
+        d.data.len = n;
+    }
+    d.error = err;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_LOG_DATA;
+    m.log_data = &d;
+    send_msg(a, &m);
+    free(buf);
+}
+
+static void send_register(agent_t *a)
+{
+    Colossus__Register r = COLOSSUS__REGISTER__INIT;
+    r.handle = 1;
+    r.name = a->name;
+    r.addr = a->addr;
+    Colossus__Gpu g[AG_MAX_GPUS], *gp[AG_MAX_GPUS];
+    for (int i = 0; i < a->ngpus; i++) {
+        colossus__gpu__init(&g[i]);
+        g[i].index = a->gpus[i].index;
+        g[i].name = a->gpus[i].name;
+        g[i].uuid = a->gpus[i].uuid;
+        g[i].mem_total_bytes = a->gpus[i].mem_total_bytes;
+        gp[i] = &g[i];
+    }
+    r.gpus = gp;
+    r.n_gpus = (size_t)a->ngpus;
+    size_t n = 0;
+    for (ag_launch_t *x = a->launches; x; x = x->next)
+        n++;
+    Colossus__RunningJob *rj = calloc(n + 1, sizeof *rj), **rp = calloc(n + 1, sizeof *rp);
+    if (!rj || !rp) {
+        free(rj);
+        free(rp);
+        return;
+    }
+    size_t i = 0;
+    for (ag_launch_t *x = a->launches; x; x = x->next, i++) {
+        colossus__running_job__init(&rj[i]);
+        rj[i].job = x->job;
+        rj[i].incarnation = x->incarnation;
+        rj[i].exited = x->exited;
+        rj[i].exit_code = x->code;
+        rp[i] = &rj[i];
+    }
+    r.running = rp;
+    r.n_running = n;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REGISTER;
+    m.register_ = &r;
+    send_msg(a, &m);
+    free(rj);
+    free(rp);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    agent_t *a = t->data;
+    if (!a->registered)
+        return;
+    Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
+    hb.nodes = &a->node;
+    hb.n_nodes = 1;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
+    m.heartbeat = &hb;
+    send_msg(a, &m);
+}
+
+static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
+{
+    agent_t *a = c->data;
+    switch (m->body_case) {
+    case COLOSSUS__MSG__BODY_REGISTERED:
+        if (!m->registered->ok) {
+            cl_daemon_log(WHO, "registration refused: %s", m->registered->error);
+            cl_uconn_close(c, NULL);
+            return;
+        }
+        a->node = m->registered->node;
+        a->hb_ms = m->registered->heartbeat_ms ? m->registered->heartbeat_ms : 1000;
+        a->dead_ms = m->registered->dead_after_ms;
+        a->registered = true;
+        a->backoff_ms = 100;
+        cl_daemon_log(WHO, "registered as node %u (%s), heartbeat every %u ms", a->node, a->name,
+                      a->hb_ms);
+        uv_timer_start(&a->hb_timer, on_heartbeat, 0, a->hb_ms);
+        break;
+    case COLOSSUS__MSG__BODY_LAUNCH:
+        handle_launch(a, m->launch);
+        break;
+    case COLOSSUS__MSG__BODY_STOP:
+        for (ag_launch_t *x = a->launches; x; x = x->next)
+            if (x->job == m->stop->job && x->incarnation <= m->stop->incarnation)
+                launch_stop(x, "stop ordered by the controller");
+        break;
+    case COLOSSUS__MSG__BODY_EXITED_ACK: {
+        ag_launch_t *x = launch_find(a, m->exited_ack->job, m->exited_ack->incarnation);
+        if (x && x->exited)
+            launch_remove(a, x);
+        break;
+    }
+    case COLOSSUS__MSG__BODY_FENCE:
+        handle_fence(a, m->fence);
+        break;
+    case COLOSSUS__MSG__BODY_LOG_FETCH:
+        handle_log_fetch(a, m->log_fetch);
+        break;
+    default:
+        cl_daemon_log(WHO, "ignoring unexpected message %d from the controller", m->body_case);
+    }
+}
+
+static void try_connect(uv_timer_t *t);
+
+static void on_conn_closed(cl_uconn_t *c)
+{
+    agent_t *a = c->data;
+    free(c);
+    a->conn = NULL;
+    a->registered = false;
+    uv_timer_stop(&a->hb_timer);
+    if (a->quitting)
+        return;
+    cl_daemon_log(WHO, "lost the controller; ranks keep running; reconnecting");
+    uv_timer_start(&a->reconnect_timer, try_connect, (uint64_t)a->backoff_ms, 0);
+}
+
+static void try_connect(uv_timer_t *t)
+{
+    agent_t *a = t->data;
+    char err[300];
+    cl_client_t *cc = cl_client_connect(a->controller, a->key, COLOSSUS__ROLE__ROLE_AGENT, a->name,
+                                        2000, err, sizeof err);
+    if (!cc) {
+        static char last[300];
+        if (strcmp(last, err)) { /* one line per kind of failure, not one per try */
+            cl_daemon_log(WHO, "%s", err);
+            snprintf(last, sizeof last, "%s", err);
+        }
+        a->backoff_ms = a->backoff_ms < 1000 ? a->backoff_ms * 2 : 1000;
+        uv_timer_start(&a->reconnect_timer, try_connect, (uint64_t)a->backoff_ms, 0);
+        return;
+    }
+    /* The address our ranks are reachable at: this end of the controller connection. */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!a->addr[0] && getsockname(cc->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+        ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a->addr, sizeof a->addr);
+    cl_uconn_t *c = malloc(sizeof *c);
+    if (!c || cl_uconn_init(a->loop, c, on_msg, on_conn_closed, a) < 0 ||
+        uv_tcp_open(&c->tcp, cc->fd) < 0) {
+        cl_daemon_log(WHO, "cannot set up the controller connection");
+        cl_client_close(cc);
+        free(c);
+        uv_timer_start(&a->reconnect_timer, try_connect, 1000, 0);
+        return;
+    }
+    c->sess = cc->sess;
+    if (cc->in.len)
+        cl_buf_append(&c->in, cc->in.p, cc->in.len);
+    cc->fd = -1; /* now owned by libuv */
+    cl_client_close(cc);
+    a->conn = c;
+    cl_uconn_start(c);
+    cl_daemon_log(WHO, "connected to %s", a->controller);
+    send_register(a);
+}
+
+static void maybe_quit(agent_t *a)
+{
+    for (ag_launch_t *x = a->launches; x; x = x->next)
+        if (!x->exited)
+            return;
+    uv_timer_stop(&a->hb_timer);
+    uv_timer_stop(&a->reconnect_timer);
+    uv_close((uv_handle_t *)&a->hb_timer, NULL);
+    uv_close((uv_handle_t *)&a->reconnect_timer, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    if (a->conn)
+        cl_uconn_close(a->conn, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    agent_t *a = s->data;
+    if (a->quitting)
+        return;
+    cl_daemon_log(WHO, "signal %d: stopping every rank and exiting", signum);
+    a->quitting = true;
+    for (ag_launch_t *x = a->launches; x; x = x->next)
+        launch_stop(x, "agent shutting down");
+    maybe_quit(a);
+}
+
+static int fake_inventory(agent_t *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        cl_gpu_inv_t *g = &a->gpus[i];
+        memset(g, 0, sizeof *g);
+        g->index = (uint32_t)i;
+        snprintf(g->name, sizeof g->name, "Fake GPU");
+        snprintf(g->uuid, sizeof g->uuid, "GPU-fake-%.60s-%d", a->name, i);
+        g->mem_total_bytes = 80ull << 30;
+    }
+    a->ngpus = n;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR "
+               "[--fake-gpus N]\n");
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"controller", required_argument, 0, 'c'}, {"key", required_argument, 0, 'k'},
+        {"name", required_argument, 0, 'n'},       {"work-dir", required_argument, 0, 'w'},
+        {"fake-gpus", required_argument, 0, 'g'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *controller = NULL, *keyfile = NULL, *name = NULL, *work = NULL;
+    int fake = -1, o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': controller = optarg; break;
+        case 'k': keyfile = optarg; break;
+        case 'n': name = optarg; break;
+        case 'w': work = optarg; break;
+        case 'g': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > AG_MAX_GPUS) {
+                fprintf(stderr, "colossus agent: --fake-gpus must be 1..%d, not '%s'\n",
+                        AG_MAX_GPUS, optarg);
+                return 2;
+            }
+            fake = (int)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "colossus agent: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!controller || !keyfile || !name || !work) {
+        fprintf(stderr, "colossus agent: --controller, --key, --name and --work-dir are required\n");
+        usage(stderr);
+        return 2;
+    }
+    static agent_t A;
+    agent_t *a = &A;
+    memset(a, 0, sizeof *a);
+    char err[512];
+    char host[256];
+    int port;
+    if (cl_addr_parse(controller, host, sizeof host, &port, err, sizeof err) < 0) {
+        fprintf(stderr, "colossus agent: --controller: %s\n", err);
+        return 2;
+    }
+    if (strlen(name) >= 64 || !name[0] || strchr(name, ',')) {
+        fprintf(stderr, "colossus agent: --name must be 1..63 characters without commas\n");
+        return 2;
+    }
+    if (cl_crypto_init() < 0 || cl_key_load(keyfile, a->key, err, sizeof err) < 0) {
+        fprintf(stderr, "colossus agent: %s\n", err);
+        return 2;
+    }
+    snprintf(a->controller, sizeof a->controller, "%s", controller);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    if (mkdir(work, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "colossus agent: cannot create work dir %s: %s\n", work, strerror(errno));
+        return 1;
+    }
+    char real[PATH_MAX];
+    if (!realpath(work, real) || strlen(real) >= sizeof a->work_dir) {
+        fprintf(stderr, "colossus agent: work dir %s: %s\n", work,
+                errno ? strerror(errno) : "path too long");
+        return 1;
+    }
+    snprintf(a->work_dir, sizeof a->work_dir, "%s", real);
+    if (fake > 0) {
+        fake_inventory(a, fake);
+    } else if (!cl_nvml_inventory) {
+        fprintf(stderr, "colossus agent: no NVML support built into this binary; "
+                        "use --fake-gpus N on a machine without GPUs\n");
+        return 1;
+    } else {
+        int n = cl_nvml_inventory(a->gpus, AG_MAX_GPUS, err, sizeof err);
+        if (n <= 0) {
+            fprintf(stderr, "colossus agent: no GPUs found through NVML%s%s; "
+                            "use --fake-gpus N on a machine without GPUs\n",
+                    n < 0 ? ": " : "", n < 0 ? err : "");
+            return 1;
+        }
+        a->ngpus = n;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    a->loop = uv_default_loop();
+    a->backoff_ms = 100;
+    uv_timer_init(a->loop, &a->hb_timer);
+    uv_timer_init(a->loop, &a->reconnect_timer);
+    a->hb_timer.data = a->reconnect_timer.data = a;
+    uv_signal_init(a->loop, &a->sigterm);
+    uv_signal_init(a->loop, &a->sigint);
+    a->sigterm.data = a->sigint.data = a;
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    cl_daemon_log(WHO, "%s: %d GPUs%s, work dir %s, controller %s", a->name, a->ngpus,
+                  fake > 0 ? " (fake)" : "", a->work_dir, a->controller);
+    uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    while (a->launches)
+        launch_remove(a, a->launches);
+    uv_loop_close(a->loop);
+    cl_daemon_log(WHO, "exited");
+    return 0;
+}
