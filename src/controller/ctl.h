@@ -1,0 +1,160 @@
+/* ctl.h - the controller daemon's state, owned by its single libuv loop: the core cluster,
+ * the journal, connections, nodes and jobs. Internal to src/controller. */
+#ifndef COLOSSUS_CONTROLLER_CTL_H
+#define COLOSSUS_CONTROLLER_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "colossus/core.h"
+#include "proto/uvconn.h"
+#include "store/store.h"
+
+typedef struct ctl ctl_t;
+
+typedef enum { CONN_HANDSHAKE, CONN_AGENT, CONN_CLIENT } ctl_conn_kind_t;
+
+typedef struct ctl_conn {
+    cl_uconn_t u;         /* first: a cl_uconn_t * is a ctl_conn_t * */
+    ctl_t *ctl;
+    ctl_conn_kind_t kind;
+    uint8_t nonce[CL_NONCE_BYTES];
+    uv_timer_t auth_timer;
+    struct ctl_conn *next, *prev;      /* all connections */
+    struct ctl_conn *dirty_next;       /* has output waiting for the next flush */
+    bool dirty;
+    uint32_t nnodes;                   /* nodes this connection carries */
+} ctl_conn_t;
+
+typedef struct ctl_node {
+    ctl_t *ctl;
+    uint32_t id;
+    char name[64];
+    bool bound;            /* an agent name owns this slot */
+    bool alive;            /* heartbeating; up (or draining...) in the core */
+    ctl_conn_t *conn;      /* carrying connection, NULL when none */
+    uv_timer_t dead_timer; /* fires dead_after after the last heartbeat */
+    char addr[64];
+    uint32_t ngpus;        /* GPUs the agent reported (capped to the topology) */
+    bool drained;
+    char reason[128];
+    double last_seen;
+} ctl_node_t;
+
+typedef struct ctl_waiter {
+    struct ctl_waiter *next;
+    ctl_conn_t *conn;
+    uint64_t req;
+} ctl_waiter_t;
+
+typedef struct ctl_job {
+    uint64_t id;
+    char *name, *tenant, *cwd;
+    char **argv, **env;
+    size_t argc, envc;
+    uint32_t nodes, gpus_per_node, max_restarts, time_limit_min;
+    int32_t priority;
+    cl_job_state_t state;
+    uint32_t restarts_base; /* failure restarts before this controller run */
+    uint32_t inc_base;      /* wire incarnation = inc_base + core incarnation */
+    uint32_t inc;           /* current (or last) wire incarnation */
+    int32_t exit_code;
+    bool has_exit;
+    double submit_time, start_time, end_time;
+    uint32_t *alloc;        /* node ids, rank order, of the current or last run */
+    uint32_t nalloc;
+    bool *done;             /* per alloc entry: that node's ranks all exited 0 */
+    char reason[160];
+    bool recovering;        /* running before a controller restart; not yet reconciled */
+    bool *seen;             /* recovering: node reported the incarnation alive */
+    int32_t *rec_code;      /* recovering: exit reported while the controller was away */
+    bool *rec_exited;
+    ctl_waiter_t *waiters;
+} ctl_job_t;
+
+typedef struct ctl_logreq {
+    struct ctl_logreq *next;
+    uint64_t id;            /* our request id towards the agent */
+    ctl_conn_t *client;     /* NULL once the client went away */
+    uint64_t client_req;
+    uint32_t node;
+} ctl_logreq_t;
+
+struct ctl {
+    uv_loop_t *loop;
+    cl_cluster_t *cluster;
+    cl_store_t *store;
+    uint8_t key[CL_KEY_BYTES];
+    char state_dir[2048], ckpt_root[2048];
+    uint32_t hb_ms, dead_ms;
+    uv_tcp_t listener;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    uv_timer_t tick;        /* time limits, end of recovery */
+    uv_signal_t sigterm, sigint;
+    ctl_conn_t *conns, *dirty;
+    ctl_node_t *nodes;
+    uint32_t *name_tab, name_cap, next_free; /* name -> node id (ctl_nodes.c) */
+    uint32_t nnodes;        /* topology size */
+    uint32_t gpus_per_node;
+    ctl_job_t **jobs;       /* indexed by id; ids are dense */
+    uint64_t jobs_cap, max_id;
+    ctl_logreq_t *logreqs;
+    uint64_t next_logreq;
+    bool sched_needed;
+    bool recovering;        /* start-up window: waiting for agents before reconciling */
+    double recover_until;
+    uint64_t stats_frames_bad;
+    const char *who;
+};
+
+/* Seconds since the epoch (the core's clock in the daemon). */
+double ctl_now(void);
+
+/* ---- connections (ctl_main.c) ---- */
+void ctl_send(ctl_conn_t *c, Colossus__Msg *m);
+void ctl_send_node(ctl_t *c, uint32_t node, Colossus__Msg *m); /* dropped when not connected */
+void ctl_fatal(ctl_t *c, const char *what, const cl_error_t *err) __attribute__((noreturn));
+
+/* ---- nodes (ctl_nodes.c) ---- */
+int ctl_nodes_init(ctl_t *c);
+void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r);
+void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb);
+void ctl_nodes_conn_closed(ctl_t *c, ctl_conn_t *conn);
+ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name);
+void ctl_node_journal(ctl_t *c, ctl_node_t *n);
+
+/* ---- jobs (ctl_jobs.c) ---- */
+ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
+int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *err, size_t len);
+int ctl_job_cancel(ctl_t *c, uint64_t id, char *err, size_t len);
+void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e);
+void ctl_apply(ctl_t *c, cl_decisions_t *d);
+void ctl_schedule(ctl_t *c);
+void ctl_journal_job(ctl_t *c, ctl_job_t *j);
+/* Fill out (borrowing j's strings); release with ctl_job_info_release(). */
+void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *out);
+void ctl_job_info_release(Colossus__JobInfo *out);
+void ctl_jobs_tick(ctl_t *c);
+int ctl_jobs_recover(ctl_t *c, cl_error_t *err);
+void ctl_jobs_reconcile(ctl_t *c);
+/* The launches a (re)registering node may keep, given what it reports running. */
+/* Sends the Fence; returns how many jobs the controller runs there that the node no longer
+ * has (its agent restarted): the caller handles those as a node failure. */
+int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
+/* A node went down: decisions from the core, carried out. */
+void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n);
+void ctl_job_notify(ctl_t *c, ctl_job_t *j);
+void ctl_conn_forget_waiters(ctl_t *c, ctl_conn_t *conn);
+const char *ctl_state_name(cl_job_state_t s);
+
+/* ---- client requests (ctl_req.c) ---- */
+void ctl_request(ctl_t *c, ctl_conn_t *conn, const Colossus__Request *r);
+void ctl_log_data(ctl_t *c, ctl_conn_t *conn, const Colossus__LogData *d);
+void ctl_respond_error(ctl_conn_t *conn, uint64_t req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ctl_respond_job(ctl_t *c, ctl_conn_t *conn, uint64_t req, ctl_job_t *j);
+
+#endif

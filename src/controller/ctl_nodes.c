@@ -1,0 +1,250 @@
+/* ctl_nodes.c - nodes in the controller: name -> compact id binding (journaled), registration
+ * of the nodes a connection carries, batched heartbeats, and death by a per-node timer (a
+ * heartbeat re-arms it; no scan over nodes ever runs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/ctl.h"
+
+/* name -> id: open addressing over the bound nodes (c->name_tab). */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static void name_insert(ctl_t *c, ctl_node_t *n)
+{
+    uint32_t i = name_hash(n->name) & (c->name_cap - 1);
+    while (c->name_tab[i] != UINT32_MAX)
+        i = (i + 1) & (c->name_cap - 1);
+    c->name_tab[i] = n->id;
+}
+
+ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name)
+{
+    uint32_t i = name_hash(name) & (c->name_cap - 1);
+    for (; c->name_tab[i] != UINT32_MAX; i = (i + 1) & (c->name_cap - 1))
+        if (!strcmp(c->nodes[c->name_tab[i]].name, name))
+            return &c->nodes[c->name_tab[i]];
+    return NULL;
+}
+
+void ctl_node_journal(ctl_t *c, ctl_node_t *n)
+{
+    cl_store_node_t sn = {.id = n->id, .name = n->name, .drained = n->drained, .reason = n->reason};
+    cl_error_t err;
+    if (cl_store_node_put(c->store, &sn, &err) < 0)
+        ctl_fatal(c, "journal node", &err);
+}
+
+static ctl_node_t *bind_name(ctl_t *c, const char *name)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    cl_nodeid_t id = cl_topo_find_node(t, name);
+    ctl_node_t *n = NULL;
+    if (id != CL_NO_NODE && !c->nodes[id].bound) {
+        n = &c->nodes[id];
+    } else {
+        while (c->next_free < c->nnodes && c->nodes[c->next_free].bound)
+            c->next_free++;
+        if (c->next_free == c->nnodes)
+            return NULL;
+        n = &c->nodes[c->next_free];
+    }
+    n->bound = true;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    name_insert(c, n);
+    ctl_node_journal(c, n);
+    return n;
+}
+
+static int on_node_loaded(const cl_store_node_t *sn, void *arg)
+{
+    ctl_t *c = arg;
+    if (sn->id >= c->nnodes || c->nodes[sn->id].bound) {
+        cl_daemon_log(c->who, "journal: node %s (id %u) does not fit this topology; ignored",
+                      sn->name, sn->id);
+        return 0;
+    }
+    ctl_node_t *n = &c->nodes[sn->id];
+    n->bound = true;
+    snprintf(n->name, sizeof n->name, "%s", sn->name);
+    n->drained = sn->drained;
+    snprintf(n->reason, sizeof n->reason, "%s", sn->reason);
+    name_insert(c, n);
+    return 0;
+}
+
+static void on_dead(uv_timer_t *t);
+
+int ctl_nodes_init(ctl_t *c)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    c->nnodes = cl_topo_nodes(t);
+    c->gpus_per_node = cl_topo_gpus_per_node(t);
+    c->nodes = calloc(c->nnodes, sizeof *c->nodes);
+    c->name_cap = 16;
+    while (c->name_cap < 2 * c->nnodes)
+        c->name_cap *= 2;
+    c->name_tab = malloc(c->name_cap * sizeof *c->name_tab);
+    if (!c->nodes || !c->name_tab)
+        return -1;
+    memset(c->name_tab, 0xff, c->name_cap * sizeof *c->name_tab);
+    double now = ctl_now();
+    cl_decisions_t d = {0};
+    for (uint32_t i = 0; i < c->nnodes; i++) {
+        ctl_node_t *n = &c->nodes[i];
+        n->id = i;
+        n->ctl = c;
+        snprintf(n->name, sizeof n->name, "%s", cl_topo_node_name(t, i));
+        uv_timer_init(c->loop, &n->dead_timer);
+        n->dead_timer.data = n;
+        /* Every node is down until its agent registers. */
+        cl_error_t err;
+        if (cl_node_fail(c->cluster, i, now, &d, &err) < 0)
+            ctl_fatal(c, "mark node down", &err);
+    }
+    cl_decisions_free(&d);
+    cl_error_t err;
+    return cl_store_load(c->store, NULL, on_node_loaded, c, &err);
+}
+
+/* The node is alive: back up in the core with the GPUs its agent has. */
+static void node_up(ctl_t *c, ctl_node_t *n)
+{
+    if (n->alive)
+        return;
+    double now = ctl_now();
+    cl_error_t err;
+    cl_node_info_t info;
+    cl_node_get(c->cluster, n->id, &info);
+    if (info.state == CL_NODE_DOWN && cl_node_recover(c->cluster, n->id, now, &err) < 0) {
+        cl_daemon_log(c->who, "node %s: cannot bring up: %s", n->name, err.msg);
+        return;
+    }
+    cl_decisions_t d = {0};
+    for (uint32_t g = n->ngpus; g < c->gpus_per_node; g++)
+        cl_gpu_fail(c->cluster, n->id, g, now, &d, &err); /* GPUs this machine lacks */
+    ctl_apply(c, &d);
+    cl_decisions_free(&d);
+    if (n->drained)
+        cl_node_drain(c->cluster, n->id, now, &err);
+    n->alive = true;
+    c->sched_needed = true;
+}
+
+static void arm(ctl_t *c, ctl_node_t *n)
+{
+    n->last_seen = ctl_now();
+    uv_timer_start(&n->dead_timer, on_dead, c->dead_ms, 0);
+}
+
+static void reply_registered(ctl_conn_t *conn, uint32_t handle, ctl_node_t *n, const char *error)
+{
+    ctl_t *c = conn->ctl;
+    Colossus__Registered r = COLOSSUS__REGISTERED__INIT;
+    r.handle = handle;
+    r.ok = n != NULL;
+    r.error = (char *)(error ? error : "");
+    r.node = n ? n->id : 0;
+    r.heartbeat_ms = c->hb_ms;
+    r.dead_after_ms = c->dead_ms;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
+    m.registered = &r;
+    ctl_send(conn, &m);
+}
+
+void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
+{
+    if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',')) {
+        reply_registered(conn, r->handle, NULL, "node name must be 1..63 characters, no commas");
+        return;
+    }
+    ctl_node_t *n = ctl_node_by_name(c, r->name);
+    if (!n && !(n = bind_name(c, r->name))) {
+        char e[128];
+        snprintf(e, sizeof e, "no free node slot: the topology has %u nodes", c->nnodes);
+        cl_daemon_log(c->who, "refused node %s: %s", r->name, e);
+        reply_registered(conn, r->handle, NULL, e);
+        return;
+    }
+    if (n->conn && n->conn != conn)
+        n->conn->nnodes--;
+    if (n->conn != conn)
+        conn->nnodes++;
+    n->conn = conn;
+    n->ngpus = r->n_gpus < c->gpus_per_node ? (uint32_t)r->n_gpus : c->gpus_per_node;
+    if (r->addr[0]) {
+        snprintf(n->addr, sizeof n->addr, "%.63s", r->addr);
+    } else {
+        snprintf(n->addr, sizeof n->addr, "%.63s", conn->u.peer);
+        char *colon = strrchr(n->addr, ':');
+        if (colon)
+            *colon = 0;
+    }
+    cl_daemon_log(c->who, "node %s registered as %u (%u GPUs, %zu launches held, at %s)",
+                  n->name, n->id, n->ngpus, r->n_running, n->addr);
+    reply_registered(conn, r->handle, n, NULL);
+    bool was_alive = n->alive;
+    node_up(c, n);
+    arm(c, n);
+    ctl_jobs_fence(c, n, r);
+    (void)was_alive;
+}
+
+/* Fence a node that comes back on a connection without registering again (it was stopped
+ * or partitioned past dead-after): it may keep only what the controller still runs there. */
+static void fence_returning(ctl_t *c, ctl_node_t *n)
+{
+    Colossus__Register none = COLOSSUS__REGISTER__INIT;
+    none.name = n->name;
+    ctl_jobs_fence(c, n, &none);
+}
+
+void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb)
+{
+    for (size_t i = 0; i < hb->n_nodes; i++) {
+        uint32_t id = hb->nodes[i];
+        if (id >= c->nnodes || c->nodes[id].conn != conn)
+            continue; /* not carried by this connection: stale or bogus */
+        ctl_node_t *n = &c->nodes[id];
+        if (!n->alive) {
+            cl_daemon_log(c->who, "node %s is back after being declared down; fencing it",
+                          n->name);
+            node_up(c, n);
+            fence_returning(c, n);
+        }
+        arm(c, n);
+    }
+}
+
+static void on_dead(uv_timer_t *t)
+{
+    ctl_node_t *n = t->data;
+    ctl_t *c = n->ctl;
+    if (!n->alive)
+        return;
+    n->alive = false;
+    cl_daemon_log(c->who, "node %s declared down: no heartbeat for %.0f ms", n->name,
+                  (ctl_now() - n->last_seen) * 1000);
+    ctl_jobs_node_failed(c, n);
+    c->sched_needed = true;
+}
+
+void ctl_nodes_conn_closed(ctl_t *c, ctl_conn_t *conn)
+{
+    if (!conn->nnodes)
+        return;
+    for (uint32_t i = 0; i < c->nnodes; i++)
+        if (c->nodes[i].conn == conn) {
+            c->nodes[i].conn = NULL;
+            cl_daemon_log(c->who, "node %s: connection lost; down after %u ms without heartbeat",
+                          c->nodes[i].name, c->dead_ms);
+        }
+}
