@@ -564,6 +564,14 @@ int cmd_agent(int argc, char **argv)
     }
     snprintf(a->controller, sizeof a->controller, "%s", controller);
     snprintf(a->name, sizeof a->name, "%s", name);
+    char mk[PATH_MAX];
+    snprintf(mk, sizeof mk, "%s", work);
+    for (char *p = mk + 1; *p; p++) /* mkdir -p */
+        if (*p == '/') {
+            *p = 0;
+            mkdir(mk, 0755);
+            *p = '/';
+        }
     if (mkdir(work, 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "colossus agent: cannot create work dir %s: %s\n", work, strerror(errno));
         return 1;

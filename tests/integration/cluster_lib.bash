@@ -1,0 +1,101 @@
+# cluster_lib.bash - shared helpers of the cluster_*.sh integration tests: a private directory,
+# a controller and agents on 127.0.0.1 (kernel-chosen port), waiting with deadlines, and a
+# cleanup trap that stops every process the test started (and the ranks they left) by pid.
+set -u
+B=${COLOSSUS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin/colossus}
+T=$(mktemp -d /tmp/colossus-it.XXXXXX)
+PIDS=()
+declare -A AGENT_PID
+CTL_PID=
+export COLOSSUS_KEY=$T/key COLOSSUS_DIR=$T/nodir
+
+log() { echo "[$(date +%T.%N | cut -c1-12)] $*"; }
+fail() {
+    log "FAIL: $*"
+    for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
+    exit 1
+}
+
+# Processes whose working directory is inside $T: the ranks our jobs started (they run in
+# their own sessions, so killing an agent by pid does not reach them).
+our_ranks() {
+    local p
+    for p in /proc/[0-9]*; do
+        case "$(readlink "$p/cwd" 2>/dev/null)" in "$T"*) echo "${p#/proc/}" ;; esac
+    done
+}
+
+cleanup() {
+    local rc=$? p
+    for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+    for _ in $(seq 50); do
+        local alive=0
+        for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}" $(our_ranks); do kill -9 "$p" 2>/dev/null; done
+    if [ $rc -ne 0 ] || [ -n "${KEEP_TEST_DIR:-}" ]; then log "test dir kept: $T"; else rm -rf "$T"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$B" keygen > "$T/key" || fail "keygen"
+chmod 600 "$T/key"
+
+# wait_for SECONDS CMD... : poll until CMD succeeds.
+wait_for() {
+    local limit=$1 t0=$SECONDS; shift
+    until "$@" >/dev/null 2>&1; do
+        [ $((SECONDS - t0)) -ge "$limit" ] && return 1
+        sleep 0.1
+    done
+}
+
+# start_controller [ARGS...]: on 127.0.0.1, port chosen by the kernel; sets CTL_ADDR.
+HB_MS=${HB_MS:-200}
+DEAD_MS=${DEAD_MS:-1000}
+start_controller() {
+    rm -f "$T/addr"
+    local listen=${CTL_ADDR:-127.0.0.1:0}
+    "$B" controller --state-dir "$T/state" --listen "$listen" --key "$T/key" \
+        --address-file "$T/addr" --heartbeat-ms "$HB_MS" --dead-after-ms "$DEAD_MS" "$@" \
+        >>"$T/controller.log" 2>&1 &
+    CTL_PID=$!
+    wait_for 20 test -s "$T/addr" || fail "controller did not start"
+    CTL_ADDR=$(cat "$T/addr")
+    export COLOSSUS_CONTROLLER=$CTL_ADDR
+}
+
+# start_agent NAME GPUS
+start_agent() {
+    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$1" --work-dir "$T/agents/$1" \
+        --fake-gpus "$2" >>"$T/agent-$1.log" 2>&1 &
+    AGENT_PID[$1]=$!
+}
+
+# nodes_up N: wait until N nodes are up.
+nodes_up_count() { "$B" nodes --json | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin) if n["state"]=="up" and n["connected"]))'; }
+wait_nodes_up() {
+    local n=$1
+    wait_for "${2:-20}" bash -c "[ \"\$(\"$B\" nodes --json | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin) if n[\"state\"]==\"up\" and n[\"connected\"]))')\" -ge $n ]" ||
+        fail "$n nodes did not come up"
+}
+
+# jq-like: jget JSON-FILE-OR-STRING PYTHON-EXPR (d is the parsed document)
+jfield() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+job_field() { "$B" show "$1" --json | jfield "$2"; }
+job_state() { job_field "$1" 'd["state"]'; }
+wait_state() { # JOB STATE SECONDS
+    wait_for "${3:-30}" bash -c "[ \"\$(\"$B\" show $1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = $2 ]"
+}
+# Kill an agent like a node dying: the agent and every rank it started (kill -9). Ranks are
+# the agent's children, each leading its own process group.
+kill_node() {
+    local apid=${AGENT_PID[$1]} kids k
+    kids=$(pgrep -P "$apid")
+    kill -9 "$apid"
+    for k in $kids; do kill -9 -- "-$k" 2>/dev/null; done
+    unset "AGENT_PID[$1]"
+}
