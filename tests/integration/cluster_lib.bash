@@ -59,7 +59,7 @@ DEAD_MS=${DEAD_MS:-1000}
 start_controller() {
     rm -f "$T/addr"
     local listen=${CTL_ADDR:-127.0.0.1:0}
-    "$B" controller --state-dir "$T/state" --listen "$listen" --key "$T/key" \
+    "$B" controller --state-dir "${STATE_DIR:-$T/state}" --listen "$listen" --key "$T/key" \
         --address-file "$T/addr" --heartbeat-ms "$HB_MS" --dead-after-ms "$DEAD_MS" "$@" \
         >>"$T/controller.log" 2>&1 &
     CTL_PID=$!
@@ -98,4 +98,14 @@ kill_node() {
     kill -9 "$apid"
     for k in $kids; do kill -9 -- "-$k" 2>/dev/null; done
     unset "AGENT_PID[$1]"
+}
+
+# stop_all: TERM every agent and the controller and wait for them (agents stop their ranks).
+stop_all() {
+    local p
+    for p in "${AGENT_PID[@]}" $CTL_PID; do kill "$p" 2>/dev/null; done
+    for p in "${AGENT_PID[@]}" $CTL_PID; do wait "$p" 2>/dev/null; done
+    AGENT_PID=()
+    CTL_PID=
+    unset CTL_ADDR
 }

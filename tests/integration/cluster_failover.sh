@@ -1,0 +1,66 @@
+#!/bin/bash
+# cluster_failover.sh - node death: an agent (and its ranks) killed with -9 is declared down
+# within dead-after + 1 s and its job restarts by itself with COLOSSUS_RESTART incremented:
+# in place on a hot spare when the pod has one, else requeued onto other nodes; up to
+# --max-restarts, after which the job fails.
+# timeout: 120
+. "$(dirname "$0")/cluster_lib.bash"
+
+# 3 nodes, one held as a hot spare (spare fraction of the pod).
+start_controller --nodes 3 --gpus-per-node 2 --spare-fraction 0.34
+for i in 1 2 3; do start_agent "n$i" 2; done
+wait_nodes_up 3
+cd "$T"
+
+# A job that records each start and runs until told to stop by a file.
+cat > job.sh <<'SH'
+echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK" >> "starts.$COLOSSUS_RESTART"
+while [ ! -e stop ]; do sleep 0.1; done
+SH
+J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 2 -- sh "$T/job.sh")
+wait_state "$J" running 20 || fail "job not running"
+wait_for 10 bash -c '[ "$(cat starts.0 2>/dev/null | wc -l)" = 4 ]' || fail "4 ranks did not start"
+victim=$(job_field "$J" 'd["nodes"][1]')
+log "killing node $victim (agent and ranks) with -9"
+t_kill=$(date +%s.%N)
+kill_node "$victim"
+wait_for 10 grep -q "node $victim declared down" controller.log || fail "node death not detected"
+t_det=$(date -d "$(grep "node $victim declared down" controller.log | head -1 | cut -c1-23)" +%s.%N)
+det_ms=$(python3 -c "print(int(($t_det - $t_kill) * 1000))")
+log "detected after $det_ms ms (dead-after $DEAD_MS ms)"
+[ "$det_ms" -le $((DEAD_MS + 1000)) ] || fail "detection took $det_ms ms > dead-after + 1 s"
+wait_for 15 bash -c '[ "$(cat starts.1 2>/dev/null | wc -l)" = 4 ]' || fail "job not restarted with COLOSSUS_RESTART=1"
+t_re=$(date +%s.%N)
+log "all ranks of incarnation 2 running $(python3 -c "print(int(($t_re - $t_kill) * 1000))") ms after the kill"
+grep -q "job $J: restarting in place, node $victim replaced by hot spare" controller.log ||
+    fail "expected an in-place restart on the hot spare"
+[ "$(job_field "$J" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
+[ "$(job_field "$J" 'd["incarnation"]')" = 2 ] || fail "incarnation != 2"
+job_field "$J" 'd["nodes"]' | grep -q "$victim" && fail "restarted on the dead node"
+
+touch stop
+"$B" wait "$J" --timeout 30 || fail "job did not succeed after its restart"
+[ "$(job_field "$J" 'd["restarts"]')" = 1 ] || fail "restarts changed at the end"
+
+log "without hot spares: requeue onto other nodes"
+stop_all
+rm -f stop starts.*
+STATE_DIR=$T/state2 start_controller --nodes 8 --gpus-per-node 2
+for i in 1 2 3; do start_agent "m$i" 2; done
+wait_nodes_up 3
+J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 1 -- sh "$T/job.sh")
+wait_for 10 bash -c '[ "$(cat starts.0 2>/dev/null | wc -l)" = 4 ]' || fail "job did not start"
+victim=$(job_field "$J" 'd["nodes"][0]')
+kill_node "$victim"
+wait_for 15 bash -c '[ "$(cat starts.1 2>/dev/null | wc -l)" = 4 ]' || fail "not restarted after requeue"
+grep -q "job $J requeued after a node failure" controller.log || fail "expected a requeue"
+job_field "$J" 'd["nodes"]' | grep -q "$victim" && fail "restarted on the dead node"
+[ "$(job_field "$J" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
+
+log "max restarts reached: a node death fails the job"
+kill_node "$(job_field "$J" 'd["nodes"][1]')"
+wait_state "$J" failed 15 || fail "job not failed after its last allowed restart"
+job_field "$J" 'd["reason"]' | grep -q "max restarts" || fail "reason: $(job_field "$J" 'd["reason"]')"
+"$B" wait "$J" && fail "wait exited 0 for a failed job"
+touch stop
+log "PASS"
