@@ -1,0 +1,51 @@
+#!/bin/bash
+# cluster_fencing.sh - partition and fencing: an agent stopped (SIGSTOP) longer than
+# dead-after is declared down and its job restarted elsewhere with a new incarnation; when it
+# resumes (SIGCONT) its stale ranks are stopped, and a stale run that succeeded meanwhile is
+# never reported as success.
+# timeout: 120
+. "$(dirname "$0")/cluster_lib.bash"
+
+start_controller --nodes 8 --gpus-per-node 2
+for i in 1 2 3; do start_agent "n$i" 2; done
+wait_nodes_up 3
+cd "$T"
+
+log "stale ranks of a partitioned node are stopped when it returns"
+A=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > a.$COLOSSUS_RESTART.$RANK; exec sleep 60')
+wait_for 10 bash -c 'ls a.0.* 2>/dev/null | wc -l | grep -qx 4' || fail "job A did not start"
+victim=$(job_field "$A" 'd["nodes"][1]')   # node rank 1 holds ranks 2 and 3
+stale=$(echo $(cat a.0.2 a.0.3))
+log "SIGSTOP $victim (ranks $stale keep running)"
+kill -STOP "${AGENT_PID[$victim]}"
+wait_for 10 grep -q "node $victim declared down" controller.log || fail "not declared down"
+wait_for 10 bash -c 'ls a.1.* 2>/dev/null | wc -l | grep -qx 4' || fail "job A not restarted"
+[ "$(job_field "$A" 'd["incarnation"]')" = 2 ] || fail "incarnation != 2"
+for p in $stale; do kill -0 "$p" || fail "stale rank $p died before the agent returned (test premise)"; done
+kill -CONT "${AGENT_PID[$victim]}"
+t0=$SECONDS
+wait_for 10 bash -c "for p in $stale; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0" ||
+    fail "stale ranks $stale still run after the agent returned"
+log "stale ranks stopped $((SECONDS - t0)) s after SIGCONT"
+grep -q "node $victim is back after being declared down" controller.log || fail "return not logged"
+[ "$(job_state "$A")" = running ] && [ "$(job_field "$A" 'd["incarnation"]')" = 2 ] || fail "job A disturbed"
+"$B" cancel "$A" || fail "cancel A"
+wait_nodes_up 3
+
+log "a stale run that succeeds while partitioned is never reported"
+# Incarnation 1 succeeds after 2 s; incarnation 2 fails with 7 after 6 s.
+B_=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'if [ "$COLOSSUS_RESTART" = 0 ]; then sleep 2; exit 0; fi; sleep 6; exit 7')
+wait_state "$B_" running 10 || fail "job B not running"
+sleep 0.3
+victim=$(job_field "$B_" 'd["nodes"][0]')
+kill -STOP "${AGENT_PID[$victim]}"
+wait_for 10 bash -c "[ \"\$(\"$B\" show $B_ --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"incarnation\"])')\" = 2 ]" ||
+    fail "job B not restarted"
+sleep 2.5   # the stale ranks on the stopped node have exited 0 by now
+kill -CONT "${AGENT_PID[$victim]}"
+"$B" wait "$B_" --timeout 30 && fail "job B reported success"
+[ "$(job_state "$B_")" = failed ] && [ "$(job_field "$B_" 'd["exit_code"]')" = 7 ] ||
+    fail "job B: state $(job_state "$B_"), exit $(job_field "$B_" 'd["exit_code"]'), expected failed/7"
+grep -q "job $B_: ignoring exit 0 of stale incarnation 1" controller.log ||
+    fail "the stale success was not seen and ignored"
+log "PASS"
