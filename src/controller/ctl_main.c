@@ -197,7 +197,7 @@ static void on_connection(uv_stream_t *srv, int status)
     if (c->conns)
         c->conns->prev = k;
     c->conns = k;
-    cl_sess_init(&k->u.sess, c->key, true);
+    cl_sess_init_handshake(&k->u.sess, true);
     cl_uconn_start(&k->u);
     uv_timer_init(c->loop, &k->auth_timer);
     k->auth_timer.data = k;

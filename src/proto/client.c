@@ -147,15 +147,11 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
         return NULL;
     }
     c->fd = fd;
-    cl_sess_init(&c->sess, key, false);
+    cl_sess_init_handshake(&c->sess, false);
     Colossus__Msg *m = NULL;
     char e2[200];
     if (cl_client_recv(c, &m, timeout_ms, e2, sizeof e2) < 0) {
-        /* The first frame is MAC'd with the cluster key: a MAC failure means our key differs. */
-        if (strstr(e2, "authentication"))
-            snprintf(err, errlen, "wrong cluster key: the controller at %s uses another key", addr);
-        else
-            snprintf(err, errlen, "handshake with %s failed: %s", addr, e2);
+        snprintf(err, errlen, "handshake with %s failed: %s", addr, e2);
         goto fail;
     }
     if (m->body_case != COLOSSUS__MSG__BODY_HELLO || m->hello->nonce.len != CL_NONCE_BYTES) {
@@ -181,7 +177,7 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     if (cl_client_send(c, &out, err, errlen) < 0)
         goto fail;
     if (cl_client_recv(c, &m, timeout_ms, e2, sizeof e2) < 0) {
-        snprintf(err, errlen, "the controller at %s refused us (wrong cluster key?): %s", addr, e2);
+        snprintf(err, errlen, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2);
         goto fail;
     }
     cl_auth_proof(key, "colossus-server", sn, cn, proof);

@@ -63,6 +63,12 @@ void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server)
     s->server = server;
 }
 
+void cl_sess_init_handshake(cl_sess_t *s, bool server)
+{
+    static const uint8_t zero[CL_KEY_BYTES];
+    cl_sess_init(s, zero, server);
+}
+
 void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
                    const uint8_t server_nonce[CL_NONCE_BYTES],
                    const uint8_t peer_nonce[CL_NONCE_BYTES])

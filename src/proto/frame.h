@@ -5,8 +5,10 @@
  *              | body (protobuf Msg) | mac (32)
  * mac = HMAC-SHA256(session key, direction byte | sequence number (8, BE) | header | body).
  * Each direction counts its own sequence numbers from 0, so a replayed, reordered or
- * reflected frame fails its MAC. Before the handshake ends the session key is the cluster
- * key itself; afterwards it is derived from the key and both nonces. */
+ * reflected frame fails its MAC. The handshake frames (hello, auth, auth_ok) are MAC'd with
+ * an all-zero public key: they only need framing integrity, since the proofs they carry are
+ * what authenticates (so a peer with a wrong key reaches the proof check and is refused and
+ * logged there). Afterwards the session key is derived from the cluster key and both nonces. */
 #ifndef COLOSSUS_PROTO_FRAME_H
 #define COLOSSUS_PROTO_FRAME_H
 
@@ -44,7 +46,9 @@ void cl_buf_free(cl_buf_t *b);
 /* Must be called once before any other function here (sodium_init). 0 or -1. */
 int cl_crypto_init(void);
 
-/* Start a session keyed by the cluster key (the handshake phase). */
+/* Start a session for the handshake phase (public all-zero MAC key). */
+void cl_sess_init_handshake(cl_sess_t *s, bool server);
+/* Start a session with this MAC key (tests). */
 void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server);
 /* Switch to the session key derived from the cluster key and both nonces; resets counters. */
 void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
