@@ -16,12 +16,14 @@ fail() {
     exit 1
 }
 
-# Processes whose working directory is inside $T: the ranks our jobs started (they run in
-# their own sessions, so killing an agent by pid does not reach them).
+# Ranks our jobs started: processes with a COLOSSUS_JOB_ID whose working directory is inside
+# $T (they run in their own sessions, so killing an agent by pid does not reach them).
 our_ranks() {
     local p
     for p in /proc/[0-9]*; do
-        case "$(readlink "$p/cwd" 2>/dev/null)" in "$T"*) echo "${p#/proc/}" ;; esac
+        case "$(readlink "$p/cwd" 2>/dev/null)" in
+        "$T"*) tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -q '^COLOSSUS_JOB_ID=' && echo "${p#/proc/}" ;;
+        esac
     done
 }
 

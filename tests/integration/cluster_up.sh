@@ -1,0 +1,27 @@
+#!/bin/bash
+# cluster_up.sh - `colossus up` starts a detached local cluster under --dir, clients find it
+# through COLOSSUS_DIR, a second `up` is refused, `colossus down` stops every daemon.
+# timeout: 60
+. "$(dirname "$0")/cluster_lib.bash"
+D=$T/up
+"$B" up --dir "$D" --nodes 3 --gpus-per-node 2 > up.txt 2>&1 || { cat up.txt; fail "colossus up"; }
+cp up.txt "$T/up.log"
+grep -q "Colossus is up" "$T/up.log" || fail "no summary"
+for p in $(awk '{print $3}' "$D/pids"); do PIDS+=("$p"); kill -0 "$p" || fail "daemon $p not running"; done
+[ "$(wc -l < "$D/pids")" = 4 ] || fail "expected a controller and 3 agents"
+export COLOSSUS_DIR=$D COLOSSUS_CONTROLLER= COLOSSUS_KEY=
+[ "$("$B" nodes --json | jfield 'sum(1 for n in d if n["state"]=="up")')" = 3 ] || fail "3 nodes not up"
+cd "$T"
+J=$("$B" submit -N 3 --gpus-per-node 2 -- sh -c 'echo "rank $RANK of $WORLD_SIZE"; sleep 30') || fail "submit"
+wait_state "$J" running 20 || fail "not running"
+"$B" up --dir "$D" 2>err.txt && fail "second up accepted"
+grep -q "already runs" err.txt || fail "message: $(cat err.txt)"
+"$B" down --dir "$D" || fail "colossus down"
+for p in "${PIDS[@]}"; do
+    wait_for 10 bash -c "! kill -0 $p 2>/dev/null" || fail "daemon $p survived down"
+done
+[ -z "$(our_ranks)" ] || fail "ranks survived down: $(our_ranks)"
+"$B" down --dir "$D" 2>err.txt && fail "second down succeeded"
+grep -q "no cluster runs" err.txt || fail "message: $(cat err.txt)"
+"$B" up --nodes 0 --dir "$D" 2>/dev/null && fail "--nodes 0 accepted"
+log "PASS"
