@@ -582,7 +582,7 @@ int cmd_agent(int argc, char **argv)
                 errno ? strerror(errno) : "path too long");
         return 1;
     }
-    snprintf(a->work_dir, sizeof a->work_dir, "%s", real);
+    memcpy(a->work_dir, real, strlen(real) + 1); /* length checked above */
     if (fake > 0) {
         fake_inventory(a, fake);
     } else if (!cl_nvml_inventory) {

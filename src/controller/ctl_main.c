@@ -399,8 +399,9 @@ int cmd_controller(int argc, char **argv)
         fprintf(stderr, "colossus controller: state dir %s: %s\n", state, strerror(errno));
         return 1;
     }
-    snprintf(c->state_dir, sizeof c->state_dir, "%s", real);
-    snprintf(c->ckpt_root, sizeof c->ckpt_root, "%s/checkpoints", real);
+    memcpy(c->state_dir, real, strlen(real) + 1); /* length checked above */
+    memcpy(c->ckpt_root, real, strlen(real));
+    memcpy(c->ckpt_root + strlen(real), "/checkpoints", 13);
     mkdir(c->ckpt_root, 0755);
     c->store = cl_store_open_sqlite(c->state_dir, sync_full, &cerr);
     if (!c->store) {

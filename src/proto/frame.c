@@ -151,6 +151,40 @@ int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *o
     return frame_put(s, NULL, body, n, out);
 }
 
+/* Field number 0 is invalid in protobuf, but protobuf-c keeps an over-long encoded tag 0 as an
+ * unknown field (found by fuzzing); refuse such messages anywhere in the tree. */
+static bool msg_valid(const ProtobufCMessage *m, int depth)
+{
+    if (depth > 32)
+        return false;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        /* a oneof member is only there when it is the case set (the union is shared) */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+            continue;
+        const char *base = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
+            for (size_t k = 0; k < n; k++)
+                if (v[k] && !msg_valid(v[k], depth + 1))
+                    return false;
+        } else {
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)base;
+            if (sub && !msg_valid(sub, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
 ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__Msg **out,
                         char *err, size_t errlen)
 {
@@ -188,6 +222,11 @@ ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__
     Colossus__Msg *m = colossus__msg__unpack(NULL, n, buf + CL_FRAME_HDR);
     if (!m) {
         snprintf(err, errlen, "malformed message body (%zu bytes)", n);
+        return -1;
+    }
+    if (!msg_valid(&m->base, 0)) {
+        colossus__msg__free_unpacked(m, NULL);
+        snprintf(err, errlen, "malformed message body (field number 0)");
         return -1;
     }
     if (m->body_case == COLOSSUS__MSG__BODY__NOT_SET) {

@@ -4,8 +4,7 @@
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
-"$B" up --dir "$D" --nodes 3 --gpus-per-node 2 > up.txt 2>&1 || { cat up.txt; fail "colossus up"; }
-cp up.txt "$T/up.log"
+"$B" up --dir "$D" --nodes 3 --gpus-per-node 2 > "$T/up.log" 2>&1 || fail "colossus up"
 grep -q "Colossus is up" "$T/up.log" || fail "no summary"
 for p in $(awk '{print $3}' "$D/pids"); do PIDS+=("$p"); kill -0 "$p" || fail "daemon $p not running"; done
 [ "$(wc -l < "$D/pids")" = 4 ] || fail "expected a controller and 3 agents"

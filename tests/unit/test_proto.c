@@ -121,11 +121,12 @@ static void test_bad_body_with_valid_mac(void **st)
         {0x32, 0x7f, 0x01},             /* field 6 length 127 past the end */
         {0xff, 0xff, 0xff, 0xff, 0x0f}, /* bad tag */
         {0x08},                         /* truncated varint */
+        {0x32, 0x00, 0x80, 0x00, 0x00}, /* over-long tag 0 (protobuf-c keeps it; found by fuzzing) */
     };
-    static const size_t lens[] = {3, 5, 1};
+    static const size_t lens[] = {3, 5, 1, 5};
     char err[200];
     Colossus__Msg *out;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         cl_sess_t tx, rx;
         cl_sess_init(&tx, key1, false);
         cl_sess_init(&rx, key1, true);
@@ -133,6 +134,24 @@ static void test_bad_body_with_valid_mac(void **st)
         assert_int_equal(cl_frame_encode_raw(&tx, bodies[i], lens[i], &b), 0);
         assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err), -1);
         assert_non_null(strstr(err, "malformed"));
+        cl_buf_free(&b);
+    }
+    /* a valid request whose oneof holds a scalar passes the nested-message check */
+    {
+        Colossus__Request rq = COLOSSUS__REQUEST__INIT;
+        rq.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+        rq.show = 0x4141414141414141ull; /* would be a wild pointer if read as a message */
+        Colossus__Msg mm = COLOSSUS__MSG__INIT;
+        mm.body_case = COLOSSUS__MSG__BODY_REQUEST;
+        mm.request = &rq;
+        cl_sess_t tx, rx;
+        cl_sess_init(&tx, key1, false);
+        cl_sess_init(&rx, key1, true);
+        cl_buf_t b = {0};
+        assert_int_equal(cl_frame_encode(&tx, &mm, &b), 0);
+        assert_true(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err) > 0);
+        assert_int_equal(out->request->show, 0x4141414141414141ull);
+        cl_msg_free(out);
         cl_buf_free(&b);
     }
     /* an all-default Msg packs to zero bytes: no body set */
