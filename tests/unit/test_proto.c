@@ -71,8 +71,10 @@ static void test_tamper_and_wrong_key(void **st)
         cl_sess_init(&rx, key1, true);
         cl_buf_t b = {0};
         assert_int_equal(cl_frame_encode(&tx, &m, &b), 0);
-        if (flip >= b.len)
+        if (flip >= b.len) {
+            cl_buf_free(&b);
             break;
+        }
         b.p[flip] ^= 0x40;
         assert_true(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err) <= 0);
         cl_buf_free(&b);
