@@ -1,6 +1,8 @@
 /* agent.c - the node agent daemon: finds the node's GPUs, registers with the controller,
  * heartbeats, launches and supervises job ranks (launch.h), obeys stop and fence orders, serves
- * rank logs, and keeps ranks running while the controller is away. */
+ * rank logs, and keeps ranks running while the controller is away. With --hollow N it plays N
+ * simulated nodes over its one connection (batched heartbeats, simulated launches), for load
+ * tests of the real controller, as Kubernetes' kubemark does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,9 +42,17 @@ int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
 #define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (the tail) */
 
 typedef struct agent agent_t;
+typedef struct ag_node {
+    char name[64];
+    uint32_t id; /* compact id from the controller, once registered */
+    bool registered;
+} ag_node_t;
+
 typedef struct ag_launch {
     struct ag_launch *next;
     agent_t *agent;
+    int node;            /* index into agent->nodes */
+    uv_timer_t *sim;     /* hollow: the simulated run */
     uint64_t job;
     uint32_t incarnation;
     cl_launch_t *l;
@@ -58,9 +68,13 @@ struct agent {
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
     cl_uconn_t *conn; /* NULL while disconnected */
-    bool registered, quitting;
-    uint32_t node;    /* compact id from the controller */
+    bool quitting;
+    ag_node_t *nodes;  /* one, or --hollow N */
+    int nnodes;
+    uint32_t hollow_ms; /* hollow: how long a simulated launch runs */
+    bool hollow;
     uint32_t hb_ms, dead_ms;
+    bool hb_started;
     uv_timer_t hb_timer, reconnect_timer;
     uv_signal_t sigterm, sigint;
     int backoff_ms;
@@ -77,12 +91,20 @@ static void send_msg(agent_t *a, Colossus__Msg *m)
     }
 }
 
+static int node_index(agent_t *a, uint32_t id)
+{
+    for (int i = 0; i < a->nnodes; i++) /* few nodes per agent; a hollow one is a test tool */
+        if (a->nodes[i].registered && a->nodes[i].id == id)
+            return i;
+    return -1;
+}
+
 static void send_exited(agent_t *a, ag_launch_t *x)
 {
-    if (!a->registered)
+    if (!a->nodes[x->node].registered)
         return;
     Colossus__Exited e = COLOSSUS__EXITED__INIT;
-    e.node = a->node;
+    e.node = a->nodes[x->node].id;
     e.job = x->job;
     e.incarnation = x->incarnation;
     e.exit_code = x->code;
@@ -101,6 +123,8 @@ static void launch_remove(agent_t *a, ag_launch_t *x)
             break;
         }
     cl_launch_destroy(x->l);
+    if (x->sim)
+        uv_close((uv_handle_t *)x->sim, (uv_close_cb)free);
     free(x);
 }
 
@@ -125,12 +149,32 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
     send_exited(a, x);
 }
 
-static ag_launch_t *launch_find(agent_t *a, uint64_t job, uint32_t inc)
+static ag_launch_t *launch_find(agent_t *a, int node, uint64_t job, uint32_t inc)
 {
     for (ag_launch_t *x = a->launches; x; x = x->next)
-        if (x->job == job && x->incarnation == inc)
+        if (x->node == node && x->job == job && x->incarnation == inc)
             return x;
     return NULL;
+}
+
+/* Hollow nodes: a launch runs no process; it ends after hollow_ms (or when stopped). */
+static void sim_done(agent_t *a, ag_launch_t *x, int code)
+{
+    uv_timer_stop(x->sim);
+    x->exited = true;
+    x->code = code;
+    x->rank = code ? 0 : -1;
+    if (a->quitting) {
+        maybe_quit(a);
+        return;
+    }
+    send_exited(a, x);
+}
+
+static void on_sim_timer(uv_timer_t *t)
+{
+    ag_launch_t *x = t->data;
+    sim_done(x->agent, x, 0);
 }
 
 static void launch_stop(ag_launch_t *x, const char *why)
@@ -138,6 +182,10 @@ static void launch_stop(ag_launch_t *x, const char *why)
     if (x->exited || x->stopping)
         return;
     x->stopping = true;
+    if (x->sim) {
+        sim_done(x->agent, x, 128 + 15);
+        return;
+    }
     cl_daemon_log(WHO, "stopping job %llu incarnation %u: %s", (unsigned long long)x->job,
                   x->incarnation, why);
     cl_launch_stop(x->l);
@@ -150,16 +198,37 @@ static void job_dir(agent_t *a, uint64_t job, char *buf, size_t len)
 
 static void handle_launch(agent_t *a, const Colossus__Launch *L)
 {
-    if (launch_find(a, L->job, L->incarnation))
+    int node = node_index(a, L->node);
+    if (node < 0) {
+        cl_daemon_log(WHO, "launch for node %u, which this agent does not carry", L->node);
+        return;
+    }
+    if (launch_find(a, node, L->job, L->incarnation))
         return; /* a duplicate (resent after a reconnect) */
     /* Fencing: an older incarnation of the job on this node must not run beside this one. */
     for (ag_launch_t *x = a->launches; x; x = x->next)
-        if (x->job == L->job && x->incarnation < L->incarnation)
+        if (x->node == node && x->job == L->job && x->incarnation < L->incarnation)
             launch_stop(x, "superseded by a newer incarnation");
     ag_launch_t *x = calloc(1, sizeof *x);
     if (!x)
         return;
     x->agent = a;
+    x->node = node;
+    if (a->hollow) {
+        x->job = L->job;
+        x->incarnation = L->incarnation;
+        x->sim = malloc(sizeof *x->sim);
+        if (!x->sim) {
+            free(x);
+            return;
+        }
+        uv_timer_init(a->loop, x->sim);
+        x->sim->data = x;
+        uv_timer_start(x->sim, on_sim_timer, a->hollow_ms, 0);
+        x->next = a->launches;
+        a->launches = x;
+        return;
+    }
     x->job = L->job;
     x->incarnation = L->incarnation;
     char dir[3000];
@@ -242,8 +311,11 @@ static void handle_launch(agent_t *a, const Colossus__Launch *L)
 static void handle_fence(agent_t *a, const Colossus__Fence *f)
 {
     ag_launch_t *next;
+    int node = node_index(a, f->node);
     for (ag_launch_t *x = a->launches; x; x = next) {
         next = x->next;
+        if (x->node != node)
+            continue;
         bool keep = false;
         for (size_t i = 0; i < f->n_keep; i++)
             if (f->keep[i]->job == x->job && f->keep[i]->incarnation == x->incarnation)
@@ -267,6 +339,14 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
 {
     Colossus__LogData d = COLOSSUS__LOG_DATA__INIT;
     d.req = q->req;
+    if (a->hollow) {
+        d.error = "hollow nodes keep no logs";
+        Colossus__Msg hm = COLOSSUS__MSG__INIT;
+        hm.body_case = COLOSSUS__MSG__BODY_LOG_DATA;
+        hm.log_data = &d;
+        send_msg(a, &hm);
+        return;
+    }
     char dir[3000], ldir[3100], path[3200];
     job_dir(a, q->job, dir, sizeof dir);
     snprintf(ldir, sizeof ldir, "%s/logs", dir);
@@ -297,11 +377,11 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
     free(buf);
 }
 
-static void send_register(agent_t *a)
+static void send_register_node(agent_t *a, int node)
 {
     Colossus__Register r = COLOSSUS__REGISTER__INIT;
-    r.handle = 1;
-    r.name = a->name;
+    r.handle = (uint32_t)node;
+    r.name = a->nodes[node].name;
     r.addr = a->addr;
     Colossus__Gpu g[AG_MAX_GPUS], *gp[AG_MAX_GPUS];
     for (int i = 0; i < a->ngpus; i++) {
@@ -316,7 +396,7 @@ static void send_register(agent_t *a)
     r.n_gpus = (size_t)a->ngpus;
     size_t n = 0;
     for (ag_launch_t *x = a->launches; x; x = x->next)
-        n++;
+        n += x->node == node;
     Colossus__RunningJob *rj = calloc(n + 1, sizeof *rj), **rp = calloc(n + 1, sizeof *rp);
     if (!rj || !rp) {
         free(rj);
@@ -324,67 +404,106 @@ static void send_register(agent_t *a)
         return;
     }
     size_t i = 0;
-    for (ag_launch_t *x = a->launches; x; x = x->next, i++) {
+    for (ag_launch_t *x = a->launches; x; x = x->next) {
+        if (x->node != node)
+            continue;
         colossus__running_job__init(&rj[i]);
         rj[i].job = x->job;
         rj[i].incarnation = x->incarnation;
         rj[i].exited = x->exited;
         rj[i].exit_code = x->code;
         rp[i] = &rj[i];
+        i++;
     }
     r.running = rp;
     r.n_running = n;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &r;
-    send_msg(a, &m);
+    if (a->conn && !a->conn->closing)
+        cl_uconn_send(a->conn, &m);
     free(rj);
     free(rp);
+}
+
+static void send_register(agent_t *a)
+{
+    for (int i = 0; i < a->nnodes; i++)
+        send_register_node(a, i);
+    if (a->conn)
+        cl_uconn_flush(a->conn);
 }
 
 static void on_heartbeat(uv_timer_t *t)
 {
     agent_t *a = t->data;
-    if (!a->registered)
-        return;
-    Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
-    hb.nodes = &a->node;
-    hb.n_nodes = 1;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
-    m.heartbeat = &hb;
-    send_msg(a, &m);
+    /* One batched frame for every node this connection carries. */
+    uint32_t *ids = malloc((size_t)a->nnodes * sizeof *ids);
+    size_t n = 0;
+    for (int i = 0; ids && i < a->nnodes; i++)
+        if (a->nodes[i].registered)
+            ids[n++] = a->nodes[i].id;
+    if (n) {
+        Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
+        hb.nodes = ids;
+        hb.n_nodes = n;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
+        m.heartbeat = &hb;
+        send_msg(a, &m);
+    }
+    free(ids);
 }
 
 static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
 {
     agent_t *a = c->data;
     switch (m->body_case) {
-    case COLOSSUS__MSG__BODY_REGISTERED:
-        if (!m->registered->ok) {
-            cl_daemon_log(WHO, "registration refused: %s", m->registered->error);
-            cl_uconn_close(c, NULL);
+    case COLOSSUS__MSG__BODY_REGISTERED: {
+        Colossus__Registered *r = m->registered;
+        if (r->handle >= (uint32_t)a->nnodes) {
+            cl_uconn_close(c, "registration reply for an unknown handle");
             return;
         }
-        a->node = m->registered->node;
-        a->hb_ms = m->registered->heartbeat_ms ? m->registered->heartbeat_ms : 1000;
-        a->dead_ms = m->registered->dead_after_ms;
-        a->registered = true;
+        ag_node_t *n = &a->nodes[r->handle];
+        if (!r->ok) {
+            cl_daemon_log(WHO, "registration of %s refused: %s", n->name, r->error);
+            if (a->nnodes == 1)
+                cl_uconn_close(c, NULL);
+            return;
+        }
+        n->id = r->node;
+        n->registered = true;
+        a->hb_ms = r->heartbeat_ms ? r->heartbeat_ms : 1000;
+        a->dead_ms = r->dead_after_ms;
         a->backoff_ms = 100;
-        cl_daemon_log(WHO, "registered as node %u (%s), heartbeat every %u ms", a->node, a->name,
-                      a->hb_ms);
-        uv_timer_start(&a->hb_timer, on_heartbeat, 0, a->hb_ms);
+        if (a->nnodes == 1 || r->handle == 0 || r->handle + 1 == (uint32_t)a->nnodes)
+            cl_daemon_log(WHO, "registered %s as node %u, heartbeat every %u ms", n->name, n->id,
+                          a->hb_ms);
+        if (!a->hb_started) {
+            a->hb_started = true;
+            uv_timer_start(&a->hb_timer, on_heartbeat, 0, a->hb_ms);
+        }
         break;
+    }
     case COLOSSUS__MSG__BODY_LAUNCH:
         handle_launch(a, m->launch);
         break;
     case COLOSSUS__MSG__BODY_STOP:
-        for (ag_launch_t *x = a->launches; x; x = x->next)
-            if (x->job == m->stop->job && x->incarnation <= m->stop->incarnation)
+    {
+        int node = node_index(a, m->stop->node);
+        ag_launch_t *next;
+        for (ag_launch_t *x = a->launches; x; x = next) {
+            next = x->next; /* a hollow launch may end (not be freed) right away */
+            if (x->node == node && x->job == m->stop->job &&
+                x->incarnation <= m->stop->incarnation)
                 launch_stop(x, "stop ordered by the controller");
+        }
         break;
+    }
     case COLOSSUS__MSG__BODY_EXITED_ACK: {
-        ag_launch_t *x = launch_find(a, m->exited_ack->job, m->exited_ack->incarnation);
+        ag_launch_t *x = launch_find(a, node_index(a, m->exited_ack->node), m->exited_ack->job,
+                                     m->exited_ack->incarnation);
         if (x && x->exited)
             launch_remove(a, x);
         break;
@@ -407,7 +526,9 @@ static void on_conn_closed(cl_uconn_t *c)
     agent_t *a = c->data;
     free(c);
     a->conn = NULL;
-    a->registered = false;
+    for (int i = 0; i < a->nnodes; i++)
+        a->nodes[i].registered = false;
+    a->hb_started = false;
     uv_timer_stop(&a->hb_timer);
     if (a->quitting)
         return;
@@ -501,7 +622,9 @@ static int fake_inventory(agent_t *a, int n)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR "
-               "[--fake-gpus N]\n");
+               "[--fake-gpus N]\n"
+               "       [--hollow N [--hollow-run-ms MS]]   play N simulated nodes NAME-0.. on one "
+               "connection\n");
 }
 
 int cmd_agent(int argc, char **argv)
@@ -510,9 +633,11 @@ int cmd_agent(int argc, char **argv)
         {"controller", required_argument, 0, 'c'}, {"key", required_argument, 0, 'k'},
         {"name", required_argument, 0, 'n'},       {"work-dir", required_argument, 0, 'w'},
         {"fake-gpus", required_argument, 0, 'g'},  {"help", no_argument, 0, 'h'},
+        {"hollow", required_argument, 0, 'H'},     {"hollow-run-ms", required_argument, 0, 'R'},
         {0, 0, 0, 0}};
     const char *controller = NULL, *keyfile = NULL, *name = NULL, *work = NULL;
     int fake = -1, o;
+    long hollow = 0, hollow_ms = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -531,9 +656,25 @@ int cmd_agent(int argc, char **argv)
             fake = (int)v;
             break;
         }
+        case 'H':
+        case 'R': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < (o == 'H' ? 1 : 0) || v > (o == 'H' ? 100000 : 86400000)) {
+                fprintf(stderr, "colossus agent: --%s: bad number '%s'\n",
+                        o == 'H' ? "hollow" : "hollow-run-ms", optarg);
+                return 2;
+            }
+            *(o == 'H' ? &hollow : &hollow_ms) = v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (hollow && fake < 0) {
+        fprintf(stderr, "colossus agent: --hollow needs --fake-gpus N (the GPUs of each node)\n");
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "colossus agent: unexpected argument '%s'\n", argv[optind]);
@@ -564,6 +705,16 @@ int cmd_agent(int argc, char **argv)
     }
     snprintf(a->controller, sizeof a->controller, "%s", controller);
     snprintf(a->name, sizeof a->name, "%s", name);
+    a->hollow = hollow > 0;
+    a->hollow_ms = (uint32_t)hollow_ms;
+    a->nnodes = a->hollow ? (int)hollow : 1;
+    a->nodes = calloc((size_t)a->nnodes, sizeof *a->nodes);
+    if (!a->nodes) {
+        fprintf(stderr, "colossus agent: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < a->nnodes; i++)
+        snprintf(a->nodes[i].name, sizeof a->nodes[i].name, a->hollow ? "%.50s-%d" : "%.50s", name, i);
     char mk[PATH_MAX];
     snprintf(mk, sizeof mk, "%s", work);
     for (char *p = mk + 1; *p; p++) /* mkdir -p */
@@ -610,13 +761,16 @@ int cmd_agent(int argc, char **argv)
     a->sigterm.data = a->sigint.data = a;
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
-    cl_daemon_log(WHO, "%s: %d GPUs%s, work dir %s, controller %s", a->name, a->ngpus,
+    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, work dir %s, controller %s", a->name,
+                  a->nnodes, a->nnodes > 1 ? "s (hollow)" : "", a->ngpus,
                   fake > 0 ? " (fake)" : "", a->work_dir, a->controller);
     uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);
+    uv_run(a->loop, UV_RUN_NOWAIT); /* let closed timers of hollow launches go */
     uv_loop_close(a->loop);
+    free(a->nodes);
     cl_daemon_log(WHO, "exited");
     return 0;
 }
