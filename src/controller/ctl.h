@@ -26,6 +26,7 @@ typedef struct ctl_conn {
     struct ctl_conn *dirty_next;       /* has output waiting for the next flush */
     bool dirty;
     uint32_t nnodes;                   /* nodes this connection carries */
+    uint32_t nwaiters;                 /* `wait` requests parked on jobs */
 } ctl_conn_t;
 
 typedef struct ctl_node {

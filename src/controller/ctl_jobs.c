@@ -159,6 +159,7 @@ void ctl_job_notify(ctl_t *c, ctl_job_t *j)
     while (j->waiters) {
         ctl_waiter_t *w = j->waiters;
         j->waiters = w->next;
+        w->conn->nwaiters--;
         ctl_respond_job(c, w->conn, w->req, j);
         free(w);
     }
@@ -166,8 +167,8 @@ void ctl_job_notify(ctl_t *c, ctl_job_t *j)
 
 void ctl_conn_forget_waiters(ctl_t *c, ctl_conn_t *conn)
 {
-    if (conn->kind != CONN_CLIENT)
-        return;
+    if (conn->kind != CONN_CLIENT || !conn->nwaiters)
+        return; /* the common case: no scan */
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = c->jobs[id];
         if (!j || !j->waiters)

@@ -294,6 +294,7 @@ void ctl_request(ctl_t *c, ctl_conn_t *conn, const Colossus__Request *r)
         w->req = r->req;
         w->next = j->waiters;
         j->waiters = w;
+        conn->nwaiters++;
         return;
     }
     case COLOSSUS__REQUEST__BODY_LOGS:
