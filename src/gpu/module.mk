@@ -1,13 +1,19 @@
 # src/gpu/module.mk - the CUDA burn-in library (built when nvcc exists) and the tests' fake NVML.
 
 # --- fake libnvidia-ml.so.1 for the tests (tests/fakenvml/) -------------------------------
+# and a fake CUDA burn-in library, so that `gpu check` is tested end to end without a GPU.
 FAKE_NVML := build/fakenvml/libnvidia-ml.so.1
-CHECK_TARGETS += $(FAKE_NVML)
+FAKE_BURN := build/fakenvml/libfakeburn.so
+CHECK_TARGETS += $(FAKE_NVML) $(FAKE_BURN)
 
 $(FAKE_NVML): tests/fakenvml/fakenvml.c src/gpu/nvml_abi.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -Isrc -fPIC -shared -fvisibility=hidden \
 		-Wl,-soname,libnvidia-ml.so.1 -o $@ $<
+
+$(FAKE_BURN): tests/fakenvml/fakeburn.c src/gpu/burn.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -Isrc -fPIC -shared -fvisibility=hidden -o $@ $<
 
 # --- CUDA burn-in library: bin/libcolossus-cuda.so, dlopened by `colossus gpu check` -------
 # cudart is linked statically into it (it opens the driver's libcuda.so.1 itself at run
