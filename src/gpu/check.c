@@ -31,9 +31,9 @@ void cl_gpu_check_opts(int full, cl_burn_opts_t *o)
     memset(o, 0, sizeof(*o));
     o->mem_frac = 0.90;
     if (full) {
-        o->gemm_s = 12.0;
+        o->gemm_s = 10.0;
         o->copy_s = 3.0;
-        o->mem_passes = 32;
+        o->mem_passes = 64;
     } else {
         o->gemm_s = 1.5;
         o->copy_s = 0.5;

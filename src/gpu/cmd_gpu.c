@@ -18,6 +18,7 @@
 int cmd_gpu(int argc, char **argv);
 
 #define EXIT_NODRIVER 2
+#define MISSING_REASON "NVML lists this GPU but cannot open it (lost or off the bus)"
 
 static void usage(FILE *f)
 {
@@ -260,7 +261,13 @@ static int gpu_check(int argc, char **argv)
         return EXIT_NODRIVER;
     }
     if (n == 0) {
-        fprintf(stderr, "colossus gpu check: NVML lists no usable GPU\n");
+        int listed = cl_nvml_count(NULL, 0);
+        if (listed > 0) {
+            fprintf(stderr, "colossus gpu check: none of the %d GPU(s) NVML lists can be opened\n",
+                    listed);
+            return 1;
+        }
+        fprintf(stderr, "colossus gpu check: NVML lists no GPU\n");
         return EXIT_NODRIVER;
     }
     if (n > CL_NVML_MAX_GPUS)
@@ -311,7 +318,17 @@ static int gpu_check(int argc, char **argv)
             }
     cl_nvml_events_destroy(ev);
 
-    int failed = 0;
+    /* GPUs NVML lists but cannot open (lost, off the bus) fail the check without a burn-in. */
+    int listed = cl_nvml_count(NULL, 0), nmissing = 0;
+    uint32_t missing[CL_NVML_MAX_GPUS];
+    for (int idx = 0; idx < listed && idx < CL_NVML_MAX_GPUS; idx++) {
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= g[i].index == (uint32_t)idx;
+        if (!seen)
+            missing[nmissing++] = (uint32_t)idx;
+    }
+    int failed = nmissing;
     for (int i = 0; i < n; i++) {
         struct job *j = &jobs[i];
         if (!j->found) {
@@ -329,6 +346,9 @@ static int gpu_check(int argc, char **argv)
         json_t *arr = json_array();
         for (int i = 0; i < n; i++)
             json_array_append_new(arr, job_json(&jobs[i]));
+        for (int i = 0; i < nmissing; i++)
+            json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
+                                                 "passed", 0, "reason", MISSING_REASON));
         json_t *root = json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o.full ? "full" : "quick",
                                  "passed", failed == 0, "failed", failed, "seconds", secs, "gpus",
                                  arr);
@@ -346,8 +366,11 @@ static int gpu_check(int argc, char **argv)
                    r->copy_gbps, r->copy_ref_gbps, (unsigned long long)r->mem_errors,
                    jobs[i].passed ? "-" : jobs[i].reason);
         }
+        for (int i = 0; i < nmissing; i++)
+            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-", "-",
+                   "-", "-", "-", MISSING_REASON);
         printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o.full ? "full" : "quick",
-               n - failed, n, secs);
+               n + nmissing - failed, n + nmissing, secs);
     }
     free(jobs);
     free(th);
