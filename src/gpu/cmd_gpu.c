@@ -23,10 +23,13 @@ int cmd_gpu(int argc, char **argv);
 static void usage(FILE *f)
 {
     fprintf(f, "usage: colossus gpu list [--json]\n"
+               "       colossus gpu stat [--json]\n"
                "       colossus gpu check [--quick|--full] [--json]\n"
                "\n"
                "list   every GPU: index, name, UUID, PCI bus id, memory, power limit, ECC mode,\n"
                "       NVLink fabric clique where the hardware reports one\n"
+               "stat   one telemetry sample per GPU (power, energy, temperature, utilisation,\n"
+               "       memory, clocks, ECC, retired pages, remapped rows), as the agent reports it\n"
                "check  burn-in of every GPU (BF16 GEMM, copy bandwidth, memory patterns, ECC\n"
                "       counters), pass/fail with the reason; --quick (default) <= 15 s,\n"
                "       --full <= 60 s. Exit 0 all passed, 1 a GPU failed, 2 nothing to check.\n");
@@ -128,6 +131,82 @@ static int gpu_list(int argc, char **argv)
                    g[i].clique[0] ? g[i].clique : "-");
         if (listed > n)
             printf("(%d GPU(s) listed by NVML cannot be opened)\n", listed - n);
+    }
+    return 0;
+}
+
+/* One telemetry sample of every GPU NVML lists: what the agent reports, to compare with
+ * nvidia-smi. Fields a GPU does not report are null (JSON) or "-" (table). */
+static int gpu_stat(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse(argc, argv, &o, 0);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    char err[256];
+    int n = cl_nvml_count(err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "colossus gpu stat: %s\n", err);
+        return EXIT_NODRIVER;
+    }
+    json_t *arr = json_array();
+    if (!o.json)
+        printf("%-3s %-4s %8s %12s %5s %5s %5s %9s %6s %6s %9s %9s %6s %s\n", "IDX", "LOST",
+               "POWER_W", "ENERGY_J", "TEMP", "UTIL", "MUTIL", "MEM_MIB", "SM_MHZ", "MEM_MHZ",
+               "ECC_CORR", "ECC_UNC", "REMAP", "PENDING");
+    for (int i = 0; i < n; i++) {
+        cl_gpu_sample_t s;
+        if (cl_nvml_sample((uint32_t)i, &s, err, sizeof(err)) < 0)
+            continue;
+        uint32_t v = s.valid;
+#define NUM(bit, x) ((v & (bit)) ? json_integer((json_int_t)(x)) : json_null())
+        json_t *e = json_pack("{s:i, s:b}", "index", i, "lost", s.lost);
+        json_object_set_new(e, "power_mw", NUM(CL_GPU_F_POWER, s.power_mw));
+        json_object_set_new(e, "energy_mj", NUM(CL_GPU_F_ENERGY, s.energy_mj));
+        json_object_set_new(e, "temp_c", NUM(CL_GPU_F_TEMP, s.temp_c));
+        json_object_set_new(e, "util_gpu_pct", NUM(CL_GPU_F_UTIL, s.util_gpu_pct));
+        json_object_set_new(e, "util_mem_pct", NUM(CL_GPU_F_UTIL, s.util_mem_pct));
+        json_object_set_new(e, "mem_used_bytes", NUM(CL_GPU_F_MEM, s.mem_used_bytes));
+        json_object_set_new(e, "sm_clock_mhz", NUM(CL_GPU_F_CLOCKS, s.sm_clock_mhz));
+        json_object_set_new(e, "mem_clock_mhz", NUM(CL_GPU_F_CLOCKS, s.mem_clock_mhz));
+        json_object_set_new(e, "ecc_corrected", NUM(CL_GPU_F_ECC, s.ecc_corrected));
+        json_object_set_new(e, "ecc_uncorrected", NUM(CL_GPU_F_ECC, s.ecc_uncorrected));
+        json_object_set_new(e, "retired_pages", NUM(CL_GPU_F_RETIRED, s.retired_sbe + s.retired_dbe));
+        json_object_set_new(e, "retired_pending", (v & CL_GPU_F_RETIRED) ? json_boolean(s.retired_pending) : json_null());
+        json_object_set_new(e, "remapped_rows", NUM(CL_GPU_F_REMAP, s.remap_corr_rows + s.remap_unc_rows));
+        json_object_set_new(e, "remap_pending", (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_pending) : json_null());
+        json_object_set_new(e, "remap_failure", (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_failure) : json_null());
+#undef NUM
+        json_array_append_new(arr, e);
+        if (o.json)
+            continue;
+        char f[14][24];
+#define FMT(k, bit, ...) (v & (bit) ? snprintf(f[k], sizeof(f[k]), __VA_ARGS__) : snprintf(f[k], sizeof(f[k]), "-"))
+        FMT(0, CL_GPU_F_POWER, "%.1f", s.power_mw / 1000.0);
+        FMT(1, CL_GPU_F_ENERGY, "%.0f", s.energy_mj / 1000.0);
+        FMT(2, CL_GPU_F_TEMP, "%u", s.temp_c);
+        FMT(3, CL_GPU_F_UTIL, "%u", s.util_gpu_pct);
+        FMT(4, CL_GPU_F_UTIL, "%u", s.util_mem_pct);
+        FMT(5, CL_GPU_F_MEM, "%.0f", s.mem_used_bytes / 1048576.0);
+        FMT(6, CL_GPU_F_CLOCKS, "%u", s.sm_clock_mhz);
+        FMT(7, CL_GPU_F_CLOCKS, "%u", s.mem_clock_mhz);
+        FMT(8, CL_GPU_F_ECC, "%llu", (unsigned long long)s.ecc_corrected);
+        FMT(9, CL_GPU_F_ECC, "%llu", (unsigned long long)s.ecc_uncorrected);
+        FMT(10, CL_GPU_F_REMAP, "%u", s.remap_corr_rows + s.remap_unc_rows);
+        FMT(11, CL_GPU_F_REMAP, "%s", s.remap_pending ? "yes" : "no");
+#undef FMT
+        printf("%-3d %-4s %8s %12s %5s %5s %5s %9s %6s %6s %9s %9s %6s %s\n", i,
+               s.lost ? "yes" : "no", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9],
+               f[10], f[11]);
+    }
+    if (o.json) {
+        json_t *root = json_pack("{s:o}", "gpus", arr);
+        char *js = json_dumps(root, JSON_INDENT(2));
+        printf("%s\n", js);
+        free(js);
+        json_decref(root);
+    } else {
+        json_decref(arr);
     }
     return 0;
 }
@@ -392,10 +471,12 @@ int cmd_gpu(int argc, char **argv)
     int rc;
     if (!strcmp(argv[1], "list"))
         rc = gpu_list(argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "stat"))
+        rc = gpu_stat(argc - 1, argv + 1);
     else if (!strcmp(argv[1], "check"))
         rc = gpu_check(argc - 1, argv + 1);
     else {
-        fprintf(stderr, "colossus gpu: unknown subcommand '%s' (list, check)\n", argv[1]);
+        fprintf(stderr, "colossus gpu: unknown subcommand '%s' (list, stat, check)\n", argv[1]);
         return 2;
     }
     cl_nvml_close();

@@ -1,6 +1,7 @@
 #!/bin/bash
-# gpu_list.sh - `colossus gpu list [--json]` against the fake NVML: every field of every GPU
-# as the script says, a lost GPU left out and counted, values read afresh, bad options refused.
+# gpu_list.sh - `colossus gpu list [--json]` and `gpu stat [--json]` against the fake NVML: every
+# inventory and telemetry field as the script says, a lost GPU left out and counted, values read
+# afresh, bad options refused.
 # timeout: 60
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -79,6 +80,44 @@ grep -q '1 GPU(s) listed by NVML cannot be opened' "$tmp/out.txt"
 # Values are read afresh: the lost GPU comes back.
 sed -i '/gpu 2 lost 1/d' "$COLOSSUS_FAKE_NVML"
 [ "$("$BIN" gpu list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["gpus"]))')" = 4 ]
+
+# Telemetry (`gpu stat`): every value as the script says; what a GPU does not report is null.
+cat >>"$COLOSSUS_FAKE_NVML" <<'S'
+gpu 0 power 312500
+gpu 0 energy 987654321
+gpu 0 temp 64
+gpu 0 util_gpu 99
+gpu 0 util_mem 55
+gpu 0 mem_used 1073741824
+gpu 0 sm_clock 1980
+gpu 0 mem_clock 2619
+gpu 0 ecc_corr 12
+gpu 0 ecc_unc 1
+gpu 0 remap_corr 2
+gpu 0 remap_unc 1
+gpu 0 remap_pending 1
+gpu 0 remap_failure 0
+gpu 1 lost 1
+S
+"$BIN" gpu stat --json >"$tmp/stat.json"
+$PY - "$tmp/stat.json" <<'P'
+import json, sys
+g = {x["index"]: x for x in json.load(open(sys.argv[1]))["gpus"]}
+a = g[0]
+want = dict(power_mw=312500, energy_mj=987654321, temp_c=64, util_gpu_pct=99, util_mem_pct=55,
+            mem_used_bytes=1073741824, sm_clock_mhz=1980, mem_clock_mhz=2619, ecc_corrected=12,
+            ecc_uncorrected=1, remapped_rows=3, remap_pending=True, remap_failure=False,
+            retired_pages=None, retired_pending=None, lost=False)
+for k, v in want.items():
+    assert a[k] == v, (k, a[k], v)
+assert g[1]["lost"] is True and g[1]["power_mw"] is None, g[1]
+assert g[3]["temp_c"] is None and g[3]["lost"] is False, g[3]
+print("stat ok")
+P
+"$BIN" gpu stat >"$tmp/stat.txt"
+grep -E '^0 +no +312\.5 +987654 +64 +99 +55 +1024 +1980 +2619 +12 +1 +3 +yes$' "$tmp/stat.txt" >/dev/null
+grep -E '^1 +yes ' "$tmp/stat.txt" >/dev/null
+sed -i '/^gpu 1 lost 1$/d' "$COLOSSUS_FAKE_NVML"
 
 # A machine with a driver and no GPU: an empty list, exit 0.
 echo "gpus 0" >"$COLOSSUS_FAKE_NVML"

@@ -22,9 +22,9 @@ expect_one_line() {
     echo "ok: $* -> $(cat "$tmp/err")"
 }
 
-# 1. No libnvidia-ml.so.1 at all.
+# 1. No libnvidia-ml.so.1 at all: every subcommand says so.
 export COLOSSUS_NVML_LIB=$tmp/nonexistent/libnvidia-ml.so.1
-for args in "list" "list --json" "check" "check --quick --json" "check --full"; do
+for args in "list" "list --json" "stat" "stat --json" "check" "check --quick --json" "check --full"; do
     # shellcheck disable=SC2086
     expect_one_line 2 "no NVIDIA driver" "$BIN" gpu $args
 done

@@ -1,4 +1,4 @@
-/* check.c - per-model expectations and the pass/fail judgement of a GPU burn-in (pure). */
+/* expect.c - per-model expectations and the pass/fail judgement of a GPU burn-in (pure). */
 #include "gpu/check.h"
 
 #include <stdarg.h>
