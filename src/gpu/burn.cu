@@ -154,7 +154,7 @@ __global__ void compare_u16(const unsigned short *a, const unsigned short *b, si
 
 // The bandwidth kernel: 16-byte loads, four in flight per thread before the stores, streaming
 // cache hints so that the 2 x 4 GiB do not thrash L2 for nothing.
-__global__ void __launch_bounds__(512) copy_kernel(const int4 *__restrict__ src,
+__global__ void __launch_bounds__(512, 4) copy_kernel(const int4 *__restrict__ src,
                                                    int4 *__restrict__ dst, size_t n)
 {
     size_t stride = (size_t)gridDim.x * blockDim.x;
