@@ -22,10 +22,12 @@ smi >"$out/smi-before.csv" 2>&1
 bin/colossus gpu stat --json >"$out/stat-before.json" 2>&1
 t0=$(date +%s.%N)
 timeout 60 bin/colossus gpu check --quick --json >"$out/check-quick.json" 2>"$out/check-quick.err"
-echo "quick rc=$? wall=$(awk "BEGIN{print $(date +%s.%N) - $t0}") s" >"$out/times.txt"
+rc=$?
+echo "quick rc=$rc wall=$(awk "BEGIN{print $(date +%s.%N) - $t0}") s" >"$out/times.txt"
 t0=$(date +%s.%N)
 timeout 120 bin/colossus gpu check --full --json >"$out/check-full.json" 2>"$out/check-full.err"
-echo "full rc=$? wall=$(awk "BEGIN{print $(date +%s.%N) - $t0}") s" >>"$out/times.txt"
+rc=$?
+echo "full rc=$rc wall=$(awk "BEGIN{print $(date +%s.%N) - $t0}") s" >>"$out/times.txt"
 smi >"$out/smi-after.csv" 2>&1
 bin/colossus gpu stat --json >"$out/stat-after.json" 2>&1
 cat "$out/times.txt"
