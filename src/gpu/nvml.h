@@ -123,6 +123,14 @@ int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t 
 /* Accepts NULL. */
 void cl_nvml_events_destroy(cl_nvml_events_t *ev);
 
+/* The NVLink domain of a node from its inventory (pure). 1 with key = the GPUs' common
+ * "<cluster uuid>/<clique id>": the node belongs to that multi-node NVLink domain (NVL72 and
+ * the like), and every node with the same key is in it. 0 with key "": no GPU reports a fabric,
+ * so the node is its own domain (HGX H100, PCIe). -1: the GPUs disagree, or only some have
+ * registered with the fabric (fabric manager still starting, or a GPU out of its partition);
+ * the agent should report the node unready for multi-node NVLink placement. */
+int cl_gpu_nvlink_domain(const cl_gpu_inv_t *g, int n, char *key, size_t len);
+
 /* The NVML symbols this loader resolves, NULL-terminated (the tests check that the fake NVML
  * implements each of them). */
 const char *const *cl_nvml_symbols(void);

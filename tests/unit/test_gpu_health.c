@@ -1,5 +1,5 @@
 /* test_gpu_health.c - the GPU health policy: every XID class, every counter threshold, the
- * window, counter resets, inventory and check results. */
+ * window, counter resets, inventory and check results; the NVLink domain of a node. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -317,6 +317,26 @@ static void test_inventory_and_check(void **state)
     assert_string_equal(reason, "gpu check failed: no reason given");
 }
 
+static void test_nvlink_domain(void **state)
+{
+    (void)state;
+    cl_gpu_inv_t g[4];
+    memset(g, 0, sizeof(g));
+    char key[64] = "x";
+    assert_int_equal(cl_gpu_nvlink_domain(g, 4, key, sizeof(key)), 0);
+    assert_string_equal(key, "");
+    for (int i = 0; i < 4; i++)
+        strcpy(g[i].clique, "0123-abcd/7");
+    assert_int_equal(cl_gpu_nvlink_domain(g, 4, key, sizeof(key)), 1);
+    assert_string_equal(key, "0123-abcd/7");
+    strcpy(g[2].clique, "0123-abcd/8");
+    assert_int_equal(cl_gpu_nvlink_domain(g, 4, key, sizeof(key)), -1);
+    g[2].clique[0] = '\0';
+    assert_int_equal(cl_gpu_nvlink_domain(g, 4, key, sizeof(key)), -1);
+    assert_int_equal(cl_gpu_nvlink_domain(g, 0, key, sizeof(key)), 0);
+    assert_int_equal(cl_gpu_nvlink_domain(g, 2, NULL, 0), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_invalid_fields_ignored),
         cmocka_unit_test(test_worst_reason_wins),
         cmocka_unit_test(test_inventory_and_check),
+        cmocka_unit_test(test_nvlink_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
