@@ -28,7 +28,7 @@ typedef struct cl_burn_result {
     char cuda_name[96];
     int cuda_device;
     int gemm_n;                 /* n of the n x n x n BF16 products */
-    double gemm_tflops;         /* cuBLASLt matmul, heuristic's first algorithm */
+    double gemm_tflops;         /* cuBLASLt matmul, fastest of the heuristic's first 4 */
     double gemm_ref_tflops;     /* cublasGemmEx, cuBLAS's own choice, same run */
     uint64_t gemm_checked;      /* elements compared with the exact product */
     uint64_t gemm_mismatches;   /* of which wrong */
