@@ -16,7 +16,8 @@
 
 #include "gpu/burn.h"
 
-namespace {
+namespace
+{
 
 // ------------------------------------------------------------------ cuBLAS via dlopen -----
 struct Blas {
@@ -26,8 +27,8 @@ struct Blas {
     decltype(&cublasDestroy_v2) destroy;
     decltype(&cublasSetStream_v2) set_stream;
     // cublasGemmEx has a C++ inline overload taking cudaDataType; this is the exported one.
-    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
-                              const void *, const void *, cudaDataType, int, const void *,
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
+                              int, const void *, const void *, cudaDataType, int, const void *,
                               cudaDataType, int, const void *, void *, cudaDataType, int,
                               cublasComputeType_t, cublasGemmAlgo_t);
     decltype(&cublasLtCreate) lt_create;
@@ -61,8 +62,7 @@ void *open_first(const char *name)
     }
     for (const char *d : dirs) {
         snprintf(path, sizeof(path), "%s%s", d, name);
-        if (void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL))
-            return h;
+        if (void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) return h;
     }
     return nullptr;
 }
@@ -70,8 +70,7 @@ void *open_first(const char *name)
 template <typename T> bool sym(void *h, T &fp, const char *name)
 {
     fp = reinterpret_cast<T>(dlsym(h, name));
-    if (!fp)
-        snprintf(blas.err, sizeof(blas.err), "cuBLAS lacks %s", name);
+    if (!fp) snprintf(blas.err, sizeof(blas.err), "cuBLAS lacks %s", name);
     return fp != nullptr;
 }
 
@@ -84,19 +83,21 @@ void load_blas()
         snprintf(blas.err, sizeof(blas.err), "cannot load cuBLAS 13 (%s)", dlerror());
         return;
     }
-    blas.ok = sym(bl, blas.create, "cublasCreate_v2") && sym(bl, blas.destroy, "cublasDestroy_v2") &&
-              sym(bl, blas.set_stream, "cublasSetStream_v2") && sym(bl, blas.gemm_ex, "cublasGemmEx") &&
-              sym(lt, blas.lt_create, "cublasLtCreate") && sym(lt, blas.lt_destroy, "cublasLtDestroy") &&
-              sym(lt, blas.desc_create, "cublasLtMatmulDescCreate") &&
-              sym(lt, blas.desc_destroy, "cublasLtMatmulDescDestroy") &&
-              sym(lt, blas.desc_set, "cublasLtMatmulDescSetAttribute") &&
-              sym(lt, blas.layout_create, "cublasLtMatrixLayoutCreate") &&
-              sym(lt, blas.layout_destroy, "cublasLtMatrixLayoutDestroy") &&
-              sym(lt, blas.pref_create, "cublasLtMatmulPreferenceCreate") &&
-              sym(lt, blas.pref_destroy, "cublasLtMatmulPreferenceDestroy") &&
-              sym(lt, blas.pref_set, "cublasLtMatmulPreferenceSetAttribute") &&
-              sym(lt, blas.heuristic, "cublasLtMatmulAlgoGetHeuristic") &&
-              sym(lt, blas.matmul, "cublasLtMatmul");
+    blas.ok =
+        sym(bl, blas.create, "cublasCreate_v2") && sym(bl, blas.destroy, "cublasDestroy_v2") &&
+        sym(bl, blas.set_stream, "cublasSetStream_v2") &&
+        sym(bl, blas.gemm_ex, "cublasGemmEx") && sym(lt, blas.lt_create, "cublasLtCreate") &&
+        sym(lt, blas.lt_destroy, "cublasLtDestroy") &&
+        sym(lt, blas.desc_create, "cublasLtMatmulDescCreate") &&
+        sym(lt, blas.desc_destroy, "cublasLtMatmulDescDestroy") &&
+        sym(lt, blas.desc_set, "cublasLtMatmulDescSetAttribute") &&
+        sym(lt, blas.layout_create, "cublasLtMatrixLayoutCreate") &&
+        sym(lt, blas.layout_destroy, "cublasLtMatrixLayoutDestroy") &&
+        sym(lt, blas.pref_create, "cublasLtMatmulPreferenceCreate") &&
+        sym(lt, blas.pref_destroy, "cublasLtMatmulPreferenceDestroy") &&
+        sym(lt, blas.pref_set, "cublasLtMatmulPreferenceSetAttribute") &&
+        sym(lt, blas.heuristic, "cublasLtMatmulAlgoGetHeuristic") &&
+        sym(lt, blas.matmul, "cublasLtMatmul");
 }
 
 // ------------------------------------------------------------------ kernels ---------------
@@ -137,8 +138,7 @@ __global__ void compare_f32(const float *a, const float *b, size_t n, unsigned l
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         mine += __float_as_uint(a[i]) != __float_as_uint(b[i]);
-    if (mine)
-        atomicAdd(bad, mine);
+    if (mine) atomicAdd(bad, mine);
 }
 
 __global__ void compare_u16(const unsigned short *a, const unsigned short *b, size_t n,
@@ -148,14 +148,13 @@ __global__ void compare_u16(const unsigned short *a, const unsigned short *b, si
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         mine += a[i] != b[i];
-    if (mine)
-        atomicAdd(bad, mine);
+    if (mine) atomicAdd(bad, mine);
 }
 
 // The bandwidth kernel: 16-byte loads, four in flight per thread before the stores, streaming
 // cache hints so that the 2 x 4 GiB do not thrash L2 for nothing.
-__global__ void __launch_bounds__(512, 4) copy_kernel(const int4 *__restrict__ src,
-                                                   int4 *__restrict__ dst, size_t n)
+__global__ void __launch_bounds__(512, 4)
+    copy_kernel(const int4 *__restrict__ src, int4 *__restrict__ dst, size_t n)
 {
     size_t stride = (size_t)gridDim.x * blockDim.x;
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -179,10 +178,14 @@ __device__ inline unsigned long long pattern(int kind, unsigned long long word,
                                              unsigned long long seed)
 {
     switch (kind) {
-    case 0: return word ^ seed;                   // address in word
-    case 1: return ~(word ^ seed);                // its complement
-    case 2: return mix64(word ^ seed);            // pseudo-random
-    default: return (word & 1) ? ~seed : seed;    // checkerboard of a random word
+    case 0:
+        return word ^ seed; // address in word
+    case 1:
+        return ~(word ^ seed); // its complement
+    case 2:
+        return mix64(word ^ seed); // pseudo-random
+    default:
+        return (word & 1) ? ~seed : seed; // checkerboard of a random word
     }
 }
 
@@ -207,15 +210,13 @@ __global__ void mem_verify(unsigned long long *p, size_t n, unsigned long long b
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         unsigned long long want = pattern(kind, base + i, seed);
-        if (complement)
-            want = ~want;
+        if (complement) want = ~want;
         unsigned long long got = p[i];
         if (got != want) {
             atomicAdd(&err->count, 1ull);
             atomicMin(&err->first, base + i);
         }
-        if (invert)
-            p[i] = ~want;
+        if (invert) p[i] = ~want;
     }
 }
 
@@ -234,8 +235,7 @@ struct Ctx {
     int sms = 0;
     bool fail(const char *fmt, ...) __attribute__((format(printf, 2, 3)))
     {
-        if (r->error[0])
-            return false; // keep the first cause
+        if (r->error[0]) return false; // keep the first cause
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(r->error, sizeof(r->error), fmt, ap);
@@ -250,14 +250,23 @@ struct Ctx {
     {
         return s == CUBLAS_STATUS_SUCCESS ? true : fail("%s: cuBLAS status %d", what, (int)s);
     }
-    int grid() const { return sms > 0 ? sms * 4 : 512; }
+    int grid() const
+    {
+        return sms > 0 ? sms * 4 : 512;
+    }
 };
 
 // Device buffer freed at scope end.
 struct Buf {
     void *p = nullptr;
-    ~Buf() { if (p) cudaFree(p); }
-    template <typename T> T *as() const { return static_cast<T *>(p); }
+    ~Buf()
+    {
+        if (p) cudaFree(p);
+    }
+    template <typename T> T *as() const
+    {
+        return static_cast<T *>(p);
+    }
 };
 
 // ------------------------------------------------------------------ GEMM ------------------
@@ -283,18 +292,22 @@ struct LtPlan {
 bool lt_plan(Ctx &c, cublasLtHandle_t lt, LtPlan &p, int n, cudaDataType_t ctype, size_t ws)
 {
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    if (!c.cublas(blas.desc_create(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate") ||
-        !c.cublas(blas.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "TRANSA") ||
-        !c.cublas(blas.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "TRANSB") ||
+    if (!c.cublas(blas.desc_create(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                  "cublasLtMatmulDescCreate") ||
+        !c.cublas(blas.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+                  "TRANSA") ||
+        !c.cublas(blas.desc_set(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+                  "TRANSB") ||
         !c.cublas(blas.layout_create(&p.la, CUDA_R_16BF, n, n, n), "layout A") ||
         !c.cublas(blas.layout_create(&p.lb, CUDA_R_16BF, n, n, n), "layout B") ||
         !c.cublas(blas.layout_create(&p.lc, ctype, n, n, n), "layout C") ||
         !c.cublas(blas.pref_create(&p.pref), "preference") ||
-        !c.cublas(blas.pref_set(p.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
-                  "workspace preference"))
+        !c.cublas(
+            blas.pref_set(p.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
+            "workspace preference"))
         return false;
-    if (!c.cublas(blas.heuristic(lt, p.desc, p.la, p.lb, p.lc, p.lc, p.pref, LtPlan::CAND, p.heur,
-                                 &p.nheur),
+    if (!c.cublas(blas.heuristic(lt, p.desc, p.la, p.lb, p.lc, p.lc, p.pref, LtPlan::CAND,
+                                 p.heur, &p.nheur),
                   "cublasLtMatmulAlgoGetHeuristic"))
         return false;
     return p.nheur > 0 ? true : c.fail("cuBLASLt has no algorithm for a %d^3 BF16 product", n);
@@ -313,8 +326,8 @@ bool ex_run(Ctx &c, cublasHandle_t h, int n, const void *A, const void *B, void 
             cudaDataType_t ctype)
 {
     const float alpha = 1.0f, beta = 0.0f;
-    return c.cublas(blas.gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, A, CUDA_R_16BF, n,
-                                 B, CUDA_R_16BF, n, &beta, C, ctype, n, CUBLAS_COMPUTE_32F,
+    return c.cublas(blas.gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, A, CUDA_R_16BF,
+                                 n, B, CUDA_R_16BF, n, &beta, C, ctype, n, CUBLAS_COMPUTE_32F,
                                  CUBLAS_GEMM_DEFAULT),
                     "cublasGemmEx");
 }
@@ -325,16 +338,13 @@ template <typename F> double timed(Ctx &c, double seconds, int batch, F step, bo
     ok = true;
     for (int i = 0; i < 3 && ok; i++) // warm-up: clocks up, kernels loaded
         ok = step();
-    if (!ok || !c.cuda(cudaStreamSynchronize(c.stream), "warm-up"))
-        return ok = false, 0;
+    if (!ok || !c.cuda(cudaStreamSynchronize(c.stream), "warm-up")) return ok = false, 0;
     double spent = 0;
     long runs = 0;
     while (spent < seconds) {
-        if (!c.cuda(cudaEventRecord(c.e0, c.stream), "event"))
-            return ok = false, 0;
+        if (!c.cuda(cudaEventRecord(c.e0, c.stream), "event")) return ok = false, 0;
         for (int i = 0; i < batch; i++)
-            if (!(ok = step()))
-                return 0;
+            if (!(ok = step())) return 0;
         float ms = 0;
         if (!c.cuda(cudaEventRecord(c.e1, c.stream), "event") ||
             !c.cuda(cudaEventSynchronize(c.e1), "timed run") ||
@@ -372,7 +382,8 @@ bool gemm(Ctx &c, const cl_burn_opts_t *o)
         fill_bf16<<<c.grid(), 256, 0, c.stream>>>(A.as<__nv_bfloat16>(), nn, 0x1234, 0);
         fill_bf16<<<c.grid(), 256, 0, c.stream>>>(B.as<__nv_bfloat16>(), nn, 0x5678, 0);
         LtPlan p16;
-        ok = c.cuda(cudaGetLastError(), "fill") && lt_plan(c, lt, p16, n, CUDA_R_16BF, ws_bytes);
+        ok =
+            c.cuda(cudaGetLastError(), "fill") && lt_plan(c, lt, p16, n, CUDA_R_16BF, ws_bytes);
         const double flop = 2.0 * n * (double)n * n;
         // The heuristic's order is a guess: time its first candidates briefly and keep the
         // fastest, as frameworks' autotuners do.
@@ -380,42 +391,45 @@ bool gemm(Ctx &c, const cl_burn_opts_t *o)
         int best_i = 0;
         for (int i = 0; ok && i < p16.nheur; i++) {
             p16.pick = i;
-            double rate = timed(c, 0.05, 3, [&] {
-                return lt_run(c, lt, p16, A.p, B.p, C.p, ws.p, ws_bytes);
-            }, ok);
+            double rate = timed(
+                c, 0.05, 3, [&] { return lt_run(c, lt, p16, A.p, B.p, C.p, ws.p, ws_bytes); },
+                ok);
             if (!ok && i > 0) { // a later candidate that fails is skipped, not fatal
                 ok = true;
                 c.r->error[0] = '\0';
                 continue;
             }
-            if (rate > best)
-                best = rate, best_i = i;
+            if (rate > best) best = rate, best_i = i;
         }
         p16.pick = best_i;
         if (ok) {
             // Keep the first product to compare with the last: same inputs, same algorithm,
             // so any differing bit is the hardware's.
             ok = lt_run(c, lt, p16, A.p, B.p, C.p, ws.p, ws_bytes) &&
-                 c.cuda(cudaMemcpyAsync(Cfirst.p, C.p, nn * 2, cudaMemcpyDeviceToDevice, c.stream),
-                        "copy C");
-            double rate = ok ? timed(c, o->gemm_s, 10, [&] {
-                return lt_run(c, lt, p16, A.p, B.p, C.p, ws.p, ws_bytes);
-            }, ok) : 0;
+                 c.cuda(
+                     cudaMemcpyAsync(Cfirst.p, C.p, nn * 2, cudaMemcpyDeviceToDevice, c.stream),
+                     "copy C");
+            double rate =
+                ok ? timed(
+                         c, o->gemm_s, 10,
+                         [&] { return lt_run(c, lt, p16, A.p, B.p, C.p, ws.p, ws_bytes); }, ok)
+                   : 0;
             r->gemm_tflops = rate * flop / 1e12;
             unsigned long long diff = 0;
             ok = ok && c.cuda(cudaMemsetAsync(bad.p, 0, 8, c.stream), "memset") &&
                  (compare_u16<<<c.grid(), 256, 0, c.stream>>>(Cfirst.as<unsigned short>(),
-                                                            C.as<unsigned short>(), nn,
-                                                            bad.as<unsigned long long>()),
+                                                              C.as<unsigned short>(), nn,
+                                                              bad.as<unsigned long long>()),
                   c.cuda(cudaGetLastError(), "compare")) &&
-                 c.cuda(cudaMemcpyAsync(&diff, bad.p, 8, cudaMemcpyDeviceToHost, c.stream), "copy") &&
+                 c.cuda(cudaMemcpyAsync(&diff, bad.p, 8, cudaMemcpyDeviceToHost, c.stream),
+                        "copy") &&
                  c.cuda(cudaStreamSynchronize(c.stream), "compare");
             r->gemm_repeatable = ok && diff == 0;
         }
         if (ok) {
-            double rate = timed(c, o->gemm_s, 10, [&] {
-                return ex_run(c, h, n, A.p, B.p, Cref.p, CUDA_R_16BF);
-            }, ok);
+            double rate = timed(
+                c, o->gemm_s, 10,
+                [&] { return ex_run(c, h, n, A.p, B.p, Cref.p, CUDA_R_16BF); }, ok);
             r->gemm_ref_tflops = rate * flop / 1e12;
         }
     }
@@ -426,14 +440,16 @@ bool gemm(Ctx &c, const cl_burn_opts_t *o)
         fill_bf16<<<c.grid(), 256, 0, c.stream>>>(B.as<__nv_bfloat16>(), nn, 0xdef0, 1);
         LtPlan p32;
         unsigned long long diff = 0;
-        ok = c.cuda(cudaGetLastError(), "fill") && lt_plan(c, lt, p32, n, CUDA_R_32F, ws_bytes) &&
+        ok = c.cuda(cudaGetLastError(), "fill") &&
+             lt_plan(c, lt, p32, n, CUDA_R_32F, ws_bytes) &&
              lt_run(c, lt, p32, A.p, B.p, C.p, ws.p, ws_bytes) &&
              ex_run(c, h, n, A.p, B.p, Cref.p, CUDA_R_32F) &&
              c.cuda(cudaMemsetAsync(bad.p, 0, 8, c.stream), "memset") &&
              (compare_f32<<<c.grid(), 256, 0, c.stream>>>(C.as<float>(), Cref.as<float>(), nn,
-                                                         bad.as<unsigned long long>()),
+                                                          bad.as<unsigned long long>()),
               c.cuda(cudaGetLastError(), "compare")) &&
-             c.cuda(cudaMemcpyAsync(&diff, bad.p, 8, cudaMemcpyDeviceToHost, c.stream), "copy") &&
+             c.cuda(cudaMemcpyAsync(&diff, bad.p, 8, cudaMemcpyDeviceToHost, c.stream),
+                    "copy") &&
              c.cuda(cudaStreamSynchronize(c.stream), "checked product");
         if (ok) {
             r->gemm_checked = nn;
@@ -444,20 +460,19 @@ bool gemm(Ctx &c, const cl_burn_opts_t *o)
                 int i = (int)(mix64(s * 2 + 1) % n), j = (int)(mix64(s * 2 + 2) % n);
                 float got = 0;
                 ok = c.cuda(cudaMemcpy(&got, C.as<float>() + (size_t)j * n + i, 4,
-                                       cudaMemcpyDeviceToHost), "read C");
+                                       cudaMemcpyDeviceToHost),
+                            "read C");
                 double want = 0;
                 for (int k = 0; k < n; k++) // A^T: A(k, i) at k + i*n; B(k, j) at k + j*n
-                    want += (double)tern((size_t)i * n + k, 0x9abc) * tern((size_t)j * n + k, 0xdef0);
-                if (ok && (double)got != want)
-                    r->gemm_mismatches++;
+                    want += (double)tern((size_t)i * n + k, 0x9abc) *
+                            tern((size_t)j * n + k, 0xdef0);
+                if (ok && (double)got != want) r->gemm_mismatches++;
             }
             r->gemm_checked += samples;
         }
     }
-    if (lt)
-        blas.lt_destroy(lt);
-    if (h)
-        blas.destroy(h);
+    if (lt) blas.lt_destroy(lt);
+    if (h) blas.destroy(h);
     return ok;
 }
 
@@ -466,8 +481,7 @@ bool copy(Ctx &c, const cl_burn_opts_t *o)
 {
     cl_burn_result_t *r = c.r;
     size_t fr = 0, tot = 0;
-    if (!c.cuda(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo"))
-        return false;
+    if (!c.cuda(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo")) return false;
     size_t bytes = 4ull << 30;
     while (bytes > (64u << 20) && bytes * 2 > fr / 2)
         bytes /= 2;
@@ -477,31 +491,42 @@ bool copy(Ctx &c, const cl_burn_opts_t *o)
     bool ok = c.cuda(cudaMalloc(&src.p, bytes), "cudaMalloc copy source") &&
               c.cuda(cudaMalloc(&dst.p, bytes), "cudaMalloc copy target") &&
               c.cuda(cudaMalloc(&bad.p, sizeof(MemErr)), "cudaMalloc");
-    if (!ok)
-        return false;
-    mem_write<<<c.grid(), 256, 0, c.stream>>>(src.as<unsigned long long>(), bytes / 8, 0, 2, 0x77);
+    if (!ok) return false;
+    mem_write<<<c.grid(), 256, 0, c.stream>>>(src.as<unsigned long long>(), bytes / 8, 0, 2,
+                                              0x77);
     ok = c.cuda(cudaGetLastError(), "fill");
-    double rate = ok ? timed(c, o->copy_s, 5, [&] {
-        copy_kernel<<<c.sms * 4, 512, 0, c.stream>>>(src.as<int4>(), dst.as<int4>(), n4);
-        return c.cuda(cudaGetLastError(), "copy kernel");
-    }, ok) : 0;
+    double rate = ok ? timed(
+                           c, o->copy_s, 5,
+                           [&] {
+                               copy_kernel<<<c.sms * 4, 512, 0, c.stream>>>(src.as<int4>(),
+                                                                            dst.as<int4>(), n4);
+                               return c.cuda(cudaGetLastError(), "copy kernel");
+                           },
+                           ok)
+                     : 0;
     r->copy_gbps = rate * 2.0 * bytes / 1e9;
     // The copies must have copied: the target holds the source's pattern.
     MemErr e = {0, ~0ull};
-    ok = ok && c.cuda(cudaMemcpyAsync(bad.p, &e, sizeof(e), cudaMemcpyHostToDevice, c.stream), "copy");
+    ok = ok && c.cuda(cudaMemcpyAsync(bad.p, &e, sizeof(e), cudaMemcpyHostToDevice, c.stream),
+                      "copy");
     if (ok) {
-        mem_verify<<<c.grid(), 256, 0, c.stream>>>(dst.as<unsigned long long>(), bytes / 8, 0, 2,
-                                                   0x77, 0, 0, bad.as<MemErr>());
+        mem_verify<<<c.grid(), 256, 0, c.stream>>>(dst.as<unsigned long long>(), bytes / 8, 0,
+                                                   2, 0x77, 0, 0, bad.as<MemErr>());
         ok = c.cuda(cudaGetLastError(), "verify") &&
-             c.cuda(cudaMemcpyAsync(&e, bad.p, sizeof(e), cudaMemcpyDeviceToHost, c.stream), "copy") &&
+             c.cuda(cudaMemcpyAsync(&e, bad.p, sizeof(e), cudaMemcpyDeviceToHost, c.stream),
+                    "copy") &&
              c.cuda(cudaStreamSynchronize(c.stream), "verify copy");
         r->copy_mismatches = e.count;
     }
     if (ok) {
-        rate = timed(c, o->copy_s, 5, [&] {
-            return c.cuda(cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, c.stream),
-                          "cudaMemcpyAsync");
-        }, ok);
+        rate = timed(
+            c, o->copy_s, 5,
+            [&] {
+                return c.cuda(
+                    cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, c.stream),
+                    "cudaMemcpyAsync");
+            },
+            ok);
         r->copy_ref_gbps = rate * 2.0 * bytes / 1e9;
     }
     return ok;
@@ -512,8 +537,7 @@ bool memtest(Ctx &c, const cl_burn_opts_t *o)
 {
     cl_burn_result_t *r = c.r;
     size_t fr = 0, tot = 0;
-    if (!c.cuda(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo"))
-        return false;
+    if (!c.cuda(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo")) return false;
     size_t want = (size_t)(fr * (o->mem_frac > 0 && o->mem_frac < 1 ? o->mem_frac : 0.9));
     enum { MAXCH = 1024 };
     static thread_local void *chunk[MAXCH];
@@ -524,8 +548,7 @@ bool memtest(Ctx &c, const cl_burn_opts_t *o)
     // memory is used up. A refused chunk is retried smaller, down to 64 MiB.
     while (have < want && nch < MAXCH && step >= (64u << 20)) {
         size_t ask = want - have < step ? (want - have) & ~(size_t)4095 : step;
-        if (ask < 4096)
-            break;
+        if (ask < 4096) break;
         if (cudaMalloc(&chunk[nch], ask) != cudaSuccess) {
             cudaGetLastError(); // clear the allocation error
             step /= 2;
@@ -565,8 +588,7 @@ bool memtest(Ctx &c, const cl_burn_opts_t *o)
         r->mem_errors = e.count;
         r->mem_first_bad = e.count ? e.first * 8 : 0;
     }
-    if (dev_err)
-        cudaFree(dev_err);
+    if (dev_err) cudaFree(dev_err);
     for (int i = 0; i < nch; i++)
         cudaFree(chunk[i]);
     return ok;
@@ -599,26 +621,21 @@ extern "C" __attribute__((visibility("default"))) int cl_burn_devices(char *err,
     return n;
 }
 
-extern "C" __attribute__((visibility("default"))) int cl_burn_run(const char *uuid,
-                                                                  const cl_burn_opts_t *o,
-                                                                  cl_burn_result_t *r)
+extern "C" __attribute__((visibility("default"))) int
+cl_burn_run(const char *uuid, const cl_burn_opts_t *o, cl_burn_result_t *r)
 {
     memset(r, 0, sizeof(*r));
     double t0 = wall();
     int n = 0, dev = -1;
-    if (cudaGetDeviceCount(&n) != cudaSuccess)
-        return -1;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return -1;
     cudaDeviceProp prop;
     for (int d = 0; d < n && dev < 0; d++) {
         char u[64];
-        if (cudaGetDeviceProperties(&prop, d) != cudaSuccess)
-            continue;
+        if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) continue;
         format_uuid(prop.uuid, u, sizeof(u));
-        if (!strcasecmp(u, uuid))
-            dev = d;
+        if (!strcasecmp(u, uuid)) dev = d;
     }
-    if (dev < 0)
-        return -1;
+    if (dev < 0) return -1;
     r->cuda_device = dev;
     snprintf(r->cuda_name, sizeof(r->cuda_name), "%.95s", prop.name);
     Ctx c;

@@ -1,4 +1,5 @@
-/* check.h - per-model expectations and the pass/fail judgement of `colossus gpu check` (pure). */
+/* check.h - per-model expectations and the pass/fail judgement of `colossus gpu check` (pure).
+ */
 #ifndef COLOSSUS_GPU_CHECK_H
 #define COLOSSUS_GPU_CHECK_H
 
@@ -13,7 +14,7 @@ extern "C" {
 
 /* What a healthy GPU of a model reaches in the burn-in (see docs/health.md for the sources). */
 typedef struct cl_gpu_expect {
-    const char *match;      /* substring of the NVML name */
+    const char *match; /* substring of the NVML name */
     const char *model;
     double gemm_tflops_min; /* dense BF16 through cuBLASLt */
     double copy_gbps_min;   /* own copy kernel, read + written */

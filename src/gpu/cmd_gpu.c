@@ -22,17 +22,19 @@ int cmd_gpu(int argc, char **argv);
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: colossus gpu list [--json]\n"
-               "       colossus gpu stat [--json]\n"
-               "       colossus gpu check [--quick|--full] [--json]\n"
-               "\n"
-               "list   every GPU: index, name, UUID, PCI bus id, memory, power limit, ECC mode,\n"
-               "       NVLink fabric clique where the hardware reports one\n"
-               "stat   one telemetry sample per GPU (power, energy, temperature, utilisation,\n"
-               "       memory, clocks, ECC, retired pages, remapped rows), as the agent reports it\n"
-               "check  burn-in of every GPU (BF16 GEMM, copy bandwidth, memory patterns, ECC\n"
-               "       counters), pass/fail with the reason; --quick (default) <= 15 s,\n"
-               "       --full <= 60 s. Exit 0 all passed, 1 a GPU failed, 2 nothing to check.\n");
+    fprintf(
+        f,
+        "usage: colossus gpu list [--json]\n"
+        "       colossus gpu stat [--json]\n"
+        "       colossus gpu check [--quick|--full] [--json]\n"
+        "\n"
+        "list   every GPU: index, name, UUID, PCI bus id, memory, power limit, ECC mode,\n"
+        "       NVLink fabric clique where the hardware reports one\n"
+        "stat   one telemetry sample per GPU (power, energy, temperature, utilisation,\n"
+        "       memory, clocks, ECC, retired pages, remapped rows), as the agent reports it\n"
+        "check  burn-in of every GPU (BF16 GEMM, copy bandwidth, memory patterns, ECC\n"
+        "       counters), pass/fail with the reason; --quick (default) <= 15 s,\n"
+        "       --full <= 60 s. Exit 0 all passed, 1 a GPU failed, 2 nothing to check.\n");
 }
 
 static double now_s(void)
@@ -60,11 +62,14 @@ static int parse(int argc, char **argv, struct opts *o, int allow_mode)
     int c;
     while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
         switch (c) {
-        case 'j': o->json = 1; break;
+        case 'j':
+            o->json = 1;
+            break;
         case 'q':
         case 'f':
             if (!allow_mode) {
-                fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0], argv[optind - 1]);
+                fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0],
+                        argv[optind - 1]);
                 return -1;
             }
             if (c == 'q')
@@ -72,9 +77,12 @@ static int parse(int argc, char **argv, struct opts *o, int allow_mode)
             else
                 o->full = 1;
             break;
-        case 'h': usage(stdout); return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
         default:
-            fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0], argv[optind - 1]);
+            fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0],
+                    argv[optind - 1]);
             return -1;
         }
     }
@@ -93,8 +101,7 @@ static int gpu_list(int argc, char **argv)
 {
     struct opts o;
     int rc = parse(argc, argv, &o, 0);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if (rc) return rc > 0 ? 0 : 2;
     static cl_gpu_inv_t g[CL_NVML_MAX_GPUS];
     char err[256];
     int n = cl_nvml_inventory(g, CL_NVML_MAX_GPUS, err, sizeof(err));
@@ -106,13 +113,14 @@ static int gpu_list(int argc, char **argv)
     if (o.json) {
         json_t *arr = json_array();
         for (int i = 0; i < n && i < CL_NVML_MAX_GPUS; i++) {
-            json_t *e = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i}", "index", (int)g[i].index,
-                                  "name", g[i].name, "uuid", g[i].uuid, "pci_bus_id",
-                                  g[i].pci_bus_id, "memory_bytes", (json_int_t)g[i].mem_total_bytes,
-                                  "power_limit_mw", (int)g[i].power_limit_mw);
-            json_object_set_new(e, "ecc", g[i].ecc_enabled < 0 ? json_null()
-                                                              : json_boolean(g[i].ecc_enabled));
-            json_object_set_new(e, "clique", g[i].clique[0] ? json_string(g[i].clique) : json_null());
+            json_t *e = json_pack(
+                "{s:i, s:s, s:s, s:s, s:I, s:i}", "index", (int)g[i].index, "name", g[i].name,
+                "uuid", g[i].uuid, "pci_bus_id", g[i].pci_bus_id, "memory_bytes",
+                (json_int_t)g[i].mem_total_bytes, "power_limit_mw", (int)g[i].power_limit_mw);
+            json_object_set_new(
+                e, "ecc", g[i].ecc_enabled < 0 ? json_null() : json_boolean(g[i].ecc_enabled));
+            json_object_set_new(e, "clique",
+                                g[i].clique[0] ? json_string(g[i].clique) : json_null());
             json_array_append_new(arr, e);
         }
         json_t *root = json_pack("{s:o, s:i}", "gpus", arr, "listed_by_nvml", listed);
@@ -121,16 +129,17 @@ static int gpu_list(int argc, char **argv)
         free(s);
         json_decref(root);
     } else {
-        printf("%-3s %-26s %-42s %-16s %8s %7s %-4s %s\n", "IDX", "NAME", "UUID", "PCI", "MEM_GIB",
-               "POWER_W", "ECC", "CLIQUE");
+        printf("%-3s %-26s %-42s %-16s %8s %7s %-4s %s\n", "IDX", "NAME", "UUID", "PCI",
+               "MEM_GIB", "POWER_W", "ECC", "CLIQUE");
         for (int i = 0; i < n && i < CL_NVML_MAX_GPUS; i++)
             printf("%-3u %-26s %-42s %-16s %8.1f %7.0f %-4s %s\n", g[i].index, g[i].name,
                    g[i].uuid, g[i].pci_bus_id, g[i].mem_total_bytes / 1073741824.0,
                    g[i].power_limit_mw / 1000.0,
-                   g[i].ecc_enabled < 0 ? "-" : g[i].ecc_enabled ? "on" : "off",
+                   g[i].ecc_enabled < 0 ? "-"
+                   : g[i].ecc_enabled   ? "on"
+                                        : "off",
                    g[i].clique[0] ? g[i].clique : "-");
-        if (listed > n)
-            printf("(%d GPU(s) listed by NVML cannot be opened)\n", listed - n);
+        if (listed > n) printf("(%d GPU(s) listed by NVML cannot be opened)\n", listed - n);
     }
     return 0;
 }
@@ -141,8 +150,7 @@ static int gpu_stat(int argc, char **argv)
 {
     struct opts o;
     int rc = parse(argc, argv, &o, 0);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if (rc) return rc > 0 ? 0 : 2;
     char err[256];
     int n = cl_nvml_count(err, sizeof(err));
     if (n < 0) {
@@ -156,8 +164,7 @@ static int gpu_stat(int argc, char **argv)
                "ECC_CORR", "ECC_UNC", "REMAP", "PENDING");
     for (int i = 0; i < n; i++) {
         cl_gpu_sample_t s;
-        if (cl_nvml_sample((uint32_t)i, &s, err, sizeof(err)) < 0)
-            continue;
+        if (cl_nvml_sample((uint32_t)i, &s, err, sizeof(err)) < 0) continue;
         uint32_t v = s.valid;
 #define NUM(bit, x) ((v & (bit)) ? json_integer((json_int_t)(x)) : json_null())
         json_t *e = json_pack("{s:i, s:b}", "index", i, "lost", s.lost);
@@ -171,17 +178,23 @@ static int gpu_stat(int argc, char **argv)
         json_object_set_new(e, "mem_clock_mhz", NUM(CL_GPU_F_CLOCKS, s.mem_clock_mhz));
         json_object_set_new(e, "ecc_corrected", NUM(CL_GPU_F_ECC, s.ecc_corrected));
         json_object_set_new(e, "ecc_uncorrected", NUM(CL_GPU_F_ECC, s.ecc_uncorrected));
-        json_object_set_new(e, "retired_pages", NUM(CL_GPU_F_RETIRED, s.retired_sbe + s.retired_dbe));
-        json_object_set_new(e, "retired_pending", (v & CL_GPU_F_RETIRED) ? json_boolean(s.retired_pending) : json_null());
-        json_object_set_new(e, "remapped_rows", NUM(CL_GPU_F_REMAP, s.remap_corr_rows + s.remap_unc_rows));
-        json_object_set_new(e, "remap_pending", (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_pending) : json_null());
-        json_object_set_new(e, "remap_failure", (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_failure) : json_null());
+        json_object_set_new(e, "retired_pages",
+                            NUM(CL_GPU_F_RETIRED, s.retired_sbe + s.retired_dbe));
+        json_object_set_new(e, "retired_pending",
+                            (v & CL_GPU_F_RETIRED) ? json_boolean(s.retired_pending)
+                                                   : json_null());
+        json_object_set_new(e, "remapped_rows",
+                            NUM(CL_GPU_F_REMAP, s.remap_corr_rows + s.remap_unc_rows));
+        json_object_set_new(e, "remap_pending",
+                            (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_pending) : json_null());
+        json_object_set_new(e, "remap_failure",
+                            (v & CL_GPU_F_REMAP) ? json_boolean(s.remap_failure) : json_null());
 #undef NUM
         json_array_append_new(arr, e);
-        if (o.json)
-            continue;
+        if (o.json) continue;
         char f[14][24];
-#define FMT(k, bit, ...) (v & (bit) ? snprintf(f[k], sizeof(f[k]), __VA_ARGS__) : snprintf(f[k], sizeof(f[k]), "-"))
+#define FMT(k, bit, ...)                                                                       \
+    (v & (bit) ? snprintf(f[k], sizeof(f[k]), __VA_ARGS__) : snprintf(f[k], sizeof(f[k]), "-"))
         FMT(0, CL_GPU_F_POWER, "%.1f", s.power_mw / 1000.0);
         FMT(1, CL_GPU_F_ENERGY, "%.0f", s.energy_mj / 1000.0);
         FMT(2, CL_GPU_F_TEMP, "%u", s.temp_c);
@@ -196,8 +209,8 @@ static int gpu_stat(int argc, char **argv)
         FMT(11, CL_GPU_F_REMAP, "%s", s.remap_pending ? "yes" : "no");
 #undef FMT
         printf("%-3d %-4s %8s %12s %5s %5s %5s %9s %6s %6s %9s %9s %6s %s\n", i,
-               s.lost ? "yes" : "no", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9],
-               f[10], f[11]);
+               s.lost ? "yes" : "no", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8],
+               f[9], f[10], f[11]);
     }
     if (o.json) {
         json_t *root = json_pack("{s:o}", "gpus", arr);
@@ -211,7 +224,8 @@ static int gpu_stat(int argc, char **argv)
     return 0;
 }
 
-/* ------------------------------------------------------------------ check ------------------ */
+/* ------------------------------------------------------------------ check ------------------
+ */
 
 struct burn_lib {
     void *h;
@@ -234,14 +248,14 @@ static int load_burn(struct burn_lib *b, char *err, size_t errlen)
         }
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
+        if (slash) *slash = '\0';
         snprintf(path, sizeof(path), "%.*s/%s", (int)(sizeof(path) - 32), exe, CL_BURN_LIB);
     }
     b->h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!b->h) {
         snprintf(err, errlen,
-                 "CUDA burn-in library %.200s cannot be loaded (built only where nvcc exists): %.200s",
+                 "CUDA burn-in library %.200s cannot be loaded (built only where nvcc exists): "
+                 "%.200s",
                  path, dlerror());
         return -1;
     }
@@ -249,8 +263,8 @@ static int load_burn(struct burn_lib *b, char *err, size_t errlen)
     b->devices = (cl_burn_devices_f *)dlsym(b->h, "cl_burn_devices");
     b->run = (cl_burn_run_f *)dlsym(b->h, "cl_burn_run");
     if (!abi || !b->devices || !b->run || abi() != CL_BURN_ABI) {
-        snprintf(err, errlen, "%.200s is not a burn-in library of this version (ABI %d wanted)", path,
-                 CL_BURN_ABI);
+        snprintf(err, errlen, "%.200s is not a burn-in library of this version (ABI %d wanted)",
+                 path, CL_BURN_ABI);
         dlclose(b->h);
         b->h = NULL;
         return -1;
@@ -288,40 +302,41 @@ static json_t *job_json(const struct job *j)
     json_t *xids = json_array();
     for (int k = 0; k < j->nxids; k++)
         json_array_append_new(xids, json_integer((json_int_t)j->xids[k]));
-    json_t *e = json_pack(
-        "{s:i, s:s, s:s, s:b, s:s, s:f,"
-        " s:{s:i, s:f, s:f, s:f, s:I, s:I, s:b},"
-        " s:{s:I, s:f, s:f, s:I},"
-        " s:{s:I, s:i, s:I, s:I},"
-        " s:o}",
-        "index", (int)j->inv->index, "name", j->inv->name, "uuid", j->inv->uuid, "passed",
-        j->passed, "reason", j->reason, "seconds", r->seconds, "gemm", "n", r->gemm_n, "tflops",
-        r->gemm_tflops, "cublas_tflops", r->gemm_ref_tflops, "ratio",
-        r->gemm_ref_tflops > 0 ? r->gemm_tflops / r->gemm_ref_tflops : 0.0, "checked",
-        (json_int_t)r->gemm_checked, "mismatches", (json_int_t)r->gemm_mismatches, "repeatable",
-        r->gemm_repeatable, "copy", "buffer_bytes", (json_int_t)r->copy_bytes, "gbps",
-        r->copy_gbps, "memcpy_gbps", r->copy_ref_gbps, "mismatches",
-        (json_int_t)r->copy_mismatches, "memory", "tested_bytes", (json_int_t)r->mem_tested_bytes,
-        "passes", r->mem_passes, "errors", (json_int_t)r->mem_errors, "first_bad_offset",
-        (json_int_t)r->mem_first_bad, "xids", xids);
+    json_t *e =
+        json_pack("{s:i, s:s, s:s, s:b, s:s, s:f,"
+                  " s:{s:i, s:f, s:f, s:f, s:I, s:I, s:b},"
+                  " s:{s:I, s:f, s:f, s:I},"
+                  " s:{s:I, s:i, s:I, s:I},"
+                  " s:o}",
+                  "index", (int)j->inv->index, "name", j->inv->name, "uuid", j->inv->uuid,
+                  "passed", j->passed, "reason", j->reason, "seconds", r->seconds, "gemm", "n",
+                  r->gemm_n, "tflops", r->gemm_tflops, "cublas_tflops", r->gemm_ref_tflops,
+                  "ratio", r->gemm_ref_tflops > 0 ? r->gemm_tflops / r->gemm_ref_tflops : 0.0,
+                  "checked", (json_int_t)r->gemm_checked, "mismatches",
+                  (json_int_t)r->gemm_mismatches, "repeatable", r->gemm_repeatable, "copy",
+                  "buffer_bytes", (json_int_t)r->copy_bytes, "gbps", r->copy_gbps,
+                  "memcpy_gbps", r->copy_ref_gbps, "mismatches", (json_int_t)r->copy_mismatches,
+                  "memory", "tested_bytes", (json_int_t)r->mem_tested_bytes, "passes",
+                  r->mem_passes, "errors", (json_int_t)r->mem_errors, "first_bad_offset",
+                  (json_int_t)r->mem_first_bad, "xids", xids);
     if (j->have_before && j->have_after && (j->before.valid & j->after.valid & CL_GPU_F_ECC))
-        json_object_set_new(
-            e, "ecc",
-            json_pack("{s:I, s:I, s:I, s:I}", "corrected_before",
-                      (json_int_t)j->before.ecc_corrected, "corrected_after",
-                      (json_int_t)j->after.ecc_corrected, "uncorrected_before",
-                      (json_int_t)j->before.ecc_uncorrected, "uncorrected_after",
-                      (json_int_t)j->after.ecc_uncorrected));
+        json_object_set_new(e, "ecc",
+                            json_pack("{s:I, s:I, s:I, s:I}", "corrected_before",
+                                      (json_int_t)j->before.ecc_corrected, "corrected_after",
+                                      (json_int_t)j->after.ecc_corrected, "uncorrected_before",
+                                      (json_int_t)j->before.ecc_uncorrected,
+                                      "uncorrected_after",
+                                      (json_int_t)j->after.ecc_uncorrected));
     else
         json_object_set_new(e, "ecc", json_null());
     const cl_gpu_expect_t *x = cl_gpu_expect_find(j->inv->name);
     json_object_set_new(e, "expect",
                         x ? json_pack("{s:s, s:f, s:f, s:f}", "model", x->model,
                                       "gemm_tflops_min", x->gemm_tflops_min, "copy_gbps_min",
-                                      x->copy_gbps_min, "gemm_cublas_ratio_min", CL_GEMM_REF_RATIO)
+                                      x->copy_gbps_min, "gemm_cublas_ratio_min",
+                                      CL_GEMM_REF_RATIO)
                           : json_null());
-    if (!r->ok)
-        json_object_set_new(e, "error", json_string(r->error));
+    if (!r->ok) json_object_set_new(e, "error", json_string(r->error));
     return e;
 }
 
@@ -329,8 +344,7 @@ static int gpu_check(int argc, char **argv)
 {
     struct opts o;
     int rc = parse(argc, argv, &o, 1);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if (rc) return rc > 0 ? 0 : 2;
     double t0 = now_s();
     static cl_gpu_inv_t g[CL_NVML_MAX_GPUS];
     char err[512];
@@ -342,15 +356,15 @@ static int gpu_check(int argc, char **argv)
     if (n == 0) {
         int listed = cl_nvml_count(NULL, 0);
         if (listed > 0) {
-            fprintf(stderr, "colossus gpu check: none of the %d GPU(s) NVML lists can be opened\n",
+            fprintf(stderr,
+                    "colossus gpu check: none of the %d GPU(s) NVML lists can be opened\n",
                     listed);
             return 1;
         }
         fprintf(stderr, "colossus gpu check: NVML lists no GPU\n");
         return EXIT_NODRIVER;
     }
-    if (n > CL_NVML_MAX_GPUS)
-        n = CL_NVML_MAX_GPUS;
+    if (n > CL_NVML_MAX_GPUS) n = CL_NVML_MAX_GPUS;
     struct burn_lib lib = {0};
     if (load_burn(&lib, err, sizeof(err)) < 0) {
         fprintf(stderr, "colossus gpu check: %s\n", err);
@@ -363,7 +377,8 @@ static int gpu_check(int argc, char **argv)
     }
     cl_burn_opts_t bo;
     cl_gpu_check_opts(o.full, &bo);
-    /* XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails. */
+    /* XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails.
+     */
     cl_nvml_events_t *ev = cl_nvml_events_create(NULL, NULL, 0);
 
     struct job *jobs = calloc((size_t)n, sizeof(*jobs));
@@ -380,8 +395,7 @@ static int gpu_check(int argc, char **argv)
     /* One thread per GPU so that a node's check takes as long as one GPU's. */
     int started = 0;
     for (; started < n; started++)
-        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0)
-            break;
+        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0) break;
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     for (int i = started; i < n; i++)
@@ -390,10 +404,8 @@ static int gpu_check(int argc, char **argv)
     while (ev && cl_nvml_events_wait(ev, 0, &x, NULL, 0) == 1)
         for (int i = 0; i < n; i++)
             if (g[i].index == x.index) {
-                if (jobs[i].nxids < 8)
-                    jobs[i].xids[jobs[i].nxids++] = x.xid;
-                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE)
-                    jobs[i].bad_xids++;
+                if (jobs[i].nxids < 8) jobs[i].xids[jobs[i].nxids++] = x.xid;
+                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE) jobs[i].bad_xids++;
             }
     cl_nvml_events_destroy(ev);
 
@@ -404,8 +416,7 @@ static int gpu_check(int argc, char **argv)
         int seen = 0;
         for (int i = 0; i < n; i++)
             seen |= g[i].index == (uint32_t)idx;
-        if (!seen)
-            missing[nmissing++] = (uint32_t)idx;
+        if (!seen) missing[nmissing++] = (uint32_t)idx;
     }
     int failed = nmissing;
     for (int i = 0; i < n; i++) {
@@ -428,9 +439,9 @@ static int gpu_check(int argc, char **argv)
         for (int i = 0; i < nmissing; i++)
             json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
                                                  "passed", 0, "reason", MISSING_REASON));
-        json_t *root = json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o.full ? "full" : "quick",
-                                 "passed", failed == 0, "failed", failed, "seconds", secs, "gpus",
-                                 arr);
+        json_t *root =
+            json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o.full ? "full" : "quick", "passed",
+                      failed == 0, "failed", failed, "seconds", secs, "gpus", arr);
         char *s = json_dumps(root, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);
@@ -446,8 +457,8 @@ static int gpu_check(int argc, char **argv)
                    jobs[i].passed ? "-" : jobs[i].reason);
         }
         for (int i = 0; i < nmissing; i++)
-            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-", "-",
-                   "-", "-", "-", MISSING_REASON);
+            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-",
+                   "-", "-", "-", "-", MISSING_REASON);
         printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o.full ? "full" : "quick",
                n + nmissing - failed, n + nmissing, secs);
     }

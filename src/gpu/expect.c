@@ -21,8 +21,7 @@ static const cl_gpu_expect_t expect[] = {
 const cl_gpu_expect_t *cl_gpu_expect_find(const char *name)
 {
     for (size_t i = 0; name && i < sizeof(expect) / sizeof(expect[0]); i++)
-        if (strstr(name, expect[i].match))
-            return &expect[i];
+        if (strstr(name, expect[i].match)) return &expect[i];
     return NULL;
 }
 
@@ -51,8 +50,7 @@ static void add(char *reason, size_t len, int *fails, const char *fmt, ...)
         used += 2;
     }
     (*fails)++;
-    if (used + 1 >= len)
-        return;
+    if (used + 1 >= len) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason + used, len - used, fmt, ap);
@@ -63,16 +61,14 @@ int cl_gpu_judge(const char *name, const cl_burn_result_t *r, const cl_gpu_sampl
                  const cl_gpu_sample_t *after, int bad_xids, char *reason, size_t len)
 {
     int fails = 0;
-    if (!reason || !len)
-        return -1;
+    if (!reason || !len) return -1;
     reason[0] = '\0';
     if (!r->ok)
         add(reason, len, &fails, "burn-in did not finish: %s", r->error[0] ? r->error : "?");
     if (r->gemm_mismatches)
         add(reason, len, &fails, "GEMM gave %llu wrong element(s) of %llu checked",
             (unsigned long long)r->gemm_mismatches, (unsigned long long)r->gemm_checked);
-    if (r->ok && !r->gemm_checked)
-        add(reason, len, &fails, "GEMM result not checked");
+    if (r->ok && !r->gemm_checked) add(reason, len, &fails, "GEMM result not checked");
     if (r->ok && !r->gemm_repeatable)
         add(reason, len, &fails, "GEMM not repeatable: the same product gave different bits");
     if (r->copy_mismatches)
@@ -81,18 +77,18 @@ int cl_gpu_judge(const char *name, const cl_burn_result_t *r, const cl_gpu_sampl
     if (r->mem_errors)
         add(reason, len, &fails, "memory test: %llu bad word(s), first at offset 0x%llx",
             (unsigned long long)r->mem_errors, (unsigned long long)r->mem_first_bad);
-    if (r->ok && r->gemm_ref_tflops > 0 && r->gemm_tflops < CL_GEMM_REF_RATIO * r->gemm_ref_tflops)
-        add(reason, len, &fails, "GEMM %.0f TFLOP/s below %.0f%% of cuBLAS's %.0f", r->gemm_tflops,
-            CL_GEMM_REF_RATIO * 100, r->gemm_ref_tflops);
+    if (r->ok && r->gemm_ref_tflops > 0 &&
+        r->gemm_tflops < CL_GEMM_REF_RATIO * r->gemm_ref_tflops)
+        add(reason, len, &fails, "GEMM %.0f TFLOP/s below %.0f%% of cuBLAS's %.0f",
+            r->gemm_tflops, CL_GEMM_REF_RATIO * 100, r->gemm_ref_tflops);
     const cl_gpu_expect_t *e = cl_gpu_expect_find(name);
     if (r->ok && e && r->gemm_tflops < e->gemm_tflops_min)
-        add(reason, len, &fails, "GEMM %.0f TFLOP/s below %.0f expected of an %s", r->gemm_tflops,
-            e->gemm_tflops_min, e->model);
+        add(reason, len, &fails, "GEMM %.0f TFLOP/s below %.0f expected of an %s",
+            r->gemm_tflops, e->gemm_tflops_min, e->model);
     if (r->ok && e && r->copy_gbps < e->copy_gbps_min)
         add(reason, len, &fails, "copy %.0f GB/s below %.0f expected of an %s", r->copy_gbps,
             e->copy_gbps_min, e->model);
-    if (after && after->lost)
-        add(reason, len, &fails, "GPU lost during the burn-in");
+    if (after && after->lost) add(reason, len, &fails, "GPU lost during the burn-in");
     if (before && after && (before->valid & after->valid & CL_GPU_F_ECC) &&
         after->ecc_uncorrected > before->ecc_uncorrected)
         add(reason, len, &fails, "%llu uncorrected ECC error(s) during the burn-in",
@@ -103,7 +99,6 @@ int cl_gpu_judge(const char *name, const cl_burn_result_t *r, const cl_gpu_sampl
         add(reason, len, &fails, "row remap pending (GPU reset needed)");
     if (after && (after->valid & CL_GPU_F_RETIRED) && after->retired_pending)
         add(reason, len, &fails, "page retirement pending (driver reload needed)");
-    if (bad_xids > 0)
-        add(reason, len, &fails, "%d XID error(s) during the burn-in", bad_xids);
+    if (bad_xids > 0) add(reason, len, &fails, "%d XID error(s) during the burn-in", bad_xids);
     return fails == 0;
 }

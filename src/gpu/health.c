@@ -16,8 +16,7 @@ const char *cl_health_action_name(cl_health_action_t a)
 int cl_health_action_parse(const char *name)
 {
     for (int i = 0; name && i < 4; i++)
-        if (!strcmp(name, action_names[i]))
-            return i;
+        if (!strcmp(name, action_names[i])) return i;
     return -1;
 }
 
@@ -70,8 +69,7 @@ static const struct xid {
 static const struct xid *find_xid(uint64_t xid)
 {
     for (size_t i = 0; i < sizeof(xids) / sizeof(xids[0]); i++)
-        if (xids[i].xid == xid)
-            return &xids[i];
+        if (xids[i].xid == xid) return &xids[i];
     return NULL;
 }
 
@@ -97,9 +95,12 @@ const char *cl_health_xid_desc(uint64_t xid)
 static cl_health_action_t class_action(cl_xid_class_t c)
 {
     switch (c) {
-    case CL_XID_FATAL: return CL_HEALTH_DRAIN_NOW;
-    case CL_XID_PREVENTIVE: return CL_HEALTH_DRAIN_AFTER_JOB;
-    default: return CL_HEALTH_NONE;
+    case CL_XID_FATAL:
+        return CL_HEALTH_DRAIN_NOW;
+    case CL_XID_PREVENTIVE:
+        return CL_HEALTH_DRAIN_AFTER_JOB;
+    default:
+        return CL_HEALTH_NONE;
     }
 }
 
@@ -138,8 +139,7 @@ static void raise_to(struct verdict *v, cl_health_action_t a, const char *fmt, .
 
 static void raise_to(struct verdict *v, cl_health_action_t a, const char *fmt, ...)
 {
-    if (a <= v->action)
-        return;
+    if (a <= v->action) return;
     v->action = a;
     if (v->reason && v->len) {
         va_list ap;
@@ -155,8 +155,7 @@ cl_health_action_t cl_health_sample(cl_health_gpu_t *st, const cl_health_limits_
 {
     struct verdict v = {CL_HEALTH_NONE, reason, len};
     unsigned g = s->index;
-    if (reason && len)
-        reason[0] = '\0';
+    if (reason && len) reason[0] = '\0';
     if (s->lost) {
         raise_to(&v, CL_HEALTH_DRAIN_NOW, "GPU %u: lost (NVML cannot reach it)", g);
         return v.action;
@@ -218,7 +217,8 @@ cl_health_action_t cl_health_sample(cl_health_gpu_t *st, const cl_health_limits_
                      "GPU %u: %u retired pages (limit %u), repair due", g, pages,
                      lim->retired_max);
     }
-    if ((s->valid & CL_GPU_F_TEMP) && lim->temp_after_job_c && s->temp_c >= lim->temp_after_job_c)
+    if ((s->valid & CL_GPU_F_TEMP) && lim->temp_after_job_c &&
+        s->temp_c >= lim->temp_after_job_c)
         raise_to(&v, CL_HEALTH_DRAIN_AFTER_JOB, "GPU %u: temperature %u C (limit %u C)", g,
                  s->temp_c, lim->temp_after_job_c);
     return v.action;
@@ -226,10 +226,8 @@ cl_health_action_t cl_health_sample(cl_health_gpu_t *st, const cl_health_limits_
 
 cl_health_action_t cl_health_inventory(int expected, int found, char *reason, size_t len)
 {
-    if (reason && len)
-        reason[0] = '\0';
-    if (found >= expected)
-        return CL_HEALTH_NONE;
+    if (reason && len) reason[0] = '\0';
+    if (found >= expected) return CL_HEALTH_NONE;
     if (reason && len)
         snprintf(reason, len, "%d of %d GPUs missing", expected - (found < 0 ? 0 : found),
                  expected);
@@ -238,10 +236,8 @@ cl_health_action_t cl_health_inventory(int expected, int found, char *reason, si
 
 cl_health_action_t cl_health_check(int passed, const char *why, char *reason, size_t len)
 {
-    if (reason && len)
-        reason[0] = '\0';
-    if (passed)
-        return CL_HEALTH_NONE;
+    if (reason && len) reason[0] = '\0';
+    if (passed) return CL_HEALTH_NONE;
     if (reason && len)
         snprintf(reason, len, "gpu check failed: %s", why && *why ? why : "no reason given");
     return CL_HEALTH_KEEP_OUT;

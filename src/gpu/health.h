@@ -36,7 +36,8 @@ cl_health_action_t cl_health_worst(cl_health_action_t a, cl_health_action_t b);
  * restarted and not charged to the user): drain-now and keep-out. */
 int cl_health_is_node_failure(cl_health_action_t a);
 
-/* ---------------------------------------------------------------- XID ---------------------- */
+/* ---------------------------------------------------------------- XID ----------------------
+ */
 typedef enum cl_xid_class {
     CL_XID_APP = 0,        /* the application's own fault (bad address, illegal instruction):
                               nothing wrong with the node */
@@ -56,12 +57,13 @@ const char *cl_health_xid_desc(uint64_t xid);
  * "GPU 3: XID 79 (GPU has fallen off the bus): fatal". */
 cl_health_action_t cl_health_xid(uint32_t gpu, uint64_t xid, char *reason, size_t len);
 
-/* ---------------------------------------------------------------- counters ----------------- */
+/* ---------------------------------------------------------------- counters -----------------
+ */
 typedef struct cl_health_limits {
-    double window_s;          /* corrected-error rate window (default 3600 s) */
-    uint64_t corr_after_job;  /* corrected ECC errors within a window -> drain after job */
-    uint64_t corr_now;        /* corrected ECC errors within a window -> drain now */
-    uint32_t retired_max;     /* retired pages (SBE + DBE) at which a GPU is due for repair */
+    double window_s;           /* corrected-error rate window (default 3600 s) */
+    uint64_t corr_after_job;   /* corrected ECC errors within a window -> drain after job */
+    uint64_t corr_now;         /* corrected ECC errors within a window -> drain now */
+    uint32_t retired_max;      /* retired pages (SBE + DBE) at which a GPU is due for repair */
     uint32_t temp_after_job_c; /* core temperature -> drain after job; 0 = not judged */
 } cl_health_limits_t;
 
@@ -71,8 +73,8 @@ void cl_health_limits_default(cl_health_limits_t *lim);
 /* Per-GPU state the caller keeps between samples (plain data; zero it with _init). */
 typedef struct cl_health_gpu {
     int have;
-    double t0, t1;     /* window checkpoints: t0 older, t1 newer */
-    uint64_t c0, c1;   /* corrected count at t0, t1 */
+    double t0, t1;   /* window checkpoints: t0 older, t1 newer */
+    uint64_t c0, c1; /* corrected count at t0, t1 */
     uint64_t last_corr;
     uint64_t last_unc; /* uncorrected count at the last sample */
     int have_remap;
@@ -92,7 +94,8 @@ cl_health_action_t cl_health_sample(cl_health_gpu_t *st, const cl_health_limits_
                                     const cl_gpu_sample_t *s, double now, char *reason,
                                     size_t len);
 
-/* ---------------------------------------------------------------- node-level --------------- */
+/* ---------------------------------------------------------------- node-level ---------------
+ */
 /* A node that registered `expected` GPUs and now finds `found` usable ones. */
 cl_health_action_t cl_health_inventory(int expected, int found, char *reason, size_t len);
 /* The result of `colossus gpu check`: failed -> keep out, with why in the reason. */

@@ -17,8 +17,7 @@ cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err
 {
     cl_gpu_monitor_t *m = calloc(1, sizeof(*m));
     if (!m) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
+        if (err && errlen) snprintf(err, errlen, "out of memory");
         return NULL;
     }
     if (lim)
@@ -62,8 +61,7 @@ int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *o
     cl_gpu_xid_t x;
     int r;
     while (m->ev && (r = cl_nvml_events_wait(m->ev, 0, &x, err, errlen)) != 0) {
-        if (r < 0)
-            return -1;
+        if (r < 0) return -1;
         cl_health_action_t a = cl_health_xid(x.index, x.xid, reason, sizeof(reason));
         if (out->nxids < CL_GPU_MONITOR_MAX_XIDS) {
             out->xids[out->nxids] = x;
@@ -82,21 +80,20 @@ int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *o
         }
         out->nsamples++;
         found += !s->lost;
-        cl_health_action_t a = cl_health_sample(&m->st[i], &m->lim, s, now, reason, sizeof(reason));
+        cl_health_action_t a =
+            cl_health_sample(&m->st[i], &m->lim, s, now, reason, sizeof(reason));
         consider(out, a, reason);
     }
     out->found = found;
     cl_health_action_t a = cl_health_inventory(m->n, found, reason, sizeof(reason));
     consider(out, a, reason);
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     return 0;
 }
 
 void cl_gpu_monitor_destroy(cl_gpu_monitor_t *m)
 {
-    if (!m)
-        return;
+    if (!m) return;
     cl_nvml_events_destroy(m->ev);
     free(m);
 }

@@ -24,20 +24,21 @@ typedef struct cl_gpu_monitor cl_gpu_monitor_t;
 
 /* What one poll found. */
 typedef struct cl_gpu_node_health {
-    cl_health_action_t action;  /* worst action this poll's evidence calls for */
-    char reason[256];           /* the sentence for it, "" for none */
-    int expected;               /* GPUs the node had when the monitor was created */
-    int found;                  /* usable GPUs now */
+    cl_health_action_t action; /* worst action this poll's evidence calls for */
+    char reason[256];          /* the sentence for it, "" for none */
+    int expected;              /* GPUs the node had when the monitor was created */
+    int found;                 /* usable GPUs now */
     int nsamples;
     cl_gpu_sample_t samples[CL_NVML_MAX_GPUS]; /* one per GPU of the inventory, index order */
-    int nxids;                  /* XID events since the last poll (at most the array's size) */
+    int nxids; /* XID events since the last poll (at most the array's size) */
     cl_gpu_xid_t xids[CL_GPU_MONITOR_MAX_XIDS];
     cl_health_action_t xid_action[CL_GPU_MONITOR_MAX_XIDS]; /* the action of each */
 } cl_gpu_node_health_t;
 
 /* Take the inventory (the GPUs the node is expected to keep) and register for XID events.
  * lim NULL: cl_health_limits_default(). NULL with err set without a driver. Caller destroys. */
-cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err, size_t errlen);
+cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err,
+                                        size_t errlen);
 /* The inventory taken at creation (n entries, n = return value). */
 int cl_gpu_monitor_inventory(const cl_gpu_monitor_t *m, const cl_gpu_inv_t **inv);
 /* Poll at time `now` (seconds, monotonic): fills *out and returns 0. A GPU NVML no longer

@@ -15,8 +15,8 @@
 #define FALLBACK_LIB "/usr/local/nvidia/lib64/libnvidia-ml.so.1"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static void *lib;   /* dlopen handle, NULL when closed */
-static int inited;  /* nvmlInit_v2 succeeded */
+static void *lib;  /* dlopen handle, NULL when closed */
+static int inited; /* nvmlInit_v2 succeeded */
 
 #define DECLARE(name, params) static nvmlReturn_t(*p_##name) params;
 CL_NVML_FUNCS(DECLARE)
@@ -37,8 +37,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen)
-        return;
+    if (!err || !errlen) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -48,17 +47,28 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 static const char *nvml_strerror(nvmlReturn_t r)
 {
     switch (r) {
-    case NVML_SUCCESS: return "success";
-    case NVML_ERROR_UNINITIALIZED: return "NVML not initialised";
-    case NVML_ERROR_INVALID_ARGUMENT: return "invalid argument";
-    case NVML_ERROR_NOT_SUPPORTED: return "not supported";
-    case NVML_ERROR_NO_PERMISSION: return "no permission";
-    case NVML_ERROR_NOT_FOUND: return "not found";
-    case NVML_ERROR_INSUFFICIENT_SIZE: return "buffer too small";
-    case NVML_ERROR_DRIVER_NOT_LOADED: return "NVIDIA driver not loaded";
-    case NVML_ERROR_TIMEOUT: return "timeout";
-    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
-    default: return "NVML error";
+    case NVML_SUCCESS:
+        return "success";
+    case NVML_ERROR_UNINITIALIZED:
+        return "NVML not initialised";
+    case NVML_ERROR_INVALID_ARGUMENT:
+        return "invalid argument";
+    case NVML_ERROR_NOT_SUPPORTED:
+        return "not supported";
+    case NVML_ERROR_NO_PERMISSION:
+        return "no permission";
+    case NVML_ERROR_NOT_FOUND:
+        return "not found";
+    case NVML_ERROR_INSUFFICIENT_SIZE:
+        return "buffer too small";
+    case NVML_ERROR_DRIVER_NOT_LOADED:
+        return "NVIDIA driver not loaded";
+    case NVML_ERROR_TIMEOUT:
+        return "timeout";
+    case NVML_ERROR_GPU_IS_LOST:
+        return "GPU is lost";
+    default:
+        return "NVML error";
     }
 }
 
@@ -70,14 +80,12 @@ const char *cl_nvml_lib_path(void)
 
 static int open_locked(char *err, size_t errlen)
 {
-    if (inited)
-        return 0;
+    if (inited) return 0;
     const char *env = getenv(CL_NVML_ENV);
     const char *path = env && *env ? env : DEFAULT_LIB;
     if (!lib) {
         lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (!lib && !(env && *env))
-            lib = dlopen(FALLBACK_LIB, RTLD_NOW | RTLD_LOCAL);
+        if (!lib && !(env && *env)) lib = dlopen(FALLBACK_LIB, RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
             const char *why = dlerror();
             seterr(err, errlen, "no NVIDIA driver: cannot load %s (%s)", path,
@@ -87,12 +95,12 @@ static int open_locked(char *err, size_t errlen)
     }
     /* Resolve everything up front: a library lacking one of them is refused as a whole,
      * rather than failing half-way through a telemetry sample. */
-#define RESOLVE(name, params)                                                                    \
-    p_##name = (nvmlReturn_t(*) params)dlsym(lib, #name);                                        \
-    if (!p_##name) {                                                                             \
-        seterr(err, errlen, "no usable NVIDIA driver: %s lacks %s (driver too old?)", path,     \
-               #name);                                                                           \
-        goto fail;                                                                               \
+#define RESOLVE(name, params)                                                                  \
+    p_##name = (nvmlReturn_t(*) params)dlsym(lib, #name);                                      \
+    if (!p_##name) {                                                                           \
+        seterr(err, errlen, "no usable NVIDIA driver: %s lacks %s (driver too old?)", path,    \
+               #name);                                                                         \
+        goto fail;                                                                             \
     }
     CL_NVML_FUNCS(RESOLVE)
 #undef RESOLVE
@@ -121,26 +129,22 @@ int cl_nvml_open(char *err, size_t errlen)
 void cl_nvml_close(void)
 {
     pthread_mutex_lock(&lock);
-    if (inited)
-        p_nvmlShutdown();
+    if (inited) p_nvmlShutdown();
     inited = 0;
-    if (lib)
-        dlclose(lib);
+    if (lib) dlclose(lib);
     lib = NULL;
     pthread_mutex_unlock(&lock);
 }
 
 static int count_locked(unsigned *n, char *err, size_t errlen)
 {
-    if (open_locked(err, errlen) < 0)
-        return -1;
+    if (open_locked(err, errlen) < 0) return -1;
     nvmlReturn_t r = p_nvmlDeviceGetCount_v2(n);
     if (r != NVML_SUCCESS) {
         seterr(err, errlen, "nvmlDeviceGetCount failed: %s", nvml_strerror(r));
         return -1;
     }
-    if (*n > CL_NVML_MAX_GPUS)
-        *n = CL_NVML_MAX_GPUS;
+    if (*n > CL_NVML_MAX_GPUS) *n = CL_NVML_MAX_GPUS;
     return 0;
 }
 
@@ -157,8 +161,7 @@ int cl_nvml_count(char *err, size_t errlen)
 static void copy_str(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
     size_t n = strnlen(src, srclen);
-    if (n >= dstlen)
-        n = dstlen - 1;
+    if (n >= dstlen) n = dstlen - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -196,8 +199,7 @@ static void fabric_locked(nvmlDevice_t dev, cl_gpu_fabric_t *out)
 static int inv_one_locked(unsigned i, cl_gpu_inv_t *g)
 {
     nvmlDevice_t dev;
-    if (p_nvmlDeviceGetHandleByIndex_v2(i, &dev) != NVML_SUCCESS)
-        return -1;
+    if (p_nvmlDeviceGetHandleByIndex_v2(i, &dev) != NVML_SUCCESS) return -1;
     memset(g, 0, sizeof(*g));
     g->index = i;
     char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -206,19 +208,16 @@ static int inv_one_locked(unsigned i, cl_gpu_inv_t *g)
         return -1; /* a GPU that cannot say its name is not usable */
     copy_str(g->name, sizeof(g->name), buf, sizeof(buf));
     memset(buf, 0, sizeof(buf));
-    if (p_nvmlDeviceGetUUID(dev, buf, sizeof(buf)) != NVML_SUCCESS)
-        return -1;
+    if (p_nvmlDeviceGetUUID(dev, buf, sizeof(buf)) != NVML_SUCCESS) return -1;
     copy_str(g->uuid, sizeof(g->uuid), buf, sizeof(buf));
     nvmlPciInfo_t pci;
     memset(&pci, 0, sizeof(pci));
     if (p_nvmlDeviceGetPciInfo_v3(dev, &pci) == NVML_SUCCESS)
         copy_str(g->pci_bus_id, sizeof(g->pci_bus_id), pci.busId, sizeof(pci.busId));
     nvmlMemory_t mem;
-    if (p_nvmlDeviceGetMemoryInfo(dev, &mem) == NVML_SUCCESS)
-        g->mem_total_bytes = mem.total;
+    if (p_nvmlDeviceGetMemoryInfo(dev, &mem) == NVML_SUCCESS) g->mem_total_bytes = mem.total;
     unsigned mw;
-    if (p_nvmlDeviceGetEnforcedPowerLimit(dev, &mw) == NVML_SUCCESS)
-        g->power_limit_mw = mw;
+    if (p_nvmlDeviceGetEnforcedPowerLimit(dev, &mw) == NVML_SUCCESS) g->power_limit_mw = mw;
     nvmlEnableState_t cur, pend;
     g->ecc_enabled = p_nvmlDeviceGetEccMode(dev, &cur, &pend) == NVML_SUCCESS
                          ? cur == NVML_FEATURE_ENABLED
@@ -242,10 +241,8 @@ int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
     }
     for (unsigned i = 0; i < n; i++) {
         cl_gpu_inv_t g;
-        if (inv_one_locked(i, &g) < 0)
-            continue;
-        if (got < max && out)
-            out[got] = g;
+        if (inv_one_locked(i, &g) < 0) continue;
+        if (got < max && out) out[got] = g;
         got++;
     }
     pthread_mutex_unlock(&lock);
@@ -256,8 +253,7 @@ static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, c
                          size_t errlen)
 {
     unsigned n = 0;
-    if (count_locked(&n, err, errlen) < 0)
-        return -1;
+    if (count_locked(&n, err, errlen) < 0) return -1;
     if (index >= n) {
         seterr(err, errlen, "no GPU %u (NVML lists %u)", index, n);
         return -1;
@@ -286,8 +282,7 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, char *err, size_t errlen)
     unsigned long long ull, ull2;
     if ((r = p_nvmlDeviceGetPowerUsage(dev, &u)) == NVML_SUCCESS)
         s->power_mw = u, s->valid |= CL_GPU_F_POWER;
-    if (r == NVML_ERROR_GPU_IS_LOST)
-        s->lost = 1;
+    if (r == NVML_ERROR_GPU_IS_LOST) s->lost = 1;
     if (p_nvmlDeviceGetTotalEnergyConsumption(dev, &ull) == NVML_SUCCESS)
         s->energy_mj = ull, s->valid |= CL_GPU_F_ENERGY;
     if (p_nvmlDeviceGetTemperature(dev, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS)
@@ -303,16 +298,16 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, char *err, size_t errlen)
         s->sm_clock_mhz = u, s->mem_clock_mhz = u2, s->valid |= CL_GPU_F_CLOCKS;
     if (p_nvmlDeviceGetTotalEccErrors(dev, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC,
                                       &ull) == NVML_SUCCESS &&
-        p_nvmlDeviceGetTotalEccErrors(dev, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC,
-                                      &ull2) == NVML_SUCCESS)
+        p_nvmlDeviceGetTotalEccErrors(dev, NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+                                      NVML_VOLATILE_ECC, &ull2) == NVML_SUCCESS)
         s->ecc_corrected = ull, s->ecc_uncorrected = ull2, s->valid |= CL_GPU_F_ECC;
     /* Page counts only: addresses are not needed, so a zero-sized query returns the count. */
     unsigned sbe = 0, dbe = 0;
     nvmlEnableState_t pend;
     nvmlReturn_t r1 = p_nvmlDeviceGetRetiredPages(
         dev, NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS, &sbe, NULL);
-    nvmlReturn_t r2 =
-        p_nvmlDeviceGetRetiredPages(dev, NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, &dbe, NULL);
+    nvmlReturn_t r2 = p_nvmlDeviceGetRetiredPages(
+        dev, NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, &dbe, NULL);
     if ((r1 == NVML_SUCCESS || r1 == NVML_ERROR_INSUFFICIENT_SIZE) &&
         (r2 == NVML_SUCCESS || r2 == NVML_ERROR_INSUFFICIENT_SIZE) &&
         p_nvmlDeviceGetRetiredPagesPendingStatus(dev, &pend) == NVML_SUCCESS) {
@@ -384,7 +379,8 @@ cl_nvml_events_t *cl_nvml_events_create(int *registered, char *err, size_t errle
         if (p_nvmlDeviceGetHandleByIndex_v2(i, &dev) != NVML_SUCCESS ||
             p_nvmlDeviceGetSupportedEventTypes(dev, &types) != NVML_SUCCESS ||
             !(types & nvmlEventTypeXidCriticalError) ||
-            p_nvmlDeviceRegisterEvents(dev, nvmlEventTypeXidCriticalError, ev->set) != NVML_SUCCESS)
+            p_nvmlDeviceRegisterEvents(dev, nvmlEventTypeXidCriticalError, ev->set) !=
+                NVML_SUCCESS)
             continue;
         char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE] = "";
         if (p_nvmlDeviceGetUUID(dev, buf, sizeof(buf)) == NVML_SUCCESS)
@@ -394,8 +390,7 @@ cl_nvml_events_t *cl_nvml_events_create(int *registered, char *err, size_t errle
         ev->n++;
     }
     pthread_mutex_unlock(&lock);
-    if (registered)
-        *registered = (int)ev->n;
+    if (registered) *registered = (int)ev->n;
     return ev;
 }
 
@@ -406,8 +401,7 @@ int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t 
     memset(&d, 0, sizeof(d));
     /* NVML's wait is thread-safe on its own; the lock would stall telemetry for timeout_ms. */
     nvmlReturn_t r = p_nvmlEventSetWait_v2(ev->set, &d, timeout_ms);
-    if (r == NVML_ERROR_TIMEOUT)
-        return 0;
+    if (r == NVML_ERROR_TIMEOUT) return 0;
     if (r != NVML_SUCCESS) {
         seterr(err, errlen, "nvmlEventSetWait failed: %s", nvml_strerror(r));
         return -1;
@@ -425,11 +419,9 @@ int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t 
 
 void cl_nvml_events_destroy(cl_nvml_events_t *ev)
 {
-    if (!ev)
-        return;
+    if (!ev) return;
     pthread_mutex_lock(&lock);
-    if (inited)
-        p_nvmlEventSetFree(ev->set);
+    if (inited) p_nvmlEventSetFree(ev->set);
     pthread_mutex_unlock(&lock);
     free(ev);
 }

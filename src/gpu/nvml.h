@@ -56,34 +56,34 @@ enum {
     CL_GPU_F_UTIL = 1u << 3,
     CL_GPU_F_MEM = 1u << 4,
     CL_GPU_F_CLOCKS = 1u << 5,
-    CL_GPU_F_ECC = 1u << 6,         /* ecc_corrected / ecc_uncorrected (volatile) */
-    CL_GPU_F_RETIRED = 1u << 7,     /* retired pages (Volta and older) */
-    CL_GPU_F_REMAP = 1u << 8,       /* row remapping (Ampere and newer) */
+    CL_GPU_F_ECC = 1u << 6,     /* ecc_corrected / ecc_uncorrected (volatile) */
+    CL_GPU_F_RETIRED = 1u << 7, /* retired pages (Volta and older) */
+    CL_GPU_F_REMAP = 1u << 8,   /* row remapping (Ampere and newer) */
 };
 
 /* One telemetry sample of one GPU. */
 typedef struct cl_gpu_sample {
     uint32_t index;
-    uint32_t valid;            /* CL_GPU_F_* bits */
-    int lost;                  /* 1: NVML says the GPU is lost or cannot open it */
-    uint32_t power_mw;         /* board power draw */
-    uint64_t energy_mj;        /* total energy since the driver loaded, millijoules */
-    uint32_t temp_c;           /* GPU core temperature */
-    uint32_t util_gpu_pct;     /* percent of time a kernel ran, last sample period */
-    uint32_t util_mem_pct;     /* percent of time memory was read or written */
+    uint32_t valid;        /* CL_GPU_F_* bits */
+    int lost;              /* 1: NVML says the GPU is lost or cannot open it */
+    uint32_t power_mw;     /* board power draw */
+    uint64_t energy_mj;    /* total energy since the driver loaded, millijoules */
+    uint32_t temp_c;       /* GPU core temperature */
+    uint32_t util_gpu_pct; /* percent of time a kernel ran, last sample period */
+    uint32_t util_mem_pct; /* percent of time memory was read or written */
     uint64_t mem_used_bytes;
     uint64_t mem_total_bytes;
     uint32_t sm_clock_mhz;
     uint32_t mem_clock_mhz;
-    uint64_t ecc_corrected;    /* volatile counts: since the last driver load / GPU reset */
+    uint64_t ecc_corrected; /* volatile counts: since the last driver load / GPU reset */
     uint64_t ecc_uncorrected;
-    uint32_t retired_sbe;      /* pages retired for multiple single-bit errors */
-    uint32_t retired_dbe;      /* pages retired for double-bit errors */
-    int retired_pending;       /* a retirement waits for the next driver load */
-    uint32_t remap_corr_rows;  /* rows remapped for correctable errors */
-    uint32_t remap_unc_rows;   /* rows remapped for uncorrectable errors */
-    int remap_pending;         /* a remap waits for a GPU reset */
-    int remap_failure;         /* a remap failed: no spare row left */
+    uint32_t retired_sbe;     /* pages retired for multiple single-bit errors */
+    uint32_t retired_dbe;     /* pages retired for double-bit errors */
+    int retired_pending;      /* a retirement waits for the next driver load */
+    uint32_t remap_corr_rows; /* rows remapped for correctable errors */
+    uint32_t remap_unc_rows;  /* rows remapped for uncorrectable errors */
+    int remap_pending;        /* a remap waits for a GPU reset */
+    int remap_failure;        /* a remap failed: no spare row left */
 } cl_gpu_sample_t;
 
 /* Sample GPU `index` (NVML numbering). Fields the GPU does not support are left 0 and their
@@ -93,11 +93,11 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *out, char *err, size_t errle
 
 /* NVLink fabric of a GPU (nvmlDeviceGetGpuFabricInfo). */
 typedef struct cl_gpu_fabric {
-    int supported;          /* 0: the GPU has no fabric (PCIe, HGX H100 without NVSwitch FM) */
-    int state;              /* 0 not supported, 1 not started, 2 in progress, 3 completed */
-    uint32_t status;        /* NVML return code of the registration, valid when completed */
+    int supported;   /* 0: the GPU has no fabric (PCIe, HGX H100 without NVSwitch FM) */
+    int state;       /* 0 not supported, 1 not started, 2 in progress, 3 completed */
+    uint32_t status; /* NVML return code of the registration, valid when completed */
     uint32_t clique_id;
-    char cluster_uuid[40];  /* 8-4-4-4-12 hex, "" when all zero */
+    char cluster_uuid[40]; /* 8-4-4-4-12 hex, "" when all zero */
 } cl_gpu_fabric_t;
 
 /* 0 and *out filled (supported = 0 when NVML says Not Supported); -1 with err set. */
@@ -107,9 +107,9 @@ int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, char *err, size_t errle
 typedef struct cl_nvml_events cl_nvml_events_t;
 
 typedef struct cl_gpu_xid {
-    uint32_t index;         /* NVML index of the GPU, UINT32_MAX when unknown */
+    uint32_t index; /* NVML index of the GPU, UINT32_MAX when unknown */
     char uuid[96];
-    uint64_t xid;           /* 999 = unknown XID (NVML's convention) */
+    uint64_t xid; /* 999 = unknown XID (NVML's convention) */
 } cl_gpu_xid_t;
 
 /* Create an event set and register XID events on every usable GPU that supports them.

@@ -86,38 +86,42 @@ _Static_assert(sizeof(nvmlPciInfo_t) == 68 && offsetof(nvmlPciInfo_t, busId) == 
                "nvmlPciInfo_t");
 _Static_assert(sizeof(nvmlEventData_t) == 32 && offsetof(nvmlEventData_t, eventData) == 16,
                "nvmlEventData_t");
-_Static_assert(sizeof(nvmlGpuFabricInfo_t) == 28 && offsetof(nvmlGpuFabricInfo_t, cliqueId) == 20,
+_Static_assert(sizeof(nvmlGpuFabricInfo_t) == 28 &&
+                   offsetof(nvmlGpuFabricInfo_t, cliqueId) == 20,
                "nvmlGpuFabricInfo_t");
 
 /* X-macro of every NVML entry point the loader resolves: name, return, parameter list. */
-#define CL_NVML_FUNCS(X)                                                                        \
-    X(nvmlInit_v2, (void))                                                                      \
-    X(nvmlShutdown, (void))                                                                     \
-    X(nvmlDeviceGetCount_v2, (unsigned int *count))                                             \
-    X(nvmlDeviceGetHandleByIndex_v2, (unsigned int index, nvmlDevice_t *dev))                   \
-    X(nvmlDeviceGetName, (nvmlDevice_t dev, char *name, unsigned int len))                      \
-    X(nvmlDeviceGetUUID, (nvmlDevice_t dev, char *uuid, unsigned int len))                      \
-    X(nvmlDeviceGetPciInfo_v3, (nvmlDevice_t dev, nvmlPciInfo_t * pci))                         \
-    X(nvmlDeviceGetMemoryInfo, (nvmlDevice_t dev, nvmlMemory_t * mem))                          \
-    X(nvmlDeviceGetEnforcedPowerLimit, (nvmlDevice_t dev, unsigned int *mw))                    \
-    X(nvmlDeviceGetEccMode, (nvmlDevice_t dev, nvmlEnableState_t * cur, nvmlEnableState_t * pend)) \
-    X(nvmlDeviceGetPowerUsage, (nvmlDevice_t dev, unsigned int *mw))                            \
-    X(nvmlDeviceGetTotalEnergyConsumption, (nvmlDevice_t dev, unsigned long long *mj))          \
-    X(nvmlDeviceGetTemperature, (nvmlDevice_t dev, int sensor, unsigned int *temp))             \
-    X(nvmlDeviceGetUtilizationRates, (nvmlDevice_t dev, nvmlUtilization_t * util))              \
-    X(nvmlDeviceGetClockInfo, (nvmlDevice_t dev, int type, unsigned int *mhz))                  \
-    X(nvmlDeviceGetTotalEccErrors,                                                              \
-      (nvmlDevice_t dev, int errtype, int countertype, unsigned long long *count))              \
-    X(nvmlDeviceGetRetiredPages,                                                                \
-      (nvmlDevice_t dev, int cause, unsigned int *count, unsigned long long *addrs))            \
-    X(nvmlDeviceGetRetiredPagesPendingStatus, (nvmlDevice_t dev, nvmlEnableState_t * pending))  \
-    X(nvmlDeviceGetRemappedRows, (nvmlDevice_t dev, unsigned int *corr, unsigned int *unc,      \
-                                  unsigned int *pending, unsigned int *failed))                 \
-    X(nvmlDeviceGetGpuFabricInfo, (nvmlDevice_t dev, nvmlGpuFabricInfo_t * info))               \
-    X(nvmlDeviceGetSupportedEventTypes, (nvmlDevice_t dev, unsigned long long *types))          \
-    X(nvmlDeviceRegisterEvents, (nvmlDevice_t dev, unsigned long long types, nvmlEventSet_t set)) \
-    X(nvmlEventSetCreate, (nvmlEventSet_t * set))                                               \
-    X(nvmlEventSetWait_v2, (nvmlEventSet_t set, nvmlEventData_t * data, unsigned int timeout_ms)) \
+#define CL_NVML_FUNCS(X)                                                                       \
+    X(nvmlInit_v2, (void))                                                                     \
+    X(nvmlShutdown, (void))                                                                    \
+    X(nvmlDeviceGetCount_v2, (unsigned int *count))                                            \
+    X(nvmlDeviceGetHandleByIndex_v2, (unsigned int index, nvmlDevice_t *dev))                  \
+    X(nvmlDeviceGetName, (nvmlDevice_t dev, char *name, unsigned int len))                     \
+    X(nvmlDeviceGetUUID, (nvmlDevice_t dev, char *uuid, unsigned int len))                     \
+    X(nvmlDeviceGetPciInfo_v3, (nvmlDevice_t dev, nvmlPciInfo_t * pci))                        \
+    X(nvmlDeviceGetMemoryInfo, (nvmlDevice_t dev, nvmlMemory_t * mem))                         \
+    X(nvmlDeviceGetEnforcedPowerLimit, (nvmlDevice_t dev, unsigned int *mw))                   \
+    X(nvmlDeviceGetEccMode,                                                                    \
+      (nvmlDevice_t dev, nvmlEnableState_t * cur, nvmlEnableState_t * pend))                   \
+    X(nvmlDeviceGetPowerUsage, (nvmlDevice_t dev, unsigned int *mw))                           \
+    X(nvmlDeviceGetTotalEnergyConsumption, (nvmlDevice_t dev, unsigned long long *mj))         \
+    X(nvmlDeviceGetTemperature, (nvmlDevice_t dev, int sensor, unsigned int *temp))            \
+    X(nvmlDeviceGetUtilizationRates, (nvmlDevice_t dev, nvmlUtilization_t * util))             \
+    X(nvmlDeviceGetClockInfo, (nvmlDevice_t dev, int type, unsigned int *mhz))                 \
+    X(nvmlDeviceGetTotalEccErrors,                                                             \
+      (nvmlDevice_t dev, int errtype, int countertype, unsigned long long *count))             \
+    X(nvmlDeviceGetRetiredPages,                                                               \
+      (nvmlDevice_t dev, int cause, unsigned int *count, unsigned long long *addrs))           \
+    X(nvmlDeviceGetRetiredPagesPendingStatus, (nvmlDevice_t dev, nvmlEnableState_t * pending)) \
+    X(nvmlDeviceGetRemappedRows, (nvmlDevice_t dev, unsigned int *corr, unsigned int *unc,     \
+                                  unsigned int *pending, unsigned int *failed))                \
+    X(nvmlDeviceGetGpuFabricInfo, (nvmlDevice_t dev, nvmlGpuFabricInfo_t * info))              \
+    X(nvmlDeviceGetSupportedEventTypes, (nvmlDevice_t dev, unsigned long long *types))         \
+    X(nvmlDeviceRegisterEvents,                                                                \
+      (nvmlDevice_t dev, unsigned long long types, nvmlEventSet_t set))                        \
+    X(nvmlEventSetCreate, (nvmlEventSet_t * set))                                              \
+    X(nvmlEventSetWait_v2,                                                                     \
+      (nvmlEventSet_t set, nvmlEventData_t * data, unsigned int timeout_ms))                   \
     X(nvmlEventSetFree, (nvmlEventSet_t set))
 
 #endif

@@ -33,10 +33,8 @@ API int cl_burn_devices(char *err, size_t errlen)
     char line[512];
     while (f && fgets(line, sizeof(line), f))
         sscanf(line, "devices %d", &n);
-    if (f)
-        fclose(f);
-    if (n < 0)
-        snprintf(err, errlen, "no CUDA-capable device is detected");
+    if (f) fclose(f);
+    if (n < 0) snprintf(err, errlen, "no CUDA-capable device is detected");
     return n;
 }
 
@@ -71,26 +69,35 @@ API int cl_burn_run(const char *uuid, const cl_burn_opts_t *o, cl_burn_result_t 
         line[strcspn(line, "\r\n")] = '\0';
         char who[128], key[32];
         int off = 0;
-        if (sscanf(line, "%127s %31s %n", who, key, &off) < 2 || !off)
-            continue;
-        if (strcmp(who, "*") && strcmp(who, uuid))
-            continue;
+        if (sscanf(line, "%127s %31s %n", who, key, &off) < 2 || !off) continue;
+        if (strcmp(who, "*") && strcmp(who, uuid)) continue;
         const char *v = line + off;
         double d = atof(v);
-        if (!strcmp(key, "ok")) r->ok = (int)d;
-        else if (!strcmp(key, "error")) snprintf(r->error, sizeof(r->error), "%s", v);
-        else if (!strcmp(key, "gemm_tflops")) r->gemm_tflops = d;
-        else if (!strcmp(key, "gemm_ref_tflops")) r->gemm_ref_tflops = d;
-        else if (!strcmp(key, "gemm_mismatches")) r->gemm_mismatches = (uint64_t)d;
-        else if (!strcmp(key, "repeatable")) r->gemm_repeatable = (int)d;
-        else if (!strcmp(key, "copy_gbps")) r->copy_gbps = d;
-        else if (!strcmp(key, "copy_ref_gbps")) r->copy_ref_gbps = d;
-        else if (!strcmp(key, "copy_mismatches")) r->copy_mismatches = (uint64_t)d;
-        else if (!strcmp(key, "mem_errors")) r->mem_errors = (uint64_t)d;
-        else if (!strcmp(key, "mem_first_bad")) r->mem_first_bad = strtoull(v, NULL, 0);
-        else if (!strcmp(key, "nvml")) append_nvml(v);
+        if (!strcmp(key, "ok"))
+            r->ok = (int)d;
+        else if (!strcmp(key, "error"))
+            snprintf(r->error, sizeof(r->error), "%s", v);
+        else if (!strcmp(key, "gemm_tflops"))
+            r->gemm_tflops = d;
+        else if (!strcmp(key, "gemm_ref_tflops"))
+            r->gemm_ref_tflops = d;
+        else if (!strcmp(key, "gemm_mismatches"))
+            r->gemm_mismatches = (uint64_t)d;
+        else if (!strcmp(key, "repeatable"))
+            r->gemm_repeatable = (int)d;
+        else if (!strcmp(key, "copy_gbps"))
+            r->copy_gbps = d;
+        else if (!strcmp(key, "copy_ref_gbps"))
+            r->copy_ref_gbps = d;
+        else if (!strcmp(key, "copy_mismatches"))
+            r->copy_mismatches = (uint64_t)d;
+        else if (!strcmp(key, "mem_errors"))
+            r->mem_errors = (uint64_t)d;
+        else if (!strcmp(key, "mem_first_bad"))
+            r->mem_first_bad = strtoull(v, NULL, 0);
+        else if (!strcmp(key, "nvml"))
+            append_nvml(v);
     }
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return 0;
 }

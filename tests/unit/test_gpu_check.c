@@ -183,12 +183,9 @@ static void test_unknown_model(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expect_find),
-        cmocka_unit_test(test_opts),
-        cmocka_unit_test(test_pass),
-        cmocka_unit_test(test_fail_each),
-        cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_reasons_join_and_truncate),
+        cmocka_unit_test(test_expect_find),   cmocka_unit_test(test_opts),
+        cmocka_unit_test(test_pass),          cmocka_unit_test(test_fail_each),
+        cmocka_unit_test(test_counters),      cmocka_unit_test(test_reasons_join_and_truncate),
         cmocka_unit_test(test_unknown_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

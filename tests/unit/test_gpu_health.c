@@ -14,7 +14,8 @@ static void test_action_names(void **state)
 {
     (void)state;
     for (int a = CL_HEALTH_NONE; a <= CL_HEALTH_KEEP_OUT; a++)
-        assert_int_equal(cl_health_action_parse(cl_health_action_name((cl_health_action_t)a)), a);
+        assert_int_equal(cl_health_action_parse(cl_health_action_name((cl_health_action_t)a)),
+                         a);
     assert_string_equal(cl_health_action_name(CL_HEALTH_DRAIN_AFTER_JOB), "drain-after-job");
     assert_int_equal(cl_health_action_parse("drain"), -1);
     assert_int_equal(cl_health_action_parse(NULL), -1);
@@ -136,7 +137,8 @@ static void test_uncorrected_growth_drains_now(void **state)
     feed(&f, ecc_sample(0, 0), 0);
     assert_int_equal(feed(&f, ecc_sample(0, 1), 5), CL_HEALTH_DRAIN_NOW);
     assert_string_equal(f.reason, "GPU 2: 1 new uncorrected ECC error(s)");
-    /* no new ones: healthy again as far as this sample goes (the drain is the caller's state) */
+    /* no new ones: healthy again as far as this sample goes (the drain is the caller's state)
+     */
     assert_int_equal(feed(&f, ecc_sample(0, 1), 10), CL_HEALTH_NONE);
 }
 
@@ -309,9 +311,9 @@ static void test_inventory_and_check(void **state)
     assert_int_equal(cl_health_inventory(8, -1, reason, sizeof(reason)), CL_HEALTH_DRAIN_NOW);
     assert_string_equal(reason, "8 of 8 GPUs missing");
     assert_int_equal(cl_health_check(1, NULL, reason, sizeof(reason)), CL_HEALTH_NONE);
-    assert_int_equal(cl_health_check(0, "GPU 1: memory test: 3 bad word(s)", reason,
-                                     sizeof(reason)),
-                     CL_HEALTH_KEEP_OUT);
+    assert_int_equal(
+        cl_health_check(0, "GPU 1: memory test: 3 bad word(s)", reason, sizeof(reason)),
+        CL_HEALTH_KEEP_OUT);
     assert_string_equal(reason, "gpu check failed: GPU 1: memory test: 3 bad word(s)");
     assert_int_equal(cl_health_check(0, "", reason, sizeof(reason)), CL_HEALTH_KEEP_OUT);
     assert_string_equal(reason, "gpu check failed: no reason given");

@@ -52,26 +52,25 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char two_gpus[] =
-    "# two H100s, the second in an NVLink fabric\n"
-    "gpus 2\n"
-    "gpu 0 name NVIDIA H100 80GB HBM3\n"
-    "gpu 0 uuid GPU-11111111-2222-3333-4444-555555555555\n"
-    "gpu 0 pci 00000000:19:00.0\n"
-    "gpu 0 mem_total 85520809984\n"
-    "gpu 0 mem_used 1048576\n"
-    "gpu 0 power_limit 700000\n"
-    "gpu 0 ecc 1\n"
-    "gpu 1 name NVIDIA H100 80GB HBM3\n"
-    "gpu 1 uuid GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\n"
-    "gpu 1 pci 00000000:3B:00.0\n"
-    "gpu 1 mem_total 85520809984\n"
-    "gpu 1 power_limit 650000\n"
-    "gpu 1 ecc 0\n"
-    "gpu 1 fabric_state 3\n"
-    "gpu 1 fabric_status 0\n"
-    "gpu 1 fabric_clique 7\n"
-    "gpu 1 fabric_cluster 0123456789abcdef0123456789abcdef\n";
+static const char two_gpus[] = "# two H100s, the second in an NVLink fabric\n"
+                               "gpus 2\n"
+                               "gpu 0 name NVIDIA H100 80GB HBM3\n"
+                               "gpu 0 uuid GPU-11111111-2222-3333-4444-555555555555\n"
+                               "gpu 0 pci 00000000:19:00.0\n"
+                               "gpu 0 mem_total 85520809984\n"
+                               "gpu 0 mem_used 1048576\n"
+                               "gpu 0 power_limit 700000\n"
+                               "gpu 0 ecc 1\n"
+                               "gpu 1 name NVIDIA H100 80GB HBM3\n"
+                               "gpu 1 uuid GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\n"
+                               "gpu 1 pci 00000000:3B:00.0\n"
+                               "gpu 1 mem_total 85520809984\n"
+                               "gpu 1 power_limit 650000\n"
+                               "gpu 1 ecc 0\n"
+                               "gpu 1 fabric_state 3\n"
+                               "gpu 1 fabric_status 0\n"
+                               "gpu 1 fabric_clique 7\n"
+                               "gpu 1 fabric_cluster 0123456789abcdef0123456789abcdef\n";
 
 static void test_inventory(void **state)
 {
@@ -129,7 +128,8 @@ static void test_no_gpus(void **state)
 static void test_missing_gpu(void **state)
 {
     (void)state;
-    write_script("gpus 3\ngpu 0 uuid GPU-a\ngpu 1 uuid GPU-b\ngpu 1 lost 1\ngpu 2 uuid GPU-c\n");
+    write_script(
+        "gpus 3\ngpu 0 uuid GPU-a\ngpu 1 uuid GPU-b\ngpu 1 lost 1\ngpu 2 uuid GPU-c\n");
     cl_gpu_inv_t g[3];
     char err[128];
     assert_int_equal(cl_nvml_count(err, sizeof(err)), 3);
@@ -334,7 +334,8 @@ int main(void)
 {
     const char *env = getenv("COLOSSUS_TEST_FAKE_NVML");
     if (!realpath(env ? env : "build/fakenvml/libnvidia-ml.so.1", fake_lib)) {
-        fprintf(stderr, "test_gpu_nvml: fake NVML not built (make build/fakenvml/libnvidia-ml.so.1)\n");
+        fprintf(stderr,
+                "test_gpu_nvml: fake NVML not built (make build/fakenvml/libnvidia-ml.so.1)\n");
         return 1;
     }
     const struct CMUnitTest tests[] = {
