@@ -149,7 +149,8 @@ def main():
     log(
         f"world {world}, local rank {os.environ.get('LOCAL_RANK', '?')}, "
         f"restart {os.environ.get('COLOSSUS_RESTART', '0')}, "
-        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')!r}"
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')!r}, "
+        f"checkpoints in {os.path.abspath(ckpt_dir)}"
     )
 
     model = make_model()
