@@ -83,7 +83,15 @@ cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name);
 /* ------------------------------------------------------------------ cluster -------------- */
 typedef struct cl_cluster cl_cluster_t;
 
+typedef enum cl_queue_policy {
+    CL_POLICY_FAIRSHARE, /* priority, then tenant fair share, then submit order; EASY backfill */
+    CL_POLICY_BACKFILL,  /* priority, then submit order; EASY backfill */
+    CL_POLICY_FIFO,      /* priority, then submit order; the first gang that cannot start
+                            blocks every job behind it */
+} cl_queue_policy_t;
+
 typedef struct cl_cluster_opts {
+    cl_queue_policy_t policy; /* default CL_POLICY_FAIRSHARE */
     double spare_fraction;    /* hot-spare reserve per pod, 0..0.5 (default 0) */
     double fairshare_halflife_s; /* usage decay half-life (default 7 days) */
     uint32_t backfill_short_max; /* short backfill jobs allowed onto reserved nodes per pass
