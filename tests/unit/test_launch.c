@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -895,6 +896,115 @@ static void test_cgroup_require_fails(void **state)
     release(f, l);
 }
 
+/* A cgroup_parent that is a plain directory is not a cgroup: REQUIRE refuses it, AUTO runs
+ * on process groups. */
+static void test_cgroup_parent_not_cgroup(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/true", NULL};
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
+    s.cgroup_parent = f->dir;
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not in a cgroup v2 hierarchy"));
+    s.cgroup_mode = CL_LAUNCH_CGROUP_AUTO;
+    struct done d = {0};
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_null(cl_launch_cgroup(l));
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+    DIR *dir = opendir(f->dir); /* nothing was created in it */
+    assert_non_null(dir);
+    struct dirent *de;
+    while ((de = readdir(dir)))
+        assert_null(strstr(de->d_name, "job"));
+    closedir(dir);
+}
+
+/* A command that passes the lookup but cannot be executed (missing interpreter): without a
+ * cgroup uv_spawn fails and start reports it; with the cgroup wrapper the rank exits 127. */
+static void test_exec_failure(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(cl__mkdir_p(f->work, 0755), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/bad", f->work);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("#!/nonexistent/interpreter\n", fp);
+    fclose(fp);
+    chmod(path, 0755);
+    char *argv[] = {"./bad", NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot start rank 0 (./bad)"));
+    assert_int_equal(drain(&f->loop, 5000), 0);
+    if (!have_cgroup())
+        return;
+    s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
+    struct done d = {0};
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 127);
+    release(f, l);
+}
+
+/* cl_launch_sweep(): the cgroup of a launcher whose agent is gone is emptied and removed;
+ * those of live agents and other directories stay. */
+static void test_sweep(void **state)
+{
+    struct fixture *f = *state;
+    (void)f;
+    if (!have_cgroup())
+        skip();
+    char root[1024], parent[1200], dead[1300], live[1300], other[1300], procs[1400];
+    assert_int_equal(cl__cgroup_default_parent(root, sizeof root), 0);
+    snprintf(parent, sizeof parent, "%s/sweep-test-%ld", root, (long)getpid());
+    assert_int_equal(cl__cgroup_make(parent), 0);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    assert_int_equal(waitpid(gone, NULL, 0), gone);
+    snprintf(dead, sizeof dead, "%s/job5-inc1-node0-%ld-0", parent, (long)gone);
+    snprintf(live, sizeof live, "%s/job5-inc1-node0-%ld-3", parent, (long)getpid());
+    snprintf(other, sizeof other, "%s/not-a-launch-1-2", parent);
+    assert_int_equal(cl__cgroup_make(dead), 0);
+    assert_int_equal(cl__cgroup_make(live), 0);
+    assert_int_equal(cl__cgroup_make(other), 0);
+    /* a process left behind in the dead agent's cgroup */
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dead);
+    pid_t orphan = fork();
+    if (orphan == 0) {
+        int fd = open(procs, O_WRONLY);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            _exit(99);
+        execl("/bin/sleep", "sleep", "60", (char *)NULL);
+        _exit(98);
+    }
+    for (int i = 0; i < 200 && cl__cgroup_populated(dead) != 1; i++)
+        usleep(10000);
+    assert_int_equal(cl__cgroup_populated(dead), 1);
+
+    assert_int_equal(cl_launch_sweep(parent), 1);
+    int st;
+    assert_int_equal(waitpid(orphan, &st, 0), orphan);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    struct stat sb;
+    assert_int_equal(stat(dead, &sb), -1);
+    assert_int_equal(stat(live, &sb), 0);
+    assert_int_equal(stat(other, &sb), 0);
+    assert_int_equal(cl_launch_sweep(parent), 0);
+    assert_int_equal(cl_launch_sweep("/nonexistent/colossus"), -1);
+    rmdir(live);
+    rmdir(other);
+    assert_int_equal(rmdir(parent), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +1025,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_success_leftover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_require_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_parent_not_cgroup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
