@@ -50,7 +50,7 @@ for n in n2 n3 n4; do "$B" resume "$n" || fail "resume $n"; done
 wait_nodes_up 4
 
 log "a failing rank fails the job and stops the others"
-F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > fpid.$RANK; if [ $RANK = 3 ]; then sleep 1; exit 3; fi; exec sleep 60')
+F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.f.$RANK && mv t.f.$RANK fpid.$RANK; if [ $RANK = 3 ]; then sleep 1; exit 3; fi; exec sleep 60')
 "$B" wait "$F" --timeout 30 && fail "failing job reported success"
 [ "$(job_state "$F")" = failed ] || fail "state $(job_state "$F")"
 [ "$(job_field "$F" 'd["exit_code"]')" = 3 ] || fail "exit code $(job_field "$F" 'd["exit_code"]')"
@@ -60,7 +60,7 @@ wait_for 10 bash -c "for p in $fpids; do kill -0 \$p 2>/dev/null && exit 1; done
     fail "the other ranks of the failed job still run"
 
 log "cancel stops every rank and leaves no process"
-X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > pid.$RANK; while :; do sleep 0.2; done')
+X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > t.p.$RANK && mv t.p.$RANK pid.$RANK; while :; do sleep 0.2; done')
 wait_state "$X" running 20 || fail "not running"
 wait_for 10 bash -c 'ls pid.* 2>/dev/null | wc -l | grep -qx 4' || fail "ranks did not start"
 pids=$(echo $(cat pid.*))
