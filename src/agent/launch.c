@@ -208,10 +208,14 @@ static void begin_stop(cl_launch_t *l, int grace_ms)
     l->stop_asked = 1;
     l->state = ST_TERM;
     signal_all(l, SIGTERM);
-    if (grace_ms <= 0)
+    if (grace_ms <= 0) {
         escalate(l);
-    else
+    } else {
+        /* The loop's clock may be stale (it is read once per iteration): the grace period
+         * starts now, not when the iteration began. */
+        uv_update_time(l->loop);
         uv_timer_start(&l->kill_timer, on_kill_timer, (uint64_t)grace_ms, 0);
+    }
     uv_timer_start(&l->poll_timer, on_poll_timer, POLL_MS, POLL_MS);
 }
 
