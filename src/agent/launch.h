@@ -8,9 +8,20 @@
  * Without cgroups the launcher falls back to signalling each rank's process group; a
  * process that leaves its group (setsid, setpgid) then escapes and is not waited for.
  *
+ * How: fork + exec (not uv_spawn, which cannot join a cgroup between fork and exec); the
+ * child resets every signal to its default and unblocks them, calls setsid(), joins the
+ * cgroup, redirects stdio and chdirs before exec, so the rank and whatever it forks are in
+ * the cgroup from their first instruction. The ranks are reaped on the loop through a
+ * uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
+ * children (uv_spawn's too) are untouched. The agent must not set SIGCHLD to SIG_IGN nor
+ * call waitpid(-1).
+ * Cgroups are named "job<ID>-inc<INCARNATION>-node<NODE_RANK>-<AGENT PID>-<SEQ>" under
+ * cgroup_parent; cl_launch_sweep() removes those of agents that died.
+ *
  * Life cycle:
- *   cl_launch_start()  spawns every rank, or none (on failure nothing is left running and
- *                      the callback is never called).
+ *   cl_launch_start()  starts every rank, or none: on failure (bad spec, command not found
+ *                      or not executable, cannot join a required cgroup...) nothing is left
+ *                      running, err says why, and the callback is never called.
  *   ...                the first rank that exits non-zero (or dies of a signal) makes the
  *                      launcher stop the other ranks; when every rank has exited 0 the
  *                      launcher still stops what they left behind (daemonised children).

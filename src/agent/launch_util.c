@@ -168,66 +168,6 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
     return s.v;
 }
 
-/* --------------------------------------------------------------- arguments -------------- */
-
-/* 'text' quoted for sh: single quotes, with ' written as '\''. */
-static char *sh_quote(const char *text)
-{
-    size_t n = 3;
-    for (const char *p = text; *p; p++)
-        n += *p == '\'' ? 4 : 1;
-    char *out = malloc(n), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '\'';
-    for (const char *p = text; *p; p++) {
-        if (*p == '\'') {
-            memcpy(o, "'\\''", 4);
-            o += 4;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o++ = '\'';
-    *o = '\0';
-    return out;
-}
-
-char **cl__rank_args(char *const *argv, const char *cgroup, int require)
-{
-    struct strv s = {0};
-    if (cgroup) {
-        char *q = NULL, *procs = NULL;
-        if (asprintf(&procs, "%s/cgroup.procs", cgroup) < 0)
-            procs = NULL;
-        q = procs ? sh_quote(procs) : NULL;
-        push(&s, strdup("/bin/sh"));
-        push(&s, strdup("-c"));
-        if (!q)
-            s.oom = 1;
-        else if (require)
-            pushf(&s,
-                  "echo $$ > %s || { echo \"colossus: cannot join cgroup %s\" >&2; exit 125; }"
-                  "; exec \"$@\"",
-                  q, cgroup);
-        else
-            pushf(&s,
-                  "echo $$ 2>/dev/null > %s || echo \"colossus: cannot join cgroup %s;"
-                  " running without it\" >&2; exec \"$@\"",
-                  q, cgroup);
-        free(q);
-        free(procs);
-        push(&s, strdup(argv[0])); /* $0: names the rank in the shell's messages */
-    }
-    for (char *const *a = argv; *a; a++)
-        push(&s, strdup(*a));
-    if (s.oom) {
-        cl__strv_free(s.v);
-        return NULL;
-    }
-    return s.v;
-}
-
 /* --------------------------------------------------------------- files ------------------ */
 
 static int is_exec_file(const char *path)
@@ -236,29 +176,29 @@ static int is_exec_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-int cl__find_command(const char *cmd, const char *path, const char *work_dir)
+int cl__find_command(const char *cmd, const char *path, const char *work_dir, char *buf,
+                     size_t len)
 {
-    char buf[4096];
+    int n;
     if (strchr(cmd, '/')) {
         if (cmd[0] == '/')
-            return is_exec_file(cmd) ? 0 : -1;
-        if (snprintf(buf, sizeof buf, "%s/%s", work_dir, cmd) >= (int)sizeof buf)
-            return -1;
-        return is_exec_file(buf) ? 0 : -1;
+            n = snprintf(buf, len, "%s", cmd);
+        else
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
+        return n < (int)len && is_exec_file(buf) ? 0 : -1;
     }
     if (!path)
         path = DEFAULT_PATH;
     for (const char *p = path;;) {
         const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        int n;
-        if (len == 0) /* an empty entry is the current directory */
-            n = snprintf(buf, sizeof buf, "%s/%s", work_dir, cmd);
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == 0) /* an empty entry is the current directory */
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
         else if (p[0] == '/')
-            n = snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, cmd);
+            n = snprintf(buf, len, "%.*s/%s", (int)plen, p, cmd);
         else
-            n = snprintf(buf, sizeof buf, "%s/%.*s/%s", work_dir, (int)len, p, cmd);
-        if (n < (int)sizeof buf && is_exec_file(buf))
+            n = snprintf(buf, len, "%s/%.*s/%s", work_dir, (int)plen, p, cmd);
+        if (n < (int)len && is_exec_file(buf))
             return 0;
         if (!end)
             return -1;

@@ -135,8 +135,10 @@ static int teardown(void **state)
     int rc = drain(&f->loop, 10000);
     if (rc == 0)
         rc = uv_loop_close(&f->loop);
+    /* A safety net for failed tests only: a passing test has already checked that nothing
+     * of its job is left. */
+    scan_job_procs(f->job_id, SIGKILL);
     if (rc) {
-        scan_job_procs(f->job_id, SIGKILL);
         uv_walk(&f->loop, walk_close, NULL);
         drain(&f->loop, 2000);
         uv_loop_close(&f->loop);
@@ -759,9 +761,14 @@ static void test_command_lookup(void **state)
     assert_int_equal(d.result, 0);
     release(f, l);
 
-    assert_int_equal(cl__find_command("sh", NULL, "/"), 0);
-    assert_int_equal(cl__find_command("sh", "/nonexistent", "/"), -1);
-    assert_int_equal(cl__find_command("bin", "", "/"), -1); /* /bin is a directory */
+    char found[256];
+    assert_int_equal(cl__find_command("sh", NULL, "/", found, sizeof found), 0);
+    assert_string_equal(found + strlen(found) - 3, "/sh");
+    assert_int_equal(access(found, X_OK), 0);
+    assert_int_equal(cl__find_command("sh", "/nonexistent", "/", found, sizeof found), -1);
+    assert_int_equal(cl__find_command("bin", "", "/", found, sizeof found), -1); /* a dir */
+    assert_int_equal(cl__find_command("sh", "bin", "/", found, sizeof found), 0);
+    assert_string_equal(found, "//bin/sh");
 }
 
 /* A rank whose log file cannot be opened after others started: start fails, the started
@@ -925,8 +932,8 @@ static void test_cgroup_parent_not_cgroup(void **state)
     closedir(dir);
 }
 
-/* A command that passes the lookup but cannot be executed (missing interpreter): without a
- * cgroup uv_spawn fails and start reports it; with the cgroup wrapper the rank exits 127. */
+/* A command that passes the lookup but cannot be executed (missing interpreter): start
+ * fails with the reason, with and without a cgroup, and leaves nothing behind. */
 static void test_exec_failure(void **state)
 {
     struct fixture *f = *state;
@@ -939,20 +946,36 @@ static void test_exec_failure(void **state)
     fclose(fp);
     chmod(path, 0755);
     char *argv[] = {"./bad", NULL};
-    cl_launch_spec_t s = base_spec(f, 2, argv);
-    cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
-    assert_non_null(strstr(err, "cannot start rank 0 (./bad)"));
-    assert_int_equal(drain(&f->loop, 5000), 0);
-    if (!have_cgroup())
-        return;
-    s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && !have_cgroup())
+            break;
+        cl_launch_spec_t s = base_spec(f, 2, argv);
+        s.cgroup_mode = k ? CL_LAUNCH_CGROUP_REQUIRE : CL_LAUNCH_CGROUP_OFF;
+        cl_launch_t *l = NULL;
+        char err[256];
+        assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
+        if (!strstr(err, "cannot start rank 0 (./bad): cannot execute: No such file"))
+            fail_msg("case %d: %s", k, err);
+        assert_int_equal(drain(&f->loop, 5000), 0);
+    }
+    /* A script without #! runs with /bin/sh, as under execvp(). */
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("echo shebangless $RANK\n", fp);
+    fclose(fp);
+    cl_launch_spec_t s = base_spec(f, 1, argv);
     struct done d = {0};
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
-    assert_int_equal(d.result, 127);
+    assert_int_equal(d.result, 0);
     release(f, l);
+    char log[600];
+    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    char *text = slurp(log);
+    assert_non_null(text);
+    assert_string_equal(text, "shebangless 0\n");
+    free(text);
 }
 
 /* cl_launch_sweep(): the cgroup of a launcher whose agent is gone is emptied and removed;
@@ -1006,6 +1029,114 @@ static void test_sweep(void **state)
     assert_int_equal(rmdir(parent), 0);
 }
 
+/* In a cgroup from its first instruction (joined before exec), with the environment whole,
+ * names that sh would drop (A.B) included. */
+static void test_cgroup_environment(void **state)
+{
+    struct fixture *f = *state;
+    if (!have_cgroup())
+        skip();
+    char *argv[] = {"/bin/sh", "-c", "sed -n 's/^0:://p' /proc/$$/cgroup > \"$0/cg-$RANK\"",
+                    f->dir, NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    char name[300];
+    const char *slash = strrchr(cl_launch_cgroup(l), '/');
+    assert_non_null(slash);
+    snprintf(name, sizeof name, "%s\n", slash);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+    for (int rank = 0; rank < 2; rank++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/cg-%d", f->dir, rank);
+        char *cg = slurp(path);
+        assert_non_null(cg);
+        size_t n = strlen(cg), m = strlen(name);
+        int ok = n >= m && !strcmp(cg + n - m, name);
+        if (!ok)
+            fprintf(stderr, "rank %d runs in cgroup %s, not in %s", rank, cg, name);
+        free(cg);
+        assert_true(ok);
+    }
+
+    char *env_argv[] = {"/usr/bin/env", NULL};
+    char *odd[] = {"PLAIN_NAME=1", "A.B=2", "C-D=3", NULL};
+    s = base_spec(f, 1, env_argv);
+    s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
+    s.env_extra = odd;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+    char log[600];
+    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    char *env = slurp(log);
+    assert_non_null(env);
+    int ok = env_has(env, "PLAIN_NAME=1") && env_has(env, "A.B=2") && env_has(env, "C-D=3") &&
+             env_has(env, "WORLD_SIZE=1");
+    free(env);
+    assert_true(ok);
+}
+
+/* Signals the agent ignores or blocks are not inherited by the ranks. */
+static void test_signal_dispositions_reset(void **state)
+{
+    struct fixture *f = *state;
+    struct sigaction ign, old_usr2, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGUSR2, &ign, &old_usr2);
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    char *argv[] = {"/bin/sh", "-c", "if [ $RANK = 0 ]; then kill -USR2 $$; fi; exec sleep 60",
+                    NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    int rc = start(f, &s, on_done, &d, &l, NULL, 0);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    assert_int_equal(rc, 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 128 + SIGUSR2); /* not ignored */
+    assert_int_equal(d.failed_rank, 0);
+    assert_true(d.at > 0);
+    assert_int_equal(count_job_procs(f->job_id), 0); /* rank 1 died of SIGTERM: unblocked */
+    release(f, l);
+}
+
+/* The agent's other children are not reaped by the launcher (it waits for its own pids). */
+static void test_other_children_untouched(void **state)
+{
+    struct fixture *f = *state;
+    pid_t other = fork();
+    if (other == 0) {
+        execl("/bin/sh", "sh", "-c", "exit 7", (char *)NULL);
+        _exit(99);
+    }
+    char *argv[] = {"/bin/sh", "-c", "sleep 0.3", NULL};
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    int st;
+    assert_int_equal(waitpid(other, &st, 0), other); /* still ours to reap */
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    release(f, l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1029,6 +1160,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_parent_not_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_environment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_dispositions_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_children_untouched, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
