@@ -167,6 +167,8 @@ static void finish(cl_launch_t *l)
     l->cb(l, l->result, l->failed_rank, l->arg);
 }
 
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked);
+
 /* Called whenever something may have ended: a rank exit, a poll tick. */
 static void progress(cl_launch_t *l)
 {
@@ -177,8 +179,9 @@ static void progress(cl_launch_t *l)
         return;
     }
     if (l->state == ST_RUNNING) {
-        /* Every rank exited 0 but left processes behind: stop them too. */
-        cl_launch_stop(l);
+        /* Every rank exited 0 but left processes behind: stop them too (the job did not
+         * fail and nobody asked for a stop: stop_asked stays 0). */
+        begin_stop(l, l->grace_ms, 0);
     }
 }
 
@@ -207,11 +210,12 @@ static void on_poll_timer(uv_timer_t *t)
         progress(l);
 }
 
-static void begin_stop(cl_launch_t *l, int grace_ms)
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked)
 {
+    if (asked)
+        l->stop_asked = 1;
     if (l->state != ST_RUNNING)
         return;
-    l->stop_asked = 1;
     l->state = ST_TERM;
     signal_all(l, SIGTERM);
     if (grace_ms <= 0) {
@@ -229,7 +233,7 @@ void cl_launch_stop(cl_launch_t *l)
 {
     if (!l || l->destroyed)
         return;
-    begin_stop(l, l->grace_ms);
+    begin_stop(l, l->grace_ms, 1);
 }
 
 void cl_launch_destroy(cl_launch_t *l)
@@ -243,7 +247,7 @@ void cl_launch_destroy(cl_launch_t *l)
             close_handles(l);
         } else {
             /* Still running: kill at once; finish() closes the handles once all is reaped. */
-            begin_stop(l, 0);
+            begin_stop(l, 0, 1);
             if (l->state == ST_TERM)
                 escalate(l);
         }
@@ -261,7 +265,7 @@ static void rank_exited(cl_launch_t *l, struct rank *r, int code)
         l->failed_rank = (int)r->global;
     }
     if (code != 0)
-        begin_stop(l, l->grace_ms);
+        begin_stop(l, l->grace_ms, 1);
     progress(l);
 }
 

@@ -132,7 +132,8 @@ uint32_t cl_launch_running(const cl_launch_t *l);
 pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank);
 /* The launch's cgroup directory, or NULL when it runs on process groups only. */
 const char *cl_launch_cgroup(const cl_launch_t *l);
-/* 1 once cl_launch_stop() was called or a rank failed, else 0. */
+/* 1 once cl_launch_stop() or cl_launch_destroy() was called or a rank failed, else 0 (also
+ * while what successful ranks left behind is being stopped). */
 int cl_launch_stopping(const cl_launch_t *l);
 
 /* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/rank-RANK.log".

@@ -627,6 +627,7 @@ static void test_success_leftovers_stopped(void **state)
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     assert_int_equal(d.failed_rank, -1);
+    assert_int_equal(cl_launch_stopping(l), 0);
     assert_int_equal(count_job_procs(f->job_id), 0);
     release(f, l);
 }
