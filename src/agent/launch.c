@@ -428,9 +428,10 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
     return 0;
 }
 
-/* Start local rank i. Returns 0, or -1 with err filled. */
-static int spawn_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
-                      int cgroup_fd, char *err, size_t errlen)
+/* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
+ * to wait on in *report_fd, or -1 with err filled. */
+static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
+                       int cgroup_fd, int *report_fd, char *err, size_t errlen)
 {
     struct rank *r = &l->ranks[i];
     char logpath[4096];
@@ -470,11 +471,23 @@ static int spawn_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, con
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
     };
     char why[256];
-    pid_t pid = cl__spawn(&q, why, sizeof why);
+    pid_t pid = cl__spawn_begin(&q, report_fd, why, sizeof why);
     close(fd);
     free(sh_argv);
     cl__strv_free(env);
-    if (pid < 0) {
+    if (pid < 0)
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+    return pid;
+}
+
+/* Wait until forked rank i has exec'd. Returns 0 (the rank then runs), or -1 with err
+ * filled (the child is reaped). */
+static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pid_t pid,
+                       int report_fd, char *err, size_t errlen)
+{
+    struct rank *r = &l->ranks[i];
+    char why[256];
+    if (cl__spawn_end(pid, report_fd, why, sizeof why) < 0) {
         fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
         return -1;
     }
@@ -566,11 +579,27 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     /* Before the first fork: a rank that exits at once still raises a SIGCHLD we see. */
     uv_signal_start(&l->sigchld, on_sigchld, SIGCHLD);
 
+    /* Fork every rank, then wait for their execs: they exec side by side, which matters on
+     * a node of 8 GPUs (see cl__spawn_begin()). */
+    pid_t pids[MAX_LOCAL_RANKS];
+    int fds[MAX_LOCAL_RANKS];
+    uint32_t forked = 0;
     int rc = 0;
-    for (uint32_t i = 0; i < l->n && rc == 0; i++)
-        rc = spawn_rank(l, spec, i, path, cgroup_fd, err, errlen);
+    for (; forked < l->n; forked++) {
+        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, &fds[forked], err, errlen);
+        if (pids[forked] < 0) {
+            rc = -1;
+            break;
+        }
+    }
     if (cgroup_fd >= 0)
         close(cgroup_fd);
+    char why[512];
+    for (uint32_t i = 0; i < forked; i++)
+        if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {
+            rc = -1;
+            fail(err, errlen, "%s", why); /* the first rank's failure is the one reported */
+        }
     if (rc < 0) {
         /* No side effects on failure: kill what started; the loop reaps it and frees l
          * without calling cb. */

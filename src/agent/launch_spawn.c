@@ -85,7 +85,7 @@ fail:
     _exit(127);
 }
 
-pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen)
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen)
 {
     int pipefd[2] = {-1, -1};
     int devnull = cl__high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -123,18 +123,33 @@ pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen)
         snprintf(err, errlen, "fork: %s", strerror(fork_errno));
         return -1;
     }
+    *report_fd = pipefd[0];
+    return pid;
+}
+
+int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen)
+{
     /* The pipe closes on a successful exec: wait for that or for the child's report. */
     struct child_report rep;
     ssize_t n;
     do
-        n = read(pipefd[0], &rep, sizeof rep);
+        n = read(report_fd, &rep, sizeof rep);
     while (n < 0 && errno == EINTR);
-    close(pipefd[0]);
+    close(report_fd);
     if (n == (ssize_t)sizeof rep) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
         return -1;
     }
+    return 0;
+}
+
+pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen)
+{
+    int fd;
+    pid_t pid = cl__spawn_begin(q, &fd, err, errlen);
+    if (pid < 0 || cl__spawn_end(pid, fd, err, errlen) < 0)
+        return -1;
     return pid;
 }

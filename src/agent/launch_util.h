@@ -40,6 +40,11 @@ struct cl__spawn_req {
  * cgroup before exec. Returns the pid once the child has exec'd, or -1 with a sentence in
  * err (the child, if any, is then reaped). The caller must reap the pid. */
 pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen);
+/* cl__spawn() in two halves, so that several children can exec at once: begin forks and
+ * returns the pid (or -1 with err) and the fd on which end waits for the exec; end returns
+ * 0, or -1 with err once it has reaped the child that could not exec. */
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen);
+int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen);
 
 /* fd itself when it is above 2 (or negative), else a close-on-exec duplicate above 2 (fd is
  * then closed). */
