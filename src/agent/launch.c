@@ -469,6 +469,8 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .log_fd = fd,
         .cgroup_fd = cgroup_fd,
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
+        .parent_death_kill = !s->survive_agent,
+        .parent = getpid(),
     };
     char why[256];
     pid_t pid = cl__spawn_begin(&q, report_fd, why, sizeof why);

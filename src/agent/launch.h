@@ -91,6 +91,11 @@ typedef struct cl_launch_spec {
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
                                 * made; NULL: "colossus" under the cgroup v2 mount
                                 * (/sys/fs/cgroup or /sys/fs/cgroup/unified) */
+    int survive_agent;         /* 0: each rank's process gets SIGKILL when the agent dies
+                                * (PR_SET_PDEATHSIG), so that no unsupervised rank runs on
+                                * beside the job's next incarnation; what those ranks
+                                * forked is removed by cl_launch_sweep() at the next agent
+                                * start (cgroups only). 1: ranks outlive the agent. */
 } cl_launch_spec_t;
 
 /* Called once when the launch is over (see the life cycle above). result: 0 when every

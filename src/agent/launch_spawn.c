@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +24,7 @@ struct child_report {
 static const char *step_name(int step)
 {
     switch (step) {
-    case STEP_SETSID: return "setsid";
+    case STEP_SETSID: return "cannot make a session";
     case STEP_CGROUP: return "cannot join the cgroup";
     case STEP_STDIO: return "cannot redirect stdio";
     case STEP_CHDIR: return "cannot enter the working directory";
@@ -56,6 +57,13 @@ static void __attribute__((noreturn)) child(const struct cl__spawn_req *q, int d
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* fails for the few the C library reserves: fine */
     if (setsid() < 0) {
+        rep.step = STEP_SETSID;
+        goto fail;
+    }
+    /* Die with the agent: a rank nobody supervises any more must not run on beside the
+     * job's next incarnation. getppid() catches an agent that died before prctl(). */
+    if (q->parent_death_kill &&
+        (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->parent)) {
         rep.step = STEP_SETSID;
         goto fail;
     }

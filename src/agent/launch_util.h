@@ -34,6 +34,8 @@ struct cl__spawn_req {
     int log_fd;           /* becomes stdout and stderr; stdin is /dev/null */
     int cgroup_fd;        /* the cgroup's cgroup.procs open for writing, or -1 */
     int cgroup_required;  /* fail when the child cannot join the cgroup */
+    int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
+    pid_t parent;          /* getpid() of the parent */
 };
 
 /* fork + exec in a new session (setsid), signals reset to default and unblocked, in the

@@ -64,6 +64,7 @@ struct fixture {
     char ckpt[300];    /* dir/ckpt */
     uint64_t job_id;   /* unique: marks the ranks' processes (COLOSSUS_JOB_ID) */
     cl_launch_t *held[8]; /* launchers the test has not released: teardown destroys them */
+    char cg_parent[1300]; /* a cgroup the test made: teardown empties and removes it */
 };
 
 static uint64_t job_seq;
@@ -146,6 +147,23 @@ static inline int teardown(void **state)
         uv_walk(&f->loop, walk_close, NULL);
         drain(&f->loop, 2000);
         uv_loop_close(&f->loop);
+    }
+    if (f->cg_parent[0]) {
+        cl_launch_sweep(f->cg_parent); /* the test's own agents are all dead by now */
+        DIR *d = opendir(f->cg_parent);
+        struct dirent *de;
+        char sub[1600];
+        while (d && (de = readdir(d))) {
+            if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                continue;
+            snprintf(sub, sizeof sub, "%s/%s", f->cg_parent, de->d_name);
+            cl__cgroup_signal(sub, SIGKILL);
+            usleep(100000);
+            rmdir(sub);
+        }
+        if (d)
+            closedir(d);
+        rmdir(f->cg_parent);
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);

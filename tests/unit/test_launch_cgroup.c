@@ -171,12 +171,12 @@ static void test_exec_failure(void **state)
 static void test_sweep(void **state)
 {
     struct fixture *f = *state;
-    (void)f;
     if (!have_cgroup())
         skip();
-    char root[1024], parent[1200], dead[1300], live[1300], other[1300], procs[1400];
+    char root[1024], dead[1400], live[1400], other[1400], procs[1500];
+    char *parent = f->cg_parent;
     assert_int_equal(cl__cgroup_default_parent(root, sizeof root), 0);
-    snprintf(parent, sizeof parent, "%s/sweep-test-%ld", root, (long)getpid());
+    snprintf(parent, sizeof f->cg_parent, "%s/sweep-test-%ld", root, (long)getpid());
     assert_int_equal(cl__cgroup_make(parent), 0);
     pid_t gone = fork();
     if (gone == 0)
@@ -215,6 +215,7 @@ static void test_sweep(void **state)
     rmdir(live);
     rmdir(other);
     assert_int_equal(rmdir(parent), 0);
+    parent[0] = '\0';
 }
 
 /* In a cgroup from its first instruction (joined before exec), with the environment whole,
@@ -325,6 +326,109 @@ static void test_other_children_untouched(void **state)
     release(f, l);
 }
 
+static int proc_gone(pid_t pid) /* no such process, or a zombie */
+{
+    char path[64], st[512] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 1;
+    if (!fgets(st, sizeof st, fp))
+        st[0] = '\0';
+    fclose(fp);
+    const char *p = strrchr(st, ')');
+    return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* The "agent" for test_agent_death: a child process running one launcher until killed. */
+static void __attribute__((noreturn)) agent_child(struct fixture *f, const char *parent,
+                                                   int survive)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop))
+        _exit(90);
+    char *argv[] = {"/bin/sh", "-c",
+                    "sleep 60 & echo $$ $! > \"$0/pids-$RANK.tmp\";"
+                    " mv \"$0/pids-$RANK.tmp\" \"$0/pids-$RANK\"; wait",
+                    f->dir, NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.cgroup_mode = parent ? CL_LAUNCH_CGROUP_REQUIRE : CL_LAUNCH_CGROUP_OFF;
+    s.cgroup_parent = parent;
+    s.survive_agent = survive;
+    struct done d = {0};
+    cl_launch_t *l;
+    char err[256];
+    if (cl_launch_start(&loop, &s, on_done, &d, &l, err, sizeof err)) {
+        fprintf(stderr, "agent child: %s\n", err);
+        _exit(91);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(92); /* not reached: killed while the ranks run */
+}
+
+/* kill -9 of the agent: by default the ranks die with it (and, with a cgroup, the sweep of
+ * the next agent removes what they forked); with survive_agent they run on. */
+static void test_agent_death(void **state)
+{
+    struct fixture *f = *state;
+    char root[1024];
+    char *parent = f->cg_parent;
+    int cg = have_cgroup();
+    if (cg) {
+        assert_int_equal(cl__cgroup_default_parent(root, sizeof root), 0);
+        snprintf(parent, sizeof f->cg_parent, "%s/agent-death-test-%ld", root, (long)getpid());
+        assert_int_equal(cl__cgroup_make(parent), 0);
+    }
+    for (int survive = 0; survive < 2; survive++) {
+        pid_t agent = fork();
+        assert_true(agent >= 0);
+        if (agent == 0)
+            agent_child(f, cg ? parent : NULL, survive);
+        long rank_pid[2], child_pid[2];
+        for (int rank = 0; rank < 2; rank++) {
+            char path[600];
+            snprintf(path, sizeof path, "%s/pids-%d", f->dir, rank);
+            for (int i = 0; i < 500 && access(path, F_OK) < 0; i++)
+                usleep(10000);
+            char *text = slurp(path);
+            assert_non_null(text);
+            assert_int_equal(sscanf(text, "%ld %ld", &rank_pid[rank], &child_pid[rank]), 2);
+            free(text);
+            unlink(path);
+        }
+        kill(agent, SIGKILL);
+        assert_int_equal(waitpid(agent, NULL, 0), agent);
+        for (int rank = 0; rank < 2; rank++) {
+            int i = 0;
+            while (!proc_gone((pid_t)rank_pid[rank]) && i++ < 200)
+                usleep(10000);
+            if (survive)
+                assert_false(proc_gone((pid_t)rank_pid[rank]));
+            else
+                assert_true(proc_gone((pid_t)rank_pid[rank]));
+            assert_false(proc_gone((pid_t)child_pid[rank])); /* not the rank's own child */
+        }
+        if (cg) {
+            /* The next agent's sweep removes all of it. */
+            assert_int_equal(cl_launch_sweep(parent), 1);
+            for (int rank = 0; rank < 2; rank++) {
+                int i = 0;
+                while (!proc_gone((pid_t)child_pid[rank]) && i++ < 200)
+                    usleep(10000);
+                assert_true(proc_gone((pid_t)child_pid[rank]));
+                assert_true(proc_gone((pid_t)rank_pid[rank]));
+            }
+        } else {
+            scan_job_procs(f->job_id, SIGKILL);
+        }
+    }
+    if (cg) {
+        assert_int_equal(rmdir(parent), 0);
+        parent[0] = '\0';
+    }
+    assert_int_equal(wait_job_procs(f->job_id, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_dispositions_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_children_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_death, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
