@@ -54,8 +54,7 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen)
-        return;
+    if (!err || !errlen) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -72,8 +71,7 @@ int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len
 
 static void maybe_free(cl_launch_t *l)
 {
-    if (!l->closing || l->pending_close)
-        return;
+    if (!l->closing || l->pending_close) return;
     free(l->cgroup);
     free(l->ranks);
     free(l);
@@ -88,8 +86,7 @@ static void on_closed(uv_handle_t *h)
 
 static void close_handles(cl_launch_t *l)
 {
-    if (l->closing)
-        return;
+    if (l->closing) return;
     l->closing = 1;
     l->pending_close += 3;
     uv_close((uv_handle_t *)&l->kill_timer, on_closed);
@@ -106,24 +103,20 @@ static void signal_all(cl_launch_t *l, int sig)
         if (r->pgid > 0 && kill(-r->pgid, sig) < 0 && errno == ESRCH && !r->alive)
             r->pgid = 0; /* group gone: never signal that number again (pid reuse) */
     }
-    if (l->cgroup)
-        cl__cgroup_signal(l->cgroup, sig);
+    if (l->cgroup) cl__cgroup_signal(l->cgroup, sig);
 }
 
 /* 1 while some process of the launch other than a zombie is alive. */
 static int anything_left(cl_launch_t *l)
 {
-    if (l->running)
-        return 1;
+    if (l->running) return 1;
     int left = 0;
-    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1)
-        left = 1;
+    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1) left = 1;
     pid_t groups[MAX_LOCAL_RANKS];
     size_t ng = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         struct rank *r = &l->ranks[i];
-        if (r->pgid <= 0)
-            continue;
+        if (r->pgid <= 0) continue;
         if (kill(-r->pgid, 0) < 0 && errno == ESRCH)
             r->pgid = 0;
         else
@@ -137,8 +130,7 @@ static int anything_left(cl_launch_t *l)
         size_t k = 0;
         for (uint32_t i = 0; i < l->n; i++) {
             struct rank *r = &l->ranks[i];
-            if (r->pgid <= 0)
-                continue;
+            if (r->pgid <= 0) continue;
             if (!live[k++])
                 r->pgid = 0;
             else
@@ -172,8 +164,7 @@ static void begin_stop(cl_launch_t *l, int grace_ms, int asked);
 /* Called whenever something may have ended: a rank exit, a poll tick. */
 static void progress(cl_launch_t *l)
 {
-    if (l->state == ST_DONE || l->running)
-        return;
+    if (l->state == ST_DONE || l->running) return;
     if (!anything_left(l)) {
         finish(l);
         return;
@@ -194,8 +185,7 @@ static void escalate(cl_launch_t *l)
 static void on_kill_timer(uv_timer_t *t)
 {
     cl_launch_t *l = t->data;
-    if (l->state == ST_TERM)
-        escalate(l);
+    if (l->state == ST_TERM) escalate(l);
 }
 
 static void reap(cl_launch_t *l);
@@ -205,17 +195,14 @@ static void on_poll_timer(uv_timer_t *t)
     cl_launch_t *l = t->data;
     if (l->state == ST_KILL)
         signal_all(l, SIGKILL); /* catches what forked since the last round */
-    reap(l); /* SIGCHLD is enough; this is a safety net */
-    if (l->state != ST_DONE)
-        progress(l);
+    reap(l);                    /* SIGCHLD is enough; this is a safety net */
+    if (l->state != ST_DONE) progress(l);
 }
 
 static void begin_stop(cl_launch_t *l, int grace_ms, int asked)
 {
-    if (asked)
-        l->stop_asked = 1;
-    if (l->state != ST_RUNNING)
-        return;
+    if (asked) l->stop_asked = 1;
+    if (l->state != ST_RUNNING) return;
     l->state = ST_TERM;
     signal_all(l, SIGTERM);
     if (grace_ms <= 0) {
@@ -231,15 +218,13 @@ static void begin_stop(cl_launch_t *l, int grace_ms, int asked)
 
 void cl_launch_stop(cl_launch_t *l)
 {
-    if (!l || l->destroyed)
-        return;
+    if (!l || l->destroyed) return;
     begin_stop(l, l->grace_ms, 1);
 }
 
 void cl_launch_destroy(cl_launch_t *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     int saved = errno;
     if (!l->destroyed) {
         l->destroyed = 1;
@@ -248,8 +233,7 @@ void cl_launch_destroy(cl_launch_t *l)
         } else {
             /* Still running: kill at once; finish() closes the handles once all is reaped. */
             begin_stop(l, 0, 1);
-            if (l->state == ST_TERM)
-                escalate(l);
+            if (l->state == ST_TERM) escalate(l);
         }
     }
     errno = saved;
@@ -264,8 +248,7 @@ static void rank_exited(cl_launch_t *l, struct rank *r, int code)
         l->result = code;
         l->failed_rank = (int)r->global;
     }
-    if (code != 0)
-        begin_stop(l, l->grace_ms, 1);
+    if (code != 0) begin_stop(l, l->grace_ms, 1);
     progress(l);
 }
 
@@ -275,12 +258,10 @@ static void reap(cl_launch_t *l)
 {
     for (uint32_t i = 0; i < l->n && l->state != ST_DONE; i++) {
         struct rank *r = &l->ranks[i];
-        if (!r->alive)
-            continue;
+        if (!r->alive) continue;
         int st;
         pid_t got = waitpid(r->pid, &st, WNOHANG);
-        if (got == 0 || (got < 0 && errno == EINTR))
-            continue;
+        if (got == 0 || (got < 0 && errno == EINTR)) continue;
         int code;
         if (got < 0) /* ECHILD: someone else reaped it; its status is lost */
             code = 255;
@@ -319,8 +300,7 @@ static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
         return -1;
     }
     if ((uint64_t)s->nnodes * s->local_ranks > INT32_MAX) {
-        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes,
-             s->local_ranks);
+        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
         return -1;
     }
     if (s->gpus) {
@@ -378,8 +358,7 @@ static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
 static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF)
-        return 0;
+    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF) return 0;
     char parent[1024];
     if (s->cgroup_parent) {
         if (snprintf(parent, sizeof parent, "%s", s->cgroup_parent) >= (int)sizeof parent) {
@@ -409,8 +388,7 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
                  (unsigned long long)s->job_id, s->incarnation, s->node_rank, (long)getpid(),
                  launch_seq++);
         e = cl__cgroup_make(path);
-        if (e != EEXIST)
-            break;
+        if (e != EEXIST) break;
     }
     if (e) {
         if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
@@ -439,7 +417,8 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         fail(err, errlen, "launch: log directory path is too long");
         return -1;
     }
-    int fd = cl__high_fd(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644));
+    int fd =
+        cl__high_fd(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644));
     if (fd < 0) {
         fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(errno));
         return -1;
@@ -503,14 +482,12 @@ static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pi
 int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
                     void *arg, cl_launch_t **out, char *err, size_t errlen)
 {
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     if (!loop || !cb || !out) {
         fail(err, errlen, "launch: loop, callback and result pointer are required");
         return -1;
     }
-    if (check_spec(spec, err, errlen) < 0)
-        return -1;
+    if (check_spec(spec, err, errlen) < 0) return -1;
     const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
     for (size_t i = 0; i < 3; i++) {
         if (dirs[i] && cl__mkdir_p(dirs[i], 0755) < 0) {
@@ -527,8 +504,8 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         return -1;
     }
     char path[4096];
-    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir,
-                                 path, sizeof path);
+    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir, path,
+                                 sizeof path);
     cl__strv_free(env0);
     if (found < 0) {
         fail(err, errlen, "launch: command not found or not executable: %s", spec->argv[0]);
@@ -594,8 +571,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
             break;
         }
     }
-    if (cgroup_fd >= 0)
-        close(cgroup_fd);
+    if (cgroup_fd >= 0) close(cgroup_fd);
     char why[512];
     for (uint32_t i = 0; i < forked; i++)
         if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {
@@ -606,8 +582,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         /* No side effects on failure: kill what started; the loop reaps it and frees l
          * without calling cb. */
         cl_launch_destroy(l);
-        if (l->running == 0)
-            progress(l);
+        if (l->running == 0) progress(l);
         return -1;
     }
     *out = l;
@@ -637,8 +612,7 @@ uint32_t cl_launch_running(const cl_launch_t *l)
 
 pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank)
 {
-    if (!l || local_rank >= l->n)
-        return 0;
+    if (!l || local_rank >= l->n) return 0;
     return l->ranks[local_rank].pid;
 }
 

@@ -73,20 +73,20 @@ typedef enum cl_launch_cgroup_mode {
  * as soon as it returns. */
 typedef struct cl_launch_spec {
     uint64_t job_id;
-    uint32_t incarnation;      /* fencing number of this launch (COLOSSUS_INCARNATION) */
-    uint32_t restart;          /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
+    uint32_t incarnation;       /* fencing number of this launch (COLOSSUS_INCARNATION) */
+    uint32_t restart;           /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
     uint32_t node_rank, nnodes; /* this node's index in the job, and the job's node count */
-    uint32_t local_ranks;      /* ranks on this node = its GPUs for the job, 1..1024 */
-    const uint32_t *gpus;      /* local_ranks distinct GPU indices on this node, or NULL */
-    const char *master_addr;   /* rendezvous of rank 0 (MASTER_ADDR), required */
-    uint16_t master_port;      /* MASTER_PORT, required (non-zero) */
-    char *const *argv;         /* the command, NULL-terminated; argv[0] is looked up in the
-                                * ranks' PATH (relative to work_dir when it has a '/') */
-    char *const *env_extra;    /* NULL-terminated "NAME=VALUE" list, or NULL */
-    const char *work_dir;      /* working directory of the ranks, required */
+    uint32_t local_ranks;       /* ranks on this node = its GPUs for the job, 1..1024 */
+    const uint32_t *gpus;       /* local_ranks distinct GPU indices on this node, or NULL */
+    const char *master_addr;    /* rendezvous of rank 0 (MASTER_ADDR), required */
+    uint16_t master_port;       /* MASTER_PORT, required (non-zero) */
+    char *const *argv;          /* the command, NULL-terminated; argv[0] is looked up in the
+                                 * ranks' PATH (relative to work_dir when it has a '/') */
+    char *const *env_extra;     /* NULL-terminated "NAME=VALUE" list, or NULL */
+    const char *work_dir;       /* working directory of the ranks, required */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
-    const char *log_dir;       /* where rank-RANK.log files go, required */
-    int grace_ms;              /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
+    const char *log_dir;        /* where rank-RANK.log files go, required */
+    int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
                                 * made; NULL: "colossus" under the cgroup v2 mount

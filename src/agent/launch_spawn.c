@@ -24,11 +24,16 @@ struct child_report {
 static const char *step_name(int step)
 {
     switch (step) {
-    case STEP_SETSID: return "cannot make a session";
-    case STEP_CGROUP: return "cannot join the cgroup";
-    case STEP_STDIO: return "cannot redirect stdio";
-    case STEP_CHDIR: return "cannot enter the working directory";
-    default: return "cannot execute";
+    case STEP_SETSID:
+        return "cannot make a session";
+    case STEP_CGROUP:
+        return "cannot join the cgroup";
+    case STEP_STDIO:
+        return "cannot redirect stdio";
+    case STEP_CHDIR:
+        return "cannot enter the working directory";
+    default:
+        return "cannot execute";
     }
 }
 
@@ -36,8 +41,7 @@ static const char *step_name(int step)
  * when the agent runs with stdio closed. */
 int cl__high_fd(int fd)
 {
-    if (fd < 0 || fd > 2)
-        return fd;
+    if (fd < 0 || fd > 2) return fd;
     int h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     int e = errno;
     close(fd);
@@ -46,8 +50,8 @@ int cl__high_fd(int fd)
 }
 
 /* The child, between fork and exec: only async-signal-safe calls from here on. */
-static void __attribute__((noreturn)) child(const struct cl__spawn_req *q, int devnull,
-                                            int report_fd)
+static void __attribute__((noreturn))
+child(const struct cl__spawn_req *q, int devnull, int report_fd)
 {
     struct child_report rep = {0, 0};
     struct sigaction dfl;
@@ -99,8 +103,7 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     int devnull = cl__high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "%s", strerror(errno));
-        if (devnull >= 0)
-            close(devnull);
+        if (devnull >= 0) close(devnull);
         return -1;
     }
     pipefd[0] = cl__high_fd(pipefd[0]);
@@ -108,10 +111,8 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     if (pipefd[0] < 0 || pipefd[1] < 0) {
         snprintf(err, errlen, "%s", strerror(errno));
         close(devnull);
-        if (pipefd[0] >= 0)
-            close(pipefd[0]);
-        if (pipefd[1] >= 0)
-            close(pipefd[1]);
+        if (pipefd[0] >= 0) close(pipefd[0]);
+        if (pipefd[1] >= 0) close(pipefd[1]);
         return -1;
     }
     /* With every signal blocked across fork(), no handler of the agent (libuv's included)
@@ -120,8 +121,7 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
-    if (pid == 0)
-        child(q, devnull, pipefd[1]);
+    if (pid == 0) child(q, devnull, pipefd[1]);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(pipefd[1]);
@@ -157,7 +157,6 @@ pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen)
 {
     int fd;
     pid_t pid = cl__spawn_begin(q, &fd, err, errlen);
-    if (pid < 0 || cl__spawn_end(pid, fd, err, errlen) < 0)
-        return -1;
+    if (pid < 0 || cl__spawn_end(pid, fd, err, errlen) < 0) return -1;
     return pid;
 }

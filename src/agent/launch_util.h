@@ -31,9 +31,9 @@ struct cl__spawn_req {
     char *const *sh_argv; /* {"/bin/sh", path, argv[1], ...}: for a script without #! */
     char *const *env;
     const char *cwd;
-    int log_fd;           /* becomes stdout and stderr; stdin is /dev/null */
-    int cgroup_fd;        /* the cgroup's cgroup.procs open for writing, or -1 */
-    int cgroup_required;  /* fail when the child cannot join the cgroup */
+    int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
+    int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
+    int cgroup_required;   /* fail when the child cannot join the cgroup */
     int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
     pid_t parent;          /* getpid() of the parent */
 };

@@ -44,10 +44,8 @@ static inline void on_done(cl_launch_t *l, int result, int failed_rank, void *ar
     d->failed_rank = failed_rank;
     d->at = uv_hrtime();
     assert_int_equal(cl_launch_running(l), 0);
-    if (d->stop_in_cb)
-        cl_launch_stop(l); /* must be a no-op */
-    if (d->destroy_in_cb)
-        cl_launch_destroy(l);
+    if (d->stop_in_cb) cl_launch_stop(l); /* must be a no-op */
+    if (d->destroy_in_cb) cl_launch_destroy(l);
 }
 
 static inline void never_called(cl_launch_t *l, int result, int failed_rank, void *arg)
@@ -58,11 +56,11 @@ static inline void never_called(cl_launch_t *l, int result, int failed_rank, voi
 
 struct fixture {
     uv_loop_t loop;
-    char dir[256];     /* temporary root */
-    char logs[300];    /* dir/logs */
-    char work[300];    /* dir/work */
-    char ckpt[300];    /* dir/ckpt */
-    uint64_t job_id;   /* unique: marks the ranks' processes (COLOSSUS_JOB_ID) */
+    char dir[256];        /* temporary root */
+    char logs[300];       /* dir/logs */
+    char work[300];       /* dir/work */
+    char ckpt[300];       /* dir/ckpt */
+    uint64_t job_id;      /* unique: marks the ranks' processes (COLOSSUS_JOB_ID) */
     cl_launch_t *held[8]; /* launchers the test has not released: teardown destroys them */
     char cg_parent[1300]; /* a cgroup the test made: teardown empties and removes it */
 };
@@ -88,8 +86,7 @@ static inline int setup(void **state)
 static inline void walk_close(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 struct waiter {
@@ -138,8 +135,7 @@ static inline int teardown(void **state)
     for (size_t i = 0; i < sizeof f->held / sizeof f->held[0]; i++)
         cl_launch_destroy(f->held[i]);
     int rc = drain(&f->loop, 10000);
-    if (rc == 0)
-        rc = uv_loop_close(&f->loop);
+    if (rc == 0) rc = uv_loop_close(&f->loop);
     /* A safety net for failed tests only: a passing test has already checked that nothing
      * of its job is left. */
     scan_job_procs(f->job_id, SIGKILL);
@@ -154,21 +150,18 @@ static inline int teardown(void **state)
         struct dirent *de;
         char sub[1600];
         while (d && (de = readdir(d))) {
-            if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                continue;
+            if (de->d_type != DT_DIR || de->d_name[0] == '.') continue;
             snprintf(sub, sizeof sub, "%s/%s", f->cg_parent, de->d_name);
             cl__cgroup_signal(sub, SIGKILL);
             usleep(100000);
             rmdir(sub);
         }
-        if (d)
-            closedir(d);
+        if (d) closedir(d);
         rmdir(f->cg_parent);
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", f->dir);
     free(f);
     assert_int_equal(rc, 0);
     return 0;
@@ -198,8 +191,7 @@ static inline void sleep_loop(uv_loop_t *loop, int ms)
 static inline char *slurp(const char *path)
 {
     FILE *fp = fopen(path, "r");
-    if (!fp)
-        return NULL;
+    if (!fp) return NULL;
     char *buf = malloc(1 << 16);
     size_t n = fread(buf, 1, (1 << 16) - 1, fp);
     buf[n] = '\0';
@@ -219,24 +211,19 @@ static inline int scan_job_procs(uint64_t job, int sig)
     int count = 0;
     static char buf[1 << 16];
     while ((de = readdir(d))) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
         char path[300];
         snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
         FILE *fp = fopen(path, "r");
-        if (!fp)
-            continue;
+        if (!fp) continue;
         char st[512] = "";
-        if (!fgets(st, sizeof st, fp))
-            st[0] = '\0';
+        if (!fgets(st, sizeof st, fp)) st[0] = '\0';
         fclose(fp);
         const char *p = strrchr(st, ')');
-        if (!p || p[2] == 'Z' || p[2] == 'X')
-            continue;
+        if (!p || p[2] == 'Z' || p[2] == 'X') continue;
         snprintf(path, sizeof path, "/proc/%s/environ", de->d_name);
         int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         ssize_t n = read(fd, buf, sizeof buf - 1);
         close(fd);
         for (ssize_t i = 0; i < n;) {
@@ -244,8 +231,7 @@ static inline int scan_job_procs(uint64_t job, int sig)
             size_t len = strnlen(e, (size_t)(n - i));
             if ((int)len == mlen && !memcmp(e, marker, len)) {
                 count++;
-                if (sig)
-                    kill(atoi(de->d_name), sig);
+                if (sig) kill(atoi(de->d_name), sig);
             }
             i += (ssize_t)len + 1;
         }
@@ -266,8 +252,7 @@ static inline int wait_job_procs(uint64_t job, int want)
     int n = 0;
     for (int i = 0; i < 300; i++) {
         n = count_job_procs(job);
-        if (n == want)
-            break;
+        if (n == want) break;
         usleep(10000);
     }
     return n;
@@ -275,8 +260,8 @@ static inline int wait_job_procs(uint64_t job, int want)
 
 /* cl_launch_start(), remembering the launcher so that teardown can destroy it when the test
  * fails before release(). */
-static inline int start(struct fixture *f, const cl_launch_spec_t *s, cl_launch_done_f *cb, void *arg,
-                 cl_launch_t **out, char *err, size_t errlen)
+static inline int start(struct fixture *f, const cl_launch_spec_t *s, cl_launch_done_f *cb,
+                        void *arg, cl_launch_t **out, char *err, size_t errlen)
 {
     int rc = cl_launch_start(&f->loop, s, cb, arg, out, err, errlen);
     if (rc == 0) {
@@ -293,8 +278,7 @@ static inline int start(struct fixture *f, const cl_launch_spec_t *s, cl_launch_
 static inline void forget(struct fixture *f, cl_launch_t *l)
 {
     for (size_t i = 0; i < sizeof f->held / sizeof f->held[0]; i++)
-        if (f->held[i] == l)
-            f->held[i] = NULL;
+        if (f->held[i] == l) f->held[i] = NULL;
 }
 
 static inline void release(struct fixture *f, cl_launch_t *l)
@@ -327,12 +311,10 @@ static inline cl_launch_spec_t base_spec(struct fixture *f, uint32_t nranks, cha
 static inline int have_cgroup(void)
 {
     char parent[1024];
-    if (cl__cgroup_default_parent(parent, sizeof parent) < 0)
-        return 0;
+    if (cl__cgroup_default_parent(parent, sizeof parent) < 0) return 0;
     char probe[1100];
     snprintf(probe, sizeof probe, "%s/probe-%ld", parent, (long)getpid());
-    if (cl__cgroup_make(probe) != 0)
-        return 0;
+    if (cl__cgroup_make(probe) != 0) return 0;
     char procs[1200];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", probe);
     int ok = access(procs, W_OK) == 0;
@@ -344,8 +326,7 @@ static inline int env_has(const char *text, const char *entry)
 {
     size_t n = strlen(entry);
     for (const char *p = text; (p = strstr(p, entry)); p++)
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return 1;
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0')) return 1;
     return 0;
 }
 
@@ -355,11 +336,12 @@ static inline char *const *ignoring_child_argv(struct fixture *f, int setsid_chi
 {
     static char script[512];
     static char *argv[5];
-    snprintf(script, sizeof script,
-             "%s sh -c 'trap \"\" TERM; echo $$ > \"$0/child-$RANK.tmp\";"
-             " mv \"$0/child-$RANK.tmp\" \"$0/child-$RANK\"; while :; do sleep 0.05; done' \"$0\" &"
-             " wait",
-             setsid_child ? "setsid" : "");
+    snprintf(
+        script, sizeof script,
+        "%s sh -c 'trap \"\" TERM; echo $$ > \"$0/child-$RANK.tmp\";"
+        " mv \"$0/child-$RANK.tmp\" \"$0/child-$RANK\"; while :; do sleep 0.05; done' \"$0\" &"
+        " wait",
+        setsid_child ? "setsid" : "");
     argv[0] = "/bin/sh";
     argv[1] = "-c";
     argv[2] = script;

@@ -9,13 +9,14 @@ static void test_environment(void **state)
 {
     struct fixture *f = *state;
     setenv("CL_TEST_INHERITED", "yes", 1);
-    setenv("CUDA_VISIBLE_DEVICES", "7", 1);   /* the agent's own: must not leak */
-    setenv("COLOSSUS_RESTART", "42", 1);      /* likewise */
-    char *argv[] = {"/bin/sh", "-c",
-                    "env > \"$OUT/env-$RANK\"; pwd > \"$OUT/pwd-$RANK\";"
-                    " cat > \"$OUT/stdin-$RANK\"; echo $$ $(ps -o pgid= -p $$) $(ps -o sid= -p $$)"
-                    " > \"$OUT/ids-$RANK\"",
-                    NULL};
+    setenv("CUDA_VISIBLE_DEVICES", "7", 1); /* the agent's own: must not leak */
+    setenv("COLOSSUS_RESTART", "42", 1);    /* likewise */
+    char *argv[] = {
+        "/bin/sh", "-c",
+        "env > \"$OUT/env-$RANK\"; pwd > \"$OUT/pwd-$RANK\";"
+        " cat > \"$OUT/stdin-$RANK\"; echo $$ $(ps -o pgid= -p $$) $(ps -o sid= -p $$)"
+        " > \"$OUT/ids-$RANK\"",
+        NULL};
     char out[300];
     snprintf(out, sizeof out, "OUT=%s", f->dir);
     char *extra[] = {out, "FOO=bar", "RANK=99", "FOO=baz", "CUDA_VISIBLE_DEVICES=9", NULL};
@@ -136,7 +137,8 @@ static void test_environment_defaults(void **state)
 static void test_logs(void **state)
 {
     struct fixture *f = *state;
-    char *argv[] = {"/bin/sh", "-c", "echo out-$RANK-$COLOSSUS_RESTART; echo err-$RANK >&2", NULL};
+    char *argv[] = {"/bin/sh", "-c", "echo out-$RANK-$COLOSSUS_RESTART; echo err-$RANK >&2",
+                    NULL};
     for (uint32_t restart = 0; restart < 2; restart++) {
         cl_launch_spec_t s = base_spec(f, 2, argv);
         s.node_rank = 1;
@@ -172,7 +174,8 @@ static void test_failure_stops_others(void **state)
 {
     struct fixture *f = *state;
     char *argv[] = {"/bin/sh", "-c",
-                    "if [ \"$LOCAL_RANK\" = 1 ]; then sleep 0.2; exit 3; fi; exec sleep 60", NULL};
+                    "if [ \"$LOCAL_RANK\" = 1 ]; then sleep 0.2; exit 3; fi; exec sleep 60",
+                    NULL};
     cl_launch_spec_t s = base_spec(f, 3, argv);
     s.node_rank = 2;
     s.nnodes = 4;
@@ -334,22 +337,71 @@ static void test_bad_spec(void **state)
         cl_launch_spec_t s = base_spec(f, 3, argv);
         const char *want = NULL;
         switch (c) {
-        case 0: s.local_ranks = 0; want = "local_ranks"; break;
-        case 1: s.local_ranks = 5000; want = "local_ranks"; break;
-        case 2: s.node_rank = 1; s.nnodes = 1; want = "node_rank"; break;
-        case 3: s.nnodes = 0; want = "nnodes"; break;
-        case 4: s.gpus = dup_gpus; want = "GPU 1 is listed twice"; break;
-        case 5: s.master_addr = NULL; want = "master address"; break;
-        case 6: s.master_port = 0; want = "master port"; break;
-        case 7: s.argv = noargs; want = "no command"; break;
-        case 8: s.argv = missing; want = "no-such-command-colossus"; break;
-        case 9: s.argv = notexec; want = "./file"; break;
-        case 10: s.env_extra = badenv; want = "'NOEQUALS' is not NAME=VALUE"; break;
-        case 11: s.env_extra = badenv2; want = "'=value'"; break;
-        case 12: s.grace_ms = -1; want = "grace"; break;
-        case 13: s.log_dir = "/proc/no/such/dir"; want = "/proc/no/such/dir"; break;
-        case 14: s.work_dir = NULL; want = "working directory"; break;
-        case 15: s.cgroup_mode = (cl_launch_cgroup_mode_t)9; want = "cgroup mode"; break;
+        case 0:
+            s.local_ranks = 0;
+            want = "local_ranks";
+            break;
+        case 1:
+            s.local_ranks = 5000;
+            want = "local_ranks";
+            break;
+        case 2:
+            s.node_rank = 1;
+            s.nnodes = 1;
+            want = "node_rank";
+            break;
+        case 3:
+            s.nnodes = 0;
+            want = "nnodes";
+            break;
+        case 4:
+            s.gpus = dup_gpus;
+            want = "GPU 1 is listed twice";
+            break;
+        case 5:
+            s.master_addr = NULL;
+            want = "master address";
+            break;
+        case 6:
+            s.master_port = 0;
+            want = "master port";
+            break;
+        case 7:
+            s.argv = noargs;
+            want = "no command";
+            break;
+        case 8:
+            s.argv = missing;
+            want = "no-such-command-colossus";
+            break;
+        case 9:
+            s.argv = notexec;
+            want = "./file";
+            break;
+        case 10:
+            s.env_extra = badenv;
+            want = "'NOEQUALS' is not NAME=VALUE";
+            break;
+        case 11:
+            s.env_extra = badenv2;
+            want = "'=value'";
+            break;
+        case 12:
+            s.grace_ms = -1;
+            want = "grace";
+            break;
+        case 13:
+            s.log_dir = "/proc/no/such/dir";
+            want = "/proc/no/such/dir";
+            break;
+        case 14:
+            s.work_dir = NULL;
+            want = "working directory";
+            break;
+        case 15:
+            s.cgroup_mode = (cl_launch_cgroup_mode_t)9;
+            want = "cgroup mode";
+            break;
         }
         char err[256] = "unchanged";
         cl_launch_t *l = (cl_launch_t *)0x1;

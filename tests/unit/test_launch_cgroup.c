@@ -8,8 +8,7 @@
 static void test_cgroup_stop(void **state)
 {
     struct fixture *f = *state;
-    if (!have_cgroup())
-        skip();
+    if (!have_cgroup()) skip();
     cl_launch_spec_t s = base_spec(f, 2, ignoring_child_argv(f, 1));
     s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
     s.grace_ms = 200;
@@ -54,8 +53,7 @@ static void test_cgroup_stop(void **state)
 static void test_cgroup_success_leftover(void **state)
 {
     struct fixture *f = *state;
-    if (!have_cgroup())
-        skip();
+    if (!have_cgroup()) skip();
     char *argv[] = {"/bin/sh", "-c", "setsid sleep 60 & echo ok", NULL};
     cl_launch_spec_t s = base_spec(f, 2, argv);
     s.cgroup_mode = CL_LAUNCH_CGROUP_AUTO;
@@ -135,8 +133,7 @@ static void test_exec_failure(void **state)
     chmod(path, 0755);
     char *argv[] = {"./bad", NULL};
     for (int k = 0; k < 2; k++) {
-        if (k == 1 && !have_cgroup())
-            break;
+        if (k == 1 && !have_cgroup()) break;
         cl_launch_spec_t s = base_spec(f, 2, argv);
         s.cgroup_mode = k ? CL_LAUNCH_CGROUP_REQUIRE : CL_LAUNCH_CGROUP_OFF;
         cl_launch_t *l = NULL;
@@ -171,16 +168,14 @@ static void test_exec_failure(void **state)
 static void test_sweep(void **state)
 {
     struct fixture *f = *state;
-    if (!have_cgroup())
-        skip();
+    if (!have_cgroup()) skip();
     char root[1024], dead[1400], live[1400], other[1400], procs[1500];
     char *parent = f->cg_parent;
     assert_int_equal(cl__cgroup_default_parent(root, sizeof root), 0);
     snprintf(parent, sizeof f->cg_parent, "%s/sweep-test-%ld", root, (long)getpid());
     assert_int_equal(cl__cgroup_make(parent), 0);
     pid_t gone = fork();
-    if (gone == 0)
-        _exit(0);
+    if (gone == 0) _exit(0);
     assert_int_equal(waitpid(gone, NULL, 0), gone);
     snprintf(dead, sizeof dead, "%s/job5-inc1-node0-%ld-0", parent, (long)gone);
     snprintf(live, sizeof live, "%s/job5-inc1-node0-%ld-3", parent, (long)getpid());
@@ -193,8 +188,7 @@ static void test_sweep(void **state)
     pid_t orphan = fork();
     if (orphan == 0) {
         int fd = open(procs, O_WRONLY);
-        if (fd < 0 || write(fd, "0", 1) != 1)
-            _exit(99);
+        if (fd < 0 || write(fd, "0", 1) != 1) _exit(99);
         execl("/bin/sleep", "sleep", "60", (char *)NULL);
         _exit(98);
     }
@@ -223,8 +217,7 @@ static void test_sweep(void **state)
 static void test_cgroup_environment(void **state)
 {
     struct fixture *f = *state;
-    if (!have_cgroup())
-        skip();
+    if (!have_cgroup()) skip();
     char *argv[] = {"/bin/sh", "-c", "sed -n 's/^0:://p' /proc/$$/cgroup > \"$0/cg-$RANK\"",
                     f->dir, NULL};
     cl_launch_spec_t s = base_spec(f, 2, argv);
@@ -247,8 +240,7 @@ static void test_cgroup_environment(void **state)
         assert_non_null(cg);
         size_t n = strlen(cg), m = strlen(name);
         int ok = n >= m && !strcmp(cg + n - m, name);
-        if (!ok)
-            fprintf(stderr, "rank %d runs in cgroup %s, not in %s", rank, cg, name);
+        if (!ok) fprintf(stderr, "rank %d runs in cgroup %s, not in %s", rank, cg, name);
         free(cg);
         assert_true(ok);
     }
@@ -331,22 +323,19 @@ static int proc_gone(pid_t pid) /* no such process, or a zombie */
     char path[64], st[512] = "";
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
     FILE *fp = fopen(path, "r");
-    if (!fp)
-        return 1;
-    if (!fgets(st, sizeof st, fp))
-        st[0] = '\0';
+    if (!fp) return 1;
+    if (!fgets(st, sizeof st, fp)) st[0] = '\0';
     fclose(fp);
     const char *p = strrchr(st, ')');
     return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
 /* The "agent" for test_agent_death: a child process running one launcher until killed. */
-static void __attribute__((noreturn)) agent_child(struct fixture *f, const char *parent,
-                                                   int survive)
+static void __attribute__((noreturn))
+agent_child(struct fixture *f, const char *parent, int survive)
 {
     uv_loop_t loop;
-    if (uv_loop_init(&loop))
-        _exit(90);
+    if (uv_loop_init(&loop)) _exit(90);
     char *argv[] = {"/bin/sh", "-c",
                     "sleep 60 & echo $$ $! > \"$0/pids-$RANK.tmp\";"
                     " mv \"$0/pids-$RANK.tmp\" \"$0/pids-$RANK\"; wait",
@@ -382,8 +371,7 @@ static void test_agent_death(void **state)
     for (int survive = 0; survive < 2; survive++) {
         pid_t agent = fork();
         assert_true(agent >= 0);
-        if (agent == 0)
-            agent_child(f, cg ? parent : NULL, survive);
+        if (agent == 0) agent_child(f, cg ? parent : NULL, survive);
         long rank_pid[2], child_pid[2];
         for (int rank = 0; rank < 2; rank++) {
             char path[600];
