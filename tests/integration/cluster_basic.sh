@@ -59,6 +59,12 @@ fpids=$(echo $(cat fpid.0 fpid.1 fpid.2))
 wait_for 10 bash -c "for p in $fpids; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0" ||
     fail "the other ranks of the failed job still run"
 
+log "a command that cannot be started fails the job with 127 and a log line"
+E=$("$B" submit --gpus-per-node 1 -- /nonexistent/cmd --flag) || fail "submit"
+"$B" wait "$E" --timeout 30 && fail "job with a missing command succeeded"
+[ "$(job_field "$E" 'd["exit_code"]')" = 127 ] || fail "exit code $(job_field "$E" 'd["exit_code"]')"
+"$B" logs "$E" | grep -q "cannot launch.*nonexistent" || fail "no launch error in the log: $("$B" logs "$E")"
+
 log "cancel stops every rank and leaves no process"
 X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > t.p.$RANK && mv t.p.$RANK pid.$RANK; while :; do sleep 0.2; done')
 wait_state "$X" running 20 || fail "not running"
@@ -80,7 +86,7 @@ Q=$(COLOSSUS_CONTROLLER= COLOSSUS_KEY= "$B" submit --controller "$CTL_ADDR" --ke
     fail "tenant/priority/max-restarts: $(job_field "$Q" 'd["tenant"], d["priority"], d["max_restarts"]')"
 
 log "listing and bad input"
-n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 6 ] || fail "jobs --all lists $n jobs, not 6"
+n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 7 ] || fail "jobs --all lists $n jobs, not 7"
 "$B" jobs | grep -q envjob && fail "finished job listed without --all"
 "$B" nodes | grep -Eq "^[0-9]+ +n4 +up +8 +8 +yes" || fail "nodes table: $("$B" nodes)"
 "$B" submit -N 2 2>err.txt && fail "submit without a command accepted"
