@@ -14,7 +14,7 @@ cd "$T"
 
 # A job that records each start and runs until told to stop by a file.
 cat > job.sh <<'SH'
-echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK" >> "starts.$COLOSSUS_RESTART"
+echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK ck=$COLOSSUS_CHECKPOINT_DIR" >> "starts.$COLOSSUS_RESTART"
 while [ ! -e stop ]; do sleep 0.1; done
 SH
 J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 2 -- sh "$T/job.sh")
@@ -45,11 +45,12 @@ touch stop
 log "without hot spares: requeue onto other nodes"
 stop_all
 rm -f stop starts.*
-STATE_DIR=$T/state2 start_controller --nodes 8 --gpus-per-node 2
+STATE_DIR=$T/state2 start_controller --nodes 8 --gpus-per-node 2 --checkpoint-dir "$T/shared-ckpt"
 for i in 1 2 3; do start_agent "m$i" 2; done
 wait_nodes_up 3
 J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 1 -- sh "$T/job.sh")
 wait_for 10 bash -c '[ "$(cat starts.0 2>/dev/null | wc -l)" = 4 ]' || fail "job did not start"
+[ "$(grep -c "ck=$T/shared-ckpt/$J\$" starts.0)" = 4 ] || fail "--checkpoint-dir not used: $(cat starts.0)"
 victim=$(job_field "$J" 'd["nodes"][0]')
 kill_node "$victim"
 wait_for 15 bash -c '[ "$(cat starts.1 2>/dev/null | wc -l)" = 4 ]' || fail "not restarted after requeue"
