@@ -86,6 +86,15 @@ kill_node "$(job_field "$P" 'd["nodes"][1]')"
 wait_for 10 bash -c 'ls peer.1.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P was not restarted: $(job_state "$P") $(job_field "$P" 'd["reason"]')"
 grep -q "job $P: its rank failure came with a node failure" controller.log || fail "peer failure not attributed to the node"
 [ "$(job_field "$P" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
+
+log "an agent that restarts at once (its ranks gone) gets its jobs restarted without waiting"
+victim=$(job_field "$P" 'd["nodes"][0]')
+kill_node "$victim"
+start_agent "$victim" 2
+wait_for 10 bash -c 'ls peer.2.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P not restarted after its agent restarted"
+grep -q "node $victim no longer runs job $P" controller.log || fail "lost ranks not noticed"
+grep -q "node $victim declared down" controller.log && fail "waited for dead-after instead"
+[ "$(job_field "$P" 'd["restarts"]')" = 2 ] || fail "restarts != 2"
 touch stop
 "$B" wait "$P" --timeout 20 || fail "job P did not succeed after its restart"
 log "PASS"
