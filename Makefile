@@ -64,19 +64,19 @@ build/libcolossus-asan.a: $(ASAN_OBJS)
 
 bin/colossus: build/obj/src/cli/main.o $(LIB_OBJS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 bin/colossus-asan: build/asan/src/cli/main.o $(ASAN_OBJS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -rdynamic -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 build/tests/%: tests/unit/%.c $(call obj,obj,$(TEST_SUPPORT)) build/libcolossus.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) -lcmocka
 
 build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcolossus-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 asan: $(ASAN_BINS) bin/colossus-asan

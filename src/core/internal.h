@@ -1,0 +1,207 @@
+/* internal.h - the core's private structures, shared by the files of src/core only. */
+#ifndef COLOSSUS_CORE_INTERNAL_H
+#define COLOSSUS_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "colossus/core.h"
+
+#define NIL UINT32_MAX
+
+/* Crash with a report when an invariant breaks (Redis's serverAssert): silent corruption
+ * of cluster state is worse than a restart from the journal. */
+#define CL_ASSERT(x) ((x) ? (void)0 : cl__assert_fail(#x, __FILE__, __LINE__))
+_Noreturn void cl__assert_fail(const char *expr, const char *file, int line);
+
+void cl__err(cl_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void *cl__xmalloc(size_t n);
+void *cl__xcalloc(size_t n, size_t size);
+void *cl__xrealloc(void *p, size_t n);
+char *cl__xstrdup(const char *s);
+
+/* ------------------------------------------------------------------ topology */
+enum { LV_DOM = 1, LV_LEAF = 2, LV_POD = 3, LV_CLUSTER = 4 };
+
+struct cl_topo {
+    uint32_t nnodes, gpn;
+    uint32_t nlv[4];   /* entities per level: [1] domains, [2] leaves, [3] pods */
+    uint32_t *first[4]; /* [lv][e]..[lv][e+1]: e's children (nodes for domains) */
+    uint32_t *parent[4]; /* [0] node->domain, [1] domain->leaf, [2] leaf->pod */
+    uint32_t cap[4];   /* largest entity in nodes per level */
+    char *names;       /* node names, NUL-separated */
+    uint32_t *name_off;
+    char **leaf_names, **pod_names;
+    uint32_t *hash;    /* node name -> id, open addressing, NIL = empty */
+    uint32_t hmask;
+};
+
+uint32_t cl__topo_node_level(const cl_topo_t *t, cl_nodeid_t n, int lv);
+uint32_t cl__topo_nodes_in(const cl_topo_t *t, int lv, uint32_t e);
+/* Build a topology from explicit arrays (used by the presets and the Slurm parser).
+ * leaf_nodes[l] = nodes of leaf l; pod_of_leaf[l]; names may be NULL (generated). */
+cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes, const uint32_t *pod_of_leaf,
+                          uint32_t npods, uint32_t gpn, uint32_t nodes_per_domain,
+                          char **node_names, char **leaf_names, char **pod_names,
+                          const char *prefix, cl_error_t *err);
+
+/* -------------------------------------------------------------------- nodes */
+enum { H_UP = 0, H_DOWN = 1 };
+enum { A_NONE = 0, A_DRAIN = 1, A_MAINT = 2 };
+
+typedef struct node {
+    uint64_t alloc;  /* GPUs held by jobs */
+    uint64_t failed; /* failed GPUs */
+    uint32_t jprev, jnext; /* list of eligible nodes with exactly j free GPUs, 0<j<gpn */
+    uint32_t sprev, snext; /* pod's free-spare list */
+    uint8_t health, admin, spare, reserved;
+    uint8_t eff; /* free GPUs as the index counts them (0 when not eligible) */
+} node_t;
+
+/* One level of the free-capacity index (domains, leaves or pods), per GPU threshold k:
+ * cnt = eligible nodes with >= k free GPUs; entities are linked into buckets by cnt, both
+ * globally and under their parent, so a search for "smallest entity with >= N" or
+ * "children largest first" walks buckets, never the cluster. Bucket 0 is not linked. */
+typedef struct level {
+    uint32_t n, cap, nparents;
+    uint32_t *cnt;          /* [k-1][n] */
+    uint32_t *gprev, *gnext; /* global bucket links [k-1][n] */
+    uint32_t *ghead;        /* [k-1][cap+1] */
+    uint32_t *pprev, *pnext; /* parent bucket links [k-1][n] (absent for pods) */
+    uint32_t *phead;        /* [k-1][nparents][cap+1] */
+} level_t;
+
+/* --------------------------------------------------------------------- jobs */
+typedef struct job {
+    cl_jobid_t id;
+    uint64_t seq; /* submit order */
+    uint32_t tenant;
+    int32_t prio;
+    uint32_t nnodes, k;
+    double limit;
+    uint32_t max_sw, max_restarts, restarts, incarnation, preemptions;
+    uint8_t state, preemptible, requeued, live;
+    cl_time_t submit, start, end;
+    uint32_t qprev, qnext; /* pending list, or running-preemptible list of its level */
+    uint32_t hpos;         /* running heap position */
+    cl_alloc_t *alloc;     /* nnodes entries while running */
+} job_t;
+
+typedef struct plevel { /* one priority value */
+    int32_t prio;
+    uint32_t rq_head, rq_tail;   /* requeued jobs: served first */
+    uint32_t *t_head, *t_tail;   /* per tenant FIFO (one list, [0], unless fair share) */
+    uint32_t rp_head, rp_tail;   /* running preemptible jobs, by start */
+    uint64_t npending, nrun_preempt;
+} plevel_t;
+
+typedef struct tenant {
+    char *name;
+    double shares, usage, last;
+    uint64_t running_gpus;
+    double factor; /* computed per pass */
+} tenant_t;
+
+typedef struct pod_spares {
+    uint32_t head, nfree, target;
+} pod_spares_t;
+
+struct cl_cluster {
+    cl_topo_t *t;
+    cl_cluster_opts_t o;
+    uint32_t gpn;
+    uint64_t allmask;
+    node_t *nodes;
+    uint32_t *gpu_job; /* [node*gpn+g] job slot + 1, 0 = free */
+    level_t lv[4];     /* [1..3] */
+    uint64_t *tot;     /* [k-1]: eligible nodes with >= k free */
+    uint32_t *jhead;   /* [j]: eligible nodes with exactly j free, 0<j<gpn */
+    pod_spares_t *spares;
+    uint32_t spares_target_total;
+
+    job_t *jobs;
+    uint32_t njobs_cap, free_slot; /* free slots chained through qnext */
+    uint32_t *id2slot;            /* job id -> slot + 1 */
+    uint64_t id_cap;
+    cl_jobid_t next_id;
+    uint64_t seq;
+    uint64_t npending, nrunning;
+
+    plevel_t *pl; /* sorted by prio, highest first */
+    uint32_t npl;
+    tenant_t *tn;
+    uint32_t ntn;
+
+    uint32_t *heap; /* running jobs by deadline (start + limit) */
+    uint32_t nheap, heap_cap;
+
+    /* scratch */
+    uint32_t *sel;
+    uint32_t nsel, sel_cap;
+    uint32_t *rel; /* virtually released jobs */
+    uint32_t nrel, rel_cap;
+
+    /* last pass */
+    cl_jobid_t resv_job;
+    cl_time_t resv_shadow;
+    uint32_t *resv;
+    uint32_t nresv, resv_cap;
+    cl_jobid_t *bf;
+    uint32_t nbf, bf_cap;
+};
+
+static inline uint32_t cl__popc(uint64_t x)
+{
+    return (uint32_t)__builtin_popcountll(x);
+}
+static inline uint64_t cl__node_free(const cl_cluster_t *c, const node_t *n)
+{
+    return c->allmask & ~n->alloc & ~n->failed;
+}
+static inline job_t *cl__job(cl_cluster_t *c, cl_jobid_t id)
+{
+    if (id == 0 || id >= c->id_cap || !c->id2slot[id])
+        return NULL;
+    return &c->jobs[c->id2slot[id] - 1];
+}
+
+/* index.c */
+int cl__index_init(cl_cluster_t *c);
+void cl__index_free(cl_cluster_t *c);
+uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n);
+void cl__node_update(cl_cluster_t *c, cl_nodeid_t id); /* re-derive eff and fix the index */
+uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent, uint32_t cnt);
+uint32_t cl__cnt(const cl_cluster_t *c, int lv, uint32_t k, uint32_t e);
+
+/* place.c: choose nodes for a gang without changing anything (result in c->sel). */
+int cl__place(cl_cluster_t *c, uint32_t nnodes, uint32_t k, uint32_t max_sw);
+/* Take k GPUs on each selected node for job slot js (rank order = selection order). */
+void cl__commit(cl_cluster_t *c, uint32_t js);
+
+/* spares.c */
+void cl__spares_init(cl_cluster_t *c);
+void cl__spare_refill(cl_cluster_t *c, uint32_t pod);
+void cl__spare_unlink(cl_cluster_t *c, cl_nodeid_t n);
+cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near);
+
+/* jobs.c */
+void cl__heap_push(cl_cluster_t *c, uint32_t js);
+void cl__heap_remove(cl_cluster_t *c, uint32_t js);
+double cl__deadline(const job_t *j);
+void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now);
+void cl__job_release(cl_cluster_t *c, uint32_t js, cl_time_t now);
+void cl__job_release_norefill(cl_cluster_t *c, uint32_t js, cl_time_t now);
+void cl__job_requeue(cl_cluster_t *c, uint32_t js, cl_time_t now);
+void cl__job_terminal(cl_cluster_t *c, uint32_t js, cl_job_state_t st, cl_time_t now);
+void cl__decide(cl_decisions_t *d, const job_t *j, cl_action_t a, cl_nodeid_t o, cl_nodeid_t n);
+
+/* queue.c */
+void cl__queue_push(cl_cluster_t *c, uint32_t js, int at_head);
+void cl__queue_remove(cl_cluster_t *c, uint32_t js);
+uint32_t cl__plevel(cl_cluster_t *c, int32_t prio);
+void cl__rp_push(cl_cluster_t *c, uint32_t js);
+void cl__rp_remove(cl_cluster_t *c, uint32_t js);
+void cl__tenant_advance(cl_cluster_t *c, uint32_t t, cl_time_t now);
+
+#endif
