@@ -12,17 +12,19 @@ static const char usage_text[] =
     "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]]\n"
     "       [--policy naive|colossus] [--queue fifo|backfill|fairshare]\n"
     "       [--detect-s S] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s S]\n"
-    "       [--spares-pct P] [--replica-gpus N] [--stall-s S] [--failure-scale X]\n"
-    "       [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
+    "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
+    "       [--failure-scale X]"
+    " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
     "       [--json] [--plot FILE.svg]\n"
     "\n"
     "Simulates a cluster, its component failures and repairs, and a workload, every\n"
     "decision taken by the scheduling core. Presets: colossus2 (550,000 x 2), hgx, nvl72.\n"
     "--policy sets the defaults of the recovery flags (see docs/simulation.md):\n"
     "  naive:    detect 600 s, restart 600 s, checkpoint every 3600 s costing 51 s, no\n"
-    "            containment, 5%% free nodes as headroom\n"
+    "            containment, 5% free nodes as headroom (--hot-spares no)\n"
     "  colossus: detect per failure class (10/30/60 s), restart 200 s, Daly interval with\n"
-    "            a 0.59 s asynchronous stall, 5%% hot spares, replicas of 16384 GPUs\n"
+    "            a 0.59 s asynchronous stall, 5% hot spares (--hot-spares yes),\n"
+    "            replicas of 16384 GPUs\n"
     "--replica-gpus 0 turns containment off (whole-job restarts); --stall-s is the global\n"
     "stall per contained failure (default: the detection time).\n";
 
@@ -60,6 +62,7 @@ int cmd_sim(int argc, char **argv)
     double given[F_N] = {0};
     bool has[F_N] = {false};
     bool ckpt_auto = false;
+    int hot = -1;
     const char *preset = NULL;
     double nodes = 0, gpn = 0, days = 30, seed = 1, fscale = 1, rscale = 1, mfu = 0.40;
     double mfront = 0.75, mload = 0.90;
@@ -126,6 +129,12 @@ int cmd_sim(int argc, char **argv)
         }
         if (!strcmp(name, "--trace-cluster")) {
             trace_cluster = v;
+            continue;
+        }
+        if (!strcmp(name, "--hot-spares")) {
+            hot = !strcmp(v, "yes") ? 1 : !strcmp(v, "no") ? 0 : -2;
+            if (hot == -2)
+                return bad("--hot-spares wants yes or no, got '%s'%s", v, "");
             continue;
         }
         if (!strcmp(name, "--plot")) {
@@ -224,6 +233,8 @@ int cmd_sim(int argc, char **argv)
             return bad("--replica-gpus must be a whole number%s%s", "", "");
         cfg.replica_gpus = (uint64_t)given[F_REPLICA];
     }
+    if (hot >= 0)
+        cfg.hot_spares = hot;
     if (has[F_STALL])
         cfg.stall_s = given[F_STALL];
     if (cfg.ckpt_interval_s == 0 && cfg.ckpt_cost_s <= 0)

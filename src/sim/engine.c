@@ -246,9 +246,10 @@ void sim_decisions(sim_t *s, double t)
         case CL_ACT_START:
             if (j->first_start < 0) {
                 j->first_start = t;
-                s->res.jobs_started++;
-                if (!j->frontier)
+                if (!j->frontier) {
+                    s->res.jobs_started++;
                     wait_record(s, t - j->submit);
+                }
             }
             s->alloc_gpus += j->gpus;
             j->allocated = true;
@@ -524,25 +525,14 @@ static void on_finish(sim_t *s, sim_job_t *j, double t)
     s->need_sched = true;
 }
 
-/* A replaced GPU is back. The core returns GPUs to service only through a node recovery,
- * so an idle node is cycled down and up; a node still running jobs on its other GPUs keeps
- * the GPU out of service and is looked at again an hour later. */
+/* A replaced GPU is back (the core's node recovery clears a node's failed GPUs, and
+ * node_back fails again those whose own repair is still due). */
 static void repair_gpu(sim_t *s, uint32_t n, uint32_t g, double t)
 {
-    cl_node_info_t info;
-    if (!((s->gpu_failed[n] >> g) & 1) || cl_node_get(s->cl, n, &info))
+    if (!((s->gpu_failed[n] >> g) & 1))
         return;
-    if (info.njobs) {
-        s->gpu_repairs_deferred++;
-        push(s, t + 3600.0, EV_REPAIR, n, g, 0);
-        return;
-    }
     s->gpu_failed[n] &= ~(1ULL << g);
     s->down_gpus--;
-    cl_error_t err;
-    if (cl_node_fail(s->cl, n, t, &s->dec, &err))
-        refused(s, &err);
-    sim_decisions(s, t);
     node_back(s, n, t);
 }
 

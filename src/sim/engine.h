@@ -65,7 +65,7 @@ typedef struct sim {
     size_t nwaits, capwaits;
     double alloc_gpu_s, avail_gpu_s, useful_gpu_s, run_eff, jct_sum;
     uint64_t class_failures[CL_FAIL_CLASSES];
-    uint64_t jobs_failed, core_refusals, gpu_repairs_deferred;
+    uint64_t jobs_failed, core_refusals;
     char last_refusal[256];
     uint32_t bucket_failures;
     bool need_sched, oom;

@@ -28,12 +28,14 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
         c->ckpt_interval_s = 3600;
         c->ckpt_cost_s = 51;      /* ByteCheckpoint: synchronous save of a 405B model */
         c->replica_gpus = 0;
+        c->hot_spares = false;    /* a failed job goes back through the queue */
     } else {
         c->detect_s = -1;         /* per class: ByteRobust active checks 10/30/60 s */
         c->restart_s = 200;       /* FT-HSDP: synchronous cold restart at 16K GPUs */
         c->ckpt_interval_s = 0;   /* Daly from the live failure rate */
         c->ckpt_cost_s = 0.59;    /* ByteCheckpoint: asynchronous checkpoint stall */
         c->replica_gpus = 16384;  /* a replica the size the 200 s restart was measured at */
+        c->hot_spares = true;     /* swap in place (the core's reserve per pod) */
     }
 }
 
@@ -135,7 +137,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     cl_cluster_opts_t opts;
     cl_cluster_opts_default(&opts);
     opts.policy = cfg->queue;
-    opts.spare_fraction = cfg->policy == CL_SIM_COLOSSUS ? cfg->spares_pct / 100.0 : 0;
+    opts.spare_fraction = cfg->hot_spares ? cfg->spares_pct / 100.0 : 0;
     s->cl = cl_cluster_create(topo, &opts, &e);
     if (!s->cl) {
         if (err)
@@ -167,7 +169,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     cl_stats_t st;
     cl_cluster_stats(s->cl, &st);
     uint32_t spare = (uint32_t)ceil((double)s->nodes * cfg->spares_pct / 100.0);
-    if (cfg->policy == CL_SIM_COLOSSUS && st.spares_target > spare)
+    if (cfg->hot_spares && st.spares_target > spare)
         spare = st.spares_target;
     uint32_t fnodes = s->nodes > spare ? s->nodes - spare : 0;
     if (cfg->workload == CL_WL_MIXED)
@@ -247,16 +249,16 @@ static void finish(sim_t *s)
         if (j->frontier) {
             r->ettr = p / s->end;
             /* Daly's expectation for the job as configured, with the mean detection time */
-            double det = 0;
-            if (s->cfg.detect_s >= 0) {
-                det = s->cfg.detect_s;
-            } else {
-                double tot = 0;
+            double det = s->cfg.detect_s;
+            if (det < 0) { /* the mean over the job's failures, by class rate */
+                double w = 0, sum = 0;
                 for (int c = 0; c < CL_FAIL_CLASSES; c++) {
-                    det += cl_fail_classes[c].detect_s * cl_fail_classes[c].llama3;
-                    tot += cl_fail_classes[c].llama3;
+                    const cl_fail_class_t *fc = &cl_fail_classes[c];
+                    double rate = fc->rate_per_h * (fc->per_node ? j->gpus / s->gpn : j->gpus);
+                    sum += rate * fc->detect_s;
+                    w += rate;
                 }
-                det /= tot;
+                det = sum / w;
             }
             double m = j->model_mtbf;
             if (j->contained) {
@@ -347,7 +349,6 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     finish(s);
     s->res.core_refusals = s->core_refusals;
     s->res.jobs_failed = s->jobs_failed;
-    s->res.gpu_repairs_deferred = s->gpu_repairs_deferred;
     memcpy(s->res.class_failures, s->class_failures, sizeof(s->class_failures));
     if (s->core_refusals)
         snprintf(s->res.last_refusal, sizeof(s->res.last_refusal), "%s", s->last_refusal);

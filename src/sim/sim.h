@@ -150,7 +150,8 @@ typedef struct cl_sim_config {
     double restart_s;
     double ckpt_interval_s;  /* 0: auto (Daly from the live failure rate) */
     double ckpt_cost_s;
-    double spares_pct;       /* hot spares (colossus) or free headroom (naive), % of nodes */
+    double spares_pct;       /* nodes kept out of the frontier job, % (hot spares or headroom) */
+    bool hot_spares;         /* the core holds them as hot spares (swap in place) */
     double failure_scale;
     double repair_scale;
     double mfu;
@@ -187,7 +188,7 @@ typedef struct cl_sim_result {
     uint64_t sched_passes;
     uint64_t core_refusals;      /* core calls that failed (should be 0) */
     char last_refusal[256];
-    uint64_t jobs_failed, gpu_repairs_deferred;
+    uint64_t jobs_failed;
     uint64_t class_failures[CL_FAIL_CLASSES];
     cl_sim_sample_t *samples;
     size_t nsamples;
