@@ -349,6 +349,19 @@ static bool job_holds_gpu(sim_t *s, cl_jobid_t id, uint32_t n, uint32_t gpu)
     return false;
 }
 
+/* Was job id already hit by a failure on node n that is not yet detected? Then a second
+ * failure there is not a new interruption: the core will take one decision for the job on
+ * that node. (A node-scope failure marks the node down, so only GPU failures are pending
+ * on a node that can fail again.) */
+static bool already_hit(sim_t *s, cl_jobid_t id, uint32_t n)
+{
+    for (size_t i = 0; i < s->npend; i++)
+        if (s->pend[i].node == n && s->pend[i].gpu >= 0 &&
+            job_holds_gpu(s, id, n, (uint32_t)s->pend[i].gpu))
+            return true;
+    return false;
+}
+
 /* A component fails now: the jobs on it stop computing at once (their work since the last
  * checkpoint is lost); the control plane learns of it after the detection time. */
 static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
@@ -370,6 +383,8 @@ static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
         if (!j || !j->live)
             continue;
         if (gpu_scope && !job_holds_gpu(s, ids[k], n, d->gpu))
+            continue;
+        if (already_hit(s, ids[k], n))
             continue;
         s->res.interruptions++;
         j->failures++;

@@ -39,10 +39,14 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
     fprintf(f, "\"jobs_submitted\":%llu,\"jobs_started\":%llu,\"mean_wait_s\":%.1f,",
             (unsigned long long)r->jobs_submitted, (unsigned long long)r->jobs_started,
             r->mean_wait_s);
-    fprintf(f, "\"frontier_gpus\":%llu,\"frontier_interruptions\":%llu,"
-               "\"frontier_mtbf_s\":%.1f,\"expected_ettr\":%.6f,",
-            (unsigned long long)r->frontier_gpus, (unsigned long long)r->frontier_interruptions,
-            r->frontier_mtbf_s, r->ettr >= 0 ? r->daly_ettr : 0.0);
+    fprintf(f, "\"frontier_gpus\":%llu,\"frontier_interruptions\":%llu,",
+            (unsigned long long)r->frontier_gpus, (unsigned long long)r->frontier_interruptions);
+    /* without failures the MTBF is infinite: JSON has no infinity, so null */
+    if (r->ettr >= 0 && isfinite(r->frontier_mtbf_s) && isfinite(r->daly_ettr))
+        fprintf(f, "\"frontier_mtbf_s\":%.1f,\"expected_ettr\":%.6f,", r->frontier_mtbf_s,
+                r->daly_ettr);
+    else
+        fprintf(f, "\"frontier_mtbf_s\":null,\"expected_ettr\":null,");
     fprintf(f, "\"requeues\":%llu,\"restarts_in_place\":%llu,\"contained\":%llu,"
                "\"sched_passes\":%llu,",
             (unsigned long long)r->requeues, (unsigned long long)r->restarts_in_place,

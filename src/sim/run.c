@@ -321,6 +321,12 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     if (setup(s, cfg, err))
         goto out;
     cl_event_t e;
+    if (s->need_sched) { /* the jobs submitted at time 0 */
+        s->need_sched = false;
+        cl_schedule(s->cl, 0, &s->dec);
+        s->res.sched_passes++;
+        sim_decisions(s, 0);
+    }
     while (cl_eventq_pop(&s->q, &e)) {
         if (e.t > s->end)
             break;
