@@ -271,8 +271,12 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr, "colossus sim: warning: the core refused %llu calls (last: %s)\n",
                 (unsigned long long)res.core_refusals, res.last_refusal);
     /* the run time goes to stderr: the JSON must be the same for the same inputs */
-    fprintf(stderr, "colossus sim: simulated %.4g days, %llu events in %.2f s\n", res.days,
-            (unsigned long long)res.events, run_s);
+    fprintf(stderr, "colossus sim: simulated %.4g days, %llu events in %.2f s; in the core: "
+                    "%llu scheduling passes %.2f s (slowest %.3f s), failure calls %.2f s "
+                    "(slowest %.3f s)\n",
+            res.days, (unsigned long long)res.events, run_s,
+            (unsigned long long)res.sched_passes, res.core_sched_s, res.core_sched_max_s,
+            res.core_fail_s, res.core_fail_max_s);
     if (!json) {
         printf("cluster      %llu GPUs in %llu nodes, %.4g days\n",
                (unsigned long long)res.gpus, (unsigned long long)res.nodes, res.days);

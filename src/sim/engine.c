@@ -34,6 +34,13 @@ static double cycle_wall(const sim_job_t *j, double w)
 }
 
 /* ---------------------------------------------------------------- helpers ---------------- */
+double sim_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int push(sim_t *s, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
 {
     if (cl_eventq_push(&s->q, t, type, a, b, c)) {
@@ -318,14 +325,15 @@ static void pend_add(sim_t *s, uint32_t node, int32_t gpu, uint32_t cls)
     s->pend[s->npend++] = (sim_pend_t){node, gpu, cls};
 }
 
-static void pend_remove(sim_t *s, uint32_t node, int32_t gpu)
+static bool pend_remove(sim_t *s, uint32_t node, int32_t gpu)
 {
     for (size_t i = 0; i < s->npend; i++)
         if (s->pend[i].node == node && s->pend[i].gpu == gpu) {
             memmove(&s->pend[i], &s->pend[i + 1], (s->npend - i - 1) * sizeof(*s->pend));
             s->npend--;
-            return;
+            return true;
         }
+    return false;
 }
 
 static double detect_time(const sim_t *s, uint32_t cls)
@@ -416,26 +424,74 @@ static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
          d->cls);
 }
 
-static void on_detect(sim_t *s, const cl_event_t *e, double t)
+/* The control plane learns of a failure: the core decides, and the repair clock starts. */
+static void detect_now(sim_t *s, uint32_t n, int32_t gpu, uint32_t cls, double t)
 {
-    uint32_t n = e->a;
-    bool gpu_scope = e->b != UINT32_MAX;
-    pend_remove(s, n, gpu_scope ? (int32_t)e->b : -1);
     cl_error_t err;
     int rc;
-    if (gpu_scope && !s->node_down[n])
-        rc = cl_gpu_fail(s->cl, n, (uint32_t)e->b, t, &s->dec, &err);
-    else if (gpu_scope)
+    double w0 = sim_wall();
+    if (gpu >= 0 && !s->node_down[n])
+        rc = cl_gpu_fail(s->cl, n, (uint32_t)gpu, t, &s->dec, &err);
+    else if (gpu >= 0)
         rc = 0; /* the whole node went down meanwhile; that failure handles its jobs */
     else
         rc = cl_node_fail(s->cl, n, t, &s->dec, &err);
+    double dw = sim_wall() - w0;
+    s->res.core_fail_s += dw;
+    if (dw > s->res.core_fail_max_s)
+        s->res.core_fail_max_s = dw;
     if (rc)
         refused(s, &err);
     sim_decisions(s, t);
-    double rep = cl_rng_exp(&s->rng_repair, cl_fail_classes[e->c].repair_h * 3600.0 *
-                                                s->cfg.repair_scale);
-    push(s, t + rep, EV_REPAIR, n, e->b, e->c);
+    double rep = cl_rng_exp(&s->rng_repair,
+                            cl_fail_classes[cls].repair_h * 3600.0 * s->cfg.repair_scale);
+    push(s, t + rep, EV_REPAIR, n, gpu >= 0 ? (uint64_t)gpu : UINT32_MAX, cls);
     s->need_sched = true;
+}
+
+static bool has_job(const cl_jobid_t *v, size_t n, cl_jobid_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return true;
+    return false;
+}
+
+/* When a job is torn down (requeued or failed), the other undetected failures of its nodes
+ * are found at once, as a launcher's teardown or epilog health check finds them; otherwise
+ * the scheduler would place the job back on dead nodes only to requeue it again. */
+static void on_detect(sim_t *s, const cl_event_t *e, double t)
+{
+    uint32_t n = e->a;
+    int32_t gpu = e->b != UINT32_MAX ? (int32_t)e->b : -1;
+    if (!pend_remove(s, n, gpu))
+        return; /* found already at a teardown */
+    cl_jobid_t hit[CL_MAX_GPUS_PER_NODE];
+    size_t nhit = cl_node_jobs(s->cl, n, hit, CL_MAX_GPUS_PER_NODE);
+    /* the pending failures on nodes of the same jobs, with the job they share */
+    size_t ncand = 0;
+    sim_pend_t cand[64];
+    cl_jobid_t cand_job[64];
+    for (size_t i = 0; nhit && i < s->npend && ncand < 64; i++) {
+        cl_jobid_t ids[CL_MAX_GPUS_PER_NODE];
+        size_t k = cl_node_jobs(s->cl, s->pend[i].node, ids, CL_MAX_GPUS_PER_NODE);
+        for (size_t x = 0; x < k; x++)
+            if (has_job(hit, nhit, ids[x])) {
+                cand[ncand] = s->pend[i];
+                cand_job[ncand++] = ids[x];
+                break;
+            }
+    }
+    detect_now(s, n, gpu, (uint32_t)e->c, t);
+    for (size_t i = 0; i < ncand; i++) {
+        sim_job_t *j = job(s, cand_job[i]);
+        if (j && j->live && j->phase != PH_PENDING)
+            continue; /* restarted in place: its other failures are found in their time */
+        if (!pend_remove(s, cand[i].node, cand[i].gpu))
+            continue;
+        s->res.teardown_detections++;
+        detect_now(s, cand[i].node, cand[i].gpu, cand[i].cls, t);
+    }
 }
 
 static void refused(sim_t *s, const cl_error_t *err)

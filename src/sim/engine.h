@@ -76,6 +76,7 @@ typedef struct sim {
 } sim_t;
 
 /* engine.c */
+double sim_wall(void);
 int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, cl_error_t *err);
 void sim_handle(sim_t *s, const cl_event_t *e);
 void sim_clock_to(sim_t *s, double t);

@@ -48,9 +48,10 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
     else
         fprintf(f, "\"frontier_mtbf_s\":null,\"expected_ettr\":null,");
     fprintf(f, "\"requeues\":%llu,\"restarts_in_place\":%llu,\"contained\":%llu,"
-               "\"sched_passes\":%llu,",
+               "\"teardown_detections\":%llu,\"sched_passes\":%llu,",
             (unsigned long long)r->requeues, (unsigned long long)r->restarts_in_place,
-            (unsigned long long)r->contained, (unsigned long long)r->sched_passes);
+            (unsigned long long)r->contained, (unsigned long long)r->teardown_detections,
+            (unsigned long long)r->sched_passes);
     fprintf(f, "\"detect_s\":");
     if (c->detect_s >= 0)
         fprintf(f, "%.6g,", c->detect_s);

@@ -308,6 +308,20 @@ static void finish(sim_t *s)
     }
 }
 
+/* One scheduling pass, after every event of an instant has been handled. */
+static void pass(sim_t *s)
+{
+    s->need_sched = false;
+    double w0 = sim_wall();
+    cl_schedule(s->cl, s->now, &s->dec);
+    double dw = sim_wall() - w0;
+    s->res.core_sched_s += dw;
+    if (dw > s->res.core_sched_max_s)
+        s->res.core_sched_max_s = dw;
+    s->res.sched_passes++;
+    sim_decisions(s, s->now);
+}
+
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
 {
     sim_t *s = calloc(1, sizeof(*s));
@@ -321,12 +335,8 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     if (setup(s, cfg, err))
         goto out;
     cl_event_t e;
-    if (s->need_sched) { /* the jobs submitted at time 0 */
-        s->need_sched = false;
-        cl_schedule(s->cl, 0, &s->dec);
-        s->res.sched_passes++;
-        sim_decisions(s, 0);
-    }
+    if (s->need_sched) /* the jobs submitted at time 0 */
+        pass(s);
     while (cl_eventq_pop(&s->q, &e)) {
         if (e.t > s->end)
             break;
@@ -345,12 +355,8 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
             goto out;
         }
         const cl_event_t *nx = cl_eventq_peek(&s->q);
-        if (s->need_sched && (!nx || nx->t > s->now)) {
-            s->need_sched = false;
-            cl_schedule(s->cl, s->now, &s->dec);
-            s->res.sched_passes++;
-            sim_decisions(s, s->now);
-        }
+        if (s->need_sched && (!nx || nx->t > s->now))
+            pass(s);
     }
     finish(s);
     s->res.core_refusals = s->core_refusals;

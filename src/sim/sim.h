@@ -176,6 +176,7 @@ typedef struct cl_sim_result {
     double days, wall_s;
     uint64_t events, failures, interruptions, frontier_interruptions;
     uint64_t requeues, restarts_in_place, contained;
+    uint64_t teardown_detections; /* failures found when their job was torn down */
     double ettr;                 /* frontier job; -1 when there is none */
     double utilization, goodput, sustained_exaflops, lost_gpu_hours;
     double avail_gpu_s, alloc_gpu_s, useful_gpu_s;
@@ -186,6 +187,8 @@ typedef struct cl_sim_result {
     double ckpt_interval_s;      /* last interval used by the frontier job */
     double daly_ettr;            /* closed-form expectation for the frontier job */
     uint64_t sched_passes;
+    /* wall seconds spent in the core (stderr only: not reproducible, so not in the JSON) */
+    double core_sched_s, core_sched_max_s, core_fail_s, core_fail_max_s;
     uint64_t core_refusals;      /* core calls that failed (should be 0) */
     char last_refusal[256];
     uint64_t jobs_failed;
