@@ -9,7 +9,8 @@
 
 static const char usage_text[] =
     "usage: colossus sim [--preset NAME | --nodes N --gpus-per-node G] [--days D] [--seed S]\n"
-    "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]]\n"
+    "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]\n"
+    "       [--trace-tenants cluster|none]]\n"
     "       [--policy naive|colossus] [--queue fifo|backfill|fairshare]\n"
     "       [--detect-s S] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s S]\n"
     "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
@@ -26,7 +27,9 @@ static const char usage_text[] =
     "            a 0.59 s asynchronous stall, 5% hot spares (--hot-spares yes),\n"
     "            replicas of 16384 GPUs\n"
     "--replica-gpus 0 turns containment off (whole-job restarts); --stall-s is the global\n"
-    "stall per contained failure (default: the detection time).\n";
+    "stall per contained failure (default: the detection time).\n"
+    "--trace-tenants cluster makes each value of the trace's cluster column a tenant with\n"
+    "one share (fair share among them).\n";
 
 static int bad(const char *fmt, const char *a, const char *b)
 {
@@ -63,6 +66,7 @@ int cmd_sim(int argc, char **argv)
     bool has[F_N] = {false};
     bool ckpt_auto = false;
     int hot = -1;
+    bool tenants = false;
     const char *preset = NULL;
     double nodes = 0, gpn = 0, days = 30, seed = 1, fscale = 1, rscale = 1, mfu = 0.40;
     double mfront = 0.75, mload = 0.90;
@@ -129,6 +133,12 @@ int cmd_sim(int argc, char **argv)
         }
         if (!strcmp(name, "--trace-cluster")) {
             trace_cluster = v;
+            continue;
+        }
+        if (!strcmp(name, "--trace-tenants")) {
+            if (strcmp(v, "cluster") && strcmp(v, "none"))
+                return bad("--trace-tenants wants cluster or none, got '%s'%s", v, "");
+            tenants = !strcmp(v, "cluster");
             continue;
         }
         if (!strcmp(name, "--hot-spares")) {
@@ -235,6 +245,9 @@ int cmd_sim(int argc, char **argv)
     }
     if (hot >= 0)
         cfg.hot_spares = hot;
+    cfg.trace_tenants = tenants;
+    if (tenants && !trace_path)
+        return bad("--trace-tenants needs --trace%s%s", "", "");
     if (has[F_STALL])
         cfg.stall_s = given[F_STALL];
     if (cfg.ckpt_interval_s == 0 && cfg.ckpt_cost_s <= 0)

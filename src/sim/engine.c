@@ -535,7 +535,7 @@ static void on_repair(sim_t *s, const cl_event_t *e, double t)
 }
 
 /* ------------------------------------------------------------------ jobs ---------------- */
-int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,
+int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
                cl_error_t *err)
 {
     cl_job_spec_t spec;
@@ -549,6 +549,7 @@ int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,
         gpus = spec.nodes * s->gpn;
     }
     spec.priority = frontier ? 100 : 0;
+    spec.tenant = tenant;
     spec.max_restarts = UINT32_MAX;
     /* the user's estimate the backfill reservation uses: the run time plus an hour */
     spec.time_limit_s = isfinite(need) ? need + 3600.0 : 0;

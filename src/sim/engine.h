@@ -73,11 +73,13 @@ typedef struct sim {
     /* mixed stream */
     double mixed_rate; /* arrivals per second */
     uint32_t mixed_max_log2; /* largest job: 2^this nodes */
+    uint32_t *tenant_of;     /* trace cluster index -> core tenant (trace_tenants) */
 } sim_t;
 
 /* engine.c */
 double sim_wall(void);
-int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, cl_error_t *err);
+int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
+               cl_error_t *err);
 void sim_handle(sim_t *s, const cl_event_t *e);
 void sim_clock_to(sim_t *s, double t);
 void sim_decisions(sim_t *s, double t);

@@ -55,6 +55,7 @@ static void sim_free(sim_t *s)
     free(s->jobs);
     free(s->pend);
     free(s->waits);
+    free(s->tenant_of);
 }
 
 /* The next job of the mixed stream: 2^k nodes, k uniform (log-uniform sizes), run time
@@ -76,7 +77,7 @@ static int mixed_arrival(sim_t *s, double t, cl_error_t *err)
     double u = cl_rng_uniform(&s->rng_work);
     double dur = exp(log(MIXED_DUR_MIN) + u * (log(MIXED_DUR_MAX) - log(MIXED_DUR_MIN)));
     dur = floor(dur);
-    if (sim_submit(s, (1u << k) * s->gpn, dur, t, false, err))
+    if (sim_submit(s, (1u << k) * s->gpn, dur, t, false, 0, err))
         return -1;
     mixed_next(s, t);
     return 0;
@@ -87,7 +88,8 @@ static int trace_arrival(sim_t *s, size_t i, double t, cl_error_t *err)
     const cl_trace_t *tr = s->cfg.trace;
     const cl_trace_job_t *tj = &tr->v[i];
     cl_error_t e;
-    if (sim_submit(s, tj->gpus, tj->duration_s, t, false, &e)) {
+    uint32_t tenant = s->tenant_of ? s->tenant_of[tj->cluster] : 0;
+    if (sim_submit(s, tj->gpus, tj->duration_s, t, false, tenant, &e)) {
         if (err)
             snprintf(err->msg, sizeof(err->msg), "%.60s:%u: job refused: %.160s", tr->file,
                      tj->line, e.msg);
@@ -180,7 +182,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
                           "spares)");
             return -1;
         }
-        if (sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, &e)) {
+        if (sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, 0, &e)) {
             snprintf(err->msg, sizeof(err->msg), "frontier job refused: %.200s", e.msg);
             return -1;
         }
@@ -217,6 +219,22 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
                          tr->v[i].line, tr->v[i].gpus, (unsigned long long)s->gpus);
                 return -1;
             }
+        if (cfg->trace_tenants && tr->nclusters) {
+            s->tenant_of = calloc(tr->nclusters, sizeof(uint32_t));
+            if (!s->tenant_of) {
+                fail_msg(err, "out of memory");
+                return -1;
+            }
+            for (size_t i = 0; i < tr->nclusters; i++) {
+                int ti = cl_tenant_add(s->cl, tr->clusters[i], 1.0, &e);
+                if (ti < 0) {
+                    snprintf(err->msg, sizeof(err->msg), "tenant '%.60s': %.180s",
+                             tr->clusters[i], e.msg);
+                    return -1;
+                }
+                s->tenant_of[i] = (uint32_t)ti;
+            }
+        }
         if (tr->v[0].submit_s <= s->end)
             cl_eventq_push(&s->q, tr->v[0].submit_s, EV_ARRIVAL, 1, 0, 0);
     }

@@ -107,13 +107,16 @@ double cl_daly_walltime_ratio(double tau, double delta, double m, double down);
 typedef struct cl_trace_job {
     double submit_s, duration_s;
     uint32_t gpus;
-    uint32_t line; /* line in the file, for messages */
+    uint32_t line;    /* line in the file, for messages */
+    uint32_t cluster; /* index into cl_trace_t.clusters (0 without that column) */
 } cl_trace_job_t;
 
 typedef struct cl_trace {
     cl_trace_job_t *v;
     size_t n;
     char *file; /* name for messages */
+    char **clusters; /* distinct values of the cluster column, in order of appearance */
+    size_t nclusters;
 } cl_trace_t;
 
 /* Parse a CSV: a header naming job_id, submit_time_s, duration_s, num_gpus (any order,
@@ -144,6 +147,7 @@ typedef struct cl_sim_config {
     uint64_t seed;
     cl_sim_workload_t workload;
     const cl_trace_t *trace; /* CL_WL_TRACE (caller owns) */
+    bool trace_tenants;      /* each cluster of the trace is a tenant with one share */
     cl_sim_policy_t policy;
     cl_queue_policy_t queue;
     double detect_s;         /* < 0: per failure class (colossus) */

@@ -91,6 +91,8 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
     int ncols = 0;
     size_t cap = 0, n = 0, line = 0;
     cl_trace_job_t *v = NULL;
+    char **cl = NULL;
+    size_t ncl = 0;
     char *f[MAX_FIELDS];
     char *p = buf;
     int rc = -1;
@@ -173,6 +175,23 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
         }
         if (cluster && strcmp(f[col_cluster], cluster))
             continue;
+        uint32_t ci = 0;
+        if (col_cluster >= 0) {
+            while (ci < ncl && strcmp(cl[ci], f[col_cluster]))
+                ci++;
+            if (ci == ncl) {
+                char **ncv = ncl < 4096 ? realloc(cl, (ncl + 1) * sizeof(*cl)) : NULL;
+                char *name = ncv ? strdup(f[col_cluster]) : NULL;
+                if (ncv)
+                    cl = ncv;
+                if (!name) {
+                    fail(err, file, line, ncl < 4096 ? "out of memory"
+                                                     : "more than 4096 distinct clusters");
+                    goto out;
+                }
+                cl[ncl++] = name;
+            }
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             cl_trace_job_t *nv = realloc(v, cap * sizeof(*v));
@@ -182,7 +201,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
             }
             v = nv;
         }
-        v[n++] = (cl_trace_job_t){sub, dur, (uint32_t)g, (uint32_t)line};
+        v[n++] = (cl_trace_job_t){sub, dur, (uint32_t)g, (uint32_t)line, ci};
     }
     if (line == 0) {
         fail(err, file, 1, "missing header line");
@@ -199,9 +218,16 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
     out->v = v;
     out->n = n;
     out->file = strdup(file);
+    out->clusters = cl;
+    out->nclusters = ncl;
     v = NULL;
+    cl = NULL;
+    ncl = 0;
     rc = 0;
 out:
+    for (size_t i = 0; i < ncl; i++)
+        free(cl[i]);
+    free(cl);
     free(v);
     free(buf);
     return rc;
@@ -250,5 +276,8 @@ void cl_trace_free(cl_trace_t *t)
         return;
     free(t->v);
     free(t->file);
+    for (size_t i = 0; i < t->nclusters; i++)
+        free(t->clusters[i]);
+    free(t->clusters);
     memset(t, 0, sizeof(*t));
 }

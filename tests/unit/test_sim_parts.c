@@ -184,6 +184,10 @@ static void trace_good(void **st)
     assert_int_equal(t.v[0].line, 3);
     assert_true(t.v[1].submit_s == 50 && t.v[1].gpus == 64 && t.v[1].line == 5);
     assert_true(t.v[2].submit_s == 100);
+    assert_int_equal(t.nclusters, 2);
+    assert_string_equal(t.clusters[0], "c1"); /* in order of appearance in the file */
+    assert_string_equal(t.clusters[1], "c2");
+    assert_true(t.v[0].cluster == 1 && t.v[1].cluster == 0 && t.v[2].cluster == 0);
     cl_trace_free(&t);
     assert_int_equal(parse(csv, "c1", &t, &err), 0);
     assert_int_equal(t.n, 2);

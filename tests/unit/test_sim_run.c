@@ -194,6 +194,47 @@ static void trace_queue_policies(void **st)
     cl_trace_free(&t);
 }
 
+/* Fair share among the trace's clusters as tenants: a short job of a tenant that has used
+ * nothing goes ahead of the queued jobs of a tenant that has; as one tenant it waits. */
+static void trace_fairshare_tenants(void **st)
+{
+    char csv[2048] = "job_id,submit_time_s,duration_s,num_gpus,cluster\n";
+    for (int i = 0; i < 10; i++)
+        snprintf(csv + strlen(csv), sizeof(csv) - strlen(csv), "a%d,%d,1000,8,A\n", i, i);
+    strcat(csv, "b,10,100,8,B\n");
+    cl_trace_t t = make_trace(csv);
+    assert_int_equal(t.nclusters, 2);
+    assert_string_equal(t.clusters[1], "B");
+    cl_sim_config_t c;
+    cl_sim_config_default(&c, CL_SIM_NAIVE);
+    c.preset = "hgx";
+    c.nodes = 1;
+    c.gpus_per_node = 8;
+    c.workload = CL_WL_TRACE;
+    c.trace = &t;
+    c.spares_pct = 0;
+    c.failure_scale = 0;
+    c.restart_s = 0;
+    c.ckpt_interval_s = 1e9;
+    c.days = 1;
+    cl_sim_result_t fs, bf, one;
+    cl_error_t err;
+    c.trace_tenants = true;
+    c.queue = CL_POLICY_FAIRSHARE;
+    assert_int_equal(cl_sim_run(&c, &fs, &err), 0);
+    c.queue = CL_POLICY_BACKFILL;
+    assert_int_equal(cl_sim_run(&c, &bf, &err), 0);
+    c.trace_tenants = false;
+    c.queue = CL_POLICY_FAIRSHARE;
+    assert_int_equal(cl_sim_run(&c, &one, &err), 0);
+    assert_int_equal(fs.jobs_completed, 11);
+    /* backfill: b ends at 10100 (JCT 10090); fair share: b runs 1000-1100 (JCT 1090) and
+     * a1..a9 end 100 s later each: 8100 s less in all */
+    assert_true(fabs((bf.mean_jct_s - fs.mean_jct_s) * 11 - 8100) < 1e-6);
+    assert_true(fabs(one.mean_jct_s - bf.mean_jct_s) < 1e-9); /* one tenant: no difference */
+    cl_trace_free(&t);
+}
+
 static char *json_of(const cl_sim_config_t *c)
 {
     cl_sim_result_t r;
@@ -261,6 +302,7 @@ int main(void)
         cmocka_unit_test(frontier_closed_form), cmocka_unit_test(frontier_contained),
         cmocka_unit_test(no_failures_exact),    cmocka_unit_test(trace_queue_policies),
         cmocka_unit_test(determinism),          cmocka_unit_test(refusals),
+        cmocka_unit_test(trace_fairshare_tenants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
