@@ -12,7 +12,7 @@ static const char usage_text[] =
     "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]\n"
     "       [--trace-tenants cluster|none]]\n"
     "       [--policy naive|colossus] [--queue fifo|backfill|fairshare]\n"
-    "       [--detect-s S] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s S]\n"
+    "       [--detect-s S|per-class] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s S]\n"
     "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
     "       [--failure-scale X]"
     " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
@@ -64,7 +64,7 @@ int cmd_sim(int argc, char **argv)
     enum { F_DETECT, F_RESTART, F_CKI, F_CKC, F_SPARES, F_REPLICA, F_STALL, F_N };
     double given[F_N] = {0};
     bool has[F_N] = {false};
-    bool ckpt_auto = false;
+    bool ckpt_auto = false, detect_class = false;
     int hot = -1;
     bool tenants = false;
     const char *preset = NULL;
@@ -151,6 +151,11 @@ int cmd_sim(int argc, char **argv)
             plot = v;
             continue;
         }
+        if (!strcmp(name, "--detect-s") && !strcmp(v, "per-class")) {
+            detect_class = true;
+            has[F_DETECT] = false;
+            continue;
+        }
         if (!strcmp(name, "--ckpt-interval-s") && !strcmp(v, "auto")) {
             ckpt_auto = true;
             has[F_CKI] = false;
@@ -226,7 +231,9 @@ int cmd_sim(int argc, char **argv)
     cfg.mfu = mfu;
     cfg.mixed_frontier = mfront;
     cfg.mixed_load = mload;
-    if (has[F_DETECT])
+    if (detect_class)
+        cfg.detect_s = -1;
+    else if (has[F_DETECT])
         cfg.detect_s = given[F_DETECT];
     if (has[F_RESTART])
         cfg.restart_s = given[F_RESTART];

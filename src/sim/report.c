@@ -57,9 +57,14 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
         fprintf(f, "%.6g,", c->detect_s);
     else
         fprintf(f, "\"per-class\",");
-    fprintf(f, "\"restart_s\":%.6g,\"ckpt_interval_s\":%.3f,\"ckpt_cost_s\":%.6g,"
-               "\"spares_pct\":%.6g,\"replica_gpus\":%llu,\"failure_scale\":%.6g,\"mfu\":%.6g,",
-            c->restart_s, r->ckpt_interval_s, c->ckpt_cost_s, c->spares_pct,
+    fprintf(f, "\"restart_s\":%.6g,", c->restart_s);
+    if (r->ettr >= 0) /* the interval the frontier job used last */
+        fprintf(f, "\"ckpt_interval_s\":%.3f,", r->ckpt_interval_s);
+    else
+        fprintf(f, "\"ckpt_interval_s\":null,");
+    fprintf(f, "\"ckpt_cost_s\":%.6g,\"spares_pct\":%.6g,\"replica_gpus\":%llu,"
+               "\"failure_scale\":%.6g,\"mfu\":%.6g,",
+            c->ckpt_cost_s, c->spares_pct,
             (unsigned long long)c->replica_gpus, c->failure_scale, c->mfu);
     fprintf(f, "\"failures_by_class\":{");
     for (int i = 0; i < CL_FAIL_CLASSES; i++)
