@@ -1,0 +1,437 @@
+/* test_core_random.c - 100,000s of random events (submit, cancel, finish, node and GPU
+ * failure, recovery, drain) checked after every step against a reference model of GPU
+ * ownership written here, independently of the core. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core_helpers.h"
+
+#define MAXJ 400000
+
+typedef struct mjob {
+    uint8_t state; /* cl_job_state_t; 0 also = unknown when !used */
+    uint8_t used, preempt;
+    uint32_t nn, k, max_sw, max_restarts, restarts, incarnation;
+    double limit;
+} mjob_t;
+
+typedef struct model {
+    cl_cluster_t *c;
+    const cl_topo_t *t;
+    uint32_t nodes, gpn, domcap;
+    cl_jobid_t *owner; /* [node*gpn+g] */
+    uint8_t *down;
+    mjob_t *jobs;
+    cl_jobid_t maxid;
+    cl_jobid_t *live; /* pending or running jobs; verified every step */
+    uint32_t *pos, nlive;
+    uint64_t rng;
+    double now;
+    uint64_t events, starts, restarts, requeues, fails, preempts, backfills, resv;
+} model_t;
+
+static uint64_t rnd(model_t *m, uint64_t n)
+{
+    m->rng = m->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (m->rng >> 33) % n;
+}
+
+static void live_add(model_t *m, cl_jobid_t id)
+{
+    m->pos[id] = m->nlive;
+    m->live[m->nlive++] = id;
+}
+
+static void live_del(model_t *m, cl_jobid_t id)
+{
+    cl_jobid_t last = m->live[--m->nlive];
+    m->live[m->pos[id]] = last;
+    m->pos[last] = m->pos[id];
+}
+
+/* A job reached an end state: check the core agrees once, then stop watching it. */
+static void ended(model_t *m, cl_jobid_t id, cl_job_state_t st)
+{
+    m->jobs[id].state = (uint8_t)st;
+    live_del(m, id);
+    cl_job_info_t ji;
+    if (cl_job_get(m->c, id, &ji) < 0 || ji.state != st)
+        fail_msg("job %llu should be %s", (unsigned long long)id, cl_job_state_name(st));
+    size_t n;
+    if (cl_job_alloc(m->c, id, &n))
+        fail_msg("ended job %llu holds an allocation", (unsigned long long)id);
+    if (cl_job_forget(m->c, id) < 0)
+        fail_msg("cannot forget ended job %llu", (unsigned long long)id);
+}
+
+static void free_job(model_t *m, cl_jobid_t id)
+{
+    for (size_t i = 0; i < (size_t)m->nodes * m->gpn; i++)
+        if (m->owner[i] == id)
+            m->owner[i] = 0;
+}
+
+static void take(model_t *m, cl_jobid_t id, const cl_alloc_t *a)
+{
+    for (uint32_t g = 0; g < m->gpn; g++)
+        if (a->gpus >> g & 1) {
+            if (m->owner[(size_t)a->node * m->gpn + g])
+                fail_msg("event %llu: GPU %u of node %u given to job %llu while job %llu has it",
+                         (unsigned long long)m->events, g, a->node, (unsigned long long)id,
+                         (unsigned long long)m->owner[(size_t)a->node * m->gpn + g]);
+            m->owner[(size_t)a->node * m->gpn + g] = id;
+        }
+}
+
+static void check_gang(model_t *m, cl_jobid_t id)
+{
+    mjob_t *j = &m->jobs[id];
+    size_t n;
+    const cl_alloc_t *a = cl_job_alloc(m->c, id, &n);
+    if (!a || n != j->nn)
+        fail_msg("job %llu: gang of %zu nodes, wants %u", (unsigned long long)id, n, j->nn);
+    for (size_t i = 0; i < n; i++) {
+        if ((uint32_t)__builtin_popcountll(a[i].gpus) != j->k)
+            fail_msg("job %llu: %d GPUs on a node, wants %u", (unsigned long long)id,
+                     __builtin_popcountll(a[i].gpus), j->k);
+        if (m->down[a[i].node])
+            fail_msg("job %llu placed on down node %u", (unsigned long long)id, a[i].node);
+        for (size_t q = 0; q < i; q++)
+            if (a[q].node == a[i].node)
+                fail_msg("job %llu twice on node %u", (unsigned long long)id, a[i].node);
+    }
+}
+
+static void check_start_shape(model_t *m, cl_jobid_t id)
+{
+    mjob_t *j = &m->jobs[id];
+    size_t n;
+    const cl_alloc_t *a = cl_job_alloc(m->c, id, &n);
+    if (m->domcap > 1 && j->nn <= m->domcap)
+        for (size_t i = 1; i < n; i++)
+            if (cl_topo_node_domain(m->t, a[i].node) != cl_topo_node_domain(m->t, a[0].node))
+                fail_msg("job %llu of %u nodes split across NVLink domains",
+                         (unsigned long long)id, j->nn);
+    if (j->max_sw && leaves_of(m->c, id) > j->max_sw)
+        fail_msg("job %llu spans %u leaves, max %u", (unsigned long long)id,
+                 leaves_of(m->c, id), j->max_sw);
+}
+
+static void apply(model_t *m, const cl_decisions_t *d, size_t from)
+{
+    for (size_t i = from; i < d->n; i++) {
+        cl_decision_t x = d->v[i];
+        mjob_t *j = &m->jobs[x.job];
+        switch (x.action) {
+        case CL_ACT_START: {
+            if (j->state != CL_JOB_PENDING)
+                fail_msg("start of job %llu that is %d", (unsigned long long)x.job, j->state);
+            check_gang(m, x.job);
+            check_start_shape(m, x.job);
+            size_t n;
+            const cl_alloc_t *a = cl_job_alloc(m->c, x.job, &n);
+            for (size_t q = 0; q < n; q++)
+                take(m, x.job, &a[q]);
+            j->state = CL_JOB_RUNNING;
+            if (x.incarnation != j->incarnation + 1)
+                fail_msg("job %llu incarnation %u after %u", (unsigned long long)x.job,
+                         x.incarnation, j->incarnation);
+            j->incarnation = x.incarnation;
+            m->starts++;
+            break;
+        }
+        case CL_ACT_RESTART: {
+            if (j->state != CL_JOB_RUNNING || j->restarts >= j->max_restarts)
+                fail_msg("bad restart of job %llu", (unsigned long long)x.job);
+            for (uint32_t g = 0; g < m->gpn; g++)
+                if (m->owner[(size_t)x.node_old * m->gpn + g] == x.job)
+                    m->owner[(size_t)x.node_old * m->gpn + g] = 0;
+            size_t n;
+            const cl_alloc_t *a = cl_job_alloc(m->c, x.job, &n);
+            int found = 0;
+            for (size_t q = 0; q < n; q++)
+                if (a[q].node == x.node_new) {
+                    take(m, x.job, &a[q]);
+                    found = 1;
+                }
+            if (!found)
+                fail_msg("restart onto node %u not in job %llu", x.node_new,
+                         (unsigned long long)x.job);
+            if (cl_topo_node_pod(m->t, x.node_new) != cl_topo_node_pod(m->t, x.node_old))
+                fail_msg("hot spare from another pod");
+            check_gang(m, x.job);
+            j->restarts++;
+            j->incarnation = x.incarnation;
+            m->restarts++;
+            break;
+        }
+        case CL_ACT_REQUEUE:
+        case CL_ACT_PREEMPT:
+            if (j->state != CL_JOB_RUNNING)
+                fail_msg("requeue/preempt of job %llu not running", (unsigned long long)x.job);
+            if (x.action == CL_ACT_REQUEUE) {
+                if (j->restarts >= j->max_restarts)
+                    fail_msg("requeue past max restarts");
+                j->restarts++;
+                m->requeues++;
+            } else {
+                if (!j->preempt)
+                    fail_msg("preempted a job that is not preemptible");
+                m->preempts++;
+            }
+            free_job(m, x.job);
+            j->state = CL_JOB_PENDING;
+            break;
+        case CL_ACT_FAIL:
+            if (j->restarts < j->max_restarts)
+                fail_msg("job %llu failed before max restarts", (unsigned long long)x.job);
+            free_job(m, x.job);
+            ended(m, x.job, CL_JOB_FAILED);
+            m->fails++;
+            break;
+        }
+    }
+}
+
+/* Everything the core says agrees with the model; counters agree with their sums. */
+static void verify(model_t *m)
+{
+    cl_error_t err;
+    if (cl_cluster_check(m->c, &err) < 0)
+        fail_msg("event %llu: %s", (unsigned long long)m->events, err.msg);
+    uint64_t owned = 0;
+    for (cl_nodeid_t n = 0; n < m->nodes; n++) {
+        cl_node_info_t ni;
+        cl_node_get(m->c, n, &ni);
+        uint64_t mine = 0;
+        for (uint32_t g = 0; g < m->gpn; g++)
+            if (m->owner[(size_t)n * m->gpn + g]) {
+                mine |= 1ull << g;
+                owned++;
+            }
+        uint64_t all = m->gpn == 64 ? ~0ull : (1ull << m->gpn) - 1;
+        uint64_t want = m->down[n] ? 0 : all & ~mine & ~ni.failed;
+        if (ni.free != want)
+            fail_msg("event %llu: node %u free %llx, model says %llx",
+                     (unsigned long long)m->events, n, (unsigned long long)ni.free,
+                     (unsigned long long)want);
+        if (ni.spare && (mine || ni.state != CL_NODE_UP || ni.failed))
+            fail_msg("event %llu: spare node %u is used or unhealthy",
+                     (unsigned long long)m->events, n);
+        if ((ni.state == CL_NODE_DOWN) != (m->down[n] != 0))
+            fail_msg("node %u down state disagrees", n);
+    }
+    cl_stats_t st;
+    cl_cluster_stats(m->c, &st);
+    if (st.gpus_alloc != owned)
+        fail_msg("event %llu: %llu GPUs allocated, model %llu", (unsigned long long)m->events,
+                 (unsigned long long)st.gpus_alloc, (unsigned long long)owned);
+    uint64_t np = 0, nr = 0;
+    for (uint32_t li = 0; li < m->nlive; li++) {
+        cl_jobid_t id = m->live[li];
+        mjob_t *j = &m->jobs[id];
+        cl_job_info_t ji;
+        if (cl_job_get(m->c, id, &ji) < 0)
+            fail_msg("job %llu missing", (unsigned long long)id);
+        if (ji.state != j->state)
+            fail_msg("event %llu: job %llu is %s, model %s", (unsigned long long)m->events,
+                     (unsigned long long)id, cl_job_state_name(ji.state),
+                     cl_job_state_name(j->state));
+        if (ji.restarts != j->restarts || ji.incarnation != j->incarnation)
+            fail_msg("job %llu restarts/incarnation disagree", (unsigned long long)id);
+        np += j->state == CL_JOB_PENDING;
+        if (j->state == CL_JOB_RUNNING) {
+            nr++;
+            check_gang(m, id);
+            size_t n;
+            const cl_alloc_t *a = cl_job_alloc(m->c, id, &n);
+            for (size_t q = 0; q < n; q++)
+                for (uint32_t g = 0; g < m->gpn; g++)
+                    if ((a[q].gpus >> g & 1) !=
+                        (m->owner[(size_t)a[q].node * m->gpn + g] == id))
+                        fail_msg("job %llu allocation disagrees with model",
+                                 (unsigned long long)id);
+        }
+    }
+    if (np != st.jobs_pending || nr != st.jobs_running)
+        fail_msg("job counts disagree");
+}
+
+/* Backfilled jobs end before the shadow time or stay off the reserved nodes. */
+static void verify_backfill(model_t *m)
+{
+    cl_reservation_t rv;
+    cl_reservation_get(m->c, &rv);
+    size_t nb;
+    const cl_jobid_t *bf = cl_backfilled(m->c, &nb);
+    if (nb && !rv.job)
+        fail_msg("backfill without a reservation");
+    if (rv.job)
+        m->resv++;
+    m->backfills += nb;
+    for (size_t i = 0; i < nb; i++) {
+        mjob_t *j = &m->jobs[bf[i]];
+        if (j->limit > 0 && m->now + j->limit <= rv.shadow)
+            continue;
+        size_t n;
+        const cl_alloc_t *a = cl_job_alloc(m->c, bf[i], &n);
+        for (size_t q = 0; q < n; q++)
+            for (size_t r = 0; r < rv.n; r++)
+                if (a[q].node == rv.nodes[r])
+                    fail_msg("event %llu: backfilled job %llu (limit %.0f) on node %u reserved "
+                             "for job %llu until %.0f",
+                             (unsigned long long)m->events, (unsigned long long)bf[i], j->limit,
+                             a[q].node, (unsigned long long)rv.job, rv.shadow);
+    }
+    if (rv.job && m->jobs[rv.job].state != CL_JOB_PENDING)
+        fail_msg("reserved job is not pending");
+}
+
+static cl_jobid_t pick(model_t *m, int running_only)
+{
+    for (int tries = 0; tries < 20 && m->nlive; tries++) {
+        cl_jobid_t id = m->live[rnd(m, m->nlive)];
+        if (!running_only || m->jobs[id].state == CL_JOB_RUNNING)
+            return id;
+    }
+    return 0;
+}
+
+static void run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
+{
+    model_t m = {.c = c, .t = cl_cluster_topo(c), .rng = seed};
+    m.nodes = cl_topo_nodes(m.t);
+    m.gpn = cl_topo_gpus_per_node(m.t);
+    m.domcap = cl_topo_domain_nodes_max(m.t);
+    m.owner = calloc((size_t)m.nodes * m.gpn, sizeof(cl_jobid_t));
+    m.down = calloc(m.nodes, 1);
+    m.jobs = calloc(MAXJ, sizeof(mjob_t));
+    m.live = calloc(MAXJ, sizeof(cl_jobid_t));
+    m.pos = calloc(MAXJ, sizeof(uint32_t));
+    for (int t = 0; t < 3; t++) {
+        char nm[8];
+        snprintf(nm, sizeof(nm), "t%d", t);
+        cl_tenant_add(c, nm, 1 + t, NULL);
+    }
+    cl_decisions_t d = {0};
+    for (m.events = 0; m.events < nevents; m.events++) {
+        m.now += (double)rnd(&m, 30);
+        uint64_t r = rnd(&m, 100);
+        cl_decisions_clear(&d);
+        if (r < 30 && m.nlive < 150 && m.maxid + 1 < MAXJ) {
+            cl_job_spec_t s = {0};
+            s.nodes = 1 + (uint32_t)(rnd(&m, 4) ? rnd(&m, 3) : rnd(&m, m.nodes / 2));
+            s.gpus_per_node = 1 + (uint32_t)rnd(&m, m.gpn);
+            s.priority = (int32_t)rnd(&m, 4);
+            s.tenant = (uint32_t)rnd(&m, 4);
+            s.preemptible = rnd(&m, 5) == 0;
+            s.time_limit_s = rnd(&m, 5) ? 10.0 + (double)rnd(&m, 2000) : 0;
+            s.max_switches = rnd(&m, 4) ? 0 : 1 + (uint32_t)rnd(&m, 3);
+            s.max_restarts = (uint32_t)rnd(&m, 4);
+            cl_jobid_t id;
+            if (cl_job_submit(c, &s, m.now, &id, NULL) == 0) {
+                mjob_t *j = &m.jobs[id];
+                *j = (mjob_t){.state = CL_JOB_PENDING, .used = 1, .preempt = s.preemptible,
+                              .nn = s.nodes, .k = s.gpus_per_node, .max_sw = s.max_switches,
+                              .max_restarts = s.max_restarts, .limit = s.time_limit_s};
+                m.maxid = id;
+                live_add(&m, id);
+            }
+        } else if (r < 34) {
+            cl_jobid_t id = pick(&m, 0);
+            if (id) {
+                assert_int_equal(cl_job_cancel(c, id, m.now, NULL), 0);
+                free_job(&m, id);
+                ended(&m, id, CL_JOB_CANCELLED);
+            }
+        } else if (r < 48) {
+            cl_jobid_t id = pick(&m, 1);
+            if (id) {
+                int ok = (int)rnd(&m, 4) != 0;
+                assert_int_equal(cl_job_finish(c, id, ok, m.now, NULL), 0);
+                free_job(&m, id);
+                ended(&m, id, ok ? CL_JOB_SUCCEEDED : CL_JOB_FAILED);
+            }
+        } else if (r < 52) {
+            cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
+            assert_int_equal(cl_node_fail(c, n, m.now, &d, NULL), 0);
+            apply(&m, &d, 0);
+            m.down[n] = 1;
+            for (uint32_t g = 0; g < m.gpn; g++)
+                if (m.owner[(size_t)n * m.gpn + g])
+                    fail_msg("job left on failed node %u", n);
+        } else if (r < 55) {
+            cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
+            uint32_t g = (uint32_t)rnd(&m, m.gpn);
+            assert_int_equal(cl_gpu_fail(c, n, g, m.now, &d, NULL), 0);
+            apply(&m, &d, 0);
+            if (m.owner[(size_t)n * m.gpn + g])
+                fail_msg("job left on failed GPU");
+        } else if (r < 62) {
+            cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
+            assert_int_equal(cl_node_recover(c, n, m.now, NULL), 0);
+            m.down[n] = 0;
+        } else if (r < 65) {
+            cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
+            if (rnd(&m, 4))
+                assert_int_equal(cl_node_drain(c, n, m.now, NULL), 0);
+            else
+                assert_int_equal(cl_node_maintenance(c, n, m.now, NULL), 0);
+        } else if (r < 70) {
+            assert_int_equal(cl_node_resume(c, (cl_nodeid_t)rnd(&m, m.nodes), m.now, NULL), 0);
+        } else {
+            /* a driver's pass: stop jobs past their limit, then schedule */
+            cl_jobid_t ex[64];
+            size_t ne = cl_jobs_expired(c, m.now, ex, 64);
+            for (size_t i = 0; i < ne; i++) {
+                assert_int_equal(cl_job_finish(c, ex[i], false, m.now, NULL), 0);
+                free_job(&m, ex[i]);
+                ended(&m, ex[i], CL_JOB_FAILED);
+            }
+            cl_schedule(c, m.now, &d);
+            apply(&m, &d, 0);
+            verify_backfill(&m);
+        }
+        verify(&m);
+    }
+    printf("%llu events: %llu starts, %llu spare restarts, %llu requeues, %llu failed, "
+           "%llu preemptions, %llu reservations, %llu backfilled\n",
+           (unsigned long long)m.events, (unsigned long long)m.starts,
+           (unsigned long long)m.restarts, (unsigned long long)m.requeues,
+           (unsigned long long)m.fails, (unsigned long long)m.preempts,
+           (unsigned long long)m.resv, (unsigned long long)m.backfills);
+    /* the run must have exercised every path, or it proves little */
+    assert_true(m.starts > 1000 && m.restarts > 10 && m.requeues > 10 && m.preempts > 10 &&
+                m.backfills > 10 && m.fails > 0);
+    cl_decisions_free(&d);
+    free(m.owner);
+    free(m.down);
+    free(m.jobs);
+    free(m.live);
+    free(m.pos);
+}
+
+static void random_fairshare_nvl(void **st)
+{
+    /* 48 nodes x 4 GPUs, NVLink domains of 4, leaves of 8, 3 leaves per pod, 10% spares */
+    cl_cluster_t *c = mk(48, 4, 4, 8, 3, 0.10, CL_POLICY_FAIRSHARE);
+    run(c, 1, 100000);
+    cl_cluster_destroy(c);
+}
+
+static void random_backfill_2gpu(void **st)
+{
+    /* Colossus-2-like nodes of 2 GPUs, leaves of 5, 2 leaves per pod, 10% spares */
+    cl_cluster_t *c = mk(40, 2, 1, 5, 2, 0.10, CL_POLICY_BACKFILL);
+    run(c, 2, 100000);
+    cl_cluster_destroy(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(random_fairshare_nvl),
+        cmocka_unit_test(random_backfill_2gpu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
