@@ -570,7 +570,8 @@ int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, ui
     j->frontier = frontier;
     j->phase = PH_PENDING;
     j->model_mtbf = 3600.0 / cl_fail_rate_per_h(gpus, spec.nodes, s->cfg.failure_scale);
-    if (frontier && s->cfg.replica_gpus > 0 && s->cfg.replica_gpus < gpus) {
+    /* containment needs a hot spare for the failed replica to rejoin on */
+    if (frontier && s->cfg.hot_spares && s->cfg.replica_gpus > 0 && s->cfg.replica_gpus < gpus) {
         j->contained = true;
         j->replica_share = (double)s->cfg.replica_gpus / (double)gpus;
     }
