@@ -180,21 +180,8 @@ static void job_lost_node(cl_cluster_t *c, uint32_t js, cl_nodeid_t bad, cl_time
     uint32_t i = 0;
     while (j->alloc[i].node != bad)
         i++;
-    node_t *b = &c->nodes[bad], *s = &c->nodes[sp];
-    uint64_t m = j->alloc[i].gpus;
-    for (uint64_t x = m; x; x &= x - 1)
-        c->gpu_job[(size_t)bad * c->gpn + (uint32_t)__builtin_ctzll(x)] = 0;
-    b->alloc &= ~m;
-    cl__node_update(c, bad);
-    uint64_t fr = cl__node_free(c, s), nm = 0;
-    for (uint32_t q = 0; q < j->k; q++) {
-        uint64_t bit = fr & -fr;
-        nm |= bit;
-        fr &= ~bit;
-        c->gpu_job[(size_t)sp * c->gpn + (uint32_t)__builtin_ctzll(bit)] = js + 1;
-    }
-    s->alloc |= nm;
-    cl__node_update(c, sp);
+    cl__node_give(c, bad, j->alloc[i].gpus);
+    uint64_t nm = cl__node_take(c, sp, j->k, js);
     j->alloc[i] = (cl_alloc_t){sp, nm};
     j->incarnation++;
     cl__decide(out, j, CL_ACT_RESTART, bad, sp);

@@ -178,6 +178,9 @@ uint32_t cl__cnt(const cl_cluster_t *c, int lv, uint32_t k, uint32_t e);
 int cl__place(cl_cluster_t *c, uint32_t nnodes, uint32_t k, uint32_t max_sw);
 /* Take k GPUs on each selected node for job slot js (rank order = selection order). */
 void cl__commit(cl_cluster_t *c, uint32_t js);
+/* Take the k lowest free GPUs of a node for job slot js / give GPUs back; both re-index. */
+uint64_t cl__node_take(cl_cluster_t *c, cl_nodeid_t id, uint32_t k, uint32_t js);
+void cl__node_give(cl_cluster_t *c, cl_nodeid_t id, uint64_t gpus);
 
 /* spares.c */
 void cl__spares_init(cl_cluster_t *c);

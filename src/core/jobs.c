@@ -121,12 +121,7 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
     uint32_t last_pod = NIL;
     for (uint32_t i = 0; i < j->nnodes; i++) {
         cl_nodeid_t id = j->alloc[i].node;
-        node_t *n = &c->nodes[id];
-        uint64_t m = j->alloc[i].gpus;
-        for (uint64_t b = m; b; b &= b - 1)
-            c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(b)] = 0;
-        n->alloc &= ~m;
-        cl__node_update(c, id);
+        cl__node_give(c, id, j->alloc[i].gpus);
         uint32_t pod = cl__topo_node_level(c->t, id, LV_POD);
         if (refill && pod != last_pod && c->spares[pod].nfree < c->spares[pod].target)
             cl__spare_refill(c, pod);

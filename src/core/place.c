@@ -138,25 +138,37 @@ int cl__place(cl_cluster_t *c, uint32_t nn, uint32_t k, uint32_t max_sw)
     return 0;
 }
 
+uint64_t cl__node_take(cl_cluster_t *c, cl_nodeid_t id, uint32_t k, uint32_t js)
+{
+    node_t *n = &c->nodes[id];
+    uint64_t fr = cl__node_free(c, n), m = 0;
+    for (uint32_t q = 0; q < k; q++) {
+        CL_ASSERT(fr);
+        uint64_t bit = fr & -fr;
+        m |= bit;
+        fr &= ~bit;
+        c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(bit)] = js + 1;
+    }
+    n->alloc |= m;
+    cl__node_update(c, id);
+    return m;
+}
+
+void cl__node_give(cl_cluster_t *c, cl_nodeid_t id, uint64_t m)
+{
+    for (uint64_t b = m; b; b &= b - 1)
+        c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(b)] = 0;
+    c->nodes[id].alloc &= ~m;
+    cl__node_update(c, id);
+}
+
 void cl__commit(cl_cluster_t *c, uint32_t js)
 {
     job_t *j = &c->jobs[js];
     CL_ASSERT(c->nsel == j->nnodes);
     j->alloc = cl__xmalloc(sizeof(cl_alloc_t) * j->nnodes);
     for (uint32_t i = 0; i < c->nsel; i++) {
-        uint32_t id = c->sel[i];
-        node_t *n = &c->nodes[id];
-        uint64_t fr = cl__node_free(c, n), m = 0;
-        for (uint32_t q = 0; q < j->k; q++) {
-            CL_ASSERT(fr);
-            uint64_t bit = fr & -fr;
-            m |= bit;
-            fr &= ~bit;
-            c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(bit)] = js + 1;
-        }
-        n->alloc |= m;
-        j->alloc[i].node = id;
-        j->alloc[i].gpus = m;
-        cl__node_update(c, id);
+        j->alloc[i].node = c->sel[i];
+        j->alloc[i].gpus = cl__node_take(c, c->sel[i], j->k, js);
     }
 }

@@ -122,7 +122,8 @@ static int reserve(cl_cluster_t *c, uint32_t js)
     job_t *j = &c->jobs[js];
     uint32_t n = c->nheap;
     uint32_t *h = cl__xmalloc(sizeof(uint32_t) * (n ? n : 1));
-    memcpy(h, c->heap, sizeof(uint32_t) * n);
+    if (n)
+        memcpy(h, c->heap, sizeof(uint32_t) * n);
     c->nrel = 0;
     int found = 0;
     double shadow = CL_TIME_INF;

@@ -28,6 +28,7 @@ typedef struct model {
     uint64_t rng;
     double now;
     uint64_t events, starts, restarts, requeues, fails, preempts, backfills, resv;
+    uint64_t digest; /* FNV-1a over every decision, for the determinism test */
 } model_t;
 
 static uint64_t rnd(model_t *m, uint64_t n)
@@ -121,6 +122,14 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
 {
     for (size_t i = from; i < d->n; i++) {
         cl_decision_t x = d->v[i];
+        uint64_t words[4] = {x.job, x.action, x.incarnation,
+                             ((uint64_t)x.node_old << 32) | x.node_new};
+        for (int w = 0; w < 4; w++)
+            m->digest = (m->digest ^ words[w]) * 1099511628211ull;
+        size_t na;
+        const cl_alloc_t *al = cl_job_alloc(m->c, x.job, &na);
+        for (size_t q = 0; q < na; q++)
+            m->digest = (m->digest ^ (al[q].node * 1000003ull + al[q].gpus)) * 1099511628211ull;
         mjob_t *j = &m->jobs[x.job];
         switch (x.action) {
         case CL_ACT_START: {
@@ -297,9 +306,9 @@ static cl_jobid_t pick(model_t *m, int running_only)
     return 0;
 }
 
-static void run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
+static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
 {
-    model_t m = {.c = c, .t = cl_cluster_topo(c), .rng = seed};
+    model_t m = {.c = c, .t = cl_cluster_topo(c), .rng = seed, .digest = 14695981039346656037ull};
     m.nodes = cl_topo_nodes(m.t);
     m.gpn = cl_topo_gpus_per_node(m.t);
     m.domcap = cl_topo_domain_nodes_max(m.t);
@@ -309,7 +318,7 @@ static void run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
     m.live = calloc(MAXJ, sizeof(cl_jobid_t));
     m.pos = calloc(MAXJ, sizeof(uint32_t));
     for (int t = 0; t < 3; t++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof(nm), "t%d", t);
         cl_tenant_add(c, nm, 1 + t, NULL);
     }
@@ -409,6 +418,7 @@ static void run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
     free(m.jobs);
     free(m.live);
     free(m.pos);
+    return m.digest;
 }
 
 static void random_fairshare_nvl(void **st)
@@ -427,9 +437,23 @@ static void random_backfill_2gpu(void **st)
     cl_cluster_destroy(c);
 }
 
+/* The same event sequence gives the same decisions, placements included. */
+static void deterministic(void **st)
+{
+    uint64_t h[3];
+    for (int i = 0; i < 3; i++) {
+        cl_cluster_t *c = mk(48, 4, 4, 8, 3, 0.10, CL_POLICY_FAIRSHARE);
+        h[i] = run(c, i < 2 ? 7 : 8, 30000);
+        cl_cluster_destroy(c);
+    }
+    assert_true(h[0] == h[1]);
+    assert_true(h[0] != h[2]); /* and the digest does see a different sequence */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deterministic),
         cmocka_unit_test(random_fairshare_nvl),
         cmocka_unit_test(random_backfill_2gpu),
     };
