@@ -27,6 +27,10 @@ expect_err 2 "--days needs a value" --json --days
 expect_err 2 "--trace needs --workload trace" --trace x.csv
 expect_err 2 "--workload trace needs --trace FILE.csv" --workload trace
 expect_err 2 "--hot-spares wants yes or no" --hot-spares maybe
+expect_err 2 "--trace-tenants wants cluster or none" --trace-tenants users
+expect_err 2 "--trace-tenants needs --trace" --trace-tenants cluster
+expect_err 2 "--ckpt-interval-s wants a number" --ckpt-interval-s soon
+expect_err 2 "--replica-gpus must be a whole number" --replica-gpus 1.5
 expect_err 2 "--spares-pct wants a number in [0, 50]" --spares-pct 80
 expect_err 1 "unknown preset" --preset nosuch
 expect_err 1 "$tmp/none.csv: No such file or directory" --workload trace --trace "$tmp/none.csv"
@@ -58,6 +62,18 @@ assert d["wall_s"] == 5 * 86400
 assert d["interruptions"] > 0 and d["jobs_completed"] > 0, d
 assert 0 < d["ettr"] <= 1 and 0 < d["goodput"] <= d["utilization"] <= 1, d
 assert d["core_refusals"] == 0
+PYEOF
+
+# --- flags reach the run: per-class detection under the naive policy, explicit figures
+"$BIN" sim --nodes 64 --gpus-per-node 8 --days 1 --policy naive --detect-s per-class \
+    --restart-s 42 --ckpt-interval-s auto --ckpt-cost-s 2 --spares-pct 10 --replica-gpus 0 \
+    --json 2>/dev/null | tail -n 1 >"$tmp/f.json"
+"$PY" - "$tmp/f.json" <<'PYEOF'
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["policy"] == "naive" and d["detect_s"] == "per-class", d
+assert d["restart_s"] == 42 and d["ckpt_cost_s"] == 2 and d["spares_pct"] == 10, d
+assert d["ckpt_interval_s"] > 100 and d["frontier_gpus"] == 57 * 8, d
 PYEOF
 
 # --- determinism: same seed and flags, same bytes; another seed, another run
