@@ -87,6 +87,14 @@ void sim_clock_to(sim_t *s, double t)
     double dt = t - s->now;
     s->alloc_gpu_s += dt * (double)s->alloc_gpus;
     s->avail_gpu_s += dt * (double)(s->gpus - s->down_gpus);
+    /* GPUs computing (for the plot); a contained frontier job computes nothing while stalled */
+    double gp = dt * s->run_eff;
+    if (s->frontier) {
+        const sim_job_t *f = &s->jobs[s->frontier];
+        if (f->live && f->contained && f->phase == PH_RUN && f->stall_until > s->now)
+            gp -= ((f->stall_until < t ? f->stall_until : t) - s->now) * f->run_eff;
+    }
+    s->eff_gpu_s += gp > 0 ? gp : 0;
     s->now = t;
 }
 

@@ -64,6 +64,8 @@ typedef struct sim {
     double *waits;
     size_t nwaits, capwaits;
     double alloc_gpu_s, avail_gpu_s, useful_gpu_s, run_eff, jct_sum;
+    double eff_gpu_s;                   /* integral of the GPUs computing, for the plot */
+    double last_alloc, last_avail, last_eff; /* integrals at the previous plot sample */
     uint64_t class_failures[CL_FAIL_CLASSES];
     uint64_t jobs_failed, core_refusals;
     char last_refusal[256];

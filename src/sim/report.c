@@ -130,8 +130,8 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
                "time (days)</text>\n",
             L + pw / 2, H - 8);
     const char *color[2] = {"#1f77b4", "#2ca02c"};
-    const char *label[2] = {"utilization (allocated / up GPUs)",
-                            "goodput (GPUs making progress / up GPUs)"};
+    const char *label[2] = {"utilization (allocated / up GPU-time)",
+                            "goodput (GPU-time computing / up GPU-time)"};
     for (int k = 0; k < 2; k++) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
                 color[k]);

@@ -106,20 +106,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A plot sample: averages over the interval since the previous one. */
 static void sample(sim_t *s, double t)
 {
     cl_sim_result_t *r = &s->res;
-    double up = (double)(s->gpus - s->down_gpus);
-    double eff = s->run_eff;
-    sim_job_t *f = s->frontier ? &s->jobs[s->frontier] : NULL;
-    if (f && f->live && f->contained && f->phase == PH_RUN && t < f->stall_until)
-        eff -= f->run_eff;
+    double avail = s->avail_gpu_s - s->last_avail;
     cl_sim_sample_t *x = &r->samples[r->nsamples++];
     x->t = t;
-    x->util = up > 0 ? (double)s->alloc_gpus / up : 0;
-    x->goodput = up > 0 ? (eff > 0 ? eff : 0) / up : 0;
+    x->util = avail > 0 ? (s->alloc_gpu_s - s->last_alloc) / avail : 0;
+    x->goodput = avail > 0 ? (s->eff_gpu_s - s->last_eff) / avail : 0;
     x->failures = s->bucket_failures;
     s->bucket_failures = 0;
+    s->last_alloc = s->alloc_gpu_s;
+    s->last_avail = s->avail_gpu_s;
+    s->last_eff = s->eff_gpu_s;
 }
 
 static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)

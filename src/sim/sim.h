@@ -171,7 +171,7 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy);
 
 typedef struct cl_sim_sample {
     double t;
-    double util, goodput; /* instantaneous, fractions of up GPUs */
+    double util, goodput; /* averages over the interval ending at t, of up GPU-time */
     uint32_t failures;    /* since the previous sample */
 } cl_sim_sample_t;
 

@@ -140,6 +140,42 @@ static void no_failures_exact(void **st)
     cl_sim_result_free(&r);
 }
 
+/* Plot samples are interval averages: they add up to the run's figures. */
+static void plot_samples(void **st)
+{
+    cl_sim_config_t c;
+    small(&c, CL_SIM_COLOSSUS);
+    c.failure_scale = 0;
+    c.days = 2;
+    c.plot_points = 96;
+    cl_sim_result_t r;
+    cl_error_t err;
+    assert_int_equal(cl_sim_run(&c, &r, &err), 0);
+    assert_int_equal(r.nsamples, 96);
+    double u = 0, g = 0;
+    for (size_t i = 0; i < r.nsamples; i++) {
+        assert_true(fabs(r.samples[i].t - 2 * 86400.0 * (double)(i + 1) / 96) < 1e-6);
+        u += r.samples[i].util / 96;
+        g += r.samples[i].goodput / 96;
+    }
+    assert_true(fabs(u - r.utilization) < 1e-9); /* no failures: up GPUs constant */
+    /* computing GPU-time = work + checkpoint cycles' stalls excluded, as goodput (to within
+     * the work of the last, unfinished cycle) */
+    assert_true(fabs(g - r.goodput) < 0.002);
+    cl_sim_result_free(&r);
+    c.failure_scale = 100;
+    c.days = 10;
+    c.replica_gpus = 64;
+    assert_int_equal(cl_sim_run(&c, &r, &err), 0);
+    uint64_t f = 0;
+    for (size_t i = 0; i < r.nsamples; i++) {
+        f += r.samples[i].failures;
+        assert_true(r.samples[i].goodput <= r.samples[i].util + 1e-9);
+    }
+    assert_int_equal(f, r.failures);
+    cl_sim_result_free(&r);
+}
+
 static cl_trace_t make_trace(const char *csv)
 {
     cl_trace_t t;
@@ -302,7 +338,7 @@ int main(void)
         cmocka_unit_test(frontier_closed_form), cmocka_unit_test(frontier_contained),
         cmocka_unit_test(no_failures_exact),    cmocka_unit_test(trace_queue_policies),
         cmocka_unit_test(determinism),          cmocka_unit_test(refusals),
-        cmocka_unit_test(trace_fairshare_tenants),
+        cmocka_unit_test(trace_fairshare_tenants), cmocka_unit_test(plot_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
