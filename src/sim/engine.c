@@ -34,7 +34,7 @@ static double cycle_wall(const sim_job_t *j, double w)
 }
 
 /* ---------------------------------------------------------------- helpers ---------------- */
-double sim_wall(void)
+double cl__sim_wall(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -80,7 +80,7 @@ static sim_job_t *job_new(sim_t *s, cl_jobid_t id)
 }
 
 /* Integrate the GPU-time counters up to t. */
-void sim_clock_to(sim_t *s, double t)
+void cl__sim_clock_to(sim_t *s, double t)
 {
     if (t <= s->now)
         return;
@@ -122,7 +122,7 @@ static void set_interval(sim_t *s, sim_job_t *j)
         s->res.ckpt_interval_s = j->tau;
 }
 
-double sim_job_eff(const sim_job_t *j)
+double cl__sim_job_eff(const sim_job_t *j)
 {
     return j->tau / (j->tau + j->delta);
 }
@@ -134,7 +134,7 @@ double sim_job_eff(const sim_job_t *j)
 static double fluid_rate(const sim_job_t *j)
 {
     double cap = 1.0 - (double)j->rejoining * j->replica_share;
-    return (cap > 0 ? cap : 0) * sim_job_eff(j);
+    return (cap > 0 ? cap : 0) * cl__sim_job_eff(j);
 }
 
 static void fluid_advance(sim_t *s, sim_job_t *j, double t)
@@ -149,7 +149,7 @@ static void fluid_advance(sim_t *s, sim_job_t *j, double t)
 }
 
 /* Work the job holds at t (committed + in flight). */
-double sim_job_progress(sim_t *s, sim_job_t *j, double t)
+double cl__sim_job_progress(sim_t *s, sim_job_t *j, double t)
 {
     if (j->phase != PH_RUN)
         return j->work;
@@ -162,7 +162,7 @@ double sim_job_progress(sim_t *s, sim_job_t *j, double t)
 
 static void run_eff_update(sim_t *s, sim_job_t *j, bool on)
 {
-    double e = (double)j->gpus * (j->contained ? fluid_rate(j) : sim_job_eff(j));
+    double e = (double)j->gpus * (j->contained ? fluid_rate(j) : cl__sim_job_eff(j));
     if (on) {
         j->run_eff = e;
         s->run_eff += e;
@@ -250,7 +250,7 @@ static void repair_gpu(sim_t *s, uint32_t n, uint32_t g, double t);
 static void refused(sim_t *s, const cl_error_t *err);
 
 /* ------------------------------------------------------------- decisions ---------------- */
-void sim_decisions(sim_t *s, double t)
+void cl__sim_decisions(sim_t *s, double t)
 {
     for (size_t i = 0; i < s->dec.n; i++) {
         const cl_decision_t *d = &s->dec.v[i];
@@ -437,20 +437,20 @@ static void detect_now(sim_t *s, uint32_t n, int32_t gpu, uint32_t cls, double t
 {
     cl_error_t err;
     int rc;
-    double w0 = sim_wall();
+    double w0 = cl__sim_wall();
     if (gpu >= 0 && !s->node_down[n])
         rc = cl_gpu_fail(s->cl, n, (uint32_t)gpu, t, &s->dec, &err);
     else if (gpu >= 0)
         rc = 0; /* the whole node went down meanwhile; that failure handles its jobs */
     else
         rc = cl_node_fail(s->cl, n, t, &s->dec, &err);
-    double dw = sim_wall() - w0;
+    double dw = cl__sim_wall() - w0;
     s->res.core_fail_s += dw;
     if (dw > s->res.core_fail_max_s)
         s->res.core_fail_max_s = dw;
     if (rc)
         refused(s, &err);
-    sim_decisions(s, t);
+    cl__sim_decisions(s, t);
     double rep = cl_rng_exp(&s->rng_repair,
                             cl_fail_classes[cls].repair_h * 3600.0 * s->cfg.repair_scale);
     push(s, t + rep, EV_REPAIR, n, gpu >= 0 ? (uint64_t)gpu : UINT32_MAX, cls);
@@ -520,7 +520,7 @@ static void node_back(sim_t *s, uint32_t n, double t)
         m &= m - 1;
         if (cl_gpu_fail(s->cl, n, g, t, &s->dec, &err))
             refused(s, &err);
-        sim_decisions(s, t);
+        cl__sim_decisions(s, t);
     }
     s->need_sched = true;
 }
@@ -543,7 +543,7 @@ static void on_repair(sim_t *s, const cl_event_t *e, double t)
 }
 
 /* ------------------------------------------------------------------ jobs ---------------- */
-int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
+int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
                cl_error_t *err)
 {
     cl_job_spec_t spec;
@@ -626,7 +626,7 @@ static void on_rejoin(sim_t *s, sim_job_t *j, double t)
     run_eff_update(s, j, true);
 }
 
-void sim_handle(sim_t *s, const cl_event_t *e)
+void cl__sim_handle(sim_t *s, const cl_event_t *e)
 {
     double t = e->t;
     sim_job_t *j;

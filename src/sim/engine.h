@@ -79,13 +79,13 @@ typedef struct sim {
 } sim_t;
 
 /* engine.c */
-double sim_wall(void);
-int sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
+double cl__sim_wall(void);
+int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
                cl_error_t *err);
-void sim_handle(sim_t *s, const cl_event_t *e);
-void sim_clock_to(sim_t *s, double t);
-void sim_decisions(sim_t *s, double t);
-double sim_job_progress(sim_t *s, sim_job_t *j, double t);
-double sim_job_eff(const sim_job_t *j);
+void cl__sim_handle(sim_t *s, const cl_event_t *e);
+void cl__sim_clock_to(sim_t *s, double t);
+void cl__sim_decisions(sim_t *s, double t);
+double cl__sim_job_progress(sim_t *s, sim_job_t *j, double t);
+double cl__sim_job_eff(const sim_job_t *j);
 
 #endif

@@ -77,7 +77,7 @@ static int mixed_arrival(sim_t *s, double t, cl_error_t *err)
     double u = cl_rng_uniform(&s->rng_work);
     double dur = exp(log(MIXED_DUR_MIN) + u * (log(MIXED_DUR_MAX) - log(MIXED_DUR_MIN)));
     dur = floor(dur);
-    if (sim_submit(s, (1u << k) * s->gpn, dur, t, false, 0, err))
+    if (cl__sim_submit(s, (1u << k) * s->gpn, dur, t, false, 0, err))
         return -1;
     mixed_next(s, t);
     return 0;
@@ -89,7 +89,7 @@ static int trace_arrival(sim_t *s, size_t i, double t, cl_error_t *err)
     const cl_trace_job_t *tj = &tr->v[i];
     cl_error_t e;
     uint32_t tenant = s->tenant_of ? s->tenant_of[tj->cluster] : 0;
-    if (sim_submit(s, tj->gpus, tj->duration_s, t, false, tenant, &e)) {
+    if (cl__sim_submit(s, tj->gpus, tj->duration_s, t, false, tenant, &e)) {
         if (err)
             snprintf(err->msg, sizeof(err->msg), "%.60s:%u: job refused: %.160s", tr->file,
                      tj->line, e.msg);
@@ -182,7 +182,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
                           "spares)");
             return -1;
         }
-        if (sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, 0, &e)) {
+        if (cl__sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, 0, &e)) {
             snprintf(err->msg, sizeof(err->msg), "frontier job refused: %.200s", e.msg);
             return -1;
         }
@@ -257,12 +257,12 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
 static void finish(sim_t *s)
 {
     cl_sim_result_t *r = &s->res;
-    sim_clock_to(s, s->end);
+    cl__sim_clock_to(s, s->end);
     for (size_t i = 1; i < s->njobs; i++) {
         sim_job_t *j = &s->jobs[i];
         if (!j->live)
             continue;
-        double p = sim_job_progress(s, j, s->end);
+        double p = cl__sim_job_progress(s, j, s->end);
         s->useful_gpu_s += p * (double)j->gpus;
         if (j->frontier) {
             r->ettr = p / s->end;
@@ -283,7 +283,7 @@ static void finish(sim_t *s)
                 double stall = s->cfg.stall_s >= 0 ? s->cfg.stall_s : det;
                 r->daly_ettr = exp(-stall / m) *
                                (1.0 - j->replica_share * s->cfg.restart_s / m) *
-                               sim_job_eff(j);
+                               cl__sim_job_eff(j);
             } else {
                 r->daly_ettr =
                     1.0 / cl_daly_walltime_ratio(j->tau, j->delta, m, det + s->cfg.restart_s);
@@ -330,14 +330,14 @@ static void finish(sim_t *s)
 static void pass(sim_t *s)
 {
     s->need_sched = false;
-    double w0 = sim_wall();
+    double w0 = cl__sim_wall();
     cl_schedule(s->cl, s->now, &s->dec);
-    double dw = sim_wall() - w0;
+    double dw = cl__sim_wall() - w0;
     s->res.core_sched_s += dw;
     if (dw > s->res.core_sched_max_s)
         s->res.core_sched_max_s = dw;
     s->res.sched_passes++;
-    sim_decisions(s, s->now);
+    cl__sim_decisions(s, s->now);
 }
 
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
@@ -358,7 +358,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     while (cl_eventq_pop(&s->q, &e)) {
         if (e.t > s->end)
             break;
-        sim_clock_to(s, e.t);
+        cl__sim_clock_to(s, e.t);
         s->res.events++;
         if (e.type == EV_ARRIVAL) {
             if (e.a == 0 ? mixed_arrival(s, e.t, err) : trace_arrival(s, e.b, e.t, err))
@@ -366,7 +366,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
         } else if (e.type == EV_SAMPLE) {
             sample(s, e.t);
         } else {
-            sim_handle(s, &e);
+            cl__sim_handle(s, &e);
         }
         if (s->oom) {
             fail_msg(err, "out of memory");
