@@ -11,8 +11,7 @@ double cl_young_interval(double delta, double m)
 
 double cl_daly_interval(double delta, double m)
 {
-    if (delta >= 2.0 * m)
-        return m;
+    if (delta >= 2.0 * m) return m;
     double x = delta / (2.0 * m);
     double t = sqrt(2.0 * delta * m) * (1.0 + sqrt(x) / 3.0 + x / 9.0) - delta;
     return t > 0 ? t : m;

@@ -12,7 +12,8 @@ static const char usage_text[] =
     "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]\n"
     "       [--trace-tenants cluster|none]]\n"
     "       [--policy naive|colossus] [--queue fifo|backfill|fairshare]\n"
-    "       [--detect-s S|per-class] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s S]\n"
+    "       [--detect-s S|per-class] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s "
+    "S]\n"
     "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
     "       [--failure-scale X]"
     " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
@@ -81,8 +82,7 @@ int cmd_sim(int argc, char **argv)
             json = true;
             continue;
         }
-        if (strncmp(a, "--", 2))
-            return bad("unexpected argument '%s'%s", a, "");
+        if (strncmp(a, "--", 2)) return bad("unexpected argument '%s'%s", a, "");
         char name[64];
         const char *v = NULL;
         const char *eq = strchr(a, '=');
@@ -91,25 +91,22 @@ int cmd_sim(int argc, char **argv)
             v = eq + 1;
         } else {
             snprintf(name, sizeof(name), "%s", a);
-            if (i + 1 >= argc)
-                return bad("%s needs a value%s", a, "");
+            if (i + 1 >= argc) return bad("%s needs a value%s", a, "");
             v = argv[++i];
         }
         double x;
-#define NUM(flag, lo, hi, dst)                                                                \
-    if (!strcmp(name, flag)) {                                                               \
-        if (num(flag, v, lo, hi, &x))                                                        \
-            return 2;                                                                        \
-        dst = x;                                                                             \
-        continue;                                                                            \
+#define NUM(flag, lo, hi, dst)                                                                 \
+    if (!strcmp(name, flag)) {                                                                 \
+        if (num(flag, v, lo, hi, &x)) return 2;                                                \
+        dst = x;                                                                               \
+        continue;                                                                              \
     }
-#define GIVEN(flag, lo, hi, k)                                                                \
-    if (!strcmp(name, flag)) {                                                               \
-        if (num(flag, v, lo, hi, &x))                                                        \
-            return 2;                                                                        \
-        given[k] = x;                                                                        \
-        has[k] = true;                                                                       \
-        continue;                                                                            \
+#define GIVEN(flag, lo, hi, k)                                                                 \
+    if (!strcmp(name, flag)) {                                                                 \
+        if (num(flag, v, lo, hi, &x)) return 2;                                                \
+        given[k] = x;                                                                          \
+        has[k] = true;                                                                         \
+        continue;                                                                              \
     }
         if (!strcmp(name, "--preset")) {
             preset = v;
@@ -143,8 +140,7 @@ int cmd_sim(int argc, char **argv)
         }
         if (!strcmp(name, "--hot-spares")) {
             hot = !strcmp(v, "yes") ? 1 : !strcmp(v, "no") ? 0 : -2;
-            if (hot == -2)
-                return bad("--hot-spares wants yes or no, got '%s'%s", v, "");
+            if (hot == -2) return bad("--hot-spares wants yes or no, got '%s'%s", v, "");
             continue;
         }
         if (!strcmp(name, "--plot")) {
@@ -209,16 +205,12 @@ int cmd_sim(int argc, char **argv)
         return bad("--trace needs --workload trace%s%s", "", "");
     if (cfg.workload == CL_WL_TRACE && !trace_path)
         return bad("--workload trace needs --trace FILE.csv%s%s", "", "");
-    if (trace_cluster && !trace_path)
-        return bad("--trace-cluster needs --trace%s%s", "", "");
+    if (trace_cluster && !trace_path) return bad("--trace-cluster needs --trace%s%s", "", "");
     if (!preset && (nodes == 0) != (gpn == 0))
         return bad("give --nodes and --gpus-per-node together (or a --preset)%s%s", "", "");
-    if (!preset && nodes == 0)
-        preset = "colossus2";
-    if (days * 86400.0 < 1)
-        return bad("--days is shorter than a second%s%s", "", "");
-    if (seed != floor(seed))
-        return bad("--seed must be a whole number%s%s", "", "");
+    if (!preset && nodes == 0) preset = "colossus2";
+    if (days * 86400.0 < 1) return bad("--days is shorter than a second%s%s", "", "");
+    if (seed != floor(seed)) return bad("--seed must be a whole number%s%s", "", "");
     if (nodes != floor(nodes) || gpn != floor(gpn))
         return bad("--nodes and --gpus-per-node must be whole numbers%s%s", "", "");
     cfg.preset = preset;
@@ -235,28 +227,22 @@ int cmd_sim(int argc, char **argv)
         cfg.detect_s = -1;
     else if (has[F_DETECT])
         cfg.detect_s = given[F_DETECT];
-    if (has[F_RESTART])
-        cfg.restart_s = given[F_RESTART];
+    if (has[F_RESTART]) cfg.restart_s = given[F_RESTART];
     if (ckpt_auto)
         cfg.ckpt_interval_s = 0;
     else if (has[F_CKI])
         cfg.ckpt_interval_s = given[F_CKI];
-    if (has[F_CKC])
-        cfg.ckpt_cost_s = given[F_CKC];
-    if (has[F_SPARES])
-        cfg.spares_pct = given[F_SPARES];
+    if (has[F_CKC]) cfg.ckpt_cost_s = given[F_CKC];
+    if (has[F_SPARES]) cfg.spares_pct = given[F_SPARES];
     if (has[F_REPLICA]) {
         if (given[F_REPLICA] != floor(given[F_REPLICA]))
             return bad("--replica-gpus must be a whole number%s%s", "", "");
         cfg.replica_gpus = (uint64_t)given[F_REPLICA];
     }
-    if (hot >= 0)
-        cfg.hot_spares = hot;
+    if (hot >= 0) cfg.hot_spares = hot;
     cfg.trace_tenants = tenants;
-    if (tenants && !trace_path)
-        return bad("--trace-tenants needs --trace%s%s", "", "");
-    if (has[F_STALL])
-        cfg.stall_s = given[F_STALL];
+    if (tenants && !trace_path) return bad("--trace-tenants needs --trace%s%s", "", "");
+    if (has[F_STALL]) cfg.stall_s = given[F_STALL];
     if (cfg.ckpt_interval_s == 0 && cfg.ckpt_cost_s <= 0)
         return bad("--ckpt-interval-s auto needs --ckpt-cost-s > 0%s%s", "", "");
     cfg.plot_points = plot ? 400 : 0;
@@ -291,9 +277,10 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr, "colossus sim: warning: the core refused %llu calls (last: %s)\n",
                 (unsigned long long)res.core_refusals, res.last_refusal);
     /* the run time goes to stderr: the JSON must be the same for the same inputs */
-    fprintf(stderr, "colossus sim: simulated %.4g days, %llu events in %.2f s; in the core: "
-                    "%llu scheduling passes %.2f s (slowest %.3f s), failure calls %.2f s "
-                    "(slowest %.3f s)\n",
+    fprintf(stderr,
+            "colossus sim: simulated %.4g days, %llu events in %.2f s; in the core: "
+            "%llu scheduling passes %.2f s (slowest %.3f s), failure calls %.2f s "
+            "(slowest %.3f s)\n",
             res.days, (unsigned long long)res.events, run_s,
             (unsigned long long)res.sched_passes, res.core_sched_s, res.core_sched_max_s,
             res.core_fail_s, res.core_fail_max_s);

@@ -28,8 +28,7 @@ static double cycle_committed(const sim_job_t *j, double e)
 static double cycle_wall(const sim_job_t *j, double w)
 {
     double k = ceil(w / j->tau) - 1;
-    if (k < 0)
-        k = 0;
+    if (k < 0) k = 0;
     return w + k * j->delta;
 }
 
@@ -70,8 +69,7 @@ static sim_job_t *job_new(sim_t *s, cl_jobid_t id)
         s->jobs = v;
         s->capjobs = cap;
     }
-    if (id >= s->njobs)
-        s->njobs = id + 1;
+    if (id >= s->njobs) s->njobs = id + 1;
     sim_job_t *j = &s->jobs[id];
     memset(j, 0, sizeof(*j));
     j->id = id;
@@ -82,8 +80,7 @@ static sim_job_t *job_new(sim_t *s, cl_jobid_t id)
 /* Integrate the GPU-time counters up to t. */
 void cl__sim_clock_to(sim_t *s, double t)
 {
-    if (t <= s->now)
-        return;
+    if (t <= s->now) return;
     double dt = t - s->now;
     s->alloc_gpu_s += dt * (double)s->alloc_gpus;
     s->avail_gpu_s += dt * (double)(s->gpus - s->down_gpus);
@@ -116,10 +113,8 @@ static void set_interval(sim_t *s, sim_job_t *j)
         j->tau = s->cfg.ckpt_interval_s;
     else
         j->tau = cl_daly_interval(j->delta, job_mtbf(s, j));
-    if (!(j->tau > 0))
-        j->tau = 1;
-    if (j->frontier)
-        s->res.ckpt_interval_s = j->tau;
+    if (!(j->tau > 0)) j->tau = 1;
+    if (j->frontier) s->res.ckpt_interval_s = j->tau;
 }
 
 double cl__sim_job_eff(const sim_job_t *j)
@@ -139,11 +134,9 @@ static double fluid_rate(const sim_job_t *j)
 
 static void fluid_advance(sim_t *s, sim_job_t *j, double t)
 {
-    if (j->phase != PH_RUN || t <= j->fluid_t)
-        return;
+    if (j->phase != PH_RUN || t <= j->fluid_t) return;
     double from = j->fluid_t > j->stall_until ? j->fluid_t : j->stall_until;
-    if (t > from)
-        j->fluid_w += fluid_rate(j) * (t - from);
+    if (t > from) j->fluid_w += fluid_rate(j) * (t - from);
     j->fluid_t = t;
     (void)s;
 }
@@ -151,8 +144,7 @@ static void fluid_advance(sim_t *s, sim_job_t *j, double t)
 /* Work the job holds at t (committed + in flight). */
 double cl__sim_job_progress(sim_t *s, sim_job_t *j, double t)
 {
-    if (j->phase != PH_RUN)
-        return j->work;
+    if (j->phase != PH_RUN) return j->work;
     if (j->contained) {
         fluid_advance(s, j, t);
         return j->fluid_w;
@@ -175,14 +167,12 @@ static void run_eff_update(sim_t *s, sim_job_t *j, bool on)
 /* Leave the computing phase at t: keep the committed work, lose the rest. */
 static void job_stop(sim_t *s, sim_job_t *j, double t)
 {
-    if (j->phase != PH_RUN)
-        return;
+    if (j->phase != PH_RUN) return;
     double keep;
     if (j->contained) {
         fluid_advance(s, j, t);
         keep = j->run_w0 + floor((j->fluid_w - j->run_w0) / j->tau) * j->tau;
-        if (keep > j->fluid_w)
-            keep = j->fluid_w;
+        if (keep > j->fluid_w) keep = j->fluid_w;
         j->fluid_w = keep;
         j->rejoining = 0;
         j->stall_until = 0;
@@ -202,8 +192,7 @@ static bool job_has_undetected(sim_t *s, const sim_job_t *j)
         cl_jobid_t ids[CL_MAX_GPUS_PER_NODE];
         size_t n = cl_node_jobs(s->cl, s->pend[i].node, ids, CL_MAX_GPUS_PER_NODE);
         for (size_t k = 0; k < n; k++)
-            if (ids[k] == j->id)
-                return true;
+            if (ids[k] == j->id) return true;
     }
     return false;
 }
@@ -255,8 +244,7 @@ void cl__sim_decisions(sim_t *s, double t)
     for (size_t i = 0; i < s->dec.n; i++) {
         const cl_decision_t *d = &s->dec.v[i];
         sim_job_t *j = job(s, d->job);
-        if (!j || !j->live)
-            continue;
+        if (!j || !j->live) continue;
         switch (d->action) {
         case CL_ACT_START:
             if (j->first_start < 0) {
@@ -286,10 +274,8 @@ void cl__sim_decisions(sim_t *s, double t)
             break;
         case CL_ACT_PREEMPT:
         case CL_ACT_REQUEUE:
-            if (d->action == CL_ACT_REQUEUE)
-                s->res.requeues++;
-            if (j->contained && j->phase == PH_RUN)
-                j->rollbacks++;
+            if (d->action == CL_ACT_REQUEUE) s->res.requeues++;
+            if (j->contained && j->phase == PH_RUN) j->rollbacks++;
             job_stop(s, j, t);
             j->phase = PH_PENDING;
             j->epoch++;
@@ -355,13 +341,10 @@ static bool job_holds_gpu(sim_t *s, cl_jobid_t id, uint32_t n, uint32_t gpu)
 {
     size_t na;
     const cl_alloc_t *a = cl_job_alloc(s->cl, id, &na);
-    if (!a)
-        return false;
-    if (na > 64)
-        return true;
+    if (!a) return false;
+    if (na > 64) return true;
     for (size_t i = 0; i < na; i++)
-        if (a[i].node == n)
-            return (a[i].gpus >> gpu) & 1;
+        if (a[i].node == n) return (a[i].gpus >> gpu) & 1;
     return false;
 }
 
@@ -384,11 +367,9 @@ static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
 {
     const cl_fail_class_t *fc = &cl_fail_classes[d->cls];
     uint32_t n = d->node;
-    if (s->node_down[n])
-        return; /* thinning: the unit is not up */
+    if (s->node_down[n]) return; /* thinning: the unit is not up */
     bool gpu_scope = fc->scope == CL_SCOPE_GPU;
-    if (gpu_scope && ((s->gpu_failed[n] >> d->gpu) & 1))
-        return;
+    if (gpu_scope && ((s->gpu_failed[n] >> d->gpu) & 1)) return;
     s->res.failures++;
     s->bucket_failures++;
     s->class_failures[d->cls]++;
@@ -396,22 +377,17 @@ static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
     size_t nj = cl_node_jobs(s->cl, n, ids, CL_MAX_GPUS_PER_NODE);
     for (size_t k = 0; k < nj; k++) {
         sim_job_t *j = job(s, ids[k]);
-        if (!j || !j->live)
-            continue;
-        if (gpu_scope && !job_holds_gpu(s, ids[k], n, d->gpu))
-            continue;
-        if (already_hit(s, ids[k], n))
-            continue;
+        if (!j || !j->live) continue;
+        if (gpu_scope && !job_holds_gpu(s, ids[k], n, d->gpu)) continue;
+        if (already_hit(s, ids[k], n)) continue;
         s->res.interruptions++;
         j->failures++;
-        if (j->frontier)
-            s->res.frontier_interruptions++;
+        if (j->frontier) s->res.frontier_interruptions++;
         double det = detect_time(s, d->cls);
         if (j->contained && j->phase == PH_RUN) {
             fluid_advance(s, j, t);
             double stall = s->cfg.stall_s >= 0 ? s->cfg.stall_s : det;
-            if (t + stall > j->stall_until)
-                j->stall_until = t + stall;
+            if (t + stall > j->stall_until) j->stall_until = t + stall;
             j->rejoining++;
             run_eff_update(s, j, false);
             run_eff_update(s, j, true);
@@ -428,8 +404,7 @@ static void on_failure(sim_t *s, const cl_fail_draw_t *d, double t)
         s->down_gpus += s->gpn - (uint32_t)__builtin_popcountll(s->gpu_failed[n]);
     }
     pend_add(s, n, gpu_scope ? (int32_t)d->gpu : -1, d->cls);
-    push(s, t + detect_time(s, d->cls), EV_DETECT, n, gpu_scope ? d->gpu : UINT32_MAX,
-         d->cls);
+    push(s, t + detect_time(s, d->cls), EV_DETECT, n, gpu_scope ? d->gpu : UINT32_MAX, d->cls);
 }
 
 /* The control plane learns of a failure: the core decides, and the repair clock starts. */
@@ -446,10 +421,8 @@ static void detect_now(sim_t *s, uint32_t n, int32_t gpu, uint32_t cls, double t
         rc = cl_node_fail(s->cl, n, t, &s->dec, &err);
     double dw = cl__sim_wall() - w0;
     s->res.core_fail_s += dw;
-    if (dw > s->res.core_fail_max_s)
-        s->res.core_fail_max_s = dw;
-    if (rc)
-        refused(s, &err);
+    if (dw > s->res.core_fail_max_s) s->res.core_fail_max_s = dw;
+    if (rc) refused(s, &err);
     cl__sim_decisions(s, t);
     double rep = cl_rng_exp(&s->rng_repair,
                             cl_fail_classes[cls].repair_h * 3600.0 * s->cfg.repair_scale);
@@ -460,8 +433,7 @@ static void detect_now(sim_t *s, uint32_t n, int32_t gpu, uint32_t cls, double t
 static bool has_job(const cl_jobid_t *v, size_t n, cl_jobid_t id)
 {
     for (size_t i = 0; i < n; i++)
-        if (v[i] == id)
-            return true;
+        if (v[i] == id) return true;
     return false;
 }
 
@@ -472,8 +444,7 @@ static void on_detect(sim_t *s, const cl_event_t *e, double t)
 {
     uint32_t n = e->a;
     int32_t gpu = e->b != UINT32_MAX ? (int32_t)e->b : -1;
-    if (!pend_remove(s, n, gpu))
-        return; /* found already at a teardown */
+    if (!pend_remove(s, n, gpu)) return; /* found already at a teardown */
     cl_jobid_t hit[CL_MAX_GPUS_PER_NODE];
     size_t nhit = cl_node_jobs(s->cl, n, hit, CL_MAX_GPUS_PER_NODE);
     /* the pending failures on nodes of the same jobs, with the job they share */
@@ -495,8 +466,7 @@ static void on_detect(sim_t *s, const cl_event_t *e, double t)
         sim_job_t *j = job(s, cand_job[i]);
         if (j && j->live && j->phase != PH_PENDING)
             continue; /* restarted in place: its other failures are found in their time */
-        if (!pend_remove(s, cand[i].node, cand[i].gpu))
-            continue;
+        if (!pend_remove(s, cand[i].node, cand[i].gpu)) continue;
         s->res.teardown_detections++;
         detect_now(s, cand[i].node, cand[i].gpu, cand[i].cls, t);
     }
@@ -512,14 +482,12 @@ static void refused(sim_t *s, const cl_error_t *err)
 static void node_back(sim_t *s, uint32_t n, double t)
 {
     cl_error_t err;
-    if (cl_node_recover(s->cl, n, t, &err))
-        refused(s, &err);
+    if (cl_node_recover(s->cl, n, t, &err)) refused(s, &err);
     uint64_t m = s->gpu_failed[n];
     while (m) {
         uint32_t g = (uint32_t)__builtin_ctzll(m);
         m &= m - 1;
-        if (cl_gpu_fail(s->cl, n, g, t, &s->dec, &err))
-            refused(s, &err);
+        if (cl_gpu_fail(s->cl, n, g, t, &s->dec, &err)) refused(s, &err);
         cl__sim_decisions(s, t);
     }
     s->need_sched = true;
@@ -543,8 +511,8 @@ static void on_repair(sim_t *s, const cl_event_t *e, double t)
 }
 
 /* ------------------------------------------------------------------ jobs ---------------- */
-int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
-               cl_error_t *err)
+int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,
+                   uint32_t tenant, cl_error_t *err)
 {
     cl_job_spec_t spec;
     memset(&spec, 0, sizeof(spec));
@@ -564,13 +532,11 @@ int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier
     cl_jobid_t id;
     cl_error_t e;
     if (cl_job_submit(s->cl, &spec, t, &id, &e)) {
-        if (err)
-            *err = e;
+        if (err) *err = e;
         return -1;
     }
     sim_job_t *j = job_new(s, id);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     j->gpus = gpus;
     j->need = need;
     j->submit = t;
@@ -579,7 +545,8 @@ int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier
     j->phase = PH_PENDING;
     j->model_mtbf = 3600.0 / cl_fail_rate_per_h(gpus, spec.nodes, s->cfg.failure_scale);
     /* containment needs a hot spare for the failed replica to rejoin on */
-    if (frontier && s->cfg.hot_spares && s->cfg.replica_gpus > 0 && s->cfg.replica_gpus < gpus) {
+    if (frontier && s->cfg.hot_spares && s->cfg.replica_gpus > 0 &&
+        s->cfg.replica_gpus < gpus) {
         j->contained = true;
         j->replica_share = (double)s->cfg.replica_gpus / (double)gpus;
     }
@@ -600,8 +567,7 @@ static void on_finish(sim_t *s, sim_job_t *j, double t)
     s->res.jobs_completed++;
     s->jct_sum += t - j->submit;
     cl_error_t err;
-    if (cl_job_finish(s->cl, j->id, true, t, &err))
-        refused(s, &err);
+    if (cl_job_finish(s->cl, j->id, true, t, &err)) refused(s, &err);
     cl_job_forget(s->cl, j->id);
     s->need_sched = true;
 }
@@ -610,8 +576,7 @@ static void on_finish(sim_t *s, sim_job_t *j, double t)
  * node_back fails again those whose own repair is still due). */
 static void repair_gpu(sim_t *s, uint32_t n, uint32_t g, double t)
 {
-    if (!((s->gpu_failed[n] >> g) & 1))
-        return;
+    if (!((s->gpu_failed[n] >> g) & 1)) return;
     s->gpu_failed[n] &= ~(1ULL << g);
     s->down_gpus--;
     node_back(s, n, t);
@@ -620,8 +585,7 @@ static void repair_gpu(sim_t *s, uint32_t n, uint32_t g, double t)
 static void on_rejoin(sim_t *s, sim_job_t *j, double t)
 {
     fluid_advance(s, j, t);
-    if (j->rejoining)
-        j->rejoining--;
+    if (j->rejoining) j->rejoining--;
     run_eff_update(s, j, false);
     run_eff_update(s, j, true);
 }
@@ -639,8 +603,7 @@ void cl__sim_handle(sim_t *s, const cl_event_t *e)
         d.gpu = (uint32_t)(e->b & 0xff);
         on_failure(s, &d, t);
         cl_fail_sample(&s->sampler, &s->rng_fail, t, s->gpn, &d);
-        if (d.t <= s->end)
-            push(s, d.t, EV_FAIL, d.cls, ((uint64_t)d.node << 8) | d.gpu, 0);
+        if (d.t <= s->end) push(s, d.t, EV_FAIL, d.cls, ((uint64_t)d.node << 8) | d.gpu, 0);
         break;
     }
     case EV_DETECT:
@@ -651,18 +614,15 @@ void cl__sim_handle(sim_t *s, const cl_event_t *e)
         break;
     case EV_RESUME:
         j = job(s, e->b);
-        if (j && j->live && j->epoch == e->c && j->phase == PH_DOWN)
-            job_resume(s, j, t);
+        if (j && j->live && j->epoch == e->c && j->phase == PH_DOWN) job_resume(s, j, t);
         break;
     case EV_FINISH:
         j = job(s, e->b);
-        if (j && j->live && j->epoch == e->c && j->phase == PH_RUN)
-            on_finish(s, j, t);
+        if (j && j->live && j->epoch == e->c && j->phase == PH_RUN) on_finish(s, j, t);
         break;
     case EV_REJOIN:
         j = job(s, e->b);
-        if (j && j->live && j->epoch == e->c && j->phase == PH_RUN)
-            on_rejoin(s, j, t);
+        if (j && j->live && j->epoch == e->c && j->phase == PH_RUN) on_rejoin(s, j, t);
         break;
     default:
         break;

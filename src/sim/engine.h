@@ -24,15 +24,15 @@ typedef struct sim_job {
     bool live, frontier, contained, allocated;
     uint8_t phase;
     uint32_t gpus;
-    double need;        /* work to do, s (INFINITY: the frontier job) */
-    double work;        /* committed work, s */
+    double need; /* work to do, s (INFINITY: the frontier job) */
+    double work; /* committed work, s */
     double submit, first_start, run_t0;
     double tau, delta;
-    uint64_t epoch;     /* bumped at every phase change; stale events are dropped */
+    uint64_t epoch; /* bumped at every phase change; stale events are dropped */
     uint64_t failures, rollbacks;
-    double exposure;    /* seconds computed, for the live failure rate */
+    double exposure; /* seconds computed, for the live failure rate */
     double model_mtbf;
-    double run_eff;     /* its share of the sim's run_eff */
+    double run_eff; /* its share of the sim's run_eff */
     /* containment (frontier job with --replica-gpus) */
     double replica_share, fluid_w, fluid_t, run_w0, stall_until;
     uint32_t rejoining;
@@ -64,7 +64,7 @@ typedef struct sim {
     double *waits;
     size_t nwaits, capwaits;
     double alloc_gpu_s, avail_gpu_s, useful_gpu_s, run_eff, jct_sum;
-    double eff_gpu_s;                   /* integral of the GPUs computing, for the plot */
+    double eff_gpu_s;                        /* integral of the GPUs computing, for the plot */
     double last_alloc, last_avail, last_eff; /* integrals at the previous plot sample */
     uint64_t class_failures[CL_FAIL_CLASSES];
     uint64_t jobs_failed, core_refusals;
@@ -73,15 +73,15 @@ typedef struct sim {
     bool need_sched, oom;
     cl_jobid_t frontier;
     /* mixed stream */
-    double mixed_rate; /* arrivals per second */
+    double mixed_rate;       /* arrivals per second */
     uint32_t mixed_max_log2; /* largest job: 2^this nodes */
     uint32_t *tenant_of;     /* trace cluster index -> core tenant (trace_tenants) */
 } sim_t;
 
 /* engine.c */
 double cl__sim_wall(void);
-int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier, uint32_t tenant,
-               cl_error_t *err);
+int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,
+                   uint32_t tenant, cl_error_t *err);
 void cl__sim_handle(sim_t *s, const cl_event_t *e);
 void cl__sim_clock_to(sim_t *s, double t);
 void cl__sim_decisions(sim_t *s, double t);

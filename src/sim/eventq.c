@@ -22,14 +22,12 @@ void cl_eventq_free(cl_eventq_t *q)
     cl_eventq_init(q);
 }
 
-int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b,
-                   uint64_t c)
+int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
 {
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
         cl_event_t *v = realloc(q->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
+        if (!v) return -1;
         q->v = v;
         q->cap = cap;
     }
@@ -37,8 +35,7 @@ int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t
     size_t i = q->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(&e, &q->v[p]))
-            break;
+        if (!before(&e, &q->v[p])) break;
         q->v[i] = q->v[p];
         i = p;
     }
@@ -53,8 +50,7 @@ const cl_event_t *cl_eventq_peek(const cl_eventq_t *q)
 
 bool cl_eventq_pop(cl_eventq_t *q, cl_event_t *out)
 {
-    if (!q->n)
-        return false;
+    if (!q->n) return false;
     *out = q->v[0];
     cl_event_t last = q->v[--q->n];
     size_t i = 0, n = q->n;
@@ -65,14 +61,11 @@ bool cl_eventq_pop(cl_eventq_t *q, cl_event_t *out)
             m = l;
             best = &q->v[l];
         }
-        if (l + 1 < n && before(&q->v[l + 1], best))
-            m = l + 1;
-        if (m == i)
-            break;
+        if (l + 1 < n && before(&q->v[l + 1], best)) m = l + 1;
+        if (m == i) break;
         q->v[i] = q->v[m];
         i = m;
     }
-    if (n)
-        q->v[i] = last;
+    if (n) q->v[i] = last;
     return true;
 }

@@ -27,7 +27,8 @@ double cl_fail_rate_per_h(uint64_t gpus, uint64_t nodes, double scale)
 {
     double r = 0;
     for (int i = 0; i < CL_FAIL_CLASSES; i++)
-        r += cl_fail_classes[i].rate_per_h * (double)(cl_fail_classes[i].per_node ? nodes : gpus);
+        r += cl_fail_classes[i].rate_per_h *
+             (double)(cl_fail_classes[i].per_node ? nodes : gpus);
     return r * scale;
 }
 
@@ -49,8 +50,8 @@ void cl_fail_sampler_init(cl_fail_sampler_t *s, uint32_t nodes, uint32_t gpus_pe
     s->cum[CL_FAIL_CLASSES - 1] = 1.0;
 }
 
-void cl_fail_sample(const cl_fail_sampler_t *s, cl_rng_t *r, double now,
-                    uint32_t gpus_per_node, cl_fail_draw_t *out)
+void cl_fail_sample(const cl_fail_sampler_t *s, cl_rng_t *r, double now, uint32_t gpus_per_node,
+                    cl_fail_draw_t *out)
 {
     if (s->total_per_s <= 0 || s->nodes == 0) {
         out->t = INFINITY;

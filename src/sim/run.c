@@ -15,7 +15,7 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
     c->workload = CL_WL_FRONTIER;
     c->policy = policy;
     c->queue = CL_POLICY_FAIRSHARE;
-    c->spares_pct = 5;      /* NCSA Delta study: ~5% spare capacity */
+    c->spares_pct = 5; /* NCSA Delta study: ~5% spare capacity */
     c->failure_scale = 1;
     c->repair_scale = 1;
     c->mfu = 0.40;
@@ -23,26 +23,25 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
     c->mixed_load = 0.90;
     c->stall_s = -1;
     if (policy == CL_SIM_NAIVE) {
-        c->detect_s = 600;        /* PyTorch NCCL collective timeout */
-        c->restart_s = 600;       /* issue 4: synchronous restart */
+        c->detect_s = 600;  /* PyTorch NCCL collective timeout */
+        c->restart_s = 600; /* issue 4: synchronous restart */
         c->ckpt_interval_s = 3600;
-        c->ckpt_cost_s = 51;      /* ByteCheckpoint: synchronous save of a 405B model */
+        c->ckpt_cost_s = 51; /* ByteCheckpoint: synchronous save of a 405B model */
         c->replica_gpus = 0;
-        c->hot_spares = false;    /* a failed job goes back through the queue */
+        c->hot_spares = false; /* a failed job goes back through the queue */
     } else {
-        c->detect_s = -1;         /* per class: ByteRobust active checks 10/30/60 s */
-        c->restart_s = 200;       /* FT-HSDP: synchronous cold restart at 16K GPUs */
-        c->ckpt_interval_s = 0;   /* Daly from the live failure rate */
-        c->ckpt_cost_s = 0.59;    /* ByteCheckpoint: asynchronous checkpoint stall */
-        c->replica_gpus = 16384;  /* a replica the size the 200 s restart was measured at */
-        c->hot_spares = true;     /* swap in place (the core's reserve per pod) */
+        c->detect_s = -1;        /* per class: ByteRobust active checks 10/30/60 s */
+        c->restart_s = 200;      /* FT-HSDP: synchronous cold restart at 16K GPUs */
+        c->ckpt_interval_s = 0;  /* Daly from the live failure rate */
+        c->ckpt_cost_s = 0.59;   /* ByteCheckpoint: asynchronous checkpoint stall */
+        c->replica_gpus = 16384; /* a replica the size the 200 s restart was measured at */
+        c->hot_spares = true;    /* swap in place (the core's reserve per pod) */
     }
 }
 
 static void fail_msg(cl_error_t *err, const char *msg)
 {
-    if (err)
-        snprintf(err->msg, sizeof(err->msg), "%s", msg);
+    if (err) snprintf(err->msg, sizeof(err->msg), "%s", msg);
 }
 
 static void sim_free(sim_t *s)
@@ -64,11 +63,9 @@ static void sim_free(sim_t *s)
 #define MIXED_DUR_MAX 172800.0
 static void mixed_next(sim_t *s, double t)
 {
-    if (s->mixed_rate <= 0)
-        return;
+    if (s->mixed_rate <= 0) return;
     double at = t + cl_rng_exp(&s->rng_work, 1.0 / s->mixed_rate);
-    if (at <= s->end)
-        cl_eventq_push(&s->q, at, EV_ARRIVAL, 0, 0, 0);
+    if (at <= s->end) cl_eventq_push(&s->q, at, EV_ARRIVAL, 0, 0, 0);
 }
 
 static int mixed_arrival(sim_t *s, double t, cl_error_t *err)
@@ -77,8 +74,7 @@ static int mixed_arrival(sim_t *s, double t, cl_error_t *err)
     double u = cl_rng_uniform(&s->rng_work);
     double dur = exp(log(MIXED_DUR_MIN) + u * (log(MIXED_DUR_MAX) - log(MIXED_DUR_MIN)));
     dur = floor(dur);
-    if (cl__sim_submit(s, (1u << k) * s->gpn, dur, t, false, 0, err))
-        return -1;
+    if (cl__sim_submit(s, (1u << k) * s->gpn, dur, t, false, 0, err)) return -1;
     mixed_next(s, t);
     return 0;
 }
@@ -132,8 +128,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     }
     cl_topo_t *topo = cl_topo_preset(preset, cfg->nodes, cfg->gpus_per_node, &e);
     if (!topo) {
-        if (err)
-            *err = e;
+        if (err) *err = e;
         return -1;
     }
     cl_cluster_opts_t opts;
@@ -142,8 +137,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     opts.spare_fraction = cfg->hot_spares ? cfg->spares_pct / 100.0 : 0;
     s->cl = cl_cluster_create(topo, &opts, &e);
     if (!s->cl) {
-        if (err)
-            *err = e;
+        if (err) *err = e;
         return -1;
     }
     const cl_topo_t *t = cl_cluster_topo(s->cl);
@@ -171,8 +165,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     cl_stats_t st;
     cl_cluster_stats(s->cl, &st);
     uint32_t spare = (uint32_t)ceil((double)s->nodes * cfg->spares_pct / 100.0);
-    if (cfg->hot_spares && st.spares_target > spare)
-        spare = st.spares_target;
+    if (cfg->hot_spares && st.spares_target > spare) spare = st.spares_target;
     uint32_t fnodes = s->nodes > spare ? s->nodes - spare : 0;
     if (cfg->workload == CL_WL_MIXED)
         fnodes = (uint32_t)floor((double)fnodes * cfg->mixed_frontier);
@@ -260,8 +253,7 @@ static void finish(sim_t *s)
     cl__sim_clock_to(s, s->end);
     for (size_t i = 1; i < s->njobs; i++) {
         sim_job_t *j = &s->jobs[i];
-        if (!j->live)
-            continue;
+        if (!j->live) continue;
         double p = cl__sim_job_progress(s, j, s->end);
         s->useful_gpu_s += p * (double)j->gpus;
         if (j->frontier) {
@@ -297,8 +289,7 @@ static void finish(sim_t *s)
             if (s->nwaits == s->capwaits) {
                 size_t cap = s->capwaits ? s->capwaits * 2 : 64;
                 double *v = realloc(s->waits, cap * sizeof(*v));
-                if (!v)
-                    break;
+                if (!v) break;
                 s->waits = v;
                 s->capwaits = cap;
             }
@@ -312,8 +303,7 @@ static void finish(sim_t *s)
     r->goodput = s->avail_gpu_s > 0 ? s->useful_gpu_s / s->avail_gpu_s : 0;
     r->sustained_exaflops = s->useful_gpu_s / s->end * 989e12 * s->cfg.mfu / 1e18;
     r->lost_gpu_hours = (s->alloc_gpu_s - s->useful_gpu_s) / 3600.0;
-    if (r->lost_gpu_hours < 0)
-        r->lost_gpu_hours = 0;
+    if (r->lost_gpu_hours < 0) r->lost_gpu_hours = 0;
     r->mean_jct_s = r->jobs_completed ? s->jct_sum / (double)r->jobs_completed : 0;
     if (s->nwaits) {
         qsort(s->waits, s->nwaits, sizeof(double), cmp_double);
@@ -334,8 +324,7 @@ static void pass(sim_t *s)
     cl_schedule(s->cl, s->now, &s->dec);
     double dw = cl__sim_wall() - w0;
     s->res.core_sched_s += dw;
-    if (dw > s->res.core_sched_max_s)
-        s->res.core_sched_max_s = dw;
+    if (dw > s->res.core_sched_max_s) s->res.core_sched_max_s = dw;
     s->res.sched_passes++;
     cl__sim_decisions(s, s->now);
 }
@@ -350,14 +339,12 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     s->cfg = *cfg;
     cl_eventq_init(&s->q);
     int rc = -1;
-    if (setup(s, cfg, err))
-        goto out;
+    if (setup(s, cfg, err)) goto out;
     cl_event_t e;
     if (s->need_sched) /* the jobs submitted at time 0 */
         pass(s);
     while (cl_eventq_pop(&s->q, &e)) {
-        if (e.t > s->end)
-            break;
+        if (e.t > s->end) break;
         cl__sim_clock_to(s, e.t);
         s->res.events++;
         if (e.type == EV_ARRIVAL) {
@@ -373,8 +360,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
             goto out;
         }
         const cl_event_t *nx = cl_eventq_peek(&s->q);
-        if (s->need_sched && (!nx || nx->t > s->now))
-            pass(s);
+        if (s->need_sched && (!nx || nx->t > s->now)) pass(s);
     }
     finish(s);
     s->res.core_refusals = s->core_refusals;
@@ -394,8 +380,7 @@ out:
 
 void cl_sim_result_free(cl_sim_result_t *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     free(r->samples);
     r->samples = NULL;
     r->nsamples = 0;

@@ -18,8 +18,8 @@ typedef struct cl_rng {
 
 void cl_rng_seed(cl_rng_t *r, uint64_t seed);
 uint64_t cl_rng_next(cl_rng_t *r);
-double cl_rng_uniform(cl_rng_t *r);            /* [0, 1) with 53 random bits */
-double cl_rng_exp(cl_rng_t *r, double mean);   /* exponential with this mean (> 0) */
+double cl_rng_uniform(cl_rng_t *r);             /* [0, 1) with 53 random bits */
+double cl_rng_exp(cl_rng_t *r, double mean);    /* exponential with this mean (> 0) */
 uint64_t cl_rng_below(cl_rng_t *r, uint64_t n); /* uniform integer in [0, n), n > 0 */
 
 /* ----------------------------------------------------------------- events ---------------
@@ -29,9 +29,9 @@ typedef struct cl_event {
     double t;
     uint64_t seq;
     uint32_t type;
-    uint32_t a;   /* meaning depends on type (node, class, replica...) */
-    uint64_t b;   /* job id, GPU index... */
-    uint64_t c;   /* epoch of the job when scheduled (stale-event check) */
+    uint32_t a; /* meaning depends on type (node, class, replica...) */
+    uint64_t b; /* job id, GPU index... */
+    uint64_t c; /* epoch of the job when scheduled (stale-event check) */
 } cl_event_t;
 
 typedef struct cl_eventq {
@@ -43,8 +43,7 @@ typedef struct cl_eventq {
 void cl_eventq_init(cl_eventq_t *q);
 void cl_eventq_free(cl_eventq_t *q);
 /* Returns -1 on allocation failure. */
-int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b,
-                   uint64_t c);
+int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c);
 /* Removes the earliest event into *out; returns false when empty. */
 bool cl_eventq_pop(cl_eventq_t *q, cl_event_t *out);
 const cl_event_t *cl_eventq_peek(const cl_eventq_t *q);
@@ -60,11 +59,11 @@ typedef enum cl_fail_scope {
 typedef struct cl_fail_class {
     const char *name;
     cl_fail_scope_t scope;
-    bool per_node;       /* rate is per node-hour (else per GPU-hour) */
-    double rate_per_h;   /* per unit-hour */
-    double detect_s;     /* colossus policy detection time (ByteRobust active checks) */
-    double repair_h;     /* mean time until the node is back in the pool (assumed) */
-    uint32_t llama3;     /* count of Llama 3's 419 interruptions in this class */
+    bool per_node;     /* rate is per node-hour (else per GPU-hour) */
+    double rate_per_h; /* per unit-hour */
+    double detect_s;   /* colossus policy detection time (ByteRobust active checks) */
+    double repair_h;   /* mean time until the node is back in the pool (assumed) */
+    uint32_t llama3;   /* count of Llama 3's 419 interruptions in this class */
 } cl_fail_class_t;
 
 #define CL_FAIL_CLASSES 5
@@ -76,8 +75,8 @@ double cl_fail_rate_per_h(uint64_t gpus, uint64_t nodes, double scale);
 typedef struct cl_fail_sampler {
     uint64_t gpus, nodes;
     double scale;
-    double total_per_s;             /* over every unit, up or not (thinned by the caller) */
-    double cum[CL_FAIL_CLASSES];    /* cumulative share of total_per_s */
+    double total_per_s;          /* over every unit, up or not (thinned by the caller) */
+    double cum[CL_FAIL_CLASSES]; /* cumulative share of total_per_s */
 } cl_fail_sampler_t;
 
 void cl_fail_sampler_init(cl_fail_sampler_t *s, uint32_t nodes, uint32_t gpus_per_node,
@@ -91,8 +90,8 @@ typedef struct cl_fail_draw {
     uint32_t node;
     uint32_t gpu;
 } cl_fail_draw_t;
-void cl_fail_sample(const cl_fail_sampler_t *s, cl_rng_t *r, double now,
-                    uint32_t gpus_per_node, cl_fail_draw_t *out);
+void cl_fail_sample(const cl_fail_sampler_t *s, cl_rng_t *r, double now, uint32_t gpus_per_node,
+                    cl_fail_draw_t *out);
 
 /* ------------------------------------------------------------- checkpoints --------------
  * delta: checkpoint cost (stall) s; m: mean time between failures of the job s;
@@ -114,7 +113,7 @@ typedef struct cl_trace_job {
 typedef struct cl_trace {
     cl_trace_job_t *v;
     size_t n;
-    char *file; /* name for messages */
+    char *file;      /* name for messages */
     char **clusters; /* distinct values of the cluster column, in order of appearance */
     size_t nclusters;
 } cl_trace_t;
@@ -141,7 +140,7 @@ typedef enum cl_sim_policy {
 } cl_sim_policy_t;
 
 typedef struct cl_sim_config {
-    const char *preset;      /* topology preset ("hgx" when NULL) */
+    const char *preset;            /* topology preset ("hgx" when NULL) */
     uint32_t nodes, gpus_per_node; /* 0: preset's */
     double days;
     uint64_t seed;
@@ -150,20 +149,20 @@ typedef struct cl_sim_config {
     bool trace_tenants;      /* each cluster of the trace is a tenant with one share */
     cl_sim_policy_t policy;
     cl_queue_policy_t queue;
-    double detect_s;         /* < 0: per failure class (colossus) */
+    double detect_s; /* < 0: per failure class (colossus) */
     double restart_s;
-    double ckpt_interval_s;  /* 0: auto (Daly from the live failure rate) */
+    double ckpt_interval_s; /* 0: auto (Daly from the live failure rate) */
     double ckpt_cost_s;
-    double spares_pct;       /* nodes kept out of the frontier job, % (hot spares or headroom) */
-    bool hot_spares;         /* the core holds them as hot spares (swap in place) */
+    double spares_pct; /* nodes kept out of the frontier job, % (hot spares or headroom) */
+    bool hot_spares;   /* the core holds them as hot spares (swap in place) */
     double failure_scale;
     double repair_scale;
     double mfu;
-    uint64_t replica_gpus;   /* > 0: failures contained to one data-parallel replica */
-    double stall_s;          /* < 0: detection time; global stall per contained failure */
-    double mixed_frontier;   /* share of non-spare GPUs the frontier job holds (mixed) */
-    double mixed_load;       /* offered load of the job stream on the rest (mixed) */
-    uint32_t plot_points;    /* samples for --plot (0: none) */
+    uint64_t replica_gpus; /* > 0: failures contained to one data-parallel replica */
+    double stall_s;        /* < 0: detection time; global stall per contained failure */
+    double mixed_frontier; /* share of non-spare GPUs the frontier job holds (mixed) */
+    double mixed_load;     /* offered load of the job stream on the rest (mixed) */
+    uint32_t plot_points;  /* samples for --plot (0: none) */
 } cl_sim_config_t;
 
 /* Fill the defaults of a policy (cited in docs/simulation.md). */
@@ -181,19 +180,19 @@ typedef struct cl_sim_result {
     uint64_t events, failures, interruptions, frontier_interruptions;
     uint64_t requeues, restarts_in_place, contained;
     uint64_t teardown_detections; /* failures found when their job was torn down */
-    double ettr;                 /* frontier job; -1 when there is none */
+    double ettr;                  /* frontier job; -1 when there is none */
     double utilization, goodput, sustained_exaflops, lost_gpu_hours;
     double avail_gpu_s, alloc_gpu_s, useful_gpu_s;
     uint64_t jobs_submitted, jobs_completed, jobs_started;
     double mean_jct_s, p99_wait_s, mean_wait_s;
     uint64_t frontier_gpus;
-    double frontier_mtbf_s;      /* model MTBF of the frontier job */
-    double ckpt_interval_s;      /* last interval used by the frontier job */
-    double daly_ettr;            /* closed-form expectation for the frontier job */
+    double frontier_mtbf_s; /* model MTBF of the frontier job */
+    double ckpt_interval_s; /* last interval used by the frontier job */
+    double daly_ettr;       /* closed-form expectation for the frontier job */
     uint64_t sched_passes;
     /* wall seconds spent in the core (stderr only: not reproducible, so not in the JSON) */
     double core_sched_s, core_sched_max_s, core_fail_s, core_fail_max_s;
-    uint64_t core_refusals;      /* core calls that failed (should be 0) */
+    uint64_t core_refusals; /* core calls that failed (should be 0) */
     char last_refusal[256];
     uint64_t jobs_failed;
     uint64_t class_failures[CL_FAIL_CLASSES];

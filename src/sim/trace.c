@@ -12,8 +12,7 @@
 
 static int fail(cl_error_t *err, const char *file, size_t line, const char *fmt, ...)
 {
-    if (!err)
-        return -1;
+    if (!err) return -1;
     char what[200];
     va_list ap;
     va_start(ap, fmt);
@@ -30,8 +29,7 @@ static int split(char *s, char **f, int max)
     int n = 0;
     char *p = s;
     for (;;) {
-        if (n == max)
-            return -1;
+        if (n == max) return -1;
         while (*p == ' ' || *p == '\t')
             p++;
         f[n++] = p;
@@ -41,21 +39,18 @@ static int split(char *s, char **f, int max)
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
             e--;
         *e = '\0';
-        if (!c)
-            return n;
+        if (!c) return n;
         p = c + 1;
     }
 }
 
 static int parse_num(const char *s, double *out)
 {
-    if (!*s)
-        return -1;
+    if (!*s) return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (*end || errno || !isfinite(v))
-        return -1;
+    if (*end || errno || !isfinite(v)) return -1;
     *out = v;
     return 0;
 }
@@ -63,8 +58,7 @@ static int parse_num(const char *s, double *out)
 static int cmp_submit(const void *a, const void *b)
 {
     const cl_trace_job_t *x = a, *y = b;
-    if (x->submit_s != y->submit_s)
-        return x->submit_s < y->submit_s ? -1 : 1;
+    if (x->submit_s != y->submit_s) return x->submit_s < y->submit_s ? -1 : 1;
     return x->line < y->line ? -1 : x->line > y->line; /* stable: file order */
 }
 
@@ -73,11 +67,11 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
 {
     memset(out, 0, sizeof(*out));
     if (len == 0)
-        return fail(err, file, 1, "empty file: expected a header line "
-                                  "job_id,submit_time_s,duration_s,num_gpus");
+        return fail(err, file, 1,
+                    "empty file: expected a header line "
+                    "job_id,submit_time_s,duration_s,num_gpus");
     char *buf = malloc(len + 1);
-    if (!buf)
-        return fail(err, file, 0, "out of memory");
+    if (!buf) return fail(err, file, 0, "out of memory");
     memcpy(buf, text, len);
     buf[len] = '\0';
     if (strlen(buf) != len) {
@@ -98,8 +92,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
     int rc = -1;
     while (*p) {
         char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
+        if (nl) *nl = '\0';
         line++;
         char *s = p;
         p = nl ? nl + 1 : p + strlen(p);
@@ -131,8 +124,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
                     fail(err, file, line, "column '%s' appears twice", f[i]);
                     goto out;
                 }
-                if (col)
-                    *col = i;
+                if (col) *col = i;
             }
             const char *miss = col_id < 0       ? "job_id"
                                : col_submit < 0 ? "submit_time_s"
@@ -140,13 +132,16 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
                                : col_gpus < 0   ? "num_gpus"
                                                 : NULL;
             if (miss) {
-                fail(err, file, line, "header lacks column '%s' (need job_id, submit_time_s, "
-                                      "duration_s, num_gpus)", miss);
+                fail(err, file, line,
+                     "header lacks column '%s' (need job_id, submit_time_s, "
+                     "duration_s, num_gpus)",
+                     miss);
                 goto out;
             }
             if (cluster && col_cluster < 0) {
-                fail(err, file, line, "--trace-cluster given but the file has no 'cluster' "
-                                      "column");
+                fail(err, file, line,
+                     "--trace-cluster given but the file has no 'cluster' "
+                     "column");
                 goto out;
             }
             ncols = nf;
@@ -173,8 +168,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
             fail(err, file, line, "num_gpus '%.40s' is not a whole number >= 1", f[col_gpus]);
             goto out;
         }
-        if (cluster && strcmp(f[col_cluster], cluster))
-            continue;
+        if (cluster && strcmp(f[col_cluster], cluster)) continue;
         uint32_t ci = 0;
         if (col_cluster >= 0) {
             while (ci < ncl && strcmp(cl[ci], f[col_cluster]))
@@ -182,11 +176,10 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
             if (ci == ncl) {
                 char **ncv = ncl < 4096 ? realloc(cl, (ncl + 1) * sizeof(*cl)) : NULL;
                 char *name = ncv ? strdup(f[col_cluster]) : NULL;
-                if (ncv)
-                    cl = ncv;
+                if (ncv) cl = ncv;
                 if (!name) {
-                    fail(err, file, line, ncl < 4096 ? "out of memory"
-                                                     : "more than 4096 distinct clusters");
+                    fail(err, file, line,
+                         ncl < 4096 ? "out of memory" : "more than 4096 distinct clusters");
                     goto out;
                 }
                 cl[ncl++] = name;
@@ -238,8 +231,7 @@ int cl_trace_load(const char *path, const char *cluster, cl_trace_t *out, cl_err
     memset(out, 0, sizeof(*out));
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        if (err)
-            snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
+        if (err) snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
         return -1;
     }
     size_t cap = 1 << 16, len = 0;
@@ -272,8 +264,7 @@ int cl_trace_load(const char *path, const char *cluster, cl_trace_t *out, cl_err
 
 void cl_trace_free(cl_trace_t *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     free(t->v);
     free(t->file);
     for (size_t i = 0; i < t->nclusters; i++)

@@ -70,8 +70,8 @@ static void eventq_order(void **st)
     cl_rng_seed(&r, 3);
     const int n = 20000;
     for (int i = 0; i < n; i++) /* coarse times: many ties */
-        assert_int_equal(cl_eventq_push(&q, (double)cl_rng_below(&r, 500), 1, 0, (uint64_t)i, 0),
-                         0);
+        assert_int_equal(
+            cl_eventq_push(&q, (double)cl_rng_below(&r, 500), 1, 0, (uint64_t)i, 0), 0);
     double last = -1;
     uint64_t last_b = 0;
     int popped = 0;
@@ -194,9 +194,8 @@ static void trace_good(void **st)
     assert_int_equal(t.v[0].gpus, 64);
     cl_trace_free(&t);
     /* columns in another order, no cluster column, no final newline */
-    assert_int_equal(parse("num_gpus,job_id,duration_s,submit_time_s\n4,x,10,3", NULL, &t,
-                           &err),
-                     0);
+    assert_int_equal(
+        parse("num_gpus,job_id,duration_s,submit_time_s\n4,x,10,3", NULL, &t, &err), 0);
     assert_true(t.n == 1 && t.v[0].gpus == 4 && t.v[0].duration_s == 10 &&
                 t.v[0].submit_s == 3);
     cl_trace_free(&t);
@@ -220,10 +219,10 @@ static void trace_malformed(void **st)
 {
     const char *h = "job_id,submit_time_s,duration_s,num_gpus\n";
     char buf[512];
-#define BAD(body, msg)                                                                        \
-    do {                                                                                     \
-        snprintf(buf, sizeof(buf), "%s%s", h, body);                                         \
-        expect_error(buf, NULL, msg);                                                        \
+#define BAD(body, msg)                                                                         \
+    do {                                                                                       \
+        snprintf(buf, sizeof(buf), "%s%s", h, body);                                           \
+        expect_error(buf, NULL, msg);                                                          \
     } while (0)
     BAD("a,0,10,1\nb,zero,10,1\n", "t.csv:3: submit_time_s 'zero' is not a number");
     BAD("a,0,10,1\nb,-5,10,1\n", "t.csv:3: submit_time_s '-5' is not a number >= 0");

@@ -132,7 +132,7 @@ static void no_failures_exact(void **st)
     /* 86400 - 60 (launch) = 86340 s: 141 cycles of 610 s (86010 s), then 330 s of work */
     double work = 141 * 600 + 330;
     assert_true(fabs(r.ettr - work / 86400) < 1e-12);
-    assert_int_equal(r.frontier_gpus, 57 * 8); /* 10% headroom */
+    assert_int_equal(r.frontier_gpus, 57 * 8);           /* 10% headroom */
     assert_true(fabs(r.utilization - 57.0 / 64) < 1e-9); /* held from t=0, launch included */
     assert_true(fabs(r.goodput - work * 57 / (86400 * 64)) < 1e-9);
     double ef = work * 456 / 86400 * 989e12 * 0.40 / 1e18;
@@ -335,10 +335,14 @@ static void refusals(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(frontier_closed_form), cmocka_unit_test(frontier_contained),
-        cmocka_unit_test(no_failures_exact),    cmocka_unit_test(trace_queue_policies),
-        cmocka_unit_test(determinism),          cmocka_unit_test(refusals),
-        cmocka_unit_test(trace_fairshare_tenants), cmocka_unit_test(plot_samples),
+        cmocka_unit_test(frontier_closed_form),
+        cmocka_unit_test(frontier_contained),
+        cmocka_unit_test(no_failures_exact),
+        cmocka_unit_test(trace_queue_policies),
+        cmocka_unit_test(determinism),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(trace_fairshare_tenants),
+        cmocka_unit_test(plot_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
