@@ -114,6 +114,9 @@ static void set_interval(sim_t *s, sim_job_t *j)
     else
         j->tau = cl_daly_interval(j->delta, job_mtbf(s, j));
     if (!(j->tau > 0)) j->tau = 1;
+    /* without failures Daly's interval is infinite: checkpoint once in ~30 years instead,
+     * which keeps the cycle arithmetic finite */
+    if (j->tau > 1e9) j->tau = 1e9;
     if (j->frontier) s->res.ckpt_interval_s = j->tau;
 }
 

@@ -138,6 +138,12 @@ static void no_failures_exact(void **st)
     double ef = work * 456 / 86400 * 989e12 * 0.40 / 1e18;
     assert_true(fabs(r.sustained_exaflops - ef) < 1e-12);
     cl_sim_result_free(&r);
+    /* the auto interval without failures: no checkpoint within the run, only the launch */
+    c.ckpt_interval_s = 0;
+    assert_int_equal(cl_sim_run(&c, &r, &err), 0);
+    assert_true(fabs(r.ettr - (86400 - 60) / 86400.0) < 1e-12);
+    assert_true(r.ckpt_interval_s == 1e9);
+    cl_sim_result_free(&r);
 }
 
 /* Plot samples are interval averages: they add up to the run's figures. */
