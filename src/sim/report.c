@@ -78,6 +78,19 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
             (unsigned long long)r->jobs_failed, (unsigned long long)r->core_refusals);
 }
 
+/* 1100000 -> "1,100,000" into buf (32 bytes) */
+static const char *thousands(uint64_t v, char *buf)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static double nice_step(double range, int ticks)
 {
     double raw = range / ticks, p = pow(10, floor(log10(raw))), m = raw / p;
@@ -94,6 +107,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
     }
     const double W = 960, H = 560, L = 70, R = 70, T = 70, PH = 300, G = 40, FH = 110;
     double pw = W - L - R, days = r->wall_s / 86400.0;
+    char big[32];
     uint32_t fmax = 1;
     for (size_t i = 0; i < r->nsamples; i++)
         if (r->samples[i].failures > fmax) fmax = r->samples[i].failures;
@@ -104,8 +118,8 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(f,
             "<text x=\"%.0f\" y=\"28\" font-size=\"18\" font-weight=\"bold\">"
-            "%llu GPUs, %s policy, %s workload, %.4g days</text>\n",
-            L, (unsigned long long)r->gpus, c->policy == CL_SIM_NAIVE ? "naive" : "colossus",
+            "%s GPUs, %s policy, %s workload, %.4g days</text>\n",
+            L, thousands(r->gpus, big), c->policy == CL_SIM_NAIVE ? "naive" : "colossus",
             workload_name(c->workload), days);
     fprintf(f, "<text x=\"%.0f\" y=\"50\" font-size=\"13\" fill=\"#444\">", L);
     if (r->ettr >= 0) fprintf(f, "ETTR %.3f · ", r->ettr);
