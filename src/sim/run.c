@@ -329,6 +329,31 @@ static void pass(sim_t *s)
     cl__sim_decisions(s, s->now);
 }
 
+/* O(cluster): the core's own consistency check, and the GPUs the simulator believes are
+ * allocated against the core's count. */
+static int check_core(sim_t *s, cl_error_t *err)
+{
+    cl_error_t ce;
+    if (cl_cluster_check(s->cl, &ce)) {
+        snprintf(err->msg, sizeof(err->msg), "core check at t=%.3f: %.200s", s->now, ce.msg);
+        return -1;
+    }
+    cl_stats_t st;
+    cl_cluster_stats(s->cl, &st);
+    if (st.gpus_alloc != s->alloc_gpus) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "at t=%.3f the core has %llu GPUs allocated, the simulator %llu", s->now,
+                 (unsigned long long)st.gpus_alloc, (unsigned long long)s->alloc_gpus);
+        return -1;
+    }
+    if (s->core_refusals) {
+        snprintf(err->msg, sizeof(err->msg), "at t=%.3f the core refused: %.200s", s->now,
+                 s->last_refusal);
+        return -1;
+    }
+    return 0;
+}
+
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
 {
     sim_t *s = calloc(1, sizeof(*s));
@@ -361,6 +386,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
         }
         const cl_event_t *nx = cl_eventq_peek(&s->q);
         if (s->need_sched && (!nx || nx->t > s->now)) pass(s);
+        if (cfg->check_core && check_core(s, err)) goto out;
     }
     finish(s);
     s->res.core_refusals = s->core_refusals;

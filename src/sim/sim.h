@@ -163,6 +163,7 @@ typedef struct cl_sim_config {
     double mixed_frontier; /* share of non-spare GPUs the frontier job holds (mixed) */
     double mixed_load;     /* offered load of the job stream on the rest (mixed) */
     uint32_t plot_points;  /* samples for --plot (0: none) */
+    bool check_core; /* tests: verify the core and the simulator agree after every event */
 } cl_sim_config_t;
 
 /* Fill the defaults of a policy (cited in docs/simulation.md). */

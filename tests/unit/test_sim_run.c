@@ -182,6 +182,38 @@ static void plot_samples(void **st)
     cl_sim_result_free(&r);
 }
 
+/* After every event the core passes its own consistency check and agrees with the simulator
+ * on the allocated GPUs: mixed workloads under heavy failure rates, with and without hot
+ * spares, both policies, several seeds. */
+static void core_consistency(void **st)
+{
+    for (int k = 0; k < 6; k++) {
+        cl_sim_config_t c;
+        cl_sim_config_default(&c, k % 2 ? CL_SIM_NAIVE : CL_SIM_COLOSSUS);
+        c.preset = k % 3 == 2 ? "nvl72" : "hgx";
+        c.nodes = 72;
+        c.gpus_per_node = k % 3 == 2 ? 4 : 8;
+        c.workload = CL_WL_MIXED;
+        c.failure_scale = 300;
+        c.repair_scale = 0.05;
+        c.days = 3;
+        c.seed = (uint64_t)k + 1;
+        c.replica_gpus = 64;
+        c.spares_pct = 10;
+        c.mixed_frontier = 0.5;
+        c.hot_spares = k < 4;
+        c.check_core = true;
+        cl_sim_result_t r;
+        cl_error_t err;
+        if (cl_sim_run(&c, &r, &err)) {
+            print_error("run %d: %s\n", k, err.msg);
+            fail();
+        }
+        assert_true(r.failures > 50 && r.jobs_completed > 5);
+        cl_sim_result_free(&r);
+    }
+}
+
 static cl_trace_t make_trace(const char *csv)
 {
     cl_trace_t t;
@@ -349,6 +381,7 @@ int main(void)
         cmocka_unit_test(refusals),
         cmocka_unit_test(trace_fairshare_tenants),
         cmocka_unit_test(plot_samples),
+        cmocka_unit_test(core_consistency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
