@@ -1,0 +1,627 @@
+/* launch.c - rank launcher: starts a job's local ranks (fork/exec, setsid, in a cgroup v2
+ * when possible, logs to files), reaps them on SIGCHLD through the libuv loop, and stops
+ * the whole launch with TERM then KILL. */
+#include "agent/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/launch_util.h"
+
+extern char **environ;
+
+#define POLL_MS 20 /* while stopping: how often to look whether anything is left */
+#define MAX_LOCAL_RANKS 1024
+
+enum { ST_RUNNING, ST_TERM, ST_KILL, ST_DONE };
+
+struct rank {
+    uint32_t global;
+    pid_t pid;  /* 0 once reaped (or never spawned) */
+    pid_t pgid; /* the rank's process group, until it is known to hold nothing alive */
+    int alive;  /* spawned and not reaped */
+};
+
+struct cl_launch {
+    uv_loop_t *loop;
+    cl_launch_done_f *cb;
+    void *arg;
+    uint32_t n;
+    struct rank *ranks;
+    uint32_t running;
+    int grace_ms;
+    int state;
+    int stop_asked; /* cl_launch_stop() or a failure: leftovers are expected */
+    int result, failed_rank;
+    int destroyed; /* the caller let go: no callback, free when everything is closed */
+    int closing;   /* handles closed (or being closed) */
+    unsigned pending_close;
+    uv_timer_t kill_timer, poll_timer;
+    uv_signal_t sigchld; /* reaps the ranks: waitpid() on each of our pids, never -1 */
+    char *cgroup;
+};
+
+static unsigned launch_seq; /* makes cgroup names unique within this process */
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/rank-%u.log", log_dir, rank);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ teardown ------------ */
+
+static void maybe_free(cl_launch_t *l)
+{
+    if (!l->closing || l->pending_close) return;
+    free(l->cgroup);
+    free(l->ranks);
+    free(l);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    cl_launch_t *l = h->data;
+    l->pending_close--;
+    maybe_free(l);
+}
+
+static void close_handles(cl_launch_t *l)
+{
+    if (l->closing) return;
+    l->closing = 1;
+    l->pending_close += 3;
+    uv_close((uv_handle_t *)&l->kill_timer, on_closed);
+    uv_close((uv_handle_t *)&l->poll_timer, on_closed);
+    uv_close((uv_handle_t *)&l->sigchld, on_closed);
+}
+
+/* Signal everything of the launch: every rank's process group, and every process of the
+ * cgroup (which also holds those that left their group). */
+static void signal_all(cl_launch_t *l, int sig)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        struct rank *r = &l->ranks[i];
+        if (r->pgid > 0 && kill(-r->pgid, sig) < 0 && errno == ESRCH && !r->alive)
+            r->pgid = 0; /* group gone: never signal that number again (pid reuse) */
+    }
+    if (l->cgroup) cl__cgroup_signal(l->cgroup, sig);
+}
+
+/* 1 while some process of the launch other than a zombie is alive. */
+static int anything_left(cl_launch_t *l)
+{
+    if (l->running) return 1;
+    int left = 0;
+    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1) left = 1;
+    pid_t groups[MAX_LOCAL_RANKS];
+    size_t ng = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        struct rank *r = &l->ranks[i];
+        if (r->pgid <= 0) continue;
+        if (kill(-r->pgid, 0) < 0 && errno == ESRCH)
+            r->pgid = 0;
+        else
+            groups[ng++] = r->pgid;
+    }
+    if (ng) {
+        /* kill(-pgid, 0) also succeeds for a group of zombies (their parent, often init,
+         * has not reaped them yet): look for a live member. */
+        int live[MAX_LOCAL_RANKS];
+        cl__pgroups_live(groups, ng, live);
+        size_t k = 0;
+        for (uint32_t i = 0; i < l->n; i++) {
+            struct rank *r = &l->ranks[i];
+            if (r->pgid <= 0) continue;
+            if (!live[k++])
+                r->pgid = 0;
+            else
+                left = 1;
+        }
+    }
+    return left;
+}
+
+static void finish(cl_launch_t *l)
+{
+    l->state = ST_DONE;
+    uv_timer_stop(&l->kill_timer);
+    uv_timer_stop(&l->poll_timer);
+    if (l->cgroup) {
+        cl__cgroup_remove(l->cgroup);
+        free(l->cgroup);
+        l->cgroup = NULL;
+    }
+    if (l->destroyed) {
+        close_handles(l);
+        return;
+    }
+    /* The callback may destroy l (which only closes handles: l stays valid until the loop
+     * runs the close callbacks), so nothing touches l after it. */
+    l->cb(l, l->result, l->failed_rank, l->arg);
+}
+
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked);
+
+/* Called whenever something may have ended: a rank exit, a poll tick. */
+static void progress(cl_launch_t *l)
+{
+    if (l->state == ST_DONE || l->running) return;
+    if (!anything_left(l)) {
+        finish(l);
+        return;
+    }
+    if (l->state == ST_RUNNING) {
+        /* Every rank exited 0 but left processes behind: stop them too (the job did not
+         * fail and nobody asked for a stop: stop_asked stays 0). */
+        begin_stop(l, l->grace_ms, 0);
+    }
+}
+
+static void escalate(cl_launch_t *l)
+{
+    l->state = ST_KILL;
+    signal_all(l, SIGKILL);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    cl_launch_t *l = t->data;
+    if (l->state == ST_TERM) escalate(l);
+}
+
+static void reap(cl_launch_t *l);
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    cl_launch_t *l = t->data;
+    if (l->state == ST_KILL)
+        signal_all(l, SIGKILL); /* catches what forked since the last round */
+    reap(l);                    /* SIGCHLD is enough; this is a safety net */
+    if (l->state != ST_DONE) progress(l);
+}
+
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked)
+{
+    if (asked) l->stop_asked = 1;
+    if (l->state != ST_RUNNING) return;
+    l->state = ST_TERM;
+    signal_all(l, SIGTERM);
+    if (grace_ms <= 0) {
+        escalate(l);
+    } else {
+        /* The loop's clock may be stale (it is read once per iteration): the grace period
+         * starts now, not when the iteration began. */
+        uv_update_time(l->loop);
+        uv_timer_start(&l->kill_timer, on_kill_timer, (uint64_t)grace_ms, 0);
+    }
+    uv_timer_start(&l->poll_timer, on_poll_timer, POLL_MS, POLL_MS);
+}
+
+void cl_launch_stop(cl_launch_t *l)
+{
+    if (!l || l->destroyed) return;
+    begin_stop(l, l->grace_ms, 1);
+}
+
+void cl_launch_destroy(cl_launch_t *l)
+{
+    if (!l) return;
+    int saved = errno;
+    if (!l->destroyed) {
+        l->destroyed = 1;
+        if (l->state == ST_DONE) {
+            close_handles(l);
+        } else {
+            /* Still running: kill at once; finish() closes the handles once all is reaped. */
+            begin_stop(l, 0, 1);
+            if (l->state == ST_TERM) escalate(l);
+        }
+    }
+    errno = saved;
+}
+
+static void rank_exited(cl_launch_t *l, struct rank *r, int code)
+{
+    r->alive = 0;
+    r->pid = 0;
+    l->running--;
+    if (code != 0 && l->failed_rank < 0) {
+        l->result = code;
+        l->failed_rank = (int)r->global;
+    }
+    if (code != 0) begin_stop(l, l->grace_ms, 1);
+    progress(l);
+}
+
+/* Reap whichever ranks have exited. Only our own pids are waited for, so the agent's other
+ * children (uv_spawn's included) are left to their owners. */
+static void reap(cl_launch_t *l)
+{
+    for (uint32_t i = 0; i < l->n && l->state != ST_DONE; i++) {
+        struct rank *r = &l->ranks[i];
+        if (!r->alive) continue;
+        int st;
+        pid_t got = waitpid(r->pid, &st, WNOHANG);
+        if (got == 0 || (got < 0 && errno == EINTR)) continue;
+        int code;
+        if (got < 0) /* ECHILD: someone else reaped it; its status is lost */
+            code = 255;
+        else if (WIFSIGNALED(st))
+            code = 128 + WTERMSIG(st);
+        else if (WIFEXITED(st))
+            code = WEXITSTATUS(st);
+        else
+            continue; /* stopped or continued: not an exit */
+        rank_exited(l, r, code);
+    }
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    reap(h->data);
+}
+
+/* ------------------------------------------------------------------ start --------------- */
+
+static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
+{
+    if (!s) {
+        fail(err, errlen, "launch: no spec");
+        return -1;
+    }
+    if (s->local_ranks < 1 || s->local_ranks > MAX_LOCAL_RANKS) {
+        fail(err, errlen, "launch: local_ranks %u is out of range 1..%d", s->local_ranks,
+             MAX_LOCAL_RANKS);
+        return -1;
+    }
+    if (s->nnodes < 1 || s->node_rank >= s->nnodes) {
+        fail(err, errlen, "launch: node_rank %u is not below nnodes %u", s->node_rank,
+             s->nnodes);
+        return -1;
+    }
+    if ((uint64_t)s->nnodes * s->local_ranks > INT32_MAX) {
+        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
+        return -1;
+    }
+    if (s->gpus) {
+        for (uint32_t i = 0; i < s->local_ranks; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (s->gpus[i] == s->gpus[j]) {
+                    fail(err, errlen, "launch: GPU %u is listed twice", s->gpus[i]);
+                    return -1;
+                }
+    }
+    if (!s->master_addr || !*s->master_addr) {
+        fail(err, errlen, "launch: no master address");
+        return -1;
+    }
+    if (!s->master_port) {
+        fail(err, errlen, "launch: no master port");
+        return -1;
+    }
+    if (!s->argv || !s->argv[0] || !*s->argv[0]) {
+        fail(err, errlen, "launch: no command");
+        return -1;
+    }
+    if (!s->work_dir || !*s->work_dir) {
+        fail(err, errlen, "launch: no working directory");
+        return -1;
+    }
+    if (!s->log_dir || !*s->log_dir) {
+        fail(err, errlen, "launch: no log directory");
+        return -1;
+    }
+    if (s->checkpoint_dir && !*s->checkpoint_dir) {
+        fail(err, errlen, "launch: empty checkpoint directory");
+        return -1;
+    }
+    if (s->grace_ms < 0) {
+        fail(err, errlen, "launch: negative grace period %d ms", s->grace_ms);
+        return -1;
+    }
+    if (s->cgroup_mode != CL_LAUNCH_CGROUP_AUTO && s->cgroup_mode != CL_LAUNCH_CGROUP_OFF &&
+        s->cgroup_mode != CL_LAUNCH_CGROUP_REQUIRE) {
+        fail(err, errlen, "launch: unknown cgroup mode %d", (int)s->cgroup_mode);
+        return -1;
+    }
+    for (char *const *e = s->env_extra; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e) {
+            fail(err, errlen, "launch: environment entry '%s' is not NAME=VALUE", *e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Make the launch's cgroup. Returns 0 (with *out NULL when cgroups are not used) or -1. */
+static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF) return 0;
+    char parent[1024];
+    if (s->cgroup_parent) {
+        if (snprintf(parent, sizeof parent, "%s", s->cgroup_parent) >= (int)sizeof parent) {
+            fail(err, errlen, "launch: cgroup parent path is too long");
+            return -1;
+        }
+        /* A plain directory would take "cgroup.procs" as an ordinary file and contain
+         * nothing: only a directory of a cgroup v2 file system will do. */
+        if (!cl__is_cgroup2(parent)) {
+            if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+                fail(err, errlen, "launch: %s is not in a cgroup v2 hierarchy", parent);
+                return -1;
+            }
+            return 0;
+        }
+    } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
+        if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: no cgroup v2 hierarchy found under /sys/fs/cgroup");
+            return -1;
+        }
+        return 0;
+    }
+    char path[1200];
+    int e = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(path, sizeof path, "%s/job%llu-inc%u-node%u-%ld-%u", parent,
+                 (unsigned long long)s->job_id, s->incarnation, s->node_rank, (long)getpid(),
+                 launch_seq++);
+        e = cl__cgroup_make(path);
+        if (e != EEXIST) break;
+    }
+    if (e) {
+        if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: cannot create cgroup %s: %s", path, strerror(e));
+            return -1;
+        }
+        return 0; /* AUTO: not writable here, use process groups */
+    }
+    *out = strdup(path);
+    if (!*out) {
+        cl__cgroup_remove(path);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
+ * to wait on in *report_fd, or -1 with err filled. */
+static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
+                       int cgroup_fd, int *report_fd, char *err, size_t errlen)
+{
+    struct rank *r = &l->ranks[i];
+    char logpath[4096];
+    if (cl_launch_log_path(s->log_dir, r->global, logpath, sizeof logpath) < 0) {
+        fail(err, errlen, "launch: log directory path is too long");
+        return -1;
+    }
+    int fd =
+        cl__high_fd(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644));
+    if (fd < 0) {
+        fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(errno));
+        return -1;
+    }
+    char **env = cl__rank_env(s, i, environ);
+    size_t argc = 0;
+    while (s->argv[argc])
+        argc++;
+    char **sh_argv = calloc(argc + 2, sizeof *sh_argv);
+    if (!env || !sh_argv) {
+        close(fd);
+        cl__strv_free(env);
+        free(sh_argv);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    sh_argv[0] = "/bin/sh";
+    sh_argv[1] = (char *)path;
+    for (size_t k = 1; k < argc; k++)
+        sh_argv[k + 1] = s->argv[k];
+    struct cl__spawn_req q = {
+        .path = path,
+        .argv = s->argv,
+        .sh_argv = sh_argv,
+        .env = env,
+        .cwd = s->work_dir,
+        .log_fd = fd,
+        .cgroup_fd = cgroup_fd,
+        .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
+        .parent_death_kill = !s->survive_agent,
+        .parent = getpid(),
+    };
+    char why[256];
+    pid_t pid = cl__spawn_begin(&q, report_fd, why, sizeof why);
+    close(fd);
+    free(sh_argv);
+    cl__strv_free(env);
+    if (pid < 0)
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+    return pid;
+}
+
+/* Wait until forked rank i has exec'd. Returns 0 (the rank then runs), or -1 with err
+ * filled (the child is reaped). */
+static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pid_t pid,
+                       int report_fd, char *err, size_t errlen)
+{
+    struct rank *r = &l->ranks[i];
+    char why[256];
+    if (cl__spawn_end(pid, report_fd, why, sizeof why) < 0) {
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+        return -1;
+    }
+    r->pid = pid;
+    r->pgid = pid; /* setsid(): the rank leads its own session and process group */
+    r->alive = 1;
+    l->running++;
+    return 0;
+}
+
+int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
+                    void *arg, cl_launch_t **out, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!loop || !cb || !out) {
+        fail(err, errlen, "launch: loop, callback and result pointer are required");
+        return -1;
+    }
+    if (check_spec(spec, err, errlen) < 0) return -1;
+    const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
+    for (size_t i = 0; i < 3; i++) {
+        if (dirs[i] && cl__mkdir_p(dirs[i], 0755) < 0) {
+            fail(err, errlen, "launch: cannot create directory %s: %s", dirs[i],
+                 strerror(errno));
+            return -1;
+        }
+    }
+    /* Find the command now, in the ranks' PATH, so that a typo is an error here rather
+     * than 127 in a log file. */
+    char **env0 = cl__rank_env(spec, 0, environ);
+    if (!env0) {
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    char path[4096];
+    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir, path,
+                                 sizeof path);
+    cl__strv_free(env0);
+    if (found < 0) {
+        fail(err, errlen, "launch: command not found or not executable: %s", spec->argv[0]);
+        return -1;
+    }
+
+    cl_launch_t *l = calloc(1, sizeof *l);
+    struct rank *ranks = calloc(spec->local_ranks, sizeof *ranks);
+    if (!l || !ranks) {
+        free(l);
+        free(ranks);
+        fail(err, errlen, "launch: out of memory");
+        return -1;
+    }
+    l->loop = loop;
+    l->cb = cb;
+    l->arg = arg;
+    l->n = spec->local_ranks;
+    l->ranks = ranks;
+    l->grace_ms = spec->grace_ms;
+    l->failed_rank = -1;
+    l->state = ST_RUNNING;
+    for (uint32_t i = 0; i < l->n; i++)
+        ranks[i].global = spec->node_rank * spec->local_ranks + i;
+    if (make_cgroup(spec, &l->cgroup, err, errlen) < 0) {
+        free(ranks);
+        free(l);
+        return -1;
+    }
+    int cgroup_fd = -1;
+    if (l->cgroup) {
+        char procs[1300];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", l->cgroup);
+        cgroup_fd = cl__high_fd(open(procs, O_WRONLY | O_CLOEXEC));
+        if (cgroup_fd < 0 && spec->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: cannot open %s: %s", procs, strerror(errno));
+            cl__cgroup_remove(l->cgroup);
+            free(l->cgroup);
+            free(ranks);
+            free(l);
+            return -1;
+        }
+    }
+    uv_timer_init(loop, &l->kill_timer);
+    uv_timer_init(loop, &l->poll_timer);
+    uv_signal_init(loop, &l->sigchld);
+    l->kill_timer.data = l;
+    l->poll_timer.data = l;
+    l->sigchld.data = l;
+    /* Before the first fork: a rank that exits at once still raises a SIGCHLD we see. */
+    uv_signal_start(&l->sigchld, on_sigchld, SIGCHLD);
+
+    /* Fork every rank, then wait for their execs: they exec side by side, which matters on
+     * a node of 8 GPUs (see cl__spawn_begin()). */
+    pid_t pids[MAX_LOCAL_RANKS];
+    int fds[MAX_LOCAL_RANKS];
+    uint32_t forked = 0;
+    int rc = 0;
+    for (; forked < l->n; forked++) {
+        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, &fds[forked], err, errlen);
+        if (pids[forked] < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    char why[512];
+    for (uint32_t i = 0; i < forked; i++)
+        if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {
+            rc = -1;
+            fail(err, errlen, "%s", why); /* the first rank's failure is the one reported */
+        }
+    if (rc < 0) {
+        /* No side effects on failure: kill what started; the loop reaps it and frees l
+         * without calling cb. */
+        cl_launch_destroy(l);
+        if (l->running == 0) progress(l);
+        return -1;
+    }
+    *out = l;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ sweep --------------- */
+
+int cl_launch_sweep(const char *cgroup_parent)
+{
+    char parent[1024];
+    if (cgroup_parent) {
+        if (snprintf(parent, sizeof parent, "%s", cgroup_parent) >= (int)sizeof parent)
+            return -1;
+    } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
+        return 0;
+    }
+    return cl__cgroup_sweep(parent);
+}
+
+/* ------------------------------------------------------------------ queries ------------- */
+
+uint32_t cl_launch_running(const cl_launch_t *l)
+{
+    return l ? l->running : 0;
+}
+
+pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank)
+{
+    if (!l || local_rank >= l->n) return 0;
+    return l->ranks[local_rank].pid;
+}
+
+const char *cl_launch_cgroup(const cl_launch_t *l)
+{
+    return l ? l->cgroup : NULL;
+}
+
+int cl_launch_stopping(const cl_launch_t *l)
+{
+    return l && l->stop_asked;
+}

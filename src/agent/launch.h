@@ -1,0 +1,152 @@
+/* launch.h - the rank launcher of the node agent: starts one job's local ranks on this node
+ * and supervises them on the agent's libuv loop (spawn, logs, environment, failure, stop).
+ *
+ * One cl_launch_t is one incarnation of one job on this node: local_ranks processes, each
+ * the leader of its own session and process group (setsid), all of them in one cgroup v2
+ * per job+incarnation+launch when the cgroup v2 hierarchy is writable, so that stopping
+ * the job leaves nothing behind, even processes that ignore SIGTERM or setsid themselves.
+ * Without cgroups the launcher falls back to signalling each rank's process group; a
+ * process that leaves its group (setsid, setpgid) then escapes and is not waited for.
+ *
+ * How: fork + exec (not uv_spawn, which cannot join a cgroup between fork and exec); the
+ * child resets every signal to its default and unblocks them, calls setsid(), joins the
+ * cgroup, redirects stdio and chdirs before exec, so the rank and whatever it forks are in
+ * the cgroup from their first instruction. The ranks are reaped on the loop through a
+ * uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
+ * children (uv_spawn's too) are untouched. The agent must not set SIGCHLD to SIG_IGN nor
+ * call waitpid(-1).
+ * Cgroups are named "job<ID>-inc<INCARNATION>-node<NODE_RANK>-<AGENT PID>-<SEQ>" under
+ * cgroup_parent; cl_launch_sweep() removes those of agents that died.
+ *
+ * Life cycle:
+ *   cl_launch_start()  starts every rank, or none: on failure (bad spec, command not found
+ *                      or not executable, cannot join a required cgroup...) nothing is left
+ *                      running, err says why, and the callback is never called.
+ *   ...                the first rank that exits non-zero (or dies of a signal) makes the
+ *                      launcher stop the other ranks; when every rank has exited 0 the
+ *                      launcher still stops what they left behind (daemonised children).
+ *   cl_launch_stop()   SIGTERM to every rank's process group and to every process of the
+ *                      cgroup, SIGKILL (cgroup.kill) after grace_ms.
+ *   done callback      fires exactly once, on the loop, after every rank process has been
+ *                      reaped and nothing of the launch is left alive (cgroup empty and
+ *                      removed, or no live process left in any rank's process group).
+ *   cl_launch_destroy()  may be called from the callback, or at any time before it: then
+ *                      whatever still runs gets SIGKILL, the callback is never called, and
+ *                      the memory is released once the loop has reaped the processes.
+ *
+ * Each rank's environment is the agent's environment, then spec->env_extra (NAME=VALUE,
+ * later entries win), then the variables below, which always win:
+ *   COLOSSUS_JOB_ID, COLOSSUS_RESTART, COLOSSUS_INCARNATION, COLOSSUS_CHECKPOINT_DIR,
+ *   RANK = node_rank * local_ranks + local rank, WORLD_SIZE = nnodes * local_ranks,
+ *   LOCAL_RANK, LOCAL_WORLD_SIZE = local_ranks, NODE_RANK, MASTER_ADDR, MASTER_PORT,
+ *   CUDA_VISIBLE_DEVICES = the job's GPUs on this node, comma separated, the same list for
+ *   every local rank (each picks entry LOCAL_RANK, as under Slurm); "" when gpus is NULL.
+ * COLOSSUS_CHECKPOINT_DIR is only set when checkpoint_dir is given.
+ *
+ * stdin is /dev/null; stdout and stderr of rank RANK go, appended, to
+ * log_dir/rank-RANK.log (see cl_launch_log_path()). The working directory is work_dir.
+ * log_dir, work_dir and checkpoint_dir are created (mode 0755, with parents) if missing.
+ *
+ * Not thread-safe: call everything from the thread that runs the loop. */
+#ifndef COLOSSUS_AGENT_LAUNCH_H
+#define COLOSSUS_AGENT_LAUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cl_launch cl_launch_t;
+
+/* Whether to put the ranks in a cgroup v2 (cgroup_mode of cl_launch_spec_t). */
+typedef enum cl_launch_cgroup_mode {
+    CL_LAUNCH_CGROUP_AUTO = 0, /* use one when the hierarchy is writable, else groups */
+    CL_LAUNCH_CGROUP_OFF,      /* process groups only */
+    CL_LAUNCH_CGROUP_REQUIRE,  /* fail cl_launch_start() when no cgroup can be made */
+} cl_launch_cgroup_mode_t;
+
+/* Everything is copied by cl_launch_start(): the spec and what it points to may be freed
+ * as soon as it returns. */
+typedef struct cl_launch_spec {
+    uint64_t job_id;
+    uint32_t incarnation;       /* fencing number of this launch (COLOSSUS_INCARNATION) */
+    uint32_t restart;           /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
+    uint32_t node_rank, nnodes; /* this node's index in the job, and the job's node count */
+    uint32_t local_ranks;       /* ranks on this node = its GPUs for the job, 1..1024 */
+    const uint32_t *gpus;       /* local_ranks distinct GPU indices on this node, or NULL */
+    const char *master_addr;    /* rendezvous of rank 0 (MASTER_ADDR), required */
+    uint16_t master_port;       /* MASTER_PORT, required (non-zero) */
+    char *const *argv;          /* the command, NULL-terminated; argv[0] is looked up in the
+                                 * ranks' PATH (relative to work_dir when it has a '/') */
+    char *const *env_extra;     /* NULL-terminated "NAME=VALUE" list, or NULL */
+    const char *work_dir;       /* working directory of the ranks, required */
+    const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
+    const char *log_dir;        /* where rank-RANK.log files go, required */
+    int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
+    cl_launch_cgroup_mode_t cgroup_mode;
+    const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
+                                * made; NULL: "colossus" under the cgroup v2 mount
+                                * (/sys/fs/cgroup or /sys/fs/cgroup/unified) */
+    int survive_agent;         /* 0: each rank's process gets SIGKILL when the agent dies
+                                * (PR_SET_PDEATHSIG), so that no unsupervised rank runs on
+                                * beside the job's next incarnation; what those ranks
+                                * forked is removed by cl_launch_sweep() at the next agent
+                                * start (cgroups only). 1: ranks outlive the agent. */
+} cl_launch_spec_t;
+
+/* Called once when the launch is over (see the life cycle above). result: 0 when every
+ * rank exited 0; else the exit code of the first rank that failed, or 128 + the signal
+ * that killed it. failed_rank: that rank's global RANK, or -1 when result is 0. After
+ * cl_launch_stop() the result says how the ranks ended (usually 128 + SIGTERM): the caller
+ * knows that it asked for the stop. l is still valid; the callback may destroy it. */
+typedef void cl_launch_done_f(cl_launch_t *l, int result, int failed_rank, void *arg);
+
+/* Start the ranks. On success returns 0 and stores a new launcher in *out, which the caller
+ * must release with cl_launch_destroy(). On failure returns -1, writes a sentence naming
+ * the problem into err (when err is not NULL), leaves no process running and never calls
+ * cb. */
+int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
+                    void *arg, cl_launch_t **out, char *err, size_t errlen);
+
+/* Stop every rank: SIGTERM now, SIGKILL after grace_ms. Idempotent; does nothing once the
+ * callback has fired. The callback fires when everything is reaped. */
+void cl_launch_stop(cl_launch_t *l);
+
+/* Release the launcher; accepts NULL and preserves errno. See the life cycle above. */
+void cl_launch_destroy(cl_launch_t *l);
+
+/* Remove what launchers of agents that are gone left behind: every launch cgroup under
+ * cgroup_parent (NULL: the default one) whose agent process no longer exists (its pid is
+ * in the name) is emptied with SIGKILL and removed. Cgroups of live agents, this one
+ * included, are not touched. For the agent to call when it starts (an agent killed with
+ * -9 cannot clean up; its ranks would otherwise run on unsupervised). Returns how many
+ * were removed, or -1 when cgroup_parent cannot be read. Blocks for at most ~1 s per
+ * cgroup that does not empty at once. */
+int cl_launch_sweep(const char *cgroup_parent);
+
+/* --- queries (for the agent's reports and for tests) --- */
+
+/* Ranks whose process has not been reaped yet. */
+uint32_t cl_launch_running(const cl_launch_t *l);
+/* Process id of local rank i (also its process group and session id), or 0 once it has
+ * been reaped or when i is out of range. */
+pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank);
+/* The launch's cgroup directory, or NULL when it runs on process groups only. */
+const char *cl_launch_cgroup(const cl_launch_t *l);
+/* 1 once cl_launch_stop() or cl_launch_destroy() was called or a rank failed, else 0 (also
+ * while what successful ranks left behind is being stopped). */
+int cl_launch_stopping(const cl_launch_t *l);
+
+/* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/rank-RANK.log".
+ * Returns 0, or -1 when buf is too small. */
+int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

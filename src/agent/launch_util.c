@@ -1,0 +1,375 @@
+/* launch_util.c - helpers of the rank launcher: rank environment and arguments, command
+ * lookup, mkdir -p, cgroup v2 files (create, signal, kill, populated) and /proc scans. */
+#include "agent/launch_util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+void cl__strv_free(char **v)
+{
+    if (!v) return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* --------------------------------------------------------------- environment ------------ */
+
+/* The names the launcher sets: never inherited, never taken from env_extra. */
+static const char *const own_names[] = {
+    "COLOSSUS_JOB_ID",
+    "COLOSSUS_RESTART",
+    "COLOSSUS_INCARNATION",
+    "COLOSSUS_CHECKPOINT_DIR",
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "NODE_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "CUDA_VISIBLE_DEVICES",
+};
+
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static int same_name(const char *a, const char *b)
+{
+    size_t la = name_len(a), lb = name_len(b);
+    return la == lb && !memcmp(a, b, la);
+}
+
+static int is_own(const char *entry)
+{
+    for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++) {
+        size_t n = strlen(own_names[i]);
+        if (name_len(entry) == n && !memcmp(entry, own_names[i], n)) return 1;
+    }
+    return 0;
+}
+
+const char *cl__env_get(char *const *env, const char *name)
+{
+    size_t n = strlen(name);
+    for (char *const *e = env; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+struct strv {
+    char **v;
+    size_t n, cap;
+    int oom;
+};
+
+static void push(struct strv *s, char *str) /* takes str */
+{
+    if (!str) {
+        s->oom = 1;
+        return;
+    }
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v) {
+            free(str);
+            s->oom = 1;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = str;
+    s->v[s->n] = NULL;
+}
+
+static void pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pushf(struct strv *s, const char *fmt, ...)
+{
+    va_list ap;
+    char *str = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&str, fmt, ap) < 0) str = NULL;
+    va_end(ap);
+    push(s, str);
+}
+
+static char *gpu_list(const cl_launch_spec_t *sp)
+{
+    size_t cap = (size_t)sp->local_ranks * 11 + 1;
+    char *buf = malloc(cap), *p = buf;
+    if (!buf) return NULL;
+    *p = '\0';
+    for (uint32_t i = 0; sp->gpus && i < sp->local_ranks; i++)
+        p += sprintf(p, "%s%u", i ? "," : "", sp->gpus[i]);
+    return buf;
+}
+
+char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *base)
+{
+    struct strv s = {0};
+    for (char *const *e = base; e && *e; e++)
+        if (strchr(*e, '=') && !is_own(*e)) push(&s, strdup(*e));
+    for (char *const *e = sp->env_extra; e && *e; e++)
+        if (!is_own(*e)) push(&s, strdup(*e));
+    pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
+    pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
+    pushf(&s, "COLOSSUS_INCARNATION=%u", sp->incarnation);
+    if (sp->checkpoint_dir) pushf(&s, "COLOSSUS_CHECKPOINT_DIR=%s", sp->checkpoint_dir);
+    pushf(&s, "RANK=%llu", (unsigned long long)sp->node_rank * sp->local_ranks + local);
+    pushf(&s, "WORLD_SIZE=%llu", (unsigned long long)sp->nnodes * sp->local_ranks);
+    pushf(&s, "LOCAL_RANK=%u", local);
+    pushf(&s, "LOCAL_WORLD_SIZE=%u", sp->local_ranks);
+    pushf(&s, "NODE_RANK=%u", sp->node_rank);
+    pushf(&s, "MASTER_ADDR=%s", sp->master_addr);
+    pushf(&s, "MASTER_PORT=%u", (unsigned)sp->master_port);
+    char *gpus = gpu_list(sp);
+    if (gpus)
+        pushf(&s, "CUDA_VISIBLE_DEVICES=%s", gpus);
+    else
+        s.oom = 1;
+    free(gpus);
+    if (s.oom) {
+        cl__strv_free(s.v);
+        return NULL;
+    }
+    /* One entry per name, the last one wins (env_extra may repeat a name). */
+    size_t k = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        int later = 0;
+        for (size_t j = i + 1; j < s.n && !later; j++)
+            later = same_name(s.v[i], s.v[j]);
+        if (later)
+            free(s.v[i]);
+        else
+            s.v[k++] = s.v[i];
+    }
+    s.v[k] = NULL;
+    return s.v;
+}
+
+/* --------------------------------------------------------------- files ------------------ */
+
+static int is_exec_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int cl__find_command(const char *cmd, const char *path, const char *work_dir, char *buf,
+                     size_t len)
+{
+    int n;
+    if (strchr(cmd, '/')) {
+        if (cmd[0] == '/')
+            n = snprintf(buf, len, "%s", cmd);
+        else
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
+        return n < (int)len && is_exec_file(buf) ? 0 : -1;
+    }
+    if (!path) path = DEFAULT_PATH;
+    for (const char *p = path;;) {
+        const char *end = strchr(p, ':');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == 0) /* an empty entry is the current directory */
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
+        else if (p[0] == '/')
+            n = snprintf(buf, len, "%.*s/%s", (int)plen, p, cmd);
+        else
+            n = snprintf(buf, len, "%s/%.*s/%s", work_dir, (int)plen, p, cmd);
+        if (n < (int)len && is_exec_file(buf)) return 0;
+        if (!end) return -1;
+        p = end + 1;
+    }
+}
+
+int cl__mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        errno = len ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- cgroup v2 -------------- */
+
+int cl__is_cgroup2(const char *path)
+{
+    struct statfs sf;
+    return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+int cl__cgroup_default_parent(char *buf, size_t len)
+{
+    static const char *const mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+    for (size_t i = 0; i < 2; i++) {
+        if (!cl__is_cgroup2(mounts[i]) || access(mounts[i], W_OK) < 0) continue;
+        if (snprintf(buf, len, "%s/colossus", mounts[i]) >= (int)len) return -1;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) continue;
+        return 0;
+    }
+    return -1;
+}
+
+int cl__cgroup_make(const char *path)
+{
+    return mkdir(path, 0755) < 0 ? errno : 0;
+}
+
+int cl__cgroup_remove(const char *path)
+{
+    return rmdir(path);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int cl__cgroup_populated(const char *path)
+{
+    char file[4200], buf[512];
+    snprintf(file, sizeof file, "%s/cgroup.events", path);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "populated ");
+    if (!p) return -1;
+    return p[10] == '1';
+}
+
+void cl__cgroup_signal(const char *path, int sig)
+{
+    char file[4200];
+    if (sig == SIGKILL) {
+        snprintf(file, sizeof file, "%s/cgroup.kill", path);
+        if (write_file(file, "1") == 0) return;
+    }
+    snprintf(file, sizeof file, "%s/cgroup.procs", path);
+    FILE *f = fopen(file, "re");
+    if (!f) return;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+        if (pid > 0) kill((pid_t)pid, sig);
+    fclose(f);
+}
+
+/* Agent pid in a launch cgroup name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
+static long name_pid(const char *name)
+{
+    if (strncmp(name, "job", 3)) return 0;
+    const char *seq = strrchr(name, '-');
+    if (!seq || seq == name) return 0;
+    const char *p = seq - 1;
+    while (p > name && isdigit((unsigned char)*p))
+        p--;
+    if (*p != '-' || p + 1 == seq) return 0;
+    return strtol(p + 1, NULL, 10);
+}
+
+int cl__cgroup_sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d) return -1;
+    int removed = 0;
+    struct dirent *de;
+    char path[4200];
+    while ((de = readdir(d))) {
+        long pid = name_pid(de->d_name);
+        if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue; /* not ours, or its agent is alive */
+        if (snprintf(path, sizeof path, "%s/%s", parent, de->d_name) >= (int)sizeof path)
+            continue;
+        cl__cgroup_signal(path, SIGKILL);
+        for (int i = 0; i < 100 && cl__cgroup_populated(path) == 1; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (rmdir(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* --------------------------------------------------------------- /proc ------------------ */
+
+void cl__pgroups_live(const pid_t *groups, size_t n, int *live)
+{
+    memset(live, 0, n * sizeof *live);
+    DIR *d = opendir("/proc");
+    if (!d) {
+        for (size_t i = 0; i < n; i++)
+            live[i] = 1; /* cannot tell: assume alive, the caller keeps signalling */
+        return;
+    }
+    struct dirent *de;
+    char file[64], buf[1024];
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0])) continue;
+        snprintf(file, sizeof file, "/proc/%.20s/stat", de->d_name);
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0) continue;
+        buf[len] = '\0';
+        /* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses. */
+        const char *p = strrchr(buf, ')');
+        char state;
+        long ppid, pgrp;
+        if (!p || sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+        if (state == 'Z' || state == 'X' || state == 'x') continue;
+        for (size_t i = 0; i < n; i++)
+            if (groups[i] == (pid_t)pgrp) live[i] = 1;
+    }
+    closedir(d);
+}

@@ -1,0 +1,79 @@
+/* launch_util.h - internal helpers of the rank launcher (launch.c): environment and argument
+ * vectors, command lookup, directories, cgroup v2 files and /proc scans. Not a public API. */
+#ifndef COLOSSUS_AGENT_LAUNCH_UTIL_H
+#define COLOSSUS_AGENT_LAUNCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/launch.h"
+
+/* NULL-terminated vectors of malloc'ed strings. Accepts NULL. */
+void cl__strv_free(char **v);
+
+/* The environment of local rank `local`: base (the agent's environ), then spec->env_extra,
+ * then the launcher's variables; one entry per name, the last one wins. NULL when out of
+ * memory. Caller frees with cl__strv_free(). */
+char **cl__rank_env(const cl_launch_spec_t *s, uint32_t local, char *const *base);
+/* Value of NAME in a NAME=VALUE vector, or NULL. */
+const char *cl__env_get(char *const *env, const char *name);
+
+/* Where cmd is, looked up as execvp() would in path (NULL: the default PATH) with work_dir
+ * as the current directory: 0 with the executable regular file's path in buf, else -1. */
+int cl__find_command(const char *cmd, const char *path, const char *work_dir, char *buf,
+                     size_t len);
+
+/* One process to start (see cl__spawn()). Every fd must be above 2. */
+struct cl__spawn_req {
+    const char *path;     /* the executable (already looked up) */
+    char *const *argv;    /* argv[0] is the name as the user gave it */
+    char *const *sh_argv; /* {"/bin/sh", path, argv[1], ...}: for a script without #! */
+    char *const *env;
+    const char *cwd;
+    int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
+    int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
+    int cgroup_required;   /* fail when the child cannot join the cgroup */
+    int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
+    pid_t parent;          /* getpid() of the parent */
+};
+
+/* fork + exec in a new session (setsid), signals reset to default and unblocked, in the
+ * cgroup before exec. Returns the pid once the child has exec'd, or -1 with a sentence in
+ * err (the child, if any, is then reaped). The caller must reap the pid. */
+pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen);
+/* cl__spawn() in two halves, so that several children can exec at once: begin forks and
+ * returns the pid (or -1 with err) and the fd on which end waits for the exec; end returns
+ * 0, or -1 with err once it has reaped the child that could not exec. */
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen);
+int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen);
+
+/* fd itself when it is above 2 (or negative), else a close-on-exec duplicate above 2 (fd is
+ * then closed). */
+int cl__high_fd(int fd);
+
+/* mkdir -p. Returns 0 or -1 with errno. */
+int cl__mkdir_p(const char *path, mode_t mode);
+
+/* "<cgroup v2 mount>/colossus", created if missing. 0, or -1 when there is no writable
+ * cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified. */
+int cl__cgroup_default_parent(char *buf, size_t len);
+/* 1 when path is on a cgroup v2 file system. */
+int cl__is_cgroup2(const char *path);
+/* See cl_launch_sweep(). */
+int cl__cgroup_sweep(const char *parent);
+/* mkdir the cgroup: 0 or an errno value. */
+int cl__cgroup_make(const char *path);
+/* Remove an empty cgroup: 0 or -1 with errno. */
+int cl__cgroup_remove(const char *path);
+/* 1 when a live process is in the cgroup (cgroup.events), 0 when none, -1 when unknown. */
+int cl__cgroup_populated(const char *path);
+/* Send sig to every process of the cgroup; SIGKILL goes through cgroup.kill when the
+ * kernel has it (5.14+), which also catches processes forking meanwhile. */
+void cl__cgroup_signal(const char *path, int sig);
+
+/* live[i] = 1 when a process that is not a zombie belongs to process group groups[i]
+ * (one scan of /proc). */
+void cl__pgroups_live(const pid_t *groups, size_t n, int *live);
+
+#endif

@@ -1,0 +1,534 @@
+/* test_launch.c - unit tests of the rank launcher (src/agent/launch.c) with real processes:
+ * /bin/sh scripts as ranks; environment, logs, failures, stop, orphans, bad specs. */
+#include "launch_test.h"
+
+/* ------------------------------------------------------------------ tests --------------- */
+
+/* Each rank sees the documented environment, runs in work_dir with /dev/null as stdin. */
+static void test_environment(void **state)
+{
+    struct fixture *f = *state;
+    setenv("CL_TEST_INHERITED", "yes", 1);
+    setenv("CUDA_VISIBLE_DEVICES", "7", 1); /* the agent's own: must not leak */
+    setenv("COLOSSUS_RESTART", "42", 1);    /* likewise */
+    char *argv[] = {
+        "/bin/sh", "-c",
+        "env > \"$OUT/env-$RANK\"; pwd > \"$OUT/pwd-$RANK\";"
+        " cat > \"$OUT/stdin-$RANK\"; echo $$ $(ps -o pgid= -p $$) $(ps -o sid= -p $$)"
+        " > \"$OUT/ids-$RANK\"",
+        NULL};
+    char out[300];
+    snprintf(out, sizeof out, "OUT=%s", f->dir);
+    char *extra[] = {out, "FOO=bar", "RANK=99", "FOO=baz", "CUDA_VISIBLE_DEVICES=9", NULL};
+    uint32_t gpus[] = {5, 3};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.node_rank = 1;
+    s.nnodes = 3;
+    s.restart = 2;
+    s.incarnation = 7;
+    s.gpus = gpus;
+    s.env_extra = extra;
+    s.master_addr = "10.1.2.3";
+    s.master_port = 12345;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    unsetenv("CL_TEST_INHERITED");
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    unsetenv("COLOSSUS_RESTART");
+    assert_non_null(l);
+    pid_t pids[2] = {cl_launch_pid(l, 0), cl_launch_pid(l, 1)};
+    assert_true(pids[0] > 0 && pids[1] > 0);
+    assert_int_equal(cl_launch_pid(l, 2), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.result, 0);
+    assert_int_equal(d.failed_rank, -1);
+    assert_int_equal(cl_launch_pid(l, 0), 0);
+    assert_int_equal(cl_launch_stopping(l), 0);
+
+    for (int local = 0; local < 2; local++) {
+        int rank = 2 + local;
+        char path[600], want[600];
+        snprintf(path, sizeof path, "%s/env-%d", f->dir, rank);
+        char *env = slurp(path);
+        assert_non_null(env);
+        snprintf(want, sizeof want, "COLOSSUS_JOB_ID=%llu", (unsigned long long)f->job_id);
+        assert_true(env_has(env, want));
+        assert_true(env_has(env, "COLOSSUS_RESTART=2"));
+        assert_true(env_has(env, "COLOSSUS_INCARNATION=7"));
+        snprintf(want, sizeof want, "COLOSSUS_CHECKPOINT_DIR=%s", f->ckpt);
+        assert_true(env_has(env, want));
+        snprintf(want, sizeof want, "RANK=%d", rank);
+        assert_true(env_has(env, want));
+        assert_true(env_has(env, "WORLD_SIZE=6"));
+        snprintf(want, sizeof want, "LOCAL_RANK=%d", local);
+        assert_true(env_has(env, want));
+        assert_true(env_has(env, "LOCAL_WORLD_SIZE=2"));
+        assert_true(env_has(env, "NODE_RANK=1"));
+        assert_true(env_has(env, "MASTER_ADDR=10.1.2.3"));
+        assert_true(env_has(env, "MASTER_PORT=12345"));
+        assert_true(env_has(env, "CUDA_VISIBLE_DEVICES=5,3"));
+        assert_true(env_has(env, "FOO=baz"));
+        assert_false(env_has(env, "FOO=bar"));
+        assert_true(env_has(env, "CL_TEST_INHERITED=yes"));
+        assert_false(env_has(env, "RANK=99"));
+        assert_null(strstr(env, "COLOSSUS_RESTART=42"));
+        free(env);
+
+        snprintf(path, sizeof path, "%s/pwd-%d", f->dir, rank);
+        char *pwd = slurp(path);
+        assert_non_null(pwd);
+        char want_pwd[600];
+        snprintf(want_pwd, sizeof want_pwd, "%s\n", f->work);
+        assert_string_equal(pwd, want_pwd);
+        free(pwd);
+
+        snprintf(path, sizeof path, "%s/stdin-%d", f->dir, rank);
+        char *in = slurp(path);
+        assert_non_null(in);
+        assert_string_equal(in, ""); /* /dev/null: cat ended at once */
+        free(in);
+
+        /* Its own session and process group: pid = pgid = sid. */
+        snprintf(path, sizeof path, "%s/ids-%d", f->dir, rank);
+        char *ids = slurp(path);
+        assert_non_null(ids);
+        long pid, pgid, sid;
+        assert_int_equal(sscanf(ids, "%ld %ld %ld", &pid, &pgid, &sid), 3);
+        assert_int_equal(pid, pids[local]);
+        assert_int_equal(pgid, pid);
+        assert_int_equal(sid, pid);
+        free(ids);
+    }
+    struct stat st;
+    assert_int_equal(stat(f->ckpt, &st), 0); /* created */
+    release(f, l);
+}
+
+/* Without GPUs the ranks see CUDA_VISIBLE_DEVICES="" and no checkpoint variable when there is
+ * no checkpoint directory. */
+static void test_environment_defaults(void **state)
+{
+    struct fixture *f = *state;
+    setenv("COLOSSUS_CHECKPOINT_DIR", "/agent/own", 1);
+    char *argv[] = {"/bin/sh", "-c", "env > \"$0/env-$RANK\"", f->dir, NULL};
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    s.checkpoint_dir = NULL;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    unsetenv("COLOSSUS_CHECKPOINT_DIR");
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/env-0", f->dir);
+    char *env = slurp(path);
+    assert_non_null(env);
+    assert_true(env_has(env, "CUDA_VISIBLE_DEVICES="));
+    assert_null(strstr(env, "COLOSSUS_CHECKPOINT_DIR"));
+    assert_true(env_has(env, "WORLD_SIZE=1"));
+    free(env);
+    release(f, l);
+}
+
+/* stdout and stderr of rank R land in LOG_DIR/rank-R.log, appended across launches. */
+static void test_logs(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "echo out-$RANK-$COLOSSUS_RESTART; echo err-$RANK >&2",
+                    NULL};
+    for (uint32_t restart = 0; restart < 2; restart++) {
+        cl_launch_spec_t s = base_spec(f, 2, argv);
+        s.node_rank = 1;
+        s.nnodes = 2;
+        s.restart = restart;
+        struct done d = {0};
+        cl_launch_t *l = NULL;
+        char err[256];
+        assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+        assert_true(run_until(&f->loop, &d.calls, 10000));
+        assert_int_equal(d.result, 0);
+        release(f, l);
+    }
+    for (int rank = 2; rank < 4; rank++) {
+        char path[400], want[200];
+        assert_int_equal(cl_launch_log_path(f->logs, (uint32_t)rank, path, sizeof path), 0);
+        char *log = slurp(path);
+        assert_non_null(log);
+        snprintf(want, sizeof want, "out-%d-0\nerr-%d\nout-%d-1\nerr-%d\n", rank, rank, rank,
+                 rank);
+        assert_string_equal(log, want);
+        free(log);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/rank-0.log", f->logs);
+    assert_int_equal(access(path, F_OK), -1); /* ranks 0, 1 are on another node */
+    char small[8];
+    assert_int_equal(cl_launch_log_path("/some/long/dir", 3, small, sizeof small), -1);
+}
+
+/* A rank that exits non-zero stops the others and is reported. */
+static void test_failure_stops_others(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c",
+                    "if [ \"$LOCAL_RANK\" = 1 ]; then sleep 0.2; exit 3; fi; exec sleep 60",
+                    NULL};
+    cl_launch_spec_t s = base_spec(f, 3, argv);
+    s.node_rank = 2;
+    s.nnodes = 4;
+    s.grace_ms = 5000;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(cl_launch_running(l), 3);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.result, 3);
+    assert_int_equal(d.failed_rank, 2 * 3 + 1);
+    assert_int_equal(cl_launch_stopping(l), 1);
+    /* The sleeping ranks died of SIGTERM, well before the grace period (5 s) ran out. */
+    assert_true(d.at - t0 < 4000000000ull);
+    assert_int_equal(count_job_procs(f->job_id), 0);
+    release(f, l);
+}
+
+/* A rank killed by a signal reports 128 + signal. */
+static void test_failure_signal(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "if [ $RANK = 0 ]; then kill -USR1 $$; fi; exec sleep 60",
+                    NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 128 + SIGUSR1);
+    assert_int_equal(d.failed_rank, 0);
+    release(f, l);
+}
+
+/* Stop with grandchildren that ignore SIGTERM: TERM, then KILL after grace_ms, and nothing
+ * of the job is left when the callback fires (process groups only). */
+static void test_stop_term_ignoring_grandchild(void **state)
+{
+    struct fixture *f = *state;
+    cl_launch_spec_t s = base_spec(f, 2, ignoring_child_argv(f, 0));
+    s.grace_ms = 300;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_null(cl_launch_cgroup(l));
+    wait_children(f, 2);
+    assert_true(count_job_procs(f->job_id) >= 4); /* 2 ranks + 2 children (+ sleeps) */
+    uint64_t t0 = uv_hrtime();
+    cl_launch_stop(l);
+    cl_launch_stop(l); /* idempotent */
+    assert_int_equal(cl_launch_stopping(l), 1);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    uint64_t took = d.at - t0;
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.result, 128 + SIGTERM);
+    /* The children needed SIGKILL: the callback waited for the grace period. */
+    assert_true(took >= 300000000ull);
+    assert_true(took < 3000000000ull);
+    assert_int_equal(count_job_procs(f->job_id), 0);
+    release(f, l);
+}
+
+/* grace_ms 0: SIGKILL at once, even for the rank itself. */
+static void test_stop_grace_zero(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done", NULL};
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    s.grace_ms = 0;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    sleep_loop(&f->loop, 200);
+    uint64_t t0 = uv_hrtime();
+    cl_launch_stop(l);
+    assert_true(run_until(&f->loop, &d.calls, 5000));
+    assert_int_equal(d.result, 128 + SIGKILL);
+    assert_true(d.at - t0 < 3000000000ull);
+    assert_int_equal(count_job_procs(f->job_id), 0);
+    release(f, l);
+}
+
+/* Ranks that all exit 0 but leave a child behind: the launch still ends with nothing left,
+ * and reports success. */
+static void test_success_leftovers_stopped(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "sleep 60 & echo started", NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.grace_ms = 5000;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    assert_int_equal(d.failed_rank, -1);
+    assert_int_equal(cl_launch_stopping(l), 0);
+    assert_int_equal(count_job_procs(f->job_id), 0);
+    release(f, l);
+}
+
+/* The callback may destroy the launcher; a stop from the callback does nothing. */
+static void test_destroy_in_callback(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/true", NULL};
+    cl_launch_spec_t s = base_spec(f, 4, argv);
+    struct done d = {.destroy_in_cb = 1, .stop_in_cb = 1};
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    forget(f, l); /* destroyed by the callback */
+    sleep_loop(&f->loop, 50);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.result, 0);
+}
+
+/* Destroy while running: everything is killed, the callback never fires, the loop drains. */
+static void test_destroy_while_running(void **state)
+{
+    struct fixture *f = *state;
+    char *const *argv = ignoring_child_argv(f, 0);
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.grace_ms = 60000;
+    cl_launch_t *l = NULL;
+    assert_int_equal(start(f, &s, never_called, NULL, &l, NULL, 0), 0);
+    wait_children(f, 2);
+    errno = 1234;
+    release(f, l);
+    assert_int_equal(errno, 1234);
+    cl_launch_destroy(NULL);
+    assert_int_equal(drain(&f->loop, 5000), 0); /* drains once everything is reaped */
+    assert_int_equal(count_job_procs(f->job_id), 0);
+}
+
+/* Bad specs are refused with a message naming the problem, and start nothing. */
+static void test_bad_spec(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "exit 0", NULL};
+    char *missing[] = {"no-such-command-colossus", NULL};
+    char *notexec[] = {"./file", NULL};
+    char *noargs[] = {NULL};
+    char *badenv[] = {"NOEQUALS", NULL};
+    char *badenv2[] = {"=value", NULL};
+    uint32_t dup_gpus[] = {1, 2, 1};
+    /* file (not executable) for the notexec case */
+    assert_int_equal(cl__mkdir_p(f->work, 0755), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/file", f->work);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\n", fp);
+    fclose(fp);
+
+    for (int c = 0; c < 16; c++) {
+        cl_launch_spec_t s = base_spec(f, 3, argv);
+        const char *want = NULL;
+        switch (c) {
+        case 0:
+            s.local_ranks = 0;
+            want = "local_ranks";
+            break;
+        case 1:
+            s.local_ranks = 5000;
+            want = "local_ranks";
+            break;
+        case 2:
+            s.node_rank = 1;
+            s.nnodes = 1;
+            want = "node_rank";
+            break;
+        case 3:
+            s.nnodes = 0;
+            want = "nnodes";
+            break;
+        case 4:
+            s.gpus = dup_gpus;
+            want = "GPU 1 is listed twice";
+            break;
+        case 5:
+            s.master_addr = NULL;
+            want = "master address";
+            break;
+        case 6:
+            s.master_port = 0;
+            want = "master port";
+            break;
+        case 7:
+            s.argv = noargs;
+            want = "no command";
+            break;
+        case 8:
+            s.argv = missing;
+            want = "no-such-command-colossus";
+            break;
+        case 9:
+            s.argv = notexec;
+            want = "./file";
+            break;
+        case 10:
+            s.env_extra = badenv;
+            want = "'NOEQUALS' is not NAME=VALUE";
+            break;
+        case 11:
+            s.env_extra = badenv2;
+            want = "'=value'";
+            break;
+        case 12:
+            s.grace_ms = -1;
+            want = "grace";
+            break;
+        case 13:
+            s.log_dir = "/proc/no/such/dir";
+            want = "/proc/no/such/dir";
+            break;
+        case 14:
+            s.work_dir = NULL;
+            want = "working directory";
+            break;
+        case 15:
+            s.cgroup_mode = (cl_launch_cgroup_mode_t)9;
+            want = "cgroup mode";
+            break;
+        }
+        char err[256] = "unchanged";
+        cl_launch_t *l = (cl_launch_t *)0x1;
+        int rc = start(f, &s, never_called, NULL, &l, err, sizeof err);
+        if (rc != -1 || !strstr(err, want))
+            fail_msg("case %d: rc %d, error '%s' lacks '%s'", c, rc, err, want);
+        assert_ptr_equal(l, (cl_launch_t *)0x1); /* untouched */
+    }
+    char err[64];
+    assert_int_equal(start(f, NULL, on_done, NULL, NULL, err, sizeof err), -1);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(count_job_procs(f->job_id), 0);
+}
+
+/* A command found through the ranks' PATH (from env_extra) and relative to work_dir. */
+static void test_command_lookup(void **state)
+{
+    struct fixture *f = *state;
+    char bin[400], script[500];
+    snprintf(bin, sizeof bin, "%s/bin", f->dir);
+    assert_int_equal(cl__mkdir_p(bin, 0755), 0);
+    snprintf(script, sizeof script, "%s/hello-colossus", bin);
+    FILE *fp = fopen(script, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\necho hello $RANK\n", fp);
+    fclose(fp);
+    chmod(script, 0755);
+    char pathvar[500];
+    snprintf(pathvar, sizeof pathvar, "PATH=/usr/bin:/bin:%s", bin);
+    char *extra[] = {pathvar, NULL};
+    char *argv[] = {"hello-colossus", NULL};
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    s.env_extra = extra;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+    char log[400];
+    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    char *text = slurp(log);
+    assert_non_null(text);
+    assert_string_equal(text, "hello 0\n");
+    free(text);
+
+    /* ../bin/hello-colossus relative to work_dir */
+    char *rel[] = {"../bin/hello-colossus", NULL};
+    s = base_spec(f, 1, rel);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+
+    char found[256];
+    assert_int_equal(cl__find_command("sh", NULL, "/", found, sizeof found), 0);
+    assert_string_equal(found + strlen(found) - 3, "/sh");
+    assert_int_equal(access(found, X_OK), 0);
+    assert_int_equal(cl__find_command("sh", "/nonexistent", "/", found, sizeof found), -1);
+    assert_int_equal(cl__find_command("bin", "", "/", found, sizeof found), -1); /* a dir */
+    assert_int_equal(cl__find_command("sh", "bin", "/", found, sizeof found), 0);
+    assert_string_equal(found, "//bin/sh");
+}
+
+/* A rank whose log file cannot be opened after others started: start fails, the started
+ * ranks are killed and reaped, the callback never fires. */
+static void test_partial_start_failure(void **state)
+{
+    struct fixture *f = *state;
+    char path[600];
+    snprintf(path, sizeof path, "%s/rank-1.log", f->logs);
+    assert_int_equal(cl__mkdir_p(path, 0755), 0); /* a directory: open() fails */
+    char *argv[] = {"/bin/sh", "-c", "exec sleep 60", NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    cl_launch_t *l = NULL;
+    char err[256];
+    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
+    assert_null(l);
+    assert_non_null(strstr(err, "rank-1.log"));
+    assert_int_equal(drain(&f->loop, 5000), 0);
+    assert_int_equal(wait_job_procs(f->job_id, 0), 0);
+}
+
+/* The env vector helper: one entry per name, the last wins, own names cannot be overridden. */
+static void test_rank_env_vector(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"x", NULL};
+    char *base[] = {"A=1", "B=2", "RANK=5", "NOEQ", NULL};
+    char *extra[] = {"B=3", "C=4", "B=5", "LOCAL_RANK=9", NULL};
+    cl_launch_spec_t s = base_spec(f, 4, argv);
+    s.env_extra = extra;
+    s.node_rank = 0;
+    char **env = cl__rank_env(&s, 3, base);
+    assert_non_null(env);
+    assert_string_equal(cl__env_get(env, "A"), "1");
+    assert_string_equal(cl__env_get(env, "B"), "5");
+    assert_string_equal(cl__env_get(env, "C"), "4");
+    assert_string_equal(cl__env_get(env, "RANK"), "3");
+    assert_string_equal(cl__env_get(env, "LOCAL_RANK"), "3");
+    assert_null(cl__env_get(env, "NOEQ"));
+    int nb = 0;
+    for (char **e = env; *e; e++)
+        nb += !strncmp(*e, "B=", 2);
+    assert_int_equal(nb, 1);
+    cl__strv_free(env);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_environment_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_stops_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_term_ignoring_grandchild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_grace_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_success_leftovers_stopped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_while_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_spec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_start_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rank_env_vector, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
