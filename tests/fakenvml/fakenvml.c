@@ -1,0 +1,439 @@
+/* fakenvml.c - a fake libnvidia-ml.so.1 for tests: the NVML calls Colossus uses, answering from
+ * a script of values named by $COLOSSUS_FAKE_NVML (re-read on every call, so a test changes
+ * values by rewriting the file while a daemon runs).
+ *
+ * Script, one setting a line, '#' starts a comment:
+ *   init N                 nvmlInit_v2 returns N (e.g. 9: driver not loaded); default 0
+ *   gpus N                 nvmlDeviceGetCount_v2 answers N (at most 16)
+ *   gpu I KEY VALUE        a value of GPU I; a key never given answers NVML_ERROR_NOT_SUPPORTED
+ *   event I XID            an XID event on GPU I, delivered once, in file order
+ * Keys: name (rest of the line), uuid, pci, mem_total, mem_used, power_limit, ecc (0/1), power,
+ * energy, temp, util_gpu, util_mem, sm_clock, mem_clock, ecc_corr, ecc_unc, retired_sbe,
+ * retired_dbe, retired_pending, remap_corr, remap_unc, remap_pending, remap_failure,
+ * fabric_state, fabric_status, fabric_clique, fabric_cluster (32 hex digits), events (0: the
+ * GPU cannot report XIDs), lost (1: every call on it answers NVML_ERROR_GPU_IS_LOST).
+ * Remap and retired-page fields count as supported once any of their keys is given.
+ * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpu/nvml_abi.h"
+
+#define API __attribute__((visibility("default")))
+#define MAXG 16
+
+enum key {
+    K_MEM_TOTAL,
+    K_MEM_USED,
+    K_POWER_LIMIT,
+    K_ECC,
+    K_POWER,
+    K_ENERGY,
+    K_TEMP,
+    K_UTIL_GPU,
+    K_UTIL_MEM,
+    K_SM_CLOCK,
+    K_MEM_CLOCK,
+    K_ECC_CORR,
+    K_ECC_UNC,
+    K_RETIRED_SBE,
+    K_RETIRED_DBE,
+    K_RETIRED_PENDING,
+    K_REMAP_CORR,
+    K_REMAP_UNC,
+    K_REMAP_PENDING,
+    K_REMAP_FAILURE,
+    K_FABRIC_STATE,
+    K_FABRIC_STATUS,
+    K_FABRIC_CLIQUE,
+    K_EVENTS,
+    K_LOST,
+    K_N
+};
+static const char *const key_names[K_N] = {
+    "mem_total",       "mem_used",      "power_limit",   "ecc",           "power",
+    "energy",          "temp",          "util_gpu",      "util_mem",      "sm_clock",
+    "mem_clock",       "ecc_corr",      "ecc_unc",       "retired_sbe",   "retired_dbe",
+    "retired_pending", "remap_corr",    "remap_unc",     "remap_pending", "remap_failure",
+    "fabric_state",    "fabric_status", "fabric_clique", "events",        "lost"};
+
+struct gpu {
+    char name[96], uuid[96], pci[32];
+    int has_name, has_uuid, has_pci, has_cluster;
+    unsigned char cluster[16];
+    int has[K_N];
+    unsigned long long v[K_N];
+};
+
+static struct {
+    int init_rc;
+    unsigned ngpus;
+    struct gpu g[MAXG];
+    unsigned nevents;
+    unsigned ev_gpu[256];
+    unsigned long long ev_xid[256];
+} S;
+
+static int initialised;
+static int registered[MAXG]; /* kept outside S, which load() rebuilds on every call */
+static unsigned delivered;   /* events handed out so far, in file order */
+static int event_set;        /* the one event set this fake hands out */
+
+static void load(void)
+{
+    memset(&S, 0, sizeof(S));
+    const char *path = getenv("COLOSSUS_FAKE_NVML");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n#")] = '\0';
+        char word[32], key[32];
+        unsigned idx;
+        unsigned long long val;
+        int off = 0;
+        if (sscanf(line, "%31s", word) != 1) continue;
+        if (!strcmp(word, "init") && sscanf(line, "%*s %d", &S.init_rc) == 1) continue;
+        if (!strcmp(word, "gpus") && sscanf(line, "%*s %u", &S.ngpus) == 1) {
+            if (S.ngpus > MAXG) S.ngpus = MAXG;
+            continue;
+        }
+        if (!strcmp(word, "event") && sscanf(line, "%*s %u %llu", &idx, &val) == 2) {
+            if (S.nevents < 256) {
+                S.ev_gpu[S.nevents] = idx;
+                S.ev_xid[S.nevents++] = val;
+            }
+            continue;
+        }
+        if (strcmp(word, "gpu") || sscanf(line, "%*s %u %31s %n", &idx, key, &off) != 2 ||
+            idx >= MAXG || !off)
+            continue;
+        struct gpu *g = &S.g[idx];
+        const char *rest = line + off;
+        if (!strcmp(key, "name")) {
+            snprintf(g->name, sizeof(g->name), "%s", rest);
+            g->has_name = 1;
+        } else if (!strcmp(key, "uuid")) {
+            snprintf(g->uuid, sizeof(g->uuid), "%s", rest);
+            g->has_uuid = 1;
+        } else if (!strcmp(key, "pci")) {
+            snprintf(g->pci, sizeof(g->pci), "%s", rest);
+            g->has_pci = 1;
+        } else if (!strcmp(key, "fabric_cluster")) {
+            for (int i = 0; i < 16 && sscanf(rest + 2 * i, "%2hhx", &g->cluster[i]) == 1; i++)
+                ;
+            g->has_cluster = 1;
+        } else {
+            for (int k = 0; k < K_N; k++)
+                if (!strcmp(key, key_names[k]) && sscanf(rest, "%llu", &val) == 1) {
+                    g->has[k] = 1;
+                    g->v[k] = val;
+                }
+        }
+    }
+    fclose(f);
+}
+
+/* Handles are pointers into a static array, as real NVML's are opaque pointers. */
+static char handles[MAXG];
+
+static struct gpu *dev(nvmlDevice_t d, nvmlReturn_t *r)
+{
+    load();
+    *r = NVML_SUCCESS;
+    if (!initialised) {
+        *r = NVML_ERROR_UNINITIALIZED;
+        return NULL;
+    }
+    char *p = (char *)d;
+    if (p < handles || p >= handles + MAXG || (unsigned)(p - handles) >= S.ngpus) {
+        *r = NVML_ERROR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    struct gpu *g = &S.g[p - handles];
+    if (g->has[K_LOST] && g->v[K_LOST]) {
+        *r = NVML_ERROR_GPU_IS_LOST;
+        return NULL;
+    }
+    return g;
+}
+
+#define DEV(g, d)                                                                              \
+    nvmlReturn_t r_;                                                                           \
+    struct gpu *g = dev(d, &r_);                                                               \
+    if (!g) return r_;
+
+/* Answer one numeric key, or NOT_SUPPORTED when the script never set it. */
+#define ANSWER(g, k, out)                                                                      \
+    do {                                                                                       \
+        if (!(out)) return NVML_ERROR_INVALID_ARGUMENT;                                        \
+        if (!(g)->has[k]) return NVML_ERROR_NOT_SUPPORTED;                                     \
+        *(out) = (g)->v[k];                                                                    \
+        return NVML_SUCCESS;                                                                   \
+    } while (0)
+
+API nvmlReturn_t nvmlInit_v2(void)
+{
+    load();
+    if (S.init_rc) return S.init_rc;
+    initialised = 1;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlShutdown(void)
+{
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    initialised = 0;
+    delivered = 0; /* a test re-opening NVML with a new script starts from its first event */
+    memset(registered, 0, sizeof(registered));
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+    load();
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = S.ngpus;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *d)
+{
+    load();
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (!d || index >= S.ngpus) return NVML_ERROR_INVALID_ARGUMENT;
+    if (S.g[index].has[K_LOST] && S.g[index].v[K_LOST]) return NVML_ERROR_GPU_IS_LOST;
+    *d = (nvmlDevice_t)&handles[index];
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t put_str(const char *s, char *out, unsigned int len)
+{
+    if (!out) return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(s) + 1 > len) return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(out, s, strlen(s) + 1);
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int len)
+{
+    DEV(g, d);
+    return put_str(g->has_name ? g->name : "Fake GPU", name, len);
+}
+
+API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int len)
+{
+    DEV(g, d);
+    char def[64];
+    snprintf(def, sizeof(def), "GPU-fake-%02d", (int)(g - S.g));
+    return put_str(g->has_uuid ? g->uuid : def, uuid, len);
+}
+
+API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci)
+{
+    DEV(g, d);
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has_pci) return NVML_ERROR_NOT_SUPPORTED;
+    memset(pci, 0, sizeof(*pci));
+    snprintf(pci->busId, sizeof(pci->busId), "%s", g->pci);
+    unsigned dom = 0, bus = 0, devn = 0;
+    sscanf(g->pci, "%x:%x:%x", &dom, &bus, &devn);
+    pci->domain = dom, pci->bus = bus, pci->device = devn;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *m)
+{
+    DEV(g, d);
+    if (!m) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_MEM_TOTAL]) return NVML_ERROR_NOT_SUPPORTED;
+    m->total = g->v[K_MEM_TOTAL];
+    m->used = g->v[K_MEM_USED];
+    m->free = m->total > m->used ? m->total - m->used : 0;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *mw)
+{
+    DEV(g, d);
+    ANSWER(g, K_POWER_LIMIT, mw);
+}
+
+API nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, nvmlEnableState_t *cur,
+                                      nvmlEnableState_t *pend)
+{
+    DEV(g, d);
+    if (!cur || !pend) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_ECC]) return NVML_ERROR_NOT_SUPPORTED;
+    *cur = *pend = g->v[K_ECC] ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
+{
+    DEV(g, d);
+    ANSWER(g, K_POWER, mw);
+}
+
+API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj)
+{
+    DEV(g, d);
+    ANSWER(g, K_ENERGY, mj);
+}
+
+API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int *t)
+{
+    DEV(g, d);
+    if (sensor != NVML_TEMPERATURE_GPU) return NVML_ERROR_INVALID_ARGUMENT;
+    ANSWER(g, K_TEMP, t);
+}
+
+API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u)
+{
+    DEV(g, d);
+    if (!u) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_UTIL_GPU]) return NVML_ERROR_NOT_SUPPORTED;
+    u->gpu = g->v[K_UTIL_GPU];
+    u->memory = g->v[K_UTIL_MEM];
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t d, int type, unsigned int *mhz)
+{
+    DEV(g, d);
+    if (type == NVML_CLOCK_SM) ANSWER(g, K_SM_CLOCK, mhz);
+    if (type == NVML_CLOCK_MEM) ANSWER(g, K_MEM_CLOCK, mhz);
+    return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+API nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int errtype, int countertype,
+                                             unsigned long long *count)
+{
+    DEV(g, d);
+    if (countertype != NVML_VOLATILE_ECC && countertype != NVML_AGGREGATE_ECC)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (errtype == NVML_MEMORY_ERROR_TYPE_CORRECTED) ANSWER(g, K_ECC_CORR, count);
+    if (errtype == NVML_MEMORY_ERROR_TYPE_UNCORRECTED) ANSWER(g, K_ECC_UNC, count);
+    return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+static int has_retired(const struct gpu *g)
+{
+    return g->has[K_RETIRED_SBE] || g->has[K_RETIRED_DBE] || g->has[K_RETIRED_PENDING];
+}
+
+API nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t d, int cause, unsigned int *count,
+                                           unsigned long long *addrs)
+{
+    DEV(g, d);
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!has_retired(g)) return NVML_ERROR_NOT_SUPPORTED;
+    unsigned n =
+        (unsigned)
+            g->v[cause == NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR ? K_RETIRED_DBE
+                                                                          : K_RETIRED_SBE];
+    /* As NVML: a buffer too small for the pages answers the count and INSUFFICIENT_SIZE. */
+    unsigned room = *count;
+    *count = n;
+    if (room < n) return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned i = 0; addrs && i < n; i++)
+        addrs[i] = 0x1000ull * (i + 1);
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, nvmlEnableState_t *p)
+{
+    DEV(g, d);
+    if (!p) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!has_retired(g)) return NVML_ERROR_NOT_SUPPORTED;
+    *p = g->v[K_RETIRED_PENDING] ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t d, unsigned int *corr,
+                                           unsigned int *unc, unsigned int *pending,
+                                           unsigned int *failed)
+{
+    DEV(g, d);
+    if (!corr || !unc || !pending || !failed) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_REMAP_CORR] && !g->has[K_REMAP_UNC] && !g->has[K_REMAP_PENDING] &&
+        !g->has[K_REMAP_FAILURE])
+        return NVML_ERROR_NOT_SUPPORTED;
+    *corr = g->v[K_REMAP_CORR], *unc = g->v[K_REMAP_UNC];
+    *pending = g->v[K_REMAP_PENDING], *failed = g->v[K_REMAP_FAILURE];
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetGpuFabricInfo(nvmlDevice_t d, nvmlGpuFabricInfo_t *fi)
+{
+    DEV(g, d);
+    if (!fi) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_FABRIC_STATE]) return NVML_ERROR_NOT_SUPPORTED;
+    memset(fi, 0, sizeof(*fi));
+    memcpy(fi->clusterUuid, g->cluster, sizeof(fi->clusterUuid));
+    fi->status = (nvmlReturn_t)g->v[K_FABRIC_STATUS];
+    fi->cliqueId = (unsigned)g->v[K_FABRIC_CLIQUE];
+    fi->state = (unsigned char)g->v[K_FABRIC_STATE];
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t d, unsigned long long *types)
+{
+    DEV(g, d);
+    if (!types) return NVML_ERROR_INVALID_ARGUMENT;
+    *types = g->has[K_EVENTS] && !g->v[K_EVENTS] ? 0 : nvmlEventTypeXidCriticalError | 0x3ull;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
+{
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (!set) return NVML_ERROR_INVALID_ARGUMENT;
+    *set = (nvmlEventSet_t)&event_set;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types,
+                                          nvmlEventSet_t set)
+{
+    DEV(g, d);
+    if (set != (nvmlEventSet_t)&event_set) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g->has[K_EVENTS] && !g->v[K_EVENTS]) return NVML_ERROR_NOT_SUPPORTED;
+    if (types & nvmlEventTypeXidCriticalError) registered[g - S.g] = 1;
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
+                                     unsigned int timeout_ms)
+{
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (set != (nvmlEventSet_t)&event_set || !data) return NVML_ERROR_INVALID_ARGUMENT;
+    for (unsigned waited = 0;; waited += 10) {
+        load();
+        while (delivered < S.nevents) {
+            unsigned i = delivered++;
+            unsigned gi = S.ev_gpu[i];
+            if (gi >= S.ngpus || !registered[gi])
+                continue; /* as NVML: events on GPUs not registered are not seen */
+            memset(data, 0, sizeof(*data));
+            data->device = (nvmlDevice_t)&handles[gi];
+            data->eventType = nvmlEventTypeXidCriticalError;
+            data->eventData = S.ev_xid[i];
+            data->gpuInstanceId = data->computeInstanceId = 0xFFFFFFFFu;
+            return NVML_SUCCESS;
+        }
+        if (waited >= timeout_ms) return NVML_ERROR_TIMEOUT;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+API nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
+{
+    if (set != (nvmlEventSet_t)&event_set) return NVML_ERROR_INVALID_ARGUMENT;
+    memset(registered, 0, sizeof(registered));
+    return NVML_SUCCESS;
+}
