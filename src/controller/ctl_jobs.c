@@ -456,6 +456,8 @@ static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
 {
     cl_error_t e;
     if (code != 0) {
+        if (ctl_health_rank_failed(c, j->alloc[pos]))
+            return; /* the node's GPUs failed: a node failure, the job restarts */
         if (cl_job_finish(c->cluster, j->id, false, ctl_now(), &e) < 0)
             cl_daemon_log(c->who, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
         send_stop(c, j);

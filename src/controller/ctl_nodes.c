@@ -195,6 +195,7 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
     node_up(c, n);
     arm(c, n);
     ctl_jobs_fence(c, n, r);
+    ctl_health_register(c, n, r);
     (void)was_alive;
 }
 
