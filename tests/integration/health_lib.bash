@@ -52,9 +52,10 @@ S
 set_gpu() { echo "gpu $2 $3 $4" >>"$T/nvml-$1"; }
 # xid NAME GPU XID: an XID event, delivered once to the agent's event set.
 xid() { echo "event $2 $3" >>"$T/nvml-$1"; }
-# no_events NAME: forget scripted XIDs (a later gpu check opens its own event set and would
-# see them again).
-no_events() { sed -i '/^event /d' "$T/nvml-$1"; }
+# no_events NAME: neutralise the scripted XIDs: a later gpu check opens its own event set and
+# would see them again. They become XID 13 (an application's, which fails no check) rather than
+# going away, because the fake counts the events it delivered by their position in the script.
+no_events() { sed -i 's/^event \([0-9]*\) .*/event \1 13/' "$T/nvml-$1"; }
 
 # start_nvml_agent NAME [ARGS...]: no --fake-gpus; NVML (fake) finds the GPUs.
 start_nvml_agent() {
