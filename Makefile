@@ -56,11 +56,11 @@ build/asan/%.o: %.c | $(GEN_H)
 
 build/libcolossus.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsP $@ $(filter %.o,$^)
 
 build/libcolossus-asan.a: $(ASAN_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcsP $@ $(filter %.o,$^)
 
 bin/colossus: build/obj/src/cli/main.o $(LIB_OBJS)
 	@mkdir -p bin

@@ -21,23 +21,13 @@
 
 #include "agent/agent_health.h"
 #include "agent/launch.h"
+#include "gpu/nvml.h"
 #include "proto/client.h"
 #include "proto/uvconn.h"
 
-/* The NVML inventory comes from src/gpu (another module); weak so that a binary without it
- * still builds and says so. */
-typedef struct cl_gpu_inv {
-    uint32_t index;
-    char name[96];
-    char uuid[96];
-    char pci_bus_id[32];
-    uint64_t mem_total_bytes;
-    uint32_t power_limit_mw;
-    int ecc_enabled;
-    char clique[64];
-} cl_gpu_inv_t;
-int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
-    __attribute__((weak));
+/* The NVML inventory comes from src/gpu; referenced weakly so that a binary built without that
+ * module still links and says so. */
+int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen) __attribute__((weak));
 
 #define AG_MAX_GPUS 64
 #define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (the tail) */

@@ -15,7 +15,7 @@
 
 extern char **environ;
 
-#define POLL_MS 10 /* while stopping: how often to look whether anything is left */
+#define POLL_MS 20 /* while stopping: how often to look whether anything is left */
 #define MAX_LOCAL_RANKS 1024
 
 enum { ST_RUNNING, ST_TERM, ST_KILL, ST_DONE };
@@ -347,6 +347,15 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
             fail(err, errlen, "launch: cgroup parent path is too long");
             return -1;
         }
+        /* A plain directory would take "cgroup.procs" as an ordinary file and contain
+         * nothing: only a directory of a cgroup v2 file system will do. */
+        if (!cl__is_cgroup2(parent)) {
+            if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+                fail(err, errlen, "launch: %s is not in a cgroup v2 hierarchy", parent);
+                return -1;
+            }
+            return 0;
+        }
     } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
         if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
             fail(err, errlen, "launch: no cgroup v2 hierarchy found under /sys/fs/cgroup");
@@ -523,6 +532,20 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     }
     *out = l;
     return 0;
+}
+
+/* ------------------------------------------------------------------ sweep --------------- */
+
+int cl_launch_sweep(const char *cgroup_parent)
+{
+    char parent[1024];
+    if (cgroup_parent) {
+        if (snprintf(parent, sizeof parent, "%s", cgroup_parent) >= (int)sizeof parent)
+            return -1;
+    } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
+        return 0;
+    }
+    return cl__cgroup_sweep(parent);
 }
 
 /* ------------------------------------------------------------------ queries ------------- */

@@ -103,6 +103,15 @@ void cl_launch_stop(cl_launch_t *l);
 /* Release the launcher; accepts NULL and preserves errno. See the life cycle above. */
 void cl_launch_destroy(cl_launch_t *l);
 
+/* Remove what launchers of agents that are gone left behind: every launch cgroup under
+ * cgroup_parent (NULL: the default one) whose agent process no longer exists (its pid is
+ * in the name) is emptied with SIGKILL and removed. Cgroups of live agents, this one
+ * included, are not touched. For the agent to call when it starts (an agent killed with
+ * -9 cannot clean up; its ranks would otherwise run on unsupervised). Returns how many
+ * were removed, or -1 when cgroup_parent cannot be read. Blocks for at most ~1 s per
+ * cgroup that does not empty at once. */
+int cl_launch_sweep(const char *cgroup_parent);
+
 /* --- queries (for the agent's reports and for tests) --- */
 
 /* Ranks whose process has not been reaped yet. */

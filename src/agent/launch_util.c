@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -297,7 +298,7 @@ int cl__mkdir_p(const char *path, mode_t mode)
 
 /* --------------------------------------------------------------- cgroup v2 -------------- */
 
-static int is_cgroup2(const char *path)
+int cl__is_cgroup2(const char *path)
 {
     struct statfs sf;
     return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC;
@@ -307,7 +308,7 @@ int cl__cgroup_default_parent(char *buf, size_t len)
 {
     static const char *const mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
     for (size_t i = 0; i < 2; i++) {
-        if (!is_cgroup2(mounts[i]) || access(mounts[i], W_OK) < 0)
+        if (!cl__is_cgroup2(mounts[i]) || access(mounts[i], W_OK) < 0)
             continue;
         if (snprintf(buf, len, "%s/colossus", mounts[i]) >= (int)len)
             return -1;
@@ -375,6 +376,48 @@ void cl__cgroup_signal(const char *path, int sig)
         if (pid > 0)
             kill((pid_t)pid, sig);
     fclose(f);
+}
+
+/* Agent pid in a launch cgroup name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
+static long name_pid(const char *name)
+{
+    if (strncmp(name, "job", 3))
+        return 0;
+    const char *seq = strrchr(name, '-');
+    if (!seq || seq == name)
+        return 0;
+    const char *p = seq - 1;
+    while (p > name && isdigit((unsigned char)*p))
+        p--;
+    if (*p != '-' || p + 1 == seq)
+        return 0;
+    return strtol(p + 1, NULL, 10);
+}
+
+int cl__cgroup_sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d)
+        return -1;
+    int removed = 0;
+    struct dirent *de;
+    char path[4200];
+    while ((de = readdir(d))) {
+        long pid = name_pid(de->d_name);
+        if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue; /* not ours, or its agent is alive */
+        if (snprintf(path, sizeof path, "%s/%s", parent, de->d_name) >= (int)sizeof path)
+            continue;
+        cl__cgroup_signal(path, SIGKILL);
+        for (int i = 0; i < 100 && cl__cgroup_populated(path) == 1; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (rmdir(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 /* --------------------------------------------------------------- /proc ------------------ */

@@ -35,6 +35,10 @@ int cl__mkdir_p(const char *path, mode_t mode);
 /* "<cgroup v2 mount>/colossus", created if missing. 0, or -1 when there is no writable
  * cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified. */
 int cl__cgroup_default_parent(char *buf, size_t len);
+/* 1 when path is on a cgroup v2 file system. */
+int cl__is_cgroup2(const char *path);
+/* See cl_launch_sweep(). */
+int cl__cgroup_sweep(const char *parent);
 /* mkdir the cgroup: 0 or an errno value. */
 int cl__cgroup_make(const char *path);
 /* Remove an empty cgroup: 0 or -1 with errno. */

@@ -73,6 +73,14 @@ typedef struct ctl_job {
     int32_t *rec_code;      /* recovering: exit reported while the controller was away */
     bool *rec_exited;
     ctl_waiter_t *waiters;
+    /* A rank failed: the job is stopped, but it is only failed (a user error) once dead-after
+     * has passed with all its nodes alive; a node of it declared down meanwhile makes it a
+     * node failure (restart) instead, since a dying node takes its peers' ranks down too. */
+    bool fail_pending;
+    int32_t fail_code;
+    double fail_deadline;
+    char fail_reason[160];
+    struct ctl_job *fail_next; /* list of jobs with a pending failure */
 } ctl_job_t;
 
 typedef struct ctl_logreq {
@@ -103,6 +111,7 @@ struct ctl {
     ctl_job_t **jobs;       /* indexed by id; ids are dense */
     uint64_t jobs_cap, max_id;
     ctl_logreq_t *logreqs;
+    ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
     bool sched_needed;
     bool recovering;        /* start-up window: waiting for agents before reconciling */

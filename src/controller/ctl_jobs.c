@@ -266,6 +266,18 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *e
     return 0;
 }
 
+static void fail_unlink(ctl_t *c, ctl_job_t *j)
+{
+    if (!j->fail_pending)
+        return;
+    j->fail_pending = false;
+    for (ctl_job_t **p = &c->fail_pending; *p; p = &(*p)->fail_next)
+        if (*p == j) {
+            *p = j->fail_next;
+            break;
+        }
+}
+
 static uint32_t master_port(const ctl_job_t *j)
 {
     /* Below the ephemeral range, different for every incarnation so that a restart never
@@ -326,6 +338,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
 /* The core started (or restarted) the job: record its allocation and launch it. */
 static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
 {
+    fail_unlink(c, j);
     size_t n = 0;
     const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &n);
     if (!a) {
@@ -357,6 +370,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
 
 static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st)
 {
+    fail_unlink(c, j);
     j->state = st;
     j->end_time = ctl_now();
     ctl_journal_job(c, j);
@@ -380,6 +394,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             job_started(c, j, x->incarnation);
             break;
         case CL_ACT_PREEMPT:
+            fail_unlink(c, j);
             send_stop(c, j);
             j->state = CL_JOB_PENDING;
             snprintf(j->reason, sizeof j->reason, "preempted by a higher-priority job");
@@ -387,6 +402,9 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             cl_daemon_log(c->who, "job %" PRIu64 " preempted", j->id);
             break;
         case CL_ACT_RESTART:
+            if (j->fail_pending)
+                cl_daemon_log(c->who, "job %" PRIu64 ": its rank failure came with a node failure: "
+                              "restarting it", j->id);
             send_stop(c, j);
             cl_daemon_log(c->who, "job %" PRIu64 ": restarting in place, node %s replaced by hot spare %s",
                           j->id, x->node_old < c->nnodes ? c->nodes[x->node_old].name : "?",
@@ -394,6 +412,10 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             job_started(c, j, x->incarnation);
             break;
         case CL_ACT_REQUEUE:
+            if (j->fail_pending)
+                cl_daemon_log(c->who, "job %" PRIu64 ": its rank failure came with a node failure: "
+                              "restarting it", j->id);
+            fail_unlink(c, j);
             send_stop(c, j);
             j->state = CL_JOB_PENDING;
             snprintf(j->reason, sizeof j->reason, "requeued after a node failure");
@@ -452,26 +474,44 @@ static int alloc_pos(const ctl_job_t *j, uint32_t node)
 }
 
 /* A node's ranks of the running incarnation ended with code (rank: the failing one). */
-static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
+/* The failure waited dead-after and no node of the job died: a user error. */
+static void fail_now(ctl_t *c, ctl_job_t *j)
 {
     cl_error_t e;
+    fail_unlink(c, j);
+    if (cl_job_finish(c->cluster, j->id, false, ctl_now(), &e) < 0)
+        cl_daemon_log(c->who, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
+    j->exit_code = j->fail_code;
+    j->has_exit = true;
+    snprintf(j->reason, sizeof j->reason, "%s", j->fail_reason);
+    job_ended(c, j, CL_JOB_FAILED);
+}
+
+static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
+{
+    if (j->fail_pending)
+        return; /* already stopping after a failure; later exits are its echo */
     if (code != 0) {
         if (ctl_health_rank_failed(c, j->alloc[pos]))
             return; /* the node's GPUs failed: a node failure, the job restarts */
-        if (cl_job_finish(c->cluster, j->id, false, ctl_now(), &e) < 0)
-            cl_daemon_log(c->who, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
         send_stop(c, j);
-        j->exit_code = code;
-        j->has_exit = true;
-        snprintf(j->reason, sizeof j->reason, "rank %d on %s exited with code %d", rank,
+        j->fail_pending = true;
+        j->fail_code = code;
+        j->fail_deadline = ctl_now() + (c->dead_ms + 300) / 1000.0;
+        snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d", rank,
                  c->nodes[j->alloc[pos]].name, code);
-        job_ended(c, j, CL_JOB_FAILED);
+        j->fail_next = c->fail_pending;
+        c->fail_pending = j;
+        cl_daemon_log(c->who, "job %" PRIu64 ": %s; stopping it, failed in %u ms unless one of "
+                      "its nodes is declared down first",
+                      j->id, j->fail_reason, c->dead_ms + 300);
         return;
     }
     j->done[pos] = true;
     for (uint32_t i = 0; i < j->nalloc; i++)
         if (!j->done[i])
             return;
+    cl_error_t e;
     if (cl_job_finish(c->cluster, j->id, true, ctl_now(), &e) < 0)
         cl_daemon_log(c->who, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
     j->exit_code = 0;
@@ -578,6 +618,11 @@ void ctl_jobs_tick(ctl_t *c)
 {
     cl_jobid_t ex[64];
     double now = ctl_now();
+    for (ctl_job_t *j = c->fail_pending, *next; j; j = next) {
+        next = j->fail_next;
+        if (now >= j->fail_deadline)
+            fail_now(c, j);
+    }
     size_t n = cl_jobs_expired(c->cluster, now, ex, 64);
     for (size_t i = 0; i < n; i++) {
         ctl_job_t *j = ctl_job_get(c, ex[i]);

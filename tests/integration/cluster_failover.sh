@@ -62,5 +62,28 @@ kill_node "$(job_field "$J" 'd["nodes"][1]')"
 wait_state "$J" failed 15 || fail "job not failed after its last allowed restart"
 job_field "$J" 'd["reason"]' | grep -q "max restarts" || fail "reason: $(job_field "$J" 'd["reason"]')"
 "$B" wait "$J" && fail "wait exited 0 for a failed job"
+
+log "ranks that fail because a peer node died: a node failure (restart), not a user error"
+for i in 4 5; do start_agent "m$i" 2; done
+wait_nodes_up 3
+rm -f stop
+# Like gloo: every rank of node rank 0 exits 1 as soon as a rank of node rank 1 is gone.
+cat > peer.sh <<'SH'
+echo $$ > "peer.$COLOSSUS_RESTART.$RANK"
+alive() { s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }   # not a zombie
+while [ ! -e stop ]; do
+    if [ "$NODE_RANK" = 0 ] && [ -e "peer.$COLOSSUS_RESTART.2" ] && ! alive "$(cat "peer.$COLOSSUS_RESTART.2")"; then
+        echo "peer lost"; exit 1
+    fi
+    sleep 0.05
+done
+SH
+P=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 2 -- sh "$T/peer.sh")
+wait_for 10 bash -c 'ls peer.0.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P did not start"
+kill_node "$(job_field "$P" 'd["nodes"][1]')"
+wait_for 10 bash -c 'ls peer.1.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P was not restarted: $(job_state "$P") $(job_field "$P" 'd["reason"]')"
+grep -q "job $P: its rank failure came with a node failure" controller.log || fail "peer failure not attributed to the node"
+[ "$(job_field "$P" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
 touch stop
+"$B" wait "$P" --timeout 20 || fail "job P did not succeed after its restart"
 log "PASS"

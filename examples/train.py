@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""train.py - a data-parallel PyTorch training job for Colossus (CPU, gloo) that checkpoints
+to COLOSSUS_CHECKPOINT_DIR and resumes from it after a restart.
+
+It trains a tiny MLP on synthetic, deterministic data: the batch of step S on rank R is drawn
+from a generator seeded by (seed, S, R), so a run that is killed and resumed from a
+checkpoint ends with exactly the same parameters as a run that never stopped (same world
+size). Rank 0 writes the checkpoint every TRAIN_CKPT_EVERY steps (tmp file + fsync + rename)
+and, at the end, final.json with the parameters (as float.hex), the step count and the step
+it resumed from.
+
+Environment (set by Colossus; torchrun sets the same names):
+  RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT   torch.distributed env://
+  COLOSSUS_CHECKPOINT_DIR   where checkpoint.pt and final.json go (default ./checkpoints)
+  COLOSSUS_RESTART          how many times the job was restarted (only printed)
+Knobs:
+  TRAIN_STEPS (300)  TRAIN_CKPT_EVERY (10)  TRAIN_BATCH (32 per rank)  TRAIN_SEED (1234)
+  TRAIN_LR (0.05)  TRAIN_STEP_SLEEP (seconds per step, 0; lets a test kill a run mid-way)
+  TRAIN_TIMEOUT (seconds to wait for the other ranks, 120)
+  TRAIN_FAIL_RANK / TRAIN_FAIL_STEP: that rank exits with status 3 at that step (a user
+  error, for tests of failure handling)
+"""
+import datetime
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+IN, HIDDEN = 8, 16
+CKPT_NAME = "checkpoint.pt"
+FINAL_NAME = "final.json"
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"train.py: {name}={value!r} is not an integer")
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        sys.exit(f"train.py: {name}={value!r} is not a number")
+
+
+def log(msg):
+    print(f"[rank {os.environ.get('RANK', '?')}] {msg}", flush=True)
+
+
+def make_model():
+    return torch.nn.Sequential(
+        torch.nn.Linear(IN, HIDDEN), torch.nn.Tanh(), torch.nn.Linear(HIDDEN, 1)
+    )
+
+
+def batch(seed, step, rank, size):
+    """The batch of one rank at one step: a pure function of its arguments."""
+    g = torch.Generator().manual_seed((seed * 1_000_003 + step * 4_099 + rank) % (2**62))
+    x = torch.randn(size, IN, generator=g)
+    w = torch.linspace(-1.0, 1.0, IN)
+    y = (x @ w).unsqueeze(1) + 0.3 * torch.sin(3.0 * x[:, :1]) + 0.01 * torch.randn(
+        size, 1, generator=g
+    )
+    return x, y
+
+
+def ordered_mean_hook(_state, bucket):
+    """DDP communication hook: the mean of the gradients, summed in rank order.
+
+    Gloo's ring allreduce adds the ranks' values in an order that depends on where a gradient
+    sits in DDP's bucket, and DDP re-lays out its buckets after the first step of every run,
+    so a resumed run would drift from an uninterrupted one in the last bits. Gathering the
+    buckets and adding them rank by rank gives the same bits whatever the layout."""
+    buf = bucket.buffer()
+    parts = [torch.empty_like(buf) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, buf)
+    total = parts[0].clone()
+    for part in parts[1:]:
+        total += part
+    total /= len(parts)
+    fut = torch.futures.Future()
+    fut.set_result(total)
+    return fut
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write):
+    """write(f) into path.tmp, fsync, rename over path: readers see the old or the new file,
+    never half of one, even if we are killed in the middle."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(path) or ".")
+
+
+def main():
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        if name not in os.environ:
+            sys.exit(f"train.py: {name} is not set (run it under Colossus or torchrun)")
+    rank = env_int("RANK", 0)
+    world = env_int("WORLD_SIZE", 1)
+    steps = env_int("TRAIN_STEPS", 300)
+    every = env_int("TRAIN_CKPT_EVERY", 10)
+    bsz = env_int("TRAIN_BATCH", 32)
+    seed = env_int("TRAIN_SEED", 1234)
+    lr = env_float("TRAIN_LR", 0.05)
+    pause = env_float("TRAIN_STEP_SLEEP", 0.0)
+    timeout = env_float("TRAIN_TIMEOUT", 120.0)
+    fail_rank = env_int("TRAIN_FAIL_RANK", -1)
+    fail_step = env_int("TRAIN_FAIL_STEP", -1)
+    if steps < 1 or every < 1 or bsz < 1:
+        sys.exit("train.py: TRAIN_STEPS, TRAIN_CKPT_EVERY and TRAIN_BATCH must be positive")
+    ckpt_dir = os.environ.get("COLOSSUS_CHECKPOINT_DIR") or "checkpoints"
+    ckpt_path = os.path.join(ckpt_dir, CKPT_NAME)
+    if rank == 0:
+        os.makedirs(ckpt_dir, exist_ok=True)
+
+    # Bit-for-bit reproducible on CPU: one thread per rank, deterministic kernels.
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+
+    dist.init_process_group(
+        "gloo", init_method="env://", timeout=datetime.timedelta(seconds=timeout)
+    )
+    assert dist.get_rank() == rank and dist.get_world_size() == world
+    log(
+        f"world {world}, local rank {os.environ.get('LOCAL_RANK', '?')}, "
+        f"restart {os.environ.get('COLOSSUS_RESTART', '0')}, "
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')!r}, "
+        f"checkpoints in {os.path.abspath(ckpt_dir)}"
+    )
+
+    model = make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    # Rank 0 reads the latest checkpoint and sends it to everyone: all ranks resume from
+    # the same step even if only rank 0 can see the checkpoint directory.
+    box = [None]
+    if rank == 0 and os.path.exists(ckpt_path):
+        box[0] = torch.load(ckpt_path)
+    dist.broadcast_object_list(box, src=0)
+    start = 0
+    if box[0] is not None:
+        state = box[0]
+        if state.get("world_size") != world:
+            log(f"note: checkpoint was written with world size {state.get('world_size')}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        start = int(state["step"])
+        log(f"resumed from checkpoint at step {start}")
+    else:
+        log("no checkpoint: starting at step 0")
+    box = None
+
+    ddp = DDP(model)  # broadcasts rank 0's parameters, then averages gradients
+    ddp.register_comm_hook(None, ordered_mean_hook)
+    loss_fn = torch.nn.MSELoss()
+    loss = torch.zeros(())
+    for step in range(start, steps):
+        if rank == fail_rank and step == fail_step:
+            log(f"failing on purpose at step {step}")
+            sys.exit(3)
+        x, y = batch(seed, step, rank, bsz)
+        opt.zero_grad()
+        loss = loss_fn(ddp(x), y)
+        loss.backward()
+        opt.step()
+        done = step + 1
+        if rank == 0 and (done % every == 0 or done == steps):
+            state = {
+                "version": 1,
+                "step": done,
+                "world_size": world,
+                "seed": seed,
+                "model": model.state_dict(),
+                "optim": opt.state_dict(),
+            }
+            atomic_write(ckpt_path, lambda f: torch.save(state, f))
+            log(f"checkpoint step={done} loss={loss.item():.6f}")
+        if pause > 0:
+            time.sleep(pause)
+
+    # The mean loss of the last step over all ranks.
+    total = loss.detach().clone()
+    dist.all_reduce(total)
+    mean_loss = total.item() / world
+    if rank == 0:
+        result = {
+            "steps": steps,
+            "resumed_from": start,
+            "restart": env_int("COLOSSUS_RESTART", 0),
+            "world_size": world,
+            "loss": mean_loss,
+            "params": {
+                name: [float(v).hex() for v in p.detach().flatten().tolist()]
+                for name, p in model.state_dict().items()
+            },
+        }
+        data = json.dumps(result, indent=1, sort_keys=True).encode()
+        atomic_write(os.path.join(ckpt_dir, FINAL_NAME), lambda f: f.write(data))
+        log(f"done: {steps} steps (resumed from {start}), final loss {mean_loss:.6f}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
