@@ -182,5 +182,9 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
  * the job restarts), false when the job is to blame. */
 bool ctl_health_rank_failed(ctl_t *c, uint32_t node);
 void ctl_health_conn_closed(ctl_t *c, ctl_conn_t *conn);
+/* A free node slot for a new node of this NVLink domain key: in the topology domain that holds
+ * the key's other nodes, else in an empty domain; CL_NO_NODE when the topology's domains are
+ * single nodes, the key is "" or no slot fits (then any free slot will do). */
+cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key);
 
 #endif

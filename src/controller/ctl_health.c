@@ -40,8 +40,16 @@ typedef struct ctl_hnode {
     uint64_t client_req;
 } ctl_hnode_t;
 
+typedef struct ctl_domkey {
+    char key[80];
+    uint32_t domain; /* topology domain its nodes are bound in */
+} ctl_domkey_t;
+
 struct ctl_health {
     ctl_hnode_t *v;
+    ctl_domkey_t *keys; /* NVLink domain key -> topology domain (few: one per rack) */
+    size_t nkeys, capkeys;
+    uint32_t next_empty; /* no domain below it is entirely free */
     uint64_t next_seq;
     uint32_t *pend; /* nodes with a check pending or outstanding (few) */
     size_t npend, cap;
@@ -285,8 +293,97 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
         apply_latch(c, n, (cl_health_action_t)a, r->reason[0] ? r->reason : "GPU health");
 }
 
+/* ---- NVLink domains: nodes of one fabric clique are bound in one topology domain ---- */
+
+static ctl_domkey_t *key_find(struct ctl_health *H, const char *key)
+{
+    for (size_t i = 0; i < H->nkeys; i++)
+        if (!strcmp(H->keys[i].key, key))
+            return &H->keys[i];
+    return NULL;
+}
+
+static void key_add(struct ctl_health *H, const char *key, uint32_t domain)
+{
+    if (H->nkeys == H->capkeys) {
+        size_t cap = H->capkeys ? H->capkeys * 2 : 16;
+        ctl_domkey_t *k = realloc(H->keys, cap * sizeof *k);
+        if (!k)
+            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        H->keys = k;
+        H->capkeys = cap;
+    }
+    snprintf(H->keys[H->nkeys].key, sizeof H->keys[0].key, "%s", key);
+    H->keys[H->nkeys++].domain = domain;
+}
+
+/* First node id of a domain: ids are contiguous per domain and domains numbered in order. */
+static uint32_t domain_first(const cl_topo_t *t, uint32_t nnodes, uint32_t d)
+{
+    uint32_t lo = 0, hi = nnodes;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cl_topo_node_domain(t, mid) < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A free slot of domain d (free_only: the whole domain must be unbound). */
+static cl_nodeid_t domain_free_slot(ctl_t *c, uint32_t d, bool free_only)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    cl_nodeid_t pick = CL_NO_NODE;
+    for (uint32_t id = domain_first(t, c->nnodes, d);
+         id < c->nnodes && cl_topo_node_domain(t, id) == d; id++) {
+        if (c->nodes[id].bound) {
+            if (free_only)
+                return CL_NO_NODE;
+        } else if (pick == CL_NO_NODE) {
+            pick = id;
+            if (!free_only)
+                break;
+        }
+    }
+    return pick;
+}
+
+cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    struct ctl_health *H = c->health;
+    if (!key || !key[0] || cl_topo_domain_nodes_max(t) <= 1)
+        return CL_NO_NODE;
+    ctl_domkey_t *k = key_find(H, key);
+    if (k) {
+        cl_nodeid_t id = domain_free_slot(c, k->domain, false);
+        if (id != CL_NO_NODE)
+            return id;
+        cl_daemon_log(c->who, "NVLink domain %s: its topology domain is full; the new node "
+                              "goes elsewhere", key);
+        return CL_NO_NODE;
+    }
+    /* A new clique: the next domain nobody is bound in (each is tried once, ever). */
+    for (; H->next_empty < cl_topo_domains(t); H->next_empty++) {
+        cl_nodeid_t id = domain_free_slot(c, H->next_empty, true);
+        if (id != CL_NO_NODE) {
+            key_add(H, key, H->next_empty);
+            return id;
+        }
+    }
+    return CL_NO_NODE;
+}
+
 void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
 {
+    if (r->nvlink_domain[0] && !r->nvlink_unready &&
+        !key_find(c->health, r->nvlink_domain) &&
+        cl_topo_domain_nodes_max(cl_cluster_topo(c->cluster)) > 1) /* e.g. after a restart */
+        key_add(c->health, r->nvlink_domain,
+                cl_topo_node_domain(cl_cluster_topo(c->cluster), n->id));
+
     ctl_hnode_t *h = hn(c, n);
     h->monitored = r->health != NULL;
     snprintf(h->domain, sizeof h->domain, "%s", r->nvlink_domain);
