@@ -562,11 +562,12 @@ Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force
         return NULL;
     int ng = h->have_last ? h->last.nsamples : 0;
     Colossus__NodeHealth *r = calloc(1, sizeof *r);
-    Colossus__GpuTelemetry *g = calloc((size_t)ng + 1, sizeof *g);
+    /* Element arrays only when non-empty: ag_health_report_free() finds them as v[0]. */
+    Colossus__GpuTelemetry *g = ng ? calloc((size_t)ng, sizeof *g) : NULL;
     Colossus__GpuTelemetry **gp = calloc((size_t)ng + 1, sizeof *gp);
-    Colossus__XidEvent *x = calloc((size_t)h->nxq + 1, sizeof *x);
+    Colossus__XidEvent *x = h->nxq ? calloc((size_t)h->nxq, sizeof *x) : NULL;
     Colossus__XidEvent **xp = calloc((size_t)h->nxq + 1, sizeof *xp);
-    if (!r || !g || !gp || !x || !xp) {
+    if (!r || (ng && !g) || !gp || (h->nxq && !x) || !xp) {
         free(r);
         free(g);
         free(gp);

@@ -398,7 +398,7 @@ void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
         colossus__node_health__free_unpacked(h->last, NULL);
         h->last = NULL;
     }
-    if (h->order_seq && h->waiting == WAIT_RESUME)
+    if (h->order_seq)
         order_check(c, n); /* the agent restarted: its check is gone; order it again */
 }
 
