@@ -760,8 +760,11 @@ void ctl_jobs_reconcile(ctl_t *c)
             continue;
         j->recovering = false;
         bool all = true;
-        for (uint32_t k = 0; k < j->nalloc; k++)
+        uint32_t nseen = 0;
+        for (uint32_t k = 0; k < j->nalloc; k++) {
             all &= j->seen[k];
+            nseen += j->seen[k];
+        }
         cl_error_t e = {{0}};
         if (all && cl_job_start_on(c->cluster, j->id, j->alloc, j->nalloc, j->inc, now, &e) == 0) {
             cl_job_info_t info;
@@ -788,7 +791,10 @@ void ctl_jobs_reconcile(ctl_t *c)
                           j->id, all ? e.msg : "some of its nodes did not come back");
             send_stop(c, j);
             j->state = CL_JOB_PENDING;
-            j->restarts_base++;
+            /* A launch no node ever saw (the controller died between journaling the start and
+             * sending it) is not a failure: no restart is counted for it. */
+            if (nseen)
+                j->restarts_base++;
             j->inc_base = j->inc; /* the next start gets a new incarnation */
             snprintf(j->reason, sizeof j->reason, "requeued: nodes lost while the controller was down");
             ctl_journal_job(c, j);

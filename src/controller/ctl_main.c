@@ -83,13 +83,25 @@ static void on_conn_closed(cl_uconn_t *u)
 {
     ctl_conn_t *k = (ctl_conn_t *)u;
     ctl_t *c = k->ctl;
+    /* Log fetches waiting on a node this connection carried will never be answered. */
+    for (ctl_logreq_t **p = &c->logreqs; *p;) {
+        ctl_logreq_t *q = *p;
+        if (k->kind == CONN_AGENT && c->nodes[q->node].conn == k) {
+            *p = q->next;
+            if (q->client)
+                ctl_respond_error(q->client, q->client_req, "node %s went away before sending the log",
+                                  c->nodes[q->node].name);
+            free(q);
+            continue;
+        }
+        if (q->client == k)
+            q->client = NULL;
+        p = &q->next;
+    }
     if (k->kind == CONN_AGENT)
         ctl_nodes_conn_closed(c, k);
     ctl_conn_forget_waiters(c, k);
     ctl_health_conn_closed(c, k);
-    for (ctl_logreq_t *q = c->logreqs; q; q = q->next)
-        if (q->client == k)
-            q->client = NULL;
     if (k->prev)
         k->prev->next = k->next;
     else

@@ -50,7 +50,7 @@ for n in n2 n3 n4; do "$B" resume "$n" || fail "resume $n"; done
 wait_nodes_up 4
 
 log "a failing rank fails the job and stops the others"
-F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > fpid.$RANK; if [ $RANK = 3 ]; then sleep 1; exit 3; fi; exec sleep 60')
+F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.f.$RANK && mv t.f.$RANK fpid.$RANK; if [ $RANK = 3 ]; then sleep 1; exit 3; fi; exec sleep 60')
 "$B" wait "$F" --timeout 30 && fail "failing job reported success"
 [ "$(job_state "$F")" = failed ] || fail "state $(job_state "$F")"
 [ "$(job_field "$F" 'd["exit_code"]')" = 3 ] || fail "exit code $(job_field "$F" 'd["exit_code"]')"
@@ -60,7 +60,7 @@ wait_for 10 bash -c "for p in $fpids; do kill -0 \$p 2>/dev/null && exit 1; done
     fail "the other ranks of the failed job still run"
 
 log "cancel stops every rank and leaves no process"
-X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > pid.$RANK; while :; do sleep 0.2; done')
+X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > t.p.$RANK && mv t.p.$RANK pid.$RANK; while :; do sleep 0.2; done')
 wait_state "$X" running 20 || fail "not running"
 wait_for 10 bash -c 'ls pid.* 2>/dev/null | wc -l | grep -qx 4' || fail "ranks did not start"
 pids=$(echo $(cat pid.*))
@@ -72,8 +72,15 @@ wait_for 15 bash -c "for p in $pids; do kill -0 \$p 2>/dev/null && exit 1; done;
 "$B" cancel "$X" 2>err.txt && fail "second cancel accepted"
 grep -q "already cancelled" err.txt || fail "cancel message: $(cat err.txt)"
 
+log "tenant, priority and the --controller/--key flags"
+Q=$(COLOSSUS_CONTROLLER= COLOSSUS_KEY= "$B" submit --controller "$CTL_ADDR" --key "$T/key" \
+    --tenant research --priority 7 --max-restarts 1 --gpus-per-node 1 -- true) || fail "submit with flags"
+"$B" wait "$Q" --timeout 20 >/dev/null || fail "job $Q"
+[ "$(job_field "$Q" 'd["tenant"], d["priority"], d["max_restarts"]')" = "research 7 1" ] ||
+    fail "tenant/priority/max-restarts: $(job_field "$Q" 'd["tenant"], d["priority"], d["max_restarts"]')"
+
 log "listing and bad input"
-n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 5 ] || fail "jobs --all lists $n jobs, not 5"
+n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 6 ] || fail "jobs --all lists $n jobs, not 6"
 "$B" jobs | grep -q envjob && fail "finished job listed without --all"
 "$B" nodes | grep -Eq "^[0-9]+ +n4 +up +8 +8 +yes" || fail "nodes table: $("$B" nodes)"
 "$B" submit -N 2 2>err.txt && fail "submit without a command accepted"
@@ -97,4 +104,10 @@ grep -q "no controller given" err.txt || fail "message: $(cat err.txt)"
 grep -q "NVML" err.txt || fail "message: $(cat err.txt)"
 "$B" controller --state-dir "$T/s2" --listen nope --key "$T/key" 2>err.txt && fail "bad --listen"
 grep -q "HOST:PORT" err.txt || fail "message: $(cat err.txt)"
+"$B" controller --state-dir "$T/s2" --listen 127.0.0.1:0 --key "$T/key" --preset nosuch 2>err.txt && fail "unknown preset"
+grep -q "topology" err.txt || fail "message: $(cat err.txt)"
+"$B" controller --state-dir "$T/s2" --listen 127.0.0.1:0 --key "$T/key" --topology "$T/none.conf" 2>err.txt && fail "missing topology file"
+grep -q "none.conf" err.txt || fail "message: $(cat err.txt)"
+"$B" controller --state-dir "$T/s2" --listen 127.0.0.1:0 --key "$T/key" --heartbeat-ms 500 --dead-after-ms 400 2>err.txt && fail "dead-after below heartbeat"
+"$B" submit --priority x -- true 2>err.txt && fail "--priority x accepted"
 log "PASS"

@@ -69,7 +69,7 @@ wait_nodes_up 3
 rm -f stop
 # Like gloo: every rank of node rank 0 exits 1 as soon as a rank of node rank 1 is gone.
 cat > peer.sh <<'SH'
-echo $$ > "peer.$COLOSSUS_RESTART.$RANK"
+echo $$ > "tmp.$COLOSSUS_RESTART.$RANK" && mv "tmp.$COLOSSUS_RESTART.$RANK" "peer.$COLOSSUS_RESTART.$RANK"   # atomic
 alive() { s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }   # not a zombie
 while [ ! -e stop ]; do
     if [ "$NODE_RANK" = 0 ] && [ -e "peer.$COLOSSUS_RESTART.2" ] && ! alive "$(cat "peer.$COLOSSUS_RESTART.2")"; then

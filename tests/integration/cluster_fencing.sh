@@ -12,7 +12,7 @@ wait_nodes_up 3
 cd "$T"
 
 log "stale ranks of a partitioned node are stopped when it returns"
-A=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > a.$COLOSSUS_RESTART.$RANK; exec sleep 60')
+A=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.$COLOSSUS_RESTART.$RANK && mv t.$COLOSSUS_RESTART.$RANK a.$COLOSSUS_RESTART.$RANK; exec sleep 60')
 wait_for 10 bash -c 'ls a.0.* 2>/dev/null | wc -l | grep -qx 4' || fail "job A did not start"
 victim=$(job_field "$A" 'd["nodes"][1]')   # node rank 1 holds ranks 2 and 3
 stale=$(echo $(cat a.0.2 a.0.3))

@@ -3,7 +3,7 @@
 # cleanup trap that stops every process the test started (and the ranks they left) by pid.
 set -u
 B=${COLOSSUS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin/colossus}
-T=$(mktemp -d /tmp/colossus-it.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/cl-cluster-test.XXXXXX")
 PIDS=()
 declare -A AGENT_PID
 CTL_PID=
