@@ -74,6 +74,23 @@ echo "$out" | grep -q "gpu check passed; the node stays drained" || fail "drain 
 grep -q "gpu check --full passed" "$T/agent-a.log" || fail "the agent ran no full check"
 "$B" resume a || fail "resume"
 wait_node a 'n["state"] == "up"' || fail "a not up after resume"
+log "drain --check on a busy node: the check waits for its job"
+cd "$T"
+rm -f release
+"$B" drain b --reason "out of the way" >/dev/null && "$B" drain f --reason "out of the way" >/dev/null || fail "drain b, f"
+J=$("$B" submit -N 1 --gpus-per-node 2 -- sh -c 'while [ ! -f release ]; do sleep 0.1; done') || fail submit
+wait_state "$J" running 20 || fail "job $J not running"
+[ "$(job_field "$J" 'd["nodes"][0]')" = a ] || fail "job $J on $(job_field "$J" 'd["nodes"]')"
+out=$("$B" drain a --check --reason "monthly burn-in") || fail "drain --check of a busy node: $out"
+echo "$out" | grep -q "a: draining; its gpu check runs once job $J has ended" || fail "drain --check said: $out"
+sleep 1
+[ "$(grep -c "gpu check --full started" "$T/agent-a.log")" = 1 ] || fail "a check ran under the job: $(grep "gpu check" "$T/agent-a.log")"
+[ "$(node_json a 'n["state"] + "|" + n["reason"]')" = "draining|monthly burn-in" ] || fail "a: $(node_json a 'n')"
+touch release
+"$B" wait "$J" --timeout 20 || fail "job $J"
+wait_for 10 bash -c "[ \$(grep -c 'gpu check --full passed' '$T/agent-a.log') = 2 ]" || fail "no check once the job ended: $(grep "gpu check" "$T/agent-a.log")"
+wait_node a 'n["state"] == "drained" and n["telemetry"]["check"]["result"] == "passed"' || fail "a: $(node_json a 'n')"
+"$B" resume a >/dev/null && "$B" resume b >/dev/null && "$B" resume f >/dev/null || fail "resume"
 "$B" drain f --check 2>err.txt && fail "drain --check of a fake-GPU node accepted"
 grep -q "does not watch its GPUs" err.txt || fail "message: $(cat err.txt)"
 "$B" drain zz --check 2>err.txt && fail "drain --check of an unknown node accepted"
