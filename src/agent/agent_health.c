@@ -19,9 +19,9 @@
 #include "gpu/monitor.h"
 #include "proto/uvconn.h"
 
-#define XQ_MAX 64                /* XIDs kept for the next report */
-#define CHECK_LIMIT_MS 120000    /* a burn-in that runs longer than this failed */
-#define OUT_MAX (1u << 20)       /* most bytes of a check's output kept */
+#define XQ_MAX 64             /* XIDs kept for the next report */
+#define CHECK_LIMIT_MS 120000 /* a burn-in that runs longer than this failed */
+#define OUT_MAX (1u << 20)    /* most bytes of a check's output kept */
 
 static const char *WHO = "agent";
 
@@ -114,8 +114,7 @@ static double mono_now(void)
 
 static void maybe_free(ag_health_t *h)
 {
-    if (!h->closing || h->refs > 0)
-        return;
+    if (!h->closing || h->refs > 0) return;
     cl_gpu_monitor_destroy(h->mon);
     free(h->out.p);
     free(h->err.p);
@@ -146,14 +145,12 @@ static void hclose(ag_health_t *h, uv_handle_t *hd)
 /* Latch a worse action; the controller hears of it at once. */
 static void latch(ag_health_t *h, cl_health_action_t a, const char *reason)
 {
-    if (a <= h->latched)
-        return;
+    if (a <= h->latched) return;
     h->latched = a;
     snprintf(h->reason, sizeof h->reason, "%s", reason);
     cl_daemon_log(WHO, "GPU health: %s: %s", cl_health_action_name(a), reason);
     h->fresh = true;
-    if (h->urgent)
-        h->urgent(h->urgent_arg);
+    if (h->urgent) h->urgent(h->urgent_arg);
 }
 
 /* ------------------------------------------------------------------ polling -------------- */
@@ -161,8 +158,8 @@ static void latch(ag_health_t *h, cl_health_action_t a, const char *reason)
 static void poll_work(uv_work_t *w)
 {
     ag_health_t *h = w->data;
-    h->poll_rc = cl_gpu_monitor_poll(h->mon, h->poll_now, &h->res, h->poll_err,
-                                     sizeof h->poll_err);
+    h->poll_rc =
+        cl_gpu_monitor_poll(h->mon, h->poll_now, &h->res, h->poll_err, sizeof h->poll_err);
 }
 
 static void start_poll(ag_health_t *h);
@@ -219,8 +216,7 @@ static void poll_done(uv_work_t *w, int status)
 
 static void start_poll(ag_health_t *h)
 {
-    if (h->polling || h->closing)
-        return;
+    if (h->polling || h->closing) return;
     h->work.data = h;
     h->poll_now = mono_now();
     if (uv_queue_work(h->loop, &h->work, poll_work, poll_done) == 0) {
@@ -257,7 +253,7 @@ void ag_health_poll_then(ag_health_t *h, void (*done)(void *arg), void *arg)
 
 static void out_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
-    static char scratch[65536]; /* loop thread only; copied out in out_read */
+    static char scratch[65536]; /* loop thread only; pipe_read copies it out */
     (void)hd;
     (void)suggested;
     buf->base = scratch;
@@ -268,8 +264,7 @@ static void check_finish(ag_health_t *h);
 
 static void check_part_done(ag_health_t *h)
 {
-    if (--h->check_pending == 0)
-        check_finish(h);
+    if (--h->check_pending == 0) check_finish(h);
 }
 
 /* The two pipes and the process report to their owner through these small trampolines. */
@@ -327,8 +322,7 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig)
 static void on_check_timeout(uv_timer_t *t)
 {
     ag_health_t *h = t->data;
-    if (!h->checking)
-        return;
+    if (!h->checking) return;
     h->timed_out = true;
     uv_process_kill(&h->proc, SIGKILL);
 }
@@ -344,22 +338,19 @@ static void failed_gpus(const char *json, char *out, size_t len)
     json_t *g;
     json_array_foreach(gpus, i, g)
     {
-        if (json_is_true(json_object_get(g, "passed")) || off + 8 >= len)
-            continue;
+        if (json_is_true(json_object_get(g, "passed")) || off + 8 >= len) continue;
         const char *r = json_string_value(json_object_get(g, "reason"));
         off += (size_t)snprintf(out + off, len - off, "%sGPU %d: %s", off ? "; " : "",
                                 (int)json_integer_value(json_object_get(g, "index")),
                                 r && r[0] ? r : "failed");
-        if (off >= len)
-            off = len - 1;
+        if (off >= len) off = len - 1;
     }
     json_decref(root);
 }
 
 static void first_line(const char *s, char *out, size_t len)
 {
-    if (!s)
-        s = "";
+    if (!s) s = "";
     size_t n = strcspn(s, "\n");
     snprintf(out, len, "%.*s", (int)n, s);
 }
@@ -386,10 +377,8 @@ static void check_finish(ag_health_t *h)
     } else if (h->exit_status == 1) {
         verdict = 0;
         failed_gpus(h->out.p, why, sizeof why);
-        if (!why[0])
-            first_line(h->err.p, why, sizeof why);
-        if (!why[0])
-            snprintf(why, sizeof why, "gpu check --%s failed", mode);
+        if (!why[0]) first_line(h->err.p, why, sizeof why);
+        if (!why[0]) snprintf(why, sizeof why, "gpu check --%s failed", mode);
     } else {
         verdict = -1;
         first_line(h->err.p, why, sizeof why);
@@ -402,7 +391,9 @@ static void check_finish(ag_health_t *h)
     h->out.p = h->err.p = NULL;
     h->out.len = h->err.len = 0;
     snprintf(h->check, sizeof h->check, "%s",
-             verdict > 0 ? "passed" : verdict == 0 ? "failed" : "unavailable");
+             verdict > 0    ? "passed"
+             : verdict == 0 ? "failed"
+                            : "unavailable");
     snprintf(h->check_reason, sizeof h->check_reason, "%s", why);
     cl_daemon_log(WHO, "gpu check --%s %s%s%s", mode, h->check, why[0] ? ": " : "", why);
     if (verdict > 0) {
@@ -425,15 +416,15 @@ static void check_finish(ag_health_t *h)
         if (verdict != 0)
             x->go(x->L, x->arg);
         else
-            cl_daemon_log(WHO, "job %llu incarnation %u not launched: the pre-job gpu check "
-                               "failed",
+            cl_daemon_log(WHO,
+                          "job %llu incarnation %u not launched: the pre-job gpu check "
+                          "failed",
                           (unsigned long long)x->L->job, x->L->incarnation);
         colossus__launch__free_unpacked(x->L, NULL);
         free(x);
         x = n;
     }
-    if (h->urgent)
-        h->urgent(h->urgent_arg);
+    if (h->urgent) h->urgent(h->urgent_arg);
     if (h->ready) {
         void (*r)(void *) = h->ready;
         h->ready = NULL;
@@ -445,8 +436,7 @@ static void check_finish(ag_health_t *h)
 static void run_check(ag_health_t *h, ag_check_mode_t mode, uint64_t seq)
 {
     if (h->checking) {
-        if (seq)
-            h->queued_seq = seq;
+        if (seq) h->queued_seq = seq;
         return;
     }
     char exe[PATH_MAX];
@@ -513,8 +503,7 @@ void ag_health_check_order(ag_health_t *h, const Colossus__CheckOrder *o)
 bool ag_health_hold_launch(ag_health_t *h, const Colossus__Launch *L, ag_health_go_f *go,
                            void *arg)
 {
-    if (h->o.before_job == AG_CHECK_OFF)
-        return false;
+    if (h->o.before_job == AG_CHECK_OFF) return false;
     size_t len = colossus__launch__get_packed_size(L);
     uint8_t *buf = malloc(len ? len : 1);
     held_t *x = calloc(1, sizeof *x);
@@ -544,7 +533,8 @@ void ag_health_drop_held(ag_health_t *h, uint32_t node, uint64_t job, uint32_t i
 {
     for (held_t **p = &h->held; *p;) {
         held_t *x = *p;
-        if (x->L->node == node && (job == 0 || (x->L->job == job && x->L->incarnation <= inc))) {
+        if (x->L->node == node &&
+            (job == 0 || (x->L->job == job && x->L->incarnation <= inc))) {
             *p = x->next;
             colossus__launch__free_unpacked(x->L, NULL);
             free(x);
@@ -558,8 +548,7 @@ void ag_health_drop_held(ag_health_t *h, uint32_t node, uint64_t job, uint32_t i
 
 Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force)
 {
-    if (!h->fresh && !force)
-        return NULL;
+    if (!h->fresh && !force) return NULL;
     int ng = h->have_last ? h->last.nsamples : 0;
     Colossus__NodeHealth *r = calloc(1, sizeof *r);
     /* Element arrays only when non-empty: ag_health_report_free() finds them as v[0]. */
@@ -630,13 +619,10 @@ Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force
 
 void ag_health_report_free(Colossus__NodeHealth *r)
 {
-    if (!r)
-        return;
-    if (r->n_gpus)
-        free(r->gpus[0]);
+    if (!r) return;
+    if (r->n_gpus) free(r->gpus[0]);
     free(r->gpus);
-    if (r->n_xids)
-        free(r->xids[0]);
+    if (r->n_xids) free(r->xids[0]);
     free(r->xids);
     free(r);
 }
@@ -665,8 +651,7 @@ ag_health_t *ag_health_create(uv_loop_t *loop, const ag_health_opts_t *o,
     }
     h->loop = loop;
     h->o = *o;
-    if (!h->o.poll_ms)
-        h->o.poll_ms = 5000;
+    if (!h->o.poll_ms) h->o.poll_ms = 5000;
     h->urgent = urgent;
     h->urgent_arg = arg;
     uv_timer_init(loop, &h->poll_timer);
@@ -701,8 +686,7 @@ void ag_health_start(ag_health_t *h, void (*ready)(void *arg), void *arg)
 
 void ag_health_destroy(ag_health_t *h)
 {
-    if (!h || h->closing)
-        return;
+    if (!h || h->closing) return;
     h->closing = true;
     uv_timer_stop(&h->poll_timer);
     uv_timer_stop(&h->check_timer);

@@ -6,8 +6,17 @@
 #include <string.h>
 
 /* NVML field bits of GpuTelemetry.valid (CL_GPU_F_* in gpu/nvml.h). */
-enum { F_POWER = 1, F_ENERGY = 2, F_TEMP = 4, F_UTIL = 8, F_MEM = 16, F_CLOCKS = 32, F_ECC = 64,
-       F_RETIRED = 128, F_REMAP = 256 };
+enum {
+    F_POWER = 1,
+    F_ENERGY = 2,
+    F_TEMP = 4,
+    F_UTIL = 8,
+    F_MEM = 16,
+    F_CLOCKS = 32,
+    F_ECC = 64,
+    F_RETIRED = 128,
+    F_REMAP = 256
+};
 
 const char cl_cli_node_health_head[] = "HEALTH          TEMP_C POWER_W ECC_C/U";
 
@@ -91,8 +100,7 @@ void cl_cli_node_health_json(const Colossus__NodeInfo *n, json_t *obj)
 void cl_cli_node_health_cols(const Colossus__NodeInfo *n, char *buf, size_t len)
 {
     const char *h = n->health && n->health[0] ? n->health : "-";
-    if (!strcmp(h, "none"))
-        h = "ok";
+    if (!strcmp(h, "none")) h = "ok";
     const Colossus__NodeHealth *t = n->telemetry;
     char temp[16] = "-", power[16] = "-", ecc[40] = "-";
     if (t) {
@@ -115,10 +123,8 @@ void cl_cli_node_health_cols(const Colossus__NodeInfo *n, char *buf, size_t len)
                 eu += g->ecc_uncorrected;
             }
         }
-        if (ht)
-            snprintf(temp, sizeof temp, "%u", tmax);
-        if (hp)
-            snprintf(power, sizeof power, "%.0f", pw / 1000.0);
+        if (ht) snprintf(temp, sizeof temp, "%u", tmax);
+        if (hp) snprintf(power, sizeof power, "%.0f", pw / 1000.0);
         if (he)
             snprintf(ecc, sizeof ecc, "%llu/%llu", (unsigned long long)ec,
                      (unsigned long long)eu);

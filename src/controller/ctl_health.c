@@ -1,7 +1,8 @@
 /* ctl_health.c - GPU health in the controller (docs/health.md): each node's latest telemetry
  * and latched health action, the policy carried out through the core (drain-now and keep-out
- * are node failures: cl_node_fail restarts the job on a hot spare or requeues it; drain-after-job
- * is cl_node_drain), and the maintenance flow (`drain --check`, `resume` after a passing check).
+ * are node failures: cl_node_fail restarts the job on a hot spare or requeues it;
+ * drain-after-job is cl_node_drain), and the maintenance flow (`drain --check`, `resume` after
+ * a passing check).
  *
  * The latch survives controller restarts: the drain and its reason are in the node's journal
  * record, the action in the journal's meta table ("health:NAME"). */
@@ -28,15 +29,15 @@ typedef struct ctl_hnode {
     double last_at;
     char domain[80];
     bool domain_unready;
-    Colossus__XidEvent xids[KEEP_XIDS]; /* newest last; action strings are static */
+    Colossus__XidEvent xids[KEEP_XIDS];  /* newest last; action strings are static */
     Colossus__XidEvent *xidp[KEEP_XIDS]; /* xidp[i] = &xids[i], for NodeInfo */
     int nxids;
     /* maintenance */
-    int waiting;         /* WAIT_*: what the outstanding check is for */
-    bool when_idle;      /* drain --check on a busy node: order it once the node is empty */
-    uint64_t order_seq;  /* outstanding CheckOrder, 0 none */
+    int waiting;        /* WAIT_*: what the outstanding check is for */
+    bool when_idle;     /* drain --check on a busy node: order it once the node is empty */
+    uint64_t order_seq; /* outstanding CheckOrder, 0 none */
     double order_at;
-    ctl_conn_t *client;  /* waiting for the check's verdict; NULL once it went away */
+    ctl_conn_t *client; /* waiting for the check's verdict; NULL once it went away */
     uint64_t client_req;
 } ctl_hnode_t;
 
@@ -86,13 +87,11 @@ static void pend_add(ctl_t *c, uint32_t id)
 {
     struct ctl_health *H = c->health;
     for (size_t i = 0; i < H->npend; i++)
-        if (H->pend[i] == id)
-            return;
+        if (H->pend[i] == id) return;
     if (H->npend == H->cap) {
         size_t cap = H->cap ? H->cap * 2 : 8;
         uint32_t *p = realloc(H->pend, cap * sizeof *p);
-        if (!p)
-            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        if (!p) abort(); /* out of memory in the daemon: crash and recover from the journal */
         H->pend = p;
         H->cap = cap;
     }
@@ -180,8 +179,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
     cl_daemon_log(c->who, "node %s GPU health %s: %s", n->name, cl_health_action_name(a),
                   reason);
     c->sched_needed = true;
-    if (!n->alive)
-        return; /* drained when it comes back up (ctl_nodes.c) */
+    if (!n->alive) return; /* drained when it comes back up (ctl_nodes.c) */
     double now = ctl_now();
     cl_error_t e;
     cl_jobid_t on[1];
@@ -207,8 +205,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
 static void clear_latch(ctl_t *c, ctl_node_t *n)
 {
     ctl_hnode_t *h = hn(c, n);
-    if (h->latched == CL_HEALTH_NONE)
-        return;
+    if (h->latched == CL_HEALTH_NONE) return;
     h->latched = CL_HEALTH_NONE;
     h->reason[0] = 0;
     journal_latch(c, n, CL_HEALTH_NONE);
@@ -239,8 +236,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
         Colossus__NodeHealth *copy = colossus__node_health__unpack(NULL, len, buf);
         free(buf);
         if (copy) {
-            if (h->last)
-                colossus__node_health__free_unpacked(h->last, NULL);
+            if (h->last) colossus__node_health__free_unpacked(h->last, NULL);
             h->last = copy;
             h->last_at = ctl_now();
         }
@@ -260,7 +256,8 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
         colossus__xid_event__init(k);
         k->gpu = x->gpu;
         k->xid = x->xid;
-        k->action = (char *)cl_health_action_name(a < 0 ? CL_HEALTH_NONE : (cl_health_action_t)a);
+        k->action =
+            (char *)cl_health_action_name(a < 0 ? CL_HEALTH_NONE : (cl_health_action_t)a);
         k->time = x->time;
     }
     int a = cl_health_action_parse(r->action);
@@ -278,8 +275,10 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
                 resume_node(c, n);
                 answer(c, n, true, "%s: gpu check passed; resumed", n->name);
             } else {
-                answer(c, n, true, "%s: gpu check passed; the node stays drained until "
-                                   "`colossus resume %s`", n->name, n->name);
+                answer(c, n, true,
+                       "%s: gpu check passed; the node stays drained until "
+                       "`colossus resume %s`",
+                       n->name, n->name);
             }
         } else if (!strcmp(r->check, "failed")) {
             answer(c, n, false, "%s: gpu check failed: %s; the node stays out", n->name,
@@ -298,8 +297,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
 static ctl_domkey_t *key_find(struct ctl_health *H, const char *key)
 {
     for (size_t i = 0; i < H->nkeys; i++)
-        if (!strcmp(H->keys[i].key, key))
-            return &H->keys[i];
+        if (!strcmp(H->keys[i].key, key)) return &H->keys[i];
     return NULL;
 }
 
@@ -308,8 +306,7 @@ static void key_add(struct ctl_health *H, const char *key, uint32_t domain)
     if (H->nkeys == H->capkeys) {
         size_t cap = H->capkeys ? H->capkeys * 2 : 16;
         ctl_domkey_t *k = realloc(H->keys, cap * sizeof *k);
-        if (!k)
-            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        if (!k) abort(); /* out of memory in the daemon: crash and recover from the journal */
         H->keys = k;
         H->capkeys = cap;
     }
@@ -339,12 +336,10 @@ static cl_nodeid_t domain_free_slot(ctl_t *c, uint32_t d, bool free_only)
     for (uint32_t id = domain_first(t, c->nnodes, d);
          id < c->nnodes && cl_topo_node_domain(t, id) == d; id++) {
         if (c->nodes[id].bound) {
-            if (free_only)
-                return CL_NO_NODE;
+            if (free_only) return CL_NO_NODE;
         } else if (pick == CL_NO_NODE) {
             pick = id;
-            if (!free_only)
-                break;
+            if (!free_only) break;
         }
     }
     return pick;
@@ -354,15 +349,15 @@ cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     struct ctl_health *H = c->health;
-    if (!key || !key[0] || cl_topo_domain_nodes_max(t) <= 1)
-        return CL_NO_NODE;
+    if (!key || !key[0] || cl_topo_domain_nodes_max(t) <= 1) return CL_NO_NODE;
     ctl_domkey_t *k = key_find(H, key);
     if (k) {
         cl_nodeid_t id = domain_free_slot(c, k->domain, false);
-        if (id != CL_NO_NODE)
-            return id;
-        cl_daemon_log(c->who, "NVLink domain %s: its topology domain is full; the new node "
-                              "goes elsewhere", key);
+        if (id != CL_NO_NODE) return id;
+        cl_daemon_log(c->who,
+                      "NVLink domain %s: its topology domain is full; the new node "
+                      "goes elsewhere",
+                      key);
         return CL_NO_NODE;
     }
     /* A new clique: the next domain nobody is bound in (each is tried once, ever). */
@@ -378,8 +373,7 @@ cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key)
 
 void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
 {
-    if (r->nvlink_domain[0] && !r->nvlink_unready &&
-        !key_find(c->health, r->nvlink_domain) &&
+    if (r->nvlink_domain[0] && !r->nvlink_unready && !key_find(c->health, r->nvlink_domain) &&
         cl_topo_domain_nodes_max(cl_cluster_topo(c->cluster)) > 1) /* e.g. after a restart */
         key_add(c->health, r->nvlink_domain,
                 cl_topo_node_domain(cl_cluster_topo(c->cluster), n->id));
@@ -391,7 +385,8 @@ void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
     if (r->nvlink_domain[0] || r->nvlink_unready)
         cl_daemon_log(c->who, "node %s: NVLink domain %s%s", n->name,
                       r->nvlink_domain[0] ? r->nvlink_domain : "(own)",
-                      r->nvlink_unready ? " (GPUs disagree or not all registered: unready)" : "");
+                      r->nvlink_unready ? " (GPUs disagree or not all registered: unready)"
+                                        : "");
     if (r->health)
         apply_report(c, n, r->health);
     else if (h->last) {
@@ -414,14 +409,13 @@ void ctl_health_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat 
 
 bool ctl_health_rank_failed(ctl_t *c, uint32_t node)
 {
-    if (node >= c->nnodes)
-        return false;
+    if (node >= c->nnodes) return false;
     ctl_node_t *n = &c->nodes[node];
     ctl_hnode_t *h = hn(c, n);
-    if (!cl_health_is_node_failure(h->latched) || !n->alive)
-        return false;
-    cl_daemon_log(c->who, "node %s: a rank died on a node whose health is %s: node failure, "
-                          "not the job's",
+    if (!cl_health_is_node_failure(h->latched) || !n->alive) return false;
+    cl_daemon_log(c->who,
+                  "node %s: a rank died on a node whose health is %s: node failure, "
+                  "not the job's",
                   n->name, cl_health_action_name(h->latched));
     char reason[256];
     snprintf(reason, sizeof reason, "%s", h->reason);
@@ -433,17 +427,16 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
                       bool drain)
 {
     ctl_node_t *n = ctl_node_by_name(c, a->node);
-    if (!n)
-        return false; /* the caller says there is no such node */
+    if (!n) return false; /* the caller says there is no such node */
     ctl_hnode_t *h = hn(c, n);
-    if (drain && !a->check)
-        return false;
-    if (!drain && h->latched == CL_HEALTH_NONE)
-        return false; /* a plain admin resume */
+    if (drain && !a->check) return false;
+    if (!drain && h->latched == CL_HEALTH_NONE) return false; /* a plain admin resume */
     if (!h->monitored) {
         if (drain) {
-            ctl_respond_error(conn, req, "%s does not watch its GPUs through NVML (fake GPUs?): "
-                                         "no gpu check to run", n->name);
+            ctl_respond_error(conn, req,
+                              "%s does not watch its GPUs through NVML (fake GPUs?): "
+                              "no gpu check to run",
+                              n->name);
             return true;
         }
         /* A latch from a previous life of the node: its agent now runs without NVML. */
@@ -461,9 +454,10 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
     size_t nj = cl_node_jobs(c->cluster, n->id, on, 8);
     if (!drain) {
         if (nj) {
-            ctl_respond_error(conn, req, "%s still runs job %" PRIu64 " and its health is %s "
-                                         "(%s): resume it once the job has ended (its gpu check "
-                                         "needs idle GPUs)",
+            ctl_respond_error(conn, req,
+                              "%s still runs job %" PRIu64 " and its health is %s "
+                              "(%s): resume it once the job has ended (its gpu check "
+                              "needs idle GPUs)",
                               n->name, on[0], cl_health_action_name(h->latched), h->reason);
             return true;
         }
@@ -493,8 +487,9 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
         h->when_idle = true;
         pend_add(c, n->id);
         char text[200];
-        snprintf(text, sizeof text, "%s: draining; its gpu check runs once job %" PRIu64 "%s "
-                                    "ended",
+        snprintf(text, sizeof text,
+                 "%s: draining; its gpu check runs once job %" PRIu64 "%s "
+                 "ended",
                  n->name, on[0], nj > 1 ? " and the others have" : " has");
         respond_ok(conn, req, text);
         cl_daemon_log(c->who, "%s", text);
@@ -530,11 +525,12 @@ static void on_timer(uv_timer_t *t)
             if (n->alive && n->conn && cl_node_jobs(c->cluster, n->id, on, 1) == 0)
                 order_check(c, n);
         } else if (h->order_seq && now - h->order_at > CHECK_ANSWER_S) {
-            answer(c, n, false, "%s: no verdict from its gpu check within %.0f s; the node "
-                                "stays out", n->name, CHECK_ANSWER_S);
+            answer(c, n, false,
+                   "%s: no verdict from its gpu check within %.0f s; the node "
+                   "stays out",
+                   n->name, CHECK_ANSWER_S);
         }
-        if (H->npend == before)
-            i++;
+        if (H->npend == before) i++;
     }
 }
 
@@ -558,11 +554,9 @@ void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o)
 int ctl_health_init(ctl_t *c)
 {
     c->health = calloc(1, sizeof *c->health);
-    if (!c->health)
-        return -1;
+    if (!c->health) return -1;
     c->health->v = calloc(c->nnodes ? c->nnodes : 1, sizeof *c->health->v);
-    if (!c->health->v)
-        return -1;
+    if (!c->health->v) return -1;
     uv_timer_init(c->loop, &c->health->timer);
     c->health->timer.data = c;
     uv_timer_start(&c->health->timer, on_timer, 1000, 1000);

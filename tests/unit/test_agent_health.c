@@ -78,8 +78,8 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    ag_health_opts_t o = {.at_start = AG_CHECK_OFF, .before_job = AG_CHECK_OFF,
-                          .poll_ms = 3600000};
+    ag_health_opts_t o = {
+        .at_start = AG_CHECK_OFF, .before_job = AG_CHECK_OFF, .poll_ms = 3600000};
     char err[256];
     f->h = ag_health_create(&f->loop, &o, on_urgent, f, err, sizeof err);
     assert_non_null(f->h);
@@ -181,7 +181,7 @@ static void test_poll_after_poll_in_flight(void **state)
 {
     fixture_t *f = *state;
     ag_health_start(f->h, on_ready, f); /* starts a poll at once (timer at 0 ms) */
-    uv_run(&f->loop, UV_RUN_NOWAIT);   /* the timer fires: a poll is in flight */
+    uv_run(&f->loop, UV_RUN_NOWAIT);    /* the timer fires: a poll is in flight */
     put("a", "gpu 1 lost 1\n");         /* the rank dies of it now */
     poll_now(f);
     assert_int_equal(f->polled, 1);
@@ -203,7 +203,7 @@ static void test_domain_and_holds(void **state)
     L.job = 3;
     L.incarnation = 1;
     assert_false(ag_health_hold_launch(f->h, &L, NULL, NULL)); /* no pre-job check set */
-    ag_health_drop_held(f->h, 0, 0, 0);                       /* nothing held: no-op */
+    ag_health_drop_held(f->h, 0, 0, 0);                        /* nothing held: no-op */
 }
 
 static void test_destroy_with_poll_in_flight(void **state)
