@@ -1,5 +1,6 @@
-/* launch.c - rank launcher: spawns a job's local ranks with uv_spawn (setsid), in a cgroup v2
- * when possible, logs them to files and stops the whole launch with TERM then KILL. */
+/* launch.c - rank launcher: starts a job's local ranks (fork/exec, setsid, in a cgroup v2
+ * when possible, logs to files), reaps them on SIGCHLD through the libuv loop, and stops
+ * the whole launch with TERM then KILL. */
 #include "agent/launch.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/launch_util.h"
@@ -21,8 +23,6 @@ extern char **environ;
 enum { ST_RUNNING, ST_TERM, ST_KILL, ST_DONE };
 
 struct rank {
-    cl_launch_t *l;
-    uv_process_t proc;
     uint32_t global;
     pid_t pid;  /* 0 once reaped (or never spawned) */
     pid_t pgid; /* the rank's process group, until it is known to hold nothing alive */
@@ -41,9 +41,10 @@ struct cl_launch {
     int stop_asked; /* cl_launch_stop() or a failure: leftovers are expected */
     int result, failed_rank;
     int destroyed; /* the caller let go: no callback, free when everything is closed */
-    int closing;   /* timers closed (or being closed) */
+    int closing;   /* handles closed (or being closed) */
     unsigned pending_close;
     uv_timer_t kill_timer, poll_timer;
+    uv_signal_t sigchld; /* reaps the ranks: waitpid() on each of our pids, never -1 */
     char *cgroup;
 };
 
@@ -53,8 +54,7 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen)
-        return;
+    if (!err || !errlen) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -71,8 +71,7 @@ int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len
 
 static void maybe_free(cl_launch_t *l)
 {
-    if (!l->closing || l->pending_close)
-        return;
+    if (!l->closing || l->pending_close) return;
     free(l->cgroup);
     free(l->ranks);
     free(l);
@@ -85,14 +84,14 @@ static void on_closed(uv_handle_t *h)
     maybe_free(l);
 }
 
-static void close_timers(cl_launch_t *l)
+static void close_handles(cl_launch_t *l)
 {
-    if (l->closing)
-        return;
+    if (l->closing) return;
     l->closing = 1;
-    l->pending_close += 2;
+    l->pending_close += 3;
     uv_close((uv_handle_t *)&l->kill_timer, on_closed);
     uv_close((uv_handle_t *)&l->poll_timer, on_closed);
+    uv_close((uv_handle_t *)&l->sigchld, on_closed);
 }
 
 /* Signal everything of the launch: every rank's process group, and every process of the
@@ -104,24 +103,20 @@ static void signal_all(cl_launch_t *l, int sig)
         if (r->pgid > 0 && kill(-r->pgid, sig) < 0 && errno == ESRCH && !r->alive)
             r->pgid = 0; /* group gone: never signal that number again (pid reuse) */
     }
-    if (l->cgroup)
-        cl__cgroup_signal(l->cgroup, sig);
+    if (l->cgroup) cl__cgroup_signal(l->cgroup, sig);
 }
 
 /* 1 while some process of the launch other than a zombie is alive. */
 static int anything_left(cl_launch_t *l)
 {
-    if (l->running)
-        return 1;
+    if (l->running) return 1;
     int left = 0;
-    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1)
-        left = 1;
+    if (l->cgroup && cl__cgroup_populated(l->cgroup) == 1) left = 1;
     pid_t groups[MAX_LOCAL_RANKS];
     size_t ng = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         struct rank *r = &l->ranks[i];
-        if (r->pgid <= 0)
-            continue;
+        if (r->pgid <= 0) continue;
         if (kill(-r->pgid, 0) < 0 && errno == ESRCH)
             r->pgid = 0;
         else
@@ -135,8 +130,7 @@ static int anything_left(cl_launch_t *l)
         size_t k = 0;
         for (uint32_t i = 0; i < l->n; i++) {
             struct rank *r = &l->ranks[i];
-            if (r->pgid <= 0)
-                continue;
+            if (r->pgid <= 0) continue;
             if (!live[k++])
                 r->pgid = 0;
             else
@@ -157,7 +151,7 @@ static void finish(cl_launch_t *l)
         l->cgroup = NULL;
     }
     if (l->destroyed) {
-        close_timers(l);
+        close_handles(l);
         return;
     }
     /* The callback may destroy l (which only closes handles: l stays valid until the loop
@@ -165,18 +159,20 @@ static void finish(cl_launch_t *l)
     l->cb(l, l->result, l->failed_rank, l->arg);
 }
 
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked);
+
 /* Called whenever something may have ended: a rank exit, a poll tick. */
 static void progress(cl_launch_t *l)
 {
-    if (l->state == ST_DONE || l->running)
-        return;
+    if (l->state == ST_DONE || l->running) return;
     if (!anything_left(l)) {
         finish(l);
         return;
     }
     if (l->state == ST_RUNNING) {
-        /* Every rank exited 0 but left processes behind: stop them too. */
-        cl_launch_stop(l);
+        /* Every rank exited 0 but left processes behind: stop them too (the job did not
+         * fail and nobody asked for a stop: stop_asked stays 0). */
+        begin_stop(l, l->grace_ms, 0);
     }
 }
 
@@ -189,76 +185,100 @@ static void escalate(cl_launch_t *l)
 static void on_kill_timer(uv_timer_t *t)
 {
     cl_launch_t *l = t->data;
-    if (l->state == ST_TERM)
-        escalate(l);
+    if (l->state == ST_TERM) escalate(l);
 }
+
+static void reap(cl_launch_t *l);
 
 static void on_poll_timer(uv_timer_t *t)
 {
     cl_launch_t *l = t->data;
     if (l->state == ST_KILL)
         signal_all(l, SIGKILL); /* catches what forked since the last round */
-    progress(l);
+    reap(l);                    /* SIGCHLD is enough; this is a safety net */
+    if (l->state != ST_DONE) progress(l);
 }
 
-static void begin_stop(cl_launch_t *l, int grace_ms)
+static void begin_stop(cl_launch_t *l, int grace_ms, int asked)
 {
-    if (l->state != ST_RUNNING)
-        return;
-    l->stop_asked = 1;
+    if (asked) l->stop_asked = 1;
+    if (l->state != ST_RUNNING) return;
     l->state = ST_TERM;
     signal_all(l, SIGTERM);
-    if (grace_ms <= 0)
+    if (grace_ms <= 0) {
         escalate(l);
-    else
+    } else {
+        /* The loop's clock may be stale (it is read once per iteration): the grace period
+         * starts now, not when the iteration began. */
+        uv_update_time(l->loop);
         uv_timer_start(&l->kill_timer, on_kill_timer, (uint64_t)grace_ms, 0);
+    }
     uv_timer_start(&l->poll_timer, on_poll_timer, POLL_MS, POLL_MS);
 }
 
 void cl_launch_stop(cl_launch_t *l)
 {
-    if (!l || l->destroyed)
-        return;
-    begin_stop(l, l->grace_ms);
+    if (!l || l->destroyed) return;
+    begin_stop(l, l->grace_ms, 1);
 }
 
 void cl_launch_destroy(cl_launch_t *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     int saved = errno;
     if (!l->destroyed) {
         l->destroyed = 1;
         if (l->state == ST_DONE) {
-            close_timers(l);
+            close_handles(l);
         } else {
-            /* Still running: kill at once; finish() closes the timers once all is reaped. */
-            begin_stop(l, 0);
-            if (l->state == ST_TERM)
-                escalate(l);
+            /* Still running: kill at once; finish() closes the handles once all is reaped. */
+            begin_stop(l, 0, 1);
+            if (l->state == ST_TERM) escalate(l);
         }
     }
     errno = saved;
 }
 
-static void rank_exited(uv_process_t *p, int64_t status, int sig)
+static void rank_exited(cl_launch_t *l, struct rank *r, int code)
 {
-    struct rank *r = p->data;
-    cl_launch_t *l = r->l;
     r->alive = 0;
     r->pid = 0;
     l->running--;
-    int code = sig ? 128 + sig : (int)status;
     if (code != 0 && l->failed_rank < 0) {
         l->result = code;
         l->failed_rank = (int)r->global;
     }
-    p->data = l;
-    l->pending_close++;
-    uv_close((uv_handle_t *)p, on_closed);
-    if (code != 0)
-        begin_stop(l, l->grace_ms);
+    if (code != 0) begin_stop(l, l->grace_ms, 1);
     progress(l);
+}
+
+/* Reap whichever ranks have exited. Only our own pids are waited for, so the agent's other
+ * children (uv_spawn's included) are left to their owners. */
+static void reap(cl_launch_t *l)
+{
+    for (uint32_t i = 0; i < l->n && l->state != ST_DONE; i++) {
+        struct rank *r = &l->ranks[i];
+        if (!r->alive) continue;
+        int st;
+        pid_t got = waitpid(r->pid, &st, WNOHANG);
+        if (got == 0 || (got < 0 && errno == EINTR)) continue;
+        int code;
+        if (got < 0) /* ECHILD: someone else reaped it; its status is lost */
+            code = 255;
+        else if (WIFSIGNALED(st))
+            code = 128 + WTERMSIG(st);
+        else if (WIFEXITED(st))
+            code = WEXITSTATUS(st);
+        else
+            continue; /* stopped or continued: not an exit */
+        rank_exited(l, r, code);
+    }
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    reap(h->data);
 }
 
 /* ------------------------------------------------------------------ start --------------- */
@@ -280,8 +300,7 @@ static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
         return -1;
     }
     if ((uint64_t)s->nnodes * s->local_ranks > INT32_MAX) {
-        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes,
-             s->local_ranks);
+        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
         return -1;
     }
     if (s->gpus) {
@@ -339,8 +358,7 @@ static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
 static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF)
-        return 0;
+    if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF) return 0;
     char parent[1024];
     if (s->cgroup_parent) {
         if (snprintf(parent, sizeof parent, "%s", s->cgroup_parent) >= (int)sizeof parent) {
@@ -370,8 +388,7 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
                  (unsigned long long)s->job_id, s->incarnation, s->node_rank, (long)getpid(),
                  launch_seq++);
         e = cl__cgroup_make(path);
-        if (e != EEXIST)
-            break;
+        if (e != EEXIST) break;
     }
     if (e) {
         if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
@@ -389,69 +406,74 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
     return 0;
 }
 
-/* Spawn local rank i. Returns 0 or a libuv error (the handle is then closed). */
-static int spawn_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, char *err,
-                      size_t errlen)
+/* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
+ * to wait on in *report_fd, or -1 with err filled. */
+static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
+                       int cgroup_fd, int *report_fd, char *err, size_t errlen)
 {
     struct rank *r = &l->ranks[i];
-    char **env = cl__rank_env(s, i, environ);
-    if (!env) {
-        fail(err, errlen, "launch: out of memory");
-        return -1;
-    }
     char logpath[4096];
     if (cl_launch_log_path(s->log_dir, r->global, logpath, sizeof logpath) < 0) {
-        cl__strv_free(env);
         fail(err, errlen, "launch: log directory path is too long");
         return -1;
     }
-    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    int fd =
+        cl__high_fd(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644));
     if (fd < 0) {
-        int e = errno;
-        cl__strv_free(env);
-        fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(e));
+        fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(errno));
         return -1;
     }
-    char **args = cl__rank_args(s->argv, l->cgroup,
-                                s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE);
-    if (!args) {
+    char **env = cl__rank_env(s, i, environ);
+    size_t argc = 0;
+    while (s->argv[argc])
+        argc++;
+    char **sh_argv = calloc(argc + 2, sizeof *sh_argv);
+    if (!env || !sh_argv) {
         close(fd);
         cl__strv_free(env);
+        free(sh_argv);
         fail(err, errlen, "launch: out of memory");
         return -1;
     }
-    uv_stdio_container_t stdio[3];
-    stdio[0].flags = UV_IGNORE; /* /dev/null */
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = fd;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = fd;
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.exit_cb = rank_exited;
-    o.file = args[0];
-    o.args = args;
-    o.env = env;
-    o.cwd = s->work_dir;
-    o.flags = UV_PROCESS_DETACHED; /* setsid(): own session and process group */
-    o.stdio_count = 3;
-    o.stdio = stdio;
-    r->proc.data = r;
-    int rc = uv_spawn(l->loop, &r->proc, &o);
+    sh_argv[0] = "/bin/sh";
+    sh_argv[1] = (char *)path;
+    for (size_t k = 1; k < argc; k++)
+        sh_argv[k + 1] = s->argv[k];
+    struct cl__spawn_req q = {
+        .path = path,
+        .argv = s->argv,
+        .sh_argv = sh_argv,
+        .env = env,
+        .cwd = s->work_dir,
+        .log_fd = fd,
+        .cgroup_fd = cgroup_fd,
+        .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
+        .parent_death_kill = !s->survive_agent,
+        .parent = getpid(),
+    };
+    char why[256];
+    pid_t pid = cl__spawn_begin(&q, report_fd, why, sizeof why);
     close(fd);
-    cl__strv_free(args);
+    free(sh_argv);
     cl__strv_free(env);
-    if (rc < 0) {
-        /* uv_spawn initialises the handle even when it fails: close it. */
-        r->proc.data = l;
-        l->pending_close++;
-        uv_close((uv_handle_t *)&r->proc, on_closed);
-        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0],
-             uv_strerror(rc));
+    if (pid < 0)
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+    return pid;
+}
+
+/* Wait until forked rank i has exec'd. Returns 0 (the rank then runs), or -1 with err
+ * filled (the child is reaped). */
+static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pid_t pid,
+                       int report_fd, char *err, size_t errlen)
+{
+    struct rank *r = &l->ranks[i];
+    char why[256];
+    if (cl__spawn_end(pid, report_fd, why, sizeof why) < 0) {
+        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
         return -1;
     }
-    r->pid = r->proc.pid;
-    r->pgid = r->proc.pid;
+    r->pid = pid;
+    r->pgid = pid; /* setsid(): the rank leads its own session and process group */
     r->alive = 1;
     l->running++;
     return 0;
@@ -460,14 +482,12 @@ static int spawn_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, cha
 int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
                     void *arg, cl_launch_t **out, char *err, size_t errlen)
 {
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     if (!loop || !cb || !out) {
         fail(err, errlen, "launch: loop, callback and result pointer are required");
         return -1;
     }
-    if (check_spec(spec, err, errlen) < 0)
-        return -1;
+    if (check_spec(spec, err, errlen) < 0) return -1;
     const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
     for (size_t i = 0; i < 3; i++) {
         if (dirs[i] && cl__mkdir_p(dirs[i], 0755) < 0) {
@@ -483,7 +503,9 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         fail(err, errlen, "launch: out of memory");
         return -1;
     }
-    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir);
+    char path[4096];
+    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir, path,
+                                 sizeof path);
     cl__strv_free(env0);
     if (found < 0) {
         fail(err, errlen, "launch: command not found or not executable: %s", spec->argv[0]);
@@ -506,29 +528,62 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     l->grace_ms = spec->grace_ms;
     l->failed_rank = -1;
     l->state = ST_RUNNING;
-    for (uint32_t i = 0; i < l->n; i++) {
-        ranks[i].l = l;
+    for (uint32_t i = 0; i < l->n; i++)
         ranks[i].global = spec->node_rank * spec->local_ranks + i;
-    }
     if (make_cgroup(spec, &l->cgroup, err, errlen) < 0) {
         free(ranks);
         free(l);
         return -1;
     }
-    uv_timer_init(loop, &l->kill_timer);
-    uv_timer_init(loop, &l->poll_timer);
-    l->kill_timer.data = l;
-    l->poll_timer.data = l;
-
-    for (uint32_t i = 0; i < l->n; i++) {
-        if (spawn_rank(l, spec, i, err, errlen) < 0) {
-            /* No side effects on failure: kill what started; the loop reaps it and frees
-             * l without calling cb. */
-            cl_launch_destroy(l);
-            if (l->running == 0)
-                progress(l);
+    int cgroup_fd = -1;
+    if (l->cgroup) {
+        char procs[1300];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", l->cgroup);
+        cgroup_fd = cl__high_fd(open(procs, O_WRONLY | O_CLOEXEC));
+        if (cgroup_fd < 0 && spec->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
+            fail(err, errlen, "launch: cannot open %s: %s", procs, strerror(errno));
+            cl__cgroup_remove(l->cgroup);
+            free(l->cgroup);
+            free(ranks);
+            free(l);
             return -1;
         }
+    }
+    uv_timer_init(loop, &l->kill_timer);
+    uv_timer_init(loop, &l->poll_timer);
+    uv_signal_init(loop, &l->sigchld);
+    l->kill_timer.data = l;
+    l->poll_timer.data = l;
+    l->sigchld.data = l;
+    /* Before the first fork: a rank that exits at once still raises a SIGCHLD we see. */
+    uv_signal_start(&l->sigchld, on_sigchld, SIGCHLD);
+
+    /* Fork every rank, then wait for their execs: they exec side by side, which matters on
+     * a node of 8 GPUs (see cl__spawn_begin()). */
+    pid_t pids[MAX_LOCAL_RANKS];
+    int fds[MAX_LOCAL_RANKS];
+    uint32_t forked = 0;
+    int rc = 0;
+    for (; forked < l->n; forked++) {
+        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, &fds[forked], err, errlen);
+        if (pids[forked] < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (cgroup_fd >= 0) close(cgroup_fd);
+    char why[512];
+    for (uint32_t i = 0; i < forked; i++)
+        if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {
+            rc = -1;
+            fail(err, errlen, "%s", why); /* the first rank's failure is the one reported */
+        }
+    if (rc < 0) {
+        /* No side effects on failure: kill what started; the loop reaps it and frees l
+         * without calling cb. */
+        cl_launch_destroy(l);
+        if (l->running == 0) progress(l);
+        return -1;
     }
     *out = l;
     return 0;
@@ -557,8 +612,7 @@ uint32_t cl_launch_running(const cl_launch_t *l)
 
 pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank)
 {
-    if (!l || local_rank >= l->n)
-        return 0;
+    if (!l || local_rank >= l->n) return 0;
     return l->ranks[local_rank].pid;
 }
 

@@ -8,9 +8,20 @@
  * Without cgroups the launcher falls back to signalling each rank's process group; a
  * process that leaves its group (setsid, setpgid) then escapes and is not waited for.
  *
+ * How: fork + exec (not uv_spawn, which cannot join a cgroup between fork and exec); the
+ * child resets every signal to its default and unblocks them, calls setsid(), joins the
+ * cgroup, redirects stdio and chdirs before exec, so the rank and whatever it forks are in
+ * the cgroup from their first instruction. The ranks are reaped on the loop through a
+ * uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
+ * children (uv_spawn's too) are untouched. The agent must not set SIGCHLD to SIG_IGN nor
+ * call waitpid(-1).
+ * Cgroups are named "job<ID>-inc<INCARNATION>-node<NODE_RANK>-<AGENT PID>-<SEQ>" under
+ * cgroup_parent; cl_launch_sweep() removes those of agents that died.
+ *
  * Life cycle:
- *   cl_launch_start()  spawns every rank, or none (on failure nothing is left running and
- *                      the callback is never called).
+ *   cl_launch_start()  starts every rank, or none: on failure (bad spec, command not found
+ *                      or not executable, cannot join a required cgroup...) nothing is left
+ *                      running, err says why, and the callback is never called.
  *   ...                the first rank that exits non-zero (or dies of a signal) makes the
  *                      launcher stop the other ranks; when every rank has exited 0 the
  *                      launcher still stops what they left behind (daemonised children).
@@ -62,24 +73,29 @@ typedef enum cl_launch_cgroup_mode {
  * as soon as it returns. */
 typedef struct cl_launch_spec {
     uint64_t job_id;
-    uint32_t incarnation;      /* fencing number of this launch (COLOSSUS_INCARNATION) */
-    uint32_t restart;          /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
+    uint32_t incarnation;       /* fencing number of this launch (COLOSSUS_INCARNATION) */
+    uint32_t restart;           /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
     uint32_t node_rank, nnodes; /* this node's index in the job, and the job's node count */
-    uint32_t local_ranks;      /* ranks on this node = its GPUs for the job, 1..1024 */
-    const uint32_t *gpus;      /* local_ranks distinct GPU indices on this node, or NULL */
-    const char *master_addr;   /* rendezvous of rank 0 (MASTER_ADDR), required */
-    uint16_t master_port;      /* MASTER_PORT, required (non-zero) */
-    char *const *argv;         /* the command, NULL-terminated; argv[0] is looked up in the
-                                * ranks' PATH (relative to work_dir when it has a '/') */
-    char *const *env_extra;    /* NULL-terminated "NAME=VALUE" list, or NULL */
-    const char *work_dir;      /* working directory of the ranks, required */
+    uint32_t local_ranks;       /* ranks on this node = its GPUs for the job, 1..1024 */
+    const uint32_t *gpus;       /* local_ranks distinct GPU indices on this node, or NULL */
+    const char *master_addr;    /* rendezvous of rank 0 (MASTER_ADDR), required */
+    uint16_t master_port;       /* MASTER_PORT, required (non-zero) */
+    char *const *argv;          /* the command, NULL-terminated; argv[0] is looked up in the
+                                 * ranks' PATH (relative to work_dir when it has a '/') */
+    char *const *env_extra;     /* NULL-terminated "NAME=VALUE" list, or NULL */
+    const char *work_dir;       /* working directory of the ranks, required */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
-    const char *log_dir;       /* where rank-RANK.log files go, required */
-    int grace_ms;              /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
+    const char *log_dir;        /* where rank-RANK.log files go, required */
+    int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
                                 * made; NULL: "colossus" under the cgroup v2 mount
                                 * (/sys/fs/cgroup or /sys/fs/cgroup/unified) */
+    int survive_agent;         /* 0: each rank's process gets SIGKILL when the agent dies
+                                * (PR_SET_PDEATHSIG), so that no unsupervised rank runs on
+                                * beside the job's next incarnation; what those ranks
+                                * forked is removed by cl_launch_sweep() at the next agent
+                                * start (cgroups only). 1: ranks outlive the agent. */
 } cl_launch_spec_t;
 
 /* Called once when the launch is over (see the life cycle above). result: 0 when every
@@ -121,7 +137,8 @@ uint32_t cl_launch_running(const cl_launch_t *l);
 pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank);
 /* The launch's cgroup directory, or NULL when it runs on process groups only. */
 const char *cl_launch_cgroup(const cl_launch_t *l);
-/* 1 once cl_launch_stop() was called or a rank failed, else 0. */
+/* 1 once cl_launch_stop() or cl_launch_destroy() was called or a rank failed, else 0 (also
+ * while what successful ranks left behind is being stopped). */
 int cl_launch_stopping(const cl_launch_t *l);
 
 /* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/rank-RANK.log".

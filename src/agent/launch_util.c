@@ -24,8 +24,7 @@
 
 void cl__strv_free(char **v)
 {
-    if (!v)
-        return;
+    if (!v) return;
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
@@ -35,9 +34,18 @@ void cl__strv_free(char **v)
 
 /* The names the launcher sets: never inherited, never taken from env_extra. */
 static const char *const own_names[] = {
-    "COLOSSUS_JOB_ID", "COLOSSUS_RESTART",    "COLOSSUS_INCARNATION", "COLOSSUS_CHECKPOINT_DIR",
-    "RANK",            "WORLD_SIZE",          "LOCAL_RANK",           "LOCAL_WORLD_SIZE",
-    "NODE_RANK",       "MASTER_ADDR",         "MASTER_PORT",          "CUDA_VISIBLE_DEVICES",
+    "COLOSSUS_JOB_ID",
+    "COLOSSUS_RESTART",
+    "COLOSSUS_INCARNATION",
+    "COLOSSUS_CHECKPOINT_DIR",
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "NODE_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "CUDA_VISIBLE_DEVICES",
 };
 
 static size_t name_len(const char *entry)
@@ -56,8 +64,7 @@ static int is_own(const char *entry)
 {
     for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++) {
         size_t n = strlen(own_names[i]);
-        if (name_len(entry) == n && !memcmp(entry, own_names[i], n))
-            return 1;
+        if (name_len(entry) == n && !memcmp(entry, own_names[i], n)) return 1;
     }
     return 0;
 }
@@ -66,8 +73,7 @@ const char *cl__env_get(char *const *env, const char *name)
 {
     size_t n = strlen(name);
     for (char *const *e = env; e && *e; e++)
-        if (!strncmp(*e, name, n) && (*e)[n] == '=')
-            return *e + n + 1;
+        if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
     return NULL;
 }
 
@@ -104,8 +110,7 @@ static void pushf(struct strv *s, const char *fmt, ...)
     va_list ap;
     char *str = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&str, fmt, ap) < 0)
-        str = NULL;
+    if (vasprintf(&str, fmt, ap) < 0) str = NULL;
     va_end(ap);
     push(s, str);
 }
@@ -114,8 +119,7 @@ static char *gpu_list(const cl_launch_spec_t *sp)
 {
     size_t cap = (size_t)sp->local_ranks * 11 + 1;
     char *buf = malloc(cap), *p = buf;
-    if (!buf)
-        return NULL;
+    if (!buf) return NULL;
     *p = '\0';
     for (uint32_t i = 0; sp->gpus && i < sp->local_ranks; i++)
         p += sprintf(p, "%s%u", i ? "," : "", sp->gpus[i]);
@@ -126,16 +130,13 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
 {
     struct strv s = {0};
     for (char *const *e = base; e && *e; e++)
-        if (strchr(*e, '=') && !is_own(*e))
-            push(&s, strdup(*e));
+        if (strchr(*e, '=') && !is_own(*e)) push(&s, strdup(*e));
     for (char *const *e = sp->env_extra; e && *e; e++)
-        if (!is_own(*e))
-            push(&s, strdup(*e));
+        if (!is_own(*e)) push(&s, strdup(*e));
     pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
     pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
     pushf(&s, "COLOSSUS_INCARNATION=%u", sp->incarnation);
-    if (sp->checkpoint_dir)
-        pushf(&s, "COLOSSUS_CHECKPOINT_DIR=%s", sp->checkpoint_dir);
+    if (sp->checkpoint_dir) pushf(&s, "COLOSSUS_CHECKPOINT_DIR=%s", sp->checkpoint_dir);
     pushf(&s, "RANK=%llu", (unsigned long long)sp->node_rank * sp->local_ranks + local);
     pushf(&s, "WORLD_SIZE=%llu", (unsigned long long)sp->nnodes * sp->local_ranks);
     pushf(&s, "LOCAL_RANK=%u", local);
@@ -168,66 +169,6 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
     return s.v;
 }
 
-/* --------------------------------------------------------------- arguments -------------- */
-
-/* 'text' quoted for sh: single quotes, with ' written as '\''. */
-static char *sh_quote(const char *text)
-{
-    size_t n = 3;
-    for (const char *p = text; *p; p++)
-        n += *p == '\'' ? 4 : 1;
-    char *out = malloc(n), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '\'';
-    for (const char *p = text; *p; p++) {
-        if (*p == '\'') {
-            memcpy(o, "'\\''", 4);
-            o += 4;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o++ = '\'';
-    *o = '\0';
-    return out;
-}
-
-char **cl__rank_args(char *const *argv, const char *cgroup, int require)
-{
-    struct strv s = {0};
-    if (cgroup) {
-        char *q = NULL, *procs = NULL;
-        if (asprintf(&procs, "%s/cgroup.procs", cgroup) < 0)
-            procs = NULL;
-        q = procs ? sh_quote(procs) : NULL;
-        push(&s, strdup("/bin/sh"));
-        push(&s, strdup("-c"));
-        if (!q)
-            s.oom = 1;
-        else if (require)
-            pushf(&s,
-                  "echo $$ > %s || { echo \"colossus: cannot join cgroup %s\" >&2; exit 125; }"
-                  "; exec \"$@\"",
-                  q, cgroup);
-        else
-            pushf(&s,
-                  "echo $$ 2>/dev/null > %s || echo \"colossus: cannot join cgroup %s;"
-                  " running without it\" >&2; exec \"$@\"",
-                  q, cgroup);
-        free(q);
-        free(procs);
-        push(&s, strdup(argv[0])); /* $0: names the rank in the shell's messages */
-    }
-    for (char *const *a = argv; *a; a++)
-        push(&s, strdup(*a));
-    if (s.oom) {
-        cl__strv_free(s.v);
-        return NULL;
-    }
-    return s.v;
-}
-
 /* --------------------------------------------------------------- files ------------------ */
 
 static int is_exec_file(const char *path)
@@ -236,32 +177,29 @@ static int is_exec_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-int cl__find_command(const char *cmd, const char *path, const char *work_dir)
+int cl__find_command(const char *cmd, const char *path, const char *work_dir, char *buf,
+                     size_t len)
 {
-    char buf[4096];
+    int n;
     if (strchr(cmd, '/')) {
         if (cmd[0] == '/')
-            return is_exec_file(cmd) ? 0 : -1;
-        if (snprintf(buf, sizeof buf, "%s/%s", work_dir, cmd) >= (int)sizeof buf)
-            return -1;
-        return is_exec_file(buf) ? 0 : -1;
+            n = snprintf(buf, len, "%s", cmd);
+        else
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
+        return n < (int)len && is_exec_file(buf) ? 0 : -1;
     }
-    if (!path)
-        path = DEFAULT_PATH;
+    if (!path) path = DEFAULT_PATH;
     for (const char *p = path;;) {
         const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        int n;
-        if (len == 0) /* an empty entry is the current directory */
-            n = snprintf(buf, sizeof buf, "%s/%s", work_dir, cmd);
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == 0) /* an empty entry is the current directory */
+            n = snprintf(buf, len, "%s/%s", work_dir, cmd);
         else if (p[0] == '/')
-            n = snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, cmd);
+            n = snprintf(buf, len, "%.*s/%s", (int)plen, p, cmd);
         else
-            n = snprintf(buf, sizeof buf, "%s/%.*s/%s", work_dir, (int)len, p, cmd);
-        if (n < (int)sizeof buf && is_exec_file(buf))
-            return 0;
-        if (!end)
-            return -1;
+            n = snprintf(buf, len, "%s/%.*s/%s", work_dir, (int)plen, p, cmd);
+        if (n < (int)len && is_exec_file(buf)) return 0;
+        if (!end) return -1;
         p = end + 1;
     }
 }
@@ -279,16 +217,13 @@ int cl__mkdir_p(const char *path, mode_t mode)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -1;
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
             *p = c;
-            if (!c)
-                break;
+            if (!c) break;
         }
     }
     struct stat st;
-    if (stat(path, &st) < 0)
-        return -1;
+    if (stat(path, &st) < 0) return -1;
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
         return -1;
@@ -308,12 +243,9 @@ int cl__cgroup_default_parent(char *buf, size_t len)
 {
     static const char *const mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
     for (size_t i = 0; i < 2; i++) {
-        if (!cl__is_cgroup2(mounts[i]) || access(mounts[i], W_OK) < 0)
-            continue;
-        if (snprintf(buf, len, "%s/colossus", mounts[i]) >= (int)len)
-            return -1;
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            continue;
+        if (!cl__is_cgroup2(mounts[i]) || access(mounts[i], W_OK) < 0) continue;
+        if (snprintf(buf, len, "%s/colossus", mounts[i]) >= (int)len) return -1;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) continue;
         return 0;
     }
     return -1;
@@ -332,8 +264,7 @@ int cl__cgroup_remove(const char *path)
 static int write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     ssize_t n = write(fd, text, strlen(text));
     int e = errno;
     close(fd);
@@ -346,16 +277,13 @@ int cl__cgroup_populated(const char *path)
     char file[4200], buf[512];
     snprintf(file, sizeof file, "%s/cgroup.events", path);
     int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0)
-        return -1;
+    if (n <= 0) return -1;
     buf[n] = '\0';
     const char *p = strstr(buf, "populated ");
-    if (!p)
-        return -1;
+    if (!p) return -1;
     return p[10] == '1';
 }
 
@@ -364,41 +292,34 @@ void cl__cgroup_signal(const char *path, int sig)
     char file[4200];
     if (sig == SIGKILL) {
         snprintf(file, sizeof file, "%s/cgroup.kill", path);
-        if (write_file(file, "1") == 0)
-            return;
+        if (write_file(file, "1") == 0) return;
     }
     snprintf(file, sizeof file, "%s/cgroup.procs", path);
     FILE *f = fopen(file, "re");
-    if (!f)
-        return;
+    if (!f) return;
     long pid;
     while (fscanf(f, "%ld", &pid) == 1)
-        if (pid > 0)
-            kill((pid_t)pid, sig);
+        if (pid > 0) kill((pid_t)pid, sig);
     fclose(f);
 }
 
 /* Agent pid in a launch cgroup name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
 static long name_pid(const char *name)
 {
-    if (strncmp(name, "job", 3))
-        return 0;
+    if (strncmp(name, "job", 3)) return 0;
     const char *seq = strrchr(name, '-');
-    if (!seq || seq == name)
-        return 0;
+    if (!seq || seq == name) return 0;
     const char *p = seq - 1;
     while (p > name && isdigit((unsigned char)*p))
         p--;
-    if (*p != '-' || p + 1 == seq)
-        return 0;
+    if (*p != '-' || p + 1 == seq) return 0;
     return strtol(p + 1, NULL, 10);
 }
 
 int cl__cgroup_sweep(const char *parent)
 {
     DIR *d = opendir(parent);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int removed = 0;
     struct dirent *de;
     char path[4200];
@@ -413,8 +334,7 @@ int cl__cgroup_sweep(const char *parent)
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        if (rmdir(path) == 0)
-            removed++;
+        if (rmdir(path) == 0) removed++;
     }
     closedir(d);
     return removed;
@@ -434,28 +354,22 @@ void cl__pgroups_live(const pid_t *groups, size_t n, int *live)
     struct dirent *de;
     char file[64], buf[1024];
     while ((de = readdir(d))) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
+        if (!isdigit((unsigned char)de->d_name[0])) continue;
         snprintf(file, sizeof file, "/proc/%.20s/stat", de->d_name);
         int fd = open(file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         ssize_t len = read(fd, buf, sizeof buf - 1);
         close(fd);
-        if (len <= 0)
-            continue;
+        if (len <= 0) continue;
         buf[len] = '\0';
         /* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses. */
         const char *p = strrchr(buf, ')');
         char state;
         long ppid, pgrp;
-        if (!p || sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
-            continue;
-        if (state == 'Z' || state == 'X' || state == 'x')
-            continue;
+        if (!p || sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+        if (state == 'Z' || state == 'X' || state == 'x') continue;
         for (size_t i = 0; i < n; i++)
-            if (groups[i] == (pid_t)pgrp)
-                live[i] = 1;
+            if (groups[i] == (pid_t)pgrp) live[i] = 1;
     }
     closedir(d);
 }

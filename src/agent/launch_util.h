@@ -19,15 +19,38 @@ char **cl__rank_env(const cl_launch_spec_t *s, uint32_t local, char *const *base
 /* Value of NAME in a NAME=VALUE vector, or NULL. */
 const char *cl__env_get(char *const *env, const char *name);
 
-/* The argument vector to spawn: argv itself, or, with a cgroup, a /bin/sh wrapper that
- * moves itself into the cgroup and then execs argv (so that nothing the rank forks can
- * start outside it). require: the wrapper exits 125 when it cannot join, instead of
- * running without the cgroup. Caller frees with cl__strv_free(). */
-char **cl__rank_args(char *const *argv, const char *cgroup, int require);
+/* Where cmd is, looked up as execvp() would in path (NULL: the default PATH) with work_dir
+ * as the current directory: 0 with the executable regular file's path in buf, else -1. */
+int cl__find_command(const char *cmd, const char *path, const char *work_dir, char *buf,
+                     size_t len);
 
-/* 0 when cmd names an executable regular file, looked up as execvp() would in path
- * (NULL: the default PATH) with work_dir as the current directory; else -1. */
-int cl__find_command(const char *cmd, const char *path, const char *work_dir);
+/* One process to start (see cl__spawn()). Every fd must be above 2. */
+struct cl__spawn_req {
+    const char *path;     /* the executable (already looked up) */
+    char *const *argv;    /* argv[0] is the name as the user gave it */
+    char *const *sh_argv; /* {"/bin/sh", path, argv[1], ...}: for a script without #! */
+    char *const *env;
+    const char *cwd;
+    int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
+    int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
+    int cgroup_required;   /* fail when the child cannot join the cgroup */
+    int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
+    pid_t parent;          /* getpid() of the parent */
+};
+
+/* fork + exec in a new session (setsid), signals reset to default and unblocked, in the
+ * cgroup before exec. Returns the pid once the child has exec'd, or -1 with a sentence in
+ * err (the child, if any, is then reaped). The caller must reap the pid. */
+pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen);
+/* cl__spawn() in two halves, so that several children can exec at once: begin forks and
+ * returns the pid (or -1 with err) and the fd on which end waits for the exec; end returns
+ * 0, or -1 with err once it has reaped the child that could not exec. */
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen);
+int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen);
+
+/* fd itself when it is above 2 (or negative), else a close-on-exec duplicate above 2 (fd is
+ * then closed). */
+int cl__high_fd(int fd);
 
 /* mkdir -p. Returns 0 or -1 with errno. */
 int cl__mkdir_p(const char *path, mode_t mode);

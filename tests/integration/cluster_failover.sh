@@ -73,6 +73,7 @@ echo $$ > "tmp.$COLOSSUS_RESTART.$RANK" && mv "tmp.$COLOSSUS_RESTART.$RANK" "pee
 alive() { s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }   # not a zombie
 while [ ! -e stop ]; do
     if [ "$NODE_RANK" = 0 ] && [ -e "peer.$COLOSSUS_RESTART.2" ] && ! alive "$(cat "peer.$COLOSSUS_RESTART.2")"; then
+        [ -e stop ] && break   # the peer ended because the test said stop
         echo "peer lost"; exit 1
     fi
     sleep 0.05

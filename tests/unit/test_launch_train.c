@@ -195,8 +195,7 @@ static int teardown(void **state)
     int rc = uv_loop_close(&f->loop);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", f->dir);
     free(f);
     assert_int_equal(rc, 0);
     return 0;
@@ -208,8 +207,7 @@ static json_t *load_final(const char *ckpt)
     snprintf(path, sizeof path, "%s/final.json", ckpt);
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
-    if (!j)
-        fail_msg("%s: %s", path, jerr.text);
+    if (!j) fail_msg("%s: %s", path, jerr.text);
     return j;
 }
 
@@ -223,13 +221,11 @@ static int checkpoint_reached(void *arg)
 {
     struct ckpt_watch *c = arg;
     FILE *f = fopen(c->log, "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     char line[256];
     while (fgets(line, sizeof line, f)) {
         const char *p = strstr(line, "checkpoint step=");
-        if (p)
-            c->step = atoi(p + 16);
+        if (p) c->step = atoi(p + 16);
     }
     fclose(f);
     return c->step >= 20;
@@ -239,8 +235,7 @@ static void dump_logs(const char *dir)
 {
     char cmd[800];
     snprintf(cmd, sizeof cmd, "tail -n 5 %s/logs-*/rank-*.log >&2", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no logs)\n");
+    if (system(cmd) != 0) fprintf(stderr, "(no logs)\n");
 }
 
 static void test_train_stop_and_resume(void **state)
@@ -249,10 +244,8 @@ static void test_train_stop_and_resume(void **state)
     uv_loop_t *loop = &f->loop;
     struct job *j = &f->j;
     const char *dir = f->dir;
-    if (UNDER_ASAN)
-        skip();
-    if (system(PYTHON " -c 'import torch' >/dev/null 2>&1") != 0)
-        skip();
+    if (UNDER_ASAN) skip();
+    if (system(PYTHON " -c 'import torch' >/dev/null 2>&1") != 0) skip();
     if (access("examples/train.py", R_OK) != 0)
         fail_msg("run from the repository root: examples/train.py not found");
     char ref[700], run[700];
