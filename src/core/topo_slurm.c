@@ -6,7 +6,7 @@
 
 #include "core/internal.h"
 
-#define MAX_EXPAND (1u << 24) /* nodes one file may name in all */
+#define MAX_EXPAND (1u << 22) /* nodes one file may name in all: 4M, 7x Colossus 2 */
 
 typedef struct strv {
     char **v;
@@ -90,6 +90,11 @@ static int hostlist_expand(const char *s, strv_t *out, uint64_t *budget, char *w
                     return -1;
                 }
                 int width = (int)(r - a);
+                if (width > 9) { /* also keeps v++ below from wrapping */
+                    snprintf(why, wl, "bad range in '%.*s': number longer than 9 digits",
+                             (int)(end - item), item);
+                    return -1;
+                }
                 unsigned long lo = strtoul(a, NULL, 10), hi = lo;
                 if (r < rb && *r == '-') {
                     const char *b = ++r;
@@ -97,6 +102,11 @@ static int hostlist_expand(const char *s, strv_t *out, uint64_t *budget, char *w
                         r++;
                     if (r == b) {
                         snprintf(why, wl, "bad range in '%.*s': expected a number after '-'",
+                                 (int)(end - item), item);
+                        return -1;
+                    }
+                    if (r - b > 9) {
+                        snprintf(why, wl, "bad range in '%.*s': number longer than 9 digits",
                                  (int)(end - item), item);
                         return -1;
                     }

@@ -104,6 +104,9 @@ static void slurm_errors(void **st)
     expect_error("# nothing\n", "no switches defined");
     expect_error("SwitchName=a Nodes=n[0-99999999]\n", "more than");
     expect_error("SwitchName=a Nodes=n1 bogus\n", "expected KEY=VALUE");
+    /* found by libFuzzer: a number past ULONG_MAX made the range loop wrap for ever */
+    expect_error("SwitchName=a Nodes=n[6666666666666666666666660]xhNaes=c\n", "longer than 9");
+    expect_error("SwitchName=a Nodes=n[1-99999999999]\n", "longer than 9");
 }
 
 int main(void)
