@@ -8,6 +8,7 @@
 . "$(dirname "$0")/health_lib.bash"
 
 start_controller --preset nvl72 --nodes 36
+cd "$T" # scratch files stay in the test directory
 healthy_script p1 4 1
 healthy_script q1 4 2
 healthy_script p2 4 1

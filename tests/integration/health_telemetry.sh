@@ -7,6 +7,7 @@
 . "$(dirname "$0")/health_lib.bash"
 
 start_controller --nodes 4 --gpus-per-node 2
+cd "$T" # scratch files stay in the test directory
 healthy_script a 2 7
 healthy_script b 2 7
 start_nvml_agent a
