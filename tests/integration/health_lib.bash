@@ -2,6 +2,10 @@
 # GPUs through the fake NVML (build/fakenvml/libnvidia-ml.so.1, one script per node in
 # $T/nvml-NAME) and check them with the fake burn-in library ($T/burn-NAME), on top of
 # cluster_lib.bash (controller, cleanup trap, waiting helpers).
+# A directory of our own for the test directories: /tmp is shared with other suites that clean
+# up their own prefixes.
+export TMPDIR=${TMPDIR:-/tmp}/colossus-health-tests
+mkdir -p "$TMPDIR"
 . "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export COLOSSUS_NVML_LIB=$ROOT/build/fakenvml/libnvidia-ml.so.1
