@@ -10,8 +10,8 @@ bin=$root/bin/colossus
 export COLOSSUS_DIR=$(mktemp -d /tmp/colossus-demo.XXXXXX)
 export COLOSSUS_CONTROLLER= COLOSSUS_KEY=
 PY=/usr/bin/python3
-# The agents pass their environment to the ranks: a short, visibly paced training run.
-export TRAIN_STEPS=${TRAIN_STEPS:-150} TRAIN_CKPT_EVERY=${TRAIN_CKPT_EVERY:-10} TRAIN_STEP_SLEEP=${TRAIN_STEP_SLEEP:-0.08}
+# A short, visibly paced training run (knobs reach the ranks through `env` in the command).
+knobs="TRAIN_STEPS=${TRAIN_STEPS:-150} TRAIN_CKPT_EVERY=${TRAIN_CKPT_EVERY:-10} TRAIN_STEP_SLEEP=${TRAIN_STEP_SLEEP:-0.08}"
 down() { "$bin" down >/dev/null 2>&1 || true; }
 trap down EXIT
 t0=$SECONDS
@@ -23,7 +23,7 @@ say "colossus up: a controller and 3 agents x 2 GPUs on 127.0.0.1"
 
 train=examples/train.py
 say "submit: $train on 2 nodes x 2 GPUs (4 ranks, PyTorch data parallel over gloo)"
-job=$("$bin" submit -N 2 --gpus-per-node 2 --name train --max-restarts 3 -- "$PY" "$root/$train")
+job=$("$bin" submit -N 2 --gpus-per-node 2 --name train --max-restarts 3 -- env $knobs "$PY" "$root/$train")
 echo "job $job submitted"
 for _ in $(seq 600); do
     [ "$("$bin" show "$job" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = running ] && break

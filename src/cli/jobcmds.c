@@ -82,11 +82,17 @@ int cmd_submit(int argc, char **argv)
                 return 2;
             s.priority = (int32_t)v;
             break;
-        case OPT_TLIMIT:
-            if (parse_u32("submit", "--time-limit", optarg, 1, 525600, &v) < 0)
+        case OPT_TLIMIT: {
+            char *end;
+            double m = strtod(optarg, &end);
+            if (*end || end == optarg || !(m > 0) || m > 525600) {
+                fprintf(stderr, "colossus submit: --time-limit must be minutes in (0, 525600], "
+                                "not '%s'\n", optarg);
                 return 2;
-            s.time_limit_min = (uint32_t)v;
+            }
+            s.time_limit_min = m;
             break;
+        }
         case OPT_MAXR:
             if (parse_u32("submit", "--max-restarts", optarg, 0, 1000, &v) < 0)
                 return 2;
@@ -145,7 +151,7 @@ static json_t *job_json(const Colossus__JobInfo *j)
     for (size_t i = 0; i < j->n_argv; i++)
         json_array_append_new(av, json_string(j->argv[i]));
     return json_pack("{s:I, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:i, "
-                     "s:i, s:o, s:s}",
+                     "s:i, s:o, s:s, s:o}",
                      "id", (json_int_t)j->id, "name", j->name, "state", j->state, "restarts",
                      (int)j->restarts, "nodes", nodes, "exit_code",
                      j->has_exit_code ? json_integer(j->exit_code) : json_null(), "submit_time",
@@ -153,7 +159,8 @@ static json_t *job_json(const Colossus__JobInfo *j)
                      "end_time", time_json(j->end_time), "tenant", j->tenant, "priority",
                      (int)j->priority, "num_nodes", (int)j->nnodes, "gpus_per_node",
                      (int)j->gpus_per_node, "incarnation", (int)j->incarnation, "max_restarts",
-                     (int)j->max_restarts, "argv", av, "reason", j->reason);
+                     (int)j->max_restarts, "argv", av, "reason", j->reason, "time_limit_min",
+                     j->time_limit_s > 0 ? json_real(j->time_limit_s / 60) : json_null());
 }
 
 static void fmt_time(double t, char *buf, size_t len)
@@ -252,6 +259,8 @@ static int show_or_jobs(int argc, char **argv, bool show)
                j->gpus_per_node, nodes, j->restarts, j->max_restarts, j->incarnation);
         if (j->has_exit_code)
             printf("exit code:    %d\n", j->exit_code);
+        if (j->time_limit_s > 0)
+            printf("time limit:   %g min\n", j->time_limit_s / 60);
         if (j->reason[0])
             printf("reason:       %s\n", j->reason);
         printf("submitted:    %s\nstarted:      %s\nended:        %s\ncommand:     ", t1, t2, t3);

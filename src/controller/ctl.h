@@ -55,7 +55,8 @@ typedef struct ctl_job {
     char *name, *tenant, *cwd;
     char **argv, **env;
     size_t argc, envc;
-    uint32_t nodes, gpus_per_node, max_restarts, time_limit_min;
+    uint32_t nodes, gpus_per_node, max_restarts;
+    double time_limit_s; /* 0: none */
     int32_t priority;
     cl_job_state_t state;
     uint32_t restarts_base; /* failure restarts before this controller run */

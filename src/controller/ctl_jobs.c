@@ -87,7 +87,7 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .nodes = j->nodes,
         .gpus_per_node = j->gpus_per_node,
         .max_restarts = j->max_restarts,
-        .time_limit_min = j->time_limit_min,
+        .time_limit_s = j->time_limit_s,
         .priority = j->priority,
         .restarts = j->restarts_base,
         .incarnation = j->inc,
@@ -146,6 +146,7 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->n_argv = j->argc;
     o->max_restarts = j->max_restarts;
     o->reason = j->reason;
+    o->time_limit_s = j->time_limit_s;
 }
 
 void ctl_job_info_release(Colossus__JobInfo *o)
@@ -207,6 +208,10 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *e
         snprintf(err, len, "job name longer than 128 characters");
         return -1;
     }
+    if (!(s->time_limit_min >= 0) || s->time_limit_min > 525600) {
+        snprintf(err, len, "time limit must be 0..525600 minutes");
+        return -1;
+    }
     if (s->nodes < 1) {
         snprintf(err, len, "a job needs at least one node");
         return -1;
@@ -252,7 +257,7 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *e
     cl_job_get(c->cluster, jid, &info);
     j->gpus_per_node = info.gpus_per_node ? info.gpus_per_node : s->gpus_per_node;
     j->max_restarts = s->max_restarts;
-    j->time_limit_min = s->time_limit_min;
+    j->time_limit_s = s->time_limit_min * 60.0;
     j->priority = s->priority;
     j->state = CL_JOB_PENDING;
     j->submit_time = now;
@@ -630,7 +635,7 @@ void ctl_jobs_tick(ctl_t *c)
         if (!j || cl_job_finish(c->cluster, ex[i], false, now, &e) < 0)
             continue;
         send_stop(c, j);
-        snprintf(j->reason, sizeof j->reason, "time limit of %u min reached", j->time_limit_min);
+        snprintf(j->reason, sizeof j->reason, "time limit of %g min reached", j->time_limit_s / 60);
         job_ended(c, j, CL_JOB_FAILED);
     }
     if (c->recovering) {
@@ -667,7 +672,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     j->nodes = sj->nodes;
     j->gpus_per_node = sj->gpus_per_node;
     j->max_restarts = sj->max_restarts;
-    j->time_limit_min = sj->time_limit_min;
+    j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;
     j->state = (cl_job_state_t)sj->state;
     j->restarts_base = sj->restarts;
@@ -702,7 +707,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
                           .gpus_per_node = j->gpus_per_node,
                           .tenant = (uint32_t)(t < 0 ? 0 : t),
                           .priority = j->priority,
-                          .time_limit_s = j->time_limit_min * 60.0,
+                          .time_limit_s = j->time_limit_s,
                           .max_restarts = j->max_restarts > j->restarts_base
                                               ? j->max_restarts - j->restarts_base
                                               : 0};

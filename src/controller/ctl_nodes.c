@@ -176,8 +176,11 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
         reply_registered(conn, r->handle, NULL, e);
         return;
     }
-    if (n->conn && n->conn != conn)
+    if (n->conn && n->conn != conn) {
+        cl_daemon_log(c->who, "node %s registered again from %s; its connection from %s is "
+                      "superseded", n->name, conn->u.peer, n->conn->u.peer);
         n->conn->nnodes--;
+    }
     if (n->conn != conn)
         conn->nnodes++;
     n->conn = conn;

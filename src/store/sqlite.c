@@ -94,7 +94,7 @@ static int sq_job_put(cl_store_t *bs, const cl_store_job_t *j, cl_error_t *err)
     sqlite3_bind_int64(st, i++, j->nodes);
     sqlite3_bind_int64(st, i++, j->gpus_per_node);
     sqlite3_bind_int64(st, i++, j->max_restarts);
-    sqlite3_bind_int64(st, i++, j->time_limit_min);
+    sqlite3_bind_double(st, i++, j->time_limit_s);
     sqlite3_bind_int64(st, i++, j->priority);
     sqlite3_bind_int64(st, i++, j->restarts);
     sqlite3_bind_int64(st, i++, j->incarnation);
@@ -199,7 +199,7 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
     if (jf && !stop) {
         if (sqlite3_prepare_v2(s->db,
                                "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,"
-                               "max_restarts,time_limit_min,priority,restarts,incarnation,"
+                               "max_restarts,time_limit_s,priority,restarts,incarnation,"
                                "exit_code,has_exit,submit_time,start_time,end_time,alloc,argv,env "
                                "FROM jobs ORDER BY id",
                                -1, &st, NULL) != SQLITE_OK)
@@ -216,7 +216,7 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
             j.nodes = (uint32_t)sqlite3_column_int64(st, i++);
             j.gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
             j.max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
-            j.time_limit_min = (uint32_t)sqlite3_column_int64(st, i++);
+            j.time_limit_s = sqlite3_column_double(st, i++);
             j.priority = (int32_t)sqlite3_column_int64(st, i++);
             j.restarts = (uint32_t)sqlite3_column_int64(st, i++);
             j.incarnation = (uint32_t)sqlite3_column_int64(st, i++);
@@ -277,7 +277,7 @@ static const cl_store_ops_t sq_ops = {
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL,"
     " name TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node INTEGER,"
-    " max_restarts INTEGER, time_limit_min INTEGER, priority INTEGER, restarts INTEGER,"
+    " max_restarts INTEGER, time_limit_s REAL, priority INTEGER, restarts INTEGER,"
     " incarnation INTEGER, exit_code INTEGER, has_exit INTEGER, submit_time REAL,"
     " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB);"
     "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
@@ -315,7 +315,7 @@ cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *er
     }
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
-                           "gpus_per_node,max_restarts,time_limit_min,priority,restarts,"
+                           "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
                            "incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"
                            "argv,env) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->job_put, NULL) != SQLITE_OK ||

@@ -18,7 +18,8 @@ typedef struct cl_store_job {
     uint64_t id;
     int state; /* cl_job_state_t */
     const char *name, *tenant, *cwd, *reason;
-    uint32_t nodes, gpus_per_node, max_restarts, time_limit_min;
+    uint32_t nodes, gpus_per_node, max_restarts;
+    double time_limit_s; /* 0: none */
     int32_t priority;
     uint32_t restarts;    /* failure restarts so far */
     uint32_t incarnation; /* last launch's incarnation (fencing); monotonic over restarts */

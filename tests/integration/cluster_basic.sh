@@ -59,6 +59,23 @@ fpids=$(echo $(cat fpid.0 fpid.1 fpid.2))
 wait_for 10 bash -c "for p in $fpids; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0" ||
     fail "the other ranks of the failed job still run"
 
+log "a command that cannot be started fails the job with 127 and a log line"
+E=$("$B" submit --gpus-per-node 1 -- /nonexistent/cmd --flag) || fail "submit"
+"$B" wait "$E" --timeout 30 && fail "job with a missing command succeeded"
+[ "$(job_field "$E" 'd["exit_code"]')" = 127 ] || fail "exit code $(job_field "$E" 'd["exit_code"]')"
+"$B" logs "$E" | grep -q "cannot launch.*nonexistent" || fail "no launch error in the log: $("$B" logs "$E")"
+
+log "a job past its time limit is stopped and failed"
+L=$("$B" submit --gpus-per-node 1 --time-limit 0.05 -- sh -c 'echo $$ > t.l && mv t.l lpid; exec sleep 60')
+[ "$(job_field "$L" 'd["time_limit_min"]')" = 0.05 ] || fail "time limit not shown"
+"$B" wait "$L" --timeout 20 && fail "job past its time limit succeeded"
+job_field "$L" 'd["reason"]' | grep -q "time limit" || fail "reason: $(job_field "$L" 'd["reason"]')"
+t=$(job_field "$L" 'round(d["end_time"] - d["start_time"], 1)')
+log "ended $t s after its start (limit 3 s)"
+python3 -c "import sys; sys.exit(not 3 <= $t < 5)" || fail "time limit enforced after $t s"
+wait_for 10 bash -c "! kill -0 $(cat lpid) 2>/dev/null" || fail "rank survived its time limit"
+"$B" submit --time-limit 0 -- true 2>/dev/null && fail "--time-limit 0 accepted"
+
 log "cancel stops every rank and leaves no process"
 X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > t.p.$RANK && mv t.p.$RANK pid.$RANK; while :; do sleep 0.2; done')
 wait_state "$X" running 20 || fail "not running"
@@ -80,7 +97,7 @@ Q=$(COLOSSUS_CONTROLLER= COLOSSUS_KEY= "$B" submit --controller "$CTL_ADDR" --ke
     fail "tenant/priority/max-restarts: $(job_field "$Q" 'd["tenant"], d["priority"], d["max_restarts"]')"
 
 log "listing and bad input"
-n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 6 ] || fail "jobs --all lists $n jobs, not 6"
+n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 8 ] || fail "jobs --all lists $n jobs, not 8"
 "$B" jobs | grep -q envjob && fail "finished job listed without --all"
 "$B" nodes | grep -Eq "^[0-9]+ +n4 +up +8 +8 +yes" || fail "nodes table: $("$B" nodes)"
 "$B" submit -N 2 2>err.txt && fail "submit without a command accepted"

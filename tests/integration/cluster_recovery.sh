@@ -10,8 +10,14 @@ for i in 1 2 3 4; do start_agent "n$i" 4; done
 wait_nodes_up 4
 cd "$T"
 
-R=$("$B" submit -N 2 --gpus-per-node 4 --name long -- sh -c 'echo "inc $COLOSSUS_RESTART" >> runs.$RANK; sleep 6')
+# Runs until the test says stop, so that it is surely running when the controller dies.
+R=$("$B" submit -N 2 --gpus-per-node 4 --name long -- sh -c 'echo "inc $COLOSSUS_RESTART" >> runs.$RANK; while [ ! -e stopR ]; do sleep 0.1; done')
 wait_state "$R" running 20 || fail "long job not running"
+
+# A client waiting on the job across the controller's death and restart.
+"$B" wait "$R" --timeout 90 > wait.out 2>&1 &
+WAITER=$!
+PIDS+=($WAITER)
 
 log "100 submissions; controller killed with -9 in the middle"
 : > acked
@@ -45,7 +51,12 @@ n_acked=$(wc -l < acked)
 log "$n_acked submissions acknowledged in all ($(wc -l < submit-errors) tries refused while it was down)"
 [ "$n_acked" -gt "$n_before" ] || fail "no submission acknowledged after the restart"
 
+wait_for 20 grep -q "job $R reconciled" controller.log || fail "job $R not reconciled"
+[ "$(job_state "$R")" = running ] || fail "job $R not running after the restart"
+touch stopR
 "$B" wait "$R" --timeout 40 || fail "the running job did not complete after the controller restart"
+wait "$WAITER" || fail "a wait started before the controller died did not end in success: $(cat wait.out)"
+grep -q "retrying" wait.out || fail "the waiting client did not see the controller go away: $(cat wait.out)"
 [ "$(job_field "$R" 'd["incarnation"]')" = 1 ] || fail "running job was relaunched (incarnation $(job_field "$R" 'd["incarnation"]'))"
 [ "$(job_field "$R" 'd["restarts"]')" = 0 ] || fail "restart counted for a job that never stopped"
 for r in 0 1 2 3 4 5 6 7; do [ "$(cat runs.$r)" = "inc 0" ] || fail "rank $r ran more than once: $(cat runs.$r)"; done

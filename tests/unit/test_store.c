@@ -48,6 +48,7 @@ static void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->restarts = 1;
     j->incarnation = 2;
     j->priority = -5;
+    j->time_limit_s = 90.5;
     j->submit_time = 1000.5;
     j->alloc = "a,b";
     j->argv = argv;
@@ -75,6 +76,7 @@ static int on_job(const cl_store_job_t *j, void *arg)
     snprintf(s->alloc, sizeof s->alloc, "%s", j->alloc);
     assert_int_equal(j->priority, -5);
     assert_int_equal(j->incarnation, 2);
+    assert_true(j->time_limit_s == 90.5);
     return 0;
 }
 
