@@ -60,6 +60,9 @@ struct ctl_health {
 static ctl_hnode_t *hn(ctl_t *c, ctl_node_t *n)
 {
     ctl_hnode_t *h = &c->health->v[n->id];
+    /* A latch is in force only on a drained node (resume clears both), so only drained nodes
+     * cost a journal lookup. */
+    if (!h->loaded && !n->drained) h->loaded = true;
     if (!h->loaded) {
         h->loaded = true;
         char key[96];
@@ -439,7 +442,9 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
                               n->name);
             return true;
         }
-        /* A latch from a previous life of the node: its agent now runs without NVML. */
+        /* A latch from a previous life of the node: its agent now runs without NVML, so no
+         * check can clear it; the admin's resume does. */
+        clear_latch(c, n);
         return false;
     }
     if (!n->conn || !n->alive) {

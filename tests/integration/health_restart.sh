@@ -1,7 +1,8 @@
 #!/bin/bash
 # health_restart.sh - a health drain outlives restarts: after `kill -9` of the controller and a
 # restart of the node's agent (whose own latch starts afresh), the node is still drained with
-# its reason and health, takes no job, and comes back only through `resume` and a passing check.
+# its reason and health, takes no job, and comes back only through `resume` and a passing check;
+# a node whose agent returns without NVML (no check possible) is resumed by the admin alone.
 # timeout: 90
 . "$(dirname "$0")/health_lib.bash"
 
@@ -33,4 +34,14 @@ sleep 1
 "$B" resume a >out.txt || fail "resume: $(cat out.txt)"
 grep -q "gpu check passed; resumed" out.txt || fail "resume without a check: $(cat out.txt)"
 "$B" wait "$J" --timeout 20 || fail "job $J"
+log "a latched node whose agent comes back without NVML: the admin's resume clears it"
+xid b 1 79
+wait_node b 'n["health"] == "drain-now" and n["state"] == "drained"' || fail "b: $(node_json b 'n')"
+kill "${AGENT_PID[b]}"
+wait "${AGENT_PID[b]}" 2>/dev/null
+start_agent b 2
+wait_node b 'n["connected"] and not n["monitored"]' 20 || fail "b did not come back as a fake-GPU node"
+[ "$(node_json b 'n["state"] + "|" + n["health"]')" = "drained|drain-now" ] || fail "b: $(node_json b 'n')"
+"$B" resume b >/dev/null || fail "resume b"
+wait_node b 'n["state"] == "up" and n["health"] is None' || fail "b after resume: $(node_json b 'n')"
 log "health_restart: ok"
