@@ -288,7 +288,9 @@ static void usage(FILE *f)
             "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
             "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
             "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
-            "         [--address-file FILE] [--sync full|normal]\n");
+            "         [--address-file FILE] [--sync full|normal] [--checkpoint-dir DIR]\n"
+            "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
+            "                    (shared storage on a real cluster; default STATE-DIR/checkpoints)\n");
 }
 
 static int num_opt(const char *opt, const char *s, long lo, long hi, long *out)
@@ -308,7 +310,7 @@ static int num_opt(const char *opt, const char *s, long lo, long hi, long *out)
 int cmd_controller(int argc, char **argv)
 {
     enum { CO_STATE = 1000, CO_LISTEN, CO_KEY, CO_HB, CO_DEAD, CO_PRESET, CO_TOPO, CO_NODES, CO_GPN,
-           CO_SPARE, CO_ADDRFILE, CO_SYNC };
+           CO_SPARE, CO_ADDRFILE, CO_SYNC, CO_CKPT };
     static const struct option opts[] = {
         {"state-dir", required_argument, 0, CO_STATE},   {"listen", required_argument, 0, CO_LISTEN},
         {"key", required_argument, 0, CO_KEY},           {"heartbeat-ms", required_argument, 0, CO_HB},
@@ -316,9 +318,10 @@ int cmd_controller(int argc, char **argv)
         {"topology", required_argument, 0, CO_TOPO},     {"nodes", required_argument, 0, CO_NODES},
         {"gpus-per-node", required_argument, 0, CO_GPN}, {"spare-fraction", required_argument, 0, CO_SPARE},
         {"address-file", required_argument, 0, CO_ADDRFILE}, {"sync", required_argument, 0, CO_SYNC},
+        {"checkpoint-dir", required_argument, 0, CO_CKPT},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const char *state = NULL, *listen_s = NULL, *keyfile = NULL, *preset = NULL, *topo = NULL,
-               *addrfile = NULL;
+               *addrfile = NULL, *ckpt = NULL;
     long hb = 1000, dead = 0, nodes = 0, gpn = 0;
     double spare = 0;
     bool sync_full = true;
@@ -345,6 +348,14 @@ int cmd_controller(int argc, char **argv)
             break;
         }
         case CO_ADDRFILE: addrfile = optarg; break;
+        case CO_CKPT:
+            if (optarg[0] != '/' || strlen(optarg) >= sizeof ((ctl_t *)0)->ckpt_root) {
+                fprintf(stderr, "colossus controller: --checkpoint-dir must be an absolute path "
+                                "(as the nodes see it, e.g. on a shared file system)\n");
+                return 2;
+            }
+            ckpt = optarg;
+            break;
         case CO_SYNC:
             if (strcmp(optarg, "full") && strcmp(optarg, "normal")) {
                 fprintf(stderr, "colossus controller: --sync must be full or normal\n");
@@ -416,9 +427,13 @@ int cmd_controller(int argc, char **argv)
         return 1;
     }
     memcpy(c->state_dir, real, strlen(real) + 1); /* length checked above */
-    memcpy(c->ckpt_root, real, strlen(real));
-    memcpy(c->ckpt_root + strlen(real), "/checkpoints", 13);
-    mkdir(c->ckpt_root, 0755);
+    if (ckpt) {
+        memcpy(c->ckpt_root, ckpt, strlen(ckpt) + 1); /* length checked with the option */
+    } else {
+        memcpy(c->ckpt_root, real, strlen(real));
+        memcpy(c->ckpt_root + strlen(real), "/checkpoints", 13);
+        mkdir(c->ckpt_root, 0755);
+    }
     c->store = cl_store_open_sqlite(c->state_dir, sync_full, &cerr);
     if (!c->store) {
         fprintf(stderr, "colossus controller: %s\n", cerr.msg);

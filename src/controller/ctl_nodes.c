@@ -196,12 +196,16 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
     cl_daemon_log(c->who, "node %s registered as %u (%u GPUs, %zu launches held, at %s)",
                   n->name, n->id, n->ngpus, r->n_running, n->addr);
     reply_registered(conn, r->handle, n, NULL);
-    bool was_alive = n->alive;
     node_up(c, n);
     arm(c, n);
-    ctl_jobs_fence(c, n, r);
+    if (ctl_jobs_fence(c, n, r) > 0) {
+        /* Its agent restarted and lost ranks we run there: for those jobs it is a node
+         * failure (restart elsewhere or in place), without waiting for dead-after. */
+        n->alive = false;
+        ctl_jobs_node_failed(c, n);
+        node_up(c, n);
+    }
     ctl_health_register(c, n, r);
-    (void)was_alive;
 }
 
 /* Fence a node that comes back on a connection without registering again (it was stopped

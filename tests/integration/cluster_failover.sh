@@ -14,7 +14,7 @@ cd "$T"
 
 # A job that records each start and runs until told to stop by a file.
 cat > job.sh <<'SH'
-echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK" >> "starts.$COLOSSUS_RESTART"
+echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK ck=$COLOSSUS_CHECKPOINT_DIR" >> "starts.$COLOSSUS_RESTART"
 while [ ! -e stop ]; do sleep 0.1; done
 SH
 J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 2 -- sh "$T/job.sh")
@@ -45,11 +45,12 @@ touch stop
 log "without hot spares: requeue onto other nodes"
 stop_all
 rm -f stop starts.*
-STATE_DIR=$T/state2 start_controller --nodes 8 --gpus-per-node 2
+STATE_DIR=$T/state2 start_controller --nodes 8 --gpus-per-node 2 --checkpoint-dir "$T/shared-ckpt"
 for i in 1 2 3; do start_agent "m$i" 2; done
 wait_nodes_up 3
 J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 1 -- sh "$T/job.sh")
 wait_for 10 bash -c '[ "$(cat starts.0 2>/dev/null | wc -l)" = 4 ]' || fail "job did not start"
+[ "$(grep -c "ck=$T/shared-ckpt/$J\$" starts.0)" = 4 ] || fail "--checkpoint-dir not used: $(cat starts.0)"
 victim=$(job_field "$J" 'd["nodes"][0]')
 kill_node "$victim"
 wait_for 15 bash -c '[ "$(cat starts.1 2>/dev/null | wc -l)" = 4 ]' || fail "not restarted after requeue"
@@ -85,6 +86,15 @@ kill_node "$(job_field "$P" 'd["nodes"][1]')"
 wait_for 10 bash -c 'ls peer.1.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P was not restarted: $(job_state "$P") $(job_field "$P" 'd["reason"]')"
 grep -q "job $P: its rank failure came with a node failure" controller.log || fail "peer failure not attributed to the node"
 [ "$(job_field "$P" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
+
+log "an agent that restarts at once (its ranks gone) gets its jobs restarted without waiting"
+victim=$(job_field "$P" 'd["nodes"][0]')
+kill_node "$victim"
+start_agent "$victim" 2
+wait_for 10 bash -c 'ls peer.2.* 2>/dev/null | wc -l | grep -qx 4' || fail "job P not restarted after its agent restarted"
+grep -q "node $victim no longer runs job $P" controller.log || fail "lost ranks not noticed"
+grep -q "node $victim declared down" controller.log && fail "waited for dead-after instead"
+[ "$(job_field "$P" 'd["restarts"]')" = 2 ] || fail "restarts != 2"
 touch stop
 "$B" wait "$P" --timeout 20 || fail "job P did not succeed after its restart"
 log "PASS"
