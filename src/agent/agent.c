@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "agent/agent_health.h"
 #include "agent/launch.h"
 #include "gpu/nvml.h"
 #include "proto/client.h"
@@ -69,6 +70,7 @@ struct agent {
     uv_signal_t sigterm, sigint;
     int backoff_ms;
     ag_launch_t *launches;
+    ag_health_t *health; /* GPU health (agent_health.c); NULL with --fake-gpus */
 };
 
 static const char *WHO = "agent";
@@ -119,6 +121,7 @@ static void launch_remove(agent_t *a, ag_launch_t *x)
 }
 
 static void maybe_quit(agent_t *a);
+static void ag_exit_after_poll(agent_t *a, ag_launch_t *x);
 
 static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *arg)
 {
@@ -134,6 +137,10 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
     x->l = NULL;
     if (a->quitting) {
         maybe_quit(a);
+        return;
+    }
+    if (result != 0 && !x->stopping && a->health) {
+        ag_exit_after_poll(a, x); /* the GPU fault that killed it reaches the controller first */
         return;
     }
     send_exited(a, x);
@@ -186,7 +193,22 @@ static void job_dir(agent_t *a, uint64_t job, char *buf, size_t len)
     snprintf(buf, len, "%s/jobs/%llu", a->work_dir, (unsigned long long)job);
 }
 
+static void launch_now(agent_t *a, const Colossus__Launch *L);
+
+static void launch_go(const Colossus__Launch *L, void *arg)
+{
+    launch_now(arg, L);
+}
+
 static void handle_launch(agent_t *a, const Colossus__Launch *L)
+{
+    if (a->health && node_index(a, L->node) >= 0 && !launch_find(a, node_index(a, L->node), L->job, L->incarnation) &&
+        ag_health_hold_launch(a->health, L, launch_go, a))
+        return; /* launched once the pre-job gpu check passed */
+    launch_now(a, L);
+}
+
+static void launch_now(agent_t *a, const Colossus__Launch *L)
 {
     int node = node_index(a, L->node);
     if (node < 0) {
@@ -302,6 +324,8 @@ static void handle_fence(agent_t *a, const Colossus__Fence *f)
 {
     ag_launch_t *next;
     int node = node_index(a, f->node);
+    if (a->health)
+        ag_health_drop_held(a->health, f->node, 0, 0); /* not reported: never to be launched */
     for (ag_launch_t *x = a->launches; x; x = next) {
         next = x->next;
         if (x->node != node)
@@ -380,6 +404,7 @@ static void send_register_node(agent_t *a, int node)
         g[i].name = a->gpus[i].name;
         g[i].uuid = a->gpus[i].uuid;
         g[i].mem_total_bytes = a->gpus[i].mem_total_bytes;
+        g[i].clique = a->gpus[i].clique;
         gp[i] = &g[i];
     }
     r.gpus = gp;
@@ -407,11 +432,18 @@ static void send_register_node(agent_t *a, int node)
     }
     r.running = rp;
     r.n_running = n;
+    char domain[80] = "";
+    if (a->health) {
+        r.health = ag_health_report(a->health, 0, true);
+        r.nvlink_unready = ag_health_nvlink_domain(a->health, domain, sizeof domain) < 0;
+        r.nvlink_domain = domain;
+    }
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &r;
     if (a->conn && !a->conn->closing)
         cl_uconn_send(a->conn, &m);
+    ag_health_report_free(r.health);
     free(rj);
     free(rp);
 }
@@ -437,10 +469,17 @@ static void on_heartbeat(uv_timer_t *t)
         Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
         hb.nodes = ids;
         hb.n_nodes = n;
+        /* Telemetry rides on the heartbeat (one node carries GPUs: hollow ones have none). */
+        Colossus__NodeHealth *nh = a->health ? ag_health_report(a->health, ids[0], false) : NULL;
+        if (nh) {
+            hb.health = &nh;
+            hb.n_health = 1;
+        }
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
         m.heartbeat = &hb;
         send_msg(a, &m);
+        ag_health_report_free(nh);
     }
     free(ids);
 }
@@ -482,6 +521,8 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_STOP:
     {
         int node = node_index(a, m->stop->node);
+        if (a->health)
+            ag_health_drop_held(a->health, m->stop->node, m->stop->job, m->stop->incarnation);
         ag_launch_t *next;
         for (ag_launch_t *x = a->launches; x; x = next) {
             next = x->next; /* a hollow launch may end (not be freed) right away */
@@ -503,6 +544,12 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
         break;
     case COLOSSUS__MSG__BODY_LOG_FETCH:
         handle_log_fetch(a, m->log_fetch);
+        break;
+    case COLOSSUS__MSG__BODY_CHECK_ORDER:
+        if (a->health && node_index(a, m->check_order->node) >= 0)
+            ag_health_check_order(a->health, m->check_order);
+        else
+            cl_daemon_log(WHO, "gpu check ordered, but this agent has no NVML GPUs to check");
         break;
     default:
         cl_daemon_log(WHO, "ignoring unexpected message %d from the controller", m->body_case);
@@ -579,8 +626,70 @@ static void maybe_quit(agent_t *a)
     uv_close((uv_handle_t *)&a->reconnect_timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
+    ag_health_destroy(a->health);
+    a->health = NULL;
     if (a->conn)
         cl_uconn_close(a->conn, NULL);
+}
+
+/* A rank failed: report the exit after a fresh NVML poll (and its heartbeat). The launch is
+ * found again by its ids: a fence may forget it meanwhile. */
+typedef struct ag_pending_exit {
+    agent_t *a;
+    int node;
+    uint64_t job;
+    uint32_t inc;
+} ag_pending_exit_t;
+
+static void exit_after_poll(void *arg)
+{
+    ag_pending_exit_t *p = arg;
+    agent_t *a = p->a;
+    ag_launch_t *x = launch_find(a, p->node, p->job, p->inc);
+    free(p);
+    if (!x || a->quitting)
+        return;
+    on_heartbeat(&a->hb_timer);
+    send_exited(a, x);
+}
+
+static void ag_exit_after_poll(agent_t *a, ag_launch_t *x)
+{
+    ag_pending_exit_t *p = malloc(sizeof *p);
+    if (!p) {
+        send_exited(a, x);
+        return;
+    }
+    *p = (ag_pending_exit_t){a, x->node, x->job, x->incarnation};
+    ag_health_poll_then(a->health, exit_after_poll, p);
+}
+
+static void health_urgent(void *arg)
+{
+    agent_t *a = arg;
+    if (a->hb_started)
+        on_heartbeat(&a->hb_timer);
+}
+
+static void health_ready(void *arg)
+{
+    agent_t *a = arg;
+    uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
+}
+
+static int check_mode(const char *opt, const char *s, ag_check_mode_t *out)
+{
+    if (!strcmp(s, "off"))
+        *out = AG_CHECK_OFF;
+    else if (!strcmp(s, "quick"))
+        *out = AG_CHECK_QUICK;
+    else if (!strcmp(s, "full"))
+        *out = AG_CHECK_FULL;
+    else {
+        fprintf(stderr, "colossus agent: %s must be off, quick or full, not '%s'\n", opt, s);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -614,7 +723,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR "
                "[--fake-gpus N]\n"
                "       [--hollow N [--hollow-run-ms MS]]   play N simulated nodes NAME-0.. on one "
-               "connection\n");
+               "connection\n"
+               "       [--check-at-start off|quick|full] (default quick) gpu check before registering\n"
+               "       [--check-before-job off|quick|full] (default off) gpu check before every launch\n"
+               "       [--health-poll-ms N] (default 5000) NVML telemetry and XID poll period\n");
 }
 
 int cmd_agent(int argc, char **argv)
@@ -624,7 +736,9 @@ int cmd_agent(int argc, char **argv)
         {"name", required_argument, 0, 'n'},       {"work-dir", required_argument, 0, 'w'},
         {"fake-gpus", required_argument, 0, 'g'},  {"help", no_argument, 0, 'h'},
         {"hollow", required_argument, 0, 'H'},     {"hollow-run-ms", required_argument, 0, 'R'},
-        {0, 0, 0, 0}};
+        {"check-at-start", required_argument, 0, 'S'}, {"check-before-job", required_argument, 0, 'J'},
+        {"health-poll-ms", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+    ag_health_opts_t hopts = {.at_start = AG_CHECK_QUICK, .before_job = AG_CHECK_OFF, .poll_ms = 5000};
     const char *controller = NULL, *keyfile = NULL, *name = NULL, *work = NULL;
     int fake = -1, o;
     long hollow = 0, hollow_ms = 0;
@@ -656,6 +770,25 @@ int cmd_agent(int argc, char **argv)
                 return 2;
             }
             *(o == 'H' ? &hollow : &hollow_ms) = v;
+            break;
+        }
+        case 'S':
+            if (check_mode("--check-at-start", optarg, &hopts.at_start) < 0)
+                return 2;
+            break;
+        case 'J':
+            if (check_mode("--check-before-job", optarg, &hopts.before_job) < 0)
+                return 2;
+            break;
+        case 'P': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 50 || v > 3600000) {
+                fprintf(stderr, "colossus agent: --health-poll-ms must be 50..3600000, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            hopts.poll_ms = (uint32_t)v;
             break;
         }
         case 'h': usage(stdout); return 0;
@@ -742,6 +875,14 @@ int cmd_agent(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     a->loop = uv_default_loop();
+    if (fake <= 0) {
+        /* Real GPUs: watch them (telemetry, XIDs, counters) and check them (docs/health.md). */
+        a->health = ag_health_create(a->loop, &hopts, health_urgent, a, err, sizeof err);
+        if (!a->health) {
+            fprintf(stderr, "colossus agent: GPU health monitor: %s\n", err);
+            return 1;
+        }
+    }
     a->backoff_ms = 100;
     uv_timer_init(a->loop, &a->hb_timer);
     uv_timer_init(a->loop, &a->reconnect_timer);
@@ -754,7 +895,10 @@ int cmd_agent(int argc, char **argv)
     cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, work dir %s, controller %s", a->name,
                   a->nnodes, a->nnodes > 1 ? "s (hollow)" : "", a->ngpus,
                   fake > 0 ? " (fake)" : "", a->work_dir, a->controller);
-    uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
+    if (a->health)
+        ag_health_start(a->health, health_ready, a); /* connects once the start-up check ended */
+    else
+        uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);

@@ -119,6 +119,7 @@ struct ctl {
     double recover_until;
     uint64_t stats_frames_bad;
     const char *who;
+    struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
 };
 
 /* Seconds since the epoch (the core's clock in the daemon). */
@@ -167,5 +168,24 @@ void ctl_log_data(ctl_t *c, ctl_conn_t *conn, const Colossus__LogData *d);
 void ctl_respond_error(ctl_conn_t *conn, uint64_t req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ctl_respond_job(ctl_t *c, ctl_conn_t *conn, uint64_t req, ctl_job_t *j);
+
+/* ---- GPU health (ctl_health.c, docs/health.md) ---- */
+int ctl_health_init(ctl_t *c);
+void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
+void ctl_health_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb);
+/* Fill the health fields of o (borrowing the controller's data until the next loop turn). */
+void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o);
+/* drain --check, and resume of a node whose health latched: true when handled (answered now
+ * or once the node's gpu check ends); false for the plain admin path. */
+bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__NodeAdmin *a,
+                      bool drain);
+/* A rank failed on this node: true when the node's health makes it a node failure (handled:
+ * the job restarts), false when the job is to blame. */
+bool ctl_health_rank_failed(ctl_t *c, uint32_t node);
+void ctl_health_conn_closed(ctl_t *c, ctl_conn_t *conn);
+/* A free node slot for a new node of this NVLink domain key: in the topology domain that holds
+ * the key's other nodes, else in an empty domain; CL_NO_NODE when the topology's domains are
+ * single nodes, the key is "" or no slot fits (then any free slot will do). */
+cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key);
 
 #endif

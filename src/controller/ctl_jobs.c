@@ -497,6 +497,8 @@ static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
     if (j->fail_pending)
         return; /* already stopping after a failure; later exits are its echo */
     if (code != 0) {
+        if (ctl_health_rank_failed(c, j->alloc[pos]))
+            return; /* the node's GPUs failed: a node failure, the job restarts */
         send_stop(c, j);
         j->fail_pending = true;
         j->fail_code = code;

@@ -101,6 +101,7 @@ static void on_conn_closed(cl_uconn_t *u)
     if (k->kind == CONN_AGENT)
         ctl_nodes_conn_closed(c, k);
     ctl_conn_forget_waiters(c, k);
+    ctl_health_conn_closed(c, k);
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -171,7 +172,10 @@ static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
     case CONN_AGENT:
         switch (m->body_case) {
         case COLOSSUS__MSG__BODY_REGISTER: ctl_node_register(c, k, m->register_); return;
-        case COLOSSUS__MSG__BODY_HEARTBEAT: ctl_node_heartbeat(c, k, m->heartbeat); return;
+        case COLOSSUS__MSG__BODY_HEARTBEAT:
+            ctl_node_heartbeat(c, k, m->heartbeat);
+            ctl_health_heartbeat(c, k, m->heartbeat);
+            return;
         case COLOSSUS__MSG__BODY_EXITED: ctl_job_exited(c, k, m->exited); return;
         case COLOSSUS__MSG__BODY_LOG_DATA: ctl_log_data(c, k, m->log_data); return;
         default: break;
@@ -437,7 +441,7 @@ int cmd_controller(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     c->loop = uv_default_loop();
-    if (ctl_nodes_init(c) < 0 || ctl_jobs_recover(c, &cerr) < 0) {
+    if (ctl_nodes_init(c) < 0 || ctl_jobs_recover(c, &cerr) < 0 || ctl_health_init(c) < 0) {
         fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", c->state_dir,
                 cerr.msg);
         return 1;

@@ -42,10 +42,12 @@ void ctl_node_journal(ctl_t *c, ctl_node_t *n)
         ctl_fatal(c, "journal node", &err);
 }
 
-static ctl_node_t *bind_name(ctl_t *c, const char *name)
+static ctl_node_t *bind_name(ctl_t *c, const char *name, const char *nvlink_domain)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     cl_nodeid_t id = cl_topo_find_node(t, name);
+    if (id == CL_NO_NODE)
+        id = ctl_health_domain_slot(c, nvlink_domain); /* a slot in its NVLink domain */
     ctl_node_t *n = NULL;
     if (id != CL_NO_NODE && !c->nodes[id].bound) {
         n = &c->nodes[id];
@@ -167,7 +169,7 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
         return;
     }
     ctl_node_t *n = ctl_node_by_name(c, r->name);
-    if (!n && !(n = bind_name(c, r->name))) {
+    if (!n && !(n = bind_name(c, r->name, r->nvlink_unready ? "" : r->nvlink_domain))) {
         char e[128];
         snprintf(e, sizeof e, "no free node slot: the topology has %u nodes", c->nnodes);
         cl_daemon_log(c->who, "refused node %s: %s", r->name, e);
@@ -203,6 +205,7 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
         ctl_jobs_node_failed(c, n);
         node_up(c, n);
     }
+    ctl_health_register(c, n, r);
 }
 
 /* Fence a node that comes back on a connection without registering again (it was stopped

@@ -124,6 +124,7 @@ static void list_nodes(ctl_t *c, ctl_conn_t *conn, uint64_t req)
         o->n_jobs = nj;
         o->reason = nd->drained ? nd->reason : "";
         o->connected = nd->conn != NULL;
+        ctl_health_fill(c, nd, o);
         vp[k] = o;
         k++;
     }
@@ -146,6 +147,8 @@ static void node_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus_
         ctl_respond_error(conn, req, "no node named '%s'", a->node);
         return;
     }
+    if (ctl_health_admin(c, conn, req, a, drain))
+        return; /* drain --check, or resume of a node whose GPU health took it out */
     cl_error_t e;
     double now = ctl_now();
     int rc = 0;
