@@ -883,6 +883,14 @@ int cmd_agent(int argc, char **argv)
             return 1;
         }
     }
+    if (a->nnodes == 1) {
+        /* Ranks of an agent killed with -9 are killed with it; what they forked stays in
+         * its cgroups until a later agent sweeps them. */
+        int swept = cl_launch_sweep(NULL);
+        if (swept > 0)
+            cl_daemon_log(WHO, "removed %d cgroup%s left by agents that died", swept,
+                          swept > 1 ? "s" : "");
+    }
     a->backoff_ms = 100;
     uv_timer_init(a->loop, &a->hb_timer);
     uv_timer_init(a->loop, &a->reconnect_timer);
