@@ -268,7 +268,7 @@ static void check_part_done(ag_health_t *h)
 }
 
 /* The two pipes and the process report to their owner through these small trampolines. */
-static void pipe_closed(uv_handle_t *hd)
+static void part_closed(uv_handle_t *hd)
 {
     ag_health_t *h = hd->data;
     h->refs--;
@@ -295,20 +295,10 @@ static void pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
     } else if (n < 0) {
         uv_read_stop(s);
-        uv_close((uv_handle_t *)s, pipe_closed);
+        uv_close((uv_handle_t *)s, part_closed);
     }
 }
 
-static void proc_closed(uv_handle_t *hd)
-{
-    ag_health_t *h = hd->data;
-    h->refs--;
-    if (h->closing) {
-        maybe_free(h);
-        return;
-    }
-    check_part_done(h);
-}
 
 static void proc_exit(uv_process_t *p, int64_t status, int sig)
 {
@@ -316,7 +306,7 @@ static void proc_exit(uv_process_t *p, int64_t status, int sig)
     h->exit_status = status;
     h->term_signal = sig;
     uv_timer_stop(&h->check_timer);
-    uv_close((uv_handle_t *)p, proc_closed);
+    uv_close((uv_handle_t *)p, part_closed);
 }
 
 static void on_check_timeout(uv_timer_t *t)
@@ -482,9 +472,9 @@ static void run_check(ag_health_t *h, ag_check_mode_t mode, uint64_t seq)
         snprintf(m, sizeof m, "cannot start gpu check: %s", uv_strerror(rc));
         h->err.p = strdup(m);
         h->check_pending = 3;
-        uv_close((uv_handle_t *)&h->proc, proc_closed);
-        uv_close((uv_handle_t *)&h->out.pipe, pipe_closed);
-        uv_close((uv_handle_t *)&h->err.pipe, pipe_closed);
+        uv_close((uv_handle_t *)&h->proc, part_closed);
+        uv_close((uv_handle_t *)&h->out.pipe, part_closed);
+        uv_close((uv_handle_t *)&h->err.pipe, part_closed);
         return;
     }
     h->check_pending = 3;

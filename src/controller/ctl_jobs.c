@@ -524,15 +524,26 @@ static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
     job_ended(c, j, CL_JOB_SUCCEEDED);
 }
 
-void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e)
+/* Acknowledge a node's exit report, on its connection (conn) or to the node wherever it is
+ * connected (conn NULL); the agent resends the report until acknowledged. */
+static void send_exited_ack(ctl_t *c, ctl_conn_t *conn, uint32_t node, uint64_t job,
+                            uint32_t incarnation)
 {
     Colossus__ExitedAck ack = COLOSSUS__EXITED_ACK__INIT;
-    ack.node = e->node;
-    ack.job = e->job;
-    ack.incarnation = e->incarnation;
+    ack.node = node;
+    ack.job = job;
+    ack.incarnation = incarnation;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_EXITED_ACK;
     m.exited_ack = &ack;
+    if (conn)
+        ctl_send(conn, &m);
+    else
+        ctl_send_node(c, node, &m);
+}
+
+void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e)
+{
     ctl_job_t *j = ctl_job_get(c, e->job);
     int pos = j ? alloc_pos(j, e->node) : -1;
     bool valid = e->node < c->nnodes && c->nodes[e->node].conn == conn;
@@ -543,7 +554,7 @@ void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e)
             cl_daemon_log(c->who, "job %" PRIu64 ": ignoring exit %d of stale incarnation %u "
                           "from node %u (current %u)",
                           e->job, e->exit_code, e->incarnation, e->node, j->inc);
-        ctl_send(conn, &m);
+        send_exited_ack(c, conn, e->node, e->job, e->incarnation);
         return;
     }
     if (j->recovering) {
@@ -555,7 +566,7 @@ void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e)
     }
     if (!j->done[pos])
         node_exit(c, j, pos, e->exit_code, e->rank);
-    ctl_send(conn, &m); /* leaves after the journal commit */
+    send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 
 void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n)
@@ -781,14 +792,7 @@ void ctl_jobs_reconcile(ctl_t *c)
             for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
                 if (j->rec_exited[k]) {
                     node_exit(c, j, (int)k, j->rec_code[k], -1);
-                    Colossus__ExitedAck ack = COLOSSUS__EXITED_ACK__INIT;
-                    ack.node = j->alloc[k];
-                    ack.job = j->id;
-                    ack.incarnation = j->inc;
-                    Colossus__Msg m = COLOSSUS__MSG__INIT;
-                    m.body_case = COLOSSUS__MSG__BODY_EXITED_ACK;
-                    m.exited_ack = &ack;
-                    ctl_send_node(c, j->alloc[k], &m);
+                    send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
                 }
         } else {
             cl_daemon_log(c->who, "job %" PRIu64 " could not be reconciled (%s); stopping and "

@@ -192,6 +192,8 @@ cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near);
 void cl__heap_push(cl_cluster_t *c, uint32_t js);
 void cl__heap_remove(cl_cluster_t *c, uint32_t js);
 double cl__deadline(const job_t *j);
+/* Running-job order by deadline (start + limit), then id: the heap's and the reservation's. */
+int cl__deadline_before(const cl_cluster_t *c, uint32_t a, uint32_t b);
 void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now);
 void cl__job_release(cl_cluster_t *c, uint32_t js, cl_time_t now);
 void cl__job_release_norefill(cl_cluster_t *c, uint32_t js, cl_time_t now);

@@ -31,7 +31,7 @@ double cl__deadline(const job_t *j)
     return j->limit > 0 ? j->start + j->limit : CL_TIME_INF;
 }
 
-static int before(const cl_cluster_t *c, uint32_t a, uint32_t b)
+int cl__deadline_before(const cl_cluster_t *c, uint32_t a, uint32_t b)
 {
     double da = cl__deadline(&c->jobs[a]), db = cl__deadline(&c->jobs[b]);
     return da < db || (da == db && c->jobs[a].id < c->jobs[b].id);
@@ -48,7 +48,7 @@ static void sift_up(cl_cluster_t *c, uint32_t i)
     uint32_t js = c->heap[i];
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (!before(c, js, c->heap[p]))
+        if (!cl__deadline_before(c, js, c->heap[p]))
             break;
         heap_set(c, i, c->heap[p]);
         i = p;
@@ -62,9 +62,9 @@ static void sift_down(cl_cluster_t *c, uint32_t i)
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         uint32_t best = js;
-        if (l < c->nheap && before(c, c->heap[l], best))
+        if (l < c->nheap && cl__deadline_before(c, c->heap[l], best))
             m = l, best = c->heap[l];
-        if (l + 1 < c->nheap && before(c, c->heap[l + 1], best))
+        if (l + 1 < c->nheap && cl__deadline_before(c, c->heap[l + 1], best))
             m = l + 1, best = c->heap[l + 1];
         if (m == i)
             break;
@@ -380,13 +380,6 @@ const cl_alloc_t *cl_job_alloc(const cl_cluster_t *c, cl_jobid_t id, size_t *n)
     return j->alloc;
 }
 
-static int cmp_deadline(const cl_cluster_t *c, cl_jobid_t a, cl_jobid_t b)
-{
-    const job_t *x = cl__job((cl_cluster_t *)c, a), *y = cl__job((cl_cluster_t *)c, b);
-    double da = cl__deadline(x), db = cl__deadline(y);
-    return da < db ? -1 : da > db ? 1 : (a < b ? -1 : a > b);
-}
-
 /* Walk the heap below entries already past due (the heap order prunes the rest). */
 size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, size_t max)
 {
@@ -399,18 +392,21 @@ size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, si
         const job_t *j = &c->jobs[c->heap[i]];
         if (cl__deadline(j) > now)
             continue;
-        out[n++] = j->id;
+        out[n++] = c->heap[i]; /* slots while sorting, ids after */
         /* each entry taken pushes at most two: the stack never exceeds max + 2 */
         for (uint32_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < c->nheap; ch++)
             stack[sp++] = ch;
     }
     free(stack);
     for (size_t i = 1; i < n; i++) /* insertion sort: expiries are few at a time */
-        for (size_t m = i; m > 0 && cmp_deadline(c, out[m], out[m - 1]) < 0; m--) {
+        for (size_t m = i;
+             m > 0 && cl__deadline_before(c, (uint32_t)out[m], (uint32_t)out[m - 1]); m--) {
             cl_jobid_t tmp = out[m];
             out[m] = out[m - 1];
             out[m - 1] = tmp;
         }
+    for (size_t i = 0; i < n; i++)
+        out[i] = c->jobs[out[i]].id;
     return n;
 }
 

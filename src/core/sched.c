@@ -132,14 +132,9 @@ static int reserve(cl_cluster_t *c, uint32_t js)
         h[0] = h[--n];
         for (uint32_t i = 0;;) { /* sift down on the copy */
             uint32_t l = 2 * i + 1, m = i;
-            if (l < n && (cl__deadline(&c->jobs[h[l]]) < cl__deadline(&c->jobs[h[m]]) ||
-                          (cl__deadline(&c->jobs[h[l]]) == cl__deadline(&c->jobs[h[m]]) &&
-                           c->jobs[h[l]].id < c->jobs[h[m]].id)))
+            if (l < n && cl__deadline_before(c, h[l], h[m]))
                 m = l;
-            if (l + 1 < n &&
-                (cl__deadline(&c->jobs[h[l + 1]]) < cl__deadline(&c->jobs[h[m]]) ||
-                 (cl__deadline(&c->jobs[h[l + 1]]) == cl__deadline(&c->jobs[h[m]]) &&
-                  c->jobs[h[l + 1]].id < c->jobs[h[m]].id)))
+            if (l + 1 < n && cl__deadline_before(c, h[l + 1], h[m]))
                 m = l + 1;
             if (m == i)
                 break;

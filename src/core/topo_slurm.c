@@ -38,6 +38,29 @@ typedef struct sw {
     uint8_t is_pod;
 } sw_t;
 
+/* One bound of a hostlist range at *r (advanced past it): at most 9 digits, so that the
+ * expansion loop cannot wrap. width gets the digit count (zero padding) when not NULL. */
+static int range_bound(const char **r, const char *rb, unsigned long *v, int *width,
+                       const char *item, const char *end, char *why, size_t wl)
+{
+    const char *a = *r;
+    while (*r < rb && isdigit((unsigned char)**r))
+        (*r)++;
+    if (*r == a) {
+        snprintf(why, wl, "bad range in '%.*s': expected a number", (int)(end - item), item);
+        return -1;
+    }
+    if (*r - a > 9) {
+        snprintf(why, wl, "bad range in '%.*s': number longer than 9 digits", (int)(end - item),
+                 item);
+        return -1;
+    }
+    if (width)
+        *width = (int)(*r - a);
+    *v = strtoul(a, NULL, 10);
+    return 0;
+}
+
 /* Expand a Slurm hostlist ("gpu[0001-0004,0010],login1") appending to out.
  * Returns 0, or -1 with why set. */
 static int hostlist_expand(const char *s, strv_t *out, uint64_t *budget, char *why, size_t wl)
@@ -78,39 +101,17 @@ static int hostlist_expand(const char *s, strv_t *out, uint64_t *budget, char *w
         } else {
             int plen = (int)(lb - item);
             const char *suf = rb + 1;
-            int slen = (int)(end - suf);
+            int slen = (int)(end - suf), width = 0;
             const char *r = lb + 1;
             while (r < rb) {
-                const char *a = r;
-                while (r < rb && isdigit((unsigned char)*r))
-                    r++;
-                if (r == a) {
-                    snprintf(why, wl, "bad range in '%.*s': expected a number",
-                             (int)(end - item), item);
+                unsigned long lo, hi;
+                if (range_bound(&r, rb, &lo, &width, item, end, why, wl) < 0)
                     return -1;
-                }
-                int width = (int)(r - a);
-                if (width > 9) { /* also keeps v++ below from wrapping */
-                    snprintf(why, wl, "bad range in '%.*s': number longer than 9 digits",
-                             (int)(end - item), item);
-                    return -1;
-                }
-                unsigned long lo = strtoul(a, NULL, 10), hi = lo;
+                hi = lo;
                 if (r < rb && *r == '-') {
-                    const char *b = ++r;
-                    while (r < rb && isdigit((unsigned char)*r))
-                        r++;
-                    if (r == b) {
-                        snprintf(why, wl, "bad range in '%.*s': expected a number after '-'",
-                                 (int)(end - item), item);
+                    r++;
+                    if (range_bound(&r, rb, &hi, NULL, item, end, why, wl) < 0)
                         return -1;
-                    }
-                    if (r - b > 9) {
-                        snprintf(why, wl, "bad range in '%.*s': number longer than 9 digits",
-                                 (int)(end - item), item);
-                        return -1;
-                    }
-                    hi = strtoul(b, NULL, 10);
                 }
                 if (r < rb && *r != ',') {
                     snprintf(why, wl, "bad range in '%.*s': unexpected '%c'", (int)(end - item),
