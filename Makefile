@@ -29,7 +29,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench clean deps fmt fuzz
+.PHONY: all check test unit asan demo bench bench-cluster clean deps fmt fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -96,6 +96,15 @@ demo: deps
 
 bench: all
 	./bin/colossus bench sched --preset colossus2 --json
+
+# Issue 3's cluster benchmark (a local 4-agent cluster; about a minute): bench/cluster.bash.
+BENCH_BINS = $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+build/bench/%: bench/%.c build/libcolossus.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< build/libcolossus.a -o $@ $(LDLIBS)
+
+bench-cluster: all $(BENCH_BINS)
+	bash bench/cluster.bash
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -107,6 +107,21 @@ static void send_exited(agent_t *a, ag_launch_t *x)
     send_msg(a, &m);
 }
 
+/* Every rank of launch x has exec'd: the controller's job becomes running (running_time). */
+static void send_started(agent_t *a, ag_launch_t *x)
+{
+    if (!a->nodes[x->node].registered)
+        return;
+    Colossus__Started s = COLOSSUS__STARTED__INIT;
+    s.node = a->nodes[x->node].id;
+    s.job = x->job;
+    s.incarnation = x->incarnation;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_STARTED;
+    m.started = &s;
+    send_msg(a, &m);
+}
+
 static void launch_remove(agent_t *a, ag_launch_t *x)
 {
     for (ag_launch_t **p = &a->launches; *p; p = &(*p)->next)
@@ -188,9 +203,24 @@ static void launch_stop(ag_launch_t *x, const char *why)
     cl_launch_stop(x->l);
 }
 
+/* A job's working directory on this node when the submitter's does not exist here (made
+ * only then). */
 static void job_dir(agent_t *a, uint64_t job, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/jobs/%llu", a->work_dir, (unsigned long long)job);
+}
+
+/* Rank logs: WORK/logs/job<ID>.rank-<R>.log, one flat directory, so that a launch creates
+ * one file per rank and no directory (directory creation dominated the agent's CPU time on
+ * short jobs; docs/benchmarks.md). */
+static void log_dir(agent_t *a, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/logs", a->work_dir);
+}
+
+static void log_prefix(uint64_t job, char *buf, size_t len)
+{
+    snprintf(buf, len, "job%llu.", (unsigned long long)job);
 }
 
 static void launch_now(agent_t *a, const Colossus__Launch *L);
@@ -239,13 +269,15 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         uv_timer_start(x->sim, on_sim_timer, a->hollow_ms, 0);
         x->next = a->launches;
         a->launches = x;
+        send_started(a, x);
         return;
     }
     x->job = L->job;
     x->incarnation = L->incarnation;
-    char dir[3000];
+    char dir[3000], prefix[32];
     job_dir(a, L->job, dir, sizeof dir);
-    snprintf(x->log_dir, sizeof x->log_dir, "%s/logs", dir);
+    log_dir(a, x->log_dir, sizeof x->log_dir);
+    log_prefix(L->job, prefix, sizeof prefix);
     char **argv = calloc(L->n_argv + 1, sizeof *argv);
     char **env = calloc(L->n_env + 1, sizeof *env);
     uint32_t gpus[AG_MAX_GPUS];
@@ -281,6 +313,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
             .work_dir = cwd,
             .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
             .log_dir = x->log_dir,
+            .log_prefix = prefix,
             .grace_ms = 3000,
         };
         rc = cl_launch_start(a->loop, &sp, on_launch_done, x, &x->l, err, sizeof err);
@@ -298,7 +331,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         x->rank = (int)(L->node_rank * nr);
         FILE *f;
         char path[PATH_MAX + 32];
-        if (cl_launch_log_path(x->log_dir, (uint32_t)x->rank, path, sizeof path) == 0) {
+        if (cl_launch_log_path(x->log_dir, prefix, (uint32_t)x->rank, path, sizeof path) == 0) {
             char mk[PATH_MAX + 16];
             snprintf(mk, sizeof mk, "%s", x->log_dir);
             for (char *p = mk + 1; *p; p++)
@@ -316,6 +349,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         send_exited(a, x);
         return;
     }
+    send_started(a, x);
     cl_daemon_log(WHO, "job %llu incarnation %u: started %u ranks (node rank %u of %u)",
                   (unsigned long long)L->job, L->incarnation, nr, L->node_rank, L->nnodes);
 }
@@ -361,12 +395,12 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
         send_msg(a, &hm);
         return;
     }
-    char dir[3000], ldir[3100], path[3200];
-    job_dir(a, q->job, dir, sizeof dir);
-    snprintf(ldir, sizeof ldir, "%s/logs", dir);
+    char ldir[3000], prefix[32], path[3200];
+    log_dir(a, ldir, sizeof ldir);
+    log_prefix(q->job, prefix, sizeof prefix);
     uint8_t *buf = NULL;
     char err[PATH_MAX + 100] = "";
-    cl_launch_log_path(ldir, q->rank, path, sizeof path);
+    cl_launch_log_path(ldir, prefix, q->rank, path, sizeof path);
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, sizeof err, "no log for rank %u of job %llu on node %s", q->rank,

@@ -61,9 +61,10 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len)
+int cl_launch_log_path(const char *log_dir, const char *prefix, uint32_t rank, char *buf,
+                       size_t len)
 {
-    int n = snprintf(buf, len, "%s/rank-%u.log", log_dir, rank);
+    int n = snprintf(buf, len, "%s/%srank-%u.log", log_dir, prefix ? prefix : "", rank);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -409,11 +410,12 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
 /* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
  * to wait on in *report_fd, or -1 with err filled. */
 static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
-                       int cgroup_fd, int *report_fd, char *err, size_t errlen)
+                       int cgroup_fd, int cgroup_dir_fd, int *report_fd, char *err,
+                       size_t errlen)
 {
     struct rank *r = &l->ranks[i];
     char logpath[4096];
-    if (cl_launch_log_path(s->log_dir, r->global, logpath, sizeof logpath) < 0) {
+    if (cl_launch_log_path(s->log_dir, s->log_prefix, r->global, logpath, sizeof logpath) < 0) {
         fail(err, errlen, "launch: log directory path is too long");
         return -1;
     }
@@ -447,6 +449,7 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .cwd = s->work_dir,
         .log_fd = fd,
         .cgroup_fd = cgroup_fd,
+        .cgroup_dir_fd = cgroup_dir_fd,
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
         .parent_death_kill = !s->survive_agent,
         .parent = getpid(),
@@ -535,13 +538,15 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         free(l);
         return -1;
     }
-    int cgroup_fd = -1;
+    int cgroup_fd = -1, cgroup_dir_fd = -1;
     if (l->cgroup) {
+        cgroup_dir_fd = cl__high_fd(open(l->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         char procs[1300];
         snprintf(procs, sizeof procs, "%s/cgroup.procs", l->cgroup);
         cgroup_fd = cl__high_fd(open(procs, O_WRONLY | O_CLOEXEC));
         if (cgroup_fd < 0 && spec->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
             fail(err, errlen, "launch: cannot open %s: %s", procs, strerror(errno));
+            if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
             cl__cgroup_remove(l->cgroup);
             free(l->cgroup);
             free(ranks);
@@ -565,13 +570,15 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     uint32_t forked = 0;
     int rc = 0;
     for (; forked < l->n; forked++) {
-        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, &fds[forked], err, errlen);
+        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, cgroup_dir_fd, &fds[forked],
+                                 err, errlen);
         if (pids[forked] < 0) {
             rc = -1;
             break;
         }
     }
     if (cgroup_fd >= 0) close(cgroup_fd);
+    if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
     char why[512];
     for (uint32_t i = 0; i < forked; i++)
         if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {

@@ -44,7 +44,7 @@
  * COLOSSUS_CHECKPOINT_DIR is only set when checkpoint_dir is given.
  *
  * stdin is /dev/null; stdout and stderr of rank RANK go, appended, to
- * log_dir/rank-RANK.log (see cl_launch_log_path()). The working directory is work_dir.
+ * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()). The working directory is work_dir.
  * log_dir, work_dir and checkpoint_dir are created (mode 0755, with parents) if missing.
  *
  * Not thread-safe: call everything from the thread that runs the loop. */
@@ -86,6 +86,7 @@ typedef struct cl_launch_spec {
     const char *work_dir;       /* working directory of the ranks, required */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
     const char *log_dir;        /* where rank-RANK.log files go, required */
+    const char *log_prefix;     /* put before "rank-" in their names (e.g. "job42."), or NULL */
     int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
@@ -141,9 +142,10 @@ const char *cl_launch_cgroup(const cl_launch_t *l);
  * while what successful ranks left behind is being stopped). */
 int cl_launch_stopping(const cl_launch_t *l);
 
-/* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/rank-RANK.log".
- * Returns 0, or -1 when buf is too small. */
-int cl_launch_log_path(const char *log_dir, uint32_t rank, char *buf, size_t len);
+/* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/PREFIXrank-RANK.log"
+ * (prefix may be NULL). Returns 0, or -1 when buf is too small. */
+int cl_launch_log_path(const char *log_dir, const char *prefix, uint32_t rank, char *buf,
+                       size_t len);
 
 #ifdef __cplusplus
 }

@@ -33,15 +33,21 @@ struct cl__spawn_req {
     const char *cwd;
     int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
     int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
+    int cgroup_dir_fd;     /* the cgroup's directory (born into it by clone3), or -1 */
     int cgroup_required;   /* fail when the child cannot join the cgroup */
     int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
     pid_t parent;          /* getpid() of the parent */
 };
 
 /* fork + exec in a new session (setsid), signals reset to default and unblocked, in the
- * cgroup before exec. Returns the pid once the child has exec'd, or -1 with a sentence in
+ * cgroup before exec: born there through clone3(CLONE_INTO_CGROUP) when the kernel has it
+ * (Linux 5.7), else moved there by the child. Returns the pid once the child has exec'd, or -1 with a sentence in
  * err (the child, if any, is then reaped). The caller must reap the pid. */
 pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen);
+/* How children are made (see launch_spawn.c): the best the system has by default; tests
+ * force the slower paths. Returns the previous mode. */
+enum { CL__SPAWN_FORK = 0, CL__SPAWN_CLONE3 = 1, CL__SPAWN_VFORK = 2 };
+int cl__spawn_set_mode(int mode);
 /* cl__spawn() in two halves, so that several children can exec at once: begin forks and
  * returns the pid (or -1 with err) and the fd on which end waits for the exec; end returns
  * 0, or -1 with err once it has reaped the child that could not exec. */

@@ -151,7 +151,7 @@ static json_t *job_json(const Colossus__JobInfo *j)
     for (size_t i = 0; i < j->n_argv; i++)
         json_array_append_new(av, json_string(j->argv[i]));
     return json_pack("{s:I, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:i, "
-                     "s:i, s:o, s:s, s:o}",
+                     "s:i, s:o, s:s, s:o, s:o}",
                      "id", (json_int_t)j->id, "name", j->name, "state", j->state, "restarts",
                      (int)j->restarts, "nodes", nodes, "exit_code",
                      j->has_exit_code ? json_integer(j->exit_code) : json_null(), "submit_time",
@@ -160,7 +160,8 @@ static json_t *job_json(const Colossus__JobInfo *j)
                      (int)j->priority, "num_nodes", (int)j->nnodes, "gpus_per_node",
                      (int)j->gpus_per_node, "incarnation", (int)j->incarnation, "max_restarts",
                      (int)j->max_restarts, "argv", av, "reason", j->reason, "time_limit_min",
-                     j->time_limit_s > 0 ? json_real(j->time_limit_s / 60) : json_null());
+                     j->time_limit_s > 0 ? json_real(j->time_limit_s / 60) : json_null(),
+                     "running_time", time_json(j->running_time));
 }
 
 static void fmt_time(double t, char *buf, size_t len)
@@ -237,7 +238,7 @@ static int show_or_jobs(int argc, char **argv, bool show)
     if (!m)
         return 1;
     Colossus__Response *rs = m->response;
-    char nodes[4096], t1[32], t2[32], t3[32];
+    char nodes[4096], t1[32], t2[32], t3[32], t4[32];
     if (json) {
         json_t *out = show ? job_json(rs->jobs[0]) : json_array();
         if (!show)
@@ -252,6 +253,7 @@ static int show_or_jobs(int argc, char **argv, bool show)
         fmt_time(j->submit_time, t1, sizeof t1);
         fmt_time(j->start_time, t2, sizeof t2);
         fmt_time(j->end_time, t3, sizeof t3);
+        fmt_time(j->running_time, t4, sizeof t4);
         printf("id:           %llu\nname:         %s\nstate:        %s\ntenant:       %s\n"
                "priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        %s\n"
                "restarts:     %u (max %u)\nincarnation:  %u\n",
@@ -263,7 +265,9 @@ static int show_or_jobs(int argc, char **argv, bool show)
             printf("time limit:   %g min\n", j->time_limit_s / 60);
         if (j->reason[0])
             printf("reason:       %s\n", j->reason);
-        printf("submitted:    %s\nstarted:      %s\nended:        %s\ncommand:     ", t1, t2, t3);
+        printf("submitted:    %s\nstarted:      %s (placed; ranks running: %s)\n"
+               "ended:        %s\ncommand:     ",
+               t1, t2, t4, t3);
         for (size_t i = 0; i < j->n_argv; i++)
             printf(" %s", j->argv[i]);
         putchar('\n');

@@ -68,6 +68,9 @@ typedef struct ctl_job {
     uint32_t *alloc;        /* node ids, rank order, of the current or last run */
     uint32_t nalloc;
     bool *done;             /* per alloc entry: that node's ranks all exited 0 */
+    bool *started;          /* per alloc entry: that node's ranks all exec'd (Started) */
+    uint32_t nstarted;
+    double running_time;    /* every rank of this incarnation exec'd; 0: not yet */
     char reason[160];
     bool recovering;        /* running before a controller restart; not yet reconciled */
     bool *seen;             /* recovering: node reported the incarnation alive */
@@ -143,6 +146,7 @@ ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *err, size_t len);
 int ctl_job_cancel(ctl_t *c, uint64_t id, char *err, size_t len);
 void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e);
+void ctl_job_ranks_started(ctl_t *c, ctl_conn_t *conn, const Colossus__Started *s);
 void ctl_apply(ctl_t *c, cl_decisions_t *d);
 void ctl_schedule(ctl_t *c);
 void ctl_journal_job(ctl_t *c, ctl_job_t *j);

@@ -61,9 +61,12 @@ static void set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n)
 {
     free(j->alloc);
     free(j->done);
+    free(j->started);
     j->alloc = calloc(n ? n : 1, sizeof *j->alloc);
     j->done = calloc(n ? n : 1, sizeof *j->done);
-    if (!j->alloc || !j->done)
+    j->started = calloc(n ? n : 1, sizeof *j->started);
+    j->nstarted = 0;
+    if (!j->alloc || !j->done || !j->started)
         abort(); /* out of memory in the daemon: crash and recover from the journal */
     memcpy(j->alloc, ids, n * sizeof *ids);
     j->nalloc = n;
@@ -96,6 +99,7 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .submit_time = j->submit_time,
         .start_time = j->start_time,
         .end_time = j->end_time,
+        .running_time = j->running_time,
         .alloc = alloc,
         .argv = (const char *const *)j->argv,
         .argc = j->argc,
@@ -137,6 +141,7 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->submit_time = j->submit_time;
     o->start_time = j->start_time;
     o->end_time = j->end_time;
+    o->running_time = j->running_time;
     o->tenant = j->tenant;
     o->priority = j->priority;
     o->nnodes = j->nodes;
@@ -357,6 +362,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     j->inc = j->inc_base + core_inc;
     j->state = CL_JOB_RUNNING;
     j->start_time = ctl_now();
+    j->running_time = 0; /* until every node says Started */
     j->reason[0] = 0;
     cl_job_info_t info;
     if (cl_job_get(c->cluster, j->id, &info) == 0 && info.gpus_per_node)
@@ -569,6 +575,23 @@ void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e)
     send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 
+/* A node's ranks of a launch have all exec'd. The last node of the current incarnation to say
+ * so makes the job's running_time (journaled with the next commit). */
+void ctl_job_ranks_started(ctl_t *c, ctl_conn_t *conn, const Colossus__Started *s)
+{
+    ctl_job_t *j = ctl_job_get(c, s->job);
+    int pos = j ? alloc_pos(j, s->node) : -1;
+    if (!(s->node < c->nnodes && c->nodes[s->node].conn == conn) || !j || pos < 0 ||
+        s->incarnation != j->inc || j->state != CL_JOB_RUNNING || j->recovering ||
+        j->started[pos])
+        return; /* stale, fenced, or already counted: nothing to do */
+    j->started[pos] = true;
+    if (++j->nstarted == j->nalloc) {
+        j->running_time = ctl_now();
+        ctl_journal_job(c, j);
+    }
+}
+
 void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n)
 {
     cl_decisions_t d = {0};
@@ -693,6 +716,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     j->submit_time = sj->submit_time;
     j->start_time = sj->start_time;
     j->end_time = sj->end_time;
+    j->running_time = sj->running_time;
     snprintf(j->reason, sizeof j->reason, "%s", sj->reason);
     /* the allocation by node names */
     uint32_t ids[1024], n = 0;
@@ -787,6 +811,10 @@ void ctl_jobs_reconcile(ctl_t *c)
             cl_job_get(c->cluster, j->id, &info);
             j->inc_base = j->inc - info.incarnation;
             memset(j->done, 0, j->nalloc * sizeof *j->done);
+            if (!j->running_time) { /* its Started died with the old controller */
+                j->running_time = now;
+                ctl_journal_job(c, j);
+            }
             cl_daemon_log(c->who, "job %" PRIu64 " reconciled: still running on its %u nodes",
                           j->id, j->nalloc);
             for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)

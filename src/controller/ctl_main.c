@@ -177,6 +177,7 @@ static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
             ctl_health_heartbeat(c, k, m->heartbeat);
             return;
         case COLOSSUS__MSG__BODY_EXITED: ctl_job_exited(c, k, m->exited); return;
+        case COLOSSUS__MSG__BODY_STARTED: ctl_job_ranks_started(c, k, m->started); return;
         case COLOSSUS__MSG__BODY_LOG_DATA: ctl_log_data(c, k, m->log_data); return;
         default: break;
         }

@@ -106,6 +106,7 @@ static int sq_job_put(cl_store_t *bs, const cl_store_job_t *j, cl_error_t *err)
     sqlite3_bind_text(st, i++, j->alloc ? j->alloc : "", -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, argv, (int)alen, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, env, (int)elen, SQLITE_STATIC);
+    sqlite3_bind_double(st, i++, j->running_time);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -200,8 +201,8 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
         if (sqlite3_prepare_v2(s->db,
                                "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,"
                                "max_restarts,time_limit_s,priority,restarts,incarnation,"
-                               "exit_code,has_exit,submit_time,start_time,end_time,alloc,argv,env "
-                               "FROM jobs ORDER BY id",
+                               "exit_code,has_exit,submit_time,start_time,end_time,alloc,argv,env,"
+                               "running_time FROM jobs ORDER BY id",
                                -1, &st, NULL) != SQLITE_OK)
             return sq_fail(s, err, "load jobs");
         while (!stop && sqlite3_step(st) == SQLITE_ROW) {
@@ -230,6 +231,7 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
             size_t alen = (size_t)sqlite3_column_bytes(st, i++);
             const char *e = sqlite3_column_blob(st, i);
             size_t elen = (size_t)sqlite3_column_bytes(st, i++);
+            j.running_time = sqlite3_column_double(st, i++);
             const char **av = split_strs(a ? a : "", a ? alen : 0, &j.argc);
             const char **ev = split_strs(e ? e : "", e ? elen : 0, &j.envc);
             if (!av || !ev) {
@@ -279,10 +281,25 @@ static const char schema[] =
     " name TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node INTEGER,"
     " max_restarts INTEGER, time_limit_s REAL, priority INTEGER, restarts INTEGER,"
     " incarnation INTEGER, exit_code INTEGER, has_exit INTEGER, submit_time REAL,"
-    " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB);"
+    " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB,"
+    " running_time REAL NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " drained INTEGER, reason TEXT);"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);";
+
+/* A journal written before jobs had running_time gains the column (0: unknown). */
+static int add_running_time(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int have = sqlite3_prepare_v2(db, "SELECT running_time FROM jobs LIMIT 0", -1, &st, NULL) ==
+               SQLITE_OK;
+    sqlite3_finalize(st);
+    if (have) return 0;
+    return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN running_time REAL NOT NULL DEFAULT 0",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
 
 cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *err)
 {
@@ -313,11 +330,17 @@ cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *er
         snprintf(err->msg, sizeof err->msg, "store: %.150s: %.90s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    if (add_running_time(s->db) < 0) {
+        snprintf(err->msg, sizeof err->msg, "store: %.100s: cannot add jobs.running_time: %.80s",
+                 path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
                            "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
                            "incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"
-                           "argv,env) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "argv,env,running_time) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->job_put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO nodes(id,name,drained,reason) "
                                   "VALUES(?,?,?,?)",

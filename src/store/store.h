@@ -26,6 +26,7 @@ typedef struct cl_store_job {
     int32_t exit_code;
     bool has_exit;
     double submit_time, start_time, end_time; /* unix seconds; 0: not yet */
+    double running_time; /* every rank of the current (or last) run exec'd; 0: not (known) */
     const char *alloc;    /* node names of the current or last run, comma-separated, rank order */
     const char *const *argv;
     size_t argc;

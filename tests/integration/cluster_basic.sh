@@ -29,11 +29,11 @@ done
 python3 - "$J" <<'PY' || fail "show --json: $(cat show.json)"
 import json, sys
 d = json.load(open("show.json"))
-for k in ("id", "name", "state", "restarts", "nodes", "exit_code", "submit_time", "start_time", "end_time"):
+for k in ("id", "name", "state", "restarts", "nodes", "exit_code", "submit_time", "start_time", "end_time", "running_time"):
     assert k in d, k
 assert d["id"] == int(sys.argv[1]) and d["name"] == "envjob" and d["state"] == "succeeded"
 assert d["exit_code"] == 0 and d["restarts"] == 0 and len(set(d["nodes"])) == 2
-assert d["submit_time"] <= d["start_time"] <= d["end_time"]
+assert d["submit_time"] <= d["start_time"] <= d["running_time"] <= d["end_time"]
 PY
 
 log "jobs sharing a node get disjoint GPUs"
@@ -64,6 +64,7 @@ E=$("$B" submit --gpus-per-node 1 -- /nonexistent/cmd --flag) || fail "submit"
 "$B" wait "$E" --timeout 30 && fail "job with a missing command succeeded"
 [ "$(job_field "$E" 'd["exit_code"]')" = 127 ] || fail "exit code $(job_field "$E" 'd["exit_code"]')"
 "$B" logs "$E" | grep -q "cannot launch.*nonexistent" || fail "no launch error in the log: $("$B" logs "$E")"
+[ "$(job_field "$E" 'd["running_time"]')" = None ] || fail "a job that never ran has a running_time"
 
 log "a job past its time limit is stopped and failed"
 L=$("$B" submit --gpus-per-node 1 --time-limit 0.05 -- sh -c 'echo $$ > t.l && mv t.l lpid; exec sleep 60')
@@ -80,6 +81,8 @@ log "cancel stops every rank and leaves no process"
 X=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'trap "" TERM; echo $$ > t.p.$RANK && mv t.p.$RANK pid.$RANK; while :; do sleep 0.2; done')
 wait_state "$X" running 20 || fail "not running"
 wait_for 10 bash -c 'ls pid.* 2>/dev/null | wc -l | grep -qx 4' || fail "ranks did not start"
+wait_for 5 bash -c "[ \"\$(\"$B\" show $X --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"running_time\"] is not None and d[\"running_time\"] >= d[\"start_time\"])')\" = True ]" ||
+    fail "a running job's ranks run but it has no running_time: $("$B" show "$X" --json)"
 pids=$(echo $(cat pid.*))
 for p in $pids; do kill -0 "$p" || fail "rank $p not alive"; done
 "$B" cancel "$X" || fail "cancel"

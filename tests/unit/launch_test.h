@@ -362,4 +362,32 @@ static inline void wait_children(struct fixture *f, int n)
     }
 }
 
+/* Run a suite once per way of making a rank (launch_spawn.c): the default clone3 with
+ * CLONE_VM|CLONE_VFORK, clone3 with fork semantics, and plain fork(). On x86-64 the first
+ * must really be in effect afterwards (not silently stepped down). */
+static inline int run_spawn_modes(const struct CMUnitTest *tests, size_t n)
+{
+    static const struct {
+        int mode;
+        const char *name;
+    } modes[] = {{CL__SPAWN_VFORK, "spawn=vfork"},
+                 {CL__SPAWN_CLONE3, "spawn=clone3"},
+                 {CL__SPAWN_FORK, "spawn=fork"}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        cl__spawn_set_mode(modes[i].mode);
+        rc |= _cmocka_run_group_tests(modes[i].name, tests, n, NULL, NULL);
+        int in_effect = cl__spawn_set_mode(modes[i].mode);
+#if defined(__x86_64__)
+        if (in_effect != modes[i].mode) {
+            fprintf(stderr, "%s: stepped down to mode %d\n", modes[i].name, in_effect);
+            rc |= 1;
+        }
+#else
+        (void)in_effect;
+#endif
+    }
+    return rc;
+}
+
 #endif

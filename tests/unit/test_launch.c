@@ -154,7 +154,7 @@ static void test_logs(void **state)
     }
     for (int rank = 2; rank < 4; rank++) {
         char path[400], want[200];
-        assert_int_equal(cl_launch_log_path(f->logs, (uint32_t)rank, path, sizeof path), 0);
+        assert_int_equal(cl_launch_log_path(f->logs, NULL, (uint32_t)rank, path, sizeof path), 0);
         char *log = slurp(path);
         assert_non_null(log);
         snprintf(want, sizeof want, "out-%d-0\nerr-%d\nout-%d-1\nerr-%d\n", rank, rank, rank,
@@ -166,7 +166,7 @@ static void test_logs(void **state)
     snprintf(path, sizeof path, "%s/rank-0.log", f->logs);
     assert_int_equal(access(path, F_OK), -1); /* ranks 0, 1 are on another node */
     char small[8];
-    assert_int_equal(cl_launch_log_path("/some/long/dir", 3, small, sizeof small), -1);
+    assert_int_equal(cl_launch_log_path("/some/long/dir", NULL, 3, small, sizeof small), -1);
 }
 
 /* A rank that exits non-zero stops the others and is reported. */
@@ -443,7 +443,7 @@ static void test_command_lookup(void **state)
     assert_int_equal(d.result, 0);
     release(f, l);
     char log[400];
-    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    cl_launch_log_path(f->logs, NULL, 0, log, sizeof log);
     char *text = slurp(log);
     assert_non_null(text);
     assert_string_equal(text, "hello 0\n");
@@ -530,5 +530,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial_start_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rank_env_vector, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return run_spawn_modes(tests, sizeof tests / sizeof tests[0]);
 }

@@ -156,7 +156,7 @@ static void test_exec_failure(void **state)
     assert_int_equal(d.result, 0);
     release(f, l);
     char log[600];
-    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    cl_launch_log_path(f->logs, NULL, 0, log, sizeof log);
     char *text = slurp(log);
     assert_non_null(text);
     assert_string_equal(text, "shebangless 0\n");
@@ -256,7 +256,7 @@ static void test_cgroup_environment(void **state)
     assert_int_equal(d.result, 0);
     release(f, l);
     char log[600];
-    cl_launch_log_path(f->logs, 0, log, sizeof log);
+    cl_launch_log_path(f->logs, NULL, 0, log, sizeof log);
     char *env = slurp(log);
     assert_non_null(env);
     int ok = env_has(env, "PLAIN_NAME=1") && env_has(env, "A.B=2") && env_has(env, "C-D=3") &&
@@ -431,5 +431,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_children_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_death, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return run_spawn_modes(tests, sizeof tests / sizeof tests[0]);
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "store/store.h"
 
 static char dir[64];
@@ -50,6 +52,7 @@ static void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->priority = -5;
     j->time_limit_s = 90.5;
     j->submit_time = 1000.5;
+    j->running_time = 1002.25;
     j->alloc = "a,b";
     j->argv = argv;
     j->argc = 4;
@@ -77,6 +80,14 @@ static int on_job(const cl_store_job_t *j, void *arg)
     assert_int_equal(j->priority, -5);
     assert_int_equal(j->incarnation, 2);
     assert_true(j->time_limit_s == 90.5);
+    assert_true(j->running_time == 1002.25);
+    return 0;
+}
+
+static int on_running_time(const cl_store_job_t *j, void *arg)
+{
+    double *rt = arg;
+    if (j->id < 8) rt[j->id] = j->running_time;
     return 0;
 }
 
@@ -214,6 +225,43 @@ static void test_group_commit_rate(void **st)
     cl_store_close(s);
 }
 
+/* A journal written before jobs had running_time: opening it adds the column (0 for the old
+ * rows) and keeps every job. */
+static void test_old_journal_gains_running_time(void **st)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/colossus.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, name "
+                     "TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node "
+                     "INTEGER, max_restarts INTEGER, time_limit_s REAL, priority INTEGER, "
+                     "restarts INTEGER, incarnation INTEGER, exit_code INTEGER, has_exit "
+                     "INTEGER, submit_time REAL, start_time REAL, end_time REAL, alloc TEXT, "
+                     "argv BLOB, env BLOB);"
+                     "INSERT INTO jobs(id, state, name, argv, env) VALUES(5, 1, 'old', X'', X'');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    cl_error_t err;
+    cl_store_t *s = cl_store_open_sqlite(dir, true, &err);
+    assert_non_null(s);
+    cl_store_job_t j;
+    mkjob(&j, 6, CL_JOB_RUNNING);
+    assert_int_equal(cl_store_job_put(s, &j, &err), 0);
+    assert_int_equal(cl_store_commit(s, &err), 0);
+    cl_store_close(s);
+    s = cl_store_open_sqlite(dir, true, &err); /* the column exists now: no second ALTER */
+    assert_non_null(s);
+    double rt[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    assert_int_equal(cl_store_load(s, on_running_time, NULL, rt, &err), 0);
+    assert_true(rt[5] == 0);
+    assert_true(rt[6] == 1002.25);
+    cl_store_close(s);
+}
+
 static void test_open_error(void **st)
 {
     cl_error_t err;
@@ -228,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uncommitted_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_keeps_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_journal_gains_running_time, setup, teardown),
         cmocka_unit_test(test_open_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
