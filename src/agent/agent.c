@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "agent/agent_health.h"
+#include "agent/filepool.h"
 #include "agent/launch.h"
 #include "gpu/nvml.h"
 #include "proto/client.h"
@@ -58,6 +59,7 @@ struct agent {
     uint8_t key[CL_KEY_BYTES];
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
+    cl_filepool_t *logpool; /* spare rank log files (filepool.h) */
     cl_uconn_t *conn; /* NULL while disconnected */
     bool quitting;
     ag_node_t *nodes;  /* one, or --hollow N */
@@ -314,6 +316,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
             .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
             .log_dir = x->log_dir,
             .log_prefix = prefix,
+            .log_pool = a->logpool,
             .grace_ms = 3000,
         };
         rc = cl_launch_start(a->loop, &sp, on_launch_done, x, &x->l, err, sizeof err);
@@ -917,6 +920,16 @@ int cmd_agent(int argc, char **argv)
             return 1;
         }
     }
+    if (!a->hollow) {
+        /* Rank logs: a launch renames spares instead of creating files (filepool.h). */
+        char logs[PATH_MAX];
+        log_dir(a, logs, sizeof logs);
+        if (mkdir(logs, 0755) < 0 && errno != EEXIST) {
+            fprintf(stderr, "colossus agent: cannot create %s: %s\n", logs, strerror(errno));
+            return 1;
+        }
+        a->logpool = cl_filepool_new(a->loop, logs, (unsigned)(2 * (a->ngpus > 4 ? a->ngpus : 4)));
+    }
     if (a->nnodes == 1) {
         /* Ranks of an agent killed with -9 are killed with it; what they forked stays in
          * its cgroups until a later agent sweeps them. */
@@ -944,6 +957,7 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);
+    cl_filepool_close(a->logpool); /* spares of a refill still running: the next agent's */
     uv_run(a->loop, UV_RUN_NOWAIT); /* let closed timers of hollow launches go */
     uv_loop_close(a->loop);
     free(a->nodes);

@@ -2,6 +2,7 @@
  * when possible, logs to files), reaps them on SIGCHLD through the libuv loop, and stops
  * the whole launch with TERM then KILL. */
 #include "agent/launch.h"
+#include "agent/filepool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -420,7 +421,7 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         return -1;
     }
     int fd =
-        cl__high_fd(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644));
+        cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0644));
     if (fd < 0) {
         fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(errno));
         return -1;

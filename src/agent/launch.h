@@ -8,10 +8,11 @@
  * Without cgroups the launcher falls back to signalling each rank's process group; a
  * process that leaves its group (setsid, setpgid) then escapes and is not waited for.
  *
- * How: fork + exec (not uv_spawn, which cannot join a cgroup between fork and exec); the
- * child resets every signal to its default and unblocks them, calls setsid(), joins the
- * cgroup, redirects stdio and chdirs before exec, so the rank and whatever it forks are in
- * the cgroup from their first instruction. The ranks are reaped on the loop through a
+ * How: clone3 + exec (not uv_spawn, which cannot put a child in a cgroup); the child is born
+ * in the launch's cgroup (CLONE_INTO_CGROUP; where the kernel lacks it, fork() and the child
+ * joins the cgroup before exec), resets every signal to its default and unblocks them, calls
+ * setsid(), redirects stdio and chdirs before exec, so the rank and whatever it forks are in
+ * the cgroup from their first instruction (launch_spawn.c). The ranks are reaped on the loop through a
  * uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
  * children (uv_spawn's too) are untouched. The agent must not set SIGCHLD to SIG_IGN nor
  * call waitpid(-1).
@@ -87,6 +88,7 @@ typedef struct cl_launch_spec {
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
     const char *log_dir;        /* where rank-RANK.log files go, required */
     const char *log_prefix;     /* put before "rank-" in their names (e.g. "job42."), or NULL */
+    struct cl_filepool *log_pool; /* spare files in log_dir (filepool.h), or NULL */
     int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is

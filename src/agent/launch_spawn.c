@@ -61,7 +61,8 @@ int cl__high_fd(int fd)
 /* The child, between fork and exec: only async-signal-safe calls from here on. It may run
  * in the agent's memory on a stack of its own (CL__SPAWN_VFORK): no sanitizer bookkeeping. */
 __attribute__((noreturn, no_sanitize("address", "undefined"))) static void
-child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup)
+child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup,
+      struct child_report *shared)
 {
     struct child_report rep = {0, 0};
     struct sigaction dfl;
@@ -103,8 +104,11 @@ child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup)
     rep.step = STEP_EXEC;
 fail:
     rep.err = errno;
-    while (write(report_fd, &rep, sizeof rep) < 0 && errno == EINTR)
-        ;
+    if (shared) /* CL__SPAWN_VFORK: the suspended parent reads it when we _exit */
+        *shared = rep;
+    else
+        while (write(report_fd, &rep, sizeof rep) < 0 && errno == EINTR)
+            ;
     _exit(127);
 }
 
@@ -131,6 +135,7 @@ int cl__spawn_set_mode(int mode)
 struct child_args {
     const struct cl__spawn_req *q;
     int devnull, report_fd, in_cgroup;
+    struct child_report *shared; /* CL__SPAWN_VFORK: where a failing child reports */
 };
 
 #if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
@@ -139,7 +144,7 @@ struct child_args {
 __attribute__((no_sanitize("address", "undefined"), noreturn)) static void
 child_entry(struct child_args *a)
 {
-    child(a->q, a->devnull, a->report_fd, a->in_cgroup);
+    child(a->q, a->devnull, a->report_fd, a->in_cgroup, a->shared);
 }
 
 /* clone3 whose child starts in child_entry(arg) on ca->stack. The parent gets the pid or
@@ -169,78 +174,120 @@ static long clone3_call(struct clone_args *ca, struct child_args *arg)
 static _Alignas(64) unsigned char child_stack[64 * 1024];
 #endif
 
-/* The child of CL__SPAWN_FORK and CL__SPAWN_CLONE3 returns 0 here and calls child(); that
- * of CL__SPAWN_VFORK never returns here. */
-static pid_t fork_into(struct child_args *a, int cgroup_dir_fd)
+/* /dev/null for the ranks' stdin, opened once (close-on-exec, above 2). */
+static int devnull_fd(void)
 {
-#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+    static int fd = -1;
+    if (fd < 0) fd = cl__high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return fd;
+}
+
+/* A clone3 error that means "not this way on this kernel": step down a mode. */
+static int clone3_unsupported(int e)
+{
+    return e == ENOSYS || e == EINVAL || e == E2BIG;
+}
+
+/* CL__SPAWN_VFORK. Returns the pid of a child that has exec'd, -1 with err (the child that
+ * could not exec reaped, or clone3 failed), or 0 when the kernel cannot do it (step down).
+ * A failing child reports through memory it shares with us: no pipe. */
+static pid_t spawn_vfork(const struct cl__spawn_req *q, int devnull, char *err, size_t errlen)
+{
+#if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+    struct child_report rep = {0, 0};
+    struct child_args a = {q, devnull, -1, q->cgroup_dir_fd >= 0, &rep};
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_VM | CLONE_VFORK;
     ca.exit_signal = SIGCHLD;
-    if (cgroup_dir_fd >= 0) {
-        ca.flags = CLONE_INTO_CGROUP;
-        ca.cgroup = (uint64_t)cgroup_dir_fd;
+    ca.stack = (uint64_t)(uintptr_t)child_stack;
+    ca.stack_size = sizeof child_stack;
+    if (q->cgroup_dir_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)q->cgroup_dir_fd;
     }
-    a->in_cgroup = cgroup_dir_fd >= 0;
-#if defined(__x86_64__)
-    if (spawn_mode == CL__SPAWN_VFORK) {
-        ca.flags |= CLONE_VM | CLONE_VFORK;
-        ca.stack = (uint64_t)(uintptr_t)child_stack;
-        ca.stack_size = sizeof child_stack;
-        long pid = clone3_call(&ca, a);
-        if (pid >= 0) return (pid_t)pid;
-        if (pid != -ENOSYS && pid != -EINVAL && pid != -E2BIG) {
-            errno = (int)-pid;
-            return -1;
-        }
-        spawn_mode = CL__SPAWN_CLONE3;
-        ca.flags &= ~(uint64_t)(CLONE_VM | CLONE_VFORK);
-        ca.stack = ca.stack_size = 0;
+    long pid = clone3_call(&ca, &a);
+    if (pid < 0) {
+        if (clone3_unsupported((int)-pid)) return 0;
+        snprintf(err, errlen, "clone3: %s", strerror((int)-pid));
+        return -1;
     }
+    if (rep.step) { /* it ran child() to _exit() before we resumed */
+        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
+        return -1;
+    }
+    return (pid_t)pid;
+#else
+    (void)q, (void)devnull, (void)err, (void)errlen;
+    return 0;
 #endif
-    if (spawn_mode >= CL__SPAWN_CLONE3 && cgroup_dir_fd >= 0) {
+}
+
+/* CL__SPAWN_CLONE3 and CL__SPAWN_FORK: the child returns 0 here and calls child(). */
+static pid_t fork_into(int cgroup_dir_fd, int *in_cgroup)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+    if (spawn_mode == CL__SPAWN_CLONE3 && cgroup_dir_fd >= 0) {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.cgroup = (uint64_t)cgroup_dir_fd;
         long pid = syscall(SYS_clone3, &ca, sizeof ca);
-        if (pid >= 0) return (pid_t)pid;
-        if (errno != ENOSYS && errno != EINVAL && errno != E2BIG) return -1;
+        if (pid >= 0) {
+            *in_cgroup = 1;
+            return (pid_t)pid;
+        }
+        if (!clone3_unsupported(errno)) return -1;
         spawn_mode = CL__SPAWN_FORK;
     }
 #else
     (void)cgroup_dir_fd;
 #endif
-    a->in_cgroup = 0;
+    *in_cgroup = 0;
     return fork();
 }
 
 pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen)
 {
-    int pipefd[2] = {-1, -1};
-    int devnull = cl__high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (devnull < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        if (devnull >= 0) close(devnull);
+    int devnull = devnull_fd();
+    if (devnull < 0) {
+        snprintf(err, errlen, "/dev/null: %s", strerror(errno));
         return -1;
     }
-    pipefd[0] = cl__high_fd(pipefd[0]);
-    pipefd[1] = cl__high_fd(pipefd[1]);
-    if (pipefd[0] < 0 || pipefd[1] < 0) {
+    /* With every signal blocked across the clone, no handler of the agent (libuv's
+     * included) can run in the child before it has reset them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (spawn_mode == CL__SPAWN_VFORK) {
+        pid_t pid = spawn_vfork(q, devnull, err, errlen);
+        if (pid != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            *report_fd = -1; /* nothing to wait for: it has exec'd */
+            return pid;
+        }
+        spawn_mode = CL__SPAWN_CLONE3;
+    }
+    /* The other modes: the parent runs on while the child execs; exec errors come back
+     * through a close-on-exec pipe. */
+    int pipefd[2] = {-1, -1};
+    if (pipe2(pipefd, O_CLOEXEC) < 0 || (pipefd[0] = cl__high_fd(pipefd[0])) < 0 ||
+        (pipefd[1] = cl__high_fd(pipefd[1])) < 0) {
         snprintf(err, errlen, "%s", strerror(errno));
-        close(devnull);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (pipefd[0] >= 0) close(pipefd[0]);
         if (pipefd[1] >= 0) close(pipefd[1]);
         return -1;
     }
-    /* With every signal blocked across fork(), no handler of the agent (libuv's included)
-     * can run in the child before it has reset them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    struct child_args ca = {q, devnull, pipefd[1], 0};
-    pid_t pid = fork_into(&ca, q->cgroup_dir_fd);
-    if (pid == 0) child(q, devnull, pipefd[1], ca.in_cgroup);
+    int in_cgroup = 0;
+    pid_t pid = fork_into(q->cgroup_dir_fd, &in_cgroup);
+    if (pid == 0) child(q, devnull, pipefd[1], in_cgroup, NULL);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(pipefd[1]);
-    close(devnull);
     if (pid < 0) {
         close(pipefd[0]);
         snprintf(err, errlen, "fork: %s", strerror(fork_errno));
@@ -252,6 +299,7 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
 
 int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen)
 {
+    if (report_fd < 0) return 0; /* CL__SPAWN_VFORK: cl__spawn_begin() saw the exec */
     /* The pipe closes on a successful exec: wait for that or for the child's report. */
     struct child_report rep;
     ssize_t n;

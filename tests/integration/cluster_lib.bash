@@ -37,7 +37,8 @@ cleanup() {
         sleep 0.1
     done
     for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}" $(our_ranks); do kill -9 "$p" 2>/dev/null; done
-    if [ $rc -ne 0 ] || [ -n "${KEEP_TEST_DIR:-}" ]; then log "test dir kept: $T"; else rm -rf "$T"; fi
+    if [ $rc -ne 0 ] || [ -n "${KEEP_TEST_DIR:-}" ]; then log "test dir kept: $T ${EXTRA_DIRS:-}"
+    else rm -rf "$T" ${EXTRA_DIRS:-}; fi
     exit $rc
 }
 trap cleanup EXIT
@@ -72,7 +73,7 @@ start_controller() {
 
 # start_agent NAME GPUS
 start_agent() {
-    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$1" --work-dir "$T/agents/$1" \
+    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$1" --work-dir "${AGENT_ROOT:-$T/agents}/$1" \
         --fake-gpus "$2" >>"$T/agent-$1.log" 2>&1 &
     AGENT_PID[$1]=$!
 }
