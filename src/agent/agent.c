@@ -38,10 +38,14 @@ typedef struct ag_node {
     char name[64];
     uint32_t id; /* compact id from the controller, once registered */
     bool registered;
+    struct ag_launch *launches; /* this node's, through node_next */
 } ag_node_t;
 
+/* Launches are on two lists: the agent's (next/prev) and their node's (node_next/node_prev),
+ * so that finding one is a walk of its node's few, not of every launch of the agent: a
+ * hollow agent carrying 68,750 nodes of a 65,536-node gang holds tens of thousands. */
 typedef struct ag_launch {
-    struct ag_launch *next;
+    struct ag_launch *next, *prev, *node_next, *node_prev;
     agent_t *agent;
     int node;            /* index into agent->nodes */
     uv_timer_t *sim;     /* hollow: the simulated run */
@@ -62,12 +66,15 @@ struct agent {
     cl_filepool_t *logpool; /* spare rank log files (filepool.h) */
     cl_uconn_t *conn; /* NULL while disconnected */
     bool quitting;
-    ag_node_t *nodes;  /* one, or --hollow N */
+    ag_node_t *nodes;
+    uint32_t *id_tab, *id_keys; /* node_index() */
+    size_t id_cap, id_used;  /* one, or --hollow N */
     int nnodes;
     uint32_t hollow_ms; /* hollow: how long a simulated launch runs */
     bool hollow;
     uint32_t hb_ms, dead_ms;
     bool hb_started;
+    int reg_next, reg_outstanding; /* registration window on this connection */
     uv_timer_t hb_timer, reconnect_timer;
     uv_signal_t sigterm, sigint;
     int backoff_ms;
@@ -85,12 +92,47 @@ static void send_msg(agent_t *a, Colossus__Msg *m)
     }
 }
 
+/* Node ids to indexes: open addressing on id_keys, at least 2 slots per node, value index
+ * + 1 in id_tab (0: empty). A stale slot (an id the controller has since given another
+ * node) fails the check in node_index(). */
+static uint32_t *id_slot(agent_t *a, uint32_t id)
+{
+    size_t mask = a->id_cap - 1, h = (id * 2654435761u) & mask;
+    while (a->id_tab[h] && a->id_keys[h] != id)
+        h = (h + 1) & mask;
+    return &a->id_tab[h];
+}
+
+static void id_bind(agent_t *a, uint32_t id, int index)
+{
+    if (!a->id_tab)
+        return;
+    uint32_t *slot = id_slot(a, id);
+    if (!*slot && ++a->id_used > a->id_cap / 2) {
+        /* Ids churned (controllers with fresh state): keep only the current ones. */
+        memset(a->id_tab, 0, a->id_cap * sizeof *a->id_tab);
+        a->id_used = 0;
+        for (int i = 0; i < a->nnodes; i++)
+            if (a->nodes[i].registered && i != index)
+                id_bind(a, a->nodes[i].id, i);
+        slot = id_slot(a, id);
+        a->id_used++;
+    }
+    a->id_keys[slot - a->id_tab] = id;
+    *slot = (uint32_t)index + 1;
+}
+
 static int node_index(agent_t *a, uint32_t id)
 {
-    for (int i = 0; i < a->nnodes; i++) /* few nodes per agent; a hollow one is a test tool */
-        if (a->nodes[i].registered && a->nodes[i].id == id)
-            return i;
-    return -1;
+    if (!a->id_tab) { /* out of memory at start: the slow way */
+        for (int i = 0; i < a->nnodes; i++)
+            if (a->nodes[i].registered && a->nodes[i].id == id)
+                return i;
+        return -1;
+    }
+    uint32_t v = *id_slot(a, id);
+    int i = (int)v - 1;
+    return v && a->nodes[i].registered && a->nodes[i].id == id ? i : -1;
 }
 
 static void send_exited(agent_t *a, ag_launch_t *x)
@@ -124,13 +166,35 @@ static void send_started(agent_t *a, ag_launch_t *x)
     send_msg(a, &m);
 }
 
+static void launch_link(agent_t *a, ag_launch_t *x)
+{
+    ag_node_t *n = &a->nodes[x->node];
+    x->prev = NULL;
+    x->next = a->launches;
+    if (a->launches)
+        a->launches->prev = x;
+    a->launches = x;
+    x->node_prev = NULL;
+    x->node_next = n->launches;
+    if (n->launches)
+        n->launches->node_prev = x;
+    n->launches = x;
+}
+
 static void launch_remove(agent_t *a, ag_launch_t *x)
 {
-    for (ag_launch_t **p = &a->launches; *p; p = &(*p)->next)
-        if (*p == x) {
-            *p = x->next;
-            break;
-        }
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        a->launches = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    if (x->node_prev)
+        x->node_prev->node_next = x->node_next;
+    else
+        a->nodes[x->node].launches = x->node_next;
+    if (x->node_next)
+        x->node_next->node_prev = x->node_prev;
     cl_launch_destroy(x->l);
     if (x->sim)
         uv_close((uv_handle_t *)x->sim, (uv_close_cb)free);
@@ -165,8 +229,10 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
 
 static ag_launch_t *launch_find(agent_t *a, int node, uint64_t job, uint32_t inc)
 {
-    for (ag_launch_t *x = a->launches; x; x = x->next)
-        if (x->node == node && x->job == job && x->incarnation == inc)
+    if (node < 0)
+        return NULL;
+    for (ag_launch_t *x = a->nodes[node].launches; x; x = x->node_next)
+        if (x->job == job && x->incarnation == inc)
             return x;
     return NULL;
 }
@@ -250,8 +316,8 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     if (launch_find(a, node, L->job, L->incarnation))
         return; /* a duplicate (resent after a reconnect) */
     /* Fencing: an older incarnation of the job on this node must not run beside this one. */
-    for (ag_launch_t *x = a->launches; x; x = x->next)
-        if (x->node == node && x->job == L->job && x->incarnation < L->incarnation)
+    for (ag_launch_t *x = a->nodes[node].launches; x; x = x->node_next)
+        if (x->job == L->job && x->incarnation < L->incarnation)
             launch_stop(x, "superseded by a newer incarnation");
     ag_launch_t *x = calloc(1, sizeof *x);
     if (!x)
@@ -269,8 +335,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         uv_timer_init(a->loop, x->sim);
         x->sim->data = x;
         uv_timer_start(x->sim, on_sim_timer, a->hollow_ms, 0);
-        x->next = a->launches;
-        a->launches = x;
+        launch_link(a, x);
         send_started(a, x);
         return;
     }
@@ -323,8 +388,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     }
     free(argv);
     free(env);
-    x->next = a->launches;
-    a->launches = x;
+    launch_link(a, x);
     if (rc < 0) {
         /* Could not start: report it as a failure of this node's first rank (exit 127 as a
          * shell would), so the job fails as a user error instead of hanging. */
@@ -363,10 +427,8 @@ static void handle_fence(agent_t *a, const Colossus__Fence *f)
     int node = node_index(a, f->node);
     if (a->health)
         ag_health_drop_held(a->health, f->node, 0, 0); /* not reported: never to be launched */
-    for (ag_launch_t *x = a->launches; x; x = next) {
-        next = x->next;
-        if (x->node != node)
-            continue;
+    for (ag_launch_t *x = node >= 0 ? a->nodes[node].launches : NULL; x; x = next) {
+        next = x->node_next;
         bool keep = false;
         for (size_t i = 0; i < f->n_keep; i++)
             if (f->keep[i]->job == x->job && f->keep[i]->incarnation == x->incarnation)
@@ -447,8 +509,8 @@ static void send_register_node(agent_t *a, int node)
     r.gpus = gp;
     r.n_gpus = (size_t)a->ngpus;
     size_t n = 0;
-    for (ag_launch_t *x = a->launches; x; x = x->next)
-        n += x->node == node;
+    for (ag_launch_t *x = a->nodes[node].launches; x; x = x->node_next)
+        n++;
     Colossus__RunningJob *rj = calloc(n + 1, sizeof *rj), **rp = calloc(n + 1, sizeof *rp);
     if (!rj || !rp) {
         free(rj);
@@ -456,9 +518,7 @@ static void send_register_node(agent_t *a, int node)
         return;
     }
     size_t i = 0;
-    for (ag_launch_t *x = a->launches; x; x = x->next) {
-        if (x->node != node)
-            continue;
+    for (ag_launch_t *x = a->nodes[node].launches; x; x = x->node_next) {
         colossus__running_job__init(&rj[i]);
         rj[i].job = x->job;
         rj[i].incarnation = x->incarnation;
@@ -485,12 +545,28 @@ static void send_register_node(agent_t *a, int node)
     free(rp);
 }
 
+/* Registrations go out AG_REG_WINDOW at a time, the next ones as replies come back: the
+ * controller reads a connection in order, so a heartbeat queued behind 68,750 Registers
+ * would reach it only after all of them, seconds after the nodes registered first were
+ * due a heartbeat (550,000 hollow nodes flapped that way). */
+#define AG_REG_WINDOW 512
+
+static void register_more(agent_t *a)
+{
+    int sent = 0;
+    while (a->reg_next < a->nnodes && a->reg_outstanding < AG_REG_WINDOW) {
+        send_register_node(a, a->reg_next++);
+        a->reg_outstanding++;
+        sent++;
+    }
+    if (sent && a->conn)
+        cl_uconn_flush(a->conn);
+}
+
 static void send_register(agent_t *a)
 {
-    for (int i = 0; i < a->nnodes; i++)
-        send_register_node(a, i);
-    if (a->conn)
-        cl_uconn_flush(a->conn);
+    a->reg_next = a->reg_outstanding = 0;
+    register_more(a);
 }
 
 static void on_heartbeat(uv_timer_t *t)
@@ -532,6 +608,9 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
             return;
         }
         ag_node_t *n = &a->nodes[r->handle];
+        if (a->reg_outstanding > 0)
+            a->reg_outstanding--;
+        register_more(a);
         if (!r->ok) {
             cl_daemon_log(WHO, "registration of %s refused: %s", n->name, r->error);
             if (a->nnodes == 1)
@@ -540,6 +619,7 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
         }
         n->id = r->node;
         n->registered = true;
+        id_bind(a, n->id, (int)r->handle);
         a->hb_ms = r->heartbeat_ms ? r->heartbeat_ms : 1000;
         a->dead_ms = r->dead_after_ms;
         a->backoff_ms = 100;
@@ -561,10 +641,9 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
         if (a->health)
             ag_health_drop_held(a->health, m->stop->node, m->stop->job, m->stop->incarnation);
         ag_launch_t *next;
-        for (ag_launch_t *x = a->launches; x; x = next) {
-            next = x->next; /* a hollow launch may end (not be freed) right away */
-            if (x->node == node && x->job == m->stop->job &&
-                x->incarnation <= m->stop->incarnation)
+        for (ag_launch_t *x = node >= 0 ? a->nodes[node].launches : NULL; x; x = next) {
+            next = x->node_next; /* a hollow launch may end (not be freed) right away */
+            if (x->job == m->stop->job && x->incarnation <= m->stop->incarnation)
                 launch_stop(x, "stop ordered by the controller");
         }
         break;
@@ -869,6 +948,15 @@ int cmd_agent(int argc, char **argv)
     a->hollow_ms = (uint32_t)hollow_ms;
     a->nnodes = a->hollow ? (int)hollow : 1;
     a->nodes = calloc((size_t)a->nnodes, sizeof *a->nodes);
+    for (a->id_cap = 16; a->id_cap < 2 * (size_t)a->nnodes; a->id_cap *= 2)
+        ;
+    a->id_tab = calloc(a->id_cap, sizeof *a->id_tab); /* NULL: node_index() scans */
+    a->id_keys = calloc(a->id_cap, sizeof *a->id_keys);
+    if (!a->id_tab || !a->id_keys) {
+        free(a->id_tab);
+        free(a->id_keys);
+        a->id_tab = a->id_keys = NULL;
+    }
     if (!a->nodes) {
         fprintf(stderr, "colossus agent: out of memory\n");
         return 1;

@@ -57,28 +57,51 @@ static char **strv_dup(char *const *v, size_t n)
     return o;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Gangs above this many nodes get a sorted index for alloc_pos(): every node of a job sends
+ * Started and Exited, and a scan per message is quadratic (65,536 nodes: 4e9 steps). */
+#define ALLOC_INDEX_MIN 32
+
 static void set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n)
 {
     free(j->alloc);
+    free(j->alloc_index);
     free(j->done);
     free(j->started);
     j->alloc = calloc(n ? n : 1, sizeof *j->alloc);
     j->done = calloc(n ? n : 1, sizeof *j->done);
     j->started = calloc(n ? n : 1, sizeof *j->started);
-    j->nstarted = 0;
-    if (!j->alloc || !j->done || !j->started)
+    j->alloc_index = n > ALLOC_INDEX_MIN ? malloc(n * sizeof *j->alloc_index) : NULL;
+    j->nstarted = j->ndone = 0;
+    if (!j->alloc || !j->done || !j->started || (n > ALLOC_INDEX_MIN && !j->alloc_index))
         abort(); /* out of memory in the daemon: crash and recover from the journal */
     memcpy(j->alloc, ids, n * sizeof *ids);
     j->nalloc = n;
+    if (j->alloc_index) {
+        for (uint32_t i = 0; i < n; i++)
+            j->alloc_index[i] = (uint64_t)ids[i] << 32 | i;
+        qsort(j->alloc_index, n, sizeof *j->alloc_index, cmp_u64);
+    }
 }
 
 void ctl_journal_job(ctl_t *c, ctl_job_t *j)
 {
-    char alloc[8192];
+    /* The allocation by node names, whole: a gang of 65,536 nodes is ~700 KB. */
+    size_t cap = 1;
+    for (uint32_t i = 0; i < j->nalloc; i++)
+        cap += strlen(c->nodes[j->alloc[i]].name) + 1;
+    char *alloc = malloc(cap);
+    if (!alloc)
+        abort(); /* out of memory in the daemon: crash and recover from the journal */
     size_t off = 0;
     alloc[0] = 0;
-    for (uint32_t i = 0; i < j->nalloc && off + 70 < sizeof alloc; i++)
-        off += (size_t)snprintf(alloc + off, sizeof alloc - off, "%s%s", i ? "," : "",
+    for (uint32_t i = 0; i < j->nalloc; i++)
+        off += (size_t)snprintf(alloc + off, cap - off, "%s%s", i ? "," : "",
                                 c->nodes[j->alloc[i]].name);
     cl_store_job_t sj = {
         .id = j->id,
@@ -111,7 +134,9 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
     if (!terminal(j->state) && cl_job_get(c->cluster, j->id, &info) == 0)
         sj.restarts = j->restarts_base + info.restarts;
     cl_error_t err;
-    if (cl_store_job_put(c->store, &sj, &err) < 0)
+    int rc = cl_store_job_put(c->store, &sj, &err);
+    free(alloc);
+    if (rc < 0)
         ctl_fatal(c, "journal job", &err);
 }
 
@@ -476,11 +501,26 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, char *err, size_t len)
     return 0;
 }
 
+/* Position of node in the job's allocation (its node rank), or -1. */
 static int alloc_pos(const ctl_job_t *j, uint32_t node)
 {
-    for (uint32_t i = 0; i < j->nalloc; i++)
-        if (j->alloc[i] == node)
-            return (int)i;
+    if (!j->alloc_index) {
+        for (uint32_t i = 0; i < j->nalloc; i++)
+            if (j->alloc[i] == node)
+                return (int)i;
+        return -1;
+    }
+    size_t lo = 0, hi = j->nalloc;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t at = (uint32_t)(j->alloc_index[mid] >> 32);
+        if (at == node)
+            return (int)(uint32_t)j->alloc_index[mid];
+        if (at < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
@@ -518,10 +558,12 @@ static void node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
                       j->id, j->fail_reason, c->dead_ms + 300);
         return;
     }
-    j->done[pos] = true;
-    for (uint32_t i = 0; i < j->nalloc; i++)
-        if (!j->done[i])
-            return;
+    if (!j->done[pos]) {
+        j->done[pos] = true;
+        j->ndone++;
+    }
+    if (j->ndone < j->nalloc)
+        return;
     cl_error_t e;
     if (cl_job_finish(c->cluster, j->id, true, ctl_now(), &e) < 0)
         cl_daemon_log(c->who, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
@@ -719,11 +761,16 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     j->running_time = sj->running_time;
     snprintf(j->reason, sizeof j->reason, "%s", sj->reason);
     /* the allocation by node names */
-    uint32_t ids[1024], n = 0;
+    size_t cap = 1;
+    for (const char *p = sj->alloc; *p; p++)
+        cap += *p == ',';
+    uint32_t *ids = malloc(cap * sizeof *ids);
+    uint32_t n = 0;
     bool known = true;
     char *names = strdup(sj->alloc), *save = NULL;
-    for (char *t = names ? strtok_r(names, ",", &save) : NULL; t && n < 1024;
-         t = strtok_r(NULL, ",", &save)) {
+    if (!ids || !names)
+        abort(); /* out of memory in the daemon */
+    for (char *t = strtok_r(names, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) {
         ctl_node_t *nd = ctl_node_by_name(c, t);
         if (nd)
             ids[n++] = nd->id;
@@ -732,6 +779,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     }
     free(names);
     set_alloc(j, ids, n);
+    free(ids);
     if (job_insert(c, j) < 0)
         return -1;
     if (terminal(j->state))
@@ -811,6 +859,7 @@ void ctl_jobs_reconcile(ctl_t *c)
             cl_job_get(c->cluster, j->id, &info);
             j->inc_base = j->inc - info.incarnation;
             memset(j->done, 0, j->nalloc * sizeof *j->done);
+            j->ndone = 0;
             if (!j->running_time) { /* its Started died with the old controller */
                 j->running_time = now;
                 ctl_journal_job(c, j);

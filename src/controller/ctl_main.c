@@ -71,6 +71,7 @@ static void on_prepare(uv_prepare_t *p)
 
 static void on_check(uv_check_t *p)
 {
+    ctl_nodes_judge(p->data); /* after this turn's reads: see ctl_t.suspects */
     ctl_turn(p->data);
 }
 
@@ -442,6 +443,9 @@ int cmd_controller(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     c->loop = uv_default_loop();
+    uv_idle_init(c->loop, &c->judge_idle); /* liveness: ctl_nodes.c */
+    uv_timer_init(c->loop, &c->dead_timer);
+    c->dead_timer.data = c;
     if (ctl_nodes_init(c) < 0 || ctl_jobs_recover(c, &cerr) < 0 || ctl_health_init(c) < 0) {
         fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", c->state_dir,
                 cerr.msg);

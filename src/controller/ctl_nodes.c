@@ -82,8 +82,6 @@ static int on_node_loaded(const cl_store_node_t *sn, void *arg)
     return 0;
 }
 
-static void on_dead(uv_timer_t *t);
-
 int ctl_nodes_init(ctl_t *c)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
@@ -104,8 +102,6 @@ int ctl_nodes_init(ctl_t *c)
         n->id = i;
         n->ctl = c;
         snprintf(n->name, sizeof n->name, "%s", cl_topo_node_name(t, i));
-        uv_timer_init(c->loop, &n->dead_timer);
-        n->dead_timer.data = n;
         /* Every node is down until its agent registers. */
         cl_error_t err;
         if (cl_node_fail(c->cluster, i, now, &d, &err) < 0)
@@ -140,10 +136,76 @@ static void node_up(ctl_t *c, ctl_node_t *n)
     c->sched_needed = true;
 }
 
-static void arm(ctl_t *c, ctl_node_t *n)
+static void on_dead_timer(uv_timer_t *t);
+
+/* Run the dead timer at `at` (loop ms) unless it already runs earlier. */
+static void dead_timer_at(ctl_t *c, uint64_t at)
 {
-    n->last_seen = ctl_now();
-    uv_timer_start(&n->dead_timer, on_dead, c->dead_ms, 0);
+    if (c->dead_due && c->dead_due <= at)
+        return;
+    uint64_t now = uv_now(c->loop);
+    c->dead_due = at;
+    uv_timer_start(&c->dead_timer, on_dead_timer, at > now ? at - now : 0, 0);
+}
+
+static void deadq_push(struct ctl_deadq *q, uint32_t node, uint64_t at)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 1024;
+        struct ctl_deadline *v = malloc(cap * sizeof *v);
+        if (!v)
+            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        for (size_t i = 0; i < q->n; i++)
+            v[i] = q->v[(q->head + i) % q->cap];
+        free(q->v);
+        q->v = v;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->v[(q->head + q->n++) % q->cap] = (struct ctl_deadline){node, at};
+}
+
+/* A heartbeat (or registration): the node is suspected `which` deadline from now (0:
+ * dead_after, 1: twice that). The caller refreshes the loop's clock first (uv_update_time(),
+ * once per message): libuv reads it only at the start of a loop turn, and a deadline taken
+ * late in a long turn from that stale clock would come early. */
+static void arm_for(ctl_t *c, ctl_node_t *n, int which, double now)
+{
+    n->last_seen = now;
+    n->suspect = false;
+    n->deadline = uv_now(c->loop) + (uint64_t)c->dead_ms * (which ? 2 : 1);
+    deadq_push(&c->deadq[which], n->id, n->deadline);
+    dead_timer_at(c, n->deadline);
+}
+
+static void arm(ctl_t *c, ctl_node_t *n, double now)
+{
+    arm_for(c, n, 0, now);
+}
+
+static void suspect(ctl_t *c, ctl_node_t *n);
+
+/* Pop what is due; a node whose deadline is still that entry's is suspected. */
+static void on_dead_timer(uv_timer_t *t)
+{
+    ctl_t *c = t->data;
+    uint64_t now = uv_now(c->loop), next = 0;
+    c->dead_due = 0;
+    for (int k = 0; k < 2; k++) {
+        struct ctl_deadq *q = &c->deadq[k];
+        while (q->n && q->v[q->head].at <= now) {
+            struct ctl_deadline e = q->v[q->head];
+            q->head = (q->head + 1) % q->cap;
+            q->n--;
+            ctl_node_t *n = &c->nodes[e.node];
+            if (n->deadline == e.at && n->alive && !n->suspect)
+                suspect(c, n);
+        }
+        if (q->n && (!next || q->v[q->head].at < next))
+            next = q->v[q->head].at;
+    }
+    if (next)
+        dead_timer_at(c, next);
 }
 
 static void reply_registered(ctl_conn_t *conn, uint32_t handle, ctl_node_t *n, const char *error)
@@ -193,11 +255,19 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
         if (colon)
             *colon = 0;
     }
-    cl_daemon_log(c->who, "node %s registered as %u (%u GPUs, %zu launches held, at %s)",
-                  n->name, n->id, n->ngpus, r->n_running, n->addr);
+    /* A connection carrying many nodes (hollow, relay) logs its first few and then every
+     * 10,000th: a registration storm of 100,000 nodes is not 100,000 lines. */
+    if (conn->nnodes <= 4 || conn->nnodes % 10000 == 0 || r->n_running)
+        cl_daemon_log(c->who, "node %s registered as %u (%u GPUs, %zu launches held, at %s)%s",
+                      n->name, n->id, n->ngpus, r->n_running, n->addr,
+                      conn->nnodes > 4 ? "; its connection carries more" : "");
     reply_registered(conn, r->handle, n, NULL);
     node_up(c, n);
-    arm(c, n);
+    uv_update_time(c->loop);
+    /* Its first heartbeat needs our reply first: in a storm of registrations on one
+     * connection the replies reach the agent seconds after we sent them (100,000 nodes:
+     * tests/integration/cluster_storm.sh). Twice dead-after for that one. */
+    arm_for(c, n, 1, ctl_now());
     if (ctl_jobs_fence(c, n, r) > 0) {
         /* Its agent restarted and lost ranks we run there: for those jobs it is a node
          * failure (restart elsewhere or in place), without waiting for dead-after. */
@@ -219,6 +289,8 @@ static void fence_returning(ctl_t *c, ctl_node_t *n)
 
 void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb)
 {
+    uv_update_time(c->loop);
+    double now = ctl_now();
     for (size_t i = 0; i < hb->n_nodes; i++) {
         uint32_t id = hb->nodes[i];
         if (id >= c->nnodes || c->nodes[id].conn != conn)
@@ -230,21 +302,51 @@ void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *h
             node_up(c, n);
             fence_returning(c, n);
         }
-        arm(c, n);
+        arm(c, n, now);
     }
 }
 
-static void on_dead(uv_timer_t *t)
+static void judge_idle(uv_idle_t *h)
 {
-    ctl_node_t *n = t->data;
-    ctl_t *c = n->ctl;
-    if (!n->alive)
+    (void)h; /* only there to keep the poll of a turn with suspects from blocking */
+}
+
+/* Its deadline passed: suspect the node until this turn's input has been read. */
+static void suspect(ctl_t *c, ctl_node_t *n)
+{
+    if (c->nsuspects == c->suspects_cap) {
+        size_t cap = c->suspects_cap ? 2 * c->suspects_cap : 64;
+        uint32_t *v = realloc(c->suspects, cap * sizeof *v);
+        if (!v)
+            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        c->suspects = v;
+        c->suspects_cap = cap;
+    }
+    c->suspects[c->nsuspects++] = n->id;
+    n->suspect = true;
+    if (c->nsuspects == 1)
+        uv_idle_start(&c->judge_idle, judge_idle);
+}
+
+/* Check phase, after this turn's reads: a suspect no heartbeat cleared is down. */
+void ctl_nodes_judge(ctl_t *c)
+{
+    if (!c->nsuspects)
         return;
-    n->alive = false;
-    cl_daemon_log(c->who, "node %s declared down: no heartbeat for %.0f ms", n->name,
-                  (ctl_now() - n->last_seen) * 1000);
-    ctl_jobs_node_failed(c, n);
-    c->sched_needed = true;
+    double now = ctl_now();
+    for (size_t i = 0; i < c->nsuspects; i++) {
+        ctl_node_t *n = &c->nodes[c->suspects[i]];
+        if (!n->suspect || !n->alive)
+            continue;
+        n->suspect = false;
+        n->alive = false;
+        cl_daemon_log(c->who, "node %s declared down: no heartbeat for %.0f ms", n->name,
+                      (now - n->last_seen) * 1000);
+        ctl_jobs_node_failed(c, n);
+        c->sched_needed = true;
+    }
+    c->nsuspects = 0;
+    uv_idle_stop(&c->judge_idle);
 }
 
 void ctl_nodes_conn_closed(ctl_t *c, ctl_conn_t *conn)

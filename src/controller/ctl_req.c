@@ -16,6 +16,39 @@ static void respond(ctl_conn_t *conn, Colossus__Response *r)
     ctl_send(conn, &m);
 }
 
+/* A long list as Responses of at most ~1 MiB each, all but the last with `more` set, so
+ * that no frame nears CL_FRAME_MAX whatever the cluster's size (550,000 nodes are ~60 MB). */
+#define PART_BYTES (1u << 20)
+
+static void respond_parts(ctl_conn_t *conn, uint64_t req, void **items, size_t n, bool nodes)
+{
+    size_t i = 0;
+    do {
+        size_t j = i, bytes = 0;
+        while (j < n) {
+            size_t b = nodes ? colossus__node_info__get_packed_size(items[j])
+                             : colossus__job_info__get_packed_size(items[j]);
+            if (j > i && bytes + b + 8 > PART_BYTES)
+                break;
+            bytes += b + 8;
+            j++;
+        }
+        Colossus__Response r = COLOSSUS__RESPONSE__INIT;
+        r.req = req;
+        r.ok = true;
+        if (nodes) {
+            r.nodes = (Colossus__NodeInfo **)items + i;
+            r.n_nodes = j - i;
+        } else {
+            r.jobs = (Colossus__JobInfo **)items + i;
+            r.n_jobs = j - i;
+        }
+        r.more = j < n;
+        respond(conn, &r);
+        i = j;
+    } while (i < n);
+}
+
 void ctl_respond_error(ctl_conn_t *conn, uint64_t req, const char *fmt, ...)
 {
     char err[512];
@@ -68,12 +101,7 @@ static void list_jobs(ctl_t *c, ctl_conn_t *conn, uint64_t req, bool all)
             k++;
         }
     }
-    Colossus__Response r = COLOSSUS__RESPONSE__INIT;
-    r.req = req;
-    r.ok = true;
-    r.jobs = vp;
-    r.n_jobs = k;
-    respond(conn, &r);
+    respond_parts(conn, req, (void **)vp, k, false);
     for (size_t i = 0; i < k; i++)
         ctl_job_info_release(&v[i]);
     free(v);
@@ -128,12 +156,7 @@ static void list_nodes(ctl_t *c, ctl_conn_t *conn, uint64_t req)
         vp[k] = o;
         k++;
     }
-    Colossus__Response r = COLOSSUS__RESPONSE__INIT;
-    r.req = req;
-    r.ok = true;
-    r.nodes = vp;
-    r.n_nodes = k;
-    respond(conn, &r);
+    respond_parts(conn, req, (void **)vp, k, true);
     free(v);
     free(vp);
     free(jobs);

@@ -195,6 +195,31 @@ fail:
     return NULL;
 }
 
+/* Move the jobs and nodes of a following part (Response.more) to the end of the first's. */
+static int grow(void ***v, size_t n, size_t add)
+{
+    if (!add)
+        return 0;
+    void **nv = realloc(*v, (n + add) * sizeof *nv);
+    if (!nv)
+        return -1;
+    *v = nv;
+    return 0;
+}
+
+static int join_parts(Colossus__Response *to, Colossus__Response *from)
+{
+    if (grow((void ***)&to->jobs, to->n_jobs, from->n_jobs) < 0 ||
+        grow((void ***)&to->nodes, to->n_nodes, from->n_nodes) < 0)
+        return -1;
+    for (size_t i = 0; i < from->n_jobs; i++)
+        to->jobs[to->n_jobs++] = from->jobs[i];
+    for (size_t i = 0; i < from->n_nodes; i++)
+        to->nodes[to->n_nodes++] = from->nodes[i];
+    from->n_jobs = from->n_nodes = 0; /* now owned by `to` */
+    return 0;
+}
+
 Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms, char *err,
                               size_t errlen)
 {
@@ -205,13 +230,30 @@ Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeou
     out.request = req;
     if (cl_client_send(c, &out, err, errlen) < 0)
         return NULL;
+    Colossus__Msg *first = NULL;
     for (;;) {
         Colossus__Msg *m = NULL;
-        if (cl_client_recv(c, &m, timeout_ms, err, errlen) < 0)
+        if (cl_client_recv(c, &m, timeout_ms, err, errlen) < 0) {
+            cl_msg_free(first);
             return NULL;
-        if (m->body_case == COLOSSUS__MSG__BODY_RESPONSE && m->response->req == req->req)
-            return m;
-        cl_msg_free(m);
+        }
+        if (m->body_case != COLOSSUS__MSG__BODY_RESPONSE || m->response->req != req->req) {
+            cl_msg_free(m);
+            continue;
+        }
+        if (!first) {
+            first = m;
+        } else if (join_parts(first->response, m->response) < 0) {
+            cl_msg_free(m);
+            cl_msg_free(first);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        } else {
+            first->response->more = m->response->more;
+            cl_msg_free(m);
+        }
+        if (!first->response->more || !first->response->ok)
+            return first;
     }
 }
 
