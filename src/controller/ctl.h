@@ -29,6 +29,22 @@ typedef struct ctl_conn {
     uint32_t nwaiters;                 /* `wait` requests parked on jobs */
 } ctl_conn_t;
 
+/* A FIFO of elem-byte elements in a ring that doubles when full (ctl_ring.c); set elem
+ * before the first push. */
+typedef struct ctl_ring {
+    unsigned char *v;
+    size_t elem, head, n, cap;
+} ctl_ring_t;
+void *ctl_ring_push(ctl_ring_t *r); /* the new last element's slot */
+void *ctl_ring_front(const ctl_ring_t *r); /* NULL when empty */
+void ctl_ring_pop(ctl_ring_t *r);
+
+/* One liveness deadline (see ctl_t.deadq). */
+struct ctl_deadline {
+    uint32_t node;
+    uint64_t at; /* loop ms */
+};
+
 typedef struct ctl_node {
     ctl_t *ctl;
     uint32_t id;
@@ -122,15 +138,15 @@ struct ctl {
      * moved) is stale and skipped. O(1) per heartbeat, where one uv timer per node cost a
      * heap update each (90% of the controller's CPU at 100,000 hollow nodes). Queue 0:
      * dead_after; queue 1: twice that, for the first heartbeat after registration. */
-    struct ctl_deadq {
-        struct ctl_deadline {
-            uint32_t node;
-            uint64_t at; /* loop ms */
-        } *v;
-        size_t head, n, cap;
-    } deadq[2];
+    ctl_ring_t deadq[2]; /* of struct ctl_deadline */
     uv_timer_t dead_timer;
-    uint64_t dead_due; /* when dead_timer fires, loop ms; 0: not running */
+    uint64_t dead_due;
+    /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
+     * `logs` read them from the journal): ids in the order they ended. */
+    double keep_finished_s;
+    ctl_ring_t finished; /* of uint64_t job ids */
+    bool loading_transient; /* ctl_job_lookup() is reading one job back */
+    struct ctl_job *transient; /* when dead_timer fires, loop ms; 0: not running */
     uv_timer_t tick;        /* time limits, end of recovery */
     uv_signal_t sigterm, sigint;
     ctl_conn_t *conns, *dirty;
@@ -173,6 +189,10 @@ ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *err, size_t len);
 int ctl_job_cancel(ctl_t *c, uint64_t id, char *err, size_t len);
 void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e);
+/* A client's view of job id: the live record, or one read back from the journal for a
+ * finished job no longer held (*transient set: release it with ctl_job_release()). */
+ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient);
+void ctl_job_release(ctl_job_t *j);
 void ctl_job_ranks_started(ctl_t *c, ctl_conn_t *conn, const Colossus__Started *s);
 void ctl_apply(ctl_t *c, cl_decisions_t *d);
 void ctl_schedule(ctl_t *c);

@@ -291,8 +291,11 @@ static void usage(FILE *f)
             "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
             "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
             "         [--address-file FILE] [--sync full|normal] [--checkpoint-dir DIR]\n"
+            "         [--keep-finished SECONDS]\n"
             "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
-            "                    (shared storage on a real cluster; default STATE-DIR/checkpoints)\n");
+            "                    (shared storage on a real cluster; default STATE-DIR/checkpoints)\n"
+            "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
+            "                    that `show`, `wait` and `logs` read it from the journal\n");
 }
 
 static int num_opt(const char *opt, const char *s, long lo, long hi, long *out)
@@ -312,7 +315,7 @@ static int num_opt(const char *opt, const char *s, long lo, long hi, long *out)
 int cmd_controller(int argc, char **argv)
 {
     enum { CO_STATE = 1000, CO_LISTEN, CO_KEY, CO_HB, CO_DEAD, CO_PRESET, CO_TOPO, CO_NODES, CO_GPN,
-           CO_SPARE, CO_ADDRFILE, CO_SYNC, CO_CKPT };
+           CO_SPARE, CO_ADDRFILE, CO_SYNC, CO_CKPT, CO_KEEP };
     static const struct option opts[] = {
         {"state-dir", required_argument, 0, CO_STATE},   {"listen", required_argument, 0, CO_LISTEN},
         {"key", required_argument, 0, CO_KEY},           {"heartbeat-ms", required_argument, 0, CO_HB},
@@ -321,10 +324,11 @@ int cmd_controller(int argc, char **argv)
         {"gpus-per-node", required_argument, 0, CO_GPN}, {"spare-fraction", required_argument, 0, CO_SPARE},
         {"address-file", required_argument, 0, CO_ADDRFILE}, {"sync", required_argument, 0, CO_SYNC},
         {"checkpoint-dir", required_argument, 0, CO_CKPT},
+        {"keep-finished", required_argument, 0, CO_KEEP},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const char *state = NULL, *listen_s = NULL, *keyfile = NULL, *preset = NULL, *topo = NULL,
                *addrfile = NULL, *ckpt = NULL;
-    long hb = 1000, dead = 0, nodes = 0, gpn = 0;
+    long hb = 1000, dead = 0, nodes = 0, gpn = 0, keep = 300;
     double spare = 0;
     bool sync_full = true;
     int o;
@@ -339,6 +343,7 @@ int cmd_controller(int argc, char **argv)
         case CO_PRESET: preset = optarg; break;
         case CO_TOPO: topo = optarg; break;
         case CO_NODES: if (num_opt("--nodes", optarg, 1, 10000000, &nodes) < 0) return 2; break;
+        case CO_KEEP: if (num_opt("--keep-finished", optarg, 0, 100000000, &keep) < 0) return 2; break;
         case CO_GPN: if (num_opt("--gpus-per-node", optarg, 1, CL_MAX_GPUS_PER_NODE, &gpn) < 0) return 2; break;
         case CO_SPARE: {
             char *end;
@@ -395,6 +400,7 @@ int cmd_controller(int argc, char **argv)
     c->who = "controller";
     c->hb_ms = (uint32_t)hb;
     c->dead_ms = (uint32_t)dead;
+    c->keep_finished_s = (double)keep;
     char err[512], host[256];
     int port;
     if (cl_addr_parse(listen_s, host, sizeof host, &port, err, sizeof err) < 0) {
@@ -446,6 +452,8 @@ int cmd_controller(int argc, char **argv)
     uv_idle_init(c->loop, &c->judge_idle); /* liveness: ctl_nodes.c */
     uv_timer_init(c->loop, &c->dead_timer);
     c->dead_timer.data = c;
+    c->deadq[0].elem = c->deadq[1].elem = sizeof(struct ctl_deadline);
+    c->finished.elem = sizeof(uint64_t);
     if (ctl_nodes_init(c) < 0 || ctl_jobs_recover(c, &cerr) < 0 || ctl_health_init(c) < 0) {
         fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", c->state_dir,
                 cerr.msg);

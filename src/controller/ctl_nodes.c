@@ -148,23 +148,6 @@ static void dead_timer_at(ctl_t *c, uint64_t at)
     uv_timer_start(&c->dead_timer, on_dead_timer, at > now ? at - now : 0, 0);
 }
 
-static void deadq_push(struct ctl_deadq *q, uint32_t node, uint64_t at)
-{
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 1024;
-        struct ctl_deadline *v = malloc(cap * sizeof *v);
-        if (!v)
-            abort(); /* out of memory in the daemon: crash and recover from the journal */
-        for (size_t i = 0; i < q->n; i++)
-            v[i] = q->v[(q->head + i) % q->cap];
-        free(q->v);
-        q->v = v;
-        q->cap = cap;
-        q->head = 0;
-    }
-    q->v[(q->head + q->n++) % q->cap] = (struct ctl_deadline){node, at};
-}
-
 /* A heartbeat (or registration): the node is suspected `which` deadline from now (0:
  * dead_after, 1: twice that). The caller refreshes the loop's clock first (uv_update_time(),
  * once per message): libuv reads it only at the start of a loop turn, and a deadline taken
@@ -174,7 +157,8 @@ static void arm_for(ctl_t *c, ctl_node_t *n, int which, double now)
     n->last_seen = now;
     n->suspect = false;
     n->deadline = uv_now(c->loop) + (uint64_t)c->dead_ms * (which ? 2 : 1);
-    deadq_push(&c->deadq[which], n->id, n->deadline);
+    *(struct ctl_deadline *)ctl_ring_push(&c->deadq[which]) =
+        (struct ctl_deadline){n->id, n->deadline};
     dead_timer_at(c, n->deadline);
 }
 
@@ -192,17 +176,15 @@ static void on_dead_timer(uv_timer_t *t)
     uint64_t now = uv_now(c->loop), next = 0;
     c->dead_due = 0;
     for (int k = 0; k < 2; k++) {
-        struct ctl_deadq *q = &c->deadq[k];
-        while (q->n && q->v[q->head].at <= now) {
-            struct ctl_deadline e = q->v[q->head];
-            q->head = (q->head + 1) % q->cap;
-            q->n--;
-            ctl_node_t *n = &c->nodes[e.node];
-            if (n->deadline == e.at && n->alive && !n->suspect)
+        struct ctl_deadline *e;
+        while ((e = ctl_ring_front(&c->deadq[k])) && e->at <= now) {
+            ctl_node_t *n = &c->nodes[e->node];
+            if (n->deadline == e->at && n->alive && !n->suspect)
                 suspect(c, n);
+            ctl_ring_pop(&c->deadq[k]);
         }
-        if (q->n && (!next || q->v[q->head].at < next))
-            next = q->v[q->head].at;
+        if (e && (!next || e->at < next))
+            next = e->at;
     }
     if (next)
         dead_timer_at(c, next);

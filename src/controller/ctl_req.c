@@ -81,7 +81,7 @@ static void list_jobs(ctl_t *c, ctl_conn_t *conn, uint64_t req, bool all)
 {
     size_t n = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
-        ctl_job_t *j = c->jobs[id];
+        ctl_job_t *j = ctl_job_get(c, id);
         if (j && (all || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING))
             n++;
     }
@@ -94,7 +94,7 @@ static void list_jobs(ctl_t *c, ctl_conn_t *conn, uint64_t req, bool all)
     }
     size_t k = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
-        ctl_job_t *j = c->jobs[id];
+        ctl_job_t *j = ctl_job_get(c, id);
         if (j && (all || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING)) {
             ctl_job_fill_info(c, j, &v[k]);
             vp[k] = &v[k];
@@ -193,13 +193,25 @@ static void node_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus_
     respond(conn, &r);
 }
 
+static void fetch_logs_of(ctl_t *c, ctl_conn_t *conn, uint64_t req,
+                          const Colossus__LogFetch *q, ctl_job_t *j);
+
 static void fetch_logs(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__LogFetch *q)
 {
-    ctl_job_t *j = ctl_job_get(c, q->job);
+    bool transient;
+    ctl_job_t *j = ctl_job_lookup(c, q->job, &transient);
     if (!j) {
         ctl_respond_error(conn, req, "no job %" PRIu64, q->job);
         return;
     }
+    fetch_logs_of(c, conn, req, q, j);
+    if (transient)
+        ctl_job_release(j);
+}
+
+static void fetch_logs_of(ctl_t *c, ctl_conn_t *conn, uint64_t req,
+                          const Colossus__LogFetch *q, ctl_job_t *j)
+{
     uint32_t per = j->gpus_per_node ? j->gpus_per_node : 1;
     if (!j->nalloc) {
         ctl_respond_error(conn, req, "job %" PRIu64 " has not run yet: no logs", q->job);
@@ -282,11 +294,14 @@ void ctl_request(ctl_t *c, ctl_conn_t *conn, const Colossus__Request *r)
         list_jobs(c, conn, r->req, r->jobs_all);
         return;
     case COLOSSUS__REQUEST__BODY_SHOW: {
-        ctl_job_t *j = ctl_job_get(c, r->show);
+        bool transient;
+        ctl_job_t *j = ctl_job_lookup(c, r->show, &transient);
         if (!j)
             ctl_respond_error(conn, r->req, "no job %" PRIu64, r->show);
         else
             ctl_respond_job(c, conn, r->req, j);
+        if (transient)
+            ctl_job_release(j);
         return;
     }
     case COLOSSUS__REQUEST__BODY_CANCEL: {
@@ -302,13 +317,16 @@ void ctl_request(ctl_t *c, ctl_conn_t *conn, const Colossus__Request *r)
         return;
     }
     case COLOSSUS__REQUEST__BODY_WAIT: {
-        ctl_job_t *j = ctl_job_get(c, r->wait);
+        bool transient;
+        ctl_job_t *j = ctl_job_lookup(c, r->wait, &transient);
         if (!j) {
             ctl_respond_error(conn, r->req, "no job %" PRIu64, r->wait);
             return;
         }
         if (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING) {
             ctl_respond_job(c, conn, r->req, j);
+            if (transient)
+                ctl_job_release(j);
             return;
         }
         ctl_waiter_t *w = calloc(1, sizeof *w);

@@ -178,6 +178,61 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return t ? t : "";
 }
 
+#define JOB_SELECT                                                                        \
+    "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"  \
+    "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc," \
+    "argv,env,running_time FROM jobs"
+
+/* Call jf for each row of st (a JOB_SELECT) until it returns non-zero. Returns the number
+ * of rows given to jf, or -1. */
+static int emit_jobs(sqlite3_stmt *st, cl_store_job_f *jf, void *arg, cl_error_t *err)
+{
+    int stop = 0, rows = 0;
+    while (!stop && sqlite3_step(st) == SQLITE_ROW) {
+        cl_store_job_t j = {0};
+        int i = 0;
+        j.id = (uint64_t)sqlite3_column_int64(st, i++);
+        j.state = sqlite3_column_int(st, i++);
+        j.name = col_text(st, i++);
+        j.tenant = col_text(st, i++);
+        j.cwd = col_text(st, i++);
+        j.reason = col_text(st, i++);
+        j.nodes = (uint32_t)sqlite3_column_int64(st, i++);
+        j.gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
+        j.max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
+        j.time_limit_s = sqlite3_column_double(st, i++);
+        j.priority = (int32_t)sqlite3_column_int64(st, i++);
+        j.restarts = (uint32_t)sqlite3_column_int64(st, i++);
+        j.incarnation = (uint32_t)sqlite3_column_int64(st, i++);
+        j.exit_code = (int32_t)sqlite3_column_int64(st, i++);
+        j.has_exit = sqlite3_column_int(st, i++) != 0;
+        j.submit_time = sqlite3_column_double(st, i++);
+        j.start_time = sqlite3_column_double(st, i++);
+        j.end_time = sqlite3_column_double(st, i++);
+        j.alloc = col_text(st, i++);
+        const char *a = sqlite3_column_blob(st, i);
+        size_t alen = (size_t)sqlite3_column_bytes(st, i++);
+        const char *e = sqlite3_column_blob(st, i);
+        size_t elen = (size_t)sqlite3_column_bytes(st, i++);
+        j.running_time = sqlite3_column_double(st, i++);
+        const char **av = split_strs(a ? a : "", a ? alen : 0, &j.argc);
+        const char **ev = split_strs(e ? e : "", e ? elen : 0, &j.envc);
+        if (!av || !ev) {
+            free(av);
+            free(ev);
+            snprintf(err->msg, sizeof err->msg, "store: out of memory");
+            return -1;
+        }
+        j.argv = av;
+        j.env = ev;
+        stop = jf(&j, arg);
+        rows++;
+        free(av);
+        free(ev);
+    }
+    return rows;
+}
+
 static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
                    cl_error_t *err)
 {
@@ -198,58 +253,27 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
         sqlite3_finalize(st);
     }
     if (jf && !stop) {
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,"
-                               "max_restarts,time_limit_s,priority,restarts,incarnation,"
-                               "exit_code,has_exit,submit_time,start_time,end_time,alloc,argv,env,"
-                               "running_time FROM jobs ORDER BY id",
-                               -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, JOB_SELECT " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
             return sq_fail(s, err, "load jobs");
-        while (!stop && sqlite3_step(st) == SQLITE_ROW) {
-            cl_store_job_t j = {0};
-            int i = 0;
-            j.id = (uint64_t)sqlite3_column_int64(st, i++);
-            j.state = sqlite3_column_int(st, i++);
-            j.name = col_text(st, i++);
-            j.tenant = col_text(st, i++);
-            j.cwd = col_text(st, i++);
-            j.reason = col_text(st, i++);
-            j.nodes = (uint32_t)sqlite3_column_int64(st, i++);
-            j.gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
-            j.max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
-            j.time_limit_s = sqlite3_column_double(st, i++);
-            j.priority = (int32_t)sqlite3_column_int64(st, i++);
-            j.restarts = (uint32_t)sqlite3_column_int64(st, i++);
-            j.incarnation = (uint32_t)sqlite3_column_int64(st, i++);
-            j.exit_code = (int32_t)sqlite3_column_int64(st, i++);
-            j.has_exit = sqlite3_column_int(st, i++) != 0;
-            j.submit_time = sqlite3_column_double(st, i++);
-            j.start_time = sqlite3_column_double(st, i++);
-            j.end_time = sqlite3_column_double(st, i++);
-            j.alloc = col_text(st, i++);
-            const char *a = sqlite3_column_blob(st, i);
-            size_t alen = (size_t)sqlite3_column_bytes(st, i++);
-            const char *e = sqlite3_column_blob(st, i);
-            size_t elen = (size_t)sqlite3_column_bytes(st, i++);
-            j.running_time = sqlite3_column_double(st, i++);
-            const char **av = split_strs(a ? a : "", a ? alen : 0, &j.argc);
-            const char **ev = split_strs(e ? e : "", e ? elen : 0, &j.envc);
-            if (!av || !ev) {
-                free(av);
-                free(ev);
-                sqlite3_finalize(st);
-                snprintf(err->msg, sizeof err->msg, "store: out of memory");
-                return -1;
-            }
-            j.argv = av;
-            j.env = ev;
-            stop = jf(&j, arg);
-            free(av);
-            free(ev);
-        }
+        int rc = emit_jobs(st, jf, arg, err);
         sqlite3_finalize(st);
+        return rc < 0 ? -1 : 0;
     }
     return 0;
+}
+
+/* One job by id (a finished job the controller no longer holds in memory). */
+static int sq_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg,
+                      cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, JOB_SELECT " WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "get job");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    int rc = emit_jobs(st, jf, arg, err);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static void sq_close(cl_store_t *bs)
@@ -268,6 +292,7 @@ static void sq_close(cl_store_t *bs)
 static const cl_store_ops_t sq_ops = {
     .name = "sqlite",
     .job_put = sq_job_put,
+    .job_get = sq_job_get,
     .node_put = sq_node_put,
     .meta_put = sq_meta_put,
     .meta_get = sq_meta_get,

@@ -48,6 +48,12 @@ int cl_store_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *
     return s->ops->load(s, jf, nf, arg, err);
 }
 
+int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg,
+                     cl_error_t *err)
+{
+    return s->ops->job_get(s, id, jf, arg, err);
+}
+
 void cl_store_close(cl_store_t *s)
 {
     if (s)

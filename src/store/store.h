@@ -54,6 +54,7 @@ typedef struct cl_store_ops {
     int (*commit)(cl_store_t *s, cl_error_t *err);
     int (*load)(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
                 cl_error_t *err);
+    int (*job_get)(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg, cl_error_t *err);
     void (*close)(cl_store_t *s); /* uncommitted puts are lost, as in a crash */
 } cl_store_ops_t;
 
@@ -77,6 +78,10 @@ int cl_store_commit(cl_store_t *s, cl_error_t *err);
 /* Call jf for every job (id order) and nf for every node; a callback returning non-zero stops. */
 int cl_store_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
                   cl_error_t *err);
+/* Call jf with job id if the journal has it (puts not yet committed included). Returns 1
+ * (found), 0 (not found) or -1. */
+int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg,
+                     cl_error_t *err);
 void cl_store_close(cl_store_t *s);
 
 #endif

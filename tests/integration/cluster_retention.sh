@@ -1,0 +1,61 @@
+#!/bin/bash
+# cluster_retention.sh - finished jobs leave the controller's memory --keep-finished seconds
+# after they end; `show`, `wait`, `logs` and `cancel` then answer from the journal, with the
+# same fields (restarts included), across a controller restart too; job ids keep counting;
+# the controller's memory stays flat over thousands of jobs.
+# timeout: 120
+. "$(dirname "$0")/cluster_lib.bash"
+start_controller --keep-finished 1
+start_agent n1 4
+wait_nodes_up 1
+cd "$T"
+J=$("$B" submit --gpus-per-node 1 --name kept -- sh -c 'echo hello-from-$RANK') || fail "submit"
+"$B" wait "$J" >/dev/null || fail "job $J"
+"$B" show --json "$J" > live.json
+"$B" jobs --all | grep -q "^$J " || fail "finished job not listed while kept"
+log "waiting past --keep-finished"
+wait_for 10 bash -c "! \"$B\" jobs --all | grep -q '^$J '" || fail "job $J still listed after its keep time"
+"$B" show --json "$J" > old.json || fail "show of a forgotten job"
+python3 - <<'PY' || fail "journal view differs: $(cat live.json old.json)"
+import json
+a, b = json.load(open("live.json")), json.load(open("old.json"))
+for k in ("id", "name", "state", "restarts", "nodes", "exit_code", "submit_time", "start_time", "end_time", "running_time", "argv"):
+    assert a[k] == b[k], (k, a[k], b[k])
+PY
+"$B" wait "$J" >/dev/null || fail "wait on a forgotten job"
+"$B" logs "$J" | grep -q hello-from-0 || fail "logs of a forgotten job"
+"$B" cancel "$J" 2>err.txt && fail "cancel of a finished job accepted"
+grep -q "already succeeded" err.txt || fail "cancel message: $(cat err.txt)"
+"$B" show 999999 2>err.txt && fail "show of a job that never existed"
+grep -q "no job 999999" err.txt || fail "message: $(cat err.txt)"
+
+log "a failed job, read back from the journal"
+F=$("$B" submit --gpus-per-node 1 -- false)
+"$B" wait "$F" >/dev/null && fail "false succeeded"
+wait_for 10 bash -c "! \"$B\" jobs --all | grep -q '^$F '" || fail "job $F still listed"
+[ "$(job_field "$F" 'd["state"], d["exit_code"]')" = "failed 1" ] || fail "failed job from journal: $(job_field "$F" 'd')"
+
+log "controller restart: old jobs stay in the journal, ids keep counting"
+kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
+CTL_ADDR=$(cat "$T/addr") start_controller --keep-finished 1
+wait_nodes_up 1
+[ "$(job_field "$J" 'd["state"]')" = succeeded ] || fail "job $J after restart"
+K=$("$B" submit --gpus-per-node 1 -- true)
+[ "$K" -gt "$F" ] || fail "job id $K reused (last was $F)"
+"$B" wait "$K" >/dev/null || fail "job $K"
+
+log "memory stays flat over 2 x 3,300 jobs"
+root=$(dirname "$(dirname "$B")")
+cc -O2 -I"$root/include" -I"$root/src" -I"$root/build/gen" "$root/bench/cluster_client.c" \
+    "$root/build/libcolossus.a" -o "$T/client" \
+    $(pkg-config --libs libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd) -ldl -lpthread -lm ||
+    fail "cannot build bench/cluster_client.c"
+rss() { awk '/VmRSS/ {print $2}' /proc/$CTL_PID/status; }
+for round in 1 2; do
+    "$T/client" "$CTL_ADDR" "$T/key" 3000 > "round$round.json" || fail "round $round"
+    sleep 1.5 # past --keep-finished: the tick forgets them
+    eval "rss$round=$(rss)"
+done
+log "controller RSS after each round: $rss1 kB, $rss2 kB"
+[ "$rss2" -le $((rss1 + 1024)) ] || fail "controller memory grew from $rss1 to $rss2 kB"
+log PASS
