@@ -84,7 +84,7 @@ asan: $(ASAN_BINS) bin/colossus-asan
 # The whole suite: installs what it needs, builds, runs unit tests (plain and ASan+UBSan),
 # integration tests and bounded fuzzing, and ends with "N passed, N failed".
 check: deps
-	$(MAKE) all unit asan $(CHECK_TARGETS)
+	$(MAKE) all unit asan $(BENCH_BINS) $(CHECK_TARGETS)
 	./tests/run.sh
 
 test: check

@@ -140,13 +140,11 @@ struct ctl {
      * dead_after; queue 1: twice that, for the first heartbeat after registration. */
     ctl_ring_t deadq[2]; /* of struct ctl_deadline */
     uv_timer_t dead_timer;
-    uint64_t dead_due;
+    uint64_t dead_due; /* when dead_timer fires, loop ms; 0: not running */
     /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
      * `logs` read them from the journal): ids in the order they ended. */
     double keep_finished_s;
     ctl_ring_t finished; /* of uint64_t job ids */
-    bool loading_transient; /* ctl_job_lookup() is reading one job back */
-    struct ctl_job *transient; /* when dead_timer fires, loop ms; 0: not running */
     uv_timer_t tick;        /* time limits, end of recovery */
     uv_signal_t sigterm, sigint;
     ctl_conn_t *conns, *dirty;

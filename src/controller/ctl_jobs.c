@@ -784,12 +784,13 @@ void ctl_jobs_tick(ctl_t *c)
 
 /* ---- recovery ---- */
 
-static int on_job_loaded(const cl_store_job_t *sj, void *arg)
+/* A job record from its journal row, not entered anywhere; *known: every node of its
+ * allocation is still in the topology. NULL when out of memory. */
+static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known)
 {
-    ctl_t *c = arg;
     ctl_job_t *j = calloc(1, sizeof *j);
     if (!j)
-        return -1;
+        return NULL;
     j->id = sj->id;
     j->name = strdup(sj->name);
     j->tenant = strdup(sj->tenant[0] ? sj->tenant : "default");
@@ -819,7 +820,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
         cap += *p == ',';
     uint32_t *ids = malloc(cap * sizeof *ids);
     uint32_t n = 0;
-    bool known = true;
+    *known = true;
     char *names = strdup(sj->alloc), *save = NULL;
     if (!ids || !names)
         abort(); /* out of memory in the daemon */
@@ -828,22 +829,25 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
         if (nd)
             ids[n++] = nd->id;
         else
-            known = false;
+            *known = false;
     }
     free(names);
     set_alloc(j, ids, n);
     free(ids);
-    if (c->loading_transient) {
-        c->transient = j; /* ctl_job_lookup(): not for the live tables */
-        return 1;
-    }
-    if (terminal(j->state) && j->end_time + c->keep_finished_s <= ctl_now()) {
-        if (j->id > c->max_id) /* past its keep time: stays in the journal only */
-            c->max_id = j->id;
-        job_free(j);
+    return j;
+}
+
+static int on_job_loaded(const cl_store_job_t *sj, void *arg)
+{
+    ctl_t *c = arg;
+    if (terminal((cl_job_state_t)sj->state) && sj->end_time + c->keep_finished_s <= ctl_now()) {
+        if (sj->id > c->max_id) /* past its keep time: stays in the journal only */
+            c->max_id = sj->id;
         return 0;
     }
-    if (job_insert(c, j) < 0)
+    bool known;
+    ctl_job_t *j = job_from_store(c, sj, &known);
+    if (!j || job_insert(c, j) < 0)
         return -1;
     if (terminal(j->state)) {
         *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
@@ -869,6 +873,7 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
         ctl_journal_job(c, j);
         return 0;
     }
+    uint32_t n = j->nalloc;
     if (j->state == CL_JOB_RUNNING && known && n == j->nodes) {
         j->recovering = true;
         j->seen = calloc(n ? n : 1, sizeof *j->seen);
@@ -882,23 +887,31 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     return 0;
 }
 
+struct job_read {
+    ctl_t *c;
+    ctl_job_t *j;
+};
+
+static int on_job_read(const cl_store_job_t *sj, void *arg)
+{
+    struct job_read *r = arg;
+    bool known;
+    r->j = job_from_store(r->c, sj, &known);
+    return 1;
+}
+
 ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
 {
     *transient = false;
     ctl_job_t *j = ctl_job_get(c, id);
     if (j || !id || id > c->max_id)
         return j;
+    struct job_read r = {c, NULL};
     cl_error_t err;
-    c->loading_transient = true;
-    c->transient = NULL;
-    int rc = cl_store_job_get(c->store, id, on_job_loaded, c, &err);
-    c->loading_transient = false;
-    if (rc < 0)
+    if (cl_store_job_get(c->store, id, on_job_read, &r, &err) < 0)
         cl_daemon_log(c->who, "journal: cannot read job %" PRIu64 ": %s", id, err.msg);
-    j = c->transient;
-    c->transient = NULL;
-    *transient = j != NULL;
-    return j;
+    *transient = r.j != NULL;
+    return r.j;
 }
 
 int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
