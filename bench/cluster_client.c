@@ -30,19 +30,19 @@ static void die(const char *what, const char *err)
 
 static void send_req(cl_client_t *c, Colossus__Request *r)
 {
-    char err[512];
+    cl_error_t err;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REQUEST;
     m.request = r;
-    if (cl_client_send(c, &m, err, sizeof err) < 0) die("send", err);
+    if (cl_client_send(c, &m, &err) < 0) die("send", err.msg);
 }
 
 /* The next response; exits on anything else, a refusal, or a job that did not succeed. */
 static Colossus__Msg *recv_resp(cl_client_t *c)
 {
-    char err[512];
+    cl_error_t err;
     Colossus__Msg *o;
-    if (cl_client_recv(c, &o, 120000, err, sizeof err) < 0) die("receive", err);
+    if (cl_client_recv(c, &o, 120000, &err) < 0) die("receive", err.msg);
     if (o->body_case != COLOSSUS__MSG__BODY_RESPONSE) die("receive", "not a response");
     if (!o->response->ok) die("refused", o->response->error);
     return o;
@@ -74,15 +74,15 @@ static void wait_all(cl_client_t *c, const uint64_t *ids, int n, uint64_t req0)
 int main(int argc, char **argv)
 {
     uint8_t key[CL_KEY_BYTES];
-    char err[512];
+    cl_error_t err;
     if (argc != 4 || atoi(argv[3]) < 10) {
         fprintf(stderr, "usage: cluster_client HOST:PORT KEYFILE N (N >= 10)\n");
         return 2;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(argv[2], key, err, sizeof err) < 0) die("key", err);
+    if (cl_crypto_init() < 0 || cl_key_load(argv[2], key, &err) < 0) die("key", err.msg);
     cl_client_t *c = cl_client_connect(argv[1], key, COLOSSUS__ROLE__ROLE_CLIENT, "bench", 5000,
-                                       err, sizeof err);
-    if (!c) die("connect", err);
+                                       &err);
+    if (!c) die("connect", err.msg);
     int n = atoi(argv[3]), k = n / 10;
     uint64_t *ids = calloc((size_t)n, sizeof *ids);
     if (!ids) die("memory", "out of memory");
@@ -118,8 +118,8 @@ int main(int argc, char **argv)
     t0 = now();
     for (int i = 0; i < k; i++) {
         r.req = 2 * (uint64_t)n + 1 + (uint64_t)i;
-        Colossus__Msg *o = cl_client_call(c, &r, 60000, err, sizeof err);
-        if (!o) die("submit", err);
+        Colossus__Msg *o = cl_client_call(c, &r, 60000, &err);
+        if (!o) die("submit", err.msg);
         if (!o->response->ok) die("refused", o->response->error);
         ids[i] = o->response->job;
         cl_msg_free(o);

@@ -692,14 +692,14 @@ static void on_conn_closed(cl_uconn_t *c)
 static void try_connect(uv_timer_t *t)
 {
     agent_t *a = t->data;
-    char err[300];
+    cl_error_t err;
     cl_client_t *cc = cl_client_connect(a->controller, a->key, COLOSSUS__ROLE__ROLE_AGENT, a->name,
-                                        2000, err, sizeof err);
+                                        2000, &err);
     if (!cc) {
         static char last[300];
-        if (strcmp(last, err)) { /* one line per kind of failure, not one per try */
-            cl_daemon_log(WHO, "%s", err);
-            snprintf(last, sizeof last, "%s", err);
+        if (strcmp(last, err.msg)) { /* one line per kind of failure, not one per try */
+            cl_daemon_log(WHO, "%s", err.msg);
+            snprintf(last, sizeof last, "%s", err.msg);
         }
         a->backoff_ms = a->backoff_ms < 1000 ? a->backoff_ms * 2 : 1000;
         uv_timer_start(&a->reconnect_timer, try_connect, (uint64_t)a->backoff_ms, 0);
@@ -930,16 +930,17 @@ int cmd_agent(int argc, char **argv)
     char err[512];
     char host[256];
     int port;
-    if (cl_addr_parse(controller, host, sizeof host, &port, err, sizeof err) < 0) {
-        fprintf(stderr, "colossus agent: --controller: %s\n", err);
+    cl_error_t cerr;
+    if (cl_addr_parse(controller, host, sizeof host, &port, &cerr) < 0) {
+        fprintf(stderr, "colossus agent: --controller: %s\n", cerr.msg);
         return 2;
     }
     if (strlen(name) >= 64 || !name[0] || strchr(name, ',')) {
         fprintf(stderr, "colossus agent: --name must be 1..63 characters without commas\n");
         return 2;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(keyfile, a->key, err, sizeof err) < 0) {
-        fprintf(stderr, "colossus agent: %s\n", err);
+    if (cl_crypto_init() < 0 || cl_key_load(keyfile, a->key, &cerr) < 0) {
+        fprintf(stderr, "colossus agent: %s\n", cerr.msg);
         return 2;
     }
     snprintf(a->controller, sizeof a->controller, "%s", controller);

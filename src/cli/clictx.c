@@ -19,7 +19,8 @@ void cl_cli_dir(char *buf, size_t len)
 
 int cl_cli_connect(cl_cli_t *c)
 {
-    char dir[2048], path[2200], err[512];
+    char dir[2048], path[2200];
+    cl_error_t err;
     cl_cli_dir(dir, sizeof dir);
     const char *addr = c->controller_opt ? c->controller_opt : getenv("COLOSSUS_CONTROLLER");
     if (addr && *addr) {
@@ -45,14 +46,13 @@ int cl_cli_connect(cl_cli_t *c)
         snprintf(path, sizeof path, "%s/key", dir);
         key = path;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(key, c->key, err, sizeof err) < 0) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err);
+    if (cl_crypto_init() < 0 || cl_key_load(key, c->key, &err) < 0) {
+        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
         return -1;
     }
-    c->conn = cl_client_connect(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, err,
-                                sizeof err);
+    c->conn = cl_client_connect(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, &err);
     if (!c->conn) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err);
+        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
         return -1;
     }
     return 0;
@@ -60,10 +60,10 @@ int cl_cli_connect(cl_cli_t *c)
 
 Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
 {
-    char err[512];
-    Colossus__Msg *m = cl_client_call(c->conn, req, timeout_ms, err, sizeof err);
+    cl_error_t err;
+    Colossus__Msg *m = cl_client_call(c->conn, req, timeout_ms, &err);
     if (!m) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err);
+        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
         return NULL;
     }
     if (!m->response->ok) {

@@ -368,11 +368,11 @@ int cmd_wait(int argc, char **argv)
             Colossus__Request r = COLOSSUS__REQUEST__INIT;
             r.body_case = COLOSSUS__REQUEST__BODY_WAIT;
             r.wait = id;
-            char err[512];
+            cl_error_t err;
             int left = deadline ? (int)((deadline - mono_s()) * 1000) : -1;
             if (deadline && left <= 0)
                 left = 1;
-            Colossus__Msg *m = cl_client_call(c.conn, &r, left, err, sizeof err);
+            Colossus__Msg *m = cl_client_call(c.conn, &r, left, &err);
             cl_cli_close(&c);
             if (m) {
                 Colossus__Response *rs = m->response;
@@ -392,12 +392,12 @@ int cmd_wait(int argc, char **argv)
                 cl_msg_free(m);
                 return ok ? 0 : 1;
             }
-            if (strstr(err, "timed out") && deadline && mono_s() >= deadline) {
+            if (strstr(err.msg, "timed out") && deadline && mono_s() >= deadline) {
                 fprintf(stderr, "colossus wait: job %llu did not finish within %ld s\n",
                         (unsigned long long)id, timeout_s);
                 return 124;
             }
-            fprintf(stderr, "colossus wait: %s; retrying\n", err);
+            fprintf(stderr, "colossus wait: %s; retrying\n", err.msg);
         }
         if (deadline && mono_s() >= deadline) {
             fprintf(stderr, "colossus wait: job %llu did not finish within %ld s\n",

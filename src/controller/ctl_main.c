@@ -401,14 +401,15 @@ int cmd_controller(int argc, char **argv)
     c->hb_ms = (uint32_t)hb;
     c->dead_ms = (uint32_t)dead;
     c->keep_finished_s = (double)keep;
-    char err[512], host[256];
+    char host[256];
     int port;
-    if (cl_addr_parse(listen_s, host, sizeof host, &port, err, sizeof err) < 0) {
-        fprintf(stderr, "colossus controller: --listen: %s\n", err);
+    cl_error_t aerr;
+    if (cl_addr_parse(listen_s, host, sizeof host, &port, &aerr) < 0) {
+        fprintf(stderr, "colossus controller: --listen: %s\n", aerr.msg);
         return 2;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(keyfile, c->key, err, sizeof err) < 0) {
-        fprintf(stderr, "colossus controller: %s\n", err);
+    if (cl_crypto_init() < 0 || cl_key_load(keyfile, c->key, &aerr) < 0) {
+        fprintf(stderr, "colossus controller: %s\n", aerr.msg);
         return 2;
     }
     cl_error_t cerr = {{0}};

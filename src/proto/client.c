@@ -16,6 +16,8 @@
 
 #include <sodium.h>
 
+#include "util/util.h"
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -23,17 +25,17 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int cl_tcp_connect(const char *addr, int timeout_ms, char *err, size_t errlen)
+int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err)
 {
     char host[256], port[16];
     int p;
-    if (cl_addr_parse(addr, host, sizeof host, &p, err, errlen) < 0)
+    if (cl_addr_parse(addr, host, sizeof host, &p, err) < 0)
         return -1;
     snprintf(port, sizeof port, "%d", p);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        cl_err(err, "cannot resolve %s: %s", host, gai_strerror(rc));
         return -1;
     }
     int fd = -1;
@@ -52,7 +54,7 @@ int cl_tcp_connect(const char *addr, int timeout_ms, char *err, size_t errlen)
                 break;
             errno = soerr ? soerr : ETIMEDOUT;
         }
-        snprintf(err, errlen, "cannot connect to %s: %s", addr, strerror(errno));
+        cl_err(err, "cannot connect to %s: %s", addr, strerror(errno));
         close(fd);
         fd = -1;
     }
@@ -66,11 +68,11 @@ int cl_tcp_connect(const char *addr, int timeout_ms, char *err, size_t errlen)
     return fd;
 }
 
-int cl_client_send(cl_client_t *c, const Colossus__Msg *m, char *err, size_t errlen)
+int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err)
 {
     cl_buf_t b = {0};
     if (cl_frame_encode(&c->sess, m, &b) < 0) {
-        snprintf(err, errlen, "cannot encode message: %s", strerror(errno));
+        cl_err(err, "cannot encode message: %s", strerror(errno));
         return -1;
     }
     size_t off = 0;
@@ -79,7 +81,7 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, char *err, size_t err
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            snprintf(err, errlen, "cannot send to controller: %s", strerror(errno));
+            cl_err(err, "cannot send to controller: %s", strerror(errno));
             cl_buf_free(&b);
             return -1;
         }
@@ -89,12 +91,12 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, char *err, size_t err
     return 0;
 }
 
-int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, char *err, size_t errlen)
+int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t *err)
 {
     long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     for (;;) {
         if (c->in.len) {
-            ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, m, err, errlen);
+            ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, m, err);
             if (used < 0)
                 return -1;
             if (used > 0) {
@@ -106,7 +108,7 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, char *err,
         if (deadline >= 0) {
             long long left = deadline - now_ms();
             if (left <= 0) {
-                snprintf(err, errlen, "timed out waiting for the controller");
+                cl_err(err, "timed out waiting for the controller");
                 return -1;
             }
             wait = (int)left;
@@ -118,14 +120,14 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, char *err,
         if (pr == 0)
             continue;
         if (cl_buf_reserve(&c->in, 65536) < 0) {
-            snprintf(err, errlen, "out of memory");
+            cl_err(err, "out of memory");
             return -1;
         }
         ssize_t r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            snprintf(err, errlen, "connection to the controller closed%s%s", r < 0 ? ": " : "",
+            cl_err(err, "connection to the controller closed%s%s", r < 0 ? ": " : "",
                      r < 0 ? strerror(errno) : "");
             return -1;
         }
@@ -135,27 +137,27 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, char *err,
 
 cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES],
                                Colossus__Role role, const char *peer, int timeout_ms,
-                               char *err, size_t errlen)
+                               cl_error_t *err)
 {
-    int fd = cl_tcp_connect(addr, timeout_ms, err, errlen);
+    int fd = cl_tcp_connect(addr, timeout_ms, err);
     if (fd < 0)
         return NULL;
     cl_client_t *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
-        snprintf(err, errlen, "out of memory");
+        cl_err(err, "out of memory");
         return NULL;
     }
     c->fd = fd;
     cl_sess_init_handshake(&c->sess, false);
     Colossus__Msg *m = NULL;
-    char e2[200];
-    if (cl_client_recv(c, &m, timeout_ms, e2, sizeof e2) < 0) {
-        snprintf(err, errlen, "handshake with %s failed: %s", addr, e2);
+    cl_error_t e2;
+    if (cl_client_recv(c, &m, timeout_ms, &e2) < 0) {
+        cl_err(err, "handshake with %s failed: %s", addr, e2.msg);
         goto fail;
     }
     if (m->body_case != COLOSSUS__MSG__BODY_HELLO || m->hello->nonce.len != CL_NONCE_BYTES) {
-        snprintf(err, errlen, "handshake with %s failed: expected a hello", addr);
+        cl_err(err, "handshake with %s failed: expected a hello", addr);
         goto fail;
     }
     uint8_t sn[CL_NONCE_BYTES], cn[CL_NONCE_BYTES], proof[32];
@@ -174,16 +176,16 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     Colossus__Msg out = COLOSSUS__MSG__INIT;
     out.body_case = COLOSSUS__MSG__BODY_AUTH;
     out.auth = &auth;
-    if (cl_client_send(c, &out, err, errlen) < 0)
+    if (cl_client_send(c, &out, err) < 0)
         goto fail;
-    if (cl_client_recv(c, &m, timeout_ms, e2, sizeof e2) < 0) {
-        snprintf(err, errlen, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2);
+    if (cl_client_recv(c, &m, timeout_ms, &e2) < 0) {
+        cl_err(err, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2.msg);
         goto fail;
     }
     cl_auth_proof(key, "colossus-server", sn, cn, proof);
     if (m->body_case != COLOSSUS__MSG__BODY_AUTH_OK || m->auth_ok->proof.len != 32 ||
         !cl_auth_equal(m->auth_ok->proof.data, proof, 32)) {
-        snprintf(err, errlen, "the controller at %s did not prove the cluster key", addr);
+        cl_err(err, "the controller at %s did not prove the cluster key", addr);
         goto fail;
     }
     cl_msg_free(m);
@@ -220,20 +222,19 @@ static int join_parts(Colossus__Response *to, Colossus__Response *from)
     return 0;
 }
 
-Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms, char *err,
-                              size_t errlen)
+Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms, cl_error_t *err)
 {
     static uint64_t next_req = 1;
     req->req = next_req++;
     Colossus__Msg out = COLOSSUS__MSG__INIT;
     out.body_case = COLOSSUS__MSG__BODY_REQUEST;
     out.request = req;
-    if (cl_client_send(c, &out, err, errlen) < 0)
+    if (cl_client_send(c, &out, err) < 0)
         return NULL;
     Colossus__Msg *first = NULL;
     for (;;) {
         Colossus__Msg *m = NULL;
-        if (cl_client_recv(c, &m, timeout_ms, err, errlen) < 0) {
+        if (cl_client_recv(c, &m, timeout_ms, err) < 0) {
             cl_msg_free(first);
             return NULL;
         }
@@ -246,7 +247,7 @@ Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeou
         } else if (join_parts(first->response, m->response) < 0) {
             cl_msg_free(m);
             cl_msg_free(first);
-            snprintf(err, errlen, "out of memory");
+            cl_err(err, "out of memory");
             return NULL;
         } else {
             first->response->more = m->response->more;

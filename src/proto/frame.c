@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#include "util/util.h"
+
 int cl_buf_reserve(cl_buf_t *b, size_t extra)
 {
     if (b->len + extra <= b->cap)
@@ -186,29 +188,29 @@ static bool msg_valid(const ProtobufCMessage *m, int depth)
 }
 
 ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__Msg **out,
-                        char *err, size_t errlen)
+                        cl_error_t *err)
 {
     *out = NULL;
     /* Check the magic as soon as its bytes arrive, so garbage is refused without waiting. */
     size_t cmp = len < 4 ? len : 4;
     if (memcmp(buf, CL_FRAME_MAGIC, cmp)) {
-        snprintf(err, errlen, "bad frame magic (not a colossus peer?)");
+        cl_err(err, "bad frame magic (not a colossus peer?)");
         return -1;
     }
     if (len < CL_FRAME_HDR)
         return 0;
     if (buf[4] != CL_PROTO_VERSION) {
-        snprintf(err, errlen, "unsupported protocol version %u (this side speaks %u)", buf[4],
+        cl_err(err, "unsupported protocol version %u (this side speaks %u)", buf[4],
                  CL_PROTO_VERSION);
         return -1;
     }
     if (buf[5] || buf[6] || buf[7]) {
-        snprintf(err, errlen, "reserved frame header bits set");
+        cl_err(err, "reserved frame header bits set");
         return -1;
     }
     size_t n = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
     if (n > CL_FRAME_MAX) {
-        snprintf(err, errlen, "frame of %zu bytes exceeds the %u-byte limit", n, CL_FRAME_MAX);
+        cl_err(err, "frame of %zu bytes exceeds the %u-byte limit", n, CL_FRAME_MAX);
         return -1;
     }
     if (len < CL_FRAME_HDR + n + CL_FRAME_MAC)
@@ -216,22 +218,22 @@ ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__
     uint8_t mac[CL_FRAME_MAC];
     frame_mac(s, !s->server, s->seq_rx, buf, buf + CL_FRAME_HDR, n, mac);
     if (!cl_auth_equal(mac, buf + CL_FRAME_HDR + n, CL_FRAME_MAC)) {
-        snprintf(err, errlen, "frame authentication failed (wrong key, replay or corruption)");
+        cl_err(err, "frame authentication failed (wrong key, replay or corruption)");
         return -1;
     }
     Colossus__Msg *m = colossus__msg__unpack(NULL, n, buf + CL_FRAME_HDR);
     if (!m) {
-        snprintf(err, errlen, "malformed message body (%zu bytes)", n);
+        cl_err(err, "malformed message body (%zu bytes)", n);
         return -1;
     }
     if (!msg_valid(&m->base, 0)) {
         colossus__msg__free_unpacked(m, NULL);
-        snprintf(err, errlen, "malformed message body (field number 0)");
+        cl_err(err, "malformed message body (field number 0)");
         return -1;
     }
     if (m->body_case == COLOSSUS__MSG__BODY__NOT_SET) {
         colossus__msg__free_unpacked(m, NULL);
-        snprintf(err, errlen, "empty or unknown message");
+        cl_err(err, "empty or unknown message");
         return -1;
     }
     s->seq_rx++;
@@ -258,11 +260,11 @@ int cl_key_generate(char *line, size_t len)
     return 0;
 }
 
-int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t errlen)
+int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], cl_error_t *err)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+        cl_err(err, "cannot read key file %s: %s", path, strerror(errno));
         return -1;
     }
     char line[256] = "";
@@ -273,7 +275,7 @@ int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t e
     if (!ok || sscanf(line, "colossus-key-v1 %79s", hex) != 1 || strlen(hex) != 2 * CL_KEY_BYTES ||
         sodium_hex2bin(key, CL_KEY_BYTES, hex, strlen(hex), NULL, &bin, NULL) < 0 ||
         bin != CL_KEY_BYTES) {
-        snprintf(err, errlen,
+        cl_err(err,
                  "%s is not a colossus key file (expected 'colossus-key-v1 <64 hex digits>'; "
                  "make one with 'colossus keygen > FILE')",
                  path);
@@ -282,12 +284,11 @@ int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t e
     return 0;
 }
 
-int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err,
-                  size_t errlen)
+int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, cl_error_t *err)
 {
     const char *colon = strrchr(s ? s : "", ':');
     if (!s || !colon || colon == s) {
-        snprintf(err, errlen, "address '%s' is not HOST:PORT", s ? s : "");
+        cl_err(err, "address '%s' is not HOST:PORT", s ? s : "");
         return -1;
     }
     size_t hl = (size_t)(colon - s);
@@ -297,14 +298,14 @@ int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, char *er
         hl -= 2;
     }
     if (hl + 1 > hostlen) {
-        snprintf(err, errlen, "host in '%s' is too long", s);
+        cl_err(err, "host in '%s' is too long", s);
         return -1;
     }
     char *end;
     errno = 0;
     long p = strtol(colon + 1, &end, 10);
     if (errno || *end || end == colon + 1 || p < 0 || p > 65535) {
-        snprintf(err, errlen, "port in '%s' is not a number 0..65535", s);
+        cl_err(err, "port in '%s' is not a number 0..65535", s);
         return -1;
     }
     memcpy(host, h, hl);

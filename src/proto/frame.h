@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "colossus.pb-c.h"
+#include "colossus/core.h"
 
 #define CL_FRAME_MAGIC "CLS1"
 #define CL_PROTO_VERSION 1
@@ -71,16 +72,15 @@ int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *o
  * it with cl_msg_free()), 0 when more bytes are needed, or -1 with a sentence in err when the
  * frame is bad (magic, version, size, MAC, body); the connection must then be closed. */
 ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__Msg **out,
-                        char *err, size_t errlen);
+                        cl_error_t *err);
 void cl_msg_free(Colossus__Msg *m);
 
 /* The cluster key: "colossus-key-v1 <64 hex digits>\n". */
 int cl_key_generate(char *line, size_t len); /* writes the line; 0 or -1 */
 /* Read a key file; -1 with a sentence naming the file on failure. */
-int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], char *err, size_t errlen);
+int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], cl_error_t *err);
 
 /* Split "HOST:PORT" (HOST may be [v6]). -1 with a sentence on failure. */
-int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err,
-                  size_t errlen);
+int cl_addr_parse(const char *s, char *host, size_t hostlen, int *port, cl_error_t *err);
 
 #endif

@@ -2,7 +2,7 @@
 FUZZ_FRAME := build/fuzz/fuzz_frame
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -Ibuild/gen $(PKGCFLAGS)
 
-$(FUZZ_FRAME): tests/fuzz/fuzz_frame.c src/proto/frame.c build/gen/colossus.pb-c.c | $(GEN_H)
+$(FUZZ_FRAME): tests/fuzz/fuzz_frame.c src/proto/frame.c src/util/util.c build/gen/colossus.pb-c.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ -lsodium -lprotobuf-c
 

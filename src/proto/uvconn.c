@@ -8,22 +8,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-void cl_daemon_log(const char *who, const char *fmt, ...)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s.%03dZ %s: %s\n", ts, (int)(tv.tv_usec / 1000), who, line);
-}
-
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     cl_uconn_t *c = h->data;
@@ -51,10 +35,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     size_t off = 0;
     while (!c->closing && off < c->in.len) {
         Colossus__Msg *m = NULL;
-        char err[200];
-        ssize_t used = cl_frame_decode(&c->sess, c->in.p + off, c->in.len - off, &m, err, sizeof err);
+        cl_error_t err;
+        ssize_t used = cl_frame_decode(&c->sess, c->in.p + off, c->in.len - off, &m, &err);
         if (used < 0) {
-            cl_uconn_close(c, err);
+            cl_uconn_close(c, err.msg);
             return;
         }
         if (used == 0)

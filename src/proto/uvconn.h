@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "proto/frame.h"
+#include "util/util.h"
 
 typedef struct cl_uconn cl_uconn_t;
 /* A decoded message; it is freed when the callback returns. The callback may close c. */
@@ -36,7 +37,5 @@ void cl_uconn_flush(cl_uconn_t *c);
 /* Close, logging why (NULL: quietly). on_close runs later, once. */
 void cl_uconn_close(cl_uconn_t *c, const char *why);
 
-/* One log line on stderr: "2026-01-01T00:00:00.123Z who: message". */
-void cl_daemon_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

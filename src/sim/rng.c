@@ -3,20 +3,13 @@
 #include <math.h>
 
 #include "sim/sim.h"
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include "util/util.h"
 
 void cl_rng_seed(cl_rng_t *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+        r->s[i] = cl_rand_next(&x); /* splitmix64 */
 }
 
 static inline uint64_t rotl(uint64_t x, int k)

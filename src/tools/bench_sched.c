@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "colossus/core.h"
-#include "tools/util.h"
+#include "util/util.h"
 
 typedef struct bopt {
     const char *preset;

@@ -6,65 +6,8 @@
 #include <string.h>
 
 #include "colossus/core.h"
-#include "tools/topo_load.h"
-#include "tools/util.h"
-
-/* Read a whole file (at most 64 MiB). Caller frees. */
-char *cl_read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            if (cap >= (64u << 20)) {
-                snprintf(err, errlen, "%s: larger than 64 MiB", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-cl_topo_t *cl_topo_load(const char *preset, const char *file, uint32_t nodes, uint32_t gpn,
-                        char *err, size_t errlen)
-{
-    cl_error_t e;
-    cl_topo_t *t;
-    if (file) {
-        size_t len;
-        char *text = cl_read_file(file, &len, err, errlen);
-        if (!text)
-            return NULL;
-        t = cl_topo_parse_slurm(text, len, file, gpn ? gpn : 8, &e);
-        free(text);
-    } else {
-        t = cl_topo_preset(preset ? preset : "colossus2", nodes, gpn, &e);
-    }
-    if (!t)
-        snprintf(err, errlen, "%s", e.msg);
-    return t;
-}
+#include "util/topo_load.h"
+#include "util/util.h"
 
 int cmd_topo(int argc, char **argv)
 {
@@ -103,10 +46,10 @@ int cmd_topo(int argc, char **argv)
         fprintf(stderr, "colossus topo: give --preset or --topology, not both\n");
         return 2;
     }
-    char err[512];
-    cl_topo_t *t = cl_topo_load(preset, file, nodes, gpn, err, sizeof(err));
+    cl_error_t err;
+    cl_topo_t *t = cl_topo_load(preset, file, "colossus2", nodes, gpn, &err);
     if (!t) {
-        fprintf(stderr, "colossus topo: %s\n", err);
+        fprintf(stderr, "colossus topo: %s\n", err.msg);
         return 2;
     }
     uint32_t nl = cl_topo_leaves(t), np = cl_topo_pods(t);

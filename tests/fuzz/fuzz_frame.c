@@ -12,10 +12,10 @@ static const uint8_t key[CL_KEY_BYTES] = {7, 7, 7};
 /* Decode a stream of frames as a connection would, until error or need-more. */
 static void decode_stream(cl_sess_t *rx, const uint8_t *p, size_t n)
 {
-    char err[256];
+    cl_error_t err;
     while (n) {
         Colossus__Msg *m = NULL;
-        ssize_t used = cl_frame_decode(rx, p, n, &m, err, sizeof err);
+        ssize_t used = cl_frame_decode(rx, p, n, &m, &err);
         if (used <= 0)
             return;
         /* a decoded message must re-encode and decode to the same bytes */
@@ -25,7 +25,7 @@ static void decode_stream(cl_sess_t *rx, const uint8_t *p, size_t n)
         cl_buf_t b = {0};
         if (cl_frame_encode(&tx2, m, &b) == 0) {
             Colossus__Msg *m2 = NULL;
-            if (cl_frame_decode(&rx2, b.p, b.len, &m2, err, sizeof err) <= 0)
+            if (cl_frame_decode(&rx2, b.p, b.len, &m2, &err) <= 0)
                 abort();
             size_t l1 = colossus__msg__get_packed_size(m), l2 = colossus__msg__get_packed_size(m2);
             if (l1 != l2)

@@ -21,8 +21,8 @@ static Colossus__Msg *roundtrip(const Colossus__Msg *m)
     cl_buf_t b = {0};
     assert_int_equal(cl_frame_encode(&tx, m, &b), 0);
     Colossus__Msg *out = NULL;
-    char err[128];
-    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err), (ssize_t)b.len);
+    cl_error_t err;
+    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, &err), (ssize_t)b.len);
     cl_buf_free(&b);
     assert_non_null(out);
     return out;

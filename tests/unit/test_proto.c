@@ -39,20 +39,20 @@ static void test_roundtrip(void **st)
     assert_int_equal(cl_frame_encode(&tx, &m, &b), 0);
     assert_memory_equal(b.p, "CLS1", 4);
     size_t one = b.len / 2;
-    char err[200];
+    cl_error_t err;
     Colossus__Msg *out = NULL;
     /* every strict prefix asks for more bytes */
     for (size_t i = 1; i < one; i++)
-        assert_int_equal(cl_frame_decode(&rx, b.p, i, &out, err, sizeof err), 0);
-    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err), (ssize_t)one);
+        assert_int_equal(cl_frame_decode(&rx, b.p, i, &out, &err), 0);
+    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, &err), (ssize_t)one);
     assert_int_equal(out->body_case, COLOSSUS__MSG__BODY_HEARTBEAT);
     assert_int_equal(out->heartbeat->n_nodes, 3);
     assert_int_equal(out->heartbeat->nodes[2], 123456);
     cl_msg_free(out);
     /* the same first frame again is a replay: its sequence number is gone */
-    assert_int_equal(cl_frame_decode(&rx, b.p, one, &out, err, sizeof err), -1);
-    assert_non_null(strstr(err, "authentication"));
-    assert_int_equal(cl_frame_decode(&rx, b.p + one, one, &out, err, sizeof err), (ssize_t)one);
+    assert_int_equal(cl_frame_decode(&rx, b.p, one, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "authentication"));
+    assert_int_equal(cl_frame_decode(&rx, b.p + one, one, &out, &err), (ssize_t)one);
     cl_msg_free(out);
     cl_buf_free(&b);
 }
@@ -63,7 +63,7 @@ static void test_tamper_and_wrong_key(void **st)
     Colossus__Msg m;
     Colossus__Heartbeat hb;
     make_hb(&m, &hb, ids, 1);
-    char err[200];
+    cl_error_t err;
     Colossus__Msg *out;
     for (size_t flip = 0; flip < 64; flip++) {
         cl_sess_t tx, rx;
@@ -76,7 +76,7 @@ static void test_tamper_and_wrong_key(void **st)
             break;
         }
         b.p[flip] ^= 0x40;
-        assert_true(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err) <= 0);
+        assert_true(cl_frame_decode(&rx, b.p, b.len, &out, &err) <= 0);
         cl_buf_free(&b);
     }
     cl_sess_t tx, rx;
@@ -84,11 +84,11 @@ static void test_tamper_and_wrong_key(void **st)
     cl_sess_init(&rx, key2, true);
     cl_buf_t b = {0};
     assert_int_equal(cl_frame_encode(&tx, &m, &b), 0);
-    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err), -1);
+    assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, &err), -1);
     /* a frame reflected back to its sender fails too (direction byte) */
     cl_sess_t self;
     cl_sess_init(&self, key1, false);
-    assert_int_equal(cl_frame_decode(&self, b.p, b.len, &out, err, sizeof err), -1);
+    assert_int_equal(cl_frame_decode(&self, b.p, b.len, &out, &err), -1);
     cl_buf_free(&b);
 }
 
@@ -96,24 +96,23 @@ static void test_bad_headers(void **st)
 {
     cl_sess_t rx;
     cl_sess_init(&rx, key1, true);
-    char err[200];
+    cl_error_t err;
     Colossus__Msg *out;
-    assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, &out, err,
-                                     sizeof err),
+    assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, &out, &err),
                      -1);
-    assert_non_null(strstr(err, "magic"));
+    assert_non_null(strstr(err.msg, "magic"));
     /* garbage is refused from its first byte, without waiting for a header */
-    assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"X", 1, &out, err, sizeof err), -1);
+    assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"X", 1, &out, &err), -1);
     uint8_t h[CL_FRAME_HDR] = {'C', 'L', 'S', '1', 2, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, err, sizeof err), -1);
-    assert_non_null(strstr(err, "version"));
+    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "version"));
     h[4] = CL_PROTO_VERSION;
     h[8] = 0x7f; /* ~2 GB */
-    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, err, sizeof err), -1);
-    assert_non_null(strstr(err, "exceeds"));
+    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "exceeds"));
     h[8] = 0;
     h[5] = 1;
-    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, err, sizeof err), -1);
+    assert_int_equal(cl_frame_decode(&rx, h, sizeof h, &out, &err), -1);
 }
 
 static void test_bad_body_with_valid_mac(void **st)
@@ -126,7 +125,7 @@ static void test_bad_body_with_valid_mac(void **st)
         {0x32, 0x00, 0x80, 0x00, 0x00}, /* over-long tag 0 (protobuf-c keeps it; found by fuzzing) */
     };
     static const size_t lens[] = {3, 5, 1, 5};
-    char err[200];
+    cl_error_t err;
     Colossus__Msg *out;
     for (size_t i = 0; i < 4; i++) {
         cl_sess_t tx, rx;
@@ -134,8 +133,8 @@ static void test_bad_body_with_valid_mac(void **st)
         cl_sess_init(&rx, key1, true);
         cl_buf_t b = {0};
         assert_int_equal(cl_frame_encode_raw(&tx, bodies[i], lens[i], &b), 0);
-        assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err), -1);
-        assert_non_null(strstr(err, "malformed"));
+        assert_int_equal(cl_frame_decode(&rx, b.p, b.len, &out, &err), -1);
+        assert_non_null(strstr(err.msg, "malformed"));
         cl_buf_free(&b);
     }
     /* a valid request whose oneof holds a scalar passes the nested-message check */
@@ -151,7 +150,7 @@ static void test_bad_body_with_valid_mac(void **st)
         cl_sess_init(&rx, key1, true);
         cl_buf_t b = {0};
         assert_int_equal(cl_frame_encode(&tx, &mm, &b), 0);
-        assert_true(cl_frame_decode(&rx, b.p, b.len, &out, err, sizeof err) > 0);
+        assert_true(cl_frame_decode(&rx, b.p, b.len, &out, &err) > 0);
         assert_int_equal(out->request->show, 0x4141414141414141ull);
         cl_msg_free(out);
         cl_buf_free(&b);
@@ -163,8 +162,8 @@ static void test_bad_body_with_valid_mac(void **st)
     cl_sess_init(&rx3, key1, true);
     cl_buf_t b2 = {0};
     assert_int_equal(cl_frame_encode(&tx3, &empty, &b2), 0);
-    assert_int_equal(cl_frame_decode(&rx3, b2.p, b2.len, &out, err, sizeof err), -1);
-    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(cl_frame_decode(&rx3, b2.p, b2.len, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "empty"));
     cl_buf_free(&b2);
 }
 
@@ -189,37 +188,39 @@ static void test_rekey_and_proofs(void **st)
 
 static void test_key_file(void **st)
 {
-    char line[128], path[] = "/tmp/cl-test-key-XXXXXX", err[300];
+    char line[128], path[] = "/tmp/cl-test-key-XXXXXX";
+    cl_error_t err;
     assert_int_equal(cl_key_generate(line, sizeof line), 0);
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
     close(fd);
     uint8_t k[CL_KEY_BYTES];
-    assert_int_equal(cl_key_load(path, k, err, sizeof err), 0);
+    assert_int_equal(cl_key_load(path, k, &err), 0);
     FILE *f = fopen(path, "w");
     fputs("colossus-key-v1 abcd\n", f);
     fclose(f);
-    assert_int_equal(cl_key_load(path, k, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a colossus key file"));
+    assert_int_equal(cl_key_load(path, k, &err), -1);
+    assert_non_null(strstr(err.msg, "not a colossus key file"));
     unlink(path);
-    assert_int_equal(cl_key_load(path, k, err, sizeof err), -1);
-    assert_non_null(strstr(err, "cannot read key file"));
+    assert_int_equal(cl_key_load(path, k, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read key file"));
 }
 
 static void test_addr(void **st)
 {
-    char host[64], err[200];
+    char host[64];
+    cl_error_t err;
     int port;
-    assert_int_equal(cl_addr_parse("127.0.0.1:7000", host, sizeof host, &port, err, sizeof err), 0);
+    assert_int_equal(cl_addr_parse("127.0.0.1:7000", host, sizeof host, &port, &err), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 7000);
-    assert_int_equal(cl_addr_parse("[::1]:9", host, sizeof host, &port, err, sizeof err), 0);
+    assert_int_equal(cl_addr_parse("[::1]:9", host, sizeof host, &port, &err), 0);
     assert_string_equal(host, "::1");
-    assert_int_equal(cl_addr_parse("localhost", host, sizeof host, &port, err, sizeof err), -1);
-    assert_int_equal(cl_addr_parse("h:99999", host, sizeof host, &port, err, sizeof err), -1);
-    assert_int_equal(cl_addr_parse("h:12x", host, sizeof host, &port, err, sizeof err), -1);
-    assert_int_equal(cl_addr_parse(":12", host, sizeof host, &port, err, sizeof err), -1);
+    assert_int_equal(cl_addr_parse("localhost", host, sizeof host, &port, &err), -1);
+    assert_int_equal(cl_addr_parse("h:99999", host, sizeof host, &port, &err), -1);
+    assert_int_equal(cl_addr_parse("h:12x", host, sizeof host, &port, &err), -1);
+    assert_int_equal(cl_addr_parse(":12", host, sizeof host, &port, &err), -1);
 }
 
 int main(void)
