@@ -29,7 +29,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench bench-cluster bench-hollow clean deps fmt fuzz
+.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-ack clean deps fmt fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -105,6 +105,10 @@ build/bench/%: bench/%.c build/libcolossus.a
 
 bench-cluster: all $(BENCH_BINS)
 	bash bench/cluster.bash
+
+# Acknowledged submissions per second from 1, 8 and 32 clients (no agents; about 20 s).
+bench-ack: all $(BENCH_BINS)
+	bash bench/ack.bash
 
 # The controller at Colossus 2 size: 550,000 hollow nodes (about 30 s, ~3 GB).
 bench-hollow: all

@@ -111,6 +111,7 @@ int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *
 int cl_tenant_find(const cl_cluster_t *c, const char *name);
 uint32_t cl_tenant_count(const cl_cluster_t *c);
 const char *cl_tenant_name(const cl_cluster_t *c, uint32_t tenant);
+double cl_tenant_shares(const cl_cluster_t *c, uint32_t tenant); /* 0 for no such tenant */
 /* Decayed usage in GPU-seconds as of now, and the fair-share factor in (0,1]:
  * 2^-(usage share / allotted share), as Slurm's classic fair share. */
 double cl_tenant_usage(cl_cluster_t *c, uint32_t tenant, cl_time_t now);

@@ -1,33 +1,16 @@
-/* ctl.h - the controller daemon's state, owned by its single libuv loop: the core cluster,
- * the journal, connections, nodes and jobs. Internal to src/controller. */
+/* ctl.h - the controller object's state and the functions its files share. Internal to
+ * src/controller; the object's interface is controller.h. */
 #ifndef COLOSSUS_CONTROLLER_CTL_H
 #define COLOSSUS_CONTROLLER_CTL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <uv.h>
-
 #include "colossus/core.h"
-#include "proto/uvconn.h"
+#include "controller/controller.h"
+#include "proto/frame.h"
 #include "store/store.h"
-
-typedef struct ctl ctl_t;
-
-typedef enum { CONN_HANDSHAKE, CONN_AGENT, CONN_CLIENT } ctl_conn_kind_t;
-
-typedef struct ctl_conn {
-    cl_uconn_t u;         /* first: a cl_uconn_t * is a ctl_conn_t * */
-    ctl_t *ctl;
-    ctl_conn_kind_t kind;
-    uint8_t nonce[CL_NONCE_BYTES];
-    uv_timer_t auth_timer;
-    struct ctl_conn *next, *prev;      /* all connections */
-    struct ctl_conn *dirty_next;       /* has output waiting for the next flush */
-    bool dirty;
-    uint32_t nnodes;                   /* nodes this connection carries */
-    uint32_t nwaiters;                 /* `wait` requests parked on jobs */
-} ctl_conn_t;
+#include "util/util.h"
 
 /* A FIFO of elem-byte elements in a ring that doubles when full (ctl_ring.c); set elem
  * before the first push. */
@@ -38,32 +21,32 @@ typedef struct ctl_ring {
 void *ctl_ring_push(ctl_ring_t *r); /* the new last element's slot */
 void *ctl_ring_front(const ctl_ring_t *r); /* NULL when empty */
 void ctl_ring_pop(ctl_ring_t *r);
+void ctl_ring_free(ctl_ring_t *r);
 
 /* One liveness deadline (see ctl_t.deadq). */
 struct ctl_deadline {
     uint32_t node;
-    uint64_t at; /* loop ms */
+    uint64_t at; /* monotonic ms */
 };
 
 typedef struct ctl_node {
-    ctl_t *ctl;
     uint32_t id;
     char name[64];
-    bool bound;            /* an agent name owns this slot */
-    bool alive;            /* heartbeating; up (or draining...) in the core */
-    ctl_conn_t *conn;      /* carrying connection, NULL when none */
-    uint64_t deadline;     /* loop ms when it is suspected without a heartbeat; 0: none */
+    bool bound;         /* an agent name owns this slot */
+    bool alive;         /* heartbeating; up (or draining...) in the core */
+    ctl_sink_t *conn;   /* carrying connection (a reference), NULL when none */
+    uint64_t deadline;  /* monotonic ms when it is suspected without a heartbeat; 0: none */
     char addr[64];
-    uint32_t ngpus;        /* GPUs the agent reported (capped to the topology) */
+    uint32_t ngpus;     /* GPUs the agent reported (capped to the topology) */
     bool drained;
     char reason[128];
     double last_seen;
-    bool suspect;          /* its dead timer fired; judged after this loop turn's input */
+    bool suspect;       /* its deadline passed; judged after this loop turn's input */
 } ctl_node_t;
 
 typedef struct ctl_waiter {
     struct ctl_waiter *next;
-    ctl_conn_t *conn;
+    ctl_sink_t *sink; /* a reference */
     uint64_t req;
 } ctl_waiter_t;
 
@@ -91,6 +74,7 @@ typedef struct ctl_job {
     uint32_t nstarted;
     double running_time;    /* every rank of this incarnation exec'd; 0: not yet */
     char reason[160];
+    uint64_t journal_seq;   /* batch holding its latest journal record */
     bool recovering;        /* running before a controller restart; not yet reconciled */
     bool *seen;             /* recovering: node reported the incarnation alive */
     int32_t *rec_code;      /* recovering: exit reported while the controller was away */
@@ -108,46 +92,71 @@ typedef struct ctl_job {
 
 typedef struct ctl_logreq {
     struct ctl_logreq *next;
-    uint64_t id;            /* our request id towards the agent */
-    ctl_conn_t *client;     /* NULL once the client went away */
+    uint64_t id;         /* our request id towards the agent */
+    ctl_sink_t *client;  /* a reference */
     uint64_t client_req;
     uint32_t node;
 } ctl_logreq_t;
 
+/* Messages a batch holds until it is durable: packed Colossus__Msg bytes in one arena, each
+ * with its sink (a reference). */
+typedef struct ctl_held {
+    ctl_sink_t *sink;
+    size_t off, len;
+} ctl_held_t;
+
+typedef struct ctl_batch {
+    uint64_t seq;
+    cl_store_batch_t *records;
+    cl_buf_t bytes;
+    ctl_held_t *held;
+    size_t nheld, capheld;
+    uint32_t writers; /* client write operations answered in it (see ctl_t.linger_target) */
+} ctl_batch_t;
+
 struct ctl {
-    uv_loop_t *loop;
+    ctl_config_t cfg;
+    ctl_clock_t clock;
+    ctl_hooks_t hooks;
     cl_cluster_t *cluster;
     cl_store_t *store;
-    uint8_t key[CL_KEY_BYTES];
-    char state_dir[2048], ckpt_root[2048];
-    uint32_t hb_ms, dead_ms;
-    uv_tcp_t listener;
-    uv_prepare_t prepare;
-    uv_check_t check;
-    /* Nodes whose dead timer fired this loop turn. libuv runs timers before it reads the
+    /* group commit (ctl_turn.c) */
+    ctl_batch_t batch[2];   /* one open, one in flight (or idle) */
+    ctl_batch_t *open, *flight;
+    uint64_t next_seq, durable_seq;
+    double commit_failing_since; /* 0: the journal is fine */
+    double commit_retry_at;      /* wall s of the next retry of the failed batch; 0: none */
+    /* Group commit of closed-loop clients (each waits for its reply before it asks again):
+     * the batch that grew while the last one committed holds only the clients that were not
+     * in that one, so handing it over at once keeps them in two cohorts that take turns, each
+     * waiting two commits per request (measured: half the acknowledgements per second of
+     * committing on the loop). So when a batch is durable, the clients whose writes it held
+     * are expected back: the next batch waits, for at most CTL_LINGER_MS, until it holds
+     * linger_target records. Agents do not wait for their acknowledgements: they are not
+     * counted, and their traffic never lingers. */
+    size_t linger_target;
+    uint64_t linger_until; /* monotonic ms; 0: not lingering */
+    uint32_t commit_failures;
+    bool stopped;
+    /* Nodes whose deadline passed this loop turn. libuv runs timers before it reads the
      * sockets, so after a long turn (a registration storm) heartbeats that did arrive are
-     * still unread: a suspect is declared down only in the check phase, after the reads,
-     * if no heartbeat cleared it (ctl_nodes_judge()). The idle handle makes that turn's
-     * poll non-blocking. */
+     * still unread: a suspect is declared down only at the end of the turn, after the reads,
+     * if no heartbeat cleared it (ctl_nodes_judge()). */
     uint32_t *suspects;
     size_t nsuspects, suspects_cap;
-    uv_idle_t judge_idle;
     /* Liveness deadlines: every heartbeat appends (node, now + dead_after) to a FIFO, which
-     * stays sorted because every entry of a queue has the same duration; one timer serves
-     * the earliest head. An entry whose node was heartbeated again since (its deadline
-     * moved) is stale and skipped. O(1) per heartbeat, where one uv timer per node cost a
-     * heap update each (90% of the controller's CPU at 100,000 hollow nodes). Queue 0:
-     * dead_after; queue 1: twice that, for the first heartbeat after registration. */
+     * stays sorted because every entry of a queue has the same duration; the owner's one
+     * timer serves the earliest head (ctl_next_timer_ms()). An entry whose node was
+     * heartbeated again since (its deadline moved) is stale and skipped. O(1) per heartbeat,
+     * where one uv timer per node cost a heap update each (90% of the controller's CPU at
+     * 100,000 hollow nodes). Queue 0: dead_after; queue 1: twice that, for the first
+     * heartbeat after registration. */
     ctl_ring_t deadq[2]; /* of struct ctl_deadline */
-    uv_timer_t dead_timer;
-    uint64_t dead_due; /* when dead_timer fires, loop ms; 0: not running */
     /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
      * `logs` read them from the journal): ids in the order they ended. */
-    double keep_finished_s;
     ctl_ring_t finished; /* of uint64_t job ids */
-    uv_timer_t tick;        /* time limits, end of recovery */
-    uv_signal_t sigterm, sigint;
-    ctl_conn_t *conns, *dirty;
+    uint64_t next_tick_ms;   /* time limits, pending failures, purge, end of recovery */
+    uint64_t next_health_ms; /* health check timeouts */
     ctl_node_t *nodes;
     uint32_t *name_tab, name_cap, next_free; /* name -> node id (ctl_nodes.c) */
     uint32_t nnodes;        /* topology size */
@@ -160,78 +169,99 @@ struct ctl {
     bool sched_needed;
     bool recovering;        /* start-up window: waiting for agents before reconciling */
     double recover_until;
-    uint64_t stats_frames_bad;
-    const char *who;
+    ctl_sink_t *touched;    /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
 };
 
-/* Seconds since the epoch (the core's clock in the daemon). */
-double ctl_now(void);
+/* ---- time and logs (ctl_turn.c) ---- */
+double ctl_now(const ctl_t *c);        /* wall seconds, from the clock */
+uint64_t ctl_mono_ms(const ctl_t *c);  /* monotonic ms, from the clock */
+void ctl_log(ctl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- connections (ctl_main.c) ---- */
-void ctl_send(ctl_conn_t *c, Colossus__Msg *m);
-void ctl_send_node(ctl_t *c, uint32_t node, Colossus__Msg *m); /* dropped when not connected */
-void ctl_fatal(ctl_t *c, const char *what, const cl_error_t *err) __attribute__((noreturn));
+/* ---- messages out: held with the open batch (ctl_turn.c) ---- */
+void ctl_send(ctl_t *c, ctl_sink_t *s, const Colossus__Msg *m);
+void ctl_send_node(ctl_t *c, uint32_t node, const Colossus__Msg *m); /* unconnected: dropped */
+void ctl_reply(ctl_t *c, ctl_sink_t *s, Colossus__Response *r);
+void ctl_reply_error(ctl_t *c, ctl_sink_t *s, uint64_t req, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void ctl_reply_ok(ctl_t *c, ctl_sink_t *s, uint64_t req, const char *text); /* text: NULL ok */
+void ctl_reply_job(ctl_t *c, ctl_sink_t *s, uint64_t req, ctl_job_t *j);
+/* ---- journal records: into the open batch (ctl_turn.c) ---- */
+void ctl_journal_job(ctl_t *c, ctl_job_t *j);
+void ctl_node_journal(ctl_t *c, ctl_node_t *n);
+void ctl_journal_meta(ctl_t *c, const char *k, uint64_t v);
 
 /* ---- nodes (ctl_nodes.c) ---- */
-int ctl_nodes_init(ctl_t *c);
-void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r);
-void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb);
-void ctl_nodes_conn_closed(ctl_t *c, ctl_conn_t *conn);
+int ctl_nodes_init(ctl_t *c, cl_error_t *err);
+void ctl_nodes_free(ctl_t *c);
+void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r);
+void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb);
+void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn);
+void ctl_nodes_deadlines(ctl_t *c);  /* pop due deadlines into suspects */
+uint64_t ctl_nodes_next_deadline(const ctl_t *c); /* 0: none */
 void ctl_nodes_judge(ctl_t *c);
 ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name);
-void ctl_node_journal(ctl_t *c, ctl_node_t *n);
+const char *ctl_node_state(ctl_t *c, const ctl_node_t *n);
 
 /* ---- jobs (ctl_jobs.c) ---- */
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
-int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, char *err, size_t len);
-int ctl_job_cancel(ctl_t *c, uint64_t id, char *err, size_t len);
-void ctl_job_exited(ctl_t *c, ctl_conn_t *conn, const Colossus__Exited *e);
-/* A client's view of job id: the live record, or one read back from the journal for a
- * finished job no longer held (*transient set: release it with ctl_job_release()). */
-ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient);
-void ctl_job_release(ctl_job_t *j);
-void ctl_job_ranks_started(ctl_t *c, ctl_conn_t *conn, const Colossus__Started *s);
+int ctl_job_insert(ctl_t *c, ctl_job_t *j);
+void ctl_job_free(ctl_job_t *j);
+void ctl_job_set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n);
+int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node);
+int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_error_t *err);
+int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
+void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
+void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
+void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank);
+void ctl_send_exited_ack(ctl_t *c, ctl_sink_t *conn, uint32_t node, uint64_t job,
+                         uint32_t incarnation);
+void ctl_send_stop(ctl_t *c, ctl_job_t *j);
 void ctl_apply(ctl_t *c, cl_decisions_t *d);
 void ctl_schedule(ctl_t *c);
-void ctl_journal_job(ctl_t *c, ctl_job_t *j);
+uint32_t ctl_job_restarts(ctl_t *c, ctl_job_t *j);
+int ctl_tenant_index(ctl_t *c, const char *name, cl_error_t *err);
 /* Fill out (borrowing j's strings); release with ctl_job_info_release(). */
 void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *out);
 void ctl_job_info_release(Colossus__JobInfo *out);
 void ctl_jobs_tick(ctl_t *c);
+void ctl_jobs_free(ctl_t *c);
+void ctl_job_notify(ctl_t *c, ctl_job_t *j);
+void ctl_sink_forget_waiters(ctl_t *c, ctl_sink_t *s);
+/* A node went down: decisions from the core, carried out. */
+void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n);
+
+/* ---- the journal's view: recovery, reconciliation, fencing, old jobs (ctl_recover.c) ---- */
 int ctl_jobs_recover(ctl_t *c, cl_error_t *err);
 void ctl_jobs_reconcile(ctl_t *c);
-/* The launches a (re)registering node may keep, given what it reports running. */
 /* Sends the Fence; returns how many jobs the controller runs there that the node no longer
  * has (its agent restarted): the caller handles those as a node failure. */
 int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
-/* A node went down: decisions from the core, carried out. */
-void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n);
-void ctl_job_notify(ctl_t *c, ctl_job_t *j);
-void ctl_conn_forget_waiters(ctl_t *c, ctl_conn_t *conn);
-const char *ctl_state_name(cl_job_state_t s);
+/* A client's view of job id: the live record, or one read back from the journal for a
+ * finished job no longer held (*transient set: release it with ctl_job_free()). */
+ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient);
 
-/* ---- client requests (ctl_req.c) ---- */
-void ctl_request(ctl_t *c, ctl_conn_t *conn, const Colossus__Request *r);
-void ctl_log_data(ctl_t *c, ctl_conn_t *conn, const Colossus__LogData *d);
-void ctl_respond_error(ctl_conn_t *conn, uint64_t req, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void ctl_respond_job(ctl_t *c, ctl_conn_t *conn, uint64_t req, ctl_job_t *j);
+/* ---- operations (ctl_ops.c) ---- */
+void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d);
+void ctl_logreqs_conn_closed(ctl_t *c, ctl_sink_t *s);
+void ctl_logreqs_free(ctl_t *c);
 
 /* ---- GPU health (ctl_health.c, docs/health.md) ---- */
 int ctl_health_init(ctl_t *c);
+void ctl_health_free(ctl_t *c);
 void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
-void ctl_health_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb);
-/* Fill the health fields of o (borrowing the controller's data until the next loop turn). */
+void ctl_health_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb);
+/* Fill the health fields of o (borrowing the controller's data until the next call). */
 void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o);
 /* drain --check, and resume of a node whose health latched: true when handled (answered now
  * or once the node's gpu check ends); false for the plain admin path. */
-bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__NodeAdmin *a,
+bool ctl_health_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus__NodeAdmin *a,
                       bool drain);
 /* A rank failed on this node: true when the node's health makes it a node failure (handled:
  * the job restarts), false when the job is to blame. */
 bool ctl_health_rank_failed(ctl_t *c, uint32_t node);
-void ctl_health_conn_closed(ctl_t *c, ctl_conn_t *conn);
+void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
+void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
 /* A free node slot for a new node of this NVLink domain key: in the topology domain that holds
  * the key's other nodes, else in an empty domain; CL_NO_NODE when the topology's domains are
  * single nodes, the key is "" or no slot fits (then any free slot will do). */

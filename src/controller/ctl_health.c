@@ -37,7 +37,7 @@ typedef struct ctl_hnode {
     bool when_idle;     /* drain --check on a busy node: order it once the node is empty */
     uint64_t order_seq; /* outstanding CheckOrder, 0 none */
     double order_at;
-    ctl_conn_t *client; /* waiting for the check's verdict; NULL once it went away */
+    ctl_sink_t *client; /* waiting for the check's verdict (a reference); NULL: nobody */
     uint64_t client_req;
 } ctl_hnode_t;
 
@@ -54,7 +54,6 @@ struct ctl_health {
     uint64_t next_seq;
     uint32_t *pend; /* nodes with a check pending or outstanding (few) */
     size_t npend, cap;
-    uv_timer_t timer;
 };
 
 static ctl_hnode_t *hn(ctl_t *c, ctl_node_t *n)
@@ -80,10 +79,8 @@ static ctl_hnode_t *hn(ctl_t *c, ctl_node_t *n)
 static void journal_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a)
 {
     char key[96];
-    cl_error_t e;
     snprintf(key, sizeof key, "health:%s", n->name);
-    if (cl_store_meta_put(c->store, key, (uint64_t)a, &e) < 0)
-        ctl_fatal(c, "journal node health", &e);
+    ctl_journal_meta(c, key, (uint64_t)a);
 }
 
 static void pend_add(ctl_t *c, uint32_t id)
@@ -93,9 +90,7 @@ static void pend_add(ctl_t *c, uint32_t id)
         if (H->pend[i] == id) return;
     if (H->npend == H->cap) {
         size_t cap = H->cap ? H->cap * 2 : 8;
-        uint32_t *p = realloc(H->pend, cap * sizeof *p);
-        if (!p) abort(); /* out of memory in the daemon: crash and recover from the journal */
-        H->pend = p;
+        H->pend = cl_xrealloc(H->pend, cap * sizeof *H->pend);
         H->cap = cap;
     }
     H->pend[H->npend++] = id;
@@ -111,19 +106,6 @@ static void pend_del(ctl_t *c, uint32_t id)
         }
 }
 
-static void respond_ok(ctl_conn_t *conn, uint64_t req, const char *text)
-{
-    Colossus__Response r = COLOSSUS__RESPONSE__INIT;
-    r.req = req;
-    r.ok = true;
-    r.data.data = (uint8_t *)text;
-    r.data.len = text ? strlen(text) : 0;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_RESPONSE;
-    m.response = &r;
-    ctl_send(conn, &m);
-}
-
 /* Answer whoever waits for this node's check, and forget the wait. */
 static void answer(ctl_t *c, ctl_node_t *n, bool ok, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -137,9 +119,10 @@ static void answer(ctl_t *c, ctl_node_t *n, bool ok, const char *fmt, ...)
     va_end(ap);
     if (h->client) {
         if (ok)
-            respond_ok(h->client, h->client_req, text);
+            ctl_reply_ok(c, h->client, h->client_req, text);
         else
-            ctl_respond_error(h->client, h->client_req, "%s", text);
+            ctl_reply_error(c, h->client, h->client_req, "%s", text);
+        ctl_sink_unref(h->client);
     }
     h->client = NULL;
     h->waiting = WAIT_NONE;
@@ -152,7 +135,7 @@ static void order_check(ctl_t *c, ctl_node_t *n)
 {
     ctl_hnode_t *h = hn(c, n);
     h->order_seq = ++c->health->next_seq;
-    h->order_at = ctl_now();
+    h->order_at = ctl_now(c);
     h->when_idle = false;
     Colossus__CheckOrder o = COLOSSUS__CHECK_ORDER__INIT;
     o.node = n->id;
@@ -163,7 +146,7 @@ static void order_check(ctl_t *c, ctl_node_t *n)
     m.check_order = &o;
     ctl_send_node(c, n->id, &m);
     pend_add(c, n->id);
-    cl_daemon_log(c->who, "node %s: gpu check --full ordered (%s)", n->name,
+    ctl_log(c, "node %s: gpu check --full ordered (%s)", n->name,
                   h->waiting == WAIT_RESUME ? "resume" : "drain --check");
 }
 
@@ -179,11 +162,11 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
     n->drained = true;
     snprintf(n->reason, sizeof n->reason, "%s: %.100s", cl_health_action_name(a), reason);
     ctl_node_journal(c, n);
-    cl_daemon_log(c->who, "node %s GPU health %s: %s", n->name, cl_health_action_name(a),
+    ctl_log(c, "node %s GPU health %s: %s", n->name, cl_health_action_name(a),
                   reason);
     c->sched_needed = true;
     if (!n->alive) return; /* drained when it comes back up (ctl_nodes.c) */
-    double now = ctl_now();
+    double now = ctl_now(c);
     cl_error_t e;
     cl_jobid_t on[1];
     if (cl_health_is_node_failure(a) && cl_node_jobs(c->cluster, n->id, on, 1) > 0) {
@@ -191,7 +174,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
          * fails it (max restarts), and the stop orders go out. */
         ctl_jobs_node_failed(c, n);
         if (cl_node_recover(c->cluster, n->id, now, &e) < 0)
-            cl_daemon_log(c->who, "node %s: cannot bring back after the failure: %s", n->name,
+            ctl_log(c, "node %s: cannot bring back after the failure: %s", n->name,
                           e.msg);
         cl_decisions_t d = {0};
         for (uint32_t g = n->ngpus; g < c->gpus_per_node; g++)
@@ -202,7 +185,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
     cl_node_info_t info;
     if (cl_node_get(c->cluster, n->id, &info) == 0 && info.state == CL_NODE_UP &&
         cl_node_drain(c->cluster, n->id, now, &e) < 0)
-        cl_daemon_log(c->who, "node %s: core refused drain: %s", n->name, e.msg);
+        ctl_log(c, "node %s: core refused drain: %s", n->name, e.msg);
 }
 
 static void clear_latch(ctl_t *c, ctl_node_t *n)
@@ -217,13 +200,13 @@ static void clear_latch(ctl_t *c, ctl_node_t *n)
 static void resume_node(ctl_t *c, ctl_node_t *n)
 {
     cl_error_t e;
-    if (n->alive && cl_node_resume(c->cluster, n->id, ctl_now(), &e) < 0)
-        cl_daemon_log(c->who, "node %s: core refused resume: %s", n->name, e.msg);
+    if (n->alive && cl_node_resume(c->cluster, n->id, ctl_now(c), &e) < 0)
+        ctl_log(c, "node %s: core refused resume: %s", n->name, e.msg);
     n->drained = false;
     n->reason[0] = 0;
     ctl_node_journal(c, n);
     c->sched_needed = true;
-    cl_daemon_log(c->who, "node %s resumed after a passing gpu check", n->name);
+    ctl_log(c, "node %s resumed after a passing gpu check", n->name);
 }
 
 /* A report from the agent (heartbeat or registration). */
@@ -233,21 +216,19 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
     h->monitored = true;
     /* Keep an owned copy (the frame's message is freed after the handler). */
     size_t len = colossus__node_health__get_packed_size(r);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf) {
-        colossus__node_health__pack(r, buf);
-        Colossus__NodeHealth *copy = colossus__node_health__unpack(NULL, len, buf);
-        free(buf);
-        if (copy) {
-            if (h->last) colossus__node_health__free_unpacked(h->last, NULL);
-            h->last = copy;
-            h->last_at = ctl_now();
-        }
-    }
+    uint8_t *buf = cl_xmalloc(len);
+    colossus__node_health__pack(r, buf);
+    Colossus__NodeHealth *copy = colossus__node_health__unpack(NULL, len, buf);
+    free(buf);
+    if (!copy)
+        cl_oom(len, __FILE__, __LINE__); /* it packed: only memory can fail the unpack */
+    if (h->last) colossus__node_health__free_unpacked(h->last, NULL);
+    h->last = copy;
+    h->last_at = ctl_now(c);
     for (size_t i = 0; i < r->n_xids; i++) {
         const Colossus__XidEvent *x = r->xids[i];
         int a = cl_health_action_parse(x->action);
-        cl_daemon_log(c->who, "node %s GPU %d: XID %" PRIu64 " (%s): %s", n->name,
+        ctl_log(c, "node %s GPU %d: XID %" PRIu64 " (%s): %s", n->name,
                       x->gpu == UINT32_MAX ? -1 : (int)x->gpu, x->xid,
                       cl_health_xid_desc(x->xid),
                       cl_health_action_name(a < 0 ? CL_HEALTH_NONE : (cl_health_action_t)a));
@@ -265,7 +246,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
     }
     int a = cl_health_action_parse(r->action);
     if (a < 0) {
-        cl_daemon_log(c->who, "node %s: unknown health action '%.40s' ignored", n->name,
+        ctl_log(c, "node %s: unknown health action '%.40s' ignored", n->name,
                       r->action);
         a = CL_HEALTH_NONE;
     }
@@ -308,9 +289,7 @@ static void key_add(struct ctl_health *H, const char *key, uint32_t domain)
 {
     if (H->nkeys == H->capkeys) {
         size_t cap = H->capkeys ? H->capkeys * 2 : 16;
-        ctl_domkey_t *k = realloc(H->keys, cap * sizeof *k);
-        if (!k) abort(); /* out of memory in the daemon: crash and recover from the journal */
-        H->keys = k;
+        H->keys = cl_xrealloc(H->keys, cap * sizeof *H->keys);
         H->capkeys = cap;
     }
     snprintf(H->keys[H->nkeys].key, sizeof H->keys[0].key, "%s", key);
@@ -357,8 +336,7 @@ cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key)
     if (k) {
         cl_nodeid_t id = domain_free_slot(c, k->domain, false);
         if (id != CL_NO_NODE) return id;
-        cl_daemon_log(c->who,
-                      "NVLink domain %s: its topology domain is full; the new node "
+        ctl_log(c, "NVLink domain %s: its topology domain is full; the new node "
                       "goes elsewhere",
                       key);
         return CL_NO_NODE;
@@ -386,7 +364,7 @@ void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
     snprintf(h->domain, sizeof h->domain, "%s", r->nvlink_domain);
     h->domain_unready = r->nvlink_unready;
     if (r->nvlink_domain[0] || r->nvlink_unready)
-        cl_daemon_log(c->who, "node %s: NVLink domain %s%s", n->name,
+        ctl_log(c, "node %s: NVLink domain %s%s", n->name,
                       r->nvlink_domain[0] ? r->nvlink_domain : "(own)",
                       r->nvlink_unready ? " (GPUs disagree or not all registered: unready)"
                                         : "");
@@ -400,7 +378,7 @@ void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
         order_check(c, n); /* the agent restarted: its check is gone; order it again */
 }
 
-void ctl_health_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb)
+void ctl_health_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb)
 {
     for (size_t i = 0; i < hb->n_health; i++) {
         uint32_t id = hb->health[i]->node;
@@ -416,8 +394,7 @@ bool ctl_health_rank_failed(ctl_t *c, uint32_t node)
     ctl_node_t *n = &c->nodes[node];
     ctl_hnode_t *h = hn(c, n);
     if (!cl_health_is_node_failure(h->latched) || !n->alive) return false;
-    cl_daemon_log(c->who,
-                  "node %s: a rank died on a node whose health is %s: node failure, "
+    ctl_log(c, "node %s: a rank died on a node whose health is %s: node failure, "
                   "not the job's",
                   n->name, cl_health_action_name(h->latched));
     char reason[256];
@@ -426,7 +403,7 @@ bool ctl_health_rank_failed(ctl_t *c, uint32_t node)
     return true;
 }
 
-bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__NodeAdmin *a,
+bool ctl_health_admin(ctl_t *c, ctl_sink_t *conn, uint64_t req, const Colossus__NodeAdmin *a,
                       bool drain)
 {
     ctl_node_t *n = ctl_node_by_name(c, a->node);
@@ -436,7 +413,7 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
     if (!drain && h->latched == CL_HEALTH_NONE) return false; /* a plain admin resume */
     if (!h->monitored) {
         if (drain) {
-            ctl_respond_error(conn, req,
+            ctl_reply_error(c, conn, req,
                               "%s does not watch its GPUs through NVML (fake GPUs?): "
                               "no gpu check to run",
                               n->name);
@@ -448,18 +425,18 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
         return false;
     }
     if (!n->conn || !n->alive) {
-        ctl_respond_error(conn, req, "%s is not connected: its gpu check cannot run", n->name);
+        ctl_reply_error(c, conn, req, "%s is not connected: its gpu check cannot run", n->name);
         return true;
     }
     if (h->waiting != WAIT_NONE) {
-        ctl_respond_error(conn, req, "%s: a gpu check is already pending", n->name);
+        ctl_reply_error(c, conn, req, "%s: a gpu check is already pending", n->name);
         return true;
     }
     cl_jobid_t on[8];
     size_t nj = cl_node_jobs(c->cluster, n->id, on, 8);
     if (!drain) {
         if (nj) {
-            ctl_respond_error(conn, req,
+            ctl_reply_error(c, conn, req,
                               "%s still runs job %" PRIu64 " and its health is %s "
                               "(%s): resume it once the job has ended (its gpu check "
                               "needs idle GPUs)",
@@ -467,6 +444,7 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
             return true;
         }
         h->waiting = WAIT_RESUME;
+        ctl_sink_ref(conn);
         h->client = conn;
         h->client_req = req;
         order_check(c, n);
@@ -476,8 +454,8 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
     cl_error_t e;
     cl_node_info_t info;
     if (cl_node_get(c->cluster, n->id, &info) == 0 && info.state == CL_NODE_UP &&
-        cl_node_drain(c->cluster, n->id, ctl_now(), &e) < 0) {
-        ctl_respond_error(conn, req, "%s: %s", n->name, e.msg);
+        cl_node_drain(c->cluster, n->id, ctl_now(c), &e) < 0) {
+        ctl_reply_error(c, conn, req, "%s: %s", n->name, e.msg);
         return true;
     }
     if (!n->drained || a->reason[0]) {
@@ -496,31 +474,33 @@ bool ctl_health_admin(ctl_t *c, ctl_conn_t *conn, uint64_t req, const Colossus__
                  "%s: draining; its gpu check runs once job %" PRIu64 "%s "
                  "ended",
                  n->name, on[0], nj > 1 ? " and the others have" : " has");
-        respond_ok(conn, req, text);
-        cl_daemon_log(c->who, "%s", text);
+        ctl_reply_ok(c, conn, req, text);
+        ctl_log(c, "%s", text);
         return true;
     }
+    ctl_sink_ref(conn);
     h->client = conn;
     h->client_req = req;
     order_check(c, n);
     return true;
 }
 
-void ctl_health_conn_closed(ctl_t *c, ctl_conn_t *conn)
+void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *conn)
 {
     struct ctl_health *H = c->health;
     for (size_t i = 0; i < H->npend; i++) {
         ctl_hnode_t *h = &H->v[H->pend[i]];
-        if (h->client == conn)
-            h->client = NULL; /* the check goes on; its verdict is recorded all the same */
+        if (h->client == conn) { /* the check goes on; its verdict is recorded all the same */
+            ctl_sink_unref(h->client);
+            h->client = NULL;
+        }
     }
 }
 
-static void on_timer(uv_timer_t *t)
+void ctl_health_timer(ctl_t *c)
 {
-    ctl_t *c = t->data;
     struct ctl_health *H = c->health;
-    double now = ctl_now();
+    double now = ctl_now(c);
     for (size_t i = 0; i < H->npend;) {
         ctl_node_t *n = &c->nodes[H->pend[i]];
         ctl_hnode_t *h = &H->v[n->id];
@@ -548,7 +528,7 @@ void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o)
     o->nvlink_domain = h->domain;
     if (h->last) {
         o->telemetry = h->last;
-        o->telemetry_age = ctl_now() - h->last_at;
+        o->telemetry_age = ctl_now(c) - h->last_at;
     }
     for (int i = 0; i < h->nxids; i++)
         h->xidp[i] = &h->xids[i];
@@ -558,12 +538,24 @@ void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o)
 
 int ctl_health_init(ctl_t *c)
 {
-    c->health = calloc(1, sizeof *c->health);
-    if (!c->health) return -1;
-    c->health->v = calloc(c->nnodes ? c->nnodes : 1, sizeof *c->health->v);
-    if (!c->health->v) return -1;
-    uv_timer_init(c->loop, &c->health->timer);
-    c->health->timer.data = c;
-    uv_timer_start(&c->health->timer, on_timer, 1000, 1000);
+    c->health = cl_xcalloc(1, sizeof *c->health);
+    c->health->v = cl_xcalloc(c->nnodes, sizeof *c->health->v);
     return 0;
+}
+
+void ctl_health_free(ctl_t *c)
+{
+    struct ctl_health *H = c->health;
+    if (!H)
+        return;
+    for (uint32_t i = 0; H->v && i < c->nnodes; i++) {
+        if (H->v[i].last)
+            colossus__node_health__free_unpacked(H->v[i].last, NULL);
+        ctl_sink_unref(H->v[i].client);
+    }
+    free(H->v);
+    free(H->keys);
+    free(H->pend);
+    free(H);
+    c->health = NULL;
 }

@@ -1,6 +1,6 @@
 /* ctl_nodes.c - nodes in the controller: name -> compact id binding (journaled), registration
- * of the nodes a connection carries, batched heartbeats, and death by a per-node timer (a
- * heartbeat re-arms it; no scan over nodes ever runs). */
+ * of the nodes a connection carries, batched heartbeats, and death when a node's deadline in
+ * the FIFO of deadlines passes without a heartbeat (O(1) per heartbeat; no scan over nodes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +34,6 @@ ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name)
     return NULL;
 }
 
-void ctl_node_journal(ctl_t *c, ctl_node_t *n)
-{
-    cl_store_node_t sn = {.id = n->id, .name = n->name, .drained = n->drained, .reason = n->reason};
-    cl_error_t err;
-    if (cl_store_node_put(c->store, &sn, &err) < 0)
-        ctl_fatal(c, "journal node", &err);
-}
-
 static ctl_node_t *bind_name(ctl_t *c, const char *name, const char *nvlink_domain)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
@@ -69,8 +61,8 @@ static int on_node_loaded(const cl_store_node_t *sn, void *arg)
 {
     ctl_t *c = arg;
     if (sn->id >= c->nnodes || c->nodes[sn->id].bound) {
-        cl_daemon_log(c->who, "journal: node %s (id %u) does not fit this topology; ignored",
-                      sn->name, sn->id);
+        ctl_log(c, "journal: node %s (id %u) does not fit this topology; ignored", sn->name,
+                sn->id);
         return 0;
     }
     ctl_node_t *n = &c->nodes[sn->id];
@@ -82,34 +74,47 @@ static int on_node_loaded(const cl_store_node_t *sn, void *arg)
     return 0;
 }
 
-int ctl_nodes_init(ctl_t *c)
+int ctl_nodes_init(ctl_t *c, cl_error_t *err)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     c->nnodes = cl_topo_nodes(t);
     c->gpus_per_node = cl_topo_gpus_per_node(t);
-    c->nodes = calloc(c->nnodes, sizeof *c->nodes);
+    c->nodes = cl_xcalloc(c->nnodes, sizeof *c->nodes);
     c->name_cap = 16;
     while (c->name_cap < 2 * c->nnodes)
         c->name_cap *= 2;
-    c->name_tab = malloc(c->name_cap * sizeof *c->name_tab);
-    if (!c->nodes || !c->name_tab)
-        return -1;
+    c->name_tab = cl_xmalloc(c->name_cap * sizeof *c->name_tab);
     memset(c->name_tab, 0xff, c->name_cap * sizeof *c->name_tab);
-    double now = ctl_now();
+    double now = ctl_now(c);
     cl_decisions_t d = {0};
     for (uint32_t i = 0; i < c->nnodes; i++) {
         ctl_node_t *n = &c->nodes[i];
         n->id = i;
-        n->ctl = c;
         snprintf(n->name, sizeof n->name, "%s", cl_topo_node_name(t, i));
         /* Every node is down until its agent registers. */
-        cl_error_t err;
-        if (cl_node_fail(c->cluster, i, now, &d, &err) < 0)
-            ctl_fatal(c, "mark node down", &err);
+        if (cl_node_fail(c->cluster, i, now, &d, err) < 0) {
+            cl_decisions_free(&d);
+            return -1;
+        }
     }
     cl_decisions_free(&d);
-    cl_error_t err;
-    return cl_store_load(c->store, NULL, on_node_loaded, c, &err);
+    return cl_store_load(c->store, NULL, on_node_loaded, c, err);
+}
+
+void ctl_nodes_free(ctl_t *c)
+{
+    for (uint32_t i = 0; c->nodes && i < c->nnodes; i++)
+        ctl_sink_unref(c->nodes[i].conn);
+    free(c->nodes);
+    free(c->name_tab);
+}
+
+const char *ctl_node_state(ctl_t *c, const ctl_node_t *n)
+{
+    cl_node_info_t info;
+    if (cl_node_get(c->cluster, n->id, &info) < 0)
+        return "unknown";
+    return cl_node_state_name(info.state);
 }
 
 /* The node is alive: back up in the core with the GPUs its agent has. */
@@ -117,12 +122,12 @@ static void node_up(ctl_t *c, ctl_node_t *n)
 {
     if (n->alive)
         return;
-    double now = ctl_now();
+    double now = ctl_now(c);
     cl_error_t err;
     cl_node_info_t info;
     cl_node_get(c->cluster, n->id, &info);
     if (info.state == CL_NODE_DOWN && cl_node_recover(c->cluster, n->id, now, &err) < 0) {
-        cl_daemon_log(c->who, "node %s: cannot bring up: %s", n->name, err.msg);
+        ctl_log(c, "node %s: cannot bring up: %s", n->name, err.msg);
         return;
     }
     cl_decisions_t d = {0};
@@ -136,45 +141,32 @@ static void node_up(ctl_t *c, ctl_node_t *n)
     c->sched_needed = true;
 }
 
-static void on_dead_timer(uv_timer_t *t);
-
-/* Run the dead timer at `at` (loop ms) unless it already runs earlier. */
-static void dead_timer_at(ctl_t *c, uint64_t at)
-{
-    if (c->dead_due && c->dead_due <= at)
-        return;
-    uint64_t now = uv_now(c->loop);
-    c->dead_due = at;
-    uv_timer_start(&c->dead_timer, on_dead_timer, at > now ? at - now : 0, 0);
-}
-
 /* A heartbeat (or registration): the node is suspected `which` deadline from now (0:
- * dead_after, 1: twice that). The caller refreshes the loop's clock first (uv_update_time(),
- * once per message): libuv reads it only at the start of a loop turn, and a deadline taken
- * late in a long turn from that stale clock would come early. */
-static void arm_for(ctl_t *c, ctl_node_t *n, int which, double now)
+ * dead_after, 1: twice that). The monotonic clock is read for every message: a deadline
+ * taken late in a long loop turn from a clock read at its start would come early. */
+static void arm_for(ctl_t *c, ctl_node_t *n, int which, uint64_t mono, double now)
 {
     n->last_seen = now;
     n->suspect = false;
-    n->deadline = uv_now(c->loop) + (uint64_t)c->dead_ms * (which ? 2 : 1);
+    n->deadline = mono + (uint64_t)c->cfg.dead_after_ms * (which ? 2 : 1);
     *(struct ctl_deadline *)ctl_ring_push(&c->deadq[which]) =
         (struct ctl_deadline){n->id, n->deadline};
-    dead_timer_at(c, n->deadline);
 }
 
-static void arm(ctl_t *c, ctl_node_t *n, double now)
+/* Its deadline passed: suspect the node until this turn's input has been read. */
+static void suspect(ctl_t *c, ctl_node_t *n)
 {
-    arm_for(c, n, 0, now);
+    if (c->nsuspects == c->suspects_cap) {
+        c->suspects_cap = c->suspects_cap ? 2 * c->suspects_cap : 64;
+        c->suspects = cl_xrealloc(c->suspects, c->suspects_cap * sizeof *c->suspects);
+    }
+    c->suspects[c->nsuspects++] = n->id;
+    n->suspect = true;
 }
 
-static void suspect(ctl_t *c, ctl_node_t *n);
-
-/* Pop what is due; a node whose deadline is still that entry's is suspected. */
-static void on_dead_timer(uv_timer_t *t)
+void ctl_nodes_deadlines(ctl_t *c)
 {
-    ctl_t *c = t->data;
-    uint64_t now = uv_now(c->loop), next = 0;
-    c->dead_due = 0;
+    uint64_t now = ctl_mono_ms(c);
     for (int k = 0; k < 2; k++) {
         struct ctl_deadline *e;
         while ((e = ctl_ring_front(&c->deadq[k])) && e->at <= now) {
@@ -183,56 +175,72 @@ static void on_dead_timer(uv_timer_t *t)
                 suspect(c, n);
             ctl_ring_pop(&c->deadq[k]);
         }
+    }
+}
+
+uint64_t ctl_nodes_next_deadline(const ctl_t *c)
+{
+    uint64_t next = 0;
+    for (int k = 0; k < 2; k++) {
+        const struct ctl_deadline *e = ctl_ring_front(&c->deadq[k]);
         if (e && (!next || e->at < next))
             next = e->at;
     }
-    if (next)
-        dead_timer_at(c, next);
+    return next;
 }
 
-static void reply_registered(ctl_conn_t *conn, uint32_t handle, ctl_node_t *n, const char *error)
+static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_node_t *n,
+                             const char *error)
 {
-    ctl_t *c = conn->ctl;
     Colossus__Registered r = COLOSSUS__REGISTERED__INIT;
     r.handle = handle;
     r.ok = n != NULL;
     r.error = (char *)(error ? error : "");
     r.node = n ? n->id : 0;
-    r.heartbeat_ms = c->hb_ms;
-    r.dead_after_ms = c->dead_ms;
+    r.heartbeat_ms = c->cfg.heartbeat_ms;
+    r.dead_after_ms = c->cfg.dead_after_ms;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
     m.registered = &r;
-    ctl_send(conn, &m);
+    ctl_send(c, conn, &m);
 }
 
-void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
+/* n is carried by conn from now on. */
+static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
+{
+    if (n->conn == conn)
+        return;
+    if (n->conn) {
+        ctl_log(c, "node %s registered again from %s; its connection from %s is superseded",
+                n->name, conn->peer, n->conn->peer);
+        n->conn->nnodes--;
+        ctl_sink_unref(n->conn);
+    }
+    ctl_sink_ref(conn);
+    conn->nnodes++;
+    n->conn = conn;
+}
+
+void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r)
 {
     if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',')) {
-        reply_registered(conn, r->handle, NULL, "node name must be 1..63 characters, no commas");
+        reply_registered(c, conn, r->handle, NULL, "node name must be 1..63 characters, no commas");
         return;
     }
     ctl_node_t *n = ctl_node_by_name(c, r->name);
     if (!n && !(n = bind_name(c, r->name, r->nvlink_unready ? "" : r->nvlink_domain))) {
         char e[128];
         snprintf(e, sizeof e, "no free node slot: the topology has %u nodes", c->nnodes);
-        cl_daemon_log(c->who, "refused node %s: %s", r->name, e);
-        reply_registered(conn, r->handle, NULL, e);
+        ctl_log(c, "refused node %s: %s", r->name, e);
+        reply_registered(c, conn, r->handle, NULL, e);
         return;
     }
-    if (n->conn && n->conn != conn) {
-        cl_daemon_log(c->who, "node %s registered again from %s; its connection from %s is "
-                      "superseded", n->name, conn->u.peer, n->conn->u.peer);
-        n->conn->nnodes--;
-    }
-    if (n->conn != conn)
-        conn->nnodes++;
-    n->conn = conn;
+    carry(c, n, conn);
     n->ngpus = r->n_gpus < c->gpus_per_node ? (uint32_t)r->n_gpus : c->gpus_per_node;
     if (r->addr[0]) {
         snprintf(n->addr, sizeof n->addr, "%.63s", r->addr);
     } else {
-        snprintf(n->addr, sizeof n->addr, "%.63s", conn->u.peer);
+        snprintf(n->addr, sizeof n->addr, "%.63s", conn->peer);
         char *colon = strrchr(n->addr, ':');
         if (colon)
             *colon = 0;
@@ -240,16 +248,15 @@ void ctl_node_register(ctl_t *c, ctl_conn_t *conn, const Colossus__Register *r)
     /* A connection carrying many nodes (hollow, relay) logs its first few and then every
      * 10,000th: a registration storm of 100,000 nodes is not 100,000 lines. */
     if (conn->nnodes <= 4 || conn->nnodes % 10000 == 0 || r->n_running)
-        cl_daemon_log(c->who, "node %s registered as %u (%u GPUs, %zu launches held, at %s)%s",
-                      n->name, n->id, n->ngpus, r->n_running, n->addr,
-                      conn->nnodes > 4 ? "; its connection carries more" : "");
-    reply_registered(conn, r->handle, n, NULL);
+        ctl_log(c, "node %s registered as %u (%u GPUs, %zu launches held, at %s)%s", n->name,
+                n->id, n->ngpus, r->n_running, n->addr,
+                conn->nnodes > 4 ? "; its connection carries more" : "");
+    reply_registered(c, conn, r->handle, n, NULL);
     node_up(c, n);
-    uv_update_time(c->loop);
     /* Its first heartbeat needs our reply first: in a storm of registrations on one
      * connection the replies reach the agent seconds after we sent them (100,000 nodes:
      * tests/integration/cluster_storm.sh). Twice dead-after for that one. */
-    arm_for(c, n, 1, ctl_now());
+    arm_for(c, n, 1, ctl_mono_ms(c), ctl_now(c));
     if (ctl_jobs_fence(c, n, r) > 0) {
         /* Its agent restarted and lost ranks we run there: for those jobs it is a node
          * failure (restart elsewhere or in place), without waiting for dead-after. */
@@ -269,76 +276,54 @@ static void fence_returning(ctl_t *c, ctl_node_t *n)
     ctl_jobs_fence(c, n, &none);
 }
 
-void ctl_node_heartbeat(ctl_t *c, ctl_conn_t *conn, const Colossus__Heartbeat *hb)
+void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb)
 {
-    uv_update_time(c->loop);
-    double now = ctl_now();
+    uint64_t mono = ctl_mono_ms(c);
+    double now = ctl_now(c);
     for (size_t i = 0; i < hb->n_nodes; i++) {
         uint32_t id = hb->nodes[i];
         if (id >= c->nnodes || c->nodes[id].conn != conn)
             continue; /* not carried by this connection: stale or bogus */
         ctl_node_t *n = &c->nodes[id];
         if (!n->alive) {
-            cl_daemon_log(c->who, "node %s is back after being declared down; fencing it",
-                          n->name);
+            ctl_log(c, "node %s is back after being declared down; fencing it", n->name);
             node_up(c, n);
             fence_returning(c, n);
         }
-        arm(c, n, now);
+        arm_for(c, n, 0, mono, now);
     }
 }
 
-static void judge_idle(uv_idle_t *h)
-{
-    (void)h; /* only there to keep the poll of a turn with suspects from blocking */
-}
-
-/* Its deadline passed: suspect the node until this turn's input has been read. */
-static void suspect(ctl_t *c, ctl_node_t *n)
-{
-    if (c->nsuspects == c->suspects_cap) {
-        size_t cap = c->suspects_cap ? 2 * c->suspects_cap : 64;
-        uint32_t *v = realloc(c->suspects, cap * sizeof *v);
-        if (!v)
-            abort(); /* out of memory in the daemon: crash and recover from the journal */
-        c->suspects = v;
-        c->suspects_cap = cap;
-    }
-    c->suspects[c->nsuspects++] = n->id;
-    n->suspect = true;
-    if (c->nsuspects == 1)
-        uv_idle_start(&c->judge_idle, judge_idle);
-}
-
-/* Check phase, after this turn's reads: a suspect no heartbeat cleared is down. */
+/* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
 void ctl_nodes_judge(ctl_t *c)
 {
     if (!c->nsuspects)
         return;
-    double now = ctl_now();
+    double now = ctl_now(c);
     for (size_t i = 0; i < c->nsuspects; i++) {
         ctl_node_t *n = &c->nodes[c->suspects[i]];
         if (!n->suspect || !n->alive)
             continue;
         n->suspect = false;
         n->alive = false;
-        cl_daemon_log(c->who, "node %s declared down: no heartbeat for %.0f ms", n->name,
-                      (now - n->last_seen) * 1000);
+        ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
+                (now - n->last_seen) * 1000);
         ctl_jobs_node_failed(c, n);
         c->sched_needed = true;
     }
     c->nsuspects = 0;
-    uv_idle_stop(&c->judge_idle);
 }
 
-void ctl_nodes_conn_closed(ctl_t *c, ctl_conn_t *conn)
+void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
 {
     if (!conn->nnodes)
-        return;
+        return; /* a client, or an agent that registered nothing: no scan */
     for (uint32_t i = 0; i < c->nnodes; i++)
         if (c->nodes[i].conn == conn) {
             c->nodes[i].conn = NULL;
-            cl_daemon_log(c->who, "node %s: connection lost; down after %u ms without heartbeat",
-                          c->nodes[i].name, c->dead_ms);
+            conn->nnodes--;
+            ctl_sink_unref(conn);
+            ctl_log(c, "node %s: connection lost; down after %u ms without heartbeat",
+                    c->nodes[i].name, c->cfg.dead_after_ms);
         }
 }

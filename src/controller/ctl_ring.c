@@ -9,9 +9,7 @@ void *ctl_ring_push(ctl_ring_t *r)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 1024;
-        unsigned char *v = malloc(cap * r->elem);
-        if (!v)
-            abort(); /* out of memory in the daemon: crash and recover from the journal */
+        unsigned char *v = cl_xmalloc(cap * r->elem);
         for (size_t i = 0; i < r->n; i++)
             memcpy(v + i * r->elem, r->v + ((r->head + i) % r->cap) * r->elem, r->elem);
         free(r->v);
@@ -33,4 +31,11 @@ void ctl_ring_pop(ctl_ring_t *r)
         return;
     r->head = (r->head + 1) % r->cap;
     r->n--;
+}
+
+void ctl_ring_free(ctl_ring_t *r)
+{
+    free(r->v);
+    r->v = NULL;
+    r->n = r->cap = r->head = 0;
 }

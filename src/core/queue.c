@@ -160,6 +160,11 @@ const char *cl_tenant_name(const cl_cluster_t *c, uint32_t t)
     return t < c->ntn ? c->tn[t].name : NULL;
 }
 
+double cl_tenant_shares(const cl_cluster_t *c, uint32_t t)
+{
+    return t < c->ntn ? c->tn[t].shares : 0;
+}
+
 /* Usage decays with a half-life h; between events a tenant holds g GPUs, so exactly:
  * u(t+d) = u(t)*2^(-d/h) + g*(h/ln 2)*(1 - 2^(-d/h)). */
 void cl__tenant_advance(cl_cluster_t *c, uint32_t ti, cl_time_t now)

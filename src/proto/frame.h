@@ -64,8 +64,8 @@ bool cl_auth_equal(const uint8_t *a, const uint8_t *b, size_t n);
 
 /* Append one frame holding m to out. 0, or -1 (too large / no memory). */
 int cl_frame_encode(cl_sess_t *s, const Colossus__Msg *m, cl_buf_t *out);
-/* Append one frame holding arbitrary body bytes (tests and fuzzing: a peer that knows the key
- * but sends a body that is not a Msg). */
+/* Append one frame holding body bytes already packed (a Colossus__Msg packed earlier, as the
+ * controller's held replies are; or, in tests and fuzzing, bytes that are not a Msg). */
 int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *out);
 
 /* Decode the first frame of buf[0..len): returns the bytes it used (> 0) with *out set (free

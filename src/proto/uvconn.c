@@ -97,6 +97,18 @@ int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m)
     return 0;
 }
 
+int cl_uconn_send_packed(cl_uconn_t *c, const uint8_t *msg, size_t len)
+{
+    if (c->closing)
+        return -1;
+    if (cl_frame_encode_raw(&c->sess, msg, len, &c->out) < 0) {
+        cl_uconn_close(c, "cannot encode an outgoing frame");
+        return -1;
+    }
+    c->frames_out++;
+    return 0;
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     cl_uconn_t *c = w->data;

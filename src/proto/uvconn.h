@@ -33,6 +33,8 @@ int cl_uconn_init(uv_loop_t *loop, cl_uconn_t *c, cl_uconn_msg_f *on_msg,
 int cl_uconn_start(cl_uconn_t *c); /* start reading; fills peer from the socket */
 /* Queue m; nothing is written until cl_uconn_flush(). -1 if the connection is closing. */
 int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m);
+/* Queue one frame of an already packed Colossus__Msg; as cl_uconn_send(). */
+int cl_uconn_send_packed(cl_uconn_t *c, const uint8_t *msg, size_t len);
 void cl_uconn_flush(cl_uconn_t *c);
 /* Close, logging why (NULL: quietly). on_close runs later, once. */
 void cl_uconn_close(cl_uconn_t *c, const char *why);

@@ -55,6 +55,12 @@ char *cl_xstrdup_at(const char *s, const char *file, int line)
     return d;
 }
 
+void cl_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "colossus: invariant broken: %s (%s:%d); aborting\n", expr, file, line);
+    abort();
+}
+
 /* ---- clocks ---- */
 
 double cl_now_ms(void)

@@ -31,6 +31,10 @@ char *cl_xstrdup_at(const char *s, const char *file, int line);
 /* The report and abort() behind them, for allocations made another way (protobuf-c). */
 void cl_oom(size_t n, const char *file, int line) __attribute__((noreturn));
 
+/* An invariant that cannot break without a bug: a crash with a report, not silent corruption. */
+#define cl_assert(e) ((e) ? (void)0 : cl_assert_fail(#e, __FILE__, __LINE__))
+void cl_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+
 /* ---- clocks ---- */
 double cl_now_ms(void);   /* monotonic */
 double cl_now_us(void);   /* monotonic */

@@ -1,0 +1,154 @@
+/* controller.h - the controller as an object: the cluster's state and policy, driven by whoever
+ * owns it (the daemon's libuv loop in ctl_server.c; unit tests with a fake clock and no
+ * sockets). It does no I/O of its own: requests and agent messages come in through
+ * ctl_request() and ctl_peer_msg(), every message out goes to a reply sink (ctl_sink_t), time
+ * comes from the injected clock, journal writes go into batches that the owner commits
+ * (ctl_hooks_t.commit) and reports back (ctl_committed()).
+ *
+ * Journal before acknowledge, for every sink: whatever a loop turn changes goes into the open
+ * batch, and every message it causes (a reply, a Launch, a Stop) is held with that batch. The
+ * batch closes at the end of the turn (ctl_turn_end()) and is handed to the committer unless
+ * one is in flight (group commit: the next batch grows meanwhile). Only when the committer
+ * says it is durable are its messages given to their sinks, in order. A batch that failed is
+ * retried (nothing of it leaves); after cfg.commit_give_up_s of failures the controller stops
+ * (ctl_stopped()), still without acknowledging anything of it.
+ *
+ * Not thread-safe: every call from the one thread that owns the object. */
+#ifndef COLOSSUS_CONTROLLER_CONTROLLER_H
+#define COLOSSUS_CONTROLLER_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colossus/core.h"
+#include "proto/frame.h"
+#include "store/store.h"
+
+typedef struct ctl ctl_t;
+
+/* ---- the clock ---- */
+typedef struct ctl_clock {
+    double (*wall)(void *arg);      /* seconds since the epoch: job times, policy windows */
+    uint64_t (*mono_ms)(void *arg); /* monotonic milliseconds: liveness deadlines */
+    void *arg;
+} ctl_clock_t;
+extern const ctl_clock_t ctl_clock_real; /* cl_wall_s() and CLOCK_MONOTONIC */
+
+/* ---- reply sinks ----
+ * Where messages leave: a framed connection (an agent's or a client's), an HTTP request, a
+ * test's recorder. Reference counted: whatever holds a sink beyond the call that gave it
+ * (a waiter, a log fetch, a batch's held messages) takes a reference. The transport creates
+ * it with one reference (its own), calls ctl_sink_closed() when its peer is gone and drops
+ * its reference then; later deliveries to it are dropped. */
+typedef struct ctl_sink ctl_sink_t;
+typedef struct ctl_sink_ops {
+    const char *proto; /* "colossus", "http", "test": logs */
+    /* One packed Colossus__Msg, the batch that caused it durable. The sink copies what it
+     * keeps (msg is the batch's). Never called once the sink is closed. */
+    void (*deliver)(ctl_sink_t *s, const uint8_t *msg, size_t len);
+    /* After a batch's messages are delivered: write what was delivered (NULL: nothing). */
+    void (*flush)(ctl_sink_t *s);
+    /* The last reference is gone: free the sink (and what embeds it). */
+    void (*release)(ctl_sink_t *s);
+} ctl_sink_ops_t;
+
+struct ctl_sink {
+    const ctl_sink_ops_t *ops;
+    uint32_t refs;
+    bool closed;
+    char peer[96]; /* who is at the other end, for logs ("127.0.0.1:4711") */
+    /* controller's bookkeeping */
+    bool touched;                 /* delivered to in this release; flush pending */
+    struct ctl_sink *touched_next;
+    uint32_t nnodes;   /* agent: nodes this sink carries */
+    uint32_t nwaiters; /* client: `wait` requests parked on jobs */
+};
+
+/* Set up s (one reference, the caller's). ops and peer are copied in. */
+void ctl_sink_init(ctl_sink_t *s, const ctl_sink_ops_t *ops, const char *peer);
+void ctl_sink_ref(ctl_sink_t *s);
+void ctl_sink_unref(ctl_sink_t *s); /* accepts NULL */
+
+/* ---- who asks ----
+ * Every operation is given its caller. Today every client holds the cluster key; tenants,
+ * users and roles come with the tenants issue and extend this. */
+typedef enum ctl_principal_kind {
+    CTL_PRINCIPAL_NONE = 0,   /* not authenticated: no operation is allowed */
+    CTL_PRINCIPAL_CLUSTER_KEY, /* proved the cluster key (the bootstrap credential) */
+} ctl_principal_kind_t;
+
+typedef struct ctl_principal {
+    ctl_principal_kind_t kind;
+    char name[96]; /* for logs and audit: the peer's own description and address */
+} ctl_principal_t;
+
+/* ---- configuration and hooks ---- */
+typedef struct ctl_config {
+    uint32_t heartbeat_ms;   /* agents heartbeat this often */
+    uint32_t dead_after_ms;  /* a node without a heartbeat this long is down */
+    double keep_finished_s;  /* finished jobs stay in memory this long (then read back) */
+    char checkpoint_root[2048]; /* root of COLOSSUS_CHECKPOINT_DIR, as the nodes see it */
+    double commit_give_up_s; /* a journal failing this long stops the controller (0: 30 s) */
+} ctl_config_t;
+
+typedef struct ctl_hooks {
+    /* Commit b (the batch numbered seq) durably; report with ctl_committed(), now or later,
+     * on the owner's thread. Returns -1 when it cannot even start (then the controller
+     * treats it as a failed commit). */
+    int (*commit)(void *arg, cl_store_batch_t *b, uint64_t seq);
+    /* One log line (NULL: cl_daemon_log("controller", ...)). */
+    void (*log)(void *arg, const char *line);
+    void *arg;
+} ctl_hooks_t;
+
+/* Create the controller over cluster (ownership taken, also on failure) and store (borrowed;
+ * must outlive it): every node down until it registers, the journal's nodes and jobs loaded
+ * (jobs that were running wait for their agents: recovery). NULL with err on failure. */
+ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *store,
+                  const ctl_clock_t *clock, const ctl_hooks_t *hooks, cl_error_t *err);
+/* Release everything; held messages of batches not yet durable are dropped (as in a crash:
+ * nothing of them was acknowledged). Accepts NULL. */
+void ctl_destroy(ctl_t *c);
+
+/* ---- input ---- */
+/* A client request from who, answered on reply (ctl_request takes what references it needs).
+ * Requests are operations (ctl_ops.c): unknown ones and ones who may not do are answered with
+ * an error. */
+void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+                 ctl_sink_t *reply);
+/* A message from an agent (or relay) connection: Register, Heartbeat, Exited, Started,
+ * LogData. -1 with why filled when the message has no place on such a connection (the
+ * transport closes it). */
+int ctl_peer_msg(ctl_t *c, ctl_sink_t *peer, const Colossus__Msg *m, cl_error_t *why);
+/* The transport lost s (agent or client): nodes it carried are unreachable from now on,
+ * its waiters and log fetches are forgotten. The caller then drops its reference. */
+void ctl_sink_closed(ctl_t *c, ctl_sink_t *s);
+
+/* ---- time and turns ---- */
+/* Run what is due at the clock's now: liveness deadlines (a node past its deadline becomes
+ * a suspect, judged at the next ctl_turn_end(c, true)), time limits, pending failures,
+ * forgetting finished jobs, the end of recovery, health check timeouts, commit retries. */
+void ctl_timers(ctl_t *c);
+/* Monotonic ms at which ctl_timers() has work next. */
+uint64_t ctl_next_timer_ms(const ctl_t *c);
+/* Suspects are waiting for this turn's input to be read (the owner should not block). */
+bool ctl_has_suspects(const ctl_t *c);
+/* End of a loop turn: judge suspects (after_io: this turn's input has been read), run the
+ * scheduler if something changed, close the batch and hand it to the committer (or release
+ * its messages at once when it holds no journal records and nothing is in flight). */
+void ctl_turn_end(ctl_t *c, bool after_io);
+/* The committer's answer for batch seq (b is the controller's again). */
+void ctl_committed(ctl_t *c, cl_store_batch_t *b, uint64_t seq, bool ok, const cl_error_t *err);
+/* The journal failed for longer than commit_give_up_s: the owner should exit (non-zero). */
+bool ctl_stopped(const ctl_t *c);
+/* Journal records of the open batch plus the one in flight, and whether one is in flight. */
+size_t ctl_pending_records(const ctl_t *c);
+bool ctl_commit_in_flight(const ctl_t *c);
+
+/* ---- facts for the owner ---- */
+uint32_t ctl_node_slots(const ctl_t *c);
+uint32_t ctl_gpus_per_node(const ctl_t *c);
+const ctl_config_t *ctl_config(const ctl_t *c);
+
+#endif

@@ -1,0 +1,286 @@
+/* ctl_recover.c - the controller's view of its journal: recovery at start-up (jobs that were
+ * running wait for their agents), reconciliation against what the agents report, fencing of
+ * a (re)registering node, and finished jobs read back once they are forgotten in memory. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/ctl.h"
+
+static bool terminal(cl_job_state_t s)
+{
+    return s == CL_JOB_SUCCEEDED || s == CL_JOB_FAILED || s == CL_JOB_CANCELLED;
+}
+
+static char **strv_dup(const char *const *v, size_t n)
+{
+    char **o = cl_xcalloc(n + 1, sizeof *o);
+    for (size_t i = 0; i < n; i++)
+        o[i] = cl_xstrdup(v[i]);
+    return o;
+}
+
+/* A job record from its journal row, not entered anywhere; *known: every node of its
+ * allocation is still in the topology. */
+static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known)
+{
+    ctl_job_t *j = cl_xcalloc(1, sizeof *j);
+    j->id = sj->id;
+    j->name = cl_xstrdup(sj->name);
+    j->tenant = cl_xstrdup(sj->tenant[0] ? sj->tenant : "default");
+    j->cwd = cl_xstrdup(sj->cwd);
+    j->argv = strv_dup(sj->argv, sj->argc);
+    j->argc = sj->argc;
+    j->env = strv_dup(sj->env, sj->envc);
+    j->envc = sj->envc;
+    j->nodes = sj->nodes;
+    j->gpus_per_node = sj->gpus_per_node;
+    j->max_restarts = sj->max_restarts;
+    j->time_limit_s = sj->time_limit_s;
+    j->priority = sj->priority;
+    j->state = (cl_job_state_t)sj->state;
+    j->restarts_base = sj->restarts;
+    j->inc = j->inc_base = sj->incarnation;
+    j->exit_code = sj->exit_code;
+    j->has_exit = sj->has_exit;
+    j->submit_time = sj->submit_time;
+    j->start_time = sj->start_time;
+    j->end_time = sj->end_time;
+    j->running_time = sj->running_time;
+    snprintf(j->reason, sizeof j->reason, "%s", sj->reason);
+    /* the allocation by node names */
+    size_t cap = 1;
+    for (const char *p = sj->alloc; *p; p++)
+        cap += *p == ',';
+    uint32_t *ids = cl_xmalloc(cap * sizeof *ids);
+    uint32_t n = 0;
+    *known = true;
+    char *names = cl_xstrdup(sj->alloc), *save = NULL;
+    for (char *t = strtok_r(names, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) {
+        ctl_node_t *nd = ctl_node_by_name(c, t);
+        if (nd)
+            ids[n++] = nd->id;
+        else
+            *known = false;
+    }
+    free(names);
+    ctl_job_set_alloc(j, ids, n);
+    free(ids);
+    return j;
+}
+
+/* A job that was not finished enters the core again: pending, or running on its nodes
+ * (recovering: reconciled once its agents report). */
+static void restore(ctl_t *c, ctl_job_t *j, bool known)
+{
+    cl_error_t e;
+    int t = ctl_tenant_index(c, j->tenant, &e);
+    cl_job_spec_t spec = {.nodes = j->nodes,
+                          .gpus_per_node = j->gpus_per_node,
+                          .tenant = (uint32_t)(t < 0 ? 0 : t),
+                          .priority = j->priority,
+                          .time_limit_s = j->time_limit_s,
+                          .max_restarts = j->max_restarts > j->restarts_base
+                                              ? j->max_restarts - j->restarts_base
+                                              : 0};
+    if (cl_job_submit_id(c->cluster, &spec, j->id, j->submit_time, &e) < 0) {
+        ctl_log(c, "journal: job %" PRIu64 " cannot be restored: %s; marked failed", j->id,
+                e.msg);
+        snprintf(j->reason, sizeof j->reason, "lost in recovery: %.120s", e.msg);
+        j->state = CL_JOB_FAILED;
+        j->end_time = ctl_now(c);
+        *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
+        ctl_journal_job(c, j);
+        return;
+    }
+    uint32_t n = j->nalloc;
+    if (j->state == CL_JOB_RUNNING && known && n == j->nodes) {
+        j->recovering = true;
+        j->seen = cl_xcalloc(n, sizeof *j->seen);
+        j->rec_exited = cl_xcalloc(n, sizeof *j->rec_exited);
+        j->rec_code = cl_xcalloc(n, sizeof *j->rec_code);
+        c->recovering = true;
+    } else if (j->state == CL_JOB_RUNNING) {
+        j->state = CL_JOB_PENDING; /* its nodes are unknown: run it again */
+        ctl_journal_job(c, j);
+    }
+}
+
+static int on_job_loaded(const cl_store_job_t *sj, void *arg)
+{
+    ctl_t *c = arg;
+    if (terminal((cl_job_state_t)sj->state) &&
+        sj->end_time + c->cfg.keep_finished_s <= ctl_now(c)) {
+        if (sj->id > c->max_id) /* past its keep time: stays in the journal only */
+            c->max_id = sj->id;
+        return 0;
+    }
+    bool known;
+    ctl_job_t *j = job_from_store(c, sj, &known);
+    ctl_job_insert(c, j);
+    if (terminal(j->state))
+        *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
+    else
+        restore(c, j, known);
+    return 0;
+}
+
+struct job_read {
+    ctl_t *c;
+    ctl_job_t *j;
+};
+
+static int on_job_read(const cl_store_job_t *sj, void *arg)
+{
+    struct job_read *r = arg;
+    bool known;
+    r->j = job_from_store(r->c, sj, &known);
+    return 1;
+}
+
+ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
+{
+    *transient = false;
+    ctl_job_t *j = ctl_job_get(c, id);
+    if (j || !id || id > c->max_id)
+        return j;
+    struct job_read r = {c, NULL};
+    cl_error_t err;
+    if (cl_store_job_get(c->store, id, on_job_read, &r, &err) < 0)
+        ctl_log(c, "journal: cannot read job %" PRIu64 ": %s", id, err.msg);
+    *transient = r.j != NULL;
+    return r.j;
+}
+
+int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
+{
+    if (cl_store_load(c->store, on_job_loaded, NULL, c, err) < 0)
+        return -1;
+    cl_job_set_next_id(c->cluster, c->max_id + 1);
+    uint64_t live = 0, rec = 0;
+    for (uint64_t id = 1; id <= c->max_id; id++) {
+        ctl_job_t *j = ctl_job_get(c, id);
+        if (j && !terminal(j->state))
+            live++;
+        if (j && j->recovering)
+            rec++;
+    }
+    /* Agents reconnect with a back-off of at most 1 s; give them dead-after on top. */
+    c->recover_until = ctl_now(c) + (c->cfg.dead_after_ms + 1500) / 1000.0;
+    if (c->max_id)
+        ctl_log(c, "recovered %" PRIu64 " jobs from the journal (%" PRIu64 " not finished, %" PRIu64
+                   " were running: waiting for their agents)",
+                c->max_id, live, rec);
+    return 0;
+}
+
+/* Every node of j reported its incarnation alive: it runs on, as before the restart. */
+static void reconciled(ctl_t *c, ctl_job_t *j)
+{
+    cl_job_info_t info;
+    cl_job_get(c->cluster, j->id, &info);
+    j->inc_base = j->inc - info.incarnation;
+    memset(j->done, 0, j->nalloc * sizeof *j->done);
+    j->ndone = 0;
+    if (!j->running_time) { /* its Started died with the old controller */
+        j->running_time = ctl_now(c);
+        ctl_journal_job(c, j);
+    }
+    ctl_log(c, "job %" PRIu64 " reconciled: still running on its %u nodes", j->id, j->nalloc);
+    for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
+        if (j->rec_exited[k]) {
+            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1);
+            ctl_send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
+        }
+}
+
+void ctl_jobs_reconcile(ctl_t *c)
+{
+    double now = ctl_now(c);
+    for (uint64_t id = 1; id <= c->max_id; id++) {
+        ctl_job_t *j = ctl_job_get(c, id);
+        if (!j || !j->recovering)
+            continue;
+        j->recovering = false;
+        bool all = true;
+        uint32_t nseen = 0;
+        for (uint32_t k = 0; k < j->nalloc; k++) {
+            all &= j->seen[k];
+            nseen += j->seen[k];
+        }
+        cl_error_t e = {{0}};
+        if (all && cl_job_start_on(c->cluster, j->id, j->alloc, j->nalloc, j->inc, now, &e) == 0) {
+            reconciled(c, j);
+        } else {
+            ctl_log(c, "job %" PRIu64 " could not be reconciled (%s); stopping and requeueing it",
+                    j->id, all ? e.msg : "some of its nodes did not come back");
+            ctl_send_stop(c, j);
+            j->state = CL_JOB_PENDING;
+            /* A launch no node ever saw (the controller died between journaling the start and
+             * sending it) is not a failure: no restart is counted for it. */
+            if (nseen)
+                j->restarts_base++;
+            j->inc_base = j->inc; /* the next start gets a new incarnation */
+            snprintf(j->reason, sizeof j->reason,
+                     "requeued: nodes lost while the controller was down");
+            ctl_journal_job(c, j);
+        }
+        free(j->seen);
+        free(j->rec_exited);
+        free(j->rec_code);
+        j->seen = j->rec_exited = NULL;
+        j->rec_code = NULL;
+    }
+}
+
+int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
+{
+    Colossus__RunningJob *keep = cl_xcalloc(r->n_running + 1, sizeof *keep);
+    Colossus__RunningJob **kp = cl_xcalloc(r->n_running + 1, sizeof *kp);
+    size_t nk = 0;
+    for (size_t i = 0; i < r->n_running; i++) {
+        const Colossus__RunningJob *x = r->running[i];
+        ctl_job_t *j = ctl_job_get(c, x->job);
+        int pos = j ? ctl_job_alloc_pos(j, n->id) : -1;
+        if (!j || pos < 0 || j->inc != x->incarnation ||
+            (j->state != CL_JOB_RUNNING && !j->recovering)) {
+            ctl_log(c, "fencing node %s: job %" PRIu64 " incarnation %u is stale", n->name,
+                    x->job, x->incarnation);
+            continue;
+        }
+        if (j->recovering && j->seen)
+            j->seen[pos] = true;
+        colossus__running_job__init(&keep[nk]);
+        keep[nk].job = x->job;
+        keep[nk].incarnation = x->incarnation;
+        kp[nk] = &keep[nk];
+        nk++;
+    }
+    Colossus__Fence f = COLOSSUS__FENCE__INIT;
+    f.node = n->id;
+    f.keep = kp;
+    f.n_keep = nk;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_FENCE;
+    m.fence = &f;
+    ctl_send_node(c, n->id, &m);
+    /* Jobs we run there that the node did not report: its agent lost them. */
+    int lost = 0;
+    cl_jobid_t on[64];
+    size_t non = cl_node_jobs(c->cluster, n->id, on, 64);
+    for (size_t i = 0; i < non; i++) {
+        ctl_job_t *j = ctl_job_get(c, on[i]);
+        bool found = false;
+        for (size_t k = 0; k < nk; k++)
+            found |= keep[k].job == on[i];
+        if (j && !found && !j->recovering) {
+            ctl_log(c, "node %s no longer runs job %" PRIu64 " (agent restarted?)", n->name,
+                    on[i]);
+            lost++;
+        }
+    }
+    free(keep);
+    free(kp);
+    return lost;
+}

@@ -1,0 +1,580 @@
+/* test_ctl.c - the controller object's policy with a fake clock, the real journal behind the
+ * fault-injecting store, and recording sinks: no sockets, no loop. Journal before acknowledge,
+ * group commit and commit failures; node liveness (deadlines, suspects judged after the turn's
+ * input); rank failures that wait for dead-after; fencing; recovery and reconciliation;
+ * waiters and closed sinks; forgetting finished jobs; the operations table. */
+#include "ctl_test.h"
+
+/* ---- journal before acknowledge ---- */
+
+static void test_reply_waits_for_commit(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t->manual = true;
+    t_sink_t *a = t_agent(t, "node1", 8);
+    assert_false(a->registered); /* its Registered waits for the node's journal record */
+    assert_true(t_commit(t));
+    assert_true(a->registered);
+    t_sink_t *cli = t_sink(t, "cli");
+    uint64_t req = t_submit(t, cli, 1, 8, 0);
+    /* The job is placed in the same turn: its Launch and the reply are held with the batch. */
+    assert_int_equal(cli->n, 0);
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    assert_true(ctl_commit_in_flight(t->c));
+    uint64_t before = cl_store_fault_written(t->store);
+    assert_true(t_commit(t));
+    Colossus__Msg *m = t_response(cli, req);
+    assert_non_null(m);
+    assert_true(m->response->ok);
+    assert_int_equal(m->response->job, 1);
+    /* delivered after the commit that holds the job, never before */
+    assert_int_equal(cli->commits_at_delivery, before + 1);
+    colossus__msg__free_unpacked(m, NULL);
+    m = t_take(a, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(m);
+    assert_int_equal(m->launch->job, 1);
+    assert_int_equal(m->launch->n_gpus, 8);
+    assert_string_equal(m->launch->checkpoint_dir, "/ckpt/1");
+    assert_string_equal(m->launch->master_addr, "10.0.0.1");
+    colossus__msg__free_unpacked(m, NULL);
+    assert_true(a->flushes > 0);
+    t_close(t, cli);
+    t_close(t, a);
+    t_teardown(t);
+}
+
+/* While a batch commits the next one grows; it is committed after, and its replies leave
+ * after its own commit, in order. */
+static void test_group_commit_order(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t->manual = true;
+    t_sink_t *cli = t_sink(t, "cli");
+    uint64_t r1 = t_submit(t, cli, 1, 1, 0); /* batch 1 in flight */
+    uint64_t r2 = t_submit(t, cli, 1, 1, 0); /* batch 2 grows */
+    uint64_t r3 = t_submit(t, cli, 1, 1, 0);
+    assert_int_equal(cli->n, 0);
+    assert_int_equal(cl_store_fault_entered(t->store), 0);
+    assert_true(t_commit(t)); /* batch 1 durable: r1 leaves, batch 2 goes to the committer */
+    assert_int_equal(cli->n, 1);
+    assert_int_equal(cli->msgs[0]->response->req, r1);
+    assert_true(ctl_commit_in_flight(t->c));
+    assert_true(t_commit(t));
+    assert_int_equal(cli->n, 3);
+    assert_int_equal(cli->msgs[1]->response->req, r2);
+    assert_int_equal(cli->msgs[2]->response->req, r3);
+    assert_int_equal(cl_store_fault_written(t->store), 2); /* three submissions, two commits */
+    assert_false(ctl_commit_in_flight(t->c));
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+/* A read answered while a write is in flight waits for it: what it shows may be that write. */
+static void test_read_waits_for_earlier_write(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t->manual = true;
+    t_sink_t *cli = t_sink(t, "cli");
+    uint64_t r1 = t_submit(t, cli, 1, 1, 0);
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+    r.show = 1;
+    uint64_t r2 = t_request(t, cli, &r);
+    assert_int_equal(cli->n, 0);
+    assert_true(t_commit(t));
+    assert_int_equal(cli->n, 2);
+    assert_int_equal(cli->msgs[0]->response->req, r1);
+    assert_int_equal(cli->msgs[1]->response->req, r2);
+    assert_string_equal(cli->msgs[1]->response->jobs[0]->state, "pending");
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+static void test_commit_failure_retried(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    cl_store_fault_fail(t->store, 1, 1, "disk full");
+    t_sink_t *cli = t_sink(t, "cli");
+    uint64_t req = t_submit(t, cli, 1, 1, 0);
+    assert_int_equal(cli->n, 0);
+    assert_int_equal(t_count_logged(t, "commit of batch 1"), 1);
+    assert_true(t_logged(t, "injected fault: disk full; nothing of it was acknowledged"));
+    assert_int_equal(cl_store_fault_written(t->store), 0);
+    t_advance(t, 100); /* the retry (after 50 ms) */
+    assert_int_equal(cl_store_fault_written(t->store), 1);
+    Colossus__Msg *m = t_response(cli, req);
+    assert_non_null(m);
+    assert_true(m->response->ok);
+    colossus__msg__free_unpacked(m, NULL);
+    assert_true(t_logged(t, "committed after 1 failed attempts"));
+    assert_false(ctl_stopped(t->c));
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+static void test_commit_failure_stops(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    cl_store_fault_fail(t->store, 1, UINT32_MAX, "I/O error");
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 1, 1, 0);
+    for (int i = 0; i < 60 && !ctl_stopped(t->c); i++)
+        t_advance(t, 100);
+    assert_true(ctl_stopped(t->c)); /* commit_give_up_s is 2 */
+    assert_true(t_logged(t, "stopping without acknowledging any of it"));
+    assert_int_equal(cli->n, 0);
+    assert_int_equal(cl_store_fault_written(t->store), 0);
+    /* the retries were logged sparsely, not once per attempt */
+    assert_true(t_count_logged(t, "retrying in") < 8);
+    /* and a restart finds nothing of it: it was never acknowledged */
+    cl_store_fault_fail(t->store, 1, 0, "");
+    t_restart(t);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "");
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+/* ---- nodes ---- */
+
+static void test_node_death_by_deadline(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    assert_true(a->registered && b->registered);
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    /* heartbeats of node2 only; node1's first deadline is 2 x dead-after (6 s) */
+    for (int i = 0; i < 7; i++) {
+        t_advance(t, 1000);
+        t_heartbeat(t, b);
+    }
+    assert_true(t_logged(t, "node node1 declared down"));
+    assert_false(t_logged(t, "node node2 declared down"));
+    assert_string_equal(t_node_state(t, "node1"), "down");
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    /* back with a heartbeat: up again, fenced */
+    t_heartbeat(t, a);
+    t_turn(t);
+    assert_true(t_logged(t, "node node1 is back after being declared down; fencing it"));
+    Colossus__Msg *f = t_take(a, COLOSSUS__MSG__BODY_FENCE);
+    assert_non_null(f);
+    colossus__msg__free_unpacked(f, NULL);
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* A deadline that passed in a turn whose input still held the node's heartbeat is not a death:
+ * the suspect is judged at the end of the turn, after the reads. */
+static void test_suspect_cleared_by_heartbeat_of_the_same_turn(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *a = t_agent(t, "node1", 8);
+    t_heartbeat(t, a);
+    t_turn(t);
+    t->mono += 3001; /* past the deadline */
+    t->wall += 3.001;
+    ctl_timers(t->c);
+    assert_true(ctl_has_suspects(t->c));
+    t_heartbeat(t, a); /* read in the same turn */
+    ctl_turn_end(t->c, true);
+    assert_false(t_logged(t, "declared down"));
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    /* without the heartbeat the same sequence is a death */
+    t->mono += 3001;
+    t->wall += 3.001;
+    ctl_timers(t->c);
+    ctl_turn_end(t->c, false); /* before the reads: not judged yet */
+    assert_false(t_logged(t, "declared down"));
+    ctl_turn_end(t->c, true);
+    assert_true(t_logged(t, "node node1 declared down"));
+    t_close(t, a);
+    t_teardown(t);
+}
+
+static void test_connection_lost(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *a = t_agent(t, "node1", 8);
+    t_close(t, a);
+    assert_true(t_logged(t, "node node1: connection lost"));
+    /* nothing reaches a closed sink; the node dies at its deadline */
+    t_advance(t, 6100);
+    assert_true(t_logged(t, "node node1 declared down"));
+    t_teardown(t);
+}
+
+/* ---- jobs ---- */
+
+/* Run a 2-node job of 8 GPUs on node1 and node2; returns its incarnation. */
+static uint32_t run_job(t_ctl_t *t, t_sink_t *a, t_sink_t *b, uint32_t max_restarts)
+{
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 2, 8, max_restarts);
+    Colossus__Msg *la = t_take(a, COLOSSUS__MSG__BODY_LAUNCH);
+    Colossus__Msg *lb = t_take(b, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(la);
+    assert_non_null(lb);
+    uint32_t inc = la->launch->incarnation;
+    assert_int_equal(la->launch->nnodes, 2);
+    assert_int_not_equal(la->launch->node_rank, lb->launch->node_rank);
+    colossus__msg__free_unpacked(la, NULL);
+    colossus__msg__free_unpacked(lb, NULL);
+    t_started(t, a, 1, inc);
+    t_started(t, b, 1, inc);
+    t_close(t, cli);
+    return inc;
+}
+
+static void test_job_success(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_exited(t, a, 1, inc, 0, -1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
+    t_exited(t, b, 1, inc, 0, -1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "succeeded");
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_EXITED_ACK), 1);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* A rank failure is the job's only once dead-after has passed with all its nodes alive. */
+static void test_rank_failure_waits_for_dead_after(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_exited(t, a, 1, inc, 3, 5);
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_STOP), 1);
+    assert_int_equal(t_count(b, COLOSSUS__MSG__BODY_STOP), 1);
+    for (int i = 0; i < 3; i++) { /* 3.0 s of 3.3 */
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+        t_heartbeat(t, b);
+    }
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
+    t_advance(t, 400);
+    char reason[200];
+    assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "failed");
+    assert_string_equal(reason, "rank 5 on node1 exited with code 3");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* A node of the job declared down within the window makes it a node failure: the job is
+ * requeued (no spare here), not failed. */
+static void test_rank_failure_with_node_death_restarts(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    for (int i = 0; i < 3; i++) {
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+        t_heartbeat(t, b);
+    }
+    uint32_t inc = run_job(t, a, b, 3);
+    t_exited(t, a, 1, inc, 137, 0); /* node2 dies: its peer's rank saw it first */
+    for (int i = 0; i < 3; i++) {
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+    }
+    assert_true(t_logged(t, "node node2 declared down"));
+    assert_true(t_logged(t, "job 1: its rank failure came with a node failure"));
+    char reason[200];
+    assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "pending");
+    assert_string_equal(reason, "requeued after a node failure");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+static void test_fence_and_lost_ranks(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 3);
+    /* node1's agent restarts on a new connection, reporting a stale incarnation */
+    t_sink_t *a2 = t_sink(t, "node1-again");
+    snprintf(a2->name, sizeof a2->name, "node1");
+    a2->gpus = 8;
+    t_running_t stale = {1, inc + 5};
+    t_register_on(t, a2, &stale, 1);
+    assert_true(t_logged(t, "its connection from node1 is superseded"));
+    assert_true(t_logged(t, "job 1 incarnation"));
+    assert_true(t_logged(t, "node node1 no longer runs job 1 (agent restarted?)"));
+    Colossus__Msg *f = t_take(a2, COLOSSUS__MSG__BODY_FENCE);
+    assert_non_null(f);
+    assert_int_equal(f->fence->n_keep, 0);
+    colossus__msg__free_unpacked(f, NULL);
+    /* for the job, a node failure: requeued and started again with a new incarnation */
+    Colossus__Msg *l = t_take(a2, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(l);
+    assert_true(l->launch->incarnation > inc);
+    colossus__msg__free_unpacked(l, NULL);
+    /* nothing goes to the superseded connection any more */
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    t_close(t, a);
+    t_close(t, a2);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* ---- recovery ---- */
+
+static void test_recovery_reconciles(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_close(t, a);
+    t_close(t, b);
+    t_restart(t); /* kill -9 of the controller */
+    assert_true(t_logged(t, "1 were running: waiting for their agents"));
+    a = t_sink(t, "node1");
+    b = t_sink(t, "node2");
+    snprintf(a->name, sizeof a->name, "node1");
+    snprintf(b->name, sizeof b->name, "node2");
+    a->gpus = b->gpus = 8;
+    t_running_t run = {1, inc};
+    t_register_on(t, a, &run, 1);
+    t_register_on(t, b, &run, 1);
+    t_advance(t, 200); /* every node reported: the recovery window ends at the next tick */
+    assert_true(t_logged(t, "job 1 reconciled: still running on its 2 nodes"));
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
+    Colossus__Msg *f = t_take(a, COLOSSUS__MSG__BODY_FENCE);
+    assert_non_null(f);
+    assert_int_equal(f->fence->n_keep, 1);
+    colossus__msg__free_unpacked(f, NULL);
+    t_exited(t, a, 1, inc, 0, -1);
+    t_exited(t, b, 1, inc, 0, -1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "succeeded");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+static void test_recovery_requeues_when_a_node_is_missing(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(3, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 2);
+    t_close(t, a);
+    t_close(t, b);
+    t_restart(t);
+    a = t_sink(t, "node1");
+    snprintf(a->name, sizeof a->name, "node1");
+    a->gpus = 8;
+    t_running_t run = {1, inc};
+    t_register_on(t, a, &run, 1);
+    for (int i = 0; i < 5; i++) { /* dead-after + 1.5 s */
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+    }
+    assert_true(t_logged(t, "job 1 could not be reconciled (some of its nodes did not come "
+                            "back); stopping and requeueing it"));
+    char reason[200];
+    assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "pending");
+    assert_string_equal(reason, "requeued: nodes lost while the controller was down");
+    assert_true(t_count(a, COLOSSUS__MSG__BODY_STOP) >= 1);
+    t_close(t, a);
+    t_teardown(t);
+}
+
+/* ---- waiters, closed sinks, retention ---- */
+
+static void test_wait_and_closed_sink(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_sink_t *w1 = t_sink(t, "waiter1"), *w2 = t_sink(t, "waiter2");
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_WAIT;
+    r.wait = 1;
+    uint64_t q1 = t_request(t, w1, &r);
+    t_request(t, w2, &r);
+    assert_int_equal(w1->n + w2->n, 0);
+    ctl_sink_ref(&w2->sink); /* keep it to look at after the transport let go */
+    t_close(t, w2);          /* its client went away */
+    t_exited(t, a, 1, inc, 0, -1);
+    t_exited(t, b, 1, inc, 0, -1);
+    Colossus__Msg *m = t_response(w1, q1);
+    assert_non_null(m);
+    assert_string_equal(m->response->jobs[0]->state, "succeeded");
+    colossus__msg__free_unpacked(m, NULL);
+    assert_int_equal(w2->n, 0);
+    assert_int_equal(w2->sink.refs, 1); /* the waiter's reference was dropped */
+    ctl_sink_unref(&w2->sink);
+    t_close(t, w1);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* A finished job is forgotten after keep_finished_s, and only once its last record is
+ * durable; then it is read back from the journal. */
+static void test_finished_job_forgotten_after_commit(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t->cfg.keep_finished_s = 0;
+    t_restart(t);
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 1, 1, 0);
+    t->manual = true;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
+    r.cancel = 1;
+    t_request(t, cli, &r); /* cancelled: its record in flight */
+    t_advance(t, 300);     /* ticks: past its keep time, but not durable */
+    Colossus__Request j = COLOSSUS__REQUEST__INIT;
+    j.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
+    j.jobs_all = true;
+    uint64_t q = t_request(t, cli, &j);
+    assert_true(t_commit(t));
+    t_commit(t);
+    Colossus__Msg *m = t_response(cli, q);
+    assert_non_null(m);
+    assert_int_equal(m->response->n_jobs, 1); /* still held */
+    colossus__msg__free_unpacked(m, NULL);
+    t->manual = false;
+    t_advance(t, 300);
+    q = t_request(t, cli, &j);
+    m = t_response(cli, q);
+    assert_non_null(m);
+    assert_int_equal(m->response->n_jobs, 0); /* forgotten in memory */
+    colossus__msg__free_unpacked(m, NULL);
+    char reason[200];
+    assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "cancelled");
+    assert_string_equal(reason, "cancelled by a user");
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+/* ---- the operations table ---- */
+
+static void test_ops_unknown_and_denied(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *cli = t_sink(t, "cli");
+    Colossus__Request r = COLOSSUS__REQUEST__INIT; /* no body */
+    uint64_t q = t_request(t, cli, &r);
+    Colossus__Msg *m = t_response(cli, q);
+    assert_non_null(m);
+    assert_false(m->response->ok);
+    assert_string_equal(m->response->error, "unknown request");
+    colossus__msg__free_unpacked(m, NULL);
+    ctl_principal_t nobody = {CTL_PRINCIPAL_NONE, "nobody"};
+    Colossus__Request n = COLOSSUS__REQUEST__INIT;
+    n.body_case = COLOSSUS__REQUEST__BODY_NODES;
+    n.nodes = true;
+    n.req = 77;
+    ctl_request(t->c, &nobody, &n, &cli->sink);
+    t_turn(t);
+    m = t_response(cli, 77);
+    assert_non_null(m);
+    assert_false(m->response->ok);
+    assert_non_null(strstr(m->response->error, "nodes: permission denied"));
+    colossus__msg__free_unpacked(m, NULL);
+    t_close(t, cli);
+    t_teardown(t);
+}
+
+static void test_tenants(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    run_job(t, a, b, 0);
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 1, 8, 0); /* waits: every GPU is taken */
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_TENANTS;
+    r.tenants = true;
+    uint64_t q = t_request(t, cli, &r);
+    Colossus__Msg *m = t_response(cli, q);
+    assert_non_null(m);
+    assert_int_equal(m->response->n_tenants, 1);
+    Colossus__TenantInfo *ti = m->response->tenants[0];
+    assert_string_equal(ti->name, "default");
+    assert_true(ti->shares == 1.0);
+    assert_int_equal(ti->jobs_running, 1);
+    assert_int_equal(ti->jobs_pending, 1);
+    assert_int_equal(ti->gpus_running, 16);
+    assert_true(ti->fairshare > 0 && ti->fairshare <= 1);
+    colossus__msg__free_unpacked(m, NULL);
+    t_close(t, cli);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+static void test_bad_agent_message(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_sink(t, "x");
+    Colossus__Request rq = COLOSSUS__REQUEST__INIT;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REQUEST;
+    m.request = &rq;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &a->sink, &m, &why), -1);
+    assert_non_null(strstr(why.msg, "unexpected message"));
+    /* a node name with a comma is refused, the connection is not */
+    snprintf(a->name, sizeof a->name, "bad,name");
+    t_register_on(t, a, NULL, 0);
+    Colossus__Msg *r = t_take(a, COLOSSUS__MSG__BODY_REGISTERED);
+    assert_non_null(r);
+    assert_false(r->registered->ok);
+    assert_non_null(strstr(r->registered->error, "no commas"));
+    colossus__msg__free_unpacked(r, NULL);
+    t_close(t, a);
+    t_teardown(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_waits_for_commit),
+        cmocka_unit_test(test_group_commit_order),
+        cmocka_unit_test(test_read_waits_for_earlier_write),
+        cmocka_unit_test(test_commit_failure_retried),
+        cmocka_unit_test(test_commit_failure_stops),
+        cmocka_unit_test(test_node_death_by_deadline),
+        cmocka_unit_test(test_suspect_cleared_by_heartbeat_of_the_same_turn),
+        cmocka_unit_test(test_connection_lost),
+        cmocka_unit_test(test_job_success),
+        cmocka_unit_test(test_rank_failure_waits_for_dead_after),
+        cmocka_unit_test(test_rank_failure_with_node_death_restarts),
+        cmocka_unit_test(test_fence_and_lost_ranks),
+        cmocka_unit_test(test_recovery_reconciles),
+        cmocka_unit_test(test_recovery_requeues_when_a_node_is_missing),
+        cmocka_unit_test(test_wait_and_closed_sink),
+        cmocka_unit_test(test_finished_job_forgotten_after_commit),
+        cmocka_unit_test(test_ops_unknown_and_denied),
+        cmocka_unit_test(test_tenants),
+        cmocka_unit_test(test_bad_agent_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
