@@ -118,6 +118,7 @@ struct ctl {
     uv_loop_t *loop;
     cl_cluster_t *cluster;
     cl_store_t *store;
+    cl_store_batch_t *batch; /* this loop turn's journal records, committed at its end */
     uint8_t key[CL_KEY_BYTES];
     char state_dir[2048], ckpt_root[2048];
     uint32_t hb_ms, dead_ms;

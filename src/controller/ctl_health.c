@@ -80,10 +80,8 @@ static ctl_hnode_t *hn(ctl_t *c, ctl_node_t *n)
 static void journal_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a)
 {
     char key[96];
-    cl_error_t e;
     snprintf(key, sizeof key, "health:%s", n->name);
-    if (cl_store_meta_put(c->store, key, (uint64_t)a, &e) < 0)
-        ctl_fatal(c, "journal node health", &e);
+    cl_store_batch_meta(c->batch, key, (uint64_t)a);
 }
 
 static void pend_add(ctl_t *c, uint32_t id)

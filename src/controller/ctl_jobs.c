@@ -181,11 +181,8 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
     cl_job_info_t info;
     if (cl_job_get(c->cluster, j->id, &info) == 0)
         sj.restarts = j->restarts_base + info.restarts;
-    cl_error_t err;
-    int rc = cl_store_job_put(c->store, &sj, &err);
+    cl_store_batch_job(c->batch, &sj);
     free(alloc);
-    if (rc < 0)
-        ctl_fatal(c, "journal job", &err);
 }
 
 static uint32_t job_restarts(ctl_t *c, ctl_job_t *j)

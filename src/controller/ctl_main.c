@@ -54,8 +54,9 @@ static void ctl_turn(ctl_t *c)
         ctl_schedule(c);
     }
     cl_error_t err;
-    if (cl_store_commit(c->store, &err) < 0)
+    if (cl_store_commit(c->store, c->batch, &err) < 0)
         ctl_fatal(c, "journal commit failed; refusing to acknowledge anything", &err);
+    cl_store_batch_clear(c->batch);
     while (c->dirty) {
         ctl_conn_t *k = c->dirty;
         c->dirty = k->dirty_next;
@@ -443,11 +444,14 @@ int cmd_controller(int argc, char **argv)
         memcpy(c->ckpt_root + strlen(real), "/checkpoints", 13);
         mkdir(c->ckpt_root, 0755);
     }
-    c->store = cl_store_open_sqlite(c->state_dir, sync_full, &cerr);
+    char url[sizeof c->state_dir + 8] = "sqlite:";
+    memcpy(url + 7, c->state_dir, strlen(c->state_dir) + 1); /* length checked above */
+    c->store = cl_store_open(url, &(cl_store_opts_t){.sync_full = sync_full}, &cerr);
     if (!c->store) {
         fprintf(stderr, "colossus controller: %s\n", cerr.msg);
         return 1;
     }
+    c->batch = cl_store_batch_new();
     signal(SIGPIPE, SIG_IGN);
     c->loop = uv_default_loop();
     uv_idle_init(c->loop, &c->judge_idle); /* liveness: ctl_nodes.c */
@@ -460,10 +464,11 @@ int cmd_controller(int argc, char **argv)
                 cerr.msg);
         return 1;
     }
-    if (cl_store_commit(c->store, &cerr) < 0) {
+    if (cl_store_commit(c->store, c->batch, &cerr) < 0) {
         fprintf(stderr, "colossus controller: %s\n", cerr.msg);
         return 1;
     }
+    cl_store_batch_clear(c->batch);
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) < 0) {
@@ -515,5 +520,6 @@ int cmd_controller(int argc, char **argv)
                   bound, c->nnodes, c->gpus_per_node, c->hb_ms, c->dead_ms, c->state_dir);
     uv_run(c->loop, UV_RUN_DEFAULT);
     cl_store_close(c->store);
+    cl_store_batch_free(c->batch);
     return 0;
 }

@@ -37,9 +37,7 @@ ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name)
 void ctl_node_journal(ctl_t *c, ctl_node_t *n)
 {
     cl_store_node_t sn = {.id = n->id, .name = n->name, .drained = n->drained, .reason = n->reason};
-    cl_error_t err;
-    if (cl_store_node_put(c->store, &sn, &err) < 0)
-        ctl_fatal(c, "journal node", &err);
+    cl_store_batch_node(c->batch, &sn);
 }
 
 static ctl_node_t *bind_name(ctl_t *c, const char *name, const char *nvlink_domain)
