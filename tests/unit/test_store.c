@@ -10,6 +10,7 @@
 #include "store/committer.h"
 #include "store/fault.h"
 #include "store_helpers.h"
+#include "util/util.h"
 
 typedef struct backend {
     const char *name;
@@ -76,7 +77,8 @@ typedef struct loaded {
     bool drained[16];
     char reason[16][32];
     size_t nnodes;
-    int stop_after; /* a callback returns 1 after this many jobs (0: never) */
+    int stop_after;    /* a callback returns 1 after this many jobs (0: never) */
+    bool stop_at_node; /* the node callback returns 1 */
 } loaded_t;
 
 static int on_load_job(const cl_store_job_t *j, void *arg)
@@ -95,7 +97,7 @@ static int on_load_node(const cl_store_node_t *n, void *arg)
     l->drained[l->nnodes] = n->drained;
     snprintf(l->reason[l->nnodes], sizeof l->reason[0], "%s", n->reason);
     l->nnodes++;
-    return 0;
+    return l->stop_at_node;
 }
 
 static void load(cl_store_t *s, loaded_t *l)
@@ -237,6 +239,11 @@ static void test_load_order(void **st)
     cl_error_t err = {{0}};
     assert_int_equal(cl_store_load(s, on_load_job, NULL, &l, &err), 0);
     assert_int_equal(l.total, 2);
+    memset(&l, 0, sizeof l);
+    l.stop_at_node = true; /* nodes come first: stopping there loads no job */
+    assert_int_equal(cl_store_load(s, on_load_job, on_load_node, &l, &err), 0);
+    assert_int_equal(l.nnodes, 1);
+    assert_int_equal(l.total, 0);
     cl_store_close(s);
 }
 
@@ -416,7 +423,9 @@ static void test_reads_see_committed(void **st)
     bg_commit_t c;
     bg_start(&c, s, b);
     assert_int_equal(cl_store_fault_wait_entered(s, 2, 10000), 0);
-    for (int i = 0; i < 3; i++) /* held: the commit cannot finish meanwhile */
+    /* Held, it cannot finish meanwhile: read for a while (a hold that does not hold would
+     * let the commit end within this time, as it does below) */
+    for (double t0 = cl_now_ms(); cl_now_ms() - t0 < 100;)
         assert_state(s, false);
     assert_false(atomic_load(&c.done));
     assert_int_equal(cl_store_fault_written(s), 1);
@@ -655,7 +664,11 @@ static void test_committer_busy(void **st)
     assert_true(cl_committer_busy(T.cm));
     assert_int_equal(cl_committer_submit(T.cm, T.batches[1], 2), -1);
     assert_int_equal(cl_store_fault_wait_entered(s, 1, 10000), 0);
-    assert_int_equal(state_of(s, 1), -1); /* held */
+    for (double t0 = cl_now_ms(); cl_now_ms() - t0 < 50;) /* held: no callback comes */
+        uv_run(&T.loop, UV_RUN_NOWAIT);
+    assert_int_equal(T.calls, 0);
+    assert_true(cl_committer_busy(T.cm));
+    assert_int_equal(state_of(s, 1), -1);
     cl_store_fault_release(s);
     cm_run(&T, 1);
     assert_true(T.last_ok);
@@ -720,6 +733,22 @@ static void test_committer_destroy_inflight(void **st)
     cm_fini(&T);
 }
 
+/* Destroy right after submit: the worker may not have taken the batch yet; it is committed
+ * all the same (a submitted batch is in flight). */
+static void test_committer_destroy_submitted(void **st)
+{
+    cm_test_t T;
+    cm_init(&T, store_open(), on_record);
+    cl_store_batch_t *b = cl_store_batch_new();
+    fill(b, 1, 5, CL_JOB_PENDING);
+    assert_int_equal(cl_committer_submit(T.cm, b, 1), 0);
+    cl_committer_destroy(T.cm);
+    T.cm = NULL;
+    assert_int_equal(T.calls, 0);
+    assert_int_equal(state_of(T.s, 5), CL_JOB_PENDING);
+    cm_fini(&T);
+}
+
 /* A committer with nothing in flight is destroyed at once. */
 static void test_committer_destroy_idle(void **st)
 {
@@ -749,6 +778,7 @@ static const struct CMUnitTest cases[] = {
     CASE(test_committer_busy),
     CASE(test_committer_failure),
     CASE(test_committer_destroy_inflight),
+    CASE(test_committer_destroy_submitted),
     CASE(test_committer_destroy_idle),
 };
 
