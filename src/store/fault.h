@@ -15,7 +15,8 @@ cl_store_t *cl_store_fault_wrap(cl_store_t *inner);
 
 /* From the k-th commit on (counted from those that entered so far; 1 = the next one, 0 is
  * taken as 1), fail `count` commits (UINT32_MAX: all; 0 disarms) with err "store: injected
- * fault: <why>", writing nothing of them. Replaces what was armed before. */
+ * fault: <why>" (NULL: "as the test asks"), writing nothing of them. Replaces what was armed
+ * before. */
 void cl_store_fault_fail(cl_store_t *s, uint32_t k, uint32_t count, const char *why);
 /* Sleep this long in every commit before writing (0: none). */
 void cl_store_fault_delay(cl_store_t *s, uint32_t ms);
