@@ -1,55 +1,56 @@
-/* sqlite.c - the SQLite (WAL) journal backend: one write transaction per group commit. */
+/* sqlite.c - the SQLite (WAL) journal backend: one write transaction per group commit.
+ *
+ * Threads: two connections to DIR/colossus.db. The writer belongs to commit() (after open),
+ * which may run on a worker thread (the committer's); the reader serves load(), job_get() and
+ * meta_get() on the loop thread. In WAL mode the reader sees the last committed state while a
+ * write transaction runs, and neither waits for the other. Each connection is used by one
+ * thread at a time, so they are opened without SQLite's per-connection mutex
+ * (SQLITE_OPEN_NOMUTEX); whoever hands the writer to another thread (the committer, under its
+ * mutex) orders the memory. close() must not run while a commit does. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "util/util.h"
 
 typedef struct sq_store {
     cl_store_t base;
-    sqlite3 *db;
-    sqlite3_stmt *job_put, *node_put, *meta_put, *meta_get;
-    bool in_txn;
+    sqlite3 *wr, *rd;
+    sqlite3_stmt *job_put, *node_put, *meta_put; /* writer's */
+    sqlite3_stmt *meta_get;                      /* reader's */
+    char *blob;                                  /* writer's: argv and env of one job */
+    size_t blob_cap;
 } sq_store_t;
 
-static int sq_fail(sq_store_t *s, cl_error_t *err, const char *what)
+/* "store: WHAT: SQLite's reason" */
+static int sq_fail(sqlite3 *db, cl_error_t *err, const char *what)
 {
-    if (err)
-        snprintf(err->msg, sizeof err->msg, "store: %s: %s", what, sqlite3_errmsg(s->db));
-    return -1;
+    return cl_err(err, "store: %s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-static int sq_begin(sq_store_t *s, cl_error_t *err)
-{
-    if (s->in_txn)
-        return 0;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "begin");
-    s->in_txn = true;
-    return 0;
-}
-
-/* NUL-separated strings as one blob. */
-static char *join_strs(const char *const *v, size_t n, size_t *len)
+/* NUL-separated strings as one blob, at *at (advanced). */
+static size_t strs_size(const char *const *v, size_t n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += strlen(v[i]) + 1;
-    char *b = malloc(total ? total : 1);
-    if (!b)
-        return NULL;
-    size_t off = 0;
+    return total;
+}
+
+static char *strs_join(char **at, const char *const *v, size_t n)
+{
+    char *start = *at;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(v[i]) + 1;
-        memcpy(b + off, v[i], l);
-        off += l;
+        memcpy(*at, v[i], l);
+        *at += l;
     }
-    *len = total;
-    return b;
+    return start;
 }
 
 static const char **split_strs(const char *b, size_t len, size_t *n)
@@ -57,9 +58,7 @@ static const char **split_strs(const char *b, size_t len, size_t *n)
     size_t cnt = 0;
     for (size_t i = 0; i < len; i++)
         cnt += b[i] == 0;
-    const char **v = calloc(cnt + 1, sizeof *v);
-    if (!v)
-        return NULL;
+    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
     size_t k = 0, start = 0;
     for (size_t i = 0; i < len && k < cnt; i++)
         if (b[i] == 0) {
@@ -70,20 +69,40 @@ static const char **split_strs(const char *b, size_t len, size_t *n)
     return v;
 }
 
-static int sq_job_put(cl_store_t *bs, const cl_store_job_t *j, cl_error_t *err)
+/* ---- commit (the writer) ---- */
+
+struct sq_commit {
+    sq_store_t *s;
+    cl_error_t *err;
+};
+
+/* Step a bound put statement and make it ready for the next record; a failure names the
+ * record (WHAT and its id, or its key). */
+static int put_step(struct sq_commit *c, sqlite3_stmt *st, const char *what, uint64_t id,
+                    const char *key)
 {
-    sq_store_t *s = (sq_store_t *)bs;
-    if (sq_begin(s, err) < 0)
-        return -1;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && key)
+        cl_err(c->err, "store: commit: %s %.80s: %s", what, key, sqlite3_errmsg(c->s->wr));
+    else if (rc != SQLITE_DONE)
+        cl_err(c->err, "store: commit: %s %" PRIu64 ": %s", what, id, sqlite3_errmsg(c->s->wr));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int put_job(void *arg, const cl_store_job_t *j)
+{
+    struct sq_commit *c = arg;
+    sq_store_t *s = c->s;
     sqlite3_stmt *st = s->job_put;
-    size_t alen = 0, elen = 0;
-    char *argv = join_strs(j->argv, j->argc, &alen), *env = join_strs(j->env, j->envc, &elen);
-    if (!argv || !env) {
-        free(argv);
-        free(env);
-        snprintf(err->msg, sizeof err->msg, "store: out of memory");
-        return -1;
+    size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
+    if (alen + elen + 1 > s->blob_cap) {
+        s->blob_cap = (alen + elen + 1) * 2;
+        s->blob = cl_xrealloc(s->blob, s->blob_cap);
     }
+    char *at = s->blob, *argv = strs_join(&at, j->argv, j->argc);
+    char *env = strs_join(&at, j->env, j->envc);
     int i = 1;
     sqlite3_bind_int64(st, i++, (sqlite3_int64)j->id);
     sqlite3_bind_int(st, i++, j->state);
@@ -107,39 +126,161 @@ static int sq_job_put(cl_store_t *bs, const cl_store_job_t *j, cl_error_t *err)
     sqlite3_bind_blob(st, i++, argv, (int)alen, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, env, (int)elen, SQLITE_STATIC);
     sqlite3_bind_double(st, i++, j->running_time);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    free(argv);
-    free(env);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "job put");
+    return put_step(c, st, "job", j->id, NULL);
 }
 
-static int sq_node_put(cl_store_t *bs, const cl_store_node_t *n, cl_error_t *err)
+static int put_node(void *arg, const cl_store_node_t *n)
 {
-    sq_store_t *s = (sq_store_t *)bs;
-    if (sq_begin(s, err) < 0)
-        return -1;
-    sqlite3_stmt *st = s->node_put;
+    struct sq_commit *c = arg;
+    sqlite3_stmt *st = c->s->node_put;
     sqlite3_bind_int64(st, 1, n->id);
-    sqlite3_bind_text(st, 2, n->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, n->name, -1, SQLITE_STATIC); /* NOT NULL: a nameless node fails */
     sqlite3_bind_int(st, 3, n->drained);
     sqlite3_bind_text(st, 4, n->reason ? n->reason : "", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "node put");
+    return put_step(c, st, "node", n->id, NULL);
 }
 
-static int sq_meta_put(cl_store_t *bs, const char *k, uint64_t v, cl_error_t *err)
+static int put_meta(void *arg, const char *k, uint64_t v)
+{
+    struct sq_commit *c = arg;
+    sqlite3_stmt *st = c->s->meta_put;
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+    return put_step(c, st, "meta", 0, k);
+}
+
+static const cl_store_visit_t sq_puts = {.job = put_job, .node = put_node, .meta = put_meta};
+
+static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
-    if (sq_begin(s, err) < 0)
-        return -1;
-    sqlite3_bind_text(s->meta_put, 1, k, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s->meta_put, 2, (sqlite3_int64)v);
-    int rc = sqlite3_step(s->meta_put);
-    sqlite3_reset(s->meta_put);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "meta put");
+    if (sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sq_fail(s->wr, err, "commit: begin");
+    struct sq_commit c = {s, err};
+    if (cl_store_batch_visit(b, &sq_puts, &c) == 0) {
+        if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
+        sq_fail(s->wr, err, "commit");
+    }
+    /* A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it either way, so that
+     * nothing of this batch stays and the next commit can begin. */
+    if (!sqlite3_get_autocommit(s->wr)) sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ---- reads (the reader, loop thread) ---- */
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? t : "";
+}
+
+#define JOB_SELECT                                                                             \
+    "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"    \
+    "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
+    "argv,env,running_time FROM jobs"
+
+static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
+{
+    int i = 0;
+    j->id = (uint64_t)sqlite3_column_int64(st, i++);
+    j->state = sqlite3_column_int(st, i++);
+    j->name = col_text(st, i++);
+    j->tenant = col_text(st, i++);
+    j->cwd = col_text(st, i++);
+    j->reason = col_text(st, i++);
+    j->nodes = (uint32_t)sqlite3_column_int64(st, i++);
+    j->gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
+    j->max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
+    j->time_limit_s = sqlite3_column_double(st, i++);
+    j->priority = (int32_t)sqlite3_column_int64(st, i++);
+    j->restarts = (uint32_t)sqlite3_column_int64(st, i++);
+    j->incarnation = (uint32_t)sqlite3_column_int64(st, i++);
+    j->exit_code = (int32_t)sqlite3_column_int64(st, i++);
+    j->has_exit = sqlite3_column_int(st, i++) != 0;
+    j->submit_time = sqlite3_column_double(st, i++);
+    j->start_time = sqlite3_column_double(st, i++);
+    j->end_time = sqlite3_column_double(st, i++);
+    j->alloc = col_text(st, i++);
+    const char *a = sqlite3_column_blob(st, i);
+    size_t alen = (size_t)sqlite3_column_bytes(st, i++);
+    const char *e = sqlite3_column_blob(st, i);
+    size_t elen = (size_t)sqlite3_column_bytes(st, i++);
+    j->running_time = sqlite3_column_double(st, i++);
+    j->argv = split_strs(a ? a : "", a ? alen : 0, &j->argc);
+    j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
+}
+
+/* Call jf for each row of st (a JOB_SELECT) until it returns non-zero. Returns the number
+ * of rows given to jf, or -1. */
+static int emit_jobs(sq_store_t *s, sqlite3_stmt *st, cl_store_job_f *jf, void *arg,
+                     cl_error_t *err)
+{
+    int stop = 0, rows = 0, rc;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cl_store_job_t j = {0};
+        job_row(st, &j);
+        stop = jf(&j, arg) != 0;
+        rows++;
+        free((void *)j.argv);
+        free((void *)j.env);
+    }
+    if (!stop && rc != SQLITE_DONE) return sq_fail(s->rd, err, "read jobs");
+    return rows;
+}
+
+static int load_nodes(sq_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->rd, "SELECT id,name,drained,reason FROM nodes ORDER BY id", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sq_fail(s->rd, err, "load nodes");
+    int stop = 0, rc;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cl_store_node_t n = {.id = (uint32_t)sqlite3_column_int64(st, 0),
+                             .name = col_text(st, 1),
+                             .drained = sqlite3_column_int(st, 2) != 0,
+                             .reason = col_text(st, 3)};
+        stop = nf(&n, arg) != 0;
+    }
+    if (!stop && rc != SQLITE_DONE) stop = sq_fail(s->rd, err, "load nodes");
+    sqlite3_finalize(st);
+    return stop;
+}
+
+/* One read transaction for both tables: nodes and jobs from the same committed state. */
+static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
+                   cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    if (sqlite3_exec(s->rd, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return sq_fail(s->rd, err, "load");
+    int stop = nf ? load_nodes(s, nf, arg, err) : 0;
+    if (jf && !stop) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->rd, JOB_SELECT " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+            stop = sq_fail(s->rd, err, "load jobs");
+        else
+            stop = emit_jobs(s, st, jf, arg, err) < 0 ? -1 : 0;
+        sqlite3_finalize(st);
+    }
+    sqlite3_exec(s->rd, "COMMIT", NULL, NULL, NULL); /* ends a read: nothing to lose */
+    return stop < 0 ? -1 : 0;
+}
+
+/* One job by id (a finished job the controller no longer holds in memory). Prepared each
+ * time, so that jf may read the store again. */
+static int sq_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg,
+                      cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->rd, JOB_SELECT " WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s->rd, err, "get job");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    int rc = emit_jobs(s, st, jf, arg, err);
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : rc > 0;
 }
 
 static int sq_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *err)
@@ -151,153 +292,30 @@ static int sq_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *e
         *v = (uint64_t)sqlite3_column_int64(s->meta_get, 0);
         found = 1;
     }
-    sqlite3_reset(s->meta_get);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sq_fail(s, err, "meta get");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) found = sq_fail(s->rd, err, "meta get");
+    sqlite3_reset(s->meta_get); /* ends its read: the next get sees later commits */
     return found;
-}
-
-static int sq_commit(cl_store_t *bs, cl_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)bs;
-    if (!s->in_txn)
-        return 0;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sq_fail(s, err, "commit");
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        s->in_txn = false;
-        return -1;
-    }
-    s->in_txn = false;
-    return 0;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? t : "";
-}
-
-#define JOB_SELECT                                                                        \
-    "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"  \
-    "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc," \
-    "argv,env,running_time FROM jobs"
-
-/* Call jf for each row of st (a JOB_SELECT) until it returns non-zero. Returns the number
- * of rows given to jf, or -1. */
-static int emit_jobs(sqlite3_stmt *st, cl_store_job_f *jf, void *arg, cl_error_t *err)
-{
-    int stop = 0, rows = 0;
-    while (!stop && sqlite3_step(st) == SQLITE_ROW) {
-        cl_store_job_t j = {0};
-        int i = 0;
-        j.id = (uint64_t)sqlite3_column_int64(st, i++);
-        j.state = sqlite3_column_int(st, i++);
-        j.name = col_text(st, i++);
-        j.tenant = col_text(st, i++);
-        j.cwd = col_text(st, i++);
-        j.reason = col_text(st, i++);
-        j.nodes = (uint32_t)sqlite3_column_int64(st, i++);
-        j.gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
-        j.max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
-        j.time_limit_s = sqlite3_column_double(st, i++);
-        j.priority = (int32_t)sqlite3_column_int64(st, i++);
-        j.restarts = (uint32_t)sqlite3_column_int64(st, i++);
-        j.incarnation = (uint32_t)sqlite3_column_int64(st, i++);
-        j.exit_code = (int32_t)sqlite3_column_int64(st, i++);
-        j.has_exit = sqlite3_column_int(st, i++) != 0;
-        j.submit_time = sqlite3_column_double(st, i++);
-        j.start_time = sqlite3_column_double(st, i++);
-        j.end_time = sqlite3_column_double(st, i++);
-        j.alloc = col_text(st, i++);
-        const char *a = sqlite3_column_blob(st, i);
-        size_t alen = (size_t)sqlite3_column_bytes(st, i++);
-        const char *e = sqlite3_column_blob(st, i);
-        size_t elen = (size_t)sqlite3_column_bytes(st, i++);
-        j.running_time = sqlite3_column_double(st, i++);
-        const char **av = split_strs(a ? a : "", a ? alen : 0, &j.argc);
-        const char **ev = split_strs(e ? e : "", e ? elen : 0, &j.envc);
-        if (!av || !ev) {
-            free(av);
-            free(ev);
-            snprintf(err->msg, sizeof err->msg, "store: out of memory");
-            return -1;
-        }
-        j.argv = av;
-        j.env = ev;
-        stop = jf(&j, arg);
-        rows++;
-        free(av);
-        free(ev);
-    }
-    return rows;
-}
-
-static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                   cl_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)bs;
-    sqlite3_stmt *st = NULL;
-    int stop = 0;
-    if (nf) {
-        if (sqlite3_prepare_v2(s->db, "SELECT id,name,drained,reason FROM nodes ORDER BY id", -1,
-                               &st, NULL) != SQLITE_OK)
-            return sq_fail(s, err, "load nodes");
-        while (!stop && sqlite3_step(st) == SQLITE_ROW) {
-            cl_store_node_t n = {.id = (uint32_t)sqlite3_column_int64(st, 0),
-                                 .name = col_text(st, 1),
-                                 .drained = sqlite3_column_int(st, 2) != 0,
-                                 .reason = col_text(st, 3)};
-            stop = nf(&n, arg);
-        }
-        sqlite3_finalize(st);
-    }
-    if (jf && !stop) {
-        if (sqlite3_prepare_v2(s->db, JOB_SELECT " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-            return sq_fail(s, err, "load jobs");
-        int rc = emit_jobs(st, jf, arg, err);
-        sqlite3_finalize(st);
-        return rc < 0 ? -1 : 0;
-    }
-    return 0;
-}
-
-/* One job by id (a finished job the controller no longer holds in memory). */
-static int sq_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg,
-                      cl_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)bs;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, JOB_SELECT " WHERE id=?", -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "get job");
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-    int rc = emit_jobs(st, jf, arg, err);
-    sqlite3_finalize(st);
-    return rc;
 }
 
 static void sq_close(cl_store_t *bs)
 {
     sq_store_t *s = (sq_store_t *)bs;
-    if (s->in_txn)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(s->job_put);
     sqlite3_finalize(s->node_put);
     sqlite3_finalize(s->meta_put);
     sqlite3_finalize(s->meta_get);
-    sqlite3_close(s->db);
+    sqlite3_close(s->rd);
+    sqlite3_close(s->wr);
+    free(s->blob);
     free(s);
 }
 
 static const cl_store_ops_t sq_ops = {
     .name = "sqlite",
-    .job_put = sq_job_put,
-    .job_get = sq_job_get,
-    .node_put = sq_node_put,
-    .meta_put = sq_meta_put,
-    .meta_get = sq_meta_get,
     .commit = sq_commit,
     .load = sq_load,
+    .job_get = sq_job_get,
+    .meta_get = sq_meta_get,
     .close = sq_close,
 };
 
@@ -326,59 +344,85 @@ static int add_running_time(sqlite3 *db)
                : -1;
 }
 
+static int sq_connect(const char *path, int flags, sqlite3 **db, cl_error_t *err)
+{
+    if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        return cl_err(err, "store: cannot open %.120s: %.80s", path,
+                      *db ? sqlite3_errmsg(*db) : "out of memory");
+    sqlite3_busy_timeout(*db, 5000);
+    return 0;
+}
+
+/* The writer: WAL (checked: without it a commit would block the reader), sync, schema. */
+static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t *err)
+{
+    if (sq_connect(path, SQLITE_OPEN_CREATE, &s->wr, err) < 0) return -1;
+    sqlite3_stmt *st = NULL;
+    int wal =
+        sqlite3_prepare_v2(s->wr, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW &&
+        !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    if (!wal)
+        return cl_err(err, "store: %.150s: cannot use WAL mode: %.80s", path,
+                      sqlite3_errmsg(s->wr));
+    char sync[64];
+    snprintf(sync, sizeof sync, "PRAGMA synchronous=%s;", sync_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(s->wr, sync, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->wr, schema, NULL, NULL, NULL) != SQLITE_OK)
+        return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
+    if (add_running_time(s->wr) < 0)
+        return cl_err(err, "store: %.100s: cannot add jobs.running_time: %.80s", path,
+                      sqlite3_errmsg(s->wr));
+    if (sqlite3_prepare_v2(s->wr,
+                           "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
+                           "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
+                           "incarnation,exit_code,has_exit,submit_time,start_time,end_time,"
+                           "alloc,argv,env,running_time) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s->job_put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->wr,
+                           "INSERT OR REPLACE INTO nodes(id,name,drained,reason) "
+                           "VALUES(?,?,?,?)",
+                           -1, &s->node_put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->wr, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)", -1,
+                           &s->meta_put, NULL) != SQLITE_OK)
+        return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
+    return 0;
+}
+
+/* The reader: query_only, so that a read can never take the write lock from a commit. */
+static int sq_reader(sq_store_t *s, const char *path, cl_error_t *err)
+{
+    if (sq_connect(path, 0, &s->rd, err) < 0) return -1;
+    if (sqlite3_exec(s->rd, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->rd, "SELECT v FROM meta WHERE k=?", -1, &s->meta_get, NULL) !=
+            SQLITE_OK)
+        return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->rd));
+    return 0;
+}
+
 cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *err)
 {
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err->msg, sizeof err->msg, "store: cannot create %.150s: %.80s", dir, strerror(errno));
+    if (!sqlite3_threadsafe()) {
+        cl_err(err, "store: this SQLite is built without threads (SQLITE_THREADSAFE=0)");
+        return NULL;
+    }
+    if (cl_mkdir_p(dir, 0700) < 0) {
+        cl_err(err, "store: cannot create %.150s: %.80s", dir, strerror(errno));
         return NULL;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/colossus.db", dir);
-    sq_store_t *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err->msg, sizeof err->msg, "store: out of memory");
+    if ((size_t)snprintf(path, sizeof path, "%s/colossus.db", dir) >= sizeof path) {
+        cl_err(err, "store: directory name too long: %.100s...", dir);
         return NULL;
     }
+    sq_store_t *s = cl_xcalloc(1, sizeof *s);
     s->base.ops = &sq_ops;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        snprintf(err->msg, sizeof err->msg, "store: cannot open %.120s: %.80s", path,
-                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
-    char pragmas[160];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
-             sync_full ? "FULL" : "NORMAL");
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err->msg, sizeof err->msg, "store: %.150s: %.90s", path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
-    if (add_running_time(s->db) < 0) {
-        snprintf(err->msg, sizeof err->msg, "store: %.100s: cannot add jobs.running_time: %.80s",
-                 path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
-                           "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
-                           "incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"
-                           "argv,env,running_time) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s->job_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO nodes(id,name,drained,reason) "
-                                  "VALUES(?,?,?,?)",
-                           -1, &s->node_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)", -1,
-                           &s->meta_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k=?", -1, &s->meta_get, NULL) !=
-            SQLITE_OK) {
-        snprintf(err->msg, sizeof err->msg, "store: %.150s: %.90s", path, sqlite3_errmsg(s->db));
-        goto fail;
+    if (sq_writer(s, path, sync_full, err) < 0 || sq_reader(s, path, err) < 0) {
+        sq_close(&s->base);
+        return NULL;
     }
     return &s->base;
-fail:
-    sq_close(&s->base);
-    return NULL;
 }

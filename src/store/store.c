@@ -1,44 +1,20 @@
-/* store.c - backend-independent dispatch of the journal interface (see store.h). */
+/* store.c - backend-independent dispatch of the journal interface and the store URLs
+ * (store.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/fault.h"
 #include "store/store.h"
+#include "util/util.h"
 
-int cl_store_job_put(cl_store_t *s, const cl_store_job_t *j, cl_error_t *err)
+int cl_store_commit(cl_store_t *s, const cl_store_batch_t *b, cl_error_t *err)
 {
-    if (s->ops->job_put(s, j, err) < 0)
-        return -1;
-    s->puts_pending++;
-    return 0;
-}
-
-int cl_store_node_put(cl_store_t *s, const cl_store_node_t *n, cl_error_t *err)
-{
-    if (s->ops->node_put(s, n, err) < 0)
-        return -1;
-    s->puts_pending++;
-    return 0;
-}
-
-int cl_store_meta_put(cl_store_t *s, const char *k, uint64_t v, cl_error_t *err)
-{
-    if (s->ops->meta_put(s, k, v, err) < 0)
-        return -1;
-    s->puts_pending++;
-    return 0;
-}
-
-int cl_store_meta_get(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err)
-{
-    return s->ops->meta_get(s, k, v, err);
-}
-
-int cl_store_commit(cl_store_t *s, cl_error_t *err)
-{
-    if (!s->puts_pending)
-        return 0;
-    if (s->ops->commit(s, err) < 0)
-        return -1;
+    if (!cl_store_batch_size(b)) return 0;
+    if (s->ops->commit(s, b, err) < 0) return -1;
     s->commits++;
-    s->puts_committed += s->puts_pending;
-    s->puts_pending = 0;
+    s->records_committed += cl_store_batch_size(b);
+    s->puts_committed += cl_store_batch_puts(b);
     return 0;
 }
 
@@ -48,14 +24,97 @@ int cl_store_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *
     return s->ops->load(s, jf, nf, arg, err);
 }
 
-int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg,
-                     cl_error_t *err)
+int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg, cl_error_t *err)
 {
     return s->ops->job_get(s, id, jf, arg, err);
 }
 
+int cl_store_meta_get(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err)
+{
+    return s->ops->meta_get(s, k, v, err);
+}
+
 void cl_store_close(cl_store_t *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (s) s->ops->close(s);
+}
+
+static const char forms[] = "sqlite:DIR or fault:URL?delay_ms=N&fail_at=K&fail_count=N";
+
+typedef struct fault_opts {
+    uint32_t delay_ms, fail_at, fail_count;
+    bool fail;
+} fault_opts_t;
+
+/* "delay_ms=N&fail_at=K&fail_count=N" (any of them, any order). */
+static int fault_opts(const char *url, const char *q, fault_opts_t *o, cl_error_t *err)
+{
+    *o = (fault_opts_t){.fail_at = 1, .fail_count = UINT32_MAX};
+    char buf[256];
+    if (strlen(q) >= sizeof buf)
+        return cl_err(err, "store: %.200s: the fault options are too long", url);
+    memcpy(buf, q, strlen(q) + 1);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        uint32_t v, lo = 0, *dst = NULL;
+        if (eq) *eq = 0;
+        if (!strcmp(kv, "delay_ms"))
+            dst = &o->delay_ms;
+        else if (!strcmp(kv, "fail_at"))
+            dst = &o->fail_at, lo = 1, o->fail = true;
+        else if (!strcmp(kv, "fail_count"))
+            dst = &o->fail_count, o->fail = true;
+        else
+            return cl_err(err,
+                          "store: %.200s: unknown fault option '%.40s' (delay_ms, fail_at, "
+                          "fail_count)",
+                          url, kv);
+        if (!eq || cl_parse_u32(eq + 1, lo, UINT32_MAX, &v) < 0)
+            return cl_err(err,
+                          "store: %.200s: fault option %s needs a number >= %u, not '%.40s'",
+                          url, kv, lo, eq ? eq + 1 : "");
+        *dst = v;
+    }
+    return 0;
+}
+
+/* fault:INNER?OPTS. The options follow the last '?', so an inner URL with a query of its
+ * own is written with an empty one after it (fault:postgresql://h/db?sslmode=require?). */
+static cl_store_t *open_fault(const char *url, const cl_store_opts_t *opts, cl_error_t *err)
+{
+    const char *inner = url + strlen("fault:"), *q = strrchr(inner, '?');
+    size_t ilen = q ? (size_t)(q - inner) : strlen(inner);
+    fault_opts_t fo;
+    if (fault_opts(url, q ? q + 1 : "", &fo, err) < 0) return NULL;
+    char *iurl = cl_xmalloc(ilen + 1);
+    memcpy(iurl, inner, ilen);
+    iurl[ilen] = 0;
+    cl_store_t *s = cl_store_open(iurl, opts, err);
+    free(iurl);
+    if (!s) return NULL;
+    s = cl_store_fault_wrap(s);
+    cl_store_fault_delay(s, fo.delay_ms);
+    if (fo.fail) cl_store_fault_fail(s, fo.fail_at, fo.fail_count, "as the store URL asks");
+    return s;
+}
+
+cl_store_t *cl_store_open(const char *url, const cl_store_opts_t *opts, cl_error_t *err)
+{
+    cl_store_opts_t dflt = {.sync_full = true};
+    if (!opts) opts = &dflt;
+    if (!strncmp(url, "sqlite:", 7)) {
+        if (!url[7]) {
+            cl_err(err, "store: '%.200s' names no directory (sqlite:DIR)", url);
+            return NULL;
+        }
+        return cl_store_open_sqlite(url + 7, opts->sync_full, err);
+    }
+    if (!strncmp(url, "fault:", 6)) return open_fault(url, opts, err);
+    if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+        cl_err(err, "store: postgresql:// is not supported yet (issue 14); use %s", forms);
+        return NULL;
+    }
+    cl_err(err, "store: '%.200s' is not a store URL; use %s", url, forms);
+    return NULL;
 }

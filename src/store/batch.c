@@ -1,0 +1,320 @@
+/* batch.c - the records of one group commit: an owned copy of every put, the last put of a job
+ * id, node id or meta key replacing the earlier one in place (store.h).
+ *
+ * Hot path: the controller puts a job several times a loop turn at over 1,000 jobs/s, and a
+ * gang's alloc string reaches ~700 KB at 65,536 nodes. So each record is copied into one
+ * allocation of its own slot, which a replacement or a later batch reuses (no malloc once the
+ * batch has warmed up), and an index by id finds the record to replace in O(1). Clearing keeps
+ * all of it; the index is emptied in O(1) by bumping its generation. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+/* Every record starts with its buffer, so that clearing and freeing treat them alike. */
+typedef struct bbuf {
+    char *mem;
+    size_t cap;
+} bbuf_t;
+
+typedef struct bjob {
+    bbuf_t buf;
+    cl_store_job_t j; /* its strings and arrays point into buf */
+} bjob_t;
+
+typedef struct bnode {
+    bbuf_t buf;
+    cl_store_node_t n;
+} bnode_t;
+
+typedef struct bmeta {
+    bbuf_t buf; /* the key */
+    uint64_t v;
+} bmeta_t;
+
+/* Open addressing with linear probing; a slot is in use when its gen is the index's. */
+typedef struct bslot {
+    uint64_t key; /* job id, node id, or a meta key's hash */
+    uint32_t idx; /* into the record array */
+    uint32_t gen;
+} bslot_t;
+
+typedef struct bindex {
+    bslot_t *v;
+    uint32_t cap, n, gen;
+} bindex_t;
+
+/* The records of one kind, in first-put order, and their index. */
+typedef struct brecs {
+    void *v;                   /* bjob_t, bnode_t or bmeta_t */
+    size_t n, init, cap, elem; /* in use; with a buffer (reusable); allocated; record size */
+    bindex_t ix;
+} brecs_t;
+
+/* Record slots past KEEP_SLOTS lose their buffers on clear, so that one huge turn (a mass
+ * cancel) does not pin its memory for the daemon's life. */
+enum { KEEP_SLOTS = 4096 };
+
+struct cl_store_batch {
+    brecs_t jobs, nodes, meta;
+    size_t puts;
+};
+
+#define JOB(b, i) (&((bjob_t *)(b)->jobs.v)[i])
+#define NODE(b, i) (&((bnode_t *)(b)->nodes.v)[i])
+#define META(b, i) (&((bmeta_t *)(b)->meta.v)[i])
+
+cl_store_batch_t *cl_store_batch_new(void)
+{
+    cl_store_batch_t *b = cl_xcalloc(1, sizeof *b);
+    b->jobs.elem = sizeof(bjob_t);
+    b->nodes.elem = sizeof(bnode_t);
+    b->meta.elem = sizeof(bmeta_t);
+    b->jobs.ix.gen = b->nodes.ix.gen = b->meta.ix.gen = 1;
+    return b;
+}
+
+static uint64_t hash_id(uint64_t id)
+{
+    return cl_rand_next(&id); /* splitmix64's finaliser: ids are dense, slots must not be */
+}
+
+static uint64_t hash_str(const char *s) /* FNV-1a */
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static void ix_grow(bindex_t *x)
+{
+    uint32_t cap = x->cap ? x->cap * 2 : 64;
+    bslot_t *v = cl_xcalloc(cap, sizeof *v);
+    for (uint32_t i = 0; i < x->cap; i++) {
+        if (x->v[i].gen != x->gen) continue;
+        uint32_t k = (uint32_t)hash_id(x->v[i].key) & (cap - 1);
+        while (v[k].gen == 1)
+            k = (k + 1) & (cap - 1);
+        v[k] = x->v[i];
+        v[k].gen = 1;
+    }
+    free(x->v);
+    x->v = v;
+    x->cap = cap;
+    x->gen = 1;
+}
+
+/* The record index of key, or UINT32_MAX with *slot set to where it goes. same() tells a
+ * record with an equal key apart from a hash collision (meta keys); NULL when key is exact. */
+static uint32_t ix_find(bindex_t *x, uint64_t key, bool (*same)(const void *, uint32_t),
+                        const void *ctx, bslot_t **slot)
+{
+    if ((x->n + 1) * 2 > x->cap) ix_grow(x);
+    uint32_t k = (uint32_t)hash_id(key) & (x->cap - 1);
+    for (; x->v[k].gen == x->gen; k = (k + 1) & (x->cap - 1))
+        if (x->v[k].key == key && (!same || same(ctx, x->v[k].idx))) return x->v[k].idx;
+    *slot = &x->v[k];
+    return UINT32_MAX;
+}
+
+static void ix_add(bindex_t *x, bslot_t *slot, uint64_t key, uint32_t idx)
+{
+    *slot = (bslot_t){.key = key, .idx = idx, .gen = x->gen};
+    x->n++;
+}
+
+static void ix_clear(bindex_t *x)
+{
+    x->n = 0;
+    if (++x->gen == 0) { /* wrapped after 2^32 clears: stale slots could look live */
+        memset(x->v, 0, (size_t)x->cap * sizeof *x->v);
+        x->gen = 1;
+    }
+}
+
+/* A record slot's buffer of at least need bytes; its old content is not kept. */
+static char *slot_mem(bbuf_t *b, size_t need)
+{
+    if (need > b->cap) {
+        free(b->mem);
+        b->cap = need + need / 4 + 64;
+        b->mem = cl_xmalloc(b->cap);
+    }
+    return b->mem;
+}
+
+/* The index of key's record in r: the one there, or a new one at the end. same(): see
+ * ix_find(). */
+static uint32_t rec_of(brecs_t *r, uint64_t key, bool (*same)(const void *, uint32_t),
+                       const void *ctx, bool *fresh)
+{
+    bslot_t *slot = NULL;
+    uint32_t i = ix_find(&r->ix, key, same, ctx, &slot);
+    *fresh = i == UINT32_MAX;
+    if (!*fresh) return i;
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 16;
+        r->v = cl_xrealloc(r->v, ncap * r->elem);
+        memset((char *)r->v + r->cap * r->elem, 0, (ncap - r->cap) * r->elem);
+        r->cap = ncap;
+    }
+    i = (uint32_t)r->n++;
+    if (r->n > r->init) r->init = r->n;
+    ix_add(&r->ix, slot, key, i);
+    return i;
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *at and advance it; NULL stays NULL. */
+static const char *str_put(char **at, const char *s)
+{
+    if (!s) return NULL;
+    size_t l = strlen(s) + 1;
+    char *r = *at;
+    memcpy(r, s, l);
+    *at += l;
+    return r;
+}
+
+static size_t strv_size(const char *const *v, size_t n)
+{
+    size_t total = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        total += str_size(v[i] ? v[i] : "");
+    return total;
+}
+
+/* The array goes at *parr (aligned, advanced), its strings at *at (advanced). */
+static const char *const *strv_put(char **parr, char **at, const char *const *v, size_t n)
+{
+    const char **out = (const char **)(void *)*parr;
+    *parr += n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        out[i] = str_put(at, v[i] ? v[i] : "");
+    return out;
+}
+
+static void job_copy(bjob_t *r, const cl_store_job_t *j)
+{
+    /* pointer arrays first (aligned: mem comes from malloc), then every string */
+    size_t arrs = (j->argc + j->envc) * sizeof(char *);
+    size_t need = strv_size(j->argv, j->argc) + strv_size(j->env, j->envc) + str_size(j->name) +
+                  str_size(j->tenant) + str_size(j->cwd) + str_size(j->reason) +
+                  str_size(j->alloc);
+    char *parr = slot_mem(&r->buf, need ? need : 1), *at = parr + arrs;
+    r->j = *j;
+    r->j.argv = strv_put(&parr, &at, j->argv, j->argc);
+    r->j.env = strv_put(&parr, &at, j->env, j->envc);
+    r->j.name = str_put(&at, j->name);
+    r->j.tenant = str_put(&at, j->tenant);
+    r->j.cwd = str_put(&at, j->cwd);
+    r->j.reason = str_put(&at, j->reason);
+    r->j.alloc = str_put(&at, j->alloc);
+}
+
+void cl_store_batch_job(cl_store_batch_t *b, const cl_store_job_t *j)
+{
+    bool fresh;
+    uint32_t i = rec_of(&b->jobs, j->id, NULL, NULL, &fresh); /* may move the records */
+    job_copy(JOB(b, i), j);
+    b->puts++;
+}
+
+void cl_store_batch_node(cl_store_batch_t *b, const cl_store_node_t *n)
+{
+    bool fresh;
+    uint32_t i = rec_of(&b->nodes, n->id, NULL, NULL, &fresh);
+    bnode_t *r = NODE(b, i);
+    char *at = slot_mem(&r->buf, str_size(n->name) + str_size(n->reason) + 1);
+    r->n = *n;
+    r->n.name = str_put(&at, n->name);
+    r->n.reason = str_put(&at, n->reason);
+    b->puts++;
+}
+
+struct meta_key {
+    const cl_store_batch_t *b;
+    const char *k;
+};
+
+static bool meta_same(const void *ctx, uint32_t idx)
+{
+    const struct meta_key *m = ctx;
+    return !strcmp(META(m->b, idx)->buf.mem, m->k);
+}
+
+void cl_store_batch_meta(cl_store_batch_t *b, const char *k, uint64_t v)
+{
+    bool fresh;
+    struct meta_key mk = {b, k};
+    uint32_t i = rec_of(&b->meta, hash_str(k), meta_same, &mk, &fresh);
+    bmeta_t *r = META(b, i);
+    if (fresh) memcpy(slot_mem(&r->buf, strlen(k) + 1), k, strlen(k) + 1);
+    r->v = v;
+    b->puts++;
+}
+
+size_t cl_store_batch_size(const cl_store_batch_t *b)
+{
+    return b->jobs.n + b->nodes.n + b->meta.n;
+}
+
+size_t cl_store_batch_puts(const cl_store_batch_t *b)
+{
+    return b->puts;
+}
+
+/* Empty r; the buffers of its records from keep on go (see KEEP_SLOTS). */
+static void recs_clear(brecs_t *r, size_t keep)
+{
+    r->n = 0;
+    ix_clear(&r->ix);
+    for (; r->init > keep; r->init--) {
+        bbuf_t *buf = (bbuf_t *)(void *)((char *)r->v + (r->init - 1) * r->elem);
+        free(buf->mem);
+        *buf = (bbuf_t){0};
+    }
+}
+
+static void recs_free(brecs_t *r)
+{
+    recs_clear(r, 0);
+    free(r->v);
+    free(r->ix.v);
+}
+
+void cl_store_batch_clear(cl_store_batch_t *b)
+{
+    recs_clear(&b->jobs, KEEP_SLOTS);
+    recs_clear(&b->nodes, KEEP_SLOTS);
+    recs_clear(&b->meta, KEEP_SLOTS);
+    b->puts = 0;
+}
+
+void cl_store_batch_free(cl_store_batch_t *b)
+{
+    if (!b) return;
+    recs_free(&b->jobs);
+    recs_free(&b->nodes);
+    recs_free(&b->meta);
+    free(b);
+}
+
+int cl_store_batch_visit(const cl_store_batch_t *b, const cl_store_visit_t *v, void *arg)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && v->job && i < b->jobs.n; i++)
+        rc = v->job(arg, &JOB(b, i)->j);
+    for (size_t i = 0; !rc && v->node && i < b->nodes.n; i++)
+        rc = v->node(arg, &NODE(b, i)->n);
+    for (size_t i = 0; !rc && v->meta && i < b->meta.n; i++)
+        rc = v->meta(arg, META(b, i)->buf.mem, META(b, i)->v);
+    return rc;
+}
