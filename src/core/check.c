@@ -3,35 +3,62 @@
 
 #include "core/internal.h"
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        cl__err(err, __VA_ARGS__);                                                         \
-        rc = -1;                                                                           \
-        goto out;                                                                          \
-    } while (0)
+#define FAIL(...) return (cl__err(err, __VA_ARGS__), -1)
 
-int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
+/* What the recount builds, compared piece by piece with what the cluster keeps. */
+typedef struct recount {
+    uint64_t *seen;   /* per node: GPUs that running jobs hold */
+    uint32_t *cnt[4]; /* per level, k and entity: nodes with >= k free */
+    uint64_t *tot;    /* per k: nodes with >= k free */
+    uint32_t *spc;    /* per pod: nodes flagged spare */
+} recount_t;
+
+/* One running gang is complete and owns exactly its GPUs. */
+static int check_gang(const cl_cluster_t *c, const job_t *j, uint32_t js, recount_t *r,
+                      cl_error_t *err)
 {
     const cl_topo_t *t = c->t;
-    uint32_t g = c->gpn;
-    int rc = 0;
-    uint32_t *cnt[4] = {0};
-    uint64_t *seen = cl__xcalloc(t->nnodes, sizeof(uint64_t));
-    for (int lv = LV_DOM; lv <= LV_POD; lv++)
-        cnt[lv] = cl__xcalloc((size_t)g * c->lv[lv].n, sizeof(uint32_t));
-    uint64_t *tot = cl__xcalloc(g, sizeof(uint64_t));
-    uint64_t npend = 0, nrun = 0;
-    uint32_t *spc = NULL;
+    if (!j->alloc) FAIL("running job %llu has no allocation", (unsigned long long)j->id);
+    if (j->hpos >= c->nheap || c->heap[j->hpos] != js)
+        FAIL("running job %llu is not in the deadline heap", (unsigned long long)j->id);
+    for (uint32_t i = 0; i < j->nnodes; i++) {
+        cl_nodeid_t id = j->alloc[i].node;
+        uint64_t m = j->alloc[i].gpus;
+        if (id >= t->nnodes)
+            FAIL("job %llu rank %u on node %u beyond the cluster", (unsigned long long)j->id, i,
+                 id);
+        const node_t *n = &c->nodes[id];
+        if (cl__popc(m) != j->k)
+            FAIL("job %llu holds %u GPUs on %s, wants %u", (unsigned long long)j->id,
+                 cl__popc(m), cl_topo_node_name(t, id), j->k);
+        if (m & r->seen[id]) FAIL("GPU allocated twice on %s", cl_topo_node_name(t, id));
+        r->seen[id] |= m;
+        if ((m & n->alloc) != m)
+            FAIL("job %llu's GPUs on %s are not marked allocated", (unsigned long long)j->id,
+                 cl_topo_node_name(t, id));
+        if (n->health != H_UP || (m & n->failed))
+            FAIL("job %llu runs on a failed node or GPU (%s)", (unsigned long long)j->id,
+                 cl_topo_node_name(t, id));
+        if (n->spare)
+            FAIL("job %llu runs on spare %s", (unsigned long long)j->id,
+                 cl_topo_node_name(t, id));
+        for (uint64_t b = m; b; b &= b - 1)
+            if (c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(b)] != js + 1)
+                FAIL("GPU map of %s disagrees with job %llu", cl_topo_node_name(t, id),
+                     (unsigned long long)j->id);
+    }
+    return 0;
+}
 
-    /* Every running gang is complete and owns exactly its GPUs. */
+static int check_jobs(const cl_cluster_t *c, recount_t *r, cl_error_t *err)
+{
+    uint64_t npend = 0, nrun = 0;
     for (uint32_t js = 0; js < c->njobs_cap; js++) {
         const job_t *j = &c->jobs[js];
-        if (!j->live)
-            continue;
+        if (!j->live) continue;
         if (c->id2slot[j->id] != js + 1)
             FAIL("job %llu: id map points elsewhere", (unsigned long long)j->id);
-        if (j->state == CL_JOB_PENDING)
-            npend++;
+        if (j->state == CL_JOB_PENDING) npend++;
         if (j->state != CL_JOB_RUNNING) {
             if (j->alloc)
                 FAIL("job %llu is %s but holds GPUs", (unsigned long long)j->id,
@@ -39,44 +66,21 @@ int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
             continue;
         }
         nrun++;
-        if (!j->alloc)
-            FAIL("running job %llu has no allocation", (unsigned long long)j->id);
-        if (j->hpos >= c->nheap || c->heap[j->hpos] != js)
-            FAIL("running job %llu is not in the deadline heap", (unsigned long long)j->id);
-        for (uint32_t i = 0; i < j->nnodes; i++) {
-            cl_nodeid_t id = j->alloc[i].node;
-            uint64_t m = j->alloc[i].gpus;
-            if (id >= t->nnodes)
-                FAIL("job %llu rank %u on node %u beyond the cluster",
-                     (unsigned long long)j->id, i, id);
-            const node_t *n = &c->nodes[id];
-            if (cl__popc(m) != j->k)
-                FAIL("job %llu holds %u GPUs on %s, wants %u", (unsigned long long)j->id,
-                     cl__popc(m), cl_topo_node_name(t, id), j->k);
-            if (m & seen[id])
-                FAIL("GPU allocated twice on %s", cl_topo_node_name(t, id));
-            seen[id] |= m;
-            if ((m & n->alloc) != m)
-                FAIL("job %llu's GPUs on %s are not marked allocated",
-                     (unsigned long long)j->id, cl_topo_node_name(t, id));
-            if (n->health != H_UP || (m & n->failed))
-                FAIL("job %llu runs on a failed node or GPU (%s)", (unsigned long long)j->id,
-                     cl_topo_node_name(t, id));
-            if (n->spare)
-                FAIL("job %llu runs on spare %s", (unsigned long long)j->id,
-                     cl_topo_node_name(t, id));
-            for (uint64_t b = m; b; b &= b - 1)
-                if (c->gpu_job[(size_t)id * g + (uint32_t)__builtin_ctzll(b)] != js + 1)
-                    FAIL("GPU map of %s disagrees with job %llu", cl_topo_node_name(t, id),
-                         (unsigned long long)j->id);
-        }
+        if (check_gang(c, j, js, r, err) < 0) return -1;
     }
     if (npend != c->npending || nrun != c->nrunning || nrun != c->nheap)
         FAIL("job counts: pending %llu vs %llu, running %llu vs %llu (heap %u)",
              (unsigned long long)npend, (unsigned long long)c->npending,
              (unsigned long long)nrun, (unsigned long long)c->nrunning, c->nheap);
+    return 0;
+}
 
-    spc = cl__xcalloc(t->nlv[LV_POD], sizeof(uint32_t));
+/* Nodes agree with the jobs, spares are whole and free, and the counts are rebuilt. */
+static int check_nodes(const cl_cluster_t *c, recount_t *r, cl_error_t *err)
+{
+    const cl_topo_t *t = c->t;
+    uint32_t g = c->gpn;
+    uint64_t *seen = r->seen;
     for (cl_nodeid_t id = 0; id < t->nnodes; id++) {
         const node_t *n = &c->nodes[id];
         if (seen[id] != n->alloc) {
@@ -85,15 +89,15 @@ int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
         }
         for (uint32_t b = 0; b < g; b++)
             if (!(n->alloc >> b & 1) && c->gpu_job[(size_t)id * g + b]) {
-                    FAIL("node %s GPU %u free but mapped to a job", cl_topo_node_name(t, id), b);
+                FAIL("node %s GPU %u free but mapped to a job", cl_topo_node_name(t, id), b);
             }
         if (n->reserved) {
             FAIL("node %s still reserved outside a pass", cl_topo_node_name(t, id));
         }
         if (n->spare) {
-            spc[cl__topo_node_level(t, id, LV_POD)]++;
+            r->spc[cl__topo_node_level(t, id, LV_POD)]++;
             if (n->alloc || n->failed || n->health != H_UP || n->admin != A_NONE) {
-                    FAIL("spare %s is not a whole, free, up node", cl_topo_node_name(t, id));
+                FAIL("spare %s is not a whole, free, up node", cl_topo_node_name(t, id));
             }
         }
         uint32_t e = cl__node_eff(c, n);
@@ -101,76 +105,111 @@ int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
             FAIL("node %s counted with %u free, has %u", cl_topo_node_name(t, id), n->eff, e);
         }
         for (uint32_t k = 1; k <= e; k++) {
-            tot[k - 1]++;
-            cnt[LV_DOM][(size_t)(k - 1) * c->lv[LV_DOM].n + cl__topo_node_level(t, id, LV_DOM)]++;
-            cnt[LV_LEAF][(size_t)(k - 1) * c->lv[LV_LEAF].n + cl__topo_node_level(t, id, LV_LEAF)]++;
-            cnt[LV_POD][(size_t)(k - 1) * c->lv[LV_POD].n + cl__topo_node_level(t, id, LV_POD)]++;
+            r->tot[k - 1]++;
+            for (int lv = LV_DOM; lv <= LV_POD; lv++)
+                r->cnt[lv][(size_t)(k - 1) * c->lv[lv].n + cl__topo_node_level(t, id, lv)]++;
         }
     }
+    return 0;
+}
+
+static int check_spares(const cl_cluster_t *c, const recount_t *r, cl_error_t *err)
+{
+    const cl_topo_t *t = c->t;
+    const uint32_t *spc = r->spc;
     for (uint32_t p = 0; p < t->nlv[LV_POD]; p++) {
         uint32_t listed = 0;
         for (uint32_t s = c->spares[p].head; s != NIL; s = c->nodes[s].snext) {
             listed++;
-            if (!c->nodes[s].spare || cl__topo_node_level(t, s, LV_POD) != p)
-                break;
+            if (!c->nodes[s].spare || cl__topo_node_level(t, s, LV_POD) != p) break;
         }
         if (listed != spc[p] || listed != c->spares[p].nfree) {
             FAIL("pod %s: %u spares flagged, %u listed, %u counted", t->pod_names[p], spc[p],
                  listed, c->spares[p].nfree);
         }
     }
+    return 0;
+}
 
-    for (uint32_t k = 1; k <= g; k++) {
-        if (tot[k - 1] != c->tot[k - 1])
-            FAIL("cluster count of nodes with >= %u free: %llu, recomputed %llu", k,
-                 (unsigned long long)c->tot[k - 1], (unsigned long long)tot[k - 1]);
-        for (int lv = LV_DOM; lv <= LV_POD; lv++) {
-            const level_t *L = &c->lv[lv];
-            size_t base = (size_t)(k - 1) * L->n;
-            uint64_t linked = 0, positive = 0;
-            for (uint32_t e = 0; e < L->n; e++) {
-                if (cnt[lv][base + e] != L->cnt[base + e])
-                    FAIL("level %d entity %u count (>= %u free): %u, recomputed %u", lv, e, k,
-                         L->cnt[base + e], cnt[lv][base + e]);
-                positive += L->cnt[base + e] > 0;
-            }
+/* One level's counts for threshold k, and its global and per-parent buckets. */
+static int check_level(const cl_cluster_t *c, const recount_t *r, int lv, uint32_t k,
+                       cl_error_t *err)
+{
+    const cl_topo_t *t = c->t;
+    uint32_t *const *cnt = r->cnt;
+    const level_t *L = &c->lv[lv];
+    size_t base = (size_t)(k - 1) * L->n;
+    uint64_t linked = 0, positive = 0;
+    for (uint32_t e = 0; e < L->n; e++) {
+        if (cnt[lv][base + e] != L->cnt[base + e])
+            FAIL("level %d entity %u count (>= %u free): %u, recomputed %u", lv, e, k,
+                 L->cnt[base + e], cnt[lv][base + e]);
+        positive += L->cnt[base + e] > 0;
+    }
+    for (uint32_t cc = 1; cc <= L->cap; cc++)
+        for (uint32_t x = cl__bucket_head(c, lv, k, NIL, cc); x != NIL;
+             x = L->gnext[base + x]) {
+            if (L->cnt[base + x] != cc)
+                FAIL("level %d entity %u in bucket %u with count %u", lv, x, cc,
+                     L->cnt[base + x]);
+            linked++;
+        }
+    if (linked != positive)
+        FAIL("level %d: %llu entities linked, %llu with capacity", lv,
+             (unsigned long long)linked, (unsigned long long)positive);
+    if (lv < LV_POD) {
+        linked = 0;
+        for (uint32_t p = 0; p < L->nparents; p++)
             for (uint32_t cc = 1; cc <= L->cap; cc++)
-                for (uint32_t x = cl__bucket_head(c, lv, k, NIL, cc); x != NIL;
-                     x = L->gnext[base + x]) {
-                    if (L->cnt[base + x] != cc)
-                        FAIL("level %d entity %u in bucket %u with count %u", lv, x, cc,
-                             L->cnt[base + x]);
+                for (uint32_t x = cl__bucket_head(c, lv, k, p, cc); x != NIL;
+                     x = L->pnext[base + x]) {
+                    if (L->cnt[base + x] != cc || t->parent[lv][x] != p)
+                        FAIL("level %d entity %u misfiled under parent %u", lv, x, p);
                     linked++;
                 }
-            if (linked != positive)
-                FAIL("level %d: %llu entities linked, %llu with capacity", lv,
-                     (unsigned long long)linked, (unsigned long long)positive);
-            if (lv < LV_POD) {
-                linked = 0;
-                for (uint32_t p = 0; p < L->nparents; p++)
-                    for (uint32_t cc = 1; cc <= L->cap; cc++)
-                        for (uint32_t x = cl__bucket_head(c, lv, k, p, cc); x != NIL;
-                             x = L->pnext[base + x]) {
-                            if (L->cnt[base + x] != cc || t->parent[lv][x] != p)
-                                FAIL("level %d entity %u misfiled under parent %u", lv, x, p);
-                            linked++;
-                        }
-                if (linked != positive)
-                    FAIL("level %d: %llu linked under parents, %llu with capacity", lv,
-                         (unsigned long long)linked, (unsigned long long)positive);
-            }
-        }
+        if (linked != positive)
+            FAIL("level %d: %llu linked under parents, %llu with capacity", lv,
+                 (unsigned long long)linked, (unsigned long long)positive);
+    }
+    return 0;
+}
+
+static int check_counts(const cl_cluster_t *c, const recount_t *r, cl_error_t *err)
+{
+    const cl_topo_t *t = c->t;
+    uint32_t g = c->gpn;
+    for (uint32_t k = 1; k <= g; k++) {
+        if (r->tot[k - 1] != c->tot[k - 1])
+            FAIL("cluster count of nodes with >= %u free: %llu, recomputed %llu", k,
+                 (unsigned long long)c->tot[k - 1], (unsigned long long)r->tot[k - 1]);
+        for (int lv = LV_DOM; lv <= LV_POD; lv++)
+            if (check_level(c, r, lv, k, err) < 0) return -1;
     }
     for (uint32_t j = 1; j < g; j++)
         for (uint32_t x = c->jhead[j]; x != NIL; x = c->nodes[x].jnext)
             if (c->nodes[x].eff != j)
                 FAIL("node %s on the %u-free list has %u free", cl_topo_node_name(t, x), j,
                      c->nodes[x].eff);
-out:
-    free(spc);
+    return 0;
+}
+
+int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
+{
+    const cl_topo_t *t = c->t;
+    recount_t r = {0};
+    r.seen = cl__xcalloc(t->nnodes, sizeof(uint64_t));
     for (int lv = LV_DOM; lv <= LV_POD; lv++)
-        free(cnt[lv]);
-    free(tot);
-    free(seen);
+        r.cnt[lv] = cl__xcalloc((size_t)c->gpn * c->lv[lv].n, sizeof(uint32_t));
+    r.tot = cl__xcalloc(c->gpn, sizeof(uint64_t));
+    r.spc = cl__xcalloc(t->nlv[LV_POD], sizeof(uint32_t));
+    int rc = check_jobs(c, &r, err) < 0 || check_nodes(c, &r, err) < 0 ||
+                     check_spares(c, &r, err) < 0 || check_counts(c, &r, err) < 0
+                 ? -1
+                 : 0;
+    free(r.spc);
+    for (int lv = LV_DOM; lv <= LV_POD; lv++)
+        free(r.cnt[lv]);
+    free(r.tot);
+    free(r.seen);
     return rc;
 }

@@ -22,6 +22,9 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/* Each test file uses some of these helpers. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #define T_MAX_MSGS 4096
 #define T_MAX_LOG 512
 

@@ -57,10 +57,14 @@ static void test_group_commit_order(void **state)
     uint64_t r3 = t_submit(t, cli, 1, 1, 0);
     assert_int_equal(cli->n, 0);
     assert_int_equal(cl_store_fault_entered(t->store), 0);
-    assert_true(t_commit(t)); /* batch 1 durable: r1 leaves, batch 2 goes to the committer */
+    assert_true(t_commit(t)); /* batch 1 durable: r1 leaves */
     assert_int_equal(cli->n, 1);
     assert_int_equal(cli->msgs[0]->response->req, r1);
+    /* batch 2 waits a moment for the client just answered (see the linger test) */
+    assert_false(ctl_commit_in_flight(t->c));
+    t_advance(t, 2);
     assert_true(ctl_commit_in_flight(t->c));
+    assert_int_equal(cli->n, 1);
     assert_true(t_commit(t));
     assert_int_equal(cli->n, 3);
     assert_int_equal(cli->msgs[1]->response->req, r2);
@@ -68,6 +72,49 @@ static void test_group_commit_order(void **state)
     assert_int_equal(cl_store_fault_written(t->store), 2); /* three submissions, two commits */
     assert_false(ctl_commit_in_flight(t->c));
     t_close(t, cli);
+    t_teardown(t);
+}
+
+/* Two clients that each wait for their answer: after a commit, the next batch waits (at most
+ * a millisecond) for the client just answered, so that both ride in one commit instead of
+ * taking turns (two commits per request each). Agents' messages never wait. */
+static void test_linger_merges_closed_loop_clients(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t->manual = true;
+    t_sink_t *a = t_sink(t, "a"), *b = t_sink(t, "b");
+    uint64_t ra = t_submit(t, a, 1, 1, 0); /* batch 1 */
+    t_submit(t, b, 1, 1, 0);               /* batch 2, growing */
+    assert_true(t_commit(t));
+    Colossus__Msg *m = t_response(a, ra);
+    assert_non_null(m);
+    colossus__msg__free_unpacked(m, NULL);
+    assert_false(ctl_commit_in_flight(t->c)); /* waiting for a's next request */
+    t_submit(t, a, 1, 1, 0);
+    assert_true(ctl_commit_in_flight(t->c)); /* a is back: both in one commit */
+    assert_true(t_commit(t));
+    assert_int_equal(a->n + b->n, 2);
+    assert_int_equal(cl_store_fault_written(t->store), 2);
+    /* an agent's exit never lingers: agents do not wait for their acknowledgements */
+    t->manual = false;
+    t_sink_t *n1 = t_agent(t, "node1", 8);
+    t_sink_t *c = t_sink(t, "c");
+    t_submit(t, c, 1, 1, 0);
+    Colossus__Msg *l = t_take(n1, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(l);
+    uint64_t job = l->launch->job;
+    uint32_t inc = l->launch->incarnation;
+    colossus__msg__free_unpacked(l, NULL);
+    t->manual = true;
+    t_exited(t, n1, job, inc, 0, -1);
+    assert_true(ctl_commit_in_flight(t->c));
+    assert_true(t_commit(t));
+    assert_int_equal(t_count(n1, COLOSSUS__MSG__BODY_EXITED_ACK), 1);
+    t_close(t, a);
+    t_close(t, b);
+    t_close(t, c);
+    t_close(t, n1);
     t_teardown(t);
 }
 
@@ -558,6 +605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_waits_for_commit),
         cmocka_unit_test(test_group_commit_order),
+        cmocka_unit_test(test_linger_merges_closed_loop_clients),
         cmocka_unit_test(test_read_waits_for_earlier_write),
         cmocka_unit_test(test_commit_failure_retried),
         cmocka_unit_test(test_commit_failure_stops),
