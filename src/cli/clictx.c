@@ -1,10 +1,53 @@
 /* clictx.c - controller address, key and round trips for the client subcommands. */
 #include "cli/clictx.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "api/json.h"
+#include "util/util.h"
+
+bool cl_cli_common_opt(cl_cli_t *c, int o)
+{
+    if (o == CL_CLI_OPT_CONTROLLER)
+        c->controller_opt = optarg;
+    else if (o == CL_CLI_OPT_KEY)
+        c->key_opt = optarg;
+    else
+        return false;
+    return true;
+}
+
+int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
+                      const char *what, bool *json, bool *all, int *status)
+{
+    int o;
+    *status = 2;
+    while ((o = cl_flags_next(f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) {
+            *status = f->exit;
+            return -1;
+        }
+        if (o == CL_CLI_OPT_JSON)
+            *json = true;
+        else if (o == CL_CLI_OPT_ALL)
+            *all = true;
+        else
+            cl_cli_common_opt(c, o);
+    }
+    return cl_flags_args(f, argc, argv, nargs, nargs, what);
+}
+
+void cl_cli_usage_common(FILE *f)
+{
+    fprintf(
+        f, "  --controller HOST:PORT  the controller (default: $COLOSSUS_CONTROLLER, else the\n"
+           "                          address `colossus up` left in $COLOSSUS_DIR, which is\n"
+           "                          ~/.colossus by default)\n"
+           "  --key FILE              the cluster key (default: $COLOSSUS_KEY, else\n"
+           "                          $COLOSSUS_DIR/key)\n"
+           "  -h, --help              this text\n");
+}
 
 void cl_cli_dir(char *buf, size_t len)
 {
@@ -17,7 +60,7 @@ void cl_cli_dir(char *buf, size_t len)
     snprintf(buf, len, "%s/.colossus", home && *home ? home : ".");
 }
 
-int cl_cli_connect(cl_cli_t *c)
+int cl_cli_resolve(cl_cli_t *c)
 {
     char dir[2048], path[2200];
     cl_error_t err;
@@ -34,8 +77,7 @@ int cl_cli_connect(cl_cli_t *c)
                     "COLOSSUS_CONTROLLER, or start a local cluster with 'colossus up' "
                     "(looked for %s)\n",
                     c->cmd, path);
-            if (f)
-                fclose(f);
+            if (f) fclose(f);
             return -1;
         }
         fclose(f);
@@ -46,12 +88,28 @@ int cl_cli_connect(cl_cli_t *c)
         snprintf(path, sizeof path, "%s/key", dir);
         key = path;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(key, c->key, &err) < 0) {
+    if (cl_crypto_init() < 0) {
+        fprintf(stderr, "colossus %s: cannot initialise libsodium\n", c->cmd);
+        return -1;
+    }
+    if (cl_key_load(key, c->key, &err) < 0) {
         fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
         return -1;
     }
-    c->conn = cl_client_connect(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, &err);
-    if (!c->conn) {
+    return 0;
+}
+
+int cl_cli_dial(cl_cli_t *c, cl_error_t *err)
+{
+    c->conn = cl_client_connect(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, err);
+    return c->conn ? 0 : -1;
+}
+
+int cl_cli_connect(cl_cli_t *c)
+{
+    cl_error_t err;
+    if (cl_cli_resolve(c) < 0) return -1;
+    if (cl_cli_dial(c, &err) < 0) {
         fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
         return -1;
     }
@@ -74,6 +132,14 @@ Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
     return m;
 }
 
+Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
+{
+    if (cl_cli_connect(c) < 0) return NULL;
+    Colossus__Msg *m = cl_cli_call(c, req, timeout_ms);
+    cl_cli_close(c);
+    return m;
+}
+
 void cl_cli_close(cl_cli_t *c)
 {
     cl_client_close(c->conn);
@@ -82,14 +148,41 @@ void cl_cli_close(cl_cli_t *c)
 
 int cl_cli_jobid(const cl_cli_t *c, const char *s, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s ? s : "", &end, 10);
-    if (!s || errno || *end || end == s || v == 0 || s[0] == '-') {
-        fprintf(stderr, "colossus %s: '%s' is not a job id (a positive number)\n", c->cmd,
-                s ? s : "");
-        return -1;
+    if (cl_parse_u64(s, 1, UINT64_MAX, out) == 0) return 0;
+    fprintf(stderr, "colossus %s: '%s' is not a job id (a positive number)\n", c->cmd,
+            s ? s : "");
+    return -1;
+}
+
+Colossus__JobInfo *cl_cli_one_job(const cl_cli_t *c, const Colossus__Msg *m)
+{
+    if (m->response->n_jobs == 1) return m->response->jobs[0];
+    fprintf(stderr, "colossus %s: the controller answered with %zu jobs, not one\n", c->cmd,
+            m->response->n_jobs);
+    return NULL;
+}
+
+int cl_cli_json_out(const cl_cli_t *c, json_t *v)
+{
+    int rc = cl_json_write(stdout, v);
+    json_decref(v);
+    if (rc < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "colossus %s: cannot write the output\n", c->cmd);
+        return 1;
     }
-    *out = v;
     return 0;
+}
+
+int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *to_json,
+                cl_cli_text_f *to_text)
+{
+    Colossus__Msg *m = cl_cli_ask(c, req, 30000);
+    if (!m) return 1;
+    int rc = 0;
+    if (json)
+        rc = cl_cli_json_out(c, to_json(m->response));
+    else
+        to_text(m->response);
+    cl_msg_free(m);
+    return rc;
 }

@@ -1,11 +1,15 @@
-/* clictx.h - what every client subcommand shares: finding the controller and the key
- * (--controller/--key, then COLOSSUS_CONTROLLER/COLOSSUS_KEY, then the `colossus up`
- * directory), connecting, and one request/response round trip. */
+/* clictx.h - what every client subcommand shares: the --controller/--key options, finding the
+ * controller and the key (--controller/--key, then COLOSSUS_CONTROLLER/COLOSSUS_KEY, then the
+ * `colossus up` directory), connecting, and one request/response round trip. */
 #ifndef COLOSSUS_CLI_CLICTX_H
 #define COLOSSUS_CLI_CLICTX_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include <jansson.h>
+
+#include "cli/flags.h"
 #include "proto/client.h"
 
 typedef struct cl_cli {
@@ -16,15 +20,65 @@ typedef struct cl_cli {
     cl_client_t *conn;
 } cl_cli_t;
 
+/* Long option values of the shared options; a command's own start at CL_CLI_OPT_FIRST. */
+enum {
+    CL_CLI_OPT_CONTROLLER = 1000,
+    CL_CLI_OPT_KEY,
+    CL_CLI_OPT_JSON,
+    CL_CLI_OPT_ALL,
+    CL_CLI_OPT_FIRST
+};
+/* The options every client command takes, --help included (the table's end). */
+#define CL_CLI_COMMON_OPTS                                                                     \
+    {"controller", required_argument, 0, CL_CLI_OPT_CONTROLLER},                               \
+        {"key", required_argument, 0, CL_CLI_OPT_KEY}, CL_FLAGS_HELP
+#define CL_CLI_JSON_OPT                                                                        \
+    {                                                                                          \
+        "json", no_argument, 0, CL_CLI_OPT_JSON                                                \
+    }
+#define CL_CLI_ALL_OPT                                                                         \
+    {                                                                                          \
+        "all", no_argument, 0, CL_CLI_OPT_ALL                                                  \
+    }
+/* Take o if it is --controller or --key (optarg); false for any other option. */
+bool cl_cli_common_opt(cl_cli_t *c, int o);
+/* The usage lines of those options. */
+void cl_cli_usage_common(FILE *f);
+
+/* The options of a view (jobs, show, nodes, tenants): --json, --all where its table has it,
+ * the common ones; then exactly nargs positional arguments (what names them). 0 to go on, or
+ * -1 to stop with *status (0 after --help, 2 after bad usage). */
+int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
+                      const char *what, bool *json, bool *all, int *status);
+
 /* The directory `colossus up` uses: $COLOSSUS_DIR, else ~/.colossus. */
 void cl_cli_dir(char *buf, size_t len);
-/* Resolve address and key and connect; prints the problem and returns -1 on failure. */
+/* Find the controller's address and load the key; prints the problem and returns -1 when
+ * there is none to use. */
+int cl_cli_resolve(cl_cli_t *c);
+/* Connect to the resolved address: 0, or -1 with the reason in err. */
+int cl_cli_dial(cl_cli_t *c, cl_error_t *err);
+/* cl_cli_resolve, then cl_cli_dial; prints the problem and returns -1 on failure. */
 int cl_cli_connect(cl_cli_t *c);
 /* Send req, wait for the response; prints the problem and returns NULL on failure or when
  * the controller answered !ok (then also prints its error). Caller frees with cl_msg_free. */
 Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
+/* Connect, one round trip, close: cl_cli_connect + cl_cli_call + cl_cli_close. */
+Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
 void cl_cli_close(cl_cli_t *c);
 /* Parse a job id; prints and returns -1 when bad. */
 int cl_cli_jobid(const cl_cli_t *c, const char *s, uint64_t *out);
+/* The one job a show or wait answer carries; prints and returns NULL when it has none. */
+Colossus__JobInfo *cl_cli_one_job(const cl_cli_t *c, const Colossus__Msg *m);
+
+/* A list view's answer as JSON (api/json.h), or as text. */
+typedef json_t *cl_cli_json_f(const Colossus__Response *rs);
+typedef void cl_cli_text_f(const Colossus__Response *rs);
+/* One round trip of req, its answer printed by to_json (json) or to_text; the exit status. */
+int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *to_json,
+                cl_cli_text_f *to_text);
+/* Print a JSON document (api/json.h's text form) on stdout and release it; 0, or 1 after
+ * saying that stdout refused it. */
+int cl_cli_json_out(const cl_cli_t *c, json_t *v);
 
 #endif

@@ -17,6 +17,7 @@ CL_CMD(cmd_logs);
 CL_CMD(cmd_nodes);
 CL_CMD(cmd_drain);
 CL_CMD(cmd_resume);
+CL_CMD(cmd_tenants);
 CL_CMD(cmd_controller);
 CL_CMD(cmd_agent);
 CL_CMD(cmd_keygen);

@@ -1,133 +1,134 @@
-/* nodecmds.c - the node subcommands: nodes, drain, resume. */
-#include <getopt.h>
+/* nodecmds.c - the node subcommands: nodes (a table with health columns, or the API's JSON),
+ * drain, resume. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "api/json.h"
 #include "cli/clictx.h"
-#include "cli/nodehealth.h"
+#include "gpu/nvml.h"
 
-enum { OPT_CONTROLLER = 1000, OPT_KEY, OPT_JSON, OPT_REASON, OPT_CHECK };
+enum { OPT_REASON = CL_CLI_OPT_FIRST, OPT_CHECK };
+
+static void usage_nodes(FILE *f)
+{
+    fprintf(f, "usage: colossus nodes [OPTIONS]\n"
+               "List the nodes with their state, GPUs, health and jobs.\n"
+               "  --json                  a JSON array of nodes (docs/api/README.md)\n");
+    cl_cli_usage_common(f);
+}
+
+/* The table's health columns: HEALTH, TEMP_C (hottest GPU), POWER_W (sum), ECC (corrected/
+ * uncorrected, summed over the GPUs); "-" where the node does not say. */
+static const char health_head[] = "HEALTH          TEMP_C POWER_W ECC_C/U";
+
+static void health_cols(const Colossus__NodeInfo *n, char *buf, size_t len)
+{
+    const char *h = n->health && n->health[0] ? n->health : "-";
+    if (!strcmp(h, "none")) h = "ok";
+    const Colossus__NodeHealth *t = n->telemetry;
+    char temp[16] = "-", power[16] = "-", ecc[40] = "-";
+    uint32_t tmax = 0, pw = 0, seen = 0;
+    uint64_t ec = 0, eu = 0;
+    for (size_t i = 0; t && i < t->n_gpus; i++) {
+        const Colossus__GpuTelemetry *g = t->gpus[i];
+        seen |= g->valid;
+        if ((g->valid & CL_GPU_F_TEMP) && g->temp_c > tmax) tmax = g->temp_c;
+        if (g->valid & CL_GPU_F_POWER) pw += g->power_mw;
+        if (g->valid & CL_GPU_F_ECC) {
+            ec += g->ecc_corrected;
+            eu += g->ecc_uncorrected;
+        }
+    }
+    if (seen & CL_GPU_F_TEMP) snprintf(temp, sizeof temp, "%u", tmax);
+    if (seen & CL_GPU_F_POWER) snprintf(power, sizeof power, "%.0f", pw / 1000.0);
+    if (seen & CL_GPU_F_ECC)
+        snprintf(ecc, sizeof ecc, "%llu/%llu", (unsigned long long)ec, (unsigned long long)eu);
+    snprintf(buf, len, "%-15s %6s %7s %-7s", h, temp, power, ecc);
+}
+
+static void print_table(const Colossus__Response *rs)
+{
+    Colossus__NodeInfo *const *v = rs->nodes;
+    size_t count = rs->n_nodes;
+    printf("%-5s %-20s %-9s %-5s %-5s %-9s %s %s\n", "ID", "NAME", "STATE", "GPUS", "FREE",
+           "CONNECTED", health_head, "JOBS / REASON");
+    for (size_t i = 0; i < count; i++) {
+        const Colossus__NodeInfo *n = v[i];
+        char hc[128];
+        health_cols(n, hc, sizeof hc);
+        printf("%-5u %-20.20s %-9s %-5u %-5u %-9s %s", n->id, n->name, n->state, n->gpus,
+               n->gpus_free, n->connected ? "yes" : "no", hc);
+        for (size_t k = 0; k < n->n_jobs; k++)
+            printf("%s%llu", k ? "," : " ", (unsigned long long)n->jobs[k]);
+        if (n->reason[0]) printf(" (%s)", n->reason);
+        putchar('\n');
+    }
+}
+
+static json_t *nodes_json(const Colossus__Response *rs)
+{
+    return cl_json_nodes(rs->nodes, rs->n_nodes);
+}
 
 int cmd_nodes(int argc, char **argv)
 {
-    static const struct option opts[] = {{"controller", required_argument, 0, OPT_CONTROLLER},
-                                         {"key", required_argument, 0, OPT_KEY},
-                                         {"json", no_argument, 0, OPT_JSON},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "nodes"};
-    bool json = false;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case OPT_CONTROLLER: c.controller_opt = optarg; break;
-        case OPT_KEY: c.key_opt = optarg; break;
-        case OPT_JSON: json = true; break;
-        case 'h': printf("usage: colossus nodes [--json]\n"); return 0;
-        default: fprintf(stderr, "usage: colossus nodes [--json]\n"); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "colossus nodes: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (cl_cli_connect(&c) < 0)
-        return 1;
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_nodes};
+    bool json = false, all = false;
+    int status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_NODES;
     r.nodes = true;
-    Colossus__Msg *m = cl_cli_call(&c, &r, 30000);
-    cl_cli_close(&c);
-    if (!m)
-        return 1;
-    Colossus__Response *rs = m->response;
-    if (json) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < rs->n_nodes; i++) {
-            Colossus__NodeInfo *n = rs->nodes[i];
-            json_t *jobs = json_array();
-            for (size_t k = 0; k < n->n_jobs; k++)
-                json_array_append_new(jobs, json_integer((json_int_t)n->jobs[k]));
-            json_t *no = json_pack("{s:i, s:s, s:s, s:i, s:i, s:o, s:s, s:b}", "id", (int)n->id,
-                                  "name", n->name, "state", n->state, "gpus", (int)n->gpus,
-                                  "gpus_free", (int)n->gpus_free, "jobs", jobs, "reason",
-                                  n->reason, "connected", n->connected);
-            cl_cli_node_health_json(n, no);
-            json_array_append_new(a, no);
-        }
-        json_dumpf(a, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(a);
-    } else {
-        printf("%-5s %-20s %-9s %-5s %-5s %-9s %s %s\n", "ID", "NAME", "STATE", "GPUS", "FREE",
-               "CONNECTED", cl_cli_node_health_head, "JOBS / REASON");
-        for (size_t i = 0; i < rs->n_nodes; i++) {
-            Colossus__NodeInfo *n = rs->nodes[i];
-            char hc[128];
-            cl_cli_node_health_cols(n, hc, sizeof hc);
-            printf("%-5u %-20.20s %-9s %-5u %-5u %-9s %s", n->id, n->name, n->state, n->gpus,
-                   n->gpus_free, n->connected ? "yes" : "no", hc);
-            for (size_t k = 0; k < n->n_jobs; k++)
-                printf("%s%llu", k ? "," : " ", (unsigned long long)n->jobs[k]);
-            if (n->reason[0])
-                printf(" (%s)", n->reason);
-            putchar('\n');
-        }
-    }
-    cl_msg_free(m);
-    return 0;
+    return cl_cli_view(&c, &r, json, nodes_json, print_table);
+}
+
+static void usage_drain(FILE *f)
+{
+    fprintf(f, "usage: colossus drain [OPTIONS] NODE --reason TEXT\n"
+               "       colossus drain [OPTIONS] NODE --check [--reason TEXT]\n"
+               "Take a node out of service: running jobs finish, no new job starts there.\n"
+               "  --reason TEXT           why, for the next admin (required without --check)\n"
+               "  --check                 once the node is idle, run a full gpu check on it\n");
+    cl_cli_usage_common(f);
+}
+
+static void usage_resume(FILE *f)
+{
+    fprintf(f, "usage: colossus resume [OPTIONS] NODE\n"
+               "Return a node to service (a node its GPU health took out must pass a gpu\n"
+               "check first; the controller orders one).\n");
+    cl_cli_usage_common(f);
 }
 
 static int node_admin(int argc, char **argv, bool drain)
 {
-    static const struct option opts[] = {{"controller", required_argument, 0, OPT_CONTROLLER},
-                                         {"key", required_argument, 0, OPT_KEY},
-                                         {"reason", required_argument, 0, OPT_REASON},
-                                         {"check", no_argument, 0, OPT_CHECK},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *usage = drain ? "usage: colossus drain NODE --reason TEXT\n"
-                                "       colossus drain NODE --check [--reason TEXT]   drain, then a "
-                                "full gpu check once the node is idle"
-                              : "usage: colossus resume NODE   (a node its GPU health took out "
-                                "must pass a gpu check first)";
-    bool check = false;
+    static const struct option drain_opts[] = {{"reason", required_argument, 0, OPT_REASON},
+                                               {"check", no_argument, 0, OPT_CHECK},
+                                               CL_CLI_COMMON_OPTS,
+                                               {0, 0, 0, 0}};
+    static const struct option resume_opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = drain ? "drain" : "resume"};
+    cl_flags_t f = {.cmd = c.cmd,
+                    .shorts = "h",
+                    .longs = drain ? drain_opts : resume_opts,
+                    .usage = drain ? usage_drain : usage_resume};
+    bool check = false;
     const char *reason = NULL;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case OPT_CONTROLLER: c.controller_opt = optarg; break;
-        case OPT_KEY: c.key_opt = optarg; break;
-        case OPT_REASON:
-        case OPT_CHECK:
-            if (drain) {
-                if (o == OPT_CHECK)
-                    check = true;
-                else
-                    reason = optarg;
-                break;
-            }
-            /* fall through */
-        default: fprintf(stderr, "%s\n", usage); return 2;
-        case 'h': printf("%s\n", usage); return 0;
-        }
+    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) return f.exit;
+        if (o == OPT_CHECK)
+            check = true;
+        else if (o == OPT_REASON)
+            reason = optarg;
+        else
+            cl_cli_common_opt(&c, o);
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "%s\n", usage);
-        return 2;
-    }
-    if (drain && !check && (!reason || !reason[0])) {
-        fprintf(stderr, "colossus drain: --reason TEXT is required (say why, for the next admin)\n");
-        return 2;
-    }
-    if (cl_cli_connect(&c) < 0)
-        return 1;
+    if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node name)") < 0) return 2;
+    if (drain && !check && (!reason || !reason[0]))
+        return cl_flags_fail(&f, "--reason TEXT is required (say why, for the next admin)");
     Colossus__NodeAdmin na = COLOSSUS__NODE_ADMIN__INIT;
     na.node = argv[optind];
     na.reason = (char *)(reason ? reason : "");
@@ -139,10 +140,8 @@ static int node_admin(int argc, char **argv, bool drain)
     else
         r.resume = &na;
     /* A gpu check may run first (full: <= 60 s, the agent gives up at 120 s). */
-    Colossus__Msg *m = cl_cli_call(&c, &r, 180000);
-    cl_cli_close(&c);
-    if (!m)
-        return 1;
+    Colossus__Msg *m = cl_cli_ask(&c, &r, 180000);
+    if (!m) return 1;
     if (m->response->data.len)
         printf("%.*s\n", (int)m->response->data.len, (const char *)m->response->data.data);
     cl_msg_free(m);

@@ -1,11 +1,10 @@
 /* cmd_sim.c - `colossus sim`: parse the flags, run the simulator, print the report. */
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli/flags.h"
 #include "sim/sim.h"
+#include "util/util.h"
 
 static const char usage_text[] =
     "usage: colossus sim [--preset NAME | --nodes N --gpus-per-node G] [--days D] [--seed S]\n"
@@ -33,243 +32,315 @@ static const char usage_text[] =
     "--trace-tenants cluster makes each value of the trace's cluster column a tenant with\n"
     "one share (fair share among them).\n";
 
-static int bad(const char *fmt, const char *a, const char *b)
+static void usage(FILE *f)
+{
+    fputs(usage_text, f);
+}
+
+/* Real-valued flags first (their values live in sim_flags_t.real), then the others. */
+enum {
+    O_DAYS,
+    O_FSCALE,
+    O_RSCALE,
+    O_MFU,
+    O_MFRONT,
+    O_MLOAD,
+    O_DETECT, /* from here on: applied over the policy's defaults only when given */
+    O_RESTART,
+    O_CKI,
+    O_CKC,
+    O_SPARES,
+    O_STALL,
+    O_NREAL,
+    O_NODES = 1000,
+    O_GPN,
+    O_SEED,
+    O_REPLICA,
+    O_PRESET,
+    O_WORKLOAD,
+    O_POLICY,
+    O_QUEUE,
+    O_TRACE,
+    O_TRACE_CLUSTER,
+    O_TRACE_TENANTS,
+    O_HOT,
+    O_PLOT,
+    O_JSON,
+};
+
+static const struct real_flag {
+    const char *name;
+    double lo, hi, dflt;
+} reals[O_NREAL] = {
+    [O_DAYS] = {"--days", 1e-6, 3650, 30},
+    [O_FSCALE] = {"--failure-scale", 0, 1e6, 1},
+    [O_RSCALE] = {"--repair-scale", 1e-6, 1e6, 1},
+    [O_MFU] = {"--mfu", 1e-6, 1, 0.40},
+    [O_MFRONT] = {"--mixed-frontier", 0, 0.99, 0.75},
+    [O_MLOAD] = {"--mixed-load", 0, 10, 0.90},
+    [O_DETECT] = {"--detect-s", 0, 1e7, 0},
+    [O_RESTART] = {"--restart-s", 0, 1e7, 0},
+    [O_CKI] = {"--ckpt-interval-s", 1e-3, 1e9, 0},
+    [O_CKC] = {"--ckpt-cost-s", 0, 1e7, 0},
+    [O_SPARES] = {"--spares-pct", 0, 50, 0},
+    [O_STALL] = {"--stall-s", 0, 1e7, 0},
+};
+
+/* What the command line said, before the policy's defaults are applied. */
+typedef struct sim_flags {
+    const char *preset, *workload, *policy, *queue, *trace, *trace_cluster, *plot;
+    bool json, tenants, ckpt_auto, detect_class, has_replica;
+    int hot; /* -1: not given */
+    uint32_t nodes, gpn;
+    long seed, replica;
+    double real[O_NREAL];
+    bool has[O_NREAL];
+} sim_flags_t;
+
+static const struct option sim_opts[] = {
+    {"days", required_argument, 0, O_DAYS},
+    {"failure-scale", required_argument, 0, O_FSCALE},
+    {"repair-scale", required_argument, 0, O_RSCALE},
+    {"mfu", required_argument, 0, O_MFU},
+    {"mixed-frontier", required_argument, 0, O_MFRONT},
+    {"mixed-load", required_argument, 0, O_MLOAD},
+    {"detect-s", required_argument, 0, O_DETECT},
+    {"restart-s", required_argument, 0, O_RESTART},
+    {"ckpt-interval-s", required_argument, 0, O_CKI},
+    {"ckpt-cost-s", required_argument, 0, O_CKC},
+    {"spares-pct", required_argument, 0, O_SPARES},
+    {"stall-s", required_argument, 0, O_STALL},
+    {"nodes", required_argument, 0, O_NODES},
+    {"gpus-per-node", required_argument, 0, O_GPN},
+    {"seed", required_argument, 0, O_SEED},
+    {"replica-gpus", required_argument, 0, O_REPLICA},
+    {"preset", required_argument, 0, O_PRESET},
+    {"workload", required_argument, 0, O_WORKLOAD},
+    {"policy", required_argument, 0, O_POLICY},
+    {"queue", required_argument, 0, O_QUEUE},
+    {"trace", required_argument, 0, O_TRACE},
+    {"trace-cluster", required_argument, 0, O_TRACE_CLUSTER},
+    {"trace-tenants", required_argument, 0, O_TRACE_TENANTS},
+    {"hot-spares", required_argument, 0, O_HOT},
+    {"plot", required_argument, 0, O_PLOT},
+    {"json", no_argument, 0, O_JSON},
+    CL_FLAGS_HELP,
+    {0, 0, 0, 0}};
+
+/* One option into fl; 0, or 2 after saying what is wrong. */
+static int sim_opt(const cl_flags_t *f, sim_flags_t *fl, int o, const char *v)
+{
+    if ((o == O_DETECT && !strcmp(v, "per-class")) || (o == O_CKI && !strcmp(v, "auto"))) {
+        fl->detect_class |= o == O_DETECT;
+        fl->ckpt_auto |= o == O_CKI;
+        fl->has[o] = false;
+        return 0;
+    }
+    int rc = 0;
+    if (o >= 0 && o < O_NREAL) {
+        fl->has[o] = true;
+        rc = cl_flag_double(f->cmd, reals[o].name, v, reals[o].lo, reals[o].hi, &fl->real[o]);
+        return rc < 0 ? 2 : 0;
+    }
+    switch (o) {
+    case O_NODES:
+        rc = cl_flag_u32(f->cmd, "--nodes", v, 1, 4000000, &fl->nodes);
+        break;
+    case O_GPN:
+        rc = cl_flag_u32(f->cmd, "--gpus-per-node", v, 1, CL_MAX_GPUS_PER_NODE, &fl->gpn);
+        break;
+    case O_SEED:
+        rc = cl_flag_long(f->cmd, "--seed", v, 0, 9007199254740992L, &fl->seed);
+        break;
+    case O_REPLICA:
+        fl->has_replica = true;
+        rc = cl_flag_long(f->cmd, "--replica-gpus", v, 0, 1000000000, &fl->replica);
+        break;
+    case O_TRACE_TENANTS:
+        if (strcmp(v, "cluster") && strcmp(v, "none"))
+            return cl_flags_fail(f, "--trace-tenants wants cluster or none, got '%s'", v);
+        fl->tenants = !strcmp(v, "cluster");
+        break;
+    case O_HOT:
+        if (strcmp(v, "yes") && strcmp(v, "no"))
+            return cl_flags_fail(f, "--hot-spares wants yes or no, got '%s'", v);
+        fl->hot = !strcmp(v, "yes");
+        break;
+    case O_PRESET:
+        fl->preset = v;
+        break;
+    case O_WORKLOAD:
+        fl->workload = v;
+        break;
+    case O_POLICY:
+        fl->policy = v;
+        break;
+    case O_QUEUE:
+        fl->queue = v;
+        break;
+    case O_TRACE:
+        fl->trace = v;
+        break;
+    case O_TRACE_CLUSTER:
+        fl->trace_cluster = v;
+        break;
+    case O_PLOT:
+        fl->plot = v;
+        break;
+    case O_JSON:
+        fl->json = true;
+        break;
+    }
+    return rc < 0 ? 2 : 0;
+}
+
+/* The whole command line into fl; 0, or -1 to stop with *status. */
+static int sim_parse(int argc, char **argv, sim_flags_t *fl, int *status)
+{
+    cl_flags_t f = {.cmd = "sim", .shorts = "h", .longs = sim_opts, .usage = usage};
+    memset(fl, 0, sizeof *fl);
+    fl->policy = "colossus";
+    fl->workload = "frontier";
+    fl->hot = -1;
+    fl->seed = 1;
+    for (int i = 0; i < O_NREAL; i++)
+        fl->real[i] = reals[i].dflt;
+    int o;
+    *status = 2;
+    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) {
+            *status = f.exit;
+            return -1;
+        }
+        if (sim_opt(&f, fl, o, optarg)) return -1;
+    }
+    return cl_flags_args(&f, argc, argv, 0, 0, NULL);
+}
+
+static int bad(const char *fmt, const char *a)
 {
     fprintf(stderr, "colossus sim: ");
-    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, fmt, a);
     fprintf(stderr, "\n(run 'colossus sim --help' for the options)\n");
     return 2;
 }
 
-static int num(const char *flag, const char *v, double lo, double hi, double *out)
+/* The configuration the flags make, over the policy's defaults; 0, or 2 after saying why. */
+static int sim_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || x < lo || x > hi) {
-        char range[96];
-        snprintf(range, sizeof(range), "a number in [%g, %g]", lo, hi);
-        fprintf(stderr, "colossus sim: %s wants %s, got '%s'\n", flag, range, v);
-        return -1;
-    }
-    *out = x;
+    if (!strcmp(fl->policy, "naive"))
+        cl_sim_config_default(cfg, CL_SIM_NAIVE);
+    else if (!strcmp(fl->policy, "colossus"))
+        cl_sim_config_default(cfg, CL_SIM_COLOSSUS);
+    else
+        return bad("--policy must be naive or colossus, not '%s'", fl->policy);
+    if (!strcmp(fl->workload, "frontier"))
+        cfg->workload = CL_WL_FRONTIER;
+    else if (!strcmp(fl->workload, "trace"))
+        cfg->workload = CL_WL_TRACE;
+    else if (!strcmp(fl->workload, "mixed"))
+        cfg->workload = CL_WL_MIXED;
+    else
+        return bad("--workload must be frontier, trace or mixed, not '%s'", fl->workload);
+    if (fl->queue && !strcmp(fl->queue, "fifo"))
+        cfg->queue = CL_POLICY_FIFO;
+    else if (fl->queue && !strcmp(fl->queue, "backfill"))
+        cfg->queue = CL_POLICY_BACKFILL;
+    else if (fl->queue && !strcmp(fl->queue, "fairshare"))
+        cfg->queue = CL_POLICY_FAIRSHARE;
+    else if (fl->queue)
+        return bad("--queue must be fifo, backfill or fairshare, not '%s'", fl->queue);
+    if (fl->trace && cfg->workload != CL_WL_TRACE)
+        return bad("--trace needs --workload trace%s", "");
+    if (cfg->workload == CL_WL_TRACE && !fl->trace)
+        return bad("--workload trace needs --trace FILE.csv%s", "");
+    if (fl->trace_cluster && !fl->trace) return bad("--trace-cluster needs --trace%s", "");
+    if (fl->tenants && !fl->trace) return bad("--trace-tenants needs --trace%s", "");
+    if (!fl->preset && (fl->nodes == 0) != (fl->gpn == 0))
+        return bad("give --nodes and --gpus-per-node together (or a --preset)%s", "");
+    if (fl->real[O_DAYS] * 86400.0 < 1) return bad("--days is shorter than a second%s", "");
+    cfg->preset = fl->preset || fl->nodes ? fl->preset : "colossus2";
+    cfg->nodes = fl->nodes;
+    cfg->gpus_per_node = fl->gpn;
+    cfg->days = fl->real[O_DAYS];
+    cfg->seed = (uint64_t)fl->seed;
+    cfg->failure_scale = fl->real[O_FSCALE];
+    cfg->repair_scale = fl->real[O_RSCALE];
+    cfg->mfu = fl->real[O_MFU];
+    cfg->mixed_frontier = fl->real[O_MFRONT];
+    cfg->mixed_load = fl->real[O_MLOAD];
+    if (fl->detect_class)
+        cfg->detect_s = -1;
+    else if (fl->has[O_DETECT])
+        cfg->detect_s = fl->real[O_DETECT];
+    if (fl->has[O_RESTART]) cfg->restart_s = fl->real[O_RESTART];
+    if (fl->ckpt_auto)
+        cfg->ckpt_interval_s = 0;
+    else if (fl->has[O_CKI])
+        cfg->ckpt_interval_s = fl->real[O_CKI];
+    if (fl->has[O_CKC]) cfg->ckpt_cost_s = fl->real[O_CKC];
+    if (fl->has[O_SPARES]) cfg->spares_pct = fl->real[O_SPARES];
+    if (fl->has_replica) cfg->replica_gpus = (uint64_t)fl->replica;
+    if (fl->hot >= 0) cfg->hot_spares = fl->hot;
+    cfg->trace_tenants = fl->tenants;
+    if (fl->has[O_STALL]) cfg->stall_s = fl->real[O_STALL];
+    if (cfg->ckpt_interval_s == 0 && cfg->ckpt_cost_s <= 0)
+        return bad("--ckpt-interval-s auto needs --ckpt-cost-s > 0%s", "");
+    cfg->plot_points = fl->plot ? 400 : 0;
     return 0;
+}
+
+static void print_summary(const cl_sim_result_t *res)
+{
+    printf("cluster      %llu GPUs in %llu nodes, %.4g days\n", (unsigned long long)res->gpus,
+           (unsigned long long)res->nodes, res->days);
+    printf("failures     %llu (%llu interrupted a job; %llu requeues, %llu restarts in "
+           "place, %llu contained)\n",
+           (unsigned long long)res->failures, (unsigned long long)res->interruptions,
+           (unsigned long long)res->requeues, (unsigned long long)res->restarts_in_place,
+           (unsigned long long)res->contained);
+    if (res->ettr >= 0)
+        printf("frontier     %llu GPUs, MTBF %.0f s, checkpoint every %.1f s, ETTR %.4f "
+               "(expected %.4f)\n",
+               (unsigned long long)res->frontier_gpus, res->frontier_mtbf_s,
+               res->ckpt_interval_s, res->ettr, res->daly_ettr);
+    printf("cluster use  utilization %.4f, goodput %.4f, %.4f EFLOP/s sustained, %.0f "
+           "GPU-hours lost\n",
+           res->utilization, res->goodput, res->sustained_exaflops, res->lost_gpu_hours);
+    if (res->jobs_submitted)
+        printf("jobs         %llu submitted, %llu completed, mean JCT %.0f s, mean wait "
+               "%.0f s, p99 wait %.0f s\n",
+               (unsigned long long)res->jobs_submitted, (unsigned long long)res->jobs_completed,
+               res->mean_jct_s, res->mean_wait_s, res->p99_wait_s);
 }
 
 int cmd_sim(int argc, char **argv)
 {
+    sim_flags_t fl;
     cl_sim_config_t cfg;
-    const char *policy = "colossus", *workload = "frontier", *queue = NULL;
-    const char *trace_path = NULL, *trace_cluster = NULL, *plot = NULL;
-    bool json = false;
-    /* values given on the command line, applied over the policy's defaults */
-    enum { F_DETECT, F_RESTART, F_CKI, F_CKC, F_SPARES, F_REPLICA, F_STALL, F_N };
-    double given[F_N] = {0};
-    bool has[F_N] = {false};
-    bool ckpt_auto = false, detect_class = false;
-    int hot = -1;
-    bool tenants = false;
-    const char *preset = NULL;
-    double nodes = 0, gpn = 0, days = 30, seed = 1, fscale = 1, rscale = 1, mfu = 0.40;
-    double mfront = 0.75, mload = 0.90;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2)) return bad("unexpected argument '%s'%s", a, "");
-        char name[64];
-        const char *v = NULL;
-        const char *eq = strchr(a, '=');
-        if (eq) {
-            snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
-            v = eq + 1;
-        } else {
-            snprintf(name, sizeof(name), "%s", a);
-            if (i + 1 >= argc) return bad("%s needs a value%s", a, "");
-            v = argv[++i];
-        }
-        double x;
-#define NUM(flag, lo, hi, dst)                                                                 \
-    if (!strcmp(name, flag)) {                                                                 \
-        if (num(flag, v, lo, hi, &x)) return 2;                                                \
-        dst = x;                                                                               \
-        continue;                                                                              \
-    }
-#define GIVEN(flag, lo, hi, k)                                                                 \
-    if (!strcmp(name, flag)) {                                                                 \
-        if (num(flag, v, lo, hi, &x)) return 2;                                                \
-        given[k] = x;                                                                          \
-        has[k] = true;                                                                         \
-        continue;                                                                              \
-    }
-        if (!strcmp(name, "--preset")) {
-            preset = v;
-            continue;
-        }
-        if (!strcmp(name, "--workload")) {
-            workload = v;
-            continue;
-        }
-        if (!strcmp(name, "--policy")) {
-            policy = v;
-            continue;
-        }
-        if (!strcmp(name, "--queue")) {
-            queue = v;
-            continue;
-        }
-        if (!strcmp(name, "--trace")) {
-            trace_path = v;
-            continue;
-        }
-        if (!strcmp(name, "--trace-cluster")) {
-            trace_cluster = v;
-            continue;
-        }
-        if (!strcmp(name, "--trace-tenants")) {
-            if (strcmp(v, "cluster") && strcmp(v, "none"))
-                return bad("--trace-tenants wants cluster or none, got '%s'%s", v, "");
-            tenants = !strcmp(v, "cluster");
-            continue;
-        }
-        if (!strcmp(name, "--hot-spares")) {
-            hot = !strcmp(v, "yes") ? 1 : !strcmp(v, "no") ? 0 : -2;
-            if (hot == -2) return bad("--hot-spares wants yes or no, got '%s'%s", v, "");
-            continue;
-        }
-        if (!strcmp(name, "--plot")) {
-            plot = v;
-            continue;
-        }
-        if (!strcmp(name, "--detect-s") && !strcmp(v, "per-class")) {
-            detect_class = true;
-            has[F_DETECT] = false;
-            continue;
-        }
-        if (!strcmp(name, "--ckpt-interval-s") && !strcmp(v, "auto")) {
-            ckpt_auto = true;
-            has[F_CKI] = false;
-            continue;
-        }
-        NUM("--nodes", 1, 4e6, nodes)
-        NUM("--gpus-per-node", 1, CL_MAX_GPUS_PER_NODE, gpn)
-        NUM("--days", 1e-6, 3650, days)
-        NUM("--seed", 0, 9007199254740992.0, seed)
-        NUM("--failure-scale", 0, 1e6, fscale)
-        NUM("--repair-scale", 1e-6, 1e6, rscale)
-        NUM("--mfu", 1e-6, 1, mfu)
-        NUM("--mixed-frontier", 0, 0.99, mfront)
-        NUM("--mixed-load", 0, 10, mload)
-        GIVEN("--detect-s", 0, 1e7, F_DETECT)
-        GIVEN("--restart-s", 0, 1e7, F_RESTART)
-        GIVEN("--ckpt-interval-s", 1e-3, 1e9, F_CKI)
-        GIVEN("--ckpt-cost-s", 0, 1e7, F_CKC)
-        GIVEN("--spares-pct", 0, 50, F_SPARES)
-        GIVEN("--replica-gpus", 0, 1e9, F_REPLICA)
-        GIVEN("--stall-s", 0, 1e7, F_STALL)
-#undef NUM
-#undef GIVEN
-        return bad("unknown option '%s'%s", name, "");
-    }
-    if (!strcmp(policy, "naive"))
-        cl_sim_config_default(&cfg, CL_SIM_NAIVE);
-    else if (!strcmp(policy, "colossus"))
-        cl_sim_config_default(&cfg, CL_SIM_COLOSSUS);
-    else
-        return bad("--policy must be naive or colossus, not '%s'%s", policy, "");
-    if (!strcmp(workload, "frontier"))
-        cfg.workload = CL_WL_FRONTIER;
-    else if (!strcmp(workload, "trace"))
-        cfg.workload = CL_WL_TRACE;
-    else if (!strcmp(workload, "mixed"))
-        cfg.workload = CL_WL_MIXED;
-    else
-        return bad("--workload must be frontier, trace or mixed, not '%s'%s", workload, "");
-    if (queue) {
-        if (!strcmp(queue, "fifo"))
-            cfg.queue = CL_POLICY_FIFO;
-        else if (!strcmp(queue, "backfill"))
-            cfg.queue = CL_POLICY_BACKFILL;
-        else if (!strcmp(queue, "fairshare"))
-            cfg.queue = CL_POLICY_FAIRSHARE;
-        else
-            return bad("--queue must be fifo, backfill or fairshare, not '%s'%s", queue, "");
-    }
-    if (trace_path && cfg.workload != CL_WL_TRACE)
-        return bad("--trace needs --workload trace%s%s", "", "");
-    if (cfg.workload == CL_WL_TRACE && !trace_path)
-        return bad("--workload trace needs --trace FILE.csv%s%s", "", "");
-    if (trace_cluster && !trace_path) return bad("--trace-cluster needs --trace%s%s", "", "");
-    if (!preset && (nodes == 0) != (gpn == 0))
-        return bad("give --nodes and --gpus-per-node together (or a --preset)%s%s", "", "");
-    if (!preset && nodes == 0) preset = "colossus2";
-    if (days * 86400.0 < 1) return bad("--days is shorter than a second%s%s", "", "");
-    if (seed != floor(seed)) return bad("--seed must be a whole number%s%s", "", "");
-    if (nodes != floor(nodes) || gpn != floor(gpn))
-        return bad("--nodes and --gpus-per-node must be whole numbers%s%s", "", "");
-    cfg.preset = preset;
-    cfg.nodes = (uint32_t)nodes;
-    cfg.gpus_per_node = (uint32_t)gpn;
-    cfg.days = days;
-    cfg.seed = (uint64_t)seed;
-    cfg.failure_scale = fscale;
-    cfg.repair_scale = rscale;
-    cfg.mfu = mfu;
-    cfg.mixed_frontier = mfront;
-    cfg.mixed_load = mload;
-    if (detect_class)
-        cfg.detect_s = -1;
-    else if (has[F_DETECT])
-        cfg.detect_s = given[F_DETECT];
-    if (has[F_RESTART]) cfg.restart_s = given[F_RESTART];
-    if (ckpt_auto)
-        cfg.ckpt_interval_s = 0;
-    else if (has[F_CKI])
-        cfg.ckpt_interval_s = given[F_CKI];
-    if (has[F_CKC]) cfg.ckpt_cost_s = given[F_CKC];
-    if (has[F_SPARES]) cfg.spares_pct = given[F_SPARES];
-    if (has[F_REPLICA]) {
-        if (given[F_REPLICA] != floor(given[F_REPLICA]))
-            return bad("--replica-gpus must be a whole number%s%s", "", "");
-        cfg.replica_gpus = (uint64_t)given[F_REPLICA];
-    }
-    if (hot >= 0) cfg.hot_spares = hot;
-    cfg.trace_tenants = tenants;
-    if (tenants && !trace_path) return bad("--trace-tenants needs --trace%s%s", "", "");
-    if (has[F_STALL]) cfg.stall_s = given[F_STALL];
-    if (cfg.ckpt_interval_s == 0 && cfg.ckpt_cost_s <= 0)
-        return bad("--ckpt-interval-s auto needs --ckpt-cost-s > 0%s%s", "", "");
-    cfg.plot_points = plot ? 400 : 0;
-
+    int status;
+    if (sim_parse(argc, argv, &fl, &status) < 0) return status;
+    if ((status = sim_config(&fl, &cfg)) != 0) return status;
     cl_trace_t trace;
     memset(&trace, 0, sizeof(trace));
     cl_error_t err;
-    if (trace_path) {
-        if (cl_trace_load(trace_path, trace_cluster, &trace, &err)) {
+    if (fl.trace) {
+        if (cl_trace_load(fl.trace, fl.trace_cluster, &trace, &err)) {
             fprintf(stderr, "colossus sim: %s\n", err.msg);
             return 1;
         }
         cfg.trace = &trace;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = cl_now_ms();
     cl_sim_result_t res;
     int rc = cl_sim_run(&cfg, &res, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double run_s = (cl_now_ms() - t0) / 1000;
     cl_trace_free(&trace);
     if (rc) {
         fprintf(stderr, "colossus sim: %s\n", err.msg);
         return 1;
     }
-    double run_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (plot && cl_sim_plot_svg(plot, &cfg, &res, &err)) {
+    if (fl.plot && cl_sim_plot_svg(fl.plot, &cfg, &res, &err)) {
         fprintf(stderr, "colossus sim: %s\n", err.msg);
         cl_sim_result_free(&res);
         return 1;
@@ -285,29 +356,7 @@ int cmd_sim(int argc, char **argv)
             res.days, (unsigned long long)res.events, run_s,
             (unsigned long long)res.sched_passes, res.core_sched_s, res.core_sched_max_s,
             res.core_fail_s, res.core_fail_max_s);
-    if (!json) {
-        printf("cluster      %llu GPUs in %llu nodes, %.4g days\n",
-               (unsigned long long)res.gpus, (unsigned long long)res.nodes, res.days);
-        printf("failures     %llu (%llu interrupted a job; %llu requeues, %llu restarts in "
-               "place, %llu contained)\n",
-               (unsigned long long)res.failures, (unsigned long long)res.interruptions,
-               (unsigned long long)res.requeues, (unsigned long long)res.restarts_in_place,
-               (unsigned long long)res.contained);
-        if (res.ettr >= 0)
-            printf("frontier     %llu GPUs, MTBF %.0f s, checkpoint every %.1f s, ETTR %.4f "
-                   "(expected %.4f)\n",
-                   (unsigned long long)res.frontier_gpus, res.frontier_mtbf_s,
-                   res.ckpt_interval_s, res.ettr, res.daly_ettr);
-        printf("cluster use  utilization %.4f, goodput %.4f, %.4f EFLOP/s sustained, %.0f "
-               "GPU-hours lost\n",
-               res.utilization, res.goodput, res.sustained_exaflops, res.lost_gpu_hours);
-        if (res.jobs_submitted)
-            printf("jobs         %llu submitted, %llu completed, mean JCT %.0f s, mean wait "
-                   "%.0f s, p99 wait %.0f s\n",
-                   (unsigned long long)res.jobs_submitted,
-                   (unsigned long long)res.jobs_completed, res.mean_jct_s, res.mean_wait_s,
-                   res.p99_wait_s);
-    }
+    if (!fl.json) print_summary(&res);
     cl_sim_json(stdout, &cfg, &res);
     cl_sim_result_free(&res);
     return 0;

@@ -1,10 +1,11 @@
 /* bench_sched.c - `colossus bench sched`: the scheduling core at Colossus 2 scale, as JSON. */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli/flags.h"
 #include "colossus/core.h"
 #include "util/util.h"
 
@@ -27,13 +28,10 @@ static double sample_limit(uint64_t *rng)
 static uint32_t sample_gpus(uint64_t *rng)
 {
     uint64_t r = cl_rand_below(rng, 10000);
-    if (r < 8000)
-        return 8u << cl_rand_below(rng, 4); /* 8..64 */
-    if (r < 9500)
-        return 128u << cl_rand_below(rng, 3); /* 128..512 */
-    if (r < 9990)
-        return 1024u << cl_rand_below(rng, 5); /* 1,024..16,384 */
-    return 131072u << cl_rand_below(rng, 2);  /* 131,072..262,144 */
+    if (r < 8000) return 8u << cl_rand_below(rng, 4);    /* 8..64 */
+    if (r < 9500) return 128u << cl_rand_below(rng, 3);  /* 128..512 */
+    if (r < 9990) return 1024u << cl_rand_below(rng, 5); /* 1,024..16,384 */
+    return 131072u << cl_rand_below(rng, 2);             /* 131,072..262,144 */
 }
 
 static void spec_for(cl_job_spec_t *s, uint32_t gpus, uint32_t gpn, uint64_t *rng)
@@ -74,8 +72,7 @@ static cl_cluster_t *make_cluster(const bopt_t *o, uint32_t nodes, double *build
         snprintf(nm, sizeof(nm), "tenant%02d", i);
         cl_tenant_add(c, nm, 1 + (i % 4), NULL);
     }
-    if (build_ms)
-        *build_ms = cl_now_ms() - t0;
+    if (build_ms) *build_ms = cl_now_ms() - t0;
     return c;
 }
 
@@ -94,8 +91,7 @@ static void load_cluster(cl_cluster_t *c, double load, uint64_t *rng, double now
         spec_for(&s, g, gpn, rng);
         s.priority = 0;
         s.preemptible = 0;
-        if (cl_job_submit(c, &s, now, NULL, NULL) < 0)
-            break;
+        if (cl_job_submit(c, &s, now, NULL, NULL) < 0) break;
         sum += (uint64_t)s.nodes * s.gpus_per_node;
     }
     cl_schedule(c, now, &d);
@@ -111,8 +107,7 @@ static void load_cluster(cl_cluster_t *c, double load, uint64_t *rng, double now
     for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
         cl_job_info_t ji;
         cl_job_get(c, id, &ji);
-        if (ji.state != CL_JOB_RUNNING && ji.state != CL_JOB_PENDING)
-            cl_job_forget(c, id);
+        if (ji.state != CL_JOB_RUNNING && ji.state != CL_JOB_PENDING) cl_job_forget(c, id);
     }
     cl_decisions_free(&d);
 }
@@ -124,8 +119,8 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Place `n` gangs of `gpus` one at a time (submit, one pass, end), in microseconds. */
-static int placement_latency(cl_cluster_t *c, uint32_t gpus, int n, uint64_t *rng,
-                             double *p50, double *p99, double *mean)
+static int placement_latency(cl_cluster_t *c, uint32_t gpus, int n, uint64_t *rng, double *p50,
+                             double *p99, double *mean)
 {
     uint32_t gpn = cl_topo_gpus_per_node(cl_cluster_topo(c));
     double *v = malloc(sizeof(double) * (size_t)n);
@@ -138,8 +133,7 @@ static int placement_latency(cl_cluster_t *c, uint32_t gpus, int n, uint64_t *rn
         s.priority = 100;
         s.preemptible = 0;
         cl_jobid_t id;
-        if (cl_job_submit(c, &s, now, &id, NULL) < 0)
-            break;
+        if (cl_job_submit(c, &s, now, &id, NULL) < 0) break;
         cl_decisions_clear(&d);
         double t0 = cl_now_us();
         cl_schedule(c, now, &d);
@@ -176,8 +170,7 @@ static double decision_cost(const bopt_t *o, uint32_t nodes)
 {
     uint64_t rng = o->seed;
     cl_cluster_t *c = make_cluster(o, nodes, NULL);
-    if (!c)
-        return -1;
+    if (!c) return -1;
     load_cluster(c, o->load, &rng, 0);
     double p50, p99, m1, m8;
     uint32_t gpn = cl_topo_gpus_per_node(cl_cluster_topo(c));
@@ -189,54 +182,92 @@ static double decision_cost(const bopt_t *o, uint32_t nodes)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: colossus bench sched [--preset NAME] [--nodes N] [--gpus-per-node G]\n"
-               "                            [--pending N] [--load F] [--seed S] [--json]\n");
+    fprintf(f,
+            "usage: colossus bench sched [--preset NAME] [--nodes N] [--gpus-per-node G]\n"
+            "                            [--pending N] [--load F] [--seed S] [--json]\n"
+            "The scheduling core at Colossus 2 scale: pass throughput, placement latency by\n"
+            "gang size on a loaded machine, one pass over a long queue, per-decision cost.\n"
+            "  --preset NAME           colossus2 (default), hgx or nvl72\n"
+            "  --nodes N               nodes of the preset, 1..100000000\n"
+            "  --gpus-per-node G       1..%d\n"
+            "  --pending N             jobs queued for the long pass, 0..100000000\n"
+            "                          (default 1000000)\n"
+            "  --load F                the machine's load for the latency test, in [0, 0.95]\n"
+            "                          (default 0.6)\n"
+            "  --seed S                the random stream (default 42)\n"
+            "  --json                  only the JSON line\n"
+            "  -h, --help              this text\n",
+            CL_MAX_GPUS_PER_NODE);
+}
+
+/* The flags into o; 0, or -1 to stop with *status. */
+static int bench_flags(int argc, char **argv, bopt_t *o, int *status)
+{
+    enum { O_PRESET = 1000, O_NODES, O_GPN, O_PENDING, O_SEED, O_JSON, O_LOAD };
+    static const struct option opts[] = {{"preset", required_argument, 0, O_PRESET},
+                                         {"nodes", required_argument, 0, O_NODES},
+                                         {"gpus-per-node", required_argument, 0, O_GPN},
+                                         {"pending", required_argument, 0, O_PENDING},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"load", required_argument, 0, O_LOAD},
+                                         CL_FLAGS_HELP,
+                                         {0, 0, 0, 0}};
+    cl_flags_t f = {.cmd = "bench sched", .shorts = "h", .longs = opts, .usage = usage};
+    long v;
+    int ch, bad = 0;
+    *status = 2;
+    while (!bad && (ch = cl_flags_next(&f, argc, argv)) != -1) {
+        switch (ch) {
+        case CL_FLAGS_DONE:
+            *status = f.exit;
+            return -1;
+        case O_PRESET:
+            o->preset = optarg;
+            break;
+        case O_NODES:
+            bad = cl_flag_u32(f.cmd, "--nodes", optarg, 1, 100000000, &o->nodes);
+            break;
+        case O_GPN:
+            bad =
+                cl_flag_u32(f.cmd, "--gpus-per-node", optarg, 1, CL_MAX_GPUS_PER_NODE, &o->gpn);
+            break;
+        case O_PENDING:
+            bad = cl_flag_long(f.cmd, "--pending", optarg, 0, 100000000, &v);
+            o->pending = (uint64_t)v;
+            break;
+        case O_SEED:
+            bad = cl_flag_long(f.cmd, "--seed", optarg, 0, LONG_MAX, &v);
+            o->seed = (uint64_t)v;
+            break;
+        case O_LOAD:
+            bad = cl_flag_double(f.cmd, "--load", optarg, 0, 0.95, &o->load);
+            break;
+        case O_JSON:
+            o->json = 1;
+            break;
+        }
+    }
+    if (bad || cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
+    return 0;
 }
 
 static int bench_sched(int argc, char **argv)
 {
     bopt_t o = {.preset = "colossus2", .pending = 1000000, .seed = 42, .load = 0.6};
-    static const struct option lo[] = {{"preset", 1, 0, 'p'},  {"nodes", 1, 0, 'n'},
-                                       {"gpus-per-node", 1, 0, 'g'}, {"pending", 1, 0, 'q'},
-                                       {"seed", 1, 0, 's'},    {"json", 0, 0, 'j'},
-                                       {"load", 1, 0, 'l'},    {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    int ch, li = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", lo, &li)) != -1) {
-        int bad = 0;
-        switch (ch) {
-        case 'p': o.preset = optarg; break;
-        case 'n': bad = cl_parse_u32(optarg, 1, 100000000, &o.nodes); break;
-        case 'g': bad = cl_parse_u32(optarg, 1, CL_MAX_GPUS_PER_NODE, &o.gpn); break;
-        case 'q': bad = cl_parse_u64(optarg, 0, 100000000, &o.pending); break;
-        case 's': bad = cl_parse_u64(optarg, 0, UINT64_MAX, &o.seed); break;
-        case 'l': bad = cl_parse_double(optarg, 0, 0.95, &o.load); break;
-        case 'j': o.json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "colossus bench sched: bad value '%s' for --%s\n", optarg,
-                    lo[li].name);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "colossus bench sched: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    int status;
+    if (bench_flags(argc, argv, &o, &status) < 0) return status;
     uint64_t rng = o.seed;
     double build_ms;
     cl_cluster_t *c = make_cluster(&o, o.nodes, &build_ms);
-    if (!c)
-        return 2;
+    if (!c) return 2;
     const cl_topo_t *t = cl_cluster_topo(c);
     uint32_t nodes = cl_topo_nodes(t), gpn = cl_topo_gpus_per_node(t);
     if (!o.json)
-        printf("cluster: %u nodes x %u GPUs = %llu GPUs, %u leaves, %u pods; built in %.0f ms\n",
-               nodes, gpn, (unsigned long long)cl_topo_gpus(t), cl_topo_leaves(t),
-               cl_topo_pods(t), build_ms);
+        printf(
+            "cluster: %u nodes x %u GPUs = %llu GPUs, %u leaves, %u pods; built in %.0f ms\n",
+            nodes, gpn, (unsigned long long)cl_topo_gpus(t), cl_topo_leaves(t), cl_topo_pods(t),
+            build_ms);
 
     /* 1. Throughput: one pass starting a single-node job on every node. */
     cl_job_spec_t s;
@@ -277,8 +308,7 @@ static int bench_sched(int argc, char **argv)
     load_cluster(c, 0.95 / 1.5 * 1.5, &rng, 20);
     for (uint64_t i = 0; i < o.pending; i++) {
         spec_for(&s, sample_gpus(&rng), gpn, &rng);
-        if (s.nodes > nodes)
-            s.nodes = nodes;
+        if (s.nodes > nodes) s.nodes = nodes;
         cl_job_submit(c, &s, 30, NULL, NULL);
     }
     cl_stats_t st;
@@ -300,7 +330,8 @@ static int bench_sched(int argc, char **argv)
     cl_cluster_destroy(c);
 
     /* 4. Scaling: the same per-decision work on 1/100 of the machine. */
-    double big = decision_cost(&o, nodes), small = decision_cost(&o, nodes / 100 ? nodes / 100 : 1);
+    double big = decision_cost(&o, nodes),
+           small = decision_cost(&o, nodes / 100 ? nodes / 100 : 1);
     double ratio = big / small;
     if (!o.json)
         printf("per-decision cost: %.2f us at %u nodes, %.2f us at %u nodes: ratio %.2f\n", big,
@@ -324,14 +355,26 @@ static int bench_sched(int argc, char **argv)
     return 0;
 }
 
+static void usage_bench(FILE *f)
+{
+    fprintf(f, "usage: colossus bench BENCHMARK [OPTIONS]\n"
+               "Benchmarks (`colossus bench BENCHMARK --help` for each one's options):\n"
+               "  sched                   the scheduling core at Colossus 2 scale\n");
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: colossus bench sched [OPTIONS]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc >= 2 && !strcmp(argv[1], "sched")) return bench_sched(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage_bench(stdout);
+        return 0;
     }
-    if (!strcmp(argv[1], "sched"))
-        return bench_sched(argc - 1, argv + 1);
-    fprintf(stderr, "colossus bench: unknown benchmark '%s' (known: sched)\n", argv[1]);
+    if (argc < 2)
+        fprintf(stderr, "colossus bench: which benchmark? (known: sched)\n");
+    else if (argv[1][0] == '-')
+        fprintf(stderr, "colossus bench: unknown option '%s'\n", argv[1]);
+    else
+        fprintf(stderr, "colossus bench: unknown benchmark '%s' (known: sched)\n", argv[1]);
+    usage_bench(stderr);
     return 2;
 }

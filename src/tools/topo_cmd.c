@@ -1,47 +1,68 @@
 /* topo_cmd.c - `colossus topo`: load a preset or a Slurm topology.conf and describe it. */
-#include <errno.h>
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "cli/flags.h"
 #include "colossus/core.h"
 #include "util/topo_load.h"
 #include "util/util.h"
 
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: colossus topo [--preset colossus2|hgx|nvl72 | --topology FILE] [--nodes N]\n"
+        "                     [--gpus-per-node G] [--json]\n"
+        "Build a topology (a preset, or a Slurm topology.conf) and describe it: nodes,\n"
+        "GPUs, NVLink domains, leaf switches, pods.\n"
+        "  --preset NAME           colossus2 (the default), hgx or nvl72\n"
+        "  --topology FILE         a Slurm topology.conf\n"
+        "  --nodes N               nodes of the preset, 1..100000000\n"
+        "  --gpus-per-node G       1..%d\n"
+        "  --json                  one JSON object\n"
+        "  -h, --help              this text\n",
+        CL_MAX_GPUS_PER_NODE);
+}
+
 int cmd_topo(int argc, char **argv)
 {
+    enum { O_PRESET = 1000, O_TOPOLOGY, O_NODES, O_GPN, O_JSON };
+    static const struct option opts[] = {{"preset", required_argument, 0, O_PRESET},
+                                         {"topology", required_argument, 0, O_TOPOLOGY},
+                                         {"nodes", required_argument, 0, O_NODES},
+                                         {"gpus-per-node", required_argument, 0, O_GPN},
+                                         {"json", no_argument, 0, O_JSON},
+                                         CL_FLAGS_HELP,
+                                         {0, 0, 0, 0}};
+    cl_flags_t f = {.cmd = "topo", .shorts = "h", .longs = opts, .usage = usage};
     const char *preset = NULL, *file = NULL;
     uint32_t nodes = 0, gpn = 0;
-    int json = 0, ch, li = 0;
-    static const struct option lo[] = {{"preset", 1, 0, 'p'},   {"topology", 1, 0, 't'},
-                                       {"nodes", 1, 0, 'n'},    {"gpus-per-node", 1, 0, 'g'},
-                                       {"json", 0, 0, 'j'},     {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", lo, &li)) != -1) {
-        int bad = 0;
-        switch (ch) {
-        case 'p': preset = optarg; break;
-        case 't': file = optarg; break;
-        case 'n': bad = cl_parse_u32(optarg, 1, 100000000, &nodes); break;
-        case 'g': bad = cl_parse_u32(optarg, 1, CL_MAX_GPUS_PER_NODE, &gpn); break;
-        case 'j': json = 1; break;
-        case 'h':
-            printf("usage: colossus topo [--preset colossus2|hgx|nvl72 | --topology FILE] "
-                   "[--nodes N] [--gpus-per-node G] [--json]\n");
-            return 0;
-        default: return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "colossus topo: bad value '%s' for --%s\n", optarg, lo[li].name);
-            return 2;
+    bool json = false;
+    int o;
+    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
+        switch (o) {
+        case CL_FLAGS_DONE:
+            return f.exit;
+        case O_PRESET:
+            preset = optarg;
+            break;
+        case O_TOPOLOGY:
+            file = optarg;
+            break;
+        case O_NODES:
+            if (cl_flag_u32(f.cmd, "--nodes", optarg, 1, 100000000, &nodes) < 0) return 2;
+            break;
+        case O_GPN:
+            if (cl_flag_u32(f.cmd, "--gpus-per-node", optarg, 1, CL_MAX_GPUS_PER_NODE, &gpn) <
+                0)
+                return 2;
+            break;
+        case O_JSON:
+            json = true;
+            break;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "colossus topo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
     if (preset && file) {
         fprintf(stderr, "colossus topo: give --preset or --topology, not both\n");
         return 2;
@@ -63,8 +84,8 @@ int cmd_topo(int argc, char **argv)
                "%u leaf switches, %u pods\nfirst node %s on %s in %s; last node %s on %s in "
                "%s\n",
                cl_topo_nodes(t), cl_topo_gpus_per_node(t), (unsigned long long)cl_topo_gpus(t),
-               cl_topo_domains(t), cl_topo_domain_nodes_max(t), nl, np,
-               cl_topo_node_name(t, 0), cl_topo_leaf_name(t, cl_topo_node_leaf(t, 0)),
+               cl_topo_domains(t), cl_topo_domain_nodes_max(t), nl, np, cl_topo_node_name(t, 0),
+               cl_topo_leaf_name(t, cl_topo_node_leaf(t, 0)),
                cl_topo_pod_name(t, cl_topo_node_pod(t, 0)),
                cl_topo_node_name(t, cl_topo_nodes(t) - 1),
                cl_topo_leaf_name(t, cl_topo_node_leaf(t, cl_topo_nodes(t) - 1)),

@@ -19,19 +19,19 @@ expect_err() { # want_rc want_substring args...
 "$BIN" sim --help | grep -q -- '--replica-gpus' || fail "--help lacks --replica-gpus"
 expect_err 2 "--policy must be naive or colossus, not 'fast'" --policy fast
 expect_err 2 "--workload must be frontier, trace or mixed" --workload huge
-expect_err 2 "--days wants a number" --days abc
-expect_err 2 "--days wants a number" --days -1
+expect_err 2 "--days must be a number in [1e-06, 3650], not 'abc'" --days abc
+expect_err 2 "--days must be a number" --days -1
 expect_err 2 "give --nodes and --gpus-per-node together" --nodes 8
 expect_err 2 "unknown option '--frobnicate'" --frobnicate 1
-expect_err 2 "--days needs a value" --json --days
+expect_err 2 "option '--days' needs a value" --json --days
 expect_err 2 "--trace needs --workload trace" --trace x.csv
 expect_err 2 "--workload trace needs --trace FILE.csv" --workload trace
 expect_err 2 "--hot-spares wants yes or no" --hot-spares maybe
 expect_err 2 "--trace-tenants wants cluster or none" --trace-tenants users
 expect_err 2 "--trace-tenants needs --trace" --trace-tenants cluster
-expect_err 2 "--ckpt-interval-s wants a number" --ckpt-interval-s soon
-expect_err 2 "--replica-gpus must be a whole number" --replica-gpus 1.5
-expect_err 2 "--spares-pct wants a number in [0, 50]" --spares-pct 80
+expect_err 2 "--ckpt-interval-s must be a number" --ckpt-interval-s soon
+expect_err 2 "--replica-gpus must be a number in 0..1000000000, not '1.5'" --replica-gpus 1.5
+expect_err 2 "--spares-pct must be a number in [0, 50]" --spares-pct 80
 expect_err 1 "unknown preset" --preset nosuch
 expect_err 1 "$tmp/none.csv: No such file or directory" --workload trace --trace "$tmp/none.csv"
 

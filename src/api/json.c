@@ -1,0 +1,268 @@
+/* json.c - JSON renderings of jobs, nodes and tenants (docs/api/schema.json). Keys are set in
+ * the order the schema lists them: jansson keeps insertion order, and people and tests read
+ * the output in that order. */
+#include "api/json.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "gpu/nvml.h"
+#include "util/util.h"
+
+static json_t *must(json_t *v)
+{
+    if (!v) /* the inputs are made valid below: only allocation can fail */
+        cl_oom(0, __FILE__, __LINE__);
+    return v;
+}
+
+static void set(json_t *o, const char *key, json_t *v)
+{
+    if (json_object_set_new(o, key, must(v)) < 0) cl_oom(0, __FILE__, __LINE__);
+}
+
+static void push(json_t *a, json_t *v)
+{
+    if (json_array_append_new(a, must(v)) < 0) cl_oom(0, __FILE__, __LINE__);
+}
+
+/* Length of the UTF-8 sequence at s (as jansson accepts it: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when s does not start one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return n;
+}
+
+/* A string as JSON. Names and command lines come from users and agents, and protobuf-c does
+ * not check that a string is UTF-8: a byte that starts no valid sequence becomes U+FFFD,
+ * so that the object is still rendered (jansson refuses such a string outright). */
+static json_t *str(const char *s)
+{
+    if (!s) return must(json_string(""));
+    json_t *v = json_string(s);
+    if (v) return v;
+    size_t len = strlen(s), o = 0;
+    char *b = cl_xmalloc(len * 3 + 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_len(p);
+        if (n) {
+            memcpy(b + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(b + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    v = must(json_stringn(b, o));
+    free(b);
+    return v;
+}
+
+/* A string that is absent when empty. */
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? str(s) : json_null();
+}
+
+/* A real; null when it is not a finite number (json_real refuses those). */
+static json_t *real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A point in time, seconds since the epoch; null when it has not happened (0). */
+static json_t *when(double t)
+{
+    return t > 0 ? real(t) : json_null();
+}
+
+static json_t *integer(int64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+static json_t *strings(char *const *v, size_t n)
+{
+    json_t *a = must(json_array());
+    for (size_t i = 0; i < n; i++)
+        push(a, str(v[i]));
+    return a;
+}
+
+json_t *cl_json_job(const Colossus__JobInfo *j)
+{
+    json_t *o = must(json_object());
+    set(o, "id", integer((int64_t)j->id));
+    set(o, "name", str(j->name));
+    set(o, "state", str(j->state));
+    set(o, "restarts", integer(j->restarts));
+    set(o, "nodes", strings(j->nodes, j->n_nodes));
+    set(o, "exit_code", j->has_exit_code ? integer(j->exit_code) : json_null());
+    set(o, "submit_time", when(j->submit_time));
+    set(o, "start_time", when(j->start_time));
+    set(o, "end_time", when(j->end_time));
+    set(o, "tenant", str(j->tenant));
+    set(o, "priority", integer(j->priority));
+    set(o, "num_nodes", integer(j->nnodes));
+    set(o, "gpus_per_node", integer(j->gpus_per_node));
+    set(o, "incarnation", integer(j->incarnation));
+    set(o, "max_restarts", integer(j->max_restarts));
+    set(o, "argv", strings(j->argv, j->n_argv));
+    set(o, "reason", str(j->reason));
+    set(o, "time_limit_min", j->time_limit_s > 0 ? real(j->time_limit_s / 60) : json_null());
+    set(o, "running_time", when(j->running_time));
+    return o;
+}
+
+/* A telemetry field is meaningful when its bit of GpuTelemetry.valid is set; null if not. */
+static json_t *vreal(uint32_t valid, uint32_t bit, double v)
+{
+    return (valid & bit) ? real(v) : json_null();
+}
+
+static json_t *vint(uint32_t valid, uint32_t bit, uint64_t v)
+{
+    return (valid & bit) ? integer((int64_t)v) : json_null();
+}
+
+static json_t *vbool(uint32_t valid, uint32_t bit, bool v)
+{
+    return (valid & bit) ? json_boolean(v) : json_null();
+}
+
+static json_t *gpu_json(const Colossus__GpuTelemetry *g)
+{
+    uint32_t v = g->valid;
+    json_t *o = must(json_object());
+    set(o, "index", integer(g->index));
+    set(o, "lost", json_boolean(g->lost));
+    set(o, "power_w", vreal(v, CL_GPU_F_POWER, g->power_mw / 1000.0));
+    set(o, "energy_j", vreal(v, CL_GPU_F_ENERGY, g->energy_mj / 1000.0));
+    set(o, "temp_c", vint(v, CL_GPU_F_TEMP, g->temp_c));
+    set(o, "util_gpu_pct", vint(v, CL_GPU_F_UTIL, g->util_gpu_pct));
+    set(o, "util_mem_pct", vint(v, CL_GPU_F_UTIL, g->util_mem_pct));
+    set(o, "mem_used_bytes", vint(v, CL_GPU_F_MEM, g->mem_used_bytes));
+    set(o, "mem_total_bytes", vint(v, CL_GPU_F_MEM, g->mem_total_bytes));
+    set(o, "sm_clock_mhz", vint(v, CL_GPU_F_CLOCKS, g->sm_clock_mhz));
+    set(o, "mem_clock_mhz", vint(v, CL_GPU_F_CLOCKS, g->mem_clock_mhz));
+    set(o, "ecc_corrected", vint(v, CL_GPU_F_ECC, g->ecc_corrected));
+    set(o, "ecc_uncorrected", vint(v, CL_GPU_F_ECC, g->ecc_uncorrected));
+    set(o, "retired_pages", vint(v, CL_GPU_F_RETIRED, g->retired_pages));
+    set(o, "retired_pending", vbool(v, CL_GPU_F_RETIRED, g->retired_pending));
+    set(o, "remapped_rows", vint(v, CL_GPU_F_REMAP, g->remapped_rows));
+    set(o, "remapped_rows_unc", vint(v, CL_GPU_F_REMAP, g->remapped_rows_unc));
+    set(o, "remap_pending", vbool(v, CL_GPU_F_REMAP, g->remap_pending));
+    set(o, "remap_failure", vbool(v, CL_GPU_F_REMAP, g->remap_failure));
+    return o;
+}
+
+static json_t *xid_json(const Colossus__XidEvent *x)
+{
+    json_t *o = must(json_object());
+    set(o, "gpu", integer(x->gpu == UINT32_MAX ? -1 : (int64_t)x->gpu));
+    set(o, "xid", integer((int64_t)x->xid));
+    set(o, "action", str(x->action));
+    set(o, "time", real(x->time));
+    return o;
+}
+
+static json_t *telemetry_json(const Colossus__NodeHealth *t, double age_s)
+{
+    json_t *check = must(json_object());
+    set(check, "result", str(t->check && t->check[0] ? t->check : "never"));
+    set(check, "reason", str(t->check_reason));
+    set(check, "time", real(t->check_time));
+    json_t *gpus = must(json_array());
+    for (size_t i = 0; i < t->n_gpus; i++)
+        push(gpus, gpu_json(t->gpus[i]));
+    json_t *o = must(json_object());
+    set(o, "time", real(t->time));
+    set(o, "age_s", real(age_s));
+    set(o, "action", str(t->action));
+    set(o, "reason", str(t->reason));
+    set(o, "gpus_expected", integer(t->gpus_expected));
+    set(o, "gpus_found", integer(t->gpus_found));
+    set(o, "check", check);
+    set(o, "gpus", gpus);
+    return o;
+}
+
+json_t *cl_json_node(const Colossus__NodeInfo *n)
+{
+    json_t *o = must(json_object());
+    set(o, "id", integer(n->id));
+    set(o, "name", str(n->name));
+    set(o, "state", str(n->state));
+    set(o, "gpus", integer(n->gpus));
+    set(o, "gpus_free", integer(n->gpus_free));
+    json_t *jobs = must(json_array());
+    for (size_t k = 0; k < n->n_jobs; k++)
+        push(jobs, integer((int64_t)n->jobs[k]));
+    set(o, "jobs", jobs);
+    set(o, "reason", str(n->reason));
+    set(o, "connected", json_boolean(n->connected));
+    /* "health" is the controller's latched verdict; "" when it has none (an unwatched node). */
+    bool known = n->health && n->health[0];
+    set(o, "health", known ? str(n->health) : json_null());
+    set(o, "health_reason", known ? str_or_null(n->health_reason) : json_null());
+    set(o, "monitored", json_boolean(n->monitored));
+    set(o, "nvlink_domain", str_or_null(n->nvlink_domain));
+    json_t *xids = must(json_array());
+    for (size_t i = 0; i < n->n_recent_xids; i++)
+        push(xids, xid_json(n->recent_xids[i]));
+    set(o, "xids", xids);
+    set(o, "telemetry",
+        n->telemetry ? telemetry_json(n->telemetry, n->telemetry_age) : json_null());
+    return o;
+}
+
+json_t *cl_json_tenant(const Colossus__TenantInfo *t)
+{
+    json_t *o = must(json_object());
+    set(o, "name", str(t->name));
+    set(o, "shares", real(t->shares));
+    set(o, "usage_gpu_s", real(t->usage_gpu_s));
+    set(o, "fairshare", real(t->fairshare));
+    set(o, "jobs_pending", integer(t->jobs_pending));
+    set(o, "jobs_running", integer(t->jobs_running));
+    set(o, "gpus_running", integer(t->gpus_running));
+    return o;
+}
+
+#define LIST(fn, type, one)                                                                    \
+    json_t *fn(type *const *v, size_t n)                                                       \
+    {                                                                                          \
+        json_t *a = must(json_array());                                                        \
+        for (size_t i = 0; i < n; i++)                                                         \
+            push(a, one(v[i]));                                                                \
+        return a;                                                                              \
+    }
+LIST(cl_json_jobs, Colossus__JobInfo, cl_json_job)
+LIST(cl_json_nodes, Colossus__NodeInfo, cl_json_node)
+LIST(cl_json_tenants, Colossus__TenantInfo, cl_json_tenant)
+#undef LIST
+
+int cl_json_write(FILE *f, const json_t *v)
+{
+    if (json_dumpf(v, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0 || fputc('\n', f) == EOF)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* jobview.c - the job views: `jobs` (a table, or a JSON array) and `show` (one job's fields,
+ * or its JSON object); the JSON is the API's rendering (api/json.h). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/json.h"
+#include "cli/clictx.h"
+
+static void usage_jobs(FILE *f)
+{
+    fprintf(f, "usage: colossus jobs [OPTIONS]\n"
+               "List the pending and running jobs.\n"
+               "  --all                   finished jobs too (those the controller keeps)\n"
+               "  --json                  a JSON array of jobs (docs/api/README.md)\n");
+    cl_cli_usage_common(f);
+}
+
+static void usage_show(FILE *f)
+{
+    fprintf(f, "usage: colossus show [OPTIONS] JOB\n"
+               "Show one job, finished or not.\n"
+               "  --json                  the job as a JSON object (docs/api/README.md)\n");
+    cl_cli_usage_common(f);
+}
+
+static void fmt_time(double t, char *buf, size_t len)
+{
+    if (t <= 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    time_t s = (time_t)t;
+    struct tm tm;
+    localtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void join_nodes(const Colossus__JobInfo *j, char *buf, size_t len)
+{
+    buf[0] = 0;
+    size_t off = 0;
+    for (size_t i = 0; i < j->n_nodes && off + 2 < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "", j->nodes[i]);
+    if (!j->n_nodes) snprintf(buf, len, "-");
+}
+
+static void print_job(const Colossus__JobInfo *j)
+{
+    char nodes[4096], t1[32], t2[32], t3[32], t4[32];
+    join_nodes(j, nodes, sizeof nodes);
+    fmt_time(j->submit_time, t1, sizeof t1);
+    fmt_time(j->start_time, t2, sizeof t2);
+    fmt_time(j->end_time, t3, sizeof t3);
+    fmt_time(j->running_time, t4, sizeof t4);
+    printf("id:           %llu\nname:         %s\nstate:        %s\ntenant:       %s\n"
+           "priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        %s\n"
+           "restarts:     %u (max %u)\nincarnation:  %u\n",
+           (unsigned long long)j->id, j->name, j->state, j->tenant, j->priority, j->nnodes,
+           j->gpus_per_node, nodes, j->restarts, j->max_restarts, j->incarnation);
+    if (j->has_exit_code) printf("exit code:    %d\n", j->exit_code);
+    if (j->time_limit_s > 0) printf("time limit:   %g min\n", j->time_limit_s / 60);
+    if (j->reason[0]) printf("reason:       %s\n", j->reason);
+    printf("submitted:    %s\nstarted:      %s (placed; ranks running: %s)\n"
+           "ended:        %s\ncommand:     ",
+           t1, t2, t4, t3);
+    for (size_t i = 0; i < j->n_argv; i++)
+        printf(" %s", j->argv[i]);
+    putchar('\n');
+}
+
+static void print_table(const Colossus__Response *rs)
+{
+    char nodes[4096];
+    printf("%-8s %-20s %-10s %-6s %-5s %-8s %s\n", "ID", "NAME", "STATE", "NODES", "GPUS",
+           "RESTARTS", "ALLOCATION");
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        const Colossus__JobInfo *j = rs->jobs[i];
+        join_nodes(j, nodes, sizeof nodes);
+        printf("%-8llu %-20.20s %-10s %-6u %-5u %-8u %s\n", (unsigned long long)j->id, j->name,
+               j->state, j->nnodes, j->gpus_per_node, j->restarts, nodes);
+    }
+}
+
+static json_t *jobs_json(const Colossus__Response *rs)
+{
+    return cl_json_jobs(rs->jobs, rs->n_jobs);
+}
+
+int cmd_jobs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CL_CLI_JSON_OPT, CL_CLI_ALL_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = "jobs"};
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_jobs};
+    bool json = false, all = false;
+    int status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
+    r.jobs_all = all;
+    return cl_cli_view(&c, &r, json, jobs_json, print_table);
+}
+
+int cmd_show(int argc, char **argv)
+{
+    static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = "show"};
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_show};
+    bool json = false, all = false;
+    int status;
+    uint64_t id;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "JOB (a job id)", &json, &all, &status) < 0)
+        return status;
+    if (cl_cli_jobid(&c, argv[optind], &id) < 0) return 2;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+    r.show = id;
+    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    Colossus__JobInfo *j = m ? cl_cli_one_job(&c, m) : NULL;
+    int rc = j ? 0 : 1;
+    if (j && json)
+        rc = cl_cli_json_out(&c, cl_json_job(j));
+    else if (j)
+        print_job(j);
+    cl_msg_free(m);
+    return rc;
+}
