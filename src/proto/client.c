@@ -197,7 +197,8 @@ fail:
     return NULL;
 }
 
-/* Move the jobs and nodes of a following part (Response.more) to the end of the first's. */
+/* Move the jobs, nodes and tenants of a following part (Response.more) to the end of the
+ * first's. */
 static int grow(void ***v, size_t n, size_t add)
 {
     if (!add)
@@ -212,13 +213,16 @@ static int grow(void ***v, size_t n, size_t add)
 static int join_parts(Colossus__Response *to, Colossus__Response *from)
 {
     if (grow((void ***)&to->jobs, to->n_jobs, from->n_jobs) < 0 ||
-        grow((void ***)&to->nodes, to->n_nodes, from->n_nodes) < 0)
+        grow((void ***)&to->nodes, to->n_nodes, from->n_nodes) < 0 ||
+        grow((void ***)&to->tenants, to->n_tenants, from->n_tenants) < 0)
         return -1;
     for (size_t i = 0; i < from->n_jobs; i++)
         to->jobs[to->n_jobs++] = from->jobs[i];
     for (size_t i = 0; i < from->n_nodes; i++)
         to->nodes[to->n_nodes++] = from->nodes[i];
-    from->n_jobs = from->n_nodes = 0; /* now owned by `to` */
+    for (size_t i = 0; i < from->n_tenants; i++)
+        to->tenants[to->n_tenants++] = from->tenants[i];
+    from->n_jobs = from->n_nodes = from->n_tenants = 0; /* now owned by `to` */
     return 0;
 }
 
