@@ -16,14 +16,16 @@ static const char *queue_name(cl_queue_policy_t q)
     return q == CL_POLICY_FIFO ? "fifo" : q == CL_POLICY_BACKFILL ? "backfill" : "fairshare";
 }
 
-/* Numbers are printed with fixed formats so that equal runs give equal bytes. */
+/* Numbers are printed with fixed formats so that equal runs give equal bytes (elapsed_s,
+ * the real time, apart). */
 void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
 {
     fprintf(f, "{\"policy\":\"%s\",\"workload\":\"%s\",\"queue\":\"%s\",\"seed\":%llu,",
             c->policy == CL_SIM_NAIVE ? "naive" : "colossus", workload_name(c->workload),
             queue_name(c->queue), (unsigned long long)c->seed);
-    fprintf(f, "\"gpus\":%llu,\"nodes\":%llu,\"days\":%.6g,\"wall_s\":%.1f,",
-            (unsigned long long)r->gpus, (unsigned long long)r->nodes, r->days, r->wall_s);
+    fprintf(f, "\"gpus\":%llu,\"nodes\":%llu,\"days\":%.6g,\"sim_s\":%.1f,\"elapsed_s\":%.6f,",
+            (unsigned long long)r->gpus, (unsigned long long)r->nodes, r->days, r->sim_s,
+            r->elapsed_s);
     fprintf(f, "\"events\":%llu,\"failures\":%llu,\"interruptions\":%llu,",
             (unsigned long long)r->events, (unsigned long long)r->failures,
             (unsigned long long)r->interruptions);
@@ -106,7 +108,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
         return -1;
     }
     const double W = 960, H = 560, L = 70, R = 70, T = 70, PH = 300, G = 40, FH = 110;
-    double pw = W - L - R, days = r->wall_s / 86400.0;
+    double pw = W - L - R, days = r->sim_s / 86400.0;
     char big[32];
     uint32_t fmax = 1;
     for (size_t i = 0; i < r->nsamples; i++)
@@ -158,7 +160,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
         for (size_t i = 0; i < r->nsamples; i++) {
             double v = k == 0 ? r->samples[i].util : r->samples[i].goodput;
             if (v > 1) v = 1;
-            fprintf(f, "%.1f,%.1f ", L + pw * r->samples[i].t / r->wall_s, T + PH - PH * v);
+            fprintf(f, "%.1f,%.1f ", L + pw * r->samples[i].t / r->sim_s, T + PH - PH * v);
         }
         fprintf(f,
                 "\"/>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
@@ -175,7 +177,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
     fprintf(f,
             "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" transform=\"rotate(90 %.0f %.0f)\">"
             "failures per %.3g h</text>\n",
-            W - R + 20, fy, W - R + 20, fy, r->nsamples ? r->wall_s / 3600.0 / r->nsamples : 0);
+            W - R + 20, fy, W - R + 20, fy, r->nsamples ? r->sim_s / 3600.0 / r->nsamples : 0);
     for (size_t i = 0; i < r->nsamples; i++) {
         double h = FH * r->samples[i].failures / fmax;
         fprintf(f,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sim/engine.h"
+#include "util/util.h"
 
 void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
 {
@@ -158,7 +159,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     s->res.gpus = s->gpus;
     s->res.nodes = s->nodes;
     s->res.days = cfg->days;
-    s->res.wall_s = s->end;
+    s->res.sim_s = s->end;
     s->res.ettr = -1;
 
     /* the frontier job holds every node but the spares (or headroom) */
@@ -320,9 +321,9 @@ static void finish(sim_t *s)
 static void pass(sim_t *s)
 {
     s->need_sched = false;
-    double w0 = cl__sim_wall();
+    double w0 = cl_now_ms();
     cl_schedule(s->cl, s->now, &s->dec);
-    double dw = cl__sim_wall() - w0;
+    double dw = (cl_now_ms() - w0) / 1e3;
     s->res.core_sched_s += dw;
     if (dw > s->res.core_sched_max_s) s->res.core_sched_max_s = dw;
     s->res.sched_passes++;
@@ -356,6 +357,7 @@ static int check_core(sim_t *s, cl_error_t *err)
 
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
 {
+    double t0 = cl_now_ms();
     sim_t *s = calloc(1, sizeof(*s));
     if (!s) {
         fail_msg(err, "out of memory");
@@ -394,6 +396,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     memcpy(s->res.class_failures, s->class_failures, sizeof(s->class_failures));
     if (s->core_refusals)
         snprintf(s->res.last_refusal, sizeof(s->res.last_refusal), "%s", s->last_refusal);
+    s->res.elapsed_s = (cl_now_ms() - t0) / 1e3;
     *res = s->res;
     s->res.samples = NULL;
     rc = 0;
