@@ -284,29 +284,7 @@ int cmd_sim(int argc, char **argv)
             res.days, (unsigned long long)res.events, res.elapsed_s,
             (unsigned long long)res.sched_passes, res.core_sched_s, res.core_sched_max_s,
             res.core_fail_s, res.core_fail_max_s);
-    if (!json) {
-        printf("cluster      %llu GPUs in %llu nodes, %.4g days\n",
-               (unsigned long long)res.gpus, (unsigned long long)res.nodes, res.days);
-        printf("failures     %llu (%llu interrupted a job; %llu requeues, %llu restarts in "
-               "place, %llu contained)\n",
-               (unsigned long long)res.failures, (unsigned long long)res.interruptions,
-               (unsigned long long)res.requeues, (unsigned long long)res.restarts_in_place,
-               (unsigned long long)res.contained);
-        if (res.ettr >= 0)
-            printf("frontier     %llu GPUs, MTBF %.0f s, checkpoint every %.1f s, ETTR %.4f "
-                   "(expected %.4f)\n",
-                   (unsigned long long)res.frontier_gpus, res.frontier_mtbf_s,
-                   res.ckpt_interval_s, res.ettr, res.daly_ettr);
-        printf("cluster use  utilization %.4f, goodput %.4f, %.4f EFLOP/s sustained, %.0f "
-               "GPU-hours lost\n",
-               res.utilization, res.goodput, res.sustained_exaflops, res.lost_gpu_hours);
-        if (res.jobs_submitted)
-            printf("jobs         %llu submitted, %llu completed, mean JCT %.0f s, mean wait "
-                   "%.0f s, p99 wait %.0f s\n",
-                   (unsigned long long)res.jobs_submitted,
-                   (unsigned long long)res.jobs_completed, res.mean_jct_s, res.mean_wait_s,
-                   res.p99_wait_s);
-    }
+    if (!json) cl_sim_summary(stdout, &res);
     cl_sim_json(stdout, &cfg, &res);
     cl_sim_result_free(&res);
     return 0;

@@ -80,6 +80,35 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
             (unsigned long long)r->jobs_failed, (unsigned long long)r->core_refusals);
 }
 
+/* The human summary `colossus sim` prints before the JSON line. */
+void cl_sim_summary(FILE *f, const cl_sim_result_t *r)
+{
+    fprintf(f, "cluster      %llu GPUs in %llu nodes, %.4g days\n", (unsigned long long)r->gpus,
+            (unsigned long long)r->nodes, r->days);
+    fprintf(f,
+            "failures     %llu (%llu interrupted a job; %llu requeues, %llu restarts in "
+            "place, %llu contained)\n",
+            (unsigned long long)r->failures, (unsigned long long)r->interruptions,
+            (unsigned long long)r->requeues, (unsigned long long)r->restarts_in_place,
+            (unsigned long long)r->contained);
+    if (r->ettr >= 0)
+        fprintf(f,
+                "frontier     %llu GPUs, MTBF %.0f s, checkpoint every %.1f s, ETTR %.4f "
+                "(expected %.4f)\n",
+                (unsigned long long)r->frontier_gpus, r->frontier_mtbf_s, r->ckpt_interval_s,
+                r->ettr, r->daly_ettr);
+    fprintf(f,
+            "cluster use  utilization %.4f, goodput %.4f, %.4f EFLOP/s sustained, %.0f "
+            "GPU-hours lost\n",
+            r->utilization, r->goodput, r->sustained_exaflops, r->lost_gpu_hours);
+    if (r->jobs_submitted)
+        fprintf(f,
+                "jobs         %llu submitted, %llu completed, mean JCT %.0f s, mean wait "
+                "%.0f s, p99 wait %.0f s\n",
+                (unsigned long long)r->jobs_submitted, (unsigned long long)r->jobs_completed,
+                r->mean_jct_s, r->mean_wait_s, r->p99_wait_s);
+}
+
 /* 1100000 -> "1,100,000" into buf (32 bytes) */
 static const char *thousands(uint64_t v, char *buf)
 {

@@ -211,6 +211,8 @@ void cl_sim_result_free(cl_sim_result_t *r);
 /* One JSON object on one line with a trailing newline; the same bytes for the same inputs,
  * except elapsed_s (the real time the run took). */
 void cl_sim_json(FILE *f, const cl_sim_config_t *cfg, const cl_sim_result_t *r);
+/* The human summary: cluster, failures, the frontier job, use of the cluster, jobs. */
+void cl_sim_summary(FILE *f, const cl_sim_result_t *r);
 int cl_sim_plot_svg(const char *path, const cl_sim_config_t *cfg, const cl_sim_result_t *r,
                     cl_error_t *err);
 
