@@ -4,9 +4,10 @@
 # a node dies); the job restarts by itself, resumes from its checkpoint (not step 0) and ends
 # with the same final parameters as an uninterrupted run.
 # timeout: 240
-. "$(dirname "$0")/cluster_lib.bash"
 PY=/usr/bin/python3
-"$PY" -c "import torch.distributed" 2>/dev/null || fail "python3-torch is not installed (scripts/install-deps.sh)"
+"$PY" -c "import torch.distributed" 2>/dev/null ||
+    { echo "python3-torch is not installed (scripts/install-deps.sh)"; exit 77; }
+. "$(dirname "$0")/cluster_lib.bash"
 TRAIN=$(cd "$(dirname "$0")/../.." && pwd)/examples/train.py
 [ -f "$TRAIN" ] || fail "$TRAIN not found"
 # The agents pass their environment to the ranks.
