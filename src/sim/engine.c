@@ -3,9 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim/engine.h"
+#include "util/util.h"
 
 /* ------------------------------------------------------------ progress model ------------
  * A job computes in cycles of tau seconds of work followed by a checkpoint stall of delta;
@@ -33,13 +33,6 @@ static double cycle_wall(const sim_job_t *j, double w)
 }
 
 /* ---------------------------------------------------------------- helpers ---------------- */
-double cl__sim_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int push(sim_t *s, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
 {
     if (cl_eventq_push(&s->q, t, type, a, b, c)) {
@@ -415,14 +408,14 @@ static void detect_now(sim_t *s, uint32_t n, int32_t gpu, uint32_t cls, double t
 {
     cl_error_t err;
     int rc;
-    double w0 = cl__sim_wall();
+    double w0 = cl_now_ms();
     if (gpu >= 0 && !s->node_down[n])
         rc = cl_gpu_fail(s->cl, n, (uint32_t)gpu, t, &s->dec, &err);
     else if (gpu >= 0)
         rc = 0; /* the whole node went down meanwhile; that failure handles its jobs */
     else
         rc = cl_node_fail(s->cl, n, t, &s->dec, &err);
-    double dw = cl__sim_wall() - w0;
+    double dw = (cl_now_ms() - w0) / 1e3;
     s->res.core_fail_s += dw;
     if (dw > s->res.core_fail_max_s) s->res.core_fail_max_s = dw;
     if (rc) refused(s, &err);

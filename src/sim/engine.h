@@ -79,7 +79,6 @@ typedef struct sim {
 } sim_t;
 
 /* engine.c */
-double cl__sim_wall(void);
 int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,
                    uint32_t tenant, cl_error_t *err);
 void cl__sim_handle(sim_t *s, const cl_event_t *e);

@@ -16,14 +16,16 @@ static const char *queue_name(cl_queue_policy_t q)
     return q == CL_POLICY_FIFO ? "fifo" : q == CL_POLICY_BACKFILL ? "backfill" : "fairshare";
 }
 
-/* Numbers are printed with fixed formats so that equal runs give equal bytes. */
+/* Numbers are printed with fixed formats so that equal runs give equal bytes (elapsed_s,
+ * the real time, apart). */
 void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
 {
     fprintf(f, "{\"policy\":\"%s\",\"workload\":\"%s\",\"queue\":\"%s\",\"seed\":%llu,",
             c->policy == CL_SIM_NAIVE ? "naive" : "colossus", workload_name(c->workload),
             queue_name(c->queue), (unsigned long long)c->seed);
-    fprintf(f, "\"gpus\":%llu,\"nodes\":%llu,\"days\":%.6g,\"wall_s\":%.1f,",
-            (unsigned long long)r->gpus, (unsigned long long)r->nodes, r->days, r->wall_s);
+    fprintf(f, "\"gpus\":%llu,\"nodes\":%llu,\"days\":%.6g,\"sim_s\":%.1f,\"elapsed_s\":%.6f,",
+            (unsigned long long)r->gpus, (unsigned long long)r->nodes, r->days, r->sim_s,
+            r->elapsed_s);
     fprintf(f, "\"events\":%llu,\"failures\":%llu,\"interruptions\":%llu,",
             (unsigned long long)r->events, (unsigned long long)r->failures,
             (unsigned long long)r->interruptions);
@@ -78,6 +80,35 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
             (unsigned long long)r->jobs_failed, (unsigned long long)r->core_refusals);
 }
 
+/* The human summary `colossus sim` prints before the JSON line. */
+void cl_sim_summary(FILE *f, const cl_sim_result_t *r)
+{
+    fprintf(f, "cluster      %llu GPUs in %llu nodes, %.4g days\n", (unsigned long long)r->gpus,
+            (unsigned long long)r->nodes, r->days);
+    fprintf(f,
+            "failures     %llu (%llu interrupted a job; %llu requeues, %llu restarts in "
+            "place, %llu contained)\n",
+            (unsigned long long)r->failures, (unsigned long long)r->interruptions,
+            (unsigned long long)r->requeues, (unsigned long long)r->restarts_in_place,
+            (unsigned long long)r->contained);
+    if (r->ettr >= 0)
+        fprintf(f,
+                "frontier     %llu GPUs, MTBF %.0f s, checkpoint every %.1f s, ETTR %.4f "
+                "(expected %.4f)\n",
+                (unsigned long long)r->frontier_gpus, r->frontier_mtbf_s, r->ckpt_interval_s,
+                r->ettr, r->daly_ettr);
+    fprintf(f,
+            "cluster use  utilization %.4f, goodput %.4f, %.4f EFLOP/s sustained, %.0f "
+            "GPU-hours lost\n",
+            r->utilization, r->goodput, r->sustained_exaflops, r->lost_gpu_hours);
+    if (r->jobs_submitted)
+        fprintf(f,
+                "jobs         %llu submitted, %llu completed, mean JCT %.0f s, mean wait "
+                "%.0f s, p99 wait %.0f s\n",
+                (unsigned long long)r->jobs_submitted, (unsigned long long)r->jobs_completed,
+                r->mean_jct_s, r->mean_wait_s, r->p99_wait_s);
+}
+
 /* 1100000 -> "1,100,000" into buf (32 bytes) */
 static const char *thousands(uint64_t v, char *buf)
 {
@@ -106,7 +137,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
         return -1;
     }
     const double W = 960, H = 560, L = 70, R = 70, T = 70, PH = 300, G = 40, FH = 110;
-    double pw = W - L - R, days = r->wall_s / 86400.0;
+    double pw = W - L - R, days = r->sim_s / 86400.0;
     char big[32];
     uint32_t fmax = 1;
     for (size_t i = 0; i < r->nsamples; i++)
@@ -158,7 +189,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
         for (size_t i = 0; i < r->nsamples; i++) {
             double v = k == 0 ? r->samples[i].util : r->samples[i].goodput;
             if (v > 1) v = 1;
-            fprintf(f, "%.1f,%.1f ", L + pw * r->samples[i].t / r->wall_s, T + PH - PH * v);
+            fprintf(f, "%.1f,%.1f ", L + pw * r->samples[i].t / r->sim_s, T + PH - PH * v);
         }
         fprintf(f,
                 "\"/>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
@@ -175,7 +206,7 @@ int cl_sim_plot_svg(const char *path, const cl_sim_config_t *c, const cl_sim_res
     fprintf(f,
             "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" transform=\"rotate(90 %.0f %.0f)\">"
             "failures per %.3g h</text>\n",
-            W - R + 20, fy, W - R + 20, fy, r->nsamples ? r->wall_s / 3600.0 / r->nsamples : 0);
+            W - R + 20, fy, W - R + 20, fy, r->nsamples ? r->sim_s / 3600.0 / r->nsamples : 0);
     for (size_t i = 0; i < r->nsamples; i++) {
         double h = FH * r->samples[i].failures / fmax;
         fprintf(f,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sim/engine.h"
+#include "util/util.h"
 
 void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
 {
@@ -118,7 +119,8 @@ static void sample(sim_t *s, double t)
     s->last_eff = s->eff_gpu_s;
 }
 
-static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
+/* The cluster of the run: topology, core, per-node state, random streams. */
+static int setup_cluster(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
 {
     cl_error_t e;
     const char *preset = cfg->preset ? cfg->preset : "hgx";
@@ -158,10 +160,17 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     s->res.gpus = s->gpus;
     s->res.nodes = s->nodes;
     s->res.days = cfg->days;
-    s->res.wall_s = s->end;
+    s->res.sim_s = s->end;
     s->res.ettr = -1;
+    return 0;
+}
 
-    /* the frontier job holds every node but the spares (or headroom) */
+/* The frontier job (frontier and mixed workloads) holds every node but the spares (or
+ * headroom), and in the mixed workload a share of them only: the stream of jobs of the mixed
+ * workload gets the rest. */
+static int setup_frontier(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
+{
+    cl_error_t e;
     cl_stats_t st;
     cl_cluster_stats(s->cl, &st);
     uint32_t spare = (uint32_t)ceil((double)s->nodes * cfg->spares_pct / 100.0);
@@ -169,68 +178,81 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     uint32_t fnodes = s->nodes > spare ? s->nodes - spare : 0;
     if (cfg->workload == CL_WL_MIXED)
         fnodes = (uint32_t)floor((double)fnodes * cfg->mixed_frontier);
-    if (cfg->workload != CL_WL_TRACE) {
-        if (fnodes == 0) {
-            fail_msg(err, "no nodes left for the frontier job (cluster too small for the "
-                          "spares)");
-            return -1;
-        }
-        if (cl__sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, 0, &e)) {
-            snprintf(err->msg, sizeof(err->msg), "frontier job refused: %.200s", e.msg);
-            return -1;
-        }
-        s->frontier = s->njobs - 1;
-        sim_job_t *f = &s->jobs[s->frontier];
-        s->res.frontier_gpus = f->gpus;
-        s->res.frontier_mtbf_s = f->model_mtbf;
+    if (fnodes == 0) {
+        fail_msg(err, "no nodes left for the frontier job (cluster too small for the "
+                      "spares)");
+        return -1;
     }
-    if (cfg->workload == CL_WL_MIXED) {
-        uint32_t rest = s->nodes - spare - fnodes;
-        if (rest == 0) {
-            fail_msg(err, "no nodes left for the mixed job stream");
-            return -1;
-        }
-        uint32_t k = 0;
-        while (k < 12 && (2u << k) <= rest)
-            k++;
-        s->mixed_max_log2 = k;
-        double mean_nodes = (double)((2u << k) - 1) / (double)(k + 1);
-        double mean_dur = (MIXED_DUR_MAX - MIXED_DUR_MIN) / log(MIXED_DUR_MAX / MIXED_DUR_MIN);
-        s->mixed_rate = cfg->mixed_load * (double)rest / (mean_nodes * mean_dur);
-        mixed_next(s, 0);
+    if (cl__sim_submit(s, fnodes * s->gpn, INFINITY, 0, true, 0, &e)) {
+        snprintf(err->msg, sizeof(err->msg), "frontier job refused: %.200s", e.msg);
+        return -1;
     }
-    if (cfg->workload == CL_WL_TRACE) {
-        const cl_trace_t *tr = cfg->trace;
-        if (!tr || !tr->n) {
-            fail_msg(err, "--workload trace needs --trace FILE.csv");
+    s->frontier = s->njobs - 1;
+    sim_job_t *f = &s->jobs[s->frontier];
+    s->res.frontier_gpus = f->gpus;
+    s->res.frontier_mtbf_s = f->model_mtbf;
+    if (cfg->workload != CL_WL_MIXED) return 0;
+    uint32_t rest = s->nodes - spare - fnodes;
+    if (rest == 0) {
+        fail_msg(err, "no nodes left for the mixed job stream");
+        return -1;
+    }
+    uint32_t k = 0;
+    while (k < 12 && (2u << k) <= rest)
+        k++;
+    s->mixed_max_log2 = k;
+    double mean_nodes = (double)((2u << k) - 1) / (double)(k + 1);
+    double mean_dur = (MIXED_DUR_MAX - MIXED_DUR_MIN) / log(MIXED_DUR_MAX / MIXED_DUR_MIN);
+    s->mixed_rate = cfg->mixed_load * (double)rest / (mean_nodes * mean_dur);
+    mixed_next(s, 0);
+    return 0;
+}
+
+/* The trace workload: every job must fit the cluster; with trace_tenants each cluster of the
+ * trace is a tenant of one share. The first arrival is queued; each queues the next. */
+static int setup_trace(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
+{
+    cl_error_t e;
+    const cl_trace_t *tr = cfg->trace;
+    if (!tr || !tr->n) {
+        fail_msg(err, "--workload trace needs --trace FILE.csv");
+        return -1;
+    }
+    for (size_t i = 0; i < tr->n; i++)
+        if (tr->v[i].gpus > s->gpus) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "%s:%u: job needs %u GPUs; the simulated cluster has %llu", tr->file,
+                     tr->v[i].line, tr->v[i].gpus, (unsigned long long)s->gpus);
             return -1;
         }
-        for (size_t i = 0; i < tr->n; i++)
-            if (tr->v[i].gpus > s->gpus) {
-                snprintf(err->msg, sizeof(err->msg),
-                         "%s:%u: job needs %u GPUs; the simulated cluster has %llu", tr->file,
-                         tr->v[i].line, tr->v[i].gpus, (unsigned long long)s->gpus);
+    if (cfg->trace_tenants && tr->nclusters) {
+        s->tenant_of = calloc(tr->nclusters, sizeof(uint32_t));
+        if (!s->tenant_of) {
+            fail_msg(err, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < tr->nclusters; i++) {
+            int ti = cl_tenant_add(s->cl, tr->clusters[i], 1.0, &e);
+            if (ti < 0) {
+                snprintf(err->msg, sizeof(err->msg), "tenant '%.60s': %.180s", tr->clusters[i],
+                         e.msg);
                 return -1;
             }
-        if (cfg->trace_tenants && tr->nclusters) {
-            s->tenant_of = calloc(tr->nclusters, sizeof(uint32_t));
-            if (!s->tenant_of) {
-                fail_msg(err, "out of memory");
-                return -1;
-            }
-            for (size_t i = 0; i < tr->nclusters; i++) {
-                int ti = cl_tenant_add(s->cl, tr->clusters[i], 1.0, &e);
-                if (ti < 0) {
-                    snprintf(err->msg, sizeof(err->msg), "tenant '%.60s': %.180s",
-                             tr->clusters[i], e.msg);
-                    return -1;
-                }
-                s->tenant_of[i] = (uint32_t)ti;
-            }
+            s->tenant_of[i] = (uint32_t)ti;
         }
-        if (tr->v[0].submit_s <= s->end)
-            cl_eventq_push(&s->q, tr->v[0].submit_s, EV_ARRIVAL, 1, 0, 0);
     }
+    if (tr->v[0].submit_s <= s->end)
+        cl_eventq_push(&s->q, tr->v[0].submit_s, EV_ARRIVAL, 1, 0, 0);
+    return 0;
+}
+
+/* Everything before the first event: the cluster, the workload, the first failure and the
+ * plot's sample times (in this order: the order of the pushes is part of the result). */
+static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
+{
+    if (setup_cluster(s, cfg, err)) return -1;
+    if (cfg->workload == CL_WL_TRACE ? setup_trace(s, cfg, err) : setup_frontier(s, cfg, err))
+        return -1;
     cl_fail_draw_t d;
     cl_fail_sample(&s->sampler, &s->rng_fail, 0, s->gpn, &d);
     if (d.t <= s->end)
@@ -320,9 +342,9 @@ static void finish(sim_t *s)
 static void pass(sim_t *s)
 {
     s->need_sched = false;
-    double w0 = cl__sim_wall();
+    double w0 = cl_now_ms();
     cl_schedule(s->cl, s->now, &s->dec);
-    double dw = cl__sim_wall() - w0;
+    double dw = (cl_now_ms() - w0) / 1e3;
     s->res.core_sched_s += dw;
     if (dw > s->res.core_sched_max_s) s->res.core_sched_max_s = dw;
     s->res.sched_passes++;
@@ -356,6 +378,7 @@ static int check_core(sim_t *s, cl_error_t *err)
 
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
 {
+    double t0 = cl_now_ms();
     sim_t *s = calloc(1, sizeof(*s));
     if (!s) {
         fail_msg(err, "out of memory");
@@ -394,6 +417,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     memcpy(s->res.class_failures, s->class_failures, sizeof(s->class_failures));
     if (s->core_refusals)
         snprintf(s->res.last_refusal, sizeof(s->res.last_refusal), "%s", s->last_refusal);
+    s->res.elapsed_s = (cl_now_ms() - t0) / 1e3;
     *res = s->res;
     s->res.samples = NULL;
     rc = 0;

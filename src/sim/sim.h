@@ -177,7 +177,9 @@ typedef struct cl_sim_sample {
 
 typedef struct cl_sim_result {
     uint64_t gpus, nodes;
-    double days, wall_s;
+    double days;
+    double sim_s;     /* simulated seconds: the period of the run (days * 86400) */
+    double elapsed_s; /* real seconds cl_sim_run took (monotonic clock); not reproducible */
     uint64_t events, failures, interruptions, frontier_interruptions;
     uint64_t requeues, restarts_in_place, contained;
     uint64_t teardown_detections; /* failures found when their job was torn down */
@@ -191,7 +193,7 @@ typedef struct cl_sim_result {
     double ckpt_interval_s; /* last interval used by the frontier job */
     double daly_ettr;       /* closed-form expectation for the frontier job */
     uint64_t sched_passes;
-    /* wall seconds spent in the core (stderr only: not reproducible, so not in the JSON) */
+    /* real seconds spent in the core (stderr only: not reproducible, so not in the JSON) */
     double core_sched_s, core_sched_max_s, core_fail_s, core_fail_max_s;
     uint64_t core_refusals; /* core calls that failed (should be 0) */
     char last_refusal[256];
@@ -206,8 +208,11 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
 void cl_sim_result_free(cl_sim_result_t *r);
 
 /* ----------------------------------------------------------------- reports --------------- */
-/* One JSON object on one line with a trailing newline; deterministic. */
+/* One JSON object on one line with a trailing newline; the same bytes for the same inputs,
+ * except elapsed_s (the real time the run took). */
 void cl_sim_json(FILE *f, const cl_sim_config_t *cfg, const cl_sim_result_t *r);
+/* The human summary: cluster, failures, the frontier job, use of the cluster, jobs. */
+void cl_sim_summary(FILE *f, const cl_sim_result_t *r);
 int cl_sim_plot_svg(const char *path, const cl_sim_config_t *cfg, const cl_sim_result_t *r,
                     cl_error_t *err);
 

@@ -62,6 +62,126 @@ static int cmp_submit(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line; /* stable: file order */
 }
 
+/* The state of one parse: the header's columns, the jobs and the cluster names so far. */
+typedef struct parse {
+    const char *file, *cluster;
+    cl_error_t *err;
+    int col_submit, col_dur, col_gpus, col_id, col_cluster, ncols;
+    cl_trace_job_t *v;
+    size_t n, cap;
+    char **cl;
+    size_t ncl;
+} parse_t;
+
+/* The header line: which column holds what. */
+static int parse_header(parse_t *ps, char **f, int nf, size_t line)
+{
+    for (int i = 0; i < nf; i++) {
+        int *col = !strcmp(f[i], "submit_time_s") ? &ps->col_submit
+                   : !strcmp(f[i], "duration_s")  ? &ps->col_dur
+                   : !strcmp(f[i], "num_gpus")    ? &ps->col_gpus
+                   : !strcmp(f[i], "job_id")      ? &ps->col_id
+                   : !strcmp(f[i], "cluster")     ? &ps->col_cluster
+                                                  : NULL;
+        if (col && *col >= 0)
+            return fail(ps->err, ps->file, line, "column '%s' appears twice", f[i]);
+        if (col) *col = i;
+    }
+    const char *miss = ps->col_id < 0       ? "job_id"
+                       : ps->col_submit < 0 ? "submit_time_s"
+                       : ps->col_dur < 0    ? "duration_s"
+                       : ps->col_gpus < 0   ? "num_gpus"
+                                            : NULL;
+    if (miss)
+        return fail(ps->err, ps->file, line,
+                    "header lacks column '%s' (need job_id, submit_time_s, "
+                    "duration_s, num_gpus)",
+                    miss);
+    if (ps->cluster && ps->col_cluster < 0)
+        return fail(ps->err, ps->file, line,
+                    "--trace-cluster given but the file has no 'cluster' "
+                    "column");
+    ps->ncols = nf;
+    return 0;
+}
+
+/* The index of a cluster name, added at its first appearance. */
+static int cluster_index(parse_t *ps, const char *name, size_t line, uint32_t *out)
+{
+    uint32_t ci = 0;
+    while (ci < ps->ncl && strcmp(ps->cl[ci], name))
+        ci++;
+    if (ci == ps->ncl) {
+        char **ncv = ps->ncl < 4096 ? realloc(ps->cl, (ps->ncl + 1) * sizeof(*ps->cl)) : NULL;
+        char *copy = ncv ? strdup(name) : NULL;
+        if (ncv) ps->cl = ncv;
+        if (!copy)
+            return fail(ps->err, ps->file, line, "%s",
+                        ps->ncl < 4096 ? "out of memory" : "more than 4096 distinct clusters");
+        ps->cl[ps->ncl++] = copy;
+    }
+    *out = ci;
+    return 0;
+}
+
+/* One job line: checked, then kept unless it belongs to another cluster than the one asked. */
+static int parse_job(parse_t *ps, char **f, int nf, size_t line)
+{
+    const char *file = ps->file;
+    if (nf != ps->ncols)
+        return fail(ps->err, file, line, "expected %d fields as in the header, found %d",
+                    ps->ncols, nf);
+    double sub, dur, g;
+    if (!*f[ps->col_id]) return fail(ps->err, file, line, "empty job_id");
+    if (parse_num(f[ps->col_submit], &sub) || sub < 0)
+        return fail(ps->err, file, line, "submit_time_s '%.40s' is not a number >= 0",
+                    f[ps->col_submit]);
+    if (parse_num(f[ps->col_dur], &dur) || dur <= 0)
+        return fail(ps->err, file, line, "duration_s '%.40s' is not a number > 0",
+                    f[ps->col_dur]);
+    if (parse_num(f[ps->col_gpus], &g) || g < 1 || g != floor(g) || g > 1e7)
+        return fail(ps->err, file, line, "num_gpus '%.40s' is not a whole number >= 1",
+                    f[ps->col_gpus]);
+    if (ps->cluster && strcmp(f[ps->col_cluster], ps->cluster)) return 0;
+    uint32_t ci = 0;
+    if (ps->col_cluster >= 0 && cluster_index(ps, f[ps->col_cluster], line, &ci)) return -1;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 1024;
+        cl_trace_job_t *nv = realloc(ps->v, cap * sizeof(*nv));
+        if (!nv) return fail(ps->err, file, line, "out of memory");
+        ps->v = nv;
+        ps->cap = cap;
+    }
+    ps->v[ps->n++] = (cl_trace_job_t){sub, dur, (uint32_t)g, (uint32_t)line, ci};
+    return 0;
+}
+
+/* Every line of buf (NUL-terminated, modified in place); *lines: how many were read. */
+static int parse_lines(parse_t *ps, char *buf, size_t *lines)
+{
+    char *f[MAX_FIELDS];
+    char *p = buf;
+    size_t line = 0;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        line++;
+        *lines = line;
+        char *s = p;
+        p = nl ? nl + 1 : p + strlen(p);
+        if (!*s || (s[0] == '\r' && !s[1])) {
+            if (line == 1) return fail(ps->err, ps->file, line, "missing header line");
+            continue; /* blank line */
+        }
+        if (strchr(s, '"'))
+            return fail(ps->err, ps->file, line, "quoted fields are not supported");
+        int nf = split(s, f, MAX_FIELDS);
+        if (nf < 0) return fail(ps->err, ps->file, line, "more than %d fields", MAX_FIELDS);
+        if (line == 1 ? parse_header(ps, f, nf, line) : parse_job(ps, f, nf, line)) return -1;
+    }
+    return 0;
+}
+
 int cl_trace_parse(const char *text, size_t len, const char *file, const char *cluster,
                    cl_trace_t *out, cl_error_t *err)
 {
@@ -81,147 +201,43 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
         free(buf);
         return fail(err, file, line, "NUL byte in a text file");
     }
-    int col_submit = -1, col_dur = -1, col_gpus = -1, col_id = -1, col_cluster = -1;
-    int ncols = 0;
-    size_t cap = 0, n = 0, line = 0;
-    cl_trace_job_t *v = NULL;
-    char **cl = NULL;
-    size_t ncl = 0;
-    char *f[MAX_FIELDS];
-    char *p = buf;
+    parse_t ps = {.file = file,
+                  .cluster = cluster,
+                  .err = err,
+                  .col_submit = -1,
+                  .col_dur = -1,
+                  .col_gpus = -1,
+                  .col_id = -1,
+                  .col_cluster = -1};
+    size_t line = 0;
     int rc = -1;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = '\0';
-        line++;
-        char *s = p;
-        p = nl ? nl + 1 : p + strlen(p);
-        if (!*s || (s[0] == '\r' && !s[1])) {
-            if (line == 1) {
-                fail(err, file, line, "missing header line");
-                goto out;
-            }
-            continue; /* blank line */
-        }
-        if (strchr(s, '"')) {
-            fail(err, file, line, "quoted fields are not supported");
-            goto out;
-        }
-        int nf = split(s, f, MAX_FIELDS);
-        if (nf < 0) {
-            fail(err, file, line, "more than %d fields", MAX_FIELDS);
-            goto out;
-        }
-        if (line == 1) {
-            for (int i = 0; i < nf; i++) {
-                int *col = !strcmp(f[i], "submit_time_s") ? &col_submit
-                           : !strcmp(f[i], "duration_s")  ? &col_dur
-                           : !strcmp(f[i], "num_gpus")    ? &col_gpus
-                           : !strcmp(f[i], "job_id")      ? &col_id
-                           : !strcmp(f[i], "cluster")     ? &col_cluster
-                                                          : NULL;
-                if (col && *col >= 0) {
-                    fail(err, file, line, "column '%s' appears twice", f[i]);
-                    goto out;
-                }
-                if (col) *col = i;
-            }
-            const char *miss = col_id < 0       ? "job_id"
-                               : col_submit < 0 ? "submit_time_s"
-                               : col_dur < 0    ? "duration_s"
-                               : col_gpus < 0   ? "num_gpus"
-                                                : NULL;
-            if (miss) {
-                fail(err, file, line,
-                     "header lacks column '%s' (need job_id, submit_time_s, "
-                     "duration_s, num_gpus)",
-                     miss);
-                goto out;
-            }
-            if (cluster && col_cluster < 0) {
-                fail(err, file, line,
-                     "--trace-cluster given but the file has no 'cluster' "
-                     "column");
-                goto out;
-            }
-            ncols = nf;
-            continue;
-        }
-        if (nf != ncols) {
-            fail(err, file, line, "expected %d fields as in the header, found %d", ncols, nf);
-            goto out;
-        }
-        double sub, dur, g;
-        if (!*f[col_id]) {
-            fail(err, file, line, "empty job_id");
-            goto out;
-        }
-        if (parse_num(f[col_submit], &sub) || sub < 0) {
-            fail(err, file, line, "submit_time_s '%.40s' is not a number >= 0", f[col_submit]);
-            goto out;
-        }
-        if (parse_num(f[col_dur], &dur) || dur <= 0) {
-            fail(err, file, line, "duration_s '%.40s' is not a number > 0", f[col_dur]);
-            goto out;
-        }
-        if (parse_num(f[col_gpus], &g) || g < 1 || g != floor(g) || g > 1e7) {
-            fail(err, file, line, "num_gpus '%.40s' is not a whole number >= 1", f[col_gpus]);
-            goto out;
-        }
-        if (cluster && strcmp(f[col_cluster], cluster)) continue;
-        uint32_t ci = 0;
-        if (col_cluster >= 0) {
-            while (ci < ncl && strcmp(cl[ci], f[col_cluster]))
-                ci++;
-            if (ci == ncl) {
-                char **ncv = ncl < 4096 ? realloc(cl, (ncl + 1) * sizeof(*cl)) : NULL;
-                char *name = ncv ? strdup(f[col_cluster]) : NULL;
-                if (ncv) cl = ncv;
-                if (!name) {
-                    fail(err, file, line,
-                         ncl < 4096 ? "out of memory" : "more than 4096 distinct clusters");
-                    goto out;
-                }
-                cl[ncl++] = name;
-            }
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            cl_trace_job_t *nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                fail(err, file, line, "out of memory");
-                goto out;
-            }
-            v = nv;
-        }
-        v[n++] = (cl_trace_job_t){sub, dur, (uint32_t)g, (uint32_t)line, ci};
-    }
+    if (parse_lines(&ps, buf, &line)) goto out;
     if (line == 0) {
         fail(err, file, 1, "missing header line");
         goto out;
     }
-    if (n == 0) {
+    if (ps.n == 0) {
         if (cluster)
             fail(err, file, line, "no jobs of cluster '%s' in the file", cluster);
         else
             fail(err, file, line, "no jobs in the file");
         goto out;
     }
-    qsort(v, n, sizeof(*v), cmp_submit);
-    out->v = v;
-    out->n = n;
+    qsort(ps.v, ps.n, sizeof(*ps.v), cmp_submit);
+    out->v = ps.v;
+    out->n = ps.n;
     out->file = strdup(file);
-    out->clusters = cl;
-    out->nclusters = ncl;
-    v = NULL;
-    cl = NULL;
-    ncl = 0;
+    out->clusters = ps.cl;
+    out->nclusters = ps.ncl;
+    ps.v = NULL;
+    ps.cl = NULL;
+    ps.ncl = 0;
     rc = 0;
 out:
-    for (size_t i = 0; i < ncl; i++)
-        free(cl[i]);
-    free(cl);
-    free(v);
+    for (size_t i = 0; i < ps.ncl; i++)
+        free(ps.cl[i]);
+    free(ps.cl);
+    free(ps.v);
     free(buf);
     return rc;
 }

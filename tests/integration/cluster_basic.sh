@@ -39,8 +39,11 @@ PY
 log "jobs sharing a node get disjoint GPUs"
 "$B" drain n2 --reason "test" && "$B" drain n3 --reason "test" && "$B" drain n4 --reason "test" || fail "drain"
 "$B" nodes --json | jfield '[n["state"] for n in d if n["name"]=="n2"][0]' | grep -qx drained || fail "n2 not drained"
-A=$("$B" submit --gpus-per-node 3 -- sh -c 'echo "C=$CUDA_VISIBLE_DEVICES"; sleep 2')
-C=$("$B" submit --gpus-per-node 4 -- sh -c 'echo "C=$CUDA_VISIBLE_DEVICES"; sleep 2')
+# Both hold their GPUs at once: each runs until the test has seen both running.
+A=$("$B" submit --gpus-per-node 3 -- sh -c 'echo "C=$CUDA_VISIBLE_DEVICES"; while [ ! -e both ]; do sleep 0.05; done')
+C=$("$B" submit --gpus-per-node 4 -- sh -c 'echo "C=$CUDA_VISIBLE_DEVICES"; while [ ! -e both ]; do sleep 0.05; done')
+wait_state "$A" running 10 && wait_state "$C" running 10 || fail "shared-node jobs not both running"
+touch both
 "$B" wait "$A" --timeout 30 && "$B" wait "$C" --timeout 30 || fail "shared-node jobs"
 [ "$(job_field "$A" 'd["nodes"][0]')" = n1 ] && [ "$(job_field "$C" 'd["nodes"][0]')" = n1 ] || fail "not on n1"
 ga=$("$B" logs "$A" --rank 0 | sed 's/C=//'); gc=$("$B" logs "$C" --rank 0 | sed 's/C=//')
@@ -50,7 +53,8 @@ for n in n2 n3 n4; do "$B" resume "$n" || fail "resume $n"; done
 wait_nodes_up 4
 
 log "a failing rank fails the job and stops the others"
-F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.f.$RANK && mv t.f.$RANK fpid.$RANK; if [ $RANK = 3 ]; then sleep 1; exit 3; fi; exec sleep 60')
+# Rank 3 fails once the others have started (written their pids).
+F=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.f.$RANK && mv t.f.$RANK fpid.$RANK; if [ $RANK = 3 ]; then while [ ! -e fpid.0 ] || [ ! -e fpid.1 ] || [ ! -e fpid.2 ]; do sleep 0.05; done; exit 3; fi; exec sleep 60')
 "$B" wait "$F" --timeout 30 && fail "failing job reported success"
 [ "$(job_state "$F")" = failed ] || fail "state $(job_state "$F")"
 [ "$(job_field "$F" 'd["exit_code"]')" = 3 ] || fail "exit code $(job_field "$F" 'd["exit_code"]')"

@@ -33,19 +33,29 @@ grep -q "node $victim is back after being declared down" controller.log || fail 
 wait_nodes_up 3
 
 log "a stale run that succeeds while partitioned is never reported"
-# Incarnation 1 succeeds after 2 s; incarnation 2 fails with 7 after 6 s.
-B_=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'if [ "$COLOSSUS_RESTART" = 0 ]; then sleep 2; exit 0; fi; sleep 6; exit 7')
-wait_state "$B_" running 10 || fail "job B not running"
-sleep 0.3
-victim=$(job_field "$B_" 'd["nodes"][0]')
+# Each rank writes its pid to b.RESTART.RANK; incarnation 1 exits 0 once the test creates
+# "succeed", incarnation 2 exits 7 once it creates "fail": no step depends on timing.
+B_=$("$B" submit -N 2 --gpus-per-node 2 -- sh -c 'echo $$ > t.b$COLOSSUS_RESTART.$RANK && mv t.b$COLOSSUS_RESTART.$RANK b.$COLOSSUS_RESTART.$RANK
+    if [ "$COLOSSUS_RESTART" = 0 ]; then while [ ! -e succeed ]; do sleep 0.05; done; exit 0; fi
+    while [ ! -e fail ]; do sleep 0.05; done; exit 7')
+wait_for 10 bash -c 'ls b.0.* 2>/dev/null | wc -l | grep -qx 4' || fail "job B did not start"
+victim=$(job_field "$B_" 'd["nodes"][0]') # node rank 0 holds ranks 0 and 1
+stale=$(echo $(cat b.0.0 b.0.1))
 kill -STOP "${AGENT_PID[$victim]}"
-wait_for 10 bash -c "[ \"\$(\"$B\" show $B_ --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"incarnation\"])')\" = 2 ]" ||
-    fail "job B not restarted"
-sleep 2.5   # the stale ranks on the stopped node have exited 0 by now
+wait_for 10 bash -c 'ls b.1.* 2>/dev/null | wc -l | grep -qx 4' || fail "job B not restarted"
+[ "$(job_field "$B_" 'd["incarnation"]')" = 2 ] || fail "job B: incarnation != 2"
+touch succeed
+# The stale ranks succeed while their agent is stopped: they are its children, zombies until
+# it runs again.
+exited() { local p s; for p; do s=$(ps -o stat= -p "$p"); [ -z "$s" ] || [ "${s#Z}" != "$s" ] || return 1; done; }
+wait_for 10 exited $stale || fail "the stale ranks $stale did not exit"
 kill -CONT "${AGENT_PID[$victim]}"
+wait_for 10 grep -q "job $B_: ignoring exit 0 of stale incarnation 1" controller.log ||
+    fail "the stale success was not seen and ignored"
+[ "$(job_state "$B_")" = running ] && [ "$(job_field "$B_" 'd["incarnation"]')" = 2 ] ||
+    fail "job B after the stale success: $(job_state "$B_"), incarnation $(job_field "$B_" 'd["incarnation"]')"
+touch fail
 "$B" wait "$B_" --timeout 30 && fail "job B reported success"
 [ "$(job_state "$B_")" = failed ] && [ "$(job_field "$B_" 'd["exit_code"]')" = 7 ] ||
     fail "job B: state $(job_state "$B_"), exit $(job_field "$B_" 'd["exit_code"]'), expected failed/7"
-grep -q "job $B_: ignoring exit 0 of stale incarnation 1" controller.log ||
-    fail "the stale success was not seen and ignored"
 log "PASS"

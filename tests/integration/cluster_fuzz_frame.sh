@@ -5,7 +5,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 F=build/fuzz/fuzz_frame
-[ -x "$F" ] || make -s "$F" || { echo "cannot build $F"; exit 1; }
+if [ ! -x "$F" ]; then
+    clang --version >/dev/null 2>&1 || { echo "clang not found: $F cannot be built"; exit 77; }
+    make -s "$F" || { echo "cannot build $F"; exit 1; }
+fi
 corpus=$(mktemp -d /tmp/colossus-fuzz-frame.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
 # Seeds: a raw garbage line, and a body-mode input holding a heartbeat and a request.

@@ -43,7 +43,8 @@ kill -9 "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null
 n_before=$(wc -l < acked)
 log "controller killed after $n_before acknowledged submissions"
-sleep 0.5
+# The waiting client has seen the controller go away before it comes back.
+wait_for 10 grep -q "retrying" wait.out || fail "the waiting client did not see the controller go: $(cat wait.out)"
 start_controller --nodes 8 --gpus-per-node 4   # same address, same state dir
 log "controller restarted"
 wait "$SUBMITTER"

@@ -50,7 +50,10 @@ client=$(dirname "$(dirname "$B")")/build/bench/cluster_client # built by make c
 rss() { awk '/VmRSS/ {print $2}' /proc/$CTL_PID/status; }
 for round in 1 2; do
     "$client" "$CTL_ADDR" "$T/key" 3000 > "round$round.json" || fail "round $round"
-    sleep 1.5 # past --keep-finished: the tick forgets them
+    log "round $round done"
+    # every job has ended: --keep-finished later the tick forgets them, and the list is empty
+    wait_for 20 bash -c "[ \"\$(\"$B\" jobs --all --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]" ||
+        fail "round $round: jobs still kept: $("$B" jobs --all | head -n 5)"
     eval "rss$round=$(rss)"
 done
 log "controller RSS after each round: $rss1 kB, $rss2 kB"

@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=build/fuzz/fuzz_topo
-[ -x $bin ] || { echo "fuzz target not built (make build/fuzz/fuzz_topo)"; exit 1; }
+if [ ! -x $bin ]; then
+    clang --version >/dev/null 2>&1 || { echo "clang not found: $bin cannot be built"; exit 77; }
+    echo "fuzz target not built (make build/fuzz/fuzz_topo)"
+    exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp tests/fuzz-core/corpus/* "$work/"

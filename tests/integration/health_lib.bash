@@ -78,6 +78,19 @@ import json, sys
 n = [x for x in json.load(sys.stdin) if x['name'] == sys.argv[1]][0]
 print($2)" "$1"
 }
+# later_reports NAME [N]: wait until the controller has applied N (default 2) more health
+# reports of NAME than it had when called. A report carries the time of the agent's poll that
+# made it (telemetry.time, every --health-poll-ms) and the controller takes its health decision
+# on a report as it applies it: a test that asserts a report changed nothing waits for later
+# ones, not for a guessed time.
+later_reports() {
+    local k t
+    for ((k = 0; k < ${2:-2}; k++)); do
+        t=$(node_json "$1" 'n["telemetry"]["time"]') || return 1
+        wait_node "$1" "n['telemetry']['time'] > $t" || return 1
+    done
+}
+
 # wait_node NAME PYCOND [SECONDS]: until PYCOND (a Python expression over n) holds.
 wait_node() {
     local t0=$SECONDS

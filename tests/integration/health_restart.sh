@@ -29,7 +29,10 @@ wait_node b 'n["connected"] and n["state"] == "up"' 20 || fail "b did not come b
 [ "$(node_json a 'n["state"] + "|" + n["health"]')" = "drained|drain-now" ] || fail "a after restarts: $(node_json a 'n')"
 node_json a 'n["reason"]' | grep -q "XID 64" || fail "reason lost: $(node_json a 'n["reason"]')"
 J=$("$B" submit -N 2 --gpus-per-node 2 -- true) || fail submit
-sleep 1
+# K, submitted after J, runs on b alone: the scheduling passes that placed it (J, ahead of it
+# in the queue, cannot run, so K goes past it) came after J's submission, and left J pending.
+K=$("$B" submit -N 1 --gpus-per-node 2 -- true) || fail submit
+"$B" wait "$K" --timeout 20 || fail "job $K, behind the blocked $J: $("$B" show "$K" --json)"
 [ "$(job_state "$J")" = pending ] || fail "a 2-node job started with a drained: $("$B" show "$J" --json)"
 "$B" resume a >out.txt || fail "resume: $(cat out.txt)"
 grep -q "gpu check passed; resumed" out.txt || fail "resume without a check: $(cat out.txt)"

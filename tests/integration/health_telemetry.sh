@@ -62,7 +62,7 @@ xid a 1 13
 xid a 0 45
 wait_node a 'len(n["xids"]) == 2' || fail "XIDs not shown: $(node_json a 'n["xids"]')"
 node_json a 'n["xids"]' | grep -q "'gpu': 1, 'xid': 13, 'action': 'none'" || fail "xids: $(node_json a 'n["xids"]')"
-sleep 0.5
+later_reports a || fail "no health report of a after the XIDs" # and none of them drained a
 [ "$(node_json a 'n["state"] + " " + n["health"]')" = "up none" ] || fail "an application XID drained the node"
 grep -q "XID 13 (.*): none" "$T/controller.log" || fail "XID not logged by the controller"
 
@@ -77,20 +77,41 @@ grep -q "gpu check --full passed" "$T/agent-a.log" || fail "the agent ran no ful
 wait_node a 'n["state"] == "up"' || fail "a not up after resume"
 log "drain --check on a busy node: the check waits for its job"
 cd "$T"
-rm -f release
+rm -f release release-y
 "$B" drain b --reason "out of the way" >/dev/null && "$B" drain f --reason "out of the way" >/dev/null || fail "drain b, f"
 J=$("$B" submit -N 1 --gpus-per-node 2 -- sh -c 'while [ ! -f release ]; do sleep 0.1; done') || fail submit
 wait_state "$J" running 20 || fail "job $J not running"
 [ "$(job_field "$J" 'd["nodes"][0]')" = a ] || fail "job $J on $(job_field "$J" 'd["nodes"]')"
+# A witness: b runs job Y and is drained with --check as well.
+"$B" resume b >/dev/null || fail "resume b"
+Y=$("$B" submit -N 1 --gpus-per-node 2 -- sh -c 'while [ ! -f release-y ]; do sleep 0.1; done') || fail submit
+wait_state "$Y" running 20 || fail "job $Y not running"
+[ "$(job_field "$Y" 'd["nodes"][0]')" = b ] || fail "job $Y on $(job_field "$Y" 'd["nodes"]')"
+l0=$(wc -l <"$T/agent-a.log")
+c0=$(wc -l <"$T/controller.log")
 out=$("$B" drain a --check --reason "monthly burn-in") || fail "drain --check of a busy node: $out"
 echo "$out" | grep -q "a: draining; its gpu check runs once job $J has ended" || fail "drain --check said: $out"
-sleep 1
-[ "$(grep -c "gpu check --full started" "$T/agent-a.log")" = 1 ] || fail "a check ran under the job: $(grep "gpu check" "$T/agent-a.log")"
+out=$("$B" drain b --check --reason "witness") || fail "drain --check of b: $out"
+echo "$out" | grep -q "b: draining; its gpu check runs once job $Y has ended" || fail "drain --check said: $out"
 [ "$(node_json a 'n["state"] + "|" + n["reason"]')" = "draining|monthly burn-in" ] || fail "a: $(node_json a 'n')"
+# The controller orders deferred checks from a timer that looks at every node waiting for one:
+# the turn of it that orders b's, once Y has ended, looked at a too, with J still running.
+touch release-y
+"$B" wait "$Y" --timeout 20 || fail "job $Y"
+wait_for 10 bash -c "tail -n +$((c0 + 1)) '$T/controller.log' | grep -q 'node b: gpu check --full ordered'" ||
+    fail "b's check not ordered once its job ended"
 touch release
 "$B" wait "$J" --timeout 20 || fail "job $J"
 wait_for 10 bash -c "[ \$(grep -c 'gpu check --full passed' '$T/agent-a.log') = 2 ]" || fail "no check once the job ended: $(grep "gpu check" "$T/agent-a.log")"
+# The check waited for the job: since the drain, the agent (whose log is in the order it did
+# things) got one order of a check, after its job had ended.
+tail -n +$((l0 + 1)) "$T/agent-a.log" | awk -v ended="job $J incarnation 1 ended" '
+    index($0, ended) && !e { e = NR }
+    /the controller orders a gpu check/ { n++; o = NR }
+    END { exit !(n == 1 && e && o > e) }' ||
+    fail "the check did not wait for job $J: $(tail -n +$((l0 + 1)) "$T/agent-a.log" | grep -E "gpu check|job $J ")"
 wait_node a 'n["state"] == "drained" and n["telemetry"]["check"]["result"] == "passed"' || fail "a: $(node_json a 'n')"
+wait_node b 'n["state"] == "drained" and n["telemetry"]["check"]["result"] == "passed"' || fail "b: $(node_json b 'n')"
 "$B" resume a >/dev/null && "$B" resume b >/dev/null && "$B" resume f >/dev/null || fail "resume"
 "$B" drain f --check 2>err.txt && fail "drain --check of a fake-GPU node accepted"
 grep -q "does not watch its GPUs" err.txt || fail "message: $(cat err.txt)"

@@ -49,7 +49,9 @@ wait_state "$P" running 20 || fail "job $P not running"
 PN=$(job_field "$P" 'd["nodes"][0]')
 xid "$PN" 0 32
 wait_node "$PN" 'n["health"] == "drain-after-job"' || fail "$PN: $(node_json "$PN" 'n')"
-sleep 1
+# The controller decided on the report that carried the XID; two later reports applied show
+# that neither they nor the ticks between them took the node from under its job.
+later_reports "$PN" || fail "no health report of $PN after the XID"
 [ "$(node_json "$PN" 'n["state"]')" = draining ] || fail "$PN state $(node_json "$PN" 'n["state"]') while its job runs"
 [ "$(job_state "$P")" = running ] || fail "the job was stopped by a preventive XID"
 node_json "$PN" 'n["reason"]' | grep -q "drain-after-job: GPU 0: XID 32" || fail "reason $(node_json "$PN" 'n["reason"]')"

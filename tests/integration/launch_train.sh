@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
+"$PY" -c "import torch.distributed" 2>/dev/null ||
+    { echo "python3-torch is not installed (scripts/install-deps.sh)"; exit 77; }
 STEPS=200
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cl-launch-train-XXXXXX")
 pids=()

@@ -46,19 +46,24 @@ printf 'job_id,submit_time_s,duration_s,num_gpus\na,0,600,64\n' >"$tmp/big.csv"
 expect_err 1 "$tmp/big.csv:2: job needs 64 GPUs; the simulated cluster has 32" \
     --nodes 4 --gpus-per-node 8 --workload trace --trace "$tmp/big.csv"
 
-# --- JSON: last line, every key of the contract
+# --- JSON: last line, every key of the contract; sim_s is simulated time, elapsed_s the real
+# time of the run (no more than the time the whole command took)
+t0=$(date +%s.%N)
 "$BIN" sim --nodes 512 --gpus-per-node 8 --days 5 --workload mixed --failure-scale 20 \
     --replica-gpus 512 --json >"$tmp/a.json" 2>/dev/null
-"$PY" - "$tmp/a.json" <<'PYEOF'
+t1=$(date +%s.%N)
+"$PY" - "$tmp/a.json" "$t0" "$t1" <<'PYEOF'
 import json, sys
 d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-need = ["gpus", "nodes", "days", "wall_s", "events", "interruptions", "ettr", "utilization",
-        "goodput", "sustained_exaflops", "lost_gpu_hours", "jobs_completed", "mean_jct_s",
-        "p99_wait_s"]
+need = ["gpus", "nodes", "days", "sim_s", "elapsed_s", "events", "interruptions", "ettr",
+        "utilization", "goodput", "sustained_exaflops", "lost_gpu_hours", "jobs_completed",
+        "mean_jct_s", "p99_wait_s"]
 missing = [k for k in need if k not in d]
 assert not missing, missing
+assert "wall_s" not in d, d
 assert d["gpus"] == 4096 and d["nodes"] == 512 and d["days"] == 5, d
-assert d["wall_s"] == 5 * 86400
+assert d["sim_s"] == 5 * 86400
+assert 0 < d["elapsed_s"] <= float(sys.argv[3]) - float(sys.argv[2]), d["elapsed_s"]
 assert d["interruptions"] > 0 and d["jobs_completed"] > 0, d
 assert 0 < d["ettr"] <= 1 and 0 < d["goodput"] <= d["utilization"] <= 1, d
 assert d["core_refusals"] == 0
@@ -76,13 +81,16 @@ assert d["restart_s"] == 42 and d["ckpt_cost_s"] == 2 and d["spares_pct"] == 10,
 assert d["ckpt_interval_s"] > 100 and d["frontier_gpus"] == 57 * 8, d
 PYEOF
 
-# --- determinism: same seed and flags, same bytes; another seed, another run
+# --- determinism: same seed and flags, same bytes but for elapsed_s (the real time);
+# another seed, another run
 "$BIN" sim --nodes 512 --gpus-per-node 8 --days 5 --workload mixed --failure-scale 20 \
     --replica-gpus 512 --json >"$tmp/b.json" 2>/dev/null
-cmp "$tmp/a.json" "$tmp/b.json" || fail "same seed gave different output"
 "$BIN" sim --nodes 512 --gpus-per-node 8 --days 5 --workload mixed --failure-scale 20 \
     --replica-gpus 512 --seed 9 --json >"$tmp/c.json" 2>/dev/null
-cmp -s "$tmp/a.json" "$tmp/c.json" && fail "another seed gave the same output"
+for f in a b c; do sed 's/"elapsed_s":[0-9.]*,//' "$tmp/$f.json" >"$tmp/$f.det"; done
+grep -q elapsed_s "$tmp/a.det" && fail "elapsed_s not removed: $(tail -n 1 "$tmp/a.det")"
+cmp "$tmp/a.det" "$tmp/b.det" || fail "same seed gave different output"
+cmp -s "$tmp/a.det" "$tmp/c.det" && fail "another seed gave the same output"
 
 # --- plot: a well-formed SVG with both series and the failure bars
 "$BIN" sim --nodes 256 --gpus-per-node 8 --days 3 --failure-scale 30 --plot "$tmp/p.svg" \
