@@ -28,7 +28,7 @@
 
 /* The NVML inventory comes from src/gpu; referenced weakly so that a binary built without that
  * module still links and says so. */
-int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen) __attribute__((weak));
+int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err) __attribute__((weak));
 
 #define AG_MAX_GPUS 64
 #define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (the tail) */
@@ -47,8 +47,8 @@ typedef struct ag_node {
 typedef struct ag_launch {
     struct ag_launch *next, *prev, *node_next, *node_prev;
     agent_t *agent;
-    int node;            /* index into agent->nodes */
-    uv_timer_t *sim;     /* hollow: the simulated run */
+    int node;        /* index into agent->nodes */
+    uv_timer_t *sim; /* hollow: the simulated run */
     uint64_t job;
     uint32_t incarnation;
     cl_launch_t *l;
@@ -64,11 +64,11 @@ struct agent {
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
     cl_filepool_t *logpool; /* spare rank log files (filepool.h) */
-    cl_uconn_t *conn; /* NULL while disconnected */
+    cl_uconn_t *conn;       /* NULL while disconnected */
     bool quitting;
     ag_node_t *nodes;
     uint32_t *id_tab, *id_keys; /* node_index() */
-    size_t id_cap, id_used;  /* one, or --hollow N */
+    size_t id_cap, id_used;     /* one, or --hollow N */
     int nnodes;
     uint32_t hollow_ms; /* hollow: how long a simulated launch runs */
     bool hollow;
@@ -105,16 +105,14 @@ static uint32_t *id_slot(agent_t *a, uint32_t id)
 
 static void id_bind(agent_t *a, uint32_t id, int index)
 {
-    if (!a->id_tab)
-        return;
+    if (!a->id_tab) return;
     uint32_t *slot = id_slot(a, id);
     if (!*slot && ++a->id_used > a->id_cap / 2) {
         /* Ids churned (controllers with fresh state): keep only the current ones. */
         memset(a->id_tab, 0, a->id_cap * sizeof *a->id_tab);
         a->id_used = 0;
         for (int i = 0; i < a->nnodes; i++)
-            if (a->nodes[i].registered && i != index)
-                id_bind(a, a->nodes[i].id, i);
+            if (a->nodes[i].registered && i != index) id_bind(a, a->nodes[i].id, i);
         slot = id_slot(a, id);
         a->id_used++;
     }
@@ -126,8 +124,7 @@ static int node_index(agent_t *a, uint32_t id)
 {
     if (!a->id_tab) { /* out of memory at start: the slow way */
         for (int i = 0; i < a->nnodes; i++)
-            if (a->nodes[i].registered && a->nodes[i].id == id)
-                return i;
+            if (a->nodes[i].registered && a->nodes[i].id == id) return i;
         return -1;
     }
     uint32_t v = *id_slot(a, id);
@@ -137,8 +134,7 @@ static int node_index(agent_t *a, uint32_t id)
 
 static void send_exited(agent_t *a, ag_launch_t *x)
 {
-    if (!a->nodes[x->node].registered)
-        return;
+    if (!a->nodes[x->node].registered) return;
     Colossus__Exited e = COLOSSUS__EXITED__INIT;
     e.node = a->nodes[x->node].id;
     e.job = x->job;
@@ -154,8 +150,7 @@ static void send_exited(agent_t *a, ag_launch_t *x)
 /* Every rank of launch x has exec'd: the controller's job becomes running (running_time). */
 static void send_started(agent_t *a, ag_launch_t *x)
 {
-    if (!a->nodes[x->node].registered)
-        return;
+    if (!a->nodes[x->node].registered) return;
     Colossus__Started s = COLOSSUS__STARTED__INIT;
     s.node = a->nodes[x->node].id;
     s.job = x->job;
@@ -171,13 +166,11 @@ static void launch_link(agent_t *a, ag_launch_t *x)
     ag_node_t *n = &a->nodes[x->node];
     x->prev = NULL;
     x->next = a->launches;
-    if (a->launches)
-        a->launches->prev = x;
+    if (a->launches) a->launches->prev = x;
     a->launches = x;
     x->node_prev = NULL;
     x->node_next = n->launches;
-    if (n->launches)
-        n->launches->node_prev = x;
+    if (n->launches) n->launches->node_prev = x;
     n->launches = x;
 }
 
@@ -187,17 +180,14 @@ static void launch_remove(agent_t *a, ag_launch_t *x)
         x->prev->next = x->next;
     else
         a->launches = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
+    if (x->next) x->next->prev = x->prev;
     if (x->node_prev)
         x->node_prev->node_next = x->node_next;
     else
         a->nodes[x->node].launches = x->node_next;
-    if (x->node_next)
-        x->node_next->node_prev = x->node_prev;
+    if (x->node_next) x->node_next->node_prev = x->node_prev;
     cl_launch_destroy(x->l);
-    if (x->sim)
-        uv_close((uv_handle_t *)x->sim, (uv_close_cb)free);
+    if (x->sim) uv_close((uv_handle_t *)x->sim, (uv_close_cb)free);
     free(x);
 }
 
@@ -221,7 +211,8 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
         return;
     }
     if (result != 0 && !x->stopping && a->health) {
-        ag_exit_after_poll(a, x); /* the GPU fault that killed it reaches the controller first */
+        ag_exit_after_poll(a,
+                           x); /* the GPU fault that killed it reaches the controller first */
         return;
     }
     send_exited(a, x);
@@ -229,11 +220,9 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
 
 static ag_launch_t *launch_find(agent_t *a, int node, uint64_t job, uint32_t inc)
 {
-    if (node < 0)
-        return NULL;
+    if (node < 0) return NULL;
     for (ag_launch_t *x = a->nodes[node].launches; x; x = x->node_next)
-        if (x->job == job && x->incarnation == inc)
-            return x;
+        if (x->job == job && x->incarnation == inc) return x;
     return NULL;
 }
 
@@ -259,8 +248,7 @@ static void on_sim_timer(uv_timer_t *t)
 
 static void launch_stop(ag_launch_t *x, const char *why)
 {
-    if (x->exited || x->stopping)
-        return;
+    if (x->exited || x->stopping) return;
     x->stopping = true;
     if (x->sim) {
         sim_done(x->agent, x, 128 + 15);
@@ -300,7 +288,8 @@ static void launch_go(const Colossus__Launch *L, void *arg)
 
 static void handle_launch(agent_t *a, const Colossus__Launch *L)
 {
-    if (a->health && node_index(a, L->node) >= 0 && !launch_find(a, node_index(a, L->node), L->job, L->incarnation) &&
+    if (a->health && node_index(a, L->node) >= 0 &&
+        !launch_find(a, node_index(a, L->node), L->job, L->incarnation) &&
         ag_health_hold_launch(a->health, L, launch_go, a))
         return; /* launched once the pre-job gpu check passed */
     launch_now(a, L);
@@ -320,8 +309,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         if (x->job == L->job && x->incarnation < L->incarnation)
             launch_stop(x, "superseded by a newer incarnation");
     ag_launch_t *x = calloc(1, sizeof *x);
-    if (!x)
-        return;
+    if (!x) return;
     x->agent = a;
     x->node = node;
     if (a->hollow) {
@@ -349,11 +337,11 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     char **env = calloc(L->n_env + 1, sizeof *env);
     uint32_t gpus[AG_MAX_GPUS];
     uint32_t nr = L->ranks_per_node;
-    char err[300] = "";
+    cl_error_t err = {""};
     int rc = -1;
     if (!argv || !env || nr == 0 || nr > AG_MAX_GPUS || L->n_gpus != nr || L->n_argv == 0) {
-        snprintf(err, sizeof err, "bad launch order (%u ranks, %zu gpus, %zu args)", nr,
-                 L->n_gpus, L->n_argv);
+        cl_err(&err, "bad launch order (%u ranks, %zu gpus, %zu args)", nr, L->n_gpus,
+               L->n_argv);
     } else {
         for (size_t i = 0; i < L->n_argv; i++)
             argv[i] = L->argv[i];
@@ -384,7 +372,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
             .log_pool = a->logpool,
             .grace_ms = 3000,
         };
-        rc = cl_launch_start(a->loop, &sp, on_launch_done, x, &x->l, err, sizeof err);
+        rc = cl_launch_start(a->loop, &sp, on_launch_done, x, &x->l, &err);
     }
     free(argv);
     free(env);
@@ -392,24 +380,16 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     if (rc < 0) {
         /* Could not start: report it as a failure of this node's first rank (exit 127 as a
          * shell would), so the job fails as a user error instead of hanging. */
-        cl_daemon_log(WHO, "job %llu: launch failed: %s", (unsigned long long)L->job, err);
+        cl_daemon_log(WHO, "job %llu: launch failed: %s", (unsigned long long)L->job, err.msg);
         x->exited = true;
         x->code = 127;
         x->rank = (int)(L->node_rank * nr);
         FILE *f;
         char path[PATH_MAX + 32];
         if (cl_launch_log_path(x->log_dir, prefix, (uint32_t)x->rank, path, sizeof path) == 0) {
-            char mk[PATH_MAX + 16];
-            snprintf(mk, sizeof mk, "%s", x->log_dir);
-            for (char *p = mk + 1; *p; p++)
-                if (*p == '/') {
-                    *p = 0;
-                    mkdir(mk, 0755);
-                    *p = '/';
-                }
-            mkdir(mk, 0755);
+            cl_mkdir_p(x->log_dir, 0755);
             if ((f = fopen(path, "a"))) {
-                fprintf(f, "colossus: cannot launch: %s\n", err);
+                fprintf(f, "colossus: cannot launch: %s\n", err.msg);
                 fclose(f);
             }
         }
@@ -538,8 +518,7 @@ static void send_register_node(agent_t *a, int node)
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &r;
-    if (a->conn && !a->conn->closing)
-        cl_uconn_send(a->conn, &m);
+    if (a->conn && !a->conn->closing) cl_uconn_send(a->conn, &m);
     ag_health_report_free(r.health);
     free(rj);
     free(rp);
@@ -559,8 +538,7 @@ static void register_more(agent_t *a)
         a->reg_outstanding++;
         sent++;
     }
-    if (sent && a->conn)
-        cl_uconn_flush(a->conn);
+    if (sent && a->conn) cl_uconn_flush(a->conn);
 }
 
 static void send_register(agent_t *a)
@@ -576,14 +554,14 @@ static void on_heartbeat(uv_timer_t *t)
     uint32_t *ids = malloc((size_t)a->nnodes * sizeof *ids);
     size_t n = 0;
     for (int i = 0; ids && i < a->nnodes; i++)
-        if (a->nodes[i].registered)
-            ids[n++] = a->nodes[i].id;
+        if (a->nodes[i].registered) ids[n++] = a->nodes[i].id;
     if (n) {
         Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
         hb.nodes = ids;
         hb.n_nodes = n;
         /* Telemetry rides on the heartbeat (one node carries GPUs: hollow ones have none). */
-        Colossus__NodeHealth *nh = a->health ? ag_health_report(a->health, ids[0], false) : NULL;
+        Colossus__NodeHealth *nh =
+            a->health ? ag_health_report(a->health, ids[0], false) : NULL;
         if (nh) {
             hb.health = &nh;
             hb.n_health = 1;
@@ -608,13 +586,11 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
             return;
         }
         ag_node_t *n = &a->nodes[r->handle];
-        if (a->reg_outstanding > 0)
-            a->reg_outstanding--;
+        if (a->reg_outstanding > 0) a->reg_outstanding--;
         register_more(a);
         if (!r->ok) {
             cl_daemon_log(WHO, "registration of %s refused: %s", n->name, r->error);
-            if (a->nnodes == 1)
-                cl_uconn_close(c, NULL);
+            if (a->nnodes == 1) cl_uconn_close(c, NULL);
             return;
         }
         n->id = r->node;
@@ -624,8 +600,8 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
         a->dead_ms = r->dead_after_ms;
         a->backoff_ms = 100;
         if (a->nnodes == 1 || r->handle == 0 || r->handle + 1 == (uint32_t)a->nnodes)
-            cl_daemon_log(WHO, "registered %s as node %u, heartbeat every %u ms", n->name, n->id,
-                          a->hb_ms);
+            cl_daemon_log(WHO, "registered %s as node %u, heartbeat every %u ms", n->name,
+                          n->id, a->hb_ms);
         if (!a->hb_started) {
             a->hb_started = true;
             uv_timer_start(&a->hb_timer, on_heartbeat, 0, a->hb_ms);
@@ -635,8 +611,7 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_LAUNCH:
         handle_launch(a, m->launch);
         break;
-    case COLOSSUS__MSG__BODY_STOP:
-    {
+    case COLOSSUS__MSG__BODY_STOP: {
         int node = node_index(a, m->stop->node);
         if (a->health)
             ag_health_drop_held(a->health, m->stop->node, m->stop->job, m->stop->incarnation);
@@ -651,8 +626,7 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_EXITED_ACK: {
         ag_launch_t *x = launch_find(a, node_index(a, m->exited_ack->node), m->exited_ack->job,
                                      m->exited_ack->incarnation);
-        if (x && x->exited)
-            launch_remove(a, x);
+        if (x && x->exited) launch_remove(a, x);
         break;
     }
     case COLOSSUS__MSG__BODY_FENCE:
@@ -683,8 +657,7 @@ static void on_conn_closed(cl_uconn_t *c)
         a->nodes[i].registered = false;
     a->hb_started = false;
     uv_timer_stop(&a->hb_timer);
-    if (a->quitting)
-        return;
+    if (a->quitting) return;
     cl_daemon_log(WHO, "lost the controller; ranks keep running; reconnecting");
     uv_timer_start(&a->reconnect_timer, try_connect, (uint64_t)a->backoff_ms, 0);
 }
@@ -693,8 +666,8 @@ static void try_connect(uv_timer_t *t)
 {
     agent_t *a = t->data;
     cl_error_t err;
-    cl_client_t *cc = cl_client_connect(a->controller, a->key, COLOSSUS__ROLE__ROLE_AGENT, a->name,
-                                        2000, &err);
+    cl_client_t *cc = cl_client_connect(a->controller, a->key, COLOSSUS__ROLE__ROLE_AGENT,
+                                        a->name, 2000, &err);
     if (!cc) {
         static char last[300];
         if (strcmp(last, err.msg)) { /* one line per kind of failure, not one per try */
@@ -721,8 +694,7 @@ static void try_connect(uv_timer_t *t)
         return;
     }
     c->sess = cc->sess;
-    if (cc->in.len)
-        cl_buf_append(&c->in, cc->in.p, cc->in.len);
+    if (cc->in.len) cl_buf_append(&c->in, cc->in.p, cc->in.len);
     cc->fd = -1; /* now owned by libuv */
     cl_client_close(cc);
     a->conn = c;
@@ -734,8 +706,7 @@ static void try_connect(uv_timer_t *t)
 static void maybe_quit(agent_t *a)
 {
     for (ag_launch_t *x = a->launches; x; x = x->next)
-        if (!x->exited)
-            return;
+        if (!x->exited) return;
     uv_timer_stop(&a->hb_timer);
     uv_timer_stop(&a->reconnect_timer);
     uv_close((uv_handle_t *)&a->hb_timer, NULL);
@@ -744,8 +715,7 @@ static void maybe_quit(agent_t *a)
     uv_close((uv_handle_t *)&a->sigint, NULL);
     ag_health_destroy(a->health);
     a->health = NULL;
-    if (a->conn)
-        cl_uconn_close(a->conn, NULL);
+    if (a->conn) cl_uconn_close(a->conn, NULL);
 }
 
 /* A rank failed: report the exit after a fresh NVML poll (and its heartbeat). The launch is
@@ -763,8 +733,7 @@ static void exit_after_poll(void *arg)
     agent_t *a = p->a;
     ag_launch_t *x = launch_find(a, p->node, p->job, p->inc);
     free(p);
-    if (!x || a->quitting)
-        return;
+    if (!x || a->quitting) return;
     on_heartbeat(&a->hb_timer);
     send_exited(a, x);
 }
@@ -783,8 +752,7 @@ static void ag_exit_after_poll(agent_t *a, ag_launch_t *x)
 static void health_urgent(void *arg)
 {
     agent_t *a = arg;
-    if (a->hb_started)
-        on_heartbeat(&a->hb_timer);
+    if (a->hb_started) on_heartbeat(&a->hb_timer);
 }
 
 static void health_ready(void *arg)
@@ -811,8 +779,7 @@ static int check_mode(const char *opt, const char *s, ag_check_mode_t *out)
 static void on_signal(uv_signal_t *s, int signum)
 {
     agent_t *a = s->data;
-    if (a->quitting)
-        return;
+    if (a->quitting) return;
     cl_daemon_log(WHO, "signal %d: stopping every rank and exiting", signum);
     a->quitting = true;
     for (ag_launch_t *x = a->launches; x; x = x->next)
@@ -836,35 +803,52 @@ static int fake_inventory(agent_t *a, int n)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR "
-               "[--fake-gpus N]\n"
-               "       [--hollow N [--hollow-run-ms MS]]   play N simulated nodes NAME-0.. on one "
-               "connection\n"
-               "       [--check-at-start off|quick|full] (default quick) gpu check before registering\n"
-               "       [--check-before-job off|quick|full] (default off) gpu check before every launch\n"
-               "       [--health-poll-ms N] (default 5000) NVML telemetry and XID poll period\n");
+    fprintf(
+        f, "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR "
+           "[--fake-gpus N]\n"
+           "       [--hollow N [--hollow-run-ms MS]]   play N simulated nodes NAME-0.. on one "
+           "connection\n"
+           "       [--check-at-start off|quick|full] (default quick) gpu check before "
+           "registering\n"
+           "       [--check-before-job off|quick|full] (default off) gpu check before every "
+           "launch\n"
+           "       [--health-poll-ms N] (default 5000) NVML telemetry and XID poll period\n");
 }
 
 int cmd_agent(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"controller", required_argument, 0, 'c'}, {"key", required_argument, 0, 'k'},
-        {"name", required_argument, 0, 'n'},       {"work-dir", required_argument, 0, 'w'},
-        {"fake-gpus", required_argument, 0, 'g'},  {"help", no_argument, 0, 'h'},
-        {"hollow", required_argument, 0, 'H'},     {"hollow-run-ms", required_argument, 0, 'R'},
-        {"check-at-start", required_argument, 0, 'S'}, {"check-before-job", required_argument, 0, 'J'},
-        {"health-poll-ms", required_argument, 0, 'P'}, {0, 0, 0, 0}};
-    ag_health_opts_t hopts = {.at_start = AG_CHECK_QUICK, .before_job = AG_CHECK_OFF, .poll_ms = 5000};
+    static const struct option opts[] = {{"controller", required_argument, 0, 'c'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"name", required_argument, 0, 'n'},
+                                         {"work-dir", required_argument, 0, 'w'},
+                                         {"fake-gpus", required_argument, 0, 'g'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"hollow", required_argument, 0, 'H'},
+                                         {"hollow-run-ms", required_argument, 0, 'R'},
+                                         {"check-at-start", required_argument, 0, 'S'},
+                                         {"check-before-job", required_argument, 0, 'J'},
+                                         {"health-poll-ms", required_argument, 0, 'P'},
+                                         {0, 0, 0, 0}};
+    ag_health_opts_t hopts = {
+        .at_start = AG_CHECK_QUICK, .before_job = AG_CHECK_OFF, .poll_ms = 5000};
     const char *controller = NULL, *keyfile = NULL, *name = NULL, *work = NULL;
     int fake = -1, o;
     long hollow = 0, hollow_ms = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': controller = optarg; break;
-        case 'k': keyfile = optarg; break;
-        case 'n': name = optarg; break;
-        case 'w': work = optarg; break;
+        case 'c':
+            controller = optarg;
+            break;
+        case 'k':
+            keyfile = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'w':
+            work = optarg;
+            break;
         case 'g': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -880,7 +864,8 @@ int cmd_agent(int argc, char **argv)
         case 'R': {
             char *end;
             long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < (o == 'H' ? 1 : 0) || v > (o == 'H' ? 100000 : 86400000)) {
+            if (*end || end == optarg || v < (o == 'H' ? 1 : 0) ||
+                v > (o == 'H' ? 100000 : 86400000)) {
                 fprintf(stderr, "colossus agent: --%s: bad number '%s'\n",
                         o == 'H' ? "hollow" : "hollow-run-ms", optarg);
                 return 2;
@@ -889,30 +874,34 @@ int cmd_agent(int argc, char **argv)
             break;
         }
         case 'S':
-            if (check_mode("--check-at-start", optarg, &hopts.at_start) < 0)
-                return 2;
+            if (check_mode("--check-at-start", optarg, &hopts.at_start) < 0) return 2;
             break;
         case 'J':
-            if (check_mode("--check-before-job", optarg, &hopts.before_job) < 0)
-                return 2;
+            if (check_mode("--check-before-job", optarg, &hopts.before_job) < 0) return 2;
             break;
         case 'P': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 50 || v > 3600000) {
-                fprintf(stderr, "colossus agent: --health-poll-ms must be 50..3600000, not '%s'\n",
+                fprintf(stderr,
+                        "colossus agent: --health-poll-ms must be 50..3600000, not '%s'\n",
                         optarg);
                 return 2;
             }
             hopts.poll_ms = (uint32_t)v;
             break;
         }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (hollow && fake < 0) {
-        fprintf(stderr, "colossus agent: --hollow needs --fake-gpus N (the GPUs of each node)\n");
+        fprintf(stderr,
+                "colossus agent: --hollow needs --fake-gpus N (the GPUs of each node)\n");
         return 2;
     }
     if (optind < argc) {
@@ -920,14 +909,14 @@ int cmd_agent(int argc, char **argv)
         return 2;
     }
     if (!controller || !keyfile || !name || !work) {
-        fprintf(stderr, "colossus agent: --controller, --key, --name and --work-dir are required\n");
+        fprintf(stderr,
+                "colossus agent: --controller, --key, --name and --work-dir are required\n");
         usage(stderr);
         return 2;
     }
     static agent_t A;
     agent_t *a = &A;
     memset(a, 0, sizeof *a);
-    char err[512];
     char host[256];
     int port;
     cl_error_t cerr;
@@ -963,17 +952,11 @@ int cmd_agent(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < a->nnodes; i++)
-        snprintf(a->nodes[i].name, sizeof a->nodes[i].name, a->hollow ? "%.50s-%d" : "%.50s", name, i);
-    char mk[PATH_MAX];
-    snprintf(mk, sizeof mk, "%s", work);
-    for (char *p = mk + 1; *p; p++) /* mkdir -p */
-        if (*p == '/') {
-            *p = 0;
-            mkdir(mk, 0755);
-            *p = '/';
-        }
-    if (mkdir(work, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "colossus agent: cannot create work dir %s: %s\n", work, strerror(errno));
+        snprintf(a->nodes[i].name, sizeof a->nodes[i].name, a->hollow ? "%.50s-%d" : "%.50s",
+                 name, i);
+    if (cl_mkdir_p(work, 0755) < 0) {
+        fprintf(stderr, "colossus agent: cannot create work dir %s: %s\n", work,
+                strerror(errno));
         return 1;
     }
     char real[PATH_MAX];
@@ -990,11 +973,12 @@ int cmd_agent(int argc, char **argv)
                         "use --fake-gpus N on a machine without GPUs\n");
         return 1;
     } else {
-        int n = cl_nvml_inventory(a->gpus, AG_MAX_GPUS, err, sizeof err);
+        int n = cl_nvml_inventory(a->gpus, AG_MAX_GPUS, &cerr);
         if (n <= 0) {
-            fprintf(stderr, "colossus agent: no GPUs found through NVML%s%s; "
-                            "use --fake-gpus N on a machine without GPUs\n",
-                    n < 0 ? ": " : "", n < 0 ? err : "");
+            fprintf(stderr,
+                    "colossus agent: no GPUs found through NVML%s%s; "
+                    "use --fake-gpus N on a machine without GPUs\n",
+                    n < 0 ? ": " : "", n < 0 ? cerr.msg : "");
             return 1;
         }
         a->ngpus = n;
@@ -1003,9 +987,9 @@ int cmd_agent(int argc, char **argv)
     a->loop = uv_default_loop();
     if (fake <= 0) {
         /* Real GPUs: watch them (telemetry, XIDs, counters) and check them (docs/health.md). */
-        a->health = ag_health_create(a->loop, &hopts, health_urgent, a, err, sizeof err);
+        a->health = ag_health_create(a->loop, &hopts, health_urgent, a, &cerr);
         if (!a->health) {
-            fprintf(stderr, "colossus agent: GPU health monitor: %s\n", err);
+            fprintf(stderr, "colossus agent: GPU health monitor: %s\n", cerr.msg);
             return 1;
         }
     }
@@ -1017,7 +1001,8 @@ int cmd_agent(int argc, char **argv)
             fprintf(stderr, "colossus agent: cannot create %s: %s\n", logs, strerror(errno));
             return 1;
         }
-        a->logpool = cl_filepool_new(a->loop, logs, (unsigned)(2 * (a->ngpus > 4 ? a->ngpus : 4)));
+        a->logpool =
+            cl_filepool_new(a->loop, logs, (unsigned)(2 * (a->ngpus > 4 ? a->ngpus : 4)));
     }
     if (a->nnodes == 1) {
         /* Ranks of an agent killed with -9 are killed with it; what they forked stays in
@@ -1040,13 +1025,14 @@ int cmd_agent(int argc, char **argv)
                   a->nnodes, a->nnodes > 1 ? "s (hollow)" : "", a->ngpus,
                   fake > 0 ? " (fake)" : "", a->work_dir, a->controller);
     if (a->health)
-        ag_health_start(a->health, health_ready, a); /* connects once the start-up check ended */
+        ag_health_start(a->health, health_ready,
+                        a); /* connects once the start-up check ended */
     else
         uv_timer_start(&a->reconnect_timer, try_connect, 0, 0);
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);
-    cl_filepool_close(a->logpool); /* spares of a refill still running: the next agent's */
+    cl_filepool_close(a->logpool);  /* spares of a refill still running: the next agent's */
     uv_run(a->loop, UV_RUN_NOWAIT); /* let closed timers of hollow launches go */
     uv_loop_close(a->loop);
     free(a->nodes);

@@ -106,7 +106,8 @@ static void sweep(const char *dir)
 
 cl_filepool_t *cl_filepool_new(uv_loop_t *loop, const char *dir, unsigned target)
 {
-    if (!loop || !dir || !*dir || target < 1 || target > 1024 || strlen(dir) > 4000) return NULL;
+    if (!loop || !dir || !*dir || target < 1 || target > 1024 || strlen(dir) > 4000)
+        return NULL;
     cl_filepool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->ring = calloc(target, sizeof *p->ring);
