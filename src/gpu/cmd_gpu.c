@@ -339,6 +339,71 @@ static json_t *job_json(const struct job *j)
     return e;
 }
 
+/* Burn every GPU in, one thread per GPU so that a node's check takes as long as one GPU's;
+ * XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails. */
+static void burn_all(struct job *jobs, const cl_gpu_inv_t *g, int n, const cl_burn_opts_t *bo,
+                     struct burn_lib *lib)
+{
+    cl_nvml_events_t *ev = cl_nvml_events_create(NULL, NULL);
+    pthread_t *th = cl_xcalloc((size_t)n, sizeof(*th));
+    for (int i = 0; i < n; i++) {
+        jobs[i].inv = &g[i];
+        jobs[i].opts = bo;
+        jobs[i].lib = lib;
+    }
+    int started = 0;
+    for (; started < n; started++)
+        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0) break;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (int i = started; i < n; i++)
+        run_one(&jobs[i]);
+    free(th);
+    cl_gpu_xid_t x;
+    while (ev && cl_nvml_events_wait(ev, 0, &x, NULL) == 1)
+        for (int i = 0; i < n; i++)
+            if (g[i].index == x.index) {
+                if (jobs[i].nxids < 8) jobs[i].xids[jobs[i].nxids++] = x.xid;
+                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE) jobs[i].bad_xids++;
+            }
+    cl_nvml_events_destroy(ev);
+}
+
+static void print_check(const struct opts *o, const struct job *jobs, const cl_gpu_inv_t *g,
+                        int n, const uint32_t *missing, int nmissing, int failed, double secs)
+{
+    if (o->json) {
+        json_t *arr = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(arr, job_json(&jobs[i]));
+        for (int i = 0; i < nmissing; i++)
+            json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
+                                                 "passed", 0, "reason", MISSING_REASON));
+        json_t *root =
+            json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o->full ? "full" : "quick", "passed",
+                      failed == 0, "failed", failed, "seconds", secs, "gpus", arr);
+        char *s = json_dumps(root, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(root);
+    } else {
+        printf("%-3s %-26s %-4s %9s %9s %9s %9s %8s  %s\n", "IDX", "NAME", "OK", "GEMM_TF",
+               "CUBLAS_TF", "COPY_GBS", "MEMCPY", "MEM_ERR", "REASON");
+        for (int i = 0; i < n; i++) {
+            const cl_burn_result_t *r = &jobs[i].res;
+            printf("%-3u %-26s %-4s %9.1f %9.1f %9.0f %9.0f %8llu  %s\n", g[i].index, g[i].name,
+                   jobs[i].passed ? "pass" : "FAIL", r->gemm_tflops, r->gemm_ref_tflops,
+                   r->copy_gbps, r->copy_ref_gbps, (unsigned long long)r->mem_errors,
+                   jobs[i].passed ? "-" : jobs[i].reason);
+        }
+        for (int i = 0; i < nmissing; i++)
+            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-",
+                   "-", "-", "-", "-", MISSING_REASON);
+        printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o->full ? "full" : "quick",
+               n + nmissing - failed, n + nmissing, secs);
+    }
+}
+
 static int gpu_check(int argc, char **argv)
 {
     struct opts o;
@@ -377,33 +442,8 @@ static int gpu_check(int argc, char **argv)
     }
     cl_burn_opts_t bo;
     cl_gpu_check_opts(o.full, &bo);
-    /* XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails.
-     */
-    cl_nvml_events_t *ev = cl_nvml_events_create(NULL, NULL);
-
     struct job *jobs = cl_xcalloc((size_t)n, sizeof(*jobs));
-    pthread_t *th = cl_xcalloc((size_t)n, sizeof(*th));
-    for (int i = 0; i < n; i++) {
-        jobs[i].inv = &g[i];
-        jobs[i].opts = &bo;
-        jobs[i].lib = &lib;
-    }
-    /* One thread per GPU so that a node's check takes as long as one GPU's. */
-    int started = 0;
-    for (; started < n; started++)
-        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0) break;
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    for (int i = started; i < n; i++)
-        run_one(&jobs[i]);
-    cl_gpu_xid_t x;
-    while (ev && cl_nvml_events_wait(ev, 0, &x, NULL) == 1)
-        for (int i = 0; i < n; i++)
-            if (g[i].index == x.index) {
-                if (jobs[i].nxids < 8) jobs[i].xids[jobs[i].nxids++] = x.xid;
-                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE) jobs[i].bad_xids++;
-            }
-    cl_nvml_events_destroy(ev);
+    burn_all(jobs, g, n, &bo, &lib);
 
     /* GPUs NVML lists but cannot open (lost, off the bus) fail the check without a burn-in. */
     int listed = cl_nvml_count(NULL), nmissing = 0;
@@ -427,39 +467,8 @@ static int gpu_check(int argc, char **argv)
                                  sizeof(j->reason));
         failed += !j->passed;
     }
-    double secs = cl_now_ms() / 1000.0 - t0;
-    if (o.json) {
-        json_t *arr = json_array();
-        for (int i = 0; i < n; i++)
-            json_array_append_new(arr, job_json(&jobs[i]));
-        for (int i = 0; i < nmissing; i++)
-            json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
-                                                 "passed", 0, "reason", MISSING_REASON));
-        json_t *root =
-            json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o.full ? "full" : "quick", "passed",
-                      failed == 0, "failed", failed, "seconds", secs, "gpus", arr);
-        char *s = json_dumps(root, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
-        json_decref(root);
-    } else {
-        printf("%-3s %-26s %-4s %9s %9s %9s %9s %8s  %s\n", "IDX", "NAME", "OK", "GEMM_TF",
-               "CUBLAS_TF", "COPY_GBS", "MEMCPY", "MEM_ERR", "REASON");
-        for (int i = 0; i < n; i++) {
-            const cl_burn_result_t *r = &jobs[i].res;
-            printf("%-3u %-26s %-4s %9.1f %9.1f %9.0f %9.0f %8llu  %s\n", g[i].index, g[i].name,
-                   jobs[i].passed ? "pass" : "FAIL", r->gemm_tflops, r->gemm_ref_tflops,
-                   r->copy_gbps, r->copy_ref_gbps, (unsigned long long)r->mem_errors,
-                   jobs[i].passed ? "-" : jobs[i].reason);
-        }
-        for (int i = 0; i < nmissing; i++)
-            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-",
-                   "-", "-", "-", "-", MISSING_REASON);
-        printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o.full ? "full" : "quick",
-               n + nmissing - failed, n + nmissing, secs);
-    }
+    print_check(&o, jobs, g, n, missing, nmissing, failed, cl_now_ms() / 1000.0 - t0);
     free(jobs);
-    free(th);
     /* The CUDA library stays loaded: unloading the CUDA runtime while its exit handlers are
      * registered is a known way to crash at exit, and the process ends here anyway. */
     return failed ? 1 : 0;
