@@ -157,7 +157,7 @@ static void send_register(cl_session_t *s, int node)
 static void register_more(cl_session_t *s)
 {
     int sent = 0;
-    while (s->conn && !s->conn->closing && s->reg_next < s->n &&
+    while (!s->destroyed && s->conn && !s->conn->closing && s->reg_next < s->n &&
            s->reg_outstanding < CL_SESSION_REG_WINDOW) {
         send_register(s, s->reg_next++);
         s->reg_outstanding++;
@@ -178,6 +178,7 @@ static void failed(cl_session_t *s, const char *why)
         snprintf(s->last_fail, sizeof s->last_fail, "%s", why);
     }
     s->backoff_ms = s->backoff_ms < BACKOFF_MAX_MS / 2 ? s->backoff_ms * 2 : BACKOFF_MAX_MS;
+    uv_update_time(s->loop); /* the delay counts from now, not from before the blocking try */
     uv_timer_start(&s->retry_timer, try_connect, (uint64_t)s->backoff_ms, 0);
 }
 

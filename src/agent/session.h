@@ -30,8 +30,9 @@
  *               says then (the launches it still holds: the controller fences and reconciles
  *               from that).
  *
- * Callbacks (cl_session_ops_t), all on the loop, never from cl_session_create(), never after
- * cl_session_destroy(); any of them may call cl_session_destroy():
+ * Callbacks (cl_session_ops_t), all on the loop, never from cl_session_create() nor
+ * cl_session_destroy(), and none after cl_session_destroy() but the *_done that pairs with a
+ * *_fill already called; any of them may call cl_session_destroy():
  *   register_fill(arg, node, r)  just before node's Register is queued. r comes initialised
  *               with handle, name and addr set; the owner sets the rest (GPUs, running
  *               launches, health, NVLink domain). What the owner points r at must stay valid
@@ -124,8 +125,9 @@ int cl_session_retry_ms(const cl_session_t *s);
 /* Registers sent on this connection and not yet answered (0 .. CL_SESSION_REG_WINDOW). */
 int cl_session_reg_outstanding(const cl_session_t *s);
 
-/* Close the connection (quietly) and the timers; no callback is called afterwards. The memory
- * is released once the loop has closed the handles (run it). Accepts NULL; preserves errno. */
+/* Close the connection (quietly) and the timers; no callback is called afterwards (see
+ * above) and s must not be used again. The memory is released once the loop has closed the
+ * handles (run it). Accepts NULL; preserves errno. */
 void cl_session_destroy(cl_session_t *s);
 
 #endif

@@ -731,7 +731,7 @@ static void test_backoff(void **state)
     pthread_mutex_lock(&srv->mu);
     for (int i = 0; i < 5; i++) {
         double gap = srv->accept_ms[i + 1] - srv->accept_ms[i];
-        if (gap < want[i] - 50 || (want[i] == 1000 && gap > 1500))
+        if (gap < want[i] - 50 || (want[i] == 1000 && gap > 1900)) /* 2000: not capped */
             fail_msg("try %d came %.0f ms after the one before, wanted %.0f", i + 2, gap,
                      want[i]);
     }
