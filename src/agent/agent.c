@@ -439,7 +439,7 @@ static void fake_inventory(agent_t *a, int n)
     a->ngpus = n;
 }
 
-/* The GPUs: fake ones, or NVML's (through the health monitor when it watches them). */
+/* The GPUs the nodes register: fake ones, or those NVML lists. */
 static int take_inventory(agent_t *a, const ag_opts_t *o)
 {
     cl_error_t err;
