@@ -216,6 +216,7 @@ static void on_conn_closed(cl_uconn_t *c)
     if (s->destroyed) return;
     if (was_up) {
         cl_daemon_log(s->who, "lost the controller; reconnecting");
+        uv_update_time(s->loop);
         uv_timer_start(&s->retry_timer, try_connect, (uint64_t)s->backoff_ms, 0);
     } else {
         /* A refusal was logged as such (and is last_fail: not logged twice). */
