@@ -48,8 +48,8 @@
  *               session does not carry (now). m is freed when the callback returns. Required.
  *   up(arg)                      connected, before the first Register is queued. May be NULL.
  *   down(arg)                    the connection is lost; every node is unregistered already
- *               and a reconnection is scheduled. Not called by cl_session_destroy(). May be
- * NULL.
+ *               and a reconnection is scheduled. Not called by cl_session_destroy(). May
+ *               be NULL.
  *
  * Not thread-safe: call everything from the thread that runs the loop. */
 #ifndef COLOSSUS_AGENT_SESSION_H
