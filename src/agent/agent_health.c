@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -62,7 +60,7 @@ struct ag_health {
     cl_gpu_node_health_t res; /* written by the worker thread only while polling */
     double poll_now;
     int poll_rc;
-    char poll_err[256];
+    cl_error_t poll_err;
     waiter_t *wait_cur, *wait_next;
 
     /* what the next report carries */
@@ -97,20 +95,6 @@ struct ag_health {
     void *ready_arg;
     held_t *held;
 };
-
-static double unix_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void maybe_free(ag_health_t *h)
 {
@@ -158,8 +142,7 @@ static void latch(ag_health_t *h, cl_health_action_t a, const char *reason)
 static void poll_work(uv_work_t *w)
 {
     ag_health_t *h = w->data;
-    h->poll_rc =
-        cl_gpu_monitor_poll(h->mon, h->poll_now, &h->res, h->poll_err, sizeof h->poll_err);
+    h->poll_rc = cl_gpu_monitor_poll(h->mon, h->poll_now, &h->res, &h->poll_err);
 }
 
 static void start_poll(ag_health_t *h);
@@ -177,7 +160,7 @@ static void poll_done(uv_work_t *w, int status)
         h->last = h->res;
         h->have_last = true;
         h->fresh = true;
-        h->last_time = unix_now();
+        h->last_time = cl_wall_s();
         for (int i = 0; i < h->res.nxids; i++) {
             const cl_gpu_xid_t *x = &h->res.xids[i];
             cl_daemon_log(WHO, "GPU %d: XID %llu (%s, class %s): %s",
@@ -197,7 +180,7 @@ static void poll_done(uv_work_t *w, int status)
         }
         latch(h, h->res.action, h->res.reason);
     } else if (status == 0) {
-        cl_daemon_log(WHO, "GPU monitor: %s", h->poll_err);
+        cl_daemon_log(WHO, "GPU monitor: %s", h->poll_err.msg);
     }
     waiter_t *w0 = h->wait_cur;
     h->wait_cur = NULL;
@@ -218,7 +201,7 @@ static void start_poll(ag_health_t *h)
 {
     if (h->polling || h->closing) return;
     h->work.data = h;
-    h->poll_now = mono_now();
+    h->poll_now = cl_now_ms() / 1000.0;
     if (uv_queue_work(h->loop, &h->work, poll_work, poll_done) == 0) {
         h->polling = true;
         h->refs++;
@@ -232,11 +215,7 @@ static void on_poll_timer(uv_timer_t *t)
 
 void ag_health_poll_then(ag_health_t *h, void (*done)(void *arg), void *arg)
 {
-    waiter_t *w = calloc(1, sizeof *w);
-    if (!w) {
-        done(arg);
-        return;
-    }
+    waiter_t *w = cl_xcalloc(1, sizeof *w);
     w->done = done;
     w->arg = arg;
     if (h->polling) { /* that poll may have read the events already: one more after it */
@@ -285,20 +264,16 @@ static void pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     outbuf_t *o = (uv_pipe_t *)s == &h->out.pipe ? &h->out : &h->err;
     if (n > 0) {
         if (o->len + (size_t)n <= OUT_MAX) {
-            char *p = realloc(o->p, o->len + (size_t)n + 1);
-            if (p) {
-                memcpy(p + o->len, buf->base, (size_t)n);
-                o->len += (size_t)n;
-                p[o->len] = 0;
-                o->p = p;
-            }
+            o->p = cl_xrealloc(o->p, o->len + (size_t)n + 1);
+            memcpy(o->p + o->len, buf->base, (size_t)n);
+            o->len += (size_t)n;
+            o->p[o->len] = 0;
         }
     } else if (n < 0) {
         uv_read_stop(s);
         uv_close((uv_handle_t *)s, part_closed);
     }
 }
-
 
 static void proc_exit(uv_process_t *p, int64_t status, int sig)
 {
@@ -348,7 +323,7 @@ static void first_line(const char *s, char *out, size_t len)
 static void check_finish(ag_health_t *h)
 {
     h->checking = false;
-    h->check_time = unix_now();
+    h->check_time = cl_wall_s();
     h->check_seq = h->queued_seq ? h->queued_seq : h->run_seq;
     h->queued_seq = 0;
     const char *mode = h->check_mode == AG_CHECK_FULL ? "full" : "quick";
@@ -439,7 +414,7 @@ static void run_check(ag_health_t *h, ag_check_mode_t mode, uint64_t seq)
     h->exit_status = 0;
     if (n <= 0) {
         h->exit_status = 2;
-        h->err.p = strdup("cannot find the colossus binary (/proc/self/exe)");
+        h->err.p = cl_xstrdup("cannot find the colossus binary (/proc/self/exe)");
         h->checking = true;
         check_finish(h);
         return;
@@ -470,7 +445,7 @@ static void run_check(ag_health_t *h, ag_check_mode_t mode, uint64_t seq)
         h->exit_status = 2;
         char m[200];
         snprintf(m, sizeof m, "cannot start gpu check: %s", uv_strerror(rc));
-        h->err.p = strdup(m);
+        h->err.p = cl_xstrdup(m);
         h->check_pending = 3;
         uv_close((uv_handle_t *)&h->proc, part_closed);
         uv_close((uv_handle_t *)&h->out.pipe, part_closed);
@@ -495,20 +470,13 @@ bool ag_health_hold_launch(ag_health_t *h, const Colossus__Launch *L, ag_health_
 {
     if (h->o.before_job == AG_CHECK_OFF) return false;
     size_t len = colossus__launch__get_packed_size(L);
-    uint8_t *buf = malloc(len ? len : 1);
-    held_t *x = calloc(1, sizeof *x);
-    if (!buf || !x) {
-        free(buf);
-        free(x);
-        return false; /* launch unchecked rather than not at all */
-    }
+    uint8_t *buf = cl_xmalloc(len ? len : 1);
+    held_t *x = cl_xcalloc(1, sizeof *x);
     colossus__launch__pack(L, buf);
     x->L = colossus__launch__unpack(NULL, len, buf);
     free(buf);
-    if (!x->L) {
-        free(x);
-        return false;
-    }
+    if (!x->L) /* what we packed ourselves: only memory can be missing */
+        cl_oom(len, __FILE__, __LINE__);
     x->go = go;
     x->arg = arg;
     x->next = h->held;
@@ -540,25 +508,17 @@ Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force
 {
     if (!h->fresh && !force) return NULL;
     int ng = h->have_last ? h->last.nsamples : 0;
-    Colossus__NodeHealth *r = calloc(1, sizeof *r);
+    Colossus__NodeHealth *r = cl_xcalloc(1, sizeof *r);
     /* Element arrays only when non-empty: ag_health_report_free() finds them as v[0]. */
-    Colossus__GpuTelemetry *g = ng ? calloc((size_t)ng, sizeof *g) : NULL;
-    Colossus__GpuTelemetry **gp = calloc((size_t)ng + 1, sizeof *gp);
-    Colossus__XidEvent *x = h->nxq ? calloc((size_t)h->nxq, sizeof *x) : NULL;
-    Colossus__XidEvent **xp = calloc((size_t)h->nxq + 1, sizeof *xp);
-    if (!r || (ng && !g) || !gp || (h->nxq && !x) || !xp) {
-        free(r);
-        free(g);
-        free(gp);
-        free(x);
-        free(xp);
-        return NULL;
-    }
+    Colossus__GpuTelemetry *g = ng ? cl_xcalloc((size_t)ng, sizeof *g) : NULL;
+    Colossus__GpuTelemetry **gp = cl_xcalloc((size_t)ng + 1, sizeof *gp);
+    Colossus__XidEvent *x = h->nxq ? cl_xcalloc((size_t)h->nxq, sizeof *x) : NULL;
+    Colossus__XidEvent **xp = cl_xcalloc((size_t)h->nxq + 1, sizeof *xp);
     colossus__node_health__init(r);
     r->node = node;
     r->action = (char *)cl_health_action_name(h->latched);
     r->reason = h->reason;
-    r->time = h->have_last ? h->last_time : unix_now();
+    r->time = h->have_last ? h->last_time : cl_wall_s();
     r->gpus_expected = (uint32_t)h->ninv;
     r->gpus_found = h->have_last ? (uint32_t)h->last.found : (uint32_t)h->ninv;
     r->check = h->checking ? "running" : h->check;
@@ -620,21 +580,17 @@ void ag_health_report_free(Colossus__NodeHealth *r)
 /* ------------------------------------------------------------------ life ----------------- */
 
 ag_health_t *ag_health_create(uv_loop_t *loop, const ag_health_opts_t *o,
-                              ag_health_urgent_f *urgent, void *arg, char *err, size_t len)
+                              ag_health_urgent_f *urgent, void *arg, cl_error_t *err)
 {
-    ag_health_t *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, len, "out of memory");
-        return NULL;
-    }
-    h->mon = cl_gpu_monitor_create(NULL, err, len);
+    ag_health_t *h = cl_xcalloc(1, sizeof *h);
+    h->mon = cl_gpu_monitor_create(NULL, err);
     if (!h->mon) {
         free(h);
         return NULL;
     }
     h->ninv = cl_gpu_monitor_inventory(h->mon, &h->inv);
     if (h->ninv <= 0) {
-        snprintf(err, len, "NVML lists no usable GPU");
+        cl_err(err, "NVML lists no usable GPU");
         cl_gpu_monitor_destroy(h->mon);
         free(h);
         return NULL;

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "colossus.pb-c.h"
+#include "colossus/core.h" /* cl_error_t */
 
 struct cl_gpu_inv; /* gpu/nvml.h */
 
@@ -34,7 +35,7 @@ typedef void ag_health_urgent_f(void *arg);
 /* Opens NVML and takes the inventory (the GPUs the node registers). NULL with err set when
  * NVML cannot be loaded or lists no usable GPU. Caller destroys. */
 ag_health_t *ag_health_create(uv_loop_t *loop, const ag_health_opts_t *o,
-                              ag_health_urgent_f *urgent, void *arg, char *err, size_t len);
+                              ag_health_urgent_f *urgent, void *arg, cl_error_t *err);
 /* Stops polling and closes its handles; a check in flight is killed. Accepts NULL. Run the
  * loop afterwards so that the handles close. */
 void ag_health_destroy(ag_health_t *h);
@@ -49,8 +50,8 @@ int ag_health_nvlink_domain(const ag_health_t *h, char *key, size_t len);
 void ag_health_start(ag_health_t *h, void (*ready)(void *arg), void *arg);
 
 /* Build the report for node id: the latest telemetry, the XIDs not yet reported, the latched
- * action and the last check. NULL when nothing new since the last report (unless force).
- * Free it with ag_health_report_free() once sent. */
+ * action and the last check. NULL only when nothing is new since the last report (unless
+ * force). Free it with ag_health_report_free() once sent. */
 Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force);
 void ag_health_report_free(Colossus__NodeHealth *r);
 
@@ -63,9 +64,10 @@ void ag_health_check_order(ag_health_t *h, const Colossus__CheckOrder *o);
 void ag_health_poll_then(ag_health_t *h, void (*done)(void *arg), void *arg);
 
 /* Pre-job check: if configured, hold the launch, run the check, and call go(L copy, arg) when
- * it passed; on failure the launch is dropped (the node reports keep-out: the controller
- * restarts the job elsewhere as a node failure). Returns false when no pre-job check is
- * configured (the caller launches at once). */
+ * it passed (or could not run: a missing burn-in library does not keep jobs off the node); on
+ * failure the launch is dropped (the node reports keep-out: the controller restarts the job
+ * elsewhere as a node failure). Returns false when no pre-job check is configured (the caller
+ * launches at once). */
 typedef void ag_health_go_f(const Colossus__Launch *L, void *arg);
 bool ag_health_hold_launch(ag_health_t *h, const Colossus__Launch *L, ag_health_go_f *go,
                            void *arg);

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/util.h"
+
 #define SPARE_PREFIX ".spare."
 
 struct cl_filepool {
@@ -106,17 +108,11 @@ static void sweep(const char *dir)
 
 cl_filepool_t *cl_filepool_new(uv_loop_t *loop, const char *dir, unsigned target)
 {
-    if (!loop || !dir || !*dir || target < 1 || target > 1024 || strlen(dir) > 4000) return NULL;
-    cl_filepool_t *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->ring = calloc(target, sizeof *p->ring);
-    p->dir = strdup(dir);
-    if (!p->ring || !p->dir) {
-        free(p->ring);
-        free(p->dir);
-        free(p);
+    if (!loop || !dir || !*dir || target < 1 || target > 1024 || strlen(dir) > 4000)
         return NULL;
-    }
+    cl_filepool_t *p = cl_xcalloc(1, sizeof *p);
+    p->ring = cl_xcalloc(target, sizeof *p->ring);
+    p->dir = cl_xstrdup(dir);
     p->loop = loop;
     p->pid = getpid();
     p->target = target;

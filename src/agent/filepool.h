@@ -23,8 +23,8 @@
 typedef struct cl_filepool cl_filepool_t;
 
 /* A pool of `target` spares (1..1024) in dir, which must exist. Spares a dead agent left
- * there (".spare.*" of a pid that is not alive) are removed. NULL on bad arguments or out
- * of memory. The first spares are made on the thread pool: the pool is usable at once. */
+ * there (".spare.*" of a pid that is not alive) are removed. NULL on bad arguments. The
+ * first spares are made on the thread pool: the pool is usable at once. */
 cl_filepool_t *cl_filepool_new(uv_loop_t *loop, const char *dir, unsigned target);
 
 /* open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, mode) where path is in

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +49,6 @@ struct cl_launch {
 };
 
 static unsigned launch_seq; /* makes cgroup names unique within this process */
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int cl_launch_log_path(const char *log_dir, const char *prefix, uint32_t rank, char *buf,
                        size_t len)
@@ -285,71 +273,70 @@ static void on_sigchld(uv_signal_t *h, int signum)
 
 /* ------------------------------------------------------------------ start --------------- */
 
-static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
+static int check_spec(const cl_launch_spec_t *s, cl_error_t *err)
 {
     if (!s) {
-        fail(err, errlen, "launch: no spec");
+        cl_err(err, "launch: no spec");
         return -1;
     }
     if (s->local_ranks < 1 || s->local_ranks > MAX_LOCAL_RANKS) {
-        fail(err, errlen, "launch: local_ranks %u is out of range 1..%d", s->local_ranks,
-             MAX_LOCAL_RANKS);
+        cl_err(err, "launch: local_ranks %u is out of range 1..%d", s->local_ranks,
+               MAX_LOCAL_RANKS);
         return -1;
     }
     if (s->nnodes < 1 || s->node_rank >= s->nnodes) {
-        fail(err, errlen, "launch: node_rank %u is not below nnodes %u", s->node_rank,
-             s->nnodes);
+        cl_err(err, "launch: node_rank %u is not below nnodes %u", s->node_rank, s->nnodes);
         return -1;
     }
     if ((uint64_t)s->nnodes * s->local_ranks > INT32_MAX) {
-        fail(err, errlen, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
+        cl_err(err, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
         return -1;
     }
     if (s->gpus) {
         for (uint32_t i = 0; i < s->local_ranks; i++)
             for (uint32_t j = 0; j < i; j++)
                 if (s->gpus[i] == s->gpus[j]) {
-                    fail(err, errlen, "launch: GPU %u is listed twice", s->gpus[i]);
+                    cl_err(err, "launch: GPU %u is listed twice", s->gpus[i]);
                     return -1;
                 }
     }
     if (!s->master_addr || !*s->master_addr) {
-        fail(err, errlen, "launch: no master address");
+        cl_err(err, "launch: no master address");
         return -1;
     }
     if (!s->master_port) {
-        fail(err, errlen, "launch: no master port");
+        cl_err(err, "launch: no master port");
         return -1;
     }
     if (!s->argv || !s->argv[0] || !*s->argv[0]) {
-        fail(err, errlen, "launch: no command");
+        cl_err(err, "launch: no command");
         return -1;
     }
     if (!s->work_dir || !*s->work_dir) {
-        fail(err, errlen, "launch: no working directory");
+        cl_err(err, "launch: no working directory");
         return -1;
     }
     if (!s->log_dir || !*s->log_dir) {
-        fail(err, errlen, "launch: no log directory");
+        cl_err(err, "launch: no log directory");
         return -1;
     }
     if (s->checkpoint_dir && !*s->checkpoint_dir) {
-        fail(err, errlen, "launch: empty checkpoint directory");
+        cl_err(err, "launch: empty checkpoint directory");
         return -1;
     }
     if (s->grace_ms < 0) {
-        fail(err, errlen, "launch: negative grace period %d ms", s->grace_ms);
+        cl_err(err, "launch: negative grace period %d ms", s->grace_ms);
         return -1;
     }
     if (s->cgroup_mode != CL_LAUNCH_CGROUP_AUTO && s->cgroup_mode != CL_LAUNCH_CGROUP_OFF &&
         s->cgroup_mode != CL_LAUNCH_CGROUP_REQUIRE) {
-        fail(err, errlen, "launch: unknown cgroup mode %d", (int)s->cgroup_mode);
+        cl_err(err, "launch: unknown cgroup mode %d", (int)s->cgroup_mode);
         return -1;
     }
     for (char *const *e = s->env_extra; e && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || eq == *e) {
-            fail(err, errlen, "launch: environment entry '%s' is not NAME=VALUE", *e);
+            cl_err(err, "launch: environment entry '%s' is not NAME=VALUE", *e);
             return -1;
         }
     }
@@ -357,28 +344,28 @@ static int check_spec(const cl_launch_spec_t *s, char *err, size_t errlen)
 }
 
 /* Make the launch's cgroup. Returns 0 (with *out NULL when cgroups are not used) or -1. */
-static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t errlen)
+static int make_cgroup(const cl_launch_spec_t *s, char **out, cl_error_t *err)
 {
     *out = NULL;
     if (s->cgroup_mode == CL_LAUNCH_CGROUP_OFF) return 0;
     char parent[1024];
     if (s->cgroup_parent) {
         if (snprintf(parent, sizeof parent, "%s", s->cgroup_parent) >= (int)sizeof parent) {
-            fail(err, errlen, "launch: cgroup parent path is too long");
+            cl_err(err, "launch: cgroup parent path is too long");
             return -1;
         }
         /* A plain directory would take "cgroup.procs" as an ordinary file and contain
          * nothing: only a directory of a cgroup v2 file system will do. */
         if (!cl__is_cgroup2(parent)) {
             if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
-                fail(err, errlen, "launch: %s is not in a cgroup v2 hierarchy", parent);
+                cl_err(err, "launch: %s is not in a cgroup v2 hierarchy", parent);
                 return -1;
             }
             return 0;
         }
     } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
         if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
-            fail(err, errlen, "launch: no cgroup v2 hierarchy found under /sys/fs/cgroup");
+            cl_err(err, "launch: no cgroup v2 hierarchy found under /sys/fs/cgroup");
             return -1;
         }
         return 0;
@@ -394,50 +381,36 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, char *err, size_t 
     }
     if (e) {
         if (s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
-            fail(err, errlen, "launch: cannot create cgroup %s: %s", path, strerror(e));
+            cl_err(err, "launch: cannot create cgroup %s: %s", path, strerror(e));
             return -1;
         }
         return 0; /* AUTO: not writable here, use process groups */
     }
-    *out = strdup(path);
-    if (!*out) {
-        cl__cgroup_remove(path);
-        fail(err, errlen, "launch: out of memory");
-        return -1;
-    }
+    *out = cl_xstrdup(path);
     return 0;
 }
 
 /* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
  * to wait on in *report_fd, or -1 with err filled. */
 static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
-                       int cgroup_fd, int cgroup_dir_fd, int *report_fd, char *err,
-                       size_t errlen)
+                       int cgroup_fd, int cgroup_dir_fd, int *report_fd, cl_error_t *err)
 {
     struct rank *r = &l->ranks[i];
     char logpath[4096];
     if (cl_launch_log_path(s->log_dir, s->log_prefix, r->global, logpath, sizeof logpath) < 0) {
-        fail(err, errlen, "launch: log directory path is too long");
+        cl_err(err, "launch: log directory path is too long");
         return -1;
     }
-    int fd =
-        cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0644));
+    int fd = cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0644));
     if (fd < 0) {
-        fail(err, errlen, "launch: cannot open log file %s: %s", logpath, strerror(errno));
+        cl_err(err, "launch: cannot open log file %s: %s", logpath, strerror(errno));
         return -1;
     }
     char **env = cl__rank_env(s, i, environ);
     size_t argc = 0;
     while (s->argv[argc])
         argc++;
-    char **sh_argv = calloc(argc + 2, sizeof *sh_argv);
-    if (!env || !sh_argv) {
-        close(fd);
-        cl__strv_free(env);
-        free(sh_argv);
-        fail(err, errlen, "launch: out of memory");
-        return -1;
-    }
+    char **sh_argv = cl_xcalloc(argc + 2, sizeof *sh_argv);
     sh_argv[0] = "/bin/sh";
     sh_argv[1] = (char *)path;
     for (size_t k = 1; k < argc; k++)
@@ -455,25 +428,25 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .parent_death_kill = !s->survive_agent,
         .parent = getpid(),
     };
-    char why[256];
-    pid_t pid = cl__spawn_begin(&q, report_fd, why, sizeof why);
+    cl_error_t why;
+    pid_t pid = cl__spawn_begin(&q, report_fd, &why);
     close(fd);
     free(sh_argv);
     cl__strv_free(env);
     if (pid < 0)
-        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+        cl_err(err, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why.msg);
     return pid;
 }
 
 /* Wait until forked rank i has exec'd. Returns 0 (the rank then runs), or -1 with err
  * filled (the child is reaped). */
 static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pid_t pid,
-                       int report_fd, char *err, size_t errlen)
+                       int report_fd, cl_error_t *err)
 {
     struct rank *r = &l->ranks[i];
-    char why[256];
-    if (cl__spawn_end(pid, report_fd, why, sizeof why) < 0) {
-        fail(err, errlen, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why);
+    cl_error_t why;
+    if (cl__spawn_end(pid, report_fd, &why) < 0) {
+        cl_err(err, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why.msg);
         return -1;
     }
     r->pid = pid;
@@ -484,46 +457,34 @@ static int finish_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, pi
 }
 
 int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
-                    void *arg, cl_launch_t **out, char *err, size_t errlen)
+                    void *arg, cl_launch_t **out, cl_error_t *err)
 {
-    if (err && errlen) err[0] = '\0';
     if (!loop || !cb || !out) {
-        fail(err, errlen, "launch: loop, callback and result pointer are required");
+        cl_err(err, "launch: loop, callback and result pointer are required");
         return -1;
     }
-    if (check_spec(spec, err, errlen) < 0) return -1;
+    if (check_spec(spec, err) < 0) return -1;
     const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
     for (size_t i = 0; i < 3; i++) {
-        if (dirs[i] && cl__mkdir_p(dirs[i], 0755) < 0) {
-            fail(err, errlen, "launch: cannot create directory %s: %s", dirs[i],
-                 strerror(errno));
+        if (dirs[i] && cl_mkdir_p(dirs[i], 0755) < 0) {
+            cl_err(err, "launch: cannot create directory %s: %s", dirs[i], strerror(errno));
             return -1;
         }
     }
     /* Find the command now, in the ranks' PATH, so that a typo is an error here rather
      * than 127 in a log file. */
     char **env0 = cl__rank_env(spec, 0, environ);
-    if (!env0) {
-        fail(err, errlen, "launch: out of memory");
-        return -1;
-    }
     char path[4096];
     int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir, path,
                                  sizeof path);
     cl__strv_free(env0);
     if (found < 0) {
-        fail(err, errlen, "launch: command not found or not executable: %s", spec->argv[0]);
+        cl_err(err, "launch: command not found or not executable: %s", spec->argv[0]);
         return -1;
     }
 
-    cl_launch_t *l = calloc(1, sizeof *l);
-    struct rank *ranks = calloc(spec->local_ranks, sizeof *ranks);
-    if (!l || !ranks) {
-        free(l);
-        free(ranks);
-        fail(err, errlen, "launch: out of memory");
-        return -1;
-    }
+    cl_launch_t *l = cl_xcalloc(1, sizeof *l);
+    struct rank *ranks = cl_xcalloc(spec->local_ranks, sizeof *ranks);
     l->loop = loop;
     l->cb = cb;
     l->arg = arg;
@@ -534,7 +495,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     l->state = ST_RUNNING;
     for (uint32_t i = 0; i < l->n; i++)
         ranks[i].global = spec->node_rank * spec->local_ranks + i;
-    if (make_cgroup(spec, &l->cgroup, err, errlen) < 0) {
+    if (make_cgroup(spec, &l->cgroup, err) < 0) {
         free(ranks);
         free(l);
         return -1;
@@ -546,7 +507,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         snprintf(procs, sizeof procs, "%s/cgroup.procs", l->cgroup);
         cgroup_fd = cl__high_fd(open(procs, O_WRONLY | O_CLOEXEC));
         if (cgroup_fd < 0 && spec->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
-            fail(err, errlen, "launch: cannot open %s: %s", procs, strerror(errno));
+            cl_err(err, "launch: cannot open %s: %s", procs, strerror(errno));
             if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
             cl__cgroup_remove(l->cgroup);
             free(l->cgroup);
@@ -571,8 +532,8 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     uint32_t forked = 0;
     int rc = 0;
     for (; forked < l->n; forked++) {
-        pids[forked] = fork_rank(l, spec, forked, path, cgroup_fd, cgroup_dir_fd, &fds[forked],
-                                 err, errlen);
+        pids[forked] =
+            fork_rank(l, spec, forked, path, cgroup_fd, cgroup_dir_fd, &fds[forked], err);
         if (pids[forked] < 0) {
             rc = -1;
             break;
@@ -580,11 +541,11 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     }
     if (cgroup_fd >= 0) close(cgroup_fd);
     if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
-    char why[512];
+    cl_error_t why;
     for (uint32_t i = 0; i < forked; i++)
-        if (finish_rank(l, spec, i, pids[i], fds[i], why, sizeof why) < 0 && rc == 0) {
+        if (finish_rank(l, spec, i, pids[i], fds[i], &why) < 0 && rc == 0) {
             rc = -1;
-            fail(err, errlen, "%s", why); /* the first rank's failure is the one reported */
+            if (err) *err = why; /* the first rank's failure is the one reported */
         }
     if (rc < 0) {
         /* No side effects on failure: kill what started; the loop reaps it and frees l

@@ -12,8 +12,8 @@
  * in the launch's cgroup (CLONE_INTO_CGROUP; where the kernel lacks it, fork() and the child
  * joins the cgroup before exec), resets every signal to its default and unblocks them, calls
  * setsid(), redirects stdio and chdirs before exec, so the rank and whatever it forks are in
- * the cgroup from their first instruction (launch_spawn.c). The ranks are reaped on the loop through a
- * uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
+ * the cgroup from their first instruction (launch_spawn.c). The ranks are reaped on the loop
+ * through a uv_signal_t on SIGCHLD with waitpid() on their own pids only, so the agent's other
  * children (uv_spawn's too) are untouched. The agent must not set SIGCHLD to SIG_IGN nor
  * call waitpid(-1).
  * Cgroups are named "job<ID>-inc<INCARNATION>-node<NODE_RANK>-<AGENT PID>-<SEQ>" under
@@ -45,8 +45,9 @@
  * COLOSSUS_CHECKPOINT_DIR is only set when checkpoint_dir is given.
  *
  * stdin is /dev/null; stdout and stderr of rank RANK go, appended, to
- * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()). The working directory is work_dir.
- * log_dir, work_dir and checkpoint_dir are created (mode 0755, with parents) if missing.
+ * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()). The working directory is
+ * work_dir. log_dir, work_dir and checkpoint_dir are created (mode 0755, with parents) if
+ * missing.
  *
  * Not thread-safe: call everything from the thread that runs the loop. */
 #ifndef COLOSSUS_AGENT_LAUNCH_H
@@ -56,6 +57,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
+
+#include "colossus/core.h" /* cl_error_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,7 +92,7 @@ typedef struct cl_launch_spec {
     const char *log_dir;        /* where rank-RANK.log files go, required */
     const char *log_prefix;     /* put before "rank-" in their names (e.g. "job42."), or NULL */
     struct cl_filepool *log_pool; /* spare files in log_dir (filepool.h), or NULL */
-    int grace_ms;               /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
+    int grace_ms;                 /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
     const char *cgroup_parent; /* cgroup v2 directory under which the launch's cgroup is
                                 * made; NULL: "colossus" under the cgroup v2 mount
@@ -111,9 +114,9 @@ typedef void cl_launch_done_f(cl_launch_t *l, int result, int failed_rank, void 
 /* Start the ranks. On success returns 0 and stores a new launcher in *out, which the caller
  * must release with cl_launch_destroy(). On failure returns -1, writes a sentence naming
  * the problem into err (when err is not NULL), leaves no process running and never calls
- * cb. */
+ * cb. Out of memory is not a failure: it aborts (util.h's allocation policy). */
 int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
-                    void *arg, cl_launch_t **out, char *err, size_t errlen);
+                    void *arg, cl_launch_t **out, cl_error_t *err);
 
 /* Stop every rank: SIGTERM now, SIGKILL after grace_ms. Idempotent; does nothing once the
  * callback has fired. The callback fires when everything is reaped. */

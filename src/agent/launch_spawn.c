@@ -191,7 +191,7 @@ static int clone3_unsupported(int e)
 /* CL__SPAWN_VFORK. Returns the pid of a child that has exec'd, -1 with err (the child that
  * could not exec reaped, or clone3 failed), or 0 when the kernel cannot do it (step down).
  * A failing child reports through memory it shares with us: no pipe. */
-static pid_t spawn_vfork(const struct cl__spawn_req *q, int devnull, char *err, size_t errlen)
+static pid_t spawn_vfork(const struct cl__spawn_req *q, int devnull, cl_error_t *err)
 {
 #if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
     struct child_report rep = {0, 0};
@@ -209,18 +209,18 @@ static pid_t spawn_vfork(const struct cl__spawn_req *q, int devnull, char *err, 
     long pid = clone3_call(&ca, &a);
     if (pid < 0) {
         if (clone3_unsupported((int)-pid)) return 0;
-        snprintf(err, errlen, "clone3: %s", strerror((int)-pid));
+        cl_err(err, "clone3: %s", strerror((int)-pid));
         return -1;
     }
     if (rep.step) { /* it ran child() to _exit() before we resumed */
         while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
+        cl_err(err, "%s: %s", step_name(rep.step), strerror(rep.err));
         return -1;
     }
     return (pid_t)pid;
 #else
-    (void)q, (void)devnull, (void)err, (void)errlen;
+    (void)q, (void)devnull, (void)err;
     return 0;
 #endif
 }
@@ -250,11 +250,11 @@ static pid_t fork_into(int cgroup_dir_fd, int *in_cgroup)
     return fork();
 }
 
-pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen)
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, cl_error_t *err)
 {
     int devnull = devnull_fd();
     if (devnull < 0) {
-        snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+        cl_err(err, "/dev/null: %s", strerror(errno));
         return -1;
     }
     /* With every signal blocked across the clone, no handler of the agent (libuv's
@@ -263,7 +263,7 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     if (spawn_mode == CL__SPAWN_VFORK) {
-        pid_t pid = spawn_vfork(q, devnull, err, errlen);
+        pid_t pid = spawn_vfork(q, devnull, err);
         if (pid != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             *report_fd = -1; /* nothing to wait for: it has exec'd */
@@ -276,7 +276,7 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     int pipefd[2] = {-1, -1};
     if (pipe2(pipefd, O_CLOEXEC) < 0 || (pipefd[0] = cl__high_fd(pipefd[0])) < 0 ||
         (pipefd[1] = cl__high_fd(pipefd[1])) < 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
+        cl_err(err, "%s", strerror(errno));
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (pipefd[0] >= 0) close(pipefd[0]);
         if (pipefd[1] >= 0) close(pipefd[1]);
@@ -290,14 +290,14 @@ pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, 
     close(pipefd[1]);
     if (pid < 0) {
         close(pipefd[0]);
-        snprintf(err, errlen, "fork: %s", strerror(fork_errno));
+        cl_err(err, "fork: %s", strerror(fork_errno));
         return -1;
     }
     *report_fd = pipefd[0];
     return pid;
 }
 
-int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen)
+int cl__spawn_end(pid_t pid, int report_fd, cl_error_t *err)
 {
     if (report_fd < 0) return 0; /* CL__SPAWN_VFORK: cl__spawn_begin() saw the exec */
     /* The pipe closes on a successful exec: wait for that or for the child's report. */
@@ -310,16 +310,16 @@ int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen)
     if (n == (ssize_t)sizeof rep) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        snprintf(err, errlen, "%s: %s", step_name(rep.step), strerror(rep.err));
+        cl_err(err, "%s: %s", step_name(rep.step), strerror(rep.err));
         return -1;
     }
     return 0;
 }
 
-pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen)
+pid_t cl__spawn(const struct cl__spawn_req *q, cl_error_t *err)
 {
     int fd;
-    pid_t pid = cl__spawn_begin(q, &fd, err, errlen);
-    if (pid < 0 || cl__spawn_end(pid, fd, err, errlen) < 0) return -1;
+    pid_t pid = cl__spawn_begin(q, &fd, err);
+    if (pid < 0 || cl__spawn_end(pid, fd, err) < 0) return -1;
     return pid;
 }

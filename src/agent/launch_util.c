@@ -1,5 +1,5 @@
 /* launch_util.c - helpers of the rank launcher: rank environment and arguments, command
- * lookup, mkdir -p, cgroup v2 files (create, signal, kill, populated) and /proc scans. */
+ * lookup, cgroup v2 files (create, signal, kill, populated) and /proc scans. */
 #include "agent/launch_util.h"
 
 #include <ctype.h>
@@ -80,25 +80,13 @@ const char *cl__env_get(char *const *env, const char *name)
 struct strv {
     char **v;
     size_t n, cap;
-    int oom;
 };
 
 static void push(struct strv *s, char *str) /* takes str */
 {
-    if (!str) {
-        s->oom = 1;
-        return;
-    }
     if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v) {
-            free(str);
-            s->oom = 1;
-            return;
-        }
-        s->v = v;
-        s->cap = cap;
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = cl_xrealloc(s->v, s->cap * sizeof *s->v);
     }
     s->v[s->n++] = str;
     s->v[s->n] = NULL;
@@ -110,16 +98,16 @@ static void pushf(struct strv *s, const char *fmt, ...)
     va_list ap;
     char *str = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&str, fmt, ap) < 0) str = NULL;
+    int n = vasprintf(&str, fmt, ap);
     va_end(ap);
+    if (n < 0) cl_oom(strlen(fmt), __FILE__, __LINE__);
     push(s, str);
 }
 
 static char *gpu_list(const cl_launch_spec_t *sp)
 {
     size_t cap = (size_t)sp->local_ranks * 11 + 1;
-    char *buf = malloc(cap), *p = buf;
-    if (!buf) return NULL;
+    char *buf = cl_xmalloc(cap), *p = buf;
     *p = '\0';
     for (uint32_t i = 0; sp->gpus && i < sp->local_ranks; i++)
         p += sprintf(p, "%s%u", i ? "," : "", sp->gpus[i]);
@@ -130,9 +118,9 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
 {
     struct strv s = {0};
     for (char *const *e = base; e && *e; e++)
-        if (strchr(*e, '=') && !is_own(*e)) push(&s, strdup(*e));
+        if (strchr(*e, '=') && !is_own(*e)) push(&s, cl_xstrdup(*e));
     for (char *const *e = sp->env_extra; e && *e; e++)
-        if (!is_own(*e)) push(&s, strdup(*e));
+        if (!is_own(*e)) push(&s, cl_xstrdup(*e));
     pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
     pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
     pushf(&s, "COLOSSUS_INCARNATION=%u", sp->incarnation);
@@ -145,15 +133,8 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
     pushf(&s, "MASTER_ADDR=%s", sp->master_addr);
     pushf(&s, "MASTER_PORT=%u", (unsigned)sp->master_port);
     char *gpus = gpu_list(sp);
-    if (gpus)
-        pushf(&s, "CUDA_VISIBLE_DEVICES=%s", gpus);
-    else
-        s.oom = 1;
+    pushf(&s, "CUDA_VISIBLE_DEVICES=%s", gpus);
     free(gpus);
-    if (s.oom) {
-        cl__strv_free(s.v);
-        return NULL;
-    }
     /* One entry per name, the last one wins (env_extra may repeat a name). */
     size_t k = 0;
     for (size_t i = 0; i < s.n; i++) {
@@ -202,33 +183,6 @@ int cl__find_command(const char *cmd, const char *path, const char *work_dir, ch
         if (!end) return -1;
         p = end + 1;
     }
-}
-
-int cl__mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof buf) {
-        errno = len ? ENAMETOOLONG : ENOENT;
-        return -1;
-    }
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) < 0) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
 }
 
 /* --------------------------------------------------------------- cgroup v2 -------------- */

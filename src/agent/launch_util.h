@@ -8,13 +8,14 @@
 #include <sys/types.h>
 
 #include "agent/launch.h"
+#include "util/util.h"
 
 /* NULL-terminated vectors of malloc'ed strings. Accepts NULL. */
 void cl__strv_free(char **v);
 
 /* The environment of local rank `local`: base (the agent's environ), then spec->env_extra,
- * then the launcher's variables; one entry per name, the last one wins. NULL when out of
- * memory. Caller frees with cl__strv_free(). */
+ * then the launcher's variables; one entry per name, the last one wins. Never NULL (cl_xmalloc
+ * policy, util.h). Caller frees with cl__strv_free(). */
 char **cl__rank_env(const cl_launch_spec_t *s, uint32_t local, char *const *base);
 /* Value of NAME in a NAME=VALUE vector, or NULL. */
 const char *cl__env_get(char *const *env, const char *name);
@@ -41,9 +42,10 @@ struct cl__spawn_req {
 
 /* fork + exec in a new session (setsid), signals reset to default and unblocked, in the
  * cgroup before exec: born there through clone3(CLONE_INTO_CGROUP) when the kernel has it
- * (Linux 5.7), else moved there by the child. Returns the pid once the child has exec'd, or -1 with a sentence in
- * err (the child, if any, is then reaped). The caller must reap the pid. */
-pid_t cl__spawn(const struct cl__spawn_req *q, char *err, size_t errlen);
+ * (Linux 5.7), else moved there by the child. Returns the pid once the child has exec'd, or
+ * -1 with a sentence in err (the child, if any, is then reaped). The caller must reap the
+ * pid. */
+pid_t cl__spawn(const struct cl__spawn_req *q, cl_error_t *err);
 /* How children are made (see launch_spawn.c): the best the system has by default; tests
  * force the slower paths. Returns the previous mode. */
 enum { CL__SPAWN_FORK = 0, CL__SPAWN_CLONE3 = 1, CL__SPAWN_VFORK = 2 };
@@ -51,15 +53,12 @@ int cl__spawn_set_mode(int mode);
 /* cl__spawn() in two halves, so that several children can exec at once: begin forks and
  * returns the pid (or -1 with err) and the fd on which end waits for the exec; end returns
  * 0, or -1 with err once it has reaped the child that could not exec. */
-pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, char *err, size_t errlen);
-int cl__spawn_end(pid_t pid, int report_fd, char *err, size_t errlen);
+pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, cl_error_t *err);
+int cl__spawn_end(pid_t pid, int report_fd, cl_error_t *err);
 
 /* fd itself when it is above 2 (or negative), else a close-on-exec duplicate above 2 (fd is
  * then closed). */
 int cl__high_fd(int fd);
-
-/* mkdir -p. Returns 0 or -1 with errno. */
-int cl__mkdir_p(const char *path, mode_t mode);
 
 /* "<cgroup v2 mount>/colossus", created if missing. 0, or -1 when there is no writable
  * cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified. */

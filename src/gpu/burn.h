@@ -13,8 +13,9 @@ extern "C" {
 
 #define CL_BURN_ABI 1
 #define CL_BURN_LIB "libcolossus-cuda.so"
-#define CL_BURN_ENV "COLOSSUS_CUDA_LIB" /* path of the library, instead of next to the binary  \
-                                         */
+#define CL_BURN_ENV                                                                            \
+    "COLOSSUS_CUDA_LIB" /* path of the library, instead of next to the binary                  \
+                         */
 
 typedef struct cl_burn_opts {
     double gemm_s;   /* seconds of timed GEMM for each of the two cuBLAS paths */
@@ -47,7 +48,9 @@ typedef struct cl_burn_result {
 
 /* Exported by the library. */
 typedef int cl_burn_abi_f(void);
-/* CUDA devices visible (>= 0), or -1 with err set (no driver, no device). */
+/* CUDA devices visible (>= 0), or -1 with err set (no driver, no device). A plain buffer, not
+ * the project's cl_error_t: this is the C ABI of a library that nvcc builds from burn.cu
+ * without the project's headers, and changing it would need CL_BURN_ABI bumped. */
 typedef int cl_burn_devices_f(char *err, size_t errlen);
 /* Run the burn-in on the CUDA device whose UUID is `uuid` (NVML's "GPU-..." form). Returns 0
  * with *r filled (r->ok says whether it finished); -1 when no device has that UUID. Safe to

@@ -1,19 +1,21 @@
-/* cmd_gpu.c - `colossus gpu list` (inventory) and `colossus gpu check` (burn-in, pass/fail). */
+/* cmd_gpu.c - `colossus gpu list` (inventory), `gpu stat` (telemetry) and `gpu check`
+ * (burn-in, pass/fail). */
 #include <dlfcn.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gpu/burn.h"
 #include "gpu/check.h"
 #include "gpu/health.h"
 #include "gpu/nvml.h"
+#include "util/util.h"
 
 int cmd_gpu(int argc, char **argv);
 
@@ -37,42 +39,49 @@ static void usage(FILE *f)
         "       --full <= 60 s. Exit 0 all passed, 1 a GPU failed, 2 nothing to check.\n");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Options shared by both subcommands; returns -1 after printing the problem. */
+/* Options shared by the subcommands. */
 struct opts {
     int json, full, quick;
 };
 
+enum { OPT_JSON = 1000, OPT_QUICK, OPT_FULL };
+
+/* Bad usage of `colossus gpu SUB`: the problem, then the usage, on stderr. Returns -1. */
+static int bad_usage(const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int bad_usage(const char *sub, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "colossus gpu %s: ", sub);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage(stderr);
+    return -1;
+}
+
+/* 0 to go on, 1 after --help (exit 0), -1 after a usage error (exit 2). */
 static int parse(int argc, char **argv, struct opts *o, int allow_mode)
 {
-    static const struct option longs[] = {{"json", no_argument, NULL, 'j'},
-                                          {"quick", no_argument, NULL, 'q'},
-                                          {"full", no_argument, NULL, 'f'},
+    static const struct option longs[] = {{"json", no_argument, NULL, OPT_JSON},
+                                          {"quick", no_argument, NULL, OPT_QUICK},
+                                          {"full", no_argument, NULL, OPT_FULL},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     optind = 1;
-    opterr = 0;
+    opterr = 0; /* our own message names the subcommand */
     int c;
     while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
         switch (c) {
-        case 'j':
+        case OPT_JSON:
             o->json = 1;
             break;
-        case 'q':
-        case 'f':
-            if (!allow_mode) {
-                fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0],
-                        argv[optind - 1]);
-                return -1;
-            }
-            if (c == 'q')
+        case OPT_QUICK:
+        case OPT_FULL:
+            if (!allow_mode) return bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+            if (c == OPT_QUICK)
                 o->quick = 1;
             else
                 o->full = 1;
@@ -81,19 +90,11 @@ static int parse(int argc, char **argv, struct opts *o, int allow_mode)
             usage(stdout);
             return 1;
         default:
-            fprintf(stderr, "colossus gpu %s: unknown option '%s'\n", argv[0],
-                    argv[optind - 1]);
-            return -1;
+            return bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "colossus gpu %s: unexpected argument '%s'\n", argv[0], argv[optind]);
-        return -1;
-    }
-    if (o->quick && o->full) {
-        fprintf(stderr, "colossus gpu check: --quick and --full exclude each other\n");
-        return -1;
-    }
+    if (optind < argc) return bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+    if (o->quick && o->full) return bad_usage(argv[0], "--quick and --full exclude each other");
     return 0;
 }
 
@@ -103,13 +104,13 @@ static int gpu_list(int argc, char **argv)
     int rc = parse(argc, argv, &o, 0);
     if (rc) return rc > 0 ? 0 : 2;
     static cl_gpu_inv_t g[CL_NVML_MAX_GPUS];
-    char err[256];
-    int n = cl_nvml_inventory(g, CL_NVML_MAX_GPUS, err, sizeof(err));
+    cl_error_t err;
+    int n = cl_nvml_inventory(g, CL_NVML_MAX_GPUS, &err);
     if (n < 0) {
-        fprintf(stderr, "colossus gpu list: %s\n", err);
+        fprintf(stderr, "colossus gpu list: %s\n", err.msg);
         return EXIT_NODRIVER;
     }
-    int listed = cl_nvml_count(NULL, 0);
+    int listed = cl_nvml_count(NULL);
     if (o.json) {
         json_t *arr = json_array();
         for (int i = 0; i < n && i < CL_NVML_MAX_GPUS; i++) {
@@ -151,10 +152,10 @@ static int gpu_stat(int argc, char **argv)
     struct opts o;
     int rc = parse(argc, argv, &o, 0);
     if (rc) return rc > 0 ? 0 : 2;
-    char err[256];
-    int n = cl_nvml_count(err, sizeof(err));
+    cl_error_t err;
+    int n = cl_nvml_count(&err);
     if (n < 0) {
-        fprintf(stderr, "colossus gpu stat: %s\n", err);
+        fprintf(stderr, "colossus gpu stat: %s\n", err.msg);
         return EXIT_NODRIVER;
     }
     json_t *arr = json_array();
@@ -164,7 +165,7 @@ static int gpu_stat(int argc, char **argv)
                "ECC_CORR", "ECC_UNC", "REMAP", "PENDING");
     for (int i = 0; i < n; i++) {
         cl_gpu_sample_t s;
-        if (cl_nvml_sample((uint32_t)i, &s, err, sizeof(err)) < 0) continue;
+        if (cl_nvml_sample((uint32_t)i, &s, NULL) < 0) continue;
         uint32_t v = s.valid;
 #define NUM(bit, x) ((v & (bit)) ? json_integer((json_int_t)(x)) : json_null())
         json_t *e = json_pack("{s:i, s:b}", "index", i, "lost", s.lost);
@@ -233,7 +234,7 @@ struct burn_lib {
     cl_burn_run_f *run;
 };
 
-static int load_burn(struct burn_lib *b, char *err, size_t errlen)
+static int load_burn(struct burn_lib *b, cl_error_t *err)
 {
     char path[PATH_MAX];
     const char *env = getenv(CL_BURN_ENV);
@@ -243,8 +244,7 @@ static int load_burn(struct burn_lib *b, char *err, size_t errlen)
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
-            snprintf(err, errlen, "cannot find the colossus binary's directory");
-            return -1;
+            return cl_err(err, "cannot find the colossus binary's directory");
         }
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
@@ -253,18 +253,17 @@ static int load_burn(struct burn_lib *b, char *err, size_t errlen)
     }
     b->h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!b->h) {
-        snprintf(err, errlen,
-                 "CUDA burn-in library %.200s cannot be loaded (built only where nvcc exists): "
-                 "%.200s",
-                 path, dlerror());
-        return -1;
+        return cl_err(err,
+                      "CUDA burn-in library %.100s cannot be loaded (built only where nvcc "
+                      "exists): %.100s",
+                      path, dlerror());
     }
     cl_burn_abi_f *abi = (cl_burn_abi_f *)dlsym(b->h, "cl_burn_abi");
     b->devices = (cl_burn_devices_f *)dlsym(b->h, "cl_burn_devices");
     b->run = (cl_burn_run_f *)dlsym(b->h, "cl_burn_run");
     if (!abi || !b->devices || !b->run || abi() != CL_BURN_ABI) {
-        snprintf(err, errlen, "%.200s is not a burn-in library of this version (ABI %d wanted)",
-                 path, CL_BURN_ABI);
+        cl_err(err, "%.200s is not a burn-in library of this version (ABI %d wanted)", path,
+               CL_BURN_ABI);
         dlclose(b->h);
         b->h = NULL;
         return -1;
@@ -290,9 +289,9 @@ struct job {
 static void *run_one(void *arg)
 {
     struct job *j = arg;
-    j->have_before = cl_nvml_sample(j->inv->index, &j->before, NULL, 0) == 0;
+    j->have_before = cl_nvml_sample(j->inv->index, &j->before, NULL) == 0;
     j->found = j->lib->run(j->inv->uuid, j->opts, &j->res) == 0;
-    j->have_after = cl_nvml_sample(j->inv->index, &j->after, NULL, 0) == 0;
+    j->have_after = cl_nvml_sample(j->inv->index, &j->after, NULL) == 0;
     return NULL;
 }
 
@@ -340,21 +339,86 @@ static json_t *job_json(const struct job *j)
     return e;
 }
 
+/* Burn every GPU in, one thread per GPU so that a node's check takes as long as one GPU's;
+ * XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails. */
+static void burn_all(struct job *jobs, const cl_gpu_inv_t *g, int n, const cl_burn_opts_t *bo,
+                     struct burn_lib *lib)
+{
+    cl_nvml_events_t *ev = cl_nvml_events_create(NULL, NULL);
+    pthread_t *th = cl_xcalloc((size_t)n, sizeof(*th));
+    for (int i = 0; i < n; i++) {
+        jobs[i].inv = &g[i];
+        jobs[i].opts = bo;
+        jobs[i].lib = lib;
+    }
+    int started = 0;
+    for (; started < n; started++)
+        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0) break;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (int i = started; i < n; i++)
+        run_one(&jobs[i]);
+    free(th);
+    cl_gpu_xid_t x;
+    while (ev && cl_nvml_events_wait(ev, 0, &x, NULL) == 1)
+        for (int i = 0; i < n; i++)
+            if (g[i].index == x.index) {
+                if (jobs[i].nxids < 8) jobs[i].xids[jobs[i].nxids++] = x.xid;
+                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE) jobs[i].bad_xids++;
+            }
+    cl_nvml_events_destroy(ev);
+}
+
+static void print_check(const struct opts *o, const struct job *jobs, const cl_gpu_inv_t *g,
+                        int n, const uint32_t *missing, int nmissing, int failed, double secs)
+{
+    if (o->json) {
+        json_t *arr = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(arr, job_json(&jobs[i]));
+        for (int i = 0; i < nmissing; i++)
+            json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
+                                                 "passed", 0, "reason", MISSING_REASON));
+        json_t *root =
+            json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o->full ? "full" : "quick", "passed",
+                      failed == 0, "failed", failed, "seconds", secs, "gpus", arr);
+        char *s = json_dumps(root, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(root);
+    } else {
+        printf("%-3s %-26s %-4s %9s %9s %9s %9s %8s  %s\n", "IDX", "NAME", "OK", "GEMM_TF",
+               "CUBLAS_TF", "COPY_GBS", "MEMCPY", "MEM_ERR", "REASON");
+        for (int i = 0; i < n; i++) {
+            const cl_burn_result_t *r = &jobs[i].res;
+            printf("%-3u %-26s %-4s %9.1f %9.1f %9.0f %9.0f %8llu  %s\n", g[i].index, g[i].name,
+                   jobs[i].passed ? "pass" : "FAIL", r->gemm_tflops, r->gemm_ref_tflops,
+                   r->copy_gbps, r->copy_ref_gbps, (unsigned long long)r->mem_errors,
+                   jobs[i].passed ? "-" : jobs[i].reason);
+        }
+        for (int i = 0; i < nmissing; i++)
+            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-",
+                   "-", "-", "-", "-", MISSING_REASON);
+        printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o->full ? "full" : "quick",
+               n + nmissing - failed, n + nmissing, secs);
+    }
+}
+
 static int gpu_check(int argc, char **argv)
 {
     struct opts o;
     int rc = parse(argc, argv, &o, 1);
     if (rc) return rc > 0 ? 0 : 2;
-    double t0 = now_s();
+    double t0 = cl_now_ms() / 1000.0;
     static cl_gpu_inv_t g[CL_NVML_MAX_GPUS];
-    char err[512];
-    int n = cl_nvml_inventory(g, CL_NVML_MAX_GPUS, err, sizeof(err));
+    cl_error_t err;
+    int n = cl_nvml_inventory(g, CL_NVML_MAX_GPUS, &err);
     if (n < 0) {
-        fprintf(stderr, "colossus gpu check: %s\n", err);
+        fprintf(stderr, "colossus gpu check: %s\n", err.msg);
         return EXIT_NODRIVER;
     }
     if (n == 0) {
-        int listed = cl_nvml_count(NULL, 0);
+        int listed = cl_nvml_count(NULL);
         if (listed > 0) {
             fprintf(stderr,
                     "colossus gpu check: none of the %d GPU(s) NVML lists can be opened\n",
@@ -366,51 +430,23 @@ static int gpu_check(int argc, char **argv)
     }
     if (n > CL_NVML_MAX_GPUS) n = CL_NVML_MAX_GPUS;
     struct burn_lib lib = {0};
-    if (load_burn(&lib, err, sizeof(err)) < 0) {
-        fprintf(stderr, "colossus gpu check: %s\n", err);
+    if (load_burn(&lib, &err) < 0) {
+        fprintf(stderr, "colossus gpu check: %s\n", err.msg);
         return EXIT_NODRIVER;
     }
-    if (lib.devices(err, sizeof(err)) < 0) {
-        fprintf(stderr, "colossus gpu check: no usable CUDA device: %s\n", err);
+    /* The burn-in library's C ABI takes a plain buffer (burn.h). */
+    if (lib.devices(err.msg, sizeof(err.msg)) < 0) {
+        fprintf(stderr, "colossus gpu check: no usable CUDA device: %s\n", err.msg);
         dlclose(lib.h);
         return EXIT_NODRIVER;
     }
     cl_burn_opts_t bo;
     cl_gpu_check_opts(o.full, &bo);
-    /* XIDs are watched for the whole burn-in: a GPU that logs a hardware XID under load fails.
-     */
-    cl_nvml_events_t *ev = cl_nvml_events_create(NULL, NULL, 0);
-
-    struct job *jobs = calloc((size_t)n, sizeof(*jobs));
-    pthread_t *th = calloc((size_t)n, sizeof(*th));
-    if (!jobs || !th) {
-        fprintf(stderr, "colossus gpu check: out of memory\n");
-        return 2;
-    }
-    for (int i = 0; i < n; i++) {
-        jobs[i].inv = &g[i];
-        jobs[i].opts = &bo;
-        jobs[i].lib = &lib;
-    }
-    /* One thread per GPU so that a node's check takes as long as one GPU's. */
-    int started = 0;
-    for (; started < n; started++)
-        if (pthread_create(&th[started], NULL, run_one, &jobs[started]) != 0) break;
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    for (int i = started; i < n; i++)
-        run_one(&jobs[i]);
-    cl_gpu_xid_t x;
-    while (ev && cl_nvml_events_wait(ev, 0, &x, NULL, 0) == 1)
-        for (int i = 0; i < n; i++)
-            if (g[i].index == x.index) {
-                if (jobs[i].nxids < 8) jobs[i].xids[jobs[i].nxids++] = x.xid;
-                if (cl_health_xid_class(x.xid) >= CL_XID_PREVENTIVE) jobs[i].bad_xids++;
-            }
-    cl_nvml_events_destroy(ev);
+    struct job *jobs = cl_xcalloc((size_t)n, sizeof(*jobs));
+    burn_all(jobs, g, n, &bo, &lib);
 
     /* GPUs NVML lists but cannot open (lost, off the bus) fail the check without a burn-in. */
-    int listed = cl_nvml_count(NULL, 0), nmissing = 0;
+    int listed = cl_nvml_count(NULL), nmissing = 0;
     uint32_t missing[CL_NVML_MAX_GPUS];
     for (int idx = 0; idx < listed && idx < CL_NVML_MAX_GPUS; idx++) {
         int seen = 0;
@@ -431,39 +467,8 @@ static int gpu_check(int argc, char **argv)
                                  sizeof(j->reason));
         failed += !j->passed;
     }
-    double secs = now_s() - t0;
-    if (o.json) {
-        json_t *arr = json_array();
-        for (int i = 0; i < n; i++)
-            json_array_append_new(arr, job_json(&jobs[i]));
-        for (int i = 0; i < nmissing; i++)
-            json_array_append_new(arr, json_pack("{s:i, s:b, s:s}", "index", (int)missing[i],
-                                                 "passed", 0, "reason", MISSING_REASON));
-        json_t *root =
-            json_pack("{s:s, s:b, s:i, s:f, s:o}", "mode", o.full ? "full" : "quick", "passed",
-                      failed == 0, "failed", failed, "seconds", secs, "gpus", arr);
-        char *s = json_dumps(root, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
-        json_decref(root);
-    } else {
-        printf("%-3s %-26s %-4s %9s %9s %9s %9s %8s  %s\n", "IDX", "NAME", "OK", "GEMM_TF",
-               "CUBLAS_TF", "COPY_GBS", "MEMCPY", "MEM_ERR", "REASON");
-        for (int i = 0; i < n; i++) {
-            const cl_burn_result_t *r = &jobs[i].res;
-            printf("%-3u %-26s %-4s %9.1f %9.1f %9.0f %9.0f %8llu  %s\n", g[i].index, g[i].name,
-                   jobs[i].passed ? "pass" : "FAIL", r->gemm_tflops, r->gemm_ref_tflops,
-                   r->copy_gbps, r->copy_ref_gbps, (unsigned long long)r->mem_errors,
-                   jobs[i].passed ? "-" : jobs[i].reason);
-        }
-        for (int i = 0; i < nmissing; i++)
-            printf("%-3u %-26s %-4s %9s %9s %9s %9s %8s  %s\n", missing[i], "?", "FAIL", "-",
-                   "-", "-", "-", "-", MISSING_REASON);
-        printf("%s check: %d of %d GPU(s) passed in %.1f s\n", o.full ? "full" : "quick",
-               n + nmissing - failed, n + nmissing, secs);
-    }
+    print_check(&o, jobs, g, n, missing, nmissing, failed, cl_now_ms() / 1000.0 - t0);
     free(jobs);
-    free(th);
     /* The CUDA library stays loaded: unloading the CUDA runtime while its exit handlers are
      * registered is a known way to crash at exit, and the process ends here anyway. */
     return failed ? 1 : 0;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
+
 struct cl_gpu_monitor {
     cl_health_limits_t lim;
     int n;
@@ -13,18 +15,14 @@ struct cl_gpu_monitor {
     cl_nvml_events_t *ev; /* NULL when no GPU can report XIDs */
 };
 
-cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err, size_t errlen)
+cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, cl_error_t *err)
 {
-    cl_gpu_monitor_t *m = calloc(1, sizeof(*m));
-    if (!m) {
-        if (err && errlen) snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    cl_gpu_monitor_t *m = cl_xcalloc(1, sizeof(*m));
     if (lim)
         m->lim = *lim;
     else
         cl_health_limits_default(&m->lim);
-    int n = cl_nvml_inventory(m->inv, CL_NVML_MAX_GPUS, err, errlen);
+    int n = cl_nvml_inventory(m->inv, CL_NVML_MAX_GPUS, err);
     if (n < 0) {
         free(m);
         return NULL;
@@ -32,7 +30,7 @@ cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err
     m->n = n < CL_NVML_MAX_GPUS ? n : CL_NVML_MAX_GPUS;
     for (int i = 0; i < m->n; i++)
         cl_health_gpu_init(&m->st[i]);
-    m->ev = cl_nvml_events_create(NULL, NULL, 0);
+    m->ev = cl_nvml_events_create(NULL, NULL);
     return m;
 }
 
@@ -51,8 +49,8 @@ static void consider(cl_gpu_node_health_t *out, cl_health_action_t a, const char
     }
 }
 
-int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *out, char *err,
-                        size_t errlen)
+int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *out,
+                        cl_error_t *err)
 {
     memset(out, 0, sizeof(*out));
     out->expected = m->n;
@@ -60,7 +58,7 @@ int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *o
     /* XIDs first: a fatal one explains whatever the counters show next. */
     cl_gpu_xid_t x;
     int r;
-    while (m->ev && (r = cl_nvml_events_wait(m->ev, 0, &x, err, errlen)) != 0) {
+    while (m->ev && (r = cl_nvml_events_wait(m->ev, 0, &x, err)) != 0) {
         if (r < 0) return -1;
         cl_health_action_t a = cl_health_xid(x.index, x.xid, reason, sizeof(reason));
         if (out->nxids < CL_GPU_MONITOR_MAX_XIDS) {
@@ -72,7 +70,7 @@ int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *o
     int found = 0;
     for (int i = 0; i < m->n; i++) {
         cl_gpu_sample_t *s = &out->samples[out->nsamples];
-        if (cl_nvml_sample(m->inv[i].index, s, err, errlen) < 0) {
+        if (cl_nvml_sample(m->inv[i].index, s, NULL) < 0) {
             /* NVML lists fewer GPUs than at start: this one is gone. */
             memset(s, 0, sizeof(*s));
             s->index = m->inv[i].index;
@@ -87,7 +85,6 @@ int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *o
     out->found = found;
     cl_health_action_t a = cl_health_inventory(m->n, found, reason, sizeof(reason));
     consider(out, a, reason);
-    if (err && errlen) err[0] = '\0';
     return 0;
 }
 

@@ -37,15 +37,14 @@ typedef struct cl_gpu_node_health {
 
 /* Take the inventory (the GPUs the node is expected to keep) and register for XID events.
  * lim NULL: cl_health_limits_default(). NULL with err set without a driver. Caller destroys. */
-cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, char *err,
-                                        size_t errlen);
+cl_gpu_monitor_t *cl_gpu_monitor_create(const cl_health_limits_t *lim, cl_error_t *err);
 /* The inventory taken at creation (n entries, n = return value). */
 int cl_gpu_monitor_inventory(const cl_gpu_monitor_t *m, const cl_gpu_inv_t **inv);
 /* Poll at time `now` (seconds, monotonic): fills *out and returns 0. A GPU NVML no longer
  * answers for (or a driver that went away) shows as lost samples and a drain-now. -1 with err
  * set only when the XID event wait itself fails. */
-int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *out, char *err,
-                        size_t errlen);
+int cl_gpu_monitor_poll(cl_gpu_monitor_t *m, double now, cl_gpu_node_health_t *out,
+                        cl_error_t *err);
 /* Accepts NULL. Does not close NVML (other users may hold it). */
 void cl_gpu_monitor_destroy(cl_gpu_monitor_t *m);
 

@@ -3,12 +3,12 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpu/nvml_abi.h"
+#include "util/util.h"
 
 #define DEFAULT_LIB "libnvidia-ml.so.1"
 /* Where the driver container toolkit puts it when the loader cache does not know it. */
@@ -31,17 +31,6 @@ static const char *const symbol_names[] = {
 const char *const *cl_nvml_symbols(void)
 {
     return symbol_names;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static const char *nvml_strerror(nvmlReturn_t r)
@@ -78,7 +67,7 @@ const char *cl_nvml_lib_path(void)
     return env && *env ? env : DEFAULT_LIB;
 }
 
-static int open_locked(char *err, size_t errlen)
+static int open_locked(cl_error_t *err)
 {
     if (inited) return 0;
     const char *env = getenv(CL_NVML_ENV);
@@ -88,8 +77,7 @@ static int open_locked(char *err, size_t errlen)
         if (!lib && !(env && *env)) lib = dlopen(FALLBACK_LIB, RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
             const char *why = dlerror();
-            seterr(err, errlen, "no NVIDIA driver: cannot load %s (%s)", path,
-                   why ? why : "not found");
+            cl_err(err, "no NVIDIA driver: cannot load %s (%s)", path, why ? why : "not found");
             return -1;
         }
     }
@@ -98,16 +86,15 @@ static int open_locked(char *err, size_t errlen)
 #define RESOLVE(name, params)                                                                  \
     p_##name = (nvmlReturn_t(*) params)dlsym(lib, #name);                                      \
     if (!p_##name) {                                                                           \
-        seterr(err, errlen, "no usable NVIDIA driver: %s lacks %s (driver too old?)", path,    \
-               #name);                                                                         \
+        cl_err(err, "no usable NVIDIA driver: %s lacks %s (driver too old?)", path, #name);    \
         goto fail;                                                                             \
     }
     CL_NVML_FUNCS(RESOLVE)
 #undef RESOLVE
     nvmlReturn_t r = p_nvmlInit_v2();
     if (r != NVML_SUCCESS) {
-        seterr(err, errlen, "no NVIDIA driver: nvmlInit failed (%s, NVML error %d)",
-               nvml_strerror(r), r);
+        cl_err(err, "no NVIDIA driver: nvmlInit failed (%s, NVML error %d)", nvml_strerror(r),
+               r);
         goto fail;
     }
     inited = 1;
@@ -118,10 +105,10 @@ fail:
     return -1;
 }
 
-int cl_nvml_open(char *err, size_t errlen)
+int cl_nvml_open(cl_error_t *err)
 {
     pthread_mutex_lock(&lock);
-    int rc = open_locked(err, errlen);
+    int rc = open_locked(err);
     pthread_mutex_unlock(&lock);
     return rc;
 }
@@ -136,23 +123,23 @@ void cl_nvml_close(void)
     pthread_mutex_unlock(&lock);
 }
 
-static int count_locked(unsigned *n, char *err, size_t errlen)
+static int count_locked(unsigned *n, cl_error_t *err)
 {
-    if (open_locked(err, errlen) < 0) return -1;
+    if (open_locked(err) < 0) return -1;
     nvmlReturn_t r = p_nvmlDeviceGetCount_v2(n);
     if (r != NVML_SUCCESS) {
-        seterr(err, errlen, "nvmlDeviceGetCount failed: %s", nvml_strerror(r));
+        cl_err(err, "nvmlDeviceGetCount failed: %s", nvml_strerror(r));
         return -1;
     }
     if (*n > CL_NVML_MAX_GPUS) *n = CL_NVML_MAX_GPUS;
     return 0;
 }
 
-int cl_nvml_count(char *err, size_t errlen)
+int cl_nvml_count(cl_error_t *err)
 {
     unsigned n = 0;
     pthread_mutex_lock(&lock);
-    int rc = count_locked(&n, err, errlen);
+    int rc = count_locked(&n, err);
     pthread_mutex_unlock(&lock);
     return rc < 0 ? -1 : (int)n;
 }
@@ -230,12 +217,12 @@ static int inv_one_locked(unsigned i, cl_gpu_inv_t *g)
     return 0;
 }
 
-int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
+int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err)
 {
     unsigned n = 0;
     int got = 0;
     pthread_mutex_lock(&lock);
-    if (count_locked(&n, err, errlen) < 0) {
+    if (count_locked(&n, err) < 0) {
         pthread_mutex_unlock(&lock);
         return -1;
     }
@@ -249,25 +236,24 @@ int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen)
     return got;
 }
 
-static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, char *err,
-                         size_t errlen)
+static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, cl_error_t *err)
 {
     unsigned n = 0;
-    if (count_locked(&n, err, errlen) < 0) return -1;
+    if (count_locked(&n, err) < 0) return -1;
     if (index >= n) {
-        seterr(err, errlen, "no GPU %u (NVML lists %u)", index, n);
+        cl_err(err, "no GPU %u (NVML lists %u)", index, n);
         return -1;
     }
     *why = p_nvmlDeviceGetHandleByIndex_v2(index, dev);
     return 0;
 }
 
-int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, char *err, size_t errlen)
+int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
 {
     nvmlDevice_t dev = NULL;
     nvmlReturn_t r;
     pthread_mutex_lock(&lock);
-    if (handle_locked(index, &dev, &r, err, errlen) < 0) {
+    if (handle_locked(index, &dev, &r, err) < 0) {
         pthread_mutex_unlock(&lock);
         return -1;
     }
@@ -325,18 +311,18 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, char *err, size_t errlen)
     return 0;
 }
 
-int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, char *err, size_t errlen)
+int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, cl_error_t *err)
 {
     nvmlDevice_t dev = NULL;
     nvmlReturn_t r;
     pthread_mutex_lock(&lock);
-    if (handle_locked(index, &dev, &r, err, errlen) < 0) {
+    if (handle_locked(index, &dev, &r, err) < 0) {
         pthread_mutex_unlock(&lock);
         return -1;
     }
     if (r != NVML_SUCCESS) {
         pthread_mutex_unlock(&lock);
-        seterr(err, errlen, "GPU %u: %s", index, nvml_strerror(r));
+        cl_err(err, "GPU %u: %s", index, nvml_strerror(r));
         return -1;
     }
     fabric_locked(dev, out);
@@ -352,25 +338,20 @@ struct cl_nvml_events {
     char uuid[CL_NVML_MAX_GPUS][96];
 };
 
-cl_nvml_events_t *cl_nvml_events_create(int *registered, char *err, size_t errlen)
+cl_nvml_events_t *cl_nvml_events_create(int *registered, cl_error_t *err)
 {
     unsigned n = 0;
     pthread_mutex_lock(&lock);
-    if (count_locked(&n, err, errlen) < 0) {
+    if (count_locked(&n, err) < 0) {
         pthread_mutex_unlock(&lock);
         return NULL;
     }
-    cl_nvml_events_t *ev = calloc(1, sizeof(*ev));
-    if (!ev) {
-        pthread_mutex_unlock(&lock);
-        seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    cl_nvml_events_t *ev = cl_xcalloc(1, sizeof(*ev));
     nvmlReturn_t r = p_nvmlEventSetCreate(&ev->set);
     if (r != NVML_SUCCESS) {
         pthread_mutex_unlock(&lock);
         free(ev);
-        seterr(err, errlen, "nvmlEventSetCreate failed: %s", nvml_strerror(r));
+        cl_err(err, "nvmlEventSetCreate failed: %s", nvml_strerror(r));
         return NULL;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -394,8 +375,8 @@ cl_nvml_events_t *cl_nvml_events_create(int *registered, char *err, size_t errle
     return ev;
 }
 
-int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t *out, char *err,
-                        size_t errlen)
+int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t *out,
+                        cl_error_t *err)
 {
     nvmlEventData_t d;
     memset(&d, 0, sizeof(d));
@@ -403,7 +384,7 @@ int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t 
     nvmlReturn_t r = p_nvmlEventSetWait_v2(ev->set, &d, timeout_ms);
     if (r == NVML_ERROR_TIMEOUT) return 0;
     if (r != NVML_SUCCESS) {
-        seterr(err, errlen, "nvmlEventSetWait failed: %s", nvml_strerror(r));
+        cl_err(err, "nvmlEventSetWait failed: %s", nvml_strerror(r));
         return -1;
     }
     memset(out, 0, sizeof(*out));

@@ -4,14 +4,16 @@
  * on machines with no driver. $COLOSSUS_NVML_LIB names the library to load instead (the tests
  * point it at their fake NVML, or at a missing file to play a driverless machine).
  *
- * Conventions: functions that can fail return -1 and write a one-line sentence to err (when
- * err is not NULL); nothing is allocated on failure. All functions are thread-safe (one lock
- * around NVML), but cl_nvml_events_wait() holds it only while polling. */
+ * Conventions: functions that can fail return -1 (or NULL) and fill err (when it is not NULL)
+ * with a one-line sentence; nothing is allocated on failure. All functions are thread-safe (one
+ * lock around NVML), but cl_nvml_events_wait() holds it only while polling. */
 #ifndef COLOSSUS_GPU_NVML_H
 #define COLOSSUS_GPU_NVML_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "colossus/core.h" /* cl_error_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,7 +37,7 @@ typedef struct cl_gpu_inv {
 
 /* Open NVML (idempotent): load the library and nvmlInit_v2. 0 on success; -1 with err set
  * when the library is missing or the driver does not answer. */
-int cl_nvml_open(char *err, size_t errlen);
+int cl_nvml_open(cl_error_t *err);
 /* nvmlShutdown and dlclose; the next call opens it again (the tests swap libraries). */
 void cl_nvml_close(void);
 /* The library path that was (or will be) tried first. */
@@ -44,9 +46,9 @@ const char *cl_nvml_lib_path(void);
 /* Number of GPUs (>= 0), filling at most max entries; -1 with err set when NVML cannot be
  * loaded (no driver). A GPU that NVML lists but cannot open (lost, off the bus) is skipped,
  * so the result is the number of usable GPUs; cl_nvml_count() gives the number listed. */
-int cl_nvml_inventory(cl_gpu_inv_t *out, int max, char *err, size_t errlen);
+int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err);
 /* Number of GPUs NVML lists, usable or not; -1 with err set without a driver. */
-int cl_nvml_count(char *err, size_t errlen);
+int cl_nvml_count(cl_error_t *err);
 
 /* Which fields of a sample the GPU answered (the others read 0). */
 enum {
@@ -89,7 +91,7 @@ typedef struct cl_gpu_sample {
 /* Sample GPU `index` (NVML numbering). Fields the GPU does not support are left 0 and their
  * bit clear. A lost GPU gives 0 with out->lost = 1. -1 with err set without a driver or for
  * an index past the GPU count. */
-int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *out, char *err, size_t errlen);
+int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *out, cl_error_t *err);
 
 /* NVLink fabric of a GPU (nvmlDeviceGetGpuFabricInfo). */
 typedef struct cl_gpu_fabric {
@@ -101,7 +103,7 @@ typedef struct cl_gpu_fabric {
 } cl_gpu_fabric_t;
 
 /* 0 and *out filled (supported = 0 when NVML says Not Supported); -1 with err set. */
-int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, char *err, size_t errlen);
+int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, cl_error_t *err);
 
 /* XID (critical error) events from every GPU that can report them. */
 typedef struct cl_nvml_events cl_nvml_events_t;
@@ -115,11 +117,11 @@ typedef struct cl_gpu_xid {
 /* Create an event set and register XID events on every usable GPU that supports them.
  * *registered (when not NULL) gets the number of GPUs registered. Caller destroys.
  * NULL with err set without a driver. */
-cl_nvml_events_t *cl_nvml_events_create(int *registered, char *err, size_t errlen);
+cl_nvml_events_t *cl_nvml_events_create(int *registered, cl_error_t *err);
 /* Wait up to timeout_ms (0: poll) for one event: 1 with *out filled, 0 on timeout, -1 with
  * err set on error. */
-int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t *out, char *err,
-                        size_t errlen);
+int cl_nvml_events_wait(cl_nvml_events_t *ev, unsigned timeout_ms, cl_gpu_xid_t *out,
+                        cl_error_t *err);
 /* Accepts NULL. */
 void cl_nvml_events_destroy(cl_nvml_events_t *ev);
 

@@ -261,9 +261,9 @@ static inline int wait_job_procs(uint64_t job, int want)
 /* cl_launch_start(), remembering the launcher so that teardown can destroy it when the test
  * fails before release(). */
 static inline int start(struct fixture *f, const cl_launch_spec_t *s, cl_launch_done_f *cb,
-                        void *arg, cl_launch_t **out, char *err, size_t errlen)
+                        void *arg, cl_launch_t **out, cl_error_t *err)
 {
-    int rc = cl_launch_start(&f->loop, s, cb, arg, out, err, errlen);
+    int rc = cl_launch_start(&f->loop, s, cb, arg, out, err);
     if (rc == 0) {
         size_t i = 0;
         while (f->held[i])

@@ -80,8 +80,8 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&f->loop), 0);
     ag_health_opts_t o = {
         .at_start = AG_CHECK_OFF, .before_job = AG_CHECK_OFF, .poll_ms = 3600000};
-    char err[256];
-    f->h = ag_health_create(&f->loop, &o, on_urgent, f, err, sizeof err);
+    cl_error_t err;
+    f->h = ag_health_create(&f->loop, &o, on_urgent, f, &err);
     assert_non_null(f->h);
     *state = f;
     return 0;
@@ -223,16 +223,16 @@ static void test_no_driver(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     ag_health_opts_t o = {0};
-    char err[256];
+    cl_error_t err;
     setenv(CL_NVML_ENV, "/nonexistent/libnvidia-ml.so.1", 1);
     cl_nvml_close();
-    assert_null(ag_health_create(&loop, &o, NULL, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "no NVIDIA driver"));
+    assert_null(ag_health_create(&loop, &o, NULL, NULL, &err));
+    assert_non_null(strstr(err.msg, "no NVIDIA driver"));
     setenv(CL_NVML_ENV, fake_lib, 1);
     cl_nvml_close();
     put("w", "gpus 0\n");
-    assert_null(ag_health_create(&loop, &o, NULL, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "no usable GPU"));
+    assert_null(ag_health_create(&loop, &o, NULL, NULL, &err));
+    assert_non_null(strstr(err.msg, "no usable GPU"));
     uv_loop_close(&loop);
 }
 

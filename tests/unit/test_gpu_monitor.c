@@ -44,8 +44,8 @@ static int setup(void **state)
     setenv(CL_NVML_ENV, fake_lib, 1);
     cl_nvml_close();
     put("w", base);
-    char err[128];
-    cl_gpu_monitor_t *m = cl_gpu_monitor_create(NULL, err, sizeof(err));
+    cl_error_t err;
+    cl_gpu_monitor_t *m = cl_gpu_monitor_create(NULL, &err);
     assert_non_null(m);
     *state = m;
     return 0;
@@ -63,8 +63,8 @@ static cl_gpu_node_health_t h;
 
 static cl_health_action_t poll_at(void **state, double now)
 {
-    char err[128];
-    assert_int_equal(cl_gpu_monitor_poll(*state, now, &h, err, sizeof(err)), 0);
+    cl_error_t err;
+    assert_int_equal(cl_gpu_monitor_poll(*state, now, &h, &err), 0);
     return h.action;
 }
 
@@ -162,8 +162,8 @@ static void test_limits_and_no_driver(void **state)
     cl_health_limits_t lim;
     cl_health_limits_default(&lim);
     lim.temp_after_job_c = 50;
-    char err[256];
-    cl_gpu_monitor_t *m = cl_gpu_monitor_create(&lim, err, sizeof(err));
+    cl_error_t err;
+    cl_gpu_monitor_t *m = cl_gpu_monitor_create(&lim, &err);
     assert_non_null(m);
     void *s2 = m;
     assert_int_equal(poll_at(&s2, 0), CL_HEALTH_DRAIN_AFTER_JOB);
@@ -172,8 +172,8 @@ static void test_limits_and_no_driver(void **state)
     cl_gpu_monitor_destroy(NULL);
     cl_nvml_close();
     setenv(CL_NVML_ENV, "/nonexistent/libnvidia-ml.so.1", 1);
-    assert_null(cl_gpu_monitor_create(NULL, err, sizeof(err)));
-    assert_non_null(strstr(err, "no NVIDIA driver"));
+    assert_null(cl_gpu_monitor_create(NULL, &err));
+    assert_non_null(strstr(err.msg, "no NVIDIA driver"));
 }
 
 int main(void)

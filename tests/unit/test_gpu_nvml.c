@@ -77,8 +77,8 @@ static void test_inventory(void **state)
     (void)state;
     write_script(two_gpus);
     cl_gpu_inv_t g[4];
-    char err[256] = "";
-    assert_int_equal(cl_nvml_inventory(g, 4, err, sizeof(err)), 2);
+    cl_error_t err = {""};
+    assert_int_equal(cl_nvml_inventory(g, 4, &err), 2);
     assert_int_equal(g[0].index, 0);
     assert_string_equal(g[0].name, "NVIDIA H100 80GB HBM3");
     assert_string_equal(g[0].uuid, "GPU-11111111-2222-3333-4444-555555555555");
@@ -94,7 +94,7 @@ static void test_inventory(void **state)
     assert_string_equal(g[1].clique, "01234567-89ab-cdef-0123-456789abcdef/7");
     /* max smaller than the count: fills max, still answers the count */
     memset(g, 0, sizeof(g));
-    assert_int_equal(cl_nvml_inventory(g, 1, err, sizeof(err)), 2);
+    assert_int_equal(cl_nvml_inventory(g, 1, &err), 2);
     assert_int_equal(g[0].index, 0);
     assert_string_equal(g[1].name, "");
 }
@@ -104,7 +104,7 @@ static void test_inventory_unsupported_fields(void **state)
     (void)state;
     write_script("gpus 1\n");
     cl_gpu_inv_t g;
-    assert_int_equal(cl_nvml_inventory(&g, 1, NULL, 0), 1);
+    assert_int_equal(cl_nvml_inventory(&g, 1, NULL), 1);
     assert_string_equal(g.name, "Fake GPU");
     assert_string_equal(g.uuid, "GPU-fake-00");
     assert_string_equal(g.pci_bus_id, "");
@@ -117,12 +117,12 @@ static void test_no_gpus(void **state)
 {
     (void)state;
     write_script("gpus 0\n");
-    char err[128] = "";
-    assert_int_equal(cl_nvml_inventory(NULL, 0, err, sizeof(err)), 0);
-    assert_int_equal(cl_nvml_count(err, sizeof(err)), 0);
+    cl_error_t err = {""};
+    assert_int_equal(cl_nvml_inventory(NULL, 0, &err), 0);
+    assert_int_equal(cl_nvml_count(&err), 0);
     cl_gpu_sample_t s;
-    assert_int_equal(cl_nvml_sample(0, &s, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "no GPU 0"));
+    assert_int_equal(cl_nvml_sample(0, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "no GPU 0"));
 }
 
 static void test_missing_gpu(void **state)
@@ -131,21 +131,21 @@ static void test_missing_gpu(void **state)
     write_script(
         "gpus 3\ngpu 0 uuid GPU-a\ngpu 1 uuid GPU-b\ngpu 1 lost 1\ngpu 2 uuid GPU-c\n");
     cl_gpu_inv_t g[3];
-    char err[128];
-    assert_int_equal(cl_nvml_count(err, sizeof(err)), 3);
-    assert_int_equal(cl_nvml_inventory(g, 3, err, sizeof(err)), 2);
+    cl_error_t err;
+    assert_int_equal(cl_nvml_count(&err), 3);
+    assert_int_equal(cl_nvml_inventory(g, 3, &err), 2);
     assert_string_equal(g[0].uuid, "GPU-a");
     assert_int_equal(g[1].index, 2);
     assert_string_equal(g[1].uuid, "GPU-c");
     cl_gpu_sample_t s;
-    assert_int_equal(cl_nvml_sample(1, &s, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_sample(1, &s, &err), 0);
     assert_int_equal(s.lost, 1);
     assert_int_equal(s.valid, 0);
-    assert_int_equal(cl_nvml_sample(0, &s, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_sample(0, &s, &err), 0);
     assert_int_equal(s.lost, 0);
     /* the GPU comes back: the script is read on every call */
     write_script("gpus 3\n");
-    assert_int_equal(cl_nvml_inventory(g, 3, err, sizeof(err)), 3);
+    assert_int_equal(cl_nvml_inventory(g, 3, &err), 3);
 }
 
 static void test_telemetry(void **state)
@@ -171,8 +171,8 @@ static void test_telemetry(void **state)
                  "gpu 1 retired_dbe 2\n"
                  "gpu 1 retired_pending 1\n");
     cl_gpu_sample_t s;
-    char err[128];
-    assert_int_equal(cl_nvml_sample(1, &s, err, sizeof(err)), 0);
+    cl_error_t err;
+    assert_int_equal(cl_nvml_sample(1, &s, &err), 0);
     assert_int_equal(s.index, 1);
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.valid, CL_GPU_F_POWER | CL_GPU_F_ENERGY | CL_GPU_F_TEMP | CL_GPU_F_UTIL |
@@ -198,14 +198,14 @@ static void test_telemetry(void **state)
     assert_int_equal(s.retired_pending, 1);
 
     /* GPU 0 reports nothing: every field unsupported, nothing made up */
-    assert_int_equal(cl_nvml_sample(0, &s, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_sample(0, &s, &err), 0);
     assert_int_equal(s.valid, 0);
     assert_int_equal(s.power_mw, 0);
     assert_int_equal(s.lost, 0);
 
     /* values change between samples (the agent's telemetry follows them) */
     append_script("gpu 1 temp 88\ngpu 1 ecc_corr 1000\n");
-    assert_int_equal(cl_nvml_sample(1, &s, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_sample(1, &s, &err), 0);
     assert_int_equal(s.temp_c, 88);
     assert_int_equal(s.ecc_corrected, 1000);
 }
@@ -215,10 +215,10 @@ static void test_fabric(void **state)
     (void)state;
     write_script(two_gpus);
     cl_gpu_fabric_t f;
-    char err[128];
-    assert_int_equal(cl_nvml_fabric(0, &f, err, sizeof(err)), 0);
+    cl_error_t err;
+    assert_int_equal(cl_nvml_fabric(0, &f, &err), 0);
     assert_int_equal(f.supported, 0);
-    assert_int_equal(cl_nvml_fabric(1, &f, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_fabric(1, &f, &err), 0);
     assert_int_equal(f.supported, 1);
     assert_int_equal(f.state, 3);
     assert_int_equal(f.clique_id, 7);
@@ -226,13 +226,13 @@ static void test_fabric(void **state)
     /* registration still in progress: no clique in the inventory yet */
     append_script("gpu 1 fabric_state 2\n");
     cl_gpu_inv_t g[2];
-    assert_int_equal(cl_nvml_inventory(g, 2, err, sizeof(err)), 2);
+    assert_int_equal(cl_nvml_inventory(g, 2, &err), 2);
     assert_string_equal(g[1].clique, "");
     /* completed but with an error status: not a clique either */
     append_script("gpu 1 fabric_state 3\ngpu 1 fabric_status 999\n");
-    assert_int_equal(cl_nvml_inventory(g, 2, err, sizeof(err)), 2);
+    assert_int_equal(cl_nvml_inventory(g, 2, &err), 2);
     assert_string_equal(g[1].clique, "");
-    assert_int_equal(cl_nvml_fabric(5, &f, err, sizeof(err)), -1);
+    assert_int_equal(cl_nvml_fabric(5, &f, &err), -1);
 }
 
 static void test_xid_events(void **state)
@@ -246,25 +246,25 @@ static void test_xid_events(void **state)
                  "event 0 79\n"
                  "event 1 48\n" /* not registered: never delivered */
                  "event 2 999\n");
-    char err[128];
+    cl_error_t err;
     int reg = -1;
-    cl_nvml_events_t *ev = cl_nvml_events_create(&reg, err, sizeof(err));
+    cl_nvml_events_t *ev = cl_nvml_events_create(&reg, &err);
     assert_non_null(ev);
     assert_int_equal(reg, 2);
     cl_gpu_xid_t x;
-    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, err, sizeof(err)), 1);
+    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, &err), 1);
     assert_int_equal(x.index, 0);
     assert_string_equal(x.uuid, "GPU-zero");
     assert_int_equal(x.xid, 79);
-    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, err, sizeof(err)), 1);
+    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, &err), 1);
     assert_int_equal(x.index, 2);
     assert_string_equal(x.uuid, "GPU-two");
     assert_int_equal(x.xid, 999);
-    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, err, sizeof(err)), 0);
-    assert_int_equal(cl_nvml_events_wait(ev, 30, &x, err, sizeof(err)), 0);
+    assert_int_equal(cl_nvml_events_wait(ev, 0, &x, &err), 0);
+    assert_int_equal(cl_nvml_events_wait(ev, 30, &x, &err), 0);
     /* an event written while the agent waits arrives */
     append_script("event 2 94\n");
-    assert_int_equal(cl_nvml_events_wait(ev, 1000, &x, err, sizeof(err)), 1);
+    assert_int_equal(cl_nvml_events_wait(ev, 1000, &x, &err), 1);
     assert_int_equal(x.index, 2);
     assert_int_equal(x.xid, 94);
     cl_nvml_events_destroy(ev);
@@ -275,17 +275,17 @@ static void test_no_driver(void **state)
 {
     (void)state;
     setenv(CL_NVML_ENV, "/nonexistent/libnvidia-ml.so.1", 1);
-    char err[256] = "";
+    cl_error_t err = {""};
     cl_gpu_inv_t g[1];
-    assert_int_equal(cl_nvml_inventory(g, 1, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "no NVIDIA driver"));
-    assert_non_null(strstr(err, "/nonexistent/libnvidia-ml.so.1"));
-    assert_null(strchr(err, '\n'));
-    assert_int_equal(cl_nvml_count(NULL, 0), -1);
+    assert_int_equal(cl_nvml_inventory(g, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "no NVIDIA driver"));
+    assert_non_null(strstr(err.msg, "/nonexistent/libnvidia-ml.so.1"));
+    assert_null(strchr(err.msg, '\n'));
+    assert_int_equal(cl_nvml_count(NULL), -1);
     cl_gpu_sample_t s;
-    assert_int_equal(cl_nvml_sample(0, &s, err, sizeof(err)), -1);
-    assert_null(cl_nvml_events_create(NULL, err, sizeof(err)));
-    assert_int_equal(cl_nvml_open(err, sizeof(err)), -1);
+    assert_int_equal(cl_nvml_sample(0, &s, &err), -1);
+    assert_null(cl_nvml_events_create(NULL, &err));
+    assert_int_equal(cl_nvml_open(&err), -1);
     assert_string_equal(cl_nvml_lib_path(), "/nonexistent/libnvidia-ml.so.1");
 }
 
@@ -293,21 +293,21 @@ static void test_driver_not_loaded(void **state)
 {
     (void)state;
     write_script("init 9\ngpus 1\n");
-    char err[256] = "";
-    assert_int_equal(cl_nvml_inventory(NULL, 0, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "driver not loaded"));
+    cl_error_t err = {""};
+    assert_int_equal(cl_nvml_inventory(NULL, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "driver not loaded"));
     /* the driver comes up: the next call loads it */
     write_script("gpus 1\n");
-    assert_int_equal(cl_nvml_inventory(NULL, 0, err, sizeof(err)), 1);
+    assert_int_equal(cl_nvml_inventory(NULL, 0, &err), 1);
 }
 
 static void test_incomplete_library(void **state)
 {
     (void)state;
     setenv(CL_NVML_ENV, "libm.so.6", 1);
-    char err[256] = "";
-    assert_int_equal(cl_nvml_open(err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "lacks nvmlInit_v2"));
+    cl_error_t err = {""};
+    assert_int_equal(cl_nvml_open(&err), -1);
+    assert_non_null(strstr(err.msg, "lacks nvmlInit_v2"));
 }
 
 /* The fake implements exactly the calls the loader resolves: no more, no fewer. */

@@ -32,8 +32,8 @@ static void test_environment(void **state)
     s.master_port = 12345;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    cl_error_t err;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     unsetenv("CL_TEST_INHERITED");
     unsetenv("CUDA_VISIBLE_DEVICES");
     unsetenv("COLOSSUS_RESTART");
@@ -118,7 +118,7 @@ static void test_environment_defaults(void **state)
     s.checkpoint_dir = NULL;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     unsetenv("COLOSSUS_CHECKPOINT_DIR");
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
@@ -146,15 +146,16 @@ static void test_logs(void **state)
         s.restart = restart;
         struct done d = {0};
         cl_launch_t *l = NULL;
-        char err[256];
-        assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+        cl_error_t err;
+        assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
         assert_true(run_until(&f->loop, &d.calls, 10000));
         assert_int_equal(d.result, 0);
         release(f, l);
     }
     for (int rank = 2; rank < 4; rank++) {
         char path[400], want[200];
-        assert_int_equal(cl_launch_log_path(f->logs, NULL, (uint32_t)rank, path, sizeof path), 0);
+        assert_int_equal(cl_launch_log_path(f->logs, NULL, (uint32_t)rank, path, sizeof path),
+                         0);
         char *log = slurp(path);
         assert_non_null(log);
         snprintf(want, sizeof want, "out-%d-0\nerr-%d\nout-%d-1\nerr-%d\n", rank, rank, rank,
@@ -183,7 +184,7 @@ static void test_failure_stops_others(void **state)
     struct done d = {0};
     cl_launch_t *l = NULL;
     uint64_t t0 = uv_hrtime();
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_int_equal(cl_launch_running(l), 3);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.calls, 1);
@@ -205,7 +206,7 @@ static void test_failure_signal(void **state)
     cl_launch_spec_t s = base_spec(f, 2, argv);
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 128 + SIGUSR1);
     assert_int_equal(d.failed_rank, 0);
@@ -221,7 +222,7 @@ static void test_stop_term_ignoring_grandchild(void **state)
     s.grace_ms = 300;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_null(cl_launch_cgroup(l));
     wait_children(f, 2);
     assert_true(count_job_procs(f->job_id) >= 4); /* 2 ranks + 2 children (+ sleeps) */
@@ -249,7 +250,7 @@ static void test_stop_grace_zero(void **state)
     s.grace_ms = 0;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     sleep_loop(&f->loop, 200);
     uint64_t t0 = uv_hrtime();
     cl_launch_stop(l);
@@ -270,7 +271,7 @@ static void test_success_leftovers_stopped(void **state)
     s.grace_ms = 5000;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     assert_int_equal(d.failed_rank, -1);
@@ -287,7 +288,7 @@ static void test_destroy_in_callback(void **state)
     cl_launch_spec_t s = base_spec(f, 4, argv);
     struct done d = {.destroy_in_cb = 1, .stop_in_cb = 1};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     forget(f, l); /* destroyed by the callback */
     sleep_loop(&f->loop, 50);
@@ -303,7 +304,7 @@ static void test_destroy_while_running(void **state)
     cl_launch_spec_t s = base_spec(f, 2, argv);
     s.grace_ms = 60000;
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, never_called, NULL, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, never_called, NULL, &l, NULL), 0);
     wait_children(f, 2);
     errno = 1234;
     release(f, l);
@@ -325,7 +326,7 @@ static void test_bad_spec(void **state)
     char *badenv2[] = {"=value", NULL};
     uint32_t dup_gpus[] = {1, 2, 1};
     /* file (not executable) for the notexec case */
-    assert_int_equal(cl__mkdir_p(f->work, 0755), 0);
+    assert_int_equal(cl_mkdir_p(f->work, 0755), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/file", f->work);
     FILE *fp = fopen(path, "w");
@@ -403,15 +404,15 @@ static void test_bad_spec(void **state)
             want = "cgroup mode";
             break;
         }
-        char err[256] = "unchanged";
+        cl_error_t err = {"unchanged"};
         cl_launch_t *l = (cl_launch_t *)0x1;
-        int rc = start(f, &s, never_called, NULL, &l, err, sizeof err);
-        if (rc != -1 || !strstr(err, want))
-            fail_msg("case %d: rc %d, error '%s' lacks '%s'", c, rc, err, want);
+        int rc = start(f, &s, never_called, NULL, &l, &err);
+        if (rc != -1 || !strstr(err.msg, want))
+            fail_msg("case %d: rc %d, error '%s' lacks '%s'", c, rc, err.msg, want);
         assert_ptr_equal(l, (cl_launch_t *)0x1); /* untouched */
     }
-    char err[64];
-    assert_int_equal(start(f, NULL, on_done, NULL, NULL, err, sizeof err), -1);
+    cl_error_t err;
+    assert_int_equal(start(f, NULL, on_done, NULL, NULL, &err), -1);
     uv_run(&f->loop, UV_RUN_NOWAIT);
     assert_int_equal(count_job_procs(f->job_id), 0);
 }
@@ -422,7 +423,7 @@ static void test_command_lookup(void **state)
     struct fixture *f = *state;
     char bin[400], script[500];
     snprintf(bin, sizeof bin, "%s/bin", f->dir);
-    assert_int_equal(cl__mkdir_p(bin, 0755), 0);
+    assert_int_equal(cl_mkdir_p(bin, 0755), 0);
     snprintf(script, sizeof script, "%s/hello-colossus", bin);
     FILE *fp = fopen(script, "w");
     assert_non_null(fp);
@@ -437,8 +438,8 @@ static void test_command_lookup(void **state)
     s.env_extra = extra;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    cl_error_t err;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     release(f, l);
@@ -453,7 +454,7 @@ static void test_command_lookup(void **state)
     char *rel[] = {"../bin/hello-colossus", NULL};
     s = base_spec(f, 1, rel);
     memset(&d, 0, sizeof d);
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     release(f, l);
@@ -475,14 +476,14 @@ static void test_partial_start_failure(void **state)
     struct fixture *f = *state;
     char path[600];
     snprintf(path, sizeof path, "%s/rank-1.log", f->logs);
-    assert_int_equal(cl__mkdir_p(path, 0755), 0); /* a directory: open() fails */
+    assert_int_equal(cl_mkdir_p(path, 0755), 0); /* a directory: open() fails */
     char *argv[] = {"/bin/sh", "-c", "exec sleep 60", NULL};
     cl_launch_spec_t s = base_spec(f, 2, argv);
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
+    cl_error_t err;
+    assert_int_equal(start(f, &s, never_called, NULL, &l, &err), -1);
     assert_null(l);
-    assert_non_null(strstr(err, "rank-1.log"));
+    assert_non_null(strstr(err.msg, "rank-1.log"));
     assert_int_equal(drain(&f->loop, 5000), 0);
     assert_int_equal(wait_job_procs(f->job_id, 0), 0);
 }

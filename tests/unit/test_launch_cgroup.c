@@ -24,8 +24,8 @@ static void test_cgroup_stop(void **state)
     s.grace_ms = 200;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    cl_error_t err;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     const char *cg = cl_launch_cgroup(l);
     assert_non_null(cg);
     char cgpath[1024];
@@ -70,7 +70,7 @@ static void test_cgroup_success_leftover(void **state)
     s.grace_ms = 200;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_non_null(cl_launch_cgroup(l));
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
@@ -87,13 +87,13 @@ static void test_cgroup_require_fails(void **state)
     s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
     s.cgroup_parent = "/proc/colossus-not-a-cgroup";
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
-    assert_non_null(strstr(err, "cgroup"));
+    cl_error_t err;
+    assert_int_equal(start(f, &s, never_called, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "cgroup"));
     /* AUTO with the same parent falls back to process groups. */
     s.cgroup_mode = CL_LAUNCH_CGROUP_AUTO;
     struct done d = {0};
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     assert_null(cl_launch_cgroup(l));
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
@@ -110,12 +110,12 @@ static void test_cgroup_parent_not_cgroup(void **state)
     s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
     s.cgroup_parent = f->dir;
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not in a cgroup v2 hierarchy"));
+    cl_error_t err;
+    assert_int_equal(start(f, &s, never_called, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "not in a cgroup v2 hierarchy"));
     s.cgroup_mode = CL_LAUNCH_CGROUP_AUTO;
     struct done d = {0};
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     assert_null(cl_launch_cgroup(l));
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
@@ -133,7 +133,7 @@ static void test_cgroup_parent_not_cgroup(void **state)
 static void test_exec_failure(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(cl__mkdir_p(f->work, 0755), 0);
+    assert_int_equal(cl_mkdir_p(f->work, 0755), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/bad", f->work);
     FILE *fp = fopen(path, "w");
@@ -147,10 +147,10 @@ static void test_exec_failure(void **state)
         cl_launch_spec_t s = base_spec(f, 2, argv);
         s.cgroup_mode = k ? CL_LAUNCH_CGROUP_REQUIRE : CL_LAUNCH_CGROUP_OFF;
         cl_launch_t *l = NULL;
-        char err[256];
-        assert_int_equal(start(f, &s, never_called, NULL, &l, err, sizeof err), -1);
-        if (!strstr(err, "cannot start rank 0 (./bad): cannot execute: No such file"))
-            fail_msg("case %d: %s", k, err);
+        cl_error_t err;
+        assert_int_equal(start(f, &s, never_called, NULL, &l, &err), -1);
+        if (!strstr(err.msg, "cannot start rank 0 (./bad): cannot execute: No such file"))
+            fail_msg("case %d: %s", k, err.msg);
         assert_int_equal(drain(&f->loop, 5000), 0);
     }
     /* A script without #! runs with /bin/sh, as under execvp(). */
@@ -161,7 +161,7 @@ static void test_exec_failure(void **state)
     cl_launch_spec_t s = base_spec(f, 1, argv);
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     release(f, l);
@@ -234,8 +234,8 @@ static void test_cgroup_environment(void **state)
     s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
     struct done d = {0};
     cl_launch_t *l = NULL;
-    char err[256];
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    cl_error_t err;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     char name[300];
     const char *slash = strrchr(cl_launch_cgroup(l), '/');
     assert_non_null(slash);
@@ -261,7 +261,7 @@ static void test_cgroup_environment(void **state)
     s.cgroup_mode = CL_LAUNCH_CGROUP_REQUIRE;
     s.env_extra = odd;
     memset(&d, 0, sizeof d);
-    assert_int_equal(start(f, &s, on_done, &d, &l, err, sizeof err), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     release(f, l);
@@ -293,7 +293,7 @@ static void test_signal_dispositions_reset(void **state)
     cl_launch_spec_t s = base_spec(f, 2, argv);
     struct done d = {0};
     cl_launch_t *l = NULL;
-    int rc = start(f, &s, on_done, &d, &l, NULL, 0);
+    int rc = start(f, &s, on_done, &d, &l, NULL);
     sigaction(SIGUSR2, &old_usr2, NULL);
     sigaction(SIGPIPE, &old_pipe, NULL);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -319,7 +319,7 @@ static void test_other_children_untouched(void **state)
     cl_launch_spec_t s = base_spec(f, 1, argv);
     struct done d = {0};
     cl_launch_t *l = NULL;
-    assert_int_equal(start(f, &s, on_done, &d, &l, NULL, 0), 0);
+    assert_int_equal(start(f, &s, on_done, &d, &l, NULL), 0);
     assert_true(run_until(&f->loop, &d.calls, 10000));
     assert_int_equal(d.result, 0);
     int st;
@@ -356,9 +356,9 @@ agent_child(struct fixture *f, const char *parent, int survive)
     s.survive_agent = survive;
     struct done d = {0};
     cl_launch_t *l;
-    char err[256];
-    if (cl_launch_start(&loop, &s, on_done, &d, &l, err, sizeof err)) {
-        fprintf(stderr, "agent child: %s\n", err);
+    cl_error_t err;
+    if (cl_launch_start(&loop, &s, on_done, &d, &l, &err)) {
+        fprintf(stderr, "agent child: %s\n", err.msg);
         _exit(91);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

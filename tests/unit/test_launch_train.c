@@ -123,9 +123,9 @@ static void start_job(uv_loop_t *loop, struct job *j, const char *dir, const cha
             .grace_ms = 5000,
             .cgroup_mode = CL_LAUNCH_CGROUP_AUTO,
         };
-        char err[256];
-        if (cl_launch_start(loop, &s, on_done, &j->d[node], &j->l[node], err, sizeof err))
-            fail_msg("start node %u: %s", node, err);
+        cl_error_t err;
+        if (cl_launch_start(loop, &s, on_done, &j->d[node], &j->l[node], &err))
+            fail_msg("start node %u: %s", node, err.msg);
     }
 }
 

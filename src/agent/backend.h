@@ -1,0 +1,108 @@
+/* backend.h - the agent's launch backends: what a Launch order becomes on a node. The process
+ * backend (backend_proc.c) runs the ranks as processes through the launcher (launch.h), with
+ * their logs in WORK/logs; the hollow backend (backend_hollow.c) runs nothing: a launch ends
+ * after --hollow-run-ms, so that one agent can play thousands of nodes over the real
+ * protocol for load tests of the real controller (as Kubernetes' kubemark does). The agent
+ * (agent.c) is the same whichever backend it drives: Started, Exited, fencing and the exit
+ * after an NVML poll are its business, not the backend's.
+ *
+ * A run is one launch (one incarnation of one job on one node). Its life cycle:
+ *   start()    0 once the launch runs (processes: every rank has exec'd, so the agent may
+ *              report Started) with the run in *out; later done(arg, result, failed_rank)
+ *              is called exactly once, on the loop, when it is over: result 0 when every
+ *              rank exited 0, else the first failing rank's exit code or 128 + its signal,
+ *              with that rank's global RANK (-1 when result is 0). -1 with err set when the
+ *              launch cannot start: nothing runs, done is never called, and a backend that
+ *              keeps logs has written the reason into the log of the node's first rank
+ *              (node_rank * ranks_per_node), which the agent reports as failed with exit 127.
+ *   stop()     end the run early (SIGTERM, SIGKILL after a grace period); done follows, maybe
+ *              from within stop() itself (the hollow backend). Does nothing after done.
+ *   release()  free the run; may be called at any time: before done, whatever still runs
+ *              is killed and done is never called.
+ *   logs()     the last `max` bytes of the log of global rank `rank` of job `job`: 0 with
+ *              *data (caller frees) and *len, or -1 with err set (no such log, or a backend
+ *              that keeps none).
+ *   destroy()  once every run is released. Accepts NULL. The loop must run afterwards for
+ *              what the backend closes to close.
+ *
+ * The Launch passed to start() may be freed once start() returns. Not thread-safe: call
+ * everything from the thread that runs the loop. */
+#ifndef COLOSSUS_AGENT_BACKEND_H
+#define COLOSSUS_AGENT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "colossus.pb-c.h"
+#include "colossus/core.h" /* cl_error_t */
+
+typedef struct ag_backend ag_backend_t;
+typedef struct ag_run ag_run_t; /* each backend's own run, behind this name */
+
+typedef void ag_run_done_f(void *arg, int result, int failed_rank);
+
+typedef struct ag_backend_ops {
+    const char *name; /* "process", "hollow" */
+    int (*start)(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f *done, void *arg,
+                 ag_run_t **out, cl_error_t *err);
+    void (*stop)(ag_backend_t *b, ag_run_t *r, const char *why);
+    void (*release)(ag_backend_t *b, ag_run_t *r);
+    int (*logs)(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint8_t **data,
+                size_t *len, cl_error_t *err);
+    void (*destroy)(ag_backend_t *b);
+} ag_backend_ops_t;
+
+/* The first member of every backend. */
+struct ag_backend {
+    const ag_backend_ops_t *ops;
+};
+
+static inline const char *ag_backend_name(const ag_backend_t *b)
+{
+    return b->ops->name;
+}
+
+static inline int ag_backend_start(ag_backend_t *b, const Colossus__Launch *L,
+                                   ag_run_done_f *done, void *arg, ag_run_t **out,
+                                   cl_error_t *err)
+{
+    return b->ops->start(b, L, done, arg, out, err);
+}
+
+/* why: for the backend's log line, if it writes one. */
+static inline void ag_backend_stop(ag_backend_t *b, ag_run_t *r, const char *why)
+{
+    b->ops->stop(b, r, why);
+}
+
+static inline void ag_backend_release(ag_backend_t *b, ag_run_t *r)
+{
+    if (r) b->ops->release(b, r);
+}
+
+static inline int ag_backend_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max,
+                                  uint8_t **data, size_t *len, cl_error_t *err)
+{
+    return b->ops->logs(b, job, rank, max, data, len, err);
+}
+
+static inline void ag_backend_destroy(ag_backend_t *b)
+{
+    if (b) b->ops->destroy(b);
+}
+
+/* Ranks as processes. Rank logs go to WORK/logs/job<ID>.rank-<R>.log (made here, with a pool
+ * of spare files: filepool.h); a launch whose submitter's directory does not exist on this
+ * node runs in WORK/jobs/<ID>. node_name is for messages ("no log for rank 3 of job 7 on node
+ * n1"); ngpus sizes the pool. Removes what agents that died left in their cgroups
+ * (cl_launch_sweep()). NULL with err set when WORK/logs cannot be made. */
+ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
+                                     const char *node_name, int ngpus, cl_error_t *err);
+
+/* Simulated launches: each ends with success run_ms after it started, or at once with
+ * 128 + SIGTERM of rank 0 when stopped. Keeps no logs. */
+ag_backend_t *ag_backend_hollow_create(uv_loop_t *loop, uint32_t run_ms);
+
+#endif

@@ -1,0 +1,471 @@
+/* session.c - a node carrier's session with the controller (see session.h): connect,
+ * reconnect with backoff, the registration window, compact ids and batched heartbeats. */
+#include "agent/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proto/client.h"
+#include "proto/uvconn.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 1000
+
+typedef struct sess_node {
+    char name[CL_SESSION_NAME_MAX + 1];
+    uint32_t id; /* compact id from the controller, while registered */
+    bool registered;
+} sess_node_t;
+
+struct cl_session {
+    uv_loop_t *loop;
+    char controller[256], peer[64], who[32], addr[64];
+    uint8_t key[CL_KEY_BYTES];
+    int timeout_ms;
+    cl_session_ops_t ops;
+    void *arg;
+
+    sess_node_t *nodes;
+    int n, cap;
+    uint32_t *hb_ids;           /* heartbeat scratch: cap entries */
+    uint32_t *id_tab, *id_keys; /* id -> index + 1 (0: empty), open addressing */
+    size_t id_cap, id_used;
+
+    cl_uconn_t *conn;     /* NULL while disconnected */
+    bool conn_registered; /* a node of this connection registered */
+    int reg_next, reg_outstanding;
+    uint32_t hb_ms;
+    bool hb_started, started, destroyed;
+    bool refused; /* closing the connection because its only node was refused */
+    bool quiet;   /* refused before: "connected" is not logged again until a node registers */
+    uv_timer_t hb_timer, retry_timer;
+    int backoff_ms;
+    char last_fail[300]; /* the failure logged last: not repeated until a node registers */
+    int open_handles;    /* freed at 0 once destroyed */
+};
+
+/* ------------------------------------------------------------------ ids ----------------- */
+
+/* A stale slot (an id the controller has since given another node) fails the check in
+ * cl_session_node_index(). */
+static uint32_t *id_slot(const cl_session_t *s, uint32_t id)
+{
+    size_t mask = s->id_cap - 1, h = (id * 2654435761u) & mask;
+    while (s->id_tab[h] && s->id_keys[h] != id)
+        h = (h + 1) & mask;
+    return &s->id_tab[h];
+}
+
+static void id_bind(cl_session_t *s, uint32_t id, int index)
+{
+    uint32_t *slot = id_slot(s, id);
+    if (!*slot && ++s->id_used > s->id_cap / 2) {
+        /* Ids churned (controllers with fresh state): keep only the current ones. */
+        memset(s->id_tab, 0, s->id_cap * sizeof *s->id_tab);
+        s->id_used = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->nodes[i].registered && i != index) id_bind(s, s->nodes[i].id, i);
+        slot = id_slot(s, id);
+        s->id_used++;
+    }
+    s->id_keys[slot - s->id_tab] = id;
+    *slot = (uint32_t)index + 1;
+}
+
+/* At least 2 slots per node. */
+static void id_table_fit(cl_session_t *s)
+{
+    if (s->id_cap >= 2 * (size_t)s->n) return;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)s->n)
+        cap *= 2;
+    free(s->id_tab);
+    free(s->id_keys);
+    s->id_tab = cl_xcalloc(cap, sizeof *s->id_tab);
+    s->id_keys = cl_xcalloc(cap, sizeof *s->id_keys);
+    s->id_cap = cap;
+    s->id_used = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].registered) id_bind(s, s->nodes[i].id, i);
+}
+
+int cl_session_node_index(const cl_session_t *s, uint32_t id)
+{
+    if (!s->id_cap) return -1;
+    uint32_t v = *id_slot(s, id);
+    int i = (int)v - 1;
+    return v && s->nodes[i].registered && s->nodes[i].id == id ? i : -1;
+}
+
+/* ------------------------------------------------------------------ sending ------------- */
+
+int cl_session_send(cl_session_t *s, const Colossus__Msg *m)
+{
+    if (!s->conn || s->conn->closing || cl_uconn_send(s->conn, m) < 0) return -1;
+    cl_uconn_flush(s->conn);
+    return 0;
+}
+
+/* One batched frame for every registered node. */
+static void send_heartbeat(cl_session_t *s)
+{
+    size_t n = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].registered) s->hb_ids[n++] = s->nodes[i].id;
+    if (!n || !s->conn || s->conn->closing) return;
+    Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
+    hb.nodes = s->hb_ids;
+    hb.n_nodes = n;
+    if (s->ops.heartbeat_fill) s->ops.heartbeat_fill(s->arg, &hb);
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
+    m.heartbeat = &hb;
+    cl_session_send(s, &m);
+    if (s->ops.heartbeat_done) s->ops.heartbeat_done(s->arg, &hb);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    send_heartbeat(t->data);
+}
+
+void cl_session_heartbeat_now(cl_session_t *s)
+{
+    send_heartbeat(s);
+}
+
+static void send_register(cl_session_t *s, int node)
+{
+    Colossus__Register r = COLOSSUS__REGISTER__INIT;
+    r.handle = (uint32_t)node;
+    r.name = s->nodes[node].name;
+    r.addr = s->addr;
+    if (s->ops.register_fill) s->ops.register_fill(s->arg, node, &r);
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REGISTER;
+    m.register_ = &r;
+    cl_uconn_send(s->conn, &m);
+    if (s->ops.register_done) s->ops.register_done(s->arg, node, &r);
+}
+
+/* Fill the registration window (see session.h). */
+static void register_more(cl_session_t *s)
+{
+    int sent = 0;
+    while (!s->destroyed && s->conn && !s->conn->closing && s->reg_next < s->n &&
+           s->reg_outstanding < CL_SESSION_REG_WINDOW) {
+        send_register(s, s->reg_next++);
+        s->reg_outstanding++;
+        sent++;
+    }
+    if (sent && s->conn) cl_uconn_flush(s->conn);
+}
+
+/* ------------------------------------------------------------------ connection ---------- */
+
+static void try_connect(uv_timer_t *t);
+
+/* A failed try: log it unless it is the failure logged last, retry after a longer delay. */
+static void failed(cl_session_t *s, const char *why)
+{
+    if (strcmp(s->last_fail, why)) {
+        cl_daemon_log(s->who, "%s", why);
+        snprintf(s->last_fail, sizeof s->last_fail, "%s", why);
+    }
+    s->backoff_ms = s->backoff_ms < BACKOFF_MAX_MS / 2 ? s->backoff_ms * 2 : BACKOFF_MAX_MS;
+    uv_update_time(s->loop); /* the delay counts from now, not from before the blocking try */
+    uv_timer_start(&s->retry_timer, try_connect, (uint64_t)s->backoff_ms, 0);
+}
+
+/* One of the session's handles (the two timers, the connection) has closed. */
+static void release(cl_session_t *s)
+{
+    if (--s->open_handles > 0) return;
+    free(s->nodes);
+    free(s->hb_ids);
+    free(s->id_tab);
+    free(s->id_keys);
+    free(s);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    release(h->data);
+}
+
+static void on_conn_closed(cl_uconn_t *c)
+{
+    cl_session_t *s = c->data;
+    bool gone = s->destroyed;
+    free(c);
+    s->conn = NULL;
+    release(s);
+    if (gone) return;
+    for (int i = 0; i < s->n; i++)
+        s->nodes[i].registered = false;
+    s->hb_started = false;
+    uv_timer_stop(&s->hb_timer);
+    bool was_up = s->conn_registered, refused = s->refused;
+    s->refused = false;
+    if (s->ops.down) s->ops.down(s->arg);
+    if (s->destroyed) return;
+    if (was_up) {
+        cl_daemon_log(s->who, "lost the controller; reconnecting");
+        uv_update_time(s->loop);
+        uv_timer_start(&s->retry_timer, try_connect, (uint64_t)s->backoff_ms, 0);
+    } else {
+        /* A refusal was logged as such (and is last_fail: not logged twice). */
+        failed(s, refused ? s->last_fail
+                          : "the controller closed the connection before any node registered");
+    }
+}
+
+static void on_registered(cl_session_t *s, const Colossus__Registered *r)
+{
+    if (r->handle >= (uint32_t)s->n) {
+        cl_uconn_close(s->conn, "registration reply for an unknown handle");
+        return;
+    }
+    sess_node_t *n = &s->nodes[r->handle];
+    if (s->reg_outstanding > 0) s->reg_outstanding--;
+    if (!r->ok) {
+        char why[300];
+        snprintf(why, sizeof why, "registration of %s refused: %.200s", n->name, r->error);
+        if (strcmp(s->last_fail, why)) {
+            cl_daemon_log(s->who, "%s", why);
+            snprintf(s->last_fail, sizeof s->last_fail, "%s", why);
+        }
+        if (s->n == 1) {
+            s->refused = s->quiet = true;
+            cl_uconn_close(s->conn, NULL);
+            return;
+        }
+        register_more(s);
+        return;
+    }
+    n->id = r->node;
+    n->registered = true;
+    id_bind(s, n->id, (int)r->handle);
+    s->hb_ms = r->heartbeat_ms ? r->heartbeat_ms : 1000;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    s->conn_registered = true;
+    s->quiet = false;
+    s->last_fail[0] = 0;
+    if (s->n == 1 || r->handle == 0 || r->handle + 1 == (uint32_t)s->n)
+        cl_daemon_log(s->who, "registered %s as node %u, heartbeat every %u ms", n->name, n->id,
+                      s->hb_ms);
+    if (!s->hb_started) {
+        s->hb_started = true;
+        uv_timer_start(&s->hb_timer, on_heartbeat, 0, s->hb_ms);
+    }
+    register_more(s);
+}
+
+/* The carried node a controller message names, as an index; -1 for none. */
+static int msg_node(const cl_session_t *s, const Colossus__Msg *m)
+{
+    uint32_t id;
+    switch (m->body_case) {
+    case COLOSSUS__MSG__BODY_LAUNCH:
+        id = m->launch->node;
+        break;
+    case COLOSSUS__MSG__BODY_STOP:
+        id = m->stop->node;
+        break;
+    case COLOSSUS__MSG__BODY_EXITED_ACK:
+        id = m->exited_ack->node;
+        break;
+    case COLOSSUS__MSG__BODY_FENCE:
+        id = m->fence->node;
+        break;
+    case COLOSSUS__MSG__BODY_LOG_FETCH:
+        id = m->log_fetch->node;
+        break;
+    case COLOSSUS__MSG__BODY_CHECK_ORDER:
+        id = m->check_order->node;
+        break;
+    default:
+        return -1;
+    }
+    return cl_session_node_index(s, id);
+}
+
+static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
+{
+    cl_session_t *s = c->data;
+    if (s->destroyed) return;
+    if (m->body_case == COLOSSUS__MSG__BODY_REGISTERED)
+        on_registered(s, m->registered);
+    else
+        s->ops.message(s->arg, msg_node(s, m), m);
+}
+
+static void uconn_open_failed(uv_handle_t *h)
+{
+    free(h); /* the cl_uconn_t, whose first member is the handle */
+}
+
+static void try_connect(uv_timer_t *t)
+{
+    cl_session_t *s = t->data;
+    cl_error_t err;
+    cl_client_t *cc = cl_client_connect(s->controller, s->key, COLOSSUS__ROLE__ROLE_AGENT,
+                                        s->peer, s->timeout_ms, &err);
+    if (!cc) {
+        failed(s, err.msg);
+        return;
+    }
+    /* The address the carried nodes' ranks are reachable at: this end of the connection. */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!s->addr[0] && getsockname(cc->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+        ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, s->addr, sizeof s->addr);
+    cl_uconn_t *c = cl_xmalloc(sizeof *c);
+    int rc = cl_uconn_init(s->loop, c, on_msg, on_conn_closed, s);
+    if (rc == 0 && (rc = uv_tcp_open(&c->tcp, cc->fd)) < 0)
+        uv_close((uv_handle_t *)&c->tcp, uconn_open_failed); /* initialised: close, then free */
+    else if (rc < 0)
+        free(c);
+    if (rc < 0) {
+        cl_client_close(cc);
+        char why[200];
+        snprintf(why, sizeof why, "cannot set up the controller connection: %s",
+                 uv_strerror(rc));
+        failed(s, why);
+        return;
+    }
+    c->sess = cc->sess;
+    if (cc->in.len) cl_buf_append(&c->in, cc->in.p, cc->in.len);
+    cc->fd = -1; /* now libuv's */
+    cl_client_close(cc);
+    s->conn = c;
+    s->conn_registered = false;
+    s->reg_next = s->reg_outstanding = 0;
+    s->open_handles++;
+    cl_uconn_start(c);
+    if (!s->quiet) cl_daemon_log(s->who, "connected to %s", s->controller);
+    if (s->ops.up) s->ops.up(s->arg);
+    if (!s->destroyed) register_more(s);
+}
+
+/* ------------------------------------------------------------------ life ---------------- */
+
+cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
+                                const cl_session_ops_t *ops, void *arg, cl_error_t *err)
+{
+    char host[256];
+    int port;
+    if (!loop || !o || !ops || !ops->message) {
+        cl_err(err, "session: loop, options and a message callback are required");
+        return NULL;
+    }
+    if (!o->controller || !o->key) {
+        cl_err(err, "session: the controller address and the cluster key are required");
+        return NULL;
+    }
+    if (strlen(o->controller) >= sizeof host) {
+        cl_err(err, "session: controller address too long");
+        return NULL;
+    }
+    if (cl_addr_parse(o->controller, host, sizeof host, &port, err) < 0) return NULL;
+    cl_session_t *s = cl_xcalloc(1, sizeof *s);
+    s->loop = loop;
+    snprintf(s->controller, sizeof s->controller, "%s", o->controller);
+    snprintf(s->peer, sizeof s->peer, "%s", o->peer ? o->peer : "");
+    snprintf(s->who, sizeof s->who, "%s", o->who ? o->who : "agent");
+    memcpy(s->key, o->key, CL_KEY_BYTES);
+    s->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
+    s->ops = *ops;
+    s->arg = arg;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    uv_timer_init(loop, &s->hb_timer);
+    uv_timer_init(loop, &s->retry_timer);
+    s->hb_timer.data = s->retry_timer.data = s;
+    s->open_handles = 2;
+    return s;
+}
+
+int cl_session_add_node(cl_session_t *s, const char *name, cl_error_t *err)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!len || len > CL_SESSION_NAME_MAX || strchr(name, ','))
+        return cl_err(err, "node name must be 1..%d characters without commas",
+                      CL_SESSION_NAME_MAX);
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1;
+        s->nodes = cl_xrealloc(s->nodes, (size_t)s->cap * sizeof *s->nodes);
+        s->hb_ids = cl_xrealloc(s->hb_ids, (size_t)s->cap * sizeof *s->hb_ids);
+    }
+    sess_node_t *n = &s->nodes[s->n];
+    memset(n, 0, sizeof *n);
+    memcpy(n->name, name, len + 1);
+    s->n++;
+    id_table_fit(s);
+    register_more(s);
+    return s->n - 1;
+}
+
+void cl_session_start(cl_session_t *s)
+{
+    if (s->started) return;
+    s->started = true;
+    uv_timer_start(&s->retry_timer, try_connect, 0, 0);
+}
+
+void cl_session_destroy(cl_session_t *s)
+{
+    if (!s || s->destroyed) return;
+    int saved = errno;
+    s->destroyed = true;
+    uv_timer_stop(&s->hb_timer);
+    uv_timer_stop(&s->retry_timer);
+    uv_close((uv_handle_t *)&s->hb_timer, timer_closed);
+    uv_close((uv_handle_t *)&s->retry_timer, timer_closed);
+    if (s->conn) cl_uconn_close(s->conn, NULL); /* on_conn_closed() counts it */
+    errno = saved;
+}
+
+/* ------------------------------------------------------------------ queries ------------- */
+
+int cl_session_nodes(const cl_session_t *s)
+{
+    return s->n;
+}
+
+const char *cl_session_node_name(const cl_session_t *s, int node)
+{
+    return node >= 0 && node < s->n ? s->nodes[node].name : NULL;
+}
+
+bool cl_session_node_id(const cl_session_t *s, int node, uint32_t *id)
+{
+    if (node < 0 || node >= s->n || !s->nodes[node].registered) return false;
+    *id = s->nodes[node].id;
+    return true;
+}
+
+bool cl_session_connected(const cl_session_t *s)
+{
+    return s->conn && !s->conn->closing;
+}
+
+const char *cl_session_addr(const cl_session_t *s)
+{
+    return s->addr;
+}
+
+int cl_session_retry_ms(const cl_session_t *s)
+{
+    return s->backoff_ms;
+}
+
+int cl_session_reg_outstanding(const cl_session_t *s)
+{
+    return s->reg_outstanding;
+}
