@@ -29,7 +29,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-ack clean deps fmt fuzz
+.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-ack clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -84,6 +84,7 @@ asan: $(ASAN_BINS) bin/colossus-asan
 # The whole suite: installs what it needs, builds, runs unit tests (plain and ASan+UBSan),
 # integration tests and bounded fuzzing, and ends with "N passed, N failed".
 check: deps
+	$(MAKE) fmt-check
 	$(MAKE) all unit asan $(BENCH_BINS) $(CHECK_TARGETS)
 	./tests/run.sh
 
@@ -114,8 +115,13 @@ bench-ack: all $(BENCH_BINS)
 bench-hollow: all
 	bash bench/hollow.bash
 
+# Every C file follows .clang-format (make fmt rewrites them).
+FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
 fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FMT_FILES)
+
+fmt-check:
+	@clang-format --dry-run --Werror $(FMT_FILES) && echo "fmt-check: $(words $(FMT_FILES)) files follow .clang-format"
 
 clean:
 	rm -rf build bin

@@ -2,7 +2,7 @@
 # install-deps.sh - install the Debian packages Colossus builds, tests and demos with.
 # Idempotent: does nothing when every package is already present. Needs root (or sudo).
 set -eu
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcmocka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libpq-dev libsodium-dev libjansson-dev libmicrohttpd-dev
 python3 python3-torch python3-jsonschema procps psmisc"
