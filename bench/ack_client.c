@@ -47,8 +47,8 @@ static void send_submit(cl_client_t *c, Colossus__Request *r)
 static int client(const char *addr, const uint8_t *key, int per, int window, double *lat)
 {
     cl_error_t err;
-    cl_client_t *c = cl_client_connect(addr, key, COLOSSUS__ROLE__ROLE_CLIENT, "ack-bench", 10000,
-                                       &err);
+    cl_client_t *c =
+        cl_client_connect(addr, key, COLOSSUS__ROLE__ROLE_CLIENT, "ack-bench", 10000, &err);
     if (!c) {
         fprintf(stderr, "ack_client: connect: %s\n", err.msg);
         return 1;
@@ -72,8 +72,9 @@ static int client(const char *addr, const uint8_t *key, int per, int window, dou
             send_submit(c, &r);
         }
         Colossus__Msg *o;
-        if (cl_client_recv(c, &o, 60000, &err) < 0 || o->body_case != COLOSSUS__MSG__BODY_RESPONSE ||
-            !o->response->ok || o->response->req < 1 || o->response->req > (uint64_t)per) {
+        if (cl_client_recv(c, &o, 60000, &err) < 0 ||
+            o->body_case != COLOSSUS__MSG__BODY_RESPONSE || !o->response->ok ||
+            o->response->req < 1 || o->response->req > (uint64_t)per) {
             fprintf(stderr, "ack_client: submit: %s\n", err.msg);
             return 1;
         }
@@ -101,8 +102,8 @@ int main(int argc, char **argv)
     }
     int nc = atoi(argv[3]), per = atoi(argv[4]), window = argc == 6 ? atoi(argv[5]) : 1;
     size_t n = (size_t)nc * (size_t)per;
-    double *lat = mmap(NULL, n * sizeof *lat, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                       -1, 0);
+    double *lat =
+        mmap(NULL, n * sizeof *lat, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (lat == MAP_FAILED) {
         perror("ack_client: mmap");
         return 1;
@@ -110,8 +111,7 @@ int main(int argc, char **argv)
     double t0 = now();
     for (int k = 0; k < nc; k++) {
         pid_t p = fork();
-        if (p == 0)
-            _exit(client(argv[1], key, per, window, lat + (size_t)k * (size_t)per));
+        if (p == 0) _exit(client(argv[1], key, per, window, lat + (size_t)k * (size_t)per));
         if (p < 0) {
             perror("ack_client: fork");
             return 1;
@@ -121,8 +121,7 @@ int main(int argc, char **argv)
     while (wait(&st) > 0)
         bad |= !WIFEXITED(st) || WEXITSTATUS(st);
     double t = now() - t0;
-    if (bad)
-        return 1;
+    if (bad) return 1;
     qsort(lat, n, sizeof *lat, cmp_double);
     printf("{\"clients\": %d, \"window\": %d, \"submissions\": %zu, \"seconds\": %.3f, "
            "\"acked_per_s\": %.0f, \"ack_ms_p50\": %.3f, \"ack_ms_p99\": %.3f}\n",

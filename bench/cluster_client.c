@@ -80,8 +80,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cl_crypto_init() < 0 || cl_key_load(argv[2], key, &err) < 0) die("key", err.msg);
-    cl_client_t *c = cl_client_connect(argv[1], key, COLOSSUS__ROLE__ROLE_CLIENT, "bench", 5000,
-                                       &err);
+    cl_client_t *c =
+        cl_client_connect(argv[1], key, COLOSSUS__ROLE__ROLE_CLIENT, "bench", 5000, &err);
     if (!c) die("connect", err.msg);
     int n = atoi(argv[3]), k = n / 10;
     uint64_t *ids = calloc((size_t)n, sizeof *ids);

@@ -84,15 +84,16 @@ cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name);
 typedef struct cl_cluster cl_cluster_t;
 
 typedef enum cl_queue_policy {
-    CL_POLICY_FAIRSHARE, /* priority, then tenant fair share, then submit order; EASY backfill */
+    CL_POLICY_FAIRSHARE, /* priority, then tenant fair share, then submit order; EASY backfill
+                          */
     CL_POLICY_BACKFILL,  /* priority, then submit order; EASY backfill */
     CL_POLICY_FIFO,      /* priority, then submit order; the first gang that cannot start
                             blocks every job behind it */
 } cl_queue_policy_t;
 
 typedef struct cl_cluster_opts {
-    cl_queue_policy_t policy; /* default CL_POLICY_FAIRSHARE */
-    double spare_fraction;    /* hot-spare reserve per pod, 0..0.5 (default 0) */
+    cl_queue_policy_t policy;    /* default CL_POLICY_FAIRSHARE */
+    double spare_fraction;       /* hot-spare reserve per pod, 0..0.5 (default 0) */
     double fairshare_halflife_s; /* usage decay half-life (default 7 days) */
     uint32_t backfill_short_max; /* short backfill jobs allowed onto reserved nodes per pass
                                     (default 64); bounds the cost of a pass */
@@ -132,10 +133,10 @@ typedef struct cl_job_spec {
     uint32_t gpus;          /* total GPUs, used when nodes == 0: <= one node's GPUs gives
                                one node, else a multiple of gpus_per_node whole nodes */
     uint32_t tenant;
-    int32_t priority;       /* higher runs first */
+    int32_t priority; /* higher runs first */
     bool preemptible;
-    double time_limit_s;    /* 0: none */
-    uint32_t max_switches;  /* most leaf switches the gang may span; 0: any */
+    double time_limit_s;   /* 0: none */
+    uint32_t max_switches; /* most leaf switches the gang may span; 0: any */
     uint32_t max_restarts;
 } cl_job_spec_t;
 
@@ -161,11 +162,11 @@ typedef struct cl_alloc {
 
 /* Submit: validates the spec against the cluster (a gang larger than the cluster, an
  * unknown tenant, a bad GPU count are refused). Ids are assigned 1, 2, 3...; */
-int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *spec, cl_time_t now,
-                  cl_jobid_t *id_out, cl_error_t *err);
+int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *spec, cl_time_t now, cl_jobid_t *id_out,
+                  cl_error_t *err);
 /* Submit with a given id (recovery from a journal); the id must be unused. */
-int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *spec, cl_jobid_t id,
-                     cl_time_t now, cl_error_t *err);
+int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *spec, cl_jobid_t id, cl_time_t now,
+                     cl_error_t *err);
 /* Next id cl_job_submit will assign; settable after recovery (must exceed every id). */
 cl_jobid_t cl_job_next_id(const cl_cluster_t *c);
 void cl_job_set_next_id(cl_cluster_t *c, cl_jobid_t next);
@@ -176,8 +177,7 @@ int cl_job_start_on(cl_cluster_t *c, cl_jobid_t id, const cl_nodeid_t *nodes, si
                     uint32_t incarnation, cl_time_t now, cl_error_t *err);
 
 /* Running -> succeeded or failed (a user error: no restart). Releases its GPUs. */
-int cl_job_finish(cl_cluster_t *c, cl_jobid_t id, bool success, cl_time_t now,
-                  cl_error_t *err);
+int cl_job_finish(cl_cluster_t *c, cl_jobid_t id, bool success, cl_time_t now, cl_error_t *err);
 /* Pending or running -> cancelled. */
 int cl_job_cancel(cl_cluster_t *c, cl_jobid_t id, cl_time_t now, cl_error_t *err);
 /* Drop a finished job's record. */
@@ -206,7 +206,7 @@ typedef enum cl_action {
 typedef struct cl_decision {
     cl_jobid_t job;
     cl_action_t action;
-    uint32_t incarnation; /* the job's incarnation after the decision */
+    uint32_t incarnation;           /* the job's incarnation after the decision */
     cl_nodeid_t node_old, node_new; /* RESTART only; else CL_NO_NODE */
 } cl_decision_t;
 
@@ -249,9 +249,9 @@ typedef enum cl_node_state {
 
 typedef struct cl_node_info {
     cl_node_state_t state;
-    bool spare;       /* a free node held in the hot-spare reserve */
-    uint64_t free;    /* healthy unallocated GPUs (bit mask) */
-    uint64_t failed;  /* failed GPUs */
+    bool spare;      /* a free node held in the hot-spare reserve */
+    uint64_t free;   /* healthy unallocated GPUs (bit mask) */
+    uint64_t failed; /* failed GPUs */
     uint32_t njobs;
 } cl_node_info_t;
 

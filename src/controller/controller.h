@@ -59,7 +59,7 @@ struct ctl_sink {
     bool closed;
     char peer[96]; /* who is at the other end, for logs ("127.0.0.1:4711") */
     /* controller's bookkeeping */
-    bool touched;                 /* delivered to in this release; flush pending */
+    bool touched; /* delivered to in this release; flush pending */
     struct ctl_sink *touched_next;
     uint32_t nnodes;   /* agent: nodes this sink carries */
     uint32_t nwaiters; /* client: `wait` requests parked on jobs */
@@ -74,7 +74,7 @@ void ctl_sink_unref(ctl_sink_t *s); /* accepts NULL */
  * Every operation is given its caller. Today every client holds the cluster key; tenants,
  * users and roles come with the tenants issue and extend this. */
 typedef enum ctl_principal_kind {
-    CTL_PRINCIPAL_NONE = 0,   /* not authenticated: no operation is allowed */
+    CTL_PRINCIPAL_NONE = 0,    /* not authenticated: no operation is allowed */
     CTL_PRINCIPAL_CLUSTER_KEY, /* proved the cluster key (the bootstrap credential) */
 } ctl_principal_kind_t;
 
@@ -85,11 +85,11 @@ typedef struct ctl_principal {
 
 /* ---- configuration and hooks ---- */
 typedef struct ctl_config {
-    uint32_t heartbeat_ms;   /* agents heartbeat this often */
-    uint32_t dead_after_ms;  /* a node without a heartbeat this long is down */
-    double keep_finished_s;  /* finished jobs stay in memory this long (then read back) */
+    uint32_t heartbeat_ms;      /* agents heartbeat this often */
+    uint32_t dead_after_ms;     /* a node without a heartbeat this long is down */
+    double keep_finished_s;     /* finished jobs stay in memory this long (then read back) */
     char checkpoint_root[2048]; /* root of COLOSSUS_CHECKPOINT_DIR, as the nodes see it */
-    double commit_give_up_s; /* a journal failing this long stops the controller (0: 30 s) */
+    double commit_give_up_s;    /* a journal failing this long stops the controller (0: 30 s) */
 } ctl_config_t;
 
 typedef struct ctl_hooks {

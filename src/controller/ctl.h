@@ -18,7 +18,7 @@ typedef struct ctl_ring {
     unsigned char *v;
     size_t elem, head, n, cap;
 } ctl_ring_t;
-void *ctl_ring_push(ctl_ring_t *r); /* the new last element's slot */
+void *ctl_ring_push(ctl_ring_t *r);        /* the new last element's slot */
 void *ctl_ring_front(const ctl_ring_t *r); /* NULL when empty */
 void ctl_ring_pop(ctl_ring_t *r);
 void ctl_ring_free(ctl_ring_t *r);
@@ -32,16 +32,16 @@ struct ctl_deadline {
 typedef struct ctl_node {
     uint32_t id;
     char name[64];
-    bool bound;         /* an agent name owns this slot */
-    bool alive;         /* heartbeating; up (or draining...) in the core */
-    ctl_sink_t *conn;   /* carrying connection (a reference), NULL when none */
-    uint64_t deadline;  /* monotonic ms when it is suspected without a heartbeat; 0: none */
+    bool bound;        /* an agent name owns this slot */
+    bool alive;        /* heartbeating; up (or draining...) in the core */
+    ctl_sink_t *conn;  /* carrying connection (a reference), NULL when none */
+    uint64_t deadline; /* monotonic ms when it is suspected without a heartbeat; 0: none */
     char addr[64];
-    uint32_t ngpus;     /* GPUs the agent reported (capped to the topology) */
+    uint32_t ngpus; /* GPUs the agent reported (capped to the topology) */
     bool drained;
     char reason[128];
     double last_seen;
-    bool suspect;       /* its deadline passed; judged after this loop turn's input */
+    bool suspect; /* its deadline passed; judged after this loop turn's input */
 } ctl_node_t;
 
 typedef struct ctl_waiter {
@@ -65,19 +65,19 @@ typedef struct ctl_job {
     int32_t exit_code;
     bool has_exit;
     double submit_time, start_time, end_time;
-    uint32_t *alloc;        /* node ids, rank order, of the current or last run */
+    uint32_t *alloc; /* node ids, rank order, of the current or last run */
     uint32_t nalloc;
-    uint64_t *alloc_index;  /* (node << 32 | position) sorted, for gangs of many nodes */
-    bool *done;             /* per alloc entry: that node's ranks all exited 0 */
+    uint64_t *alloc_index; /* (node << 32 | position) sorted, for gangs of many nodes */
+    bool *done;            /* per alloc entry: that node's ranks all exited 0 */
     uint32_t ndone;
-    bool *started;          /* per alloc entry: that node's ranks all exec'd (Started) */
+    bool *started; /* per alloc entry: that node's ranks all exec'd (Started) */
     uint32_t nstarted;
-    double running_time;    /* every rank of this incarnation exec'd; 0: not yet */
+    double running_time; /* every rank of this incarnation exec'd; 0: not yet */
     char reason[160];
-    uint64_t journal_seq;   /* batch holding its latest journal record */
-    bool recovering;        /* running before a controller restart; not yet reconciled */
-    bool *seen;             /* recovering: node reported the incarnation alive */
-    int32_t *rec_code;      /* recovering: exit reported while the controller was away */
+    uint64_t journal_seq; /* batch holding its latest journal record */
+    bool recovering;      /* running before a controller restart; not yet reconciled */
+    bool *seen;           /* recovering: node reported the incarnation alive */
+    int32_t *rec_code;    /* recovering: exit reported while the controller was away */
     bool *rec_exited;
     ctl_waiter_t *waiters;
     /* A rank failed: the job is stopped, but it is only failed (a user error) once dead-after
@@ -92,8 +92,8 @@ typedef struct ctl_job {
 
 typedef struct ctl_logreq {
     struct ctl_logreq *next;
-    uint64_t id;         /* our request id towards the agent */
-    ctl_sink_t *client;  /* a reference */
+    uint64_t id;        /* our request id towards the agent */
+    ctl_sink_t *client; /* a reference */
     uint64_t client_req;
     uint32_t node;
 } ctl_logreq_t;
@@ -121,7 +121,7 @@ struct ctl {
     cl_cluster_t *cluster;
     cl_store_t *store;
     /* group commit (ctl_turn.c) */
-    ctl_batch_t batch[2];   /* one open, one in flight (or idle) */
+    ctl_batch_t batch[2]; /* one open, one in flight (or idle) */
     ctl_batch_t *open, *flight;
     uint64_t next_seq, durable_seq;
     double commit_failing_since; /* 0: the journal is fine */
@@ -154,28 +154,28 @@ struct ctl {
     ctl_ring_t deadq[2]; /* of struct ctl_deadline */
     /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
      * `logs` read them from the journal): ids in the order they ended. */
-    ctl_ring_t finished; /* of uint64_t job ids */
+    ctl_ring_t finished;     /* of uint64_t job ids */
     uint64_t next_tick_ms;   /* time limits, pending failures, purge, end of recovery */
     uint64_t next_health_ms; /* health check timeouts */
     ctl_node_t *nodes;
     uint32_t *name_tab, name_cap, next_free; /* name -> node id (ctl_nodes.c) */
-    uint32_t nnodes;        /* topology size */
+    uint32_t nnodes;                         /* topology size */
     uint32_t gpus_per_node;
-    ctl_job_t **jobs;       /* indexed by id; ids are dense */
+    ctl_job_t **jobs; /* indexed by id; ids are dense */
     uint64_t jobs_cap, max_id;
     ctl_logreq_t *logreqs;
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
     bool sched_needed;
-    bool recovering;        /* start-up window: waiting for agents before reconciling */
+    bool recovering; /* start-up window: waiting for agents before reconciling */
     double recover_until;
-    ctl_sink_t *touched;    /* sinks delivered to in the current release */
+    ctl_sink_t *touched;       /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
-double ctl_now(const ctl_t *c);        /* wall seconds, from the clock */
-uint64_t ctl_mono_ms(const ctl_t *c);  /* monotonic ms, from the clock */
+double ctl_now(const ctl_t *c);       /* wall seconds, from the clock */
+uint64_t ctl_mono_ms(const ctl_t *c); /* monotonic ms, from the clock */
 void ctl_log(ctl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- messages out: held with the open batch (ctl_turn.c) ---- */
@@ -197,7 +197,7 @@ void ctl_nodes_free(ctl_t *c);
 void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r);
 void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb);
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn);
-void ctl_nodes_deadlines(ctl_t *c);  /* pop due deadlines into suspects */
+void ctl_nodes_deadlines(ctl_t *c);               /* pop due deadlines into suspects */
 uint64_t ctl_nodes_next_deadline(const ctl_t *c); /* 0: none */
 void ctl_nodes_judge(ctl_t *c);
 ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name);

@@ -26,8 +26,7 @@ void ctl_sink_ref(ctl_sink_t *s)
 
 void ctl_sink_unref(ctl_sink_t *s)
 {
-    if (s && --s->refs == 0)
-        s->ops->release(s);
+    if (s && --s->refs == 0) s->ops->release(s);
 }
 
 /* ---- batches ---- */
@@ -77,12 +76,10 @@ static ctl_batch_t *other(ctl_t *c, ctl_batch_t *b)
 
 void ctl_send(ctl_t *c, ctl_sink_t *s, const Colossus__Msg *m)
 {
-    if (!s || s->closed)
-        return; /* its peer is gone: nothing can reach it */
+    if (!s || s->closed) return; /* its peer is gone: nothing can reach it */
     ctl_batch_t *b = c->open;
     size_t n = colossus__msg__get_packed_size(m);
-    if (cl_buf_reserve(&b->bytes, n) < 0)
-        cl_oom(n, __FILE__, __LINE__);
+    if (cl_buf_reserve(&b->bytes, n) < 0) cl_oom(n, __FILE__, __LINE__);
     colossus__msg__pack(m, b->bytes.p + b->bytes.len);
     if (b->nheld == b->capheld) {
         b->capheld = b->capheld ? 2 * b->capheld : 256;
@@ -98,8 +95,7 @@ void ctl_send_node(ctl_t *c, uint32_t node, const Colossus__Msg *m)
     /* A node that is not connected gets nothing: when it comes back it registers again and
      * is fenced and reconciled from the controller's state, and one that does not come back
      * is declared down after dead-after. */
-    if (node < c->nnodes && c->nodes[node].conn)
-        ctl_send(c, c->nodes[node].conn, m);
+    if (node < c->nnodes && c->nodes[node].conn) ctl_send(c, c->nodes[node].conn, m);
 }
 
 void ctl_reply(ctl_t *c, ctl_sink_t *s, Colossus__Response *r)
@@ -161,8 +157,7 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
     alloc[0] = 0;
     for (uint32_t i = 0; i < j->nalloc; i++) {
         size_t l = strlen(c->nodes[j->alloc[i]].name);
-        if (i)
-            alloc[off++] = ',';
+        if (i) alloc[off++] = ',';
         memcpy(alloc + off, c->nodes[j->alloc[i]].name, l + 1);
         off += l;
     }
@@ -201,7 +196,8 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
 
 void ctl_node_journal(ctl_t *c, ctl_node_t *n)
 {
-    cl_store_node_t sn = {.id = n->id, .name = n->name, .drained = n->drained, .reason = n->reason};
+    cl_store_node_t sn = {
+        .id = n->id, .name = n->name, .drained = n->drained, .reason = n->reason};
     cl_store_batch_node(c->open->records, &sn);
 }
 
@@ -230,8 +226,7 @@ static void release(ctl_t *c, ctl_batch_t *b)
     c->touched = NULL;
     for (size_t i = 0; i < b->nheld; i++) {
         ctl_sink_t *s = b->held[i].sink;
-        if (s->closed)
-            continue;
+        if (s->closed) continue;
         s->ops->deliver(s, b->bytes.p + b->held[i].off, b->held[i].len);
         if (!s->touched && s->ops->flush) {
             s->touched = true;
@@ -244,12 +239,10 @@ static void release(ctl_t *c, ctl_batch_t *b)
         ctl_sink_t *s = c->touched;
         c->touched = s->touched_next;
         s->touched = false;
-        if (!s->closed)
-            s->ops->flush(s);
+        if (!s->closed) s->ops->flush(s);
         ctl_sink_unref(s);
     }
-    if (b->seq > c->durable_seq)
-        c->durable_seq = b->seq;
+    if (b->seq > c->durable_seq) c->durable_seq = b->seq;
     batch_reset(b);
 }
 
@@ -260,12 +253,10 @@ static void release(ctl_t *c, ctl_batch_t *b)
 static void start_commit(ctl_t *c)
 {
     ctl_batch_t *b = c->open;
-    if (c->flight || c->stopped || c->commit_retry_at)
-        return;
+    if (c->flight || c->stopped || c->commit_retry_at) return;
     size_t n = cl_store_batch_size(b->records);
     if (n == 0) {
-        if (b->nheld)
-            release(c, b);
+        if (b->nheld) release(c, b);
         return;
     }
     if (n < c->linger_target && c->linger_until && ctl_mono_ms(c) < c->linger_until)
@@ -312,13 +303,13 @@ void ctl_committed(ctl_t *c, cl_store_batch_t *records, uint64_t seq, bool ok,
     }
     /* Nothing of b is durable, so nothing of it leaves; it stays in flight and is retried. */
     double now = ctl_now(c);
-    if (!c->commit_failures)
-        c->commit_failing_since = now;
+    if (!c->commit_failures) c->commit_failing_since = now;
     c->commit_failures++;
     double give_up = c->cfg.commit_give_up_s > 0 ? c->cfg.commit_give_up_s : 30;
     if (now - c->commit_failing_since >= give_up) {
-        ctl_log(c, "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; failing for "
-                   "%.1f s: stopping without acknowledging any of it",
+        ctl_log(c,
+                "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; failing for "
+                "%.1f s: stopping without acknowledging any of it",
                 seq, cl_store_batch_size(records), err ? err->msg : "?",
                 now - c->commit_failing_since);
         c->stopped = true;
@@ -327,11 +318,11 @@ void ctl_committed(ctl_t *c, cl_store_batch_t *records, uint64_t seq, bool ok,
     double wait = RETRY_MIN_S;
     for (uint32_t i = 1; i < c->commit_failures && wait < RETRY_MAX_S; i++)
         wait *= 2;
-    if (wait > RETRY_MAX_S)
-        wait = RETRY_MAX_S;
+    if (wait > RETRY_MAX_S) wait = RETRY_MAX_S;
     if (c->commit_failures == 1 || (c->commit_failures & (c->commit_failures - 1)) == 0)
-        ctl_log(c, "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; nothing of "
-                   "it was acknowledged; retrying in %.0f ms (attempt %u)",
+        ctl_log(c,
+                "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; nothing of "
+                "it was acknowledged; retrying in %.0f ms (attempt %u)",
                 seq, cl_store_batch_size(records), err ? err->msg : "?", wait * 1000,
                 c->commit_failures + 1);
     c->commit_retry_at = now + wait;
@@ -350,8 +341,7 @@ void ctl__batch_retry(ctl_t *c)
         c->linger_until = 0;
         start_commit(c);
     }
-    if (!c->commit_retry_at || c->stopped || ctl_now(c) < c->commit_retry_at)
-        return;
+    if (!c->commit_retry_at || c->stopped || ctl_now(c) < c->commit_retry_at) return;
     c->commit_retry_at = 0;
     ctl_batch_t *b = c->flight;
     if (c->hooks.commit(c->hooks.arg, b->records, b->seq) < 0) {

@@ -63,8 +63,9 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
 {
     if (!cfg->heartbeat_ms || cfg->dead_after_ms <= cfg->heartbeat_ms || !hooks->commit) {
         cl_cluster_destroy(cluster);
-        cl_err(err, "controller: dead-after (%u ms) must exceed the heartbeat (%u ms), and a "
-                    "committer is required",
+        cl_err(err,
+               "controller: dead-after (%u ms) must exceed the heartbeat (%u ms), and a "
+               "committer is required",
                cfg->dead_after_ms, cfg->heartbeat_ms);
         return NULL;
     }
@@ -89,8 +90,7 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
 
 void ctl_destroy(ctl_t *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     ctl_jobs_free(c);
     ctl_logreqs_free(c);
     ctl_health_free(c);
@@ -107,22 +107,30 @@ void ctl_destroy(ctl_t *c)
 int ctl_peer_msg(ctl_t *c, ctl_sink_t *peer, const Colossus__Msg *m, cl_error_t *why)
 {
     switch (m->body_case) {
-    case COLOSSUS__MSG__BODY_REGISTER: ctl_node_register(c, peer, m->register_); return 0;
+    case COLOSSUS__MSG__BODY_REGISTER:
+        ctl_node_register(c, peer, m->register_);
+        return 0;
     case COLOSSUS__MSG__BODY_HEARTBEAT:
         ctl_node_heartbeat(c, peer, m->heartbeat);
         ctl_health_heartbeat(c, peer, m->heartbeat);
         return 0;
-    case COLOSSUS__MSG__BODY_EXITED: ctl_job_exited(c, peer, m->exited); return 0;
-    case COLOSSUS__MSG__BODY_STARTED: ctl_job_ranks_started(c, peer, m->started); return 0;
-    case COLOSSUS__MSG__BODY_LOG_DATA: ctl_log_data(c, peer, m->log_data); return 0;
-    default: return cl_err(why, "unexpected message %d from an agent", m->body_case);
+    case COLOSSUS__MSG__BODY_EXITED:
+        ctl_job_exited(c, peer, m->exited);
+        return 0;
+    case COLOSSUS__MSG__BODY_STARTED:
+        ctl_job_ranks_started(c, peer, m->started);
+        return 0;
+    case COLOSSUS__MSG__BODY_LOG_DATA:
+        ctl_log_data(c, peer, m->log_data);
+        return 0;
+    default:
+        return cl_err(why, "unexpected message %d from an agent", m->body_case);
     }
 }
 
 void ctl_sink_closed(ctl_t *c, ctl_sink_t *s)
 {
-    if (s->closed)
-        return;
+    if (s->closed) return;
     ctl_logreqs_conn_closed(c, s);
     ctl_nodes_conn_closed(c, s);
     ctl_sink_forget_waiters(c, s);
@@ -154,11 +162,9 @@ uint64_t ctl_next_timer_ms(const ctl_t *c)
 {
     uint64_t t = c->next_tick_ms < c->next_health_ms ? c->next_tick_ms : c->next_health_ms;
     uint64_t d = ctl_nodes_next_deadline(c);
-    if (d && d < t)
-        t = d;
+    if (d && d < t) t = d;
     d = ctl__batch_next_ms(c);
-    if (d && d < t)
-        t = d;
+    if (d && d < t) t = d;
     return t; /* a commit retry is served by the tick (at most TICK_MS late) */
 }
 
@@ -169,8 +175,7 @@ bool ctl_has_suspects(const ctl_t *c)
 
 void ctl_turn_end(ctl_t *c, bool after_io)
 {
-    if (after_io)
-        ctl_nodes_judge(c); /* after this turn's reads: see ctl_t.suspects */
+    if (after_io) ctl_nodes_judge(c); /* after this turn's reads: see ctl_t.suspects */
     if (c->sched_needed && !c->recovering) {
         c->sched_needed = false;
         ctl_schedule(c);

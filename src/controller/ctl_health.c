@@ -147,7 +147,7 @@ static void order_check(ctl_t *c, ctl_node_t *n)
     ctl_send_node(c, n->id, &m);
     pend_add(c, n->id);
     ctl_log(c, "node %s: gpu check --full ordered (%s)", n->name,
-                  h->waiting == WAIT_RESUME ? "resume" : "drain --check");
+            h->waiting == WAIT_RESUME ? "resume" : "drain --check");
 }
 
 /* Take the node out of service for health: a node failure for its jobs when the action is
@@ -162,8 +162,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
     n->drained = true;
     snprintf(n->reason, sizeof n->reason, "%s: %.100s", cl_health_action_name(a), reason);
     ctl_node_journal(c, n);
-    ctl_log(c, "node %s GPU health %s: %s", n->name, cl_health_action_name(a),
-                  reason);
+    ctl_log(c, "node %s GPU health %s: %s", n->name, cl_health_action_name(a), reason);
     c->sched_needed = true;
     if (!n->alive) return; /* drained when it comes back up (ctl_nodes.c) */
     double now = ctl_now(c);
@@ -174,8 +173,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
          * fails it (max restarts), and the stop orders go out. */
         ctl_jobs_node_failed(c, n);
         if (cl_node_recover(c->cluster, n->id, now, &e) < 0)
-            ctl_log(c, "node %s: cannot bring back after the failure: %s", n->name,
-                          e.msg);
+            ctl_log(c, "node %s: cannot bring back after the failure: %s", n->name, e.msg);
         cl_decisions_t d = {0};
         for (uint32_t g = n->ngpus; g < c->gpus_per_node; g++)
             cl_gpu_fail(c->cluster, n->id, g, now, &d, &e); /* GPUs this machine lacks */
@@ -220,8 +218,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
     colossus__node_health__pack(r, buf);
     Colossus__NodeHealth *copy = colossus__node_health__unpack(NULL, len, buf);
     free(buf);
-    if (!copy)
-        cl_oom(len, __FILE__, __LINE__); /* it packed: only memory can fail the unpack */
+    if (!copy) cl_oom(len, __FILE__, __LINE__); /* it packed: only memory can fail the unpack */
     if (h->last) colossus__node_health__free_unpacked(h->last, NULL);
     h->last = copy;
     h->last_at = ctl_now(c);
@@ -229,9 +226,8 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
         const Colossus__XidEvent *x = r->xids[i];
         int a = cl_health_action_parse(x->action);
         ctl_log(c, "node %s GPU %d: XID %" PRIu64 " (%s): %s", n->name,
-                      x->gpu == UINT32_MAX ? -1 : (int)x->gpu, x->xid,
-                      cl_health_xid_desc(x->xid),
-                      cl_health_action_name(a < 0 ? CL_HEALTH_NONE : (cl_health_action_t)a));
+                x->gpu == UINT32_MAX ? -1 : (int)x->gpu, x->xid, cl_health_xid_desc(x->xid),
+                cl_health_action_name(a < 0 ? CL_HEALTH_NONE : (cl_health_action_t)a));
         if (h->nxids == KEEP_XIDS) {
             memmove(h->xids, h->xids + 1, (KEEP_XIDS - 1) * sizeof h->xids[0]);
             h->nxids--;
@@ -246,8 +242,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
     }
     int a = cl_health_action_parse(r->action);
     if (a < 0) {
-        ctl_log(c, "node %s: unknown health action '%.40s' ignored", n->name,
-                      r->action);
+        ctl_log(c, "node %s: unknown health action '%.40s' ignored", n->name, r->action);
         a = CL_HEALTH_NONE;
     }
     /* The verdict of a check this controller ordered. */
@@ -336,9 +331,10 @@ cl_nodeid_t ctl_health_domain_slot(ctl_t *c, const char *key)
     if (k) {
         cl_nodeid_t id = domain_free_slot(c, k->domain, false);
         if (id != CL_NO_NODE) return id;
-        ctl_log(c, "NVLink domain %s: its topology domain is full; the new node "
-                      "goes elsewhere",
-                      key);
+        ctl_log(c,
+                "NVLink domain %s: its topology domain is full; the new node "
+                "goes elsewhere",
+                key);
         return CL_NO_NODE;
     }
     /* A new clique: the next domain nobody is bound in (each is tried once, ever). */
@@ -365,9 +361,8 @@ void ctl_health_register(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
     h->domain_unready = r->nvlink_unready;
     if (r->nvlink_domain[0] || r->nvlink_unready)
         ctl_log(c, "node %s: NVLink domain %s%s", n->name,
-                      r->nvlink_domain[0] ? r->nvlink_domain : "(own)",
-                      r->nvlink_unready ? " (GPUs disagree or not all registered: unready)"
-                                        : "");
+                r->nvlink_domain[0] ? r->nvlink_domain : "(own)",
+                r->nvlink_unready ? " (GPUs disagree or not all registered: unready)" : "");
     if (r->health)
         apply_report(c, n, r->health);
     else if (h->last) {
@@ -394,9 +389,10 @@ bool ctl_health_rank_failed(ctl_t *c, uint32_t node)
     ctl_node_t *n = &c->nodes[node];
     ctl_hnode_t *h = hn(c, n);
     if (!cl_health_is_node_failure(h->latched) || !n->alive) return false;
-    ctl_log(c, "node %s: a rank died on a node whose health is %s: node failure, "
-                  "not the job's",
-                  n->name, cl_health_action_name(h->latched));
+    ctl_log(c,
+            "node %s: a rank died on a node whose health is %s: node failure, "
+            "not the job's",
+            n->name, cl_health_action_name(h->latched));
     char reason[256];
     snprintf(reason, sizeof reason, "%s", h->reason);
     apply_latch(c, n, h->latched, reason);
@@ -414,9 +410,9 @@ bool ctl_health_admin(ctl_t *c, ctl_sink_t *conn, uint64_t req, const Colossus__
     if (!h->monitored) {
         if (drain) {
             ctl_reply_error(c, conn, req,
-                              "%s does not watch its GPUs through NVML (fake GPUs?): "
-                              "no gpu check to run",
-                              n->name);
+                            "%s does not watch its GPUs through NVML (fake GPUs?): "
+                            "no gpu check to run",
+                            n->name);
             return true;
         }
         /* A latch from a previous life of the node: its agent now runs without NVML, so no
@@ -437,10 +433,10 @@ bool ctl_health_admin(ctl_t *c, ctl_sink_t *conn, uint64_t req, const Colossus__
     if (!drain) {
         if (nj) {
             ctl_reply_error(c, conn, req,
-                              "%s still runs job %" PRIu64 " and its health is %s "
-                              "(%s): resume it once the job has ended (its gpu check "
-                              "needs idle GPUs)",
-                              n->name, on[0], cl_health_action_name(h->latched), h->reason);
+                            "%s still runs job %" PRIu64 " and its health is %s "
+                            "(%s): resume it once the job has ended (its gpu check "
+                            "needs idle GPUs)",
+                            n->name, on[0], cl_health_action_name(h->latched), h->reason);
             return true;
         }
         h->waiting = WAIT_RESUME;
@@ -546,11 +542,9 @@ int ctl_health_init(ctl_t *c)
 void ctl_health_free(ctl_t *c)
 {
     struct ctl_health *H = c->health;
-    if (!H)
-        return;
+    if (!H) return;
     for (uint32_t i = 0; H->v && i < c->nnodes; i++) {
-        if (H->v[i].last)
-            colossus__node_health__free_unpacked(H->v[i].last, NULL);
+        if (H->v[i].last) colossus__node_health__free_unpacked(H->v[i].last, NULL);
         ctl_sink_unref(H->v[i].client);
     }
     free(H->v);

@@ -29,8 +29,7 @@ int ctl_job_insert(ctl_t *c, ctl_job_t *j)
         c->jobs_cap = cap;
     }
     c->jobs[j->id] = j;
-    if (j->id > c->max_id)
-        c->max_id = j->id;
+    if (j->id > c->max_id) c->max_id = j->id;
     return 0;
 }
 
@@ -46,8 +45,7 @@ static void waiters_free(ctl_waiter_t *w)
 
 void ctl_job_free(ctl_job_t *j)
 {
-    if (!j)
-        return;
+    if (!j) return;
     free(j->name);
     free(j->tenant);
     free(j->cwd);
@@ -90,8 +88,7 @@ static void purge_finished(ctl_t *c, double now)
             (j->end_time + c->cfg.keep_finished_s > now || j->journal_seq > c->durable_seq))
             return; /* the oldest still has time: so have the ones after it */
         ctl_ring_pop(&c->finished);
-        if (!j || !terminal(j->state) || j->waiters)
-            continue;
+        if (!j || !terminal(j->state) || j->waiters) continue;
         cl_job_forget(c->cluster, id);
         c->jobs[id] = NULL;
         ctl_job_free(j);
@@ -133,16 +130,14 @@ int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node)
 {
     if (!j->alloc_index) {
         for (uint32_t i = 0; i < j->nalloc; i++)
-            if (j->alloc[i] == node)
-                return (int)i;
+            if (j->alloc[i] == node) return (int)i;
         return -1;
     }
     size_t lo = 0, hi = j->nalloc;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         uint32_t at = (uint32_t)(j->alloc_index[mid] >> 32);
-        if (at == node)
-            return (int)(uint32_t)j->alloc_index[mid];
+        if (at == node) return (int)(uint32_t)j->alloc_index[mid];
         if (at < node)
             lo = mid + 1;
         else
@@ -154,8 +149,7 @@ int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node)
 uint32_t ctl_job_restarts(ctl_t *c, ctl_job_t *j)
 {
     cl_job_info_t info;
-    if (cl_job_get(c->cluster, j->id, &info) == 0)
-        return j->restarts_base + info.restarts;
+    if (cl_job_get(c->cluster, j->id, &info) == 0) return j->restarts_base + info.restarts;
     return j->restarts_base;
 }
 
@@ -208,12 +202,10 @@ void ctl_job_notify(ctl_t *c, ctl_job_t *j)
 
 void ctl_sink_forget_waiters(ctl_t *c, ctl_sink_t *s)
 {
-    if (!s->nwaiters)
-        return; /* the common case: no scan */
+    if (!s->nwaiters) return; /* the common case: no scan */
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (!j || !j->waiters)
-            continue;
+        if (!j || !j->waiters) continue;
         for (ctl_waiter_t **p = &j->waiters; *p;) {
             if ((*p)->sink == s) {
                 ctl_waiter_t *w = *p;
@@ -231,12 +223,10 @@ void ctl_sink_forget_waiters(ctl_t *c, ctl_sink_t *s)
 int ctl_tenant_index(ctl_t *c, const char *name, cl_error_t *err)
 {
     int t = cl_tenant_find(c->cluster, name);
-    if (t >= 0)
-        return t;
+    if (t >= 0) return t;
     cl_error_t e;
     t = cl_tenant_add(c->cluster, name, 1.0, &e);
-    if (t < 0)
-        cl_err(err, "tenant '%s': %s", name, e.msg);
+    if (t < 0) cl_err(err, "tenant '%s': %s", name, e.msg);
     return t;
 }
 
@@ -250,14 +240,11 @@ static char **strv_dup(char *const *v, size_t n)
 
 static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
 {
-    if (!s->n_argv || !s->argv[0][0])
-        return cl_err(err, "no command given");
-    if (strlen(s->name) > 128)
-        return cl_err(err, "job name longer than 128 characters");
+    if (!s->n_argv || !s->argv[0][0]) return cl_err(err, "no command given");
+    if (strlen(s->name) > 128) return cl_err(err, "job name longer than 128 characters");
     if (!(s->time_limit_min >= 0) || s->time_limit_min > 525600)
         return cl_err(err, "time limit must be 0..525600 minutes");
-    if (s->nodes < 1)
-        return cl_err(err, "a job needs at least one node");
+    if (s->nodes < 1) return cl_err(err, "a job needs at least one node");
     if (s->gpus_per_node > c->gpus_per_node)
         return cl_err(err, "%u GPUs per node asked, but nodes have %u", s->gpus_per_node,
                       c->gpus_per_node);
@@ -266,12 +253,10 @@ static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
 
 int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_error_t *err)
 {
-    if (submit_check(c, s, err) < 0)
-        return -1;
+    if (submit_check(c, s, err) < 0) return -1;
     const char *tenant = s->tenant[0] ? s->tenant : "default";
     int t = ctl_tenant_index(c, tenant, err);
-    if (t < 0)
-        return -1;
+    if (t < 0) return -1;
     cl_job_spec_t spec = {.nodes = s->nodes,
                           .gpus_per_node = s->gpus_per_node,
                           .tenant = (uint32_t)t,
@@ -280,8 +265,7 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_erro
                           .max_restarts = s->max_restarts};
     double now = ctl_now(c);
     cl_jobid_t jid;
-    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0)
-        return -1;
+    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) return -1;
     ctl_job_t *j = cl_xcalloc(1, sizeof *j);
     j->id = jid;
     j->name = cl_xstrdup(s->name[0] ? s->name : s->argv[0]);
@@ -309,8 +293,7 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_erro
 
 static void fail_unlink(ctl_t *c, ctl_job_t *j)
 {
-    if (!j->fail_pending)
-        return;
+    if (!j->fail_pending) return;
     j->fail_pending = false;
     for (ctl_job_t **p = &c->fail_pending; *p; p = &(*p)->fail_next)
         if (*p == j) {
@@ -348,8 +331,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
     for (uint32_t i = 0; i < j->nalloc; i++) {
         uint32_t gpus[CL_MAX_GPUS_PER_NODE], ng = 0;
         for (uint32_t g = 0; g < CL_MAX_GPUS_PER_NODE; g++)
-            if (a[i].gpus & (1ull << g))
-                gpus[ng++] = g;
+            if (a[i].gpus & (1ull << g)) gpus[ng++] = g;
         Colossus__Launch L = COLOSSUS__LAUNCH__INIT;
         L.node = j->alloc[i];
         L.job = j->id;
@@ -443,7 +425,9 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             continue;
         }
         switch (x->action) {
-        case CL_ACT_START: job_started(c, j, x->incarnation); break;
+        case CL_ACT_START:
+            job_started(c, j, x->incarnation);
+            break;
         case CL_ACT_PREEMPT:
             fail_unlink(c, j); /* a preempted job's rank failure is moot */
             requeued(c, j, "preempted by a higher-priority job");
@@ -451,8 +435,9 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             break;
         case CL_ACT_RESTART:
             if (j->fail_pending)
-                ctl_log(c, "job %" PRIu64 ": its rank failure came with a node failure: "
-                           "restarting it",
+                ctl_log(c,
+                        "job %" PRIu64 ": its rank failure came with a node failure: "
+                        "restarting it",
                         j->id);
             ctl_send_stop(c, j);
             ctl_log(c, "job %" PRIu64 ": restarting in place, node %s replaced by hot spare %s",
@@ -487,18 +472,14 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
 {
     bool transient;
     ctl_job_t *j = ctl_job_lookup(c, id, &transient);
-    if (!j)
-        return cl_err(err, "no job %" PRIu64, id);
+    if (!j) return cl_err(err, "no job %" PRIu64, id);
     if (terminal(j->state) || transient) { /* a transient one is finished by definition */
         cl_err(err, "job %" PRIu64 " already %s", id, cl_job_state_name(j->state));
-        if (transient)
-            ctl_job_free(j);
+        if (transient) ctl_job_free(j);
         return -1;
     }
-    if (cl_job_cancel(c->cluster, id, ctl_now(c), err) < 0)
-        return -1;
-    if (j->state == CL_JOB_RUNNING)
-        ctl_send_stop(c, j);
+    if (cl_job_cancel(c->cluster, id, ctl_now(c), err) < 0) return -1;
+    if (j->state == CL_JOB_RUNNING) ctl_send_stop(c, j);
     j->recovering = false;
     snprintf(j->reason, sizeof j->reason, "cancelled by a user");
     job_ended(c, j, CL_JOB_CANCELLED);
@@ -531,12 +512,13 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
         j->fail_pending = true;
         j->fail_code = code;
         j->fail_deadline = ctl_now(c) + wait_ms / 1000.0;
-        snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d", rank,
-                 c->nodes[j->alloc[pos]].name, code);
+        snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d",
+                 rank, c->nodes[j->alloc[pos]].name, code);
         j->fail_next = c->fail_pending;
         c->fail_pending = j;
-        ctl_log(c, "job %" PRIu64 ": %s; stopping it, failed in %u ms unless one of its nodes "
-                   "is declared down first",
+        ctl_log(c,
+                "job %" PRIu64 ": %s; stopping it, failed in %u ms unless one of its nodes "
+                "is declared down first",
                 j->id, j->fail_reason, wait_ms);
         return;
     }
@@ -544,8 +526,7 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
         j->done[pos] = true;
         j->ndone++;
     }
-    if (j->ndone < j->nalloc)
-        return;
+    if (j->ndone < j->nalloc) return;
     cl_error_t e;
     if (cl_job_finish(c->cluster, j->id, true, ctl_now(c), &e) < 0)
         ctl_log(c, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
@@ -581,8 +562,9 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
         (j->state != CL_JOB_RUNNING && !j->recovering)) {
         /* Stale (an older incarnation, a fenced node, a finished job): never counted. */
         if (j && e->incarnation != j->inc)
-            ctl_log(c, "job %" PRIu64 ": ignoring exit %d of stale incarnation %u from node %u "
-                       "(current %u)",
+            ctl_log(c,
+                    "job %" PRIu64 ": ignoring exit %d of stale incarnation %u from node %u "
+                    "(current %u)",
                     e->job, e->exit_code, e->incarnation, e->node, j->inc);
         ctl_send_exited_ack(c, conn, e->node, e->job, e->incarnation);
         return;
@@ -594,8 +576,7 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
         j->rec_code[pos] = e->exit_code;
         return;
     }
-    if (!j->done[pos])
-        ctl_job_node_exit(c, j, pos, e->exit_code, e->rank);
+    if (!j->done[pos]) ctl_job_node_exit(c, j, pos, e->exit_code, e->rank);
     ctl_send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 
@@ -633,17 +614,16 @@ void ctl_jobs_tick(ctl_t *c)
     purge_finished(c, now);
     for (ctl_job_t *j = c->fail_pending, *next; j; j = next) {
         next = j->fail_next;
-        if (now >= j->fail_deadline)
-            fail_now(c, j);
+        if (now >= j->fail_deadline) fail_now(c, j);
     }
     size_t n = cl_jobs_expired(c->cluster, now, ex, 64);
     for (size_t i = 0; i < n; i++) {
         ctl_job_t *j = ctl_job_get(c, ex[i]);
         cl_error_t e;
-        if (!j || cl_job_finish(c->cluster, ex[i], false, now, &e) < 0)
-            continue;
+        if (!j || cl_job_finish(c->cluster, ex[i], false, now, &e) < 0) continue;
         ctl_send_stop(c, j);
-        snprintf(j->reason, sizeof j->reason, "time limit of %g min reached", j->time_limit_s / 60);
+        snprintf(j->reason, sizeof j->reason, "time limit of %g min reached",
+                 j->time_limit_s / 60);
         job_ended(c, j, CL_JOB_FAILED);
     }
     if (c->recovering) {
@@ -656,7 +636,6 @@ void ctl_jobs_tick(ctl_t *c)
                 for (uint32_t k = 0; k < j->nalloc; k++)
                     all &= j->seen[k];
         }
-        if (all)
-            c->recover_until = 0;
+        if (all) c->recover_until = 0;
     }
 }

@@ -14,21 +14,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
-            "         [--listen HOST:PORT ...] [--store URL] [--sync full|normal]\n"
-            "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
-            "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
-            "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
-            "         [--commit thread|inline]\n"
-            "  --listen:         a listener of the framed protocol (repeatable)\n"
-            "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
-            "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
-            "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
-            "                    (shared storage on a real cluster; default STATE-DIR/checkpoints)\n"
-            "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
-            "                    that `show`, `wait` and `logs` read it from the journal\n"
-            "  --commit:         group commit on a worker thread (default) or on the loop\n");
+    fprintf(
+        f,
+        "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
+        "         [--listen HOST:PORT ...] [--store URL] [--sync full|normal]\n"
+        "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
+        "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
+        "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
+        "         [--commit thread|inline]\n"
+        "  --listen:         a listener of the framed protocol (repeatable)\n"
+        "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
+        "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
+        "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
+        "                    (shared storage on a real cluster; default "
+        "STATE-DIR/checkpoints)\n"
+        "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
+        "                    that `show`, `wait` and `logs` read it from the journal\n"
+        "  --commit:         group commit on a worker thread (default) or on the loop\n");
 }
 
 typedef struct opts {
@@ -39,28 +41,43 @@ typedef struct opts {
     ctl_server_opts_t srv;
 } opts_t;
 
-enum { CO_STATE = 1000, CO_LISTEN, CO_KEY, CO_HB, CO_DEAD, CO_PRESET, CO_TOPO, CO_NODES,
-       CO_GPN, CO_SPARE, CO_ADDRFILE, CO_SYNC, CO_CKPT, CO_KEEP, CO_STORE, CO_COMMIT };
+enum {
+    CO_STATE = 1000,
+    CO_LISTEN,
+    CO_KEY,
+    CO_HB,
+    CO_DEAD,
+    CO_PRESET,
+    CO_TOPO,
+    CO_NODES,
+    CO_GPN,
+    CO_SPARE,
+    CO_ADDRFILE,
+    CO_SYNC,
+    CO_CKPT,
+    CO_KEEP,
+    CO_STORE,
+    CO_COMMIT
+};
 
-static const struct option long_opts[] = {
-    {"state-dir", required_argument, 0, CO_STATE},
-    {"listen", required_argument, 0, CO_LISTEN},
-    {"key", required_argument, 0, CO_KEY},
-    {"heartbeat-ms", required_argument, 0, CO_HB},
-    {"dead-after-ms", required_argument, 0, CO_DEAD},
-    {"preset", required_argument, 0, CO_PRESET},
-    {"topology", required_argument, 0, CO_TOPO},
-    {"nodes", required_argument, 0, CO_NODES},
-    {"gpus-per-node", required_argument, 0, CO_GPN},
-    {"spare-fraction", required_argument, 0, CO_SPARE},
-    {"address-file", required_argument, 0, CO_ADDRFILE},
-    {"sync", required_argument, 0, CO_SYNC},
-    {"checkpoint-dir", required_argument, 0, CO_CKPT},
-    {"keep-finished", required_argument, 0, CO_KEEP},
-    {"store", required_argument, 0, CO_STORE},
-    {"commit", required_argument, 0, CO_COMMIT},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0}};
+static const struct option long_opts[] = {{"state-dir", required_argument, 0, CO_STATE},
+                                          {"listen", required_argument, 0, CO_LISTEN},
+                                          {"key", required_argument, 0, CO_KEY},
+                                          {"heartbeat-ms", required_argument, 0, CO_HB},
+                                          {"dead-after-ms", required_argument, 0, CO_DEAD},
+                                          {"preset", required_argument, 0, CO_PRESET},
+                                          {"topology", required_argument, 0, CO_TOPO},
+                                          {"nodes", required_argument, 0, CO_NODES},
+                                          {"gpus-per-node", required_argument, 0, CO_GPN},
+                                          {"spare-fraction", required_argument, 0, CO_SPARE},
+                                          {"address-file", required_argument, 0, CO_ADDRFILE},
+                                          {"sync", required_argument, 0, CO_SYNC},
+                                          {"checkpoint-dir", required_argument, 0, CO_CKPT},
+                                          {"keep-finished", required_argument, 0, CO_KEEP},
+                                          {"store", required_argument, 0, CO_STORE},
+                                          {"commit", required_argument, 0, CO_COMMIT},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
 
 static int choice(const char *flag, const char *s, const char *a, const char *b, bool *is_a)
 {
@@ -77,7 +94,9 @@ static int one_opt(opts_t *o, int opt, const char *arg)
 {
     static const char *cmd = "controller";
     switch (opt) {
-    case CO_STATE: o->state = arg; return 0;
+    case CO_STATE:
+        o->state = arg;
+        return 0;
     case CO_LISTEN:
         if (o->srv.nlisten == CTL_MAX_LISTENERS) {
             fprintf(stderr, "colossus controller: at most %d listeners\n", CTL_MAX_LISTENERS);
@@ -85,36 +104,55 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         }
         o->srv.listen[o->srv.nlisten++] = (ctl_listen_t){"colossus", arg};
         return 0;
-    case CO_KEY: o->keyfile = arg; return 0;
-    case CO_HB: return cl_flag_long(cmd, "--heartbeat-ms", arg, 10, 600000, &o->hb);
-    case CO_DEAD: return cl_flag_long(cmd, "--dead-after-ms", arg, 20, 3600000, &o->dead);
-    case CO_PRESET: o->preset = arg; return 0;
-    case CO_TOPO: o->topo = arg; return 0;
-    case CO_NODES: return cl_flag_long(cmd, "--nodes", arg, 1, 10000000, &o->nodes);
-    case CO_KEEP: return cl_flag_long(cmd, "--keep-finished", arg, 0, 100000000, &o->keep);
+    case CO_KEY:
+        o->keyfile = arg;
+        return 0;
+    case CO_HB:
+        return cl_flag_long(cmd, "--heartbeat-ms", arg, 10, 600000, &o->hb);
+    case CO_DEAD:
+        return cl_flag_long(cmd, "--dead-after-ms", arg, 20, 3600000, &o->dead);
+    case CO_PRESET:
+        o->preset = arg;
+        return 0;
+    case CO_TOPO:
+        o->topo = arg;
+        return 0;
+    case CO_NODES:
+        return cl_flag_long(cmd, "--nodes", arg, 1, 10000000, &o->nodes);
+    case CO_KEEP:
+        return cl_flag_long(cmd, "--keep-finished", arg, 0, 100000000, &o->keep);
     case CO_GPN:
         return cl_flag_long(cmd, "--gpus-per-node", arg, 1, CL_MAX_GPUS_PER_NODE, &o->gpn);
-    case CO_SPARE: return cl_flag_double(cmd, "--spare-fraction", arg, 0, 0.5, &o->spare);
-    case CO_ADDRFILE: o->addrfile = arg; return 0;
-    case CO_STORE: o->store = arg; return 0;
+    case CO_SPARE:
+        return cl_flag_double(cmd, "--spare-fraction", arg, 0, 0.5, &o->spare);
+    case CO_ADDRFILE:
+        o->addrfile = arg;
+        return 0;
+    case CO_STORE:
+        o->store = arg;
+        return 0;
     case CO_CKPT:
-        if (arg[0] != '/' || strlen(arg) >= sizeof ((ctl_config_t *)0)->checkpoint_root - 32) {
+        if (arg[0] != '/' || strlen(arg) >= sizeof((ctl_config_t *)0)->checkpoint_root - 32) {
             fprintf(stderr, "colossus controller: --checkpoint-dir must be an absolute path "
                             "(as the nodes see it, e.g. on a shared file system)\n");
             return -1;
         }
         o->ckpt = arg;
         return 0;
-    case CO_SYNC: return choice("--sync", arg, "full", "normal", &o->sync_full);
+    case CO_SYNC:
+        return choice("--sync", arg, "full", "normal", &o->sync_full);
     case CO_COMMIT: {
         bool thread;
-        if (choice("--commit", arg, "thread", "inline", &thread) < 0)
-            return -1;
+        if (choice("--commit", arg, "thread", "inline", &thread) < 0) return -1;
         o->commit_inline = !thread;
         return 0;
     }
-    case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
+    case 'h':
+        usage(stdout);
+        return 1;
+    default:
+        usage(stderr);
+        return -1;
     }
 }
 
@@ -126,8 +164,7 @@ static int parse(opts_t *o, int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         int rc = one_opt(o, opt, optarg);
-        if (rc)
-            return rc < 0 ? 2 : -1;
+        if (rc) return rc < 0 ? 2 : -1;
     }
     if (optind < argc) {
         fprintf(stderr, "colossus controller: unexpected argument '%s'\n", argv[optind]);
@@ -142,8 +179,7 @@ static int parse(opts_t *o, int argc, char **argv)
         fprintf(stderr, "colossus controller: give --preset or --topology, not both\n");
         return 2;
     }
-    if (!o->dead)
-        o->dead = o->hb * 3;
+    if (!o->dead) o->dead = o->hb * 3;
     if (o->dead <= o->hb) {
         fprintf(stderr,
                 "colossus controller: --dead-after-ms (%ld) must exceed --heartbeat-ms (%ld)\n",
@@ -157,7 +193,8 @@ static int parse(opts_t *o, int argc, char **argv)
 static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
 {
     if (mkdir(o->state, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "colossus controller: cannot create %s: %s\n", o->state, strerror(errno));
+        fprintf(stderr, "colossus controller: cannot create %s: %s\n", o->state,
+                strerror(errno));
         return 1;
     }
     char real[4096];
@@ -169,7 +206,8 @@ static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
     if (o->ckpt) {
         snprintf(cfg->checkpoint_root, sizeof cfg->checkpoint_root, "%.2000s", o->ckpt);
     } else {
-        snprintf(cfg->checkpoint_root, sizeof cfg->checkpoint_root, "%.2000s/checkpoints", real);
+        snprintf(cfg->checkpoint_root, sizeof cfg->checkpoint_root, "%.2000s/checkpoints",
+                 real);
         mkdir(cfg->checkpoint_root, 0755);
     }
     snprintf(url, urlen, "%s%s", o->store ? "" : "sqlite:", o->store ? o->store : real);
@@ -180,14 +218,14 @@ int cmd_controller(int argc, char **argv)
 {
     opts_t o;
     int rc = parse(&o, argc, argv);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    if (rc) return rc < 0 ? 0 : rc;
     cl_error_t err;
     if (cl_crypto_init() < 0 || cl_key_load(o.keyfile, o.srv.key, &err) < 0) {
         fprintf(stderr, "colossus controller: %s\n", err.msg);
         return 2;
     }
-    cl_topo_t *t = cl_topo_load(o.preset, o.topo, NULL, (uint32_t)o.nodes, (uint32_t)o.gpn, &err);
+    cl_topo_t *t =
+        cl_topo_load(o.preset, o.topo, NULL, (uint32_t)o.nodes, (uint32_t)o.gpn, &err);
     if (!t) {
         fprintf(stderr, "colossus controller: topology: %s\n", err.msg);
         return 2;
@@ -218,19 +256,18 @@ int cmd_controller(int argc, char **argv)
     o.srv.address_file = o.addrfile;
     o.srv.commit_inline = o.commit_inline;
     ctl_server_t *srv = ctl_server_create(&o.srv, store, &err);
-    ctl_t *c = srv ? ctl_create(&cfg, cluster, store, &ctl_clock_real, ctl_server_hooks(srv), &err)
-                   : NULL;
+    ctl_t *c =
+        srv ? ctl_create(&cfg, cluster, store, &ctl_clock_real, ctl_server_hooks(srv), &err)
+            : NULL;
     if (!c) {
         fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", url, err.msg);
-        if (!srv)
-            cl_cluster_destroy(cluster);
+        if (!srv) cl_cluster_destroy(cluster);
         ctl_server_destroy(srv);
         cl_store_close(store);
         return 1;
     }
     rc = ctl_server_run(srv, c, &err);
-    if (rc == 1)
-        fprintf(stderr, "colossus controller: %s\n", err.msg);
+    if (rc == 1) fprintf(stderr, "colossus controller: %s\n", err.msg);
     ctl_server_destroy(srv);
     ctl_destroy(c);
     cl_store_close(store);

@@ -29,8 +29,7 @@ ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name)
 {
     uint32_t i = name_hash(name) & (c->name_cap - 1);
     for (; c->name_tab[i] != UINT32_MAX; i = (i + 1) & (c->name_cap - 1))
-        if (!strcmp(c->nodes[c->name_tab[i]].name, name))
-            return &c->nodes[c->name_tab[i]];
+        if (!strcmp(c->nodes[c->name_tab[i]].name, name)) return &c->nodes[c->name_tab[i]];
     return NULL;
 }
 
@@ -46,8 +45,7 @@ static ctl_node_t *bind_name(ctl_t *c, const char *name, const char *nvlink_doma
     } else {
         while (c->next_free < c->nnodes && c->nodes[c->next_free].bound)
             c->next_free++;
-        if (c->next_free == c->nnodes)
-            return NULL;
+        if (c->next_free == c->nnodes) return NULL;
         n = &c->nodes[c->next_free];
     }
     n->bound = true;
@@ -112,16 +110,14 @@ void ctl_nodes_free(ctl_t *c)
 const char *ctl_node_state(ctl_t *c, const ctl_node_t *n)
 {
     cl_node_info_t info;
-    if (cl_node_get(c->cluster, n->id, &info) < 0)
-        return "unknown";
+    if (cl_node_get(c->cluster, n->id, &info) < 0) return "unknown";
     return cl_node_state_name(info.state);
 }
 
 /* The node is alive: back up in the core with the GPUs its agent has. */
 static void node_up(ctl_t *c, ctl_node_t *n)
 {
-    if (n->alive)
-        return;
+    if (n->alive) return;
     double now = ctl_now(c);
     cl_error_t err;
     cl_node_info_t info;
@@ -135,8 +131,7 @@ static void node_up(ctl_t *c, ctl_node_t *n)
         cl_gpu_fail(c->cluster, n->id, g, now, &d, &err); /* GPUs this machine lacks */
     ctl_apply(c, &d);
     cl_decisions_free(&d);
-    if (n->drained)
-        cl_node_drain(c->cluster, n->id, now, &err);
+    if (n->drained) cl_node_drain(c->cluster, n->id, now, &err);
     n->alive = true;
     c->sched_needed = true;
 }
@@ -171,8 +166,7 @@ void ctl_nodes_deadlines(ctl_t *c)
         struct ctl_deadline *e;
         while ((e = ctl_ring_front(&c->deadq[k])) && e->at <= now) {
             ctl_node_t *n = &c->nodes[e->node];
-            if (n->deadline == e->at && n->alive && !n->suspect)
-                suspect(c, n);
+            if (n->deadline == e->at && n->alive && !n->suspect) suspect(c, n);
             ctl_ring_pop(&c->deadq[k]);
         }
     }
@@ -183,8 +177,7 @@ uint64_t ctl_nodes_next_deadline(const ctl_t *c)
     uint64_t next = 0;
     for (int k = 0; k < 2; k++) {
         const struct ctl_deadline *e = ctl_ring_front(&c->deadq[k]);
-        if (e && (!next || e->at < next))
-            next = e->at;
+        if (e && (!next || e->at < next)) next = e->at;
     }
     return next;
 }
@@ -208,8 +201,7 @@ static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_no
 /* n is carried by conn from now on. */
 static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
 {
-    if (n->conn == conn)
-        return;
+    if (n->conn == conn) return;
     if (n->conn) {
         ctl_log(c, "node %s registered again from %s; its connection from %s is superseded",
                 n->name, conn->peer, n->conn->peer);
@@ -224,7 +216,8 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
 void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r)
 {
     if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',')) {
-        reply_registered(c, conn, r->handle, NULL, "node name must be 1..63 characters, no commas");
+        reply_registered(c, conn, r->handle, NULL,
+                         "node name must be 1..63 characters, no commas");
         return;
     }
     ctl_node_t *n = ctl_node_by_name(c, r->name);
@@ -242,8 +235,7 @@ void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r)
     } else {
         snprintf(n->addr, sizeof n->addr, "%.63s", conn->peer);
         char *colon = strrchr(n->addr, ':');
-        if (colon)
-            *colon = 0;
+        if (colon) *colon = 0;
     }
     /* A connection carrying many nodes (hollow, relay) logs its first few and then every
      * 10,000th: a registration storm of 100,000 nodes is not 100,000 lines. */
@@ -297,13 +289,11 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
 /* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
 void ctl_nodes_judge(ctl_t *c)
 {
-    if (!c->nsuspects)
-        return;
+    if (!c->nsuspects) return;
     double now = ctl_now(c);
     for (size_t i = 0; i < c->nsuspects; i++) {
         ctl_node_t *n = &c->nodes[c->suspects[i]];
-        if (!n->suspect || !n->alive)
-            continue;
+        if (!n->suspect || !n->alive) continue;
         n->suspect = false;
         n->alive = false;
         ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
@@ -316,8 +306,7 @@ void ctl_nodes_judge(ctl_t *c)
 
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
 {
-    if (!conn->nnodes)
-        return; /* a client, or an agent that registered nothing: no scan */
+    if (!conn->nnodes) return; /* a client, or an agent that registered nothing: no scan */
     for (uint32_t i = 0; i < c->nnodes; i++)
         if (c->nodes[i].conn == conn) {
             c->nodes[i].conn = NULL;

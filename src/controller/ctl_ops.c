@@ -54,9 +54,12 @@ typedef enum { PART_JOBS, PART_NODES, PART_TENANTS } part_kind_t;
 static size_t item_size(part_kind_t k, const void *item)
 {
     switch (k) {
-    case PART_JOBS: return colossus__job_info__get_packed_size(item);
-    case PART_NODES: return colossus__node_info__get_packed_size(item);
-    case PART_TENANTS: return colossus__tenant_info__get_packed_size(item);
+    case PART_JOBS:
+        return colossus__job_info__get_packed_size(item);
+    case PART_NODES:
+        return colossus__node_info__get_packed_size(item);
+    case PART_TENANTS:
+        return colossus__tenant_info__get_packed_size(item);
     }
     return 0;
 }
@@ -69,8 +72,7 @@ static void reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items,
         size_t j = i, bytes = 0;
         while (j < n) {
             size_t b = item_size(kind, items[j]);
-            if (j > i && bytes + b + 8 > PART_BYTES)
-                break;
+            if (j > i && bytes + b + 8 > PART_BYTES) break;
             bytes += b + 8;
             j++;
         }
@@ -131,8 +133,7 @@ static void op_show(ctl_t *c, const ctl_principal_t *who, const Colossus__Reques
         return;
     }
     ctl_reply_job(c, reply, r->req, j);
-    if (transient)
-        ctl_job_free(j);
+    if (transient) ctl_job_free(j);
 }
 
 static void op_cancel(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
@@ -162,8 +163,7 @@ static void op_wait(ctl_t *c, const ctl_principal_t *who, const Colossus__Reques
     }
     if (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING) {
         ctl_reply_job(c, reply, r->req, j);
-        if (transient)
-            ctl_job_free(j);
+        if (transient) ctl_job_free(j);
         return;
     }
     ctl_waiter_t *w = cl_xcalloc(1, sizeof *w);
@@ -225,8 +225,7 @@ static void op_logs(ctl_t *c, const ctl_principal_t *who, const Colossus__Reques
         return;
     }
     fetch_logs_of(c, reply, r->req, r->logs, j);
-    if (transient)
-        ctl_job_free(j);
+    if (transient) ctl_job_free(j);
 }
 
 static void logreq_free(ctl_logreq_t *lr)
@@ -239,10 +238,8 @@ void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d)
 {
     for (ctl_logreq_t **p = &c->logreqs; *p; p = &(*p)->next) {
         ctl_logreq_t *lr = *p;
-        if (lr->id != d->req)
-            continue;
-        if (c->nodes[lr->node].conn != conn)
-            return; /* not the node we asked: ignored */
+        if (lr->id != d->req) continue;
+        if (c->nodes[lr->node].conn != conn) return; /* not the node we asked: ignored */
         *p = lr->next;
         if (!d->ok) {
             ctl_reply_error(c, lr->client, lr->client_req, "%s", d->error);
@@ -300,8 +297,7 @@ static void op_nodes(ctl_t *c, const ctl_principal_t *who, const Colossus__Reque
     size_t k = 0;
     for (uint32_t i = 0; i < c->nnodes; i++) {
         ctl_node_t *nd = &c->nodes[i];
-        if (!nd->bound)
-            continue;
+        if (!nd->bound) continue;
         Colossus__NodeInfo *o = &v[k];
         colossus__node_info__init(o);
         o->id = nd->id;
@@ -352,7 +348,8 @@ static void node_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus
     n->drained = drain;
     snprintf(n->reason, sizeof n->reason, "%s", drain ? a->reason : "");
     ctl_node_journal(c, n);
-    ctl_log(c, "node %s %s%s", n->name, drain ? "draining: " : "resumed", drain ? a->reason : "");
+    ctl_log(c, "node %s %s%s", n->name, drain ? "draining: " : "resumed",
+            drain ? a->reason : "");
     c->sched_needed = true;
     ctl_reply_ok(c, reply, req, NULL);
 }
@@ -375,7 +372,8 @@ static void op_tenants(ctl_t *c, const ctl_principal_t *who, const Colossus__Req
                        ctl_sink_t *reply)
 {
     uint32_t n = cl_tenant_count(c->cluster);
-    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v),
+                         **vp = cl_xcalloc(n + 1, sizeof *vp);
     double now = ctl_now(c);
     for (uint32_t t = 0; t < n; t++) {
         colossus__tenant_info__init(&v[t]);
@@ -387,11 +385,9 @@ static void op_tenants(ctl_t *c, const ctl_principal_t *who, const Colossus__Req
     }
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (!j || (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING))
-            continue;
+        if (!j || (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING)) continue;
         int t = cl_tenant_find(c->cluster, j->tenant);
-        if (t < 0)
-            continue;
+        if (t < 0) continue;
         if (j->state == CL_JOB_PENDING) {
             v[t].jobs_pending++;
         } else {
@@ -423,8 +419,7 @@ void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *
                  ctl_sink_t *reply)
 {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (ops[i].body != r->body_case)
-            continue;
+        if (ops[i].body != r->body_case) continue;
         if (!allowed(&ops[i], who)) {
             ctl_reply_error(c, reply, r->req, "%s: permission denied for %s", ops[i].name,
                             who ? who->name : "an unauthenticated caller");

@@ -143,8 +143,7 @@ ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
 {
     *transient = false;
     ctl_job_t *j = ctl_job_get(c, id);
-    if (j || !id || id > c->max_id)
-        return j;
+    if (j || !id || id > c->max_id) return j;
     struct job_read r = {c, NULL};
     cl_error_t err;
     if (cl_store_job_get(c->store, id, on_job_read, &r, &err) < 0)
@@ -155,22 +154,20 @@ ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
 
 int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
 {
-    if (cl_store_load(c->store, on_job_loaded, NULL, c, err) < 0)
-        return -1;
+    if (cl_store_load(c->store, on_job_loaded, NULL, c, err) < 0) return -1;
     cl_job_set_next_id(c->cluster, c->max_id + 1);
     uint64_t live = 0, rec = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (j && !terminal(j->state))
-            live++;
-        if (j && j->recovering)
-            rec++;
+        if (j && !terminal(j->state)) live++;
+        if (j && j->recovering) rec++;
     }
     /* Agents reconnect with a back-off of at most 1 s; give them dead-after on top. */
     c->recover_until = ctl_now(c) + (c->cfg.dead_after_ms + 1500) / 1000.0;
     if (c->max_id)
-        ctl_log(c, "recovered %" PRIu64 " jobs from the journal (%" PRIu64 " not finished, %" PRIu64
-                   " were running: waiting for their agents)",
+        ctl_log(c,
+                "recovered %" PRIu64 " jobs from the journal (%" PRIu64
+                " not finished, %" PRIu64 " were running: waiting for their agents)",
                 c->max_id, live, rec);
     return 0;
 }
@@ -200,8 +197,7 @@ void ctl_jobs_reconcile(ctl_t *c)
     double now = ctl_now(c);
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (!j || !j->recovering)
-            continue;
+        if (!j || !j->recovering) continue;
         j->recovering = false;
         bool all = true;
         uint32_t nseen = 0;
@@ -210,17 +206,18 @@ void ctl_jobs_reconcile(ctl_t *c)
             nseen += j->seen[k];
         }
         cl_error_t e = {{0}};
-        if (all && cl_job_start_on(c->cluster, j->id, j->alloc, j->nalloc, j->inc, now, &e) == 0) {
+        if (all &&
+            cl_job_start_on(c->cluster, j->id, j->alloc, j->nalloc, j->inc, now, &e) == 0) {
             reconciled(c, j);
         } else {
-            ctl_log(c, "job %" PRIu64 " could not be reconciled (%s); stopping and requeueing it",
+            ctl_log(c,
+                    "job %" PRIu64 " could not be reconciled (%s); stopping and requeueing it",
                     j->id, all ? e.msg : "some of its nodes did not come back");
             ctl_send_stop(c, j);
             j->state = CL_JOB_PENDING;
             /* A launch no node ever saw (the controller died between journaling the start and
              * sending it) is not a failure: no restart is counted for it. */
-            if (nseen)
-                j->restarts_base++;
+            if (nseen) j->restarts_base++;
             j->inc_base = j->inc; /* the next start gets a new incarnation */
             snprintf(j->reason, sizeof j->reason,
                      "requeued: nodes lost while the controller was down");
@@ -249,8 +246,7 @@ int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
                     x->job, x->incarnation);
             continue;
         }
-        if (j->recovering && j->seen)
-            j->seen[pos] = true;
+        if (j->recovering && j->seen) j->seen[pos] = true;
         colossus__running_job__init(&keep[nk]);
         keep[nk].job = x->job;
         keep[nk].incarnation = x->incarnation;

@@ -27,8 +27,7 @@ void *ctl_ring_front(const ctl_ring_t *r)
 
 void ctl_ring_pop(ctl_ring_t *r)
 {
-    if (!r->n)
-        return;
+    if (!r->n) return;
     r->head = (r->head + 1) % r->cap;
     r->n--;
 }

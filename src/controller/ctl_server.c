@@ -87,8 +87,7 @@ static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flu
 /* Handshake frames are the transport's own: they go out at once, not through a batch. */
 static void send_now(srv_conn_t *k, const Colossus__Msg *m)
 {
-    if (cl_uconn_send(&k->u, m) == 0)
-        cl_uconn_flush(&k->u);
+    if (cl_uconn_send(&k->u, m) == 0) cl_uconn_flush(&k->u);
 }
 
 static void auth_timer_closed(uv_handle_t *h)
@@ -101,15 +100,13 @@ static void on_conn_closed(cl_uconn_t *u)
 {
     srv_conn_t *k = u->data;
     struct ctl_server *srv = k->srv;
-    if (srv->ctl)
-        ctl_sink_closed(srv->ctl, &k->sink);
+    if (srv->ctl) ctl_sink_closed(srv->ctl, &k->sink);
     k->sink.closed = true;
     if (k->prev)
         k->prev->next = k->next;
     else
         srv->conns = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+    if (k->next) k->next->prev = k->prev;
     uv_timer_stop(&k->auth_timer);
     uv_close((uv_handle_t *)&k->auth_timer, auth_timer_closed);
 }
@@ -168,8 +165,7 @@ static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
             cl_uconn_close(u, "expected authentication");
         return;
     case CONN_AGENT:
-        if (ctl_peer_msg(c, &k->sink, m, &why) < 0)
-            cl_uconn_close(u, why.msg);
+        if (ctl_peer_msg(c, &k->sink, m, &why) < 0) cl_uconn_close(u, why.msg);
         return;
     case CONN_CLIENT:
         if (m->body_case == COLOSSUS__MSG__BODY_REQUEST) {
@@ -199,8 +195,7 @@ static void on_framed_connection(uv_stream_t *ls, int status)
         return;
     }
     k->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = k;
+    if (srv->conns) srv->conns->prev = k;
     srv->conns = k;
     cl_sess_init_handshake(&k->u.sess, true);
     cl_uconn_start(&k->u);
@@ -249,14 +244,11 @@ static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t
 {
     const srv_proto_t *p = NULL;
     for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++)
-        if (!strcmp(protos[i].name, cfg->proto))
-            p = &protos[i];
-    if (!p)
-        return cl_err(err, "listener %s: unknown protocol '%s'", cfg->addr, cfg->proto);
+        if (!strcmp(protos[i].name, cfg->proto)) p = &protos[i];
+    if (!p) return cl_err(err, "listener %s: unknown protocol '%s'", cfg->addr, cfg->proto);
     char host[256];
     int port;
-    if (cl_addr_parse(cfg->addr, host, sizeof host, &port, err) < 0)
-        return -1;
+    if (cl_addr_parse(cfg->addr, host, sizeof host, &port, err) < 0) return -1;
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) < 0)
@@ -268,10 +260,8 @@ static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t
     l->tcp.data = l;
     srv->nlisteners++;
     int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, p->on_connection);
-    if (rc < 0)
-        return cl_err(err, "cannot listen on %s: %s", cfg->addr, uv_strerror(rc));
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, p->on_connection);
+    if (rc < 0) return cl_err(err, "cannot listen on %s: %s", cfg->addr, uv_strerror(rc));
     sockname(&l->tcp, l->bound, sizeof l->bound);
     return 0;
 }
@@ -304,8 +294,7 @@ static void on_timer(uv_timer_t *t);
 static void rearm(struct ctl_server *srv)
 {
     uint64_t due = ctl_next_timer_ms(srv->ctl);
-    if (due == srv->armed_due)
-        return;
+    if (due == srv->armed_due) return;
     srv->armed_due = due;
     uint64_t now = ctl_clock_real.mono_ms(NULL);
     /* At least 1 ms: a timer restarted with 0 from its own callback would run again in the
@@ -337,8 +326,7 @@ static void on_timer(uv_timer_t *t)
     struct ctl_server *srv = t->data;
     srv->armed_due = 0;
     ctl_timers(srv->ctl);
-    if (ctl_has_suspects(srv->ctl))
-        uv_idle_start(&srv->judge_idle, on_judge_idle);
+    if (ctl_has_suspects(srv->ctl)) uv_idle_start(&srv->judge_idle, on_judge_idle);
     rearm(srv);
 }
 
@@ -369,8 +357,7 @@ static void on_quit_timeout(uv_timer_t *t)
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct ctl_server *srv = s->data;
-    if (srv->quitting)
-        return;
+    if (srv->quitting) return;
     cl_daemon_log("controller", "signal %d: exiting (jobs keep running on the agents)", signum);
     srv->quitting = true;
     for (int i = 0; i < srv->nlisteners; i++)
@@ -413,13 +400,11 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     srv->ctl = c;
     signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < srv->o.nlisten; i++)
-        if (listen_on(srv, &srv->o.listen[i], err) < 0)
-            return 1;
+        if (listen_on(srv, &srv->o.listen[i], err) < 0) return 1;
     if (srv->o.address_file && srv->nlisteners) {
         char line[320];
         snprintf(line, sizeof line, "%s\n", srv->listeners[0].bound);
-        if (cl_write_file_atomic(srv->o.address_file, line, err) < 0)
-            return 1;
+        if (cl_write_file_atomic(srv->o.address_file, line, err) < 0) return 1;
     }
     uv_prepare_init(&srv->loop, &srv->prepare);
     uv_check_init(&srv->loop, &srv->check);
@@ -437,10 +422,11 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     const ctl_config_t *cfg = ctl_config(c);
     char where[CTL_MAX_LISTENERS * 320] = "";
     for (int i = 0; i < srv->nlisteners; i++)
-        snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)", i ? ", " : "",
-                 srv->listeners[i].bound, srv->listeners[i].proto);
-    cl_daemon_log("controller", "listening on %s; %u node slots x %u GPUs; heartbeat %u ms, dead "
-                                "after %u ms; journal commits %s",
+        snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)",
+                 i ? ", " : "", srv->listeners[i].bound, srv->listeners[i].proto);
+    cl_daemon_log("controller",
+                  "listening on %s; %u node slots x %u GPUs; heartbeat %u ms, dead "
+                  "after %u ms; journal commits %s",
                   where, ctl_node_slots(c), ctl_gpus_per_node(c), cfg->heartbeat_ms,
                   cfg->dead_after_ms, srv->o.commit_inline ? "inline" : "on a worker thread");
     srv->rc = 0;
@@ -451,14 +437,12 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
 static void close_all(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 void ctl_server_destroy(ctl_server_t *srv)
 {
-    if (!srv)
-        return;
+    if (!srv) return;
     cl_committer_destroy(srv->committer); /* waits for the batch in flight */
     srv->committer = NULL;
     /* Connections close through their own path (the controller is told, refs dropped);

@@ -22,7 +22,7 @@ typedef struct ctl_server_opts {
     int nlisten;
     const char *address_file; /* the first listener's bound address is written here, or NULL */
     uint8_t key[CL_KEY_BYTES];
-    bool commit_inline;       /* commit on the loop thread (measurements): no worker */
+    bool commit_inline; /* commit on the loop thread (measurements): no worker */
 } ctl_server_opts_t;
 
 typedef struct ctl_server ctl_server_t;

@@ -61,11 +61,9 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *t, const cl_cluster_opts_t *opts, cl_
 
 void cl_cluster_destroy(cl_cluster_t *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     for (uint32_t i = 0; i < c->njobs_cap; i++)
-        if (c->jobs[i].live)
-            free(c->jobs[i].alloc);
+        if (c->jobs[i].live) free(c->jobs[i].alloc);
     for (uint32_t i = 0; i < c->npl; i++) {
         free(c->pl[i].t_head);
         free(c->pl[i].t_tail);
@@ -89,17 +87,17 @@ void cl_cluster_destroy(cl_cluster_t *c)
     free(c);
 }
 
-const cl_topo_t *cl_cluster_topo(const cl_cluster_t *c) { return c->t; }
+const cl_topo_t *cl_cluster_topo(const cl_cluster_t *c)
+{
+    return c->t;
+}
 
 /* ------------------------------------------------------------------ nodes */
 static cl_node_state_t node_state(const node_t *n)
 {
-    if (n->health == H_DOWN)
-        return CL_NODE_DOWN;
-    if (n->admin == A_MAINT)
-        return CL_NODE_MAINT;
-    if (n->admin == A_DRAIN)
-        return n->alloc ? CL_NODE_DRAINING : CL_NODE_DRAINED;
+    if (n->health == H_DOWN) return CL_NODE_DOWN;
+    if (n->admin == A_MAINT) return CL_NODE_MAINT;
+    if (n->admin == A_DRAIN) return n->alloc ? CL_NODE_DRAINING : CL_NODE_DRAINED;
     return CL_NODE_UP;
 }
 
@@ -111,8 +109,7 @@ const char *cl_node_state_name(cl_node_state_t s)
 
 int cl_node_get(const cl_cluster_t *c, cl_nodeid_t id, cl_node_info_t *o)
 {
-    if (id >= c->t->nnodes)
-        return -1;
+    if (id >= c->t->nnodes) return -1;
     const node_t *n = &c->nodes[id];
     o->state = node_state(n);
     o->spare = n->spare;
@@ -127,18 +124,15 @@ int cl_node_get(const cl_cluster_t *c, cl_nodeid_t id, cl_node_info_t *o)
 size_t cl_node_jobs(const cl_cluster_t *c, cl_nodeid_t id, cl_jobid_t *out, size_t max)
 {
     size_t n = 0;
-    if (id >= c->t->nnodes)
-        return 0;
+    if (id >= c->t->nnodes) return 0;
     for (uint32_t g = 0; g < c->gpn; g++) {
         uint32_t s = c->gpu_job[(size_t)id * c->gpn + g];
-        if (!s)
-            continue;
+        if (!s) continue;
         cl_jobid_t jid = c->jobs[s - 1].id;
         size_t m = 0;
         while (m < n && out[m] != jid)
             m++;
-        if (m == n && n < max)
-            out[n++] = jid;
+        if (m == n && n < max) out[n++] = jid;
     }
     return n;
 }
@@ -155,8 +149,7 @@ static node_t *node_arg(cl_cluster_t *c, cl_nodeid_t id, cl_error_t *err)
 static void refill_of(cl_cluster_t *c, cl_nodeid_t id)
 {
     uint32_t pod = cl__topo_node_level(c->t, id, LV_POD);
-    if (c->spares[pod].nfree < c->spares[pod].target)
-        cl__spare_refill(c, pod);
+    if (c->spares[pod].nfree < c->spares[pod].target) cl__spare_refill(c, pod);
 }
 
 /* A job lost node `bad` (or a GPU on it): swap in a hot spare of the same leaf or pod and
@@ -192,10 +185,8 @@ int cl_node_fail(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_decisions_t 
                  cl_error_t *err)
 {
     node_t *n = node_arg(c, id, err);
-    if (!n)
-        return -1;
-    if (n->health == H_DOWN)
-        return 0;
+    if (!n) return -1;
+    if (n->health == H_DOWN) return 0;
     int was_spare = n->spare;
     cl__spare_unlink(c, id);
     n->health = H_DOWN;
@@ -204,8 +195,7 @@ int cl_node_fail(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_decisions_t 
     size_t nj = cl_node_jobs(c, id, jobs, CL_MAX_GPUS_PER_NODE);
     for (size_t i = 0; i < nj; i++)
         job_lost_node(c, c->id2slot[jobs[i]] - 1, id, now, out);
-    if (was_spare)
-        refill_of(c, id);
+    if (was_spare) refill_of(c, id);
     return 0;
 }
 
@@ -213,35 +203,29 @@ int cl_gpu_fail(cl_cluster_t *c, cl_nodeid_t id, uint32_t gpu, cl_time_t now,
                 cl_decisions_t *out, cl_error_t *err)
 {
     node_t *n = node_arg(c, id, err);
-    if (!n)
-        return -1;
+    if (!n) return -1;
     if (gpu >= c->gpn) {
         cl__err(err, "no GPU %u on node %s", gpu, cl_topo_node_name(c->t, id));
         return -1;
     }
     uint64_t bit = 1ull << gpu;
-    if (n->failed & bit)
-        return 0;
+    if (n->failed & bit) return 0;
     uint32_t s = c->gpu_job[(size_t)id * c->gpn + gpu];
-    if (s)
-        job_lost_node(c, s - 1, id, now, out);
+    if (s) job_lost_node(c, s - 1, id, now, out);
     n->failed |= bit;
     int was_spare = n->spare;
     if (was_spare) /* a spare must be whole */
         cl__spare_unlink(c, id);
     cl__node_update(c, id);
-    if (was_spare)
-        refill_of(c, id);
+    if (was_spare) refill_of(c, id);
     return 0;
 }
 
 int cl_node_recover(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_error_t *err)
 {
     node_t *n = node_arg(c, id, err);
-    if (!n)
-        return -1;
-    if (n->health == H_UP && !n->failed)
-        return 0;
+    if (!n) return -1;
+    if (n->health == H_UP && !n->failed) return 0;
     n->health = H_UP;
     n->failed = 0;
     cl__node_update(c, id);
@@ -252,16 +236,13 @@ int cl_node_recover(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_error_t *
 static int set_admin(cl_cluster_t *c, cl_nodeid_t id, uint8_t admin, cl_error_t *err)
 {
     node_t *n = node_arg(c, id, err);
-    if (!n)
-        return -1;
-    if (n->admin == admin)
-        return 0;
+    if (!n) return -1;
+    if (n->admin == admin) return 0;
     int was_spare = n->spare;
     cl__spare_unlink(c, id);
     n->admin = admin;
     cl__node_update(c, id);
-    if (was_spare || admin == A_NONE)
-        refill_of(c, id);
+    if (was_spare || admin == A_NONE) refill_of(c, id);
     return 0;
 }
 
@@ -288,16 +269,25 @@ void cl_cluster_stats(const cl_cluster_t *c, cl_stats_t *st)
     for (uint32_t i = 0; i < c->t->nnodes; i++) {
         const node_t *n = &c->nodes[i];
         switch (node_state(n)) {
-        case CL_NODE_UP: st->nodes_up++; break;
-        case CL_NODE_DOWN: st->nodes_down++; break;
-        case CL_NODE_DRAINING: st->nodes_draining++; break;
-        case CL_NODE_DRAINED: st->nodes_drained++; break;
-        case CL_NODE_MAINT: st->nodes_maint++; break;
+        case CL_NODE_UP:
+            st->nodes_up++;
+            break;
+        case CL_NODE_DOWN:
+            st->nodes_down++;
+            break;
+        case CL_NODE_DRAINING:
+            st->nodes_draining++;
+            break;
+        case CL_NODE_DRAINED:
+            st->nodes_drained++;
+            break;
+        case CL_NODE_MAINT:
+            st->nodes_maint++;
+            break;
         }
         st->gpus_alloc += cl__popc(n->alloc);
         st->gpus_failed += cl__popc(n->failed);
-        if (n->health == H_UP)
-            st->gpus_free += cl__popc(cl__node_free(c, n));
+        if (n->health == H_UP) st->gpus_free += cl__popc(cl__node_free(c, n));
     }
     for (uint32_t p = 0; p < c->t->nlv[LV_POD]; p++)
         st->spares_free += c->spares[p].nfree;

@@ -54,8 +54,7 @@ void cl__index_free(cl_cluster_t *c)
 
 uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n)
 {
-    if (n->health != H_UP || n->admin != A_NONE || n->spare || n->reserved)
-        return 0;
+    if (n->health != H_UP || n->admin != A_NONE || n->spare || n->reserved) return 0;
     return cl__popc(cl__node_free(c, n));
 }
 
@@ -75,8 +74,7 @@ static inline uint32_t *phead_of(const cl_cluster_t *c, int lv, uint32_t k, uint
 uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent,
                          uint32_t cnt)
 {
-    if (lv == LV_POD || parent == NIL)
-        return *ghead_of(c, lv, k, cnt);
+    if (lv == LV_POD || parent == NIL) return *ghead_of(c, lv, k, cnt);
     return *phead_of(c, lv, k, parent, cnt);
 }
 
@@ -90,8 +88,7 @@ static inline void link(uint32_t *head, uint32_t *prev, uint32_t *next, uint32_t
 {
     prev[x] = NIL;
     next[x] = *head;
-    if (*head != NIL)
-        prev[*head] = x;
+    if (*head != NIL) prev[*head] = x;
     *head = x;
 }
 
@@ -101,8 +98,7 @@ static inline void unlink_(uint32_t *head, uint32_t *prev, uint32_t *next, uint3
         next[prev[x]] = next[x];
     else
         *head = next[x];
-    if (next[x] != NIL)
-        prev[next[x]] = prev[x];
+    if (next[x] != NIL) prev[next[x]] = prev[x];
     prev[x] = next[x] = NIL;
 }
 
@@ -128,23 +124,20 @@ static void adjust(cl_cluster_t *c, int lv, uint32_t k, uint32_t e, int delta)
 
 static void jlist(cl_cluster_t *c, cl_nodeid_t id, uint32_t j, int add)
 {
-    if (j == 0 || j >= c->gpn)
-        return;
+    if (j == 0 || j >= c->gpn) return;
     node_t *nd = c->nodes;
     node_t *n = &nd[id];
     if (add) {
         n->jprev = NIL;
         n->jnext = c->jhead[j];
-        if (c->jhead[j] != NIL)
-            nd[c->jhead[j]].jprev = id;
+        if (c->jhead[j] != NIL) nd[c->jhead[j]].jprev = id;
         c->jhead[j] = id;
     } else {
         if (n->jprev != NIL)
             nd[n->jprev].jnext = n->jnext;
         else
             c->jhead[j] = n->jnext;
-        if (n->jnext != NIL)
-            nd[n->jnext].jprev = n->jprev;
+        if (n->jnext != NIL) nd[n->jnext].jprev = n->jprev;
         n->jprev = n->jnext = NIL;
     }
 }
@@ -153,8 +146,7 @@ void cl__node_update(cl_cluster_t *c, cl_nodeid_t id)
 {
     node_t *n = &c->nodes[id];
     uint32_t a = n->eff, b = cl__node_eff(c, n);
-    if (a == b)
-        return;
+    if (a == b) return;
     const cl_topo_t *t = c->t;
     uint32_t dom = t->parent[0][id], leaf = t->parent[LV_DOM][dom],
              pod = t->parent[LV_LEAF][leaf];

@@ -26,14 +26,14 @@ enum { LV_DOM = 1, LV_LEAF = 2, LV_POD = 3, LV_CLUSTER = 4 };
 
 struct cl_topo {
     uint32_t nnodes, gpn;
-    uint32_t nlv[4];   /* entities per level: [1] domains, [2] leaves, [3] pods */
-    uint32_t *first[4]; /* [lv][e]..[lv][e+1]: e's children (nodes for domains) */
+    uint32_t nlv[4];     /* entities per level: [1] domains, [2] leaves, [3] pods */
+    uint32_t *first[4];  /* [lv][e]..[lv][e+1]: e's children (nodes for domains) */
     uint32_t *parent[4]; /* [0] node->domain, [1] domain->leaf, [2] leaf->pod */
-    uint32_t cap[4];   /* largest entity in nodes per level */
-    char *names;       /* node names, NUL-separated */
+    uint32_t cap[4];     /* largest entity in nodes per level */
+    char *names;         /* node names, NUL-separated */
     uint32_t *name_off;
     char **leaf_names, **pod_names;
-    uint32_t *hash;    /* node name -> id, open addressing, NIL = empty */
+    uint32_t *hash; /* node name -> id, open addressing, NIL = empty */
     uint32_t hmask;
 };
 
@@ -41,18 +41,18 @@ uint32_t cl__topo_node_level(const cl_topo_t *t, cl_nodeid_t n, int lv);
 uint32_t cl__topo_nodes_in(const cl_topo_t *t, int lv, uint32_t e);
 /* Build a topology from explicit arrays (used by the presets and the Slurm parser).
  * leaf_nodes[l] = nodes of leaf l; pod_of_leaf[l]; names may be NULL (generated). */
-cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes, const uint32_t *pod_of_leaf,
-                          uint32_t npods, uint32_t gpn, uint32_t nodes_per_domain,
-                          char **node_names, char **leaf_names, char **pod_names,
-                          const char *prefix, cl_error_t *err);
+cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes,
+                          const uint32_t *pod_of_leaf, uint32_t npods, uint32_t gpn,
+                          uint32_t nodes_per_domain, char **node_names, char **leaf_names,
+                          char **pod_names, const char *prefix, cl_error_t *err);
 
 /* -------------------------------------------------------------------- nodes */
 enum { H_UP = 0, H_DOWN = 1 };
 enum { A_NONE = 0, A_DRAIN = 1, A_MAINT = 2 };
 
 typedef struct node {
-    uint64_t alloc;  /* GPUs held by jobs */
-    uint64_t failed; /* failed GPUs */
+    uint64_t alloc;        /* GPUs held by jobs */
+    uint64_t failed;       /* failed GPUs */
     uint32_t jprev, jnext; /* list of eligible nodes with exactly j free GPUs, 0<j<gpn */
     uint32_t sprev, snext; /* pod's free-spare list */
     uint8_t health, admin, spare, reserved;
@@ -65,11 +65,11 @@ typedef struct node {
  * "children largest first" walks buckets, never the cluster. Bucket 0 is not linked. */
 typedef struct level {
     uint32_t n, cap, nparents;
-    uint32_t *cnt;          /* [k-1][n] */
+    uint32_t *cnt;           /* [k-1][n] */
     uint32_t *gprev, *gnext; /* global bucket links [k-1][n] */
-    uint32_t *ghead;        /* [k-1][cap+1] */
+    uint32_t *ghead;         /* [k-1][cap+1] */
     uint32_t *pprev, *pnext; /* parent bucket links [k-1][n] (absent for pods) */
-    uint32_t *phead;        /* [k-1][nparents][cap+1] */
+    uint32_t *phead;         /* [k-1][nparents][cap+1] */
 } level_t;
 
 /* --------------------------------------------------------------------- jobs */
@@ -90,9 +90,9 @@ typedef struct job {
 
 typedef struct plevel { /* one priority value */
     int32_t prio;
-    uint32_t rq_head, rq_tail;   /* requeued jobs: served first */
-    uint32_t *t_head, *t_tail;   /* per tenant FIFO (one list, [0], unless fair share) */
-    uint32_t rp_head, rp_tail;   /* running preemptible jobs, by start */
+    uint32_t rq_head, rq_tail; /* requeued jobs: served first */
+    uint32_t *t_head, *t_tail; /* per tenant FIFO (one list, [0], unless fair share) */
+    uint32_t rp_head, rp_tail; /* running preemptible jobs, by start */
     uint64_t npending, nrun_preempt;
 } plevel_t;
 
@@ -122,7 +122,7 @@ struct cl_cluster {
 
     job_t *jobs;
     uint32_t njobs_cap, free_slot; /* free slots chained through qnext */
-    uint32_t *id2slot;            /* job id -> slot + 1 */
+    uint32_t *id2slot;             /* job id -> slot + 1 */
     uint64_t id_cap;
     cl_jobid_t next_id;
     uint64_t seq;
@@ -161,8 +161,7 @@ static inline uint64_t cl__node_free(const cl_cluster_t *c, const node_t *n)
 }
 static inline job_t *cl__job(cl_cluster_t *c, cl_jobid_t id)
 {
-    if (id == 0 || id >= c->id_cap || !c->id2slot[id])
-        return NULL;
+    if (id == 0 || id >= c->id_cap || !c->id2slot[id]) return NULL;
     return &c->jobs[c->id2slot[id] - 1];
 }
 
@@ -171,7 +170,8 @@ int cl__index_init(cl_cluster_t *c);
 void cl__index_free(cl_cluster_t *c);
 uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n);
 void cl__node_update(cl_cluster_t *c, cl_nodeid_t id); /* re-derive eff and fix the index */
-uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent, uint32_t cnt);
+uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent,
+                         uint32_t cnt);
 uint32_t cl__cnt(const cl_cluster_t *c, int lv, uint32_t k, uint32_t e);
 
 /* place.c: choose nodes for a gang without changing anything (result in c->sel). */

@@ -6,8 +6,7 @@
 /* ------------------------------------------------------------ decisions */
 void cl__decide(cl_decisions_t *d, const job_t *j, cl_action_t a, cl_nodeid_t o, cl_nodeid_t n)
 {
-    if (!d)
-        return;
+    if (!d) return;
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 64;
         d->v = cl__xrealloc(d->v, sizeof(cl_decision_t) * d->cap);
@@ -15,12 +14,14 @@ void cl__decide(cl_decisions_t *d, const job_t *j, cl_action_t a, cl_nodeid_t o,
     d->v[d->n++] = (cl_decision_t){j->id, a, j->incarnation, o, n};
 }
 
-void cl_decisions_clear(cl_decisions_t *d) { d->n = 0; }
+void cl_decisions_clear(cl_decisions_t *d)
+{
+    d->n = 0;
+}
 
 void cl_decisions_free(cl_decisions_t *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     free(d->v);
     memset(d, 0, sizeof(*d));
 }
@@ -48,8 +49,7 @@ static void sift_up(cl_cluster_t *c, uint32_t i)
     uint32_t js = c->heap[i];
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (!cl__deadline_before(c, js, c->heap[p]))
-            break;
+        if (!cl__deadline_before(c, js, c->heap[p])) break;
         heap_set(c, i, c->heap[p]);
         i = p;
     }
@@ -62,12 +62,10 @@ static void sift_down(cl_cluster_t *c, uint32_t i)
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
         uint32_t best = js;
-        if (l < c->nheap && cl__deadline_before(c, c->heap[l], best))
-            m = l, best = c->heap[l];
+        if (l < c->nheap && cl__deadline_before(c, c->heap[l], best)) m = l, best = c->heap[l];
         if (l + 1 < c->nheap && cl__deadline_before(c, c->heap[l + 1], best))
             m = l + 1, best = c->heap[l + 1];
-        if (m == i)
-            break;
+        if (m == i) break;
         heap_set(c, i, c->heap[m]);
         i = m;
     }
@@ -90,8 +88,7 @@ void cl__heap_remove(cl_cluster_t *c, uint32_t js)
     CL_ASSERT(i < c->nheap && c->heap[i] == js);
     uint32_t last = c->heap[--c->nheap];
     c->jobs[js].hpos = NIL;
-    if (i == c->nheap)
-        return;
+    if (i == c->nheap) return;
     heap_set(c, i, last);
     sift_up(c, i);
     sift_down(c, c->jobs[last].hpos);
@@ -108,8 +105,7 @@ void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now)
     cl__tenant_advance(c, j->tenant, now);
     c->tn[j->tenant].running_gpus += (uint64_t)j->nnodes * j->k;
     c->nrunning++;
-    if (j->preemptible)
-        cl__rp_push(c, js);
+    if (j->preemptible) cl__rp_push(c, js);
 }
 
 /* Give back a running job's GPUs (its record stays). Refills spares of touched pods unless
@@ -133,8 +129,7 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
     cl__tenant_advance(c, j->tenant, now);
     c->tn[j->tenant].running_gpus -= (uint64_t)j->nnodes * j->k;
     c->nrunning--;
-    if (j->preemptible)
-        cl__rp_remove(c, js);
+    if (j->preemptible) cl__rp_remove(c, js);
 }
 
 void cl__job_release(cl_cluster_t *c, uint32_t js, cl_time_t now)
@@ -149,8 +144,7 @@ void cl__job_release_norefill(cl_cluster_t *c, uint32_t js, cl_time_t now)
 
 void cl__job_requeue(cl_cluster_t *c, uint32_t js, cl_time_t now)
 {
-    if (c->jobs[js].state == CL_JOB_RUNNING)
-        cl__job_release(c, js, now);
+    if (c->jobs[js].state == CL_JOB_RUNNING) cl__job_release(c, js, now);
     c->jobs[js].state = CL_JOB_PENDING;
     cl__queue_push(c, js, 1);
 }
@@ -238,8 +232,7 @@ int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_
         cl__err(err, "time limit must be 0 (none) or a positive number of seconds");
         return -1;
     }
-    if (resolve_shape(c, s, &nn, &k, err) < 0)
-        return -1;
+    if (resolve_shape(c, s, &nn, &k, err) < 0) return -1;
     if (id >= c->id_cap) {
         uint64_t cap = c->id_cap ? c->id_cap : 1024;
         while (cap <= id)
@@ -266,8 +259,7 @@ int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_
     j->submit = now;
     j->hpos = NIL;
     c->id2slot[id] = js + 1;
-    if (id >= c->next_id)
-        c->next_id = id + 1;
+    if (id >= c->next_id) c->next_id = id + 1;
     cl__queue_push(c, js, 0);
     return 0;
 }
@@ -276,19 +268,19 @@ int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_time_t now, cl_job
                   cl_error_t *err)
 {
     cl_jobid_t id = c->next_id;
-    if (cl_job_submit_id(c, s, id, now, err) < 0)
-        return -1;
-    if (out)
-        *out = id;
+    if (cl_job_submit_id(c, s, id, now, err) < 0) return -1;
+    if (out) *out = id;
     return 0;
 }
 
-cl_jobid_t cl_job_next_id(const cl_cluster_t *c) { return c->next_id; }
+cl_jobid_t cl_job_next_id(const cl_cluster_t *c)
+{
+    return c->next_id;
+}
 
 void cl_job_set_next_id(cl_cluster_t *c, cl_jobid_t next)
 {
-    if (next > c->next_id)
-        c->next_id = next;
+    if (next > c->next_id) c->next_id = next;
 }
 
 static job_t *running_job(cl_cluster_t *c, cl_jobid_t id, cl_error_t *err)
@@ -309,8 +301,7 @@ static job_t *running_job(cl_cluster_t *c, cl_jobid_t id, cl_error_t *err)
 int cl_job_finish(cl_cluster_t *c, cl_jobid_t id, bool success, cl_time_t now, cl_error_t *err)
 {
     job_t *j = running_job(c, id, err);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     cl__job_terminal(c, (uint32_t)(j - c->jobs), success ? CL_JOB_SUCCEEDED : CL_JOB_FAILED,
                      now);
     return 0;
@@ -335,8 +326,7 @@ int cl_job_cancel(cl_cluster_t *c, cl_jobid_t id, cl_time_t now, cl_error_t *err
 int cl_job_forget(cl_cluster_t *c, cl_jobid_t id)
 {
     job_t *j = cl__job(c, id);
-    if (!j || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING)
-        return -1;
+    if (!j || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING) return -1;
     uint32_t js = (uint32_t)(j - c->jobs);
     c->id2slot[id] = 0;
     j->live = 0;
@@ -348,8 +338,7 @@ int cl_job_forget(cl_cluster_t *c, cl_jobid_t id)
 int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
 {
     const job_t *j = cl__job((cl_cluster_t *)c, id);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     *o = (cl_job_info_t){.id = j->id,
                          .state = j->state,
                          .tenant = j->tenant,
@@ -385,13 +374,11 @@ size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, si
 {
     size_t n = 0;
     uint32_t sp = 0, *stack = cl__xmalloc(sizeof(uint32_t) * (max + 2));
-    if (c->nheap && max)
-        stack[sp++] = 0;
+    if (c->nheap && max) stack[sp++] = 0;
     while (sp && n < max) {
         uint32_t i = stack[--sp];
         const job_t *j = &c->jobs[c->heap[i]];
-        if (cl__deadline(j) > now)
-            continue;
+        if (cl__deadline(j) > now) continue;
         out[n++] = c->heap[i]; /* slots while sorting, ids after */
         /* each entry taken pushes at most two: the stack never exceeds max + 2 */
         for (uint32_t ch = 2 * i + 1; ch <= 2 * i + 2 && ch < c->nheap; ch++)
@@ -413,8 +400,7 @@ size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, si
 cl_jobid_t cl_jobs_next(const cl_cluster_t *c, cl_jobid_t after)
 {
     for (cl_jobid_t id = after + 1; id < c->id_cap && id < c->next_id; id++)
-        if (c->id2slot[id])
-            return id;
+        if (c->id2slot[id]) return id;
     return 0;
 }
 
@@ -427,7 +413,8 @@ int cl_job_start_on(cl_cluster_t *c, cl_jobid_t id, const cl_nodeid_t *nodes, si
         return -1;
     }
     if (n != j->nnodes) {
-        cl__err(err, "job %llu needs %u nodes, %zu given", (unsigned long long)id, j->nnodes, n);
+        cl__err(err, "job %llu needs %u nodes, %zu given", (unsigned long long)id, j->nnodes,
+                n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {

@@ -11,7 +11,8 @@ static void sel_push(cl_cluster_t *c, uint32_t n)
     c->sel[c->nsel++] = n;
 }
 
-static inline uint32_t next_of(const cl_cluster_t *c, int lv, uint32_t k, uint32_t x, int global)
+static inline uint32_t next_of(const cl_cluster_t *c, int lv, uint32_t k, uint32_t x,
+                               int global)
 {
     const level_t *L = &c->lv[lv];
     size_t i = (size_t)(k - 1) * L->n + x;
@@ -71,8 +72,7 @@ static uint32_t best_global(const cl_cluster_t *c, int lv, uint32_t k, uint32_t 
 {
     for (uint32_t cc = n; cc <= c->lv[lv].cap; cc++) {
         uint32_t h = cl__bucket_head(c, lv, k, NIL, cc);
-        if (h != NIL)
-            return h;
+        if (h != NIL) return h;
     }
     return NIL;
 }
@@ -82,8 +82,7 @@ static uint32_t best_child(const cl_cluster_t *c, int lv, uint32_t k, uint32_t p
 {
     for (uint32_t cc = n; cc <= c->lv[lv].cap; cc++) {
         uint32_t h = cl__bucket_head(c, lv, k, parent, cc);
-        if (h != NIL)
-            return h;
+        if (h != NIL) return h;
     }
     return NIL;
 }
@@ -91,8 +90,7 @@ static uint32_t best_child(const cl_cluster_t *c, int lv, uint32_t k, uint32_t p
 int cl__place(cl_cluster_t *c, uint32_t nn, uint32_t k, uint32_t max_sw)
 {
     c->nsel = 0;
-    if (k < 1 || k > c->gpn || nn < 1 || c->tot[k - 1] < nn)
-        return -1;
+    if (k < 1 || k > c->gpn || nn < 1 || c->tot[k - 1] < nn) return -1;
     if (nn == 1) {
         /* A partly used node first (packing), then a free node in the fullest leaf. */
         for (uint32_t j = k; j < c->gpn; j++)
@@ -110,8 +108,7 @@ int cl__place(cl_cluster_t *c, uint32_t nn, uint32_t k, uint32_t max_sw)
     uint32_t e;
     if (c->lv[LV_DOM].cap > 1 && nn <= c->lv[LV_DOM].cap) {
         /* Fits one NVLink domain: never split it, wait instead. */
-        if ((e = best_global(c, LV_DOM, k, nn)) == NIL)
-            return -1;
+        if ((e = best_global(c, LV_DOM, k, nn)) == NIL) return -1;
         select_ent(c, LV_DOM, e, nn, k);
     } else if (nn <= c->lv[LV_LEAF].cap && (e = best_global(c, LV_LEAF, k, nn)) != NIL) {
         select_ent(c, LV_LEAF, e, nn, k);

@@ -11,8 +11,7 @@ uint32_t cl__plevel(cl_cluster_t *c, int32_t prio)
     uint32_t lo = 0, hi = c->npl;
     while (lo < hi) { /* levels sorted by prio, highest first */
         uint32_t mid = (lo + hi) / 2;
-        if (c->pl[mid].prio == prio)
-            return mid;
+        if (c->pl[mid].prio == prio) return mid;
         if (c->pl[mid].prio > prio)
             lo = mid + 1;
         else
@@ -148,12 +147,14 @@ int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *
 int cl_tenant_find(const cl_cluster_t *c, const char *name)
 {
     for (uint32_t i = 0; i < c->ntn; i++)
-        if (!strcmp(c->tn[i].name, name))
-            return (int)i;
+        if (!strcmp(c->tn[i].name, name)) return (int)i;
     return -1;
 }
 
-uint32_t cl_tenant_count(const cl_cluster_t *c) { return c->ntn; }
+uint32_t cl_tenant_count(const cl_cluster_t *c)
+{
+    return c->ntn;
+}
 
 const char *cl_tenant_name(const cl_cluster_t *c, uint32_t t)
 {
@@ -171,8 +172,7 @@ void cl__tenant_advance(cl_cluster_t *c, uint32_t ti, cl_time_t now)
 {
     tenant_t *t = &c->tn[ti];
     double d = now - t->last;
-    if (d <= 0)
-        return;
+    if (d <= 0) return;
     double h = c->o.fairshare_halflife_s, f = exp2(-d / h);
     t->usage = t->usage * f + (double)t->running_gpus * (h / M_LN2) * (1 - f);
     t->last = now;
@@ -180,23 +180,20 @@ void cl__tenant_advance(cl_cluster_t *c, uint32_t ti, cl_time_t now)
 
 double cl_tenant_usage(cl_cluster_t *c, uint32_t t, cl_time_t now)
 {
-    if (t >= c->ntn)
-        return 0;
+    if (t >= c->ntn) return 0;
     cl__tenant_advance(c, t, now);
     return c->tn[t].usage;
 }
 
 double cl_tenant_factor(cl_cluster_t *c, uint32_t ti, cl_time_t now)
 {
-    if (ti >= c->ntn)
-        return 0;
+    if (ti >= c->ntn) return 0;
     double utot = 0, stot = 0;
     for (uint32_t i = 0; i < c->ntn; i++) {
         cl__tenant_advance(c, i, now);
         utot += c->tn[i].usage;
         stot += c->tn[i].shares;
     }
-    if (utot <= 0)
-        return 1;
+    if (utot <= 0) return 1;
     return exp2(-(c->tn[ti].usage / utot) / (c->tn[ti].shares / stot));
 }

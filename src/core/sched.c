@@ -96,8 +96,7 @@ static int try_preempt(cl_cluster_t *c, uint32_t li, uint32_t js, cl_time_t now,
      * release path does its whole bookkeeping, without refilling spares from the gang's
      * nodes before it takes them. */
     for (uint32_t i = 0; i < nrel; i++) {
-        if (c->rel[i] == NIL)
-            continue;
+        if (c->rel[i] == NIL) continue;
         job_t *v = &c->jobs[c->rel[i]];
         for (uint32_t m = 0; m < v->nnodes; m++)
             c->nodes[v->alloc[m].node].alloc |= v->alloc[m].gpus;
@@ -110,8 +109,7 @@ static int try_preempt(cl_cluster_t *c, uint32_t li, uint32_t js, cl_time_t now,
     /* sel is still valid: every node in it is free of the victims and of everyone else. */
     start(c, js, now, out, 0);
     for (uint32_t p = 0; p < c->t->nlv[LV_POD]; p++)
-        if (c->spares[p].nfree < c->spares[p].target)
-            cl__spare_refill(c, p);
+        if (c->spares[p].nfree < c->spares[p].target) cl__spare_refill(c, p);
     return 1;
 }
 
@@ -122,8 +120,7 @@ static int reserve(cl_cluster_t *c, uint32_t js)
     job_t *j = &c->jobs[js];
     uint32_t n = c->nheap;
     uint32_t *h = cl__xmalloc(sizeof(uint32_t) * (n ? n : 1));
-    if (n)
-        memcpy(h, c->heap, sizeof(uint32_t) * n);
+    if (n) memcpy(h, c->heap, sizeof(uint32_t) * n);
     c->nrel = 0;
     int found = 0;
     double shadow = CL_TIME_INF;
@@ -132,12 +129,9 @@ static int reserve(cl_cluster_t *c, uint32_t js)
         h[0] = h[--n];
         for (uint32_t i = 0;;) { /* sift down on the copy */
             uint32_t l = 2 * i + 1, m = i;
-            if (l < n && cl__deadline_before(c, h[l], h[m]))
-                m = l;
-            if (l + 1 < n && cl__deadline_before(c, h[l + 1], h[m]))
-                m = l + 1;
-            if (m == i)
-                break;
+            if (l < n && cl__deadline_before(c, h[l], h[m])) m = l;
+            if (l + 1 < n && cl__deadline_before(c, h[l + 1], h[m])) m = l + 1;
+            if (m == i) break;
             uint32_t tmp = h[i];
             h[i] = h[m];
             h[m] = tmp;
@@ -160,8 +154,7 @@ static int reserve(cl_cluster_t *c, uint32_t js)
     }
     for (uint32_t i = 0; i < c->nrel; i++)
         virt_restore(c, c->rel[i]);
-    if (!found)
-        return 0;
+    if (!found) return 0;
     c->resv_job = j->id;
     c->resv_shadow = shadow;
     set_reserved(c, 1);
@@ -183,25 +176,21 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
     c->resv_shadow = 0;
     c->nresv = 0;
     c->nbf = 0;
-    if (!c->npending)
-        return 0;
+    if (!c->npending) return 0;
     uint32_t nt = c->o.policy == CL_POLICY_FAIRSHARE ? c->ntn : 1;
     uint32_t *order = cl__xmalloc(sizeof(uint32_t) * nt);
     for (uint32_t i = 0; i < nt; i++) {
         order[i] = i;
-        if (c->o.policy == CL_POLICY_FAIRSHARE)
-            c->tn[i].factor = cl_tenant_factor(c, i, now);
+        if (c->o.policy == CL_POLICY_FAIRSHARE) c->tn[i].factor = cl_tenant_factor(c, i, now);
     }
-    if (nt > 1)
-        qsort_r(order, nt, sizeof(uint32_t), by_factor, c);
+    if (nt > 1) qsort_r(order, nt, sizeof(uint32_t), by_factor, c);
 
     int have_resv = 0, blocked = 0;
     uint32_t nshort = 0;
     uint32_t *shortq = cl__xmalloc(sizeof(uint32_t) * (c->o.backfill_short_max + 1));
     for (uint32_t li = 0; li < c->npl && !blocked; li++) {
         plevel_t *p = &c->pl[li];
-        if (!p->npending)
-            continue;
+        if (!p->npending) continue;
         int preempt_ok = 0;
         for (uint32_t l = li + 1; l < c->npl; l++)
             preempt_ok |= c->pl[l].nrun_preempt > 0;
@@ -235,10 +224,10 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
             }
         }
     }
-    if (have_resv)
-        set_reserved(c, 0);
+    if (have_resv) set_reserved(c, 0);
     for (uint32_t i = 0; i < nshort; i++)
-        if (c->jobs[shortq[i]].state == CL_JOB_PENDING && try_place(c, &c->jobs[shortq[i]]) == 0)
+        if (c->jobs[shortq[i]].state == CL_JOB_PENDING &&
+            try_place(c, &c->jobs[shortq[i]]) == 0)
             start(c, shortq[i], now, out, 1);
     free(shortq);
     free(order);

@@ -9,8 +9,7 @@ static void make_spare(cl_cluster_t *c, cl_nodeid_t id)
     n->spare = 1;
     n->sprev = NIL;
     n->snext = ps->head;
-    if (ps->head != NIL)
-        c->nodes[ps->head].sprev = id;
+    if (ps->head != NIL) c->nodes[ps->head].sprev = id;
     ps->head = id;
     ps->nfree++;
     cl__node_update(c, id);
@@ -20,15 +19,13 @@ static void make_spare(cl_cluster_t *c, cl_nodeid_t id)
 void cl__spare_unlink(cl_cluster_t *c, cl_nodeid_t id)
 {
     node_t *n = &c->nodes[id];
-    if (!n->spare)
-        return;
+    if (!n->spare) return;
     pod_spares_t *ps = &c->spares[cl__topo_node_level(c->t, id, LV_POD)];
     if (n->sprev != NIL)
         c->nodes[n->sprev].snext = n->snext;
     else
         ps->head = n->snext;
-    if (n->snext != NIL)
-        c->nodes[n->snext].sprev = n->sprev;
+    if (n->snext != NIL) c->nodes[n->snext].sprev = n->sprev;
     n->sprev = n->snext = NIL;
     n->spare = 0;
     ps->nfree--;
@@ -57,14 +54,11 @@ void cl__spares_init(cl_cluster_t *c)
             for (uint32_t l = l0; l < l1 && ps->nfree < ps->target; l++) {
                 uint32_t a = t->first[LV_DOM][t->first[LV_LEAF][l]];
                 uint32_t b = t->first[LV_DOM][t->first[LV_LEAF][l + 1]];
-                if (b - a <= r)
-                    continue;
+                if (b - a <= r) continue;
                 any = 1;
-                if (fully_free_eligible(c, &c->nodes[b - 1 - r]))
-                    make_spare(c, b - 1 - r);
+                if (fully_free_eligible(c, &c->nodes[b - 1 - r])) make_spare(c, b - 1 - r);
             }
-            if (!any)
-                break;
+            if (!any) break;
         }
     }
 }
@@ -79,8 +73,7 @@ void cl__spare_refill(cl_cluster_t *c, uint32_t pod)
         uint32_t leaf = NIL;
         for (uint32_t cc = c->lv[LV_LEAF].cap; cc >= 1 && leaf == NIL; cc--)
             leaf = cl__bucket_head(c, LV_LEAF, k, pod, cc);
-        if (leaf == NIL)
-            return;
+        if (leaf == NIL) return;
         uint32_t dom = NIL;
         for (uint32_t cc = c->lv[LV_DOM].cap; cc >= 1 && dom == NIL; cc--)
             dom = cl__bucket_head(c, LV_DOM, k, leaf, cc);
@@ -108,8 +101,7 @@ cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near)
             pick = s;
             break;
         }
-    if (pick == NIL)
-        return NIL;
+    if (pick == NIL) return NIL;
     cl__spare_unlink(c, pick);
     cl__node_update(c, pick);
     return pick;

@@ -12,8 +12,7 @@ _Noreturn void cl__assert_fail(const char *expr, const char *file, int line)
 
 void cl__err(cl_error_t *err, const char *fmt, ...)
 {
-    if (!err)
-        return;
+    if (!err) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
@@ -57,8 +56,7 @@ static uint32_t hash_str(const char *s)
 
 void cl_topo_destroy(cl_topo_t *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     for (int lv = 0; lv < 4; lv++) {
         free(t->first[lv]);
         free(t->parent[lv]);
@@ -88,10 +86,10 @@ static char **gen_names(uint32_t n, const char *fmt)
     return v;
 }
 
-cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes, const uint32_t *pod_of_leaf,
-                          uint32_t npods, uint32_t gpn, uint32_t npd, char **node_names,
-                          char **leaf_names, char **pod_names, const char *prefix,
-                          cl_error_t *err)
+cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes,
+                          const uint32_t *pod_of_leaf, uint32_t npods, uint32_t gpn,
+                          uint32_t npd, char **node_names, char **leaf_names, char **pod_names,
+                          const char *prefix, cl_error_t *err)
 {
     if (gpn < 1 || gpn > CL_MAX_GPUS_PER_NODE) {
         cl__err(err, "gpus per node must be 1..%d, not %u", CL_MAX_GPUS_PER_NODE, gpn);
@@ -142,12 +140,10 @@ cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes, const ui
             t->parent[LV_DOM][dom] = l;
             for (uint32_t j = 0; j < sz; j++)
                 t->parent[0][node++] = dom;
-            if (sz > t->cap[LV_DOM])
-                t->cap[LV_DOM] = sz;
+            if (sz > t->cap[LV_DOM]) t->cap[LV_DOM] = sz;
             dom++;
         }
-        if (leaf_nodes[l] > t->cap[LV_LEAF])
-            t->cap[LV_LEAF] = leaf_nodes[l];
+        if (leaf_nodes[l] > t->cap[LV_LEAF]) t->cap[LV_LEAF] = leaf_nodes[l];
     }
     t->first[LV_DOM][nd] = node;
     t->first[LV_LEAF][nleaves] = dom;
@@ -157,8 +153,7 @@ cl_topo_t *cl__topo_build(uint32_t nleaves, const uint32_t *leaf_nodes, const ui
         uint32_t pn = 0;
         while (l < nleaves && pod_of_leaf[l] == p)
             pn += leaf_nodes[l++];
-        if (pn > t->cap[LV_POD])
-            t->cap[LV_POD] = pn;
+        if (pn > t->cap[LV_POD]) t->cap[LV_POD] = pn;
     }
     t->first[LV_POD][npods] = l;
     CL_ASSERT(l == nleaves);
@@ -259,13 +254,10 @@ int cl_topo_preset_shape(const char *name, uint32_t nodes, uint32_t gpn, cl_topo
                          cl_error_t *err)
 {
     for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
-        if (strcmp(name, presets[i].name))
-            continue;
+        if (strcmp(name, presets[i].name)) continue;
         *out = presets[i].shape;
-        if (nodes)
-            out->nodes = nodes;
-        if (gpn)
-            out->gpus_per_node = gpn;
+        if (nodes) out->nodes = nodes;
+        if (gpn) out->gpus_per_node = gpn;
         return 0;
     }
     cl__err(err, "unknown preset '%s' (known: colossus2, hgx, nvl72)", name);
@@ -275,22 +267,41 @@ int cl_topo_preset_shape(const char *name, uint32_t nodes, uint32_t gpn, cl_topo
 cl_topo_t *cl_topo_preset(const char *name, uint32_t nodes, uint32_t gpn, cl_error_t *err)
 {
     cl_topo_shape_t s;
-    if (cl_topo_preset_shape(name, nodes, gpn, &s, err) < 0)
-        return NULL;
+    if (cl_topo_preset_shape(name, nodes, gpn, &s, err) < 0) return NULL;
     const char *prefix = "node";
     for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-        if (!strcmp(name, presets[i].name))
-            prefix = presets[i].prefix;
+        if (!strcmp(name, presets[i].name)) prefix = presets[i].prefix;
     return cl_topo_create(&s, prefix, err);
 }
 
-uint32_t cl_topo_nodes(const cl_topo_t *t) { return t->nnodes; }
-uint32_t cl_topo_gpus_per_node(const cl_topo_t *t) { return t->gpn; }
-uint64_t cl_topo_gpus(const cl_topo_t *t) { return (uint64_t)t->nnodes * t->gpn; }
-uint32_t cl_topo_domains(const cl_topo_t *t) { return t->nlv[LV_DOM]; }
-uint32_t cl_topo_leaves(const cl_topo_t *t) { return t->nlv[LV_LEAF]; }
-uint32_t cl_topo_pods(const cl_topo_t *t) { return t->nlv[LV_POD]; }
-uint32_t cl_topo_domain_nodes_max(const cl_topo_t *t) { return t->cap[LV_DOM]; }
+uint32_t cl_topo_nodes(const cl_topo_t *t)
+{
+    return t->nnodes;
+}
+uint32_t cl_topo_gpus_per_node(const cl_topo_t *t)
+{
+    return t->gpn;
+}
+uint64_t cl_topo_gpus(const cl_topo_t *t)
+{
+    return (uint64_t)t->nnodes * t->gpn;
+}
+uint32_t cl_topo_domains(const cl_topo_t *t)
+{
+    return t->nlv[LV_DOM];
+}
+uint32_t cl_topo_leaves(const cl_topo_t *t)
+{
+    return t->nlv[LV_LEAF];
+}
+uint32_t cl_topo_pods(const cl_topo_t *t)
+{
+    return t->nlv[LV_POD];
+}
+uint32_t cl_topo_domain_nodes_max(const cl_topo_t *t)
+{
+    return t->cap[LV_DOM];
+}
 
 uint32_t cl__topo_node_level(const cl_topo_t *t, cl_nodeid_t n, int lv)
 {
@@ -310,7 +321,10 @@ uint32_t cl__topo_nodes_in(const cl_topo_t *t, int lv, uint32_t e)
     return b - a;
 }
 
-uint32_t cl_topo_node_domain(const cl_topo_t *t, cl_nodeid_t n) { return t->parent[0][n]; }
+uint32_t cl_topo_node_domain(const cl_topo_t *t, cl_nodeid_t n)
+{
+    return t->parent[0][n];
+}
 uint32_t cl_topo_node_leaf(const cl_topo_t *t, cl_nodeid_t n)
 {
     return cl__topo_node_level(t, n, LV_LEAF);
@@ -336,8 +350,7 @@ cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name)
 {
     uint32_t h = hash_str(name) & t->hmask;
     while (t->hash[h] != NIL) {
-        if (!strcmp(t->names + t->name_off[t->hash[h]], name))
-            return t->hash[h];
+        if (!strcmp(t->names + t->name_off[t->hash[h]], name)) return t->hash[h];
         h = (h + 1) & t->hmask;
     }
     return CL_NO_NODE;

@@ -29,8 +29,7 @@ int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err)
 {
     char host[256], port[16];
     int p;
-    if (cl_addr_parse(addr, host, sizeof host, &p, err) < 0)
-        return -1;
+    if (cl_addr_parse(addr, host, sizeof host, &p, err) < 0) return -1;
     snprintf(port, sizeof port, "%d", p);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
@@ -41,10 +40,8 @@ int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err)
     int fd = -1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
+        if (fd < 0) continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
         if (errno == EINPROGRESS) {
             struct pollfd pfd = {.fd = fd, .events = POLLOUT};
             int soerr = 0;
@@ -59,8 +56,7 @@ int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err)
         fd = -1;
     }
     freeaddrinfo(res);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     int one = 1;
@@ -78,8 +74,7 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err)
     size_t off = 0;
     while (off < b.len) {
         ssize_t w = send(c->fd, b.p + off, b.len - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             cl_err(err, "cannot send to controller: %s", strerror(errno));
             cl_buf_free(&b);
@@ -97,8 +92,7 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t
     for (;;) {
         if (c->in.len) {
             ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, m, err);
-            if (used < 0)
-                return -1;
+            if (used < 0) return -1;
             if (used > 0) {
                 cl_buf_consume(&c->in, (size_t)used);
                 return 0;
@@ -115,20 +109,17 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, wait);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
-            continue;
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) continue;
         if (cl_buf_reserve(&c->in, 65536) < 0) {
             cl_err(err, "out of memory");
             return -1;
         }
         ssize_t r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             cl_err(err, "connection to the controller closed%s%s", r < 0 ? ": " : "",
-                     r < 0 ? strerror(errno) : "");
+                   r < 0 ? strerror(errno) : "");
             return -1;
         }
         c->in.len += (size_t)r;
@@ -140,8 +131,7 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
                                cl_error_t *err)
 {
     int fd = cl_tcp_connect(addr, timeout_ms, err);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     cl_client_t *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -176,8 +166,7 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     Colossus__Msg out = COLOSSUS__MSG__INIT;
     out.body_case = COLOSSUS__MSG__BODY_AUTH;
     out.auth = &auth;
-    if (cl_client_send(c, &out, err) < 0)
-        goto fail;
+    if (cl_client_send(c, &out, err) < 0) goto fail;
     if (cl_client_recv(c, &m, timeout_ms, &e2) < 0) {
         cl_err(err, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2.msg);
         goto fail;
@@ -201,11 +190,9 @@ fail:
  * first's. */
 static int grow(void ***v, size_t n, size_t add)
 {
-    if (!add)
-        return 0;
+    if (!add) return 0;
     void **nv = realloc(*v, (n + add) * sizeof *nv);
-    if (!nv)
-        return -1;
+    if (!nv) return -1;
     *v = nv;
     return 0;
 }
@@ -226,15 +213,15 @@ static int join_parts(Colossus__Response *to, Colossus__Response *from)
     return 0;
 }
 
-Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms, cl_error_t *err)
+Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,
+                              cl_error_t *err)
 {
     static uint64_t next_req = 1;
     req->req = next_req++;
     Colossus__Msg out = COLOSSUS__MSG__INIT;
     out.body_case = COLOSSUS__MSG__BODY_REQUEST;
     out.request = req;
-    if (cl_client_send(c, &out, err) < 0)
-        return NULL;
+    if (cl_client_send(c, &out, err) < 0) return NULL;
     Colossus__Msg *first = NULL;
     for (;;) {
         Colossus__Msg *m = NULL;
@@ -257,17 +244,14 @@ Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeou
             first->response->more = m->response->more;
             cl_msg_free(m);
         }
-        if (!first->response->more || !first->response->ok)
-            return first;
+        if (!first->response->more || !first->response->ok) return first;
     }
 }
 
 void cl_client_close(cl_client_t *c)
 {
-    if (!c)
-        return;
-    if (c->fd >= 0)
-        close(c->fd);
+    if (!c) return;
+    if (c->fd >= 0) close(c->fd);
     cl_buf_free(&c->in);
     sodium_memzero(&c->sess, sizeof c->sess);
     free(c);

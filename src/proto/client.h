@@ -22,7 +22,8 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err);
 int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t *err);
 /* Send a request and wait for its response (matched by req id). Caller frees the returned
  * message with cl_msg_free(); NULL with a sentence on failure. */
-Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms, cl_error_t *err);
+Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,
+                              cl_error_t *err);
 void cl_client_close(cl_client_t *c);
 
 /* Connect a TCP socket with a timeout; fd or -1 with a sentence. */

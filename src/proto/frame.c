@@ -12,14 +12,12 @@
 
 int cl_buf_reserve(cl_buf_t *b, size_t extra)
 {
-    if (b->len + extra <= b->cap)
-        return 0;
+    if (b->len + extra <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra)
         cap *= 2;
     uint8_t *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     b->p = p;
     b->cap = cap;
     return 0;
@@ -27,8 +25,7 @@ int cl_buf_reserve(cl_buf_t *b, size_t extra)
 
 int cl_buf_append(cl_buf_t *b, const void *p, size_t n)
 {
-    if (cl_buf_reserve(b, n) < 0)
-        return -1;
+    if (cl_buf_reserve(b, n) < 0) return -1;
     memcpy(b->p + b->len, p, n);
     b->len += n;
     return 0;
@@ -46,8 +43,7 @@ void cl_buf_consume(cl_buf_t *b, size_t n)
 
 void cl_buf_free(cl_buf_t *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
@@ -123,8 +119,7 @@ static int frame_put(cl_sess_t *s, const Colossus__Msg *m, const uint8_t *raw, s
         errno = EMSGSIZE;
         return -1;
     }
-    if (cl_buf_reserve(out, CL_FRAME_HDR + n + CL_FRAME_MAC) < 0)
-        return -1;
+    if (cl_buf_reserve(out, CL_FRAME_HDR + n + CL_FRAME_MAC) < 0) return -1;
     uint8_t *hdr = out->p + out->len;
     memcpy(hdr, CL_FRAME_MAGIC, 4);
     hdr[4] = CL_PROTO_VERSION;
@@ -157,16 +152,13 @@ int cl_frame_encode_raw(cl_sess_t *s, const uint8_t *body, size_t n, cl_buf_t *o
  * unknown field (found by fuzzing); refuse such messages anywhere in the tree. */
 static bool msg_valid(const ProtobufCMessage *m, int depth)
 {
-    if (depth > 32)
-        return false;
+    if (depth > 32) return false;
     for (unsigned i = 0; i < m->n_unknown_fields; i++)
-        if (m->unknown_fields[i].tag == 0)
-            return false;
+        if (m->unknown_fields[i].tag == 0) return false;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
         /* a oneof member is only there when it is the case set (the union is shared) */
         if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
@@ -176,12 +168,10 @@ static bool msg_valid(const ProtobufCMessage *m, int depth)
             size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
             ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
             for (size_t k = 0; k < n; k++)
-                if (v[k] && !msg_valid(v[k], depth + 1))
-                    return false;
+                if (v[k] && !msg_valid(v[k], depth + 1)) return false;
         } else {
             const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)base;
-            if (sub && !msg_valid(sub, depth + 1))
-                return false;
+            if (sub && !msg_valid(sub, depth + 1)) return false;
         }
     }
     return true;
@@ -197,24 +187,23 @@ ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__
         cl_err(err, "bad frame magic (not a colossus peer?)");
         return -1;
     }
-    if (len < CL_FRAME_HDR)
-        return 0;
+    if (len < CL_FRAME_HDR) return 0;
     if (buf[4] != CL_PROTO_VERSION) {
         cl_err(err, "unsupported protocol version %u (this side speaks %u)", buf[4],
-                 CL_PROTO_VERSION);
+               CL_PROTO_VERSION);
         return -1;
     }
     if (buf[5] || buf[6] || buf[7]) {
         cl_err(err, "reserved frame header bits set");
         return -1;
     }
-    size_t n = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
+    size_t n =
+        ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
     if (n > CL_FRAME_MAX) {
         cl_err(err, "frame of %zu bytes exceeds the %u-byte limit", n, CL_FRAME_MAX);
         return -1;
     }
-    if (len < CL_FRAME_HDR + n + CL_FRAME_MAC)
-        return 0;
+    if (len < CL_FRAME_HDR + n + CL_FRAME_MAC) return 0;
     uint8_t mac[CL_FRAME_MAC];
     frame_mac(s, !s->server, s->seq_rx, buf, buf + CL_FRAME_HDR, n, mac);
     if (!cl_auth_equal(mac, buf + CL_FRAME_HDR + n, CL_FRAME_MAC)) {
@@ -243,16 +232,14 @@ ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__
 
 void cl_msg_free(Colossus__Msg *m)
 {
-    if (m)
-        colossus__msg__free_unpacked(m, NULL);
+    if (m) colossus__msg__free_unpacked(m, NULL);
 }
 
 int cl_key_generate(char *line, size_t len)
 {
     uint8_t key[CL_KEY_BYTES];
     char hex[2 * CL_KEY_BYTES + 1];
-    if (len < sizeof hex + 18)
-        return -1;
+    if (len < sizeof hex + 18) return -1;
     randombytes_buf(key, sizeof key);
     sodium_bin2hex(hex, sizeof hex, key, sizeof key);
     snprintf(line, len, "colossus-key-v1 %s\n", hex);
@@ -272,13 +259,14 @@ int cl_key_load(const char *path, uint8_t key[CL_KEY_BYTES], cl_error_t *err)
     fclose(f);
     char hex[80];
     size_t bin = 0;
-    if (!ok || sscanf(line, "colossus-key-v1 %79s", hex) != 1 || strlen(hex) != 2 * CL_KEY_BYTES ||
+    if (!ok || sscanf(line, "colossus-key-v1 %79s", hex) != 1 ||
+        strlen(hex) != 2 * CL_KEY_BYTES ||
         sodium_hex2bin(key, CL_KEY_BYTES, hex, strlen(hex), NULL, &bin, NULL) < 0 ||
         bin != CL_KEY_BYTES) {
         cl_err(err,
-                 "%s is not a colossus key file (expected 'colossus-key-v1 <64 hex digits>'; "
-                 "make one with 'colossus keygen > FILE')",
-                 path);
+               "%s is not a colossus key file (expected 'colossus-key-v1 <64 hex digits>'; "
+               "make one with 'colossus keygen > FILE')",
+               path);
         return -1;
     }
     return 0;

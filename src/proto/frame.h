@@ -24,7 +24,8 @@
 #define CL_PROTO_VERSION 1
 #define CL_FRAME_HDR 12
 #define CL_FRAME_MAC 32
-#define CL_FRAME_MAX (4u << 20) /* largest body accepted; a bigger frame closes the connection */
+#define CL_FRAME_MAX                                                                           \
+    (4u << 20) /* largest body accepted; a bigger frame closes the connection */
 #define CL_KEY_BYTES 32
 #define CL_NONCE_BYTES 32
 

@@ -41,8 +41,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             cl_uconn_close(c, err.msg);
             return;
         }
-        if (used == 0)
-            break;
+        if (used == 0) break;
         off += (size_t)used;
         c->frames_in++;
         c->on_msg(c, m);
@@ -87,8 +86,7 @@ int cl_uconn_start(cl_uconn_t *c)
 
 int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m)
 {
-    if (c->closing)
-        return -1;
+    if (c->closing) return -1;
     if (cl_frame_encode(&c->sess, m, &c->out) < 0) {
         cl_uconn_close(c, "cannot encode an outgoing frame");
         return -1;
@@ -99,8 +97,7 @@ int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m)
 
 int cl_uconn_send_packed(cl_uconn_t *c, const uint8_t *msg, size_t len)
 {
-    if (c->closing)
-        return -1;
+    if (c->closing) return -1;
     if (cl_frame_encode_raw(&c->sess, msg, len, &c->out) < 0) {
         cl_uconn_close(c, "cannot encode an outgoing frame");
         return -1;
@@ -115,18 +112,15 @@ static void on_write(uv_write_t *w, int status)
     c->writing = false;
     c->inflight.len = 0;
     if (status < 0) {
-        if (!c->closing)
-            cl_uconn_close(c, uv_strerror(status));
+        if (!c->closing) cl_uconn_close(c, uv_strerror(status));
         return;
     }
-    if (c->out.len)
-        cl_uconn_flush(c);
+    if (c->out.len) cl_uconn_flush(c);
 }
 
 void cl_uconn_flush(cl_uconn_t *c)
 {
-    if (c->closing || c->writing || !c->out.len)
-        return;
+    if (c->closing || c->writing || !c->out.len) return;
     cl_buf_t t = c->inflight;
     c->inflight = c->out;
     c->out = t;
@@ -152,10 +146,8 @@ static void on_closed(uv_handle_t *h)
 
 void cl_uconn_close(cl_uconn_t *c, const char *why)
 {
-    if (c->closing)
-        return;
+    if (c->closing) return;
     c->closing = true;
-    if (why)
-        cl_daemon_log("conn", "closing connection %s: %s", c->peer, why);
+    if (why) cl_daemon_log("conn", "closing connection %s: %s", c->peer, why);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }

@@ -39,5 +39,4 @@ void cl_uconn_flush(cl_uconn_t *c);
 /* Close, logging why (NULL: quietly). on_close runs later, once. */
 void cl_uconn_close(cl_uconn_t *c, const char *why);
 
-
 #endif

@@ -293,7 +293,6 @@ static int sim_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
     return 0;
 }
 
-
 int cmd_sim(int argc, char **argv)
 {
     sim_flags_t fl;

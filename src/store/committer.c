@@ -158,7 +158,7 @@ static void on_closed(uv_handle_t *h)
 void cl_committer_destroy(cl_committer_t *c)
 {
     if (!c) return;
-    stop_worker(c); /* after the batch in flight, if any, committed or failed */
+    stop_worker(c);     /* after the batch in flight, if any, committed or failed */
     c->inflight = NULL; /* the caller's, who gave it (it may be one of a pair it reuses) */
     uv_cond_destroy(&c->cv);
     uv_mutex_destroy(&c->mu);

@@ -39,9 +39,10 @@ typedef struct cl_committer_stats {
 void cl_committer_stats(const cl_committer_t *c, cl_committer_stats_t *out);
 
 /* Wait for the batch in flight to commit or fail (its callback is NOT called; the batch stays
- * the caller's, who gave it: the controller reuses a pair of batches), stop the thread and close the async handle. The committer's memory is released
- * when libuv has closed the handle: by the loop's next turn (uv_run(loop, UV_RUN_NOWAIT)
- * after uv_run returned). Loop thread; accepts NULL. */
+ * the caller's, who gave it: the controller reuses a pair of batches), stop the thread and
+ * close the async handle. The committer's memory is released when libuv has closed the handle:
+ * by the loop's next turn (uv_run(loop, UV_RUN_NOWAIT) after uv_run returned). Loop thread;
+ * accepts NULL. */
 void cl_committer_destroy(cl_committer_t *c);
 
 #endif

@@ -11,8 +11,7 @@ cl_topo_t *cl_topo_load(const char *preset, const char *file, const char *def_pr
     if (file) {
         size_t len;
         char *text = cl_read_file(file, &len, err);
-        if (!text)
-            return NULL;
+        if (!text) return NULL;
         cl_topo_t *t = cl_topo_parse_slurm(text, len, file, gpn ? gpn : 8, err);
         free(text);
         return t;

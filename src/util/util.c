@@ -17,8 +17,9 @@
 void cl_oom(size_t n, const char *file, int line)
 {
     /* No allocation here: stdio on stderr is unbuffered. */
-    fprintf(stderr, "colossus: out of memory allocating %zu bytes at %s:%d; aborting (the "
-                    "journal and the agents recover what was acknowledged)\n",
+    fprintf(stderr,
+            "colossus: out of memory allocating %zu bytes at %s:%d; aborting (the "
+            "journal and the agents recover what was acknowledged)\n",
             n, file, line);
     abort();
 }
@@ -26,24 +27,21 @@ void cl_oom(size_t n, const char *file, int line)
 void *cl_xmalloc_at(size_t n, const char *file, int line)
 {
     void *p = malloc(n ? n : 1);
-    if (!p)
-        cl_oom(n, file, line);
+    if (!p) cl_oom(n, file, line);
     return p;
 }
 
 void *cl_xcalloc_at(size_t n, size_t size, const char *file, int line)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        cl_oom(n * size, file, line);
+    if (!p) cl_oom(n * size, file, line);
     return p;
 }
 
 void *cl_xrealloc_at(void *p, size_t n, const char *file, int line)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q)
-        cl_oom(n, file, line);
+    if (!q) cl_oom(n, file, line);
     return q;
 }
 
@@ -96,8 +94,7 @@ uint64_t cl_rand_next(uint64_t *s)
 
 uint64_t cl_rand_below(uint64_t *s, uint64_t n)
 {
-    if (n <= 1)
-        return 0;
+    if (n <= 1) return 0;
     uint64_t lim = UINT64_MAX - UINT64_MAX % n, r; /* reject the biased tail */
     do
         r = cl_rand_next(s);
@@ -109,13 +106,11 @@ uint64_t cl_rand_below(uint64_t *s, uint64_t n)
 
 int cl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ') return -1;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
+    if (errno || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
 }
@@ -123,34 +118,29 @@ int cl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 int cl_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
     uint64_t v;
-    if (cl_parse_u64(s, lo, hi, &v) < 0)
-        return -1;
+    if (cl_parse_u64(s, lo, hi, &v) < 0) return -1;
     *out = (uint32_t)v;
     return 0;
 }
 
 int cl_parse_long(const char *s, long lo, long hi, long *out)
 {
-    if (!s || !*s || *s == ' ' || *s == '+')
-        return -1;
+    if (!s || !*s || *s == ' ' || *s == '+') return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
+    if (errno || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
 }
 
 int cl_parse_double(const char *s, double lo, double hi, double *out)
 {
-    if (!s || !*s || *s == ' ')
-        return -1;
+    if (!s || !*s || *s == ' ') return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi)
-        return -1;
+    if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
     *out = v;
     return 0;
 }
@@ -159,8 +149,7 @@ int cl_parse_double(const char *s, double lo, double hi, double *out)
 
 int cl_flag_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out)
 {
-    if (cl_parse_long(s, lo, hi, out) == 0)
-        return 0;
+    if (cl_parse_long(s, lo, hi, out) == 0) return 0;
     fprintf(stderr, "colossus %s: %s must be a number in %ld..%ld, not '%s'\n", cmd, flag, lo,
             hi, s);
     return -1;
@@ -169,8 +158,7 @@ int cl_flag_long(const char *cmd, const char *flag, const char *s, long lo, long
 int cl_flag_u32(const char *cmd, const char *flag, const char *s, uint32_t lo, uint32_t hi,
                 uint32_t *out)
 {
-    if (cl_parse_u32(s, lo, hi, out) == 0)
-        return 0;
+    if (cl_parse_u32(s, lo, hi, out) == 0) return 0;
     fprintf(stderr, "colossus %s: %s must be a number in %u..%u, not '%s'\n", cmd, flag, lo, hi,
             s);
     return -1;
@@ -179,8 +167,7 @@ int cl_flag_u32(const char *cmd, const char *flag, const char *s, uint32_t lo, u
 int cl_flag_double(const char *cmd, const char *flag, const char *s, double lo, double hi,
                    double *out)
 {
-    if (cl_parse_double(s, lo, hi, out) == 0)
-        return 0;
+    if (cl_parse_double(s, lo, hi, out) == 0) return 0;
     fprintf(stderr, "colossus %s: %s must be a number in [%g, %g], not '%s'\n", cmd, flag, lo,
             hi, s);
     return -1;
@@ -201,16 +188,13 @@ int cl_mkdir_p(const char *path, mode_t mode)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -1;
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) return -1;
             *p = c;
-            if (!c)
-                break;
+            if (!c) break;
         }
     }
     struct stat st;
-    if (stat(path, &st) < 0)
-        return -1;
+    if (stat(path, &st) < 0) return -1;
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
         return -1;
@@ -240,8 +224,7 @@ char *cl_read_file(const char *path, size_t *len, cl_error_t *err)
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
     }
     int bad = ferror(f);
     fclose(f);
@@ -263,8 +246,7 @@ int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
     FILE *f = fopen(tmp, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
         int e = errno;
-        if (f && !ferror(f))
-            unlink(tmp);
+        if (f && !ferror(f)) unlink(tmp);
         return cl_err(err, "cannot write %.200s: %.40s", path, strerror(e));
     }
     return 0;
@@ -275,8 +257,7 @@ int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
 double cl_peak_rss_mb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char line[256];
     double mb = -1;
     while (fgets(line, sizeof(line), f))

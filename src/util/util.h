@@ -31,20 +31,22 @@ char *cl_xstrdup_at(const char *s, const char *file, int line);
 /* The report and abort() behind them, for allocations made another way (protobuf-c). */
 void cl_oom(size_t n, const char *file, int line) __attribute__((noreturn));
 
-/* An invariant that cannot break without a bug: a crash with a report, not silent corruption. */
+/* An invariant that cannot break without a bug: a crash with a report, not silent corruption.
+ */
 #define cl_assert(e) ((e) ? (void)0 : cl_assert_fail(#e, __FILE__, __LINE__))
 void cl_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
 /* ---- clocks ---- */
-double cl_now_ms(void);   /* monotonic */
-double cl_now_us(void);   /* monotonic */
-double cl_wall_s(void);   /* seconds since the epoch */
+double cl_now_ms(void); /* monotonic */
+double cl_now_us(void); /* monotonic */
+double cl_wall_s(void); /* seconds since the epoch */
 
 /* ---- splitmix64: a seeded, reproducible stream; *state advances ---- */
 uint64_t cl_rand_next(uint64_t *state);
 uint64_t cl_rand_below(uint64_t *state, uint64_t n); /* uniform in [0, n) */
 
-/* ---- numbers: a whole decimal string in [lo, hi]; 0, or -1 if malformed or out of range ---- */
+/* ---- numbers: a whole decimal string in [lo, hi]; 0, or -1 if malformed or out of range ----
+ */
 int cl_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 int cl_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int cl_parse_long(const char *s, long lo, long hi, long *out);

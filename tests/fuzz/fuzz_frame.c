@@ -16,8 +16,7 @@ static void decode_stream(cl_sess_t *rx, const uint8_t *p, size_t n)
     while (n) {
         Colossus__Msg *m = NULL;
         ssize_t used = cl_frame_decode(rx, p, n, &m, &err);
-        if (used <= 0)
-            return;
+        if (used <= 0) return;
         /* a decoded message must re-encode and decode to the same bytes */
         cl_sess_t tx2, rx2;
         cl_sess_init(&tx2, key, false);
@@ -25,11 +24,10 @@ static void decode_stream(cl_sess_t *rx, const uint8_t *p, size_t n)
         cl_buf_t b = {0};
         if (cl_frame_encode(&tx2, m, &b) == 0) {
             Colossus__Msg *m2 = NULL;
-            if (cl_frame_decode(&rx2, b.p, b.len, &m2, &err) <= 0)
-                abort();
-            size_t l1 = colossus__msg__get_packed_size(m), l2 = colossus__msg__get_packed_size(m2);
-            if (l1 != l2)
-                abort();
+            if (cl_frame_decode(&rx2, b.p, b.len, &m2, &err) <= 0) abort();
+            size_t l1 = colossus__msg__get_packed_size(m),
+                   l2 = colossus__msg__get_packed_size(m2);
+            if (l1 != l2) abort();
             cl_msg_free(m2);
         }
         cl_buf_free(&b);
@@ -41,8 +39,7 @@ static void decode_stream(cl_sess_t *rx, const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
+    if (size < 1) return 0;
     cl_sess_t tx, rx;
     cl_sess_init(&tx, key, false);
     cl_sess_init(&rx, key, true);
@@ -58,8 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *q = p;
             while (q + 1 < end && !(q[0] == 0xff && q[1] == 0xfe))
                 q++;
-            if (q + 1 >= end)
-                q = end;
+            if (q + 1 >= end) q = end;
             cl_frame_encode_raw(&tx, p, (size_t)(q - p), &b);
             p = q + 2;
         }

@@ -53,8 +53,8 @@ typedef struct t_ctl {
     char dir[256];
     double wall;
     uint64_t mono;
-    bool manual;           /* commits wait for t_commit() */
-    t_pending_t pending;   /* manual: the batch handed over, not yet committed */
+    bool manual;         /* commits wait for t_commit() */
+    t_pending_t pending; /* manual: the batch handed over, not yet committed */
     bool has_pending;
     char *log[T_MAX_LOG];
     int nlog;
@@ -76,10 +76,8 @@ static uint64_t t_mono(void *arg)
 static void t_log(void *arg, const char *line)
 {
     t_ctl_t *t = arg;
-    if (getenv("CTL_TEST_VERBOSE"))
-        fprintf(stderr, "  ctl: %s\n", line);
-    if (t->nlog < T_MAX_LOG)
-        t->log[t->nlog++] = cl_xstrdup(line);
+    if (getenv("CTL_TEST_VERBOSE")) fprintf(stderr, "  ctl: %s\n", line);
+    if (t->nlog < T_MAX_LOG) t->log[t->nlog++] = cl_xstrdup(line);
 }
 
 /* Commit b now through the store and tell the controller. */
@@ -106,8 +104,7 @@ static int t_hook_commit(void *arg, cl_store_batch_t *b, uint64_t seq)
 /* Manual mode: commit the batch in flight. false when none was. */
 static bool t_commit(t_ctl_t *t)
 {
-    if (!t->has_pending)
-        return false;
+    if (!t->has_pending) return false;
     t->has_pending = false;
     t_commit_now(t, t->pending.b, t->pending.seq);
     return true;
@@ -116,8 +113,7 @@ static bool t_commit(t_ctl_t *t)
 static bool t_logged(const t_ctl_t *t, const char *needle)
 {
     for (int i = 0; i < t->nlog; i++)
-        if (strstr(t->log[i], needle))
-            return true;
+        if (strstr(t->log[i], needle)) return true;
     return false;
 }
 
@@ -151,19 +147,18 @@ static void t_start(t_ctl_t *t)
     ctl_hooks_t hooks = t_hooks_proto;
     hooks.arg = t;
     t->c = ctl_create(&t->cfg, cl, t->store, &clock, &hooks, &err);
-    if (!t->c)
-        fail_msg("ctl_create: %s", err.msg);
+    if (!t->c) fail_msg("ctl_create: %s", err.msg);
 }
 
 static t_ctl_t *t_setup(uint32_t nodes, uint32_t gpn)
 {
     t_ctl_t *t = cl_xcalloc(1, sizeof *t);
-    snprintf(t->dir, sizeof t->dir, "%s/cl-ctl-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(t->dir, sizeof t->dir, "%s/cl-ctl-test.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(t->dir));
     cl_error_t err;
     cl_store_t *inner = cl_store_open_sqlite(t->dir, false, &err);
-    if (!inner)
-        fail_msg("store: %s", err.msg);
+    if (!inner) fail_msg("store: %s", err.msg);
     t->store = cl_store_fault_wrap(inner);
     t->wall = 1.8e9; /* a plausible epoch second */
     t->mono = 1000000;
@@ -421,7 +416,8 @@ static Colossus__Msg *t_response(t_sink_t *cli, uint64_t req)
         if (cli->msgs[i]->body_case == COLOSSUS__MSG__BODY_RESPONSE &&
             cli->msgs[i]->response->req == req) {
             Colossus__Msg *m = cli->msgs[i];
-            memmove(cli->msgs + i, cli->msgs + i + 1, (size_t)(cli->n - i - 1) * sizeof *cli->msgs);
+            memmove(cli->msgs + i, cli->msgs + i + 1,
+                    (size_t)(cli->n - i - 1) * sizeof *cli->msgs);
             cli->n--;
             return m;
         }
@@ -437,17 +433,14 @@ static const char *t_job_state(t_ctl_t *t, uint64_t job, char *reason, size_t rl
     r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
     r.show = job;
     uint64_t req = t_request(t, cli, &r);
-    if (t->manual)
-        t_commit(t);
+    if (t->manual) t_commit(t);
     Colossus__Msg *m = t_response(cli, req);
     state[0] = 0;
     if (m && m->response->ok && m->response->n_jobs == 1) {
         snprintf(state, sizeof state, "%s", m->response->jobs[0]->state);
-        if (reason)
-            snprintf(reason, rlen, "%s", m->response->jobs[0]->reason);
+        if (reason) snprintf(reason, rlen, "%s", m->response->jobs[0]->reason);
     }
-    if (m)
-        colossus__msg__free_unpacked(m, NULL);
+    if (m) colossus__msg__free_unpacked(m, NULL);
     t_close(t, cli);
     return state;
 }
@@ -461,15 +454,13 @@ static const char *t_node_state(t_ctl_t *t, const char *name)
     r.body_case = COLOSSUS__REQUEST__BODY_NODES;
     r.nodes = true;
     uint64_t req = t_request(t, cli, &r);
-    if (t->manual)
-        t_commit(t);
+    if (t->manual) t_commit(t);
     Colossus__Msg *m = t_response(cli, req);
     state[0] = 0;
     for (size_t i = 0; m && i < m->response->n_nodes; i++)
         if (!strcmp(m->response->nodes[i]->name, name))
             snprintf(state, sizeof state, "%s", m->response->nodes[i]->state);
-    if (m)
-        colossus__msg__free_unpacked(m, NULL);
+    if (m) colossus__msg__free_unpacked(m, NULL);
     t_close(t, cli);
     return state;
 }

@@ -186,7 +186,7 @@ static void drain_states(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(spares_reserved), cmocka_unit_test(swap_same_leaf_then_pod),
+        cmocka_unit_test(spares_reserved),   cmocka_unit_test(swap_same_leaf_then_pod),
         cmocka_unit_test(refill_on_recover), cmocka_unit_test(gpu_failure),
         cmocka_unit_test(drain_states),
     };

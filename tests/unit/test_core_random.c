@@ -68,8 +68,7 @@ static void ended(model_t *m, cl_jobid_t id, cl_job_state_t st)
 static void free_job(model_t *m, cl_jobid_t id)
 {
     for (size_t i = 0; i < (size_t)m->nodes * m->gpn; i++)
-        if (m->owner[i] == id)
-            m->owner[i] = 0;
+        if (m->owner[i] == id) m->owner[i] = 0;
 }
 
 static void take(model_t *m, cl_jobid_t id, const cl_alloc_t *a)
@@ -77,9 +76,10 @@ static void take(model_t *m, cl_jobid_t id, const cl_alloc_t *a)
     for (uint32_t g = 0; g < m->gpn; g++)
         if (a->gpus >> g & 1) {
             if (m->owner[(size_t)a->node * m->gpn + g])
-                fail_msg("event %llu: GPU %u of node %u given to job %llu while job %llu has it",
-                         (unsigned long long)m->events, g, a->node, (unsigned long long)id,
-                         (unsigned long long)m->owner[(size_t)a->node * m->gpn + g]);
+                fail_msg(
+                    "event %llu: GPU %u of node %u given to job %llu while job %llu has it",
+                    (unsigned long long)m->events, g, a->node, (unsigned long long)id,
+                    (unsigned long long)m->owner[(size_t)a->node * m->gpn + g]);
             m->owner[(size_t)a->node * m->gpn + g] = id;
         }
 }
@@ -179,13 +179,11 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
             if (j->state != CL_JOB_RUNNING)
                 fail_msg("requeue/preempt of job %llu not running", (unsigned long long)x.job);
             if (x.action == CL_ACT_REQUEUE) {
-                if (j->restarts >= j->max_restarts)
-                    fail_msg("requeue past max restarts");
+                if (j->restarts >= j->max_restarts) fail_msg("requeue past max restarts");
                 j->restarts++;
                 m->requeues++;
             } else {
-                if (!j->preempt)
-                    fail_msg("preempted a job that is not preemptible");
+                if (!j->preempt) fail_msg("preempted a job that is not preemptible");
                 m->preempts++;
             }
             free_job(m, x.job);
@@ -240,8 +238,7 @@ static void verify(model_t *m)
         cl_jobid_t id = m->live[li];
         mjob_t *j = &m->jobs[id];
         cl_job_info_t ji;
-        if (cl_job_get(m->c, id, &ji) < 0)
-            fail_msg("job %llu missing", (unsigned long long)id);
+        if (cl_job_get(m->c, id, &ji) < 0) fail_msg("job %llu missing", (unsigned long long)id);
         if (ji.state != j->state)
             fail_msg("event %llu: job %llu is %s, model %s", (unsigned long long)m->events,
                      (unsigned long long)id, cl_job_state_name(ji.state),
@@ -262,8 +259,7 @@ static void verify(model_t *m)
                                  (unsigned long long)id);
         }
     }
-    if (np != st.jobs_pending || nr != st.jobs_running)
-        fail_msg("job counts disagree");
+    if (np != st.jobs_pending || nr != st.jobs_running) fail_msg("job counts disagree");
 }
 
 /* Backfilled jobs end before the shadow time or stay off the reserved nodes. */
@@ -273,15 +269,12 @@ static void verify_backfill(model_t *m)
     cl_reservation_get(m->c, &rv);
     size_t nb;
     const cl_jobid_t *bf = cl_backfilled(m->c, &nb);
-    if (nb && !rv.job)
-        fail_msg("backfill without a reservation");
-    if (rv.job)
-        m->resv++;
+    if (nb && !rv.job) fail_msg("backfill without a reservation");
+    if (rv.job) m->resv++;
     m->backfills += nb;
     for (size_t i = 0; i < nb; i++) {
         mjob_t *j = &m->jobs[bf[i]];
-        if (j->limit > 0 && m->now + j->limit <= rv.shadow)
-            continue;
+        if (j->limit > 0 && m->now + j->limit <= rv.shadow) continue;
         size_t n;
         const cl_alloc_t *a = cl_job_alloc(m->c, bf[i], &n);
         for (size_t q = 0; q < n; q++)
@@ -300,15 +293,15 @@ static cl_jobid_t pick(model_t *m, int running_only)
 {
     for (int tries = 0; tries < 20 && m->nlive; tries++) {
         cl_jobid_t id = m->live[rnd(m, m->nlive)];
-        if (!running_only || m->jobs[id].state == CL_JOB_RUNNING)
-            return id;
+        if (!running_only || m->jobs[id].state == CL_JOB_RUNNING) return id;
     }
     return 0;
 }
 
 static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
 {
-    model_t m = {.c = c, .t = cl_cluster_topo(c), .rng = seed, .digest = 14695981039346656037ull};
+    model_t m = {
+        .c = c, .t = cl_cluster_topo(c), .rng = seed, .digest = 14695981039346656037ull};
     m.nodes = cl_topo_nodes(m.t);
     m.gpn = cl_topo_gpus_per_node(m.t);
     m.domcap = cl_topo_domain_nodes_max(m.t);
@@ -340,9 +333,14 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
             cl_jobid_t id;
             if (cl_job_submit(c, &s, m.now, &id, NULL) == 0) {
                 mjob_t *j = &m.jobs[id];
-                *j = (mjob_t){.state = CL_JOB_PENDING, .used = 1, .preempt = s.preemptible,
-                              .nn = s.nodes, .k = s.gpus_per_node, .max_sw = s.max_switches,
-                              .max_restarts = s.max_restarts, .limit = s.time_limit_s};
+                *j = (mjob_t){.state = CL_JOB_PENDING,
+                              .used = 1,
+                              .preempt = s.preemptible,
+                              .nn = s.nodes,
+                              .k = s.gpus_per_node,
+                              .max_sw = s.max_switches,
+                              .max_restarts = s.max_restarts,
+                              .limit = s.time_limit_s};
                 m.maxid = id;
                 live_add(&m, id);
             }
@@ -367,15 +365,13 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
             apply(&m, &d, 0);
             m.down[n] = 1;
             for (uint32_t g = 0; g < m.gpn; g++)
-                if (m.owner[(size_t)n * m.gpn + g])
-                    fail_msg("job left on failed node %u", n);
+                if (m.owner[(size_t)n * m.gpn + g]) fail_msg("job left on failed node %u", n);
         } else if (r < 55) {
             cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
             uint32_t g = (uint32_t)rnd(&m, m.gpn);
             assert_int_equal(cl_gpu_fail(c, n, g, m.now, &d, NULL), 0);
             apply(&m, &d, 0);
-            if (m.owner[(size_t)n * m.gpn + g])
-                fail_msg("job left on failed GPU");
+            if (m.owner[(size_t)n * m.gpn + g]) fail_msg("job left on failed GPU");
         } else if (r < 62) {
             cl_nodeid_t n = (cl_nodeid_t)rnd(&m, m.nodes);
             assert_int_equal(cl_node_recover(c, n, m.now, NULL), 0);

@@ -34,7 +34,8 @@ static void fair_share(void **st)
     assert_true(fabs(cl_tenant_usage(c, (uint32_t)a, 3600) - want) < 1e-6 * want);
     /* usage halves over a half-life with nothing running */
     assert_true(fabs(cl_tenant_usage(c, (uint32_t)a, 3600 + h) - want / 2) < 1e-6 * want);
-    assert_true(cl_tenant_factor(c, (uint32_t)b, 3600 + h) > cl_tenant_factor(c, (uint32_t)a, 3600 + h));
+    assert_true(cl_tenant_factor(c, (uint32_t)b, 3600 + h) >
+                cl_tenant_factor(c, (uint32_t)a, 3600 + h));
     /* a submitted first, but b has used nothing: b goes first */
     cl_jobid_t a2, b2;
     cl_job_submit(c, &s, 3700, &a2, NULL);
@@ -56,9 +57,9 @@ static void easy_backfill(void **st)
     cl_jobid_t r1 = sub(c, 2, 8, 0, 1000, 0); /* ends by 1000 */
     cl_jobid_t r2 = sub(c, 1, 8, 0, 5000, 0); /* ends by 5000 */
     cl_schedule(c, 0, &d);
-    cl_jobid_t top = sub(c, 3, 8, 0, 100, 10);   /* needs 3: shadow = 1000 */
-    cl_jobid_t lng = sub(c, 1, 8, 0, 2000, 11);  /* would hold a reserved node past 1000 */
-    cl_jobid_t sht = sub(c, 1, 8, 0, 500, 12);   /* ends at 520 < 1000: may backfill */
+    cl_jobid_t top = sub(c, 3, 8, 0, 100, 10);  /* needs 3: shadow = 1000 */
+    cl_jobid_t lng = sub(c, 1, 8, 0, 2000, 11); /* would hold a reserved node past 1000 */
+    cl_jobid_t sht = sub(c, 1, 8, 0, 500, 12);  /* ends at 520 < 1000: may backfill */
     cl_schedule(c, 20, &d);
     cl_reservation_t rv;
     cl_reservation_get(c, &rv);
@@ -152,7 +153,8 @@ static void time_limits(void **st)
 {
     cl_cluster_t *c = mk(4, 8, 1, 4, 1, 0, CL_POLICY_FAIRSHARE);
     cl_decisions_t d = {0};
-    cl_jobid_t a = sub(c, 1, 8, 0, 100, 0), b = sub(c, 1, 8, 0, 50, 0), e = sub(c, 1, 8, 0, 0, 0);
+    cl_jobid_t a = sub(c, 1, 8, 0, 100, 0), b = sub(c, 1, 8, 0, 50, 0),
+               e = sub(c, 1, 8, 0, 0, 0);
     cl_schedule(c, 10, &d);
     cl_jobid_t out[8];
     assert_int_equal(cl_jobs_expired(c, 59, out, 8), 0);

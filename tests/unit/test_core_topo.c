@@ -57,8 +57,7 @@ static void slurm_good(void **st)
 {
     cl_error_t err;
     cl_topo_t *t = cl_topo_parse_slurm(good, strlen(good), "topo.conf", 8, &err);
-    if (!t)
-        fail_msg("%s", err.msg);
+    if (!t) fail_msg("%s", err.msg);
     assert_int_equal(cl_topo_nodes(t), 8);
     assert_int_equal(cl_topo_leaves(t), 3);
     assert_int_equal(cl_topo_pods(t), 2); /* spine1, and leaf3 alone */
@@ -78,10 +77,8 @@ static void expect_error(const char *text, const char *want)
 {
     cl_error_t err = {{0}};
     cl_topo_t *t = cl_topo_parse_slurm(text, strlen(text), "t.conf", 8, &err);
-    if (t)
-        fail_msg("accepted bad input: %s", text);
-    if (!strstr(err.msg, want))
-        fail_msg("error '%s' lacks '%s'", err.msg, want);
+    if (t) fail_msg("accepted bad input: %s", text);
+    if (!strstr(err.msg, want)) fail_msg("error '%s' lacks '%s'", err.msg, want);
 }
 
 static void slurm_errors(void **st)

@@ -19,7 +19,8 @@ static int thr_commit(void *arg, cl_store_batch_t *b, uint64_t seq)
     return cl_committer_submit(x->cm, b, seq);
 }
 
-static void thr_done(void *arg, cl_store_batch_t *b, uint64_t seq, bool ok, const cl_error_t *err)
+static void thr_done(void *arg, cl_store_batch_t *b, uint64_t seq, bool ok,
+                     const cl_error_t *err)
 {
     thr_t *x = arg;
     ctl_committed(x->t->c, b, seq, ok, err);
@@ -59,8 +60,11 @@ static void test_held_commit_holds_replies(void **state)
     ctl_clock_t clock = {t_wall, t_mono, t};
     ctl_hooks_t hooks = {.commit = thr_commit, .log = t_log, .arg = &x};
     cl_error_t e;
-    cl_topo_shape_t sh = {.nodes = 4, .gpus_per_node = 8, .nodes_per_domain = 1,
-                          .nodes_per_leaf = 8, .leaves_per_pod = 8};
+    cl_topo_shape_t sh = {.nodes = 4,
+                          .gpus_per_node = 8,
+                          .nodes_per_domain = 1,
+                          .nodes_per_leaf = 8,
+                          .leaves_per_pod = 8};
     cl_cluster_opts_t co;
     cl_cluster_opts_default(&co);
     t->c = ctl_create(&t->cfg, cl_cluster_create(cl_topo_create(&sh, "node", &e), &co, &e),

@@ -98,8 +98,8 @@ static void test_bad_headers(void **st)
     cl_sess_init(&rx, key1, true);
     cl_error_t err;
     Colossus__Msg *out;
-    assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, &out, &err),
-                     -1);
+    assert_int_equal(
+        cl_frame_decode(&rx, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, &out, &err), -1);
     assert_non_null(strstr(err.msg, "magic"));
     /* garbage is refused from its first byte, without waiting for a header */
     assert_int_equal(cl_frame_decode(&rx, (const uint8_t *)"X", 1, &out, &err), -1);
@@ -122,7 +122,8 @@ static void test_bad_body_with_valid_mac(void **st)
         {0x32, 0x7f, 0x01},             /* field 6 length 127 past the end */
         {0xff, 0xff, 0xff, 0xff, 0x0f}, /* bad tag */
         {0x08},                         /* truncated varint */
-        {0x32, 0x00, 0x80, 0x00, 0x00}, /* over-long tag 0 (protobuf-c keeps it; found by fuzzing) */
+        {0x32, 0x00, 0x80, 0x00,
+         0x00}, /* over-long tag 0 (protobuf-c keeps it; found by fuzzing) */
     };
     static const size_t lens[] = {3, 5, 1, 5};
     cl_error_t err;
@@ -227,9 +228,12 @@ int main(void)
 {
     assert_int_equal(cl_crypto_init(), 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_tamper_and_wrong_key),
-        cmocka_unit_test(test_bad_headers),     cmocka_unit_test(test_bad_body_with_valid_mac),
-        cmocka_unit_test(test_rekey_and_proofs), cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_tamper_and_wrong_key),
+        cmocka_unit_test(test_bad_headers),
+        cmocka_unit_test(test_bad_body_with_valid_mac),
+        cmocka_unit_test(test_rekey_and_proofs),
+        cmocka_unit_test(test_key_file),
         cmocka_unit_test(test_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,22 +15,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cl_error_t err;
     memset(&err, 0, sizeof(err));
     if (cl_trace_parse((const char *)data, size, "fuzz.csv", cluster, &t, &err)) {
-        if (strncmp(err.msg, "fuzz.csv:", 9))
-            abort();
-        if (t.v || t.n)
-            abort();
+        if (strncmp(err.msg, "fuzz.csv:", 9)) abort();
+        if (t.v || t.n) abort();
         return 0;
     }
-    if (!t.n || !t.v)
-        abort();
+    if (!t.n || !t.v) abort();
     for (size_t i = 0; i < t.n; i++) {
         const cl_trace_job_t *j = &t.v[i];
-        if (!(j->submit_s >= 0) || !(j->duration_s > 0) || j->gpus < 1 || j->line < 2)
-            abort();
-        if (i && t.v[i - 1].submit_s > j->submit_s)
-            abort();
-        if (t.nclusters && j->cluster >= t.nclusters)
-            abort();
+        if (!(j->submit_s >= 0) || !(j->duration_s > 0) || j->gpus < 1 || j->line < 2) abort();
+        if (i && t.v[i - 1].submit_s > j->submit_s) abort();
+        if (t.nclusters && j->cluster >= t.nclusters) abort();
     }
     cl_trace_free(&t);
     return 0;
