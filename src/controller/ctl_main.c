@@ -21,7 +21,7 @@ static void usage(FILE *f)
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
-        "         [--commit thread|inline]\n"
+        "         [--commit auto|thread|inline]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
@@ -30,14 +30,17 @@ static void usage(FILE *f)
         "STATE-DIR/checkpoints)\n"
         "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
         "                    that `show`, `wait` and `logs` read it from the journal\n"
-        "  --commit:         group commit on a worker thread (default) or on the loop\n");
+        "  --commit:         where group commits run: auto (default: on the loop while\n"
+        "                    they are small and fast, else on a worker thread), thread,\n"
+        "                    inline (on the loop)\n");
 }
 
 typedef struct opts {
     const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store;
     long hb, dead, nodes, gpn, keep;
     double spare;
-    bool sync_full, commit_inline;
+    bool sync_full;
+    ctl_commit_mode_t commit;
     ctl_server_opts_t srv;
 } opts_t;
 
@@ -141,12 +144,21 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return 0;
     case CO_SYNC:
         return choice("--sync", arg, "full", "normal", &o->sync_full);
-    case CO_COMMIT: {
-        bool thread;
-        if (choice("--commit", arg, "thread", "inline", &thread) < 0) return -1;
-        o->commit_inline = !thread;
+    case CO_COMMIT:
+        if (!strcmp(arg, "auto"))
+            o->commit = CTL_COMMIT_AUTO;
+        else if (!strcmp(arg, "thread"))
+            o->commit = CTL_COMMIT_THREAD;
+        else if (!strcmp(arg, "inline"))
+            o->commit = CTL_COMMIT_INLINE;
+        else {
+            fprintf(stderr,
+                    "colossus controller: --commit must be auto, thread or inline, "
+                    "not '%s'\n",
+                    arg);
+            return -1;
+        }
         return 0;
-    }
     case 'h':
         usage(stdout);
         return 1;
@@ -254,7 +266,7 @@ int cmd_controller(int argc, char **argv)
         return 1;
     }
     o.srv.address_file = o.addrfile;
-    o.srv.commit_inline = o.commit_inline;
+    o.srv.commit = o.commit;
     ctl_server_t *srv = ctl_server_create(&o.srv, store, &err);
     ctl_t *c =
         srv ? ctl_create(&cfg, cluster, store, &ctl_clock_real, ctl_server_hooks(srv), &err)

@@ -44,6 +44,9 @@ struct ctl_server {
     uv_timer_t quit_timer; /* bounds the wait for the last commit on shutdown */
     bool quitting;
     int rc;
+    /* commits: the moving average of their time in the store, and where they ran */
+    double commit_us_avg;
+    uint64_t commits_loop, commits_worker;
 };
 
 /* ---- framed connections ---- */
@@ -268,15 +271,38 @@ static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t
 
 /* ---- commits ---- */
 
+static void commit_took(struct ctl_server *srv, double us)
+{
+    srv->commit_us_avg += (us - srv->commit_us_avg) / 8;
+}
+
+static bool on_loop(const struct ctl_server *srv, const cl_store_batch_t *b)
+{
+    switch (srv->o.commit) {
+    case CTL_COMMIT_INLINE:
+        return true;
+    case CTL_COMMIT_THREAD:
+        return false;
+    case CTL_COMMIT_AUTO:
+        break;
+    }
+    return srv->commit_us_avg < CTL_AUTO_INLINE_US &&
+           cl_store_batch_size(b) <= CTL_AUTO_INLINE_RECORDS;
+}
+
 static int hook_commit(void *arg, cl_store_batch_t *b, uint64_t seq)
 {
     struct ctl_server *srv = arg;
-    if (srv->o.commit_inline) {
+    if (on_loop(srv, b)) {
         cl_error_t e;
+        double t0 = cl_now_us();
         bool ok = cl_store_commit(srv->store, b, &e) == 0;
+        commit_took(srv, cl_now_us() - t0);
+        srv->commits_loop++;
         ctl_committed(srv->ctl, b, seq, ok, &e);
         return 0;
     }
+    srv->commits_worker++;
     return cl_committer_submit(srv->committer, b, seq);
 }
 
@@ -284,6 +310,9 @@ static void on_committed(void *arg, cl_store_batch_t *b, uint64_t seq, bool ok,
                          const cl_error_t *err)
 {
     struct ctl_server *srv = arg;
+    cl_committer_stats_t st;
+    cl_committer_stats(srv->committer, &st);
+    commit_took(srv, st.last_us);
     ctl_committed(srv->ctl, b, seq, ok, err);
 }
 
@@ -378,7 +407,7 @@ ctl_server_t *ctl_server_create(const ctl_server_opts_t *o, cl_store_t *store, c
         cl_err(err, "cannot set up the event loop");
         return NULL;
     }
-    if (!o->commit_inline) {
+    if (o->commit != CTL_COMMIT_INLINE) {
         srv->committer = cl_committer_create(&srv->loop, store, on_committed, srv, err);
         if (!srv->committer) {
             uv_loop_close(&srv->loop);
@@ -420,6 +449,10 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
     const ctl_config_t *cfg = ctl_config(c);
+    static const char *const modes[] = {
+        [CTL_COMMIT_AUTO] = "on the loop while they are fast, else on a worker thread",
+        [CTL_COMMIT_THREAD] = "on a worker thread",
+        [CTL_COMMIT_INLINE] = "on the loop"};
     char where[CTL_MAX_LISTENERS * 320] = "";
     for (int i = 0; i < srv->nlisteners; i++)
         snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)",
@@ -428,9 +461,13 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
                   "listening on %s; %u node slots x %u GPUs; heartbeat %u ms, dead "
                   "after %u ms; journal commits %s",
                   where, ctl_node_slots(c), ctl_gpus_per_node(c), cfg->heartbeat_ms,
-                  cfg->dead_after_ms, srv->o.commit_inline ? "inline" : "on a worker thread");
+                  cfg->dead_after_ms, modes[srv->o.commit]);
     srv->rc = 0;
     uv_run(&srv->loop, UV_RUN_DEFAULT);
+    cl_daemon_log("controller",
+                  "journal: %" PRIu64 " commits on the loop, %" PRIu64
+                  " on the worker thread; recent commits took %.0f us",
+                  srv->commits_loop, srv->commits_worker, srv->commit_us_avg);
     return srv->rc;
 }
 
