@@ -21,6 +21,7 @@ static void usage(FILE *f)
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
+        "         [--journal-give-up SECONDS]\n"
         "         [--commit auto|thread|inline]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
         "                    (shared storage on a real cluster; default "
         "STATE-DIR/checkpoints)\n"
+        "  --journal-give-up: a journal that cannot be written this long (default 30) stops\n"
+        "                    the controller (exit 70) without acknowledging what it holds\n"
         "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
         "                    that `show`, `wait` and `logs` read it from the journal\n"
         "  --commit:         where group commits run: auto (default: on the loop while\n"
@@ -37,7 +40,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store;
-    long hb, dead, nodes, gpn, keep;
+    long hb, dead, nodes, gpn, keep, give_up;
     double spare;
     bool sync_full;
     ctl_commit_mode_t commit;
@@ -59,6 +62,7 @@ enum {
     CO_SYNC,
     CO_CKPT,
     CO_KEEP,
+    CO_GIVEUP,
     CO_STORE,
     CO_COMMIT
 };
@@ -77,6 +81,7 @@ static const struct option long_opts[] = {{"state-dir", required_argument, 0, CO
                                           {"sync", required_argument, 0, CO_SYNC},
                                           {"checkpoint-dir", required_argument, 0, CO_CKPT},
                                           {"keep-finished", required_argument, 0, CO_KEEP},
+                                          {"journal-give-up", required_argument, 0, CO_GIVEUP},
                                           {"store", required_argument, 0, CO_STORE},
                                           {"commit", required_argument, 0, CO_COMMIT},
                                           {"help", no_argument, 0, 'h'},
@@ -124,6 +129,8 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return cl_flag_long(cmd, "--nodes", arg, 1, 10000000, &o->nodes);
     case CO_KEEP:
         return cl_flag_long(cmd, "--keep-finished", arg, 0, 100000000, &o->keep);
+    case CO_GIVEUP:
+        return cl_flag_long(cmd, "--journal-give-up", arg, 1, 86400, &o->give_up);
     case CO_GPN:
         return cl_flag_long(cmd, "--gpus-per-node", arg, 1, CL_MAX_GPUS_PER_NODE, &o->gpn);
     case CO_SPARE:
@@ -171,7 +178,7 @@ static int one_opt(opts_t *o, int opt, const char *arg)
 /* 0 to go on, else the exit status. */
 static int parse(opts_t *o, int argc, char **argv)
 {
-    *o = (opts_t){.hb = 1000, .keep = 300, .sync_full = true};
+    *o = (opts_t){.hb = 1000, .keep = 300, .give_up = 30, .sync_full = true};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -252,7 +259,8 @@ int cmd_controller(int argc, char **argv)
     }
     ctl_config_t cfg = {.heartbeat_ms = (uint32_t)o.hb,
                         .dead_after_ms = (uint32_t)o.dead,
-                        .keep_finished_s = (double)o.keep};
+                        .keep_finished_s = (double)o.keep,
+                        .commit_give_up_s = (double)o.give_up};
     char url[4200];
     if ((rc = prepare_dirs(&o, &cfg, url, sizeof url))) {
         cl_cluster_destroy(cluster);
