@@ -11,7 +11,7 @@
 A=${1:-8} PER=${2:-68750}
 say() { echo "$*" >&2; }
 HB_MS=1000 DEAD_MS=3000
-start_controller --preset colossus2
+start_controller --preset colossus2 ${CONTROLLER_ARGS:-}
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' /proc/$CTL_PID/status; }
 ticks() { awk '{print $14 + $15}' /proc/$CTL_PID/stat; }
 rss0=$(rss)

@@ -38,6 +38,12 @@ static void batch_init(ctl_batch_t *b)
 }
 
 /* Drop the held messages (their references) and the records: empty for reuse. */
+/* Held messages kept for reuse at most: a registration storm or a gang of 65,536 nodes
+ * fills one batch with hundreds of thousands of messages, whose buffers would otherwise stay
+ * for the daemon's life (measured: +30 to 50 MB after 550,000 hollow nodes registered). */
+#define KEEP_HELD_BYTES (4u << 20)
+#define KEEP_HELD 65536
+
 static void batch_reset(ctl_batch_t *b)
 {
     for (size_t i = 0; i < b->nheld; i++)
@@ -45,6 +51,12 @@ static void batch_reset(ctl_batch_t *b)
     b->nheld = 0;
     b->writers = 0;
     b->bytes.len = 0;
+    if (b->bytes.cap > KEEP_HELD_BYTES) cl_buf_free(&b->bytes);
+    if (b->capheld > KEEP_HELD) {
+        free(b->held);
+        b->held = NULL;
+        b->capheld = 0;
+    }
     cl_store_batch_clear(b->records);
 }
 
