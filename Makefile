@@ -85,7 +85,7 @@ asan: $(ASAN_BINS) bin/colossus-asan
 # integration tests and bounded fuzzing, and ends with "N passed, N failed".
 check: deps
 	$(MAKE) fmt-check
-	$(MAKE) all unit asan $(BENCH_BINS) $(CHECK_TARGETS)
+	$(MAKE) all unit asan $(BENCH_BINS) $(TOOL_BINS) $(CHECK_TARGETS)
 	./tests/run.sh
 
 test: check
@@ -101,6 +101,14 @@ bench: all
 # Issue 3's cluster benchmark (a local 4-agent cluster; about a minute): bench/cluster.bash.
 BENCH_BINS = $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 build/bench/%: bench/%.c build/libcolossus.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< build/libcolossus.a -o $@ $(LDLIBS)
+
+# Programs the integration tests drive (tests/tools/*.c: clients of the real protocol that
+# play attackers and faulty peers), built by make check.
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS))
+build/tools/%: tests/tools/%.c build/libcolossus.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< build/libcolossus.a -o $@ $(LDLIBS)
 
