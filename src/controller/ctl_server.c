@@ -1,221 +1,16 @@
-/* ctl_server.c - the controller daemon's loop: listeners (each bound to a protocol), framed
- * connections (handshake on the cluster key, then agent or client traffic into the controller
- * object, and the controller's held messages out once durable), the committer's worker thread,
- * and the loop phases that drive the controller's timers and turns. */
+/* ctl_server.c - the controller daemon's loop: listeners (each bound to a protocol; the framed
+ * protocol's connections are ctl_conns.c), the committer's worker thread, and the loop phases
+ * that drive the controller's timers and turns. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <uv.h>
 
-#include "controller/ctl_server.h"
-#include "proto/uvconn.h"
+#include "controller/ctl_srv.h"
 #include "store/committer.h"
-#include "util/util.h"
-
-typedef struct srv_conn srv_conn_t;
-
-typedef struct srv_listener {
-    struct ctl_server *srv;
-    const char *proto;
-    uv_tcp_t tcp;
-    char bound[300];
-} srv_listener_t;
-
-struct ctl_server {
-    uv_loop_t loop;
-    ctl_t *ctl;
-    cl_store_t *store;
-    cl_committer_t *committer;
-    ctl_hooks_t hooks;
-    ctl_server_opts_t o;
-    srv_listener_t listeners[CTL_MAX_LISTENERS];
-    int nlisteners;
-    srv_conn_t *conns;
-    uv_prepare_t prepare;
-    uv_check_t check;
-    uv_idle_t judge_idle; /* keeps the poll of a turn with suspects from blocking */
-    uv_timer_t timer;     /* the controller's next timer (ctl_next_timer_ms()) */
-    uint64_t armed_due;
-    uv_signal_t sigterm, sigint;
-    uv_timer_t quit_timer; /* bounds the wait for the last commit on shutdown */
-    bool quitting;
-    int rc;
-    /* commits: the moving average of their time in the store, and where they ran */
-    double commit_us_avg;
-    uint64_t commits_loop, commits_worker;
-};
-
-/* ---- framed connections ---- */
-
-typedef enum { CONN_HANDSHAKE, CONN_AGENT, CONN_CLIENT } conn_kind_t;
-
-struct srv_conn {
-    ctl_sink_t sink; /* its references keep this alive; the last one frees it */
-    cl_uconn_t u;
-    struct ctl_server *srv;
-    conn_kind_t kind;
-    ctl_principal_t who;
-    uint8_t nonce[CL_NONCE_BYTES];
-    uv_timer_t auth_timer;
-    srv_conn_t *next, *prev;
-};
-
-static srv_conn_t *of_sink(ctl_sink_t *s)
-{
-    return (srv_conn_t *)s; /* sink is the first member */
-}
-
-static void framed_deliver(ctl_sink_t *s, const uint8_t *msg, size_t len)
-{
-    cl_uconn_send_packed(&of_sink(s)->u, msg, len);
-}
-
-static void framed_flush(ctl_sink_t *s)
-{
-    cl_uconn_flush(&of_sink(s)->u);
-}
-
-static void framed_release(ctl_sink_t *s)
-{
-    free(of_sink(s));
-}
-
-static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flush,
-                                          framed_release};
-
-/* Handshake frames are the transport's own: they go out at once, not through a batch. */
-static void send_now(srv_conn_t *k, const Colossus__Msg *m)
-{
-    if (cl_uconn_send(&k->u, m) == 0) cl_uconn_flush(&k->u);
-}
-
-static void auth_timer_closed(uv_handle_t *h)
-{
-    srv_conn_t *k = h->data;
-    ctl_sink_unref(&k->sink); /* the transport's reference */
-}
-
-static void on_conn_closed(cl_uconn_t *u)
-{
-    srv_conn_t *k = u->data;
-    struct ctl_server *srv = k->srv;
-    if (srv->ctl) ctl_sink_closed(srv->ctl, &k->sink);
-    k->sink.closed = true;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        srv->conns = k->next;
-    if (k->next) k->next->prev = k->prev;
-    uv_timer_stop(&k->auth_timer);
-    uv_close((uv_handle_t *)&k->auth_timer, auth_timer_closed);
-}
-
-static void on_auth_timeout(uv_timer_t *t)
-{
-    srv_conn_t *k = t->data;
-    cl_uconn_close(&k->u, "no authentication within 10 s");
-}
-
-static void handle_auth(srv_conn_t *k, const Colossus__Auth *a)
-{
-    const uint8_t *key = k->srv->o.key;
-    uint8_t proof[32];
-    if (a->nonce.len != CL_NONCE_BYTES || a->proof.len != 32) {
-        cl_uconn_close(&k->u, "malformed authentication");
-        return;
-    }
-    cl_auth_proof(key, "colossus-client", k->nonce, a->nonce.data, proof);
-    if (!cl_auth_equal(proof, a->proof.data, 32)) {
-        cl_daemon_log("controller", "refused %s (%s): wrong cluster key", k->u.peer, a->peer);
-        cl_uconn_close(&k->u, NULL);
-        return;
-    }
-    if (a->role != COLOSSUS__ROLE__ROLE_AGENT && a->role != COLOSSUS__ROLE__ROLE_CLIENT) {
-        cl_uconn_close(&k->u, "unknown role");
-        return;
-    }
-    cl_auth_proof(key, "colossus-server", k->nonce, a->nonce.data, proof);
-    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
-    ok.proof.data = proof;
-    ok.proof.len = 32;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
-    m.auth_ok = &ok;
-    send_now(k, &m);
-    cl_sess_rekey(&k->u.sess, key, k->nonce, a->nonce.data);
-    k->kind = a->role == COLOSSUS__ROLE__ROLE_AGENT ? CONN_AGENT : CONN_CLIENT;
-    k->who.kind = CTL_PRINCIPAL_CLUSTER_KEY;
-    snprintf(k->who.name, sizeof k->who.name, "%.40s@%.50s", a->peer, k->u.peer);
-    uv_timer_stop(&k->auth_timer);
-    if (k->kind == CONN_AGENT)
-        cl_daemon_log("controller", "agent connection from %s (%s)", k->u.peer, a->peer);
-}
-
-static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
-{
-    srv_conn_t *k = u->data;
-    ctl_t *c = k->srv->ctl;
-    cl_error_t why;
-    switch (k->kind) {
-    case CONN_HANDSHAKE:
-        if (m->body_case == COLOSSUS__MSG__BODY_AUTH)
-            handle_auth(k, m->auth);
-        else
-            cl_uconn_close(u, "expected authentication");
-        return;
-    case CONN_AGENT:
-        if (ctl_peer_msg(c, &k->sink, m, &why) < 0) cl_uconn_close(u, why.msg);
-        return;
-    case CONN_CLIENT:
-        if (m->body_case == COLOSSUS__MSG__BODY_REQUEST) {
-            ctl_request(c, &k->who, m->request, &k->sink);
-            return;
-        }
-        cl_err(&why, "unexpected message %d from a client", m->body_case);
-        cl_uconn_close(u, why.msg);
-        return;
-    }
-}
-
-static void on_framed_connection(uv_stream_t *ls, int status)
-{
-    srv_listener_t *l = ls->data;
-    struct ctl_server *srv = l->srv;
-    if (status < 0) {
-        cl_daemon_log("controller", "accept on %s: %s", l->bound, uv_strerror(status));
-        return;
-    }
-    srv_conn_t *k = cl_xcalloc(1, sizeof *k);
-    k->srv = srv;
-    cl_uconn_init(&srv->loop, &k->u, on_msg, on_conn_closed, k);
-    if (uv_accept(ls, (uv_stream_t *)&k->u.tcp) < 0) {
-        k->u.tcp.data = k;
-        uv_close((uv_handle_t *)&k->u.tcp, (uv_close_cb)free); /* k is the handle's block */
-        return;
-    }
-    k->next = srv->conns;
-    if (srv->conns) srv->conns->prev = k;
-    srv->conns = k;
-    cl_sess_init_handshake(&k->u.sess, true);
-    cl_uconn_start(&k->u);
-    ctl_sink_init(&k->sink, &framed_ops, k->u.peer);
-    uv_timer_init(&srv->loop, &k->auth_timer);
-    k->auth_timer.data = k;
-    uv_timer_start(&k->auth_timer, on_auth_timeout, 10000, 0);
-    randombytes_buf(k->nonce, sizeof k->nonce);
-    Colossus__Hello h = COLOSSUS__HELLO__INIT;
-    h.proto_version = CL_PROTO_VERSION;
-    h.nonce.data = k->nonce;
-    h.nonce.len = sizeof k->nonce;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_HELLO;
-    m.hello = &h;
-    send_now(k, &m);
-}
 
 /* ---- listeners ---- */
 
@@ -225,7 +20,7 @@ typedef struct srv_proto {
 } srv_proto_t;
 
 static const srv_proto_t protos[] = {
-    {"colossus", on_framed_connection},
+    {"colossus", srv_framed_accept},
 };
 
 static void sockname(uv_tcp_t *t, char *out, size_t len)
@@ -428,6 +223,7 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
 {
     srv->ctl = c;
     signal(SIGPIPE, SIG_IGN);
+    srv_conns_init(srv);
     for (int i = 0; i < srv->o.nlisten; i++)
         if (listen_on(srv, &srv->o.listen[i], err) < 0) return 1;
     if (srv->o.address_file && srv->nlisteners) {
@@ -440,7 +236,10 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     uv_idle_init(&srv->loop, &srv->judge_idle);
     uv_timer_init(&srv->loop, &srv->timer);
     uv_timer_init(&srv->loop, &srv->quit_timer);
+    uv_timer_init(&srv->loop, &srv->sweep);
     srv->prepare.data = srv->check.data = srv->timer.data = srv->quit_timer.data = srv;
+    srv->sweep.data = srv;
+    uv_timer_start(&srv->sweep, srv_conns_sweep, SRV_SWEEP_MS, SRV_SWEEP_MS);
     uv_prepare_start(&srv->prepare, on_prepare);
     uv_check_start(&srv->check, on_check);
     uv_signal_init(&srv->loop, &srv->sigterm);
@@ -483,9 +282,11 @@ void ctl_server_destroy(ctl_server_t *srv)
     cl_committer_destroy(srv->committer); /* waits for the batch in flight */
     srv->committer = NULL;
     /* Connections close through their own path (the controller is told, refs dropped);
-     * their close callbacks unlink them as the loop runs them. */
-    for (srv_conn_t *k = srv->conns; k; k = k->next)
-        cl_uconn_close(&k->u, NULL);
+     * their close callbacks unlink them as the loop runs them. Each is told why first. */
+    srv_conns_refuse_all(srv, COLOSSUS__REFUSED__WHY__SHUTTING_DOWN,
+                         "the controller is shutting down");
+    uv_run(&srv->loop, UV_RUN_NOWAIT);
+    srv_conns_close_all(srv); /* those whose peer did not take the refusal yet */
     uv_run(&srv->loop, UV_RUN_NOWAIT);
     uv_walk(&srv->loop, close_all, NULL);
     uv_run(&srv->loop, UV_RUN_DEFAULT);

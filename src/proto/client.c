@@ -171,6 +171,10 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
         cl_err(err, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2.msg);
         goto fail;
     }
+    if (m->body_case == COLOSSUS__MSG__BODY_REFUSED) {
+        cl_err(err, "the controller at %s refused us: %s", addr, m->refused->reason);
+        goto fail;
+    }
     cl_auth_proof(key, "colossus-server", sn, cn, proof);
     if (m->body_case != COLOSSUS__MSG__BODY_AUTH_OK || m->auth_ok->proof.len != 32 ||
         !cl_auth_equal(m->auth_ok->proof.data, proof, 32)) {

@@ -59,12 +59,14 @@ void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server)
     memcpy(s->key, key, CL_KEY_BYTES);
     s->seq_tx = s->seq_rx = 0;
     s->server = server;
+    s->max_body = CL_FRAME_MAX;
 }
 
 void cl_sess_init_handshake(cl_sess_t *s, bool server)
 {
     static const uint8_t zero[CL_KEY_BYTES];
     cl_sess_init(s, zero, server);
+    s->max_body = CL_HANDSHAKE_MAX;
 }
 
 void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
@@ -78,6 +80,7 @@ void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
     crypto_generichash_update(&st, peer_nonce, CL_NONCE_BYTES);
     crypto_generichash_final(&st, s->key, CL_KEY_BYTES);
     s->seq_tx = s->seq_rx = 0;
+    s->max_body = CL_FRAME_MAX;
 }
 
 void cl_auth_proof(const uint8_t key[CL_KEY_BYTES], const char *label,
@@ -199,8 +202,10 @@ ssize_t cl_frame_decode(cl_sess_t *s, const uint8_t *buf, size_t len, Colossus__
     }
     size_t n =
         ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
-    if (n > CL_FRAME_MAX) {
-        cl_err(err, "frame of %zu bytes exceeds the %u-byte limit", n, CL_FRAME_MAX);
+    uint32_t lim = s->max_body ? s->max_body : CL_FRAME_MAX;
+    if (n > lim) {
+        cl_err(err, "frame of %zu bytes exceeds the %u-byte limit%s", n, lim,
+               lim < CL_FRAME_MAX ? " before authentication" : "");
         return -1;
     }
     if (len < CL_FRAME_HDR + n + CL_FRAME_MAC) return 0;

@@ -24,15 +24,19 @@
 #define CL_PROTO_VERSION 1
 #define CL_FRAME_HDR 12
 #define CL_FRAME_MAC 32
-#define CL_FRAME_MAX                                                                           \
-    (4u << 20) /* largest body accepted; a bigger frame closes the connection */
+/* Largest body accepted; a bigger frame closes the connection. */
+#define CL_FRAME_MAX (4u << 20)
+/* Largest body accepted before the handshake is done (Hello, Auth, AuthOk, Refused are a few
+ * hundred bytes): an unauthenticated peer cannot make the other side hold a 4 MiB frame. */
+#define CL_HANDSHAKE_MAX 2048
 #define CL_KEY_BYTES 32
 #define CL_NONCE_BYTES 32
 
 typedef struct cl_sess {
     uint8_t key[CL_KEY_BYTES];
     uint64_t seq_tx, seq_rx;
-    bool server; /* which direction byte this side sends */
+    bool server;       /* which direction byte this side sends */
+    uint32_t max_body; /* largest body accepted: CL_HANDSHAKE_MAX, then CL_FRAME_MAX */
 } cl_sess_t;
 
 /* A growable byte buffer. Zero-initialise; free with cl_buf_free(). */
@@ -48,11 +52,13 @@ void cl_buf_free(cl_buf_t *b);
 /* Must be called once before any other function here (sodium_init). 0 or -1. */
 int cl_crypto_init(void);
 
-/* Start a session for the handshake phase (public all-zero MAC key). */
+/* Start a session for the handshake phase (public all-zero MAC key, bodies of at most
+ * CL_HANDSHAKE_MAX). */
 void cl_sess_init_handshake(cl_sess_t *s, bool server);
 /* Start a session with this MAC key (tests). */
 void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server);
-/* Switch to the session key derived from the cluster key and both nonces; resets counters. */
+/* Switch to the session key derived from the cluster key and both nonces; resets counters and
+ * accepts bodies up to CL_FRAME_MAX from now on. */
 void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
                    const uint8_t server_nonce[CL_NONCE_BYTES],
                    const uint8_t peer_nonce[CL_NONCE_BYTES]);

@@ -11,7 +11,11 @@
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     cl_uconn_t *c = h->data;
-    if (cl_buf_reserve(&c->in, 65536) < 0) {
+    /* Before authentication a frame is a few hundred bytes: no 64 KiB buffer per socket. */
+    size_t want = c->sess.max_body < CL_FRAME_MAX
+                      ? CL_HANDSHAKE_MAX + CL_FRAME_HDR + CL_FRAME_MAC
+                      : 65536;
+    if (cl_buf_reserve(&c->in, want) < 0) {
         buf->base = NULL;
         buf->len = 0;
         return;
@@ -32,6 +36,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->in.len += (size_t)nread;
+    uint64_t now = uv_now(s->loop);
+    c->last_rx_ms = now;
     size_t off = 0;
     while (!c->closing && off < c->in.len) {
         Colossus__Msg *m = NULL;
@@ -48,6 +54,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         cl_msg_free(m);
     }
     cl_buf_consume(&c->in, off);
+    if (off) /* a frame ended: what is left, if anything, is a frame that begins now */
+        c->partial_since_ms = c->in.len ? now : 0;
+    else if (!c->partial_since_ms)
+        c->partial_since_ms = now;
 }
 
 int cl_uconn_init(uv_loop_t *loop, cl_uconn_t *c, cl_uconn_msg_f *on_msg,
@@ -84,26 +94,42 @@ int cl_uconn_start(cl_uconn_t *c)
     return uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m)
+/* After a frame was queued: a peer that lets too much pile up is closed. */
+static int check_out(cl_uconn_t *c)
 {
-    if (c->closing) return -1;
-    if (cl_frame_encode(&c->sess, m, &c->out) < 0) {
-        cl_uconn_close(c, "cannot encode an outgoing frame");
+    c->frames_out++;
+    if (c->max_out && c->out.len + c->inflight.len > c->max_out) {
+        char why[120];
+        snprintf(why, sizeof why, "the peer reads too slowly: %zu MiB wait to be written",
+                 (c->out.len + c->inflight.len) >> 20);
+        cl_uconn_close(c, why);
         return -1;
     }
-    c->frames_out++;
     return 0;
+}
+
+/* A frame that cannot be encoded (over the frame limit) is dropped with a log line; the
+ * connection goes on: it may carry other nodes' work (a relay, a hollow agent). */
+static int dropped(cl_uconn_t *c, size_t len)
+{
+    cl_daemon_log("conn", "dropping a %zu-byte message to %s: over the %u-byte frame limit",
+                  len, c->peer, CL_FRAME_MAX);
+    return -1;
+}
+
+int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m)
+{
+    if (c->closing || c->refusing) return -1;
+    if (cl_frame_encode(&c->sess, m, &c->out) < 0)
+        return dropped(c, colossus__msg__get_packed_size(m));
+    return check_out(c);
 }
 
 int cl_uconn_send_packed(cl_uconn_t *c, const uint8_t *msg, size_t len)
 {
-    if (c->closing) return -1;
-    if (cl_frame_encode_raw(&c->sess, msg, len, &c->out) < 0) {
-        cl_uconn_close(c, "cannot encode an outgoing frame");
-        return -1;
-    }
-    c->frames_out++;
-    return 0;
+    if (c->closing || c->refusing) return -1;
+    if (cl_frame_encode_raw(&c->sess, msg, len, &c->out) < 0) return dropped(c, len);
+    return check_out(c);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -112,15 +138,19 @@ static void on_write(uv_write_t *w, int status)
     c->writing = false;
     c->inflight.len = 0;
     if (status < 0) {
-        if (!c->closing) cl_uconn_close(c, uv_strerror(status));
+        if (!c->closing) cl_uconn_close(c, c->refusing ? NULL : uv_strerror(status));
         return;
     }
-    if (c->out.len) cl_uconn_flush(c);
+    if (c->out.len)
+        cl_uconn_flush(c);
+    else if (c->refusing)
+        cl_uconn_close(c, NULL); /* the Refused is out */
 }
 
 void cl_uconn_flush(cl_uconn_t *c)
 {
     if (c->closing || c->writing || !c->out.len) return;
+    /* (a refusing connection still flushes: its last frame is the Refused) */
     cl_buf_t t = c->inflight;
     c->inflight = c->out;
     c->out = t;
@@ -142,6 +172,27 @@ static void on_closed(uv_handle_t *h)
     cl_buf_free(&c->out);
     cl_buf_free(&c->inflight);
     c->on_close(c);
+}
+
+void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason)
+{
+    if (c->closing || c->refusing) return;
+    Colossus__Refused r = COLOSSUS__REFUSED__INIT;
+    r.why = why;
+    r.reason = (char *)reason;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REFUSED;
+    m.refused = &r;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (cl_frame_encode(&c->sess, &m, &c->out) < 0) {
+        cl_uconn_close(c, NULL);
+        return;
+    }
+    c->refusing = true;
+    c->max_out = 0;         /* the refusal itself is never what closes it */
+    if (c->writing) return; /* written after what is in flight; on_write closes */
+    cl_uconn_flush(c);
+    if (!c->writing) cl_uconn_close(c, NULL);
 }
 
 void cl_uconn_close(cl_uconn_t *c, const char *why)

@@ -1,5 +1,10 @@
 /* uvconn.h - one framed, authenticated connection on a libuv loop: reads and decodes frames,
- * buffers outgoing frames until flushed, closes itself (with a log line) on a bad frame. */
+ * buffers outgoing frames until flushed, closes itself (with a log line) on a bad frame.
+ *
+ * Bounds: a frame body is at most sess.max_body (CL_HANDSHAKE_MAX until the session is
+ * rekeyed, then CL_FRAME_MAX), so an unauthenticated peer holds at most ~2 KiB here; the
+ * frames waiting to be written are at most max_out bytes (a peer that does not read is
+ * closed); the owner reads last_rx_ms and partial_since_ms to time out idle and slow peers. */
 #ifndef COLOSSUS_PROTO_UVCONN_H
 #define COLOSSUS_PROTO_UVCONN_H
 
@@ -25,6 +30,10 @@ struct cl_uconn {
     void *data;
     char peer[96];
     uint64_t frames_in, frames_out;
+    size_t max_out;            /* 0: no bound on what waits to be written */
+    uint64_t last_rx_ms;       /* loop time of the last bytes read */
+    uint64_t partial_since_ms; /* loop time the frame being read began; 0: none */
+    bool refusing;             /* a Refused is being written; closed once it is */
 };
 
 /* Set up (uv_tcp_init) before accept or uv_tcp_open; callbacks must be set. */
@@ -38,5 +47,10 @@ int cl_uconn_send_packed(cl_uconn_t *c, const uint8_t *msg, size_t len);
 void cl_uconn_flush(cl_uconn_t *c);
 /* Close, logging why (NULL: quietly). on_close runs later, once. */
 void cl_uconn_close(cl_uconn_t *c, const char *why);
+/* Say why and close: a Refused{why, reason} frame is written first (with the session's key:
+ * the public one during the handshake), reading stops at once, and the connection closes once
+ * the frame is written. Nothing is logged: the owner decides what to log (one line per
+ * refusal of an authenticated peer, a count per burst of unauthenticated ones). */
+void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason);
 
 #endif

@@ -1,0 +1,360 @@
+/* ctl_conns.c - the controller's framed connections: accept, the handshake on the cluster key,
+ * agent and client traffic into the controller object, held messages out once durable, and
+ * the edges an attacker pushes on: bounded unauthenticated connections (in all and per
+ * address; the oldest is shed first, so that real clients keep getting in), descriptors
+ * (the limit raised, running out logged once per burst), slow and idle peers, and a Refused
+ * frame that says why a connection is closed. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+
+#include "controller/ctl_srv.h"
+
+typedef enum { CONN_HANDSHAKE, CONN_AGENT, CONN_CLIENT } conn_kind_t;
+
+struct srv_conn {
+    ctl_sink_t sink; /* its references keep this alive; the last one frees it */
+    cl_uconn_t u;
+    struct ctl_server *srv;
+    conn_kind_t kind;
+    ctl_principal_t who;
+    uint8_t nonce[CL_NONCE_BYTES];
+    char addr[64]; /* the peer's address without its port */
+    uint64_t accepted_ms;
+    srv_conn_t *next, *prev;   /* all connections */
+    srv_conn_t *unext, *uprev; /* unauthenticated ones, oldest first */
+    bool listed_unauth;
+    uv_timer_t auth_timer;
+};
+
+static srv_conn_t *of_sink(ctl_sink_t *s)
+{
+    return (srv_conn_t *)s; /* sink is the first member */
+}
+
+static void framed_deliver(ctl_sink_t *s, const uint8_t *msg, size_t len)
+{
+    cl_uconn_send_packed(&of_sink(s)->u, msg, len);
+}
+
+static void framed_flush(ctl_sink_t *s)
+{
+    cl_uconn_flush(&of_sink(s)->u);
+}
+
+static void framed_release(ctl_sink_t *s)
+{
+    free(of_sink(s));
+}
+
+static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flush,
+                                          framed_release};
+
+/* Handshake frames are the transport's own: they go out at once, not through a batch. */
+static void send_now(srv_conn_t *k, const Colossus__Msg *m)
+{
+    if (cl_uconn_send(&k->u, m) == 0) cl_uconn_flush(&k->u);
+}
+
+/* Close k saying why: one log line when it had authenticated, a count for the sweep's line
+ * when it had not (a flood of hostile sockets must not become a flood of log lines). */
+static void refuse(srv_conn_t *k, Colossus__Refused__Why why, const char *reason)
+{
+    if (k->u.closing || k->u.refusing) return;
+    if (k->kind == CONN_HANDSHAKE)
+        k->srv->unauth_closed++;
+    else
+        cl_daemon_log("controller", "closing connection %s (%s): %s", k->u.peer, k->who.name,
+                      reason);
+    cl_uconn_refuse(&k->u, why, reason);
+}
+
+/* ---- the unauthenticated list ---- */
+
+static void unauth_add(struct ctl_server *srv, srv_conn_t *k)
+{
+    k->uprev = srv->unauth_tail;
+    k->unext = NULL;
+    if (srv->unauth_tail)
+        srv->unauth_tail->unext = k;
+    else
+        srv->unauth = k;
+    srv->unauth_tail = k;
+    k->listed_unauth = true;
+    srv->nunauth++;
+}
+
+static void unauth_del(struct ctl_server *srv, srv_conn_t *k)
+{
+    if (!k->listed_unauth) return;
+    if (k->uprev)
+        k->uprev->unext = k->unext;
+    else
+        srv->unauth = k->unext;
+    if (k->unext)
+        k->unext->uprev = k->uprev;
+    else
+        srv->unauth_tail = k->uprev;
+    k->listed_unauth = false;
+    srv->nunauth--;
+}
+
+/* Close the oldest unauthenticated connection (from addr, or any when NULL). */
+static bool shed_oldest(struct ctl_server *srv, const char *addr)
+{
+    for (srv_conn_t *k = srv->unauth; k; k = k->unext)
+        if (!addr || !strcmp(k->addr, addr)) {
+            unauth_del(srv, k);
+            srv->shed++;
+            cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__OVERLOADED,
+                            "too many unauthenticated connections: the oldest is closed");
+            return true;
+        }
+    return false;
+}
+
+/* Room for one more unauthenticated connection from addr: the oldest goes first. */
+static void make_room(struct ctl_server *srv, const char *addr)
+{
+    uint32_t from = 0;
+    for (srv_conn_t *k = srv->unauth; k && from < SRV_MAX_UNAUTH_PER_ADDR; k = k->unext)
+        from += !strcmp(k->addr, addr);
+    if (from >= SRV_MAX_UNAUTH_PER_ADDR) shed_oldest(srv, addr);
+    if (srv->nunauth >= srv->max_unauth) shed_oldest(srv, NULL);
+}
+
+/* ---- life of a connection ---- */
+
+static void auth_timer_closed(uv_handle_t *h)
+{
+    srv_conn_t *k = h->data;
+    ctl_sink_unref(&k->sink); /* the transport's reference */
+}
+
+static void on_conn_closed(cl_uconn_t *u)
+{
+    srv_conn_t *k = u->data;
+    struct ctl_server *srv = k->srv;
+    if (srv->ctl) ctl_sink_closed(srv->ctl, &k->sink);
+    k->sink.closed = true;
+    unauth_del(srv, k);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        srv->conns = k->next;
+    if (k->next) k->next->prev = k->prev;
+    uv_timer_stop(&k->auth_timer);
+    uv_close((uv_handle_t *)&k->auth_timer, auth_timer_closed);
+}
+
+static void on_auth_timeout(uv_timer_t *t)
+{
+    srv_conn_t *k = t->data;
+    refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "no authentication within 10 s");
+}
+
+static void authenticated(srv_conn_t *k, const Colossus__Auth *a, const uint8_t *proof)
+{
+    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
+    ok.proof.data = (uint8_t *)proof;
+    ok.proof.len = 32;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
+    m.auth_ok = &ok;
+    send_now(k, &m);
+    cl_sess_rekey(&k->u.sess, k->srv->o.key, k->nonce, a->nonce.data);
+    k->kind = a->role == COLOSSUS__ROLE__ROLE_AGENT ? CONN_AGENT : CONN_CLIENT;
+    k->who.kind = CTL_PRINCIPAL_CLUSTER_KEY;
+    snprintf(k->who.name, sizeof k->who.name, "%.40s@%.50s", a->peer, k->u.peer);
+    k->u.max_out = SRV_MAX_OUT;
+    unauth_del(k->srv, k);
+    uv_timer_stop(&k->auth_timer);
+    if (k->kind == CONN_AGENT)
+        cl_daemon_log("controller", "agent connection from %s (%s)", k->u.peer, a->peer);
+}
+
+static void handle_auth(srv_conn_t *k, const Colossus__Auth *a)
+{
+    const uint8_t *key = k->srv->o.key;
+    uint8_t proof[32];
+    if (a->nonce.len != CL_NONCE_BYTES || a->proof.len != 32) {
+        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
+        return;
+    }
+    cl_auth_proof(key, "colossus-client", k->nonce, a->nonce.data, proof);
+    if (!cl_auth_equal(proof, a->proof.data, 32)) {
+        cl_daemon_log("controller", "refused %s (%s): wrong cluster key", k->u.peer, a->peer);
+        cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__WRONG_KEY,
+                        "wrong cluster key: the proof does not match");
+        return;
+    }
+    if (a->role != COLOSSUS__ROLE__ROLE_AGENT && a->role != COLOSSUS__ROLE__ROLE_CLIENT) {
+        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "unknown role");
+        return;
+    }
+    cl_auth_proof(key, "colossus-server", k->nonce, a->nonce.data, proof);
+    authenticated(k, a, proof);
+}
+
+static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
+{
+    srv_conn_t *k = u->data;
+    ctl_t *c = k->srv->ctl;
+    cl_error_t why;
+    switch (k->kind) {
+    case CONN_HANDSHAKE:
+        if (m->body_case == COLOSSUS__MSG__BODY_AUTH)
+            handle_auth(k, m->auth);
+        else
+            refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "expected authentication");
+        return;
+    case CONN_AGENT:
+        if (ctl_peer_msg(c, &k->sink, m, &why) < 0)
+            refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, why.msg);
+        return;
+    case CONN_CLIENT:
+        if (m->body_case == COLOSSUS__MSG__BODY_REQUEST) {
+            ctl_request(c, &k->who, m->request, &k->sink);
+            return;
+        }
+        cl_err(&why, "unexpected message %d from a client", m->body_case);
+        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, why.msg);
+        return;
+    }
+}
+
+/* Out of descriptors: libuv has already accepted and closed the pending connection (its
+ * reserve descriptor); unauthenticated connections make room, and one line per burst says so.
+ */
+static void out_of_fds(struct ctl_server *srv, int status)
+{
+    srv->emfile++;
+    for (uint32_t i = 0, n = srv->nunauth / 8 + 1; i < n && shed_oldest(srv, NULL); i++)
+        ;
+    uint64_t now = uv_now(&srv->loop);
+    if (srv->emfile_logged_ms && now - srv->emfile_logged_ms < 10000) return;
+    cl_daemon_log("controller",
+                  "accept: %s (descriptor limit %lu): connections refused; the "
+                  "oldest unauthenticated ones are shed (%" PRIu64 " times since "
+                  "the last such line)",
+                  uv_strerror(status), srv->fd_limit, srv->emfile);
+    srv->emfile = 0;
+    srv->emfile_logged_ms = now;
+}
+
+void srv_framed_accept(uv_stream_t *ls, int status)
+{
+    srv_listener_t *l = ls->data;
+    struct ctl_server *srv = l->srv;
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        out_of_fds(srv, status);
+        return;
+    }
+    if (status < 0) {
+        cl_daemon_log("controller", "accept on %s: %s", l->bound, uv_strerror(status));
+        return;
+    }
+    srv_conn_t *k = cl_xcalloc(1, sizeof *k);
+    k->srv = srv;
+    cl_uconn_init(&srv->loop, &k->u, on_msg, on_conn_closed, k);
+    if (uv_accept(ls, (uv_stream_t *)&k->u.tcp) < 0) {
+        k->u.tcp.data = k;
+        uv_close((uv_handle_t *)&k->u.tcp, (uv_close_cb)free); /* k is the handle's block */
+        return;
+    }
+    k->next = srv->conns;
+    if (srv->conns) srv->conns->prev = k;
+    srv->conns = k;
+    cl_sess_init_handshake(&k->u.sess, true);
+    cl_uconn_start(&k->u);
+    ctl_sink_init(&k->sink, &framed_ops, k->u.peer);
+    snprintf(k->addr, sizeof k->addr, "%.63s", k->u.peer);
+    char *colon = strrchr(k->addr, ':');
+    if (colon) *colon = 0;
+    k->accepted_ms = uv_now(&srv->loop);
+    make_room(srv, k->addr);
+    unauth_add(srv, k);
+    uv_timer_init(&srv->loop, &k->auth_timer);
+    k->auth_timer.data = k;
+    uv_timer_start(&k->auth_timer, on_auth_timeout, SRV_AUTH_TIMEOUT_MS, 0);
+    randombytes_buf(k->nonce, sizeof k->nonce);
+    Colossus__Hello h = COLOSSUS__HELLO__INIT;
+    h.proto_version = CL_PROTO_VERSION;
+    h.nonce.data = k->nonce;
+    h.nonce.len = sizeof k->nonce;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HELLO;
+    m.hello = &h;
+    send_now(k, &m);
+}
+
+/* ---- limits and timeouts ---- */
+
+void srv_conns_init(struct ctl_server *srv)
+{
+    struct rlimit rl;
+    unsigned long before = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        before = (unsigned long)rl.rlim_cur;
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        srv->fd_limit = (unsigned long)rl.rlim_cur;
+    }
+    unsigned long quarter = srv->fd_limit ? srv->fd_limit / 4 : SRV_MAX_UNAUTH;
+    srv->max_unauth =
+        quarter < SRV_MAX_UNAUTH ? (uint32_t)(quarter ? quarter : 1) : SRV_MAX_UNAUTH;
+    cl_daemon_log("controller",
+                  "file descriptors: limit %lu (was %lu); at most %u "
+                  "unauthenticated connections, %u from one address",
+                  srv->fd_limit, before, srv->max_unauth,
+                  srv->max_unauth < SRV_MAX_UNAUTH_PER_ADDR ? srv->max_unauth
+                                                            : SRV_MAX_UNAUTH_PER_ADDR);
+}
+
+void srv_conns_sweep(uv_timer_t *t)
+{
+    struct ctl_server *srv = t->data;
+    uint64_t now = uv_now(&srv->loop);
+    for (srv_conn_t *k = srv->conns, *next; k; k = next) {
+        next = k->next; /* a refusal closes k later, not now: next stays valid */
+        if (k->u.closing || k->u.refusing) continue;
+        if (k->u.partial_since_ms && now - k->u.partial_since_ms > SRV_FRAME_TIMEOUT_MS) {
+            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "a frame took more than 30 s to arrive");
+            continue;
+        }
+        uint64_t last = k->u.last_rx_ms ? k->u.last_rx_ms : k->accepted_ms;
+        if (k->kind != CONN_HANDSHAKE && !k->sink.nnodes && !k->sink.nwaiters &&
+            now - last > SRV_IDLE_MS)
+            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "idle for 300 s with nothing in flight");
+    }
+    if ((srv->shed || srv->unauth_closed) &&
+        (!srv->shed_logged_ms || now - srv->shed_logged_ms >= 10000)) {
+        cl_daemon_log("controller",
+                      "unauthenticated connections: %" PRIu64 " shed (the oldest "
+                      "first, to stay under %u in all and %u from one "
+                      "address), %" PRIu64 " closed for a timeout or bad input",
+                      srv->shed, srv->max_unauth, SRV_MAX_UNAUTH_PER_ADDR, srv->unauth_closed);
+        srv->shed = srv->unauth_closed = 0;
+        srv->shed_logged_ms = now;
+    }
+}
+
+void srv_conns_refuse_all(struct ctl_server *srv, Colossus__Refused__Why why,
+                          const char *reason)
+{
+    for (srv_conn_t *k = srv->conns; k; k = k->next)
+        cl_uconn_refuse(&k->u, why, reason);
+}
+
+void srv_conns_close_all(struct ctl_server *srv)
+{
+    for (srv_conn_t *k = srv->conns; k; k = k->next)
+        cl_uconn_close(&k->u, NULL);
+}
