@@ -148,6 +148,7 @@ bool ctl_commit_in_flight(const ctl_t *c);
 
 /* ---- facts for the owner ---- */
 uint32_t ctl_node_slots(const ctl_t *c);
+uint64_t ctl_cluster_id(const ctl_t *c); /* made with the journal, never 0 */
 uint32_t ctl_gpus_per_node(const ctl_t *c);
 const ctl_config_t *ctl_config(const ctl_t *c);
 

@@ -171,6 +171,7 @@ struct ctl {
     double recover_until;
     ctl_sink_t *touched;       /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
+    uint64_t cluster_id;       /* made with the journal; agents check it (Registered) */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
@@ -204,6 +205,9 @@ ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name);
 const char *ctl_node_state(ctl_t *c, const ctl_node_t *n);
 
 /* ---- jobs (ctl_jobs.c) ---- */
+/* What one submission may carry to its nodes (docs/security.md). */
+#define CTL_SUBMIT_MAX_BYTES (1u << 20) /* argv, environment, cwd and name together */
+#define CTL_SUBMIT_MAX_ARGS 4096        /* arguments; environment entries */
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_insert(ctl_t *c, ctl_job_t *j);
 void ctl_job_free(ctl_job_t *j);

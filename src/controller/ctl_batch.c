@@ -318,6 +318,14 @@ void ctl_committed(ctl_t *c, cl_store_batch_t *records, uint64_t seq, bool ok,
     if (!c->commit_failures) c->commit_failing_since = now;
     c->commit_failures++;
     double give_up = c->cfg.commit_give_up_s > 0 ? c->cfg.commit_give_up_s : 30;
+    if (c->store->broken) {
+        ctl_log(c,
+                "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; stopping at "
+                "once without acknowledging any of it",
+                seq, cl_store_batch_size(records), err ? err->msg : "?");
+        c->stopped = true;
+        return;
+    }
     if (now - c->commit_failing_since >= give_up) {
         ctl_log(c,
                 "journal: commit of batch %" PRIu64 " (%zu records) failed: %s; failing for "

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "controller/ctl.h"
 
 void ctl__batches_init(ctl_t *c);
@@ -58,6 +60,21 @@ void ctl_log(ctl_t *c, const char *fmt, ...)
         cl_daemon_log("controller", "%s", line);
 }
 
+/* The cluster's identity: made once, when its journal is new, and journaled with the first
+ * batch (so no agent hears of it before it is durable). An agent that holds launches of
+ * another cluster refuses this one instead of obeying its Fence (issue 10, item 12). */
+static int cluster_identity(ctl_t *c, cl_error_t *err)
+{
+    int rc = cl_store_meta_get(c->store, "cluster_id", &c->cluster_id, err);
+    if (rc < 0) return -1;
+    if (rc == 1 && c->cluster_id) return 0;
+    while (!c->cluster_id)
+        randombytes_buf(&c->cluster_id, sizeof c->cluster_id);
+    ctl_journal_meta(c, "cluster_id", c->cluster_id);
+    ctl_log(c, "a new journal: this cluster's identity is %016" PRIx64, c->cluster_id);
+    return 0;
+}
+
 ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *store,
                   const ctl_clock_t *clock, const ctl_hooks_t *hooks, cl_error_t *err)
 {
@@ -81,11 +98,17 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     uint64_t now = ctl_mono_ms(c);
     c->next_tick_ms = now + TICK_MS;
     c->next_health_ms = now + HEALTH_MS;
-    if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || ctl_jobs_recover(c, err) < 0) {
+    if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
+        ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
     }
     return c;
+}
+
+uint64_t ctl_cluster_id(const ctl_t *c)
+{
+    return c->cluster_id;
 }
 
 void ctl_destroy(ctl_t *c)

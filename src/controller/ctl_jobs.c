@@ -238,13 +238,58 @@ static char **strv_dup(char *const *v, size_t n)
     return o;
 }
 
+/* A name or tenant shown in logs, tables and JSON: bounded, printable, UTF-8. */
+static int check_label(const char *what, const char *v, size_t max, cl_error_t *err)
+{
+    size_t n = strlen(v);
+    if (n > max) return cl_err(err, "%s longer than %zu bytes (%zu)", what, max, n);
+    if (cl_has_control(v)) return cl_err(err, "%s contains a control character", what);
+    if (!cl_utf8_valid(v, n)) return cl_err(err, "%s is not valid UTF-8", what);
+    return 0;
+}
+
+/* What a job carries to every node in its Launch must fit one frame with room to spare,
+ * whatever else the Launch holds: a job whose Launch cannot be sent would close the
+ * connection of every agent it is placed on, at every restart (issue 10, "poison pill"). */
+static int check_command(const Colossus__SubmitReq *s, cl_error_t *err)
+{
+    if (s->n_argv > CTL_SUBMIT_MAX_ARGS)
+        return cl_err(err, "%zu arguments; the limit is %u", s->n_argv, CTL_SUBMIT_MAX_ARGS);
+    if (s->n_env > CTL_SUBMIT_MAX_ARGS)
+        return cl_err(err, "%zu environment variables; the limit is %u", s->n_env,
+                      CTL_SUBMIT_MAX_ARGS);
+    size_t bytes = strlen(s->name) + strlen(s->cwd);
+    for (size_t i = 0; i < s->n_argv; i++)
+        bytes += strlen(s->argv[i]) + 1;
+    for (size_t i = 0; i < s->n_env; i++) {
+        if (!strchr(s->env[i], '=') || s->env[i][0] == '=')
+            return cl_err(err, "environment entry %zu is not NAME=VALUE", i + 1);
+        bytes += strlen(s->env[i]) + 1;
+    }
+    if (bytes > CTL_SUBMIT_MAX_BYTES)
+        return cl_err(err,
+                      "the command, its environment and working directory take %zu "
+                      "bytes; the limit is %u (1 MiB)",
+                      bytes, CTL_SUBMIT_MAX_BYTES);
+    if (s->cwd[0] && s->cwd[0] != '/')
+        return cl_err(err, "the working directory must be an absolute path");
+    return 0;
+}
+
 static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
 {
     if (!s->n_argv || !s->argv[0][0]) return cl_err(err, "no command given");
-    if (strlen(s->name) > 128) return cl_err(err, "job name longer than 128 characters");
+    if (check_label("job name", s->name, 128, err) < 0 ||
+        check_label("tenant", s->tenant, 63, err) < 0 || check_command(s, err) < 0)
+        return -1;
     if (!(s->time_limit_min >= 0) || s->time_limit_min > 525600)
         return cl_err(err, "time limit must be 0..525600 minutes");
+    if (s->time_limit_min > 0 && s->time_limit_min * 60 < 1)
+        return cl_err(err, "time limit must be at least 1 s (%.4g min), not %.3g s", 1.0 / 60,
+                      s->time_limit_min * 60);
     if (s->nodes < 1) return cl_err(err, "a job needs at least one node");
+    if (s->nodes > c->nnodes)
+        return cl_err(err, "%u nodes asked, but the cluster has %u", s->nodes, c->nnodes);
     if (s->gpus_per_node > c->gpus_per_node)
         return cl_err(err, "%u GPUs per node asked, but nodes have %u", s->gpus_per_node,
                       c->gpus_per_node);

@@ -2,6 +2,7 @@
  * (ctl_server.c) around the controller object (controller.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,40 @@ static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
     return 0;
 }
 
+/* A SIGBUS is a memory-mapped file that could not be backed (SQLite's -shm on a full or
+ * read-only file system): say so before dying, never die without a word. */
+static void sigbus(int sig)
+{
+    static const char line[] =
+        "colossus controller: fatal: SIGBUS: a memory-mapped file (the journal's -shm index?) "
+        "could not be read or written: is its file system full, read-only, or without shared "
+        "mappings?\n";
+    ssize_t w = write(2, line, sizeof line - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_sigbus(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sigbus;
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Before listening: the journal takes a write, its WAL and shared index included, so that a
+ * read-only or full state directory stops the start with a sentence instead of failing the
+ * first acknowledgement seconds later. */
+static int probe(cl_store_t *store, cl_error_t *err)
+{
+    cl_store_batch_t *b = cl_store_batch_new();
+    cl_store_batch_meta(b, "last_start", (uint64_t)cl_wall_s());
+    int rc = cl_store_commit(store, b, err);
+    cl_store_batch_free(b);
+    return rc;
+}
+
 int cmd_controller(int argc, char **argv)
 {
     opts_t o;
@@ -267,9 +302,12 @@ int cmd_controller(int argc, char **argv)
         return rc;
     }
     cl_store_opts_t sopts = {.sync_full = o.sync_full};
+    on_sigbus();
     cl_store_t *store = cl_store_open(url, &sopts, &err);
-    if (!store) {
-        fprintf(stderr, "colossus controller: %s\n", err.msg);
+    if (!store || probe(store, &err) < 0) {
+        fprintf(stderr, "colossus controller: the journal %s cannot be written: %s\n", url,
+                err.msg);
+        cl_store_close(store);
         cl_cluster_destroy(cluster);
         return 1;
     }

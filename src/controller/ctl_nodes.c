@@ -192,10 +192,24 @@ static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_no
     r.node = n ? n->id : 0;
     r.heartbeat_ms = c->cfg.heartbeat_ms;
     r.dead_after_ms = c->cfg.dead_after_ms;
+    r.cluster_id = c->cluster_id;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
     m.registered = &r;
     ctl_send(c, conn, &m);
+}
+
+/* Why a Register cannot be taken as it is (nothing is truncated), or NULL. */
+static const char *register_check(ctl_t *c, const Colossus__Register *r)
+{
+    if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',') ||
+        cl_has_control(r->name) || !cl_utf8_valid(r->name, strlen(r->name)))
+        return "node name must be 1..63 bytes of UTF-8, no commas, no control characters";
+    if (strlen(r->addr) >= sizeof c->nodes[0].addr || cl_has_control(r->addr))
+        return "node address longer than 63 bytes, or with a control character";
+    if (strlen(r->nvlink_domain) >= 80 || cl_has_control(r->nvlink_domain))
+        return "NVLink domain longer than 79 bytes, or with a control character";
+    return NULL;
 }
 
 /* n is carried by conn from now on. */
@@ -215,9 +229,9 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
 
 void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r)
 {
-    if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',')) {
-        reply_registered(c, conn, r->handle, NULL,
-                         "node name must be 1..63 characters, no commas");
+    const char *bad = register_check(c, r);
+    if (bad) {
+        reply_registered(c, conn, r->handle, NULL, bad);
         return;
     }
     ctl_node_t *n = ctl_node_by_name(c, r->name);

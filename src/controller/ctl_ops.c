@@ -333,6 +333,14 @@ static void node_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus
         ctl_reply_error(c, reply, req, "no node named '%s'", a->node);
         return;
     }
+    if (strlen(a->reason) >= sizeof n->reason || cl_has_control(a->reason) ||
+        !cl_utf8_valid(a->reason, strlen(a->reason))) {
+        ctl_reply_error(c, reply, req,
+                        "the reason must be at most %zu bytes of UTF-8 without control "
+                        "characters (it has %zu)",
+                        sizeof n->reason - 1, strlen(a->reason));
+        return;
+    }
     if (ctl_health_admin(c, reply, req, a, drain))
         return; /* drain --check, or resume of a node whose GPU health took it out */
     cl_error_t e;

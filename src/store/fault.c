@@ -59,7 +59,10 @@ static int fault_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *e
     uv_mutex_unlock(&f->mu);
     if (delay) sleep_ms(delay);
     if (fail) return cl_err(err, "store: injected fault: %s", why);
-    if (cl_store_commit(f->inner, b, err) < 0) return -1;
+    if (cl_store_commit(f->inner, b, err) < 0) {
+        bs->broken = f->inner->broken; /* what the inner store says of itself holds */
+        return -1;
+    }
     uv_mutex_lock(&f->mu);
     f->written++;
     uv_mutex_unlock(&f->mu);

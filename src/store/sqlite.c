@@ -12,14 +12,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "store/store.h"
 #include "util/util.h"
 
+/* A file of the journal as opened: if the path stops naming it (deleted, replaced), what is
+ * committed through the open descriptors is gone at the next restart. */
+typedef struct sq_file {
+    const char *suffix; /* "", "-wal", "-shm" */
+    dev_t dev;
+    ino_t ino;
+    bool known;
+} sq_file_t;
+
 typedef struct sq_store {
     cl_store_t base;
+    char path[4096]; /* DIR/colossus.db */
+    sq_file_t files[3];
     sqlite3 *wr, *rd;
     sqlite3_stmt *job_put, *node_put, *meta_put; /* writer's */
     sqlite3_stmt *meta_get;                      /* reader's */
@@ -151,14 +163,41 @@ static int put_meta(void *arg, const char *k, uint64_t v)
 
 static const cl_store_visit_t sq_puts = {.job = put_job, .node = put_node, .meta = put_meta};
 
+/* After a commit: the database, its WAL and its shared-memory index are still the files that
+ * were opened (the WAL and the index exist while a connection is open in WAL mode). When one
+ * was deleted or replaced, the commit went to a file nobody will read again: the store is
+ * broken for good and says so (issue 10: a deleted -wal lost every acknowledged job). */
+static int sq_files_check(sq_store_t *s, cl_error_t *err)
+{
+    for (int i = 0; i < 3; i++) {
+        sq_file_t *f = &s->files[i];
+        char p[4200];
+        snprintf(p, sizeof p, "%s%s", s->path, f->suffix);
+        struct stat st;
+        if (stat(p, &st) < 0 || (f->known && (st.st_dev != f->dev || st.st_ino != f->ino))) {
+            s->base.broken = true;
+            return cl_err(err,
+                          "store: fatal: %.200s was %s while the controller runs: what it "
+                          "commits now would be lost; nothing more is acknowledged",
+                          p, errno == ENOENT ? "deleted" : "replaced");
+        }
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        f->known = true;
+    }
+    return 0;
+}
+
 static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
+    if (s->base.broken) return cl_err(err, "store: fatal: the journal's files were replaced");
     if (sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sq_fail(s->wr, err, "commit: begin");
     struct sq_commit c = {s, err};
     if (cl_store_batch_visit(b, &sq_puts, &c) == 0) {
-        if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
+        if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+            return sq_files_check(s, err);
         sq_fail(s->wr, err, "commit");
     }
     /* A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it either way, so that
@@ -420,6 +459,10 @@ cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *er
     }
     sq_store_t *s = cl_xcalloc(1, sizeof *s);
     s->base.ops = &sq_ops;
+    memcpy(s->path, path, sizeof s->path);
+    s->files[0].suffix = "";
+    s->files[1].suffix = "-wal";
+    s->files[2].suffix = "-shm";
     if (sq_writer(s, path, sync_full, err) < 0 || sq_reader(s, path, err) < 0) {
         sq_close(&s->base);
         return NULL;

@@ -96,6 +96,10 @@ struct cl_store {
      * committing thread: read them from another thread only while no commit runs (the
      * committer keeps its own for the loop, committer.h). */
     uint64_t commits, records_committed, puts_committed;
+    /* Set by a backend whose journal can never be written again (its files were deleted or
+     * replaced under it): a failed commit then means stop, not retry. Written by the
+     * committing thread before it reports the failure. */
+    bool broken;
 };
 
 typedef struct cl_store_opts {

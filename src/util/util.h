@@ -61,6 +61,13 @@ int cl_flag_u32(const char *cmd, const char *flag, const char *s, uint32_t lo, u
 int cl_flag_double(const char *cmd, const char *flag, const char *s, double lo, double hi,
                    double *out);
 
+/* ---- text from the outside ---- */
+/* s (n bytes) is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
+bool cl_utf8_valid(const char *s, size_t n);
+/* s has a control character (below 0x20, or 0x7f): it would forge a log line or break a
+ * table. */
+bool cl_has_control(const char *s);
+
 /* ---- files ---- */
 /* mkdir -p: make path and its parents (mode for each new one). 0, or -1 with errno (ENOTDIR
  * when path exists and is not a directory). */
