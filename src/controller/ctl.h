@@ -208,6 +208,7 @@ const char *ctl_node_state(ctl_t *c, const ctl_node_t *n);
 /* What one submission may carry to its nodes (docs/security.md). */
 #define CTL_SUBMIT_MAX_BYTES (1u << 20) /* argv, environment, cwd and name together */
 #define CTL_SUBMIT_MAX_ARGS 4096        /* arguments; environment entries */
+#define CTL_SUBMIT_MAX_STRING 131071    /* one argument or entry (MAX_ARG_STRLEN - 1) */
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_insert(ctl_t *c, ctl_job_t *j);
 void ctl_job_free(ctl_job_t *j);

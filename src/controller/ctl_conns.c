@@ -61,17 +61,40 @@ static void send_now(srv_conn_t *k, const Colossus__Msg *m)
     if (cl_uconn_send(&k->u, m) == 0) cl_uconn_flush(&k->u);
 }
 
-/* Close k saying why: one log line when it had authenticated, a count for the sweep's line
- * when it had not (a flood of hostile sockets must not become a flood of log lines). */
+#define UNAUTH_LOG_LINES 10 /* lines per 10 s about unauthenticated peers; then a count */
+
+/* Why k is closed, in the log: one line for an authenticated peer; for an unauthenticated
+ * one, a line for the first few of each 10 s and then a count in the sweep's line (a flood of
+ * hostile sockets must not become a flood of log lines). */
+static void note_close(srv_conn_t *k, const char *reason)
+{
+    struct ctl_server *srv = k->srv;
+    if (k->kind != CONN_HANDSHAKE) {
+        cl_daemon_log("controller", "closing connection %s (%s): %s", k->u.peer, k->who.name,
+                      reason);
+        return;
+    }
+    uint64_t now = uv_now(&srv->loop);
+    if (!srv->unauth_window_ms || now - srv->unauth_window_ms >= 10000) {
+        srv->unauth_window_ms = now;
+        srv->unauth_logged = 0;
+    }
+    if (srv->unauth_logged++ < UNAUTH_LOG_LINES)
+        cl_daemon_log("conn", "closing connection %s: %s", k->u.peer, reason);
+    else
+        srv->unauth_closed++;
+}
+
 static void refuse(srv_conn_t *k, Colossus__Refused__Why why, const char *reason)
 {
     if (k->u.closing || k->u.refusing) return;
-    if (k->kind == CONN_HANDSHAKE)
-        k->srv->unauth_closed++;
-    else
-        cl_daemon_log("controller", "closing connection %s (%s): %s", k->u.peer, k->who.name,
-                      reason);
+    note_close(k, reason);
     cl_uconn_refuse(&k->u, why, reason);
+}
+
+static void on_bad_frame(cl_uconn_t *u, const char *why)
+{
+    note_close(u->data, why);
 }
 
 /* ---- the unauthenticated list ---- */
@@ -104,28 +127,42 @@ static void unauth_del(struct ctl_server *srv, srv_conn_t *k)
     srv->nunauth--;
 }
 
-/* Close the oldest unauthenticated connection (from addr, or any when NULL). */
-static bool shed_oldest(struct ctl_server *srv, const char *addr)
+/* A handshake takes a client a millisecond or so; a connection unauthenticated for longer
+ * than this is a slow client or an attacker's, and may be shed to make room. */
+#define SHED_AGE_MS 250
+
+/* Close the oldest unauthenticated connection (from addr, or any when NULL), if it is at
+ * least min_age_ms old. */
+static bool shed_oldest(struct ctl_server *srv, const char *addr, uint64_t min_age_ms)
 {
-    for (srv_conn_t *k = srv->unauth; k; k = k->unext)
-        if (!addr || !strcmp(k->addr, addr)) {
-            unauth_del(srv, k);
-            srv->shed++;
-            cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__OVERLOADED,
+    uint64_t now = uv_now(&srv->loop);
+    for (srv_conn_t *k = srv->unauth; k; k = k->unext) {
+        if (addr && strcmp(k->addr, addr)) continue;
+        if (now - k->accepted_ms < min_age_ms) return false; /* the rest are younger */
+        unauth_del(srv, k);
+        srv->shed++;
+        /* at once: its descriptor may be what the next accept needs */
+        cl_uconn_refuse_now(&k->u, COLOSSUS__REFUSED__WHY__OVERLOADED,
                             "too many unauthenticated connections: the oldest is closed");
-            return true;
-        }
+        return true;
+    }
     return false;
 }
 
-/* Room for one more unauthenticated connection from addr: the oldest goes first. */
-static void make_room(struct ctl_server *srv, const char *addr)
+/* Room for one more unauthenticated connection from addr; false when the newcomer must go
+ * instead. The oldest goes first, and only once it is older than a handshake takes: shedding
+ * the oldest by count alone closed real clients in mid-handshake whenever a burst of new
+ * sockets arrived at once. Young ones may exceed the limits for the length of a burst, up to
+ * twice the total; past that the newcomer is refused (descriptors are the hard limit, and a
+ * client in mid-handshake is closer to done than one that just came). */
+static bool make_room(struct ctl_server *srv, const char *addr)
 {
     uint32_t from = 0;
     for (srv_conn_t *k = srv->unauth; k && from < SRV_MAX_UNAUTH_PER_ADDR; k = k->unext)
         from += !strcmp(k->addr, addr);
-    if (from >= SRV_MAX_UNAUTH_PER_ADDR) shed_oldest(srv, addr);
-    if (srv->nunauth >= srv->max_unauth) shed_oldest(srv, NULL);
+    if (from >= SRV_MAX_UNAUTH_PER_ADDR) shed_oldest(srv, addr, SHED_AGE_MS);
+    if (srv->nunauth >= srv->max_unauth) shed_oldest(srv, NULL, SHED_AGE_MS);
+    return srv->nunauth < 2 * srv->max_unauth;
 }
 
 /* ---- life of a connection ---- */
@@ -142,6 +179,7 @@ static void on_conn_closed(cl_uconn_t *u)
     struct ctl_server *srv = k->srv;
     if (srv->ctl) ctl_sink_closed(srv->ctl, &k->sink);
     k->sink.closed = true;
+    srv->nconns--;
     unauth_del(srv, k);
     if (k->prev)
         k->prev->next = k->next;
@@ -228,21 +266,25 @@ static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
     }
 }
 
-/* Out of descriptors: libuv has already accepted and closed the pending connection (its
- * reserve descriptor); unauthenticated connections make room, and one line per burst says so.
- */
-static void out_of_fds(struct ctl_server *srv, int status)
+/* Descriptors the daemon needs besides its connections: the listeners, the loop's own, the
+ * journal's files, the committer's, stdio, and libuv's reserve for accept under EMFILE. */
+#define FD_RESERVE 32
+
+/* Descriptors run short: unauthenticated connections make room, and one line per burst says
+ * so. libuv itself, out of descriptors, accepts and closes pending connections with its
+ * reserve descriptor (and mostly without telling us): this is the warning before that. */
+static void fds_short(struct ctl_server *srv, const char *what)
 {
     srv->emfile++;
-    for (uint32_t i = 0, n = srv->nunauth / 8 + 1; i < n && shed_oldest(srv, NULL); i++)
+    for (uint32_t i = 0, n = srv->nunauth / 8 + 1; i < n && shed_oldest(srv, NULL, 0); i++)
         ;
     uint64_t now = uv_now(&srv->loop);
     if (srv->emfile_logged_ms && now - srv->emfile_logged_ms < 10000) return;
     cl_daemon_log("controller",
-                  "accept: %s (descriptor limit %lu): connections refused; the "
-                  "oldest unauthenticated ones are shed (%" PRIu64 " times since "
-                  "the last such line)",
-                  uv_strerror(status), srv->fd_limit, srv->emfile);
+                  "accept: %s (descriptor limit %lu, %u connections): new connections may be "
+                  "refused; the oldest unauthenticated ones are shed (%" PRIu64
+                  " times since the last such line)",
+                  what, srv->fd_limit, srv->nconns, srv->emfile);
     srv->emfile = 0;
     srv->emfile_logged_ms = now;
 }
@@ -252,7 +294,7 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     srv_listener_t *l = ls->data;
     struct ctl_server *srv = l->srv;
     if (status == UV_EMFILE || status == UV_ENFILE) {
-        out_of_fds(srv, status);
+        fds_short(srv, uv_strerror(status));
         return;
     }
     if (status < 0) {
@@ -262,6 +304,7 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     srv_conn_t *k = cl_xcalloc(1, sizeof *k);
     k->srv = srv;
     cl_uconn_init(&srv->loop, &k->u, on_msg, on_conn_closed, k);
+    k->u.on_bad = on_bad_frame;
     if (uv_accept(ls, (uv_stream_t *)&k->u.tcp) < 0) {
         k->u.tcp.data = k;
         uv_close((uv_handle_t *)&k->u.tcp, (uv_close_cb)free); /* k is the handle's block */
@@ -270,6 +313,9 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     k->next = srv->conns;
     if (srv->conns) srv->conns->prev = k;
     srv->conns = k;
+    srv->nconns++;
+    if (srv->fd_limit && srv->nconns + FD_RESERVE >= srv->fd_limit)
+        fds_short(srv, "too many open files");
     cl_sess_init_handshake(&k->u.sess, true);
     cl_uconn_start(&k->u);
     ctl_sink_init(&k->sink, &framed_ops, k->u.peer);
@@ -277,10 +323,15 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     char *colon = strrchr(k->addr, ':');
     if (colon) *colon = 0;
     k->accepted_ms = uv_now(&srv->loop);
-    make_room(srv, k->addr);
-    unauth_add(srv, k);
     uv_timer_init(&srv->loop, &k->auth_timer);
     k->auth_timer.data = k;
+    if (!make_room(srv, k->addr)) {
+        srv->shed++;
+        cl_uconn_refuse_now(&k->u, COLOSSUS__REFUSED__WHY__OVERLOADED,
+                            "too many unauthenticated connections: try again");
+        return;
+    }
+    unauth_add(srv, k);
     uv_timer_start(&k->auth_timer, on_auth_timeout, SRV_AUTH_TIMEOUT_MS, 0);
     randombytes_buf(k->nonce, sizeof k->nonce);
     Colossus__Hello h = COLOSSUS__HELLO__INIT;
@@ -322,17 +373,23 @@ void srv_conns_sweep(uv_timer_t *t)
 {
     struct ctl_server *srv = t->data;
     uint64_t now = uv_now(&srv->loop);
+    uint64_t frame_ms =
+        srv->o.frame_timeout_ms ? srv->o.frame_timeout_ms : SRV_FRAME_TIMEOUT_MS;
+    uint64_t idle_ms = srv->o.idle_ms ? srv->o.idle_ms : SRV_IDLE_MS;
+    char slow[80], idle[80];
+    snprintf(slow, sizeof slow, "a frame took more than %.3g s to arrive", frame_ms / 1000.0);
+    snprintf(idle, sizeof idle, "idle for %.3g s with nothing in flight", idle_ms / 1000.0);
     for (srv_conn_t *k = srv->conns, *next; k; k = next) {
         next = k->next; /* a refusal closes k later, not now: next stays valid */
         if (k->u.closing || k->u.refusing) continue;
-        if (k->u.partial_since_ms && now - k->u.partial_since_ms > SRV_FRAME_TIMEOUT_MS) {
-            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "a frame took more than 30 s to arrive");
+        if (k->u.partial_since_ms && now - k->u.partial_since_ms > frame_ms) {
+            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, slow);
             continue;
         }
         uint64_t last = k->u.last_rx_ms ? k->u.last_rx_ms : k->accepted_ms;
         if (k->kind != CONN_HANDSHAKE && !k->sink.nnodes && !k->sink.nwaiters &&
-            now - last > SRV_IDLE_MS)
-            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "idle for 300 s with nothing in flight");
+            now - last > idle_ms)
+            refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, idle);
     }
     if ((srv->shed || srv->unauth_closed) &&
         (!srv->shed_logged_ms || now - srv->shed_logged_ms >= 10000)) {

@@ -271,6 +271,16 @@ static int check_command(const Colossus__SubmitReq *s, cl_error_t *err)
                       "the command, its environment and working directory take %zu "
                       "bytes; the limit is %u (1 MiB)",
                       bytes, CTL_SUBMIT_MAX_BYTES);
+    for (size_t i = 0; i < s->n_argv + s->n_env; i++) {
+        const char *v = i < s->n_argv ? s->argv[i] : s->env[i - s->n_argv];
+        if (strlen(v) > CTL_SUBMIT_MAX_STRING)
+            return cl_err(err,
+                          "%s %zu is %zu bytes; the limit is %u (Linux's MAX_ARG_STRLEN: "
+                          "exec would refuse it)",
+                          i < s->n_argv ? "argument" : "environment entry",
+                          (i < s->n_argv ? i : i - s->n_argv) + 1, strlen(v),
+                          CTL_SUBMIT_MAX_STRING);
+    }
     if (s->cwd[0] && s->cwd[0] != '/')
         return cl_err(err, "the working directory must be an absolute path");
     return 0;

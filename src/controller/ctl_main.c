@@ -22,7 +22,7 @@ static void usage(FILE *f)
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
-        "         [--journal-give-up SECONDS]\n"
+        "         [--journal-give-up SECONDS] [--frame-timeout-ms N] [--idle-timeout-ms N]\n"
         "         [--commit auto|thread|inline]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
@@ -30,6 +30,9 @@ static void usage(FILE *f)
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
         "                    (shared storage on a real cluster; default "
         "STATE-DIR/checkpoints)\n"
+        "  --frame-timeout-ms: a frame that began arriving must end within this (30000)\n"
+        "  --idle-timeout-ms: a connection with nothing in flight is closed after this\n"
+        "                    long without a byte (300000)\n"
         "  --journal-give-up: a journal that cannot be written this long (default 30) stops\n"
         "                    the controller (exit 70) without acknowledging what it holds\n"
         "  --keep-finished:  how long a finished job stays in memory (default 300); after\n"
@@ -64,29 +67,34 @@ enum {
     CO_CKPT,
     CO_KEEP,
     CO_GIVEUP,
+    CO_FRAME_TO,
+    CO_IDLE_TO,
     CO_STORE,
     CO_COMMIT
 };
 
-static const struct option long_opts[] = {{"state-dir", required_argument, 0, CO_STATE},
-                                          {"listen", required_argument, 0, CO_LISTEN},
-                                          {"key", required_argument, 0, CO_KEY},
-                                          {"heartbeat-ms", required_argument, 0, CO_HB},
-                                          {"dead-after-ms", required_argument, 0, CO_DEAD},
-                                          {"preset", required_argument, 0, CO_PRESET},
-                                          {"topology", required_argument, 0, CO_TOPO},
-                                          {"nodes", required_argument, 0, CO_NODES},
-                                          {"gpus-per-node", required_argument, 0, CO_GPN},
-                                          {"spare-fraction", required_argument, 0, CO_SPARE},
-                                          {"address-file", required_argument, 0, CO_ADDRFILE},
-                                          {"sync", required_argument, 0, CO_SYNC},
-                                          {"checkpoint-dir", required_argument, 0, CO_CKPT},
-                                          {"keep-finished", required_argument, 0, CO_KEEP},
-                                          {"journal-give-up", required_argument, 0, CO_GIVEUP},
-                                          {"store", required_argument, 0, CO_STORE},
-                                          {"commit", required_argument, 0, CO_COMMIT},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+static const struct option long_opts[] = {
+    {"state-dir", required_argument, 0, CO_STATE},
+    {"listen", required_argument, 0, CO_LISTEN},
+    {"key", required_argument, 0, CO_KEY},
+    {"heartbeat-ms", required_argument, 0, CO_HB},
+    {"dead-after-ms", required_argument, 0, CO_DEAD},
+    {"preset", required_argument, 0, CO_PRESET},
+    {"topology", required_argument, 0, CO_TOPO},
+    {"nodes", required_argument, 0, CO_NODES},
+    {"gpus-per-node", required_argument, 0, CO_GPN},
+    {"spare-fraction", required_argument, 0, CO_SPARE},
+    {"address-file", required_argument, 0, CO_ADDRFILE},
+    {"sync", required_argument, 0, CO_SYNC},
+    {"checkpoint-dir", required_argument, 0, CO_CKPT},
+    {"keep-finished", required_argument, 0, CO_KEEP},
+    {"journal-give-up", required_argument, 0, CO_GIVEUP},
+    {"frame-timeout-ms", required_argument, 0, CO_FRAME_TO},
+    {"idle-timeout-ms", required_argument, 0, CO_IDLE_TO},
+    {"store", required_argument, 0, CO_STORE},
+    {"commit", required_argument, 0, CO_COMMIT},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
 
 static int choice(const char *flag, const char *s, const char *a, const char *b, bool *is_a)
 {
@@ -130,6 +138,11 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return cl_flag_long(cmd, "--nodes", arg, 1, 10000000, &o->nodes);
     case CO_KEEP:
         return cl_flag_long(cmd, "--keep-finished", arg, 0, 100000000, &o->keep);
+    case CO_FRAME_TO:
+        return cl_flag_u32(cmd, "--frame-timeout-ms", arg, 100, 3600000,
+                           &o->srv.frame_timeout_ms);
+    case CO_IDLE_TO:
+        return cl_flag_u32(cmd, "--idle-timeout-ms", arg, 100, 86400000, &o->srv.idle_ms);
     case CO_GIVEUP:
         return cl_flag_long(cmd, "--journal-give-up", arg, 1, 86400, &o->give_up);
     case CO_GPN:

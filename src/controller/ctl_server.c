@@ -130,9 +130,10 @@ static void stop_if_done(struct ctl_server *srv)
 {
     ctl_t *c = srv->ctl;
     if (ctl_stopped(c)) {
-        cl_daemon_log("controller", "the journal cannot be written: exiting (jobs keep running "
-                                    "on the agents; restart the controller once the store is "
-                                    "fixed)");
+        if (srv->rc != 70)
+            cl_daemon_log("controller", "the journal cannot be written: exiting (jobs keep "
+                                        "running on the agents; restart the controller once "
+                                        "the store is fixed)");
         srv->rc = 70;
         uv_stop(&srv->loop);
     } else if (srv->quitting && !ctl_commit_in_flight(c) && !ctl_pending_records(c)) {

@@ -42,8 +42,9 @@ struct ctl_server {
     int nlisteners;
     srv_conn_t *conns;                /* every framed connection */
     srv_conn_t *unauth, *unauth_tail; /* those not authenticated yet, oldest first */
-    uint32_t nunauth, max_unauth;
+    uint32_t nconns, nunauth, max_unauth;
     uint64_t shed, unauth_closed, shed_logged_ms; /* since the last log line about them */
+    uint64_t unauth_window_ms, unauth_logged;     /* lines about them in this 10 s */
     uint64_t emfile, emfile_logged_ms;
     unsigned long fd_limit;
     uv_timer_t sweep;

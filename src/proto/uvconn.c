@@ -44,7 +44,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         cl_error_t err;
         ssize_t used = cl_frame_decode(&c->sess, c->in.p + off, c->in.len - off, &m, &err);
         if (used < 0) {
-            cl_uconn_close(c, err.msg);
+            if (c->on_bad) {
+                c->on_bad(c, err.msg);
+                cl_uconn_close(c, NULL);
+            } else {
+                cl_uconn_close(c, err.msg);
+            }
             return;
         }
         if (used == 0) break;
@@ -193,6 +198,24 @@ void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reas
     if (c->writing) return; /* written after what is in flight; on_write closes */
     cl_uconn_flush(c);
     if (!c->writing) cl_uconn_close(c, NULL);
+}
+
+void cl_uconn_refuse_now(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason)
+{
+    if (c->closing) return;
+    Colossus__Refused r = COLOSSUS__REFUSED__INIT;
+    r.why = why;
+    r.reason = (char *)reason;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REFUSED;
+    m.refused = &r;
+    cl_buf_t b = {0};
+    if (!c->writing && !c->out.len && cl_frame_encode(&c->sess, &m, &b) == 0) {
+        uv_buf_t ub = uv_buf_init((char *)b.p, (unsigned)b.len);
+        uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+    }
+    cl_buf_free(&b);
+    cl_uconn_close(c, NULL);
 }
 
 void cl_uconn_close(cl_uconn_t *c, const char *why)

@@ -18,6 +18,9 @@ typedef struct cl_uconn cl_uconn_t;
 typedef void cl_uconn_msg_f(cl_uconn_t *c, Colossus__Msg *m);
 /* The connection is closed; the owner may free it now. */
 typedef void cl_uconn_close_f(cl_uconn_t *c);
+/* A bad frame arrived (why says what): the connection closes; the owner logs it as it sees
+ * fit (NULL: one log line each). */
+typedef void cl_uconn_bad_f(cl_uconn_t *c, const char *why);
 
 struct cl_uconn {
     uv_tcp_t tcp;
@@ -34,6 +37,7 @@ struct cl_uconn {
     uint64_t last_rx_ms;       /* loop time of the last bytes read */
     uint64_t partial_since_ms; /* loop time the frame being read began; 0: none */
     bool refusing;             /* a Refused is being written; closed once it is */
+    cl_uconn_bad_f *on_bad;    /* optional */
 };
 
 /* Set up (uv_tcp_init) before accept or uv_tcp_open; callbacks must be set. */
@@ -52,5 +56,8 @@ void cl_uconn_close(cl_uconn_t *c, const char *why);
  * the frame is written. Nothing is logged: the owner decides what to log (one line per
  * refusal of an authenticated peer, a count per burst of unauthenticated ones). */
 void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason);
+/* The same, but closing at once (its descriptor is free when this returns): the Refused is
+ * written only if the socket takes it right away (uv_try_write). For shedding under load. */
+void cl_uconn_refuse_now(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -163,10 +164,48 @@ static int put_meta(void *arg, const char *k, uint64_t v)
 
 static const cl_store_visit_t sq_puts = {.job = put_job, .node = put_node, .meta = put_meta};
 
+/* What was committed survives the loss of the journal's files, as far as it can: the writer
+ * still holds them open. With the database file intact, the WAL (deleted or replaced: the
+ * open one is still readable) is checkpointed into it, so a restart finds every committed
+ * change; with the database file itself gone, the whole journal is copied to a new file
+ * beside it (the backup API reads through the open connection). Says where in err. */
+static void sq_rescue(sq_store_t *s, bool db_intact, char *where, size_t len)
+{
+    if (db_intact) {
+        int logged = 0, ckpt = 0;
+        int rc =
+            sqlite3_wal_checkpoint_v2(s->wr, NULL, SQLITE_CHECKPOINT_FULL, &logged, &ckpt);
+        if (rc == SQLITE_OK)
+            snprintf(where, len, "its %d pages were checkpointed into colossus.db", ckpt);
+        else
+            snprintf(where, len, "checkpointing it into colossus.db failed: %.80s",
+                     sqlite3_errmsg(s->wr));
+        return;
+    }
+    char to[4200];
+    snprintf(to, sizeof to, "%s.rescued-%ld", s->path, (long)getpid());
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open(to, &dst);
+    sqlite3_backup *b =
+        rc == SQLITE_OK ? sqlite3_backup_init(dst, "main", s->wr, "main") : NULL;
+    if (b) {
+        sqlite3_backup_step(b, -1);
+        rc = sqlite3_backup_finish(b);
+    }
+    sqlite3_close(dst);
+    const char *base = strrchr(to, '/') ? strrchr(to, '/') + 1 : to;
+    snprintf(where, len,
+             b && rc == SQLITE_OK ? "the journal was copied to %.60s beside it: put it back "
+                                    "as colossus.db to restart"
+                                  : "copying the journal to %.60s failed",
+             base);
+}
+
 /* After a commit: the database, its WAL and its shared-memory index are still the files that
  * were opened (the WAL and the index exist while a connection is open in WAL mode). When one
  * was deleted or replaced, the commit went to a file nobody will read again: the store is
- * broken for good and says so (issue 10: a deleted -wal lost every acknowledged job). */
+ * broken for good and says so (issue 10: a deleted -wal lost every acknowledged job), after
+ * saving what it can (sq_rescue). */
 static int sq_files_check(sq_store_t *s, cl_error_t *err)
 {
     for (int i = 0; i < 3; i++) {
@@ -174,12 +213,15 @@ static int sq_files_check(sq_store_t *s, cl_error_t *err)
         char p[4200];
         snprintf(p, sizeof p, "%s%s", s->path, f->suffix);
         struct stat st;
-        if (stat(p, &st) < 0 || (f->known && (st.st_dev != f->dev || st.st_ino != f->ino))) {
+        int gone = stat(p, &st) < 0;
+        if (gone || (f->known && (st.st_dev != f->dev || st.st_ino != f->ino))) {
             s->base.broken = true;
+            char where[400];
+            sq_rescue(s, i > 0, where, sizeof where);
             return cl_err(err,
-                          "store: fatal: %.200s was %s while the controller runs: what it "
-                          "commits now would be lost; nothing more is acknowledged",
-                          p, errno == ENOENT ? "deleted" : "replaced");
+                          "store: fatal: %.90s was %s under the controller: nothing more is "
+                          "acknowledged; %s",
+                          p, gone ? "deleted" : "replaced", where);
         }
         f->dev = st.st_dev;
         f->ino = st.st_ino;

@@ -600,6 +600,95 @@ static void test_bad_agent_message(void **state)
     t_teardown(t);
 }
 
+/* A log answer counts only from the connection of the node that was asked (issue 10, item 8:
+ * a rogue agent answered another node's log request). */
+static void test_log_answer_from_the_wrong_node(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 2, 8, 0);
+    Colossus__LogFetch q = COLOSSUS__LOG_FETCH__INIT;
+    q.job = 1;
+    q.rank = 0;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_LOGS;
+    r.logs = &q;
+    uint64_t req = t_request(t, cli, &r);
+    t_sink_t *holder = t_count(a, COLOSSUS__MSG__BODY_LOG_FETCH) ? a : b;
+    t_sink_t *other = holder == a ? b : a;
+    Colossus__Msg *f = t_take(holder, COLOSSUS__MSG__BODY_LOG_FETCH);
+    assert_non_null(f);
+    Colossus__LogData d = COLOSSUS__LOG_DATA__INIT;
+    d.req = f->log_fetch->req;
+    d.ok = true;
+    d.data.data = (uint8_t *)"forged";
+    d.data.len = 6;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_LOG_DATA;
+    m.log_data = &d;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &other->sink, &m, &why), 0);
+    t_turn(t);
+    assert_null(t_response(cli, req)); /* ignored */
+    d.data.data = (uint8_t *)"real";
+    d.data.len = 4;
+    assert_int_equal(ctl_peer_msg(t->c, &holder->sink, &m, &why), 0);
+    t_turn(t);
+    Colossus__Msg *ans = t_response(cli, req);
+    assert_non_null(ans);
+    assert_int_equal(ans->response->data.len, 4);
+    assert_memory_equal(ans->response->data.data, "real", 4);
+    colossus__msg__free_unpacked(ans, NULL);
+    colossus__msg__free_unpacked(f, NULL);
+    t_close(t, cli);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* Names that would forge a log line or break a table are refused, not cut or escaped. */
+static void test_names_refused(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_sink(t, "x");
+    snprintf(a->name, sizeof a->name, "evil\nnode");
+    a->name[4] = '\n';
+    t_register_on(t, a, NULL, 0);
+    Colossus__Msg *r = t_take(a, COLOSSUS__MSG__BODY_REGISTERED);
+    assert_non_null(r);
+    assert_false(r->registered->ok);
+    assert_non_null(strstr(r->registered->error, "no control characters"));
+    colossus__msg__free_unpacked(r, NULL);
+    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
+    char *argv[] = {"true"};
+    s.nodes = 1;
+    s.gpus_per_node = 1;
+    s.argv = argv;
+    s.n_argv = 1;
+    s.cwd = "";
+    const char *names[] = {"a\tb", "\xff\xfe", "\xe0\x80\x80"};
+    const char *want[] = {"control character", "not valid UTF-8", "not valid UTF-8"};
+    t_sink_t *cli = t_sink(t, "cli");
+    for (int i = 0; i < 3; i++) {
+        s.name = (char *)names[i];
+        Colossus__Request q = COLOSSUS__REQUEST__INIT;
+        q.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
+        q.submit = &s;
+        uint64_t req = t_request(t, cli, &q);
+        Colossus__Msg *m = t_response(cli, req);
+        assert_non_null(m);
+        assert_false(m->response->ok);
+        assert_non_null(strstr(m->response->error, want[i]));
+        colossus__msg__free_unpacked(m, NULL);
+    }
+    t_close(t, cli);
+    t_close(t, a);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +712,8 @@ int main(void)
         cmocka_unit_test(test_ops_unknown_and_denied),
         cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_bad_agent_message),
+        cmocka_unit_test(test_log_answer_from_the_wrong_node),
+        cmocka_unit_test(test_names_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
