@@ -173,8 +173,7 @@ static void sq_rescue(sq_store_t *s, bool db_intact, char *where, size_t len)
 {
     if (db_intact) {
         int logged = 0, ckpt = 0;
-        int rc =
-            sqlite3_wal_checkpoint_v2(s->wr, NULL, SQLITE_CHECKPOINT_FULL, &logged, &ckpt);
+        int rc = sqlite3_wal_checkpoint_v2(s->wr, NULL, SQLITE_CHECKPOINT_FULL, &logged, &ckpt);
         if (rc == SQLITE_OK)
             snprintf(where, len, "its %d pages were checkpointed into colossus.db", ckpt);
         else
