@@ -59,7 +59,11 @@ S=$("$B" submit --gpus-per-node 1 --name ok -- true) || fail "submit"
 F=$("$B" submit --gpus-per-node 1 --name bad --time-limit 10 -- sh -c 'exit 3') || fail "submit"
 "$B" wait "$S" --timeout 20 >/dev/null || fail "job $S did not succeed"
 "$B" wait "$F" --timeout 20 >/dev/null && fail "job $F succeeded"
-U=$("$B" submit --gpus-per-node 1 --name $'not\xffutf8' -- true) || fail "submit"
+# a name that is not UTF-8 is refused at submit; an argument that is not UTF-8 (a Unix
+# argument is bytes) is kept, and rendered with U+FFFD in the JSON
+"$B" submit --gpus-per-node 1 --name $'not\xffutf8' -- true 2>err.txt && fail "a non-UTF-8 name"
+grep -q "job name is not valid UTF-8" err.txt || fail "message: $(cat err.txt)"
+U=$("$B" submit --gpus-per-node 1 --name u8 -- sh -c 'exit 0' $'not\xffutf8') || fail "submit"
 "$B" wait "$U" --timeout 20 >/dev/null || fail "job $U did not succeed"
 K=$("$B" submit --gpus-per-node 1 --tenant research --name sleeper -- sleep 60) || fail "submit"
 wait_state "$K" running 20 || fail "job $K not running"
@@ -103,7 +107,7 @@ assert st(k, "-end")["state"] == "cancelled" and st(c, "-end")["state"] == "canc
 assert st(f)["exit_code"] == 3 and st(f)["time_limit_min"] == 10, st(f)
 assert st(p)["start_time"] is None and st(p)["nodes"] == [] and st(p)["exit_code"] is None
 assert st(c, "-end")["start_time"] is None and st(c, "-end")["end_time"] is not None
-assert st(u)["name"] == "not\ufffdutf8", st(u)["name"]
+assert st(u)["argv"][-1] == "not\ufffdutf8", st(u)["argv"]
 everything = {j["id"] for j in json.load(open("all.json"))}
 assert {int(x) for x in (s, f, k, p, c, u)} <= everything, everything
 PY

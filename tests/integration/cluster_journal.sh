@@ -10,6 +10,7 @@
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 ms() { date +%s%3N; }
+cd "$T"
 
 log "1. slow commits on the worker thread"
 start_controller --commit thread --store "fault:sqlite:$T/j1?delay_ms=300"
@@ -32,7 +33,7 @@ stop_all
 
 log "2. commits that fail three times are retried"
 rm -f "$T/controller.log"
-start_controller --store "fault:sqlite:$T/j2?fail_at=1&fail_count=3"
+start_controller --store "fault:sqlite:$T/j2?fail_at=2&fail_count=3" # 1: the start's probe
 J=$("$B" submit --gpus-per-node 1 -- true) || fail "submit not acknowledged after the retries"
 grep -q "journal: commit of batch .* failed: store: injected fault.*nothing of it was acknowledged; retrying" \
     "$T/controller.log" || fail "the failure was not logged with its cause"
@@ -43,7 +44,7 @@ stop_all
 
 log "3. a journal that never works: nothing acknowledged, exit 70"
 rm -f "$T/controller.log"
-start_controller --store "fault:sqlite:$T/j3?fail_at=1" --journal-give-up 2
+start_controller --store "fault:sqlite:$T/j3?fail_at=2" --journal-give-up 2
 "$B" submit --gpus-per-node 1 -- true >out.txt 2>err.txt && fail "acknowledged without a journal: $(cat out.txt)"
 wait "$CTL_PID"
 rc=$?

@@ -4,6 +4,7 @@
 # up is refused at start with the address named.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
+cd "$T"
 start_controller --listen 127.0.0.1:0
 line=$(grep -m1 "listening on" "$T/controller.log")
 second=$(sed -n 's/.*listening on [^ ]* (colossus), \([0-9.:]*\) (colossus);.*/\1/p' <<<"$line")

@@ -19,6 +19,11 @@ static int thr_commit(void *arg, cl_store_batch_t *b, uint64_t seq)
     return cl_committer_submit(x->cm, b, seq);
 }
 
+static void thr_log(void *arg, const char *line)
+{
+    t_log(((thr_t *)arg)->t, line);
+}
+
 static void thr_done(void *arg, cl_store_batch_t *b, uint64_t seq, bool ok,
                      const cl_error_t *err)
 {
@@ -58,7 +63,7 @@ static void test_held_commit_holds_replies(void **state)
     /* the controller again, with commits going to the worker */
     ctl_destroy(t->c);
     ctl_clock_t clock = {t_wall, t_mono, t};
-    ctl_hooks_t hooks = {.commit = thr_commit, .log = t_log, .arg = &x};
+    ctl_hooks_t hooks = {.commit = thr_commit, .log = thr_log, .arg = &x};
     cl_error_t e;
     cl_topo_shape_t sh = {.nodes = 4,
                           .gpus_per_node = 8,
