@@ -1,8 +1,9 @@
 /* agent.c - the node agent daemon: finds the node's GPUs, carries its node(s) to the controller
  * through a session (session.h: registration, heartbeats, reconnection), runs launch orders
  * through a launch backend (backend.h: processes, or hollow simulated launches), obeys stop and
- * fence orders, serves rank logs, and keeps launches running while the controller is away.
- * `--hollow N` carries N nodes NAME-0.. with the hollow backend; nothing else differs. */
+ * fence orders, serves rank logs, and keeps launches running while the controller is away or
+ * is another cluster's (cluster_id.h). `--hollow N` carries N nodes NAME-0.. with the hollow
+ * backend; nothing else differs. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 
 #include "agent/agent_health.h"
 #include "agent/backend.h"
+#include "agent/cluster_id.h"
 #include "agent/session.h"
 #include "gpu/nvml.h"
 #include "proto/frame.h"
@@ -56,7 +58,7 @@ typedef struct ag_opts {
 
 struct agent {
     uv_loop_t *loop;
-    char name[64], work_dir[PATH_MAX];
+    char name[64], work_dir[PATH_MAX], controller[256];
     uint8_t key[CL_KEY_BYTES];
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
@@ -66,7 +68,8 @@ struct agent {
     cl_session_t *session;
     ag_backend_t *backend;
     ag_launch_t *launches, **node_launches; /* node_launches[i]: node i's list */
-    ag_health_t *health; /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_health_t *health;  /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_cluster_t cluster; /* the cluster this agent belongs to */
     uv_signal_t sigterm, sigint;
     bool quitting, closed;
 };
@@ -379,12 +382,24 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
     }
 }
 
+/* A controller of another cluster must not fence what this agent runs (cluster_id.h). */
+static bool on_registered(void *arg, int node, const Colossus__Registered *r)
+{
+    agent_t *a = arg;
+    size_t held = 0, running = 0;
+    if (ag_cluster_differs(&a->cluster, r->cluster_id))
+        for (ag_launch_t *x = a->launches; x; x = x->next, held++)
+            running += !x->exited;
+    return ag_cluster_check(&a->cluster, r->cluster_id, held, running, a->controller);
+}
+
 static const cl_session_ops_t session_ops = {
     .register_fill = reg_fill,
     .register_done = reg_done,
     .heartbeat_fill = hb_fill,
     .heartbeat_done = hb_done,
     .message = on_message,
+    .registered = on_registered,
 };
 
 /* ------------------------------------------------------------------ life ---------------- */
@@ -518,6 +533,12 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
         return -1;
     }
     snprintf(a->work_dir, sizeof a->work_dir, "%s", real);
+    snprintf(a->controller, sizeof a->controller, "%s", o->controller);
+    if (ag_cluster_load(&a->cluster, a->work_dir, &err) < 0)
+        cl_daemon_log(WHO, "ignoring the stored cluster id: %s", err.msg);
+    else if (a->cluster.id)
+        cl_daemon_log(WHO, "belongs to cluster %016llx (%s)", (unsigned long long)a->cluster.id,
+                      a->cluster.path);
     if (make_session(a, o) < 0 || take_inventory(a, o) < 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     if (!o->fake_gpus) {
