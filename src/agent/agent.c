@@ -1,8 +1,9 @@
 /* agent.c - the node agent daemon: finds the node's GPUs, carries its node(s) to the controller
  * through a session (session.h: registration, heartbeats, reconnection), runs launch orders
  * through a launch backend (backend.h: processes, or hollow simulated launches), obeys stop and
- * fence orders, serves rank logs, and keeps launches running while the controller is away.
- * `--hollow N` carries N nodes NAME-0.. with the hollow backend; nothing else differs. */
+ * fence orders, serves rank logs, and keeps launches running while the controller is away or
+ * is another cluster's (cluster_id.h). `--hollow N` carries N nodes NAME-0.. with the hollow
+ * backend; nothing else differs. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 
 #include "agent/agent_health.h"
 #include "agent/backend.h"
+#include "agent/cluster_id.h"
 #include "agent/session.h"
 #include "gpu/nvml.h"
 #include "proto/frame.h"
@@ -25,7 +27,7 @@
 int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err) __attribute__((weak));
 
 #define AG_MAX_GPUS 64
-#define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (the tail) */
+#define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (notes aside: ranklog.h) */
 
 static const char *WHO = "agent";
 
@@ -50,12 +52,13 @@ typedef struct ag_opts {
     const char *controller, *keyfile, *name, *work;
     uint32_t fake_gpus;             /* 0: NVML */
     uint32_t hollow, hollow_run_ms; /* hollow: nodes carried (0: one real node) */
+    uint32_t rank_log_mib;          /* a rank log's limit on disk, MiB; 0: none */
     ag_health_opts_t health;
 } ag_opts_t;
 
 struct agent {
     uv_loop_t *loop;
-    char name[64], work_dir[PATH_MAX];
+    char name[64], work_dir[PATH_MAX], controller[256];
     uint8_t key[CL_KEY_BYTES];
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
@@ -65,7 +68,8 @@ struct agent {
     cl_session_t *session;
     ag_backend_t *backend;
     ag_launch_t *launches, **node_launches; /* node_launches[i]: node i's list */
-    ag_health_t *health; /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_health_t *health;  /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_cluster_t cluster; /* the cluster this agent belongs to */
     uv_signal_t sigterm, sigint;
     bool quitting, closed;
 };
@@ -378,12 +382,24 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
     }
 }
 
+/* A controller of another cluster must not fence what this agent runs (cluster_id.h). */
+static bool on_registered(void *arg, int node, const Colossus__Registered *r)
+{
+    agent_t *a = arg;
+    size_t held = 0, running = 0;
+    if (ag_cluster_differs(&a->cluster, r->cluster_id))
+        for (ag_launch_t *x = a->launches; x; x = x->next, held++)
+            running += !x->exited;
+    return ag_cluster_check(&a->cluster, r->cluster_id, held, running, a->controller);
+}
+
 static const cl_session_ops_t session_ops = {
     .register_fill = reg_fill,
     .register_done = reg_done,
     .heartbeat_fill = hb_fill,
     .heartbeat_done = hb_done,
     .message = on_message,
+    .registered = on_registered,
 };
 
 /* ------------------------------------------------------------------ life ---------------- */
@@ -517,6 +533,12 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
         return -1;
     }
     snprintf(a->work_dir, sizeof a->work_dir, "%s", real);
+    snprintf(a->controller, sizeof a->controller, "%s", o->controller);
+    if (ag_cluster_load(&a->cluster, a->work_dir, &err) < 0)
+        cl_daemon_log(WHO, "ignoring the stored cluster id: %s", err.msg);
+    else if (a->cluster.id)
+        cl_daemon_log(WHO, "belongs to cluster %016llx (%s)", (unsigned long long)a->cluster.id,
+                      a->cluster.path);
     if (make_session(a, o) < 0 || take_inventory(a, o) < 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     if (!o->fake_gpus) {
@@ -529,8 +551,9 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     }
     if (o->hollow)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);
-    else if (!(a->backend =
-                   ag_backend_proc_create(a->loop, a->work_dir, a->name, a->ngpus, &err))) {
+    else if (!(a->backend = ag_backend_proc_create(
+                   a->loop, a->work_dir, a->name, a->ngpus,
+                   &(ag_proc_opts_t){.log_max = (uint64_t)o->rank_log_mib << 20}, &err))) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
     }
@@ -555,8 +578,12 @@ static void usage(FILE *f)
         "       [--check-at-start off|quick|full]  gpu check before registering (quick)\n"
         "       [--check-before-job off|quick|full] gpu check before every launch (off)\n"
         "       [--health-poll-ms N]               NVML telemetry and XID poll period "
-        "(5000)\n",
-        AG_MAX_GPUS);
+        "(5000)\n"
+        "       [--rank-log-max MIB]               most a rank's log keeps on disk (%llu; 0:\n"
+        "                                          no limit): its first MIB/16 and its last\n"
+        "                                          bytes, the middle cut (checked every %d "
+        "s)\n",
+        AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
 }
 
 static int check_mode(const char *opt, const char *s, ag_check_mode_t *out)
@@ -585,6 +612,7 @@ enum {
     OPT_CHECK_AT_START,
     OPT_CHECK_BEFORE_JOB,
     OPT_HEALTH_POLL_MS,
+    OPT_RANK_LOG_MAX,
 };
 
 /* One option; 0, or -1 after printing what is wrong. */
@@ -616,6 +644,8 @@ static int parse_opt(int opt, ag_opts_t *o)
     case OPT_HEALTH_POLL_MS:
         return cl_flag_u32("agent", "--health-poll-ms", optarg, 50, 3600000,
                            &o->health.poll_ms);
+    case OPT_RANK_LOG_MAX:
+        return cl_flag_u32("agent", "--rank-log-max", optarg, 0, 1u << 20, &o->rank_log_mib);
     default:
         return -1;
     }
@@ -635,9 +665,11 @@ static int parse_args(int argc, char **argv, ag_opts_t *o)
         {"check-at-start", required_argument, 0, OPT_CHECK_AT_START},
         {"check-before-job", required_argument, 0, OPT_CHECK_BEFORE_JOB},
         {"health-poll-ms", required_argument, 0, OPT_HEALTH_POLL_MS},
+        {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000}};
+    *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},
+                     .rank_log_mib = AG_RANKLOG_MAX_DEFAULT >> 20};
     int c;
     optind = 1;
     opterr = 0; /* our messages name the command */
@@ -692,9 +724,14 @@ int cmd_agent(int argc, char **argv)
     agent_t *a = cl_xcalloc(1, sizeof *a);
     if (agent_setup(a, &o) < 0) return 1;
     int nodes = cl_session_nodes(a->session);
-    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, %s launches, work dir %s, controller %s",
+    char logs[64] = "";
+    if (!o.hollow && o.rank_log_mib)
+        snprintf(logs, sizeof logs, " (rank logs kept to %u MiB each)", o.rank_log_mib);
+    else if (!o.hollow)
+        snprintf(logs, sizeof logs, " (rank logs unbounded)");
+    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, %s launches%s, work dir %s, controller %s",
                   a->name, nodes, nodes > 1 ? "s" : "", a->ngpus, o.fake_gpus ? " (fake)" : "",
-                  ag_backend_name(a->backend), a->work_dir, o.controller);
+                  ag_backend_name(a->backend), logs, a->work_dir, o.controller);
     if (a->health)
         ag_health_start(a->health, health_ready,
                         a); /* connects once the start-up check ended */

@@ -19,9 +19,11 @@
  *              from within stop() itself (the hollow backend). Does nothing after done.
  *   release()  free the run; may be called at any time: before done, whatever still runs
  *              is killed and done is never called.
- *   logs()     the last `max` bytes of the log of global rank `rank` of job `job`: 0 with
- *              *data (caller frees) and *len, or -1 with err set (no such log, or a backend
- *              that keeps none).
+ *   logs()     the log of global rank `rank` of job `job`, at most `max` bytes of it (its
+ *              tail, or its head and tail) plus notes of at most AG_RANKLOG_NOTE_MAX bytes
+ *              saying what was left out, if anything (ranklog.h): 0 with *data (caller
+ *              frees) and *len, or -1 with err set (no such log, or a backend that keeps
+ *              none).
  *   destroy()  once every run is released. Accepts NULL. The loop must run afterwards for
  *              what the backend closes to close.
  *
@@ -30,12 +32,14 @@
 #ifndef COLOSSUS_AGENT_BACKEND_H
 #define COLOSSUS_AGENT_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
 
 #include "colossus.pb-c.h"
+#include "agent/ranklog.h"
 #include "colossus/core.h" /* cl_error_t */
 
 typedef struct ag_backend ag_backend_t;
@@ -93,13 +97,26 @@ static inline void ag_backend_destroy(ag_backend_t *b)
     if (b) b->ops->destroy(b);
 }
 
+/* The process backend's rank logs (ranklog.h). */
+typedef struct ag_proc_opts {
+    uint64_t log_max;      /* bytes a rank's log keeps on disk (AG_RANKLOG_MIN or more); 0: no
+                            * limit */
+    uint32_t log_check_ms; /* how often running ranks' logs are looked at; 0: every
+                            * AG_RANKLOG_CHECK_MS */
+    bool log_no_punch;     /* act as on a file system that cannot punch holes (tests) */
+} ag_proc_opts_t;
+
 /* Ranks as processes. Rank logs go to WORK/logs/job<ID>.rank-<R>.log (made here, with a pool
- * of spare files: filepool.h); a launch whose submitter's directory does not exist on this
- * node runs in WORK/jobs/<ID>. node_name is for messages ("no log for rank 3 of job 7 on node
- * n1"); ngpus sizes the pool. Removes what agents that died left in their cgroups
- * (cl_launch_sweep()). NULL with err set when WORK/logs cannot be made. */
+ * of spare files: filepool.h), bounded to o->log_max bytes each while their ranks run, looked
+ * at every o->log_check_ms and once more when the launch ends (ranklog.h); a launch whose
+ * submitter's directory does not exist on this node runs in WORK/jobs/<ID>. node_name is for
+ * messages ("no log for rank 3 of job 7 on node n1"); ngpus sizes the pool; o NULL: a
+ * limit of AG_RANKLOG_MAX_DEFAULT. Removes what agents that died left in their cgroups
+ * (cl_launch_sweep()). NULL with err set when WORK/logs cannot be made or o->log_max is below
+ * AG_RANKLOG_MIN. */
 ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
-                                     const char *node_name, int ngpus, cl_error_t *err);
+                                     const char *node_name, int ngpus, const ag_proc_opts_t *o,
+                                     cl_error_t *err);
 
 /* Simulated launches: each ends with success run_ms after it started, or at once with
  * 128 + SIGTERM of rank 0 when stopped. Keeps no logs. */

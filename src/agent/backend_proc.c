@@ -1,6 +1,7 @@
 /* backend_proc.c - the process launch backend (backend.h): a Launch order becomes the ranks'
  * processes through the launcher (launch.h), with rank logs in one flat directory fed by a
- * pool of spare files, and the logs served back by job and rank. */
+ * pool of spare files, bounded while their ranks run (ranklog.h), and served back by job and
+ * rank. */
 #include "agent/backend.h"
 
 #include <errno.h>
@@ -20,30 +21,109 @@
 
 static const char *WHO = "agent";
 
+typedef struct proc_run proc_run_t;
+
 typedef struct proc {
     ag_backend_t base;
     uv_loop_t *loop;
     char work_dir[PATH_MAX], logs[PATH_MAX + 8], node[64];
     cl_filepool_t *pool; /* spare rank log files; NULL: plain creation */
+    ag_ranklog_limits_t lim;
+    bool bounded;     /* rank logs have a limit */
+    bool can_punch;   /* false once the file system said it cannot punch holes */
+    uv_timer_t check; /* looks at the logs of running ranks */
+    proc_run_t *runs; /* running launches, whose logs are bounded */
 } proc_t;
 
-typedef struct proc_run {
+struct proc_run {
+    proc_run_t *next, *prev; /* on p->runs while running */
+    proc_t *p;
     cl_launch_t *l; /* NULL once over */
     ag_run_done_f *done;
     void *arg;
     uint64_t job;
-    uint32_t incarnation;
+    uint32_t incarnation, first_rank, nlogs;
     bool stopping;
-} proc_run_t;
+    ag_ranklog_t logs[MAX_LOCAL_RANKS]; /* its ranks' logs, bounded */
+};
 
 static void log_prefix(uint64_t job, char *buf, size_t len)
 {
     snprintf(buf, len, "job%llu.", (unsigned long long)job);
 }
 
+/* ------------------------------------------------------------------ bounded logs -------- */
+
+static void bound_logs(proc_t *p, proc_run_t *r)
+{
+    for (uint32_t i = 0; i < r->nlogs; i++) {
+        cl_error_t err;
+        bool could = p->can_punch;
+        int rc = ag_ranklog_trim(&r->logs[i], &p->lim, &p->can_punch, &err);
+        if (could && !p->can_punch)
+            cl_daemon_log(WHO,
+                          "the file system of %s cannot punch holes: a rank log past its "
+                          "limit is cut back to its first %llu bytes instead of keeping its "
+                          "last %llu",
+                          p->logs, (unsigned long long)p->lim.head,
+                          (unsigned long long)p->lim.tail);
+        if (rc < 0) {
+            cl_daemon_log(WHO, "job %llu rank %u: the log is not bounded any more: %s",
+                          (unsigned long long)r->job, r->first_rank + i, err.msg);
+            ag_ranklog_close(&r->logs[i]);
+        }
+    }
+}
+
+static void on_check(uv_timer_t *t)
+{
+    proc_t *p = t->data;
+    for (proc_run_t *r = p->runs; r; r = r->next)
+        bound_logs(p, r);
+}
+
+/* Open the logs of a launch that started, for bounding. */
+static void track_logs(proc_t *p, proc_run_t *r, const char *prefix, uint32_t nr)
+{
+    r->p = p;
+    r->nlogs = p->bounded ? nr : 0;
+    for (uint32_t i = 0; i < r->nlogs; i++) {
+        char path[PATH_MAX + 64];
+        cl_error_t err;
+        r->logs[i].fd = -1;
+        if (cl_launch_log_path(p->logs, prefix, r->first_rank + i, path, sizeof path) == 0 &&
+            ag_ranklog_open(&r->logs[i], path, &err) < 0)
+            cl_daemon_log(WHO, "job %llu rank %u: the log cannot be bounded: %s",
+                          (unsigned long long)r->job, r->first_rank + i, err.msg);
+    }
+    r->prev = NULL;
+    r->next = p->runs;
+    if (p->runs) p->runs->prev = r;
+    p->runs = r;
+}
+
+static void untrack_logs(proc_run_t *r)
+{
+    if (!r->p) return;
+    for (uint32_t i = 0; i < r->nlogs; i++)
+        ag_ranklog_close(&r->logs[i]);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->p->runs = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->p = NULL;
+}
+
+/* ------------------------------------------------------------------ runs ---------------- */
+
 static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *arg)
 {
     proc_run_t *r = arg;
+    if (r->p) {
+        bound_logs(r->p, r); /* what the ranks wrote since the last look */
+        untrack_logs(r);
+    }
     cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)r->job,
                   r->incarnation, result ? "exit " : "success ", result,
                   r->stopping ? " (stopped)" : "");
@@ -116,6 +196,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
     r->arg = arg;
     r->job = L->job;
     r->incarnation = L->incarnation;
+    r->first_rank = L->node_rank * nr;
     int rc = cl_launch_start(p->loop, &sp, on_launch_done, r, &r->l, err);
     free(argv);
     free(env);
@@ -124,6 +205,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         note_failure(p, L, err);
         return -1;
     }
+    track_logs(p, r, prefix, nr);
     cl_daemon_log(WHO, "job %llu incarnation %u: started %u ranks (node rank %u of %u)",
                   (unsigned long long)L->job, L->incarnation, nr, L->node_rank, L->nnodes);
     *out = (ag_run_t *)r;
@@ -143,6 +225,7 @@ static void proc_stop(ag_backend_t *b, ag_run_t *run, const char *why)
 static void proc_release(ag_backend_t *b, ag_run_t *run)
 {
     proc_run_t *r = (proc_run_t *)run;
+    untrack_logs(r);
     cl_launch_destroy(r->l); /* still running: killed, its callback never called */
     free(r);
 }
@@ -153,30 +236,28 @@ static int proc_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, u
     proc_t *p = (proc_t *)b;
     char prefix[32], path[PATH_MAX + 64];
     log_prefix(job, prefix, sizeof prefix);
-    FILE *f = NULL;
-    if (cl_launch_log_path(p->logs, prefix, rank, path, sizeof path) == 0) f = fopen(path, "r");
-    if (!f)
+    cl_error_t why;
+    errno = ENOENT;
+    if (cl_launch_log_path(p->logs, prefix, rank, path, sizeof path) == 0 &&
+        ag_ranklog_read(path, max, data, len, &why) == 0)
+        return 0;
+    if (errno == ENOENT)
         return cl_err(err, "no log for rank %u of job %llu on node %s", rank,
                       (unsigned long long)job, p->node);
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    long from = size > (long)max ? size - (long)max : 0;
-    if (size < 0 || fseek(f, from, SEEK_SET) < 0) {
-        int e = errno;
-        fclose(f);
-        return cl_err(err, "cannot read the log of rank %u of job %llu on node %s: %s", rank,
-                      (unsigned long long)job, p->node, strerror(e));
-    }
-    *data = cl_xmalloc((size_t)(size - from) + 1);
-    *len = fread(*data, 1, (size_t)(size - from), f);
-    fclose(f);
-    return 0;
+    return cl_err(err, "cannot read the log of rank %u of job %llu on node %s: %s", rank,
+                  (unsigned long long)job, p->node, strerror(errno));
+}
+
+static void check_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 static void proc_destroy(ag_backend_t *b)
 {
     proc_t *p = (proc_t *)b;
     cl_filepool_close(p->pool); /* spares of a refill still running: the next agent's */
-    free(p);
+    uv_close((uv_handle_t *)&p->check, check_closed); /* frees p */
 }
 
 static const ag_backend_ops_t proc_ops = {
@@ -189,10 +270,18 @@ static const ag_backend_ops_t proc_ops = {
 };
 
 ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
-                                     const char *node_name, int ngpus, cl_error_t *err)
+                                     const char *node_name, int ngpus, const ag_proc_opts_t *o,
+                                     cl_error_t *err)
 {
+    ag_proc_opts_t dflt = {.log_max = AG_RANKLOG_MAX_DEFAULT};
+    if (!o) o = &dflt;
     if (strlen(work_dir) >= PATH_MAX) {
         cl_err(err, "work dir %.100s...: path too long", work_dir);
+        return NULL;
+    }
+    if (o->log_max && o->log_max < AG_RANKLOG_MIN) {
+        cl_err(err, "a rank log limit of %llu bytes is below the smallest, %u",
+               (unsigned long long)o->log_max, AG_RANKLOG_MIN);
         return NULL;
     }
     proc_t *p = cl_xcalloc(1, sizeof *p);
@@ -211,6 +300,16 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
         return NULL;
     }
     p->pool = cl_filepool_new(loop, p->logs, (unsigned)(2 * (ngpus > 4 ? ngpus : 4)));
+    p->bounded = o->log_max > 0;
+    p->lim = ag_ranklog_limits(o->log_max);
+    p->can_punch = !o->log_no_punch;
+    uv_timer_init(loop, &p->check);
+    p->check.data = p;
+    if (p->bounded) {
+        uint32_t ms = o->log_check_ms ? o->log_check_ms : AG_RANKLOG_CHECK_MS;
+        uv_timer_start(&p->check, on_check, ms, ms);
+        uv_unref((uv_handle_t *)&p->check); /* never keeps the loop alive by itself */
+    }
     /* Ranks of an agent killed with -9 are killed with it; what they forked stays in its
      * cgroups until a later agent sweeps them. */
     int swept = cl_launch_sweep(NULL);

@@ -41,7 +41,7 @@ struct cl_session {
     int reg_next, reg_outstanding;
     uint32_t hb_ms;
     bool hb_started, started, destroyed;
-    bool refused; /* closing the connection because its only node was refused */
+    bool refused; /* closing the connection: its only node, or the controller, was refused */
     bool quiet;   /* refused before: "connected" is not logged again until a node registers */
     uv_timer_t hb_timer, retry_timer;
     int backoff_ms;
@@ -248,6 +248,18 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
         register_more(s);
         return;
     }
+    if (s->ops.registered && !s->ops.registered(s->arg, (int)r->handle, r)) {
+        if (s->destroyed) return;
+        /* The owner refuses this controller (and said why): nothing it sent after this
+         * Registered is delivered (the connection reads no further frame once closing), and
+         * the next try comes after the backoff, quietly. */
+        snprintf(s->last_fail, sizeof s->last_fail, "refused the controller at %s",
+                 s->controller);
+        s->refused = s->quiet = true;
+        cl_uconn_close(s->conn, NULL);
+        return;
+    }
+    if (s->destroyed) return;
     n->id = r->node;
     n->registered = true;
     id_bind(s, n->id, (int)r->handle);

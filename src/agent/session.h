@@ -42,6 +42,14 @@
  *               (hb->nodes[0] is the first registered node); the owner may add the health
  *               reports (hb->health). heartbeat_done(arg, hb) follows as register_done does.
  *               Both may be NULL.
+ *   registered(arg, node, r)     every successful Registered (r->ok), before node counts as
+ *               registered: return false to refuse this controller (the owner says why in
+ *               its log; agent.c checks the cluster identity, cluster_id.h). The session then
+ *               closes the connection at once: nothing the controller sent after r is
+ *               delivered (its Fence included) and nothing more is sent to it; the try counts
+ *               as failed (the backoff grows) and the next ones are not logged as
+ *               "connected". Asked per node, so that a relay can answer for each agent's node
+ *               (a refusal still closes the whole connection). May be NULL (accept all).
  *   message(arg, node, m)        every controller message but Registered. node is the index
  *               of the carried node the message names (Launch, Stop, ExitedAck, Fence,
  *               LogFetch, CheckOrder), or -1 for a message that names no node or a node this
@@ -76,6 +84,7 @@ typedef struct cl_session_ops {
     void (*message)(void *arg, int node, const Colossus__Msg *m);
     void (*up)(void *arg);
     void (*down)(void *arg);
+    bool (*registered)(void *arg, int node, const Colossus__Registered *r);
 } cl_session_ops_t;
 
 /* Everything is copied by cl_session_create(). */

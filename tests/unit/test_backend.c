@@ -1,7 +1,8 @@
 /* test_backend.c - the agent's launch backends (src/agent/backend.h): the process backend
  * (real ranks, rank logs, the reason of a launch that cannot start in the first rank's log,
- * the fallback working directory, stop) and the hollow backend (a timer per launch, stop ends
- * it at once, no logs). */
+ * the fallback working directory, stop, rank logs bounded while their ranks write: the middle
+ * punched out, or cut back where holes cannot be punched) and the hollow backend (a timer per
+ * launch, stop ends it at once, no logs). */
 #include "launch_test.h"
 
 #include "agent/backend.h"
@@ -53,13 +54,18 @@ static void order_init(struct order *o, uint64_t job, uint32_t ranks, uint32_t n
     o->L.checkpoint_dir = "";
 }
 
-static ag_backend_t *proc_backend(struct fixture *f)
+static ag_backend_t *proc_backend_with(struct fixture *f, const ag_proc_opts_t *o)
 {
     cl_error_t err;
-    ag_backend_t *b = ag_backend_proc_create(&f->loop, f->work, "n7", 2, &err);
+    ag_backend_t *b = ag_backend_proc_create(&f->loop, f->work, "n7", 2, o, &err);
     if (!b) fail_msg("proc backend: %s", err.msg);
     assert_string_equal(ag_backend_name(b), "process");
     return b;
+}
+
+static ag_backend_t *proc_backend(struct fixture *f)
+{
+    return proc_backend_with(f, NULL);
 }
 
 static char *log_of(struct fixture *f, uint64_t job, uint32_t rank)
@@ -93,8 +99,11 @@ static void test_proc_run_and_logs(void **state)
     assert_memory_equal(data, "rank-3-of-4-1\n", len);
     free(data);
     assert_int_equal(ag_backend_logs(b, f->job_id, 2, 5, &data, &len, &err), 0);
-    assert_int_equal(len, 5);
-    assert_memory_equal(data, "-4-1\n", 5); /* the tail of "rank-2-of-4-1\n" */
+    /* The tail of "rank-2-of-4-1\n", saying that it is. */
+    const char *want = "[colossus: showing the last 5 of the 14 bytes of this rank's log]\n"
+                       "-4-1\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
     free(data);
     assert_int_equal(ag_backend_logs(b, f->job_id, 9, 100, &data, &len, &err), -1);
     assert_non_null(strstr(err.msg, "no log for rank 9"));
@@ -187,6 +196,238 @@ static void test_proc_stop_and_release(void **state)
     ag_backend_destroy(b);
 }
 
+/* ------------------------------------------------------------------ bounded rank logs --- */
+
+#define BIG_LINES 5000000u /* "%07u\n" each: 40,000,000 bytes */
+#define BIG_BYTES (8ull * BIG_LINES)
+#define LIMIT (1u << 20) /* head 64 KiB, tail 960 KiB */
+
+/* Byte `off` of what the big rank writes. */
+static char big_byte(uint64_t off)
+{
+    char line[16];
+    snprintf(line, sizeof line, "%07u\n", (unsigned)(off / 8));
+    return line[off % 8];
+}
+
+static void assert_big_range(const uint8_t *p, uint64_t off, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)big_byte(off + i))
+            fail_msg("byte %llu of the output is '%c', not '%c'", (unsigned long long)(off + i),
+                     p[i], big_byte(off + i));
+}
+
+/* A rank that writes 40 MB, says so in a file and waits for the test's word. */
+static const char *big_script = "seq -w 0 4999999; touch wrote; "
+                                "while [ ! -e go ]; do sleep 0.02; done";
+
+static int exists_in(struct fixture *f, const char *name)
+{
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/jobs/%llu/%s", f->work, (unsigned long long)f->job_id,
+             name);
+    return stat(path, &st) == 0;
+}
+
+static void touch_in(struct fixture *f, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/jobs/%llu/%s", f->work, (unsigned long long)f->job_id,
+             name);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+static int log_stat(struct fixture *f, struct stat *st)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/logs/job%llu.rank-0.log", f->work,
+             (unsigned long long)f->job_id);
+    return stat(path, st);
+}
+
+/* Run the loop until the file `wrote` appears in the job's directory, then until the log's
+ * size (apparent: 0, on disk: 1) is at most bound; false when 20 s pass first. */
+static bool wait_bounded(struct fixture *f, int on_disk, uint64_t bound)
+{
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    struct stat st;
+    while (uv_hrtime() < deadline) {
+        if (exists_in(f, "wrote") && log_stat(f, &st) == 0 &&
+            (on_disk ? (uint64_t)st.st_blocks * 512 : (uint64_t)st.st_size) <= bound)
+            return true;
+        sleep_loop(&f->loop, 20);
+    }
+    return false;
+}
+
+/* 61234567 -> "61,234,567", in one of four rotating buffers. */
+static const char *commas(uint64_t v)
+{
+    static char bufs[4][32];
+    static int k;
+    char *out = bufs[k++ % 4], tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) out[o++] = ',';
+        out[o++] = tmp[i];
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* Start the big rank on a backend with these options. */
+static ag_backend_t *start_big(struct fixture *f, const ag_proc_opts_t *po, struct ended *e,
+                               ag_run_t **r)
+{
+    ag_backend_t *b = proc_backend_with(f, po);
+    struct order o;
+    order_init(&o, f->job_id, 1, 0, big_script);
+    cl_error_t err;
+    assert_int_equal(ag_backend_start(b, &o.L, on_ended, e, r, &err), 0);
+    return b;
+}
+
+static size_t note_end(const uint8_t *p, size_t len, size_t from)
+{
+    const uint8_t *nl = memchr(p + from, '\n', len - from);
+    assert_non_null(nl);
+    return (size_t)(nl - p) + 1;
+}
+
+/* A rank writes 40 MB into a log limited to 1 MiB checked every 50 ms: while it still runs,
+ * the log takes about 1 MiB of disk and its apparent size is all it wrote; `logs` gives the
+ * head, a line saying how much was cut and where, and the tail, byte for byte. */
+static void test_proc_log_bounded(void **state)
+{
+    struct fixture *f = *state;
+    ag_proc_opts_t po = {.log_max = LIMIT, .log_check_ms = 50};
+    struct ended e = {0};
+    ag_run_t *r = NULL;
+    ag_backend_t *b = start_big(f, &po, &e, &r);
+    cl_error_t err;
+    if (!wait_bounded(f, 1, LIMIT + (64u << 10))) {
+        struct stat st;
+        log_stat(f, &st);
+        fail_msg("the log of a running rank holds %llu bytes on disk (limit %u)",
+                 (unsigned long long)st.st_blocks * 512, LIMIT);
+    }
+    struct stat st;
+    assert_int_equal(log_stat(f, &st), 0);
+    assert_int_equal(st.st_size, BIG_BYTES); /* the apparent size: all it wrote */
+    assert_int_equal(e.calls, 0);            /* bounded while running */
+    touch_in(f, "go");
+    assert_true(run_until(&f->loop, &e.calls, 10000));
+    assert_int_equal(e.result, 0);
+
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, &data, &len, &err), 0);
+    /* head 65,536; the tail starts at the block before size - 983,040 */
+    uint64_t head = 65536, tail_from = (BIG_BYTES - (LIMIT - head)) & ~4095ull;
+    uint64_t tail = BIG_BYTES - tail_from;
+    char want[512];
+    snprintf(want, sizeof want,
+             "[colossus: showing the first 65,536 and the last %s of the 40,000,000 bytes "
+             "this rank wrote]\n",
+             commas(tail));
+    size_t at = note_end(data, len, 0);
+    assert_int_equal(at, strlen(want));
+    assert_memory_equal(data, want, at);
+    assert_big_range(data + at, 0, head);
+    at += head; /* a line ends there (8-byte lines): the note follows at once */
+    size_t m = note_end(data, len, at);
+    uint64_t cut = tail_from - head;
+    snprintf(want, sizeof want,
+             "[colossus: %s bytes of this rank's output were cut here; the log keeps its "
+             "first 65,536 and last %s bytes]\n",
+             commas(cut), commas(tail));
+    assert_int_equal(m - at, strlen(want));
+    assert_memory_equal(data + at, want, m - at);
+    assert_int_equal(len - m, tail);
+    assert_big_range(data + m, tail_from, tail);
+    free(data);
+
+    /* A reply smaller than what the log keeps: a quarter of it head, the rest tail. The head
+     * ends inside a line: the note goes on a line of its own. */
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 100004, &data, &len, &err), 0);
+    at = note_end(data, len, 0);
+    assert_memory_equal(data,
+                        "[colossus: showing the first 25,001 and the last 75,003 of the "
+                        "40,000,000 bytes this rank wrote]\n",
+                        at);
+    assert_big_range(data + at, 0, 25001);
+    at += 25001;
+    assert_int_equal(data[at++], '\n');
+    m = note_end(data, len, at);
+    uint64_t left = BIG_BYTES - 75003 - 25001;
+    snprintf(want, sizeof want,
+             "[colossus: %s bytes of this rank's output are left out here: %s cut from the "
+             "log, which keeps its first 65,536 and last %s bytes, and %s to fit this reply "
+             "of 100,004]\n",
+             commas(left), commas(cut), commas(tail), commas(left - cut));
+    assert_int_equal(m - at, strlen(want));
+    assert_memory_equal(data + at, want, m - at);
+    assert_int_equal(len - m, 75003);
+    assert_big_range(data + m, BIG_BYTES - 75003, 75003);
+    free(data);
+    ag_backend_release(b, r);
+    ag_backend_destroy(b);
+}
+
+/* Where holes cannot be punched the log is cut back to its head, with a line saying so,
+ * while the rank writes on after it. */
+static void test_proc_log_truncated(void **state)
+{
+    struct fixture *f = *state;
+    ag_proc_opts_t po = {.log_max = LIMIT, .log_check_ms = 50, .log_no_punch = true};
+    struct ended e = {0};
+    ag_run_t *r = NULL;
+    ag_backend_t *b = start_big(f, &po, &e, &r);
+    cl_error_t err;
+    assert_true(wait_bounded(f, 0, LIMIT + 4096));
+    struct stat st;
+    assert_int_equal(log_stat(f, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 <= LIMIT + (64u << 10));
+    touch_in(f, "go");
+    assert_true(run_until(&f->loop, &e.calls, 10000));
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, &data, &len, &err), 0);
+    assert_true(len > 65536 && len <= LIMIT + 4096);
+    assert_big_range(data, 0, 65536);
+    const char *note = (const char *)data + 65536; /* the head ends a line */
+    assert_true(strncmp(note, "[colossus: ", 11) == 0);
+    assert_non_null(strstr(note, " bytes of this rank's output were cut here; this file system "
+                                 "cannot punch holes, so the log keeps its first 65,536 bytes "
+                                 "and what the rank wrote since the last cut, up to 983,040 "
+                                 "bytes]\n"));
+    /* What follows the note is the end of the output. */
+    size_t m = note_end(data, len, 65536);
+    assert_big_range(data + m, BIG_BYTES - (len - m), len - m);
+    free(data);
+    ag_backend_release(b, r);
+    ag_backend_destroy(b);
+}
+
+/* A limit below the smallest is refused; 0 is no limit. */
+static void test_proc_log_limit_checked(void **state)
+{
+    struct fixture *f = *state;
+    cl_error_t err;
+    ag_proc_opts_t po = {.log_max = 1000};
+    assert_null(ag_backend_proc_create(&f->loop, f->work, "n7", 2, &po, &err));
+    assert_string_equal(err.msg, "a rank log limit of 1000 bytes is below the smallest, 65536");
+    po.log_max = 0;
+    ag_backend_destroy(proc_backend_with(f, &po));
+    ag_ranklog_limits_t l = ag_ranklog_limits(AG_RANKLOG_MAX_DEFAULT);
+    assert_int_equal(l.head, 1u << 20);
+    assert_int_equal(l.tail, 15u << 20);
+}
+
 /* Hollow launches end after run_ms, or at once as 128 + SIGTERM of rank 0 when stopped. */
 static void test_hollow(void **state)
 {
@@ -236,6 +477,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proc_cannot_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_cwd_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_stop_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_log_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_log_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_log_limit_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hollow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

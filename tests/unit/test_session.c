@@ -2,7 +2,8 @@
  * framed controller on 127.0.0.1 made here from the real protocol code (uvconn, frame, the
  * handshake of ctl_main.c's handle_auth in miniature), on its own loop in a thread: the
  * registration window, batched heartbeats, reconnection that re-registers every node with its
- * running launches, refusals, message delivery by node index, and the backoff. */
+ * running launches, refusals, message delivery by node index, the backoff, and an owner that
+ * refuses a controller at its Registered (nothing after it is delivered). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,8 @@ struct srv {
     int mode;
     uint32_t refuse_handle; /* SRV_REFUSE_ONE */
     uint32_t hb_ms;
+    uint64_t cluster_id; /* in every Registered (under mu) */
+    bool fence_after;    /* a Fence of the node right after each Registered */
     int hold;  /* answer Registers only once min(hold, total - answered) wait; 0: at once */
     int total; /* nodes of the session under test */
 
@@ -103,10 +106,21 @@ static void answer_pending(srv_t *s)
         r.node = ok ? node_id(k->index, h) : 0;
         r.heartbeat_ms = s->hb_ms;
         r.dead_after_ms = 10 * s->hb_ms;
+        r.cluster_id = s->cluster_id;
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
         m.registered = &r;
-        srv_send(k, &m);
+        /* With the Fence in the same flush, so that both arrive in one read. */
+        cl_uconn_send(&k->u, &m);
+        if (ok && s->fence_after) {
+            Colossus__Fence f = COLOSSUS__FENCE__INIT;
+            f.node = r.node;
+            Colossus__Msg fm = COLOSSUS__MSG__INIT;
+            fm.body_case = COLOSSUS__MSG__BODY_FENCE;
+            fm.fence = &f;
+            cl_uconn_send(&k->u, &fm);
+        }
+        cl_uconn_flush(&k->u);
         s->answered++;
         if (ok && h < MAXN && !s->ok_node[h]) {
             s->ok_node[h] = true;
@@ -371,6 +385,9 @@ typedef struct owner {
     int ups, downs, down_registered, fills, dones, max_outstanding;
     Colossus__RunningJob rj[MAXN];
     Colossus__RunningJob *rp[MAXN];
+    uint64_t accept_id; /* the cluster id registered() accepts (0: any) */
+    int asked;          /* registered() calls */
+    uint64_t asked_id;  /* the cluster id it was last asked about */
     int nmsgs;
     struct {
         int body, node;
@@ -428,8 +445,19 @@ static void on_down(void *arg)
         o->down_registered += cl_session_node_id(o->s, i, &id);
 }
 
-static const cl_session_ops_t ops = {reg_fill,   reg_done, NULL,   NULL,
-                                     on_message, on_up,    on_down};
+static bool on_registered(void *arg, int node, const Colossus__Registered *r)
+{
+    owner_t *o = arg;
+    uint32_t id;
+    assert_true(r->ok);
+    assert_false(cl_session_node_id(o->s, node, &id)); /* not registered before the answer */
+    o->asked++;
+    o->asked_id = r->cluster_id;
+    return !o->accept_id || r->cluster_id == o->accept_id;
+}
+
+static const cl_session_ops_t ops = {reg_fill,   reg_done, NULL,    NULL,
+                                     on_message, on_up,    on_down, on_registered};
 
 static owner_t *owner_new(srv_t *srv, int n, const char *prefix)
 {
@@ -497,6 +525,32 @@ static bool wait_for(owner_t *o, pred_f *pred, int timeout_ms)
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(&o->loop, UV_RUN_NOWAIT);
     return w.met;
+}
+
+/* Send this process's stderr (the session's log lines) to a temporary file; returns its fd,
+ * to be given to uncapture() with saved. */
+static int capture(int *saved)
+{
+    char path[] = "/tmp/cl-test-session-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    *saved = dup(2);
+    dup2(fd, 2);
+    return fd;
+}
+
+/* stderr back; what was logged meanwhile, NUL-terminated, in buf. */
+static void uncapture(int fd, int saved, char *buf, size_t len)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, buf, len - 1, 0);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = 0;
 }
 
 static int crypto_setup(void **state)
@@ -715,17 +769,11 @@ static void test_backoff(void **state)
     (void)state;
     srv_t *srv = srv_start(SRV_CLOSE_AT_ACCEPT, 1000, 0, 1);
     owner_t *o = owner_new(srv, 1, "b");
-    char logpath[] = "/tmp/cl-test-session-XXXXXX";
-    int logfd = mkstemp(logpath);
-    assert_true(logfd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(logfd, 2);
+    int saved, logfd = capture(&saved);
     cl_session_start(o->s);
     bool ok = wait_for(o, six_tries, 10000);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    char buf[8192];
+    uncapture(logfd, saved, buf, sizeof buf);
     assert_true(ok);
     static const double want[] = {200, 400, 800, 1000, 1000};
     pthread_mutex_lock(&srv->mu);
@@ -737,15 +785,66 @@ static void test_backoff(void **state)
     }
     pthread_mutex_unlock(&srv->mu);
     assert_int_equal(cl_session_retry_ms(o->s), 1000);
-    char buf[8192] = "";
-    ssize_t n = pread(logfd, buf, sizeof buf - 1, 0);
-    close(logfd);
-    unlink(logpath);
-    assert_true(n > 0);
     int lines = 0;
     for (char *p = buf; (p = strstr(p, "handshake with")); p++)
         lines++;
     if (lines != 1) fail_msg("%d log lines for one kind of failure:\n%s", lines, buf);
+    owner_free(o);
+}
+
+static bool refused_three_times(owner_t *o, srv_t *s)
+{
+    return s->accepts >= 3 && s->closed_by_peer >= 3 && s->cur == NULL;
+}
+
+static bool fence_delivered(owner_t *o, srv_t *s)
+{
+    return o->nmsgs >= 1 && s->hb_frames >= 1;
+}
+
+/* The owner refuses a controller of another cluster: the Fence that follows its Registered
+ * in the same read is never delivered, nothing is sent to it (no heartbeat), the session
+ * closes and retries with a growing delay, quietly; once the controller is the right one the
+ * node registers and the Fence is delivered. */
+static void test_owner_refuses_controller(void **state)
+{
+    (void)state;
+    srv_t *srv = srv_start(SRV_OK, 20, 0, 1);
+    srv->cluster_id = 0xbadc0ffee0ddf00dull;
+    srv->fence_after = true;
+    owner_t *o = owner_new(srv, 1, "cid");
+    o->accept_id = 0x1234567890abcdefull;
+    int saved, logfd = capture(&saved);
+    cl_session_start(o->s);
+    bool ok = wait_for(o, refused_three_times, 10000);
+    char buf[8192];
+    uncapture(logfd, saved, buf, sizeof buf);
+    assert_true(ok);
+    assert_int_equal(o->asked, 3);
+    assert_true(o->asked_id == 0xbadc0ffee0ddf00dull);
+    assert_int_equal(o->nmsgs, 0); /* the Fence after the refused Registered: not delivered */
+    uint32_t id;
+    assert_false(cl_session_node_id(o->s, 0, &id));
+    assert_true(cl_session_retry_ms(o->s) >= 400); /* three failed tries */
+    pthread_mutex_lock(&srv->mu);
+    assert_int_equal(srv->hb_frames, 0);
+    assert_int_equal(srv->nok, 1); /* the server answered; the owner said no */
+    pthread_mutex_unlock(&srv->mu);
+    int connected = 0;
+    for (char *p = buf; (p = strstr(p, "test: connected to")); p++)
+        connected++;
+    if (connected != 1 || strstr(buf, "closed the connection") || strstr(buf, "closing"))
+        fail_msg("the refused tries were logged by the session:\n%s", buf);
+
+    /* The right cluster's controller is back at that address. */
+    pthread_mutex_lock(&srv->mu);
+    srv->cluster_id = o->accept_id;
+    pthread_mutex_unlock(&srv->mu);
+    assert_true(wait_for(o, fence_delivered, 5000));
+    assert_int_equal(o->msgs[0].body, COLOSSUS__MSG__BODY_FENCE);
+    assert_int_equal(o->msgs[0].node, 0);
+    assert_true(cl_session_node_id(o->s, 0, &id));
+    assert_int_equal(cl_session_retry_ms(o->s), 100);
     owner_free(o);
 }
 
@@ -758,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_owner_refuses_controller),
     };
     return cmocka_run_group_tests(tests, crypto_setup, NULL);
 }
