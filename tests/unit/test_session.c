@@ -743,7 +743,7 @@ static void test_backoff(void **state)
     unlink(logpath);
     assert_true(n > 0);
     int lines = 0;
-    for (char *p = buf; (p = strstr(p, "handshake with")); p++)
+    for (char *p = buf; (p = strstr(p, "during the handshake")); p++)
         lines++;
     if (lines != 1) fail_msg("%d log lines for one kind of failure:\n%s", lines, buf);
     owner_free(o);
