@@ -108,7 +108,7 @@ t 2 err "colossus wait: --controller is longer than 255 bytes" wait 1 --controll
 COLOSSUS_CONTROLLER=$LONG:1 t 1 err "colossus nodes: \$COLOSSUS_CONTROLLER is longer than 255 bytes" nodes --key "$T/key"
 mkdir -p "$T/longaddr" && echo "$LONG:1" > "$T/longaddr/address"
 COLOSSUS_DIR=$T/longaddr t 1 err "colossus jobs: the address in $T/longaddr/address is longer than 255 bytes" jobs --key "$T/key"
-DEEP=$(printf '/d%.0s' $(seq 2100))
+DEEP=$T/deep$(printf '/d%.0s' $(seq 2100)) # inside $T, should a cut path ever be made
 COLOSSUS_DIR=$DEEP t 1 err "colossus jobs: \$COLOSSUS_DIR is longer than 4095 bytes" jobs
 t 2 err "colossus up: --dir is longer than 2047 bytes" up --dir "$DEEP"
 
