@@ -78,7 +78,7 @@ build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcol
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) -lcmocka
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOL_BINS)
 asan: $(ASAN_BINS) bin/colossus-asan
 
 # The whole suite: installs what it needs, builds, runs unit tests (plain and ASan+UBSan),

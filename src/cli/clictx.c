@@ -49,39 +49,63 @@ void cl_cli_usage_common(FILE *f)
            "  -h, --help              this text\n");
 }
 
-void cl_cli_dir(char *buf, size_t len)
+int cl_cli_dir(const char *cmd, char *buf, size_t len)
 {
-    const char *d = getenv("COLOSSUS_DIR");
-    if (d && *d) {
-        snprintf(buf, len, "%s", d);
-        return;
+    const char *d = getenv("COLOSSUS_DIR"), *home = getenv("HOME");
+    int n;
+    if (d && *d)
+        n = snprintf(buf, len, "%s", d);
+    else
+        n = snprintf(buf, len, "%s/.colossus", home && *home ? home : ".");
+    if (n >= 0 && (size_t)n < len) return 0;
+    if (cmd)
+        fprintf(stderr, "colossus %s: %s is longer than %zu bytes\n", cmd,
+                d && *d ? "$COLOSSUS_DIR" : "$HOME/.colossus", len - 1);
+    return -1;
+}
+
+/* The controller's address from the first line of the file `colossus up` left. */
+static int address_file(cl_cli_t *c, const char *path)
+{
+    cl_error_t err;
+    size_t len;
+    char *text = cl_read_file(path, &len, &err);
+    if (!text) {
+        fprintf(stderr,
+                "colossus %s: no controller given: use --controller HOST:PORT, set "
+                "COLOSSUS_CONTROLLER, or start a local cluster with 'colossus up' "
+                "(looked for %s)\n",
+                c->cmd, path);
+        return -1;
     }
-    const char *home = getenv("HOME");
-    snprintf(buf, len, "%s/.colossus", home && *home ? home : ".");
+    text[strcspn(text, "\r\n")] = 0;
+    int n = snprintf(c->addr, sizeof c->addr, "%s", text);
+    free(text);
+    if ((size_t)n < sizeof c->addr) return 0;
+    fprintf(stderr, "colossus %s: the address in %s is longer than %zu bytes\n", c->cmd, path,
+            sizeof c->addr - 1);
+    return -1;
 }
 
 int cl_cli_resolve(cl_cli_t *c)
 {
-    char dir[2048], path[2200];
+    char dir[4096], path[4200];
     cl_error_t err;
-    cl_cli_dir(dir, sizeof dir);
+    c->status = CL_EXIT_FAILED;
+    if (cl_cli_dir(c->cmd, dir, sizeof dir) < 0) return -1;
     const char *addr = c->controller_opt ? c->controller_opt : getenv("COLOSSUS_CONTROLLER");
     if (addr && *addr) {
+        if (strlen(addr) >= sizeof c->addr) {
+            fprintf(stderr, "colossus %s: %s is longer than %zu bytes\n", c->cmd,
+                    c->controller_opt ? "--controller" : "$COLOSSUS_CONTROLLER",
+                    sizeof c->addr - 1);
+            if (c->controller_opt) c->status = CL_EXIT_USAGE;
+            return -1;
+        }
         snprintf(c->addr, sizeof c->addr, "%s", addr);
     } else {
         snprintf(path, sizeof path, "%s/address", dir);
-        FILE *f = fopen(path, "r");
-        if (!f || !fgets(c->addr, sizeof c->addr, f)) {
-            fprintf(stderr,
-                    "colossus %s: no controller given: use --controller HOST:PORT, set "
-                    "COLOSSUS_CONTROLLER, or start a local cluster with 'colossus up' "
-                    "(looked for %s)\n",
-                    c->cmd, path);
-            if (f) fclose(f);
-            return -1;
-        }
-        fclose(f);
-        c->addr[strcspn(c->addr, "\r\n")] = 0;
+        if (address_file(c, path) < 0) return -1;
     }
     const char *key = c->key_opt ? c->key_opt : getenv("COLOSSUS_KEY");
     if (!(key && *key)) {
@@ -99,18 +123,46 @@ int cl_cli_resolve(cl_cli_t *c)
     return 0;
 }
 
-int cl_cli_dial(cl_cli_t *c, cl_error_t *err)
+int cl_cli_dial(cl_cli_t *c, cl_client_fail_t *fail, cl_error_t *err)
 {
-    c->conn = cl_client_connect(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, err);
+    c->conn =
+        cl_client_dial(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, fail, err);
     return c->conn ? 0 : -1;
+}
+
+void cl_cli_say(const cl_cli_t *c, const char *text)
+{
+    fprintf(stderr, "colossus %s: ", c->cmd);
+    cl_text_put(stderr, text);
+    fputc('\n', stderr);
+}
+
+void cl_cli_fail(cl_cli_t *c, const cl_client_fail_t *fail, const cl_error_t *err)
+{
+    const char *known = cl_client_fail_known(fail);
+    c->status = CL_EXIT_FAILED;
+    if (fail->sent && c->unknown[0]) {
+        c->status = CL_EXIT_UNKNOWN;
+        known = NULL;
+    } else if (fail->sent) {
+        known = ""; /* a read that was not answered: nothing changed either way */
+    }
+    fprintf(stderr, "colossus %s: ", c->cmd);
+    cl_text_put(stderr, err->msg);
+    if (!known)
+        fprintf(stderr, "; the request was sent but not acknowledged: %s", c->unknown);
+    else if (known[0])
+        fprintf(stderr, "; %s", known);
+    fputc('\n', stderr);
 }
 
 int cl_cli_connect(cl_cli_t *c)
 {
     cl_error_t err;
+    cl_client_fail_t fail;
     if (cl_cli_resolve(c) < 0) return -1;
-    if (cl_cli_dial(c, &err) < 0) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
+    if (cl_cli_dial(c, &fail, &err) < 0) {
+        cl_cli_fail(c, &fail, &err);
         return -1;
     }
     return 0;
@@ -121,11 +173,12 @@ Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
     cl_error_t err;
     Colossus__Msg *m = cl_client_call(c->conn, req, timeout_ms, &err);
     if (!m) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
+        cl_cli_fail(c, &c->conn->fail, &err);
         return NULL;
     }
     if (!m->response->ok) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, m->response->error);
+        c->status = CL_EXIT_FAILED;
+        cl_cli_say(c, m->response->error);
         cl_msg_free(m);
         return NULL;
     }
@@ -177,7 +230,7 @@ int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *t
                 cl_cli_text_f *to_text)
 {
     Colossus__Msg *m = cl_cli_ask(c, req, 30000);
-    if (!m) return 1;
+    if (!m) return c->status;
     int rc = 0;
     if (json)
         rc = cl_cli_json_out(c, to_json(m->response));

@@ -10,7 +10,19 @@
 #include <jansson.h>
 
 #include "cli/flags.h"
+#include "cli/text.h"
 #include "proto/client.h"
+
+/* Exit statuses of the client commands (written down in `colossus --help`). */
+enum {
+    CL_EXIT_FAILED = 1,  /* not done: answered with an error, refused, or nothing was sent */
+    CL_EXIT_USAGE = 2,   /* bad usage */
+    CL_EXIT_UNKNOWN = 3, /* a change was sent but not acknowledged: its outcome is unknown */
+};
+
+/* The longest drain reason the controller keeps (ctl.h: a node's reason is 128 bytes); a
+ * longer one is refused here rather than cut there. */
+#define CL_CLI_REASON_MAX 127
 
 typedef struct cl_cli {
     const char *cmd; /* subcommand name, for messages */
@@ -18,6 +30,11 @@ typedef struct cl_cli {
     char addr[256];
     uint8_t key[CL_KEY_BYTES];
     cl_client_t *conn;
+    /* A command that changes something says here what its user should know and check when
+     * its request was sent but not acknowledged ("it may or may not have been accepted (check
+     * with 'colossus jobs --all')"); empty for a read, whose loss is a plain failure. */
+    char unknown[160];
+    int status; /* after a failure: CL_EXIT_FAILED, or CL_EXIT_UNKNOWN (see unknown) */
 } cl_cli_t;
 
 /* Long option values of the shared options; a command's own start at CL_CLI_OPT_FIRST. */
@@ -51,20 +68,31 @@ void cl_cli_usage_common(FILE *f);
 int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
                       const char *what, bool *json, bool *all, int *status);
 
-/* The directory `colossus up` uses: $COLOSSUS_DIR, else ~/.colossus. */
-void cl_cli_dir(char *buf, size_t len);
-/* Find the controller's address and load the key; prints the problem and returns -1 when
- * there is none to use. */
+/* The directory `colossus up` uses: $COLOSSUS_DIR, else ~/.colossus. 0, or -1 when it does
+ * not fit in len, after saying so as "colossus CMD: ..." (quietly when cmd is NULL). */
+int cl_cli_dir(const char *cmd, char *buf, size_t len);
+/* Find the controller's address and load the key; prints the problem and returns -1 with
+ * c->status when there is none to use (an address longer than 255 bytes is refused, not
+ * cut: status 2 when --controller gave it). */
 int cl_cli_resolve(cl_cli_t *c);
-/* Connect to the resolved address: 0, or -1 with the reason in err. */
-int cl_cli_dial(cl_cli_t *c, cl_error_t *err);
-/* cl_cli_resolve, then cl_cli_dial; prints the problem and returns -1 on failure. */
+/* Connect to the resolved address: 0, or -1 with the reason in err and where it failed in
+ * *fail. */
+int cl_cli_dial(cl_cli_t *c, cl_client_fail_t *fail, cl_error_t *err);
+/* Say a failed step on stderr, "colossus CMD: <what happened>; <what is known>" (the known
+ * part from fail, or c->unknown when a change was sent and not acknowledged), and set
+ * c->status. */
+void cl_cli_fail(cl_cli_t *c, const cl_client_fail_t *fail, const cl_error_t *err);
+/* cl_cli_resolve, then cl_cli_dial; prints the problem and returns -1 with c->status on
+ * failure. */
 int cl_cli_connect(cl_cli_t *c);
-/* Send req, wait for the response; prints the problem and returns NULL on failure or when
- * the controller answered !ok (then also prints its error). Caller frees with cl_msg_free. */
+/* Send req, wait for the response; prints the problem and returns NULL with c->status on
+ * failure or when the controller answered !ok (then prints its error, status 1). Caller
+ * frees with cl_msg_free. */
 Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
 /* Connect, one round trip, close: cl_cli_connect + cl_cli_call + cl_cli_close. */
 Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
+/* "colossus CMD: <text>" on stderr, text from elsewhere (the controller) escaped (text.h). */
+void cl_cli_say(const cl_cli_t *c, const char *text);
 void cl_cli_close(cl_cli_t *c);
 /* Parse a job id; prints and returns -1 when bad. */
 int cl_cli_jobid(const cl_cli_t *c, const char *s, uint64_t *out);

@@ -1,5 +1,6 @@
 /* jobcmds.c - the job subcommands that act on jobs: submit, cancel, wait, logs (the views,
  * jobs and show, are in jobview.c). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,12 @@ static void usage_submit(FILE *f)
                "  --name NAME             the job's name (default: the command's)\n"
                "  --tenant T              tenant for fair share (default: default)\n"
                "  --priority P            -1000000..1000000, higher first (default 0)\n"
-               "  --time-limit MIN        stop the job after MIN minutes, fractions allowed\n"
+               "  --time-limit MIN        stop the job after MIN minutes, fractions allowed,\n"
+               "                          at least 1 second (0.0167 min), at most 525600\n"
                "  --max-restarts R        restarts after failures, 0..1000 (default 3)\n");
     cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 queued, 1 not queued, 2 bad usage, 3 sent but not acknowledged\n"
+               "(it may or may not have been queued; see colossus --help).\n");
 }
 
 /* One option of submit into s; 0, or 2 (bad usage, already said). */
@@ -59,9 +63,11 @@ static int submit_opt(cl_cli_t *c, int o, Colossus__SubmitReq *s)
         break;
     case OPT_TLIMIT:
         rc = cl_flag_double(cmd, "--time-limit", optarg, 0, 525600, &m);
-        if (rc == 0 && !(m > 0)) {
+        /* Under a second is a slip (1e-9 was taken), not a limit any job could keep. */
+        if (rc == 0 && !(m * 60 >= 1)) {
             fprintf(stderr,
-                    "colossus submit: --time-limit must be more than 0 minutes, not '%s'\n",
+                    "colossus submit: --time-limit must be at least 1 second (0.0167 "
+                    "minutes), not '%s'\n",
                     optarg);
             rc = -1;
         }
@@ -104,8 +110,13 @@ int cmd_submit(int argc, char **argv)
     }
     s.argv = argv + optind;
     s.n_argv = (size_t)(argc - optind);
-    char cwd[4096];
-    s.cwd = getcwd(cwd, sizeof cwd) ? cwd : "";
+    char *cwd = get_current_dir_name(); /* any length: a cut one would be another directory */
+    if (!cwd) {
+        fprintf(stderr, "colossus submit: cannot tell the working directory: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    s.cwd = cwd;
     if (!s.name[0]) {
         const char *b = strrchr(s.argv[0], '/');
         s.name = (char *)(b ? b + 1 : s.argv[0]);
@@ -113,8 +124,11 @@ int cmd_submit(int argc, char **argv)
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
     r.submit = &s;
+    snprintf(c.unknown, sizeof c.unknown,
+             "it may or may not have been accepted (check with 'colossus jobs --all')");
     Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
-    if (!m) return 1;
+    free(cwd);
+    if (!m) return c.status;
     printf("%llu\n", (unsigned long long)m->response->job);
     cl_msg_free(m);
     return 0;
@@ -125,6 +139,8 @@ static void usage_cancel(FILE *f)
     fprintf(f, "usage: colossus cancel [OPTIONS] JOB\n"
                "Cancel a job: its ranks get TERM, then KILL after the grace period.\n");
     cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 cancelled, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
+               "(see colossus --help).\n");
 }
 
 static void usage_wait(FILE *f)
@@ -174,8 +190,11 @@ int cmd_cancel(int argc, char **argv)
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
     r.cancel = id;
+    snprintf(c.unknown, sizeof c.unknown,
+             "job %llu may or may not have been cancelled (check with 'colossus show %llu')",
+             (unsigned long long)id, (unsigned long long)id);
     Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
-    if (!m) return 1;
+    if (!m) return c.status;
     cl_msg_free(m);
     return 0;
 }
@@ -185,18 +204,51 @@ static int wait_done(cl_cli_t *c, uint64_t id, Colossus__Msg *m)
 {
     Colossus__Response *rs = m->response;
     Colossus__JobInfo *j = rs->ok ? cl_cli_one_job(c, m) : NULL;
-    if (!rs->ok) fprintf(stderr, "colossus wait: %s\n", rs->error);
+    if (!rs->ok) cl_cli_say(c, rs->error);
     if (!j) {
         cl_msg_free(m);
         return 1;
     }
     int ok = !strcmp(j->state, "succeeded");
-    printf("job %llu %s", (unsigned long long)id, j->state);
+    printf("job %llu ", (unsigned long long)id);
+    cl_text_put(stdout, j->state);
     if (j->has_exit_code) printf(" (exit code %d)", j->exit_code);
-    if (j->reason[0]) printf(": %s", j->reason);
+    if (j->reason[0]) {
+        fputs(": ", stdout);
+        cl_text_put(stdout, j->reason);
+    }
     putchar('\n');
     cl_msg_free(m);
     return ok ? 0 : 1;
+}
+
+/* One Wait round trip of at most left_ms (< 0: no limit): 0 with *m, or -1 after saying why
+ * (quietly when the time was up) with *stop set when retrying cannot help. */
+static int wait_once(cl_cli_t *c, uint64_t id, double left_ms, Colossus__Msg **m, bool *stop)
+{
+    cl_error_t err;
+    cl_client_fail_t fail;
+    *m = NULL;
+    if (cl_cli_dial(c, &fail, &err) == 0) {
+        Colossus__Request r = COLOSSUS__REQUEST__INIT;
+        r.body_case = COLOSSUS__REQUEST__BODY_WAIT;
+        r.wait = id;
+        /* A call waits at most an hour (a timeout is an int of ms): then a new one. */
+        int ms = left_ms < 0 ? -1 : left_ms < 1 ? 1 : left_ms > 3.6e6 ? 3600000 : (int)left_ms;
+        *m = cl_client_call(c->conn, &r, ms, &err);
+        fail = c->conn->fail;
+        cl_cli_close(c);
+        if (*m) return 0;
+    }
+    *stop = fail.stage == CL_CLIENT_REFUSED && fail.why == COLOSSUS__REFUSED__WHY__WRONG_KEY;
+    if (*stop)
+        cl_cli_fail(c, &fail, &err);
+    else if (!fail.timed_out || fail.stage != CL_CLIENT_LOST) {
+        fputs("colossus wait: ", stderr);
+        cl_text_put(stderr, err.msg);
+        fputs("; retrying\n", stderr);
+    }
+    return -1;
 }
 
 /* Waits across controller restarts: a lost connection is retried until the timeout. */
@@ -211,30 +263,21 @@ int cmd_wait(int argc, char **argv)
     int status;
     if (one_job(&c, &f, argc, argv, &id, &timeout_s, &status) < 0) return status;
     /* Nothing to retry without an address or a key. */
-    if (cl_cli_resolve(&c) < 0) return 1;
-    double deadline = timeout_s ? cl_now_ms() / 1000 + (double)timeout_s : 0;
+    if (cl_cli_resolve(&c) < 0) return c.status;
+    double deadline = timeout_s ? cl_now_ms() + (double)timeout_s * 1000 : 0;
     for (;;) {
-        cl_error_t err;
-        if (cl_cli_dial(&c, &err) < 0) {
-            fprintf(stderr, "colossus wait: %s; retrying\n", err.msg);
-        } else {
-            Colossus__Request r = COLOSSUS__REQUEST__INIT;
-            r.body_case = COLOSSUS__REQUEST__BODY_WAIT;
-            r.wait = id;
-            int left = deadline ? (int)((deadline - cl_now_ms() / 1000) * 1000) : -1;
-            if (deadline && left <= 0) left = 1;
-            Colossus__Msg *m = cl_client_call(c.conn, &r, left, &err);
-            cl_cli_close(&c);
-            if (m) return wait_done(&c, id, m);
-            if (!(strstr(err.msg, "timed out") && deadline && cl_now_ms() / 1000 >= deadline))
-                fprintf(stderr, "colossus wait: %s; retrying\n", err.msg);
-        }
-        if (deadline && cl_now_ms() / 1000 >= deadline) {
+        Colossus__Msg *m;
+        bool stop = false;
+        double t0 = cl_now_ms();
+        if (wait_once(&c, id, deadline ? deadline - t0 : -1, &m, &stop) == 0)
+            return wait_done(&c, id, m);
+        if (stop) return c.status;
+        if (deadline && cl_now_ms() >= deadline) {
             fprintf(stderr, "colossus wait: job %llu did not finish within %ld s\n",
                     (unsigned long long)id, timeout_s);
             return 124;
         }
-        usleep(500000);
+        if (cl_now_ms() - t0 < 500) usleep(500000); /* not after an hour-long call */
     }
 }
 
@@ -256,7 +299,7 @@ static int fetch_log(cl_cli_t *c, uint64_t id, uint32_t rank, bool header)
     r.logs = &q;
     Colossus__Msg *m = cl_cli_call(c, &r, 30000);
     if (!m) return -1;
-    if (header) printf("==> rank %u <==\n", rank);
+    if (header) printf("==> rank %u <==\n", rank); /* the log itself is printed as it is */
     fwrite(m->response->data.data, 1, m->response->data.len, stdout);
     cl_msg_free(m);
     return 0;
@@ -304,8 +347,8 @@ int cmd_logs(int argc, char **argv)
     if (cl_flags_args(&f, argc, argv, 1, 1, "JOB (a job id)") < 0 ||
         cl_cli_jobid(&c, argv[optind], &id) < 0)
         return 2;
-    if (cl_cli_connect(&c) < 0) return 1;
+    if (cl_cli_connect(&c) < 0) return c.status;
     int rc = one ? fetch_log(&c, id, rank, false) : fetch_all_logs(&c, id);
     cl_cli_close(&c);
-    return rc ? 1 : 0;
+    return rc ? c.status : 0;
 }

@@ -36,49 +36,66 @@ static void fmt_time(double t, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void join_nodes(const Colossus__JobInfo *j, char *buf, size_t len)
+/* The job's nodes, "n1,n2", each name escaped; "-" when none. */
+static void put_nodes(const Colossus__JobInfo *j)
 {
-    buf[0] = 0;
-    size_t off = 0;
-    for (size_t i = 0; i < j->n_nodes && off + 2 < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "", j->nodes[i]);
-    if (!j->n_nodes) snprintf(buf, len, "-");
+    for (size_t i = 0; i < j->n_nodes; i++) {
+        if (i) putchar(',');
+        cl_text_put(stdout, j->nodes[i]);
+    }
+    if (!j->n_nodes) putchar('-');
+}
+
+/* "label:        value\n" with the value escaped. */
+static void field(const char *label, const char *value)
+{
+    printf("%-14s", label);
+    cl_text_put(stdout, value);
+    putchar('\n');
 }
 
 static void print_job(const Colossus__JobInfo *j)
 {
-    char nodes[4096], t1[32], t2[32], t3[32], t4[32];
-    join_nodes(j, nodes, sizeof nodes);
+    char t1[32], t2[32], t3[32], t4[32];
     fmt_time(j->submit_time, t1, sizeof t1);
     fmt_time(j->start_time, t2, sizeof t2);
     fmt_time(j->end_time, t3, sizeof t3);
     fmt_time(j->running_time, t4, sizeof t4);
-    printf("id:           %llu\nname:         %s\nstate:        %s\ntenant:       %s\n"
-           "priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        %s\n"
-           "restarts:     %u (max %u)\nincarnation:  %u\n",
-           (unsigned long long)j->id, j->name, j->state, j->tenant, j->priority, j->nnodes,
-           j->gpus_per_node, nodes, j->restarts, j->max_restarts, j->incarnation);
+    printf("id:           %llu\n", (unsigned long long)j->id);
+    field("name:", j->name);
+    field("state:", j->state);
+    field("tenant:", j->tenant);
+    printf("priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        ", j->priority,
+           j->nnodes, j->gpus_per_node);
+    put_nodes(j);
+    printf("\nrestarts:     %u (max %u)\nincarnation:  %u\n", j->restarts, j->max_restarts,
+           j->incarnation);
     if (j->has_exit_code) printf("exit code:    %d\n", j->exit_code);
     if (j->time_limit_s > 0) printf("time limit:   %g min\n", j->time_limit_s / 60);
-    if (j->reason[0]) printf("reason:       %s\n", j->reason);
+    if (j->reason[0]) field("reason:", j->reason);
     printf("submitted:    %s\nstarted:      %s (placed; ranks running: %s)\n"
            "ended:        %s\ncommand:     ",
            t1, t2, t4, t3);
-    for (size_t i = 0; i < j->n_argv; i++)
-        printf(" %s", j->argv[i]);
+    for (size_t i = 0; i < j->n_argv; i++) {
+        putchar(' ');
+        cl_text_put(stdout, j->argv[i]);
+    }
     putchar('\n');
 }
 
 static void print_table(const Colossus__Response *rs)
 {
-    char nodes[4096];
     printf("%-8s %-20s %-10s %-6s %-5s %-8s %s\n", "ID", "NAME", "STATE", "NODES", "GPUS",
            "RESTARTS", "ALLOCATION");
     for (size_t i = 0; i < rs->n_jobs; i++) {
         const Colossus__JobInfo *j = rs->jobs[i];
-        join_nodes(j, nodes, sizeof nodes);
-        printf("%-8llu %-20.20s %-10s %-6u %-5u %-8u %s\n", (unsigned long long)j->id, j->name,
-               j->state, j->nnodes, j->gpus_per_node, j->restarts, nodes);
+        printf("%-8llu ", (unsigned long long)j->id);
+        cl_text_cell(stdout, j->name, 20);
+        putchar(' ');
+        cl_text_cell(stdout, j->state, 10);
+        printf(" %-6u %-5u %-8u ", j->nnodes, j->gpus_per_node, j->restarts);
+        put_nodes(j);
+        putchar('\n');
     }
 }
 
@@ -118,7 +135,7 @@ int cmd_show(int argc, char **argv)
     r.show = id;
     Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
     Colossus__JobInfo *j = m ? cl_cli_one_job(&c, m) : NULL;
-    int rc = j ? 0 : 1;
+    int rc = j ? 0 : m ? 1 : c.status;
     if (j && json)
         rc = cl_cli_json_out(&c, cl_json_job(j));
     else if (j)

@@ -37,7 +37,19 @@ static void usage(FILE *f)
     fprintf(f, "usage: colossus COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (cmds[i].fn) fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
-    fprintf(f, "\nRun 'colossus COMMAND --help' for a command's options.\n");
+    fprintf(f,
+            "\nRun 'colossus COMMAND --help' for a command's options.\n"
+            "\nExit status of the client commands (submit, jobs, show, cancel, wait, logs,\n"
+            "nodes, drain, resume, tenants):\n"
+            "  0  done\n"
+            "  1  not done: the controller answered with an error or refused us (its reason\n"
+            "     is printed: a wrong cluster key only when it says so), or it could not be\n"
+            "     reached and nothing was sent\n"
+            "  2  bad usage\n"
+            "  3  submit, cancel, drain, resume: the request was sent but not acknowledged\n"
+            "     (the connection was lost or timed out first): it may or may not have been\n"
+            "     carried out; the message says what to check\n"
+            "  wait also exits 1 when the job failed or was cancelled, 124 after --timeout.\n");
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,13 @@
 /* nodecmds.c - the node subcommands: nodes (a table with health columns, or the API's JSON),
  * drain, resume. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/json.h"
 #include "cli/clictx.h"
 #include "gpu/nvml.h"
+#include "util/util.h"
 
 enum { OPT_REASON = CL_CLI_OPT_FIRST, OPT_CHECK };
 
@@ -21,7 +23,7 @@ static void usage_nodes(FILE *f)
  * uncorrected, summed over the GPUs); "-" where the node does not say. */
 static const char health_head[] = "HEALTH          TEMP_C POWER_W ECC_C/U";
 
-static void health_cols(const Colossus__NodeInfo *n, char *buf, size_t len)
+static void health_cols(const Colossus__NodeInfo *n)
 {
     const char *h = n->health && n->health[0] ? n->health : "-";
     if (!strcmp(h, "none")) h = "ok";
@@ -43,7 +45,8 @@ static void health_cols(const Colossus__NodeInfo *n, char *buf, size_t len)
     if (seen & CL_GPU_F_POWER) snprintf(power, sizeof power, "%.0f", pw / 1000.0);
     if (seen & CL_GPU_F_ECC)
         snprintf(ecc, sizeof ecc, "%llu/%llu", (unsigned long long)ec, (unsigned long long)eu);
-    snprintf(buf, len, "%-15s %6s %7s %-7s", h, temp, power, ecc);
+    cl_text_cell(stdout, h, 15);
+    printf(" %6s %7s %-7s", temp, power, ecc);
 }
 
 static void print_table(const Colossus__Response *rs)
@@ -54,13 +57,19 @@ static void print_table(const Colossus__Response *rs)
            "CONNECTED", health_head, "JOBS / REASON");
     for (size_t i = 0; i < count; i++) {
         const Colossus__NodeInfo *n = v[i];
-        char hc[128];
-        health_cols(n, hc, sizeof hc);
-        printf("%-5u %-20.20s %-9s %-5u %-5u %-9s %s", n->id, n->name, n->state, n->gpus,
-               n->gpus_free, n->connected ? "yes" : "no", hc);
+        printf("%-5u ", n->id);
+        cl_text_cell(stdout, n->name, 20);
+        putchar(' ');
+        cl_text_cell(stdout, n->state, 9);
+        printf(" %-5u %-5u %-9s ", n->gpus, n->gpus_free, n->connected ? "yes" : "no");
+        health_cols(n);
         for (size_t k = 0; k < n->n_jobs; k++)
             printf("%s%llu", k ? "," : " ", (unsigned long long)n->jobs[k]);
-        if (n->reason[0]) printf(" (%s)", n->reason);
+        if (n->reason[0]) {
+            fputs(" (", stdout);
+            cl_text_put(stdout, n->reason);
+            putchar(')');
+        }
         putchar('\n');
     }
 }
@@ -89,9 +98,12 @@ static void usage_drain(FILE *f)
     fprintf(f, "usage: colossus drain [OPTIONS] NODE --reason TEXT\n"
                "       colossus drain [OPTIONS] NODE --check [--reason TEXT]\n"
                "Take a node out of service: running jobs finish, no new job starts there.\n"
-               "  --reason TEXT           why, for the next admin (required without --check)\n"
+               "  --reason TEXT           why, for the next admin (required without --check),\n"
+               "                          at most 127 bytes\n"
                "  --check                 once the node is idle, run a full gpu check on it\n");
     cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 draining, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
+               "(see colossus --help).\n");
 }
 
 static void usage_resume(FILE *f)
@@ -100,6 +112,8 @@ static void usage_resume(FILE *f)
                "Return a node to service (a node its GPU health took out must pass a gpu\n"
                "check first; the controller orders one).\n");
     cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 resumed, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
+               "(see colossus --help).\n");
 }
 
 static int node_admin(int argc, char **argv, bool drain)
@@ -129,6 +143,10 @@ static int node_admin(int argc, char **argv, bool drain)
     if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node name)") < 0) return 2;
     if (drain && !check && (!reason || !reason[0]))
         return cl_flags_fail(&f, "--reason TEXT is required (say why, for the next admin)");
+    if (reason && strlen(reason) > CL_CLI_REASON_MAX)
+        return cl_flags_fail(&f,
+                             "--reason is %zu bytes, longer than the %d the controller keeps",
+                             strlen(reason), CL_CLI_REASON_MAX);
     Colossus__NodeAdmin na = COLOSSUS__NODE_ADMIN__INIT;
     na.node = argv[optind];
     na.reason = (char *)(reason ? reason : "");
@@ -139,11 +157,20 @@ static int node_admin(int argc, char **argv, bool drain)
         r.drain = &na;
     else
         r.resume = &na;
+    snprintf(c.unknown, sizeof c.unknown,
+             "the node may or may not have been %s (check with 'colossus nodes')",
+             drain ? "drained" : "resumed");
     /* A gpu check may run first (full: <= 60 s, the agent gives up at 120 s). */
     Colossus__Msg *m = cl_cli_ask(&c, &r, 180000);
-    if (!m) return 1;
-    if (m->response->data.len)
-        printf("%.*s\n", (int)m->response->data.len, (const char *)m->response->data.data);
+    if (!m) return c.status;
+    if (m->response->data.len) {
+        char *text = cl_xmalloc(m->response->data.len + 1);
+        memcpy(text, m->response->data.data, m->response->data.len);
+        text[m->response->data.len] = 0;
+        cl_text_put(stdout, text);
+        putchar('\n');
+        free(text);
+    }
     cl_msg_free(m);
     return 0;
 }

@@ -22,9 +22,9 @@ static void print_table(const Colossus__Response *rs)
            "PENDING", "RUNNING", "GPUS");
     for (size_t i = 0; i < rs->n_tenants; i++) {
         const Colossus__TenantInfo *t = rs->tenants[i];
-        printf("%-20.20s %8g %12.1f %9.4f %7u %7u %7u\n", t->name, t->shares,
-               t->usage_gpu_s / 3600, t->fairshare, t->jobs_pending, t->jobs_running,
-               t->gpus_running);
+        cl_text_cell(stdout, t->name, 20);
+        printf(" %8g %12.1f %9.4f %7u %7u %7u\n", t->shares, t->usage_gpu_s / 3600,
+               t->fairshare, t->jobs_pending, t->jobs_running, t->gpus_running);
     }
 }
 

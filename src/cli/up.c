@@ -118,12 +118,16 @@ static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t
             return -1;
     }
     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
-    *status = 1;
     char raw[2048];
+    if (d && strlen(d) >= sizeof raw) {
+        cl_flags_fail(&f, "--dir is longer than %zu bytes", sizeof raw - 1);
+        return -1;
+    }
+    *status = 1;
     if (d)
         snprintf(raw, sizeof raw, "%s", d);
-    else
-        cl_cli_dir(raw, sizeof raw);
+    else if (cl_cli_dir(cmd, raw, sizeof raw) < 0)
+        return -1;
     if (cl_mkdir_p(raw, 0700) < 0) {
         fprintf(stderr, "colossus %s: cannot create %s: %s\n", cmd, raw, strerror(errno));
         return -1;
@@ -296,8 +300,8 @@ static int wait_up(const char *dir, const char *key, const char *addr, uint32_t 
 static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uint32_t gpn)
 {
     char def[2048], defreal[PATH_MAX];
-    cl_cli_dir(def, sizeof def);
-    bool is_default = realpath(def, defreal) && !strcmp(defreal, dir);
+    bool is_default = cl_cli_dir(NULL, def, sizeof def) == 0 && realpath(def, defreal) &&
+                      !strcmp(defreal, dir);
     printf("Colossus is up: controller at %s, %u agents x %u GPUs (simulated), state in %s\n\n",
            addr, nodes, gpn, dir);
     if (!is_default) printf("  export COLOSSUS_DIR=%s\n", dir);

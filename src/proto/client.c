@@ -64,11 +64,84 @@ int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err)
     return fd;
 }
 
+const char *cl_refused_why_name(Colossus__Refused__Why why)
+{
+    switch (why) {
+    case COLOSSUS__REFUSED__WHY__WRONG_KEY:
+        return "wrong cluster key";
+    case COLOSSUS__REFUSED__WHY__OVERLOADED:
+        return "overloaded";
+    case COLOSSUS__REFUSED__WHY__TIMEOUT:
+        return "timed out";
+    case COLOSSUS__REFUSED__WHY__BAD_INPUT:
+        return "bad input";
+    case COLOSSUS__REFUSED__WHY__SHUTTING_DOWN:
+        return "shutting down";
+    default:
+        return "no reason given";
+    }
+}
+
+const char *cl_client_fail_known(const cl_client_fail_t *f)
+{
+    if (f->sent) return "the request was sent but not acknowledged: its outcome is unknown";
+    switch (f->stage) {
+    case CL_CLIENT_CONNECT:
+    case CL_CLIENT_HANDSHAKE:
+    case CL_CLIENT_REFUSED:
+        return "nothing was sent";
+    case CL_CLIENT_SEND:
+        return "the request was not sent";
+    default:
+        return "";
+    }
+}
+
+/* Record a failure at stage: before the handshake ends it is the handshake's (nothing of a
+ * request has left), after it a request not yet answered makes the outcome unknown. */
+static void failed_at(cl_client_t *c, cl_client_stage_t stage, bool timed_out)
+{
+    if (!c->authed && stage != CL_CLIENT_REFUSED) stage = CL_CLIENT_HANDSHAKE;
+    c->fail =
+        (cl_client_fail_t){.stage = stage,
+                           .sent = c->authed && c->unanswered > 0 && stage != CL_CLIENT_SEND,
+                           .timed_out = timed_out};
+}
+
+static void refused(cl_client_t *c, const Colossus__Refused *r, cl_error_t *err)
+{
+    failed_at(c, CL_CLIENT_REFUSED, false);
+    c->fail.why = r->why;
+    cl_err(err, "the controller at %s refused the connection: %s%s%.160s%s", c->addr,
+           cl_refused_why_name(r->why), r->reason[0] ? " (" : "", r->reason,
+           r->reason[0] ? ")" : "");
+}
+
+/* After a failed write: a Refused the controller sent before closing may be waiting. */
+static void refusal_waiting(cl_client_t *c, cl_error_t *err)
+{
+    cl_client_fail_t keep = c->fail;
+    Colossus__Msg *m = NULL;
+    cl_error_t e;
+    if (cl_client_recv(c, &m, 0, &e) < 0 && c->fail.stage == CL_CLIENT_REFUSED) {
+        *err = e;
+        return;
+    }
+    cl_msg_free(m); /* anything else: the write's failure is what counts */
+    c->fail = keep;
+}
+
 int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err)
 {
     cl_buf_t b = {0};
     if (cl_frame_encode(&c->sess, m, &b) < 0) {
-        cl_err(err, "cannot encode message: %s", strerror(errno));
+        size_t n = colossus__msg__get_packed_size(m);
+        if (n > CL_FRAME_MAX)
+            cl_err(err, "the message is %zu bytes, over the frame limit of %u bytes (4 MiB)", n,
+                   CL_FRAME_MAX);
+        else
+            cl_err(err, "cannot encode a message: %s", strerror(errno));
+        failed_at(c, CL_CLIENT_SEND, false);
         return -1;
     }
     size_t off = 0;
@@ -76,79 +149,119 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err)
         ssize_t w = send(c->fd, b.p + off, b.len - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            cl_err(err, "cannot send to controller: %s", strerror(errno));
+            cl_err(err, "cannot send to the controller at %s: %s", c->addr, strerror(errno));
             cl_buf_free(&b);
+            failed_at(c, CL_CLIENT_SEND, false);
+            refusal_waiting(c, err);
             return -1;
         }
         off += (size_t)w;
     }
     cl_buf_free(&b);
+    if (m->body_case == COLOSSUS__MSG__BODY_REQUEST) c->unanswered++;
+    return 0;
+}
+
+/* The sentence for a connection that ended (r == 0: closed; else errno) or timed out. */
+static void lost(cl_client_t *c, ssize_t r, bool timed_out, int timeout_ms, cl_error_t *err)
+{
+    const char *why = r < 0 ? strerror(errno) : "";
+    const char *before = c->unanswered ? " before it answered" : "";
+    failed_at(c, CL_CLIENT_LOST, timed_out);
+    if (!c->authed && timed_out)
+        cl_err(err, "the controller at %s did not complete the handshake within %g s", c->addr,
+               timeout_ms / 1000.0);
+    else if (!c->authed && r == 0)
+        cl_err(err,
+               "the controller at %s closed the connection during the handshake (overloaded, "
+               "shutting down, or not a colossus controller?)",
+               c->addr);
+    else if (!c->authed)
+        cl_err(err, "the connection to %s broke during the handshake: %s", c->addr, why);
+    else if (timed_out)
+        cl_err(err, "the controller at %s did not answer within %g s", c->addr,
+               timeout_ms / 1000.0);
+    else if (r == 0)
+        cl_err(err, "the connection to the controller at %s closed%s", c->addr, before);
+    else
+        cl_err(err, "the connection to the controller at %s broke%s: %s", c->addr, before, why);
+}
+
+/* A decoded message: a Refused ends the connection; a Response's last part answers. */
+static int received(cl_client_t *c, Colossus__Msg *m, Colossus__Msg **out, cl_error_t *err)
+{
+    if (m->body_case == COLOSSUS__MSG__BODY_REFUSED) {
+        refused(c, m->refused, err);
+        cl_msg_free(m);
+        return -1;
+    }
+    if (m->body_case == COLOSSUS__MSG__BODY_RESPONSE && c->unanswered &&
+        (!m->response->more || !m->response->ok))
+        c->unanswered--;
+    *out = m;
     return 0;
 }
 
 int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t *err)
 {
     long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    *m = NULL;
     for (;;) {
         if (c->in.len) {
-            ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, m, err);
-            if (used < 0) return -1;
+            Colossus__Msg *got = NULL;
+            cl_error_t e;
+            ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, &got, &e);
+            if (used < 0) {
+                failed_at(c, CL_CLIENT_LOST, false);
+                cl_err(err, "bad frame from %s: %s", c->addr, e.msg);
+                return -1;
+            }
             if (used > 0) {
                 cl_buf_consume(&c->in, (size_t)used);
-                return 0;
+                return received(c, got, m, err);
             }
         }
         int wait = -1;
         if (deadline >= 0) {
             long long left = deadline - now_ms();
-            if (left <= 0) {
-                cl_err(err, "timed out waiting for the controller");
-                return -1;
-            }
-            wait = (int)left;
+            wait = left > 0 ? (int)left : 0;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, wait);
         if (pr < 0 && errno == EINTR) continue;
-        if (pr == 0) continue;
-        if (cl_buf_reserve(&c->in, 65536) < 0) {
-            cl_err(err, "out of memory");
+        if (pr < 0) {
+            lost(c, -1, false, timeout_ms, err);
             return -1;
         }
+        if (pr == 0) {
+            if (deadline >= 0 && now_ms() >= deadline) {
+                lost(c, 0, true, timeout_ms, err);
+                return -1;
+            }
+            continue;
+        }
+        if (cl_buf_reserve(&c->in, 65536) < 0) cl_oom(65536, __FILE__, __LINE__);
         ssize_t r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            cl_err(err, "connection to the controller closed%s%s", r < 0 ? ": " : "",
-                   r < 0 ? strerror(errno) : "");
+            lost(c, r, false, timeout_ms, err);
             return -1;
         }
         c->in.len += (size_t)r;
     }
 }
 
-cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES],
-                               Colossus__Role role, const char *peer, int timeout_ms,
-                               cl_error_t *err)
+/* Hello, Auth, AuthOk: both sides prove the key (frame.h). 0, or -1 with err and c->fail. */
+static int handshake(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__Role role,
+                     const char *peer, int timeout_ms, cl_error_t *err)
 {
-    int fd = cl_tcp_connect(addr, timeout_ms, err);
-    if (fd < 0) return NULL;
-    cl_client_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        cl_err(err, "out of memory");
-        return NULL;
-    }
-    c->fd = fd;
-    cl_sess_init_handshake(&c->sess, false);
     Colossus__Msg *m = NULL;
-    cl_error_t e2;
-    if (cl_client_recv(c, &m, timeout_ms, &e2) < 0) {
-        cl_err(err, "handshake with %s failed: %s", addr, e2.msg);
-        goto fail;
-    }
+    if (cl_client_recv(c, &m, timeout_ms, err) < 0) return -1;
     if (m->body_case != COLOSSUS__MSG__BODY_HELLO || m->hello->nonce.len != CL_NONCE_BYTES) {
-        cl_err(err, "handshake with %s failed: expected a hello", addr);
-        goto fail;
+        cl_err(err, "the handshake with %s failed: its first message was not a hello", c->addr);
+        cl_msg_free(m);
+        failed_at(c, CL_CLIENT_HANDSHAKE, false);
+        return -1;
     }
     uint8_t sn[CL_NONCE_BYTES], cn[CL_NONCE_BYTES], proof[32];
     memcpy(sn, m->hello->nonce.data, CL_NONCE_BYTES);
@@ -166,47 +279,66 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     Colossus__Msg out = COLOSSUS__MSG__INIT;
     out.body_case = COLOSSUS__MSG__BODY_AUTH;
     out.auth = &auth;
-    if (cl_client_send(c, &out, err) < 0) goto fail;
-    if (cl_client_recv(c, &m, timeout_ms, &e2) < 0) {
-        cl_err(err, "the controller at %s refused us: wrong cluster key? (%s)", addr, e2.msg);
-        goto fail;
-    }
-    if (m->body_case == COLOSSUS__MSG__BODY_REFUSED) {
-        cl_err(err, "the controller at %s refused us: %s", addr, m->refused->reason);
-        goto fail;
-    }
+    if (cl_client_send(c, &out, err) < 0 || cl_client_recv(c, &m, timeout_ms, err) < 0)
+        return -1;
     cl_auth_proof(key, "colossus-server", sn, cn, proof);
-    if (m->body_case != COLOSSUS__MSG__BODY_AUTH_OK || m->auth_ok->proof.len != 32 ||
-        !cl_auth_equal(m->auth_ok->proof.data, proof, 32)) {
-        cl_err(err, "the controller at %s did not prove the cluster key", addr);
-        goto fail;
+    bool proven = m->body_case == COLOSSUS__MSG__BODY_AUTH_OK && m->auth_ok->proof.len == 32 &&
+                  cl_auth_equal(m->auth_ok->proof.data, proof, 32);
+    cl_msg_free(m);
+    if (!proven) {
+        cl_err(err,
+               "the controller at %s did not prove the cluster key (a controller of another "
+               "cluster?)",
+               c->addr);
+        failed_at(c, CL_CLIENT_HANDSHAKE, false);
+        return -1;
     }
-    cl_msg_free(m);
     cl_sess_rekey(&c->sess, key, sn, cn);
+    c->authed = true;
+    return 0;
+}
+
+cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
+                            Colossus__Role role, const char *peer, int timeout_ms,
+                            cl_client_fail_t *fail, cl_error_t *err)
+{
+    cl_client_fail_t none;
+    if (!fail) fail = &none;
+    *fail = (cl_client_fail_t){.stage = CL_CLIENT_CONNECT};
+    int fd = cl_tcp_connect(addr, timeout_ms, err);
+    if (fd < 0) return NULL;
+    cl_client_t *c = cl_xcalloc(1, sizeof *c);
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    cl_sess_init_handshake(&c->sess, false);
+    if (handshake(c, key, role, peer, timeout_ms, err) < 0) {
+        *fail = c->fail;
+        cl_client_close(c);
+        return NULL;
+    }
+    *fail = (cl_client_fail_t){0};
     return c;
-fail:
-    cl_msg_free(m);
-    cl_client_close(c);
-    return NULL;
+}
+
+cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES],
+                               Colossus__Role role, const char *peer, int timeout_ms,
+                               cl_error_t *err)
+{
+    return cl_client_dial(addr, key, role, peer, timeout_ms, NULL, err);
 }
 
 /* Move the jobs, nodes and tenants of a following part (Response.more) to the end of the
  * first's. */
-static int grow(void ***v, size_t n, size_t add)
+static void grow(void ***v, size_t n, size_t add)
 {
-    if (!add) return 0;
-    void **nv = realloc(*v, (n + add) * sizeof *nv);
-    if (!nv) return -1;
-    *v = nv;
-    return 0;
+    if (add) *v = cl_xrealloc(*v, (n + add) * sizeof **v);
 }
 
-static int join_parts(Colossus__Response *to, Colossus__Response *from)
+static void join_parts(Colossus__Response *to, Colossus__Response *from)
 {
-    if (grow((void ***)&to->jobs, to->n_jobs, from->n_jobs) < 0 ||
-        grow((void ***)&to->nodes, to->n_nodes, from->n_nodes) < 0 ||
-        grow((void ***)&to->tenants, to->n_tenants, from->n_tenants) < 0)
-        return -1;
+    grow((void ***)&to->jobs, to->n_jobs, from->n_jobs);
+    grow((void ***)&to->nodes, to->n_nodes, from->n_nodes);
+    grow((void ***)&to->tenants, to->n_tenants, from->n_tenants);
     for (size_t i = 0; i < from->n_jobs; i++)
         to->jobs[to->n_jobs++] = from->jobs[i];
     for (size_t i = 0; i < from->n_nodes; i++)
@@ -214,7 +346,6 @@ static int join_parts(Colossus__Response *to, Colossus__Response *from)
     for (size_t i = 0; i < from->n_tenants; i++)
         to->tenants[to->n_tenants++] = from->tenants[i];
     from->n_jobs = from->n_nodes = from->n_tenants = 0; /* now owned by `to` */
-    return 0;
 }
 
 Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,
@@ -239,12 +370,8 @@ Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeou
         }
         if (!first) {
             first = m;
-        } else if (join_parts(first->response, m->response) < 0) {
-            cl_msg_free(m);
-            cl_msg_free(first);
-            cl_err(err, "out of memory");
-            return NULL;
         } else {
+            join_parts(first->response, m->response);
             first->response->more = m->response->more;
             cl_msg_free(m);
         }

@@ -1,30 +1,85 @@
 /* client.h - a blocking, authenticated connection to the controller, for the CLI, the client
- * library and the agent's connect step (the agent then hands the socket to its libuv loop). */
+ * library and the agent's connect step (the agent then hands the socket to its libuv loop).
+ *
+ * Every failure says what is known of the request it carried (cl_client_fail_t): nothing was
+ * sent (no connection, a handshake that broke off), the controller refused us (its Refused
+ * frame, with its reason: a wrong cluster key is said only when the controller says so), or a
+ * request was sent and its answer never came (the connection closed, broke or timed out),
+ * so its outcome is unknown. */
 #ifndef COLOSSUS_PROTO_CLIENT_H
 #define COLOSSUS_PROTO_CLIENT_H
 
 #include "proto/frame.h"
 
+/* Where a client's step failed. */
+typedef enum cl_client_stage {
+    CL_CLIENT_OK = 0,    /* no failure */
+    CL_CLIENT_CONNECT,   /* no connection (bad address, unknown host, TCP refused or timed
+                            out): nothing was sent */
+    CL_CLIENT_HANDSHAKE, /* connected, but the handshake broke off without a refusal (closed,
+                            timed out, a bad frame, the controller did not prove the key):
+                            nothing was sent */
+    CL_CLIENT_REFUSED,   /* the controller sent Refused before closing (fail.why) */
+    CL_CLIENT_SEND,      /* a frame could not be written (too large, or the connection is
+                            gone): the controller carries out whole frames only, so the request
+                            in it was not carried out */
+    CL_CLIENT_LOST,      /* authenticated, then the connection closed, broke, sent a bad frame
+                            or timed out (fail.timed_out) */
+} cl_client_stage_t;
+
+typedef struct cl_client_fail {
+    cl_client_stage_t stage;
+    /* A request had been written whose answer had not come when it failed: its outcome is
+     * unknown (it may have been carried out). Set with LOST and REFUSED. */
+    bool sent;
+    bool timed_out;             /* HANDSHAKE or LOST: our timeout, not the peer */
+    Colossus__Refused__Why why; /* REFUSED: why the controller refused us */
+} cl_client_fail_t;
+
 typedef struct cl_client {
     int fd;
     cl_sess_t sess;
-    cl_buf_t in; /* bytes read but not yet decoded */
+    cl_buf_t in;           /* bytes read but not yet decoded */
+    char addr[256];        /* "HOST:PORT" as given, for messages */
+    bool authed;           /* the handshake is done */
+    uint32_t unanswered;   /* requests sent whose last Response part has not come */
+    cl_client_fail_t fail; /* the last failure of send, recv or call on this client */
 } cl_client_t;
 
-/* Connect to "HOST:PORT" and run the handshake as role. NULL with a sentence on failure
- * ("wrong cluster key" when the controller refuses the proof). Caller closes the result. */
+/* Connect to "HOST:PORT" and run the handshake as role. NULL with a sentence on failure (a
+ * wrong cluster key only when the controller refuses the proof with Refused{WRONG_KEY}), and
+ * where it failed in *fail (may be NULL; stage CONNECT, HANDSHAKE or REFUSED, sent false).
+ * Caller closes the result with cl_client_close(). */
+cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
+                            Colossus__Role role, const char *peer, int timeout_ms,
+                            cl_client_fail_t *fail, cl_error_t *err);
+/* cl_client_dial without *fail. */
 cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES],
                                Colossus__Role role, const char *peer, int timeout_ms,
                                cl_error_t *err);
+/* Send one message (a Request counts as unanswered until its last Response part is
+ * received). 0, or -1 with a sentence and c->fail (SEND, or REFUSED when a Refused was
+ * already waiting). */
 int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err);
-/* Receive one message; timeout_ms < 0 waits forever. 0, or -1 with a sentence (the peer
- * closed, timed out, or sent a bad frame). Free *m with cl_msg_free(). */
+/* Receive one message; timeout_ms < 0 waits forever, 0 takes only what has arrived. 0, or -1
+ * with a sentence and c->fail: the peer closed, broke, sent a bad frame, timed out, or sent
+ * Refused (which is never returned as a message). Free *m with cl_msg_free(). */
 int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t *err);
-/* Send a request and wait for its response (matched by req id). Caller frees the returned
- * message with cl_msg_free(); NULL with a sentence on failure. */
+/* Send a request and wait for its response (matched by req id, parts joined). Caller frees
+ * the returned message with cl_msg_free(); NULL with a sentence and c->fail on failure (SEND:
+ * the request was not carried out; LOST or REFUSED with fail.sent: its outcome is unknown). A
+ * Response with ok false is an answer, not a failure. */
 Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,
                               cl_error_t *err);
-void cl_client_close(cl_client_t *c);
+void cl_client_close(cl_client_t *c); /* accepts NULL */
+
+/* What f says of the request, as a clause for a message (static text): "nothing was sent"
+ * (CONNECT, HANDSHAKE, REFUSED before any request), "the request was not sent" (SEND), "the
+ * request was sent but not acknowledged: its outcome is unknown" (fail.sent), else "". */
+const char *cl_client_fail_known(const cl_client_fail_t *f);
+/* A Refused reason in words: "wrong cluster key", "overloaded", "timed out", "bad input",
+ * "shutting down", "no reason given" (OTHER or a value this build does not know). */
+const char *cl_refused_why_name(Colossus__Refused__Why why);
 
 /* Connect a TCP socket with a timeout; fd or -1 with a sentence. */
 int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err);

@@ -56,7 +56,11 @@ t 2 err "colossus submit: -N must be a number in 1..1000000, not 'x'" submit -N 
 t 2 err "colossus submit: --gpus-per-node must be a number in 1..64, not '65'" submit --gpus-per-node 65 -- true
 t 2 err "colossus submit: --priority must be a number in -1000000..1000000, not '1.5'" submit --priority 1.5 -- true
 t 2 err "colossus submit: --time-limit must be a number in [0, 525600], not 'soon'" submit --time-limit soon -- true
-t 2 err "colossus submit: --time-limit must be more than 0 minutes, not '0'" submit --time-limit 0 -- true
+t 2 err "colossus submit: --time-limit must be at least 1 second (0.0167 minutes), not '0'" submit --time-limit 0 -- true
+t 2 err "colossus submit: --time-limit must be at least 1 second (0.0167 minutes), not '1e-9'" submit --time-limit 1e-9 -- true
+t 2 err "colossus submit: --time-limit must be at least 1 second (0.0167 minutes), not '0.0166'" submit --time-limit 0.0166 -- true
+t 2 err "colossus submit: --time-limit must be a number in [0, 525600], not '525601'" submit --time-limit 525601 -- true
+t 2 err "colossus submit: --time-limit must be a number in [0, 525600], not 'nan'" submit --time-limit nan -- true
 t 2 err "colossus submit: --max-restarts must be a number in 0..1000, not '-1'" submit --max-restarts -1 -- true
 t 2 err "colossus wait: --timeout must be a number in 1..100000000, not '0'" wait 1 --timeout 0
 t 2 err "colossus logs: --rank must be a number in 0..100000000, not 'x'" logs 1 --rank x
@@ -91,6 +95,22 @@ t 2 err "colossus resume: unexpected argument 'n2'" resume n1 n2
 t 2 err "colossus resume: missing NODE" resume
 t 2 err "colossus resume: unknown option '--reason'" resume n1 --reason r
 t 2 err "colossus submit: no command given" submit -N 2
+
+# Values that do not fit are refused with the limit named, never cut or clamped.
+R127=$(printf 'r%.0s' $(seq 127))
+t 2 err "colossus drain: --reason is 128 bytes, longer than the 127 the controller keeps" drain n1 --reason "${R127}x"
+t 1 err "colossus drain: no controller given" drain n1 --reason "$R127" # 127 fits
+t 2 err "colossus drain: --reason is 128 bytes, longer than the 127" drain n1 --check --reason "${R127}x"
+LONG=$(printf 'h%.0s' $(seq 300))
+t 2 err "colossus jobs: --controller is longer than 255 bytes" jobs --controller "$LONG:1" --key "$T/key"
+t 2 err "colossus submit: --controller is longer than 255 bytes" submit --controller "$LONG:1" --key "$T/key" -- true
+t 2 err "colossus wait: --controller is longer than 255 bytes" wait 1 --controller "$LONG:1" --key "$T/key"
+COLOSSUS_CONTROLLER=$LONG:1 t 1 err "colossus nodes: \$COLOSSUS_CONTROLLER is longer than 255 bytes" nodes --key "$T/key"
+mkdir -p "$T/longaddr" && echo "$LONG:1" > "$T/longaddr/address"
+COLOSSUS_DIR=$T/longaddr t 1 err "colossus jobs: the address in $T/longaddr/address is longer than 255 bytes" jobs --key "$T/key"
+DEEP=$T/deep$(printf '/d%.0s' $(seq 2100)) # inside $T, should a cut path ever be made
+COLOSSUS_DIR=$DEEP t 1 err "colossus jobs: \$COLOSSUS_DIR is longer than 4095 bytes" jobs
+t 2 err "colossus up: --dir is longer than 2047 bytes" up --dir "$DEEP"
 
 # No controller: none given, one that refuses, a key that is not there.
 client_cmds=("submit -- true" "jobs" "show 1" "cancel 1" "wait 1" "logs 1" "nodes"

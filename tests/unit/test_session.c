@@ -786,7 +786,7 @@ static void test_backoff(void **state)
     pthread_mutex_unlock(&srv->mu);
     assert_int_equal(cl_session_retry_ms(o->s), 1000);
     int lines = 0;
-    for (char *p = buf; (p = strstr(p, "handshake with")); p++)
+    for (char *p = buf; (p = strstr(p, "during the handshake")); p++)
         lines++;
     if (lines != 1) fail_msg("%d log lines for one kind of failure:\n%s", lines, buf);
     owner_free(o);

@@ -1,0 +1,266 @@
+/* test_client.c - what the blocking client (proto/client.h) says about a failed step: where it
+ * failed and whether a request was sent and not answered, over a socketpair whose other end
+ * plays the controller frame by frame; and the dial stages (no listener, no hello). */
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/client.h"
+
+static const uint8_t key[CL_KEY_BYTES] = {4, 2};
+
+/* A client already past its handshake (session key `key`), and the controller's end. */
+typedef struct pair {
+    cl_client_t *c;
+    int srv;
+    cl_sess_t ss;
+} pair_t;
+
+static void pair_open(pair_t *p)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    p->c = calloc(1, sizeof *p->c);
+    p->c->fd = sv[0];
+    p->c->authed = true;
+    snprintf(p->c->addr, sizeof p->c->addr, "ctl:1");
+    cl_sess_init(&p->c->sess, key, false);
+    p->srv = sv[1];
+    cl_sess_init(&p->ss, key, true);
+}
+
+static void pair_close(pair_t *p)
+{
+    cl_client_close(p->c);
+    if (p->srv >= 0) close(p->srv);
+}
+
+/* The controller sends m. */
+static void srv_send(pair_t *p, const Colossus__Msg *m)
+{
+    cl_buf_t b = {0};
+    assert_int_equal(cl_frame_encode(&p->ss, m, &b), 0);
+    assert_int_equal(write(p->srv, b.p, b.len), (ssize_t)b.len);
+    cl_buf_free(&b);
+}
+
+static void srv_response(pair_t *p, uint64_t req, bool more)
+{
+    Colossus__Response r = COLOSSUS__RESPONSE__INIT;
+    r.req = req;
+    r.ok = true;
+    r.more = more;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_RESPONSE;
+    m.response = &r;
+    srv_send(p, &m);
+}
+
+static void srv_refuse(pair_t *p, Colossus__Refused__Why why, const char *reason)
+{
+    Colossus__Refused r = COLOSSUS__REFUSED__INIT;
+    r.why = why;
+    r.reason = (char *)reason;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REFUSED;
+    m.refused = &r;
+    srv_send(p, &m);
+}
+
+static Colossus__Request jobs_req(void)
+{
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
+    r.jobs_all = true;
+    return r;
+}
+
+/* Sent, never answered: our timeout, outcome unknown. */
+static void test_call_timeout(void **st)
+{
+    pair_t p;
+    pair_open(&p);
+    Colossus__Request r = jobs_req();
+    cl_error_t err;
+    assert_null(cl_client_call(p.c, &r, 50, &err));
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_LOST);
+    assert_true(p.c->fail.timed_out);
+    assert_true(p.c->fail.sent);
+    assert_string_equal(err.msg, "the controller at ctl:1 did not answer within 0.05 s");
+    assert_string_equal(cl_client_fail_known(&p.c->fail),
+                        "the request was sent but not acknowledged: its outcome is unknown");
+    pair_close(&p);
+}
+
+/* Sent, then the connection closed: outcome unknown; a close with nothing asked is not. */
+static void test_call_closed(void **st)
+{
+    pair_t p;
+    pair_open(&p);
+    Colossus__Request r = jobs_req();
+    cl_error_t err;
+    shutdown(p.srv, SHUT_WR);
+    assert_null(cl_client_call(p.c, &r, 1000, &err));
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_LOST);
+    assert_false(p.c->fail.timed_out);
+    assert_true(p.c->fail.sent);
+    assert_string_equal(err.msg, "the connection to the controller at ctl:1 closed before it "
+                                 "answered");
+    pair_close(&p);
+
+    /* a request answered in two parts is answered at the last one */
+    pair_open(&p);
+    r = jobs_req();
+    Colossus__Msg out = COLOSSUS__MSG__INIT;
+    out.body_case = COLOSSUS__MSG__BODY_REQUEST;
+    out.request = &r;
+    assert_int_equal(cl_client_send(p.c, &out, &err), 0);
+    assert_int_equal(p.c->unanswered, 1);
+    srv_response(&p, r.req, true);
+    Colossus__Msg *m = NULL;
+    assert_int_equal(cl_client_recv(p.c, &m, 1000, &err), 0);
+    cl_msg_free(m);
+    assert_int_equal(p.c->unanswered, 1);
+    srv_response(&p, r.req, false);
+    assert_int_equal(cl_client_recv(p.c, &m, 1000, &err), 0);
+    cl_msg_free(m);
+    assert_int_equal(p.c->unanswered, 0);
+    shutdown(p.srv, SHUT_WR); /* a close would reset: the request is unread there */
+    assert_int_equal(cl_client_recv(p.c, &m, 1000, &err), -1);
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_LOST);
+    assert_false(p.c->fail.sent);
+    assert_string_equal(err.msg, "the connection to the controller at ctl:1 closed");
+    assert_string_equal(cl_client_fail_known(&p.c->fail), "");
+    pair_close(&p);
+}
+
+/* A Refused is never a message: it ends the call with its reason. */
+static void test_call_refused(void **st)
+{
+    pair_t p;
+    pair_open(&p);
+    Colossus__Request r = jobs_req();
+    cl_error_t err;
+    srv_refuse(&p, COLOSSUS__REFUSED__WHY__SHUTTING_DOWN, "stopping");
+    assert_null(cl_client_call(p.c, &r, 1000, &err));
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_REFUSED);
+    assert_int_equal(p.c->fail.why, COLOSSUS__REFUSED__WHY__SHUTTING_DOWN);
+    assert_true(p.c->fail.sent);
+    assert_string_equal(
+        err.msg, "the controller at ctl:1 refused the connection: shutting down (stopping)");
+    pair_close(&p);
+
+    /* the write fails (the controller is gone), but its Refused is waiting: that is said */
+    pair_open(&p);
+    srv_refuse(&p, COLOSSUS__REFUSED__WHY__TIMEOUT, "");
+    close(p.srv);
+    p.srv = -1;
+    r = jobs_req();
+    assert_null(cl_client_call(p.c, &r, 1000, &err));
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_REFUSED);
+    assert_false(p.c->fail.sent);
+    assert_string_equal(err.msg, "the controller at ctl:1 refused the connection: timed out");
+    pair_close(&p);
+}
+
+/* A request too large for a frame is not sent, and says the limit. */
+static void test_send_too_large(void **st)
+{
+    pair_t p;
+    pair_open(&p);
+    size_t n = CL_FRAME_MAX + 1;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = 0;
+    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
+    s.argv = &big;
+    s.n_argv = 1;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
+    r.submit = &s;
+    cl_error_t err;
+    assert_null(cl_client_call(p.c, &r, 1000, &err));
+    assert_int_equal(p.c->fail.stage, CL_CLIENT_SEND);
+    assert_false(p.c->fail.sent);
+    assert_int_equal(p.c->unanswered, 0);
+    assert_non_null(strstr(err.msg, "over the frame limit of 4194304 bytes (4 MiB)"));
+    assert_string_equal(cl_client_fail_known(&p.c->fail), "the request was not sent");
+    free(big);
+    pair_close(&p);
+}
+
+/* A port bound by us that does not listen, or listens and never says hello. */
+static int local_port(int fd, bool listening)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    if (listening) assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    return ntohs(sa.sin_port);
+}
+
+static void test_dial_stages(void **st)
+{
+    char addr[64];
+    cl_error_t err;
+    cl_client_fail_t fail;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(fd, false));
+    assert_null(cl_client_dial(addr, key, COLOSSUS__ROLE__ROLE_CLIENT, "t", 1000, &fail, &err));
+    assert_int_equal(fail.stage, CL_CLIENT_CONNECT);
+    assert_string_equal(cl_client_fail_known(&fail), "nothing was sent");
+    assert_non_null(strstr(err.msg, "cannot connect to 127.0.0.1:"));
+    close(fd);
+
+    /* the kernel accepts, nobody says hello: the handshake times out */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(fd, true));
+    assert_null(cl_client_dial(addr, key, COLOSSUS__ROLE__ROLE_CLIENT, "t", 100, &fail, &err));
+    assert_int_equal(fail.stage, CL_CLIENT_HANDSHAKE);
+    assert_true(fail.timed_out);
+    assert_false(fail.sent);
+    assert_string_equal(cl_client_fail_known(&fail), "nothing was sent");
+    char want[128];
+    snprintf(want, sizeof want,
+             "the controller at %s did not complete the handshake within 0.1 s", addr);
+    assert_string_equal(err.msg, want);
+    close(fd);
+
+    assert_null(
+        cl_client_dial("nocolon", key, COLOSSUS__ROLE__ROLE_CLIENT, "t", 100, &fail, &err));
+    assert_int_equal(fail.stage, CL_CLIENT_CONNECT);
+}
+
+static void test_why_names(void **st)
+{
+    assert_string_equal(cl_refused_why_name(COLOSSUS__REFUSED__WHY__WRONG_KEY),
+                        "wrong cluster key");
+    assert_string_equal(cl_refused_why_name(COLOSSUS__REFUSED__WHY__OVERLOADED), "overloaded");
+    assert_string_equal(cl_refused_why_name(COLOSSUS__REFUSED__WHY__OTHER), "no reason given");
+    assert_string_equal(cl_refused_why_name((Colossus__Refused__Why)77), "no reason given");
+}
+
+static int setup(void **st)
+{
+    return cl_crypto_init();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_timeout), cmocka_unit_test(test_call_closed),
+        cmocka_unit_test(test_call_refused), cmocka_unit_test(test_send_too_large),
+        cmocka_unit_test(test_dial_stages),  cmocka_unit_test(test_why_names),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
