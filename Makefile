@@ -21,6 +21,8 @@ MAIN_SRC  = src/cli/main.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 TEST_SUPPORT = $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 BENCH_SRCS = $(wildcard bench/*.c)
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS))
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 
@@ -106,8 +108,6 @@ build/bench/%: bench/%.c build/libcolossus.a
 
 # Programs the integration tests drive (tests/tools/*.c: clients of the real protocol that
 # play attackers and faulty peers), built by make check.
-TOOL_SRCS = $(wildcard tests/tools/*.c)
-TOOL_BINS = $(patsubst tests/tools/%.c,build/tools/%,$(TOOL_SRCS))
 build/tools/%: tests/tools/%.c build/libcolossus.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< build/libcolossus.a -o $@ $(LDLIBS)
