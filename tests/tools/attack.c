@@ -164,29 +164,30 @@ static cl_client_t *dial(const char *addr, const char *peer)
     return c;
 }
 
-/* Wait for the controller to close c: seconds it took, and the Refused it sent, if any. */
+/* Wait for the controller to close c: seconds it took, and the Refused it sent, if any (the
+ * client library records it: c->fail). */
 static int until_closed(cl_client_t *c, double t0, double limit_s)
 {
-    cl_error_t err;
-    const char *why = "none", *reason = "";
-    char rbuf[300] = "";
+    cl_error_t err = {{0}};
+    const char *why = "none";
     for (;;) {
         Colossus__Msg *m = NULL;
         int left = (int)((t0 + limit_s - now_s()) * 1000);
         if (left <= 0 || cl_client_recv(c, &m, left, &err) < 0) break;
-        if (m->body_case == COLOSSUS__MSG__BODY_REFUSED) {
-            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-                &colossus__refused__why__descriptor, m->refused->why);
-            why = v ? v->name : "?";
-            snprintf(rbuf, sizeof rbuf, "%s", m->refused->reason);
-            reason = rbuf;
-        }
         cl_msg_free(m);
     }
+    if (c->fail.stage == CL_CLIENT_REFUSED) {
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+            &colossus__refused__why__descriptor, c->fail.why);
+        why = v ? v->name : "?";
+    }
+    for (char *p = err.msg; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '\'';
     double took = now_s() - t0;
     printf("{\"closed_after_s\": %.2f, \"refused\": \"%s\", \"reason\": \"%s\", \"timed_out\": "
            "%s}\n",
-           took, why, reason, took >= limit_s ? "true" : "false");
+           took, why, c->fail.stage == CL_CLIENT_REFUSED ? err.msg : "",
+           took >= limit_s ? "true" : "false");
     return 0;
 }
 
