@@ -251,18 +251,27 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t
     }
 }
 
-/* Hello, Auth, AuthOk: both sides prove the key (frame.h). 0, or -1 with err and c->fail. */
-static int handshake(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__Role role,
-                     const char *peer, int timeout_ms, cl_error_t *err)
+/* The first frame: Hello, with its nonce (and, from a controller of this version, its
+ * ephemeral X25519 key and identity). NULL with err and c->fail. */
+static Colossus__Msg *recv_hello(cl_client_t *c, int timeout_ms, cl_error_t *err)
 {
     Colossus__Msg *m = NULL;
-    if (cl_client_recv(c, &m, timeout_ms, err) < 0) return -1;
+    if (cl_client_recv(c, &m, timeout_ms, err) < 0) return NULL;
     if (m->body_case != COLOSSUS__MSG__BODY_HELLO || m->hello->nonce.len != CL_NONCE_BYTES) {
         cl_err(err, "the handshake with %s failed: its first message was not a hello", c->addr);
         cl_msg_free(m);
         failed_at(c, CL_CLIENT_HANDSHAKE, false);
-        return -1;
+        return NULL;
     }
+    return m;
+}
+
+/* The cluster key: both sides prove it (frame.h). 0, or -1 with err and c->fail. */
+static int handshake_key(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__Role role,
+                         const char *peer, int timeout_ms, cl_error_t *err)
+{
+    Colossus__Msg *m = recv_hello(c, timeout_ms, err);
+    if (!m) return -1;
     uint8_t sn[CL_NONCE_BYTES], cn[CL_NONCE_BYTES], proof[32];
     memcpy(sn, m->hello->nonce.data, CL_NONCE_BYTES);
     cl_msg_free(m);
@@ -284,6 +293,10 @@ static int handshake(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__
     cl_auth_proof(key, "colossus-server", sn, cn, proof);
     bool proven = m->body_case == COLOSSUS__MSG__BODY_AUTH_OK && m->auth_ok->proof.len == 32 &&
                   cl_auth_equal(m->auth_ok->proof.data, proof, 32);
+    if (proven) {
+        snprintf(c->user, sizeof c->user, "%s", m->auth_ok->user);
+        snprintf(c->role, sizeof c->role, "%s", m->auth_ok->role);
+    }
     cl_msg_free(m);
     if (!proven) {
         cl_err(err,
@@ -298,9 +311,126 @@ static int handshake(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__
     return 0;
 }
 
-cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
-                            Colossus__Role role, const char *peer, int timeout_ms,
-                            cl_client_fail_t *fail, cl_error_t *err)
+/* What a credential handshake keeps between its two halves. */
+typedef struct kx_state {
+    uint8_t sn[CL_NONCE_BYTES], cn[CL_NONCE_BYTES];
+    uint8_t skx[CL_KX_BYTES], pk[CL_KX_BYTES], sk[CL_KX_BYTES];
+    uint8_t identity[32];
+    uint8_t session[CL_KEY_BYTES];
+    uint8_t transcript[32];
+} kx_state_t;
+
+static int handshake_fail(cl_client_t *c, kx_state_t *k, int rc)
+{
+    sodium_memzero(k, sizeof *k);
+    if (rc < 0 && c->fail.stage == CL_CLIENT_OK) failed_at(c, CL_CLIENT_HANDSHAKE, false);
+    return rc;
+}
+
+/* Seal a JWT under the session key: nonce | secretbox. */
+static void seal_jwt(const kx_state_t *k, const char *jwt, uint8_t **out, size_t *n)
+{
+    size_t len = strlen(jwt);
+    *n = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+    *out = cl_xmalloc(*n);
+    randombytes_buf(*out, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(*out + crypto_secretbox_NONCEBYTES, (const uint8_t *)jwt, len, *out,
+                          k->session);
+}
+
+/* A token, node credential or JWT: X25519 for the session key, the credential's signature
+ * of the transcript, the controller's identity signature back (frame.h). */
+static int handshake_cred(cl_client_t *c, const cl_cred_t *cred, Colossus__Role role,
+                          const char *peer, int timeout_ms, cl_error_t *err)
+{
+    kx_state_t k;
+    char what[64];
+    cl_cred_describe(cred, what, sizeof what);
+    Colossus__Msg *m = recv_hello(c, timeout_ms, err);
+    if (!m) return handshake_fail(c, &k, -1);
+    const Colossus__Hello *h = m->hello;
+    if (h->kx_pub.len != CL_KX_BYTES || h->identity.len != 32) {
+        cl_err(err, "the controller at %s takes only the cluster key (an older version?)",
+               c->addr);
+        cl_msg_free(m);
+        return handshake_fail(c, &k, -1);
+    }
+    memcpy(k.sn, h->nonce.data, CL_NONCE_BYTES);
+    memcpy(k.skx, h->kx_pub.data, CL_KX_BYTES);
+    memcpy(k.identity, h->identity.data, 32);
+    cl_msg_free(m);
+    bool pinned = cred->kind != CL_CRED_JWT || !sodium_is_zero(cred->identity, 32);
+    if (pinned && !cl_auth_equal(k.identity, cred->identity, 32)) {
+        cl_err(err,
+               "the controller at %s is not the one this %s was made by (its identity key "
+               "differs)",
+               c->addr, what);
+        return handshake_fail(c, &k, -1);
+    }
+    randombytes_buf(k.cn, sizeof k.cn);
+    crypto_kx_keypair(k.pk, k.sk);
+    if (cl_kx_session_key(false, k.pk, k.sk, k.skx, k.session) < 0) {
+        cl_err(err, "the controller at %s sent a bad key exchange", c->addr);
+        return handshake_fail(c, &k, -1);
+    }
+    Colossus__Credential__Kind kind =
+        cred->kind == CL_CRED_TOKEN  ? COLOSSUS__CREDENTIAL__KIND__TOKEN
+        : cred->kind == CL_CRED_NODE ? COLOSSUS__CREDENTIAL__KIND__NODE
+                                     : COLOSSUS__CREDENTIAL__KIND__JWT;
+    const char *id = cred->kind == CL_CRED_JWT ? "" : cred->id;
+    cl_auth_transcript(k.sn, k.cn, k.skx, k.pk, k.identity, role, kind, id, k.transcript);
+    uint8_t sig[CL_SIG_BYTES], sk[crypto_sign_SECRETKEYBYTES], spk[crypto_sign_PUBLICKEYBYTES];
+    Colossus__Credential cr = COLOSSUS__CREDENTIAL__INIT;
+    cr.kind = kind;
+    cr.id = (char *)id;
+    uint8_t *sealed = NULL;
+    if (cred->kind == CL_CRED_JWT) {
+        seal_jwt(&k, cred->jwt, &sealed, &cr.sealed_jwt.len);
+        cr.sealed_jwt.data = sealed;
+    } else {
+        crypto_sign_seed_keypair(spk, sk, cred->seed);
+        crypto_sign_detached(sig, NULL, k.transcript, sizeof k.transcript, sk);
+        sodium_memzero(sk, sizeof sk);
+        cr.signature.data = sig;
+        cr.signature.len = sizeof sig;
+    }
+    Colossus__Auth auth = COLOSSUS__AUTH__INIT;
+    auth.role = role;
+    auth.nonce.data = k.cn;
+    auth.nonce.len = sizeof k.cn;
+    auth.peer = (char *)(peer ? peer : "");
+    auth.cred = &cr;
+    auth.kx_pub.data = k.pk;
+    auth.kx_pub.len = sizeof k.pk;
+    Colossus__Msg out = COLOSSUS__MSG__INIT;
+    out.body_case = COLOSSUS__MSG__BODY_AUTH;
+    out.auth = &auth;
+    int rc = cl_client_send(c, &out, err);
+    free(sealed);
+    if (rc < 0 || cl_client_recv(c, &m, timeout_ms, err) < 0) return handshake_fail(c, &k, -1);
+    uint8_t msg[32];
+    cl_auth_server_msg(k.transcript, msg);
+    bool proven = m->body_case == COLOSSUS__MSG__BODY_AUTH_OK &&
+                  m->auth_ok->signature.len == CL_SIG_BYTES &&
+                  crypto_sign_verify_detached(m->auth_ok->signature.data, msg, sizeof msg,
+                                              k.identity) == 0;
+    if (proven) {
+        snprintf(c->user, sizeof c->user, "%s", m->auth_ok->user);
+        snprintf(c->role, sizeof c->role, "%s", m->auth_ok->role);
+    }
+    cl_msg_free(m);
+    if (!proven) {
+        cl_err(err, "the controller at %s did not prove its identity", c->addr);
+        return handshake_fail(c, &k, -1);
+    }
+    cl_sess_rekey(&c->sess, k.session, k.sn, k.cn);
+    c->authed = true;
+    return handshake_fail(c, &k, 0);
+}
+
+cl_client_t *cl_client_dial_cred(const char *addr, const cl_cred_t *cred, Colossus__Role role,
+                                 const char *peer, int timeout_ms, cl_client_fail_t *fail,
+                                 cl_error_t *err)
 {
     cl_client_fail_t none;
     if (!fail) fail = &none;
@@ -311,12 +441,26 @@ cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
     c->fd = fd;
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     cl_sess_init_handshake(&c->sess, false);
-    if (handshake(c, key, role, peer, timeout_ms, err) < 0) {
+    int rc = cred->kind == CL_CRED_KEY
+                 ? handshake_key(c, cred->key, role, peer, timeout_ms, err)
+                 : handshake_cred(c, cred, role, peer, timeout_ms, err);
+    if (rc < 0) {
         *fail = c->fail;
         cl_client_close(c);
         return NULL;
     }
     *fail = (cl_client_fail_t){0};
+    return c;
+}
+
+cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
+                            Colossus__Role role, const char *peer, int timeout_ms,
+                            cl_client_fail_t *fail, cl_error_t *err)
+{
+    cl_cred_t cred;
+    cl_cred_from_key(&cred, key);
+    cl_client_t *c = cl_client_dial_cred(addr, &cred, role, peer, timeout_ms, fail, err);
+    cl_cred_clear(&cred);
     return c;
 }
 
@@ -327,8 +471,8 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     return cl_client_dial(addr, key, role, peer, timeout_ms, NULL, err);
 }
 
-/* Move the jobs, nodes and tenants of a following part (Response.more) to the end of the
- * first's. */
+/* Move the jobs, nodes, tenants, history and audit records of a following part (Response.more)
+ * to the end of the first's. */
 static void grow(void ***v, size_t n, size_t add)
 {
     if (add) *v = cl_xrealloc(*v, (n + add) * sizeof **v);
@@ -339,13 +483,20 @@ static void join_parts(Colossus__Response *to, Colossus__Response *from)
     grow((void ***)&to->jobs, to->n_jobs, from->n_jobs);
     grow((void ***)&to->nodes, to->n_nodes, from->n_nodes);
     grow((void ***)&to->tenants, to->n_tenants, from->n_tenants);
+    grow((void ***)&to->history, to->n_history, from->n_history);
+    grow((void ***)&to->audit, to->n_audit, from->n_audit);
     for (size_t i = 0; i < from->n_jobs; i++)
         to->jobs[to->n_jobs++] = from->jobs[i];
     for (size_t i = 0; i < from->n_nodes; i++)
         to->nodes[to->n_nodes++] = from->nodes[i];
     for (size_t i = 0; i < from->n_tenants; i++)
         to->tenants[to->n_tenants++] = from->tenants[i];
-    from->n_jobs = from->n_nodes = from->n_tenants = 0; /* now owned by `to` */
+    for (size_t i = 0; i < from->n_history; i++)
+        to->history[to->n_history++] = from->history[i];
+    for (size_t i = 0; i < from->n_audit; i++)
+        to->audit[to->n_audit++] = from->audit[i];
+    /* now owned by `to` */
+    from->n_jobs = from->n_nodes = from->n_tenants = from->n_history = from->n_audit = 0;
 }
 
 Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,

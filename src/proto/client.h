@@ -9,6 +9,7 @@
 #ifndef COLOSSUS_PROTO_CLIENT_H
 #define COLOSSUS_PROTO_CLIENT_H
 
+#include "proto/cred.h"
 #include "proto/frame.h"
 
 /* Where a client's step failed. */
@@ -44,6 +45,9 @@ typedef struct cl_client {
     bool authed;           /* the handshake is done */
     uint32_t unanswered;   /* requests sent whose last Response part has not come */
     cl_client_fail_t fail; /* the last failure of send, recv or call on this client */
+    char user[128];        /* who the controller says we are (AuthOk.user; "" from an older
+                              controller) */
+    char role[16];         /* our cluster role there (AuthOk.role) */
 } cl_client_t;
 
 /* Connect to "HOST:PORT" and run the handshake as role. NULL with a sentence on failure (a
@@ -53,6 +57,11 @@ typedef struct cl_client {
 cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
                             Colossus__Role role, const char *peer, int timeout_ms,
                             cl_client_fail_t *fail, cl_error_t *err);
+/* cl_client_dial with any credential (cred.h): the cluster key, a user's token, a node
+ * credential (both checked against the controller identity they carry) or a JWT. */
+cl_client_t *cl_client_dial_cred(const char *addr, const cl_cred_t *cred, Colossus__Role role,
+                                 const char *peer, int timeout_ms, cl_client_fail_t *fail,
+                                 cl_error_t *err);
 /* cl_client_dial without *fail. */
 cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES],
                                Colossus__Role role, const char *peer, int timeout_ms,

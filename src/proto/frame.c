@@ -240,6 +240,53 @@ void cl_msg_free(Colossus__Msg *m)
     if (m) colossus__msg__free_unpacked(m, NULL);
 }
 
+void cl_auth_transcript(const uint8_t sn[CL_NONCE_BYTES], const uint8_t pn[CL_NONCE_BYTES],
+                        const uint8_t skx[CL_KX_BYTES], const uint8_t pkx[CL_KX_BYTES],
+                        const uint8_t identity[32], int role, int kind, const char *id,
+                        uint8_t out[32])
+{
+    crypto_generichash_state st;
+    uint8_t rk[2] = {(uint8_t)role, (uint8_t)kind};
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"colossus-auth-v1", 16);
+    crypto_generichash_update(&st, sn, CL_NONCE_BYTES);
+    crypto_generichash_update(&st, pn, CL_NONCE_BYTES);
+    crypto_generichash_update(&st, skx, CL_KX_BYTES);
+    crypto_generichash_update(&st, pkx, CL_KX_BYTES);
+    crypto_generichash_update(&st, identity, 32);
+    crypto_generichash_update(&st, rk, sizeof rk);
+    crypto_generichash_update(&st, (const uint8_t *)(id ? id : ""), id ? strlen(id) : 0);
+    crypto_generichash_final(&st, out, 32);
+}
+
+void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"colossus-server-v1", 18);
+    crypto_generichash_update(&st, transcript, 32);
+    crypto_generichash_final(&st, out, 32);
+}
+
+int cl_kx_session_key(bool server, const uint8_t my_pk[CL_KX_BYTES],
+                      const uint8_t my_sk[CL_KX_BYTES], const uint8_t peer_pk[CL_KX_BYTES],
+                      uint8_t key[CL_KEY_BYTES])
+{
+    uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+    int rc = server ? crypto_kx_server_session_keys(rx, tx, my_pk, my_sk, peer_pk)
+                    : crypto_kx_client_session_keys(rx, tx, my_pk, my_sk, peer_pk);
+    if (rc == 0) {
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, NULL, 0, CL_KEY_BYTES);
+        crypto_generichash_update(&st, server ? rx : tx, sizeof rx); /* client to server */
+        crypto_generichash_update(&st, server ? tx : rx, sizeof rx); /* server to client */
+        crypto_generichash_final(&st, key, CL_KEY_BYTES);
+    }
+    sodium_memzero(rx, sizeof rx);
+    sodium_memzero(tx, sizeof tx);
+    return rc == 0 ? 0 : -1;
+}
+
 int cl_key_generate(char *line, size_t len)
 {
     uint8_t key[CL_KEY_BYTES];

@@ -66,6 +66,29 @@ void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
 void cl_auth_proof(const uint8_t key[CL_KEY_BYTES], const char *label,
                    const uint8_t server_nonce[CL_NONCE_BYTES],
                    const uint8_t peer_nonce[CL_NONCE_BYTES], uint8_t out[32]);
+/* Credential handshakes (docs/protocol.md, "Credentials"): the server's Hello carries an
+ * ephemeral X25519 key and its Ed25519 identity; the peer answers with its own ephemeral key
+ * and, for a token or node credential, an Ed25519 signature of the transcript below by its
+ * secret. The server answers AuthOk with its identity's signature of the same transcript
+ * (label "colossus-server-v1"), so each side knows the other and that nobody in between
+ * swapped a key. The session key comes from the X25519 exchange (cl_kx_session_key), then
+ * cl_sess_rekey as for the cluster key. */
+#define CL_KX_BYTES 32
+#define CL_SIG_BYTES 64
+/* transcript = BLAKE2b-256("colossus-auth-v1" | server nonce | peer nonce | server kx | peer kx
+ *                          | identity | role (1) | kind (1) | credential id) */
+void cl_auth_transcript(const uint8_t server_nonce[CL_NONCE_BYTES],
+                        const uint8_t peer_nonce[CL_NONCE_BYTES],
+                        const uint8_t server_kx[CL_KX_BYTES],
+                        const uint8_t peer_kx[CL_KX_BYTES], const uint8_t identity[32],
+                        int role, int kind, const char *id, uint8_t out[32]);
+/* What the server signs: BLAKE2b-256("colossus-server-v1" | transcript). */
+void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32]);
+/* The X25519 exchange's session key, the same on both sides: BLAKE2b-256(client-to-server key
+ * | server-to-client key) of libsodium's crypto_kx. 0, or -1 when the peer's key is bad. */
+int cl_kx_session_key(bool server, const uint8_t my_pk[CL_KX_BYTES],
+                      const uint8_t my_sk[CL_KX_BYTES], const uint8_t peer_pk[CL_KX_BYTES],
+                      uint8_t key[CL_KEY_BYTES]);
 /* Constant-time comparison of two 32-byte proofs: true when equal. */
 bool cl_auth_equal(const uint8_t *a, const uint8_t *b, size_t n);
 
