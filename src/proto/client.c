@@ -77,6 +77,8 @@ const char *cl_refused_why_name(Colossus__Refused__Why why)
         return "bad input";
     case COLOSSUS__REFUSED__WHY__SHUTTING_DOWN:
         return "shutting down";
+    case COLOSSUS__REFUSED__WHY__BAD_CREDENTIAL:
+        return "credential refused";
     default:
         return "no reason given";
     }
