@@ -129,6 +129,8 @@ typedef struct ctl_config {
     char jwt_issuer[256];  /* required "iss"; "" any */
     char jwt_audience[256]; /* required in "aud"; "" any */
     char jwt_claim[64];    /* the claim naming the user ("" : "sub") */
+    char jwt_alg[16];      /* the one algorithm accepted ("": RS256 for a PEM key, else
+                              HS256) */
     char *jwt_key;         /* owned by the caller; NULL: JWTs refused */
     size_t jwt_key_len;
     /* Retention (0: keep for ever): finished jobs, usage records and audit records older
@@ -191,6 +193,10 @@ bool ctl_stopped(const ctl_t *c);
 /* Journal records of the open batch plus the one in flight, and whether one is in flight. */
 size_t ctl_pending_records(const ctl_t *c);
 bool ctl_commit_in_flight(const ctl_t *c);
+
+/* The controller's identity public key (the server holds the secret half and signs AuthOk):
+ * token create answers with it, so that a token names the controller it is for. */
+void ctl_set_identity(ctl_t *c, const uint8_t pk[32]);
 
 /* ---- facts for the owner ---- */
 uint32_t ctl_node_slots(const ctl_t *c);

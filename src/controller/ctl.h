@@ -50,9 +50,32 @@ typedef struct ctl_waiter {
     uint64_t req;
 } ctl_waiter_t;
 
+/* One run (incarnation) of a job, for its usage record (ctl_usage.c): made when it starts,
+ * closed when it ends, journaled once every node reported its exit (energy, FLOPs) or
+ * RUN_REPORT_WAIT_S after the end. */
+typedef struct ctl_run {
+    uint64_t job;
+    uint32_t inc, nalloc, gpus, nreported;
+    double start, end, deadline;
+    const char *ended; /* static text: succeeded, failed, ... */
+    char *nodes, *reason;
+    int32_t exit_code;
+    bool has_exit;
+    double energy_j, flops;
+    struct ctl_run *next_waiting;
+    bool reported[]; /* per allocation position */
+} ctl_run_t;
+
 typedef struct ctl_job {
     uint64_t id;
     char *name, *tenant, *cwd;
+    char *user;         /* who submitted it ("" the cluster key) */
+    uint32_t uid, gid;  /* its ranks run as these */
+    uint32_t tenant_ix; /* core tenant index */
+    bool preemptible;   /* its user's QOS makes it preemptible */
+    ctl_run_t *run;      /* the current run; NULL when none */
+    ctl_run_t *run_done; /* the last run that ended, waiting for its nodes' reports */
+    double energy_j, flops, gpu_s; /* all runs journaled so far (gpu_s: ended runs) */
     char **argv, **env;
     size_t argc, envc;
     uint32_t nodes, gpus_per_node, max_restarts;
@@ -163,6 +186,7 @@ struct ctl {
     uint32_t gpus_per_node;
     ctl_job_t **jobs; /* indexed by id; ids are dense */
     uint64_t jobs_cap, max_id;
+    uint64_t journaled_max_id; /* meta "max_job_id": the highest id ever journaled */
     ctl_logreq_t *logreqs;
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
@@ -172,6 +196,8 @@ struct ctl {
     ctl_sink_t *touched;       /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
     uint64_t cluster_id;       /* made with the journal; agents check it (Registered) */
+    struct ctl_acct *acct;     /* users, QOS, credentials, tenants' settings (ctl_acct.h) */
+    uint8_t identity[32];      /* the controller's identity public key (ctl_set_identity) */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
@@ -195,7 +221,11 @@ void ctl_journal_meta(ctl_t *c, const char *k, uint64_t v);
 /* ---- nodes (ctl_nodes.c) ---- */
 int ctl_nodes_init(ctl_t *c, cl_error_t *err);
 void ctl_nodes_free(ctl_t *c);
-void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r);
+void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
+                       const Colossus__Register *r);
+/* Forget a node's name (node remove): not while its agent is connected or it holds a job.
+ * The slot is free for another name; journaled. */
+int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err);
 void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb);
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn);
 void ctl_nodes_deadlines(ctl_t *c);               /* pop due deadlines into suspects */
@@ -214,7 +244,12 @@ int ctl_job_insert(ctl_t *c, ctl_job_t *j);
 void ctl_job_free(ctl_job_t *j);
 void ctl_job_set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n);
 int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node);
-int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_error_t *err);
+struct ctl_caller;
+/* A submission by k (its tenant, QOS and uid are the caller's: ctl_acct.h). */
+int ctl_job_submit(ctl_t *c, const struct ctl_caller *k, const Colossus__SubmitReq *s,
+                   uint64_t *id, cl_error_t *err);
+/* Why a pending job does not run yet, as a sentence (the core's reason, formatted). */
+void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
 void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
@@ -247,6 +282,16 @@ int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
 ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient);
 
 /* ---- operations (ctl_ops.c) ---- */
+/* A long list as Responses of at most ~1 MiB each, all but the last with `more` set. */
+typedef enum ctl_part {
+    CTL_PART_JOBS,
+    CTL_PART_NODES,
+    CTL_PART_TENANTS,
+    CTL_PART_HISTORY,
+    CTL_PART_AUDIT
+} ctl_part_t;
+void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
+                     ctl_part_t kind);
 void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d);
 void ctl_logreqs_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_logreqs_free(ctl_t *c);

@@ -200,8 +200,18 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .argc = j->argc,
         .env = (const char *const *)j->env,
         .envc = j->envc,
+        .user = j->user,
+        .uid = j->uid,
+        .gid = j->gid,
+        .energy_j = j->energy_j,
+        .flops = j->flops,
+        .gpu_s = j->gpu_s,
     };
     cl_store_batch_job(c->open->records, &sj);
+    if (j->id > c->journaled_max_id) { /* a start loads only live jobs: ids must not repeat */
+        c->journaled_max_id = j->id;
+        ctl_journal_meta(c, "max_job_id", j->id);
+    }
     j->journal_seq = c->open->seq;
     free(alloc);
 }

@@ -1,4 +1,6 @@
-/* ctl_conns.c - the controller's framed connections: accept, the handshake on the cluster key,
+/* ctl_conns.c - the controller's framed connections: accept, the handshake (the cluster key, or
+ * a token, node credential or JWT over an X25519 exchange, answered with the controller's
+ * identity signature),
  * agent and client traffic into the controller object, held messages out once durable, and
  * the edges an attacker pushes on: bounded unauthenticated connections (in all and per
  * address; the oldest is shed first, so that real clients keep getting in), descriptors
@@ -14,6 +16,7 @@
 #include <sodium.h>
 
 #include "controller/ctl_srv.h"
+#include "proto/cred.h"
 
 typedef enum { CONN_HANDSHAKE, CONN_AGENT, CONN_CLIENT } conn_kind_t;
 
@@ -24,6 +27,7 @@ struct srv_conn {
     conn_kind_t kind;
     ctl_principal_t who;
     uint8_t nonce[CL_NONCE_BYTES];
+    uint8_t kx_pk[CL_KX_BYTES], kx_sk[CL_KX_BYTES]; /* this connection's ephemeral X25519 */
     char addr[64]; /* the peer's address without its port */
     uint64_t accepted_ms;
     srv_conn_t *next, *prev;   /* all connections */
@@ -196,31 +200,36 @@ static void on_auth_timeout(uv_timer_t *t)
     refuse(k, COLOSSUS__REFUSED__WHY__TIMEOUT, "no authentication within 10 s");
 }
 
-static void authenticated(srv_conn_t *k, const Colossus__Auth *a, const uint8_t *proof)
+/* The handshake is done: AuthOk (already filled with its proof or signature) goes out, the
+ * session key takes over, and who the peer is is set. */
+static void authenticated(srv_conn_t *k, const Colossus__Auth *a, Colossus__AuthOk *ok,
+                          const uint8_t session[CL_KEY_BYTES], const ctl_principal_t *who)
 {
-    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
-    ok.proof.data = (uint8_t *)proof;
-    ok.proof.len = 32;
+    ok->user = (char *)(who->kind == CTL_PRINCIPAL_USER   ? who->user
+                        : who->kind == CTL_PRINCIPAL_NODE ? who->cred
+                                                          : "cluster key");
+    ok->role = (char *)ctl_principal_role(k->srv->ctl, who);
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
-    m.auth_ok = &ok;
+    m.auth_ok = ok;
     send_now(k, &m);
-    cl_sess_rekey(&k->u.sess, k->srv->o.key, k->nonce, a->nonce.data);
+    cl_sess_rekey(&k->u.sess, session, k->nonce, a->nonce.data);
+    sodium_memzero(k->kx_sk, sizeof k->kx_sk);
     k->kind = a->role == COLOSSUS__ROLE__ROLE_AGENT ? CONN_AGENT : CONN_CLIENT;
-    k->who.kind = CTL_PRINCIPAL_CLUSTER_KEY;
-    snprintf(k->who.name, sizeof k->who.name, "%.40s@%.50s", a->peer, k->u.peer);
+    k->who = *who;
     k->u.max_out = SRV_MAX_OUT;
     unauth_del(k->srv, k);
     uv_timer_stop(&k->auth_timer);
     if (k->kind == CONN_AGENT)
-        cl_daemon_log("controller", "agent connection from %s (%s)", k->u.peer, a->peer);
+        cl_daemon_log("controller", "agent connection from %s (%s, %s)", k->u.peer, a->peer,
+                      who->name);
 }
 
-static void handle_auth(srv_conn_t *k, const Colossus__Auth *a)
+static void handle_key(srv_conn_t *k, const Colossus__Auth *a)
 {
     const uint8_t *key = k->srv->o.key;
     uint8_t proof[32];
-    if (a->nonce.len != CL_NONCE_BYTES || a->proof.len != 32) {
+    if (a->proof.len != 32) {
         refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
         return;
     }
@@ -231,12 +240,86 @@ static void handle_auth(srv_conn_t *k, const Colossus__Auth *a)
                         "wrong cluster key: the proof does not match");
         return;
     }
+    cl_auth_proof(key, "colossus-server", k->nonce, a->nonce.data, proof);
+    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
+    ok.proof.data = proof;
+    ok.proof.len = sizeof proof;
+    ctl_principal_t who = {.kind = CTL_PRINCIPAL_CLUSTER_KEY, .scope = CTL_SCOPE_ADMIN};
+    snprintf(who.name, sizeof who.name, "cluster key (%.40s)@%.60s", a->peer, k->u.peer);
+    authenticated(k, a, &ok, key, &who);
+}
+
+/* A JWT arrives sealed under the session key (client.c: seal_jwt). */
+static int unseal_jwt(const Colossus__Credential *cr, const uint8_t session[CL_KEY_BYTES],
+                      char out[CL_JWT_MAX + 1])
+{
+    size_t n = cr->sealed_jwt.len, over = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    if (n < over || n - over > CL_JWT_MAX) return -1;
+    const uint8_t *p = cr->sealed_jwt.data;
+    if (crypto_secretbox_open_easy((uint8_t *)out, p + crypto_secretbox_NONCEBYTES,
+                                   n - crypto_secretbox_NONCEBYTES, p, session) < 0)
+        return -1;
+    out[n - over] = 0;
+    return strlen(out) == n - over ? 0 : -1;
+}
+
+static void handle_cred(srv_conn_t *k, const Colossus__Auth *a)
+{
+    struct ctl_server *srv = k->srv;
+    const Colossus__Credential *cr = a->cred;
+    uint8_t session[CL_KEY_BYTES], transcript[32], msg[32], sig[CL_SIG_BYTES];
+    if (a->kx_pub.len != CL_KX_BYTES ||
+        cl_kx_session_key(true, k->kx_pk, k->kx_sk, a->kx_pub.data, session) < 0) {
+        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication (key exchange)");
+        return;
+    }
+    bool jwt = cr->kind == COLOSSUS__CREDENTIAL__KIND__JWT;
+    cl_auth_transcript(k->nonce, a->nonce.data, k->kx_pk, a->kx_pub.data, srv->o.identity_pk,
+                       a->role, cr->kind, jwt ? "" : cr->id, transcript);
+    char token[CL_JWT_MAX + 1] = "";
+    ctl_principal_t who;
+    cl_error_t why;
+    ctl_auth_req_t q = {.kind = cr->kind,
+                        .id = cr->id,
+                        .sig = cr->signature.data,
+                        .siglen = cr->signature.len,
+                        .transcript = transcript,
+                        .jwt = token,
+                        .agent = a->role == COLOSSUS__ROLE__ROLE_AGENT,
+                        .peer = k->u.peer};
+    int rc = jwt && unseal_jwt(cr, session, token) < 0
+                 ? cl_err(&why, "the JWT does not decrypt (damaged in transit?)")
+                 : ctl_authenticate(srv->ctl, &q, &who, &why);
+    sodium_memzero(token, sizeof token);
+    if (rc < 0) {
+        if (jwt) cl_daemon_log("controller", "refused %s: %s", k->u.peer, why.msg);
+        cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__BAD_CREDENTIAL, why.msg);
+        sodium_memzero(session, sizeof session);
+        return;
+    }
+    cl_auth_server_msg(transcript, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, srv->o.identity_sk);
+    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
+    ok.signature.data = sig;
+    ok.signature.len = sizeof sig;
+    authenticated(k, a, &ok, session, &who);
+    sodium_memzero(session, sizeof session);
+}
+
+static void handle_auth(srv_conn_t *k, const Colossus__Auth *a)
+{
+    if (a->nonce.len != CL_NONCE_BYTES) {
+        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
+        return;
+    }
     if (a->role != COLOSSUS__ROLE__ROLE_AGENT && a->role != COLOSSUS__ROLE__ROLE_CLIENT) {
         refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "unknown role");
         return;
     }
-    cl_auth_proof(key, "colossus-server", k->nonce, a->nonce.data, proof);
-    authenticated(k, a, proof);
+    if (!a->cred || a->cred->kind == COLOSSUS__CREDENTIAL__KIND__CLUSTER_KEY)
+        handle_key(k, a);
+    else
+        handle_cred(k, a);
 }
 
 static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
@@ -252,7 +335,7 @@ static void on_msg(cl_uconn_t *u, Colossus__Msg *m)
             refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "expected authentication");
         return;
     case CONN_AGENT:
-        if (ctl_peer_msg(c, &k->sink, m, &why) < 0)
+        if (ctl_peer_msg(c, &k->who, &k->sink, m, &why) < 0)
             refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, why.msg);
         return;
     case CONN_CLIENT:
@@ -334,10 +417,15 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     unauth_add(srv, k);
     uv_timer_start(&k->auth_timer, on_auth_timeout, SRV_AUTH_TIMEOUT_MS, 0);
     randombytes_buf(k->nonce, sizeof k->nonce);
+    crypto_kx_keypair(k->kx_pk, k->kx_sk);
     Colossus__Hello h = COLOSSUS__HELLO__INIT;
     h.proto_version = CL_PROTO_VERSION;
     h.nonce.data = k->nonce;
     h.nonce.len = sizeof k->nonce;
+    h.kx_pub.data = k->kx_pk;
+    h.kx_pub.len = sizeof k->kx_pk;
+    h.identity.data = srv->o.identity_pk;
+    h.identity.len = sizeof srv->o.identity_pk;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HELLO;
     m.hello = &h;

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "controller/ctl.h"
+#include "controller/ctl_acct.h"
 
 void ctl__batches_init(ctl_t *c);
 void ctl__batches_free(ctl_t *c);
@@ -99,7 +99,7 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     c->next_tick_ms = now + TICK_MS;
     c->next_health_ms = now + HEALTH_MS;
     if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
-        ctl_jobs_recover(c, err) < 0) {
+        ctl_acct_init(c, err) < 0 || ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
     }
@@ -115,6 +115,7 @@ void ctl_destroy(ctl_t *c)
 {
     if (!c) return;
     ctl_jobs_free(c);
+    ctl_acct_free(c);
     ctl_logreqs_free(c);
     ctl_health_free(c);
     ctl_nodes_free(c);
@@ -127,11 +128,21 @@ void ctl_destroy(ctl_t *c)
     free(c);
 }
 
-int ctl_peer_msg(ctl_t *c, ctl_sink_t *peer, const Colossus__Msg *m, cl_error_t *why)
+int ctl_peer_msg(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *peer, const Colossus__Msg *m,
+                 cl_error_t *why)
 {
+    if (who->kind == CTL_PRINCIPAL_NODE) {
+        /* A revoked or expired node credential stops working at once, open connection or
+         * not (one hash lookup per frame). */
+        ctl_cred_t *cr = ctl_cred_find(c, who->cred);
+        const char *bad = cr ? ctl_cred_unusable(c, cr) : "was deleted";
+        if (bad) return cl_err(why, "node credential %s %s", who->cred, bad);
+    } else if (who->kind != CTL_PRINCIPAL_CLUSTER_KEY) {
+        return cl_err(why, "only a node credential or the cluster key may act as an agent");
+    }
     switch (m->body_case) {
     case COLOSSUS__MSG__BODY_REGISTER:
-        ctl_node_register(c, peer, m->register_);
+        ctl_node_register(c, who, peer, m->register_);
         return 0;
     case COLOSSUS__MSG__BODY_HEARTBEAT:
         ctl_node_heartbeat(c, peer, m->heartbeat);
@@ -174,6 +185,8 @@ void ctl_timers(ctl_t *c)
             c->sched_needed = true;
         }
         ctl_jobs_tick(c);
+        ctl_tenants_tick(c);
+        ctl_usage_tick(c);
     }
     if (now >= c->next_health_ms) {
         c->next_health_ms = now + HEALTH_MS;

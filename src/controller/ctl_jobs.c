@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/ctl.h"
+#include <time.h>
+
+#include "controller/ctl_acct.h"
 
 static bool terminal(cl_job_state_t s)
 {
@@ -48,6 +50,13 @@ void ctl_job_free(ctl_job_t *j)
     if (!j) return;
     free(j->name);
     free(j->tenant);
+    free(j->user);
+    if (j->run_done) {
+        free(j->run_done->nodes);
+        free(j->run_done->reason);
+        free(j->run_done);
+    }
+    free(j->run);
     free(j->cwd);
     for (size_t i = 0; j->argv && i < j->argc; i++)
         free(j->argv[i]);
@@ -90,6 +99,7 @@ static void purge_finished(ctl_t *c, double now)
         ctl_ring_pop(&c->finished);
         if (!j || !terminal(j->state) || j->waiters) continue;
         cl_job_forget(c->cluster, id);
+        ctl_usage_job_free(c, j);
         c->jobs[id] = NULL;
         ctl_job_free(j);
     }
@@ -180,12 +190,72 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->max_restarts = j->max_restarts;
     o->reason = j->reason;
     o->time_limit_s = j->time_limit_s;
+    o->user = j->user;
+    o->energy_j = j->energy_j + (j->run_done ? j->run_done->energy_j : 0);
+    o->gpu_seconds = j->gpu_s;
+    if (j->state == CL_JOB_RUNNING && j->run)
+        o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
+    if (j->state == CL_JOB_PENDING) {
+        o->pending_reason = cl_xmalloc(256);
+        ctl_job_pending_text(c, j, o->pending_reason, 256);
+    }
 }
 
 void ctl_job_info_release(Colossus__JobInfo *o)
 {
     free(o->nodes);
     o->nodes = NULL;
+    if (o->pending_reason != protobuf_c_empty_string) free(o->pending_reason);
+    o->pending_reason = NULL;
+}
+
+static void utc(double t, char *buf, size_t len)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
+{
+    cl_pending_t p;
+    if (cl_job_pending(c->cluster, j->id, &p) < 0) {
+        snprintf(buf, len, "%s", c->recovering ? "the controller is recovering" : "");
+        return;
+    }
+    char when[40] = "";
+    if (p.until > 0 && p.until < CL_TIME_INF) utc(p.until, when, sizeof when);
+    const char *t = j->tenant;
+    switch (p.why) {
+    case CL_PEND_RESOURCES:
+        snprintf(buf, len, "not enough free GPUs (it needs %u x %u)", j->nodes, j->gpus_per_node);
+        break;
+    case CL_PEND_RESERVED:
+        snprintf(buf, len, "next to start: nodes are reserved for it%s%s",
+                 when[0] ? ", at the latest at " : "", when);
+        break;
+    case CL_PEND_HELD:
+        snprintf(buf, len, "held for job %" PRIu64 "'s reservation%s%s", p.job,
+                 when[0] ? " until " : "", when);
+        break;
+    case CL_PEND_QUOTA:
+        snprintf(buf, len, "tenant %s's GPU quota is reached (with what it may borrow)", t);
+        break;
+    case CL_PEND_BUDGET:
+        snprintf(buf, len, "tenant %s's GPU-hour budget is spent%s%s", t,
+                 when[0] ? " until " : "", when);
+        break;
+    case CL_PEND_QOS: {
+        ctl_user_t *u = ctl_user_find(c, j->user);
+        ctl_qos_t *q = ctl_user_qos(c, u);
+        snprintf(buf, len, "QOS %s: at most %u running jobs per user", q ? q->name : "?",
+                 q ? q->max_running : 0);
+        break;
+    }
+    default:
+        snprintf(buf, len, "%s", cl_pend_name(p.why));
+    }
 }
 
 void ctl_job_notify(ctl_t *c, ctl_job_t *j)
@@ -220,13 +290,21 @@ void ctl_sink_forget_waiters(ctl_t *c, ctl_sink_t *s)
     }
 }
 
+/* The tenant of a job read from the journal: one an older journal made on first use is
+ * made explicit (and journaled) now. */
 int ctl_tenant_index(ctl_t *c, const char *name, cl_error_t *err)
 {
     int t = cl_tenant_find(c->cluster, name);
     if (t >= 0) return t;
     cl_error_t e;
     t = cl_tenant_add(c->cluster, name, 1.0, &e);
-    if (t < 0) cl_err(err, "tenant '%s': %s", name, e.msg);
+    if (t < 0) {
+        cl_err(err, "tenant '%s': %s", name, e.msg);
+        return -1;
+    }
+    ctl_log(c, "journal: tenant %s (made on first use by an older version) is now explicit",
+            name);
+    ctl_tenant_journal(c, (uint32_t)t);
     return t;
 }
 
@@ -306,25 +384,63 @@ static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
     return 0;
 }
 
-int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_error_t *err)
+/* The caller's QOS applied to a submission: -1 with err when it asks for more than the QOS
+ * allows; else the time limit (the QOS's when none was asked) and preemptibility. */
+static int qos_check(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s,
+                     double *limit_s, bool *preemptible, cl_error_t *err)
+{
+    *limit_s = s->time_limit_min * 60.0;
+    *preemptible = false;
+    if (!k->user) return 0; /* the cluster key: the bootstrap credential, not capped */
+    ctl_qos_t *q = ctl_user_qos(c, k->user);
+    if (!q) return 0;
+    uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
+    uint64_t gpus = (uint64_t)s->nodes * per;
+    if (s->priority > q->max_priority)
+        return cl_err(err, "priority %d is above what QOS %s allows (%d)", s->priority, q->name,
+                      q->max_priority);
+    if (q->max_gpus_per_job && gpus > q->max_gpus_per_job)
+        return cl_err(err, "%" PRIu64 " GPUs is more than QOS %s allows per job (%u)", gpus,
+                      q->name, q->max_gpus_per_job);
+    if (q->max_wall_s > 0) {
+        if (*limit_s > q->max_wall_s)
+            return cl_err(err, "time limit %g min is above what QOS %s allows (%g min)",
+                          s->time_limit_min, q->name, q->max_wall_s / 60);
+        if (*limit_s == 0) *limit_s = q->max_wall_s;
+    }
+    *preemptible = q->preemptible;
+    return 0;
+}
+
+int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s, uint64_t *id,
+                   cl_error_t *err)
 {
     if (submit_check(c, s, err) < 0) return -1;
-    const char *tenant = s->tenant[0] ? s->tenant : "default";
-    int t = ctl_tenant_index(c, tenant, err);
+    int t = ctl_caller_tenant(c, k, s->tenant, err);
     if (t < 0) return -1;
+    double limit_s;
+    bool preemptible;
+    if (qos_check(c, k, s, &limit_s, &preemptible, err) < 0) return -1;
     cl_job_spec_t spec = {.nodes = s->nodes,
                           .gpus_per_node = s->gpus_per_node,
                           .tenant = (uint32_t)t,
                           .priority = s->priority,
-                          .time_limit_s = s->time_limit_min * 60.0,
-                          .max_restarts = s->max_restarts};
+                          .preemptible = preemptible,
+                          .time_limit_s = limit_s,
+                          .max_restarts = s->max_restarts,
+                          .user = k->user ? k->user->core_id : 0};
     double now = ctl_now(c);
     cl_jobid_t jid;
     if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) return -1;
     ctl_job_t *j = cl_xcalloc(1, sizeof *j);
     j->id = jid;
     j->name = cl_xstrdup(s->name[0] ? s->name : s->argv[0]);
-    j->tenant = cl_xstrdup(tenant);
+    j->tenant = cl_xstrdup(cl_tenant_name(c->cluster, (uint32_t)t));
+    j->tenant_ix = (uint32_t)t;
+    j->user = cl_xstrdup(k->user ? k->user->name : "");
+    j->uid = k->user ? k->user->uid : 0;
+    j->gid = k->user ? k->user->gid : 0;
+    j->preemptible = preemptible;
     j->cwd = cl_xstrdup(s->cwd);
     j->argv = strv_dup(s->argv, s->n_argv);
     j->argc = s->n_argv;
@@ -335,7 +451,7 @@ int ctl_job_submit(ctl_t *c, const Colossus__SubmitReq *s, uint64_t *id, cl_erro
     cl_job_get(c->cluster, jid, &info);
     j->gpus_per_node = info.gpus_per_node ? info.gpus_per_node : s->gpus_per_node;
     j->max_restarts = s->max_restarts;
-    j->time_limit_s = s->time_limit_min * 60.0;
+    j->time_limit_s = limit_s;
     j->priority = s->priority;
     j->state = CL_JOB_PENDING;
     j->submit_time = now;
@@ -406,6 +522,9 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.cwd = j->cwd;
         L.name = j->name;
         L.checkpoint_dir = ckpt;
+        L.uid = j->uid;
+        L.gid = j->gid;
+        L.user = j->user;
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_LAUNCH;
         m.launch = &L;
@@ -433,6 +552,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     cl_job_info_t info;
     if (cl_job_get(c->cluster, j->id, &info) == 0 && info.gpus_per_node)
         j->gpus_per_node = info.gpus_per_node;
+    ctl_run_begin(c, j);
     ctl_journal_job(c, j);
     send_launch(c, j, a);
     char names[512];
@@ -445,9 +565,11 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
             names);
 }
 
-static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st)
+/* ended: how its run ended, for the usage record (ctl_acct.h). */
+static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *ended)
 {
     fail_unlink(c, j);
+    if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     j->state = st;
     j->end_time = ctl_now(c);
     *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
@@ -458,8 +580,9 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st)
             j->reason[0] ? ": " : "", j->reason);
 }
 
-static void requeued(ctl_t *c, ctl_job_t *j, const char *why)
+static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
 {
+    if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     if (j->fail_pending)
         ctl_log(c, "job %" PRIu64 ": its rank failure came with a node failure: restarting it",
                 j->id);
@@ -485,7 +608,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             break;
         case CL_ACT_PREEMPT:
             fail_unlink(c, j); /* a preempted job's rank failure is moot */
-            requeued(c, j, "preempted by a higher-priority job");
+            requeued(c, j, ctl_preempt_reason(c, j), "preempted");
             ctl_log(c, "job %" PRIu64 " preempted", j->id);
             break;
         case CL_ACT_RESTART:
@@ -495,13 +618,14 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
                         "restarting it",
                         j->id);
             ctl_send_stop(c, j);
+            ctl_usage_run_ended(c, j, "node_fail");
             ctl_log(c, "job %" PRIu64 ": restarting in place, node %s replaced by hot spare %s",
                     j->id, x->node_old < c->nnodes ? c->nodes[x->node_old].name : "?",
                     x->node_new < c->nnodes ? c->nodes[x->node_new].name : "?");
             job_started(c, j, x->incarnation);
             break;
         case CL_ACT_REQUEUE:
-            requeued(c, j, "requeued after a node failure");
+            requeued(c, j, "requeued after a node failure", "node_fail");
             ctl_log(c, "job %" PRIu64 " requeued after a node failure (restart %u)", j->id,
                     ctl_job_restarts(c, j));
             break;
@@ -509,7 +633,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             ctl_send_stop(c, j);
             snprintf(j->reason, sizeof j->reason, "node failure with max restarts (%u) reached",
                      j->max_restarts);
-            job_ended(c, j, CL_JOB_FAILED);
+            job_ended(c, j, CL_JOB_FAILED, "node_fail");
             break;
         }
     }
@@ -537,7 +661,7 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
     if (j->state == CL_JOB_RUNNING) ctl_send_stop(c, j);
     j->recovering = false;
     snprintf(j->reason, sizeof j->reason, "cancelled by a user");
-    job_ended(c, j, CL_JOB_CANCELLED);
+    job_ended(c, j, CL_JOB_CANCELLED, "cancelled");
     return 0;
 }
 
@@ -551,7 +675,7 @@ static void fail_now(ctl_t *c, ctl_job_t *j)
     j->exit_code = j->fail_code;
     j->has_exit = true;
     snprintf(j->reason, sizeof j->reason, "%s", j->fail_reason);
-    job_ended(c, j, CL_JOB_FAILED);
+    job_ended(c, j, CL_JOB_FAILED, "failed");
 }
 
 /* A node's ranks of the running incarnation ended with code (rank: the failing one). */
@@ -587,7 +711,7 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
         ctl_log(c, "job %" PRIu64 ": core refused finish: %s", j->id, e.msg);
     j->exit_code = 0;
     j->has_exit = true;
-    job_ended(c, j, CL_JOB_SUCCEEDED);
+    job_ended(c, j, CL_JOB_SUCCEEDED, "succeeded");
 }
 
 /* Acknowledge a node's exit report, on its connection (conn) or to the node wherever it is
@@ -613,6 +737,8 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
     ctl_job_t *j = ctl_job_get(c, e->job);
     int pos = j ? ctl_job_alloc_pos(j, e->node) : -1;
     bool valid = e->node < c->nnodes && c->nodes[e->node].conn == conn;
+    if (valid && j && pos >= 0) /* any incarnation: a stopped run's nodes report too */
+        ctl_usage_exit_report(c, j, e->incarnation, pos, e->energy_j, e->flops);
     if (!valid || !j || pos < 0 || e->incarnation != j->inc ||
         (j->state != CL_JOB_RUNNING && !j->recovering)) {
         /* Stale (an older incarnation, a fenced node, a finished job): never counted. */
@@ -679,7 +805,7 @@ void ctl_jobs_tick(ctl_t *c)
         ctl_send_stop(c, j);
         snprintf(j->reason, sizeof j->reason, "time limit of %g min reached",
                  j->time_limit_s / 60);
-        job_ended(c, j, CL_JOB_FAILED);
+        job_ended(c, j, CL_JOB_FAILED, "timeout");
     }
     if (c->recovering) {
         /* End the recovery window early once every recovering job has heard from all its

@@ -9,7 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "controller/ctl_acct.h"
 #include "controller/ctl_server.h"
+#include "proto/cred.h"
 #include "util/topo_load.h"
 #include "util/util.h"
 
@@ -23,7 +27,10 @@ static void usage(FILE *f)
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
         "         [--journal-give-up SECONDS] [--frame-timeout-ms N] [--idle-timeout-ms N]\n"
-        "         [--commit auto|thread|inline]\n"
+        "         [--commit auto|thread|inline] [--identity FILE]\n"
+        "         [--keep-jobs-days N] [--keep-history-days N] [--keep-audit-days N]\n"
+        "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
+        "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
@@ -39,12 +46,22 @@ static void usage(FILE *f)
         "                    that `show`, `wait` and `logs` read it from the journal\n"
         "  --commit:         where group commits run: auto (default: on the loop while\n"
         "                    they are small and fast, else on a worker thread), thread,\n"
-        "                    inline (on the loop)\n");
+        "                    inline (on the loop)\n"
+        "  --identity:       the controller's identity key (default STATE-DIR/identity, made\n"
+        "                    when missing); tokens carry its public half\n"
+        "  --keep-jobs-days: finished jobs stay in the journal this long (default 30; 0:\n"
+        "                    for ever); --keep-history-days and --keep-audit-days (default\n"
+        "                    400) the usage and audit records; usage rollups always stay\n"
+        "  --jwt-key:        accept JWTs of the site's OIDC provider signed with this key (a\n"
+        "                    PEM public key: RS256, or a shared secret: HS256; --jwt-alg\n"
+        "                    names another); --jwt-issuer and --jwt-audience must match;\n"
+        "                    --jwt-claim names the user (default sub)\n");
 }
 
 typedef struct opts {
-    const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store;
-    long hb, dead, nodes, gpn, keep, give_up;
+    const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store, *identity, *jwt_key;
+    const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
+    long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
     double spare;
     bool sync_full;
     ctl_commit_mode_t commit;
@@ -70,7 +87,16 @@ enum {
     CO_FRAME_TO,
     CO_IDLE_TO,
     CO_STORE,
-    CO_COMMIT
+    CO_COMMIT,
+    CO_IDENTITY,
+    CO_KEEP_JOBS,
+    CO_KEEP_HISTORY,
+    CO_KEEP_AUDIT,
+    CO_JWT_KEY,
+    CO_JWT_ISSUER,
+    CO_JWT_AUDIENCE,
+    CO_JWT_CLAIM,
+    CO_JWT_ALG,
 };
 
 static const struct option long_opts[] = {
@@ -93,6 +119,15 @@ static const struct option long_opts[] = {
     {"idle-timeout-ms", required_argument, 0, CO_IDLE_TO},
     {"store", required_argument, 0, CO_STORE},
     {"commit", required_argument, 0, CO_COMMIT},
+    {"identity", required_argument, 0, CO_IDENTITY},
+    {"keep-jobs-days", required_argument, 0, CO_KEEP_JOBS},
+    {"keep-history-days", required_argument, 0, CO_KEEP_HISTORY},
+    {"keep-audit-days", required_argument, 0, CO_KEEP_AUDIT},
+    {"jwt-key", required_argument, 0, CO_JWT_KEY},
+    {"jwt-issuer", required_argument, 0, CO_JWT_ISSUER},
+    {"jwt-audience", required_argument, 0, CO_JWT_AUDIENCE},
+    {"jwt-claim", required_argument, 0, CO_JWT_CLAIM},
+    {"jwt-alg", required_argument, 0, CO_JWT_ALG},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
@@ -165,6 +200,43 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return 0;
     case CO_SYNC:
         return choice("--sync", arg, "full", "normal", &o->sync_full);
+    case CO_IDENTITY:
+        o->identity = arg;
+        return 0;
+    case CO_KEEP_JOBS:
+        return cl_flag_long(cmd, "--keep-jobs-days", arg, 0, 36500, &o->keep_jobs);
+    case CO_KEEP_HISTORY:
+        return cl_flag_long(cmd, "--keep-history-days", arg, 0, 36500, &o->keep_history);
+    case CO_KEEP_AUDIT:
+        return cl_flag_long(cmd, "--keep-audit-days", arg, 0, 36500, &o->keep_audit);
+    case CO_JWT_KEY:
+        o->jwt_key = arg;
+        return 0;
+    case CO_JWT_ISSUER:
+    case CO_JWT_AUDIENCE:
+    case CO_JWT_CLAIM:
+    case CO_JWT_ALG:
+        if (strlen(arg) >= (opt == CO_JWT_CLAIM ? 64 : opt == CO_JWT_ALG ? 16 : 256)) {
+            fprintf(stderr, "colossus controller: --jwt-%s too long\n",
+                    opt == CO_JWT_ISSUER ? "issuer" : opt == CO_JWT_AUDIENCE ? "audience"
+                                                    : opt == CO_JWT_CLAIM    ? "claim"
+                                                                             : "alg");
+            return -1;
+        }
+        if (opt == CO_JWT_ALG && strcmp(arg, "HS256") && strcmp(arg, "HS384") &&
+            strcmp(arg, "HS512") && strcmp(arg, "RS256") && strcmp(arg, "RS384") &&
+            strcmp(arg, "RS512") && strcmp(arg, "ES256") && strcmp(arg, "ES384") &&
+            strcmp(arg, "ES512")) {
+            fprintf(stderr, "colossus controller: --jwt-alg %s: one of HS256/384/512, "
+                            "RS256/384/512, ES256/384/512\n",
+                    arg);
+            return -1;
+        }
+        *(opt == CO_JWT_ISSUER     ? &o->jwt_issuer
+          : opt == CO_JWT_AUDIENCE ? &o->jwt_audience
+          : opt == CO_JWT_CLAIM    ? &o->jwt_claim
+                                   : &o->jwt_alg) = arg;
+        return 0;
     case CO_COMMIT:
         if (!strcmp(arg, "auto"))
             o->commit = CTL_COMMIT_AUTO;
@@ -192,7 +264,13 @@ static int one_opt(opts_t *o, int opt, const char *arg)
 /* 0 to go on, else the exit status. */
 static int parse(opts_t *o, int argc, char **argv)
 {
-    *o = (opts_t){.hb = 1000, .keep = 300, .give_up = 30, .sync_full = true};
+    *o = (opts_t){.hb = 1000,
+                  .keep = 300,
+                  .give_up = 30,
+                  .sync_full = true,
+                  .keep_jobs = 30,
+                  .keep_history = 400,
+                  .keep_audit = 400};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -210,6 +288,10 @@ static int parse(opts_t *o, int argc, char **argv)
     }
     if (o->preset && o->topo) {
         fprintf(stderr, "colossus controller: give --preset or --topology, not both\n");
+        return 2;
+    }
+    if ((o->jwt_issuer || o->jwt_audience || o->jwt_claim || o->jwt_alg) && !o->jwt_key) {
+        fprintf(stderr, "colossus controller: the --jwt-* options need --jwt-key\n");
         return 2;
     }
     if (!o->dead) o->dead = o->hb * 3;
@@ -244,6 +326,34 @@ static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
         mkdir(cfg->checkpoint_root, 0755);
     }
     snprintf(url, urlen, "%s%s", o->store ? "" : "sqlite:", o->store ? o->store : real);
+    return 0;
+}
+
+/* The identity key (made in the state directory on the first start) and a site's JWT key.
+ * 0, or the exit status after saying why. */
+static int credentials(opts_t *o, ctl_config_t *cfg, cl_error_t *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/identity", o->state);
+    const char *id = o->identity ? o->identity : path;
+    if (cl_identity_load(id, !o->identity, o->srv.identity_pk, o->srv.identity_sk, err) < 0) {
+        fprintf(stderr, "colossus controller: %s\n", err->msg);
+        return 1;
+    }
+    if (!o->jwt_key) return 0;
+    size_t n;
+    cfg->jwt_key = cl_read_file(o->jwt_key, &n, err);
+    if (!cfg->jwt_key || !n) {
+        fprintf(stderr, "colossus controller: --jwt-key: %s\n",
+                cfg->jwt_key ? "the file is empty" : err->msg);
+        return 2;
+    }
+    cfg->jwt_key_len = n;
+    snprintf(cfg->jwt_issuer, sizeof cfg->jwt_issuer, "%s", o->jwt_issuer ? o->jwt_issuer : "");
+    snprintf(cfg->jwt_audience, sizeof cfg->jwt_audience, "%s",
+             o->jwt_audience ? o->jwt_audience : "");
+    snprintf(cfg->jwt_claim, sizeof cfg->jwt_claim, "%s", o->jwt_claim ? o->jwt_claim : "");
+    snprintf(cfg->jwt_alg, sizeof cfg->jwt_alg, "%s", o->jwt_alg ? o->jwt_alg : "");
     return 0;
 }
 
@@ -308,9 +418,14 @@ int cmd_controller(int argc, char **argv)
     ctl_config_t cfg = {.heartbeat_ms = (uint32_t)o.hb,
                         .dead_after_ms = (uint32_t)o.dead,
                         .keep_finished_s = (double)o.keep,
-                        .commit_give_up_s = (double)o.give_up};
+                        .commit_give_up_s = (double)o.give_up,
+                        .keep_jobs_s = o.keep_jobs * 86400.0,
+                        .keep_history_s = o.keep_history * 86400.0,
+                        .keep_audit_s = o.keep_audit * 86400.0};
     char url[4200];
-    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url))) {
+    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url)) ||
+        (rc = credentials(&o, &cfg, &err))) {
+        free(cfg.jwt_key);
         cl_cluster_destroy(cluster);
         return rc;
     }
@@ -337,10 +452,13 @@ int cmd_controller(int argc, char **argv)
         cl_store_close(store);
         return 1;
     }
+    ctl_set_identity(c, o.srv.identity_pk);
     rc = ctl_server_run(srv, c, &err);
     if (rc == 1) fprintf(stderr, "colossus controller: %s\n", err.msg);
     ctl_server_destroy(srv);
     ctl_destroy(c);
     cl_store_close(store);
+    sodium_memzero(o.srv.identity_sk, sizeof o.srv.identity_sk);
+    free(cfg.jwt_key);
     return rc;
 }

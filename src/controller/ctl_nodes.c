@@ -1,11 +1,13 @@
 /* ctl_nodes.c - nodes in the controller: name -> compact id binding (journaled), registration
  * of the nodes a connection carries, batched heartbeats, and death when a node's deadline in
  * the FIFO of deadlines passes without a heartbeat (O(1) per heartbeat; no scan over nodes). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/ctl.h"
+#include "controller/ctl_acct.h"
+#include "util/hostlist.h"
 
 /* name -> id: open addressing over the bound nodes (c->name_tab). */
 
@@ -23,6 +25,26 @@ static void name_insert(ctl_t *c, ctl_node_t *n)
     while (c->name_tab[i] != UINT32_MAX)
         i = (i + 1) & (c->name_cap - 1);
     c->name_tab[i] = n->id;
+}
+
+/* Linear probing's deletion: later entries of the run move back into the hole. */
+static void name_remove(ctl_t *c, const ctl_node_t *n)
+{
+    uint32_t mask = c->name_cap - 1, i = name_hash(n->name) & mask;
+    while (c->name_tab[i] != n->id) {
+        if (c->name_tab[i] == UINT32_MAX) return;
+        i = (i + 1) & mask;
+    }
+    c->name_tab[i] = UINT32_MAX;
+    for (uint32_t j = (i + 1) & mask; c->name_tab[j] != UINT32_MAX; j = (j + 1) & mask) {
+        uint32_t id = c->name_tab[j], home = name_hash(c->nodes[id].name) & mask;
+        /* Move it back unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        c->name_tab[i] = id;
+        c->name_tab[j] = UINT32_MAX;
+        i = j;
+    }
 }
 
 ctl_node_t *ctl_node_by_name(ctl_t *c, const char *name)
@@ -64,6 +86,7 @@ static int on_node_loaded(const cl_store_node_t *sn, void *arg)
         return 0;
     }
     ctl_node_t *n = &c->nodes[sn->id];
+    if (!sn->name[0]) return 0; /* removed (node remove): the slot is free */
     n->bound = true;
     snprintf(n->name, sizeof n->name, "%s", sn->name);
     n->drained = sn->drained;
@@ -227,19 +250,67 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
     n->conn = conn;
 }
 
-void ctl_node_register(ctl_t *c, ctl_sink_t *conn, const Colossus__Register *r)
+/* Whether who may register name: a node credential names it and is still good; the cluster
+ * key may register any. NULL, or why not (into buf). */
+static const char *may_register(ctl_t *c, const ctl_principal_t *who, const char *name,
+                                char *buf, size_t len)
+{
+    if (who->kind == CTL_PRINCIPAL_CLUSTER_KEY) return NULL;
+    if (who->kind != CTL_PRINCIPAL_NODE) return "only a node credential registers nodes";
+    ctl_cred_t *cr = ctl_cred_find(c, who->cred);
+    const char *bad = cr ? ctl_cred_unusable(c, cr) : "was deleted";
+    if (bad) {
+        snprintf(buf, len, "node credential %s %s", who->cred, bad);
+        return buf;
+    }
+    if (!cr->nodes || !cl_hostlist_contains(cr->nodes, name)) {
+        snprintf(buf, len, "node credential %s is not for node %s (it names %.60s)", who->cred,
+                 name, cr->nodes ? cr->nodes : "none");
+        return buf;
+    }
+    return NULL;
+}
+
+static void refuse_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
+                            const Colossus__Register *r, const char *why)
+{
+    ctl_log(c, "refused registration of node %.64s by %s: %s", r->name, who->name, why);
+    ctl_caller_t k = {.p = who};
+    ctl_audit(c, &k, "register", r->name, false, why);
+    reply_registered(c, conn, r->handle, NULL, why);
+}
+
+void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
+                       const Colossus__Register *r)
 {
     const char *bad = register_check(c, r);
     if (bad) {
         reply_registered(c, conn, r->handle, NULL, bad);
         return;
     }
+    char why[320];
+    if ((bad = may_register(c, who, r->name, why, sizeof why))) {
+        refuse_register(c, who, conn, r, bad);
+        return;
+    }
     ctl_node_t *n = ctl_node_by_name(c, r->name);
+    /* A second agent for a node whose agent is connected and alive is refused: only once the
+     * first is gone (its connection closed, or dead-after passed) may another take it. */
+    if (n && n->conn && n->conn != conn && !n->conn->closed && n->alive) {
+        snprintf(why, sizeof why,
+                 "node %s is connected from %.60s and alive: another agent cannot take it "
+                 "over until that one is gone",
+                 n->name, n->conn->peer);
+        refuse_register(c, who, conn, r, why);
+        return;
+    }
     if (!n && !(n = bind_name(c, r->name, r->nvlink_unready ? "" : r->nvlink_domain))) {
         char e[128];
-        snprintf(e, sizeof e, "no free node slot: the topology has %u nodes", c->nnodes);
-        ctl_log(c, "refused node %s: %s", r->name, e);
-        reply_registered(c, conn, r->handle, NULL, e);
+        snprintf(e, sizeof e,
+                 "no free node slot: the topology has %u nodes (an admin frees one with "
+                 "'colossus node remove NAME')",
+                 c->nnodes);
+        refuse_register(c, who, conn, r, e);
         return;
     }
     carry(c, n, conn);
@@ -329,4 +400,37 @@ void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
             ctl_log(c, "node %s: connection lost; down after %u ms without heartbeat",
                     c->nodes[i].name, c->cfg.dead_after_ms);
         }
+}
+
+int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err)
+{
+    ctl_node_t *n = ctl_node_by_name(c, name);
+    if (!n) return cl_err(err, "no node named '%.64s'", name);
+    if (n->conn && !n->conn->closed)
+        return cl_err(err, "node %s is connected (from %.60s): stop its agent first", n->name,
+                      n->conn->peer);
+    cl_jobid_t on[1];
+    if (cl_node_jobs(c->cluster, n->id, on, 1))
+        return cl_err(err, "node %s still holds job %" PRIu64, n->name, on[0]);
+    for (uint64_t id = 1; id <= c->max_id; id++) {
+        ctl_job_t *j = ctl_job_get(c, id);
+        if (j && j->recovering && ctl_job_alloc_pos(j, n->id) >= 0)
+            return cl_err(err, "node %s ran job %" PRIu64 ", still being recovered", n->name, id);
+    }
+    name_remove(c, n);
+    n->bound = false;
+    n->alive = false;
+    n->drained = false;
+    n->reason[0] = 0;
+    n->addr[0] = 0;
+    if (n->conn) {
+        n->conn->nnodes--;
+        ctl_sink_unref(n->conn);
+        n->conn = NULL;
+    }
+    cl_store_node_t rec = {.id = n->id, .name = "", .reason = ""};
+    cl_store_batch_node(c->open->records, &rec);
+    snprintf(n->name, sizeof n->name, "%s", cl_topo_node_name(cl_cluster_topo(c->cluster), n->id));
+    if (n->id < c->next_free) c->next_free = n->id;
+    return 0;
 }

@@ -7,37 +7,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/ctl.h"
+#include "controller/ctl_acct.h"
 
-typedef void ctl_op_f(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+typedef void ctl_op_f(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply);
+
+/* Who may call an operation at all (the handler then checks the objects it touches: a
+ * user's jobs are its tenants', a manager's users are its tenants'). */
+typedef enum ctl_op_who {
+    OP_ANY,   /* any user (the handler decides per object) */
+    OP_OPER,  /* an operator or admin, with an admin-scoped credential */
+    OP_ADMIN, /* an admin, with an admin-scoped credential */
+} ctl_op_who_t;
 
 typedef struct ctl_op {
     Colossus__Request__BodyCase body;
-    const char *name; /* logs, and the REST routes of the API issue */
-    bool writes;      /* changes state: journaled before its answer leaves */
+    const char *name; /* logs, audit, and the REST routes of the API issue */
+    bool writes;      /* changes state: journaled before its answer leaves, audited */
+    ctl_scope_t scope; /* the least scope a token needs */
+    ctl_op_who_t who;
     ctl_op_f *fn;
 } ctl_op_t;
 
-/* Who may do what. Every operation is the cluster key holder's today; the tenants issue gives
- * each operation the roles that may call it and checks them here. */
-static bool allowed(const ctl_op_t *op, const ctl_principal_t *who)
+static const char *scope_word(ctl_scope_t s)
 {
-    (void)op;
-    return who && who->kind == CTL_PRINCIPAL_CLUSTER_KEY;
+    return s == CTL_SCOPE_READ ? "read" : s == CTL_SCOPE_SUBMIT ? "submit" : "admin";
+}
+
+/* Whether k may call op at all: NULL, or why not (static text or buf). */
+static const char *denied(const ctl_op_t *op, const ctl_caller_t *k, char *buf, size_t len)
+{
+    if (k->scope < op->scope) {
+        snprintf(buf, len, "a %s-scoped credential cannot %s (it needs %s scope)",
+                 scope_word(k->scope), op->name, scope_word(op->scope));
+        return buf;
+    }
+    if (op->who == OP_ADMIN && !k->admin) return "only an admin may do this";
+    if (op->who == OP_OPER && !k->oper) return "only an operator or admin may do this";
+    return NULL;
+}
+
+/* The job as caller k may see it: NULL (and the answer sent) when it does not exist or is
+ * another tenant's (the same answer, so that nobody learns of other tenants' jobs). */
+static ctl_job_t *job_for(ctl_t *c, const ctl_caller_t *k, uint64_t id, bool *transient,
+                          ctl_sink_t *reply, uint64_t req)
+{
+    ctl_job_t *j = ctl_job_lookup(c, id, transient);
+    if (j && !k->sees_all && !ctl_caller_sees_tenant(c, k, j->tenant_ix)) {
+        if (*transient) ctl_job_free(j);
+        j = NULL;
+    }
+    if (!j) ctl_reply_error(c, reply, req, "no job %" PRIu64, id);
+    return j;
 }
 
 /* ---- jobs ---- */
 
-static void op_submit(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply)
 {
     uint64_t id;
     cl_error_t err;
-    if (ctl_job_submit(c, r->submit, &id, &err) < 0) {
+    if (ctl_job_submit(c, k, r->submit, &id, &err) < 0) {
+        ctl_audit(c, k, "submit", r->submit->name, false, err.msg);
         ctl_reply_error(c, reply, r->req, "submit refused: %s", err.msg);
         return;
     }
+    char target[32], detail[160];
+    ctl_job_t *j = ctl_job_get(c, id);
+    snprintf(target, sizeof target, "job %" PRIu64, id);
+    snprintf(detail, sizeof detail, "tenant %s, %u x %u GPUs, priority %d", j->tenant, j->nodes,
+             j->gpus_per_node, j->priority);
+    ctl_audit(c, k, "submit", target, true, detail);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
     rs.ok = true;
@@ -49,23 +90,25 @@ static void op_submit(ctl_t *c, const ctl_principal_t *who, const Colossus__Requ
  * that no frame nears CL_FRAME_MAX whatever the cluster's size (550,000 nodes are ~60 MB). */
 #define PART_BYTES (1u << 20)
 
-typedef enum { PART_JOBS, PART_NODES, PART_TENANTS } part_kind_t;
-
-static size_t item_size(part_kind_t k, const void *item)
+static size_t item_size(ctl_part_t k, const void *item)
 {
     switch (k) {
-    case PART_JOBS:
+    case CTL_PART_JOBS:
         return colossus__job_info__get_packed_size(item);
-    case PART_NODES:
+    case CTL_PART_NODES:
         return colossus__node_info__get_packed_size(item);
-    case PART_TENANTS:
+    case CTL_PART_TENANTS:
         return colossus__tenant_info__get_packed_size(item);
+    case CTL_PART_HISTORY:
+        return colossus__usage_record__get_packed_size(item);
+    case CTL_PART_AUDIT:
+        return colossus__audit_record__get_packed_size(item);
     }
     return 0;
 }
 
-static void reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
-                        part_kind_t kind)
+void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
+                     ctl_part_t kind)
 {
     size_t i = 0;
     do {
@@ -79,15 +122,28 @@ static void reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items,
         Colossus__Response r = COLOSSUS__RESPONSE__INIT;
         r.req = req;
         r.ok = true;
-        if (kind == PART_NODES) {
-            r.nodes = (Colossus__NodeInfo **)items + i;
+        void **part = items + i;
+        switch (kind) {
+        case CTL_PART_NODES:
+            r.nodes = (Colossus__NodeInfo **)part;
             r.n_nodes = j - i;
-        } else if (kind == PART_JOBS) {
-            r.jobs = (Colossus__JobInfo **)items + i;
+            break;
+        case CTL_PART_JOBS:
+            r.jobs = (Colossus__JobInfo **)part;
             r.n_jobs = j - i;
-        } else {
-            r.tenants = (Colossus__TenantInfo **)items + i;
+            break;
+        case CTL_PART_TENANTS:
+            r.tenants = (Colossus__TenantInfo **)part;
             r.n_tenants = j - i;
+            break;
+        case CTL_PART_HISTORY:
+            r.history = (Colossus__UsageRecord **)part;
+            r.n_history = j - i;
+            break;
+        case CTL_PART_AUDIT:
+            r.audit = (Colossus__AuditRecord **)part;
+            r.n_audit = j - i;
+            break;
         }
         r.more = j < n;
         ctl_reply(c, reply, &r);
@@ -95,55 +151,75 @@ static void reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items,
     } while (i < n);
 }
 
-static bool listed(const ctl_job_t *j, bool all)
+static bool listed(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j, bool all)
 {
-    return j && (all || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING);
+    return j && (all || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING) &&
+           (k->sees_all || ctl_caller_sees_tenant(c, k, j->tenant_ix));
 }
 
-static void op_jobs(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_jobs(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     size_t n = 0;
     for (uint64_t id = 1; id <= c->max_id; id++)
-        n += listed(ctl_job_get(c, id), r->jobs_all);
+        n += listed(c, k, ctl_job_get(c, id), r->jobs_all);
     Colossus__JobInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
-    size_t k = 0;
+    size_t m = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (listed(j, r->jobs_all)) {
-            ctl_job_fill_info(c, j, &v[k]);
-            vp[k] = &v[k];
-            k++;
+        if (listed(c, k, j, r->jobs_all)) {
+            ctl_job_fill_info(c, j, &v[m]);
+            vp[m] = &v[m];
+            m++;
         }
     }
-    reply_parts(c, reply, r->req, (void **)vp, k, PART_JOBS);
-    for (size_t i = 0; i < k; i++)
+    ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_JOBS);
+    for (size_t i = 0; i < m; i++)
         ctl_job_info_release(&v[i]);
     free(v);
     free(vp);
 }
 
-static void op_show(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     bool transient;
-    ctl_job_t *j = ctl_job_lookup(c, r->show, &transient);
-    if (!j) {
-        ctl_reply_error(c, reply, r->req, "no job %" PRIu64, r->show);
-        return;
-    }
+    ctl_job_t *j = job_for(c, k, r->show, &transient, reply, r->req);
+    if (!j) return;
     ctl_reply_job(c, reply, r->req, j);
     if (transient) ctl_job_free(j);
 }
 
-static void op_cancel(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_cancel(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply)
 {
     cl_error_t err;
+    char target[32];
+    snprintf(target, sizeof target, "job %" PRIu64, r->cancel);
+    bool transient;
+    ctl_job_t *j = job_for(c, k, r->cancel, &transient, reply, r->req);
+    if (!j) {
+        ctl_audit(c, k, "cancel", target, false, "no such job of the caller's tenants");
+        return;
+    }
+    /* Users cancel their own jobs; a tenant's manager (or an admin) any of the tenant's. */
+    bool own = k->user && !strcmp(j->user, k->user->name);
+    bool may = k->admin || own || ctl_caller_manages(k, j->tenant_ix);
+    if (transient) ctl_job_free(j);
+    if (!may) {
+        ctl_audit(c, k, "cancel", target, false, "another user's job");
+        ctl_reply_error(c, reply, r->req,
+                        "cancel refused: job %" PRIu64 " is another user's (its tenant's "
+                        "manager or an admin may cancel it)",
+                        r->cancel);
+        return;
+    }
     if (ctl_job_cancel(c, r->cancel, &err) < 0) {
+        ctl_audit(c, k, "cancel", target, false, err.msg);
         ctl_reply_error(c, reply, r->req, "%s", err.msg);
         return;
     }
+    ctl_audit(c, k, "cancel", target, true, NULL);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
     rs.ok = true;
@@ -152,15 +228,12 @@ static void op_cancel(ctl_t *c, const ctl_principal_t *who, const Colossus__Requ
 }
 
 /* Answered when the job ends: the waiter holds the sink, not a connection. */
-static void op_wait(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_wait(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     bool transient;
-    ctl_job_t *j = ctl_job_lookup(c, r->wait, &transient);
-    if (!j) {
-        ctl_reply_error(c, reply, r->req, "no job %" PRIu64, r->wait);
-        return;
-    }
+    ctl_job_t *j = job_for(c, k, r->wait, &transient, reply, r->req);
+    if (!j) return;
     if (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING) {
         ctl_reply_job(c, reply, r->req, j);
         if (transient) ctl_job_free(j);
@@ -215,15 +288,12 @@ static void fetch_logs_of(ctl_t *c, ctl_sink_t *reply, uint64_t req,
     ctl_send_node(c, node, &m);
 }
 
-static void op_logs(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_logs(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     bool transient;
-    ctl_job_t *j = ctl_job_lookup(c, r->logs->job, &transient);
-    if (!j) {
-        ctl_reply_error(c, reply, r->req, "no job %" PRIu64, r->logs->job);
-        return;
-    }
+    ctl_job_t *j = job_for(c, k, r->logs->job, &transient, reply, r->req);
+    if (!j) return;
     fetch_logs_of(c, reply, r->req, r->logs, j);
     if (transient) ctl_job_free(j);
 }
@@ -286,7 +356,7 @@ void ctl_logreqs_free(ctl_t *c)
 
 /* ---- nodes ---- */
 
-static void op_nodes(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                      ctl_sink_t *reply)
 {
     size_t n = 0;
@@ -294,11 +364,11 @@ static void op_nodes(ctl_t *c, const ctl_principal_t *who, const Colossus__Reque
         n += c->nodes[i].bound;
     Colossus__NodeInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
     uint64_t *jobs = cl_xcalloc((n + 1) * 64, sizeof *jobs);
-    size_t k = 0;
+    size_t m = 0;
     for (uint32_t i = 0; i < c->nnodes; i++) {
         ctl_node_t *nd = &c->nodes[i];
         if (!nd->bound) continue;
-        Colossus__NodeInfo *o = &v[k];
+        Colossus__NodeInfo *o = &v[m];
         colossus__node_info__init(o);
         o->id = nd->id;
         o->name = nd->name;
@@ -309,26 +379,30 @@ static void op_nodes(ctl_t *c, const ctl_principal_t *who, const Colossus__Reque
             o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
         cl_jobid_t on[64];
         size_t nj = cl_node_jobs(c->cluster, nd->id, on, 64);
-        o->jobs = jobs + k * 64;
-        for (size_t x = 0; x < nj; x++)
-            o->jobs[x] = on[x];
-        o->n_jobs = nj;
+        o->jobs = jobs + m * 64;
+        for (size_t x = 0; x < nj; x++) {
+            ctl_job_t *j = k->sees_all ? NULL : ctl_job_get(c, on[x]);
+            if (k->sees_all || (j && ctl_caller_sees_tenant(c, k, j->tenant_ix)))
+                o->jobs[o->n_jobs++] = on[x]; /* other tenants' jobs are not shown */
+        }
         o->reason = nd->drained ? nd->reason : "";
         o->connected = nd->conn != NULL;
         ctl_health_fill(c, nd, o);
-        vp[k] = o;
-        k++;
+        vp[m] = o;
+        m++;
     }
-    reply_parts(c, reply, r->req, (void **)vp, k, PART_NODES);
+    ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_NODES);
     free(v);
     free(vp);
     free(jobs);
 }
 
-static void node_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus__NodeAdmin *a,
-                       bool drain)
+static void node_admin(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint64_t req,
+                       const Colossus__NodeAdmin *a, bool drain)
 {
     ctl_node_t *n = ctl_node_by_name(c, a->node);
+    ctl_audit(c, k, drain ? "drain" : "resume", a->node, n != NULL,
+              n ? a->reason : "no such node");
     if (!n) {
         ctl_reply_error(c, reply, req, "no node named '%s'", a->node);
         return;
@@ -362,79 +436,92 @@ static void node_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus
     ctl_reply_ok(c, reply, req, NULL);
 }
 
-static void op_drain(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_drain(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                      ctl_sink_t *reply)
 {
-    node_admin(c, reply, r->req, r->drain, true);
+    node_admin(c, k, reply, r->req, r->drain, true);
 }
 
-static void op_resume(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
+static void op_resume(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply)
 {
-    node_admin(c, reply, r->req, r->resume, false);
+    node_admin(c, k, reply, r->req, r->resume, false);
 }
 
-/* ---- tenants ---- */
-
-static void op_tenants(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
-                       ctl_sink_t *reply)
+static void op_node_remove(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                           ctl_sink_t *reply)
 {
-    uint32_t n = cl_tenant_count(c->cluster);
-    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v),
-                         **vp = cl_xcalloc(n + 1, sizeof *vp);
-    double now = ctl_now(c);
-    for (uint32_t t = 0; t < n; t++) {
-        colossus__tenant_info__init(&v[t]);
-        v[t].name = (char *)cl_tenant_name(c->cluster, t);
-        v[t].shares = cl_tenant_shares(c->cluster, t);
-        v[t].usage_gpu_s = cl_tenant_usage(c->cluster, t, now);
-        v[t].fairshare = cl_tenant_factor(c->cluster, t, now);
-        vp[t] = &v[t];
+    cl_error_t err;
+    if (ctl_node_remove(c, r->node_remove, &err) < 0) {
+        ctl_audit(c, k, "node remove", r->node_remove, false, err.msg);
+        ctl_reply_error(c, reply, r->req, "node remove refused: %s", err.msg);
+        return;
     }
-    for (uint64_t id = 1; id <= c->max_id; id++) {
-        ctl_job_t *j = ctl_job_get(c, id);
-        if (!j || (j->state != CL_JOB_PENDING && j->state != CL_JOB_RUNNING)) continue;
-        int t = cl_tenant_find(c->cluster, j->tenant);
-        if (t < 0) continue;
-        if (j->state == CL_JOB_PENDING) {
-            v[t].jobs_pending++;
-        } else {
-            v[t].jobs_running++;
-            v[t].gpus_running += j->nalloc * j->gpus_per_node;
-        }
-    }
-    reply_parts(c, reply, r->req, (void **)vp, n, PART_TENANTS);
-    free(v);
-    free(vp);
+    ctl_audit(c, k, "node remove", r->node_remove, true, NULL);
+    ctl_log(c, "node %s removed: its slot is free", r->node_remove);
+    ctl_reply_ok(c, reply, r->req, NULL);
 }
 
 /* ---- the table ---- */
 
+#define R CTL_SCOPE_READ
+#define S CTL_SCOPE_SUBMIT
+#define A CTL_SCOPE_ADMIN
 static const ctl_op_t ops[] = {
-    {COLOSSUS__REQUEST__BODY_SUBMIT, "submit", true, op_submit},
-    {COLOSSUS__REQUEST__BODY_JOBS_ALL, "jobs", false, op_jobs},
-    {COLOSSUS__REQUEST__BODY_SHOW, "show", false, op_show},
-    {COLOSSUS__REQUEST__BODY_CANCEL, "cancel", true, op_cancel},
-    {COLOSSUS__REQUEST__BODY_WAIT, "wait", false, op_wait},
-    {COLOSSUS__REQUEST__BODY_LOGS, "logs", false, op_logs},
-    {COLOSSUS__REQUEST__BODY_NODES, "nodes", false, op_nodes},
-    {COLOSSUS__REQUEST__BODY_DRAIN, "drain", true, op_drain},
-    {COLOSSUS__REQUEST__BODY_RESUME, "resume", true, op_resume},
-    {COLOSSUS__REQUEST__BODY_TENANTS, "tenants", false, op_tenants},
+    {COLOSSUS__REQUEST__BODY_SUBMIT, "submit", true, S, OP_ANY, op_submit},
+    {COLOSSUS__REQUEST__BODY_JOBS_ALL, "jobs", false, R, OP_ANY, op_jobs},
+    {COLOSSUS__REQUEST__BODY_SHOW, "show", false, R, OP_ANY, op_show},
+    {COLOSSUS__REQUEST__BODY_CANCEL, "cancel", true, S, OP_ANY, op_cancel},
+    {COLOSSUS__REQUEST__BODY_WAIT, "wait", false, R, OP_ANY, op_wait},
+    {COLOSSUS__REQUEST__BODY_LOGS, "logs", false, R, OP_ANY, op_logs},
+    {COLOSSUS__REQUEST__BODY_NODES, "nodes", false, R, OP_ANY, op_nodes},
+    {COLOSSUS__REQUEST__BODY_DRAIN, "drain", true, A, OP_OPER, op_drain},
+    {COLOSSUS__REQUEST__BODY_RESUME, "resume", true, A, OP_OPER, op_resume},
+    {COLOSSUS__REQUEST__BODY_NODE_REMOVE, "node remove", true, A, OP_ADMIN, op_node_remove},
+    {COLOSSUS__REQUEST__BODY_TENANTS, "tenants", false, R, OP_ANY, ctl_op_tenants},
+    {COLOSSUS__REQUEST__BODY_TENANT_SHOW, "tenant show", false, R, OP_ANY, ctl_op_tenant_show},
+    {COLOSSUS__REQUEST__BODY_TENANT, "tenant", true, A, OP_ANY, ctl_op_tenant},
+    {COLOSSUS__REQUEST__BODY_USER, "user", true, A, OP_ANY, ctl_op_user},
+    {COLOSSUS__REQUEST__BODY_USERS, "users", false, R, OP_ANY, ctl_op_users},
+    {COLOSSUS__REQUEST__BODY_QOS, "qos", true, A, OP_ADMIN, ctl_op_qos},
+    {COLOSSUS__REQUEST__BODY_QOSES, "qos list", false, R, OP_ANY, ctl_op_qoses},
+    {COLOSSUS__REQUEST__BODY_TOKEN_CREATE, "token create", true, R, OP_ANY, ctl_op_token_create},
+    {COLOSSUS__REQUEST__BODY_TOKENS, "tokens", false, R, OP_ANY, ctl_op_tokens},
+    {COLOSSUS__REQUEST__BODY_TOKEN_REVOKE, "token revoke", true, R, OP_ANY, ctl_op_token_revoke},
+    {COLOSSUS__REQUEST__BODY_HISTORY, "history", false, R, OP_ANY, ctl_op_history},
+    {COLOSSUS__REQUEST__BODY_USAGE, "usage", false, R, OP_ANY, ctl_op_usage},
+    {COLOSSUS__REQUEST__BODY_AUDIT, "audit", false, R, OP_ANY, ctl_op_audit},
+    {COLOSSUS__REQUEST__BODY_WHOAMI, "whoami", false, R, OP_ANY, ctl_op_whoami},
 };
+#undef R
+#undef S
+#undef A
 
 void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
                  ctl_sink_t *reply)
 {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (ops[i].body != r->body_case) continue;
-        if (!allowed(&ops[i], who)) {
-            ctl_reply_error(c, reply, r->req, "%s: permission denied for %s", ops[i].name,
-                            who ? who->name : "an unauthenticated caller");
+        const ctl_op_t *op = &ops[i];
+        if (op->body != r->body_case) continue;
+        ctl_caller_t k;
+        cl_error_t why;
+        char buf[160];
+        const char *no = NULL;
+        if (!who || ctl_caller_resolve(c, who, &k, &why) < 0) {
+            no = who ? why.msg : "not authenticated";
+            ctl_log(c, "refused %s for %s: %s", op->name, who ? who->name : "?", no);
+        } else if ((no = denied(op, &k, buf, sizeof buf))) {
+            if (op->writes)
+                ctl_audit(c, &k, op->name, "", false, no); /* logs it too */
+            else
+                ctl_log(c, "refused %s for %s: %s", op->name, who->name, no);
+        }
+        if (no) {
+            ctl_reply_error(c, reply, r->req, "%s: permission denied: %s", op->name, no);
             return;
         }
-        ops[i].fn(c, who, r, reply);
-        if (ops[i].writes)
+        op->fn(c, &k, r, reply);
+        if (op->writes)
             c->open->writers++; /* a client that may be back with the next one: ctl.h */
         return;
     }

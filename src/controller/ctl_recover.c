@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/ctl.h"
+#include "controller/ctl_acct.h"
 
 static bool terminal(cl_job_state_t s)
 {
@@ -29,6 +29,14 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->id = sj->id;
     j->name = cl_xstrdup(sj->name);
     j->tenant = cl_xstrdup(sj->tenant[0] ? sj->tenant : "default");
+    int ti = cl_tenant_find(c->cluster, j->tenant);
+    j->tenant_ix = ti < 0 ? 0 : (uint32_t)ti;
+    j->user = cl_xstrdup(sj->user ? sj->user : "");
+    j->uid = sj->uid;
+    j->gid = sj->gid;
+    j->energy_j = sj->energy_j;
+    j->flops = sj->flops;
+    j->gpu_s = sj->gpu_s;
     j->cwd = cl_xstrdup(sj->cwd);
     j->argv = strv_dup(sj->argv, sj->argc);
     j->argc = sj->argc;
@@ -76,10 +84,16 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
 {
     cl_error_t e;
     int t = ctl_tenant_index(c, j->tenant, &e);
+    j->tenant_ix = t < 0 ? 0 : (uint32_t)t;
+    ctl_user_t *u = j->user[0] ? ctl_user_find(c, j->user) : NULL;
+    ctl_qos_t *q = u ? ctl_user_qos(c, u) : NULL;
+    j->preemptible = q && q->preemptible;
     cl_job_spec_t spec = {.nodes = j->nodes,
                           .gpus_per_node = j->gpus_per_node,
-                          .tenant = (uint32_t)(t < 0 ? 0 : t),
+                          .tenant = j->tenant_ix,
                           .priority = j->priority,
+                          .preemptible = j->preemptible,
+                          .user = u ? u->core_id : 0,
                           .time_limit_s = j->time_limit_s,
                           .max_restarts = j->max_restarts > j->restarts_base
                                               ? j->max_restarts - j->restarts_base

@@ -39,6 +39,9 @@ typedef struct ctl_server_opts {
     int nlisten;
     const char *address_file; /* the first listener's bound address is written here, or NULL */
     uint8_t key[CL_KEY_BYTES];
+    /* The controller's Ed25519 identity (docs/security.md): tokens carry its public key, and
+     * AuthOk is signed with it. */
+    uint8_t identity_pk[32], identity_sk[64];
     ctl_commit_mode_t commit;  /* where batches are committed (below) */
     uint32_t frame_timeout_ms; /* a frame that began arriving ends within this; 0: 30 s */
     uint32_t idle_ms;          /* a connection with nothing in flight, silent; 0: 300 s */

@@ -174,6 +174,53 @@ int cl_cred_format(const cl_cred_t *c, char *buf, size_t len)
     return 0;
 }
 
+int cl_identity_load(const char *path, bool create, uint8_t pk[CL_SIGN_PK_BYTES],
+                     uint8_t sk[64], cl_error_t *err)
+{
+    uint8_t seed[CL_SIGN_SEED_BYTES];
+    char line[128];
+    FILE *f = fopen(path, "r");
+    if (!f && errno == ENOENT && create) {
+        char hex[2 * CL_SIGN_SEED_BYTES + 1];
+        randombytes_buf(seed, sizeof seed);
+        sodium_bin2hex(hex, sizeof hex, seed, sizeof seed);
+        snprintf(line, sizeof line, "colossus-identity-v1 %s\n", hex);
+        sodium_memzero(hex, sizeof hex);
+        int rc = cl_write_secret_file(path, line, err);
+        sodium_memzero(line, sizeof line);
+        if (rc < 0) {
+            sodium_memzero(seed, sizeof seed);
+            return -1;
+        }
+        crypto_sign_seed_keypair(pk, sk, seed);
+        sodium_memzero(seed, sizeof seed);
+        return 0;
+    }
+    if (!f) {
+        cl_err(err, "cannot read identity file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    char hex[80];
+    size_t bin = 0;
+    int rc = 0;
+    if (!ok || sscanf(line, "colossus-identity-v1 %79s", hex) != 1 ||
+        strlen(hex) != 2 * CL_SIGN_SEED_BYTES ||
+        sodium_hex2bin(seed, sizeof seed, hex, strlen(hex), NULL, &bin, NULL) < 0 ||
+        bin != sizeof seed) {
+        cl_err(err, "%s is not a colossus identity file ('colossus-identity-v1 <64 hex>')",
+               path);
+        rc = -1;
+    } else {
+        crypto_sign_seed_keypair(pk, sk, seed);
+    }
+    sodium_memzero(line, sizeof line);
+    sodium_memzero(hex, sizeof hex);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
 void cl_cred_new(cl_cred_t *c, cl_cred_kind_t kind, uint8_t pk[CL_SIGN_PK_BYTES])
 {
     memset(c, 0, sizeof *c);

@@ -24,7 +24,7 @@
 #define CL_SIGN_SEED_BYTES 32
 /* The longest credential string (a JWT is read separately, up to CL_JWT_MAX). */
 #define CL_CRED_STR_MAX 160
-#define CL_JWT_MAX 8192
+#define CL_JWT_MAX 6144
 
 typedef enum cl_cred_kind {
     CL_CRED_KEY,   /* the cluster key */
@@ -62,6 +62,12 @@ void cl_cred_public(const cl_cred_t *c, uint8_t pk[CL_SIGN_PK_BYTES]);
 void cl_cred_clear(cl_cred_t *c);
 /* "cluster key", "token tk-...", "node credential nd-...", "JWT" (for messages). */
 const char *cl_cred_describe(const cl_cred_t *c, char *buf, size_t len);
+
+/* The controller's identity key pair, in a file "colossus-identity-v1 <64 hex digits of the
+ * seed>": loaded, or made (mode 0600, atomically) when the file does not exist. -1 with a
+ * sentence naming the file. */
+int cl_identity_load(const char *path, bool create, uint8_t pk[CL_SIGN_PK_BYTES],
+                     uint8_t sk[64], cl_error_t *err);
 
 /* A credential id as the controller makes them: prefix ("tk-", "nd-") and 16 hex digits. */
 void cl_cred_make_id(const char *prefix, char out[CL_CRED_ID_MAX + 1]);

@@ -27,8 +27,9 @@
 /* Largest body accepted; a bigger frame closes the connection. */
 #define CL_FRAME_MAX (4u << 20)
 /* Largest body accepted before the handshake is done (Hello, Auth, AuthOk, Refused are a few
- * hundred bytes): an unauthenticated peer cannot make the other side hold a 4 MiB frame. */
-#define CL_HANDSHAKE_MAX 2048
+ * hundred bytes; an Auth carrying a site's JWT up to CL_JWT_MAX): an unauthenticated peer
+ * cannot make the other side hold a 4 MiB frame. */
+#define CL_HANDSHAKE_MAX 8192
 #define CL_KEY_BYTES 32
 #define CL_NONCE_BYTES 32
 

@@ -2,6 +2,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -279,6 +280,26 @@ int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
     if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
         int e = errno;
         if (f && !ferror(f)) unlink(tmp);
+        return cl_err(err, "cannot write %.200s: %.40s", path, strerror(e));
+    }
+    return 0;
+}
+
+int cl_write_secret_file(const char *path, const char *text, cl_error_t *err)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return cl_err(err, "%.200s: path too long", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t n = strlen(text);
+    int e = 0;
+    if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0)
+        e = errno ? errno : EIO;
+    if (fd >= 0 && close(fd) < 0 && !e) e = errno;
+    if (!e && rename(tmp, path) < 0) e = errno;
+    if (e) {
+        if (fd >= 0) unlink(tmp);
         return cl_err(err, "cannot write %.200s: %.40s", path, strerror(e));
     }
     return 0;

@@ -77,6 +77,9 @@ int cl_mkdir_p(const char *path, mode_t mode);
 char *cl_read_file(const char *path, size_t *len, cl_error_t *err);
 /* Write text to path atomically (PATH.tmp, then rename). 0, or -1 with "PATH: why" in err. */
 int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err);
+/* The same for a secret (a key, a token): mode 0600 from its creation, synced before the
+ * rename. */
+int cl_write_secret_file(const char *path, const char *text, cl_error_t *err);
 
 /* ---- memory of this process ---- */
 double cl_peak_rss_mb(void); /* VmHWM in MB, or -1 */
