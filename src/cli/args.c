@@ -139,17 +139,17 @@ bool cl_cli_set_has(const cl_cli_set_t *s, const char *field)
     return false;
 }
 
-int cl_arg_switch(const char *cmd, cl_cli_set_t *set, const char *field, bool *v, bool value,
-                  const char *yes, const char *no)
+int cl_arg_switch(const char *cmd, cl_cli_set_t *set, const char *field, protobuf_c_boolean *v,
+                  bool value, const char *yes, const char *no)
 {
-    if (cl_cli_set_has(set, field) && *v != value)
+    if (cl_cli_set_has(set, field) && (bool)*v != value)
         return bad(cmd, "give %s or %s, not both", yes, no);
     *v = value;
     cl_cli_set_add(set, field);
     return 0;
 }
 
-void cl_cli_fmt_utc(double t, char *buf, size_t len)
+static void fmt_time(double t, bool utc, char *buf, size_t len)
 {
     if (!(t > 0) || !isfinite(t)) {
         snprintf(buf, len, "-");
@@ -157,8 +157,21 @@ void cl_cli_fmt_utc(double t, char *buf, size_t len)
     }
     time_t s = (time_t)t;
     struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (utc)
+        gmtime_r(&s, &tm);
+    else
+        localtime_r(&s, &tm);
+    strftime(buf, len, utc ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void cl_cli_fmt_utc(double t, char *buf, size_t len)
+{
+    fmt_time(t, true, buf, len);
+}
+
+void cl_cli_fmt_local(double t, char *buf, size_t len)
+{
+    fmt_time(t, false, buf, len);
 }
 
 void cl_cli_fmt_elapsed(double s, char *buf, size_t len)

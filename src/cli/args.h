@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "cli/cmds.h"
 
 /* The longest tenant, user, QOS or node name the controller keeps (docs/security.md). */
@@ -59,13 +61,15 @@ void cl_cli_set_add(cl_cli_set_t *s, const char *field);
 bool cl_cli_set_has(const cl_cli_set_t *s, const char *field);
 /* One of a pair of switches (--preemptible / --no-preemptible): *v = value and field into
  * set; -1 (said, naming yes and no) when the other one of the pair came before. */
-int cl_arg_switch(const char *cmd, cl_cli_set_t *set, const char *field, bool *v, bool value,
-                  const char *yes, const char *no);
+int cl_arg_switch(const char *cmd, cl_cli_set_t *set, const char *field, protobuf_c_boolean *v,
+                  bool value, const char *yes, const char *no);
 
 /* Text of the accounting views: a time in UTC ("2026-11-01T12:00:00Z", "-" for none), a
  * duration as sacct writes it ("1-02:03:04", "02:03:04"), a number of FLOPs with an SI
  * prefix ("1.2 EFLOP", "-" for none). */
 void cl_cli_fmt_utc(double t, char *buf, size_t len);
+/* The same in local time, "2026-11-01 13:00:00" (the job views). */
+void cl_cli_fmt_local(double t, char *buf, size_t len);
 void cl_cli_fmt_elapsed(double s, char *buf, size_t len);
 void cl_cli_fmt_flops(double flops, char *buf, size_t len);
 

@@ -2,9 +2,9 @@
  * or its JSON object); the JSON is the API's rendering (api/json.h). */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/json.h"
+#include "cli/args.h"
 #include "cli/clictx.h"
 
 static void usage_jobs(FILE *f)
@@ -23,18 +23,6 @@ static void usage_show(FILE *f)
                "GPU-hours and energy its runs used so far.\n"
                "  --json                  the job as a JSON object (docs/api/README.md)\n");
     cl_cli_usage_common(f);
-}
-
-static void fmt_time(double t, char *buf, size_t len)
-{
-    if (t <= 0) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    localtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 /* The job's nodes, "n1,n2", each name escaped; "-" when none. */
@@ -58,10 +46,10 @@ static void field(const char *label, const char *value)
 static void print_job(const Colossus__JobInfo *j)
 {
     char t1[32], t2[32], t3[32], t4[32];
-    fmt_time(j->submit_time, t1, sizeof t1);
-    fmt_time(j->start_time, t2, sizeof t2);
-    fmt_time(j->end_time, t3, sizeof t3);
-    fmt_time(j->running_time, t4, sizeof t4);
+    cl_cli_fmt_local(j->submit_time, t1, sizeof t1);
+    cl_cli_fmt_local(j->start_time, t2, sizeof t2);
+    cl_cli_fmt_local(j->end_time, t3, sizeof t3);
+    cl_cli_fmt_local(j->running_time, t4, sizeof t4);
     printf("id:           %llu\n", (unsigned long long)j->id);
     field("name:", j->name);
     field("state:", j->state);

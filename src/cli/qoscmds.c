@@ -80,13 +80,9 @@ static int qos_opt(cl_cli_t *c, int o, Colossus__QosInfo *q, cl_cli_set_t *set)
                    ? cl_arg_duration(cmd, "--max-wall", optarg, 1, &q->max_wall_s)
                    : 0;
     case OPT_PREEMPT:
-    case OPT_NO_PREEMPT: {
-        bool sw = q->preemptible;
-        int rc = cl_arg_switch(cmd, set, "preemptible", &sw, o == OPT_PREEMPT, "--preemptible",
-                               "--no-preemptible");
-        q->preemptible = sw;
-        return rc;
-    }
+    case OPT_NO_PREEMPT:
+        return cl_arg_switch(cmd, set, "preemptible", &q->preemptible, o == OPT_PREEMPT,
+                             "--preemptible", "--no-preemptible");
     }
     cl_cli_common_opt(c, o);
     return 0;

@@ -121,13 +121,9 @@ static int spec_opt(cl_cli_t *c, int o, bool add, Colossus__TenantSpec *t, cl_cl
         cl_cli_set_add(set, "budget_period");
         return 0;
     case OPT_STOP:
-    case OPT_NO_STOP: {
-        bool sw = t->budget_stop;
-        int rc = cl_arg_switch(cmd, set, "budget_stop", &sw, o == OPT_STOP, "--budget-stop",
-                               "--no-budget-stop");
-        t->budget_stop = sw;
-        return rc;
-    }
+    case OPT_NO_STOP:
+        return cl_arg_switch(cmd, set, "budget_stop", &t->budget_stop, o == OPT_STOP,
+                             "--budget-stop", "--no-budget-stop");
     }
     cl_cli_common_opt(c, o);
     return 0;

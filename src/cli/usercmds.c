@@ -113,13 +113,9 @@ static int user_opt(cl_cli_t *c, int o, bool add, user_args_t *a)
         cl_cli_set_add(&a->set, "qos");
         return 0;
     case OPT_DISABLE:
-    case OPT_ENABLE: {
-        bool sw = a->u.disabled;
-        int rc = cl_arg_switch(cmd, &a->set, "disabled", &sw, o == OPT_DISABLE, "--disable",
-                               "--enable");
-        a->u.disabled = sw;
-        return rc;
-    }
+    case OPT_ENABLE:
+        return cl_arg_switch(cmd, &a->set, "disabled", &a->u.disabled, o == OPT_DISABLE,
+                             "--disable", "--enable");
     }
     cl_cli_common_opt(c, o);
     return 0;
