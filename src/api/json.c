@@ -1,4 +1,4 @@
-/* json.c - JSON renderings of jobs, nodes and tenants (docs/api/schema.json). Keys are set in
+/* json.c - JSON renderings of the API's objects (docs/api/schema.json). Keys are set in
  * the order the schema lists them: jansson keeps insertion order, and people and tests read
  * the output in that order. */
 #include "api/json.h"
@@ -88,6 +88,13 @@ static json_t *real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* A measurement that is 0 when it was not measured (energy without NVML, FLOPs a job did not
+ * report): null then. */
+static json_t *positive(double v)
+{
+    return v > 0 ? real(v) : json_null();
+}
+
 /* A point in time, seconds since the epoch; null when it has not happened (0). */
 static json_t *when(double t)
 {
@@ -97,6 +104,12 @@ static json_t *when(double t)
 static json_t *integer(int64_t v)
 {
     return json_integer((json_int_t)v);
+}
+
+/* A limit where -1 means none (TenantInfo's quota and borrowing limits): null then. */
+static json_t *limit(int64_t v)
+{
+    return v < 0 ? json_null() : integer(v);
 }
 
 static json_t *strings(char *const *v, size_t n)
@@ -120,6 +133,7 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "start_time", when(j->start_time));
     set(o, "end_time", when(j->end_time));
     set(o, "tenant", str(j->tenant));
+    set(o, "user", str(j->user));
     set(o, "priority", integer(j->priority));
     set(o, "num_nodes", integer(j->nnodes));
     set(o, "gpus_per_node", integer(j->gpus_per_node));
@@ -127,8 +141,13 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "max_restarts", integer(j->max_restarts));
     set(o, "argv", strings(j->argv, j->n_argv));
     set(o, "reason", str(j->reason));
+    /* Only a pending job waits for something; an older controller sends no reason. */
+    bool pending = j->state && !strcmp(j->state, "pending");
+    set(o, "pending_reason", pending ? str_or_null(j->pending_reason) : json_null());
     set(o, "time_limit_min", j->time_limit_s > 0 ? real(j->time_limit_s / 60) : json_null());
     set(o, "running_time", when(j->running_time));
+    set(o, "gpu_seconds", real(j->gpu_seconds));
+    set(o, "energy_j", positive(j->energy_j));
     return o;
 }
 
@@ -244,6 +263,138 @@ json_t *cl_json_tenant(const Colossus__TenantInfo *t)
     set(o, "jobs_pending", integer(t->jobs_pending));
     set(o, "jobs_running", integer(t->jobs_running));
     set(o, "gpus_running", integer(t->gpus_running));
+    set(o, "parent", str_or_null(t->parent));
+    set(o, "quota_gpus", limit(t->quota_gpus));
+    set(o, "cohort", str_or_null(t->cohort));
+    set(o, "borrow_limit", limit(t->borrow_limit));
+    set(o, "lend_limit", limit(t->lend_limit));
+    set(o, "borrowed_gpus", integer((int64_t)t->borrowed_gpus));
+    bool budget = t->budget_gpu_hours > 0;
+    set(o, "budget_gpu_hours", budget ? real(t->budget_gpu_hours) : json_null());
+    set(o, "budget_period", budget ? str_or_null(t->budget_period) : json_null());
+    set(o, "budget_stop", json_boolean(budget && t->budget_stop));
+    set(o, "budget_used_gpu_hours", real(t->budget_used_gpu_hours));
+    set(o, "budget_left_gpu_hours", budget ? real(cl_json_budget_left(t)) : json_null());
+    set(o, "budget_period_start", budget ? when(t->budget_period_start) : json_null());
+    return o;
+}
+
+double cl_json_budget_left(const Colossus__TenantInfo *t)
+{
+    double left = t->budget_gpu_hours - t->budget_used_gpu_hours;
+    return left > 0 ? left : 0;
+}
+
+json_t *cl_json_user(const Colossus__UserInfo *u)
+{
+    json_t *o = must(json_object()), *tenants = must(json_array());
+    set(o, "name", str(u->name));
+    for (size_t i = 0; i < u->n_tenants; i++) {
+        json_t *t = must(json_object());
+        set(t, "tenant", str(u->tenants[i]->tenant));
+        set(t, "role",
+            str(u->tenants[i]->role && u->tenants[i]->role[0] ? u->tenants[i]->role : "user"));
+        push(tenants, t);
+    }
+    set(o, "tenants", tenants);
+    set(o, "role", str_or_null(u->role));
+    set(o, "uid", integer(u->uid));
+    set(o, "gid", integer(u->gid));
+    set(o, "qos", str_or_null(u->qos));
+    set(o, "disabled", json_boolean(u->disabled));
+    return o;
+}
+
+json_t *cl_json_qos(const Colossus__QosInfo *q)
+{
+    json_t *o = must(json_object());
+    set(o, "name", str(q->name));
+    set(o, "max_priority", integer(q->max_priority));
+    set(o, "max_gpus_per_job",
+        q->max_gpus_per_job ? integer(q->max_gpus_per_job) : json_null());
+    set(o, "max_wall_s", positive(q->max_wall_s));
+    set(o, "max_running_jobs",
+        q->max_running_jobs ? integer(q->max_running_jobs) : json_null());
+    set(o, "preemptible", json_boolean(q->preemptible));
+    return o;
+}
+
+json_t *cl_json_token(const Colossus__TokenInfo *t)
+{
+    json_t *o = must(json_object());
+    set(o, "id", str(t->id));
+    set(o, "user", str_or_null(t->user));
+    set(o, "scope", str(t->scope));
+    set(o, "nodes", str_or_null(t->nodes));
+    set(o, "created", when(t->created));
+    set(o, "expires", when(t->expires));
+    set(o, "revoked", json_boolean(t->revoked));
+    return o;
+}
+
+int cl_json_signal(const char *ended, int32_t exit_code)
+{
+    /* The agent reports a rank killed by signal N as 128 + N (Exited.exit_code). */
+    bool failed = ended && !strcmp(ended, "failed");
+    return failed && exit_code > 128 && exit_code <= 128 + 64 ? exit_code - 128 : 0;
+}
+
+json_t *cl_json_usage_record(const Colossus__UsageRecord *r)
+{
+    json_t *o = must(json_object());
+    set(o, "job", integer((int64_t)r->job));
+    set(o, "incarnation", integer(r->incarnation));
+    set(o, "name", str(r->name));
+    set(o, "tenant", str(r->tenant));
+    set(o, "user", str(r->user));
+    set(o, "nodes", strings(r->nodes, r->n_nodes));
+    set(o, "gpus", integer(r->gpus));
+    set(o, "start", when(r->start));
+    set(o, "end", when(r->end));
+    set(o, "elapsed_s",
+        r->start > 0 && r->end >= r->start ? real(r->end - r->start) : json_null());
+    set(o, "gpu_seconds", real(r->gpu_seconds));
+    set(o, "energy_j", positive(r->energy_j));
+    set(o, "flops", positive(r->flops));
+    set(o, "ended", str(r->ended));
+    set(o, "reason", str(r->reason));
+    /* A rank's code exists only for a run that ended by itself. */
+    bool coded = r->ended && (!strcmp(r->ended, "succeeded") || !strcmp(r->ended, "failed"));
+    int sig = cl_json_signal(r->ended, r->exit_code);
+    set(o, "exit_code", coded ? integer(r->exit_code) : json_null());
+    set(o, "signal", sig ? integer(sig) : json_null());
+    return o;
+}
+
+json_t *cl_json_usage_row(const Colossus__UsageRow *r)
+{
+    json_t *o = must(json_object());
+    set(o, "key", str(r->key));
+    set(o, "gpu_hours", real(r->gpu_hours));
+    set(o, "energy_kwh", real(r->energy_kwh));
+    set(o, "flops", real(r->flops));
+    set(o, "runs", integer((int64_t)r->runs));
+    return o;
+}
+
+json_t *cl_json_audit(const Colossus__AuditRecord *a)
+{
+    json_t *o = must(json_object());
+    set(o, "time", when(a->time));
+    set(o, "who", str(a->who));
+    set(o, "op", str(a->op));
+    set(o, "target", str(a->target));
+    set(o, "ok", json_boolean(a->ok));
+    set(o, "detail", str(a->detail));
+    return o;
+}
+
+json_t *cl_json_whoami(const Colossus__Response *rs)
+{
+    json_t *o = must(json_object());
+    set(o, "principal", str(rs->principal));
+    set(o, "role", str_or_null(rs->role));
+    set(o, "user", rs->n_users ? cl_json_user(rs->users[0]) : json_null());
     return o;
 }
 
@@ -258,6 +409,12 @@ json_t *cl_json_tenant(const Colossus__TenantInfo *t)
 LIST(cl_json_jobs, Colossus__JobInfo, cl_json_job)
 LIST(cl_json_nodes, Colossus__NodeInfo, cl_json_node)
 LIST(cl_json_tenants, Colossus__TenantInfo, cl_json_tenant)
+LIST(cl_json_users, Colossus__UserInfo, cl_json_user)
+LIST(cl_json_qoses, Colossus__QosInfo, cl_json_qos)
+LIST(cl_json_tokens, Colossus__TokenInfo, cl_json_token)
+LIST(cl_json_history, Colossus__UsageRecord, cl_json_usage_record)
+LIST(cl_json_usage, Colossus__UsageRow, cl_json_usage_row)
+LIST(cl_json_audits, Colossus__AuditRecord, cl_json_audit)
 #undef LIST
 
 int cl_json_write(FILE *f, const json_t *v)

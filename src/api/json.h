@@ -1,8 +1,9 @@
-/* json.h - the one JSON rendering of a job, a node and a tenant, shared by the CLI's --json
- * and the REST API. The field names, types and nullability are written down once, in
- * docs/api/schema.json ($defs job, node, tenant: JSON Schema draft 2020-12) and
- * docs/api/README.md; a field added or renamed here must be added or renamed there
- * (tests/integration/cli_json_schema.sh and tests/unit/test_api_json.c fail otherwise).
+/* json.h - the one JSON rendering of each object of the API (a job, a node, a tenant, a user,
+ * a QOS, a token, a usage record, a usage row, an audit record, whoami's answer), shared by
+ * the CLI's --json and the REST API. The field names, types and nullability are written down
+ * once, in docs/api/schema.json ($defs: JSON Schema draft 2020-12) and docs/api/README.md; a
+ * field added or renamed here must be added or renamed there (tests/unit/test_api_json.c,
+ * tests/integration/cli_json_schema.sh and cli_service.sh fail otherwise).
  *
  * Every function returns a new object (never NULL: allocation failure aborts, util.h) that
  * the caller owns and releases with json_decref(). The input is only read; it may come off
@@ -23,14 +24,40 @@ json_t *cl_json_job(const Colossus__JobInfo *j);
 /* A node (schema #/$defs/node), with its GPU health and telemetry (null where the node does
  * not watch its GPUs). */
 json_t *cl_json_node(const Colossus__NodeInfo *n);
-/* A tenant (schema #/$defs/tenant): shares, decayed usage, fair-share factor, its jobs. */
+/* A tenant (schema #/$defs/tenant): shares, decayed usage, fair-share factor, its jobs, its
+ * quota, cohort and borrowing, its GPU-hour budget. */
 json_t *cl_json_tenant(const Colossus__TenantInfo *t);
+/* What is left of a tenant's budget in this period, in GPU-hours (never below 0). */
+double cl_json_budget_left(const Colossus__TenantInfo *t);
+/* A user (#/$defs/user): its tenants with its role in each, cluster role, uid/gid, QOS. */
+json_t *cl_json_user(const Colossus__UserInfo *u);
+/* A QOS (#/$defs/qos): its limits, null where there is none. */
+json_t *cl_json_qos(const Colossus__QosInfo *q);
+/* A token or node credential as the controller lists it (#/$defs/token): never a secret. */
+json_t *cl_json_token(const Colossus__TokenInfo *t);
+/* One run of a job (#/$defs/usage_record), as `history` lists them. */
+json_t *cl_json_usage_record(const Colossus__UsageRecord *r);
+/* The signal that killed a failed run's rank (its exit code 128 + N), or 0. */
+int cl_json_signal(const char *ended, int32_t exit_code);
+/* One row of `usage` (#/$defs/usage_row). */
+json_t *cl_json_usage_row(const Colossus__UsageRow *r);
+/* One audit record (#/$defs/audit_record). */
+json_t *cl_json_audit(const Colossus__AuditRecord *a);
+/* whoami's answer (#/$defs/whoami): the principal, its cluster role, its user (or null). */
+json_t *cl_json_whoami(const Colossus__Response *rs);
 
-/* JSON arrays of those renderings, in the order given: what `jobs --json`, `nodes --json` and
- * `tenants --json` print and what the API's list answers hold. */
+/* JSON arrays of those renderings, in the order given: what the list commands' --json print
+ * (jobs, nodes, tenant list, user list, qos list, token list, history, usage, audit) and
+ * what the API's list answers hold. */
 json_t *cl_json_jobs(Colossus__JobInfo *const *v, size_t n);
 json_t *cl_json_nodes(Colossus__NodeInfo *const *v, size_t n);
 json_t *cl_json_tenants(Colossus__TenantInfo *const *v, size_t n);
+json_t *cl_json_users(Colossus__UserInfo *const *v, size_t n);
+json_t *cl_json_qoses(Colossus__QosInfo *const *v, size_t n);
+json_t *cl_json_tokens(Colossus__TokenInfo *const *v, size_t n);
+json_t *cl_json_history(Colossus__UsageRecord *const *v, size_t n);
+json_t *cl_json_usage(Colossus__UsageRow *const *v, size_t n);
+json_t *cl_json_audits(Colossus__AuditRecord *const *v, size_t n);
 
 /* The text form of the CLI's --json and the API: two-space indent, reals with 17
  * significant digits (they read back as the very same double), a final newline.

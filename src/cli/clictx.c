@@ -1,8 +1,12 @@
-/* clictx.c - controller address, key and round trips for the client subcommands. */
+/* clictx.c - controller address, credential and round trips for the client subcommands. */
 #include "cli/clictx.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "api/json.h"
 #include "util/util.h"
@@ -13,6 +17,8 @@ bool cl_cli_common_opt(cl_cli_t *c, int o)
         c->controller_opt = optarg;
     else if (o == CL_CLI_OPT_KEY)
         c->key_opt = optarg;
+    else if (o == CL_CLI_OPT_TOKEN)
+        c->token_opt = optarg;
     else
         return false;
     return true;
@@ -44,8 +50,11 @@ void cl_cli_usage_common(FILE *f)
         f, "  --controller HOST:PORT  the controller (default: $COLOSSUS_CONTROLLER, else the\n"
            "                          address `colossus up` left in $COLOSSUS_DIR, which is\n"
            "                          ~/.colossus by default)\n"
-           "  --key FILE              the cluster key (default: $COLOSSUS_KEY, else\n"
-           "                          $COLOSSUS_DIR/key)\n"
+           "  --token FILE            a file holding your token (default: $COLOSSUS_TOKEN,\n"
+           "                          the token itself, else $COLOSSUS_DIR/token)\n"
+           "  --key FILE              the cluster key instead, the bootstrap credential\n"
+           "                          (default: $COLOSSUS_KEY, else $COLOSSUS_DIR/key when\n"
+           "                          there is no $COLOSSUS_DIR/token)\n"
            "  -h, --help              this text\n");
 }
 
@@ -87,11 +96,49 @@ static int address_file(cl_cli_t *c, const char *path)
     return -1;
 }
 
+/* The credential, in the order clictx.h gives; 0, or -1 after saying why (c->status). */
+static int load_cred(cl_cli_t *c, const char *dir)
+{
+    char path[4200];
+    cl_error_t err;
+    uint8_t key[CL_KEY_BYTES];
+    const char *env_token = getenv("COLOSSUS_TOKEN"), *env_key = getenv("COLOSSUS_KEY");
+    const char *keyfile = NULL;
+    int rc = 0;
+    if (c->token_opt) {
+        rc = cl_cred_load(c->token_opt, &c->cred, &err);
+    } else if (c->key_opt) {
+        keyfile = c->key_opt;
+    } else if (env_token && *env_token) {
+        cl_error_t e;
+        rc = cl_cred_parse(env_token, &c->cred, &e);
+        if (rc < 0) cl_err(&err, "$COLOSSUS_TOKEN: %s", e.msg);
+    } else if (env_key && *env_key) {
+        keyfile = env_key;
+    } else {
+        snprintf(path, sizeof path, "%s/token", dir);
+        if (access(path, F_OK) == 0) {
+            rc = cl_cred_load(path, &c->cred, &err);
+        } else {
+            snprintf(path, sizeof path, "%s/key", dir);
+            keyfile = path;
+        }
+    }
+    if (keyfile && (rc = cl_key_load(keyfile, key, &err)) == 0) cl_cred_from_key(&c->cred, key);
+    sodium_memzero(key, sizeof key);
+    if (rc < 0) cl_cli_say(c, err.msg);
+    return rc;
+}
+
 int cl_cli_resolve(cl_cli_t *c)
 {
     char dir[4096], path[4200];
-    cl_error_t err;
     c->status = CL_EXIT_FAILED;
+    if (c->token_opt && c->key_opt) {
+        fprintf(stderr, "colossus %s: give --token or --key, not both\n", c->cmd);
+        c->status = CL_EXIT_USAGE;
+        return -1;
+    }
     if (cl_cli_dir(c->cmd, dir, sizeof dir) < 0) return -1;
     const char *addr = c->controller_opt ? c->controller_opt : getenv("COLOSSUS_CONTROLLER");
     if (addr && *addr) {
@@ -107,26 +154,17 @@ int cl_cli_resolve(cl_cli_t *c)
         snprintf(path, sizeof path, "%s/address", dir);
         if (address_file(c, path) < 0) return -1;
     }
-    const char *key = c->key_opt ? c->key_opt : getenv("COLOSSUS_KEY");
-    if (!(key && *key)) {
-        snprintf(path, sizeof path, "%s/key", dir);
-        key = path;
-    }
     if (cl_crypto_init() < 0) {
         fprintf(stderr, "colossus %s: cannot initialise libsodium\n", c->cmd);
         return -1;
     }
-    if (cl_key_load(key, c->key, &err) < 0) {
-        fprintf(stderr, "colossus %s: %s\n", c->cmd, err.msg);
-        return -1;
-    }
-    return 0;
+    return load_cred(c, dir);
 }
 
 int cl_cli_dial(cl_cli_t *c, cl_client_fail_t *fail, cl_error_t *err)
 {
-    c->conn =
-        cl_client_dial(c->addr, c->key, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000, fail, err);
+    c->conn = cl_client_dial_cred(c->addr, &c->cred, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000,
+                                  fail, err);
     return c->conn ? 0 : -1;
 }
 
@@ -193,6 +231,27 @@ Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
     return m;
 }
 
+int cl_cli_change(cl_cli_t *c, Colossus__Request *req, int timeout_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->unknown, sizeof c->unknown, fmt, ap);
+    va_end(ap);
+    Colossus__Msg *m = cl_cli_ask(c, req, timeout_ms);
+    if (!m) return c->status;
+    const ProtobufCBinaryData *d = &m->response->data;
+    if (d->len) {
+        char *text = cl_xmalloc(d->len + 1);
+        memcpy(text, d->data, d->len);
+        text[d->len] = 0;
+        cl_text_put(stdout, text);
+        putchar('\n');
+        free(text);
+    }
+    cl_msg_free(m);
+    return 0;
+}
+
 void cl_cli_close(cl_cli_t *c)
 {
     cl_client_close(c->conn);
@@ -238,4 +297,16 @@ int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *t
         to_text(m->response);
     cl_msg_free(m);
     return rc;
+}
+
+int cl_cli_list(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
+                Colossus__Request *req, cl_cli_json_f *to_json, cl_cli_text_f *to_text)
+{
+    static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = cmd};
+    cl_flags_t f = {.cmd = cmd, .shorts = "h", .longs = opts, .usage = usage};
+    bool json = false, all = false;
+    int status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
+    return cl_cli_view(&c, req, json, to_json, to_text);
 }

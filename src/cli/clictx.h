@@ -1,6 +1,6 @@
-/* clictx.h - what every client subcommand shares: the --controller/--key options, finding the
- * controller and the key (--controller/--key, then COLOSSUS_CONTROLLER/COLOSSUS_KEY, then the
- * `colossus up` directory), connecting, and one request/response round trip. */
+/* clictx.h - what every client subcommand shares: the --controller/--token/--key options,
+ * finding the controller (--controller, $COLOSSUS_CONTROLLER, the `colossus up` directory)
+ * and the credential (cl_cli_resolve), connecting, and one request/response round trip. */
 #ifndef COLOSSUS_CLI_CLICTX_H
 #define COLOSSUS_CLI_CLICTX_H
 
@@ -26,14 +26,14 @@ enum {
 
 typedef struct cl_cli {
     const char *cmd; /* subcommand name, for messages */
-    const char *controller_opt, *key_opt;
+    const char *controller_opt, *key_opt, *token_opt;
     char addr[256];
-    uint8_t key[CL_KEY_BYTES];
+    cl_cred_t cred; /* what we present: a token, a JWT or the cluster key */
     cl_client_t *conn;
     /* A command that changes something says here what its user should know and check when
      * its request was sent but not acknowledged ("it may or may not have been accepted (check
      * with 'colossus jobs --all')"); empty for a read, whose loss is a plain failure. */
-    char unknown[160];
+    char unknown[320];
     int status; /* after a failure: CL_EXIT_FAILED, or CL_EXIT_UNKNOWN (see unknown) */
 } cl_cli_t;
 
@@ -41,6 +41,7 @@ typedef struct cl_cli {
 enum {
     CL_CLI_OPT_CONTROLLER = 1000,
     CL_CLI_OPT_KEY,
+    CL_CLI_OPT_TOKEN,
     CL_CLI_OPT_JSON,
     CL_CLI_OPT_ALL,
     CL_CLI_OPT_FIRST
@@ -48,7 +49,8 @@ enum {
 /* The options every client command takes, --help included (the table's end). */
 #define CL_CLI_COMMON_OPTS                                                                     \
     {"controller", required_argument, 0, CL_CLI_OPT_CONTROLLER},                               \
-        {"key", required_argument, 0, CL_CLI_OPT_KEY}, CL_FLAGS_HELP
+        {"key", required_argument, 0, CL_CLI_OPT_KEY},                                         \
+        {"token", required_argument, 0, CL_CLI_OPT_TOKEN}, CL_FLAGS_HELP
 #define CL_CLI_JSON_OPT                                                                        \
     {                                                                                          \
         "json", no_argument, 0, CL_CLI_OPT_JSON                                                \
@@ -57,7 +59,7 @@ enum {
     {                                                                                          \
         "all", no_argument, 0, CL_CLI_OPT_ALL                                                  \
     }
-/* Take o if it is --controller or --key (optarg); false for any other option. */
+/* Take o if it is --controller, --key or --token (optarg); false for any other option. */
 bool cl_cli_common_opt(cl_cli_t *c, int o);
 /* The usage lines of those options. */
 void cl_cli_usage_common(FILE *f);
@@ -71,9 +73,16 @@ int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nar
 /* The directory `colossus up` uses: $COLOSSUS_DIR, else ~/.colossus. 0, or -1 when it does
  * not fit in len, after saying so as "colossus CMD: ..." (quietly when cmd is NULL). */
 int cl_cli_dir(const char *cmd, char *buf, size_t len);
-/* Find the controller's address and load the key; prints the problem and returns -1 with
- * c->status when there is none to use (an address longer than 255 bytes is refused, not
- * cut: status 2 when --controller gave it). */
+/* Find the controller's address and load the credential; prints the problem and returns -1
+ * with c->status when there is none to use (an address longer than 255 bytes is refused, not
+ * cut: status 2 when --controller gave it).
+ *
+ * The credential is the first of: --token FILE (a token, node credential, JWT or cluster key
+ * file), --key FILE (the cluster key), $COLOSSUS_TOKEN (the token itself), $COLOSSUS_KEY (a
+ * key file), DIR/token when it exists, DIR/key, DIR being the `colossus up` directory
+ * (cl_cli_dir). --token and --key together are bad usage (status 2). A file that cannot be
+ * read or does not hold a credential is named in the message (status 1); a bad
+ * $COLOSSUS_TOKEN is named as the variable, never printed. */
 int cl_cli_resolve(cl_cli_t *c);
 /* Connect to the resolved address: 0, or -1 with the reason in err and where it failed in
  * *fail. */
@@ -91,6 +100,12 @@ int cl_cli_connect(cl_cli_t *c);
 Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
 /* Connect, one round trip, close: cl_cli_connect + cl_cli_call + cl_cli_close. */
 Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
+/* One round trip of a request that changes something (timeout_ms), unknown filled from fmt
+ * first (what to check when it was sent but not acknowledged). On success prints the
+ * answer's data, a sentence from the controller, escaped, on a line of its own (nothing when
+ * there is none) and returns 0; else the exit status (said already). */
+int cl_cli_change(cl_cli_t *c, Colossus__Request *req, int timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* "colossus CMD: <text>" on stderr, text from elsewhere (the controller) escaped (text.h). */
 void cl_cli_say(const cl_cli_t *c, const char *text);
 void cl_cli_close(cl_cli_t *c);
@@ -105,6 +120,10 @@ typedef void cl_cli_text_f(const Colossus__Response *rs);
 /* One round trip of req, its answer printed by to_json (json) or to_text; the exit status. */
 int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *to_json,
                 cl_cli_text_f *to_text);
+/* A whole list command: its flags (--json and the common ones, no argument; usage prints
+ * them), then cl_cli_view of req. The exit status. */
+int cl_cli_list(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
+                Colossus__Request *req, cl_cli_json_f *to_json, cl_cli_text_f *to_text);
 /* Print a JSON document (api/json.h's text form) on stdout and release it; 0, or 1 after
  * saying that stdout refused it. */
 int cl_cli_json_out(const cl_cli_t *c, json_t *v);

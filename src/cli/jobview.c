@@ -2,15 +2,15 @@
  * or its JSON object); the JSON is the API's rendering (api/json.h). */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/json.h"
+#include "cli/args.h"
 #include "cli/clictx.h"
 
 static void usage_jobs(FILE *f)
 {
     fprintf(f, "usage: colossus jobs [OPTIONS]\n"
-               "List the pending and running jobs.\n"
+               "List the pending and running jobs, with why a pending one waits.\n"
                "  --all                   finished jobs too (those the controller keeps)\n"
                "  --json                  a JSON array of jobs (docs/api/README.md)\n");
     cl_cli_usage_common(f);
@@ -19,21 +19,10 @@ static void usage_jobs(FILE *f)
 static void usage_show(FILE *f)
 {
     fprintf(f, "usage: colossus show [OPTIONS] JOB\n"
-               "Show one job, finished or not.\n"
+               "Show one job, finished or not: its user, why it waits (pending), the\n"
+               "GPU-hours and energy its runs used so far.\n"
                "  --json                  the job as a JSON object (docs/api/README.md)\n");
     cl_cli_usage_common(f);
-}
-
-static void fmt_time(double t, char *buf, size_t len)
-{
-    if (t <= 0) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    localtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 /* The job's nodes, "n1,n2", each name escaped; "-" when none. */
@@ -57,14 +46,15 @@ static void field(const char *label, const char *value)
 static void print_job(const Colossus__JobInfo *j)
 {
     char t1[32], t2[32], t3[32], t4[32];
-    fmt_time(j->submit_time, t1, sizeof t1);
-    fmt_time(j->start_time, t2, sizeof t2);
-    fmt_time(j->end_time, t3, sizeof t3);
-    fmt_time(j->running_time, t4, sizeof t4);
+    cl_cli_fmt_local(j->submit_time, t1, sizeof t1);
+    cl_cli_fmt_local(j->start_time, t2, sizeof t2);
+    cl_cli_fmt_local(j->end_time, t3, sizeof t3);
+    cl_cli_fmt_local(j->running_time, t4, sizeof t4);
     printf("id:           %llu\n", (unsigned long long)j->id);
     field("name:", j->name);
     field("state:", j->state);
     field("tenant:", j->tenant);
+    field("user:", j->user[0] ? j->user : "-");
     printf("priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        ", j->priority,
            j->nnodes, j->gpus_per_node);
     put_nodes(j);
@@ -73,6 +63,11 @@ static void print_job(const Colossus__JobInfo *j)
     if (j->has_exit_code) printf("exit code:    %d\n", j->exit_code);
     if (j->time_limit_s > 0) printf("time limit:   %g min\n", j->time_limit_s / 60);
     if (j->reason[0]) field("reason:", j->reason);
+    if (!strcmp(j->state, "pending") && j->pending_reason[0])
+        field("why pending:", j->pending_reason);
+    printf("usage:        %.2f GPU-hours", j->gpu_seconds / 3600);
+    if (j->energy_j > 0) printf(", %.3f kWh", j->energy_j / 3.6e6);
+    printf(" so far\n");
     printf("submitted:    %s\nstarted:      %s (placed; ranks running: %s)\n"
            "ended:        %s\ncommand:     ",
            t1, t2, t4, t3);
@@ -85,16 +80,25 @@ static void print_job(const Colossus__JobInfo *j)
 
 static void print_table(const Colossus__Response *rs)
 {
-    printf("%-8s %-20s %-10s %-6s %-5s %-8s %s\n", "ID", "NAME", "STATE", "NODES", "GPUS",
-           "RESTARTS", "ALLOCATION");
+    printf("%-8s %-20s %-12s %-10s %-6s %-5s %-8s %s\n", "ID", "NAME", "USER", "STATE", "NODES",
+           "GPUS", "RESTARTS", "ALLOCATION (REASON)");
     for (size_t i = 0; i < rs->n_jobs; i++) {
         const Colossus__JobInfo *j = rs->jobs[i];
         printf("%-8llu ", (unsigned long long)j->id);
         cl_text_cell(stdout, j->name, 20);
         putchar(' ');
+        cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
+        putchar(' ');
         cl_text_cell(stdout, j->state, 10);
         printf(" %-6u %-5u %-8u ", j->nnodes, j->gpus_per_node, j->restarts);
-        put_nodes(j);
+        /* as squeue's NODELIST(REASON): where it runs, or why it waits */
+        if (!strcmp(j->state, "pending") && j->pending_reason[0]) {
+            putchar('(');
+            cl_text_put(stdout, j->pending_reason);
+            putchar(')');
+        } else {
+            put_nodes(j);
+        }
         putchar('\n');
     }
 }

@@ -22,7 +22,17 @@ static const struct cmd {
     {"nodes", cmd_nodes, "list nodes with state and health"},
     {"drain", cmd_drain, "drain a node"},
     {"resume", cmd_resume, "return a node to service"},
+    {"node", cmd_node, "node remove: forget a node name (admin)"},
     {"tenants", cmd_tenants, "list tenants with their fair share and usage"},
+    {"tenant", cmd_tenant, "tenants: add, set, list, show (quota, cohort, budget)"},
+    {"user", cmd_user, "users: add, set, list (tenants, roles, uid/gid, QOS)"},
+    {"qos", cmd_qos, "QOS, named limits of jobs: add, set, list"},
+    {"token", cmd_token, "tokens: create (printed once), list, revoke"},
+    {"node-token", cmd_node_token, "node credentials for agents: create"},
+    {"history", cmd_history, "finished runs with GPU-hours and energy (as sacct)"},
+    {"usage", cmd_usage, "GPU-hours, energy, FLOPs per tenant, user, day, month"},
+    {"audit", cmd_audit, "who changed what, when, with what outcome"},
+    {"whoami", cmd_whoami, "who the controller takes you for"},
     {"controller", cmd_controller, "run the controller daemon"},
     {"agent", cmd_agent, "run the node agent daemon"},
     {"keygen", cmd_keygen, "print a new cluster key"},
@@ -36,17 +46,19 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: colossus COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-        if (cmds[i].fn) fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
+        if (cmds[i].fn) fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f,
             "\nRun 'colossus COMMAND --help' for a command's options.\n"
-            "\nExit status of the client commands (submit, jobs, show, cancel, wait, logs,\n"
-            "nodes, drain, resume, tenants):\n"
+            "\nExit status of the client commands (all but up, down, controller, agent,\n"
+            "keygen, gpu, sim, bench, topo):\n"
             "  0  done\n"
             "  1  not done: the controller answered with an error or refused us (its reason\n"
             "     is printed: a wrong cluster key only when it says so), or it could not be\n"
             "     reached and nothing was sent\n"
             "  2  bad usage\n"
-            "  3  submit, cancel, drain, resume: the request was sent but not acknowledged\n"
+            "  3  a command that changes something (submit, cancel, drain, resume, node\n"
+            "     remove, tenant/user/qos add and set, token create and revoke, node-token\n"
+            "     create): the request was sent but not acknowledged\n"
             "     (the connection was lost or timed out first): it may or may not have been\n"
             "     carried out; the message says what to check\n"
             "  wait also exits 1 when the job failed or was cancelled, 124 after --timeout.\n");

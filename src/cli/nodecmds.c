@@ -1,10 +1,11 @@
 /* nodecmds.c - the node subcommands: nodes (a table with health columns, or the API's JSON),
- * drain, resume. */
+ * drain, resume, node remove. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/json.h"
+#include "cli/args.h"
 #include "cli/clictx.h"
 #include "gpu/nvml.h"
 #include "util/util.h"
@@ -157,22 +158,10 @@ static int node_admin(int argc, char **argv, bool drain)
         r.drain = &na;
     else
         r.resume = &na;
-    snprintf(c.unknown, sizeof c.unknown,
-             "the node may or may not have been %s (check with 'colossus nodes')",
-             drain ? "drained" : "resumed");
     /* A gpu check may run first (full: <= 60 s, the agent gives up at 120 s). */
-    Colossus__Msg *m = cl_cli_ask(&c, &r, 180000);
-    if (!m) return c.status;
-    if (m->response->data.len) {
-        char *text = cl_xmalloc(m->response->data.len + 1);
-        memcpy(text, m->response->data.data, m->response->data.len);
-        text[m->response->data.len] = 0;
-        cl_text_put(stdout, text);
-        putchar('\n');
-        free(text);
-    }
-    cl_msg_free(m);
-    return 0;
+    return cl_cli_change(&c, &r, 180000,
+                         "the node may or may not have been %s (check with 'colossus nodes')",
+                         drain ? "drained" : "resumed");
 }
 
 int cmd_drain(int argc, char **argv)
@@ -183,4 +172,42 @@ int cmd_drain(int argc, char **argv)
 int cmd_resume(int argc, char **argv)
 {
     return node_admin(argc, argv, false);
+}
+
+static void usage_remove(FILE *f)
+{
+    fprintf(f, "usage: colossus node remove [OPTIONS] NAME\n"
+               "Forget a node name the controller keeps (admin; not while its agent is\n"
+               "connected): a name registered by mistake, or a node gone for good.\n");
+    cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 removed, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+}
+
+static int node_remove(int argc, char **argv)
+{
+    static const struct option opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = "node remove"};
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_remove};
+    int o;
+    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) return f.exit;
+        cl_cli_common_opt(&c, o);
+    }
+    if (cl_flags_args(&f, argc, argv, 1, 1, "NAME (a node name)") < 0) return 2;
+    /* a node name's rules (Register): no comma, as in a hostlist */
+    if (cl_arg_name(c.cmd, "the node name", argv[optind], ",", false) < 0) return 2;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_NODE_REMOVE;
+    r.node_remove = argv[optind];
+    return cl_cli_change(&c, &r, 30000,
+                         "the node may or may not have been removed (check with 'colossus "
+                         "nodes')");
+}
+
+int cmd_node(int argc, char **argv)
+{
+    static const cl_cli_sub_t subs[] = {
+        {"remove", node_remove, "forget a node name (admin)"},
+    };
+    return cl_cli_dispatch("node", argc, argv, subs, sizeof subs / sizeof subs[0]);
 }

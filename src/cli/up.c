@@ -1,6 +1,7 @@
 /* up.c - `colossus up` / `colossus down`: a local cluster on 127.0.0.1 (a controller and N
  * agents with fake GPUs, detached), its key, address, pids, logs and state under one
- * directory ($COLOSSUS_DIR, else ~/.colossus). */
+ * directory ($COLOSSUS_DIR, else ~/.colossus); the local user made an admin with a token
+ * there (DIR/token), and the agents given a node credential (DIR/node-token). */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/clictx.h"
+#include "cli/svc.h"
 #include "util/util.h"
 
 /* fork, setsid, redirect to log, exec this binary with args. Returns the pid or -1. */
@@ -209,7 +211,9 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
     snprintf(logpath, sizeof logpath, "%s/logs/controller.log", dir);
     unlink(addrfile);
     snprintf(gpns, sizeof gpns, "%u", gpn);
-    snprintf(nodess, sizeof nodess, "%u", nodes < 8 ? 8 : nodes);
+    /* Exactly the nodes asked for: a topology of spare slots (it was 8 at least) made the
+     * controller accept a gang wider than the cluster, pending forever. */
+    snprintf(nodess, sizeof nodess, "%u", nodes);
     char *args[] = {"colossus",
                     "controller",
                     "--state-dir",
@@ -256,9 +260,10 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
     return 0;
 }
 
-/* Start the agents node000000.. with gpn simulated GPUs each (pids to pf). */
-static int start_agents(const char *dir, const char *key, const char *addr, uint32_t nodes,
-                        uint32_t gpn, FILE *pf)
+/* Start the agents node000000.. with gpn simulated GPUs each (pids to pf), presenting the
+ * node credential in node_token, or the cluster key when it is NULL. */
+static int start_agents(const char *dir, const char *key, const char *node_token,
+                        const char *addr, uint32_t nodes, uint32_t gpn, FILE *pf)
 {
     for (uint32_t i = 0; i < nodes; i++) {
         char name[32], work[4400], fake[24], logpath[4400];
@@ -266,9 +271,18 @@ static int start_agents(const char *dir, const char *key, const char *addr, uint
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
         snprintf(fake, sizeof fake, "%u", gpn);
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
-        char *args[] = {"colossus",   "agent",     "--controller", (char *)addr,
-                        "--key",      (char *)key, "--name",       name,
-                        "--work-dir", work,        "--fake-gpus",  fake,
+        char *args[] = {"colossus",
+                        "agent",
+                        "--controller",
+                        (char *)addr,
+                        node_token ? "--node-token" : "--key",
+                        (char *)(node_token ? node_token : key),
+                        "--name",
+                        name,
+                        "--work-dir",
+                        work,
+                        "--fake-gpus",
+                        fake,
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {
@@ -297,13 +311,17 @@ static int wait_up(const char *dir, const char *key, const char *addr, uint32_t 
     return -1;
 }
 
-static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uint32_t gpn)
+static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uint32_t gpn,
+                          const cl_up_creds_t *creds)
 {
     char def[2048], defreal[PATH_MAX];
     bool is_default = cl_cli_dir(NULL, def, sizeof def) == 0 && realpath(def, defreal) &&
                       !strcmp(defreal, dir);
     printf("Colossus is up: controller at %s, %u agents x %u GPUs (simulated), state in %s\n\n",
            addr, nodes, gpn, dir);
+    if (creds->token)
+        printf("You are admin '%s'; your token is %s/token (colossus whoami).\n\n", creds->user,
+               dir);
     if (!is_default) printf("  export COLOSSUS_DIR=%s\n", dir);
     printf("  colossus nodes\n"
            "  colossus submit -N %u --gpus-per-node %u --name hello -- sh -c 'echo rank $RANK "
@@ -340,14 +358,23 @@ int cmd_up(int argc, char **argv)
         fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
+    cl_up_creds_t creds;
+    char node_token[4400];
+    snprintf(node_token, sizeof node_token, "%s/node-token", dir);
     int rc = start_controller(dir, key, nodes, gpn, pf, addr, sizeof addr);
-    if (rc == 0) rc = start_agents(dir, key, addr, nodes, gpn, pf);
+    if (rc == 0) rc = cl_up_credentials(dir, key, addr, nodes, &creds);
+    if (rc == 0)
+        rc = start_agents(dir, key, creds.node_token ? node_token : NULL, addr, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
         fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
         rc = -1;
     }
-    if (rc < 0 || wait_up(dir, key, addr, nodes) < 0) return 1;
-    print_welcome(dir, addr, nodes, gpn);
+    if (rc < 0 || wait_up(dir, key, addr, nodes) < 0) {
+        fprintf(stderr, "colossus up: stop what did start with 'colossus down --dir %s'\n",
+                dir);
+        return 1;
+    }
+    print_welcome(dir, addr, nodes, gpn, &creds);
     return 0;
 }
 

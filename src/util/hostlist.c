@@ -1,220 +1,206 @@
-/* hostlist.c - Slurm-style host lists, checked and matched in place (hostlist.h). */
+/* hostlist.c - Slurm-style node lists, checked, counted and matched without expansion
+ * (hostlist.h). */
 #include "util/hostlist.h"
 
-#include <ctype.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util/util.h"
 
-static bool name_char(char ch)
-{
-    return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.';
-}
+#define NAME_MAX_BYTES 63
 
-/* One range of a bracket group: [p, end) is "LO" or "LO-HI". */
 typedef struct range {
-    unsigned long long lo, hi;
-    size_t width; /* digits every match has (zero-padded LO), 0: any without leading zeros */
+    uint32_t lo, hi;
+    int width; /* leading zeros: every number is printed with at least this many digits */
 } range_t;
 
-static int parse_num(const char *p, const char *end, unsigned long long *v, size_t *digits)
+static bool literal_ok(unsigned char c)
 {
+    return c > 0x20 && c != 0x7f && c != ',' && c != '[' && c != ']';
+}
+
+/* A number of 1..9 digits at *p; its length in *len. */
+static bool number(const char **p, uint32_t *v, int *len)
+{
+    int n = 0;
     *v = 0;
-    *digits = 0;
-    for (; p < end; p++) {
-        if (!isdigit((unsigned char)*p) || *digits >= 18) return -1;
-        *v = *v * 10 + (unsigned)(*p - '0');
-        (*digits)++;
+    while ((*p)[n] >= '0' && (*p)[n] <= '9' && n < 10) {
+        *v = *v * 10 + (uint32_t)((*p)[n] - '0');
+        n++;
     }
-    return *digits ? 0 : -1;
+    if (n == 0 || n > 9) return false;
+    *p += n;
+    *len = n;
+    return true;
 }
 
-static int parse_range(const char *p, const char *end, range_t *r)
+static int ndigits(uint32_t v)
 {
-    const char *dash = memchr(p, '-', (size_t)(end - p));
-    size_t dl, dh;
-    if (parse_num(p, dash ? dash : end, &r->lo, &dl) < 0) return -1;
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* One range of a group at *p (after '[' or ','), and the ',' or ']' after it: 1 when the
+ * group goes on, 0 at its ']', -1 on a malformed range (err says where in s). */
+static int next_range(const char *s, const char **p, range_t *r, cl_error_t *err)
+{
+    int llen, hlen;
+    const char *at = *p;
+    if (!number(p, &r->lo, &llen))
+        return cl_err(err, "'%s' at byte %td: expected a number of 1 to 9 digits in [...]", s,
+                      at - s);
     r->hi = r->lo;
-    if (dash && parse_num(dash + 1, end, &r->hi, &dh) < 0) return -1;
-    if (r->hi < r->lo) return -1;
-    r->width = p[0] == '0' && dl > 1 ? dl : 0;
-    return 0;
-}
-
-/* Visit each entry (a span of s at bracket depth 0). */
-typedef int entry_f(const char *p, const char *end, void *arg);
-
-static int each_entry(const char *s, entry_f *f, void *arg)
-{
-    const char *p = s;
-    int depth = 0;
-    for (const char *q = s;; q++) {
-        if (*q == '[') depth++;
-        if (*q == ']') depth--;
-        if ((*q == ',' && depth == 0) || !*q) {
-            int rc = f(p, q, arg);
-            if (rc) return rc;
-            if (!*q) return 0;
-            p = q + 1;
-        }
+    hlen = llen;
+    r->width = at[0] == '0' && llen > 1 ? llen : 0;
+    if (**p == '-') {
+        const char *h = ++*p;
+        if (!number(p, &r->hi, &hlen))
+            return cl_err(err, "'%s' at byte %td: expected the end of the range", s, h - s);
+        if (h[0] == '0' && hlen > 1 && hlen != llen)
+            return cl_err(err, "'%s' at byte %td: '%.*s' and '%.*s' differ in width", s, at - s,
+                          llen, at, hlen, h);
+        if (r->hi < r->lo)
+            return cl_err(err, "'%s' at byte %td: the range %u-%u runs backwards", s, at - s,
+                          r->lo, r->hi);
     }
+    if (**p == ',' || **p == ']') return *(*p)++ == ',';
+    return cl_err(err, "'%s' at byte %td: expected ',' or ']' in [...]", s, *p - s);
 }
 
-/* An entry's parts: prefix [group] suffix. */
-typedef struct entry {
-    const char *pre, *pre_end, *grp, *grp_end, *suf, *end;
-} entry_t;
-
-static int split_entry(const char *p, const char *end, entry_t *e)
+/* Walk one item (to the next top-level ',' or the end): check it, and give its number of
+ * names (saturating) and the longest name's length. Returns the end of the item, or NULL. */
+static const char *item(const char *s, const char *p, uint64_t *count, int *longest,
+                        cl_error_t *err)
 {
-    const char *lb = memchr(p, '[', (size_t)(end - p));
-    e->pre = p;
-    e->pre_end = lb ? lb : end;
-    e->grp = e->grp_end = NULL;
-    e->suf = e->end = end;
-    if (lb) {
-        const char *rb = memchr(lb, ']', (size_t)(end - lb));
-        if (!rb) return -1;
-        e->grp = lb + 1;
-        e->grp_end = rb;
-        e->suf = rb + 1;
-        if (memchr(e->suf, '[', (size_t)(end - e->suf)) ||
-            memchr(e->suf, ']', (size_t)(end - e->suf)))
-            return -1;
-    }
-    for (const char *q = e->pre; q < e->pre_end; q++)
-        if (!name_char(*q)) return -1;
-    for (const char *q = e->suf; q < e->end; q++)
-        if (!name_char(*q)) return -1;
-    return e->pre_end > e->pre || e->grp ? 0 : -1;
-}
-
-/* Visit each range of a group. */
-typedef int range_f(const range_t *r, void *arg);
-
-static int each_range(const entry_t *e, range_f *f, void *arg)
-{
-    const char *p = e->grp;
-    if (p == e->grp_end) return -1;
-    for (const char *q = p;; q++) {
-        if (q == e->grp_end || *q == ',') {
+    uint64_t n = 1;
+    int len = 0;
+    const char *start = p;
+    while (*p && *p != ',') {
+        if (*p == '[') {
+            p++;
+            uint64_t names = 0;
+            int wide = 0, more;
             range_t r;
-            if (parse_range(p, q, &r) < 0) return -1;
-            int rc = f(&r, arg);
-            if (rc) return rc;
-            if (q == e->grp_end) return 0;
-            p = q + 1;
+            do {
+                if ((more = next_range(s, &p, &r, err)) < 0) return NULL;
+                names += (uint64_t)r.hi - r.lo + 1;
+                int w = ndigits(r.hi) > r.width ? ndigits(r.hi) : r.width;
+                if (w > wide) wide = w;
+            } while (more);
+            n = names && n > UINT64_MAX / names ? UINT64_MAX : n * names;
+            len += wide;
+        } else if (literal_ok((unsigned char)*p)) {
+            p++;
+            len++;
+        } else {
+            cl_err(err, "'%s' at byte %td: %s", s, p - s,
+                   *p == ']'   ? "']' without '['"
+                   : *p == ' ' ? "a space (separate names with ',')"
+                               : "a character a node name cannot hold");
+            return NULL;
         }
     }
+    if (p == start) {
+        cl_err(err, "'%s' at byte %td: an empty name", s, p - s);
+        return NULL;
+    }
+    *count = n;
+    *longest = len;
+    return p;
 }
 
-static int range_ok(const range_t *r, void *arg)
+/* Check the whole list; the number of names in *count. */
+static int walk(const char *s, uint64_t *count, cl_error_t *err)
 {
-    (void)r;
-    (void)arg;
-    return 0;
-}
-
-static int entry_ok(const char *p, const char *end, void *arg)
-{
-    entry_t e;
-    if (split_entry(p, end, &e) < 0) return -1;
-    if (e.grp && each_range(&e, range_ok, NULL) < 0) return -1;
-    (void)arg;
+    size_t len = strlen(s);
+    if (!len) return cl_err(err, "an empty hostlist");
+    if (len > CL_HOSTLIST_MAX)
+        return cl_err(err, "the hostlist is %zu bytes, longer than %d", len, CL_HOSTLIST_MAX);
+    if (!cl_utf8_valid(s, len)) return cl_err(err, "the hostlist is not valid UTF-8");
+    uint64_t total = 0;
+    for (const char *p = s;;) {
+        uint64_t n;
+        int longest;
+        const char *at = p;
+        if (!(p = item(s, p, &n, &longest, err))) return -1;
+        if (longest > NAME_MAX_BYTES)
+            return cl_err(err, "'%s' at byte %td: a name of %d bytes, longer than %d", s,
+                          at - s, longest, NAME_MAX_BYTES);
+        total = total > UINT64_MAX - n ? UINT64_MAX : total + n;
+        if (!*p) break;
+        p++; /* the ',' */
+    }
+    *count = total;
     return 0;
 }
 
 int cl_hostlist_check(const char *s, cl_error_t *err)
 {
-    size_t n = strlen(s);
-    if (!n) return cl_err(err, "empty host list");
-    if (n > CL_HOSTLIST_MAX)
-        return cl_err(err, "host list too long (%zu bytes; at most %d)", n, CL_HOSTLIST_MAX);
-    int depth = 0;
-    for (const char *q = s; *q; q++) {
-        depth += *q == '[' ? 1 : *q == ']' ? -1 : 0;
-        if (depth < 0 || depth > 1)
-            return cl_err(err, "host list '%.64s': unbalanced or nested brackets", s);
+    uint64_t n;
+    return walk(s ? s : "", &n, err);
+}
+
+uint64_t cl_hostlist_count(const char *s)
+{
+    uint64_t n;
+    cl_error_t err;
+    return s && walk(s, &n, &err) == 0 ? n : 0;
+}
+
+/* The positions of name reachable after a group, from those reachable before it (bit i:
+ * name[0..i) matched). */
+static uint64_t group_step(const char **p, const char *name, size_t nlen, uint64_t reach)
+{
+    uint64_t next = 0;
+    range_t r;
+    cl_error_t err;
+    int more;
+    do {
+        if ((more = next_range(*p, p, &r, &err)) < 0) return 0; /* checked before */
+        for (size_t i = 0; i <= nlen; i++) {
+            if (!(reach >> i & 1)) continue;
+            uint32_t v = 0;
+            for (size_t k = 1; k <= 9 && i + k <= nlen; k++) {
+                char c = name[i + k - 1];
+                if (c < '0' || c > '9') break;
+                v = v * 10 + (uint32_t)(c - '0');
+                char buf[16];
+                int w = snprintf(buf, sizeof buf, "%0*u", r.width, v);
+                if (v >= r.lo && v <= r.hi && (size_t)w == k && !memcmp(buf, name + i, k))
+                    next |= 1ull << (i + k);
+            }
+        }
+    } while (more);
+    return next;
+}
+
+bool cl_hostlist_match(const char *s, const char *name)
+{
+    uint64_t n;
+    cl_error_t err;
+    size_t nlen = name ? strlen(name) : 0;
+    if (!s || nlen == 0 || nlen > NAME_MAX_BYTES || walk(s, &n, &err) < 0) return false;
+    /* Each item as a pattern over the name, the set of matched prefixes as a bit mask. */
+    for (const char *p = s;;) {
+        uint64_t reach = 1;
+        while (*p && *p != ',') {
+            if (*p == '[') {
+                p++;
+                reach = group_step(&p, name, nlen, reach);
+            } else {
+                uint64_t next = 0;
+                for (size_t i = 0; i < nlen; i++)
+                    if ((reach >> i & 1) && name[i] == *p) next |= 1ull << (i + 1);
+                reach = next;
+                p++;
+            }
+        }
+        if (reach >> nlen & 1) return true;
+        if (!*p) return false;
+        p++;
     }
-    if (depth) return cl_err(err, "host list '%.64s': unbalanced brackets", s);
-    if (each_entry(s, entry_ok, NULL) != 0)
-        return cl_err(err,
-                      "host list '%.64s' is malformed (expected names like node01 or "
-                      "node[01-16,20], comma-separated)",
-                      s);
-    return 0;
-}
-
-/* ---- matching ---- */
-
-typedef struct match {
-    const char *name;
-    unsigned long long v;
-    size_t digits;
-    bool lead0, hit;
-} match_t;
-
-static int range_hit(const range_t *r, void *arg)
-{
-    match_t *m = arg;
-    bool width_ok = r->width ? m->digits == r->width : !m->lead0;
-    if (width_ok && m->v >= r->lo && m->v <= r->hi) m->hit = true;
-    return m->hit;
-}
-
-static int entry_hit(const char *p, const char *end, void *arg)
-{
-    match_t *m = arg;
-    entry_t e;
-    if (split_entry(p, end, &e) < 0) return 0;
-    size_t n = strlen(m->name), pl = (size_t)(e.pre_end - e.pre), sl = (size_t)(e.end - e.suf);
-    if (!e.grp) return n == pl && !memcmp(m->name, e.pre, n);
-    if (n <= pl + sl || memcmp(m->name, e.pre, pl) || memcmp(m->name + n - sl, e.suf, sl))
-        return 0;
-    const char *mid = m->name + pl;
-    size_t ml = n - pl - sl;
-    if (parse_num(mid, mid + ml, &m->v, &m->digits) < 0) return 0;
-    m->lead0 = ml > 1 && mid[0] == '0';
-    m->hit = false;
-    each_range(&e, range_hit, m);
-    return m->hit;
-}
-
-bool cl_hostlist_contains(const char *s, const char *name)
-{
-    if (cl_hostlist_check(s, NULL) < 0 || !*name) return false;
-    match_t m = {.name = name};
-    return each_entry(s, entry_hit, &m) == 1;
-}
-
-/* ---- counting ---- */
-
-static int range_count(const range_t *r, void *arg)
-{
-    size_t *n = arg, add = (size_t)(r->hi - r->lo + 1);
-    *n = *n > SIZE_MAX - add ? SIZE_MAX : *n + add;
-    return 0;
-}
-
-static int entry_count(const char *p, const char *end, void *arg)
-{
-    size_t *n = arg, k = 0;
-    entry_t e;
-    if (split_entry(p, end, &e) < 0) return -1;
-    if (!e.grp)
-        k = 1;
-    else
-        each_range(&e, range_count, &k);
-    *n = *n > SIZE_MAX - k ? SIZE_MAX : *n + k;
-    return 0;
-}
-
-size_t cl_hostlist_count(const char *s)
-{
-    if (cl_hostlist_check(s, NULL) < 0) return 0;
-    size_t n = 0;
-    each_entry(s, entry_count, &n);
-    return n;
 }

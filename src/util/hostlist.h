@@ -1,24 +1,30 @@
-/* hostlist.h - Slurm-style host lists ("n[1-4,07],gpu01,rack2-n[001-128]"): checked and
- * matched without expanding them, so that a node credential for 100,000 nodes costs a few
- * bytes and a registration a scan of the list's text. */
+/* hostlist.h - node name lists in Slurm's hostlist syntax ("gpu[001-128,130],login1",
+ * "rack[1-2]-n[01-18]"), checked and matched without expanding them: a node credential for
+ * 550,000 nodes stays one short string, and asking whether a name is in it costs the length
+ * of the string, not the number of names.
+ *
+ * Syntax: comma-separated items; an item is literal text and bracket groups; a group holds
+ * comma-separated numbers and ranges LO-HI (LO <= HI, at most 9 digits). A number written
+ * with leading zeros sets the width: n[01-10] is n01..n10, n[8-10] is n8, n9, n10 (as
+ * Slurm). Literal text is UTF-8 without spaces, control characters, ',', '[' or ']'. Every
+ * name it stands for is 1..63 bytes (a node name's limit). */
 #ifndef COLOSSUS_UTIL_HOSTLIST_H
 #define COLOSSUS_UTIL_HOSTLIST_H
 
 #include <stdbool.h>
-#include <stddef.h>
+#include <stdint.h>
 
 #include "colossus/core.h"
 
-#define CL_HOSTLIST_MAX 4096 /* longest list accepted */
+/* The longest hostlist string taken. */
+#define CL_HOSTLIST_MAX 4096
 
-/* 0 when s is a well-formed host list: comma-separated entries, each a name of letters,
- * digits, '-', '_' and '.' with at most one bracket group of comma-separated numbers or
- * ranges LO-HI (LO <= HI; a zero-padded LO fixes the width), e.g. "n[01-16,20]-ib". -1 with
- * a sentence naming the problem. */
+/* 0 when s is a well-formed hostlist, else -1 with a sentence naming the problem and where
+ * (byte offset) in err. */
 int cl_hostlist_check(const char *s, cl_error_t *err);
-/* Whether name is one of the hosts s lists (s well-formed; false otherwise). */
-bool cl_hostlist_contains(const char *s, const char *name);
-/* How many hosts s lists (saturating at SIZE_MAX); 0 for a malformed list. */
-size_t cl_hostlist_count(const char *s);
+/* How many names s stands for (a name listed twice counts twice); 0 when s is malformed. */
+uint64_t cl_hostlist_count(const char *s);
+/* Whether name is one of the names s stands for; false when s is malformed. */
+bool cl_hostlist_match(const char *s, const char *name);
 
 #endif

@@ -4,7 +4,11 @@
 # flag named on stderr), a bad number (exit 2, flag and value named), a missing or an extra
 # argument (exit 2, named), and no controller to talk to (exit 1, a clear message): none
 # given, or one that refuses the connection (a port bound by this test that does not listen).
-# Starts no cluster.
+# The service commands of issue 11 (tenant, user, qos, token, node-token, node, history,
+# usage, audit, whoami): subcommands, every value checked before anything is sent (names,
+# durations, times, hostlists, limits, choices), conflicting flags; and the credential a
+# client presents: a missing or malformed token file named, a bad $COLOSSUS_TOKEN named
+# without its secret. Starts no cluster.
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 cd "$T"
@@ -37,8 +41,11 @@ t() {
 }
 
 # Every subcommand in the table: help on stdout (both spellings), unknown flags named.
+SVC_CMDS=("tenant add" "tenant set" "tenant list" "tenant show" "user add" "user set"
+    "user list" "qos add" "qos set" "qos list" "token create" "token list" "token revoke"
+    "node-token create" "node remove" history usage audit whoami)
 for cmd in submit jobs show cancel wait logs nodes drain resume tenants keygen up down sim \
-    topo "bench sched"; do
+    topo "bench sched" "${SVC_CMDS[@]}"; do
     set -- $cmd
     t 0 out "usage: colossus $cmd" "$@" --help
     t 0 out "usage: colossus $cmd" "$@" -h
@@ -50,6 +57,11 @@ t 2 err "colossus: unknown command 'frobnicate'" frobnicate
 t 0 out "usage: colossus bench BENCHMARK" bench --help
 t 2 err "colossus bench: unknown benchmark 'frob'" bench frob
 t 2 err "colossus bench: which benchmark?" bench
+for cmd in tenant user qos token node-token node; do
+    t 0 out "usage: colossus $cmd SUBCOMMAND" $cmd --help
+    t 2 err "colossus $cmd: unknown subcommand 'frob'" $cmd frob
+    t 2 err "colossus $cmd: which subcommand?" $cmd
+done
 
 # Bad numbers: the flag and the value named.
 t 2 err "colossus submit: -N must be a number in 1..1000000, not 'x'" submit -N x -- true
@@ -71,6 +83,75 @@ t 2 err "colossus sim: --nodes must be a number in 1..4000000, not '1.5'" sim --
 t 2 err "colossus topo: --nodes must be a number in 1..100000000, not '0'" topo --nodes 0
 t 2 err "colossus bench sched: --pending must be a number in 0..100000000, not '-1'" bench sched --pending -1
 t 2 err "colossus bench sched: --load must be a number in [0, 0.95], not '7'" bench sched --load 7
+
+# The service commands' values, checked before anything is sent.
+t 2 err "colossus tenant add: missing NAME" tenant add
+t 2 err "colossus tenant add: unexpected argument 'y'" tenant add x y
+t 2 err "colossus tenant add: the tenant name must not hold ':'" tenant add a:b
+t 2 err "colossus tenant add: the tenant name is 64 bytes, longer than the 63" tenant add "$(printf 'n%.0s' $(seq 64))"
+t 2 err "colossus tenant add: the tenant name holds a control character" tenant add $'a\tb'
+t 2 err "colossus tenant add: the tenant name is not valid UTF-8" tenant add $'a\xffb'
+t 2 err "colossus tenant add: --shares must be more than 0, not '0'" tenant add x --shares 0
+t 2 err "colossus tenant add: --shares must be a number in [0, 1e+06], not 'lots'" tenant add x --shares lots
+t 2 err "colossus tenant add: --quota-gpus must be a number in 0..100000000 or 'none', not '-1'" tenant add x --quota-gpus -1
+t 2 err "colossus tenant add: --borrow-limit must be a number in 0..100000000 or 'none', not 'all'" tenant add x --borrow-limit all
+t 2 err "colossus tenant add: --lend-limit must be a number in 0..100000000 or 'all', not 'none'" tenant add x --lend-limit none
+t 2 err "colossus tenant add: --budget-gpu-hours must be a number in [0, 1e+12], not '-5'" tenant add x --budget-gpu-hours -5
+t 2 err "colossus tenant add: --period: '1.5d': use whole numbers" tenant add x --budget-gpu-hours 5 --period 1.5d
+t 2 err "colossus tenant add: --period: 'week' is not a duration" tenant add x --budget-gpu-hours 5 --period week
+t 2 err "colossus tenant add: --period: '5q': unknown unit 'q'" tenant add x --budget-gpu-hours 5 --period 5q
+t 2 err "colossus tenant add: --period needs --budget-gpu-hours" tenant add x --period month
+t 2 err "colossus tenant add: --budget-stop needs --budget-gpu-hours" tenant add x --budget-stop
+t 2 err "colossus tenant add: give --budget-stop or --no-budget-stop, not both" tenant add x --budget-gpu-hours 5 --budget-stop --no-budget-stop
+t 2 err "colossus tenant add: --parent must not be empty" tenant add x --parent ''
+t 2 err "colossus tenant set: nothing to change" tenant set x
+t 2 err "colossus tenant set: option '--cohort' needs a value" tenant set x --cohort
+t 2 err "colossus tenant show: missing NAME" tenant show
+t 2 err "colossus tenant list: unexpected argument 'x'" tenant list x
+t 2 err "colossus user add: --tenant T is required" user add u
+t 2 err "colossus user add: the role in --tenant T:ROLE must be user or manager, not 'boss'" user add u --tenant t:boss
+t 2 err "colossus user add: --role must be user or manager, not 'admin'" user add u --tenant t --role admin
+t 2 err "colossus user add: give --uid and --gid together" user add u --tenant t --uid 1000
+t 2 err "colossus user add: --uid must be a number in 0..4294967294, not '-1'" user add u --tenant t --uid -1 --gid 1
+t 2 err "colossus user add: --tenant t is given twice" user add u --tenant t --tenant t:manager
+t 2 err "colossus user add: unknown option '--disable'" user add u --tenant t --disable
+t 2 err "colossus user set: --role must be operator, admin or none, not 'root'" user set u --role root
+t 2 err "colossus user set: give --disable or --enable, not both" user set u --disable --enable
+t 2 err "colossus user set: nothing to change" user set u
+t 2 err "colossus user set: --tenant must not be empty" user set u --tenant :manager
+t 2 err "colossus qos add: --max-priority must be a number in -1000000..1000000, not '2000000'" qos add q --max-priority 2000000
+t 2 err "colossus qos add: --max-gpus-per-job must be at least 1 (or none), not '0'" qos add q --max-gpus-per-job 0
+t 2 err "colossus qos add: --max-wall: '12x': unknown unit 'x'" qos add q --max-wall 12x
+t 2 err "colossus qos add: --max-running must be a number in 0..10000000 or 'none', not 'many'" qos add q --max-running many
+t 2 err "colossus qos set: give --preemptible or --no-preemptible, not both" qos set q --preemptible --no-preemptible
+t 2 err "colossus qos set: nothing to change" qos set q
+t 2 err "colossus token create: --scope must be read, submit or admin, not 'root'" token create --scope root
+t 2 err "colossus token create: --expires must be at least 1 second, not '0'" token create --expires 0
+t 2 err "colossus token create: --expires: '5y': unknown unit 'y'" token create --expires 5y
+t 2 err "colossus token create: --expires: '36501d' is longer than 100 years" token create --expires 36501d
+t 2 err "colossus token create: unknown option '--nodes'" token create --nodes n1
+t 2 err "colossus token create: unexpected argument 'x'" token create x
+t 2 err "colossus token revoke: 'tk-123' is not a token id" token revoke tk-123
+t 2 err "colossus token revoke: missing ID" token revoke
+t 2 err "colossus node-token create: --nodes: 'n[1-4' at byte 5: expected ',' or ']'" node-token create --nodes 'n[1-4'
+t 2 err "colossus node-token create: --nodes: 'n[4-1]' at byte 2: the range 4-1 runs backwards" node-token create --nodes 'n[4-1]'
+t 2 err "colossus node-token create: --nodes: 'a,,b' at byte 2: an empty name" node-token create --nodes a,,b
+t 2 err "colossus node-token create: unknown option '--scope'" node-token create --scope admin
+t 2 err "colossus node remove: the node name must not hold ','" node remove a,b
+t 2 err "colossus node remove: missing NAME" node remove
+t 2 err "colossus history: --since: 'yesterday' is not a time" history --since yesterday
+t 2 err "colossus history: --since: '3600' is not a time: give a unit" history --since 3600
+t 2 err "colossus history: --until: '2026-02-30': there is no day 30 in month 2 of 2026" history --until 2026-02-30
+t 2 err "colossus history: --since: '2026-11-01T12:00CET': 'CET' is not a zone" history --since 2026-11-01T12:00CET
+t 2 err "colossus history: --until must be later than --since" history --since 2026-11-02 --until 2026-11-01T23:59Z
+t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted or requeued, not 'done'" history --state done
+t 2 err "colossus history: --limit must be a number in 1..1000000, not '0'" history --limit 0
+t 2 err "colossus history: unknown option '--by'" history --by day
+t 2 err "colossus usage: --by must be tenant, user, day or month, not 'week'" usage --by week
+t 2 err "colossus usage: --since: '7w': unknown unit 'w'" usage --since 7w
+t 2 err "colossus audit: --since: '2026-13-01' is out of range" audit --since 2026-13-01
+t 2 err "colossus audit: unknown option '--state'" audit --state failed
+t 2 err "colossus whoami: unexpected argument 'x'" whoami x
 
 # Values: missing, given to a flag that takes none, not a job id.
 t 2 err "colossus wait: option '--timeout' needs a value" wait 1 --timeout
@@ -114,7 +195,7 @@ t 2 err "colossus up: --dir is longer than 2047 bytes" up --dir "$DEEP"
 
 # No controller: none given, one that refuses, a key that is not there.
 client_cmds=("submit -- true" "jobs" "show 1" "cancel 1" "wait 1" "logs 1" "nodes"
-    "drain n1 --reason r" "resume n1" "tenants")
+    "drain n1 --reason r" "resume n1" "tenants" "history" "usage" "audit" "whoami")
 for c in "${client_cmds[@]}"; do
     set -- $c
     t 1 err "colossus $1: no controller given: use --controller HOST:PORT" "$@"
@@ -126,6 +207,39 @@ done
 t 124 err "colossus wait: job 1 did not finish within 1 s" wait 1 --timeout 1 --controller "$REFUSED" --key "$T/key"
 grep -qF "colossus wait: cannot connect to $REFUSED: Connection refused; retrying" err.txt ||
     { failed=$((failed + 1)); log "FAIL: wait did not say why it retried: $(cat err.txt)"; }
+
+# The service commands (two words each: "CMD SUB|ARGS").
+svc_client=("tenant add|x" "tenant set|x --shares 2" "tenant list|" "tenant show|x"
+    "user add|u --tenant t" "user set|u --qos q" "user list|" "qos add|q"
+    "qos set|q --preemptible" "qos list|" "token create|" "token list|"
+    "token revoke|tk-0123456789abcdef" "node-token create|--nodes n[1-4]" "node remove|n1")
+for c in "${svc_client[@]}"; do
+    cmd=${c%%|*} args=${c#*|}
+    t 1 err "colossus $cmd: no controller given: use --controller HOST:PORT" $cmd $args
+    t 1 err "colossus $cmd: cannot connect to $REFUSED: Connection refused" \
+        $cmd --controller "$REFUSED" --key "$T/key" $args
+    t 1 err "colossus $cmd: cannot read key file $T/nokey" $cmd --controller "$REFUSED" --key "$T/nokey" $args
+done
+
+# The credential: --token FILE, $COLOSSUS_TOKEN, the `up` directory's token; each one that
+# is missing or malformed is named (exit 1) before anything is sent, a secret never shown.
+echo "colossus-token-v1.tk-0123456789abcdef.c2VjcmV0LXRoYXQtaXMtbm90LTMyLWJ5dGVz.x" > "$T/bad.tok"
+t 1 err "colossus jobs: cannot read credential file $T/none.tok" jobs --controller "$REFUSED" --token "$T/none.tok"
+t 1 err "colossus jobs: $T/bad.tok: malformed token tk-0123456789abcdef: its secret is not 32 bytes" jobs --controller "$REFUSED" --token "$T/bad.tok"
+grep -qF "c2VjcmV0" err.txt && { failed=$((failed + 1)); log "FAIL: the token's secret was printed: $(cat err.txt)"; }
+t 2 err "colossus jobs: give --token or --key, not both" jobs --controller "$REFUSED" --token "$T/bad.tok" --key "$T/key"
+COLOSSUS_TOKEN=s3cr3t-n0t-a-token t 1 err "colossus tenant list: \$COLOSSUS_TOKEN: not a colossus token" tenant list --controller "$REFUSED"
+grep -qF "s3cr3t" err.txt && { failed=$((failed + 1)); log "FAIL: \$COLOSSUS_TOKEN was printed: $(cat err.txt)"; }
+COLOSSUS_TOKEN=$(cat "$T/bad.tok") t 1 err "colossus whoami: \$COLOSSUS_TOKEN: malformed token tk-0123456789abcdef" whoami --controller "$REFUSED"
+grep -qF "c2VjcmV0" err.txt && { failed=$((failed + 1)); log "FAIL: \$COLOSSUS_TOKEN's secret was printed: $(cat err.txt)"; }
+# an explicit --key wins over $COLOSSUS_TOKEN (and is read: a missing one is named)
+COLOSSUS_TOKEN=s3cr3t t 1 err "colossus jobs: cannot read key file $T/nokey" jobs --controller "$REFUSED" --key "$T/nokey"
+# the `up` directory: its token when there is one (named when malformed), else its key
+mkdir -p "$T/updir" && cp "$T/bad.tok" "$T/updir/token"
+COLOSSUS_DIR=$T/updir t 1 err "colossus jobs: $T/updir/token: malformed token" jobs --controller "$REFUSED"
+COLOSSUS_DIR=$T/updir COLOSSUS_KEY=$T/key t 1 err "colossus jobs: cannot connect to $REFUSED" jobs --controller "$REFUSED"
+rm "$T/updir/token"
+COLOSSUS_DIR=$T/updir t 1 err "colossus jobs: cannot read key file $T/updir/key" jobs --controller "$REFUSED"
 
 log "$cases cases, $failed failed"
 [ "$failed" = 0 ] || fail "$failed of $cases cases failed"

@@ -149,6 +149,8 @@ for line in readme.splitlines():
     if m:
         cur = m.group(1) + (m.group(2) or "")
         tables[cur] = []
+    elif line.startswith("#"):  # another object's section (cli_service.sh checks those)
+        cur = None
     elif cur and line.startswith("| `"):
         tables[cur].append(re.match(r"\| `([a-z_]+)`", line).group(1))
 d = schema["$defs"]

@@ -3,8 +3,10 @@
 # and tenant whose names hold a newline, a tab, a terminal escape, a bidi override and
 # invalid UTF-8 (as an old journal may still hold them; tests/tools/fake_controller.c
 # answers with such records) print as one escaped line (\xHH) in every table and text view:
-# jobs, show, nodes, tenants, wait, drain's answer and the controller's errors. Every byte
-# printed is valid UTF-8 with no control character but the line ends.
+# jobs, show (its user and pending reason too), nodes, tenants, tenant list and show, user
+# list, qos list, token list, history, usage, audit, whoami, wait, drain's answer and the
+# controller's errors. Every byte printed is valid UTF-8 with no control character but the
+# line ends.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 cd "$T"
@@ -46,15 +48,29 @@ view 2 jobs
 grep -qF 'evil\x0aFORGED line' out.txt || fail "jobs: the name is not escaped: $(cat out.txt)"
 grep -qF 'n1\x0an2,n3' out.txt || fail "jobs: the node list is not escaped: $(cat out.txt)"
 view 2 jobs --all
-view 14 show 7 # one line per field, the command's arguments included
+view 16 show 7 # one line per field, the command's arguments included
 grep -qF 'name:         evil\x0aFORGED line\x09\x1b[31mred\xe2\x80\xae\xff\xfe\xc3' out.txt ||
     fail "show: the name: $(grep name: out.txt)"
 grep -qF 'command:      sh -c echo\x0aFORGED' out.txt || fail "show: the command: $(grep command: out.txt)"
-[ "$(grep -cvE '^(id|name|state|tenant|priority|shape|nodes|restarts|incarnation|reason|submitted|started|ended|command): ' out.txt)" = 0 ] ||
+[ "$(grep -cvE '^(id|name|state|tenant|user|priority|shape|nodes|restarts|incarnation|reason|usage|submitted|started|ended|command): ' out.txt)" = 0 ] ||
     fail "show: a line that is not a field: $(cat out.txt)"
+view 17 show 8 # pending: why, on a line of its own
+grep -qF 'why pending:  evil\x0aFORGED line' out.txt || fail "show: the pending reason: $(cat out.txt)"
+grep -qF 'user:         evil\x0aFORGED line' out.txt || fail "show: the user: $(cat out.txt)"
 view 2 nodes
 grep -qF 'drain-now\x0aFO' out.txt || fail "nodes: the health column: $(cat out.txt)"
 view 2 tenants
+view 2 tenant list
+view 13 tenant show x
+grep -qF 'cohort:        evil\x0aFORGED line' out.txt || fail "tenant show: the cohort: $(cat out.txt)"
+view 3 user list
+view 3 qos list
+view 2 token list
+view 4 history
+grep -qF '(evil\x0aFORGED line' out.txt || fail "history: the reason: $(cat out.txt)"
+view 3 usage
+view 3 audit
+view 5 whoami
 view 1 drain n1 --reason r
 rc=0
 "$B" wait 7 > out.txt 2> err.txt || rc=$? # running: wait says so and exits 1

@@ -1,6 +1,9 @@
 #!/bin/bash
 # cluster_up.sh - `colossus up` starts a detached local cluster under --dir, clients find it
-# through COLOSSUS_DIR, a second `up` is refused, `colossus down` stops every daemon.
+# through COLOSSUS_DIR, a second `up` is refused, `colossus down` stops every daemon. Its
+# topology has exactly the nodes asked for (a wider gang is refused at submit, not left
+# pending), and the local user is an admin with a token in DIR/token (mode 0600) that the
+# clients present, or `up` says that its controller has no users yet.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -11,6 +14,16 @@ for p in $(awk '{print $3}' "$D/pids"); do PIDS+=("$p"); kill -0 "$p" || fail "d
 export COLOSSUS_DIR=$D COLOSSUS_CONTROLLER= COLOSSUS_KEY=
 [ "$("$B" nodes --json | jfield 'sum(1 for n in d if n["state"]=="up")')" = 3 ] || fail "3 nodes not up"
 cd "$T"
+"$B" submit -N 4 --gpus-per-node 2 -- true 2>err.txt && fail "a gang wider than the cluster accepted"
+grep -q "the cluster has 3" err.txt || fail "submit -N 4: $(cat err.txt)"
+if [ -f "$D/token" ]; then
+    [ "$(stat -c %a "$D/token")" = 600 ] || fail "$D/token is mode $(stat -c %a "$D/token")"
+    [ "$("$B" whoami --json | jfield 'd["user"]["name"]')" = "$(id -un)" ] ||
+        fail "whoami with $D/token: $("$B" whoami 2>&1)"
+    grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"
+else
+    grep -q "this controller has no users yet" "$T/up.log" || fail "no $D/token, and no reason"
+fi
 J=$("$B" submit -N 3 --gpus-per-node 2 -- sh -c 'echo "rank $RANK of $WORLD_SIZE"; sleep 30') || fail "submit"
 wait_state "$J" running 20 || fail "not running"
 "$B" up --dir "$D" 2>err.txt && fail "second up accepted"

@@ -17,8 +17,18 @@
  *   stop-request      authenticate, read the request, then hang until killed
  *   refuse-request    authenticate, read the request, Refused{SHUTTING_DOWN}, close
  *   error             answer every request with ok false and an error holding control bytes
- *   views             answer every request with jobs, nodes, tenants and text whose names
- *                     hold newlines, escapes, bidi overrides and invalid UTF-8 */
+ *   views             answer every request with jobs, nodes, tenants, users, QOS, tokens,
+ *                     usage and audit records and text whose names hold newlines, escapes,
+ *                     bidi overrides and invalid UTF-8
+ *   service           answer the service requests (tenants, users, QOS, tokens, history,
+ *                     usage, audit, whoami; jobs with users and pending reasons) with
+ *                     sample records of every shape, and print each request's body after
+ *                     its "request N" line as "body {JSON}" (every field, by its .proto
+ *                     name), so that a test sees exactly what the CLI sent. token create
+ *                     keeps the public key it is sent: in this mode a client may then
+ *                     present that token (the credential handshake, docs/protocol.md) and
+ *                     is "user NAME" for whoami; "auth token ID" or "auth refused ..."
+ *                     is printed. */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -28,8 +38,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "proto/client.h"
@@ -39,6 +51,19 @@
 
 static const char *mode;
 static uint8_t key[CL_KEY_BYTES];
+/* The controller's identity key (Ed25519), made at start: credentials are bound to it. */
+static uint8_t id_pk[crypto_sign_PUBLICKEYBYTES], id_sk[crypto_sign_SECRETKEYBYTES];
+
+/* The tokens and node credentials token create made (service mode). */
+#define TOKENS_MAX 32
+static struct token {
+    char id[CL_CRED_ID_MAX + 1], user[64], scope[16], nodes[256];
+    uint8_t pk[CL_SIGN_PK_BYTES];
+    double created, expires;
+    bool revoked;
+} tokens[TOKENS_MAX];
+static int ntokens;
+static char principal[128] = "cluster-key", principal_user[64], principal_role[16] = "admin";
 
 static void event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void event(const char *fmt, ...)
@@ -68,15 +93,64 @@ static void refuse(cl_client_t *k, Colossus__Refused__Why why, const char *reaso
     say(k, &m);
 }
 
-/* The server's half of the handshake (frame.h); 0 when the peer proved the key. */
+/* A token's handshake (frame.h, "Credential handshakes"): the signature of the transcript
+ * by a secret whose public key token create was sent. 0 when it checks. */
+static int cred_handshake(cl_client_t *k, const Colossus__Auth *a, const uint8_t sn[32],
+                          const uint8_t kx_pk[32], const uint8_t kx_sk[32])
+{
+    const Colossus__Credential *cr = a->cred;
+    struct token *t = NULL;
+    for (int i = 0; i < ntokens; i++)
+        if (!strcmp(tokens[i].id, cr->id)) t = &tokens[i];
+    uint8_t tr[32], msg[32], session[CL_KEY_BYTES], sig[CL_SIG_BYTES];
+    if (!t || t->revoked || a->kx_pub.len != CL_KX_BYTES || a->nonce.len != CL_NONCE_BYTES ||
+        cr->signature.len != CL_SIG_BYTES) {
+        event("auth refused %s", t ? "revoked token" : "unknown token");
+        refuse(k, COLOSSUS__REFUSED__WHY__OTHER, "unknown or revoked credential");
+        return -1;
+    }
+    cl_auth_transcript(sn, a->nonce.data, kx_pk, a->kx_pub.data, id_pk, (int)a->role,
+                       (int)cr->kind, cr->id, tr);
+    if (crypto_sign_verify_detached(cr->signature.data, tr, sizeof tr, t->pk) != 0 ||
+        cl_kx_session_key(true, kx_pk, kx_sk, a->kx_pub.data, session) < 0) {
+        event("auth refused bad signature");
+        refuse(k, COLOSSUS__REFUSED__WHY__OTHER, "the credential's signature does not check");
+        return -1;
+    }
+    cl_auth_server_msg(tr, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, id_sk);
+    Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
+    ok.signature.data = sig;
+    ok.signature.len = sizeof sig;
+    ok.user = t->user;
+    ok.role = t->scope;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
+    m.auth_ok = &ok;
+    say(k, &m);
+    cl_sess_rekey(&k->sess, session, sn, a->nonce.data);
+    event("auth token %s", t->id);
+    snprintf(principal, sizeof principal, "user %s (token %s)", t->user, t->id);
+    snprintf(principal_user, sizeof principal_user, "%s", t->user);
+    snprintf(principal_role, sizeof principal_role, "%s", t->scope);
+    return 0;
+}
+
+/* The server's half of the handshake (frame.h); 0 when the peer proved the key (or, in the
+ * service mode, a token it made). */
 static int handshake(cl_client_t *k)
 {
-    uint8_t sn[CL_NONCE_BYTES], proof[32];
+    uint8_t sn[CL_NONCE_BYTES], proof[32], kx_pk[CL_KX_BYTES], kx_sk[CL_KX_BYTES];
     randombytes_buf(sn, sizeof sn);
+    crypto_kx_keypair(kx_pk, kx_sk);
     Colossus__Hello h = COLOSSUS__HELLO__INIT;
     h.proto_version = CL_PROTO_VERSION;
     h.nonce.data = sn;
     h.nonce.len = sizeof sn;
+    h.kx_pub.data = kx_pk;
+    h.kx_pub.len = sizeof kx_pk;
+    h.identity.data = id_pk;
+    h.identity.len = sizeof id_pk;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HELLO;
     m.hello = &h;
@@ -84,6 +158,17 @@ static int handshake(cl_client_t *k)
     Colossus__Msg *in = NULL;
     cl_error_t err;
     if (cl_client_recv(k, &in, 5000, &err) < 0) return -1;
+    if (in->body_case == COLOSSUS__MSG__BODY_AUTH && in->auth->cred &&
+        in->auth->cred->kind != COLOSSUS__CREDENTIAL__KIND__CLUSTER_KEY &&
+        strcmp(mode, "close-after-auth")) {
+        int rc = -1;
+        if (!strcmp(mode, "service") && in->auth->cred->kind != COLOSSUS__CREDENTIAL__KIND__JWT)
+            rc = cred_handshake(k, in->auth, sn, kx_pk, kx_sk);
+        else
+            refuse(k, COLOSSUS__REFUSED__WHY__OTHER, "this fake takes only the cluster key");
+        cl_msg_free(in);
+        return rc;
+    }
     if (in->body_case != COLOSSUS__MSG__BODY_AUTH || in->auth->nonce.len != CL_NONCE_BYTES ||
         in->auth->proof.len != 32 || !strcmp(mode, "close-after-auth")) {
         cl_msg_free(in);
@@ -110,7 +195,437 @@ static int handshake(cl_client_t *k)
     say(k, &m);
     if (!strcmp(mode, "bad-proof")) return -1;
     cl_sess_rekey(&k->sess, key, sn, cn);
+    snprintf(principal, sizeof principal, "cluster-key");
+    principal_user[0] = 0;
+    snprintf(principal_role, sizeof principal_role, "admin");
     return 0;
+}
+
+/* ---- the service mode ---- */
+
+/* A protobuf-c message as JSON, every field by its .proto name (a oneof's member only when
+ * it is the one set), bytes in hex: what the CLI sent, for the test to read. */
+static json_t *dump(const ProtobufCMessage *m);
+
+static json_t *dump_value(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return json_integer(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return json_integer((json_int_t) * (const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return json_real(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return json_real(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_STRING:
+        return json_string(*(char *const *)p ? *(char *const *)p : "");
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = p;
+        char *hex = malloc(b->len * 2 + 1);
+        sodium_bin2hex(hex, b->len * 2 + 1, b->data, b->len);
+        json_t *v = json_string(hex);
+        free(hex);
+        return v;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(ProtobufCMessage *const *)p ? dump(*(ProtobufCMessage *const *)p)
+                                             : json_null();
+    }
+    return json_null();
+}
+
+static json_t *dump(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    json_t *o = json_object();
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(char *const *)(base + f->offset);
+            size_t sz = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE
+                            ? sizeof(void *)
+                        : f->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+                        : f->type == PROTOBUF_C_TYPE_DOUBLE ||
+                                f->type == PROTOBUF_C_TYPE_INT64 ||
+                                f->type == PROTOBUF_C_TYPE_UINT64
+                            ? 8
+                            : 4;
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++)
+                json_array_append_new(a, dump_value(f, arr + k * sz));
+            json_object_set_new(o, f->name, a);
+        } else {
+            json_object_set_new(o, f->name, dump_value(f, base + f->offset));
+        }
+    }
+    return o;
+}
+
+static double now_s(void)
+{
+    return (double)time(NULL);
+}
+
+/* Sample records of every shape (or, in the views mode, with names that would break a
+ * view: NASTY) for one request, into r; storage lives in the static arrays. */
+static void service_tenants(Colossus__Response *r, const char *name, bool nasty)
+{
+    static Colossus__TenantInfo a, b, *v[2];
+    colossus__tenant_info__init(&a);
+    colossus__tenant_info__init(&b);
+    a.name = nasty ? NASTY : "default";
+    a.shares = 1;
+    a.fairshare = 1;
+    a.quota_gpus = a.borrow_limit = a.lend_limit = -1; /* none, no limit, all */
+    b.name = (char *)(name ? name : "research");
+    b.parent = nasty ? NASTY : "lab";
+    b.shares = 2;
+    b.usage_gpu_s = 7200;
+    b.fairshare = 0.5;
+    b.jobs_pending = 1;
+    b.jobs_running = 2;
+    b.gpus_running = 16;
+    b.quota_gpus = 16;
+    b.cohort = nasty ? NASTY : "eu";
+    b.borrow_limit = 8;
+    b.lend_limit = 4;
+    b.borrowed_gpus = 2;
+    b.budget_gpu_hours = 1000;
+    b.budget_period = nasty ? NASTY : "month";
+    b.budget_stop = true;
+    b.budget_used_gpu_hours = 250.5;
+    b.budget_period_start = 1793491200;
+    v[0] = &a;
+    v[1] = &b;
+    r->tenants = name ? v + 1 : v;
+    r->n_tenants = name ? 1 : 2;
+}
+
+static Colossus__UserInfo **sample_users(bool nasty, size_t *n)
+{
+    static Colossus__UserTenant t1, t2, *tv[2];
+    static Colossus__UserInfo a, b, *v[2];
+    colossus__user_tenant__init(&t1);
+    colossus__user_tenant__init(&t2);
+    colossus__user_info__init(&a);
+    colossus__user_info__init(&b);
+    t1.tenant = nasty ? NASTY : "research";
+    t1.role = "manager";
+    t2.tenant = "default";
+    t2.role = "user";
+    tv[0] = &t1;
+    tv[1] = &t2;
+    a.name = nasty ? NASTY : "ada";
+    a.tenants = tv;
+    a.n_tenants = 2;
+    a.role = "admin";
+    a.uid = 1000;
+    a.gid = 1000;
+    a.qos = nasty ? NASTY : "gold";
+    b.name = "bob";
+    b.tenants = tv + 1;
+    b.n_tenants = 1;
+    b.uid = 1001;
+    b.gid = 100;
+    b.disabled = true;
+    v[0] = &a;
+    v[1] = &b;
+    *n = 2;
+    return v;
+}
+
+static void service_qoses(Colossus__Response *r, bool nasty)
+{
+    static Colossus__QosInfo a, b, *v[2];
+    colossus__qos_info__init(&a);
+    colossus__qos_info__init(&b);
+    a.name = "normal";
+    a.max_priority = 1000000;
+    b.name = nasty ? NASTY : "gold";
+    b.max_priority = 100;
+    b.max_gpus_per_job = 64;
+    b.max_wall_s = 86400 + 3600;
+    b.max_running_jobs = 4;
+    b.preemptible = true;
+    v[0] = &a;
+    v[1] = &b;
+    r->qoses = v;
+    r->n_qoses = 2;
+}
+
+/* token create: keep the public key, answer its id and the identity key. */
+static const char *token_create(Colossus__Response *r, const Colossus__TokenReq *q)
+{
+    static Colossus__TokenInfo info, *v[1];
+    if (ntokens == TOKENS_MAX || q->public_key.len != CL_SIGN_PK_BYTES)
+        return "no room for a token, or no public key";
+    struct token *t = &tokens[ntokens++];
+    cl_cred_make_id(q->node ? "nd-" : "tk-", t->id);
+    snprintf(t->user, sizeof t->user, "%s", q->node ? "" : q->user[0] ? q->user : "alice");
+    snprintf(t->scope, sizeof t->scope, "%s",
+             q->node       ? "node"
+             : q->scope[0] ? q->scope
+                           : "submit");
+    snprintf(t->nodes, sizeof t->nodes, "%s", q->nodes);
+    memcpy(t->pk, q->public_key.data, CL_SIGN_PK_BYTES);
+    t->created = now_s();
+    t->expires = q->expires_in_s > 0 ? t->created + q->expires_in_s : 0;
+    colossus__token_info__init(&info);
+    info.id = t->id;
+    info.user = t->user;
+    info.scope = t->scope;
+    info.nodes = t->nodes;
+    info.created = t->created;
+    info.expires = t->expires;
+    v[0] = &info;
+    r->tokens = v;
+    r->n_tokens = 1;
+    r->identity.data = id_pk;
+    r->identity.len = sizeof id_pk;
+    return NULL;
+}
+
+static void service_tokens(Colossus__Response *r, bool nasty)
+{
+    static Colossus__TokenInfo v[TOKENS_MAX + 1], *p[TOKENS_MAX + 1];
+    size_t n = 0;
+    colossus__token_info__init(&v[n]);
+    v[n].id = "tk-00000000000000aa"; /* an old, revoked one */
+    v[n].user = nasty ? NASTY : "ada";
+    v[n].scope = "read";
+    v[n].created = 1793491200;
+    v[n].expires = 1793491200 + 86400;
+    v[n].revoked = true;
+    p[n] = &v[n];
+    n++;
+    for (int i = 0; i < ntokens; i++, n++) {
+        colossus__token_info__init(&v[n]);
+        v[n].id = tokens[i].id;
+        v[n].user = tokens[i].user;
+        v[n].scope = tokens[i].scope;
+        v[n].nodes = tokens[i].nodes;
+        v[n].created = tokens[i].created;
+        v[n].expires = tokens[i].expires;
+        v[n].revoked = tokens[i].revoked;
+        p[n] = &v[n];
+    }
+    r->tokens = p;
+    r->n_tokens = n;
+}
+
+static void service_history(Colossus__Response *r, bool nasty)
+{
+    static char *nodes[] = {"node000000", "node000001"};
+    static Colossus__UsageRecord a, b, c, *v[3];
+    Colossus__UsageRecord *rec[] = {&a, &b, &c};
+    for (int i = 0; i < 3; i++) {
+        colossus__usage_record__init(rec[i]);
+        rec[i]->job = 7;
+        rec[i]->incarnation = (uint32_t)i + 1;
+        rec[i]->name = nasty ? NASTY : "train";
+        rec[i]->tenant = "research";
+        rec[i]->user = nasty ? NASTY : "ada";
+        rec[i]->nodes = nodes;
+        rec[i]->n_nodes = 2;
+        rec[i]->gpus = 4;
+        rec[i]->start = 1793491200 + i * 7200.0;
+        rec[i]->end = rec[i]->start + 3600 + 61;
+        rec[i]->gpu_seconds = 4 * 3661;
+        v[i] = rec[i];
+    }
+    a.ended = "node_fail";
+    a.reason = nasty ? NASTY : "node000001 died";
+    a.energy_j = 7.2e6;
+    a.flops = 1.2e18;
+    b.ended = "failed";
+    b.exit_code = 137;
+    c.ended = "succeeded";
+    r->history = v;
+    r->n_history = 3;
+}
+
+static void service_usage(Colossus__Response *r, const Colossus__HistoryReq *q, bool nasty)
+{
+    static Colossus__UsageRow a, b, *v[2];
+    colossus__usage_row__init(&a);
+    colossus__usage_row__init(&b);
+    bool day = !strcmp(q->by, "day"), month = !strcmp(q->by, "month");
+    a.key = nasty ? NASTY : day ? "2026-11-01" : month ? "2026-11" : "research";
+    a.gpu_hours = 1234.5;
+    a.energy_kwh = 812.25;
+    a.flops = 1.2e21;
+    a.runs = 17;
+    b.key = day ? "2026-11-02" : month ? "2026-12" : "default";
+    b.gpu_hours = 0.5;
+    b.runs = 1;
+    v[0] = &a;
+    v[1] = &b;
+    r->usage = v;
+    r->n_usage = 2;
+}
+
+static void service_audit(Colossus__Response *r, bool nasty)
+{
+    static Colossus__AuditRecord a, b, *v[2];
+    colossus__audit_record__init(&a);
+    colossus__audit_record__init(&b);
+    a.time = 1793491200.25;
+    a.who = nasty ? NASTY : "user ada";
+    a.op = "submit";
+    a.target = "job 7";
+    a.ok = true;
+    b.time = 1793491260;
+    b.who = "user bob";
+    b.op = "cancel";
+    b.target = nasty ? NASTY : "job 7";
+    b.detail = nasty ? NASTY : "not a job of your tenants";
+    v[0] = &a;
+    v[1] = &b;
+    r->audit = v;
+    r->n_audit = 2;
+}
+
+static void service_jobs(Colossus__Response *r, bool nasty)
+{
+    static char *nodes[] = {"node000000"}, *argv[] = {"python", "train.py"};
+    static Colossus__JobInfo a, b, *v[2];
+    colossus__job_info__init(&a);
+    colossus__job_info__init(&b);
+    a.id = 7;
+    a.name = "train";
+    a.state = "running";
+    a.tenant = "research";
+    a.user = nasty ? NASTY : "ada";
+    a.nodes = nodes;
+    a.n_nodes = 1;
+    a.nnodes = 1;
+    a.gpus_per_node = 2;
+    a.incarnation = 1;
+    a.argv = argv;
+    a.n_argv = 2;
+    a.submit_time = a.start_time = a.running_time = 1793491200;
+    a.gpu_seconds = 7200;
+    a.energy_j = 3.6e6;
+    b = a;
+    b.id = 8;
+    b.name = "wide";
+    b.state = "pending";
+    b.user = "bob";
+    b.n_nodes = 0;
+    b.start_time = b.running_time = 0;
+    b.gpu_seconds = b.energy_j = 0;
+    b.pending_reason = nasty ? NASTY : "tenant research's quota of 16 GPUs is reached";
+    v[0] = &a;
+    v[1] = &b;
+    r->jobs = v;
+    r->n_jobs = 2;
+}
+
+/* The answer of the service (or views) mode to a service request into r; false when q is
+ * not one. An error for r->error, or NULL. */
+static bool answer_service(Colossus__Response *r, const Colossus__Request *q, bool nasty,
+                           const char **error)
+{
+    size_t n;
+    *error = NULL;
+    switch (q->body_case) {
+    case COLOSSUS__REQUEST__BODY_TENANTS:
+        service_tenants(r, NULL, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_TENANT_SHOW:
+        service_tenants(r, nasty ? NASTY : q->tenant_show, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_USERS:
+        r->users = sample_users(nasty, &n);
+        r->n_users = n;
+        return true;
+    case COLOSSUS__REQUEST__BODY_QOSES:
+        service_qoses(r, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_TOKEN_CREATE:
+        *error = token_create(r, q->token_create);
+        return true;
+    case COLOSSUS__REQUEST__BODY_TOKENS:
+        service_tokens(r, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_TOKEN_REVOKE:
+        *error = "no such token";
+        for (int i = 0; i < ntokens; i++)
+            if (!strcmp(tokens[i].id, q->token_revoke)) tokens[i].revoked = true, *error = NULL;
+        return true;
+    case COLOSSUS__REQUEST__BODY_HISTORY:
+        service_history(r, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_USAGE:
+        service_usage(r, q->usage, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_AUDIT:
+        service_audit(r, nasty);
+        return true;
+    case COLOSSUS__REQUEST__BODY_WHOAMI:
+        r->principal = nasty ? NASTY : principal;
+        r->role = principal_role;
+        if (principal_user[0] || nasty) {
+            Colossus__UserInfo **u = sample_users(nasty, &n);
+            if (!nasty) u[0]->name = principal_user;
+            r->users = u;
+            r->n_users = 1;
+        }
+        return true;
+    case COLOSSUS__REQUEST__BODY_TENANT:
+    case COLOSSUS__REQUEST__BODY_USER:
+    case COLOSSUS__REQUEST__BODY_QOS:
+    case COLOSSUS__REQUEST__BODY_NODE_REMOVE:
+        return true; /* done; nothing to say */
+    case COLOSSUS__REQUEST__BODY_JOBS_ALL:
+    case COLOSSUS__REQUEST__BODY_SHOW:
+        if (nasty) return false;
+        service_jobs(r, false);
+        if (q->body_case == COLOSSUS__REQUEST__BODY_SHOW)
+            r->jobs += q->show == 8, r->n_jobs = 1;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The service mode's answer to one request, after printing its body. */
+static void serve_service(cl_client_t *k, const Colossus__Request *q)
+{
+    json_t *body = dump(&q->base);
+    char *text = json_dumps(body, JSON_COMPACT);
+    event("body %s", text);
+    free(text);
+    json_decref(body);
+    Colossus__Response r = COLOSSUS__RESPONSE__INIT;
+    r.req = q->req;
+    const char *error;
+    if (!answer_service(&r, q, false, &error)) error = "unknown request";
+    r.ok = !error;
+    r.error = (char *)(error ? error : "");
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_RESPONSE;
+    m.response = &r;
+    say(k, &m);
 }
 
 /* The answer of the views mode to one request. */
@@ -119,8 +634,10 @@ static void answer_views(cl_client_t *k, const Colossus__Request *q)
     static char *nodes[] = {"n1\nn2", "n3"}, *argv[] = {"sh", "-c", "echo\nFORGED"};
     Colossus__JobInfo j = COLOSSUS__JOB_INFO__INIT;
     j.id = 7;
-    j.name = j.tenant = j.reason = NASTY;
-    j.state = "running";
+    j.name = j.tenant = j.reason = j.user = j.pending_reason = NASTY;
+    /* show 8: the same job, pending (its pending reason shows) */
+    j.state =
+        q->body_case == COLOSSUS__REQUEST__BODY_SHOW && q->show == 8 ? "pending" : "running";
     j.nodes = nodes;
     j.n_nodes = 2;
     j.argv = argv;
@@ -144,6 +661,8 @@ static void answer_views(cl_client_t *k, const Colossus__Request *q)
     r.req = q->req;
     r.ok = true;
     r.job = 42;
+    const char *error;
+    answer_service(&r, q, true, &error);
     if (q->body_case == COLOSSUS__REQUEST__BODY_JOBS_ALL ||
         q->body_case == COLOSSUS__REQUEST__BODY_SHOW ||
         q->body_case == COLOSSUS__REQUEST__BODY_WAIT) {
@@ -193,7 +712,9 @@ static void serve(cl_client_t *k)
             say(k, &m);
         }
         if (!strcmp(mode, "views")) answer_views(k, in->request);
-        bool more = !strcmp(mode, "error") || !strcmp(mode, "views");
+        if (!strcmp(mode, "service")) serve_service(k, in->request);
+        bool more =
+            !strcmp(mode, "error") || !strcmp(mode, "views") || !strcmp(mode, "service");
         cl_msg_free(in);
         if (!more) return;
     }
@@ -248,6 +769,7 @@ int main(int argc, char **argv)
         perror("fake_controller: listen");
         return 1;
     }
+    crypto_sign_keypair(id_pk, id_sk);
     event("port %d", ntohs(sa.sin_port));
     for (;;) {
         int fd = accept(ls, NULL, NULL);

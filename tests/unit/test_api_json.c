@@ -1,7 +1,8 @@
 /* test_api_json.c - the JSON renderings of src/api/json.c: every field docs/api/schema.json
  * lists, in its order and nothing else; null where a value is absent (times not yet, exit code
- * before the end, telemetry a GPU does not answer); input that jansson would refuse (bytes
- * that are not UTF-8, NULL strings, reals that are not finite) still renders; the text form. */
+ * before the end, telemetry a GPU does not answer, a limit of -1, a budget of 0, energy not
+ * measured); input that jansson would refuse (bytes that are not UTF-8, NULL strings, reals
+ * that are not finite) still renders; the text form. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,14 +80,20 @@ static void test_job_pending_and_ended(void **state)
     j.argv = argv;
     j.n_argv = 2;
     j.submit_time = 1700000000.25;
+    j.user = "ada";
+    j.pending_reason = "tenant research's quota of 16 GPUs is reached";
     json_t *o = cl_json_job(&j);
     assert_fields(o, P("job"));
+    assert_string_equal(json_string_value(json_object_get(o, "user")), "ada");
+    assert_string_equal(json_string_value(json_object_get(o, "pending_reason")),
+                        j.pending_reason);
+    assert_true(json_real_value(json_object_get(o, "gpu_seconds")) == 0);
     assert_int_equal(json_integer_value(json_object_get(o, "id")), 42);
     assert_int_equal(json_integer_value(json_object_get(o, "priority")), -3);
     assert_int_equal(json_integer_value(json_object_get(o, "num_nodes")), 2);
     assert_true(json_is_real(json_object_get(o, "submit_time")));
-    const char *nulls[] = {"exit_code", "start_time", "end_time", "running_time",
-                           "time_limit_min"};
+    const char *nulls[] = {"exit_code",    "start_time",     "end_time",
+                           "running_time", "time_limit_min", "energy_j"};
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         assert_true(json_is_null(json_object_get(o, nulls[i])));
     assert_int_equal(json_array_size(json_object_get(o, "nodes")), 0);
@@ -104,8 +111,14 @@ static void test_job_pending_and_ended(void **state)
     j.running_time = 1700000002;
     j.end_time = 1700000003;
     j.time_limit_s = 3;
+    j.gpu_seconds = 48;
+    j.energy_j = 1.5e6;
     o = cl_json_job(&j);
     assert_fields(o, P("job"));
+    /* a reason left over from its pending days is not shown once it ended */
+    assert_true(json_is_null(json_object_get(o, "pending_reason")));
+    assert_true(json_real_value(json_object_get(o, "gpu_seconds")) == 48);
+    assert_true(json_real_value(json_object_get(o, "energy_j")) == 1.5e6);
     assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 137);
     assert_true(json_real_value(json_object_get(o, "time_limit_min")) == 0.05);
     assert_true(json_real_value(json_object_get(o, "end_time")) == 1700000003);
@@ -261,11 +274,199 @@ static void test_tenant(void **state)
     t.jobs_pending = 1;
     t.jobs_running = 2;
     t.gpus_running = 16;
+    t.quota_gpus = t.borrow_limit = t.lend_limit = -1;
     json_t *o = cl_json_tenant(&t);
     assert_fields(o, P("tenant"));
     assert_true(json_is_real(json_object_get(o, "shares")));
     assert_true(json_real_value(json_object_get(o, "usage_gpu_s")) == 7200.5);
     assert_int_equal(json_integer_value(json_object_get(o, "gpus_running")), 16);
+    /* no parent, quota, cohort, limits or budget: null, and the budget's fields with it */
+    const char *nulls[] = {"parent",
+                           "quota_gpus",
+                           "cohort",
+                           "borrow_limit",
+                           "lend_limit",
+                           "budget_gpu_hours",
+                           "budget_period",
+                           "budget_left_gpu_hours",
+                           "budget_period_start"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        assert_true(json_is_null(json_object_get(o, nulls[i])));
+    assert_true(json_is_false(json_object_get(o, "budget_stop")));
+    json_decref(o);
+
+    t.parent = "lab";
+    t.quota_gpus = 0; /* a quota of nothing is a quota, not "none" */
+    t.cohort = "eu";
+    t.borrow_limit = 8;
+    t.lend_limit = 0;
+    t.borrowed_gpus = 4;
+    t.budget_gpu_hours = 1000;
+    t.budget_period = "month";
+    t.budget_stop = true;
+    t.budget_used_gpu_hours = 1200.5; /* overspent: nothing left, not a negative */
+    t.budget_period_start = 1793491200;
+    o = cl_json_tenant(&t);
+    assert_fields(o, P("tenant"));
+    assert_string_equal(json_string_value(json_object_get(o, "parent")), "lab");
+    assert_int_equal(json_integer_value(json_object_get(o, "quota_gpus")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "borrow_limit")), 8);
+    assert_int_equal(json_integer_value(json_object_get(o, "lend_limit")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "borrowed_gpus")), 4);
+    assert_string_equal(json_string_value(json_object_get(o, "budget_period")), "month");
+    assert_true(json_is_true(json_object_get(o, "budget_stop")));
+    assert_true(json_real_value(json_object_get(o, "budget_left_gpu_hours")) == 0);
+    assert_true(json_real_value(json_object_get(o, "budget_period_start")) == 1793491200);
+    t.budget_used_gpu_hours = 250;
+    t.budget_period = ""; /* a fixed grant */
+    json_decref(o);
+    o = cl_json_tenant(&t);
+    assert_true(json_real_value(json_object_get(o, "budget_left_gpu_hours")) == 750);
+    assert_true(json_is_null(json_object_get(o, "budget_period")));
+    json_decref(o);
+}
+
+static void test_user_qos_token(void **state)
+{
+    (void)state;
+    Colossus__UserTenant a = COLOSSUS__USER_TENANT__INIT, b = a, *tv[] = {&a, &b};
+    a.tenant = "research";
+    a.role = "manager";
+    b.tenant = "default";
+    b.role = ""; /* an older record: a plain user */
+    Colossus__UserInfo u = COLOSSUS__USER_INFO__INIT;
+    u.name = "ada";
+    u.tenants = tv;
+    u.n_tenants = 2;
+    u.uid = 1000;
+    u.gid = 100;
+    json_t *o = cl_json_user(&u);
+    assert_fields(o, P("user"));
+    assert_fields(json_array_get(json_object_get(o, "tenants"), 0), P("user", "tenants", "[]"));
+    json_t *t1 = json_array_get(json_object_get(o, "tenants"), 1);
+    assert_string_equal(json_string_value(json_object_get(t1, "role")), "user");
+    assert_true(json_is_null(json_object_get(o, "role")));
+    assert_true(json_is_null(json_object_get(o, "qos")));
+    assert_int_equal(json_integer_value(json_object_get(o, "uid")), 1000);
+    json_decref(o);
+
+    Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
+    rs.principal = "cluster-key";
+    rs.role = "admin";
+    o = cl_json_whoami(&rs);
+    assert_fields(o, P("whoami"));
+    assert_true(json_is_null(json_object_get(o, "user")));
+    json_decref(o);
+    Colossus__UserInfo *uv[] = {&u};
+    u.role = "admin";
+    u.qos = "gold";
+    u.disabled = true;
+    rs.principal = "user ada";
+    rs.users = uv;
+    rs.n_users = 1;
+    o = cl_json_whoami(&rs);
+    assert_fields(o, P("whoami"));
+    assert_fields(json_object_get(o, "user"), P("whoami", "user"));
+    assert_fields(json_object_get(o, "user"), P("user")); /* the same object both places */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "user"), "qos")),
+                        "gold");
+    json_decref(o);
+
+    Colossus__QosInfo q = COLOSSUS__QOS_INFO__INIT;
+    q.name = "normal";
+    q.max_priority = 100;
+    o = cl_json_qos(&q);
+    assert_fields(o, P("qos"));
+    const char *nulls[] = {"max_gpus_per_job", "max_wall_s", "max_running_jobs"};
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_is_null(json_object_get(o, nulls[i])));
+    json_decref(o);
+    q.max_gpus_per_job = 64;
+    q.max_wall_s = 86400;
+    q.max_running_jobs = 4;
+    q.preemptible = true;
+    o = cl_json_qos(&q);
+    assert_int_equal(json_integer_value(json_object_get(o, "max_gpus_per_job")), 64);
+    assert_true(json_real_value(json_object_get(o, "max_wall_s")) == 86400);
+    assert_true(json_is_true(json_object_get(o, "preemptible")));
+    json_decref(o);
+
+    Colossus__TokenInfo k = COLOSSUS__TOKEN_INFO__INIT;
+    k.id = "nd-0123456789abcdef";
+    k.scope = "node";
+    k.nodes = "n[1-4]";
+    k.created = 1793491200;
+    o = cl_json_token(&k);
+    assert_fields(o, P("token"));
+    assert_true(json_is_null(json_object_get(o, "user")));
+    assert_true(json_is_null(json_object_get(o, "expires"))); /* never */
+    assert_string_equal(json_string_value(json_object_get(o, "nodes")), "n[1-4]");
+    json_decref(o);
+}
+
+static void test_accounting(void **state)
+{
+    (void)state;
+    char *nodes[] = {"n1", "n2"};
+    Colossus__UsageRecord r = COLOSSUS__USAGE_RECORD__INIT;
+    r.job = 7;
+    r.incarnation = 2;
+    r.name = "train";
+    r.tenant = "research";
+    r.user = "ada";
+    r.nodes = nodes;
+    r.n_nodes = 2;
+    r.gpus = 16;
+    r.start = 1793491200;
+    r.end = 1793494800;
+    r.gpu_seconds = 57600;
+    r.ended = "failed";
+    r.exit_code = 137;
+    json_t *o = cl_json_usage_record(&r);
+    assert_fields(o, P("usage_record"));
+    assert_true(json_real_value(json_object_get(o, "elapsed_s")) == 3600);
+    assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 137);
+    assert_int_equal(json_integer_value(json_object_get(o, "signal")), 9);
+    assert_true(json_is_null(json_object_get(o, "energy_j"))); /* not measured */
+    assert_true(json_is_null(json_object_get(o, "flops")));    /* not reported */
+    json_decref(o);
+    r.ended = "node_fail"; /* no rank's code: null, and no signal either */
+    r.energy_j = 3.6e6;
+    r.flops = 1.2e18;
+    o = cl_json_usage_record(&r);
+    assert_true(json_is_null(json_object_get(o, "exit_code")));
+    assert_true(json_is_null(json_object_get(o, "signal")));
+    assert_true(json_real_value(json_object_get(o, "energy_j")) == 3.6e6);
+    json_decref(o);
+    r.ended = "failed";
+    r.exit_code = 3; /* a code of its own, no signal */
+    assert_int_equal(cl_json_signal(r.ended, r.exit_code), 0);
+    assert_int_equal(cl_json_signal("cancelled", 143), 0);
+    assert_int_equal(cl_json_signal("failed", 143), 15);
+    r.start = 0; /* never started: no elapsed time */
+    o = cl_json_usage_record(&r);
+    assert_true(json_is_null(json_object_get(o, "start")));
+    assert_true(json_is_null(json_object_get(o, "elapsed_s")));
+    json_decref(o);
+
+    Colossus__UsageRow w = COLOSSUS__USAGE_ROW__INIT, *wv[] = {&w};
+    w.key = "2026-11";
+    w.gpu_hours = 16;
+    w.runs = 3;
+    json_t *l = cl_json_usage(wv, 1);
+    assert_fields(json_array_get(l, 0), P("usage_row"));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "runs")), 3);
+    json_decref(l);
+
+    Colossus__AuditRecord a = COLOSSUS__AUDIT_RECORD__INIT;
+    a.time = 1793491200.5;
+    a.who = "user ada";
+    a.op = "cancel";
+    a.target = "job 7";
+    a.detail = "not a job of your tenants";
+    o = cl_json_audit(&a);
+    assert_fields(o, P("audit_record"));
+    assert_true(json_is_false(json_object_get(o, "ok")));
     json_decref(o);
 }
 
@@ -282,16 +483,23 @@ static void test_lists_and_text(void **state)
     b.fairshare = 0.05;
     json_t *l = cl_json_tenants(v, 2);
     assert_int_equal(json_array_size(l), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 1), "name")), "x");
+    Colossus__UsageRow r = COLOSSUS__USAGE_ROW__INIT;
+    r.key = "x";
+    r.gpu_hours = 3;
+    r.energy_kwh = 0.1;
+    r.flops = 0.05;
+    json_t *row = cl_json_usage_row(&r);
     char buf[1024] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");
     assert_non_null(f);
-    assert_int_equal(cl_json_write(f, json_array_get(l, 1)), 0);
+    assert_int_equal(cl_json_write(f, row), 0);
     fclose(f);
+    json_decref(row);
     /* two-space indent, 17 digits (0.1 reads back as the same double), a final newline */
-    assert_string_equal(buf, "{\n  \"name\": \"x\",\n  \"shares\": 3.0,\n"
-                             "  \"usage_gpu_s\": 0.10000000000000001,\n"
-                             "  \"fairshare\": 0.050000000000000003,\n  \"jobs_pending\": 0,\n"
-                             "  \"jobs_running\": 0,\n  \"gpus_running\": 0\n}\n");
+    assert_string_equal(buf, "{\n  \"key\": \"x\",\n  \"gpu_hours\": 3.0,\n"
+                             "  \"energy_kwh\": 0.10000000000000001,\n"
+                             "  \"flops\": 0.050000000000000003,\n  \"runs\": 0\n}\n");
     json_t *empty = cl_json_jobs(NULL, 0);
     assert_int_equal(json_array_size(empty), 0);
     json_decref(empty);
@@ -312,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_node_unwatched),
         cmocka_unit_test(test_node_telemetry),
         cmocka_unit_test(test_tenant),
+        cmocka_unit_test(test_user_qos_token),
+        cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_lists_and_text),
     };
     return cmocka_run_group_tests(tests, load_schema, free_schema);

@@ -1,0 +1,190 @@
+/* upcreds.c - the credentials `colossus up` leaves in its directory: the local user made an
+ * admin with a token (DIR/token, what the client commands present), and a node credential
+ * for its agents (DIR/node-token); made through the functions the user, token and
+ * node-token commands use (svc.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/svc.h"
+#include "util/util.h"
+
+/* A request on a connection of its own with the cluster key, saying nothing: the answer
+ * (ok or not), or NULL when there was none. */
+static Colossus__Msg *quiet_call(const char *addr, const char *keyfile, Colossus__Request *r)
+{
+    uint8_t key[CL_KEY_BYTES];
+    cl_error_t err;
+    if (cl_key_load(keyfile, key, &err) < 0) return NULL;
+    cl_client_t *c =
+        cl_client_connect(addr, key, COLOSSUS__ROLE__ROLE_CLIENT, "up", 5000, &err);
+    sodium_memzero(key, sizeof key);
+    if (!c) return NULL;
+    Colossus__Msg *m = cl_client_call(c, r, 10000, &err);
+    cl_client_close(c);
+    return m;
+}
+
+/* Whether user name exists: 1 yes, 0 no, 2 the controller does not know the request (it
+ * predates users), -1 no answer or an error (said). */
+static int user_exists(const char *addr, const char *keyfile, const char *name)
+{
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_USERS;
+    r.users = true;
+    Colossus__Msg *m = quiet_call(addr, keyfile, &r);
+    int rc = -1;
+    if (!m) {
+        fprintf(stderr, "colossus up: the controller at %s does not answer\n", addr);
+    } else if (!m->response->ok && !strcmp(m->response->error, "unknown request")) {
+        rc = 2;
+    } else if (!m->response->ok) {
+        fputs("colossus up: listing users: ", stderr);
+        cl_text_put(stderr, m->response->error);
+        fputc('\n', stderr);
+    } else {
+        rc = 0;
+        for (size_t i = 0; i < m->response->n_users && !rc; i++)
+            rc = !strcmp(m->response->users[i]->name, name);
+    }
+    cl_msg_free(m);
+    return rc;
+}
+
+/* Revoke the credential a previous `up` left in path, if any (best effort: it may be gone
+ * with its state). */
+static void revoke_old(const char *addr, const char *keyfile, const char *path)
+{
+    cl_cred_t old;
+    cl_error_t err;
+    if (access(path, F_OK) != 0 || cl_cred_load(path, &old, &err) < 0) return;
+    if (old.kind == CL_CRED_TOKEN || old.kind == CL_CRED_NODE) {
+        Colossus__Request r = COLOSSUS__REQUEST__INIT;
+        r.body_case = COLOSSUS__REQUEST__BODY_TOKEN_REVOKE;
+        r.token_revoke = old.id;
+        cl_msg_free(quiet_call(addr, keyfile, &r));
+    }
+    cl_cred_clear(&old);
+}
+
+/* text and a newline into path, mode 0600, atomically (path.tmp, then rename). */
+static int write_secret(const char *path, const char *text)
+{
+    char tmp[4500];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t n = strlen(text);
+    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
+              fsync(fd) == 0;
+    if (fd >= 0 && close(fd) < 0) ok = false;
+    if (ok && rename(tmp, path) == 0) return 0;
+    fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+}
+
+/* Does this binary's agent take --node-token (its --help says so)? It comes with the
+ * agent's side of issue 11; until then the agents present the cluster key. */
+static bool agent_takes_node_token(void)
+{
+    char self[4096], buf[16384];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    int p[2];
+    if (n <= 0 || pipe2(p, O_CLOEXEC) < 0) return false;
+    self[n] = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        dup2(p[1], 1);
+        if (nul >= 0) dup2(nul, 0), dup2(nul, 2);
+        execl(self, "colossus", "agent", "--help", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (pid > 0 && len < sizeof buf - 1 &&
+           (r = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)r;
+    close(p[0]);
+    buf[len] = 0;
+    int st;
+    if (pid > 0) waitpid(pid, &st, 0);
+    return strstr(buf, "--node-token") != NULL;
+}
+
+/* The local user as an admin in tenant "default", unless it exists already. */
+static int make_admin(cl_cli_t *c, const char *name)
+{
+    Colossus__UserTenant t = COLOSSUS__USER_TENANT__INIT, *tv[] = {&t};
+    t.tenant = "default";
+    t.role = "user";
+    Colossus__UserInfo u = COLOSSUS__USER_INFO__INIT;
+    u.name = (char *)name;
+    u.tenants = tv;
+    u.n_tenants = 1;
+    u.role = "admin";
+    u.uid = (uint32_t)getuid();
+    u.gid = (uint32_t)getgid();
+    char *set[] = {"tenants", "role", "uid", "gid"};
+    return cl_cli_user_send(c, &u, true, set, sizeof set / sizeof set[0]);
+}
+
+/* A token (q->node false) or node credential made and written to path. */
+static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path)
+{
+    char s[CL_CRED_STR_MAX + 1];
+    double expires;
+    revoke_old(c->controller_opt, c->key_opt, path);
+    if (cl_cli_token_make(c, q, s, &expires) != 0) return -1;
+    int rc = write_secret(path, s);
+    sodium_memzero(s, sizeof s);
+    return rc;
+}
+
+int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, uint32_t nodes,
+                      cl_up_creds_t *out)
+{
+    char path[4400], hosts[64];
+    struct passwd *pw = getpwuid(getuid());
+    memset(out, 0, sizeof *out);
+    if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof out->user)
+        snprintf(out->user, sizeof out->user, "%s", pw->pw_name);
+    else
+        snprintf(out->user, sizeof out->user, "uid%u", (unsigned)getuid());
+    cl_cli_t c = {.cmd = "up", .controller_opt = addr, .key_opt = keyfile};
+    int have = user_exists(addr, keyfile, out->user);
+    if (have == 2) {
+        fprintf(stderr, "colossus up: this controller has no users yet: clients and agents "
+                        "use the cluster key\n");
+        return 0;
+    }
+    if (have < 0 || (have == 0 && make_admin(&c, out->user) != 0)) return -1;
+    Colossus__TokenReq q = COLOSSUS__TOKEN_REQ__INIT;
+    q.user = out->user;
+    q.scope = "admin";
+    snprintf(path, sizeof path, "%s/token", dir);
+    if (make_cred(&c, &q, path) < 0) return -1;
+    out->token = true;
+    if (!agent_takes_node_token()) {
+        fprintf(stderr, "colossus up: this agent takes no --node-token yet: the agents use "
+                        "the cluster key\n");
+        return 0;
+    }
+    Colossus__TokenReq n = COLOSSUS__TOKEN_REQ__INIT;
+    snprintf(hosts, sizeof hosts, "node[000000-%06u]", nodes - 1);
+    n.node = true;
+    n.nodes = hosts;
+    snprintf(path, sizeof path, "%s/node-token", dir);
+    if (make_cred(&c, &n, path) < 0) return -1;
+    out->node_token = true;
+    return 0;
+}
