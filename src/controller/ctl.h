@@ -288,7 +288,9 @@ typedef enum ctl_part {
     CTL_PART_NODES,
     CTL_PART_TENANTS,
     CTL_PART_HISTORY,
-    CTL_PART_AUDIT
+    CTL_PART_AUDIT,
+    CTL_PART_USERS,
+    CTL_PART_TOKENS,
 } ctl_part_t;
 void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
                      ctl_part_t kind);

@@ -281,7 +281,7 @@ static int token_check(ctl_t *c, const ctl_caller_t *k, const Colossus__TokenReq
         return cl_err(why, "expiry must be 0 (never) to 100 years");
     if (t->node) {
         if (!k->oper) return cl_err(why, "only an admin or operator may make node credentials");
-        if (cl_hostlist_check(t->nodes, why) < 0) return -1;
+        if (t->nodes[0] && cl_hostlist_check(t->nodes, why) < 0) return -1; /* "": any */
         return 0;
     }
     *user = t->user[0] ? t->user : k->user ? k->user->name : NULL;
@@ -356,12 +356,7 @@ void ctl_op_tokens(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         vp[m] = &v[m];
         m++;
     }
-    Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
-    rs.req = r->req;
-    rs.ok = true;
-    rs.tokens = vp;
-    rs.n_tokens = m;
-    ctl_reply(c, reply, &rs);
+    ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_TOKENS);
     free(v);
     free(vp);
 }

@@ -263,7 +263,7 @@ static const char *may_register(ctl_t *c, const ctl_principal_t *who, const char
         snprintf(buf, len, "node credential %s %s", who->cred, bad);
         return buf;
     }
-    if (!cr->nodes || !cl_hostlist_contains(cr->nodes, name)) {
+    if (!cr->nodes || (cr->nodes[0] && !cl_hostlist_match(cr->nodes, name))) {
         snprintf(buf, len, "node credential %s is not for node %s (it names %.60s)", who->cred,
                  name, cr->nodes ? cr->nodes : "none");
         return buf;

@@ -103,6 +103,10 @@ static size_t item_size(ctl_part_t k, const void *item)
         return colossus__usage_record__get_packed_size(item);
     case CTL_PART_AUDIT:
         return colossus__audit_record__get_packed_size(item);
+    case CTL_PART_USERS:
+        return colossus__user_info__get_packed_size(item);
+    case CTL_PART_TOKENS:
+        return colossus__token_info__get_packed_size(item);
     }
     return 0;
 }
@@ -143,6 +147,14 @@ void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, si
         case CTL_PART_AUDIT:
             r.audit = (Colossus__AuditRecord **)part;
             r.n_audit = j - i;
+            break;
+        case CTL_PART_USERS:
+            r.users = (Colossus__UserInfo **)part;
+            r.n_users = j - i;
+            break;
+        case CTL_PART_TOKENS:
+            r.tokens = (Colossus__TokenInfo **)part;
+            r.n_tokens = j - i;
             break;
         }
         r.more = j < n;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "controller/ctl_acct.h"
+#include "util/when.h"
 
 #define USAGE_SAVE_S 60.0 /* fair-share usage of busy tenants is journaled this often */
 
@@ -27,22 +28,14 @@ ctl_tenant_t *ctl_tenant_ext(ctl_t *c, uint32_t t)
 
 /* ---- budget periods ---- */
 
-/* "month", "" (a fixed grant) or a duration: N with s, m, h, d or w (plain N: seconds).
- * Returns the length in seconds (0 for month and a grant), or -1. */
+/* "month", "" (a fixed grant) or a duration (util/when.h) of 1 h to 10 years. Returns the
+ * length in seconds (0 for month and a grant), or -1. */
 static double period_len(const char *p)
 {
     if (!*p || !strcmp(p, "month")) return 0;
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p || !(v > 0)) return -1;
-    double mul = !*end || !strcmp(end, "s") ? 1
-                 : !strcmp(end, "m")        ? 60
-                 : !strcmp(end, "h")        ? 3600
-                 : !strcmp(end, "d")        ? 86400
-                 : !strcmp(end, "w")        ? 7 * 86400
-                                            : -1;
-    if (mul < 0 || v * mul < 3600 || v * mul > 10 * 366 * 86400.0) return -1;
-    return v * mul;
+    double v;
+    if (cl_parse_duration(p, &v, NULL) < 0 || v < 3600 || v > 10 * 366 * 86400.0) return -1;
+    return v;
 }
 
 /* The first second of the UTC month holding t, or of the month after it (next). */

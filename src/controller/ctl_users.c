@@ -548,12 +548,7 @@ void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, c
         vp[m] = &v[m];
         m++;
     }
-    Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
-    rs.req = r->req;
-    rs.ok = true;
-    rs.users = vp;
-    rs.n_users = m;
-    ctl_reply(c, reply, &rs);
+    ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_USERS);
     for (size_t i = 0; i < m; i++)
         user_info_release(&v[i]);
     free(v);

@@ -473,7 +473,7 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     return cl_client_dial(addr, key, role, peer, timeout_ms, NULL, err);
 }
 
-/* Move the jobs, nodes, tenants, history and audit records of a following part (Response.more)
+/* Move the jobs, nodes, tenants, history, audit records, users and tokens of a following part (Response.more)
  * to the end of the first's. */
 static void grow(void ***v, size_t n, size_t add)
 {
@@ -487,6 +487,8 @@ static void join_parts(Colossus__Response *to, Colossus__Response *from)
     grow((void ***)&to->tenants, to->n_tenants, from->n_tenants);
     grow((void ***)&to->history, to->n_history, from->n_history);
     grow((void ***)&to->audit, to->n_audit, from->n_audit);
+    grow((void ***)&to->users, to->n_users, from->n_users);
+    grow((void ***)&to->tokens, to->n_tokens, from->n_tokens);
     for (size_t i = 0; i < from->n_jobs; i++)
         to->jobs[to->n_jobs++] = from->jobs[i];
     for (size_t i = 0; i < from->n_nodes; i++)
@@ -497,8 +499,13 @@ static void join_parts(Colossus__Response *to, Colossus__Response *from)
         to->history[to->n_history++] = from->history[i];
     for (size_t i = 0; i < from->n_audit; i++)
         to->audit[to->n_audit++] = from->audit[i];
+    for (size_t i = 0; i < from->n_users; i++)
+        to->users[to->n_users++] = from->users[i];
+    for (size_t i = 0; i < from->n_tokens; i++)
+        to->tokens[to->n_tokens++] = from->tokens[i];
     /* now owned by `to` */
     from->n_jobs = from->n_nodes = from->n_tenants = from->n_history = from->n_audit = 0;
+    from->n_users = from->n_tokens = 0;
 }
 
 Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeout_ms,
