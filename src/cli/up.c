@@ -266,10 +266,11 @@ static int start_agents(const char *dir, const char *key, const char *addr, uint
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
         snprintf(fake, sizeof fake, "%u", gpn);
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
-        char *args[] = {"colossus",   "agent",     "--controller", (char *)addr,
-                        "--key",      (char *)key, "--name",       name,
-                        "--work-dir", work,        "--fake-gpus",  fake,
-                        NULL};
+        /* root's own machine: its jobs run as root (the agent refuses that by default) */
+        char *root = geteuid() == 0 ? "--allow-root-jobs" : NULL;
+        char *args[] = {"colossus",    "agent",  "--controller", (char *)addr, "--key",
+                        (char *)key,   "--name", name,           "--work-dir", work,
+                        "--fake-gpus", fake,     root,           NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {
             fprintf(stderr, "colossus up: cannot start agent %s: %s\n", name, strerror(errno));
