@@ -7,12 +7,14 @@ from a generator seeded by (seed, S, R), so a run that is killed and resumed fro
 checkpoint ends with exactly the same parameters as a run that never stopped (same world
 size). Rank 0 writes the checkpoint every TRAIN_CKPT_EVERY steps (tmp file + fsync + rename)
 and, at the end, final.json with the parameters (as float.hex), the step count and the step
-it resumed from.
+it resumed from. Every rank reports the model FLOPs it has executed to COLOSSUS_FLOPS_FILE
+(see flops_per_step()), which the node agent adds up into the run's usage record.
 
 Environment (set by Colossus; torchrun sets the same names):
   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT   torch.distributed env://
   COLOSSUS_CHECKPOINT_DIR   where checkpoint.pt and final.json go (default ./checkpoints)
   COLOSSUS_RESTART          how many times the job was restarted (only printed)
+  COLOSSUS_FLOPS_FILE       where this rank writes the FLOPs it has executed in this run
 Knobs:
   TRAIN_STEPS (300)  TRAIN_CKPT_EVERY (10)  TRAIN_BATCH (32 per rank)  TRAIN_SEED (1234)
   TRAIN_LR (0.05)  TRAIN_STEP_SLEEP (seconds per step, 0; lets a test kill a run mid-way)
@@ -63,6 +65,41 @@ def make_model():
     return torch.nn.Sequential(
         torch.nn.Linear(IN, HIDDEN), torch.nn.Tanh(), torch.nn.Linear(HIDDEN, 1)
     )
+
+
+def flops_per_step(model, batch_size):
+    """Model FLOPs of one training step of one rank: 6 x parameters x samples.
+
+    A dense layer's forward pass does one multiply and one add (2 FLOPs) per weight per
+    sample; its backward pass twice that (the gradient of its input and of its weights), so a
+    step costs 6 FLOPs per parameter per sample: the "6ND" of transformer training (N
+    parameters, D tokens; Kaplan et al. 2020), the convention behind model FLOPs utilisation.
+    It counts the model's arithmetic, not the optimizer's or the all-reduce's, nor a
+    recomputation; here it is a slight overcount (biases, and the first layer needs no input
+    gradient). For a transformer, D is the tokens of the step's batch on this rank."""
+    params = sum(p.numel() for p in model.parameters())
+    return 6 * params * batch_size
+
+
+class FlopsReport:
+    """The FLOPs this rank executed in this run, in COLOSSUS_FLOPS_FILE (one decimal number,
+    rewritten as it grows: tmp file + rename, so the agent never reads half of one), at most
+    once a second and at the end."""
+
+    def __init__(self):
+        self.path = os.environ.get("COLOSSUS_FLOPS_FILE", "")
+        self.total = 0
+        self.written = 0.0
+
+    def add(self, flops, final=False):
+        self.total += flops
+        now = time.monotonic()
+        if self.path and (final or now - self.written >= 1.0):
+            tmp = f"{self.path}.tmp"
+            with open(tmp, "w") as f:
+                f.write(f"{self.total}\n")
+            os.replace(tmp, self.path)
+            self.written = now
 
 
 def batch(seed, step, rank, size):
@@ -179,6 +216,8 @@ def main():
     ddp.register_comm_hook(None, ordered_mean_hook)
     loss_fn = torch.nn.MSELoss()
     loss = torch.zeros(())
+    step_flops = flops_per_step(model, bsz)
+    report = FlopsReport()
     for step in range(start, steps):
         if rank == fail_rank and step == fail_step:
             log(f"failing on purpose at step {step}")
@@ -189,6 +228,7 @@ def main():
         loss.backward()
         opt.step()
         done = step + 1
+        report.add(step_flops, final=done == steps)
         if rank == 0 and (done % every == 0 or done == steps):
             state = {
                 "version": 1,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <uv.h>
 
@@ -18,6 +19,7 @@
 #include "agent/backend.h"
 #include "agent/cluster_id.h"
 #include "agent/session.h"
+#include "agent/usage.h"
 #include "gpu/nvml.h"
 #include "proto/frame.h"
 #include "util/util.h"
@@ -45,6 +47,8 @@ typedef struct ag_launch {
     ag_run_t *run; /* the backend's; released with the launch */
     bool exited, stopping;
     int code, rank;
+    double energy_j, flops; /* what the run used (Exited), once exited */
+    ag_energy_t *energy;    /* the GPUs' counters at the start, with NVML; else NULL */
 } ag_launch_t;
 
 /* What the command line asks for. */
@@ -53,6 +57,7 @@ typedef struct ag_opts {
     uint32_t fake_gpus;             /* 0: NVML */
     uint32_t hollow, hollow_run_ms; /* hollow: nodes carried (0: one real node) */
     uint32_t rank_log_mib;          /* a rank log's limit on disk, MiB; 0: none */
+    bool allow_root_jobs;           /* run ranks as uid/gid 0 when a Launch asks */
     ag_health_opts_t health;
 } ag_opts_t;
 
@@ -85,6 +90,8 @@ static void send_exited(agent_t *a, ag_launch_t *x)
     e.incarnation = x->incarnation;
     e.exit_code = x->code;
     e.rank = x->rank;
+    e.energy_j = x->energy_j;
+    e.flops = x->flops;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_EXITED;
     m.exited = &e;
@@ -130,6 +137,7 @@ static void launch_remove(agent_t *a, ag_launch_t *x)
         a->node_launches[x->node] = x->node_next;
     if (x->node_next) x->node_next->node_prev = x->node_prev;
     ag_backend_release(a->backend, x->run);
+    free(x->energy);
     free(x);
 }
 
@@ -171,13 +179,19 @@ static void ag_exit_after_poll(agent_t *a, ag_launch_t *x)
     ag_health_poll_then(a->health, exit_after_poll, p);
 }
 
-static void on_run_done(void *arg, int result, int failed_rank)
+static void on_run_done(void *arg, const ag_run_end_t *end)
 {
     ag_launch_t *x = arg;
     agent_t *a = x->agent;
+    int result = end->result;
     x->exited = true;
     x->code = result;
-    x->rank = failed_rank;
+    x->rank = end->failed_rank;
+    x->flops = end->flops;
+    /* The counters now, before the poll an exit may wait for: the run's end is now. */
+    x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
+    free(x->energy);
+    x->energy = NULL;
     if (a->quitting)
         maybe_quit(a);
     else if (result != 0 && !x->stopping && a->health)
@@ -214,6 +228,10 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     x->job = L->job;
     x->incarnation = L->incarnation;
     launch_link(a, x);
+    if (a->health) { /* NVML: the energy of the launch's GPUs is the counters' growth */
+        x->energy = cl_xmalloc(sizeof *x->energy);
+        ag_energy_begin(x->energy, L->gpus, L->n_gpus);
+    }
     cl_error_t err;
     if (ag_backend_start(a->backend, L, on_run_done, x, &x->run, &err) < 0) {
         /* Could not start: a failure of this node's first rank (exit 127 as a shell would;
@@ -223,6 +241,8 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         x->exited = true;
         x->code = 127;
         x->rank = (int)(L->node_rank * L->ranks_per_node);
+        free(x->energy);
+        x->energy = NULL;
         send_exited(a, x);
         return;
     }
@@ -512,6 +532,17 @@ static int make_session(agent_t *a, const ag_opts_t *o)
     return 0;
 }
 
+/* A secret the ranks, which run as other users, must not read: say so when they could. */
+static void secret_check(const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        cl_daemon_log(WHO,
+                      "WARNING: the %s %s has mode %04o: other users, the ranks of jobs "
+                      "among them, can read or change it; chmod 600 %s",
+                      what, path, (unsigned)(st.st_mode & 07777), path);
+}
+
 /* Everything the loop needs before it runs; -1 after printing why (exit 1). */
 static int agent_setup(agent_t *a, const ag_opts_t *o)
 {
@@ -522,8 +553,11 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
     }
+    secret_check(o->keyfile, "cluster key");
     char real[PATH_MAX];
-    if (cl_mkdir_p(o->work, 0755) < 0) {
+    /* 0711: the ranks reach their job's directory in it (WORK/jobs/<ID>), nobody lists it;
+     * what is private in it is the logs' directory (0700, backend_proc.c). */
+    if (cl_mkdir_p(o->work, 0711) < 0) {
         fprintf(stderr, "colossus agent: cannot create work dir %s: %s\n", o->work,
                 strerror(errno));
         return -1;
@@ -553,7 +587,9 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);
     else if (!(a->backend = ag_backend_proc_create(
                    a->loop, a->work_dir, a->name, a->ngpus,
-                   &(ag_proc_opts_t){.log_max = (uint64_t)o->rank_log_mib << 20}, &err))) {
+                   &(ag_proc_opts_t){.log_max = (uint64_t)o->rank_log_mib << 20,
+                                     .allow_root_jobs = o->allow_root_jobs},
+                   &err))) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
     }
@@ -582,7 +618,10 @@ static void usage(FILE *f)
         "       [--rank-log-max MIB]               most a rank's log keeps on disk (%llu; 0:\n"
         "                                          no limit): its first MIB/16 and its last\n"
         "                                          bytes, the middle cut (checked every %d "
-        "s)\n",
+        "s)\n"
+        "       [--allow-root-jobs]                run ranks as root (uid 0 or gid 0) when a\n"
+        "                                          job's user is root: for a single machine\n"
+        "                                          run by root; refused by default\n",
         AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
 }
 
@@ -613,6 +652,7 @@ enum {
     OPT_CHECK_BEFORE_JOB,
     OPT_HEALTH_POLL_MS,
     OPT_RANK_LOG_MAX,
+    OPT_ALLOW_ROOT_JOBS,
 };
 
 /* One option; 0, or -1 after printing what is wrong. */
@@ -646,6 +686,9 @@ static int parse_opt(int opt, ag_opts_t *o)
                            &o->health.poll_ms);
     case OPT_RANK_LOG_MAX:
         return cl_flag_u32("agent", "--rank-log-max", optarg, 0, 1u << 20, &o->rank_log_mib);
+    case OPT_ALLOW_ROOT_JOBS:
+        o->allow_root_jobs = true;
+        return 0;
     default:
         return -1;
     }
@@ -666,6 +709,7 @@ static int parse_args(int argc, char **argv, ag_opts_t *o)
         {"check-before-job", required_argument, 0, OPT_CHECK_BEFORE_JOB},
         {"health-poll-ms", required_argument, 0, OPT_HEALTH_POLL_MS},
         {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
+        {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},
@@ -729,9 +773,10 @@ int cmd_agent(int argc, char **argv)
         snprintf(logs, sizeof logs, " (rank logs kept to %u MiB each)", o.rank_log_mib);
     else if (!o.hollow)
         snprintf(logs, sizeof logs, " (rank logs unbounded)");
-    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, %s launches%s, work dir %s, controller %s",
+    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, %s launches%s%s, work dir %s, controller %s",
                   a->name, nodes, nodes > 1 ? "s" : "", a->ngpus, o.fake_gpus ? " (fake)" : "",
-                  ag_backend_name(a->backend), logs, a->work_dir, o.controller);
+                  ag_backend_name(a->backend), logs,
+                  o.allow_root_jobs ? " (root jobs allowed)" : "", a->work_dir, o.controller);
     if (a->health)
         ag_health_start(a->health, health_ready,
                         a); /* connects once the start-up check ended */

@@ -8,13 +8,12 @@
  *
  * A run is one launch (one incarnation of one job on one node). Its life cycle:
  *   start()    0 once the launch runs (processes: every rank has exec'd, so the agent may
- *              report Started) with the run in *out; later done(arg, result, failed_rank)
- *              is called exactly once, on the loop, when it is over: result 0 when every
- *              rank exited 0, else the first failing rank's exit code or 128 + its signal,
- *              with that rank's global RANK (-1 when result is 0). -1 with err set when the
- *              launch cannot start: nothing runs, done is never called, and a backend that
- *              keeps logs has written the reason into the log of the node's first rank
- *              (node_rank * ranks_per_node), which the agent reports as failed with exit 127.
+ *              report Started) with the run in *out; later done(arg, end) is called exactly
+ *              once, on the loop, when it is over (ag_run_end_t). -1 with err set when the
+ *              launch cannot start or is refused (the ranks' uid: identity.h): nothing runs,
+ *              done is never called, and a backend that keeps logs has written the reason
+ *              into the log of the node's first rank (node_rank * ranks_per_node), which the
+ *              agent reports as failed with exit 127.
  *   stop()     end the run early (SIGTERM, SIGKILL after a grace period); done follows, maybe
  *              from within stop() itself (the hollow backend). Does nothing after done.
  *   release()  free the run; may be called at any time: before done, whatever still runs
@@ -45,7 +44,17 @@
 typedef struct ag_backend ag_backend_t;
 typedef struct ag_run ag_run_t; /* each backend's own run, behind this name */
 
-typedef void ag_run_done_f(void *arg, int result, int failed_rank);
+/* How a run ended. */
+typedef struct ag_run_end {
+    int result;      /* 0 when every rank exited 0, else the first failing rank's exit code or
+                      * 128 + its signal */
+    int failed_rank; /* that rank's global RANK, -1 when result is 0 */
+    double flops;    /* FLOPs the ranks reported (COLOSSUS_FLOPS_FILE, summed); 0: none */
+    double energy_j; /* the backend's own figure (hollow: synthetic), or -1: the agent
+                      * measures it (NVML counters) */
+} ag_run_end_t;
+
+typedef void ag_run_done_f(void *arg, const ag_run_end_t *end);
 
 typedef struct ag_backend_ops {
     const char *name; /* "process", "hollow" */
@@ -104,22 +113,30 @@ typedef struct ag_proc_opts {
     uint32_t log_check_ms; /* how often running ranks' logs are looked at; 0: every
                             * AG_RANKLOG_CHECK_MS */
     bool log_no_punch;     /* act as on a file system that cannot punch holes (tests) */
+    bool allow_root_jobs;  /* run ranks as uid 0 / gid 0 when a Launch asks (identity.h) */
 } ag_proc_opts_t;
 
-/* Ranks as processes. Rank logs go to WORK/logs/job<ID>.rank-<R>.log (made here, with a pool
- * of spare files: filepool.h), bounded to o->log_max bytes each while their ranks run, looked
- * at every o->log_check_ms and once more when the launch ends (ranklog.h); a launch whose
- * submitter's directory does not exist on this node runs in WORK/jobs/<ID>. node_name is for
- * messages ("no log for rank 3 of job 7 on node n1"); ngpus sizes the pool; o NULL: a
- * limit of AG_RANKLOG_MAX_DEFAULT. Removes what agents that died left in their cgroups
- * (cl_launch_sweep()). NULL with err set when WORK/logs cannot be made or o->log_max is below
- * AG_RANKLOG_MIN. */
+/* Ranks as processes, as the Launch's uid:gid (identity.h; o->allow_root_jobs). Rank logs go
+ * to WORK/logs/job<ID>.rank-<R>.log (WORK/logs mode 0700, the agent's; each log 0600, the
+ * job's user's; made with a pool of spare files: filepool.h), bounded to o->log_max bytes
+ * each while their ranks run, looked at every o->log_check_ms and once more when the launch
+ * ends (ranklog.h). Each launch has a per-node job directory WORK/jobs/<ID> (WORK/jobs mode
+ * 0711: reachable, not listable; the job's directory 0700, the job's user's), where its
+ * ranks' COLOSSUS_FLOPS_FILEs are, read, summed and removed when the launch ends (the
+ * directory too once empty); it is the ranks' working directory when the submitter's does
+ * not exist on this node. node_name is for messages ("no log for rank 3 of job 7 on node
+ * n1"); ngpus sizes the pool; o NULL: a limit of AG_RANKLOG_MAX_DEFAULT, no root jobs.
+ * Removes what agents that died left in their cgroups (cl_launch_sweep()). NULL with err set
+ * when WORK/logs or WORK/jobs cannot be made or o->log_max is below AG_RANKLOG_MIN. */
 ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
                                      const char *node_name, int ngpus, const ag_proc_opts_t *o,
                                      cl_error_t *err);
 
 /* Simulated launches: each ends with success run_ms after it started, or at once with
- * 128 + SIGTERM of rank 0 when stopped. Keeps no logs. */
+ * 128 + SIGTERM of rank 0 when stopped. Keeps no logs. Each reports synthetic usage for the
+ * time it ran: AG_HOLLOW_GPU_W watts and AG_HOLLOW_GPU_FLOPS FLOP/s per GPU of the Launch. */
+#define AG_HOLLOW_GPU_W 700.0      /* an H100 SXM at its power limit, as in training */
+#define AG_HOLLOW_GPU_FLOPS 400e12 /* 40% of its 989 TFLOP/s of dense BF16 */
 ag_backend_t *ag_backend_hollow_create(uv_loop_t *loop, uint32_t run_ms);
 
 #endif

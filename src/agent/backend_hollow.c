@@ -1,5 +1,6 @@
 /* backend_hollow.c - the hollow launch backend (backend.h): a launch runs nothing and ends
- * after run_ms, or when stopped; for hollow nodes, which keep no logs. */
+ * after run_ms, or when stopped, with synthetic energy and FLOPs for the time it ran; for
+ * hollow nodes, which keep no logs. */
 #include "agent/backend.h"
 
 #include <signal.h>
@@ -18,6 +19,8 @@ typedef struct hollow_run {
     uv_timer_t timer; /* first: the close callback frees the run through it */
     ag_run_done_f *done;
     void *arg;
+    uint64_t start_ms; /* the loop's time at the start */
+    uint32_t gpus;
     bool over;
 } hollow_run_t;
 
@@ -25,7 +28,10 @@ static void finish(hollow_run_t *r, int result, int rank)
 {
     r->over = true;
     uv_timer_stop(&r->timer);
-    r->done(r->arg, result, rank);
+    double s = (double)(uv_now(r->timer.loop) - r->start_ms) / 1000.0; /* the loop's time */
+    ag_run_end_t end = {result, rank, AG_HOLLOW_GPU_FLOPS * r->gpus * s,
+                        AG_HOLLOW_GPU_W * r->gpus * s};
+    r->done(r->arg, &end);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -40,6 +46,8 @@ static int hollow_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_
     hollow_run_t *r = cl_xcalloc(1, sizeof *r);
     r->done = done;
     r->arg = arg;
+    r->start_ms = uv_now(h->loop);
+    r->gpus = (uint32_t)L->n_gpus;
     uv_timer_init(h->loop, &r->timer);
     r->timer.data = r;
     uv_timer_start(&r->timer, on_timer, h->run_ms, 0);

@@ -1,7 +1,8 @@
 /* backend_proc.c - the process launch backend (backend.h): a Launch order becomes the ranks'
- * processes through the launcher (launch.h), with rank logs in one flat directory fed by a
- * pool of spare files, bounded while their ranks run (ranklog.h), and served back by job and
- * rank. */
+ * processes through the launcher (launch.h), run as the job's user (identity.h), with rank
+ * logs in one flat directory fed by a pool of spare files, bounded while their ranks run
+ * (ranklog.h), and served back by job and rank; the FLOPs the ranks report are summed at the
+ * end (usage.h). */
 #include "agent/backend.h"
 
 #include <errno.h>
@@ -10,10 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/filepool.h"
+#include "agent/identity.h"
 #include "agent/launch.h"
+#include "agent/launch_util.h" /* cl__mkdir_owned() */
+#include "agent/usage.h"
 #include "util/util.h"
 
 #define MAX_LOCAL_RANKS CL_MAX_GPUS_PER_NODE /* one rank per GPU */
@@ -26,8 +32,9 @@ typedef struct proc_run proc_run_t;
 typedef struct proc {
     ag_backend_t base;
     uv_loop_t *loop;
-    char work_dir[PATH_MAX], logs[PATH_MAX + 8], node[64];
-    cl_filepool_t *pool; /* spare rank log files; NULL: plain creation */
+    char work_dir[PATH_MAX], logs[PATH_MAX + 8], jobs[PATH_MAX + 8], node[64];
+    ag_identity_policy_t policy; /* who ranks may run as */
+    cl_filepool_t *pool;         /* spare rank log files; NULL: plain creation */
     ag_ranklog_limits_t lim;
     bool bounded;     /* rank logs have a limit */
     bool can_punch;   /* false once the file system said it cannot punch holes */
@@ -42,8 +49,11 @@ struct proc_run {
     ag_run_done_f *done;
     void *arg;
     uint64_t job;
-    uint32_t incarnation, first_rank, nlogs;
+    uint32_t incarnation, first_rank, nranks, nlogs;
     bool stopping;
+    uid_t uid;                   /* the ranks' */
+    bool check_owner;            /* their FLOPs files must be theirs (the agent is root) */
+    char job_dir[PATH_MAX + 32]; /* WORK/jobs/<ID>: the ranks' FLOPs files */
     ag_ranklog_t logs[MAX_LOCAL_RANKS]; /* its ranks' logs, bounded */
 };
 
@@ -115,21 +125,74 @@ static void untrack_logs(proc_run_t *r)
     r->p = NULL;
 }
 
+/* ------------------------------------------------------------------ job directory ------- */
+
+static bool job_running(const proc_t *p, uint64_t job)
+{
+    for (const proc_run_t *r = p->runs; r; r = r->next)
+        if (r->job == job) return true;
+    return false;
+}
+
+/* WORK/jobs/<ID>, the job's on this node: made mode 0700 for the job's user when missing. One
+ * that belongs to someone else is refused rather than handed over (a job of the same id from
+ * another cluster's journal left it). 0, or -1 with err. */
+static int make_job_dir(proc_t *p, uint64_t job, const ag_identity_t *id, char *dir, size_t len,
+                        cl_error_t *err)
+{
+    struct stat st;
+    snprintf(dir, len, "%s/%llu", p->jobs, (unsigned long long)job);
+    if (cl__mkdir_owned(dir, id->switch_ids, id->uid, id->gid) < 0 || lstat(dir, &st) < 0)
+        return cl_err(err, "cannot create %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return cl_err(err, "%s is not a directory", dir);
+    if (st.st_uid != id->uid)
+        return cl_err(err,
+                      "refused: %s belongs to uid %u, not to the job's uid %u (left by a job "
+                      "of the same id of another cluster?); remove it",
+                      dir, (unsigned)st.st_uid, (unsigned)id->uid);
+    return 0;
+}
+
+/* The sum of what the ranks wrote in their FLOPs files, which are removed, and the job
+ * directory with them once it is empty and no other launch of the job runs here. */
+static double collect_flops(proc_t *p, proc_run_t *r)
+{
+    double sum = 0;
+    for (uint32_t i = 0; i < r->nranks; i++) {
+        char path[PATH_MAX + 96];
+        double v = 0;
+        cl_error_t err;
+        uint32_t rank = r->first_rank + i;
+        if (cl_launch_flops_path(r->job_dir, r->incarnation, rank, path, sizeof path) < 0)
+            continue;
+        int rc = ag_flops_read(path, r->check_owner, r->uid, &v, &err);
+        if (rc < 0)
+            cl_daemon_log(WHO, "job %llu rank %u: its FLOPs figure is ignored: %s",
+                          (unsigned long long)r->job, rank, err.msg);
+        if (rc > 0) sum += v;
+        if (rc != 0) unlink(path);
+    }
+    if (!job_running(p, r->job)) rmdir(r->job_dir); /* fails, quietly, when not empty */
+    return sum;
+}
+
 /* ------------------------------------------------------------------ runs ---------------- */
 
 static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *arg)
 {
     proc_run_t *r = arg;
-    if (r->p) {
-        bound_logs(r->p, r); /* what the ranks wrote since the last look */
+    proc_t *p = r->p;
+    if (p) {
+        bound_logs(p, r); /* what the ranks wrote since the last look */
         untrack_logs(r);
     }
+    ag_run_end_t end = {result, failed_rank, p ? collect_flops(p, r) : 0, -1};
     cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)r->job,
                   r->incarnation, result ? "exit " : "success ", result,
                   r->stopping ? " (stopped)" : "");
     cl_launch_destroy(l);
     r->l = NULL;
-    r->done(r->arg, result, failed_rank);
+    r->done(r->arg, &end);
 }
 
 /* A launch that cannot start: the reason goes to the log of the node's first rank, where the
@@ -140,12 +203,15 @@ static void note_failure(proc_t *p, const Colossus__Launch *L, const cl_error_t 
     log_prefix(L->job, prefix, sizeof prefix);
     uint32_t rank = L->node_rank * L->ranks_per_node;
     if (cl_launch_log_path(p->logs, prefix, rank, path, sizeof path) < 0 ||
-        cl_mkdir_p(p->logs, 0755) < 0)
+        cl_mkdir_p(p->logs, 0700) < 0)
         return;
-    FILE *f = fopen(path, "a");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
     if (f) {
         fprintf(f, "colossus: cannot launch: %s\n", err->msg);
         fclose(f);
+    } else if (fd >= 0) {
+        close(fd);
     }
 }
 
@@ -160,17 +226,25 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         note_failure(p, L, err);
         return -1;
     }
+    /* Who the ranks are, and their directory here, before anything starts: a refusal leaves
+     * nothing behind but its reason in the first rank's log. */
+    ag_identity_t id;
+    proc_run_t *r = cl_xcalloc(1, sizeof *r);
+    if (ag_identity_resolve(&p->policy, L->job, L->uid, L->gid, L->user, &id, err) < 0 ||
+        make_job_dir(p, L->job, &id, r->job_dir, sizeof r->job_dir, err) < 0) {
+        free(r);
+        note_failure(p, L, err);
+        return -1;
+    }
     char **argv = cl_xcalloc(L->n_argv + 1, sizeof *argv);
     char **env = cl_xcalloc(L->n_env + 1, sizeof *env);
     memcpy(argv, L->argv, L->n_argv * sizeof *argv);
     if (L->n_env) memcpy(env, L->env, L->n_env * sizeof *env);
-    /* The submitter's directory, or WORK/jobs/<ID> where it does not exist on this node
-     * (made only then). */
-    char dir[PATH_MAX + 64], prefix[32];
-    snprintf(dir, sizeof dir, "%s/jobs/%llu", p->work_dir, (unsigned long long)L->job);
-    const char *cwd = L->cwd[0] ? L->cwd : dir;
+    /* The submitter's directory, or the job's here where it does not exist on this node. */
+    char prefix[32];
+    const char *cwd = r->job_dir;
     struct stat sb;
-    if (L->cwd[0] && (stat(L->cwd, &sb) < 0 || !S_ISDIR(sb.st_mode))) cwd = dir;
+    if (L->cwd[0] && stat(L->cwd, &sb) == 0 && S_ISDIR(sb.st_mode)) cwd = L->cwd;
     log_prefix(L->job, prefix, sizeof prefix);
     cl_launch_spec_t sp = {
         .job_id = L->job,
@@ -186,28 +260,40 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         .env_extra = env,
         .work_dir = cwd,
         .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
+        .flops_dir = r->job_dir,
+        .set_ids = id.switch_ids,
+        .uid = id.uid,
+        .gid = id.gid,
+        .user = id.user,
+        .home = id.home[0] ? id.home : cwd,
         .log_dir = p->logs,
         .log_prefix = prefix,
         .log_pool = p->pool,
         .grace_ms = GRACE_MS,
     };
-    proc_run_t *r = cl_xcalloc(1, sizeof *r);
     r->done = done;
     r->arg = arg;
     r->job = L->job;
     r->incarnation = L->incarnation;
     r->first_rank = L->node_rank * nr;
+    r->nranks = nr;
+    r->uid = id.uid;
+    r->check_owner = id.switch_ids;
     int rc = cl_launch_start(p->loop, &sp, on_launch_done, r, &r->l, err);
     free(argv);
     free(env);
     if (rc < 0) {
+        if (!job_running(p, L->job)) rmdir(r->job_dir);
         free(r);
         note_failure(p, L, err);
         return -1;
     }
     track_logs(p, r, prefix, nr);
-    cl_daemon_log(WHO, "job %llu incarnation %u: started %u ranks (node rank %u of %u)",
-                  (unsigned long long)L->job, L->incarnation, nr, L->node_rank, L->nnodes);
+    cl_daemon_log(WHO,
+                  "job %llu incarnation %u: started %u ranks (node rank %u of %u) as %s "
+                  "(uid %u gid %u)",
+                  (unsigned long long)L->job, L->incarnation, nr, L->node_rank, L->nnodes,
+                  id.user, (unsigned)id.uid, (unsigned)id.gid);
     *out = (ag_run_t *)r;
     return 0;
 }
@@ -226,6 +312,7 @@ static void proc_release(ag_backend_t *b, ag_run_t *run)
 {
     proc_run_t *r = (proc_run_t *)run;
     untrack_logs(r);
+    if (r->l) collect_flops((proc_t *)b, r); /* never to be reported: removed */
     cl_launch_destroy(r->l); /* still running: killed, its callback never called */
     free(r);
 }
@@ -294,11 +381,16 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
      * on short jobs; docs/benchmarks.md); a launch renames spares instead of creating files
      * (filepool.h). */
     snprintf(p->logs, sizeof p->logs, "%s/logs", p->work_dir);
-    if (cl_mkdir_p(p->logs, 0755) < 0) {
-        cl_err(err, "cannot create %s: %s", p->logs, strerror(errno));
+    snprintf(p->jobs, sizeof p->jobs, "%s/jobs", p->work_dir);
+    /* The logs are the agent's to serve (0700); the job directories must be reachable by
+     * their users, but no user lists the others' (0711). Older agents made both 0755. */
+    if (cl_mkdir_p(p->jobs, 0711) < 0 || chmod(p->jobs, 0711) < 0 || /* first: WORK 0711 */
+        cl_mkdir_p(p->logs, 0700) < 0 || chmod(p->logs, 0700) < 0) {
+        cl_err(err, "cannot create %s and %s: %s", p->logs, p->jobs, strerror(errno));
         free(p);
         return NULL;
     }
+    p->policy = ag_identity_policy_self(o->allow_root_jobs);
     p->pool = cl_filepool_new(loop, p->logs, (unsigned)(2 * (ngpus > 4 ? ngpus : 4)));
     p->bounded = o->log_max > 0;
     p->lim = ag_ranklog_limits(o->log_max);

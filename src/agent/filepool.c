@@ -44,7 +44,7 @@ static void refill_work(uv_work_t *w)
     p->w_made = 0;
     for (unsigned i = 0; i < p->w_n; i++) {
         spare_path(p, p->w_first + i, path, sizeof path);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0) break;
         close(fd);
         p->w_made++;
@@ -131,7 +131,7 @@ int cl_filepool_open(cl_filepool_t *p, const char *path, mode_t mode)
             p->head = (p->head + 1) % p->target;
             p->count--;
             refill(p);
-            if ((mode & 07777) != 0644) chmod(path, mode & 07777);
+            if ((mode & 07777) != 0600) chmod(path, mode & 07777);
             return open(path, flags);
         }
         if (errno != EEXIST) {

@@ -28,8 +28,9 @@ typedef struct cl_filepool cl_filepool_t;
 cl_filepool_t *cl_filepool_new(uv_loop_t *loop, const char *dir, unsigned target);
 
 /* open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, mode) where path is in
- * the pool's directory; mode applies to files that open creates (spares are made 0644 and
- * set to mode when used). Returns the fd or -1 with errno. p may be NULL (plain open). */
+ * the pool's directory; mode applies to files that open creates (spares are made 0600, a
+ * log's mode, and set to mode when used). Returns the fd or -1 with errno. p may be NULL (plain
+ * open). */
 int cl_filepool_open(cl_filepool_t *p, const char *path, mode_t mode);
 
 /* Spares ready now (tests, benchmarks). */

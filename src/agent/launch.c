@@ -57,6 +57,13 @@ int cl_launch_log_path(const char *log_dir, const char *prefix, uint32_t rank, c
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+int cl_launch_flops_path(const char *dir, uint32_t incarnation, uint32_t rank, char *buf,
+                         size_t len)
+{
+    int n = snprintf(buf, len, "%s/flops.inc%u.rank-%u", dir, incarnation, rank);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------ teardown ------------ */
 
 static void maybe_free(cl_launch_t *l)
@@ -324,6 +331,22 @@ static int check_spec(const cl_launch_spec_t *s, cl_error_t *err)
         cl_err(err, "launch: empty checkpoint directory");
         return -1;
     }
+    if (s->flops_dir && !*s->flops_dir) {
+        cl_err(err, "launch: empty FLOPs directory");
+        return -1;
+    }
+    if (s->set_ids && (s->uid == (uid_t)-1 || s->gid == (gid_t)-1)) {
+        cl_err(err, "launch: uid and gid must not be %u", (unsigned)-1);
+        return -1;
+    }
+    /* Only root can become someone else; as anyone else, only oneself. */
+    if (s->set_ids && geteuid() != 0 && (s->uid != geteuid() || s->gid != getegid())) {
+        cl_err(err,
+               "launch: the agent runs as uid %u gid %u, not root: it cannot run ranks as "
+               "uid %u gid %u",
+               (unsigned)geteuid(), (unsigned)getegid(), (unsigned)s->uid, (unsigned)s->gid);
+        return -1;
+    }
     if (s->grace_ms < 0) {
         cl_err(err, "launch: negative grace period %d ms", s->grace_ms);
         return -1;
@@ -401,9 +424,15 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         cl_err(err, "launch: log directory path is too long");
         return -1;
     }
-    int fd = cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0644));
+    int fd = cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0600));
     if (fd < 0) {
         cl_err(err, "launch: cannot open log file %s: %s", logpath, strerror(errno));
+        return -1;
+    }
+    if (s->set_ids && geteuid() == 0 && fchown(fd, s->uid, s->gid) < 0) {
+        cl_err(err, "launch: cannot give log file %s to uid %u: %s", logpath, (unsigned)s->uid,
+               strerror(errno));
+        close(fd);
         return -1;
     }
     char **env = cl__rank_env(s, i, environ);
@@ -427,6 +456,9 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
         .parent_death_kill = !s->survive_agent,
         .parent = getpid(),
+        .set_ids = s->set_ids && geteuid() == 0, /* else they are ours already */
+        .uid = s->uid,
+        .gid = s->gid,
     };
     cl_error_t why;
     pid_t pid = cl__spawn_begin(&q, report_fd, &why);
@@ -464,9 +496,12 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         return -1;
     }
     if (check_spec(spec, err) < 0) return -1;
-    const char *dirs[] = {spec->work_dir, spec->log_dir, spec->checkpoint_dir};
-    for (size_t i = 0; i < 3; i++) {
-        if (dirs[i] && cl_mkdir_p(dirs[i], 0755) < 0) {
+    /* The ranks' directories are theirs; the logs' is the agent's. */
+    const char *dirs[] = {spec->log_dir, spec->work_dir, spec->checkpoint_dir, spec->flops_dir};
+    for (size_t i = 0; i < 4; i++) {
+        int own = spec->set_ids && geteuid() == 0;
+        if (dirs[i] && (i == 0 ? cl_mkdir_p(dirs[i], 0700)
+                               : cl__mkdir_owned(dirs[i], own, spec->uid, spec->gid)) < 0) {
             cl_err(err, "launch: cannot create directory %s: %s", dirs[i], strerror(errno));
             return -1;
         }

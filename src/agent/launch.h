@@ -42,12 +42,24 @@
  *   LOCAL_RANK, LOCAL_WORLD_SIZE = local_ranks, NODE_RANK, MASTER_ADDR, MASTER_PORT,
  *   CUDA_VISIBLE_DEVICES = the job's GPUs on this node, comma separated, the same list for
  *   every local rank (each picks entry LOCAL_RANK, as under Slurm); "" when gpus is NULL.
- * COLOSSUS_CHECKPOINT_DIR is only set when checkpoint_dir is given.
+ * COLOSSUS_CHECKPOINT_DIR is only set when checkpoint_dir is given. With spec->user: USER,
+ * LOGNAME and COLOSSUS_USER = user; with spec->home: HOME = home; with spec->flops_dir:
+ * COLOSSUS_FLOPS_FILE = the rank's file there (cl_launch_flops_path()), where a job writes
+ * the FLOPs it has executed (docs/protocol.md). These win over env_extra and the agent's.
+ *
+ * Who the ranks run as: with spec->set_ids, each child sets its supplementary groups to just
+ * gid, then its real, effective and saved gid and uid (raw system calls: nothing asks NSS, so
+ * the user need not exist on this node), checks that it cannot become root again (when uid is
+ * not 0), and only then asks for PR_SET_PDEATHSIG (a change of credentials clears it) and
+ * execs. The agent must be root for that, or uid and gid must be its own (nothing changes).
+ * Without set_ids the ranks run as the agent.
  *
  * stdin is /dev/null; stdout and stderr of rank RANK go, appended, to
- * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()). The working directory is
- * work_dir. log_dir, work_dir and checkpoint_dir are created (mode 0755, with parents) if
- * missing.
+ * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()), mode 0600, owned by uid:gid
+ * with set_ids. The working directory is work_dir. log_dir is created (mode 0700, with
+ * parents) if missing; work_dir, checkpoint_dir and flops_dir are created if missing with
+ * their parents mode 0755 and themselves mode 0700, owned by uid:gid with set_ids (a
+ * directory that exists is left as it is).
  *
  * Not thread-safe: call everything from the thread that runs the loop. */
 #ifndef COLOSSUS_AGENT_LAUNCH_H
@@ -89,8 +101,14 @@ typedef struct cl_launch_spec {
     char *const *env_extra;     /* NULL-terminated "NAME=VALUE" list, or NULL */
     const char *work_dir;       /* working directory of the ranks, required */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
-    const char *log_dir;        /* where rank-RANK.log files go, required */
-    const char *log_prefix;     /* put before "rank-" in their names (e.g. "job42."), or NULL */
+    const char *flops_dir;      /* where COLOSSUS_FLOPS_FILE points, or NULL: not set */
+    int set_ids;                /* 1: the ranks run as uid:gid (see above) */
+    uid_t uid;
+    gid_t gid;
+    const char *user;       /* USER, LOGNAME, COLOSSUS_USER of the ranks, or NULL: inherited */
+    const char *home;       /* HOME of the ranks, or NULL: inherited */
+    const char *log_dir;    /* where rank-RANK.log files go, required */
+    const char *log_prefix; /* put before "rank-" in their names (e.g. "job42."), or NULL */
     struct cl_filepool *log_pool; /* spare files in log_dir (filepool.h), or NULL */
     int grace_ms;                 /* SIGTERM -> SIGKILL delay on stop; 0: SIGKILL at once */
     cl_launch_cgroup_mode_t cgroup_mode;
@@ -151,6 +169,11 @@ int cl_launch_stopping(const cl_launch_t *l);
  * (prefix may be NULL). Returns 0, or -1 when buf is too small. */
 int cl_launch_log_path(const char *log_dir, const char *prefix, uint32_t rank, char *buf,
                        size_t len);
+
+/* Path of the FLOPs file of global rank `rank` of incarnation `incarnation` under dir:
+ * "DIR/flops.inc<INCARNATION>.rank-<RANK>". Returns 0, or -1 when buf is too small. */
+int cl_launch_flops_path(const char *dir, uint32_t incarnation, uint32_t rank, char *buf,
+                         size_t len);
 
 #ifdef __cplusplus
 }

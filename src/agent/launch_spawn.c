@@ -1,6 +1,7 @@
 /* launch_spawn.c - fork/exec of one rank: in the child, before exec, reset signals, setsid,
- * join the cgroup (so that nothing the rank forks can start outside it), redirect stdio and
- * chdir; exec errors come back to the parent through a close-on-exec pipe.
+ * join the cgroup (so that nothing the rank forks can start outside it), become the job's
+ * user, redirect stdio and chdir; exec errors come back to the parent through a close-on-exec
+ * pipe.
  *
  * The child is born in its cgroup (clone3 with CLONE_INTO_CGROUP) where the kernel allows:
  * a write to cgroup.procs migrates a running process, and a migration takes the cgroup
@@ -23,7 +24,18 @@
 #include <unistd.h>
 
 /* What failed in the child, sent to the parent before _exit(127). */
-enum { STEP_SETSID = 1, STEP_CGROUP, STEP_STDIO, STEP_CHDIR, STEP_EXEC };
+enum { STEP_SETSID = 1, STEP_CGROUP, STEP_IDS, STEP_REGAIN, STEP_STDIO, STEP_CHDIR, STEP_EXEC };
+
+/* 32-bit ids where the kernel also has 16-bit ones (i386, arm). */
+#ifdef SYS_setresuid32
+#define SYS_SETRESUID SYS_setresuid32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETRESUID SYS_setresuid
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
 
 struct child_report {
     int step;
@@ -37,6 +49,10 @@ static const char *step_name(int step)
         return "cannot make a session";
     case STEP_CGROUP:
         return "cannot join the cgroup";
+    case STEP_IDS:
+        return "cannot become the job's user";
+    case STEP_REGAIN:
+        return "could become root again after switching to the job's user";
     case STEP_STDIO:
         return "cannot redirect stdio";
     case STEP_CHDIR:
@@ -44,6 +60,14 @@ static const char *step_name(int step)
     default:
         return "cannot execute";
     }
+}
+
+static void report(const struct child_report *rep, cl_error_t *err)
+{
+    if (rep->err)
+        cl_err(err, "%s: %s", step_name(rep->step), strerror(rep->err));
+    else
+        cl_err(err, "%s", step_name(rep->step));
 }
 
 /* An fd above 2, close-on-exec, so that the child's dup2() onto 0..2 cannot clobber it even
@@ -56,6 +80,24 @@ int cl__high_fd(int fd)
     close(fd);
     errno = e;
     return h;
+}
+
+/* Become uid:gid with gid as the only group: 0, or the failed step (errno set; 0 when root
+ * could be regained). Raw system calls: glibc's setresuid() would signal every thread of the
+ * agent to change theirs too (POSIX's process-wide ids), which a child sharing the agent's
+ * memory (CL__SPAWN_VFORK) must not do; and nothing here asks NSS about the user. */
+__attribute__((no_sanitize("address", "undefined"))) static int drop_ids(uid_t uid, gid_t gid)
+{
+    if (syscall(SYS_SETGROUPS, 1, &gid) < 0 || syscall(SYS_SETRESGID, gid, gid, gid) < 0 ||
+        syscall(SYS_SETRESUID, uid, uid, uid) < 0)
+        return STEP_IDS;
+    /* Saved ids included: a rank must not be able to switch back to root. */
+    if ((uid != 0 && syscall(SYS_SETRESUID, -1, 0, -1) == 0) ||
+        (gid != 0 && syscall(SYS_SETRESGID, -1, 0, -1) == 0)) {
+        errno = 0;
+        return STEP_REGAIN;
+    }
+    return 0;
 }
 
 /* The child, between fork and exec: only async-signal-safe calls from here on. It may run
@@ -75,16 +117,18 @@ child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup,
         rep.step = STEP_SETSID;
         goto fail;
     }
+    if (!in_cgroup && q->cgroup_fd >= 0 && write(q->cgroup_fd, "0", 1) != 1 &&
+        q->cgroup_required) {
+        rep.step = STEP_CGROUP; /* "0": the writing process, while it is still root */
+        goto fail;
+    }
+    if (q->set_ids && (rep.step = drop_ids(q->uid, q->gid)) != 0) goto fail;
     /* Die with the agent: a rank nobody supervises any more must not run on beside the
-     * job's next incarnation. getppid() catches an agent that died before prctl(). */
+     * job's next incarnation. After the switch of ids, which clears it; getppid() catches an
+     * agent that died before prctl(). */
     if (q->parent_death_kill &&
         (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->parent)) {
         rep.step = STEP_SETSID;
-        goto fail;
-    }
-    if (!in_cgroup && q->cgroup_fd >= 0 && write(q->cgroup_fd, "0", 1) != 1 &&
-        q->cgroup_required) {
-        rep.step = STEP_CGROUP; /* "0": the writing process */
         goto fail;
     }
     if (dup2(devnull, 0) < 0 || dup2(q->log_fd, 1) < 0 || dup2(q->log_fd, 2) < 0) {
@@ -215,7 +259,7 @@ static pid_t spawn_vfork(const struct cl__spawn_req *q, int devnull, cl_error_t 
     if (rep.step) { /* it ran child() to _exit() before we resumed */
         while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        cl_err(err, "%s: %s", step_name(rep.step), strerror(rep.err));
+        report(&rep, err);
         return -1;
     }
     return (pid_t)pid;
@@ -310,7 +354,7 @@ int cl__spawn_end(pid_t pid, int report_fd, cl_error_t *err)
     if (n == (ssize_t)sizeof rep) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        cl_err(err, "%s: %s", step_name(rep.step), strerror(rep.err));
+        report(&rep, err);
         return -1;
     }
     return 0;

@@ -38,6 +38,8 @@ static const char *const own_names[] = {
     "COLOSSUS_RESTART",
     "COLOSSUS_INCARNATION",
     "COLOSSUS_CHECKPOINT_DIR",
+    "COLOSSUS_FLOPS_FILE",
+    "COLOSSUS_USER",
     "RANK",
     "WORLD_SIZE",
     "LOCAL_RANK",
@@ -60,13 +62,19 @@ static int same_name(const char *a, const char *b)
     return la == lb && !memcmp(a, b, la);
 }
 
-static int is_own(const char *entry)
+static int named(const char *entry, const char *name)
 {
-    for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++) {
-        size_t n = strlen(own_names[i]);
-        if (name_len(entry) == n && !memcmp(entry, own_names[i], n)) return 1;
-    }
-    return 0;
+    size_t n = strlen(name);
+    return name_len(entry) == n && !memcmp(entry, name, n);
+}
+
+/* USER, LOGNAME and HOME are the launcher's only when the spec says who the ranks are. */
+static int is_own(const char *entry, const cl_launch_spec_t *sp)
+{
+    for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++)
+        if (named(entry, own_names[i])) return 1;
+    if (sp->user && (named(entry, "USER") || named(entry, "LOGNAME"))) return 1;
+    return sp->home && named(entry, "HOME");
 }
 
 const char *cl__env_get(char *const *env, const char *name)
@@ -118,14 +126,26 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
 {
     struct strv s = {0};
     for (char *const *e = base; e && *e; e++)
-        if (strchr(*e, '=') && !is_own(*e)) push(&s, cl_xstrdup(*e));
+        if (strchr(*e, '=') && !is_own(*e, sp)) push(&s, cl_xstrdup(*e));
     for (char *const *e = sp->env_extra; e && *e; e++)
-        if (!is_own(*e)) push(&s, cl_xstrdup(*e));
+        if (!is_own(*e, sp)) push(&s, cl_xstrdup(*e));
+    uint32_t rank = sp->node_rank * sp->local_ranks + local; /* checked to fit (launch.c) */
     pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
     pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
     pushf(&s, "COLOSSUS_INCARNATION=%u", sp->incarnation);
     if (sp->checkpoint_dir) pushf(&s, "COLOSSUS_CHECKPOINT_DIR=%s", sp->checkpoint_dir);
-    pushf(&s, "RANK=%llu", (unsigned long long)sp->node_rank * sp->local_ranks + local);
+    if (sp->flops_dir) {
+        char path[4200];
+        if (cl_launch_flops_path(sp->flops_dir, sp->incarnation, rank, path, sizeof path) == 0)
+            pushf(&s, "COLOSSUS_FLOPS_FILE=%s", path);
+    }
+    if (sp->user) {
+        pushf(&s, "USER=%s", sp->user);
+        pushf(&s, "LOGNAME=%s", sp->user);
+        pushf(&s, "COLOSSUS_USER=%s", sp->user);
+    }
+    if (sp->home) pushf(&s, "HOME=%s", sp->home);
+    pushf(&s, "RANK=%u", rank);
     pushf(&s, "WORLD_SIZE=%llu", (unsigned long long)sp->nnodes * sp->local_ranks);
     pushf(&s, "LOCAL_RANK=%u", local);
     pushf(&s, "LOCAL_WORLD_SIZE=%u", sp->local_ranks);
@@ -151,6 +171,48 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
 }
 
 /* --------------------------------------------------------------- files ------------------ */
+
+int cl__mkdir_owned(const char *path, int own, uid_t uid, gid_t gid)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return 0;
+        errno = ENOTDIR;
+        return -1;
+    }
+    char dir[4096];
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') /* "a/b/" is "a/b" */
+        len--;
+    if (len == 0 || len >= sizeof dir) {
+        errno = len ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0'; /* its parents, then itself */
+        if (cl_mkdir_p(dir, 0755) < 0) return -1;
+        *slash = '/';
+    }
+    if (mkdir(dir, 0700) < 0) {
+        if (errno != EEXIST) return -1;
+        return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+    }
+    /* What we made, not whatever replaced it meanwhile (O_NOFOLLOW): the umask may have cut
+     * the mode, and the owner is the job's. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fchmod(fd, 0700) < 0 || (own && fchown(fd, uid, gid) < 0)) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        rmdir(dir);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
 
 static int is_exec_file(const char *path)
 {

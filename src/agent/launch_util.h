@@ -38,6 +38,9 @@ struct cl__spawn_req {
     int cgroup_required;   /* fail when the child cannot join the cgroup */
     int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
     pid_t parent;          /* getpid() of the parent */
+    int set_ids;           /* become uid:gid (groups: just gid) before exec; needs root */
+    uid_t uid;
+    gid_t gid;
 };
 
 /* fork + exec in a new session (setsid), signals reset to default and unblocked, in the
@@ -55,6 +58,12 @@ int cl__spawn_set_mode(int mode);
  * 0, or -1 with err once it has reaped the child that could not exec. */
 pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, cl_error_t *err);
 int cl__spawn_end(pid_t pid, int report_fd, cl_error_t *err);
+
+/* Make directory path when it is missing: its missing parents mode 0755, itself mode 0700 and,
+ * when own, owned by uid:gid. A directory that exists is left as it is. 0, or -1 with errno
+ * (ENOTDIR when path exists and is not a directory); on failure the directory is not left
+ * half made (no directory of the wrong owner). */
+int cl__mkdir_owned(const char *path, int own, uid_t uid, gid_t gid);
 
 /* fd itself when it is above 2 (or negative), else a close-on-exec duplicate above 2 (fd is
  * then closed). */

@@ -271,6 +271,8 @@ static int start_agents(const char *dir, const char *key, const char *node_token
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
         snprintf(fake, sizeof fake, "%u", gpn);
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
+        /* root's own machine: its jobs run as root (the agent refuses that by default) */
+        char *root = geteuid() == 0 ? "--allow-root-jobs" : NULL;
         char *args[] = {"colossus",
                         "agent",
                         "--controller",
@@ -283,6 +285,7 @@ static int start_agents(const char *dir, const char *key, const char *node_token
                         work,
                         "--fake-gpus",
                         fake,
+                        root,
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {

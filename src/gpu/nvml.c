@@ -311,6 +311,26 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
     return 0;
 }
 
+int cl_nvml_energy(const uint32_t *index, size_t n, uint64_t *mj, cl_error_t *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        nvmlDevice_t dev = NULL;
+        nvmlReturn_t r;
+        unsigned long long v = 0;
+        if (handle_locked(index[i], &dev, &r, err) < 0)
+            rc = -1;
+        else if (r != NVML_SUCCESS ||
+                 (r = p_nvmlDeviceGetTotalEnergyConsumption(dev, &v)) != NVML_SUCCESS)
+            rc = cl_err(err, "GPU %u: no energy counter (%s)", index[i], nvml_strerror(r));
+        else
+            mj[i] = v;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 int cl_nvml_fabric(uint32_t index, cl_gpu_fabric_t *out, cl_error_t *err)
 {
     nvmlDevice_t dev = NULL;

@@ -93,6 +93,13 @@ typedef struct cl_gpu_sample {
  * an index past the GPU count. */
 int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *out, cl_error_t *err);
 
+/* The total-energy counters of n GPUs (nvmlDeviceGetTotalEnergyConsumption: millijoules since
+ * the driver loaded, Volta and newer), read under one hold of the lock, so that a launch's
+ * start and end cost one short wait each even while the monitor polls. 0 with mj[i] the
+ * counter of GPU index[i]; -1 with err naming the first GPU that has no counter, is lost or
+ * does not exist, or when there is no driver (mj is then undefined). */
+int cl_nvml_energy(const uint32_t *index, size_t n, uint64_t *mj, cl_error_t *err);
+
 /* NVLink fabric of a GPU (nvmlDeviceGetGpuFabricInfo). */
 typedef struct cl_gpu_fabric {
     int supported;   /* 0: the GPU has no fabric (PCIe, HGX H100 without NVSwitch FM) */

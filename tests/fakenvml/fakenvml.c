@@ -13,7 +13,13 @@
  * fabric_state, fabric_status, fabric_clique, fabric_cluster (32 hex digits), events (0: the
  * GPU cannot report XIDs), lost (1: every call on it answers NVML_ERROR_GPU_IS_LOST).
  * Remap and retired-page fields count as supported once any of their keys is given.
+ * The total-energy counter of a GPU with `power` and no `energy` is, as on a real board, the
+ * integral of its power over time (millijoules, from the first call of this process on): the
+ * power read from the script at one call counts until the next call, so a test that sets a
+ * power and lets time pass sees the counter grow by power x time, never backwards. `energy E`
+ * instead pins the counter to E (a test of the telemetry's figures).
  * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +82,39 @@ static struct {
     unsigned long long ev_xid[256];
 } S;
 
+/* The energy integral of each GPU, kept outside S: (power at the last load) x (time since). */
+static double energy_acc_mj[MAXG];
+static unsigned power_then_mw[MAXG];
+static int power_known[MAXG];
+static struct timespec then;
+
 static int initialised;
 static int registered[MAXG]; /* kept outside S, which load() rebuilds on every call */
 static unsigned delivered;   /* events handed out so far, in file order */
 static int event_set;        /* the one event set this fake hands out */
 
-static void load(void)
+/* Add the energy used since the last load at the power that load read. */
+static void integrate(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - then.tv_sec) + (double)(now.tv_nsec - then.tv_nsec) / 1e9;
+    if (then.tv_sec == 0 && then.tv_nsec == 0) dt = 0;
+    then = now;
+    for (unsigned i = 0; i < MAXG; i++)
+        if (power_known[i] && dt > 0) energy_acc_mj[i] += (double)power_then_mw[i] * dt;
+}
+
+/* The power just read counts from now until the next load. */
+static void note_power(void)
+{
+    for (unsigned i = 0; i < MAXG; i++) {
+        power_known[i] = i < S.ngpus && S.g[i].has[K_POWER];
+        power_then_mw[i] = power_known[i] ? (unsigned)S.g[i].v[K_POWER] : 0;
+    }
+}
+
+static void read_script(void)
 {
     memset(&S, 0, sizeof(S));
     const char *path = getenv("COLOSSUS_FAKE_NVML");
@@ -134,6 +167,19 @@ static void load(void)
         }
     }
     fclose(f);
+}
+
+/* Every call re-reads the script; the events thread calls it too, outside the loader's lock:
+ * one at a time, so that the energy integral only grows. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void load(void)
+{
+    pthread_mutex_lock(&load_lock);
+    integrate(); /* at the power of the script as last read */
+    read_script();
+    note_power();
+    pthread_mutex_unlock(&load_lock);
 }
 
 /* Handles are pointers into a static array, as real NVML's are opaque pointers. */
@@ -281,6 +327,11 @@ API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
 API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj)
 {
     DEV(g, d);
+    if (!mj) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_ENERGY] && g->has[K_POWER]) {
+        *mj = (unsigned long long)energy_acc_mj[g - S.g];
+        return NVML_SUCCESS;
+    }
     ANSWER(g, K_ENERGY, mj);
 }
 

@@ -73,10 +73,10 @@ start_controller() {
     export COLOSSUS_CONTROLLER=$CTL_ADDR
 }
 
-# start_agent NAME GPUS
+# start_agent NAME GPUS: the tests run as root and so do their jobs (--allow-root-jobs).
 start_agent() {
     "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$1" --work-dir "${AGENT_ROOT:-$T/agents}/$1" \
-        --fake-gpus "$2" >>"$T/agent-$1.log" 2>&1 &
+        --fake-gpus "$2" --allow-root-jobs >>"$T/agent-$1.log" 2>&1 &
     AGENT_PID[$1]=$!
 }
 

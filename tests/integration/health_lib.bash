@@ -61,13 +61,14 @@ xid() { echo "event $2 $3" >>"$T/nvml-$1"; }
 # going away, because the fake counts the events it delivered by their position in the script.
 no_events() { sed -i 's/^event \([0-9]*\) .*/event \1 13/' "$T/nvml-$1"; }
 
-# start_nvml_agent NAME [ARGS...]: no --fake-gpus; NVML (fake) finds the GPUs.
+# start_nvml_agent NAME [ARGS...]: no --fake-gpus; NVML (fake) finds the GPUs; root jobs run.
 start_nvml_agent() {
     local name=$1
     shift
     COLOSSUS_FAKE_NVML=$T/nvml-$name COLOSSUS_FAKE_BURN=$T/burn-$name \
         "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$name" \
-        --work-dir "$T/agents/$name" --health-poll-ms "$POLL_MS" "$@" >>"$T/agent-$name.log" 2>&1 &
+        --work-dir "$T/agents/$name" --health-poll-ms "$POLL_MS" --allow-root-jobs "$@" \
+        >>"$T/agent-$name.log" 2>&1 &
     AGENT_PID[$name]=$!
 }
 

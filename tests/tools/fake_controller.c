@@ -1,9 +1,10 @@
 /* fake_controller.c - a controller that speaks the real protocol (src/proto: frames, the
  * handshake on the cluster key, Refused) and answers or misbehaves as --mode says, so that
  * the CLI's error and escaping paths can be tested deterministically
- * (tests/integration/cli_errors.sh, cli_text.sh). 127.0.0.1 only.
+ * (tests/integration/cli_errors.sh, cli_text.sh), and that plays the controller of one agent
+ * whose launches a test writes itself (tests/integration/agent_*.sh). 127.0.0.1 only.
  *
- *   fake_controller --key FILE --mode MODE
+ *   fake_controller --key FILE --mode MODE [--launches FILE]
  *
  * prints "port N" once listening, then a line per event ("request N" when a request with
  * body case N arrived), and serves one connection after the other until killed. A wrong
@@ -28,7 +29,19 @@
  *                     keeps the public key it is sent: in this mode a client may then
  *                     present that token (the credential handshake, docs/protocol.md) and
  *                     is "user NAME" for whoami; "auth token ID" or "auth refused ..."
- *                     is printed. */
+ *                     is printed.
+ *   agent             the controller of the agent that connects: each Register is answered
+ *                     (node id 1, 2, ... by handle; heartbeat 1 s; cluster id 0x5eed), then
+ *                     every line appended to the --launches FILE becomes a Launch to the
+ *                     first node (once: a later connection gets only the lines after), and
+ *                     each Started and Exited is printed (every Exited is acknowledged). A line
+ * is a JSON object:
+ *                       {"job": 5, "inc": 1, "uid": 1001, "gid": 1001, "user": "alice",
+ *                        "gpus": [0, 1], "argv": ["sh", "-c", "..."], "env": ["A=B"],
+ *                        "cwd": "/dir", "ckpt": "/dir"}
+ *                     (inc defaults to 1, the others to 0, "" or []; one rank per GPU).
+ *                     Events: "registered NAME gpus N", "launch JOB INC",
+ *                     "started JOB INC", "exited JOB INC code C rank R energy_j E flops F". */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -49,7 +62,7 @@
 /* A name that would break a table, forge a line and recolour a terminal. */
 #define NASTY "evil\nFORGED line\t\x1b[31mred\xe2\x80\xae\xff\xfe\xc3"
 
-static const char *mode;
+static const char *mode, *launches;
 static uint8_t key[CL_KEY_BYTES];
 /* The controller's identity key (Ed25519), made at start: credentials are bound to it. */
 static uint8_t id_pk[crypto_sign_PUBLICKEYBYTES], id_sk[crypto_sign_SECRETKEYBYTES];
@@ -720,6 +733,136 @@ static void serve(cl_client_t *k)
     }
 }
 
+/* ------------------------------------------------------------------ --mode agent -------- */
+
+static char **strings_of(json_t *a, size_t *n)
+{
+    *n = json_is_array(a) ? json_array_size(a) : 0;
+    char **v = calloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = (char *)json_string_value(json_array_get(a, i));
+    return v;
+}
+
+static const char *str_of(json_t *o, const char *name)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return v ? v : "";
+}
+
+/* One line of the launches file: a Launch to node. */
+static void send_launch(cl_client_t *k, uint32_t node, const char *line)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(line, 0, &jerr);
+    if (!json_is_object(o)) {
+        event("bad launch line: %s", jerr.text);
+        json_decref(o);
+        return;
+    }
+    Colossus__Launch L = COLOSSUS__LAUNCH__INIT;
+    L.node = node;
+    L.job = (uint64_t)json_integer_value(json_object_get(o, "job"));
+    json_t *inc = json_object_get(o, "inc");
+    L.incarnation = inc ? (uint32_t)json_integer_value(inc) : 1;
+    L.restart = L.incarnation - 1;
+    L.nnodes = 1;
+    L.uid = (uint32_t)json_integer_value(json_object_get(o, "uid"));
+    L.gid = (uint32_t)json_integer_value(json_object_get(o, "gid"));
+    L.user = (char *)str_of(o, "user");
+    json_t *g = json_object_get(o, "gpus");
+    L.n_gpus = json_is_array(g) ? json_array_size(g) : 0;
+    uint32_t gpus[64];
+    if (L.n_gpus > 64) L.n_gpus = 64;
+    for (size_t i = 0; i < L.n_gpus; i++)
+        gpus[i] = (uint32_t)json_integer_value(json_array_get(g, i));
+    L.gpus = gpus;
+    L.ranks_per_node = (uint32_t)L.n_gpus;
+    L.master_addr = "127.0.0.1";
+    L.master_port = 29500 + (uint32_t)(L.job % 1000);
+    L.argv = strings_of(json_object_get(o, "argv"), &L.n_argv);
+    L.env = strings_of(json_object_get(o, "env"), &L.n_env);
+    L.cwd = (char *)str_of(o, "cwd");
+    L.checkpoint_dir = (char *)str_of(o, "ckpt");
+    L.name = "fake";
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_LAUNCH;
+    m.launch = &L;
+    event("launch %llu %u", (unsigned long long)L.job, L.incarnation);
+    say(k, &m);
+    free(L.argv);
+    free(L.env);
+    json_decref(o);
+}
+
+/* Send the whole lines appended to the launches file since *at. */
+static void send_new_launches(cl_client_t *k, uint32_t node, long *at)
+{
+    FILE *f = launches ? fopen(launches, "r") : NULL;
+    if (!f) return;
+    char line[65536];
+    if (fseek(f, *at, SEEK_SET) == 0)
+        while (fgets(line, sizeof line, f) && strchr(line, '\n')) {
+            *at = ftell(f);
+            send_launch(k, node, line);
+        }
+    fclose(f);
+}
+
+static void answer_register(cl_client_t *k, const Colossus__Register *r)
+{
+    Colossus__Registered ok = COLOSSUS__REGISTERED__INIT;
+    ok.handle = r->handle;
+    ok.ok = true;
+    ok.node = r->handle + 1;
+    ok.heartbeat_ms = 1000;
+    ok.dead_after_ms = 60000;
+    ok.cluster_id = 0x5eed;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
+    m.registered = &ok;
+    say(k, &m);
+    event("registered %s gpus %zu", r->name, r->n_gpus);
+}
+
+static void serve_agent(cl_client_t *k)
+{
+    bool registered = false;
+    static long at; /* kept across connections: a line is sent once, to one agent */
+    for (;;) {
+        if (registered) send_new_launches(k, 1, &at);
+        Colossus__Msg *in = NULL;
+        cl_error_t err;
+        if (cl_client_recv(k, &in, 50, &err) < 0) {
+            if (k->fail.timed_out) continue;
+            return;
+        }
+        if (in->body_case == COLOSSUS__MSG__BODY_REGISTER) {
+            answer_register(k, in->register_);
+            registered = true;
+        } else if (in->body_case == COLOSSUS__MSG__BODY_STARTED) {
+            event("started %llu %u", (unsigned long long)in->started->job,
+                  in->started->incarnation);
+        } else if (in->body_case == COLOSSUS__MSG__BODY_EXITED) {
+            const Colossus__Exited *x = in->exited;
+            event("exited %llu %u code %d rank %d energy_j %.3f flops %.17g",
+                  (unsigned long long)x->job, x->incarnation, x->exit_code, x->rank,
+                  x->energy_j, x->flops);
+            Colossus__ExitedAck a = COLOSSUS__EXITED_ACK__INIT;
+            a.node = x->node;
+            a.job = x->job;
+            a.incarnation = x->incarnation;
+            Colossus__Msg m = COLOSSUS__MSG__INIT;
+            m.body_case = COLOSSUS__MSG__BODY_EXITED_ACK;
+            m.exited_ack = &a;
+            say(k, &m);
+        } else if (in->body_case != COLOSSUS__MSG__BODY_HEARTBEAT) {
+            event("message %d", (int)in->body_case);
+        }
+        cl_msg_free(in);
+    }
+}
+
 static void one_connection(int fd)
 {
     cl_client_t k = {.fd = fd}; /* the blocking framing, used from the server's side */
@@ -729,7 +872,9 @@ static void one_connection(int fd)
     if (!strcmp(mode, "overloaded"))
         refuse(&k, COLOSSUS__REFUSED__WHY__OVERLOADED,
                "too many unauthenticated connections\n(FORGED line)");
-    else if (strcmp(mode, "close-at-accept") && handshake(&k) == 0)
+    else if (!strcmp(mode, "agent") && handshake(&k) == 0)
+        serve_agent(&k);
+    else if (strcmp(mode, "close-at-accept") && strcmp(mode, "agent") && handshake(&k) == 0)
         serve(&k);
     k.fd = -1;
     cl_buf_free(&k.in);
@@ -744,8 +889,10 @@ static void one_connection(int fd)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, 0, 'k'}, {"mode", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"mode", required_argument, 0, 'm'},
+                                         {"launches", required_argument, 0, 'l'},
+                                         {0, 0, 0, 0}};
     const char *keyfile = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -753,12 +900,14 @@ int main(int argc, char **argv)
             keyfile = optarg;
         else if (o == 'm')
             mode = optarg;
+        else if (o == 'l')
+            launches = optarg;
         else
             return 2;
     }
     cl_error_t err;
     if (!keyfile || !mode || cl_crypto_init() < 0 || cl_key_load(keyfile, key, &err) < 0) {
-        fprintf(stderr, "usage: fake_controller --key FILE --mode MODE\n");
+        fprintf(stderr, "usage: fake_controller --key FILE --mode MODE [--launches FILE]\n");
         return 2;
     }
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -1,22 +1,28 @@
 /* test_backend.c - the agent's launch backends (src/agent/backend.h): the process backend
  * (real ranks, rank logs, the reason of a launch that cannot start in the first rank's log,
  * the fallback working directory, stop, rank logs bounded while their ranks write: the middle
- * punched out, or cut back where holes cannot be punched) and the hollow backend (a timer per
- * launch, stop ends it at once, no logs). */
+ * punched out, or cut back where holes cannot be punched; the ranks' user and what they own;
+ * root refused; the FLOPs the ranks report) and the hollow backend (a timer per launch, stop
+ * ends it at once, no logs, synthetic usage). */
 #include "launch_test.h"
+
+#include <pwd.h>
 
 #include "agent/backend.h"
 
 struct ended {
     int calls, result, rank;
+    double flops, energy_j;
 };
 
-static void on_ended(void *arg, int result, int failed_rank)
+static void on_ended(void *arg, const ag_run_end_t *end)
 {
     struct ended *e = arg;
     e->calls++;
-    e->result = result;
-    e->rank = failed_rank;
+    e->result = end->result;
+    e->rank = end->failed_rank;
+    e->flops = end->flops;
+    e->energy_j = end->energy_j;
 }
 
 /* A launch order of one node: ranks local ranks on GPUs 0.., node_rank of nnodes. */
@@ -52,15 +58,26 @@ static void order_init(struct order *o, uint64_t job, uint32_t ranks, uint32_t n
     o->L.n_env = 1;
     o->L.cwd = "";
     o->L.checkpoint_dir = "";
+    o->L.uid = getuid(); /* the tests' own user, root included (allowed below) */
+    o->L.gid = getgid();
+    o->L.user = "";
 }
 
-static ag_backend_t *proc_backend_with(struct fixture *f, const ag_proc_opts_t *o)
+/* A process backend; root's jobs allowed unless o says otherwise (o NULL: defaults). */
+static ag_backend_t *proc_backend_opts(struct fixture *f, const ag_proc_opts_t *o)
 {
     cl_error_t err;
     ag_backend_t *b = ag_backend_proc_create(&f->loop, f->work, "n7", 2, o, &err);
     if (!b) fail_msg("proc backend: %s", err.msg);
     assert_string_equal(ag_backend_name(b), "process");
     return b;
+}
+
+static ag_backend_t *proc_backend_with(struct fixture *f, const ag_proc_opts_t *o)
+{
+    ag_proc_opts_t po = o ? *o : (ag_proc_opts_t){.log_max = AG_RANKLOG_MAX_DEFAULT};
+    po.allow_root_jobs = true;
+    return proc_backend_opts(f, &po);
 }
 
 static ag_backend_t *proc_backend(struct fixture *f)
@@ -193,6 +210,166 @@ static void test_proc_stop_and_release(void **state)
     assert_int_equal(wait_job_procs(f->job_id, 0), 0);
     sleep_loop(&f->loop, 50);
     assert_int_equal(e2.calls, 0);
+    ag_backend_destroy(b);
+}
+
+/* ------------------------------------------------------------------ users, FLOPs -------- */
+
+/* Each rank writes its FLOPs; the run reports their sum; figures that are not numbers, or
+ * not files, are ignored; the files and the emptied job directory are removed. */
+static void test_proc_flops(void **state)
+{
+    struct fixture *f = *state;
+    ag_backend_t *b = proc_backend(f);
+    struct order o;
+    order_init(&o, f->job_id, 4, 0,
+               "case $RANK in 0) echo 1000 > \"$COLOSSUS_FLOPS_FILE\";;"
+               " 1) printf ' 2.5e3\\n' > \"$COLOSSUS_FLOPS_FILE\";;"
+               " 2) echo lots > \"$COLOSSUS_FLOPS_FILE\";;"
+               " 3) ln -s /etc/passwd \"$COLOSSUS_FLOPS_FILE\";; esac;"
+               " echo \"$COLOSSUS_FLOPS_FILE\"");
+    struct ended e = {0};
+    ag_run_t *r = NULL;
+    cl_error_t err;
+    assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e, &r, &err), 0);
+    assert_true(run_until(&f->loop, &e.calls, 10000));
+    assert_int_equal(e.result, 0);
+    assert_true(e.flops == 3500.0);
+    assert_true(e.energy_j < 0); /* the agent measures it */
+    char want[700], dir[600];
+    snprintf(dir, sizeof dir, "%s/jobs/%llu", f->work, (unsigned long long)f->job_id);
+    snprintf(want, sizeof want, "%s/flops.inc1.rank-0\n", dir);
+    char *text = log_of(f, f->job_id, 0);
+    assert_non_null(text);
+    assert_string_equal(text, want);
+    free(text);
+    struct stat st;
+    assert_int_equal(lstat(dir, &st), -1); /* files and directory removed */
+    ag_backend_release(b, r);
+    /* No file: no FLOPs. */
+    order_init(&o, f->job_id, 1, 0, "true");
+    o.L.incarnation = 2;
+    struct ended e2 = {0};
+    assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e2, &r, &err), 0);
+    assert_true(run_until(&f->loop, &e2.calls, 10000));
+    assert_true(e2.flops == 0);
+    ag_backend_release(b, r);
+    ag_backend_destroy(b);
+}
+
+/* uid 0 or gid 0 without allow_root_jobs: refused, with the reason in the first rank's log,
+ * and nothing made for the job. */
+static void test_proc_root_refused(void **state)
+{
+    struct fixture *f = *state;
+    ag_proc_opts_t po = {.log_max = AG_RANKLOG_MAX_DEFAULT}; /* allow_root_jobs false */
+    ag_backend_t *b = proc_backend_opts(f, &po);
+    uint32_t ids[][2] = {{0, 0}, {0, 1000}, {1000, 0}};
+    for (int i = 0; i < 3; i++) {
+        struct order o;
+        uint64_t job = f->job_id + (uint64_t)i;
+        order_init(&o, job, 1, 0, "touch ran");
+        o.L.uid = ids[i][0];
+        o.L.gid = ids[i][1];
+        struct ended e = {0};
+        ag_run_t *r = NULL;
+        cl_error_t err;
+        assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e, &r, &err), -1);
+        assert_non_null(strstr(err.msg, "refused: job "));
+        assert_non_null(strstr(err.msg, "unless it was started with --allow-root-jobs"));
+        char *text = log_of(f, job, 0);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "colossus: cannot launch: refused: job "));
+        free(text);
+        char dir[600];
+        struct stat st;
+        snprintf(dir, sizeof dir, "%s/jobs/%llu", f->work, (unsigned long long)job);
+        assert_int_equal(stat(dir, &st), -1);
+        sleep_loop(&f->loop, 20);
+        assert_int_equal(e.calls, 0);
+    }
+    ag_backend_destroy(b);
+}
+
+static void assert_owned(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) fail_msg("%s: %s", path, strerror(errno));
+    if (st.st_uid != uid || st.st_gid != gid || (st.st_mode & 07777) != mode)
+        fail_msg("%s: uid %u gid %u mode %04o, not uid %u gid %u mode %04o", path,
+                 (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777),
+                 (unsigned)uid, (unsigned)gid, (unsigned)mode);
+}
+
+/* As root: the ranks run as the Launch's uid:gid with that gid as their only group, cannot
+ * become root again, see their user's names, and own their directories and logs. A uid
+ * unknown to this node's passwd runs all the same, named by its number, HOME its working
+ * directory. */
+static void test_proc_runs_as_user(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0) {
+        printf("skip: not root: ranks cannot run as another user\n");
+        skip();
+    }
+    uid_t uid = 54321;
+    if (getpwuid(uid)) {
+        printf("skip: uid %u exists on this machine\n", (unsigned)uid);
+        skip();
+    }
+    assert_int_equal(chmod(f->dir, 0711), 0); /* mkdtemp's 0700 would keep the user out */
+    ag_backend_t *b = proc_backend(f);
+    struct order o;
+    order_init(&o, f->job_id, 2, 0,
+               "grep -E '^(Uid|Gid|Groups):' /proc/self/status | tr -s ' \\t' ' ';"
+               " echo \"$USER $LOGNAME $COLOSSUS_USER $HOME $(pwd)\";"
+               " if python3 -c 'import os; os.setuid(0)' 2>/dev/null; then echo ROOT; fi;"
+               " cat /etc/shadow >/dev/null 2>&1 && echo SHADOW; touch mine");
+    o.L.uid = uid;
+    o.L.gid = uid + 1;
+    char ckpt[600];
+    snprintf(ckpt, sizeof ckpt, "%s/ckroot/%llu", f->dir, (unsigned long long)f->job_id);
+    o.L.checkpoint_dir = ckpt;
+    struct ended e = {0};
+    ag_run_t *r = NULL;
+    cl_error_t err;
+    if (ag_backend_start(b, &o.L, on_ended, &e, &r, &err) < 0) fail_msg("%s", err.msg);
+    assert_true(run_until(&f->loop, &e.calls, 10000));
+    char dir[600], want[2000], logpath[700];
+    snprintf(dir, sizeof dir, "%s/jobs/%llu", f->work, (unsigned long long)f->job_id);
+    snprintf(want, sizeof want,
+             "Uid: 54321 54321 54321 54321\nGid: 54322 54322 54322 54322\nGroups: 54322 \n"
+             "54321 54321 54321 %s %s\n",
+             dir, dir);
+    for (uint32_t rank = 0; rank < 2; rank++) {
+        char *text = log_of(f, f->job_id, rank);
+        assert_non_null(text);
+        if (strcmp(text, want)) fail_msg("rank %u wrote:\n%s\nnot:\n%s", rank, text, want);
+        free(text);
+        snprintf(logpath, sizeof logpath, "%s/logs/job%llu.rank-%u.log", f->work,
+                 (unsigned long long)f->job_id, rank);
+        assert_owned(logpath, uid, uid + 1, 0600);
+    }
+    assert_int_equal(e.result, 0);
+    assert_owned(dir, uid, uid + 1, 0700); /* kept: the ranks left a file in it */
+    snprintf(logpath, sizeof logpath, "%s/mine", dir);
+    assert_owned(logpath, uid, uid + 1, 0644);
+    assert_owned(ckpt, uid, uid + 1, 0700);
+    snprintf(logpath, sizeof logpath, "%s/ckroot", f->dir);
+    assert_owned(logpath, 0, getegid(), 0755); /* a parent: the agent's, reachable */
+    snprintf(logpath, sizeof logpath, "%s/logs", f->work);
+    assert_owned(logpath, 0, getegid(), 0700);
+    snprintf(logpath, sizeof logpath, "%s/jobs", f->work);
+    assert_owned(logpath, 0, getegid(), 0711);
+    ag_backend_release(b, r);
+
+    /* The job directory of another user is not handed over. */
+    order_init(&o, f->job_id, 1, 0, "true");
+    o.L.uid = uid + 7;
+    o.L.gid = uid + 7;
+    o.L.incarnation = 2;
+    assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "belongs to uid 54321, not to the job's uid 54328"));
     ag_backend_destroy(b);
 }
 
@@ -453,6 +630,11 @@ static void test_hollow(void **state)
     assert_true(uv_hrtime() - t0 >= 29 * 1000000ull);
     assert_int_equal(e1.result, 0);
     assert_int_equal(e1.rank, -1);
+    /* Synthetic usage for the time it ran, 8 GPUs: 700 W and 400 TFLOP/s each. */
+    double ran = (double)(uv_hrtime() - t0) / 1e9;
+    assert_true(e1.energy_j >= 700.0 * 8 * 0.029 && e1.energy_j <= 700.0 * 8 * (ran + 0.01));
+    assert_true(e1.flops >= 400e12 * 8 * 0.029 && e1.flops <= 400e12 * 8 * (ran + 0.01));
+    assert_true(e2.energy_j >= 0 && e2.energy_j < 700.0 * 8 * 0.029);
     ag_backend_stop(b, r1, "after the end");
     ag_backend_stop(b, r2, "again");
     sleep_loop(&f->loop, 50);
@@ -477,6 +659,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proc_cannot_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_cwd_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_stop_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_flops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_root_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_runs_as_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_log_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_log_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_log_limit_checked, setup, teardown),

@@ -513,6 +513,152 @@ static void test_rank_env_vector(void **state)
     cl__strv_free(env);
 }
 
+/* The ranks' user and FLOPs file: USER, LOGNAME, COLOSSUS_USER, HOME and COLOSSUS_FLOPS_FILE
+ * are the launcher's when the spec names them (no job can pose as another user); without a
+ * user the agent's USER and HOME pass through. */
+static void test_rank_env_user(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"x", NULL};
+    char *base[] = {"USER=root", "LOGNAME=root", "HOME=/root", "COLOSSUS_USER=x", NULL};
+    char *extra[] = {"USER=mallory", "HOME=/tmp", "COLOSSUS_FLOPS_FILE=/etc/passwd", NULL};
+    cl_launch_spec_t s = base_spec(f, 4, argv);
+    s.env_extra = extra;
+    s.node_rank = 2;
+    s.nnodes = 3;
+    s.incarnation = 7;
+    s.user = "alice";
+    s.home = "/home/alice";
+    s.flops_dir = "/w/jobs/9";
+    char **env = cl__rank_env(&s, 1, base);
+    assert_string_equal(cl__env_get(env, "USER"), "alice");
+    assert_string_equal(cl__env_get(env, "LOGNAME"), "alice");
+    assert_string_equal(cl__env_get(env, "COLOSSUS_USER"), "alice");
+    assert_string_equal(cl__env_get(env, "HOME"), "/home/alice");
+    assert_string_equal(cl__env_get(env, "COLOSSUS_FLOPS_FILE"), "/w/jobs/9/flops.inc7.rank-9");
+    cl__strv_free(env);
+    s.user = s.home = s.flops_dir = NULL;
+    env = cl__rank_env(&s, 1, base);
+    assert_string_equal(cl__env_get(env, "USER"), "mallory"); /* as any variable */
+    assert_string_equal(cl__env_get(env, "HOME"), "/tmp");
+    assert_null(cl__env_get(env, "COLOSSUS_USER"));
+    assert_null(cl__env_get(env, "COLOSSUS_FLOPS_FILE"));
+    cl__strv_free(env);
+    char buf[40];
+    assert_int_equal(cl_launch_flops_path("/d", 1, 2, buf, sizeof buf), 0);
+    assert_string_equal(buf, "/d/flops.inc1.rank-2");
+    assert_int_equal(cl_launch_flops_path("/d", 1, 2, buf, 10), -1);
+}
+
+/* The directories the launcher makes for the ranks are 0700 (their parents 0755), the logs'
+ * 0700, each log 0600; with set_ids as root, the ranks' directories and logs are theirs. A
+ * directory that exists is left as it is. */
+static void test_dirs_and_log_modes(void **state)
+{
+    struct fixture *f = *state;
+    char *argv[] = {"/bin/sh", "-c", "echo hi", NULL};
+    char ckpt[400], flops[400];
+    snprintf(ckpt, sizeof ckpt, "%s/root/ckpt", f->dir);
+    snprintf(flops, sizeof flops, "%s/flops", f->dir);
+    cl_launch_spec_t s = base_spec(f, 1, argv);
+    s.checkpoint_dir = ckpt;
+    s.flops_dir = flops;
+    bool root = geteuid() == 0;
+    if (root) {
+        assert_int_equal(chmod(f->dir, 0711), 0);
+        s.set_ids = 1;
+        s.uid = 54321;
+        s.gid = 54322;
+    }
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    cl_error_t err;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    uid_t u = root ? 54321 : geteuid();
+    gid_t g = root ? 54322 : getegid();
+    struct {
+        const char *path;
+        uid_t uid;
+        gid_t gid;
+        mode_t mode;
+    } want[] = {{f->work, u, g, 0700},
+                {ckpt, u, g, 0700},
+                {flops, u, g, 0700},
+                {f->logs, geteuid(), getegid(), 0700},
+                {NULL, geteuid(), getegid(), 0755},
+                {NULL, u, g, 0600}};
+    char parent[400], log[500];
+    snprintf(parent, sizeof parent, "%s/root", f->dir);
+    want[4].path = parent;
+    assert_int_equal(cl_launch_log_path(f->logs, NULL, 0, log, sizeof log), 0);
+    want[5].path = log;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct stat st;
+        assert_int_equal(stat(want[i].path, &st), 0);
+        if (st.st_uid != want[i].uid || st.st_gid != want[i].gid ||
+            (st.st_mode & 07777) != want[i].mode)
+            fail_msg("%s: %u:%u %04o, not %u:%u %04o", want[i].path, (unsigned)st.st_uid,
+                     (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777), (unsigned)want[i].uid,
+                     (unsigned)want[i].gid, (unsigned)want[i].mode);
+    }
+    release(f, l);
+    /* An existing directory keeps its mode and owner. */
+    assert_int_equal(chmod(ckpt, 0750), 0);
+    d.calls = 0;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), 0);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    struct stat st;
+    assert_int_equal(stat(ckpt, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    release(f, l);
+    /* Bad ids are refused before anything starts. */
+    s.set_ids = 1;
+    s.uid = (uid_t)-1;
+    assert_int_equal(start(f, &s, on_done, &d, &l, &err), -1);
+    assert_string_equal(err.msg, "launch: uid and gid must not be 4294967295");
+    if (!root) { /* not root: only oneself */
+        s.uid = geteuid() + 1;
+        assert_int_equal(start(f, &s, on_done, &d, &l, &err), -1);
+        assert_non_null(strstr(err.msg, "not root: it cannot run ranks as uid"));
+    }
+}
+
+/* As root the ranks run as uid:gid with gid their only group, in whichever way children are
+ * made (run_spawn_modes() runs this under each), in a cgroup where there is one. */
+static void test_ids_switched(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0) {
+        printf("skip: not root: ranks cannot run as another user\n");
+        skip();
+    }
+    assert_int_equal(chmod(f->dir, 0711), 0);
+    char *argv[] = {"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G) $RANK", NULL};
+    cl_launch_spec_t s = base_spec(f, 2, argv);
+    s.set_ids = 1;
+    s.uid = 54321;
+    s.gid = 54330;
+    s.cgroup_mode = have_cgroup() ? CL_LAUNCH_CGROUP_AUTO : CL_LAUNCH_CGROUP_OFF;
+    struct done d = {0};
+    cl_launch_t *l = NULL;
+    cl_error_t err;
+    if (start(f, &s, on_done, &d, &l, &err) < 0) fail_msg("%s", err.msg);
+    assert_true(run_until(&f->loop, &d.calls, 10000));
+    assert_int_equal(d.result, 0);
+    release(f, l);
+    for (uint32_t rank = 0; rank < 2; rank++) {
+        char path[500], want[64];
+        assert_int_equal(cl_launch_log_path(f->logs, NULL, rank, path, sizeof path), 0);
+        snprintf(want, sizeof want, "54321 54330 54330 %u\n", rank);
+        char *text = slurp(path);
+        assert_non_null(text);
+        assert_string_equal(text, want);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +676,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_start_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rank_env_vector, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rank_env_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirs_and_log_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_switched, setup, teardown),
     };
     return run_spawn_modes(tests, sizeof tests / sizeof tests[0]);
 }
