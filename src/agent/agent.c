@@ -16,11 +16,13 @@
 #include <uv.h>
 
 #include "agent/agent_health.h"
+#include "agent/agent_opts.h"
 #include "agent/backend.h"
 #include "agent/cluster_id.h"
 #include "agent/session.h"
 #include "agent/usage.h"
 #include "gpu/nvml.h"
+#include "proto/cred.h"
 #include "proto/frame.h"
 #include "util/util.h"
 
@@ -28,7 +30,6 @@
  * module still links and says so. */
 int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err) __attribute__((weak));
 
-#define AG_MAX_GPUS 64
 #define AG_LOG_MAX (3u << 20) /* most log bytes returned per fetch (notes aside: ranklog.h) */
 
 static const char *WHO = "agent";
@@ -51,20 +52,10 @@ typedef struct ag_launch {
     ag_energy_t *energy;    /* the GPUs' counters at the start, with NVML; else NULL */
 } ag_launch_t;
 
-/* What the command line asks for. */
-typedef struct ag_opts {
-    const char *controller, *keyfile, *name, *work;
-    uint32_t fake_gpus;             /* 0: NVML */
-    uint32_t hollow, hollow_run_ms; /* hollow: nodes carried (0: one real node) */
-    uint32_t rank_log_mib;          /* a rank log's limit on disk, MiB; 0: none */
-    bool allow_root_jobs;           /* run ranks as uid/gid 0 when a Launch asks */
-    ag_health_opts_t health;
-} ag_opts_t;
-
 struct agent {
     uv_loop_t *loop;
     char name[64], work_dir[PATH_MAX], controller[256];
-    uint8_t key[CL_KEY_BYTES];
+    cl_cred_t cred; /* the cluster key or a node credential */
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
     Colossus__Gpu gpu_msg[AG_MAX_GPUS], *gpu_ptr[AG_MAX_GPUS]; /* every Register's GPUs */
@@ -512,7 +503,7 @@ static int take_inventory(agent_t *a, const ag_opts_t *o)
 /* The session and the nodes it carries: NAME, or NAME-0 .. NAME-(N-1) with --hollow N. */
 static int make_session(agent_t *a, const ag_opts_t *o)
 {
-    cl_session_opts_t so = {.controller = o->controller, .key = a->key, .peer = a->name};
+    cl_session_opts_t so = {.controller = o->controller, .cred = &a->cred, .peer = a->name};
     cl_error_t err;
     a->session = cl_session_create(a->loop, &so, &session_ops, a, &err);
     if (!a->session) {
@@ -549,11 +540,23 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     cl_error_t err;
     a->loop = uv_default_loop();
     snprintf(a->name, sizeof a->name, "%s", o->name);
-    if (cl_crypto_init() < 0 || cl_key_load(o->keyfile, a->key, &err) < 0) {
+    const char *credfile = o->node_token ? o->node_token : o->keyfile;
+    if (cl_crypto_init() < 0 || cl_cred_load(credfile, &a->cred, &err) < 0) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
     }
-    secret_check(o->keyfile, "cluster key");
+    if (o->node_token && a->cred.kind != CL_CRED_NODE)
+        cl_daemon_log(WHO,
+                      "%s is a %s, not a node credential: the controller will refuse it "
+                      "(make one with 'colossus node-token create')",
+                      o->node_token, a->cred.kind == CL_CRED_TOKEN ? "user's token" : "key");
+    if (!o->node_token && a->cred.kind != CL_CRED_KEY) {
+        fprintf(stderr, "colossus agent: %s is not a cluster key (a node credential goes with "
+                        "--node-token)\n",
+                o->keyfile);
+        return -1;
+    }
+    secret_check(credfile, o->node_token ? "node credential" : "cluster key");
     char real[PATH_MAX];
     /* 0711: the ranks reach their job's directory in it (WORK/jobs/<ID>), nobody lists it;
      * what is private in it is the logs' directory (0700, backend_proc.c). */
@@ -601,169 +604,10 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     return 0;
 }
 
-/* ------------------------------------------------------------------ command line -------- */
-
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: colossus agent --controller HOST:PORT --key FILE --name NAME --work-dir DIR\n"
-        "       [--fake-gpus N]                    N fake GPUs instead of NVML's (1..%d)\n"
-        "       [--hollow N [--hollow-run-ms MS]]  play N simulated nodes NAME-0.. on one\n"
-        "                                          connection (needs --fake-gpus)\n"
-        "       [--check-at-start off|quick|full]  gpu check before registering (quick)\n"
-        "       [--check-before-job off|quick|full] gpu check before every launch (off)\n"
-        "       [--health-poll-ms N]               NVML telemetry and XID poll period "
-        "(5000)\n"
-        "       [--rank-log-max MIB]               most a rank's log keeps on disk (%llu; 0:\n"
-        "                                          no limit): its first MIB/16 and its last\n"
-        "                                          bytes, the middle cut (checked every %d "
-        "s)\n"
-        "       [--allow-root-jobs]                run ranks as root (uid 0 or gid 0) when a\n"
-        "                                          job's user is root: for a single machine\n"
-        "                                          run by root; refused by default\n",
-        AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
-}
-
-static int check_mode(const char *opt, const char *s, ag_check_mode_t *out)
-{
-    if (!strcmp(s, "off"))
-        *out = AG_CHECK_OFF;
-    else if (!strcmp(s, "quick"))
-        *out = AG_CHECK_QUICK;
-    else if (!strcmp(s, "full"))
-        *out = AG_CHECK_FULL;
-    else {
-        fprintf(stderr, "colossus agent: %s must be off, quick or full, not '%s'\n", opt, s);
-        return -1;
-    }
-    return 0;
-}
-
-enum {
-    OPT_CONTROLLER = 1000,
-    OPT_KEY,
-    OPT_NAME,
-    OPT_WORK_DIR,
-    OPT_FAKE_GPUS,
-    OPT_HOLLOW,
-    OPT_HOLLOW_RUN_MS,
-    OPT_CHECK_AT_START,
-    OPT_CHECK_BEFORE_JOB,
-    OPT_HEALTH_POLL_MS,
-    OPT_RANK_LOG_MAX,
-    OPT_ALLOW_ROOT_JOBS,
-};
-
-/* One option; 0, or -1 after printing what is wrong. */
-static int parse_opt(int opt, ag_opts_t *o)
-{
-    switch (opt) {
-    case OPT_CONTROLLER:
-        o->controller = optarg;
-        return 0;
-    case OPT_KEY:
-        o->keyfile = optarg;
-        return 0;
-    case OPT_NAME:
-        o->name = optarg;
-        return 0;
-    case OPT_WORK_DIR:
-        o->work = optarg;
-        return 0;
-    case OPT_FAKE_GPUS:
-        return cl_flag_u32("agent", "--fake-gpus", optarg, 1, AG_MAX_GPUS, &o->fake_gpus);
-    case OPT_HOLLOW:
-        return cl_flag_u32("agent", "--hollow", optarg, 1, 100000, &o->hollow);
-    case OPT_HOLLOW_RUN_MS:
-        return cl_flag_u32("agent", "--hollow-run-ms", optarg, 0, 86400000, &o->hollow_run_ms);
-    case OPT_CHECK_AT_START:
-        return check_mode("--check-at-start", optarg, &o->health.at_start);
-    case OPT_CHECK_BEFORE_JOB:
-        return check_mode("--check-before-job", optarg, &o->health.before_job);
-    case OPT_HEALTH_POLL_MS:
-        return cl_flag_u32("agent", "--health-poll-ms", optarg, 50, 3600000,
-                           &o->health.poll_ms);
-    case OPT_RANK_LOG_MAX:
-        return cl_flag_u32("agent", "--rank-log-max", optarg, 0, 1u << 20, &o->rank_log_mib);
-    case OPT_ALLOW_ROOT_JOBS:
-        o->allow_root_jobs = true;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-/* 0 to run, else the exit status (0 after --help, 2 after bad usage). */
-static int parse_args(int argc, char **argv, ag_opts_t *o)
-{
-    static const struct option longs[] = {
-        {"controller", required_argument, 0, OPT_CONTROLLER},
-        {"key", required_argument, 0, OPT_KEY},
-        {"name", required_argument, 0, OPT_NAME},
-        {"work-dir", required_argument, 0, OPT_WORK_DIR},
-        {"fake-gpus", required_argument, 0, OPT_FAKE_GPUS},
-        {"hollow", required_argument, 0, OPT_HOLLOW},
-        {"hollow-run-ms", required_argument, 0, OPT_HOLLOW_RUN_MS},
-        {"check-at-start", required_argument, 0, OPT_CHECK_AT_START},
-        {"check-before-job", required_argument, 0, OPT_CHECK_BEFORE_JOB},
-        {"health-poll-ms", required_argument, 0, OPT_HEALTH_POLL_MS},
-        {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
-        {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},
-                     .rank_log_mib = AG_RANKLOG_MAX_DEFAULT >> 20};
-    int c;
-    optind = 1;
-    opterr = 0; /* our messages name the command */
-    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return -1;
-        }
-        if (c == ':' || c == '?') {
-            fprintf(stderr, "colossus agent: %s '%s'\n",
-                    c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
-        if (parse_opt(c, o) < 0) return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "colossus agent: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!o->controller || !o->keyfile || !o->name || !o->work) {
-        fprintf(stderr,
-                "colossus agent: --controller, --key, --name and --work-dir are required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (o->hollow && !o->fake_gpus) {
-        fprintf(stderr,
-                "colossus agent: --hollow needs --fake-gpus N (the GPUs of each node)\n");
-        return 2;
-    }
-    if (!o->name[0] || strlen(o->name) > CL_SESSION_NAME_MAX || strchr(o->name, ',')) {
-        fprintf(stderr, "colossus agent: --name must be 1..%d characters without commas\n",
-                CL_SESSION_NAME_MAX);
-        return 2;
-    }
-    char host[256];
-    int port;
-    cl_error_t err;
-    if (cl_addr_parse(o->controller, host, sizeof host, &port, &err) < 0) {
-        fprintf(stderr, "colossus agent: --controller: %s\n", err.msg);
-        return 2;
-    }
-    return 0;
-}
-
 int cmd_agent(int argc, char **argv)
 {
     ag_opts_t o;
-    int rc = parse_args(argc, argv, &o);
+    int rc = ag_parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     agent_t *a = cl_xcalloc(1, sizeof *a);
     if (agent_setup(a, &o) < 0) return 1;
@@ -789,6 +633,7 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_NOWAIT); /* let what was closed close */
     uv_loop_close(a->loop);
     free(a->node_launches);
+    cl_cred_clear(&a->cred);
     free(a);
     cl_daemon_log(WHO, "exited");
     return 0;

@@ -25,7 +25,7 @@ typedef struct sess_node {
 struct cl_session {
     uv_loop_t *loop;
     char controller[256], peer[64], who[32], addr[64];
-    uint8_t key[CL_KEY_BYTES];
+    cl_cred_t cred; /* the cluster key or a node credential */
     int timeout_ms;
     cl_session_ops_t ops;
     void *arg;
@@ -190,6 +190,7 @@ static void release(cl_session_t *s)
     free(s->hb_ids);
     free(s->id_tab);
     free(s->id_keys);
+    cl_cred_clear(&s->cred);
     free(s);
 }
 
@@ -326,8 +327,8 @@ static void try_connect(uv_timer_t *t)
 {
     cl_session_t *s = t->data;
     cl_error_t err;
-    cl_client_t *cc = cl_client_connect(s->controller, s->key, COLOSSUS__ROLE__ROLE_AGENT,
-                                        s->peer, s->timeout_ms, &err);
+    cl_client_t *cc = cl_client_dial_cred(s->controller, &s->cred, COLOSSUS__ROLE__ROLE_AGENT,
+                                          s->peer, s->timeout_ms, NULL, &err);
     if (!cc) {
         failed(s, err.msg);
         return;
@@ -377,8 +378,8 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
         cl_err(err, "session: loop, options and a message callback are required");
         return NULL;
     }
-    if (!o->controller || !o->key) {
-        cl_err(err, "session: the controller address and the cluster key are required");
+    if (!o->controller || (!o->key && !o->cred)) {
+        cl_err(err, "session: the controller address and a credential are required");
         return NULL;
     }
     if (strlen(o->controller) >= sizeof host) {
@@ -391,7 +392,10 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
     snprintf(s->controller, sizeof s->controller, "%s", o->controller);
     snprintf(s->peer, sizeof s->peer, "%s", o->peer ? o->peer : "");
     snprintf(s->who, sizeof s->who, "%s", o->who ? o->who : "agent");
-    memcpy(s->key, o->key, CL_KEY_BYTES);
+    if (o->cred)
+        s->cred = *o->cred;
+    else
+        cl_cred_from_key(&s->cred, o->key);
     s->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
     s->ops = *ops;
     s->arg = arg;

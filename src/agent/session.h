@@ -70,6 +70,7 @@
 
 #include "colossus.pb-c.h"
 #include "colossus/core.h" /* cl_error_t */
+#include "proto/cred.h"
 
 #define CL_SESSION_REG_WINDOW 512 /* Registers sent and not yet answered, at most */
 #define CL_SESSION_NAME_MAX 63    /* longest node name */
@@ -90,7 +91,8 @@ typedef struct cl_session_ops {
 /* Everything is copied by cl_session_create(). */
 typedef struct cl_session_opts {
     const char *controller; /* "HOST:PORT", required */
-    const uint8_t *key;     /* the cluster key (CL_KEY_BYTES), required */
+    const uint8_t *key;     /* the cluster key (CL_KEY_BYTES), unless cred is given */
+    const cl_cred_t *cred;  /* a node credential (or the cluster key): copied */
     const char *peer; /* who we are, for the controller's log (the agent's name), or NULL */
     const char *who;  /* what this session's log lines start with; NULL: "agent" */
     int connect_timeout_ms; /* TCP connect and handshake, each; 0: 2000 */

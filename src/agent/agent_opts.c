@@ -1,0 +1,179 @@
+/* agent_opts.c - `colossus agent`'s options: the usage text, parsing and checks. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent_opts.h"
+#include "agent/ranklog.h"
+#include "agent/session.h"
+#include "proto/frame.h"
+#include "util/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: colossus agent --controller HOST:PORT --node-token FILE --name NAME\n"
+        "                      --work-dir DIR\n"
+        "       (--node-token FILE: a node credential, 'colossus node-token create'; or\n"
+        "        --key FILE: the cluster key, the bootstrap credential)\n"
+        "       [--fake-gpus N]                    N fake GPUs instead of NVML's (1..%d)\n"
+        "       [--hollow N [--hollow-run-ms MS]]  play N simulated nodes NAME-0.. on one\n"
+        "                                          connection (needs --fake-gpus)\n"
+        "       [--check-at-start off|quick|full]  gpu check before registering (quick)\n"
+        "       [--check-before-job off|quick|full] gpu check before every launch (off)\n"
+        "       [--health-poll-ms N]               NVML telemetry and XID poll period "
+        "(5000)\n"
+        "       [--rank-log-max MIB]               most a rank's log keeps on disk (%llu; 0:\n"
+        "                                          no limit): its first MIB/16 and its last\n"
+        "                                          bytes, the middle cut (checked every %d "
+        "s)\n"
+        "       [--allow-root-jobs]                run ranks as root (uid 0 or gid 0) when a\n"
+        "                                          job's user is root: for a single machine\n"
+        "                                          run by root; refused by default\n",
+        AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
+}
+
+static int check_mode(const char *opt, const char *s, ag_check_mode_t *out)
+{
+    if (!strcmp(s, "off"))
+        *out = AG_CHECK_OFF;
+    else if (!strcmp(s, "quick"))
+        *out = AG_CHECK_QUICK;
+    else if (!strcmp(s, "full"))
+        *out = AG_CHECK_FULL;
+    else {
+        fprintf(stderr, "colossus agent: %s must be off, quick or full, not '%s'\n", opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+enum {
+    OPT_CONTROLLER = 1000,
+    OPT_KEY,
+    OPT_NAME,
+    OPT_WORK_DIR,
+    OPT_FAKE_GPUS,
+    OPT_HOLLOW,
+    OPT_HOLLOW_RUN_MS,
+    OPT_CHECK_AT_START,
+    OPT_CHECK_BEFORE_JOB,
+    OPT_HEALTH_POLL_MS,
+    OPT_RANK_LOG_MAX,
+    OPT_ALLOW_ROOT_JOBS,
+    OPT_NODE_TOKEN,
+};
+
+/* One option; 0, or -1 after printing what is wrong. */
+static int parse_opt(int opt, ag_opts_t *o)
+{
+    switch (opt) {
+    case OPT_CONTROLLER:
+        o->controller = optarg;
+        return 0;
+    case OPT_KEY:
+        o->keyfile = optarg;
+        return 0;
+    case OPT_NAME:
+        o->name = optarg;
+        return 0;
+    case OPT_WORK_DIR:
+        o->work = optarg;
+        return 0;
+    case OPT_FAKE_GPUS:
+        return cl_flag_u32("agent", "--fake-gpus", optarg, 1, AG_MAX_GPUS, &o->fake_gpus);
+    case OPT_HOLLOW:
+        return cl_flag_u32("agent", "--hollow", optarg, 1, 100000, &o->hollow);
+    case OPT_HOLLOW_RUN_MS:
+        return cl_flag_u32("agent", "--hollow-run-ms", optarg, 0, 86400000, &o->hollow_run_ms);
+    case OPT_CHECK_AT_START:
+        return check_mode("--check-at-start", optarg, &o->health.at_start);
+    case OPT_CHECK_BEFORE_JOB:
+        return check_mode("--check-before-job", optarg, &o->health.before_job);
+    case OPT_HEALTH_POLL_MS:
+        return cl_flag_u32("agent", "--health-poll-ms", optarg, 50, 3600000,
+                           &o->health.poll_ms);
+    case OPT_RANK_LOG_MAX:
+        return cl_flag_u32("agent", "--rank-log-max", optarg, 0, 1u << 20, &o->rank_log_mib);
+    case OPT_ALLOW_ROOT_JOBS:
+        o->allow_root_jobs = true;
+        return 0;
+    case OPT_NODE_TOKEN:
+        o->node_token = optarg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int ag_parse_args(int argc, char **argv, ag_opts_t *o)
+{
+    static const struct option longs[] = {
+        {"controller", required_argument, 0, OPT_CONTROLLER},
+        {"key", required_argument, 0, OPT_KEY},
+        {"name", required_argument, 0, OPT_NAME},
+        {"work-dir", required_argument, 0, OPT_WORK_DIR},
+        {"fake-gpus", required_argument, 0, OPT_FAKE_GPUS},
+        {"hollow", required_argument, 0, OPT_HOLLOW},
+        {"hollow-run-ms", required_argument, 0, OPT_HOLLOW_RUN_MS},
+        {"check-at-start", required_argument, 0, OPT_CHECK_AT_START},
+        {"check-before-job", required_argument, 0, OPT_CHECK_BEFORE_JOB},
+        {"health-poll-ms", required_argument, 0, OPT_HEALTH_POLL_MS},
+        {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
+        {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
+        {"node-token", required_argument, 0, OPT_NODE_TOKEN},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},
+                     .rank_log_mib = AG_RANKLOG_MAX_DEFAULT >> 20};
+    int c;
+    optind = 1;
+    opterr = 0; /* our messages name the command */
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return -1;
+        }
+        if (c == ':' || c == '?') {
+            fprintf(stderr, "colossus agent: %s '%s'\n",
+                    c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+        if (parse_opt(c, o) < 0) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "colossus agent: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!o->controller || (!o->keyfile && !o->node_token) || !o->name || !o->work) {
+        fprintf(stderr, "colossus agent: --controller, --node-token (or --key), --name and "
+                        "--work-dir are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (o->keyfile && o->node_token) {
+        fprintf(stderr, "colossus agent: give --node-token or --key, not both\n");
+        return 2;
+    }
+    if (o->hollow && !o->fake_gpus) {
+        fprintf(stderr,
+                "colossus agent: --hollow needs --fake-gpus N (the GPUs of each node)\n");
+        return 2;
+    }
+    if (!o->name[0] || strlen(o->name) > CL_SESSION_NAME_MAX || strchr(o->name, ',')) {
+        fprintf(stderr, "colossus agent: --name must be 1..%d characters without commas\n",
+                CL_SESSION_NAME_MAX);
+        return 2;
+    }
+    char host[256];
+    int port;
+    cl_error_t err;
+    if (cl_addr_parse(o->controller, host, sizeof host, &port, &err) < 0) {
+        fprintf(stderr, "colossus agent: --controller: %s\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
+
