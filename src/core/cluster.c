@@ -1,4 +1,5 @@
 /* cluster.c - cluster state: nodes and their states, failures and hot-spare swaps. */
+#include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -28,8 +29,11 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *t, const cl_cluster_opts_t *opts, cl_
         cl_topo_destroy(t);
         return NULL;
     }
-    if (!(o.fairshare_halflife_s > 0)) {
-        cl__err(err, "fair-share half-life must be positive");
+    if (!(o.fairshare_halflife_s > 0) || !isfinite(o.fairshare_halflife_s)) {
+        /* kueue#11134: a zero half-life read as "default" silently disabled fair share */
+        cl__err(err,
+                "fair-share half-life must be a positive, finite number of seconds (got %g)",
+                o.fairshare_halflife_s);
         cl_topo_destroy(t);
         return NULL;
     }
@@ -73,6 +77,8 @@ void cl_cluster_destroy(cl_cluster_t *c)
     cl__index_free(c);
     free(c->pl);
     free(c->tn);
+    free(c->co);
+    free(c->users);
     free(c->jobs);
     free(c->id2slot);
     free(c->heap);
