@@ -152,9 +152,12 @@ uint32_t cl__node_usable(const cl_cluster_t *c, const node_t *n)
     return cl__popc(c->allmask & ~n->failed);
 }
 
-/* The nodes a job could ever use now (for CL_PEND_NODES), counted per threshold. */
-static void usable_update(cl_cluster_t *c, node_t *n)
+/* The nodes a job could ever use now (for CL_PEND_NODES), counted per threshold. Called
+ * where health, drain state or failed GPUs change, not from cl__node_update: that one runs
+ * at every allocation, and popcount is a library call on the baseline ISA. */
+void cl__node_usable_update(cl_cluster_t *c, cl_nodeid_t id)
 {
+    node_t *n = &c->nodes[id];
     uint32_t a = n->usable, b = cl__node_usable(c, n);
     if (a == b) return;
     for (uint32_t k = (a < b ? a : b) + 1; k <= (a < b ? b : a); k++)
@@ -165,7 +168,6 @@ static void usable_update(cl_cluster_t *c, node_t *n)
 void cl__node_update(cl_cluster_t *c, cl_nodeid_t id)
 {
     node_t *n = &c->nodes[id];
-    usable_update(c, n);
     uint32_t a = n->eff, b = cl__node_eff(c, n);
     if (a == b) return;
     const cl_topo_t *t = c->t;

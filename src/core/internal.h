@@ -176,8 +176,10 @@ struct cl_cluster {
     uint32_t nco;
     user_t *users; /* [user id] */
     uint32_t nusers;
-    uint64_t *usable; /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
-    uint32_t npass;   /* passes so far, mod 2^32 (pending reasons are valid for the last) */
+    uint64_t *usable;  /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
+    uint32_t npass;    /* passes so far, mod 2^32 (pending reasons are valid for the last) */
+    uint32_t nbudget;  /* tenants with a budget */
+    uint8_t spent_any; /* the last pass found a budget spent */
 
     uint32_t *heap; /* running jobs by deadline (start + limit) */
     uint32_t nheap, heap_cap;
@@ -217,6 +219,7 @@ int cl__index_init(cl_cluster_t *c);
 void cl__index_free(cl_cluster_t *c);
 uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n);
 uint32_t cl__node_usable(const cl_cluster_t *c, const node_t *n);
+void cl__node_usable_update(cl_cluster_t *c, cl_nodeid_t id);
 void cl__node_update(cl_cluster_t *c, cl_nodeid_t id); /* re-derive eff and fix the index */
 uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent,
                          uint32_t cnt);

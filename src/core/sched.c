@@ -126,6 +126,8 @@ static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
         cl__pend(c, j, CL_PEND_QOS);
         return 1;
     }
+    const tenant_t *tn = &c->tn[j->tenant];
+    if (tn->conf.parent < 0 && tn->conf.quota_gpus == CL_UNLIMITED) return 0; /* no quota */
     int q = cl__quota_check(c, j->tenant, cl__job_gpus(j));
     if (q == Q_OK) return 0;
     if (!(q == Q_RECLAIM && cl__try_reclaim(c, x, ps->now, ps->out, ps->have_resv)))

@@ -317,6 +317,7 @@ int cl_tenant_set(cl_cluster_t *c, uint32_t t, const cl_tenant_conf_t *f, cl_err
         c->co[from].lend_total -= lendable_of(x);
         c->co[from].members--;
     }
+    c->nbudget += (f->budget_gpu_s > 0) - (x->conf.budget_gpu_s > 0);
     x->conf = *f;
     x->cohort = to;
     x->slack = 0;
@@ -396,9 +397,12 @@ static void stop_spent(cl_cluster_t *c, uint32_t t, cl_time_t now, cl_decisions_
 
 void cl__budgets(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
 {
+    if (!c->nbudget && !c->spent_any) return; /* the common case costs nothing per tenant */
+    c->spent_any = 0;
     for (uint32_t i = 0; i < c->ntn; i++) {
         tenant_t *x = &c->tn[i];
         x->spent = (uint8_t)budget_spent_at(x, now);
+        c->spent_any |= x->spent;
         if (x->spent && x->bused < x->conf.budget_gpu_s) {
             /* pin it at spent: later rounding must not give a sliver back */
             budget_advance(x, now);
