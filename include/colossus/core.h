@@ -141,17 +141,16 @@ typedef struct cl_tenant_conf {
     double shares;  /* fair-share allotment, > 0 */
     int32_t parent; /* -1: top level; else a top-level tenant whose quota, cohort and budget
                        this sub-tenant's jobs also count against (one level only) */
-    uint64_t quota_gpus; /* nominal quota; CL_UNLIMITED: none. A sub-tenant's is a cap inside
-                            its parent's */
-    uint32_t cohort;     /* 0: none; top-level tenants with the same cohort lend and borrow;
-                            a member needs a quota */
-    uint64_t
-        borrow_limit;    /* most GPUs beyond its quota it may borrow; CL_UNLIMITED: no limit */
-    uint64_t lend_limit; /* most GPUs of its idle quota the cohort may borrow; CL_UNLIMITED:
-                            all of it */
-    double budget_gpu_s; /* GPU-seconds per budget period (the driver's); 0: none */
-    bool budget_stop;    /* when spent, its running jobs stop (CL_ACT_PREEMPT, requeued,
-                            pending with CL_PEND_BUDGET) rather than finish */
+    uint64_t quota_gpus;   /* nominal quota; CL_UNLIMITED: none. A sub-tenant's is a cap inside
+                              its parent's */
+    uint32_t cohort;       /* 0: none; top-level tenants with the same cohort lend and borrow;
+                              a member needs a quota */
+    uint64_t borrow_limit; /* most GPUs beyond its quota it may borrow; CL_UNLIMITED: any */
+    uint64_t lend_limit;   /* most GPUs of its idle quota the cohort may borrow; CL_UNLIMITED:
+                              all of it */
+    double budget_gpu_s;   /* GPU-seconds per budget period (the driver's); 0: none */
+    bool budget_stop;      /* when spent, its running jobs stop (CL_ACT_PREEMPT, requeued,
+                              pending with CL_PEND_BUDGET) rather than finish */
 } cl_tenant_conf_t;
 
 /* One share, top level, no quota, no cohort, no limits, no budget: the behaviour of a
@@ -336,7 +335,8 @@ typedef enum cl_pend {
 typedef struct cl_pending {
     cl_pend_t why;
     cl_jobid_t job;  /* RESERVED: the job itself; HELD: the reservation's job; else 0 */
-    cl_time_t until; /* RESERVED, HELD: the reservation's shadow time; else 0 */
+    cl_time_t until; /* RESERVED, HELD: the reservation's shadow time (CL_TIME_INF when the
+                        running jobs it waits for have no time limit); else 0 */
 } cl_pending_t;
 /* O(1); -1 for no such job. */
 int cl_job_pending(const cl_cluster_t *c, cl_jobid_t id, cl_pending_t *out);
