@@ -24,6 +24,7 @@ typedef uint32_t cl_nodeid_t;
 #define CL_MAX_GPUS_PER_NODE 64
 #define CL_NO_NODE UINT32_MAX
 #define CL_TIME_INF 1e300
+#define CL_UNLIMITED UINT64_MAX /* a quota or limit that is not set */
 
 typedef struct cl_error {
     char msg[256];
@@ -94,7 +95,8 @@ typedef enum cl_queue_policy {
 typedef struct cl_cluster_opts {
     cl_queue_policy_t policy;    /* default CL_POLICY_FAIRSHARE */
     double spare_fraction;       /* hot-spare reserve per pod, 0..0.5 (default 0) */
-    double fairshare_halflife_s; /* usage decay half-life (default 7 days) */
+    double fairshare_halflife_s; /* usage decay half-life (default 7 days); positive and
+                                    finite: 0 is refused, never read as "default" */
     uint32_t backfill_short_max; /* short backfill jobs allowed onto reserved nodes per pass
                                     (default 64); bounds the cost of a pass */
 } cl_cluster_opts_t;
@@ -107,7 +109,8 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *topo, const cl_cluster_opts_t *opts,
 void cl_cluster_destroy(cl_cluster_t *c);
 const cl_topo_t *cl_cluster_topo(const cl_cluster_t *c);
 
-/* Tenants. Tenant 0, "default" with 1 share, always exists. Returns the index or -1. */
+/* Tenants. Tenant 0, "default" with 1 share, always exists. Returns the index or -1.
+ * The new tenant has cl_tenant_conf_default() with these shares. */
 int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *err);
 int cl_tenant_find(const cl_cluster_t *c, const char *name);
 uint32_t cl_tenant_count(const cl_cluster_t *c);
@@ -117,6 +120,82 @@ double cl_tenant_shares(const cl_cluster_t *c, uint32_t tenant); /* 0 for no suc
  * 2^-(usage share / allotted share), as Slurm's classic fair share. */
 double cl_tenant_usage(cl_cluster_t *c, uint32_t tenant, cl_time_t now);
 double cl_tenant_factor(cl_cluster_t *c, uint32_t tenant, cl_time_t now);
+/* Restore the decayed usage the driver journaled (after a restart): usage_gpu_s as of time
+ * at. Refused (-1) for no such tenant or a negative or non-finite figure. */
+int cl_tenant_usage_set(cl_cluster_t *c, uint32_t tenant, double usage_gpu_s, cl_time_t at,
+                        cl_error_t *err);
+
+/* Quotas, borrowing and budgets (Kueue's nominal quota and cohorts, Slurm's GrpTRESMins).
+ * A job of tenant t needing g GPUs starts only if t stays within its quota (a sub-tenant:
+ * its own cap and its parent's quota, which its jobs count against), or, for a top-level
+ * tenant in a cohort, if it borrows at most borrow_limit GPUs beyond its quota out of what
+ * the other members have idle and lend (min(lend_limit, idle quota)), the total borrowed
+ * in the cohort never above the total lendable. A tenant without a cohort never exceeds
+ * its quota. Quotas are absolute figures, never scaled by the capacity that is up: a lost
+ * node blocks only the tenants whose jobs no longer fit (volcano#4684). Placement on nodes
+ * is a separate check after this one. A lender whose job fits its own quota but not the
+ * cohort's lendable total (its quota is lent out) reclaims: the pass preempts the
+ * borrowers' preemptible jobs in the cohort, newest first, as few as the job needs, and
+ * starts it in the same pass (none if even all of them would not do). */
+typedef struct cl_tenant_conf {
+    double shares;  /* fair-share allotment, > 0 */
+    int32_t parent; /* -1: top level; else a top-level tenant whose quota, cohort and budget
+                       this sub-tenant's jobs also count against (one level only) */
+    uint64_t quota_gpus;   /* nominal quota; CL_UNLIMITED: none. A sub-tenant's is a cap inside
+                              its parent's */
+    uint32_t cohort;       /* 0: none; top-level tenants with the same cohort lend and borrow;
+                              a member needs a quota */
+    uint64_t borrow_limit; /* most GPUs beyond its quota it may borrow; CL_UNLIMITED: any */
+    uint64_t lend_limit;   /* most GPUs of its idle quota the cohort may borrow; CL_UNLIMITED:
+                              all of it */
+    double budget_gpu_s;   /* GPU-seconds per budget period (the driver's); 0: none */
+    bool budget_stop;      /* when spent, its running jobs stop (CL_ACT_PREEMPT, requeued,
+                              pending with CL_PEND_BUDGET) rather than finish */
+} cl_tenant_conf_t;
+
+/* One share, top level, no quota, no cohort, no limits, no budget: the behaviour of a
+ * tenant before quotas existed. */
+void cl_tenant_conf_default(cl_tenant_conf_t *conf);
+/* Replace a tenant's configuration. Refused with a sentence, nothing changed: a parent
+ * that is not a top-level tenant or is the tenant itself; a tenant with sub-tenants made a
+ * sub-tenant; a parent changed while the tenant runs jobs; a cohort, borrow or lend limit
+ * on a sub-tenant; a cohort member without a quota; a sub-tenant's quota above its
+ * parent's (or a parent's below a sub-tenant's); figures out of range. A lowered quota
+ * stops nothing: jobs running over it finish, and new ones wait. */
+int cl_tenant_set(cl_cluster_t *c, uint32_t tenant, const cl_tenant_conf_t *conf,
+                  cl_error_t *err);
+int cl_tenant_get(const cl_cluster_t *c, uint32_t tenant, cl_tenant_conf_t *conf);
+
+typedef struct cl_tenant_state {
+    uint64_t gpus_running; /* what its quota and budget count: its jobs' GPUs, a parent's
+                              with its sub-tenants' */
+    uint64_t gpus_own;     /* its own jobs' GPUs */
+    uint64_t borrowed;     /* GPUs beyond its nominal quota now (a top-level tenant; else 0) */
+    uint64_t jobs_pending, jobs_running; /* its own jobs */
+    double budget_used_gpu_s; /* in the period, as of now (a parent's with its sub-tenants') */
+    bool budget_spent;        /* its own budget, or its parent's */
+} cl_tenant_state_t;
+/* The tenant's counters as of now (read only, O(1)); -1 for no such tenant. */
+int cl_tenant_state(const cl_cluster_t *c, uint32_t tenant, cl_time_t now,
+                    cl_tenant_state_t *st);
+
+/* Budgets: the core integrates each tenant's running GPUs over time; the driver owns the
+ * calendar. At a new period it sets 0; after a restart, the journaled figure. Spent: new
+ * jobs of the tenant (or of its sub-tenants) pend with CL_PEND_BUDGET, and with
+ * budget_stop the next pass stops its running jobs. Refused for no such tenant or a
+ * negative or non-finite figure. */
+int cl_tenant_budget_set(cl_cluster_t *c, uint32_t tenant, double used_gpu_s, cl_time_t now,
+                         cl_error_t *err);
+/* The earliest time at which a pass would decide something without any event in between:
+ * a running budget with budget_stop running out (now, if one is spent and still runs).
+ * CL_TIME_INF if none. O(tenants). The driver runs a pass then. */
+cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now);
+
+/* Per-user running limit (a QOS's max running jobs): a job whose user already runs
+ * max_running jobs pends with CL_PEND_QOS. user: the driver's dense small id, 1..
+ * CL_USER_MAX; max_running 0: no limit. */
+#define CL_USER_MAX 16777215u
+int cl_user_limit_set(cl_cluster_t *c, uint32_t user, uint32_t max_running, cl_error_t *err);
 
 /* --------------------------------------------------------------------- jobs -------------- */
 typedef enum cl_job_state {
@@ -138,6 +217,7 @@ typedef struct cl_job_spec {
     double time_limit_s;   /* 0: none */
     uint32_t max_switches; /* most leaf switches the gang may span; 0: any */
     uint32_t max_restarts;
+    uint32_t user; /* 0: none; else the driver's dense small id (cl_user_limit_set) */
 } cl_job_spec_t;
 
 typedef struct cl_job_info {
@@ -151,7 +231,8 @@ typedef struct cl_job_info {
     uint32_t max_switches, max_restarts;
     uint32_t restarts;    /* failure restarts so far */
     uint32_t incarnation; /* launches so far; every start or restart adds one (fencing) */
-    uint32_t preemptions;
+    uint32_t preemptions; /* by priority, reclaim or a spent budget */
+    uint32_t user;
     cl_time_t submit_time, start_time, end_time; /* start: of the current/last run */
 } cl_job_info_t;
 
@@ -160,11 +241,16 @@ typedef struct cl_alloc {
     uint64_t gpus; /* bit mask of the node's GPUs held */
 } cl_alloc_t;
 
-/* Submit: validates the spec against the cluster (a gang larger than the cluster, an
- * unknown tenant, a bad GPU count are refused). Ids are assigned 1, 2, 3...; */
+/* Submit: validates the spec against the cluster and the tenant. A job that can never run
+ * is refused with "can never run: needs N nodes of K GPUs, the cluster has M" (M: nodes
+ * with at least K GPUs), one larger than its tenant's quota plus borrowing limit with a
+ * sentence saying so; an unknown tenant or user, a bad GPU count too. A job that fits only
+ * counting nodes that are down, drained or in maintenance is accepted and pends with
+ * CL_PEND_NODES. Ids are assigned 1, 2, 3...; */
 int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *spec, cl_time_t now, cl_jobid_t *id_out,
                   cl_error_t *err);
-/* Submit with a given id (recovery from a journal); the id must be unused. */
+/* Submit with a given id (recovery from a journal); the id must be unused. The quota check
+ * is skipped: a journaled job stays even if its tenant's quota was lowered since. */
 int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *spec, cl_jobid_t id, cl_time_t now,
                      cl_error_t *err);
 /* Next id cl_job_submit will assign; settable after recovery (must exceed every id). */
@@ -197,7 +283,9 @@ cl_jobid_t cl_jobs_next(const cl_cluster_t *c, cl_jobid_t after);
 /* ---------------------------------------------------------------- decisions -------------- */
 typedef enum cl_action {
     CL_ACT_START,   /* job starts on its allocation (incarnation given) */
-    CL_ACT_PREEMPT, /* job stopped and back in the queue for a higher-priority gang */
+    CL_ACT_PREEMPT, /* job stopped and back in the queue: for a higher-priority gang, for a
+                       lender reclaiming its quota, or because its tenant's budget is spent
+                       (budget_stop) */
     CL_ACT_RESTART, /* failure: restart in place, node_old swapped for hot spare node_new */
     CL_ACT_REQUEUE, /* failure: stopped, back at the head of its priority */
     CL_ACT_FAIL,    /* failure with max restarts reached: job failed */
@@ -219,12 +307,41 @@ typedef struct cl_decisions {
 void cl_decisions_clear(cl_decisions_t *d);
 void cl_decisions_free(cl_decisions_t *d);
 
-/* One scheduling pass over the pending queue at time now: order by priority, requeued
- * first, tenant fair share, submit order; start every gang that fits; preempt preemptible
- * lower-priority jobs for a gang that otherwise cannot start; else reserve for the first
- * blocked gang (EASY) and backfill behind it without delaying the reservation.
- * Appends decisions to out; returns the number appended. */
+/* One scheduling pass over the pending queue at time now: first stop the running jobs of
+ * tenants whose budget is spent (budget_stop); then order by priority, requeued first,
+ * tenant fair share, submit order; a job whose tenant's budget is spent, whose user is at
+ * its running limit or that does not fit its quota waits (a lender reclaims borrowed
+ * quota first); start every gang that fits; preempt preemptible lower-priority jobs for a
+ * gang that otherwise cannot start; else reserve for the first blocked gang (EASY) and
+ * backfill behind it without delaying the reservation. Every job the pass visits gets its
+ * pending reason. Appends decisions to out; returns the number appended. */
 size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out);
+
+/* Why a job is pending, as of the last pass: set for every job the pass visits, O(1)
+ * each; a job the pass did not reach (it stopped early) has CL_PEND_PRIORITY. */
+typedef enum cl_pend {
+    CL_PEND_NONE,      /* not pending */
+    CL_PEND_NEW,       /* no pass since submit */
+    CL_PEND_PRIORITY,  /* higher-priority (or earlier) jobs go first */
+    CL_PEND_RESOURCES, /* not enough free GPUs */
+    CL_PEND_RESERVED,  /* it holds the reservation: starts at `until` at the latest */
+    CL_PEND_HELD,      /* held for job `job`'s reservation until `until` */
+    CL_PEND_QUOTA,     /* its tenant's quota (and the cohort's lendable quota) is used */
+    CL_PEND_BUDGET,    /* its tenant's budget is spent */
+    CL_PEND_QOS,       /* its user runs as many jobs as the limit allows */
+    CL_PEND_NODES,     /* the nodes it needs are drained, in maintenance or down */
+} cl_pend_t;
+
+typedef struct cl_pending {
+    cl_pend_t why;
+    cl_jobid_t job;  /* RESERVED: the job itself; HELD: the reservation's job; else 0 */
+    cl_time_t until; /* RESERVED, HELD: the reservation's shadow time (CL_TIME_INF when the
+                        running jobs it waits for have no time limit); else 0 */
+} cl_pending_t;
+/* O(1); -1 for no such job. */
+int cl_job_pending(const cl_cluster_t *c, cl_jobid_t id, cl_pending_t *out);
+/* A short phrase ("not enough free GPUs"); the driver adds job ids and times. */
+const char *cl_pend_name(cl_pend_t why);
 
 /* The reservation the last pass made: job (0 if none), its shadow start time, and the
  * nodes reserved for it (valid until the next pass). */

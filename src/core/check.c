@@ -193,8 +193,140 @@ static int check_counts(const cl_cluster_t *c, const recount_t *r, cl_error_t *e
     return 0;
 }
 
+/* Tenants' counters and lists, cohorts' slack and lists, users' counts, pending reasons. */
+typedef struct tcount {
+    uint64_t own, tree, npend, nrun, listed, subs;
+} tcount_t;
+
+static int check_cohorts(const cl_cluster_t *c, cl_error_t *err)
+{
+    for (uint32_t k = 0; k < c->nco; k++) {
+        const cohort_t *co = &c->co[k];
+        int64_t slack = 0;
+        uint64_t lend = 0, members = 0;
+        for (uint32_t t = 0; t < c->ntn; t++) {
+            const tenant_t *x = &c->tn[t];
+            if (x->cohort != k) continue;
+            uint64_t q = x->conf.quota_gpus,
+                     l = x->conf.lend_limit < q ? x->conf.lend_limit : q;
+            int64_t idle = (int64_t)q - (int64_t)x->tree_gpus;
+            int64_t s = idle < (int64_t)l ? idle : (int64_t)l;
+            if (x->conf.parent >= 0 || x->conf.cohort != co->id || s != x->slack)
+                FAIL("tenant '%s': cohort term %lld, recomputed %lld", x->name,
+                     (long long)x->slack, (long long)s);
+            slack += s;
+            lend += l;
+            members++;
+        }
+        if (slack != co->slack || lend != co->lend_total || members != co->members)
+            FAIL("cohort %u: slack %lld (recomputed %lld), lendable %llu (%llu), members %u "
+                 "(%llu)",
+                 co->id, (long long)co->slack, (long long)slack,
+                 (unsigned long long)co->lend_total, (unsigned long long)lend, co->members,
+                 (unsigned long long)members);
+    }
+    return 0;
+}
+
+/* A tenant's running list holds only its running jobs of that kind. */
+static int check_rlist(const cl_cluster_t *c, uint32_t t, uint32_t head, int preemptible,
+                       uint64_t max, uint64_t *listed, cl_error_t *err)
+{
+    for (uint32_t js = head; js != NIL && *listed <= max; js = c->jobs[js].tnext) {
+        const job_t *j = &c->jobs[js];
+        if (j->tenant != t || j->state != CL_JOB_RUNNING || j->preemptible != preemptible)
+            FAIL("tenant '%s' lists job %llu out of place", c->tn[t].name,
+                 (unsigned long long)j->id);
+        (*listed)++;
+    }
+    return 0;
+}
+
+static int check_tenants(const cl_cluster_t *c, cl_error_t *err)
+{
+    tcount_t *tc = cl__xcalloc(c->ntn, sizeof(tcount_t));
+    uint32_t *urun = cl__xcalloc(c->nusers + 1, sizeof(uint32_t));
+    int rc = -1;
+    for (uint32_t js = 0; js < c->njobs_cap; js++) {
+        const job_t *j = &c->jobs[js];
+        if (!j->live) continue;
+        if (j->state == CL_JOB_PENDING) {
+            tc[j->tenant].npend++;
+            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_NODES) {
+                cl__err(err, "pending job %llu has no reason", (unsigned long long)j->id);
+                goto out;
+            }
+        }
+        if (j->state != CL_JOB_RUNNING) continue;
+        tc[j->tenant].nrun++;
+        tc[j->tenant].own += cl__job_gpus(j);
+        tc[j->tenant].tree += cl__job_gpus(j);
+        if (c->tn[j->tenant].conf.parent >= 0)
+            tc[c->tn[j->tenant].conf.parent].tree += cl__job_gpus(j);
+        if (j->user) urun[j->user]++;
+    }
+    for (uint32_t t = 0; t < c->ntn; t++) {
+        const tenant_t *x = &c->tn[t];
+        if (check_rlist(c, t, x->rhead, 0, tc[t].nrun, &tc[t].listed, err) < 0 ||
+            check_rlist(c, t, x->phead, 1, tc[t].nrun, &tc[t].listed, err) < 0)
+            goto out;
+        if (x->conf.parent >= 0) tc[x->conf.parent].subs++;
+        if (x->cohort == NIL && x->slack) {
+            cl__err(err, "tenant '%s' has a cohort term outside a cohort", x->name);
+            goto out;
+        }
+    }
+    for (uint32_t t = 0; t < c->ntn; t++) {
+        const tenant_t *x = &c->tn[t];
+        if (tc[t].own != x->running_gpus || tc[t].tree != x->tree_gpus ||
+            tc[t].npend != x->npending || tc[t].nrun != x->nrunning ||
+            tc[t].listed != x->nrunning || tc[t].subs != x->nsub) {
+            cl__err(err,
+                    "tenant '%s': GPUs %llu/%llu (recomputed %llu/%llu), jobs %llu pending "
+                    "%llu running (%llu, %llu), %llu listed, %u sub-tenants (%llu)",
+                    x->name, (unsigned long long)x->running_gpus,
+                    (unsigned long long)x->tree_gpus, (unsigned long long)tc[t].own,
+                    (unsigned long long)tc[t].tree, (unsigned long long)x->npending,
+                    (unsigned long long)x->nrunning, (unsigned long long)tc[t].npend,
+                    (unsigned long long)tc[t].nrun, (unsigned long long)tc[t].listed, x->nsub,
+                    (unsigned long long)tc[t].subs);
+            goto out;
+        }
+    }
+    for (uint32_t u = 1; u < c->nusers; u++)
+        if (urun[u] != c->users[u].running) {
+            cl__err(err, "user %u runs %u jobs, counted %u", u, urun[u], c->users[u].running);
+            goto out;
+        }
+    rc = check_cohorts(c, err);
+out:
+    free(urun);
+    free(tc);
+    return rc;
+}
+
+/* Nodes a job could ever use, per threshold. */
+static int check_usable(const cl_cluster_t *c, cl_error_t *err)
+{
+    for (uint32_t k = 1; k <= c->gpn; k++) {
+        uint64_t n = 0;
+        for (cl_nodeid_t id = 0; id < c->t->nnodes; id++) {
+            uint32_t u = cl__node_usable(c, &c->nodes[id]);
+            if (u != c->nodes[id].usable)
+                FAIL("node %s counted usable with %u GPUs, has %u", cl_topo_node_name(c->t, id),
+                     c->nodes[id].usable, u);
+            n += u >= k;
+        }
+        if (n != c->usable[k - 1])
+            FAIL("usable nodes with >= %u GPUs: %llu, recomputed %llu", k,
+                 (unsigned long long)c->usable[k - 1], (unsigned long long)n);
+    }
+    return 0;
+}
+
 int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
 {
+    if (check_tenants(c, err) < 0 || check_usable(c, err) < 0) return -1;
     const cl_topo_t *t = c->t;
     recount_t r = {0};
     r.seen = cl__xcalloc(t->nnodes, sizeof(uint64_t));

@@ -1,4 +1,5 @@
 /* cluster.c - cluster state: nodes and their states, failures and hot-spare swaps. */
+#include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -28,8 +29,11 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *t, const cl_cluster_opts_t *opts, cl_
         cl_topo_destroy(t);
         return NULL;
     }
-    if (!(o.fairshare_halflife_s > 0)) {
-        cl__err(err, "fair-share half-life must be positive");
+    if (!(o.fairshare_halflife_s > 0) || !isfinite(o.fairshare_halflife_s)) {
+        /* kueue#11134: a zero half-life read as "default" silently disabled fair share */
+        cl__err(err,
+                "fair-share half-life must be a positive, finite number of seconds (got %g)",
+                o.fairshare_halflife_s);
         cl_topo_destroy(t);
         return NULL;
     }
@@ -53,6 +57,7 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *t, const cl_cluster_opts_t *opts, cl_
         node_t *n = &c->nodes[i];
         n->jprev = n->jnext = n->sprev = n->snext = NIL;
         cl__node_update(c, i);
+        cl__node_usable_update(c, i);
     }
     cl__spares_init(c);
     cl_tenant_add(c, "default", 1, NULL);
@@ -73,6 +78,8 @@ void cl_cluster_destroy(cl_cluster_t *c)
     cl__index_free(c);
     free(c->pl);
     free(c->tn);
+    free(c->co);
+    free(c->users);
     free(c->jobs);
     free(c->id2slot);
     free(c->heap);
@@ -191,6 +198,7 @@ int cl_node_fail(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_decisions_t 
     cl__spare_unlink(c, id);
     n->health = H_DOWN;
     cl__node_update(c, id);
+    cl__node_usable_update(c, id);
     cl_jobid_t jobs[CL_MAX_GPUS_PER_NODE];
     size_t nj = cl_node_jobs(c, id, jobs, CL_MAX_GPUS_PER_NODE);
     for (size_t i = 0; i < nj; i++)
@@ -217,6 +225,7 @@ int cl_gpu_fail(cl_cluster_t *c, cl_nodeid_t id, uint32_t gpu, cl_time_t now,
     if (was_spare) /* a spare must be whole */
         cl__spare_unlink(c, id);
     cl__node_update(c, id);
+    cl__node_usable_update(c, id);
     if (was_spare) refill_of(c, id);
     return 0;
 }
@@ -229,6 +238,7 @@ int cl_node_recover(cl_cluster_t *c, cl_nodeid_t id, cl_time_t now, cl_error_t *
     n->health = H_UP;
     n->failed = 0;
     cl__node_update(c, id);
+    cl__node_usable_update(c, id);
     refill_of(c, id);
     return 0;
 }
@@ -242,6 +252,7 @@ static int set_admin(cl_cluster_t *c, cl_nodeid_t id, uint8_t admin, cl_error_t 
     cl__spare_unlink(c, id);
     n->admin = admin;
     cl__node_update(c, id);
+    cl__node_usable_update(c, id);
     if (was_spare || admin == A_NONE) refill_of(c, id);
     return 0;
 }

@@ -32,6 +32,8 @@ int cl__index_init(cl_cluster_t *c)
         }
     }
     c->tot = cl__xcalloc(g, sizeof(uint64_t));
+    c->usable = cl__xcalloc(g, sizeof(uint64_t));
+    c->resv_ge = cl__xcalloc(g, sizeof(uint64_t));
     c->jhead = nil_array(g + 1);
     return 0;
 }
@@ -49,6 +51,8 @@ void cl__index_free(cl_cluster_t *c)
         free(L->phead);
     }
     free(c->tot);
+    free(c->usable);
+    free(c->resv_ge);
     free(c->jhead);
 }
 
@@ -140,6 +144,25 @@ static void jlist(cl_cluster_t *c, cl_nodeid_t id, uint32_t j, int add)
         if (n->jnext != NIL) nd[n->jnext].jprev = n->jprev;
         n->jprev = n->jnext = NIL;
     }
+}
+
+uint32_t cl__node_usable(const cl_cluster_t *c, const node_t *n)
+{
+    if (n->health != H_UP || n->admin != A_NONE) return 0;
+    return cl__popc(c->allmask & ~n->failed);
+}
+
+/* The nodes a job could ever use now (for CL_PEND_NODES), counted per threshold. Called
+ * where health, drain state or failed GPUs change, not from cl__node_update: that one runs
+ * at every allocation, and popcount is a library call on the baseline ISA. */
+void cl__node_usable_update(cl_cluster_t *c, cl_nodeid_t id)
+{
+    node_t *n = &c->nodes[id];
+    uint32_t a = n->usable, b = cl__node_usable(c, n);
+    if (a == b) return;
+    for (uint32_t k = (a < b ? a : b) + 1; k <= (a < b ? b : a); k++)
+        c->usable[k - 1] += b > a ? 1 : (uint64_t)-1;
+    n->usable = (uint8_t)b;
 }
 
 void cl__node_update(cl_cluster_t *c, cl_nodeid_t id)

@@ -3,6 +3,7 @@
 #define COLOSSUS_CORE_INTERNAL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -56,7 +57,8 @@ typedef struct node {
     uint32_t jprev, jnext; /* list of eligible nodes with exactly j free GPUs, 0<j<gpn */
     uint32_t sprev, snext; /* pod's free-spare list */
     uint8_t health, admin, spare, reserved;
-    uint8_t eff; /* free GPUs as the index counts them (0 when not eligible) */
+    uint8_t eff;    /* free GPUs as the index counts them (0 when not eligible) */
+    uint8_t usable; /* healthy GPUs if up and not drained or in maintenance, else 0 */
 } node_t;
 
 /* One level of the free-capacity index (domains, leaves or pods), per GPU threshold k:
@@ -76,17 +78,27 @@ typedef struct level {
 typedef struct job {
     cl_jobid_t id;
     uint64_t seq; /* submit order */
-    uint32_t tenant;
+    uint32_t tenant, user;
     int32_t prio;
     uint32_t nnodes, k;
-    double limit;
     uint32_t max_sw, max_restarts, restarts, incarnation, preemptions;
-    uint8_t state, preemptible, requeued, live;
+    double limit;
     cl_time_t submit, start, end;
     uint32_t qprev, qnext; /* pending list, or running-preemptible list of its level */
+    uint32_t tprev, tnext; /* running: its tenant's (preemptible or not) running jobs */
     uint32_t hpos;         /* running heap position */
-    cl_alloc_t *alloc;     /* nnodes entries while running */
+    uint32_t pend_pass;    /* pending: pend_why is valid while this is the cluster's npass
+                              (mod 2^32: a job unvisited for exactly 2^32 passes reads a
+                              stale reason); running: the pass that started it */
+    uint8_t state, preemptible, requeued, live;
+    uint8_t pend_why;  /* cl_pend_t */
+    cl_alloc_t *alloc; /* nnodes entries while running */
 } job_t;
+
+static inline uint64_t cl__job_gpus(const job_t *j)
+{
+    return (uint64_t)j->nnodes * j->k;
+}
 
 typedef struct plevel { /* one priority value */
     int32_t prio;
@@ -98,10 +110,38 @@ typedef struct plevel { /* one priority value */
 
 typedef struct tenant {
     char *name;
-    double shares, usage, last;
-    uint64_t running_gpus;
+    cl_tenant_conf_t conf;
+    double usage, last;    /* decayed fair-share usage, as of last */
+    uint64_t running_gpus; /* its own running jobs' GPUs (fair share) */
+    uint64_t tree_gpus;    /* with its sub-tenants' (quota, budget) */
+    uint64_t npending, nrunning;
+    uint32_t nsub;         /* sub-tenants (a top-level tenant) */
+    uint32_t cohort;       /* index into c->co, NIL: none (top level only) */
+    int64_t slack;         /* its term of the cohort's slack: min(lendable, quota - tree) */
+    double bused, bat;     /* budget GPU-seconds used, integrated up to time bat */
+    uint32_t rhead, rtail; /* its running jobs that are not preemptible, by start */
+    uint32_t phead, ptail; /* its running preemptible jobs, by start */
+    uint32_t rfail_pass;   /* a reclaim for rfail_g GPUs failed in that pass */
+    uint64_t rfail_g;
+    uint8_t spent; /* per pass: 1 its own budget is spent, 2 its parent's */
     double factor; /* computed per pass */
 } tenant_t;
+
+/* A cohort: top-level tenants lending each other idle quota. slack = the sum of the
+ * members' min(lendable, quota - used) = total lendable - total borrowed (>= 0 unless a
+ * configuration change over-committed it). Kept in O(1) per start and stop. */
+typedef struct cohort {
+    uint32_t id; /* the driver's number */
+    uint32_t members;
+    int64_t slack;
+    uint64_t lend_total; /* sum of the members' min(lend_limit, quota) */
+} cohort_t;
+
+typedef struct user {
+    uint32_t max_running, running;
+} user_t;
+
+enum { Q_OK, Q_FAIL, Q_RECLAIM }; /* cl__quota_check */
 
 typedef struct pod_spares {
     uint32_t head, nfree, target;
@@ -132,6 +172,14 @@ struct cl_cluster {
     uint32_t npl;
     tenant_t *tn;
     uint32_t ntn;
+    cohort_t *co;
+    uint32_t nco;
+    user_t *users; /* [user id] */
+    uint32_t nusers;
+    uint64_t *usable;  /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
+    uint32_t npass;    /* passes so far, mod 2^32 (pending reasons are valid for the last) */
+    uint32_t nbudget;  /* tenants with a budget */
+    uint8_t spent_any; /* the last pass found a budget spent */
 
     uint32_t *heap; /* running jobs by deadline (start + limit) */
     uint32_t nheap, heap_cap;
@@ -147,6 +195,7 @@ struct cl_cluster {
     cl_time_t resv_shadow;
     uint32_t *resv;
     uint32_t nresv, resv_cap;
+    uint64_t *resv_ge; /* [k-1]: reserved nodes with >= k free GPUs when reserved */
     cl_jobid_t *bf;
     uint32_t nbf, bf_cap;
 };
@@ -169,6 +218,8 @@ static inline job_t *cl__job(cl_cluster_t *c, cl_jobid_t id)
 int cl__index_init(cl_cluster_t *c);
 void cl__index_free(cl_cluster_t *c);
 uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n);
+uint32_t cl__node_usable(const cl_cluster_t *c, const node_t *n);
+void cl__node_usable_update(cl_cluster_t *c, cl_nodeid_t id);
 void cl__node_update(cl_cluster_t *c, cl_nodeid_t id); /* re-derive eff and fix the index */
 uint32_t cl__bucket_head(const cl_cluster_t *c, int lv, uint32_t k, uint32_t parent,
                          uint32_t cnt);
@@ -207,6 +258,54 @@ void cl__queue_remove(cl_cluster_t *c, uint32_t js);
 uint32_t cl__plevel(cl_cluster_t *c, int32_t prio);
 void cl__rp_push(cl_cluster_t *c, uint32_t js);
 void cl__rp_remove(cl_cluster_t *c, uint32_t js);
+/* Doubly linked lists of job slots through a pair of link fields (qprev/qnext, ...). */
+void cl__list_push(job_t *jobs, size_t off, uint32_t *head, uint32_t *tail, uint32_t js);
+void cl__list_remove(job_t *jobs, size_t off, uint32_t *head, uint32_t *tail, uint32_t js);
+#define CL_LINK_Q offsetof(job_t, qprev)
+#define CL_LINK_T offsetof(job_t, tprev)
+
+/* tenant.c */
 void cl__tenant_advance(cl_cluster_t *c, uint32_t t, cl_time_t now);
+static inline uint32_t cl__top(const cl_cluster_t *c, uint32_t t)
+{
+    int32_t p = c->tn[t].conf.parent;
+    return p < 0 ? t : (uint32_t)p;
+}
+/* A job starts (on = 1) or stops holding its GPUs at now: usage and budget integrals, the
+ * quota counters, its tenant's running list, its cohort's, its user's count. */
+void cl__tenant_run(cl_cluster_t *c, uint32_t js, cl_time_t now, int on);
+/* Quota counters only (no time passes): for "what if these jobs had ended". */
+void cl__tenant_hold(cl_cluster_t *c, uint32_t t, int64_t gpus);
+/* Could a job of tenant t start on g more GPUs, quota-wise? Q_OK, Q_FAIL, or Q_RECLAIM (it
+ * fits its own nominal quota but the cohort's is lent out). O(1). */
+int cl__quota_check(const cl_cluster_t *c, uint32_t t, uint64_t g);
+/* The most GPUs a job of tenant t could ever get by quota (CL_UNLIMITED: no quota). */
+uint64_t cl__quota_max(const cl_cluster_t *c, uint32_t t);
+/* Start of a pass: mark tenants whose budget is spent, stop the jobs of those whose policy
+ * says so (decisions appended). */
+void cl__budgets(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out);
+/* Make room for user id u (grows the table); 0, or -1 if out of range. */
+int cl__user_slot(cl_cluster_t *c, uint32_t u, cl_error_t *err);
+static inline int cl__user_blocked(const cl_cluster_t *c, const job_t *j)
+{
+    const user_t *u = j->user ? &c->users[j->user] : NULL;
+    return u && u->max_running && u->running >= u->max_running;
+}
+static inline void cl__pend(cl_cluster_t *c, job_t *j, cl_pend_t why)
+{
+    j->pend_why = (uint8_t)why;
+    j->pend_pass = c->npass;
+}
+
+/* preempt.c: "what if these jobs had ended" and stopping them for a gang. */
+void cl__virt_release(cl_cluster_t *c, uint32_t js, int hold);
+void cl__virt_restore(cl_cluster_t *c, uint32_t js, int hold);
+void cl__start(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t *out, int bf);
+/* Preempt preemptible jobs of priority levels below li until the gang fits. 1: started. */
+int cl__try_preempt(cl_cluster_t *c, uint32_t li, uint32_t js, cl_time_t now,
+                    cl_decisions_t *out);
+/* A lender's job: preempt borrowers' preemptible jobs in its cohort, newest first, until it
+ * fits its quota and the nodes. 1: started (bf: behind the reservation). */
+int cl__try_reclaim(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t *out, int bf);
 
 #endif

@@ -102,8 +102,7 @@ void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now)
     j->start = now;
     j->incarnation++;
     cl__heap_push(c, js);
-    cl__tenant_advance(c, j->tenant, now);
-    c->tn[j->tenant].running_gpus += (uint64_t)j->nnodes * j->k;
+    cl__tenant_run(c, js, now, 1);
     c->nrunning++;
     if (j->preemptible) cl__rp_push(c, js);
 }
@@ -126,8 +125,7 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
     free(j->alloc);
     j->alloc = NULL;
     cl__heap_remove(c, js);
-    cl__tenant_advance(c, j->tenant, now);
-    c->tn[j->tenant].running_gpus -= (uint64_t)j->nnodes * j->k;
+    cl__tenant_run(c, js, now, 0);
     c->nrunning--;
     if (j->preemptible) cl__rp_remove(c, js);
 }
@@ -161,14 +159,19 @@ void cl__job_terminal(cl_cluster_t *c, uint32_t js, cl_job_state_t st, cl_time_t
 }
 
 /* ------------------------------------------------------------ public API */
+
+/* "can never run" when no node has k GPUs (homogeneous nodes: all or none do). */
+static int never(const cl_cluster_t *c, uint32_t nn, uint32_t k, cl_error_t *err)
+{
+    cl__err(err, "can never run: needs %u node%s of %u GPUs, the cluster has %u", nn,
+            nn == 1 ? "" : "s", k, k <= c->gpn ? c->t->nnodes : 0);
+    return -1;
+}
+
 static int resolve_shape(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t *nn,
                          uint32_t *k, cl_error_t *err)
 {
     uint32_t g = c->gpn;
-    if (s->gpus_per_node > g) {
-        cl__err(err, "gpus per node %u exceeds the node's %u GPUs", s->gpus_per_node, g);
-        return -1;
-    }
     if (s->nodes) {
         *nn = s->nodes;
         *k = s->gpus_per_node ? s->gpus_per_node : g;
@@ -188,11 +191,21 @@ static int resolve_shape(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t
         cl__err(err, "a job needs a number of nodes or GPUs");
         return -1;
     }
-    if (*nn > c->t->nnodes) {
-        cl__err(err, "the job asks for %u nodes; the cluster has %u", *nn, c->t->nnodes);
-        return -1;
-    }
+    if (*k > g || *nn > c->t->nnodes) return never(c, *nn, *k, err);
     return 0;
+}
+
+/* A job larger than its tenant could ever hold by quota and borrowing waits forever. */
+static int quota_fits(const cl_cluster_t *c, const cl_job_spec_t *s, uint64_t g,
+                      cl_error_t *err)
+{
+    uint64_t m = cl__quota_max(c, s->tenant);
+    if (g <= m) return 0;
+    cl__err(err,
+            "the job needs %llu GPUs; tenant '%s' may hold at most %llu (its quota, and what "
+            "it may borrow)",
+            (unsigned long long)g, c->tn[s->tenant].name, (unsigned long long)m);
+    return -1;
 }
 
 static uint32_t slot_new(cl_cluster_t *c)
@@ -212,8 +225,8 @@ static uint32_t slot_new(cl_cluster_t *c)
     return s;
 }
 
-int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_time_t now,
-                     cl_error_t *err)
+static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_time_t now,
+                  int check_quota, cl_error_t *err)
 {
     uint32_t nn, k;
     if (id == 0 || id > UINT32_MAX) {
@@ -233,6 +246,8 @@ int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_
         return -1;
     }
     if (resolve_shape(c, s, &nn, &k, err) < 0) return -1;
+    if (check_quota && quota_fits(c, s, (uint64_t)nn * k, err) < 0) return -1;
+    if (s->user && cl__user_slot(c, s->user, err) < 0) return -1;
     if (id >= c->id_cap) {
         uint64_t cap = c->id_cap ? c->id_cap : 1024;
         while (cap <= id)
@@ -247,6 +262,7 @@ int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_
     j->id = id;
     j->seq = c->seq++;
     j->tenant = s->tenant;
+    j->user = s->user;
     j->prio = s->priority;
     j->nnodes = nn;
     j->k = k;
@@ -261,14 +277,21 @@ int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_
     c->id2slot[id] = js + 1;
     if (id >= c->next_id) c->next_id = id + 1;
     cl__queue_push(c, js, 0);
+    cl__pend(c, j, c->usable[k - 1] < nn ? CL_PEND_NODES : CL_PEND_NEW);
     return 0;
+}
+
+int cl_job_submit_id(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_time_t now,
+                     cl_error_t *err)
+{
+    return submit(c, s, id, now, 0, err);
 }
 
 int cl_job_submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_time_t now, cl_jobid_t *out,
                   cl_error_t *err)
 {
     cl_jobid_t id = c->next_id;
-    if (cl_job_submit_id(c, s, id, now, err) < 0) return -1;
+    if (submit(c, s, id, now, 1, err) < 0) return -1;
     if (out) *out = id;
     return 0;
 }
@@ -352,6 +375,7 @@ int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
                          .restarts = j->restarts,
                          .incarnation = j->incarnation,
                          .preemptions = j->preemptions,
+                         .user = j->user,
                          .submit_time = j->submit,
                          .start_time = j->start,
                          .end_time = j->end};
@@ -458,6 +482,35 @@ const char *cl_job_state_name(cl_job_state_t s)
 {
     static const char *n[] = {"pending", "running", "succeeded", "failed", "cancelled"};
     return (unsigned)s < 5 ? n[s] : "unknown";
+}
+
+int cl_job_pending(const cl_cluster_t *c, cl_jobid_t id, cl_pending_t *o)
+{
+    const job_t *j = cl__job((cl_cluster_t *)c, id);
+    if (!j) return -1;
+    *o = (cl_pending_t){CL_PEND_NONE, 0, 0};
+    if (j->state != CL_JOB_PENDING) return 0;
+    o->why = j->pend_pass == c->npass ? (cl_pend_t)j->pend_why : CL_PEND_PRIORITY;
+    if (o->why == CL_PEND_RESERVED || o->why == CL_PEND_HELD) {
+        o->job = c->resv_job;
+        o->until = c->resv_shadow;
+    }
+    return 0;
+}
+
+const char *cl_pend_name(cl_pend_t w)
+{
+    static const char *n[] = {"not pending",
+                              "waiting for the scheduler's next pass",
+                              "higher-priority jobs go first",
+                              "not enough free GPUs",
+                              "holds the reservation",
+                              "held for another job's reservation",
+                              "tenant quota reached",
+                              "tenant budget spent",
+                              "QOS limit on running jobs reached",
+                              "the nodes it needs are drained, in maintenance or down"};
+    return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 
 const char *cl_action_name(cl_action_t a)

@@ -1,116 +1,29 @@
-/* sched.c - the scheduling pass: priority and fair-share order, gang starts, preemption,
- * an EASY reservation for the first blocked gang and backfill that never delays it. */
+/* sched.c - the scheduling pass: priority and fair-share order, limits and quotas, gang
+ * starts, preemption, an EASY reservation for the first blocked gang and backfill that
+ * never delays it, and why each job it visits waits. */
+#include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
 
-/* "What if these jobs had ended": give back a job's GPUs in the index only (its record and
- * gpu_job entries stay) and put them back afterwards. */
-static void virt_release(cl_cluster_t *c, uint32_t js)
-{
-    job_t *j = &c->jobs[js];
-    for (uint32_t i = 0; i < j->nnodes; i++) {
-        c->nodes[j->alloc[i].node].alloc &= ~j->alloc[i].gpus;
-        cl__node_update(c, j->alloc[i].node);
-    }
-    if (c->nrel == c->rel_cap) {
-        c->rel_cap = c->rel_cap ? c->rel_cap * 2 : 256;
-        c->rel = cl__xrealloc(c->rel, sizeof(uint32_t) * c->rel_cap);
-    }
-    c->rel[c->nrel++] = js;
-}
-
-static void virt_restore(cl_cluster_t *c, uint32_t js)
-{
-    job_t *j = &c->jobs[js];
-    for (uint32_t i = 0; i < j->nnodes; i++) {
-        c->nodes[j->alloc[i].node].alloc |= j->alloc[i].gpus;
-        cl__node_update(c, j->alloc[i].node);
-    }
-}
-
 static void set_reserved(cl_cluster_t *c, uint8_t on)
 {
+    if (on) { /* which reserved nodes could take a job now, for CL_PEND_HELD */
+        for (uint32_t k = 0; k < c->gpn; k++)
+            c->resv_ge[k] = 0;
+        for (uint32_t i = 0; i < c->nresv; i++)
+            for (uint32_t k = 0; k < c->nodes[c->resv[i]].eff; k++)
+                c->resv_ge[k]++;
+    }
     for (uint32_t i = 0; i < c->nresv; i++) {
         c->nodes[c->resv[i]].reserved = on;
         cl__node_update(c, c->resv[i]);
     }
 }
 
-static void start(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t *out, int bf)
-{
-    cl__queue_remove(c, js);
-    cl__commit(c, js);
-    cl__job_running(c, js, now);
-    c->jobs[js].requeued = 0;
-    cl__decide(out, &c->jobs[js], CL_ACT_START, CL_NO_NODE, CL_NO_NODE);
-    if (bf) {
-        if (c->nbf == c->bf_cap) {
-            c->bf_cap = c->bf_cap ? c->bf_cap * 2 : 64;
-            c->bf = cl__xrealloc(c->bf, sizeof(cl_jobid_t) * c->bf_cap);
-        }
-        c->bf[c->nbf++] = c->jobs[js].id;
-    }
-}
-
 static int try_place(cl_cluster_t *c, const job_t *j)
 {
     return cl__place(c, j->nnodes, j->k, j->max_sw);
-}
-
-/* Preempt preemptible jobs of lower priority, lowest priority and latest started first,
- * only as many as the gang needs: released jobs whose nodes the gang does not use are
- * put back. Returns 1 if the job started. */
-static int try_preempt(cl_cluster_t *c, uint32_t li, uint32_t js, cl_time_t now,
-                       cl_decisions_t *out)
-{
-    job_t *j = &c->jobs[js];
-    c->nrel = 0;
-    int found = 0;
-    for (uint32_t l = c->npl; l-- > li + 1 && !found;)
-        for (uint32_t v = c->pl[l].rp_tail; v != NIL && !found; v = c->jobs[v].qprev) {
-            virt_release(c, v);
-            found = c->tot[j->k - 1] >= j->nnodes && try_place(c, j) == 0;
-        }
-    if (!found) {
-        for (uint32_t i = 0; i < c->nrel; i++)
-            virt_restore(c, c->rel[i]);
-        return 0;
-    }
-    for (uint32_t i = 0; i < c->nsel; i++)
-        c->nodes[c->sel[i]].reserved = 2; /* mark only: eff is not re-derived here */
-    uint32_t nrel = c->nrel;
-    for (uint32_t i = 0; i < nrel; i++) {
-        job_t *v = &c->jobs[c->rel[i]];
-        int hit = 0;
-        for (uint32_t m = 0; m < v->nnodes && !hit; m++)
-            hit = c->nodes[v->alloc[m].node].reserved == 2;
-        if (!hit) {
-            virt_restore(c, c->rel[i]);
-            c->rel[i] = NIL;
-        }
-    }
-    for (uint32_t i = 0; i < c->nsel; i++)
-        c->nodes[c->sel[i]].reserved = 0;
-    /* The victims' GPUs are already out of node->alloc: put them back so the ordinary
-     * release path does its whole bookkeeping, without refilling spares from the gang's
-     * nodes before it takes them. */
-    for (uint32_t i = 0; i < nrel; i++) {
-        if (c->rel[i] == NIL) continue;
-        job_t *v = &c->jobs[c->rel[i]];
-        for (uint32_t m = 0; m < v->nnodes; m++)
-            c->nodes[v->alloc[m].node].alloc |= v->alloc[m].gpus;
-        cl__job_release_norefill(c, c->rel[i], now);
-        v->state = CL_JOB_PENDING;
-        v->preemptions++;
-        cl__queue_push(c, c->rel[i], 1);
-        cl__decide(out, v, CL_ACT_PREEMPT, CL_NO_NODE, CL_NO_NODE);
-    }
-    /* sel is still valid: every node in it is free of the victims and of everyone else. */
-    start(c, js, now, out, 0);
-    for (uint32_t p = 0; p < c->t->nlv[LV_POD]; p++)
-        if (c->spares[p].nfree < c->spares[p].target) cl__spare_refill(c, p);
-    return 1;
 }
 
 /* EASY: release running jobs in deadline order (virtually) until the gang fits; that time
@@ -137,7 +50,7 @@ static int reserve(cl_cluster_t *c, uint32_t js)
             h[m] = tmp;
             i = m;
         }
-        virt_release(c, top);
+        cl__virt_release(c, top, 0);
         if (c->tot[j->k - 1] >= j->nnodes && try_place(c, j) == 0) {
             found = 1;
             shadow = cl__deadline(&c->jobs[top]);
@@ -153,7 +66,8 @@ static int reserve(cl_cluster_t *c, uint32_t js)
         c->nresv = c->nsel;
     }
     for (uint32_t i = 0; i < c->nrel; i++)
-        virt_restore(c, c->rel[i]);
+        cl__virt_restore(c, c->rel[i], 0);
+    c->nrel = 0;
     if (!found) return 0;
     c->resv_job = j->id;
     c->resv_shadow = shadow;
@@ -169,67 +83,142 @@ static int by_factor(const void *a, const void *b, void *arg)
     return fx > fy ? -1 : fx < fy ? 1 : (x < y ? -1 : x > y);
 }
 
+/* Tenants in decreasing fair-share factor (one O(tenants) sum, not one per tenant). */
+static uint32_t *tenant_order(cl_cluster_t *c, cl_time_t now, uint32_t *nt)
+{
+    int fs = c->o.policy == CL_POLICY_FAIRSHARE;
+    *nt = fs ? c->ntn : 1;
+    uint32_t *order = cl__xmalloc(sizeof(uint32_t) * *nt);
+    double utot = 0, stot = 0;
+    for (uint32_t i = 0; i < *nt; i++) {
+        order[i] = i;
+        if (!fs) continue;
+        cl__tenant_advance(c, i, now);
+        utot += c->tn[i].usage;
+        stot += c->tn[i].conf.shares;
+    }
+    for (uint32_t i = 0; fs && i < *nt; i++)
+        c->tn[i].factor =
+            utot > 0 ? exp2(-(c->tn[i].usage / utot) / (c->tn[i].conf.shares / stot)) : 1;
+    if (*nt > 1) qsort_r(order, *nt, sizeof(uint32_t), by_factor, c);
+    return order;
+}
+
+/* The walk's state. */
+typedef struct pass {
+    cl_time_t now;
+    cl_decisions_t *out;
+    uint32_t li;
+    int preempt_ok, have_resv, blocked;
+    uint32_t nshort, *shortq;
+} pass_t;
+
+/* Waits for its budget, its user's limit or its quota (reclaiming first if it lends);
+ * 0 when none of those holds it. */
+static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
+{
+    job_t *j = &c->jobs[x];
+    if (c->tn[j->tenant].spent) {
+        cl__pend(c, j, CL_PEND_BUDGET);
+        return 1;
+    }
+    if (cl__user_blocked(c, j)) {
+        cl__pend(c, j, CL_PEND_QOS);
+        return 1;
+    }
+    const tenant_t *tn = &c->tn[j->tenant];
+    if (tn->conf.parent < 0 && tn->conf.quota_gpus == CL_UNLIMITED) return 0; /* no quota */
+    int q = cl__quota_check(c, j->tenant, cl__job_gpus(j));
+    if (q == Q_OK) return 0;
+    if (!(q == Q_RECLAIM && cl__try_reclaim(c, x, ps->now, ps->out, ps->have_resv)))
+        cl__pend(c, j, CL_PEND_QUOTA);
+    return 1;
+}
+
+/* One job of the walk: start it, make room for it, reserve for it, or say why it waits. */
+static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
+{
+    job_t *j = &c->jobs[x];
+    if (held_by_limits(c, ps, x)) return;
+    /* Nothing that runs could make room on nodes that are not there: no reservation. */
+    int no_nodes = c->usable[j->k - 1] < j->nnodes;
+    cl_pend_t why;
+    if (!ps->have_resv) {
+        if (!no_nodes && try_place(c, j) == 0) {
+            cl__start(c, x, ps->now, ps->out, 0);
+            return;
+        }
+        if (!no_nodes && ps->preempt_ok && cl__try_preempt(c, ps->li, x, ps->now, ps->out))
+            return;
+        why = no_nodes ? CL_PEND_NODES : CL_PEND_RESOURCES;
+        if (c->o.policy == CL_POLICY_FIFO)
+            ps->blocked = 1;
+        else if (!no_nodes && (ps->have_resv = reserve(c, x)))
+            why = CL_PEND_RESERVED;
+    } else if (no_nodes) {
+        why = CL_PEND_NODES;
+    } else if (try_place(c, j) == 0) {
+        cl__start(c, x, ps->now, ps->out, 1);
+        return;
+    } else if (j->limit > 0 && ps->now + j->limit <= c->resv_shadow &&
+               ps->nshort < c->o.backfill_short_max) {
+        /* Ends before the shadow time: it may use the reserved nodes too; tried after
+         * this walk, with the reservation lifted once. */
+        ps->shortq[ps->nshort++] = x;
+        why = CL_PEND_RESOURCES;
+    } else {
+        /* would the nodes held for the reservation have been enough? (counts only) */
+        why = c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
+                                                                   : CL_PEND_RESOURCES;
+    }
+    cl__pend(c, j, why);
+}
+
 size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
 {
     size_t n0 = out ? out->n : 0;
+    c->npass++;
     c->resv_job = 0;
     c->resv_shadow = 0;
     c->nresv = 0;
     c->nbf = 0;
-    if (!c->npending) return 0;
-    uint32_t nt = c->o.policy == CL_POLICY_FAIRSHARE ? c->ntn : 1;
-    uint32_t *order = cl__xmalloc(sizeof(uint32_t) * nt);
-    for (uint32_t i = 0; i < nt; i++) {
-        order[i] = i;
-        if (c->o.policy == CL_POLICY_FAIRSHARE) c->tn[i].factor = cl_tenant_factor(c, i, now);
-    }
-    if (nt > 1) qsort_r(order, nt, sizeof(uint32_t), by_factor, c);
-
-    int have_resv = 0, blocked = 0;
-    uint32_t nshort = 0;
-    uint32_t *shortq = cl__xmalloc(sizeof(uint32_t) * (c->o.backfill_short_max + 1));
-    for (uint32_t li = 0; li < c->npl && !blocked; li++) {
-        plevel_t *p = &c->pl[li];
-        if (!p->npending) continue;
-        int preempt_ok = 0;
+    cl__budgets(c, now, out);
+    if (!c->npending) return out ? out->n - n0 : 0;
+    uint32_t nt;
+    uint32_t *order = tenant_order(c, now, &nt);
+    pass_t ps = {.now = now, .out = out};
+    ps.shortq = cl__xmalloc(sizeof(uint32_t) * (c->o.backfill_short_max + 1));
+    for (uint32_t li = 0; li < c->npl && !ps.blocked; li++) {
+        if (!c->pl[li].npending) continue;
+        ps.li = li;
+        ps.preempt_ok = 0;
         for (uint32_t l = li + 1; l < c->npl; l++)
-            preempt_ok |= c->pl[l].nrun_preempt > 0;
-        for (int32_t list = -1; list < (int32_t)nt && !blocked; list++) {
-            uint32_t x = list < 0 ? p->rq_head : p->t_head[order[list]];
-            while (x != NIL && !blocked) {
-                p = &c->pl[li]; /* levels do not move during a pass, but stay safe */
+            ps.preempt_ok |= c->pl[l].nrun_preempt > 0;
+        for (int32_t list = -1; list < (int32_t)nt && !ps.blocked; list++) {
+            uint32_t x = list < 0 ? c->pl[li].rq_head : c->pl[li].t_head[order[list]];
+            while (x != NIL && !ps.blocked) {
                 uint32_t nx = c->jobs[x].qnext;
-                job_t *j = &c->jobs[x];
-                if (!have_resv) {
-                    if (try_place(c, j) == 0)
-                        start(c, x, now, out, 0);
-                    else if (preempt_ok && try_preempt(c, li, x, now, out))
-                        ;
-                    else if (c->o.policy == CL_POLICY_FIFO)
-                        blocked = 1;
-                    else
-                        have_resv = reserve(c, x);
-                } else if (try_place(c, j) == 0) {
-                    start(c, x, now, out, 1);
-                } else if (j->limit > 0 && now + j->limit <= c->resv_shadow &&
-                           nshort < c->o.backfill_short_max) {
-                    /* Ends before the shadow time: it may use the reserved nodes too;
-                     * tried after this walk, with the reservation lifted once. */
-                    shortq[nshort++] = x;
-                }
+                visit(c, &ps, x);
                 /* Nothing behind can start once every GPU is taken. */
-                if (have_resv && c->tot[0] == 0 && nshort >= c->o.backfill_short_max)
-                    blocked = 1;
+                if (ps.have_resv && c->tot[0] == 0 && ps.nshort >= c->o.backfill_short_max)
+                    ps.blocked = 1;
                 x = nx;
             }
         }
     }
-    if (have_resv) set_reserved(c, 0);
-    for (uint32_t i = 0; i < nshort; i++)
-        if (c->jobs[shortq[i]].state == CL_JOB_PENDING &&
-            try_place(c, &c->jobs[shortq[i]]) == 0)
-            start(c, shortq[i], now, out, 1);
-    free(shortq);
+    if (ps.have_resv) set_reserved(c, 0);
+    for (uint32_t i = 0; i < ps.nshort; i++) {
+        job_t *j = &c->jobs[ps.shortq[i]];
+        /* starts since its visit may have used its user's or its tenant's room */
+        if (j->state != CL_JOB_PENDING) continue;
+        if (cl__user_blocked(c, j))
+            cl__pend(c, j, CL_PEND_QOS);
+        else if (cl__quota_check(c, j->tenant, cl__job_gpus(j)) != Q_OK)
+            cl__pend(c, j, CL_PEND_QUOTA);
+        else if (try_place(c, j) == 0)
+            cl__start(c, ps.shortq[i], now, out, 1);
+    }
+    free(ps.shortq);
     free(order);
     return out ? out->n - n0 : 0;
 }

@@ -9,7 +9,7 @@
 static const char usage_text[] =
     "usage: colossus sim [--preset NAME | --nodes N --gpus-per-node G] [--days D] [--seed S]\n"
     "       [--workload frontier|trace|mixed] [--trace FILE.csv [--trace-cluster NAME]\n"
-    "       [--trace-tenants cluster|none]]\n"
+    "       [--trace-tenants cluster|none | --tenants FILE.json]]\n"
     "       [--policy naive|colossus] [--queue fifo|backfill|fairshare]\n"
     "       [--detect-s S|per-class] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s "
     "S]\n"
@@ -30,7 +30,16 @@ static const char usage_text[] =
     "--replica-gpus 0 turns containment off (whole-job restarts); --stall-s is the global\n"
     "stall per contained failure (default: the detection time).\n"
     "--trace-tenants cluster makes each value of the trace's cluster column a tenant with\n"
-    "one share (fair share among them).\n"
+    "one share (fair share among them). --tenants FILE.json sets tenants up with the\n"
+    "scheduler's quotas, cohorts (borrowing, lending, reclaim), budgets and sub-tenants, each\n"
+    "taking the trace rows of its \"clusters\" (default: its name; the rest: the default\n"
+    "tenant):\n"
+    "  {\"budget_period_days\": 30, \"tenants\": [{\"name\": \"lab\", \"clusters\": "
+    "[\"cluster04\"],\n"
+    "   \"shares\": 2, \"quota_gpus\": 64, \"cohort\": \"research\", \"borrow_limit\": 32,\n"
+    "   \"lend_limit\": 16, \"budget_gpu_hours\": 5000, \"budget_stop\": false,\n"
+    "   \"preemptible\": true, \"parent\": \"org\"}, ...]}\n"
+    "and the JSON line gains per-tenant GPU-hours and borrowed GPU-hours.\n"
     "--json ends the output with one JSON line (docs/simulation.md): sim_s is the simulated\n"
     "period in seconds, elapsed_s the real seconds the run took (the only field that differs\n"
     "between two runs of the same flags).\n";
@@ -66,6 +75,7 @@ enum {
     O_TRACE,
     O_TRACE_CLUSTER,
     O_TRACE_TENANTS,
+    O_TENANTS,
     O_HOT,
     O_PLOT,
     O_JSON,
@@ -91,7 +101,8 @@ static const struct real_flag {
 
 /* What the command line said, before the policy's defaults are applied. */
 typedef struct sim_flags {
-    const char *preset, *workload, *policy, *queue, *trace, *trace_cluster, *plot;
+    const char *preset, *workload, *policy, *queue, *trace, *trace_cluster, *plot,
+        *tenants_file;
     bool json, tenants, ckpt_auto, detect_class, has_replica;
     int hot; /* -1: not given */
     uint32_t nodes, gpn;
@@ -124,6 +135,7 @@ static const struct option sim_opts[] = {
     {"trace", required_argument, 0, O_TRACE},
     {"trace-cluster", required_argument, 0, O_TRACE_CLUSTER},
     {"trace-tenants", required_argument, 0, O_TRACE_TENANTS},
+    {"tenants", required_argument, 0, O_TENANTS},
     {"hot-spares", required_argument, 0, O_HOT},
     {"plot", required_argument, 0, O_PLOT},
     {"json", no_argument, 0, O_JSON},
@@ -186,6 +198,9 @@ static int sim_opt(const cl_flags_t *f, sim_flags_t *fl, int o, const char *v)
         break;
     case O_TRACE_CLUSTER:
         fl->trace_cluster = v;
+        break;
+    case O_TENANTS:
+        fl->tenants_file = v;
         break;
     case O_PLOT:
         fl->plot = v;
@@ -259,6 +274,9 @@ static int sim_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
         return bad("--workload trace needs --trace FILE.csv%s", "");
     if (fl->trace_cluster && !fl->trace) return bad("--trace-cluster needs --trace%s", "");
     if (fl->tenants && !fl->trace) return bad("--trace-tenants needs --trace%s", "");
+    if (fl->tenants_file && !fl->trace) return bad("--tenants needs --trace%s", "");
+    if (fl->tenants_file && fl->tenants)
+        return bad("give --tenants FILE or --trace-tenants cluster, not both%s", "");
     if (!fl->preset && (fl->nodes == 0) != (fl->gpn == 0))
         return bad("give --nodes and --gpus-per-node together (or a --preset)%s", "");
     if (fl->real[O_DAYS] * 86400.0 < 1) return bad("--days is shorter than a second%s", "");
@@ -302,10 +320,20 @@ int cmd_sim(int argc, char **argv)
     if ((status = sim_config(&fl, &cfg)) != 0) return status;
     cl_trace_t trace;
     memset(&trace, 0, sizeof(trace));
+    cl_sim_tenants_t tenants;
+    memset(&tenants, 0, sizeof(tenants));
     cl_error_t err;
+    if (fl.tenants_file) {
+        if (cl_sim_tenants_load(fl.tenants_file, &tenants, &err)) {
+            fprintf(stderr, "colossus sim: %s\n", err.msg);
+            return 1;
+        }
+        cfg.tenants = &tenants;
+    }
     if (fl.trace) {
         if (cl_trace_load(fl.trace, fl.trace_cluster, &trace, &err)) {
             fprintf(stderr, "colossus sim: %s\n", err.msg);
+            cl_sim_tenants_free(&tenants);
             return 1;
         }
         cfg.trace = &trace;
@@ -313,6 +341,7 @@ int cmd_sim(int argc, char **argv)
     cl_sim_result_t res;
     int rc = cl_sim_run(&cfg, &res, &err);
     cl_trace_free(&trace);
+    cl_sim_tenants_free(&tenants);
     if (rc) {
         fprintf(stderr, "colossus sim: %s\n", err.msg);
         return 1;

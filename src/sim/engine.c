@@ -76,6 +76,12 @@ void cl__sim_clock_to(sim_t *s, double t)
     if (t <= s->now) return;
     double dt = t - s->now;
     s->alloc_gpu_s += dt * (double)s->alloc_gpus;
+    for (size_t i = 0; i < s->ntres; i++) {
+        cl_tenant_state_t st;
+        cl_tenant_state(s->cl, (uint32_t)i, s->now, &st);
+        s->tres[i].gpu_s += dt * (double)st.gpus_own;
+        s->tres[i].borrowed_gpu_s += dt * (double)st.borrowed;
+    }
     s->avail_gpu_s += dt * (double)(s->gpus - s->down_gpus);
     /* GPUs computing (for the plot); a contained frontier job computes nothing while stalled */
     double gp = dt * s->run_eff;
@@ -249,6 +255,7 @@ void cl__sim_decisions(sim_t *s, double t)
                     s->res.jobs_started++;
                     wait_record(s, t - j->submit);
                 }
+                if (j->tenant < s->ntres) s->tres[j->tenant].jobs_started++;
             }
             s->alloc_gpus += j->gpus;
             j->allocated = true;
@@ -271,6 +278,8 @@ void cl__sim_decisions(sim_t *s, double t)
         case CL_ACT_PREEMPT:
         case CL_ACT_REQUEUE:
             if (d->action == CL_ACT_REQUEUE) s->res.requeues++;
+            if (d->action == CL_ACT_PREEMPT && j->tenant < s->ntres)
+                s->tres[j->tenant].preemptions++;
             if (j->contained && j->phase == PH_RUN) j->rollbacks++;
             job_stop(s, j, t);
             j->phase = PH_PENDING;
@@ -522,6 +531,7 @@ int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier
     }
     spec.priority = frontier ? 100 : 0;
     spec.tenant = tenant;
+    spec.preemptible = s->preemptible && !frontier && s->preemptible[tenant];
     spec.max_restarts = UINT32_MAX;
     /* the user's estimate the backfill reservation uses: the run time plus an hour */
     spec.time_limit_s = isfinite(need) ? need + 3600.0 : 0;
@@ -534,6 +544,8 @@ int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier
     sim_job_t *j = job_new(s, id);
     if (!j) return -1;
     j->gpus = gpus;
+    j->tenant = tenant;
+    if (tenant < s->ntres) s->tres[tenant].jobs_submitted++;
     j->need = need;
     j->submit = t;
     j->first_start = -1;
@@ -561,6 +573,7 @@ static void on_finish(sim_t *s, sim_job_t *j, double t)
     j->allocated = false;
     s->useful_gpu_s += j->need * (double)j->gpus;
     s->res.jobs_completed++;
+    if (j->tenant < s->ntres) s->tres[j->tenant].jobs_completed++;
     s->jct_sum += t - j->submit;
     cl_error_t err;
     if (cl_job_finish(s->cl, j->id, true, t, &err)) refused(s, &err);

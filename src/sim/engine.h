@@ -15,6 +15,8 @@ enum {
     EV_REJOIN,  /* b = job, c = epoch: a contained replica is back */
     EV_ARRIVAL, /* b = trace index (trace) or 0 (mixed stream) */
     EV_SAMPLE,  /* plot sample */
+    EV_PERIOD,  /* a new budget period */
+    EV_WAKEUP,  /* the core asked for a pass then (cl_next_wakeup) */
 };
 
 enum { PH_PENDING, PH_DOWN, PH_RUN, PH_DONE };
@@ -23,7 +25,7 @@ typedef struct sim_job {
     cl_jobid_t id;
     bool live, frontier, contained, allocated;
     uint8_t phase;
-    uint32_t gpus;
+    uint32_t gpus, tenant;
     double need; /* work to do, s (INFINITY: the frontier job) */
     double work; /* committed work, s */
     double submit, first_start, run_t0;
@@ -73,10 +75,20 @@ typedef struct sim {
     bool need_sched, oom;
     cl_jobid_t frontier;
     /* mixed stream */
-    double mixed_rate;       /* arrivals per second */
-    uint32_t mixed_max_log2; /* largest job: 2^this nodes */
-    uint32_t *tenant_of;     /* trace cluster index -> core tenant (trace_tenants) */
+    double mixed_rate;            /* arrivals per second */
+    uint32_t mixed_max_log2;      /* largest job: 2^this nodes */
+    uint32_t *tenant_of;          /* trace cluster index -> core tenant (trace_tenants) */
+    bool *preemptible;            /* [core tenant]: its jobs are (tenants file) */
+    cl_sim_tenant_result_t *tres; /* [core tenant] (= res.tenants) */
+    size_t ntres;
+    double wake_at; /* the earliest EV_WAKEUP queued */
 } sim_t;
+
+/* tenants.c: the file's tenants in the core, and the trace clusters' map (tenant_of has
+ * nclusters entries, preemptible one per core tenant: n + 1). */
+int cl__sim_tenants_setup(cl_cluster_t *cl, const cl_sim_tenants_t *ts, char **clusters,
+                          size_t nclusters, uint32_t *tenant_of, bool *preemptible,
+                          cl_error_t *err);
 
 /* engine.c */
 int cl__sim_submit(sim_t *s, uint32_t gpus, double need, double t, bool frontier,

@@ -16,6 +16,22 @@ static const char *queue_name(cl_queue_policy_t q)
     return q == CL_POLICY_FIFO ? "fifo" : q == CL_POLICY_BACKFILL ? "backfill" : "fairshare";
 }
 
+/* A JSON string: quotes and backslashes escaped, control characters as \u00XX. */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
 /* Numbers are printed with fixed formats so that equal runs give equal bytes (elapsed_s,
  * the real time, apart). */
 void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
@@ -76,8 +92,24 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
     for (int i = 0; i < CL_FAIL_CLASSES; i++)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", cl_fail_classes[i].name,
                 (unsigned long long)r->class_failures[i]);
-    fprintf(f, "},\"jobs_failed\":%llu,\"core_refusals\":%llu}\n",
+    fprintf(f, "},\"jobs_failed\":%llu,\"core_refusals\":%llu",
             (unsigned long long)r->jobs_failed, (unsigned long long)r->core_refusals);
+    if (r->ntenants) {
+        fprintf(f, ",\"tenants\":[");
+        for (size_t i = 0; i < r->ntenants; i++) {
+            const cl_sim_tenant_result_t *t = &r->tenants[i];
+            fprintf(f, "%s{\"name\":", i ? "," : "");
+            json_string(f, t->name);
+            fprintf(f,
+                    ",\"gpu_hours\":%.1f,\"borrowed_gpu_hours\":%.1f,\"jobs_submitted\":%llu,"
+                    "\"jobs_started\":%llu,\"jobs_completed\":%llu,\"preemptions\":%llu}",
+                    t->gpu_s / 3600.0, t->borrowed_gpu_s / 3600.0,
+                    (unsigned long long)t->jobs_submitted, (unsigned long long)t->jobs_started,
+                    (unsigned long long)t->jobs_completed, (unsigned long long)t->preemptions);
+        }
+        fprintf(f, "]");
+    }
+    fprintf(f, "}\n");
 }
 
 /* The human summary `colossus sim` prints before the JSON line. */
@@ -107,6 +139,15 @@ void cl_sim_summary(FILE *f, const cl_sim_result_t *r)
                 "%.0f s, p99 wait %.0f s\n",
                 (unsigned long long)r->jobs_submitted, (unsigned long long)r->jobs_completed,
                 r->mean_jct_s, r->mean_wait_s, r->p99_wait_s);
+    for (size_t i = 0; i < r->ntenants; i++) {
+        const cl_sim_tenant_result_t *t = &r->tenants[i];
+        fprintf(f,
+                "tenant       %s: %.0f GPU-hours (%.0f borrowed), %llu jobs submitted, %llu "
+                "completed, %llu preemptions\n",
+                t->name, t->gpu_s / 3600.0, t->borrowed_gpu_s / 3600.0,
+                (unsigned long long)t->jobs_submitted, (unsigned long long)t->jobs_completed,
+                (unsigned long long)t->preemptions);
+    }
 }
 
 /* 1100000 -> "1,100,000" into buf (32 bytes) */

@@ -56,6 +56,8 @@ static void sim_free(sim_t *s)
     free(s->pend);
     free(s->waits);
     free(s->tenant_of);
+    free(s->preemptible);
+    free(s->res.tenants);
 }
 
 /* The next job of the mixed stream: 2^k nodes, k uniform (log-uniform sizes), run time
@@ -225,12 +227,24 @@ static int setup_trace(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
                      tr->v[i].line, tr->v[i].gpus, (unsigned long long)s->gpus);
             return -1;
         }
-    if (cfg->trace_tenants && tr->nclusters) {
+    if (cfg->tenants && cfg->trace_tenants) {
+        fail_msg(err, "give a tenants file or trace tenants by cluster, not both");
+        return -1;
+    }
+    if ((cfg->trace_tenants || cfg->tenants) && tr->nclusters) {
         s->tenant_of = calloc(tr->nclusters, sizeof(uint32_t));
         if (!s->tenant_of) {
             fail_msg(err, "out of memory");
             return -1;
         }
+    }
+    if (cfg->tenants) {
+        s->preemptible = calloc(cfg->tenants->n + 1, sizeof(bool));
+        if (!s->preemptible ||
+            cl__sim_tenants_setup(s->cl, cfg->tenants, tr->clusters, tr->nclusters,
+                                  s->tenant_of, s->preemptible, err))
+            return -1;
+    } else if (cfg->trace_tenants && tr->nclusters) {
         for (size_t i = 0; i < tr->nclusters; i++) {
             int ti = cl_tenant_add(s->cl, tr->clusters[i], 1.0, &e);
             if (ti < 0) {
@@ -241,9 +255,37 @@ static int setup_trace(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
             s->tenant_of[i] = (uint32_t)ti;
         }
     }
+    if (cfg->tenants || cfg->trace_tenants) { /* per-tenant figures for the report */
+        s->ntres = cl_tenant_count(s->cl);
+        s->res.tenants = s->tres = calloc(s->ntres, sizeof(cl_sim_tenant_result_t));
+        if (!s->tres) {
+            fail_msg(err, "out of memory");
+            return -1;
+        }
+        s->res.ntenants = s->ntres;
+        for (size_t i = 0; i < s->ntres; i++)
+            snprintf(s->tres[i].name, sizeof(s->tres[i].name), "%s",
+                     cl_tenant_name(s->cl, (uint32_t)i));
+    }
+    if (cfg->tenants && cfg->tenants->budget_period_s > 0 &&
+        cfg->tenants->budget_period_s <= s->end)
+        cl_eventq_push(&s->q, cfg->tenants->budget_period_s, EV_PERIOD, 0, 0, 0);
     if (tr->v[0].submit_s <= s->end)
         cl_eventq_push(&s->q, tr->v[0].submit_s, EV_ARRIVAL, 1, 0, 0);
     return 0;
+}
+
+/* A new budget period: every tenant's budget starts again (the driver owns the calendar). */
+static void budget_period(sim_t *s, double t)
+{
+    for (uint32_t i = 0; i < cl_tenant_count(s->cl); i++) {
+        cl_tenant_conf_t f;
+        cl_tenant_get(s->cl, i, &f);
+        if (f.budget_gpu_s > 0) cl_tenant_budget_set(s->cl, i, 0, t, NULL);
+    }
+    double next = t + s->cfg.tenants->budget_period_s;
+    if (next <= s->end) cl_eventq_push(&s->q, next, EV_PERIOD, 0, 0, 0);
+    s->need_sched = true;
 }
 
 /* Everything before the first event: the cluster, the workload, the first failure and the
@@ -349,6 +391,12 @@ static void pass(sim_t *s)
     if (dw > s->res.core_sched_max_s) s->res.core_sched_max_s = dw;
     s->res.sched_passes++;
     cl__sim_decisions(s, s->now);
+    /* a budget that stops its jobs runs out with no event: a pass then */
+    double w = cl_next_wakeup(s->cl, s->now);
+    if (w > s->now && w <= s->end && w < s->wake_at) {
+        cl_eventq_push(&s->q, w, EV_WAKEUP, 0, 0, 0);
+        s->wake_at = w;
+    }
 }
 
 /* O(cluster): the core's own consistency check, and the GPUs the simulator believes are
@@ -385,6 +433,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
         return -1;
     }
     s->cfg = *cfg;
+    s->wake_at = INFINITY;
     cl_eventq_init(&s->q);
     int rc = -1;
     if (setup(s, cfg, err)) goto out;
@@ -400,6 +449,11 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
                 goto out;
         } else if (e.type == EV_SAMPLE) {
             sample(s, e.t);
+        } else if (e.type == EV_PERIOD) {
+            budget_period(s, e.t);
+        } else if (e.type == EV_WAKEUP) {
+            if (e.t >= s->wake_at) s->wake_at = INFINITY;
+            s->need_sched = true;
         } else {
             cl__sim_handle(s, &e);
         }
@@ -420,6 +474,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     s->res.elapsed_s = (cl_now_ms() - t0) / 1e3;
     *res = s->res;
     s->res.samples = NULL;
+    s->res.tenants = NULL;
     rc = 0;
 out:
     free(s->res.samples);
@@ -434,4 +489,7 @@ void cl_sim_result_free(cl_sim_result_t *r)
     free(r->samples);
     r->samples = NULL;
     r->nsamples = 0;
+    free(r->tenants);
+    r->tenants = NULL;
+    r->ntenants = 0;
 }

@@ -127,6 +127,34 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
 int cl_trace_load(const char *path, const char *cluster, cl_trace_t *out, cl_error_t *err);
 void cl_trace_free(cl_trace_t *t);
 
+/* ---------------------------------------------------------------- tenants ---------------
+ * `--tenants FILE`: {"budget_period_days": D, "tenants": [{"name": N, "clusters": [C...],
+ * "parent": P, "shares": S, "quota_gpus": G, "cohort": "name", "borrow_limit": G,
+ * "lend_limit": G, "budget_gpu_hours": H, "budget_stop": bool, "preemptible": bool}, ...]}.
+ * A tenant takes the trace's rows whose cluster column is one of its clusters (default: its
+ * own name); other rows go to the default tenant. GPU figures null or absent: none. */
+typedef struct cl_sim_tenant {
+    char *name, *parent, *cohort; /* parent, cohort: NULL for none */
+    cl_tenant_conf_t conf; /* parent: index into the file's list; cohort: 1, 2... by name */
+    bool preemptible;      /* its jobs may be preempted (by priority or reclaim) */
+    char **clusters;
+    size_t nclusters;
+} cl_sim_tenant_t;
+
+typedef struct cl_sim_tenants {
+    char *file; /* for messages */
+    cl_sim_tenant_t *v;
+    size_t n;
+    uint32_t ncohorts;
+    double budget_period_s; /* budgets start again every period; 0: one grant for the run */
+} cl_sim_tenants_t;
+
+/* Parse (errors "FILE: what is wrong", nothing to free on failure); caller frees. */
+int cl_sim_tenants_parse(const char *text, size_t len, const char *file, cl_sim_tenants_t *out,
+                         cl_error_t *err);
+int cl_sim_tenants_load(const char *path, cl_sim_tenants_t *out, cl_error_t *err);
+void cl_sim_tenants_free(cl_sim_tenants_t *ts);
+
 /* ----------------------------------------------------------------- engine --------------- */
 typedef enum cl_sim_workload {
     CL_WL_FRONTIER,
@@ -145,8 +173,9 @@ typedef struct cl_sim_config {
     double days;
     uint64_t seed;
     cl_sim_workload_t workload;
-    const cl_trace_t *trace; /* CL_WL_TRACE (caller owns) */
-    bool trace_tenants;      /* each cluster of the trace is a tenant with one share */
+    const cl_trace_t *trace;         /* CL_WL_TRACE (caller owns) */
+    bool trace_tenants;              /* each cluster of the trace is a tenant with one share */
+    const cl_sim_tenants_t *tenants; /* or these tenants (trace workload; caller owns) */
     cl_sim_policy_t policy;
     cl_queue_policy_t queue;
     double detect_s; /* < 0: per failure class (colossus) */
@@ -175,6 +204,13 @@ typedef struct cl_sim_sample {
     uint32_t failures;    /* since the previous sample */
 } cl_sim_sample_t;
 
+typedef struct cl_sim_tenant_result {
+    char name[65];
+    double gpu_s;          /* its own jobs' allocated GPU-time */
+    double borrowed_gpu_s; /* GPU-time beyond its nominal quota (a top-level tenant) */
+    uint64_t jobs_submitted, jobs_started, jobs_completed, preemptions;
+} cl_sim_tenant_result_t;
+
 typedef struct cl_sim_result {
     uint64_t gpus, nodes;
     double days;
@@ -201,6 +237,8 @@ typedef struct cl_sim_result {
     uint64_t class_failures[CL_FAIL_CLASSES];
     cl_sim_sample_t *samples;
     size_t nsamples;
+    cl_sim_tenant_result_t *tenants; /* with trace_tenants or tenants: one per core tenant */
+    size_t ntenants;
 } cl_sim_result_t;
 
 /* Run a simulation. Returns 0, or -1 with err filled (bad configuration, core refusal). */

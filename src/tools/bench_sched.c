@@ -164,6 +164,76 @@ static int placement_latency(cl_cluster_t *c, uint32_t gpus, int n, uint64_t *rn
     return got;
 }
 
+/* Tenants as a service: 4 cohorts of 4, each tenant with a nominal quota of 1/16 of the
+ * GPUs, borrowing and lending up to half of it; tenant 4's budget spent; 64 users with a
+ * running limit. Returns 0, or -1 if the core refused (it must not). */
+static int configure_quotas(cl_cluster_t *c)
+{
+    uint64_t q = cl_topo_gpus(cl_cluster_topo(c)) / 16;
+    for (uint32_t t = 1; t <= 16; t++) {
+        cl_tenant_conf_t f;
+        cl_error_t err;
+        cl_tenant_get(c, t, &f);
+        f.quota_gpus = q;
+        f.cohort = (t - 1) / 4 + 1;
+        f.borrow_limit = q / 2;
+        f.lend_limit = q / 2;
+        if (t == 4) f.budget_gpu_s = 1;
+        if (cl_tenant_set(c, t, &f, &err) < 0 || cl_tenant_budget_set(c, t, 0, 0, &err) < 0) {
+            fprintf(stderr, "colossus bench: %s\n", err.msg);
+            return -1;
+        }
+    }
+    for (uint32_t u = 1; u <= 64; u++)
+        cl_user_limit_set(c, u, 5000, NULL);
+    return 0;
+}
+
+/* The long pass again, under quotas; then every pending job's reason, timed. */
+static double quota_pass(const bopt_t *o, uint64_t *rng, size_t *started, double *reason_ns)
+{
+    cl_cluster_t *c = make_cluster(o, o->nodes, NULL);
+    if (!c || configure_quotas(c) < 0) {
+        cl_cluster_destroy(c);
+        return -1;
+    }
+    uint32_t nodes = cl_topo_nodes(cl_cluster_topo(c)),
+             gpn = cl_topo_gpus_per_node(cl_cluster_topo(c));
+    cl_decisions_t d = {0};
+    cl_schedule(c, 1, &d); /* tenant 4's budget is spent from here on */
+    load_cluster(c, 0.95, rng, 20);
+    cl_job_spec_t s;
+    for (uint64_t i = 0; i < o->pending; i++) {
+        spec_for(&s, sample_gpus(rng), gpn, rng);
+        if (s.nodes > nodes) s.nodes = nodes;
+        s.user = 1 + (uint32_t)cl_rand_below(rng, 64);
+        cl_job_submit(c, &s, 30, NULL, NULL);
+    }
+    cl_decisions_clear(&d);
+    double t0 = cl_now_ms();
+    *started = cl_schedule(c, 40, &d);
+    double ms = cl_now_ms() - t0;
+    uint64_t n = 0, counts[CL_PEND_NODES + 1] = {0};
+    t0 = cl_now_ms();
+    for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
+        cl_pending_t p;
+        cl_job_pending(c, id, &p);
+        counts[p.why]++;
+        n++;
+    }
+    *reason_ns = n ? (cl_now_ms() - t0) * 1e6 / (double)n : 0;
+    if (!o->json) {
+        printf("pass under quotas: %.0f ms (%zu started); pending reasons:", ms, *started);
+        for (int w = CL_PEND_NEW; w <= CL_PEND_NODES; w++)
+            if (counts[w])
+                printf(" %s %llu,", cl_pend_name((cl_pend_t)w), (unsigned long long)counts[w]);
+        printf(" read at %.0f ns a job (with the walk over ids)\n", *reason_ns);
+    }
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+    return ms;
+}
+
 /* Per-decision cost on a machine of `nodes`: a mix of single-node jobs and 8-GPU gangs at
  * the same load. Returns mean microseconds per decision. */
 static double decision_cost(const bopt_t *o, uint32_t nodes)
@@ -186,7 +256,8 @@ static void usage(FILE *f)
             "usage: colossus bench sched [--preset NAME] [--nodes N] [--gpus-per-node G]\n"
             "                            [--pending N] [--load F] [--seed S] [--json]\n"
             "The scheduling core at Colossus 2 scale: pass throughput, placement latency by\n"
-            "gang size on a loaded machine, one pass over a long queue, per-decision cost.\n"
+            "gang size on a loaded machine, one pass over a long queue (also under tenants'\n"
+            "quotas and cohorts), pending reasons, per-decision cost.\n"
             "  --preset NAME           colossus2 (default), hgx or nvl72\n"
             "  --nodes N               nodes of the preset, 1..100000000\n"
             "  --gpus-per-node G       1..%d\n"
@@ -329,6 +400,11 @@ static int bench_sched(int argc, char **argv)
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
 
+    /* 3b. The same under tenants' quotas, cohorts, a spent budget and users' limits. */
+    size_t qstarted = 0;
+    double reason_ns = 0, quota_ms = quota_pass(&o, &rng, &qstarted, &reason_ns);
+    if (quota_ms < 0) return 1;
+
     /* 4. Scaling: the same per-decision work on 1/100 of the machine. */
     double big = decision_cost(&o, nodes),
            small = decision_cost(&o, nodes / 100 ? nodes / 100 : 1);
@@ -347,11 +423,12 @@ static int bench_sched(int argc, char **argv)
     printf("{\"preset\":\"%s\",\"nodes\":%u,\"gpus\":%llu,\"pending_jobs\":%llu,"
            "\"build_ms\":%.1f,\"rss_mb\":%.1f,\"decisions_per_s\":%.0f,"
            "\"p50_us_8\":%.2f,\"p99_us_8\":%s,\"p99_us_1024\":%s,\"p99_us_16384\":%s,"
-           "\"p99_us_131072\":%s,\"pass_ms\":%.1f,\"scaling_ratio\":%.3f,"
+           "\"p99_us_131072\":%s,\"pass_ms\":%.1f,\"pass_ms_quota\":%.1f,"
+           "\"reason_ns\":%.1f,\"scaling_ratio\":%.3f,"
            "\"decision_us_full\":%.3f,\"decision_us_1pct\":%.3f}\n",
            o.preset, nodes, (unsigned long long)nodes * gpn,
            (unsigned long long)st.jobs_pending, build_ms, rss, dps, p50[0], lat[0], lat[1],
-           lat[2], lat[3], pass_ms, ratio, big, small);
+           lat[2], lat[3], pass_ms, quota_ms, reason_ns, ratio, big, small);
     return 0;
 }
 

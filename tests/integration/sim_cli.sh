@@ -141,4 +141,39 @@ for q, d in r.items():
     assert d["queue"] == q and d["ettr"] is None
 assert r["fifo"]["mean_wait_s"] >= r["backfill"]["mean_wait_s"], r
 PYEOF
+# --- tenants: quotas, a cohort and a budget from a file; per-tenant figures in the JSON
+expect_err 2 "--tenants needs --trace" --tenants x.json
+expect_err 2 "give --tenants FILE or --trace-tenants cluster, not both" --workload trace \
+    --trace "$tmp/t.csv" --tenants x.json --trace-tenants cluster
+expect_err 1 "$tmp/none.json: No such file or directory" --workload trace --trace "$tmp/t.csv" \
+    --tenants "$tmp/none.json"
+printf '{"tenants": [{"name": "a", "quota": 8}]}' >"$tmp/bad.json"
+expect_err 1 "colossus sim: $tmp/bad.json: tenant 'a': unknown key 'quota'" --workload trace \
+    --trace "$tmp/t.csv" --tenants "$tmp/bad.json"
+cat >"$tmp/ten.json" <<'JSONEOF'
+{"budget_period_days": 2,
+ "tenants": [{"name": "one", "clusters": ["c1"], "quota_gpus": 8, "cohort": "k",
+              "preemptible": true},
+             {"name": "two", "clusters": ["c2"], "quota_gpus": 24, "cohort": "k",
+              "budget_gpu_hours": 10, "budget_stop": true}]}
+JSONEOF
+"$BIN" sim --nodes 4 --gpus-per-node 8 --days 10 --workload trace --trace "$tmp/t.csv" \
+    --tenants "$tmp/ten.json" --failure-scale 0 --json >"$tmp/ten.out" 2>/dev/null
+grep -q "^tenant       one: " "$tmp/ten.out" && fail "--json printed the summary"
+"$PY" - "$tmp/ten.out" <<'PYEOF'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+t = {x["name"]: x for x in d["tenants"]}
+assert sorted(t) == ["default", "one", "two"], t
+for x in t.values():
+    assert 0 <= x["borrowed_gpu_hours"] <= x["gpu_hours"], x
+assert t["one"]["jobs_submitted"] == 200 and t["two"]["jobs_submitted"] == 200, t
+assert t["one"]["borrowed_gpu_hours"] > 0, t     # it borrows two's idle quota
+assert t["two"]["gpu_hours"] <= 5 * 10 + 0.1, t  # five periods of a 10 GPU-hour budget
+assert t["default"]["jobs_submitted"] == 0
+assert d["core_refusals"] == 0
+PYEOF
+"$BIN" sim --nodes 4 --gpus-per-node 8 --days 10 --workload trace --trace "$tmp/t.csv" \
+    --tenants "$tmp/ten.json" --failure-scale 0 2>/dev/null | grep -q "^tenant       one: " ||
+    fail "the summary lacks the tenants"
 echo "sim_cli: ok"

@@ -1,6 +1,8 @@
 /* test_core_random.c - 100,000s of random events (submit, cancel, finish, node and GPU
- * failure, recovery, drain) checked after every step against a reference model of GPU
- * ownership written here, independently of the core. */
+ * failure, recovery, drain, budget periods, reclaim probes) checked after every step
+ * against a reference model of GPU ownership, tenants' quotas, cohorts, budgets and users'
+ * limits written here, independently of the core. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,8 +14,29 @@ typedef struct mjob {
     uint8_t state; /* cl_job_state_t; 0 also = unknown when !used */
     uint8_t used, preempt;
     uint32_t nn, k, max_sw, max_restarts, restarts, incarnation;
-    double limit;
+    uint32_t tenant, user;
+    double limit, start;
 } mjob_t;
+
+/* The tenants of the run (fractions of the cluster's GPUs): the default tenant; a and b in
+ * cohort 1 (a borrows at most 20% and lends at most 6%; b, with a third of the jobs, half
+ * of them preemptible, borrows freely, lends at most 5%, and has a budget that stops its
+ * jobs); c alone with a budget that does not; s a sub-tenant of a with its own cap. */
+#define NT 5
+#define NU 4
+#define UNL CL_UNLIMITED
+static const struct mten {
+    int parent;
+    double quota, borrow, lend; /* fractions; < 0: unlimited */
+    uint32_t cohort;
+    double budget; /* GPU-seconds per GPU of the cluster; 0: none */
+    bool stop;
+} mten[NT] = {
+    {-1, -1, -1, -1, 0, 0, false},     {-1, 0.12, 0.2, 0.06, 1, 0, false},
+    {-1, 0.1, -1, 0.05, 1, 700, true}, {-1, 0.2, -1, -1, 0, 400, false},
+    {1, 0.06, -1, -1, 0, 0, false},
+};
+static const uint32_t ulimit[NU] = {0, 3, 2, 0}; /* users' running limits; 0: none */
 
 typedef struct model {
     cl_cluster_t *c;
@@ -29,6 +52,14 @@ typedef struct model {
     double now;
     uint64_t events, starts, restarts, requeues, fails, preempts, backfills, resv;
     uint64_t digest; /* FNV-1a over every decision, for the determinism test */
+    /* tenants and users */
+    uint64_t quota[NT], borrow[NT], lend[NT], gpus;
+    double budget[NT], bused[NT];
+    uint64_t own[NT]; /* GPUs of each tenant's running jobs */
+    uint32_t urun[NU];
+    cl_jobid_t probe;
+    uint64_t probes, reclaims, budget_stops, refused, why[CL_PEND_NODES + 1];
+    int pass_preempted; /* the last pass stopped jobs (quota can have gone down) */
 } model_t;
 
 static uint64_t rnd(model_t *m, uint64_t n)
@@ -51,8 +82,11 @@ static void live_del(model_t *m, cl_jobid_t id)
 }
 
 /* A job reached an end state: check the core agrees once, then stop watching it. */
+static void m_run(model_t *m, cl_jobid_t id, int on);
+
 static void ended(model_t *m, cl_jobid_t id, cl_job_state_t st)
 {
+    if (m->jobs[id].state == CL_JOB_RUNNING) m_run(m, id, 0);
     m->jobs[id].state = (uint8_t)st;
     live_del(m, id);
     cl_job_info_t ji;
@@ -63,6 +97,131 @@ static void ended(model_t *m, cl_jobid_t id, cl_job_state_t st)
         fail_msg("ended job %llu holds an allocation", (unsigned long long)id);
     if (cl_job_forget(m->c, id) < 0)
         fail_msg("cannot forget ended job %llu", (unsigned long long)id);
+}
+
+/* ------------------------------------------------------------ tenants' model */
+static uint32_t top_of(uint32_t t)
+{
+    return mten[t].parent < 0 ? t : (uint32_t)mten[t].parent;
+}
+
+static uint64_t tree(const model_t *m, const uint64_t *own, uint32_t t)
+{
+    uint64_t g = own[t];
+    for (uint32_t s = 0; s < NT; s++)
+        if (mten[s].parent == (int)t) g += own[s];
+    return g;
+}
+
+static void tenants_init(model_t *m)
+{
+    m->gpus = (uint64_t)m->nodes * m->gpn;
+#define FRAC(f) ((f) < 0 ? UNL : (uint64_t)((f) * (double)m->gpus))
+    for (uint32_t t = 0; t < NT; t++) {
+        if (t) {
+            char nm[16];
+            snprintf(nm, sizeof(nm), "t%u", t);
+            assert_int_equal(cl_tenant_add(m->c, nm, 1 + t, NULL), (int)t);
+        }
+        m->quota[t] = FRAC(mten[t].quota);
+        m->borrow[t] = FRAC(mten[t].borrow);
+        m->lend[t] = FRAC(mten[t].lend);
+        m->budget[t] = mten[t].budget * (double)m->gpus;
+        cl_tenant_conf_t f;
+        cl_tenant_get(m->c, t, &f);
+        f.parent = mten[t].parent;
+        f.quota_gpus = m->quota[t];
+        f.borrow_limit = m->borrow[t];
+        f.lend_limit = m->lend[t];
+        f.cohort = mten[t].cohort;
+        f.budget_gpu_s = m->budget[t];
+        f.budget_stop = mten[t].stop;
+        cl_error_t err;
+        if (cl_tenant_set(m->c, t, &f, &err) < 0) fail_msg("tenant %u: %s", t, err.msg);
+    }
+    for (uint32_t u = 1; u < NU; u++)
+        assert_int_equal(cl_user_limit_set(m->c, u, ulimit[u], NULL), 0);
+#undef FRAC
+}
+
+/* The rules as the issue states them, over the model's own counts: t (and its parent)
+ * within nominal quota, or in a cohort borrowing at most its limit, with the cohort's
+ * total borrowed never above its total lendable (min(lend limit, idle quota)). */
+static int quota_ok(const model_t *m, const uint64_t *own, uint32_t t, uint64_t g)
+{
+    uint32_t T = top_of(t);
+    if (T != t && m->quota[t] != UNL && own[t] + g > m->quota[t]) return 0;
+    if (m->quota[T] == UNL) return 1;
+    uint64_t u = tree(m, own, T) + g;
+    if (!mten[T].cohort) return u <= m->quota[T];
+    if (m->borrow[T] != UNL && u > m->quota[T] + m->borrow[T]) return 0;
+    uint64_t borrowed = 0, lendable = 0;
+    for (uint32_t x = 0; x < NT; x++) {
+        if (mten[x].parent >= 0 || mten[x].cohort != mten[T].cohort) continue;
+        uint64_t ux = tree(m, own, x) + (x == T ? g : 0), q = m->quota[x];
+        uint64_t idle = ux < q ? q - ux : 0, l = m->lend[x] < idle ? m->lend[x] : idle;
+        borrowed += ux > q ? ux - q : 0;
+        lendable += l;
+    }
+    return borrowed <= lendable;
+}
+
+/* The most GPUs a job of t could ever hold (submit refuses more). */
+static uint64_t quota_max(const model_t *m, uint32_t t)
+{
+    uint32_t T = top_of(t);
+    uint64_t mx = m->quota[T];
+    if (mx != UNL && mten[T].cohort) {
+        uint64_t others = 0;
+        for (uint32_t x = 0; x < NT; x++)
+            if (x != T && mten[x].parent < 0 && mten[x].cohort == mten[T].cohort)
+                others += m->lend[x] < m->quota[x] ? m->lend[x] : m->quota[x];
+        mx += m->borrow[T] < others ? m->borrow[T] : others;
+    }
+    return T != t && m->quota[t] < mx ? m->quota[t] : mx;
+}
+
+/* Budget spent (own or parent's), with a margin for rounding: 1 surely, 0 surely not,
+ * -1 too close to tell. */
+static int spent(const model_t *m, uint32_t t)
+{
+    int r = 0;
+    for (uint32_t x = t;; x = (uint32_t)mten[x].parent) {
+        double b = m->budget[x], tol = 1e-6 * b;
+        if (b > 0 && m->bused[x] >= b + tol) return 1;
+        if (b > 0 && m->bused[x] > b - tol) r = -1;
+        if (mten[x].parent < 0) return r;
+    }
+}
+
+static void m_run(model_t *m, cl_jobid_t id, int on)
+{
+    mjob_t *j = &m->jobs[id];
+    uint64_t g = (uint64_t)j->nn * j->k;
+    if (on) {
+        m->own[j->tenant] += g;
+        m->urun[j->user]++;
+        j->start = m->now;
+    } else {
+        m->own[j->tenant] -= g;
+        m->urun[j->user]--;
+    }
+}
+
+/* A start keeps every rule: quotas and borrowing, budgets, users' limits. */
+static void check_start(model_t *m, cl_jobid_t id)
+{
+    mjob_t *j = &m->jobs[id];
+    uint32_t t = j->tenant, T = top_of(t);
+    if (!quota_ok(m, m->own, t, 0))
+        fail_msg("event %llu: job %llu of t%u started over quota (t%u holds %llu of %llu)",
+                 (unsigned long long)m->events, (unsigned long long)id, t, T,
+                 (unsigned long long)tree(m, m->own, T), (unsigned long long)m->quota[T]);
+    if (spent(m, t) == 1)
+        fail_msg("event %llu: job %llu of t%u started with its budget spent",
+                 (unsigned long long)m->events, (unsigned long long)id, t);
+    if (j->user && ulimit[j->user] && m->urun[j->user] > ulimit[j->user])
+        fail_msg("user %u runs %u jobs, limit %u", j->user, m->urun[j->user], ulimit[j->user]);
 }
 
 static void free_job(model_t *m, cl_jobid_t id)
@@ -142,6 +301,8 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
             for (size_t q = 0; q < n; q++)
                 take(m, x.job, &a[q]);
             j->state = CL_JOB_RUNNING;
+            m_run(m, x.job, 1);
+            check_start(m, x.job);
             if (x.incarnation != j->incarnation + 1)
                 fail_msg("job %llu incarnation %u after %u", (unsigned long long)x.job,
                          x.incarnation, j->incarnation);
@@ -182,11 +343,18 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
                 if (j->restarts >= j->max_restarts) fail_msg("requeue past max restarts");
                 j->restarts++;
                 m->requeues++;
+            } else if (!j->preempt) { /* only a spent budget stops those */
+                if (spent(m, j->tenant) == 0 ||
+                    !(mten[j->tenant].stop || mten[top_of(j->tenant)].stop))
+                    fail_msg("preempted job %llu that is not preemptible",
+                             (unsigned long long)x.job);
+                m->budget_stops++;
             } else {
-                if (!j->preempt) fail_msg("preempted a job that is not preemptible");
                 m->preempts++;
             }
+            m->pass_preempted |= x.action == CL_ACT_PREEMPT;
             free_job(m, x.job);
+            m_run(m, x.job, 0);
             j->state = CL_JOB_PENDING;
             break;
         case CL_ACT_FAIL:
@@ -289,6 +457,133 @@ static void verify_backfill(model_t *m)
         fail_msg("reserved job is not pending");
 }
 
+/* After a pass: every pending job has a reason the model agrees with; a spent budget that
+ * stops has stopped everything; the next wake-up is when the stopping budget runs out. */
+static void verify_after_pass(model_t *m)
+{
+    cl_reservation_t rv;
+    cl_reservation_get(m->c, &rv);
+    for (uint32_t li = 0; li < m->nlive; li++) {
+        cl_jobid_t id = m->live[li];
+        mjob_t *j = &m->jobs[id];
+        cl_pending_t p;
+        assert_int_equal(cl_job_pending(m->c, id, &p), 0);
+        if (j->state != CL_JOB_PENDING) {
+            if (p.why != CL_PEND_NONE)
+                fail_msg("running job %llu has a pending reason", (unsigned long long)id);
+            continue;
+        }
+        if (p.why == CL_PEND_NONE || p.why == CL_PEND_NEW || p.why > CL_PEND_NODES)
+            fail_msg("event %llu: pending job %llu has reason %d after a pass",
+                     (unsigned long long)m->events, (unsigned long long)id, p.why);
+        m->why[p.why]++;
+        uint64_t g = (uint64_t)j->nn * j->k;
+        int bad = 0;
+        switch (p.why) {
+        case CL_PEND_RESERVED:
+            bad = p.job != id || rv.job != id || p.until != rv.shadow;
+            break;
+        case CL_PEND_HELD:
+            bad = !rv.job || p.job != rv.job || p.until != rv.shadow;
+            break;
+        case CL_PEND_BUDGET:
+            bad = spent(m, j->tenant) == 0;
+            break;
+        case CL_PEND_QOS:
+            bad = !j->user || !ulimit[j->user] ||
+                  (!m->pass_preempted && m->urun[j->user] < ulimit[j->user]);
+            break;
+        case CL_PEND_QUOTA: /* quotas are nominal: whatever capacity is lost, it must not fit */
+            bad = !m->pass_preempted && quota_ok(m, m->own, j->tenant, g);
+            break;
+        default:
+            break;
+        }
+        if (bad)
+            fail_msg("event %llu: job %llu of t%u (%llu GPUs, user %u) pends with '%s' wrongly",
+                     (unsigned long long)m->events, (unsigned long long)id, j->tenant,
+                     (unsigned long long)g, j->user, cl_pend_name(p.why));
+    }
+    cl_time_t w = cl_next_wakeup(m->c, m->now);
+    uint64_t t2 = tree(m, m->own, 2);
+    if (spent(m, 2) == 1 && t2)
+        fail_msg("t2's budget is spent and it still runs %llu GPUs", (unsigned long long)t2);
+    if (!t2 && w != CL_TIME_INF) fail_msg("a wake-up with no stopping budget running");
+    if (t2 && spent(m, 2) == 0) {
+        double want = m->now + (m->budget[2] - m->bused[2]) / (double)t2;
+        if (fabs(w - want) > 1e-6 * (1 + want - m->now))
+            fail_msg("next wake-up %.6f, the budget runs out at %.6f", w, want);
+    }
+}
+
+/* A lender asks for part of its own nominal quota (the highest priority, one node): when
+ * a node has room and the borrowers' preemptible jobs would give back enough quota, it
+ * starts in this very pass. The model counts the least a reclaim gives back: each borrower
+ * down to its quota, or all its preemptible GPUs if fewer. */
+static void probe(model_t *m, cl_decisions_t *d)
+{
+    if (m->probe && m->jobs[m->probe].state <= CL_JOB_RUNNING) {
+        assert_int_equal(cl_job_cancel(m->c, m->probe, m->now, NULL), 0);
+        free_job(m, m->probe);
+        ended(m, m->probe, CL_JOB_CANCELLED);
+    }
+    m->probe = 0;
+    uint32_t L = rnd(m, 4) ? 1 : 2, k = 1 + (uint32_t)rnd(m, m->gpn);
+    uint64_t tl = tree(m, m->own, L);
+    if (spent(m, L) != 0 || tl >= m->quota[L] || m->nlive >= 200 || m->maxid + 1 >= MAXJ)
+        return;
+    if (k > m->quota[L] - tl) k = (uint32_t)(m->quota[L] - tl);
+    uint64_t own[NT], pre[NT] = {0};
+    memcpy(own, m->own, sizeof(own));
+    for (uint32_t li = 0; li < m->nlive; li++) {
+        mjob_t *j = &m->jobs[m->live[li]];
+        if (j->state == CL_JOB_RUNNING && j->preempt) pre[j->tenant] += (uint64_t)j->nn * j->k;
+    }
+    int reclaim = !quota_ok(m, own, L, k);
+    for (uint32_t b = 0; b < NT; b++) {
+        uint32_t B = top_of(b);
+        if (B == L || !mten[B].cohort) continue;
+        uint64_t tb = tree(m, own, B), give = tb > m->quota[B] ? tb - m->quota[B] : 0;
+        own[b] -= give < pre[b] ? give : pre[b];
+    }
+    int room = 0;
+    for (cl_nodeid_t n = 0; n < m->nodes && !room; n++) {
+        cl_node_info_t ni;
+        cl_node_get(m->c, n, &ni);
+        room =
+            ni.state == CL_NODE_UP && !ni.spare && (uint32_t)__builtin_popcountll(ni.free) >= k;
+    }
+    int can = room && quota_ok(m, own, L, k);
+    cl_job_spec_t s = {.nodes = 1, .gpus_per_node = k, .tenant = L, .priority = 10};
+    cl_jobid_t id;
+    if (cl_job_submit(m->c, &s, m->now, &id, NULL) < 0) fail_msg("probe refused");
+    m->jobs[id] = (mjob_t){.state = CL_JOB_PENDING, .used = 1, .nn = 1, .k = k, .tenant = L};
+    m->maxid = id;
+    live_add(m, id);
+    m->probe = id;
+    m->pass_preempted = 0;
+    cl_schedule(m->c, m->now, d);
+    apply(m, d, 0);
+    verify_after_pass(m);
+    m->probes++;
+    if (!can) return;
+    if (m->jobs[id].state != CL_JOB_RUNNING)
+        fail_msg("event %llu: lender t%u asked for %u of its quota, reclaim could give it, "
+                 "and it did not start",
+                 (unsigned long long)m->events, L, k);
+    m->reclaims += reclaim;
+}
+
+/* A new budget period for the tenants that have one. */
+static void budget_period(model_t *m)
+{
+    for (uint32_t t = 0; t < NT; t++)
+        if (m->budget[t] > 0) {
+            assert_int_equal(cl_tenant_budget_set(m->c, t, 0, m->now, NULL), 0);
+            m->bused[t] = 0;
+        }
+}
+
 static cl_jobid_t pick(model_t *m, int running_only)
 {
     for (int tries = 0; tries < 20 && m->nlive; tries++) {
@@ -310,28 +605,39 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
     m.jobs = calloc(MAXJ, sizeof(mjob_t));
     m.live = calloc(MAXJ, sizeof(cl_jobid_t));
     m.pos = calloc(MAXJ, sizeof(uint32_t));
-    for (int t = 0; t < 3; t++) {
-        char nm[16];
-        snprintf(nm, sizeof(nm), "t%d", t);
-        cl_tenant_add(c, nm, 1 + t, NULL);
-    }
+    tenants_init(&m);
     cl_decisions_t d = {0};
     for (m.events = 0; m.events < nevents; m.events++) {
-        m.now += (double)rnd(&m, 30);
-        uint64_t r = rnd(&m, 100);
+        double dt = (double)rnd(&m, 30);
+        for (uint32_t t = 0; t < NT; t++)
+            m.bused[t] += (double)tree(&m, m.own, t) * dt;
+        m.now += dt;
+        uint64_t r = rnd(&m, 100), r2 = rnd(&m, 1000);
         cl_decisions_clear(&d);
-        if (r < 30 && m.nlive < 150 && m.maxid + 1 < MAXJ) {
+        if (r2 < 3) {
+            budget_period(&m);
+        } else if (r2 < 8) {
+            probe(&m, &d);
+        } else if (r < 30 && m.nlive < 150 && m.maxid + 1 < MAXJ) {
             cl_job_spec_t s = {0};
             s.nodes = 1 + (uint32_t)(rnd(&m, 4) ? rnd(&m, 3) : rnd(&m, m.nodes / 2));
             s.gpus_per_node = 1 + (uint32_t)rnd(&m, m.gpn);
             s.priority = (int32_t)rnd(&m, 4);
-            s.tenant = (uint32_t)rnd(&m, 4);
-            s.preemptible = rnd(&m, 5) == 0;
+            static const uint8_t pick_tenant[20] = {0, 0, 0, 0, 2, 2, 2, 2, 2, 2,
+                                                    2, 1, 1, 1, 1, 1, 3, 3, 4, 4};
+            s.tenant = pick_tenant[rnd(&m, 20)];
+            s.user = (uint32_t)rnd(&m, NU);
+            s.preemptible = rnd(&m, 5) == 0 || (s.tenant == 2 && rnd(&m, 2));
             s.time_limit_s = rnd(&m, 5) ? 10.0 + (double)rnd(&m, 2000) : 0;
             s.max_switches = rnd(&m, 4) ? 0 : 1 + (uint32_t)rnd(&m, 3);
             s.max_restarts = (uint32_t)rnd(&m, 4);
             cl_jobid_t id;
-            if (cl_job_submit(c, &s, m.now, &id, NULL) == 0) {
+            int ok = cl_job_submit(c, &s, m.now, &id, NULL) == 0;
+            if (ok != ((uint64_t)s.nodes * s.gpus_per_node <= quota_max(&m, s.tenant)))
+                fail_msg("job of %u GPUs for t%u %s", s.nodes * s.gpus_per_node, s.tenant,
+                         ok ? "accepted over its quota and borrowing" : "refused");
+            m.refused += !ok;
+            if (ok) {
                 mjob_t *j = &m.jobs[id];
                 *j = (mjob_t){.state = CL_JOB_PENDING,
                               .used = 1,
@@ -340,6 +646,8 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
                               .k = s.gpus_per_node,
                               .max_sw = s.max_switches,
                               .max_restarts = s.max_restarts,
+                              .tenant = s.tenant,
+                              .user = s.user,
                               .limit = s.time_limit_s};
                 m.maxid = id;
                 live_add(&m, id);
@@ -393,9 +701,11 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
                 free_job(&m, ex[i]);
                 ended(&m, ex[i], CL_JOB_FAILED);
             }
+            m.pass_preempted = 0;
             cl_schedule(c, m.now, &d);
             apply(&m, &d, 0);
             verify_backfill(&m);
+            verify_after_pass(&m);
         }
         verify(&m);
     }
@@ -405,9 +715,21 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
            (unsigned long long)m.restarts, (unsigned long long)m.requeues,
            (unsigned long long)m.fails, (unsigned long long)m.preempts,
            (unsigned long long)m.resv, (unsigned long long)m.backfills);
+    printf("  %llu probes (%llu by reclaim), %llu budget stops, %llu refused at submit; "
+           "reasons:",
+           (unsigned long long)m.probes, (unsigned long long)m.reclaims,
+           (unsigned long long)m.budget_stops, (unsigned long long)m.refused);
+    for (int w = 0; w <= CL_PEND_NODES; w++)
+        printf(" %s %llu,", cl_pend_name((cl_pend_t)w), (unsigned long long)m.why[w]);
+    printf("\n");
     /* the run must have exercised every path, or it proves little */
     assert_true(m.starts > 1000 && m.restarts > 10 && m.requeues > 10 && m.preempts > 10 &&
                 m.backfills > 10 && m.fails > 0);
+    if (nevents >= 100000)
+        assert_true(m.reclaims > 5 && m.budget_stops > 5 && m.refused > 10 &&
+                    m.why[CL_PEND_QUOTA] && m.why[CL_PEND_BUDGET] && m.why[CL_PEND_QOS] &&
+                    m.why[CL_PEND_HELD] && m.why[CL_PEND_RESERVED] && m.why[CL_PEND_NODES] &&
+                    m.why[CL_PEND_PRIORITY] && m.why[CL_PEND_RESOURCES]);
     cl_decisions_free(&d);
     free(m.owner);
     free(m.down);

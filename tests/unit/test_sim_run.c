@@ -306,6 +306,11 @@ static void trace_fairshare_tenants(void **st)
      * a1..a9 end 100 s later each: 8100 s less in all */
     assert_true(fabs((bf.mean_jct_s - fs.mean_jct_s) * 11 - 8100) < 1e-6);
     assert_true(fabs(one.mean_jct_s - bf.mean_jct_s) < 1e-9); /* one tenant: no difference */
+    assert_int_equal(fs.ntenants, 3);                         /* default, A, B */
+    assert_int_equal(one.ntenants, 0);
+    cl_sim_result_free(&fs);
+    cl_sim_result_free(&bf);
+    cl_sim_result_free(&one);
     cl_trace_free(&t);
 }
 
