@@ -31,7 +31,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-ack clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-ack bench-usage clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -118,6 +118,11 @@ bench-cluster: all $(BENCH_BINS)
 # Acknowledged submissions per second from 1, 8 and 32 clients (no agents; about 20 s).
 bench-ack: all $(BENCH_BINS)
 	bash bench/ack.bash
+
+# The journal at 10,000,000 finished jobs: load, usage/history/audit queries, a start's load,
+# a prune (issue 11; ~10 GB in $TMPDIR, deleted after; see docs/benchmarks.md).
+bench-usage: build/bench/usage_bench
+	./build/bench/usage_bench $(USAGE_BENCH_ARGS)
 
 # The controller at Colossus 2 size: 550,000 hollow nodes (about 30 s, ~3 GB).
 bench-hollow: all

@@ -119,7 +119,7 @@ int ctl_nodes_init(ctl_t *c, cl_error_t *err)
         }
     }
     cl_decisions_free(&d);
-    return cl_store_load(c->store, NULL, on_node_loaded, c, err);
+    return cl_store_load(c->store, 0, NULL, on_node_loaded, c, err);
 }
 
 void ctl_nodes_free(ctl_t *c)

@@ -168,7 +168,7 @@ ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
 
 int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
 {
-    if (cl_store_load(c->store, on_job_loaded, NULL, c, err) < 0) return -1;
+    if (cl_store_load(c->store, 0, on_job_loaded, NULL, c, err) < 0) return -1;
     cl_job_set_next_id(c->cluster, c->max_id + 1);
     uint64_t live = 0, rec = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {

@@ -1,5 +1,6 @@
 /* batch.c - the records of one group commit: an owned copy of every put, the last put of a job
- * id, node id or meta key replacing the earlier one in place (store.h).
+ * id, node id, meta key or object replacing the earlier one in place, usage and audit records
+ * appended (store.h).
  *
  * Hot path: the controller puts a job several times a loop turn at over 1,000 jobs/s, and a
  * gang's alloc string reaches ~700 KB at 65,536 nodes. So each record is copied into one
@@ -34,9 +35,25 @@ typedef struct bmeta {
     uint64_t v;
 } bmeta_t;
 
+typedef struct bobj {
+    bbuf_t buf;       /* kind, key, then the value */
+    const void *val;  /* into buf; NULL: a delete */
+    size_t len, klen; /* of the value; of the kind with its NUL */
+} bobj_t;
+
+typedef struct busage {
+    bbuf_t buf;
+    cl_store_usage_t u;
+} busage_t;
+
+typedef struct baudit {
+    bbuf_t buf;
+    cl_store_audit_t a;
+} baudit_t;
+
 /* Open addressing with linear probing; a slot is in use when its gen is the index's. */
 typedef struct bslot {
-    uint64_t key; /* job id, node id, or a meta key's hash */
+    uint64_t key; /* job id, node id, or a meta key's or an object's hash */
     uint32_t idx; /* into the record array */
     uint32_t gen;
 } bslot_t;
@@ -48,9 +65,9 @@ typedef struct bindex {
 
 /* The records of one kind, in first-put order, and their index. */
 typedef struct brecs {
-    void *v;                   /* bjob_t, bnode_t or bmeta_t */
+    void *v;                   /* bjob_t, bnode_t, bmeta_t, bobj_t, busage_t or baudit_t */
     size_t n, init, cap, elem; /* in use; with a buffer (reusable); allocated; record size */
-    bindex_t ix;
+    bindex_t ix;               /* unused for usage and audit records (appended) */
 } brecs_t;
 
 /* Record slots past KEEP_SLOTS lose their buffers on clear, so that one huge turn (a mass
@@ -58,21 +75,34 @@ typedef struct brecs {
 enum { KEEP_SLOTS = 4096 };
 
 struct cl_store_batch {
-    brecs_t jobs, nodes, meta;
+    brecs_t jobs, nodes, meta, objs, usage, audit;
+    bool pruning;
+    cl_store_prune_t prune;
     size_t puts;
 };
 
 #define JOB(b, i) (&((bjob_t *)(b)->jobs.v)[i])
 #define NODE(b, i) (&((bnode_t *)(b)->nodes.v)[i])
 #define META(b, i) (&((bmeta_t *)(b)->meta.v)[i])
+#define OBJ(b, i) (&((bobj_t *)(b)->objs.v)[i])
+#define USAGE(b, i) (&((busage_t *)(b)->usage.v)[i])
+#define AUDIT(b, i) (&((baudit_t *)(b)->audit.v)[i])
+
+static void recs_init(brecs_t *r, size_t elem)
+{
+    r->elem = elem;
+    r->ix.gen = 1;
+}
 
 cl_store_batch_t *cl_store_batch_new(void)
 {
     cl_store_batch_t *b = cl_xcalloc(1, sizeof *b);
-    b->jobs.elem = sizeof(bjob_t);
-    b->nodes.elem = sizeof(bnode_t);
-    b->meta.elem = sizeof(bmeta_t);
-    b->jobs.ix.gen = b->nodes.ix.gen = b->meta.ix.gen = 1;
+    recs_init(&b->jobs, sizeof(bjob_t));
+    recs_init(&b->nodes, sizeof(bnode_t));
+    recs_init(&b->meta, sizeof(bmeta_t));
+    recs_init(&b->objs, sizeof(bobj_t));
+    recs_init(&b->usage, sizeof(busage_t));
+    recs_init(&b->audit, sizeof(baudit_t));
     return b;
 }
 
@@ -81,12 +111,14 @@ static uint64_t hash_id(uint64_t id)
     return cl_rand_next(&id); /* splitmix64's finaliser: ids are dense, slots must not be */
 }
 
-static uint64_t hash_str(const char *s) /* FNV-1a */
+#define FNV_BASIS 1469598103934665603ull
+
+/* FNV-1a of s and its NUL, from h (FNV_BASIS to start), so that ("ab","c") != ("a","bc") */
+static uint64_t hash_str(uint64_t h, const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
+    return h * 1099511628211ull;
 }
 
 static void ix_grow(bindex_t *x)
@@ -146,6 +178,21 @@ static char *slot_mem(bbuf_t *b, size_t need)
     return b->mem;
 }
 
+/* A new record at the end of r (its slot's buffer kept from an earlier use); may move the
+ * records. */
+static uint32_t rec_append(brecs_t *r)
+{
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 16;
+        r->v = cl_xrealloc(r->v, ncap * r->elem);
+        memset((char *)r->v + r->cap * r->elem, 0, (ncap - r->cap) * r->elem);
+        r->cap = ncap;
+    }
+    uint32_t i = (uint32_t)r->n++;
+    if (r->n > r->init) r->init = r->n;
+    return i;
+}
+
 /* The index of key's record in r: the one there, or a new one at the end. same(): see
  * ix_find(). */
 static uint32_t rec_of(brecs_t *r, uint64_t key, bool (*same)(const void *, uint32_t),
@@ -155,14 +202,7 @@ static uint32_t rec_of(brecs_t *r, uint64_t key, bool (*same)(const void *, uint
     uint32_t i = ix_find(&r->ix, key, same, ctx, &slot);
     *fresh = i == UINT32_MAX;
     if (!*fresh) return i;
-    if (r->n == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 16;
-        r->v = cl_xrealloc(r->v, ncap * r->elem);
-        memset((char *)r->v + r->cap * r->elem, 0, (ncap - r->cap) * r->elem);
-        r->cap = ncap;
-    }
-    i = (uint32_t)r->n++;
-    if (r->n > r->init) r->init = r->n;
+    i = rec_append(r);
     ix_add(&r->ix, slot, key, i);
     return i;
 }
@@ -254,16 +294,98 @@ void cl_store_batch_meta(cl_store_batch_t *b, const char *k, uint64_t v)
 {
     bool fresh;
     struct meta_key mk = {b, k};
-    uint32_t i = rec_of(&b->meta, hash_str(k), meta_same, &mk, &fresh);
+    uint32_t i = rec_of(&b->meta, hash_str(FNV_BASIS, k), meta_same, &mk, &fresh);
     bmeta_t *r = META(b, i);
     if (fresh) memcpy(slot_mem(&r->buf, strlen(k) + 1), k, strlen(k) + 1);
     r->v = v;
     b->puts++;
 }
 
+struct obj_key {
+    const cl_store_batch_t *b;
+    const char *kind, *key;
+};
+
+static bool obj_same(const void *ctx, uint32_t idx)
+{
+    const struct obj_key *o = ctx;
+    const bobj_t *r = OBJ(o->b, idx);
+    return !strcmp(r->buf.mem, o->kind) && !strcmp(r->buf.mem + r->klen, o->key);
+}
+
+void cl_store_batch_obj(cl_store_batch_t *b, const char *kind, const char *key, const void *val,
+                        size_t len)
+{
+    cl_assert(kind && key);
+    bool fresh;
+    struct obj_key ok = {b, kind, key};
+    uint32_t i =
+        rec_of(&b->objs, hash_str(hash_str(FNV_BASIS, kind), key), obj_same, &ok, &fresh);
+    bobj_t *r = OBJ(b, i);
+    size_t kl = strlen(kind) + 1, yl = strlen(key) + 1;
+    if (!val) len = 0;
+    char *at = slot_mem(&r->buf, kl + yl + len + 1); /* +1: an empty value has an address */
+    memcpy(at, kind, kl);
+    memcpy(at + kl, key, yl);
+    if (len) memcpy(at + kl + yl, val, len);
+    r->val = val ? at + kl + yl : NULL;
+    r->len = len;
+    r->klen = kl;
+    b->puts++;
+}
+
+void cl_store_batch_usage(cl_store_batch_t *b, const cl_store_usage_t *u)
+{
+    uint32_t i = rec_append(&b->usage); /* may move the records: before USAGE() reads them */
+    busage_t *r = USAGE(b, i);
+    char *at = slot_mem(&r->buf, str_size(u->name) + str_size(u->tenant) + str_size(u->user) +
+                                     str_size(u->nodes) + str_size(u->ended) +
+                                     str_size(u->reason) + 1);
+    r->u = *u;
+    r->u.name = str_put(&at, u->name);
+    r->u.tenant = str_put(&at, u->tenant);
+    r->u.user = str_put(&at, u->user);
+    r->u.nodes = str_put(&at, u->nodes);
+    r->u.ended = str_put(&at, u->ended);
+    r->u.reason = str_put(&at, u->reason);
+    b->puts++;
+}
+
+void cl_store_batch_audit(cl_store_batch_t *b, const cl_store_audit_t *a)
+{
+    uint32_t i = rec_append(&b->audit);
+    baudit_t *r = AUDIT(b, i);
+    char *at = slot_mem(&r->buf, str_size(a->who) + str_size(a->op) + str_size(a->target) +
+                                     str_size(a->detail) + 1);
+    r->a = *a;
+    r->a.who = str_put(&at, a->who);
+    r->a.op = str_put(&at, a->op);
+    r->a.target = str_put(&at, a->target);
+    r->a.detail = str_put(&at, a->detail);
+    b->puts++;
+}
+
+static double later(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double history_before,
+                          double audit_before)
+{
+    cl_store_prune_t *p = &b->prune;
+    if (!b->pruning) *p = (cl_store_prune_t){0};
+    p->jobs_before = later(p->jobs_before, jobs_before);
+    p->history_before = later(p->history_before, history_before);
+    p->audit_before = later(p->audit_before, audit_before);
+    b->pruning = true;
+    b->puts++;
+}
+
 size_t cl_store_batch_size(const cl_store_batch_t *b)
 {
-    return b->jobs.n + b->nodes.n + b->meta.n;
+    return b->jobs.n + b->nodes.n + b->meta.n + b->objs.n + b->usage.n + b->audit.n +
+           b->pruning;
 }
 
 size_t cl_store_batch_puts(const cl_store_batch_t *b)
@@ -295,6 +417,10 @@ void cl_store_batch_clear(cl_store_batch_t *b)
     recs_clear(&b->jobs, KEEP_SLOTS);
     recs_clear(&b->nodes, KEEP_SLOTS);
     recs_clear(&b->meta, KEEP_SLOTS);
+    recs_clear(&b->objs, KEEP_SLOTS);
+    recs_clear(&b->usage, KEEP_SLOTS);
+    recs_clear(&b->audit, KEEP_SLOTS);
+    b->pruning = false;
     b->puts = 0;
 }
 
@@ -304,6 +430,9 @@ void cl_store_batch_free(cl_store_batch_t *b)
     recs_free(&b->jobs);
     recs_free(&b->nodes);
     recs_free(&b->meta);
+    recs_free(&b->objs);
+    recs_free(&b->usage);
+    recs_free(&b->audit);
     free(b);
 }
 
@@ -316,5 +445,14 @@ int cl_store_batch_visit(const cl_store_batch_t *b, const cl_store_visit_t *v, v
         rc = v->node(arg, &NODE(b, i)->n);
     for (size_t i = 0; !rc && v->meta && i < b->meta.n; i++)
         rc = v->meta(arg, META(b, i)->buf.mem, META(b, i)->v);
+    for (size_t i = 0; !rc && v->obj && i < b->objs.n; i++) {
+        const bobj_t *o = OBJ(b, i);
+        rc = v->obj(arg, o->buf.mem, o->buf.mem + o->klen, o->val, o->len);
+    }
+    for (size_t i = 0; !rc && v->usage && i < b->usage.n; i++)
+        rc = v->usage(arg, &USAGE(b, i)->u);
+    for (size_t i = 0; !rc && v->audit && i < b->audit.n; i++)
+        rc = v->audit(arg, &AUDIT(b, i)->a);
+    if (!rc && v->prune && b->pruning) rc = v->prune(arg, &b->prune);
     return rc;
 }

@@ -59,31 +59,71 @@ static int fault_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *e
     uv_mutex_unlock(&f->mu);
     if (delay) sleep_ms(delay);
     if (fail) return cl_err(err, "store: injected fault: %s", why);
-    if (cl_store_commit(f->inner, b, err) < 0) {
-        bs->broken = f->inner->broken; /* what the inner store says of itself holds */
+    cl_store_t *in = f->inner;
+    uint64_t pj = in->pruned_jobs, pu = in->pruned_usage, pa = in->pruned_audit;
+    if (cl_store_commit(in, b, err) < 0) {
+        bs->broken = in->broken; /* what the inner store says of itself holds */
         return -1;
     }
+    bs->pruned_jobs += in->pruned_jobs - pj; /* so does what its prune did */
+    bs->pruned_usage += in->pruned_usage - pu;
+    bs->pruned_audit += in->pruned_audit - pa;
+    bs->prune_more = in->prune_more;
     uv_mutex_lock(&f->mu);
     f->written++;
     uv_mutex_unlock(&f->mu);
     return 0;
 }
 
-static int fault_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                      cl_error_t *err)
+static cl_store_t *inner(cl_store_t *s)
 {
-    return cl_store_load(((fault_store_t *)s)->inner, jf, nf, arg, err);
+    return ((fault_store_t *)s)->inner;
+}
+
+static int fault_load(cl_store_t *s, double finished_since, cl_store_job_f *jf,
+                      cl_store_node_f *nf, void *arg, cl_error_t *err)
+{
+    return cl_store_load(inner(s), finished_since, jf, nf, arg, err);
 }
 
 static int fault_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg,
                          cl_error_t *err)
 {
-    return cl_store_job_get(((fault_store_t *)s)->inner, id, jf, arg, err);
+    return cl_store_job_get(inner(s), id, jf, arg, err);
 }
 
 static int fault_meta_get(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err)
 {
-    return cl_store_meta_get(((fault_store_t *)s)->inner, k, v, err);
+    return cl_store_meta_get(inner(s), k, v, err);
+}
+
+static int fault_job_id_max(cl_store_t *s, uint64_t *id, cl_error_t *err)
+{
+    return cl_store_job_id_max(inner(s), id, err);
+}
+
+static int fault_objs_load(cl_store_t *s, const char *kind, cl_store_obj_f *f, void *arg,
+                           cl_error_t *err)
+{
+    return cl_store_objs_load(inner(s), kind, f, arg, err);
+}
+
+static int fault_history(cl_store_t *s, const cl_store_history_q_t *q, cl_store_usage_f *f,
+                         void *arg, cl_error_t *err)
+{
+    return cl_store_history_query(inner(s), q, f, arg, err);
+}
+
+static int fault_usage(cl_store_t *s, const cl_store_usage_q_t *q, cl_store_sum_f *f, void *arg,
+                       cl_error_t *err)
+{
+    return cl_store_usage_query(inner(s), q, f, arg, err);
+}
+
+static int fault_audit(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f,
+                       void *arg, cl_error_t *err)
+{
+    return cl_store_audit_query(inner(s), q, f, arg, err);
 }
 
 static void fault_close(cl_store_t *s)
@@ -100,7 +140,12 @@ static const cl_store_ops_t fault_ops = {
     .commit = fault_commit,
     .load = fault_load,
     .job_get = fault_job_get,
+    .job_id_max = fault_job_id_max,
     .meta_get = fault_meta_get,
+    .objs_load = fault_objs_load,
+    .history = fault_history,
+    .usage = fault_usage,
+    .audit = fault_audit,
     .close = fault_close,
 };
 

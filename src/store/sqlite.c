@@ -1,10 +1,11 @@
-/* sqlite.c - the SQLite (WAL) journal backend: one write transaction per group commit.
+/* sqlite.c - the SQLite (WAL) journal backend: one write transaction per group commit; open,
+ * schema and its migrations, jobs, nodes and meta (the accounting half: sqlite_acct.c).
  *
  * Threads: two connections to DIR/colossus.db. The writer belongs to commit() (after open),
- * which may run on a worker thread (the committer's); the reader serves load(), job_get() and
- * meta_get() on the loop thread. In WAL mode the reader sees the last committed state while a
- * write transaction runs, and neither waits for the other. Each connection is used by one
- * thread at a time, so they are opened without SQLite's per-connection mutex
+ * which may run on a worker thread (the committer's); the reader serves load(), job_get(),
+ * meta_get() and the queries on the loop thread. In WAL mode the reader sees the last committed
+ * state while a write transaction runs, and neither waits for the other. Each connection is
+ * used by one thread at a time, so they are opened without SQLite's per-connection mutex
  * (SQLITE_OPEN_NOMUTEX); whoever hands the writer to another thread (the committer, under its
  * mutex) orders the memory. close() must not run while a commit does. */
 #include <errno.h>
@@ -17,33 +18,41 @@
 
 #include <sqlite3.h>
 
-#include "store/store.h"
+#include "store/sqlite_int.h"
 #include "util/util.h"
 
-/* A file of the journal as opened: if the path stops naming it (deleted, replaced), what is
- * committed through the open descriptors is gone at the next restart. */
-typedef struct sq_file {
-    const char *suffix; /* "", "-wal", "-shm" */
-    dev_t dev;
-    ino_t ino;
-    bool known;
-} sq_file_t;
+_Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
+               "SQ_FINISHED lists the finished states by number");
 
-typedef struct sq_store {
-    cl_store_t base;
-    char path[4096]; /* DIR/colossus.db */
-    sq_file_t files[3];
-    sqlite3 *wr, *rd;
-    sqlite3_stmt *job_put, *node_put, *meta_put; /* writer's */
-    sqlite3_stmt *meta_get;                      /* reader's */
-    char *blob;                                  /* writer's: argv and env of one job */
-    size_t blob_cap;
-} sq_store_t;
-
-/* "store: WHAT: SQLite's reason" */
-static int sq_fail(sqlite3 *db, cl_error_t *err, const char *what)
+int sq_fail(sqlite3 *db, cl_error_t *err, const char *what)
 {
     return cl_err(err, "store: %s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+const char *sq_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? t : "";
+}
+
+int sq_read_prepare(sq_store_t *s, const char *sql, sqlite3_stmt **st, const char *what,
+                    cl_error_t *err)
+{
+    if (sqlite3_prepare_v2(s->rd, sql, -1, st, NULL) == SQLITE_OK) return 0;
+    *st = NULL;
+    return sq_fail(s->rd, err, what);
+}
+
+void sq_count_scans(sq_store_t *s, sqlite3_stmt *st)
+{
+    s->wr_fullscans += (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+}
+
+void sq_read_finalize(sq_store_t *s, sqlite3_stmt *st)
+{
+    if (st)
+        s->fullscans += (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    sqlite3_finalize(st);
 }
 
 /* NUL-separated strings as one blob, at *at (advanced). */
@@ -84,15 +93,8 @@ static const char **split_strs(const char *b, size_t len, size_t *n)
 
 /* ---- commit (the writer) ---- */
 
-struct sq_commit {
-    sq_store_t *s;
-    cl_error_t *err;
-};
-
-/* Step a bound put statement and make it ready for the next record; a failure names the
- * record (WHAT and its id, or its key). */
-static int put_step(struct sq_commit *c, sqlite3_stmt *st, const char *what, uint64_t id,
-                    const char *key)
+int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *what, uint64_t id,
+                const char *key)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && key)
@@ -106,7 +108,7 @@ static int put_step(struct sq_commit *c, sqlite3_stmt *st, const char *what, uin
 
 static int put_job(void *arg, const cl_store_job_t *j)
 {
-    struct sq_commit *c = arg;
+    sq_commit_t *c = arg;
     sq_store_t *s = c->s;
     sqlite3_stmt *st = s->job_put;
     size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
@@ -139,30 +141,36 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_blob(st, i++, argv, (int)alen, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, env, (int)elen, SQLITE_STATIC);
     sqlite3_bind_double(st, i++, j->running_time);
-    return put_step(c, st, "job", j->id, NULL);
+    return sq_put_step(c, st, "job", j->id, NULL);
 }
 
 static int put_node(void *arg, const cl_store_node_t *n)
 {
-    struct sq_commit *c = arg;
+    sq_commit_t *c = arg;
     sqlite3_stmt *st = c->s->node_put;
     sqlite3_bind_int64(st, 1, n->id);
     sqlite3_bind_text(st, 2, n->name, -1, SQLITE_STATIC); /* NOT NULL: a nameless node fails */
     sqlite3_bind_int(st, 3, n->drained);
     sqlite3_bind_text(st, 4, n->reason ? n->reason : "", -1, SQLITE_STATIC);
-    return put_step(c, st, "node", n->id, NULL);
+    return sq_put_step(c, st, "node", n->id, NULL);
 }
 
 static int put_meta(void *arg, const char *k, uint64_t v)
 {
-    struct sq_commit *c = arg;
+    sq_commit_t *c = arg;
     sqlite3_stmt *st = c->s->meta_put;
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-    return put_step(c, st, "meta", 0, k);
+    return sq_put_step(c, st, "meta", 0, k);
 }
 
-static const cl_store_visit_t sq_puts = {.job = put_job, .node = put_node, .meta = put_meta};
+static const cl_store_visit_t sq_puts = {.job = put_job,
+                                         .node = put_node,
+                                         .meta = put_meta,
+                                         .obj = sq_put_obj,
+                                         .usage = sq_put_usage,
+                                         .audit = sq_put_audit,
+                                         .prune = sq_prune};
 
 /* What was committed survives the loss of the journal's files, as far as it can: the writer
  * still holds them open. With the database file intact, the WAL (deleted or replaced: the
@@ -235,10 +243,20 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     if (s->base.broken) return cl_err(err, "store: fatal: the journal's files were replaced");
     if (sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sq_fail(s->wr, err, "commit: begin");
-    struct sq_commit c = {s, err};
-    if (cl_store_batch_visit(b, &sq_puts, &c) == 0) {
-        if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    sq_commit_t c = {.s = s, .err = err};
+    int rc = cl_store_batch_visit(b, &sq_puts, &c);
+    sq_count_scans(s, s->job_put);
+    sq_count_scans(s, s->node_put);
+    sq_count_scans(s, s->meta_put);
+    sq_acct_count_scans(s);
+    if (rc == 0) {
+        if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+            s->base.pruned_jobs += c.pruned_jobs;
+            s->base.pruned_usage += c.pruned_usage;
+            s->base.pruned_audit += c.pruned_audit;
+            if (c.pruned) s->base.prune_more = c.prune_more;
             return sq_files_check(s, err);
+        }
         sq_fail(s->wr, err, "commit");
     }
     /* A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it either way, so that
@@ -248,12 +266,6 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 }
 
 /* ---- reads (the reader, loop thread) ---- */
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? t : "";
-}
 
 #define JOB_SELECT                                                                             \
     "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"    \
@@ -265,10 +277,10 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     int i = 0;
     j->id = (uint64_t)sqlite3_column_int64(st, i++);
     j->state = sqlite3_column_int(st, i++);
-    j->name = col_text(st, i++);
-    j->tenant = col_text(st, i++);
-    j->cwd = col_text(st, i++);
-    j->reason = col_text(st, i++);
+    j->name = sq_text(st, i++);
+    j->tenant = sq_text(st, i++);
+    j->cwd = sq_text(st, i++);
+    j->reason = sq_text(st, i++);
     j->nodes = (uint32_t)sqlite3_column_int64(st, i++);
     j->gpus_per_node = (uint32_t)sqlite3_column_int64(st, i++);
     j->max_restarts = (uint32_t)sqlite3_column_int64(st, i++);
@@ -281,7 +293,7 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->submit_time = sqlite3_column_double(st, i++);
     j->start_time = sqlite3_column_double(st, i++);
     j->end_time = sqlite3_column_double(st, i++);
-    j->alloc = col_text(st, i++);
+    j->alloc = sq_text(st, i++);
     const char *a = sqlite3_column_blob(st, i);
     size_t alen = (size_t)sqlite3_column_bytes(st, i++);
     const char *e = sqlite3_column_blob(st, i);
@@ -312,25 +324,33 @@ static int emit_jobs(sq_store_t *s, sqlite3_stmt *st, cl_store_job_f *jf, void *
 static int load_nodes(sq_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->rd, "SELECT id,name,drained,reason FROM nodes ORDER BY id", -1,
-                           &st, NULL) != SQLITE_OK)
-        return sq_fail(s->rd, err, "load nodes");
+    if (sq_read_prepare(s, "SELECT id,name,drained,reason FROM nodes ORDER BY id", &st,
+                        "load nodes", err) < 0)
+        return -1;
     int stop = 0, rc;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         cl_store_node_t n = {.id = (uint32_t)sqlite3_column_int64(st, 0),
-                             .name = col_text(st, 1),
+                             .name = sq_text(st, 1),
                              .drained = sqlite3_column_int(st, 2) != 0,
-                             .reason = col_text(st, 3)};
+                             .reason = sq_text(st, 3)};
         stop = nf(&n, arg) != 0;
     }
     if (!stop && rc != SQLITE_DONE) stop = sq_fail(s->rd, err, "load nodes");
-    sqlite3_finalize(st);
+    sq_read_finalize(s, st);
     return stop;
 }
 
+/* Every job but the finished ones that ended before ?1, as ranges of the (state, end_time)
+ * index: without it a start reads every row of a journal of millions. "+id": ordering by
+ * the rowid itself would make SQLite prefer a full scan in rowid order to the index ranges
+ * and one sort of the few rows they give. */
+#define JOB_LIVE                                                                               \
+    JOB_SELECT " WHERE state < 2 OR state > 4 OR (state IN " SQ_FINISHED " AND end_time >= ?)" \
+               " ORDER BY +id"
+
 /* One read transaction for both tables: nodes and jobs from the same committed state. */
-static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                   cl_error_t *err)
+static int sq_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
+                   cl_store_node_f *nf, void *arg, cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
     if (sqlite3_exec(s->rd, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -338,11 +358,15 @@ static int sq_load(cl_store_t *bs, cl_store_job_f *jf, cl_store_node_f *nf, void
     int stop = nf ? load_nodes(s, nf, arg, err) : 0;
     if (jf && !stop) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(s->rd, JOB_SELECT " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-            stop = sq_fail(s->rd, err, "load jobs");
-        else
+        bool all = !(finished_since > 0);
+        if (sq_read_prepare(s, all ? JOB_SELECT " ORDER BY id" : JOB_LIVE, &st, "load jobs",
+                            err) < 0)
+            stop = -1;
+        else {
+            if (!all) sqlite3_bind_double(st, 1, finished_since);
             stop = emit_jobs(s, st, jf, arg, err) < 0 ? -1 : 0;
-        sqlite3_finalize(st);
+        }
+        sq_read_finalize(s, st);
     }
     sqlite3_exec(s->rd, "COMMIT", NULL, NULL, NULL); /* ends a read: nothing to lose */
     return stop < 0 ? -1 : 0;
@@ -355,12 +379,28 @@ static int sq_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg
 {
     sq_store_t *s = (sq_store_t *)bs;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->rd, JOB_SELECT " WHERE id=?", -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s->rd, err, "get job");
+    if (sq_read_prepare(s, JOB_SELECT " WHERE id=?", &st, "get job", err) < 0) return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
     int rc = emit_jobs(s, st, jf, arg, err);
-    sqlite3_finalize(st);
+    sq_read_finalize(s, st);
     return rc < 0 ? -1 : rc > 0;
+}
+
+/* The highest id in the table (its rowid: one B-tree descent) or the highest a prune may
+ * have deleted, whichever is higher. */
+static int sq_job_id_max(cl_store_t *bs, uint64_t *id, cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    sqlite3_stmt *st;
+    if (sq_read_prepare(s,
+                        "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM jobs UNION ALL "
+                        "SELECT v FROM meta WHERE k='" SQ_ID_FLOOR "')",
+                        &st, "job id max", err) < 0)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *id = (uint64_t)sqlite3_column_int64(st, 0); /* NULL reads as 0 */
+    sq_read_finalize(s, st);
+    return rc == SQLITE_ROW ? 0 : sq_fail(s->rd, err, "job id max");
 }
 
 static int sq_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *err)
@@ -380,6 +420,7 @@ static int sq_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *e
 static void sq_close(cl_store_t *bs)
 {
     sq_store_t *s = (sq_store_t *)bs;
+    sq_acct_finalize(s);
     sqlite3_finalize(s->job_put);
     sqlite3_finalize(s->node_put);
     sqlite3_finalize(s->meta_put);
@@ -395,9 +436,20 @@ static const cl_store_ops_t sq_ops = {
     .commit = sq_commit,
     .load = sq_load,
     .job_get = sq_job_get,
+    .job_id_max = sq_job_id_max,
     .meta_get = sq_meta_get,
+    .objs_load = sq_objs_load,
+    .history = sq_history,
+    .usage = sq_usage,
+    .audit = sq_audit,
     .close = sq_close,
 };
+
+uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
+{
+    cl_assert(s->ops == &sq_ops);
+    return commits ? ((sq_store_t *)s)->wr_fullscans : ((sq_store_t *)s)->fullscans;
+}
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL,"
@@ -408,7 +460,10 @@ static const char schema[] =
     " running_time REAL NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " drained INTEGER, reason TEXT);"
-    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);";
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
+    /* Issue 11. A journal made before it gains the index (built in one pass over its jobs on
+     * the first open) and the accounting tables (sq_acct_schema), all IF NOT EXISTS. */
+    "CREATE INDEX IF NOT EXISTS jobs_state_end ON jobs(state, end_time);";
 
 /* A journal written before jobs had running_time gains the column (0: unknown). */
 static int add_running_time(sqlite3 *db)
@@ -455,6 +510,9 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
     if (add_running_time(s->wr) < 0)
         return cl_err(err, "store: %.100s: cannot add jobs.running_time: %.80s", path,
                       sqlite3_errmsg(s->wr));
+    if (sqlite3_exec(s->wr, sq_acct_schema, NULL, NULL, NULL) != SQLITE_OK)
+        return cl_err(err, "store: %.100s: cannot add the accounting tables: %.80s", path,
+                      sqlite3_errmsg(s->wr));
     if (sqlite3_prepare_v2(s->wr,
                            "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
                            "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
@@ -469,7 +527,7 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
         sqlite3_prepare_v2(s->wr, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)", -1,
                            &s->meta_put, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
-    return 0;
+    return sq_acct_prepare(s, err);
 }
 
 /* The reader: query_only, so that a read can never take the write lock from a commit. */

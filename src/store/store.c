@@ -18,10 +18,10 @@ int cl_store_commit(cl_store_t *s, const cl_store_batch_t *b, cl_error_t *err)
     return 0;
 }
 
-int cl_store_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                  cl_error_t *err)
+int cl_store_load(cl_store_t *s, double finished_since, cl_store_job_f *jf, cl_store_node_f *nf,
+                  void *arg, cl_error_t *err)
 {
-    return s->ops->load(s, jf, nf, arg, err);
+    return s->ops->load(s, finished_since, jf, nf, arg, err);
 }
 
 int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg, cl_error_t *err)
@@ -32,6 +32,51 @@ int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg, 
 int cl_store_meta_get(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err)
 {
     return s->ops->meta_get(s, k, v, err);
+}
+
+int cl_store_job_id_max(cl_store_t *s, uint64_t *id, cl_error_t *err)
+{
+    return s->ops->job_id_max(s, id, err);
+}
+
+int cl_store_objs_load(cl_store_t *s, const char *kind, cl_store_obj_f *f, void *arg,
+                       cl_error_t *err)
+{
+    return s->ops->objs_load(s, kind, f, arg, err);
+}
+
+int cl_store_history_query(cl_store_t *s, const cl_store_history_q_t *q, cl_store_usage_f *f,
+                           void *arg, cl_error_t *err)
+{
+    return s->ops->history(s, q, f, arg, err);
+}
+
+int cl_store_usage_query(cl_store_t *s, const cl_store_usage_q_t *q, cl_store_sum_f *f,
+                         void *arg, cl_error_t *err)
+{
+    return s->ops->usage(s, q, f, arg, err);
+}
+
+int cl_store_audit_query(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f,
+                         void *arg, cl_error_t *err)
+{
+    return s->ops->audit(s, q, f, arg, err);
+}
+
+int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err)
+{
+    static const char *const names[] = {
+        [CL_STORE_BY_TENANT] = "tenant",
+        [CL_STORE_BY_USER] = "user",
+        [CL_STORE_BY_DAY] = "day",
+        [CL_STORE_BY_MONTH] = "month",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (s && !strcmp(s, names[i])) {
+            *by = (cl_store_by_t)i;
+            return 0;
+        }
+    return cl_err(err, "'%.40s' is not a grouping: tenant, user, day or month", s ? s : "");
 }
 
 void cl_store_close(cl_store_t *s)

@@ -1,15 +1,19 @@
-/* store.h - the controller's journal: jobs, nodes and a few counters, written in batches (group
- * commit) behind a vtable, so that SQLite (the embedded default) and PostgreSQL (the HA issue)
- * are interchangeable and pass one conformance suite (tests/unit/test_store.c).
+/* store.h - the controller's journal: jobs, nodes, counters, the service objects (tenants,
+ * users, QOS, tokens), usage records with their daily rollups, and the audit log, written in
+ * batches (group commit) behind a vtable, so that SQLite (the embedded default) and PostgreSQL
+ * (the HA issue) are interchangeable and pass one conformance suite (tests/unit/test_store.c).
+ * Every operation is expressible in portable SQL (upserts with ON CONFLICT, LIMIT subqueries,
+ * substr): a PostgreSQL backend needs no feature SQLite alone has.
  *
  * Journal before acknowledge: the controller records every change in the open batch
  * (cl_store_batch_*), closes the batch at the end of a loop turn and hands it to a committer
  * (committer.h: a worker thread, so that the loop goes on reading and applying while a batch
  * commits); only once that batch is durable do the replies and commands it caused leave.
  *
- * Threads: a backend's commit() may run on a worker thread while load(), job_get() and
- * meta_get() run on the loop thread; it never runs twice at once. A backend needs its own
- * connection for each side (SQLite: a writer and a reader on the same WAL file). */
+ * Threads: a backend's commit() may run on a worker thread while the reads (load(), job_get(),
+ * meta_get(), the queries) run on the loop thread; it never runs twice at once. A backend
+ * needs its own connection for each side (SQLite: a writer and a reader on the same WAL
+ * file). */
 #ifndef COLOSSUS_STORE_H
 #define COLOSSUS_STORE_H
 
@@ -48,33 +52,151 @@ typedef struct cl_store_node {
     const char *reason;
 } cl_store_node_t;
 
+/* One run: one incarnation of one job, written once it ended (append-only). Strings as for
+ * jobs (NULL reads back as ""). */
+typedef struct cl_store_usage {
+    uint64_t job;
+    uint32_t incarnation;
+    const char *name, *tenant, *user;
+    const char *nodes; /* node names, comma-separated */
+    /* why it ended: succeeded, failed, cancelled, timeout, node_fail, preempted, requeued,
+     * budget (opaque to the store; the history query filters on it) */
+    const char *ended;
+    const char *reason;
+    uint32_t gpus;
+    double start, end; /* unix seconds */
+    double gpu_s, energy_j, flops;
+    int32_t exit_code;
+    bool has_exit;
+} cl_store_usage_t;
+
+/* One audit record: who did what to what, when, and whether it was allowed and worked. who and
+ * op must be set: a record without them fails its commit, as a nameless node does. */
+typedef struct cl_store_audit {
+    double time;
+    const char *who, *op, *target, *detail;
+    bool ok;
+} cl_store_audit_t;
+
+/* Retention (cl_store_batch_prune): a cut of 0 keeps everything of that kind. */
+typedef struct cl_store_prune {
+    double jobs_before;    /* finished jobs (succeeded, failed, cancelled) with end_time < */
+    double history_before; /* usage records with end < */
+    double audit_before;   /* audit records with time < */
+} cl_store_prune_t;
+
+/* Most rows one commit deletes of each kind (jobs, usage records, audit records), so that a
+ * first prune of a journal that grew for months does not hold the committer (and every
+ * acknowledgement behind it) for seconds: a row costs 5-20 us to delete with its indexes at
+ * 10,000,000 jobs, so one commit's prune stays near 0.1 s (docs/benchmarks.md). What is
+ * left goes in the next commits that prune (cl_store_t.prune_more says so). */
+enum { CL_STORE_PRUNE_MAX = 2000 };
+
 /* ---- batches: what one group commit writes, all or nothing ----
  * Built on the loop thread; every put copies what it is given (j must not point into b; a NULL
  * string stays NULL in the batch and reads back from a store as ""). A later put of the same
- * job id, node id or meta key in one batch replaces the earlier one (the last write wins, as
- * it would inside one transaction), so a job changed three times in a loop turn is written
- * once. A batch is not thread-safe: one thread at a time uses it (the loop while it builds
- * it, the committer's worker while it commits). Allocation failure aborts (util.h). */
+ * job id, node id, meta key or object (kind, key) in one batch replaces the earlier one (the
+ * last write wins, as it would inside one transaction), so a job changed three times in a
+ * loop turn is written once. Usage and audit records are appended, never replaced. A batch is
+ * not thread-safe: one thread at a time uses it (the loop while it builds it, the committer's
+ * worker while it commits). Allocation failure aborts (util.h). */
 typedef struct cl_store_batch cl_store_batch_t;
 cl_store_batch_t *cl_store_batch_new(void);
 void cl_store_batch_job(cl_store_batch_t *b, const cl_store_job_t *j);
 void cl_store_batch_node(cl_store_batch_t *b, const cl_store_node_t *n);
 void cl_store_batch_meta(cl_store_batch_t *b, const char *k, uint64_t v);
-size_t cl_store_batch_size(const cl_store_batch_t *b); /* records after replacement */
+/* A service object: len bytes of val (protobuf-packed, opaque here) under (kind, key); val
+ * NULL deletes the object (deleting one that does not exist is no error). kind and key are
+ * strings (not NULL: a bug, asserted); kinds are short names ("tenant", "user", "qos",
+ * "token", "tenant_usage"). len 0 with a non-NULL val is an empty object, not a delete. */
+void cl_store_batch_obj(cl_store_batch_t *b, const char *kind, const char *key, const void *val,
+                        size_t len);
+/* A usage record. The commit writes it unless the journal already has (job, incarnation)
+ * (from this batch or an earlier one): a duplicate is ignored and not counted in the rollups.
+ * In the same transaction the commit adds the run to its rollup: (the UTC day of u->end,
+ * tenant, user) += gpu_s, energy_j, flops and one run. A run is attributed entirely to the
+ * day it ended, also when it started days before. A duplicate that arrives after the first
+ * record was pruned (history_before) is written again. */
+void cl_store_batch_usage(cl_store_batch_t *b, const cl_store_usage_t *u);
+void cl_store_batch_audit(cl_store_batch_t *b, const cl_store_audit_t *a);
+/* Retention, done by the commit after everything else in the batch: delete finished jobs that
+ * ended before jobs_before, usage records that ended before history_before and audit records
+ * from before audit_before (0: keep that kind), at most CL_STORE_PRUNE_MAX of each kind per
+ * commit (oldest first for usage and audit). Rollups always stay. Several calls in one batch
+ * keep the largest cut of each kind. cl_store_job_id_max() still counts pruned jobs. */
+void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double history_before,
+                          double audit_before);
+size_t cl_store_batch_size(const cl_store_batch_t *b); /* records after replacement (a prune
+                                                        * is one) */
 size_t cl_store_batch_puts(const cl_store_batch_t *b); /* puts before replacement */
 void cl_store_batch_clear(cl_store_batch_t *b);        /* empty it for reuse */
 void cl_store_batch_free(cl_store_batch_t *b);         /* accepts NULL */
-/* For backends: visit the records of a batch (jobs in put order, then nodes, then meta). */
+/* For backends: visit the records of a batch (jobs in put order, then nodes, meta and
+ * objects, usage records, audit records, each in put order, then the prune if one was asked
+ * for). An object's val is NULL for a delete. */
 typedef struct cl_store_visit {
     int (*job)(void *arg, const cl_store_job_t *j);
     int (*node)(void *arg, const cl_store_node_t *n);
     int (*meta)(void *arg, const char *k, uint64_t v);
+    int (*obj)(void *arg, const char *kind, const char *key, const void *val, size_t len);
+    int (*usage)(void *arg, const cl_store_usage_t *u);
+    int (*audit)(void *arg, const cl_store_audit_t *a);
+    int (*prune)(void *arg, const cl_store_prune_t *p);
 } cl_store_visit_t;
 /* Stops at (and returns) the first non-zero return of a callback; 0 when all were visited. */
 int cl_store_batch_visit(const cl_store_batch_t *b, const cl_store_visit_t *v, void *arg);
 
+/* ---- queries (loop thread; what is committed) ---- */
+
+/* History: usage records whose end is in [since, until) (0: no bound), of one tenant, user
+ * and ended state when given (NULL or "": any), newest first (by end), at most limit (0: all).
+ * Served by indexes on end, (tenant, end), (user, end) and (ended, end): the common filters
+ * never scan the table. */
+typedef struct cl_store_history_q {
+    double since, until;
+    const char *tenant, *user, *ended;
+    uint32_t limit;
+} cl_store_history_q_t;
+
+/* Usage: sums from the daily rollups, never from the usage records (so they survive pruning
+ * and cost the same over 10,000,000 runs as over ten). Whole UTC days: a day counts, all of
+ * it, when it overlaps [since, until) (0: no bound); a run counts on the day it ended. */
+typedef enum cl_store_by {
+    CL_STORE_BY_TENANT,
+    CL_STORE_BY_USER,
+    CL_STORE_BY_DAY,  /* key YYYY-MM-DD (UTC) */
+    CL_STORE_BY_MONTH /* key YYYY-MM (UTC) */
+} cl_store_by_t;
+/* "tenant", "user", "day" or "month": 0, or -1 with err naming the four. */
+int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err);
+
+typedef struct cl_store_usage_q {
+    cl_store_by_t by;
+    double since, until;
+    const char *tenant, *user; /* NULL or "": any */
+} cl_store_usage_q_t;
+
+typedef struct cl_store_sum {
+    const char *key; /* the tenant, user, day or month */
+    double gpu_s, energy_j, flops;
+    uint64_t runs;
+} cl_store_sum_t;
+
+/* Audit: records with time in [since, until) (0: no bound), of one who (NULL or "": anyone),
+ * newest first, at most limit (0: all). */
+typedef struct cl_store_audit_q {
+    double since, until;
+    const char *who;
+    uint32_t limit;
+} cl_store_audit_q_t;
+
 typedef int cl_store_job_f(const cl_store_job_t *j, void *arg);
 typedef int cl_store_node_f(const cl_store_node_t *n, void *arg);
+typedef int cl_store_obj_f(const char *kind, const char *key, const void *val, size_t len,
+                           void *arg);
+typedef int cl_store_usage_f(const cl_store_usage_t *u, void *arg);
+typedef int cl_store_sum_f(const cl_store_sum_t *r, void *arg);
+typedef int cl_store_audit_f(const cl_store_audit_t *a, void *arg);
 
 typedef struct cl_store cl_store_t;
 typedef struct cl_store_ops {
@@ -83,10 +205,19 @@ typedef struct cl_store_ops {
      * given an empty batch (the dispatcher answers that). */
     int (*commit)(cl_store_t *s, const cl_store_batch_t *b, cl_error_t *err);
     /* Loop thread; they see what is committed. */
-    int (*load)(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                cl_error_t *err);
+    int (*load)(cl_store_t *s, double finished_since, cl_store_job_f *jf, cl_store_node_f *nf,
+                void *arg, cl_error_t *err);
     int (*job_get)(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg, cl_error_t *err);
+    int (*job_id_max)(cl_store_t *s, uint64_t *id, cl_error_t *err);
     int (*meta_get)(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err);
+    int (*objs_load)(cl_store_t *s, const char *kind, cl_store_obj_f *f, void *arg,
+                     cl_error_t *err);
+    int (*history)(cl_store_t *s, const cl_store_history_q_t *q, cl_store_usage_f *f, void *arg,
+                   cl_error_t *err);
+    int (*usage)(cl_store_t *s, const cl_store_usage_q_t *q, cl_store_sum_f *f, void *arg,
+                 cl_error_t *err);
+    int (*audit)(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f, void *arg,
+                 cl_error_t *err);
     void (*close)(cl_store_t *s); /* what was not committed is lost, as in a crash */
 } cl_store_ops_t;
 
@@ -96,6 +227,10 @@ struct cl_store {
      * committing thread: read them from another thread only while no commit runs (the
      * committer keeps its own for the loop, committer.h). */
     uint64_t commits, records_committed, puts_committed;
+    /* What the prunes of those commits deleted, and whether the last commit that pruned
+     * stopped at CL_STORE_PRUNE_MAX of some kind (prune again to finish). Same rules. */
+    uint64_t pruned_jobs, pruned_usage, pruned_audit;
+    bool prune_more;
     /* Set by a backend whose journal can never be written again (its files were deleted or
      * replaced under it): a failed commit then means stop, not retry. Written by the
      * committing thread before it reports the failure. */
@@ -121,6 +256,12 @@ typedef struct cl_store_opts {
  * opened); a refused URL or option creates nothing. */
 cl_store_t *cl_store_open(const char *url, const cl_store_opts_t *opts, cl_error_t *err);
 cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *err);
+/* For tests that a statement used an index: the rows the SQLite store's reads (commits: its
+ * commits) stepped through in full table or index scans so far (SQLite's
+ * SQLITE_STMTSTATUS_FULLSCAN_STEP, summed; the node table's load is one). The commits' count
+ * is updated by the committing thread: read it while no commit runs. s must be a SQLite store
+ * (another aborts). */
+uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits);
 
 /* Dispatchers: the same contract for every backend. They return 0 (or 1: found) or -1 with
  * err filled. */
@@ -128,14 +269,35 @@ cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *er
  * commit counted. b is only read. */
 int cl_store_commit(cl_store_t *s, const cl_store_batch_t *b, cl_error_t *err);
 /* Call nf for every node, then jf for every job, each in id order, all from one committed
- * state (either may be NULL); a callback returning non-zero stops the load (0 returned). */
-int cl_store_load(cl_store_t *s, cl_store_job_f *jf, cl_store_node_f *nf, void *arg,
-                  cl_error_t *err);
-/* Call jf with job id if the journal has it committed. Returns 1 (found), 0 or -1. */
+ * state (either may be NULL); a callback returning non-zero stops the load (0 returned).
+ * Finished jobs (succeeded, failed, cancelled) that ended before finished_since are left out
+ * (0: every job); every other job is always given. Indexed: a journal of 10,000,000 finished
+ * jobs gives its live ones without reading the others. */
+int cl_store_load(cl_store_t *s, double finished_since, cl_store_job_f *jf, cl_store_node_f *nf,
+                  void *arg, cl_error_t *err);
+/* Call jf with job id if the journal has it committed (any job not yet pruned). Returns 1
+ * (found), 0 or -1. */
 int cl_store_job_get(cl_store_t *s, uint64_t id, cl_store_job_f *jf, void *arg,
                      cl_error_t *err);
-/* *v = the committed value of k. 1 (found), 0 (not found; *v untouched) or -1. */
+/* *id = the highest job id ever committed, also when that job was since pruned or left out by
+ * the load's finished_since (the next job id is above it), 0 when none. 0 or -1. */
+int cl_store_job_id_max(cl_store_t *s, uint64_t *id, cl_error_t *err);
+/* *v = the committed value of k. 1 (found), 0 (not found; *v untouched) or -1. Keys starting
+ * "store:" are the store's own. */
 int cl_store_meta_get(cl_store_t *s, const char *k, uint64_t *v, cl_error_t *err);
+/* Call f for every service object of kind (NULL: of every kind), by kind then key; val is
+ * valid during the call only. A callback returning non-zero stops it (0 returned). */
+int cl_store_objs_load(cl_store_t *s, const char *kind, cl_store_obj_f *f, void *arg,
+                       cl_error_t *err);
+/* The queries above (cl_store_history_q_t, cl_store_usage_q_t, cl_store_audit_q_t): f for
+ * each row (history and audit newest first; usage sums ordered by key), a non-zero return
+ * stops (0 returned). Strings are valid during the call only. */
+int cl_store_history_query(cl_store_t *s, const cl_store_history_q_t *q, cl_store_usage_f *f,
+                           void *arg, cl_error_t *err);
+int cl_store_usage_query(cl_store_t *s, const cl_store_usage_q_t *q, cl_store_sum_f *f,
+                         void *arg, cl_error_t *err);
+int cl_store_audit_query(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f,
+                         void *arg, cl_error_t *err);
 /* Not while a commit runs (destroy the committer first). Accepts NULL. */
 void cl_store_close(cl_store_t *s);
 

@@ -1,7 +1,7 @@
-/* test_store.c - the store conformance suite: the contract of store.h and committer.h, written
- * once over a factory (open a store in a directory; the same directory reopens it) and run
- * against every backend: SQLite, and the fault store wrapping SQLite with nothing armed.
- * PostgreSQL (issue 14) adds a factory here and must pass the same cases. */
+/* test_store.c - the store conformance suite: the contract of store.h and committer.h for jobs,
+ * nodes and meta, written once over a factory (store_conformance.h) and run against every
+ * backend: SQLite, and the fault store wrapping SQLite with nothing armed. The accounting
+ * half (objects, usage, audit, retention) is test_store_acct.c. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -9,36 +9,8 @@
 
 #include "store/committer.h"
 #include "store/fault.h"
-#include "store_helpers.h"
+#include "store_conformance.h"
 #include "util/util.h"
-
-typedef struct backend {
-    const char *name;
-    const char *url_fmt; /* the store URL, %s the directory */
-} backend_t;
-
-static const backend_t backends[] = {
-    {"sqlite", "sqlite:%s"},
-    {"fault(sqlite)", "fault:sqlite:%s"},
-};
-static const backend_t *B;
-
-/* The backend under test, fresh in this test's directory, or reopened there. */
-static cl_store_t *store_open(void)
-{
-    char url[128];
-    snprintf(url, sizeof url, B->url_fmt, dir);
-    cl_error_t err = {{0}};
-    cl_store_t *s = cl_store_open(url, &(cl_store_opts_t){.sync_full = true}, &err);
-    if (!s) fail_msg("%s: %s", url, err.msg);
-    return s;
-}
-
-static void commit_ok(cl_store_t *s, const cl_store_batch_t *b)
-{
-    cl_error_t err = {{0}};
-    if (cl_store_commit(s, b, &err) < 0) fail_msg("commit: %s", err.msg);
-}
 
 /* One job in its own batch, committed. */
 static void commit_job(cl_store_t *s, uint64_t id, int state)
@@ -104,7 +76,8 @@ static void load(cl_store_t *s, loaded_t *l)
 {
     memset(l, 0, sizeof *l);
     cl_error_t err = {{0}};
-    if (cl_store_load(s, on_load_job, on_load_node, l, &err) < 0) fail_msg("load: %s", err.msg);
+    if (cl_store_load(s, 0, on_load_job, on_load_node, l, &err) < 0)
+        fail_msg("load: %s", err.msg);
 }
 
 /* The two states the cases below tell apart: old (job 1 pending) is committed first; new
@@ -190,7 +163,7 @@ static void test_job_roundtrip(void **st)
         check_roundtrip(s, jobs, 3);
         all_got_t a = {0};
         cl_error_t err = {{0}};
-        assert_int_equal(cl_store_load(s, on_all, NULL, &a, &err), 0);
+        assert_int_equal(cl_store_load(s, 0, on_all, NULL, &a, &err), 0);
         assert_int_equal(a.n, 3);
         for (size_t i = 0; i < 3; i++) {
             assert_job_equal(&a.g[i], &jobs[i]);
@@ -237,11 +210,11 @@ static void test_load_order(void **st)
     memset(&l, 0, sizeof l);
     l.stop_after = 2;
     cl_error_t err = {{0}};
-    assert_int_equal(cl_store_load(s, on_load_job, NULL, &l, &err), 0);
+    assert_int_equal(cl_store_load(s, 0, on_load_job, NULL, &l, &err), 0);
     assert_int_equal(l.total, 2);
     memset(&l, 0, sizeof l);
     l.stop_at_node = true; /* nodes come first: stopping there loads no job */
-    assert_int_equal(cl_store_load(s, on_load_job, on_load_node, &l, &err), 0);
+    assert_int_equal(cl_store_load(s, 0, on_load_job, on_load_node, &l, &err), 0);
     assert_int_equal(l.nnodes, 1);
     assert_int_equal(l.total, 0);
     cl_store_close(s);
@@ -264,7 +237,7 @@ static void test_node_replace(void **st)
     s = store_open();
     loaded_t l = {0};
     cl_error_t err = {{0}};
-    assert_int_equal(cl_store_load(s, NULL, on_load_node, &l, &err), 0);
+    assert_int_equal(cl_store_load(s, 0, NULL, on_load_node, &l, &err), 0);
     assert_int_equal(l.nnodes, 2);
     assert_int_equal(l.nodes[1], 2);
     assert_false(l.drained[1]);
@@ -762,8 +735,6 @@ static void test_committer_destroy_idle(void **st)
     cm_fini(&T); /* destroys it idle */
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, dir_setup, dir_teardown)
-
 static const struct CMUnitTest cases[] = {
     CASE(test_job_roundtrip),
     CASE(test_load_order),
@@ -786,10 +757,5 @@ static const struct CMUnitTest cases[] = {
 
 int main(void)
 {
-    int failed = 0;
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-        B = &backends[i];
-        failed += cmocka_run_group_tests_name(B->name, cases, NULL, NULL);
-    }
-    return failed;
+    return run_backends(cases, sizeof cases / sizeof cases[0]);
 }

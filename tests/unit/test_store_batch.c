@@ -1,5 +1,6 @@
 /* test_store_batch.c - batches (store.h): owned copies, the last put of an id or key wins in
- * place, visiting order, clearing for reuse, growth. No backend involved. */
+ * place, usage and audit records appended, prunes combined, visiting order, clearing for
+ * reuse, growth. No backend involved. */
 #include "store_helpers.h"
 #include "util/util.h"
 
@@ -53,7 +54,7 @@ static int v_meta(void *arg, const char *k, uint64_t v)
     return stop_here(s);
 }
 
-static const cl_store_visit_t all = {v_job, v_node, v_meta};
+static const cl_store_visit_t all = {.job = v_job, .node = v_node, .meta = v_meta};
 
 static void seen_free(seen_t *s)
 {
@@ -259,6 +260,136 @@ static void test_visit_stops(void **st)
     cl_store_batch_free(b);
 }
 
+/* What a visit of the issue 11 records saw, as text. */
+typedef struct seen11 {
+    char text[1024];
+    int stop_at, calls;
+} seen11_t;
+
+static int add11(seen11_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add11(seen11_t *s, const char *fmt, ...)
+{
+    size_t at = strlen(s->text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->text + at, sizeof s->text - at, fmt, ap);
+    va_end(ap);
+    return ++s->calls == s->stop_at ? 9 : 0;
+}
+
+static int v_obj(void *arg, const char *kind, const char *key, const void *val, size_t len)
+{
+    return add11(arg, "obj %s/%s=%.*s%s;", kind, key, (int)len, val ? (const char *)val : "",
+                 val ? "" : "(deleted)");
+}
+
+static int v_usage(void *arg, const cl_store_usage_t *u)
+{
+    return add11(arg, "usage %" PRIu64 ".%u %s %s %s %s %s %s %g;", u->job, u->incarnation,
+                 u->name ? u->name : "NULL", u->tenant ? u->tenant : "NULL",
+                 u->user ? u->user : "NULL", u->nodes ? u->nodes : "NULL",
+                 u->ended ? u->ended : "NULL", u->reason ? u->reason : "NULL", u->gpu_s);
+}
+
+static int v_audit(void *arg, const cl_store_audit_t *a)
+{
+    return add11(arg, "audit %g %s %s %s %s %d;", a->time, a->who ? a->who : "NULL",
+                 a->op ? a->op : "NULL", a->target ? a->target : "NULL",
+                 a->detail ? a->detail : "NULL", a->ok);
+}
+
+static int v_prune(void *arg, const cl_store_prune_t *p)
+{
+    return add11(arg, "prune %g %g %g;", p->jobs_before, p->history_before, p->audit_before);
+}
+
+static int v_job11(void *arg, const cl_store_job_t *j)
+{
+    return add11(arg, "job %" PRIu64 ";", j->id);
+}
+
+static const cl_store_visit_t all11 = {
+    .job = v_job11, .obj = v_obj, .usage = v_usage, .audit = v_audit, .prune = v_prune};
+
+/* Objects: the last put of a (kind, key) wins in place (a delete is a put); usage and audit
+ * records are appended, copied, NULL strings kept NULL; prunes keep the largest cut of each
+ * kind; the visit comes after jobs, nodes and meta, the prune last. */
+static void test_issue11_records(void **st)
+{
+    cl_store_batch_t *b = cl_store_batch_new();
+    char kind[] = "tenant", key[] = "acme", val[] = "v1", name[] = "run", who[] = "alice";
+    cl_store_batch_prune(b, 5, 0, 7);
+    cl_store_batch_obj(b, kind, key, val, 2);
+    cl_store_batch_obj(b, "user", "acme", "u", 1);   /* another kind, the same key */
+    cl_store_batch_obj(b, "tenan", "tacme", "x", 1); /* the same letters, another split */
+    cl_store_batch_usage(b, &(cl_store_usage_t){.job = 3,
+                                                .incarnation = 1,
+                                                .name = name,
+                                                .tenant = "t",
+                                                .user = "u",
+                                                .nodes = "a,b",
+                                                .ended = "failed",
+                                                .gpu_s = 1.5});
+    cl_store_batch_usage(b, &(cl_store_usage_t){.job = 3, .incarnation = 1}); /* kept too */
+    cl_store_batch_audit(b, &(cl_store_audit_t){2, who, "submit", "job 3", "d", true});
+    cl_store_batch_audit(b, &(cl_store_audit_t){.time = 1});
+    cl_store_batch_obj(b, "tenant", "acme", NULL, 0); /* replaces the first object */
+    cl_store_batch_prune(b, 4, 6, 0);
+    cl_store_job_t j;
+    mkjob(&j, 1, CL_JOB_PENDING);
+    cl_store_batch_job(b, &j);
+    memset(kind, 'z', sizeof kind - 1);
+    memset(key, 'z', sizeof key - 1);
+    memset(val, 'z', sizeof val - 1);
+    memset(name, 'z', sizeof name - 1);
+    memset(who, 'z', sizeof who - 1);
+    assert_int_equal(cl_store_batch_size(b), 1 + 3 + 2 + 2 + 1);
+    assert_int_equal(cl_store_batch_puts(b), 11);
+    seen11_t s = {0};
+    assert_int_equal(cl_store_batch_visit(b, &all11, &s), 0);
+    assert_string_equal(s.text, "job 1;obj tenant/acme=(deleted);obj user/acme=u;"
+                                "obj tenan/tacme=x;usage 3.1 run t u a,b failed NULL 1.5;"
+                                "usage 3.1 NULL NULL NULL NULL NULL NULL 0;"
+                                "audit 2 alice submit job 3 d 1;audit 1 NULL NULL NULL NULL 0;"
+                                "prune 5 6 7;");
+    memset(&s, 0, sizeof s);
+    s.stop_at = 5; /* the first usage record */
+    assert_int_equal(cl_store_batch_visit(b, &all11, &s), 9);
+    assert_null(strstr(s.text, "audit"));
+    cl_store_batch_clear(b);
+    assert_int_equal(cl_store_batch_size(b), 0);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(cl_store_batch_visit(b, &all11, &s), 0);
+    assert_string_equal(s.text, "");
+    cl_store_batch_prune(b, 0, 1, 0);               /* a cleared batch forgets the old cuts */
+    cl_store_batch_obj(b, "tenant", "acme", "", 0); /* empty, not deleted */
+    assert_int_equal(cl_store_batch_visit(b, &all11, &s), 0);
+    assert_string_equal(s.text, "obj tenant/acme=;prune 0 1 0;");
+    cl_store_batch_free(b);
+}
+
+/* Many objects and usage records, over the slots kept on clear: all there after growth. */
+static void test_issue11_many(void **st)
+{
+    cl_store_batch_t *b = cl_store_batch_new();
+    for (int round = 0; round < 2; round++) {
+        for (int pass = 0; pass < 2; pass++)
+            for (uint64_t i = 0; i < 6000; i++) {
+                char k[32];
+                snprintf(k, sizeof k, "t%" PRIu64, i);
+                cl_store_batch_obj(b, "tenant", k, pass ? "new" : "old", 3);
+                cl_store_batch_usage(b, &(cl_store_usage_t){.job = i, .name = k});
+            }
+        assert_int_equal(cl_store_batch_size(b), 6000 + 12000);
+        seen11_t s = {0};
+        s.stop_at = 6000; /* the last object */
+        assert_int_equal(cl_store_batch_visit(b, &(cl_store_visit_t){.obj = v_obj}, &s), 9);
+        assert_null(strstr(s.text, "old"));
+        cl_store_batch_clear(b);
+    }
+    cl_store_batch_free(b);
+}
+
 /* The loop thread's cost: a job put three times a turn, 1,000 jobs a turn (printed). */
 static void test_put_cost(void **st)
 {
@@ -284,9 +415,10 @@ static void test_put_cost(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_copies),  cmocka_unit_test(test_replace_in_place),
-        cmocka_unit_test(test_many_ids),    cmocka_unit_test(test_clear_reuse),
-        cmocka_unit_test(test_visit_stops), cmocka_unit_test(test_put_cost),
+        cmocka_unit_test(test_put_copies),      cmocka_unit_test(test_replace_in_place),
+        cmocka_unit_test(test_many_ids),        cmocka_unit_test(test_clear_reuse),
+        cmocka_unit_test(test_visit_stops),     cmocka_unit_test(test_put_cost),
+        cmocka_unit_test(test_issue11_records), cmocka_unit_test(test_issue11_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

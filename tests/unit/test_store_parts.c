@@ -1,6 +1,7 @@
-/* test_store_parts.c - what is not the conformance suite (test_store.c): store URLs, the fault
- * store's controls, and what only the SQLite backend promises (a SIGKILL after commit keeps
- * everything, the running_time migration, WAL, errors on open). */
+/* test_store_parts.c - what is not the conformance suite (test_store.c, test_store_acct.c):
+ * store URLs, groupings by name, the fault store's controls, and what only the SQLite backend
+ * promises (a SIGKILL after commit keeps everything, the migrations of old journals, reads
+ * through indexes, WAL, errors on open). */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -40,7 +41,7 @@ static int jobs_in(cl_store_t *s)
 {
     int n = 0;
     cl_error_t err = {{0}};
-    assert_int_equal(cl_store_load(s, count_job, NULL, &n, &err), 0);
+    assert_int_equal(cl_store_load(s, 0, count_job, NULL, &n, &err), 0);
     return n;
 }
 
@@ -221,27 +222,32 @@ static int on_running_time(const cl_store_job_t *j, void *arg)
     return 0;
 }
 
+/* The jobs table's columns before running_time (issue 9) */
+#define OLD_JOB_COLUMNS                                                                        \
+    "id INTEGER PRIMARY KEY, state INTEGER NOT NULL, name TEXT, tenant TEXT, cwd TEXT, "       \
+    "reason TEXT, nodes INTEGER, gpus_per_node INTEGER, max_restarts INTEGER, time_limit_s "   \
+    "REAL, priority INTEGER, restarts INTEGER, incarnation INTEGER, exit_code INTEGER, "       \
+    "has_exit INTEGER, submit_time REAL, start_time REAL, end_time REAL, alloc TEXT, argv "    \
+    "BLOB, env BLOB"
+
+/* A journal as older code left it in this test's directory: its SQL, run; the path to it. */
+static const char *old_journal(const char *sql)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/colossus.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    return path;
+}
+
 /* A journal written before jobs had running_time: opening it adds the column (0 for the old
  * rows) and keeps every job. */
 static void test_old_journal_gains_running_time(void **st)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/colossus.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(
-            db,
-            "CREATE TABLE jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, name "
-            "TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node "
-            "INTEGER, max_restarts INTEGER, time_limit_s REAL, priority INTEGER, "
-            "restarts INTEGER, incarnation INTEGER, exit_code INTEGER, has_exit "
-            "INTEGER, submit_time REAL, start_time REAL, end_time REAL, alloc TEXT, "
-            "argv BLOB, env BLOB);"
-            "INSERT INTO jobs(id, state, name, argv, env) VALUES(5, 1, 'old', X'', X'');",
-            NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    old_journal("CREATE TABLE jobs(" OLD_JOB_COLUMNS ");"
+                "INSERT INTO jobs(id, state, name, argv, env) VALUES(5, 1, 'old', X'', X'');");
     cl_error_t err;
     cl_store_t *s = cl_store_open_sqlite(dir, true, &err);
     assert_non_null(s);
@@ -253,10 +259,204 @@ static void test_old_journal_gains_running_time(void **st)
     s = cl_store_open_sqlite(dir, true, &err); /* the column exists now: no second ALTER */
     assert_non_null(s);
     double rt[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
-    assert_int_equal(cl_store_load(s, on_running_time, NULL, rt, &err), 0);
+    assert_int_equal(cl_store_load(s, 0, on_running_time, NULL, rt, &err), 0);
     assert_true(rt[5] == 0);
     assert_true(rt[6] == 1700000002.25);
     cl_store_close(s);
+}
+
+static int count_sum(const cl_store_sum_t *r, void *arg)
+{
+    ((uint64_t *)arg)[0]++;
+    ((uint64_t *)arg)[1] += r->runs;
+    return 0;
+}
+
+static int count_usage(const cl_store_usage_t *u, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int count_audit(const cl_store_audit_t *a, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+static uint64_t scans_since(cl_store_t *s, uint64_t *mark)
+{
+    uint64_t now = cl_store_sqlite_fullscan_steps(s, false), d = now - *mark;
+    *mark = now;
+    return d;
+}
+
+static bool has_index(const char *path, const char *name)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", -1,
+                           &q, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    bool have = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return have;
+}
+
+/* A journal made by the code before issue 11 (its schema verbatim, a finished and a pending
+ * job, a node, a meta key): the first open adds the jobs index and the accounting tables and
+ * keeps every row; the new operations work on it; the next open changes nothing. */
+static void test_old_journal_gains_issue11(void **st)
+{
+    const char *path = old_journal(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE IF NOT EXISTS jobs(" OLD_JOB_COLUMNS
+        ", running_time REAL NOT NULL DEFAULT 0);"
+        "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT "
+        "NULL, drained INTEGER, reason TEXT);"
+        "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
+        "INSERT INTO jobs(id, state, name, end_time, argv, env) VALUES"
+        " (1, 2, 'done', 100, X'', X''), (2, 0, 'waiting', 0, X'', X'');"
+        "INSERT INTO nodes VALUES(0, 'gpu-0', 1, 'fan');"
+        "INSERT INTO meta VALUES('cluster_id', 42);");
+    assert_false(has_index(path, "jobs_state_end"));
+    for (int pass = 0; pass < 2; pass++) {
+        cl_error_t err = {{0}};
+        cl_store_t *s = cl_store_open_sqlite(dir, true, &err);
+        if (!s) fail_msg("%s", err.msg);
+        assert_int_equal(jobs_in(s), pass ? 3 : 2);
+        int live = 0;
+        assert_int_equal(cl_store_load(s, 150, count_job, NULL, &live, &err), 0);
+        assert_int_equal(live, pass ? 2 : 1); /* the pending job (and job 3) */
+        uint64_t v = 0, id = 0;
+        assert_int_equal(cl_store_meta_get(s, "cluster_id", &v, &err), 1);
+        assert_int_equal(v, 42);
+        assert_int_equal(cl_store_job_id_max(s, &id, &err), 0);
+        assert_int_equal(id, pass ? 3 : 2);
+        if (!pass) {
+            cl_store_batch_t *b = cl_store_batch_new();
+            put_job(b, 3, CL_JOB_PENDING);
+            cl_store_batch_usage(
+                b, &(cl_store_usage_t){.job = 1, .incarnation = 1, .tenant = "t", .end = 100});
+            cl_store_batch_obj(b, "tenant", "t", "x", 1);
+            cl_store_batch_audit(b, &(cl_store_audit_t){1, "root", "up", "", "", true});
+            assert_int_equal(cl_store_commit(s, b, &err), 0);
+            cl_store_batch_free(b);
+        }
+        uint64_t sums[2] = {0};
+        int hist = 0, audit = 0;
+        assert_int_equal(cl_store_usage_query(s, &(cl_store_usage_q_t){CL_STORE_BY_TENANT},
+                                              count_sum, sums, &err),
+                         0);
+        assert_int_equal(
+            cl_store_history_query(s, &(cl_store_history_q_t){0}, count_usage, &hist, &err), 0);
+        assert_int_equal(
+            cl_store_audit_query(s, &(cl_store_audit_q_t){0}, count_audit, &audit, &err), 0);
+        assert_int_equal(sums[1], 1);
+        assert_int_equal(hist, 1);
+        assert_int_equal(audit, 1);
+        cl_store_close(s);
+        assert_true(has_index(path, "jobs_state_end"));
+        assert_true(has_index(path, "usage_tenant_end"));
+    }
+}
+
+/* What a statement stepped through in full scans, on a journal of many finished jobs, usage
+ * and audit records: a start's load, history and audit with their common filters, none (or
+ * the rows they gave, read in index order); a usage query, only rollup rows (a few, against
+ * thousands of usage records); the commits of the records and of a prune, none. Fails when
+ * an index is missing or SQLite stops using it. */
+static void test_reads_use_indexes(void **st)
+{
+    enum { N = 3000 };
+    cl_store_t *s = open_url("sqlite:%s");
+    cl_store_batch_t *b = cl_store_batch_new();
+    static const char *tenants[] = {"a", "b", "c"}, *users[] = {"u1", "u2", "u3", "u4"};
+    for (uint64_t i = 1; i <= N; i++) {
+        cl_store_job_t j;
+        mkjob(&j, i, CL_JOB_SUCCEEDED);
+        j.end_time = 1000 + (double)i;
+        cl_store_batch_job(b, &j);
+        cl_store_batch_usage(b, &(cl_store_usage_t){.job = i,
+                                                    .incarnation = 1,
+                                                    .tenant = tenants[i % 3],
+                                                    .user = users[i % 4],
+                                                    .ended = i % 10 ? "succeeded" : "failed",
+                                                    .end = j.end_time,
+                                                    .gpu_s = 1});
+        cl_store_batch_audit(
+            b, &(cl_store_audit_t){j.end_time, users[i % 4], "submit", "", "", true});
+    }
+    put_job(b, N + 1, CL_JOB_PENDING);
+    put_job(b, N + 2, CL_JOB_RUNNING);
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+    /* rows each read gave, and its full-scan steps */
+    int n[8] = {0};
+    uint64_t scans[8], mark = cl_store_sqlite_fullscan_steps(s, false), sums[2] = {0};
+    assert_int_equal(cl_store_load(s, 1000 + N - 9, count_job, NULL, &n[0], &err), 0);
+    scans[0] = scans_since(s, &mark);
+    cl_store_history_q_t hq[] = {{.tenant = "b", .limit = 50},
+                                 {.since = 1000 + N - 100, .user = "u2"},
+                                 {.ended = "failed", .limit = 20},
+                                 {.limit = 100}};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(cl_store_history_query(s, &hq[i], count_usage, &n[i + 1], &err), 0);
+        scans[i + 1] = scans_since(s, &mark);
+    }
+    cl_store_audit_q_t aq[] = {{.who = "u3", .limit = 30}, {.limit = 30}};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cl_store_audit_query(s, &aq[i], count_audit, &n[i + 5], &err), 0);
+        scans[i + 5] = scans_since(s, &mark);
+    }
+    cl_store_usage_q_t uq = {.by = CL_STORE_BY_USER};
+    assert_int_equal(cl_store_usage_query(s, &uq, count_sum, sums, &err), 0);
+    scans[7] = scans_since(s, &mark);
+    n[7] = (int)sums[0];
+    static const char *what[] = {"load",          "history tenant", "history user since",
+                                 "history state", "history limit",  "audit who",
+                                 "audit limit",   "usage by user"};
+    for (int i = 0; i < 8; i++)
+        printf("%-20s %4d rows, %4" PRIu64 " full-scan steps\n", what[i], n[i], scans[i]);
+    int want[] = {12, 50, 25, 20, 100, 30, 30};
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(n[i], want[i]);
+        assert_true(scans[i] <= (uint64_t)n[i]); /* at most the rows it gave */
+    }
+    assert_int_equal(n[7], 4);
+    assert_int_equal(sums[1], N);
+    assert_true(scans[7] <= 12); /* the rollups: one day, 12 (tenant, user) pairs */
+    /* the commits: the records above, then a prune of every kind (the highest job id kept) */
+    assert_int_equal(cl_store_sqlite_fullscan_steps(s, true), 0);
+    b = cl_store_batch_new();
+    cl_store_batch_prune(b, 1000 + 101, 1000 + 101, 1000 + 101);
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+    assert_int_equal(s->pruned_jobs + s->pruned_usage + s->pruned_audit, 300);
+    printf("%-20s %4d rows, %4" PRIu64 " full-scan steps\n", "commits", 3 * N + 302,
+           cl_store_sqlite_fullscan_steps(s, true));
+    assert_int_equal(cl_store_sqlite_fullscan_steps(s, true), 0);
+    cl_store_close(s);
+}
+
+static void test_by_parse(void **st)
+{
+    cl_store_by_t by = CL_STORE_BY_TENANT;
+    cl_error_t err = {{0}};
+    const char *names[] = {"tenant", "user", "day", "month"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(cl_store_by_parse(names[i], &by, &err), 0);
+        assert_int_equal(by, i);
+    }
+    assert_int_equal(cl_store_by_parse("week", &by, &err), -1);
+    assert_string_equal(err.msg, "'week' is not a grouping: tenant, user, day or month");
+    assert_int_equal(by, CL_STORE_BY_MONTH); /* untouched */
+    assert_int_equal(cl_store_by_parse(NULL, &by, &err), -1);
 }
 
 static void test_open_error(void **st)
@@ -338,6 +538,9 @@ int main(void)
         CASE(test_fault_delay),
         CASE(test_kill9_keeps_committed),
         CASE(test_old_journal_gains_running_time),
+        CASE(test_old_journal_gains_issue11),
+        CASE(test_reads_use_indexes),
+        cmocka_unit_test(test_by_parse),
         CASE(test_open_error),
         CASE(test_reads_never_wait_for_writer),
         CASE(test_group_commit_rate),

@@ -1,0 +1,449 @@
+/* sqlite_acct.c - the SQLite backend's accounting half: service objects, usage records and
+ * their daily rollups, the audit log, retention, and the queries over them (store.h).
+ *
+ * Portable SQL only (upserts with ON CONFLICT, deletes through LIMIT subqueries, substr), so
+ * that the PostgreSQL backend can say the same. Rollups are keyed by the UTC day as text
+ * (YYYY-MM-DD): a month is its first 7 characters, and a range of days is a range of keys. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/sqlite_int.h"
+#include "util/util.h"
+
+/* Column names avoid PostgreSQL's reserved words (user). The indexes are what the queries and
+ * the prune need: history by end time alone or with a tenant, a user or an ended state, newest
+ * first (the rowid seq orders ties, as it is the last column of every index); usage by day
+ * range alone or with a tenant or a user; audit by time alone or with who. */
+const char sq_acct_schema[] =
+    "CREATE TABLE IF NOT EXISTS service_objects(kind TEXT NOT NULL, k TEXT NOT NULL,"
+    " v BLOB NOT NULL, PRIMARY KEY(kind, k));"
+    "CREATE TABLE IF NOT EXISTS usage_records(seq INTEGER PRIMARY KEY, job INTEGER NOT NULL,"
+    " incarnation INTEGER NOT NULL, name TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " user_name TEXT NOT NULL, nodes TEXT NOT NULL, ended TEXT NOT NULL, reason TEXT NOT NULL,"
+    " gpus INTEGER NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,"
+    " gpu_s REAL NOT NULL, energy_j REAL NOT NULL, flops REAL NOT NULL,"
+    " exit_code INTEGER NOT NULL, has_exit INTEGER NOT NULL, UNIQUE(job, incarnation));"
+    "CREATE INDEX IF NOT EXISTS usage_end ON usage_records(end_time);"
+    "CREATE INDEX IF NOT EXISTS usage_tenant_end ON usage_records(tenant, end_time);"
+    "CREATE INDEX IF NOT EXISTS usage_user_end ON usage_records(user_name, end_time);"
+    "CREATE INDEX IF NOT EXISTS usage_ended_end ON usage_records(ended, end_time);"
+    "CREATE TABLE IF NOT EXISTS usage_rollups(day TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " user_name TEXT NOT NULL, gpu_s REAL NOT NULL, energy_j REAL NOT NULL,"
+    " flops REAL NOT NULL, runs INTEGER NOT NULL, PRIMARY KEY(day, tenant, user_name));"
+    "CREATE INDEX IF NOT EXISTS rollups_tenant ON usage_rollups(tenant, day);"
+    "CREATE INDEX IF NOT EXISTS rollups_user ON usage_rollups(user_name, day);"
+    "CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    " who TEXT NOT NULL, op TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,"
+    " ok INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit_log(time);"
+    "CREATE INDEX IF NOT EXISTS audit_who_time ON audit_log(who, time);";
+
+int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
+{
+    static const struct {
+        size_t off;
+        const char *sql;
+    } st[] = {
+        {offsetof(sq_store_t, obj_put), "INSERT INTO service_objects(kind,k,v) VALUES(?,?,?)"
+                                        " ON CONFLICT(kind,k) DO UPDATE SET v=excluded.v"},
+        {offsetof(sq_store_t, obj_del), "DELETE FROM service_objects WHERE kind=? AND k=?"},
+        {offsetof(sq_store_t, usage_put),
+         "INSERT INTO usage_records(job,incarnation,name,tenant,user_name,nodes,ended,reason,"
+         "gpus,start_time,end_time,gpu_s,energy_j,flops,exit_code,has_exit)"
+         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(job,incarnation) DO NOTHING"},
+        {offsetof(sq_store_t, rollup_put),
+         "INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
+         " VALUES(?,?,?,?,?,?,1) ON CONFLICT(day,tenant,user_name) DO UPDATE SET"
+         " gpu_s=usage_rollups.gpu_s+excluded.gpu_s,"
+         " energy_j=usage_rollups.energy_j+excluded.energy_j,"
+         " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+1"},
+        {offsetof(sq_store_t, audit_put),
+         "INSERT INTO audit_log(time,who,op,target,detail,ok) VALUES(?,?,?,?,?,?)"},
+        {offsetof(sq_store_t, prune_jobs),
+         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN " SQ_FINISHED
+         " AND end_time < ?1 LIMIT ?2)"},
+        {offsetof(sq_store_t, prune_usage),
+         "DELETE FROM usage_records WHERE seq IN (SELECT seq FROM usage_records"
+         " WHERE end_time < ?1 ORDER BY end_time LIMIT ?2)"},
+        {offsetof(sq_store_t, prune_audit),
+         "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE time < ?1"
+         " ORDER BY time LIMIT ?2)"},
+        /* the highest id that the prune after it may delete (SQLite's two-argument max is
+         * PostgreSQL's GREATEST). MAX(id) alone in a scalar subquery is one descent of the
+         * rowid B-tree; next to another column in one SELECT it was a scan of a whole index
+         * (0.5 s a commit at 10,000,000 jobs) */
+        {offsetof(sq_store_t, id_floor_put),
+         "INSERT INTO meta(k,v) SELECT '" SQ_ID_FLOOR "', (SELECT MAX(id) FROM jobs)"
+         " WHERE EXISTS (SELECT 1 FROM jobs)"
+         " ON CONFLICT(k) DO UPDATE SET v=MAX(meta.v, excluded.v)"},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        if (sqlite3_prepare_v2(s->wr, st[i].sql, -1,
+                               (sqlite3_stmt **)(void *)((char *)s + st[i].off),
+                               NULL) != SQLITE_OK)
+            return cl_err(err, "store: %.100s: %.120s", s->path, sqlite3_errmsg(s->wr));
+    return 0;
+}
+
+/* The writer's statements of this file; f on each (finalize, or count its scans). */
+static void acct_each(sq_store_t *s, void (*f)(sq_store_t *, sqlite3_stmt *))
+{
+    sqlite3_stmt *all[] = {s->obj_put,     s->obj_del,     s->usage_put,
+                           s->rollup_put,  s->audit_put,   s->prune_jobs,
+                           s->prune_usage, s->prune_audit, s->id_floor_put};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        f(s, all[i]);
+}
+
+static void finalize(sq_store_t *s, sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+}
+
+void sq_acct_finalize(sq_store_t *s)
+{
+    acct_each(s, finalize);
+}
+
+void sq_acct_count_scans(sq_store_t *s)
+{
+    acct_each(s, sq_count_scans);
+}
+
+/* ---- commit ---- */
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len)
+{
+    sq_commit_t *c = arg;
+    sqlite3_stmt *st = val ? c->s->obj_put : c->s->obj_del;
+    bind_str(st, 1, kind);
+    bind_str(st, 2, key);
+    if (val) sqlite3_bind_blob64(st, 3, val, len, SQLITE_STATIC); /* val non-NULL: not NULL */
+    char what[96];
+    snprintf(what, sizeof what, "object %.40s", kind);
+    return sq_put_step(c, st, what, 0, key);
+}
+
+/* The UTC day of t as YYYY-MM-DD; times outside year 1970..9999 take the nearest end. */
+static void utc_day(double t, char out[16])
+{
+    double lim = 253402300799.0; /* 9999-12-31T23:59:59Z */
+    time_t tt = (time_t)(t > 0 ? (t < lim ? floor(t) : lim) : 0);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* The record, and (only when it is new: a duplicate (job, incarnation) changes nothing) its
+ * share of its day's rollup. */
+int sq_put_usage(void *arg, const cl_store_usage_t *u)
+{
+    sq_commit_t *c = arg;
+    sqlite3_stmt *st = c->s->usage_put;
+    int i = 1;
+    sqlite3_bind_int64(st, i++, (sqlite3_int64)u->job);
+    sqlite3_bind_int64(st, i++, u->incarnation);
+    bind_str(st, i++, u->name);
+    bind_str(st, i++, u->tenant);
+    bind_str(st, i++, u->user);
+    bind_str(st, i++, u->nodes);
+    bind_str(st, i++, u->ended);
+    bind_str(st, i++, u->reason);
+    sqlite3_bind_int64(st, i++, u->gpus);
+    sqlite3_bind_double(st, i++, u->start);
+    sqlite3_bind_double(st, i++, u->end);
+    sqlite3_bind_double(st, i++, u->gpu_s);
+    sqlite3_bind_double(st, i++, u->energy_j);
+    sqlite3_bind_double(st, i++, u->flops);
+    sqlite3_bind_int64(st, i++, u->exit_code);
+    sqlite3_bind_int(st, i++, u->has_exit);
+    if (sq_put_step(c, st, "usage of job", u->job, NULL) < 0) return -1;
+    if (sqlite3_changes(c->s->wr) == 0) return 0; /* a duplicate */
+    char day[16];
+    utc_day(u->end, day);
+    st = c->s->rollup_put;
+    bind_str(st, 1, day);
+    bind_str(st, 2, u->tenant);
+    bind_str(st, 3, u->user);
+    sqlite3_bind_double(st, 4, u->gpu_s);
+    sqlite3_bind_double(st, 5, u->energy_j);
+    sqlite3_bind_double(st, 6, u->flops);
+    return sq_put_step(c, st, "rollup of job", u->job, NULL);
+}
+
+int sq_put_audit(void *arg, const cl_store_audit_t *a)
+{
+    sq_commit_t *c = arg;
+    sqlite3_stmt *st = c->s->audit_put;
+    sqlite3_bind_double(st, 1, a->time);
+    /* who and op stay NULL when missing: NOT NULL refuses the record, and the commit */
+    if (a->who) sqlite3_bind_text(st, 2, a->who, -1, SQLITE_STATIC);
+    if (a->op) sqlite3_bind_text(st, 3, a->op, -1, SQLITE_STATIC);
+    bind_str(st, 4, a->target);
+    bind_str(st, 5, a->detail);
+    sqlite3_bind_int(st, 6, a->ok);
+    char key[96];
+    snprintf(key, sizeof key, "%.40s by %.40s", a->op ? a->op : "(no op)",
+             a->who ? a->who : "(nobody)");
+    return sq_put_step(c, st, "audit record", 0, key);
+}
+
+/* Delete at most CL_STORE_PRUNE_MAX rows of before (0: none); *n = how many went. */
+static int prune_one(sq_commit_t *c, sqlite3_stmt *st, double before, const char *what,
+                     uint64_t *n)
+{
+    *n = 0;
+    if (!(before > 0)) return 0;
+    sqlite3_bind_double(st, 1, before);
+    sqlite3_bind_int(st, 2, CL_STORE_PRUNE_MAX);
+    if (sq_put_step(c, st, "prune", 0, what) < 0) return -1;
+    *n = (uint64_t)sqlite3_changes(c->s->wr);
+    if (*n >= CL_STORE_PRUNE_MAX) c->prune_more = true;
+    return 0;
+}
+
+int sq_prune(void *arg, const cl_store_prune_t *p)
+{
+    sq_commit_t *c = arg;
+    c->pruned = true;
+    if (p->jobs_before > 0 && sq_put_step(c, c->s->id_floor_put, "prune", 0, "job id") < 0)
+        return -1;
+    if (prune_one(c, c->s->prune_jobs, p->jobs_before, "jobs", &c->pruned_jobs) < 0 ||
+        prune_one(c, c->s->prune_usage, p->history_before, "usage", &c->pruned_usage) < 0 ||
+        prune_one(c, c->s->prune_audit, p->audit_before, "audit", &c->pruned_audit) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- queries (the reader) ---- */
+
+/* A query with the conditions that apply (a filter not given adds nothing, so that SQLite
+ * picks the index of those that are) and their values, bound on prepare. */
+typedef struct qb {
+    char sql[1024];
+    size_t len;
+    bool where; /* has its WHERE */
+    int n;
+    struct {
+        enum { QB_TEXT, QB_REAL, QB_INT } type;
+        const char *text;
+        double real;
+        int64_t i;
+    } arg[8];
+    char days[2][16];
+} qb_t;
+
+static void qb_add(qb_t *q, const char *s)
+{
+    size_t l = strlen(s);
+    cl_assert(q->len + l < sizeof q->sql); /* the fixed texts below fit */
+    memcpy(q->sql + q->len, s, l + 1);
+    q->len += l;
+}
+
+static void qb_cond(qb_t *q, const char *cond)
+{
+    qb_add(q, q->where ? " AND " : " WHERE ");
+    qb_add(q, cond);
+    q->where = true;
+}
+
+/* cond with a text value; always (kind), or only when v is a filter (NULL or "": none) */
+static void qb_text_always(qb_t *q, const char *cond, const char *v)
+{
+    qb_cond(q, cond);
+    q->arg[q->n].type = QB_TEXT;
+    q->arg[q->n++].text = v;
+}
+
+static void qb_text(qb_t *q, const char *cond, const char *v)
+{
+    if (v && *v) qb_text_always(q, cond, v);
+}
+
+static void qb_real(qb_t *q, const char *cond, double v)
+{
+    if (!(v > 0)) return; /* 0: no bound */
+    qb_cond(q, cond);
+    q->arg[q->n].type = QB_REAL;
+    q->arg[q->n++].real = v;
+}
+
+static void qb_limit(qb_t *q, uint32_t limit)
+{
+    if (!limit) return;
+    qb_add(q, " LIMIT ?");
+    q->arg[q->n].type = QB_INT;
+    q->arg[q->n++].i = limit;
+}
+
+/* The caller's callback, for the row functions below. */
+struct emit_ctx {
+    union {
+        cl_store_obj_f *obj;
+        cl_store_usage_f *usage;
+        cl_store_sum_f *sum;
+        cl_store_audit_f *audit;
+    } f;
+    void *arg;
+};
+
+/* Prepare q, bind its values and step it to its end, each row to emit (non-zero: stop); 0 or
+ * -1. Prepared each time, so that a callback may read the store again. */
+static int qb_run(sq_store_t *s, qb_t *q, int (*emit)(sqlite3_stmt *, const struct emit_ctx *),
+                  const struct emit_ctx *e, const char *what, cl_error_t *err)
+{
+    sqlite3_stmt *st;
+    if (sq_read_prepare(s, q->sql, &st, what, err) < 0) return -1;
+    for (int i = 0; i < q->n; i++)
+        if (q->arg[i].type == QB_TEXT)
+            sqlite3_bind_text(st, i + 1, q->arg[i].text, -1, SQLITE_STATIC);
+        else if (q->arg[i].type == QB_REAL)
+            sqlite3_bind_double(st, i + 1, q->arg[i].real);
+        else
+            sqlite3_bind_int64(st, i + 1, q->arg[i].i);
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        stop = emit(st, e);
+    int out = !stop && rc != SQLITE_DONE ? sq_fail(s->rd, err, what) : 0;
+    sq_read_finalize(s, st);
+    return out;
+}
+
+static int emit_obj(sqlite3_stmt *st, const struct emit_ctx *e)
+{
+    const void *v = sqlite3_column_blob(st, 2);
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    return e->f.obj(sq_text(st, 0), sq_text(st, 1), v ? v : "", len, e->arg);
+}
+
+int sq_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
+                 cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    qb_t q = {0};
+    qb_add(&q, "SELECT kind,k,v FROM service_objects");
+    if (kind) qb_text_always(&q, "kind=?", kind); /* "" is a kind like any other here */
+    qb_add(&q, " ORDER BY kind,k");
+    struct emit_ctx e = {.f.obj = f, .arg = arg};
+    return qb_run(s, &q, emit_obj, &e, "load objects", err);
+}
+
+static int emit_usage(sqlite3_stmt *st, const struct emit_ctx *e)
+{
+    int i = 0;
+    cl_store_usage_t u = {0};
+    u.job = (uint64_t)sqlite3_column_int64(st, i++);
+    u.incarnation = (uint32_t)sqlite3_column_int64(st, i++);
+    u.name = sq_text(st, i++);
+    u.tenant = sq_text(st, i++);
+    u.user = sq_text(st, i++);
+    u.nodes = sq_text(st, i++);
+    u.ended = sq_text(st, i++);
+    u.reason = sq_text(st, i++);
+    u.gpus = (uint32_t)sqlite3_column_int64(st, i++);
+    u.start = sqlite3_column_double(st, i++);
+    u.end = sqlite3_column_double(st, i++);
+    u.gpu_s = sqlite3_column_double(st, i++);
+    u.energy_j = sqlite3_column_double(st, i++);
+    u.flops = sqlite3_column_double(st, i++);
+    u.exit_code = (int32_t)sqlite3_column_int64(st, i++);
+    u.has_exit = sqlite3_column_int(st, i++) != 0;
+    return e->f.usage(&u, e->arg);
+}
+
+int sq_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f *f, void *arg,
+               cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    qb_t q = {0};
+    qb_add(&q,
+           "SELECT job,incarnation,name,tenant,user_name,nodes,ended,reason,gpus,"
+           "start_time,end_time,gpu_s,energy_j,flops,exit_code,has_exit FROM usage_records");
+    qb_real(&q, "end_time>=?", hq->since);
+    qb_real(&q, "end_time<?", hq->until);
+    qb_text(&q, "tenant=?", hq->tenant);
+    qb_text(&q, "user_name=?", hq->user);
+    qb_text(&q, "ended=?", hq->ended);
+    qb_add(&q, " ORDER BY end_time DESC, seq DESC");
+    qb_limit(&q, hq->limit);
+    struct emit_ctx e = {.f.usage = f, .arg = arg};
+    return qb_run(s, &q, emit_usage, &e, "history", err);
+}
+
+static int emit_sum(sqlite3_stmt *st, const struct emit_ctx *e)
+{
+    cl_store_sum_t r = {.key = sq_text(st, 0),
+                        .gpu_s = sqlite3_column_double(st, 1),
+                        .energy_j = sqlite3_column_double(st, 2),
+                        .flops = sqlite3_column_double(st, 3),
+                        .runs = (uint64_t)sqlite3_column_int64(st, 4)};
+    return e->f.sum(&r, e->arg);
+}
+
+int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, void *arg,
+             cl_error_t *err)
+{
+    static const char *const keys[] = {
+        [CL_STORE_BY_TENANT] = "tenant",
+        [CL_STORE_BY_USER] = "user_name",
+        [CL_STORE_BY_DAY] = "day",
+        [CL_STORE_BY_MONTH] = "substr(day,1,7)",
+    };
+    if ((unsigned)uq->by >= sizeof keys / sizeof keys[0])
+        return cl_err(err, "store: usage: no such grouping (%d)", (int)uq->by);
+    sq_store_t *s = (sq_store_t *)bs;
+    qb_t q = {0};
+    qb_add(&q, "SELECT ");
+    qb_add(&q, keys[uq->by]);
+    qb_add(&q, ",SUM(gpu_s),SUM(energy_j),SUM(flops),SUM(runs) FROM usage_rollups");
+    /* whole days: from the one since falls in, to before the first that starts at or after
+     * until */
+    if (uq->since > 0) {
+        utc_day(uq->since, q.days[0]);
+        qb_text(&q, "day>=?", q.days[0]);
+    }
+    if (uq->until > 0) {
+        utc_day(ceil(uq->until / 86400.0) * 86400.0, q.days[1]);
+        qb_text(&q, "day<?", q.days[1]);
+    }
+    qb_text(&q, "tenant=?", uq->tenant);
+    qb_text(&q, "user_name=?", uq->user);
+    qb_add(&q, " GROUP BY 1 ORDER BY 1");
+    struct emit_ctx e = {.f.sum = f, .arg = arg};
+    return qb_run(s, &q, emit_sum, &e, "usage", err);
+}
+
+static int emit_audit(sqlite3_stmt *st, const struct emit_ctx *e)
+{
+    cl_store_audit_t a = {.time = sqlite3_column_double(st, 0),
+                          .who = sq_text(st, 1),
+                          .op = sq_text(st, 2),
+                          .target = sq_text(st, 3),
+                          .detail = sq_text(st, 4),
+                          .ok = sqlite3_column_int(st, 5) != 0};
+    return e->f.audit(&a, e->arg);
+}
+
+int sq_audit(cl_store_t *bs, const cl_store_audit_q_t *aq, cl_store_audit_f *f, void *arg,
+             cl_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)bs;
+    qb_t q = {0};
+    qb_add(&q, "SELECT time,who,op,target,detail,ok FROM audit_log");
+    qb_real(&q, "time>=?", aq->since);
+    qb_real(&q, "time<?", aq->until);
+    qb_text(&q, "who=?", aq->who);
+    qb_add(&q, " ORDER BY time DESC, seq DESC");
+    qb_limit(&q, aq->limit);
+    struct emit_ctx e = {.f.audit = f, .arg = arg};
+    return qb_run(s, &q, emit_audit, &e, "audit", err);
+}

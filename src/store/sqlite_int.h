@@ -1,0 +1,90 @@
+/* sqlite_int.h - what the SQLite backend's two files share: the store object and the
+ * accounting half (sqlite_acct.c: service objects, usage records and rollups, audit, retention
+ * and their queries) that sqlite.c's open, commit and close call. Internal to src/store. */
+#ifndef COLOSSUS_STORE_SQLITE_INT_H
+#define COLOSSUS_STORE_SQLITE_INT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* A file of the journal as opened: if the path stops naming it (deleted, replaced), what is
+ * committed through the open descriptors is gone at the next restart. */
+typedef struct sq_file {
+    const char *suffix; /* "", "-wal", "-shm" */
+    dev_t dev;
+    ino_t ino;
+    bool known;
+} sq_file_t;
+
+typedef struct sq_store {
+    cl_store_t base;
+    char path[4096]; /* DIR/colossus.db */
+    sq_file_t files[3];
+    sqlite3 *wr, *rd;
+    /* writer's */
+    sqlite3_stmt *job_put, *node_put, *meta_put;
+    sqlite3_stmt *obj_put, *obj_del, *usage_put, *rollup_put, *audit_put;
+    sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit, *id_floor_put;
+    /* reader's */
+    sqlite3_stmt *meta_get;
+    char *blob; /* writer's: argv and env of one job */
+    size_t blob_cap;
+    /* full-scan steps (cl_store_sqlite_fullscan_steps): of the reader's statements; of the
+     * writer's, counted after each commit on the committing thread */
+    uint64_t fullscans, wr_fullscans;
+} sq_store_t;
+
+/* One commit in progress: the visit callbacks' argument. */
+typedef struct sq_commit {
+    sq_store_t *s;
+    cl_error_t *err;
+    bool pruned, prune_more;
+    uint64_t pruned_jobs, pruned_usage, pruned_audit;
+} sq_commit_t;
+
+/* The meta key under which a prune keeps the highest job id it may have deleted. */
+#define SQ_ID_FLOOR "store:job_id_max"
+
+/* The job states a prune and finished_since call finished (CL_JOB_SUCCEEDED, _FAILED,
+ * _CANCELLED; checked in sqlite.c). */
+#define SQ_FINISHED "(2,3,4)"
+
+/* "store: WHAT: SQLite's reason"; -1 */
+int sq_fail(sqlite3 *db, cl_error_t *err, const char *what);
+/* Step a bound writer statement and make it ready for the next record; a failure names the
+ * record (WHAT and its id, or its key). */
+int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *what, uint64_t id,
+                const char *key);
+/* A reader statement of sql (err names what on failure), and its end (counting its full-scan
+ * steps). */
+int sq_read_prepare(sq_store_t *s, const char *sql, sqlite3_stmt **st, const char *what,
+                    cl_error_t *err);
+void sq_read_finalize(sq_store_t *s, sqlite3_stmt *st);
+/* Add a writer statement's full-scan steps to wr_fullscans (and reset its count). */
+void sq_count_scans(sq_store_t *s, sqlite3_stmt *st);
+/* A column's text, "" for NULL. */
+const char *sq_text(sqlite3_stmt *st, int i);
+
+/* sqlite_acct.c */
+extern const char sq_acct_schema[];
+int sq_acct_prepare(sq_store_t *s, cl_error_t *err); /* the writer's statements */
+void sq_acct_finalize(sq_store_t *s);
+void sq_acct_count_scans(sq_store_t *s); /* sq_count_scans() of each writer's statement */
+int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len);
+int sq_put_usage(void *arg, const cl_store_usage_t *u);
+int sq_put_audit(void *arg, const cl_store_audit_t *a);
+int sq_prune(void *arg, const cl_store_prune_t *p);
+int sq_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
+                 cl_error_t *err);
+int sq_history(cl_store_t *bs, const cl_store_history_q_t *q, cl_store_usage_f *f, void *arg,
+               cl_error_t *err);
+int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *q, cl_store_sum_f *f, void *arg,
+             cl_error_t *err);
+int sq_audit(cl_store_t *bs, const cl_store_audit_q_t *q, cl_store_audit_f *f, void *arg,
+             cl_error_t *err);
+
+#endif
