@@ -2,7 +2,7 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd
+PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd libjwt
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

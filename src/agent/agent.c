@@ -551,8 +551,9 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
                       "(make one with 'colossus node-token create')",
                       o->node_token, a->cred.kind == CL_CRED_TOKEN ? "user's token" : "key");
     if (!o->node_token && a->cred.kind != CL_CRED_KEY) {
-        fprintf(stderr, "colossus agent: %s is not a cluster key (a node credential goes with "
-                        "--node-token)\n",
+        fprintf(stderr,
+                "colossus agent: %s is not a cluster key (a node credential goes with "
+                "--node-token)\n",
                 o->keyfile);
         return -1;
     }

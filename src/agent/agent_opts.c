@@ -176,4 +176,3 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
     }
     return 0;
 }
-

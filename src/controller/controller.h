@@ -101,14 +101,14 @@ typedef struct ctl_principal {
 /* A credential presented in a handshake (the transport checked the framing; ctl_auth.c
  * checks the rest). */
 typedef struct ctl_auth_req {
-    int kind;                    /* Colossus__Credential__Kind: TOKEN, NODE or JWT */
-    const char *id;              /* TOKEN, NODE */
-    const uint8_t *sig;          /* TOKEN, NODE: signature of transcript */
+    int kind;           /* Colossus__Credential__Kind: TOKEN, NODE or JWT */
+    const char *id;     /* TOKEN, NODE */
+    const uint8_t *sig; /* TOKEN, NODE: signature of transcript */
     size_t siglen;
-    const uint8_t *transcript;   /* 32 bytes (frame.h, cl_auth_transcript) */
-    const char *jwt;             /* JWT, unsealed */
-    bool agent;                  /* the agent role is asked for */
-    const char *peer;            /* address, for names and logs */
+    const uint8_t *transcript; /* 32 bytes (frame.h, cl_auth_transcript) */
+    const char *jwt;           /* JWT, unsealed */
+    bool agent;                /* the agent role is asked for */
+    const char *peer;          /* address, for names and logs */
 } ctl_auth_req_t;
 
 /* Who a credential is, or -1 with why (a sentence for the peer and the log, never a secret). */
@@ -126,12 +126,12 @@ typedef struct ctl_config {
     double commit_give_up_s;    /* a journal failing this long stops the controller (0: 30 s) */
     /* A site's OIDC provider (docs/security.md, "JWT"): tokens it signs are accepted when
      * jwt_key is set (a PEM public key, or an HMAC secret for HS256). */
-    char jwt_issuer[256];  /* required "iss"; "" any */
+    char jwt_issuer[256];   /* required "iss"; "" any */
     char jwt_audience[256]; /* required in "aud"; "" any */
-    char jwt_claim[64];    /* the claim naming the user ("" : "sub") */
-    char jwt_alg[16];      /* the one algorithm accepted ("": RS256 for a PEM key, else
-                              HS256) */
-    char *jwt_key;         /* owned by the caller; NULL: JWTs refused */
+    char jwt_claim[64];     /* the claim naming the user ("" : "sub") */
+    char jwt_alg[16];       /* the one algorithm accepted ("": RS256 for a PEM key, else
+                               HS256) */
+    char *jwt_key;          /* owned by the caller; NULL: JWTs refused */
     size_t jwt_key_len;
     /* Retention (0: keep for ever): finished jobs, usage records and audit records older
      * than this are pruned from the journal; the usage rollups always stay. */

@@ -69,12 +69,12 @@ typedef struct ctl_run {
 typedef struct ctl_job {
     uint64_t id;
     char *name, *tenant, *cwd;
-    char *user;         /* who submitted it ("" the cluster key) */
-    uint32_t uid, gid;  /* its ranks run as these */
-    uint32_t tenant_ix; /* core tenant index */
-    bool preemptible;   /* its user's QOS makes it preemptible */
-    ctl_run_t *run;      /* the current run; NULL when none */
-    ctl_run_t *run_done; /* the last run that ended, waiting for its nodes' reports */
+    char *user;                    /* who submitted it ("" the cluster key) */
+    uint32_t uid, gid;             /* its ranks run as these */
+    uint32_t tenant_ix;            /* core tenant index */
+    bool preemptible;              /* its user's QOS makes it preemptible */
+    ctl_run_t *run;                /* the current run; NULL when none */
+    ctl_run_t *run_done;           /* the last run that ended, waiting for its nodes' reports */
     double energy_j, flops, gpu_s; /* all runs journaled so far (gpu_s: ended runs) */
     char **argv, **env;
     size_t argc, envc;

@@ -80,8 +80,8 @@ typedef struct ctl_acct {
     ctl_user_t *users; /* by name */
     ctl_user_t **by_core_id;
     uint32_t next_user_id, users_cap;
-    ctl_qos_t *qos; /* by name */
-    ctl_cred_t *creds; /* by id */
+    ctl_qos_t *qos;        /* by name */
+    ctl_cred_t *creds;     /* by id */
     ctl_tenant_t *tenants; /* by core tenant index */
     uint32_t ntenants;
     char **cohorts; /* cohort names; core cohort id = index + 1 */
@@ -122,7 +122,8 @@ bool ctl_caller_sees_tenant(ctl_t *c, const ctl_caller_t *k, uint32_t tenant);
 /* The tenant a submission goes to: the one named (one of the caller's), else the caller's
  * only one, else its first; -1 with why. */
 int ctl_caller_tenant(ctl_t *c, const ctl_caller_t *k, const char *name, cl_error_t *why);
-void ctl_op_user(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl_sink_t *reply);
+void ctl_op_user(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                 ctl_sink_t *reply);
 void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                   ctl_sink_t *reply);
 void ctl_op_qos(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl_sink_t *reply);

@@ -146,7 +146,8 @@ static int auth_keypair(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who,
                           "('colossus node-token create')",
                           a->id);
         ctl_user_t *u = ctl_user_find(c, cr->user);
-        if (!u) return cl_err(why, "token %s: its user %.64s no longer exists", a->id, cr->user);
+        if (!u)
+            return cl_err(why, "token %s: its user %.64s no longer exists", a->id, cr->user);
         if (u->disabled) return cl_err(why, "token %s: user %s is disabled", a->id, u->name);
         who->kind = CTL_PRINCIPAL_USER;
         snprintf(who->user, sizeof who->user, "%s", u->name);
@@ -168,8 +169,9 @@ static bool aud_has(jwt_t *jwt, const char *want)
     json_t *v = js ? json_loads(js, 0, NULL) : NULL;
     size_t i;
     json_t *e;
-    if (json_is_array(v)) json_array_foreach(v, i, e) found |= json_is_string(e) &&
-                                                             !strcmp(json_string_value(e), want);
+    if (json_is_array(v))
+        json_array_foreach(v, i, e) found |=
+            json_is_string(e) && !strcmp(json_string_value(e), want);
     json_decref(v);
     free(js);
     return found;
@@ -322,9 +324,9 @@ void ctl_op_token_create(ctl_t *c, const ctl_caller_t *k, const Colossus__Reques
     HASH_ADD_STR(c->acct->creds, id, cr);
     cred_journal(c, cr);
     char detail[200];
-    snprintf(detail, sizeof detail, "%s %.120s, scope %s, expires %s", t->node ? "nodes" : "user",
-             t->node ? cr->nodes : cr->user, t->node ? "node" : scope_name(scope),
-             cr->expires ? "at the time given" : "never");
+    snprintf(detail, sizeof detail, "%s %.120s, scope %s, expires %s",
+             t->node ? "nodes" : "user", t->node ? cr->nodes : cr->user,
+             t->node ? "node" : scope_name(scope), cr->expires ? "at the time given" : "never");
     ctl_audit(c, k, op, cr->id, true, detail);
     Colossus__TokenInfo info, *ip = &info;
     cred_to_info(cr, &info, false);
@@ -374,8 +376,8 @@ void ctl_op_token_revoke(ctl_t *c, const ctl_caller_t *k, const Colossus__Reques
     }
     bool own = cr->user && k->user && !strcmp(cr->user, k->user->name);
     if (!own && !(cr->nodes ? k->oper : k->admin)) {
-        snprintf(why, sizeof why, "only %s may revoke %s", cr->nodes ? "an operator" : "an admin",
-                 id);
+        snprintf(why, sizeof why, "only %s may revoke %s",
+                 cr->nodes ? "an operator" : "an admin", id);
         reply_refused(c, k, reply, r->req, "token revoke", id, why);
         return;
     }

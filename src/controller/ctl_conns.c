@@ -28,7 +28,7 @@ struct srv_conn {
     ctl_principal_t who;
     uint8_t nonce[CL_NONCE_BYTES];
     uint8_t kx_pk[CL_KX_BYTES], kx_sk[CL_KX_BYTES]; /* this connection's ephemeral X25519 */
-    char addr[64]; /* the peer's address without its port */
+    char addr[64];                                  /* the peer's address without its port */
     uint64_t accepted_ms;
     srv_conn_t *next, *prev;   /* all connections */
     srv_conn_t *unext, *uprev; /* unauthenticated ones, oldest first */
@@ -253,7 +253,8 @@ static void handle_key(srv_conn_t *k, const Colossus__Auth *a)
 static int unseal_jwt(const Colossus__Credential *cr, const uint8_t session[CL_KEY_BYTES],
                       char out[CL_JWT_MAX + 1])
 {
-    size_t n = cr->sealed_jwt.len, over = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    size_t n = cr->sealed_jwt.len,
+           over = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
     if (n < over || n - over > CL_JWT_MAX) return -1;
     const uint8_t *p = cr->sealed_jwt.data;
     if (crypto_secretbox_open_easy((uint8_t *)out, p + crypto_secretbox_NONCEBYTES,

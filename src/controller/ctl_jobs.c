@@ -229,7 +229,8 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
     const char *t = j->tenant;
     switch (p.why) {
     case CL_PEND_RESOURCES:
-        snprintf(buf, len, "not enough free GPUs (it needs %u x %u)", j->nodes, j->gpus_per_node);
+        snprintf(buf, len, "not enough free GPUs (it needs %u x %u)", j->nodes,
+                 j->gpus_per_node);
         break;
     case CL_PEND_RESERVED:
         snprintf(buf, len, "next to start: nodes are reserved for it%s%s",
@@ -376,11 +377,14 @@ static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
         return cl_err(err, "time limit must be at least 1 s (%.4g min), not %.3g s", 1.0 / 60,
                       s->time_limit_min * 60);
     if (s->nodes < 1) return cl_err(err, "a job needs at least one node");
-    if (s->nodes > c->nnodes)
-        return cl_err(err, "%u nodes asked, but the cluster has %u", s->nodes, c->nnodes);
-    if (s->gpus_per_node > c->gpus_per_node)
-        return cl_err(err, "%u GPUs per node asked, but nodes have %u", s->gpus_per_node,
-                      c->gpus_per_node);
+    uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
+    const char *ns = s->nodes == 1 ? "" : "s";
+    if (per > c->gpus_per_node)
+        return cl_err(err, "can never run: needs %u node%s of %u GPUs, nodes have %u", s->nodes,
+                      ns, per, c->gpus_per_node);
+    if (s->nodes > c->nnodes) /* the core's words (jobs.c) */
+        return cl_err(err, "can never run: needs %u node%s of %u GPUs, the cluster has %u",
+                      s->nodes, ns, per, c->nnodes);
     return 0;
 }
 
@@ -580,6 +584,22 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
             j->reason[0] ? ": " : "", j->reason);
 }
 
+/* Why the core preempted j (it marks the job's pending reason as it decides): a tenant
+ * reclaiming its quota, a spent budget that stops jobs, or a job of higher priority. */
+static const char *ctl_preempt_reason(ctl_t *c, const ctl_job_t *j, const char **ended)
+{
+    cl_pending_t p;
+    *ended = "preempted";
+    if (cl_job_pending(c->cluster, j->id, &p) == 0) {
+        if (p.why == CL_PEND_BUDGET) {
+            *ended = "budget";
+            return "stopped: its tenant's GPU-hour budget is spent";
+        }
+        if (p.why == CL_PEND_QUOTA) return "preempted: a tenant reclaimed the GPUs it lent";
+    }
+    return "preempted by a job of higher priority";
+}
+
 static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
 {
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
@@ -608,7 +628,8 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             break;
         case CL_ACT_PREEMPT:
             fail_unlink(c, j); /* a preempted job's rank failure is moot */
-            requeued(c, j, ctl_preempt_reason(c, j), "preempted");
+            const char *ended, *why = ctl_preempt_reason(c, j, &ended);
+            requeued(c, j, why, ended);
             ctl_log(c, "job %" PRIu64 " preempted", j->id);
             break;
         case CL_ACT_RESTART:

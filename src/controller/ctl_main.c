@@ -218,17 +218,19 @@ static int one_opt(opts_t *o, int opt, const char *arg)
     case CO_JWT_ALG:
         if (strlen(arg) >= (opt == CO_JWT_CLAIM ? 64 : opt == CO_JWT_ALG ? 16 : 256)) {
             fprintf(stderr, "colossus controller: --jwt-%s too long\n",
-                    opt == CO_JWT_ISSUER ? "issuer" : opt == CO_JWT_AUDIENCE ? "audience"
-                                                    : opt == CO_JWT_CLAIM    ? "claim"
-                                                                             : "alg");
+                    opt == CO_JWT_ISSUER     ? "issuer"
+                    : opt == CO_JWT_AUDIENCE ? "audience"
+                    : opt == CO_JWT_CLAIM    ? "claim"
+                                             : "alg");
             return -1;
         }
         if (opt == CO_JWT_ALG && strcmp(arg, "HS256") && strcmp(arg, "HS384") &&
             strcmp(arg, "HS512") && strcmp(arg, "RS256") && strcmp(arg, "RS384") &&
             strcmp(arg, "RS512") && strcmp(arg, "ES256") && strcmp(arg, "ES384") &&
             strcmp(arg, "ES512")) {
-            fprintf(stderr, "colossus controller: --jwt-alg %s: one of HS256/384/512, "
-                            "RS256/384/512, ES256/384/512\n",
+            fprintf(stderr,
+                    "colossus controller: --jwt-alg %s: one of HS256/384/512, "
+                    "RS256/384/512, ES256/384/512\n",
                     arg);
             return -1;
         }
@@ -423,8 +425,7 @@ int cmd_controller(int argc, char **argv)
                         .keep_history_s = o.keep_history * 86400.0,
                         .keep_audit_s = o.keep_audit * 86400.0};
     char url[4200];
-    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url)) ||
-        (rc = credentials(&o, &cfg, &err))) {
+    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url)) || (rc = credentials(&o, &cfg, &err))) {
         free(cfg.jwt_key);
         cl_cluster_destroy(cluster);
         return rc;

@@ -415,7 +415,8 @@ int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err)
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
         if (j && j->recovering && ctl_job_alloc_pos(j, n->id) >= 0)
-            return cl_err(err, "node %s ran job %" PRIu64 ", still being recovered", n->name, id);
+            return cl_err(err, "node %s ran job %" PRIu64 ", still being recovered", n->name,
+                          id);
     }
     name_remove(c, n);
     n->bound = false;
@@ -430,7 +431,8 @@ int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err)
     }
     cl_store_node_t rec = {.id = n->id, .name = "", .reason = ""};
     cl_store_batch_node(c->open->records, &rec);
-    snprintf(n->name, sizeof n->name, "%s", cl_topo_node_name(cl_cluster_topo(c->cluster), n->id));
+    snprintf(n->name, sizeof n->name, "%s",
+             cl_topo_node_name(cl_cluster_topo(c->cluster), n->id));
     if (n->id < c->next_free) c->next_free = n->id;
     return 0;
 }

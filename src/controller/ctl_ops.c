@@ -22,8 +22,8 @@ typedef enum ctl_op_who {
 
 typedef struct ctl_op {
     Colossus__Request__BodyCase body;
-    const char *name; /* logs, audit, and the REST routes of the API issue */
-    bool writes;      /* changes state: journaled before its answer leaves, audited */
+    const char *name;  /* logs, audit, and the REST routes of the API issue */
+    bool writes;       /* changes state: journaled before its answer leaves, audited */
     ctl_scope_t scope; /* the least scope a token needs */
     ctl_op_who_t who;
     ctl_op_f *fn;
@@ -35,16 +35,51 @@ static const char *scope_word(ctl_scope_t s)
 }
 
 /* Whether k may call op at all: NULL, or why not (static text or buf). */
-static const char *denied(const ctl_op_t *op, const ctl_caller_t *k, char *buf, size_t len)
+static const char *denied(const ctl_op_t *op, const char *label, const ctl_caller_t *k,
+                          char *buf, size_t len)
 {
     if (k->scope < op->scope) {
-        snprintf(buf, len, "a %s-scoped credential cannot %s (it needs %s scope)",
-                 scope_word(k->scope), op->name, scope_word(op->scope));
+        snprintf(buf, len, "%s needs a credential of %s scope (this one is %s-scoped)", label,
+                 scope_word(op->scope), scope_word(k->scope));
         return buf;
     }
     if (op->who == OP_ADMIN && !k->admin) return "only an admin may do this";
     if (op->who == OP_OPER && !k->oper) return "only an operator or admin may do this";
     return NULL;
+}
+
+/* The operation as the audit log names it ("tenant add" rather than "tenant") and what it
+ * was to touch, for refusals before its handler runs. */
+static const char *op_label(const ctl_op_t *op, const Colossus__Request *r, char *target,
+                            size_t len)
+{
+    target[0] = 0;
+    switch (r->body_case) {
+    case COLOSSUS__REQUEST__BODY_TENANT:
+        snprintf(target, len, "%.64s", r->tenant->name);
+        return r->tenant->create ? "tenant add" : "tenant set";
+    case COLOSSUS__REQUEST__BODY_USER:
+        if (r->user->user) snprintf(target, len, "%.64s", r->user->user->name);
+        return r->user->create ? "user add" : "user set";
+    case COLOSSUS__REQUEST__BODY_QOS:
+        if (r->qos->qos) snprintf(target, len, "%.64s", r->qos->qos->name);
+        return r->qos->create ? "qos add" : "qos set";
+    case COLOSSUS__REQUEST__BODY_DRAIN:
+        snprintf(target, len, "%.64s", r->drain->node);
+        break;
+    case COLOSSUS__REQUEST__BODY_RESUME:
+        snprintf(target, len, "%.64s", r->resume->node);
+        break;
+    case COLOSSUS__REQUEST__BODY_NODE_REMOVE:
+        snprintf(target, len, "%.64s", r->node_remove);
+        break;
+    case COLOSSUS__REQUEST__BODY_CANCEL:
+        snprintf(target, len, "job %" PRIu64, r->cancel);
+        break;
+    default:
+        break;
+    }
+    return op->name;
 }
 
 /* The job as caller k may see it: NULL (and the answer sent) when it does not exist or is
@@ -497,9 +532,11 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_USERS, "users", false, R, OP_ANY, ctl_op_users},
     {COLOSSUS__REQUEST__BODY_QOS, "qos", true, A, OP_ADMIN, ctl_op_qos},
     {COLOSSUS__REQUEST__BODY_QOSES, "qos list", false, R, OP_ANY, ctl_op_qoses},
-    {COLOSSUS__REQUEST__BODY_TOKEN_CREATE, "token create", true, R, OP_ANY, ctl_op_token_create},
+    {COLOSSUS__REQUEST__BODY_TOKEN_CREATE, "token create", true, R, OP_ANY,
+     ctl_op_token_create},
     {COLOSSUS__REQUEST__BODY_TOKENS, "tokens", false, R, OP_ANY, ctl_op_tokens},
-    {COLOSSUS__REQUEST__BODY_TOKEN_REVOKE, "token revoke", true, R, OP_ANY, ctl_op_token_revoke},
+    {COLOSSUS__REQUEST__BODY_TOKEN_REVOKE, "token revoke", true, R, OP_ANY,
+     ctl_op_token_revoke},
     {COLOSSUS__REQUEST__BODY_HISTORY, "history", false, R, OP_ANY, ctl_op_history},
     {COLOSSUS__REQUEST__BODY_USAGE, "usage", false, R, OP_ANY, ctl_op_usage},
     {COLOSSUS__REQUEST__BODY_AUDIT, "audit", false, R, OP_ANY, ctl_op_audit},
@@ -517,19 +554,19 @@ void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *
         if (op->body != r->body_case) continue;
         ctl_caller_t k;
         cl_error_t why;
-        char buf[160];
-        const char *no = NULL;
+        char buf[160], target[80];
+        const char *no = NULL, *label = op_label(op, r, target, sizeof target);
         if (!who || ctl_caller_resolve(c, who, &k, &why) < 0) {
             no = who ? why.msg : "not authenticated";
-            ctl_log(c, "refused %s for %s: %s", op->name, who ? who->name : "?", no);
-        } else if ((no = denied(op, &k, buf, sizeof buf))) {
+            ctl_log(c, "refused %s for %s: %s", label, who ? who->name : "?", no);
+        } else if ((no = denied(op, label, &k, buf, sizeof buf))) {
             if (op->writes)
-                ctl_audit(c, &k, op->name, "", false, no); /* logs it too */
+                ctl_audit(c, &k, label, target, false, no); /* logs it too */
             else
-                ctl_log(c, "refused %s for %s: %s", op->name, who->name, no);
+                ctl_log(c, "refused %s for %s: %s", label, who->name, no);
         }
         if (no) {
-            ctl_reply_error(c, reply, r->req, "%s: permission denied: %s", op->name, no);
+            ctl_reply_error(c, reply, r->req, "%s: permission denied: %s", label, no);
             return;
         }
         op->fn(c, &k, r, reply);

@@ -115,7 +115,8 @@ static void fill_info(ctl_t *c, uint32_t t, double now, Colossus__TenantInfo *o)
     o->jobs_pending = st.jobs_pending;
     o->jobs_running = st.jobs_running;
     o->gpus_running = (uint32_t)st.gpus_running;
-    o->parent = conf.parent >= 0 ? (char *)cl_tenant_name(c->cluster, (uint32_t)conf.parent) : "";
+    o->parent =
+        conf.parent >= 0 ? (char *)cl_tenant_name(c->cluster, (uint32_t)conf.parent) : "";
     o->quota_gpus = lim_out(conf.quota_gpus);
     o->cohort = (char *)cohort_name(c, conf.cohort);
     o->borrow_limit = lim_out(conf.borrow_limit);
@@ -168,8 +169,8 @@ static bool has(const Colossus__TenantSpec *s, const char *f)
     return false;
 }
 
-static const char *const fields[] = {"parent",     "shares",           "quota_gpus",
-                                     "cohort",     "borrow_limit",     "lend_limit",
+static const char *const fields[] = {"parent",           "shares",        "quota_gpus",
+                                     "cohort",           "borrow_limit",  "lend_limit",
                                      "budget_gpu_hours", "budget_period", "budget_stop"};
 
 /* A manager of a parent may split its quota: shares and quota of its sub-tenants. */
@@ -213,7 +214,8 @@ static int spec_conf(ctl_t *c, const Colossus__TenantSpec *s, int t, cl_tenant_c
         x->budget_gpu_h = s->budget_gpu_hours;
     }
     if (has(s, "budget_period")) {
-        if (period_len(s->budget_period) < 0 || strlen(s->budget_period) >= sizeof x->budget_period)
+        if (period_len(s->budget_period) < 0 ||
+            strlen(s->budget_period) >= sizeof x->budget_period)
             return cl_err(why,
                           "budget period '%.32s': month, or a duration of 1 h to 10 years "
                           "(e.g. 30d)",
@@ -288,7 +290,7 @@ void ctl_op_tenant(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     if (s->create || has(s, "budget_period") || !xp->period_start) {
         xp->period_start = 0;
         period_begin(xp, ctl_now(c));
-        cl_tenant_budget_set(c->cluster, (uint32_t)t, 0, ctl_now(c));
+        cl_tenant_budget_set(c->cluster, (uint32_t)t, 0, ctl_now(c), NULL);
     }
     c->acct->next_period_end = 0; /* the tick looks again */
     ctl_tenant_journal(c, (uint32_t)t);
@@ -333,13 +335,17 @@ int ctl_tenants_load(ctl_t *c, const char *kind, const char *key, const void *va
         }
     } else if (t >= 0) { /* tenant_usage */
         double now = ctl_now(c);
-        cl_tenant_usage_set(c->cluster, (uint32_t)t, o->usage_gpu_s,
-                            o->usage_at > 0 && o->usage_at <= now ? o->usage_at : now);
+        cl_error_t e;
+        if (cl_tenant_usage_set(c->cluster, (uint32_t)t, o->usage_gpu_s,
+                                o->usage_at > 0 && o->usage_at <= now ? o->usage_at : now,
+                                &e) < 0)
+            ctl_log(c, "journal: tenant %s's usage: %s (0 kept)", o->name, e.msg);
         ctl_tenant_t *x = ctl_tenant_ext(c, (uint32_t)t);
         /* The budget used counts only if it is of the current period. */
         bool same = o->budget_period_start == x->period_start;
-        cl_tenant_budget_set(c->cluster, (uint32_t)t, same ? o->budget_used_gpu_hours * 3600 : 0,
-                             now);
+        if (cl_tenant_budget_set(c->cluster, (uint32_t)t,
+                                 same ? o->budget_used_gpu_hours * 3600 : 0, now, &e) < 0)
+            ctl_log(c, "journal: tenant %s's budget used: %s (0 kept)", o->name, e.msg);
         x->usage_saved_at = now;
     }
     colossus__tenant_info__free_unpacked(o, NULL);
@@ -362,7 +368,7 @@ void ctl_tenants_tick(ctl_t *c)
         ctl_tenant_t *x = ctl_tenant_ext(c, t);
         if (x->budget_gpu_h > 0 && now >= period_end(x)) {
             period_begin(x, now);
-            cl_tenant_budget_set(c->cluster, t, 0, now);
+            cl_tenant_budget_set(c->cluster, t, 0, now, NULL);
             ctl_tenant_journal(c, t);
             journal_usage(c, t, now);
             c->sched_needed = true;
@@ -403,7 +409,8 @@ void ctl_op_tenants(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     uint32_t n = cl_tenant_count(c->cluster);
-    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v),
+                         **vp = cl_xcalloc(n + 1, sizeof *vp);
     double now = ctl_now(c);
     size_t m = 0;
     for (uint32_t t = 0; t < n; t++) {

@@ -153,7 +153,7 @@ void ctl_usage_run_ended(ctl_t *c, ctl_job_t *j, const char *ended)
 void ctl_usage_exit_report(ctl_t *c, ctl_job_t *j, uint32_t inc, int pos, double energy_j,
                            double flops)
 {
-    ctl_run_t *r = j->run && j->run->inc == inc       ? j->run
+    ctl_run_t *r = j->run && j->run->inc == inc             ? j->run
                    : j->run_done && j->run_done->inc == inc ? j->run_done
                                                             : NULL;
     if (!r || pos < 0 || (uint32_t)pos >= r->nalloc || r->reported[pos]) return;
@@ -192,8 +192,8 @@ void ctl_usage_tick(ctl_t *c)
 
 /* The tenants a query covers: the one asked for (if the caller sees it), every tenant for
  * one who sees all, else the caller's own. n 0 with why: nothing the caller may see. */
-static const char **query_tenants(ctl_t *c, const ctl_caller_t *k, const char *asked,
-                                  size_t *n, cl_error_t *why)
+static const char **query_tenants(ctl_t *c, const ctl_caller_t *k, const char *asked, size_t *n,
+                                  cl_error_t *why)
 {
     const char **v = NULL;
     *n = 0;
@@ -275,7 +275,9 @@ static int newest_first(const void *a, const void *b)
 {
     const Colossus__UsageRecord *x = *(Colossus__UsageRecord *const *)a,
                                 *y = *(Colossus__UsageRecord *const *)b;
-    return x->end > y->end ? -1 : x->end < y->end ? 1 : (x->job > y->job ? -1 : x->job < y->job);
+    return x->end > y->end   ? -1
+           : x->end < y->end ? 1
+                             : (x->job > y->job ? -1 : x->job < y->job);
 }
 
 static void record_free(Colossus__UsageRecord *o)
@@ -306,13 +308,13 @@ void ctl_op_history(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     hist_ctx_t h = {0};
     int rc = 0;
     for (size_t i = 0; i < nt && rc == 0; i++) {
-        cl_store_query_t sq = {.since = q->since,
-                               .until = q->until,
-                               .tenant = ts[i],
-                               .user = q->user,
-                               .state = q->state,
-                               .limit = limit};
-        rc = cl_store_history(c->store, &sq, hist_row, &h, &why);
+        cl_store_history_q_t sq = {.since = q->since,
+                                   .until = q->until,
+                                   .tenant = ts[i],
+                                   .user = q->user,
+                                   .ended = q->state,
+                                   .limit = limit};
+        rc = cl_store_history_query(c->store, &sq, hist_row, &h, &why);
     }
     free(ts);
     if (rc < 0) {
@@ -332,7 +334,7 @@ typedef struct usage_ctx {
     size_t n, cap;
 } usage_ctx_t;
 
-static int usage_row(const cl_store_usage_row_t *u, void *arg)
+static int usage_row(const cl_store_sum_t *u, void *arg)
 {
     usage_ctx_t *x = arg;
     for (size_t i = 0; i < x->n; i++)
@@ -360,17 +362,18 @@ static int usage_row(const cl_store_usage_row_t *u, void *arg)
 
 static int by_key(const void *a, const void *b)
 {
-    return strcmp((*(Colossus__UsageRow *const *)a)->key, (*(Colossus__UsageRow *const *)b)->key);
+    return strcmp((*(Colossus__UsageRow *const *)a)->key,
+                  (*(Colossus__UsageRow *const *)b)->key);
 }
 
 void ctl_op_usage(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                   ctl_sink_t *reply)
 {
     const Colossus__HistoryReq *q = r->usage;
-    const char *by = q->by[0] ? q->by : "tenant";
     cl_error_t why;
-    if (strcmp(by, "tenant") && strcmp(by, "user") && strcmp(by, "day") && strcmp(by, "month")) {
-        ctl_reply_error(c, reply, r->req, "usage: --by %.16s (tenant, user, day or month)", by);
+    cl_store_by_t by;
+    if (cl_store_by_parse(q->by[0] ? q->by : "tenant", &by, &why) < 0) {
+        ctl_reply_error(c, reply, r->req, "usage: %s", why.msg);
         return;
     }
     size_t nt;
@@ -382,9 +385,9 @@ void ctl_op_usage(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     usage_ctx_t x = {0};
     int rc = 0;
     for (size_t i = 0; i < nt && rc == 0; i++) {
-        cl_store_query_t sq = {
-            .since = q->since, .until = q->until, .tenant = ts[i], .user = q->user};
-        rc = cl_store_usage(c->store, &sq, by, usage_row, &x, &why);
+        cl_store_usage_q_t sq = {
+            .by = by, .since = q->since, .until = q->until, .tenant = ts[i], .user = q->user};
+        rc = cl_store_usage_query(c->store, &sq, usage_row, &x, &why);
     }
     free(ts);
     if (rc < 0) {
@@ -438,13 +441,18 @@ void ctl_op_audit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                             "audit: only an admin or operator reads another user's records");
             return;
         }
-        who = k->user ? k->user->name : "";
+        if (!k->user) {
+            ctl_reply_error(c, reply, r->req, "audit: only a user or an admin reads it");
+            return;
+        }
+        who = k->user->name;
     }
     uint32_t limit = q->limit ? q->limit : 1000;
     if (limit > HISTORY_LIMIT_MAX) limit = HISTORY_LIMIT_MAX;
     audit_ctx_t x = {0};
     cl_error_t why;
-    if (cl_store_audit(c->store, q->since, who, limit, audit_row, &x, &why) < 0) {
+    cl_store_audit_q_t aq = {.since = q->since, .who = who, .limit = limit};
+    if (cl_store_audit_query(c->store, &aq, audit_row, &x, &why) < 0) {
         reply_store_error(c, reply, r->req, "audit", &why);
     } else {
         ctl_reply_parts(c, reply, r->req, (void **)x.v, x.n, CTL_PART_AUDIT);

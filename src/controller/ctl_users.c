@@ -123,7 +123,8 @@ static void qos_from_info(ctl_qos_t *q, const Colossus__QosInfo *o)
 static void qos_apply(ctl_t *c, const ctl_qos_t *q)
 {
     for (ctl_user_t *u = c->acct->users; u; u = u->hh.next)
-        if (ctl_user_qos(c, u) == q) cl_user_limit_set(c->cluster, u->core_id, q->max_running);
+        if (ctl_user_qos(c, u) == q)
+            cl_user_limit_set(c->cluster, u->core_id, q->max_running, NULL);
 }
 
 /* Fill o from u (o's arrays are allocated: release with user_info_release). */
@@ -212,7 +213,8 @@ static int load_user(ctl_t *c, const char *key, const void *val, size_t len, cl_
     u->qos = cl_xstrdup(o->qos);
     u->disabled = o->disabled;
     cl_error_t e;
-    if (set_tenants(c, u, o, &e) < 0) ctl_log(c, "journal: user %s: %s (ignored)", u->name, e.msg);
+    if (set_tenants(c, u, o, &e) < 0)
+        ctl_log(c, "journal: user %s: %s (ignored)", u->name, e.msg);
     colossus__user_info__free_unpacked(o, NULL);
     return 0;
 }
@@ -378,8 +380,8 @@ static int check_name(const char *what, const char *s, cl_error_t *why)
         return cl_err(why, "%s name '%.64s' must not start with '%c'", what, s, s[0]);
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.' || ch == '@'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '@'))
             return cl_err(why, "%s name '%.64s': only letters, digits and - _ . @", what, s);
     }
     return 0;
@@ -515,7 +517,7 @@ void ctl_op_user(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ct
         u->qos = cl_xstrdup(o->qos);
     }
     if (has_field(s->set, s->n_set, "disabled")) u->disabled = o->disabled;
-    cl_user_limit_set(c->cluster, u->core_id, ctl_user_qos(c, u)->max_running);
+    cl_user_limit_set(c->cluster, u->core_id, ctl_user_qos(c, u)->max_running, NULL);
     ctl_user_journal(c, u);
     char detail[160];
     snprintf(detail, sizeof detail, "uid %u gid %u role %s qos %s%s", u->uid, u->gid,
@@ -532,12 +534,14 @@ static bool sees_user(const ctl_caller_t *k, const ctl_user_t *u)
     if (k->sees_all || !k->user || k->user == u) return k->sees_all || k->user == u;
     for (uint32_t i = 0; i < u->ntenants; i++)
         for (uint32_t j = 0; j < k->user->ntenants; j++)
-            if (k->user->tenants[j].manager && k->user->tenants[j].tenant == u->tenants[i].tenant)
+            if (k->user->tenants[j].manager &&
+                k->user->tenants[j].tenant == u->tenants[i].tenant)
                 return true;
     return false;
 }
 
-void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl_sink_t *reply)
+void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                  ctl_sink_t *reply)
 {
     uint32_t n = HASH_COUNT(c->acct->users);
     Colossus__UserInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
@@ -613,7 +617,8 @@ void ctl_op_qos(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl
     ctl_reply_ok(c, reply, r->req, NULL);
 }
 
-void ctl_op_qoses(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl_sink_t *reply)
+void ctl_op_qoses(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                  ctl_sink_t *reply)
 {
     uint32_t n = HASH_COUNT(c->acct->qos);
     Colossus__QosInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);

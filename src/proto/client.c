@@ -473,8 +473,8 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     return cl_client_dial(addr, key, role, peer, timeout_ms, NULL, err);
 }
 
-/* Move the jobs, nodes, tenants, history, audit records, users and tokens of a following part (Response.more)
- * to the end of the first's. */
+/* Move the jobs, nodes, tenants, history, audit records, users and tokens of a following part
+ * (Response.more) to the end of the first's. */
 static void grow(void ***v, size_t n, size_t add)
 {
     if (add) *v = cl_xrealloc(*v, (n + add) * sizeof **v);

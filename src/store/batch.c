@@ -247,7 +247,7 @@ static void job_copy(bjob_t *r, const cl_store_job_t *j)
     size_t arrs = (j->argc + j->envc) * sizeof(char *);
     size_t need = strv_size(j->argv, j->argc) + strv_size(j->env, j->envc) + str_size(j->name) +
                   str_size(j->tenant) + str_size(j->cwd) + str_size(j->reason) +
-                  str_size(j->alloc);
+                  str_size(j->alloc) + str_size(j->user);
     char *parr = slot_mem(&r->buf, need ? need : 1), *at = parr + arrs;
     r->j = *j;
     r->j.argv = strv_put(&parr, &at, j->argv, j->argc);
@@ -257,6 +257,7 @@ static void job_copy(bjob_t *r, const cl_store_job_t *j)
     r->j.cwd = str_put(&at, j->cwd);
     r->j.reason = str_put(&at, j->reason);
     r->j.alloc = str_put(&at, j->alloc);
+    r->j.user = str_put(&at, j->user);
 }
 
 void cl_store_batch_job(cl_store_batch_t *b, const cl_store_job_t *j)

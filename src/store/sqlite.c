@@ -141,6 +141,12 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_blob(st, i++, argv, (int)alen, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, env, (int)elen, SQLITE_STATIC);
     sqlite3_bind_double(st, i++, j->running_time);
+    sqlite3_bind_text(st, i++, j->user ? j->user : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, j->uid);
+    sqlite3_bind_int64(st, i++, j->gid);
+    sqlite3_bind_double(st, i++, j->gpu_s);
+    sqlite3_bind_double(st, i++, j->energy_j);
+    sqlite3_bind_double(st, i++, j->flops);
     return sq_put_step(c, st, "job", j->id, NULL);
 }
 
@@ -270,7 +276,7 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 #define JOB_SELECT                                                                             \
     "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"    \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
-    "argv,env,running_time FROM jobs"
+    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops FROM jobs"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -299,6 +305,12 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     const char *e = sqlite3_column_blob(st, i);
     size_t elen = (size_t)sqlite3_column_bytes(st, i++);
     j->running_time = sqlite3_column_double(st, i++);
+    j->user = sq_text(st, i++);
+    j->uid = (uint32_t)sqlite3_column_int64(st, i++);
+    j->gid = (uint32_t)sqlite3_column_int64(st, i++);
+    j->gpu_s = sqlite3_column_double(st, i++);
+    j->energy_j = sqlite3_column_double(st, i++);
+    j->flops = sqlite3_column_double(st, i++);
     j->argv = split_strs(a ? a : "", a ? alen : 0, &j->argc);
     j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
 }
@@ -457,7 +469,10 @@ static const char schema[] =
     " max_restarts INTEGER, time_limit_s REAL, priority INTEGER, restarts INTEGER,"
     " incarnation INTEGER, exit_code INTEGER, has_exit INTEGER, submit_time REAL,"
     " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB,"
-    " running_time REAL NOT NULL DEFAULT 0);"
+    " running_time REAL NOT NULL DEFAULT 0, user TEXT NOT NULL DEFAULT '',"
+    " uid INTEGER NOT NULL DEFAULT 0, gid INTEGER NOT NULL DEFAULT 0,"
+    " gpu_s REAL NOT NULL DEFAULT 0, energy_j REAL NOT NULL DEFAULT 0,"
+    " flops REAL NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " drained INTEGER, reason TEXT);"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
@@ -465,18 +480,31 @@ static const char schema[] =
      * the first open) and the accounting tables (sq_acct_schema), all IF NOT EXISTS. */
     "CREATE INDEX IF NOT EXISTS jobs_state_end ON jobs(state, end_time);";
 
-/* A journal written before jobs had running_time gains the column (0: unknown). */
-static int add_running_time(sqlite3 *db)
+/* A journal written before jobs had these columns gains them (their defaults: unknown). */
+static const char *const job_added[][2] = {
+    {"running_time", "REAL NOT NULL DEFAULT 0"}, {"user", "TEXT NOT NULL DEFAULT ''"},
+    {"uid", "INTEGER NOT NULL DEFAULT 0"},       {"gid", "INTEGER NOT NULL DEFAULT 0"},
+    {"gpu_s", "REAL NOT NULL DEFAULT 0"},        {"energy_j", "REAL NOT NULL DEFAULT 0"},
+    {"flops", "REAL NOT NULL DEFAULT 0"},
+};
+
+static int add_job_columns(sqlite3 *db, const char **missing)
 {
-    sqlite3_stmt *st = NULL;
-    int have = sqlite3_prepare_v2(db, "SELECT running_time FROM jobs LIMIT 0", -1, &st, NULL) ==
-               SQLITE_OK;
-    sqlite3_finalize(st);
-    if (have) return 0;
-    return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN running_time REAL NOT NULL DEFAULT 0",
-                        NULL, NULL, NULL) == SQLITE_OK
-               ? 0
-               : -1;
+    for (size_t k = 0; k < sizeof job_added / sizeof job_added[0]; k++) {
+        char sql[160];
+        sqlite3_stmt *st = NULL;
+        snprintf(sql, sizeof sql, "SELECT %s FROM jobs LIMIT 0", job_added[k][0]);
+        int have = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+        sqlite3_finalize(st);
+        if (have) continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s %s", job_added[k][0],
+                 job_added[k][1]);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+            *missing = job_added[k][0];
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int sq_connect(const char *path, int flags, sqlite3 **db, cl_error_t *err)
@@ -507,8 +535,9 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
     if (sqlite3_exec(s->wr, sync, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->wr, schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
-    if (add_running_time(s->wr) < 0)
-        return cl_err(err, "store: %.100s: cannot add jobs.running_time: %.80s", path,
+    const char *missing = "";
+    if (add_job_columns(s->wr, &missing) < 0)
+        return cl_err(err, "store: %.100s: cannot add jobs.%s: %.80s", path, missing,
                       sqlite3_errmsg(s->wr));
     if (sqlite3_exec(s->wr, sq_acct_schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.100s: cannot add the accounting tables: %.80s", path,
@@ -517,8 +546,8 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
                            "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
                            "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
                            "incarnation,exit_code,has_exit,submit_time,start_time,end_time,"
-                           "alloc,argv,env,running_time) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "alloc,argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->job_put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->wr,
                            "INSERT OR REPLACE INTO nodes(id,name,drained,reason) "

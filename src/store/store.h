@@ -43,6 +43,11 @@ typedef struct cl_store_job {
     size_t argc;
     const char *const *env;
     size_t envc;
+    /* issue 11: who submitted it (user name, the uid and gid its ranks run as) and what its
+     * runs so far used (GPU-seconds, joules, FLOPs; 0: none known) */
+    const char *user;
+    uint32_t uid, gid;
+    double gpu_s, energy_j, flops;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

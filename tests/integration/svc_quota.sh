@@ -28,7 +28,7 @@ cd "$T/pub"
 "$B" user add bob --tenant B --uid 61002 --gid 61002 || fail "bob"
 "$B" user add carol --tenant C --tenant D --uid 61003 --gid 61003 || fail "carol"
 for u in alice bob carol; do "$B" token create --user $u > "$T/$u.tok" || fail "token $u"; done
-as() { local u=$1; shift; "$B" "$@" --token "$T/$u.tok"; }
+as() { local u=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$u.tok") "$B" "$@"; }
 reason() { "$B" show "$1" --json | jfield 'd.get("pending_reason", "")'; }
 tfield() { "$B" tenant show "$1" --json | jfield "$2"; }
 
@@ -72,7 +72,7 @@ D1=$(as carol submit --tenant D --gpus-per-node 2 -- sleep 600) || fail "D1"
 wait_state "$D1" running 20 || fail "D1 did not start"
 wait_for 30 bash -c "\"$B\" show $D1 --json | grep -qi '\"pending_reason\": \"[^\"]*budget'" ||
     fail "D1 was not stopped by its budget: $(job_field "$D1" 'd["state"], d.get("pending_reason")')"
-[ "$(tfield D 'd["budget_left_gpu_hours"]')" = 0 ] || fail "budget left: $(tfield D 'd')"
+[ "$(tfield D 'd["budget_left_gpu_hours"] == 0')" = True ] || fail "budget left: $(tfield D 'd')"
 D2=$(as carol submit --tenant D --gpus-per-node 1 -- true) || fail "D2"
 wait_for 10 bash -c "\"$B\" show $D2 --json | grep -qi '\"pending_reason\": \"[^\"]*budget'" ||
     fail "D2 pends for: $(reason "$D2")"

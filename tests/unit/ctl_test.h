@@ -63,6 +63,10 @@ typedef struct t_ctl {
     uint64_t next_req;
 } t_ctl_t;
 
+/* The tests' agents and clients hold the cluster key: an admin. */
+static const ctl_principal_t t_admin = {.kind = CTL_PRINCIPAL_CLUSTER_KEY,
+                                        .name = "test@local"};
+
 static double t_wall(void *arg)
 {
     return ((t_ctl_t *)arg)->wall;
@@ -324,7 +328,7 @@ static void t_register_on(t_ctl_t *t, t_sink_t *a, const t_running_t *running, s
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &r;
     cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &a->sink, &m, &why), 0);
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
     t_turn(t);
 }
 
@@ -347,7 +351,7 @@ static void t_heartbeat(t_ctl_t *t, t_sink_t *a)
     m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
     m.heartbeat = &hb;
     cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &a->sink, &m, &why), 0);
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
 }
 
 static void t_exited(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, int code, int rank)
@@ -362,7 +366,7 @@ static void t_exited(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, int co
     m.body_case = COLOSSUS__MSG__BODY_EXITED;
     m.exited = &e;
     cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &a->sink, &m, &why), 0);
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
     t_turn(t);
 }
 
@@ -376,13 +380,11 @@ static void t_started(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc)
     m.body_case = COLOSSUS__MSG__BODY_STARTED;
     m.started = &s;
     cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &a->sink, &m, &why), 0);
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
     t_turn(t);
 }
 
 /* ---- clients ---- */
-
-static const ctl_principal_t t_admin = {CTL_PRINCIPAL_CLUSTER_KEY, "test@local"};
 
 static uint64_t t_request(t_ctl_t *t, t_sink_t *cli, Colossus__Request *r)
 {
