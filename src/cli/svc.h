@@ -33,9 +33,7 @@ typedef struct cl_up_creds {
  * process's user name, uid and gid) made an admin in tenant "default" unless it exists, a
  * token for it (scope admin) in DIR/token, and a node credential for node000000 to the
  * last of the nodes agents in DIR/node-token, each mode 0600, the previous ones revoked.
- * A controller that predates users (it answers "unknown request") leaves them out, as does
- * an agent without --node-token for the node credential, each said on stderr: the cluster
- * key serves instead. 0, or -1 after saying why. */
+ * 0, or -1 after saying why. */
 int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, uint32_t nodes,
                       cl_up_creds_t *out);
 

@@ -261,9 +261,9 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
 }
 
 /* Start the agents node000000.. with gpn simulated GPUs each (pids to pf), presenting the
- * node credential in node_token, or the cluster key when it is NULL. */
-static int start_agents(const char *dir, const char *key, const char *node_token,
-                        const char *addr, uint32_t nodes, uint32_t gpn, FILE *pf)
+ * node credential in node_token. */
+static int start_agents(const char *dir, const char *node_token, const char *addr,
+                        uint32_t nodes, uint32_t gpn, FILE *pf)
 {
     for (uint32_t i = 0; i < nodes; i++) {
         char name[32], work[4400], fake[24], logpath[4400];
@@ -273,19 +273,11 @@ static int start_agents(const char *dir, const char *key, const char *node_token
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
         /* root's own machine: its jobs run as root (the agent refuses that by default) */
         char *root = geteuid() == 0 ? "--allow-root-jobs" : NULL;
-        char *args[] = {"colossus",
-                        "agent",
-                        "--controller",
-                        (char *)addr,
-                        node_token ? "--node-token" : "--key",
-                        (char *)(node_token ? node_token : key),
-                        "--name",
-                        name,
-                        "--work-dir",
-                        work,
-                        "--fake-gpus",
-                        fake,
-                        root,
+        char *args[] = {"colossus",   "agent",        "--controller",
+                        (char *)addr, "--node-token", (char *)node_token,
+                        "--name",     name,           "--work-dir",
+                        work,         "--fake-gpus",  fake,
+                        root, /* last: NULL when not root */
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {
@@ -366,8 +358,7 @@ int cmd_up(int argc, char **argv)
     snprintf(node_token, sizeof node_token, "%s/node-token", dir);
     int rc = start_controller(dir, key, nodes, gpn, pf, addr, sizeof addr);
     if (rc == 0) rc = cl_up_credentials(dir, key, addr, nodes, &creds);
-    if (rc == 0)
-        rc = start_agents(dir, key, creds.node_token ? node_token : NULL, addr, nodes, gpn, pf);
+    if (rc == 0) rc = start_agents(dir, node_token, addr, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
         fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
         rc = -1;

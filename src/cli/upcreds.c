@@ -2,13 +2,10 @@
  * admin with a token (DIR/token, what the client commands present), and a node credential
  * for its agents (DIR/node-token); made through the functions the user, token and
  * node-token commands use (svc.h). */
-#include <errno.h>
-#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -32,8 +29,7 @@ static Colossus__Msg *quiet_call(const char *addr, const char *keyfile, Colossus
     return m;
 }
 
-/* Whether user name exists: 1 yes, 0 no, 2 the controller does not know the request (it
- * predates users), -1 no answer or an error (said). */
+/* Whether user name exists: 1 yes, 0 no, -1 no answer or an error (said). */
 static int user_exists(const char *addr, const char *keyfile, const char *name)
 {
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
@@ -43,8 +39,6 @@ static int user_exists(const char *addr, const char *keyfile, const char *name)
     int rc = -1;
     if (!m) {
         fprintf(stderr, "colossus up: the controller at %s does not answer\n", addr);
-    } else if (!m->response->ok && !strcmp(m->response->error, "unknown request")) {
-        rc = 2;
     } else if (!m->response->ok) {
         fputs("colossus up: listing users: ", stderr);
         cl_text_put(stderr, m->response->error);
@@ -74,53 +68,6 @@ static void revoke_old(const char *addr, const char *keyfile, const char *path)
     cl_cred_clear(&old);
 }
 
-/* text and a newline into path, mode 0600, atomically (path.tmp, then rename). */
-static int write_secret(const char *path, const char *text)
-{
-    char tmp[4500];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    size_t n = strlen(text);
-    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
-    if (fd >= 0 && close(fd) < 0) ok = false;
-    if (ok && rename(tmp, path) == 0) return 0;
-    fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-}
-
-/* Does this binary's agent take --node-token (its --help says so)? It comes with the
- * agent's side of issue 11; until then the agents present the cluster key. */
-static bool agent_takes_node_token(void)
-{
-    char self[4096], buf[16384];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    int p[2];
-    if (n <= 0 || pipe2(p, O_CLOEXEC) < 0) return false;
-    self[n] = 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        dup2(p[1], 1);
-        if (nul >= 0) dup2(nul, 0), dup2(nul, 2);
-        execl(self, "colossus", "agent", "--help", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (pid > 0 && len < sizeof buf - 1 &&
-           (r = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    close(p[0]);
-    buf[len] = 0;
-    int st;
-    if (pid > 0) waitpid(pid, &st, 0);
-    return strstr(buf, "--node-token") != NULL;
-}
-
 /* The local user as an admin in tenant "default", unless it exists already. */
 static int make_admin(cl_cli_t *c, const char *name)
 {
@@ -141,12 +88,16 @@ static int make_admin(cl_cli_t *c, const char *name)
 /* A token (q->node false) or node credential made and written to path. */
 static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path)
 {
-    char s[CL_CRED_STR_MAX + 1];
+    char s[CL_CRED_STR_MAX + 2]; /* and a newline */
     double expires;
     revoke_old(c->controller_opt, c->key_opt, path);
     if (cl_cli_token_make(c, q, s, &expires) != 0) return -1;
-    int rc = write_secret(path, s);
+    size_t n = strlen(s);
+    snprintf(s + n, sizeof s - n, "\n");
+    cl_error_t err;
+    int rc = cl_write_secret_file(path, s, &err);
     sodium_memzero(s, sizeof s);
+    if (rc < 0) fprintf(stderr, "colossus up: %s\n", err.msg);
     return rc;
 }
 
@@ -162,11 +113,6 @@ int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, ui
         snprintf(out->user, sizeof out->user, "uid%u", (unsigned)getuid());
     cl_cli_t c = {.cmd = "up", .controller_opt = addr, .key_opt = keyfile};
     int have = user_exists(addr, keyfile, out->user);
-    if (have == 2) {
-        fprintf(stderr, "colossus up: this controller has no users yet: clients and agents "
-                        "use the cluster key\n");
-        return 0;
-    }
     if (have < 0 || (have == 0 && make_admin(&c, out->user) != 0)) return -1;
     Colossus__TokenReq q = COLOSSUS__TOKEN_REQ__INIT;
     q.user = out->user;
@@ -174,11 +120,6 @@ int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, ui
     snprintf(path, sizeof path, "%s/token", dir);
     if (make_cred(&c, &q, path) < 0) return -1;
     out->token = true;
-    if (!agent_takes_node_token()) {
-        fprintf(stderr, "colossus up: this agent takes no --node-token yet: the agents use "
-                        "the cluster key\n");
-        return 0;
-    }
     Colossus__TokenReq n = COLOSSUS__TOKEN_REQ__INIT;
     snprintf(hosts, sizeof hosts, "node[000000-%06u]", nodes - 1);
     n.node = true;
