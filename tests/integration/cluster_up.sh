@@ -2,8 +2,8 @@
 # cluster_up.sh - `colossus up` starts a detached local cluster under --dir, clients find it
 # through COLOSSUS_DIR, a second `up` is refused, `colossus down` stops every daemon. Its
 # topology has exactly the nodes asked for (a wider gang is refused at submit, not left
-# pending), and the local user is an admin with a token in DIR/token (mode 0600) that the
-# clients present, or `up` says that its controller has no users yet.
+# pending), the local user is an admin with a token in DIR/token (mode 0600) that the
+# clients present, and the agents register with the node credential in DIR/node-token.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -16,14 +16,14 @@ export COLOSSUS_DIR=$D COLOSSUS_CONTROLLER= COLOSSUS_KEY=
 cd "$T"
 "$B" submit -N 4 --gpus-per-node 2 -- true 2>err.txt && fail "a gang wider than the cluster accepted"
 grep -q "the cluster has 3" err.txt || fail "submit -N 4: $(cat err.txt)"
-if [ -f "$D/token" ]; then
-    [ "$(stat -c %a "$D/token")" = 600 ] || fail "$D/token is mode $(stat -c %a "$D/token")"
-    [ "$("$B" whoami --json | jfield 'd["user"]["name"]')" = "$(id -un)" ] ||
-        fail "whoami with $D/token: $("$B" whoami 2>&1)"
-    grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"
-else
-    grep -q "this controller has no users yet" "$T/up.log" || fail "no $D/token, and no reason"
-fi
+for f in token node-token; do
+    [ "$(stat -c %a "$D/$f")" = 600 ] || fail "$D/$f is mode $(stat -c %a "$D/$f" 2>&1)"
+done
+[ "$("$B" whoami --json | jfield 'd["user"]["name"]')" = "$(id -un)" ] ||
+    fail "whoami with $D/token: $("$B" whoami 2>&1)"
+grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"
+[ "$(grep -c "agent connection from .*node credential nd-" "$D/logs/controller.log")" = 3 ] ||
+    fail "the agents did not register with the node credential: $(grep "agent connection" "$D/logs/controller.log")"
 J=$("$B" submit -N 3 --gpus-per-node 2 -- sh -c 'echo "rank $RANK of $WORLD_SIZE"; sleep 30') || fail "submit"
 wait_state "$J" running 20 || fail "not running"
 "$B" up --dir "$D" 2>err.txt && fail "second up accepted"
