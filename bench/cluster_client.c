@@ -1,19 +1,24 @@
 /* cluster_client.c - the client-library half of bench/cluster.bash: trivial 1-GPU jobs
  * (`true`) through one connection to a running controller. Prints one JSON object.
  *
- *   cluster_client HOST:PORT KEYFILE N
+ *   cluster_client HOST:PORT CREDFILE N
  *
+ * CREDFILE: the cluster key or a user's token (cred.h: any credential a client presents), so
+ * that bench/cluster.bash measures what a token costs beside the key.
  * 1. N submissions pipelined; the time until every one is acknowledged (journaled);
  * 2. a `wait` for each of them, pipelined; the time from the first submission until the last
  *    job has ended (run as a real process on some agent and journaled): jobs completed/s;
  * 3. N/10 submissions one at a time (each waits for its acknowledgement, one journal commit
- *    each), and the time until those jobs have ended too. */
+ *    each), and the time until those jobs have ended too;
+ * 4. 200 connections, one after another, each with its handshake and one `whoami`: the cost
+ *    of a client command's authentication. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "proto/client.h"
+#include "proto/cred.h"
 
 static double now(void)
 {
@@ -71,17 +76,40 @@ static void wait_all(cl_client_t *c, const uint64_t *ids, int n, uint64_t req0)
     }
 }
 
+/* 4: a connection, its handshake and one whoami, `times` times; ms per connection. */
+static double handshakes(const char *addr, const cl_cred_t *cred, int times)
+{
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_WHOAMI;
+    r.whoami = true;
+    r.req = 1;
+    cl_error_t err;
+    double t0 = now();
+    for (int i = 0; i < times; i++) {
+        cl_client_t *c = cl_client_dial_cred(addr, cred, COLOSSUS__ROLE__ROLE_CLIENT, "bench",
+                                             5000, NULL, &err);
+        if (!c) die("connect", err.msg);
+        Colossus__Msg *o = cl_client_call(c, &r, 10000, &err);
+        if (!o) die("whoami", err.msg);
+        if (!o->response->ok) die("whoami", o->response->error);
+        cl_msg_free(o);
+        cl_client_close(c);
+    }
+    return (now() - t0) * 1000 / times;
+}
+
 int main(int argc, char **argv)
 {
-    uint8_t key[CL_KEY_BYTES];
+    cl_cred_t cred;
     cl_error_t err;
     if (argc != 4 || atoi(argv[3]) < 10) {
-        fprintf(stderr, "usage: cluster_client HOST:PORT KEYFILE N (N >= 10)\n");
+        fprintf(stderr, "usage: cluster_client HOST:PORT CREDFILE N (N >= 10)\n");
         return 2;
     }
-    if (cl_crypto_init() < 0 || cl_key_load(argv[2], key, &err) < 0) die("key", err.msg);
-    cl_client_t *c =
-        cl_client_connect(argv[1], key, COLOSSUS__ROLE__ROLE_CLIENT, "bench", 5000, &err);
+    if (cl_crypto_init() < 0 || cl_cred_load(argv[2], &cred, &err) < 0)
+        die("credential", err.msg);
+    cl_client_t *c = cl_client_dial_cred(argv[1], &cred, COLOSSUS__ROLE__ROLE_CLIENT, "bench",
+                                         5000, NULL, &err);
     if (!c) die("connect", err.msg);
     int n = atoi(argv[3]), k = n / 10;
     uint64_t *ids = calloc((size_t)n, sizeof *ids);
@@ -129,11 +157,14 @@ int main(int argc, char **argv)
     double t_serial_done = now() - t0;
     cl_client_close(c);
     free(ids);
-
-    printf("{\"jobs\": %d, \"acked_s\": %.4f, \"acked_per_s\": %.0f, \"completed_s\": %.4f, "
-           "\"completed_per_s\": %.0f, \"serial_jobs\": %d, \"serial_ack_ms\": %.3f, "
-           "\"serial_acked_per_s\": %.0f, \"serial_completed_s\": %.4f}\n",
-           n, t_ack, n / t_ack, t_done, n / t_done, k, t_serial * 1000 / k, k / t_serial,
-           t_serial_done);
+    double hs_ms = handshakes(argv[1], &cred, 200);
+    printf(
+        "{\"credential\": \"%s\", \"jobs\": %d, \"acked_s\": %.4f, \"acked_per_s\": %.0f, "
+        "\"completed_s\": %.4f, \"completed_per_s\": %.0f, \"serial_jobs\": %d, "
+        "\"serial_ack_ms\": %.3f, \"serial_acked_per_s\": %.0f, \"serial_completed_s\": %.4f, "
+        "\"connect_whoami_ms\": %.3f}\n",
+        cred.kind == CL_CRED_KEY ? "cluster key" : "token", n, t_ack, n / t_ack, t_done,
+        n / t_done, k, t_serial * 1000 / k, k / t_serial, t_serial_done, hs_ms);
+    cl_cred_clear(&cred);
     return 0;
 }
