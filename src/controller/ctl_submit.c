@@ -1,0 +1,236 @@
+/* ctl_submit.c - a job's way in: the submission checked (command, labels, sizes the cluster
+ * can never run), the caller's tenant resolved and QOS applied (priority, GPUs, wall time,
+ * preemptible), the record made with its user and uid/gid; and why a pending job waits, in
+ * words, from the core's reason. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller/ctl_acct.h"
+
+/* The tenant of a job read from the journal: one an older journal made on first use is
+ * made explicit (and journaled) now. */
+int ctl_tenant_index(ctl_t *c, const char *name, cl_error_t *err)
+{
+    int t = cl_tenant_find(c->cluster, name);
+    if (t >= 0) return t;
+    cl_error_t e;
+    t = cl_tenant_add(c->cluster, name, 1.0, &e);
+    if (t < 0) {
+        cl_err(err, "tenant '%s': %s", name, e.msg);
+        return -1;
+    }
+    ctl_log(c, "journal: tenant %s (made on first use by an older version) is now explicit",
+            name);
+    ctl_tenant_journal(c, (uint32_t)t);
+    return t;
+}
+
+static char **strv_dup(char *const *v, size_t n)
+{
+    char **o = cl_xcalloc(n + 1, sizeof *o);
+    for (size_t i = 0; i < n; i++)
+        o[i] = cl_xstrdup(v[i]);
+    return o;
+}
+
+/* A name or tenant shown in logs, tables and JSON: bounded, printable, UTF-8. */
+static int check_label(const char *what, const char *v, size_t max, cl_error_t *err)
+{
+    size_t n = strlen(v);
+    if (n > max) return cl_err(err, "%s longer than %zu bytes (%zu)", what, max, n);
+    if (cl_has_control(v)) return cl_err(err, "%s contains a control character", what);
+    if (!cl_utf8_valid(v, n)) return cl_err(err, "%s is not valid UTF-8", what);
+    return 0;
+}
+
+/* What a job carries to every node in its Launch must fit one frame with room to spare,
+ * whatever else the Launch holds: a job whose Launch cannot be sent would close the
+ * connection of every agent it is placed on, at every restart (issue 10, "poison pill"). */
+static int check_command(const Colossus__SubmitReq *s, cl_error_t *err)
+{
+    if (s->n_argv > CTL_SUBMIT_MAX_ARGS)
+        return cl_err(err, "%zu arguments; the limit is %u", s->n_argv, CTL_SUBMIT_MAX_ARGS);
+    if (s->n_env > CTL_SUBMIT_MAX_ARGS)
+        return cl_err(err, "%zu environment variables; the limit is %u", s->n_env,
+                      CTL_SUBMIT_MAX_ARGS);
+    size_t bytes = strlen(s->name) + strlen(s->cwd);
+    for (size_t i = 0; i < s->n_argv; i++)
+        bytes += strlen(s->argv[i]) + 1;
+    for (size_t i = 0; i < s->n_env; i++) {
+        if (!strchr(s->env[i], '=') || s->env[i][0] == '=')
+            return cl_err(err, "environment entry %zu is not NAME=VALUE", i + 1);
+        bytes += strlen(s->env[i]) + 1;
+    }
+    if (bytes > CTL_SUBMIT_MAX_BYTES)
+        return cl_err(err,
+                      "the command, its environment and working directory take %zu "
+                      "bytes; the limit is %u (1 MiB)",
+                      bytes, CTL_SUBMIT_MAX_BYTES);
+    for (size_t i = 0; i < s->n_argv + s->n_env; i++) {
+        const char *v = i < s->n_argv ? s->argv[i] : s->env[i - s->n_argv];
+        if (strlen(v) > CTL_SUBMIT_MAX_STRING)
+            return cl_err(err,
+                          "%s %zu is %zu bytes; the limit is %u (Linux's MAX_ARG_STRLEN: "
+                          "exec would refuse it)",
+                          i < s->n_argv ? "argument" : "environment entry",
+                          (i < s->n_argv ? i : i - s->n_argv) + 1, strlen(v),
+                          CTL_SUBMIT_MAX_STRING);
+    }
+    if (s->cwd[0] && s->cwd[0] != '/')
+        return cl_err(err, "the working directory must be an absolute path");
+    return 0;
+}
+
+static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
+{
+    if (!s->n_argv || !s->argv[0][0]) return cl_err(err, "no command given");
+    if (check_label("job name", s->name, 128, err) < 0 ||
+        check_label("tenant", s->tenant, 63, err) < 0 || check_command(s, err) < 0)
+        return -1;
+    if (!(s->time_limit_min >= 0) || s->time_limit_min > 525600)
+        return cl_err(err, "time limit must be 0..525600 minutes");
+    if (s->time_limit_min > 0 && s->time_limit_min * 60 < 1)
+        return cl_err(err, "time limit must be at least 1 s (%.4g min), not %.3g s", 1.0 / 60,
+                      s->time_limit_min * 60);
+    if (s->nodes < 1) return cl_err(err, "a job needs at least one node");
+    uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
+    const char *ns = s->nodes == 1 ? "" : "s";
+    if (per > c->gpus_per_node)
+        return cl_err(err, "can never run: needs %u node%s of %u GPUs, nodes have %u", s->nodes,
+                      ns, per, c->gpus_per_node);
+    if (s->nodes > c->nnodes) /* the core's words (jobs.c) */
+        return cl_err(err, "can never run: needs %u node%s of %u GPUs, the cluster has %u",
+                      s->nodes, ns, per, c->nnodes);
+    return 0;
+}
+
+/* The caller's QOS applied to a submission: -1 with err when it asks for more than the QOS
+ * allows; else the time limit (the QOS's when none was asked) and preemptibility. */
+static int qos_check(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s,
+                     double *limit_s, bool *preemptible, cl_error_t *err)
+{
+    *limit_s = s->time_limit_min * 60.0;
+    *preemptible = false;
+    if (!k->user) return 0; /* the cluster key: the bootstrap credential, not capped */
+    ctl_qos_t *q = ctl_user_qos(c, k->user);
+    if (!q) return 0;
+    uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
+    uint64_t gpus = (uint64_t)s->nodes * per;
+    if (s->priority > q->max_priority)
+        return cl_err(err, "priority %d is above what QOS %s allows (%d)", s->priority, q->name,
+                      q->max_priority);
+    if (q->max_gpus_per_job && gpus > q->max_gpus_per_job)
+        return cl_err(err, "%" PRIu64 " GPUs is more than QOS %s allows per job (%u)", gpus,
+                      q->name, q->max_gpus_per_job);
+    if (q->max_wall_s > 0) {
+        if (*limit_s > q->max_wall_s)
+            return cl_err(err, "time limit %g min is above what QOS %s allows (%g min)",
+                          s->time_limit_min, q->name, q->max_wall_s / 60);
+        if (*limit_s == 0) *limit_s = q->max_wall_s;
+    }
+    *preemptible = q->preemptible;
+    return 0;
+}
+
+int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s, uint64_t *id,
+                   cl_error_t *err)
+{
+    if (submit_check(c, s, err) < 0) return -1;
+    int t = ctl_caller_tenant(c, k, s->tenant, err);
+    if (t < 0) return -1;
+    double limit_s;
+    bool preemptible;
+    if (qos_check(c, k, s, &limit_s, &preemptible, err) < 0) return -1;
+    cl_job_spec_t spec = {.nodes = s->nodes,
+                          .gpus_per_node = s->gpus_per_node,
+                          .tenant = (uint32_t)t,
+                          .priority = s->priority,
+                          .preemptible = preemptible,
+                          .time_limit_s = limit_s,
+                          .max_restarts = s->max_restarts,
+                          .user = k->user ? k->user->core_id : 0};
+    double now = ctl_now(c);
+    cl_jobid_t jid;
+    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) return -1;
+    ctl_job_t *j = cl_xcalloc(1, sizeof *j);
+    j->id = jid;
+    j->name = cl_xstrdup(s->name[0] ? s->name : s->argv[0]);
+    j->tenant = cl_xstrdup(cl_tenant_name(c->cluster, (uint32_t)t));
+    j->tenant_ix = (uint32_t)t;
+    j->user = cl_xstrdup(k->user ? k->user->name : "");
+    j->uid = k->user ? k->user->uid : 0;
+    j->gid = k->user ? k->user->gid : 0;
+    j->preemptible = preemptible;
+    j->cwd = cl_xstrdup(s->cwd);
+    j->argv = strv_dup(s->argv, s->n_argv);
+    j->argc = s->n_argv;
+    j->env = strv_dup(s->env, s->n_env);
+    j->envc = s->n_env;
+    j->nodes = s->nodes;
+    cl_job_info_t info;
+    cl_job_get(c->cluster, jid, &info);
+    j->gpus_per_node = info.gpus_per_node ? info.gpus_per_node : s->gpus_per_node;
+    j->max_restarts = s->max_restarts;
+    j->time_limit_s = limit_s;
+    j->priority = s->priority;
+    j->state = CL_JOB_PENDING;
+    j->submit_time = now;
+    ctl_job_insert(c, j);
+    ctl_journal_job(c, j);
+    c->sched_needed = true;
+    *id = jid;
+    return 0;
+}
+
+static void utc(double t, char *buf, size_t len)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
+{
+    cl_pending_t p;
+    if (cl_job_pending(c->cluster, j->id, &p) < 0) {
+        snprintf(buf, len, "%s", c->recovering ? "the controller is recovering" : "");
+        return;
+    }
+    char when[40] = "";
+    if (p.until > 0 && p.until < CL_TIME_INF) utc(p.until, when, sizeof when);
+    const char *t = j->tenant;
+    switch (p.why) {
+    case CL_PEND_RESOURCES:
+        snprintf(buf, len, "not enough free GPUs (it needs %u x %u)", j->nodes,
+                 j->gpus_per_node);
+        break;
+    case CL_PEND_RESERVED:
+        snprintf(buf, len, "next to start: nodes are reserved for it%s%s",
+                 when[0] ? ", at the latest at " : "", when);
+        break;
+    case CL_PEND_HELD:
+        snprintf(buf, len, "held for job %" PRIu64 "'s reservation%s%s", p.job,
+                 when[0] ? " until " : "", when);
+        break;
+    case CL_PEND_QUOTA:
+        snprintf(buf, len, "tenant %s's GPU quota is reached (with what it may borrow)", t);
+        break;
+    case CL_PEND_BUDGET:
+        snprintf(buf, len, "tenant %s's GPU-hour budget is spent%s%s", t,
+                 when[0] ? " until " : "", when);
+        break;
+    case CL_PEND_QOS: {
+        ctl_user_t *u = ctl_user_find(c, j->user);
+        ctl_qos_t *q = ctl_user_qos(c, u);
+        snprintf(buf, len, "QOS %s: at most %u running jobs per user", q ? q->name : "?",
+                 q ? q->max_running : 0);
+        break;
+    }
+    default:
+        snprintf(buf, len, "%s", cl_pend_name(p.why));
+    }
+}
