@@ -71,51 +71,17 @@ void ctl_sink_ref(ctl_sink_t *s);
 void ctl_sink_unref(ctl_sink_t *s); /* accepts NULL */
 
 /* ---- who asks ----
- * Every operation and every agent message is given its caller, as the handshake established
- * it (ctl_authenticate()); what it may do is decided per request from the caller's user,
- * roles and credential as they are now (a revoked token or a disabled user stops working on
- * connections already open). docs/security.md, "Who may do what". */
+ * Every operation is given its caller. Today every client holds the cluster key; tenants,
+ * users and roles come with the tenants issue and extend this. */
 typedef enum ctl_principal_kind {
     CTL_PRINCIPAL_NONE = 0,    /* not authenticated: no operation is allowed */
-    CTL_PRINCIPAL_CLUSTER_KEY, /* proved the cluster key (the bootstrap credential): all */
-    CTL_PRINCIPAL_USER,        /* a user, by token or JWT: that user's roles, within scope */
-    CTL_PRINCIPAL_NODE,        /* a node credential: registers the nodes it names, only */
+    CTL_PRINCIPAL_CLUSTER_KEY, /* proved the cluster key (the bootstrap credential) */
 } ctl_principal_kind_t;
-
-/* What a token allows, at most (the user's roles decide within it). */
-typedef enum ctl_scope {
-    CTL_SCOPE_READ = 1,   /* look: jobs, nodes, logs, history */
-    CTL_SCOPE_SUBMIT = 2, /* and submit and cancel */
-    CTL_SCOPE_ADMIN = 3,  /* everything the user's roles allow */
-} ctl_scope_t;
 
 typedef struct ctl_principal {
     ctl_principal_kind_t kind;
-    char name[160]; /* for logs and audit: who, by what credential, from where */
-    char user[64];  /* USER: the user's name */
-    char cred[32];  /* TOKEN or NODE credential id; "" for the cluster key and JWTs */
-    ctl_scope_t scope;
-    double expires; /* when the credential stops being good (a JWT's exp); 0: never */
+    char name[96]; /* for logs and audit: the peer's own description and address */
 } ctl_principal_t;
-
-/* A credential presented in a handshake (the transport checked the framing; ctl_auth.c
- * checks the rest). */
-typedef struct ctl_auth_req {
-    int kind;                    /* Colossus__Credential__Kind: TOKEN, NODE or JWT */
-    const char *id;              /* TOKEN, NODE */
-    const uint8_t *sig;          /* TOKEN, NODE: signature of transcript */
-    size_t siglen;
-    const uint8_t *transcript;   /* 32 bytes (frame.h, cl_auth_transcript) */
-    const char *jwt;             /* JWT, unsealed */
-    bool agent;                  /* the agent role is asked for */
-    const char *peer;            /* address, for names and logs */
-} ctl_auth_req_t;
-
-/* Who a credential is, or -1 with why (a sentence for the peer and the log, never a secret). */
-int ctl_authenticate(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who, cl_error_t *why);
-/* The role a principal has now, for AuthOk and whoami: "admin", "operator", "manager",
- * "user", "node" ("admin" for the cluster key). */
-const char *ctl_principal_role(ctl_t *c, const ctl_principal_t *who);
 
 /* ---- configuration and hooks ---- */
 typedef struct ctl_config {
@@ -124,16 +90,6 @@ typedef struct ctl_config {
     double keep_finished_s;     /* finished jobs stay in memory this long (then read back) */
     char checkpoint_root[2048]; /* root of COLOSSUS_CHECKPOINT_DIR, as the nodes see it */
     double commit_give_up_s;    /* a journal failing this long stops the controller (0: 30 s) */
-    /* A site's OIDC provider (docs/security.md, "JWT"): tokens it signs are accepted when
-     * jwt_key is set (a PEM public key, or an HMAC secret for HS256). */
-    char jwt_issuer[256];  /* required "iss"; "" any */
-    char jwt_audience[256]; /* required in "aud"; "" any */
-    char jwt_claim[64];    /* the claim naming the user ("" : "sub") */
-    char *jwt_key;         /* owned by the caller; NULL: JWTs refused */
-    size_t jwt_key_len;
-    /* Retention (0: keep for ever): finished jobs, usage records and audit records older
-     * than this are pruned from the journal; the usage rollups always stay. */
-    double keep_jobs_s, keep_history_s, keep_audit_s;
 } ctl_config_t;
 
 typedef struct ctl_hooks {
@@ -161,12 +117,10 @@ void ctl_destroy(ctl_t *c);
  * an error. */
 void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *r,
                  ctl_sink_t *reply);
-/* A message from an agent (or relay) connection of who (the cluster key or a node
- * credential): Register, Heartbeat, Exited, Started, LogData. -1 with why filled when the
- * message has no place on such a connection, or who may no longer send it (a revoked node
- * credential): the transport closes it. */
-int ctl_peer_msg(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *peer, const Colossus__Msg *m,
-                 cl_error_t *why);
+/* A message from an agent (or relay) connection: Register, Heartbeat, Exited, Started,
+ * LogData. -1 with why filled when the message has no place on such a connection (the
+ * transport closes it). */
+int ctl_peer_msg(ctl_t *c, ctl_sink_t *peer, const Colossus__Msg *m, cl_error_t *why);
 /* The transport lost s (agent or client): nodes it carried are unreachable from now on,
  * its waiters and log fetches are forgotten. The caller then drops its reference. */
 void ctl_sink_closed(ctl_t *c, ctl_sink_t *s);

@@ -87,7 +87,8 @@ void cl_client_close(cl_client_t *c); /* accepts NULL */
  * request was sent but not acknowledged: its outcome is unknown" (fail.sent), else "". */
 const char *cl_client_fail_known(const cl_client_fail_t *f);
 /* A Refused reason in words: "wrong cluster key", "overloaded", "timed out", "bad input",
- * "shutting down", "credential refused", "no reason given" (OTHER or a value this build does not know). */
+ * "shutting down", "credential refused", "no reason given" (OTHER or a value this build does
+ * not know). */
 const char *cl_refused_why_name(Colossus__Refused__Why why);
 
 /* Connect a TCP socket with a timeout; fd or -1 with a sentence. */
