@@ -186,7 +186,6 @@ struct ctl {
     uint32_t gpus_per_node;
     ctl_job_t **jobs; /* indexed by id; ids are dense */
     uint64_t jobs_cap, max_id;
-    uint64_t journaled_max_id; /* meta "max_job_id": the highest id ever journaled */
     ctl_logreq_t *logreqs;
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;

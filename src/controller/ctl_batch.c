@@ -208,10 +208,6 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .gpu_s = j->gpu_s,
     };
     cl_store_batch_job(c->open->records, &sj);
-    if (j->id > c->journaled_max_id) { /* a start loads only live jobs: ids must not repeat */
-        c->journaled_max_id = j->id;
-        ctl_journal_meta(c, "max_job_id", j->id);
-    }
     j->journal_seq = c->open->seq;
     free(alloc);
 }

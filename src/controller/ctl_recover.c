@@ -121,22 +121,31 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
     }
 }
 
+typedef struct load_count {
+    ctl_t *c;
+    uint64_t loaded, live, rec;
+} load_count_t;
+
 static int on_job_loaded(const cl_store_job_t *sj, void *arg)
 {
-    ctl_t *c = arg;
+    load_count_t *n = arg;
+    ctl_t *c = n->c;
+    /* the store leaves out most of those past their keep time; one that ended within the
+     * second of the cut stays in the journal only too */
     if (terminal((cl_job_state_t)sj->state) &&
-        sj->end_time + c->cfg.keep_finished_s <= ctl_now(c)) {
-        if (sj->id > c->max_id) /* past its keep time: stays in the journal only */
-            c->max_id = sj->id;
+        sj->end_time + c->cfg.keep_finished_s <= ctl_now(c))
         return 0;
-    }
     bool known;
     ctl_job_t *j = job_from_store(c, sj, &known);
     ctl_job_insert(c, j);
-    if (terminal(j->state))
+    n->loaded++;
+    if (terminal(j->state)) {
         *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
-    else
+    } else {
         restore(c, j, known);
+        n->live++;
+        n->rec += j->recovering;
+    }
     return 0;
 }
 
@@ -168,21 +177,26 @@ ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient)
 
 int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
 {
-    if (cl_store_load(c->store, 0, on_job_loaded, NULL, c, err) < 0) return -1;
+    /* Only what a start needs: the live jobs and those finished within keep_finished_s
+     * (an index range: a journal of 10,000,000 finished jobs costs no more); the rest are
+     * read back one by one when asked for (ctl_job_lookup). Ids never repeat: the next one
+     * is above the highest ever journaled, pruned or not. */
+    load_count_t n = {.c = c};
+    uint64_t top = 0;
+    if (cl_store_load(c->store, ctl_now(c) - c->cfg.keep_finished_s - 1, on_job_loaded, NULL,
+                      &n, err) < 0 ||
+        cl_store_job_id_max(c->store, &top, err) < 0)
+        return -1;
+    if (top > c->max_id) c->max_id = top;
     cl_job_set_next_id(c->cluster, c->max_id + 1);
-    uint64_t live = 0, rec = 0;
-    for (uint64_t id = 1; id <= c->max_id; id++) {
-        ctl_job_t *j = ctl_job_get(c, id);
-        if (j && !terminal(j->state)) live++;
-        if (j && j->recovering) rec++;
-    }
     /* Agents reconnect with a back-off of at most 1 s; give them dead-after on top. */
     c->recover_until = ctl_now(c) + (c->cfg.dead_after_ms + 1500) / 1000.0;
     if (c->max_id)
         ctl_log(c,
                 "recovered %" PRIu64 " jobs from the journal (%" PRIu64
-                " not finished, %" PRIu64 " were running: waiting for their agents)",
-                c->max_id, live, rec);
+                " not finished, %" PRIu64 " were running: waiting for their agents); "
+                "job ids go on from %" PRIu64,
+                n.loaded, n.live, n.rec, c->max_id + 1);
     return 0;
 }
 

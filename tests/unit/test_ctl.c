@@ -528,6 +528,42 @@ static void test_finished_job_forgotten_after_commit(void **state)
     t_teardown(t);
 }
 
+/* A start reads only the live jobs and those finished within keep_finished_s; ids go on
+ * above the highest ever journaled (the newest job finished long ago), and an old job is
+ * still read back when asked for. */
+static void test_start_reads_only_what_it_needs(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8); /* no agent: jobs pend */
+    t_sink_t *cli = t_sink(t, "cli");
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
+    for (int i = 0; i < 3; i++) /* 1 stays pending; 2 ends late, 3 (the newest) early */
+        t_submit(t, cli, 1, 1, 0);
+    r.cancel = 3;
+    t_request(t, cli, &r);
+    t_advance(t, 3600 * 1000); /* an hour: far past keep_finished_s (300 s) */
+    r.cancel = 2;
+    t_request(t, cli, &r);
+    t_close(t, cli);
+    t_advance(t, 10 * 1000);
+    t_restart(t);
+    assert_true(t_logged(t, "recovered 2 jobs from the journal (1 not finished, 0 were "
+                            "running: waiting for their agents); job ids go on from 4"));
+    cli = t_sink(t, "cli");
+    uint64_t q = t_submit(t, cli, 1, 1, 0);
+    Colossus__Msg *m = t_response(cli, q);
+    assert_non_null(m);
+    assert_true(m->response->ok);
+    assert_int_equal(m->response->job, 4);
+    colossus__msg__free_unpacked(m, NULL);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "pending");
+    assert_string_equal(t_job_state(t, 2, NULL, 0), "cancelled");
+    assert_string_equal(t_job_state(t, 3, NULL, 0), "cancelled"); /* read back */
+    t_close(t, cli);
+    t_teardown(t);
+}
+
 /* ---- the operations table ---- */
 
 static void test_ops_unknown_and_denied(void **state)
@@ -720,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_recovery_requeues_when_a_node_is_missing),
         cmocka_unit_test(test_wait_and_closed_sink),
         cmocka_unit_test(test_finished_job_forgotten_after_commit),
+        cmocka_unit_test(test_start_reads_only_what_it_needs),
         cmocka_unit_test(test_ops_unknown_and_denied),
         cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_bad_agent_message),
