@@ -425,8 +425,7 @@ int cmd_controller(int argc, char **argv)
                         .keep_history_s = o.keep_history * 86400.0,
                         .keep_audit_s = o.keep_audit * 86400.0};
     char url[4200];
-    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url)) || (rc = credentials(&o, &cfg, &err))) {
-        free(cfg.jwt_key);
+    if ((rc = prepare_dirs(&o, &cfg, url, sizeof url))) {
         cl_cluster_destroy(cluster);
         return rc;
     }
@@ -440,6 +439,13 @@ int cmd_controller(int argc, char **argv)
         cl_cluster_destroy(cluster);
         return 1;
     }
+    /* after the journal, which names a state directory that cannot be written */
+    if ((rc = credentials(&o, &cfg, &err))) {
+        free(cfg.jwt_key);
+        cl_store_close(store);
+        cl_cluster_destroy(cluster);
+        return rc;
+    }
     o.srv.address_file = o.addrfile;
     o.srv.commit = o.commit;
     ctl_server_t *srv = ctl_server_create(&o.srv, store, &err);
@@ -451,6 +457,7 @@ int cmd_controller(int argc, char **argv)
         if (!srv) cl_cluster_destroy(cluster);
         ctl_server_destroy(srv);
         cl_store_close(store);
+        free(cfg.jwt_key);
         return 1;
     }
     ctl_set_identity(c, o.srv.identity_pk);

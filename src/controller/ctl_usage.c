@@ -13,6 +13,7 @@
  * FLOPs) before its record is journaled with what arrived. */
 #define RUN_REPORT_WAIT_S 30.0
 #define PRUNE_EVERY_S 3600.0
+#define PRUNE_FIRST_S 60.0 /* after a start: not in the turns that recover */
 #define HISTORY_LIMIT_MAX 100000
 
 /* ---- audit ---- */
@@ -179,6 +180,7 @@ void ctl_usage_tick(ctl_t *c)
         ctl_job_t *j = ctl_job_get(c, r->job);
         if (j && now >= r->deadline) done_flush(c, j);
     }
+    if (!c->acct->next_prune) c->acct->next_prune = now + PRUNE_FIRST_S;
     if (now < c->acct->next_prune) return;
     c->acct->next_prune = now + PRUNE_EVERY_S;
     const ctl_config_t *g = &c->cfg;

@@ -39,7 +39,7 @@ log "slow peer: $out"
 [ "$(jget "$out" 'd["refused"]')" = TIMEOUT ] || fail "not refused for a timeout: $out"
 jget "$out" 'd["reason"]' | grep -q "a frame took more than 1.5 s" || fail "reason: $out"
 [ "$(jget "$out" 'd["closed_after_s"] < 5')" = True ] || fail "closed too late: $out"
-grep -q "closing connection .*(slow@.*): a frame took more than 1.5 s" controller.log ||
+grep -q "closing connection .*(slow)@.*: a frame took more than 1.5 s" controller.log ||
     fail "not logged"
 
 log "4. an idle client, and a waiting one"

@@ -65,6 +65,7 @@ F=$("$B" submit --gpus-per-node 1 --name bad --time-limit 10 -- sh -c 'exit 3') 
 grep -q "job name is not valid UTF-8" err.txt || fail "message: $(cat err.txt)"
 U=$("$B" submit --gpus-per-node 1 --name u8 -- sh -c 'exit 0' $'not\xffutf8') || fail "submit"
 "$B" wait "$U" --timeout 20 >/dev/null || fail "job $U did not succeed"
+"$B" tenant add research >/dev/null || fail "tenant add"
 K=$("$B" submit --gpus-per-node 1 --tenant research --name sleeper -- sleep 60) || fail "submit"
 wait_state "$K" running 20 || fail "job $K not running"
 # 3 nodes x 2 GPUs while K holds one GPU: stays pending (and holds the nodes for itself)

@@ -97,6 +97,10 @@ wait_for 15 bash -c "for p in $pids; do kill -0 \$p 2>/dev/null && exit 1; done;
 grep -q "already cancelled" err.txt || fail "cancel message: $(cat err.txt)"
 
 log "tenant, priority and the --controller/--key flags"
+# a tenant is made by an admin, never on first use
+"$B" submit --tenant research --gpus-per-node 1 -- true 2>err.txt && fail "an unknown tenant accepted"
+grep -q "no tenant 'research'" err.txt || fail "unknown tenant: $(cat err.txt)"
+"$B" tenant add research >/dev/null || fail "tenant add"
 Q=$(COLOSSUS_CONTROLLER= COLOSSUS_KEY= "$B" submit --controller "$CTL_ADDR" --key "$T/key" \
     --tenant research --priority 7 --max-restarts 1 --gpus-per-node 1 -- true) || fail "submit with flags"
 "$B" wait "$Q" --timeout 20 >/dev/null || fail "job $Q"

@@ -564,6 +564,87 @@ static void test_start_reads_only_what_it_needs(void **state)
     t_teardown(t);
 }
 
+static int count_usage(const cl_store_usage_t *u, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+static int count_audit(const cl_store_audit_t *a, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+static int sum_runs(const cl_store_sum_t *r, void *arg)
+{
+    *(uint64_t *)arg += r->runs;
+    return 0;
+}
+static int job_found(const cl_store_job_t *j, void *arg)
+{
+    return 1;
+}
+
+/* What the journal holds of kind k: finished jobs found by id, usage records, audit records,
+ * runs in the rollups. */
+static void journal_counts(t_ctl_t *t, int *job1, int *usage, int *audit, uint64_t *runs)
+{
+    cl_error_t err;
+    cl_store_history_q_t h = {0};
+    cl_store_audit_q_t a = {0};
+    cl_store_usage_q_t u = {.by = CL_STORE_BY_TENANT};
+    *usage = *audit = 0;
+    *runs = 0;
+    *job1 = cl_store_job_get(t->store, 1, job_found, NULL, &err);
+    assert_int_equal(cl_store_history_query(t->store, &h, count_usage, usage, &err), 0);
+    assert_int_equal(cl_store_audit_query(t->store, &a, count_audit, audit, &err), 0);
+    assert_int_equal(cl_store_usage_query(t->store, &u, sum_runs, runs, &err), 0);
+}
+
+/* Retention: past --keep-jobs-days a finished job leaves the journal, past
+ * --keep-history-days its usage record, past --keep-audit-days the audit records; the
+ * rollups stay, so `usage` still counts the run. The first prune waits a minute after a
+ * start. */
+static void test_journal_retention(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t->cfg.keep_jobs_s = 86400;
+    t->cfg.keep_history_s = 3 * 86400;
+    t->cfg.keep_audit_s = 2 * 86400;
+    t_restart(t);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0); /* submitted by the cluster key: audited */
+    t_exited(t, a, 1, inc, 0, -1);
+    t_exited(t, b, 1, inc, 0, -1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "succeeded");
+    t_advance(t, 100);
+    int job1, usage, audit;
+    uint64_t runs;
+    journal_counts(t, &job1, &usage, &audit, &runs);
+    assert_int_equal(job1, 1);
+    assert_int_equal(usage, 1);
+    assert_true(audit >= 1);
+    assert_int_equal(runs, 1);
+    const double day = 86400;
+    t->wall += 1.5 * day; /* the job is past its keep time; the rest is not */
+    t_advance(t, 61 * 1000);
+    journal_counts(t, &job1, &usage, &audit, &runs);
+    assert_int_equal(job1, 0);
+    assert_int_equal(usage, 1);
+    assert_true(audit >= 1);
+    assert_int_equal(runs, 1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), ""); /* "no job 1" */
+    t->wall += 2 * day; /* 3.5 days: the audit and the usage record go; the rollup stays */
+    t_advance(t, 3601 * 1000);
+    journal_counts(t, &job1, &usage, &audit, &runs);
+    assert_int_equal(usage, 0);
+    assert_int_equal(audit, 0);
+    assert_int_equal(runs, 1);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
 /* ---- the operations table ---- */
 
 static void test_ops_unknown_and_denied(void **state)
@@ -757,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_wait_and_closed_sink),
         cmocka_unit_test(test_finished_job_forgotten_after_commit),
         cmocka_unit_test(test_start_reads_only_what_it_needs),
+        cmocka_unit_test(test_journal_retention),
         cmocka_unit_test(test_ops_unknown_and_denied),
         cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_bad_agent_message),
