@@ -199,8 +199,9 @@ static bool has_scope(const char *list, const char *want)
     return false;
 }
 
-/* A claim's text for a message, its control characters as '?': a claim is the client's, and a
- * newline in it would forge a log line. */
+/* A claim's text for a refusal, its control characters as '?': the sentence goes back in
+ * Refused.reason, which the CLI prints to a terminal as it is (the daemon log escapes them,
+ * but hooks and the peer see the sentence raw). */
 static const char *shown(const char *s, char *buf, size_t len)
 {
     size_t i = 0;

@@ -818,8 +818,8 @@ static void test_jwt_rs256(void **state)
     free(other);
 }
 
-/* An audience given as an array, and a log line with no control characters from a hostile
- * claim. */
+/* An audience given as an array; a hostile claim's control characters stay out of the
+ * refusal's sentence (it goes back to the client's terminal, and to the log hook). */
 static void test_jwt_claims_text(void **state)
 {
     (void)state;
@@ -839,7 +839,7 @@ static void test_jwt_claims_text(void **state)
     cl_error_t why;
     assert_int_equal(a_jwt_auth(t, s, false, &who, &why), 0);
     free(s);
-    /* a user name with a newline: refused, and the log line stays one line */
+    /* a user name with a newline: refused, the sentence one line */
     assert_int_equal(jwt_add_grant(jwt, "email", "x"), 0);
     jwt_del_grants(jwt, "sub");
     assert_int_equal(jwt_add_grant(jwt, "sub", "eve\ncontroller: user root logged in"), 0);
