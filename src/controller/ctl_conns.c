@@ -290,7 +290,7 @@ static void handle_cred(srv_conn_t *k, const Colossus__Auth *a)
                         .peer = k->u.peer};
     bool unopened = jwt && unseal_jwt(cr, session, token) < 0;
     int rc = unopened ? cl_err(&why, "the JWT does not decrypt (damaged in transit?)")
-                    : ctl_authenticate(srv->ctl, &q, &who, &why); /* which logs a refusal */
+                      : ctl_authenticate(srv->ctl, &q, &who, &why); /* which logs a refusal */
     sodium_memzero(token, sizeof token);
     if (rc < 0) {
         if (unopened) cl_daemon_log("controller", "refused %s: %s", k->u.peer, why.msg);
