@@ -186,13 +186,40 @@ static jwt_alg_t key_alg(const ctl_config_t *cfg)
     return pem ? JWT_ALG_RS256 : JWT_ALG_HS256;
 }
 
+/* Whether the space-separated list of scopes (RFC 6749, 3.3) holds want as a whole word: a
+ * substring match took "colossus:administrator" for "colossus:admin". */
+static bool has_scope(const char *list, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = list; p && *p;) {
+        size_t w = strcspn(p, " ");
+        if (w == n && !memcmp(p, want, n)) return true;
+        p += w + strspn(p + w, " ");
+    }
+    return false;
+}
+
+/* A claim's text for a refusal, its control characters as '?': the sentence goes back in
+ * Refused.reason, which the CLI prints to a terminal as it is (the daemon log escapes them,
+ * but hooks and the peer see the sentence raw). */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = 0;
+    return buf;
+}
+
 static int jwt_claims(ctl_t *c, jwt_t *jwt, ctl_principal_t *who, cl_error_t *why)
 {
+    char b[65];
     const ctl_config_t *cfg = &c->cfg;
     double now = ctl_now(c);
     const char *iss = jwt_get_grant(jwt, "iss");
     if (cfg->jwt_issuer[0] && (!iss || strcmp(iss, cfg->jwt_issuer)))
-        return cl_err(why, "JWT: issuer '%.64s' is not %.64s", iss ? iss : "", cfg->jwt_issuer);
+        return cl_err(why, "JWT: issuer '%s' is not %.64s", shown(iss, b, sizeof b),
+                      cfg->jwt_issuer);
     if (cfg->jwt_audience[0] && !aud_has(jwt, cfg->jwt_audience))
         return cl_err(why, "JWT: audience does not include %.64s", cfg->jwt_audience);
     long exp = jwt_get_grant_int(jwt, "exp");
@@ -204,13 +231,15 @@ static int jwt_claims(ctl_t *c, jwt_t *jwt, ctl_principal_t *who, cl_error_t *wh
     const char *name = jwt_get_grant(jwt, claim);
     if (!name || !*name) return cl_err(why, "JWT: no '%.32s' claim naming the user", claim);
     ctl_user_t *u = ctl_user_find(c, name);
-    if (!u) return cl_err(why, "JWT: no user %.64s here (an admin adds it: user add)", name);
+    if (!u)
+        return cl_err(why, "JWT: no user %s here (an admin adds it: user add)",
+                      shown(name, b, sizeof b));
     if (u->disabled) return cl_err(why, "JWT: user %s is disabled", u->name);
     const char *scope = jwt_get_grant(jwt, "scope");
     who->scope = CTL_SCOPE_SUBMIT;
-    if (scope && strstr(scope, "colossus:admin"))
+    if (has_scope(scope, "colossus:admin"))
         who->scope = CTL_SCOPE_ADMIN;
-    else if (scope && strstr(scope, "colossus:read") && !strstr(scope, "colossus:submit"))
+    else if (has_scope(scope, "colossus:read") && !has_scope(scope, "colossus:submit"))
         who->scope = CTL_SCOPE_READ;
     who->kind = CTL_PRINCIPAL_USER;
     who->expires = (double)exp;

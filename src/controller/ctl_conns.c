@@ -288,12 +288,12 @@ static void handle_cred(srv_conn_t *k, const Colossus__Auth *a)
                         .jwt = token,
                         .agent = a->role == COLOSSUS__ROLE__ROLE_AGENT,
                         .peer = k->u.peer};
-    int rc = jwt && unseal_jwt(cr, session, token) < 0
-                 ? cl_err(&why, "the JWT does not decrypt (damaged in transit?)")
-                 : ctl_authenticate(srv->ctl, &q, &who, &why);
+    bool unopened = jwt && unseal_jwt(cr, session, token) < 0;
+    int rc = unopened ? cl_err(&why, "the JWT does not decrypt (damaged in transit?)")
+                      : ctl_authenticate(srv->ctl, &q, &who, &why); /* which logs a refusal */
     sodium_memzero(token, sizeof token);
     if (rc < 0) {
-        if (jwt) cl_daemon_log("controller", "refused %s: %s", k->u.peer, why.msg);
+        if (unopened) cl_daemon_log("controller", "refused %s: %s", k->u.peer, why.msg);
         cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__BAD_CREDENTIAL, why.msg);
         sodium_memzero(session, sizeof session);
         return;

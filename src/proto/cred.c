@@ -26,8 +26,8 @@ bool cl_cred_id_valid(const char *s)
 {
     if (strlen(s) != 19 || s[2] != '-') return false;
     for (int i = 3; i < 19; i++)
-        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) return false;
-    return isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1]);
+        if (!(s[i] >= '0' && s[i] <= '9') && !(s[i] >= 'a' && s[i] <= 'f')) return false;
+    return s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z';
 }
 
 void cl_cred_make_id(const char *prefix, char out[CL_CRED_ID_MAX + 1])
@@ -39,10 +39,21 @@ void cl_cred_make_id(const char *prefix, char out[CL_CRED_ID_MAX + 1])
     snprintf(out, CL_CRED_ID_MAX + 1, "%.3s%s", prefix, hex);
 }
 
-/* One base64url part of exactly n bytes ending at '.' or the end. */
+static bool b64url_char(unsigned char ch)
+{
+    /* ASCII only, whatever the locale says */
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
+/* One base64url part of exactly n bytes ending at '.' or the end. Its characters are checked
+ * here first: libsodium 1.0.18 decodes some bytes above 0x7f as '_' (fuzz_cred found it), so
+ * one secret had many spellings. */
 static int b64_part(const char *s, size_t slen, uint8_t *out, size_t n)
 {
     size_t bin = 0;
+    for (size_t i = 0; i < slen; i++)
+        if (!b64url_char((unsigned char)s[i])) return -1;
     if (sodium_base642bin(out, n, s, slen, NULL, &bin, NULL, B64) < 0 || bin != n) return -1;
     return 0;
 }
@@ -84,7 +95,7 @@ static bool jwt_like(const char *s)
     for (const char *p = s; *p; p++) {
         if (*p == '.')
             dots++;
-        else if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+        else if (!b64url_char((unsigned char)*p))
             return false;
     }
     return dots == 2 && s[0] == 'e'; /* base64url of '{' starts with "ey" */
@@ -135,7 +146,9 @@ int cl_cred_load(const char *path, cl_cred_t *c, cl_error_t *err)
         cl_err(err, "cannot read credential file %s: %s", path, strerror(errno));
         return -1;
     }
-    char buf[CL_JWT_MAX + 2];
+    /* room for the longest JWT and the white space around it (cl_cred_parse judges the
+     * length): with one byte to spare, a JWT of CL_JWT_MAX and its newline was too large */
+    char buf[CL_JWT_MAX + 64];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     int bad = ferror(f);
     fclose(f);
