@@ -156,6 +156,7 @@ static int auth_keypair(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who,
                  a->peer);
     }
     snprintf(who->cred, sizeof who->cred, "%s", a->id);
+    who->expires = cr->expires;
     return 0;
 }
 
@@ -325,6 +326,14 @@ static int token_check(ctl_t *c, const ctl_caller_t *k, const Colossus__TokenReq
     if (*scope > k->scope)
         return cl_err(why, "a %s-scoped credential cannot make a %s-scoped token",
                       scope_name(k->scope), scope_name(*scope));
+    /* A credential that expires makes none that outlives it: a stolen short-lived JWT or
+     * token must not become a lasting one. */
+    double left = k->p->expires - ctl_now(c);
+    if (k->p->expires > 0 && (t->expires_in_s == 0 || t->expires_in_s > left))
+        return cl_err(why,
+                      "this credential expires in %.0f s: the token it makes must expire "
+                      "before it (--expires at most %.0fs)",
+                      left, left > 0 ? left : 0);
     return 0;
 }
 

@@ -52,8 +52,8 @@ void ctl_audit(ctl_t *c, const ctl_caller_t *k, const char *op, const char *targ
                           .ok = ok};
     cl_store_batch_audit(c->open->records, &a);
     if (!ok)
-        ctl_log(c, "refused %s %.64s for %s: %s", op, target ? target : "", how[0] ? how : who,
-                detail ? detail : "");
+        ctl_log(c, "refused %s%s%.64s for %s: %s", op, target && *target ? " " : "",
+                target ? target : "", how[0] ? how : who, detail ? detail : "");
 }
 
 /* ---- runs ---- */

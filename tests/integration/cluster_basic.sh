@@ -115,7 +115,7 @@ n=$("$B" jobs --all --json | jfield "len(d)"); [ "$n" = 8 ] || fail "jobs --all 
 grep -q "no command" err.txt || fail "message: $(cat err.txt)"
 "$B" submit -N 0 -- true 2>err.txt && fail "-N 0 accepted"
 "$B" submit --gpus-per-node 9 -- true 2>err.txt && fail "9 GPUs per node accepted"
-grep -q "GPUs per node" err.txt || fail "message: $(cat err.txt)"
+grep -q "can never run: needs 1 node of 9 GPUs, nodes have 8" err.txt || fail "message: $(cat err.txt)"
 "$B" submit -N 100 -- true 2>err.txt && fail "gang larger than the topology accepted"
 log "oversized gang: $(cat err.txt)"
 "$B" show 9999 2>err.txt && fail "show of an unknown job"

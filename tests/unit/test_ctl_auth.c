@@ -295,6 +295,38 @@ static void test_token_expired(void **state)
     t_teardown(t);
 }
 
+/* A credential that expires makes no token that outlives it (a stolen short-lived one must
+ * not become a lasting one); one that expires before it is fine. */
+static void test_token_outliving_refused(void **state)
+{
+    (void)state;
+    t_ctl_t *t = a_setup();
+    a_cred_t k = a_token(t, &t_admin, "alice", "submit", 600, NULL);
+    ctl_principal_t who;
+    cl_error_t why;
+    assert_int_equal(a_auth(t, &k, false, false, &who, &why), 0);
+    assert_true(who.expires > 0);
+    uint8_t pk[CL_SIGN_PK_BYTES] = {1};
+    Colossus__TokenReq q = COLOSSUS__TOKEN_REQ__INIT;
+    q.user = "";
+    q.scope = "submit";
+    q.public_key.data = pk;
+    q.public_key.len = sizeof pk;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_TOKEN_CREATE;
+    r.token_create = &q;
+    char err[256];
+    double asks[] = {0, 601, 86400};
+    for (size_t i = 0; i < 3; i++) {
+        q.expires_in_s = asks[i];
+        assert_false(a_ok(t, &who, &r, err, sizeof err));
+        assert_non_null(strstr(err, "the token it makes must expire before it"));
+    }
+    q.expires_in_s = 300;
+    assert_true(a_ok(t, &who, &r, err, sizeof err));
+    t_teardown(t);
+}
+
 static void test_token_revoked(void **state)
 {
     (void)state;
@@ -864,17 +896,12 @@ int main(void)
 {
     if (cl_crypto_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_good),
-        cmocka_unit_test(test_token_forged),
-        cmocka_unit_test(test_token_expired),
-        cmocka_unit_test(test_token_revoked),
-        cmocka_unit_test(test_user_disabled),
-        cmocka_unit_test(test_roles_by_kind),
-        cmocka_unit_test(test_node_credential_hostlist),
-        cmocka_unit_test(test_scopes),
-        cmocka_unit_test(test_jwt_hs256),
-        cmocka_unit_test(test_jwt_rs256),
-        cmocka_unit_test(test_jwt_claims_text),
+        cmocka_unit_test(test_token_good),    cmocka_unit_test(test_token_forged),
+        cmocka_unit_test(test_token_expired), cmocka_unit_test(test_token_outliving_refused),
+        cmocka_unit_test(test_token_revoked), cmocka_unit_test(test_user_disabled),
+        cmocka_unit_test(test_roles_by_kind), cmocka_unit_test(test_node_credential_hostlist),
+        cmocka_unit_test(test_scopes),        cmocka_unit_test(test_jwt_hs256),
+        cmocka_unit_test(test_jwt_rs256),     cmocka_unit_test(test_jwt_claims_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
