@@ -15,6 +15,7 @@
 #include "controller/ctl_server.h"
 #include "proto/cred.h"
 #include "util/topo_load.h"
+#include "util/when.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -29,6 +30,7 @@ static void usage(FILE *f)
         "         [--journal-give-up SECONDS] [--frame-timeout-ms N] [--idle-timeout-ms N]\n"
         "         [--commit auto|thread|inline] [--identity FILE]\n"
         "         [--keep-jobs-days N] [--keep-history-days N] [--keep-audit-days N]\n"
+        "         [--fairshare-halflife DURATION]\n"
         "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
         "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
@@ -52,6 +54,8 @@ static void usage(FILE *f)
         "  --keep-jobs-days: finished jobs stay in the journal this long (default 30; 0:\n"
         "                    for ever); --keep-history-days and --keep-audit-days (default\n"
         "                    400) the usage and audit records; usage rollups always stay\n"
+        "  --fairshare-halflife: how fast tenants' fair-share usage decays (default 7d;\n"
+        "                    e.g. 12h, 14d; 0 is refused: it would switch fair share off)\n"
         "  --jwt-key:        accept JWTs of the site's OIDC provider signed with this key (a\n"
         "                    PEM public key: RS256, or a shared secret: HS256; --jwt-alg\n"
         "                    names another); --jwt-issuer and --jwt-audience must match;\n"
@@ -62,7 +66,7 @@ typedef struct opts {
     const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store, *identity, *jwt_key;
     const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
     long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
-    double spare;
+    double spare, halflife_s;
     bool sync_full;
     ctl_commit_mode_t commit;
     ctl_server_opts_t srv;
@@ -97,6 +101,7 @@ enum {
     CO_JWT_AUDIENCE,
     CO_JWT_CLAIM,
     CO_JWT_ALG,
+    CO_HALFLIFE,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +128,7 @@ static const struct option long_opts[] = {
     {"keep-jobs-days", required_argument, 0, CO_KEEP_JOBS},
     {"keep-history-days", required_argument, 0, CO_KEEP_HISTORY},
     {"keep-audit-days", required_argument, 0, CO_KEEP_AUDIT},
+    {"fairshare-halflife", required_argument, 0, CO_HALFLIFE},
     {"jwt-key", required_argument, 0, CO_JWT_KEY},
     {"jwt-issuer", required_argument, 0, CO_JWT_ISSUER},
     {"jwt-audience", required_argument, 0, CO_JWT_AUDIENCE},
@@ -209,6 +215,17 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return cl_flag_long(cmd, "--keep-history-days", arg, 0, 36500, &o->keep_history);
     case CO_KEEP_AUDIT:
         return cl_flag_long(cmd, "--keep-audit-days", arg, 0, 36500, &o->keep_audit);
+    case CO_HALFLIFE: {
+        cl_error_t e;
+        if (cl_parse_duration(arg, &o->halflife_s, &e) < 0 || !(o->halflife_s >= 60)) {
+            /* kueue#11134: a half-life of 0 read as "the default" switched fair share off */
+            fprintf(stderr, "colossus controller: --fairshare-halflife: %s\n",
+                    o->halflife_s >= 60 ? e.msg
+                                        : "must be at least 60 s (fair share needs a decay)");
+            return -1;
+        }
+        return 0;
+    }
     case CO_JWT_KEY:
         o->jwt_key = arg;
         return 0;
@@ -272,7 +289,8 @@ static int parse(opts_t *o, int argc, char **argv)
                   .sync_full = true,
                   .keep_jobs = 30,
                   .keep_history = 400,
-                  .keep_audit = 400};
+                  .keep_audit = 400,
+                  .halflife_s = 7 * 86400.0};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -412,6 +430,7 @@ int cmd_controller(int argc, char **argv)
     cl_cluster_opts_t copts;
     cl_cluster_opts_default(&copts);
     copts.spare_fraction = o.spare;
+    copts.fairshare_halflife_s = o.halflife_s;
     cl_cluster_t *cluster = cl_cluster_create(t, &copts, &err);
     if (!cluster) {
         fprintf(stderr, "colossus controller: %s\n", err.msg);

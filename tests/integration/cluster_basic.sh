@@ -140,4 +140,11 @@ grep -q "none.conf" err.txt || fail "message: $(cat err.txt)"
 "$B" submit --priority x -- true 2>err.txt && fail "--priority x accepted"
 "$B" controller --state-dir "$T/s2" --listen 127.0.0.1:0 --key "$T/key" --checkpoint-dir rel 2>err.txt && fail "relative --checkpoint-dir"
 grep -q "absolute" err.txt || fail "message: $(cat err.txt)"
+# kueue#11134: a half-life of 0 must not quietly switch fair share off
+for h in 0 30s 1x; do
+    "$B" controller --state-dir "$T/s2" --listen 127.0.0.1:0 --key "$T/key" --fairshare-halflife $h 2>err.txt
+    [ $? = 2 ] || fail "--fairshare-halflife $h: not a usage error"
+    grep -q "fairshare-halflife" err.txt || fail "message: $(cat err.txt)"
+done
+grep -q "'1x'" err.txt || fail "the bad duration is not quoted: $(cat err.txt)"
 log "PASS"
