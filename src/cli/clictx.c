@@ -19,6 +19,8 @@ bool cl_cli_common_opt(cl_cli_t *c, int o)
         c->key_opt = optarg;
     else if (o == CL_CLI_OPT_TOKEN)
         c->token_opt = optarg;
+    else if (o == CL_CLI_OPT_IDENTITY)
+        c->identity_opt = optarg;
     else
         return false;
     return true;
@@ -55,6 +57,10 @@ void cl_cli_usage_common(FILE *f)
            "  --key FILE              the cluster key instead, the bootstrap credential\n"
            "                          (default: $COLOSSUS_KEY, else $COLOSSUS_DIR/key when\n"
            "                          there is no $COLOSSUS_DIR/token)\n"
+           "  --identity FILE         the controller identity a JWT is sent to (its\n"
+           "                          STATE-DIR/identity.pub; default: $COLOSSUS_IDENTITY,\n"
+           "                          the file or its 64 hex digits, else\n"
+           "                          $COLOSSUS_DIR/identity.pub)\n"
            "  -h, --help              this text\n");
 }
 
@@ -96,6 +102,41 @@ static int address_file(cl_cli_t *c, const char *path)
     return -1;
 }
 
+/* A JWT's pin, in the order clictx.h gives, into c->cred.identity; 0, or -1 after saying
+ * why. */
+static int load_pin(cl_cli_t *c, const char *dir)
+{
+    char path[4200];
+    cl_error_t err, e;
+    const char *env = getenv("COLOSSUS_IDENTITY");
+    int rc;
+    if (c->identity_opt) {
+        rc = cl_identity_pub_load(c->identity_opt, c->cred.identity, &err);
+    } else if (env && *env) {
+        /* the key itself, or a file: a secret key given by mistake is never taken for a path
+         * (the error would print it) */
+        bool text = strspn(env, "0123456789abcdefABCDEF") == strlen(env) ||
+                    !strncmp(env, "colossus-identity", 17);
+        rc = text ? cl_identity_pub_parse(env, c->cred.identity, &e)
+                  : cl_identity_pub_load(env, c->cred.identity, &e);
+        if (rc < 0) cl_err(&err, "$COLOSSUS_IDENTITY: %s", e.msg);
+    } else {
+        snprintf(path, sizeof path, "%s/identity.pub", dir);
+        if (access(path, F_OK) != 0) {
+            fprintf(stderr,
+                    "colossus %s: a JWT is sent only to a controller whose identity is "
+                    "pinned: set COLOSSUS_IDENTITY (the controller's STATE-DIR/identity.pub, "
+                    "or its 64 hex digits), give --identity FILE, or put that file in %s; "
+                    "nothing was sent\n",
+                    c->cmd, path);
+            return -1;
+        }
+        rc = cl_identity_pub_load(path, c->cred.identity, &err);
+    }
+    if (rc < 0) cl_cli_say(c, err.msg);
+    return rc;
+}
+
 /* The credential, in the order clictx.h gives; 0, or -1 after saying why (c->status). */
 static int load_cred(cl_cli_t *c, const char *dir)
 {
@@ -127,6 +168,8 @@ static int load_cred(cl_cli_t *c, const char *dir)
     if (keyfile && (rc = cl_key_load(keyfile, key, &err)) == 0) cl_cred_from_key(&c->cred, key);
     sodium_memzero(key, sizeof key);
     if (rc < 0) cl_cli_say(c, err.msg);
+    if (rc == 0 && c->cred.kind == CL_CRED_JWT && (rc = load_pin(c, dir)) < 0)
+        cl_cred_clear(&c->cred);
     return rc;
 }
 

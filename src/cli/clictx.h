@@ -1,6 +1,7 @@
-/* clictx.h - what every client subcommand shares: the --controller/--token/--key options,
- * finding the controller (--controller, $COLOSSUS_CONTROLLER, the `colossus up` directory)
- * and the credential (cl_cli_resolve), connecting, and one request/response round trip. */
+/* clictx.h - what every client subcommand shares: the --controller/--token/--key/--identity
+ * options, finding the controller (--controller, $COLOSSUS_CONTROLLER, the `colossus up`
+ * directory) and the credential (cl_cli_resolve), connecting, and one request/response round
+ * trip. */
 #ifndef COLOSSUS_CLI_CLICTX_H
 #define COLOSSUS_CLI_CLICTX_H
 
@@ -26,7 +27,7 @@ enum {
 
 typedef struct cl_cli {
     const char *cmd; /* subcommand name, for messages */
-    const char *controller_opt, *key_opt, *token_opt;
+    const char *controller_opt, *key_opt, *token_opt, *identity_opt;
     char addr[256];
     cl_cred_t cred; /* what we present: a token, a JWT or the cluster key */
     cl_client_t *conn;
@@ -42,6 +43,7 @@ enum {
     CL_CLI_OPT_CONTROLLER = 1000,
     CL_CLI_OPT_KEY,
     CL_CLI_OPT_TOKEN,
+    CL_CLI_OPT_IDENTITY,
     CL_CLI_OPT_JSON,
     CL_CLI_OPT_ALL,
     CL_CLI_OPT_FIRST
@@ -50,7 +52,8 @@ enum {
 #define CL_CLI_COMMON_OPTS                                                                     \
     {"controller", required_argument, 0, CL_CLI_OPT_CONTROLLER},                               \
         {"key", required_argument, 0, CL_CLI_OPT_KEY},                                         \
-        {"token", required_argument, 0, CL_CLI_OPT_TOKEN}, CL_FLAGS_HELP
+        {"token", required_argument, 0, CL_CLI_OPT_TOKEN},                                     \
+        {"identity", required_argument, 0, CL_CLI_OPT_IDENTITY}, CL_FLAGS_HELP
 #define CL_CLI_JSON_OPT                                                                        \
     {                                                                                          \
         "json", no_argument, 0, CL_CLI_OPT_JSON                                                \
@@ -59,7 +62,8 @@ enum {
     {                                                                                          \
         "all", no_argument, 0, CL_CLI_OPT_ALL                                                  \
     }
-/* Take o if it is --controller, --key or --token (optarg); false for any other option. */
+/* Take o if it is --controller, --key, --token or --identity (optarg); false for any other
+ * option. */
 bool cl_cli_common_opt(cl_cli_t *c, int o);
 /* The usage lines of those options. */
 void cl_cli_usage_common(FILE *f);
@@ -82,7 +86,12 @@ int cl_cli_dir(const char *cmd, char *buf, size_t len);
  * key file), DIR/token when it exists, DIR/key, DIR being the `colossus up` directory
  * (cl_cli_dir). --token and --key together are bad usage (status 2). A file that cannot be
  * read or does not hold a credential is named in the message (status 1); a bad
- * $COLOSSUS_TOKEN is named as the variable, never printed. */
+ * $COLOSSUS_TOKEN is named as the variable, never printed.
+ *
+ * A JWT is a bearer credential: it is sent only to the controller identity pinned by the
+ * first of --identity FILE, $COLOSSUS_IDENTITY (64 hex digits or a file), DIR/identity.pub
+ * (a file as the controller writes STATE-DIR/identity.pub); without one it is refused here
+ * (status 1), before anything is sent. A token names its controller itself. */
 int cl_cli_resolve(cl_cli_t *c);
 /* Connect to the resolved address: 0, or -1 with the reason in err and where it failed in
  * *fail. */

@@ -1,6 +1,7 @@
 /* upcreds.c - the credentials `colossus up` leaves in its directory: the local user made an
- * admin with a token (DIR/token, what the client commands present), and a node credential
- * for its agents (DIR/node-token); made through the functions the user, token and
+ * admin with a token (DIR/token, what the client commands present), the controller's
+ * identity (DIR/identity.pub, a JWT's pin), and a node credential for its agents
+ * (DIR/node-token); made through the functions the user, token and
  * node-token commands use (svc.h). */
 #include <pwd.h>
 #include <stdio.h>
@@ -85,16 +86,22 @@ static int make_admin(cl_cli_t *c, const char *name)
     return cl_cli_user_send(c, &u, true, set, sizeof set / sizeof set[0]);
 }
 
-/* A token (q->node false) or node credential made and written to path. */
-static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path)
+/* A token (q->node false) or node credential made and written to path; the controller
+ * identity it names into identity. */
+static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path,
+                     uint8_t identity[CL_SIGN_PK_BYTES])
 {
     char s[CL_CRED_STR_MAX + 2]; /* and a newline */
     double expires;
     revoke_old(c->controller_opt, c->key_opt, path);
     if (cl_cli_token_make(c, q, s, &expires) != 0) return -1;
+    cl_cred_t made;
+    cl_error_t err;
+    cl_assert(cl_cred_parse(s, &made, &err) == 0); /* cl_cred_format made it */
+    memcpy(identity, made.identity, CL_SIGN_PK_BYTES);
+    cl_cred_clear(&made);
     size_t n = strlen(s);
     snprintf(s + n, sizeof s - n, "\n");
-    cl_error_t err;
     int rc = cl_write_secret_file(path, s, &err);
     sodium_memzero(s, sizeof s);
     if (rc < 0) fprintf(stderr, "colossus up: %s\n", err.msg);
@@ -105,6 +112,8 @@ int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, ui
                       cl_up_creds_t *out)
 {
     char path[4400], hosts[64];
+    uint8_t identity[CL_SIGN_PK_BYTES];
+    cl_error_t err;
     struct passwd *pw = getpwuid(getuid());
     memset(out, 0, sizeof *out);
     if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof out->user)
@@ -118,14 +127,20 @@ int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, ui
     q.user = out->user;
     q.scope = "admin";
     snprintf(path, sizeof path, "%s/token", dir);
-    if (make_cred(&c, &q, path) < 0) return -1;
+    if (make_cred(&c, &q, path, identity) < 0) return -1;
     out->token = true;
+    /* the pin a JWT user of this cluster needs (clictx.h); the token names it already */
+    snprintf(path, sizeof path, "%s/identity.pub", dir);
+    if (cl_identity_pub_write(path, identity, &err) < 0) {
+        fprintf(stderr, "colossus up: %s\n", err.msg);
+        return -1;
+    }
     Colossus__TokenReq n = COLOSSUS__TOKEN_REQ__INIT;
     snprintf(hosts, sizeof hosts, "node[000000-%06u]", nodes - 1);
     n.node = true;
     n.nodes = hosts;
     snprintf(path, sizeof path, "%s/node-token", dir);
-    if (make_cred(&c, &n, path) < 0) return -1;
+    if (make_cred(&c, &n, path, identity) < 0) return -1;
     out->node_token = true;
     return 0;
 }

@@ -427,6 +427,12 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     h.kx_pub.len = sizeof k->kx_pk;
     h.identity.data = srv->o.identity_pk;
     h.identity.len = sizeof srv->o.identity_pk;
+    /* the identity vouches for this connection's kx: a JWT is sealed under it (frame.h) */
+    uint8_t hm[32], sig[CL_SIG_BYTES];
+    cl_hello_msg(k->nonce, k->kx_pk, hm);
+    crypto_sign_detached(sig, NULL, hm, sizeof hm, srv->o.identity_sk);
+    h.kx_sig.data = sig;
+    h.kx_sig.len = sizeof sig;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HELLO;
     m.hello = &h;

@@ -349,14 +349,21 @@ static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
     return 0;
 }
 
-/* The identity key (made in the state directory on the first start) and a site's JWT key.
- * 0, or the exit status after saying why. */
+/* The identity key (made in the state directory on the first start; its public half written
+ * to STATE-DIR/identity.pub at every start) and a site's JWT key. 0, or the exit status after
+ * saying why. */
 static int credentials(opts_t *o, ctl_config_t *cfg, cl_error_t *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/identity", o->state);
     const char *id = o->identity ? o->identity : path;
     if (cl_identity_load(id, !o->identity, o->srv.identity_pk, o->srv.identity_sk, err) < 0) {
+        fprintf(stderr, "colossus controller: %s\n", err->msg);
+        return 1;
+    }
+    /* what operators hand to clients that pin it (a JWT is sent only to a pinned identity) */
+    snprintf(path, sizeof path, "%s/identity.pub", o->state);
+    if (cl_identity_pub_write(path, o->srv.identity_pk, err) < 0) {
         fprintf(stderr, "colossus controller: %s\n", err->msg);
         return 1;
     }

@@ -340,35 +340,50 @@ static void seal_jwt(const kx_state_t *k, const char *jwt, uint8_t **out, size_t
                           k->session);
 }
 
+/* Hello of a credential handshake: its kx and identity into k, once its identity is the one
+ * the credential trusts (a token's, or a JWT's pin) and that identity signed its kx
+ * (cl_hello_msg): nothing secret may leave before this. 0, or -1 with err. */
+static int check_hello(cl_client_t *c, const cl_cred_t *cred, kx_state_t *k, int timeout_ms,
+                       cl_error_t *err)
+{
+    char what[64];
+    cl_cred_describe(cred, what, sizeof what);
+    Colossus__Msg *m = recv_hello(c, timeout_ms, err);
+    if (!m) return -1;
+    const Colossus__Hello *h = m->hello;
+    int rc = -1;
+    bool sized = h->kx_pub.len == CL_KX_BYTES && h->identity.len == 32;
+    uint8_t hm[32];
+    if (sized) cl_hello_msg(h->nonce.data, h->kx_pub.data, hm);
+    if (!sized) {
+        cl_err(err, "the controller at %s takes only the cluster key (an older version?)",
+               c->addr);
+    } else if (!cl_auth_equal(h->identity.data, cred->identity, 32)) {
+        cl_err(err, "the controller at %s is not the one this %s %s (its identity key differs)",
+               c->addr, what, cred->kind == CL_CRED_JWT ? "is pinned to" : "was made by");
+    } else if (h->kx_sig.len != CL_SIG_BYTES ||
+               crypto_sign_verify_detached(h->kx_sig.data, hm, sizeof hm, cred->identity)) {
+        cl_err(err,
+               "the controller at %s did not sign its key exchange with the identity key of "
+               "this %s (an impostor, or an older version)",
+               c->addr, what);
+    } else {
+        memcpy(k->sn, h->nonce.data, CL_NONCE_BYTES);
+        memcpy(k->skx, h->kx_pub.data, CL_KX_BYTES);
+        memcpy(k->identity, h->identity.data, 32);
+        rc = 0;
+    }
+    cl_msg_free(m);
+    return rc;
+}
+
 /* A token, node credential or JWT: X25519 for the session key, the credential's signature
  * of the transcript, the controller's identity signature back (frame.h). */
 static int handshake_cred(cl_client_t *c, const cl_cred_t *cred, Colossus__Role role,
                           const char *peer, int timeout_ms, cl_error_t *err)
 {
     kx_state_t k;
-    char what[64];
-    cl_cred_describe(cred, what, sizeof what);
-    Colossus__Msg *m = recv_hello(c, timeout_ms, err);
-    if (!m) return handshake_fail(c, &k, -1);
-    const Colossus__Hello *h = m->hello;
-    if (h->kx_pub.len != CL_KX_BYTES || h->identity.len != 32) {
-        cl_err(err, "the controller at %s takes only the cluster key (an older version?)",
-               c->addr);
-        cl_msg_free(m);
-        return handshake_fail(c, &k, -1);
-    }
-    memcpy(k.sn, h->nonce.data, CL_NONCE_BYTES);
-    memcpy(k.skx, h->kx_pub.data, CL_KX_BYTES);
-    memcpy(k.identity, h->identity.data, 32);
-    cl_msg_free(m);
-    bool pinned = cred->kind != CL_CRED_JWT || !sodium_is_zero(cred->identity, 32);
-    if (pinned && !cl_auth_equal(k.identity, cred->identity, 32)) {
-        cl_err(err,
-               "the controller at %s is not the one this %s was made by (its identity key "
-               "differs)",
-               c->addr, what);
-        return handshake_fail(c, &k, -1);
-    }
+    if (check_hello(c, cred, &k, timeout_ms, err) < 0) return handshake_fail(c, &k, -1);
     randombytes_buf(k.cn, sizeof k.cn);
     crypto_kx_keypair(k.pk, k.sk);
     if (cl_kx_session_key(false, k.pk, k.sk, k.skx, k.session) < 0) {
@@ -409,6 +424,7 @@ static int handshake_cred(cl_client_t *c, const cl_cred_t *cred, Colossus__Role 
     out.auth = &auth;
     int rc = cl_client_send(c, &out, err);
     free(sealed);
+    Colossus__Msg *m = NULL;
     if (rc < 0 || cl_client_recv(c, &m, timeout_ms, err) < 0) return handshake_fail(c, &k, -1);
     uint8_t msg[32];
     cl_auth_server_msg(k.transcript, msg);
@@ -437,6 +453,11 @@ cl_client_t *cl_client_dial_cred(const char *addr, const cl_cred_t *cred, Coloss
     cl_client_fail_t none;
     if (!fail) fail = &none;
     *fail = (cl_client_fail_t){.stage = CL_CLIENT_CONNECT};
+    if (cred->kind == CL_CRED_JWT && sodium_is_zero(cred->identity, CL_SIGN_PK_BYTES)) {
+        /* a bearer credential: whoever answers at addr could replay it */
+        cl_err(err, "a JWT is sent only to a controller whose identity is pinned (none given)");
+        return NULL;
+    }
     int fd = cl_tcp_connect(addr, timeout_ms, err);
     if (fd < 0) return NULL;
     cl_client_t *c = cl_xcalloc(1, sizeof *c);

@@ -58,7 +58,10 @@ cl_client_t *cl_client_dial(const char *addr, const uint8_t key[CL_KEY_BYTES],
                             Colossus__Role role, const char *peer, int timeout_ms,
                             cl_client_fail_t *fail, cl_error_t *err);
 /* cl_client_dial with any credential (cred.h): the cluster key, a user's token, a node
- * credential (both checked against the controller identity they carry) or a JWT. */
+ * credential (both checked against the controller identity they carry) or a JWT (checked
+ * against cred->identity, its pin: without one it fails before connecting). The controller
+ * must show that identity in Hello and sign its key exchange with it (Hello.kx_sig) before
+ * anything secret is sent. */
 cl_client_t *cl_client_dial_cred(const char *addr, const cl_cred_t *cred, Colossus__Role role,
                                  const char *peer, int timeout_ms, cl_client_fail_t *fail,
                                  cl_error_t *err);

@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -231,6 +233,58 @@ int cl_identity_load(const char *path, bool create, uint8_t pk[CL_SIGN_PK_BYTES]
     sodium_memzero(line, sizeof line);
     sodium_memzero(hex, sizeof hex);
     sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+#define IDENTITY_PUB_PREFIX "colossus-identity-pub-v1 "
+
+int cl_identity_pub_write(const char *path, const uint8_t pk[CL_SIGN_PK_BYTES], cl_error_t *err)
+{
+    char hex[2 * CL_SIGN_PK_BYTES + 1], line[128];
+    sodium_bin2hex(hex, sizeof hex, pk, CL_SIGN_PK_BYTES);
+    snprintf(line, sizeof line, "%s%s\n", IDENTITY_PUB_PREFIX, hex);
+    if (cl_write_file_atomic(path, line, err) < 0) return -1;
+    /* others must read it whatever the umask: it is what operators hand to JWT users */
+    if (chmod(path, 0644) < 0)
+        return cl_err(err, "cannot make %.200s readable: %s", path, strerror(errno));
+    return 0;
+}
+
+int cl_identity_pub_parse(const char *s, uint8_t pk[CL_SIGN_PK_BYTES], cl_error_t *err)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!strncmp(s, "colossus-identity-v1 ", 21))
+        return cl_err(err, "this is the controller's secret identity key (STATE-DIR/identity), "
+                           "not its public one (STATE-DIR/identity.pub)");
+    if (!strncmp(s, IDENTITY_PUB_PREFIX, strlen(IDENTITY_PUB_PREFIX)))
+        s += strlen(IDENTITY_PUB_PREFIX);
+    size_t n = strlen(s), bin = 0;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    uint8_t out[CL_SIGN_PK_BYTES];
+    if (n != 2 * CL_SIGN_PK_BYTES ||
+        sodium_hex2bin(out, sizeof out, s, n, NULL, &bin, NULL) < 0 || bin != sizeof out ||
+        sodium_is_zero(out, sizeof out)) /* all zero: what cl_cred_t calls no pin */
+        return cl_err(err,
+                      "not a controller identity ('%s<64 hex digits>', or the 64 hex "
+                      "digits alone)",
+                      IDENTITY_PUB_PREFIX);
+    memcpy(pk, out, sizeof out);
+    return 0;
+}
+
+int cl_identity_pub_load(const char *path, uint8_t pk[CL_SIGN_PK_BYTES], cl_error_t *err)
+{
+    size_t len;
+    cl_error_t e;
+    char *text = cl_read_file(path, &len, &e);
+    if (!text) return cl_err(err, "cannot read the controller identity %s", e.msg);
+    if (strlen(text) != len) text[0] = 0; /* a NUL inside: not the line */
+    int rc = cl_identity_pub_parse(text, pk, &e);
+    sodium_memzero(text, len);
+    free(text);
+    if (rc < 0) cl_err(err, "%s: %s", path, e.msg);
     return rc;
 }
 

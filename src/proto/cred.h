@@ -35,11 +35,13 @@ typedef enum cl_cred_kind {
 
 typedef struct cl_cred {
     cl_cred_kind_t kind;
-    uint8_t key[CL_KEY_BYTES];          /* KEY */
-    char id[CL_CRED_ID_MAX + 1];        /* TOKEN, NODE */
-    uint8_t seed[CL_SIGN_SEED_BYTES];   /* TOKEN, NODE: the secret */
-    uint8_t identity[CL_SIGN_PK_BYTES]; /* TOKEN, NODE: the controller's identity key */
-    char jwt[CL_JWT_MAX + 1];           /* JWT */
+    uint8_t key[CL_KEY_BYTES];        /* KEY */
+    char id[CL_CRED_ID_MAX + 1];      /* TOKEN, NODE */
+    uint8_t seed[CL_SIGN_SEED_BYTES]; /* TOKEN, NODE: the secret */
+    /* TOKEN, NODE: the controller's identity key it names; JWT: the one pinned by the caller
+     * (all zero: none, and the JWT is not sent: anyone answering could replay it) */
+    uint8_t identity[CL_SIGN_PK_BYTES];
+    char jwt[CL_JWT_MAX + 1]; /* JWT */
 } cl_cred_t;
 
 /* A cluster-key credential. */
@@ -68,6 +70,17 @@ const char *cl_cred_describe(const cl_cred_t *c, char *buf, size_t len);
  * sentence naming the file. */
 int cl_identity_load(const char *path, bool create, uint8_t pk[CL_SIGN_PK_BYTES],
                      uint8_t sk[64], cl_error_t *err);
+
+/* The controller's identity public key, what a client pins to send a JWT (docs/security.md):
+ * the file STATE-DIR/identity.pub, "colossus-identity-pub-v1 <64 hex digits>\n" (mode
+ * 0644). 0, or -1 with a sentence naming the file. */
+int cl_identity_pub_write(const char *path, const uint8_t pk[CL_SIGN_PK_BYTES],
+                          cl_error_t *err);
+/* Parse that line, or 64 bare hex digits (surrounding white space ignored). 0, or -1 with a
+ * sentence (the text itself is not repeated: it may be a secret given by mistake). */
+int cl_identity_pub_parse(const char *s, uint8_t pk[CL_SIGN_PK_BYTES], cl_error_t *err);
+/* Read an identity.pub file (cl_identity_pub_parse). -1 with a sentence naming the file. */
+int cl_identity_pub_load(const char *path, uint8_t pk[CL_SIGN_PK_BYTES], cl_error_t *err);
 
 /* A credential id as the controller makes them: prefix ("tk-", "nd-") and 16 hex digits. */
 void cl_cred_make_id(const char *prefix, char out[CL_CRED_ID_MAX + 1]);

@@ -259,6 +259,17 @@ void cl_auth_transcript(const uint8_t sn[CL_NONCE_BYTES], const uint8_t pn[CL_NO
     crypto_generichash_final(&st, out, 32);
 }
 
+void cl_hello_msg(const uint8_t sn[CL_NONCE_BYTES], const uint8_t skx[CL_KX_BYTES],
+                  uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"colossus-hello-v1", 17);
+    crypto_generichash_update(&st, sn, CL_NONCE_BYTES);
+    crypto_generichash_update(&st, skx, CL_KX_BYTES);
+    crypto_generichash_final(&st, out, 32);
+}
+
 void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32])
 {
     crypto_generichash_state st;

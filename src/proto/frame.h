@@ -68,9 +68,10 @@ void cl_auth_proof(const uint8_t key[CL_KEY_BYTES], const char *label,
                    const uint8_t server_nonce[CL_NONCE_BYTES],
                    const uint8_t peer_nonce[CL_NONCE_BYTES], uint8_t out[32]);
 /* Credential handshakes (docs/protocol.md, "Credentials"): the server's Hello carries an
- * ephemeral X25519 key and its Ed25519 identity; the peer answers with its own ephemeral key
- * and, for a token or node credential, an Ed25519 signature of the transcript below by its
- * secret. The server answers AuthOk with its identity's signature of the same transcript
+ * ephemeral X25519 key and its Ed25519 identity, which signs that key (cl_hello_msg); the
+ * peer checks the signature with the identity it trusts, then answers with its own ephemeral
+ * key and, for a token or node credential, an Ed25519 signature of the transcript below by
+ * its secret. The server answers AuthOk with its identity's signature of the same transcript
  * (label "colossus-server-v1"), so each side knows the other and that nobody in between
  * swapped a key. The session key comes from the X25519 exchange (cl_kx_session_key), then
  * cl_sess_rekey as for the cluster key. */
@@ -83,6 +84,11 @@ void cl_auth_transcript(const uint8_t server_nonce[CL_NONCE_BYTES],
                         const uint8_t server_kx[CL_KX_BYTES],
                         const uint8_t peer_kx[CL_KX_BYTES], const uint8_t identity[32],
                         int role, int kind, const char *id, uint8_t out[32]);
+/* What Hello.kx_sig signs with the identity key: BLAKE2b-256("colossus-hello-v1" | server
+ * nonce | server kx). Without it an impostor could send its own kx with the real identity and
+ * open a JWT sealed under that exchange before AuthOk shows it is not the controller. */
+void cl_hello_msg(const uint8_t server_nonce[CL_NONCE_BYTES],
+                  const uint8_t server_kx[CL_KX_BYTES], uint8_t out[32]);
 /* What the server signs: BLAKE2b-256("colossus-server-v1" | transcript). */
 void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32]);
 /* The X25519 exchange's session key, the same on both sides: BLAKE2b-256(client-to-server key

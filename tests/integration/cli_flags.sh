@@ -12,7 +12,7 @@
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 cd "$T"
-export COLOSSUS_DIR=$T/empty COLOSSUS_CONTROLLER= COLOSSUS_KEY=
+export COLOSSUS_DIR=$T/empty COLOSSUS_CONTROLLER= COLOSSUS_KEY= COLOSSUS_IDENTITY=
 mkdir -p "$COLOSSUS_DIR"
 
 # A port nothing listens on, held for the whole test (bound, never listening: connect() is
@@ -240,6 +240,16 @@ COLOSSUS_DIR=$T/updir t 1 err "colossus jobs: $T/updir/token: malformed token" j
 COLOSSUS_DIR=$T/updir COLOSSUS_KEY=$T/key t 1 err "colossus jobs: cannot connect to $REFUSED" jobs --controller "$REFUSED"
 rm "$T/updir/token"
 COLOSSUS_DIR=$T/updir t 1 err "colossus jobs: cannot read key file $T/updir/key" jobs --controller "$REFUSED"
+
+# a JWT goes only to a pinned controller identity: none, or one that cannot be read or
+# parsed, is said before anything is sent (a wrong one is svc_jwt.sh's)
+echo "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln" > "$T/a.jwt"
+t 1 err "colossus jobs: a JWT is sent only to a controller whose identity is pinned: set COLOSSUS_IDENTITY" jobs --controller "$REFUSED" --token "$T/a.jwt"
+COLOSSUS_IDENTITY=$T/none.pub t 1 err "colossus jobs: \$COLOSSUS_IDENTITY: cannot read the controller identity $T/none.pub" jobs --controller "$REFUSED" --token "$T/a.jwt"
+COLOSSUS_IDENTITY=abcd t 1 err "colossus jobs: \$COLOSSUS_IDENTITY: not a controller identity" jobs --controller "$REFUSED" --token "$T/a.jwt"
+t 1 err "colossus jobs: $T/a.jwt: not a controller identity" jobs --controller "$REFUSED" --token "$T/a.jwt" --identity "$T/a.jwt"
+COLOSSUS_IDENTITY=$(printf '%064d' 0) t 1 err "colossus jobs: \$COLOSSUS_IDENTITY: not a controller identity" jobs --controller "$REFUSED" --token "$T/a.jwt"
+COLOSSUS_IDENTITY=$(printf '%064d' 1) t 1 err "colossus jobs: cannot connect to $REFUSED" jobs --controller "$REFUSED" --token "$T/a.jwt"
 
 log "$cases cases, $failed failed"
 [ "$failed" = 0 ] || fail "$failed of $cases cases failed"

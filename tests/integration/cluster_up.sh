@@ -3,7 +3,9 @@
 # through COLOSSUS_DIR, a second `up` is refused, `colossus down` stops every daemon. Its
 # topology has exactly the nodes asked for (a wider gang is refused at submit, not left
 # pending), the local user is an admin with a token in DIR/token (mode 0600) that the
-# clients present, and the agents register with the node credential in DIR/node-token.
+# clients present, the controller's identity (the pin a JWT needs) in DIR/identity.pub (mode
+# 0644, as the controller's STATE-DIR/identity.pub), and the agents register with the node
+# credential in DIR/node-token.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -19,6 +21,9 @@ grep -q "the cluster has 3" err.txt || fail "submit -N 4: $(cat err.txt)"
 for f in token node-token; do
     [ "$(stat -c %a "$D/$f")" = 600 ] || fail "$D/$f is mode $(stat -c %a "$D/$f" 2>&1)"
 done
+[ "$(stat -c %a "$D/identity.pub")" = 644 ] || fail "$D/identity.pub: $(stat -c %a "$D/identity.pub" 2>&1)"
+cmp -s "$D/identity.pub" "$D/state/identity.pub" ||
+    fail "$D/identity.pub is not the controller's: $(cat "$D/identity.pub" "$D/state/identity.pub")"
 [ "$("$B" whoami --json | jfield 'd["user"]["name"]')" = "$(id -un)" ] ||
     fail "whoami with $D/token: $("$B" whoami 2>&1)"
 grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"

@@ -5,9 +5,15 @@
 # user; scope colossus:read cannot submit. An expired JWT, one signed with another key, one of
 # another issuer or audience, one for an unknown user and one with alg none are refused with
 # exit 1 and "credential refused (...)" naming why, never repeating the secret, and logged.
+# A JWT is a bearer credential, so it goes only to a pinned controller identity (the
+# controller writes STATE-DIR/identity.pub): without a pin the client refuses before it
+# connects (a listener standing in for the controller sees no connection); with a wrong pin
+# it stops at the controller's Hello, before the JWT leaves; a pin from $COLOSSUS_IDENTITY
+# (file or hex), --identity FILE or $COLOSSUS_DIR/identity.pub works.
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
 
+unset COLOSSUS_IDENTITY
 SECRET=jwt-secret-$RANDOM$RANDOM$RANDOM
 printf '%s' "$SECRET" > "$T/jwt.key" # the secret's bytes, no newline
 chmod 600 "$T/jwt.key"
@@ -48,6 +54,55 @@ PY
 
 log "a good JWT: alice's jobs and submit"
 jwt "$T/good.jwt" "$T/jwt.key" || fail "cannot make a JWT"
+
+log "the controller's identity.pub; a JWT goes only to a pinned identity"
+PUB=$T/state/identity.pub
+grep -Eqx 'colossus-identity-pub-v1 [0-9a-f]{64}' "$PUB" || fail "identity.pub: $(cat "$PUB")"
+[ "$(stat -c %a "$PUB")" = 644 ] || fail "identity.pub has mode $(stat -c %a "$PUB")"
+# A listener in the controller's place: for each connection it accepts (in order), "mark"
+# when it is ours (sent after the client ran), else "other". The first one must be ours.
+exec 4< <(exec /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8); print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); c.settimeout(5)
+    try: b = c.recv(5)
+    except OSError: b = b""
+    print("mark" if b == b"MARK\n" else "other", flush=True); c.close()')
+PIDS+=($!)
+read -r -t 10 IMP <&4 || fail "no port from the listener"
+"$B" jobs --controller 127.0.0.1:$IMP --token "$T/good.jwt" >"$T/out" 2>"$T/err" &&
+    fail "a JWT was used without a pin"
+rc=$?
+[ $rc = 1 ] || fail "exit $rc (not 1) without a pin: $(cat "$T/err")"
+grep -q "a JWT is sent only to a controller whose identity is pinned: set COLOSSUS_IDENTITY" \
+    "$T/err" || fail "without a pin: $(cat "$T/err")"
+exec 5<>/dev/tcp/127.0.0.1/$IMP && printf 'MARK\n' >&5 && exec 5>&-
+read -r -t 10 first <&4 || fail "the listener said nothing"
+[ "$first" = mark ] || fail "the client connected without a pin"
+# a wrong pin (another controller's identity), as a file or as hex: stopped at the Hello
+/usr/bin/python3 -c 'import os; print("colossus-identity-pub-v1", os.urandom(32).hex())' \
+    >"$T/other.pub"
+for pin in "$T/other.pub" "$(cut -d' ' -f2 "$T/other.pub")"; do
+    COLOSSUS_IDENTITY=$pin "$B" jobs --token "$T/good.jwt" >"$T/out" 2>"$T/err" &&
+        fail "a JWT was sent to a controller of another identity"
+    grep -q "is not the one this JWT is pinned to (its identity key differs)" "$T/err" ||
+        fail "a wrong pin: $(cat "$T/err")"
+done
+COLOSSUS_IDENTITY=$T/state/identity "$B" jobs --token "$T/good.jwt" 2>"$T/err" &&
+    fail "the secret identity file taken as a pin"
+grep -q "COLOSSUS_IDENTITY: .*: this is the controller's secret identity key" "$T/err" ||
+    fail "the secret identity as a pin: $(cat "$T/err")"
+grep -q "$(cut -c22-40 "$T/state/identity")" "$T/err" && fail "the secret identity was printed"
+grep -q "refused .*JWT" "$T/controller.log" && fail "a JWT reached the controller unpinned"
+# the pins that work: --identity FILE, $COLOSSUS_IDENTITY as hex, $COLOSSUS_DIR/identity.pub
+"$B" whoami --identity "$PUB" --token "$T/good.jwt" >/dev/null || fail "whoami with --identity"
+COLOSSUS_IDENTITY=$(cut -d' ' -f2 "$PUB") "$B" whoami --token "$T/good.jwt" >/dev/null ||
+    fail "whoami with \$COLOSSUS_IDENTITY as hex"
+mkdir -p "$T/jdir" && cp "$PUB" "$T/jdir/"
+COLOSSUS_DIR=$T/jdir "$B" whoami --token "$T/good.jwt" >/dev/null ||
+    fail "whoami with \$COLOSSUS_DIR/identity.pub"
+export COLOSSUS_IDENTITY=$PUB
 "$B" whoami --token "$T/good.jwt" --json > "$T/who.json" || fail "whoami with the JWT"
 grep -q alice "$T/who.json" || fail "whoami: $(cat "$T/who.json")"
 "$B" jobs --token "$T/good.jwt" || fail "jobs with the JWT"

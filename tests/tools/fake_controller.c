@@ -164,6 +164,11 @@ static int handshake(cl_client_t *k)
     h.kx_pub.len = sizeof kx_pk;
     h.identity.data = id_pk;
     h.identity.len = sizeof id_pk;
+    uint8_t hm[32], sig[CL_SIG_BYTES];
+    cl_hello_msg(sn, kx_pk, hm);
+    crypto_sign_detached(sig, NULL, hm, sizeof hm, id_sk);
+    h.kx_sig.data = sig;
+    h.kx_sig.len = sizeof sig;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HELLO;
     m.hello = &h;

@@ -1,7 +1,11 @@
 /* test_client.c - what the blocking client (proto/client.h) says about a failed step: where it
  * failed and whether a request was sent and not answered, over a socketpair whose other end
- * plays the controller frame by frame; and the dial stages (no listener, no hello). */
+ * plays the controller frame by frame; the dial stages (no listener, no hello); and a hostile
+ * controller on a real socket whose Hello is not signed by the identity the credential trusts
+ * (an impostor's kx): the client sends nothing, so a JWT cannot be stolen. */
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <sodium.h>
 
 #include "proto/client.h"
 
@@ -241,6 +247,156 @@ static void test_dial_stages(void **st)
     assert_int_equal(fail.stage, CL_CLIENT_CONNECT);
 }
 
+/* ---- a hostile controller: the Hello's kx not signed by the identity trusted ---- */
+
+/* What the controller's end does: accept one connection, send hello, count what comes back. */
+typedef struct hostile {
+    int lfd;
+    Colossus__Hello hello;
+    size_t got; /* bytes the client sent */
+} hostile_t;
+
+static void *hostile_run(void *arg)
+{
+    hostile_t *h = arg;
+    int fd = accept(h->lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    cl_sess_t ss;
+    cl_sess_init_handshake(&ss, true);
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HELLO;
+    m.hello = &h->hello;
+    cl_buf_t b = {0};
+    assert_int_equal(cl_frame_encode(&ss, &m, &b), 0);
+    assert_int_equal(write(fd, b.p, b.len), (ssize_t)b.len);
+    cl_buf_free(&b);
+    /* one read: the client's Auth (then closing makes it fail at once), or its close */
+    char buf[8192];
+    ssize_t r = read(fd, buf, sizeof buf);
+    h->got = r > 0 ? (size_t)r : 0;
+    close(fd);
+    return NULL;
+}
+
+/* The keys of one Hello: the identity that signs, the kx it signs (sig over signed_kx; the
+ * Hello may carry another kx, sent_kx). */
+typedef struct hello_keys {
+    uint8_t nonce[CL_NONCE_BYTES], sent_kx[CL_KX_BYTES], signed_kx[CL_KX_BYTES];
+    uint8_t identity[32], sig[CL_SIG_BYTES];
+} hello_keys_t;
+
+/* Dial addr (lfd listening) with cred against a controller that sends hk's Hello (kx_sig
+ * absent when sig is false): whether the dial succeeded, the bytes the client sent in *got. */
+static bool dial_hostile(int lfd, const char *addr, const cl_cred_t *cred,
+                         const hello_keys_t *hk, bool sig, size_t *got, cl_error_t *err)
+{
+    hostile_t h = {.lfd = lfd, .hello = COLOSSUS__HELLO__INIT};
+    h.hello.proto_version = CL_PROTO_VERSION;
+    h.hello.nonce = (ProtobufCBinaryData){CL_NONCE_BYTES, (uint8_t *)hk->nonce};
+    h.hello.kx_pub = (ProtobufCBinaryData){CL_KX_BYTES, (uint8_t *)hk->sent_kx};
+    h.hello.identity = (ProtobufCBinaryData){32, (uint8_t *)hk->identity};
+    if (sig) h.hello.kx_sig = (ProtobufCBinaryData){CL_SIG_BYTES, (uint8_t *)hk->sig};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hostile_run, &h), 0);
+    cl_client_fail_t fail;
+    cl_client_t *c =
+        cl_client_dial_cred(addr, cred, COLOSSUS__ROLE__ROLE_CLIENT, "t", 2000, &fail, err);
+    if (!c) assert_int_equal(fail.stage, CL_CLIENT_HANDSHAKE);
+    cl_client_close(c);
+    pthread_join(t, NULL);
+    *got = h.got;
+    return c != NULL;
+}
+
+/* A Hello of identity id_sk's key, its kx signed by sign_sk (the same key, or an impostor's).
+ */
+static void hello_make(hello_keys_t *hk, const uint8_t id_pk[32], const uint8_t sign_sk[64])
+{
+    uint8_t kx_sk[CL_KX_BYTES], msg[32];
+    randombytes_buf(hk->nonce, sizeof hk->nonce);
+    crypto_kx_keypair(hk->signed_kx, kx_sk);
+    memcpy(hk->sent_kx, hk->signed_kx, CL_KX_BYTES);
+    memcpy(hk->identity, id_pk, 32);
+    cl_hello_msg(hk->nonce, hk->signed_kx, msg);
+    crypto_sign_detached(hk->sig, NULL, msg, sizeof msg, sign_sk);
+}
+
+static void test_hello_impostor(void **st)
+{
+    uint8_t id_pk[32], id_sk[64], ev_pk[32], ev_sk[64], kx_sk[CL_KX_BYTES];
+    crypto_sign_keypair(id_pk, id_sk); /* the controller's identity, pinned */
+    crypto_sign_keypair(ev_pk, ev_sk); /* the impostor's own */
+    cl_cred_t jwt, tok;
+    cl_error_t err;
+    assert_int_equal(
+        cl_cred_parse("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln", &jwt, &err), 0);
+    memcpy(jwt.identity, id_pk, 32);
+    uint8_t pk[32];
+    cl_cred_new(&tok, CL_CRED_TOKEN, pk);
+    snprintf(tok.id, sizeof tok.id, "tk-0123456789abcdef");
+    memcpy(tok.identity, id_pk, 32);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(lfd, true));
+    hello_keys_t hk;
+    size_t got;
+
+    /* the control: a Hello signed by the pinned identity gets the Auth (the sealed JWT) */
+    hello_make(&hk, id_pk, id_sk);
+    assert_false(dial_hostile(lfd, addr, &jwt, &hk, true, &got, &err));
+    assert_true(got > 64);
+
+    /* the impostor's kx, with the signature of the real controller's (replayed) */
+    crypto_kx_keypair(hk.sent_kx, kx_sk);
+    assert_false(dial_hostile(lfd, addr, &jwt, &hk, true, &got, &err));
+    assert_int_equal(got, 0);
+    char want[256];
+    snprintf(want, sizeof want,
+             "the controller at %s did not sign its key exchange with the identity key of "
+             "this JWT (an impostor, or an older version)",
+             addr);
+    assert_string_equal(err.msg, want);
+    /* the same for a token (whose signature would not replay either) */
+    assert_false(dial_hostile(lfd, addr, &tok, &hk, true, &got, &err));
+    assert_int_equal(got, 0);
+    assert_non_null(strstr(err.msg, "with the identity key of this token tk-0123456789abcdef"));
+
+    /* the real identity shown, the kx signed by another key; or not signed at all */
+    hello_make(&hk, id_pk, ev_sk);
+    assert_false(dial_hostile(lfd, addr, &jwt, &hk, true, &got, &err));
+    assert_int_equal(got, 0);
+    assert_string_equal(err.msg, want);
+    hello_make(&hk, id_pk, id_sk);
+    assert_false(dial_hostile(lfd, addr, &jwt, &hk, false, &got, &err));
+    assert_int_equal(got, 0);
+    assert_string_equal(err.msg, want);
+
+    /* the impostor's own identity, rightly signed: not the pinned one */
+    hello_make(&hk, ev_pk, ev_sk);
+    assert_false(dial_hostile(lfd, addr, &jwt, &hk, true, &got, &err));
+    assert_int_equal(got, 0);
+    snprintf(want, sizeof want,
+             "the controller at %s is not the one this JWT is pinned to (its identity key "
+             "differs)",
+             addr);
+    assert_string_equal(err.msg, want);
+
+    /* no pin: not even a connection */
+    memset(jwt.identity, 0, 32);
+    cl_client_fail_t fail;
+    assert_null(
+        cl_client_dial_cred(addr, &jwt, COLOSSUS__ROLE__ROLE_CLIENT, "t", 100, &fail, &err));
+    assert_int_equal(fail.stage, CL_CLIENT_CONNECT);
+    assert_false(fail.sent);
+    assert_string_equal(err.msg, "a JWT is sent only to a controller whose identity is pinned "
+                                 "(none given)");
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* nobody connected */
+    close(lfd);
+    cl_cred_clear(&jwt);
+    cl_cred_clear(&tok);
+}
+
 static void test_why_names(void **st)
 {
     assert_string_equal(cl_refused_why_name(COLOSSUS__REFUSED__WHY__WRONG_KEY),
@@ -258,9 +414,10 @@ static int setup(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_timeout), cmocka_unit_test(test_call_closed),
-        cmocka_unit_test(test_call_refused), cmocka_unit_test(test_send_too_large),
-        cmocka_unit_test(test_dial_stages),  cmocka_unit_test(test_why_names),
+        cmocka_unit_test(test_call_timeout),   cmocka_unit_test(test_call_closed),
+        cmocka_unit_test(test_call_refused),   cmocka_unit_test(test_send_too_large),
+        cmocka_unit_test(test_dial_stages),    cmocka_unit_test(test_why_names),
+        cmocka_unit_test(test_hello_impostor),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

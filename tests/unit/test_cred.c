@@ -1,19 +1,22 @@
 /* test_cred.c - credential strings and files (proto/cred.h): a token and a node credential
  * format and parse back, white space around them is ignored, every malformed part is refused
  * with a sentence that never holds the secret, bytes libsodium would take for base64url are
- * not, a JWT is recognised by its shape, and files hold any of the four kinds. */
+ * not, a JWT is recognised by its shape, and files hold any of the four kinds; the controller
+ * identity a JWT is pinned to (identity.pub). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
 #include "proto/cred.h"
+#include "util/util.h"
 
 static void make(cl_cred_t *c, cl_cred_kind_t kind, char s[CL_CRED_STR_MAX + 1])
 {
@@ -181,14 +184,57 @@ static void test_load(void **state)
     rmdir(dir);
 }
 
+/* The identity.pub a controller writes (mode 0644) loads back; the pin is also taken as bare
+ * hex; a secret identity line, a short or all-zero key are refused, the secret not repeated. */
+static void test_identity_pub(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cl-cred-test.XXXXXX", path[64], line[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/identity.pub", dir);
+    uint8_t pk[32], got[32], sk[64];
+    cl_error_t err;
+    crypto_sign_keypair(pk, sk);
+    umask(077);
+    assert_int_equal(cl_identity_pub_write(path, pk, &err), 0);
+    umask(022);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(cl_identity_pub_load(path, got, &err), 0);
+    assert_memory_equal(got, pk, 32);
+    char *text = cl_read_file(path, &(size_t){0}, &err);
+    assert_int_equal(strncmp(text, "colossus-identity-pub-v1 ", 25), 0);
+    memset(got, 0, sizeof got);
+    assert_int_equal(cl_identity_pub_parse(text + 25, got, &err), 0); /* bare hex, newline */
+    assert_memory_equal(got, pk, 32);
+    free(text);
+    const char *secret = "colossus-identity-v1 "
+                         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    assert_int_equal(cl_identity_pub_parse(secret, got, &err), -1);
+    assert_non_null(strstr(err.msg, "secret identity key"));
+    assert_null(strstr(err.msg, "00112233"));
+    write_file(path, secret);
+    assert_int_equal(cl_identity_pub_load(path, got, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_null(strstr(err.msg, "00112233"));
+    snprintf(line, sizeof line, "colossus-identity-pub-v1 %064d", 0);
+    assert_int_equal(cl_identity_pub_parse(line, got, &err), -1);
+    assert_int_equal(cl_identity_pub_parse("abcd", got, &err), -1);
+    assert_non_null(strstr(err.msg, "not a controller identity"));
+    unlink(path);
+    assert_int_equal(cl_identity_pub_load(path, got, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read the controller identity"));
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_jwt_shape),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_jwt_shape),    cmocka_unit_test(test_load),
+        cmocka_unit_test(test_identity_pub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
