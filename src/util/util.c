@@ -277,9 +277,13 @@ int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return cl_err(err, "%.200s: path too long", path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        if (f && !ferror(f)) unlink(tmp);
+    if (!f) return cl_err(err, "cannot write %.200s: %.40s", path, strerror(errno));
+    int e = 0;
+    if (fputs(text, f) < 0) e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e) e = errno ? errno : EIO; /* f is gone either way */
+    if (!e && rename(tmp, path) < 0) e = errno;
+    if (e) {
+        unlink(tmp);
         return cl_err(err, "cannot write %.200s: %.40s", path, strerror(e));
     }
     return 0;
