@@ -2,9 +2,12 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd libjwt
-PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd
+# libjwt: its header here; the controller dlopens the library when it takes JWTs (linked, it
+# would load OpenSSL into every CLI command); the unit tests link it to sign JWTs
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+JWTLIBS   := $(shell pkg-config --libs libjwt 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isrc -Ibuild/gen $(PKGCFLAGS) -MMD -MP
@@ -74,11 +77,11 @@ bin/colossus-asan: build/asan/src/cli/main.o $(ASAN_OBJS)
 
 build/tests/%: tests/unit/%.c $(call obj,obj,$(TEST_SUPPORT)) build/libcolossus.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
 
 build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcolossus-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
 asan: $(ASAN_BINS) bin/colossus-asan

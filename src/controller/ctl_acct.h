@@ -135,6 +135,9 @@ void ctl_op_whoami(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
 void ctl_user_journal(ctl_t *c, const ctl_user_t *u);
 
 /* ---- ctl_auth.c ---- */
+/* Load libjwt (once): a controller given --jwt-key calls it at its start so that a missing
+ * library stops it with a sentence. 0, or -1 with err. */
+int ctl_jwt_load(cl_error_t *err);
 int ctl_creds_load(ctl_t *c, const char *key, const void *val, size_t len, cl_error_t *err);
 void ctl_creds_free(ctl_t *c);
 ctl_cred_t *ctl_cred_find(ctl_t *c, const char *id);

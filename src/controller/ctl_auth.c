@@ -2,6 +2,7 @@
  * secrets never reach the controller), the handshake's check of a token, node credential or
  * JWT (libjwt), and the token create, tokens and token revoke operations (ctl_acct.h,
  * docs/security.md). */
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,12 +161,52 @@ static int auth_keypair(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who,
     return 0;
 }
 
+/* ---- JWTs ----
+ * libjwt is loaded only by a controller that takes JWTs (dlopen, at its start): linked into
+ * the binary it would bring OpenSSL's libcrypto into every command, ~1 ms more to start each
+ * CLI process (docs/benchmarks.md, issue 11). The types and signatures are jwt.h's. */
+#define JWT_LIB "libjwt.so.0" /* Debian's libjwt0 (libjwt-dev depends on it) */
+static struct {
+    void *so;
+    __typeof__(jwt_decode) *decode;
+    __typeof__(jwt_free) *free;
+    __typeof__(jwt_get_alg) *get_alg;
+    __typeof__(jwt_alg_str) *alg_str;
+    __typeof__(jwt_str_alg) *str_alg;
+    __typeof__(jwt_get_grant) *get_grant;
+    __typeof__(jwt_get_grant_int) *get_grant_int;
+    __typeof__(jwt_get_grants_json) *get_grants_json;
+} jl;
+
+int ctl_jwt_load(cl_error_t *err)
+{
+    if (jl.so) return 0;
+    void *so = dlopen(JWT_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!so) return cl_err(err, "JWTs need %s (Debian: libjwt0): %.200s", JWT_LIB, dlerror());
+#define SYM(f, name)                                                                           \
+    if (!(jl.f = (__typeof__(jl.f))dlsym(so, name))) {                                         \
+        dlclose(so);                                                                           \
+        return cl_err(err, "%s has no %s (another version?)", JWT_LIB, name);                  \
+    }
+    SYM(decode, "jwt_decode")
+    SYM(free, "jwt_free")
+    SYM(get_alg, "jwt_get_alg")
+    SYM(alg_str, "jwt_alg_str")
+    SYM(str_alg, "jwt_str_alg")
+    SYM(get_grant, "jwt_get_grant")
+    SYM(get_grant_int, "jwt_get_grant_int")
+    SYM(get_grants_json, "jwt_get_grants_json")
+#undef SYM
+    jl.so = so;
+    return 0;
+}
+
 /* Whether the JWT's "aud" (a string or an array of them) holds want. */
 static bool aud_has(jwt_t *jwt, const char *want)
 {
-    const char *s = jwt_get_grant(jwt, "aud");
+    const char *s = jl.get_grant(jwt, "aud");
     if (s) return !strcmp(s, want);
-    char *js = jwt_get_grants_json(jwt, "aud");
+    char *js = jl.get_grants_json(jwt, "aud");
     bool found = false;
     json_t *v = js ? json_loads(js, 0, NULL) : NULL;
     size_t i;
@@ -183,7 +224,7 @@ static bool aud_has(jwt_t *jwt, const char *want)
 static jwt_alg_t key_alg(const ctl_config_t *cfg)
 {
     bool pem = cfg->jwt_key_len > 10 && !memcmp(cfg->jwt_key, "-----BEGIN", 10);
-    if (cfg->jwt_alg[0]) return jwt_str_alg(cfg->jwt_alg);
+    if (cfg->jwt_alg[0]) return jl.str_alg(cfg->jwt_alg);
     return pem ? JWT_ALG_RS256 : JWT_ALG_HS256;
 }
 
@@ -217,26 +258,26 @@ static int jwt_claims(ctl_t *c, jwt_t *jwt, ctl_principal_t *who, cl_error_t *wh
     char b[65];
     const ctl_config_t *cfg = &c->cfg;
     double now = ctl_now(c);
-    const char *iss = jwt_get_grant(jwt, "iss");
+    const char *iss = jl.get_grant(jwt, "iss");
     if (cfg->jwt_issuer[0] && (!iss || strcmp(iss, cfg->jwt_issuer)))
         return cl_err(why, "JWT: issuer '%s' is not %.64s", shown(iss, b, sizeof b),
                       cfg->jwt_issuer);
     if (cfg->jwt_audience[0] && !aud_has(jwt, cfg->jwt_audience))
         return cl_err(why, "JWT: audience does not include %.64s", cfg->jwt_audience);
-    long exp = jwt_get_grant_int(jwt, "exp");
+    long exp = jl.get_grant_int(jwt, "exp");
     if (exp <= 0) return cl_err(why, "JWT: no expiry (exp)");
     if ((double)exp <= now) return cl_err(why, "JWT: expired");
-    long nbf = jwt_get_grant_int(jwt, "nbf");
+    long nbf = jl.get_grant_int(jwt, "nbf");
     if (nbf > 0 && (double)nbf > now + 60) return cl_err(why, "JWT: not valid yet (nbf)");
     const char *claim = cfg->jwt_claim[0] ? cfg->jwt_claim : "sub";
-    const char *name = jwt_get_grant(jwt, claim);
+    const char *name = jl.get_grant(jwt, claim);
     if (!name || !*name) return cl_err(why, "JWT: no '%.32s' claim naming the user", claim);
     ctl_user_t *u = ctl_user_find(c, name);
     if (!u)
         return cl_err(why, "JWT: no user %s here (an admin adds it: user add)",
                       shown(name, b, sizeof b));
     if (u->disabled) return cl_err(why, "JWT: user %s is disabled", u->name);
-    const char *scope = jwt_get_grant(jwt, "scope");
+    const char *scope = jl.get_grant(jwt, "scope");
     who->scope = CTL_SCOPE_SUBMIT;
     if (has_scope(scope, "colossus:admin"))
         who->scope = CTL_SCOPE_ADMIN;
@@ -253,18 +294,19 @@ static int auth_jwt(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who, cl_
     const ctl_config_t *cfg = &c->cfg;
     if (!cfg->jwt_key) return cl_err(why, "this controller takes no JWTs (no --jwt-key)");
     if (a->agent) return cl_err(why, "a JWT is a user's: agents need a node credential");
+    if (ctl_jwt_load(why) < 0) return -1;
     if (!a->jwt || !*a->jwt) return cl_err(why, "empty JWT");
     jwt_t *jwt = NULL;
-    if (jwt_decode(&jwt, a->jwt, (const unsigned char *)cfg->jwt_key, (int)cfg->jwt_key_len) ||
+    if (jl.decode(&jwt, a->jwt, (const unsigned char *)cfg->jwt_key, (int)cfg->jwt_key_len) ||
         !jwt)
         return cl_err(why, "JWT: malformed, or its signature does not match the issuer's key");
     int rc = -1;
-    if (jwt_get_alg(jwt) != key_alg(cfg) || jwt_get_alg(jwt) == JWT_ALG_NONE)
+    if (jl.get_alg(jwt) != key_alg(cfg) || jl.get_alg(jwt) == JWT_ALG_NONE)
         cl_err(why, "JWT: algorithm %s is not the one configured (%s)",
-               jwt_alg_str(jwt_get_alg(jwt)), jwt_alg_str(key_alg(cfg)));
+               jl.alg_str(jl.get_alg(jwt)), jl.alg_str(key_alg(cfg)));
     else
         rc = jwt_claims(c, jwt, who, why);
-    jwt_free(jwt);
+    jl.free(jwt);
     if (rc == 0)
         snprintf(who->name, sizeof who->name, "user %s (JWT)@%.64s", who->user, a->peer);
     return rc;

@@ -369,6 +369,10 @@ static int credentials(opts_t *o, ctl_config_t *cfg, cl_error_t *err)
         return 1;
     }
     if (!o->jwt_key) return 0;
+    if (ctl_jwt_load(err) < 0) {
+        fprintf(stderr, "colossus controller: --jwt-key: %s\n", err->msg);
+        return 1;
+    }
     size_t n;
     cfg->jwt_key = cl_read_file(o->jwt_key, &n, err);
     if (!cfg->jwt_key || !n) {
