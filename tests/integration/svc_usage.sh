@@ -7,7 +7,8 @@
 #      (the ranks' sum), why it ended and the exit code; `show` has the job's totals;
 #   2. `usage --by tenant|user|day|month` sums what `history` lists;
 #   3. ben of tenant T2 sees none of T1's records, in history or usage;
-#   4. a controller kill -9: every record and sum is still there.
+#   4. a controller kill -9: every record and sum is still there, and so are the tenants,
+#      users and tokens (ann's token still works and still sees only T1's runs).
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -116,4 +117,8 @@ cmp -s <(jfield 'sorted((r["job"], r["energy_j"], r["flops"]) for r in d)' <"$T/
 "$B" usage --by tenant --json >"$T/u2.json"
 cmp -s <(jfield 'd' <"$T/u-tenant.json") <(jfield 'd' <"$T/u2.json") ||
     fail "usage changed: $(cat "$T/u2.json")"
+[ "$(as ann history --json | jfield 'len(d)')" = 2 ] || fail "ann after the restart: $(as ann history 2>&1)"
+[ "$(as ben history --json | jfield 'len(d)')" = 0 ] || fail "ben after the restart"
+[ "$("$B" user list --json | jfield "sorted(u['name'] for u in d)")" = "['ann', 'ben']" ] ||
+    fail "users after the restart: $("$B" user list)"
 log "ok"
