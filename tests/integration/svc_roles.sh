@@ -6,6 +6,8 @@
 #     does not act;
 #   - oscar is an operator: he drains and resumes nodes and sees every job, but cancels
 #     only his own and adds no tenant;
+#   - `token list`: a user lists only its own tokens, an admin every one, a revoked one as
+#     revoked; a user revokes its own, not another's;
 #   - every refusal is one line, exit 1, and refused changes are audited with the name.
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
@@ -69,6 +71,17 @@ as oscar-admin resume n1 >/dev/null || fail "oscar cannot resume"
 refused oscar-admin "cancel" cancel "$JQ"
 refused oscar-admin "only an admin" tenant add Z
 [ "$(job_state "$JQ")" = running ] || fail "quinn's job changed"
+
+log "token list and revoke"
+ids() { jfield "sorted((t['user'], t['revoked']) for t in d)"; }
+[ "$(as una-submit token list --json | ids)" = "[('una', False)]" ] ||
+    fail "una's token list: $(as una-submit token list)"
+[ "$("$B" token list --json | jfield 'len(d)')" = 5 ] || fail "admin's token list: $("$B" token list)"
+MIA_SUB=$(cut -d. -f2 "$T/mia-submit.tok")
+refused una-submit "" token revoke "$MIA_SUB"
+as mia-admin token revoke "$MIA_SUB" >/dev/null || fail "mia cannot revoke her own token"
+[ "$(as mia-admin token list --json | ids)" = "[('mia', False), ('mia', True)]" ] ||
+    fail "mia's token list: $(as mia-admin token list)"
 
 log "the refused changes are audited"
 "$B" audit --json >"$T/audit.json" || fail "audit"
