@@ -100,10 +100,12 @@ log "a user's token cannot register a node"
     --work-dir "$T/agents/fake" --fake-gpus 4 >"$T/agent-fake.log" 2>&1 &
 FAKE=$!
 PIDS+=($FAKE)
-wait_for 20 grep -q "user's" "$T/agent-fake.log" || fail "the agent was not told why: $(cat "$T/agent-fake.log")"
-kill $FAKE 2>/dev/null
+# (the agent warns at its start already: wait for the controller's answer, not for that)
+wait_for 20 grep -q "credential refused (token .* is a user's" "$T/agent-fake.log" ||
+    fail "the agent was not told why: $(cat "$T/agent-fake.log")"
 wait_for 10 grep -q "agents register with a node credential" "$T/controller.log" ||
     fail "the controller did not log the refused agent"
+kill $FAKE 2>/dev/null
 
 log "nothing changed"
 after=$("$B" show "$J" --json | jfield 'd["state"], d["incarnation"], d["user"], d["tenant"]')
