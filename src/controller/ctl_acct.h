@@ -100,7 +100,13 @@ typedef struct ctl_caller {
     bool oper;        /* admin, or an operator with an admin-scoped credential */
     bool sees_all;    /* an admin or operator (any scope): reads every tenant's records */
     ctl_scope_t scope;
+    const char *op; /* the operation as the audit log names it ("tenant add"): ctl_ops.c */
 } ctl_caller_t;
+
+/* ---- ctl_ops.c ---- */
+/* A listing's items for ctl_reply_parts: n pointers, each to its own zeroed item of size
+ * bytes, in one block (one free()). */
+void *ctl_items(size_t n, size_t size);
 
 /* ---- ctl_users.c ---- */
 /* Journal an object (a packed message m; NULL deletes it) into the open batch. */
@@ -135,6 +141,7 @@ void ctl_op_whoami(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
 void ctl_user_journal(ctl_t *c, const ctl_user_t *u);
 
 /* ---- ctl_auth.c ---- */
+const char *ctl_scope_name(ctl_scope_t s); /* "read", "submit" or "admin" */
 /* Load libjwt (once): a controller given --jwt-key calls it at its start so that a missing
  * library stops it with a sentence. 0, or -1 with err. */
 int ctl_jwt_load(cl_error_t *err);

@@ -15,7 +15,7 @@
 #include "controller/ctl_acct.h"
 #include "util/hostlist.h"
 
-static const char *scope_name(ctl_scope_t s)
+const char *ctl_scope_name(ctl_scope_t s)
 {
     return s == CTL_SCOPE_READ ? "read" : s == CTL_SCOPE_ADMIN ? "admin" : "submit";
 }
@@ -74,7 +74,7 @@ static void cred_to_info(const ctl_cred_t *cr, Colossus__TokenInfo *o, bool with
     colossus__token_info__init(o);
     o->id = (char *)cr->id;
     o->user = cr->user ? cr->user : "";
-    o->scope = cr->nodes ? "node" : (char *)scope_name(cr->scope);
+    o->scope = cr->nodes ? "node" : (char *)ctl_scope_name(cr->scope);
     o->nodes = cr->nodes ? cr->nodes : "";
     o->created = cr->created;
     o->expires = cr->expires;
@@ -367,7 +367,7 @@ static int token_check(ctl_t *c, const ctl_caller_t *k, const Colossus__TokenReq
         return cl_err(why, "scope '%.32s' (read, submit or admin)", t->scope);
     if (*scope > k->scope)
         return cl_err(why, "a %s-scoped credential cannot make a %s-scoped token",
-                      scope_name(k->scope), scope_name(*scope));
+                      ctl_scope_name(k->scope), ctl_scope_name(*scope));
     /* A credential that expires makes none that outlives it: a stolen short-lived JWT or
      * token must not become a lasting one. */
     double left = k->p->expires - ctl_now(c);
@@ -406,7 +406,8 @@ void ctl_op_token_create(ctl_t *c, const ctl_caller_t *k, const Colossus__Reques
     char detail[200];
     snprintf(detail, sizeof detail, "%s %.120s, scope %s, expires %s",
              t->node ? "nodes" : "user", t->node ? cr->nodes : cr->user,
-             t->node ? "node" : scope_name(scope), cr->expires ? "at the time given" : "never");
+             t->node ? "node" : ctl_scope_name(scope),
+             cr->expires ? "at the time given" : "never");
     ctl_audit(c, k, op, cr->id, true, detail);
     Colossus__TokenInfo info, *ip = &info;
     cred_to_info(cr, &info, false);
@@ -420,26 +421,25 @@ void ctl_op_token_create(ctl_t *c, const ctl_caller_t *k, const Colossus__Reques
     ctl_reply(c, reply, &rs);
 }
 
+static bool own_cred(const ctl_caller_t *k, const ctl_cred_t *cr)
+{
+    return cr->user && k->user && !strcmp(cr->user, k->user->name);
+}
+
 static bool sees_cred(const ctl_caller_t *k, const ctl_cred_t *cr)
 {
-    if (k->sees_all) return true;
-    return cr->user && k->user && !strcmp(cr->user, k->user->name);
+    return k->sees_all || own_cred(k, cr);
 }
 
 void ctl_op_tokens(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                    ctl_sink_t *reply)
 {
     uint32_t n = HASH_COUNT(c->acct->creds);
-    Colossus__TokenInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__TokenInfo **vp = ctl_items(n, sizeof **vp);
     size_t m = 0;
-    for (ctl_cred_t *cr = c->acct->creds; cr; cr = cr->hh.next) {
-        if (!sees_cred(k, cr)) continue;
-        cred_to_info(cr, &v[m], false);
-        vp[m] = &v[m];
-        m++;
-    }
+    for (ctl_cred_t *cr = c->acct->creds; cr; cr = cr->hh.next)
+        if (sees_cred(k, cr)) cred_to_info(cr, vp[m++], false);
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_TOKENS);
-    free(v);
     free(vp);
 }
 
@@ -454,8 +454,7 @@ void ctl_op_token_revoke(ctl_t *c, const ctl_caller_t *k, const Colossus__Reques
         reply_refused(c, k, reply, r->req, "token revoke", id, why);
         return;
     }
-    bool own = cr->user && k->user && !strcmp(cr->user, k->user->name);
-    if (!own && !(cr->nodes ? k->oper : k->admin)) {
+    if (!own_cred(k, cr) && !(cr->nodes ? k->oper : k->admin)) {
         snprintf(why, sizeof why, "only %s may revoke %s",
                  cr->nodes ? "an operator" : "an admin", id);
         reply_refused(c, k, reply, r->req, "token revoke", id, why);

@@ -29,18 +29,13 @@ typedef struct ctl_op {
     ctl_op_f *fn;
 } ctl_op_t;
 
-static const char *scope_word(ctl_scope_t s)
-{
-    return s == CTL_SCOPE_READ ? "read" : s == CTL_SCOPE_SUBMIT ? "submit" : "admin";
-}
-
 /* Whether k may call op at all: NULL, or why not (static text or buf). */
 static const char *denied(const ctl_op_t *op, const char *label, const ctl_caller_t *k,
                           char *buf, size_t len)
 {
     if (k->scope < op->scope) {
         snprintf(buf, len, "%s needs a credential of %s scope (this one is %s-scoped)", label,
-                 scope_word(op->scope), scope_word(k->scope));
+                 ctl_scope_name(op->scope), ctl_scope_name(k->scope));
         return buf;
     }
     if (op->who == OP_ADMIN && !k->admin) return "only an admin may do this";
@@ -146,6 +141,15 @@ static size_t item_size(ctl_part_t k, const void *item)
     return 0;
 }
 
+void *ctl_items(size_t n, size_t size)
+{
+    void **vp = cl_xcalloc(1, (n + 1) * (sizeof *vp + size));
+    char *item = (char *)(vp + n + 1);
+    for (size_t i = 0; i < n; i++)
+        vp[i] = item + i * size;
+    return vp;
+}
+
 void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
                      ctl_part_t kind)
 {
@@ -210,20 +214,15 @@ static void op_jobs(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     size_t n = 0;
     for (uint64_t id = 1; id <= c->max_id; id++)
         n += listed(c, k, ctl_job_get(c, id), r->jobs_all);
-    Colossus__JobInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__JobInfo **vp = ctl_items(n, sizeof **vp);
     size_t m = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (listed(c, k, j, r->jobs_all)) {
-            ctl_job_fill_info(c, j, &v[m]);
-            vp[m] = &v[m];
-            m++;
-        }
+        if (listed(c, k, j, r->jobs_all)) ctl_job_fill_info(c, j, vp[m++]);
     }
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_JOBS);
     for (size_t i = 0; i < m; i++)
-        ctl_job_info_release(&v[i]);
-    free(v);
+        ctl_job_info_release(vp[i]);
     free(vp);
 }
 
@@ -409,13 +408,13 @@ static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r
     size_t n = 0;
     for (uint32_t i = 0; i < c->nnodes; i++)
         n += c->nodes[i].bound;
-    Colossus__NodeInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__NodeInfo **vp = ctl_items(n, sizeof **vp);
     uint64_t *jobs = cl_xcalloc((n + 1) * 64, sizeof *jobs);
     size_t m = 0;
     for (uint32_t i = 0; i < c->nnodes; i++) {
         ctl_node_t *nd = &c->nodes[i];
         if (!nd->bound) continue;
-        Colossus__NodeInfo *o = &v[m];
+        Colossus__NodeInfo *o = vp[m];
         colossus__node_info__init(o);
         o->id = nd->id;
         o->name = nd->name;
@@ -435,11 +434,9 @@ static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r
         o->reason = nd->drained ? nd->reason : "";
         o->connected = nd->conn != NULL;
         ctl_health_fill(c, nd, o);
-        vp[m] = o;
         m++;
     }
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_NODES);
-    free(v);
     free(vp);
     free(jobs);
 }
@@ -448,8 +445,7 @@ static void node_admin(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint6
                        const Colossus__NodeAdmin *a, bool drain)
 {
     ctl_node_t *n = ctl_node_by_name(c, a->node);
-    ctl_audit(c, k, drain ? "drain" : "resume", a->node, n != NULL,
-              n ? a->reason : "no such node");
+    ctl_audit(c, k, k->op, a->node, n != NULL, n ? a->reason : "no such node");
     if (!n) {
         ctl_reply_error(c, reply, req, "no node named '%s'", a->node);
         return;
@@ -569,6 +565,7 @@ void ctl_request(ctl_t *c, const ctl_principal_t *who, const Colossus__Request *
             ctl_reply_error(c, reply, r->req, "%s: permission denied: %s", label, no);
             return;
         }
+        k.op = label;
         op->fn(c, &k, r, reply);
         if (op->writes)
             c->open->writers++; /* a client that may be back with the next one: ctl.h */

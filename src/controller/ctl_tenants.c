@@ -185,7 +185,7 @@ static bool manager_may(ctl_t *c, const ctl_caller_t *k, int t, const Colossus__
     return true;
 }
 
-static int spec_conf(ctl_t *c, const Colossus__TenantSpec *s, int t, cl_tenant_conf_t *conf,
+static int spec_conf(ctl_t *c, const Colossus__TenantSpec *s, cl_tenant_conf_t *conf,
                      ctl_tenant_t *x, cl_error_t *why)
 {
     for (size_t i = 0; i < s->n_set; i++) {
@@ -225,7 +225,6 @@ static int spec_conf(ctl_t *c, const Colossus__TenantSpec *s, int t, cl_tenant_c
     if (has(s, "budget_stop")) x->budget_stop = s->budget_stop;
     conf->budget_gpu_s = x->budget_gpu_h * 3600;
     conf->budget_stop = x->budget_stop;
-    (void)t;
     return 0;
 }
 
@@ -244,7 +243,7 @@ void ctl_op_tenant(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                    ctl_sink_t *reply)
 {
     const Colossus__TenantSpec *s = r->tenant;
-    const char *op = s->create ? "tenant add" : "tenant set";
+    const char *op = k->op;
     int t = cl_tenant_find(c->cluster, s->name);
     cl_error_t why;
     int rc = -1;
@@ -268,7 +267,7 @@ void ctl_op_tenant(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         } else {
             cl_tenant_conf_default(&conf);
         }
-        rc = spec_conf(c, s, t, &conf, &x, &why);
+        rc = spec_conf(c, s, &conf, &x, &why);
     }
     if (rc == 0 && t < 0) {
         t = cl_tenant_add(c->cluster, s->name, conf.shares, &why);
@@ -409,17 +408,11 @@ void ctl_op_tenants(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply)
 {
     uint32_t n = cl_tenant_count(c->cluster);
-    Colossus__TenantInfo *v = cl_xcalloc(n + 1, sizeof *v),
-                         **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__TenantInfo **vp = ctl_items(n, sizeof **vp);
     double now = ctl_now(c);
     size_t m = 0;
-    for (uint32_t t = 0; t < n; t++) {
-        if (!ctl_caller_sees_tenant(c, k, t)) continue;
-        fill_info(c, t, now, &v[m]);
-        vp[m] = &v[m];
-        m++;
-    }
+    for (uint32_t t = 0; t < n; t++)
+        if (ctl_caller_sees_tenant(c, k, t)) fill_info(c, t, now, vp[m++]);
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_TENANTS);
-    free(v);
     free(vp);
 }

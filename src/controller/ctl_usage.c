@@ -18,30 +18,23 @@
 
 /* ---- audit ---- */
 
-/* who (as the audit log names it) and how (the credential and address). */
-static void who_of(const ctl_caller_t *k, char *who, size_t wl, char *how, size_t hl)
+/* Who, as the audit log names it (buf for a node credential). */
+static const char *who_of(const ctl_principal_t *p, char *buf, size_t len)
 {
-    const ctl_principal_t *p = k ? k->p : NULL;
-    if (!p) {
-        snprintf(who, wl, "controller");
-        snprintf(how, hl, "%s", "");
-    } else if (p->kind == CTL_PRINCIPAL_USER) {
-        snprintf(who, wl, "%s", p->user);
-        snprintf(how, hl, "%s", p->name);
-    } else if (p->kind == CTL_PRINCIPAL_NODE) {
-        snprintf(who, wl, "node credential %s", p->cred);
-        snprintf(how, hl, "%s", p->name);
-    } else {
-        snprintf(who, wl, "cluster key");
-        snprintf(how, hl, "%s", p->name);
-    }
+    if (!p) return "controller";
+    if (p->kind == CTL_PRINCIPAL_USER) return p->user;
+    if (p->kind != CTL_PRINCIPAL_NODE) return "cluster key";
+    snprintf(buf, len, "node credential %s", p->cred);
+    return buf;
 }
 
 void ctl_audit(ctl_t *c, const ctl_caller_t *k, const char *op, const char *target, bool ok,
                const char *detail)
 {
-    char who[96], how[200], d[512];
-    who_of(k, who, sizeof who, how, sizeof how);
+    const ctl_principal_t *p = k ? k->p : NULL;
+    const char *how = p ? p->name : ""; /* the credential and address */
+    char wb[64], d[512];
+    const char *who = who_of(p, wb, sizeof wb);
     snprintf(d, sizeof d, "%s%s%s", detail ? detail : "", detail && *detail && *how ? "; " : "",
              how);
     cl_store_audit_t a = {.time = ctl_now(c),
@@ -101,8 +94,7 @@ static void run_journal(ctl_t *c, ctl_job_t *j, ctl_run_t *r)
     cl_store_batch_usage(c->open->records, &u);
     j->energy_j += r->energy_j;
     j->flops += r->flops;
-    int t = (int)j->tenant_ix;
-    ctl_tenant_usage_journal(c, (uint32_t)t); /* fair share survives a crash to the run */
+    ctl_tenant_usage_journal(c, j->tenant_ix); /* fair share survives a crash to the run */
 }
 
 /* Unlink r from the controller's list of runs waiting for reports. */
@@ -331,34 +323,27 @@ void ctl_op_history(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     free(h.v);
 }
 
-typedef struct usage_ctx {
-    Colossus__UsageRow **v;
-    size_t n, cap;
-} usage_ctx_t;
+/* The sums by key: a query gives each key once, and those of several tenants (the same day,
+ * month or user) merge here. */
+typedef struct usage_key {
+    UT_hash_handle hh;
+    Colossus__UsageRow row; /* row.key is the table's key */
+} usage_key_t;
 
 static int usage_row(const cl_store_sum_t *u, void *arg)
 {
-    usage_ctx_t *x = arg;
-    for (size_t i = 0; i < x->n; i++)
-        if (!strcmp(x->v[i]->key, u->key)) { /* the same day or month of another tenant */
-            x->v[i]->gpu_hours += u->gpu_s / 3600;
-            x->v[i]->energy_kwh += u->energy_j / 3.6e6;
-            x->v[i]->flops += u->flops;
-            x->v[i]->runs += u->runs;
-            return 0;
-        }
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 64;
-        x->v = cl_xrealloc(x->v, x->cap * sizeof *x->v);
+    usage_key_t **keys = arg, *x = NULL;
+    HASH_FIND_STR(*keys, u->key, x);
+    if (!x) {
+        x = cl_xmalloc(sizeof *x);
+        colossus__usage_row__init(&x->row);
+        x->row.key = cl_xstrdup(u->key);
+        HASH_ADD_KEYPTR(hh, *keys, x->row.key, strlen(x->row.key), x);
     }
-    Colossus__UsageRow *o = cl_xmalloc(sizeof *o);
-    colossus__usage_row__init(o);
-    o->key = cl_xstrdup(u->key);
-    o->gpu_hours = u->gpu_s / 3600;
-    o->energy_kwh = u->energy_j / 3.6e6;
-    o->flops = u->flops;
-    o->runs = u->runs;
-    x->v[x->n++] = o;
+    x->row.gpu_hours += u->gpu_s / 3600;
+    x->row.energy_kwh += u->energy_j / 3.6e6;
+    x->row.flops += u->flops;
+    x->row.runs += u->runs;
     return 0;
 }
 
@@ -384,28 +369,36 @@ void ctl_op_usage(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         ctl_reply_error(c, reply, r->req, "usage: %s", why.msg);
         return;
     }
-    usage_ctx_t x = {0};
+    usage_key_t *keys = NULL, *x, *tmp;
     int rc = 0;
     for (size_t i = 0; i < nt && rc == 0; i++) {
         cl_store_usage_q_t sq = {
             .by = by, .since = q->since, .until = q->until, .tenant = ts[i], .user = q->user};
-        rc = cl_store_usage_query(c->store, &sq, usage_row, &x, &why);
+        rc = cl_store_usage_query(c->store, &sq, usage_row, &keys, &why);
     }
     free(ts);
     if (rc < 0) {
         reply_store_error(c, reply, r->req, "usage", &why);
     } else {
-        qsort(x.v, x.n, sizeof *x.v, by_key);
+        size_t n = 0;
+        Colossus__UsageRow **v = cl_xcalloc(HASH_COUNT(keys) + 1, sizeof *v);
+        for (x = keys; x; x = x->hh.next)
+            v[n++] = &x->row;
+        qsort(v, n, sizeof *v, by_key);
         Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
         rs.req = r->req;
         rs.ok = true;
-        rs.usage = x.v;
-        rs.n_usage = x.n;
+        rs.usage = v;
+        rs.n_usage = n;
         ctl_reply(c, reply, &rs);
+        free(v);
     }
-    for (size_t i = 0; i < x.n; i++)
-        colossus__usage_row__free_unpacked(x.v[i], NULL);
-    free(x.v);
+    HASH_ITER(hh, keys, x, tmp)
+    {
+        HASH_DEL(keys, x);
+        free(x->row.key);
+        free(x);
+    }
 }
 
 typedef struct audit_ctx {

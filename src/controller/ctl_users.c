@@ -172,6 +172,16 @@ static void qos_journal(ctl_t *c, const ctl_qos_t *q)
     ctl_journal_obj(c, "qos", q->name, &o.base);
 }
 
+/* The tenant of one of a UserInfo's tenants: its core index, or -1 with why. */
+static int user_tenant(ctl_t *c, const Colossus__UserTenant *t, cl_error_t *why)
+{
+    int ti = cl_tenant_find(c->cluster, t->tenant);
+    if (ti < 0) return cl_err(why, "no tenant '%.64s'", t->tenant);
+    if (t->role[0] && strcmp(t->role, "user") && strcmp(t->role, "manager"))
+        return cl_err(why, "tenant role '%.32s' (user or manager)", t->role);
+    return ti;
+}
+
 /* The tenants of a UserInfo into u: -1 with why (nothing changed) when one is unknown. */
 static int set_tenants(ctl_t *c, ctl_user_t *u, const Colossus__UserInfo *o, cl_error_t *why)
 {
@@ -179,11 +189,10 @@ static int set_tenants(ctl_t *c, ctl_user_t *u, const Colossus__UserInfo *o, cl_
     uint32_t n = 0;
     for (size_t i = 0; i < o->n_tenants; i++) {
         const Colossus__UserTenant *t = o->tenants[i];
-        int ti = cl_tenant_find(c->cluster, t->tenant);
-        if (ti < 0 || (t->role[0] && strcmp(t->role, "user") && strcmp(t->role, "manager"))) {
+        int ti = user_tenant(c, t, why);
+        if (ti < 0) {
             free(v);
-            return ti < 0 ? cl_err(why, "no tenant '%.64s'", t->tenant)
-                          : cl_err(why, "tenant role '%.32s' (user or manager)", t->role);
+            return -1;
         }
         uint32_t k = 0;
         while (k < n && v[k].tenant != (uint32_t)ti)
@@ -444,13 +453,8 @@ static int user_check(ctl_t *c, const ctl_caller_t *k, const Colossus__UserSpec 
         !ctl_qos_find(c, o->qos))
         return cl_err(why, "no QOS '%.64s'", o->qos);
     if (set_t && !k->admin && manager_tenants_ok(c, k, u, o, why) < 0) return -1;
-    for (size_t i = 0; set_t && i < o->n_tenants; i++) {
-        if (cl_tenant_find(c->cluster, o->tenants[i]->tenant) < 0)
-            return cl_err(why, "no tenant '%.64s'", o->tenants[i]->tenant);
-        const char *r = o->tenants[i]->role;
-        if (r[0] && strcmp(r, "user") && strcmp(r, "manager"))
-            return cl_err(why, "tenant role '%.32s' (user or manager)", r);
-    }
+    for (size_t i = 0; set_t && i < o->n_tenants; i++)
+        if (user_tenant(c, o->tenants[i], why) < 0) return -1;
     if (s->create && !o->n_tenants) return cl_err(why, "a user needs a tenant (--tenant)");
     return 0;
 }
@@ -480,7 +484,7 @@ void ctl_op_user(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ct
 {
     const Colossus__UserSpec *s = r->user;
     cl_error_t why;
-    const char *op = s->create ? "user add" : "user set";
+    const char *op = k->op;
     const char *name = s->user ? s->user->name : "";
     ctl_user_t *u = s->user ? ctl_user_find(c, name) : NULL;
     bool ids_given = has_field(s->set, s->n_set, "uid") || has_field(s->set, s->n_set, "gid");
@@ -531,7 +535,8 @@ void ctl_op_user(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ct
  * anyone else only itself. */
 static bool sees_user(const ctl_caller_t *k, const ctl_user_t *u)
 {
-    if (k->sees_all || !k->user || k->user == u) return k->sees_all || k->user == u;
+    if (k->sees_all || k->user == u) return true;
+    if (!k->user) return false;
     for (uint32_t i = 0; i < u->ntenants; i++)
         for (uint32_t j = 0; j < k->user->ntenants; j++)
             if (k->user->tenants[j].manager &&
@@ -544,18 +549,13 @@ void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                   ctl_sink_t *reply)
 {
     uint32_t n = HASH_COUNT(c->acct->users);
-    Colossus__UserInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__UserInfo **vp = ctl_items(n, sizeof **vp);
     size_t m = 0;
-    for (ctl_user_t *u = c->acct->users; u; u = u->hh.next) {
-        if (!sees_user(k, u)) continue;
-        user_to_info(c, u, &v[m]);
-        vp[m] = &v[m];
-        m++;
-    }
+    for (ctl_user_t *u = c->acct->users; u; u = u->hh.next)
+        if (sees_user(k, u)) user_to_info(c, u, vp[m++]);
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_USERS);
     for (size_t i = 0; i < m; i++)
-        user_info_release(&v[i]);
-    free(v);
+        user_info_release(vp[i]);
     free(vp);
 }
 
@@ -564,7 +564,7 @@ void ctl_op_users(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
 void ctl_op_qos(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r, ctl_sink_t *reply)
 {
     const Colossus__QosSpec *s = r->qos;
-    const char *op = s->create ? "qos add" : "qos set";
+    const char *op = k->op;
     const char *name = s->qos ? s->qos->name : "";
     ctl_qos_t *q = s->qos ? ctl_qos_find(c, name) : NULL;
     cl_error_t why;
@@ -621,20 +621,16 @@ void ctl_op_qoses(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                   ctl_sink_t *reply)
 {
     uint32_t n = HASH_COUNT(c->acct->qos);
-    Colossus__QosInfo *v = cl_xcalloc(n + 1, sizeof *v), **vp = cl_xcalloc(n + 1, sizeof *vp);
+    Colossus__QosInfo **vp = ctl_items(n, sizeof **vp);
     size_t m = 0;
-    for (ctl_qos_t *q = c->acct->qos; q; q = q->hh.next) {
-        qos_to_info(q, &v[m]);
-        vp[m] = &v[m];
-        m++;
-    }
+    for (ctl_qos_t *q = c->acct->qos; q; q = q->hh.next)
+        qos_to_info(q, vp[m++]);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
     rs.ok = true;
     rs.qoses = vp;
     rs.n_qoses = m;
     ctl_reply(c, reply, &rs);
-    free(v);
     free(vp);
 }
 
