@@ -18,16 +18,20 @@ void cl_tenant_conf_default(cl_tenant_conf_t *f)
     f->lend_limit = CL_UNLIMITED;
 }
 
+static int shares_arg(const char *name, double shares, cl_error_t *err)
+{
+    if (shares > 0 && shares <= 1e9) return 0;
+    cl__err(err, "tenant '%s': shares must be a positive number", name);
+    return -1;
+}
+
 int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *err)
 {
     if (!name || !*name || strlen(name) > 64) {
         cl__err(err, "tenant name must be 1 to 64 characters");
         return -1;
     }
-    if (!(shares > 0) || shares > 1e9) {
-        cl__err(err, "tenant '%s': shares must be a positive number", name);
-        return -1;
-    }
+    if (shares_arg(name, shares, err) < 0) return -1;
     if (cl_tenant_find(c, name) >= 0) {
         cl__err(err, "tenant '%s' exists", name);
         return -1;
@@ -276,10 +280,7 @@ static int check_conf(const cl_cluster_t *c, uint32_t t, const cl_tenant_conf_t 
 {
     const tenant_t *x = &c->tn[t];
     const char *nm = x->name;
-    if (!(f->shares > 0) || f->shares > 1e9) {
-        cl__err(err, "tenant '%s': shares must be a positive number", nm);
-        return -1;
-    }
+    if (shares_arg(nm, f->shares, err) < 0) return -1;
     if (!figure_ok(f->quota_gpus) || !figure_ok(f->borrow_limit) || !figure_ok(f->lend_limit)) {
         cl__err(err, "tenant '%s': quota and limits are at most %llu GPUs (or none)", nm,
                 (unsigned long long)FIGURE_MAX);
