@@ -124,7 +124,7 @@ typedef struct tenant {
     uint32_t rfail_pass;   /* a reclaim for rfail_g GPUs failed in that pass */
     uint64_t rfail_g;
     uint8_t spent; /* per pass: 1 its own budget is spent, 2 its parent's */
-    double factor; /* computed per pass */
+    double factor; /* fair share: set by cl__tenant_factors */
 } tenant_t;
 
 /* A cohort: top-level tenants lending each other idle quota. slack = the sum of the
@@ -266,6 +266,8 @@ void cl__list_remove(job_t *jobs, size_t off, uint32_t *head, uint32_t *tail, ui
 
 /* tenant.c */
 void cl__tenant_advance(cl_cluster_t *c, uint32_t t, cl_time_t now);
+/* Advance every tenant's usage to now and set its fair-share factor (tn[].factor). */
+void cl__tenant_factors(cl_cluster_t *c, cl_time_t now);
 static inline uint32_t cl__top(const cl_cluster_t *c, uint32_t t)
 {
     int32_t p = c->tn[t].conf.parent;

@@ -1,7 +1,6 @@
 /* sched.c - the scheduling pass: priority and fair-share order, limits and quotas, gang
  * starts, preemption, an EASY reservation for the first blocked gang and backfill that
  * never delays it, and why each job it visits waits. */
-#include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -83,23 +82,15 @@ static int by_factor(const void *a, const void *b, void *arg)
     return fx > fy ? -1 : fx < fy ? 1 : (x < y ? -1 : x > y);
 }
 
-/* Tenants in decreasing fair-share factor (one O(tenants) sum, not one per tenant). */
+/* Tenants in decreasing fair-share factor. */
 static uint32_t *tenant_order(cl_cluster_t *c, cl_time_t now, uint32_t *nt)
 {
     int fs = c->o.policy == CL_POLICY_FAIRSHARE;
     *nt = fs ? c->ntn : 1;
     uint32_t *order = cl__xmalloc(sizeof(uint32_t) * *nt);
-    double utot = 0, stot = 0;
-    for (uint32_t i = 0; i < *nt; i++) {
+    for (uint32_t i = 0; i < *nt; i++)
         order[i] = i;
-        if (!fs) continue;
-        cl__tenant_advance(c, i, now);
-        utot += c->tn[i].usage;
-        stot += c->tn[i].conf.shares;
-    }
-    for (uint32_t i = 0; fs && i < *nt; i++)
-        c->tn[i].factor =
-            utot > 0 ? exp2(-(c->tn[i].usage / utot) / (c->tn[i].conf.shares / stot)) : 1;
+    if (fs) cl__tenant_factors(c, now);
     if (*nt > 1) qsort_r(order, *nt, sizeof(uint32_t), by_factor, c);
     return order;
 }
@@ -126,8 +117,6 @@ static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
         cl__pend(c, j, CL_PEND_QOS);
         return 1;
     }
-    const tenant_t *tn = &c->tn[j->tenant];
-    if (tn->conf.parent < 0 && tn->conf.quota_gpus == CL_UNLIMITED) return 0; /* no quota */
     int q = cl__quota_check(c, j->tenant, cl__job_gpus(j));
     if (q == Q_OK) return 0;
     if (!(q == Q_RECLAIM && cl__try_reclaim(c, x, ps->now, ps->out, ps->have_resv)))

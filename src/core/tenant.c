@@ -18,16 +18,20 @@ void cl_tenant_conf_default(cl_tenant_conf_t *f)
     f->lend_limit = CL_UNLIMITED;
 }
 
+static int shares_arg(const char *name, double shares, cl_error_t *err)
+{
+    if (shares > 0 && shares <= 1e9) return 0;
+    cl__err(err, "tenant '%s': shares must be a positive number", name);
+    return -1;
+}
+
 int cl_tenant_add(cl_cluster_t *c, const char *name, double shares, cl_error_t *err)
 {
     if (!name || !*name || strlen(name) > 64) {
         cl__err(err, "tenant name must be 1 to 64 characters");
         return -1;
     }
-    if (!(shares > 0) || shares > 1e9) {
-        cl__err(err, "tenant '%s': shares must be a positive number", name);
-        return -1;
-    }
+    if (shares_arg(name, shares, err) < 0) return -1;
     if (cl_tenant_find(c, name) >= 0) {
         cl__err(err, "tenant '%s' exists", name);
         return -1;
@@ -98,17 +102,26 @@ double cl_tenant_usage(cl_cluster_t *c, uint32_t t, cl_time_t now)
     return c->tn[t].usage;
 }
 
-double cl_tenant_factor(cl_cluster_t *c, uint32_t ti, cl_time_t now)
+/* Every tenant's factor, 2^-(usage share / shares share), into tn[].factor: one
+ * O(tenants) sum for all of them. */
+void cl__tenant_factors(cl_cluster_t *c, cl_time_t now)
 {
-    if (ti >= c->ntn) return 0;
     double utot = 0, stot = 0;
     for (uint32_t i = 0; i < c->ntn; i++) {
         cl__tenant_advance(c, i, now);
         utot += c->tn[i].usage;
         stot += c->tn[i].conf.shares;
     }
-    if (utot <= 0) return 1;
-    return exp2(-(c->tn[ti].usage / utot) / (c->tn[ti].conf.shares / stot));
+    for (uint32_t i = 0; i < c->ntn; i++)
+        c->tn[i].factor =
+            utot > 0 ? exp2(-(c->tn[i].usage / utot) / (c->tn[i].conf.shares / stot)) : 1;
+}
+
+double cl_tenant_factor(cl_cluster_t *c, uint32_t ti, cl_time_t now)
+{
+    if (ti >= c->ntn) return 0;
+    cl__tenant_factors(c, now);
+    return c->tn[ti].factor;
 }
 
 static int tenant_arg(const cl_cluster_t *c, uint32_t t, cl_error_t *err)
@@ -118,41 +131,47 @@ static int tenant_arg(const cl_cluster_t *c, uint32_t t, cl_error_t *err)
     return -1;
 }
 
-/* A GPU-second figure the driver restores: tenant t exists, v >= 0 and both finite. */
-static int figure_arg(const cl_cluster_t *c, uint32_t t, double v, cl_time_t at,
-                      const char *what, cl_error_t *err)
+/* Restore a GPU-second figure of tenant t as of time at (the fair-share usage, or the
+ * budget used): t exists, v >= 0 and both finite. */
+static int figure_set(cl_cluster_t *c, uint32_t t, double v, cl_time_t at, int budget,
+                      cl_error_t *err)
 {
     if (tenant_arg(c, t, err) < 0) return -1;
-    if (v >= 0 && isfinite(v) && isfinite(at)) return 0;
-    cl__err(err, "tenant '%s': %s must be a finite number of GPU-seconds >= 0", c->tn[t].name,
-            what);
-    return -1;
+    if (!(v >= 0 && isfinite(v) && isfinite(at))) {
+        cl__err(err, "tenant '%s': %s must be a finite number of GPU-seconds >= 0",
+                c->tn[t].name, budget ? "budget used" : "usage");
+        return -1;
+    }
+    tenant_t *x = &c->tn[t];
+    if (budget) {
+        x->bused = v;
+        x->bat = at;
+    } else {
+        x->usage = v;
+        x->last = at;
+    }
+    return 0;
 }
 
 int cl_tenant_usage_set(cl_cluster_t *c, uint32_t t, double usage, cl_time_t at,
                         cl_error_t *err)
 {
-    if (figure_arg(c, t, usage, at, "usage", err) < 0) return -1;
-    c->tn[t].usage = usage;
-    c->tn[t].last = at;
-    return 0;
+    return figure_set(c, t, usage, at, 0, err);
 }
 
 /* ------------------------------------------------------------------ quotas */
 
-/* Its term of the cohort's slack: what it lends (idle quota up to its lend limit), or,
- * negative, what it borrows. */
-static int64_t slack_of(const tenant_t *x)
-{
-    uint64_t q = x->conf.quota_gpus;
-    uint64_t l = x->conf.lend_limit < q ? x->conf.lend_limit : q;
-    int64_t idle = (int64_t)q - (int64_t)x->tree_gpus;
-    return idle < (int64_t)l ? idle : (int64_t)l;
-}
-
 static uint64_t lendable_of(const tenant_t *x)
 {
     return x->conf.lend_limit < x->conf.quota_gpus ? x->conf.lend_limit : x->conf.quota_gpus;
+}
+
+/* Its term of the cohort's slack were it to hold u GPUs: what it lends (idle quota up to
+ * its lend limit), or, negative, what it borrows. */
+static int64_t slack_at(const tenant_t *x, uint64_t u)
+{
+    int64_t idle = (int64_t)x->conf.quota_gpus - (int64_t)u, l = (int64_t)lendable_of(x);
+    return idle < l ? idle : l;
 }
 
 void cl__tenant_hold(cl_cluster_t *c, uint32_t t, int64_t g)
@@ -164,7 +183,7 @@ void cl__tenant_hold(cl_cluster_t *c, uint32_t t, int64_t g)
         x->tree_gpus = (uint64_t)((int64_t)x->tree_gpus + g);
     }
     if (x->cohort != NIL) {
-        int64_t s = slack_of(x);
+        int64_t s = slack_at(x, x->tree_gpus);
         c->co[x->cohort].slack += s - x->slack;
         x->slack = s;
     }
@@ -182,9 +201,7 @@ int cl__quota_check(const cl_cluster_t *c, uint32_t t, uint64_t g)
     if (q == CL_UNLIMITED) return Q_OK;
     if (x->cohort == NIL) return u <= q ? Q_OK : Q_FAIL;
     if (x->conf.borrow_limit != CL_UNLIMITED && u > q + x->conf.borrow_limit) return Q_FAIL;
-    uint64_t l = lendable_of(x);
-    int64_t idle = (int64_t)q - (int64_t)u, s = idle < (int64_t)l ? idle : (int64_t)l;
-    if (c->co[x->cohort].slack - x->slack + s >= 0) return Q_OK;
+    if (c->co[x->cohort].slack - x->slack + slack_at(x, u) >= 0) return Q_OK;
     return u <= q ? Q_RECLAIM : Q_FAIL;
 }
 
@@ -263,10 +280,7 @@ static int check_conf(const cl_cluster_t *c, uint32_t t, const cl_tenant_conf_t 
 {
     const tenant_t *x = &c->tn[t];
     const char *nm = x->name;
-    if (!(f->shares > 0) || f->shares > 1e9) {
-        cl__err(err, "tenant '%s': shares must be a positive number", nm);
-        return -1;
-    }
+    if (shares_arg(nm, f->shares, err) < 0) return -1;
     if (!figure_ok(f->quota_gpus) || !figure_ok(f->borrow_limit) || !figure_ok(f->lend_limit)) {
         cl__err(err, "tenant '%s': quota and limits are at most %llu GPUs (or none)", nm,
                 (unsigned long long)FIGURE_MAX);
@@ -322,7 +336,7 @@ int cl_tenant_set(cl_cluster_t *c, uint32_t t, const cl_tenant_conf_t *f, cl_err
     x->cohort = to;
     x->slack = 0;
     if (to != NIL) {
-        x->slack = slack_of(x);
+        x->slack = slack_at(x, x->tree_gpus);
         c->co[to].slack += x->slack;
         c->co[to].lend_total += lendable_of(x);
         c->co[to].members++;
@@ -360,10 +374,7 @@ static int budget_spent_at(const tenant_t *x, cl_time_t now)
 int cl_tenant_budget_set(cl_cluster_t *c, uint32_t t, double used, cl_time_t now,
                          cl_error_t *err)
 {
-    if (figure_arg(c, t, used, now, "budget used", err) < 0) return -1;
-    c->tn[t].bused = used;
-    c->tn[t].bat = now;
-    return 0;
+    return figure_set(c, t, used, now, 1, err);
 }
 
 cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now)
