@@ -360,10 +360,15 @@ bool ctl_caller_manages(const ctl_caller_t *k, uint32_t tenant)
 bool ctl_caller_sees_tenant(ctl_t *c, const ctl_caller_t *k, uint32_t tenant)
 {
     if (k->sees_all || ctl_caller_member(k, tenant)) return true;
-    /* A manager of the parent sees its sub-tenants. */
+    /* A manager of the parent sees its sub-tenants (seeing needs the role, not the
+     * admin scope that acting as a manager needs); a plain member of the parent does not. */
     cl_tenant_conf_t conf;
     cl_tenant_get(c->cluster, tenant, &conf);
-    return conf.parent >= 0 && k->user && ctl_caller_member(k, (uint32_t)conf.parent);
+    if (conf.parent < 0 || !k->user) return false;
+    for (uint32_t i = 0; i < k->user->ntenants; i++)
+        if (k->user->tenants[i].tenant == (uint32_t)conf.parent && k->user->tenants[i].manager)
+            return true;
+    return false;
 }
 
 int ctl_caller_tenant(ctl_t *c, const ctl_caller_t *k, const char *name, cl_error_t *why)

@@ -4,6 +4,7 @@
 #     quota of P's sub-tenant S, not P's own nor Q's; she adds P to a user's tenants, but
 #     cannot take Q away from him; she cannot drain; with a submit-scoped token her role
 #     does not act;
+#   - una, a plain user of P, does not see the jobs of P's sub-tenant S (sam's); mia does;
 #   - oscar is an operator: he drains and resumes nodes and sees every job, but cancels
 #     only his own and adds no tenant;
 #   - `token list`: a user lists only its own tokens, an admin every one, a revoked one as
@@ -25,10 +26,11 @@ cd "$T/pub"
 "$B" user add mia --tenant P:manager --uid 61031 --gid 61031 >/dev/null || fail "mia"
 "$B" user add una --tenant P --uid 61032 --gid 61032 >/dev/null || fail "una"
 "$B" user add quinn --tenant Q --uid 61033 --gid 61033 >/dev/null || fail "quinn"
+"$B" user add sam --tenant S --uid 61035 --gid 61035 >/dev/null || fail "sam"
 "$B" user add oscar --tenant Q --uid 61034 --gid 61034 >/dev/null || fail "oscar"
 "$B" user set oscar --role operator >/dev/null || fail "oscar operator"
 tok() { "$B" token create --user "$1" --scope "$2" >"$T/$1-$2.tok" 2>/dev/null || fail "token $1 $2"; }
-tok mia admin; tok mia submit; tok una submit; tok quinn submit; tok oscar admin
+tok mia admin; tok mia submit; tok una submit; tok quinn submit; tok oscar admin; tok sam submit
 as() { local t=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$t.tok") "$B" "$@"; }
 refused() { # TOKEN WORDS CMD...: exit 1, one line naming the refusal (WORDS in it)
     local t=$1 words=$2 rc=0
@@ -44,6 +46,12 @@ JP=$(as una-submit submit --gpus-per-node 1 -- sleep 600) || fail "una's job"
 JQ=$(as quinn-submit submit --gpus-per-node 1 -- sleep 600) || fail "quinn's job"
 wait_state "$JP" running 20 || fail "una's job did not start"
 wait_state "$JQ" running 20 || fail "quinn's job did not start"
+JS=$(as sam-submit submit --gpus-per-node 1 -- true) || fail "sam's job"
+"$B" wait "$JS" >/dev/null || fail "sam's job did not succeed"
+refused una-submit "no job $JS" show "$JS"
+[ "$(as una-submit jobs --all --json | jfield "[j['id'] for j in d]")" = "[$JP]" ] ||
+    fail "una's jobs: $(as una-submit jobs --all)"
+[ "$(as mia-submit show "$JS" --json | jfield 'd["user"]')" = sam ] || fail "mia cannot see S's job"
 
 log "mia, manager of P"
 [ "$(as mia-admin show "$JP" --json | jfield 'd["user"]')" = una ] || fail "mia cannot see P's job"
@@ -76,7 +84,7 @@ log "token list and revoke"
 ids() { jfield "sorted((t['user'], t['revoked']) for t in d)"; }
 [ "$(as una-submit token list --json | ids)" = "[('una', False)]" ] ||
     fail "una's token list: $(as una-submit token list)"
-[ "$("$B" token list --json | jfield 'len(d)')" = 5 ] || fail "admin's token list: $("$B" token list)"
+[ "$("$B" token list --json | jfield 'len(d)')" = 6 ] || fail "admin's token list: $("$B" token list)"
 MIA_SUB=$(cut -d. -f2 "$T/mia-submit.tok")
 refused una-submit "" token revoke "$MIA_SUB"
 as mia-admin token revoke "$MIA_SUB" >/dev/null || fail "mia cannot revoke her own token"
