@@ -220,6 +220,7 @@ void ctl_journal_meta(ctl_t *c, const char *k, uint64_t v);
 /* ---- nodes (ctl_nodes.c) ---- */
 int ctl_nodes_init(ctl_t *c, cl_error_t *err);
 void ctl_nodes_free(ctl_t *c);
+/* who as ctl_peer_msg() let it through: the cluster key, or a usable node credential. */
 void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
                        const Colossus__Register *r);
 /* Forget a node's name (node remove): not while its agent is connected or it holds a job.

@@ -221,8 +221,8 @@ void ctl_job_notify(ctl_t *c, ctl_job_t *j)
 
 void ctl_sink_forget_waiters(ctl_t *c, ctl_sink_t *s)
 {
-    if (!s->nwaiters) return; /* the common case: no scan */
-    for (uint64_t id = 1; id <= c->max_id; id++) {
+    /* the common case: no scan; else it ends with the sink's last waiter */
+    for (uint64_t id = 1; s->nwaiters && id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
         if (!j || !j->waiters) continue;
         for (ctl_waiter_t **p = &j->waiters; *p;) {

@@ -250,19 +250,14 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
     n->conn = conn;
 }
 
-/* Whether who may register name: a node credential names it and is still good; the cluster
- * key may register any. NULL, or why not (into buf). */
+/* Whether who may register name: a node credential names it; the cluster key may register
+ * any. (ctl_peer_msg() already refused any other principal, and a node credential that is
+ * gone or no longer usable.) NULL, or why not (into buf). */
 static const char *may_register(ctl_t *c, const ctl_principal_t *who, const char *name,
                                 char *buf, size_t len)
 {
     if (who->kind == CTL_PRINCIPAL_CLUSTER_KEY) return NULL;
-    if (who->kind != CTL_PRINCIPAL_NODE) return "only a node credential registers nodes";
     ctl_cred_t *cr = ctl_cred_find(c, who->cred);
-    const char *bad = cr ? ctl_cred_unusable(c, cr) : "was deleted";
-    if (bad) {
-        snprintf(buf, len, "node credential %s %s", who->cred, bad);
-        return buf;
-    }
     if (!cr->nodes || (cr->nodes[0] && !cl_hostlist_match(cr->nodes, name))) {
         snprintf(buf, len, "node credential %s is not for node %s (it names %.60s)", who->cred,
                  name, cr->nodes ? cr->nodes : "none");

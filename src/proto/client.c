@@ -268,6 +268,45 @@ static Colossus__Msg *recv_hello(cl_client_t *c, int timeout_ms, cl_error_t *err
     return m;
 }
 
+/* Send auth (its role, nonce and peer filled in here) and receive the answer into *m. 0, or
+ * -1 with err and c->fail. */
+static int send_auth(cl_client_t *c, Colossus__Auth *auth, Colossus__Role role,
+                     uint8_t cn[CL_NONCE_BYTES], const char *peer, int timeout_ms,
+                     Colossus__Msg **m, cl_error_t *err)
+{
+    auth->role = role;
+    auth->nonce.data = cn;
+    auth->nonce.len = CL_NONCE_BYTES;
+    auth->peer = (char *)(peer ? peer : "");
+    Colossus__Msg out = COLOSSUS__MSG__INIT;
+    out.body_case = COLOSSUS__MSG__BODY_AUTH;
+    out.auth = auth;
+    if (cl_client_send(c, &out, err) < 0) return -1;
+    return cl_client_recv(c, m, timeout_ms, err);
+}
+
+/* The answer m (freed here) ends the handshake: once the controller proved itself, who it
+ * says we are is kept and the session key takes over. 0, or -1 with "the controller did not
+ * prove <what>" and c->fail. */
+static int handshake_end(cl_client_t *c, Colossus__Msg *m, bool proven,
+                         const uint8_t key[CL_KEY_BYTES], const uint8_t sn[CL_NONCE_BYTES],
+                         const uint8_t cn[CL_NONCE_BYTES], const char *what, cl_error_t *err)
+{
+    if (proven) {
+        snprintf(c->user, sizeof c->user, "%s", m->auth_ok->user);
+        snprintf(c->role, sizeof c->role, "%s", m->auth_ok->role);
+    }
+    cl_msg_free(m);
+    if (!proven) {
+        cl_err(err, "the controller at %s did not prove %s", c->addr, what);
+        failed_at(c, CL_CLIENT_HANDSHAKE, false);
+        return -1;
+    }
+    cl_sess_rekey(&c->sess, key, sn, cn);
+    c->authed = true;
+    return 0;
+}
+
 /* The cluster key: both sides prove it (frame.h). 0, or -1 with err and c->fail. */
 static int handshake_key(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Colossus__Role role,
                          const char *peer, int timeout_ms, cl_error_t *err)
@@ -281,36 +320,14 @@ static int handshake_key(cl_client_t *c, const uint8_t key[CL_KEY_BYTES], Coloss
     randombytes_buf(cn, sizeof cn);
     cl_auth_proof(key, "colossus-client", sn, cn, proof);
     Colossus__Auth auth = COLOSSUS__AUTH__INIT;
-    auth.role = role;
-    auth.nonce.data = cn;
-    auth.nonce.len = sizeof cn;
     auth.proof.data = proof;
     auth.proof.len = sizeof proof;
-    auth.peer = (char *)(peer ? peer : "");
-    Colossus__Msg out = COLOSSUS__MSG__INIT;
-    out.body_case = COLOSSUS__MSG__BODY_AUTH;
-    out.auth = &auth;
-    if (cl_client_send(c, &out, err) < 0 || cl_client_recv(c, &m, timeout_ms, err) < 0)
-        return -1;
+    if (send_auth(c, &auth, role, cn, peer, timeout_ms, &m, err) < 0) return -1;
     cl_auth_proof(key, "colossus-server", sn, cn, proof);
     bool proven = m->body_case == COLOSSUS__MSG__BODY_AUTH_OK && m->auth_ok->proof.len == 32 &&
                   cl_auth_equal(m->auth_ok->proof.data, proof, 32);
-    if (proven) {
-        snprintf(c->user, sizeof c->user, "%s", m->auth_ok->user);
-        snprintf(c->role, sizeof c->role, "%s", m->auth_ok->role);
-    }
-    cl_msg_free(m);
-    if (!proven) {
-        cl_err(err,
-               "the controller at %s did not prove the cluster key (a controller of another "
-               "cluster?)",
-               c->addr);
-        failed_at(c, CL_CLIENT_HANDSHAKE, false);
-        return -1;
-    }
-    cl_sess_rekey(&c->sess, key, sn, cn);
-    c->authed = true;
-    return 0;
+    return handshake_end(c, m, proven, key, sn, cn,
+                         "the cluster key (a controller of another cluster?)", err);
 }
 
 /* What a credential handshake keeps between its two halves. */
@@ -412,38 +429,21 @@ static int handshake_cred(cl_client_t *c, const cl_cred_t *cred, Colossus__Role 
         cr.signature.len = sizeof sig;
     }
     Colossus__Auth auth = COLOSSUS__AUTH__INIT;
-    auth.role = role;
-    auth.nonce.data = k.cn;
-    auth.nonce.len = sizeof k.cn;
-    auth.peer = (char *)(peer ? peer : "");
     auth.cred = &cr;
     auth.kx_pub.data = k.pk;
     auth.kx_pub.len = sizeof k.pk;
-    Colossus__Msg out = COLOSSUS__MSG__INIT;
-    out.body_case = COLOSSUS__MSG__BODY_AUTH;
-    out.auth = &auth;
-    int rc = cl_client_send(c, &out, err);
-    free(sealed);
     Colossus__Msg *m = NULL;
-    if (rc < 0 || cl_client_recv(c, &m, timeout_ms, err) < 0) return handshake_fail(c, &k, -1);
+    int rc = send_auth(c, &auth, role, k.cn, peer, timeout_ms, &m, err);
+    free(sealed);
+    if (rc < 0) return handshake_fail(c, &k, -1);
     uint8_t msg[32];
     cl_auth_server_msg(k.transcript, msg);
     bool proven = m->body_case == COLOSSUS__MSG__BODY_AUTH_OK &&
                   m->auth_ok->signature.len == CL_SIG_BYTES &&
                   crypto_sign_verify_detached(m->auth_ok->signature.data, msg, sizeof msg,
                                               k.identity) == 0;
-    if (proven) {
-        snprintf(c->user, sizeof c->user, "%s", m->auth_ok->user);
-        snprintf(c->role, sizeof c->role, "%s", m->auth_ok->role);
-    }
-    cl_msg_free(m);
-    if (!proven) {
-        cl_err(err, "the controller at %s did not prove its identity", c->addr);
-        return handshake_fail(c, &k, -1);
-    }
-    cl_sess_rekey(&c->sess, k.session, k.sn, k.cn);
-    c->authed = true;
-    return handshake_fail(c, &k, 0);
+    rc = handshake_end(c, m, proven, k.session, k.sn, k.cn, "its identity", err);
+    return handshake_fail(c, &k, rc);
 }
 
 cl_client_t *cl_client_dial_cred(const char *addr, const cl_cred_t *cred, Colossus__Role role,

@@ -179,17 +179,24 @@ static void on_closed(uv_handle_t *h)
     c->on_close(c);
 }
 
-void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason)
+/* Append the frame of Refused{why, reason} to out. 0, or -1. */
+static int encode_refused(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason,
+                          cl_buf_t *out)
 {
-    if (c->closing || c->refusing) return;
     Colossus__Refused r = COLOSSUS__REFUSED__INIT;
     r.why = why;
     r.reason = (char *)reason;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REFUSED;
     m.refused = &r;
+    return cl_frame_encode(&c->sess, &m, out);
+}
+
+void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason)
+{
+    if (c->closing || c->refusing) return;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    if (cl_frame_encode(&c->sess, &m, &c->out) < 0) {
+    if (encode_refused(c, why, reason, &c->out) < 0) {
         cl_uconn_close(c, NULL);
         return;
     }
@@ -203,14 +210,8 @@ void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reas
 void cl_uconn_refuse_now(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason)
 {
     if (c->closing) return;
-    Colossus__Refused r = COLOSSUS__REFUSED__INIT;
-    r.why = why;
-    r.reason = (char *)reason;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_REFUSED;
-    m.refused = &r;
     cl_buf_t b = {0};
-    if (!c->writing && !c->out.len && cl_frame_encode(&c->sess, &m, &b) == 0) {
+    if (!c->writing && !c->out.len && encode_refused(c, why, reason, &b) == 0) {
         uv_buf_t ub = uv_buf_init((char *)b.p, (unsigned)b.len);
         uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
     }
