@@ -190,7 +190,8 @@ struct ctl {
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
     bool sched_needed;
-    bool recovering; /* start-up window: waiting for agents before reconciling */
+    bool recovering;         /* start-up window: waiting for agents before reconciling */
+    uint64_t recover_unseen; /* nodes of recovering jobs not yet heard from (0: end early) */
     double recover_until;
     ctl_sink_t *touched;       /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
@@ -249,6 +250,10 @@ struct ctl_caller;
 int ctl_job_submit(ctl_t *c, const struct ctl_caller *k, const Colossus__SubmitReq *s,
                    uint64_t *id, cl_error_t *err);
 /* Why a pending job does not run yet, as a sentence (the core's reason, formatted). */
+/* j is no longer recovering (cancelled in the window): its unseen nodes stop counting. */
+void ctl_job_unrecover(ctl_t *c, ctl_job_t *j);
+/* A copy of v[0..n) with a NULL after it (submission, a journal row). */
+char **ctl_strv_dup(const char *const *v, size_t n);
 void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);

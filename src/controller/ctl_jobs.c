@@ -453,7 +453,7 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
     }
     if (cl_job_cancel(c->cluster, id, ctl_now(c), err) < 0) return -1;
     if (j->state == CL_JOB_RUNNING) ctl_send_stop(c, j);
-    j->recovering = false;
+    ctl_job_unrecover(c, j);
     snprintf(j->reason, sizeof j->reason, "cancelled by a user");
     job_ended(c, j, CL_JOB_CANCELLED, "cancelled");
     return 0;
@@ -601,16 +601,7 @@ void ctl_jobs_tick(ctl_t *c)
                  j->time_limit_s / 60);
         job_ended(c, j, CL_JOB_FAILED, "timeout");
     }
-    if (c->recovering) {
-        /* End the recovery window early once every recovering job has heard from all its
-         * nodes. */
-        bool all = true;
-        for (uint64_t id = 1; all && id <= c->max_id; id++) {
-            ctl_job_t *j = ctl_job_get(c, id);
-            if (j && j->recovering)
-                for (uint32_t k = 0; k < j->nalloc; k++)
-                    all &= j->seen[k];
-        }
-        if (all) c->recover_until = 0;
-    }
+    /* End the recovery window early once every recovering job has heard from all its
+     * nodes. */
+    if (c->recovering && !c->recover_unseen) c->recover_until = 0;
 }

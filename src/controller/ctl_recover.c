@@ -13,7 +13,7 @@ static bool terminal(cl_job_state_t s)
     return s == CL_JOB_SUCCEEDED || s == CL_JOB_FAILED || s == CL_JOB_CANCELLED;
 }
 
-static char **strv_dup(const char *const *v, size_t n)
+char **ctl_strv_dup(const char *const *v, size_t n)
 {
     char **o = cl_xcalloc(n + 1, sizeof *o);
     for (size_t i = 0; i < n; i++)
@@ -38,9 +38,9 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->flops = sj->flops;
     j->gpu_s = sj->gpu_s;
     j->cwd = cl_xstrdup(sj->cwd);
-    j->argv = strv_dup(sj->argv, sj->argc);
+    j->argv = ctl_strv_dup(sj->argv, sj->argc);
     j->argc = sj->argc;
-    j->env = strv_dup(sj->env, sj->envc);
+    j->env = ctl_strv_dup(sj->env, sj->envc);
     j->envc = sj->envc;
     j->nodes = sj->nodes;
     j->gpus_per_node = sj->gpus_per_node;
@@ -115,6 +115,7 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
         j->rec_exited = cl_xcalloc(n, sizeof *j->rec_exited);
         j->rec_code = cl_xcalloc(n, sizeof *j->rec_code);
         c->recovering = true;
+        c->recover_unseen += n;
     } else if (j->state == CL_JOB_RUNNING) {
         j->state = CL_JOB_PENDING; /* its nodes are unknown: run it again */
         ctl_journal_job(c, j);
@@ -220,9 +221,18 @@ static void reconciled(ctl_t *c, ctl_job_t *j)
         }
 }
 
+void ctl_job_unrecover(ctl_t *c, ctl_job_t *j)
+{
+    if (!j->recovering) return;
+    j->recovering = false;
+    for (uint32_t k = 0; k < j->nalloc; k++)
+        c->recover_unseen -= !j->seen[k];
+}
+
 void ctl_jobs_reconcile(ctl_t *c)
 {
     double now = ctl_now(c);
+    c->recover_unseen = 0; /* the window is over: every recovering job is settled below */
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
         if (!j || !j->recovering) continue;
@@ -274,7 +284,10 @@ int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
                     x->job, x->incarnation);
             continue;
         }
-        if (j->recovering && j->seen) j->seen[pos] = true;
+        if (j->recovering && j->seen && !j->seen[pos]) {
+            j->seen[pos] = true;
+            c->recover_unseen--;
+        }
         colossus__running_job__init(&keep[nk]);
         keep[nk].job = x->job;
         keep[nk].incarnation = x->incarnation;

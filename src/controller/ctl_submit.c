@@ -28,14 +28,6 @@ int ctl_tenant_index(ctl_t *c, const char *name, cl_error_t *err)
     return t;
 }
 
-static char **strv_dup(char *const *v, size_t n)
-{
-    char **o = cl_xcalloc(n + 1, sizeof *o);
-    for (size_t i = 0; i < n; i++)
-        o[i] = cl_xstrdup(v[i]);
-    return o;
-}
-
 /* A name or tenant shown in logs, tables and JSON: bounded, printable, UTF-8. */
 static int check_label(const char *what, const char *v, size_t max, cl_error_t *err)
 {
@@ -165,9 +157,9 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->gid = k->user ? k->user->gid : 0;
     j->preemptible = preemptible;
     j->cwd = cl_xstrdup(s->cwd);
-    j->argv = strv_dup(s->argv, s->n_argv);
+    j->argv = ctl_strv_dup((const char *const *)s->argv, s->n_argv);
     j->argc = s->n_argv;
-    j->env = strv_dup(s->env, s->n_env);
+    j->env = ctl_strv_dup((const char *const *)s->env, s->n_env);
     j->envc = s->n_env;
     j->nodes = s->nodes;
     cl_job_info_t info;
