@@ -164,11 +164,7 @@ static void print_history(const Colossus__Response *rs)
                kwh);
         cl_text_cell(stdout, r->ended, 10);
         printf(" %-8s ", ex);
-        for (size_t k = 0; k < r->n_nodes; k++) {
-            if (k) putchar(',');
-            cl_text_put(stdout, r->nodes[k]);
-        }
-        if (!r->n_nodes) putchar('-');
+        cl_text_list(stdout, r->nodes, r->n_nodes);
         if (r->reason[0]) {
             fputs(" (", stdout);
             cl_text_put(stdout, r->reason);

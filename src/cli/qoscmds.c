@@ -32,8 +32,7 @@ static void usage_spec(FILE *f, bool add)
             "  --preemptible           its jobs may be preempted (to give a lender its quota\n"
             "                          back, or for higher priority)\n"
             "  --no-preemptible        they may not\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 done, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "done");
 }
 
 static void usage_add(FILE *f)
