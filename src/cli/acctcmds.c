@@ -127,12 +127,11 @@ static void exit_text(const Colossus__UsageRecord *r, char *buf, size_t len)
 {
     int sig = cl_json_signal(r->ended, r->exit_code);
     const char *name = sig ? sigabbrev_np(sig) : NULL;
-    bool coded = !strcmp(r->ended, "succeeded") || !strcmp(r->ended, "failed");
     if (sig && name)
         snprintf(buf, len, "SIG%s", name);
     else if (sig)
         snprintf(buf, len, "signal %d", sig);
-    else if (coded)
+    else if (cl_json_coded(r->ended))
         snprintf(buf, len, "%d", r->exit_code);
     else
         snprintf(buf, len, "-");
