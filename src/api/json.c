@@ -339,6 +339,11 @@ int cl_json_signal(const char *ended, int32_t exit_code)
     return failed && exit_code > 128 && exit_code <= 128 + 64 ? exit_code - 128 : 0;
 }
 
+bool cl_json_coded(const char *ended)
+{
+    return ended && (!strcmp(ended, "succeeded") || !strcmp(ended, "failed"));
+}
+
 json_t *cl_json_usage_record(const Colossus__UsageRecord *r)
 {
     json_t *o = must(json_object());
@@ -358,10 +363,8 @@ json_t *cl_json_usage_record(const Colossus__UsageRecord *r)
     set(o, "flops", positive(r->flops));
     set(o, "ended", str(r->ended));
     set(o, "reason", str(r->reason));
-    /* A rank's code exists only for a run that ended by itself. */
-    bool coded = r->ended && (!strcmp(r->ended, "succeeded") || !strcmp(r->ended, "failed"));
     int sig = cl_json_signal(r->ended, r->exit_code);
-    set(o, "exit_code", coded ? integer(r->exit_code) : json_null());
+    set(o, "exit_code", cl_json_coded(r->ended) ? integer(r->exit_code) : json_null());
     set(o, "signal", sig ? integer(sig) : json_null());
     return o;
 }

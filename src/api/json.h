@@ -13,6 +13,7 @@
 #ifndef COLOSSUS_API_JSON_H
 #define COLOSSUS_API_JSON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -39,6 +40,9 @@ json_t *cl_json_token(const Colossus__TokenInfo *t);
 json_t *cl_json_usage_record(const Colossus__UsageRecord *r);
 /* The signal that killed a failed run's rank (its exit code 128 + N), or 0. */
 int cl_json_signal(const char *ended, int32_t exit_code);
+/* Whether a run that ended so has a rank's exit code: only one that ended by itself
+ * (succeeded or failed). */
+bool cl_json_coded(const char *ended);
 /* One row of `usage` (#/$defs/usage_row). */
 json_t *cl_json_usage_row(const Colossus__UsageRow *r);
 /* One audit record (#/$defs/audit_record). */

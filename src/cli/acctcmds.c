@@ -127,12 +127,11 @@ static void exit_text(const Colossus__UsageRecord *r, char *buf, size_t len)
 {
     int sig = cl_json_signal(r->ended, r->exit_code);
     const char *name = sig ? sigabbrev_np(sig) : NULL;
-    bool coded = !strcmp(r->ended, "succeeded") || !strcmp(r->ended, "failed");
     if (sig && name)
         snprintf(buf, len, "SIG%s", name);
     else if (sig)
         snprintf(buf, len, "signal %d", sig);
-    else if (coded)
+    else if (cl_json_coded(r->ended))
         snprintf(buf, len, "%d", r->exit_code);
     else
         snprintf(buf, len, "-");
@@ -164,11 +163,7 @@ static void print_history(const Colossus__Response *rs)
                kwh);
         cl_text_cell(stdout, r->ended, 10);
         printf(" %-8s ", ex);
-        for (size_t k = 0; k < r->n_nodes; k++) {
-            if (k) putchar(',');
-            cl_text_put(stdout, r->nodes[k]);
-        }
-        if (!r->n_nodes) putchar('-');
+        cl_text_list(stdout, r->nodes, r->n_nodes);
         if (r->reason[0]) {
             fputs(" (", stdout);
             cl_text_put(stdout, r->reason);

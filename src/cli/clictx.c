@@ -64,6 +64,12 @@ void cl_cli_usage_common(FILE *f)
            "  -h, --help              this text\n");
 }
 
+void cl_cli_usage_change(FILE *f, const char *done)
+{
+    cl_cli_usage_common(f);
+    fprintf(f, "Exit status: 0 %s, 1 not, 2 bad usage, 3 sent but not acknowledged.\n", done);
+}
+
 int cl_cli_dir(const char *cmd, char *buf, size_t len)
 {
     const char *d = getenv("COLOSSUS_DIR"), *home = getenv("HOME");
@@ -348,8 +354,8 @@ int cl_cli_list(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
     static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = cmd};
     cl_flags_t f = {.cmd = cmd, .shorts = "h", .longs = opts, .usage = usage};
-    bool json = false, all = false;
+    bool json = false;
     int status;
-    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, NULL, &status) < 0) return status;
     return cl_cli_view(&c, req, json, to_json, to_text);
 }

@@ -67,10 +67,15 @@ enum {
 bool cl_cli_common_opt(cl_cli_t *c, int o);
 /* The usage lines of those options. */
 void cl_cli_usage_common(FILE *f);
+/* Those lines, then the exit statuses of a command that changes something ("Exit status: 0
+ * DONE, 1 not, 2 bad usage, 3 sent but not acknowledged."). */
+void cl_cli_usage_change(FILE *f, const char *done);
 
-/* The options of a view (jobs, show, nodes, tenants): --json, --all where its table has it,
- * the common ones; then exactly nargs positional arguments (what names them). 0 to go on, or
- * -1 to stop with *status (0 after --help, 2 after bad usage). */
+/* The options of a command that has none of its own but --json and --all (a view: jobs,
+ * show, tenant show; or token revoke, node remove): those where its table has them (json
+ * and all may be NULL where it has not), the common ones; then exactly nargs positional
+ * arguments (what names them). 0 to go on, or -1 to stop with *status (0 after --help, 2
+ * after bad usage). */
 int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
                       const char *what, bool *json, bool *all, int *status);
 

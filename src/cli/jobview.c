@@ -25,16 +25,6 @@ static void usage_show(FILE *f)
     cl_cli_usage_common(f);
 }
 
-/* The job's nodes, "n1,n2", each name escaped; "-" when none. */
-static void put_nodes(const Colossus__JobInfo *j)
-{
-    for (size_t i = 0; i < j->n_nodes; i++) {
-        if (i) putchar(',');
-        cl_text_put(stdout, j->nodes[i]);
-    }
-    if (!j->n_nodes) putchar('-');
-}
-
 /* "label:        value\n" with the value escaped. */
 static void field(const char *label, const char *value)
 {
@@ -57,7 +47,7 @@ static void print_job(const Colossus__JobInfo *j)
     field("user:", j->user[0] ? j->user : "-");
     printf("priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        ", j->priority,
            j->nnodes, j->gpus_per_node);
-    put_nodes(j);
+    cl_text_list(stdout, j->nodes, j->n_nodes);
     printf("\nrestarts:     %u (max %u)\nincarnation:  %u\n", j->restarts, j->max_restarts,
            j->incarnation);
     if (j->has_exit_code) printf("exit code:    %d\n", j->exit_code);
@@ -97,7 +87,7 @@ static void print_table(const Colossus__Response *rs)
             cl_text_put(stdout, j->pending_reason);
             putchar(')');
         } else {
-            put_nodes(j);
+            cl_text_list(stdout, j->nodes, j->n_nodes);
         }
         putchar('\n');
     }
@@ -128,10 +118,10 @@ int cmd_show(int argc, char **argv)
     static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "show"};
     cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_show};
-    bool json = false, all = false;
+    bool json = false;
     int status;
     uint64_t id;
-    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "JOB (a job id)", &json, &all, &status) < 0)
+    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "JOB (a job id)", &json, NULL, &status) < 0)
         return status;
     if (cl_cli_jobid(&c, argv[optind], &id) < 0) return 2;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;

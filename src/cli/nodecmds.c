@@ -82,16 +82,10 @@ static json_t *nodes_json(const Colossus__Response *rs)
 
 int cmd_nodes(int argc, char **argv)
 {
-    static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
-    cl_cli_t c = {.cmd = "nodes"};
-    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_nodes};
-    bool json = false, all = false;
-    int status;
-    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_NODES;
     r.nodes = true;
-    return cl_cli_view(&c, &r, json, nodes_json, print_table);
+    return cl_cli_list("nodes", argc, argv, usage_nodes, &r, nodes_json, print_table);
 }
 
 static void usage_drain(FILE *f)
@@ -179,8 +173,7 @@ static void usage_remove(FILE *f)
     fprintf(f, "usage: colossus node remove [OPTIONS] NAME\n"
                "Forget a node name the controller keeps (admin; not while its agent is\n"
                "connected): a name registered by mistake, or a node gone for good.\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 removed, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "removed");
 }
 
 static int node_remove(int argc, char **argv)
@@ -188,12 +181,9 @@ static int node_remove(int argc, char **argv)
     static const struct option opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "node remove"};
     cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_remove};
-    int o;
-    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
-        if (o == CL_FLAGS_DONE) return f.exit;
-        cl_cli_common_opt(&c, o);
-    }
-    if (cl_flags_args(&f, argc, argv, 1, 1, "NAME (a node name)") < 0) return 2;
+    int status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "NAME (a node name)", NULL, NULL, &status) < 0)
+        return status;
     /* a node name's rules (Register): no comma, as in a hostlist */
     if (cl_arg_name(c.cmd, "the node name", argv[optind], ",", false) < 0) return 2;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;

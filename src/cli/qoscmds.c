@@ -32,8 +32,7 @@ static void usage_spec(FILE *f, bool add)
             "  --preemptible           its jobs may be preempted (to give a lender its quota\n"
             "                          back, or for higher priority)\n"
             "  --no-preemptible        they may not\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 done, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "done");
 }
 
 static void usage_add(FILE *f)
@@ -46,12 +45,25 @@ static void usage_set(FILE *f)
     usage_spec(f, false);
 }
 
+/* A limit of 1..hi or "none" into *out as QosInfo keeps it (0: none); 0, or -1 (bad, said).
+ * QosInfo's 0 is "no limit", so a limit of 0, which would let nothing run, is refused. */
+static int qos_limit(const char *cmd, const char *flag, long hi, uint32_t *out)
+{
+    int64_t lim;
+    if (cl_arg_limit(cmd, flag, optarg, "none", hi, &lim) < 0) return -1;
+    if (lim == 0) {
+        fprintf(stderr, "colossus %s: %s must be at least 1 (or none), not '0'\n", cmd, flag);
+        return -1;
+    }
+    *out = lim < 0 ? 0 : (uint32_t)lim;
+    return 0;
+}
+
 /* One option into q (its field named in set); 0, or -1 (bad, said). */
 static int qos_opt(cl_cli_t *c, int o, Colossus__QosInfo *q, cl_cli_set_t *set)
 {
     const char *cmd = c->cmd;
     long v;
-    int64_t lim;
     switch (o) {
     case OPT_MAXPRIO:
         cl_cli_set_add(set, "max_priority");
@@ -59,20 +71,11 @@ static int qos_opt(cl_cli_t *c, int o, Colossus__QosInfo *q, cl_cli_set_t *set)
         q->max_priority = (int32_t)v;
         return 0;
     case OPT_MAXGPUS:
+        cl_cli_set_add(set, "max_gpus_per_job");
+        return qos_limit(cmd, "--max-gpus-per-job", 100000000L, &q->max_gpus_per_job);
     case OPT_MAXRUN:
-        cl_cli_set_add(set, o == OPT_MAXGPUS ? "max_gpus_per_job" : "max_running_jobs");
-        if (cl_arg_limit(cmd, o == OPT_MAXGPUS ? "--max-gpus-per-job" : "--max-running", optarg,
-                         "none", o == OPT_MAXGPUS ? 100000000L : 10000000L, &lim) < 0)
-            return -1;
-        /* QosInfo's 0 is "no limit"; a limit of 0 would let nothing run: refused */
-        if (lim == 0) {
-            fprintf(stderr, "colossus %s: %s must be at least 1 (or none), not '0'\n", cmd,
-                    o == OPT_MAXGPUS ? "--max-gpus-per-job" : "--max-running");
-            return -1;
-        }
-        *(o == OPT_MAXGPUS ? &q->max_gpus_per_job : &q->max_running_jobs) =
-            lim < 0 ? 0 : (uint32_t)lim;
-        return 0;
+        cl_cli_set_add(set, "max_running_jobs");
+        return qos_limit(cmd, "--max-running", 10000000L, &q->max_running_jobs);
     case OPT_MAXWALL:
         cl_cli_set_add(set, "max_wall_s");
         q->max_wall_s = 0;

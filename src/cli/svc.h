@@ -16,11 +16,12 @@ int cl_cli_user_send(cl_cli_t *c, Colossus__UserInfo *u, bool create, char **set
 /* Make a token (q->node false) or node credential (true): a new secret here
  * (cl_cred_new), its public key in q->public_key, TokenReq q sent over a new connection;
  * from the answer (tokens[0].id, identity) the credential string (cl_cred_format) into out
- * (CL_CRED_STR_MAX + 1 bytes) and its expiry (0: never) in *expires. 0, or the exit status
- * after saying why (an answer without a well-formed id or identity is refused: status 1).
- * The secret is wiped from memory here; out holds it: the caller wipes it too. */
+ * (CL_CRED_STR_MAX + 1 bytes), its expiry (0: never) in *expires and, unless identity is
+ * NULL, the controller identity it names in identity. 0, or the exit status after saying
+ * why (an answer without a well-formed id or identity is refused: status 1). The secret is
+ * wiped from memory here; out holds it: the caller wipes it too. */
 int cl_cli_token_make(cl_cli_t *c, Colossus__TokenReq *q, char out[CL_CRED_STR_MAX + 1],
-                      double *expires);
+                      double *expires, uint8_t *identity);
 
 /* What `colossus up` made in its directory (cl_up_credentials). */
 typedef struct cl_up_creds {

@@ -48,8 +48,7 @@ static void usage_spec(FILE *f, bool add)
             "  --budget-stop           when the budget is spent, running jobs stop (new\n"
             "                          jobs pend either way)\n"
             "  --no-budget-stop        when it is spent, running jobs finish (the default)\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 done, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "done");
 }
 
 static void usage_add(FILE *f)
@@ -300,9 +299,9 @@ static int tenant_show(int argc, char **argv)
     static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "tenant show"};
     cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_show};
-    bool json = false, all = false;
+    bool json = false;
     int status;
-    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "NAME (a tenant's name)", &json, &all,
+    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "NAME (a tenant's name)", &json, NULL,
                           &status) < 0)
         return status;
     if (cl_arg_name(c.cmd, "the tenant name", argv[optind], NULL, false) < 0) return 2;

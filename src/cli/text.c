@@ -98,3 +98,12 @@ void cl_text_cell(FILE *f, const char *s, int width)
     }
     fprintf(f, "%*s", width - at, "");
 }
+
+void cl_text_list(FILE *f, char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputc(',', f);
+        cl_text_put(f, v[i]);
+    }
+    if (!n) fputc('-', f);
+}

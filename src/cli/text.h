@@ -20,5 +20,7 @@ void cl_text_put(FILE *f, const char *s);
 /* s escaped as a table cell: at most width characters (an escape counts its four), cut at a
  * whole character or escape, then padded with spaces to width. */
 void cl_text_cell(FILE *f, const char *s, int width);
+/* The n strings of v escaped, joined by ','; "-" when there are none (a job's nodes). */
+void cl_text_list(FILE *f, char *const *v, size_t n);
 
 #endif

@@ -15,7 +15,7 @@
 enum { OPT_USER = CL_CLI_OPT_FIRST, OPT_EXPIRES, OPT_SCOPE, OPT_NODES };
 
 int cl_cli_token_make(cl_cli_t *c, Colossus__TokenReq *q, char out[CL_CRED_STR_MAX + 1],
-                      double *expires)
+                      double *expires, uint8_t *identity)
 {
     cl_cred_t cred;
     uint8_t pk[CL_SIGN_PK_BYTES];
@@ -55,6 +55,7 @@ int cl_cli_token_make(cl_cli_t *c, Colossus__TokenReq *q, char out[CL_CRED_STR_M
         snprintf(cred.id, sizeof cred.id, "%s", id);
         memcpy(cred.identity, rs->identity.data, CL_SIGN_PK_BYTES);
         *expires = rs->tokens[0]->expires;
+        if (identity) memcpy(identity, cred.identity, CL_SIGN_PK_BYTES);
         cl_assert(cl_cred_format(&cred, out, CL_CRED_STR_MAX + 1) == 0);
     }
     cl_cred_clear(&cred);
@@ -94,8 +95,7 @@ static void usage_create(FILE *f)
             "  --scope read|submit|admin  what it may do: read (views only), submit (its\n"
             "                          user's jobs too; default), admin (everything its user\n"
             "                          may)\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 made, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "made");
 }
 
 static void usage_node_create(FILE *f)
@@ -108,8 +108,7 @@ static void usage_node_create(FILE *f)
             "  --nodes HOSTLIST        the nodes it may register, e.g. 'gpu[001-128],login1'\n"
             "                          (default: any node name)\n"
             "  --expires DURATION      it stops working after DURATION (default: never)\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 made, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "made");
 }
 
 static const char *const scopes[] = {"read", "submit", "admin", NULL};
@@ -154,7 +153,7 @@ static int create(int argc, char **argv, bool node)
     if (rc < 0 || cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
     char s[CL_CRED_STR_MAX + 1];
     double expires = 0;
-    rc = cl_cli_token_make(&c, &q, s, &expires);
+    rc = cl_cli_token_make(&c, &q, s, &expires, NULL);
     if (rc) return rc;
     return print_cred(&c, s, node ? "node credential" : "token", expires);
 }
@@ -217,8 +216,7 @@ static void usage_revoke(FILE *f)
     fprintf(f, "usage: colossus token revoke [OPTIONS] ID\n"
                "Revoke a token or node credential (its id: tk-... or nd-..., as token list\n"
                "shows it): it stops working at once, also on connections already open.\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 revoked, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "revoked");
 }
 
 static int token_revoke(int argc, char **argv)
@@ -226,12 +224,9 @@ static int token_revoke(int argc, char **argv)
     static const struct option opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "token revoke"};
     cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_revoke};
-    int o;
-    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
-        if (o == CL_FLAGS_DONE) return f.exit;
-        cl_cli_common_opt(&c, o);
-    }
-    if (cl_flags_args(&f, argc, argv, 1, 1, "ID (a token's id)") < 0) return 2;
+    int status;
+    if (cl_cli_view_flags(&c, &f, argc, argv, 1, "ID (a token's id)", NULL, NULL, &status) < 0)
+        return status;
     const char *id = argv[optind];
     if (!cl_cred_id_valid(id)) {
         fputs("colossus token revoke: '", stderr);

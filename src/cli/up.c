@@ -182,20 +182,19 @@ static bool already_up(const char *dir)
     return running;
 }
 
-/* The cluster key in dir/key, made (mode 0600) when there is none. 0, or -1 after saying why.
- */
+/* The cluster key file key (DIR/key), made (mode 0600) when there is none. 0, or -1 after
+ * saying why. */
 static int ensure_key(const char *key)
 {
     if (access(key, R_OK) == 0) return 0;
     char line[128];
+    cl_error_t err;
     if (cl_crypto_init() < 0 || cl_key_generate(line, sizeof line) < 0) {
         fprintf(stderr, "colossus up: cannot make a key\n");
         return -1;
     }
-    int fd = open(key, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ssize_t n = (ssize_t)strlen(line);
-    if (fd < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0) {
-        fprintf(stderr, "colossus up: cannot write %s: %s\n", key, strerror(errno));
+    if (cl_write_secret_file(key, line, &err) < 0) {
+        fprintf(stderr, "colossus up: %s\n", err.msg);
         return -1;
     }
     return 0;

@@ -59,7 +59,7 @@ static void revoke_old(const char *addr, const char *keyfile, const char *path)
 {
     cl_cred_t old;
     cl_error_t err;
-    if (access(path, F_OK) != 0 || cl_cred_load(path, &old, &err) < 0) return;
+    if (cl_cred_load(path, &old, &err) < 0) return;
     if (old.kind == CL_CRED_TOKEN || old.kind == CL_CRED_NODE) {
         Colossus__Request r = COLOSSUS__REQUEST__INIT;
         r.body_case = COLOSSUS__REQUEST__BODY_TOKEN_REVOKE;
@@ -87,19 +87,14 @@ static int make_admin(cl_cli_t *c, const char *name)
 }
 
 /* A token (q->node false) or node credential made and written to path; the controller
- * identity it names into identity. */
-static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path,
-                     uint8_t identity[CL_SIGN_PK_BYTES])
+ * identity it names into identity (unless NULL). */
+static int make_cred(cl_cli_t *c, Colossus__TokenReq *q, const char *path, uint8_t *identity)
 {
     char s[CL_CRED_STR_MAX + 2]; /* and a newline */
     double expires;
-    revoke_old(c->controller_opt, c->key_opt, path);
-    if (cl_cli_token_make(c, q, s, &expires) != 0) return -1;
-    cl_cred_t made;
     cl_error_t err;
-    cl_assert(cl_cred_parse(s, &made, &err) == 0); /* cl_cred_format made it */
-    memcpy(identity, made.identity, CL_SIGN_PK_BYTES);
-    cl_cred_clear(&made);
+    revoke_old(c->controller_opt, c->key_opt, path);
+    if (cl_cli_token_make(c, q, s, &expires, identity) != 0) return -1;
     size_t n = strlen(s);
     snprintf(s + n, sizeof s - n, "\n");
     int rc = cl_write_secret_file(path, s, &err);
@@ -140,7 +135,7 @@ int cl_up_credentials(const char *dir, const char *keyfile, const char *addr, ui
     n.node = true;
     n.nodes = hosts;
     snprintf(path, sizeof path, "%s/node-token", dir);
-    if (make_cred(&c, &n, path, identity) < 0) return -1;
+    if (make_cred(&c, &n, path, NULL) < 0) return -1;
     out->node_token = true;
     return 0;
 }

@@ -33,8 +33,7 @@ static void usage_add(FILE *f)
                "                          user); a cluster role comes with 'user set --role'\n"
                "  --uid N --gid N         the Unix uid and gid its ranks run as, together\n"
                "  --qos Q                 its QOS (default: the default QOS)\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 done, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "done");
 }
 
 static void usage_set(FILE *f)
@@ -51,8 +50,7 @@ static void usage_set(FILE *f)
                "  --disable               it can no longer log in or submit (its running jobs\n"
                "                          go on)\n"
                "  --enable                it can again\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 done, 1 not, 2 bad usage, 3 sent but not acknowledged.\n");
+    cl_cli_usage_change(f, "done");
 }
 
 static const char *const tenant_roles[] = {"user", "manager", NULL};
