@@ -236,7 +236,8 @@ int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err)
     return got;
 }
 
-/* GPU index of the n NVML lists: -1 past them, else 0 with *why the handle's status. */
+/* The handle of GPU index of the n that NVML lists: -1 when it is past them, else 0 with *why
+ * the handle's status. */
 static int handle_of(uint32_t index, unsigned n, nvmlDevice_t *dev, nvmlReturn_t *why,
                      cl_error_t *err)
 {
@@ -322,7 +323,7 @@ int cl_nvml_energy(const uint32_t *index, size_t n, uint64_t *mj, cl_error_t *er
 {
     unsigned listed = 0;
     pthread_mutex_lock(&lock);
-    int rc = count_locked(&listed, err); /* once for the n GPUs */
+    int rc = n ? count_locked(&listed, err) : 0; /* once for the n GPUs */
     for (size_t i = 0; i < n && rc == 0; i++) {
         nvmlDevice_t dev = NULL;
         nvmlReturn_t r;
