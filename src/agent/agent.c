@@ -5,7 +5,6 @@
  * is another cluster's (cluster_id.h). `--hollow N` carries N nodes NAME-0.. with the hollow
  * backend; nothing else differs. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,7 +54,6 @@ typedef struct ag_launch {
 struct agent {
     uv_loop_t *loop;
     char name[64], work_dir[PATH_MAX], controller[256];
-    cl_cred_t cred; /* the cluster key or a node credential */
     cl_gpu_inv_t gpus[AG_MAX_GPUS];
     int ngpus;
     Colossus__Gpu gpu_msg[AG_MAX_GPUS], *gpu_ptr[AG_MAX_GPUS]; /* every Register's GPUs */
@@ -501,9 +499,9 @@ static int take_inventory(agent_t *a, const ag_opts_t *o)
 }
 
 /* The session and the nodes it carries: NAME, or NAME-0 .. NAME-(N-1) with --hollow N. */
-static int make_session(agent_t *a, const ag_opts_t *o)
+static int make_session(agent_t *a, const ag_opts_t *o, const cl_cred_t *cred)
 {
-    cl_session_opts_t so = {.controller = o->controller, .cred = &a->cred, .peer = a->name};
+    cl_session_opts_t so = {.controller = o->controller, .cred = cred, .peer = a->name};
     cl_error_t err;
     a->session = cl_session_create(a->loop, &so, &session_ops, a, &err);
     if (!a->session) {
@@ -534,30 +532,37 @@ static void secret_check(const char *path, const char *what)
                       what, path, (unsigned)(st.st_mode & 07777), path);
 }
 
-/* Everything the loop needs before it runs; -1 after printing why (exit 1). */
-static int agent_setup(agent_t *a, const ag_opts_t *o)
+/* The credential of --node-token or --key; -1 after printing why (cred wiped). */
+static int load_cred(const ag_opts_t *o, cl_cred_t *cred)
 {
     cl_error_t err;
-    a->loop = uv_default_loop();
-    snprintf(a->name, sizeof a->name, "%s", o->name);
     const char *credfile = o->node_token ? o->node_token : o->keyfile;
-    if (cl_crypto_init() < 0 || cl_cred_load(credfile, &a->cred, &err) < 0) {
+    if (cl_crypto_init() < 0 || cl_cred_load(credfile, cred, &err) < 0) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
+        cl_cred_clear(cred);
         return -1;
     }
-    if (o->node_token && a->cred.kind != CL_CRED_NODE)
+    if (o->node_token && cred->kind != CL_CRED_NODE)
         cl_daemon_log(WHO,
                       "%s is a %s, not a node credential: the controller will refuse it "
                       "(make one with 'colossus node-token create')",
-                      o->node_token, a->cred.kind == CL_CRED_TOKEN ? "user's token" : "key");
-    if (!o->node_token && a->cred.kind != CL_CRED_KEY) {
+                      o->node_token, cred->kind == CL_CRED_TOKEN ? "user's token" : "key");
+    if (!o->node_token && cred->kind != CL_CRED_KEY) {
         fprintf(stderr,
                 "colossus agent: %s is not a cluster key (a node credential goes with "
                 "--node-token)\n",
                 o->keyfile);
+        cl_cred_clear(cred);
         return -1;
     }
     secret_check(credfile, o->node_token ? "node credential" : "cluster key");
+    return 0;
+}
+
+/* WORK, made and resolved, and the cluster id stored there; -1 after printing why. */
+static int open_work_dir(agent_t *a, const ag_opts_t *o)
+{
+    cl_error_t err;
     char real[PATH_MAX];
     /* 0711: the ranks reach their job's directory in it (WORK/jobs/<ID>), nobody lists it;
      * what is private in it is the logs' directory (0700, backend_proc.c). */
@@ -577,7 +582,20 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     else if (a->cluster.id)
         cl_daemon_log(WHO, "belongs to cluster %016llx (%s)", (unsigned long long)a->cluster.id,
                       a->cluster.path);
-    if (make_session(a, o) < 0 || take_inventory(a, o) < 0) return -1;
+    return 0;
+}
+
+/* Everything the loop needs before it runs; -1 after printing why (exit 1). */
+static int agent_setup(agent_t *a, const ag_opts_t *o)
+{
+    cl_error_t err;
+    cl_cred_t cred; /* copied by the session, its only holder from then on */
+    a->loop = uv_default_loop();
+    snprintf(a->name, sizeof a->name, "%s", o->name);
+    if (load_cred(o, &cred) < 0) return -1;
+    int rc = open_work_dir(a, o) < 0 ? -1 : make_session(a, o, &cred);
+    cl_cred_clear(&cred);
+    if (rc < 0 || take_inventory(a, o) < 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     if (!o->fake_gpus) {
         /* Real GPUs: watch them (telemetry, XIDs, counters) and check them (docs/health.md). */
@@ -634,7 +652,6 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_NOWAIT); /* let what was closed close */
     uv_loop_close(a->loop);
     free(a->node_launches);
-    cl_cred_clear(&a->cred);
     free(a);
     cl_daemon_log(WHO, "exited");
     return 0;

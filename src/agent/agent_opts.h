@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 #include "agent/agent_health.h"
+#include "colossus/core.h" /* CL_MAX_GPUS_PER_NODE */
 
-#define AG_MAX_GPUS 64
+#define AG_MAX_GPUS CL_MAX_GPUS_PER_NODE /* --fake-gpus, and NVML's that are registered */
 
 /* What the command line asks for. */
 typedef struct ag_opts {

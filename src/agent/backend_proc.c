@@ -32,7 +32,7 @@ typedef struct proc_run proc_run_t;
 typedef struct proc {
     ag_backend_t base;
     uv_loop_t *loop;
-    char work_dir[PATH_MAX], logs[PATH_MAX + 8], jobs[PATH_MAX + 8], node[64];
+    char logs[PATH_MAX + 8], jobs[PATH_MAX + 8], node[64];
     ag_identity_policy_t policy; /* who ranks may run as */
     cl_filepool_t *pool;         /* spare rank log files; NULL: plain creation */
     ag_ranklog_limits_t lim;
@@ -374,14 +374,13 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
     proc_t *p = cl_xcalloc(1, sizeof *p);
     p->base.ops = &proc_ops;
     p->loop = loop;
-    memcpy(p->work_dir, work_dir, strlen(work_dir) + 1);
     snprintf(p->node, sizeof p->node, "%s", node_name);
     /* Rank logs: WORK/logs/job<ID>.rank-<R>.log, one flat directory, so that a launch creates
      * one file per rank and no directory (directory creation dominated the agent's CPU time
      * on short jobs; docs/benchmarks.md); a launch renames spares instead of creating files
      * (filepool.h). */
-    snprintf(p->logs, sizeof p->logs, "%s/logs", p->work_dir);
-    snprintf(p->jobs, sizeof p->jobs, "%s/jobs", p->work_dir);
+    snprintf(p->logs, sizeof p->logs, "%s/logs", work_dir);
+    snprintf(p->jobs, sizeof p->jobs, "%s/jobs", work_dir);
     /* The logs are the agent's to serve (0700); the job directories must be reachable by
      * their users, but no user lists the others' (0711). Older agents made both 0755. */
     if (cl_mkdir_p(p->jobs, 0711) < 0 || chmod(p->jobs, 0711) < 0 || /* first: WORK 0711 */

@@ -1,7 +1,6 @@
 /* identity.c - who a launch's ranks run as (see identity.h): refusals, names, HOME. */
 #include "agent/identity.h"
 
-#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>

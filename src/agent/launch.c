@@ -40,8 +40,9 @@ struct cl_launch {
     int state;
     int stop_asked; /* cl_launch_stop() or a failure: leftovers are expected */
     int result, failed_rank;
-    int destroyed; /* the caller let go: no callback, free when everything is closed */
-    int closing;   /* handles closed (or being closed) */
+    int switch_ids; /* set_ids as root: each child becomes uid:gid (else they are ours) */
+    int destroyed;  /* the caller let go: no callback, free when everything is closed */
+    int closing;    /* handles closed (or being closed) */
     unsigned pending_close;
     uv_timer_t kill_timer, poll_timer;
     uv_signal_t sigchld; /* reaps the ranks: waitpid() on each of our pids, never -1 */
@@ -429,7 +430,7 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         cl_err(err, "launch: cannot open log file %s: %s", logpath, strerror(errno));
         return -1;
     }
-    if (s->set_ids && geteuid() == 0 && fchown(fd, s->uid, s->gid) < 0) {
+    if (l->switch_ids && fchown(fd, s->uid, s->gid) < 0) {
         cl_err(err, "launch: cannot give log file %s to uid %u: %s", logpath, (unsigned)s->uid,
                strerror(errno));
         close(fd);
@@ -456,7 +457,7 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
         .parent_death_kill = !s->survive_agent,
         .parent = getpid(),
-        .set_ids = s->set_ids && geteuid() == 0, /* else they are ours already */
+        .set_ids = l->switch_ids,
         .uid = s->uid,
         .gid = s->gid,
     };
@@ -497,11 +498,12 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     }
     if (check_spec(spec, err) < 0) return -1;
     /* The ranks' directories are theirs; the logs' is the agent's. */
+    int switch_ids = spec->set_ids && geteuid() == 0; /* else the ids are ours already */
     const char *dirs[] = {spec->log_dir, spec->work_dir, spec->checkpoint_dir, spec->flops_dir};
     for (size_t i = 0; i < 4; i++) {
-        int own = spec->set_ids && geteuid() == 0;
-        if (dirs[i] && (i == 0 ? cl_mkdir_p(dirs[i], 0700)
-                               : cl__mkdir_owned(dirs[i], own, spec->uid, spec->gid)) < 0) {
+        if (dirs[i] &&
+            (i == 0 ? cl_mkdir_p(dirs[i], 0700)
+                    : cl__mkdir_owned(dirs[i], switch_ids, spec->uid, spec->gid)) < 0) {
             cl_err(err, "launch: cannot create directory %s: %s", dirs[i], strerror(errno));
             return -1;
         }
@@ -528,6 +530,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     l->grace_ms = spec->grace_ms;
     l->failed_rank = -1;
     l->state = ST_RUNNING;
+    l->switch_ids = switch_ids;
     for (uint32_t i = 0; i < l->n; i++)
         ranks[i].global = spec->node_rank * spec->local_ranks + i;
     if (make_cgroup(spec, &l->cgroup, err) < 0) {

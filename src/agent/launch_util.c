@@ -190,13 +190,15 @@ int cl__mkdir_owned(const char *path, int own, uid_t uid, gid_t gid)
     }
     memcpy(dir, path, len);
     dir[len] = '\0';
+    int rc = mkdir(dir, 0700);
     char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0'; /* its parents, then itself */
+    if (rc < 0 && errno == ENOENT && slash && slash != dir) {
+        *slash = '\0'; /* its parents (walked only when one is missing), then itself */
         if (cl_mkdir_p(dir, 0755) < 0) return -1;
         *slash = '/';
+        rc = mkdir(dir, 0700);
     }
-    if (mkdir(dir, 0700) < 0) {
+    if (rc < 0) {
         if (errno != EEXIST) return -1;
         return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
     }

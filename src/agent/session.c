@@ -378,7 +378,7 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
         cl_err(err, "session: loop, options and a message callback are required");
         return NULL;
     }
-    if (!o->controller || (!o->key && !o->cred)) {
+    if (!o->controller || !o->cred) {
         cl_err(err, "session: the controller address and a credential are required");
         return NULL;
     }
@@ -392,10 +392,7 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
     snprintf(s->controller, sizeof s->controller, "%s", o->controller);
     snprintf(s->peer, sizeof s->peer, "%s", o->peer ? o->peer : "");
     snprintf(s->who, sizeof s->who, "%s", o->who ? o->who : "agent");
-    if (o->cred)
-        s->cred = *o->cred;
-    else
-        cl_cred_from_key(&s->cred, o->key);
+    s->cred = *o->cred;
     s->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
     s->ops = *ops;
     s->arg = arg;

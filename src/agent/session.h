@@ -91,16 +91,16 @@ typedef struct cl_session_ops {
 /* Everything is copied by cl_session_create(). */
 typedef struct cl_session_opts {
     const char *controller; /* "HOST:PORT", required */
-    const uint8_t *key;     /* the cluster key (CL_KEY_BYTES), unless cred is given */
-    const cl_cred_t *cred;  /* a node credential (or the cluster key): copied */
+    const cl_cred_t *cred;  /* a node credential or the cluster key, required */
     const char *peer; /* who we are, for the controller's log (the agent's name), or NULL */
     const char *who;  /* what this session's log lines start with; NULL: "agent" */
     int connect_timeout_ms; /* TCP connect and handshake, each; 0: 2000 */
 } cl_session_opts_t;
 
 /* A session carrying no node yet, not connecting yet (cl_session_add_node(),
- * cl_session_start()). ops is copied. NULL with err set on bad options (no controller, no key,
- * a controller address that does not parse, no message callback). Caller destroys. */
+ * cl_session_start()). ops is copied. NULL with err set on bad options (no controller, no
+ * credential, a controller address that does not parse, no message callback). Caller destroys.
+ */
 cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
                                 const cl_session_ops_t *ops, void *arg, cl_error_t *err);
 

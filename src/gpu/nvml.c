@@ -236,16 +236,24 @@ int cl_nvml_inventory(cl_gpu_inv_t *out, int max, cl_error_t *err)
     return got;
 }
 
-static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, cl_error_t *err)
+/* The handle of GPU index of the n that NVML lists: -1 when it is past them, else 0 with *why
+ * the handle's status. */
+static int handle_of(uint32_t index, unsigned n, nvmlDevice_t *dev, nvmlReturn_t *why,
+                     cl_error_t *err)
 {
-    unsigned n = 0;
-    if (count_locked(&n, err) < 0) return -1;
     if (index >= n) {
         cl_err(err, "no GPU %u (NVML lists %u)", index, n);
         return -1;
     }
     *why = p_nvmlDeviceGetHandleByIndex_v2(index, dev);
     return 0;
+}
+
+static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, cl_error_t *err)
+{
+    unsigned n = 0;
+    if (count_locked(&n, err) < 0) return -1;
+    return handle_of(index, n, dev, why, err);
 }
 
 int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
@@ -313,13 +321,14 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
 
 int cl_nvml_energy(const uint32_t *index, size_t n, uint64_t *mj, cl_error_t *err)
 {
-    int rc = 0;
+    unsigned listed = 0;
     pthread_mutex_lock(&lock);
+    int rc = n ? count_locked(&listed, err) : 0; /* once for the n GPUs */
     for (size_t i = 0; i < n && rc == 0; i++) {
         nvmlDevice_t dev = NULL;
         nvmlReturn_t r;
         unsigned long long v = 0;
-        if (handle_locked(index[i], &dev, &r, err) < 0)
+        if (handle_of(index[i], listed, &dev, &r, err) < 0)
             rc = -1;
         else if (r != NVML_SUCCESS ||
                  (r = p_nvmlDeviceGetTotalEnergyConsumption(dev, &v)) != NVML_SUCCESS)

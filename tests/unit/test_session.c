@@ -468,7 +468,9 @@ static owner_t *owner_new(srv_t *srv, int n, const char *prefix)
     o->n = n;
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", srv->port);
-    cl_session_opts_t so = {.controller = addr, .key = srv->key, .peer = prefix, .who = "test"};
+    cl_cred_t cred;
+    cl_cred_from_key(&cred, srv->key);
+    cl_session_opts_t so = {.controller = addr, .cred = &cred, .peer = prefix, .who = "test"};
     cl_error_t err;
     o->s = cl_session_create(&o->loop, &so, &ops, o, &err);
     assert_non_null(o->s);
