@@ -13,17 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "proto/client.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "util/util.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -68,7 +61,7 @@ static int client(const char *addr, const uint8_t *key, int per, int window, dou
     while (done < per) {
         while (next < per && next - done < window) {
             r.req = (uint64_t)next + 1;
-            sent[next++] = now();
+            sent[next++] = cl_now_ms();
             send_submit(c, &r);
         }
         Colossus__Msg *o;
@@ -78,7 +71,7 @@ static int client(const char *addr, const uint8_t *key, int per, int window, dou
             fprintf(stderr, "ack_client: submit: %s\n", err.msg);
             return 1;
         }
-        lat[o->response->req - 1] = (now() - sent[o->response->req - 1]) * 1000;
+        lat[o->response->req - 1] = cl_now_ms() - sent[o->response->req - 1];
         done++;
         cl_msg_free(o);
     }
@@ -108,7 +101,7 @@ int main(int argc, char **argv)
         perror("ack_client: mmap");
         return 1;
     }
-    double t0 = now();
+    double t0 = cl_now_ms();
     for (int k = 0; k < nc; k++) {
         pid_t p = fork();
         if (p == 0) _exit(client(argv[1], key, per, window, lat + (size_t)k * (size_t)per));
@@ -120,7 +113,7 @@ int main(int argc, char **argv)
     int bad = 0, st;
     while (wait(&st) > 0)
         bad |= !WIFEXITED(st) || WEXITSTATUS(st);
-    double t = now() - t0;
+    double t = (cl_now_ms() - t0) / 1e3;
     if (bad) return 1;
     qsort(lat, n, sizeof *lat, cmp_double);
     printf("{\"clients\": %d, \"window\": %d, \"submissions\": %zu, \"seconds\": %.3f, "

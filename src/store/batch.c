@@ -7,6 +7,7 @@
  * allocation of its own slot, which a replacement or a later batch reuses (no malloc once the
  * batch has warmed up), and an index by id finds the record to replace in O(1). Clearing keeps
  * all of it; the index is emptied in O(1) by bumping its generation. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,15 @@ typedef struct brecs {
  * cancel) does not pin its memory for the daemon's life. */
 enum { KEEP_SLOTS = 4096 };
 
+enum { KINDS = 6 }; /* jobs, nodes, meta, objects, usage, audit */
+
 struct cl_store_batch {
-    brecs_t jobs, nodes, meta, objs, usage, audit;
+    union {
+        struct {
+            brecs_t jobs, nodes, meta, objs, usage, audit;
+        };
+        brecs_t all[KINDS]; /* each kind, for what treats them alike */
+    };
     bool pruning;
     cl_store_prune_t prune;
     size_t puts;
@@ -88,21 +96,20 @@ struct cl_store_batch {
 #define USAGE(b, i) (&((busage_t *)(b)->usage.v)[i])
 #define AUDIT(b, i) (&((baudit_t *)(b)->audit.v)[i])
 
-static void recs_init(brecs_t *r, size_t elem)
-{
-    r->elem = elem;
-    r->ix.gen = 1;
-}
+_Static_assert(offsetof(cl_store_batch_t, audit) + sizeof(brecs_t) ==
+                   offsetof(cl_store_batch_t, all) + sizeof(((cl_store_batch_t *)0)->all),
+               "all covers every kind");
 
 cl_store_batch_t *cl_store_batch_new(void)
 {
+    static const size_t elem[] = {sizeof(bjob_t), sizeof(bnode_t),  sizeof(bmeta_t),
+                                  sizeof(bobj_t), sizeof(busage_t), sizeof(baudit_t)};
+    _Static_assert(sizeof elem / sizeof elem[0] == KINDS, "one record size a kind");
     cl_store_batch_t *b = cl_xcalloc(1, sizeof *b);
-    recs_init(&b->jobs, sizeof(bjob_t));
-    recs_init(&b->nodes, sizeof(bnode_t));
-    recs_init(&b->meta, sizeof(bmeta_t));
-    recs_init(&b->objs, sizeof(bobj_t));
-    recs_init(&b->usage, sizeof(busage_t));
-    recs_init(&b->audit, sizeof(baudit_t));
+    for (size_t k = 0; k < KINDS; k++) {
+        b->all[k].elem = elem[k];
+        b->all[k].ix.gen = 1;
+    }
     return b;
 }
 
@@ -223,6 +230,25 @@ static const char *str_put(char **at, const char *s)
     return r;
 }
 
+/* Room for pre bytes at the start of buf (the caller's; aligned, as malloc's memory is), then
+ * the n strings that the fields f point to, copied there, each field pointed at its copy (NULL
+ * stays NULL). Returns the buffer. */
+static char *strs_copy(bbuf_t *buf, size_t pre, const char **const *f, size_t n)
+{
+    size_t need = pre + 1; /* +1: an empty record has an address */
+    for (size_t i = 0; i < n; i++)
+        need += str_size(*f[i]);
+    char *mem = slot_mem(buf, need), *at = mem + pre;
+    for (size_t i = 0; i < n; i++)
+        *f[i] = str_put(&at, *f[i]);
+    return mem;
+}
+
+/* strs_copy() of the fields listed (their addresses). */
+#define COPY_STRS(buf, pre, ...)                                                               \
+    strs_copy(buf, pre, (const char **[]){__VA_ARGS__},                                        \
+              sizeof((const char **[]){__VA_ARGS__}) / sizeof(const char **))
+
 static size_t strv_size(const char *const *v, size_t n)
 {
     size_t total = n * sizeof(char *);
@@ -243,21 +269,15 @@ static const char *const *strv_put(char **parr, char **at, const char *const *v,
 
 static void job_copy(bjob_t *r, const cl_store_job_t *j)
 {
-    /* pointer arrays first (aligned: mem comes from malloc), then every string */
+    /* the pointer arrays first (aligned), then their strings, then the other strings */
     size_t arrs = (j->argc + j->envc) * sizeof(char *);
-    size_t need = strv_size(j->argv, j->argc) + strv_size(j->env, j->envc) + str_size(j->name) +
-                  str_size(j->tenant) + str_size(j->cwd) + str_size(j->reason) +
-                  str_size(j->alloc) + str_size(j->user);
-    char *parr = slot_mem(&r->buf, need ? need : 1), *at = parr + arrs;
+    size_t vecs = strv_size(j->argv, j->argc) + strv_size(j->env, j->envc);
     r->j = *j;
+    char *parr = COPY_STRS(&r->buf, vecs, &r->j.name, &r->j.tenant, &r->j.cwd, &r->j.reason,
+                           &r->j.alloc, &r->j.user);
+    char *at = parr + arrs;
     r->j.argv = strv_put(&parr, &at, j->argv, j->argc);
     r->j.env = strv_put(&parr, &at, j->env, j->envc);
-    r->j.name = str_put(&at, j->name);
-    r->j.tenant = str_put(&at, j->tenant);
-    r->j.cwd = str_put(&at, j->cwd);
-    r->j.reason = str_put(&at, j->reason);
-    r->j.alloc = str_put(&at, j->alloc);
-    r->j.user = str_put(&at, j->user);
 }
 
 void cl_store_batch_job(cl_store_batch_t *b, const cl_store_job_t *j)
@@ -273,10 +293,8 @@ void cl_store_batch_node(cl_store_batch_t *b, const cl_store_node_t *n)
     bool fresh;
     uint32_t i = rec_of(&b->nodes, n->id, NULL, NULL, &fresh);
     bnode_t *r = NODE(b, i);
-    char *at = slot_mem(&r->buf, str_size(n->name) + str_size(n->reason) + 1);
     r->n = *n;
-    r->n.name = str_put(&at, n->name);
-    r->n.reason = str_put(&at, n->reason);
+    COPY_STRS(&r->buf, 0, &r->n.name, &r->n.reason);
     b->puts++;
 }
 
@@ -339,16 +357,9 @@ void cl_store_batch_usage(cl_store_batch_t *b, const cl_store_usage_t *u)
 {
     uint32_t i = rec_append(&b->usage); /* may move the records: before USAGE() reads them */
     busage_t *r = USAGE(b, i);
-    char *at = slot_mem(&r->buf, str_size(u->name) + str_size(u->tenant) + str_size(u->user) +
-                                     str_size(u->nodes) + str_size(u->ended) +
-                                     str_size(u->reason) + 1);
     r->u = *u;
-    r->u.name = str_put(&at, u->name);
-    r->u.tenant = str_put(&at, u->tenant);
-    r->u.user = str_put(&at, u->user);
-    r->u.nodes = str_put(&at, u->nodes);
-    r->u.ended = str_put(&at, u->ended);
-    r->u.reason = str_put(&at, u->reason);
+    COPY_STRS(&r->buf, 0, &r->u.name, &r->u.tenant, &r->u.user, &r->u.nodes, &r->u.ended,
+              &r->u.reason);
     b->puts++;
 }
 
@@ -356,13 +367,8 @@ void cl_store_batch_audit(cl_store_batch_t *b, const cl_store_audit_t *a)
 {
     uint32_t i = rec_append(&b->audit);
     baudit_t *r = AUDIT(b, i);
-    char *at = slot_mem(&r->buf, str_size(a->who) + str_size(a->op) + str_size(a->target) +
-                                     str_size(a->detail) + 1);
     r->a = *a;
-    r->a.who = str_put(&at, a->who);
-    r->a.op = str_put(&at, a->op);
-    r->a.target = str_put(&at, a->target);
-    r->a.detail = str_put(&at, a->detail);
+    COPY_STRS(&r->buf, 0, &r->a.who, &r->a.op, &r->a.target, &r->a.detail);
     b->puts++;
 }
 
@@ -385,8 +391,10 @@ void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double histor
 
 size_t cl_store_batch_size(const cl_store_batch_t *b)
 {
-    return b->jobs.n + b->nodes.n + b->meta.n + b->objs.n + b->usage.n + b->audit.n +
-           b->pruning;
+    size_t n = b->pruning;
+    for (size_t k = 0; k < KINDS; k++)
+        n += b->all[k].n;
+    return n;
 }
 
 size_t cl_store_batch_puts(const cl_store_batch_t *b)
@@ -415,12 +423,8 @@ static void recs_free(brecs_t *r)
 
 void cl_store_batch_clear(cl_store_batch_t *b)
 {
-    recs_clear(&b->jobs, KEEP_SLOTS);
-    recs_clear(&b->nodes, KEEP_SLOTS);
-    recs_clear(&b->meta, KEEP_SLOTS);
-    recs_clear(&b->objs, KEEP_SLOTS);
-    recs_clear(&b->usage, KEEP_SLOTS);
-    recs_clear(&b->audit, KEEP_SLOTS);
+    for (size_t k = 0; k < KINDS; k++)
+        recs_clear(&b->all[k], KEEP_SLOTS);
     b->pruning = false;
     b->puts = 0;
 }
@@ -428,12 +432,8 @@ void cl_store_batch_clear(cl_store_batch_t *b)
 void cl_store_batch_free(cl_store_batch_t *b)
 {
     if (!b) return;
-    recs_free(&b->jobs);
-    recs_free(&b->nodes);
-    recs_free(&b->meta);
-    recs_free(&b->objs);
-    recs_free(&b->usage);
-    recs_free(&b->audit);
+    for (size_t k = 0; k < KINDS; k++)
+        recs_free(&b->all[k]);
     free(b);
 }
 

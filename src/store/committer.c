@@ -11,7 +11,6 @@
 #include "util/util.h"
 
 struct cl_committer {
-    uv_loop_t *loop;
     uv_async_t async;
     cl_store_t *store;
     cl_committed_f *cb;
@@ -101,7 +100,6 @@ cl_committer_t *cl_committer_create(uv_loop_t *loop, cl_store_t *s, cl_committed
                                     void *arg, cl_error_t *err)
 {
     cl_committer_t *c = cl_xcalloc(1, sizeof *c);
-    c->loop = loop;
     c->store = s;
     c->cb = cb;
     c->arg = arg;

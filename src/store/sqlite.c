@@ -10,6 +10,8 @@
  * mutex) orders the memory. close() must not run while a commit does. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,9 @@
 
 _Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
                "SQ_FINISHED lists the finished states by number");
+_Static_assert(offsetof(sq_store_t, id_floor_put) + sizeof(sqlite3_stmt *) ==
+                   offsetof(sq_store_t, wr_all) + sizeof(((sq_store_t *)0)->wr_all),
+               "wr_all covers every writer statement, the last one included");
 
 int sq_fail(sqlite3 *db, cl_error_t *err, const char *what)
 {
@@ -41,6 +46,16 @@ int sq_read_prepare(sq_store_t *s, const char *sql, sqlite3_stmt **st, const cha
     if (sqlite3_prepare_v2(s->rd, sql, -1, st, NULL) == SQLITE_OK) return 0;
     *st = NULL;
     return sq_fail(s->rd, err, what);
+}
+
+int sq_prepare_writer(sq_store_t *s, const sq_sql_t *v, size_t n, cl_error_t *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sqlite3_prepare_v2(s->wr, v[i].sql, -1,
+                               (sqlite3_stmt **)(void *)((char *)s + v[i].off),
+                               NULL) != SQLITE_OK)
+            return cl_err(err, "store: %.150s: %.90s", s->path, sqlite3_errmsg(s->wr));
+    return 0;
 }
 
 void sq_count_scans(sq_store_t *s, sqlite3_stmt *st)
@@ -93,14 +108,17 @@ static const char **split_strs(const char *b, size_t len, size_t *n)
 
 /* ---- commit (the writer) ---- */
 
-int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *what, uint64_t id,
-                const char *key)
+int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *fmt, ...)
 {
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && key)
-        cl_err(c->err, "store: commit: %s %.80s: %s", what, key, sqlite3_errmsg(c->s->wr));
-    else if (rc != SQLITE_DONE)
-        cl_err(c->err, "store: commit: %s %" PRIu64 ": %s", what, id, sqlite3_errmsg(c->s->wr));
+    if (rc != SQLITE_DONE) { /* the record's name only now: most records are written */
+        char what[160];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        cl_err(c->err, "store: commit: %s: %s", what, sqlite3_errmsg(c->s->wr));
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -121,10 +139,10 @@ static int put_job(void *arg, const cl_store_job_t *j)
     int i = 1;
     sqlite3_bind_int64(st, i++, (sqlite3_int64)j->id);
     sqlite3_bind_int(st, i++, j->state);
-    sqlite3_bind_text(st, i++, j->name ? j->name : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, i++, j->tenant ? j->tenant : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, i++, j->cwd ? j->cwd : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, i++, j->reason ? j->reason : "", -1, SQLITE_STATIC);
+    sq_bind_str(st, i++, j->name);
+    sq_bind_str(st, i++, j->tenant);
+    sq_bind_str(st, i++, j->cwd);
+    sq_bind_str(st, i++, j->reason);
     sqlite3_bind_int64(st, i++, j->nodes);
     sqlite3_bind_int64(st, i++, j->gpus_per_node);
     sqlite3_bind_int64(st, i++, j->max_restarts);
@@ -137,17 +155,17 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_double(st, i++, j->submit_time);
     sqlite3_bind_double(st, i++, j->start_time);
     sqlite3_bind_double(st, i++, j->end_time);
-    sqlite3_bind_text(st, i++, j->alloc ? j->alloc : "", -1, SQLITE_STATIC);
+    sq_bind_str(st, i++, j->alloc);
     sqlite3_bind_blob(st, i++, argv, (int)alen, SQLITE_STATIC);
     sqlite3_bind_blob(st, i++, env, (int)elen, SQLITE_STATIC);
     sqlite3_bind_double(st, i++, j->running_time);
-    sqlite3_bind_text(st, i++, j->user ? j->user : "", -1, SQLITE_STATIC);
+    sq_bind_str(st, i++, j->user);
     sqlite3_bind_int64(st, i++, j->uid);
     sqlite3_bind_int64(st, i++, j->gid);
     sqlite3_bind_double(st, i++, j->gpu_s);
     sqlite3_bind_double(st, i++, j->energy_j);
     sqlite3_bind_double(st, i++, j->flops);
-    return sq_put_step(c, st, "job", j->id, NULL);
+    return sq_put_step(c, st, "job %" PRIu64, j->id);
 }
 
 static int put_node(void *arg, const cl_store_node_t *n)
@@ -157,8 +175,8 @@ static int put_node(void *arg, const cl_store_node_t *n)
     sqlite3_bind_int64(st, 1, n->id);
     sqlite3_bind_text(st, 2, n->name, -1, SQLITE_STATIC); /* NOT NULL: a nameless node fails */
     sqlite3_bind_int(st, 3, n->drained);
-    sqlite3_bind_text(st, 4, n->reason ? n->reason : "", -1, SQLITE_STATIC);
-    return sq_put_step(c, st, "node", n->id, NULL);
+    sq_bind_str(st, 4, n->reason);
+    return sq_put_step(c, st, "node %" PRIu32, n->id);
 }
 
 static int put_meta(void *arg, const char *k, uint64_t v)
@@ -167,7 +185,7 @@ static int put_meta(void *arg, const char *k, uint64_t v)
     sqlite3_stmt *st = c->s->meta_put;
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-    return sq_put_step(c, st, "meta", 0, k);
+    return sq_put_step(c, st, "meta %.80s", k);
 }
 
 static const cl_store_visit_t sq_puts = {.job = put_job,
@@ -251,10 +269,8 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
         return sq_fail(s->wr, err, "commit: begin");
     sq_commit_t c = {.s = s, .err = err};
     int rc = cl_store_batch_visit(b, &sq_puts, &c);
-    sq_count_scans(s, s->job_put);
-    sq_count_scans(s, s->node_put);
-    sq_count_scans(s, s->meta_put);
-    sq_acct_count_scans(s);
+    for (size_t i = 0; i < sizeof s->wr_all / sizeof s->wr_all[0]; i++)
+        sq_count_scans(s, s->wr_all[i]);
     if (rc == 0) {
         if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
             s->base.pruned_jobs += c.pruned_jobs;
@@ -432,10 +448,8 @@ static int sq_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *e
 static void sq_close(cl_store_t *bs)
 {
     sq_store_t *s = (sq_store_t *)bs;
-    sq_acct_finalize(s);
-    sqlite3_finalize(s->job_put);
-    sqlite3_finalize(s->node_put);
-    sqlite3_finalize(s->meta_put);
+    for (size_t i = 0; i < sizeof s->wr_all / sizeof s->wr_all[0]; i++)
+        sqlite3_finalize(s->wr_all[i]);
     sqlite3_finalize(s->meta_get);
     sqlite3_close(s->rd);
     sqlite3_close(s->wr);
@@ -542,20 +556,18 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
     if (sqlite3_exec(s->wr, sq_acct_schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.100s: cannot add the accounting tables: %.80s", path,
                       sqlite3_errmsg(s->wr));
-    if (sqlite3_prepare_v2(s->wr,
-                           "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,"
-                           "gpus_per_node,max_restarts,time_limit_s,priority,restarts,"
-                           "incarnation,exit_code,has_exit,submit_time,start_time,end_time,"
-                           "alloc,argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s->job_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->wr,
-                           "INSERT OR REPLACE INTO nodes(id,name,drained,reason) "
-                           "VALUES(?,?,?,?)",
-                           -1, &s->node_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->wr, "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)", -1,
-                           &s->meta_put, NULL) != SQLITE_OK)
-        return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
+    static const sq_sql_t puts[] = {
+        {offsetof(sq_store_t, job_put),
+         "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,gpus_per_node,"
+         "max_restarts,time_limit_s,priority,restarts,incarnation,exit_code,has_exit,"
+         "submit_time,start_time,end_time,alloc,argv,env,running_time,user,uid,gid,gpu_s,"
+         "energy_j,flops) "
+         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+        {offsetof(sq_store_t, node_put),
+         "INSERT OR REPLACE INTO nodes(id,name,drained,reason) VALUES(?,?,?,?)"},
+        {offsetof(sq_store_t, meta_put), "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)"},
+    };
+    if (sq_prepare_writer(s, puts, sizeof puts / sizeof puts[0], err) < 0) return -1;
     return sq_acct_prepare(s, err);
 }
 

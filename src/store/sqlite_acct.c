@@ -6,7 +6,6 @@
  * (YYYY-MM-DD): a month is its first 7 characters, and a range of days is a range of keys. */
 #include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,10 +42,7 @@ const char sq_acct_schema[] =
 
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
 {
-    static const struct {
-        size_t off;
-        const char *sql;
-    } st[] = {
+    static const sq_sql_t st[] = {
         {offsetof(sq_store_t, obj_put), "INSERT INTO service_objects(kind,k,v) VALUES(?,?,?)"
                                         " ON CONFLICT(kind,k) DO UPDATE SET v=excluded.v"},
         {offsetof(sq_store_t, obj_del), "DELETE FROM service_objects WHERE kind=? AND k=?"},
@@ -80,56 +76,19 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          " WHERE EXISTS (SELECT 1 FROM jobs)"
          " ON CONFLICT(k) DO UPDATE SET v=MAX(meta.v, excluded.v)"},
     };
-    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
-        if (sqlite3_prepare_v2(s->wr, st[i].sql, -1,
-                               (sqlite3_stmt **)(void *)((char *)s + st[i].off),
-                               NULL) != SQLITE_OK)
-            return cl_err(err, "store: %.100s: %.120s", s->path, sqlite3_errmsg(s->wr));
-    return 0;
-}
-
-/* The writer's statements of this file; f on each (finalize, or count its scans). */
-static void acct_each(sq_store_t *s, void (*f)(sq_store_t *, sqlite3_stmt *))
-{
-    sqlite3_stmt *all[] = {s->obj_put,     s->obj_del,     s->usage_put,
-                           s->rollup_put,  s->audit_put,   s->prune_jobs,
-                           s->prune_usage, s->prune_audit, s->id_floor_put};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        f(s, all[i]);
-}
-
-static void finalize(sq_store_t *s, sqlite3_stmt *st)
-{
-    sqlite3_finalize(st);
-}
-
-void sq_acct_finalize(sq_store_t *s)
-{
-    acct_each(s, finalize);
-}
-
-void sq_acct_count_scans(sq_store_t *s)
-{
-    acct_each(s, sq_count_scans);
+    return sq_prepare_writer(s, st, sizeof st / sizeof st[0], err);
 }
 
 /* ---- commit ---- */
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
-}
 
 int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len)
 {
     sq_commit_t *c = arg;
     sqlite3_stmt *st = val ? c->s->obj_put : c->s->obj_del;
-    bind_str(st, 1, kind);
-    bind_str(st, 2, key);
+    sq_bind_str(st, 1, kind);
+    sq_bind_str(st, 2, key);
     if (val) sqlite3_bind_blob64(st, 3, val, len, SQLITE_STATIC); /* val non-NULL: not NULL */
-    char what[96];
-    snprintf(what, sizeof what, "object %.40s", kind);
-    return sq_put_step(c, st, what, 0, key);
+    return sq_put_step(c, st, "object %.40s %.80s", kind, key);
 }
 
 /* The UTC day of t as YYYY-MM-DD; times outside year 1970..9999 take the nearest end. */
@@ -151,12 +110,12 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     int i = 1;
     sqlite3_bind_int64(st, i++, (sqlite3_int64)u->job);
     sqlite3_bind_int64(st, i++, u->incarnation);
-    bind_str(st, i++, u->name);
-    bind_str(st, i++, u->tenant);
-    bind_str(st, i++, u->user);
-    bind_str(st, i++, u->nodes);
-    bind_str(st, i++, u->ended);
-    bind_str(st, i++, u->reason);
+    sq_bind_str(st, i++, u->name);
+    sq_bind_str(st, i++, u->tenant);
+    sq_bind_str(st, i++, u->user);
+    sq_bind_str(st, i++, u->nodes);
+    sq_bind_str(st, i++, u->ended);
+    sq_bind_str(st, i++, u->reason);
     sqlite3_bind_int64(st, i++, u->gpus);
     sqlite3_bind_double(st, i++, u->start);
     sqlite3_bind_double(st, i++, u->end);
@@ -165,18 +124,18 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     sqlite3_bind_double(st, i++, u->flops);
     sqlite3_bind_int64(st, i++, u->exit_code);
     sqlite3_bind_int(st, i++, u->has_exit);
-    if (sq_put_step(c, st, "usage of job", u->job, NULL) < 0) return -1;
+    if (sq_put_step(c, st, "usage of job %" PRIu64, u->job) < 0) return -1;
     if (sqlite3_changes(c->s->wr) == 0) return 0; /* a duplicate */
     char day[16];
     utc_day(u->end, day);
     st = c->s->rollup_put;
-    bind_str(st, 1, day);
-    bind_str(st, 2, u->tenant);
-    bind_str(st, 3, u->user);
+    sq_bind_str(st, 1, day);
+    sq_bind_str(st, 2, u->tenant);
+    sq_bind_str(st, 3, u->user);
     sqlite3_bind_double(st, 4, u->gpu_s);
     sqlite3_bind_double(st, 5, u->energy_j);
     sqlite3_bind_double(st, 6, u->flops);
-    return sq_put_step(c, st, "rollup of job", u->job, NULL);
+    return sq_put_step(c, st, "rollup of job %" PRIu64, u->job);
 }
 
 int sq_put_audit(void *arg, const cl_store_audit_t *a)
@@ -187,13 +146,11 @@ int sq_put_audit(void *arg, const cl_store_audit_t *a)
     /* who and op stay NULL when missing: NOT NULL refuses the record, and the commit */
     if (a->who) sqlite3_bind_text(st, 2, a->who, -1, SQLITE_STATIC);
     if (a->op) sqlite3_bind_text(st, 3, a->op, -1, SQLITE_STATIC);
-    bind_str(st, 4, a->target);
-    bind_str(st, 5, a->detail);
+    sq_bind_str(st, 4, a->target);
+    sq_bind_str(st, 5, a->detail);
     sqlite3_bind_int(st, 6, a->ok);
-    char key[96];
-    snprintf(key, sizeof key, "%.40s by %.40s", a->op ? a->op : "(no op)",
-             a->who ? a->who : "(nobody)");
-    return sq_put_step(c, st, "audit record", 0, key);
+    return sq_put_step(c, st, "audit record %.40s by %.40s", a->op ? a->op : "(no op)",
+                       a->who ? a->who : "(nobody)");
 }
 
 /* Delete at most CL_STORE_PRUNE_MAX rows of before (0: none); *n = how many went. */
@@ -204,7 +161,7 @@ static int prune_one(sq_commit_t *c, sqlite3_stmt *st, double before, const char
     if (!(before > 0)) return 0;
     sqlite3_bind_double(st, 1, before);
     sqlite3_bind_int(st, 2, CL_STORE_PRUNE_MAX);
-    if (sq_put_step(c, st, "prune", 0, what) < 0) return -1;
+    if (sq_put_step(c, st, "prune %s", what) < 0) return -1;
     *n = (uint64_t)sqlite3_changes(c->s->wr);
     if (*n >= CL_STORE_PRUNE_MAX) c->prune_more = true;
     return 0;
@@ -214,8 +171,7 @@ int sq_prune(void *arg, const cl_store_prune_t *p)
 {
     sq_commit_t *c = arg;
     c->pruned = true;
-    if (p->jobs_before > 0 && sq_put_step(c, c->s->id_floor_put, "prune", 0, "job id") < 0)
-        return -1;
+    if (p->jobs_before > 0 && sq_put_step(c, c->s->id_floor_put, "prune job id") < 0) return -1;
     if (prune_one(c, c->s->prune_jobs, p->jobs_before, "jobs", &c->pruned_jobs) < 0 ||
         prune_one(c, c->s->prune_usage, p->history_before, "usage", &c->pruned_usage) < 0 ||
         prune_one(c, c->s->prune_audit, p->audit_before, "audit", &c->pruned_audit) < 0)

@@ -25,10 +25,16 @@ typedef struct sq_store {
     char path[4096]; /* DIR/colossus.db */
     sq_file_t files[3];
     sqlite3 *wr, *rd;
-    /* writer's */
-    sqlite3_stmt *job_put, *node_put, *meta_put;
-    sqlite3_stmt *obj_put, *obj_del, *usage_put, *rollup_put, *audit_put;
-    sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit, *id_floor_put;
+    /* writer's (sqlite.c's, then sqlite_acct.c's); wr_all: each of them, for close and the
+     * full-scan count */
+    union {
+        struct {
+            sqlite3_stmt *job_put, *node_put, *meta_put;
+            sqlite3_stmt *obj_put, *obj_del, *usage_put, *rollup_put, *audit_put;
+            sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit, *id_floor_put;
+        };
+        sqlite3_stmt *wr_all[12];
+    };
     /* reader's */
     sqlite3_stmt *meta_get;
     char *blob; /* writer's: argv and env of one job */
@@ -53,12 +59,25 @@ typedef struct sq_commit {
  * _CANCELLED; checked in sqlite.c). */
 #define SQ_FINISHED "(2,3,4)"
 
+/* A writer statement: where it goes in sq_store_t (offsetof) and its SQL. */
+typedef struct sq_sql {
+    size_t off;
+    const char *sql;
+} sq_sql_t;
+
 /* "store: WHAT: SQLite's reason"; -1 */
 int sq_fail(sqlite3 *db, cl_error_t *err, const char *what);
+/* Prepare n writer statements; -1 with "store: PATH: SQLite's reason" on failure. */
+int sq_prepare_writer(sq_store_t *s, const sq_sql_t *v, size_t n, cl_error_t *err);
+/* Bind v as text; NULL as "" (the columns read back NULL as "" anyway). */
+static inline void sq_bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
 /* Step a bound writer statement and make it ready for the next record; a failure names the
- * record (WHAT and its id, or its key). */
-int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *what, uint64_t id,
-                const char *key);
+ * record (fmt and what follows: "job %" PRIu64, its id). */
+int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A reader statement of sql (err names what on failure), and its end (counting its full-scan
  * steps). */
 int sq_read_prepare(sq_store_t *s, const char *sql, sqlite3_stmt **st, const char *what,
@@ -72,8 +91,6 @@ const char *sq_text(sqlite3_stmt *st, int i);
 /* sqlite_acct.c */
 extern const char sq_acct_schema[];
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err); /* the writer's statements */
-void sq_acct_finalize(sq_store_t *s);
-void sq_acct_count_scans(sq_store_t *s); /* sq_count_scans() of each writer's statement */
 int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len);
 int sq_put_usage(void *arg, const cl_store_usage_t *u);
 int sq_put_audit(void *arg, const cl_store_audit_t *a);

@@ -271,16 +271,24 @@ char *cl_read_file(const char *path, size_t *len, cl_error_t *err)
     return buf;
 }
 
-int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
+/* PATH.tmp, then a rename over path. A secret is created 0600 (never through a link or a file
+ * someone put there: O_EXCL after removing what is there) and synced before the rename. */
+static int write_atomic(const char *path, const char *text, bool secret, cl_error_t *err)
 {
     char tmp[4200];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return cl_err(err, "%.200s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cl_err(err, "cannot write %.200s: %.40s", path, strerror(errno));
+    if (secret) unlink(tmp);
+    int fd = secret ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+                    : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return cl_err(err, "cannot write %.200s: %.40s", path, strerror(errno));
+    size_t n = strlen(text);
     int e = 0;
-    if (fputs(text, f) < 0) e = errno ? errno : EIO;
-    if (fclose(f) != 0 && !e) e = errno ? errno : EIO; /* f is gone either way */
+    errno = 0;
+    if ((secret && fchmod(fd, 0600) < 0) || write(fd, text, n) != (ssize_t)n ||
+        (secret && fsync(fd) < 0))
+        e = errno ? errno : EIO;
+    if (close(fd) < 0 && !e) e = errno;
     if (!e && rename(tmp, path) < 0) e = errno;
     if (e) {
         unlink(tmp);
@@ -289,24 +297,14 @@ int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
     return 0;
 }
 
+int cl_write_file_atomic(const char *path, const char *text, cl_error_t *err)
+{
+    return write_atomic(path, text, false, err);
+}
+
 int cl_write_secret_file(const char *path, const char *text, cl_error_t *err)
 {
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return cl_err(err, "%.200s: path too long", path);
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    size_t n = strlen(text);
-    int e = 0;
-    if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0)
-        e = errno ? errno : EIO;
-    if (fd >= 0 && close(fd) < 0 && !e) e = errno;
-    if (!e && rename(tmp, path) < 0) e = errno;
-    if (e) {
-        if (fd >= 0) unlink(tmp);
-        return cl_err(err, "cannot write %.200s: %.40s", path, strerror(e));
-    }
-    return 0;
+    return write_atomic(path, text, true, err);
 }
 
 /* ---- memory ---- */

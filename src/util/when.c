@@ -37,9 +37,8 @@ static double unit_s(char u)
     return 0;
 }
 
-/* A duration with at least one unit when need_unit (a time "ago"); *had_unit says whether it
- * had one. */
-static int duration(const char *s, bool need_unit, double *out, bool *had_unit, cl_error_t *err)
+/* A duration, with at least one unit when need_unit (a time "ago"). */
+static int duration(const char *s, bool need_unit, double *out, cl_error_t *err)
 {
     const char *p = s;
     double total = 0;
@@ -49,39 +48,32 @@ static int duration(const char *s, bool need_unit, double *out, bool *had_unit, 
         int n;
         double v = digits(&p, &n);
         if (n > 12) return cl_err(err, "'%s' is too long a duration", s);
-        if (v < 0) {
-            if (*p == '.' || *p == ',')
-                return cl_err(err, "'%s': use whole numbers (90m, not 1.5h)", s);
+        if (*p == '.' || *p == ',')
+            return cl_err(err, "'%s': use whole numbers (90m, not 1.5h)", s);
+        if (v < 0)
             return cl_err(err,
                           "'%s' is not a duration: expected a number at '%s' (e.g. 30d, "
                           "12h, 90m, 3600s)",
                           s, p);
-        }
         if (!*p && units == 0 && !need_unit) { /* plain seconds */
             total = v;
             break;
         }
         double u = unit_s(*p);
         if (!*p) return cl_err(err, "'%s': a number without a unit at the end", s);
-        if (u == 0) {
-            if (*p == '.' || *p == ',')
-                return cl_err(err, "'%s': use whole numbers (90m, not 1.5h)", s);
-            return cl_err(err, "'%s': unknown unit '%c' (use d, h, m or s)", s, *p);
-        }
+        if (u == 0) return cl_err(err, "'%s': unknown unit '%c' (use d, h, m or s)", s, *p);
         total += v * u;
         units++;
         p++;
     }
     if (total > CL_DURATION_MAX_S) return cl_err(err, "'%s' is longer than 100 years", s);
     *out = total;
-    *had_unit = units > 0;
     return 0;
 }
 
 int cl_parse_duration(const char *s, double *out, cl_error_t *err)
 {
-    bool unit;
-    return duration(s ? s : "", false, out, &unit, err);
+    return duration(s ? s : "", false, out, err);
 }
 
 /* Exactly n digits at *p into *v, advancing *p. */
@@ -169,9 +161,8 @@ int cl_parse_time(const char *s, double now, double *out, cl_error_t *err)
     /* A date starts with four digits and a dash; a duration never has a dash. */
     if (strlen(s) >= 5 && isdigit((unsigned char)s[0]) && s[4] == '-') return iso(s, out, err);
     double ago;
-    bool unit;
     cl_error_t e;
-    if (duration(s, true, &ago, &unit, &e) < 0) {
+    if (duration(s, true, &ago, &e) < 0) {
         if (!isdigit((unsigned char)s[0]))
             return cl_err(err,
                           "'%s' is not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC, or "
