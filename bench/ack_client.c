@@ -65,10 +65,16 @@ static int client(const char *addr, const uint8_t *key, int per, int window, dou
             send_submit(c, &r);
         }
         Colossus__Msg *o;
-        if (cl_client_recv(c, &o, 60000, &err) < 0 ||
-            o->body_case != COLOSSUS__MSG__BODY_RESPONSE || !o->response->ok ||
-            o->response->req < 1 || o->response->req > (uint64_t)per) {
+        if (cl_client_recv(c, &o, 60000, &err) < 0) {
             fprintf(stderr, "ack_client: submit: %s\n", err.msg);
+            return 1;
+        }
+        if (o->body_case != COLOSSUS__MSG__BODY_RESPONSE || !o->response->ok ||
+            o->response->req < 1 || o->response->req > (uint64_t)per) {
+            fprintf(stderr, "ack_client: submit: %s\n",
+                    o->body_case == COLOSSUS__MSG__BODY_RESPONSE && o->response->error[0]
+                        ? o->response->error
+                        : "an answer that is not this submission's");
             return 1;
         }
         lat[o->response->req - 1] = cl_now_ms() - sent[o->response->req - 1];

@@ -27,28 +27,6 @@ static void push(json_t *a, json_t *v)
     if (json_array_append_new(a, must(v)) < 0) cl_oom(0, __FILE__, __LINE__);
 }
 
-/* Length of the UTF-8 sequence at s (as jansson accepts it: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when s does not start one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return n;
-}
-
 /* A string as JSON. Names and command lines come from users and agents, and protobuf-c does
  * not check that a string is UTF-8: a byte that starts no valid sequence becomes U+FFFD,
  * so that the object is still rendered (jansson refuses such a string outright). */
@@ -60,7 +38,8 @@ static json_t *str(const char *s)
     size_t len = strlen(s), o = 0;
     char *b = cl_xmalloc(len * 3 + 1);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_len(p);
+        uint32_t cp;
+        size_t n = (size_t)cl_utf8_seq(p, 4, &cp); /* what jansson accepts; a NUL ends it */
         if (n) {
             memcpy(b + o, p, n);
             o += n;

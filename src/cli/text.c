@@ -7,33 +7,6 @@
 
 #include "util/util.h"
 
-/* The length of the valid UTF-8 sequence at p (1..4), or 0 when p does not start one; the
- * code point in *cp. */
-static int utf8_seq(const unsigned char *p, uint32_t *cp)
-{
-    int n;
-    uint32_t c = p[0], min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xe0) == 0xc0)
-        n = 2, c &= 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0)
-        n = 3, c &= 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0)
-        n = 4, c &= 0x07, min = 0x10000;
-    else
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
-        c = c << 6 | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    *cp = c;
-    return n;
-}
-
 static bool escaped(uint32_t c)
 {
     return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x200e ||
@@ -48,7 +21,7 @@ static size_t piece(const char *p, char out[17], int *cols)
     const unsigned char *u = (const unsigned char *)p;
     uint32_t c;
     if (!*u) return 0;
-    int n = utf8_seq(u, &c);
+    int n = cl_utf8_seq(u, 4, &c); /* a NUL ends a sequence */
     if (n && !escaped(c)) {
         memcpy(out, p, (size_t)n);
         out[n] = 0;

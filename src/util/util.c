@@ -176,26 +176,32 @@ int cl_flag_double(const char *cmd, const char *flag, const char *s, double lo, 
 
 /* ---- text from the outside ---- */
 
+int cl_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned c = p[0];
+    int len = c < 0x80             ? 1
+              : (c & 0xe0) == 0xc0 ? 2
+              : (c & 0xf0) == 0xe0 ? 3
+              : (c & 0xf8) == 0xf0 ? 4
+                                   : 0;
+    if (!len || (size_t)len > n) return 0;
+    uint32_t v = len == 1 ? c : c & (0x7f >> len);
+    for (int k = 1; k < len; k++) {
+        if ((p[k] & 0xc0) != 0x80) return 0; /* also stops at a NUL */
+        v = v << 6 | (p[k] & 0x3f);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
 bool cl_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80             ? 1
-                     : (c & 0xe0) == 0xc0 ? 2
-                     : (c & 0xf0) == 0xe0 ? 3
-                     : (c & 0xf8) == 0xf0 ? 4
-                                          : 0;
-        if (!len || i + len > n) return false;
-        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
-    }
+    uint32_t cp;
+    for (size_t i = 0, len; i < n; i += len)
+        if (!(len = (size_t)cl_utf8_seq(s + i, n - i, &cp))) return false;
     return true;
 }
 

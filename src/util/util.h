@@ -62,6 +62,10 @@ int cl_flag_double(const char *cmd, const char *flag, const char *s, double lo, 
                    double *out);
 
 /* ---- text from the outside ---- */
+/* The UTF-8 sequence at p (at most n bytes; a NUL ends it too): its length 1-4 and its code
+ * point in *cp, or 0 when it is not valid (an overlong form, a surrogate, above U+10FFFF, cut
+ * short). */
+int cl_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
 /* s (n bytes) is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
 bool cl_utf8_valid(const char *s, size_t n);
 /* s has a control character (below 0x20, or 0x7f): it would forge a log line or break a
