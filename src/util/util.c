@@ -214,6 +214,18 @@ bool cl_has_control(const char *s)
 
 /* ---- files ---- */
 
+static int is_dir(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (S_ISDIR(st.st_mode)) return 0;
+    errno = ENOTDIR;
+    return -1;
+}
+
+/* The whole path first: on a launch's directories (made for every job) the parents exist,
+ * and each mkdir() of a component is a walk from the root. Its parents one by one only when
+ * that fails for want of one. */
 int cl_mkdir_p(const char *path, mode_t mode)
 {
     char buf[4096];
@@ -222,6 +234,9 @@ int cl_mkdir_p(const char *path, mode_t mode)
         errno = len ? ENAMETOOLONG : ENOENT;
         return -1;
     }
+    if (mkdir(path, mode) == 0) return 0;
+    if (errno == EEXIST) return is_dir(path);
+    if (errno != ENOENT) return -1;
     memcpy(buf, path, len + 1);
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == '\0') {
@@ -232,13 +247,7 @@ int cl_mkdir_p(const char *path, mode_t mode)
             if (!c) break;
         }
     }
-    struct stat st;
-    if (stat(path, &st) < 0) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
+    return is_dir(path);
 }
 
 char *cl_read_file(const char *path, size_t *len, cl_error_t *err)
