@@ -190,7 +190,6 @@ struct ctl {
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
     bool sched_needed;
-    uint64_t sched_after_ms; /* a pass waits until then: its last one was costly (ctl_core.c) */
     bool recovering;         /* start-up window: waiting for agents before reconciling */
     uint64_t recover_unseen; /* nodes of recovering jobs not yet heard from (0: end early) */
     double recover_until;

@@ -201,7 +201,6 @@ uint64_t ctl_next_timer_ms(const ctl_t *c)
     if (d && d < t) t = d;
     d = ctl__batch_next_ms(c);
     if (d && d < t) t = d;
-    if (c->sched_needed && c->sched_after_ms && c->sched_after_ms < t) t = c->sched_after_ms;
     return t; /* a commit retry is served by the tick (at most TICK_MS late) */
 }
 
@@ -210,40 +209,12 @@ bool ctl_has_suspects(const ctl_t *c)
     return c->nsuspects > 0;
 }
 
-/* The CPU time of the loop's thread, in microseconds: what a pass cost, whatever else the
- * machine was doing meanwhile. */
-static double cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-/* A pass walks every pending job, and one ran at the end of every turn that changed
- * anything: with 10^5 jobs pending and a burst of submissions (a turn each few hundred of
- * them) the walks would take the loop from the requests. A pass that cost SCHED_PAUSE_MIN_US
- * or more is followed by the next only after SCHED_PAUSE_RATIO times as long (the scheduler
- * takes at most a quarter of the loop); cheaper ones run every turn, as before. Submissions
- * still get their answers at once: only their start waits, a few milliseconds at most for a
- * pass of a millisecond. The pause is in the controller's clock (ctl_next_timer_ms wakes the
- * loop for it). */
-#define SCHED_PAUSE_MIN_US 50.0
-#define SCHED_PAUSE_RATIO 3.0
-
-static uint64_t pass_pause_ms(const ctl_t *c, double cost_us)
-{
-    if (cost_us < SCHED_PAUSE_MIN_US) return 0;
-    return ctl_mono_ms(c) + (uint64_t)(cost_us * SCHED_PAUSE_RATIO / 1000.0) + 1;
-}
-
 void ctl_turn_end(ctl_t *c, bool after_io)
 {
     if (after_io) ctl_nodes_judge(c); /* after this turn's reads: see ctl_t.suspects */
-    if (c->sched_needed && !c->recovering && ctl_mono_ms(c) >= c->sched_after_ms) {
+    if (c->sched_needed && !c->recovering) {
         c->sched_needed = false;
-        double t0 = cpu_us();
         ctl_schedule(c);
-        c->sched_after_ms = pass_pause_ms(c, cpu_us() - t0);
     }
     ctl__batch_flush(c);
 }
