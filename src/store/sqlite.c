@@ -124,11 +124,16 @@ int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *fmt, ...)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Into the table of its state (JOB_COLS), out of the other one: a job moves to jobs_done
+ * when it finishes (and back, were a finished one ever put as live again). */
 static int put_job(void *arg, const cl_store_job_t *j)
 {
     sq_commit_t *c = arg;
     sq_store_t *s = c->s;
-    sqlite3_stmt *st = s->job_put;
+    bool done = j->state == CL_JOB_SUCCEEDED || j->state == CL_JOB_FAILED ||
+                j->state == CL_JOB_CANCELLED;
+    sqlite3_stmt *st = done ? s->job_done_put : s->job_put,
+                 *del = done ? s->job_del : s->job_done_del;
     size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
     if (alen + elen + 1 > s->blob_cap) {
         s->blob_cap = (alen + elen + 1) * 2;
@@ -165,7 +170,9 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_double(st, i++, j->gpu_s);
     sqlite3_bind_double(st, i++, j->energy_j);
     sqlite3_bind_double(st, i++, j->flops);
-    return sq_put_step(c, st, "job %" PRIu64, j->id);
+    if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
+    sqlite3_bind_int64(del, 1, (sqlite3_int64)j->id);
+    return sq_put_step(c, del, "job %" PRIu64 " (out of the other table)", j->id);
 }
 
 static int put_node(void *arg, const cl_store_node_t *n)
@@ -289,10 +296,17 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 
 /* ---- reads (the reader, loop thread) ---- */
 
-#define JOB_SELECT                                                                             \
-    "SELECT id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"    \
+/* Live jobs (pending, running) are in jobs, finished ones in jobs_done: a submission or a
+ * start writes one row of a table without a secondary index, and only an end also writes the
+ * jobs_done_end index (prunes and a start's recent finished jobs). One index over every job's
+ * state would take an entry out and put one in at each change of state (issue 11's
+ * jobs_state_end cost a tenth of the acknowledged submissions a second). */
+#define JOB_COLS                                                                               \
+    "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
-    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops FROM jobs"
+    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops"
+#define JOB_SELECT(table) "SELECT " JOB_COLS " FROM " table
+#define JOB_VALUES "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -331,21 +345,31 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
 }
 
-/* Call jf for each row of st (a JOB_SELECT) until it returns non-zero. Returns the number
- * of rows given to jf, or -1. */
-static int emit_jobs(sq_store_t *s, sqlite3_stmt *st, cl_store_job_f *jf, void *arg,
-                     cl_error_t *err)
+/* Call jf for each row of a and b (JOB_SELECTs, each in id order; b may be NULL), merged in
+ * id order, until it returns non-zero. Returns the number of rows given to jf, or -1. */
+static int emit_jobs(sq_store_t *s, sqlite3_stmt *a, sqlite3_stmt *b, cl_store_job_f *jf,
+                     void *arg, cl_error_t *err)
 {
-    int stop = 0, rows = 0, rc;
-    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int stop = 0, rows = 0;
+    int ra = sqlite3_step(a), rb = b ? sqlite3_step(b) : SQLITE_DONE;
+    while (!stop && (ra == SQLITE_ROW || rb == SQLITE_ROW)) {
+        bool from_a = ra == SQLITE_ROW && (rb != SQLITE_ROW || sqlite3_column_int64(a, 0) <=
+                                                                   sqlite3_column_int64(b, 0));
+        sqlite3_stmt *st = from_a ? a : b;
         cl_store_job_t j = {0};
         job_row(st, &j);
         stop = jf(&j, arg) != 0;
         rows++;
         free((void *)j.argv);
         free((void *)j.env);
+        if (from_a)
+            ra = sqlite3_step(a);
+        else
+            rb = sqlite3_step(b);
     }
-    if (!stop && rc != SQLITE_DONE) return sq_fail(s->rd, err, "read jobs");
+    if (!stop &&
+        ((ra != SQLITE_ROW && ra != SQLITE_DONE) || (rb != SQLITE_ROW && rb != SQLITE_DONE)))
+        return sq_fail(s->rd, err, "read jobs");
     return rows;
 }
 
@@ -368,13 +392,12 @@ static int load_nodes(sq_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t 
     return stop;
 }
 
-/* Every job but the finished ones that ended before ?1, as ranges of the (state, end_time)
- * index: without it a start reads every row of a journal of millions. "+id": ordering by
- * the rowid itself would make SQLite prefer a full scan in rowid order to the index ranges
- * and one sort of the few rows they give. */
-#define JOB_LIVE                                                                               \
-    JOB_SELECT " WHERE state < 2 OR state > 4 OR (state IN " SQ_FINISHED " AND end_time >= ?)" \
-               " ORDER BY +id"
+/* A start's jobs: the live table whole, and the finished jobs that ended at or after ?1, a
+ * range of the jobs_done_end index (without it a start reads every row of a journal of
+ * millions) sorted by id. "+id": ordering by the rowid itself would make SQLite prefer a full
+ * scan in rowid order to the index range and one sort of the few rows it gives. Two
+ * statements merged (emit_jobs): SQLite merges a UNION ALL by scanning both in id order. */
+#define JOB_DONE_SINCE JOB_SELECT("jobs_done") " WHERE end_time >= ? ORDER BY +id"
 
 /* One read transaction for both tables: nodes and jobs from the same committed state. */
 static int sq_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
@@ -385,16 +408,19 @@ static int sq_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
         return sq_fail(s->rd, err, "load");
     int stop = nf ? load_nodes(s, nf, arg, err) : 0;
     if (jf && !stop) {
-        sqlite3_stmt *st = NULL;
+        sqlite3_stmt *live = NULL, *done = NULL;
         bool all = !(finished_since > 0);
-        if (sq_read_prepare(s, all ? JOB_SELECT " ORDER BY id" : JOB_LIVE, &st, "load jobs",
-                            err) < 0)
+        if (sq_read_prepare(s, JOB_SELECT("jobs") " ORDER BY id", &live, "load jobs", err) <
+                0 ||
+            sq_read_prepare(s, all ? JOB_SELECT("jobs_done") " ORDER BY id" : JOB_DONE_SINCE,
+                            &done, "load finished jobs", err) < 0)
             stop = -1;
         else {
-            if (!all) sqlite3_bind_double(st, 1, finished_since);
-            stop = emit_jobs(s, st, jf, arg, err) < 0 ? -1 : 0;
+            if (!all) sqlite3_bind_double(done, 1, finished_since);
+            stop = emit_jobs(s, live, done, jf, arg, err) < 0 ? -1 : 0;
         }
-        sq_read_finalize(s, st);
+        sq_read_finalize(s, live);
+        sq_read_finalize(s, done);
     }
     sqlite3_exec(s->rd, "COMMIT", NULL, NULL, NULL); /* ends a read: nothing to lose */
     return stop < 0 ? -1 : 0;
@@ -407,21 +433,26 @@ static int sq_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg
 {
     sq_store_t *s = (sq_store_t *)bs;
     sqlite3_stmt *st;
-    if (sq_read_prepare(s, JOB_SELECT " WHERE id=?", &st, "get job", err) < 0) return -1;
+    if (sq_read_prepare(s,
+                        JOB_SELECT("jobs") " WHERE id=?1 UNION ALL " JOB_SELECT(
+                            "jobs_done") " WHERE id=?1 LIMIT 1",
+                        &st, "get job", err) < 0)
+        return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-    int rc = emit_jobs(s, st, jf, arg, err);
+    int rc = emit_jobs(s, st, NULL, jf, arg, err);
     sq_read_finalize(s, st);
     return rc < 0 ? -1 : rc > 0;
 }
 
-/* The highest id in the table (its rowid: one B-tree descent) or the highest a prune may
- * have deleted, whichever is higher. */
+/* The highest id in either table (its rowid: one B-tree descent each) or the highest a prune
+ * may have deleted, whichever is higher. */
 static int sq_job_id_max(cl_store_t *bs, uint64_t *id, cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
     sqlite3_stmt *st;
     if (sq_read_prepare(s,
                         "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM jobs UNION ALL "
+                        "SELECT MAX(id) FROM jobs_done UNION ALL "
                         "SELECT v FROM meta WHERE k='" SQ_ID_FLOOR "')",
                         &st, "job id max", err) < 0)
         return -1;
@@ -477,22 +508,35 @@ uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
     return commits ? ((sq_store_t *)s)->wr_fullscans : ((sq_store_t *)s)->fullscans;
 }
 
+#define JOB_TABLE_COLS                                                                         \
+    "(id INTEGER PRIMARY KEY, state INTEGER NOT NULL,"                                         \
+    " name TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node INTEGER,"    \
+    " max_restarts INTEGER, time_limit_s REAL, priority INTEGER, restarts INTEGER,"            \
+    " incarnation INTEGER, exit_code INTEGER, has_exit INTEGER, submit_time REAL,"             \
+    " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB,"                        \
+    " running_time REAL NOT NULL DEFAULT 0, user TEXT NOT NULL DEFAULT '',"                    \
+    " uid INTEGER NOT NULL DEFAULT 0, gid INTEGER NOT NULL DEFAULT 0,"                         \
+    " gpu_s REAL NOT NULL DEFAULT 0, energy_j REAL NOT NULL DEFAULT 0,"                        \
+    " flops REAL NOT NULL DEFAULT 0)"
+
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL,"
-    " name TEXT, tenant TEXT, cwd TEXT, reason TEXT, nodes INTEGER, gpus_per_node INTEGER,"
-    " max_restarts INTEGER, time_limit_s REAL, priority INTEGER, restarts INTEGER,"
-    " incarnation INTEGER, exit_code INTEGER, has_exit INTEGER, submit_time REAL,"
-    " start_time REAL, end_time REAL, alloc TEXT, argv BLOB, env BLOB,"
-    " running_time REAL NOT NULL DEFAULT 0, user TEXT NOT NULL DEFAULT '',"
-    " uid INTEGER NOT NULL DEFAULT 0, gid INTEGER NOT NULL DEFAULT 0,"
-    " gpu_s REAL NOT NULL DEFAULT 0, energy_j REAL NOT NULL DEFAULT 0,"
-    " flops REAL NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS jobs" JOB_TABLE_COLS ";"
     "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " drained INTEGER, reason TEXT);"
-    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
-    /* Issue 11. A journal made before it gains the index (built in one pass over its jobs on
-     * the first open) and the accounting tables (sq_acct_schema), all IF NOT EXISTS. */
-    "CREATE INDEX IF NOT EXISTS jobs_state_end ON jobs(state, end_time);";
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);";
+
+/* The finished jobs' table (see JOB_COLS), and the move of a journal's finished jobs into it
+ * where they were in jobs (any journal made before: issue 11's first form indexed them there
+ * with jobs_state_end). One transaction: a crash leaves the journal as it was. */
+static const char jobs_done_schema[] = "CREATE TABLE IF NOT EXISTS jobs_done" JOB_TABLE_COLS ";"
+                                       "CREATE INDEX IF NOT EXISTS jobs_done_end"
+                                       " ON jobs_done(end_time);";
+static const char jobs_done_move[] = "BEGIN IMMEDIATE;"
+                                     "INSERT INTO jobs_done(" JOB_COLS ") SELECT " JOB_COLS
+                                     " FROM jobs WHERE state IN " SQ_FINISHED ";"
+                                     "DELETE FROM jobs WHERE state IN " SQ_FINISHED ";"
+                                     "DROP INDEX IF EXISTS jobs_state_end;"
+                                     "COMMIT;";
 
 /* A journal written before jobs had these columns gains them (their defaults: unknown). */
 static const char *const job_added[][2] = {
@@ -502,16 +546,16 @@ static const char *const job_added[][2] = {
     {"flops", "REAL NOT NULL DEFAULT 0"},
 };
 
-static int add_job_columns(sqlite3 *db, const char **missing)
+static int add_job_columns(sqlite3 *db, const char *table, const char **missing)
 {
     for (size_t k = 0; k < sizeof job_added / sizeof job_added[0]; k++) {
         char sql[160];
         sqlite3_stmt *st = NULL;
-        snprintf(sql, sizeof sql, "SELECT %s FROM jobs LIMIT 0", job_added[k][0]);
+        snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", job_added[k][0], table);
         int have = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
         sqlite3_finalize(st);
         if (have) continue;
-        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s %s", job_added[k][0],
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, job_added[k][0],
                  job_added[k][1]);
         if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
             *missing = job_added[k][0];
@@ -519,6 +563,22 @@ static int add_job_columns(sqlite3 *db, const char **missing)
         }
     }
     return 0;
+}
+
+/* jobs_done, made (and the finished jobs moved into it) when the journal has none yet. */
+static int jobs_done_table(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int had = sqlite3_prepare_v2(db,
+                                 "SELECT 1 FROM sqlite_master WHERE type='table'"
+                                 " AND name='jobs_done'",
+                                 -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (sqlite3_exec(db, jobs_done_schema, NULL, NULL, NULL) != SQLITE_OK) return -1;
+    if (had || sqlite3_exec(db, jobs_done_move, NULL, NULL, NULL) == SQLITE_OK) return 0;
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
 }
 
 static int sq_connect(const char *path, int flags, sqlite3 **db, cl_error_t *err)
@@ -550,19 +610,25 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
         sqlite3_exec(s->wr, schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.150s: %.90s", path, sqlite3_errmsg(s->wr));
     const char *missing = "";
-    if (add_job_columns(s->wr, &missing) < 0)
+    if (add_job_columns(s->wr, "jobs", &missing) < 0)
         return cl_err(err, "store: %.100s: cannot add jobs.%s: %.80s", path, missing,
+                      sqlite3_errmsg(s->wr));
+    if (jobs_done_table(s->wr) < 0)
+        return cl_err(err, "store: %.100s: cannot make the finished jobs' table: %.80s", path,
+                      sqlite3_errmsg(s->wr));
+    if (add_job_columns(s->wr, "jobs_done", &missing) < 0)
+        return cl_err(err, "store: %.100s: cannot add jobs_done.%s: %.80s", path, missing,
                       sqlite3_errmsg(s->wr));
     if (sqlite3_exec(s->wr, sq_acct_schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.100s: cannot add the accounting tables: %.80s", path,
                       sqlite3_errmsg(s->wr));
     static const sq_sql_t puts[] = {
         {offsetof(sq_store_t, job_put),
-         "INSERT OR REPLACE INTO jobs(id,state,name,tenant,cwd,reason,nodes,gpus_per_node,"
-         "max_restarts,time_limit_s,priority,restarts,incarnation,exit_code,has_exit,"
-         "submit_time,start_time,end_time,alloc,argv,env,running_time,user,uid,gid,gpu_s,"
-         "energy_j,flops) "
-         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "INSERT OR REPLACE INTO jobs(" JOB_COLS ") " JOB_VALUES},
+        {offsetof(sq_store_t, job_done_put),
+         "INSERT OR REPLACE INTO jobs_done(" JOB_COLS ") " JOB_VALUES},
+        {offsetof(sq_store_t, job_del), "DELETE FROM jobs WHERE id=?"},
+        {offsetof(sq_store_t, job_done_del), "DELETE FROM jobs_done WHERE id=?"},
         {offsetof(sq_store_t, node_put),
          "INSERT OR REPLACE INTO nodes(id,name,drained,reason) VALUES(?,?,?,?)"},
         {offsetof(sq_store_t, meta_put), "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)"},

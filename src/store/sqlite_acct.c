@@ -59,8 +59,8 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
         {offsetof(sq_store_t, audit_put),
          "INSERT INTO audit_log(time,who,op,target,detail,ok) VALUES(?,?,?,?,?,?)"},
         {offsetof(sq_store_t, prune_jobs),
-         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN " SQ_FINISHED
-         " AND end_time < ?1 LIMIT ?2)"},
+         "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE end_time < ?1"
+         " ORDER BY end_time LIMIT ?2)"},
         {offsetof(sq_store_t, prune_usage),
          "DELETE FROM usage_records WHERE seq IN (SELECT seq FROM usage_records"
          " WHERE end_time < ?1 ORDER BY end_time LIMIT ?2)"},
@@ -72,8 +72,8 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          * rowid B-tree; next to another column in one SELECT it was a scan of a whole index
          * (0.5 s a commit at 10,000,000 jobs) */
         {offsetof(sq_store_t, id_floor_put),
-         "INSERT INTO meta(k,v) SELECT '" SQ_ID_FLOOR "', (SELECT MAX(id) FROM jobs)"
-         " WHERE EXISTS (SELECT 1 FROM jobs)"
+         "INSERT INTO meta(k,v) SELECT '" SQ_ID_FLOOR "', (SELECT MAX(id) FROM jobs_done)"
+         " WHERE EXISTS (SELECT 1 FROM jobs_done)"
          " ON CONFLICT(k) DO UPDATE SET v=MAX(meta.v, excluded.v)"},
     };
     return sq_prepare_writer(s, st, sizeof st / sizeof st[0], err);

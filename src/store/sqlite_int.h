@@ -29,11 +29,11 @@ typedef struct sq_store {
      * full-scan count */
     union {
         struct {
-            sqlite3_stmt *job_put, *node_put, *meta_put;
+            sqlite3_stmt *job_put, *job_done_put, *job_del, *job_done_del, *node_put, *meta_put;
             sqlite3_stmt *obj_put, *obj_del, *usage_put, *rollup_put, *audit_put;
             sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit, *id_floor_put;
         };
-        sqlite3_stmt *wr_all[12];
+        sqlite3_stmt *wr_all[15];
     };
     /* reader's */
     sqlite3_stmt *meta_get;

@@ -307,23 +307,42 @@ static bool has_index(const char *path, const char *name)
     return have;
 }
 
-/* A journal made by the code before issue 11 (its schema verbatim, a finished and a pending
- * job, a node, a meta key): the first open adds the jobs index and the accounting tables and
- * keeps every row; the new operations work on it; the next open changes nothing. */
-static void test_old_journal_gains_issue11(void **st)
+/* Rows of a table of the journal at path (raw SQLite, beside the store). */
+static int rows_in(const char *path, const char *sql)
 {
-    const char *path = old_journal(
-        "PRAGMA journal_mode=WAL;"
-        "CREATE TABLE IF NOT EXISTS jobs(" OLD_JOB_COLUMNS
-        ", running_time REAL NOT NULL DEFAULT 0);"
-        "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT "
-        "NULL, drained INTEGER, reason TEXT);"
-        "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
-        "INSERT INTO jobs(id, state, name, end_time, argv, env) VALUES"
-        " (1, 2, 'done', 100, X'', X''), (2, 0, 'waiting', 0, X'', X'');"
-        "INSERT INTO nodes VALUES(0, 'gpu-0', 1, 'fan');"
-        "INSERT INTO meta VALUES('cluster_id', 42);");
-    assert_false(has_index(path, "jobs_state_end"));
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A journal made by the code before issue 11 (its schema verbatim, a finished and a pending
+ * job, a node, a meta key), and one of issue 11's first form (the same with every job's
+ * state indexed by jobs_state_end): the first open moves the finished job into jobs_done
+ * (indexed by end time), drops jobs_state_end, adds the accounting tables and keeps every
+ * row; the new operations work on it; the next open changes nothing. */
+static void old_journal_gains_issue11(bool state_index)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql, "%s%s",
+             "PRAGMA journal_mode=WAL;"
+             "CREATE TABLE IF NOT EXISTS jobs(" OLD_JOB_COLUMNS
+             ", running_time REAL NOT NULL DEFAULT 0);"
+             "CREATE TABLE IF NOT EXISTS nodes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT "
+             "NULL, drained INTEGER, reason TEXT);"
+             "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
+             "INSERT INTO jobs(id, state, name, end_time, argv, env) VALUES"
+             " (1, 2, 'done', 100, X'', X''), (2, 0, 'waiting', 0, X'', X'');"
+             "INSERT INTO nodes VALUES(0, 'gpu-0', 1, 'fan');"
+             "INSERT INTO meta VALUES('cluster_id', 42);",
+             state_index ? "CREATE INDEX jobs_state_end ON jobs(state, end_time);" : "");
+    const char *path = old_journal(sql);
+    assert_int_equal(has_index(path, "jobs_state_end"), state_index);
     for (int pass = 0; pass < 2; pass++) {
         cl_error_t err = {{0}};
         cl_store_t *s = cl_store_open_sqlite(dir, true, &err);
@@ -360,9 +379,22 @@ static void test_old_journal_gains_issue11(void **st)
         assert_int_equal(hist, 1);
         assert_int_equal(audit, 1);
         cl_store_close(s);
-        assert_true(has_index(path, "jobs_state_end"));
+        assert_false(has_index(path, "jobs_state_end"));
+        assert_true(has_index(path, "jobs_done_end"));
         assert_true(has_index(path, "usage_tenant_end"));
+        assert_int_equal(rows_in(path, "SELECT COUNT(*) FROM jobs_done WHERE id=1"), 1);
+        assert_int_equal(rows_in(path, "SELECT COUNT(*) FROM jobs"), 2); /* 2 and 3 */
     }
+}
+
+static void test_old_journal_gains_issue11(void **st)
+{
+    old_journal_gains_issue11(false);
+}
+
+static void test_issue11_journal_moves_finished_jobs(void **st)
+{
+    old_journal_gains_issue11(true);
 }
 
 /* What a statement stepped through in full scans, on a journal of many finished jobs, usage
@@ -539,6 +571,7 @@ int main(void)
         CASE(test_kill9_keeps_committed),
         CASE(test_old_journal_gains_running_time),
         CASE(test_old_journal_gains_issue11),
+        CASE(test_issue11_journal_moves_finished_jobs),
         CASE(test_reads_use_indexes),
         cmocka_unit_test(test_by_parse),
         CASE(test_open_error),
