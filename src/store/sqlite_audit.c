@@ -100,10 +100,10 @@ int sq_audit_flush(sq_commit_t *c)
 int sq_put_audit(void *arg, const cl_store_audit_t *a)
 {
     sq_commit_t *c = arg;
-    if (!a->who || !a->op)
-        return cl_err(c->err,
-                      "store: commit: audit record %.40s by %.40s: who and op must be set",
-                      a->op ? a->op : "(no op)", a->who ? a->who : "(nobody)");
+    if (!a->who || !a->op || a->time != a->time) /* NaN: as a NULL time was before */
+        return cl_err(c->err, "store: commit: audit record %.40s by %.40s: %s",
+                      a->op ? a->op : "(no op)", a->who ? a->who : "(nobody)",
+                      a->who && a->op ? "its time is not a number" : "who and op must be set");
     if (c->aud_n && (strcmp(c->aud_who, a->who) || c->aud_len >= AUD_GROUP_TEXT_MAX) &&
         sq_audit_flush(c) < 0)
         return -1;
@@ -257,7 +257,7 @@ static const char *decode_line(char *line, aud_rec_t *r)
     if (nf != 5) return "fewer than 5 fields";
     char *end;
     r->time = strtod(fld[0], &end);
-    if (end == fld[0] || *end) return "a time that is not a number";
+    if (end == fld[0] || *end || r->time != r->time) return "a time that is not a number";
     if (strcmp(fld[1], "0") && strcmp(fld[1], "1")) return "ok neither 0 nor 1";
     r->ok = fld[1][0] == '1';
     if (!unescape(fld[2]) || !unescape(fld[3]) || !unescape(fld[4])) return "a bad escape";
@@ -328,7 +328,7 @@ int sq_audit(cl_store_t *bs, const cl_store_audit_q_t *aq, cl_store_audit_f *f, 
             strcat(sql, any++ ? " AND " : " WHERE ");
             strcat(sql, cond[k]);
         }
-    strcat(sql, " ORDER BY last_time DESC, seq DESC"); /* fits: 174 characters at most */
+    strcat(sql, " ORDER BY last_time DESC, seq DESC"); /* fits: 122 characters at most */
     sqlite3_stmt *st;
     if (sq_read_prepare(s, sql, &st, "audit", err) < 0) return -1;
     int i = 1;

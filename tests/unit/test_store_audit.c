@@ -2,6 +2,8 @@
  * log as groups (one commit's run of records by one who), their order, limits and bounds
  * across and inside groups, what a field may hold, and a prune's count of records, over every
  * backend (store_conformance.h). */
+#include <math.h>
+
 #include "store_conformance.h"
 #include "util/util.h"
 
@@ -231,10 +233,27 @@ static void test_audit_prune_counts_records(void **st)
     cl_store_close(s);
 }
 
+/* A record whose time is not a number fails its commit (it could not be ordered), naming
+ * it; nothing of the batch stays. */
+static void test_audit_nan_refused(void **st)
+{
+    cl_store_t *s = store_open();
+    cl_store_batch_t *b = cl_store_batch_new();
+    put(b, 1, "a");
+    put(b, NAN, "a");
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), -1);
+    assert_non_null(strstr(err.msg, "audit record submit by a: its time is not a number"));
+    seen_t x;
+    assert_string_equal(seen(s, 0, 0, NULL, 0, &x), "");
+    cl_store_batch_free(b);
+    cl_store_close(s);
+}
+
 static const struct CMUnitTest cases[] = {
     CASE(test_audit_groups_interleaved),   CASE(test_audit_group_order),
     CASE(test_audit_fields_roundtrip),     CASE(test_audit_big_run),
-    CASE(test_audit_prune_counts_records),
+    CASE(test_audit_prune_counts_records), CASE(test_audit_nan_refused),
 };
 
 int main(void)

@@ -476,6 +476,7 @@ static void test_audit_group_malformed(void **st)
         "'1\t1\tsubmit\tjob\t\t\n'",              /* 6 fields */
         "'x\t1\tsubmit\tjob\t\n'",                /* time */
         "'1e\t1\tsubmit\tjob\t\n'",               /* time */
+        "'nan\t1\tsubmit\tjob\t\n'",              /* time */
         "'1\t2\tsubmit\tjob\t\n'",                /* ok */
         "'1\t1\tsub\\mit\tjob\t\n'",              /* escape */
         "'1\t1\tsubmit\tjob\t\\\n'",              /* a lone backslash at the end */
