@@ -1,5 +1,6 @@
 /* sqlite.c - the SQLite (WAL) journal backend: one write transaction per group commit; open,
- * schema and its migrations, jobs, nodes and meta (the accounting half: sqlite_acct.c).
+ * schema and its migrations, jobs, nodes and meta (the accounting half: sqlite_acct.c, the
+ * audit log: sqlite_audit.c).
  *
  * Threads: two connections to DIR/colossus.db. The writer belongs to commit() (after open),
  * which may run on a worker thread (the committer's); the reader serves load(), job_get(),
@@ -276,6 +277,7 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
         return sq_fail(s->wr, err, "commit: begin");
     sq_commit_t c = {.s = s, .err = err};
     int rc = cl_store_batch_visit(b, &sq_puts, &c);
+    if (rc == 0) rc = sq_audit_flush(&c); /* the last audit group, unless a prune wrote it */
     for (size_t i = 0; i < sizeof s->wr_all / sizeof s->wr_all[0]; i++)
         sq_count_scans(s, s->wr_all[i]);
     if (rc == 0) {
@@ -485,6 +487,7 @@ static void sq_close(cl_store_t *bs)
     sqlite3_close(s->rd);
     sqlite3_close(s->wr);
     free(s->blob);
+    free(s->aud);
     free(s);
 }
 

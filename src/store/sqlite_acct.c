@@ -1,5 +1,6 @@
 /* sqlite_acct.c - the SQLite backend's accounting half: service objects, usage records and
- * their daily rollups, the audit log, retention, and the queries over them (store.h).
+ * their daily rollups, the audit log's schema (its code: sqlite_audit.c), retention, and the
+ * queries over them (store.h).
  *
  * Portable SQL only (upserts with ON CONFLICT, deletes through LIMIT subqueries, substr), so
  * that the PostgreSQL backend can say the same. Rollups are keyed by the UTC day as text
@@ -15,7 +16,9 @@
 /* Column names avoid PostgreSQL's reserved words (user). The indexes are what the queries and
  * the prune need: history by end time alone or with a tenant, a user or an ended state, newest
  * first (the rowid seq orders ties, as it is the last column of every index); usage by day
- * range alone or with a tenant or a user; audit by time alone or with who. */
+ * range alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of
+ * one commit's records by the same who, first_time and last_time the earliest and latest of
+ * its records, n of them in records' text) by their newest record alone or with who. */
 const char sq_acct_schema[] =
     "CREATE TABLE IF NOT EXISTS service_objects(kind TEXT NOT NULL, k TEXT NOT NULL,"
     " v BLOB NOT NULL, PRIMARY KEY(kind, k));"
@@ -34,11 +37,11 @@ const char sq_acct_schema[] =
     " flops REAL NOT NULL, runs INTEGER NOT NULL, PRIMARY KEY(day, tenant, user_name));"
     "CREATE INDEX IF NOT EXISTS rollups_tenant ON usage_rollups(tenant, day);"
     "CREATE INDEX IF NOT EXISTS rollups_user ON usage_rollups(user_name, day);"
-    "CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time REAL NOT NULL,"
-    " who TEXT NOT NULL, op TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,"
-    " ok INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_time ON audit_log(time);"
-    "CREATE INDEX IF NOT EXISTS audit_who_time ON audit_log(who, time);";
+    "CREATE TABLE IF NOT EXISTS audit_groups(seq INTEGER PRIMARY KEY,"
+    " first_time REAL NOT NULL, last_time REAL NOT NULL, who TEXT NOT NULL,"
+    " n INTEGER NOT NULL, records TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_groups_last ON audit_groups(last_time);"
+    "CREATE INDEX IF NOT EXISTS audit_groups_who_last ON audit_groups(who, last_time);";
 
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
 {
@@ -56,17 +59,12 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          " gpu_s=usage_rollups.gpu_s+excluded.gpu_s,"
          " energy_j=usage_rollups.energy_j+excluded.energy_j,"
          " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+1"},
-        {offsetof(sq_store_t, audit_put),
-         "INSERT INTO audit_log(time,who,op,target,detail,ok) VALUES(?,?,?,?,?,?)"},
         {offsetof(sq_store_t, prune_jobs),
          "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE end_time < ?1"
          " ORDER BY end_time LIMIT ?2)"},
         {offsetof(sq_store_t, prune_usage),
          "DELETE FROM usage_records WHERE seq IN (SELECT seq FROM usage_records"
          " WHERE end_time < ?1 ORDER BY end_time LIMIT ?2)"},
-        {offsetof(sq_store_t, prune_audit),
-         "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE time < ?1"
-         " ORDER BY time LIMIT ?2)"},
         /* the highest id that the prune after it may delete (SQLite's two-argument max is
          * PostgreSQL's GREATEST). MAX(id) alone in a scalar subquery is one descent of the
          * rowid B-tree; next to another column in one SELECT it was a scan of a whole index
@@ -76,7 +74,8 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          " WHERE EXISTS (SELECT 1 FROM jobs_done)"
          " ON CONFLICT(k) DO UPDATE SET v=MAX(meta.v, excluded.v)"},
     };
-    return sq_prepare_writer(s, st, sizeof st / sizeof st[0], err);
+    if (sq_prepare_writer(s, st, sizeof st / sizeof st[0], err) < 0) return -1;
+    return sq_audit_prepare(s, err);
 }
 
 /* ---- commit ---- */
@@ -138,21 +137,6 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     return sq_put_step(c, st, "rollup of job %" PRIu64, u->job);
 }
 
-int sq_put_audit(void *arg, const cl_store_audit_t *a)
-{
-    sq_commit_t *c = arg;
-    sqlite3_stmt *st = c->s->audit_put;
-    sqlite3_bind_double(st, 1, a->time);
-    /* who and op stay NULL when missing: NOT NULL refuses the record, and the commit */
-    if (a->who) sqlite3_bind_text(st, 2, a->who, -1, SQLITE_STATIC);
-    if (a->op) sqlite3_bind_text(st, 3, a->op, -1, SQLITE_STATIC);
-    sq_bind_str(st, 4, a->target);
-    sq_bind_str(st, 5, a->detail);
-    sqlite3_bind_int(st, 6, a->ok);
-    return sq_put_step(c, st, "audit record %.40s by %.40s", a->op ? a->op : "(no op)",
-                       a->who ? a->who : "(nobody)");
-}
-
 /* Delete at most CL_STORE_PRUNE_MAX rows of before (0: none); *n = how many went. */
 static int prune_one(sq_commit_t *c, sqlite3_stmt *st, double before, const char *what,
                      uint64_t *n)
@@ -171,10 +155,11 @@ int sq_prune(void *arg, const cl_store_prune_t *p)
 {
     sq_commit_t *c = arg;
     c->pruned = true;
+    if (sq_audit_flush(c) < 0) return -1; /* the prune sees the audit records before it */
     if (p->jobs_before > 0 && sq_put_step(c, c->s->id_floor_put, "prune job id") < 0) return -1;
     if (prune_one(c, c->s->prune_jobs, p->jobs_before, "jobs", &c->pruned_jobs) < 0 ||
         prune_one(c, c->s->prune_usage, p->history_before, "usage", &c->pruned_usage) < 0 ||
-        prune_one(c, c->s->prune_audit, p->audit_before, "audit", &c->pruned_audit) < 0)
+        sq_prune_audit(c, p->audit_before) < 0)
         return -1;
     return 0;
 }
@@ -247,7 +232,6 @@ struct emit_ctx {
         cl_store_obj_f *obj;
         cl_store_usage_f *usage;
         cl_store_sum_f *sum;
-        cl_store_audit_f *audit;
     } f;
     void *arg;
 };
@@ -376,30 +360,4 @@ int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     qb_add(&q, " GROUP BY 1 ORDER BY 1");
     struct emit_ctx e = {.f.sum = f, .arg = arg};
     return qb_run(s, &q, emit_sum, &e, "usage", err);
-}
-
-static int emit_audit(sqlite3_stmt *st, const struct emit_ctx *e)
-{
-    cl_store_audit_t a = {.time = sqlite3_column_double(st, 0),
-                          .who = sq_text(st, 1),
-                          .op = sq_text(st, 2),
-                          .target = sq_text(st, 3),
-                          .detail = sq_text(st, 4),
-                          .ok = sqlite3_column_int(st, 5) != 0};
-    return e->f.audit(&a, e->arg);
-}
-
-int sq_audit(cl_store_t *bs, const cl_store_audit_q_t *aq, cl_store_audit_f *f, void *arg,
-             cl_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)bs;
-    qb_t q = {0};
-    qb_add(&q, "SELECT time,who,op,target,detail,ok FROM audit_log");
-    qb_real(&q, "time>=?", aq->since);
-    qb_real(&q, "time<?", aq->until);
-    qb_text(&q, "who=?", aq->who);
-    qb_add(&q, " ORDER BY time DESC, seq DESC");
-    qb_limit(&q, aq->limit);
-    struct emit_ctx e = {.f.audit = f, .arg = arg};
-    return qb_run(s, &q, emit_audit, &e, "audit", err);
 }

@@ -1,6 +1,7 @@
-/* sqlite_int.h - what the SQLite backend's two files share: the store object and the
- * accounting half (sqlite_acct.c: service objects, usage records and rollups, audit, retention
- * and their queries) that sqlite.c's open, commit and close call. Internal to src/store. */
+/* sqlite_int.h - what the SQLite backend's files share: the store object, the accounting half
+ * (sqlite_acct.c: service objects, usage records and rollups, retention and their queries) and
+ * the audit log (sqlite_audit.c) that sqlite.c's open, commit and close call. Internal to
+ * src/store. */
 #ifndef COLOSSUS_STORE_SQLITE_INT_H
 #define COLOSSUS_STORE_SQLITE_INT_H
 
@@ -39,6 +40,8 @@ typedef struct sq_store {
     sqlite3_stmt *meta_get;
     char *blob; /* writer's: argv and env of one job */
     size_t blob_cap;
+    char *aud; /* writer's: the text of the audit group being built, kept across commits */
+    size_t aud_cap;
     /* full-scan steps (cl_store_sqlite_fullscan_steps): of the reader's statements; of the
      * writer's, counted after each commit on the committing thread */
     uint64_t fullscans, wr_fullscans;
@@ -50,6 +53,12 @@ typedef struct sq_commit {
     cl_error_t *err;
     bool pruned, prune_more;
     uint64_t pruned_jobs, pruned_usage, pruned_audit;
+    /* the audit group being built (sqlite_audit.c): its who (the batch's string), records,
+     * earliest and latest time, and length of its text in s->aud */
+    const char *aud_who;
+    uint32_t aud_n;
+    double aud_first, aud_last;
+    size_t aud_len;
 } sq_commit_t;
 
 /* The meta key under which a prune keeps the highest job id it may have deleted. */
@@ -93,7 +102,6 @@ extern const char sq_acct_schema[];
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err); /* the writer's statements */
 int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len);
 int sq_put_usage(void *arg, const cl_store_usage_t *u);
-int sq_put_audit(void *arg, const cl_store_audit_t *a);
 int sq_prune(void *arg, const cl_store_prune_t *p);
 int sq_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
                  cl_error_t *err);
@@ -101,6 +109,17 @@ int sq_history(cl_store_t *bs, const cl_store_history_q_t *q, cl_store_usage_f *
                cl_error_t *err);
 int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *q, cl_store_sum_f *f, void *arg,
              cl_error_t *err);
+
+/* sqlite_audit.c */
+/* The audit statements, then the move of an older journal's audit_log into audit_groups. */
+int sq_audit_prepare(sq_store_t *s, cl_error_t *err);
+/* Append a record to the group being built, flushing the group first when who changes. */
+int sq_put_audit(void *arg, const cl_store_audit_t *a);
+/* Write the group being built (none: nothing); before a prune and the COMMIT. */
+int sq_audit_flush(sq_commit_t *c);
+/* Delete whole groups whose newest record is before before, oldest first, at most
+ * CL_STORE_PRUNE_MAX groups; c->pruned_audit = the records they held. */
+int sq_prune_audit(sq_commit_t *c, double before);
 int sq_audit(cl_store_t *bs, const cl_store_audit_q_t *q, cl_store_audit_f *f, void *arg,
              cl_error_t *err);
 

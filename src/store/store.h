@@ -127,8 +127,10 @@ void cl_store_batch_audit(cl_store_batch_t *b, const cl_store_audit_t *a);
 /* Retention, done by the commit after everything else in the batch: delete finished jobs that
  * ended before jobs_before, usage records that ended before history_before and audit records
  * from before audit_before (0: keep that kind), at most CL_STORE_PRUNE_MAX of each kind per
- * commit (oldest first for usage and audit). Rollups always stay. Several calls in one batch
- * keep the largest cut of each kind. cl_store_job_id_max() still counts pruned jobs. */
+ * commit (oldest first for usage and audit). Audit records go by groups (a commit's run of
+ * records by one who), a group when its newest record is before the cut, and the limit counts
+ * groups (pruned_audit: records). Rollups always stay. Several calls in one batch keep the
+ * largest cut of each kind. cl_store_job_id_max() still counts pruned jobs. */
 void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double history_before,
                           double audit_before);
 size_t cl_store_batch_size(const cl_store_batch_t *b); /* records after replacement (a prune
@@ -188,7 +190,8 @@ typedef struct cl_store_sum {
 } cl_store_sum_t;
 
 /* Audit: records with time in [since, until) (0: no bound), of one who (NULL or "": anyone),
- * newest first, at most limit (0: all). */
+ * newest first (by groups, as the prune: groups by their newest record, each group's records
+ * newest first), at most limit records (0: all). */
 typedef struct cl_store_audit_q {
     double since, until;
     const char *who;

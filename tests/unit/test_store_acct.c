@@ -614,7 +614,8 @@ static uint64_t id_max(cl_store_t *s)
 
 /* A prune deletes finished jobs that ended before its cut (not pending or running ones,
  * whatever their end_time), usage records that ended before and audit records from before
- * theirs; the rollups stay; a cut of 0 keeps that kind; the highest job id is kept. */
+ * theirs (a commit's run of records by one who as a whole, when its newest is); the rollups
+ * stay; a cut of 0 keeps that kind; the highest job id is kept. */
 static void test_prune(void **st)
 {
     cl_store_t *s = store_open();
@@ -635,6 +636,14 @@ static void test_prune(void **st)
     }
     cl_store_batch_audit(b, &(cl_store_audit_t){10, "a", "x", "", "", true});
     cl_store_batch_audit(b, &(cl_store_audit_t){20, "a", "y", "", "", true});
+    commit_ok(s, b);
+    /* the prune takes whole groups (one commit's run of records by one who): these two stay
+     * with their newest, which is past the cut */
+    cl_store_batch_clear(b);
+    cl_store_batch_audit(b, &(cl_store_audit_t){60, "b", "v", "", "", true});
+    cl_store_batch_audit(b, &(cl_store_audit_t){150, "b", "w", "", "", true});
+    commit_ok(s, b);
+    cl_store_batch_clear(b);
     cl_store_batch_audit(b, &(cl_store_audit_t){3000, "a", "z", "", "", true});
     commit_ok(s, b);
     assert_int_equal(id_max(s), 9);
@@ -663,7 +672,8 @@ static void test_prune(void **st)
     history(s, &(cl_store_history_q_t){0}, &h);
     assert_string_equal(hist_ids(&h), "41 31");
     audits_t x;
-    assert_string_equal(audit_q(s, 0, 0, NULL, 0, &x), "z@3000:a:::ok");
+    assert_string_equal(audit_q(s, 0, 0, NULL, 0, &x),
+                        "z@3000:a:::ok w@150:b:::ok v@60:b:::ok");
     usage_by(s, CL_STORE_BY_TENANT, 0, 0, NULL, NULL, &after);
     assert_string_equal(after.text, before.text); /* from the rollups */
     /* only usage records, all of them: the rollups still answer */
@@ -679,15 +689,17 @@ static void test_prune(void **st)
     cl_store_close(s);
 }
 
-/* A prune stops at CL_STORE_PRUNE_MAX rows of a kind per commit, oldest first, and says there
- * is more; the next commit that prunes goes on. */
+/* A prune stops at CL_STORE_PRUNE_MAX rows of a kind per commit (audit: groups, here of one
+ * record each, as who alternates), oldest first, and says there is more; the next commit that
+ * prunes goes on. */
 static void test_prune_bounded(void **st)
 {
     enum { N = CL_STORE_PRUNE_MAX + 5 };
     cl_store_t *s = store_open();
     cl_store_batch_t *b = cl_store_batch_new();
     for (int i = 0; i < N; i++)
-        cl_store_batch_audit(b, &(cl_store_audit_t){N - i, "a", "op", "", "", true});
+        cl_store_batch_audit(b,
+                             &(cl_store_audit_t){N - i, i % 2 ? "b" : "a", "op", "", "", true});
     commit_ok(s, b);
     cl_store_batch_clear(b);
     cl_store_batch_prune(b, 0, 0, 1e12);
@@ -696,7 +708,7 @@ static void test_prune_bounded(void **st)
     assert_true(s->prune_more);
     audits_t x, want = {0};
     for (int t = N; t > CL_STORE_PRUNE_MAX; t--) /* the newest stay */
-        on_audit(&(cl_store_audit_t){t, "a", "op", "", "", true}, &want);
+        on_audit(&(cl_store_audit_t){t, (N - t) % 2 ? "b" : "a", "op", "", "", true}, &want);
     assert_string_equal(audit_q(s, 0, 0, NULL, 0, &x), want.text);
     assert_int_equal(x.n, 5);
     commit_ok(s, b);

@@ -1,7 +1,7 @@
 /* test_store_parts.c - what is not the conformance suite (test_store.c, test_store_acct.c):
  * store URLs, groupings by name, the fault store's controls, and what only the SQLite backend
- * promises (a SIGKILL after commit keeps everything, the migrations of old journals, reads
- * through indexes, WAL, errors on open). */
+ * promises (a SIGKILL after commit keeps everything, the migrations of old journals, the audit
+ * log's rows, reads through indexes, WAL, errors on open). */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -397,6 +397,153 @@ static void test_issue11_journal_moves_finished_jobs(void **st)
     old_journal_gains_issue11(true);
 }
 
+/* One value of SQL on the journal in this test's directory, through a connection of its own. */
+static int64_t sql_int(const char *sql)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/colossus.db", dir);
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+typedef struct audit_text {
+    char text[512];
+    int n;
+} audit_text_t;
+
+static int on_audit_text(const cl_store_audit_t *a, void *arg)
+{
+    audit_text_t *x = arg;
+    size_t at = strlen(x->text);
+    snprintf(x->text + at, sizeof x->text - at, "%s%s@%g:%s:%s:%s:%d", x->n++ ? " | " : "",
+             a->who, a->time, a->op, a->target, a->detail, a->ok);
+    return 0;
+}
+
+/* The audit log of a journal made before the groups (audit_log, a row per record, its two
+ * indexes: the schema verbatim) moves into audit_groups on open, beside what the groups
+ * already hold, and goes; the records read back the same, and the next open changes nothing. */
+static void test_old_audit_log_moves(void **st)
+{
+    cl_error_t err = {{0}};
+    cl_store_t *s = cl_store_open_sqlite(dir, true, &err);
+    cl_store_batch_t *b = cl_store_batch_new();
+    cl_store_batch_audit(b, &(cl_store_audit_t){500, "new", "drain", "gpu-1", "fan", true});
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+    cl_store_close(s);
+    const char *path = old_journal(
+        "CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time REAL NOT NULL,"
+        " who TEXT NOT NULL, op TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,"
+        " ok INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS audit_time ON audit_log(time);"
+        "CREATE INDEX IF NOT EXISTS audit_who_time ON audit_log(who, time);"
+        "INSERT INTO audit_log(time,who,op,target,detail,ok) VALUES"
+        " (100.25, 'alice', 'submit', 'job 1', '', 1),"
+        " (200, 'bob', 'cancel', 'job 1', 'not' || char(9) || 'yours\\', 0),"
+        " (200, 'alice', 'token create', 't-9', 'é' || char(10), 1);");
+    assert_true(has_index(path, "audit_time"));
+    const char *want = "new@500:drain:gpu-1:fan:1 | alice@200:token create:t-9:é\n:1 | "
+                       "bob@200:cancel:job 1:not\tyours\\:0 | alice@100.25:submit:job 1::1";
+    for (int pass = 0; pass < 2; pass++) {
+        s = cl_store_open_sqlite(dir, true, &err);
+        if (!s) fail_msg("%s", err.msg);
+        audit_text_t x = {0};
+        assert_int_equal(
+            cl_store_audit_query(s, &(cl_store_audit_q_t){0}, on_audit_text, &x, &err), 0);
+        assert_string_equal(x.text, want);
+        x = (audit_text_t){0};
+        assert_int_equal(cl_store_audit_query(s, &(cl_store_audit_q_t){.who = "alice"},
+                                              on_audit_text, &x, &err),
+                         0);
+        assert_int_equal(x.n, 2);
+        cl_store_close(s);
+        assert_false(has_index(path, "audit_time"));
+        assert_false(has_index(path, "audit_who_time"));
+        assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master WHERE name='audit_log'"),
+                         0);
+        assert_int_equal(sql_int("SELECT count(*) FROM audit_groups"), 4);
+    }
+}
+
+/* A group of one run of records by one who is one row; one longer than a group's text
+ * limit (64 KiB) is several. */
+static void test_audit_groups_rows(void **st)
+{
+    cl_store_t *s = open_url("sqlite:%s");
+    cl_store_batch_t *b = cl_store_batch_new();
+    char detail[1001];
+    memset(detail, 'd', 1000);
+    detail[1000] = 0;
+    for (int i = 0; i < 300; i++)
+        cl_store_batch_audit(b, &(cl_store_audit_t){i, "one", "submit", "", "", true});
+    cl_store_batch_audit(b, &(cl_store_audit_t){300, "two", "submit", "", "", true});
+    for (int i = 0; i < 200; i++)
+        cl_store_batch_audit(b, &(cl_store_audit_t){400 + i, "one", "x", "", detail, true});
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+    cl_store_close(s);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit_groups WHERE last_time < 400"), 2);
+    assert_int_equal(sql_int("SELECT n FROM audit_groups WHERE last_time = 299"), 300);
+    int64_t big = sql_int("SELECT count(*) FROM audit_groups WHERE first_time >= 400");
+    assert_true(big >= 3 && big <= 4); /* 200 KB of text in groups of about 64 KiB */
+    assert_int_equal(sql_int("SELECT sum(n) FROM audit_groups"), 501);
+}
+
+/* A group whose records text is not what the store writes makes the query fail, naming the
+ * group (its seq), without reading past the text. */
+static void test_audit_group_malformed(void **st)
+{
+    static const char *bad[] = {
+        "'1\t1\tsubmit\tjob\t'",                  /* no newline at the end */
+        "'1\t1\tsubmit\tjob\n'",                  /* 4 fields */
+        "'1\t1\tsubmit\tjob\t\t\n'",              /* 6 fields */
+        "'x\t1\tsubmit\tjob\t\n'",                /* time */
+        "'1e\t1\tsubmit\tjob\t\n'",               /* time */
+        "'nan\t1\tsubmit\tjob\t\n'",              /* time */
+        "'1\t2\tsubmit\tjob\t\n'",                /* ok */
+        "'1\t1\tsub\\mit\tjob\t\n'",              /* escape */
+        "'1\t1\tsubmit\tjob\t\\\n'",              /* a lone backslash at the end */
+        "'1\t1\tsubmit\tjob\t\n1\t1\tx\ty\tz\n'", /* 2 lines, n = 1 */
+        "''",
+        "5",
+        "CAST(X'31093109730974090A00' AS TEXT)", /* a NUL after the line */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cl_store_t *s = open_url("sqlite:%s");
+        cl_store_batch_t *b = cl_store_batch_new();
+        cl_store_batch_audit(b, &(cl_store_audit_t){1, "a", "submit", "job", "", true});
+        cl_error_t err = {{0}};
+        assert_int_equal(cl_store_commit(s, b, &err), 0);
+        cl_store_batch_free(b);
+        int64_t seq = sql_int("SELECT max(seq) FROM audit_groups");
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "UPDATE audit_groups SET records=%s WHERE seq=%" PRId64 "; SELECT changes()",
+                 bad[i], seq);
+        old_journal(sql);
+        audit_text_t x = {0};
+        assert_int_equal(
+            cl_store_audit_query(s, &(cl_store_audit_q_t){0}, on_audit_text, &x, &err), -1);
+        char want[64];
+        snprintf(want, sizeof want, "group %" PRId64 " is malformed", seq);
+        if (!strstr(err.msg, want)) fail_msg("%s: %s", bad[i], err.msg);
+        x = (audit_text_t){0}; /* a bound that leaves the groups out reads */
+        assert_int_equal(cl_store_audit_query(s, &(cl_store_audit_q_t){.since = 1000},
+                                              on_audit_text, &x, &err),
+                         0);
+        cl_store_close(s);
+    }
+}
+
 /* What a statement stepped through in full scans, on a journal of many finished jobs, usage
  * and audit records: a start's load, history and audit with their common filters, none (or
  * the rows they gave, read in index order); a usage query, only rollup rows (a few, against
@@ -572,6 +719,9 @@ int main(void)
         CASE(test_old_journal_gains_running_time),
         CASE(test_old_journal_gains_issue11),
         CASE(test_issue11_journal_moves_finished_jobs),
+        CASE(test_old_audit_log_moves),
+        CASE(test_audit_groups_rows),
+        CASE(test_audit_group_malformed),
         CASE(test_reads_use_indexes),
         cmocka_unit_test(test_by_parse),
         CASE(test_open_error),

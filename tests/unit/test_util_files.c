@@ -21,7 +21,8 @@ static char root[256];
 static int setup(void **st)
 {
     (void)st;
-    snprintf(root, sizeof root, "%s/cl-mkdir-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(root, sizeof root, "%s/cl-mkdir-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(root) ? 0 : -1;
 }
 
