@@ -503,16 +503,18 @@ static void test_audit_groups_rows(void **st)
 static void test_audit_group_malformed(void **st)
 {
     static const char *bad[] = {
-        "'1\t1\tsubmit\tjob\t'",                  /* no newline at the end */
-        "'1\t1\tsubmit\tjob\n'",                  /* 4 fields */
-        "'1\t1\tsubmit\tjob\t\t\n'",              /* 6 fields */
-        "'x\t1\tsubmit\tjob\t\n'",                /* time */
-        "'1e\t1\tsubmit\tjob\t\n'",               /* time */
-        "'nan\t1\tsubmit\tjob\t\n'",              /* time */
-        "'1\t2\tsubmit\tjob\t\n'",                /* ok */
-        "'1\t1\tsub\\mit\tjob\t\n'",              /* escape */
-        "'1\t1\tsubmit\tjob\t\\\n'",              /* a lone backslash at the end */
-        "'1\t1\tsubmit\tjob\t\n1\t1\tx\ty\tz\n'", /* 2 lines, n = 1 */
+        "'1\t1\tsubmit\tjob\t'",                      /* no newline at the end */
+        "'1\t1\tsubmit\tjob\n'",                      /* 4 fields */
+        "'1\t1\tsubmit\tjob\t\t\n'",                  /* 6 fields */
+        "'x\t1\tsubmit\tjob\t\n'",                    /* time */
+        "'1e\t1\tsubmit\tjob\t\n'",                   /* time */
+        "'nan\t1\tsubmit\tjob\t\n'",                  /* time */
+        "'1.5\t1\tsubmit\tjob\t\n'",                  /* time: microseconds are whole */
+        "'99999999999999999999\t1\tsubmit\tjob\t\n'", /* time: past 64 bits */
+        "'1\t2\tsubmit\tjob\t\n'",                    /* ok */
+        "'1\t1\tsub\\mit\tjob\t\n'",                  /* escape */
+        "'1\t1\tsubmit\tjob\t\\\n'",                  /* a lone backslash at the end */
+        "'1\t1\tsubmit\tjob\t\n1\t1\tx\ty\tz\n'",     /* 2 lines, n = 1 */
         "''",
         "5",
         "CAST(X'31093109730974090A00' AS TEXT)", /* a NUL after the line */
