@@ -82,7 +82,7 @@ static bool on_loop(const struct ctl_server *srv, const cl_store_batch_t *b)
         break;
     }
     return srv->commit_us_avg < CTL_AUTO_INLINE_US &&
-           cl_store_batch_size(b) <= CTL_AUTO_INLINE_RECORDS;
+           cl_store_batch_weight(b) <= CTL_AUTO_INLINE_RECORDS;
 }
 
 static int hook_commit(void *arg, cl_store_batch_t *b, uint64_t seq)

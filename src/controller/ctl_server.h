@@ -22,7 +22,8 @@ typedef struct ctl_listen {
  * microseconds on this project's VMs): most of a fast commit (SQLite on a local disk, about
  * 0.25 ms), and a loss for a client that waits for its answer. AUTO commits a batch on the
  * loop while the store's commits average under CTL_AUTO_INLINE_US and the batch holds at
- * most CTL_AUTO_INLINE_RECORDS records (the loop is held up no longer than that), and hands
+ * most CTL_AUTO_INLINE_RECORDS records, audit records not counted (cl_store_batch_weight: the
+ * loop is held up no longer than that), and hands
  * big batches (a registration storm) and a slow store (a loaded disk, a network store) to the
  * worker. Measured in docs/benchmarks.md ("Acknowledged submissions"): AUTO is as fast as
  * the better of the two in every case there. */

@@ -397,6 +397,11 @@ size_t cl_store_batch_size(const cl_store_batch_t *b)
     return n;
 }
 
+size_t cl_store_batch_weight(const cl_store_batch_t *b)
+{
+    return cl_store_batch_size(b) - b->audit.n;
+}
+
 size_t cl_store_batch_puts(const cl_store_batch_t *b)
 {
     return b->puts;

@@ -136,8 +136,12 @@ void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double histor
 size_t cl_store_batch_size(const cl_store_batch_t *b); /* records after replacement (a prune
                                                         * is one) */
 size_t cl_store_batch_puts(const cl_store_batch_t *b); /* puts before replacement */
-void cl_store_batch_clear(cl_store_batch_t *b);        /* empty it for reuse */
-void cl_store_batch_free(cl_store_batch_t *b);         /* accepts NULL */
+/* What bounds the time of its commit: its records but the audit records (each one a line of
+ * text added to its group's row, a fraction of another record's write: docs/benchmarks.md,
+ * "Issue 11's regression, mended"; one rides with each operation's own records). */
+size_t cl_store_batch_weight(const cl_store_batch_t *b);
+void cl_store_batch_clear(cl_store_batch_t *b); /* empty it for reuse */
+void cl_store_batch_free(cl_store_batch_t *b);  /* accepts NULL */
 /* For backends: visit the records of a batch (jobs in put order, then nodes, meta and
  * objects, usage records, audit records, each in put order, then the prune if one was asked
  * for). An object's val is NULL for a delete. */

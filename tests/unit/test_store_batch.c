@@ -344,6 +344,7 @@ static void test_issue11_records(void **st)
     memset(name, 'z', sizeof name - 1);
     memset(who, 'z', sizeof who - 1);
     assert_int_equal(cl_store_batch_size(b), 1 + 3 + 2 + 2 + 1);
+    assert_int_equal(cl_store_batch_weight(b), 1 + 3 + 2 + 1); /* not the 2 audit records */
     assert_int_equal(cl_store_batch_puts(b), 11);
     seen11_t s = {0};
     assert_int_equal(cl_store_batch_visit(b, &all11, &s), 0);
