@@ -172,6 +172,9 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_double(st, i++, j->energy_j);
     sqlite3_bind_double(st, i++, j->flops);
     if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
+    if (done && j->id > s->done_id_max) s->done_id_max = j->id;
+    /* A live job above every finished one's id (a submission) is in no other table. */
+    if (!done && j->id > s->done_id_max) return 0;
     sqlite3_bind_int64(del, 1, (sqlite3_int64)j->id);
     return sq_put_step(c, del, "job %" PRIu64 " (out of the other table)", j->id);
 }
@@ -622,6 +625,14 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
     if (add_job_columns(s->wr, "jobs_done", &missing) < 0)
         return cl_err(err, "store: %.100s: cannot add jobs_done.%s: %.80s", path, missing,
                       sqlite3_errmsg(s->wr));
+    if (sqlite3_prepare_v2(s->wr, "SELECT MAX(id) FROM jobs_done", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return cl_err(err, "store: %.100s: %.80s", path, sqlite3_errmsg(s->wr));
+    }
+    s->done_id_max = (uint64_t)sqlite3_column_int64(st, 0); /* NULL (none): 0 */
+    sqlite3_finalize(st);
     if (sqlite3_exec(s->wr, sq_acct_schema, NULL, NULL, NULL) != SQLITE_OK)
         return cl_err(err, "store: %.100s: cannot add the accounting tables: %.80s", path,
                       sqlite3_errmsg(s->wr));

@@ -39,6 +39,9 @@ typedef struct sq_store {
     /* reader's */
     sqlite3_stmt *meta_get;
     char *blob; /* writer's: argv and env of one job */
+    /* writer's: no job above this id has been put finished (raised by a commit that then
+     * failed, it only makes a later live put delete what is not there) */
+    uint64_t done_id_max;
     size_t blob_cap;
     char *aud; /* writer's: the text of the audit group being built, kept across commits */
     size_t aud_cap;

@@ -546,6 +546,59 @@ static void test_audit_group_malformed(void **st)
     }
 }
 
+/* The ids a load gives, as text ("1 2"), each with its state's first letter. */
+static int on_id_state(const cl_store_job_t *j, void *arg)
+{
+    char *t = arg;
+    size_t n = strlen(t);
+    snprintf(t + n, 256 - n, "%s%" PRIu64 "%c", n ? " " : "", j->id,
+             cl_job_state_name(j->state)[0]);
+    return 0;
+}
+
+static const char *loaded(cl_store_t *s, char t[256])
+{
+    cl_error_t err = {{0}};
+    t[0] = 0;
+    assert_int_equal(cl_store_load(s, 0, on_id_state, NULL, t, &err), 0);
+    return t;
+}
+
+static void commit_states(cl_store_t *s, const uint64_t *ids, const int *states, int n)
+{
+    cl_store_batch_t *b = cl_store_batch_new();
+    for (int i = 0; i < n; i++)
+        put_job(b, ids[i], states[i]);
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+}
+
+/* A job's row is in the table of its state, only there: it moves to jobs_done when it
+ * finishes and back when it is put live again (also after a reopen, which must learn the
+ * highest finished id from the journal), and a load gives each job once, in id order. */
+static void test_jobs_move_between_tables(void **st)
+{
+    cl_store_t *s = open_url("sqlite:%s");
+    char t[256];
+    commit_states(s, (uint64_t[]){1, 2, 3}, (int[]){CL_JOB_PENDING, CL_JOB_PENDING, 0}, 3);
+    commit_states(s, (uint64_t[]){2}, (int[]){CL_JOB_SUCCEEDED}, 1);
+    assert_string_equal(loaded(s, t), "1p 2s 3p");
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 2);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 1);
+    commit_states(s, (uint64_t[]){2, 4}, (int[]){CL_JOB_PENDING, CL_JOB_PENDING}, 2);
+    assert_string_equal(loaded(s, t), "1p 2p 3p 4p");
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 0);
+    commit_states(s, (uint64_t[]){3}, (int[]){CL_JOB_FAILED}, 1);
+    cl_store_close(s);
+    s = open_url("sqlite:%s");
+    commit_states(s, (uint64_t[]){3, 5}, (int[]){CL_JOB_RUNNING, CL_JOB_CANCELLED}, 2);
+    assert_string_equal(loaded(s, t), "1p 2p 3r 4p 5c");
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 4);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done WHERE id=5"), 1);
+    cl_store_close(s);
+}
+
 /* What a statement stepped through in full scans, on a journal of many finished jobs, usage
  * and audit records: a start's load, history and audit with their common filters, none (or
  * the rows they gave, read in index order); a usage query, only rollup rows (a few, against
@@ -724,6 +777,7 @@ int main(void)
         CASE(test_old_audit_log_moves),
         CASE(test_audit_groups_rows),
         CASE(test_audit_group_malformed),
+        CASE(test_jobs_move_between_tables),
         CASE(test_reads_use_indexes),
         cmocka_unit_test(test_by_parse),
         CASE(test_open_error),
