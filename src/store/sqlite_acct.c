@@ -14,24 +14,30 @@
 #include "util/util.h"
 
 /* Column names avoid PostgreSQL's reserved words (user). The indexes are what the queries and
- * the prune need: history by end time alone or with a tenant, a user or an ended state, newest
- * first (the rowid seq orders ties, as it is the last column of every index); usage by day
- * range alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of
+ * the prune need, and no more (each is a page written by every commit that ends a run):
+ * history by end time alone or with a tenant or a user, newest first (the key (job,
+ * incarnation) orders ties: it ends every index entry); with an ended state alone, the scan
+ * of end times filters (a state is a tenth of the runs or fewer, found in a few thousand
+ * rows; docs/benchmarks.md). usage_records is keyed by (job, incarnation) itself, WITHOUT
+ * ROWID, so that a record is one B-tree insert where a rowid and a unique index were two (a
+ * journal of the first form keeps its rowid table, which the same statements read); usage by
+ * day range alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of
  * one commit's records by the same who, first_time and last_time the earliest and latest of
  * its records, n of them in records' text) by their newest record alone or with who. */
 const char sq_acct_schema[] =
     "CREATE TABLE IF NOT EXISTS service_objects(kind TEXT NOT NULL, k TEXT NOT NULL,"
     " v BLOB NOT NULL, PRIMARY KEY(kind, k));"
-    "CREATE TABLE IF NOT EXISTS usage_records(seq INTEGER PRIMARY KEY, job INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS usage_records(job INTEGER NOT NULL,"
     " incarnation INTEGER NOT NULL, name TEXT NOT NULL, tenant TEXT NOT NULL,"
     " user_name TEXT NOT NULL, nodes TEXT NOT NULL, ended TEXT NOT NULL, reason TEXT NOT NULL,"
     " gpus INTEGER NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,"
     " gpu_s REAL NOT NULL, energy_j REAL NOT NULL, flops REAL NOT NULL,"
-    " exit_code INTEGER NOT NULL, has_exit INTEGER NOT NULL, UNIQUE(job, incarnation));"
+    " exit_code INTEGER NOT NULL, has_exit INTEGER NOT NULL, PRIMARY KEY(job, incarnation))"
+    " WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS usage_end ON usage_records(end_time);"
     "CREATE INDEX IF NOT EXISTS usage_tenant_end ON usage_records(tenant, end_time);"
     "CREATE INDEX IF NOT EXISTS usage_user_end ON usage_records(user_name, end_time);"
-    "CREATE INDEX IF NOT EXISTS usage_ended_end ON usage_records(ended, end_time);"
+    "DROP INDEX IF EXISTS usage_ended_end;" /* the first form's */
     "CREATE TABLE IF NOT EXISTS usage_rollups(day TEXT NOT NULL, tenant TEXT NOT NULL,"
     " user_name TEXT NOT NULL, gpu_s REAL NOT NULL, energy_j REAL NOT NULL,"
     " flops REAL NOT NULL, runs INTEGER NOT NULL, PRIMARY KEY(day, tenant, user_name));"
@@ -63,8 +69,8 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE end_time < ?1"
          " ORDER BY end_time LIMIT ?2)"},
         {offsetof(sq_store_t, prune_usage),
-         "DELETE FROM usage_records WHERE seq IN (SELECT seq FROM usage_records"
-         " WHERE end_time < ?1 ORDER BY end_time LIMIT ?2)"},
+         "DELETE FROM usage_records WHERE (job, incarnation) IN (SELECT job, incarnation"
+         " FROM usage_records WHERE end_time < ?1 ORDER BY end_time LIMIT ?2)"},
         /* the highest id that the prune after it may delete (SQLite's two-argument max is
          * PostgreSQL's GREATEST). MAX(id) alone in a scalar subquery is one descent of the
          * rowid B-tree; next to another column in one SELECT it was a scan of a whole index
@@ -313,7 +319,7 @@ int sq_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f 
     qb_text(&q, "tenant=?", hq->tenant);
     qb_text(&q, "user_name=?", hq->user);
     qb_text(&q, "ended=?", hq->ended);
-    qb_add(&q, " ORDER BY end_time DESC, seq DESC");
+    qb_add(&q, " ORDER BY end_time DESC, job DESC, incarnation DESC");
     qb_limit(&q, hq->limit);
     struct emit_ctx e = {.f.usage = f, .arg = arg};
     return qb_run(s, &q, emit_usage, &e, "history", err);
