@@ -317,6 +317,13 @@ void cl_decisions_free(cl_decisions_t *d);
  * pending reason. Appends decisions to out; returns the number appended. */
 size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out);
 
+/* Whether a pass now could start a job that the last pass left pending, were only jobs
+ * added since: a node has a free GPU, a job runs that a pass may preempt, or a cohort's
+ * lender may reclaim. When none holds, a submission changes nothing a pass would do but its
+ * own pending reason (CL_PEND_NEW until a pass), and the driver may leave the pass (a walk
+ * of every pending job) for the next event. Conservative: true where unsure. */
+int cl_sched_may_start(const cl_cluster_t *c);
+
 /* Why a job is pending, as of the last pass: set for every job the pass visits, O(1)
  * each; a job the pass did not reach (it stopped early) has CL_PEND_PRIORITY. */
 typedef enum cl_pend {

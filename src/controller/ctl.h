@@ -190,6 +190,8 @@ struct ctl {
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
     uint64_t next_logreq;
     bool sched_needed;
+    bool sched_new;          /* jobs submitted since the last pass (ctl_turn_end) */
+    uint64_t sched_last_ms;  /* when the last pass ran (monotonic) */
     bool recovering;         /* start-up window: waiting for agents before reconciling */
     uint64_t recover_unseen; /* nodes of recovering jobs not yet heard from (0: end early) */
     double recover_until;

@@ -18,8 +18,9 @@ void ctl__batch_flush(ctl_t *c);
 void ctl__batch_retry(ctl_t *c);
 uint64_t ctl__batch_next_ms(const ctl_t *c);
 
-#define TICK_MS 100    /* time limits, pending failures, purge of finished jobs, recovery */
-#define HEALTH_MS 1000 /* health check timeouts */
+#define TICK_MS 100 /* time limits, pending failures, purge of finished jobs, recovery */
+#define SCHED_LABEL_MS 1000 /* submissions wait at most this for a pass (ctl_turn_end) */
+#define HEALTH_MS 1000      /* health check timeouts */
 
 static double real_wall(void *arg)
 {
@@ -187,6 +188,7 @@ void ctl_timers(ctl_t *c)
         ctl_jobs_tick(c);
         ctl_tenants_tick(c);
         ctl_usage_tick(c);
+        if (c->sched_new && now - c->sched_last_ms >= SCHED_LABEL_MS) c->sched_needed = true;
     }
     if (now >= c->next_health_ms) {
         c->next_health_ms = now + HEALTH_MS;
@@ -212,9 +214,18 @@ bool ctl_has_suspects(const ctl_t *c)
 void ctl_turn_end(ctl_t *c, bool after_io)
 {
     if (after_io) ctl_nodes_judge(c); /* after this turn's reads: see ctl_t.suspects */
+    /* A pass walks every pending job. Submissions alone call for one only when it could
+     * start something (cl_sched_may_start): into a full cluster, a burst of them would
+     * otherwise walk the whole queue at every turn (48,000 pending jobs, a pass every
+     * couple of milliseconds: most of the loop's time, docs/benchmarks.md). Their pending
+     * reason ("waiting for the scheduler's next pass") is made good by the next pass, an
+     * event's or the tick's within SCHED_LABEL_MS. */
+    if (c->sched_new && !c->sched_needed && cl_sched_may_start(c->cluster))
+        c->sched_needed = true;
     if (c->sched_needed && !c->recovering) {
-        c->sched_needed = false;
+        c->sched_needed = c->sched_new = false;
         ctl_schedule(c);
+        c->sched_last_ms = ctl_mono_ms(c);
     }
     ctl__batch_flush(c);
 }

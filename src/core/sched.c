@@ -212,6 +212,14 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
     return out ? out->n - n0 : 0;
 }
 
+int cl_sched_may_start(const cl_cluster_t *c)
+{
+    if (c->tot[0] > 0 || c->nco > 0) return 1;
+    for (uint32_t l = 0; l < c->npl; l++)
+        if (c->pl[l].nrun_preempt > 0) return 1;
+    return 0;
+}
+
 void cl_reservation_get(const cl_cluster_t *c, cl_reservation_t *r)
 {
     r->job = c->resv_job;

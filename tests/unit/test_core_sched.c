@@ -106,6 +106,58 @@ static void fifo_blocks(void **st)
     cl_cluster_destroy(c);
 }
 
+/* Whether a pass could start anything were only jobs submitted (cl_sched_may_start): idle
+ * GPUs, a preemptible running job or a cohort say yes; a cluster full of jobs that cannot be
+ * preempted says no, and a submission does not change that. */
+static void may_start(void **st)
+{
+    cl_cluster_t *c = mk(2, 8, 1, 2, 1, 0, CL_POLICY_FAIRSHARE);
+    cl_decisions_t d = {0};
+    assert_true(cl_sched_may_start(c)); /* idle */
+    cl_jobid_t a = sub(c, 2, 8, 0, 0, 0);
+    cl_schedule(c, 0, &d);
+    assert_int_equal(state_of(c, a), CL_JOB_RUNNING);
+    assert_false(cl_sched_may_start(c)); /* every GPU taken */
+    cl_jobid_t b = sub(c, 1, 1, 5, 0, 1);
+    assert_false(cl_sched_may_start(c));
+    cl_schedule(c, 1, &d); /* and a pass indeed starts nothing */
+    assert_int_equal(state_of(c, b), CL_JOB_PENDING);
+    assert_int_equal(cl_job_finish(c, a, true, 2, NULL), 0);
+    assert_true(cl_sched_may_start(c)); /* GPUs free again */
+    cl_schedule(c, 2, &d);
+    assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
+    /* the rest of the GPUs to a preemptible job: a higher priority may take them */
+    cl_job_spec_t p = {.nodes = 2, .gpus_per_node = 7, .priority = 0, .preemptible = true};
+    cl_jobid_t v;
+    assert_int_equal(cl_job_submit(c, &p, 3, &v, NULL), 0);
+    cl_job_spec_t q = {.nodes = 1, .gpus_per_node = 1, .priority = 0};
+    cl_jobid_t w;
+    assert_int_equal(cl_job_submit(c, &q, 3, &w, NULL), 0);
+    cl_schedule(c, 3, &d);
+    assert_int_equal(state_of(c, v), CL_JOB_RUNNING);
+    assert_int_equal(state_of(c, w), CL_JOB_RUNNING);
+    assert_true(cl_sched_may_start(c)); /* full, but v may be preempted */
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+    /* full of jobs that cannot be preempted, with a cohort: a lender may reclaim */
+    c = mk(1, 8, 1, 1, 1, 0, CL_POLICY_FAIRSHARE);
+    a = sub(c, 1, 8, 0, 0, 0);
+    cl_schedule(c, 0, &d);
+    assert_false(cl_sched_may_start(c));
+    int t = cl_tenant_add(c, "lender", 1, NULL);
+    assert_true(t > 0);
+    cl_tenant_conf_t f;
+    cl_tenant_conf_default(&f);
+    f.quota_gpus = 4;
+    f.cohort = 1;
+    cl_error_t err;
+    if (cl_tenant_set(c, (uint32_t)t, &f, &err) < 0) fail_msg("set: %s", err.msg);
+    assert_true(cl_sched_may_start(c));
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
 static void preemption(void **st)
 {
     cl_cluster_t *c = mk(4, 8, 1, 4, 1, 0, CL_POLICY_FAIRSHARE);
@@ -200,8 +252,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(priority_first), cmocka_unit_test(fair_share),
         cmocka_unit_test(easy_backfill),  cmocka_unit_test(fifo_blocks),
-        cmocka_unit_test(preemption),     cmocka_unit_test(time_limits),
-        cmocka_unit_test(cancel_and_ids),
+        cmocka_unit_test(may_start),      cmocka_unit_test(preemption),
+        cmocka_unit_test(time_limits),    cmocka_unit_test(cancel_and_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

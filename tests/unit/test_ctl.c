@@ -44,6 +44,51 @@ static void test_reply_waits_for_commit(void **state)
     t_teardown(t);
 }
 
+/* show JOB: its pending reason, as the CLI prints it. */
+static const char *pending_of(t_ctl_t *t, uint64_t job)
+{
+    static char why[256];
+    t_sink_t *cli = t_sink(t, "show");
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+    r.show = job;
+    Colossus__Msg *m = t_response(cli, t_request(t, cli, &r));
+    assert_non_null(m);
+    assert_int_equal(m->response->n_jobs, 1);
+    snprintf(why, sizeof why, "%s", m->response->jobs[0]->pending_reason);
+    colossus__msg__free_unpacked(m, NULL);
+    t_close(t, cli);
+    return why;
+}
+
+/* Into a full cluster a submission does not cost a pass (a walk of the whole queue): it
+ * waits "for the scheduler's next pass" until an event's pass or the tick's, within a
+ * second; one that can start starts in its own turn, and a job's end starts the next. */
+static void test_submission_into_full_cluster(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(1, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *cli = t_sink(t, "cli");
+    t_submit(t, cli, 1, 8, 0);
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_LAUNCH), 1); /* started in its turn */
+    t_submit(t, cli, 1, 8, 0);
+    t_submit(t, cli, 1, 4, 0);
+    assert_non_null(strstr(pending_of(t, 2), "next pass"));
+    assert_non_null(strstr(pending_of(t, 3), "next pass"));
+    t_advance(t, 900);
+    assert_non_null(strstr(pending_of(t, 3), "next pass"));
+    t_advance(t, 250); /* past a second since the last pass: the tick's */
+    assert_null(strstr(pending_of(t, 2), "next pass"));
+    assert_null(strstr(pending_of(t, 3), "next pass"));
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_LAUNCH), 1);
+    t_started(t, a, 1, 1);
+    t_exited(t, a, 1, 1, 0, 0); /* job 1 ends: its pass starts job 2 */
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_LAUNCH), 2);
+    t_close(t, cli);
+    t_close(t, a);
+    t_teardown(t);
+}
+
 /* While a batch commits the next one grows; it is committed after, and its replies leave
  * after its own commit, in order. */
 static void test_group_commit_order(void **state)
@@ -844,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_bad_agent_message),
         cmocka_unit_test(test_log_answer_from_the_wrong_node),
         cmocka_unit_test(test_names_refused),
+        cmocka_unit_test(test_submission_into_full_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
