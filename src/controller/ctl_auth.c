@@ -346,15 +346,14 @@ int ctl_authenticate_bearer(ctl_t *c, const char *token, const char *peer, ctl_p
 {
     cl_cred_t cr;
     cl_error_t e;
-    if (cl_cred_parse(token, &cr, &e) < 0) {
-        ctl_log(c, "refused %.64s: bearer: %s", peer, e.msg);
-        return cl_err(why, "the bearer token is malformed: %s", e.msg);
-    }
     static const uint8_t unset[CL_SIGN_PK_BYTES];
     uint8_t pk[CL_SIGN_PK_BYTES], sk[64], transcript[32], sig[CL_SIG_BYTES];
     ctl_auth_req_t a = {.peer = peer};
     int rc = 0;
-    if (cr.kind == CL_CRED_NODE) {
+    memset(&cr, 0, sizeof cr);
+    if (cl_cred_parse(token, &cr, &e) < 0) {
+        rc = cl_err(why, "the bearer token is malformed: %s", e.msg);
+    } else if (cr.kind == CL_CRED_NODE) {
         rc = cl_err(why, "a node credential is only for agents: it makes no requests");
     } else if (cr.kind == CL_CRED_JWT) {
         a.kind = COLOSSUS__CREDENTIAL__KIND__JWT;

@@ -255,4 +255,11 @@ print("half-sent requests closed after %.1f s" % (time.monotonic() - t0))
 PY
 
 kill -0 "$CTL_PID" || fail "the controller died"
+log "the controller stops cleanly (under ASan: no leak, no error)"
+kill "$CTL_PID"
+rc=0
+wait "$CTL_PID" || rc=$?
+CTL_PID=
+[ $rc = 0 ] || fail "the controller exited $rc"
+! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
 log "PASS"
