@@ -1,7 +1,8 @@
 /* up.c - `colossus up` / `colossus down`: a local cluster on 127.0.0.1 (a controller and N
  * agents with fake GPUs, detached), its key, address, pids, logs and state under one
  * directory ($COLOSSUS_DIR, else ~/.colossus); the local user made an admin with a token
- * there (DIR/token), and the agents given a node credential (DIR/node-token). */
+ * there (DIR/token), and the agents given a node credential (DIR/node-token); the REST API's
+ * base URL in DIR/http-address. */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -200,15 +201,29 @@ static int ensure_key(const char *key)
     return 0;
 }
 
-/* Start the controller (its pid goes to pf) and wait for the address it listens on. */
-static int start_controller(const char *dir, const char *key, uint32_t nodes, uint32_t gpn,
-                            FILE *pf, char *addr, size_t len)
+/* The first line of path into line (len bytes), "" when there is none (yet). */
+static void first_line(const char *path, char *line, size_t len)
 {
-    char state[2200], addrfile[2200], logpath[2200], gpns[24], nodess[24];
+    FILE *a = fopen(path, "r");
+    line[0] = 0;
+    if (!a) return;
+    if (!fgets(line, (int)len, a)) line[0] = 0;
+    fclose(a);
+    line[strcspn(line, "\n")] = 0;
+}
+
+/* Start the controller (its pid goes to pf) and wait for the address it listens on and the
+ * base URL of its REST API (DIR/address, DIR/http-address). */
+static int start_controller(const char *dir, const char *key, uint32_t nodes, uint32_t gpn,
+                            FILE *pf, char *addr, size_t len, char *url, size_t urlen)
+{
+    char state[2200], addrfile[2200], httpfile[2200], logpath[2200], gpns[24], nodess[24];
     snprintf(state, sizeof state, "%s/state", dir);
     snprintf(addrfile, sizeof addrfile, "%s/address", dir);
+    snprintf(httpfile, sizeof httpfile, "%s/http-address", dir);
     snprintf(logpath, sizeof logpath, "%s/logs/controller.log", dir);
     unlink(addrfile);
+    unlink(httpfile);
     snprintf(gpns, sizeof gpns, "%u", gpn);
     /* Exactly the nodes asked for: a topology of spare slots (it was 8 at least) made the
      * controller accept a gang wider than the cluster, pending forever. */
@@ -223,6 +238,10 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
                     (char *)key,
                     "--address-file",
                     addrfile,
+                    "--http",
+                    "127.0.0.1:0",
+                    "--http-address-file",
+                    httpfile,
                     "--nodes",
                     nodess,
                     "--gpus-per-node",
@@ -239,20 +258,16 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
     }
     fprintf(pf, "controller controller %d\n", (int)pid);
     fflush(pf);
-    addr[0] = 0;
-    for (int i = 0; i < 100 && !addr[0]; i++) {
-        FILE *a = fopen(addrfile, "r");
-        if (a) {
-            if (!fgets(addr, (int)len, a)) addr[0] = 0;
-            fclose(a);
-            addr[strcspn(addr, "\n")] = 0;
-        }
-        if (!addr[0]) {
+    addr[0] = url[0] = 0;
+    for (int i = 0; i < 100 && !(addr[0] && url[0]); i++) {
+        first_line(addrfile, addr, len);
+        first_line(httpfile, url, urlen);
+        if (!(addr[0] && url[0])) {
             if (!alive(pid)) break;
             msleep(100);
         }
     }
-    if (!addr[0]) {
+    if (!(addr[0] && url[0])) {
         fprintf(stderr, "colossus up: the controller did not start; see %s\n", logpath);
         return -1;
     }
@@ -305,8 +320,8 @@ static int wait_up(const char *dir, const char *key, const char *addr, uint32_t 
     return -1;
 }
 
-static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uint32_t gpn,
-                          const cl_up_creds_t *creds)
+static void print_welcome(const char *dir, const char *addr, const char *url, uint32_t nodes,
+                          uint32_t gpn, const cl_up_creds_t *creds)
 {
     char def[2048], defreal[PATH_MAX];
     bool is_default = cl_cli_dir(NULL, def, sizeof def) == 0 && realpath(def, defreal) &&
@@ -316,6 +331,9 @@ static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uin
     if (creds->token)
         printf("You are admin '%s'; your token is %s/token (colossus whoami).\n\n", creds->user,
                dir);
+    printf("REST API: %s/api/v1/ (its base URL is in %s/http-address), e.g.\n"
+           "  curl -H \"Authorization: Bearer $(cat %s/token)\" %s/api/v1/jobs\n\n",
+           url, dir, dir, url);
     if (!is_default) printf("  export COLOSSUS_DIR=%s\n", dir);
     printf("  colossus nodes\n"
            "  colossus submit -N %u --gpus-per-node %u --name hello -- sh -c 'echo rank $RANK "
@@ -329,7 +347,7 @@ static void print_welcome(const char *dir, const char *addr, uint32_t nodes, uin
 
 int cmd_up(int argc, char **argv)
 {
-    char dir[2048], path[4400], key[4400], addr[256];
+    char dir[2048], path[4400], key[4400], addr[256], url[300];
     uint32_t nodes = 2, gpn = 2;
     int status;
     if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &status) < 0)
@@ -355,7 +373,7 @@ int cmd_up(int argc, char **argv)
     cl_up_creds_t creds;
     char node_token[4400];
     snprintf(node_token, sizeof node_token, "%s/node-token", dir);
-    int rc = start_controller(dir, key, nodes, gpn, pf, addr, sizeof addr);
+    int rc = start_controller(dir, key, nodes, gpn, pf, addr, sizeof addr, url, sizeof url);
     if (rc == 0) rc = cl_up_credentials(dir, key, addr, nodes, &creds);
     if (rc == 0) rc = start_agents(dir, node_token, addr, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
@@ -367,7 +385,7 @@ int cmd_up(int argc, char **argv)
                 dir);
         return 1;
     }
-    print_welcome(dir, addr, nodes, gpn, &creds);
+    print_welcome(dir, addr, url, nodes, gpn, &creds);
     return 0;
 }
 
@@ -415,6 +433,8 @@ int cmd_down(int argc, char **argv)
     }
     unlink(path);
     snprintf(path, sizeof path, "%s/address", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/http-address", dir);
     unlink(path);
     printf("Colossus is down (%d agents and %s stopped; state kept in %s/state)\n", na,
            ctl ? "the controller" : "no controller", dir);

@@ -113,6 +113,15 @@ typedef struct ctl_auth_req {
 
 /* Who a credential is, or -1 with why (a sentence for the peer and the log, never a secret). */
 int ctl_authenticate(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who, cl_error_t *why);
+/* Who a bearer token is (the REST API's Authorization header): the string `token create`
+ * prints (its identity, when it names one, must be this controller's: ctl_set_identity), or
+ * a JWT where JWTs are taken. The same checks as a handshake's; -1 with why (never the
+ * secret). peer: the client's address, for names and logs. */
+int ctl_authenticate_bearer(ctl_t *c, const char *token, const char *peer, ctl_principal_t *who,
+                            cl_error_t *why);
+/* Whether who, authenticated earlier, is still good now: its credential neither revoked
+ * nor expired, its user there and enabled (what every request checks again). -1 with why. */
+int ctl_principal_check(ctl_t *c, const ctl_principal_t *who, cl_error_t *why);
 /* The role a principal has now, for AuthOk and whoami: "admin", "operator", "manager",
  * "user", "node" ("admin" for the cluster key). */
 const char *ctl_principal_role(ctl_t *c, const ctl_principal_t *who);

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "controller/ctl_acct.h"
+#include "proto/cred.h"
 #include "util/hostlist.h"
 
 const char *ctl_scope_name(ctl_scope_t s)
@@ -334,6 +335,56 @@ int ctl_authenticate(ctl_t *c, const ctl_auth_req_t *a, ctl_principal_t *who, cl
     }
     *who = p;
     return 0;
+}
+
+/* ---- bearer tokens (the REST API) ----
+ * A token string holds its secret seed: the transport proves it as a handshake would, by
+ * signing a fresh random transcript, so that a bearer token goes through the very checks of
+ * auth_keypair (known, not forged, revoked or expired, its user there and enabled). */
+int ctl_authenticate_bearer(ctl_t *c, const char *token, const char *peer, ctl_principal_t *who,
+                            cl_error_t *why)
+{
+    cl_cred_t cr;
+    cl_error_t e;
+    static const uint8_t unset[CL_SIGN_PK_BYTES];
+    uint8_t pk[CL_SIGN_PK_BYTES], sk[64], transcript[32], sig[CL_SIG_BYTES];
+    ctl_auth_req_t a = {.peer = peer};
+    int rc = 0;
+    memset(&cr, 0, sizeof cr);
+    if (cl_cred_parse(token, &cr, &e) < 0) {
+        rc = cl_err(why, "the bearer token is malformed: %s", e.msg);
+    } else if (cr.kind == CL_CRED_NODE) {
+        rc = cl_err(why, "a node credential is only for agents: it makes no requests");
+    } else if (cr.kind == CL_CRED_JWT) {
+        a.kind = COLOSSUS__CREDENTIAL__KIND__JWT;
+        a.jwt = cr.jwt;
+    } else if (memcmp(c->identity, unset, sizeof unset) &&
+               sodium_memcmp(cr.identity, c->identity, sizeof c->identity)) {
+        rc =
+            cl_err(why, "token %s is for another controller (its identity key differs)", cr.id);
+    } else {
+        crypto_sign_seed_keypair(pk, sk, cr.seed);
+        randombytes_buf(transcript, sizeof transcript);
+        crypto_sign_detached(sig, NULL, transcript, sizeof transcript, sk);
+        sodium_memzero(sk, sizeof sk);
+        a.kind = COLOSSUS__CREDENTIAL__KIND__TOKEN;
+        a.id = cr.id;
+        a.sig = sig;
+        a.siglen = sizeof sig;
+        a.transcript = transcript;
+    }
+    if (rc < 0)
+        ctl_log(c, "refused %.64s: %s", peer, why->msg);
+    else
+        rc = ctl_authenticate(c, &a, who, why); /* which logs a refusal */
+    cl_cred_clear(&cr);
+    return rc;
+}
+
+int ctl_principal_check(ctl_t *c, const ctl_principal_t *who, cl_error_t *why)
+{
+    ctl_caller_t k;
+    return ctl_caller_resolve(c, who, &k, why);
 }
 
 /* ---- operations ---- */

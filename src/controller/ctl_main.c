@@ -23,7 +23,9 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
-        "         [--listen HOST:PORT ...] [--store URL] [--sync full|normal]\n"
+        "         [--listen HOST:PORT ...] [--http HOST:PORT ...] [--http-address-file FILE]\n"
+        "         [--http-idle-timeout SECONDS] [--http-max-connections N]\n"
+        "         [--http-max-per-ip N] [--store URL] [--sync full|normal]\n"
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
@@ -34,6 +36,12 @@ static void usage(FILE *f)
         "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
         "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
+        "  --http:           a listener of the REST API (repeatable; docs/api/README.md), on\n"
+        "                    a loopback address only for now (TLS is not there yet); its\n"
+        "                    base URL (http://HOST:PORT) goes to --http-address-file\n"
+        "  --http-idle-timeout: an HTTP connection silent this long, in the middle of a\n"
+        "                    request too, is closed (default 30); --http-max-connections\n"
+        "                    (default 4096) and --http-max-per-ip (1024) bound them\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
@@ -68,6 +76,7 @@ typedef struct opts {
     const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
     long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
     double spare, halflife_s;
+    int nframed; /* --listen given */
     bool sync_full;
     ctl_commit_mode_t commit;
     ctl_server_opts_t srv;
@@ -103,11 +112,21 @@ enum {
     CO_JWT_CLAIM,
     CO_JWT_ALG,
     CO_HALFLIFE,
+    CO_HTTP,
+    CO_HTTP_ADDRFILE,
+    CO_HTTP_IDLE,
+    CO_HTTP_MAX,
+    CO_HTTP_PER_IP,
 };
 
 static const struct option long_opts[] = {
     {"state-dir", required_argument, 0, CO_STATE},
     {"listen", required_argument, 0, CO_LISTEN},
+    {"http", required_argument, 0, CO_HTTP},
+    {"http-address-file", required_argument, 0, CO_HTTP_ADDRFILE},
+    {"http-idle-timeout", required_argument, 0, CO_HTTP_IDLE},
+    {"http-max-connections", required_argument, 0, CO_HTTP_MAX},
+    {"http-max-per-ip", required_argument, 0, CO_HTTP_PER_IP},
     {"key", required_argument, 0, CO_KEY},
     {"heartbeat-ms", required_argument, 0, CO_HB},
     {"dead-after-ms", required_argument, 0, CO_DEAD},
@@ -157,12 +176,31 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         o->state = arg;
         return 0;
     case CO_LISTEN:
+    case CO_HTTP: {
+        cl_error_t e;
         if (o->srv.nlisten == CTL_MAX_LISTENERS) {
             fprintf(stderr, "colossus controller: at most %d listeners\n", CTL_MAX_LISTENERS);
             return -1;
         }
-        o->srv.listen[o->srv.nlisten++] = (ctl_listen_t){"colossus", arg};
+        if (opt == CO_HTTP && ctl_http_addr_check(arg, &e) < 0) {
+            fprintf(stderr, "colossus controller: %s\n", e.msg);
+            return -1;
+        }
+        o->srv.listen[o->srv.nlisten++] =
+            (ctl_listen_t){opt == CO_HTTP ? "http" : "colossus", arg};
+        o->nframed += opt == CO_LISTEN;
         return 0;
+    }
+    case CO_HTTP_ADDRFILE:
+        o->srv.http_address_file = arg;
+        return 0;
+    case CO_HTTP_IDLE:
+        return cl_flag_u32(cmd, "--http-idle-timeout", arg, 1, 3600, &o->srv.http_idle_s);
+    case CO_HTTP_MAX:
+        return cl_flag_u32(cmd, "--http-max-connections", arg, 1, 1000000,
+                           &o->srv.http_max_conns);
+    case CO_HTTP_PER_IP:
+        return cl_flag_u32(cmd, "--http-max-per-ip", arg, 1, 1000000, &o->srv.http_max_per_ip);
     case CO_KEY:
         o->keyfile = arg;
         return 0;
@@ -302,7 +340,7 @@ static int parse(opts_t *o, int argc, char **argv)
         fprintf(stderr, "colossus controller: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!o->state || !o->srv.nlisten || !o->keyfile) {
+    if (!o->state || !o->nframed || !o->keyfile) {
         fprintf(stderr, "colossus controller: --state-dir, --listen and --key are required\n");
         usage(stderr);
         return 2;

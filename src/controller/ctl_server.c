@@ -14,13 +14,18 @@
 
 /* ---- listeners ---- */
 
+static int framed_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err);
+
+/* Each protocol sets up its own listener: the framed protocol's is a libuv TCP handle whose
+ * connections are ctl_conns.c's; HTTP's is the HTTP library's socket (ctl_http.c). */
 typedef struct srv_proto {
     const char *name;
-    uv_connection_cb on_connection;
+    int (*listen)(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err);
 } srv_proto_t;
 
 static const srv_proto_t protos[] = {
-    {"colossus", srv_framed_accept},
+    {"colossus", framed_listen},
+    {"http", srv_http_listen},
 };
 
 static void sockname(uv_tcp_t *t, char *out, size_t len)
@@ -38,12 +43,8 @@ static void sockname(uv_tcp_t *t, char *out, size_t len)
     }
 }
 
-static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
+static int framed_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
 {
-    const srv_proto_t *p = NULL;
-    for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++)
-        if (!strcmp(protos[i].name, cfg->proto)) p = &protos[i];
-    if (!p) return cl_err(err, "listener %s: unknown protocol '%s'", cfg->addr, cfg->proto);
     char host[256];
     int port;
     if (cl_addr_parse(cfg->addr, host, sizeof host, &port, err) < 0) return -1;
@@ -53,14 +54,37 @@ static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t
         return cl_err(err, "listener %s: '%s' is not an IP address", cfg->addr, host);
     srv_listener_t *l = &srv->listeners[srv->nlisteners];
     l->srv = srv;
-    l->proto = p->name;
+    l->proto = cfg->proto;
     uv_tcp_init(&srv->loop, &l->tcp);
     l->tcp.data = l;
     srv->nlisteners++;
     int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, p->on_connection);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, srv_framed_accept);
     if (rc < 0) return cl_err(err, "cannot listen on %s: %s", cfg->addr, uv_strerror(rc));
     sockname(&l->tcp, l->bound, sizeof l->bound);
+    return 0;
+}
+
+static int listen_on(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
+{
+    for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++)
+        if (!strcmp(protos[i].name, cfg->proto)) return protos[i].listen(srv, cfg, err);
+    return cl_err(err, "listener %s: unknown protocol '%s'", cfg->addr, cfg->proto);
+}
+
+/* The first framed listener's address and the first HTTP listener's base URL, for those who
+ * start the controller with port 0 (tests, `colossus up`). */
+static int write_addresses(struct ctl_server *srv, cl_error_t *err)
+{
+    char line[320];
+    if (srv->o.address_file && srv->nlisteners) {
+        snprintf(line, sizeof line, "%s\n", srv->listeners[0].bound);
+        if (cl_write_file_atomic(srv->o.address_file, line, err) < 0) return -1;
+    }
+    if (srv->o.http_address_file && srv->nhttp) {
+        snprintf(line, sizeof line, "http://%s\n", srv_http_bound(srv->http[0]));
+        if (cl_write_file_atomic(srv->o.http_address_file, line, err) < 0) return -1;
+    }
     return 0;
 }
 
@@ -188,6 +212,8 @@ static void on_signal(uv_signal_t *s, int signum)
     for (int i = 0; i < srv->nlisteners; i++)
         uv_close((uv_handle_t *)&srv->listeners[i].tcp, NULL);
     srv->nlisteners = 0;
+    for (int i = 0; i < srv->nhttp; i++)
+        srv_http_quiesce(srv->http[i]);
     uv_timer_start(&srv->quit_timer, on_quit_timeout, 5000, 0);
 }
 
@@ -227,11 +253,7 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     srv_conns_init(srv);
     for (int i = 0; i < srv->o.nlisten; i++)
         if (listen_on(srv, &srv->o.listen[i], err) < 0) return 1;
-    if (srv->o.address_file && srv->nlisteners) {
-        char line[320];
-        snprintf(line, sizeof line, "%s\n", srv->listeners[0].bound);
-        if (cl_write_file_atomic(srv->o.address_file, line, err) < 0) return 1;
-    }
+    if (write_addresses(srv, err) < 0) return 1;
     uv_prepare_init(&srv->loop, &srv->prepare);
     uv_check_init(&srv->loop, &srv->check);
     uv_idle_init(&srv->loop, &srv->judge_idle);
@@ -253,10 +275,13 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
         [CTL_COMMIT_AUTO] = "on the loop while they are fast, else on a worker thread",
         [CTL_COMMIT_THREAD] = "on a worker thread",
         [CTL_COMMIT_INLINE] = "on the loop"};
-    char where[CTL_MAX_LISTENERS * 320] = "";
+    char where[2 * CTL_MAX_LISTENERS * 320] = "";
     for (int i = 0; i < srv->nlisteners; i++)
         snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)",
                  i ? ", " : "", srv->listeners[i].bound, srv->listeners[i].proto);
+    for (int i = 0; i < srv->nhttp; i++)
+        snprintf(where + strlen(where), sizeof where - strlen(where), "%shttp://%s (http)",
+                 where[0] ? ", " : "", srv_http_bound(srv->http[i]));
     cl_daemon_log("controller",
                   "listening on %s; %u node slots x %u GPUs; heartbeat %u ms, dead "
                   "after %u ms; journal commits %s",
@@ -286,6 +311,9 @@ void ctl_server_destroy(ctl_server_t *srv)
      * their close callbacks unlink them as the loop runs them. Each is told why first. */
     srv_conns_refuse_all(srv, COLOSSUS__REFUSED__WHY__SHUTTING_DOWN,
                          "the controller is shutting down");
+    for (int i = 0; i < srv->nhttp; i++)
+        srv_http_stop(srv->http[i]); /* waiting requests answered 503 */
+    srv->nhttp = 0;
     uv_run(&srv->loop, UV_RUN_NOWAIT);
     srv_conns_close_all(srv); /* those whose peer did not take the refusal yet */
     uv_run(&srv->loop, UV_RUN_NOWAIT);

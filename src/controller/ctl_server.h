@@ -13,8 +13,10 @@
 #define CTL_MAX_LISTENERS 8
 
 typedef struct ctl_listen {
-    const char *proto; /* "colossus" (the framed protocol of docs/protocol.md) */
-    const char *addr;  /* HOST:PORT; port 0: the kernel chooses */
+    /* "colossus" (the framed protocol of docs/protocol.md) or "http" (the REST API,
+     * docs/api/README.md) */
+    const char *proto;
+    const char *addr; /* HOST:PORT; port 0: the kernel chooses */
 } ctl_listen_t;
 
 /* Where a batch is committed. On the committer's worker thread the loop goes on reading and
@@ -39,6 +41,11 @@ typedef struct ctl_server_opts {
     ctl_listen_t listen[CTL_MAX_LISTENERS];
     int nlisten;
     const char *address_file; /* the first listener's bound address is written here, or NULL */
+    /* the first HTTP listener's base URL ("http://127.0.0.1:PORT") is written here, or NULL */
+    const char *http_address_file;
+    uint32_t http_idle_s;     /* an HTTP connection silent this long is closed; 0: 30 s */
+    uint32_t http_max_conns;  /* connections of one HTTP listener; 0: 4096 */
+    uint32_t http_max_per_ip; /* of those, from one address; 0: 1024 */
     uint8_t key[CL_KEY_BYTES];
     /* The controller's Ed25519 identity (docs/security.md): tokens carry its public key, and
      * AuthOk is signed with it. */
@@ -49,6 +56,10 @@ typedef struct ctl_server_opts {
 } ctl_server_opts_t;
 
 typedef struct ctl_server ctl_server_t;
+
+/* Whether addr (HOST:PORT) may carry HTTP: a loopback address only, until TLS is there.
+ * 0, or -1 with err saying so. */
+int ctl_http_addr_check(const char *addr, cl_error_t *err);
 
 /* The loop and the committer (a worker thread over store, which must outlive the server).
  * NULL with err on failure. */

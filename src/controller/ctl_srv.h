@@ -21,8 +21,14 @@
 #define SRV_MAX_UNAUTH 1024        /* unauthenticated connections (at most a quarter of fds) */
 #define SRV_MAX_UNAUTH_PER_ADDR 64 /* of those, from one address */
 #define SRV_SWEEP_MS 1000          /* how often the timeouts are looked at */
+/* HTTP (ctl_http.c; the options in ctl_server_opts_t override the first three) */
+#define SRV_HTTP_IDLE_S 30         /* a connection silent this long (mid-request too) goes */
+#define SRV_HTTP_MAX_CONNS 4096    /* connections of one HTTP listener */
+#define SRV_HTTP_MAX_PER_IP 1024   /* of those, from one address */
+#define SRV_HTTP_CONN_MEMORY 65536 /* a request's headers and line: more is a 431 */
 
 typedef struct srv_conn srv_conn_t;
+typedef struct srv_http srv_http_t;
 
 typedef struct srv_listener {
     struct ctl_server *srv;
@@ -40,6 +46,8 @@ struct ctl_server {
     ctl_server_opts_t o;
     srv_listener_t listeners[CTL_MAX_LISTENERS];
     int nlisteners;
+    srv_http_t *http[CTL_MAX_LISTENERS]; /* HTTP listeners (their own sockets) */
+    int nhttp;
     srv_conn_t *conns;                /* every framed connection */
     srv_conn_t *unauth, *unauth_tail; /* those not authenticated yet, oldest first */
     uint32_t nconns, nunauth, max_unauth;
@@ -73,5 +81,16 @@ void srv_conns_sweep(uv_timer_t *t);
 void srv_conns_refuse_all(struct ctl_server *srv, Colossus__Refused__Why why,
                           const char *reason);
 void srv_conns_close_all(struct ctl_server *srv);
+
+/* ---- HTTP listeners (ctl_http.c) ---- */
+/* Serve the REST API on cfg->addr (a loopback address: ctl_http_addr_check) on srv's loop.
+ * 0, or -1 with err. */
+int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err);
+const char *srv_http_bound(const srv_http_t *h); /* "127.0.0.1:PORT" */
+/* Take no new connections (shutdown); requests on open ones go on. */
+void srv_http_quiesce(srv_http_t *h);
+/* Answer every waiting request 503, stop the daemon; h is freed once the loop has closed its
+ * handles (ctl_server_destroy runs it). */
+void srv_http_stop(srv_http_t *h);
 
 #endif

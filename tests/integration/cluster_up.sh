@@ -5,7 +5,8 @@
 # pending), the local user is an admin with a token in DIR/token (mode 0600) that the
 # clients present, the controller's identity (the pin a JWT needs) in DIR/identity.pub (mode
 # 0644, as the controller's STATE-DIR/identity.pub), and the agents register with the node
-# credential in DIR/node-token.
+# credential in DIR/node-token. The REST API is served too: its base URL in DIR/http-address
+# (printed by up), answering DIR/token; down removes the file.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -27,6 +28,11 @@ cmp -s "$D/identity.pub" "$D/state/identity.pub" ||
 [ "$("$B" whoami --json | jfield 'd["user"]["name"]')" = "$(id -un)" ] ||
     fail "whoami with $D/token: $("$B" whoami 2>&1)"
 grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"
+URL=$(cat "$D/http-address")
+[[ $URL =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "http-address: '$URL'"
+grep -qF "REST API: $URL/api/v1/" "$T/up.log" || fail "up does not print the API's URL: $(cat "$T/up.log")"
+[ "$(curl -s --max-time 10 -H "Authorization: Bearer $(cat "$D/token")" "$URL/api/v1/whoami" |
+    jfield 'd["user"]["name"]')" = "$(id -un)" ] || fail "the REST API with $D/token"
 [ "$(grep -c "agent connection from .*node credential nd-" "$D/logs/controller.log")" = 3 ] ||
     fail "the agents did not register with the node credential: $(grep "agent connection" "$D/logs/controller.log")"
 J=$("$B" submit -N 3 --gpus-per-node 2 -- sh -c 'echo "rank $RANK of $WORLD_SIZE"; sleep 30') || fail "submit"
@@ -38,6 +44,7 @@ for p in "${PIDS[@]}"; do
     wait_for 10 bash -c "! kill -0 $p 2>/dev/null" || fail "daemon $p survived down"
 done
 [ -z "$(our_ranks)" ] || fail "ranks survived down: $(our_ranks)"
+[ ! -e "$D/http-address" ] || fail "down left $D/http-address"
 "$B" down --dir "$D" 2>err.txt && fail "second down succeeded"
 grep -q "no cluster runs" err.txt || fail "message: $(cat err.txt)"
 "$B" up --nodes 0 --dir "$D" 2>/dev/null && fail "--nodes 0 accepted"

@@ -349,6 +349,58 @@ static void test_token_revoked(void **state)
     t_teardown(t);
 }
 
+/* The REST API's bearer token: the string token create prints, checked as a handshake is;
+ * its identity must be this controller's; the check of a principal taken earlier (the
+ * transport's cache) sees a revocation. */
+static void a_bearer_string(const a_cred_t *k, cl_cred_kind_t kind, const uint8_t ident[32],
+                            char *out, size_t len)
+{
+    cl_cred_t c = {.kind = kind};
+    snprintf(c.id, sizeof c.id, "%s", k->id);
+    memcpy(c.seed, k->seed, sizeof c.seed);
+    memcpy(c.identity, ident, sizeof c.identity);
+    assert_int_equal(cl_cred_format(&c, out, len), 0);
+}
+
+static void test_bearer(void **state)
+{
+    (void)state;
+    t_ctl_t *t = a_setup();
+    uint8_t ident[32], isk[64], other[32];
+    crypto_sign_keypair(ident, isk);
+    crypto_sign_keypair(other, isk);
+    ctl_set_identity(t->c, ident);
+    a_cred_t k = a_token(t, &t_admin, "alice", "read", 0, NULL);
+    char s[CL_CRED_STR_MAX + 1];
+    ctl_principal_t who;
+    cl_error_t why;
+    a_bearer_string(&k, CL_CRED_TOKEN, ident, s, sizeof s);
+    assert_int_equal(ctl_authenticate_bearer(t->c, s, "127.0.0.1:9", &who, &why), 0);
+    assert_int_equal(who.kind, CTL_PRINCIPAL_USER);
+    assert_string_equal(who.user, "alice");
+    assert_string_equal(who.cred, k.id);
+    assert_int_equal(who.scope, CTL_SCOPE_READ);
+    assert_non_null(strstr(who.name, "@127.0.0.1:9"));
+    assert_int_equal(ctl_principal_check(t->c, &who, &why), 0);
+    a_refused(t, ctl_authenticate_bearer(t->c, "colossus-token-v1.x", "p", &who, &why), &why,
+              "malformed");
+    a_bearer_string(&k, CL_CRED_TOKEN, other, s, sizeof s);
+    a_refused(t, ctl_authenticate_bearer(t->c, s, "p", &who, &why), &why, "another controller");
+    a_bearer_string(&k, CL_CRED_NODE, ident, s, sizeof s);
+    a_refused(t, ctl_authenticate_bearer(t->c, s, "p", &who, &why), &why, "only for agents");
+    a_cred_t forged = k;
+    randombytes_buf(forged.seed, sizeof forged.seed);
+    a_bearer_string(&forged, CL_CRED_TOKEN, ident, s, sizeof s);
+    a_refused(t, ctl_authenticate_bearer(t->c, s, "p", &who, &why), &why, "does not match");
+    a_bearer_string(&k, CL_CRED_TOKEN, ident, s, sizeof s);
+    assert_int_equal(ctl_authenticate_bearer(t->c, s, "p", &who, &why), 0);
+    a_revoke(t, k.id);
+    assert_int_equal(ctl_principal_check(t->c, &who, &why), -1);
+    assert_non_null(strstr(why.msg, "revoked"));
+    a_refused(t, ctl_authenticate_bearer(t->c, s, "p", &who, &why), &why, "was revoked");
+    t_teardown(t);
+}
+
 static void test_user_disabled(void **state)
 {
     (void)state;
@@ -896,12 +948,19 @@ int main(void)
 {
     if (cl_crypto_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_good),    cmocka_unit_test(test_token_forged),
-        cmocka_unit_test(test_token_expired), cmocka_unit_test(test_token_outliving_refused),
-        cmocka_unit_test(test_token_revoked), cmocka_unit_test(test_user_disabled),
-        cmocka_unit_test(test_roles_by_kind), cmocka_unit_test(test_node_credential_hostlist),
-        cmocka_unit_test(test_scopes),        cmocka_unit_test(test_jwt_hs256),
-        cmocka_unit_test(test_jwt_rs256),     cmocka_unit_test(test_jwt_claims_text),
+        cmocka_unit_test(test_token_good),
+        cmocka_unit_test(test_token_forged),
+        cmocka_unit_test(test_token_expired),
+        cmocka_unit_test(test_token_outliving_refused),
+        cmocka_unit_test(test_token_revoked),
+        cmocka_unit_test(test_user_disabled),
+        cmocka_unit_test(test_bearer),
+        cmocka_unit_test(test_roles_by_kind),
+        cmocka_unit_test(test_node_credential_hostlist),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_jwt_hs256),
+        cmocka_unit_test(test_jwt_rs256),
+        cmocka_unit_test(test_jwt_claims_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,415 @@
+/* rest.c - the REST API's pure parts: routes, list parameters, submission bodies, the status
+ * of a refusal (rest.h). */
+#include "api/rest.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+/* ---- routes ---- */
+
+#define SEG_ID "{id}"     /* a job id */
+#define SEG_NAME "{name}" /* a node name */
+
+typedef struct route_pat {
+    const char *seg[3];
+    struct {
+        const char *method;
+        cl_rest_op_t op;
+    } m[2];
+} route_pat_t;
+
+static const route_pat_t routes[] = {
+    {{"whoami"}, {{"GET", CL_REST_WHOAMI}}},
+    {{"jobs"}, {{"GET", CL_REST_JOBS}, {"POST", CL_REST_SUBMIT}}},
+    {{"jobs", SEG_ID}, {{"GET", CL_REST_JOB}, {"DELETE", CL_REST_CANCEL}}},
+    {{"jobs", SEG_ID, "cancel"}, {{"POST", CL_REST_CANCEL}}},
+    {{"nodes"}, {{"GET", CL_REST_NODES}}},
+    {{"nodes", SEG_NAME}, {{"GET", CL_REST_NODE}}},
+    {{"nodes", SEG_NAME, "drain"}, {{"POST", CL_REST_DRAIN}}},
+    {{"nodes", SEG_NAME, "resume"}, {{"POST", CL_REST_RESUME}}},
+};
+
+/* Split p ("a/b/c") into at most 3 segments of at most CL_REST_NAME_MAX bytes; -1 when it
+ * has more, an empty one (a doubled or trailing '/'), or one too long. */
+static int split(const char *p, char seg[3][CL_REST_NAME_MAX + 1], size_t *n)
+{
+    *n = 0;
+    for (;;) {
+        size_t w = strcspn(p, "/");
+        if (!w || w > CL_REST_NAME_MAX || *n == 3) return -1;
+        memcpy(seg[*n], p, w);
+        seg[(*n)++][w] = 0;
+        if (!p[w]) return 0;
+        p += w + 1;
+    }
+}
+
+static bool seg_match(const char *pat, const char *seg)
+{
+    return !strcmp(pat, SEG_ID) || !strcmp(pat, SEG_NAME) || !strcmp(pat, seg);
+}
+
+int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char allow[32],
+                  cl_error_t *err)
+{
+    char seg[3][CL_REST_NAME_MAX + 1];
+    size_t n, plen = strlen(CL_REST_PREFIX);
+    memset(r, 0, sizeof *r);
+    allow[0] = 0;
+    if (strncmp(path, CL_REST_PREFIX "/", plen + 1) || split(path + plen + 1, seg, &n) < 0) {
+        cl_err(err, "no resource %.200s (the API is under " CL_REST_PREFIX "/)", path);
+        return 404;
+    }
+    /* HEAD is GET without the body (the HTTP library drops it) */
+    const char *m = !strcmp(method, "HEAD") ? "GET" : method;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const route_pat_t *p = &routes[i];
+        size_t k = 0;
+        while (k < 3 && p->seg[k] && k < n && seg_match(p->seg[k], seg[k]))
+            k++;
+        if (k != n || (k < 3 && p->seg[k])) continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!strcmp(p->seg[j], SEG_ID) &&
+                cl_parse_u64(seg[j], 1, UINT64_MAX, &r->job) < 0) {
+                cl_err(err, "no job '%s' (a job id is a whole number from 1)", seg[j]);
+                return 404;
+            }
+            if (!strcmp(p->seg[j], SEG_NAME))
+                snprintf(r->node, sizeof r->node, "%.128s", seg[j]);
+        }
+        for (size_t j = 0; j < 2 && p->m[j].method; j++) {
+            if (!strcmp(m, p->m[j].method)) {
+                r->op = p->m[j].op;
+                r->body = r->op == CL_REST_SUBMIT || r->op == CL_REST_DRAIN ||
+                          r->op == CL_REST_RESUME;
+                return 0;
+            }
+            snprintf(allow + strlen(allow), 32 - strlen(allow), "%s%s", j ? ", " : "",
+                     p->m[j].method);
+        }
+        cl_err(err, "%.16s is not a method of %.200s (it takes %s)", method, path, allow);
+        return 405;
+    }
+    cl_err(err, "no resource %.200s", path);
+    return 404;
+}
+
+/* ---- list parameters ---- */
+
+static int state_bit(cl_rest_op_t op, const char *s, size_t len)
+{
+    for (int i = 0; i < 8; i++) {
+        const char *name = op == CL_REST_JOBS
+                               ? (i <= CL_JOB_CANCELLED ? cl_job_state_name(i) : NULL)
+                               : (i <= CL_NODE_MAINT ? cl_node_state_name(i) : NULL);
+        if (name && strlen(name) == len && !strncmp(name, s, len)) return i;
+    }
+    return -1;
+}
+
+/* "running" or "pending,running": the bits of those states. */
+static int parse_states(cl_rest_op_t op, const char *v, uint32_t *bits, cl_error_t *err)
+{
+    *bits = 0;
+    for (const char *p = v;;) {
+        size_t w = strcspn(p, ",");
+        int b = state_bit(op, p, w);
+        if (b < 0)
+            return cl_err(err, "query parameter 'state': '%.*s' is not a %s state (%s)",
+                          (int)(w > 40 ? 40 : w), p, op == CL_REST_JOBS ? "job" : "node",
+                          op == CL_REST_JOBS ? "pending, running, succeeded, failed, cancelled"
+                                             : "up, down, draining, drained, maintenance");
+        *bits |= 1u << b;
+        if (!p[w]) return 0;
+        p += w + 1;
+    }
+}
+
+static int parse_bool(const char *key, const char *v, bool *out, cl_error_t *err)
+{
+    if (!v || !strcmp(v, "") || !strcmp(v, "true") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0"))
+        *out = false;
+    else
+        return cl_err(err, "query parameter '%s' must be true or false, not '%.40s'", key, v);
+    return 0;
+}
+
+static int one_param(cl_rest_op_t op, const cl_rest_kv_t *kv, cl_rest_list_t *l,
+                     cl_error_t *err)
+{
+    const char *k = kv->key, *v = kv->value ? kv->value : "";
+    bool jobs = op == CL_REST_JOBS;
+    if (!strcmp(k, "limit")) {
+        if (cl_parse_u32(v, 1, CL_REST_PAGE_MAX, &l->limit) < 0)
+            return cl_err(err, "query parameter 'limit' must be a number in 1..%u, not '%.40s'",
+                          CL_REST_PAGE_MAX, v);
+    } else if (!strcmp(k, "after")) {
+        if (cl_parse_u64(v, 0, jobs ? UINT64_MAX : UINT32_MAX, &l->after) < 0)
+            return cl_err(err,
+                          "query parameter 'after' must be a %s id (the 'next' of the page "
+                          "before), not '%.40s'",
+                          jobs ? "job" : "node", v);
+        l->has_after = true;
+    } else if (!strcmp(k, "state")) {
+        if (parse_states(op, v, &l->states, err) < 0) return -1;
+    } else if (jobs && !strcmp(k, "all")) {
+        if (parse_bool(k, kv->value, &l->all, err) < 0) return -1;
+    } else if (jobs && (!strcmp(k, "tenant") || !strcmp(k, "user"))) {
+        *(!strcmp(k, "tenant") ? &l->tenant : &l->user) = v;
+    } else {
+        return cl_err(err, "unknown query parameter '%.64s'", k);
+    }
+    return 0;
+}
+
+int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
+                       cl_error_t *err)
+{
+    cl_rest_list_t out = {.limit = CL_REST_PAGE_DEFAULT};
+    bool list = op == CL_REST_JOBS || op == CL_REST_NODES;
+    for (size_t i = 0; i < n; i++) {
+        if (!list) return cl_err(err, "unknown query parameter '%.64s'", q[i].key);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(q[i].key, q[j].key))
+                return cl_err(err, "query parameter '%.64s' is given twice", q[i].key);
+        if (one_param(op, &q[i], &out, err) < 0) return -1;
+    }
+    /* a finished state is only found among finished jobs */
+    if (op == CL_REST_JOBS && (out.states & ~((1u << CL_JOB_PENDING) | (1u << CL_JOB_RUNNING))))
+        out.all = true;
+    *l = out;
+    return 0;
+}
+
+bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j)
+{
+    if (l->states) {
+        int b = state_bit(CL_REST_JOBS, j->state, strlen(j->state));
+        if (b < 0 || !(l->states & (1u << b))) return false;
+    }
+    if (l->tenant && l->tenant[0] && strcmp(l->tenant, j->tenant)) return false;
+    if (l->user && l->user[0] && strcmp(l->user, j->user)) return false;
+    return !l->has_after || j->id > l->after;
+}
+
+bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n)
+{
+    if (l->states) {
+        int b = state_bit(CL_REST_NODES, n->state, strlen(n->state));
+        if (b < 0 || !(l->states & (1u << b))) return false;
+    }
+    return !l->has_after || n->id > l->after;
+}
+
+/* ---- bodies ---- */
+
+static json_t *load_object(const char *body, size_t len, cl_error_t *err)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        cl_err(err, "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
+    else if (!json_is_object(doc)) {
+        json_decref(doc);
+        doc = NULL;
+        cl_err(err, "the body must be a JSON object");
+    }
+    return doc;
+}
+
+/* An integer field in [lo, hi] (absent: *out unchanged). */
+static int int_field(json_t *doc, const char *key, long lo, long hi, long *out, cl_error_t *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return cl_err(err, "field '%s' must be an integer in %ld..%ld", key, lo, hi);
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+static int str_field(json_t *doc, const char *key, char **out, cl_error_t *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v) return 0;
+    if (!json_is_string(v)) return cl_err(err, "field '%s' must be a string", key);
+    *out = (char *)json_string_value(v);
+    return 0;
+}
+
+/* An array of strings (absent: n 0); *out allocated (caller frees). */
+static int strv_field(json_t *doc, const char *key, char ***out, size_t *n, cl_error_t *err)
+{
+    json_t *v = json_object_get(doc, key);
+    *out = NULL;
+    *n = 0;
+    if (!v) return 0;
+    if (!json_is_array(v)) return cl_err(err, "field '%s' must be an array of strings", key);
+    char **a = cl_xcalloc(json_array_size(v) + 1, sizeof *a);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e)) {
+            free(a);
+            return cl_err(err, "field '%s': item %zu is not a string", key, i);
+        }
+        a[i] = (char *)json_string_value(e);
+    }
+    *out = a;
+    *n = json_array_size(v);
+    return 0;
+}
+
+static const char *const submit_fields[] = {
+    "argv",     "name", "tenant",         "num_nodes", "gpus_per_node",
+    "priority", "env",  "time_limit_min", "cwd",       "max_restarts"};
+
+static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(key, known[i]))
+            i++;
+        if (i == n) {
+            char shown[65];
+            size_t k = 0;
+            for (; key[k] && k < 64; k++) /* the name is the client's: no control bytes */
+                shown[k] = (unsigned char)key[k] < 0x20 || key[k] == 0x7f ? '?' : key[k];
+            shown[k] = 0;
+            return cl_err(err, "unknown field '%s'", shown);
+        }
+    }
+    return 0;
+}
+
+static int submit_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *err)
+{
+    long nodes = 1, gpn = 0, prio = 0, maxr = 3;
+    if (unknown_field(doc, submit_fields, sizeof submit_fields / sizeof submit_fields[0], err) <
+            0 ||
+        int_field(doc, "num_nodes", 1, 1000000, &nodes, err) < 0 ||
+        int_field(doc, "gpus_per_node", 1, 64, &gpn, err) < 0 ||
+        int_field(doc, "priority", -1000000, 1000000, &prio, err) < 0 ||
+        int_field(doc, "max_restarts", 0, 1000, &maxr, err) < 0 ||
+        str_field(doc, "name", &s->name, err) < 0 ||
+        str_field(doc, "tenant", &s->tenant, err) < 0 ||
+        str_field(doc, "cwd", &s->cwd, err) < 0)
+        return -1;
+    s->nodes = (uint32_t)nodes;
+    s->gpus_per_node = (uint32_t)gpn;
+    s->priority = (int32_t)prio;
+    s->max_restarts = (uint32_t)maxr;
+    json_t *tl = json_object_get(doc, "time_limit_min");
+    if (tl && !json_is_null(tl)) {
+        double m = json_number_value(tl);
+        if (!json_is_number(tl) || !(m * 60 >= 1) || m > 525600)
+            return cl_err(err, "field 'time_limit_min' must be a number of minutes from "
+                               "0.0167 (1 s) to 525600, or null (no limit)");
+        s->time_limit_min = m;
+    }
+    if (s->cwd[0] && s->cwd[0] != '/')
+        return cl_err(err, "field 'cwd' must be an absolute path");
+    return 0;
+}
+
+int cl_rest_submit_parse(const char *body, size_t len, Colossus__SubmitReq *s, json_t **doc,
+                         cl_error_t *err)
+{
+    colossus__submit_req__init(s);
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    char **argv = NULL, **env = NULL;
+    size_t nargv = 0, nenv = 0;
+    if (submit_fields_parse(d, s, err) < 0 || strv_field(d, "argv", &argv, &nargv, err) < 0 ||
+        strv_field(d, "env", &env, &nenv, err) < 0 ||
+        (!nargv && cl_err(err, "field 'argv' is required: the command and its arguments, "
+                               "a non-empty array of strings") < 0) ||
+        (!argv[0][0] && cl_err(err, "field 'argv': the command (item 0) is empty") < 0)) {
+        free(argv);
+        free(env);
+        json_decref(d);
+        colossus__submit_req__init(s);
+        return -1;
+    }
+    s->argv = argv;
+    s->n_argv = nargv;
+    s->env = env;
+    s->n_env = nenv;
+    if (!s->name[0]) { /* as the CLI: the command's base name */
+        const char *b = strrchr(argv[0], '/');
+        s->name = (char *)(b && b[1] ? b + 1 : argv[0]);
+    }
+    *doc = d;
+    return 0;
+}
+
+int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_t **doc,
+                        cl_error_t *err)
+{
+    static const char *const known[] = {"reason"};
+    *reason = NULL;
+    *doc = NULL;
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    if (i == len) return 0;
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    char *r = "";
+    if (unknown_field(d, known, 1, err) < 0 || str_field(d, "reason", &r, err) < 0) {
+        json_decref(d);
+        return -1;
+    }
+    *reason = r;
+    *doc = d;
+    return 0;
+}
+
+/* ---- refusals ---- */
+
+int cl_rest_error_status(const char *msg)
+{
+    if (strstr(msg, ": permission denied: ") || strstr(msg, " is another user's") ||
+        strstr(msg, " is not in tenant ") || strstr(msg, " what QOS ") ||
+        strstr(msg, " than QOS "))
+        return 403;
+    if (!strncmp(msg, "no job ", 7) || !strncmp(msg, "no node named ", 14)) return 404;
+    if (!strncmp(msg, "job ", 4) && strstr(msg, " already ")) return 409;
+    return 400;
+}
+
+char *cl_rest_dump(const json_t *v, size_t *len)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!text) cl_oom(0, __FILE__, __LINE__);
+    size_t n = strlen(text);
+    char *out = cl_xrealloc(text, n + 2);
+    memcpy(out + n, "\n", 2);
+    *len = n + 1;
+    return out;
+}
+
+char *cl_rest_error_body(const char *msg, size_t *len)
+{
+    json_t *s = json_string(msg);
+    if (!s) { /* not UTF-8 (a name the client sent, repeated): its high bytes as '?' */
+        char *t = cl_xstrdup(msg);
+        for (char *p = t; *p; p++)
+            if ((unsigned char)*p >= 0x80) *p = '?';
+        s = json_string(t);
+        free(t);
+    }
+    json_t *o = json_object();
+    if (!o || !s || json_object_set_new(o, "error", s) < 0) cl_oom(0, __FILE__, __LINE__);
+    char *out = cl_rest_dump(o, len);
+    json_decref(o);
+    return out;
+}

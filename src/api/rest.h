@@ -1,0 +1,95 @@
+/* rest.h - the REST API's pure parts, shared by the controller's HTTP transport
+ * (src/controller/ctl_http.c) and its unit tests: routes (method and path to an operation),
+ * query parameters of the list resources (filters and pagination), a submission's JSON body
+ * to a SubmitReq, and the HTTP status of a controller's refusal. No I/O, no HTTP library:
+ * docs/api/README.md ("REST API") is the contract. */
+#ifndef COLOSSUS_API_REST_H
+#define COLOSSUS_API_REST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "colossus.pb-c.h"
+#include "colossus/core.h"
+
+#define CL_REST_PREFIX "/api/v1"
+#define CL_REST_BODY_MAX (1u << 20) /* a request body larger than this is a 413 */
+#define CL_REST_PAGE_DEFAULT 1000   /* items of a list page when no limit is given */
+#define CL_REST_PAGE_MAX 10000
+#define CL_REST_NAME_MAX 128 /* a node name in a path */
+
+typedef enum cl_rest_op {
+    CL_REST_WHOAMI,
+    CL_REST_JOBS,   /* GET /jobs */
+    CL_REST_JOB,    /* GET /jobs/{id} */
+    CL_REST_SUBMIT, /* POST /jobs */
+    CL_REST_CANCEL, /* POST /jobs/{id}/cancel, DELETE /jobs/{id} */
+    CL_REST_NODES,  /* GET /nodes */
+    CL_REST_NODE,   /* GET /nodes/{name} */
+    CL_REST_DRAIN,  /* POST /nodes/{name}/drain */
+    CL_REST_RESUME, /* POST /nodes/{name}/resume */
+} cl_rest_op_t;
+
+typedef struct cl_rest_route {
+    cl_rest_op_t op;
+    uint64_t job;                    /* JOB, CANCEL */
+    char node[CL_REST_NAME_MAX + 1]; /* NODE, DRAIN, RESUME */
+    bool body;                       /* takes a JSON body (SUBMIT, DRAIN, RESUME) */
+} cl_rest_route_t;
+
+/* The route of method and path (decoded, without the query). 0; or the HTTP status (404 for
+ * a path that names nothing, 405 for a method the path does not take) with err, and for 405
+ * the methods it takes in allow ("GET, POST"). */
+int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char allow[32],
+                  cl_error_t *err);
+
+/* A list's filters and page, from its query parameters. */
+typedef struct cl_rest_list {
+    uint32_t limit;  /* items on the page, 1..CL_REST_PAGE_MAX */
+    uint64_t after;  /* with has_after: only items whose id is above this (the cursor) */
+    bool has_after;  /* (node ids start at 0) */
+    uint32_t states; /* bit per state index (cl_rest_state_bit); 0: any */
+    bool all;        /* jobs: finished ones too (implied by a finished state) */
+    const char *tenant, *user; /* jobs: only these ("" or NULL: any); borrowed */
+} cl_rest_list_t;
+
+/* One query parameter. */
+typedef struct cl_rest_kv {
+    const char *key, *value; /* value NULL: given without '=' */
+} cl_rest_kv_t;
+
+/* The filters and page of op's list (JOBS, NODES) from its query parameters; every other
+ * op takes none. 0, or -1 with err naming the parameter (unknown, repeated, bad value). The
+ * strings are borrowed from q. */
+int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
+                       cl_error_t *err);
+/* Whether a job or node passes l's filters (not the page: the caller counts). */
+bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j);
+bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n);
+
+/* A submission's body (docs/api/README.md, "POST /api/v1/jobs"): the SubmitReq in *s, whose
+ * strings and arrays point into *doc (the parsed body, the caller's: json_decref() it after
+ * the request is made; on failure nothing to release). 0, or -1 with err naming the field. */
+int cl_rest_submit_parse(const char *body, size_t len, Colossus__SubmitReq *s, json_t **doc,
+                         cl_error_t *err);
+/* A drain or resume body: {"reason": "..."} or empty ("": no reason). reason points into
+ * *doc (NULL when the body was empty). 0, or -1 with err. */
+int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_t **doc,
+                        cl_error_t *err);
+
+/* The HTTP status of a refusal the controller answered with this sentence (Response.error):
+ * 403 for a permission denied or a policy (another user's job, a tenant the user is not in,
+ * a QOS limit), 404 for a job or node that is not there (another tenant's job is "no job N"
+ * as well), 409 for a job that already ended, 400 otherwise. */
+int cl_rest_error_status(const char *msg);
+
+/* v as the API's text: compact, reals with 17 significant digits (they read back as the
+ * same double), a final newline; *len its length. The caller frees it (free()). */
+char *cl_rest_dump(const json_t *v, size_t *len);
+/* {"error": msg} as that text (a msg that is not UTF-8 has its high bytes as '?'). */
+char *cl_rest_error_body(const char *msg, size_t *len);
+
+#endif

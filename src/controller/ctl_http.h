@@ -1,0 +1,61 @@
+/* ctl_http.h - the REST API's transport, shared by its two files: ctl_http.c (libmicrohttpd on
+ * the daemon's libuv loop, requests suspended until their answer is durable, bearer tokens)
+ * and ctl_http_api.c (a route to a controller Request, the controller's Responses to JSON).
+ * Internal to src/controller. */
+#ifndef COLOSSUS_CONTROLLER_CTL_HTTP_H
+#define COLOSSUS_CONTROLLER_CTL_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/rest.h"
+#include "controller/ctl_srv.h"
+
+typedef struct http_req http_req_t;
+
+/* One HTTP request: its sink (the controller's view of it), what it asks, its body, and its
+ * answer as it is built. Its references: the transport's (dropped when the HTTP library is
+ * done with the request) and those the controller takes while it holds answers for it. */
+struct http_req {
+    ctl_sink_t sink; /* first: the sink is the request */
+    struct srv_http *h;
+    ctl_t *ctl;
+    struct MHD_Connection *conn; /* NULL once the library is done with it */
+    cl_rest_route_t route;
+    cl_rest_list_t list;
+    char tenant[65], user[65]; /* the list's filters (list points here) */
+    ctl_principal_t who;
+    cl_buf_t body;
+    bool too_big;    /* the body passed CL_REST_BODY_MAX (what was read is dropped) */
+    bool dispatched; /* given to the controller */
+    bool suspended;  /* waiting for the controller's answer */
+    bool done;       /* the answer (status, text) is complete */
+    bool queued;     /* handed to the library */
+    bool bad_token;  /* a 401 for a token given (not a missing one) */
+    /* the answer */
+    unsigned status;
+    char *text;
+    size_t len;
+    char allow[32];          /* 405: the methods the path takes */
+    char location[64];       /* 201: the new object */
+    json_t *items;           /* a list's page so far */
+    uint64_t last_id;        /* of the last item on the page */
+    bool more;               /* an item matched past the page */
+    http_req_t *next, *prev; /* suspended requests (srv_http.waiting) */
+};
+
+/* ---- ctl_http_api.c ---- */
+/* Give q (complete: headers, body) to the controller as its Request; or answer it at once
+ * (a body that does not parse). */
+void http_api_dispatch(http_req_t *q);
+/* One Response of the controller for q, rendered into q's answer (parts of a list joined). */
+void http_api_response(http_req_t *q, const Colossus__Response *rs);
+/* q's answer: status and {"error": msg}. */
+void http_answer_error(http_req_t *q, unsigned status, const char *msg);
+/* q's answer: status and v (taken). */
+void http_answer_json(http_req_t *q, unsigned status, json_t *v);
+
+#endif

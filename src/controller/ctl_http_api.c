@@ -1,0 +1,216 @@
+/* ctl_http_api.c - the REST API's resources as the controller's operations: a route becomes the
+ * Request the CLI would send (src/cli/jobcmds.c, jobview.c, nodecmds.c), given to
+ * ctl_request() with the HTTP request as its sink, and the Responses become the shared JSON
+ * renderings (api/json.h) the CLI's --json prints. Filters and pages of the lists are applied
+ * here, over the whole list the operation answers (its Request has no such fields yet). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/json.h"
+#include "controller/ctl_http.h"
+
+void http_answer_json(http_req_t *q, unsigned status, json_t *v)
+{
+    free(q->text);
+    q->text = cl_rest_dump(v, &q->len);
+    json_decref(v);
+    q->status = status;
+    q->done = true;
+}
+
+void http_answer_error(http_req_t *q, unsigned status, const char *msg)
+{
+    free(q->text);
+    q->text = cl_rest_error_body(msg, &q->len);
+    q->status = status;
+    q->done = true;
+}
+
+static void dispatch_submit(http_req_t *q, Colossus__Request *r)
+{
+    Colossus__SubmitReq s;
+    json_t *doc;
+    cl_error_t err;
+    if (cl_rest_submit_parse(q->body.p ? (char *)q->body.p : "", q->body.len, &s, &doc, &err) <
+        0) {
+        http_answer_error(q, 400, err.msg);
+        return;
+    }
+    r->body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
+    r->submit = &s;
+    q->dispatched = true;
+    ctl_request(q->ctl, &q->who, r, &q->sink);
+    free(s.argv);
+    free(s.env);
+    json_decref(doc);
+}
+
+static void dispatch_admin(http_req_t *q, Colossus__Request *r, bool drain)
+{
+    const char *reason;
+    json_t *doc;
+    cl_error_t err;
+    if (cl_rest_admin_parse(q->body.p ? (char *)q->body.p : "", q->body.len, &reason, &doc,
+                            &err) < 0) {
+        http_answer_error(q, 400, err.msg);
+        return;
+    }
+    Colossus__NodeAdmin a = COLOSSUS__NODE_ADMIN__INIT;
+    a.node = q->route.node;
+    a.reason = (char *)(reason ? reason : "");
+    r->body_case = drain ? COLOSSUS__REQUEST__BODY_DRAIN : COLOSSUS__REQUEST__BODY_RESUME;
+    *(drain ? &r->drain : &r->resume) = &a;
+    q->dispatched = true;
+    ctl_request(q->ctl, &q->who, r, &q->sink);
+    json_decref(doc);
+}
+
+void http_api_dispatch(http_req_t *q)
+{
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.req = 1; /* one request per sink */
+    switch (q->route.op) {
+    case CL_REST_SUBMIT:
+        dispatch_submit(q, &r);
+        return;
+    case CL_REST_DRAIN:
+    case CL_REST_RESUME:
+        dispatch_admin(q, &r, q->route.op == CL_REST_DRAIN);
+        return;
+    case CL_REST_WHOAMI:
+        r.body_case = COLOSSUS__REQUEST__BODY_WHOAMI;
+        r.whoami = true;
+        break;
+    case CL_REST_JOBS:
+        r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
+        r.jobs_all = q->list.all;
+        q->items = json_array();
+        break;
+    case CL_REST_JOB:
+        r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+        r.show = q->route.job;
+        break;
+    case CL_REST_CANCEL:
+        r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
+        r.cancel = q->route.job;
+        break;
+    case CL_REST_NODES:
+    case CL_REST_NODE:
+        r.body_case = COLOSSUS__REQUEST__BODY_NODES;
+        r.nodes = true;
+        q->items = json_array();
+        break;
+    }
+    if ((q->route.op == CL_REST_JOBS || q->route.op == CL_REST_NODES ||
+         q->route.op == CL_REST_NODE) &&
+        !q->items)
+        cl_oom(0, __FILE__, __LINE__);
+    q->dispatched = true;
+    ctl_request(q->ctl, &q->who, &r, &q->sink);
+}
+
+/* One more item that passed the filters: on the page while it has room; past it, only
+ * noted (the page has a next). */
+static bool page_room(http_req_t *q)
+{
+    if (json_array_size(q->items) < q->list.limit) return true;
+    q->more = true;
+    return false;
+}
+
+static void page_add(http_req_t *q, json_t *v, uint64_t id)
+{
+    if (json_array_append_new(q->items, v) < 0) cl_oom(0, __FILE__, __LINE__);
+    q->last_id = id;
+}
+
+static void page_end(http_req_t *q, const char *key)
+{
+    json_t *o = json_object();
+    if (!o || json_object_set_new(o, key, q->items) < 0 ||
+        json_object_set_new(o, "next",
+                            q->more ? json_integer((json_int_t)q->last_id) : json_null()) < 0)
+        cl_oom(0, __FILE__, __LINE__);
+    q->items = NULL;
+    http_answer_json(q, 200, o);
+}
+
+static void list_part(http_req_t *q, const Colossus__Response *rs)
+{
+    if (q->route.op == CL_REST_JOBS) {
+        for (size_t i = 0; i < rs->n_jobs && !q->more; i++)
+            if (cl_rest_job_matches(&q->list, rs->jobs[i]) && page_room(q))
+                page_add(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
+    } else if (q->route.op == CL_REST_NODES) {
+        for (size_t i = 0; i < rs->n_nodes && !q->more; i++)
+            if (cl_rest_node_matches(&q->list, rs->nodes[i]) && page_room(q))
+                page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+    } else { /* NODE: the one of that name */
+        for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
+            if (!strcmp(rs->nodes[i]->name, q->route.node))
+                page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+    }
+    if (rs->more) return;
+    if (q->route.op != CL_REST_NODE) {
+        page_end(q, q->route.op == CL_REST_JOBS ? "jobs" : "nodes");
+        return;
+    }
+    json_t *one = json_array_get(q->items, 0);
+    if (one) {
+        json_incref(one);
+        http_answer_json(q, 200, one);
+    } else {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no node named '%s'", q->route.node);
+        http_answer_error(q, 404, msg);
+    }
+    json_decref(q->items);
+    q->items = NULL;
+}
+
+/* {"KEY": value} */
+static json_t *one_field(const char *key, json_t *v)
+{
+    json_t *o = json_object();
+    if (!v) v = json_null(); /* a string that is not UTF-8 */
+    if (!o || json_object_set_new(o, key, v) < 0) cl_oom(0, __FILE__, __LINE__);
+    return o;
+}
+
+void http_api_response(http_req_t *q, const Colossus__Response *rs)
+{
+    if (q->done) return; /* a later part of an answer already refused */
+    if (!rs->ok) {
+        http_answer_error(q, (unsigned)cl_rest_error_status(rs->error), rs->error);
+        return;
+    }
+    switch (q->route.op) {
+    case CL_REST_WHOAMI:
+        http_answer_json(q, 200, cl_json_whoami(rs));
+        return;
+    case CL_REST_JOB:
+        if (rs->n_jobs)
+            http_answer_json(q, 200, cl_json_job(rs->jobs[0]));
+        else
+            http_answer_error(q, 500, "the controller answered without the job");
+        return;
+    case CL_REST_SUBMIT:
+        snprintf(q->location, sizeof q->location, CL_REST_PREFIX "/jobs/%" PRIu64, rs->job);
+        http_answer_json(q, 201, one_field("id", json_integer((json_int_t)rs->job)));
+        return;
+    case CL_REST_CANCEL:
+        http_answer_json(q, 200, one_field("id", json_integer((json_int_t)q->route.job)));
+        return;
+    case CL_REST_DRAIN:
+    case CL_REST_RESUME:
+        http_answer_json(q, 200, one_field("node", json_string(q->route.node)));
+        return;
+    case CL_REST_JOBS:
+    case CL_REST_NODES:
+    case CL_REST_NODE:
+        list_part(q, rs);
+        return;
+    }
+}
