@@ -307,18 +307,20 @@ static bool has_index(const char *path, const char *name)
     return have;
 }
 
-/* Rows of a table of the journal at path (raw SQLite, beside the store). */
-static int rows_in(const char *path, const char *sql)
+/* One value of SQL on the journal in this test's directory, through a connection of its own. */
+static int64_t sql_int(const char *sql)
 {
+    char path[128];
+    snprintf(path, sizeof path, "%s/colossus.db", dir);
     sqlite3 *db;
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int n = sqlite3_column_int(q, 0);
+    int64_t v = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
     sqlite3_close(db);
-    return n;
+    return v;
 }
 
 /* A journal made by the code before issue 11 (its schema verbatim, a finished and a pending
@@ -398,8 +400,8 @@ static void old_journal_gains_issue11(bool state_index)
         assert_false(has_index(path, "jobs_state_end"));
         assert_true(has_index(path, "jobs_done_end"));
         assert_true(has_index(path, "usage_tenant_end"));
-        assert_int_equal(rows_in(path, "SELECT COUNT(*) FROM jobs_done WHERE id=1"), 1);
-        assert_int_equal(rows_in(path, "SELECT COUNT(*) FROM jobs"), 2); /* 2 and 3 */
+        assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done WHERE id=1"), 1);
+        assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 2); /* 2 and 3 */
     }
     /* the prune's statement on either form: job 7's run (ended at 50) goes, job 1's stays */
     cl_error_t err = {{0}};
@@ -424,22 +426,6 @@ static void test_old_journal_gains_issue11(void **st)
 static void test_issue11_journal_moves_finished_jobs(void **st)
 {
     old_journal_gains_issue11(true);
-}
-
-/* One value of SQL on the journal in this test's directory, through a connection of its own. */
-static int64_t sql_int(const char *sql)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/colossus.db", dir);
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
 }
 
 typedef struct audit_text {
