@@ -100,6 +100,10 @@ static void slurm_errors(void **st)
     expect_error("SwitchName=a Nodes=n1\nSwitchName=b Nodes=n1\n", "appears twice");
     expect_error("# nothing\n", "no switches defined");
     expect_error("SwitchName=a Nodes=n[0-99999999]\n", "more than");
+    /* found by libFuzzer: 3.8M names in one range took the fuzzer past its 1 GB */
+    expect_error("SwitchName=leaf1 Nodes=gp[00000-03800000]\n", "more than 2097152 nodes");
+    expect_error("SwitchName=a Nodes=a[0-1048575]\nSwitchName=b Nodes=b[0-1048576]\n",
+                 "more than 2097152 nodes");
     expect_error("SwitchName=a Nodes=n1 bogus\n", "expected KEY=VALUE");
     /* found by libFuzzer: a number past ULONG_MAX made the range loop wrap for ever */
     expect_error("SwitchName=a Nodes=n[6666666666666666666666660]xhNaes=c\n", "longer than 9");
