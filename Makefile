@@ -2,10 +2,11 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson libmicrohttpd
-# libjwt: its header here; the controller dlopens the library when it takes JWTs (linked, it
-# would load OpenSSL into every CLI command); the unit tests link it to sign JWTs
-PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt 2>/dev/null)
+PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson
+# libjwt and libmicrohttpd: their headers here; the controller dlopens each when it takes JWTs
+# or serves HTTP (linked, they would load OpenSSL or GnuTLS into every CLI command); the unit
+# tests link libjwt to sign JWTs
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt libmicrohttpd 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 JWTLIBS   := $(shell pkg-config --libs libjwt 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

@@ -6,6 +6,7 @@
  * which is when the batch that holds it is durable (journal before acknowledge). Bearer
  * tokens are checked once and then cached by hash (re-checked cheaply at every request). */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,61 @@
 #include <sodium.h>
 
 #include "controller/ctl_http.h"
+
+/* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
+ * eight libraries) would load into every CLI command, and `colossus --help` took twice as
+ * long (docs/benchmarks.md, "Issue 11's regression, mended"). Its calls go through ml. */
+#define MHD_LIB "libmicrohttpd.so.12"
+static struct {
+    void *so;
+    __typeof__(MHD_run) *run;
+    __typeof__(MHD_get_timeout) *get_timeout;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_resume_connection) *resume_connection;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_get_connection_values) *get_connection_values;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_suspend_connection) *suspend_connection;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+} ml;
+
+static int mhd_load(cl_error_t *err)
+{
+    if (ml.so) return 0;
+    void *so = dlopen(MHD_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!so)
+        return cl_err(err, "--http needs %s (Debian: libmicrohttpd12): %.200s", MHD_LIB,
+                      dlerror());
+#define SYM(f)                                                                                 \
+    if (!(ml.f = (__typeof__(ml.f))dlsym(so, "MHD_" #f))) {                                    \
+        dlclose(so);                                                                           \
+        return cl_err(err, "%s has no MHD_%s (another version?)", MHD_LIB, #f);                \
+    }
+    SYM(run)
+    SYM(get_timeout)
+    SYM(create_response_from_buffer)
+    SYM(add_response_header)
+    SYM(queue_response)
+    SYM(destroy_response)
+    SYM(resume_connection)
+    SYM(lookup_connection_value)
+    SYM(get_connection_values)
+    SYM(get_connection_info)
+    SYM(suspend_connection)
+    SYM(start_daemon)
+    SYM(get_daemon_info)
+    SYM(stop_daemon)
+    SYM(quiesce_daemon)
+#undef SYM
+    ml.so = so;
+    return 0;
+}
 
 /* The bearer cache: a token string's hash to its principal. An entry is used for at most
  * AUTH_TTL_MS and checked again at every use (ctl_principal_check: revoked, expired, user
@@ -54,9 +110,9 @@ static void on_timer(uv_timer_t *t);
  * loop's poll does not block), after its timeout, or when its descriptor is readable. */
 static void run_daemon(srv_http_t *h)
 {
-    MHD_run(h->d);
+    ml.run(h->d);
     MHD_UNSIGNED_LONG_LONG ms;
-    if (MHD_get_timeout(h->d, &ms) != MHD_YES) {
+    if (ml.get_timeout(h->d, &ms) != MHD_YES) {
         uv_idle_stop(&h->idle);
         uv_timer_stop(&h->timer);
     } else if (ms == 0) {
@@ -107,22 +163,22 @@ static void send_answer(http_req_t *q)
     if (q->queued || !q->conn) return;
     q->queued = true;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
+        ml.create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
     if (!r) cl_oom(q->len, __FILE__, __LINE__);
     q->text = NULL; /* the library's now */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (q->status == 401)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                q->bad_token
-                                    ? "Bearer realm=\"colossus\", error=\"invalid_token\""
-                                    : "Bearer realm=\"colossus\"");
-    if (q->status == 405) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
-    if (q->status == 201) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
-    MHD_queue_response(q->conn, q->status, r);
-    MHD_destroy_response(r);
+        ml.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                               q->bad_token
+                                   ? "Bearer realm=\"colossus\", error=\"invalid_token\""
+                                   : "Bearer realm=\"colossus\"");
+    if (q->status == 405) ml.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
+    if (q->status == 201) ml.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+    ml.queue_response(q->conn, q->status, r);
+    ml.destroy_response(r);
     if (q->suspended) {
         unlist(q);
-        MHD_resume_connection(q->conn);
+        ml.resume_connection(q->conn);
         uv_idle_start(&q->h->idle, on_idle);
     }
 }
@@ -212,7 +268,7 @@ static int bearer(srv_http_t *h, const char *token, const char *peer, ctl_princi
 static int authenticate(http_req_t *q)
 {
     const char *v =
-        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     cl_error_t why;
     if (!v) {
         http_answer_error(q, 401,
@@ -263,7 +319,7 @@ static int parse_query(http_req_t *q)
 {
     query_t g = {.n = 0};
     cl_error_t err;
-    MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, one_arg, &g);
+    ml.get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, one_arg, &g);
     if (g.over) {
         http_answer_error(q, 400, "more than 16 query parameters");
         return -1;
@@ -296,7 +352,7 @@ static void begin(http_req_t *q, const char *url, const char *method)
     }
     if (authenticate(q) < 0) return;
     const char *cl =
-        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     if (cl && cl_parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > CL_REST_BODY_MAX) {
         char msg[128];
@@ -311,7 +367,7 @@ static void begin(http_req_t *q, const char *url, const char *method)
 static void peer_name(struct MHD_Connection *conn, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        ml.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     char ip[64] = "?";
     if (sa && sa->sa_family == AF_INET) {
@@ -362,7 +418,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         send_answer(q);
         return MHD_YES;
     }
-    MHD_suspend_connection(conn); /* until the controller's answer is durable */
+    ml.suspend_connection(conn); /* until the controller's answer is durable */
     q->suspended = true;
     q->next = h->waiting;
     if (h->waiting) h->waiting->prev = q;
@@ -404,6 +460,7 @@ int ctl_http_addr_check(const char *addr, cl_error_t *err)
 int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
 {
     if (ctl_http_addr_check(cfg->addr, err) < 0) return -1;
+    if (mhd_load(err) < 0) return -1;
     if (srv->nhttp == CTL_MAX_LISTENERS) return cl_err(err, "too many HTTP listeners");
     char host[256];
     int port;
@@ -418,7 +475,7 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     unsigned timeout = o->http_idle_s ? o->http_idle_s : SRV_HTTP_IDLE_S;
     unsigned max = o->http_max_conns ? o->http_max_conns : SRV_HTTP_MAX_CONNS;
     unsigned per_ip = o->http_max_per_ip ? o->http_max_per_ip : SRV_HTTP_MAX_PER_IP;
-    h->d = MHD_start_daemon(
+    h->d = ml.start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h, /* first */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
@@ -427,11 +484,11 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_END);
     const union MHD_DaemonInfo *ep =
-        h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     const union MHD_DaemonInfo *bp =
-        h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+        h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!ep || !bp) {
-        if (h->d) MHD_stop_daemon(h->d);
+        if (h->d) ml.stop_daemon(h->d);
         free(h);
         return cl_err(err, "cannot listen on %s (HTTP): the address is taken or not local",
                       cfg->addr);
@@ -455,7 +512,7 @@ const char *srv_http_bound(const srv_http_t *h)
 
 void srv_http_quiesce(srv_http_t *h)
 {
-    MHD_socket fd = MHD_quiesce_daemon(h->d); /* no new connections; open ones go on */
+    MHD_socket fd = ml.quiesce_daemon(h->d); /* no new connections; open ones go on */
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
@@ -477,8 +534,8 @@ void srv_http_stop(srv_http_t *h)
         http_answer_error(q, 503, "the controller is shutting down");
         send_answer(q); /* unlists q */
     }
-    MHD_run(h->d); /* what can go out now does */
-    MHD_stop_daemon(h->d);
+    ml.run(h->d); /* what can go out now does */
+    ml.stop_daemon(h->d);
     if (h->auth) sodium_memzero(h->auth, AUTH_SLOTS * sizeof *h->auth);
     uv_close((uv_handle_t *)&h->poll, handle_closed);
     uv_close((uv_handle_t *)&h->timer, handle_closed);

@@ -11,6 +11,11 @@
 . "$(dirname "$0")/cluster_lib.bash"
 
 command -v curl >/dev/null || { echo "curl is missing"; exit 77; }
+# The controller dlopens libmicrohttpd for --http: no command of the binary loads it (or
+# GnuTLS behind it) at start, as none loads libjwt (OpenSSL).
+if ldd "$B" | grep -E 'libmicrohttpd|libgnutls|libjwt|libcrypto'; then
+    fail "$B is linked to a library it should dlopen"
+fi
 for a in 0.0.0.0:0 10.1.2.3:80 [::]:0; do
     rc=0
     "$B" controller --state-dir "$T/no" --listen 127.0.0.1:0 --key "$T/key" --http "$a" \
