@@ -67,18 +67,43 @@ const char *cl_nvml_lib_path(void)
     return env && *env ? env : DEFAULT_LIB;
 }
 
+/* A library that could not be loaded is tried again for the same path only NVML_RETRY_MS
+ * later: a dlopen that fails searches every library directory (tens of
+ * microseconds and a dozen system calls), and without a driver (fake GPUs, a CPU node) every
+ * launch asked twice, for its energy at start and end. */
+#define NVML_RETRY_MS 30000.0
+static double failed_at = -1; /* cl_now_ms() of the last failure; -1: none */
+static int open_lib(const char *path, bool from_env, cl_error_t *err);
+static char failed_path[256], failed_why[sizeof(((cl_error_t *)0)->msg)];
+
 static int open_locked(cl_error_t *err)
 {
     if (inited) return 0;
     const char *env = getenv(CL_NVML_ENV);
     const char *path = env && *env ? env : DEFAULT_LIB;
+    if (failed_at >= 0 && cl_now_ms() - failed_at < NVML_RETRY_MS && !strcmp(path, failed_path))
+        return cl_err(err, "%s", failed_why);
+    cl_error_t why = {{0}};
+    int rc = open_lib(path, env && *env, &why);
+    failed_at = rc == -2 ? cl_now_ms() : -1; /* a library there whose driver is not up yet:
+                                                 asked again at once, as that costs little */
+    if (rc == 0) return 0;
+    snprintf(failed_path, sizeof failed_path, "%s", path);
+    snprintf(failed_why, sizeof failed_why, "%s", why.msg);
+    return cl_err(err, "%s", why.msg);
+}
+
+/* 0, -1 with err (loaded, unusable: no symbol, nvmlInit failed), or -2 with err (no library
+ * at path). */
+static int open_lib(const char *path, bool from_env, cl_error_t *err)
+{
     if (!lib) {
         lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (!lib && !(env && *env)) lib = dlopen(FALLBACK_LIB, RTLD_NOW | RTLD_LOCAL);
+        if (!lib && !from_env) lib = dlopen(FALLBACK_LIB, RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
             const char *why = dlerror();
             cl_err(err, "no NVIDIA driver: cannot load %s (%s)", path, why ? why : "not found");
-            return -1;
+            return -2;
         }
     }
     /* Resolve everything up front: a library lacking one of them is refused as a whole,
@@ -118,6 +143,7 @@ void cl_nvml_close(void)
     pthread_mutex_lock(&lock);
     if (inited) p_nvmlShutdown();
     inited = 0;
+    failed_at = -1; /* the next open tries again */
     if (lib) dlclose(lib);
     lib = NULL;
     pthread_mutex_unlock(&lock);

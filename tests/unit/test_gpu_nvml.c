@@ -289,6 +289,34 @@ static void test_no_driver(void **state)
     assert_string_equal(cl_nvml_lib_path(), "/nonexistent/libnvidia-ml.so.1");
 }
 
+/* A library that is not there is not looked for again at every call (each dlopen that fails
+ * searches every library directory; without a driver each launch asked twice): for the same
+ * path only after 30 s, or after cl_nvml_close(); another path is tried at once. */
+static void test_missing_library_not_searched_again(void **state)
+{
+    (void)state;
+    write_script("gpus 1\n");
+    char dir[] = "/tmp/test_gpu_nvml_lib.XXXXXX", path[PATH_MAX + 64], cmd[3 * PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/libnvidia-ml.so.1", dir);
+    setenv(CL_NVML_ENV, path, 1);
+    cl_error_t err = {""};
+    assert_int_equal(cl_nvml_count(&err), -1);
+    assert_non_null(strstr(err.msg, "cannot load"));
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fake_lib, path);
+    assert_int_equal(system(cmd), 0); /* the library is there now */
+    err.msg[0] = 0;
+    assert_int_equal(cl_nvml_count(&err), -1); /* the same answer, not a second search */
+    assert_non_null(strstr(err.msg, "cannot load"));
+    setenv(CL_NVML_ENV, fake_lib, 1); /* another path: at once */
+    assert_int_equal(cl_nvml_count(&err), 1);
+    cl_nvml_close();
+    setenv(CL_NVML_ENV, path, 1);
+    assert_int_equal(cl_nvml_count(&err), 1); /* closed: looked for again */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_driver_not_loaded(void **state)
 {
     (void)state;
@@ -348,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xid_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_driver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_not_loaded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_library_not_searched_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fake_exports_exactly_the_symbols, setup, teardown),
     };
