@@ -582,7 +582,13 @@ static int jobs_done_table(sqlite3 *db)
               sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (sqlite3_exec(db, jobs_done_schema, NULL, NULL, NULL) != SQLITE_OK) return -1;
-    if (had || sqlite3_exec(db, jobs_done_move, NULL, NULL, NULL) == SQLITE_OK) return 0;
+    if (had) return 0;
+    if (sqlite3_exec(db, jobs_done_move, NULL, NULL, NULL) == SQLITE_OK) {
+        /* The move went through the WAL (a journal of 10,000,000 jobs: 8 GB of it): into
+         * the database now, and the WAL file cut back, rather than kept at that size. */
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        return 0;
+    }
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
