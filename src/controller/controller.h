@@ -213,4 +213,20 @@ uint64_t ctl_cluster_id(const ctl_t *c); /* made with the journal, never 0 */
 uint32_t ctl_gpus_per_node(const ctl_t *c);
 const ctl_config_t *ctl_config(const ctl_t *c);
 
+/* ---- /metrics (ctl_metrics.c, docs/metrics.md) ---- */
+/* The daemon's own figures, which the object does not hold (ctl_server.c). */
+typedef struct ctl_metrics_srv {
+    uint64_t commits;     /* journal commits timed */
+    double commit_s;      /* their time in the store, together */
+    uint32_t connections; /* framed connections open (agents, CLI clients) */
+} ctl_metrics_srv_t;
+/* Whether who may read /metrics: an admin or operator (any scope: a read token is enough),
+ * since the text holds every tenant's figures. 0, or -1 with why (a 403's sentence). */
+int ctl_metrics_allowed(ctl_t *c, const ctl_principal_t *who, cl_error_t *why);
+/* The metrics in the Prometheus text format 0.0.4, from the state as it is now (a walk of
+ * the nodes and the live jobs); srv NULL: without the daemon's figures. The caller frees the
+ * text (free()); *len its length, *nsamples (NULL: not wanted) its sample lines. */
+char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
+                         uint64_t *nsamples);
+
 #endif

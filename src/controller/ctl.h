@@ -137,6 +137,28 @@ typedef struct ctl_batch {
     uint32_t writers; /* client write operations answered in it (see ctl_t.linger_target) */
 } ctl_batch_t;
 
+/* How a node failure was detected (ctl_counters_t.detections). */
+typedef enum ctl_detect {
+    CTL_DETECT_HEARTBEAT,     /* no heartbeat for dead-after */
+    CTL_DETECT_AGENT_RESTART, /* its agent came back without ranks the controller runs there */
+    CTL_DETECT_GPU_HEALTH,    /* a GPU health verdict that is a node failure, with jobs on it */
+    CTL_DETECT_N,
+} ctl_detect_t;
+
+#define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 10 s, decades */
+
+/* What /metrics counts (ctl_metrics.c), since this controller started: a few additions on
+ * paths that do far more, never a walk. */
+typedef struct ctl_counters {
+    uint64_t submitted;
+    uint64_t ended[CL_JOB_CANCELLED + 1];   /* by cl_job_state_t: finished states only */
+    uint64_t decisions[CL_ACT_FAIL + 1];    /* by cl_action_t */
+    uint64_t detections[CTL_DETECT_N];      /* node failures, by how they were found */
+    uint64_t passes;                        /* scheduling passes */
+    double pass_s;                          /* their CPU time */
+    uint64_t pass_le[CTL_PASS_BUCKETS + 1]; /* passes per bucket (not cumulative; last: +Inf) */
+} ctl_counters_t;
+
 struct ctl {
     ctl_config_t cfg;
     ctl_clock_t clock;
@@ -200,6 +222,7 @@ struct ctl {
     uint64_t cluster_id;       /* made with the journal; agents check it (Registered) */
     struct ctl_acct *acct;     /* users, QOS, credentials, tenants' settings (ctl_acct.h) */
     uint8_t identity[32];      /* the controller's identity public key (ctl_set_identity) */
+    ctl_counters_t count;      /* for /metrics */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */

@@ -73,7 +73,8 @@ typedef struct ctl_tenant {
     double period_start;    /* unix s: the current budget period began */
     double budget_gpu_h;    /* per period; 0: none */
     bool budget_stop;
-    double usage_saved_at; /* when its usage was last journaled */
+    double usage_saved_at;  /* when its usage was last journaled */
+    double gpu_s, energy_j; /* of the runs journaled since this controller started (/metrics) */
 } ctl_tenant_t;
 
 typedef struct ctl_acct {

@@ -171,6 +171,7 @@ static void apply_latch(ctl_t *c, ctl_node_t *n, cl_health_action_t a, const cha
     if (cl_health_is_node_failure(a) && cl_node_jobs(c->cluster, n->id, on, 1) > 0) {
         /* A node failure for its jobs: the core restarts each on a hot spare, requeues it or
          * fails it (max restarts), and the stop orders go out. */
+        c->count.detections[CTL_DETECT_GPU_HEALTH]++;
         ctl_jobs_node_failed(c, n);
         if (cl_node_recover(c->cluster, n->id, now, &e) < 0)
             ctl_log(c, "node %s: cannot bring back after the failure: %s", n->name, e.msg);

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "api/prom.h"
 #include "controller/ctl_http.h"
 
 /* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
@@ -166,7 +167,8 @@ static void send_answer(http_req_t *q)
         ml.create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
     if (!r) cl_oom(q->len, __FILE__, __LINE__);
     q->text = NULL; /* the library's now */
-    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                           q->content_type ? q->content_type : "application/json");
     if (q->status == 401)
         ml.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                q->bad_token
@@ -340,11 +342,41 @@ static int parse_query(http_req_t *q)
     return 0;
 }
 
+/* GET /metrics (docs/metrics.md): rendered now, on the loop, for an admin or operator. */
+static void metrics(http_req_t *q, const char *method)
+{
+    cl_error_t err;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        snprintf(q->allow, sizeof q->allow, "GET");
+        http_answer_error(q, 405, "/metrics takes GET");
+        return;
+    }
+    if (authenticate(q) < 0) return;
+    ctl_t *c = q->h->srv->ctl;
+    if (ctl_metrics_allowed(c, &q->who, &err) < 0) {
+        http_answer_error(q, 403, err.msg);
+        return;
+    }
+    struct ctl_server *srv = q->h->srv;
+    ctl_metrics_srv_t s = {.commits = srv->commits_timed,
+                           .commit_s = srv->commit_us_sum * 1e-6,
+                           .connections = srv->nconns};
+    free(q->text);
+    q->text = ctl_metrics_render(c, &s, &q->len, NULL);
+    q->content_type = CL_PROM_CONTENT_TYPE;
+    q->status = 200;
+    q->done = true;
+}
+
 /* The headers are in: the route, the credential, the size of the body and the query. The
  * answer is queued at once for a refusal (the library then drops the body and closes). */
 static void begin(http_req_t *q, const char *url, const char *method)
 {
     cl_error_t err;
+    if (!strcmp(url, "/metrics")) {
+        metrics(q, method);
+        return;
+    }
     int st = cl_rest_route(method, url, &q->route, q->allow, &err);
     if (st) {
         http_answer_error(q, (unsigned)st, err.msg);

@@ -39,12 +39,13 @@ struct http_req {
     unsigned status;
     char *text;
     size_t len;
-    char allow[32];          /* 405: the methods the path takes */
-    char location[64];       /* 201: the new object */
-    json_t *items;           /* a list's page so far */
-    uint64_t last_id;        /* of the last item on the page */
-    bool more;               /* an item matched past the page */
-    http_req_t *next, *prev; /* suspended requests (srv_http.waiting) */
+    char allow[32];           /* 405: the methods the path takes */
+    char location[64];        /* 201: the new object */
+    const char *content_type; /* NULL: application/json */
+    json_t *items;            /* a list's page so far */
+    uint64_t last_id;         /* of the last item on the page */
+    bool more;                /* an item matched past the page */
+    http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
 };
 
 /* ---- ctl_http_api.c ---- */

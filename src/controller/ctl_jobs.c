@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controller/ctl_acct.h"
 
@@ -349,6 +350,7 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     j->state = st;
     j->end_time = ctl_now(c);
+    c->count.ended[st]++;
     *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
     ctl_journal_job(c, j);
     ctl_job_notify(c, j);
@@ -395,6 +397,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             ctl_log(c, "core decision for unknown job %" PRIu64, x->job);
             continue;
         }
+        if ((unsigned)x->action <= CL_ACT_FAIL) c->count.decisions[x->action]++;
         switch (x->action) {
         case CL_ACT_START:
             job_started(c, j, x->incarnation);
@@ -433,12 +436,29 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
     }
 }
 
+/* The thread's CPU seconds: a pass's cost without the time the loop's thread was not
+ * running (the controller's clock is a test's in unit tests, and in ms). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void ctl_schedule(ctl_t *c)
 {
     cl_decisions_t d = {0};
+    double t0 = cpu_s();
     cl_schedule(c->cluster, ctl_now(c), &d);
     ctl_apply(c, &d);
     cl_decisions_free(&d);
+    double s = cpu_s() - t0;
+    c->count.passes++;
+    c->count.pass_s += s;
+    unsigned b = 0;
+    for (double le = 1e-4; b < CTL_PASS_BUCKETS && s > le; le *= 10)
+        b++;
+    c->count.pass_le[b]++;
 }
 
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)

@@ -333,6 +333,7 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         /* Its agent restarted and lost ranks we run there: for those jobs it is a node
          * failure (restart elsewhere or in place), without waiting for dead-after. */
         n->alive = false;
+        c->count.detections[CTL_DETECT_AGENT_RESTART]++;
         ctl_jobs_node_failed(c, n);
         node_up(c, n);
     }
@@ -378,6 +379,7 @@ void ctl_nodes_judge(ctl_t *c)
         n->alive = false;
         ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
                 (now - n->last_seen) * 1000);
+        c->count.detections[CTL_DETECT_HEARTBEAT]++;
         ctl_jobs_node_failed(c, n);
         c->sched_needed = true;
     }

@@ -93,6 +93,8 @@ static int write_addresses(struct ctl_server *srv, cl_error_t *err)
 static void commit_took(struct ctl_server *srv, double us)
 {
     srv->commit_us_avg += (us - srv->commit_us_avg) / 8;
+    srv->commit_us_sum += us;
+    srv->commits_timed++;
 }
 
 static bool on_loop(const struct ctl_server *srv, const cl_store_batch_t *b)

@@ -68,6 +68,8 @@ struct ctl_server {
     /* commits: the moving average of their time in the store, and where they ran */
     double commit_us_avg;
     uint64_t commits_loop, commits_worker;
+    double commit_us_sum; /* of every commit timed (/metrics) */
+    uint64_t commits_timed;
 };
 
 /* ---- framed connections (ctl_conns.c) ---- */

@@ -173,6 +173,7 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     ctl_job_insert(c, j);
     ctl_journal_job(c, j);
     c->sched_new = true; /* a pass, when it can start something (ctl_turn_end) */
+    c->count.submitted++;
     *id = jid;
     return 0;
 }

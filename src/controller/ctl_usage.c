@@ -94,6 +94,9 @@ static void run_journal(ctl_t *c, ctl_job_t *j, ctl_run_t *r)
     cl_store_batch_usage(c->open->records, &u);
     j->energy_j += r->energy_j;
     j->flops += r->flops;
+    ctl_tenant_t *t = ctl_tenant_ext(c, j->tenant_ix);
+    t->gpu_s += u.gpu_s;
+    t->energy_j += r->energy_j;
     ctl_tenant_usage_journal(c, j->tenant_ix); /* fair share survives a crash to the run */
 }
 

@@ -114,3 +114,44 @@ stop_all() {
     CTL_PID=
     unset CTL_ADDR
 }
+
+# start_prometheus TARGET TOKEN-FILE: a real Prometheus server (Debian's `prometheus`) as the
+# current user, on 127.0.0.1 (a port the kernel chose free a moment before: retried if taken
+# meanwhile), storage in $T/prom, scraping http://TARGET/metrics every second with the
+# token; sets PROM (its base URL) and waits until its API answers. Stopped by the cleanup.
+start_prometheus() {
+    command -v prometheus >/dev/null ||
+        fail "prometheus is missing (Debian: prometheus; make check installs it through scripts/install-deps.sh)"
+    cat >"$T/prometheus.yml" <<YML
+global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: colossus
+    metrics_path: /metrics
+    authorization: {credentials_file: $2}
+    static_configs: [{targets: ['$1']}]
+YML
+    local try port pid
+    for try in 1 2 3; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
+            --web.listen-address="127.0.0.1:$port" --log.level=warn >>"$T/prometheus.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        export PROM=http://127.0.0.1:$port
+        wait_for 30 bash -c "kill -0 $pid && curl -sf --max-time 2 $PROM/-/ready" && return 0
+        kill -0 "$pid" 2>/dev/null && fail "prometheus on $PROM did not become ready"
+    done
+    fail "prometheus did not start: $(tail -n 5 "$T/prometheus.log")"
+}
+
+# prom_value EXPR: the value of an instant query's single sample ("" when there is none).
+prom_value() {
+    curl -sf --max-time 5 -G "$PROM/api/v1/query" --data-urlencode "query=$1" |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r)==1 else "")'
+}
+export -f prom_value
+# wait_prom SECONDS EXPR VALUE: until Prometheus's latest scrape gives EXPR that value.
+wait_prom() {
+    wait_for "$1" bash -c "[ \"\$(prom_value '$2')\" = '$3' ]" ||
+        fail "Prometheus: $2 = '$(prom_value "$2")', not $3 within $1 s"
+}
