@@ -214,7 +214,7 @@ want 413 "limit"
 log "404 and 405"
 api GET /api/v1/nothing "$T/alice.tok"
 want 404 "no resource"
-api GET /metrics "$T/alice.tok"
+api GET /metricz "$T/alice.tok" # outside /api/v1 (and not /metrics: metrics_prom.sh)
 want 404
 api PUT /api/v1/jobs "$T/alice.tok"
 want 405 "PUT"
