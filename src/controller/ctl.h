@@ -145,7 +145,7 @@ typedef enum ctl_detect {
     CTL_DETECT_N,
 } ctl_detect_t;
 
-#define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 10 s, decades */
+#define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 100 s, decades */
 
 /* What /metrics counts (ctl_metrics.c), since this controller started: a few additions on
  * paths that do far more, never a walk. */
