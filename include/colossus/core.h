@@ -413,6 +413,11 @@ void cl_cluster_stats(const cl_cluster_t *c, cl_stats_t *st);
 int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err);
 
 const char *cl_job_state_name(cl_job_state_t s);
+/* Succeeded, failed or cancelled: a job that never runs again. */
+static inline bool cl_job_finished(cl_job_state_t s)
+{
+    return s == CL_JOB_SUCCEEDED || s == CL_JOB_FAILED || s == CL_JOB_CANCELLED;
+}
 const char *cl_node_state_name(cl_node_state_t s);
 const char *cl_action_name(cl_action_t a);
 

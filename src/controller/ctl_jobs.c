@@ -9,11 +9,6 @@
 
 #include "controller/ctl_acct.h"
 
-static bool terminal(cl_job_state_t s)
-{
-    return s == CL_JOB_SUCCEEDED || s == CL_JOB_FAILED || s == CL_JOB_CANCELLED;
-}
-
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id)
 {
     return id && id < c->jobs_cap ? c->jobs[id] : NULL;
@@ -92,11 +87,11 @@ static void purge_finished(ctl_t *c, double now)
     for (uint64_t *front; (front = ctl_ring_front(&c->finished));) {
         uint64_t id = *front;
         ctl_job_t *j = ctl_job_get(c, id);
-        if (j && terminal(j->state) &&
+        if (j && cl_job_finished(j->state) &&
             (j->end_time + c->cfg.keep_finished_s > now || j->journal_seq > c->durable_seq))
             return; /* the oldest still has time: so have the ones after it */
         ctl_ring_pop(&c->finished);
-        if (!j || !terminal(j->state) || j->waiters) continue;
+        if (!j || !cl_job_finished(j->state) || j->waiters) continue;
         cl_job_forget(c->cluster, id);
         ctl_usage_job_free(c, j);
         c->jobs[id] = NULL;
@@ -466,7 +461,8 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
     bool transient;
     ctl_job_t *j = ctl_job_lookup(c, id, &transient);
     if (!j) return cl_err(err, "no job %" PRIu64, id);
-    if (terminal(j->state) || transient) { /* a transient one is finished by definition */
+    if (cl_job_finished(j->state) ||
+        transient) { /* a transient one is finished by definition */
         cl_err(err, "job %" PRIu64 " already %s", id, cl_job_state_name(j->state));
         if (transient) ctl_job_free(j);
         return -1;

@@ -8,11 +8,6 @@
 
 #include "controller/ctl_acct.h"
 
-static bool terminal(cl_job_state_t s)
-{
-    return s == CL_JOB_SUCCEEDED || s == CL_JOB_FAILED || s == CL_JOB_CANCELLED;
-}
-
 char **ctl_strv_dup(const char *const *v, size_t n)
 {
     char **o = cl_xcalloc(n + 1, sizeof *o);
@@ -133,14 +128,14 @@ static int on_job_loaded(const cl_store_job_t *sj, void *arg)
     ctl_t *c = n->c;
     /* the store leaves out most of those past their keep time; one that ended within the
      * second of the cut stays in the journal only too */
-    if (terminal((cl_job_state_t)sj->state) &&
+    if (cl_job_finished((cl_job_state_t)sj->state) &&
         sj->end_time + c->cfg.keep_finished_s <= ctl_now(c))
         return 0;
     bool known;
     ctl_job_t *j = job_from_store(c, sj, &known);
     ctl_job_insert(c, j);
     n->loaded++;
-    if (terminal(j->state)) {
+    if (cl_job_finished(j->state)) {
         *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
     } else {
         restore(c, j, known);

@@ -131,8 +131,7 @@ static int put_job(void *arg, const cl_store_job_t *j)
 {
     sq_commit_t *c = arg;
     sq_store_t *s = c->s;
-    bool done = j->state == CL_JOB_SUCCEEDED || j->state == CL_JOB_FAILED ||
-                j->state == CL_JOB_CANCELLED;
+    bool done = cl_job_finished(j->state);
     sqlite3_stmt *st = done ? s->job_done_put : s->job_put,
                  *del = done ? s->job_del : s->job_done_del;
     size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
@@ -571,17 +570,23 @@ static int add_job_columns(sqlite3 *db, const char *table, const char **missing)
     return 0;
 }
 
+int sq_has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* jobs_done, made (and the finished jobs moved into it) when the journal has none yet. */
 static int jobs_done_table(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    int had = sqlite3_prepare_v2(db,
-                                 "SELECT 1 FROM sqlite_master WHERE type='table'"
-                                 " AND name='jobs_done'",
-                                 -1, &st, NULL) == SQLITE_OK &&
-              sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (sqlite3_exec(db, jobs_done_schema, NULL, NULL, NULL) != SQLITE_OK) return -1;
+    int had = sq_has_table(db, "jobs_done");
+    if (had < 0 || sqlite3_exec(db, jobs_done_schema, NULL, NULL, NULL) != SQLITE_OK) return -1;
     if (had) return 0;
     if (sqlite3_exec(db, jobs_done_move, NULL, NULL, NULL) == SQLITE_OK) {
         /* The move went through the WAL (a journal of 10,000,000 jobs: 8 GB of it): into

@@ -161,17 +161,14 @@ int sq_prune_audit(sq_commit_t *c, double before)
  * transaction. */
 static int migrate(sq_store_t *s, cl_error_t *err)
 {
+    int have = sq_has_table(s->wr, "audit_log");
+    if (have < 0) return cl_err(err, "store: %.100s: %.90s", s->path, sqlite3_errmsg(s->wr));
+    if (!have) return 0;
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(
-            s->wr, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_log'", -1,
-            &q, NULL) != SQLITE_OK)
-        return cl_err(err, "store: %.100s: %.90s", s->path, sqlite3_errmsg(s->wr));
-    int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    if (rc == SQLITE_DONE) return 0;
+    int rc;
     cl_error_t e = {{0}};
     sq_commit_t c = {.s = s, .err = &e};
-    if (rc != SQLITE_ROW || sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+    if (sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
         sqlite3_prepare_v2(s->wr,
                            "SELECT time,who,op,target,detail,ok FROM audit_log ORDER BY seq",
                            -1, &q, NULL)) {

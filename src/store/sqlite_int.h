@@ -79,6 +79,8 @@ typedef struct sq_sql {
 
 /* "store: WHAT: SQLite's reason"; -1 */
 int sq_fail(sqlite3 *db, cl_error_t *err, const char *what);
+/* Whether db has the table name: 1, 0, or -1 (the question failed: sqlite3_errmsg). */
+int sq_has_table(sqlite3 *db, const char *name);
 /* Prepare n writer statements; -1 with "store: PATH: SQLite's reason" on failure. */
 int sq_prepare_writer(sq_store_t *s, const sq_sql_t *v, size_t n, cl_error_t *err);
 /* Bind v as text; NULL as "" (the columns read back NULL as "" anyway). */
