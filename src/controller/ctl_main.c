@@ -167,6 +167,54 @@ static int choice(const char *flag, const char *s, const char *a, const char *b,
     return 0;
 }
 
+/* --jwt-issuer, --jwt-audience, --jwt-claim, --jwt-alg: bounded, the algorithm one we verify.
+ */
+static int jwt_opt(opts_t *o, int opt, const char *arg)
+{
+    if (strlen(arg) >= (opt == CO_JWT_CLAIM ? 64 : opt == CO_JWT_ALG ? 16 : 256)) {
+        fprintf(stderr, "colossus controller: --jwt-%s too long\n",
+                opt == CO_JWT_ISSUER     ? "issuer"
+                : opt == CO_JWT_AUDIENCE ? "audience"
+                : opt == CO_JWT_CLAIM    ? "claim"
+                                         : "alg");
+        return -1;
+    }
+    if (opt == CO_JWT_ALG && strcmp(arg, "HS256") && strcmp(arg, "HS384") &&
+        strcmp(arg, "HS512") && strcmp(arg, "RS256") && strcmp(arg, "RS384") &&
+        strcmp(arg, "RS512") && strcmp(arg, "ES256") && strcmp(arg, "ES384") &&
+        strcmp(arg, "ES512")) {
+        fprintf(stderr,
+                "colossus controller: --jwt-alg %s: one of HS256/384/512, "
+                "RS256/384/512, ES256/384/512\n",
+                arg);
+        return -1;
+    }
+    *(opt == CO_JWT_ISSUER     ? &o->jwt_issuer
+      : opt == CO_JWT_AUDIENCE ? &o->jwt_audience
+      : opt == CO_JWT_CLAIM    ? &o->jwt_claim
+                               : &o->jwt_alg) = arg;
+    return 0;
+}
+
+/* --commit auto|thread|inline */
+static int commit_opt(opts_t *o, const char *arg)
+{
+    if (!strcmp(arg, "auto"))
+        o->commit = CTL_COMMIT_AUTO;
+    else if (!strcmp(arg, "thread"))
+        o->commit = CTL_COMMIT_THREAD;
+    else if (!strcmp(arg, "inline"))
+        o->commit = CTL_COMMIT_INLINE;
+    else {
+        fprintf(stderr,
+                "colossus controller: --commit must be auto, thread or inline, "
+                "not '%s'\n",
+                arg);
+        return -1;
+    }
+    return 0;
+}
+
 /* One option; -1 on a bad value (reported), 1 for --help. */
 static int one_opt(opts_t *o, int opt, const char *arg)
 {
@@ -272,44 +320,9 @@ static int one_opt(opts_t *o, int opt, const char *arg)
     case CO_JWT_AUDIENCE:
     case CO_JWT_CLAIM:
     case CO_JWT_ALG:
-        if (strlen(arg) >= (opt == CO_JWT_CLAIM ? 64 : opt == CO_JWT_ALG ? 16 : 256)) {
-            fprintf(stderr, "colossus controller: --jwt-%s too long\n",
-                    opt == CO_JWT_ISSUER     ? "issuer"
-                    : opt == CO_JWT_AUDIENCE ? "audience"
-                    : opt == CO_JWT_CLAIM    ? "claim"
-                                             : "alg");
-            return -1;
-        }
-        if (opt == CO_JWT_ALG && strcmp(arg, "HS256") && strcmp(arg, "HS384") &&
-            strcmp(arg, "HS512") && strcmp(arg, "RS256") && strcmp(arg, "RS384") &&
-            strcmp(arg, "RS512") && strcmp(arg, "ES256") && strcmp(arg, "ES384") &&
-            strcmp(arg, "ES512")) {
-            fprintf(stderr,
-                    "colossus controller: --jwt-alg %s: one of HS256/384/512, "
-                    "RS256/384/512, ES256/384/512\n",
-                    arg);
-            return -1;
-        }
-        *(opt == CO_JWT_ISSUER     ? &o->jwt_issuer
-          : opt == CO_JWT_AUDIENCE ? &o->jwt_audience
-          : opt == CO_JWT_CLAIM    ? &o->jwt_claim
-                                   : &o->jwt_alg) = arg;
-        return 0;
+        return jwt_opt(o, opt, arg);
     case CO_COMMIT:
-        if (!strcmp(arg, "auto"))
-            o->commit = CTL_COMMIT_AUTO;
-        else if (!strcmp(arg, "thread"))
-            o->commit = CTL_COMMIT_THREAD;
-        else if (!strcmp(arg, "inline"))
-            o->commit = CTL_COMMIT_INLINE;
-        else {
-            fprintf(stderr,
-                    "colossus controller: --commit must be auto, thread or inline, "
-                    "not '%s'\n",
-                    arg);
-            return -1;
-        }
-        return 0;
+        return commit_opt(o, arg);
     case 'h':
         usage(stdout);
         return 1;
