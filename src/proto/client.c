@@ -209,17 +209,19 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t
     long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     *m = NULL;
     for (;;) {
-        if (c->in.len) {
+        if (c->in.len > c->in_off) {
             Colossus__Msg *got = NULL;
             cl_error_t e;
-            ssize_t used = cl_frame_decode(&c->sess, c->in.p, c->in.len, &got, &e);
+            ssize_t used =
+                cl_frame_decode(&c->sess, c->in.p + c->in_off, c->in.len - c->in_off, &got, &e);
             if (used < 0) {
                 failed_at(c, CL_CLIENT_LOST, false);
                 cl_err(err, "bad frame from %s: %s", c->addr, e.msg);
                 return -1;
             }
             if (used > 0) {
-                cl_buf_consume(&c->in, (size_t)used);
+                c->in_off += (size_t)used;
+                if (c->in_off == c->in.len) c->in_off = c->in.len = 0;
                 return received(c, got, m, err);
             }
         }
@@ -241,6 +243,10 @@ int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t
                 return -1;
             }
             continue;
+        }
+        if (c->in_off) { /* keep only a frame's start, for the rest of it */
+            cl_buf_consume(&c->in, c->in_off);
+            c->in_off = 0;
         }
         if (cl_buf_reserve(&c->in, 65536) < 0) cl_oom(65536, __FILE__, __LINE__);
         ssize_t r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);

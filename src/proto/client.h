@@ -40,7 +40,8 @@ typedef struct cl_client_fail {
 typedef struct cl_client {
     int fd;
     cl_sess_t sess;
-    cl_buf_t in;           /* bytes read but not yet decoded */
+    cl_buf_t in;           /* bytes read; from in_off on, not yet decoded */
+    size_t in_off;         /* of in, decoded already (moved out once per read, not per frame) */
     char addr[256];        /* "HOST:PORT" as given, for messages */
     bool authed;           /* the handshake is done */
     uint32_t unanswered;   /* requests sent whose last Response part has not come */

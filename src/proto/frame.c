@@ -56,7 +56,7 @@ int cl_crypto_init(void)
 
 void cl_sess_init(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES], bool server)
 {
-    memcpy(s->key, key, CL_KEY_BYTES);
+    crypto_auth_hmacsha256_init(&s->mac0, key, CL_KEY_BYTES);
     s->seq_tx = s->seq_rx = 0;
     s->server = server;
     s->max_body = CL_FRAME_MAX;
@@ -78,7 +78,10 @@ void cl_sess_rekey(cl_sess_t *s, const uint8_t key[CL_KEY_BYTES],
     crypto_generichash_update(&st, (const uint8_t *)"colossus-session", 16);
     crypto_generichash_update(&st, server_nonce, CL_NONCE_BYTES);
     crypto_generichash_update(&st, peer_nonce, CL_NONCE_BYTES);
-    crypto_generichash_final(&st, s->key, CL_KEY_BYTES);
+    uint8_t k[CL_KEY_BYTES];
+    crypto_generichash_final(&st, k, CL_KEY_BYTES);
+    crypto_auth_hmacsha256_init(&s->mac0, k, CL_KEY_BYTES);
+    sodium_memzero(k, sizeof k);
     s->seq_tx = s->seq_rx = 0;
     s->max_body = CL_FRAME_MAX;
 }
@@ -107,8 +110,7 @@ static void frame_mac(const cl_sess_t *s, bool from_server, uint64_t seq, const 
     pre[0] = from_server ? 'S' : 'C';
     for (int i = 0; i < 8; i++)
         pre[1 + i] = (uint8_t)(seq >> (56 - 8 * i));
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, s->key, CL_KEY_BYTES);
+    crypto_auth_hmacsha256_state st = s->mac0;
     crypto_auth_hmacsha256_update(&st, pre, sizeof pre);
     crypto_auth_hmacsha256_update(&st, hdr, CL_FRAME_HDR);
     crypto_auth_hmacsha256_update(&st, body, n);
