@@ -280,6 +280,7 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     sq_commit_t c = {.s = s, .err = err};
     int rc = cl_store_batch_visit(b, &sq_puts, &c);
     if (rc == 0) rc = sq_audit_flush(&c); /* the last audit group, unless a prune wrote it */
+    if (rc == 0) rc = sq_rollup_flush(&c);
     for (size_t i = 0; i < sizeof s->wr_all / sizeof s->wr_all[0]; i++)
         sq_count_scans(s, s->wr_all[i]);
     if (rc == 0) {

@@ -61,10 +61,10 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(job,incarnation) DO NOTHING"},
         {offsetof(sq_store_t, rollup_put),
          "INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
-         " VALUES(?,?,?,?,?,?,1) ON CONFLICT(day,tenant,user_name) DO UPDATE SET"
+         " VALUES(?,?,?,?,?,?,?) ON CONFLICT(day,tenant,user_name) DO UPDATE SET"
          " gpu_s=usage_rollups.gpu_s+excluded.gpu_s,"
          " energy_j=usage_rollups.energy_j+excluded.energy_j,"
-         " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+1"},
+         " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+excluded.runs"},
         {offsetof(sq_store_t, prune_jobs),
          "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE end_time < ?1"
          " ORDER BY end_time LIMIT ?2)"},
@@ -106,6 +106,51 @@ static void utc_day(double t, char out[16])
     strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
+int sq_rollup_flush(sq_commit_t *c)
+{
+    sqlite3_stmt *st = c->s->rollup_put;
+    for (uint32_t i = 0; i < c->nshares; i++) {
+        const struct sq_share *r = &c->shares[i];
+        sq_bind_str(st, 1, r->day);
+        sq_bind_str(st, 2, r->tenant);
+        sq_bind_str(st, 3, r->user);
+        sqlite3_bind_double(st, 4, r->gpu_s);
+        sqlite3_bind_double(st, 5, r->energy_j);
+        sqlite3_bind_double(st, 6, r->flops);
+        sqlite3_bind_int64(st, 7, r->runs);
+        if (sq_put_step(c, st, "rollup of %s for %.64s", r->day, r->tenant) < 0) return -1;
+    }
+    c->nshares = 0;
+    return 0;
+}
+
+/* u's share of its day's rollup, added to the commit's sums. */
+static int share_add(sq_commit_t *c, const cl_store_usage_t *u)
+{
+    char day[16];
+    utc_day(u->end, day);
+    uint32_t i = 0;
+    while (i < c->nshares &&
+           (strcmp(c->shares[i].day, day) || strcmp(c->shares[i].tenant, u->tenant) ||
+            strcmp(c->shares[i].user, u->user)))
+        i++;
+    if (i == SQ_SHARES) {
+        if (sq_rollup_flush(c) < 0) return -1;
+        i = 0;
+    }
+    struct sq_share *r = &c->shares[i];
+    if (i == c->nshares) {
+        *r = (struct sq_share){.tenant = u->tenant, .user = u->user};
+        memcpy(r->day, day, sizeof day);
+        c->nshares++;
+    }
+    r->gpu_s += u->gpu_s;
+    r->energy_j += u->energy_j;
+    r->flops += u->flops;
+    r->runs++;
+    return 0;
+}
+
 /* The record, and (only when it is new: a duplicate (job, incarnation) changes nothing) its
  * share of its day's rollup. */
 int sq_put_usage(void *arg, const cl_store_usage_t *u)
@@ -131,16 +176,7 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     sqlite3_bind_int(st, i++, u->has_exit);
     if (sq_put_step(c, st, "usage of job %" PRIu64, u->job) < 0) return -1;
     if (sqlite3_changes(c->s->wr) == 0) return 0; /* a duplicate */
-    char day[16];
-    utc_day(u->end, day);
-    st = c->s->rollup_put;
-    sq_bind_str(st, 1, day);
-    sq_bind_str(st, 2, u->tenant);
-    sq_bind_str(st, 3, u->user);
-    sqlite3_bind_double(st, 4, u->gpu_s);
-    sqlite3_bind_double(st, 5, u->energy_j);
-    sqlite3_bind_double(st, 6, u->flops);
-    return sq_put_step(c, st, "rollup of job %" PRIu64, u->job);
+    return share_add(c, u);
 }
 
 /* Delete at most CL_STORE_PRUNE_MAX rows of before (0: none); *n = how many went. */

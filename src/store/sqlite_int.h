@@ -50,6 +50,9 @@ typedef struct sq_store {
     uint64_t fullscans, wr_fullscans;
 } sq_store_t;
 
+/* Rollup keys one commit sums before it writes them (more: it writes and starts again). */
+#define SQ_SHARES 16
+
 /* One commit in progress: the visit callbacks' argument. */
 typedef struct sq_commit {
     sq_store_t *s;
@@ -62,6 +65,15 @@ typedef struct sq_commit {
     uint32_t aud_n;
     double aud_first, aud_last;
     size_t aud_len;
+    /* this commit's shares of the daily rollups, summed per (day, tenant, user) and written
+     * at its end (sq_rollup_flush): one upsert a key, not one a run (strings: the batch's) */
+    struct sq_share {
+        char day[16];
+        const char *tenant, *user;
+        double gpu_s, energy_j, flops;
+        uint32_t runs;
+    } shares[SQ_SHARES];
+    uint32_t nshares;
 } sq_commit_t;
 
 /* The meta key under which a prune keeps the highest job id it may have deleted. */
@@ -107,6 +119,8 @@ extern const char sq_acct_schema[];
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err); /* the writer's statements */
 int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, size_t len);
 int sq_put_usage(void *arg, const cl_store_usage_t *u);
+/* Write the commit's summed rollup shares (before its COMMIT). 0 or -1 with c->err. */
+int sq_rollup_flush(sq_commit_t *c);
 int sq_prune(void *arg, const cl_store_prune_t *p);
 int sq_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
                  cl_error_t *err);

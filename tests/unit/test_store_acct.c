@@ -319,6 +319,42 @@ static void test_usage_duplicates_ignored(void **st)
     cl_store_close(s);
 }
 
+/* One commit of 200 runs over 40 (tenant, user) keys, each key's runs spread through the batch
+ * (a store may sum a commit's rollup shares before it writes them: more keys than it holds at
+ * once, and the same key before and after that): every sum and count exact. */
+static void test_rollups_many_keys_one_commit(void **st)
+{
+    cl_store_t *s = store_open();
+    double day = utc(2026, 5, 1, 8, 0, 0);
+    cl_store_batch_t *b = cl_store_batch_new();
+    char tenants[40][8], users[40][8];
+    for (int k = 0; k < 40; k++) {
+        snprintf(tenants[k], sizeof tenants[k], "T%02d", k % 20);
+        snprintf(users[k], sizeof users[k], "u%02d", k);
+    }
+    for (int i = 0; i < 200; i++) {
+        int k = (i * 7) % 40;
+        cl_store_usage_t u = mkusage((uint64_t)i + 1, 1, tenants[k], users[k], day + i, k + 1);
+        cl_store_batch_usage(b, &u);
+    }
+    commit_ok(s, b);
+    sums_t x;
+    usage_by(s, CL_STORE_BY_USER, 0, 0, NULL, NULL, &x);
+    assert_int_equal(x.n, 40);
+    for (int k = 0; k < 40; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "%.7s:%d/5", users[k], 5 * (k + 1));
+        assert_non_null(strstr(x.text, want));
+    }
+    usage_by(s, CL_STORE_BY_TENANT, 0, 0, "T03", NULL, &x); /* users 3 and 23 */
+    assert_string_equal(x.text, "T03:140/10");
+    usage_by(s, CL_STORE_BY_DAY, 0, 0, NULL, NULL, &x);
+    assert_string_equal(x.text, "2026-05-01:4100/200");
+    assert_true(x.energy == 8200 && x.flops == 12300);
+    cl_store_batch_free(b);
+    cl_store_close(s);
+}
+
 /* Rollups per (UTC day, tenant, user): a run counts, all of it, on the day it ended (one that
  * started three days before too); 23:59:59.5 and 00:00:00 fall on two days; months group by
  * YYYY-MM; since and until select whole days (every day that overlaps [since, until)). */
@@ -758,6 +794,7 @@ static const struct CMUnitTest cases[] = {
     CASE(test_usage_roundtrip),
     CASE(test_usage_duplicates_ignored),
     CASE(test_rollups_day_boundaries),
+    CASE(test_rollups_many_keys_one_commit),
     CASE(test_history_filters),
     CASE(test_audit_query),
     CASE(test_failed_commit_leaves_no_record),
