@@ -7,6 +7,7 @@
 #include "agent/ranklog.h"
 #include "agent/session.h"
 #include "proto/frame.h"
+#include "util/flags.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -123,30 +124,17 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
         {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
         {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
         {"node-token", required_argument, 0, OPT_NODE_TOKEN},
-        {"help", no_argument, 0, 'h'},
+        CL_FLAGS_HELP,
         {0, 0, 0, 0}};
     *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},
                      .rank_log_mib = AG_RANKLOG_MAX_DEFAULT >> 20};
+    cl_flags_t f = {.cmd = "agent", .shorts = "h", .longs = longs, .usage = usage};
     int c;
-    optind = 1;
-    opterr = 0; /* our messages name the command */
-    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return -1;
-        }
-        if (c == ':' || c == '?') {
-            fprintf(stderr, "colossus agent: %s '%s'\n",
-                    c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
+    while ((c = cl_flags_next(&f, argc, argv)) != -1) {
+        if (c == CL_FLAGS_DONE) return f.exit ? f.exit : -1;
         if (parse_opt(c, o) < 0) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "colossus agent: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
     if (!o->controller || (!o->keyfile && !o->node_token) || !o->name || !o->work) {
         fprintf(stderr, "colossus agent: --controller, --node-token (or --key), --name and "
                         "--work-dir are required\n");

@@ -354,7 +354,9 @@ static void try_connect(uv_timer_t *t)
         return;
     }
     c->sess = cc->sess;
-    if (cc->in.len) cl_buf_append(&c->in, cc->in.p, cc->in.len);
+    const uint8_t *unread;
+    size_t n = cl_client_unread(cc, &unread); /* read with the handshake: the first frames */
+    if (n && cl_buf_append(&c->in, unread, n) < 0) cl_oom(n, __FILE__, __LINE__);
     cc->fd = -1; /* now libuv's */
     cl_client_close(cc);
     s->conn = c;

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "cli/flags.h"
+#include "util/flags.h"
 #include "cli/text.h"
 #include "proto/client.h"
 

@@ -1,7 +1,7 @@
 /* keygen.c - `colossus keygen`: print a new cluster key (keep it private, mode 0600). */
 #include <stdio.h>
 
-#include "cli/flags.h"
+#include "util/flags.h"
 #include "proto/frame.h"
 
 static void usage(FILE *f)

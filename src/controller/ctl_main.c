@@ -14,6 +14,7 @@
 #include "controller/ctl_acct.h"
 #include "controller/ctl_server.h"
 #include "proto/cred.h"
+#include "util/flags.h"
 #include "util/topo_load.h"
 #include "util/when.h"
 #include "util/util.h"
@@ -154,7 +155,7 @@ static const struct option long_opts[] = {
     {"jwt-audience", required_argument, 0, CO_JWT_AUDIENCE},
     {"jwt-claim", required_argument, 0, CO_JWT_CLAIM},
     {"jwt-alg", required_argument, 0, CO_JWT_ALG},
-    {"help", no_argument, 0, 'h'},
+    CL_FLAGS_HELP,
     {0, 0, 0, 0}};
 
 static int choice(const char *flag, const char *s, const char *a, const char *b, bool *is_a)
@@ -215,7 +216,7 @@ static int commit_opt(opts_t *o, const char *arg)
     return 0;
 }
 
-/* One option; -1 on a bad value (reported), 1 for --help. */
+/* One option; -1 on a bad value (reported). */
 static int one_opt(opts_t *o, int opt, const char *arg)
 {
     static const char *cmd = "controller";
@@ -323,11 +324,8 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return jwt_opt(o, opt, arg);
     case CO_COMMIT:
         return commit_opt(o, arg);
-    case 'h':
-        usage(stdout);
-        return 1;
-    default:
-        usage(stderr);
+    default: /* an option of the table without a case: a bug here, not the user's */
+        fprintf(stderr, "colossus controller: option %d has no case\n", opt);
         return -1;
     }
 }
@@ -343,16 +341,13 @@ static int parse(opts_t *o, int argc, char **argv)
                   .keep_history = 400,
                   .keep_audit = 400,
                   .halflife_s = 7 * 86400.0};
+    cl_flags_t f = {.cmd = "controller", .shorts = "h", .longs = long_opts, .usage = usage};
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        int rc = one_opt(o, opt, optarg);
-        if (rc) return rc < 0 ? 2 : -1;
+    while ((opt = cl_flags_next(&f, argc, argv)) != -1) {
+        if (opt == CL_FLAGS_DONE) return f.exit ? f.exit : -1;
+        if (one_opt(o, opt, optarg) < 0) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "colossus controller: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
     if (!o->state || !o->nframed || !o->keyfile) {
         fprintf(stderr, "colossus controller: --state-dir, --listen and --key are required\n");
         usage(stderr);

@@ -15,6 +15,7 @@
 #include "gpu/check.h"
 #include "gpu/health.h"
 #include "gpu/nvml.h"
+#include "util/flags.h"
 #include "util/util.h"
 
 int cmd_gpu(int argc, char **argv);
@@ -67,33 +68,34 @@ static int parse(int argc, char **argv, struct opts *o, int allow_mode)
     static const struct option longs[] = {{"json", no_argument, NULL, OPT_JSON},
                                           {"quick", no_argument, NULL, OPT_QUICK},
                                           {"full", no_argument, NULL, OPT_FULL},
-                                          {"help", no_argument, NULL, 'h'},
+                                          CL_FLAGS_HELP,
                                           {NULL, 0, NULL, 0}};
+    static const struct option longs_no_mode[] = {
+        {"json", no_argument, NULL, OPT_JSON}, CL_FLAGS_HELP, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
-    optind = 1;
-    opterr = 0; /* our own message names the subcommand */
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "gpu %s", argv[0]);
+    cl_flags_t f = {.cmd = cmd,
+                    .shorts = "+h",
+                    .longs = allow_mode ? longs : longs_no_mode,
+                    .usage = usage};
     int c;
-    while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
+    while ((c = cl_flags_next(&f, argc, argv)) != -1) {
         switch (c) {
+        case CL_FLAGS_DONE:
+            return f.exit ? -1 : 1;
         case OPT_JSON:
             o->json = 1;
             break;
         case OPT_QUICK:
-        case OPT_FULL:
-            if (!allow_mode) return bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
-            if (c == OPT_QUICK)
-                o->quick = 1;
-            else
-                o->full = 1;
+            o->quick = 1;
             break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            return bad_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+        case OPT_FULL:
+            o->full = 1;
+            break;
         }
     }
-    if (optind < argc) return bad_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+    if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
     if (o->quick && o->full) return bad_usage(argv[0], "--quick and --full exclude each other");
     return 0;
 }

@@ -566,6 +566,12 @@ Colossus__Msg *cl_client_call(cl_client_t *c, Colossus__Request *req, int timeou
     }
 }
 
+size_t cl_client_unread(const cl_client_t *c, const uint8_t **p)
+{
+    *p = c->in.p + c->in_off;
+    return c->in.len - c->in_off;
+}
+
 void cl_client_close(cl_client_t *c)
 {
     if (!c) return;

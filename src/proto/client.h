@@ -78,6 +78,9 @@ int cl_client_send(cl_client_t *c, const Colossus__Msg *m, cl_error_t *err);
  * with a sentence and c->fail: the peer closed, broke, sent a bad frame, timed out, or sent
  * Refused (which is never returned as a message). Free *m with cl_msg_free(). */
 int cl_client_recv(cl_client_t *c, Colossus__Msg **m, int timeout_ms, cl_error_t *err);
+/* The bytes read from the controller but not yet decoded (a caller that takes the socket
+ * over after the handshake, as the agent's session does, keeps them): *p, and how many. */
+size_t cl_client_unread(const cl_client_t *c, const uint8_t **p);
 /* Send a request and wait for its response (matched by req id, parts joined). Caller frees
  * the returned message with cl_msg_free(); NULL with a sentence and c->fail on failure (SEND:
  * the request was not carried out; LOST or REFUSED with fail.sent: its outcome is unknown). A

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/flags.h"
+#include "util/flags.h"
 #include "sim/sim.h"
 #include "util/util.h"
 

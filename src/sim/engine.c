@@ -33,13 +33,9 @@ static double cycle_wall(const sim_job_t *j, double w)
 }
 
 /* ---------------------------------------------------------------- helpers ---------------- */
-static int push(sim_t *s, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
+static void push(sim_t *s, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
 {
-    if (cl_eventq_push(&s->q, t, type, a, b, c)) {
-        s->oom = true;
-        return -1;
-    }
-    return 0;
+    cl_eventq_push(&s->q, t, type, a, b, c);
 }
 
 static sim_job_t *job(sim_t *s, cl_jobid_t id)
@@ -53,11 +49,7 @@ static sim_job_t *job_new(sim_t *s, cl_jobid_t id)
         size_t cap = s->capjobs ? s->capjobs : 1024;
         while (cap <= id)
             cap *= 2;
-        sim_job_t *v = realloc(s->jobs, cap * sizeof(*v));
-        if (!v) {
-            s->oom = true;
-            return NULL;
-        }
+        sim_job_t *v = cl_xrealloc(s->jobs, cap * sizeof(*v));
         memset(v + s->capjobs, 0, (cap - s->capjobs) * sizeof(*v));
         s->jobs = v;
         s->capjobs = cap;
@@ -226,11 +218,7 @@ static void wait_record(sim_t *s, double w)
 {
     if (s->nwaits == s->capwaits) {
         size_t cap = s->capwaits ? s->capwaits * 2 : 1024;
-        double *v = realloc(s->waits, cap * sizeof(*v));
-        if (!v) {
-            s->oom = true;
-            return;
-        }
+        double *v = cl_xrealloc(s->waits, cap * sizeof(*v));
         s->waits = v;
         s->capwaits = cap;
     }
@@ -313,11 +301,7 @@ static void pend_add(sim_t *s, uint32_t node, int32_t gpu, uint32_t cls)
 {
     if (s->npend == s->cappend) {
         size_t cap = s->cappend ? s->cappend * 2 : 64;
-        sim_pend_t *v = realloc(s->pend, cap * sizeof(*v));
-        if (!v) {
-            s->oom = true;
-            return;
-        }
+        sim_pend_t *v = cl_xrealloc(s->pend, cap * sizeof(*v));
         s->pend = v;
         s->cappend = cap;
     }

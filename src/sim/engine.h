@@ -72,7 +72,7 @@ typedef struct sim {
     uint64_t jobs_failed, core_refusals;
     char last_refusal[256];
     uint32_t bucket_failures;
-    bool need_sched, oom;
+    bool need_sched;
     cl_jobid_t frontier;
     /* mixed stream */
     double mixed_rate;            /* arrivals per second */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "sim/sim.h"
+#include "util/util.h"
 
 static inline bool before(const cl_event_t *a, const cl_event_t *b)
 {
@@ -22,13 +23,11 @@ void cl_eventq_free(cl_eventq_t *q)
     cl_eventq_init(q);
 }
 
-int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
+void cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c)
 {
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
-        cl_event_t *v = realloc(q->v, cap * sizeof(*v));
-        if (!v) return -1;
-        q->v = v;
+        q->v = cl_xrealloc(q->v, cap * sizeof(*q->v));
         q->cap = cap;
     }
     cl_event_t e = {.t = t, .seq = q->seq++, .type = type, .a = a, .b = b, .c = c};
@@ -40,7 +39,6 @@ int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t
         i = p;
     }
     q->v[i] = e;
-    return 0;
 }
 
 const cl_event_t *cl_eventq_peek(const cl_eventq_t *q)

@@ -149,12 +149,8 @@ static int setup_cluster(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     s->gpn = cl_topo_gpus_per_node(t);
     s->gpus = cl_topo_gpus(t);
     s->end = cfg->days * 86400.0;
-    s->node_down = calloc(s->nodes, 1);
-    s->gpu_failed = calloc(s->nodes, sizeof(uint64_t));
-    if (!s->node_down || !s->gpu_failed) {
-        fail_msg(err, "out of memory");
-        return -1;
-    }
+    s->node_down = cl_xcalloc(s->nodes, 1);
+    s->gpu_failed = cl_xcalloc(s->nodes, sizeof(uint64_t));
     cl_rng_seed(&s->rng_fail, cfg->seed);
     cl_rng_seed(&s->rng_repair, cfg->seed ^ 0x5265706169722121ULL);
     cl_rng_seed(&s->rng_work, cfg->seed ^ 0x576f726b6c6f6164ULL);
@@ -232,16 +228,11 @@ static int setup_trace(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
         return -1;
     }
     if ((cfg->trace_tenants || cfg->tenants) && tr->nclusters) {
-        s->tenant_of = calloc(tr->nclusters, sizeof(uint32_t));
-        if (!s->tenant_of) {
-            fail_msg(err, "out of memory");
-            return -1;
-        }
+        s->tenant_of = cl_xcalloc(tr->nclusters, sizeof(uint32_t));
     }
     if (cfg->tenants) {
-        s->preemptible = calloc(cfg->tenants->n + 1, sizeof(bool));
-        if (!s->preemptible ||
-            cl__sim_tenants_setup(s->cl, cfg->tenants, tr->clusters, tr->nclusters,
+        s->preemptible = cl_xcalloc(cfg->tenants->n + 1, sizeof(bool));
+        if (cl__sim_tenants_setup(s->cl, cfg->tenants, tr->clusters, tr->nclusters,
                                   s->tenant_of, s->preemptible, err))
             return -1;
     } else if (cfg->trace_tenants && tr->nclusters) {
@@ -257,11 +248,7 @@ static int setup_trace(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     }
     if (cfg->tenants || cfg->trace_tenants) { /* per-tenant figures for the report */
         s->ntres = cl_tenant_count(s->cl);
-        s->res.tenants = s->tres = calloc(s->ntres, sizeof(cl_sim_tenant_result_t));
-        if (!s->tres) {
-            fail_msg(err, "out of memory");
-            return -1;
-        }
+        s->res.tenants = s->tres = cl_xcalloc(s->ntres, sizeof(cl_sim_tenant_result_t));
         s->res.ntenants = s->ntres;
         for (size_t i = 0; i < s->ntres; i++)
             snprintf(s->tres[i].name, sizeof(s->tres[i].name), "%s",
@@ -300,11 +287,7 @@ static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
     if (d.t <= s->end)
         cl_eventq_push(&s->q, d.t, EV_FAIL, d.cls, ((uint64_t)d.node << 8) | d.gpu, 0);
     if (cfg->plot_points) {
-        s->res.samples = calloc(cfg->plot_points + 1, sizeof(cl_sim_sample_t));
-        if (!s->res.samples) {
-            fail_msg(err, "out of memory");
-            return -1;
-        }
+        s->res.samples = cl_xcalloc(cfg->plot_points + 1, sizeof(cl_sim_sample_t));
         for (uint32_t i = 1; i <= cfg->plot_points; i++)
             cl_eventq_push(&s->q, s->end * i / cfg->plot_points, EV_SAMPLE, 0, 0, 0);
     }
@@ -352,8 +335,7 @@ static void finish(sim_t *s)
         if (j->live && !j->frontier && j->first_start < 0) {
             if (s->nwaits == s->capwaits) {
                 size_t cap = s->capwaits ? s->capwaits * 2 : 64;
-                double *v = realloc(s->waits, cap * sizeof(*v));
-                if (!v) break;
+                double *v = cl_xrealloc(s->waits, cap * sizeof(*v));
                 s->waits = v;
                 s->capwaits = cap;
             }
@@ -427,11 +409,7 @@ static int check_core(sim_t *s, cl_error_t *err)
 int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err)
 {
     double t0 = cl_now_ms();
-    sim_t *s = calloc(1, sizeof(*s));
-    if (!s) {
-        fail_msg(err, "out of memory");
-        return -1;
-    }
+    sim_t *s = cl_xcalloc(1, sizeof(*s));
     s->cfg = *cfg;
     s->wake_at = INFINITY;
     cl_eventq_init(&s->q);
@@ -456,10 +434,6 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
             s->need_sched = true;
         } else {
             cl__sim_handle(s, &e);
-        }
-        if (s->oom) {
-            fail_msg(err, "out of memory");
-            goto out;
         }
         const cl_event_t *nx = cl_eventq_peek(&s->q);
         if (s->need_sched && (!nx || nx->t > s->now)) pass(s);

@@ -42,8 +42,9 @@ typedef struct cl_eventq {
 
 void cl_eventq_init(cl_eventq_t *q);
 void cl_eventq_free(cl_eventq_t *q);
-/* Returns -1 on allocation failure. */
-int cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b, uint64_t c);
+/* Add an event (allocation failure aborts, as everywhere outside the core). */
+void cl_eventq_push(cl_eventq_t *q, double t, uint32_t type, uint32_t a, uint64_t b,
+                    uint64_t c);
 /* Removes the earliest event into *out; returns false when empty. */
 bool cl_eventq_pop(cl_eventq_t *q, cl_event_t *out);
 const cl_event_t *cl_eventq_peek(const cl_eventq_t *q);

@@ -67,8 +67,8 @@ static int string_of(json_t *v, const char *file, const char *tn, const char *ke
     if (!v) return 0;
     if (!json_is_string(v) || !*json_string_value(v) || strlen(json_string_value(v)) > 64)
         return fail(err, file, "tenant '%s': %s must be a name of 1 to 64 characters", tn, key);
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : fail(err, file, "out of memory");
+    *out = cl_xstrdup(json_string_value(v));
+    return 0;
 }
 
 static int clusters_of(json_t *v, const char *file, cl_sim_tenant_t *t, cl_error_t *err)
@@ -76,16 +76,14 @@ static int clusters_of(json_t *v, const char *file, cl_sim_tenant_t *t, cl_error
     if (!v) return 0;
     if (!json_is_array(v) || !json_array_size(v))
         return fail(err, file, "tenant '%s': clusters must be a list of names", t->name);
-    t->clusters = calloc(json_array_size(v), sizeof(char *));
-    if (!t->clusters) return fail(err, file, "out of memory");
+    t->clusters = cl_xcalloc(json_array_size(v), sizeof(char *));
     size_t i;
     json_t *x;
     json_array_foreach(v, i, x)
     {
         if (!json_is_string(x))
             return fail(err, file, "tenant '%s': clusters must be a list of names", t->name);
-        if (!(t->clusters[t->nclusters++] = strdup(json_string_value(x))))
-            return fail(err, file, "out of memory");
+        t->clusters[t->nclusters++] = cl_xstrdup(json_string_value(x));
     }
     return 0;
 }
@@ -104,7 +102,7 @@ static int tenant_of(json_t *o, const char *file, size_t idx, cl_sim_tenant_t *t
     json_t *nm = json_object_get(o, "name");
     if (!json_is_string(nm) || !*json_string_value(nm) || strlen(json_string_value(nm)) > 64)
         return fail(err, file, "tenants[%zu] needs a name of 1 to 64 characters", idx);
-    if (!(t->name = strdup(json_string_value(nm)))) return fail(err, file, "out of memory");
+    t->name = cl_xstrdup(json_string_value(nm));
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)
@@ -202,12 +200,8 @@ int cl_sim_tenants_parse(const char *text, size_t len, const char *file, cl_sim_
         goto out;
     }
     out->budget_period_s = period ? json_number_value(period) * 86400.0 : 0;
-    out->v = calloc(json_array_size(list), sizeof(cl_sim_tenant_t));
-    out->file = strdup(file);
-    if (!out->v || !out->file) {
-        fail(err, file, "out of memory");
-        goto out;
-    }
+    out->v = cl_xcalloc(json_array_size(list), sizeof(cl_sim_tenant_t));
+    out->file = cl_xstrdup(file);
     for (size_t i = 0; i < json_array_size(list); i++) {
         out->n++;
         if (tenant_of(json_array_get(list, i), file, i, &out->v[i], err)) goto out;
@@ -236,8 +230,7 @@ int cl__sim_tenants_setup(cl_cluster_t *cl, const cl_sim_tenants_t *ts, char **c
                           cl_error_t *err)
 {
     const char *file = ts->file ? ts->file : "tenants";
-    uint32_t *idx = calloc(ts->n ? ts->n : 1, sizeof(uint32_t));
-    if (!idx) return fail(err, file, "out of memory");
+    uint32_t *idx = cl_xcalloc(ts->n ? ts->n : 1, sizeof(uint32_t));
     int rc = -1;
     cl_error_t e;
     for (size_t i = 0; i < ts->n; i++) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "util/util.h"
 
 #define MAX_FIELDS 32
 
@@ -112,13 +113,10 @@ static int cluster_index(parse_t *ps, const char *name, size_t line, uint32_t *o
     while (ci < ps->ncl && strcmp(ps->cl[ci], name))
         ci++;
     if (ci == ps->ncl) {
-        char **ncv = ps->ncl < 4096 ? realloc(ps->cl, (ps->ncl + 1) * sizeof(*ps->cl)) : NULL;
-        char *copy = ncv ? strdup(name) : NULL;
-        if (ncv) ps->cl = ncv;
-        if (!copy)
-            return fail(ps->err, ps->file, line, "%s",
-                        ps->ncl < 4096 ? "out of memory" : "more than 4096 distinct clusters");
-        ps->cl[ps->ncl++] = copy;
+        if (ps->ncl == 4096)
+            return fail(ps->err, ps->file, line, "more than 4096 distinct clusters");
+        ps->cl = cl_xrealloc(ps->cl, (ps->ncl + 1) * sizeof(*ps->cl));
+        ps->cl[ps->ncl++] = cl_xstrdup(name);
     }
     *out = ci;
     return 0;
@@ -147,9 +145,7 @@ static int parse_job(parse_t *ps, char **f, int nf, size_t line)
     if (ps->col_cluster >= 0 && cluster_index(ps, f[ps->col_cluster], line, &ci)) return -1;
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 1024;
-        cl_trace_job_t *nv = realloc(ps->v, cap * sizeof(*nv));
-        if (!nv) return fail(ps->err, file, line, "out of memory");
-        ps->v = nv;
+        ps->v = cl_xrealloc(ps->v, cap * sizeof(*ps->v));
         ps->cap = cap;
     }
     ps->v[ps->n++] = (cl_trace_job_t){sub, dur, (uint32_t)g, (uint32_t)line, ci};
@@ -190,8 +186,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
         return fail(err, file, 1,
                     "empty file: expected a header line "
                     "job_id,submit_time_s,duration_s,num_gpus");
-    char *buf = malloc(len + 1);
-    if (!buf) return fail(err, file, 0, "out of memory");
+    char *buf = cl_xmalloc(len + 1);
     memcpy(buf, text, len);
     buf[len] = '\0';
     if (strlen(buf) != len) {
@@ -226,7 +221,7 @@ int cl_trace_parse(const char *text, size_t len, const char *file, const char *c
     qsort(ps.v, ps.n, sizeof(*ps.v), cmp_submit);
     out->v = ps.v;
     out->n = ps.n;
-    out->file = strdup(file);
+    out->file = cl_xstrdup(file);
     out->clusters = ps.cl;
     out->nclusters = ps.ncl;
     ps.v = NULL;
@@ -245,34 +240,9 @@ out:
 int cl_trace_load(const char *path, const char *cluster, cl_trace_t *out, cl_error_t *err)
 {
     memset(out, 0, sizeof(*out));
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        if (err) snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + len, 1, cap - len, fp)) > 0) {
-        len += r;
-        if (len == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (!buf || bad) {
-        free(buf);
-        if (err)
-            snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
-                     buf ? "read error" : "out of memory");
-        return -1;
-    }
+    size_t len;
+    char *buf = cl_read_file(path, &len, err);
+    if (!buf) return -1;
     int rc = cl_trace_parse(buf, len, path, cluster, out, err);
     free(buf);
     return rc;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/flags.h"
+#include "util/flags.h"
 #include "colossus/core.h"
 #include "util/util.h"
 
@@ -123,7 +123,7 @@ static int placement_latency(cl_cluster_t *c, uint32_t gpus, int n, uint64_t *rn
                              double *p99, double *mean)
 {
     uint32_t gpn = cl_topo_gpus_per_node(cl_cluster_topo(c));
-    double *v = malloc(sizeof(double) * (size_t)n);
+    double *v = cl_xmalloc(sizeof(double) * (size_t)n);
     cl_decisions_t d = {0};
     int got = 0;
     double now = 1000;

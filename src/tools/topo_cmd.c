@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cli/flags.h"
+#include "util/flags.h"
 #include "colossus/core.h"
 #include "util/topo_load.h"
 #include "util/util.h"

@@ -1,9 +1,10 @@
 #!/bin/bash
-# cli_flags.sh - one flag style for every subcommand of the CLI, the simulator and the tools,
-# as a table of cases: --help and -h (usage on stdout, exit 0), an unknown flag (exit 2, the
-# flag named on stderr), a bad number (exit 2, flag and value named), a missing or an extra
-# argument (exit 2, named), and no controller to talk to (exit 1, a clear message): none
-# given, or one that refuses the connection (a port bound by this test that does not listen).
+# cli_flags.sh - one flag style for every subcommand of the CLI, the simulator, the tools, the
+# daemons (controller, agent) and the GPU commands, as a table of cases: --help and -h (usage
+# on stdout, exit 0), an unknown flag (exit 2, the flag named on stderr), a bad number (exit 2,
+# flag and value named), a missing or an extra argument (exit 2, named), and no controller to
+# talk to (exit 1, a clear message): none given, or one that refuses the connection (a port
+# bound by this test that does not listen).
 # The service commands of issue 11 (tenant, user, qos, token, node-token, node, history,
 # usage, audit, whoami): subcommands, every value checked before anything is sent (names,
 # durations, times, hostlists, limits, choices), conflicting flags; and the credential a
@@ -52,6 +53,22 @@ for cmd in submit jobs show cancel wait logs nodes drain resume tenants keygen u
     t 2 err "colossus $cmd: unknown option '--frobnicate'" "$@" --frobnicate
     t 2 err "colossus $cmd: unknown option '-Z'" "$@" -Z
 done
+# The daemons and the GPU commands take their flags in the same style (util/flags.h).
+for cmd in controller agent "gpu list" "gpu check"; do
+    set -- $cmd
+    t 0 out "colossus $cmd" "$@" --help
+    t 0 out "colossus $cmd" "$@" -h
+    t 2 err "colossus $cmd: unknown option '--frobnicate'" "$@" --frobnicate
+    t 2 err "colossus $cmd: unknown option '-Z'" "$@" -Z
+    t 2 err "colossus $cmd: unexpected argument 'extra'" "$@" extra
+done
+t 2 err "colossus controller: option '--state-dir' needs a value" controller --state-dir
+t 2 err "colossus controller: option '--help' takes no value" controller --help=1
+t 2 err "colossus controller: --heartbeat-ms must be a number in 10..600000, not 'abc'" \
+    controller --heartbeat-ms abc
+t 2 err "colossus agent: option '--controller' needs a value" agent --controller
+t 2 err "colossus gpu list: option '--json' takes no value" gpu list --json=1
+t 2 err "colossus gpu list: unknown option '--quick'" gpu list --quick
 t 0 out "usage: colossus COMMAND" --help
 t 2 err "colossus: unknown command 'frobnicate'" frobnicate
 t 0 out "usage: colossus bench BENCHMARK" bench --help

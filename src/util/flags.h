@@ -11,8 +11,8 @@
  *         }
  *     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
  */
-#ifndef COLOSSUS_CLI_FLAGS_H
-#define COLOSSUS_CLI_FLAGS_H
+#ifndef COLOSSUS_UTIL_FLAGS_H
+#define COLOSSUS_UTIL_FLAGS_H
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* flags.c - getopt_long in the one style of every subcommand (flags.h). */
-#include "cli/flags.h"
+#include "util/flags.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
