@@ -4,7 +4,9 @@
  * but the loop's touches the controller. A request is an operation (ctl_request) with the
  * request as its reply sink; it waits suspended until the controller releases its answer,
  * which is when the batch that holds it is durable (journal before acknowledge). Bearer
- * tokens are checked once and then cached by hash (re-checked cheaply at every request). */
+ * tokens are checked once and then cached by hash (re-checked cheaply at every request).
+ * HTTPS is the library's (GnuTLS); the deadline for a request to arrive and the rate limit
+ * are ctl_http_guard.c's. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #include "api/prom.h"
 #include "controller/ctl_http.h"
 #include "controller/ctl_http_guard.h"
+#include "controller/ctl_http_tls.h"
 
 /* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
  * eight libraries) would load into every CLI command, and `colossus --help` took twice as
@@ -579,35 +582,13 @@ static void probe_log(void *cls, const char *fmt, va_list ap)
     last[strcspn(last, "\n")] = 0;
 }
 
-/* flag's file, whole, holding a PEM block of `what`: the text, or NULL with err */
-static char *pem_read(const char *flag, const char *path, const char *what, cl_error_t *err)
-{
-    size_t n;
-    char *t = cl_read_file(path, &n, err);
-    if (!t) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        cl_err(err, "%s: %s", flag, why);
-        return NULL;
-    }
-    char begin[64];
-    snprintf(begin, sizeof begin, "%s-----", what);
-    const char *b = strstr(t, "-----BEGIN ");
-    if (n == strlen(t) && b && strstr(b, begin)) return t;
-    sodium_memzero(t, n);
-    free(t);
-    cl_err(err, "%s %s: not a PEM file holding a %s (-----BEGIN ...%s)", flag, path,
-           !strcmp(what, "CERTIFICATE") ? "certificate" : "private key", begin);
-    return NULL;
-}
-
 int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, cl_error_t *err)
 {
     if (mhd_load(err) < 0) return -1;
     if (ml.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return cl_err(err, "--http-cert: this %s was built without TLS (GnuTLS)", MHD_LIB);
-    char *c = pem_read("--http-cert", cert, "CERTIFICATE", err), *k = NULL;
-    if (c) k = pem_read("--http-key", key, "PRIVATE KEY", err);
+    char *c = http_pem_read("--http-cert", cert, "CERTIFICATE", err), *k = NULL;
+    if (c) k = http_pem_read("--http-key", key, "PRIVATE KEY", err);
     if (!k) {
         free(c);
         return -1;
@@ -634,35 +615,7 @@ int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, c
     return 0;
 }
 
-void ctl_http_tls_free(ctl_server_opts_t *o)
-{
-    if (o->http_key_pem) sodium_memzero(o->http_key_pem, strlen(o->http_key_pem));
-    free(o->http_key_pem);
-    free(o->http_cert_pem);
-    o->http_key_pem = o->http_cert_pem = NULL;
-}
-
 /* ---- listeners ---- */
-
-int ctl_http_addr_check(const char *addr, bool tls, cl_error_t *err)
-{
-    char host[256];
-    int port;
-    if (cl_addr_parse(addr, host, sizeof host, &port, err) < 0) return -1;
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1) {
-        if ((ntohl(a4.s_addr) >> 24) == 127 || tls) return 0;
-    } else if (inet_pton(AF_INET6, host, &a6) == 1) {
-        if (IN6_IS_ADDR_LOOPBACK(&a6) || tls) return 0;
-    } else {
-        return cl_err(err, "--http %s: '%s' is not an IP address", addr, host);
-    }
-    return cl_err(err,
-                  "--http %s: an address other than loopback (127.0.0.0/8, ::1) needs TLS "
-                  "(--http-cert and --http-key): tokens must not cross a network in the clear",
-                  addr);
-}
 
 int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
 {
