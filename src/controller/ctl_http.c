@@ -110,6 +110,8 @@ struct srv_http {
     uv_timer_t sweep;    /* requests that take too long to arrive (guard) */
     http_guard_t guard;
     char last_log[200]; /* the library's last complaint (a TLS start that failed) */
+    uint64_t log_window_ms, log_lines, log_left_out; /* on_log */
+    bool closed_some; /* a connection closed in this run of the library */
 };
 
 /* ---- driving the daemon from the loop ---- */
@@ -122,6 +124,13 @@ static void on_timer(uv_timer_t *t);
 static void run_daemon(srv_http_t *h)
 {
     ml.run(h->d);
+    /* A connection closed at the connection limit: the library takes its listening socket
+     * back into its epoll set only at the start of a run, and nothing else may come to start
+     * one (the new connections wait in the backlog, unseen), so run it again at once. */
+    if (h->closed_some) {
+        h->closed_some = false;
+        ml.run(h->d);
+    }
     MHD_UNSIGNED_LONG_LONG ms;
     if (ml.get_timeout(h->d, &ms) != MHD_YES) {
         uv_idle_stop(&h->idle);
@@ -523,6 +532,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* The library's complaints, the first LOG_BURST of every 10 s (a flood of sockets over a
+ * limit is a line each: it must not become a flood of log lines), then how many were left out.
+ */
+#define LOG_BURST 10
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     srv_http_t *h = cls;
@@ -530,7 +543,18 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
     snprintf(h->last_log, sizeof h->last_log, "%.199s", line);
-    cl_daemon_log("http", "%s: %s", h->bound, line);
+    uint64_t now = uv_now(&h->srv->loop);
+    if (now - h->log_window_ms >= 10000) {
+        if (h->log_left_out)
+            cl_daemon_log("http", "%s: %" PRIu64 " more lines of the HTTP library left out",
+                          h->bound, h->log_left_out);
+        h->log_window_ms = now;
+        h->log_lines = h->log_left_out = 0;
+    }
+    if (h->log_lines++ < LOG_BURST)
+        cl_daemon_log("http", "%s: %s", h->bound, line);
+    else
+        h->log_left_out++;
 }
 
 /* A connection opens or closes: the guard's record of it (its request's deadline). */
@@ -546,6 +570,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     } else {
         http_guard_close(&h->guard, *socket_context);
         *socket_context = NULL;
+        h->closed_some = true;
     }
 }
 
