@@ -502,6 +502,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->ctl = h->srv->ctl;
         q->conn = conn;
         *con_cls = q;
+        /* the headers are in; without a body the request is whole (an answer that goes on,
+         * a stream, is not cut by the deadline whoever queues it) */
+        if (!ml.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+            !ml.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_TRANSFER_ENCODING))
+            http_guard_whole(&h->guard, track_of(conn));
         begin(q, url, method);
         if (q->done) send_answer(q);
         return MHD_YES;
@@ -536,6 +543,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * limit is a line each: it must not become a flood of log lines), then how many were left out.
  */
 #define LOG_BURST 10
+static void log_window(srv_http_t *h, uint64_t now)
+{
+    if (now - h->log_window_ms < 10000) return;
+    if (h->log_left_out)
+        cl_daemon_log("http", "%s: %" PRIu64 " more lines of the HTTP library left out",
+                      h->bound, h->log_left_out);
+    h->log_window_ms = now;
+    h->log_lines = h->log_left_out = 0;
+}
+
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     srv_http_t *h = cls;
@@ -543,14 +560,7 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
     snprintf(h->last_log, sizeof h->last_log, "%.199s", line);
-    uint64_t now = uv_now(&h->srv->loop);
-    if (now - h->log_window_ms >= 10000) {
-        if (h->log_left_out)
-            cl_daemon_log("http", "%s: %" PRIu64 " more lines of the HTTP library left out",
-                          h->bound, h->log_left_out);
-        h->log_window_ms = now;
-        h->log_lines = h->log_left_out = 0;
-    }
+    log_window(h, uv_now(&h->srv->loop));
     if (h->log_lines++ < LOG_BURST)
         cl_daemon_log("http", "%s: %s", h->bound, line);
     else
@@ -589,6 +599,7 @@ static void on_sweep(uv_timer_t *t)
         h->guard.slow = 0;
         h->guard.slow_logged_ms = now;
     }
+    log_window(h, now);
 }
 
 /* ---- TLS ---- */
