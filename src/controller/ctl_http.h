@@ -29,15 +29,15 @@ struct http_req {
     char tenant[65], user[65]; /* the list's filters (list points here) */
     ctl_principal_t who;
     cl_buf_t body;
-    bool too_big;         /* the body passed CL_REST_BODY_MAX (what was read is dropped) */
-    bool dispatched;      /* given to the controller */
-    bool suspended;       /* waiting for the controller's answer */
-    bool done;            /* the answer (status, text) is complete */
-    bool queued;          /* handed to the library */
-    bool bad_token;       /* a 401 for a token given (not a missing one) */
-    unsigned retry_after; /* 429: seconds */
+    bool too_big;    /* the body passed CL_REST_BODY_MAX (what was read is dropped) */
+    bool dispatched; /* given to the controller */
+    bool suspended;  /* waiting for the controller's answer */
+    bool done;       /* the answer (status, text) is complete */
+    bool queued;     /* handed to the library */
+    bool bad_token;  /* a 401 for a token given (not a missing one) */
     /* the answer */
     unsigned status;
+    unsigned retry_after; /* 429: seconds (Retry-After) */
     char *text;
     size_t len;
     char allow[32];           /* 405: the methods the path takes */
