@@ -22,6 +22,10 @@ users() { # TOKEN-FILES for alice, bob and carol
     done
 }
 
+rc=0
+"$B" controller --state-dir "$T/no" --listen 127.0.0.1:0 --key "$T/key" --http 127.0.0.1:0 \
+    --http-rate -1 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q -- "--http-rate must be a number in 0..10000000" "$T/err" || fail "--http-rate -1: exit $rc: $(cat "$T/err")"
 log "controller 1: --http-idle-timeout 2 --http-rate 20"
 start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address" --http-idle-timeout 2 \
     --http-rate 20
