@@ -27,13 +27,13 @@ void http_guard_init(http_guard_t *g, uint64_t window_ms, uint32_t per_s)
         uint64_t seed;
         randombytes_buf(&seed, sizeof seed);
         /* 4,096 sets of 4: 16,384 principals and addresses, 384 KiB */
-        g->rate = cl_rate_new(per_s, 2.0 * per_s, 4096, seed);
+        g->rate = cl_rate_create(per_s, 2.0 * per_s, 4096, seed);
     }
 }
 
 void http_guard_free(http_guard_t *g)
 {
-    cl_rate_free(g->rate);
+    cl_rate_destroy(g->rate);
     g->rate = NULL;
 }
 

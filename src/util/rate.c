@@ -20,7 +20,7 @@ struct cl_rate {
     entry_t *e;    /* sets * CL_RATE_WAYS */
 };
 
-cl_rate_t *cl_rate_new(double per_s, double burst, uint32_t sets, uint64_t seed)
+cl_rate_t *cl_rate_create(double per_s, double burst, uint32_t sets, uint64_t seed)
 {
     uint32_t n = 1;
     while (n < sets && n < (1u << 24))
@@ -34,7 +34,7 @@ cl_rate_t *cl_rate_new(double per_s, double burst, uint32_t sets, uint64_t seed)
     return r;
 }
 
-void cl_rate_free(cl_rate_t *r)
+void cl_rate_destroy(cl_rate_t *r)
 {
     if (!r) return;
     free(r->e);

@@ -13,8 +13,9 @@ typedef struct cl_rate cl_rate_t;
  * (rounded up to a power of two) of CL_RATE_WAYS entries. seed keys the hash of the keys, so
  * that nobody picks keys that share a set. */
 #define CL_RATE_WAYS 4
-cl_rate_t *cl_rate_new(double per_s, double burst, uint32_t sets, uint64_t seed);
-void cl_rate_free(cl_rate_t *r); /* accepts NULL */
+/* The caller destroys it with cl_rate_destroy(). */
+cl_rate_t *cl_rate_create(double per_s, double burst, uint32_t sets, uint64_t seed);
+void cl_rate_destroy(cl_rate_t *r); /* accepts NULL */
 
 /* One request of key (len bytes) at now_ms: true if its bucket had a token (taken), else
  * false with *retry_ms the wait until it has one (at least 1). A key not in the table gets a

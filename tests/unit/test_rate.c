@@ -20,7 +20,7 @@ static bool take(cl_rate_t *r, const char *key, uint64_t now, uint64_t *retry)
 static void test_burst_and_refill(void **state)
 {
     (void)state;
-    cl_rate_t *r = cl_rate_new(10, 20, 64, 7); /* 10/s, a burst of 20 */
+    cl_rate_t *r = cl_rate_create(10, 20, 64, 7); /* 10/s, a burst of 20 */
     uint64_t retry = 0, t = 1000000;
     for (int i = 0; i < 20; i++)
         assert_true(take(r, "alice", t, &retry));
@@ -40,13 +40,13 @@ static void test_burst_and_refill(void **state)
     while (take(r, "alice", t + 1000000, &retry))
         n++;
     assert_int_equal(n, 20);
-    cl_rate_free(r);
+    cl_rate_destroy(r);
 }
 
 static void test_keys_apart(void **state)
 {
     (void)state;
-    cl_rate_t *r = cl_rate_new(1, 2, 64, 7);
+    cl_rate_t *r = cl_rate_create(1, 2, 64, 7);
     uint64_t retry, t = 5000;
     assert_true(take(r, "alice", t, &retry));
     assert_true(take(r, "alice", t, &retry));
@@ -57,14 +57,14 @@ static void test_keys_apart(void **state)
     /* the clock going back refills nothing and breaks nothing */
     assert_false(take(r, "alice", t - 4000, &retry));
     assert_true(take(r, "alice", t + 1000, &retry));
-    cl_rate_free(r);
+    cl_rate_destroy(r);
 }
 
 static void test_bounded(void **state)
 {
     (void)state;
     /* one set: CL_RATE_WAYS entries in all */
-    cl_rate_t *r = cl_rate_new(1, 2, 1, 7);
+    cl_rate_t *r = cl_rate_create(1, 2, 1, 7);
     uint64_t retry, t = 10000;
     assert_true(take(r, "flood", t, &retry));
     assert_true(take(r, "flood", t, &retry));
@@ -81,8 +81,8 @@ static void test_bounded(void **state)
     assert_true(take(r, "flood", t + 2000, &retry));
     assert_true(take(r, "flood", t + 2000, &retry));
     assert_false(take(r, "flood", t + 2000, &retry));
-    cl_rate_free(r);
-    cl_rate_free(NULL);
+    cl_rate_destroy(r);
+    cl_rate_destroy(NULL);
 }
 
 int main(void)
