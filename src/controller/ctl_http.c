@@ -4,7 +4,9 @@
  * but the loop's touches the controller. A request is an operation (ctl_request) with the
  * request as its reply sink; it waits suspended until the controller releases its answer,
  * which is when the batch that holds it is durable (journal before acknowledge). Bearer
- * tokens are checked once and then cached by hash (re-checked cheaply at every request). */
+ * tokens are checked once and then cached by hash (re-checked cheaply at every request).
+ * HTTPS is the library's (GnuTLS); the deadline for a request to arrive and the rate limit
+ * are ctl_http_guard.c's. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <inttypes.h>
@@ -13,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "api/prom.h"
 #include "controller/ctl_http.h"
+#include "controller/ctl_http_guard.h"
+#include "controller/ctl_http_tls.h"
 
 /* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
  * eight libraries) would load into every CLI command, and `colossus --help` took twice as
@@ -41,6 +46,7 @@ static struct {
     __typeof__(MHD_get_daemon_info) *get_daemon_info;
     __typeof__(MHD_stop_daemon) *stop_daemon;
     __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+    __typeof__(MHD_is_feature_supported) *is_feature_supported;
 } ml;
 
 static int mhd_load(cl_error_t *err)
@@ -70,6 +76,7 @@ static int mhd_load(cl_error_t *err)
     SYM(get_daemon_info)
     SYM(stop_daemon)
     SYM(quiesce_daemon)
+    SYM(is_feature_supported)
 #undef SYM
     ml.so = so;
     return 0;
@@ -96,10 +103,15 @@ struct srv_http {
     uv_poll_t poll;   /* the daemon's epoll descriptor */
     uv_timer_t timer; /* the daemon's next timeout */
     uv_idle_t idle;   /* the daemon has work now (a resumed request): run it this turn */
-    int open_handles; /* the three above not yet closed */
+    int open_handles; /* the three above and sweep, not yet closed */
     char bound[300];
     http_req_t *waiting; /* suspended requests */
     auth_slot_t *auth;   /* AUTH_SLOTS, made on first use */
+    uv_timer_t sweep;    /* requests that take too long to arrive (guard) */
+    http_guard_t guard;
+    char last_log[200]; /* the library's last complaint (a TLS start that failed) */
+    uint64_t log_window_ms, log_lines, log_left_out; /* on_log */
+    bool closed_some; /* a connection closed in this run of the library */
 };
 
 /* ---- driving the daemon from the loop ---- */
@@ -112,6 +124,13 @@ static void on_timer(uv_timer_t *t);
 static void run_daemon(srv_http_t *h)
 {
     ml.run(h->d);
+    /* A connection closed at the connection limit: the library takes its listening socket
+     * back into its epoll set only at the start of a run, and nothing else may come to start
+     * one (the new connections wait in the backlog, unseen), so run it again at once. */
+    if (h->closed_some) {
+        h->closed_some = false;
+        ml.run(h->d);
+    }
     MHD_UNSIGNED_LONG_LONG ms;
     if (ml.get_timeout(h->d, &ms) != MHD_YES) {
         uv_idle_stop(&h->idle);
@@ -142,6 +161,14 @@ static void on_idle(uv_idle_t *i)
     run_daemon(i->data);
 }
 
+/* The guard's record of conn (ctl_http_guard.h), or NULL. */
+static http_track_t *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        conn ? ml.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
 /* ---- the answer ---- */
 
 static void unlist(http_req_t *q)
@@ -163,6 +190,7 @@ static void send_answer(http_req_t *q)
 {
     if (q->queued || !q->conn) return;
     q->queued = true;
+    http_guard_whole(&q->h->guard, track_of(q->conn)); /* the answer is the library's to send */
     struct MHD_Response *r =
         ml.create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
     if (!r) cl_oom(q->len, __FILE__, __LINE__);
@@ -176,6 +204,11 @@ static void send_answer(http_req_t *q)
                                    : "Bearer realm=\"colossus\"");
     if (q->status == 405) ml.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
     if (q->status == 201) ml.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+    if (q->status == 429) {
+        char s[16];
+        snprintf(s, sizeof s, "%u", q->retry_after);
+        ml.add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, s);
+    }
     ml.queue_response(q->conn, q->status, r);
     ml.destroy_response(r);
     if (q->suspended) {
@@ -221,10 +254,10 @@ static const ctl_sink_ops_t http_ops = {"http", http_deliver, http_flush, http_r
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     srv_http_t *h = cls;
     http_req_t *q = *con_cls;
+    http_guard_next(&h->guard, track_of(conn), uv_now(&h->srv->loop)); /* the next request's */
     if (!q) return;
     *con_cls = NULL;
     unlist(q);
@@ -236,10 +269,37 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- bearer tokens ---- */
 
-/* Who token is, from the cache or the controller: 0, or -1 with why. */
-static int bearer(srv_http_t *h, const char *token, const char *peer, ctl_principal_t *who,
+/* key (a principal, an address) over its rate: q answered 429 saying whose (true). */
+static bool over_rate(http_req_t *q, const char *key, const char *whose)
+{
+    srv_http_t *h = q->h;
+    unsigned retry;
+    if (http_guard_rate(&h->guard, key, uv_now(&h->srv->loop), &retry)) return false;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "rate limit: more than %u requests a second (bursts of %u) from %.160s; retry "
+             "after %u s",
+             h->guard.per_s, 2 * h->guard.per_s, whose, retry);
+    http_answer_error(q, 429, msg);
+    q->retry_after = retry;
+    return true;
+}
+
+static bool peer_over_rate(http_req_t *q)
+{
+    const union MHD_ConnectionInfo *ci =
+        ml.get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char key[80];
+    http_guard_ip_key(ci ? ci->client_addr : NULL, key, sizeof key);
+    return over_rate(q, key, "this address before authentication");
+}
+
+/* Who token is, from the cache or the controller: 0, -1 with why, or -2 answered (a token
+ * to verify from an address over its rate: forged tokens cost a signature check each). */
+static int bearer(srv_http_t *h, const char *token, http_req_t *q, ctl_principal_t *who,
                   cl_error_t *why)
 {
+    const char *peer = q->sink.peer;
     ctl_t *c = h->srv->ctl;
     uint8_t key[crypto_generichash_BYTES];
     crypto_generichash(key, sizeof key, (const uint8_t *)token, strlen(token), NULL, 0);
@@ -255,6 +315,7 @@ static int bearer(srv_http_t *h, const char *token, const char *peer, ctl_princi
         }
         *who = e->who;
     } else {
+        if (peer_over_rate(q)) return -2;
         if (ctl_authenticate_bearer(c, token, peer, who, why) < 0) return -1;
         memcpy(e->key, key, sizeof key);
         e->who = *who;
@@ -273,6 +334,7 @@ static int authenticate(http_req_t *q)
         ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     cl_error_t why;
     if (!v) {
+        if (peer_over_rate(q)) return -1;
         http_answer_error(q, 401,
                           "no credential: send 'Authorization: Bearer TOKEN' (a token from "
                           "'colossus token create')");
@@ -286,13 +348,24 @@ static int authenticate(http_req_t *q)
     v += 7;
     while (*v == ' ')
         v++;
-    if (bearer(q->h, v, q->sink.peer, &q->who, &why) < 0) {
+    int rc = bearer(q->h, v, q, &q->who, &why);
+    if (rc == -2) return -1;
+    if (rc < 0) {
         char msg[sizeof why.msg + 32];
         snprintf(msg, sizeof msg, "not authenticated: %s", why.msg);
         http_answer_error(q, 401, msg);
         return -1;
     }
-    return 0;
+    /* per user (all of a user's tokens together), else per credential */
+    char key[200], whose[200];
+    const ctl_principal_t *w = &q->who;
+    snprintf(key, sizeof key, "%d:%s", (int)w->kind,
+             w->user[0]   ? w->user
+             : w->cred[0] ? w->cred
+                          : w->name);
+    snprintf(whose, sizeof whose, "%s%s", w->user[0] ? "user " : "",
+             w->user[0] ? w->user : w->name);
+    return over_rate(q, key, whose) ? -1 : 0;
 }
 
 /* ---- a request ---- */
@@ -429,6 +502,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->ctl = h->srv->ctl;
         q->conn = conn;
         *con_cls = q;
+        /* the headers are in; without a body the request is whole (an answer that goes on,
+         * a stream, is not cut by the deadline whoever queues it) */
+        if (!ml.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+            !ml.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_TRANSFER_ENCODING))
+            http_guard_whole(&h->guard, track_of(conn));
         begin(q, url, method);
         if (q->done) send_answer(q);
         return MHD_YES;
@@ -442,6 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (q->dispatched) return MHD_YES; /* resumed before its answer: cannot happen */
+    http_guard_whole(&h->guard, track_of(conn));
     if (q->too_big)
         http_answer_error(q, 413, "the body is larger than the limit of 1 MiB");
     else
@@ -458,40 +539,125 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* The library's complaints, the first LOG_BURST of every 10 s (a flood of sockets over a
+ * limit is a line each: it must not become a flood of log lines), then how many were left out.
+ */
+#define LOG_BURST 10
+static void log_window(srv_http_t *h, uint64_t now)
+{
+    if (now - h->log_window_ms < 10000) return;
+    if (h->log_left_out)
+        cl_daemon_log("http", "%s: %" PRIu64 " more lines of the HTTP library left out",
+                      h->bound, h->log_left_out);
+    h->log_window_ms = now;
+    h->log_lines = h->log_left_out = 0;
+}
+
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     srv_http_t *h = cls;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
-    cl_daemon_log("http", "%s: %s", h->bound, line);
+    snprintf(h->last_log, sizeof h->last_log, "%.199s", line);
+    log_window(h, uv_now(&h->srv->loop));
+    if (h->log_lines++ < LOG_BURST)
+        cl_daemon_log("http", "%s: %s", h->bound, line);
+    else
+        h->log_left_out++;
+}
+
+/* A connection opens or closes: the guard's record of it (its request's deadline). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_http_t *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            ml.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            *socket_context = http_guard_open(&h->guard, ci->connect_fd, uv_now(&h->srv->loop));
+    } else {
+        http_guard_close(&h->guard, *socket_context);
+        *socket_context = NULL;
+        h->closed_some = true;
+    }
+}
+
+/* Twice a second: connections whose request has not arrived whole within the idle timeout
+ * are shut down (a line in the log every 10 s at most says how many). */
+static void on_sweep(uv_timer_t *t)
+{
+    srv_http_t *h = t->data;
+    uint64_t now = uv_now(&h->srv->loop);
+    if (http_guard_sweep(&h->guard, now)) uv_idle_start(&h->idle, on_idle);
+    if (h->guard.slow && now - h->guard.slow_logged_ms >= 10000) {
+        cl_daemon_log("http",
+                      "%s: closed %" PRIu64 " connections whose request did not arrive whole "
+                      "within %" PRIu64 " s",
+                      h->bound, h->guard.slow, h->guard.window_ms / 1000);
+        h->guard.slow = 0;
+        h->guard.slow_logged_ms = now;
+    }
+    log_window(h, now);
+}
+
+/* ---- TLS ---- */
+
+static enum MHD_Result refuse_all(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    return MHD_NO;
+}
+
+static void probe_log(void *cls, const char *fmt, va_list ap)
+{
+    char *last = cls;
+    vsnprintf(last, 200, fmt, ap);
+    last[strcspn(last, "\n")] = 0;
+}
+
+int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, cl_error_t *err)
+{
+    if (mhd_load(err) < 0) return -1;
+    if (ml.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return cl_err(err, "--http-cert: this %s was built without TLS (GnuTLS)", MHD_LIB);
+    char *c = http_pem_read("--http-cert", cert, "CERTIFICATE", err), *k = NULL;
+    if (c) k = http_pem_read("--http-key", key, "PRIVATE KEY", err);
+    if (!k) {
+        free(c);
+        return -1;
+    }
+    /* the library's own check, without a socket: a certificate GnuTLS takes, and the key
+     * that goes with it */
+    char last[200] = "no reason given";
+    struct MHD_Daemon *d = ml.start_daemon(
+        MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, refuse_all,
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, probe_log, last, MHD_OPTION_HTTPS_MEM_KEY, k,
+        MHD_OPTION_HTTPS_MEM_CERT, c, MHD_OPTION_END);
+    if (!d) {
+        sodium_memzero(k, strlen(k));
+        free(k);
+        free(c);
+        return cl_err(err,
+                      "--http-cert %s and --http-key %s: not a certificate and its private "
+                      "key (%s)",
+                      cert, key, last);
+    }
+    ml.stop_daemon(d);
+    o->http_cert_pem = c;
+    o->http_key_pem = k;
+    return 0;
 }
 
 /* ---- listeners ---- */
 
-int ctl_http_addr_check(const char *addr, cl_error_t *err)
-{
-    char host[256];
-    int port;
-    if (cl_addr_parse(addr, host, sizeof host, &port, err) < 0) return -1;
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1) {
-        if ((ntohl(a4.s_addr) >> 24) == 127) return 0;
-    } else if (inet_pton(AF_INET6, host, &a6) == 1) {
-        if (IN6_IS_ADDR_LOOPBACK(&a6)) return 0;
-    } else {
-        return cl_err(err, "--http %s: '%s' is not an IP address", addr, host);
-    }
-    return cl_err(err,
-                  "--http %s: only a loopback address (127.0.0.1, ::1) for now: TLS is not "
-                  "there yet, and tokens must not cross a network in the clear",
-                  addr);
-}
-
 int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
 {
-    if (ctl_http_addr_check(cfg->addr, err) < 0) return -1;
+    const ctl_server_opts_t *o = &srv->o;
+    bool tls = o->http_cert_pem != NULL;
+    if (ctl_http_addr_check(cfg->addr, tls, err) < 0) return -1;
     if (mhd_load(err) < 0) return -1;
     if (srv->nhttp == CTL_MAX_LISTENERS) return cl_err(err, "too many HTTP listeners");
     char host[256];
@@ -503,35 +669,43 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     srv_http_t *h = cl_xcalloc(1, sizeof *h);
     h->srv = srv;
     snprintf(h->bound, sizeof h->bound, "%s", cfg->addr);
-    const ctl_server_opts_t *o = &srv->o;
     unsigned timeout = o->http_idle_s ? o->http_idle_s : SRV_HTTP_IDLE_S;
     unsigned max = o->http_max_conns ? o->http_max_conns : SRV_HTTP_MAX_CONNS;
     unsigned per_ip = o->http_max_per_ip ? o->http_max_per_ip : SRV_HTTP_MAX_PER_IP;
+    http_guard_init(&h->guard, timeout * 1000ull, o->http_rate);
+    /* the certificate and key options last: MHD_OPTION_END ends the list early without TLS */
     h->d = ml.start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+            (tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h, /* first */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_HTTP_CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, o->http_key_pem,
+        MHD_OPTION_HTTPS_MEM_CERT, o->http_cert_pem, MHD_OPTION_END);
     const union MHD_DaemonInfo *ep =
         h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     const union MHD_DaemonInfo *bp =
         h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!ep || !bp) {
         if (h->d) ml.stop_daemon(h->d);
+        http_guard_free(&h->guard);
+        cl_err(err, "cannot listen on %s (HTTP%s): the address is taken or not local (%s)",
+               cfg->addr, tls ? "S" : "", h->last_log[0] ? h->last_log : "no reason given");
         free(h);
-        return cl_err(err, "cannot listen on %s (HTTP): the address is taken or not local",
-                      cfg->addr);
+        return -1;
     }
     snprintf(h->bound, sizeof h->bound, v6 ? "[%s]:%u" : "%s:%u", host, bp->port);
     uv_poll_init(&srv->loop, &h->poll, ep->epoll_fd);
     uv_timer_init(&srv->loop, &h->timer);
     uv_idle_init(&srv->loop, &h->idle);
-    h->poll.data = h->timer.data = h->idle.data = h;
-    h->open_handles = 3;
+    uv_timer_init(&srv->loop, &h->sweep);
+    h->poll.data = h->timer.data = h->idle.data = h->sweep.data = h;
+    h->open_handles = 4;
     uv_poll_start(&h->poll, UV_READABLE, on_poll);
+    uv_timer_start(&h->sweep, on_sweep, 500, 500);
     run_daemon(h);
     srv->http[srv->nhttp++] = h;
     return 0;
@@ -552,6 +726,7 @@ static void handle_closed(uv_handle_t *hd)
 {
     srv_http_t *h = hd->data;
     if (--h->open_handles == 0) {
+        http_guard_free(&h->guard);
         free(h->auth);
         free(h);
     }
@@ -572,4 +747,5 @@ void srv_http_stop(srv_http_t *h)
     uv_close((uv_handle_t *)&h->poll, handle_closed);
     uv_close((uv_handle_t *)&h->timer, handle_closed);
     uv_close((uv_handle_t *)&h->idle, handle_closed);
+    uv_close((uv_handle_t *)&h->sweep, handle_closed);
 }

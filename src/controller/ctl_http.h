@@ -37,6 +37,7 @@ struct http_req {
     bool bad_token;  /* a 401 for a token given (not a missing one) */
     /* the answer */
     unsigned status;
+    unsigned retry_after; /* 429: seconds (Retry-After) */
     char *text;
     size_t len;
     char allow[32];           /* 405: the methods the path takes */

@@ -26,7 +26,8 @@ static void usage(FILE *f)
         "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
         "         [--listen HOST:PORT ...] [--http HOST:PORT ...] [--http-address-file FILE]\n"
         "         [--http-idle-timeout SECONDS] [--http-max-connections N]\n"
-        "         [--http-max-per-ip N] [--store URL] [--sync full|normal]\n"
+        "         [--http-max-per-ip N] [--http-cert FILE --http-key FILE]\n"
+        "         [--http-rate N] [--store URL] [--sync full|normal]\n"
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
@@ -37,12 +38,18 @@ static void usage(FILE *f)
         "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
         "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
-        "  --http:           a listener of the REST API (repeatable; docs/api/README.md), on\n"
-        "                    a loopback address only for now (TLS is not there yet); its\n"
-        "                    base URL (http://HOST:PORT) goes to --http-address-file\n"
-        "  --http-idle-timeout: an HTTP connection silent this long, in the middle of a\n"
-        "                    request too, is closed (default 30); --http-max-connections\n"
-        "                    (default 4096) and --http-max-per-ip (1024) bound them\n"
+        "  --http:           a listener of the REST API (repeatable; docs/api/README.md);\n"
+        "                    an address other than loopback needs --http-cert; its base\n"
+        "                    URL (http[s]://HOST:PORT) goes to --http-address-file\n"
+        "  --http-idle-timeout: an HTTP connection silent this long, or whose request has\n"
+        "                    not arrived whole after this long, is closed (default 30);\n"
+        "                    --http-max-connections (default 4096) and --http-max-per-ip\n"
+        "                    (1024) bound them\n"
+        "  --http-cert, --http-key: HTTPS on every --http listener with this certificate\n"
+        "                    (chain) and private key, PEM files read once at start\n"
+        "  --http-rate:      requests a second of one user (or, unauthenticated, of one\n"
+        "                    address), in bursts of twice that; more get 429 (default\n"
+        "                    1000; 0: no limit)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
@@ -75,6 +82,7 @@ static void usage(FILE *f)
 typedef struct opts {
     const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store, *identity, *jwt_key;
     const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
+    const char *http_cert, *http_key;
     long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
     double spare, halflife_s;
     int nframed; /* --listen given */
@@ -118,6 +126,9 @@ enum {
     CO_HTTP_IDLE,
     CO_HTTP_MAX,
     CO_HTTP_PER_IP,
+    CO_HTTP_CERT,
+    CO_HTTP_KEY,
+    CO_HTTP_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +139,9 @@ static const struct option long_opts[] = {
     {"http-idle-timeout", required_argument, 0, CO_HTTP_IDLE},
     {"http-max-connections", required_argument, 0, CO_HTTP_MAX},
     {"http-max-per-ip", required_argument, 0, CO_HTTP_PER_IP},
+    {"http-cert", required_argument, 0, CO_HTTP_CERT},
+    {"http-key", required_argument, 0, CO_HTTP_KEY},
+    {"http-rate", required_argument, 0, CO_HTTP_RATE},
     {"key", required_argument, 0, CO_KEY},
     {"heartbeat-ms", required_argument, 0, CO_HB},
     {"dead-after-ms", required_argument, 0, CO_DEAD},
@@ -216,6 +230,56 @@ static int commit_opt(opts_t *o, const char *arg)
     return 0;
 }
 
+/* The HTTP listeners' options but --http. */
+static int http_opt(opts_t *o, int opt, const char *arg)
+{
+    static const char *cmd = "controller";
+    switch (opt) {
+    case CO_HTTP_ADDRFILE:
+        o->srv.http_address_file = arg;
+        return 0;
+    case CO_HTTP_IDLE:
+        return cl_flag_u32(cmd, "--http-idle-timeout", arg, 1, 3600, &o->srv.http_idle_s);
+    case CO_HTTP_MAX:
+        return cl_flag_u32(cmd, "--http-max-connections", arg, 1, 1000000,
+                           &o->srv.http_max_conns);
+    case CO_HTTP_PER_IP:
+        return cl_flag_u32(cmd, "--http-max-per-ip", arg, 1, 1000000, &o->srv.http_max_per_ip);
+    case CO_HTTP_CERT:
+        o->http_cert = arg;
+        return 0;
+    case CO_HTTP_KEY:
+        o->http_key = arg;
+        return 0;
+    default: /* CO_HTTP_RATE */
+        return cl_flag_u32(cmd, "--http-rate", arg, 0, 10000000, &o->srv.http_rate);
+    }
+}
+
+/* After the options: TLS given whole, and a listener off loopback only with it. */
+static int http_check(const opts_t *o)
+{
+    if (!o->http_cert != !o->http_key) {
+        fprintf(stderr, "colossus controller: --http-cert and --http-key go together\n");
+        return -1;
+    }
+    bool any = false;
+    for (int i = 0; i < o->srv.nlisten; i++) {
+        cl_error_t e;
+        if (strcmp(o->srv.listen[i].proto, "http")) continue;
+        any = true;
+        if (ctl_http_addr_check(o->srv.listen[i].addr, o->http_cert != NULL, &e) < 0) {
+            fprintf(stderr, "colossus controller: %s\n", e.msg);
+            return -1;
+        }
+    }
+    if (o->http_cert && !any) {
+        fprintf(stderr, "colossus controller: --http-cert without an --http listener\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* One option; -1 on a bad value (reported). */
 static int one_opt(opts_t *o, int opt, const char *arg)
 {
@@ -231,7 +295,7 @@ static int one_opt(opts_t *o, int opt, const char *arg)
             fprintf(stderr, "colossus controller: at most %d listeners\n", CTL_MAX_LISTENERS);
             return -1;
         }
-        if (opt == CO_HTTP && ctl_http_addr_check(arg, &e) < 0) {
+        if (opt == CO_HTTP && ctl_http_addr_check(arg, true, &e) < 0) { /* the form */
             fprintf(stderr, "colossus controller: %s\n", e.msg);
             return -1;
         }
@@ -241,15 +305,13 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         return 0;
     }
     case CO_HTTP_ADDRFILE:
-        o->srv.http_address_file = arg;
-        return 0;
     case CO_HTTP_IDLE:
-        return cl_flag_u32(cmd, "--http-idle-timeout", arg, 1, 3600, &o->srv.http_idle_s);
     case CO_HTTP_MAX:
-        return cl_flag_u32(cmd, "--http-max-connections", arg, 1, 1000000,
-                           &o->srv.http_max_conns);
     case CO_HTTP_PER_IP:
-        return cl_flag_u32(cmd, "--http-max-per-ip", arg, 1, 1000000, &o->srv.http_max_per_ip);
+    case CO_HTTP_CERT:
+    case CO_HTTP_KEY:
+    case CO_HTTP_RATE:
+        return http_opt(o, opt, arg);
     case CO_KEY:
         o->keyfile = arg;
         return 0;
@@ -340,7 +402,8 @@ static int parse(opts_t *o, int argc, char **argv)
                   .keep_jobs = 30,
                   .keep_history = 400,
                   .keep_audit = 400,
-                  .halflife_s = 7 * 86400.0};
+                  .halflife_s = 7 * 86400.0,
+                  .srv = {.http_rate = CTL_HTTP_RATE_DEFAULT}};
     cl_flags_t f = {.cmd = "controller", .shorts = "h", .longs = long_opts, .usage = usage};
     int opt;
     while ((opt = cl_flags_next(&f, argc, argv)) != -1) {
@@ -357,6 +420,7 @@ static int parse(opts_t *o, int argc, char **argv)
         fprintf(stderr, "colossus controller: give --preset or --topology, not both\n");
         return 2;
     }
+    if (http_check(o) < 0) return 2;
     if ((o->jwt_issuer || o->jwt_audience || o->jwt_claim || o->jwt_alg) && !o->jwt_key) {
         fprintf(stderr, "colossus controller: the --jwt-* options need --jwt-key\n");
         return 2;
@@ -523,6 +587,14 @@ int cmd_controller(int argc, char **argv)
         cl_cluster_destroy(cluster);
         return rc;
     }
+    /* read once: a new certificate takes a restart */
+    if (o.http_cert && ctl_http_tls_load(&o.srv, o.http_cert, o.http_key, &err) < 0) {
+        fprintf(stderr, "colossus controller: %s\n", err.msg);
+        free(cfg.jwt_key);
+        cl_store_close(store);
+        cl_cluster_destroy(cluster);
+        return 2;
+    }
     o.srv.address_file = o.addrfile;
     o.srv.commit = o.commit;
     ctl_server_t *srv = ctl_server_create(&o.srv, store, &err);
@@ -535,6 +607,7 @@ int cmd_controller(int argc, char **argv)
         ctl_server_destroy(srv);
         cl_store_close(store);
         free(cfg.jwt_key);
+        ctl_http_tls_free(&o.srv);
         return 1;
     }
     ctl_set_identity(c, o.srv.identity_pk);
@@ -545,5 +618,6 @@ int cmd_controller(int argc, char **argv)
     cl_store_close(store);
     sodium_memzero(o.srv.identity_sk, sizeof o.srv.identity_sk);
     free(cfg.jwt_key);
+    ctl_http_tls_free(&o.srv);
     return rc;
 }

@@ -82,7 +82,8 @@ static int write_addresses(struct ctl_server *srv, cl_error_t *err)
         if (cl_write_file_atomic(srv->o.address_file, line, err) < 0) return -1;
     }
     if (srv->o.http_address_file && srv->nhttp) {
-        snprintf(line, sizeof line, "http://%s\n", srv_http_bound(srv->http[0]));
+        snprintf(line, sizeof line, "%s://%s\n", srv->o.http_cert_pem ? "https" : "http",
+                 srv_http_bound(srv->http[0]));
         if (cl_write_file_atomic(srv->o.http_address_file, line, err) < 0) return -1;
     }
     return 0;
@@ -282,8 +283,9 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
         snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)",
                  i ? ", " : "", srv->listeners[i].bound, srv->listeners[i].proto);
     for (int i = 0; i < srv->nhttp; i++)
-        snprintf(where + strlen(where), sizeof where - strlen(where), "%shttp://%s (http)",
-                 where[0] ? ", " : "", srv_http_bound(srv->http[i]));
+        snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s://%s (http)",
+                 where[0] ? ", " : "", srv->o.http_cert_pem ? "https" : "http",
+                 srv_http_bound(srv->http[i]));
     cl_daemon_log("controller",
                   "listening on %s; %u node slots x %u GPUs; heartbeat %u ms, dead "
                   "after %u ms; journal commits %s",

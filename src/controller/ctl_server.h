@@ -46,6 +46,9 @@ typedef struct ctl_server_opts {
     uint32_t http_idle_s;     /* an HTTP connection silent this long is closed; 0: 30 s */
     uint32_t http_max_conns;  /* connections of one HTTP listener; 0: 4096 */
     uint32_t http_max_per_ip; /* of those, from one address; 0: 1024 */
+    /* HTTPS: the PEM texts of --http-cert and --http-key (ctl_http_tls_load), or NULL */
+    char *http_cert_pem, *http_key_pem;
+    uint32_t http_rate; /* requests a second of one principal, bursts of twice; 0: no limit */
     uint8_t key[CL_KEY_BYTES];
     /* The controller's Ed25519 identity (docs/security.md): tokens carry its public key, and
      * AuthOk is signed with it. */
@@ -57,9 +60,16 @@ typedef struct ctl_server_opts {
 
 typedef struct ctl_server ctl_server_t;
 
-/* Whether addr (HOST:PORT) may carry HTTP: a loopback address only, until TLS is there.
- * 0, or -1 with err saying so. */
-int ctl_http_addr_check(const char *addr, cl_error_t *err);
+/* Whether addr (HOST:PORT) may carry HTTP: an IP address, loopback unless tls (bearer
+ * tokens must not cross a network in the clear). 0, or -1 with err saying so. */
+int ctl_http_addr_check(const char *addr, bool tls, cl_error_t *err);
+/* HTTPS for every HTTP listener: read the PEM files cert and key, once (no reload), into
+ * o->http_cert_pem and http_key_pem, and check that the HTTP library has TLS and takes them (a
+ * certificate and its key). 0, or -1 with err naming the file. */
+int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, cl_error_t *err);
+/* Wipe and free what ctl_http_tls_load read. */
+void ctl_http_tls_free(ctl_server_opts_t *o);
+#define CTL_HTTP_RATE_DEFAULT 1000 /* --http-rate */
 
 /* The loop and the committer (a worker thread over store, which must outlive the server).
  * NULL with err on failure. */

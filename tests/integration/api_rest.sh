@@ -20,7 +20,7 @@ for a in 0.0.0.0:0 10.1.2.3:80 [::]:0; do
     rc=0
     "$B" controller --state-dir "$T/no" --listen 127.0.0.1:0 --key "$T/key" --http "$a" \
         2>"$T/err" || rc=$?
-    [ $rc = 2 ] && grep -q "TLS is not there yet" "$T/err" || fail "--http $a: exit $rc: $(cat "$T/err")"
+    [ $rc = 2 ] && grep -q "needs TLS" "$T/err" || fail "--http $a: exit $rc: $(cat "$T/err")"
 done
 start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address" --http-idle-timeout 2
 H=$(cat "$T/http-address")
