@@ -35,8 +35,8 @@ static const route_pat_t routes[] = {
     {{"nodes", SEG_NAME, "drain"}, {{"POST", CL_REST_DRAIN}}},
     {{"nodes", SEG_NAME, "resume"}, {{"POST", CL_REST_RESUME}}},
     {{"jobs", SEG_ID, "logs"}, {{"GET", CL_REST_LOGS}}},
-    {{"tenants"}, {{"GET", CL_REST_TENANTS}}},
-    {{"tenants", SEG_NAME}, {{"GET", CL_REST_TENANT}}},
+    {{"tenants"}, {{"GET", CL_REST_TENANTS}, {"POST", CL_REST_TENANT_ADD}}},
+    {{"tenants", SEG_NAME}, {{"GET", CL_REST_TENANT}, {"PATCH", CL_REST_TENANT_SET}}},
     {{"users"}, {{"GET", CL_REST_USERS}}},
     {{"qos"}, {{"GET", CL_REST_QOS}}},
     {{"tokens"}, {{"GET", CL_REST_TOKENS}, {"POST", CL_REST_TOKEN_CREATE}}},
@@ -106,7 +106,8 @@ int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char
             if (!strcmp(m, p->m[j].method)) {
                 r->op = p->m[j].op;
                 r->body = r->op == CL_REST_SUBMIT || r->op == CL_REST_DRAIN ||
-                          r->op == CL_REST_RESUME || r->op == CL_REST_TOKEN_CREATE;
+                          r->op == CL_REST_RESUME || r->op == CL_REST_TOKEN_CREATE ||
+                          r->op == CL_REST_TENANT_ADD || r->op == CL_REST_TENANT_SET;
                 return 0;
             }
             snprintf(allow + strlen(allow), 32 - strlen(allow), "%s%s", j ? ", " : "",
@@ -555,6 +556,123 @@ int cl_rest_token_parse(const char *body, size_t len, Colossus__TokenReq *t, jso
     return 0;
 }
 
+/* ---- tenants ---- */
+
+#define GPUS_MAX 100000000L /* the most GPUs a quota or limit names (as the CLI) */
+
+static const char *const tenant_fields[] = {
+    "name",         "parent",     "shares",           "quota_gpus",    "cohort",
+    "borrow_limit", "lend_limit", "budget_gpu_hours", "budget_period", "budget_stop"};
+
+/* A GPU count or null (-1: TenantSpec's none, no limit, all). */
+static int gpus_field(json_t *v, const char *key, int64_t *out, cl_error_t *err)
+{
+    if (json_is_null(v)) {
+        *out = -1;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > GPUS_MAX)
+        return cl_err(err, "field '%s' must be a number of GPUs in 0..%ld, or null", key,
+                      GPUS_MAX);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* A name or null ("": none). */
+static int name_field(json_t *v, const char *key, char **out, cl_error_t *err)
+{
+    if (json_is_null(v)) {
+        *out = "";
+        return 0;
+    }
+    if (!json_is_string(v) || !json_string_length(v))
+        return cl_err(err, "field '%s' must be a non-empty string, or null (none)", key);
+    *out = (char *)json_string_value(v);
+    return 0;
+}
+
+static int tenant_field(const char *k, json_t *v, Colossus__TenantSpec *t, cl_error_t *err)
+{
+    double d;
+    cl_error_t e;
+    if (!strcmp(k, "parent")) return name_field(v, k, &t->parent, err);
+    if (!strcmp(k, "cohort")) return name_field(v, k, &t->cohort, err);
+    if (!strcmp(k, "quota_gpus")) return gpus_field(v, k, &t->quota_gpus, err);
+    if (!strcmp(k, "borrow_limit")) return gpus_field(v, k, &t->borrow_limit, err);
+    if (!strcmp(k, "lend_limit")) return gpus_field(v, k, &t->lend_limit, err);
+    if (!strcmp(k, "shares")) {
+        if (!json_is_number(v) || !((t->shares = json_number_value(v)) > 0) || t->shares > 1e6)
+            return cl_err(err, "field 'shares' must be a number in (0, 1000000]");
+    } else if (!strcmp(k, "budget_gpu_hours")) {
+        t->budget_gpu_hours = json_is_null(v) ? 0 : json_number_value(v);
+        if ((!json_is_null(v) && !json_is_number(v)) || !(t->budget_gpu_hours >= 0) ||
+            t->budget_gpu_hours > 1e12)
+            return cl_err(err, "field 'budget_gpu_hours' must be a number in 0..1e12, or null");
+    } else if (!strcmp(k, "budget_period")) {
+        t->budget_period = json_is_null(v) ? "" : (char *)json_string_value(v);
+        if (!json_is_null(v) && (!json_is_string(v) ||
+                                 (strcmp(t->budget_period, "month") &&
+                                  (cl_parse_duration(t->budget_period, &d, &e) < 0 || d < 1))))
+            return cl_err(err, "field 'budget_period' must be month, a duration (30d, 12h), "
+                               "or null (a fixed grant)");
+    } else if (!strcmp(k, "budget_stop")) {
+        if (!json_is_boolean(v))
+            return cl_err(err, "field 'budget_stop' must be true or false");
+        t->budget_stop = json_is_true(v);
+    }
+    return 0;
+}
+
+int cl_rest_tenant_parse(const char *body, size_t len, const char *name,
+                         Colossus__TenantSpec *t, json_t **doc, cl_error_t *err)
+{
+    colossus__tenant_spec__init(t);
+    *doc = NULL;
+    bool create = !name;
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    /* what a new tenant has unless told otherwise, as `tenant add` */
+    if (create) {
+        t->shares = 1;
+        t->quota_gpus = t->borrow_limit = t->lend_limit = -1;
+    }
+    t->create = create;
+    t->set = cl_xcalloc(sizeof tenant_fields / sizeof tenant_fields[0], sizeof *t->set);
+    const char *k;
+    json_t *v;
+    int rc =
+        unknown_field(d, tenant_fields, sizeof tenant_fields / sizeof tenant_fields[0], err);
+    json_object_foreach(d, k, v)
+    {
+        if (rc < 0) break;
+        if (!strcmp(k, "name")) {
+            rc = create ? str_field(d, "name", &t->name, err)
+                        : cl_err(err, "field 'name': a tenant is renamed by no request (its "
+                                      "name is the path's)");
+            continue;
+        }
+        rc = tenant_field(k, v, t, err);
+        t->set[t->n_set++] = (char *)k;
+    }
+    if (rc == 0 && create && !t->name[0])
+        rc = cl_err(err, "field 'name' is required: the new tenant's name");
+    if (rc == 0 && !create && !t->n_set)
+        rc = cl_err(err, "nothing to change: give at least one field");
+    if (rc == 0 && create && !(t->budget_gpu_hours > 0) &&
+        (t->budget_stop || t->budget_period[0]))
+        rc = cl_err(err, "field 'budget_period' or 'budget_stop' needs 'budget_gpu_hours' "
+                         "(more than 0)");
+    if (rc < 0) {
+        free(t->set);
+        json_decref(d);
+        colossus__tenant_spec__init(t);
+        return -1;
+    }
+    if (!create) t->name = (char *)name;
+    *doc = d;
+    return 0;
+}
+
 /* ---- refusals ---- */
 
 int cl_rest_error_status(const char *msg)
@@ -562,13 +680,18 @@ int cl_rest_error_status(const char *msg)
     if (strstr(msg, ": permission denied: ") || strstr(msg, " is another user's") ||
         strstr(msg, " is not in tenant ") || strstr(msg, " what QOS ") ||
         strstr(msg, " than QOS ") || !strncmp(msg, "audit: only ", 12) ||
+        strstr(msg, " refused: only an admin may ") ||
         (!strncmp(msg, "token ", 6) &&
          (strstr(msg, " refused: only ") || strstr(msg, "-scoped credential cannot make"))))
         return 403;
     if (!strncmp(msg, "no job ", 7) || !strncmp(msg, "no node named ", 14) ||
         !strncmp(msg, "no tenant ", 10) || !strncmp(msg, "no log for rank ", 16) ||
-        !strncmp(msg, "token revoke refused: no token ", 31))
+        !strncmp(msg, "token revoke refused: no token ", 31) ||
+        (!strncmp(msg, "tenant set ", 11) && strstr(msg, " refused: no tenant ") &&
+         !strstr(msg, "(the parent)")))
         return 404;
+    if (!strncmp(msg, "tenant add ", 11) && strstr(msg, " exists (change it with tenant set)"))
+        return 409;
     if (!strncmp(msg, "job ", 4) &&
         (strstr(msg, " already ") || strstr(msg, " has not run yet")))
         return 409;

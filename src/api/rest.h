@@ -34,6 +34,8 @@ typedef enum cl_rest_op {
     /* the service objects and accounting (src/controller/ctl_http_svc.c) */
     CL_REST_TENANTS,      /* GET /tenants */
     CL_REST_TENANT,       /* GET /tenants/{name} */
+    CL_REST_TENANT_ADD,   /* POST /tenants */
+    CL_REST_TENANT_SET,   /* PATCH /tenants/{name} */
     CL_REST_USERS,        /* GET /users */
     CL_REST_QOS,          /* GET /qos */
     CL_REST_TOKENS,       /* GET /tokens */
@@ -58,7 +60,7 @@ typedef struct cl_rest_route {
     uint64_t job;                    /* JOB, CANCEL */
     char node[CL_REST_NAME_MAX + 1]; /* NODE, DRAIN, RESUME; the tenant of TENANT, the
                                       * token id of TOKEN and TOKEN_REVOKE */
-    bool body; /* takes a JSON body (SUBMIT, DRAIN, RESUME, TOKEN_CREATE) */
+    bool body; /* takes a JSON body (SUBMIT, DRAIN, RESUME, TOKEN_CREATE, TENANT_ADD, _SET) */
 } cl_rest_route_t;
 
 /* The route of method and path (decoded, without the query). 0; or the HTTP status (404 for
@@ -115,6 +117,16 @@ int cl_rest_svc_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, double n
  * 0, or -1 with err naming the field. */
 int cl_rest_token_parse(const char *body, size_t len, Colossus__TokenReq *t, json_t **doc,
                         cl_error_t *err);
+
+/* A tenant's body: POST /tenants (create: "name" required) or PATCH /tenants/{name} (name,
+ * from the path: only the fields given change, at least one). The fields are the tenant
+ * object's (schema #/$defs/tenant): parent, shares, quota_gpus, cohort, borrow_limit,
+ * lend_limit, budget_gpu_hours, budget_period, budget_stop, null meaning none (no parent,
+ * quota, cohort, limit or budget; all of its quota lent). *t's strings point into *doc (the
+ * caller's: json_decref() it); t->set is allocated (the caller frees it). 0, or -1 with err
+ * naming the field. */
+int cl_rest_tenant_parse(const char *body, size_t len, const char *name,
+                         Colossus__TenantSpec *t, json_t **doc, cl_error_t *err);
 
 /* A submission's body (docs/api/README.md, "POST /api/v1/jobs"): the SubmitReq in *s, whose
  * strings and arrays point into *doc (the parsed body, the caller's: json_decref() it after

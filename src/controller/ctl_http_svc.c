@@ -65,6 +65,28 @@ static void dispatch_token_create(http_req_t *q, Colossus__Request *r)
     json_decref(doc);
 }
 
+/* POST /tenants, PATCH /tenants/{name}: tenant add and tenant set. */
+static void dispatch_tenant(http_req_t *q, Colossus__Request *r)
+{
+    Colossus__TenantSpec t;
+    json_t *doc;
+    cl_error_t err;
+    const char *name = q->route.op == CL_REST_TENANT_SET ? q->route.node : NULL;
+    if (cl_rest_tenant_parse(q->body.p ? (char *)q->body.p : "", q->body.len, name, &t, &doc,
+                             &err) < 0) {
+        http_answer_error(q, 400, err.msg);
+        return;
+    }
+    if (!name) /* for the answer (a set's name is the path's already) */
+        snprintf(q->route.node, sizeof q->route.node, "%s", t.name);
+    r->body_case = COLOSSUS__REQUEST__BODY_TENANT;
+    r->tenant = &t;
+    q->dispatched = true;
+    ctl_request(q->ctl, &q->who, r, &q->sink);
+    free(t.set);
+    json_decref(doc);
+}
+
 void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
 {
     Colossus__HistoryReq h = COLOSSUS__HISTORY_REQ__INIT;
@@ -88,6 +110,10 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
         return;
     case CL_REST_TOKEN_CREATE:
         dispatch_token_create(q, r);
+        return;
+    case CL_REST_TENANT_ADD:
+    case CL_REST_TENANT_SET:
+        dispatch_tenant(q, r);
         return;
     case CL_REST_TENANTS:
         r->body_case = COLOSSUS__REQUEST__BODY_TENANTS;
@@ -247,11 +273,18 @@ void http_svc_response(http_req_t *q, const Colossus__Response *rs)
     case CL_REST_TOKEN_CREATE:
         token_made(q, rs);
         return;
-    case CL_REST_TOKEN_REVOKE: {
+    case CL_REST_TOKEN_REVOKE:
+    case CL_REST_TENANT_ADD:
+    case CL_REST_TENANT_SET: {
+        bool add = q->route.op == CL_REST_TENANT_ADD;
         json_t *o = json_object();
-        if (!o || json_object_set_new(o, "id", json_string(q->route.node)) < 0)
+        if (!o || json_object_set_new(o, q->route.op == CL_REST_TOKEN_REVOKE ? "id" : "name",
+                                      json_string(q->route.node)) < 0)
             cl_oom(0, __FILE__, __LINE__);
-        http_answer_json(q, 200, o);
+        if (add)
+            snprintf(q->location, sizeof q->location, CL_REST_PREFIX "/tenants/%.40s",
+                     q->route.node);
+        http_answer_json(q, add ? 201 : 200, o);
         return;
     }
     case CL_REST_LOGS: /* the log's bytes as the rank wrote them, as `colossus logs` prints */

@@ -1,5 +1,6 @@
 /* fuzz_rest.c - libFuzzer target for the REST API's parsers (src/api/rest.c): routes, list
- * query parameters (of the lists and the service routes), submission, drain and token bodies,
+ * query parameters (of the lists and the service routes), submission, drain, token and tenant
+ * bodies,
  * refusal statuses. No crash, leak or
  * sanitizer report; a refusal names its reason; what is accepted is within bounds (a page of
  * 1..CL_REST_PAGE_MAX, a route's status 0, 404 or 405 with the methods it takes, a status in
@@ -114,6 +115,18 @@ static void token(const char *s, size_t len)
     if (rc == 0 && (!t.user || !t.scope || t.expires_in_s < 0)) abort();
     if (rc < 0 && doc) abort();
     json_decref(doc);
+    for (int set = 0; set < 2; set++) { /* tenant add, tenant set */
+        Colossus__TenantSpec ts;
+        doc = NULL;
+        rc = cl_rest_tenant_parse(s, len, set ? "t" : NULL, &ts, &doc, &err);
+        check_refusal(rc, &err);
+        if (rc == 0 && (!ts.name[0] || ts.create == set || (set && !ts.n_set) ||
+                        !(ts.shares >= 0) || ts.n_set > 9))
+            abort();
+        if (rc == 0) free(ts.set);
+        if (rc < 0 && doc) abort();
+        json_decref(doc);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

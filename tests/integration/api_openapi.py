@@ -113,7 +113,7 @@ validator_cls = jsonschema.validators.extend(
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)))
-tok = {u: open("%s/%s.tok" % (T, u)).read().strip() for u in ("alice", "bob", "oscar")}
+tok = {u: open("%s/%s.tok" % (T, u)).read().strip() for u in ("alice", "bob", "oscar", "adm")}
 tried = set()
 templates = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in doc["paths"]]
 
@@ -266,6 +266,19 @@ check("GET", A + "/tenants?x=1", "alice", 400)
 check("GET", A + "/tenants/A", "alice", 200)
 check("GET", A + "/tenants/A", "bob", 404, note="a tenant bob is not in")
 check("GET", A + "/tenants/nosuch", "alice", 404)
+check("POST", A + "/tenants", "adm", 201, {"name": "C", "shares": 2, "quota_gpus": 4, "cohort": "k"})
+check("POST", A + "/tenants", "adm", 409, {"name": "C"}, note="exists")
+check("POST", A + "/tenants", "adm", 400, {"name": "D", "shares": 0})
+check("POST", A + "/tenants", "oscar", 403, {"name": "D"})
+check("POST", A + "/tenants", "adm", 413, length=2 << 20)
+check("PATCH", A + "/tenants/C", "adm", 200, {"shares": 3, "cohort": None, "quota_gpus": None})
+check("PATCH", A + "/tenants/C", "adm", 400, {})
+check("PATCH", A + "/tenants/C", "alice", 403, {"shares": 1})
+check("PATCH", A + "/tenants/nosuch", "adm", 404, {"shares": 1})
+check("PATCH", A + "/tenants/C", "adm", 413, length=2 << 20)
+c = check("GET", A + "/tenants/C", "adm", 200)
+if c and (c["shares"] != 3 or c["cohort"] is not None or c["quota_gpus"] is not None):
+    err("tenant C after the PATCH: %s" % c)
 check("GET", A + "/users", "oscar", 200)
 check("GET", A + "/users?x=1", "oscar", 400)
 check("GET", A + "/qos", "alice", 200)

@@ -30,6 +30,9 @@ cd "$T/pub"
 "$B" user add bob --tenant B --uid 61002 --gid 61002 >/dev/null || fail "bob"
 "$B" user add oscar --tenant A --uid 61003 --gid 61003 >/dev/null || fail "oscar"
 "$B" user set oscar --role operator >/dev/null || fail "oscar operator"
+"$B" user add adm --tenant A --uid 61004 --gid 61004 >/dev/null || fail "adm"
+"$B" user set adm --role admin >/dev/null || fail "adm admin"
+"$B" token create --user adm --scope admin >"$T/adm.tok" || fail "adm's token"
 for u in alice bob; do "$B" token create --user $u >"$T/$u.tok" || fail "$u's token"; done
 "$B" token create --user oscar --scope admin >"$T/oscar.tok" || fail "oscar's token"
 as() { local u=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$u.tok") "$B" "$@"; }

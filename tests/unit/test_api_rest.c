@@ -3,7 +3,7 @@
  * parameters (filters, the page and its cursor, each bad one named), a submission body to a
  * SubmitReq (defaults, every field, unknown fields and wrong types named), drain bodies, the
  * service routes (tenants, users, QOS, tokens, usage, history, audit, logs, the API's
- * description) with their query parameters and token bodies, the status of the
+ * description) with their query parameters, token and tenant bodies, the status of the
  * controller's refusals, and the error body. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,6 +360,8 @@ static void test_svc_routes(void **state)
     } ok[] = {
         {"GET", "/api/v1/tenants", CL_REST_TENANTS, ""},
         {"GET", "/api/v1/tenants/research", CL_REST_TENANT, "research"},
+        {"POST", "/api/v1/tenants", CL_REST_TENANT_ADD, ""},
+        {"PATCH", "/api/v1/tenants/research", CL_REST_TENANT_SET, "research"},
         {"GET", "/api/v1/users", CL_REST_USERS, ""},
         {"GET", "/api/v1/qos", CL_REST_QOS, ""},
         {"GET", "/api/v1/tokens", CL_REST_TOKENS, ""},
@@ -381,7 +383,8 @@ static void test_svc_routes(void **state)
         assert_int_equal(r.op, ok[i].op);
         assert_string_equal(r.node, ok[i].name);
         assert_true(cl_rest_op_svc(r.op));
-        assert_int_equal(r.body, r.op == CL_REST_TOKEN_CREATE);
+        assert_int_equal(r.body, r.op == CL_REST_TOKEN_CREATE || r.op == CL_REST_TENANT_ADD ||
+                                     r.op == CL_REST_TENANT_SET);
         assert_int_equal(cl_rest_op_public(r.op),
                          r.op == CL_REST_OPENAPI || r.op == CL_REST_SCHEMA);
     }
@@ -397,7 +400,7 @@ static void test_svc_routes(void **state)
     assert_int_equal(route("POST", "/api/v1/tokens/tk-0123456789abcdef", &r, allow, &err), 405);
     assert_string_equal(allow, "GET, DELETE");
     assert_int_equal(route("DELETE", "/api/v1/tenants/x", &r, allow, &err), 405);
-    assert_string_equal(allow, "GET");
+    assert_string_equal(allow, "GET, PATCH");
     assert_int_equal(route("POST", "/api/v1/openapi.json", &r, allow, &err), 405);
     assert_int_equal(route("GET", "/api/v1/tenants/x/y", &r, allow, &err), 404);
 }
@@ -508,6 +511,76 @@ static void test_token_body(void **state)
     }
 }
 
+static bool has_set(const Colossus__TenantSpec *t, const char *f)
+{
+    for (size_t i = 0; i < t->n_set; i++)
+        if (!strcmp(t->set[i], f)) return true;
+    return false;
+}
+
+static void test_tenant_body(void **state)
+{
+    (void)state;
+    Colossus__TenantSpec t;
+    json_t *doc;
+    cl_error_t err;
+    const char *b = "{\"name\": \"C\"}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), NULL, &t, &doc, &err), 0);
+    assert_string_equal(t.name, "C");
+    assert_true(t.create && t.shares == 1 && t.quota_gpus == -1 && t.lend_limit == -1);
+    assert_int_equal(t.n_set, 0);
+    free(t.set);
+    json_decref(doc);
+    b = "{\"name\": \"C\", \"parent\": \"A\", \"shares\": 2.5, \"quota_gpus\": 8, "
+        "\"cohort\": \"k\", \"borrow_limit\": null, \"lend_limit\": 4, "
+        "\"budget_gpu_hours\": 100, \"budget_period\": \"30d\", \"budget_stop\": true}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), NULL, &t, &doc, &err), 0);
+    assert_string_equal(t.parent, "A");
+    assert_string_equal(t.cohort, "k");
+    assert_string_equal(t.budget_period, "30d");
+    assert_true(t.shares == 2.5 && t.quota_gpus == 8 && t.borrow_limit == -1 &&
+                t.lend_limit == 4 && t.budget_gpu_hours == 100 && t.budget_stop);
+    assert_int_equal(t.n_set, 9);
+    assert_true(has_set(&t, "budget_stop") && !has_set(&t, "name"));
+    free(t.set);
+    json_decref(doc);
+    /* a set: the name is the path's, only the fields given are in set */
+    b = "{\"quota_gpus\": null, \"parent\": null}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), "research", &t, &doc, &err), 0);
+    assert_string_equal(t.name, "research");
+    assert_false(t.create);
+    assert_true(t.quota_gpus == -1 && !t.parent[0]);
+    assert_int_equal(t.n_set, 2);
+    assert_true(has_set(&t, "quota_gpus") && has_set(&t, "parent"));
+    free(t.set);
+    json_decref(doc);
+    static const struct {
+        const char *body, *name, *says;
+    } bad[] = {
+        {"{}", NULL, "field 'name' is required"},
+        {"{}", "x", "nothing to change"},
+        {"{\"name\": \"y\"}", "x", "field 'name': a tenant is renamed by no request"},
+        {"{\"name\": \"C\", \"shares\": 0}", NULL, "field 'shares' must be a number in (0"},
+        {"{\"shares\": \"2\"}", "x", "field 'shares'"},
+        {"{\"quota_gpus\": -1}", "x", "field 'quota_gpus' must be a number of GPUs in 0.."},
+        {"{\"lend_limit\": 1.5}", "x", "field 'lend_limit'"},
+        {"{\"parent\": \"\"}", "x", "field 'parent' must be a non-empty string, or null"},
+        {"{\"budget_gpu_hours\": -1}", "x", "field 'budget_gpu_hours'"},
+        {"{\"budget_period\": \"weekly\"}", "x", "field 'budget_period' must be month"},
+        {"{\"budget_stop\": 1}", "x", "field 'budget_stop' must be true or false"},
+        {"{\"name\": \"C\", \"budget_stop\": true}", NULL, "needs 'budget_gpu_hours'"},
+        {"{\"quota\": 1}", "x", "unknown field 'quota'"},
+        {"", "x", "malformed JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(
+            cl_rest_tenant_parse(bad[i].body, strlen(bad[i].body), bad[i].name, &t, &doc, &err),
+            -1);
+        assert_null(doc);
+        if (!strstr(err.msg, bad[i].says)) fail_msg("%s: '%s'", bad[i].says, err.msg);
+    }
+}
+
 static void test_svc_error_status(void **state)
 {
     (void)state;
@@ -530,6 +603,10 @@ static void test_svc_error_status(void **state)
         {"no log for rank 0 of job 5 on node n1", 404},
         {"node n1 (holding rank 0) is not connected", 503},
         {"node n1 went away before sending the log", 503},
+        {"tenant add C refused: tenant C exists (change it with tenant set)", 409},
+        {"tenant add D refused: only an admin may add tenants", 403},
+        {"tenant set Z refused: no tenant Z", 404},
+        {"tenant set C refused: no tenant 'P' (the parent)", 400},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (cl_rest_error_status(v[i].msg) != v[i].status)
@@ -539,13 +616,13 @@ static void test_svc_error_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routes),           cmocka_unit_test(test_route_errors),
-        cmocka_unit_test(test_list_params),      cmocka_unit_test(test_matches),
-        cmocka_unit_test(test_submit_body),      cmocka_unit_test(test_submit_errors),
-        cmocka_unit_test(test_admin_body),       cmocka_unit_test(test_error_status),
-        cmocka_unit_test(test_error_body),       cmocka_unit_test(test_svc_routes),
-        cmocka_unit_test(test_svc_params),       cmocka_unit_test(test_token_body),
-        cmocka_unit_test(test_svc_error_status),
+        cmocka_unit_test(test_routes),      cmocka_unit_test(test_route_errors),
+        cmocka_unit_test(test_list_params), cmocka_unit_test(test_matches),
+        cmocka_unit_test(test_submit_body), cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_admin_body),  cmocka_unit_test(test_error_status),
+        cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
+        cmocka_unit_test(test_svc_params),  cmocka_unit_test(test_token_body),
+        cmocka_unit_test(test_tenant_body), cmocka_unit_test(test_svc_error_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
