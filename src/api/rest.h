@@ -140,9 +140,10 @@ int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_
 
 /* The HTTP status of a refusal the controller answered with this sentence (Response.error):
  * 403 for a permission denied or a policy (another user's job, a tenant the user is not in,
- * a QOS limit, another user's token or audit records), 404 for a job, node, tenant, token or
- * rank log that is not there (another tenant's job is "no job N" as well), 409 for a job that
- * already ended (cancel) or has not run yet (logs), 503 for a log whose node is not
+ * a QOS limit, "only an admin may" add a tenant or touch another user's token, another
+ * user's audit records), 404 for a job, node, tenant, token or rank log that is not there
+ * (another tenant's job is "no job N" as well), 409 for a job that already ended (cancel) or
+ * has not run yet (logs) and a tenant that exists (add), 503 for a log whose node is not
  * connected, 400 otherwise. */
 int cl_rest_error_status(const char *msg);
 

@@ -98,7 +98,11 @@ table = src[src.index("routes[] = {"):]
 table = table[:table.index("\n};")]
 server = {("/metrics", "get")}
 SEG = {"SEG_ID": "{id}", "SEG_NAME": "{name}", "SEG_TOKEN": "{id}"}
-for segs, meths in re.findall(r"\{\{([^}]*)\}, \{(.*)\}\},", table):
+table = re.sub(r"\s+", " ", table)  # an entry clang-format wrapped is one line again
+entries = re.findall(r"\{\{([^}]*)\}, \{((?:\{[^}]*\},? ?)+)\}\}", table)
+if not entries or len(entries) != table.count("}}}"):  # each entry ends so
+    err("cannot read every entry of rest.c's routes[] (%d of %d)" % (len(entries), table.count("}}}")))
+for segs, meths in entries:
     path = "/api/v1/" + "/".join(SEG.get(s.strip(), s.strip().strip('"')) for s in segs.split(","))
     for m in re.findall(r'"([A-Z]+)"', meths):
         server.add((path, m.lower()))

@@ -8,7 +8,7 @@
 # (but 503), each answer's body valid against the schema the document gives for that route
 # and status (a JSON error object for a refusal, text/plain for logs and metrics). Run with
 # OPENAPI=FILE to check another document against the server (how the test is shown to fail).
-# timeout: 150
+# timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
