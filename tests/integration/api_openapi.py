@@ -316,6 +316,37 @@ check("GET", A + "/history?state=bogus", "alice", 400)
 check("GET", A + "/audit?since=2026-01-01&limit=5", "oscar", 200)
 check("GET", A + "/audit?limit=0", "oscar", 400)
 check("GET", A + "/audit?user=bob", "alice", 403)
+# the same renderings as the CLI's --json (src/api/json.c, one of each). A tenant's usage
+# (decayed, its fair-share factor, its budget's) moves between two reads, and a cancelled
+# run's record may still be on its way: the two are read again until they agree (10 s).
+import subprocess
+import time
+
+
+def still(v):
+    moving = ("usage_gpu_s", "fairshare", "budget_used_gpu_hours")
+    return [dict((k, x) for k, x in o.items() if k not in moving) for o in v]
+
+
+for url, key, cli in ((A + "/tenants", "tenants", ["tenant", "list"]),
+                      (A + "/users", "users", ["user", "list"]),
+                      (A + "/qos", "qos", ["qos", "list"]),
+                      (A + "/tokens", "tokens", ["token", "list"]),
+                      (A + "/history?tenant=A", "history", ["history", "--tenant", "A"]),
+                      (A + "/usage?by=user", "usage", ["usage", "--by", "user"])):
+    env = dict(os.environ, COLOSSUS_TOKEN=tok["oscar"])
+    for attempt in range(100):
+        st, _, data = request("GET", url, "oscar")
+        out = subprocess.run([os.environ["B"]] + cli + ["--json"], env=env, capture_output=True)
+        a = still(json.loads(data)[key]) if st == 200 else None
+        b = still(json.loads(out.stdout)) if out.returncode == 0 else None
+        if a is not None and a == b:
+            break
+        time.sleep(0.1)
+    else:
+        diff = [(x, y) for x, y in zip(a or [], b or []) if x != y] or [(a, b)]
+        err("GET %s is not `colossus %s --json`: %s %s" % (url, " ".join(cli), diff[0],
+                                                        out.stderr[:200]))
 # metrics
 check("GET", "/metrics", "oscar", 200)
 check("GET", "/metrics", "alice", 403)

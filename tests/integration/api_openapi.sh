@@ -6,7 +6,8 @@
 # the server's route table (src/api/rest.c's routes[] and /metrics), each path's 405 names
 # the methods the document gives; and every route is tried for every status it documents
 # (but 503), each answer's body valid against the schema the document gives for that route
-# and status (a JSON error object for a refusal, text/plain for logs and metrics). Run with
+# and status (a JSON error object for a refusal, text/plain for logs and metrics); the lists
+# are the CLI's --json, item for item. Run with
 # OPENAPI=FILE to check another document against the server (how the test is shown to fail).
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
@@ -53,7 +54,7 @@ cmp "$T/openapi.json" "$ROOT/docs/api/openapi.json" || fail "the served openapi.
 cmp "$T/schema.json" "$ROOT/docs/api/schema.json" || fail "the served schema.json is not docs/api/schema.json"
 
 log "the document against the server"
-export H T ROOT DONE RUN1 RUN2 BOBS PEND
+export B H T ROOT DONE RUN1 RUN2 BOBS PEND
 "$PY" "$ROOT/tests/integration/api_openapi.py" "${OPENAPI:-$T/openapi.json}" "$T/schema.json" ||
     fail "the OpenAPI document and the server disagree"
 log "PASS"
