@@ -174,6 +174,11 @@ def check(method, url, who, want, body=None, length=None, note=""):
             err("%s: status %d is not documented for %s %s" % (what, st, m.upper(), p))
             return None
         r = deref(r)
+    for name in r.get("headers", {}):
+        if name.lower() not in hd:
+            err("%s: no %s header, which the document gives" % (what, name))
+    if "location" in hd and st == 201 and template(hd["location"]) is None:
+        err("%s: Location %s is no path of the document" % (what, hd["location"]))
     ct = hd.get("content-type", "").split(";")[0].strip()
     content = r.get("content", {})
     if ct not in content:
