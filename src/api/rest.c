@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/cred.h"
 #include "util/util.h"
+#include "util/when.h"
 
 /* ---- routes ---- */
 
 #define SEG_ID "{id}"     /* a job id */
-#define SEG_NAME "{name}" /* a node name */
+#define SEG_NAME "{name}" /* a node or tenant name */
+#define SEG_TOKEN "{tok}" /* a token id: tk- or nd- and 16 hex digits */
 
 typedef struct route_pat {
     const char *seg[3];
@@ -31,6 +34,18 @@ static const route_pat_t routes[] = {
     {{"nodes", SEG_NAME}, {{"GET", CL_REST_NODE}}},
     {{"nodes", SEG_NAME, "drain"}, {{"POST", CL_REST_DRAIN}}},
     {{"nodes", SEG_NAME, "resume"}, {{"POST", CL_REST_RESUME}}},
+    {{"jobs", SEG_ID, "logs"}, {{"GET", CL_REST_LOGS}}},
+    {{"tenants"}, {{"GET", CL_REST_TENANTS}, {"POST", CL_REST_TENANT_ADD}}},
+    {{"tenants", SEG_NAME}, {{"GET", CL_REST_TENANT}, {"PATCH", CL_REST_TENANT_SET}}},
+    {{"users"}, {{"GET", CL_REST_USERS}}},
+    {{"qos"}, {{"GET", CL_REST_QOS}}},
+    {{"tokens"}, {{"GET", CL_REST_TOKENS}, {"POST", CL_REST_TOKEN_CREATE}}},
+    {{"tokens", SEG_TOKEN}, {{"GET", CL_REST_TOKEN}, {"DELETE", CL_REST_TOKEN_REVOKE}}},
+    {{"usage"}, {{"GET", CL_REST_USAGE}}},
+    {{"history"}, {{"GET", CL_REST_HISTORY}}},
+    {{"audit"}, {{"GET", CL_REST_AUDIT}}},
+    {{"openapi.json"}, {{"GET", CL_REST_OPENAPI}}},
+    {{"schema.json"}, {{"GET", CL_REST_SCHEMA}}},
 };
 
 /* Split p ("a/b/c") into at most 3 segments of at most CL_REST_NAME_MAX bytes; -1 when it
@@ -50,7 +65,8 @@ static int split(const char *p, char seg[3][CL_REST_NAME_MAX + 1], size_t *n)
 
 static bool seg_match(const char *pat, const char *seg)
 {
-    return !strcmp(pat, SEG_ID) || !strcmp(pat, SEG_NAME) || !strcmp(pat, seg);
+    return !strcmp(pat, SEG_ID) || !strcmp(pat, SEG_NAME) || !strcmp(pat, SEG_TOKEN) ||
+           !strcmp(pat, seg);
 }
 
 int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char allow[32],
@@ -78,14 +94,20 @@ int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char
                 cl_err(err, "no job '%s' (a job id is a whole number from 1)", seg[j]);
                 return 404;
             }
-            if (!strcmp(p->seg[j], SEG_NAME))
+            if (!strcmp(p->seg[j], SEG_TOKEN) && !cl_cred_id_valid(seg[j])) {
+                cl_err(err, "no token '%.40s' (a token id is tk- or nd- and 16 hex digits)",
+                       seg[j]);
+                return 404;
+            }
+            if (!strcmp(p->seg[j], SEG_NAME) || !strcmp(p->seg[j], SEG_TOKEN))
                 snprintf(r->node, sizeof r->node, "%.128s", seg[j]);
         }
         for (size_t j = 0; j < 2 && p->m[j].method; j++) {
             if (!strcmp(m, p->m[j].method)) {
                 r->op = p->m[j].op;
                 r->body = r->op == CL_REST_SUBMIT || r->op == CL_REST_DRAIN ||
-                          r->op == CL_REST_RESUME;
+                          r->op == CL_REST_RESUME || r->op == CL_REST_TOKEN_CREATE ||
+                          r->op == CL_REST_TENANT_ADD || r->op == CL_REST_TENANT_SET;
                 return 0;
             }
             snprintf(allow + strlen(allow), 32 - strlen(allow), "%s%s", j ? ", " : "",
@@ -205,6 +227,132 @@ bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n)
         if (b < 0 || !(l->states & (1u << b))) return false;
     }
     return !l->has_after || n->id > l->after;
+}
+
+/* ---- the service routes' parameters ---- */
+
+/* A time as --since takes it, or seconds since the epoch. */
+static int parse_when(const char *key, const char *v, double now, double *out, cl_error_t *err)
+{
+    cl_error_t e;
+    if (cl_parse_double(v, 0, 253402300799.0, out) == 0 || cl_parse_time(v, now, out, &e) == 0)
+        return 0;
+    return cl_err(err,
+                  "query parameter '%s': '%.40s' is not a time (seconds since the epoch, "
+                  "2026-11-01, 2026-11-01T12:00Z, now, or a time ago: 7d, 12h)",
+                  key, v);
+}
+
+/* One of words[1..] (words[0] says which, for the error). */
+static int parse_word(const char *key, const char *v, const char *const *words, char *out,
+                      size_t cap, cl_error_t *err)
+{
+    for (size_t i = 1; words[i]; i++)
+        if (!strcmp(v, words[i])) {
+            snprintf(out, cap, "%s", v);
+            return 0;
+        }
+    return cl_err(err, "query parameter '%s': '%.40s' is not one of %s", key, v, words[0]);
+}
+
+static int parse_name(const char *key, const char *v, char *out, size_t cap, cl_error_t *err)
+{
+    if (!v[0] || strlen(v) >= cap)
+        return cl_err(err, "query parameter '%s' must be a name of 1 to %zu bytes", key,
+                      cap - 1);
+    snprintf(out, cap, "%s", v);
+    return 0;
+}
+
+/* The parameters each service route takes: a bit per name of svc_keys. */
+enum {
+    K_SINCE = 1,
+    K_UNTIL = 2,
+    K_TENANT = 4,
+    K_USER = 8,
+    K_STATE = 16,
+    K_LIMIT = 32,
+    K_BY = 64,
+    K_RANK = 128
+};
+
+static unsigned svc_keys(cl_rest_op_t op)
+{
+    switch (op) {
+    case CL_REST_USAGE:
+        return K_SINCE | K_UNTIL | K_TENANT | K_USER | K_BY;
+    case CL_REST_HISTORY:
+        return K_SINCE | K_UNTIL | K_TENANT | K_USER | K_STATE | K_LIMIT;
+    case CL_REST_AUDIT:
+        return K_SINCE | K_USER | K_LIMIT;
+    case CL_REST_LOGS:
+        return K_RANK;
+    default:
+        return 0;
+    }
+}
+
+static const char *const ended_words[] = {
+    "succeeded, failed, cancelled, timeout, node_fail, preempted or requeued",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timeout",
+    "node_fail",
+    "preempted",
+    "requeued",
+    NULL};
+static const char *const by_words[] = {
+    "tenant, user, day or month", "tenant", "user", "day", "month", NULL};
+
+static int svc_param(unsigned keys, const cl_rest_kv_t *kv, double now, cl_rest_svc_t *s,
+                     cl_error_t *err)
+{
+    const char *k = kv->key, *v = kv->value ? kv->value : "";
+    if ((keys & K_SINCE) && !strcmp(k, "since")) return parse_when(k, v, now, &s->since, err);
+    if ((keys & K_UNTIL) && !strcmp(k, "until")) return parse_when(k, v, now, &s->until, err);
+    if ((keys & K_TENANT) && !strcmp(k, "tenant"))
+        return parse_name(k, v, s->tenant, sizeof s->tenant, err);
+    if ((keys & K_USER) && !strcmp(k, "user"))
+        return parse_name(k, v, s->user, sizeof s->user, err);
+    if ((keys & K_STATE) && !strcmp(k, "state"))
+        return parse_word(k, v, ended_words, s->state, sizeof s->state, err);
+    if ((keys & K_BY) && !strcmp(k, "by"))
+        return parse_word(k, v, by_words, s->by, sizeof s->by, err);
+    if ((keys & K_LIMIT) && !strcmp(k, "limit")) {
+        if (cl_parse_u32(v, 1, 1000000, &s->limit) < 0)
+            return cl_err(err,
+                          "query parameter 'limit' must be a number in 1..1000000, not "
+                          "'%.40s'",
+                          v);
+        return 0;
+    }
+    if ((keys & K_RANK) && !strcmp(k, "rank")) {
+        if (cl_parse_u32(v, 0, 100000000, &s->rank) < 0)
+            return cl_err(err,
+                          "query parameter 'rank' must be a number in 0..100000000, not "
+                          "'%.40s'",
+                          v);
+        s->has_rank = true;
+        return 0;
+    }
+    return cl_err(err, "unknown query parameter '%.64s'", k);
+}
+
+int cl_rest_svc_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, double now,
+                      cl_rest_svc_t *s, cl_error_t *err)
+{
+    cl_rest_svc_t out = {.since = 0};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(q[i].key, q[j].key))
+                return cl_err(err, "query parameter '%.64s' is given twice", q[i].key);
+        if (svc_param(svc_keys(op), &q[i], now, &out, err) < 0) return -1;
+    }
+    if (out.since > 0 && out.until > 0 && out.until <= out.since)
+        return cl_err(err, "query parameter 'until' must be later than 'since'");
+    *s = out;
+    return 0;
 }
 
 /* ---- bodies ---- */
@@ -351,16 +499,22 @@ int cl_rest_submit_parse(const char *body, size_t len, Colossus__SubmitReq *s, j
     return 0;
 }
 
+/* An empty body, or only white space. */
+static bool blank(const char *body, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    return i == len;
+}
+
 int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_t **doc,
                         cl_error_t *err)
 {
     static const char *const known[] = {"reason"};
     *reason = NULL;
     *doc = NULL;
-    size_t i = 0;
-    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
-        i++;
-    if (i == len) return 0;
+    if (blank(body, len)) return 0;
     json_t *d = load_object(body, len, err);
     if (!d) return -1;
     char *r = "";
@@ -373,16 +527,177 @@ int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_
     return 0;
 }
 
+int cl_rest_token_parse(const char *body, size_t len, Colossus__TokenReq *t, json_t **doc,
+                        cl_error_t *err)
+{
+    static const char *const known[] = {"user", "scope", "expires_in_s"};
+    colossus__token_req__init(t);
+    *doc = NULL;
+    if (blank(body, len)) return 0;
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    json_t *ex = json_object_get(d, "expires_in_s");
+    double e = ex ? json_number_value(ex) : 0;
+    if (unknown_field(d, known, 3, err) < 0 || str_field(d, "user", &t->user, err) < 0 ||
+        str_field(d, "scope", &t->scope, err) < 0 ||
+        (t->scope[0] && strcmp(t->scope, "read") && strcmp(t->scope, "submit") &&
+         strcmp(t->scope, "admin") &&
+         cl_err(err, "field 'scope' must be read, submit or admin") < 0) ||
+        (ex && !json_is_null(ex) &&
+         (!json_is_number(ex) || !(e >= 1) || e > CL_DURATION_MAX_S) &&
+         cl_err(err, "field 'expires_in_s' must be a number of seconds from 1 to 100 years, "
+                     "or null (never)") < 0)) {
+        json_decref(d);
+        colossus__token_req__init(t);
+        return -1;
+    }
+    t->expires_in_s = ex && json_is_number(ex) ? e : 0;
+    *doc = d;
+    return 0;
+}
+
+/* ---- tenants ---- */
+
+#define GPUS_MAX 100000000L /* the most GPUs a quota or limit names (as the CLI) */
+
+static const char *const tenant_fields[] = {
+    "name",         "parent",     "shares",           "quota_gpus",    "cohort",
+    "borrow_limit", "lend_limit", "budget_gpu_hours", "budget_period", "budget_stop"};
+
+/* A GPU count or null (-1: TenantSpec's none, no limit, all). */
+static int gpus_field(json_t *v, const char *key, int64_t *out, cl_error_t *err)
+{
+    if (json_is_null(v)) {
+        *out = -1;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > GPUS_MAX)
+        return cl_err(err, "field '%s' must be a number of GPUs in 0..%ld, or null", key,
+                      GPUS_MAX);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* A name or null ("": none). */
+static int name_field(json_t *v, const char *key, char **out, cl_error_t *err)
+{
+    if (json_is_null(v)) {
+        *out = "";
+        return 0;
+    }
+    if (!json_is_string(v) || !json_string_length(v))
+        return cl_err(err, "field '%s' must be a non-empty string, or null (none)", key);
+    *out = (char *)json_string_value(v);
+    return 0;
+}
+
+static int tenant_field(const char *k, json_t *v, Colossus__TenantSpec *t, cl_error_t *err)
+{
+    double d;
+    cl_error_t e;
+    if (!strcmp(k, "parent")) return name_field(v, k, &t->parent, err);
+    if (!strcmp(k, "cohort")) return name_field(v, k, &t->cohort, err);
+    if (!strcmp(k, "quota_gpus")) return gpus_field(v, k, &t->quota_gpus, err);
+    if (!strcmp(k, "borrow_limit")) return gpus_field(v, k, &t->borrow_limit, err);
+    if (!strcmp(k, "lend_limit")) return gpus_field(v, k, &t->lend_limit, err);
+    if (!strcmp(k, "shares")) {
+        if (!json_is_number(v) || !((t->shares = json_number_value(v)) > 0) || t->shares > 1e6)
+            return cl_err(err, "field 'shares' must be a number in (0, 1000000]");
+    } else if (!strcmp(k, "budget_gpu_hours")) {
+        t->budget_gpu_hours = json_is_null(v) ? 0 : json_number_value(v);
+        if ((!json_is_null(v) && !json_is_number(v)) || !(t->budget_gpu_hours >= 0) ||
+            t->budget_gpu_hours > 1e12)
+            return cl_err(err, "field 'budget_gpu_hours' must be a number in 0..1e12, or null");
+    } else if (!strcmp(k, "budget_period")) {
+        t->budget_period = json_is_null(v) ? "" : (char *)json_string_value(v);
+        if (!json_is_null(v) && (!json_is_string(v) ||
+                                 (strcmp(t->budget_period, "month") &&
+                                  (cl_parse_duration(t->budget_period, &d, &e) < 0 || d < 1))))
+            return cl_err(err, "field 'budget_period' must be month, a duration (30d, 12h), "
+                               "or null (a fixed grant)");
+    } else if (!strcmp(k, "budget_stop")) {
+        if (!json_is_boolean(v))
+            return cl_err(err, "field 'budget_stop' must be true or false");
+        t->budget_stop = json_is_true(v);
+    }
+    return 0;
+}
+
+int cl_rest_tenant_parse(const char *body, size_t len, const char *name,
+                         Colossus__TenantSpec *t, json_t **doc, cl_error_t *err)
+{
+    colossus__tenant_spec__init(t);
+    *doc = NULL;
+    bool create = !name;
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    /* what a new tenant has unless told otherwise, as `tenant add` */
+    if (create) {
+        t->shares = 1;
+        t->quota_gpus = t->borrow_limit = t->lend_limit = -1;
+    }
+    t->create = create;
+    t->set = cl_xcalloc(sizeof tenant_fields / sizeof tenant_fields[0], sizeof *t->set);
+    const char *k;
+    json_t *v;
+    int rc =
+        unknown_field(d, tenant_fields, sizeof tenant_fields / sizeof tenant_fields[0], err);
+    json_object_foreach(d, k, v)
+    {
+        if (rc < 0) break;
+        if (!strcmp(k, "name")) {
+            rc = create ? str_field(d, "name", &t->name, err)
+                        : cl_err(err, "field 'name': a tenant is renamed by no request (its "
+                                      "name is the path's)");
+            continue;
+        }
+        rc = tenant_field(k, v, t, err);
+        t->set[t->n_set++] = (char *)k;
+    }
+    if (rc == 0 && create && !t->name[0])
+        rc = cl_err(err, "field 'name' is required: the new tenant's name");
+    if (rc == 0 && !create && !t->n_set)
+        rc = cl_err(err, "nothing to change: give at least one field");
+    if (rc == 0 && create && !(t->budget_gpu_hours > 0) &&
+        (t->budget_stop || t->budget_period[0]))
+        rc = cl_err(err, "field 'budget_period' or 'budget_stop' needs 'budget_gpu_hours' "
+                         "(more than 0)");
+    if (rc < 0) {
+        free(t->set);
+        json_decref(d);
+        colossus__tenant_spec__init(t);
+        return -1;
+    }
+    if (!create) t->name = (char *)name;
+    *doc = d;
+    return 0;
+}
+
 /* ---- refusals ---- */
 
 int cl_rest_error_status(const char *msg)
 {
     if (strstr(msg, ": permission denied: ") || strstr(msg, " is another user's") ||
         strstr(msg, " is not in tenant ") || strstr(msg, " what QOS ") ||
-        strstr(msg, " than QOS "))
+        strstr(msg, " than QOS ") || !strncmp(msg, "audit: only ", 12) ||
+        strstr(msg, " refused: only an admin may ") ||
+        (!strncmp(msg, "token ", 6) &&
+         (strstr(msg, " refused: only ") || strstr(msg, "-scoped credential cannot make"))))
         return 403;
-    if (!strncmp(msg, "no job ", 7) || !strncmp(msg, "no node named ", 14)) return 404;
-    if (!strncmp(msg, "job ", 4) && strstr(msg, " already ")) return 409;
+    if (!strncmp(msg, "no job ", 7) || !strncmp(msg, "no node named ", 14) ||
+        !strncmp(msg, "no tenant ", 10) || !strncmp(msg, "no log for rank ", 16) ||
+        !strncmp(msg, "token revoke refused: no token ", 31) ||
+        (!strncmp(msg, "tenant set ", 11) && strstr(msg, " refused: no tenant ") &&
+         !strstr(msg, "(the parent)")))
+        return 404;
+    if (!strncmp(msg, "tenant add ", 11) && strstr(msg, " exists (change it with tenant set)"))
+        return 409;
+    if (!strncmp(msg, "job ", 4) &&
+        (strstr(msg, " already ") || strstr(msg, " has not run yet")))
+        return 409;
+    if (!strncmp(msg, "node ", 5) &&
+        (strstr(msg, ") is not connected") || strstr(msg, " went away before sending the log")))
+        return 503;
     return 400;
 }
 

@@ -31,13 +31,36 @@ typedef enum cl_rest_op {
     CL_REST_NODE,   /* GET /nodes/{name} */
     CL_REST_DRAIN,  /* POST /nodes/{name}/drain */
     CL_REST_RESUME, /* POST /nodes/{name}/resume */
+    /* the service objects and accounting (src/controller/ctl_http_svc.c) */
+    CL_REST_TENANTS,      /* GET /tenants */
+    CL_REST_TENANT,       /* GET /tenants/{name} */
+    CL_REST_TENANT_ADD,   /* POST /tenants */
+    CL_REST_TENANT_SET,   /* PATCH /tenants/{name} */
+    CL_REST_USERS,        /* GET /users */
+    CL_REST_QOS,          /* GET /qos */
+    CL_REST_TOKENS,       /* GET /tokens */
+    CL_REST_TOKEN_CREATE, /* POST /tokens */
+    CL_REST_TOKEN,        /* GET /tokens/{id} */
+    CL_REST_TOKEN_REVOKE, /* DELETE /tokens/{id} */
+    CL_REST_USAGE,        /* GET /usage */
+    CL_REST_HISTORY,      /* GET /history */
+    CL_REST_AUDIT,        /* GET /audit */
+    CL_REST_LOGS,         /* GET /jobs/{id}/logs */
+    CL_REST_OPENAPI,      /* GET /openapi.json: public (no token) */
+    CL_REST_SCHEMA,       /* GET /schema.json: public */
 } cl_rest_op_t;
+
+/* Whether op is one of the service routes (ctl_http_svc.c: its own query parameters), and
+ * whether it is answered without a credential (the API's description). */
+#define cl_rest_op_svc(op) ((op) >= CL_REST_TENANTS)
+#define cl_rest_op_public(op) ((op) == CL_REST_OPENAPI || (op) == CL_REST_SCHEMA)
 
 typedef struct cl_rest_route {
     cl_rest_op_t op;
     uint64_t job;                    /* JOB, CANCEL */
-    char node[CL_REST_NAME_MAX + 1]; /* NODE, DRAIN, RESUME */
-    bool body;                       /* takes a JSON body (SUBMIT, DRAIN, RESUME) */
+    char node[CL_REST_NAME_MAX + 1]; /* NODE, DRAIN, RESUME; the tenant of TENANT, the
+                                      * token id of TOKEN and TOKEN_REVOKE */
+    bool body; /* takes a JSON body (SUBMIT, DRAIN, RESUME, TOKEN_CREATE, TENANT_ADD, _SET) */
 } cl_rest_route_t;
 
 /* The route of method and path (decoded, without the query). 0; or the HTTP status (404 for
@@ -70,6 +93,41 @@ int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest
 bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j);
 bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n);
 
+/* The query parameters of a service route (docs/api/README.md): usage and history take
+ * since, until, tenant, user (history: state, limit; usage: by), audit since, user, limit,
+ * logs rank; the others none. Times are what the CLI's --since takes (cl_parse_time: a date,
+ * a time, "now", "7d" ago, against now) or seconds since the epoch. Strings are copied. */
+typedef struct cl_rest_svc {
+    double since, until; /* 0: not given */
+    uint32_t limit;      /* 0: the controller's default */
+    uint32_t rank;
+    bool has_rank;
+    char tenant[65], user[65];
+    char state[16]; /* history: how a run ended (succeeded, failed, ...) */
+    char by[8];     /* usage: tenant (default), user, day, month */
+} cl_rest_svc_t;
+
+/* 0, or -1 with err naming the parameter (unknown, repeated, a bad value). */
+int cl_rest_svc_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, double now,
+                      cl_rest_svc_t *s, cl_error_t *err);
+
+/* A token's body (POST /tokens): {"user": NAME, "scope": "read"|"submit"|"admin",
+ * "expires_in_s": SECONDS}, each optional; or empty. The strings of *t point into *doc (the
+ * caller's: json_decref() it; NULL for an empty body); its public key is the caller's to set.
+ * 0, or -1 with err naming the field. */
+int cl_rest_token_parse(const char *body, size_t len, Colossus__TokenReq *t, json_t **doc,
+                        cl_error_t *err);
+
+/* A tenant's body: POST /tenants (create: "name" required) or PATCH /tenants/{name} (name,
+ * from the path: only the fields given change, at least one). The fields are the tenant
+ * object's (schema #/$defs/tenant): parent, shares, quota_gpus, cohort, borrow_limit,
+ * lend_limit, budget_gpu_hours, budget_period, budget_stop, null meaning none (no parent,
+ * quota, cohort, limit or budget; all of its quota lent). *t's strings point into *doc (the
+ * caller's: json_decref() it); t->set is allocated (the caller frees it). 0, or -1 with err
+ * naming the field. */
+int cl_rest_tenant_parse(const char *body, size_t len, const char *name,
+                         Colossus__TenantSpec *t, json_t **doc, cl_error_t *err);
+
 /* A submission's body (docs/api/README.md, "POST /api/v1/jobs"): the SubmitReq in *s, whose
  * strings and arrays point into *doc (the parsed body, the caller's: json_decref() it after
  * the request is made; on failure nothing to release). 0, or -1 with err naming the field. */
@@ -82,8 +140,11 @@ int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_
 
 /* The HTTP status of a refusal the controller answered with this sentence (Response.error):
  * 403 for a permission denied or a policy (another user's job, a tenant the user is not in,
- * a QOS limit), 404 for a job or node that is not there (another tenant's job is "no job N"
- * as well), 409 for a job that already ended, 400 otherwise. */
+ * a QOS limit, "only an admin may" add a tenant or touch another user's token, another
+ * user's audit records), 404 for a job, node, tenant, token or rank log that is not there
+ * (another tenant's job is "no job N" as well), 409 for a job that already ended (cancel) or
+ * has not run yet (logs) and a tenant that exists (add), 503 for a log whose node is not
+ * connected, 400 otherwise. */
 int cl_rest_error_status(const char *msg);
 
 /* v as the API's text: compact, reals with 17 significant digits (they read back as the

@@ -243,6 +243,7 @@ static void http_release(ctl_sink_t *s)
 {
     http_req_t *q = of_sink(s);
     cl_buf_free(&q->body);
+    http_svc_release(q);
     free(q->text);
     json_decref(q->items);
     free(q);
@@ -399,6 +400,7 @@ static int parse_query(http_req_t *q)
         http_answer_error(q, 400, "more than 16 query parameters");
         return -1;
     }
+    if (cl_rest_op_svc(q->route.op)) return http_svc_query(q, g.kv, g.n);
     if (cl_rest_list_parse(q->route.op, g.kv, g.n, &q->list, &err) < 0) {
         http_answer_error(q, 400, err.msg);
         return -1;
@@ -455,7 +457,7 @@ static void begin(http_req_t *q, const char *url, const char *method)
         http_answer_error(q, (unsigned)st, err.msg);
         return;
     }
-    if (authenticate(q) < 0) return;
+    if (!cl_rest_op_public(q->route.op) && authenticate(q) < 0) return;
     const char *cl =
         ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;

@@ -44,6 +44,8 @@ struct http_req {
     char location[64];        /* 201: the new object */
     const char *content_type; /* NULL: application/json */
     json_t *items;            /* a list's page so far */
+    cl_rest_svc_t svc;        /* a service route's query parameters (ctl_http_svc.c) */
+    uint8_t *seed;            /* POST /tokens: the new token's secret until answered */
     uint64_t last_id;         /* of the last item on the page */
     bool more;                /* an item matched past the page */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
@@ -59,5 +61,14 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs);
 void http_answer_error(http_req_t *q, unsigned status, const char *msg);
 /* q's answer: status and v (taken). */
 void http_answer_json(http_req_t *q, unsigned status, json_t *v);
+
+/* ---- ctl_http_svc.c: the service objects, accounting, logs, the API's description ---- */
+/* q's query parameters (a service route): 0, or -1 with q answered 400. */
+int http_svc_query(http_req_t *q, const cl_rest_kv_t *kv, size_t n);
+/* As http_api_dispatch and http_api_response, for a service route. */
+void http_svc_dispatch(http_req_t *q, Colossus__Request *r);
+void http_svc_response(http_req_t *q, const Colossus__Response *rs);
+/* What a service route holds beyond the request (a token's secret: wiped). */
+void http_svc_release(http_req_t *q);
 
 #endif

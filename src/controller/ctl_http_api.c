@@ -102,6 +102,9 @@ void http_api_dispatch(http_req_t *q)
         r.nodes = true;
         q->items = json_array();
         break;
+    default: /* the service routes */
+        http_svc_dispatch(q, &r);
+        return;
     }
     if ((q->route.op == CL_REST_JOBS || q->route.op == CL_REST_NODES ||
          q->route.op == CL_REST_NODE) &&
@@ -211,6 +214,9 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs)
     case CL_REST_NODES:
     case CL_REST_NODE:
         list_part(q, rs);
+        return;
+    default:
+        http_svc_response(q, rs);
         return;
     }
 }

@@ -1,5 +1,6 @@
 # src/proto/module.mk - the libFuzzer targets for the frame decoder, the credential string
-# parser and the REST API's parsers (src/api/rest.c, with the core for its state names;
+# parser and the REST API's parsers (src/api/rest.c, with the core for its state names, when.c
+# for times and cred.c for token ids;
 # here, after src/core/module.mk has set CORE_SRCS) (clang), built before tests.
 FUZZ_FRAME := build/fuzz/fuzz_frame
 FUZZ_CRED := build/fuzz/fuzz_cred
@@ -14,7 +15,7 @@ $(FUZZ_CRED): tests/fuzz/fuzz_cred.c src/proto/cred.c src/proto/frame.c src/util
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ -lsodium -lprotobuf-c
 
-$(FUZZ_REST): tests/fuzz/fuzz_rest.c src/api/rest.c src/util/util.c build/gen/colossus.pb-c.c $(CORE_SRCS) | $(GEN_H)
+$(FUZZ_REST): tests/fuzz/fuzz_rest.c src/api/rest.c src/util/util.c src/util/when.c src/proto/cred.c src/proto/frame.c build/gen/colossus.pb-c.c $(CORE_SRCS) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ -ljansson -lprotobuf-c -lsodium -lm
 

@@ -1,8 +1,10 @@
 /* fuzz_rest.c - libFuzzer target for the REST API's parsers (src/api/rest.c): routes, list
- * query parameters, submission and drain bodies, refusal statuses. No crash, leak or
+ * query parameters (of the lists and the service routes), submission, drain, token and tenant
+ * bodies,
+ * refusal statuses. No crash, leak or
  * sanitizer report; a refusal names its reason; what is accepted is within bounds (a page of
  * 1..CL_REST_PAGE_MAX, a route's status 0, 404 or 405 with the methods it takes, a status in
- * 400..409).
+ * 400..409 or 503).
  *
  * The input's first byte chooses the parser; the rest is its input: for a route, a method
  * and a path separated by a space; for a list, "key=value&key&..." pairs; for a body, the
@@ -35,7 +37,9 @@ static void route(const char *s)
     if (st != 0 && st != 404 && st != 405) abort();
     if (st && !err.msg[0]) abort();
     if (st == 405 && !allow[0]) abort();
-    if (!st && (r.op == CL_REST_NODE || r.op == CL_REST_DRAIN || r.op == CL_REST_RESUME) &&
+    if (!st &&
+        (r.op == CL_REST_NODE || r.op == CL_REST_DRAIN || r.op == CL_REST_RESUME ||
+         r.op == CL_REST_TENANT || r.op == CL_REST_TOKEN || r.op == CL_REST_TOKEN_REVOKE) &&
         (!r.node[0] || strlen(r.node) > CL_REST_NAME_MAX))
         abort();
 }
@@ -58,6 +62,16 @@ static void list(char *s)
         int rc = cl_rest_list_parse((cl_rest_op_t)op, kv, n, &l, &err);
         check_refusal(rc, &err);
         if (rc == 0 && (l.limit < 1 || l.limit > CL_REST_PAGE_MAX)) abort();
+    }
+    for (int op = CL_REST_TENANTS; op <= CL_REST_SCHEMA; op++) {
+        cl_rest_svc_t v;
+        cl_error_t err = {{0}};
+        int rc = cl_rest_svc_parse((cl_rest_op_t)op, kv, n, 1.8e9, &v, &err);
+        check_refusal(rc, &err);
+        if (rc == 0 &&
+            (v.limit > 1000000 || v.rank > 100000000 || !memchr(v.tenant, 0, 65) ||
+             !memchr(v.user, 0, 65) || (v.since > 0 && v.until > 0 && v.until <= v.since)))
+            abort();
     }
 }
 
@@ -91,13 +105,37 @@ static void admin(const char *s, size_t len)
     json_decref(doc);
 }
 
+static void token(const char *s, size_t len)
+{
+    Colossus__TokenReq t;
+    json_t *doc = NULL;
+    cl_error_t err = {{0}};
+    int rc = cl_rest_token_parse(s, len, &t, &doc, &err);
+    check_refusal(rc, &err);
+    if (rc == 0 && (!t.user || !t.scope || t.expires_in_s < 0)) abort();
+    if (rc < 0 && doc) abort();
+    json_decref(doc);
+    for (int set = 0; set < 2; set++) { /* tenant add, tenant set */
+        Colossus__TenantSpec ts;
+        doc = NULL;
+        rc = cl_rest_tenant_parse(s, len, set ? "t" : NULL, &ts, &doc, &err);
+        check_refusal(rc, &err);
+        if (rc == 0 && (!ts.name[0] || ts.create == set || (set && !ts.n_set) ||
+                        !(ts.shares >= 0) || ts.n_set > 9))
+            abort();
+        if (rc == 0) free(ts.set);
+        if (rc < 0 && doc) abort();
+        json_decref(doc);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
     char *s = malloc(size); /* the input after the selector, NUL-terminated */
     memcpy(s, data + 1, size - 1);
     s[size - 1] = 0;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         route(s);
         break;
@@ -110,9 +148,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         admin((const char *)data + 1, size - 1);
         break;
+    case 4:
+        token((const char *)data + 1, size - 1);
+        break;
     default: {
         int st = cl_rest_error_status(s);
-        if (st < 400 || st > 409) abort();
+        if ((st < 400 || st > 409) && st != 503) abort();
         break;
     }
     }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # api_fuzz_rest.sh - bounded libFuzzer run (20 s) of the REST API's parsers (src/api/rest.c:
-# routes, list query parameters, submission and drain bodies, refusal statuses): any crash,
+# routes, list and service query parameters, submission, drain, token and tenant bodies,
+# refusal statuses): any crash,
 # leak, sanitizer report, a refusal that does not say why, or an accepted value out of its
 # bounds fails.
 # timeout: 90
@@ -13,13 +14,18 @@ if [ ! -x "$F" ]; then
 fi
 corpus=$(mktemp -d /tmp/colossus-fuzz-rest.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
-# Seeds, the first byte choosing the parser (0 route, 1 list, 2 submit, 3 drain, 4 status).
+# Seeds, the first byte choosing the parser (0 route, 1 list, 2 submit, 3 drain, 4 token
+# and tenant, 5 status).
 printf '\000GET /api/v1/jobs/12/cancel' > "$corpus/route"
 printf '\000POST /api/v1/nodes/gpu-0001/drain' > "$corpus/route-node"
 printf '\001state=pending,running&limit=50&after=7&all&tenant=a' > "$corpus/list"
 printf '\002{"argv":["python3","train.py"],"num_nodes":2,"gpus_per_node":8,"name":"x","env":["A=1"],"priority":5}' > "$corpus/submit"
 printf '\003{"reason":"fan"}' > "$corpus/drain"
-printf '\004no job 12' > "$corpus/status"
+printf '\000DELETE /api/v1/tokens/tk-0123456789abcdef' > "$corpus/route-token"
+printf '\001since=7d&until=2026-11-01T12:00Z&by=day&state=failed&limit=9&rank=3&user=u' > "$corpus/svc"
+printf '\004{"user":"ada","scope":"read","expires_in_s":3600}' > "$corpus/token"
+printf '\004{"name":"a","shares":2,"quota_gpus":null,"budget_period":"30d","budget_stop":true}' > "$corpus/tenant"
+printf '\005no job 12' > "$corpus/status"
 "$F" -max_total_time=${FUZZ_SECONDS:-20} -timeout=5 -rss_limit_mb=1024 -max_len=8192 \
     -artifact_prefix="$corpus/" "$corpus" 2>&1 | tail -n 5
 rc=${PIPESTATUS[0]}

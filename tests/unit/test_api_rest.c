@@ -2,7 +2,9 @@
  * methods, 404 and 405 with the methods allowed, job ids and node names from the path), list
  * parameters (filters, the page and its cursor, each bad one named), a submission body to a
  * SubmitReq (defaults, every field, unknown fields and wrong types named), drain bodies, the
- * status of the controller's refusals, and the error body. */
+ * service routes (tenants, users, QOS, tokens, usage, history, audit, logs, the API's
+ * description) with their query parameters, token and tenant bodies, the status of the
+ * controller's refusals, and the error body. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +350,269 @@ static void test_error_body(void **state)
     free(b);
 }
 
+static void test_svc_routes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path;
+        cl_rest_op_t op;
+        const char *name;
+    } ok[] = {
+        {"GET", "/api/v1/tenants", CL_REST_TENANTS, ""},
+        {"GET", "/api/v1/tenants/research", CL_REST_TENANT, "research"},
+        {"POST", "/api/v1/tenants", CL_REST_TENANT_ADD, ""},
+        {"PATCH", "/api/v1/tenants/research", CL_REST_TENANT_SET, "research"},
+        {"GET", "/api/v1/users", CL_REST_USERS, ""},
+        {"GET", "/api/v1/qos", CL_REST_QOS, ""},
+        {"GET", "/api/v1/tokens", CL_REST_TOKENS, ""},
+        {"POST", "/api/v1/tokens", CL_REST_TOKEN_CREATE, ""},
+        {"GET", "/api/v1/tokens/tk-0123456789abcdef", CL_REST_TOKEN, "tk-0123456789abcdef"},
+        {"DELETE", "/api/v1/tokens/nd-0123456789abcdef", CL_REST_TOKEN_REVOKE,
+         "nd-0123456789abcdef"},
+        {"GET", "/api/v1/usage", CL_REST_USAGE, ""},
+        {"GET", "/api/v1/history", CL_REST_HISTORY, ""},
+        {"HEAD", "/api/v1/audit", CL_REST_AUDIT, ""},
+        {"GET", "/api/v1/openapi.json", CL_REST_OPENAPI, ""},
+        {"GET", "/api/v1/schema.json", CL_REST_SCHEMA, ""},
+    };
+    cl_rest_route_t r;
+    char allow[32];
+    cl_error_t err;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(route(ok[i].method, ok[i].path, &r, allow, &err), 0);
+        assert_int_equal(r.op, ok[i].op);
+        assert_string_equal(r.node, ok[i].name);
+        assert_true(cl_rest_op_svc(r.op));
+        assert_int_equal(r.body, r.op == CL_REST_TOKEN_CREATE || r.op == CL_REST_TENANT_ADD ||
+                                     r.op == CL_REST_TENANT_SET);
+        assert_int_equal(cl_rest_op_public(r.op),
+                         r.op == CL_REST_OPENAPI || r.op == CL_REST_SCHEMA);
+    }
+    assert_int_equal(route("GET", "/api/v1/jobs/9/logs", &r, allow, &err), 0);
+    assert_int_equal(r.op, CL_REST_LOGS);
+    assert_int_equal(r.job, 9);
+    assert_false(cl_rest_op_svc(CL_REST_RESUME));
+    /* a token id is checked in the path, as a job id is */
+    assert_int_equal(route("DELETE", "/api/v1/tokens/tk-0123", &r, allow, &err), 404);
+    assert_non_null(strstr(err.msg, "no token 'tk-0123'"));
+    assert_int_equal(route("GET", "/api/v1/tokens/TK-0123456789ABCDEF", &r, allow, &err), 404);
+    assert_int_equal(route("GET", "/api/v1/jobs/0/logs", &r, allow, &err), 404);
+    assert_int_equal(route("POST", "/api/v1/tokens/tk-0123456789abcdef", &r, allow, &err), 405);
+    assert_string_equal(allow, "GET, DELETE");
+    assert_int_equal(route("DELETE", "/api/v1/tenants/x", &r, allow, &err), 405);
+    assert_string_equal(allow, "GET, PATCH");
+    assert_int_equal(route("POST", "/api/v1/openapi.json", &r, allow, &err), 405);
+    assert_int_equal(route("GET", "/api/v1/tenants/x/y", &r, allow, &err), 404);
+}
+
+static int svc(cl_rest_op_t op, const char *k1, const char *v1, const char *k2, const char *v2,
+               cl_rest_svc_t *s, cl_error_t *err)
+{
+    cl_rest_kv_t kv[2] = {{k1, v1}, {k2, v2}};
+    return cl_rest_svc_parse(op, kv, k2 ? 2 : k1 ? 1 : 0, 1796083200.0, s, err);
+}
+
+static void test_svc_params(void **state)
+{
+    (void)state;
+    cl_rest_svc_t s;
+    cl_error_t err;
+    /* 1796083200 is 2026-12-01T00:00:00Z */
+    assert_int_equal(svc(CL_REST_HISTORY, "since", "7d", "until", "2026-12-01", &s, &err), 0);
+    assert_true(s.since == 1796083200.0 - 7 * 86400 && s.until == 1796083200.0);
+    assert_int_equal(
+        svc(CL_REST_HISTORY, "since", "1700000000.5", "state", "node_fail", &s, &err), 0);
+    assert_true(s.since == 1700000000.5);
+    assert_string_equal(s.state, "node_fail");
+    assert_int_equal(svc(CL_REST_HISTORY, "limit", "1000000", "tenant", "A", &s, &err), 0);
+    assert_int_equal(s.limit, 1000000);
+    assert_string_equal(s.tenant, "A");
+    assert_int_equal(svc(CL_REST_USAGE, "by", "month", "user", "ada", &s, &err), 0);
+    assert_string_equal(s.by, "month");
+    assert_string_equal(s.user, "ada");
+    assert_int_equal(svc(CL_REST_AUDIT, "user", "ada", "limit", "5", &s, &err), 0);
+    assert_int_equal(s.limit, 5);
+    assert_int_equal(svc(CL_REST_LOGS, "rank", "3", NULL, NULL, &s, &err), 0);
+    assert_true(s.has_rank && s.rank == 3);
+    assert_int_equal(svc(CL_REST_LOGS, NULL, NULL, NULL, NULL, &s, &err), 0);
+    assert_true(!s.has_rank && s.rank == 0 && s.since == 0 && !s.by[0]);
+    /* each refusal names its parameter */
+    static const struct {
+        cl_rest_op_t op;
+        const char *k, *v, *says;
+    } bad[] = {
+        {CL_REST_HISTORY, "since", "yesterday", "'since': 'yesterday' is not a time"},
+        {CL_REST_HISTORY, "until", "", "'until'"},
+        {CL_REST_HISTORY, "state", "running", "'state': 'running' is not one of succeeded"},
+        {CL_REST_HISTORY, "limit", "0", "'limit' must be a number in 1..1000000"},
+        {CL_REST_HISTORY, "by", "day", "unknown query parameter 'by'"},
+        {CL_REST_USAGE, "by", "week", "'by': 'week' is not one of tenant, user, day or month"},
+        {CL_REST_USAGE, "state", "failed", "unknown query parameter 'state'"},
+        {CL_REST_USAGE, "tenant", "", "'tenant' must be a name of 1 to 64 bytes"},
+        {CL_REST_AUDIT, "until", "now", "unknown query parameter 'until'"},
+        {CL_REST_LOGS, "rank", "-1", "'rank' must be a number in 0..100000000"},
+        {CL_REST_LOGS, "tail", "10", "unknown query parameter 'tail'"},
+        {CL_REST_TENANTS, "all", NULL, "unknown query parameter 'all'"},
+        {CL_REST_OPENAPI, "x", "1", "unknown query parameter 'x'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(svc(bad[i].op, bad[i].k, bad[i].v, NULL, NULL, &s, &err), -1);
+        if (!strstr(err.msg, bad[i].says)) fail_msg("%s: '%s'", bad[i].says, err.msg);
+    }
+    char longname[70];
+    memset(longname, 'a', 65);
+    longname[65] = 0;
+    assert_int_equal(svc(CL_REST_USAGE, "user", longname, NULL, NULL, &s, &err), -1);
+    assert_int_equal(svc(CL_REST_AUDIT, "limit", "1", "limit", "2", &s, &err), -1);
+    assert_non_null(strstr(err.msg, "'limit' is given twice"));
+    assert_int_equal(
+        svc(CL_REST_HISTORY, "since", "2026-12-01", "until", "2026-11-01", &s, &err), -1);
+    assert_non_null(strstr(err.msg, "'until' must be later than 'since'"));
+}
+
+static void test_token_body(void **state)
+{
+    (void)state;
+    Colossus__TokenReq t;
+    json_t *doc;
+    cl_error_t err;
+    assert_int_equal(cl_rest_token_parse("", 0, &t, &doc, &err), 0);
+    assert_null(doc);
+    assert_string_equal(t.user, "");
+    assert_string_equal(t.scope, "");
+    assert_true(t.expires_in_s == 0 && !t.node);
+    const char *b = "{\"user\": \"ada\", \"scope\": \"read\", \"expires_in_s\": 3600}";
+    assert_int_equal(cl_rest_token_parse(b, strlen(b), &t, &doc, &err), 0);
+    assert_string_equal(t.user, "ada");
+    assert_string_equal(t.scope, "read");
+    assert_true(t.expires_in_s == 3600);
+    json_decref(doc);
+    b = "{\"expires_in_s\": null}";
+    assert_int_equal(cl_rest_token_parse(b, strlen(b), &t, &doc, &err), 0);
+    assert_true(t.expires_in_s == 0);
+    json_decref(doc);
+    static const struct {
+        const char *body, *says;
+    } bad[] = {
+        {"{\"scope\": \"root\"}", "field 'scope' must be read, submit or admin"},
+        {"{\"scope\": 1}", "field 'scope' must be a string"},
+        {"{\"user\": [\"a\"]}", "field 'user' must be a string"},
+        {"{\"expires_in_s\": 0}", "field 'expires_in_s' must be a number of seconds from 1"},
+        {"{\"expires_in_s\": \"30d\"}", "field 'expires_in_s'"},
+        {"{\"expires_in_s\": 1e12}", "field 'expires_in_s'"},
+        {"{\"node\": true}", "unknown field 'node'"},
+        {"[]", "the body must be a JSON object"},
+        {"{\"user\": \"a\", \"user\": \"b\"}", "malformed JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cl_rest_token_parse(bad[i].body, strlen(bad[i].body), &t, &doc, &err),
+                         -1);
+        if (!strstr(err.msg, bad[i].says)) fail_msg("%s: '%s'", bad[i].says, err.msg);
+    }
+}
+
+static bool has_set(const Colossus__TenantSpec *t, const char *f)
+{
+    for (size_t i = 0; i < t->n_set; i++)
+        if (!strcmp(t->set[i], f)) return true;
+    return false;
+}
+
+static void test_tenant_body(void **state)
+{
+    (void)state;
+    Colossus__TenantSpec t;
+    json_t *doc;
+    cl_error_t err;
+    const char *b = "{\"name\": \"C\"}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), NULL, &t, &doc, &err), 0);
+    assert_string_equal(t.name, "C");
+    assert_true(t.create && t.shares == 1 && t.quota_gpus == -1 && t.lend_limit == -1);
+    assert_int_equal(t.n_set, 0);
+    free(t.set);
+    json_decref(doc);
+    b = "{\"name\": \"C\", \"parent\": \"A\", \"shares\": 2.5, \"quota_gpus\": 8, "
+        "\"cohort\": \"k\", \"borrow_limit\": null, \"lend_limit\": 4, "
+        "\"budget_gpu_hours\": 100, \"budget_period\": \"30d\", \"budget_stop\": true}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), NULL, &t, &doc, &err), 0);
+    assert_string_equal(t.parent, "A");
+    assert_string_equal(t.cohort, "k");
+    assert_string_equal(t.budget_period, "30d");
+    assert_true(t.shares == 2.5 && t.quota_gpus == 8 && t.borrow_limit == -1 &&
+                t.lend_limit == 4 && t.budget_gpu_hours == 100 && t.budget_stop);
+    assert_int_equal(t.n_set, 9);
+    assert_true(has_set(&t, "budget_stop") && !has_set(&t, "name"));
+    free(t.set);
+    json_decref(doc);
+    /* a set: the name is the path's, only the fields given are in set */
+    b = "{\"quota_gpus\": null, \"parent\": null}";
+    assert_int_equal(cl_rest_tenant_parse(b, strlen(b), "research", &t, &doc, &err), 0);
+    assert_string_equal(t.name, "research");
+    assert_false(t.create);
+    assert_true(t.quota_gpus == -1 && !t.parent[0]);
+    assert_int_equal(t.n_set, 2);
+    assert_true(has_set(&t, "quota_gpus") && has_set(&t, "parent"));
+    free(t.set);
+    json_decref(doc);
+    static const struct {
+        const char *body, *name, *says;
+    } bad[] = {
+        {"{}", NULL, "field 'name' is required"},
+        {"{}", "x", "nothing to change"},
+        {"{\"name\": \"y\"}", "x", "field 'name': a tenant is renamed by no request"},
+        {"{\"name\": \"C\", \"shares\": 0}", NULL, "field 'shares' must be a number in (0"},
+        {"{\"shares\": \"2\"}", "x", "field 'shares'"},
+        {"{\"quota_gpus\": -1}", "x", "field 'quota_gpus' must be a number of GPUs in 0.."},
+        {"{\"lend_limit\": 1.5}", "x", "field 'lend_limit'"},
+        {"{\"parent\": \"\"}", "x", "field 'parent' must be a non-empty string, or null"},
+        {"{\"budget_gpu_hours\": -1}", "x", "field 'budget_gpu_hours'"},
+        {"{\"budget_period\": \"weekly\"}", "x", "field 'budget_period' must be month"},
+        {"{\"budget_stop\": 1}", "x", "field 'budget_stop' must be true or false"},
+        {"{\"name\": \"C\", \"budget_stop\": true}", NULL, "needs 'budget_gpu_hours'"},
+        {"{\"quota\": 1}", "x", "unknown field 'quota'"},
+        {"", "x", "malformed JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(
+            cl_rest_tenant_parse(bad[i].body, strlen(bad[i].body), bad[i].name, &t, &doc, &err),
+            -1);
+        assert_null(doc);
+        if (!strstr(err.msg, bad[i].says)) fail_msg("%s: '%s'", bad[i].says, err.msg);
+    }
+}
+
+static void test_svc_error_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *msg;
+        int status;
+    } v[] = {
+        {"no tenant A that you are in", 404},
+        {"no tenant Z", 404},
+        {"history: no tenant Z", 400}, /* a filter, not the path */
+        {"token revoke refused: no token tk-0123456789abcdef of yours", 404},
+        {"token revoke refused: only an admin may revoke tk-0123456789abcdef", 403},
+        {"token create refused: only an admin may make tokens for another user", 403},
+        {"token create refused: a read-scoped credential cannot make a submit-scoped token",
+         403},
+        {"token create refused: no user zed", 400},
+        {"audit: only an admin or operator reads another user's records", 403},
+        {"job 5 has not run yet: no logs", 409},
+        {"job 5 has ranks 0..3, not 9", 400},
+        {"no log for rank 0 of job 5 on node n1", 404},
+        {"node n1 (holding rank 0) is not connected", 503},
+        {"node n1 went away before sending the log", 503},
+        {"tenant add C refused: tenant C exists (change it with tenant set)", 409},
+        {"tenant add D refused: only an admin may add tenants", 403},
+        {"tenant set Z refused: no tenant Z", 404},
+        {"tenant set C refused: no tenant 'P' (the parent)", 400},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (cl_rest_error_status(v[i].msg) != v[i].status)
+            fail_msg("'%s': %d, not %d", v[i].msg, cl_rest_error_status(v[i].msg), v[i].status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,7 +620,9 @@ int main(void)
         cmocka_unit_test(test_list_params), cmocka_unit_test(test_matches),
         cmocka_unit_test(test_submit_body), cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_admin_body),  cmocka_unit_test(test_error_status),
-        cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
+        cmocka_unit_test(test_svc_params),  cmocka_unit_test(test_token_body),
+        cmocka_unit_test(test_tenant_body), cmocka_unit_test(test_svc_error_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
