@@ -327,7 +327,7 @@ static void test_rollups_many_keys_one_commit(void **st)
     cl_store_t *s = store_open();
     double day = utc(2026, 5, 1, 8, 0, 0);
     cl_store_batch_t *b = cl_store_batch_new();
-    char tenants[40][8], users[40][8];
+    char tenants[40][16], users[40][16];
     for (int k = 0; k < 40; k++) {
         snprintf(tenants[k], sizeof tenants[k], "T%02d", k % 20);
         snprintf(users[k], sizeof users[k], "u%02d", k);
@@ -343,7 +343,7 @@ static void test_rollups_many_keys_one_commit(void **st)
     assert_int_equal(x.n, 40);
     for (int k = 0; k < 40; k++) {
         char want[64];
-        snprintf(want, sizeof want, "%.7s:%d/5", users[k], 5 * (k + 1));
+        snprintf(want, sizeof want, "%.15s:%d/5", users[k], 5 * (k + 1));
         assert_non_null(strstr(x.text, want));
     }
     usage_by(s, CL_STORE_BY_TENANT, 0, 0, "T03", NULL, &x); /* users 3 and 23 */
