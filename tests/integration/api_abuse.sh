@@ -257,10 +257,5 @@ kill -0 "$CTL_PID" || fail "the controller died"
 n=$(grep -c " http: " "$T/controller.log")
 [ "$n" -le 40 ] || fail "$n log lines of the HTTP library: a flood"
 log "$n log lines of the HTTP library"
-kill "$CTL_PID"
-rc=0
-wait "$CTL_PID" || rc=$?
-CTL_PID=
-[ $rc = 0 ] || fail "the controller exited $rc"
-! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
+stop_controller_clean
 log "PASS"

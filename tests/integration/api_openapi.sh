@@ -25,17 +25,10 @@ chmod 755 "$T"
 mkdir -m 1777 "$T/pub"
 cd "$T/pub"
 
-"$B" tenant add A >/dev/null || fail "tenant A"
-"$B" tenant add B >/dev/null || fail "tenant B"
-"$B" user add alice --tenant A --uid 61001 --gid 61001 >/dev/null || fail "alice"
-"$B" user add bob --tenant B --uid 61002 --gid 61002 >/dev/null || fail "bob"
-"$B" user add oscar --tenant A --uid 61003 --gid 61003 >/dev/null || fail "oscar"
-"$B" user set oscar --role operator >/dev/null || fail "oscar operator"
+api_people
 "$B" user add adm --tenant A --uid 61004 --gid 61004 >/dev/null || fail "adm"
 "$B" user set adm --role admin >/dev/null || fail "adm admin"
 "$B" token create --user adm --scope admin >"$T/adm.tok" || fail "adm's token"
-for u in alice bob; do "$B" token create --user $u >"$T/$u.tok" || fail "$u's token"; done
-"$B" token create --user oscar --scope admin >"$T/oscar.tok" || fail "oscar's token"
 as() { local u=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$u.tok") "$B" "$@"; }
 
 log "jobs: one that ended, two running, bob's, one that cannot run yet"

@@ -32,15 +32,7 @@ chmod 755 "$T"
 mkdir -m 1777 "$T/pub"
 cd "$T/pub"
 
-"$B" tenant add A >/dev/null || fail "tenant A"
-"$B" tenant add B >/dev/null || fail "tenant B"
-"$B" user add alice --tenant A --uid 61001 --gid 61001 >/dev/null || fail "alice"
-"$B" user add bob --tenant B --uid 61002 --gid 61002 >/dev/null || fail "bob"
-"$B" user add oscar --tenant A --uid 61003 --gid 61003 >/dev/null || fail "oscar"
-"$B" user set oscar --role operator >/dev/null || fail "oscar operator"
-"$B" token create --user alice >"$T/alice.tok" || fail "alice's token"
-"$B" token create --user bob >"$T/bob.tok" || fail "bob's token"
-"$B" token create --user oscar --scope admin >"$T/oscar.tok" || fail "oscar's token"
+api_people
 echo "colossus-token-v1.garbage" >"$T/garbage.tok"
 
 # api METHOD PATH TOKEN-FILE|"" [BODY|@FILE] [CURL-ARGS...]: the status in ST, the body in
@@ -259,12 +251,6 @@ for s in held:  # the server closes them after --http-idle-timeout (2 s)
 print("half-sent requests closed after %.1f s" % (time.monotonic() - t0))
 PY
 
-kill -0 "$CTL_PID" || fail "the controller died"
 log "the controller stops cleanly (under ASan: no leak, no error)"
-kill "$CTL_PID"
-rc=0
-wait "$CTL_PID" || rc=$?
-CTL_PID=
-[ $rc = 0 ] || fail "the controller exited $rc"
-! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
+stop_controller_clean
 log "PASS"

@@ -84,11 +84,5 @@ log "  plain HTTP to the TLS port: curl exit $rc, no answer"
 out=$(curl -sS --max-time 10 --cacert "$T/ca.pem" "${auth[@]}" "$H/api/v1/whoami") ||
     fail "the listener after a plain-HTTP client: $out"
 
-kill -0 "$CTL_PID" || fail "the controller died"
-kill "$CTL_PID"
-rc=0
-wait "$CTL_PID" || rc=$?
-CTL_PID=
-[ $rc = 0 ] || fail "the controller exited $rc"
-! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
+stop_controller_clean
 log "PASS"

@@ -115,6 +115,32 @@ stop_all() {
     unset CTL_ADDR
 }
 
+# stop_controller_clean: the controller is alive, stops on TERM with status 0, and its log has
+# no sanitizer report (the ASan build's leaks and errors).
+stop_controller_clean() {
+    local rc=0
+    kill -0 "$CTL_PID" || fail "the controller died"
+    kill "$CTL_PID"
+    wait "$CTL_PID" || rc=$?
+    CTL_PID=
+    [ $rc = 0 ] || fail "the controller exited $rc"
+    ! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
+}
+
+# api_people: tenants A and B; alice (A), bob (B) and oscar (A, operator; his token of scope
+# admin), each with a token in $T/NAME.tok; the users of the REST tests.
+api_people() {
+    "$B" tenant add A >/dev/null || fail "tenant A"
+    "$B" tenant add B >/dev/null || fail "tenant B"
+    "$B" user add alice --tenant A --uid 61001 --gid 61001 >/dev/null || fail "alice"
+    "$B" user add bob --tenant B --uid 61002 --gid 61002 >/dev/null || fail "bob"
+    "$B" user add oscar --tenant A --uid 61003 --gid 61003 >/dev/null || fail "oscar"
+    "$B" user set oscar --role operator >/dev/null || fail "oscar operator"
+    "$B" token create --user alice >"$T/alice.tok" || fail "alice's token"
+    "$B" token create --user bob >"$T/bob.tok" || fail "bob's token"
+    "$B" token create --user oscar --scope admin >"$T/oscar.tok" || fail "oscar's token"
+}
+
 # start_prometheus TARGET TOKEN-FILE: a real Prometheus server (Debian's `prometheus`) as the
 # current user, on 127.0.0.1 (a port the kernel chose free a moment before: retried if taken
 # meanwhile), storage in $T/prom, scraping http://TARGET/metrics every second with the
