@@ -516,10 +516,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) { /* a piece of the body */
-        if (!q->too_big && q->body.len + *upload_size <= CL_REST_BODY_MAX)
-            cl_buf_append(&q->body, upload, *upload_size);
-        else
+        if (q->too_big || q->body.len + *upload_size > CL_REST_BODY_MAX)
             q->too_big = true; /* a chunked body without a length: counted as it comes */
+        else if (cl_buf_append(&q->body, upload, *upload_size) < 0)
+            cl_oom(*upload_size, __FILE__, __LINE__);
         *upload_size = 0;
         return MHD_YES;
     }
