@@ -6,6 +6,8 @@
 #   2. 1,000 sockets that never send a byte, reopened as soon as they are closed: real
 #      requests are still answered, and the shed connections are logged in one line per
 #      burst, not one each;
+#   2b. past 64 unauthenticated sockets from one address, its newcomers shed its own oldest,
+#      not another address's, while a client of a third is served;
 #   3. a descriptor limit of 256 (the controller raises its soft limit to the hard one and
 #      allows a quarter of it unauthenticated): a wave of 600 idle sockets does not lock real
 #      clients out; authenticated connections that use up every descriptor are logged once per burst,
@@ -60,6 +62,50 @@ wait_for 15 grep -q "unauthenticated connections: [0-9]* shed" controller.log ||
 n=$(grep -c "unauthenticated connections:" controller.log)
 [ "$n" -le 6 ] || fail "$n log lines about shed connections: one per burst expected"
 [ "$(grep -c "closing connection" controller.log)" -le 30 ] || fail "a line per unauthenticated connection"
+
+log "2b. one address's share: its newcomers shed its own oldest, not another address's"
+# Past 64 unauthenticated connections from one address, each newcomer from it closes the
+# oldest from it (once older than a handshake takes, 250 ms), and nobody else's: 50 idle
+# sockets from 127.0.0.3, then 100 from 127.0.0.2, then (once those are 250 ms old) 100 more
+# from 127.0.0.2: about 100 of the first wave go, none of 127.0.0.3's and none of the second
+# wave's; a client from 127.0.0.1 is served meanwhile. All within the 10 s handshake limit.
+/usr/bin/python3 - "$CTL_ADDR" > peraddr.json <<'PY' &
+import json, select, socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+def wave(src, n):
+    out = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect((host, int(port)))
+        out.append(s)
+    return out
+t0 = time.monotonic()
+other, first = wave("127.0.0.3", 50), wave("127.0.0.2", 100)
+time.sleep(0.3)  # the rule is an age: older than 250 ms
+second = wave("127.0.0.2", 100)
+closed = set()
+def gone(group): return sum(1 for s in group if s in closed)
+while gone(first) < 90 and time.monotonic() - t0 < 6:
+    for s in select.select([s for s in other + first + second if s not in closed], [], [], 0.1)[0]:
+        try:
+            data = s.recv(65536)
+        except OSError:
+            data = b""
+        if not data:  # closed (the Hello that comes first is read past)
+            closed.add(s)
+print(json.dumps({"other_closed": gone(other), "first_closed": gone(first),
+                  "second_closed": gone(second), "seconds": round(time.monotonic() - t0, 2)}))
+PY
+PER=$!
+lat=$("$ATTACK" latency "$CTL_ADDR" "$T/key" 20)
+wait $PER
+log "one address: $(cat peraddr.json); clients from another: $lat"
+[ "$(jget "$(cat peraddr.json)" 'd["first_closed"] >= 90 and d["seconds"] < 6')" = True ] ||
+    fail "newcomers past 64 from one address did not shed its oldest: $(cat peraddr.json)"
+[ "$(jget "$(cat peraddr.json)" 'd["other_closed"] + d["second_closed"]')" = 0 ] ||
+    fail "one address's newcomers shed others' or their own new ones: $(cat peraddr.json)"
+[ "$(jget "$lat" 'd["failed"]')" = 0 ] || fail "a client of another address failed: $lat"
 stop_all
 
 log "3. a descriptor limit of 256"
