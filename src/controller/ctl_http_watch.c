@@ -161,16 +161,25 @@ static void stream_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Every WATCH_TICK_MS: a keepalive for each stream quiet for long enough, and the end of
+ * those whose credential is no longer good (revoked, expired: events check it too, but a
+ * quiet stream has none). */
 static void on_tick(uv_timer_t *t)
 {
     struct http_watchers *all = t->data;
     uint64_t now = uv_now(t->loop);
     static const char ka[] = ": keepalive\n\n";
-    for (http_watch_t *s = all->head; s; s = s->next)
-        if (!s->ending && now - s->sent_ms >= WATCH_KEEPALIVE_MS - WATCH_TICK_MS) {
+    for (http_watch_t *s = all->head; s; s = s->next) {
+        cl_error_t why;
+        if (s->ending) continue;
+        if (ctl_principal_check(s->q->ctl, &s->w.who, &why) < 0) {
+            ctl_watch_remove(s->q->ctl, &s->w);
+            finish(s, "error", why.msg);
+        } else if (now - s->sent_ms >= WATCH_KEEPALIVE_MS - WATCH_TICK_MS) {
             append(s, ka, sizeof ka - 1);
             kick(s);
         }
+    }
 }
 
 static void tick_closed(uv_handle_t *h)

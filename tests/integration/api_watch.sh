@@ -6,8 +6,9 @@
 # detection time; a user of tenant A sees no job of tenant B's (and B none of A's); a watcher
 # that does not keep up gets `overflow` and is closed while another keeps receiving; watchers
 # count against the listener's connection limit (and one that went away stops counting); a
-# keepalive comes while nothing happens, on a stream that outlives the idle timeout; 401 for a
-# bad token, 400 for a bad `kinds`, 405 for POST.
+# revoked token's stream ends with an `error` event; a keepalive comes while nothing happens,
+# on a stream that outlives the idle timeout; 401 for a bad token, 400 for a bad `kinds`, 405
+# for POST.
 # timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 
@@ -169,6 +170,14 @@ log "a keepalive on a quiet stream, past the idle timeout (2 s)"
 n0=$(units alice 'u.get("comment") == "keepalive"' | wc -l)
 wait_for 20 bash -c "[ \$(grep -c '\"comment\": \"keepalive\"' '$T/alice.w') -gt $n0 ]" || fail "no keepalive within 20 s"
 [ -z "$(units alice 'u.get("eof")')" ] || fail "alice's stream ended: $(tail -2 "$T/alice.w")"
+
+log "a revoked token's stream ends (error), within a keepalive period"
+"$B" token create --user alice >"$T/alice2.tok" 2>/dev/null || fail "alice's second token"
+watch revoked "$T/alice2.tok" "?kinds=jobs"
+"$B" token revoke "$(cut -d. -f2 "$T/alice2.tok")" >/dev/null || fail "token revoke"
+wait_w revoked 10 "u.get('event') == 'error'" || fail "the revoked token's stream goes on: $(tail -2 "$T/revoked.w")"
+wait_w revoked 5 "u.get('eof')" || fail "the revoked token's stream did not end"
+[ -z "$(units alice 'u.get("eof")')" ] || fail "alice's other stream ended too"
 
 log "a node killed with -9 is down within the detection time"
 t0=$(date +%s%N)
