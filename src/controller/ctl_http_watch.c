@@ -15,8 +15,8 @@
 #include "controller/ctl_http.h"
 
 #define WATCH_MAX_UNSENT (4u << 20) /* a stream's unsent bytes */
-#define WATCH_KEEPALIVE_MS 15000    /* at least this often something is sent */
 #define WATCH_TICK_MS 5000          /* the keepalive timer's period */
+#define WATCH_QUIET_MS 9000         /* quiet this long at a tick: a keepalive (gaps <= 14 s) */
 #define WATCH_KEEP_BUF 65536        /* a drained buffer larger than this is freed */
 
 typedef struct http_watch http_watch_t;
@@ -175,7 +175,7 @@ static void on_tick(uv_timer_t *t)
         if (ctl_principal_check(s->q->ctl, &s->w.who, &why) < 0) {
             ctl_watch_remove(s->q->ctl, &s->w);
             finish(s, "error", why.msg);
-        } else if (now - s->sent_ms >= WATCH_KEEPALIVE_MS - WATCH_TICK_MS) {
+        } else if (now - s->sent_ms >= WATCH_QUIET_MS) {
             append(s, ka, sizeof ka - 1);
             kick(s);
         }

@@ -80,8 +80,8 @@ void ctl_watch_free(ctl_t *c)
 
 /* ---- events in ---- */
 
-/* r (one job or one node) held with the open batch, within the batch's bound. */
-static void queue(ctl_t *c, Colossus__Response *r)
+/* Whether the open batch is past its bound (its later events are dropped: not even made). */
+static bool batch_full(ctl_t *c)
 {
     ctl_feed_t *f = c->feed;
     if (f->open_seq != c->open->seq) {
@@ -89,7 +89,14 @@ static void queue(ctl_t *c, Colossus__Response *r)
         f->open_bytes = 0;
         f->open_over = false;
     }
-    if (f->open_over) return;
+    return f->open_over;
+}
+
+/* r (one job or one node) held with the open batch, within the batch's bound. */
+static void queue(ctl_t *c, Colossus__Response *r)
+{
+    ctl_feed_t *f = c->feed;
+    if (batch_full(c)) return;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_RESPONSE;
     m.response = r;
@@ -110,6 +117,7 @@ static void queue(ctl_t *c, Colossus__Response *r)
 
 void ctl_watch_job(ctl_t *c, ctl_job_t *j)
 {
+    if (batch_full(c)) return;
     Colossus__JobInfo info, *ip = &info;
     ctl_job_fill_info(c, j, &info);
     Colossus__Response r = COLOSSUS__RESPONSE__INIT;
@@ -122,6 +130,7 @@ void ctl_watch_job(ctl_t *c, ctl_job_t *j)
 
 void ctl_watch_node(ctl_t *c, ctl_node_t *n)
 {
+    if (batch_full(c)) return;
     Colossus__NodeInfo info, *ip = &info;
     uint64_t jobs[64];
     ctl_node_fill(c, NULL, n, &info, jobs);

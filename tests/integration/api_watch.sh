@@ -169,6 +169,14 @@ wait_for 10 curl -sf -o /dev/null --max-time 2 -H "Authorization: Bearer $(cat "
 log "a keepalive on a quiet stream, past the idle timeout (2 s)"
 n0=$(units alice 'u.get("comment") == "keepalive"' | wc -l)
 wait_for 20 bash -c "[ \$(grep -c '\"comment\": \"keepalive\"' '$T/alice.w') -gt $n0 ]" || fail "no keepalive within 20 s"
+"$PY" - "$T/alice.w" <<'PY' || fail "keepalives too far apart"
+import json, sys
+u = [json.loads(l) for l in open(sys.argv[1])]
+k = max(i for i, x in enumerate(u) if x.get("comment") == "keepalive")
+gap = u[k]["t"] - u[k - 1]["t"]
+assert gap <= 15.5, "%.1f s between the keepalive and what came before it" % gap
+print("  keepalive %.1f s after the stream's last unit" % gap)
+PY
 [ -z "$(units alice 'u.get("eof")')" ] || fail "alice's stream ended: $(tail -2 "$T/alice.w")"
 
 log "a revoked token's stream ends (error), within a keepalive period"

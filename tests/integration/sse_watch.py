@@ -5,7 +5,8 @@
 #
 #   sse_watch.py URL TOKEN-FILE OUT [--slow GO-FILE]
 #
-# Writes one JSON line per unit of the stream to OUT, flushed as it comes:
+# Writes one JSON line per unit of the stream to OUT, flushed as it comes, each with "t" (when
+# it was read, Unix seconds):
 #   {"status": 200, "headers": {...}}          once, first
 #   {"comment": "keepalive"}                   a comment line (": keepalive")
 #   {"id": N, "event": "job", "data": {...}}   an event (data parsed)
@@ -35,6 +36,7 @@ def main():
     f = open(out, "w")
 
     def emit(o):
+        o["t"] = time.time()
         f.write(json.dumps(o) + "\n")
         f.flush()
 
