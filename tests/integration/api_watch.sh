@@ -1,14 +1,15 @@
 #!/bin/bash
-# api_watch.sh - the watch stream (GET /api/v1/watch, docs/api/README.md "Watch") against a real
-# controller and agents: a job's life (pending, running, succeeded) in order with rising ids,
-# every job event valid against docs/api/schema.json's job; a drain and a resume as node events
-# (not for a watcher of jobs only); an agent killed with -9 gives its node's `down` within the
-# detection time; a user of tenant A sees no job of tenant B's (and B none of A's); a watcher
-# that does not keep up gets `overflow` and is closed while another keeps receiving; watchers
-# count against the listener's connection limit (and one that went away stops counting); a
-# revoked token's stream ends with an `error` event; a keepalive comes while nothing happens,
-# on a stream that outlives the idle timeout; 401 for a bad token, 400 for a bad `kinds`, 405
-# for POST.
+# api_watch.sh - the watch stream (GET /api/v1/watch, docs/api/README.md "Watch") against a
+# real controller and agents: a job's life (pending, running, succeeded) in order with rising
+# ids, every job event valid against docs/api/schema.json's job; a drain (draining with its
+# job, drained once the job is cancelled) and a resume as node events, a node's jobs only
+# those the token may see (and no node event for a watcher of jobs only); an agent killed
+# with -9 gives its node's `down` within the detection time; a user of tenant A sees no job
+# of tenant B's (and B none of A's); a watcher that does not keep up gets `overflow` and is
+# closed while another keeps receiving; watchers count against the listener's connection
+# limit (and one that went away stops counting); a revoked token's stream ends with an
+# `error` event; keepalives at most 15 s apart on a quiet stream that outlives the idle
+# timeout; 401 for a bad token, 400 for a bad `kinds`, 405 for POST.
 # timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 
@@ -145,17 +146,29 @@ wait_job op $JOB succeeded 10
 [ -z "$(units alice "u.get('event') == 'job' and u['data']['tenant'] != 'A'")" ] || fail "alice saw another tenant's job"
 [ -z "$(units alice "u.get('event') == 'node'")" ] || fail "alice asked for jobs only and got a node"
 
-log "drain and resume: node events"
-api POST /api/v1/nodes/n1/drain "$T/oscar.tok" '{"reason":"fan"}'
+log "drain (with a job on the node), cancel, resume: node events; a node's jobs as the token may see them"
+submit "$T/alice.tok" '{"argv":["/bin/sleep","60"],"gpus_per_node":1,"name":"long"}'
+JL=$JOB
+wait_job op $JL running 30
+N=$(units op "u.get('event') == 'job' and u['data']['id'] == $JL and u['data']['state'] == 'running'" |
+    "$PY" -c 'import json,sys; print(json.loads(sys.stdin.readline())["data"]["nodes"][0])')
+api POST "/api/v1/nodes/$N/drain" "$T/oscar.tok" '{"reason":"fan"}'
 [ "$ST" = 200 ] || fail "drain: $ST $(cat "$T/body")"
-wait_w op 10 "u.get('event') == 'node' and u['data']['name'] == 'n1' and u['data']['state'] == 'drained' and u['data']['reason'] == 'fan'" ||
-    fail "no drained event: $(tail -3 "$T/op.w")"
-api POST /api/v1/nodes/n1/resume "$T/oscar.tok"
-[ "$ST" = 200 ] || fail "resume: $ST"
-wait_w op 10 "u.get('event') == 'node' and u['data']['name'] == 'n1' and u['data']['state'] == 'up' and u['id'] > $(units op "u.get('event') == 'node' and u['data']['state'] == 'drained'" | "$PY" -c 'import json,sys; print(max(json.loads(l)["id"] for l in sys.stdin))')" ||
-    fail "no up event after the resume"
-wait_w bob 10 "u.get('event') == 'node' and u['data']['name'] == 'n1' and u['data']['state'] == 'up'" ||
+wait_w op 10 "u.get('event') == 'node' and u['data']['name'] == '$N' and u['data']['state'] == 'draining' and u['data']['reason'] == 'fan' and $JL in u['data']['jobs']" ||
+    fail "no draining event with job $JL on $N: $(tail -3 "$T/op.w")"
+wait_w bob 10 "u.get('event') == 'node' and u['data']['name'] == '$N' and u['data']['state'] == 'draining'" ||
     fail "bob got no node event (kinds default to both)"
+[ -z "$(units bob "u.get('event') == 'node' and $JL in u['data']['jobs']")" ] || fail "bob saw alice's job on $N"
+api DELETE "/api/v1/jobs/$JL" "$T/alice.tok"
+[ "$ST" = 200 ] || fail "cancel: $ST $(cat "$T/body")"
+wait_job op $JL cancelled 10
+wait_w op 10 "u.get('event') == 'node' and u['data']['name'] == '$N' and u['data']['state'] == 'drained' and u['data']['jobs'] == []" ||
+    fail "no drained event once the job left $N: $(tail -3 "$T/op.w")"
+api POST "/api/v1/nodes/$N/resume" "$T/oscar.tok"
+[ "$ST" = 200 ] || fail "resume: $ST"
+wait_w op 10 "u.get('event') == 'node' and u['data']['name'] == '$N' and u['data']['state'] == 'up' and u['id'] > $(units op "u.get('event') == 'node' and u['data']['state'] == 'drained'" | "$PY" -c 'import json,sys; print(max(json.loads(l)["id"] for l in sys.stdin))')" ||
+    fail "no up event after the resume"
+[ -z "$(units alice "u.get('event') == 'node'")" ] || fail "alice asked for jobs only and got a node"
 
 log "watchers count against the connection limit ($MAXC); one that went away stops counting"
 for i in 1 2 3 4 5; do watch "fill$i" "$T/alice.tok" "?kinds=nodes"; done # 8 streams
