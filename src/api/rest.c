@@ -34,6 +34,7 @@ static const route_pat_t routes[] = {
     {{"nodes", SEG_NAME}, {{"GET", CL_REST_NODE}}},
     {{"nodes", SEG_NAME, "drain"}, {{"POST", CL_REST_DRAIN}}},
     {{"nodes", SEG_NAME, "resume"}, {{"POST", CL_REST_RESUME}}},
+    {{"watch"}, {{"GET", CL_REST_WATCH}}},
     {{"jobs", SEG_ID, "logs"}, {{"GET", CL_REST_LOGS}}},
     {{"tenants"}, {{"GET", CL_REST_TENANTS}, {"POST", CL_REST_TENANT_ADD}}},
     {{"tenants", SEG_NAME}, {{"GET", CL_REST_TENANT}, {"PATCH", CL_REST_TENANT_SET}}},
@@ -162,11 +163,35 @@ static int parse_bool(const char *key, const char *v, bool *out, cl_error_t *err
     return 0;
 }
 
+/* A watch's "kinds": "jobs", "nodes" or both, comma-separated. */
+static int parse_kinds(const char *v, uint32_t *kinds, cl_error_t *err)
+{
+    *kinds = 0;
+    for (const char *p = v;;) {
+        size_t w = strcspn(p, ",");
+        if (w == 4 && !strncmp(p, "jobs", 4))
+            *kinds |= CL_REST_KIND_JOBS;
+        else if (w == 5 && !strncmp(p, "nodes", 5))
+            *kinds |= CL_REST_KIND_NODES;
+        else
+            return cl_err(err,
+                          "query parameter 'kinds': '%.*s' is not a kind of event (jobs, "
+                          "nodes)",
+                          (int)(w > 40 ? 40 : w), p);
+        if (!p[w]) return 0;
+        p += w + 1;
+    }
+}
+
 static int one_param(cl_rest_op_t op, const cl_rest_kv_t *kv, cl_rest_list_t *l,
                      cl_error_t *err)
 {
     const char *k = kv->key, *v = kv->value ? kv->value : "";
     bool jobs = op == CL_REST_JOBS;
+    if (op == CL_REST_WATCH) {
+        if (strcmp(k, "kinds")) return cl_err(err, "unknown query parameter '%.64s'", k);
+        return parse_kinds(v, &l->kinds, err);
+    }
     if (!strcmp(k, "limit")) {
         if (cl_parse_u32(v, 1, CL_REST_PAGE_MAX, &l->limit) < 0)
             return cl_err(err, "query parameter 'limit' must be a number in 1..%u, not '%.40s'",
@@ -193,8 +218,9 @@ static int one_param(cl_rest_op_t op, const cl_rest_kv_t *kv, cl_rest_list_t *l,
 int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
                        cl_error_t *err)
 {
-    cl_rest_list_t out = {.limit = CL_REST_PAGE_DEFAULT};
-    bool list = op == CL_REST_JOBS || op == CL_REST_NODES;
+    cl_rest_list_t out = {.limit = CL_REST_PAGE_DEFAULT,
+                          .kinds = CL_REST_KIND_JOBS | CL_REST_KIND_NODES};
+    bool list = op == CL_REST_JOBS || op == CL_REST_NODES || op == CL_REST_WATCH;
     for (size_t i = 0; i < n; i++) {
         if (!list) return cl_err(err, "unknown query parameter '%.64s'", q[i].key);
         for (size_t j = 0; j < i; j++)

@@ -31,6 +31,7 @@ typedef enum cl_rest_op {
     CL_REST_NODE,   /* GET /nodes/{name} */
     CL_REST_DRAIN,  /* POST /nodes/{name}/drain */
     CL_REST_RESUME, /* POST /nodes/{name}/resume */
+    CL_REST_WATCH,  /* GET /watch: the event stream */
     /* the service objects and accounting (src/controller/ctl_http_svc.c) */
     CL_REST_TENANTS,      /* GET /tenants */
     CL_REST_TENANT,       /* GET /tenants/{name} */
@@ -55,6 +56,10 @@ typedef enum cl_rest_op {
 #define cl_rest_op_svc(op) ((op) >= CL_REST_TENANTS)
 #define cl_rest_op_public(op) ((op) == CL_REST_OPENAPI || (op) == CL_REST_SCHEMA)
 
+/* The kinds of events a watch asks for (its `kinds` parameter; default both). */
+#define CL_REST_KIND_JOBS 1u
+#define CL_REST_KIND_NODES 2u
+
 typedef struct cl_rest_route {
     cl_rest_op_t op;
     uint64_t job;                    /* JOB, CANCEL */
@@ -77,6 +82,7 @@ typedef struct cl_rest_list {
     uint32_t states; /* bit per state index (cl_rest_state_bit); 0: any */
     bool all;        /* jobs: finished ones too (implied by a finished state) */
     const char *tenant, *user; /* jobs: only these ("" or NULL: any); borrowed */
+    uint32_t kinds;            /* watch: CL_REST_KIND_* (never 0) */
 } cl_rest_list_t;
 
 /* One query parameter. */
@@ -84,9 +90,9 @@ typedef struct cl_rest_kv {
     const char *key, *value; /* value NULL: given without '=' */
 } cl_rest_kv_t;
 
-/* The filters and page of op's list (JOBS, NODES) from its query parameters; every other
- * op takes none. 0, or -1 with err naming the parameter (unknown, repeated, bad value). The
- * strings are borrowed from q. */
+/* The filters and page of op's list (JOBS, NODES) from its query parameters, or the kinds
+ * of a WATCH ("kinds=jobs,nodes"); every other op takes none. 0, or -1 with err naming the
+ * parameter (unknown, repeated, bad value). The strings are borrowed from q. */
 int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
                        cl_error_t *err);
 /* Whether a job or node passes l's filters (not the page: the caller counts). */

@@ -229,4 +229,33 @@ int ctl_metrics_allowed(ctl_t *c, const ctl_principal_t *who, cl_error_t *why);
 char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
                          uint64_t *nsamples);
 
+/* ---- the watch feed (ctl_watch.c; docs/api/README.md, "Watch") ----
+ * A job's every journaled change and a node's state changes as events. Each is held with the
+ * batch that is open when it happens, as a reply is, and given to the watchers only once that
+ * batch is durable, in order: a watcher never sees what the journal could still lose. A
+ * watcher sees what its principal's lists show (jobs of its tenants; every node, with only
+ * the jobs it may see). Nothing is rendered while nobody watches. */
+#define CTL_WATCH_JOBS 1u
+#define CTL_WATCH_NODES 2u
+typedef struct ctl_watcher ctl_watcher_t;
+struct ctl_watcher {
+    ctl_principal_t who;
+    unsigned kinds; /* CTL_WATCH_JOBS | CTL_WATCH_NODES */
+    /* One event: its id (rising through this controller's run; the ids a watcher does not
+     * see are gaps), kind "job" or "node", the object's JSON (api/json.h) on one line.
+     * false: the watcher wants no more (the feed unlists it). */
+    bool (*event)(ctl_watcher_t *w, uint64_t id, const char *kind, const char *json,
+                  size_t len);
+    /* The feed dropped w (unlisted already): its principal is no longer good, or the feed
+     * overflowed (more events in one batch than it holds; the watcher should relist). */
+    void (*end)(ctl_watcher_t *w, bool overflow, const char *why);
+    /* the feed's */
+    ctl_watcher_t *next, *prev;
+    bool listed;
+};
+/* List w (who, kinds and the callbacks set) for the events of batches released from now on.
+ * 0, or -1 with why (who is no longer good). */
+int ctl_watch_add(ctl_t *c, ctl_watcher_t *w, cl_error_t *why);
+void ctl_watch_remove(ctl_t *c, ctl_watcher_t *w); /* a watcher not listed: nothing */
+
 #endif

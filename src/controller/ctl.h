@@ -223,6 +223,8 @@ struct ctl {
     struct ctl_acct *acct;     /* users, QOS, credentials, tenants' settings (ctl_acct.h) */
     uint8_t identity[32];      /* the controller's identity public key (ctl_set_identity) */
     ctl_counters_t count;      /* for /metrics */
+    uint32_t watchers;         /* listed watchers: 0, no event is made (ctl_watch.c) */
+    struct ctl_feed *feed;     /* the watch feed, made with the first watcher */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
@@ -327,6 +329,18 @@ void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, si
 void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d);
 void ctl_logreqs_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_logreqs_free(ctl_t *c);
+
+/* ---- the watch feed (ctl_watch.c): call only when c->watchers (one test while nobody
+ * watches) ---- */
+void ctl_watch_job(ctl_t *c, ctl_job_t *j);   /* its state as now, with the open batch */
+void ctl_watch_node(ctl_t *c, ctl_node_t *n); /* the same for a node */
+/* j left its nodes: those that are drained now (they were draining) */
+void ctl_watch_job_left(ctl_t *c, const ctl_job_t *j);
+void ctl_watch_free(ctl_t *c);
+/* A node as the nodes list shows it to k (NULL: every job on it), into o; jobs: room for
+ * 64 ids (ctl_ops.c). o borrows the controller's strings until its next change. */
+void ctl_node_fill(ctl_t *c, const struct ctl_caller *k, ctl_node_t *nd, Colossus__NodeInfo *o,
+                   uint64_t *jobs);
 
 /* ---- GPU health (ctl_health.c, docs/health.md) ---- */
 int ctl_health_init(ctl_t *c);

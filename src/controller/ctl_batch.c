@@ -210,6 +210,7 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
     cl_store_batch_job(c->open->records, &sj);
     j->journal_seq = c->open->seq;
     free(alloc);
+    if (c->watchers) ctl_watch_job(c, j); /* released with this record's batch */
 }
 
 void ctl_node_journal(ctl_t *c, ctl_node_t *n)

@@ -121,6 +121,7 @@ void ctl_destroy(ctl_t *c)
     ctl_health_free(c);
     ctl_nodes_free(c);
     ctl__batches_free(c);
+    ctl_watch_free(c); /* after the batches: their held events hold its sink */
     ctl_ring_free(&c->deadq[0]);
     ctl_ring_free(&c->deadq[1]);
     ctl_ring_free(&c->finished);

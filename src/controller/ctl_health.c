@@ -212,6 +212,8 @@ static void resume_node(ctl_t *c, ctl_node_t *n)
 static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
 {
     ctl_hnode_t *h = hn(c, n);
+    cl_health_action_t was = h->latched;
+    bool drained = n->drained, monitored = h->monitored;
     h->monitored = true;
     /* Keep an owned copy (the frame's message is freed after the handler). */
     size_t len = colossus__node_health__get_packed_size(r);
@@ -270,6 +272,9 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
     }
     if ((cl_health_action_t)a > h->latched)
         apply_latch(c, n, (cl_health_action_t)a, r->reason[0] ? r->reason : "GPU health");
+    /* watchers: its health, drain or XIDs changed (telemetry alone is no event) */
+    if (c->watchers && (r->n_xids || h->latched != was || n->drained != drained || !monitored))
+        ctl_watch_node(c, n);
 }
 
 /* ---- NVLink domains: nodes of one fabric clique are bound in one topology domain ---- */
@@ -461,6 +466,7 @@ bool ctl_health_admin(ctl_t *c, ctl_sink_t *conn, uint64_t req, const Colossus__
                  a->reason[0] ? a->reason : "maintenance: gpu check");
         ctl_node_journal(c, n);
     }
+    if (c->watchers) ctl_watch_node(c, n);
     c->sched_needed = true;
     h->waiting = WAIT_DRAINCHECK;
     if (nj) {

@@ -47,6 +47,7 @@ static struct {
     __typeof__(MHD_stop_daemon) *stop_daemon;
     __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
     __typeof__(MHD_is_feature_supported) *is_feature_supported;
+    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
 } ml;
 
 static int mhd_load(cl_error_t *err)
@@ -77,6 +78,7 @@ static int mhd_load(cl_error_t *err)
     SYM(stop_daemon)
     SYM(quiesce_daemon)
     SYM(is_feature_supported)
+    SYM(create_response_from_callback)
 #undef SYM
     ml.so = so;
     return 0;
@@ -112,6 +114,9 @@ struct srv_http {
     char last_log[200]; /* the library's last complaint (a TLS start that failed) */
     uint64_t log_window_ms, log_lines, log_left_out; /* on_log */
     bool closed_some; /* a connection closed in this run of the library */
+
+    /* its watch streams (ctl_http_watch.c) */
+    struct http_watchers *watchers;
 };
 
 /* ---- driving the daemon from the loop ---- */
@@ -218,6 +223,50 @@ static void send_answer(http_req_t *q)
     }
 }
 
+/* ---- streams (the watch: ctl_http_watch.c) ---- */
+
+void http_answer_stream(http_req_t *q, MHD_ContentReaderCallback reader, void *cls)
+{
+    struct MHD_Response *r =
+        ml.create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, cls, NULL);
+    if (!r) cl_oom(16384, __FILE__, __LINE__);
+    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    ml.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    ml.add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close"); /* when it ends */
+    ml.queue_response(q->conn, 200, r);
+    ml.destroy_response(r);
+    q->status = 200;
+    q->done = q->queued = true;
+}
+
+void http_stream_suspend(http_req_t *q)
+{
+    ml.suspend_connection(q->conn);
+}
+
+void http_stream_resume(http_req_t *q)
+{
+    ml.resume_connection(q->conn);
+    uv_idle_start(&q->h->idle, on_idle); /* the daemon runs on the next turn */
+}
+
+int http_conn_fd(http_req_t *q)
+{
+    const union MHD_ConnectionInfo *ci =
+        ml.get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+struct http_watchers **http_watchers_of(srv_http_t *h)
+{
+    return &h->watchers;
+}
+
+uv_loop_t *http_loop(srv_http_t *h)
+{
+    return &h->srv->loop;
+}
+
 /* ---- the sink ---- */
 
 static http_req_t *of_sink(ctl_sink_t *s)
@@ -262,6 +311,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!q) return;
     *con_cls = NULL;
     unlist(q);
+    if (q->watch) http_watch_closed(q);
     q->conn = NULL;
     if (q->dispatched && !q->done && h->srv->ctl) ctl_sink_closed(h->srv->ctl, &q->sink);
     q->sink.closed = true;
@@ -736,6 +786,7 @@ static void handle_closed(uv_handle_t *hd)
 
 void srv_http_stop(srv_http_t *h)
 {
+    http_watch_stop(h); /* resumed, to end: the library stops no suspended connection */
     /* the library must resume every suspended request before it stops */
     while (h->waiting) {
         http_req_t *q = h->waiting;

@@ -49,7 +49,23 @@ struct http_req {
     uint64_t last_id;         /* of the last item on the page */
     bool more;                /* an item matched past the page */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
+    struct http_watch *watch; /* GET /watch: its stream (ctl_http_watch.c) */
 };
+
+/* ---- ctl_http.c: what the watch stream needs of the transport ---- */
+/* Answer q 200 with an event stream whose bytes reader gives (the library's callback; cls
+ * its argument), closed when it ends. */
+void http_answer_stream(http_req_t *q, MHD_ContentReaderCallback reader, void *cls);
+void http_stream_suspend(http_req_t *q); /* from the reader only (the library's rule) */
+void http_stream_resume(http_req_t *q);  /* of a suspended one; the daemon runs next turn */
+int http_conn_fd(http_req_t *q);         /* its socket; -1 unknown */
+struct http_watchers **http_watchers_of(srv_http_t *h); /* the listener's streams */
+uv_loop_t *http_loop(srv_http_t *h);
+
+/* ---- ctl_http_watch.c ---- */
+void http_watch_start(http_req_t *q);  /* GET /api/v1/watch (authenticated, kinds parsed) */
+void http_watch_closed(http_req_t *q); /* the library is done with q */
+void http_watch_stop(srv_http_t *h);   /* shutdown: every stream of h ends now */
 
 /* ---- ctl_http_api.c ---- */
 /* Give q (complete: headers, body) to the controller as its Request; or answer it at once

@@ -79,6 +79,9 @@ void http_api_dispatch(http_req_t *q)
     case CL_REST_RESUME:
         dispatch_admin(q, &r, q->route.op == CL_REST_DRAIN);
         return;
+    case CL_REST_WATCH:
+        http_watch_start(q);
+        return;
     case CL_REST_WHOAMI:
         r.body_case = COLOSSUS__REQUEST__BODY_WHOAMI;
         r.whoami = true;
@@ -214,6 +217,8 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs)
     case CL_REST_NODES:
     case CL_REST_NODE:
         list_part(q, rs);
+        return;
+    case CL_REST_WATCH: /* a stream: the controller answers it no Response */
         return;
     default:
         http_svc_response(q, rs);

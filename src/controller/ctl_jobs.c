@@ -349,6 +349,7 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
     *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
     ctl_journal_job(c, j);
     ctl_job_notify(c, j);
+    if (c->watchers) ctl_watch_job_left(c, j);
     c->sched_needed = true;
     ctl_log(c, "job %" PRIu64 " (%s) %s%s%s", j->id, j->name, cl_job_state_name(st),
             j->reason[0] ? ": " : "", j->reason);
@@ -381,6 +382,7 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
     j->state = CL_JOB_PENDING;
     snprintf(j->reason, sizeof j->reason, "%s", why);
     ctl_journal_job(c, j);
+    if (c->watchers) ctl_watch_job_left(c, j);
 }
 
 void ctl_apply(ctl_t *c, cl_decisions_t *d)

@@ -157,6 +157,7 @@ static void node_up(ctl_t *c, ctl_node_t *n)
     if (n->drained) cl_node_drain(c->cluster, n->id, now, &err);
     n->alive = true;
     c->sched_needed = true;
+    if (c->watchers) ctl_watch_node(c, n);
 }
 
 /* A heartbeat (or registration): the node is suspected `which` deadline from now (0:
@@ -382,6 +383,7 @@ void ctl_nodes_judge(ctl_t *c)
         c->count.detections[CTL_DETECT_HEARTBEAT]++;
         ctl_jobs_node_failed(c, n);
         c->sched_needed = true;
+        if (c->watchers) ctl_watch_node(c, n);
     }
     c->nsuspects = 0;
 }

@@ -402,6 +402,31 @@ void ctl_logreqs_free(ctl_t *c)
 
 /* ---- nodes ---- */
 
+void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__NodeInfo *o,
+                   uint64_t *jobs)
+{
+    colossus__node_info__init(o);
+    o->id = nd->id;
+    o->name = nd->name;
+    o->state = (char *)ctl_node_state(c, nd);
+    o->gpus = nd->ngpus;
+    cl_node_info_t info;
+    if (cl_node_get(c->cluster, nd->id, &info) == 0)
+        o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
+    cl_jobid_t on[64];
+    size_t nj = cl_node_jobs(c->cluster, nd->id, on, 64);
+    o->jobs = jobs;
+    for (size_t x = 0; x < nj; x++) {
+        bool all = !k || k->sees_all;
+        ctl_job_t *j = all ? NULL : ctl_job_get(c, on[x]);
+        if (all || (j && ctl_caller_sees_tenant(c, k, j->tenant_ix)))
+            o->jobs[o->n_jobs++] = on[x]; /* other tenants' jobs are not shown */
+    }
+    o->reason = nd->drained ? nd->reason : "";
+    o->connected = nd->conn != NULL;
+    ctl_health_fill(c, nd, o);
+}
+
 static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                      ctl_sink_t *reply)
 {
@@ -414,26 +439,7 @@ static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r
     for (uint32_t i = 0; i < c->nnodes; i++) {
         ctl_node_t *nd = &c->nodes[i];
         if (!nd->bound) continue;
-        Colossus__NodeInfo *o = vp[m];
-        colossus__node_info__init(o);
-        o->id = nd->id;
-        o->name = nd->name;
-        o->state = (char *)ctl_node_state(c, nd);
-        o->gpus = nd->ngpus;
-        cl_node_info_t info;
-        if (cl_node_get(c->cluster, nd->id, &info) == 0)
-            o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
-        cl_jobid_t on[64];
-        size_t nj = cl_node_jobs(c->cluster, nd->id, on, 64);
-        o->jobs = jobs + m * 64;
-        for (size_t x = 0; x < nj; x++) {
-            ctl_job_t *j = k->sees_all ? NULL : ctl_job_get(c, on[x]);
-            if (k->sees_all || (j && ctl_caller_sees_tenant(c, k, j->tenant_ix)))
-                o->jobs[o->n_jobs++] = on[x]; /* other tenants' jobs are not shown */
-        }
-        o->reason = nd->drained ? nd->reason : "";
-        o->connected = nd->conn != NULL;
-        ctl_health_fill(c, nd, o);
+        ctl_node_fill(c, k, nd, vp[m], jobs + m * 64);
         m++;
     }
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_NODES);
@@ -473,6 +479,7 @@ static void node_admin(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint6
     n->drained = drain;
     snprintf(n->reason, sizeof n->reason, "%s", drain ? a->reason : "");
     ctl_node_journal(c, n);
+    if (c->watchers) ctl_watch_node(c, n);
     ctl_log(c, "node %s %s%s", n->name, drain ? "draining: " : "resumed",
             drain ? a->reason : "");
     c->sched_needed = true;

@@ -1,9 +1,8 @@
 /* fuzz_rest.c - libFuzzer target for the REST API's parsers (src/api/rest.c): routes, list
- * query parameters (of the lists and the service routes), submission, drain, token and tenant
- * bodies,
- * refusal statuses. No crash, leak or
- * sanitizer report; a refusal names its reason; what is accepted is within bounds (a page of
- * 1..CL_REST_PAGE_MAX, a route's status 0, 404 or 405 with the methods it takes, a status in
+ * query parameters (of the lists, the watch and the service routes), submission, drain, token
+ * and tenant bodies, refusal statuses. No crash, leak or sanitizer report; a refusal names its
+ * reason; what is accepted is within bounds (a page of 1..CL_REST_PAGE_MAX, a watch's kinds
+ * jobs and/or nodes, a route's status 0, 404 or 405 with the methods it takes, a status in
  * 400..409 or 503).
  *
  * The input's first byte chooses the parser; the rest is its input: for a route, a method
@@ -56,12 +55,16 @@ static void list(char *s)
         kv[n++] = (cl_rest_kv_t){p, eq ? eq + 1 : NULL};
         p = amp ? amp + 1 : NULL;
     }
-    for (int op = CL_REST_JOBS; op <= CL_REST_NODES; op += CL_REST_NODES - CL_REST_JOBS) {
+    static const cl_rest_op_t ops[] = {CL_REST_JOBS, CL_REST_NODES, CL_REST_WATCH};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         cl_rest_list_t l;
         cl_error_t err = {{0}};
-        int rc = cl_rest_list_parse((cl_rest_op_t)op, kv, n, &l, &err);
+        int rc = cl_rest_list_parse(ops[i], kv, n, &l, &err);
         check_refusal(rc, &err);
         if (rc == 0 && (l.limit < 1 || l.limit > CL_REST_PAGE_MAX)) abort();
+        /* a watch asks for jobs, nodes or both: never nothing, never more */
+        if (rc == 0 && (!l.kinds || (l.kinds & ~(CL_REST_KIND_JOBS | CL_REST_KIND_NODES))))
+            abort();
     }
     for (int op = CL_REST_TENANTS; op <= CL_REST_SCHEMA; op++) {
         cl_rest_svc_t v;

@@ -1,9 +1,8 @@
 #!/bin/bash
 # api_fuzz_rest.sh - bounded libFuzzer run (20 s) of the REST API's parsers (src/api/rest.c:
-# routes, list and service query parameters, submission, drain, token and tenant bodies,
-# refusal statuses): any crash,
-# leak, sanitizer report, a refusal that does not say why, or an accepted value out of its
-# bounds fails.
+# routes, list, watch and service query parameters, submission, drain, token and tenant
+# bodies, refusal statuses): any crash, leak, sanitizer report, a refusal that does not say
+# why, or an accepted value out of its bounds fails.
 # timeout: 90
 set -u
 cd "$(dirname "$0")/../.."
@@ -19,6 +18,8 @@ trap 'rm -rf "$corpus"' EXIT
 printf '\000GET /api/v1/jobs/12/cancel' > "$corpus/route"
 printf '\000POST /api/v1/nodes/gpu-0001/drain' > "$corpus/route-node"
 printf '\001state=pending,running&limit=50&after=7&all&tenant=a' > "$corpus/list"
+printf '\001kinds=jobs,nodes' > "$corpus/watch"
+printf '\000GET /api/v1/watch' > "$corpus/route-watch"
 printf '\002{"argv":["python3","train.py"],"num_nodes":2,"gpus_per_node":8,"name":"x","env":["A=1"],"priority":5}' > "$corpus/submit"
 printf '\003{"reason":"fan"}' > "$corpus/drain"
 printf '\000DELETE /api/v1/tokens/tk-0123456789abcdef' > "$corpus/route-token"

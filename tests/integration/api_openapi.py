@@ -352,6 +352,23 @@ for url, key, cli in ((A + "/tenants", "tenants", ["tenant", "list"]),
         diff = [(x, y) for x, y in zip(a or [], b or []) if x != y] or [(a, b)]
         err("GET %s is not `colossus %s --json`: %s %s" % (url, " ".join(cli), diff[0],
                                                         out.stderr[:200]))
+# the watch: a stream, so its status and Content-Type only (its body does not end)
+def stream_head(url, who):
+    u = urllib.parse.urlsplit(H)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", url, headers={"Authorization": "Bearer " + tok[who]})
+    r = c.getresponse()
+    st, ct = r.status, (r.getheader("Content-Type") or "").split(";")[0].strip()
+    c.close()
+    return st, ct
+
+
+st, ct = stream_head(A + "/watch", "alice")
+if st != 200 or ct not in doc["paths"][A + "/watch"]["get"]["responses"]["200"]["content"]:
+    err("GET %s/watch: status %d, Content-Type %s" % (A, st, ct))
+tried.add((A + "/watch", "get", "200"))
+check("GET", A + "/watch?kinds=bogus", "alice", 400)
+
 # metrics
 check("GET", "/metrics", "oscar", 200)
 check("GET", "/metrics", "alice", 403)

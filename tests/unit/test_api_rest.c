@@ -59,6 +59,58 @@ static void test_routes(void **state)
     assert_string_equal(r.node, "n1");
     assert_int_equal(route("POST", "/api/v1/nodes/n1/resume", &r, allow, &err), 0);
     assert_int_equal(r.op, CL_REST_RESUME);
+    assert_int_equal(route("GET", "/api/v1/watch", &r, allow, &err), 0);
+    assert_int_equal(r.op, CL_REST_WATCH);
+    assert_false(r.body);
+    assert_int_equal(route("POST", "/api/v1/watch", &r, allow, &err), 405);
+    assert_string_equal(allow, "GET");
+    assert_int_equal(route("GET", "/api/v1/watch/jobs", &r, allow, &err), 404);
+}
+
+/* A watch's one parameter: kinds (default both); the list parameters are not its. */
+static void test_watch_kinds(void **state)
+{
+    (void)state;
+    cl_rest_list_t l;
+    cl_error_t err;
+    assert_int_equal(cl_rest_list_parse(CL_REST_WATCH, NULL, 0, &l, &err), 0);
+    assert_int_equal(l.kinds, CL_REST_KIND_JOBS | CL_REST_KIND_NODES);
+    static const struct {
+        const char *v;
+        uint32_t kinds;
+    } good[] = {{"jobs", CL_REST_KIND_JOBS},
+                {"nodes", CL_REST_KIND_NODES},
+                {"nodes,jobs", CL_REST_KIND_JOBS | CL_REST_KIND_NODES},
+                {"jobs,jobs", CL_REST_KIND_JOBS}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        cl_rest_kv_t kv = {"kinds", good[i].v};
+        assert_int_equal(cl_rest_list_parse(CL_REST_WATCH, &kv, 1, &l, &err), 0);
+        assert_int_equal(l.kinds, good[i].kinds);
+    }
+    static const struct {
+        cl_rest_op_t op;
+        cl_rest_kv_t kv;
+        const char *named;
+    } bad[] = {
+        {CL_REST_WATCH, {"kinds", ""}, "'kinds'"},
+        {CL_REST_WATCH, {"kinds", NULL}, "'kinds'"},
+        {CL_REST_WATCH, {"kinds", "jobs,"}, "'kinds'"},
+        {CL_REST_WATCH, {"kinds", "tenants"}, "'tenants'"},
+        {CL_REST_WATCH, {"kinds", "Jobs"}, "'Jobs'"},
+        {CL_REST_WATCH, {"limit", "5"}, "'limit'"},
+        {CL_REST_WATCH, {"state", "up"}, "'state'"},
+        {CL_REST_JOBS, {"kinds", "jobs"}, "'kinds'"},
+        {CL_REST_NODES, {"kinds", "nodes"}, "'kinds'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        l.kinds = 77;
+        assert_int_equal(cl_rest_list_parse(bad[i].op, &bad[i].kv, 1, &l, &err), -1);
+        assert_non_null(strstr(err.msg, bad[i].named));
+        assert_int_equal(l.kinds, 77); /* untouched */
+    }
+    cl_rest_kv_t twice[] = {{"kinds", "jobs"}, {"kinds", "nodes"}};
+    assert_int_equal(cl_rest_list_parse(CL_REST_WATCH, twice, 2, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "twice"));
 }
 
 static void test_route_errors(void **state)
@@ -623,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
         cmocka_unit_test(test_svc_params),  cmocka_unit_test(test_token_body),
         cmocka_unit_test(test_tenant_body), cmocka_unit_test(test_svc_error_status),
+        cmocka_unit_test(test_watch_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
