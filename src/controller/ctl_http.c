@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "api/prom.h"
+#include "api/webpath.h"
 #include "controller/ctl_http.h"
 
 /* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
@@ -99,6 +100,7 @@ struct srv_http {
     int open_handles; /* the three above not yet closed */
     char bound[300];
     http_req_t *waiting; /* suspended requests */
+    char *web_root;      /* the dashboard's files (ctl_http_web.c); NULL: none */
     auth_slot_t *auth;   /* AUTH_SLOTS, made on first use */
 };
 
@@ -176,6 +178,8 @@ static void send_answer(http_req_t *q)
                                    : "Bearer realm=\"colossus\"");
     if (q->status == 405) ml.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
     if (q->status == 201) ml.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+    for (const char *const(*hd)[2] = q->headers; hd && (*hd)[0]; hd++)
+        ml.add_response_header(r, (*hd)[0], (*hd)[1]);
     ml.queue_response(q->conn, q->status, r);
     ml.destroy_response(r);
     if (q->suspended) {
@@ -377,6 +381,10 @@ static void begin(http_req_t *q, const char *url, const char *method)
         metrics(q, method);
         return;
     }
+    if (cl_web_is(url)) { /* the dashboard's files: no token (they hold no data) */
+        http_web_serve(q, q->h->web_root, url, method);
+        return;
+    }
     int st = cl_rest_route(method, url, &q->route, q->allow, &err);
     if (st) {
         http_answer_error(q, (unsigned)st, err.msg);
@@ -500,8 +508,12 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     struct sockaddr_storage sa;
     bool v6 = uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0;
     if (v6) uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa);
+    cl_error_t werr = {{0}};
+    char *web = http_web_root(srv->o.web_dir, &werr);
+    if (!web && werr.msg[0]) return cl_err(err, "%s", werr.msg);
     srv_http_t *h = cl_xcalloc(1, sizeof *h);
     h->srv = srv;
+    h->web_root = web;
     snprintf(h->bound, sizeof h->bound, "%s", cfg->addr);
     const ctl_server_opts_t *o = &srv->o;
     unsigned timeout = o->http_idle_s ? o->http_idle_s : SRV_HTTP_IDLE_S;
@@ -521,6 +533,7 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
         h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!ep || !bp) {
         if (h->d) ml.stop_daemon(h->d);
+        free(h->web_root);
         free(h);
         return cl_err(err, "cannot listen on %s (HTTP): the address is taken or not local",
                       cfg->addr);
@@ -552,6 +565,7 @@ static void handle_closed(uv_handle_t *hd)
 {
     srv_http_t *h = hd->data;
     if (--h->open_handles == 0) {
+        free(h->web_root);
         free(h->auth);
         free(h);
     }

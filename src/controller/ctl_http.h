@@ -46,6 +46,8 @@ struct http_req {
     uint64_t last_id;         /* of the last item on the page */
     bool more;                /* an item matched past the page */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
+    /* more headers of the answer: {name, value}... {NULL} (static; the dashboard's files) */
+    const char *const (*headers)[2];
 };
 
 /* ---- ctl_http_api.c ---- */
@@ -58,5 +60,13 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs);
 void http_answer_error(http_req_t *q, unsigned status, const char *msg);
 /* q's answer: status and v (taken). */
 void http_answer_json(http_req_t *q, unsigned status, json_t *v);
+
+/* ---- ctl_http_web.c: the dashboard's files ---- */
+/* The dashboard's directory, resolved (the caller frees it): given (--web-dir; NULL with err
+ * when it is not a directory), else found beside the binary or in /usr/share (NULL without
+ * one: no dashboard). */
+char *http_web_root(const char *given, cl_error_t *err);
+/* q's answer for path (cl_web_is): the file of root (NULL: no dashboard), or 404/405. */
+void http_web_serve(http_req_t *q, const char *root, const char *path, const char *method);
 
 #endif

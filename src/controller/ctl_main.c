@@ -25,7 +25,7 @@ static void usage(FILE *f)
         "usage: colossus controller --state-dir DIR --listen HOST:PORT --key FILE\n"
         "         [--listen HOST:PORT ...] [--http HOST:PORT ...] [--http-address-file FILE]\n"
         "         [--http-idle-timeout SECONDS] [--http-max-connections N]\n"
-        "         [--http-max-per-ip N] [--store URL] [--sync full|normal]\n"
+        "         [--http-max-per-ip N] [--web-dir DIR] [--store URL] [--sync full|normal]\n"
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
@@ -42,6 +42,8 @@ static void usage(FILE *f)
         "  --http-idle-timeout: an HTTP connection silent this long, in the middle of a\n"
         "                    request too, is closed (default 30); --http-max-connections\n"
         "                    (default 4096) and --http-max-per-ip (1024) bound them\n"
+        "  --web-dir:        the dashboard's files, served at / (default: web/ beside the\n"
+        "                    binary's directory, then /usr/share/colossus/web)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
@@ -117,6 +119,7 @@ enum {
     CO_HTTP_IDLE,
     CO_HTTP_MAX,
     CO_HTTP_PER_IP,
+    CO_WEB_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +130,7 @@ static const struct option long_opts[] = {
     {"http-idle-timeout", required_argument, 0, CO_HTTP_IDLE},
     {"http-max-connections", required_argument, 0, CO_HTTP_MAX},
     {"http-max-per-ip", required_argument, 0, CO_HTTP_PER_IP},
+    {"web-dir", required_argument, 0, CO_WEB_DIR},
     {"key", required_argument, 0, CO_KEY},
     {"heartbeat-ms", required_argument, 0, CO_HB},
     {"dead-after-ms", required_argument, 0, CO_DEAD},
@@ -249,6 +253,9 @@ static int one_opt(opts_t *o, int opt, const char *arg)
                            &o->srv.http_max_conns);
     case CO_HTTP_PER_IP:
         return cl_flag_u32(cmd, "--http-max-per-ip", arg, 1, 1000000, &o->srv.http_max_per_ip);
+    case CO_WEB_DIR:
+        o->srv.web_dir = arg;
+        return 0;
     case CO_KEY:
         o->keyfile = arg;
         return 0;

@@ -46,6 +46,9 @@ typedef struct ctl_server_opts {
     uint32_t http_idle_s;     /* an HTTP connection silent this long is closed; 0: 30 s */
     uint32_t http_max_conns;  /* connections of one HTTP listener; 0: 4096 */
     uint32_t http_max_per_ip; /* of those, from one address; 0: 1024 */
+    /* the dashboard's files (ctl_http_web.c); NULL: web/ beside the binary's directory, then
+     * /usr/share/colossus/web */
+    const char *web_dir;
     uint8_t key[CL_KEY_BYTES];
     /* The controller's Ed25519 identity (docs/security.md): tokens carry its public key, and
      * AuthOk is signed with it. */
