@@ -25,7 +25,7 @@ const STATES = [
 ];
 const S = {};
 STATES.forEach((s, i) => (S[s.key] = i));
-const BG = "#101418";
+const BG = 0xff181410; /* #101418 as little-endian RGBA */
 
 /* ---- the REST API ---- */
 
@@ -189,7 +189,10 @@ function layout() {
   const zoom = view.pod;
   let sel = order;
   if (zoom >= 0) sel = order.filter((i) => N.pod[i] === zoom);
-  sel.sort((a, b) => N.pod[a] - N.pod[b] || N.leaf[a] - N.leaf[b] || N.idOf[a] - N.idOf[b]);
+  const before = (a, b) => N.pod[a] - N.pod[b] || N.leaf[a] - N.leaf[b] || N.idOf[a] - N.idOf[b];
+  let sorted = true;
+  for (let k = 1; k < sel.length && sorted; k++) sorted = before(sel[k - 1], sel[k]) <= 0;
+  if (!sorted) sel.sort(before);
   /* pods -> leaves -> runs of nodes */
   const pods = [];
   let maxLeaf = 1;
@@ -279,6 +282,7 @@ function drawAll() {
   const ctx = view.ctx;
   const img = ctx.createImageData(c.width, c.height);
   const px = new Uint32Array(img.data.buffer);
+  px.fill(BG);
   const W = c.width;
   const s = view.cell;
   const N = nodes;
@@ -782,7 +786,23 @@ function event(text) {
   return kind;
 }
 
+/* What the stream does not carry (a pending job's reason changes without an event; tenants'
+ * figures): listed again now and then. */
+async function refresh(gen) {
+  while (gen === generation) {
+    await new Promise((res) => setTimeout(res, 15000));
+    if (gen !== generation) return;
+    try {
+      await loadJobs();
+      await loadTenants();
+    } catch (e) {
+      showError(e);
+    }
+  }
+}
+
 async function live(gen, listMs) {
+  refresh(gen);
   for (;;) {
     let how;
     try {
