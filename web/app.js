@@ -175,6 +175,8 @@ const view = {
   bw: 1, /* cells per row of a block */
   dirty: new Set(),
   frame: 0,
+  relayout: false, /* a node not seen before (or moved): the next frame lays out again */
+  draws: 0, /* whole-map draws (an update paints its cell only) */
 };
 
 function layout() {
@@ -307,6 +309,7 @@ function drawAll() {
     if (ctx.measureText(name).width <= b.w || view.pod >= 0) ctx.fillText(name, b.x, b.y);
   }
   view.dirty.clear();
+  view.draws++;
   return performance.now() - t0;
 }
 
@@ -316,8 +319,22 @@ function markDirty(i) {
   if (!view.frame) view.frame = requestAnimationFrame(flushDirty);
 }
 
+/* A new node, or one that moved: the map is laid out and drawn again, once a frame however
+ * many come (a registration storm sends one event per node). */
+function markLayout() {
+  view.relayout = true;
+  if (!view.frame) view.frame = requestAnimationFrame(flushDirty);
+}
+
 function flushDirty() {
   view.frame = 0;
+  if (view.relayout) {
+    view.relayout = false;
+    layout();
+    drawAll();
+    showCounts();
+    return;
+  }
   const ctx = view.ctx;
   const s = view.cell;
   for (const i of view.dirty) {
@@ -693,11 +710,7 @@ async function pollNodes() {
       if (r.changed) markDirty(r.i);
     }
   });
-  if (fresh) {
-    layout();
-    drawAll();
-    showCounts();
-  }
+  if (fresh) markLayout();
 }
 
 function setMode(m) {
@@ -773,13 +786,8 @@ function event(text) {
   }
   if (kind === "node") {
     const r = putNode(o);
-    if (r.fresh) {
-      layout();
-      drawAll();
-      showCounts();
-    } else if (r.changed) {
-      markDirty(r.i);
-    }
+    if (r.fresh) markLayout();
+    else if (r.changed) markDirty(r.i);
   } else if (kind === "job") {
     putJob(o);
   }

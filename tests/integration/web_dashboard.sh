@@ -7,7 +7,8 @@
 # draining, drained) and agrees with the API's node list; a job submitted through the REST
 # API appears in the queue with its pending reason; a node killed with -9 turns down on the
 # map within the detection time (--dead-after-ms) plus one poll of 2 s (the watch stream,
-# where the controller has it, is faster).
+# where the controller has it, is faster), by repainting its cell, not the whole map; the
+# watch stream's events, as the page's reader parses them, repaint a node and update the queue.
 # timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 
@@ -96,6 +97,7 @@ z=${idle[0]} w=${idle[1]}
 log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}; $w will be killed"
 
 log "the page in headless chromium"
+disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
 $PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" <<'EOF' || fail "the page"
 import json, os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
@@ -164,6 +166,7 @@ try:
 
     # kill -9 a node: down on the map within detection + one poll (+ 1 s of heartbeat slack)
     ix = b.eval("nodes.ixOf[%d]" % [n["id"] for n in nodes if n["name"] == wname][0])
+    draws = b.eval("view.draws")
     t0 = time.monotonic()
     os.kill(wpid, 9)
     bound = dead_ms / 1000 + 2 + 1.5
@@ -173,9 +176,28 @@ try:
     log("%s down on the map %.2f s after kill -9 (detection %d ms; bound %.1f s)" % (wname, dt, dead_ms, bound))
     assert dt <= bound, "down after %.2f s, over %.1f s" % (dt, bound)
     assert counts()["idle"] == 1, counts()
+    assert b.eval("view.draws") == draws, "the whole map was drawn again for one node"
     # the cell is painted in the down colour (the map, not only the counts)
     col = b.eval("(i => Array.from(view.ctx.getImageData(view.x[i], view.y[i], 1, 1).data.slice(0, 3)))(%d)" % ix)
     assert col == [0xff, 0x4d, 0x4d], col
+
+    # the watch stream's events (docs/api/README.md, "watch"), as the page's reader hands
+    # them over: a node event repaints that node, a job event updates the queue, a comment
+    # is skipped, overflow is told to the reader (this controller has no stream yet: the
+    # page polls; the parser is checked here on the objects the API answers)
+    n1 = [n for n in api("GET", "/api/v1/nodes")["nodes"] if n["name"] != wname][0]
+    r = b.eval("""((n, j) => {
+        const i = nodes.ixOf[n.id], before = nodes.counts[S.maintenance];
+        const k1 = event(': keepalive');
+        const k2 = event('id: 41\\nevent: node\\ndata: ' + JSON.stringify(Object.assign({}, n, {state: 'maintenance'})));
+        const after = [STATES[nodes.state[i]].key, nodes.counts[S.maintenance] - before];
+        const k3 = event('id: 42\\nevent: job\\ndata: ' + JSON.stringify(Object.assign({}, j, {state: 'cancelled'})));
+        const gone = !jobs.has(j.id);
+        const k4 = event('event: overflow\\ndata: {"error": "too slow"}');
+        return {k1, k2, k3, k4, after, gone};
+    })(%s, %s)""" % (json.dumps(n1), json.dumps(api("GET", "/api/v1/jobs/%d" % j))))
+    assert r == {"k1": "message", "k2": "node", "k3": "job", "k4": "overflow",
+                 "after": ["maintenance", 1], "gone": True}, r
     assert not b.errors, b.errors
 finally:
     b.close()
