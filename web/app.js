@@ -16,9 +16,9 @@ const TOKEN_KEY = "colossus-token";
 const STATES = [
   { key: "down", label: "down", color: "#ff4d4d" },
   { key: "maintenance", label: "maintenance", color: "#8a6d3b" },
+  { key: "unhealthy", label: "unhealthy GPU", color: "#ff8c1a" },
   { key: "drained", label: "drained", color: "#a0a0a0" },
   { key: "draining", label: "draining", color: "#e0b341" },
-  { key: "unhealthy", label: "unhealthy GPU", color: "#ff8c1a" },
   { key: "busy", label: "busy", color: "#2f8fff" },
   { key: "spare", label: "spare", color: "#b57cff" },
   { key: "idle", label: "idle", color: "#2fa84f" },
@@ -94,23 +94,18 @@ function grow(a, n, fill) {
   return b;
 }
 
-/* A node's cell state, from its JSON (docs/api/README.md "node"). */
+/* A node's cell state, from its JSON (docs/api/README.md "node"). A node the health policy
+ * took out (drained or draining with a health verdict) is shown as unhealthy: that says why. */
 function cellState(j) {
-  switch (j.state) {
-    case "down":
-      return S.down;
-    case "maintenance":
-      return S.maintenance;
-    case "drained":
-      return S.drained;
-    case "draining":
-      return S.draining;
-  }
+  if (j.state === "down") return S.down;
+  if (j.state === "maintenance") return S.maintenance;
   const t = j.telemetry;
   const sick =
     (j.health && j.health !== "none") ||
     (t && (t.gpus_found < t.gpus_expected || t.gpus.some((g) => g.lost)));
   if (sick) return S.unhealthy;
+  if (j.state === "drained") return S.drained;
+  if (j.state === "draining") return S.draining;
   if (j.jobs.length || j.gpus_free < j.gpus) return S.busy;
   if (j.spare) return S.spare;
   return S.idle;

@@ -4,13 +4,13 @@
 # the static files' serving (types, Cache-Control, HEAD, 405, no token needed, and no way out
 # of the directory: "..", encoded or not, a symbolic link out); the page refuses a bad token
 # and logs in with a good one; the map's legend counts every state right (idle, busy,
-# draining, drained) and agrees with the API's node list; a job submitted through the REST
+# draining, drained, unhealthy GPU: a fake-NVML node drained by an XID) and agrees with the API's node list; a job submitted through the REST
 # API appears in the queue with its pending reason; a node killed with -9 turns down on the
 # map within the detection time (--dead-after-ms) plus one poll of 2 s (the watch stream,
 # where the controller has it, is faster), by repainting its cell, not the whole map; the
 # watch stream's events, as the page's reader parses them, repaint a node and update the queue.
 # timeout: 180
-. "$(dirname "$0")/cluster_lib.bash"
+. "$(dirname "$0")/health_lib.bash" # cluster_lib.bash, and agents on the fake NVML
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3 # Debian's: python3-websocket
@@ -94,7 +94,14 @@ idle=()
 for n in n1 n2 n3 n4 n5; do [ "$n" != "$x" ] && [ "$n" != "$y" ] && idle+=("$n"); done
 z=${idle[0]} w=${idle[1]}
 "$B" drain "$z" --reason "dashboard test" >/dev/null || fail "drain $z"
-log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}; $w will be killed"
+# g: a sixth node, watched through the (fake) NVML, taken out by a fatal XID: unhealthy
+healthy_script g 2
+start_nvml_agent g
+wait_node g 'n["state"] == "up" and n["connected"] and n["telemetry"]' || fail "g not up"
+xid g 1 79
+wait_node g 'n["health"] == "drain-now" and n["state"] == "drained"' ||
+    fail "g not drained for its XID: $(node_json g n)"
+log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}, g unhealthy; $w will be killed"
 
 log "the page in headless chromium"
 disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
@@ -132,21 +139,22 @@ try:
 
     def counts():
         return b.eval("Object.fromEntries([...document.querySelectorAll('#legend .count[data-state]')].map(e => [e.dataset.state, +e.textContent]))")
-    want = {"idle": 2, "busy": 1, "draining": 1, "drained": 1, "down": 0, "maintenance": 0, "spare": 0, "unhealthy": 0}
-    b.wait("(c => c.idle === 2 && c.busy === 1 && c.draining === 1 && c.drained === 1)(%s)" %
+    want = {"idle": 2, "busy": 1, "draining": 1, "drained": 1, "down": 0, "maintenance": 0, "spare": 0, "unhealthy": 1}
+    b.wait("(c => c.idle === 2 && c.busy === 1 && c.draining === 1 && c.drained === 1 && c.unhealthy === 1)(%s)" %
            "Object.fromEntries([...document.querySelectorAll('#legend .count[data-state]')].map(e => [e.dataset.state, +e.textContent]))",
            10, "the legend's counts %s" % want)
     got = counts()
     assert got == want, got
-    assert b.eval("+document.getElementById('count-total').textContent") == 5
+    assert b.eval("+document.getElementById('count-total').textContent") == 6
     # the same from the API, classified as the page says it does (docs/dashboard.md)
     nodes = api("GET", "/api/v1/nodes")["nodes"]
     by_state = {n["name"]: n["state"] for n in nodes}
-    assert sorted(by_state.values()) == ["drained", "draining", "up", "up", "up"], by_state
+    assert sorted(by_state.values()) == ["drained", "drained", "draining", "up", "up", "up"], by_state
     assert all(n["pod"] and n["leaf"] for n in nodes), nodes[0]
     page = b.eval("Object.fromEntries([...Array(nodes.n).keys()].map(i => [nodes.name[i], STATES[nodes.state[i]].key]))")
     for n in nodes:
-        exp = {"draining": "draining", "drained": "drained"}.get(n["state"]) or ("busy" if n["jobs"] else "idle")
+        exp = ("unhealthy" if n["health"] not in (None, "none") else
+               {"draining": "draining", "drained": "drained"}.get(n["state"]) or ("busy" if n["jobs"] else "idle"))
         assert page[n["name"]] == exp, (n["name"], page[n["name"]], n)
     log("legend:", got, "; drawn in", b.eval("document.getElementById('draw-ms').dataset.ms"), "ms")
 
@@ -163,6 +171,12 @@ try:
     # a node's page (from the map: the API's node JSON)
     b.eval("showNode(%s); 1" % json.dumps(wname))
     b.wait("document.getElementById('detail-body').dataset.node === %s" % json.dumps(wname), 10, "node %s's page" % wname)
+    # g's page: its health verdict, its GPUs' telemetry and the XID
+    b.eval("showNode('g'); 1")
+    b.wait("document.getElementById('detail-body').dataset.node === 'g'", 10, "node g's page")
+    text = b.eval("document.getElementById('detail-body').innerText")
+    for w in ("drain-now", "GPUs found", "recent XIDs", "79", "\u00b0C", "41"):
+        assert w in text, (w, text)
 
     # kill -9 a node: down on the map within detection + one poll (+ 1 s of heartbeat slack)
     ix = b.eval("nodes.ixOf[%d]" % [n["id"] for n in nodes if n["name"] == wname][0])
