@@ -745,7 +745,7 @@ async function watch(gen) {
   while (gen === generation) {
     const { value, done } = await reader.read();
     if (done) return "ended";
-    buf += value;
+    buf += value.includes("\r") ? value.replace(/\r\n?/g, "\n") : value; /* any line end */
     let k;
     while ((k = buf.indexOf("\n\n")) >= 0) {
       const ev = buf.slice(0, k);

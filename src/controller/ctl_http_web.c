@@ -6,7 +6,6 @@
  * (bin/../web in a checkout), else /usr/share/colossus/web. A request stays inside it: the
  * path's checks are cl_web_path's (api/webpath.h), and the file is resolved (realpath) and
  * must still be under the directory, so that a symbolic link cannot lead out of it. */
-#include <errno.h>
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
