@@ -56,13 +56,16 @@ async function api(path, opts = {}) {
   return r.json();
 }
 
-/* Every item of a paged list (GET /nodes, /jobs): pages of PAGE, each after the last. */
+/* Every item of a paged list (GET /nodes, /jobs): pages of PAGE, each after the last. A page
+ * that comes after a new login (or log out) is dropped: it is the old token's. */
 async function listAll(path, key, onPage) {
   let after = null;
+  const gen = generation;
   const sep = path.includes("?") ? "&" : "?";
   for (;;) {
     const q = path + sep + "limit=" + PAGE + (after === null ? "" : "&after=" + after);
     const page = await api(q);
+    if (gen !== generation) throw new Error("logged in again");
     onPage(page[key]);
     if (page.next === null || page.next === undefined) return;
     after = page.next;
@@ -725,7 +728,7 @@ async function poll(gen, listMs) {
       listMs = performance.now() - t0;
       showError(null);
     } catch (e) {
-      showError(e);
+      if (gen === generation) showError(e);
     }
   }
 }
@@ -744,6 +747,7 @@ async function watch(gen) {
   let buf = "";
   while (gen === generation) {
     const { value, done } = await reader.read();
+    if (gen !== generation) break;
     if (done) return "ended";
     buf += value.includes("\r") ? value.replace(/\r\n?/g, "\n") : value; /* any line end */
     let k;
@@ -799,7 +803,7 @@ async function refresh(gen) {
       await loadJobs();
       await loadTenants();
     } catch (e) {
-      showError(e);
+      if (gen === generation) showError(e);
     }
   }
 }
@@ -823,13 +827,31 @@ async function live(gen, listMs) {
       listMs = await loadNodes();
       await loadJobs();
     } catch (e) {
-      showError(e);
+      if (gen === generation) showError(e);
     }
   }
 }
 
+/* What a previous login saw: another token may see less. */
+function forget() {
+  const N = nodes;
+  N.n = 0;
+  N.ixOf = new Int32Array(0);
+  N.name = [];
+  N.pods = [];
+  N.podIx = new Map();
+  N.leaves = [];
+  N.leafIx = new Map();
+  N.counts.fill(0);
+  view.pod = -1;
+  jobs.clear();
+  $("detail").classList.add("hidden");
+  $("tenants").classList.add("hidden");
+}
+
 async function start() {
   const gen = ++generation;
+  forget();
   $("login").classList.add("hidden");
   $("app").classList.remove("hidden");
   $("logout").classList.remove("hidden");
@@ -841,7 +863,7 @@ async function start() {
     loadTenants();
     live(gen, listMs);
   } catch (e) {
-    showError(e);
+    if (gen === generation) showError(e);
   }
 }
 

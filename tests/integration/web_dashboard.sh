@@ -8,7 +8,8 @@
 # API appears in the queue with its pending reason; a node killed with -9 turns down on the
 # map within the detection time (--dead-after-ms) plus one poll of 2 s (the watch stream,
 # where the controller has it, is faster), by repainting its cell, not the whole map; the
-# watch stream's events, as the page's reader parses them, repaint a node and update the queue.
+# watch stream's events, as the page's reader parses them, repaint a node and update the queue;
+# after log out, a tenant's user sees the nodes and none of another tenant's jobs.
 # timeout: 180
 . "$(dirname "$0")/health_lib.bash" # cluster_lib.bash, and agents on the fake NVML
 
@@ -80,6 +81,10 @@ wait_nodes_up 5
 "$B" user add ada --tenant default --uid 61010 --gid 61010 >/dev/null || fail "ada"
 "$B" user set ada --role admin >/dev/null || fail "ada admin"
 "$B" token create --user ada --scope admin >"$T/ada.tok" || fail "ada's token"
+# alice: a user of tenant A only, who must not see the default tenant's jobs
+"$B" tenant add A >/dev/null || fail "tenant A"
+"$B" user add alice --tenant A --uid 61001 --gid 61001 >/dev/null || fail "alice"
+"$B" token create --user alice >"$T/alice.tok" 2>/dev/null || fail "alice's token"
 
 # Two running jobs; the node of the first drained (draining: its job runs on), an idle one
 # drained: 2 idle, 1 busy, 1 draining, 1 drained.
@@ -105,7 +110,7 @@ log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}, g unheal
 
 log "the page in headless chromium"
 disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
-$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" <<'EOF' || fail "the page"
+$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" <<'EOF' || fail "the page"
 import json, os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
 from cdp import Browser
@@ -212,6 +217,19 @@ try:
     })(%s, %s)""" % (json.dumps(n1), json.dumps(api("GET", "/api/v1/jobs/%d" % j))))
     assert r == {"k1": "message", "k2": "node", "k3": "job", "k4": "overflow",
                  "after": ["maintenance", 1], "gone": True}, r
+
+    # log out (the token is dropped), log in as alice: the nodes, none of the default
+    # tenant's jobs (the API's tenant isolation, as the page shows it)
+    b.eval("document.getElementById('logout').click(); 1")
+    b.wait("!document.getElementById('login').classList.contains('hidden')", 10, "the login box again")
+    assert b.eval("sessionStorage.getItem('colossus-token')") is None, "the token outlived log out"
+    b.eval("delete document.body.dataset.drawn; document.getElementById('token').value = %s; document.getElementById('login-go').click(); 1"
+           % json.dumps(open(sys.argv[8]).read().strip()))
+    b.wait("document.body.dataset.drawn", 20, "alice's map")
+    assert b.eval("document.getElementById('who').textContent").startswith("user alice")
+    b.wait("document.getElementById('queue-counts').textContent === '(0 pending, 0 running)'", 10,
+           "alice's empty queue (got %s)" % b.eval("document.getElementById('queue-counts').textContent"))
+    assert b.eval("+document.getElementById('count-total').textContent") == 6
     assert not b.errors, b.errors
 finally:
     b.close()
