@@ -213,7 +213,7 @@ function layout() {
   const maxPod = pods.reduce((m, p) => Math.max(m, p.size), 1);
   let bw = maxLeaf;
   if (bw * bw > 4 * maxPod) bw = Math.ceil(Math.sqrt(maxPod)); /* a few long leaves */
-  bw = Math.max(1, Math.min(bw, 4096));
+  bw = Math.max(1, Math.min(bw, W)); /* a row fits the canvas at 1 pixel a cell */
   const rowsOf = (p) => p.leaves.reduce((r, l) => r + Math.ceil(l.len / bw), 0);
   const bh = pods.reduce((m, p) => Math.max(m, rowsOf(p)), 1);
   /* the largest cell that fits the window's height (the page scrolls below 1 pixel) */
