@@ -82,6 +82,8 @@ const nodes = {
   pod: new Int32Array(0), /* index -> pods[] index */
   leaf: new Int32Array(0), /* index -> leaves[] index */
   name: [], /* index -> name */
+  nameIx: new Map(), /* name -> index */
+  jobsOn: new Map(), /* index -> Set of the job ids on it (only nodes with jobs) */
   pods: [], /* names */
   podIx: new Map(),
   leaves: [],
@@ -142,20 +144,62 @@ function putNode(j) {
     N.state[i] = 255;
     fresh = true;
   }
-  N.name[i] = j.name;
+  if (N.name[i] !== j.name) {
+    N.name[i] = j.name;
+    N.nameIx.set(j.name, i);
+  }
+  if (j.jobs.length) N.jobsOn.set(i, new Set(j.jobs));
+  else N.jobsOn.delete(i);
   const pod = intern(N.podIx, N.pods, j.pod || "(no pod)");
   const leaf = intern(N.leafIx, N.leaves, (j.pod || "") + "/" + (j.leaf || "(no leaf)"));
   if (N.pod[i] !== pod || N.leaf[i] !== leaf) fresh = true;
   N.pod[i] = pod;
   N.leaf[i] = leaf;
-  const s = cellState(j);
   const old = N.state[i];
-  if (old !== s) {
-    if (old !== 255) N.counts[old]--;
-    N.counts[s]++;
-    N.state[i] = s;
+  setState(i, cellState(j));
+  return { i, fresh, changed: old !== N.state[i] };
+}
+
+function setState(i, s) {
+  const N = nodes;
+  const old = N.state[i];
+  if (old === s) return;
+  if (old !== 255) N.counts[old]--;
+  N.counts[s]++;
+  N.state[i] = s;
+}
+
+/* A job's event as its nodes see it: the watch stream sends no node event when a job starts
+ * or ends on a node (its state stays up), so a running job's nodes turn busy and the nodes
+ * it left turn idle when no other job the page knows of is on them. (A node left by a job
+ * may go back into the spare reserve, and another tenant's job on it is not seen: both are
+ * right again at the next list.) */
+function jobOnNodes(j, prev) {
+  const N = nodes;
+  const now = j.state === "running" ? new Set(j.nodes) : new Set();
+  const left = prev ? prev.nodes.filter((n) => !now.has(n)) : [];
+  if (j.state !== "running") left.push(...j.nodes);
+  for (const name of now) {
+    const i = N.nameIx.get(name);
+    if (i === undefined) continue;
+    let on = N.jobsOn.get(i);
+    if (!on) N.jobsOn.set(i, (on = new Set()));
+    on.add(j.id);
+    if (N.state[i] === S.idle || N.state[i] === S.spare) {
+      setState(i, S.busy);
+      markDirty(i);
+    }
   }
-  return { i, fresh, changed: old !== s };
+  for (const name of left) {
+    const i = N.nameIx.get(name);
+    const on = i === undefined ? null : N.jobsOn.get(i);
+    if (!on || !on.delete(j.id) || on.size) continue;
+    N.jobsOn.delete(i);
+    if (N.state[i] === S.busy) {
+      setState(i, S.idle);
+      markDirty(i);
+    }
+  }
 }
 
 /* ---- the map's layout: pods as blocks in a grid, a leaf a row (or rows) of cells ---- */
@@ -563,7 +607,8 @@ async function showJob(id) {
 const jobs = new Map(); /* id -> job JSON, pending and running */
 let queueFrame = 0;
 
-function putJob(j) {
+function putJob(j, fromStream) {
+  if (fromStream) jobOnNodes(j, jobs.get(j.id));
   if (j.state === "pending" || j.state === "running") jobs.set(j.id, j);
   else jobs.delete(j.id);
   if (!queueFrame) queueFrame = requestAnimationFrame(drawQueue);
@@ -788,7 +833,7 @@ function event(text) {
     if (r.fresh) markLayout();
     else if (r.changed) markDirty(r.i);
   } else if (kind === "job") {
-    putJob(o);
+    putJob(o, true);
   }
   return kind;
 }
@@ -838,6 +883,8 @@ function forget() {
   N.n = 0;
   N.ixOf = new Int32Array(0);
   N.name = [];
+  N.nameIx = new Map();
+  N.jobsOn = new Map();
   N.pods = [];
   N.podIx = new Map();
   N.leaves = [];

@@ -5,7 +5,8 @@
 # of the directory: "..", encoded or not, a symbolic link out); the page refuses a bad token
 # and logs in with a good one; the map's legend counts every state right (idle, busy,
 # draining, drained, unhealthy GPU: a fake-NVML node drained by an XID) and agrees with the API's node list; a job submitted through the REST
-# API appears in the queue with its pending reason; a node killed with -9 turns down on the
+# API appears in the queue with its pending reason; a job cancelled through the API leaves
+# the queue and its node turns idle; a node killed with -9 turns down on the
 # map within the detection time (--dead-after-ms) plus one poll of 2 s (the watch stream,
 # where the controller has it, is faster), by repainting its cell, not the whole map; the
 # watch stream's events, as the page's reader parses them, repaint a node and update the queue;
@@ -110,7 +111,7 @@ log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}, g unheal
 
 log "the page in headless chromium"
 disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
-$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" <<'EOF' || fail "the page"
+$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" "$j2" "$y" <<'EOF' || fail "the page"
 import json, os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
 from cdp import Browser
@@ -183,7 +184,15 @@ try:
     for w in ("drain-now", "GPUs found", "recent XIDs", "79", "\u00b0C", "41"):
         assert w in text, (w, text)
 
-    # kill -9 a node: down on the map within detection + one poll (+ 1 s of heartbeat slack)
+    # a job cancelled through the API: its node turns idle (a job event where the stream is)
+    j2, y = int(sys.argv[9]), sys.argv[10]
+    yix = b.eval("nodes.nameIx.get(%s)" % json.dumps(y))
+    api("POST", "/api/v1/jobs/%d/cancel" % j2)
+    b.wait("STATES[nodes.state[%d]].key === 'idle' && !document.querySelector('#jobs tr[data-job=\"%d\"]')" % (yix, j2),
+           10, "%s idle and job %d out of the queue" % (y, j2))
+    log("job", j2, "cancelled:", y, "idle; counts", counts())
+
+    # kill -9 a node: down on the map within detection + one poll (+ 1.5 s of slack)
     ix = b.eval("nodes.ixOf[%d]" % [n["id"] for n in nodes if n["name"] == wname][0])
     draws = b.eval("view.draws")
     t0 = time.monotonic()
@@ -194,7 +203,7 @@ try:
     dt = time.monotonic() - t0
     log("%s down on the map %.2f s after kill -9 (detection %d ms; bound %.1f s)" % (wname, dt, dead_ms, bound))
     assert dt <= bound, "down after %.2f s, over %.1f s" % (dt, bound)
-    assert counts()["idle"] == 1, counts()
+    assert counts()["idle"] == 2 and counts()["busy"] == 0, counts()
     assert b.eval("view.draws") == draws, "the whole map was drawn again for one node"
     # the cell is painted in the down colour (the map, not only the counts)
     col = b.eval("(i => Array.from(view.ctx.getImageData(view.x[i], view.y[i], 1, 1).data.slice(0, 3)))(%d)" % ix)
