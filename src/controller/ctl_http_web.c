@@ -1,11 +1,12 @@
-/* ctl_http_web.c - the dashboard's static files (web/: index.html, app.js, style.css; docs/
- * dashboard.md) on the controller's HTTP listeners, at "/" and under /web/. They hold no data
- * and need no token: the page asks the REST API for everything, with the token the user gives
- * it. A file is read at each request (a few tens of KiB; an edited file is served at once),
- * from a directory resolved once: --web-dir, else web/ beside the binary's directory
- * (bin/../web in a checkout), else /usr/share/colossus/web. A request stays inside it: the
- * path's checks are cl_web_path's (api/webpath.h), and the file is resolved (realpath) and
- * must still be under the directory, so that a symbolic link cannot lead out of it. */
+/* ctl_http_web.c - the dashboard's static files (web/: index.html, map.js, app.js,
+ * style.css; docs/dashboard.md) on the controller's HTTP listeners, at "/" and under /web/.
+ * They hold no data and need no token: the page asks the REST API for everything, with the
+ * token the user gives it. A file is read at each request (a few tens of KiB; an edited file
+ * is served at once), from a directory resolved once: --web-dir, else web/ beside the
+ * binary's directory (bin/../web in a checkout), else /usr/share/colossus/web. A request
+ * stays inside it: the path's checks are cl_web_path's (api/webpath.h), and the file is
+ * resolved (realpath) and must still be under the directory, so that a symbolic link cannot
+ * lead out of it. */
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
