@@ -256,6 +256,47 @@ async function showJob(id) {
       ["nodes", links(j.nodes, showNode)],
     ]),
   );
+  b.append(logTail(j));
+}
+
+const LOG_TAIL = 64 * 1024; /* bytes of a rank's log shown */
+
+/* A rank's log, its last LOG_TAIL bytes, on demand (each fetch goes to the node holding it):
+ * GET /api/v1/jobs/{id}/logs?rank=R, where the controller has that route. */
+function logTail(j) {
+  const box = el("div");
+  const rank = el("input");
+  rank.type = "number";
+  rank.min = "0";
+  rank.value = "0";
+  rank.id = "log-rank";
+  rank.className = "rank";
+  const go = el("button", "show the log's tail");
+  go.id = "log-go";
+  const pre = el("pre", null, "log");
+  pre.id = "job-log";
+  go.addEventListener("click", async () => {
+    pre.textContent = "loading...";
+    const r = await fetch(API + "/jobs/" + j.id + "/logs?rank=" + (parseInt(rank.value, 10) || 0), {
+      headers: { Authorization: "Bearer " + token() },
+      cache: "no-store",
+    });
+    const text = await r.text();
+    if (r.ok) {
+      pre.textContent = text.length > LOG_TAIL ? "...\n" + text.slice(-LOG_TAIL) : text || "(empty)";
+      return;
+    }
+    let msg = text;
+    try {
+      msg = JSON.parse(text).error;
+    } catch (e) {
+      /* not JSON */
+    }
+    pre.textContent =
+      r.status === 404 && /no resource/.test(msg) ? "this controller serves no logs (no logs route)" : r.status + ": " + msg;
+  });
+  box.append(el("h2", "logs"), el("span", "rank "), rank, go, pre);
+  return box;
 }
 
 /* ---- the queue: pending (with why) and running jobs ---- */

@@ -90,7 +90,7 @@ wait_nodes_up 5
 
 # Two running jobs; the node of the first drained (draining: its job runs on), an idle one
 # drained: 2 idle, 1 busy, 1 draining, 1 drained.
-j1=$("$B" submit --gpus-per-node 2 -- sleep 600) || fail "submit 1"
+j1=$("$B" submit --gpus-per-node 2 -- sh -c 'echo hello from rank $RANK; exec sleep 600') || fail "submit 1"
 j2=$("$B" submit --gpus-per-node 2 -- sleep 600) || fail "submit 2"
 wait_state "$j1" running 30 || fail "job $j1 did not run"
 wait_state "$j2" running 30 || fail "job $j2 did not run"
@@ -112,7 +112,7 @@ log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}, g unheal
 
 log "the page in headless chromium"
 disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
-$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" "$j2" "$y" <<'EOF' || fail "the page"
+$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" "$j2" "$y" "$j1" <<'EOF' || fail "the page"
 import json, os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
 from cdp import Browser
@@ -175,6 +175,15 @@ try:
     b.eval("document.querySelector('#jobs tr[data-job=\"%d\"]').click(); 1" % j)
     b.wait("document.getElementById('detail-body').dataset.job === '%d'" % j, 10, "job %d's page" % j)
     assert "too-big" in b.eval("document.getElementById('detail-body').textContent")
+    # job 1's page and its rank 1's log, where the controller serves logs
+    j1 = int(sys.argv[11])
+    b.eval("showJob(%d); 1" % j1)
+    b.wait("document.getElementById('detail-body').dataset.job === '%d' && !!document.getElementById('log-go')" % j1, 10, "job %d's page" % j1)
+    b.eval("document.getElementById('log-rank').value = '1'; document.getElementById('log-go').click(); 1")
+    logt = b.wait("(t => t !== 'loading...' && t)(document.getElementById('job-log').textContent)", 15, "job %d's log" % j1)
+    if "no logs route" not in logt:
+        assert "hello from rank 1" in logt, logt
+    log("job", j1, "rank 1's log:", logt.strip()[:60])
     # a node's page (from the map: the API's node JSON)
     b.eval("showNode(%s); 1" % json.dumps(wname))
     b.wait("document.getElementById('detail-body').dataset.node === %s" % json.dumps(wname), 10, "node %s's page" % wname)
