@@ -376,6 +376,7 @@ async function loadTenants() {
     r = await api("/tenants");
   } catch (e) {
     $("tenants").classList.add("hidden"); /* 404: no such route yet; 403: not for this token */
+    $("tenants").dataset.status = e.status || "error";
     return;
   }
   const list = Array.isArray(r) ? r : r.tenants || [];
@@ -409,6 +410,7 @@ async function loadTenants() {
     body.append(d);
   }
   $("tenants").classList.remove("hidden");
+  $("tenants").dataset.status = "200";
 }
 
 /* ---- loading, watching, polling ---- */

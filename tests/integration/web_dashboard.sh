@@ -165,6 +165,15 @@ try:
         assert page[n["name"]] == exp, (n["name"], page[n["name"]], n)
     log("legend:", got, "; drawn in", b.eval("document.getElementById('draw-ms').dataset.ms"), "ms")
 
+    # tenants (where the controller has GET /api/v1/tenants; hidden where it answers 404)
+    st = b.wait("document.getElementById('tenants').dataset.status", 10, "the tenants' panel")
+    if st == "200":
+        shown = b.eval("[...document.querySelectorAll('#tenants-body .tenant')].map(e => e.dataset.tenant)")
+        assert "default" in shown and "A" in shown, shown
+        assert b.eval("document.querySelectorAll('#tenants-body .tenant[data-tenant=default] .bar').length") >= 1
+    else:
+        assert st == "404" and b.eval("document.getElementById('tenants').classList.contains('hidden')"), st
+    log("tenants' panel:", st)
     # the two running jobs are in the queue; a job submitted through the API appears, pending
     b.wait("document.querySelectorAll('#jobs tr[data-state=running]').length === 2", 10, "2 running jobs in the queue")
     j = api("POST", "/api/v1/jobs", {"argv": ["sleep", "1"], "num_nodes": 9, "name": "too-big"})["id"]
