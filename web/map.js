@@ -97,11 +97,15 @@ function putNode(j) {
   }
   if (j.jobs.length) N.jobsOn.set(i, new Set(j.jobs));
   else N.jobsOn.delete(i);
-  const pod = intern(N.podIx, N.pods, j.pod || "(no pod)");
-  const leaf = intern(N.leafIx, N.leaves, (j.pod || "") + "/" + (j.leaf || "(no leaf)"));
-  if (N.pod[i] !== pod || N.leaf[i] !== leaf) fresh = true;
-  N.pod[i] = pod;
-  N.leaf[i] = leaf;
+  /* a node's place does not change without its pod: an object without one (an older
+   * controller's) keeps the place it had */
+  if (j.pod || fresh) {
+    const pod = intern(N.podIx, N.pods, j.pod || "(no pod)");
+    const leaf = intern(N.leafIx, N.leaves, (j.pod || "") + "/" + (j.leaf || "(no leaf)"));
+    if (N.pod[i] !== pod || N.leaf[i] !== leaf) fresh = true;
+    N.pod[i] = pod;
+    N.leaf[i] = leaf;
+  }
   const old = N.state[i];
   setState(i, cellState(j));
   return { i, fresh, changed: old !== N.state[i] };
