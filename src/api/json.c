@@ -229,6 +229,9 @@ json_t *cl_json_node(const Colossus__NodeInfo *n)
     set(o, "xids", xids);
     set(o, "telemetry",
         n->telemetry ? telemetry_json(n->telemetry, n->telemetry_age) : json_null());
+    set(o, "pod", str(n->pod));
+    set(o, "leaf", str(n->leaf));
+    set(o, "spare", json_boolean(n->spare));
     return o;
 }
 

@@ -331,6 +331,7 @@ static void print_welcome(const char *dir, const char *addr, const char *url, ui
     if (creds->token)
         printf("You are admin '%s'; your token is %s/token (colossus whoami).\n\n", creds->user,
                dir);
+    printf("Dashboard: %s/ (log in with the token in %s/token)\n\n", url, dir);
     printf("REST API: %s/api/v1/ (its base URL is in %s/http-address), e.g.\n"
            "  curl -H \"Authorization: Bearer $(cat %s/token)\" %s/api/v1/jobs\n\n",
            url, dir, dir, url);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "api/prom.h"
+#include "api/webpath.h"
 #include "controller/ctl_http.h"
 #include "controller/ctl_http_guard.h"
 #include "controller/ctl_http_tls.h"
@@ -108,6 +109,7 @@ struct srv_http {
     int open_handles; /* the three above and sweep, not yet closed */
     char bound[300];
     http_req_t *waiting; /* suspended requests */
+    char *web_root;      /* the dashboard's files (ctl_http_web.c); NULL: none */
     auth_slot_t *auth;   /* AUTH_SLOTS, made on first use */
     uv_timer_t sweep;    /* requests that take too long to arrive (guard) */
     http_guard_t guard;
@@ -214,6 +216,8 @@ static void send_answer(http_req_t *q)
         snprintf(s, sizeof s, "%u", q->retry_after);
         ml.add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, s);
     }
+    for (const char *const(*hd)[2] = q->headers; hd && (*hd)[0]; hd++)
+        ml.add_response_header(r, (*hd)[0], (*hd)[1]);
     ml.queue_response(q->conn, q->status, r);
     ml.destroy_response(r);
     if (q->suspended) {
@@ -502,6 +506,10 @@ static void begin(http_req_t *q, const char *url, const char *method)
         metrics(q, method);
         return;
     }
+    if (cl_web_is(url)) { /* the dashboard's files: no token (they hold no data) */
+        http_web_serve(q, q->h->web_root, url, method);
+        return;
+    }
     int st = cl_rest_route(method, url, &q->route, q->allow, &err);
     if (st) {
         http_answer_error(q, (unsigned)st, err.msg);
@@ -718,8 +726,12 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     struct sockaddr_storage sa;
     bool v6 = uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0;
     if (v6) uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa);
+    cl_error_t werr = {{0}};
+    char *web = http_web_root(srv->o.web_dir, &werr);
+    if (!web && werr.msg[0]) return cl_err(err, "%s", werr.msg);
     srv_http_t *h = cl_xcalloc(1, sizeof *h);
     h->srv = srv;
+    h->web_root = web;
     snprintf(h->bound, sizeof h->bound, "%s", cfg->addr);
     unsigned timeout = o->http_idle_s ? o->http_idle_s : SRV_HTTP_IDLE_S;
     unsigned max = o->http_max_conns ? o->http_max_conns : SRV_HTTP_MAX_CONNS;
@@ -746,6 +758,7 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
         http_guard_free(&h->guard);
         cl_err(err, "cannot listen on %s (HTTP%s): the address is taken or not local (%s)",
                cfg->addr, tls ? "S" : "", h->last_log[0] ? h->last_log : "no reason given");
+        free(h->web_root);
         free(h);
         return -1;
     }
@@ -779,6 +792,7 @@ static void handle_closed(uv_handle_t *hd)
     srv_http_t *h = hd->data;
     if (--h->open_handles == 0) {
         http_guard_free(&h->guard);
+        free(h->web_root);
         free(h->auth);
         free(h);
     }

@@ -50,6 +50,8 @@ struct http_req {
     bool more;                /* an item matched past the page */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
     struct http_watch *watch; /* GET /watch: its stream (ctl_http_watch.c) */
+    /* more headers of the answer: {name, value}... {NULL} (static; the dashboard's files) */
+    const char *const (*headers)[2];
 };
 
 /* ---- ctl_http.c: what the watch stream needs of the transport ---- */
@@ -86,5 +88,12 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r);
 void http_svc_response(http_req_t *q, const Colossus__Response *rs);
 /* What a service route holds beyond the request (a token's secret: wiped). */
 void http_svc_release(http_req_t *q);
+/* ---- ctl_http_web.c: the dashboard's files ---- */
+/* The dashboard's directory, resolved (the caller frees it): given (--web-dir; NULL with err
+ * when it is not a directory), else found beside the binary or in /usr/share (NULL without
+ * one: no dashboard). */
+char *http_web_root(const char *given, cl_error_t *err);
+/* q's answer for path (cl_web_is): the file of root (NULL: no dashboard), or 404/405. */
+void http_web_serve(http_req_t *q, const char *root, const char *path, const char *method);
 
 #endif

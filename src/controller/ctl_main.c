@@ -27,7 +27,7 @@ static void usage(FILE *f)
         "         [--listen HOST:PORT ...] [--http HOST:PORT ...] [--http-address-file FILE]\n"
         "         [--http-idle-timeout SECONDS] [--http-max-connections N]\n"
         "         [--http-max-per-ip N] [--http-cert FILE --http-key FILE]\n"
-        "         [--http-rate N] [--store URL] [--sync full|normal]\n"
+        "         [--http-rate N] [--web-dir DIR] [--store URL] [--sync full|normal]\n"
         "         [--heartbeat-ms N] [--dead-after-ms N] [--preset NAME | --topology FILE]\n"
         "         [--nodes N] [--gpus-per-node G] [--spare-fraction F]\n"
         "         [--address-file FILE] [--checkpoint-dir DIR] [--keep-finished SECONDS]\n"
@@ -50,6 +50,8 @@ static void usage(FILE *f)
         "  --http-rate:      requests a second of one user (or, unauthenticated, of one\n"
         "                    address), in bursts of twice that; more get 429 (default\n"
         "                    1000; 0: no limit)\n"
+        "  --web-dir:        the dashboard's files, served at / (default: web/ beside the\n"
+        "                    binary's directory, then /usr/share/colossus/web)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
@@ -129,6 +131,7 @@ enum {
     CO_HTTP_CERT,
     CO_HTTP_KEY,
     CO_HTTP_RATE,
+    CO_WEB_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -142,6 +145,7 @@ static const struct option long_opts[] = {
     {"http-cert", required_argument, 0, CO_HTTP_CERT},
     {"http-key", required_argument, 0, CO_HTTP_KEY},
     {"http-rate", required_argument, 0, CO_HTTP_RATE},
+    {"web-dir", required_argument, 0, CO_WEB_DIR},
     {"key", required_argument, 0, CO_KEY},
     {"heartbeat-ms", required_argument, 0, CO_HB},
     {"dead-after-ms", required_argument, 0, CO_DEAD},
@@ -230,7 +234,7 @@ static int commit_opt(opts_t *o, const char *arg)
     return 0;
 }
 
-/* The HTTP listeners' options but --http. */
+/* The HTTP listeners' options but --http (the dashboard's files too). */
 static int http_opt(opts_t *o, int opt, const char *arg)
 {
     static const char *cmd = "controller";
@@ -250,6 +254,9 @@ static int http_opt(opts_t *o, int opt, const char *arg)
         return 0;
     case CO_HTTP_KEY:
         o->http_key = arg;
+        return 0;
+    case CO_WEB_DIR:
+        o->srv.web_dir = arg;
         return 0;
     default: /* CO_HTTP_RATE */
         return cl_flag_u32(cmd, "--http-rate", arg, 0, 10000000, &o->srv.http_rate);
@@ -311,6 +318,7 @@ static int one_opt(opts_t *o, int opt, const char *arg)
     case CO_HTTP_CERT:
     case CO_HTTP_KEY:
     case CO_HTTP_RATE:
+    case CO_WEB_DIR:
         return http_opt(o, opt, arg);
     case CO_KEY:
         o->keyfile = arg;

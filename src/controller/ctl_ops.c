@@ -411,8 +411,13 @@ void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__No
     o->state = (char *)ctl_node_state(c, nd);
     o->gpus = nd->ngpus;
     cl_node_info_t info;
-    if (cl_node_get(c->cluster, nd->id, &info) == 0)
+    if (cl_node_get(c->cluster, nd->id, &info) == 0) {
         o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
+        o->spare = info.spare;
+    }
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    o->pod = (char *)cl_topo_pod_name(t, cl_topo_node_pod(t, nd->id));
+    o->leaf = (char *)cl_topo_leaf_name(t, cl_topo_node_leaf(t, nd->id));
     cl_jobid_t on[64];
     size_t nj = cl_node_jobs(c->cluster, nd->id, on, 64);
     o->jobs = jobs;

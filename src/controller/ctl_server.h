@@ -49,6 +49,9 @@ typedef struct ctl_server_opts {
     /* HTTPS: the PEM texts of --http-cert and --http-key (ctl_http_tls_load), or NULL */
     char *http_cert_pem, *http_key_pem;
     uint32_t http_rate; /* requests a second of one principal, bursts of twice; 0: no limit */
+    /* the dashboard's files (ctl_http_web.c); NULL: web/ beside the binary's directory, then
+     * /usr/share/colossus/web */
+    const char *web_dir;
     uint8_t key[CL_KEY_BYTES];
     /* The controller's Ed25519 identity (docs/security.md): tokens carry its public key, and
      * AuthOk is signed with it. */

@@ -6,7 +6,8 @@
 # clients present, the controller's identity (the pin a JWT needs) in DIR/identity.pub (mode
 # 0644, as the controller's STATE-DIR/identity.pub), and the agents register with the node
 # credential in DIR/node-token. The REST API is served too: its base URL in DIR/http-address
-# (printed by up), answering DIR/token; down removes the file.
+# (printed by up), answering DIR/token, and the dashboard at its root (its URL printed too);
+# down removes the file.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -31,6 +32,8 @@ grep -q "You are admin '$(id -un)'" "$T/up.log" || fail "up: $(cat "$T/up.log")"
 URL=$(cat "$D/http-address")
 [[ $URL =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "http-address: '$URL'"
 grep -qF "REST API: $URL/api/v1/" "$T/up.log" || fail "up does not print the API's URL: $(cat "$T/up.log")"
+grep -qF "Dashboard: $URL/ " "$T/up.log" || fail "up does not print the dashboard's URL: $(cat "$T/up.log")"
+curl -s --max-time 10 "$URL/" | grep -q '<script src="/web/app.js">' || fail "no dashboard at $URL/"
 [ "$(curl -s --max-time 10 -H "Authorization: Bearer $(cat "$D/token")" "$URL/api/v1/whoami" |
     jfield 'd["user"]["name"]')" = "$(id -un)" ] || fail "the REST API with $D/token"
 [ "$(grep -c "agent connection from .*node credential nd-" "$D/logs/controller.log")" = 3 ] ||
