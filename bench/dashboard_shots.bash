@@ -17,14 +17,7 @@ start_controller --preset colossus2 --spare-fraction 0.01 --http 127.0.0.1:0 \
     --http-address-file "$T/http-address" --web-dir "$REPO/web"
 H=$(cat "$T/http-address")
 t0=$(date +%s.%N)
-for i in $(seq 0 $((A - 1))); do
-    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "h$i" --work-dir "$T/h$i" \
-        --fake-gpus 2 --hollow "$PER" --hollow-run-ms 3600000 >>"$T/agent-h$i.log" 2>&1 &
-    AGENT_PID[h$i]=$!
-done
-last=$((PER - 1))
-wait_for 600 bash -c "[ \$(cat $T/agent-h*.log | grep -c 'registered h[0-9]*-$last ') = $A ]" ||
-    fail "not every node registered"
+start_hollow "$A" "$PER" 3600000 600
 t1=$(date +%s.%N)
 N=$((A * PER))
 say "all $N nodes registered in $(python3 -c "print(round($t1 - $t0, 1))") s"

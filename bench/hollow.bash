@@ -16,14 +16,7 @@ rss() { awk '/VmRSS/ {print int($2 / 1024)}' /proc/$CTL_PID/status; }
 ticks() { awk '{print $14 + $15}' /proc/$CTL_PID/stat; }
 rss0=$(rss)
 t0=$(date +%s.%N)
-for i in $(seq 0 $((A - 1))); do
-    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "h$i" --work-dir "$T/h$i" \
-        --fake-gpus 2 --hollow "$PER" --hollow-run-ms 0 >>"$T/agent-h$i.log" 2>&1 &
-    AGENT_PID[h$i]=$!
-done
-last=$((PER - 1))
-wait_for 300 bash -c "[ \$(cat $T/agent-h*.log | grep -c 'registered h[0-9]*-$last ') = $A ]" ||
-    fail "not every node registered"
+start_hollow "$A" "$PER" 0 300
 t1=$(date +%s.%N)
 say "all $((A * PER)) nodes registered; measuring heartbeats for 10 s"
 c0=$(ticks); sleep 10; c1=$(ticks)

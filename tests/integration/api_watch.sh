@@ -29,14 +29,7 @@ chmod 755 "$T"
 mkdir -m 1777 "$T/pub"
 cd "$T/pub"
 
-"$B" tenant add A >/dev/null || fail "tenant A"
-"$B" tenant add B >/dev/null || fail "tenant B"
-"$B" user add alice --tenant A --uid 61001 --gid 61001 >/dev/null || fail "alice"
-"$B" user add bob --tenant B --uid 61002 --gid 61002 >/dev/null || fail "bob"
-"$B" user add oscar --tenant A --uid 61003 --gid 61003 >/dev/null || fail "oscar"
-"$B" user set oscar --role operator >/dev/null || fail "oscar operator"
-for u in alice bob; do "$B" token create --user $u >"$T/$u.tok" 2>/dev/null || fail "$u's token"; done
-"$B" token create --user oscar --scope admin >"$T/oscar.tok" 2>/dev/null || fail "oscar's token"
+api_people
 echo "colossus-token-v1.garbage" >"$T/garbage.tok"
 
 # api METHOD PATH TOKEN-FILE [BODY]: the status in ST, the body in $T/body
