@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "proto/frame.h"
+#include "proto/uvconn.h"
 
 static const uint8_t key1[CL_KEY_BYTES] = {1, 2, 3};
 static const uint8_t key2[CL_KEY_BYTES] = {9, 9, 9};
@@ -168,6 +169,52 @@ static void test_bad_body_with_valid_mac(void **st)
     cl_buf_free(&b2);
 }
 
+/* A message over the frame limit is dropped, not sent: the connection is not closed (it may
+ * carry other nodes' work), nothing of it is queued and its sequence number is not used, so
+ * the next message is the peer's next frame (issue 10, item 5). */
+static void no_msg(cl_uconn_t *c, Colossus__Msg *m) {}
+static void closed(cl_uconn_t *c) {}
+
+static void test_oversize_message_dropped_connection_goes_on(void **st)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cl_uconn_t c;
+    assert_int_equal(cl_uconn_init(&loop, &c, no_msg, closed, NULL), 0);
+    cl_sess_init(&c.sess, key1, true);
+    cl_sess_t rx;
+    cl_sess_init(&rx, key1, false);
+    uint8_t *big = calloc(1, CL_FRAME_MAX);
+    assert_non_null(big);
+    Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
+    rs.data.data = big;
+    rs.data.len = CL_FRAME_MAX;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_RESPONSE;
+    m.response = &rs;
+    assert_int_equal(cl_uconn_send(&c, &m), -1);
+    assert_false(c.closing);
+    assert_int_equal(c.out.len, 0);
+    uint32_t ids[] = {5};
+    Colossus__Msg hbm;
+    Colossus__Heartbeat hb;
+    make_hb(&hbm, &hb, ids, 1);
+    assert_int_equal(cl_uconn_send(&c, &hbm), 0);
+    Colossus__Msg *out = NULL;
+    cl_error_t err;
+    assert_int_equal(cl_frame_decode(&rx, c.out.p, c.out.len, &out, &err), (ssize_t)c.out.len);
+    assert_int_equal(out->body_case, COLOSSUS__MSG__BODY_HEARTBEAT);
+    cl_msg_free(out);
+    free(big);
+    c.out.len = 0;
+    cl_uconn_close(&c, "test over");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cl_buf_free(&c.in);
+    cl_buf_free(&c.out);
+    cl_buf_free(&c.inflight);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* The MAC is HMAC-SHA256 under the session key over the direction byte, the big-endian
  * sequence number, the header and the body (docs/protocol.md), computed from scratch here:
  * the session's precomputed key state must give the very bytes a peer of any version checks. */
@@ -277,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_bad_body_with_valid_mac),
         cmocka_unit_test(test_mac_is_hmac_sha256),
+        cmocka_unit_test(test_oversize_message_dropped_connection_goes_on),
         cmocka_unit_test(test_rekey_and_proofs),
         cmocka_unit_test(test_key_file),
         cmocka_unit_test(test_addr),
