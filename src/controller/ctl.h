@@ -163,6 +163,8 @@ typedef struct ctl_counters {
     uint32_t xid_codes;
     uint64_t xid_code[CTL_XID_CODES], xid_n[CTL_XID_CODES + 1];
     uint64_t *xid_pod; /* one per pod, allocated at the first XID */
+    uint64_t renders;  /* /metrics rendered, and their CPU time */
+    double render_s;
 } ctl_counters_t;
 
 struct ctl {
@@ -366,6 +368,8 @@ void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
 /* The node's latest health report (NULL: none), for /metrics' aggregates. */
 const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
+/* The loop thread's CPU seconds (ctl_jobs.c): the cost of a pass or a render on the loop. */
+double ctl_cpu_s(void);
 /* Count an XID of a node's report (ctl_metrics_pod.c). */
 void ctl_metrics_xid(ctl_t *c, uint32_t node, uint64_t code);
 /* A free node slot for a new node of this NVLink domain key: in the topology domain that holds

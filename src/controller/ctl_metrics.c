@@ -218,6 +218,7 @@ static void tenants(ctl_t *c, cl_prom_t *p)
 char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
                          uint64_t *nsamples)
 {
+    double t0 = ctl_cpu_s();
     cl_prom_t p = {0};
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     ctl_podagg_t *agg = cl_xcalloc(cl_topo_pods(t) + 1, sizeof *agg);
@@ -229,6 +230,13 @@ char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
     scheduler(c, &p);
     failures(c, srv, &p);
     tenants(c, &p);
+    cl_prom_family(&p, P "metrics_render_seconds", "summary",
+                   "CPU time of the controller's loop rendering /metrics (this scrape's not "
+                   "included).");
+    cl_prom_sample(&p, P "metrics_render_seconds_sum", NULL, c->count.render_s);
+    cl_prom_sample(&p, P "metrics_render_seconds_count", NULL, (double)c->count.renders);
+    c->count.renders++;
+    c->count.render_s += ctl_cpu_s() - t0;
     if (nsamples) *nsamples = p.nsamples;
     return cl_prom_take(&p, len);
 }

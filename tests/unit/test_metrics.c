@@ -126,6 +126,11 @@ static void test_ctl_metrics(void **state)
     assert_true(value_of(s, "colossus_journal_commit_seconds_sum") == 0.5);
     assert_true(value_of(s, "colossus_connections") == 3);
     assert_true(value_of(s, "colossus_tenant_gpus_running{tenant=\"default\"}") == 0);
+    assert_true(value_of(s, "colossus_metrics_render_seconds_count") == 0);
+    free(s);
+    s = render(t); /* the one before is counted */
+    assert_true(value_of(s, "colossus_metrics_render_seconds_count") == 1);
+    assert_true(value_of(s, "colossus_metrics_render_seconds_sum") > 0);
     free(s);
 
     t_submit(t, cli, 1, 8, 0);
