@@ -146,6 +146,7 @@ typedef enum ctl_detect {
 } ctl_detect_t;
 
 #define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 100 s, decades */
+#define CTL_XID_CODES 32   /* XID codes with a series of their own (docs/metrics.md) */
 
 /* What /metrics counts (ctl_metrics.c), since this controller started: a few additions on
  * paths that do far more, never a walk. */
@@ -157,6 +158,13 @@ typedef struct ctl_counters {
     uint64_t passes;                        /* scheduling passes */
     double pass_s;                          /* their CPU time */
     uint64_t pass_le[CTL_PASS_BUCKETS + 1]; /* passes per bucket (not cumulative; last: +Inf) */
+    /* XIDs as their reports arrive (ctl_metrics_xid): by code, the first CTL_XID_CODES codes
+     * seen each with its own count (xid_n[CTL_XID_CODES]: every later code), and by pod */
+    uint32_t xid_codes;
+    uint64_t xid_code[CTL_XID_CODES], xid_n[CTL_XID_CODES + 1];
+    uint64_t *xid_pod; /* one per pod, allocated at the first XID */
+    uint64_t renders;  /* /metrics rendered, and their CPU time */
+    double render_s;
 } ctl_counters_t;
 
 struct ctl {
@@ -358,6 +366,12 @@ bool ctl_health_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus_
 bool ctl_health_rank_failed(ctl_t *c, uint32_t node);
 void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
+/* The node's latest health report (NULL: none), for /metrics' aggregates. */
+const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
+/* The loop thread's CPU seconds (ctl_jobs.c): the cost of a pass or a render on the loop. */
+double ctl_cpu_s(void);
+/* Count an XID of a node's report (ctl_metrics_pod.c). */
+void ctl_metrics_xid(ctl_t *c, uint32_t node, uint64_t code);
 /* A free node slot for a new node of this NVLink domain key: in the topology domain that holds
  * the key's other nodes, else in an empty domain; CL_NO_NODE when the topology's domains are
  * single nodes, the key is "" or no slot fits (then any free slot will do). */

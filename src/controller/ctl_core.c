@@ -126,6 +126,7 @@ void ctl_destroy(ctl_t *c)
     ctl_ring_free(&c->deadq[1]);
     ctl_ring_free(&c->finished);
     free(c->suspects);
+    free(c->count.xid_pod);
     cl_cluster_destroy(c->cluster);
     free(c);
 }

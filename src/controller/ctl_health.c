@@ -235,6 +235,7 @@ static void apply_report(ctl_t *c, ctl_node_t *n, const Colossus__NodeHealth *r)
             memmove(h->xids, h->xids + 1, (KEEP_XIDS - 1) * sizeof h->xids[0]);
             h->nxids--;
         }
+        ctl_metrics_xid(c, n->id, x->xid);
         Colossus__XidEvent *k = &h->xids[h->nxids++];
         colossus__xid_event__init(k);
         k->gpu = x->gpu;
@@ -537,6 +538,11 @@ void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o)
         h->xidp[i] = &h->xids[i];
     o->recent_xids = h->xidp;
     o->n_recent_xids = (size_t)h->nxids;
+}
+
+const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node)
+{
+    return node < c->nnodes ? c->health->v[node].last : NULL;
 }
 
 int ctl_health_init(ctl_t *c)

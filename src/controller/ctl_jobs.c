@@ -435,7 +435,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
 
 /* The thread's CPU seconds: a pass's cost without the time the loop's thread was not
  * running (the controller's clock is a test's in unit tests, and in ms). */
-static double cpu_s(void)
+double ctl_cpu_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -445,11 +445,11 @@ static double cpu_s(void)
 void ctl_schedule(ctl_t *c)
 {
     cl_decisions_t d = {0};
-    double t0 = cpu_s();
+    double t0 = ctl_cpu_s();
     cl_schedule(c->cluster, ctl_now(c), &d);
     ctl_apply(c, &d);
     cl_decisions_free(&d);
-    double s = cpu_s() - t0;
+    double s = ctl_cpu_s() - t0;
     c->count.passes++;
     c->count.pass_s += s;
     unsigned b = 0;

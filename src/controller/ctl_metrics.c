@@ -1,7 +1,8 @@
 /* ctl_metrics.c - the controller's /metrics (docs/metrics.md): cluster totals, the scheduler,
  * the journal, failures and per-tenant figures in the Prometheus text format, rendered on the
- * loop from the controller's state and counters (ctl_counters_t). Per-GPU and per-node series
- * do not belong here (docs/metrics.md, "Cardinality"). */
+ * loop from the controller's state and counters (ctl_counters_t), with the aggregates by pod
+ * of ctl_metrics_pod.c. Per-GPU and per-node series do not belong here (docs/metrics.md,
+ * "Cardinality"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "api/prom.h"
 #include "controller/ctl.h"
 #include "controller/ctl_acct.h"
+#include "controller/ctl_metrics_pod.h"
 
 int ctl_metrics_allowed(ctl_t *c, const ctl_principal_t *who, cl_error_t *why)
 {
@@ -29,9 +31,11 @@ static void gauge1(cl_prom_t *p, const char *name, const char *help, double v)
 }
 
 /* Registered nodes by state and their GPUs: a slot no agent's name owns is down in the
- * core, but it is no node (the topology's size is colossus_node_slots). */
-static void nodes_gpus(ctl_t *c, cl_prom_t *p)
+ * core, but it is no node (the topology's size is colossus_node_slots). The same pass sums
+ * the heartbeating nodes' telemetry into agg[pod] (a down node's last report is stale). */
+static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
 {
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
     cl_stats_t st;
     cl_cluster_stats(c->cluster, &st);
     uint64_t by[CL_NODE_MAINT + 1] = {0}, cap = 0, free_ = 0, failed = 0, unavail = 0;
@@ -41,6 +45,8 @@ static void nodes_gpus(ctl_t *c, cl_prom_t *p)
         if (!c->nodes[i].bound || cl_node_get(c->cluster, i, &ni) < 0) continue;
         reg++;
         alive += c->nodes[i].alive;
+        if (c->nodes[i].alive)
+            ctl_podagg_add(&agg[cl_topo_node_pod(t, i)], ctl_health_telemetry(c, i));
         by[ni.state]++;
         cap += c->gpus_per_node;
         failed += (uint64_t)__builtin_popcountll(ni.failed);
@@ -212,12 +218,25 @@ static void tenants(ctl_t *c, cl_prom_t *p)
 char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
                          uint64_t *nsamples)
 {
+    double t0 = ctl_cpu_s();
     cl_prom_t p = {0};
-    nodes_gpus(c, &p);
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    ctl_podagg_t *agg = cl_xcalloc(cl_topo_pods(t) + 1, sizeof *agg);
+    nodes_gpus(c, &p, agg);
+    ctl_podagg_render(&p, t, agg);
+    free(agg);
+    ctl_metrics_xids(c, &p);
     jobs(c, &p);
     scheduler(c, &p);
     failures(c, srv, &p);
     tenants(c, &p);
+    cl_prom_family(&p, P "metrics_render_seconds", "summary",
+                   "CPU time of the controller's loop rendering /metrics (this scrape's not "
+                   "included).");
+    cl_prom_sample(&p, P "metrics_render_seconds_sum", NULL, c->count.render_s);
+    cl_prom_sample(&p, P "metrics_render_seconds_count", NULL, (double)c->count.renders);
+    c->count.renders++;
+    c->count.render_s += ctl_cpu_s() - t0;
     if (nsamples) *nsamples = p.nsamples;
     return cl_prom_take(&p, len);
 }

@@ -341,17 +341,25 @@ static t_sink_t *t_agent(t_ctl_t *t, const char *name, uint32_t gpus)
     return a;
 }
 
-static void t_heartbeat(t_ctl_t *t, t_sink_t *a)
+/* A heartbeat of agent a, carrying its health report h (NULL: none). */
+static void t_heartbeat_health(t_ctl_t *t, t_sink_t *a, Colossus__NodeHealth *h)
 {
     Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
     uint32_t id = a->node;
     hb.nodes = &id;
     hb.n_nodes = 1;
+    hb.health = h ? &h : NULL;
+    hb.n_health = h != NULL;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
     m.heartbeat = &hb;
     cl_error_t why;
     assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+}
+
+static void t_heartbeat(t_ctl_t *t, t_sink_t *a)
+{
+    t_heartbeat_health(t, a, NULL);
 }
 
 static void t_exited(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, int code, int rank)

@@ -1,6 +1,8 @@
 /* test_metrics.c - /metrics: the Prometheus text writer (api/prom.h: HELP and TYPE lines,
  * escaping, numbers) and the controller's rendering (ctl_metrics_render) of a small cluster
- * whose counts the test knows: nodes and GPUs by state, jobs, decisions, failures, tenants. */
+ * whose counts the test knows: nodes and GPUs by state, jobs, decisions, failures, tenants;
+ * the aggregates by pod of the telemetry its agents report, and XIDs counted by code and
+ * by pod. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "ctl_test.h"
 
 #include "api/prom.h"
+#include "gpu/nvml.h"
 
 static void test_prom_format(void **state)
 {
@@ -82,6 +85,18 @@ static void check_families(const char *text)
     }
 }
 
+/* Whether text has a sample line starting with `series` (a name, or a name and labels). */
+static bool has_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+        if (!strncmp(l, series, n) && (l[n] == ' ' || l[n] == '{' || l[n - 1] == ','))
+            return true;
+        if (!strchr(l, '\n')) break;
+    }
+    return false;
+}
+
 static char *render(t_ctl_t *t)
 {
     size_t len;
@@ -111,6 +126,11 @@ static void test_ctl_metrics(void **state)
     assert_true(value_of(s, "colossus_journal_commit_seconds_sum") == 0.5);
     assert_true(value_of(s, "colossus_connections") == 3);
     assert_true(value_of(s, "colossus_tenant_gpus_running{tenant=\"default\"}") == 0);
+    assert_true(value_of(s, "colossus_metrics_render_seconds_count") == 0);
+    free(s);
+    s = render(t); /* the one before is counted */
+    assert_true(value_of(s, "colossus_metrics_render_seconds_count") == 1);
+    assert_true(value_of(s, "colossus_metrics_render_seconds_sum") > 0);
     free(s);
 
     t_submit(t, cli, 1, 8, 0);
@@ -166,11 +186,133 @@ static void test_ctl_metrics(void **state)
     t_teardown(t);
 }
 
+/* One GPU's sample: valid bits of power, temperature and utilisation (gpu/nvml.h). */
+typedef struct t_gpu {
+    uint32_t valid, power_mw, temp_c, util;
+    bool lost;
+} t_gpu_t;
+
+/* A heartbeat of agent a carrying its health report: GPUs' telemetry and XIDs (on GPU 0). */
+static void t_health(t_ctl_t *t, t_sink_t *a, const t_gpu_t *g, size_t ng, const uint64_t *xid,
+                     size_t nx)
+{
+    Colossus__GpuTelemetry gt[4], *gp[4];
+    for (size_t i = 0; i < ng && i < 4; i++) {
+        colossus__gpu_telemetry__init(&gt[i]);
+        gt[i].index = (uint32_t)i;
+        gt[i].valid = g[i].valid;
+        gt[i].lost = g[i].lost;
+        gt[i].power_mw = g[i].power_mw;
+        gt[i].temp_c = g[i].temp_c;
+        gt[i].util_gpu_pct = g[i].util;
+        gp[i] = &gt[i];
+    }
+    Colossus__XidEvent xe[64], *xp[64];
+    for (size_t i = 0; i < nx && i < 64; i++) {
+        colossus__xid_event__init(&xe[i]);
+        xe[i].xid = xid[i];
+        xe[i].action = "none";
+        xp[i] = &xe[i];
+    }
+    Colossus__NodeHealth h = COLOSSUS__NODE_HEALTH__INIT;
+    h.node = a->node;
+    h.action = "none";
+    h.gpus = gp;
+    h.n_gpus = ng;
+    h.xids = xp;
+    h.n_xids = nx;
+    h.gpus_expected = h.gpus_found = (uint32_t)ng;
+    t_heartbeat_health(t, a, &h);
+}
+
+#define ALL (CL_GPU_F_POWER | CL_GPU_F_TEMP | CL_GPU_F_UTIL)
+
+static void test_ctl_metrics_pods(void **state)
+{
+    (void)state;
+    /* pods of 64 nodes (ctl_test.h: leaves of 8, 8 leaves a pod): node000001 and node000002
+     * in pod0000, node000100 in pod0001 */
+    t_ctl_t *t = t_setup(128, 2);
+    t_sink_t *a = t_agent(t, "node000001", 2), *b = t_agent(t, "node000002", 2),
+             *d = t_agent(t, "node000100", 2);
+    char *s = render(t);
+    assert_false(has_sample(s, "colossus_pod_power_watts")); /* nobody reported telemetry */
+    assert_false(has_sample(s, "colossus_gpu_xid_total"));
+    assert_false(has_sample(s, "colossus_pod_xid_total"));
+    free(s);
+
+    const uint64_t x79 = 79, x13 = 13;
+    const t_gpu_t ga[] = {{ALL, 300000, 40, 50, false}, {ALL, 350000, 60, 100, false}},
+                  gb[] = {{ALL, 100000, 50, 0, false}, {ALL, 999000, 99, 99, true}},
+                  gd[] = {{CL_GPU_F_POWER, 200000, 0, 0, false}, {0, 0, 0, 0, false}};
+    t_health(t, a, ga, 2, &x79, 1);
+    t_health(t, b, gb, 2, NULL, 0);
+    t_health(t, d, gd, 2, &x13, 1);
+    t_health(t, d, gd, 2, &x13, 1);
+    s = render(t);
+    /* pod0000: 3 GPUs (b's second is lost), 300 + 350 + 100 W, temperatures 40, 60, 50 */
+    assert_true(value_of(s, "colossus_pod_gpus_reporting{pod=\"pod0000\"}") == 3);
+    assert_true(value_of(s, "colossus_pod_power_watts{pod=\"pod0000\"}") == 750);
+    assert_true(value_of(s, "colossus_pod_gpu_temperature_max_celsius{pod=\"pod0000\"}") == 60);
+    assert_true(value_of(s, "colossus_pod_gpu_temperature_mean_celsius{pod=\"pod0000\"}") ==
+                50);
+    assert_true(value_of(s, "colossus_pod_gpu_utilization_ratio{pod=\"pod0000\"}") == 0.5);
+    /* pod0001: d's two GPUs count (the second with no field valid), only power reported */
+    assert_true(value_of(s, "colossus_pod_gpus_reporting{pod=\"pod0001\"}") == 2);
+    assert_true(value_of(s, "colossus_pod_power_watts{pod=\"pod0001\"}") == 200);
+    assert_false(has_sample(s, "colossus_pod_gpu_temperature_max_celsius{pod=\"pod0001\"}"));
+    assert_false(has_sample(s, "colossus_pod_gpu_utilization_ratio{pod=\"pod0001\"}"));
+    /* XIDs counted as they came, not the last one: d's two reports of XID 13 are 2 */
+    assert_true(value_of(s, "colossus_gpu_xid_total{code=\"13\"}") == 2);
+    assert_true(value_of(s, "colossus_gpu_xid_total{code=\"79\"}") == 1);
+    assert_true(value_of(s, "colossus_pod_xid_total{pod=\"pod0000\"}") == 1);
+    assert_true(value_of(s, "colossus_pod_xid_total{pod=\"pod0001\"}") == 2);
+    assert_false(has_sample(s, "colossus_gpu_xid_total{code=\"other\"}"));
+    /* codes in ascending order */
+    assert_true(strstr(s, "{code=\"13\"}") < strstr(s, "{code=\"79\"}"));
+    free(s);
+
+    /* a burst of 40 more codes: 30 get a series of their own (32 in all), 10 go to "other" */
+    uint64_t many[40];
+    for (int i = 0; i < 40; i++)
+        many[i] = 100 + (uint64_t)i;
+    t_health(t, b, gb, 2, many, 40);
+    s = render(t);
+    assert_true(value_of(s, "colossus_gpu_xid_total{code=\"129\"}") == 1);
+    assert_false(has_sample(s, "colossus_gpu_xid_total{code=\"130\"}"));
+    assert_true(value_of(s, "colossus_gpu_xid_total{code=\"other\"}") == 10);
+    assert_true(value_of(s, "colossus_pod_xid_total{pod=\"pod0000\"}") == 41);
+    /* a new report replaces the last: b's GPU 0 is the same sample, the sums are unchanged */
+    assert_true(value_of(s, "colossus_pod_power_watts{pod=\"pod0000\"}") == 750);
+    free(s);
+
+    /* d falls silent and is declared down: its stale telemetry leaves pod0001's sums; the
+     * XID counters keep their counts */
+    for (int i = 0; i < 5; i++) {
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+        t_heartbeat(t, b);
+    }
+    s = render(t);
+    assert_true(value_of(s, "colossus_nodes{state=\"down\"}") == 1);
+    assert_false(has_sample(s, "colossus_pod_gpus_reporting{pod=\"pod0001\"}"));
+    assert_false(has_sample(s, "colossus_pod_power_watts{pod=\"pod0001\"}"));
+    assert_true(value_of(s, "colossus_pod_power_watts{pod=\"pod0000\"}") == 750);
+    assert_true(value_of(s, "colossus_pod_xid_total{pod=\"pod0001\"}") == 2);
+    assert_true(value_of(s, "colossus_gpu_xid_total{code=\"13\"}") == 2);
+    free(s);
+    t_close(t, a);
+    t_close(t, b);
+    t_close(t, d);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prom_format),
         cmocka_unit_test(test_ctl_metrics),
+        cmocka_unit_test(test_ctl_metrics_pods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
