@@ -10,8 +10,12 @@
 # a node killed with -9 turns down on the map within the detection time (--dead-after-ms)
 # plus one poll of 2 s, or plus nothing where the controller has the watch stream (1.5 s of
 # slack either way), by repainting its cell, not the whole map; the watch stream's events,
-# as the page's reader parses them, repaint a node and update the queue; after log out, a
-# tenant's user sees the nodes and none of another tenant's jobs.
+# as the page's reader parses them, repaint a node and update the queue; a job restarted
+# once (its node's agent killed with -9) has two bars on its page's timeline, coloured and
+# explained by how each run ended (node_fail naming the node, succeeded), as the API's
+# history?job=N says; the usage panel has today's GPU-hours (the API's, non-zero, painted);
+# the failures panel counts the node failure, as recovered, and shows a goodput in (0, 1);
+# after log out, a tenant's user sees the nodes and none of another tenant's jobs.
 # timeout: 180
 . "$(dirname "$0")/health_lib.bash" # cluster_lib.bash, and agents on the fake NVML
 
