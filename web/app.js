@@ -547,7 +547,7 @@ async function refresh(gen) {
     try {
       await loadJobs();
       await loadTenants();
-      await loadHistoryPanels(); /* history.js */
+      await loadHistoryPanels(false); /* history.js: every minute */
     } catch (e) {
       if (gen === generation) showError(e);
     }

@@ -23,6 +23,8 @@ const WINDOW_H = 6; /* the failures panel's hours */
 const USAGE_DAYS = 14;
 const HISTORY_MAX = 10000; /* records the failures panel asks for */
 const TENANT_SERIES = 6; /* tenants drawn apart in the usage chart; the rest are "others" */
+const RUNS_DRAWN = 40; /* a job's newest runs on its timeline (max_restarts may be 1,000) */
+const PANELS_MS = 60000; /* the usage and failures panels, listed again at most this often */
 const SERIES = ["#5fb3ff", "#6fcf6f", "#e0b341", "#c77dff", "#ff8c1a", "#4dd0c8", "#8b96a0"];
 const INK = "#8b96a0";
 
@@ -144,8 +146,13 @@ function runsTimeline(j) {
   api("/history?job=" + j.id)
     .then((r) => {
       if (gen !== generation) return;
-      const runs = runsOf(j, r.history || []);
-      status.textContent = runs.length ? "" : "no run yet";
+      const all = runsOf(j, r.history || []);
+      const runs = all.slice(-RUNS_DRAWN);
+      status.textContent = !all.length
+        ? "no run yet"
+        : all.length > runs.length
+          ? "the newest " + runs.length + " of " + all.length + " runs"
+          : "";
       if (!runs.length) return;
       const wrap = el("div", null, "chart-wrap");
       const c = canvas("runs-chart", 460, runs.length * 18 + 22);
@@ -449,8 +456,12 @@ async function loadFailures(gen) {
   $("failures").dataset.status = "200";
 }
 
-/* Both panels (their own errors hide them; never the page's). */
-async function loadHistoryPanels() {
+/* Both panels (their own errors hide them; never the page's); unless forced, at most every
+ * PANELS_MS (a window's history is up to 10,000 records). */
+let panelsAt = 0;
+async function loadHistoryPanels(force = true) {
+  if (!force && performance.now() - panelsAt < PANELS_MS) return;
+  panelsAt = performance.now();
   const gen = generation;
   await Promise.all([loadUsage(gen), loadFailures(gen)]);
   document.body.dataset.panels = String(Number(document.body.dataset.panels || 0) + 1);
