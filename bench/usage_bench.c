@@ -416,6 +416,11 @@ static int queries(cl_store_t *s, const gen_t *g, const char *tenant, const char
          .history = {.since = week, .user = user, .ended = "failed"}},
         {"history --state node_fail --limit 100", Q_HISTORY,
          .history = {.ended = "node_fail", .limit = 100}},
+        /* a job's runs (the dashboard's timeline): the key's range, with the tenant the
+         * controller always gives */
+        {"history --job N", Q_HISTORY, .history = {.job = g->next_job / 2}},
+        {"history --job N --tenant T", Q_HISTORY,
+         .history = {.tenant = tenant, .job = g->next_job / 2}},
         {"audit --limit 100", Q_AUDIT, .audit = {.limit = 100}},
         {"audit --user U --limit 100", Q_AUDIT, .audit = {.who = user, .limit = 100}},
         {"load, finished_since now-300s", Q_LOAD, .finished_since = g->now - 300},

@@ -256,6 +256,7 @@ async function showJob(id) {
       ["nodes", links(j.nodes, showNode)],
     ]),
   );
+  b.append(runsTimeline(j)); /* history.js */
   b.append(logTail(j));
 }
 
@@ -546,6 +547,7 @@ async function refresh(gen) {
     try {
       await loadJobs();
       await loadTenants();
+      await loadHistoryPanels(false); /* history.js: every minute */
     } catch (e) {
       if (gen === generation) showError(e);
     }
@@ -593,6 +595,8 @@ function forget() {
   jobs.clear();
   $("detail").classList.add("hidden");
   $("tenants").classList.add("hidden");
+  $("usage").classList.add("hidden");
+  $("failures").classList.add("hidden");
 }
 
 async function start() {
@@ -607,6 +611,7 @@ async function start() {
     const listMs = await loadNodes();
     await loadJobs();
     loadTenants();
+    loadHistoryPanels(); /* history.js; after the jobs: a failed run's recovery is read there */
     live(gen, listMs);
   } catch (e) {
     if (gen === generation) showError(e);

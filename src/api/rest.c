@@ -299,7 +299,8 @@ enum {
     K_STATE = 16,
     K_LIMIT = 32,
     K_BY = 64,
-    K_RANK = 128
+    K_RANK = 128,
+    K_JOB = 256
 };
 
 static unsigned svc_keys(cl_rest_op_t op)
@@ -308,7 +309,7 @@ static unsigned svc_keys(cl_rest_op_t op)
     case CL_REST_USAGE:
         return K_SINCE | K_UNTIL | K_TENANT | K_USER | K_BY;
     case CL_REST_HISTORY:
-        return K_SINCE | K_UNTIL | K_TENANT | K_USER | K_STATE | K_LIMIT;
+        return K_SINCE | K_UNTIL | K_TENANT | K_USER | K_STATE | K_LIMIT | K_JOB;
     case CL_REST_AUDIT:
         return K_SINCE | K_USER | K_LIMIT;
     case CL_REST_LOGS:
@@ -349,6 +350,14 @@ static int svc_param(unsigned keys, const cl_rest_kv_t *kv, double now, cl_rest_
         if (cl_parse_u32(v, 1, 1000000, &s->limit) < 0)
             return cl_err(err,
                           "query parameter 'limit' must be a number in 1..1000000, not "
+                          "'%.40s'",
+                          v);
+        return 0;
+    }
+    if ((keys & K_JOB) && !strcmp(k, "job")) {
+        if (cl_parse_u64(v, 1, UINT64_MAX, &s->job) < 0)
+            return cl_err(err,
+                          "query parameter 'job' must be a job id (a positive number), not "
                           "'%.40s'",
                           v);
         return 0;

@@ -100,7 +100,7 @@ bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j);
 bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n);
 
 /* The query parameters of a service route (docs/api/README.md): usage and history take
- * since, until, tenant, user (history: state, limit; usage: by), audit since, user, limit,
+ * since, until, tenant, user (history: state, limit, job; usage: by), audit since, user, limit,
  * logs rank; the others none. Times are what the CLI's --since takes (cl_parse_time: a date,
  * a time, "now", "7d" ago, against now) or seconds since the epoch. Strings are copied. */
 typedef struct cl_rest_svc {
@@ -111,6 +111,7 @@ typedef struct cl_rest_svc {
     char tenant[65], user[65];
     char state[16]; /* history: how a run ended (succeeded, failed, ...) */
     char by[8];     /* usage: tenant (default), user, day, month */
+    uint64_t job;   /* history: the runs of one job (0: any) */
 } cl_rest_svc_t;
 
 /* 0, or -1 with err naming the parameter (unknown, repeated, a bad value). */

@@ -18,6 +18,7 @@ enum {
     OPT_STATE,
     OPT_LIMIT,
     OPT_BY,
+    OPT_JOB,
 };
 
 #define O_SINCE                                                                                \
@@ -73,6 +74,8 @@ static int acct_opt(cl_cli_t *c, int o, acct_args_t *a)
     case OPT_BY:
         a->h.by = optarg;
         return cl_arg_oneof(cmd, "--by", optarg, by_words);
+    case OPT_JOB:
+        return cl_cli_jobid(c, optarg, &a->h.job);
     case CL_CLI_OPT_JSON:
         a->json = true;
         return 0;
@@ -118,6 +121,7 @@ static void usage_history(FILE *f)
             "  --state S               that ended so: succeeded, failed, cancelled, timeout,\n"
             "                          node_fail, preempted or requeued\n"
             "  --limit N               the newest N, 1..1000000 (default 1000)\n"
+            "  --job N                 the runs of job N (its restarts: one per incarnation)\n"
             "  --json                  a JSON array of usage records (docs/api/README.md)\n");
     cl_cli_usage_common(f);
 }
@@ -186,6 +190,7 @@ int cmd_history(int argc, char **argv)
                                          O_USER,
                                          {"state", required_argument, 0, OPT_STATE},
                                          O_LIMIT,
+                                         {"job", required_argument, 0, OPT_JOB},
                                          CL_CLI_JSON_OPT,
                                          CL_CLI_COMMON_OPTS,
                                          {0, 0, 0, 0}};

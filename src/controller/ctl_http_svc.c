@@ -100,6 +100,7 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
     h.state = (char *)s->state;
     h.by = (char *)s->by;
     h.limit = a.limit = s->limit;
+    h.job = s->job;
     bool list = true;
     switch (q->route.op) {
     case CL_REST_OPENAPI:

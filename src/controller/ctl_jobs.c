@@ -371,8 +371,27 @@ static const char *ctl_preempt_reason(ctl_t *c, const ctl_job_t *j, const char *
     return "preempted by a job of higher priority";
 }
 
+/* why, and the job's nodes that are down now ("...: n3 down"): the reason of a run a node
+ * failure ended, in the job and its usage record (a job's timeline says which node). */
+static void node_fail_reason(ctl_t *c, ctl_job_t *j, const char *why)
+{
+    size_t at = (size_t)snprintf(j->reason, sizeof j->reason, "%s", why), n = 0;
+    for (uint32_t i = 0; i < j->nalloc && at < sizeof j->reason; i++) {
+        cl_node_info_t ni;
+        if (cl_node_get(c->cluster, j->alloc[i], &ni) < 0 || ni.state != CL_NODE_DOWN) continue;
+        at += (size_t)snprintf(j->reason + at, sizeof j->reason - at, "%s%s", n++ ? ", " : ": ",
+                               c->nodes[j->alloc[i]].name);
+    }
+    if (n && at < sizeof j->reason) snprintf(j->reason + at, sizeof j->reason - at, " down");
+}
+
 static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
 {
+    /* the reason first: the run's usage record takes it */
+    if (!strcmp(ended, "node_fail"))
+        node_fail_reason(c, j, why);
+    else
+        snprintf(j->reason, sizeof j->reason, "%s", why);
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     if (j->fail_pending)
         ctl_log(c, "job %" PRIu64 ": its rank failure came with a node failure: restarting it",
@@ -380,7 +399,6 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
     fail_unlink(c, j);
     ctl_send_stop(c, j);
     j->state = CL_JOB_PENDING;
-    snprintf(j->reason, sizeof j->reason, "%s", why);
     ctl_journal_job(c, j);
     if (c->watchers) ctl_watch_job_left(c, j);
 }
@@ -412,6 +430,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
                         "restarting it",
                         j->id);
             ctl_send_stop(c, j);
+            node_fail_reason(c, j, "restarted in place on a hot spare after a node failure");
             ctl_usage_run_ended(c, j, "node_fail");
             ctl_log(c, "job %" PRIu64 ": restarting in place, node %s replaced by hot spare %s",
                     j->id, x->node_old < c->nnodes ? c->nodes[x->node_old].name : "?",
@@ -425,8 +444,10 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             break;
         case CL_ACT_FAIL:
             ctl_send_stop(c, j);
-            snprintf(j->reason, sizeof j->reason, "node failure with max restarts (%u) reached",
+            char lost[96];
+            snprintf(lost, sizeof lost, "node failure with max restarts (%u) reached",
                      j->max_restarts);
+            node_fail_reason(c, j, lost);
             job_ended(c, j, CL_JOB_FAILED, "node_fail");
             break;
         }

@@ -310,7 +310,8 @@ void ctl_op_history(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                                    .tenant = ts[i],
                                    .user = q->user,
                                    .ended = q->state,
-                                   .limit = limit};
+                                   .limit = limit,
+                                   .job = q->job};
         rc = cl_store_history_query(c->store, &sq, hist_row, &h, &why);
     }
     free(ts);

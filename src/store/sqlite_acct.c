@@ -260,6 +260,15 @@ static void qb_real(qb_t *q, const char *cond, double v)
     q->arg[q->n++].real = v;
 }
 
+/* cond with an integer value, only when v is a filter (0: none) */
+static void qb_int(qb_t *q, const char *cond, uint64_t v)
+{
+    if (!v) return;
+    qb_cond(q, cond);
+    q->arg[q->n].type = QB_INT;
+    q->arg[q->n++].i = (int64_t)v;
+}
+
 static void qb_limit(qb_t *q, uint32_t limit)
 {
     if (!limit) return;
@@ -350,10 +359,15 @@ int sq_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f 
     qb_add(&q,
            "SELECT job,incarnation,name,tenant,user_name,nodes,ended,reason,gpus,"
            "start_time,end_time,gpu_s,energy_j,flops,exit_code,has_exit FROM usage_records");
-    qb_real(&q, "end_time>=?", hq->since);
-    qb_real(&q, "end_time<?", hq->until);
-    qb_text(&q, "tenant=?", hq->tenant);
-    qb_text(&q, "user_name=?", hq->user);
+    /* A job's runs are a range of the key (a few rows): the unary + keeps SQLite from
+     * choosing the tenant's or user's index (all of their runs) for the other filters,
+     * which it does otherwise (the controller always gives a tenant). */
+    bool j = hq->job != 0;
+    qb_int(&q, "job=?", hq->job);
+    qb_real(&q, j ? "+end_time>=?" : "end_time>=?", hq->since);
+    qb_real(&q, j ? "+end_time<?" : "end_time<?", hq->until);
+    qb_text(&q, j ? "+tenant=?" : "tenant=?", hq->tenant);
+    qb_text(&q, j ? "+user_name=?" : "user_name=?", hq->user);
     qb_text(&q, "ended=?", hq->ended);
     qb_add(&q, " ORDER BY end_time DESC, job DESC, incarnation DESC");
     qb_limit(&q, hq->limit);

@@ -160,13 +160,14 @@ int cl_store_batch_visit(const cl_store_batch_t *b, const cl_store_visit_t *v, v
 /* ---- queries (loop thread; what is committed) ---- */
 
 /* History: usage records whose end is in [since, until) (0: no bound), of one tenant, user
- * and ended state when given (NULL or "": any), newest first (by end), at most limit (0: all).
- * Served by indexes on end, (tenant, end), (user, end) and (ended, end): the common filters
- * never scan the table. */
+ * and ended state when given (NULL or "": any), of one job when job is not 0, newest first (by
+ * end), at most limit (0: all). Served by indexes on end, (tenant, end) and (user, end), and
+ * for a job by the table's key (job, incarnation): the common filters never scan the table. */
 typedef struct cl_store_history_q {
     double since, until;
     const char *tenant, *user, *ended;
     uint32_t limit;
+    uint64_t job; /* 0: any */
 } cl_store_history_q_t;
 
 /* Usage: sums from the daily rollups, never from the usage records (so they survive pruning

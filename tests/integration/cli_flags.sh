@@ -164,6 +164,9 @@ t 2 err "colossus history: --until must be later than --since" history --since 2
 t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted or requeued, not 'done'" history --state done
 t 2 err "colossus history: --limit must be a number in 1..1000000, not '0'" history --limit 0
 t 2 err "colossus history: unknown option '--by'" history --by day
+t 2 err "colossus history: 'x1' is not a job id (a positive number)" history --job x1
+t 2 err "colossus history: '0' is not a job id (a positive number)" history --job 0
+t 2 err "colossus usage: unknown option '--job'" usage --job 3
 t 2 err "colossus usage: --by must be tenant, user, day or month, not 'week'" usage --by week
 t 2 err "colossus usage: --since: '7w': unknown unit 'w'" usage --since 7w
 t 2 err "colossus audit: --since: '2026-13-01' is out of range" audit --since 2026-13-01

@@ -6,7 +6,8 @@
 #      per run with tenant, user, nodes, GPUs, GPU-seconds, energy (from the counters), FLOPs
 #      (the ranks' sum), why it ended and the exit code; `show` has the job's totals;
 #   2. `usage --by tenant|user|day|month` sums what `history` lists;
-#   3. ben of tenant T2 sees none of T1's records, in history or usage;
+#   3. ben of tenant T2 sees none of T1's records, in history or usage; `history --job`
+#      lists one job's runs alone (and none of them for ben);
 #   4. a controller kill -9: every record and sum is still there, and so are the tenants,
 #      users and tokens (ann's token still works and still sees only T1's runs).
 # timeout: 120
@@ -105,6 +106,10 @@ log "3. ben (tenant T2) sees nothing of T1's"
 out=$(as ben history --tenant T1 2>&1) && fail "ben read T1's history: $out"
 echo "$out" | grep -q "T1" || fail "the refusal does not name the tenant: $out"
 [ "$(as ann history --json | jfield 'len(d)')" = 2 ] || fail "ann does not see her runs"
+# the runs of one job (--job): J2's record alone, and none of it for ben
+[ "$(as ann history --job "$J2" --json | jfield '[(r["job"], r["ended"]) for r in d]')" = "[($J2, 'failed')]" ] ||
+    fail "history --job $J2: $(as ann history --job "$J2" 2>&1)"
+[ "$(as ben history --job "$J2" --json | jfield 'len(d)')" = 0 ] || fail "ben sees job $J2's run"
 
 log "4. kill -9 of the controller: the records stay"
 kill -9 "$CTL_PID"

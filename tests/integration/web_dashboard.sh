@@ -10,8 +10,12 @@
 # a node killed with -9 turns down on the map within the detection time (--dead-after-ms)
 # plus one poll of 2 s, or plus nothing where the controller has the watch stream (1.5 s of
 # slack either way), by repainting its cell, not the whole map; the watch stream's events,
-# as the page's reader parses them, repaint a node and update the queue; after log out, a
-# tenant's user sees the nodes and none of another tenant's jobs.
+# as the page's reader parses them, repaint a node and update the queue; a job restarted
+# once (its node's agent killed with -9) has two bars on its page's timeline, coloured and
+# explained by how each run ended (node_fail naming the node, succeeded), as the API's
+# history?job=N says; the usage panel has today's GPU-hours (the API's, non-zero, painted);
+# the failures panel counts the node failure, as recovered, and shows a goodput in (0, 1);
+# after log out, a tenant's user sees the nodes and none of another tenant's jobs.
 # timeout: 180
 . "$(dirname "$0")/health_lib.bash" # cluster_lib.bash, and agents on the fake NVML
 
@@ -111,9 +115,12 @@ wait_node g 'n["health"] == "drain-now" and n["state"] == "drained"' ||
 log "busy $x (draining) and $y, drained $z, idle ${idle[1]} ${idle[2]}, g unhealthy; $w will be killed"
 
 log "the page in headless chromium"
-disown "${AGENT_PID[$w]}" # it is killed by the page's check: no "Killed" notice from bash
-$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" "$j2" "$y" "$j1" <<'EOF' || fail "the page"
-import json, os, sys, time, urllib.request
+v=${idle[2]}
+# killed by the page's checks: no "Killed" notice from bash ($y or $v: the restarted job's)
+disown "${AGENT_PID[$w]}" "${AGENT_PID[$y]}" "${AGENT_PID[$v]}"
+$PY - "$REPO/tests/tools" "$T" "$H" "$T/ada.tok" "${AGENT_PID[$w]}" "$w" "$DEAD_MS" "$T/alice.tok" "$j2" "$y" "$j1" \
+    "{\"$y\": ${AGENT_PID[$y]}, \"$v\": ${AGENT_PID[$v]}}" "$B" <<'EOF' || fail "the page"
+import json, os, subprocess, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
 from cdp import Browser
 T, H, tokfile, wpid, wname, dead_ms = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
@@ -121,6 +128,17 @@ tok = open(tokfile).read().strip()
 
 def log(*a):
     print("[%s]" % time.strftime("%T"), *a, flush=True)
+
+def until(cond, timeout, what):
+    """cond()'s first true value, polled until the deadline (a condition, not a sleep)."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
+        time.sleep(0.1)
 
 def api(method, path, body=None):
     r = urllib.request.Request(H + path, method=method, data=body and json.dumps(body).encode(),
@@ -247,6 +265,67 @@ try:
     })(%s, %s)""" % (json.dumps(n1), json.dumps(api("GET", "/api/v1/jobs/%d" % j))))
     assert r == {"k1": "message", "k2": "node", "k3": "job", "k4": "overflow",
                  "after": ["maintenance", 1], "gone": True}, r
+
+    # a job restarted once (max_restarts 1): its first run ends with its node (kill -9 of
+    # the agent and its ranks), the second succeeds (it finds the file the first wrote)
+    pids, flag = json.loads(sys.argv[12]), os.path.join(T, "restarted")
+    R = int(subprocess.check_output([sys.argv[13], "submit", "--max-restarts", "1", "--gpus-per-node", "2",
+                                     "--name", "restarter", "--", "sh", "-c",
+                                     'if [ -e "$0" ]; then exit 0; fi; touch "$0"; exec sleep 600', flag]))
+    job = lambda: api("GET", "/api/v1/jobs/%d" % R)
+    rn = until(lambda: (lambda j: j["state"] == "running" and os.path.exists(flag) and j["nodes"][0])(job()),
+               30, "job %d running" % R)
+    kids = subprocess.run(["pgrep", "-P", str(pids[rn])], capture_output=True, text=True).stdout.split()
+    os.kill(pids[rn], 9)
+    for k in kids:
+        try:
+            os.killpg(int(k), 9)
+        except ProcessLookupError:
+            pass
+    done = until(lambda: (lambda j: j["state"] not in ("pending", "running") and j)(job()), 30, "job %d's end" % R)
+    assert done["state"] == "succeeded" and done["restarts"] == 1, done
+    hist = until(lambda: (lambda h: len(h) == 2 and h)(api("GET", "/api/v1/history?job=%d" % R)["history"]),
+                 10, "job %d's 2 usage records" % R)
+    assert [h["ended"] for h in hist] == ["succeeded", "node_fail"], hist  # newest first
+    assert hist[0]["incarnation"] > hist[1]["incarnation"] and hist[1]["nodes"] == [rn], hist
+    log("job", R, "restarted once:", [(h["incarnation"], h["ended"], h["reason"]) for h in hist])
+    # its page: a bar per run, in its outcome's colour, the reason on hover and in the list
+    b.eval("showJob(%d); loadHistoryPanels(); 1" % R)
+    b.wait("document.getElementById('detail-body').dataset.job === '%d' && "
+           "document.querySelectorAll('#runs-list tr[data-inc]').length === 2" % R, 10, "job %d's runs" % R)
+    rows = b.eval("[...document.querySelectorAll('#runs-list tr[data-inc]')].map(tr => [+tr.dataset.inc, tr.dataset.ended, tr.cells[5].textContent])")
+    assert rows == [[h["incarnation"], h["ended"], h["reason"] or "-"] for h in reversed(hist)], (rows, hist)
+    assert b.eval("document.getElementById('runs-chart').dataset.bars") == "2"
+    px = "(c, b) => Array.from(c.getContext('2d').getImageData(Math.floor(b.x + b.w / 2), Math.floor(b.y + b.h / 2), 1, 1).data.slice(0, 3))"
+    cols = b.eval("(c => c.bars.map(b => (%s)(c, b)))(document.getElementById('runs-chart'))" % px)
+    assert cols == [[0xff, 0x8c, 0x1a], [0x6f, 0xcf, 0x6f]], cols  # node_fail, succeeded
+    tip = b.eval("""(c => { const r = c.getBoundingClientRect(), k = c.width / r.width, b = c.bars[0];
+        c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + (b.x + b.w / 2) / k, clientY: r.top + (b.y + b.h / 2) / k}));
+        return c.parentNode.querySelector('.tip').textContent; })(document.getElementById('runs-chart'))""")
+    assert hist[1]["reason"] == "requeued after a node failure: %s down" % rn, hist[1]
+    assert "node_fail" in tip and hist[1]["reason"] in tip, tip
+    log("job", R, "'s timeline:", rows, "; hover:", tip)
+    # usage: today's bar, the API's figure for today (in GPU-hours), painted
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    u = [x for x in api("GET", "/api/v1/usage?by=day&since=" + today)["usage"] if x["key"] == today]
+    assert u and u[0]["gpu_hours"] > 0, u
+    b.wait("(tr => tr && Math.abs(+tr.dataset.gpuh - %r) < 1e-9)(document.querySelector('#usage-days tr[data-day=\"%s\"]'))"
+           % (u[0]["gpu_hours"], today), 10, "today's usage of %r GPU-h" % u[0]["gpu_hours"])
+    col = b.eval("(%s)(document.getElementById('usage-chart'), usageView.bars[usageView.bars.length - 1])" % px)
+    assert col == [0x5f, 0xb3, 0xff], col
+    # failures: the node failure counted, and recovered; goodput between 0 and 1 (a cancelled
+    # run and a failed one used GPUs, a succeeded one and a running one are good)
+    fail_total = "document.querySelector('#failures-table tr[data-hour=total] td[data-kind=%s]').dataset.n"
+    b.wait("(%s) === '1' && (%s) === '1'" % (fail_total % "node_fail", fail_total % "recovered"), 10,
+           "the failures panel's node failure, recovered")
+    per_hour = b.eval("[...document.querySelectorAll('#failures-table tr:not([data-hour=total]) td[data-kind=node_fail]')].reduce((s, td) => s + +td.dataset.n, 0)")
+    assert per_hour == 1, per_hour
+    fl = b.eval("(tr => tr && [tr.dataset.ended, tr.cells[3].textContent, tr.cells[4].textContent])(document.querySelector('#failures-list tr[data-job=\"%d\"]'))" % R)
+    assert fl and fl[0] == "node_fail" and fl[1] == (hist[1]["reason"] or "-") and fl[2].startswith("after "), fl
+    g = float(b.eval("document.getElementById('goodput').dataset.value"))
+    assert 0 < g < 1, g
+    assert "Goodput: the GPU-hours of runs that succeeded or are running" in b.eval("document.getElementById('goodput-def').textContent")
+    log("usage today %.4f GPU-h; failures %s; %s" % (u[0]["gpu_hours"], fl, b.eval("document.getElementById('goodput').textContent")))
 
     # log out (the token is dropped), log in as alice: the nodes, none of the default
     # tenant's jobs (the API's tenant isolation, as the page shows it)

@@ -479,6 +479,11 @@ static void test_svc_params(void **state)
     assert_int_equal(svc(CL_REST_HISTORY, "limit", "1000000", "tenant", "A", &s, &err), 0);
     assert_int_equal(s.limit, 1000000);
     assert_string_equal(s.tenant, "A");
+    assert_int_equal(
+        svc(CL_REST_HISTORY, "job", "18446744073709551615", "state", "requeued", &s, &err), 0);
+    assert_true(s.job == UINT64_MAX);
+    assert_int_equal(svc(CL_REST_HISTORY, "since", "6h", NULL, NULL, &s, &err), 0);
+    assert_true(s.job == 0); /* not given: every job */
     assert_int_equal(svc(CL_REST_USAGE, "by", "month", "user", "ada", &s, &err), 0);
     assert_string_equal(s.by, "month");
     assert_string_equal(s.user, "ada");
@@ -498,6 +503,12 @@ static void test_svc_params(void **state)
         {CL_REST_HISTORY, "state", "running", "'state': 'running' is not one of succeeded"},
         {CL_REST_HISTORY, "limit", "0", "'limit' must be a number in 1..1000000"},
         {CL_REST_HISTORY, "by", "day", "unknown query parameter 'by'"},
+        {CL_REST_HISTORY, "job", "0", "'job' must be a job id (a positive number), not '0'"},
+        {CL_REST_HISTORY, "job", "7x", "'job' must be a job id (a positive number), not '7x'"},
+        {CL_REST_HISTORY, "job", "", "'job' must be a job id"},
+        {CL_REST_HISTORY, "job", "18446744073709551616", "'job' must be a job id"},
+        {CL_REST_USAGE, "job", "3", "unknown query parameter 'job'"},
+        {CL_REST_AUDIT, "job", "3", "unknown query parameter 'job'"},
         {CL_REST_USAGE, "by", "week", "'by': 'week' is not one of tenant, user, day or month"},
         {CL_REST_USAGE, "state", "failed", "unknown query parameter 'state'"},
         {CL_REST_USAGE, "tenant", "", "'tenant' must be a name of 1 to 64 bytes"},

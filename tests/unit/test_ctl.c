@@ -389,7 +389,7 @@ static void test_rank_failure_with_node_death_restarts(void **state)
     assert_true(t_logged(t, "job 1: its rank failure came with a node failure"));
     char reason[200];
     assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "pending");
-    assert_string_equal(reason, "requeued after a node failure");
+    assert_string_equal(reason, "requeued after a node failure: node2 down"); /* which one */
     t_close(t, a);
     t_close(t, b);
     t_teardown(t);

@@ -463,6 +463,54 @@ static void test_history_filters(void **st)
     cl_store_close(s);
 }
 
+/* History of one job: its runs (every incarnation, newest first), none of another job's (a
+ * neighbour of the key's range on either side, one ending between its runs), with the other
+ * filters too; a job with no runs gives none. */
+static void test_history_job(void **st)
+{
+    cl_store_t *s = store_open();
+    cl_store_batch_t *b = cl_store_batch_new();
+    static const struct {
+        uint64_t job;
+        uint32_t inc;
+        const char *tenant, *ended;
+        double end;
+    } rs[] = {
+        {1, 1, "A", "succeeded", 100}, {2, 1, "A", "node_fail", 150},
+        {3, 1, "B", "failed", 250},    {2, 2, "A", "requeued", 200},
+        {2, 3, "A", "succeeded", 300}, {4, 1, "A", "failed", 400},
+        {20, 1, "A", "failed", 500},
+    };
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+        cl_store_usage_t u = mkusage(rs[i].job, rs[i].inc, rs[i].tenant, "u1", rs[i].end, 1);
+        u.ended = rs[i].ended;
+        cl_store_batch_usage(b, &u);
+    }
+    commit_ok(s, b);
+    hist_t h = {0};
+    history(s, &(cl_store_history_q_t){.job = 2}, &h);
+    assert_string_equal(hist_ids(&h), "23 22 21");
+    assert_string_equal(h.r[1].ended, "requeued");
+    history(s, &(cl_store_history_q_t){.job = 2, .tenant = "A", .user = "u1"}, &h);
+    assert_string_equal(hist_ids(&h), "23 22 21");
+    history(s, &(cl_store_history_q_t){.job = 2, .tenant = "B"}, &h);
+    assert_int_equal(h.n, 0);
+    history(s, &(cl_store_history_q_t){.job = 2, .since = 150, .until = 300}, &h);
+    assert_string_equal(hist_ids(&h), "22 21");
+    history(s, &(cl_store_history_q_t){.job = 2, .ended = "succeeded"}, &h);
+    assert_string_equal(hist_ids(&h), "23");
+    history(s, &(cl_store_history_q_t){.job = 2, .limit = 1}, &h);
+    assert_string_equal(hist_ids(&h), "23");
+    history(s, &(cl_store_history_q_t){.job = 3}, &h);
+    assert_string_equal(hist_ids(&h), "31");
+    history(s, &(cl_store_history_q_t){.job = 5}, &h);
+    assert_int_equal(h.n, 0);
+    history(s, &(cl_store_history_q_t){0}, &h); /* 0: every job */
+    assert_int_equal(h.n, 7);
+    cl_store_batch_free(b);
+    cl_store_close(s);
+}
+
 /* ---- audit ---- */
 
 static void test_audit_query(void **st)
@@ -796,6 +844,7 @@ static const struct CMUnitTest cases[] = {
     CASE(test_rollups_day_boundaries),
     CASE(test_rollups_many_keys_one_commit),
     CASE(test_history_filters),
+    CASE(test_history_job),
     CASE(test_audit_query),
     CASE(test_failed_commit_leaves_no_record),
     CASE(test_failed_commit_midway_records),
