@@ -74,7 +74,7 @@ typedef struct cl_rest_list {
     uint32_t limit;  /* items on the page, 1..CL_REST_PAGE_MAX */
     uint64_t after;  /* with has_after: only items whose id is above this (the cursor) */
     bool has_after;  /* (node ids start at 0) */
-    uint32_t states; /* bit per state index (cl_rest_state_bit); 0: any */
+    uint32_t states; /* bit (1 << state) per cl_job_state_t / cl_node_state_t; 0: any */
     bool all;        /* jobs: finished ones too (implied by a finished state) */
     const char *tenant, *user; /* jobs: only these ("" or NULL: any); borrowed */
 } cl_rest_list_t;
@@ -89,9 +89,9 @@ typedef struct cl_rest_kv {
  * strings are borrowed from q. */
 int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
                        cl_error_t *err);
-/* Whether a job or node passes l's filters (not the page: the caller counts). */
-bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j);
-bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n);
+/* l as the controller's page request (Request.jobs_page, nodes_page), which applies the
+ * filters and the page; p's strings are l's. */
+void cl_rest_list_req(const cl_rest_list_t *l, Colossus__ListReq *p);
 
 /* The query parameters of a service route (docs/api/README.md): usage and history take
  * since, until, tenant, user (history: state, limit; usage: by), audit since, user, limit,

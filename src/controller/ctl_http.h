@@ -47,7 +47,7 @@ struct http_req {
     cl_rest_svc_t svc;        /* a service route's query parameters (ctl_http_svc.c) */
     uint8_t *seed;            /* POST /tokens: the new token's secret until answered */
     uint64_t last_id;         /* of the last item on the page */
-    bool more;                /* an item matched past the page */
+    bool more;                /* more items match past the page (the controller says) */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
 };
 

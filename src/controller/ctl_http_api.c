@@ -1,8 +1,9 @@
 /* ctl_http_api.c - the REST API's resources as the controller's operations: a route becomes the
  * Request the CLI would send (src/cli/jobcmds.c, jobview.c, nodecmds.c), given to
  * ctl_request() with the HTTP request as its sink, and the Responses become the shared JSON
- * renderings (api/json.h) the CLI's --json prints. Filters and pages of the lists are applied
- * here, over the whole list the operation answers (its Request has no such fields yet). */
+ * renderings (api/json.h) the CLI's --json prints. A list is a page request (ListReq): the
+ * controller walks from the cursor and applies the filters (ctl_pages.c); here its items are
+ * rendered and `next` is the last one's id when the controller says more match. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ static void dispatch_admin(http_req_t *q, Colossus__Request *r, bool drain)
 void http_api_dispatch(http_req_t *q)
 {
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    Colossus__ListReq page;
+    cl_rest_list_req(&q->list, &page);
     r.req = 1; /* one request per sink */
     switch (q->route.op) {
     case CL_REST_SUBMIT:
@@ -84,8 +87,8 @@ void http_api_dispatch(http_req_t *q)
         r.whoami = true;
         break;
     case CL_REST_JOBS:
-        r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
-        r.jobs_all = q->list.all;
+        r.body_case = COLOSSUS__REQUEST__BODY_JOBS_PAGE;
+        r.jobs_page = &page;
         q->items = json_array();
         break;
     case CL_REST_JOB:
@@ -97,6 +100,10 @@ void http_api_dispatch(http_req_t *q)
         r.cancel = q->route.job;
         break;
     case CL_REST_NODES:
+        r.body_case = COLOSSUS__REQUEST__BODY_NODES_PAGE;
+        r.nodes_page = &page;
+        q->items = json_array();
+        break;
     case CL_REST_NODE:
         r.body_case = COLOSSUS__REQUEST__BODY_NODES;
         r.nodes = true;
@@ -112,15 +119,6 @@ void http_api_dispatch(http_req_t *q)
         cl_oom(0, __FILE__, __LINE__);
     q->dispatched = true;
     ctl_request(q->ctl, &q->who, &r, &q->sink);
-}
-
-/* One more item that passed the filters: on the page while it has room; past it, only
- * noted (the page has a next). */
-static bool page_room(http_req_t *q)
-{
-    if (json_array_size(q->items) < q->list.limit) return true;
-    q->more = true;
-    return false;
 }
 
 static void page_add(http_req_t *q, json_t *v, uint64_t id)
@@ -143,13 +141,11 @@ static void page_end(http_req_t *q, const char *key)
 static void list_part(http_req_t *q, const Colossus__Response *rs)
 {
     if (q->route.op == CL_REST_JOBS) {
-        for (size_t i = 0; i < rs->n_jobs && !q->more; i++)
-            if (cl_rest_job_matches(&q->list, rs->jobs[i]) && page_room(q))
-                page_add(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
+        for (size_t i = 0; i < rs->n_jobs; i++)
+            page_add(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
     } else if (q->route.op == CL_REST_NODES) {
-        for (size_t i = 0; i < rs->n_nodes && !q->more; i++)
-            if (cl_rest_node_matches(&q->list, rs->nodes[i]) && page_room(q))
-                page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+        for (size_t i = 0; i < rs->n_nodes; i++)
+            page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
     } else { /* NODE: the one of that name */
         for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
             if (!strcmp(rs->nodes[i]->name, q->route.node))
@@ -157,6 +153,7 @@ static void list_part(http_req_t *q, const Colossus__Response *rs)
     }
     if (rs->more) return;
     if (q->route.op != CL_REST_NODE) {
+        q->more = rs->page_more;
         page_end(q, q->route.op == CL_REST_JOBS ? "jobs" : "nodes");
         return;
     }
