@@ -695,7 +695,7 @@ int cl_rest_error_status(const char *msg)
 
 char *cl_rest_dump(const json_t *v, size_t *len)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *text = json_dumps(v, CL_REST_DUMP_FLAGS);
     if (!text) cl_oom(0, __FILE__, __LINE__);
     size_t n = strlen(text);
     char *out = cl_xrealloc(text, n + 2);

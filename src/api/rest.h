@@ -150,6 +150,7 @@ int cl_rest_error_status(const char *msg);
 /* v as the API's text: compact, reals with 17 significant digits (they read back as the
  * same double), a final newline; *len its length. The caller frees it (free()). */
 char *cl_rest_dump(const json_t *v, size_t *len);
+#define CL_REST_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17)) /* jansson's, for that */
 /* {"error": msg} as that text (a msg that is not UTF-8 has its high bytes as '?'). */
 char *cl_rest_error_body(const char *msg, size_t *len);
 

@@ -43,7 +43,8 @@ struct http_req {
     char allow[32];           /* 405: the methods the path takes */
     char location[64];        /* 201: the new object */
     const char *content_type; /* NULL: application/json */
-    json_t *items;            /* a list's page so far */
+    json_t *items;            /* a service list's items so far; GET /nodes/NAME's node */
+    cl_buf_t page;            /* GET /jobs, /nodes: the page's items as text so far */
     cl_rest_svc_t svc;        /* a service route's query parameters (ctl_http_svc.c) */
     uint8_t *seed;            /* POST /tokens: the new token's secret until answered */
     uint64_t last_id;         /* of the last item on the page */

@@ -89,7 +89,6 @@ void http_api_dispatch(http_req_t *q)
     case CL_REST_JOBS:
         r.body_case = COLOSSUS__REQUEST__BODY_JOBS_PAGE;
         r.jobs_page = &page;
-        q->items = json_array();
         break;
     case CL_REST_JOB:
         r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
@@ -102,7 +101,6 @@ void http_api_dispatch(http_req_t *q)
     case CL_REST_NODES:
         r.body_case = COLOSSUS__REQUEST__BODY_NODES_PAGE;
         r.nodes_page = &page;
-        q->items = json_array();
         break;
     case CL_REST_NODE:
         r.body_case = COLOSSUS__REQUEST__BODY_NODES;
@@ -113,10 +111,7 @@ void http_api_dispatch(http_req_t *q)
         http_svc_dispatch(q, &r);
         return;
     }
-    if ((q->route.op == CL_REST_JOBS || q->route.op == CL_REST_NODES ||
-         q->route.op == CL_REST_NODE) &&
-        !q->items)
-        cl_oom(0, __FILE__, __LINE__);
+    if (q->route.op == CL_REST_NODE && !q->items) cl_oom(0, __FILE__, __LINE__);
     q->dispatched = true;
     ctl_request(q->ctl, &q->who, &r, &q->sink);
 }
@@ -127,25 +122,53 @@ static void page_add(http_req_t *q, json_t *v, uint64_t id)
     q->last_id = id;
 }
 
+static int text_put(const char *p, size_t n, void *arg)
+{
+    if (cl_buf_append(arg, p, n) < 0) cl_oom(n, __FILE__, __LINE__);
+    return 0;
+}
+
+/* A page's item, rendered onto its text at once and freed: a page of 10,000 nodes is then
+ * never a tree of 300,000 JSON values (the allocator's churn was most of a page's cost). */
+static void page_text(http_req_t *q, json_t *v, uint64_t id)
+{
+    text_put(q->page.len ? "," : "[", 1, &q->page);
+    if (json_dump_callback(v, text_put, &q->page, CL_REST_DUMP_FLAGS) < 0)
+        cl_oom(0, __FILE__, __LINE__);
+    json_decref(v);
+    q->last_id = id;
+}
+
+/* {"KEY":[items],"next":N|null}, as cl_rest_dump writes it */
 static void page_end(http_req_t *q, const char *key)
 {
-    json_t *o = json_object();
-    if (!o || json_object_set_new(o, key, q->items) < 0 ||
-        json_object_set_new(o, "next",
-                            q->more ? json_integer((json_int_t)q->last_id) : json_null()) < 0)
-        cl_oom(0, __FILE__, __LINE__);
-    q->items = NULL;
-    http_answer_json(q, 200, o);
+    char head[32], tail[48];
+    snprintf(head, sizeof head, "{\"%s\":", key);
+    if (q->more)
+        snprintf(tail, sizeof tail, "],\"next\":%" PRIu64 "}\n", q->last_id);
+    else
+        snprintf(tail, sizeof tail, "%s],\"next\":null}\n", q->page.len ? "" : "[");
+    size_t hl = strlen(head), tl = strlen(tail);
+    char *t = cl_xmalloc(hl + q->page.len + tl + 1);
+    memcpy(t, head, hl);
+    if (q->page.len) memcpy(t + hl, q->page.p, q->page.len);
+    memcpy(t + hl + q->page.len, tail, tl + 1);
+    free(q->text);
+    q->text = t;
+    q->len = hl + q->page.len + tl;
+    cl_buf_free(&q->page);
+    q->status = 200;
+    q->done = true;
 }
 
 static void list_part(http_req_t *q, const Colossus__Response *rs)
 {
     if (q->route.op == CL_REST_JOBS) {
         for (size_t i = 0; i < rs->n_jobs; i++)
-            page_add(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
+            page_text(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
     } else if (q->route.op == CL_REST_NODES) {
         for (size_t i = 0; i < rs->n_nodes; i++)
-            page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+            page_text(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
     } else { /* NODE: the one of that name */
         for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
             if (!strcmp(rs->nodes[i]->name, q->route.node))
