@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct conn {
     char *in;
     size_t len, cap;
     double sent; /* when the outstanding request went */
+    bool busy;   /* a request is outstanding */
 } conn_t;
 
 typedef struct run {
@@ -100,6 +102,7 @@ static void request(run_t *r, conn_t *c, const char *path)
         exit(2);
     }
     c->sent = now_s();
+    c->busy = true;
     send_all(c->fd, req, (size_t)n);
 }
 
@@ -176,8 +179,11 @@ static void load(run_t *r, int conns, double secs)
     double t0 = now_s(), stop = t0 + secs;
     for (int i = 0; i < conns; i++)
         request(r, &cs[i], r->path);
+    /* past stop, the answers outstanding are waited for (30 s at most), so that the next
+     * run does not start behind them */
+    int outstanding = conns;
     struct epoll_event evs[256];
-    while (now_s() < stop) {
+    while (outstanding && now_s() < stop + 30) {
         int n = epoll_wait(ep, evs, 256, 100);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) die("epoll_wait");
@@ -197,7 +203,11 @@ static void load(run_t *r, int conns, double secs)
                 r->status[st >= 100 && st < 600 ? st / 100 : 0]++;
                 memmove(c->in, c->in + used, c->len - used);
                 c->len -= used;
-                if (t < stop) request(r, c, r->path);
+                c->busy = false;
+                if (t < stop)
+                    request(r, c, r->path);
+                else
+                    outstanding--;
             }
             if (closed) { /* the server closed it (an error answer): a new connection */
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -207,7 +217,12 @@ static void load(run_t *r, int conns, double secs)
                 r->reconnects++;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
-                if (now_s() < stop) request(r, c, r->path);
+                if (now_s() < stop) {
+                    request(r, c, r->path);
+                } else if (c->busy) {
+                    c->busy = false; /* its answer is lost */
+                    outstanding--;
+                }
             }
         }
     }
