@@ -3,8 +3,9 @@
 # the real controller with --http (its per-user rate limit off: --http-rate 0) while NODES
 # hollow nodes heartbeat (AGENTS `colossus agent --hollow` processes, heartbeat 1,000 ms,
 # dead-after 3,000 ms) of 1 GPU each in a topology of 2 GPUs a node, so that the jobs, of 2
-# GPUs, stay pending (nodes too small); a user of tenant A and its token; 64 keep-alive HTTP/1.1 clients (bench/rest_client.c): POST /api/v1/jobs for 5 s
-# (acknowledged submissions per second), GET /api/v1/jobs/{id} over those jobs for 10 s, GET
+# GPUs, stay pending (nodes too small); a user of tenant A and its token; 64 keep-alive
+# HTTP/1.1 clients (bench/rest_client.c): POST /api/v1/jobs for 5 s (acknowledged
+# submissions per second), GET /api/v1/jobs/{id} over those jobs for 10 s, GET
 # a page of 1,000 jobs for 10 s; then the node list paged through (limit 10,000) 3 times on one
 # connection, and `colossus nodes --json` once for comparison; false "declared down" events.
 # Prints one JSON object.

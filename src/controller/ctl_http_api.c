@@ -142,12 +142,10 @@ static void page_text(http_req_t *q, json_t *v, uint64_t id)
 /* {"KEY":[items],"next":N|null}, as cl_rest_dump writes it */
 static void page_end(http_req_t *q, const char *key)
 {
-    char head[32], tail[48];
+    char head[32], tail[48], next[24] = "null";
     snprintf(head, sizeof head, "{\"%s\":", key);
-    if (q->more)
-        snprintf(tail, sizeof tail, "],\"next\":%" PRIu64 "}\n", q->last_id);
-    else
-        snprintf(tail, sizeof tail, "%s],\"next\":null}\n", q->page.len ? "" : "[");
+    if (q->more && q->page.len) snprintf(next, sizeof next, "%" PRIu64, q->last_id);
+    snprintf(tail, sizeof tail, "%s],\"next\":%s}\n", q->page.len ? "" : "[", next);
     size_t hl = strlen(head), tl = strlen(tail);
     char *t = cl_xmalloc(hl + q->page.len + tl + 1);
     memcpy(t, head, hl);
