@@ -35,7 +35,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -135,6 +135,12 @@ bench-hollow: all
 # /metrics at 550,000 hollow nodes, scraped every second (issue 12; ~3 minutes, ~3 GB).
 bench-metrics: all build/bench/metrics_agg
 	bash bench/metrics.bash
+
+# The REST API with 64 keep-alive clients while 100,000 hollow nodes heartbeat: GET a job,
+# a page of 1,000 jobs, POST submissions, the node list paged (about a minute; REST_ARGS="550000
+# 8" for Colossus 2's size): bench/rest.bash.
+bench-rest: all build/bench/rest_client
+	bash bench/rest.bash $(REST_ARGS)
 
 # Every C file follows .clang-format (make fmt rewrites them).
 FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')

@@ -235,24 +235,16 @@ int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest
     return 0;
 }
 
-bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j)
+void cl_rest_list_req(const cl_rest_list_t *l, Colossus__ListReq *p)
 {
-    if (l->states) {
-        int b = state_bit(CL_REST_JOBS, j->state, strlen(j->state));
-        if (b < 0 || !(l->states & (1u << b))) return false;
-    }
-    if (l->tenant && l->tenant[0] && strcmp(l->tenant, j->tenant)) return false;
-    if (l->user && l->user[0] && strcmp(l->user, j->user)) return false;
-    return !l->has_after || j->id > l->after;
-}
-
-bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n)
-{
-    if (l->states) {
-        int b = state_bit(CL_REST_NODES, n->state, strlen(n->state));
-        if (b < 0 || !(l->states & (1u << b))) return false;
-    }
-    return !l->has_after || n->id > l->after;
+    colossus__list_req__init(p);
+    p->after = l->after;
+    p->has_after = l->has_after;
+    p->limit = l->limit;
+    p->states = l->states; /* the bits are the core's state numbers (state_bit) */
+    p->tenant = (char *)(l->tenant ? l->tenant : "");
+    p->user = (char *)(l->user ? l->user : "");
+    p->all = l->all;
 }
 
 /* ---- the service routes' parameters ---- */
@@ -738,7 +730,7 @@ int cl_rest_error_status(const char *msg)
 
 char *cl_rest_dump(const json_t *v, size_t *len)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *text = json_dumps(v, CL_REST_DUMP_FLAGS);
     if (!text) cl_oom(0, __FILE__, __LINE__);
     size_t n = strlen(text);
     char *out = cl_xrealloc(text, n + 2);

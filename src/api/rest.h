@@ -79,7 +79,7 @@ typedef struct cl_rest_list {
     uint32_t limit;  /* items on the page, 1..CL_REST_PAGE_MAX */
     uint64_t after;  /* with has_after: only items whose id is above this (the cursor) */
     bool has_after;  /* (node ids start at 0) */
-    uint32_t states; /* bit per state index (cl_rest_state_bit); 0: any */
+    uint32_t states; /* bit (1 << state) per cl_job_state_t / cl_node_state_t; 0: any */
     bool all;        /* jobs: finished ones too (implied by a finished state) */
     const char *tenant, *user; /* jobs: only these ("" or NULL: any); borrowed */
     uint32_t kinds;            /* watch: CL_REST_KIND_* (never 0) */
@@ -95,9 +95,9 @@ typedef struct cl_rest_kv {
  * parameter (unknown, repeated, bad value). The strings are borrowed from q. */
 int cl_rest_list_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, cl_rest_list_t *l,
                        cl_error_t *err);
-/* Whether a job or node passes l's filters (not the page: the caller counts). */
-bool cl_rest_job_matches(const cl_rest_list_t *l, const Colossus__JobInfo *j);
-bool cl_rest_node_matches(const cl_rest_list_t *l, const Colossus__NodeInfo *n);
+/* l as the controller's page request (Request.jobs_page, nodes_page), which applies the
+ * filters and the page; p's strings are l's. */
+void cl_rest_list_req(const cl_rest_list_t *l, Colossus__ListReq *p);
 
 /* The query parameters of a service route (docs/api/README.md): usage and history take
  * since, until, tenant, user (history: state, limit, job; usage: by), audit since, user, limit,
@@ -157,6 +157,7 @@ int cl_rest_error_status(const char *msg);
 /* v as the API's text: compact, reals with 17 significant digits (they read back as the
  * same double), a final newline; *len its length. The caller frees it (free()). */
 char *cl_rest_dump(const json_t *v, size_t *len);
+#define CL_REST_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17)) /* jansson's, for that */
 /* {"error": msg} as that text (a msg that is not UTF-8 has its high bytes as '?'). */
 char *cl_rest_error_body(const char *msg, size_t *len);
 

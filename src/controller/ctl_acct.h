@@ -108,6 +108,17 @@ typedef struct ctl_caller {
 /* A listing's items for ctl_reply_parts: n pointers, each to its own zeroed item of size
  * bytes, in one block (one free()). */
 void *ctl_items(size_t n, size_t size);
+/* Whether k sees job j in the job list (all: finished ones too). */
+bool ctl_job_listed(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j, bool all);
+/* As ctl_reply_parts, for a page (ListReq): its last part says whether more items match. */
+void ctl_reply_page(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
+                    ctl_part_t kind, bool page_more);
+
+/* ---- ctl_pages.c: a page of the job or node list (ListReq) from its cursor ---- */
+void ctl_op_jobs_page(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                      ctl_sink_t *reply);
+void ctl_op_nodes_page(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply);
 
 /* ---- ctl_users.c ---- */
 /* Journal an object (a packed message m; NULL deletes it) into the open batch. */

@@ -299,6 +299,7 @@ static void http_release(ctl_sink_t *s)
     http_svc_release(q);
     free(q->text);
     json_decref(q->items);
+    cl_buf_free(&q->page);
     free(q);
 }
 

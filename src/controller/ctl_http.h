@@ -43,11 +43,12 @@ struct http_req {
     char allow[32];           /* 405: the methods the path takes */
     char location[64];        /* 201: the new object */
     const char *content_type; /* NULL: application/json */
-    json_t *items;            /* a list's page so far */
+    json_t *items;            /* a service list's items so far; GET /nodes/NAME's node */
+    cl_buf_t page;            /* GET /jobs, /nodes: the page's items as text so far */
     cl_rest_svc_t svc;        /* a service route's query parameters (ctl_http_svc.c) */
     uint8_t *seed;            /* POST /tokens: the new token's secret until answered */
     uint64_t last_id;         /* of the last item on the page */
-    bool more;                /* an item matched past the page */
+    bool more;                /* more items match past the page (the controller says) */
     http_req_t *next, *prev;  /* suspended requests (srv_http.waiting) */
     struct http_watch *watch; /* GET /watch: its stream (ctl_http_watch.c) */
     /* more headers of the answer: {name, value}... {NULL} (static; the dashboard's files) */

@@ -1,8 +1,9 @@
 /* ctl_http_api.c - the REST API's resources as the controller's operations: a route becomes the
  * Request the CLI would send (src/cli/jobcmds.c, jobview.c, nodecmds.c), given to
  * ctl_request() with the HTTP request as its sink, and the Responses become the shared JSON
- * renderings (api/json.h) the CLI's --json prints. Filters and pages of the lists are applied
- * here, over the whole list the operation answers (its Request has no such fields yet). */
+ * renderings (api/json.h) the CLI's --json prints. A list is a page request (ListReq): the
+ * controller walks from the cursor and applies the filters (ctl_pages.c); here its items are
+ * rendered and `next` is the last one's id when the controller says more match. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ static void dispatch_admin(http_req_t *q, Colossus__Request *r, bool drain)
 void http_api_dispatch(http_req_t *q)
 {
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    Colossus__ListReq page;
+    cl_rest_list_req(&q->list, &page);
     r.req = 1; /* one request per sink */
     switch (q->route.op) {
     case CL_REST_SUBMIT:
@@ -87,9 +90,8 @@ void http_api_dispatch(http_req_t *q)
         r.whoami = true;
         break;
     case CL_REST_JOBS:
-        r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
-        r.jobs_all = q->list.all;
-        q->items = json_array();
+        r.body_case = COLOSSUS__REQUEST__BODY_JOBS_PAGE;
+        r.jobs_page = &page;
         break;
     case CL_REST_JOB:
         r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
@@ -100,6 +102,9 @@ void http_api_dispatch(http_req_t *q)
         r.cancel = q->route.job;
         break;
     case CL_REST_NODES:
+        r.body_case = COLOSSUS__REQUEST__BODY_NODES_PAGE;
+        r.nodes_page = &page;
+        break;
     case CL_REST_NODE:
         r.body_case = COLOSSUS__REQUEST__BODY_NODES;
         r.nodes = true;
@@ -109,21 +114,9 @@ void http_api_dispatch(http_req_t *q)
         http_svc_dispatch(q, &r);
         return;
     }
-    if ((q->route.op == CL_REST_JOBS || q->route.op == CL_REST_NODES ||
-         q->route.op == CL_REST_NODE) &&
-        !q->items)
-        cl_oom(0, __FILE__, __LINE__);
+    if (q->route.op == CL_REST_NODE && !q->items) cl_oom(0, __FILE__, __LINE__);
     q->dispatched = true;
     ctl_request(q->ctl, &q->who, &r, &q->sink);
-}
-
-/* One more item that passed the filters: on the page while it has room; past it, only
- * noted (the page has a next). */
-static bool page_room(http_req_t *q)
-{
-    if (json_array_size(q->items) < q->list.limit) return true;
-    q->more = true;
-    return false;
 }
 
 static void page_add(http_req_t *q, json_t *v, uint64_t id)
@@ -132,27 +125,51 @@ static void page_add(http_req_t *q, json_t *v, uint64_t id)
     q->last_id = id;
 }
 
+static int text_put(const char *p, size_t n, void *arg)
+{
+    if (cl_buf_append(arg, p, n) < 0) cl_oom(n, __FILE__, __LINE__);
+    return 0;
+}
+
+/* A page's item, rendered onto its text at once and freed: a page of 10,000 nodes is then
+ * never a tree of 300,000 JSON values (the allocator's churn was most of a page's cost). */
+static void page_text(http_req_t *q, json_t *v, uint64_t id)
+{
+    text_put(q->page.len ? "," : "[", 1, &q->page);
+    if (json_dump_callback(v, text_put, &q->page, CL_REST_DUMP_FLAGS) < 0)
+        cl_oom(0, __FILE__, __LINE__);
+    json_decref(v);
+    q->last_id = id;
+}
+
+/* {"KEY":[items],"next":N|null}, as cl_rest_dump writes it */
 static void page_end(http_req_t *q, const char *key)
 {
-    json_t *o = json_object();
-    if (!o || json_object_set_new(o, key, q->items) < 0 ||
-        json_object_set_new(o, "next",
-                            q->more ? json_integer((json_int_t)q->last_id) : json_null()) < 0)
-        cl_oom(0, __FILE__, __LINE__);
-    q->items = NULL;
-    http_answer_json(q, 200, o);
+    char head[32], tail[48], next[24] = "null";
+    snprintf(head, sizeof head, "{\"%s\":", key);
+    if (q->more && q->page.len) snprintf(next, sizeof next, "%" PRIu64, q->last_id);
+    snprintf(tail, sizeof tail, "%s],\"next\":%s}\n", q->page.len ? "" : "[", next);
+    size_t hl = strlen(head), tl = strlen(tail);
+    char *t = cl_xmalloc(hl + q->page.len + tl + 1);
+    memcpy(t, head, hl);
+    if (q->page.len) memcpy(t + hl, q->page.p, q->page.len);
+    memcpy(t + hl + q->page.len, tail, tl + 1);
+    free(q->text);
+    q->text = t;
+    q->len = hl + q->page.len + tl;
+    cl_buf_free(&q->page);
+    q->status = 200;
+    q->done = true;
 }
 
 static void list_part(http_req_t *q, const Colossus__Response *rs)
 {
     if (q->route.op == CL_REST_JOBS) {
-        for (size_t i = 0; i < rs->n_jobs && !q->more; i++)
-            if (cl_rest_job_matches(&q->list, rs->jobs[i]) && page_room(q))
-                page_add(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
+        for (size_t i = 0; i < rs->n_jobs; i++)
+            page_text(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
     } else if (q->route.op == CL_REST_NODES) {
-        for (size_t i = 0; i < rs->n_nodes && !q->more; i++)
-            if (cl_rest_node_matches(&q->list, rs->nodes[i]) && page_room(q))
-                page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+        for (size_t i = 0; i < rs->n_nodes; i++)
+            page_text(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
     } else { /* NODE: the one of that name */
         for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
             if (!strcmp(rs->nodes[i]->name, q->route.node))
@@ -160,6 +177,7 @@ static void list_part(http_req_t *q, const Colossus__Response *rs)
     }
     if (rs->more) return;
     if (q->route.op != CL_REST_NODE) {
+        q->more = rs->page_more;
         page_end(q, q->route.op == CL_REST_JOBS ? "jobs" : "nodes");
         return;
     }

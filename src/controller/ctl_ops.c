@@ -150,8 +150,8 @@ void *ctl_items(size_t n, size_t size)
     return vp;
 }
 
-void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
-                     ctl_part_t kind)
+void ctl_reply_page(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
+                    ctl_part_t kind, bool page_more)
 {
     size_t i = 0;
     do {
@@ -197,12 +197,19 @@ void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, si
             break;
         }
         r.more = j < n;
+        r.page_more = !r.more && page_more;
         ctl_reply(c, reply, &r);
         i = j;
     } while (i < n);
 }
 
-static bool listed(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j, bool all)
+void ctl_reply_parts(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
+                     ctl_part_t kind)
+{
+    ctl_reply_page(c, reply, req, items, n, kind, false);
+}
+
+bool ctl_job_listed(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j, bool all)
 {
     return j && (all || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING) &&
            (k->sees_all || ctl_caller_sees_tenant(c, k, j->tenant_ix));
@@ -213,12 +220,12 @@ static void op_jobs(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
 {
     size_t n = 0;
     for (uint64_t id = 1; id <= c->max_id; id++)
-        n += listed(c, k, ctl_job_get(c, id), r->jobs_all);
+        n += ctl_job_listed(c, k, ctl_job_get(c, id), r->jobs_all);
     Colossus__JobInfo **vp = ctl_items(n, sizeof **vp);
     size_t m = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
-        if (listed(c, k, j, r->jobs_all)) ctl_job_fill_info(c, j, vp[m++]);
+        if (ctl_job_listed(c, k, j, r->jobs_all)) ctl_job_fill_info(c, j, vp[m++]);
     }
     ctl_reply_parts(c, reply, r->req, (void **)vp, m, CTL_PART_JOBS);
     for (size_t i = 0; i < m; i++)
@@ -549,6 +556,8 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_USAGE, "usage", false, R, OP_ANY, ctl_op_usage},
     {COLOSSUS__REQUEST__BODY_AUDIT, "audit", false, R, OP_ANY, ctl_op_audit},
     {COLOSSUS__REQUEST__BODY_WHOAMI, "whoami", false, R, OP_ANY, ctl_op_whoami},
+    {COLOSSUS__REQUEST__BODY_JOBS_PAGE, "jobs", false, R, OP_ANY, ctl_op_jobs_page},
+    {COLOSSUS__REQUEST__BODY_NODES_PAGE, "nodes", false, R, OP_ANY, ctl_op_nodes_page},
 };
 #undef R
 #undef S

@@ -115,14 +115,16 @@ stop_all() {
     unset CTL_ADDR
 }
 
-# start_hollow A PER RUN_MS SECONDS: A hollow agents h0..h(A-1) of PER nodes each (`agent
-# --hollow`: the real agent and protocol, simulated launches of RUN_MS each), 2 fake GPUs a
-# node, logs in $T/agent-hI.log; waits at most SECONDS for every node's registration.
+# start_hollow A PER RUN_MS SECONDS [GPUS]: A hollow agents h0..h(A-1) of PER nodes each
+# (`agent --hollow`: the real agent and protocol, simulated launches of RUN_MS each), GPUS
+# fake GPUs a node (2), logs in $T/agent-hI.log; waits at most SECONDS for every node's
+# registration.
 start_hollow() {
-    local a=$1 per=$2 run_ms=$3 secs=$4 i
+    local a=$1 per=$2 run_ms=$3 secs=$4 gpus=${5:-2} i
     for i in $(seq 0 $((a - 1))); do
         "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "h$i" --work-dir "$T/h$i" \
-            --fake-gpus 2 --hollow "$per" --hollow-run-ms "$run_ms" >>"$T/agent-h$i.log" 2>&1 &
+            --fake-gpus "$gpus" --hollow "$per" --hollow-run-ms "$run_ms" \
+            >>"$T/agent-h$i.log" 2>&1 &
         AGENT_PID[h$i]=$!
     done
     wait_for "$secs" bash -c \

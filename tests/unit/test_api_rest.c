@@ -216,39 +216,41 @@ static void test_list_params(void **state)
     assert_non_null(strstr(err.msg, "twice"));
 }
 
-static void test_matches(void **state)
+/* The list's parameters as the controller's page request: the state bits are the core's
+ * state numbers, which the controller tests (tests/unit/test_ctl_pages.c). */
+static void test_list_req(void **state)
 {
     (void)state;
-    cl_rest_kv_t q[] = {{"state", "running"}, {"tenant", "A"}, {"after", "5"}};
+    cl_rest_kv_t q[] = {
+        {"state", "running,pending"}, {"tenant", "A"}, {"after", "5"}, {"limit", "7"}};
     cl_rest_list_t l;
     cl_error_t err;
-    assert_int_equal(cl_rest_list_parse(CL_REST_JOBS, q, 3, &l, &err), 0);
-    Colossus__JobInfo j = COLOSSUS__JOB_INFO__INIT;
-    j.id = 6;
-    j.state = "running";
-    j.tenant = "A";
-    assert_true(cl_rest_job_matches(&l, &j));
-    j.id = 5;
-    assert_false(cl_rest_job_matches(&l, &j)); /* the cursor is exclusive */
-    j.id = 6;
-    j.tenant = "B";
-    assert_false(cl_rest_job_matches(&l, &j));
-    j.tenant = "A";
-    j.state = "pending";
-    assert_false(cl_rest_job_matches(&l, &j));
-    Colossus__NodeInfo n = COLOSSUS__NODE_INFO__INIT;
-    cl_rest_kv_t nq[] = {{"state", "down"}};
+    assert_int_equal(cl_rest_list_parse(CL_REST_JOBS, q, 4, &l, &err), 0);
+    Colossus__ListReq p;
+    cl_rest_list_req(&l, &p);
+    assert_int_equal(p.states, (1u << CL_JOB_RUNNING) | (1u << CL_JOB_PENDING));
+    assert_string_equal(p.tenant, "A");
+    assert_string_equal(p.user, "");
+    assert_true(p.has_after);
+    assert_int_equal(p.after, 5);
+    assert_int_equal(p.limit, 7);
+    assert_false(p.all);
+    cl_rest_kv_t fin[] = {{"state", "succeeded"}};
+    assert_int_equal(cl_rest_list_parse(CL_REST_JOBS, fin, 1, &l, &err), 0);
+    cl_rest_list_req(&l, &p);
+    assert_true(p.all); /* a finished state is only found among finished jobs */
+    assert_int_equal(p.states, 1u << CL_JOB_SUCCEEDED);
+    cl_rest_kv_t nq[] = {{"state", "down,drained"}};
     assert_int_equal(cl_rest_list_parse(CL_REST_NODES, nq, 1, &l, &err), 0);
-    n.id = 0;
-    n.state = "down";
-    assert_true(cl_rest_node_matches(&l, &n));
-    n.state = "up";
-    assert_false(cl_rest_node_matches(&l, &n));
+    cl_rest_list_req(&l, &p);
+    assert_int_equal(p.states, (1u << CL_NODE_DOWN) | (1u << CL_NODE_DRAINED));
+    assert_false(p.has_after);
+    assert_int_equal(p.limit, CL_REST_PAGE_DEFAULT);
     cl_rest_kv_t after0[] = {{"after", "0"}};
     assert_int_equal(cl_rest_list_parse(CL_REST_NODES, after0, 1, &l, &err), 0);
-    assert_false(cl_rest_node_matches(&l, &n)); /* node 0 was on the page before */
-    n.id = 1;
-    assert_true(cl_rest_node_matches(&l, &n));
+    cl_rest_list_req(&l, &p);
+    assert_true(p.has_after); /* node 0 was on the page before */
+    assert_int_equal(p.after, 0);
 }
 
 static int submit(const char *body, Colossus__SubmitReq *s, json_t **doc, cl_error_t *err)
@@ -680,7 +682,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),      cmocka_unit_test(test_route_errors),
-        cmocka_unit_test(test_list_params), cmocka_unit_test(test_matches),
+        cmocka_unit_test(test_list_params), cmocka_unit_test(test_list_req),
         cmocka_unit_test(test_submit_body), cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_admin_body),  cmocka_unit_test(test_error_status),
         cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
