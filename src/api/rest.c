@@ -312,7 +312,7 @@ static unsigned svc_keys(cl_rest_op_t op)
 }
 
 static const char *const ended_words[] = {
-    "succeeded, failed, cancelled, timeout, node_fail, preempted or requeued",
+    "succeeded, failed, cancelled, timeout, node_fail, preempted, requeued or budget",
     "succeeded",
     "failed",
     "cancelled",
@@ -320,6 +320,7 @@ static const char *const ended_words[] = {
     "node_fail",
     "preempted",
     "requeued",
+    "budget",
     NULL};
 static const char *const by_words[] = {
     "tenant, user, day or month", "tenant", "user", "day", "month", NULL};

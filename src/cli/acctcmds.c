@@ -48,8 +48,9 @@ typedef struct acct_args {
     bool json;
 } acct_args_t;
 
-static const char *const ended_words[] = {"succeeded", "failed",    "cancelled", "timeout",
-                                          "node_fail", "preempted", "requeued",  NULL};
+static const char *const ended_words[] = {"succeeded", "failed",    "cancelled",
+                                          "timeout",   "node_fail", "preempted",
+                                          "requeued",  "budget",    NULL};
 static const char *const by_words[] = {"tenant", "user", "day", "month", NULL};
 
 static int acct_opt(cl_cli_t *c, int o, acct_args_t *a)

@@ -161,7 +161,7 @@ t 2 err "colossus history: --since: '3600' is not a time: give a unit" history -
 t 2 err "colossus history: --until: '2026-02-30': there is no day 30 in month 2 of 2026" history --until 2026-02-30
 t 2 err "colossus history: --since: '2026-11-01T12:00CET': 'CET' is not a zone" history --since 2026-11-01T12:00CET
 t 2 err "colossus history: --until must be later than --since" history --since 2026-11-02 --until 2026-11-01T23:59Z
-t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted or requeued, not 'done'" history --state done
+t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted, requeued or budget, not 'done'" history --state done
 t 2 err "colossus history: --limit must be a number in 1..1000000, not '0'" history --limit 0
 t 2 err "colossus history: unknown option '--by'" history --by day
 t 2 err "colossus history: 'x1' is not a job id (a positive number)" history --job x1
