@@ -8,7 +8,6 @@
  * HTTPS is the library's (GnuTLS); the deadline for a request to arrive and the rate limit
  * are ctl_http_guard.c's. */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,67 +22,9 @@
 #include "api/prom.h"
 #include "api/webpath.h"
 #include "controller/ctl_http.h"
+#include "controller/ctl_http_lib.h"
 #include "controller/ctl_http_guard.h"
 #include "controller/ctl_http_tls.h"
-
-/* libmicrohttpd, dlopened by the first HTTP listener: linked, it (and GnuTLS, with its
- * eight libraries) would load into every CLI command, and `colossus --help` took twice as
- * long (docs/benchmarks.md, "Issue 11's regression, mended"). Its calls go through ml. */
-#define MHD_LIB "libmicrohttpd.so.12"
-static struct {
-    void *so;
-    __typeof__(MHD_run) *run;
-    __typeof__(MHD_get_timeout) *get_timeout;
-    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
-    __typeof__(MHD_add_response_header) *add_response_header;
-    __typeof__(MHD_queue_response) *queue_response;
-    __typeof__(MHD_destroy_response) *destroy_response;
-    __typeof__(MHD_resume_connection) *resume_connection;
-    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
-    __typeof__(MHD_get_connection_values) *get_connection_values;
-    __typeof__(MHD_get_connection_info) *get_connection_info;
-    __typeof__(MHD_suspend_connection) *suspend_connection;
-    __typeof__(MHD_start_daemon) *start_daemon;
-    __typeof__(MHD_get_daemon_info) *get_daemon_info;
-    __typeof__(MHD_stop_daemon) *stop_daemon;
-    __typeof__(MHD_quiesce_daemon) *quiesce_daemon;
-    __typeof__(MHD_is_feature_supported) *is_feature_supported;
-    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
-} ml;
-
-static int mhd_load(cl_error_t *err)
-{
-    if (ml.so) return 0;
-    void *so = dlopen(MHD_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!so)
-        return cl_err(err, "--http needs %s (Debian: libmicrohttpd12): %.200s", MHD_LIB,
-                      dlerror());
-#define SYM(f)                                                                                 \
-    if (!(ml.f = (__typeof__(ml.f))dlsym(so, "MHD_" #f))) {                                    \
-        dlclose(so);                                                                           \
-        return cl_err(err, "%s has no MHD_%s (another version?)", MHD_LIB, #f);                \
-    }
-    SYM(run)
-    SYM(get_timeout)
-    SYM(create_response_from_buffer)
-    SYM(add_response_header)
-    SYM(queue_response)
-    SYM(destroy_response)
-    SYM(resume_connection)
-    SYM(lookup_connection_value)
-    SYM(get_connection_values)
-    SYM(get_connection_info)
-    SYM(suspend_connection)
-    SYM(start_daemon)
-    SYM(get_daemon_info)
-    SYM(stop_daemon)
-    SYM(quiesce_daemon)
-    SYM(is_feature_supported)
-    SYM(create_response_from_callback)
-#undef SYM
-    ml.so = so;
-    return 0;
-}
 
 /* The bearer cache: a token string's hash to its principal. An entry is used for at most
  * AUTH_TTL_MS and checked again at every use (ctl_principal_check: revoked, expired, user
@@ -130,16 +71,16 @@ static void on_timer(uv_timer_t *t);
  * loop's poll does not block), after its timeout, or when its descriptor is readable. */
 static void run_daemon(srv_http_t *h)
 {
-    ml.run(h->d);
+    mhd.run(h->d);
     /* A connection closed at the connection limit: the library takes its listening socket
      * back into its epoll set only at the start of a run, and nothing else may come to start
      * one (the new connections wait in the backlog, unseen), so run it again at once. */
     if (h->closed_some) {
         h->closed_some = false;
-        ml.run(h->d);
+        mhd.run(h->d);
     }
     MHD_UNSIGNED_LONG_LONG ms;
-    if (ml.get_timeout(h->d, &ms) != MHD_YES) {
+    if (mhd.get_timeout(h->d, &ms) != MHD_YES) {
         uv_idle_stop(&h->idle);
         uv_timer_stop(&h->timer);
     } else if (ms == 0) {
@@ -172,7 +113,7 @@ static void on_idle(uv_idle_t *i)
 static http_track_t *track_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
-        conn ? ml.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+        conn ? mhd.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
     return ci ? ci->socket_context : NULL;
 }
 
@@ -199,30 +140,30 @@ static void send_answer(http_req_t *q)
     q->queued = true;
     http_guard_whole(&q->h->guard, track_of(q->conn)); /* the answer is the library's to send */
     struct MHD_Response *r =
-        ml.create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
+        mhd.create_response_from_buffer(q->len, q->text, MHD_RESPMEM_MUST_FREE);
     if (!r) cl_oom(q->len, __FILE__, __LINE__);
     q->text = NULL; /* the library's now */
-    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                           q->content_type ? q->content_type : "application/json");
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            q->content_type ? q->content_type : "application/json");
     if (q->status == 401)
-        ml.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                               q->bad_token
-                                   ? "Bearer realm=\"colossus\", error=\"invalid_token\""
-                                   : "Bearer realm=\"colossus\"");
-    if (q->status == 405) ml.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
-    if (q->status == 201) ml.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+        mhd.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                q->bad_token
+                                    ? "Bearer realm=\"colossus\", error=\"invalid_token\""
+                                    : "Bearer realm=\"colossus\"");
+    if (q->status == 405) mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
+    if (q->status == 201) mhd.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
     if (q->status == 429) {
         char s[16];
         snprintf(s, sizeof s, "%u", q->retry_after);
-        ml.add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, s);
+        mhd.add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, s);
     }
     for (const char *const(*hd)[2] = q->headers; hd && (*hd)[0]; hd++)
-        ml.add_response_header(r, (*hd)[0], (*hd)[1]);
-    ml.queue_response(q->conn, q->status, r);
-    ml.destroy_response(r);
+        mhd.add_response_header(r, (*hd)[0], (*hd)[1]);
+    mhd.queue_response(q->conn, q->status, r);
+    mhd.destroy_response(r);
     if (q->suspended) {
         unlist(q);
-        ml.resume_connection(q->conn);
+        mhd.resume_connection(q->conn);
         uv_idle_start(&q->h->idle, on_idle);
     }
 }
@@ -232,32 +173,32 @@ static void send_answer(http_req_t *q)
 void http_answer_stream(http_req_t *q, MHD_ContentReaderCallback reader, void *cls)
 {
     struct MHD_Response *r =
-        ml.create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, cls, NULL);
+        mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, cls, NULL);
     if (!r) cl_oom(16384, __FILE__, __LINE__);
-    ml.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    ml.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    ml.add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close"); /* when it ends */
-    ml.queue_response(q->conn, 200, r);
-    ml.destroy_response(r);
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close"); /* when it ends */
+    mhd.queue_response(q->conn, 200, r);
+    mhd.destroy_response(r);
     q->status = 200;
     q->done = q->queued = true;
 }
 
 void http_stream_suspend(http_req_t *q)
 {
-    ml.suspend_connection(q->conn);
+    mhd.suspend_connection(q->conn);
 }
 
 void http_stream_resume(http_req_t *q)
 {
-    ml.resume_connection(q->conn);
+    mhd.resume_connection(q->conn);
     uv_idle_start(&q->h->idle, on_idle); /* the daemon runs on the next turn */
 }
 
 int http_conn_fd(http_req_t *q)
 {
     const union MHD_ConnectionInfo *ci =
-        ml.get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        mhd.get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? ci->connect_fd : -1;
 }
 
@@ -344,7 +285,7 @@ static bool over_rate(http_req_t *q, const char *key, const char *whose)
 static bool peer_over_rate(http_req_t *q)
 {
     const union MHD_ConnectionInfo *ci =
-        ml.get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        mhd.get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char key[80];
     http_guard_ip_key(ci ? ci->client_addr : NULL, key, sizeof key);
     return over_rate(q, key, "this address before authentication");
@@ -387,7 +328,7 @@ static int bearer(srv_http_t *h, const char *token, http_req_t *q, ctl_principal
 static int authenticate(http_req_t *q)
 {
     const char *v =
-        ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        mhd.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     cl_error_t why;
     if (!v) {
         if (peer_over_rate(q)) return -1;
@@ -450,7 +391,7 @@ static int parse_query(http_req_t *q)
 {
     query_t g = {.n = 0};
     cl_error_t err;
-    ml.get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, one_arg, &g);
+    mhd.get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, one_arg, &g);
     if (g.over) {
         http_answer_error(q, 400, "more than 16 query parameters");
         return -1;
@@ -518,7 +459,7 @@ static void begin(http_req_t *q, const char *url, const char *method)
     }
     if (!cl_rest_op_public(q->route.op) && authenticate(q) < 0) return;
     const char *cl =
-        ml.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        mhd.lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     if (cl && cl_parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > CL_REST_BODY_MAX) {
         char msg[128];
@@ -533,7 +474,7 @@ static void begin(http_req_t *q, const char *url, const char *method)
 static void peer_name(struct MHD_Connection *conn, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
-        ml.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     char ip[64] = "?";
     if (sa && sa->sa_family == AF_INET) {
@@ -565,10 +506,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = q;
         /* the headers are in; without a body the request is whole (an answer that goes on,
          * a stream, is not cut by the deadline whoever queues it) */
-        if (!ml.lookup_connection_value(conn, MHD_HEADER_KIND,
-                                        MHD_HTTP_HEADER_CONTENT_LENGTH) &&
-            !ml.lookup_connection_value(conn, MHD_HEADER_KIND,
-                                        MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        if (!mhd.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+            !mhd.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING))
             http_guard_whole(&h->guard, track_of(conn));
         begin(q, url, method);
         if (q->done) send_answer(q);
@@ -592,7 +533,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         send_answer(q);
         return MHD_YES;
     }
-    ml.suspend_connection(conn); /* until the controller's answer is durable */
+    mhd.suspend_connection(conn); /* until the controller's answer is durable */
     q->suspended = true;
     q->next = h->waiting;
     if (h->waiting) h->waiting->prev = q;
@@ -635,7 +576,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     srv_http_t *h = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
-            ml.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci)
             *socket_context = http_guard_open(&h->guard, ci->connect_fd, uv_now(&h->srv->loop));
     } else {
@@ -681,8 +622,8 @@ static void probe_log(void *cls, const char *fmt, va_list ap)
 
 int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, cl_error_t *err)
 {
-    if (mhd_load(err) < 0) return -1;
-    if (ml.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    if (ctl_mhd_load(err) < 0) return -1;
+    if (mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return cl_err(err, "--http-cert: this %s was built without TLS (GnuTLS)", MHD_LIB);
     char *c = http_pem_read("--http-cert", cert, "CERTIFICATE", err), *k = NULL;
     if (c) k = http_pem_read("--http-key", key, "PRIVATE KEY", err);
@@ -693,7 +634,7 @@ int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, c
     /* the library's own check, without a socket: a certificate GnuTLS takes, and the key
      * that goes with it */
     char last[200] = "no reason given";
-    struct MHD_Daemon *d = ml.start_daemon(
+    struct MHD_Daemon *d = mhd.start_daemon(
         MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, refuse_all,
         NULL, MHD_OPTION_EXTERNAL_LOGGER, probe_log, last, MHD_OPTION_HTTPS_MEM_KEY, k,
         MHD_OPTION_HTTPS_MEM_CERT, c, MHD_OPTION_END);
@@ -706,7 +647,7 @@ int ctl_http_tls_load(ctl_server_opts_t *o, const char *cert, const char *key, c
                       "key (%s)",
                       cert, key, last);
     }
-    ml.stop_daemon(d);
+    mhd.stop_daemon(d);
     o->http_cert_pem = c;
     o->http_key_pem = k;
     return 0;
@@ -719,7 +660,7 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     const ctl_server_opts_t *o = &srv->o;
     bool tls = o->http_cert_pem != NULL;
     if (ctl_http_addr_check(cfg->addr, tls, err) < 0) return -1;
-    if (mhd_load(err) < 0) return -1;
+    if (ctl_mhd_load(err) < 0) return -1;
     if (srv->nhttp == CTL_MAX_LISTENERS) return cl_err(err, "too many HTTP listeners");
     char host[256];
     int port;
@@ -739,7 +680,7 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
     unsigned per_ip = o->http_max_per_ip ? o->http_max_per_ip : SRV_HTTP_MAX_PER_IP;
     http_guard_init(&h->guard, timeout * 1000ull, o->http_rate);
     /* the certificate and key options last: MHD_OPTION_END ends the list early without TLS */
-    h->d = ml.start_daemon(
+    h->d = mhd.start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
             (tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, h, /* first */
@@ -751,11 +692,11 @@ int srv_http_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t 
         tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, o->http_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, o->http_cert_pem, MHD_OPTION_END);
     const union MHD_DaemonInfo *ep =
-        h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        h->d ? mhd.get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     const union MHD_DaemonInfo *bp =
-        h->d ? ml.get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+        h->d ? mhd.get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!ep || !bp) {
-        if (h->d) ml.stop_daemon(h->d);
+        if (h->d) mhd.stop_daemon(h->d);
         http_guard_free(&h->guard);
         cl_err(err, "cannot listen on %s (HTTP%s): the address is taken or not local (%s)",
                cfg->addr, tls ? "S" : "", h->last_log[0] ? h->last_log : "no reason given");
@@ -784,7 +725,7 @@ const char *srv_http_bound(const srv_http_t *h)
 
 void srv_http_quiesce(srv_http_t *h)
 {
-    MHD_socket fd = ml.quiesce_daemon(h->d); /* no new connections; open ones go on */
+    MHD_socket fd = mhd.quiesce_daemon(h->d); /* no new connections; open ones go on */
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
@@ -809,8 +750,8 @@ void srv_http_stop(srv_http_t *h)
         http_answer_error(q, 503, "the controller is shutting down");
         send_answer(q); /* unlists q */
     }
-    ml.run(h->d); /* what can go out now does */
-    ml.stop_daemon(h->d);
+    mhd.run(h->d); /* what can go out now does */
+    mhd.stop_daemon(h->d);
     if (h->auth) sodium_memzero(h->auth, AUTH_SLOTS * sizeof *h->auth);
     uv_close((uv_handle_t *)&h->poll, handle_closed);
     uv_close((uv_handle_t *)&h->timer, handle_closed);
