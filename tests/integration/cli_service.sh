@@ -159,9 +159,9 @@ log "nodes, history, usage, audit, whoami, jobs"
 run node remove node000003
 sent 'b == {"req": 1, "node_remove": "node000003"}'
 run history --since 2026-11-01 --until 2026-11-02T12:00+02:00 --tenant research --user ada \
-    --state failed --limit 10
+    --state failed --limit 10 --job 7
 sent 'b["history"] == dict(since=1793491200.0, until=1793491200.0 + 86400 + 36000,
-    tenant="research", user="ada", state="failed", by="", limit=10)'
+    tenant="research", user="ada", state="failed", by="", limit=10, job=7)'
 run history --since 7d --json && cp out.txt history.json
 sent 'abs(b["history"]["since"] - (now - 7 * 86400)) < 5 and b["history"]["until"] == 0'
 run history
