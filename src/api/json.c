@@ -3,6 +3,8 @@
  * the output in that order. */
 #include "api/json.h"
 
+#include "api/jw.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -130,109 +132,151 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     return o;
 }
 
+/* The node and its telemetry are written through jw.h, once for both outputs: the tree
+ * (cl_json_node) and the text of the REST API's pages (cl_json_node_text). */
+
+static void w_str_or_null(cl_jw_t *w, const char *key, const char *s)
+{
+    if (s && s[0])
+        cl_jw_str(w, key, s);
+    else
+        cl_jw_null(w, key);
+}
+
 /* A telemetry field is meaningful when its bit of GpuTelemetry.valid is set; null if not. */
-static json_t *vreal(uint32_t valid, uint32_t bit, double v)
+static void w_vreal(cl_jw_t *w, const char *key, uint32_t valid, uint32_t bit, double v)
 {
-    return (valid & bit) ? real(v) : json_null();
+    if (valid & bit)
+        cl_jw_real(w, key, v);
+    else
+        cl_jw_null(w, key);
 }
 
-static json_t *vint(uint32_t valid, uint32_t bit, uint64_t v)
+static void w_vint(cl_jw_t *w, const char *key, uint32_t valid, uint32_t bit, uint64_t v)
 {
-    return (valid & bit) ? integer((int64_t)v) : json_null();
+    if (valid & bit)
+        cl_jw_int(w, key, (int64_t)v);
+    else
+        cl_jw_null(w, key);
 }
 
-static json_t *vbool(uint32_t valid, uint32_t bit, bool v)
+static void w_vbool(cl_jw_t *w, const char *key, uint32_t valid, uint32_t bit, bool v)
 {
-    return (valid & bit) ? json_boolean(v) : json_null();
+    if (valid & bit)
+        cl_jw_bool(w, key, v);
+    else
+        cl_jw_null(w, key);
 }
 
-static json_t *gpu_json(const Colossus__GpuTelemetry *g)
+static void gpu_w(cl_jw_t *w, const Colossus__GpuTelemetry *g)
 {
     uint32_t v = g->valid;
-    json_t *o = must(json_object());
-    set(o, "index", integer(g->index));
-    set(o, "lost", json_boolean(g->lost));
-    set(o, "power_w", vreal(v, CL_GPU_F_POWER, g->power_mw / 1000.0));
-    set(o, "energy_j", vreal(v, CL_GPU_F_ENERGY, g->energy_mj / 1000.0));
-    set(o, "temp_c", vint(v, CL_GPU_F_TEMP, g->temp_c));
-    set(o, "util_gpu_pct", vint(v, CL_GPU_F_UTIL, g->util_gpu_pct));
-    set(o, "util_mem_pct", vint(v, CL_GPU_F_UTIL, g->util_mem_pct));
-    set(o, "mem_used_bytes", vint(v, CL_GPU_F_MEM, g->mem_used_bytes));
-    set(o, "mem_total_bytes", vint(v, CL_GPU_F_MEM, g->mem_total_bytes));
-    set(o, "sm_clock_mhz", vint(v, CL_GPU_F_CLOCKS, g->sm_clock_mhz));
-    set(o, "mem_clock_mhz", vint(v, CL_GPU_F_CLOCKS, g->mem_clock_mhz));
-    set(o, "ecc_corrected", vint(v, CL_GPU_F_ECC, g->ecc_corrected));
-    set(o, "ecc_uncorrected", vint(v, CL_GPU_F_ECC, g->ecc_uncorrected));
-    set(o, "retired_pages", vint(v, CL_GPU_F_RETIRED, g->retired_pages));
-    set(o, "retired_pending", vbool(v, CL_GPU_F_RETIRED, g->retired_pending));
-    set(o, "remapped_rows", vint(v, CL_GPU_F_REMAP, g->remapped_rows));
-    set(o, "remapped_rows_unc", vint(v, CL_GPU_F_REMAP, g->remapped_rows_unc));
-    set(o, "remap_pending", vbool(v, CL_GPU_F_REMAP, g->remap_pending));
-    set(o, "remap_failure", vbool(v, CL_GPU_F_REMAP, g->remap_failure));
-    return o;
+    cl_jw_obj(w, NULL);
+    cl_jw_int(w, "index", g->index);
+    cl_jw_bool(w, "lost", g->lost);
+    w_vreal(w, "power_w", v, CL_GPU_F_POWER, g->power_mw / 1000.0);
+    w_vreal(w, "energy_j", v, CL_GPU_F_ENERGY, g->energy_mj / 1000.0);
+    w_vint(w, "temp_c", v, CL_GPU_F_TEMP, g->temp_c);
+    w_vint(w, "util_gpu_pct", v, CL_GPU_F_UTIL, g->util_gpu_pct);
+    w_vint(w, "util_mem_pct", v, CL_GPU_F_UTIL, g->util_mem_pct);
+    w_vint(w, "mem_used_bytes", v, CL_GPU_F_MEM, g->mem_used_bytes);
+    w_vint(w, "mem_total_bytes", v, CL_GPU_F_MEM, g->mem_total_bytes);
+    w_vint(w, "sm_clock_mhz", v, CL_GPU_F_CLOCKS, g->sm_clock_mhz);
+    w_vint(w, "mem_clock_mhz", v, CL_GPU_F_CLOCKS, g->mem_clock_mhz);
+    w_vint(w, "ecc_corrected", v, CL_GPU_F_ECC, g->ecc_corrected);
+    w_vint(w, "ecc_uncorrected", v, CL_GPU_F_ECC, g->ecc_uncorrected);
+    w_vint(w, "retired_pages", v, CL_GPU_F_RETIRED, g->retired_pages);
+    w_vbool(w, "retired_pending", v, CL_GPU_F_RETIRED, g->retired_pending);
+    w_vint(w, "remapped_rows", v, CL_GPU_F_REMAP, g->remapped_rows);
+    w_vint(w, "remapped_rows_unc", v, CL_GPU_F_REMAP, g->remapped_rows_unc);
+    w_vbool(w, "remap_pending", v, CL_GPU_F_REMAP, g->remap_pending);
+    w_vbool(w, "remap_failure", v, CL_GPU_F_REMAP, g->remap_failure);
+    cl_jw_end(w);
 }
 
-static json_t *xid_json(const Colossus__XidEvent *x)
+static void xid_w(cl_jw_t *w, const Colossus__XidEvent *x)
 {
-    json_t *o = must(json_object());
-    set(o, "gpu", integer(x->gpu == UINT32_MAX ? -1 : (int64_t)x->gpu));
-    set(o, "xid", integer((int64_t)x->xid));
-    set(o, "action", str(x->action));
-    set(o, "time", real(x->time));
-    return o;
+    cl_jw_obj(w, NULL);
+    cl_jw_int(w, "gpu", x->gpu == UINT32_MAX ? -1 : (int64_t)x->gpu);
+    cl_jw_int(w, "xid", (int64_t)x->xid);
+    cl_jw_str(w, "action", x->action);
+    cl_jw_real(w, "time", x->time);
+    cl_jw_end(w);
 }
 
-static json_t *telemetry_json(const Colossus__NodeHealth *t, double age_s)
+static void telemetry_w(cl_jw_t *w, const Colossus__NodeHealth *t, double age_s)
 {
-    json_t *check = must(json_object());
-    set(check, "result", str(t->check && t->check[0] ? t->check : "never"));
-    set(check, "reason", str(t->check_reason));
-    set(check, "time", real(t->check_time));
-    json_t *gpus = must(json_array());
+    cl_jw_obj(w, "telemetry");
+    cl_jw_real(w, "time", t->time);
+    cl_jw_real(w, "age_s", age_s);
+    cl_jw_str(w, "action", t->action);
+    cl_jw_str(w, "reason", t->reason);
+    cl_jw_int(w, "gpus_expected", t->gpus_expected);
+    cl_jw_int(w, "gpus_found", t->gpus_found);
+    cl_jw_obj(w, "check");
+    cl_jw_str(w, "result", t->check && t->check[0] ? t->check : "never");
+    cl_jw_str(w, "reason", t->check_reason);
+    cl_jw_real(w, "time", t->check_time);
+    cl_jw_end(w);
+    cl_jw_arr(w, "gpus");
     for (size_t i = 0; i < t->n_gpus; i++)
-        push(gpus, gpu_json(t->gpus[i]));
-    json_t *o = must(json_object());
-    set(o, "time", real(t->time));
-    set(o, "age_s", real(age_s));
-    set(o, "action", str(t->action));
-    set(o, "reason", str(t->reason));
-    set(o, "gpus_expected", integer(t->gpus_expected));
-    set(o, "gpus_found", integer(t->gpus_found));
-    set(o, "check", check);
-    set(o, "gpus", gpus);
-    return o;
+        gpu_w(w, t->gpus[i]);
+    cl_jw_end(w);
+    cl_jw_end(w);
+}
+
+static void node_w(cl_jw_t *w, const Colossus__NodeInfo *n)
+{
+    cl_jw_obj(w, NULL);
+    cl_jw_int(w, "id", n->id);
+    cl_jw_str(w, "name", n->name);
+    cl_jw_str(w, "state", n->state);
+    cl_jw_int(w, "gpus", n->gpus);
+    cl_jw_int(w, "gpus_free", n->gpus_free);
+    cl_jw_arr(w, "jobs");
+    for (size_t k = 0; k < n->n_jobs; k++)
+        cl_jw_int(w, NULL, (int64_t)n->jobs[k]);
+    cl_jw_end(w);
+    cl_jw_str(w, "reason", n->reason);
+    cl_jw_bool(w, "connected", n->connected);
+    /* "health" is the controller's latched verdict; "" when it has none (an unwatched node). */
+    bool known = n->health && n->health[0];
+    if (known) {
+        cl_jw_str(w, "health", n->health);
+        w_str_or_null(w, "health_reason", n->health_reason);
+    } else {
+        cl_jw_null(w, "health");
+        cl_jw_null(w, "health_reason");
+    }
+    cl_jw_bool(w, "monitored", n->monitored);
+    w_str_or_null(w, "nvlink_domain", n->nvlink_domain);
+    cl_jw_arr(w, "xids");
+    for (size_t i = 0; i < n->n_recent_xids; i++)
+        xid_w(w, n->recent_xids[i]);
+    cl_jw_end(w);
+    if (n->telemetry)
+        telemetry_w(w, n->telemetry, n->telemetry_age);
+    else
+        cl_jw_null(w, "telemetry");
+    cl_jw_str(w, "pod", n->pod);
+    cl_jw_str(w, "leaf", n->leaf);
+    cl_jw_bool(w, "spare", n->spare);
+    cl_jw_end(w);
 }
 
 json_t *cl_json_node(const Colossus__NodeInfo *n)
 {
-    json_t *o = must(json_object());
-    set(o, "id", integer(n->id));
-    set(o, "name", str(n->name));
-    set(o, "state", str(n->state));
-    set(o, "gpus", integer(n->gpus));
-    set(o, "gpus_free", integer(n->gpus_free));
-    json_t *jobs = must(json_array());
-    for (size_t k = 0; k < n->n_jobs; k++)
-        push(jobs, integer((int64_t)n->jobs[k]));
-    set(o, "jobs", jobs);
-    set(o, "reason", str(n->reason));
-    set(o, "connected", json_boolean(n->connected));
-    /* "health" is the controller's latched verdict; "" when it has none (an unwatched node). */
-    bool known = n->health && n->health[0];
-    set(o, "health", known ? str(n->health) : json_null());
-    set(o, "health_reason", known ? str_or_null(n->health_reason) : json_null());
-    set(o, "monitored", json_boolean(n->monitored));
-    set(o, "nvlink_domain", str_or_null(n->nvlink_domain));
-    json_t *xids = must(json_array());
-    for (size_t i = 0; i < n->n_recent_xids; i++)
-        push(xids, xid_json(n->recent_xids[i]));
-    set(o, "xids", xids);
-    set(o, "telemetry",
-        n->telemetry ? telemetry_json(n->telemetry, n->telemetry_age) : json_null());
-    set(o, "pod", str(n->pod));
-    set(o, "leaf", str(n->leaf));
-    set(o, "spare", json_boolean(n->spare));
-    return o;
+    cl_jw_t w;
+    cl_jw_tree(&w);
+    node_w(&w, n);
+    return cl_jw_root(&w);
+}
+
+void cl_json_node_text(cl_buf_t *b, const Colossus__NodeInfo *n)
+{
+    cl_jw_t w;
+    cl_jw_text(&w, b);
+    node_w(&w, n);
 }
 
 json_t *cl_json_tenant(const Colossus__TenantInfo *t)

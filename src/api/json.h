@@ -19,12 +19,16 @@
 #include <jansson.h>
 
 #include "colossus.pb-c.h"
+#include "proto/frame.h"
 
 /* A job (schema #/$defs/job): times null until they happen, exit_code null until it ended. */
 json_t *cl_json_job(const Colossus__JobInfo *j);
 /* A node (schema #/$defs/node), with its GPU health and telemetry (null where the node does
  * not watch its GPUs). */
 json_t *cl_json_node(const Colossus__NodeInfo *n);
+/* The same node as compact text appended to b: byte for byte json_dumps(cl_json_node(n),
+ * CL_REST_DUMP_FLAGS), without the tree (api/jw.h; what the REST API's node pages use). */
+void cl_json_node_text(cl_buf_t *b, const Colossus__NodeInfo *n);
 /* A tenant (schema #/$defs/tenant): shares, decayed usage, fair-share factor, its jobs, its
  * quota, cohort and borrowing, its GPU-hour budget. */
 json_t *cl_json_tenant(const Colossus__TenantInfo *t);

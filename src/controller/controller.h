@@ -51,6 +51,11 @@ typedef struct ctl_sink_ops {
     void (*flush)(ctl_sink_t *s);
     /* The last reference is gone: free the sink (and what embeds it). */
     void (*release)(ctl_sink_t *s);
+    /* Optional: the bytes deliver is given for m, appended to out when m is sent (from the
+     * controller's state as it is then; delivered, like a packed Msg, only after the batch is
+     * durable). Without it, deliver is given m packed. The HTTP sink renders its pages'
+     * items to JSON text here instead of packing what it would unpack again. */
+    void (*encode)(ctl_sink_t *s, const Colossus__Msg *m, cl_buf_t *out);
 } ctl_sink_ops_t;
 
 struct ctl_sink {

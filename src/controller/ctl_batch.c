@@ -90,9 +90,16 @@ void ctl_send(ctl_t *c, ctl_sink_t *s, const Colossus__Msg *m)
 {
     if (!s || s->closed) return; /* its peer is gone: nothing can reach it */
     ctl_batch_t *b = c->open;
-    size_t n = colossus__msg__get_packed_size(m);
-    if (cl_buf_reserve(&b->bytes, n) < 0) cl_oom(n, __FILE__, __LINE__);
-    colossus__msg__pack(m, b->bytes.p + b->bytes.len);
+    size_t at = b->bytes.len, n;
+    if (s->ops->encode) {
+        s->ops->encode(s, m, &b->bytes);
+        n = b->bytes.len - at;
+        b->bytes.len = at;
+    } else {
+        n = colossus__msg__get_packed_size(m);
+        if (cl_buf_reserve(&b->bytes, n) < 0) cl_oom(n, __FILE__, __LINE__);
+        colossus__msg__pack(m, b->bytes.p + b->bytes.len);
+    }
     if (b->nheld == b->capheld) {
         b->capheld = b->capheld ? 2 * b->capheld : 256;
         b->held = cl_xrealloc(b->held, b->capheld * sizeof *b->held);

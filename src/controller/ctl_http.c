@@ -219,10 +219,33 @@ static http_req_t *of_sink(ctl_sink_t *s)
     return (http_req_t *)s; /* sink is the first member */
 }
 
+/* What the sink's encode wrote: a tag, then a page's part as text or a packed Msg. */
+enum { PART_TEXT = 'T', PART_PACKED = 'P' };
+
+static void http_encode(ctl_sink_t *s, const Colossus__Msg *m, cl_buf_t *out)
+{
+    http_req_t *q = of_sink(s);
+    size_t at = out->len;
+    uint8_t tag = PART_TEXT;
+    if (cl_buf_append(out, &tag, 1) < 0) cl_oom(1, __FILE__, __LINE__);
+    if (m->body_case == COLOSSUS__MSG__BODY_RESPONSE && http_api_encode(q, m->response, out))
+        return;
+    out->p[at] = PART_PACKED;
+    size_t n = colossus__msg__get_packed_size(m);
+    if (cl_buf_reserve(out, n) < 0) cl_oom(n, __FILE__, __LINE__);
+    colossus__msg__pack(m, out->p + out->len);
+    out->len += n;
+}
+
 static void http_deliver(ctl_sink_t *s, const uint8_t *msg, size_t len)
 {
     http_req_t *q = of_sink(s);
-    Colossus__Msg *m = colossus__msg__unpack(NULL, len, msg);
+    if (!len) return;
+    if (msg[0] == PART_TEXT) {
+        http_api_page_part(q, msg + 1, len - 1);
+        return;
+    }
+    Colossus__Msg *m = colossus__msg__unpack(NULL, len - 1, msg + 1);
     if (m && m->body_case == COLOSSUS__MSG__BODY_RESPONSE) http_api_response(q, m->response);
     if (m) colossus__msg__free_unpacked(m, NULL);
 }
@@ -244,7 +267,8 @@ static void http_release(ctl_sink_t *s)
     free(q);
 }
 
-static const ctl_sink_ops_t http_ops = {"http", http_deliver, http_flush, http_release};
+static const ctl_sink_ops_t http_ops = {"http", http_deliver, http_flush, http_release,
+                                        http_encode};
 
 /* The library is done with the request (answered, or the client went away, or shutdown). */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -76,6 +76,11 @@ void http_watch_stop(srv_http_t *h);   /* shutdown: every stream of h ends now *
 void http_api_dispatch(http_req_t *q);
 /* One Response of the controller for q, rendered into q's answer (parts of a list joined). */
 void http_api_response(http_req_t *q, const Colossus__Response *rs);
+/* The sink's encode for a Response: a part of a page of jobs or nodes written to out as text
+ * (true); false for anything else (the sink packs it). */
+bool http_api_encode(http_req_t *q, const Colossus__Response *rs, cl_buf_t *out);
+/* A part that http_api_encode wrote, delivered: joined into q's page. */
+void http_api_page_part(http_req_t *q, const uint8_t *p, size_t len);
 /* q's answer: status and {"error": msg}. */
 void http_answer_error(http_req_t *q, unsigned status, const char *msg);
 /* q's answer: status and v (taken). */

@@ -131,17 +131,6 @@ static int text_put(const char *p, size_t n, void *arg)
     return 0;
 }
 
-/* A page's item, rendered onto its text at once and freed: a page of 10,000 nodes is then
- * never a tree of 300,000 JSON values (the allocator's churn was most of a page's cost). */
-static void page_text(http_req_t *q, json_t *v, uint64_t id)
-{
-    text_put(q->page.len ? "," : "[", 1, &q->page);
-    if (json_dump_callback(v, text_put, &q->page, CL_REST_DUMP_FLAGS) < 0)
-        cl_oom(0, __FILE__, __LINE__);
-    json_decref(v);
-    q->last_id = id;
-}
-
 /* {"KEY":[items],"next":N|null}, as cl_rest_dump writes it */
 static void page_end(http_req_t *q, const char *key)
 {
@@ -162,25 +151,64 @@ static void page_end(http_req_t *q, const char *key)
     q->done = true;
 }
 
-static void list_part(http_req_t *q, const Colossus__Response *rs)
+/* A part of a page of jobs or nodes, as the sink's encode writes it: this header, then the
+ * items' JSON, each after a comma. Rendered when the controller answers (straight to text for
+ * nodes, api/jw.h), so that 550,000 nodes are never packed and unpacked again on their way. */
+typedef struct page_part {
+    bool more;      /* Response.more: another part follows */
+    bool page_more; /* Response.page_more: the list goes on past this page */
+    uint64_t last_id;
+    size_t items;
+} page_part_t;
+
+bool http_api_encode(http_req_t *q, const Colossus__Response *rs, cl_buf_t *out)
 {
-    if (q->route.op == CL_REST_JOBS) {
-        for (size_t i = 0; i < rs->n_jobs; i++)
-            page_text(q, cl_json_job(rs->jobs[i]), rs->jobs[i]->id);
-    } else if (q->route.op == CL_REST_NODES) {
-        for (size_t i = 0; i < rs->n_nodes; i++)
-            page_text(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
-    } else { /* NODE: the one of that name */
-        for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
-            if (!strcmp(rs->nodes[i]->name, q->route.node))
-                page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
+    bool jobs = q->route.op == CL_REST_JOBS;
+    if (!rs->ok || (!jobs && q->route.op != CL_REST_NODES)) return false;
+    page_part_t h = {rs->more, rs->page_more, 0, jobs ? rs->n_jobs : rs->n_nodes};
+    size_t at = out->len;
+    text_put((const char *)&h, sizeof h, out);
+    for (size_t i = 0; i < h.items; i++) {
+        text_put(",", 1, out);
+        if (!jobs) {
+            cl_json_node_text(out, rs->nodes[i]);
+            h.last_id = rs->nodes[i]->id;
+            continue;
+        }
+        json_t *v = cl_json_job(rs->jobs[i]);
+        if (json_dump_callback(v, text_put, out, CL_REST_DUMP_FLAGS) < 0)
+            cl_oom(0, __FILE__, __LINE__);
+        json_decref(v);
+        h.last_id = rs->jobs[i]->id;
     }
+    memcpy(out->p + at, &h, sizeof h); /* with the last id */
+    return true;
+}
+
+void http_api_page_part(http_req_t *q, const uint8_t *p, size_t len)
+{
+    if (q->done || len < sizeof(page_part_t)) return; /* a later part of an answer refused */
+    page_part_t h;
+    memcpy(&h, p, sizeof h);
+    p += sizeof h, len -= sizeof h;
+    if (h.items) {
+        /* the page's first item has no comma before it: the page's "[" instead */
+        text_put(q->page.len ? "," : "[", 1, &q->page);
+        text_put((const char *)p + 1, len - 1, &q->page);
+        q->last_id = h.last_id;
+    }
+    if (h.more) return;
+    q->more = h.page_more;
+    page_end(q, q->route.op == CL_REST_JOBS ? "jobs" : "nodes");
+}
+
+/* GET /nodes/NAME: the node of that name, from the list's parts */
+static void node_part(http_req_t *q, const Colossus__Response *rs)
+{
+    for (size_t i = 0; i < rs->n_nodes && !json_array_size(q->items); i++)
+        if (!strcmp(rs->nodes[i]->name, q->route.node))
+            page_add(q, cl_json_node(rs->nodes[i]), rs->nodes[i]->id);
     if (rs->more) return;
-    if (q->route.op != CL_REST_NODE) {
-        q->more = rs->page_more;
-        page_end(q, q->route.op == CL_REST_JOBS ? "jobs" : "nodes");
-        return;
-    }
     json_t *one = json_array_get(q->items, 0);
     if (one) {
         json_incref(one);
@@ -231,10 +259,11 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs)
     case CL_REST_RESUME:
         http_answer_json(q, 200, one_field("node", json_string(q->route.node)));
         return;
-    case CL_REST_JOBS:
+    case CL_REST_JOBS: /* as text: http_api_encode */
     case CL_REST_NODES:
+        return;
     case CL_REST_NODE:
-        list_part(q, rs);
+        node_part(q, rs);
         return;
     case CL_REST_WATCH: /* a stream: the controller answers it no Response */
         return;

@@ -33,7 +33,7 @@ static void feed_release(ctl_sink_t *s)
     free(s);
 }
 
-static const ctl_sink_ops_t feed_ops = {"watch", feed_deliver, NULL, feed_release};
+static const ctl_sink_ops_t feed_ops = {"watch", feed_deliver, NULL, feed_release, NULL};
 
 /* ---- watchers ---- */
 
@@ -162,6 +162,16 @@ static char *line(json_t *v, size_t *len)
     return t;
 }
 
+/* a node's line, written straight to text (api/jw.h) */
+static char *node_line(const Colossus__NodeInfo *n, size_t *len)
+{
+    cl_buf_t b = {0};
+    cl_json_node_text(&b, n);
+    if (cl_buf_append(&b, "", 1) < 0) cl_oom(1, __FILE__, __LINE__);
+    *len = b.len - 1;
+    return (char *)b.p;
+}
+
 /* w's caller as it is now; false (w dropped) when its principal is no longer good. */
 static bool caller(ctl_t *c, ctl_watcher_t *w, ctl_caller_t *k)
 {
@@ -220,7 +230,7 @@ static void fan_node(ctl_t *c, ctl_feed_t *f, Colossus__NodeInfo *n)
         if (!(w->kinds & CTL_WATCH_NODES) || !caller(c, w, &k)) continue;
         size_t nv = n->n_jobs <= 64 ? visible_jobs(c, &k, n, vis) : 0;
         if (nv == n->n_jobs) {
-            if (!full) full = line(cl_json_node(n), &flen);
+            if (!full) full = node_line(n, &flen);
             give(c, w, id, "node", full, flen);
             continue;
         }
@@ -229,7 +239,7 @@ static void fan_node(ctl_t *c, ctl_feed_t *f, Colossus__NodeInfo *n)
         size_t nall = n->n_jobs, len;
         n->jobs = vis;
         n->n_jobs = nv;
-        char *mine = line(cl_json_node(n), &len);
+        char *mine = node_line(n, &len);
         n->jobs = all;
         n->n_jobs = nall;
         give(c, w, id, "node", mine, len);

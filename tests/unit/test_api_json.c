@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "api/json.h"
+#include "api/rest.h"
 
 static json_t *schema;
 
@@ -261,6 +262,71 @@ static void test_node_telemetry(void **state)
     for (; it; it = json_object_iter_next(b, it))
         assert_true(json_is_null(json_object_iter_value(it)));
     json_decref(o);
+}
+
+/* The text form of a node is byte for byte jansson's dump of its tree. */
+static void assert_text_is_dump(const Colossus__NodeInfo *n)
+{
+    json_t *o = cl_json_node(n);
+    char *want = json_dumps(o, CL_REST_DUMP_FLAGS);
+    cl_buf_t b = {0};
+    cl_buf_append(&b, "x", 1); /* appended: what was there stays */
+    cl_json_node_text(&b, n);
+    assert_non_null(want);
+    assert_int_equal(b.len, strlen(want) + 1);
+    assert_memory_equal(b.p, "x", 1);
+    assert_memory_equal(b.p + 1, want, b.len - 1);
+    free(want);
+    cl_buf_free(&b);
+    json_decref(o);
+}
+
+static void test_node_text_is_the_dump(void **state)
+{
+    (void)state;
+    Colossus__NodeInfo n = COLOSSUS__NODE_INFO__INIT;
+    assert_text_is_dump(&n); /* every string NULL */
+    uint64_t jobs[] = {0, 1, 18446744073709551615ull};
+    n.id = 4294967295u;
+    n.name = "n\"q\\b\x01\x1f\x7f\b\f\n\r\t/\u00e9\u4e2d\U0001F600";
+    n.state = "\xff\xc3(\xe2\x82\xed\xa0\x80x\xf4\x90\x80\x80"; /* not UTF-8 */
+    n.gpus = -1;
+    n.gpus_free = 2147483647;
+    n.jobs = jobs;
+    n.n_jobs = 3;
+    n.reason = "";
+    n.health = "ok";
+    n.health_reason = "";
+    n.pod = "pod/0";
+    n.leaf = "\xc0\x80"; /* an overlong NUL */
+    n.spare = true;
+    assert_text_is_dump(&n);
+    const double reals[] = {0.0,     -0.0,       0.25,         612.345, 1e300,
+                            -1e-300, 5e-324,     1e16,         1e17,    1e21,
+                            1e-5,    123456.789, 1700000000.5, 3.0,     -7.0,
+                            NAN,     INFINITY,   0.1,          2.5e-7,  1.7976931348623157e308};
+    size_t nr = sizeof reals / sizeof reals[0];
+    Colossus__GpuTelemetry g = COLOSSUS__GPU_TELEMETRY__INIT, *gp[] = {&g};
+    g.valid = 0x1ff;
+    g.mem_total_bytes = 85520809984ull;
+    Colossus__XidEvent x = COLOSSUS__XID_EVENT__INIT, *xp[] = {&x};
+    x.gpu = UINT32_MAX;
+    x.xid = 79;
+    x.action = "drain-now";
+    Colossus__NodeHealth h = COLOSSUS__NODE_HEALTH__INIT;
+    h.gpus = gp;
+    h.n_gpus = 1;
+    h.check = "passed";
+    n.telemetry = &h;
+    n.recent_xids = xp;
+    n.n_recent_xids = 1;
+    n.monitored = true;
+    for (size_t i = 0; i < nr; i++) {
+        x.time = h.time = h.check_time = n.telemetry_age = reals[i];
+        g.power_mw = (uint64_t)(i * 1234567);
+        g.energy_mj = (uint64_t)(i * 98765432109ull);
+        assert_text_is_dump(&n);
+    }
 }
 
 static void test_tenant(void **state)
@@ -519,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_not_utf8_null_and_not_finite),
         cmocka_unit_test(test_node_unwatched),
         cmocka_unit_test(test_node_telemetry),
+        cmocka_unit_test(test_node_text_is_the_dump),
         cmocka_unit_test(test_tenant),
         cmocka_unit_test(test_user_qos_token),
         cmocka_unit_test(test_accounting),
