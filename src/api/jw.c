@@ -120,13 +120,27 @@ static void escaped(cl_jw_t *w, const char *s)
         const char *t = seq;
         size_t tl = 2;
         switch (c) {
-        case '"': t = "\\\""; break;
-        case '\\': t = "\\\\"; break;
-        case '\b': t = "\\b"; break;
-        case '\f': t = "\\f"; break;
-        case '\n': t = "\\n"; break;
-        case '\r': t = "\\r"; break;
-        case '\t': t = "\\t"; break;
+        case '"':
+            t = "\\\"";
+            break;
+        case '\\':
+            t = "\\\\";
+            break;
+        case '\b':
+            t = "\\b";
+            break;
+        case '\f':
+            t = "\\f";
+            break;
+        case '\n':
+            t = "\\n";
+            break;
+        case '\r':
+            t = "\\r";
+            break;
+        case '\t':
+            t = "\\t";
+            break;
         default:
             if (c < 0x20) {
                 tl = (size_t)snprintf(seq, sizeof seq, "\\u%04X", c);

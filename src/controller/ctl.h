@@ -145,6 +145,10 @@ typedef enum ctl_detect {
     CTL_DETECT_N,
 } ctl_detect_t;
 
+/* How a run ended (ctl_counters_t.run_gpu_s; the usage record's "ended"). */
+#define CTL_RUN_ENDS 8
+extern const char *const ctl_run_ends[CTL_RUN_ENDS]; /* succeeded, failed, ... (ctl_usage.c) */
+
 #define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 100 s, decades */
 #define CTL_XID_CODES 32   /* XID codes with a series of their own (docs/metrics.md) */
 
@@ -162,8 +166,9 @@ typedef struct ctl_counters {
      * seen each with its own count (xid_n[CTL_XID_CODES]: every later code), and by pod */
     uint32_t xid_codes;
     uint64_t xid_code[CTL_XID_CODES], xid_n[CTL_XID_CODES + 1];
-    uint64_t *xid_pod; /* one per pod, allocated at the first XID */
-    uint64_t renders;  /* /metrics rendered, and their CPU time */
+    uint64_t *xid_pod;              /* one per pod, allocated at the first XID */
+    double run_gpu_s[CTL_RUN_ENDS]; /* GPU-seconds of the runs journaled, by how they ended */
+    uint64_t renders;               /* /metrics rendered, and their CPU time */
     double render_s;
 } ctl_counters_t;
 

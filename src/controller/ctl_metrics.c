@@ -84,13 +84,41 @@ static const char *const pend_label[] = {
 };
 #define NPEND (sizeof pend_label / sizeof pend_label[0])
 
+/* Goodput's floor: the GPU-seconds of runs that succeeded or are running, of all the
+ * GPU-seconds runs used (since the controller started). A run that ended otherwise counts as
+ * lost whole: what it kept in a checkpoint only the job knows (docs/metrics.md). */
+static void goodput(ctl_t *c, cl_prom_t *p, double running_s)
+{
+    cl_prom_family(p, P "run_gpu_seconds_total", "counter",
+                   "GPU-seconds of the runs that ended since the controller started, by how "
+                   "they ended (their usage records).");
+    double used = running_s;
+    for (int i = 0; i < CTL_RUN_ENDS; i++) {
+        cl_prom_sample1(p, P "run_gpu_seconds_total", "ended", ctl_run_ends[i],
+                        c->count.run_gpu_s[i]);
+        used += c->count.run_gpu_s[i];
+    }
+    gauge1(p, P "running_gpu_seconds", "GPU-seconds the runs running now have used so far.",
+           running_s);
+    if (used <= 0) return; /* no GPU time yet: no ratio */
+    gauge1(p, P "goodput_floor_ratio",
+           "GPU-seconds of runs that succeeded or are running over all the GPU-seconds runs "
+           "used, since the controller started; a run that ended otherwise counts as lost "
+           "whole (what its checkpoint kept is not seen), so this is a lower bound.",
+           (c->count.run_gpu_s[0] + running_s) / used);
+}
+
 static void jobs(ctl_t *c, cl_prom_t *p)
 {
     uint64_t by[CL_JOB_CANCELLED + 1] = {0}, why[NPEND] = {0};
+    double now = ctl_now(c), running_s = 0;
     for (cl_jobid_t id = cl_jobs_next(c->cluster, 0); id; id = cl_jobs_next(c->cluster, id)) {
         cl_job_info_t ji;
         if (cl_job_get(c->cluster, id, &ji) < 0) continue;
         by[ji.state]++;
+        const ctl_job_t *j = ji.state == CL_JOB_RUNNING ? ctl_job_get(c, id) : NULL;
+        if (j && j->run && now > j->run->start)
+            running_s += j->run->gpus * (now - j->run->start);
         cl_pending_t pd;
         if (ji.state == CL_JOB_PENDING && cl_job_pending(c->cluster, id, &pd) == 0 &&
             (unsigned)pd.why < NPEND)
@@ -111,6 +139,7 @@ static void jobs(ctl_t *c, cl_prom_t *p)
     for (cl_job_state_t s = CL_JOB_SUCCEEDED; s <= CL_JOB_CANCELLED; s++)
         cl_prom_sample1(p, P "jobs_ended_total", "state", cl_job_state_name(s),
                         (double)c->count.ended[s]);
+    goodput(c, p, running_s);
 }
 
 static void scheduler(ctl_t *c, cl_prom_t *p)

@@ -73,6 +73,21 @@ static char *nodes_csv(ctl_t *c, const ctl_job_t *j)
     return s;
 }
 
+const char *const ctl_run_ends[CTL_RUN_ENDS] = {"succeeded", "failed",    "cancelled",
+                                                "timeout",   "node_fail", "preempted",
+                                                "requeued",  "budget"};
+
+/* A run's GPU-seconds counted by how it ended (/metrics: goodput's floor). */
+static void run_count(ctl_t *c, const char *ended, double gpu_s)
+{
+    for (int i = 0; i < CTL_RUN_ENDS; i++)
+        if (!strcmp(ended, ctl_run_ends[i])) {
+            c->count.run_gpu_s[i] += gpu_s;
+            return;
+        }
+    cl_assert(!"a run ended in a way ctl_run_ends does not list");
+}
+
 static void run_journal(ctl_t *c, ctl_job_t *j, ctl_run_t *r)
 {
     cl_store_usage_t u = {.job = j->id,
@@ -92,6 +107,7 @@ static void run_journal(ctl_t *c, ctl_job_t *j, ctl_run_t *r)
                           .exit_code = r->exit_code,
                           .has_exit = r->has_exit};
     cl_store_batch_usage(c->open->records, &u);
+    run_count(c, r->ended, u.gpu_s);
     j->energy_j += r->energy_j;
     j->flops += r->flops;
     ctl_tenant_t *t = ctl_tenant_ext(c, j->tenant_ix);

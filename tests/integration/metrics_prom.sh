@@ -58,6 +58,8 @@ wait_state "$J" running 30 || fail "job $J did not run"
 wait_prom 10 'colossus_gpus{state="allocated"}' 2
 wait_prom 10 'colossus_jobs{state="running"}' 1
 wait_prom 10 'colossus_tenant_gpus_running{tenant="A"}' 2
+wait_for 10 bash -c "[ -n \"\$(prom_value 'colossus_running_gpu_seconds > 0')\" ]" ||
+    fail "running GPU-seconds: $(prom_value colossus_running_gpu_seconds)"
 
 log "jobs that succeed, one cancelled"
 for i in 1 2 3; do "$B" submit --gpus-per-node 1 -- true >/dev/null || fail "submit true"; done
@@ -67,6 +69,25 @@ wait_prom 10 'colossus_jobs_ended_total{state="cancelled"}' 1
 wait_prom 10 'colossus_gpus{state="allocated"}' 0
 wait_prom 10 'colossus_jobs_submitted_total' 4
 wait_prom 10 'colossus_scheduler_decisions_total{action="start"}' 4
+log "goodput's floor: the runs' GPU-seconds by how they ended, as their usage records say"
+wait_for 20 bash -c "[ \"\$(\"$B\" history --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" -ge 4 ]" ||
+    fail "4 usage records: $("$B" history)"
+read -r good lost < <("$B" history --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(r["gpu_seconds"] for r in d if r["ended"] == "succeeded"),
+      sum(r["gpu_seconds"] for r in d if r["ended"] != "succeeded"))')
+python3 -c "import sys; sys.exit(not (float('$good') > 0 and float('$lost') > 0))" ||
+    fail "GPU-seconds: $good succeeded, $lost otherwise"
+# prom_near EXPR VALUE: until Prometheus's latest scrape gives EXPR within 1e-6 of VALUE
+prom_near() {
+    wait_for 10 bash -c "[ -n \"\$(prom_value 'abs(($1) - $2) < 1e-6 * ($2 + 1)')\" ]" ||
+        fail "Prometheus: $1 = '$(prom_value "$1")', not $2"
+}
+prom_near 'colossus_run_gpu_seconds_total{ended="succeeded"}' "$good"
+prom_near 'colossus_run_gpu_seconds_total{ended="cancelled"}' "$lost"
+prom_near 'colossus_running_gpu_seconds' 0
+prom_near 'colossus_goodput_floor_ratio' "$(python3 -c "print($good / ($good + $lost))")"
 [ "$(prom_value 'colossus_scheduler_pass_seconds_count > 0')" != "" ] || fail "no scheduling pass counted"
 [ "$(prom_value 'colossus_journal_commit_seconds_count > 0')" != "" ] || fail "no commit counted"
 
