@@ -5,19 +5,68 @@
 #include <string.h>
 
 #include "api/json.h"
+#include "api/jw.h"
 #include "cli/args.h"
 #include "cli/clictx.h"
 #include "gpu/nvml.h"
+#include "util/hostlist.h"
 #include "util/util.h"
 
-enum { OPT_REASON = CL_CLI_OPT_FIRST, OPT_CHECK };
+enum { OPT_REASON = CL_CLI_OPT_FIRST, OPT_CHECK, OPT_SUMMARY, OPT_STATE, OPT_POD, OPT_NODES };
 
 static void usage_nodes(FILE *f)
 {
     fprintf(f, "usage: colossus nodes [OPTIONS]\n"
                "List the nodes with their state, GPUs, health and jobs.\n"
-               "  --json                  a JSON array of nodes (docs/api/README.md)\n");
+               "  --json                  a JSON array of nodes (docs/api/README.md)\n"
+               "  --summary               counts by state and reason, with their nodes as a\n"
+               "                          hostlist (as Slurm's sinfo)\n"
+               "  --state S[,S...]        only nodes in these states (up, down, draining,\n"
+               "                          drained, maintenance)\n"
+               "  --reason TEXT           only nodes whose reason contains TEXT\n"
+               "  --pod POD               only the nodes of this pod (as `nodes` shows it)\n"
+               "  --nodes HOSTLIST        only these nodes ('node[000-063],login1')\n"
+               "Example: colossus nodes --summary --state down,drained\n");
     cl_cli_usage_common(f);
+}
+
+/* What `nodes` shows: the filters, each empty when not given. */
+typedef struct node_filter {
+    uint32_t states; /* bits of cl_node_state_t; 0: every state */
+    const char *reason, *pod, *hosts;
+} node_filter_t;
+
+static int parse_states(const cl_flags_t *f, const char *arg, uint32_t *out)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    *out = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int s = 0;
+        while (s <= CL_NODE_MAINT && strcmp(t, cl_node_state_name((cl_node_state_t)s)))
+            s++;
+        if (s > CL_NODE_MAINT)
+            return cl_flags_fail(f,
+                                 "--state: '%s' is not a node state (up, down, draining, "
+                                 "drained, maintenance)",
+                                 t);
+        *out |= 1u << s;
+    }
+    if (!*out) return cl_flags_fail(f, "--state: name at least one state");
+    return 0;
+}
+
+static bool shown(const node_filter_t *w, const Colossus__NodeInfo *n)
+{
+    if (w->states) {
+        int s = 0;
+        while (s <= CL_NODE_MAINT && strcmp(n->state, cl_node_state_name((cl_node_state_t)s)))
+            s++;
+        if (s > CL_NODE_MAINT || !(w->states & (1u << s))) return false;
+    }
+    if (w->reason && !strstr(n->reason ? n->reason : "", w->reason)) return false;
+    if (w->pod && strcmp(n->pod ? n->pod : "", w->pod)) return false;
+    return !w->hosts || cl_hostlist_match(w->hosts, n->name);
 }
 
 /* The table's health columns: HEALTH, TEMP_C (hottest GPU), POWER_W (sum), ECC (corrected/
@@ -80,12 +129,151 @@ static json_t *nodes_json(const Colossus__Response *rs)
     return cl_json_nodes(rs->nodes, rs->n_nodes);
 }
 
+/* ---- --summary: nodes by state and reason, as sinfo counts them ---- */
+
+static int by_state_reason(const void *pa, const void *pb)
+{
+    const Colossus__NodeInfo *a = *(Colossus__NodeInfo *const *)pa;
+    const Colossus__NodeInfo *b = *(Colossus__NodeInfo *const *)pb;
+    int c = strcmp(a->state, b->state);
+    return c ? c : strcmp(a->reason, b->reason);
+}
+
+/* One line of the summary (or object of its JSON): v[0..n), one state and reason. */
+static json_t *summary_row(Colossus__NodeInfo *const *v, size_t n, bool json)
+{
+    const char **names = cl_xcalloc(n + 1, sizeof *names);
+    uint64_t gpus = 0, free_gpus = 0;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = v[i]->name;
+        gpus += v[i]->gpus;
+        free_gpus += v[i]->gpus_free;
+    }
+    char *hosts = cl_hostlist_compress(names, n);
+    free(names);
+    json_t *o = NULL;
+    if (json) {
+        cl_jw_t w; /* the writer's strings: a reason that is not UTF-8 still renders */
+        cl_jw_tree(&w);
+        cl_jw_obj(&w, NULL);
+        cl_jw_str(&w, "state", v[0]->state);
+        if (v[0]->reason[0])
+            cl_jw_str(&w, "reason", v[0]->reason);
+        else
+            cl_jw_null(&w, "reason");
+        cl_jw_int(&w, "nodes", (int64_t)n);
+        cl_jw_int(&w, "gpus", (int64_t)gpus);
+        cl_jw_int(&w, "gpus_free", (int64_t)free_gpus);
+        cl_jw_str(&w, "nodelist", hosts);
+        cl_jw_end(&w);
+        o = cl_jw_root(&w);
+    } else {
+        cl_text_cell(stdout, v[0]->state, 11);
+        printf(" %7zu %8llu %8llu  ", n, (unsigned long long)gpus,
+               (unsigned long long)free_gpus);
+        cl_text_cell(stdout, v[0]->reason[0] ? v[0]->reason : "-", 30);
+        putchar(' ');
+        cl_text_put(stdout, hosts);
+        putchar('\n');
+    }
+    free(hosts);
+    return o;
+}
+
+/* The summary of v[0..n) (sorted here); a JSON array when json, else printed. */
+static json_t *summary(Colossus__NodeInfo **v, size_t n, bool json)
+{
+    qsort(v, n, sizeof *v, by_state_reason);
+    json_t *a = json ? json_array() : NULL;
+    if (!json)
+        printf("%-11s %7s %8s %8s  %-30s %s\n", "STATE", "NODES", "GPUS", "FREE", "REASON",
+               "NODELIST");
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && !by_state_reason(&v[i], &v[j]))
+            j++;
+        json_t *row = summary_row(v + i, j - i, json);
+        if (a && json_array_append_new(a, row) < 0) cl_oom(0, __FILE__, __LINE__);
+        i = j;
+    }
+    return a;
+}
+
+/* The flags of nodes: 0 to go on, or -1 with the exit status in *status (--help: 0). */
+static int nodes_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, node_filter_t *w,
+                       bool *json, bool *sum, int *status)
+{
+    int o;
+    *status = 2;
+    while ((o = cl_flags_next(f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) {
+            *status = f->exit;
+            return -1;
+        }
+        if (o == CL_CLI_OPT_JSON) {
+            *json = true;
+        } else if (o == OPT_SUMMARY) {
+            *sum = true;
+        } else if (o == OPT_STATE) {
+            if (parse_states(f, optarg, &w->states)) return -1;
+        } else if (o == OPT_REASON) {
+            w->reason = optarg;
+        } else if (o == OPT_POD) {
+            w->pod = optarg;
+        } else if (o == OPT_NODES) {
+            cl_error_t err;
+            if (cl_hostlist_check(optarg, &err) < 0) {
+                cl_flags_fail(f, "--nodes: %s", err.msg);
+                return -1;
+            }
+            w->hosts = optarg;
+        } else {
+            cl_cli_common_opt(c, o);
+        }
+    }
+    return cl_flags_args(f, argc, argv, 0, 0, NULL);
+}
+
 int cmd_nodes(int argc, char **argv)
 {
+    static const struct option opts[] = {CL_CLI_JSON_OPT,
+                                         {"summary", no_argument, 0, OPT_SUMMARY},
+                                         {"state", required_argument, 0, OPT_STATE},
+                                         {"reason", required_argument, 0, OPT_REASON},
+                                         {"pod", required_argument, 0, OPT_POD},
+                                         {"nodes", required_argument, 0, OPT_NODES},
+                                         CL_CLI_COMMON_OPTS,
+                                         {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = "nodes"};
+    cl_flags_t f = {.cmd = "nodes", .shorts = "h", .longs = opts, .usage = usage_nodes};
+    node_filter_t w = {0};
+    bool json = false, sum = false;
+    int rc;
+    if (nodes_flags(&c, &f, argc, argv, &w, &json, &sum, &rc) < 0) return rc;
+    rc = 0;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_NODES;
     r.nodes = true;
-    return cl_cli_list("nodes", argc, argv, usage_nodes, &r, nodes_json, print_table);
+    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    if (!m) return c.status;
+    /* the nodes shown, in a response of their own (the message keeps and frees them all) */
+    Colossus__Response view = *m->response;
+    view.nodes = cl_xcalloc(m->response->n_nodes + 1, sizeof *view.nodes);
+    view.n_nodes = 0;
+    for (size_t i = 0; i < m->response->n_nodes; i++)
+        if (shown(&w, m->response->nodes[i]))
+            view.nodes[view.n_nodes++] = m->response->nodes[i];
+    if (sum) {
+        json_t *a = summary(view.nodes, view.n_nodes, json);
+        if (a) rc = cl_cli_json_out(&c, a);
+    } else if (json) {
+        rc = cl_cli_json_out(&c, nodes_json(&view));
+    } else {
+        print_table(&view);
+    }
+    free(view.nodes);
+    cl_msg_free(m);
+    return rc;
 }
 
 static void usage_drain(FILE *f)

@@ -2,7 +2,9 @@
  * (hostlist.h). */
 #include "util/hostlist.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -203,4 +205,120 @@ bool cl_hostlist_match(const char *s, const char *name)
         if (!*p) return false;
         p++;
     }
+}
+
+/* ---- compressing a list of names ---- */
+
+typedef struct hl_name {
+    const char *s;
+    size_t plen;  /* the prefix before the trailing number; the whole name without one */
+    int width;    /* the trailing number's digits; 0 without one */
+    uint32_t num; /* its value */
+} hl_name_t;
+
+/* The trailing number of s (1..9 digits after a prefix a hostlist can write), if any. */
+static void split(const char *s, hl_name_t *o)
+{
+    size_t len = strlen(s), k = len;
+    while (k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9')
+        k--;
+    o->s = s;
+    o->plen = len;
+    o->width = 0;
+    o->num = 0;
+    if (k == len || len - k > 9) return;
+    for (size_t i = 0; i < k; i++)
+        if (!literal_ok((unsigned char)s[i])) return;
+    o->plen = k;
+    o->width = (int)(len - k);
+    for (size_t i = k; i < len; i++)
+        o->num = o->num * 10 + (uint32_t)(s[i] - '0');
+}
+
+static int by_prefix_width_num(const void *pa, const void *pb)
+{
+    const hl_name_t *a = pa, *b = pb;
+    size_t n = a->plen < b->plen ? a->plen : b->plen;
+    int c = memcmp(a->s, b->s, n);
+    if (c) return c;
+    if (a->plen != b->plen) return a->plen < b->plen ? -1 : 1;
+    if (a->width != b->width) return a->width < b->width ? -1 : 1;
+    if (!a->width) return strcmp(a->s, b->s);
+    return a->num < b->num ? -1 : a->num > b->num;
+}
+
+static bool same_group(const hl_name_t *a, const hl_name_t *b)
+{
+    return a->width && a->width == b->width && a->plen == b->plen &&
+           !memcmp(a->s, b->s, a->plen);
+}
+
+typedef struct hl_out {
+    char *p;
+    size_t len, cap;
+} hl_out_t;
+
+static void put(hl_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(hl_out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->p ? o->p + o->len : NULL, o->p ? o->cap - o->len : 0, fmt, ap);
+    va_end(ap);
+    cl_assert(n >= 0);
+    if (!o->p || o->len + (size_t)n >= o->cap) {
+        o->cap = 2 * (o->len + (size_t)n) + 64;
+        o->p = cl_xrealloc(o->p, o->cap);
+        va_start(ap, fmt);
+        vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+    }
+    o->len += (size_t)n;
+}
+
+/* v[0..n): one group (same prefix and width), numbers ascending, duplicates possible */
+static void put_group(hl_out_t *o, const hl_name_t *v, size_t n)
+{
+    size_t distinct = 1;
+    for (size_t i = 1; i < n; i++)
+        distinct += v[i].num != v[i - 1].num;
+    put(o, "%.*s%s", (int)v[0].plen, v[0].s, distinct > 1 ? "[" : "");
+    int w = v[0].width;
+    bool first = true;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[j + 1].num <= v[j].num + 1)
+            j++;
+        put(o, "%s%0*u", first ? "" : ",", w, v[i].num);
+        if (v[j].num != v[i].num) put(o, "-%0*u", w, v[j].num);
+        first = false;
+        i = j + 1;
+    }
+    if (distinct > 1) put(o, "]");
+}
+
+char *cl_hostlist_compress(const char *const *names, size_t n)
+{
+    hl_name_t *v = cl_xcalloc(n + 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        split(names[i], &v[i]);
+    qsort(v, n, sizeof *v, by_prefix_width_num);
+    hl_out_t o = {0};
+    put(&o, "%s", "");
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && same_group(&v[i], &v[j]))
+            j++;
+        if (o.len) put(&o, ",");
+        if (v[i].width)
+            put_group(&o, v + i, j - i);
+        else
+            put(&o, "%s", v[i].s);
+        /* a literal name listed twice is written once */
+        while (!v[i].width && j < n && !v[j].width && !strcmp(v[j].s, v[i].s))
+            j++;
+        i = j;
+    }
+    free(v);
+    return o.p;
 }

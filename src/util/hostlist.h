@@ -27,4 +27,11 @@ uint64_t cl_hostlist_count(const char *s);
 /* Whether name is one of the names s stands for; false when s is malformed. */
 bool cl_hostlist_match(const char *s, const char *name);
 
+/* The names v[0..n) as one hostlist (malloc'd): names that differ only in a trailing number of
+ * the same width (node007, node008) share a bracket group of ranges ("node[007-008]"); the
+ * groups sorted by prefix, their numbers ascending; a name listed twice written once; a name
+ * without a trailing number as it is. "" for none. The result stands for exactly the names
+ * given (cl_hostlist_match) when they are node names. */
+char *cl_hostlist_compress(const char *const *names, size_t n);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -131,6 +132,59 @@ static void hl_bad(const char *s, const char *w1, const char *w2)
         fail_msg("hostlist '%s': message '%s' lacks '%s' / '%s'", s, err.msg, w1, w2 ? w2 : "");
 }
 
+static void compress_is(const char *const *names, size_t n, const char *want)
+{
+    char *got = cl_hostlist_compress(names, n);
+    if (strcmp(got, want)) fail_msg("compressed to '%s', wanted '%s'", got, want);
+    free(got);
+}
+
+static void test_hostlist_compress(void **st)
+{
+    (void)st;
+    compress_is(NULL, 0, "");
+    const char *one[] = {"node007"};
+    compress_is(one, 1, "node007");
+    const char *a[] = {"n03",       "n01",  "login1", "n02", "n05", "n01",
+                       "gpu",       "gpu",  "n8",     "n9",  "n10", "rack1-n01",
+                       "rack1-n02", "n098", "n099",   "n100"};
+    compress_is(a, sizeof a / sizeof a[0],
+                "gpu,login1,n[8-9],n[01-03,05,10],n[098-100],rack1-n[01-02]");
+    /* every name is in what it compresses to, and nothing else: 2,000 names of 3 prefixes,
+     * with gaps, some twice */
+    enum { N = 2000 };
+    char buf[N][24];
+    const char *v[N];
+    for (int i = 0; i < N; i++) {
+        int k = (i * 7919) % 2200; /* 2,000 of 2,200 numbers, shuffled */
+        snprintf(buf[i], sizeof buf[i], "%s%0*d", k < 700 ? "pod-x" : "node", k < 1500 ? 4 : 6,
+                 k);
+        v[i] = buf[i];
+    }
+    char *h = cl_hostlist_compress(v, N);
+    cl_error_t err = {{0}};
+    if (cl_hostlist_check(h, &err) < 0) fail_msg("%zu bytes: %.100s", strlen(h), err.msg);
+    for (int i = 0; i < N; i++)
+        assert_true(cl_hostlist_match(h, v[i]));
+    assert_false(cl_hostlist_match(h, "node2999"));
+    assert_false(cl_hostlist_match(h, "node0100")); /* pod-x0100 is */
+    assert_false(cl_hostlist_match(h, "node"));
+    /* as many names as distinct ones given */
+    uint64_t distinct = 0;
+    for (int i = 0; i < N; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(v[i], v[j]);
+        distinct += !seen;
+    }
+    assert_int_equal(cl_hostlist_count(h), distinct);
+    size_t total = 0;
+    for (int i = 0; i < N; i++)
+        total += strlen(v[i]) + 1;
+    if (strlen(h) > total / 4) fail_msg("%zu bytes of %zu: %.300s", strlen(h), total, h);
+    free(h);
+}
+
 static void test_hostlist_syntax(void **st)
 {
     (void)st;
@@ -204,10 +258,9 @@ static void test_hostlist_match(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_times),
-        cmocka_unit_test(test_hostlist_syntax),
-        cmocka_unit_test(test_hostlist_match),
+        cmocka_unit_test(test_durations),         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_hostlist_syntax),   cmocka_unit_test(test_hostlist_match),
+        cmocka_unit_test(test_hostlist_compress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

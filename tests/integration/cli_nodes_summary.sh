@@ -1,0 +1,72 @@
+#!/bin/bash
+# cli_nodes_summary.sh - `colossus nodes --summary` (as sinfo: counts by state and reason, the
+# nodes as a compressed hostlist; its JSON against docs/api/schema.json's node_summary) and
+# the filters of `nodes` (--state, --reason, --pod, --nodes HOSTLIST), on 4 agents with fake
+# GPUs, one drained; bad filters refused with exit 2 and a sentence naming the problem.
+# timeout: 90
+. "$(dirname "$0")/cluster_lib.bash"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=/usr/bin/python3
+"$PY" -c 'import jsonschema' 2>/dev/null || fail "python3-jsonschema is missing (scripts/install-deps.sh)"
+start_controller --nodes 4 --gpus-per-node 2
+cd "$T"
+for n in n01 n02 n03 login1; do start_agent "$n" 2; done
+wait_nodes_up 4
+"$B" drain n02 --reason "bad fan" >/dev/null || fail "drain n02"
+wait_for 10 bash -c "\"$B\" nodes --json | grep -q '\"state\": \"drained\"'" || fail "n02 not drained"
+
+log "the summary: one line per state and reason, the nodes compressed"
+"$B" nodes --summary >sum.txt || fail "nodes --summary"
+cat sum.txt
+grep -Eq '^STATE +NODES +GPUS +FREE +REASON +NODELIST$' sum.txt || fail "header"
+grep -Eq '^drained +1 +2 +2 +bad fan +n02$' sum.txt || fail "the drained line"
+grep -Eq '^up +3 +6 +6 +- +login1,n\[01,03\]$' sum.txt || fail "the up line"
+[ "$(wc -l <sum.txt)" = 3 ] || fail "lines: $(cat sum.txt)"
+
+log "its JSON, against the schema"
+"$B" nodes --summary --json >sum.json || fail "nodes --summary --json"
+"$PY" - "$ROOT/docs/api/schema.json" sum.json <<'PY' || fail "summary JSON: $(cat sum.json)"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[2]))
+strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
+V = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)
+one = dict(schema["$defs"]["node_summary"])
+for o in d:
+    V(one).validate(o)
+assert [(o["state"], o["reason"], o["nodes"], o["gpus"], o["gpus_free"], o["nodelist"])
+        for o in d] == [("drained", "bad fan", 1, 2, 2, "n02"),
+                        ("up", None, 3, 6, 6, "login1,n[01,03]")], d
+PY
+
+log "filters"
+names() { "$B" nodes --json "$@" | jfield '",".join(sorted(n["name"] for n in d))'; }
+[ "$(names --state drained)" = n02 ] || fail "--state drained: $(names --state drained)"
+[ "$(names --state up,drained)" = login1,n01,n02,n03 ] || fail "--state up,drained"
+[ "$(names --nodes 'n[01-02]')" = n01,n02 ] || fail "--nodes: $(names --nodes 'n[01-02]')"
+[ "$(names --reason fan)" = n02 ] || fail "--reason fan: $(names --reason fan)"
+[ "$(names --reason nothing-like-it)" = "" ] || fail "--reason matched"
+pod=$("$B" nodes --json | jfield '[n["pod"] for n in d if n["name"] == "n01"][0]')
+want=$("$B" nodes --json | jfield "\",\".join(sorted(n['name'] for n in d if n['pod'] == '$pod'))")
+[ -n "$want" ] && [ "$(names --pod "$pod")" = "$want" ] || fail "--pod $pod: $(names --pod "$pod")"
+[ "$(names --pod no-such-pod)" = "" ] || fail "--pod no-such-pod"
+"$B" nodes --state up --nodes 'n0[1-3]' >t.txt || fail "table with filters"
+[ "$(grep -c ' n0[13] ' t.txt)" = 2 ] && ! grep -q ' n02 \| login1 ' t.txt || fail "table: $(cat t.txt)"
+"$B" nodes --summary --state drained | grep -Eq '^drained +1 ' || fail "summary with a filter"
+
+log "bad filters: exit 2, a sentence naming the problem"
+refused() {
+    local want=$1 rc=0
+    shift
+    "$B" nodes "$@" >out.txt 2>err.txt || rc=$?
+    [ $rc = 2 ] && grep -q -- "$want" err.txt && [ ! -s out.txt ] ||
+        fail "nodes $*: exit $rc, $(cat err.txt)"
+}
+refused "'bogus' is not a node state" --state bogus
+refused "'bogus' is not a node state" --state up,bogus
+refused "name at least one state" --state ,
+refused "--nodes:" --nodes 'n[01-'
+refused "unexpected argument\|takes no\|argument" n01
+log "ok"
