@@ -278,9 +278,11 @@ int cmd_nodes(int argc, char **argv)
 
 static void usage_drain(FILE *f)
 {
-    fprintf(f, "usage: colossus drain [OPTIONS] NODE --reason TEXT\n"
+    fprintf(f, "usage: colossus drain [OPTIONS] NODE|POD|LEAF|HOSTLIST --reason TEXT\n"
                "       colossus drain [OPTIONS] NODE --check [--reason TEXT]\n"
-               "Take a node out of service: running jobs finish, no new job starts there.\n"
+               "Take nodes out of service: running jobs finish, no new job starts there.\n"
+               "A pod or leaf (as `nodes` shows them) or a hostlist ('node[000-063]') names\n"
+               "every node in it.\n"
                "  --reason TEXT           why, for the next admin (required without --check),\n"
                "                          at most 127 bytes\n"
                "  --check                 once the node is idle, run a full gpu check on it\n");
@@ -291,9 +293,10 @@ static void usage_drain(FILE *f)
 
 static void usage_resume(FILE *f)
 {
-    fprintf(f, "usage: colossus resume [OPTIONS] NODE\n"
-               "Return a node to service (a node its GPU health took out must pass a gpu\n"
-               "check first; the controller orders one).\n");
+    fprintf(f, "usage: colossus resume [OPTIONS] NODE|POD|LEAF|HOSTLIST\n"
+               "Return nodes to service (a node its GPU health took out must pass a gpu\n"
+               "check first: the controller orders one when it is named alone).\n"
+               "Example: colossus resume 'node[000-063]'\n");
     cl_cli_usage_common(f);
     fprintf(f, "Exit status: 0 resumed, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
                "(see colossus --help).\n");
@@ -323,7 +326,7 @@ static int node_admin(int argc, char **argv, bool drain)
         else
             cl_cli_common_opt(&c, o);
     }
-    if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node name)") < 0) return 2;
+    if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node, a pod, a leaf or a hostlist)") < 0) return 2;
     if (drain && !check && (!reason || !reason[0]))
         return cl_flags_fail(&f, "--reason TEXT is required (say why, for the next admin)");
     if (reason && strlen(reason) > CL_CLI_REASON_MAX)

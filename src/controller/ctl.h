@@ -366,6 +366,8 @@ void ctl_health_fill(ctl_t *c, ctl_node_t *n, Colossus__NodeInfo *o);
  * or once the node's gpu check ends); false for the plain admin path. */
 bool ctl_health_admin(ctl_t *c, ctl_sink_t *reply, uint64_t req, const Colossus__NodeAdmin *a,
                       bool drain);
+/* Whether n's GPU health latched it out (a resume needs its gpu check: ctl_health_admin). */
+bool ctl_health_latched(ctl_t *c, ctl_node_t *n);
 /* A rank failed on this node: true when the node's health makes it a node failure (handled:
  * the job restarts), false when the job is to blame. */
 bool ctl_health_rank_failed(ctl_t *c, uint32_t node);

@@ -566,3 +566,8 @@ void ctl_health_free(ctl_t *c)
     free(H);
     c->health = NULL;
 }
+
+bool ctl_health_latched(ctl_t *c, ctl_node_t *n)
+{
+    return hn(c, n)->latched != CL_HEALTH_NONE && hn(c, n)->monitored;
+}

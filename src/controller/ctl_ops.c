@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "controller/ctl_acct.h"
+#include "util/hostlist.h"
 
 typedef void ctl_op_f(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply);
@@ -459,42 +460,133 @@ static void op_nodes(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r
     free(jobs);
 }
 
+static bool reason_ok(ctl_t *c, ctl_sink_t *reply, uint64_t req, const char *reason)
+{
+    size_t max = sizeof c->nodes[0].reason - 1;
+    if (strlen(reason) <= max && !cl_has_control(reason) &&
+        cl_utf8_valid(reason, strlen(reason)))
+        return true;
+    ctl_reply_error(c, reply, req,
+                    "the reason must be at most %zu bytes of UTF-8 without control "
+                    "characters (it has %zu)",
+                    max, strlen(reason));
+    return false;
+}
+
+/* The plain drain or resume of n (no gpu check): 0, or -1 with e. */
+static int admin_one(ctl_t *c, ctl_node_t *n, bool drain, const char *reason, cl_error_t *e)
+{
+    double now = ctl_now(c);
+    int rc = 0;
+    if (n->alive)
+        rc = drain ? cl_node_drain(c->cluster, n->id, now, e)
+                   : cl_node_resume(c->cluster, n->id, now, e);
+    if (rc < 0) return -1;
+    n->drained = drain;
+    snprintf(n->reason, sizeof n->reason, "%s", drain ? reason : "");
+    ctl_node_journal(c, n);
+    if (c->watchers) ctl_watch_node(c, n);
+    ctl_log(c, "node %s %s%s", n->name, drain ? "draining: " : "resumed", drain ? reason : "");
+    c->sched_needed = true;
+    return 0;
+}
+
+/* The nodes a target names other than one node's name: a pod's or a leaf's (as `nodes`
+ * shows them), or a hostlist's. Their indices in c->nodes, how many in *n. */
+static uint32_t *admin_targets(ctl_t *c, const char *target, size_t *n)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    bool hosts = cl_hostlist_check(target, &(cl_error_t){{0}}) == 0;
+    uint32_t *v = cl_xcalloc(c->nnodes + 1, sizeof *v);
+    *n = 0;
+    for (uint32_t i = 0; i < c->nnodes; i++) {
+        ctl_node_t *nd = &c->nodes[i];
+        if (!nd->bound) continue;
+        if (!strcmp(cl_topo_pod_name(t, cl_topo_node_pod(t, nd->id)), target) ||
+            !strcmp(cl_topo_leaf_name(t, cl_topo_node_leaf(t, nd->id)), target) ||
+            (hosts && cl_hostlist_match(target, nd->name)))
+            v[(*n)++] = i;
+    }
+    return v;
+}
+
+/* drain or resume of many nodes: each as a plain admin action, in this batch; a node whose
+ * GPU health latched it is not resumed here (its gpu check must clear it: one at a time). */
+static void admin_many(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint64_t req,
+                       const Colossus__NodeAdmin *a, bool drain, const uint32_t *v, size_t n)
+{
+    const char **done = cl_xcalloc(n + 1, sizeof *done),
+               **left = cl_xcalloc(n + 1, sizeof *left);
+    size_t nd = 0, nl = 0;
+    char why[320] = "";
+    for (size_t i = 0; i < n; i++) {
+        ctl_node_t *x = &c->nodes[v[i]];
+        cl_error_t e;
+        bool latched = !drain && ctl_health_latched(c, x);
+        int rc = latched ? -1 : admin_one(c, x, drain, a->reason, &e);
+        ctl_audit(c, k, k->op, x->name, rc == 0,
+                  rc == 0   ? a->reason
+                  : latched ? "GPU health latched"
+                            : e.msg);
+        if (rc == 0) {
+            done[nd++] = x->name;
+            continue;
+        }
+        left[nl++] = x->name;
+        if (!why[0])
+            snprintf(why, sizeof why, "%s",
+                     latched ? "its GPU health latched it: resume it "
+                               "alone, with its gpu check"
+                             : e.msg);
+    }
+    char *dh = cl_hostlist_compress(done, nd), *lh = cl_hostlist_compress(left, nl);
+    if (!nl) {
+        char *msg = cl_xmalloc(strlen(dh) + 64);
+        sprintf(msg, "%s %zu nodes: %s", drain ? "drained" : "resumed", nd, dh);
+        ctl_reply_ok(c, reply, req, msg);
+        free(msg);
+    } else {
+        ctl_reply_error(c, reply, req, "%zu of %zu nodes not %s (%s): %.1000s; %s: %.1000s", nl,
+                        n, drain ? "drained" : "resumed", why, lh,
+                        drain ? "drained" : "resumed", nd ? dh : "none");
+    }
+    free(dh);
+    free(lh);
+    free(done);
+    free(left);
+}
+
 static void node_admin(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint64_t req,
                        const Colossus__NodeAdmin *a, bool drain)
 {
     ctl_node_t *n = ctl_node_by_name(c, a->node);
-    ctl_audit(c, k, k->op, a->node, n != NULL, n ? a->reason : "no such node");
-    if (!n) {
-        ctl_reply_error(c, reply, req, "no node named '%s'", a->node);
+    if (!n) { /* a pod, a leaf or a hostlist */
+        size_t nv;
+        uint32_t *v = admin_targets(c, a->node, &nv);
+        if (!nv) {
+            ctl_audit(c, k, k->op, a->node, false, "no such node");
+            ctl_reply_error(c, reply, req,
+                            "no node, pod or leaf named '%s', and no node in it "
+                            "as a hostlist",
+                            a->node);
+        } else if (a->check) {
+            ctl_reply_error(c, reply, req, "'%s' names %zu nodes: --check takes one node",
+                            a->node, nv);
+        } else if (reason_ok(c, reply, req, a->reason)) {
+            admin_many(c, k, reply, req, a, drain, v, nv);
+        }
+        free(v);
         return;
     }
-    if (strlen(a->reason) >= sizeof n->reason || cl_has_control(a->reason) ||
-        !cl_utf8_valid(a->reason, strlen(a->reason))) {
-        ctl_reply_error(c, reply, req,
-                        "the reason must be at most %zu bytes of UTF-8 without control "
-                        "characters (it has %zu)",
-                        sizeof n->reason - 1, strlen(a->reason));
-        return;
-    }
+    ctl_audit(c, k, k->op, a->node, true, a->reason);
+    if (!reason_ok(c, reply, req, a->reason)) return;
     if (ctl_health_admin(c, reply, req, a, drain))
         return; /* drain --check, or resume of a node whose GPU health took it out */
     cl_error_t e;
-    double now = ctl_now(c);
-    int rc = 0;
-    if (n->alive)
-        rc = drain ? cl_node_drain(c->cluster, n->id, now, &e)
-                   : cl_node_resume(c->cluster, n->id, now, &e);
-    if (rc < 0) {
+    if (admin_one(c, n, drain, a->reason, &e) < 0) {
         ctl_reply_error(c, reply, req, "%s: %s", n->name, e.msg);
         return;
     }
-    n->drained = drain;
-    snprintf(n->reason, sizeof n->reason, "%s", drain ? a->reason : "");
-    ctl_node_journal(c, n);
-    if (c->watchers) ctl_watch_node(c, n);
-    ctl_log(c, "node %s %s%s", n->name, drain ? "draining: " : "resumed",
-            drain ? a->reason : "");
-    c->sched_needed = true;
     ctl_reply_ok(c, reply, req, NULL);
 }
 

@@ -2,7 +2,9 @@
 # cli_nodes_summary.sh - `colossus nodes --summary` (as sinfo: counts by state and reason, the
 # nodes as a compressed hostlist; its JSON against docs/api/schema.json's node_summary) and
 # the filters of `nodes` (--state, --reason, --pod, --nodes HOSTLIST), on 4 agents with fake
-# GPUs, one drained; bad filters refused with exit 2 and a sentence naming the problem.
+# GPUs, one drained; bad filters refused with exit 2 and a sentence naming the problem. Then
+# drain and resume of many nodes at once: a hostlist, a pod (each node audited; --check takes
+# one node; a target that names nothing is refused).
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,4 +71,27 @@ refused "'bogus' is not a node state" --state up,bogus
 refused "name at least one state" --state ,
 refused "--nodes:" --nodes 'n[01-'
 refused "unexpected argument\|takes no\|argument" n01
+log "drain and resume a hostlist, a pod"
+out=$("$B" drain 'n[01,03]' --reason "rack work") || fail "drain n[01,03]: $out"
+[ "$out" = "drained 2 nodes: n[01,03]" ] || fail "drain said: $out"
+[ "$(names --state drained)" = n01,n02,n03 ] || fail "drained: $(names --state drained)"
+"$B" nodes --summary | grep -Eq '^drained +2 +4 +4 +rack work +n\[01,03\]$' || fail "summary: $("$B" nodes --summary)"
+out=$("$B" resume 'n[01-03]') || fail "resume n[01-03]: $out"
+[ "$out" = "resumed 3 nodes: n[01-03]" ] || fail "resume said: $out"
+[ "$(names --state up)" = login1,n01,n02,n03 ] || fail "up: $(names --state up)"
+out=$("$B" drain "$pod" --reason "pod work") || fail "drain pod $pod: $out"
+[ "$(names --state drained)" = "$want" ] || fail "pod $pod drained: $(names --state drained)"
+"$B" resume "$pod" >/dev/null || fail "resume pod $pod"
+[ "$(names --state up)" = login1,n01,n02,n03 ] || fail "up after the pod: $(names --state up)"
+"$B" audit --json | jfield '"\n".join(r["op"] + " " + r["target"] for r in d)' >audit.txt
+for x in "drain n01" "drain n03" "resume n01" "resume n02" "resume n03"; do
+    grep -qx "$x" audit.txt || fail "no audit record '$x': $(cat audit.txt)"
+done
+rc=0
+"$B" drain 'nope[1-2]' --reason x 2>err.txt || rc=$?
+[ $rc = 1 ] && grep -q "no node, pod or leaf named 'nope\[1-2\]'" err.txt || fail "nope: $rc $(cat err.txt)"
+rc=0
+"$B" drain 'n[01-02]' --check 2>err.txt || rc=$?
+[ $rc = 1 ] && grep -q "names 2 nodes: --check takes one node" err.txt || fail "--check: $rc $(cat err.txt)"
+[ "$(names --state up)" = login1,n01,n02,n03 ] || fail "a refused drain changed: $(names --state up)"
 log "ok"

@@ -4,6 +4,7 @@
 # one passes; the pre-job check (--check-before-job) turns a failing node into a node failure
 # (the job restarts elsewhere, COLOSSUS_RESTART=1) instead of running on it; a rank that dies of
 # a GPU fault is a node failure, one that just exits non-zero on healthy GPUs is the user's.
+# A resume of a list leaves a latched node to its own resume.
 # timeout: 150
 . "$(dirname "$0")/health_lib.bash"
 
@@ -24,6 +25,14 @@ node_json bad 'n["reason"]' | grep -q "keep-out: .*memory" || fail "reason: $(no
 "$B" drain pj --reason "out of the way" >/dev/null || fail "drain pj"
 J=$("$B" submit -N 1 --gpus-per-node 2 -- true) && "$B" wait "$J" --timeout 20 || fail "job $J"
 [ "$(job_field "$J" 'd["nodes"][0]')" = g ] || fail "job ran on $(job_field "$J" 'd["nodes"]')"
+
+log "resume of a list: a node its GPU health latched is left to its own resume (and check)"
+"$B" resume 'bad,pj' >out.txt 2>err.txt && fail "resume bad,pj accepted: $(cat out.txt)"
+grep -q "1 of 2 nodes not resumed (its GPU health latched it: resume it alone, with its gpu check): bad; resumed: pj" err.txt ||
+    fail "resume bad,pj said: $(cat err.txt)"
+[ "$(node_json pj 'n["state"]')" = up ] || fail "pj: $(node_json pj 'n["state"]')"
+[ "$(node_json bad 'n["state"] + "|" + n["health"]')" = "drained|keep-out" ] || fail "bad resumed"
+"$B" drain pj --reason "out of the way" >/dev/null || fail "drain pj again"
 
 log "resume runs a check: still failing, the node stays out"
 "$B" resume bad >out.txt 2>err.txt && fail "resume of a failing node accepted: $(cat out.txt)"
