@@ -326,7 +326,8 @@ static int node_admin(int argc, char **argv, bool drain)
         else
             cl_cli_common_opt(&c, o);
     }
-    if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node, a pod, a leaf or a hostlist)") < 0) return 2;
+    if (cl_flags_args(&f, argc, argv, 1, 1, "NODE (a node, a pod, a leaf or a hostlist)") < 0)
+        return 2;
     if (drain && !check && (!reason || !reason[0]))
         return cl_flags_fail(&f, "--reason TEXT is required (say why, for the next admin)");
     if (reason && strlen(reason) > CL_CLI_REASON_MAX)
