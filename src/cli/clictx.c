@@ -359,3 +359,22 @@ int cl_cli_list(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
     if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, NULL, &status) < 0) return status;
     return cl_cli_view(&c, req, json, to_json, to_text);
 }
+
+int cl_cli_name_bits(const cl_flags_t *f, const char *flag, const char *arg, const char *what,
+                     const char *const *names, int n, uint32_t *out)
+{
+    char buf[256], all[256] = "";
+    for (int k = 0; k < n; k++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", k ? ", " : "", names[k]);
+    snprintf(buf, sizeof buf, "%s", arg);
+    *out = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (k < n && strcmp(t, names[k]))
+            k++;
+        if (k == n) return cl_flags_fail(f, "%s: '%s' is not a %s (%s)", flag, t, what, all);
+        *out |= 1u << k;
+    }
+    if (!*out) return cl_flags_fail(f, "%s: name at least one %s", flag, what);
+    return 0;
+}

@@ -138,6 +138,11 @@ int cl_cli_view(cl_cli_t *c, Colossus__Request *req, bool json, cl_cli_json_f *t
  * them), then cl_cli_view of req. The exit status. */
 int cl_cli_list(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
                 Colossus__Request *req, cl_cli_json_f *to_json, cl_cli_text_f *to_text);
+/* A flag's comma-separated list of names (--state up,drained) as bits: name k of names[0..n)
+ * sets bit k. 0, or the usage status (2) after saying which word is not one of them ("'%s' is
+ * not a WHAT (the names)"). */
+int cl_cli_name_bits(const cl_flags_t *f, const char *flag, const char *arg, const char *what,
+                     const char *const *names, int n, uint32_t *out);
 /* Print a JSON document (api/json.h's text form) on stdout and release it; 0, or 1 after
  * saying that stdout refused it. */
 int cl_cli_json_out(const cl_cli_t *c, json_t *v);

@@ -1,19 +1,69 @@
 /* jobview.c - the job views: `jobs` (a table, or a JSON array) and `show` (one job's fields,
  * or its JSON object); the JSON is the API's rendering (api/json.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/json.h"
 #include "cli/args.h"
 #include "cli/clictx.h"
+#include "util/hostlist.h"
+#include "util/util.h"
 
 static void usage_jobs(FILE *f)
 {
     fprintf(f, "usage: colossus jobs [OPTIONS]\n"
-               "List the pending and running jobs, with why a pending one waits.\n"
+               "List the pending and running jobs, with why a pending one waits (as squeue).\n"
                "  --all                   finished jobs too (those the controller keeps)\n"
-               "  --json                  a JSON array of jobs (docs/api/README.md)\n");
+               "  --state S[,S...]        only jobs in these states (pending, running,\n"
+               "                          succeeded, failed, cancelled; a finished one\n"
+               "                          implies --all)\n"
+               "  --tenant T              only the jobs of tenant T\n"
+               "  --user U                only the jobs of user U\n"
+               "  --name NAME             only the jobs named NAME\n"
+               "  --json                  a JSON array of jobs (docs/api/README.md)\n"
+               "Columns: GPUS is the job's total; ELAPSED its current run's time\n"
+               "([D-]HH:MM:SS); ALLOCATION its nodes as a hostlist.\n"
+               "Example: colossus jobs --state running --user alice\n");
     cl_cli_usage_common(f);
+}
+
+enum { OPT_STATE = CL_CLI_OPT_FIRST, OPT_TENANT, OPT_USER, OPT_NAME };
+
+/* What `jobs` shows: the filters, each NULL or 0 when not given. */
+typedef struct job_filter {
+    uint32_t states; /* bits of cl_job_state_t */
+    const char *tenant, *user, *name;
+} job_filter_t;
+
+static const char *const job_states[] = {"pending", "running", "succeeded", "failed",
+                                         "cancelled"}; /* by cl_job_state_t */
+
+static int job_state_of(const char *s)
+{
+    for (int k = CL_JOB_PENDING; k <= CL_JOB_CANCELLED; k++)
+        if (!strcmp(s, job_states[k])) return k;
+    return -1;
+}
+
+static bool job_shown(const job_filter_t *w, const Colossus__JobInfo *j)
+{
+    int k = job_state_of(j->state);
+    if (w->states && (k < 0 || !(w->states & (1u << k)))) return false;
+    if (w->tenant && strcmp(j->tenant, w->tenant)) return false;
+    if (w->user && strcmp(j->user, w->user)) return false;
+    return !w->name || !strcmp(j->name, w->name);
+}
+
+/* A duration as Slurm's squeue prints it: [D-]HH:MM:SS. */
+static void fmt_elapsed(double s, char *b, size_t len)
+{
+    if (!(s >= 0)) s = 0;
+    unsigned long long t = (unsigned long long)s, d = t / 86400;
+    if (d)
+        snprintf(b, len, "%llu-%02llu:%02llu:%02llu", d, t / 3600 % 24, t / 60 % 60, t % 60);
+    else
+        snprintf(b, len, "%02llu:%02llu:%02llu", t / 3600, t / 60 % 60, t % 60);
 }
 
 static void usage_show(FILE *f)
@@ -70,8 +120,9 @@ static void print_job(const Colossus__JobInfo *j)
 
 static void print_table(const Colossus__Response *rs)
 {
-    printf("%-8s %-20s %-12s %-10s %-6s %-5s %-8s %s\n", "ID", "NAME", "USER", "STATE", "NODES",
-           "GPUS", "RESTARTS", "ALLOCATION (REASON)");
+    printf("%-8s %-20s %-12s %-10s %-6s %-6s %-11s %-8s %s\n", "ID", "NAME", "USER", "STATE",
+           "NODES", "GPUS", "ELAPSED", "RESTARTS", "ALLOCATION (REASON)");
+    double now = cl_wall_s();
     for (size_t i = 0; i < rs->n_jobs; i++) {
         const Colossus__JobInfo *j = rs->jobs[i];
         printf("%-8llu ", (unsigned long long)j->id);
@@ -80,14 +131,20 @@ static void print_table(const Colossus__Response *rs)
         cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
         putchar(' ');
         cl_text_cell(stdout, j->state, 10);
-        printf(" %-6u %-5u %-8u ", j->nnodes, j->gpus_per_node, j->restarts);
+        char el[32] = "-";
+        if (j->start_time > 0)
+            fmt_elapsed((j->end_time > 0 ? j->end_time : now) - j->start_time, el, sizeof el);
+        printf(" %-6u %-6llu %-11s %-8u ", j->nnodes,
+               (unsigned long long)j->nnodes * j->gpus_per_node, el, j->restarts);
         /* as squeue's NODELIST(REASON): where it runs, or why it waits */
         if (!strcmp(j->state, "pending") && j->pending_reason[0]) {
             putchar('(');
             cl_text_put(stdout, j->pending_reason);
             putchar(')');
         } else {
-            cl_text_list(stdout, j->nodes, j->n_nodes);
+            char *h = cl_hostlist_compress((const char *const *)j->nodes, j->n_nodes);
+            cl_text_put(stdout, h);
+            free(h);
         }
         putchar('\n');
     }
@@ -98,19 +155,70 @@ static json_t *jobs_json(const Colossus__Response *rs)
     return cl_json_jobs(rs->jobs, rs->n_jobs);
 }
 
+static int jobs_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, job_filter_t *w,
+                      bool *json, bool *all, int *status)
+{
+    int o;
+    *status = 2;
+    while ((o = cl_flags_next(f, argc, argv)) != -1) {
+        if (o == CL_FLAGS_DONE) {
+            *status = f->exit;
+            return -1;
+        }
+        if (o == CL_CLI_OPT_JSON)
+            *json = true;
+        else if (o == CL_CLI_OPT_ALL)
+            *all = true;
+        else if (o == OPT_STATE) {
+            if (cl_cli_name_bits(f, "--state", optarg, "job state", job_states, 5, &w->states))
+                return -1;
+        } else if (o == OPT_TENANT)
+            w->tenant = optarg;
+        else if (o == OPT_USER)
+            w->user = optarg;
+        else if (o == OPT_NAME)
+            w->name = optarg;
+        else
+            cl_cli_common_opt(c, o);
+    }
+    return cl_flags_args(f, argc, argv, 0, 0, NULL);
+}
+
 int cmd_jobs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CL_CLI_JSON_OPT, CL_CLI_ALL_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    static const struct option opts[] = {CL_CLI_JSON_OPT,
+                                         CL_CLI_ALL_OPT,
+                                         {"state", required_argument, 0, OPT_STATE},
+                                         {"tenant", required_argument, 0, OPT_TENANT},
+                                         {"user", required_argument, 0, OPT_USER},
+                                         {"name", required_argument, 0, OPT_NAME},
+                                         CL_CLI_COMMON_OPTS,
+                                         {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "jobs"};
     cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_jobs};
     bool json = false, all = false;
-    int status;
-    if (cl_cli_view_flags(&c, &f, argc, argv, 0, NULL, &json, &all, &status) < 0) return status;
+    job_filter_t w = {0};
+    int rc;
+    if (jobs_flags(&c, &f, argc, argv, &w, &json, &all, &rc) < 0) return rc;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
-    r.jobs_all = all;
-    return cl_cli_view(&c, &r, json, jobs_json, print_table);
+    r.jobs_all = all || (w.states & ~((1u << CL_JOB_PENDING) | (1u << CL_JOB_RUNNING)));
+    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    if (!m) return c.status;
+    Colossus__Response view = *m->response; /* the jobs shown; the message frees them all */
+    view.jobs = cl_xcalloc(m->response->n_jobs + 1, sizeof *view.jobs);
+    view.n_jobs = 0;
+    for (size_t i = 0; i < m->response->n_jobs; i++)
+        if (job_shown(&w, m->response->jobs[i]))
+            view.jobs[view.n_jobs++] = m->response->jobs[i];
+    rc = 0;
+    if (json)
+        rc = cl_cli_json_out(&c, jobs_json(&view));
+    else
+        print_table(&view);
+    free(view.jobs);
+    cl_msg_free(m);
+    return rc;
 }
 
 int cmd_show(int argc, char **argv)

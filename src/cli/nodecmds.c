@@ -36,33 +36,16 @@ typedef struct node_filter {
     const char *reason, *pod, *hosts;
 } node_filter_t;
 
-static int parse_states(const cl_flags_t *f, const char *arg, uint32_t *out)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", arg);
-    *out = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int s = 0;
-        while (s <= CL_NODE_MAINT && strcmp(t, cl_node_state_name((cl_node_state_t)s)))
-            s++;
-        if (s > CL_NODE_MAINT)
-            return cl_flags_fail(f,
-                                 "--state: '%s' is not a node state (up, down, draining, "
-                                 "drained, maintenance)",
-                                 t);
-        *out |= 1u << s;
-    }
-    if (!*out) return cl_flags_fail(f, "--state: name at least one state");
-    return 0;
-}
+static const char *const node_states[] = {"up", "down", "draining", "drained",
+                                          "maintenance"}; /* by cl_node_state_t */
 
 static bool shown(const node_filter_t *w, const Colossus__NodeInfo *n)
 {
     if (w->states) {
         int s = 0;
-        while (s <= CL_NODE_MAINT && strcmp(n->state, cl_node_state_name((cl_node_state_t)s)))
+        while (s < 5 && strcmp(n->state, node_states[s]))
             s++;
-        if (s > CL_NODE_MAINT || !(w->states & (1u << s))) return false;
+        if (s == 5 || !(w->states & (1u << s))) return false;
     }
     if (w->reason && !strstr(n->reason ? n->reason : "", w->reason)) return false;
     if (w->pod && strcmp(n->pod ? n->pod : "", w->pod)) return false;
@@ -215,7 +198,9 @@ static int nodes_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, node_f
         } else if (o == OPT_SUMMARY) {
             *sum = true;
         } else if (o == OPT_STATE) {
-            if (parse_states(f, optarg, &w->states)) return -1;
+            if (cl_cli_name_bits(f, "--state", optarg, "node state", node_states, 5,
+                                 &w->states))
+                return -1;
         } else if (o == OPT_REASON) {
             w->reason = optarg;
         } else if (o == OPT_POD) {

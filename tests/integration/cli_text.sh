@@ -46,7 +46,7 @@ view() {
 fake views
 view 2 jobs
 grep -qF 'evil\x0aFORGED line' out.txt || fail "jobs: the name is not escaped: $(cat out.txt)"
-grep -qF 'n1\x0an2,n3' out.txt || fail "jobs: the node list is not escaped: $(cat out.txt)"
+grep -qF 'n3,n1\x0an2' out.txt || fail "jobs: the node list is not escaped: $(cat out.txt)" # a hostlist
 view 2 jobs --all
 view 16 show 7 # one line per field, the command's arguments included
 grep -qF 'name:         evil\x0aFORGED line\x09\x1b[31mred\xe2\x80\xae\xff\xfe\xc3' out.txt ||

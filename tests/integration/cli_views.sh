@@ -1,11 +1,13 @@
 #!/bin/bash
-# cli_nodes_summary.sh - `colossus nodes --summary` (as sinfo: counts by state and reason, the
+# cli_views.sh - the list views as Slurm users read them. `colossus nodes --summary` (as sinfo: counts by state and reason, the
 # nodes as a compressed hostlist; its JSON against docs/api/schema.json's node_summary) and
 # the filters of `nodes` (--state, --reason, --pod, --nodes HOSTLIST), on 4 agents with fake
 # GPUs, one drained; bad filters refused with exit 2 and a sentence naming the problem. Then
 # drain and resume of many nodes at once: a hostlist, a pod (each node audited; --check takes
-# one node; a target that names nothing is refused).
-# timeout: 90
+# one node; a target that names nothing is refused). `jobs`: total GPUS, ELAPSED and the
+# allocation as a hostlist; the filters --state (a finished state implies --all), --tenant,
+# --user, --name.
+# timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
@@ -68,7 +70,7 @@ refused() {
 }
 refused "'bogus' is not a node state" --state bogus
 refused "'bogus' is not a node state" --state up,bogus
-refused "name at least one state" --state ,
+refused "name at least one node state" --state ,
 refused "--nodes:" --nodes 'n[01-'
 refused "unexpected argument\|takes no\|argument" n01
 log "drain and resume a hostlist, a pod"
@@ -94,4 +96,46 @@ rc=0
 "$B" drain 'n[01-02]' --check 2>err.txt || rc=$?
 [ $rc = 1 ] && grep -q "names 2 nodes: --check takes one node" err.txt || fail "--check: $rc $(cat err.txt)"
 [ "$(names --state up)" = login1,n01,n02,n03 ] || fail "a refused drain changed: $(names --state up)"
+log "jobs: total GPUs, elapsed, the allocation as a hostlist; filters"
+A=$("$B" submit --name a1 -N 2 --gpus-per-node 2 -- sleep 600) || fail "submit a1"
+Bj=$("$B" submit --name b1 -N 1 --gpus-per-node 1 -- true) || fail "submit b1"
+"$B" wait "$Bj" --timeout 30 >/dev/null || fail "b1 did not succeed"
+wait_for 20 bash -c "\"$B\" show $A --json | grep -q '\"state\": \"running\"'" || fail "a1 not running"
+"$B" jobs >jobs.txt || fail "jobs"
+cat jobs.txt
+grep -Eq '^ID +NAME +USER +STATE +NODES +GPUS +ELAPSED +RESTARTS +ALLOCATION \(REASON\)$' jobs.txt ||
+    fail "jobs header"
+alloc=$("$B" show "$A" --json | jfield '",".join(d["nodes"])')
+line=$(grep "^$A " jobs.txt) || fail "a1 not listed"
+echo "$line" | grep -Eq "^$A +a1 +- +running +2 +4 +00:00:[0-9]{2} +0 +" || fail "a1's line: $line"
+last=$(echo "$line" | awk '{print $NF}')
+python3 - "$last" "$alloc" <<'PY' || fail "allocation $last is not $alloc as a hostlist"
+import sys
+h, names = sys.argv[1], sorted(sys.argv[2].split(","))
+# the hostlist expanded (its forms here: name, prefix[NN,NN-NN])
+out = []
+for item in __import__("re").findall(r"[a-z0-9-]+(?:\[[0-9,\-]+\])?", h):
+    if "[" in item:
+        p, r = item[:-1].split("[")
+        for part in r.split(","):
+            lo, _, hi = part.partition("-")
+            for v in range(int(lo), int(hi or lo) + 1):
+                out.append("%s%0*d" % (p, len(lo), v))
+    else:
+        out.append(item)
+assert sorted(out) == names, (out, names)
+PY
+grep -q "^$Bj " jobs.txt && fail "a finished job listed without --all"
+jnames() { "$B" jobs --json "$@" | jfield '",".join(j["name"] for j in d)'; }
+[ "$(jnames --state running)" = a1 ] || fail "--state running: $(jnames --state running)"
+[ "$(jnames --state succeeded)" = b1 ] || fail "--state succeeded: $(jnames --state succeeded)"
+[ "$(jnames --all --name b1)" = b1 ] || fail "--name b1: $(jnames --all --name b1)"
+[ "$(jnames --all --tenant no-such-tenant)" = "" ] || fail "--tenant"
+[ "$(jnames --all --user nobody)" = "" ] || fail "--user"
+"$B" jobs --all --state succeeded | grep -Eq "^$Bj +b1 +- +succeeded +1 +1 +00:00:[0-9]{2} " ||
+    fail "b1's line: $("$B" jobs --all)"
+rc=0
+"$B" jobs --state bogus >out.txt 2>err.txt || rc=$?
+[ $rc = 2 ] && grep -q "'bogus' is not a job state" err.txt && [ ! -s out.txt ] || fail "jobs --state bogus: $rc $(cat err.txt)"
+"$B" cancel "$A" >/dev/null || fail "cancel a1"
 log "ok"
