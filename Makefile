@@ -35,7 +35,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -67,6 +67,14 @@ build/libcolossus.a: $(LIB_OBJS)
 build/libcolossus-asan.a: $(ASAN_OBJS)
 	@rm -f $@
 	ar rcsP $@ $(filter %.o,$^)
+
+# `colossus --version`: the checkout's git describe (0.dev outside one)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.dev)
+build/obj/src/cli/main.o build/asan/src/cli/main.o: ALL_CFLAGS += -DCL_VERSION='"$(VERSION)"'
+
+# A manual page per command, from its --help (help2man; scripts/man.sh)
+man: bin/colossus
+	sh scripts/man.sh bin/colossus build/man
 
 bin/colossus: build/obj/src/cli/main.o $(LIB_OBJS)
 	@mkdir -p bin

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcmocka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libpq-dev libsodium-dev libjansson-dev libmicrohttpd-dev
 python3 python3-torch python3-jsonschema procps psmisc uthash-dev libjwt-dev curl prometheus openssl
-chromium python3-websocket fonts-dejavu-core"
+chromium python3-websocket fonts-dejavu-core help2man"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

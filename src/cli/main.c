@@ -4,6 +4,10 @@
 
 #include "cli/cmds.h"
 
+#ifndef CL_VERSION
+#define CL_VERSION "0.dev" /* the Makefile sets it from git describe */
+#endif
+
 /* Subcommands live in their modules; a module that is not linked in leaves its entry NULL
  * (weak reference), so the binary says so instead of failing to link. */
 static const struct cmd {
@@ -48,7 +52,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (cmds[i].fn) fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f,
-            "\nRun 'colossus COMMAND --help' for a command's options.\n"
+            "\nRun 'colossus help COMMAND' (or 'colossus COMMAND --help') for a command's\n"
+            "options; 'man colossus-COMMAND' where the manual pages are installed (make man).\n"
             "\nExit status of the client commands (all but up, down, controller, agent,\n"
             "keygen, gpu, sim, bench, topo):\n"
             "  0  done\n"
@@ -64,25 +69,51 @@ static void usage(FILE *f)
             "  wait also exits 1 when the job failed or was cancelled, 124 after --timeout.\n");
 }
 
+static int run(const char *name, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(name, cmds[i].name)) continue;
+        if (!cmds[i].fn) {
+            fprintf(stderr, "colossus: '%s' is not built into this binary\n", name);
+            return 2;
+        }
+        return cmds[i].fn(argc, argv);
+    }
+    fprintf(stderr, "colossus: unknown command '%s'\n", name);
+    usage(stderr);
+    return 2;
+}
+
+/* colossus help COMMAND [SUBCOMMAND]: what COMMAND [SUBCOMMAND] --help prints. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 4) {
+        fprintf(stderr, "colossus help: one command (and its subcommand), not %d words\n",
+                argc - 2);
+        return 2;
+    }
+    char *v[4] = {argv[2], argc == 4 ? argv[3] : "--help", "--help", NULL};
+    return run(argv[2], argc == 4 ? 3 : 2, v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (strcmp(argv[1], cmds[i].name)) continue;
-        if (!cmds[i].fn) {
-            fprintf(stderr, "colossus: '%s' is not built into this binary\n", argv[1]);
-            return 2;
-        }
-        return cmds[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version")) {
+        printf("colossus %s\n", CL_VERSION);
+        return 0;
     }
-    fprintf(stderr, "colossus: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    if (!strcmp(argv[1], "help")) return help(argc, argv);
+    return run(argv[1], argc - 1, argv + 1);
 }
