@@ -11,6 +11,7 @@
 #include "controller/ctl.h"
 #include "controller/ctl_acct.h"
 #include "controller/ctl_metrics_pod.h"
+#include "gpu/health.h"
 
 int ctl_metrics_allowed(ctl_t *c, const ctl_principal_t *who, cl_error_t *why)
 {
@@ -33,12 +34,32 @@ static void gauge1(cl_prom_t *p, const char *name, const char *help, double v)
 /* Registered nodes by state and their GPUs: a slot no agent's name owns is down in the
  * core, but it is no node (the topology's size is colossus_node_slots). The same pass sums
  * the heartbeating nodes' telemetry into agg[pod] (a down node's last report is stale). */
+/* Why a registered node is out of service, as a label of few values (its reason is free
+ * text: no label of its own). */
+enum { OUT_DOWN, OUT_MAINT, OUT_HEALTH, OUT_ADMIN, OUT_N };
+static const char *const out_label[OUT_N] = {"down", "maintenance", "gpu_health", "admin"};
+
+static int out_class(const ctl_node_t *n, cl_node_state_t s)
+{
+    if (s == CL_NODE_UP) return -1;
+    if (s == CL_NODE_DOWN) return OUT_DOWN;
+    if (s == CL_NODE_MAINT) return OUT_MAINT;
+    /* draining or drained: by its GPU health latch ("keep-out: ...", ctl_health.c), or not */
+    for (cl_health_action_t a = CL_HEALTH_DRAIN_AFTER_JOB; a <= CL_HEALTH_KEEP_OUT; a++) {
+        const char *name = cl_health_action_name(a);
+        size_t len = strlen(name);
+        if (!strncmp(n->reason, name, len) && n->reason[len] == ':') return OUT_HEALTH;
+    }
+    return OUT_ADMIN;
+}
+
 static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     cl_stats_t st;
     cl_cluster_stats(c->cluster, &st);
-    uint64_t by[CL_NODE_MAINT + 1] = {0}, cap = 0, free_ = 0, failed = 0, unavail = 0;
+    uint64_t by[CL_NODE_MAINT + 1] = {0}, out[OUT_N] = {0}, cap = 0, free_ = 0, failed = 0,
+             unavail = 0;
     uint32_t reg = 0, alive = 0;
     for (uint32_t i = 0; i < c->nnodes; i++) {
         cl_node_info_t ni;
@@ -48,6 +69,8 @@ static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
         if (c->nodes[i].alive)
             ctl_podagg_add(&agg[cl_topo_node_pod(t, i)], ctl_health_telemetry(c, i));
         by[ni.state]++;
+        int why = out_class(&c->nodes[i], ni.state);
+        if (why >= 0) out[why]++;
         cap += c->gpus_per_node;
         failed += (uint64_t)__builtin_popcountll(ni.failed);
         *(ni.state == CL_NODE_UP ? &free_ : &unavail) +=
@@ -57,6 +80,12 @@ static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
     cl_prom_family(p, P "nodes", "gauge", "Registered nodes by state.");
     for (cl_node_state_t s = CL_NODE_UP; s <= CL_NODE_MAINT; s++)
         cl_prom_sample1(p, P "nodes", "state", cl_node_state_name(s), (double)by[s]);
+    cl_prom_family(p, P "nodes_unavailable", "gauge",
+                   "Registered nodes out of service by why: down (no heartbeat), maintenance, "
+                   "gpu_health (their GPU health latch drained them), admin (an operator "
+                   "drained them).");
+    for (int k = 0; k < OUT_N; k++)
+        cl_prom_sample1(p, P "nodes_unavailable", "reason", out_label[k], (double)out[k]);
     gauge1(p, P "nodes_registered", "Node slots an agent's name owns.", reg);
     gauge1(p, P "nodes_heartbeating", "Registered nodes heartbeating now.", alive);
     gauge1(p, P "nodes_spare", "Free nodes held in the pods' hot-spare reserve.",

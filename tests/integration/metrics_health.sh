@@ -4,7 +4,8 @@
 # pods' summed power, hottest and mean temperature and mean utilisation match the GPUs'
 # scripted telemetry and follow a change of it; XIDs are counted by code and by pod as they
 # arrive (two of one code are 2, not a gauge of the last); a node killed leaves the pods'
-# sums; `promtool check metrics` accepts the text with the new series.
+# sums; `promtool check metrics` accepts the text with the new series; a node its GPU health
+# drained is counted out of service by gpu_health.
 # timeout: 180
 . "$(dirname "$0")/health_lib.bash"
 
@@ -50,6 +51,11 @@ curl -s -o "$T/metrics" --max-time 10 -H "Authorization: Bearer $(cat "$T/oscar.
 promtool check metrics <"$T/metrics" || fail "promtool check metrics: $(grep -i pod "$T/metrics")"
 grep -q '^colossus_pod_power_watts{pod="' "$T/metrics" ||
     fail "no pod label: $(grep pod_power "$T/metrics")"
+
+log "an XID that drains its node: out of service by gpu_health, not admin"
+xid x 1 79
+wait_prom 20 'colossus_nodes_unavailable{reason="gpu_health"}' 1
+wait_prom 10 'colossus_nodes_unavailable{reason="admin"}' 0
 
 log "a node killed: its stale telemetry leaves the sums, the XID counts stay"
 kill_node y

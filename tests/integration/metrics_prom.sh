@@ -91,9 +91,17 @@ prom_near 'colossus_goodput_floor_ratio' "$(python3 -c "print($good / ($good + $
 [ "$(prom_value 'colossus_scheduler_pass_seconds_count > 0')" != "" ] || fail "no scheduling pass counted"
 [ "$(prom_value 'colossus_journal_commit_seconds_count > 0')" != "" ] || fail "no commit counted"
 
+log "out of service, by why: an operator's drain, then a node down"
+"$B" drain n1 --reason "fan noise" >/dev/null || fail "drain n1"
+wait_prom 10 'colossus_nodes_unavailable{reason="admin"}' 1
+wait_prom 10 'colossus_nodes_unavailable{reason="gpu_health"}' 0
+"$B" resume n1 >/dev/null || fail "resume n1"
+wait_prom 10 'colossus_nodes_unavailable{reason="admin"}' 0
+
 log "a node killed: declared down, counted by heartbeat"
 kill_node n2
 wait_prom 20 'colossus_nodes{state="down"}' 1
+wait_prom 10 'colossus_nodes_unavailable{reason="down"}' 1
 wait_prom 10 'colossus_node_failures_total{detected_by="heartbeat"}' 1
 wait_prom 10 'colossus_nodes_heartbeating' 1
 log "ok"
