@@ -59,7 +59,7 @@ static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
     cl_stats_t st;
     cl_cluster_stats(c->cluster, &st);
     uint64_t by[CL_NODE_MAINT + 1] = {0}, out[OUT_N] = {0}, cap = 0, free_ = 0, failed = 0,
-             unavail = 0;
+                                unavail = 0;
     uint32_t reg = 0, alive = 0;
     for (uint32_t i = 0; i < c->nnodes; i++) {
         cl_node_info_t ni;
