@@ -566,8 +566,8 @@ static void node_admin(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint6
         if (!nv) {
             ctl_audit(c, k, k->op, a->node, false, "no such node");
             ctl_reply_error(c, reply, req,
-                            "no node, pod or leaf named '%s', and no node in it "
-                            "as a hostlist",
+                            "no node named '%s' (nor a pod or a leaf, nor a node in it as "
+                            "a hostlist)",
                             a->node);
         } else if (a->check) {
             ctl_reply_error(c, reply, req, "'%s' names %zu nodes: --check takes one node",

@@ -91,7 +91,7 @@ for x in "drain n01" "drain n03" "resume n01" "resume n02" "resume n03"; do
 done
 rc=0
 "$B" drain 'nope[1-2]' --reason x 2>err.txt || rc=$?
-[ $rc = 1 ] && grep -q "no node, pod or leaf named 'nope\[1-2\]'" err.txt || fail "nope: $rc $(cat err.txt)"
+[ $rc = 1 ] && grep -qF "no node named 'nope[1-2]' (nor a pod or a leaf" err.txt || fail "nope: $rc $(cat err.txt)"
 rc=0
 "$B" drain 'n[01-02]' --check 2>err.txt || rc=$?
 [ $rc = 1 ] && grep -q "names 2 nodes: --check takes one node" err.txt || fail "--check: $rc $(cat err.txt)"

@@ -3,7 +3,7 @@
 # after they end; `show`, `wait`, `logs` and `cancel` then answer from the journal, with the
 # same fields (restarts included), across a controller restart too; job ids keep counting;
 # the controller's memory stays flat over thousands of jobs.
-# timeout: 120
+# timeout: 240
 . "$(dirname "$0")/cluster_lib.bash"
 start_controller --keep-finished 1
 start_agent n1 4
