@@ -326,7 +326,8 @@ static int check_usable(const cl_cluster_t *c, cl_error_t *err)
 
 int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
 {
-    if (check_tenants(c, err) < 0 || check_usable(c, err) < 0) return -1;
+    if (check_tenants(c, err) < 0 || check_usable(c, err) < 0 || cl__power_check(c, err) < 0)
+        return -1;
     const cl_topo_t *t = c->t;
     recount_t r = {0};
     r.seen = cl__xcalloc(t->nnodes, sizeof(uint64_t));
