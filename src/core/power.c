@@ -183,8 +183,8 @@ static int conf_valid(const cl_power_conf_t *q, cl_error_t *err)
 {
     if (!(q->gpu_min_w > 0) || !isfinite(q->gpu_min_w) || !(q->gpu_max_w >= q->gpu_min_w) ||
         !isfinite(q->gpu_max_w)) {
-        cl__err(err, "GPU power limits must satisfy 0 < min (%g W) <= max (%g W)",
-                q->gpu_min_w, q->gpu_max_w);
+        cl__err(err, "GPU power limits must satisfy 0 < min (%g W) <= max (%g W)", q->gpu_min_w,
+                q->gpu_max_w);
         return -1;
     }
     if (!(q->gpu_idle_w >= 0 && q->gpu_idle_w <= q->gpu_max_w)) {
@@ -300,8 +300,8 @@ int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *o)
         return 0;
     }
     if (pod >= c->t->nlv[LV_POD]) return -1;
-    level_fill(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod],
-               p->pod_alloc[pod], o);
+    level_fill(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod], p->pod_alloc[pod],
+               o);
     return 0;
 }
 
@@ -329,7 +329,8 @@ int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
         rc = -1;
     }
     for (uint32_t pod = 0; pod < np && rc == 0; pod++)
-        if (g[pod] != p->pod_alloc[pod] || fabs(w[pod] - p->pod_jobs_w[pod]) > 1e-6 * (1 + w[pod])) {
+        if (g[pod] != p->pod_alloc[pod] ||
+            fabs(w[pod] - p->pod_jobs_w[pod]) > 1e-6 * (1 + w[pod])) {
             cl__err(err, "pod %u power: %.1f W counted, %.1f W recounted", pod,
                     p->pod_jobs_w[pod], w[pod]);
             rc = -1;

@@ -199,19 +199,19 @@ size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short
     double *pod_w = cl__xmalloc(sizeof(double) * (npods ? npods : 1));
     for (uint32_t pod = 0; pod < npods; pod++) {
         double b = p->pod_budget[pod];
-        pod_w[pod] = b > 0 ? b * (1 - p->cut_pct / 100) -
-                                 (double)(p->pod_gpus[pod] - p->pod_alloc[pod]) *
-                                     p->conf.gpu_idle_w
-                           : INFINITY;
+        pod_w[pod] =
+            b > 0 ? b * (1 - p->cut_pct / 100) -
+                        (double)(p->pod_gpus[pod] - p->pod_alloc[pod]) * p->conf.gpu_idle_w
+                  : INFINITY;
     }
     double b = p->conf.site_budget_w;
     uint64_t all = (uint64_t)c->t->nnodes * c->gpn;
-    cl_power_plan_in_t in = {
-        .site_w = b > 0 ? b * (1 - p->cut_pct / 100) - (double)(all - p->alloc) * p->conf.gpu_idle_w
-                        : INFINITY,
-        .pod_w = pod_w,
-        .npods = npods,
-        .min_w = p->conf.gpu_min_w};
+    cl_power_plan_in_t in = {.site_w = b > 0 ? b * (1 - p->cut_pct / 100) -
+                                                   (double)(all - p->alloc) * p->conf.gpu_idle_w
+                                             : INFINITY,
+                             .pod_w = pod_w,
+                             .npods = npods,
+                             .min_w = p->conf.gpu_min_w};
     double *lim = cl__xmalloc(sizeof(double) * cap);
     int sh = cl_power_plan(&in, jobs, n, lim, NULL);
     for (size_t i = 0; i < n; i++)

@@ -307,9 +307,9 @@ static void perf_curve(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(site_admission), cmocka_unit_test(oversubscription),
-        cmocka_unit_test(pod_admission),  cmocka_unit_test(cut_and_restore),
-        cmocka_unit_test(bad_values),     cmocka_unit_test(measured),
+        cmocka_unit_test(site_admission),     cmocka_unit_test(oversubscription),
+        cmocka_unit_test(pod_admission),      cmocka_unit_test(cut_and_restore),
+        cmocka_unit_test(bad_values),         cmocka_unit_test(measured),
         cmocka_unit_test(plan_priority_even), cmocka_unit_test(perf_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
