@@ -221,7 +221,8 @@ typedef struct cl_power_conf {
 void cl_power_conf_default(cl_power_conf_t *p);
 /* Replace the configuration. Refused with a sentence, nothing changed: figures out of
  * range, or a site budget (after the cut in force) below the GPUs' minimum limits plus
- * nothing else (gpus * gpu_min_w). Running jobs keep running. */
+ * nothing else (gpus * gpu_min_w). Running jobs keep running; those on the class default
+ * count the new one from then on. O(jobs). */
 int cl_power_set(cl_cluster_t *c, const cl_power_conf_t *p, cl_error_t *err);
 void cl_power_get(const cl_cluster_t *c, cl_power_conf_t *p);
 /* A pod's budget, W (0: none). Refused below its GPUs' minimum limits (after the cut). */

@@ -94,9 +94,10 @@ typedef struct job {
     uint8_t state, preemptible, requeued, live;
     uint8_t pend_why;  /* cl_pend_t */
     cl_alloc_t *alloc; /* nnodes entries while running */
-    double power_w;    /* stated projection per GPU, W (0: the class default) */
-    double measured_w; /* the driver's measurement, W (0: none) */
-    double run_w;      /* running: the W per GPU its run counts in the power counters */
+    /* float: watts need no more, and job_t grows by 8 bytes only. A running job counts
+     * cl__power_job_w() in the power counters: whatever changes that recounts them. */
+    float power_w;    /* stated projection per GPU, W (0: the class default) */
+    float measured_w; /* the driver's measurement, W (0: none) */
 } job_t;
 
 static inline uint64_t cl__job_gpus(const job_t *j)

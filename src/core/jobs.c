@@ -278,7 +278,7 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     j->max_sw = s->max_switches;
     j->max_restarts = s->max_restarts;
     j->preemptible = s->preemptible;
-    j->power_w = s->power_w;
+    j->power_w = (float)s->power_w;
     j->state = CL_JOB_PENDING;
     j->live = 1;
     j->submit = now;

@@ -59,18 +59,16 @@ void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
 {
     power_t *p = &c->pw;
     job_t *j = &c->jobs[js];
-    if (on) j->run_w = cl__power_job_w(c, j);
-    double sign = on ? 1.0 : -1.0;
+    double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
     for (uint32_t i = 0; i < j->nnodes; i++) {
         uint32_t pod = pod_of(c, j->alloc[i].node);
         uint64_t g = cl__popc(j->alloc[i].gpus);
-        p->pod_jobs_w[pod] += sign * (double)g * j->run_w;
+        p->pod_jobs_w[pod] += sign * (double)g * w;
         p->pod_alloc[pod] = on ? p->pod_alloc[pod] + g : p->pod_alloc[pod] - g;
     }
     uint64_t g = cl__job_gpus(j);
-    p->jobs_w += sign * (double)g * j->run_w;
+    p->jobs_w += sign * (double)g * w;
     p->alloc = on ? p->alloc + g : p->alloc - g;
-    if (!on) j->run_w = 0;
 }
 
 static double limit_of(const power_t *p, double budget)
@@ -215,7 +213,12 @@ int cl_power_set(cl_cluster_t *c, const cl_power_conf_t *q, cl_error_t *err)
     power_t trial = c->pw;
     trial.conf = *q;
     if (floors_ok(c, &trial, c->pw.cut_pct, err) < 0) return -1;
+    /* running jobs on the class default count the new one: recount them */
+    for (uint32_t js = 0; js < c->njobs_cap; js++)
+        if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING) cl__power_run(c, js, 0);
     c->pw.conf = *q;
+    for (uint32_t js = 0; js < c->njobs_cap; js++)
+        if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING) cl__power_run(c, js, 1);
     return 0;
 }
 
@@ -274,7 +277,7 @@ int cl_job_power_measured(cl_cluster_t *c, cl_jobid_t id, double w, cl_error_t *
     uint32_t js = (uint32_t)(j - c->jobs);
     int running = j->state == CL_JOB_RUNNING;
     if (running) cl__power_run(c, js, 0);
-    j->measured_w = w;
+    j->measured_w = (float)w;
     if (running) cl__power_run(c, js, 1);
     return 0;
 }
@@ -316,10 +319,10 @@ int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
         if (!j->live || j->state != CL_JOB_RUNNING) continue;
         for (uint32_t i = 0; i < j->nnodes; i++) {
             uint32_t pod = pod_of(c, j->alloc[i].node);
-            w[pod] += (double)cl__popc(j->alloc[i].gpus) * j->run_w;
+            w[pod] += (double)cl__popc(j->alloc[i].gpus) * cl__power_job_w(c, j);
             g[pod] += cl__popc(j->alloc[i].gpus);
         }
-        site += (double)cl__job_gpus(j) * j->run_w;
+        site += (double)cl__job_gpus(j) * cl__power_job_w(c, j);
         alloc += cl__job_gpus(j);
     }
     int rc = 0;

@@ -191,7 +191,7 @@ size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short
         pj->gpus = gpus + used;
         used += pj->npods;
         pj->priority = j->prio;
-        pj->want_w = j->run_w;
+        pj->want_w = cl__power_job_w(c, j);
         res[n++].job = id;
     }
     /* what the jobs may use: the limit, less the idle GPUs' draw (admit_frac does not

@@ -94,8 +94,8 @@ int cl_sim_power_svg(const char *path, const cl_sim_config_t *c, const cl_sim_re
     const double W = 960, H = 480, L = 80, T = 70, PW = 820, PH = 340;
     size_t n = r->npower, nb = n < 800 ? n : 800;
     if (nb < 2) nb = 2;
-    double top = r->power_raw.peak_mw > r->power.peak_mw ? r->power_raw.peak_mw
-                                                          : r->power.peak_mw;
+    double top =
+        r->power_raw.peak_mw > r->power.peak_mw ? r->power_raw.peak_mw : r->power.peak_mw;
     if (c->power.budget_mw > top) top = c->power.budget_mw;
     top = top > 0 ? top * 1.1 : 1;
     fprintf(f,

@@ -240,6 +240,13 @@ static void measured(void **st)
     assert_int_equal(cl_job_finish(c, a, true, 3, NULL), 0);
     cl_power_level(c, -1, &lv);
     assert_true(fabs(lv.draw_w - 8800) < 1e-6);
+    /* a new class default: the running job on it (x) counts it at once */
+    cl_power_conf_t p;
+    cl_power_get(c, &p);
+    p.default_w = 500;
+    assert_int_equal(cl_power_set(c, &p, &err), 0);
+    cl_power_level(c, -1, &lv);
+    assert_true(fabs(lv.draw_w - (3200 + 4000)) < 1e-6);
     checked(c);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
