@@ -55,17 +55,38 @@ static uint32_t pod_of(const cl_cluster_t *c, cl_nodeid_t n)
     return cl__topo_node_level(c->t, n, LV_POD);
 }
 
+/* Nodes [*a, *b) are the pod's (node ids are contiguous per pod). */
+static void pod_range(const cl_topo_t *t, uint32_t pod, uint32_t *a, uint32_t *b)
+{
+    *a = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod]]];
+    *b = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod + 1]]];
+}
+
+static void pod_add(power_t *p, uint32_t pod, uint64_t g, double w, int on)
+{
+    p->pod_jobs_w[pod] += (on ? 1.0 : -1.0) * (double)g * w;
+    p->pod_alloc[pod] = on ? p->pod_alloc[pod] + g : p->pod_alloc[pod] - g;
+}
+
+/* A gang's nodes come in runs within a pod: one pod lookup per run, k GPUs a node. */
 void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
 {
     power_t *p = &c->pw;
     job_t *j = &c->jobs[js];
     double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
+    uint32_t lo = 1, hi = 0, pod = 0;
+    uint64_t run = 0;
     for (uint32_t i = 0; i < j->nnodes; i++) {
-        uint32_t pod = pod_of(c, j->alloc[i].node);
-        uint64_t g = cl__popc(j->alloc[i].gpus);
-        p->pod_jobs_w[pod] += sign * (double)g * w;
-        p->pod_alloc[pod] = on ? p->pod_alloc[pod] + g : p->pod_alloc[pod] - g;
+        cl_nodeid_t n = j->alloc[i].node;
+        if (n < lo || n >= hi) {
+            if (run) pod_add(p, pod, run * j->k, w, on);
+            pod = pod_of(c, n);
+            pod_range(c->t, pod, &lo, &hi);
+            run = 0;
+        }
+        run++;
     }
+    if (run) pod_add(p, pod, run * j->k, w, on);
     uint64_t g = cl__job_gpus(j);
     p->jobs_w += sign * (double)g * w;
     p->alloc = on ? p->alloc + g : p->alloc - g;
@@ -115,9 +136,8 @@ int cl__power_pods_ok(cl_cluster_t *c, const job_t *j)
 
 static void pod_hide(cl_cluster_t *c, uint32_t pod, uint8_t on)
 {
-    const cl_topo_t *t = c->t;
-    uint32_t a = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod]]];
-    uint32_t b = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod + 1]]];
+    uint32_t a, b;
+    pod_range(c->t, pod, &a, &b);
     for (uint32_t n = a; n < b; n++) {
         c->nodes[n].hidden = on;
         cl__node_update(c, n);
