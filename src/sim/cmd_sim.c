@@ -288,6 +288,12 @@ static int power_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
     for (int o = O_PBUDGET; o <= O_ADMIT; o++)
         p->on |= fl->has[o];
     if (!p->on) return 0;
+    /* ~44 bytes a simulated second (the series, its managed copy, the SVG's): 1.4 GB a year */
+    if (cfg->days > 366) {
+        char d[32];
+        snprintf(d, sizeof d, "%g", cfg->days);
+        return bad("the power model keeps a 1 s series: at most 366 days, not --days %s", d);
+    }
     if (fl->has[O_CUTPCT] != fl->has[O_CUTAT])
         return bad("give --grid-cut-pct and --grid-cut-at-s together%s", "");
     if (fl->has[O_CUTPCT] && !fl->has[O_PBUDGET])

@@ -33,6 +33,7 @@ expect_err 2 "below the GPUs' minimum power limits: 220.0 MW (200 W each)" \
 expect_err 2 "below the GPUs' minimum power limits" \
     --preset colossus2 --power-budget-mw 400 --grid-cut-pct 50 --grid-cut-at-s 5
 expect_err 2 "--power-admit-frac must be at least" --power-admit-frac 0.1
+expect_err 2 "the power model keeps a 1 s series: at most 366 days" --days 400 --smoothing on
 
 # Llama 3's scale (16,384 GPUs in the frontier job), whole-job restarts, a day; a budget
 # under the job's 11.5 MW (admitted oversubscribed), a 30% cut at 30,000 s.
