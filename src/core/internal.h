@@ -163,6 +163,11 @@ typedef struct power {
     uint64_t *pod_alloc, *pod_gpus; /* [pods] */
     uint64_t *scratch; /* [pods] per-pod GPUs of a candidate gang, zero between uses */
     uint32_t npod_budgets;
+    /* a re-placement that failed this pass (rfail_pass): a gang at least as large, with
+     * nodes of at least as many GPUs at as much power, fails too (only a preemption frees
+     * power in a pass: such a job then waits a pass more) */
+    uint32_t rfail_pass, rfail_k, rfail_nn;
+    double rfail_w;
 } power_t;
 
 struct cl_cluster {

@@ -154,8 +154,13 @@ static int pod_full(const cl_cluster_t *c, uint32_t pod, const job_t *j, double 
 
 int cl__power_replace(cl_cluster_t *c, const job_t *j)
 {
+    power_t *p = &c->pw;
     double w = cl__power_job_w(c, j);
     uint32_t np = c->t->nlv[LV_POD];
+    /* hiding pods costs their nodes: not again for what cannot fit where less did not */
+    if (p->rfail_pass == c->npass && j->k >= p->rfail_k && j->nnodes >= p->rfail_nn &&
+        w >= p->rfail_w)
+        return 0;
     int hid = 0;
     for (uint32_t pod = 0; pod < np; pod++)
         if (pod_full(c, pod, j, w)) {
@@ -166,6 +171,12 @@ int cl__power_replace(cl_cluster_t *c, const job_t *j)
              cl__place(c, j->nnodes, j->k, j->max_sw) == 0 && cl__power_pods_ok(c, j);
     for (uint32_t pod = 0; pod < np; pod++) /* nothing changed since: the same pods */
         if (pod_full(c, pod, j, w)) pod_hide(c, pod, 0);
+    if (!ok) {
+        p->rfail_pass = c->npass;
+        p->rfail_k = j->k;
+        p->rfail_nn = j->nnodes;
+        p->rfail_w = w;
+    }
     return ok;
 }
 

@@ -311,6 +311,87 @@ static void perf_curve(void **st)
     assert_true(cl_power_perf(0) == 0);
 }
 
+/* splitmix64: a reproducible stream for the random test */
+static uint64_t rnd(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void within_budgets(cl_cluster_t *c, uint32_t npods)
+{
+    for (int64_t lv = -1; lv < (int64_t)npods; lv++) {
+        cl_power_level_t l;
+        assert_int_equal(cl_power_level(c, lv, &l), 0);
+        if (l.budget_w > 0 && l.headroom_w < -1e-6)
+            fail_msg("level %lld: %.1f W drawn, headroom %.1f W", (long long)lv, l.draw_w,
+                     l.headroom_w);
+    }
+}
+
+/* Random gangs of random power over 4 pods with random budgets, ends and node failures (hot
+ * spares swap in place, in the same pod): after every pass no level is over its budget, the
+ * counters recount exactly, and a job pending for power would not fit its site budget or
+ * was refused by a pod. */
+static void random_budgets(void **st)
+{
+    uint64_t seed = 13, power_pending = 0, running = 0;
+    for (int round = 0; round < 20; round++) {
+        cl_cluster_t *c = mk(64, 8, 1, 4, 4, 0.07, CL_POLICY_BACKFILL);
+        uint32_t npods = cl_topo_pods(cl_cluster_topo(c));
+        assert_int_equal(npods, 4);
+        double site = 64 * 8 * 200 + (double)(rnd(&seed) % (64 * 8 * 500));
+        power_conf(c, site, 0.8 + 0.2 * (double)(rnd(&seed) % 3) / 2);
+        cl_error_t err;
+        for (uint32_t p = 0; p < npods; p++)
+            if (rnd(&seed) % 2)
+                assert_int_equal(
+                    cl_power_pod_budget_set(
+                        c, p, 16 * 8 * 200 + (double)(rnd(&seed) % (16 * 8 * 500)), &err),
+                    0);
+        cl_decisions_t d = {0};
+        cl_jobid_t live[512];
+        size_t nlive = 0;
+        for (int step = 0; step < 300; step++) {
+            uint64_t r = rnd(&seed) % 10;
+            if (r < 5 && nlive < 512) {
+                live[nlive++] = sub_w(c, 1 + (uint32_t)(rnd(&seed) % 6), 0,
+                                      200 + (double)(rnd(&seed) % 501), step);
+            } else if (r < 8 && nlive) {
+                size_t i = rnd(&seed) % nlive;
+                if (state_of(c, live[i]) == CL_JOB_RUNNING)
+                    cl_job_finish(c, live[i], true, step, NULL);
+                else
+                    cl_job_cancel(c, live[i], step, NULL);
+                live[i] = live[--nlive];
+            } else {
+                cl_nodeid_t n = (cl_nodeid_t)(rnd(&seed) % 64);
+                cl_node_info_t ni;
+                cl_node_get(c, n, &ni);
+                if (ni.state == CL_NODE_DOWN)
+                    cl_node_recover(c, n, step, NULL);
+                else
+                    cl_node_fail(c, n, step, &d, NULL);
+            }
+            cl_schedule(c, step + 0.5, &d);
+            within_budgets(c, npods);
+            checked(c);
+            for (size_t i = 0; i < nlive; i++) {
+                power_pending +=
+                    state_of(c, live[i]) == CL_JOB_PENDING && why(c, live[i]) == CL_PEND_POWER;
+                running += state_of(c, live[i]) == CL_JOB_RUNNING;
+            }
+        }
+        cl_decisions_free(&d);
+        cl_cluster_destroy(c);
+    }
+    /* the budgets bound: jobs both ran and waited for power */
+    assert_true(power_pending > 1000);
+    assert_true(running > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +399,7 @@ int main(void)
         cmocka_unit_test(pod_admission),      cmocka_unit_test(cut_and_restore),
         cmocka_unit_test(bad_values),         cmocka_unit_test(measured),
         cmocka_unit_test(plan_priority_even), cmocka_unit_test(perf_curve),
+        cmocka_unit_test(random_budgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
