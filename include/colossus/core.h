@@ -197,6 +197,91 @@ cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now);
 #define CL_USER_MAX 16777215u
 int cl_user_limit_set(cl_cluster_t *c, uint32_t user, uint32_t max_running, cl_error_t *err);
 
+/* -------------------------------------------------------------------- power -------------
+ * Power is a resource with a budget at the site and, where set, at each pod, in watts. A
+ * running job counts its GPUs times its projected power per GPU (measured when the driver
+ * says, else stated in its spec, else the class default); an unallocated GPU counts
+ * gpu_idle_w. A job starts only when, at the site and at every pod it would use,
+ *   admit_frac * (running jobs' projected W + its own) + idle GPUs' W <= budget * (1 - cut)
+ * (admit_frac < 1 oversubscribes: jobs are admitted as if capped to that fraction of their
+ * projection, and cl_power_limits caps them there, as Google's Thunderbolt does). A job that
+ * does not fit pends with CL_PEND_POWER. The pod check applies to the nodes the pass chose;
+ * a start by preemption or reclaim checks the site only. A cut stops nothing: it lowers the
+ * budgets that admission and cl_power_limits use. */
+typedef struct cl_power_conf {
+    double site_budget_w; /* 0: none */
+    double gpu_min_w;     /* the GPUs' minimum power limit (NVML constraints), > 0 */
+    double gpu_max_w;     /* their default (and largest) limit, >= gpu_min_w */
+    double gpu_idle_w;    /* an unallocated GPU's draw, 0..gpu_max_w */
+    double default_w;     /* class default projected power per GPU, gpu_min_w..gpu_max_w */
+    double admit_frac;    /* gpu_min_w/gpu_max_w..1 */
+} cl_power_conf_t;
+
+/* H100 SXM: 200..700 W, idle 70 W, default projection 700 W, admit_frac 1, no budget. */
+void cl_power_conf_default(cl_power_conf_t *p);
+/* Replace the configuration. Refused with a sentence, nothing changed: figures out of
+ * range, or a site budget (after the cut in force) below the GPUs' minimum limits plus
+ * nothing else (gpus * gpu_min_w). Running jobs keep running; those on the class default
+ * count the new one from then on. O(jobs). */
+int cl_power_set(cl_cluster_t *c, const cl_power_conf_t *p, cl_error_t *err);
+void cl_power_get(const cl_cluster_t *c, cl_power_conf_t *p);
+/* A pod's budget, W (0: none). Refused below its GPUs' minimum limits (after the cut). */
+int cl_power_pod_budget_set(cl_cluster_t *c, uint32_t pod, double budget_w, cl_error_t *err);
+/* A grid request: every budget lowered by pct percent (0 restores). Refused for pct outside
+ * 0..100 or one that takes a budget below its GPUs' minimum limits. */
+int cl_power_cut(cl_cluster_t *c, double pct, cl_error_t *err);
+double cl_power_cut_pct(const cl_cluster_t *c);
+/* The measured draw per GPU of a job (the driver's average over its run), W, > 0 and at
+ * most gpu_max_w; from then on the scheduler counts it instead of the projection (also for
+ * the job's later runs). -1 for no such job or a bad figure. */
+int cl_job_power_measured(cl_cluster_t *c, cl_jobid_t id, double w_per_gpu, cl_error_t *err);
+
+typedef struct cl_power_level {
+    double budget_w;   /* as set (0: none) */
+    double limit_w;    /* budget after the cut (0: none) */
+    double draw_w;     /* projected: running jobs plus idle GPUs */
+    double headroom_w; /* limit - admit_frac * jobs' W - idle W (INFINITY: no budget) */
+    uint64_t gpus, gpus_alloc;
+} cl_power_level_t;
+/* pod -1: the site; else that pod. -1 for no such pod. O(1). */
+int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *out);
+
+/* Relative throughput of an H100-class GPU under a power limit of frac of its default
+ * (piecewise linear through the points of docs/power.md; 1 at frac >= 1). */
+double cl_power_perf(double frac);
+
+/* Per-GPU power limits: the budgets (after the cut), less the idle GPUs' draw, shared among
+ * running jobs by priority, then evenly: every GPU at least min_w; the highest priority
+ * raised first, its jobs together (equal limits, each at most its projection) until they
+ * reach their projections or a level's budget is used; then the next priority. One limit
+ * per job (a gang runs at the pace of its slowest GPU). A pure function of its input. */
+typedef struct cl_power_job {
+    int32_t priority;
+    double want_w;        /* its projection per GPU (the most it gets) */
+    const uint32_t *pods; /* the pods it has GPUs in */
+    const uint64_t *gpus; /* its GPUs in each */
+    uint32_t npods;
+} cl_power_job_t;
+typedef struct cl_power_plan_in {
+    double site_w;       /* budget for the jobs at the site (INFINITY: none) */
+    const double *pod_w; /* [npods] budget for the jobs in each pod (INFINITY: none) */
+    uint32_t npods;
+    double min_w;
+} cl_power_plan_in_t;
+/* Writes limit_w[i] for jobs[i]. 0, or 1 when the budgets do not cover every GPU at min_w
+ * (every job then gets min_w: no limit can go lower). -1 for bad input (a pod out of range). */
+int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
+                  double *limit_w, cl_error_t *err);
+
+typedef struct cl_power_limit {
+    cl_jobid_t job;
+    double w; /* per GPU */
+} cl_power_limit_t;
+/* cl_power_plan over the running jobs with the cluster's budgets, cut and admit_frac.
+ * Returns the number of entries (one per running job, in id order) in a new array the
+ * caller frees (*out; NULL when none); *short_out (may be NULL) as cl_power_plan's 1. */
+size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short_out);
+
 /* --------------------------------------------------------------------- jobs -------------- */
 typedef enum cl_job_state {
     CL_JOB_PENDING,
@@ -217,7 +302,9 @@ typedef struct cl_job_spec {
     double time_limit_s;   /* 0: none */
     uint32_t max_switches; /* most leaf switches the gang may span; 0: any */
     uint32_t max_restarts;
-    uint32_t user; /* 0: none; else the driver's dense small id (cl_user_limit_set) */
+    uint32_t user;  /* 0: none; else the driver's dense small id (cl_user_limit_set) */
+    double power_w; /* projected power per GPU the user states, W; 0: the class default
+                       (cl_power_conf_t.default_w); else gpu_min_w..gpu_max_w */
 } cl_job_spec_t;
 
 typedef struct cl_job_info {
@@ -234,6 +321,9 @@ typedef struct cl_job_info {
     uint32_t preemptions; /* by priority, reclaim or a spent budget */
     uint32_t user;
     cl_time_t submit_time, start_time, end_time; /* start: of the current/last run */
+    double power_w;          /* projected power per GPU the scheduler counts (measured if
+                                set, else stated, else the class default), W */
+    double power_measured_w; /* the driver's measurement (cl_job_power_measured); 0: none */
 } cl_job_info_t;
 
 typedef struct cl_alloc {
@@ -337,6 +427,7 @@ typedef enum cl_pend {
     CL_PEND_BUDGET,    /* its tenant's budget is spent */
     CL_PEND_QOS,       /* its user runs as many jobs as the limit allows */
     CL_PEND_NODES,     /* the nodes it needs are drained, in maintenance or down */
+    CL_PEND_POWER,     /* its projected power does not fit the site's or a pod's budget */
 } cl_pend_t;
 
 typedef struct cl_pending {

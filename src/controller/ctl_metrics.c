@@ -110,6 +110,7 @@ static const char *const pend_label[] = {
     [CL_PEND_RESERVED] = "reserved", [CL_PEND_HELD] = "held",
     [CL_PEND_QUOTA] = "quota",       [CL_PEND_BUDGET] = "budget",
     [CL_PEND_QOS] = "qos",           [CL_PEND_NODES] = "nodes",
+    [CL_PEND_POWER] = "power",
 };
 #define NPEND (sizeof pend_label / sizeof pend_label[0])
 

@@ -60,6 +60,7 @@ cl_cluster_t *cl_cluster_create(cl_topo_t *t, const cl_cluster_opts_t *opts, cl_
         cl__node_usable_update(c, i);
     }
     cl__spares_init(c);
+    cl__power_init(c);
     cl_tenant_add(c, "default", 1, NULL);
     return c;
 }
@@ -76,6 +77,7 @@ void cl_cluster_destroy(cl_cluster_t *c)
     for (uint32_t i = 0; i < c->ntn; i++)
         free(c->tn[i].name);
     cl__index_free(c);
+    cl__power_free(c);
     free(c->pl);
     free(c->tn);
     free(c->co);

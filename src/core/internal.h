@@ -57,6 +57,7 @@ typedef struct node {
     uint32_t jprev, jnext; /* list of eligible nodes with exactly j free GPUs, 0<j<gpn */
     uint32_t sprev, snext; /* pod's free-spare list */
     uint8_t health, admin, spare, reserved;
+    uint8_t hidden; /* out of placement for a moment: its pod has no power for the gang */
     uint8_t eff;    /* free GPUs as the index counts them (0 when not eligible) */
     uint8_t usable; /* healthy GPUs if up and not drained or in maintenance, else 0 */
 } node_t;
@@ -93,6 +94,10 @@ typedef struct job {
     uint8_t state, preemptible, requeued, live;
     uint8_t pend_why;  /* cl_pend_t */
     cl_alloc_t *alloc; /* nnodes entries while running */
+    /* float: watts need no more, and job_t grows by 8 bytes only. A running job counts
+     * cl__power_job_w() in the power counters: whatever changes that recounts them. */
+    float power_w;    /* stated projection per GPU, W (0: the class default) */
+    float measured_w; /* the driver's measurement, W (0: none) */
 } job_t;
 
 static inline uint64_t cl__job_gpus(const job_t *j)
@@ -147,6 +152,24 @@ typedef struct pod_spares {
     uint32_t head, nfree, target;
 } pod_spares_t;
 
+/* Power (power.c): budgets, the cut, and the projected draw of running jobs by level. */
+typedef struct power {
+    cl_power_conf_t conf;
+    double cut_pct;
+    double jobs_w;                  /* running jobs' projected W, site */
+    uint64_t alloc;                 /* allocated GPUs, site */
+    double *pod_budget;             /* [pods] 0: none */
+    double *pod_jobs_w;             /* [pods] */
+    uint64_t *pod_alloc, *pod_gpus; /* [pods] */
+    uint64_t *scratch; /* [pods] per-pod GPUs of a candidate gang, zero between uses */
+    uint32_t npod_budgets;
+    /* a re-placement that failed this pass (rfail_pass): a gang at least as large, with
+     * nodes of at least as many GPUs at as much power, fails too (only a preemption frees
+     * power in a pass: such a job then waits a pass more) */
+    uint32_t rfail_pass, rfail_k, rfail_nn;
+    double rfail_w;
+} power_t;
+
 struct cl_cluster {
     cl_topo_t *t;
     cl_cluster_opts_t o;
@@ -198,6 +221,8 @@ struct cl_cluster {
     uint64_t *resv_ge; /* [k-1]: reserved nodes with >= k free GPUs when reserved */
     cl_jobid_t *bf;
     uint32_t nbf, bf_cap;
+
+    power_t pw;
 };
 
 static inline uint32_t cl__popc(uint64_t x)
@@ -298,6 +323,21 @@ static inline void cl__pend(cl_cluster_t *c, job_t *j, cl_pend_t why)
     j->pend_why = (uint8_t)why;
     j->pend_pass = c->npass;
 }
+
+/* power.c */
+void cl__power_init(cl_cluster_t *c);
+void cl__power_free(cl_cluster_t *c);
+/* A job starts (on = 1, after its allocation is committed) or stops holding its GPUs. */
+void cl__power_run(cl_cluster_t *c, uint32_t js, int on);
+/* Would the job fit the site's budget / the pods' budgets on the nodes in c->sel? */
+int cl__power_site_ok(const cl_cluster_t *c, const job_t *j);
+int cl__power_pods_ok(cl_cluster_t *c, const job_t *j);
+/* The gang was placed (c->sel) over a pod's budget: place it again without the pods that
+ * cannot take one of its nodes. 1: c->sel now fits every pod's budget. */
+int cl__power_replace(cl_cluster_t *c, const job_t *j);
+double cl__power_job_w(const cl_cluster_t *c, const job_t *j);
+/* Recount the power counters from the running jobs (cl_cluster_check). */
+int cl__power_check(const cl_cluster_t *c, cl_error_t *err);
 
 /* preempt.c: "what if these jobs had ended" and stopping them for a gang. */
 void cl__virt_release(cl_cluster_t *c, uint32_t js, int hold);

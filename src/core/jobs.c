@@ -103,6 +103,7 @@ void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now)
     j->incarnation++;
     cl__heap_push(c, js);
     cl__tenant_run(c, js, now, 1);
+    cl__power_run(c, js, 1);
     c->nrunning++;
     if (j->preemptible) cl__rp_push(c, js);
 }
@@ -113,6 +114,7 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
 {
     job_t *j = &c->jobs[js];
     CL_ASSERT(j->state == CL_JOB_RUNNING);
+    cl__power_run(c, js, 0);
     uint32_t last_pod = NIL;
     for (uint32_t i = 0; i < j->nnodes; i++) {
         cl_nodeid_t id = j->alloc[i].node;
@@ -245,6 +247,12 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
         cl__err(err, "time limit must be 0 (none) or a positive number of seconds");
         return -1;
     }
+    if (s->power_w != 0 &&
+        !(s->power_w >= c->pw.conf.gpu_min_w && s->power_w <= c->pw.conf.gpu_max_w)) {
+        cl__err(err, "projected power %g W per GPU must be within the GPUs' limits %g..%g W",
+                s->power_w, c->pw.conf.gpu_min_w, c->pw.conf.gpu_max_w);
+        return -1;
+    }
     if (resolve_shape(c, s, &nn, &k, err) < 0) return -1;
     if (check_quota && quota_fits(c, s, (uint64_t)nn * k, err) < 0) return -1;
     if (s->user && cl__user_slot(c, s->user, err) < 0) return -1;
@@ -270,6 +278,7 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     j->max_sw = s->max_switches;
     j->max_restarts = s->max_restarts;
     j->preemptible = s->preemptible;
+    j->power_w = (float)s->power_w;
     j->state = CL_JOB_PENDING;
     j->live = 1;
     j->submit = now;
@@ -378,7 +387,9 @@ int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
                          .user = j->user,
                          .submit_time = j->submit,
                          .start_time = j->start,
-                         .end_time = j->end};
+                         .end_time = j->end,
+                         .power_w = cl__power_job_w(c, j),
+                         .power_measured_w = j->measured_w};
     return 0;
 }
 
@@ -509,7 +520,8 @@ const char *cl_pend_name(cl_pend_t w)
                               "tenant quota reached",
                               "tenant budget spent",
                               "QOS limit on running jobs reached",
-                              "the nodes it needs are drained, in maintenance or down"};
+                              "the nodes it needs are drained, in maintenance or down",
+                              "its projected power does not fit the power budget"};
     return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 

@@ -25,6 +25,14 @@ static int try_place(cl_cluster_t *c, const job_t *j)
     return cl__place(c, j->nnodes, j->k, j->max_sw);
 }
 
+/* Placed (c->sel) but over a pod's power budget: it waits for power, holding nothing. */
+static int pods_refuse(cl_cluster_t *c, job_t *j)
+{
+    if (cl__power_pods_ok(c, j) || cl__power_replace(c, j)) return 0;
+    cl__pend(c, j, CL_PEND_POWER);
+    return 1;
+}
+
 /* EASY: release running jobs in deadline order (virtually) until the gang fits; that time
  * is its shadow start and the nodes it would get are reserved for it. */
 static int reserve(cl_cluster_t *c, uint32_t js)
@@ -118,7 +126,11 @@ static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
         return 1;
     }
     int q = cl__quota_check(c, j->tenant, cl__job_gpus(j));
-    if (q == Q_OK) return 0;
+    if (q == Q_OK) {
+        if (cl__power_site_ok(c, j)) return 0;
+        cl__pend(c, j, CL_PEND_POWER);
+        return 1;
+    }
     if (!(q == Q_RECLAIM && cl__try_reclaim(c, x, ps->now, ps->out, ps->have_resv)))
         cl__pend(c, j, CL_PEND_QUOTA);
     return 1;
@@ -134,7 +146,7 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
     cl_pend_t why;
     if (!ps->have_resv) {
         if (!no_nodes && try_place(c, j) == 0) {
-            cl__start(c, x, ps->now, ps->out, 0);
+            if (!pods_refuse(c, j)) cl__start(c, x, ps->now, ps->out, 0);
             return;
         }
         if (!no_nodes && ps->preempt_ok && cl__try_preempt(c, ps->li, x, ps->now, ps->out))
@@ -147,7 +159,7 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
     } else if (no_nodes) {
         why = CL_PEND_NODES;
     } else if (try_place(c, j) == 0) {
-        cl__start(c, x, ps->now, ps->out, 1);
+        if (!pods_refuse(c, j)) cl__start(c, x, ps->now, ps->out, 1);
         return;
     } else if (j->limit > 0 && ps->now + j->limit <= c->resv_shadow &&
                ps->nshort < c->o.backfill_short_max) {
@@ -204,7 +216,9 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
             cl__pend(c, j, CL_PEND_QOS);
         else if (cl__quota_check(c, j->tenant, cl__job_gpus(j)) != Q_OK)
             cl__pend(c, j, CL_PEND_QUOTA);
-        else if (try_place(c, j) == 0)
+        else if (!cl__power_site_ok(c, j))
+            cl__pend(c, j, CL_PEND_POWER);
+        else if (try_place(c, j) == 0 && !pods_refuse(c, j))
             cl__start(c, ps.shortq[i], now, out, 1);
     }
     free(ps.shortq);

@@ -16,6 +16,8 @@ static const char usage_text[] =
     "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
     "       [--failure-scale X]"
     " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
+    "       [--power-budget-mw MW] [--ramp-limit-pct-per-s P] [--smoothing on|off]\n"
+    "       [--grid-cut-pct P --grid-cut-at-s T] [--power-admit-frac F] [--power-svg FILE]\n"
     "       [--json] [--plot FILE.svg]\n"
     "\n"
     "Simulates a cluster, its component failures and repairs, and a workload, every\n"
@@ -40,6 +42,11 @@ static const char usage_text[] =
     "   \"lend_limit\": 16, \"budget_gpu_hours\": 5000, \"budget_stop\": false,\n"
     "   \"preemptible\": true, \"parent\": \"org\"}, ...]}\n"
     "and the JSON line gains per-tenant GPU-hours and borrowed GPU-hours.\n"
+    "Any power flag models the site's power each second (docs/power.md): a site budget in\n"
+    "MW (capping; the core admits jobs against it, as if capped to --power-admit-frac of\n"
+    "their 700 W), ramps held within P% of the budget per second (default 0.5; smoothing on\n"
+    "by default), a grid cut of P% of the budget at T s; the JSON line gains the power_*\n"
+    "keys and power_unsmoothed (the raw demand), --power-svg draws them.\n"
     "--json ends the output with one JSON line (docs/simulation.md): sim_s is the simulated\n"
     "period in seconds, elapsed_s the real seconds the run took (the only field that differs\n"
     "between two runs of the same flags).\n";
@@ -63,6 +70,11 @@ enum {
     O_CKC,
     O_SPARES,
     O_STALL,
+    O_PBUDGET,
+    O_RAMP,
+    O_CUTPCT,
+    O_CUTAT,
+    O_ADMIT,
     O_NREAL,
     O_NODES = 1000,
     O_GPN,
@@ -79,6 +91,8 @@ enum {
     O_HOT,
     O_PLOT,
     O_JSON,
+    O_SMOOTH,
+    O_PSVG,
 };
 
 static const struct real_flag {
@@ -97,12 +111,18 @@ static const struct real_flag {
     [O_CKC] = {"--ckpt-cost-s", 0, 1e7, 0},
     [O_SPARES] = {"--spares-pct", 0, 50, 0},
     [O_STALL] = {"--stall-s", 0, 1e7, 0},
+    [O_PBUDGET] = {"--power-budget-mw", 1e-6, 1e6, 0},
+    [O_RAMP] = {"--ramp-limit-pct-per-s", 1e-6, 100, 0.5},
+    [O_CUTPCT] = {"--grid-cut-pct", 1e-6, 100, 0},
+    [O_CUTAT] = {"--grid-cut-at-s", 0, 1e9, 0},
+    [O_ADMIT] = {"--power-admit-frac", 1e-6, 1, 1},
 };
 
 /* What the command line said, before the policy's defaults are applied. */
 typedef struct sim_flags {
     const char *preset, *workload, *policy, *queue, *trace, *trace_cluster, *plot,
-        *tenants_file;
+        *tenants_file, *power_svg;
+    int smoothing; /* -1: not given */
     bool json, tenants, ckpt_auto, detect_class, has_replica;
     int hot; /* -1: not given */
     uint32_t nodes, gpn;
@@ -124,6 +144,13 @@ static const struct option sim_opts[] = {
     {"ckpt-cost-s", required_argument, 0, O_CKC},
     {"spares-pct", required_argument, 0, O_SPARES},
     {"stall-s", required_argument, 0, O_STALL},
+    {"power-budget-mw", required_argument, 0, O_PBUDGET},
+    {"ramp-limit-pct-per-s", required_argument, 0, O_RAMP},
+    {"grid-cut-pct", required_argument, 0, O_CUTPCT},
+    {"grid-cut-at-s", required_argument, 0, O_CUTAT},
+    {"power-admit-frac", required_argument, 0, O_ADMIT},
+    {"smoothing", required_argument, 0, O_SMOOTH},
+    {"power-svg", required_argument, 0, O_PSVG},
     {"nodes", required_argument, 0, O_NODES},
     {"gpus-per-node", required_argument, 0, O_GPN},
     {"seed", required_argument, 0, O_SEED},
@@ -205,6 +232,14 @@ static int sim_opt(const cl_flags_t *f, sim_flags_t *fl, int o, const char *v)
     case O_PLOT:
         fl->plot = v;
         break;
+    case O_SMOOTH:
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            return cl_flags_fail(f, "--smoothing wants on or off, got '%s'", v);
+        fl->smoothing = !strcmp(v, "on");
+        break;
+    case O_PSVG:
+        fl->power_svg = v;
+        break;
     case O_JSON:
         fl->json = true;
         break;
@@ -220,6 +255,7 @@ static int sim_parse(int argc, char **argv, sim_flags_t *fl, int *status)
     fl->policy = "colossus";
     fl->workload = "frontier";
     fl->hot = -1;
+    fl->smoothing = -1;
     fl->seed = 1;
     for (int i = 0; i < O_NREAL; i++)
         fl->real[i] = reals[i].dflt;
@@ -241,6 +277,51 @@ static int bad(const char *fmt, const char *a)
     fprintf(stderr, fmt, a);
     fprintf(stderr, "\n(run 'colossus sim --help' for the options)\n");
     return 2;
+}
+
+/* The power flags over the defaults; 0, or 2 after saying why. The budget must cover the
+ * GPUs' minimum limits, also after the cut (the core refuses it otherwise). */
+static int power_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
+{
+    cl_sim_power_config_t *p = &cfg->power;
+    p->on = fl->smoothing >= 0 || fl->power_svg;
+    for (int o = O_PBUDGET; o <= O_ADMIT; o++)
+        p->on |= fl->has[o];
+    if (!p->on) return 0;
+    /* ~44 bytes a simulated second (the series, its managed copy, the SVG's): 1.4 GB a year */
+    if (cfg->days > 366) {
+        char d[32];
+        snprintf(d, sizeof d, "%g", cfg->days);
+        return bad("the power model keeps a 1 s series: at most 366 days, not --days %s", d);
+    }
+    if (fl->has[O_CUTPCT] != fl->has[O_CUTAT])
+        return bad("give --grid-cut-pct and --grid-cut-at-s together%s", "");
+    if (fl->has[O_CUTPCT] && !fl->has[O_PBUDGET])
+        return bad("--grid-cut-pct needs --power-budget-mw (a cut is a share of a budget)%s",
+                   "");
+    p->budget_mw = fl->has[O_PBUDGET] ? fl->real[O_PBUDGET] : 0;
+    p->ramp_pct = fl->real[O_RAMP];
+    if (fl->smoothing >= 0) p->smoothing = fl->smoothing;
+    p->cut_pct = fl->has[O_CUTPCT] ? fl->real[O_CUTPCT] : 0;
+    p->cut_at_s = fl->real[O_CUTAT];
+    p->admit_frac = fl->real[O_ADMIT];
+    if (p->admit_frac < p->min_w / p->gpu_w)
+        return bad("--power-admit-frac must be at least the GPUs' minimum limit over their "
+                   "default (%s)",
+                   "200/700");
+    cl_topo_shape_t sh;
+    cl_error_t e;
+    if (p->budget_mw > 0 && cl_topo_preset_shape(cfg->preset ? cfg->preset : "hgx", cfg->nodes,
+                                                 cfg->gpus_per_node, &sh, &e) == 0) {
+        double floor_mw = (double)sh.nodes * sh.gpus_per_node * p->min_w / 1e6;
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.1f MW (%.0f W each)", floor_mw, p->min_w);
+        if (p->budget_mw * (1 - p->cut_pct / 100) < floor_mw)
+            return bad("--power-budget-mw (after --grid-cut-pct) is below the GPUs' minimum "
+                       "power limits: %s",
+                       msg);
+    }
+    return 0;
 }
 
 /* The configuration the flags make, over the policy's defaults; 0, or 2 after saying why. */
@@ -308,7 +389,7 @@ static int sim_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
     if (cfg->ckpt_interval_s == 0 && cfg->ckpt_cost_s <= 0)
         return bad("--ckpt-interval-s auto needs --ckpt-cost-s > 0%s", "");
     cfg->plot_points = fl->plot ? 400 : 0;
-    return 0;
+    return power_config(fl, cfg);
 }
 
 int cmd_sim(int argc, char **argv)
@@ -347,6 +428,11 @@ int cmd_sim(int argc, char **argv)
         return 1;
     }
     if (fl.plot && cl_sim_plot_svg(fl.plot, &cfg, &res, &err)) {
+        fprintf(stderr, "colossus sim: %s\n", err.msg);
+        cl_sim_result_free(&res);
+        return 1;
+    }
+    if (fl.power_svg && cl_sim_power_svg(fl.power_svg, &cfg, &res, &err)) {
         fprintf(stderr, "colossus sim: %s\n", err.msg);
         cl_sim_result_free(&res);
         return 1;

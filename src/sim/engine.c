@@ -83,6 +83,7 @@ void cl__sim_clock_to(sim_t *s, double t)
             gp -= ((f->stall_until < t ? f->stall_until : t) - s->now) * f->run_eff;
     }
     s->eff_gpu_s += gp > 0 ? gp : 0;
+    cl__sim_power_clock(s, s->now, t);
     s->now = t;
 }
 

@@ -17,6 +17,7 @@ enum {
     EV_SAMPLE,  /* plot sample */
     EV_PERIOD,  /* a new budget period */
     EV_WAKEUP,  /* the core asked for a pass then (cl_next_wakeup) */
+    EV_CUT,     /* the grid's cut reaches the core's budgets */
 };
 
 enum { PH_PENDING, PH_DOWN, PH_RUN, PH_DONE };
@@ -82,6 +83,9 @@ typedef struct sim {
     cl_sim_tenant_result_t *tres; /* [core tenant] (= res.tenants) */
     size_t ntres;
     double wake_at; /* the earliest EV_WAKEUP queued */
+    /* power: GPU-seconds computing and allocated in each 1 s bin (cfg.power.on) */
+    double *pw_comp, *pw_alloc;
+    size_t pw_n;
 } sim_t;
 
 /* tenants.c: the file's tenants in the core, and the trace clusters' map (tenant_of has
@@ -98,5 +102,11 @@ void cl__sim_clock_to(sim_t *s, double t);
 void cl__sim_decisions(sim_t *s, double t);
 double cl__sim_job_progress(sim_t *s, sim_job_t *j, double t);
 double cl__sim_job_eff(const sim_job_t *j);
+
+/* power.c */
+int cl__sim_power_setup(sim_t *s, cl_error_t *err);
+void cl__sim_power_clock(sim_t *s, double t0, double t1); /* before s->now moves to t1 */
+void cl__sim_power_finish(sim_t *s);
+void cl__sim_power_free(sim_t *s);
 
 #endif

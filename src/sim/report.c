@@ -94,6 +94,7 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
                 (unsigned long long)r->class_failures[i]);
     fprintf(f, "},\"jobs_failed\":%llu,\"core_refusals\":%llu",
             (unsigned long long)r->jobs_failed, (unsigned long long)r->core_refusals);
+    if (c->power.on) cl_sim_power_json(f, c, r);
     if (r->ntenants) {
         fprintf(f, ",\"tenants\":[");
         for (size_t i = 0; i < r->ntenants; i++) {

@@ -23,6 +23,16 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
     c->mixed_frontier = 0.75;
     c->mixed_load = 0.90;
     c->stall_s = -1;
+    /* power (docs/power.md): H100 SXM at 700 W computing, 70 W idle, 200 W its smallest
+     * limit; ramps within 0.5% of the budget per second (arXiv 2508.14318's utilities); the
+     * controller's limits reach the GPUs within a second of a grid signal */
+    c->power = (cl_sim_power_config_t){.ramp_pct = 0.5,
+                                       .smoothing = true,
+                                       .cut_delay_s = 1,
+                                       .admit_frac = 1,
+                                       .gpu_w = 700,
+                                       .idle_w = 70,
+                                       .min_w = 200};
     if (policy == CL_SIM_NAIVE) {
         c->detect_s = 600;  /* PyTorch NCCL collective timeout */
         c->restart_s = 600; /* issue 4: synchronous restart */
@@ -58,6 +68,7 @@ static void sim_free(sim_t *s)
     free(s->tenant_of);
     free(s->preemptible);
     free(s->res.tenants);
+    cl__sim_power_free(s);
 }
 
 /* The next job of the mixed stream: 2^k nodes, k uniform (log-uniform sizes), run time
@@ -279,7 +290,7 @@ static void budget_period(sim_t *s, double t)
  * plot's sample times (in this order: the order of the pushes is part of the result). */
 static int setup(sim_t *s, const cl_sim_config_t *cfg, cl_error_t *err)
 {
-    if (setup_cluster(s, cfg, err)) return -1;
+    if (setup_cluster(s, cfg, err) || cl__sim_power_setup(s, err)) return -1;
     if (cfg->workload == CL_WL_TRACE ? setup_trace(s, cfg, err) : setup_frontier(s, cfg, err))
         return -1;
     cl_fail_draw_t d;
@@ -429,6 +440,9 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
             sample(s, e.t);
         } else if (e.type == EV_PERIOD) {
             budget_period(s, e.t);
+        } else if (e.type == EV_CUT) {
+            if (cl_power_cut(s->cl, cfg->power.cut_pct, err) < 0) goto out;
+            s->need_sched = true;
         } else if (e.type == EV_WAKEUP) {
             if (e.t >= s->wake_at) s->wake_at = INFINITY;
             s->need_sched = true;
@@ -440,6 +454,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
         if (cfg->check_core && check_core(s, err)) goto out;
     }
     finish(s);
+    cl__sim_power_finish(s);
     s->res.core_refusals = s->core_refusals;
     s->res.jobs_failed = s->jobs_failed;
     memcpy(s->res.class_failures, s->class_failures, sizeof(s->class_failures));
@@ -449,6 +464,7 @@ int cl_sim_run(const cl_sim_config_t *cfg, cl_sim_result_t *res, cl_error_t *err
     *res = s->res;
     s->res.samples = NULL;
     s->res.tenants = NULL;
+    s->res.power_draw_mw = s->res.power_raw_mw = s->res.power_budget_mw = NULL;
     rc = 0;
 out:
     free(s->res.samples);
@@ -466,4 +482,9 @@ void cl_sim_result_free(cl_sim_result_t *r)
     free(r->tenants);
     r->tenants = NULL;
     r->ntenants = 0;
+    free(r->power_draw_mw);
+    free(r->power_raw_mw);
+    free(r->power_budget_mw);
+    r->power_draw_mw = r->power_raw_mw = r->power_budget_mw = NULL;
+    r->npower = 0;
 }

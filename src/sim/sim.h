@@ -168,6 +168,30 @@ typedef enum cl_sim_policy {
     CL_SIM_COLOSSUS,
 } cl_sim_policy_t;
 
+/* The site's power (docs/power.md): every GPU draws gpu_w computing, idle_w allocated but
+ * stalled or unallocated; 1 s bins; the controller's capping (budget, a grid cut) and, with
+ * smoothing, ramps held within ramp_pct of the budget per second (burn fills drops, limits
+ * hold rises). */
+typedef struct cl_sim_power_config {
+    bool on;            /* model the power at all (any power flag) */
+    double budget_mw;   /* site budget; 0: none (no capping) */
+    double ramp_pct;    /* allowed ramp, % of the budget (of the nameplate without one) per s */
+    bool smoothing;     /* on: ramps planned within ramp_pct; off: capping only */
+    double cut_pct;     /* a grid cut of this % of the budget ... */
+    double cut_at_s;    /* ... from this time on (cut_pct 0: none) */
+    double cut_delay_s; /* from the grid's signal to the GPUs' new limits */
+    double admit_frac;  /* the core's admission fraction (cl_power_conf_t.admit_frac) */
+    double gpu_w, idle_w, min_w;
+} cl_sim_power_config_t;
+
+typedef struct cl_sim_power_result {
+    double budget_mw, peak_mw, ramp_up_mw_s, ramp_down_mw_s;
+    double seconds_over, band_fraction, smoothing_mwh, energy_mwh;
+    double cut_met_s;       /* seconds from the grid's signal to a draw within the cut budget
+                               (-1: no cut or never) */
+    double throughput_cost; /* work lost to capping and held ramps / work without them */
+} cl_sim_power_result_t;
+
 typedef struct cl_sim_config {
     const char *preset;            /* topology preset ("hgx" when NULL) */
     uint32_t nodes, gpus_per_node; /* 0: preset's */
@@ -193,6 +217,7 @@ typedef struct cl_sim_config {
     double mixed_frontier; /* share of non-spare GPUs the frontier job holds (mixed) */
     double mixed_load;     /* offered load of the job stream on the rest (mixed) */
     uint32_t plot_points;  /* samples for --plot (0: none) */
+    cl_sim_power_config_t power;
     bool check_core; /* tests: verify the core and the simulator agree after every event */
 } cl_sim_config_t;
 
@@ -240,6 +265,12 @@ typedef struct cl_sim_result {
     size_t nsamples;
     cl_sim_tenant_result_t *tenants; /* with trace_tenants or tenants: one per core tenant */
     size_t ntenants;
+    /* power (cfg.power.on): as managed, and the raw demand beside it */
+    cl_sim_power_result_t power, power_raw;
+    double power_ettr; /* the frontier job's ETTR with the managed power's throughput cost */
+    /* 1 s series for the SVG, npower entries each: drawn, raw demand, the grid's budget */
+    float *power_draw_mw, *power_raw_mw, *power_budget_mw;
+    size_t npower;
 } cl_sim_result_t;
 
 /* Run a simulation. Returns 0, or -1 with err filled (bad configuration, core refusal). */
@@ -254,5 +285,15 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *cfg, const cl_sim_result_t *r);
 void cl_sim_summary(FILE *f, const cl_sim_result_t *r);
 int cl_sim_plot_svg(const char *path, const cl_sim_config_t *cfg, const cl_sim_result_t *r,
                     cl_error_t *err);
+/* The power JSON keys (",power_budget_mw":... through "power_unsmoothed"), each after a
+ * comma. */
+void cl_sim_power_json(FILE *f, const cl_sim_config_t *cfg, const cl_sim_result_t *r);
+/* Draw against budget over the run (managed and raw), one point per bucket of seconds. */
+int cl_sim_power_svg(const char *path, const cl_sim_config_t *cfg, const cl_sim_result_t *r,
+                     cl_error_t *err);
+/* Spectral energy of x (mean removed) at lo_hz..hi_hz over all of it but DC; x sampled at
+ * rate_hz (a real FFT: FFTW). 0 when the series is flat. */
+double cl_sim_band_fraction(const double *x, size_t n, double rate_hz, double lo_hz,
+                            double hi_hz);
 
 #endif

@@ -1,0 +1,375 @@
+/* power.c - power as a resource: site and pod budgets, a grid cut, the projected draw of
+ * running jobs by level, admission, and the per-GPU limits that share a budget among jobs
+ * by priority, then evenly. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+#define EPS_W 1e-6
+
+void cl_power_conf_default(cl_power_conf_t *p)
+{
+    /* H100 SXM: 700 W board power (NVIDIA datasheet); 200 W is its smallest settable limit
+     * (nvmlDeviceGetPowerManagementLimitConstraints on H100 SXM; docs/power.md) */
+    *p = (cl_power_conf_t){.site_budget_w = 0,
+                           .gpu_min_w = 200,
+                           .gpu_max_w = 700,
+                           .gpu_idle_w = 70,
+                           .default_w = 700,
+                           .admit_frac = 1};
+}
+
+void cl__power_init(cl_cluster_t *c)
+{
+    power_t *p = &c->pw;
+    uint32_t np = c->t->nlv[LV_POD];
+    cl_power_conf_default(&p->conf);
+    p->pod_budget = cl__xcalloc(np, sizeof(double));
+    p->pod_jobs_w = cl__xcalloc(np, sizeof(double));
+    p->pod_alloc = cl__xcalloc(np, sizeof(uint64_t));
+    p->pod_gpus = cl__xcalloc(np, sizeof(uint64_t));
+    p->scratch = cl__xcalloc(np, sizeof(uint64_t));
+    for (uint32_t pod = 0; pod < np; pod++)
+        p->pod_gpus[pod] = (uint64_t)cl__topo_nodes_in(c->t, LV_POD, pod) * c->gpn;
+}
+
+void cl__power_free(cl_cluster_t *c)
+{
+    free(c->pw.pod_budget);
+    free(c->pw.pod_jobs_w);
+    free(c->pw.pod_alloc);
+    free(c->pw.pod_gpus);
+    free(c->pw.scratch);
+}
+
+double cl__power_job_w(const cl_cluster_t *c, const job_t *j)
+{
+    if (j->measured_w > 0) return j->measured_w;
+    return j->power_w > 0 ? j->power_w : c->pw.conf.default_w;
+}
+
+static uint32_t pod_of(const cl_cluster_t *c, cl_nodeid_t n)
+{
+    return cl__topo_node_level(c->t, n, LV_POD);
+}
+
+/* Nodes [*a, *b) are the pod's (node ids are contiguous per pod). */
+static void pod_range(const cl_topo_t *t, uint32_t pod, uint32_t *a, uint32_t *b)
+{
+    *a = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod]]];
+    *b = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod + 1]]];
+}
+
+static void pod_add(power_t *p, uint32_t pod, uint64_t g, double w, int on)
+{
+    p->pod_jobs_w[pod] += (on ? 1.0 : -1.0) * (double)g * w;
+    p->pod_alloc[pod] = on ? p->pod_alloc[pod] + g : p->pod_alloc[pod] - g;
+}
+
+/* A gang's nodes come in runs within a pod: one pod lookup per run, k GPUs a node. */
+void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
+{
+    power_t *p = &c->pw;
+    job_t *j = &c->jobs[js];
+    double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
+    uint32_t lo = 1, hi = 0, pod = 0;
+    uint64_t run = 0;
+    for (uint32_t i = 0; i < j->nnodes; i++) {
+        cl_nodeid_t n = j->alloc[i].node;
+        if (n < lo || n >= hi) {
+            if (run) pod_add(p, pod, run * j->k, w, on);
+            pod = pod_of(c, n);
+            pod_range(c->t, pod, &lo, &hi);
+            run = 0;
+        }
+        run++;
+    }
+    if (run) pod_add(p, pod, run * j->k, w, on);
+    uint64_t g = cl__job_gpus(j);
+    p->jobs_w += sign * (double)g * w;
+    p->alloc = on ? p->alloc + g : p->alloc - g;
+}
+
+static double limit_of(const power_t *p, double budget)
+{
+    return budget > 0 ? budget * (1 - p->cut_pct / 100) : INFINITY;
+}
+
+/* Does g more GPUs at w each fit a level with this budget, these jobs, these GPUs? */
+static int level_fits(const power_t *p, double budget, double jobs_w, uint64_t gpus,
+                      uint64_t alloc, uint64_t g, double w)
+{
+    if (!(budget > 0)) return 1;
+    double idle = (double)(gpus - alloc - g) * p->conf.gpu_idle_w;
+    double need = p->conf.admit_frac * (jobs_w + (double)g * w) + idle;
+    return need <= limit_of(p, budget) + EPS_W;
+}
+
+int cl__power_site_ok(const cl_cluster_t *c, const job_t *j)
+{
+    const power_t *p = &c->pw;
+    uint64_t g = cl__job_gpus(j);
+    uint64_t gpus = (uint64_t)c->t->nnodes * c->gpn;
+    return level_fits(p, p->conf.site_budget_w, p->jobs_w, gpus, p->alloc, g,
+                      cl__power_job_w(c, j));
+}
+
+int cl__power_pods_ok(cl_cluster_t *c, const job_t *j)
+{
+    power_t *p = &c->pw;
+    if (!p->npod_budgets) return 1;
+    double w = cl__power_job_w(c, j);
+    for (uint32_t i = 0; i < c->nsel; i++)
+        p->scratch[pod_of(c, c->sel[i])] += j->k;
+    int ok = 1;
+    for (uint32_t i = 0; i < c->nsel; i++) {
+        uint32_t pod = pod_of(c, c->sel[i]);
+        if (!p->scratch[pod]) continue; /* this pod's already checked */
+        ok &= level_fits(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod],
+                         p->pod_alloc[pod], p->scratch[pod], w);
+        p->scratch[pod] = 0;
+    }
+    return ok;
+}
+
+static void pod_hide(cl_cluster_t *c, uint32_t pod, uint8_t on)
+{
+    uint32_t a, b;
+    pod_range(c->t, pod, &a, &b);
+    for (uint32_t n = a; n < b; n++) {
+        c->nodes[n].hidden = on;
+        cl__node_update(c, n);
+    }
+}
+
+/* Pods with a budget that one node of the gang would take over it. */
+static int pod_full(const cl_cluster_t *c, uint32_t pod, const job_t *j, double w)
+{
+    const power_t *p = &c->pw;
+    return p->pod_budget[pod] > 0 && !level_fits(p, p->pod_budget[pod], p->pod_jobs_w[pod],
+                                                 p->pod_gpus[pod], p->pod_alloc[pod], j->k, w);
+}
+
+int cl__power_replace(cl_cluster_t *c, const job_t *j)
+{
+    power_t *p = &c->pw;
+    double w = cl__power_job_w(c, j);
+    uint32_t np = c->t->nlv[LV_POD];
+    /* hiding pods costs their nodes: not again for what cannot fit where less did not */
+    if (p->rfail_pass == c->npass && j->k >= p->rfail_k && j->nnodes >= p->rfail_nn &&
+        w >= p->rfail_w)
+        return 0;
+    int hid = 0;
+    for (uint32_t pod = 0; pod < np; pod++)
+        if (pod_full(c, pod, j, w)) {
+            pod_hide(c, pod, 1);
+            hid = 1;
+        }
+    int ok = hid && c->tot[j->k - 1] >= j->nnodes &&
+             cl__place(c, j->nnodes, j->k, j->max_sw) == 0 && cl__power_pods_ok(c, j);
+    for (uint32_t pod = 0; pod < np; pod++) /* nothing changed since: the same pods */
+        if (pod_full(c, pod, j, w)) pod_hide(c, pod, 0);
+    if (!ok) {
+        p->rfail_pass = c->npass;
+        p->rfail_k = j->k;
+        p->rfail_nn = j->nnodes;
+        p->rfail_w = w;
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------- configuration */
+static int floor_ok(const power_t *p, double budget, double cut, uint64_t gpus,
+                    const char *what, cl_error_t *err)
+{
+    if (!(budget > 0)) return 0;
+    double lim = budget * (1 - cut / 100), floor_w = (double)gpus * p->conf.gpu_min_w;
+    if (lim + EPS_W >= floor_w) return 0;
+    cl__err(err,
+            "%s budget %.0f W%s is below its %llu GPUs' minimum power limits (%.0f W at %g W "
+            "each)",
+            what, lim, cut > 0 ? " after the cut" : "", (unsigned long long)gpus, floor_w,
+            p->conf.gpu_min_w);
+    return -1;
+}
+
+/* Every budget still covers its GPUs' minimum limits with this configuration and cut. */
+static int floors_ok(const cl_cluster_t *c, const power_t *p, double cut, cl_error_t *err)
+{
+    uint64_t gpus = (uint64_t)c->t->nnodes * c->gpn;
+    if (floor_ok(p, p->conf.site_budget_w, cut, gpus, "the site", err) < 0) return -1;
+    for (uint32_t pod = 0; pod < c->t->nlv[LV_POD]; pod++) {
+        char what[96];
+        snprintf(what, sizeof what, "pod %s", cl_topo_pod_name(c->t, pod));
+        if (floor_ok(p, p->pod_budget[pod], cut, p->pod_gpus[pod], what, err) < 0) return -1;
+    }
+    return 0;
+}
+
+static int conf_valid(const cl_power_conf_t *q, cl_error_t *err)
+{
+    if (!(q->gpu_min_w > 0) || !isfinite(q->gpu_min_w) || !(q->gpu_max_w >= q->gpu_min_w) ||
+        !isfinite(q->gpu_max_w)) {
+        cl__err(err, "GPU power limits must satisfy 0 < min (%g W) <= max (%g W)", q->gpu_min_w,
+                q->gpu_max_w);
+        return -1;
+    }
+    if (!(q->gpu_idle_w >= 0 && q->gpu_idle_w <= q->gpu_max_w)) {
+        cl__err(err, "idle power %g W must be between 0 and the GPUs' maximum %g W",
+                q->gpu_idle_w, q->gpu_max_w);
+        return -1;
+    }
+    if (!(q->default_w >= q->gpu_min_w && q->default_w <= q->gpu_max_w)) {
+        cl__err(err, "default projected power %g W must be within the GPUs' limits %g..%g W",
+                q->default_w, q->gpu_min_w, q->gpu_max_w);
+        return -1;
+    }
+    if (!(q->admit_frac >= q->gpu_min_w / q->gpu_max_w - 1e-12 && q->admit_frac <= 1)) {
+        cl__err(err, "admission fraction %g must be between min/max (%g) and 1", q->admit_frac,
+                q->gpu_min_w / q->gpu_max_w);
+        return -1;
+    }
+    if (!(q->site_budget_w >= 0) || !isfinite(q->site_budget_w)) {
+        cl__err(err, "site power budget must be 0 (none) or a positive number of watts");
+        return -1;
+    }
+    return 0;
+}
+
+int cl_power_set(cl_cluster_t *c, const cl_power_conf_t *q, cl_error_t *err)
+{
+    if (conf_valid(q, err) < 0) return -1;
+    power_t trial = c->pw;
+    trial.conf = *q;
+    if (floors_ok(c, &trial, c->pw.cut_pct, err) < 0) return -1;
+    /* running jobs on the class default count the new one: recount them */
+    for (uint32_t js = 0; js < c->njobs_cap; js++)
+        if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING) cl__power_run(c, js, 0);
+    c->pw.conf = *q;
+    for (uint32_t js = 0; js < c->njobs_cap; js++)
+        if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING) cl__power_run(c, js, 1);
+    return 0;
+}
+
+void cl_power_get(const cl_cluster_t *c, cl_power_conf_t *q)
+{
+    *q = c->pw.conf;
+}
+
+int cl_power_pod_budget_set(cl_cluster_t *c, uint32_t pod, double budget_w, cl_error_t *err)
+{
+    power_t *p = &c->pw;
+    if (pod >= c->t->nlv[LV_POD]) {
+        cl__err(err, "no pod %u", pod);
+        return -1;
+    }
+    if (!(budget_w >= 0) || !isfinite(budget_w)) {
+        cl__err(err, "pod power budget must be 0 (none) or a positive number of watts");
+        return -1;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "pod %s", cl_topo_pod_name(c->t, pod));
+    if (floor_ok(p, budget_w, p->cut_pct, p->pod_gpus[pod], what, err) < 0) return -1;
+    p->npod_budgets += (budget_w > 0) - (p->pod_budget[pod] > 0);
+    p->pod_budget[pod] = budget_w;
+    return 0;
+}
+
+int cl_power_cut(cl_cluster_t *c, double pct, cl_error_t *err)
+{
+    if (!(pct >= 0 && pct <= 100)) {
+        cl__err(err, "a power cut must be between 0%% and 100%% (got %g%%)", pct);
+        return -1;
+    }
+    if (floors_ok(c, &c->pw, pct, err) < 0) return -1;
+    c->pw.cut_pct = pct;
+    return 0;
+}
+
+double cl_power_cut_pct(const cl_cluster_t *c)
+{
+    return c->pw.cut_pct;
+}
+
+int cl_job_power_measured(cl_cluster_t *c, cl_jobid_t id, double w, cl_error_t *err)
+{
+    job_t *j = cl__job(c, id);
+    if (!j) {
+        cl__err(err, "no job %llu", (unsigned long long)id);
+        return -1;
+    }
+    if (!(w > 0 && w <= c->pw.conf.gpu_max_w)) {
+        cl__err(err, "measured power %g W per GPU must be above 0 and at most %g W", w,
+                c->pw.conf.gpu_max_w);
+        return -1;
+    }
+    uint32_t js = (uint32_t)(j - c->jobs);
+    int running = j->state == CL_JOB_RUNNING;
+    if (running) cl__power_run(c, js, 0);
+    j->measured_w = (float)w;
+    if (running) cl__power_run(c, js, 1);
+    return 0;
+}
+
+static void level_fill(const power_t *p, double budget, double jobs_w, uint64_t gpus,
+                       uint64_t alloc, cl_power_level_t *o)
+{
+    double idle = (double)(gpus - alloc) * p->conf.gpu_idle_w;
+    o->budget_w = budget;
+    o->limit_w = budget > 0 ? limit_of(p, budget) : 0;
+    o->draw_w = jobs_w + idle;
+    o->headroom_w = budget > 0 ? o->limit_w - p->conf.admit_frac * jobs_w - idle : INFINITY;
+    o->gpus = gpus;
+    o->gpus_alloc = alloc;
+}
+
+int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *o)
+{
+    const power_t *p = &c->pw;
+    if (pod < 0) {
+        level_fill(p, p->conf.site_budget_w, p->jobs_w, (uint64_t)c->t->nnodes * c->gpn,
+                   p->alloc, o);
+        return 0;
+    }
+    if (pod >= c->t->nlv[LV_POD]) return -1;
+    level_fill(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod], p->pod_alloc[pod],
+               o);
+    return 0;
+}
+
+int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
+{
+    const power_t *p = &c->pw;
+    uint32_t np = c->t->nlv[LV_POD];
+    double *w = cl__xcalloc(np ? np : 1, sizeof(double)), site = 0;
+    uint64_t *g = cl__xcalloc(np ? np : 1, sizeof(uint64_t)), alloc = 0;
+    for (uint32_t js = 0; js < c->njobs_cap; js++) {
+        const job_t *j = &c->jobs[js];
+        if (!j->live || j->state != CL_JOB_RUNNING) continue;
+        for (uint32_t i = 0; i < j->nnodes; i++) {
+            uint32_t pod = pod_of(c, j->alloc[i].node);
+            w[pod] += (double)cl__popc(j->alloc[i].gpus) * cl__power_job_w(c, j);
+            g[pod] += cl__popc(j->alloc[i].gpus);
+        }
+        site += (double)cl__job_gpus(j) * cl__power_job_w(c, j);
+        alloc += cl__job_gpus(j);
+    }
+    int rc = 0;
+    if (alloc != p->alloc || fabs(site - p->jobs_w) > 1e-6 * (1 + site)) {
+        cl__err(err, "site power: %llu GPUs %.1f W counted, %llu GPUs %.1f W recounted",
+                (unsigned long long)p->alloc, p->jobs_w, (unsigned long long)alloc, site);
+        rc = -1;
+    }
+    for (uint32_t pod = 0; pod < np && rc == 0; pod++)
+        if (g[pod] != p->pod_alloc[pod] ||
+            fabs(w[pod] - p->pod_jobs_w[pod]) > 1e-6 * (1 + w[pod])) {
+            cl__err(err, "pod %u power: %.1f W counted, %.1f W recounted", pod,
+                    p->pod_jobs_w[pod], w[pod]);
+            rc = -1;
+        }
+    free(w);
+    free(g);
+    return rc;
+}

@@ -1,0 +1,231 @@
+/* power_plan.c - per-GPU power limits from budgets (by priority, then evenly, never below
+ * the GPUs' minimum), and the throughput a GPU keeps under a limit. */
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+/* Throughput against the power limit as a fraction of the default (700 W on H100 SXM):
+ * 600 W costs 10-15% of a transformer pretraining step (factryze.ai, "Power capping"; the
+ * midpoint 12.5% here), with the same slope down to 400 W and proportional below (a GPU
+ * held near its floor runs at clocks near the bottom of its DVFS range). docs/power.md. */
+static const double curve[][2] = {
+    {0.0, 0.0}, {2.0 / 7, 0.30}, {4.0 / 7, 0.625}, {6.0 / 7, 0.875}, {1.0, 1.0}};
+
+double cl_power_perf(double frac)
+{
+    if (!(frac > 0)) return 0;
+    if (frac >= 1) return 1;
+    size_t n = sizeof curve / sizeof curve[0];
+    for (size_t i = 1; i < n; i++)
+        if (frac <= curve[i][0]) {
+            double x0 = curve[i - 1][0], y0 = curve[i - 1][1];
+            return y0 + (frac - x0) / (curve[i][0] - x0) * (curve[i][1] - y0);
+        }
+    return 1;
+}
+
+/* The planner's state: per level, what is left of its budget and the GPUs of the jobs
+ * being raised now. Level 0 is the site, 1 + p pod p. */
+typedef struct plan {
+    double *left;
+    uint64_t *rate;
+    uint8_t *full;
+    uint32_t nlv;
+} plan_t;
+
+static uint64_t job_gpus(const cl_power_job_t *j)
+{
+    uint64_t g = 0;
+    for (uint32_t k = 0; k < j->npods; k++)
+        g += j->gpus[k];
+    return g;
+}
+
+/* Take w per GPU of job j from every level it touches (sign -1 gives it back). */
+static void take(plan_t *pl, const cl_power_job_t *j, double w)
+{
+    pl->left[0] -= w * (double)job_gpus(j);
+    for (uint32_t k = 0; k < j->npods; k++)
+        pl->left[1 + j->pods[k]] -= w * (double)j->gpus[k];
+}
+
+static int touches_full(const plan_t *pl, const cl_power_job_t *j)
+{
+    if (pl->full[0]) return 1;
+    for (uint32_t k = 0; k < j->npods; k++)
+        if (pl->full[1 + j->pods[k]]) return 1;
+    return 0;
+}
+
+/* Raise the jobs of one priority (active[i] set) together until each reaches its want or
+ * a level it touches is full: progressive filling, one job or level frozen per round. */
+static void raise_level(plan_t *pl, const cl_power_job_t *jobs, size_t n, double *lim,
+                        uint8_t *active)
+{
+    for (;;) {
+        memset(pl->rate, 0, sizeof(uint64_t) * pl->nlv);
+        double step = INFINITY;
+        size_t nact = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!active[i]) continue;
+            if (touches_full(pl, &jobs[i]) || lim[i] >= jobs[i].want_w - 1e-9) {
+                active[i] = 0;
+                continue;
+            }
+            nact++;
+            pl->rate[0] += job_gpus(&jobs[i]);
+            for (uint32_t k = 0; k < jobs[i].npods; k++)
+                pl->rate[1 + jobs[i].pods[k]] += jobs[i].gpus[k];
+            if (jobs[i].want_w - lim[i] < step) step = jobs[i].want_w - lim[i];
+        }
+        if (!nact) return;
+        for (uint32_t l = 0; l < pl->nlv; l++)
+            if (pl->rate[l] && pl->left[l] / (double)pl->rate[l] < step)
+                step = pl->left[l] / (double)pl->rate[l];
+        if (step < 0) step = 0;
+        for (size_t i = 0; i < n; i++)
+            if (active[i]) {
+                lim[i] += step;
+                take(pl, &jobs[i], step);
+            }
+        for (uint32_t l = 0; l < pl->nlv; l++)
+            if (pl->rate[l] && pl->left[l] <= 1e-6 * (double)pl->rate[l]) pl->full[l] = 1;
+    }
+}
+
+static int check_in(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
+                    cl_error_t *err)
+{
+    if (!(in->min_w > 0)) {
+        cl__err(err, "minimum limit must be positive");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < jobs[i].npods; k++)
+            if (jobs[i].pods[k] >= in->npods) {
+                cl__err(err, "job %zu: no pod %u", i, jobs[i].pods[k]);
+                return -1;
+            }
+    return 0;
+}
+
+int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
+                  double *lim, cl_error_t *err)
+{
+    if (check_in(in, jobs, n, err) < 0) return -1;
+    plan_t pl = {.nlv = in->npods + 1};
+    pl.left = cl__xmalloc(sizeof(double) * pl.nlv);
+    pl.rate = cl__xmalloc(sizeof(uint64_t) * pl.nlv);
+    pl.full = cl__xcalloc(pl.nlv, 1);
+    pl.left[0] = in->site_w;
+    for (uint32_t p = 0; p < in->npods; p++)
+        pl.left[1 + p] = in->pod_w ? in->pod_w[p] : INFINITY;
+    for (size_t i = 0; i < n; i++) { /* every GPU at its floor first */
+        lim[i] = in->min_w;
+        take(&pl, &jobs[i], in->min_w);
+    }
+    int shortfall = 0;
+    for (uint32_t l = 0; l < pl.nlv; l++)
+        if (pl.left[l] < -1e-6) shortfall = 1;
+    uint8_t *active = cl__xcalloc(n ? n : 1, 1), *done = cl__xcalloc(n ? n : 1, 1);
+    for (size_t left = shortfall ? 0 : n; left > 0;) {
+        int32_t top = INT32_MIN; /* the highest priority not yet raised */
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && jobs[i].priority > top) top = jobs[i].priority;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && jobs[i].priority == top) {
+                active[i] = 1;
+                done[i] = 1;
+                left--;
+            }
+        raise_level(&pl, jobs, n, lim, active);
+    }
+    free(active);
+    free(done);
+    free(pl.left);
+    free(pl.rate);
+    free(pl.full);
+    return shortfall;
+}
+
+/* The running jobs' pods, in one pass over their allocations. */
+static void job_pods(const cl_cluster_t *c, const job_t *j, uint32_t *pods, uint64_t *gpus,
+                     uint32_t *np)
+{
+    *np = 0;
+    for (uint32_t i = 0; i < j->nnodes; i++) {
+        uint32_t pod = cl__topo_node_level(c->t, j->alloc[i].node, LV_POD);
+        uint32_t k = 0;
+        while (k < *np && pods[k] != pod)
+            k++;
+        if (k == *np) {
+            pods[k] = pod;
+            gpus[k] = 0;
+            (*np)++;
+        }
+        gpus[k] += cl__popc(j->alloc[i].gpus);
+    }
+}
+
+size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short_out)
+{
+    const power_t *p = &c->pw;
+    uint32_t npods = c->t->nlv[LV_POD];
+    size_t n = 0, cap = c->nrunning ? c->nrunning : 1, used = 0;
+    cl_power_job_t *jobs = cl__xmalloc(sizeof(*jobs) * cap);
+    cl_power_limit_t *res = cl__xmalloc(sizeof(*res) * cap);
+    uint64_t total_nodes = 0;
+    for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
+        const job_t *j = cl__job((cl_cluster_t *)c, id);
+        if (j->state == CL_JOB_RUNNING) total_nodes += j->nnodes;
+    }
+    uint32_t *pods = cl__xmalloc(sizeof(uint32_t) * (total_nodes ? total_nodes : 1));
+    uint64_t *gpus = cl__xmalloc(sizeof(uint64_t) * (total_nodes ? total_nodes : 1));
+    for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
+        const job_t *j = cl__job((cl_cluster_t *)c, id);
+        if (j->state != CL_JOB_RUNNING) continue;
+        cl_power_job_t *pj = &jobs[n];
+        job_pods(c, j, pods + used, gpus + used, &pj->npods);
+        pj->pods = pods + used;
+        pj->gpus = gpus + used;
+        used += pj->npods;
+        pj->priority = j->prio;
+        pj->want_w = cl__power_job_w(c, j);
+        res[n++].job = id;
+    }
+    /* what the jobs may use: the limit, less the idle GPUs' draw (admit_frac does not
+     * apply: the limits are what makes the oversubscription hold) */
+    double *pod_w = cl__xmalloc(sizeof(double) * (npods ? npods : 1));
+    for (uint32_t pod = 0; pod < npods; pod++) {
+        double b = p->pod_budget[pod];
+        pod_w[pod] =
+            b > 0 ? b * (1 - p->cut_pct / 100) -
+                        (double)(p->pod_gpus[pod] - p->pod_alloc[pod]) * p->conf.gpu_idle_w
+                  : INFINITY;
+    }
+    double b = p->conf.site_budget_w;
+    uint64_t all = (uint64_t)c->t->nnodes * c->gpn;
+    cl_power_plan_in_t in = {.site_w = b > 0 ? b * (1 - p->cut_pct / 100) -
+                                                   (double)(all - p->alloc) * p->conf.gpu_idle_w
+                                             : INFINITY,
+                             .pod_w = pod_w,
+                             .npods = npods,
+                             .min_w = p->conf.gpu_min_w};
+    double *lim = cl__xmalloc(sizeof(double) * cap);
+    int sh = cl_power_plan(&in, jobs, n, lim, NULL);
+    for (size_t i = 0; i < n; i++)
+        res[i].w = lim[i];
+    if (short_out) *short_out = sh == 1;
+    free(lim);
+    free(pod_w);
+    free(pods);
+    free(gpus);
+    free(jobs);
+    if (!n) {
+        free(res);
+        res = NULL;
+    }
+    *out = res;
+    return n;
+}
