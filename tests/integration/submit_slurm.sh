@@ -101,6 +101,11 @@ T1=$("$B" submit --time 10 -A default -- true) || fail "--time 10"
 [ "$(job_field "$T1" 'd["time_limit_min"]')" = 10.0 ] || fail "--time 10: $(job_field "$T1" 'd["time_limit_min"]')"
 "$B" wait "$T1" --timeout 30 || fail "job $T1"
 
+Q=$("$B" submit -q normal -- true) || fail "-q normal (the default QOS)"
+"$B" wait "$Q" --timeout 30 || fail "job $Q"
+rc=0; "$B" submit --qos nosuch -- true 2>q.err || rc=$?
+[ $rc = 1 ] && grep -q "no QOS named 'nosuch'" q.err || fail "--qos nosuch: $rc $(cat q.err)"
+
 log "controller restart: the new fields are journaled"
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
 start_controller --nodes 4 --gpus-per-node 4
