@@ -231,7 +231,9 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         cl_daemon_log(WHO, "job %llu: launch failed: %s", (unsigned long long)L->job, err.msg);
         x->exited = true;
         x->code = 127;
-        snprintf(x->reason, sizeof x->reason, "%s", err.msg);
+        /* the job's reason: short (the controller keeps 160 bytes), no "launch: " */
+        const char *why = strncmp(err.msg, "launch: ", 8) ? err.msg : err.msg + 8;
+        snprintf(x->reason, sizeof x->reason, "%s", why);
         x->rank = (int)(L->node_rank * L->ranks_per_node);
         free(x->energy);
         x->energy = NULL;

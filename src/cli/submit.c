@@ -309,6 +309,38 @@ static void defaults(cl_submit_t *x)
 
 /* The command, as the ranks will find it: a script given by a relative path is made
  * absolute, since the nodes look for it in the job's working directory (--chdir) or PATH. */
+static char *dupn(const char *s, size_t n)
+{
+    char *d = cl_xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* A script that is not executable runs as the kernel would run it: its interpreter, the
+ * one argument of its "#!" line if any, then the script (0), or -1 when the line names no
+ * interpreter. */
+static int interpreter(cl_submit_t *x, const char *script, size_t *n)
+{
+    char *p = x->shebang;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t l = strcspn(p, " \t\r");
+    if (!l) return -1;
+    x->interp[0] = dupn(p, l);
+    p += l;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t e = strlen(p);
+    while (e && (p[e - 1] == ' ' || p[e - 1] == '\t' || p[e - 1] == '\r'))
+        e--;
+    *n = 0;
+    x->args[(*n)++] = x->interp[0];
+    if (e) x->args[(*n)++] = x->interp[1] = dupn(p, e);
+    x->args[(*n)++] = (char *)script;
+    return 0;
+}
+
 static int command(cl_submit_t *x, char **argv, int argc, const char *cwd, bool script)
 {
     x->s.argv = argv;
@@ -317,14 +349,21 @@ static int command(cl_submit_t *x, char **argv, int argc, const char *cwd, bool 
         const char *b = strrchr(argv[0], '/');
         x->s.name = (char *)(b ? b + 1 : argv[0]);
     }
-    if (script && argv[0][0] != '/') {
+    if (!script) return 0;
+    const char *path = argv[0];
+    if (path[0] != '/') {
         x->argv0 = cl_xmalloc(strlen(cwd) + strlen(argv[0]) + 2);
         sprintf(x->argv0, "%s/%s", cwd, argv[0]);
-        x->args = cl_xcalloc((size_t)argc, sizeof *x->args);
-        memcpy(x->args, argv, (size_t)argc * sizeof *argv);
-        x->args[0] = x->argv0;
-        x->s.argv = x->args;
+        path = x->argv0;
     }
+    x->args = cl_xcalloc((size_t)argc + 3, sizeof *x->args);
+    size_t n = 1;
+    x->args[0] = (char *)path;
+    if (access(argv[0], X_OK) != 0 && interpreter(x, path, &n) < 0)
+        return bad("%s is not executable and its #! line names no interpreter", argv[0]);
+    memcpy(x->args + n, argv + 1, (size_t)(argc - 1) * sizeof *argv);
+    x->s.argv = x->args;
+    x->s.n_argv = n + (size_t)argc - 1;
     return 0;
 }
 
@@ -351,7 +390,7 @@ int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x)
     rc = cmdline(c, argc, argv, x, &stop);
     if (stop) return rc ? rc : 2;
     if (!x->s.cwd_strict) x->s.cwd = x->cwd;
-    command(x, argv + at, argc - at, x->cwd, is_script > 0);
+    if (command(x, argv + at, argc - at, x->cwd, is_script > 0)) return 2;
     return cl_submit_env(x);
 }
 
@@ -362,6 +401,9 @@ void cl_submit_free(cl_submit_t *x)
     free(x->s.env);
     free(x->args);
     free(x->argv0);
+    free(x->shebang);
+    free(x->interp[0]);
+    free(x->interp[1]);
     free(x->cwd);
     for (size_t i = 0; i < x->nlines; i++)
         free(x->lines[i]);

@@ -27,6 +27,9 @@ typedef struct cl_submit {
     char **args;         /* the command with argv0 first, or NULL */
     size_t n_env_own;    /* s.env entries made here (freed) */
     char **lines;        /* the script's directive lines, which option values point into */
+    char *shebang;       /* a script's first line after "#!", or NULL */
+    char *interp[2];     /* its interpreter and argument, run explicitly when the script is
+                            not executable (sbatch takes such a script too) */
     size_t nlines;
 } cl_submit_t;
 

@@ -228,6 +228,8 @@ int cl_submit_script(cl_cli_t *c, const char *path, cl_submit_t *x)
         fclose(f);
         return 0;
     }
+    if (line[len - 1] == '\n') line[--len] = '\0';
+    x->shebang = cl_xstrdup(line + 2);
     for (no = 2; rc == 0 && no < MAX_LINES && (len = getline(&line, &cap, f)) >= 0; no++) {
         if (len && line[len - 1] == '\n') line[--len] = '\0';
         if (!blank_or_comment(line)) break;

@@ -81,7 +81,7 @@ typedef struct ctl_job {
     uint32_t nodes, gpus_per_node, max_restarts;
     uint32_t ntasks;      /* tasks per node; 0: one per GPU */
     bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
-    char *output, *error; /* --output, --error patterns ("" none) */
+    char *output, *error; /* --output, --error patterns (NULL none) */
     double time_limit_s;  /* 0: none */
     int32_t priority;
     cl_job_state_t state;

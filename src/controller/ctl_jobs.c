@@ -192,8 +192,8 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->ntasks_per_node = ctl_job_tasks(j);
     o->cwd = j->cwd;
     o->cwd_strict = j->cwd_strict;
-    o->output = j->output;
-    o->error = j->error;
+    o->output = j->output ? j->output : "";
+    o->error = j->error ? j->error : "";
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {
@@ -306,8 +306,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.gid = j->gid;
         L.user = j->user;
         L.cwd_strict = j->cwd_strict;
-        L.output = j->output;
-        L.error = j->error;
+        L.output = j->output ? j->output : "";
+        L.error = j->error ? j->error : "";
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_LAUNCH;
         m.launch = &L;

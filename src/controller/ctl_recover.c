@@ -41,8 +41,8 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->gpus_per_node = sj->gpus_per_node;
     j->ntasks = sj->ntasks;
     j->cwd_strict = sj->cwd_strict;
-    j->output = cl_xstrdup(sj->output ? sj->output : "");
-    j->error = cl_xstrdup(sj->error ? sj->error : "");
+    j->output = sj->output && sj->output[0] ? cl_xstrdup(sj->output) : NULL;
+    j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;

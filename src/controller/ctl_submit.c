@@ -181,8 +181,8 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->envc = s->n_env;
     j->ntasks = s->ntasks_per_node;
     j->cwd_strict = s->cwd_strict;
-    j->output = cl_xstrdup(s->output);
-    j->error = cl_xstrdup(s->error);
+    j->output = s->output[0] ? cl_xstrdup(s->output) : NULL; /* NULL: none (most jobs) */
+    j->error = s->error[0] ? cl_xstrdup(s->error) : NULL;
     j->nodes = s->nodes;
     cl_job_info_t info;
     cl_job_get(c->cluster, jid, &info);

@@ -60,6 +60,24 @@ done
 grep -q "the job's output goes to --output out.%j.%t" logs.err || fail "logs: $(cat logs.err)"
 grep -l "FOO=bar" "$T"/*.log && fail "the environment is in a daemon's log"
 
+log "directive forms: -N1, quoted values, a comment; none read after the first command"
+cat > forms.sh <<'EOF'
+#!/bin/bash
+
+#SBATCH -N1 --gpus-per-node 1
+#SBATCH --job-name 'two words' # a comment
+#COLOSSUS --priority=7
+echo "N=$WORLD_SIZE"
+#SBATCH --array=0-9
+EOF
+F=$("$B" submit forms.sh) || fail "submit forms.sh"
+"$B" wait "$F" --timeout 30 || fail "job $F"
+got=$(job_field "$F" '(d["name"], d["num_nodes"], d["gpus_per_node"], d["priority"])')
+[ "$got" = "('two words', 1, 1, 7)" ] || fail "forms.sh: $got"
+# not executable: run through its #! line's interpreter, as sbatch would
+[ "$(job_field "$F" 'd["argv"]')" = "['/bin/bash', '$T/forms.sh']" ] || fail "argv: $(job_field "$F" 'd["argv"]')"
+"$B" logs "$F" | grep -qx "N=1" || fail "forms.sh ran: $("$B" logs "$F")"
+
 log "--ntasks-per-node 2 on 4 GPUs: RANK counts tasks, each sees the 4 GPUs"
 J2=$("$B" submit -N 2 --gpus-per-node 4 --ntasks-per-node 2 -- sh -c \
     'echo "R=$RANK W=$WORLD_SIZE L=$LOCAL_RANK LW=$LOCAL_WORLD_SIZE C=$CUDA_VISIBLE_DEVICES"') || fail "submit"
