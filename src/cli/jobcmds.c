@@ -177,7 +177,8 @@ static int fetch_log(cl_cli_t *c, uint64_t id, uint32_t rank, bool header)
     Colossus__Msg *m = cl_cli_call(c, &r, 30000);
     if (!m) return -1;
     if (header) printf("==> rank %u <==\n", rank); /* the log itself is printed as it is */
-    fwrite(m->response->data.data, 1, m->response->data.len, stdout);
+    if (m->response->data.len)                     /* an empty log has no data (NULL) */
+        fwrite(m->response->data.data, 1, m->response->data.len, stdout);
     cl_msg_free(m);
     return 0;
 }

@@ -56,7 +56,7 @@ for t in 0 1; do
     grep -q stderr "$f" && fail "stderr in $f with --error"
     grep -qx "to stderr from $t" "err.$J.$t.%" || fail "err.$J.$t.%: $(cat "err.$J.$t.%" 2>&1)"
 done
-"$B" logs "$J" 2>logs.err >/dev/null || fail "logs of a job with --output"
+"$B" logs "$J" 2>logs.err >/dev/null || fail "logs of a job with --output: $(cat logs.err)"
 grep -q "the job's output goes to --output out.%j.%t" logs.err || fail "logs: $(cat logs.err)"
 grep -l "FOO=bar" "$T"/*.log && fail "the environment is in a daemon's log"
 
@@ -170,4 +170,7 @@ B1=$big B2=$big B3=$big B4=$big B5=$big B6=$big B7=$big B8=$big B9=$big B10=$big
 B1=$big B2=$big B3=$big B4=$big B5=$big B6=$big B7=$big B8=$big B9=$big B10=$big B11=$big \
     "$B" submit --export NONE -- true > /dev/null || fail "--export NONE does not narrow a big environment"
 [ "$(njobs)" = $((before + 1)) ] || fail "bad submissions queued jobs: $before -> $(njobs)"
+# (with COLOSSUS_BIN=bin/colossus-asan: no sanitizer report from the CLI or the daemons)
+! grep -l "Sanitizer\|runtime error" ./*.err ./*.out "$T"/agent-*.log 2>/dev/null || fail "sanitizer report"
+stop_controller_clean
 log "PASS"
