@@ -31,12 +31,14 @@ static void usage_submit(FILE *f)
         "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
         "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
         "--export); the command line wins. A directive colossus does not support is an\n"
-        "error naming its line: nothing is queued.\n"
+        "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
+        "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n"
         "  -N, --nodes NODES       nodes of the gang, 1..1000000 (default 1)\n"
         "  --gpus-per-node G       GPUs on each node, 1..64 (default: all)\n"
         "  --ntasks-per-node T     tasks (ranks) on each node, 1..64 (default: one per\n"
-        "                          GPU); every task sees all of the node's job GPUs in\n"
-        "                          CUDA_VISIBLE_DEVICES (1: one launcher, as torchrun)\n"
+        "                          GPU; 1 for an #SBATCH script); every task sees all of\n"
+        "                          the node's job GPUs in CUDA_VISIBLE_DEVICES (1: one\n"
+        "                          launcher, as torchrun)\n"
         "  -J, --job-name, --name NAME  the job's name (default: the command's)\n"
         "  -A, --account, --tenant T    tenant for fair share (default: default)\n"
         "  -q, --qos Q             the QOS (it must be the user's; default: the user's)\n"
@@ -390,6 +392,8 @@ int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x)
     rc = cmdline(c, argc, argv, x, &stop);
     if (stop) return rc ? rc : 2;
     if (!x->s.cwd_strict) x->s.cwd = x->cwd;
+    /* A Slurm batch script runs as srun runs a command: one task a node unless asked. */
+    if (x->sbatch && !x->s.ntasks_per_node) x->s.ntasks_per_node = 1;
     if (command(x, argv + at, argc - at, x->cwd, is_script > 0)) return 2;
     return cl_submit_env(x);
 }

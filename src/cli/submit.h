@@ -28,6 +28,7 @@ typedef struct cl_submit {
     size_t n_env_own;    /* s.env entries made here (freed) */
     char **lines;        /* the script's directive lines, which option values point into */
     char *shebang;       /* a script's first line after "#!", or NULL */
+    bool sbatch;         /* it has #SBATCH lines: one task a node unless asked (Slurm's) */
     char *interp[2];     /* its interpreter and argument, run explicitly when the script is
                             not executable (sbatch takes such a script too) */
     size_t nlines;

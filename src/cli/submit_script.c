@@ -236,6 +236,7 @@ int cl_submit_script(cl_cli_t *c, const char *path, cl_submit_t *x)
         bool sbatch;
         char *opts = tagged(line, &sbatch);
         if (!opts) continue;
+        x->sbatch |= sbatch;
         /* Values point into the line: kept until the submission is sent. */
         x->lines = cl_xrealloc(x->lines, (x->nlines + 1) * sizeof *x->lines);
         x->lines[x->nlines++] = cl_xstrdup(line);

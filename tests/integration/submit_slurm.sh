@@ -1,7 +1,8 @@
 #!/bin/bash
 # submit_slurm.sh - issue 15's submission as a Slurm user writes it, on 2 agents x 4 fake GPUs:
 # a batch script's #SBATCH and #COLOSSUS directives (the command line winning), one task per
-# node seeing all of the node's job GPUs (--ntasks-per-node 1), --output/--error files with
+# node seeing all of the node's job GPUs (--ntasks-per-node 1, the default of an #SBATCH
+# script), --output/--error files with
 # Slurm's patterns, --chdir, the exported environment (ALL by default, --export=NONE and
 # lists, never the client's credentials, never shown by show --json nor logged), exact long
 # options; the new fields survive a controller restart; and bad input (a directive with a
@@ -77,6 +78,17 @@ got=$(job_field "$F" '(d["name"], d["num_nodes"], d["gpus_per_node"], d["priorit
 # not executable: run through its #! line's interpreter, as sbatch would
 [ "$(job_field "$F" 'd["argv"]')" = "['/bin/bash', '$T/forms.sh']" ] || fail "argv: $(job_field "$F" 'd["argv"]')"
 "$B" logs "$F" | grep -qx "N=1" || fail "forms.sh ran: $("$B" logs "$F")"
+
+log "an #SBATCH script without --ntasks-per-node: one task a node (Slurm's); #COLOSSUS: one a GPU"
+printf '#!/bin/sh\n#SBATCH -N 2 --gpus-per-node 2\necho "W=$WORLD_SIZE C=$CUDA_VISIBLE_DEVICES"\n' > sb.sh
+printf '#!/bin/sh\n#COLOSSUS -N 2 --gpus-per-node 2\necho "W=$WORLD_SIZE"\n' > co.sh
+chmod +x sb.sh co.sh
+S1=$("$B" submit ./sb.sh) && S2=$("$B" submit --ntasks-per-node 2 ./sb.sh) && S3=$("$B" submit ./co.sh) ||
+    fail "submit sb.sh/co.sh"
+for j in $S1 $S2 $S3; do "$B" wait "$j" --timeout 30 || fail "job $j"; done
+[ "$("$B" logs "$S1" | grep -c '^W=2 C=[0-9],[0-9]$')" = 2 ] || fail "sb.sh: $("$B" logs "$S1")"
+[ "$("$B" logs "$S2" | grep -c '^W=4 ')" = 4 ] || fail "sb.sh, 2 tasks: $("$B" logs "$S2")"
+[ "$("$B" logs "$S3" | grep -c '^W=4$')" = 4 ] || fail "co.sh: $("$B" logs "$S3")"
 
 log "--ntasks-per-node 2 on 4 GPUs: RANK counts tasks, each sees the 4 GPUs"
 J2=$("$B" submit -N 2 --gpus-per-node 4 --ntasks-per-node 2 -- sh -c \
