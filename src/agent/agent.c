@@ -49,6 +49,7 @@ typedef struct ag_launch {
     int code, rank;
     double energy_j, flops; /* what the run used (Exited), once exited */
     ag_energy_t *energy;    /* the GPUs' counters at the start, with NVML; else NULL */
+    char reason[256];       /* a launch that could not start: why (Exited.reason) */
 } ag_launch_t;
 
 struct agent {
@@ -81,6 +82,7 @@ static void send_exited(agent_t *a, ag_launch_t *x)
     e.rank = x->rank;
     e.energy_j = x->energy_j;
     e.flops = x->flops;
+    e.reason = x->reason;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_EXITED;
     m.exited = &e;
@@ -229,6 +231,9 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
         cl_daemon_log(WHO, "job %llu: launch failed: %s", (unsigned long long)L->job, err.msg);
         x->exited = true;
         x->code = 127;
+        /* the job's reason: short (the controller keeps 160 bytes), no "launch: " */
+        const char *why = strncmp(err.msg, "launch: ", 8) ? err.msg : err.msg + 8;
+        snprintf(x->reason, sizeof x->reason, "%s", why);
         x->rank = (int)(L->node_rank * L->ranks_per_node);
         free(x->energy);
         x->energy = NULL;

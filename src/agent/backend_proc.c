@@ -220,7 +220,8 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
 {
     proc_t *p = (proc_t *)b;
     uint32_t nr = L->ranks_per_node;
-    if (nr == 0 || nr > MAX_LOCAL_RANKS || L->n_gpus != nr || L->n_argv == 0) {
+    if (nr == 0 || nr > MAX_LOCAL_RANKS || L->n_gpus == 0 || L->n_gpus > MAX_LOCAL_RANKS ||
+        L->n_argv == 0) {
         cl_err(err, "bad launch order (%u ranks, %zu gpus, %zu args)", nr, L->n_gpus,
                L->n_argv);
         note_failure(p, L, err);
@@ -240,11 +241,13 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
     char **env = cl_xcalloc(L->n_env + 1, sizeof *env);
     memcpy(argv, L->argv, L->n_argv * sizeof *argv);
     if (L->n_env) memcpy(env, L->env, L->n_env * sizeof *env);
-    /* The submitter's directory, or the job's here where it does not exist on this node. */
+    /* The submitter's directory, or the job's here where it does not exist on this node;
+     * one asked with --chdir or nothing (the launcher says it is missing). */
     char prefix[32];
     const char *cwd = r->job_dir;
     struct stat sb;
-    if (L->cwd[0] && stat(L->cwd, &sb) == 0 && S_ISDIR(sb.st_mode)) cwd = L->cwd;
+    if (L->cwd_strict || (L->cwd[0] && stat(L->cwd, &sb) == 0 && S_ISDIR(sb.st_mode)))
+        cwd = L->cwd;
     log_prefix(L->job, prefix, sizeof prefix);
     cl_launch_spec_t sp = {
         .job_id = L->job,
@@ -254,11 +257,17 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         .nnodes = L->nnodes,
         .local_ranks = nr,
         .gpus = L->gpus,
+        .ngpus = (uint32_t)L->n_gpus,
         .master_addr = L->master_addr,
         .master_port = (uint16_t)L->master_port,
         .argv = argv,
         .env_extra = env,
         .work_dir = cwd,
+        .work_dir_strict = L->cwd_strict,
+        .output = L->output[0] ? L->output : NULL,
+        .error = L->error[0] ? L->error : NULL,
+        .node_name = p->node,
+        .job_name = L->name,
         .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
         .flops_dir = r->job_dir,
         .set_ids = id.switch_ids,

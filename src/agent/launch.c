@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/launch_util.h"
+#include "util/iopat.h"
 
 extern char **environ;
 
@@ -300,8 +302,9 @@ static int check_spec(const cl_launch_spec_t *s, cl_error_t *err)
         cl_err(err, "launch: world size %u x %u is too large", s->nnodes, s->local_ranks);
         return -1;
     }
+    uint32_t ngpus = s->ngpus ? s->ngpus : s->local_ranks;
     if (s->gpus) {
-        for (uint32_t i = 0; i < s->local_ranks; i++)
+        for (uint32_t i = 0; i < ngpus; i++)
             for (uint32_t j = 0; j < i; j++)
                 if (s->gpus[i] == s->gpus[j]) {
                     cl_err(err, "launch: GPU %u is listed twice", s->gpus[i]);
@@ -355,6 +358,12 @@ static int check_spec(const cl_launch_spec_t *s, cl_error_t *err)
     if (s->cgroup_mode != CL_LAUNCH_CGROUP_AUTO && s->cgroup_mode != CL_LAUNCH_CGROUP_OFF &&
         s->cgroup_mode != CL_LAUNCH_CGROUP_REQUIRE) {
         cl_err(err, "launch: unknown cgroup mode %d", (int)s->cgroup_mode);
+        return -1;
+    }
+    cl_error_t why;
+    if ((s->output && cl_iopat_check("--output", s->output, &why) < 0) ||
+        (s->error && cl_iopat_check("--error", s->error, &why) < 0)) {
+        cl_err(err, "launch: %s", why.msg);
         return -1;
     }
     for (char *const *e = s->env_extra; e && *e; e++) {
@@ -436,6 +445,19 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         close(fd);
         return -1;
     }
+    char out[4096], errp[4096];
+    cl_iopat_vars_t v = {.job = s->job_id,
+                         .task = r->global,
+                         .node_index = s->node_rank,
+                         .node = s->node_name,
+                         .user = s->user,
+                         .name = s->job_name};
+    if ((s->output && cl_iopat_expand(s->output, &v, out, sizeof out) < 0) ||
+        (s->error && cl_iopat_expand(s->error, &v, errp, sizeof errp) < 0)) {
+        cl_err(err, "launch: the --output or --error path of rank %u is too long", r->global);
+        close(fd);
+        return -1;
+    }
     char **env = cl__rank_env(s, i, environ);
     size_t argc = 0;
     while (s->argv[argc])
@@ -452,6 +474,8 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .env = env,
         .cwd = s->work_dir,
         .log_fd = fd,
+        .out_path = s->output ? out : NULL,
+        .err_path = s->error ? errp : NULL,
         .cgroup_fd = cgroup_fd,
         .cgroup_dir_fd = cgroup_dir_fd,
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
@@ -499,9 +523,15 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     if (check_spec(spec, err) < 0) return -1;
     /* The ranks' directories are theirs; the logs' is the agent's. */
     int switch_ids = spec->set_ids && geteuid() == 0; /* else the ids are ours already */
+    struct stat st;
+    if (spec->work_dir_strict && (stat(spec->work_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        cl_err(err, "launch: the working directory %s (--chdir) %s on this node",
+               spec->work_dir, errno == ENOENT ? "does not exist" : "is not a directory");
+        return -1;
+    }
     const char *dirs[] = {spec->log_dir, spec->work_dir, spec->checkpoint_dir, spec->flops_dir};
     for (size_t i = 0; i < 4; i++) {
-        if (dirs[i] &&
+        if (dirs[i] && !(i == 1 && spec->work_dir_strict) &&
             (i == 0 ? cl_mkdir_p(dirs[i], 0700)
                     : cl__mkdir_owned(dirs[i], switch_ids, spec->uid, spec->gid)) < 0) {
             cl_err(err, "launch: cannot create directory %s: %s", dirs[i], strerror(errno));

@@ -56,10 +56,14 @@
  *
  * stdin is /dev/null; stdout and stderr of rank RANK go, appended, to
  * log_dir/[log_prefix]rank-RANK.log (see cl_launch_log_path()), mode 0600, owned by uid:gid
- * with set_ids. The working directory is work_dir. log_dir is created (mode 0700, with
- * parents) if missing; work_dir, checkpoint_dir and flops_dir are created if missing with
- * their parents mode 0755 and themselves mode 0700, owned by uid:gid with set_ids (a
- * directory that exists is left as it is).
+ * with set_ids; with spec->output, stdout (and stderr, unless spec->error) goes instead to
+ * that pattern expanded for the rank, appended (made mode 0644), opened by the child as the
+ * job's user once it is in work_dir (a path the user names is never opened as root); a file
+ * that cannot be opened fails the launch with the reason. The working directory is work_dir
+ * (with work_dir_strict it must exist: the launch fails, naming it, where it does not). log_dir
+ * is created (mode 0700, with parents) if missing; work_dir, checkpoint_dir and flops_dir are
+ * created if missing with their parents mode 0755 and themselves mode 0700, owned by uid:gid
+ * with set_ids (a directory that exists is left as it is).
  *
  * Not thread-safe: call everything from the thread that runs the loop. */
 #ifndef COLOSSUS_AGENT_LAUNCH_H
@@ -92,14 +96,21 @@ typedef struct cl_launch_spec {
     uint32_t incarnation;       /* fencing number of this launch (COLOSSUS_INCARNATION) */
     uint32_t restart;           /* COLOSSUS_RESTART: 0 on the first run, then 1, 2, ... */
     uint32_t node_rank, nnodes; /* this node's index in the job, and the job's node count */
-    uint32_t local_ranks;       /* ranks on this node = its GPUs for the job, 1..1024 */
-    const uint32_t *gpus;       /* local_ranks distinct GPU indices on this node, or NULL */
+    uint32_t local_ranks;       /* ranks (tasks) on this node, 1..1024 */
+    const uint32_t *gpus;       /* ngpus distinct GPU indices on this node, or NULL */
+    uint32_t ngpus;             /* entries of gpus; 0: local_ranks (one GPU per rank) */
     const char *master_addr;    /* rendezvous of rank 0 (MASTER_ADDR), required */
     uint16_t master_port;       /* MASTER_PORT, required (non-zero) */
     char *const *argv;          /* the command, NULL-terminated; argv[0] is looked up in the
                                  * ranks' PATH (relative to work_dir when it has a '/') */
     char *const *env_extra;     /* NULL-terminated "NAME=VALUE" list, or NULL */
     const char *work_dir;       /* working directory of the ranks, required */
+    int work_dir_strict;        /* 1: it must exist (--chdir): never made, else an error */
+    const char *output;         /* stdout pattern (util/iopat.h), relative to work_dir, or
+                                 * NULL: the rank log */
+    const char *error;          /* stderr pattern, or NULL: with stdout */
+    const char *node_name;      /* %N of the patterns, or NULL */
+    const char *job_name;       /* %x of the patterns, or NULL */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
     const char *flops_dir;      /* where COLOSSUS_FLOPS_FILE points, or NULL: not set */
     int set_ids;                /* 1: the ranks run as uid:gid (see above) */

@@ -24,7 +24,17 @@
 #include <unistd.h>
 
 /* What failed in the child, sent to the parent before _exit(127). */
-enum { STEP_SETSID = 1, STEP_CGROUP, STEP_IDS, STEP_REGAIN, STEP_STDIO, STEP_CHDIR, STEP_EXEC };
+enum {
+    STEP_SETSID = 1,
+    STEP_CGROUP,
+    STEP_IDS,
+    STEP_REGAIN,
+    STEP_STDIO,
+    STEP_CHDIR,
+    STEP_OUTPUT,
+    STEP_ERROR,
+    STEP_EXEC
+};
 
 /* 32-bit ids where the kernel also has 16-bit ones (i386, arm). */
 #ifdef SYS_setresuid32
@@ -57,6 +67,10 @@ static const char *step_name(int step)
         return "cannot redirect stdio";
     case STEP_CHDIR:
         return "cannot enter the working directory";
+    case STEP_OUTPUT:
+        return "cannot open its --output file";
+    case STEP_ERROR:
+        return "cannot open its --error file";
     default:
         return "cannot execute";
     }
@@ -100,6 +114,19 @@ __attribute__((no_sanitize("address", "undefined"))) static int drop_ids(uid_t u
     return 0;
 }
 
+/* Open path (append, made 0644) onto fd 1 or 2, or both with which 3: 0, or step. */
+__attribute__((no_sanitize("address", "undefined"))) static int open_onto(const char *path,
+                                                                          int which, int step)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd < 0) return step;
+    int rc = 0;
+    if ((which & 1) && dup2(fd, 1) < 0) rc = step;
+    if ((which & 2) && dup2(fd, 2) < 0) rc = step;
+    if (fd > 2) close(fd);
+    return rc;
+}
+
 /* The child, between fork and exec: only async-signal-safe calls from here on. It may run
  * in the agent's memory on a stack of its own (CL__SPAWN_VFORK): no sanitizer bookkeeping. */
 __attribute__((noreturn, no_sanitize("address", "undefined"))) static void
@@ -139,6 +166,10 @@ child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup,
         rep.step = STEP_CHDIR;
         goto fail;
     }
+    /* As the job's user, in its directory: a path the user names is never opened as root. */
+    if (q->out_path && (rep.step = open_onto(q->out_path, q->err_path ? 1 : 3, STEP_OUTPUT)))
+        goto fail;
+    if (q->err_path && (rep.step = open_onto(q->err_path, 2, STEP_ERROR))) goto fail;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

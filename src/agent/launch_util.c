@@ -1,6 +1,7 @@
 /* launch_util.c - helpers of the rank launcher: rank environment and arguments, command
  * lookup, cgroup v2 files (create, signal, kill, populated) and /proc scans. */
 #include "agent/launch_util.h"
+#include "util/jobenv.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -68,9 +69,11 @@ static int named(const char *entry, const char *name)
     return name_len(entry) == n && !memcmp(entry, name, n);
 }
 
-/* USER, LOGNAME and HOME are the launcher's only when the spec says who the ranks are. */
+/* USER, LOGNAME and HOME are the launcher's only when the spec says who the ranks are. A
+ * credential's variable (the agent's own, or one a submitter sent) is never passed on. */
 static int is_own(const char *entry, const cl_launch_spec_t *sp)
 {
+    if (cl_env_secret_name(entry, name_len(entry))) return 1;
     for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++)
         if (named(entry, own_names[i])) return 1;
     if (sp->user && (named(entry, "USER") || named(entry, "LOGNAME"))) return 1;
@@ -114,10 +117,11 @@ static void pushf(struct strv *s, const char *fmt, ...)
 
 static char *gpu_list(const cl_launch_spec_t *sp)
 {
-    size_t cap = (size_t)sp->local_ranks * 11 + 1;
+    uint32_t n = sp->ngpus ? sp->ngpus : sp->local_ranks;
+    size_t cap = (size_t)n * 11 + 1;
     char *buf = cl_xmalloc(cap), *p = buf;
     *p = '\0';
-    for (uint32_t i = 0; sp->gpus && i < sp->local_ranks; i++)
+    for (uint32_t i = 0; sp->gpus && i < n; i++)
         p += sprintf(p, "%s%u", i ? "," : "", sp->gpus[i]);
     return buf;
 }

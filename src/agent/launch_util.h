@@ -33,6 +33,8 @@ struct cl__spawn_req {
     char *const *env;
     const char *cwd;
     int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
+    const char *out_path;  /* or stdout goes here (opened by the child in cwd), or NULL */
+    const char *err_path;  /* and stderr here, or NULL: with stdout */
     int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
     int cgroup_dir_fd;     /* the cgroup's directory (born into it by clone3), or -1 */
     int cgroup_required;   /* fail when the child cannot join the cgroup */

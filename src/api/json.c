@@ -129,6 +129,12 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "running_time", when(j->running_time));
     set(o, "gpu_seconds", real(j->gpu_seconds));
     set(o, "energy_j", positive(j->energy_j));
+    /* issue 15; never the job's environment, which no view shows */
+    set(o, "ntasks_per_node", integer(j->ntasks_per_node));
+    set(o, "cwd", str(j->cwd));
+    set(o, "chdir", json_boolean(j->cwd_strict));
+    set(o, "output", str_or_null(j->output));
+    set(o, "error", str_or_null(j->error));
     return o;
 }
 

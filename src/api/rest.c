@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/cred.h"
+#include "util/iopat.h"
 #include "util/util.h"
 #include "util/when.h"
 
@@ -442,8 +443,9 @@ static int strv_field(json_t *doc, const char *key, char ***out, size_t *n, cl_e
 }
 
 static const char *const submit_fields[] = {
-    "argv",     "name", "tenant",         "num_nodes", "gpus_per_node",
-    "priority", "env",  "time_limit_min", "cwd",       "max_restarts"};
+    "argv",   "name",           "tenant", "num_nodes",    "gpus_per_node",   "priority",
+    "env",    "time_limit_min", "cwd",    "max_restarts", "ntasks_per_node", "chdir",
+    "output", "error",          "qos"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -462,6 +464,33 @@ static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_err
             shown[k] = 0;
             return cl_err(err, "unknown field '%s'", shown);
         }
+    }
+    return 0;
+}
+
+/* The fields of issue 15, as colossus submit's Slurm options. */
+static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *err)
+{
+    long nt = 0;
+    char *chdir = "";
+    cl_error_t why;
+    if (int_field(doc, "ntasks_per_node", 1, 64, &nt, err) < 0 ||
+        str_field(doc, "chdir", &chdir, err) < 0 ||
+        str_field(doc, "output", &s->output, err) < 0 ||
+        str_field(doc, "error", &s->error, err) < 0 || str_field(doc, "qos", &s->qos, err) < 0)
+        return -1;
+    s->ntasks_per_node = (uint32_t)nt;
+    if (json_object_get(doc, "chdir")) {
+        if (chdir[0] != '/') return cl_err(err, "field 'chdir' must be an absolute path");
+        if (json_object_get(doc, "cwd"))
+            return cl_err(err, "give field 'chdir' or 'cwd', not both");
+        s->cwd = chdir;
+        s->cwd_strict = true;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *f = k ? "error" : "output", *v = k ? s->error : s->output;
+        if (json_object_get(doc, f) && cl_iopat_check(f, v, &why) < 0)
+            return cl_err(err, "field '%s': %s", f, why.msg);
     }
     return 0;
 }
@@ -493,7 +522,7 @@ static int submit_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *
     }
     if (s->cwd[0] && s->cwd[0] != '/')
         return cl_err(err, "field 'cwd' must be an absolute path");
-    return 0;
+    return slurm_fields_parse(doc, s, err);
 }
 
 int cl_rest_submit_parse(const char *body, size_t len, Colossus__SubmitReq *s, json_t **doc,

@@ -1,5 +1,5 @@
-/* jobcmds.c - the job subcommands that act on jobs: submit, cancel, wait, logs (the views,
- * jobs and show, are in jobview.c). */
+/* jobcmds.c - the job subcommands that act on jobs: cancel, wait, logs (submit is in
+ * submit.c; the views, jobs and show, are in jobview.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,130 +9,7 @@
 #include "cli/clictx.h"
 #include "util/util.h"
 
-enum {
-    OPT_NAME = CL_CLI_OPT_FIRST,
-    OPT_TENANT,
-    OPT_PRIO,
-    OPT_TLIMIT,
-    OPT_MAXR,
-    OPT_GPN,
-    OPT_TIMEOUT,
-    OPT_RANK
-};
-
-static void usage_submit(FILE *f)
-{
-    fprintf(f, "usage: colossus submit [OPTIONS] [--] CMD ARGS...\n"
-               "Queue a gang job (NODES x GPUS ranks, one per GPU) and print its id.\n"
-               "  -N, --nodes NODES       nodes of the gang, 1..1000000 (default 1)\n"
-               "  --gpus-per-node G       GPUs (ranks) on each node, 1..64 (default: all)\n"
-               "  --name NAME             the job's name (default: the command's)\n"
-               "  --tenant T              tenant for fair share (default: default)\n"
-               "  --priority P            -1000000..1000000, higher first (default 0)\n"
-               "  --time-limit MIN        stop the job after MIN minutes, fractions allowed,\n"
-               "                          at least 1 second (0.0167 min), at most 525600\n"
-               "  --max-restarts R        restarts after failures, 0..1000 (default 3)\n");
-    cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 queued, 1 not queued, 2 bad usage, 3 sent but not acknowledged\n"
-               "(it may or may not have been queued; see colossus --help).\n");
-}
-
-/* One option of submit into s; 0, or 2 (bad usage, already said). */
-static int submit_opt(cl_cli_t *c, int o, Colossus__SubmitReq *s)
-{
-    const char *cmd = c->cmd;
-    long v = 0;
-    double m = 0;
-    int rc = 0;
-    switch (o) {
-    case 'N':
-        rc = cl_flag_u32(cmd, "-N", optarg, 1, 1000000, &s->nodes);
-        break;
-    case OPT_GPN:
-        rc = cl_flag_u32(cmd, "--gpus-per-node", optarg, 1, 64, &s->gpus_per_node);
-        break;
-    case OPT_NAME:
-        s->name = optarg;
-        break;
-    case OPT_TENANT:
-        s->tenant = optarg;
-        break;
-    case OPT_PRIO:
-        rc = cl_flag_long(cmd, "--priority", optarg, -1000000, 1000000, &v);
-        s->priority = (int32_t)v;
-        break;
-    case OPT_TLIMIT:
-        rc = cl_flag_double(cmd, "--time-limit", optarg, 0, 525600, &m);
-        /* Under a second is a slip (1e-9 was taken), not a limit any job could keep. */
-        if (rc == 0 && !(m * 60 >= 1)) {
-            fprintf(stderr,
-                    "colossus submit: --time-limit must be at least 1 second (0.0167 "
-                    "minutes), not '%s'\n",
-                    optarg);
-            rc = -1;
-        }
-        s->time_limit_min = m;
-        break;
-    case OPT_MAXR:
-        rc = cl_flag_u32(cmd, "--max-restarts", optarg, 0, 1000, &s->max_restarts);
-        break;
-    default:
-        cl_cli_common_opt(c, o);
-    }
-    return rc < 0 ? 2 : 0;
-}
-
-int cmd_submit(int argc, char **argv)
-{
-    static const struct option opts[] = {{"nodes", required_argument, 0, 'N'},
-                                         {"gpus-per-node", required_argument, 0, OPT_GPN},
-                                         {"name", required_argument, 0, OPT_NAME},
-                                         {"tenant", required_argument, 0, OPT_TENANT},
-                                         {"priority", required_argument, 0, OPT_PRIO},
-                                         {"time-limit", required_argument, 0, OPT_TLIMIT},
-                                         {"max-restarts", required_argument, 0, OPT_MAXR},
-                                         CL_CLI_COMMON_OPTS,
-                                         {0, 0, 0, 0}};
-    cl_cli_t c = {.cmd = "submit"};
-    cl_flags_t f = {.cmd = c.cmd, .shorts = "+N:h", .longs = opts, .usage = usage_submit};
-    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
-    s.nodes = 1;
-    s.max_restarts = 3;
-    int o;
-    while ((o = cl_flags_next(&f, argc, argv)) != -1) {
-        if (o == CL_FLAGS_DONE) return f.exit;
-        if (submit_opt(&c, o, &s)) return 2;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "colossus submit: no command given (colossus submit [options] -- CMD "
-                        "ARGS...)\n");
-        return 2;
-    }
-    s.argv = argv + optind;
-    s.n_argv = (size_t)(argc - optind);
-    char *cwd = get_current_dir_name(); /* any length: a cut one would be another directory */
-    if (!cwd) {
-        fprintf(stderr, "colossus submit: cannot tell the working directory: %s\n",
-                strerror(errno));
-        return 1;
-    }
-    s.cwd = cwd;
-    if (!s.name[0]) {
-        const char *b = strrchr(s.argv[0], '/');
-        s.name = (char *)(b ? b + 1 : s.argv[0]);
-    }
-    Colossus__Request r = COLOSSUS__REQUEST__INIT;
-    r.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
-    r.submit = &s;
-    snprintf(c.unknown, sizeof c.unknown,
-             "it may or may not have been accepted (check with 'colossus jobs --all')");
-    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
-    free(cwd);
-    if (!m) return c.status;
-    printf("%llu\n", (unsigned long long)m->response->job);
-    cl_msg_free(m);
-    return 0;
-}
+enum { OPT_TIMEOUT = CL_CLI_OPT_FIRST, OPT_RANK };
 
 static void usage_cancel(FILE *f)
 {
@@ -300,7 +177,8 @@ static int fetch_log(cl_cli_t *c, uint64_t id, uint32_t rank, bool header)
     Colossus__Msg *m = cl_cli_call(c, &r, 30000);
     if (!m) return -1;
     if (header) printf("==> rank %u <==\n", rank); /* the log itself is printed as it is */
-    fwrite(m->response->data.data, 1, m->response->data.len, stdout);
+    if (m->response->data.len)                     /* an empty log has no data (NULL) */
+        fwrite(m->response->data.data, 1, m->response->data.len, stdout);
     cl_msg_free(m);
     return 0;
 }
@@ -317,7 +195,13 @@ static int fetch_all_logs(cl_cli_t *c, uint64_t id)
         cl_msg_free(m);
         return -1;
     }
-    uint32_t world = j->nnodes * j->gpus_per_node;
+    uint32_t per = j->ntasks_per_node ? j->ntasks_per_node : j->gpus_per_node;
+    uint32_t world = j->nnodes * per;
+    if (j->output[0]) { /* its ranks' output is in files on their nodes, not in these logs */
+        fputs("colossus logs: the job's output goes to --output ", stderr);
+        cl_text_put(stderr, j->output);
+        fputs(" on its nodes; its rank logs hold only what colossus says\n", stderr);
+    }
     cl_msg_free(m);
     int rc = 0;
     for (uint32_t i = 0; i < world && rc == 0; i++)

@@ -95,13 +95,19 @@ static void print_job(const Colossus__JobInfo *j)
     field("state:", j->state);
     field("tenant:", j->tenant);
     field("user:", j->user[0] ? j->user : "-");
-    printf("priority:     %d\nshape:        %u nodes x %u GPUs\nnodes:        ", j->priority,
-           j->nnodes, j->gpus_per_node);
+    printf("priority:     %d\nshape:        %u nodes x %u GPUs", j->priority, j->nnodes,
+           j->gpus_per_node);
+    if (j->ntasks_per_node && j->ntasks_per_node != j->gpus_per_node)
+        printf(", %u task%s a node", j->ntasks_per_node, j->ntasks_per_node > 1 ? "s" : "");
+    printf("\nnodes:        ");
     cl_text_list(stdout, j->nodes, j->n_nodes);
     printf("\nrestarts:     %u (max %u)\nincarnation:  %u\n", j->restarts, j->max_restarts,
            j->incarnation);
     if (j->has_exit_code) printf("exit code:    %d\n", j->exit_code);
     if (j->time_limit_s > 0) printf("time limit:   %g min\n", j->time_limit_s / 60);
+    if (j->cwd[0]) field(j->cwd_strict ? "chdir:" : "workdir:", j->cwd);
+    if (j->output[0]) field("output:", j->output);
+    if (j->error[0]) field("error:", j->error);
     if (j->reason[0]) field("reason:", j->reason);
     if (!strcmp(j->state, "pending") && j->pending_reason[0])
         field("why pending:", j->pending_reason);

@@ -79,7 +79,10 @@ typedef struct ctl_job {
     char **argv, **env;
     size_t argc, envc;
     uint32_t nodes, gpus_per_node, max_restarts;
-    double time_limit_s; /* 0: none */
+    uint32_t ntasks;      /* tasks per node; 0: one per GPU */
+    bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
+    char *output, *error; /* --output, --error patterns (NULL none) */
+    double time_limit_s;  /* 0: none */
     int32_t priority;
     cl_job_state_t state;
     uint32_t restarts_base; /* failure restarts before this controller run */
@@ -298,7 +301,12 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
 void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
-void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank);
+/* Tasks (ranks) on each node of j: --ntasks-per-node, else one per GPU (at least 1). */
+static inline uint32_t ctl_job_tasks(const ctl_job_t *j)
+{
+    return j->ntasks ? j->ntasks : j->gpus_per_node ? j->gpus_per_node : 1;
+}
+void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, const char *why);
 void ctl_send_exited_ack(ctl_t *c, ctl_sink_t *conn, uint32_t node, uint64_t job,
                          uint32_t incarnation);
 void ctl_send_stop(ctl_t *c, ctl_job_t *j);

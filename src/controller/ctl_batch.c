@@ -213,6 +213,10 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .energy_j = j->energy_j,
         .flops = j->flops,
         .gpu_s = j->gpu_s,
+        .ntasks = j->ntasks,
+        .cwd_strict = j->cwd_strict,
+        .output = j->output,
+        .error = j->error,
     };
     cl_store_batch_job(c->open->records, &sj);
     j->journal_seq = c->open->seq;

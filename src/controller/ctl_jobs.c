@@ -52,6 +52,8 @@ void ctl_job_free(ctl_job_t *j)
     }
     free(j->run);
     free(j->cwd);
+    free(j->output);
+    free(j->error);
     for (size_t i = 0; j->argv && i < j->argc; i++)
         free(j->argv[i]);
     free(j->argv);
@@ -187,6 +189,11 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->user = j->user;
     o->energy_j = j->energy_j + (j->run_done ? j->run_done->energy_j : 0);
     o->gpu_seconds = j->gpu_s;
+    o->ntasks_per_node = ctl_job_tasks(j);
+    o->cwd = j->cwd;
+    o->cwd_strict = j->cwd_strict;
+    o->output = j->output ? j->output : "";
+    o->error = j->error ? j->error : "";
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {
@@ -283,7 +290,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.restart = j->inc - 1;
         L.node_rank = i;
         L.nnodes = j->nalloc;
-        L.ranks_per_node = ng;
+        L.ranks_per_node = j->ntasks ? j->ntasks : ng;
         L.gpus = gpus;
         L.n_gpus = ng;
         L.master_addr = c->nodes[j->alloc[0]].addr;
@@ -298,6 +305,9 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.uid = j->uid;
         L.gid = j->gid;
         L.user = j->user;
+        L.cwd_strict = j->cwd_strict;
+        L.output = j->output ? j->output : "";
+        L.error = j->error ? j->error : "";
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_LAUNCH;
         m.launch = &L;
@@ -512,7 +522,7 @@ static void fail_now(ctl_t *c, ctl_job_t *j)
 }
 
 /* A node's ranks of the running incarnation ended with code (rank: the failing one). */
-void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
+void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, const char *why)
 {
     if (j->fail_pending)
         return; /* already stopping after a failure; later exits are its echo */
@@ -524,8 +534,12 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank)
         j->fail_pending = true;
         j->fail_code = code;
         j->fail_deadline = ctl_now(c) + wait_ms / 1000.0;
-        snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d",
-                 rank, c->nodes[j->alloc[pos]].name, code);
+        if (why && why[0])
+            snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s could not start: %s",
+                     rank, c->nodes[j->alloc[pos]].name, why);
+        else
+            snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d",
+                     rank, c->nodes[j->alloc[pos]].name, code);
         j->fail_next = c->fail_pending;
         c->fail_pending = j;
         ctl_log(c,
@@ -590,7 +604,7 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
         j->rec_code[pos] = e->exit_code;
         return;
     }
-    if (!j->done[pos]) ctl_job_node_exit(c, j, pos, e->exit_code, e->rank);
+    if (!j->done[pos]) ctl_job_node_exit(c, j, pos, e->exit_code, e->rank, e->reason);
     ctl_send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 

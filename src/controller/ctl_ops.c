@@ -307,7 +307,7 @@ static void op_wait(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
 static void fetch_logs_of(ctl_t *c, ctl_sink_t *reply, uint64_t req,
                           const Colossus__LogFetch *q, ctl_job_t *j)
 {
-    uint32_t per = j->gpus_per_node ? j->gpus_per_node : 1;
+    uint32_t per = ctl_job_tasks(j);
     if (!j->nalloc) {
         ctl_reply_error(c, reply, req, "job %" PRIu64 " has not run yet: no logs", q->job);
         return;

@@ -39,6 +39,10 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->envc = sj->envc;
     j->nodes = sj->nodes;
     j->gpus_per_node = sj->gpus_per_node;
+    j->ntasks = sj->ntasks;
+    j->cwd_strict = sj->cwd_strict;
+    j->output = sj->output && sj->output[0] ? cl_xstrdup(sj->output) : NULL;
+    j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;
@@ -211,7 +215,7 @@ static void reconciled(ctl_t *c, ctl_job_t *j)
     ctl_log(c, "job %" PRIu64 " reconciled: still running on its %u nodes", j->id, j->nalloc);
     for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
         if (j->rec_exited[k]) {
-            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1);
+            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, NULL);
             ctl_send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
         }
 }

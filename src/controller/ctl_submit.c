@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "controller/ctl_acct.h"
+#include "util/iopat.h"
 
 /* The tenant of a job read from the journal: one an older journal made on first use is
  * made explicit (and journaled) now. */
@@ -73,6 +74,11 @@ static int check_command(const Colossus__SubmitReq *s, cl_error_t *err)
     }
     if (s->cwd[0] && s->cwd[0] != '/')
         return cl_err(err, "the working directory must be an absolute path");
+    if (s->cwd_strict && !s->cwd[0])
+        return cl_err(err, "an asked working directory (--chdir) must not be empty");
+    if ((s->output[0] && cl_iopat_check("--output", s->output, err) < 0) ||
+        (s->error[0] && cl_iopat_check("--error", s->error, err) < 0))
+        return -1;
     return 0;
 }
 
@@ -88,6 +94,9 @@ static int submit_check(ctl_t *c, const Colossus__SubmitReq *s, cl_error_t *err)
         return cl_err(err, "time limit must be at least 1 s (%.4g min), not %.3g s", 1.0 / 60,
                       s->time_limit_min * 60);
     if (s->nodes < 1) return cl_err(err, "a job needs at least one node");
+    if (s->ntasks_per_node > CL_MAX_GPUS_PER_NODE)
+        return cl_err(err, "--ntasks-per-node %u: at most %u tasks a node", s->ntasks_per_node,
+                      CL_MAX_GPUS_PER_NODE);
     uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
     const char *ns = s->nodes == 1 ? "" : "s";
     if (per > c->gpus_per_node)
@@ -106,8 +115,17 @@ static int qos_check(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq 
 {
     *limit_s = s->time_limit_min * 60.0;
     *preemptible = false;
-    if (!k->user) return 0; /* the cluster key: the bootstrap credential, not capped */
+    if (!k->user) {
+        if (s->qos[0] && !ctl_qos_find(c, s->qos))
+            return cl_err(err, "no QOS named '%s'", s->qos);
+        return 0; /* the cluster key: the bootstrap credential, not capped */
+    }
     ctl_qos_t *q = ctl_user_qos(c, k->user);
+    if (s->qos[0] && (!q || strcmp(q->name, s->qos)))
+        return cl_err(err,
+                      "QOS '%s' is not user %s's: a job runs under its user's QOS (%s); an "
+                      "admin changes it with 'colossus user set %s --qos Q'",
+                      s->qos, k->user->name, q ? q->name : "none", k->user->name);
     if (!q) return 0;
     uint32_t per = s->gpus_per_node ? s->gpus_per_node : c->gpus_per_node;
     uint64_t gpus = (uint64_t)s->nodes * per;
@@ -161,6 +179,10 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->argc = s->n_argv;
     j->env = ctl_strv_dup((const char *const *)s->env, s->n_env);
     j->envc = s->n_env;
+    j->ntasks = s->ntasks_per_node;
+    j->cwd_strict = s->cwd_strict;
+    j->output = s->output[0] ? cl_xstrdup(s->output) : NULL; /* NULL: none (most jobs) */
+    j->error = s->error[0] ? cl_xstrdup(s->error) : NULL;
     j->nodes = s->nodes;
     cl_job_info_t info;
     cl_job_get(c->cluster, jid, &info);

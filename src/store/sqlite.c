@@ -170,6 +170,10 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_double(st, i++, j->gpu_s);
     sqlite3_bind_double(st, i++, j->energy_j);
     sqlite3_bind_double(st, i++, j->flops);
+    sqlite3_bind_int64(st, i++, j->ntasks);
+    sqlite3_bind_int(st, i++, j->cwd_strict);
+    sq_bind_str(st, i++, j->output);
+    sq_bind_str(st, i++, j->error);
     if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
     if (done && j->id > s->done_id_max) s->done_id_max = j->id;
     /* A live job above every finished one's id (a submission) is in no other table. */
@@ -309,9 +313,9 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 #define JOB_COLS                                                                               \
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
-    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops"
+    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,error"
 #define JOB_SELECT(table) "SELECT " JOB_COLS " FROM " table
-#define JOB_VALUES "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define JOB_VALUES "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -346,6 +350,10 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->gpu_s = sqlite3_column_double(st, i++);
     j->energy_j = sqlite3_column_double(st, i++);
     j->flops = sqlite3_column_double(st, i++);
+    j->ntasks = (uint32_t)sqlite3_column_int64(st, i++);
+    j->cwd_strict = sqlite3_column_int(st, i++) != 0;
+    j->output = sq_text(st, i++);
+    j->error = sq_text(st, i++);
     j->argv = split_strs(a ? a : "", a ? alen : 0, &j->argc);
     j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
 }
@@ -523,7 +531,9 @@ uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
     " running_time REAL NOT NULL DEFAULT 0, user TEXT NOT NULL DEFAULT '',"                    \
     " uid INTEGER NOT NULL DEFAULT 0, gid INTEGER NOT NULL DEFAULT 0,"                         \
     " gpu_s REAL NOT NULL DEFAULT 0, energy_j REAL NOT NULL DEFAULT 0,"                        \
-    " flops REAL NOT NULL DEFAULT 0)"
+    " flops REAL NOT NULL DEFAULT 0, ntasks INTEGER NOT NULL DEFAULT 0,"                       \
+    " cwd_strict INTEGER NOT NULL DEFAULT 0, output TEXT NOT NULL DEFAULT '',"                 \
+    " error TEXT NOT NULL DEFAULT '')"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs" JOB_TABLE_COLS ";"
@@ -546,10 +556,12 @@ static const char jobs_done_move[] = "BEGIN IMMEDIATE;"
 
 /* A journal written before jobs had these columns gains them (their defaults: unknown). */
 static const char *const job_added[][2] = {
-    {"running_time", "REAL NOT NULL DEFAULT 0"}, {"user", "TEXT NOT NULL DEFAULT ''"},
-    {"uid", "INTEGER NOT NULL DEFAULT 0"},       {"gid", "INTEGER NOT NULL DEFAULT 0"},
-    {"gpu_s", "REAL NOT NULL DEFAULT 0"},        {"energy_j", "REAL NOT NULL DEFAULT 0"},
-    {"flops", "REAL NOT NULL DEFAULT 0"},
+    {"running_time", "REAL NOT NULL DEFAULT 0"},  {"user", "TEXT NOT NULL DEFAULT ''"},
+    {"uid", "INTEGER NOT NULL DEFAULT 0"},        {"gid", "INTEGER NOT NULL DEFAULT 0"},
+    {"gpu_s", "REAL NOT NULL DEFAULT 0"},         {"energy_j", "REAL NOT NULL DEFAULT 0"},
+    {"flops", "REAL NOT NULL DEFAULT 0"},         {"ntasks", "INTEGER NOT NULL DEFAULT 0"},
+    {"cwd_strict", "INTEGER NOT NULL DEFAULT 0"}, {"output", "TEXT NOT NULL DEFAULT ''"},
+    {"error", "TEXT NOT NULL DEFAULT ''"},
 };
 
 static int add_job_columns(sqlite3 *db, const char *table, const char **missing)

@@ -48,6 +48,11 @@ typedef struct cl_store_job {
     const char *user;
     uint32_t uid, gid;
     double gpu_s, energy_j, flops;
+    /* issue 15: tasks per node (0: one per GPU), whether cwd was asked (--chdir: it must
+     * exist on the nodes), the --output and --error patterns ("" none) */
+    uint32_t ntasks;
+    bool cwd_strict;
+    const char *output, *error;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

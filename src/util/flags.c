@@ -28,6 +28,22 @@ static bool takes_no_value(const cl_flags_t *f, const char *arg)
     return false;
 }
 
+const char *cl_flag_hint(const cl_flag_hint_t *hints, const char *arg)
+{
+    if (strncmp(arg, "--", 2)) return NULL;
+    size_t n = strcspn(arg + 2, "=");
+    for (const cl_flag_hint_t *h = hints; h && h->name; h++)
+        if (strlen(h->name) == n && !strncmp(h->name, arg + 2, n)) return h->hint;
+    return NULL;
+}
+
+static void unknown_long(cl_flags_t *f, const char *arg)
+{
+    const char *hint = cl_flag_hint(f->hints, arg);
+    cl_flags_fail(f, "unknown option '%.*s'%s%s", (int)strcspn(arg, "="), arg, hint ? ": " : "",
+                  hint ? hint : "");
+}
+
 /* Report what getopt refused. Unknown long options leave optopt 0 and the whole argument in
  * argv[optind - 1]; a short one is optopt (argv may hold it inside a cluster "-xy"). */
 static void bad_flag(cl_flags_t *f, int argc, char **argv, int o)
@@ -43,9 +59,28 @@ static void bad_flag(cl_flags_t *f, int argc, char **argv, int o)
     else if (optopt > 0 && optopt < 256)
         cl_flags_fail(f, "unknown option '-%c'", optopt);
     else
-        cl_flags_fail(f, "unknown option '%.*s'", (int)strcspn(arg, "="), arg);
+        unknown_long(f, arg);
     f->usage(stderr);
     f->exit = 2;
+}
+
+/* getopt_long took long option ix: was it spelled out in full? Its text is the argument
+ * before optind, or the one before that when its value was the next argument. */
+static bool exact(cl_flags_t *f, int argc, char **argv, int ix)
+{
+    int at = optarg && optind >= 2 && optind - 1 < argc && optarg == argv[optind - 1]
+                 ? optind - 2
+                 : optind - 1;
+    const char *arg = at >= 0 && at < argc ? argv[at] : "";
+    const char *name = f->longs[ix].name;
+    size_t n = strlen(name);
+    if (!strncmp(arg, "--", 2) && !strncmp(arg + 2, name, n) &&
+        (arg[2 + n] == '\0' || arg[2 + n] == '='))
+        return true;
+    unknown_long(f, arg);
+    f->usage(stderr);
+    f->exit = 2;
+    return false;
 }
 
 int cl_flags_next(cl_flags_t *f, int argc, char **argv)
@@ -58,7 +93,9 @@ int cl_flags_next(cl_flags_t *f, int argc, char **argv)
         optind = 0; /* glibc: start afresh, also with another optstring */
         opterr = 0;
     }
-    int o = getopt_long(argc, argv, f->optstring, f->longs, NULL);
+    int ix = -1;
+    int o = getopt_long(argc, argv, f->optstring, f->longs, &ix);
+    if (ix >= 0 && o != '?' && o != ':' && !exact(f, argc, argv, ix)) return CL_FLAGS_DONE;
     if (o == 'h') {
         f->usage(stdout);
         f->exit = 0;

@@ -2,6 +2,8 @@
  * words ("colossus CMD: unknown option '--x'"), -h/--help printing the usage to stdout (exit
  * 0), a bad flag printing the problem and the usage to stderr (exit 2), and positional
  * arguments counted with the unexpected one named. Numbers go through cl_flag_* (util.h).
+ * Long options match exactly: getopt_long's abbreviations ("--time" for "--time-limit") are
+ * refused as unknown options, with the command's hint for that name when it has one.
  *
  *     cl_flags_t f = {.cmd = "jobs", .shorts = "h", .longs = opts, .usage = usage};
  *     while ((o = cl_flags_next(&f, argc, argv)) != -1)
@@ -25,6 +27,13 @@
         "help", no_argument, 0, 'h'                                                            \
     }
 
+/* What to say about an option a command does not have ("gpus": what Slurm's --gpus means
+ * here instead). */
+typedef struct cl_flag_hint {
+    const char *name; /* without "--" */
+    const char *hint;
+} cl_flag_hint_t;
+
 typedef struct cl_flags {
     const char *cmd;            /* for messages: "submit", "bench sched" */
     const char *shorts;         /* getopt's short options ('+' first: stop at the first
@@ -32,7 +41,8 @@ typedef struct cl_flags {
     const struct option *longs; /* ends with CL_FLAGS_HELP and a zero entry */
     void (*usage)(FILE *f);     /* the synopsis and options */
     int exit;                   /* with CL_FLAGS_DONE: 0 after --help, 2 after a bad flag */
-    char optstring[64];         /* internal */
+    const struct cl_flag_hint *hints; /* said after "unknown option '--NAME'"; ends with {0} */
+    char optstring[64];               /* internal */
 } cl_flags_t;
 
 /* The next option, as getopt_long returns it (optarg set), -1 after the last one, or
@@ -50,5 +60,9 @@ int cl_flags_args(const cl_flags_t *f, int argc, char **argv, int min, int max,
 /* "colossus CMD: <message>" on stderr; returns 2, the exit status of bad usage. */
 int cl_flags_fail(const cl_flags_t *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The hint of hints (ends with {0}; may be NULL) for an option "--NAME[=value]" (arg), or
+ * NULL. */
+const char *cl_flag_hint(const cl_flag_hint_t *hints, const char *arg);
 
 #endif

@@ -6,7 +6,8 @@
 # a missing, garbage, revoked (after it was cached) or expired token; 400s naming the field or
 # parameter; 413 for a body over 1 MiB (by Content-Length and by the bytes of a chunked one);
 # 404 and 405; and a client holding a half-sent request neither blocks other HTTP clients nor
-# the framed protocol, and is closed after the idle timeout.
+# the framed protocol, and is closed after the idle timeout; issue 15's submit fields
+# (ntasks_per_node, chdir, output) run end to end, and bad ones are 400s naming them.
 # timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 
@@ -178,6 +179,16 @@ want 404 "no node named 'nope'"
 api POST /api/v1/nodes/nope/drain "$T/oscar.tok"
 want 404 "no node named"
 
+log "issue 15's fields through REST: one task per node, --chdir, --output"
+api POST /api/v1/jobs "$T/alice.tok" "{\"argv\": [\"sh\", \"-c\", \"echo T=\$LOCAL_WORLD_SIZE C=\$CUDA_VISIBLE_DEVICES\"], \"gpus_per_node\": 2, \"ntasks_per_node\": 1, \"chdir\": \"$T/pub\", \"output\": \"rest.%j.%t\"}"
+want 201
+JS=$(body 'd["id"]')
+wait_for 30 state_is "$JS" succeeded || fail "job $JS did not succeed: $(cat "$T/body")"
+[ "$(body 'd["ntasks_per_node"], d["chdir"], d["cwd"], d["output"]')" = "1 True $T/pub rest.%j.%t" ] ||
+    fail "job $JS: $(cat "$T/body")"
+grep -qx "T=1 C=[0-9],[0-9]" "$T/pub/rest.$JS.0" || fail "rest.$JS.0: $(cat "$T/pub/rest.$JS.0" 2>&1)"
+[ "$(stat -c %u "$T/pub/rest.$JS.0")" = 61001 ] || fail "the output file is not alice's"
+
 log "400s name the field or parameter"
 api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"'
 want 400 "malformed JSON"
@@ -187,6 +198,12 @@ api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"], "gpus": 1}'
 want 400 "unknown field 'gpus'"
 api POST /api/v1/jobs "$T/alice.tok" '{"name": "x"}'
 want 400 "'argv' is required"
+api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"], "chdir": "rel"}'
+want 400 "'chdir' must be an absolute path"
+api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"], "output": "o.%q"}'
+want 400 "unknown pattern '%q'"
+api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"], "ntasks_per_node": 0}'
+want 400 "'ntasks_per_node'"
 api POST /api/v1/jobs "$T/alice.tok" '{"argv": ["true"], "tenant": "B"}'
 want 403 "not in tenant B"
 api GET "/api/v1/jobs?limit=0" "$T/alice.tok"

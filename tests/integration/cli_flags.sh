@@ -91,6 +91,16 @@ t 2 err "colossus submit: --time-limit must be at least 1 second (0.0167 minutes
 t 2 err "colossus submit: --time-limit must be a number in [0, 525600], not '525601'" submit --time-limit 525601 -- true
 t 2 err "colossus submit: --time-limit must be a number in [0, 525600], not 'nan'" submit --time-limit nan -- true
 t 2 err "colossus submit: --max-restarts must be a number in 0..1000, not '-1'" submit --max-restarts -1 -- true
+# Long options match exactly (issue 15): no abbreviations, Slurm's other meanings refused.
+t 2 err "colossus submit: unknown option '--gpus': Slurm's --gpus is a total" submit --gpus 4 -- true
+t 2 err "colossus submit: unknown option '--time-lim'" submit --time-lim 10 -- true
+t 2 err "colossus submit: unknown option '--gpus-per'" submit --gpus-per=2 -- true
+t 2 err "colossus jobs: unknown option '--al'" jobs --al
+t 2 err "colossus nodes: unknown option '--js'" nodes --js
+t 2 err "colossus submit: --time must be MIN, MIN:SEC" submit --time 1:2:3:4 -- true
+t 2 err "colossus submit: --ntasks-per-node must be a number in 1..64, not '0'" submit --ntasks-per-node 0 -- true
+t 2 err "colossus submit: --chdir must be an absolute path, not 'rel'" submit -D rel -- true
+t 2 err "colossus submit: --export must be ALL, NONE or NAME[=VALUE] items, not ''" submit --export= -- true
 t 2 err "colossus wait: --timeout must be a number in 1..100000000, not '0'" wait 1 --timeout 0
 t 2 err "colossus logs: --rank must be a number in 0..100000000, not 'x'" logs 1 --rank x
 t 2 err "colossus up: --nodes must be a number in 1..64, not '0'" up --nodes 0

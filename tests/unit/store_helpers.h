@@ -62,12 +62,16 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->argc = 5;
     j->env = env;
     j->envc = 3;
+    j->ntasks = 1; /* issue 15 */
+    j->cwd_strict = true;
+    j->output = "out.%j.%t";
+    j->error = "err-ü.%n";
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
 typedef struct got_job {
     cl_store_job_t j;
-    char *name, *tenant, *cwd, *reason, *alloc;
+    char *name, *tenant, *cwd, *reason, *alloc, *output, *error;
     char **argv, **env;
 } got_job_t;
 
@@ -92,6 +96,8 @@ static inline void got_free(got_job_t *g)
     free(g->cwd);
     free(g->reason);
     free(g->alloc);
+    free(g->output);
+    free(g->error);
     memset(g, 0, sizeof *g);
 }
 
@@ -104,6 +110,8 @@ static inline void got_set(got_job_t *g, const cl_store_job_t *j)
     g->cwd = strdup(j->cwd);
     g->reason = strdup(j->reason);
     g->alloc = strdup(j->alloc);
+    g->output = strdup(j->output ? j->output : "");
+    g->error = strdup(j->error ? j->error : "");
     g->argv = dup_strv(j->argv, j->argc);
     g->env = dup_strv(j->env, j->envc);
 }
@@ -151,6 +159,10 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->envc, w->envc);
     for (size_t i = 0; i < w->envc; i++)
         assert_string_equal(g->env[i], w->env[i]);
+    assert_int_equal(j->ntasks, w->ntasks);
+    assert_int_equal(j->cwd_strict, w->cwd_strict);
+    assert_string_equal(g->output, or_empty(w->output));
+    assert_string_equal(g->error, or_empty(w->error));
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

@@ -301,6 +301,33 @@ static void test_submit_body(void **state)
     json_decref(doc);
 }
 
+/* The fields of colossus submit's Slurm options (issue 15). */
+static void test_submit_slurm_fields(void **state)
+{
+    (void)state;
+    Colossus__SubmitReq s;
+    json_t *doc;
+    cl_error_t err;
+    assert_int_equal(
+        submit("{\"argv\": [\"x\"], \"ntasks_per_node\": 1, \"chdir\": \"/w\", "
+               "\"output\": \"o.%j.%t\", \"error\": \"e.%%\", \"qos\": \"normal\"}",
+               &s, &doc, &err),
+        0);
+    assert_int_equal(s.ntasks_per_node, 1);
+    assert_string_equal(s.cwd, "/w");
+    assert_true(s.cwd_strict);
+    assert_string_equal(s.output, "o.%j.%t");
+    assert_string_equal(s.error, "e.%%");
+    assert_string_equal(s.qos, "normal");
+    free(s.argv);
+    json_decref(doc);
+    assert_int_equal(submit("{\"argv\": [\"x\"], \"cwd\": \"/w\"}", &s, &doc, &err), 0);
+    assert_false(s.cwd_strict); /* a cwd is a default, not a demand */
+    assert_int_equal(s.ntasks_per_node, 0);
+    free(s.argv);
+    json_decref(doc);
+}
+
 static void test_submit_errors(void **state)
 {
     (void)state;
@@ -328,6 +355,14 @@ static void test_submit_errors(void **state)
         {"{\"argv\": [\"x\"], \"time_limit_min\": \"1\"}", "'time_limit_min'"},
         {"{\"argv\": [\"x\"], \"time_limit_min\": 525601}", "'time_limit_min'"},
         {"{\"argv\": [\"x\"], \"cwd\": \"rel\"}", "'cwd'"},
+        {"{\"argv\": [\"x\"], \"ntasks_per_node\": 0}", "'ntasks_per_node'"},
+        {"{\"argv\": [\"x\"], \"ntasks_per_node\": 65}", "'ntasks_per_node'"},
+        {"{\"argv\": [\"x\"], \"chdir\": \"rel\"}", "'chdir' must be an absolute path"},
+        {"{\"argv\": [\"x\"], \"chdir\": \"/a\", \"cwd\": \"/b\"}", "not both"},
+        {"{\"argv\": [\"x\"], \"output\": \"o.%q\"}", "field 'output': output 'o.%q': unknown"},
+        {"{\"argv\": [\"x\"], \"error\": \"e.%A\"}", "field 'error'"},
+        {"{\"argv\": [\"x\"], \"output\": \"\"}", "field 'output'"},
+        {"{\"argv\": [\"x\"], \"qos\": 1}", "'qos'"},
         {"{\"argv\": [\"x\"], \"argv\": [\"y\"]}", "malformed JSON"}, /* a duplicate key */
         {"{\"argv\": [\"x\\u0000y\"]}", "malformed JSON"},            /* a NUL in a string */
     };
@@ -688,7 +723,7 @@ int main(void)
         cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
         cmocka_unit_test(test_svc_params),  cmocka_unit_test(test_token_body),
         cmocka_unit_test(test_tenant_body), cmocka_unit_test(test_svc_error_status),
-        cmocka_unit_test(test_watch_kinds),
+        cmocka_unit_test(test_watch_kinds), cmocka_unit_test(test_submit_slurm_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

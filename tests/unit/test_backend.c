@@ -148,11 +148,12 @@ static void test_proc_cannot_start(void **state)
     assert_non_null(text);
     assert_non_null(strstr(text, "colossus: cannot launch: launch: command not found"));
     free(text);
-    /* An order the node cannot follow (GPUs and ranks disagree). */
+    /* An order the node cannot follow (ranks but no GPUs; tasks and GPUs may differ:
+     * --ntasks-per-node). */
     order_init(&o, f->job_id + 1000, 2, 0, "true");
-    o.L.n_gpus = 1;
+    o.L.n_gpus = 0;
     assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e, &r, &err), -1);
-    assert_non_null(strstr(err.msg, "bad launch order (2 ranks, 1 gpus, 3 args)"));
+    assert_non_null(strstr(err.msg, "bad launch order (2 ranks, 0 gpus, 3 args)"));
     text = log_of(f, f->job_id + 1000, 0);
     assert_non_null(text);
     assert_non_null(strstr(text, "colossus: cannot launch: bad launch order"));
