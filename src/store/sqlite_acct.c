@@ -39,7 +39,7 @@
  * of its end: one page a commit, where the table, its three indexes and the day's rollup
  * were five), and a commit moves SQ_RECENT_MAX of them at once into usage_records and adds
  * them to their rollups, filling a few pages of each index (docs/benchmarks.md, "Issue 11's
- * job rate"); history and usage read both. Usage by day range
+ * job rate in bulk"); history and usage read both. Usage by day range
  * alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of one
  * commit's records by the same who, first_time and last_time the earliest and latest of its
  * records, n of them in records' text) by their newest record alone or with who. */

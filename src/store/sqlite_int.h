@@ -132,7 +132,7 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u);
 /* Write the commit's summed rollup shares (before its COMMIT). 0 or -1 with c->err. */
 int sq_rollup_flush(sq_commit_t *c);
 /* Runs in usage_recent that make a commit move them into usage_records (sq_recent_move). */
-#define SQ_RECENT_MAX 512
+#define SQ_RECENT_MAX 128
 /* Before a COMMIT: usage_recent's rows into usage_records and their rollups, when there are
  * SQ_RECENT_MAX of them or (force) any. 0 or -1 with c->err. */
 int sq_recent_move(sq_commit_t *c, bool force);
