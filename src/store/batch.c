@@ -402,6 +402,16 @@ size_t cl_store_batch_weight(const cl_store_batch_t *b)
     return cl_store_batch_size(b) - b->audit.n;
 }
 
+size_t cl_store_batch_runs(const cl_store_batch_t *b)
+{
+    return b->usage.n;
+}
+
+size_t cl_store_batch_jobs(const cl_store_batch_t *b)
+{
+    return b->jobs.n;
+}
+
 size_t cl_store_batch_puts(const cl_store_batch_t *b)
 {
     return b->puts;

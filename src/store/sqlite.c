@@ -125,13 +125,16 @@ int sq_put_step(sq_commit_t *c, sqlite3_stmt *st, const char *fmt, ...)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Into the table of its state (JOB_COLS), out of the other one: a job moves to jobs_done
- * when it finishes (and back, were a finished one ever put as live again). */
+/* Into jobs, out of jobs_done, whatever its state: a job that finishes stays in jobs (one
+ * row rewritten, where a move was a row out, a row and an index entry in) until a commit
+ * moves SQ_RECENT_MAX finished jobs at once into jobs_done (sq_done_move), where they fill a
+ * few pages of the table and its index. A batch of many jobs (a load) puts its finished
+ * ones into jobs_done itself. */
 static int put_job(void *arg, const cl_store_job_t *j)
 {
     sq_commit_t *c = arg;
     sq_store_t *s = c->s;
-    bool done = cl_job_finished(j->state);
+    bool fin = cl_job_finished(j->state), done = fin && c->jobs_direct;
     sqlite3_stmt *st = done ? s->job_done_put : s->job_put,
                  *del = done ? s->job_del : s->job_done_del;
     size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
@@ -175,11 +178,28 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sq_bind_str(st, i++, j->output);
     sq_bind_str(st, i++, j->error);
     if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
+    if (fin && !done) s->done_n++;
     if (done && j->id > s->done_id_max) s->done_id_max = j->id;
-    /* A live job above every finished one's id (a submission) is in no other table. */
+    /* A job put into jobs above every id in jobs_done (a submission) is in no other table. */
     if (!done && j->id > s->done_id_max) return 0;
     sqlite3_bind_int64(del, 1, (sqlite3_int64)j->id);
     return sq_put_step(c, del, "job %" PRIu64 " (out of the other table)", j->id);
+}
+
+int sq_done_move(sq_commit_t *c, bool force)
+{
+    sq_store_t *s = c->s;
+    if (!s->done_n || (!force && s->done_n < SQ_RECENT_MAX)) return 0;
+    if (sq_put_step(c, s->done_move, "the finished jobs' move") < 0 ||
+        sq_put_step(c, s->done_clear, "the finished jobs' move (delete)") < 0)
+        return -1;
+    int rc = sqlite3_step(s->done_max);
+    uint64_t max = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s->done_max, 0) : 0;
+    sqlite3_reset(s->done_max);
+    if (rc != SQLITE_ROW) return sq_fail(s->wr, c->err, "commit: the finished jobs' move");
+    if (max > s->done_id_max) s->done_id_max = max;
+    s->done_n = 0;
+    return 0;
 }
 
 static int put_node(void *arg, const cl_store_node_t *n)
@@ -275,18 +295,34 @@ static int sq_files_check(sq_store_t *s, cl_error_t *err)
     return 0;
 }
 
+/* The moves read their small tables whole, by design: not counted as full scans. */
+static bool whole_reads(const sq_store_t *s, const sqlite3_stmt *st)
+{
+    return st == s->recent_move || st == s->recent_rollup || st == s->done_move ||
+           st == s->done_clear;
+}
+
 static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
     if (s->base.broken) return cl_err(err, "store: fatal: the journal's files were replaced");
     if (sqlite3_exec(s->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sq_fail(s->wr, err, "commit: begin");
-    sq_commit_t c = {.s = s, .err = err};
+    /* a batch of many runs or jobs (a load) writes them where they stay */
+    sq_commit_t c = {.s = s,
+                     .err = err,
+                     .usage_direct = cl_store_batch_runs(b) >= SQ_RECENT_MAX,
+                     .jobs_direct = cl_store_batch_jobs(b) >= SQ_RECENT_MAX};
     int rc = cl_store_batch_visit(b, &sq_puts, &c);
     if (rc == 0) rc = sq_audit_flush(&c); /* the last audit group, unless a prune wrote it */
     if (rc == 0) rc = sq_rollup_flush(&c);
+    if (rc == 0) rc = sq_recent_move(&c, false);
+    if (rc == 0) rc = sq_done_move(&c, false);
     for (size_t i = 0; i < sizeof s->wr_all / sizeof s->wr_all[0]; i++)
-        sq_count_scans(s, s->wr_all[i]);
+        if (!whole_reads(s, s->wr_all[i]))
+            sq_count_scans(s, s->wr_all[i]);
+        else
+            sqlite3_stmt_status(s->wr_all[i], SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     if (rc == 0) {
         if (sqlite3_exec(s->wr, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
             s->base.pruned_jobs += c.pruned_jobs;
@@ -298,8 +334,10 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
         sq_fail(s->wr, err, "commit");
     }
     /* A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it either way, so that
-     * nothing of this batch stays and the next commit can begin. */
+     * nothing of this batch stays and the next commit can begin (and moves the recent runs
+     * and finished jobs, however many the rollback left). */
     if (!sqlite3_get_autocommit(s->wr)) sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
+    s->recent_n = s->done_n = SQ_RECENT_MAX;
     return -1;
 }
 
@@ -411,6 +449,9 @@ static int load_nodes(sq_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t 
  * scan in rowid order to the index range and one sort of the few rows it gives. Two
  * statements merged (emit_jobs): SQLite merges a UNION ALL by scanning both in id order. */
 #define JOB_DONE_SINCE JOB_SELECT("jobs_done") " WHERE end_time >= ? ORDER BY +id"
+/* jobs: the live ones and the finished ones not yet moved (fewer than SQ_RECENT_MAX) */
+#define JOB_LIVE_SINCE                                                                         \
+    JOB_SELECT("jobs") " WHERE state NOT IN " SQ_FINISHED " OR end_time >= ? ORDER BY id"
 
 /* One read transaction for both tables: nodes and jobs from the same committed state. */
 static int sq_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
@@ -423,13 +464,14 @@ static int sq_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
     if (jf && !stop) {
         sqlite3_stmt *live = NULL, *done = NULL;
         bool all = !(finished_since > 0);
-        if (sq_read_prepare(s, JOB_SELECT("jobs") " ORDER BY id", &live, "load jobs", err) <
-                0 ||
+        if (sq_read_prepare(s, all ? JOB_SELECT("jobs") " ORDER BY id" : JOB_LIVE_SINCE, &live,
+                            "load jobs", err) < 0 ||
             sq_read_prepare(s, all ? JOB_SELECT("jobs_done") " ORDER BY id" : JOB_DONE_SINCE,
                             &done, "load finished jobs", err) < 0)
             stop = -1;
         else {
             if (!all) sqlite3_bind_double(done, 1, finished_since);
+            if (!all) sqlite3_bind_double(live, 1, finished_since);
             stop = emit_jobs(s, live, done, jf, arg, err) < 0 ? -1 : 0;
         }
         sq_read_finalize(s, live);
@@ -670,8 +712,16 @@ static int sq_writer(sq_store_t *s, const char *path, bool sync_full, cl_error_t
         {offsetof(sq_store_t, node_put),
          "INSERT OR REPLACE INTO nodes(id,name,drained,reason) VALUES(?,?,?,?)"},
         {offsetof(sq_store_t, meta_put), "INSERT OR REPLACE INTO meta(k,v) VALUES(?,?)"},
+        {offsetof(sq_store_t, done_move),
+         "INSERT OR REPLACE INTO jobs_done(" JOB_COLS ") SELECT " JOB_COLS
+         " FROM jobs WHERE state IN " SQ_FINISHED},
+        {offsetof(sq_store_t, done_clear), "DELETE FROM jobs WHERE state IN " SQ_FINISHED},
+        {offsetof(sq_store_t, done_max), "SELECT MAX(id) FROM jobs_done"},
     };
     if (sq_prepare_writer(s, puts, sizeof puts / sizeof puts[0], err) < 0) return -1;
+    if (sq_recent_count(s) < 0 ||
+        sq_count(s, "SELECT COUNT(*) FROM jobs WHERE state IN " SQ_FINISHED, &s->done_n) < 0)
+        return cl_err(err, "store: %.100s: %.80s", path, sqlite3_errmsg(s->wr));
     return sq_acct_prepare(s, err);
 }
 

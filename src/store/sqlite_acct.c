@@ -13,31 +13,46 @@
 #include "store/sqlite_int.h"
 #include "util/util.h"
 
+/* A usage record's columns, as the tables hold them and the statements list them. */
+#define USAGE_COLS                                                                             \
+    "job,incarnation,name,tenant,user_name,nodes,ended,reason,gpus,start_time,end_time,gpu_s," \
+    "energy_j,flops,exit_code,has_exit"
+#define USAGE_TABLE_COLS "(job INTEGER NOT NULL," USAGE_TABLE_REST
+#define USAGE_TABLE_REST                                                                       \
+    " incarnation INTEGER NOT NULL, name TEXT NOT NULL, tenant TEXT NOT NULL,"                 \
+    " user_name TEXT NOT NULL, nodes TEXT NOT NULL, ended TEXT NOT NULL, reason TEXT NOT "     \
+    "NULL,"                                                                                    \
+    " gpus INTEGER NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,"                \
+    " gpu_s REAL NOT NULL, energy_j REAL NOT NULL, flops REAL NOT NULL,"                       \
+    " exit_code INTEGER NOT NULL, has_exit INTEGER NOT NULL, PRIMARY KEY(job, incarnation))"   \
+    " WITHOUT ROWID;"
+
 /* Column names avoid PostgreSQL's reserved words (user). The indexes are what the queries and
- * the prune need, and no more (each is a page written by every commit that ends a run):
+ * the prune need, and no more (each is a page written by every commit that writes into it):
  * history by end time alone or with a tenant or a user, newest first (the key (job,
  * incarnation) orders ties: it ends every index entry); with an ended state alone, the scan
  * of end times filters (a state is a tenth of the runs or fewer, found in a few thousand
  * rows; docs/benchmarks.md). usage_records is keyed by (job, incarnation) itself, WITHOUT
  * ROWID, so that a record is one B-tree insert where a rowid and a unique index were two (a
- * journal of the first form keeps its rowid table, which the same statements read); usage by
- * day range alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of
- * one commit's records by the same who, first_time and last_time the earliest and latest of
- * its records, n of them in records' text) by their newest record alone or with who. */
+ * journal of the first form keeps its rowid table, which the same statements read).
+ * A run's record goes first into usage_recent (the same key, no other index, and the UTC day
+ * of its end: one page a commit, where the table, its three indexes and the day's rollup
+ * were five), and a commit moves SQ_RECENT_MAX of them at once into usage_records and adds
+ * them to their rollups, filling a few pages of each index (docs/benchmarks.md, "Issue 11's
+ * job rate in bulk"); history and usage read both. Usage by day range
+ * alone or with a tenant or a user; audit groups (sqlite_audit.c: one row per run of one
+ * commit's records by the same who, first_time and last_time the earliest and latest of its
+ * records, n of them in records' text) by their newest record alone or with who. */
 const char sq_acct_schema[] =
     "CREATE TABLE IF NOT EXISTS service_objects(kind TEXT NOT NULL, k TEXT NOT NULL,"
     " v BLOB NOT NULL, PRIMARY KEY(kind, k));"
-    "CREATE TABLE IF NOT EXISTS usage_records(job INTEGER NOT NULL,"
-    " incarnation INTEGER NOT NULL, name TEXT NOT NULL, tenant TEXT NOT NULL,"
-    " user_name TEXT NOT NULL, nodes TEXT NOT NULL, ended TEXT NOT NULL, reason TEXT NOT NULL,"
-    " gpus INTEGER NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,"
-    " gpu_s REAL NOT NULL, energy_j REAL NOT NULL, flops REAL NOT NULL,"
-    " exit_code INTEGER NOT NULL, has_exit INTEGER NOT NULL, PRIMARY KEY(job, incarnation))"
-    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS usage_records" USAGE_TABLE_COLS
     "CREATE INDEX IF NOT EXISTS usage_end ON usage_records(end_time);"
     "CREATE INDEX IF NOT EXISTS usage_tenant_end ON usage_records(tenant, end_time);"
     "CREATE INDEX IF NOT EXISTS usage_user_end ON usage_records(user_name, end_time);"
     "DROP INDEX IF EXISTS usage_ended_end;" /* the first form's */
+    "CREATE TABLE IF NOT EXISTS usage_recent(day TEXT NOT NULL, job INTEGER NOT "
+    "NULL," USAGE_TABLE_REST
     "CREATE TABLE IF NOT EXISTS usage_rollups(day TEXT NOT NULL, tenant TEXT NOT NULL,"
     " user_name TEXT NOT NULL, gpu_s REAL NOT NULL, energy_j REAL NOT NULL,"
     " flops REAL NOT NULL, runs INTEGER NOT NULL, PRIMARY KEY(day, tenant, user_name));"
@@ -49,6 +64,16 @@ const char sq_acct_schema[] =
     "CREATE INDEX IF NOT EXISTS audit_groups_last ON audit_groups(last_time);"
     "CREATE INDEX IF NOT EXISTS audit_groups_who_last ON audit_groups(who, last_time);";
 
+/* A rollup's upsert: the sums added to the key's. */
+#define ROLLUP_ADD                                                                             \
+    " ON CONFLICT(day,tenant,user_name) DO UPDATE SET"                                         \
+    " gpu_s=usage_rollups.gpu_s+excluded.gpu_s,"                                               \
+    " energy_j=usage_rollups.energy_j+excluded.energy_j,"                                      \
+    " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+excluded.runs"
+
+/* A usage record's values, numbered (the put's NOT EXISTS names the key again). */
+#define USAGE_PARAMS "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16"
+
 int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
 {
     static const sq_sql_t st[] = {
@@ -56,15 +81,25 @@ int sq_acct_prepare(sq_store_t *s, cl_error_t *err)
                                         " ON CONFLICT(kind,k) DO UPDATE SET v=excluded.v"},
         {offsetof(sq_store_t, obj_del), "DELETE FROM service_objects WHERE kind=? AND k=?"},
         {offsetof(sq_store_t, usage_put),
-         "INSERT INTO usage_records(job,incarnation,name,tenant,user_name,nodes,ended,reason,"
-         "gpus,start_time,end_time,gpu_s,energy_j,flops,exit_code,has_exit)"
-         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(job,incarnation) DO NOTHING"},
+         "INSERT INTO usage_records(" USAGE_COLS ") SELECT " USAGE_PARAMS
+         " WHERE NOT EXISTS (SELECT 1 FROM usage_recent WHERE job=?1 AND incarnation=?2)"
+         " ON CONFLICT(job,incarnation) DO NOTHING"},
+        {offsetof(sq_store_t, recent_put),
+         "INSERT INTO usage_recent(" USAGE_COLS ",day) SELECT " USAGE_PARAMS ",?17"
+         " WHERE NOT EXISTS (SELECT 1 FROM usage_records WHERE job=?1 AND incarnation=?2)"
+         " ON CONFLICT(job,incarnation) DO NOTHING"},
+        {offsetof(sq_store_t, recent_rollup),
+         "INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
+         " SELECT day,tenant,user_name,SUM(gpu_s),SUM(energy_j),SUM(flops),COUNT(*)"
+         " FROM usage_recent WHERE true GROUP BY day,tenant,user_name" ROLLUP_ADD},
+        /* WHERE true: an upsert's SELECT needs a WHERE (SQLite's grammar) */
+        {offsetof(sq_store_t, recent_move),
+         "INSERT INTO usage_records(" USAGE_COLS ") SELECT " USAGE_COLS " FROM usage_recent"
+         " WHERE true ON CONFLICT(job,incarnation) DO NOTHING"},
+        {offsetof(sq_store_t, recent_clear), "DELETE FROM usage_recent"},
         {offsetof(sq_store_t, rollup_put),
          "INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
-         " VALUES(?,?,?,?,?,?,?) ON CONFLICT(day,tenant,user_name) DO UPDATE SET"
-         " gpu_s=usage_rollups.gpu_s+excluded.gpu_s,"
-         " energy_j=usage_rollups.energy_j+excluded.energy_j,"
-         " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+excluded.runs"},
+         " VALUES(?,?,?,?,?,?,?)" ROLLUP_ADD},
         {offsetof(sq_store_t, prune_jobs),
          "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE end_time < ?1"
          " ORDER BY end_time LIMIT ?2)"},
@@ -156,7 +191,7 @@ static int share_add(sq_commit_t *c, const cl_store_usage_t *u)
 int sq_put_usage(void *arg, const cl_store_usage_t *u)
 {
     sq_commit_t *c = arg;
-    sqlite3_stmt *st = c->s->usage_put;
+    sqlite3_stmt *st = c->usage_direct ? c->s->usage_put : c->s->recent_put;
     int i = 1;
     sqlite3_bind_int64(st, i++, (sqlite3_int64)u->job);
     sqlite3_bind_int64(st, i++, u->incarnation);
@@ -174,9 +209,43 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     sqlite3_bind_double(st, i++, u->flops);
     sqlite3_bind_int64(st, i++, u->exit_code);
     sqlite3_bind_int(st, i++, u->has_exit);
+    char day[16];
+    if (!c->usage_direct) {
+        utc_day(u->end, day);
+        sq_bind_str(st, i++, day);
+    }
     if (sq_put_step(c, st, "usage of job %" PRIu64, u->job) < 0) return -1;
     if (sqlite3_changes(c->s->wr) == 0) return 0; /* a duplicate */
-    return share_add(c, u);
+    if (c->usage_direct) return share_add(c, u);
+    c->s->recent_n++; /* its rollup share: at the move */
+    return 0;
+}
+
+int sq_recent_move(sq_commit_t *c, bool force)
+{
+    sq_store_t *s = c->s;
+    if (!s->recent_n || (!force && s->recent_n < SQ_RECENT_MAX)) return 0;
+    if (sq_put_step(c, s->recent_rollup, "usage: the recent runs' rollups") < 0 ||
+        sq_put_step(c, s->recent_move, "usage: the recent runs' move") < 0 ||
+        sq_put_step(c, s->recent_clear, "usage: the recent runs' move (delete)") < 0)
+        return -1;
+    s->recent_n = 0;
+    return 0;
+}
+
+int sq_count(sq_store_t *s, const char *sql, uint32_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->wr, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        *n = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int sq_recent_count(sq_store_t *s)
+{
+    return sq_count(s, "SELECT COUNT(*) FROM usage_recent", &s->recent_n);
 }
 
 /* Delete at most CL_STORE_PRUNE_MAX rows of before (0: none); *n = how many went. */
@@ -198,6 +267,11 @@ int sq_prune(void *arg, const cl_store_prune_t *p)
     sq_commit_t *c = arg;
     c->pruned = true;
     if (sq_audit_flush(c) < 0) return -1; /* the prune sees the audit records before it */
+    /* and the finished jobs in jobs_done, the recent runs in usage_records (and their
+     * rollups), where it looks (and the id floor with them) */
+    if ((p->jobs_before > 0 && sq_done_move(c, true) < 0) ||
+        (p->history_before > 0 && sq_recent_move(c, true) < 0))
+        return -1;
     if (p->jobs_before > 0 && sq_put_step(c, c->s->id_floor_put, "prune job id") < 0) return -1;
     if (prune_one(c, c->s->prune_jobs, p->jobs_before, "jobs", &c->pruned_jobs) < 0 ||
         prune_one(c, c->s->prune_usage, p->history_before, "usage", &c->pruned_usage) < 0 ||
@@ -220,7 +294,7 @@ typedef struct qb {
         const char *text;
         double real;
         int64_t i;
-    } arg[8];
+    } arg[16];
     char days[2][16];
 } qb_t;
 
@@ -351,14 +425,28 @@ static int emit_usage(sqlite3_stmt *st, const struct emit_ctx *e)
     return e->f.usage(&u, e->arg);
 }
 
+/* q's text from at to end and its first n values again, at its end: a UNION ALL's second arm
+ * with the first's conditions. */
+static void qb_again(qb_t *q, size_t at, size_t end, int n)
+{
+    cl_assert(q->len + (end - at) < sizeof q->sql &&
+              q->n + n <= (int)(sizeof q->arg / sizeof q->arg[0]));
+    memcpy(q->sql + q->len, q->sql + at, end - at);
+    q->len += end - at;
+    q->sql[q->len] = 0;
+    for (int i = 0; i < n; i++)
+        q->arg[q->n++] = q->arg[i];
+}
+
+#define HISTORY_SELECT "SELECT " USAGE_COLS " FROM "
+
 int sq_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f *f, void *arg,
                cl_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)bs;
     qb_t q = {0};
-    qb_add(&q,
-           "SELECT job,incarnation,name,tenant,user_name,nodes,ended,reason,gpus,"
-           "start_time,end_time,gpu_s,energy_j,flops,exit_code,has_exit FROM usage_records");
+    qb_add(&q, HISTORY_SELECT "usage_records");
+    size_t at = q.len;
     /* A job's runs are a range of the key (a few rows): the unary + keeps SQLite from
      * choosing the tenant's or user's index (all of their runs) for the other filters,
      * which it does otherwise (the controller always gives a tenant). */
@@ -369,6 +457,12 @@ int sq_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f 
     qb_text(&q, j ? "+tenant=?" : "tenant=?", hq->tenant);
     qb_text(&q, j ? "+user_name=?" : "user_name=?", hq->user);
     qb_text(&q, "ended=?", hq->ended);
+    /* and the recent runs (fewer than SQ_RECENT_MAX, read whole): SQLite merges the two arms
+     * in the order asked for, each read in it (usage_records by its index), up to the limit */
+    size_t end = q.len;
+    int n = q.n;
+    qb_add(&q, " UNION ALL " HISTORY_SELECT "usage_recent");
+    qb_again(&q, at, end, n);
     qb_add(&q, " ORDER BY end_time DESC, job DESC, incarnation DESC");
     qb_limit(&q, hq->limit);
     struct emit_ctx e = {.f.usage = f, .arg = arg};
@@ -400,7 +494,11 @@ int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     qb_t q = {0};
     qb_add(&q, "SELECT ");
     qb_add(&q, keys[uq->by]);
-    qb_add(&q, ",SUM(gpu_s),SUM(energy_j),SUM(flops),SUM(runs) FROM usage_rollups");
+    /* the rollups, and the recent runs not yet in them (fewer than SQ_RECENT_MAX, read
+     * whole), each arm with the filters */
+    qb_add(&q, ",SUM(gpu_s),SUM(energy_j),SUM(flops),SUM(runs) FROM ("
+               "SELECT day,tenant,user_name,gpu_s,energy_j,flops,runs FROM usage_rollups");
+    size_t at = q.len;
     /* whole days: from the one since falls in, to before the first that starts at or after
      * until */
     if (uq->since > 0) {
@@ -413,6 +511,12 @@ int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     }
     qb_text(&q, "tenant=?", uq->tenant);
     qb_text(&q, "user_name=?", uq->user);
+    size_t end = q.len;
+    int n = q.n;
+    qb_add(&q,
+           " UNION ALL SELECT day,tenant,user_name,gpu_s,energy_j,flops,1 FROM usage_recent");
+    qb_again(&q, at, end, n);
+    qb_add(&q, ")");
     qb_add(&q, " GROUP BY 1 ORDER BY 1");
     struct emit_ctx e = {.f.sum = f, .arg = arg};
     return qb_run(s, &q, emit_sum, &e, "usage", err);

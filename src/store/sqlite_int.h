@@ -32,9 +32,12 @@ typedef struct sq_store {
         struct {
             sqlite3_stmt *job_put, *job_done_put, *job_del, *job_done_del, *node_put, *meta_put;
             sqlite3_stmt *obj_put, *obj_del, *usage_put, *rollup_put, *audit_put;
-            sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit, *id_floor_put;
+            sqlite3_stmt *prune_jobs, *prune_usage, *prune_audit;
+            sqlite3_stmt *recent_put, *recent_move, *recent_clear, *recent_rollup;
+            sqlite3_stmt *done_move, *done_clear, *done_max;
+            sqlite3_stmt *id_floor_put;
         };
-        sqlite3_stmt *wr_all[15];
+        sqlite3_stmt *wr_all[22];
     };
     /* reader's */
     sqlite3_stmt *meta_get;
@@ -43,6 +46,11 @@ typedef struct sq_store {
      * failed, it only makes a later live put delete what is not there) */
     uint64_t done_id_max;
     size_t blob_cap;
+    /* writer's: rows in usage_recent (sqlite_acct.c), or more (after a failed commit: the
+     * next one moves what is there) */
+    uint32_t recent_n;
+    /* writer's: finished jobs still in jobs (sqlite.c), or more, as recent_n */
+    uint32_t done_n;
     char *aud; /* writer's: the text of the audit group being built, kept across commits */
     size_t aud_cap;
     /* full-scan steps (cl_store_sqlite_fullscan_steps): of the reader's statements; of the
@@ -58,6 +66,8 @@ typedef struct sq_commit {
     sq_store_t *s;
     cl_error_t *err;
     bool pruned, prune_more;
+    bool usage_direct; /* a batch of many runs: its usage records into usage_records itself */
+    bool jobs_direct;  /* a batch of many jobs: the finished ones into jobs_done itself */
     uint64_t pruned_jobs, pruned_usage, pruned_audit;
     /* the audit group being built (sqlite_audit.c): its who (the batch's string), records,
      * earliest and latest time, and length of its text in s->aud */
@@ -121,6 +131,18 @@ int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, si
 int sq_put_usage(void *arg, const cl_store_usage_t *u);
 /* Write the commit's summed rollup shares (before its COMMIT). 0 or -1 with c->err. */
 int sq_rollup_flush(sq_commit_t *c);
+/* Runs in usage_recent that make a commit move them into usage_records (sq_recent_move). */
+#define SQ_RECENT_MAX 128
+/* Before a COMMIT: usage_recent's rows into usage_records and their rollups, when there are
+ * SQ_RECENT_MAX of them or (force) any. 0 or -1 with c->err. */
+int sq_recent_move(sq_commit_t *c, bool force);
+/* The count sql gives, into *n, on the writer. 0 or -1. */
+int sq_count(sq_store_t *s, const char *sql, uint32_t *n);
+/* usage_recent's rows (at open). 0 or -1. */
+int sq_recent_count(sq_store_t *s);
+/* The finished jobs in jobs into jobs_done: when there are SQ_RECENT_MAX of them, or (force)
+ * any. 0 or -1 with c->err. */
+int sq_done_move(sq_commit_t *c, bool force);
 int sq_prune(void *arg, const cl_store_prune_t *p);
 int sq_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
                  cl_error_t *err);

@@ -141,6 +141,8 @@ void cl_store_batch_prune(cl_store_batch_t *b, double jobs_before, double histor
 size_t cl_store_batch_size(const cl_store_batch_t *b); /* records after replacement (a prune
                                                         * is one) */
 size_t cl_store_batch_puts(const cl_store_batch_t *b); /* puts before replacement */
+size_t cl_store_batch_runs(const cl_store_batch_t *b); /* usage records */
+size_t cl_store_batch_jobs(const cl_store_batch_t *b); /* job records */
 /* What bounds the time of its commit: its records but the audit records (each one a line of
  * text added to its group's row, a fraction of another record's write: docs/benchmarks.md,
  * "Issue 11's regression, mended"; one rides with each operation's own records). */

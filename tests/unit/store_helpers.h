@@ -32,6 +32,13 @@ static inline int dir_teardown(void **st)
     return system(cmd);
 }
 
+/* Append id to out (256 bytes: "1 2 3"). */
+static inline void ids_append(char *out, uint64_t id)
+{
+    size_t at = strlen(out);
+    snprintf(out + at, 256 - at, "%s%" PRIu64, at ? " " : "", id);
+}
+
 /* A job with every field set to something a wrong column or a lost byte would change. */
 static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
 {

@@ -651,9 +651,7 @@ static void put_job_at(cl_store_batch_t *b, uint64_t id, int state, double end)
 
 static int on_id(const cl_store_job_t *j, void *arg)
 {
-    char *out = arg;
-    size_t at = strlen(out);
-    snprintf(out + at, 256 - at, "%s%" PRIu64, at ? " " : "", j->id);
+    ids_append(arg, j->id);
     return 0;
 }
 

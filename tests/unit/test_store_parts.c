@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "store/fault.h"
+#include "store/sqlite_int.h"
 #include "store_helpers.h"
 #include "util/util.h"
 
@@ -589,9 +590,11 @@ static void commit_states(cl_store_t *s, const uint64_t *ids, const int *states,
     cl_store_batch_free(b);
 }
 
-/* A job's row is in the table of its state, only there: it moves to jobs_done when it
- * finishes and back when it is put live again (also after a reopen, which must learn the
- * highest finished id from the journal), and a load gives each job once, in id order. */
+/* A job's row is in one table only: a finished job stays in jobs until SQ_RECENT_MAX of them
+ * are there, which one commit moves into jobs_done (so does a prune), and leaves jobs_done
+ * when it is put live again (also after a reopen, which must learn the highest id there and
+ * how many finished jobs wait in jobs); a load gives each job once, in id order, the
+ * finished ones by their end time wherever they are. */
 static void test_jobs_move_between_tables(void **st)
 {
     cl_store_t *s = open_url("sqlite:%s");
@@ -599,18 +602,145 @@ static void test_jobs_move_between_tables(void **st)
     commit_states(s, (uint64_t[]){1, 2, 3}, (int[]){CL_JOB_PENDING, CL_JOB_PENDING, 0}, 3);
     commit_states(s, (uint64_t[]){2}, (int[]){CL_JOB_SUCCEEDED}, 1);
     assert_string_equal(loaded(s, t), "1p 2s 3p");
-    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 2);
-    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 1);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 3);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 0);
     commit_states(s, (uint64_t[]){2, 4}, (int[]){CL_JOB_PENDING, CL_JOB_PENDING}, 2);
     assert_string_equal(loaded(s, t), "1p 2p 3p 4p");
-    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 0);
     commit_states(s, (uint64_t[]){3}, (int[]){CL_JOB_FAILED}, 1);
     cl_store_close(s);
-    s = open_url("sqlite:%s");
+    s = open_url("sqlite:%s"); /* one finished job waits in jobs: counted again */
     commit_states(s, (uint64_t[]){3, 5}, (int[]){CL_JOB_RUNNING, CL_JOB_CANCELLED}, 2);
     assert_string_equal(loaded(s, t), "1p 2p 3r 4p 5c");
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 5);
+    /* SQ_RECENT_MAX - 1 more finished jobs (a commit of fewer than SQ_RECENT_MAX jobs): with
+     * 5, SQ_RECENT_MAX finished in jobs, and the commit moves them */
+    cl_store_batch_t *b = cl_store_batch_new();
+    for (uint64_t id = 6; id < 6 + SQ_RECENT_MAX - 1; id++)
+        put_job(b, id, CL_JOB_SUCCEEDED);
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
     assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 4);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), SQ_RECENT_MAX);
     assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done WHERE id=5"), 1);
+    cl_store_close(s);
+    s = open_url("sqlite:%s"); /* learns the highest id in jobs_done */
+    commit_states(s, (uint64_t[]){5, 7}, (int[]){CL_JOB_PENDING, CL_JOB_RUNNING}, 2);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done WHERE id IN (5, 7)"), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs WHERE id IN (5, 7)"), 2);
+    /* a finished job still in jobs: loaded by its end time */
+    cl_store_batch_clear(b);
+    cl_store_job_t j;
+    mkjob(&j, 7, CL_JOB_FAILED);
+    j.end_time = 1.8e9; /* after every other job's (mkjob's) */
+    cl_store_batch_job(b, &j);
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs WHERE id=7"), 1);
+    int n[2] = {0};
+    assert_int_equal(cl_store_load(s, 1.8e9, count_job, NULL, &n[0], &err), 0);
+    assert_int_equal(cl_store_load(s, 1.8e9 + 0.5, count_job, NULL, &n[1], &err), 0);
+    assert_int_equal(n[0] - n[1], 1);
+    assert_int_equal(n[1], 5); /* 1 to 5, live */
+    /* a prune sees it too (jobs_done first, then the cut) */
+    cl_store_batch_clear(b);
+    cl_store_batch_prune(b, 1.9e9, 0, 0);
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs WHERE id=7"), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs_done"), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM jobs"), 5);
+    cl_store_batch_free(b);
+    cl_store_close(s);
+}
+
+/* The job ids a history query gives, as text ("3 2"). */
+static int on_run_id(const cl_store_usage_t *u, void *arg)
+{
+    ids_append(arg, u->job);
+    return 0;
+}
+
+static const char *runs(cl_store_t *s, cl_store_history_q_t q, char t[256])
+{
+    cl_error_t err = {{0}};
+    t[0] = 0;
+    assert_int_equal(cl_store_history_query(s, &q, on_run_id, t, &err), 0);
+    return t;
+}
+
+/* Runs of jobs [from, to), each ending at ten times its id (end: that unless given), tenant a
+ * for odd ids, b for even, in one commit. */
+static void commit_runs(cl_store_t *s, uint64_t from, uint64_t to, double end)
+{
+    cl_store_batch_t *b = cl_store_batch_new();
+    for (uint64_t id = from; id < to; id++)
+        cl_store_batch_usage(b, &(cl_store_usage_t){.job = id,
+                                                    .incarnation = 1,
+                                                    .tenant = id % 2 ? "a" : "b",
+                                                    .user = "u",
+                                                    .ended = "succeeded",
+                                                    .end = end > 0 ? end : 10.0 * (double)id,
+                                                    .gpu_s = 1});
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+}
+
+static uint64_t rollup_runs(cl_store_t *s, const char *tenant)
+{
+    uint64_t sums[2] = {0};
+    cl_error_t err = {{0}};
+    cl_store_usage_q_t uq = {.by = CL_STORE_BY_DAY, .tenant = tenant};
+    assert_int_equal(cl_store_usage_query(s, &uq, count_sum, sums, &err), 0);
+    return sums[1];
+}
+
+/* A run's record waits in usage_recent until SQ_RECENT_MAX are there, which one commit moves
+ * into usage_records and adds to the rollups: history and usage read both, merged in order
+ * and with their filters; a duplicate in either table changes nothing (rollups included); a
+ * prune moves them first (the rollups keep what it cuts); a commit of SQ_RECENT_MAX runs or
+ * more writes them into usage_records and the rollups itself. */
+static void test_usage_recent_runs(void **st)
+{
+    cl_store_t *s = open_url("sqlite:%s");
+    char t[256];
+    commit_runs(s, 1, 4, 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_recent"), 3);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_records"), 0);
+    assert_string_equal(runs(s, (cl_store_history_q_t){.limit = 2}, t), "3 2");
+    assert_string_equal(runs(s, (cl_store_history_q_t){.tenant = "a"}, t), "3 1");
+    commit_runs(s, 2, 3, 0);                   /* a duplicate of a recent run */
+    assert_int_equal(rollup_runs(s, NULL), 3); /* not in the rollups yet: read from there */
+    assert_int_equal(rollup_runs(s, "a"), 2);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_rollups"), 0);
+    commit_runs(s, 4, SQ_RECENT_MAX + 1, 0); /* SQ_RECENT_MAX in all: moved */
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_recent"), 0);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_records"), SQ_RECENT_MAX);
+    assert_int_equal(sql_int("SELECT SUM(runs) FROM usage_rollups"), SQ_RECENT_MAX);
+    commit_runs(s, 1, 2, 0); /* a duplicate of a moved one */
+    assert_int_equal(rollup_runs(s, NULL), SQ_RECENT_MAX);
+    commit_runs(s, 1000, 1001, 15); /* recent, between jobs 1 and 2 */
+    commit_runs(s, 1001, 1002, 1e6);
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_recent"), 2);
+    assert_string_equal(runs(s, (cl_store_history_q_t){.until = 21}, t), "2 1000 1");
+    char want[64];
+    snprintf(want, sizeof want, "1001 %d %d", SQ_RECENT_MAX, SQ_RECENT_MAX - 1);
+    assert_string_equal(runs(s, (cl_store_history_q_t){.limit = 3}, t), want);
+    assert_string_equal(runs(s, (cl_store_history_q_t){.tenant = "b", .until = 50}, t),
+                        "4 2 1000");
+    assert_string_equal(runs(s, (cl_store_history_q_t){.job = 1000}, t), "1000");
+    cl_store_close(s);
+    s = open_url("sqlite:%s"); /* counts usage_recent's rows again */
+    cl_store_batch_t *b = cl_store_batch_new();
+    cl_store_batch_prune(b, 0, 16, 0); /* job 1 (moved) and 1000 (recent) */
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_commit(s, b, &err), 0);
+    cl_store_batch_free(b);
+    assert_int_equal(s->pruned_usage, 2);
+    assert_string_equal(runs(s, (cl_store_history_q_t){.until = 31}, t), "3 2");
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_recent"), 0); /* moved first */
+    commit_runs(s, 3000, 3001, 0);
+    commit_runs(s, 2000, 2000 + SQ_RECENT_MAX, 0); /* many: where they stay */
+    assert_int_equal(sql_int("SELECT COUNT(*) FROM usage_recent"), 1);
+    assert_int_equal(rollup_runs(s, NULL), 2 * SQ_RECENT_MAX + 3);
     cl_store_close(s);
 }
 
@@ -795,6 +925,7 @@ int main(void)
         CASE(test_audit_groups_rows),
         CASE(test_audit_group_malformed),
         CASE(test_jobs_move_between_tables),
+        CASE(test_usage_recent_runs),
         CASE(test_reads_use_indexes),
         cmocka_unit_test(test_by_parse),
         CASE(test_open_error),
