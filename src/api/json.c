@@ -29,32 +29,10 @@ static void push(json_t *a, json_t *v)
     if (json_array_append_new(a, must(v)) < 0) cl_oom(0, __FILE__, __LINE__);
 }
 
-/* A string as JSON. Names and command lines come from users and agents, and protobuf-c does
- * not check that a string is UTF-8: a byte that starts no valid sequence becomes U+FFFD,
- * so that the object is still rendered (jansson refuses such a string outright). */
+/* A string as JSON (jw.h: a byte that starts no valid UTF-8 sequence becomes U+FFFD). */
 static json_t *str(const char *s)
 {
-    if (!s) return must(json_string(""));
-    json_t *v = json_string(s);
-    if (v) return v;
-    size_t len = strlen(s), o = 0;
-    char *b = cl_xmalloc(len * 3 + 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        uint32_t cp;
-        size_t n = (size_t)cl_utf8_seq(p, 4, &cp); /* what jansson accepts; a NUL ends it */
-        if (n) {
-            memcpy(b + o, p, n);
-            o += n;
-            p += n;
-        } else {
-            memcpy(b + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p++;
-        }
-    }
-    v = must(json_stringn(b, o));
-    free(b);
-    return v;
+    return must(cl_jw_string(s));
 }
 
 /* A string that is absent when empty. */

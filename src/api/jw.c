@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -160,20 +161,38 @@ static void escaped(cl_jw_t *w, const char *s)
     put(w, "\"", 1);
 }
 
+json_t *cl_jw_string(const char *s)
+{
+    if (!s) s = "";
+    json_t *v = json_string(s);
+    if (v) return v;
+    /* Names and command lines come from users and agents, and protobuf-c does not check that
+     * a string is UTF-8: jansson refuses such a string, so its bad bytes are replaced first */
+    size_t len = strlen(s), o = 0;
+    char *b = cl_xmalloc(len * 3 + 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        size_t n = (size_t)cl_utf8_seq(p, 4, &cp); /* what jansson accepts; a NUL ends it */
+        if (n) {
+            memcpy(b + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(b + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    v = json_stringn(b, o);
+    free(b);
+    return v;
+}
+
 void cl_jw_str(cl_jw_t *w, const char *key, const char *s)
 {
     if (!s) s = "";
     if (!w->text) {
-        json_t *v = json_string(s);
-        if (!v) { /* not UTF-8: the text form's replacement, read back */
-            cl_buf_t b = {0};
-            cl_jw_t t;
-            cl_jw_text(&t, &b);
-            escaped(&t, s);
-            v = json_loadb((const char *)b.p, b.len, JSON_DECODE_ANY, NULL);
-            cl_buf_free(&b);
-        }
-        attach(w, key, v);
+        attach(w, key, cl_jw_string(s));
         return;
     }
     prefix(w, key);

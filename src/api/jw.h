@@ -35,6 +35,10 @@ void cl_jw_text(cl_jw_t *w, cl_buf_t *b);
 /* The tree written (a new reference the caller owns), NULL in text mode or if none. */
 json_t *cl_jw_root(cl_jw_t *w);
 
+/* A jansson string of s (NULL: ""), its bytes that start no valid UTF-8 sequence replaced by
+ * U+FFFD, as the text form writes them. NULL only when memory runs out. */
+json_t *cl_jw_string(const char *s);
+
 /* Each value goes into the open object under key, into the open array (key NULL), or is the
  * top value (key NULL, nothing open). */
 void cl_jw_obj(cl_jw_t *w, const char *key);

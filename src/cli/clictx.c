@@ -26,10 +26,11 @@ bool cl_cli_common_opt(cl_cli_t *c, int o)
     return true;
 }
 
-int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
-                      const char *what, bool *json, bool *all, int *status)
+int cl_cli_view_flags_own(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
+                          const char *what, bool *json, bool *all, int *status,
+                          cl_cli_own_f *own, void *arg)
 {
-    int o;
+    int o, taken;
     *status = 2;
     while ((o = cl_flags_next(f, argc, argv)) != -1) {
         if (o == CL_FLAGS_DONE) {
@@ -40,10 +41,18 @@ int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nar
             *json = true;
         else if (o == CL_CLI_OPT_ALL)
             *all = true;
-        else
+        else if (own && (taken = own(arg, f, o)) != 0) {
+            if (taken < 0) return -1;
+        } else
             cl_cli_common_opt(c, o);
     }
     return cl_flags_args(f, argc, argv, nargs, nargs, what);
+}
+
+int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
+                      const char *what, bool *json, bool *all, int *status)
+{
+    return cl_cli_view_flags_own(c, f, argc, argv, nargs, what, json, all, status, NULL, NULL);
 }
 
 void cl_cli_usage_common(FILE *f)

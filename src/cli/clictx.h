@@ -78,6 +78,12 @@ void cl_cli_usage_change(FILE *f, const char *done);
  * after bad usage). */
 int cl_cli_view_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
                       const char *what, bool *json, bool *all, int *status);
+/* The same, with a command's own options (its filters) given to own: 1 taken, 0 not its own
+ * (a common option), -1 refused (said already: bad usage). */
+typedef int cl_cli_own_f(void *arg, const cl_flags_t *f, int opt);
+int cl_cli_view_flags_own(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, int nargs,
+                          const char *what, bool *json, bool *all, int *status,
+                          cl_cli_own_f *own, void *arg);
 
 /* The directory `colossus up` uses: $COLOSSUS_DIR, else ~/.colossus. 0, or -1 when it does
  * not fit in len, after saying so as "colossus CMD: ..." (quietly when cmd is NULL). */

@@ -161,33 +161,23 @@ static json_t *jobs_json(const Colossus__Response *rs)
     return cl_json_jobs(rs->jobs, rs->n_jobs);
 }
 
-static int jobs_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, job_filter_t *w,
-                      bool *json, bool *all, int *status)
+/* jobs' own options: its filters */
+static int jobs_opt(void *arg, const cl_flags_t *f, int o)
 {
-    int o;
-    *status = 2;
-    while ((o = cl_flags_next(f, argc, argv)) != -1) {
-        if (o == CL_FLAGS_DONE) {
-            *status = f->exit;
-            return -1;
-        }
-        if (o == CL_CLI_OPT_JSON)
-            *json = true;
-        else if (o == CL_CLI_OPT_ALL)
-            *all = true;
-        else if (o == OPT_STATE) {
-            if (cl_cli_name_bits(f, "--state", optarg, "job state", job_states, 5, &w->states))
-                return -1;
-        } else if (o == OPT_TENANT)
-            w->tenant = optarg;
-        else if (o == OPT_USER)
-            w->user = optarg;
-        else if (o == OPT_NAME)
-            w->name = optarg;
-        else
-            cl_cli_common_opt(c, o);
-    }
-    return cl_flags_args(f, argc, argv, 0, 0, NULL);
+    job_filter_t *w = arg;
+    if (o == OPT_STATE)
+        return cl_cli_name_bits(f, "--state", optarg, "job state", job_states, 5, &w->states)
+                   ? -1
+                   : 1;
+    if (o == OPT_TENANT)
+        w->tenant = optarg;
+    else if (o == OPT_USER)
+        w->user = optarg;
+    else if (o == OPT_NAME)
+        w->name = optarg;
+    else
+        return 0;
+    return 1;
 }
 
 int cmd_jobs(int argc, char **argv)
@@ -205,7 +195,8 @@ int cmd_jobs(int argc, char **argv)
     bool json = false, all = false;
     job_filter_t w = {0};
     int rc;
-    if (jobs_flags(&c, &f, argc, argv, &w, &json, &all, &rc) < 0) return rc;
+    if (cl_cli_view_flags_own(&c, &f, argc, argv, 0, NULL, &json, &all, &rc, jobs_opt, &w) < 0)
+        return rc;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_JOBS_ALL;
     r.jobs_all = all || (w.states & ~((1u << CL_JOB_PENDING) | (1u << CL_JOB_RUNNING)));

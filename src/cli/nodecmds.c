@@ -182,41 +182,41 @@ static json_t *summary(Colossus__NodeInfo **v, size_t n, bool json)
     return a;
 }
 
-/* The flags of nodes: 0 to go on, or -1 with the exit status in *status (--help: 0). */
-static int nodes_flags(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, node_filter_t *w,
-                       bool *json, bool *sum, int *status)
+/* nodes' own options: --summary and the filters */
+typedef struct nodes_opts {
+    node_filter_t w;
+    bool sum;
+} nodes_opts_t;
+
+static int nodes_opt(void *arg, const cl_flags_t *f, int o)
 {
-    int o;
-    *status = 2;
-    while ((o = cl_flags_next(f, argc, argv)) != -1) {
-        if (o == CL_FLAGS_DONE) {
-            *status = f->exit;
+    nodes_opts_t *n = arg;
+    cl_error_t err;
+    switch (o) {
+    case OPT_SUMMARY:
+        n->sum = true;
+        return 1;
+    case OPT_STATE:
+        return cl_cli_name_bits(f, "--state", optarg, "node state", node_states, 5,
+                                &n->w.states)
+                   ? -1
+                   : 1;
+    case OPT_REASON:
+        n->w.reason = optarg;
+        return 1;
+    case OPT_POD:
+        n->w.pod = optarg;
+        return 1;
+    case OPT_NODES:
+        if (cl_hostlist_check(optarg, &err) < 0) {
+            cl_flags_fail(f, "--nodes: %s", err.msg);
             return -1;
         }
-        if (o == CL_CLI_OPT_JSON) {
-            *json = true;
-        } else if (o == OPT_SUMMARY) {
-            *sum = true;
-        } else if (o == OPT_STATE) {
-            if (cl_cli_name_bits(f, "--state", optarg, "node state", node_states, 5,
-                                 &w->states))
-                return -1;
-        } else if (o == OPT_REASON) {
-            w->reason = optarg;
-        } else if (o == OPT_POD) {
-            w->pod = optarg;
-        } else if (o == OPT_NODES) {
-            cl_error_t err;
-            if (cl_hostlist_check(optarg, &err) < 0) {
-                cl_flags_fail(f, "--nodes: %s", err.msg);
-                return -1;
-            }
-            w->hosts = optarg;
-        } else {
-            cl_cli_common_opt(c, o);
-        }
+        n->w.hosts = optarg;
+        return 1;
+    default:
+        return 0;
     }
-    return cl_flags_args(f, argc, argv, 0, 0, NULL);
 }
 
 int cmd_nodes(int argc, char **argv)
@@ -231,10 +231,12 @@ int cmd_nodes(int argc, char **argv)
                                          {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "nodes"};
     cl_flags_t f = {.cmd = "nodes", .shorts = "h", .longs = opts, .usage = usage_nodes};
-    node_filter_t w = {0};
-    bool json = false, sum = false;
+    nodes_opts_t no = {0};
+    bool json = false;
     int rc;
-    if (nodes_flags(&c, &f, argc, argv, &w, &json, &sum, &rc) < 0) return rc;
+    if (cl_cli_view_flags_own(&c, &f, argc, argv, 0, NULL, &json, NULL, &rc, nodes_opt, &no) <
+        0)
+        return rc;
     rc = 0;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_NODES;
@@ -246,9 +248,9 @@ int cmd_nodes(int argc, char **argv)
     view.nodes = cl_xcalloc(m->response->n_nodes + 1, sizeof *view.nodes);
     view.n_nodes = 0;
     for (size_t i = 0; i < m->response->n_nodes; i++)
-        if (shown(&w, m->response->nodes[i]))
+        if (shown(&no.w, m->response->nodes[i]))
             view.nodes[view.n_nodes++] = m->response->nodes[i];
-    if (sum) {
+    if (no.sum) {
         json_t *a = summary(view.nodes, view.n_nodes, json);
         if (a) rc = cl_cli_json_out(&c, a);
     } else if (json) {

@@ -569,5 +569,6 @@ void ctl_health_free(ctl_t *c)
 
 bool ctl_health_latched(ctl_t *c, ctl_node_t *n)
 {
-    return hn(c, n)->latched != CL_HEALTH_NONE && hn(c, n)->monitored;
+    const ctl_hnode_t *h = hn(c, n);
+    return h->latched != CL_HEALTH_NONE && h->monitored;
 }
