@@ -297,7 +297,10 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
     uint8_t *data = NULL;
     size_t len = 0;
     cl_error_t err = {""};
-    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX, &data, &len, &err) == 0;
+    uint64_t from = q->offset;
+    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX,
+                           q->from_offset ? &from : NULL, &data, &len, &err) == 0;
+    d.size = from;
     d.error = err.msg;
     d.data.data = data;
     d.data.len = len;
