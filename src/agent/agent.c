@@ -47,7 +47,7 @@ typedef struct ag_launch {
     uint32_t master_port; /* the Launch's, reported when registering again */
     ag_run_t *run;        /* the backend's; released with the launch */
     bool exited, stopping;
-    int code, rank;
+    int code, rank, signal; /* signal: what killed the failing rank; 0: it exited */
     double energy_j, flops; /* what the run used (Exited), once exited */
     ag_energy_t *energy;    /* the GPUs' counters at the start, with NVML; else NULL */
     char reason[256];       /* a launch that could not start: why (Exited.reason) */
@@ -81,6 +81,7 @@ static void send_exited(agent_t *a, ag_launch_t *x)
     e.incarnation = x->incarnation;
     e.exit_code = x->code;
     e.rank = x->rank;
+    e.signal = (uint32_t)x->signal;
     e.energy_j = x->energy_j;
     e.flops = x->flops;
     e.reason = x->reason;
@@ -179,6 +180,7 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->exited = true;
     x->code = result;
     x->rank = end->failed_rank;
+    x->signal = end->signal;
     x->flops = end->flops;
     /* The counters now, before the poll an exit may wait for: the run's end is now. */
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;

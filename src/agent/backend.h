@@ -50,6 +50,7 @@ typedef struct ag_run_end {
     int result;      /* 0 when every rank exited 0, else the first failing rank's exit code or
                       * 128 + its signal */
     int failed_rank; /* that rank's global RANK, -1 when result is 0 */
+    int signal;      /* the signal that killed it, 0 when it exited */
     double flops;    /* FLOPs the ranks reported (COLOSSUS_FLOPS_FILE, summed); 0: none */
     double energy_j; /* the backend's own figure (hollow: synthetic), or -1: the agent
                       * measures it (NVML counters) */

@@ -29,8 +29,10 @@ static void finish(hollow_run_t *r, int result, int rank)
     r->over = true;
     uv_timer_stop(&r->timer);
     double s = (double)(uv_now(r->timer.loop) - r->start_ms) / 1000.0; /* the loop's time */
-    ag_run_end_t end = {result, rank, AG_HOLLOW_GPU_FLOPS * r->gpus * s,
-                        AG_HOLLOW_GPU_W * r->gpus * s};
+    ag_run_end_t end = {.result = result,
+                        .failed_rank = rank,
+                        .flops = AG_HOLLOW_GPU_FLOPS * r->gpus * s,
+                        .energy_j = AG_HOLLOW_GPU_W * r->gpus * s};
     r->done(r->arg, &end);
 }
 

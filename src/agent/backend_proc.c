@@ -186,7 +186,11 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
         bound_logs(p, r); /* what the ranks wrote since the last look */
         untrack_logs(r);
     }
-    ag_run_end_t end = {result, failed_rank, p ? collect_flops(p, r) : 0, -1};
+    ag_run_end_t end = {.result = result,
+                        .failed_rank = failed_rank,
+                        .signal = cl_launch_failed_signal(l),
+                        .flops = p ? collect_flops(p, r) : 0,
+                        .energy_j = -1};
     cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)r->job,
                   r->incarnation, result ? "exit " : "success ", result,
                   r->stopping ? " (stopped)" : "");

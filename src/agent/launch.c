@@ -42,9 +42,10 @@ struct cl_launch {
     int state;
     int stop_asked; /* cl_launch_stop() or a failure: leftovers are expected */
     int result, failed_rank;
-    int switch_ids; /* set_ids as root: each child becomes uid:gid (else they are ours) */
-    int destroyed;  /* the caller let go: no callback, free when everything is closed */
-    int closing;    /* handles closed (or being closed) */
+    int failed_signal; /* the signal that killed that rank; 0: it exited */
+    int switch_ids;    /* set_ids as root: each child becomes uid:gid (else they are ours) */
+    int destroyed;     /* the caller let go: no callback, free when everything is closed */
+    int closing;       /* handles closed (or being closed) */
     unsigned pending_close;
     uv_timer_t kill_timer, poll_timer;
     uv_signal_t sigchld; /* reaps the ranks: waitpid() on each of our pids, never -1 */
@@ -239,7 +240,7 @@ void cl_launch_destroy(cl_launch_t *l)
     errno = saved;
 }
 
-static void rank_exited(cl_launch_t *l, struct rank *r, int code)
+static void rank_exited(cl_launch_t *l, struct rank *r, int code, int sig)
 {
     r->alive = 0;
     r->pid = 0;
@@ -247,6 +248,7 @@ static void rank_exited(cl_launch_t *l, struct rank *r, int code)
     if (code != 0 && l->failed_rank < 0) {
         l->result = code;
         l->failed_rank = (int)r->global;
+        l->failed_signal = sig;
     }
     if (code != 0) begin_stop(l, l->grace_ms, 1);
     progress(l);
@@ -262,16 +264,16 @@ static void reap(cl_launch_t *l)
         int st;
         pid_t got = waitpid(r->pid, &st, WNOHANG);
         if (got == 0 || (got < 0 && errno == EINTR)) continue;
-        int code;
+        int code, sig = 0;
         if (got < 0) /* ECHILD: someone else reaped it; its status is lost */
             code = 255;
         else if (WIFSIGNALED(st))
-            code = 128 + WTERMSIG(st);
+            code = 128 + (sig = WTERMSIG(st));
         else if (WIFEXITED(st))
             code = WEXITSTATUS(st);
         else
             continue; /* stopped or continued: not an exit */
-        rank_exited(l, r, code);
+        rank_exited(l, r, code, sig);
     }
 }
 
@@ -659,4 +661,9 @@ const char *cl_launch_cgroup(const cl_launch_t *l)
 int cl_launch_stopping(const cl_launch_t *l)
 {
     return l && l->stop_asked;
+}
+
+int cl_launch_failed_signal(const cl_launch_t *l)
+{
+    return l ? l->failed_signal : 0;
 }

@@ -175,6 +175,9 @@ const char *cl_launch_cgroup(const cl_launch_t *l);
 /* 1 once cl_launch_stop() or cl_launch_destroy() was called or a rank failed, else 0 (also
  * while what successful ranks left behind is being stopped). */
 int cl_launch_stopping(const cl_launch_t *l);
+/* The signal that killed the failed rank (the callback's failed_rank), 0 when it exited (a
+ * result of 128 + N may be an exit code too). */
+int cl_launch_failed_signal(const cl_launch_t *l);
 
 /* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/PREFIXrank-RANK.log"
  * (prefix may be NULL). Returns 0, or -1 when buf is too small. */

@@ -307,7 +307,9 @@ static inline uint32_t ctl_job_tasks(const ctl_job_t *j)
 {
     return j->ntasks ? j->ntasks : j->gpus_per_node ? j->gpus_per_node : 1;
 }
-void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, const char *why);
+/* sig: the signal that killed the failing rank (Exited.signal), 0 when it exited or unknown. */
+void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int sig,
+                       const char *why);
 void ctl_send_exited_ack(ctl_t *c, ctl_sink_t *conn, uint32_t node, uint64_t job,
                          uint32_t incarnation);
 void ctl_send_stop(ctl_t *c, ctl_job_t *j);

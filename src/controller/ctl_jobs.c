@@ -562,8 +562,20 @@ static void fail_now(ctl_t *c, ctl_job_t *j)
     job_ended(c, j, CL_JOB_FAILED, "failed");
 }
 
+/* "SIGSEGV", or "signal 77" for one without a name. */
+static const char *signame(int sig, char *buf, size_t len)
+{
+    const char *a = sigabbrev_np(sig);
+    if (a)
+        snprintf(buf, len, "SIG%s", a);
+    else
+        snprintf(buf, len, "signal %d", sig);
+    return buf;
+}
+
 /* A node's ranks of the running incarnation ended with code (rank: the failing one). */
-void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, const char *why)
+void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int sig,
+                       const char *why)
 {
     if (j->fail_pending)
         return; /* already stopping after a failure; later exits are its echo */
@@ -575,9 +587,14 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, cons
         j->fail_pending = true;
         j->fail_code = code;
         j->fail_deadline = ctl_now(c) + wait_ms / 1000.0;
+        char name[32];
         if (why && why[0])
             snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s could not start: %s",
                      rank, c->nodes[j->alloc[pos]].name, why);
+        else if (sig > 0 && sig < 128)
+            snprintf(j->fail_reason, sizeof j->fail_reason,
+                     "rank %d on %s was killed by %s (exit code %d)", rank,
+                     c->nodes[j->alloc[pos]].name, signame(sig, name, sizeof name), code);
         else
             snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s exited with code %d",
                      rank, c->nodes[j->alloc[pos]].name, code);
@@ -645,7 +662,8 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
         j->rec_code[pos] = e->exit_code;
         return;
     }
-    if (!j->done[pos]) ctl_job_node_exit(c, j, pos, e->exit_code, e->rank, e->reason);
+    if (!j->done[pos])
+        ctl_job_node_exit(c, j, pos, e->exit_code, e->rank, (int)e->signal, e->reason);
     ctl_send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 

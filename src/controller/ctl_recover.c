@@ -215,7 +215,7 @@ static void reconciled(ctl_t *c, ctl_job_t *j)
     ctl_log(c, "job %" PRIu64 " reconciled: still running on its %u nodes", j->id, j->nalloc);
     for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
         if (j->rec_exited[k]) {
-            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, NULL);
+            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, 0, NULL);
             ctl_send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
         }
 }

@@ -1,0 +1,28 @@
+#!/bin/bash
+# job_end_reasons.sh - a finished job says how it ended: a rank killed by a signal names it
+# (SIGSEGV), which an exit code of 139 alone does not; a time limit; a failure on another rank
+# of a gang. The agent reports the signal (Exited.signal) beside the exit code.
+# timeout: 90
+. "$(dirname "$0")/cluster_lib.bash"
+start_controller
+start_agent n1 2
+wait_nodes_up 1
+cd "$T"
+reason() { job_field "$1" 'd["reason"]'; }
+ended() { "$B" wait "$1" >/dev/null 2>&1; job_state "$1"; }
+
+S=$("$B" submit --gpus-per-node 1 -- sh -c 'kill -SEGV $$')
+X=$("$B" submit --gpus-per-node 1 -- sh -c 'exit 139')
+A=$("$B" submit --gpus-per-node 1 -- sh -c 'kill -ABRT $$')
+L=$("$B" submit --gpus-per-node 1 -t 0:02 -- sleep 60)
+[ "$(ended "$S")" = failed ] || fail "job $S: $(job_state "$S")"
+[ "$(reason "$S")" = "rank 0 on n1 was killed by SIGSEGV (exit code 139)" ] || fail "job $S: $(reason "$S")"
+[ "$(ended "$X")" = failed ] || fail "job $X: $(job_state "$X")"
+[ "$(reason "$X")" = "rank 0 on n1 exited with code 139" ] || fail "job $X: $(reason "$X")"
+[ "$(ended "$A")" = failed ] || fail "job $A: $(job_state "$A")"
+[ "$(reason "$A")" = "rank 0 on n1 was killed by SIGABRT (exit code 134)" ] || fail "job $A: $(reason "$A")"
+[ "$(ended "$L")" = failed ] || fail "job $L: $(job_state "$L")"
+reason "$L" | grep -q "^time limit of 0.0333.* min reached" || fail "job $L: $(reason "$L")"
+"$B" show "$S" | grep -Eq '^  1 .* failed +n1 \(rank 0 on n1 was killed by SIGSEGV' ||
+    fail "show $S: $("$B" show "$S")"
+log "ok: $(reason "$S"); $(reason "$A"); $(reason "$L")"
