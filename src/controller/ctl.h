@@ -299,7 +299,8 @@ void ctl_job_unrecover(ctl_t *c, ctl_job_t *j);
 /* A copy of v[0..n) with a NULL after it (submission, a journal row). */
 char **ctl_strv_dup(const char *const *v, size_t n);
 void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
-int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
+/* who: the canceller, as the job's reason names it ("cancelled by alice"). */
+int ctl_job_cancel(ctl_t *c, uint64_t id, const char *who, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
 void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
 /* Tasks (ranks) on each node of j: --ntasks-per-node, else one per GPU (at least 1). */

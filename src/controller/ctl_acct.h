@@ -186,6 +186,9 @@ void ctl_op_tenants(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply);
 
 /* ---- ctl_usage.c ---- */
+/* Who the caller is, as the audit log and a job's reason name it: the user, "cluster key",
+ * "node credential ID", or "controller" (k NULL). May return buf. */
+const char *ctl_caller_name(const ctl_caller_t *k, char *buf, size_t len);
 /* One audit record into the open batch, and a log line when it is a refusal. */
 void ctl_audit(ctl_t *c, const ctl_caller_t *k, const char *op, const char *target, bool ok,
                const char *detail);

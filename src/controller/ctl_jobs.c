@@ -530,7 +530,7 @@ void ctl_schedule(ctl_t *c)
     c->count.pass_le[b]++;
 }
 
-int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
+int ctl_job_cancel(ctl_t *c, uint64_t id, const char *who, cl_error_t *err)
 {
     bool transient;
     ctl_job_t *j = ctl_job_lookup(c, id, &transient);
@@ -544,7 +544,7 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err)
     if (cl_job_cancel(c->cluster, id, ctl_now(c), err) < 0) return -1;
     if (j->state == CL_JOB_RUNNING) ctl_send_stop(c, j);
     ctl_job_unrecover(c, j);
-    snprintf(j->reason, sizeof j->reason, "cancelled by a user");
+    snprintf(j->reason, sizeof j->reason, "cancelled by %.64s", who && *who ? who : "a user");
     job_ended(c, j, CL_JOB_CANCELLED, "cancelled");
     return 0;
 }

@@ -268,7 +268,8 @@ static void op_cancel(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
                         r->cancel);
         return;
     }
-    if (ctl_job_cancel(c, r->cancel, &err) < 0) {
+    char wb[64];
+    if (ctl_job_cancel(c, r->cancel, ctl_caller_name(k, wb, sizeof wb), &err) < 0) {
         ctl_audit(c, k, "cancel", target, false, err.msg);
         ctl_reply_error(c, reply, r->req, "%s", err.msg);
         return;

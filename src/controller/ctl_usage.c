@@ -28,6 +28,11 @@ static const char *who_of(const ctl_principal_t *p, char *buf, size_t len)
     return buf;
 }
 
+const char *ctl_caller_name(const ctl_caller_t *k, char *buf, size_t len)
+{
+    return who_of(k ? k->p : NULL, buf, len);
+}
+
 void ctl_audit(ctl_t *c, const ctl_caller_t *k, const char *op, const char *target, bool ok,
                const char *detail)
 {

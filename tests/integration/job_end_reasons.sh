@@ -1,7 +1,8 @@
 #!/bin/bash
 # job_end_reasons.sh - a finished job says how it ended: a rank killed by a signal names it
 # (SIGSEGV), which an exit code of 139 alone does not; a time limit; a failure on another rank
-# of a gang. The agent reports the signal (Exited.signal) beside the exit code.
+# of a gang; a cancel names who cancelled. The agent reports the signal (Exited.signal) beside
+# the exit code.
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
 start_controller
@@ -25,4 +26,13 @@ L=$("$B" submit --gpus-per-node 1 -t 0:02 -- sleep 60)
 reason "$L" | grep -q "^time limit of 0.0333.* min reached" || fail "job $L: $(reason "$L")"
 "$B" show "$S" | grep -Eq '^  1 .* failed +n1 \(rank 0 on n1 was killed by SIGSEGV' ||
     fail "show $S: $("$B" show "$S")"
-log "ok: $(reason "$S"); $(reason "$A"); $(reason "$L")"
+"$B" tenant add lab >/dev/null || fail "tenant add"
+"$B" user add carol --tenant lab --uid 0 --gid 0 >/dev/null || fail "user add"
+"$B" token create --user carol >carol.tok 2>/dev/null || fail "token create"
+C1=$("$B" submit --token carol.tok --gpus-per-node 1 -- sleep 60)
+C2=$("$B" submit --token carol.tok --gpus-per-node 1 -- sleep 60)
+"$B" cancel --token carol.tok "$C1" >/dev/null || fail "cancel $C1"
+"$B" cancel "$C2" >/dev/null || fail "cancel $C2 with the key"
+[ "$(reason "$C1")" = "cancelled by carol" ] || fail "job $C1: $(reason "$C1")"
+[ "$(reason "$C2")" = "cancelled by cluster key" ] || fail "job $C2: $(reason "$C2")"
+log "ok: $(reason "$S"); $(reason "$A"); $(reason "$L"); $(reason "$C1")"

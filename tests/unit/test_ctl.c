@@ -568,7 +568,7 @@ static void test_finished_job_forgotten_after_commit(void **state)
     colossus__msg__free_unpacked(m, NULL);
     char reason[200];
     assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "cancelled");
-    assert_string_equal(reason, "cancelled by a user");
+    assert_string_equal(reason, "cancelled by cluster key");
     t_close(t, cli);
     t_teardown(t);
 }
