@@ -5,6 +5,7 @@
 #ifndef COLOSSUS_CLI_CLICTX_H
 #define COLOSSUS_CLI_CLICTX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -118,6 +119,18 @@ int cl_cli_connect(cl_cli_t *c);
  * failure or when the controller answered !ok (then prints its error, status 1). Caller
  * frees with cl_msg_free. */
 Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
+/* Follow job id's rank logs until it ends (logs -f; jobcmds.c): every rank, each new part
+ * under a header, or rank `rank` alone (one). With fw: once *fw->interrupted is set (Ctrl-C)
+ * the job is cancelled, and followed on until it has ended (2: stop at once); fw->state and
+ * fw->exit_code (-1: none) say how it ended. 0, or -1 with c->status. */
+typedef struct cl_follow {
+    volatile sig_atomic_t *interrupted;
+    bool cancelled;
+    char state[32];
+    int exit_code;
+    char reason[256];
+} cl_follow_t;
+int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t *fw);
 /* Connect, one round trip, close: cl_cli_connect + cl_cli_call + cl_cli_close. */
 Colossus__Msg *cl_cli_ask(cl_cli_t *c, Colossus__Request *req, int timeout_ms);
 /* One round trip of a request that changes something (timeout_ms), unknown filled from fmt

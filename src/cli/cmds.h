@@ -9,6 +9,7 @@ typedef int cl_cmd_f(int argc, char **argv);
 CL_CMD(cmd_up);
 CL_CMD(cmd_down);
 CL_CMD(cmd_submit);
+CL_CMD(cmd_run);
 CL_CMD(cmd_jobs);
 CL_CMD(cmd_show);
 CL_CMD(cmd_cancel);

@@ -286,7 +286,7 @@ static int follow_rank(cl_cli_t *c, uint64_t id, uint32_t rank, bool header, uin
     }
 }
 
-static int follow_logs(cl_cli_t *c, uint64_t id, bool one, uint32_t rank)
+int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t *fw)
 {
     uint64_t *off = NULL;
     char **said = NULL;
@@ -294,6 +294,23 @@ static int follow_logs(cl_cli_t *c, uint64_t id, bool one, uint32_t rank)
     int last = -1, rc = 0;
     bool waiting_said = false;
     for (;;) {
+        if (fw && fw->interrupted && *fw->interrupted >= 2) break; /* a second Ctrl-C: now */
+        if (fw && fw->interrupted && *fw->interrupted && !fw->cancelled) {
+            fw->cancelled = true;
+            fprintf(stderr, "colossus %s: cancelling job %llu\n", c->cmd,
+                    (unsigned long long)id);
+            Colossus__Request cr = COLOSSUS__REQUEST__INIT;
+            cr.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
+            cr.cancel = id;
+            cl_error_t err;
+            Colossus__Msg *cm = cl_client_call(c->conn, &cr, 30000, &err);
+            if (cm && !cm->response->ok) {
+                fprintf(stderr, "colossus %s: ", c->cmd);
+                cl_text_put(stderr, cm->response->error);
+                fputc('\n', stderr);
+            }
+            cl_msg_free(cm);
+        }
         Colossus__Msg *m;
         Colossus__JobInfo *j = show_job(c, id, &m);
         if (!j) {
@@ -301,12 +318,17 @@ static int follow_logs(cl_cli_t *c, uint64_t id, bool one, uint32_t rank)
             break;
         }
         bool done = ended(j->state);
+        if (done && fw) {
+            snprintf(fw->state, sizeof fw->state, "%s", j->state);
+            fw->exit_code = j->has_exit_code ? j->exit_code : -1;
+            snprintf(fw->reason, sizeof fw->reason, "%s", j->reason);
+        }
         uint32_t per = j->ntasks_per_node ? j->ntasks_per_node : j->gpus_per_node;
         uint32_t w = j->nnodes * per;
         bool ran = j->n_nodes > 0;
         if (!ran && !done) {
             if (!waiting_said)
-                fprintf(stderr, "colossus logs: job %llu has not started: waiting\n",
+                fprintf(stderr, "colossus %s: job %llu has not started: waiting\n", c->cmd,
                         (unsigned long long)id);
             waiting_said = true;
         } else if (ran) {
@@ -379,7 +401,7 @@ int cmd_logs(int argc, char **argv)
         cl_cli_jobid(&c, argv[optind], &id) < 0)
         return 2;
     if (cl_cli_connect(&c) < 0) return c.status;
-    int rc = follow ? follow_logs(&c, id, one, rank)
+    int rc = follow ? cl_cli_follow(&c, id, one, rank, NULL)
              : one  ? fetch_log(&c, id, rank, false)
                     : fetch_all_logs(&c, id);
     cl_cli_close(&c);

@@ -18,6 +18,7 @@ static const struct cmd {
     {"up", cmd_up, "start a local cluster (controller + agents on 127.0.0.1)"},
     {"down", cmd_down, "stop the local cluster"},
     {"submit", cmd_submit, "submit a job: colossus submit [-N NODES] ... -- CMD ARGS"},
+    {"run", cmd_run, "run a job as srun: its output here, Ctrl-C cancels, its exit code"},
     {"jobs", cmd_jobs, "list jobs"},
     {"show", cmd_show, "show one job"},
     {"cancel", cmd_cancel, "cancel a job"},

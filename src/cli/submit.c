@@ -20,19 +20,10 @@
 #include "util/jobenv.h"
 #include "util/util.h"
 
-static void usage_submit(FILE *f)
+void cl_submit_usage_options(FILE *f)
 {
     fprintf(
         f,
-        "usage: colossus submit [OPTIONS] [--] CMD ARGS...\n"
-        "       colossus submit [OPTIONS] SCRIPT [ARGS...]\n"
-        "Queue a gang job (NODES x TASKS ranks, one per GPU by default) and print its id.\n"
-        "A SCRIPT (a file starting with #!) may hold options at its top, one or more a\n"
-        "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
-        "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
-        "--export); the command line wins. A directive colossus does not support is an\n"
-        "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
-        "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n"
         "  -N, --nodes NODES       nodes of the gang, 1..1000000 (default 1)\n"
         "  --gpus-per-node G       GPUs on each node, 1..64 (default: all)\n"
         "  --ntasks-per-node T     tasks (ranks) on each node, 1..64 (default: one per\n"
@@ -62,6 +53,21 @@ static void usage_submit(FILE *f)
         "                          separated by ',' (with ALL first: all of it plus\n"
         "                          those); never the client's credentials (COLOSSUS_TOKEN,\n"
         "                          COLOSSUS_KEY, COLOSSUS_IDENTITY, COLOSSUS_*_FILE)\n");
+}
+
+static void usage_submit(FILE *f)
+{
+    fprintf(f,
+            "usage: colossus submit [OPTIONS] [--] CMD ARGS...\n"
+            "       colossus submit [OPTIONS] SCRIPT [ARGS...]\n"
+            "Queue a gang job (NODES x TASKS ranks, one per GPU by default) and print its id.\n"
+            "A SCRIPT (a file starting with #!) may hold options at its top, one or more a\n"
+            "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
+            "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
+            "--export); the command line wins. A directive colossus does not support is an\n"
+            "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
+            "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n");
+    cl_submit_usage_options(f);
     cl_cli_usage_common(f);
     fprintf(f, "Exit status: 0 queued, 1 not queued, 2 bad usage, 3 sent but not acknowledged\n"
                "(it may or may not have been queued; see colossus --help).\n");
@@ -113,6 +119,7 @@ static const struct option sbatch_longs[] = {
     {0, 0, 0, 0}};
 #define SBATCH_SHORTS "NJAqtDoe"
 
+static const char *bad_cmd = "submit"; /* or run: whose errors bad() says */
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...)
 {
@@ -121,7 +128,7 @@ static int bad(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputs("colossus submit: ", stderr);
+    fprintf(stderr, "colossus %s: ", bad_cmd);
     cl_text_put(stderr, msg);
     fputc('\n', stderr);
     return 2;
@@ -285,7 +292,7 @@ static int cmdline(cl_cli_t *c, int argc, char **argv, cl_submit_t *x, bool *sto
     cl_flags_t f = {.cmd = c->cmd,
                     .shorts = SUBMIT_SHORTS,
                     .longs = submit_longs,
-                    .usage = usage_submit,
+                    .usage = x->usage ? x->usage : usage_submit,
                     .hints = submit_hints};
     int o;
     while ((o = cl_flags_next(&f, argc, argv)) != -1) {
@@ -372,6 +379,7 @@ static int command(cl_submit_t *x, char **argv, int argc, const char *cwd, bool 
 int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x)
 {
     bool stop = false;
+    bad_cmd = c->cmd;
     defaults(x);
     int rc = cmdline(c, argc, argv, x, &stop);
     if (stop) return rc < 0 ? 2 : rc == 0 ? -1 : rc;

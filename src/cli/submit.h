@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cli/clictx.h"
 
@@ -32,6 +33,7 @@ typedef struct cl_submit {
     char *interp[2];     /* its interpreter and argument, run explicitly when the script is
                             not executable (sbatch takes such a script too) */
     size_t nlines;
+    void (*usage)(FILE *f); /* --help's text: NULL, submit's (colossus run has its own) */
 } cl_submit_t;
 
 /* The whole command line (and the script's directives) into x: 0 to send x->s, -1 to stop
