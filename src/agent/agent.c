@@ -302,8 +302,8 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
     size_t len = 0;
     cl_error_t err = {""};
     uint64_t from = q->offset;
-    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX,
-                           q->from_offset ? &from : NULL, &data, &len, &err) == 0;
+    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX, q->from_offset, &from,
+                           &data, &len, &err) == 0;
     d.size = from;
     d.error = err.msg;
     d.data.data = data;

@@ -172,7 +172,8 @@ static int read_cut(int fd, uint64_t size, uint64_t hole, uint64_t data, size_t 
     return read_range(fd, from, b, out, at);
 }
 
-int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len, cl_error_t *err)
+int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
+                    uint64_t *size_out, cl_error_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -214,6 +215,7 @@ int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len, c
     }
     *data = out;
     *len = at;
+    if (size_out) *size_out = size;
     return 0;
 }
 

@@ -72,9 +72,11 @@ int ag_ranklog_trim(ag_ranklog_t *t, const ag_ranklog_limits_t *lim, bool *punch
  *     whole of what the rank wrote;
  *   - where the middle was punched out, a line "[colossus: X bytes of this rank's output
  *     were cut here; ...]" between the head and the tail.
- * A log that fits is returned as it is. 0 with *data (caller frees) and *len; -1 with err
- * set ("PATH: why"; errno kept, ENOENT for no such log). */
-int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len, cl_error_t *err);
+ * A log that fits is returned as it is. 0 with *data (caller frees), *len and (size_out not
+ * NULL) the log's size, where a follower goes on; -1 with err set ("PATH: why"; errno kept,
+ * ENOENT for no such log). */
+int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
+                    uint64_t *size_out, cl_error_t *err);
 /* For following a log (logs -f): at most max bytes of it from *from on, and *from moved past
  * them (the next call's). Where the bytes from *from were punched out meanwhile, a note says
  * how many were cut and the read goes on at the next data; a log now shorter than *from (cut

@@ -2,6 +2,7 @@
  * of a refusal (rest.h). */
 #include "api/rest.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,7 +294,8 @@ enum {
     K_LIMIT = 32,
     K_BY = 64,
     K_RANK = 128,
-    K_JOB = 256
+    K_JOB = 256,
+    K_OFFSET = 512
 };
 
 static unsigned svc_keys(cl_rest_op_t op)
@@ -306,7 +308,7 @@ static unsigned svc_keys(cl_rest_op_t op)
     case CL_REST_AUDIT:
         return K_SINCE | K_USER | K_LIMIT;
     case CL_REST_LOGS:
-        return K_RANK;
+        return K_RANK | K_OFFSET;
     default:
         return 0;
     }
@@ -363,6 +365,19 @@ static int svc_param(unsigned keys, const cl_rest_kv_t *kv, double now, cl_rest_
                           "'%.40s'",
                           v);
         s->has_rank = true;
+        return 0;
+    }
+    if ((keys & K_OFFSET) && !strcmp(k, "offset")) {
+        char *end;
+        errno = 0;
+        unsigned long long o = strtoull(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-' || o > (1ull << 62))
+            return cl_err(err,
+                          "query parameter 'offset' must be a byte offset in 0..2^62, not "
+                          "'%.40s'",
+                          v);
+        s->offset = o;
+        s->has_offset = true;
         return 0;
     }
     return cl_err(err, "unknown query parameter '%.64s'", k);

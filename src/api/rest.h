@@ -101,13 +101,16 @@ void cl_rest_list_req(const cl_rest_list_t *l, Colossus__ListReq *p);
 
 /* The query parameters of a service route (docs/api/README.md): usage and history take
  * since, until, tenant, user (history: state, limit, job; usage: by), audit since, user, limit,
- * logs rank; the others none. Times are what the CLI's --since takes (cl_parse_time: a date,
- * a time, "now", "7d" ago, against now) or seconds since the epoch. Strings are copied. */
+ * logs rank and offset; the others none. Times are what the CLI's --since takes (cl_parse_time:
+ * a date, a time, "now", "7d" ago, against now) or seconds since the epoch. Strings are copied.
+ */
 typedef struct cl_rest_svc {
     double since, until; /* 0: not given */
     uint32_t limit;      /* 0: the controller's default */
     uint32_t rank;
     bool has_rank;
+    uint64_t offset; /* logs: the bytes from here on (logs -f), when has_offset */
+    bool has_offset;
     char tenant[65], user[65];
     char state[16]; /* history: how a run ended (succeeded, failed, ...) */
     char by[8];     /* usage: tenant (default), user, day, month */

@@ -13,14 +13,13 @@ void cl_submit_usage_options(FILE *f); /* submit.c */
 
 static void usage_run(FILE *f)
 {
-    fprintf(f,
-            "usage: colossus run [OPTIONS] [--] CMD ARGS...\n"
-            "       colossus run [OPTIONS] SCRIPT [ARGS...]\n"
-            "Run a gang job as srun does: queue it with submit's options (a SCRIPT's\n"
-            "#COLOSSUS and #SBATCH lines too), print what its ranks write while it runs\n"
-            "(with several ranks, each one's new output under '==> rank N <=='), and exit\n"
-            "with its exit code. Ctrl-C cancels the job and waits for it to end; a second\n"
-            "Ctrl-C leaves at once. The job's id goes to stderr.\n");
+    fprintf(f, "usage: colossus run [OPTIONS] [--] CMD ARGS...\n"
+               "       colossus run [OPTIONS] SCRIPT [ARGS...]\n"
+               "Run a gang job as srun does: queue it with submit's options (a SCRIPT's\n"
+               "#COLOSSUS and #SBATCH lines too), print what its ranks write while it runs\n"
+               "(with several ranks, each one's new output under '==> rank N <=='), and exit\n"
+               "with its exit code. Ctrl-C cancels the job and waits for it to end; a second\n"
+               "Ctrl-C leaves at once. The job's id goes to stderr.\n");
     cl_submit_usage_options(f);
     cl_cli_usage_common(f);
     fprintf(f, "Exit status: the job's exit code when it failed (1 when it has none, as after\n"

@@ -152,6 +152,7 @@ static void send_answer(http_req_t *q)
                                     : "Bearer realm=\"colossus\"");
     if (q->status == 405) mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, q->allow);
     if (q->status == 201) mhd.add_response_header(r, MHD_HTTP_HEADER_LOCATION, q->location);
+    if (q->log_next[0]) mhd.add_response_header(r, "Colossus-Log-Offset", q->log_next);
     if (q->status == 429) {
         char s[16];
         snprintf(s, sizeof s, "%u", q->retry_after);

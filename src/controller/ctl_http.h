@@ -42,6 +42,7 @@ struct http_req {
     size_t len;
     char allow[32];           /* 405: the methods the path takes */
     char location[64];        /* 201: the new object */
+    char log_next[24];        /* logs with an offset: Colossus-Log-Offset, the next one */
     const char *content_type; /* NULL: application/json */
     json_t *items;            /* a service list's items so far; GET /nodes/NAME's node */
     cl_buf_t page;            /* GET /jobs, /nodes: the page's items as text so far */

@@ -158,6 +158,8 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
     case CL_REST_LOGS:
         lf.job = q->route.job;
         lf.rank = s->rank;
+        lf.from_offset = s->has_offset;
+        lf.offset = s->offset;
         r->body_case = COLOSSUS__REQUEST__BODY_LOGS;
         r->logs = &lf;
         list = false;
@@ -294,6 +296,8 @@ void http_svc_response(http_req_t *q, const Colossus__Response *rs)
         if (rs->data.len) memcpy(q->text, rs->data.data, rs->data.len);
         q->len = rs->data.len;
         q->content_type = "text/plain; charset=utf-8";
+        /* where a follower goes on: the next request's offset */
+        snprintf(q->log_next, sizeof q->log_next, "%llu", (unsigned long long)rs->log_size);
         q->status = 200;
         q->done = true;
         return;

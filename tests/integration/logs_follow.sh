@@ -3,10 +3,13 @@
 # (what the rank printed before is shown first, then each new line as it comes) and exits by
 # itself when the job ends; the bytes are those `logs` prints afterwards. With several ranks
 # each one's new output comes under a "==> rank N <==" header; a job that has not started is
-# waited for; a rank the job does not have and an unknown job are errors (exit 1).
+# waited for; a rank the job does not have and an unknown job are errors (exit 1). The REST
+# API's /jobs/{id}/logs?offset=N answers the same bytes from N on, with the next offset in
+# the Colossus-Log-Offset header.
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
-start_controller
+start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address"
+H=$(cat "$T/http-address")
 start_agent n1 2
 start_agent n2 2
 wait_nodes_up 2
@@ -29,6 +32,21 @@ printf 'first\nline 2\nline 3\nline 4\nlast\n' >want1
 cmp -s f1.out after1.out || fail "logs -f and logs differ: $(diff f1.out after1.out)"
 grep -vx -e first -e 'line [234]' -e last f1.out | grep -q . && fail "unexpected lines: $(cat f1.out)"
 diff <(grep -x -e first -e 'line [234]' -e last f1.out) want1 >/dev/null || fail "lines: $(cat f1.out)"
+
+log "1b. the same through the REST API, from an offset"
+"$B" tenant add lab >/dev/null && "$B" user add carol --tenant lab --uid 0 --gid 0 >/dev/null &&
+    "$B" user set carol --role admin >/dev/null && "$B" token create --user carol >carol.tok ||
+    fail "a REST user"
+get() { curl -s -D hdr -o body -w '%{http_code}' -H "Authorization: Bearer $(cat carol.tok)" "$H$1"; }
+[ "$(get "/api/v1/jobs/$J/logs?rank=0&offset=6")" = 200 ] || fail "REST logs from offset 6: $(cat body)"
+tail -c +7 after1.out | cmp -s - body || fail "REST logs from 6: $(cat body)"
+grep -qi "^Colossus-Log-Offset: $(wc -c <after1.out)" hdr || fail "no next offset: $(cat hdr)"
+[ "$(get "/api/v1/jobs/$J/logs")" = 200 ] && grep -qi "^Colossus-Log-Offset: $(wc -c <after1.out)" hdr ||
+    fail "the whole log gives no next offset: $(cat hdr)"
+[ "$(get "/api/v1/jobs/$J/logs?rank=0&offset=$(wc -c <after1.out)")" = 200 ] && [ ! -s body ] ||
+    fail "REST logs at the end: $(cat body)"
+[ "$(get "/api/v1/jobs/$J/logs?offset=-1")" = 400 ] && grep -q "'offset' must be a byte offset" body ||
+    fail "REST offset -1: $(cat body)"
 
 log "2. two ranks, under headers, followed from before the job starts"
 "$B" submit --gpus-per-node 2 -N 2 -- sh -c "while [ ! -e '$T/go2' ]; do sleep 0.05; done" >blocker
