@@ -172,18 +172,45 @@ static int read_cut(int fd, uint64_t size, uint64_t hole, uint64_t data, size_t 
     return read_range(fd, from, b, out, at);
 }
 
-int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
-                    uint64_t *size_out, cl_error_t *err)
+/* The log at path opened for reading, its stat in *st: the fd, or -1 with err ("PATH: why")
+ * and errno kept. */
+static int open_log(const char *path, struct stat *st, cl_error_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd < 0 || fstat(fd, st) < 0) {
         int e = errno;
         cl_err(err, "%s: %s", path, strerror(e));
         if (fd >= 0) close(fd);
         errno = e;
         return -1;
     }
+    return fd;
+}
+
+/* The end of a read: fd closed; rc 0: out (at bytes) handed over in *data and *len, else
+ * freed and err said (errno kept). */
+static int read_done(int fd, int rc, const char *path, uint8_t *out, size_t at, uint8_t **data,
+                     size_t *len, cl_error_t *err)
+{
+    int e = errno;
+    close(fd);
+    if (rc < 0) {
+        free(out);
+        cl_err(err, "%s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    *data = out;
+    *len = at;
+    return 0;
+}
+
+int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
+                    uint64_t *size_out, cl_error_t *err)
+{
+    struct stat st;
+    int fd = open_log(path, &st, err);
+    if (fd < 0) return -1;
     uint64_t size = (uint64_t)st.st_size;
     /* Where the middle was punched out: the first hole and the data after it. A file system
      * without SEEK_HOLE reports none (the whole file is data). */
@@ -205,16 +232,7 @@ int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
         put(out, &at, note);
         rc = read_range(fd, size - max, max, out, &at);
     }
-    int e = errno;
-    close(fd);
-    if (rc < 0) {
-        free(out);
-        cl_err(err, "%s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
-    *data = out;
-    *len = at;
+    if (read_done(fd, rc, path, out, at, data, len, err) < 0) return -1;
     if (size_out) *size_out = size;
     return 0;
 }
@@ -222,15 +240,9 @@ int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len,
 int ag_ranklog_read_from(const char *path, uint64_t *from, size_t max, uint8_t **data,
                          size_t *len, cl_error_t *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        cl_err(err, "%s: %s", path, strerror(e));
-        if (fd >= 0) close(fd);
-        errno = e;
-        return -1;
-    }
+    int fd = open_log(path, &st, err);
+    if (fd < 0) return -1;
     uint64_t size = (uint64_t)st.st_size, off = *from;
     uint8_t *out = cl_xmalloc(max + AG_RANKLOG_NOTE_MAX + 1);
     size_t at = 0;
@@ -258,16 +270,7 @@ int ag_ranklog_read_from(const char *path, uint64_t *from, size_t max, uint8_t *
     uint64_t n = size - off < max ? size - off : max;
     size_t before = at;
     int rc = read_range(fd, off, n, out, &at);
-    int e = errno;
-    close(fd);
-    if (rc < 0) {
-        free(out);
-        cl_err(err, "%s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
+    if (read_done(fd, rc, path, out, at, data, len, err) < 0) return -1;
     *from = off + (at - before);
-    *data = out;
-    *len = at;
     return 0;
 }

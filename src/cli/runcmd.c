@@ -39,30 +39,9 @@ static void on_signal(int sig)
 int cmd_run(int argc, char **argv)
 {
     cl_cli_t c = {.cmd = "run"};
-    cl_submit_t x = {.usage = usage_run};
-    int rc = cl_submit_parse(&c, argc, argv, &x);
-    if (rc) {
-        cl_submit_free(&x);
-        return rc < 0 ? 0 : rc;
-    }
-    Colossus__Request r = COLOSSUS__REQUEST__INIT;
-    r.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
-    r.submit = &x.s;
-    snprintf(c.unknown, sizeof c.unknown,
-             "it may or may not have been accepted (check with 'colossus jobs --all')");
-    if (cl_cli_connect(&c) < 0) {
-        cl_submit_free(&x);
-        return c.status;
-    }
-    Colossus__Msg *m = cl_cli_call(&c, &r, 30000);
-    cl_submit_free(&x);
-    if (!m) {
-        cl_cli_close(&c);
-        return c.status;
-    }
-    uint64_t id = m->response->job;
-    cl_msg_free(m);
-    c.unknown[0] = 0;
+    uint64_t id;
+    int rc = cl_submit_send(&c, argc, argv, usage_run, &id);
+    if (rc) return rc < 0 ? 0 : rc;
     fprintf(stderr, "colossus run: job %llu\n", (unsigned long long)id);
     /* No SA_RESTART: a Ctrl-C cuts the wait between polls short. */
     struct sigaction sa = {.sa_handler = on_signal};

@@ -422,25 +422,39 @@ void cl_submit_free(cl_submit_t *x)
     free(x->lines);
 }
 
-int cmd_submit(int argc, char **argv)
+int cl_submit_send(cl_cli_t *c, int argc, char **argv, void (*usage)(FILE *f), uint64_t *id)
 {
-    cl_cli_t c = {.cmd = "submit"};
-    cl_submit_t x = {0};
-    int rc = cl_submit_parse(&c, argc, argv, &x);
+    cl_submit_t x = {.usage = usage};
+    int rc = cl_submit_parse(c, argc, argv, &x);
     if (rc) {
         cl_submit_free(&x);
-        return rc < 0 ? 0 : rc;
+        return rc;
     }
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
     r.submit = &x.s;
-    snprintf(c.unknown, sizeof c.unknown,
+    snprintf(c->unknown, sizeof c->unknown,
              "it may or may not have been accepted (check with 'colossus jobs --all')");
-    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    Colossus__Msg *m = cl_cli_connect(c) == 0 ? cl_cli_call(c, &r, 30000) : NULL;
     cl_submit_free(&x);
-    if (!m) return c.status;
-    printf("%llu\n", (unsigned long long)m->response->job);
+    if (!m) {
+        cl_cli_close(c);
+        return c->status;
+    }
+    *id = m->response->job;
     cl_msg_free(m);
+    c->unknown[0] = 0;
+    return 0;
+}
+
+int cmd_submit(int argc, char **argv)
+{
+    cl_cli_t c = {.cmd = "submit"};
+    uint64_t id;
+    int rc = cl_submit_send(&c, argc, argv, NULL, &id);
+    if (rc) return rc < 0 ? 0 : rc;
+    cl_cli_close(&c);
+    printf("%llu\n", (unsigned long long)id);
     return 0;
 }
 

@@ -40,6 +40,10 @@ typedef struct cl_submit {
  * with status 0 (--help), else the exit status (said). Free x with cl_submit_free(). */
 int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x);
 void cl_submit_free(cl_submit_t *x);
+/* Parse (usage: --help's text, NULL for submit's) and queue the job, connected to the
+ * controller: 0 with *id and c still connected (the caller closes it), -1 to stop with status
+ * 0 (--help), else the exit status (said; c closed). */
+int cl_submit_send(cl_cli_t *c, int argc, char **argv, void (*usage)(FILE *f), uint64_t *id);
 
 /* One option o with its value arg onto x: 0, or 2 (bad usage, said). */
 int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x);
