@@ -289,7 +289,7 @@ static int follow_rank(cl_cli_t *c, uint64_t id, uint32_t rank, bool header, uin
 int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t *fw)
 {
     uint64_t *off = NULL;
-    char **said = NULL;
+    char **said = NULL, **node_of = NULL; /* per rank: an error said, the node followed */
     uint32_t world = 0, inc = 0;
     int last = -1, rc = 0;
     bool waiting_said = false;
@@ -343,16 +343,31 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
             if (!off || w != world || j->incarnation != inc) {
                 if (off && j->incarnation != inc)
                     fprintf(stderr,
-                            "colossus logs: job %llu restarted (incarnation %u): following its "
+                            "colossus %s: job %llu restarted (incarnation %u): following its "
                             "new ranks' logs\n",
-                            (unsigned long long)id, j->incarnation);
-                for (uint32_t i = 0; said && i < world; i++)
+                            c->cmd, (unsigned long long)id, j->incarnation);
+                /* A rank still on its node writes on at the end of the same log (the agent
+                 * appends a restart's output): it goes on from where it was. One on another
+                 * node starts that node's log from its beginning. */
+                uint64_t *next = cl_xcalloc(w ? w : 1, sizeof *next);
+                char **nodes = cl_xcalloc(w ? w : 1, sizeof *nodes);
+                for (uint32_t i = 0; i < w; i++) {
+                    const char *nd = per && i / per < j->n_nodes ? j->nodes[i / per] : "";
+                    nodes[i] = cl_xstrdup(nd);
+                    if (off && i < world && w == world && !strcmp(node_of[i], nd))
+                        next[i] = off[i];
+                }
+                for (uint32_t i = 0; i < world; i++) {
                     free(said[i]);
+                    free(node_of[i]);
+                }
                 free(said);
+                free(node_of);
                 free(off);
                 world = w;
                 inc = j->incarnation;
-                off = cl_xcalloc(world ? world : 1, sizeof *off);
+                off = next;
+                node_of = nodes;
                 said = cl_xcalloc(world ? world : 1, sizeof *said);
                 last = -1;
             }
@@ -367,9 +382,12 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
         if (done) break;
         usleep(FOLLOW_POLL_US);
     }
-    for (uint32_t i = 0; said && i < world; i++)
+    for (uint32_t i = 0; said && i < world; i++) {
         free(said[i]);
+        free(node_of[i]);
+    }
     free(said);
+    free(node_of);
     free(off);
     return rc;
 }

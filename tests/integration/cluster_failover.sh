@@ -15,11 +15,17 @@ cd "$T"
 # A job that records each start and runs until told to stop by a file.
 cat > job.sh <<'SH'
 echo "start rank=$RANK restart=$COLOSSUS_RESTART node=$NODE_RANK ck=$COLOSSUS_CHECKPOINT_DIR" >> "starts.$COLOSSUS_RESTART"
+echo "hello restart=$COLOSSUS_RESTART"
 while [ ! -e stop ]; do sleep 0.1; done
 SH
 J=$("$B" submit -N 2 --gpus-per-node 2 --max-restarts 2 -- sh "$T/job.sh")
 wait_state "$J" running 20 || fail "job not running"
 wait_for 10 bash -c '[ "$(cat starts.0 2>/dev/null | wc -l)" = 4 ]' || fail "4 ranks did not start"
+# logs -f of rank 0 (on the node that stays): the restart's output follows the first's, once
+"$B" logs -f --rank 0 "$J" >follow.out 2>follow.err &
+FOLLOW=$!
+PIDS+=("$FOLLOW")
+wait_for 10 grep -q "hello restart=0" follow.out || fail "logs -f: $(cat follow.out follow.err)"
 victim=$(job_field "$J" 'd["nodes"][1]')
 log "killing node $victim (agent and ranks) with -9"
 t_kill=$(date +%s.%N)
@@ -47,6 +53,10 @@ log "show: $(show_runs)"
 
 touch stop
 "$B" wait "$J" --timeout 30 || fail "job did not succeed after its restart"
+wait_for 10 sh -c "! kill -0 $FOLLOW 2>/dev/null" || fail "logs -f did not end with the job"
+[ "$(grep -c '^hello restart=0$' follow.out)" = 1 ] && [ "$(grep -c '^hello restart=1$' follow.out)" = 1 ] ||
+    fail "logs -f across the restart: $(cat follow.out)"
+grep -q "restarted (incarnation 2)" follow.err || fail "logs -f said nothing of the restart: $(cat follow.err)"
 [ "$(job_field "$J" 'd["restarts"]')" = 1 ] || fail "restarts changed at the end"
 
 log "without hot spares: requeue onto other nodes"
