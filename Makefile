@@ -2,7 +2,7 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson fftw3
+PKGS    := libuv libprotobuf-c sqlite3 libpq libsodium jansson fftw3
 # libjwt and libmicrohttpd: their headers here; the controller dlopens each when it takes JWTs
 # or serves HTTP (linked, they would load OpenSSL or GnuTLS into every CLI command); the unit
 # tests link libjwt to sign JWTs

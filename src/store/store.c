@@ -84,7 +84,9 @@ void cl_store_close(cl_store_t *s)
     if (s) s->ops->close(s);
 }
 
-static const char forms[] = "sqlite:DIR or fault:URL?delay_ms=N&fail_at=K&fail_count=N";
+static const char forms[] =
+    "sqlite:DIR, postgresql://[USER[:PASSWORD]@][HOST][:PORT][/DB][?PARAM=VALUE...] or "
+    "fault:URL?delay_ms=N&fail_at=K&fail_count=N";
 
 typedef struct fault_opts {
     uint32_t delay_ms, fail_at, fail_count;
@@ -157,8 +159,7 @@ cl_store_t *cl_store_open(const char *url, const cl_store_opts_t *opts, cl_error
     }
     if (!strncmp(url, "fault:", 6)) return open_fault(url, opts, err);
     if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-        cl_err(err, "store: postgresql:// is not supported yet (issue 14); use %s", forms);
-        return NULL;
+        return cl_store_open_pg(url, opts->sync_full, err);
     }
     cl_err(err, "store: '%.200s' is not a store URL; use %s", url, forms);
     return NULL;

@@ -53,14 +53,22 @@ static void refused(const char *url, const char *want)
     cl_error_t err = {{0}};
     assert_null(cl_store_open(url, NULL, &err));
     if (!strstr(err.msg, want)) fail_msg("%s: '%s' does not say '%s'", url, err.msg, want);
+    if (strstr(err.msg, "s3cret")) fail_msg("%s: '%s' shows the password", url, err.msg);
 }
 
 static void test_url_refused(void **st)
 {
-    refused("postgresql://db.example/colossus",
-            "postgresql:// is not supported yet (issue 14)");
-    refused("postgres://db", "not supported yet");
-    refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR or fault:URL?");
+    /* PostgreSQL's: malformed (libpq says why), or nothing listens there (the password
+     * never shown) */
+    refused("postgresql://db.example/colossus?nosuchparam=1",
+            "'postgresql://db.example/colossus?nosuchparam=1' is not a PostgreSQL URL: "
+            "invalid URI query parameter: \"nosuchparam\"");
+    refused("postgres://[::1/x", "is not a PostgreSQL URL: end of string reached");
+    refused("postgresql://alice:s3cret@127.0.0.1:1/colossus",
+            "store: cannot connect to postgresql://alice:***@127.0.0.1:1/colossus: ");
+    refused("postgresql:///colossus?host=127.0.0.1&port=1&password=s3cret&user=bob",
+            "cannot connect to postgresql:///colossus?host=127.0.0.1&port=1&password=***&user=bob");
+    refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR, postgresql://");
     refused("/var/lib/colossus", "'/var/lib/colossus' is not a store URL");
     refused("", "'' is not a store URL");
     refused("sqlite:", "names no directory");
@@ -69,7 +77,7 @@ static void test_url_refused(void **st)
     refused("fault:sqlite:/tmp/x?fail_at=0", "fault option fail_at needs a number >= 1");
     refused("fault:sqlite:/tmp/x?retries=3", "unknown fault option 'retries'");
     refused("fault:mysql://x", "'mysql://x' is not a store URL");
-    refused("fault:postgresql://h/db?sslmode=require?", "not supported yet");
+    refused("fault:postgresql://h/db?sslmode=require&bad=1?", "is not a PostgreSQL URL");
 }
 
 /* A refused URL has no side effect: the directory it names is not created. */

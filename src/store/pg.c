@@ -1,0 +1,868 @@
+/* pg.c - the PostgreSQL journal backend (libpq): open, the schema and its versioned
+ * migrations, one transaction per group commit sent as a pipeline, jobs, nodes and meta (the
+ * accounting half: pg_acct.c).
+ *
+ * Threads: two connections to the database. The writer belongs to commit(), which may run on
+ * the committer's worker thread; the reader serves load(), job_get(), meta_get() and the
+ * queries on the loop thread. A read sees what was committed when it began (each statement
+ * in autocommit, a load in one REPEATABLE READ transaction), never a commit half done.
+ *
+ * Why a pipeline: a commit of a few hundred records would otherwise wait a round trip per
+ * statement; in pipeline mode (libpq 14) every statement of the batch is sent at once and the
+ * answers read after, so that a commit costs about one round trip and the server's work. A
+ * sync point every PG_SYNC_EVERY statements reads the answers so far (inside the one
+ * transaction: BEGIN is explicit), so that neither side's buffers fill with the other's
+ * unread bytes. */
+#include <endian.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/pg_int.h"
+#include "util/util.h"
+
+_Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
+               "PG_FINISHED lists the finished states by number");
+#define PG_FINISHED "(2,3,4)"
+/* The meta key under which a prune keeps the highest job id it may have deleted. */
+#define PG_ID_FLOOR "store:job_id_max"
+
+enum { PG_SYNC_EVERY = 256, PG_FETCH = 5000 };
+
+/* ---- parameters and results ---- */
+
+static void p_bin(pg_params_t *p, const void *v, int len)
+{
+    cl_assert(p->n < PG_PARAMS_MAX);
+    memcpy(p->num[p->n], v, (size_t)len);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = len;
+    p->fmt[p->n++] = 1;
+}
+
+void pg_p_i64(pg_params_t *p, int64_t v)
+{
+    uint64_t be = htobe64((uint64_t)v);
+    p_bin(p, &be, 8);
+}
+
+void pg_p_f64(pg_params_t *p, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    u = htobe64(u);
+    p_bin(p, &u, 8);
+}
+
+void pg_p_bool(pg_params_t *p, bool v)
+{
+    char b = v ? 1 : 0;
+    p_bin(p, &b, 1);
+}
+
+void pg_p_text(pg_params_t *p, const char *v)
+{
+    cl_assert(p->n < PG_PARAMS_MAX);
+    p->v[p->n] = v ? v : "";
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+void pg_p_bytes(pg_params_t *p, const void *v, size_t len)
+{
+    cl_assert(p->n < PG_PARAMS_MAX);
+    p->v[p->n] = len ? v : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n++] = 1;
+}
+
+int64_t pg_i64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col)) return 0;
+    const char *v = PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    if (len == 4) {
+        uint32_t u;
+        memcpy(&u, v, 4);
+        return (int32_t)be32toh(u);
+    }
+    uint64_t u = 0;
+    if (len == 8) memcpy(&u, v, 8);
+    return (int64_t)be64toh(u);
+}
+
+double pg_f64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8) return 0;
+    uint64_t u;
+    memcpy(&u, PQgetvalue(r, row, col), 8);
+    u = be64toh(u);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+bool pg_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] != 0;
+}
+
+const char *pg_str(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col); /* NUL-ended by libpq */
+}
+
+/* PostgreSQL's message in one line (libpq's ends with a newline, may span several). */
+static void one_line(const char *m, char *out, size_t len)
+{
+    snprintf(out, len, "%s", m && *m ? m : "unknown error");
+    for (char *p = out; *p; p++)
+        if (*p == '\n') *p = *(p + 1) ? ' ' : 0;
+}
+
+int pg_fail(pg_store_t *s, PGconn *db, cl_error_t *err, const char *what)
+{
+    char m[200];
+    one_line(db ? PQerrorMessage(db) : "out of memory", m, sizeof m);
+    return cl_err(err, "store: %.40s: %s: %s", s->shown, what, m);
+}
+
+static int res_fail(pg_store_t *s, const PGresult *r, PGconn *db, cl_error_t *err,
+                    const char *what)
+{
+    const char *pm = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!pm) return pg_fail(s, db, err, what);
+    char m[200];
+    one_line(pm, m, sizeof m);
+    return cl_err(err, "store: %s: %s", what, m);
+}
+
+PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const char *what,
+                  cl_error_t *err)
+{
+    /* a reader the server dropped connects again (the read that found it dropped failed) */
+    if (PQstatus(s->rd) != CONNECTION_OK) {
+        PQreset(s->rd);
+        if (PQstatus(s->rd) != CONNECTION_OK) {
+            pg_fail(s, s->rd, err, what);
+            return NULL;
+        }
+    }
+    PGresult *r = PQexecParams(s->rd, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
+                               p ? p->len : NULL, p ? p->fmt : NULL, 1);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
+    res_fail(s, r, s->rd, err, what);
+    PQclear(r);
+    return NULL;
+}
+
+/* ---- the schema ---- */
+
+/* Column names avoid PostgreSQL's reserved words (user). Jobs are one table; two partial
+ * indexes serve a start's load (the live jobs by id, the finished ones by end time) and the
+ * prune, so that a journal of 1,000,000 finished jobs gives its live ones without reading
+ * the others. The accounting tables are those of the SQLite backend (sqlite_acct.c), audit
+ * records one row each under their group (one commit's run of records by one who). */
+#define JOB_COLS                                                                               \
+    "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
+    "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
+    "argv,env,running_time,user_name,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,"   \
+    "error"
+
+static const char schema_v1[] =
+    "CREATE TABLE jobs(id int8 PRIMARY KEY, state int8 NOT NULL, name text NOT NULL,"
+    " tenant text NOT NULL, cwd text NOT NULL, reason text NOT NULL, nodes int8 NOT NULL,"
+    " gpus_per_node int8 NOT NULL, max_restarts int8 NOT NULL, time_limit_s float8 NOT NULL,"
+    " priority int8 NOT NULL, restarts int8 NOT NULL, incarnation int8 NOT NULL,"
+    " exit_code int8 NOT NULL, has_exit bool NOT NULL, submit_time float8 NOT NULL,"
+    " start_time float8 NOT NULL, end_time float8 NOT NULL, alloc text NOT NULL,"
+    " argv bytea NOT NULL, env bytea NOT NULL, running_time float8 NOT NULL,"
+    " user_name text NOT NULL, uid int8 NOT NULL, gid int8 NOT NULL, gpu_s float8 NOT NULL,"
+    " energy_j float8 NOT NULL, flops float8 NOT NULL, ntasks int8 NOT NULL,"
+    " cwd_strict bool NOT NULL, output text NOT NULL, error text NOT NULL);"
+    "CREATE INDEX jobs_live ON jobs(id) WHERE state NOT IN " PG_FINISHED ";"
+    "CREATE INDEX jobs_done_end ON jobs(end_time) WHERE state IN " PG_FINISHED ";"
+    "CREATE TABLE nodes(id int8 PRIMARY KEY, name text COLLATE \"C\" UNIQUE NOT NULL, drained bool NOT NULL,"
+    " reason text NOT NULL);"
+    "CREATE TABLE meta(k text PRIMARY KEY, v int8 NOT NULL);"
+    "CREATE TABLE service_objects(kind text COLLATE \"C\" NOT NULL,"
+    " k text COLLATE \"C\" NOT NULL, v bytea NOT NULL,"
+    " PRIMARY KEY(kind, k));"
+    "CREATE TABLE usage_records(job int8 NOT NULL, incarnation int8 NOT NULL,"
+    " name text NOT NULL, tenant text NOT NULL, user_name text NOT NULL, nodes text NOT NULL,"
+    " ended text NOT NULL, reason text NOT NULL, gpus int8 NOT NULL,"
+    " start_time float8 NOT NULL, end_time float8 NOT NULL, gpu_s float8 NOT NULL,"
+    " energy_j float8 NOT NULL, flops float8 NOT NULL, exit_code int8 NOT NULL,"
+    " has_exit bool NOT NULL, PRIMARY KEY(job, incarnation));"
+    "CREATE INDEX usage_end ON usage_records(end_time);"
+    "CREATE INDEX usage_tenant_end ON usage_records(tenant, end_time);"
+    "CREATE INDEX usage_user_end ON usage_records(user_name, end_time);"
+    "CREATE TABLE usage_rollups(day text COLLATE \"C\" NOT NULL,"
+    " tenant text COLLATE \"C\" NOT NULL, user_name text COLLATE \"C\" NOT NULL,"
+    " gpu_s float8 NOT NULL, energy_j float8 NOT NULL,"
+    " flops float8 NOT NULL, runs int8 NOT NULL, PRIMARY KEY(day, tenant, user_name));"
+    "CREATE INDEX rollups_tenant ON usage_rollups(tenant, day);"
+    "CREATE INDEX rollups_user ON usage_rollups(user_name, day);"
+    "CREATE TABLE audit_groups(seq int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " first_time float8 NOT NULL, last_time float8 NOT NULL, who text NOT NULL,"
+    " n int8 NOT NULL);"
+    "CREATE INDEX audit_groups_last ON audit_groups(last_time);"
+    "CREATE INDEX audit_groups_who_last ON audit_groups(who, last_time);"
+    "CREATE TABLE audit_records(seq int8 NOT NULL REFERENCES audit_groups ON DELETE CASCADE,"
+    " i int8 NOT NULL, time float8 NOT NULL, ok bool NOT NULL, op text NOT NULL,"
+    " target text NOT NULL, detail text NOT NULL, PRIMARY KEY(seq, i));";
+
+/* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
+ * later version is refused (a newer build wrote it). */
+static const char *const migrations[] = {schema_v1};
+#define PG_SCHEMA_VERSION ((int64_t)(sizeof migrations / sizeof migrations[0]))
+
+/* The schema version table, and every migration the journal lacks, in one transaction under
+ * an advisory lock (two controllers starting at once migrate once). */
+static int migrate(pg_store_t *s, cl_error_t *err)
+{
+    static const char lock[] =
+        "BEGIN; SELECT pg_advisory_xact_lock(7305183414);"
+        "CREATE TABLE IF NOT EXISTS colossus_schema(version int8 NOT NULL);";
+    PGresult *r = PQexec(s->wr, lock);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) goto fail;
+    r = PQexecParams(s->wr, "SELECT max(version), count(*) FROM colossus_schema", 0, NULL,
+                     NULL, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        goto fail;
+    }
+    int64_t v = pg_i64(r, 0, 0), rows = pg_i64(r, 0, 1);
+    PQclear(r);
+    if (v > PG_SCHEMA_VERSION) {
+        PQclear(PQexec(s->wr, "ROLLBACK"));
+        return cl_err(err,
+                      "store: %.60s: the journal's schema is version %" PRId64
+                      ", newer than this build's %" PRId64 ": refusing it",
+                      s->shown, v, PG_SCHEMA_VERSION);
+    }
+    for (int64_t k = v; k < PG_SCHEMA_VERSION; k++) {
+        r = PQexec(s->wr, migrations[k]);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            char what[64];
+            snprintf(what, sizeof what, "schema migration to version %" PRId64, k + 1);
+            pg_fail(s, s->wr, err, what);
+            PQclear(PQexec(s->wr, "ROLLBACK"));
+            return -1;
+        }
+    }
+    char ver[24];
+    snprintf(ver, sizeof ver, "%" PRId64, PG_SCHEMA_VERSION);
+    const char *vals[] = {ver};
+    r = PQexecParams(s->wr,
+                     rows ? "UPDATE colossus_schema SET version=$1::int8"
+                          : "INSERT INTO colossus_schema(version) VALUES($1::int8)",
+                     1, NULL, vals, NULL, NULL, 0);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (ok) {
+        r = PQexec(s->wr, "COMMIT");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    if (ok) return 0;
+fail:
+    pg_fail(s, s->wr, err, "schema");
+    if (PQtransactionStatus(s->wr) != PQTRANS_IDLE) PQclear(PQexec(s->wr, "ROLLBACK"));
+    return -1;
+}
+
+/* ---- commit (the writer) ---- */
+
+int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t want,
+            const char *what);
+
+/* Read the answers to everything sent, then the sync point's. -1 when the connection broke
+ * (c->err says so); a statement that failed sets c->failed and c->err (its first). */
+static int drain(pg_commit_t *c)
+{
+    PGconn *db = c->s->wr;
+    for (size_t i = 0; i < c->nsent; i++) {
+        PGresult *r = PQgetResult(db);
+        if (!r) {
+            if (!c->failed) pg_fail(c->s, db, c->err, "commit");
+            c->failed = true;
+            return -1;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        const struct pg_sent *w = &c->sent[i];
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            uint64_t n = strtoull(PQcmdTuples(r), NULL, 10);
+            if (w->want == PG_COUNT_JOBS) c->pruned_jobs = n;
+            if (w->want == PG_COUNT_USAGE) c->pruned_usage = n;
+            if (w->want == PG_COUNT_GROUPS)
+                for (int k = 0; k < PQntuples(r); k++)
+                    c->pruned_audit += (uint64_t)pg_i64(r, k, 0);
+            if (w->want != PG_OK && n >= CL_STORE_PRUNE_MAX) c->prune_more = true;
+        } else if (st != PGRES_PIPELINE_ABORTED && !c->failed) {
+            char what[128];
+            snprintf(what, sizeof what, "commit: %s", w->what);
+            res_fail(c->s, r, db, c->err, what);
+            c->failed = true;
+        } else if (!c->failed) {
+            cl_err(c->err, "store: commit: %s: aborted", w->what); /* cannot happen */
+            c->failed = true;
+        }
+        PQclear(r);
+        while ((r = PQgetResult(db))) /* the end of this statement's answers */
+            PQclear(r);
+    }
+    c->nsent = 0;
+    PGresult *r = PQgetResult(db);
+    int ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!ok) {
+        if (!c->failed) pg_fail(c->s, db, c->err, "commit: sync");
+        c->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int sync_drain(pg_commit_t *c)
+{
+    if (PQpipelineSync(c->s->wr) != 1) {
+        if (!c->failed) pg_fail(c->s, c->s->wr, c->err, "commit: sync");
+        c->failed = true;
+        return -1;
+    }
+    return drain(c);
+}
+
+int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t want,
+            const char *what)
+{
+    if (c->failed) return -1;
+    if (c->nsent == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->sent = cl_xrealloc(c->sent, c->cap * sizeof *c->sent);
+    }
+    int ok = name ? PQsendQueryPrepared(c->s->wr, name, p ? p->n : 0, p ? p->v : NULL,
+                                        p ? p->len : NULL, p ? p->fmt : NULL, 1)
+                  : PQsendQueryParams(c->s->wr, what, 0, NULL, NULL, NULL, NULL, 1);
+    if (!ok) {
+        pg_fail(c->s, c->s->wr, c->err, "commit: send");
+        c->failed = true;
+        return -1;
+    }
+    struct pg_sent *w = &c->sent[c->nsent++];
+    w->want = want;
+    snprintf(w->what, sizeof w->what, "%s", what);
+    if (c->nsent >= PG_SYNC_EVERY && sync_drain(c) < 0) return -1;
+    return c->failed ? -1 : 0;
+}
+
+static size_t strs_size(const char *const *v, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    return total;
+}
+
+static char *strs_join(char *at, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]) + 1;
+        memcpy(at, v[i], l);
+        at += l;
+    }
+    return at;
+}
+
+static int put_job(void *arg, const cl_store_job_t *j)
+{
+    pg_commit_t *c = arg;
+    pg_store_t *s = c->s;
+    size_t alen = strs_size(j->argv, j->argc), elen = strs_size(j->env, j->envc);
+    if (alen + elen + 1 > s->blob_cap) {
+        s->blob_cap = (alen + elen + 1) * 2;
+        s->blob = cl_xrealloc(s->blob, s->blob_cap);
+    }
+    strs_join(strs_join(s->blob, j->argv, j->argc), j->env, j->envc);
+    pg_params_t p = {.n = 0};
+    pg_p_i64(&p, (int64_t)j->id);
+    pg_p_i64(&p, j->state);
+    pg_p_text(&p, j->name);
+    pg_p_text(&p, j->tenant);
+    pg_p_text(&p, j->cwd);
+    pg_p_text(&p, j->reason);
+    pg_p_i64(&p, j->nodes);
+    pg_p_i64(&p, j->gpus_per_node);
+    pg_p_i64(&p, j->max_restarts);
+    pg_p_f64(&p, j->time_limit_s);
+    pg_p_i64(&p, j->priority);
+    pg_p_i64(&p, j->restarts);
+    pg_p_i64(&p, j->incarnation);
+    pg_p_i64(&p, j->exit_code);
+    pg_p_bool(&p, j->has_exit);
+    pg_p_f64(&p, j->submit_time);
+    pg_p_f64(&p, j->start_time);
+    pg_p_f64(&p, j->end_time);
+    pg_p_text(&p, j->alloc);
+    pg_p_bytes(&p, s->blob, alen);
+    pg_p_bytes(&p, s->blob + alen, elen);
+    pg_p_f64(&p, j->running_time);
+    pg_p_text(&p, j->user);
+    pg_p_i64(&p, j->uid);
+    pg_p_i64(&p, j->gid);
+    pg_p_f64(&p, j->gpu_s);
+    pg_p_f64(&p, j->energy_j);
+    pg_p_f64(&p, j->flops);
+    pg_p_i64(&p, j->ntasks);
+    pg_p_bool(&p, j->cwd_strict);
+    pg_p_text(&p, j->output);
+    pg_p_text(&p, j->error);
+    char what[40];
+    snprintf(what, sizeof what, "job %" PRIu64, j->id);
+    return pg_send(c, "job_put", &p, PG_OK, what);
+}
+
+/* A node's name is unique: a put under another id takes the name from the node that had it
+ * (as SQLite's INSERT OR REPLACE does). A nameless node fails (NOT NULL). */
+static int put_node(void *arg, const cl_store_node_t *n)
+{
+    pg_commit_t *c = arg;
+    pg_params_t p = {.n = 0};
+    pg_p_i64(&p, n->id);
+    if (n->name)
+        pg_p_text(&p, n->name);
+    else
+        p.v[p.n] = NULL, p.len[p.n] = 0, p.fmt[p.n++] = 0; /* SQL NULL */
+    pg_params_t q = p; /* id and name */
+    pg_p_bool(&p, n->drained);
+    pg_p_text(&p, n->reason);
+    char what[40];
+    snprintf(what, sizeof what, "node %" PRIu32, n->id);
+    if (pg_send(c, "node_free_name", &q, PG_OK, what) < 0) return -1;
+    return pg_send(c, "node_put", &p, PG_OK, what);
+}
+
+static int put_meta(void *arg, const char *k, uint64_t v)
+{
+    pg_commit_t *c = arg;
+    pg_params_t p = {.n = 0};
+    pg_p_text(&p, k);
+    pg_p_i64(&p, (int64_t)v);
+    char what[96];
+    snprintf(what, sizeof what, "meta %.80s", k);
+    return pg_send(c, "meta_put", &p, PG_OK, what);
+}
+
+static const cl_store_visit_t pg_puts = {.job = put_job,
+                                         .node = put_node,
+                                         .meta = put_meta,
+                                         .obj = pg_put_obj,
+                                         .usage = pg_put_usage,
+                                         .audit = pg_put_audit,
+                                         .prune = pg_prune};
+
+#define JOB_UPDATE                                                                             \
+    " ON CONFLICT(id) DO UPDATE SET state=excluded.state,name=excluded.name,"                  \
+    "tenant=excluded.tenant,cwd=excluded.cwd,reason=excluded.reason,nodes=excluded.nodes,"     \
+    "gpus_per_node=excluded.gpus_per_node,max_restarts=excluded.max_restarts,"                 \
+    "time_limit_s=excluded.time_limit_s,priority=excluded.priority,"                           \
+    "restarts=excluded.restarts,incarnation=excluded.incarnation,"                             \
+    "exit_code=excluded.exit_code,has_exit=excluded.has_exit,"                                 \
+    "submit_time=excluded.submit_time,start_time=excluded.start_time,"                         \
+    "end_time=excluded.end_time,alloc=excluded.alloc,argv=excluded.argv,env=excluded.env,"     \
+    "running_time=excluded.running_time,user_name=excluded.user_name,uid=excluded.uid,"        \
+    "gid=excluded.gid,gpu_s=excluded.gpu_s,energy_j=excluded.energy_j,flops=excluded.flops,"  \
+    "ntasks=excluded.ntasks,cwd_strict=excluded.cwd_strict,output=excluded.output,"            \
+    "error=excluded.error"
+
+static const pg_stmt_t core_stmts[] = {
+    {"job_put",
+     "INSERT INTO jobs(" JOB_COLS ") VALUES($1::int8,$2::int8,$3,$4,$5,$6,$7::int8,$8::int8,"
+     "$9::int8,$10::float8,$11::int8,$12::int8,$13::int8,$14::int8,$15::bool,$16::float8,"
+     "$17::float8,$18::float8,$19,$20::bytea,$21::bytea,$22::float8,$23,$24::int8,$25::int8,"
+     "$26::float8,$27::float8,$28::float8,$29::int8,$30::bool,$31,$32)" JOB_UPDATE},
+    {"node_free_name", "DELETE FROM nodes WHERE name=$2 AND id<>$1::int8"},
+    {"node_put", "INSERT INTO nodes(id,name,drained,reason) VALUES($1::int8,$2,$3::bool,$4)"
+                 " ON CONFLICT(id) DO UPDATE SET name=excluded.name,drained=excluded.drained,"
+                 "reason=excluded.reason"},
+    {"meta_put",
+     "INSERT INTO meta(k,v) VALUES($1,$2::int8) ON CONFLICT(k) DO UPDATE SET v=excluded.v"},
+};
+
+static int prepare(pg_store_t *s, const pg_stmt_t *v, size_t n, cl_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        PGresult *r = PQprepare(s->wr, v[i].name, v[i].sql, 0, NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) {
+            char what[64];
+            snprintf(what, sizeof what, "prepare %s", v[i].name);
+            res_fail(s, r, s->wr, err, what);
+        }
+        PQclear(r);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
+static int writer_setup(pg_store_t *s, cl_error_t *err)
+{
+    /* not sync_full: a commit survives the controller's crash, not the server's (as SQLite's
+     * synchronous=NORMAL survives a crash but not a power cut) */
+    PGresult *r = PQexec(s->wr, s->sync_full ? "SET synchronous_commit=on"
+                                             : "SET synchronous_commit=off");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) return pg_fail(s, s->wr, err, "settings");
+    if (prepare(s, core_stmts, sizeof core_stmts / sizeof core_stmts[0], err) < 0) return -1;
+    return prepare(s, pg_acct_stmts, pg_acct_nstmts, err);
+}
+
+/* A writer whose connection broke (the server restarted, a network cut) connects again
+ * before the next commit, so that a committer that retries regains the journal. */
+static int writer_ready(pg_store_t *s, cl_error_t *err)
+{
+    if (PQstatus(s->wr) == CONNECTION_OK) return 0;
+    PQreset(s->wr);
+    if (PQstatus(s->wr) != CONNECTION_OK) return pg_fail(s, s->wr, err, "reconnect");
+    return writer_setup(s, err);
+}
+
+static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    if (writer_ready(s, err) < 0) return -1;
+    pg_commit_t c = {.s = s, .err = err};
+    if (PQenterPipelineMode(s->wr) != 1) return pg_fail(s, s->wr, err, "commit: pipeline");
+    if (pg_send(&c, NULL, NULL, PG_OK, "BEGIN") == 0 &&
+        cl_store_batch_visit(b, &pg_puts, &c) == 0 && pg_audit_flush(&c) == 0)
+        pg_send(&c, NULL, NULL, PG_OK, "COMMIT");
+    bool broken = PQstatus(s->wr) != CONNECTION_OK;
+    if (!broken) {
+        if (sync_drain(&c) < 0 && PQstatus(s->wr) != CONNECTION_OK) broken = true;
+        PQexitPipelineMode(s->wr);
+    }
+    /* A failed statement leaves the transaction aborted after the sync: end it, so that
+     * nothing of this batch stays and the next commit can begin. */
+    if (!broken && PQtransactionStatus(s->wr) != PQTRANS_IDLE)
+        PQclear(PQexec(s->wr, "ROLLBACK"));
+    free(c.sent);
+    free(c.aud);
+    if (c.failed) return -1;
+    s->base.pruned_jobs += c.pruned_jobs;
+    s->base.pruned_usage += c.pruned_usage;
+    s->base.pruned_audit += c.pruned_audit;
+    if (c.pruned) s->base.prune_more = c.prune_more;
+    return 0;
+}
+
+/* ---- reads (the reader, loop thread) ---- */
+
+static const char **split_strs(const char *b, size_t len, size_t *n)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; i < len; i++)
+        cnt += b[i] == 0;
+    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i < len && k < cnt; i++)
+        if (b[i] == 0) {
+            v[k++] = b + start;
+            start = i + 1;
+        }
+    *n = cnt;
+    return v;
+}
+
+/* jf for each row of r (JOB_COLS); 1 when it stopped. */
+static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
+{
+    for (int row = 0; row < PQntuples(r); row++) {
+        cl_store_job_t j = {0};
+        int i = 0;
+        j.id = (uint64_t)pg_i64(r, row, i++);
+        j.state = (int)pg_i64(r, row, i++);
+        j.name = pg_str(r, row, i++);
+        j.tenant = pg_str(r, row, i++);
+        j.cwd = pg_str(r, row, i++);
+        j.reason = pg_str(r, row, i++);
+        j.nodes = (uint32_t)pg_i64(r, row, i++);
+        j.gpus_per_node = (uint32_t)pg_i64(r, row, i++);
+        j.max_restarts = (uint32_t)pg_i64(r, row, i++);
+        j.time_limit_s = pg_f64(r, row, i++);
+        j.priority = (int32_t)pg_i64(r, row, i++);
+        j.restarts = (uint32_t)pg_i64(r, row, i++);
+        j.incarnation = (uint32_t)pg_i64(r, row, i++);
+        j.exit_code = (int32_t)pg_i64(r, row, i++);
+        j.has_exit = pg_bool(r, row, i++);
+        j.submit_time = pg_f64(r, row, i++);
+        j.start_time = pg_f64(r, row, i++);
+        j.end_time = pg_f64(r, row, i++);
+        j.alloc = pg_str(r, row, i++);
+        const char **argv = split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i),
+                                       &j.argc);
+        i++;
+        const char **env = split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i),
+                                      &j.envc);
+        i++;
+        j.argv = argv;
+        j.env = env;
+        j.running_time = pg_f64(r, row, i++);
+        j.user = pg_str(r, row, i++);
+        j.uid = (uint32_t)pg_i64(r, row, i++);
+        j.gid = (uint32_t)pg_i64(r, row, i++);
+        j.gpu_s = pg_f64(r, row, i++);
+        j.energy_j = pg_f64(r, row, i++);
+        j.flops = pg_f64(r, row, i++);
+        j.ntasks = (uint32_t)pg_i64(r, row, i++);
+        j.cwd_strict = pg_bool(r, row, i++);
+        j.output = pg_str(r, row, i++);
+        j.error = pg_str(r, row, i++);
+        int stop = jf(&j, arg);
+        free(argv);
+        free(env);
+        if (stop) return 1;
+    }
+    return 0;
+}
+
+static int load_nodes(pg_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t *err)
+{
+    PGresult *r = pg_read(s, "SELECT id,name,drained,reason FROM nodes ORDER BY id", NULL,
+                          "load nodes", err);
+    if (!r) return -1;
+    int stop = 0;
+    for (int row = 0; row < PQntuples(r) && !stop; row++) {
+        cl_store_node_t n = {.id = (uint32_t)pg_i64(r, row, 0),
+                             .name = pg_str(r, row, 1),
+                             .drained = pg_bool(r, row, 2),
+                             .reason = pg_str(r, row, 3)};
+        stop = nf(&n, arg) != 0;
+    }
+    PQclear(r);
+    return stop;
+}
+
+/* The jobs through a cursor, PG_FETCH rows at a time: a journal of 1,000,000 jobs is never
+ * one result in memory, and jf may read the store between fetches. */
+static int load_jobs(pg_store_t *s, double finished_since, cl_store_job_f *jf, void *arg,
+                     cl_error_t *err)
+{
+    char cur[32], sql[1024];
+    snprintf(cur, sizeof cur, "cl_load_%" PRIu32, s->cursors++);
+    pg_params_t p = {.n = 0};
+    if (finished_since > 0) {
+        /* two ranges of the partial indexes: the live jobs, the recently finished */
+        snprintf(sql, sizeof sql,
+                 "DECLARE %s NO SCROLL CURSOR FOR SELECT " JOB_COLS
+                 " FROM (SELECT * FROM jobs WHERE state NOT IN " PG_FINISHED
+                 " UNION ALL SELECT * FROM jobs WHERE state IN " PG_FINISHED
+                 " AND end_time >= $1::float8) j ORDER BY id",
+                 cur);
+        pg_p_f64(&p, finished_since);
+    } else
+        snprintf(sql, sizeof sql,
+                 "DECLARE %s NO SCROLL CURSOR FOR SELECT " JOB_COLS " FROM jobs ORDER BY id",
+                 cur);
+    PGresult *r = pg_read(s, sql, &p, "load jobs", err);
+    if (!r) return -1;
+    PQclear(r);
+    char fetch[64];
+    snprintf(fetch, sizeof fetch, "FETCH %d FROM %s", PG_FETCH, cur);
+    int stop = 0;
+    while (!stop) {
+        if (!(r = pg_read(s, fetch, NULL, "load jobs", err))) return -1;
+        int rows = PQntuples(r);
+        stop = emit_jobs(r, jf, arg);
+        PQclear(r);
+        if (rows < PG_FETCH) break;
+    }
+    snprintf(sql, sizeof sql, "CLOSE %s", cur);
+    if (!(r = pg_read(s, sql, NULL, "load jobs", err))) return -1;
+    PQclear(r);
+    return stop;
+}
+
+/* One read transaction for both tables: nodes and jobs from the same committed state. */
+static int pg_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
+                   cl_store_node_f *nf, void *arg, cl_error_t *err)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    PGresult *r =
+        pg_read(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, "load", err);
+    if (!r) return -1;
+    PQclear(r);
+    int stop = nf ? load_nodes(s, nf, arg, err) : 0;
+    if (jf && !stop) stop = load_jobs(s, finished_since, jf, arg, err);
+    PQclear(PQexec(s->rd, stop < 0 ? "ROLLBACK" : "COMMIT")); /* ends a read */
+    return stop < 0 ? -1 : 0;
+}
+
+static int pg_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg,
+                      cl_error_t *err)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    pg_params_t p = {.n = 0};
+    pg_p_i64(&p, (int64_t)id);
+    PGresult *r =
+        pg_read(s, "SELECT " JOB_COLS " FROM jobs WHERE id=$1::int8", &p, "get job", err);
+    if (!r) return -1;
+    int found = PQntuples(r) > 0;
+    emit_jobs(r, jf, arg);
+    PQclear(r);
+    return found;
+}
+
+/* The highest id in jobs (one descent of its key) or the highest a prune may have deleted. */
+static int pg_job_id_max(cl_store_t *bs, uint64_t *id, cl_error_t *err)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    PGresult *r = pg_read(s,
+                          "SELECT COALESCE(GREATEST((SELECT max(id) FROM jobs),"
+                          " (SELECT v FROM meta WHERE k='" PG_ID_FLOOR "')), 0)::int8",
+                          NULL, "job id max", err);
+    if (!r) return -1;
+    *id = (uint64_t)pg_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *err)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    pg_params_t p = {.n = 0};
+    pg_p_text(&p, k);
+    PGresult *r = pg_read(s, "SELECT v FROM meta WHERE k=$1", &p, "meta get", err);
+    if (!r) return -1;
+    int found = PQntuples(r) > 0;
+    if (found) *v = (uint64_t)pg_i64(r, 0, 0);
+    PQclear(r);
+    return found;
+}
+
+static void pg_close(cl_store_t *bs)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    PQfinish(s->wr);
+    PQfinish(s->rd);
+    free(s->blob);
+    free(s->url);
+    free(s);
+}
+
+static const cl_store_ops_t pg_ops = {
+    .name = "postgresql",
+    .commit = pg_commit,
+    .load = pg_load,
+    .job_get = pg_job_get,
+    .job_id_max = pg_job_id_max,
+    .meta_get = pg_meta_get,
+    .objs_load = pg_objs_load,
+    .history = pg_history,
+    .usage = pg_usage,
+    .audit = pg_audit,
+    .close = pg_close,
+};
+
+/* ---- open ---- */
+
+/* Append n bytes of v to out (len bytes, *o used), cut at its end. */
+static void put_n(char *out, size_t len, size_t *o, const char *v, size_t n)
+{
+    if (*o + 1 >= len) return;
+    if (n > len - 1 - *o) n = len - 1 - *o;
+    memcpy(out + *o, v, n);
+    *o += n;
+    out[*o] = 0;
+}
+
+void cl_store_url_shown(const char *url, char *out, size_t len)
+{
+    size_t o = 0;
+    const char *p = url, *a = strstr(url, "://");
+    out[0] = 0;
+    if (a) { /* scheme://user:PASSWORD@host */
+        a += 3;
+        const char *end = a + strcspn(a, "/?"), *at = memrchr(a, '@', (size_t)(end - a));
+        const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
+        if (colon) {
+            put_n(out, len, &o, url, (size_t)(colon + 1 - url));
+            put_n(out, len, &o, "***", 3);
+            p = at;
+        }
+    }
+    while (*p) { /* ?password=PASSWORD&..., password=PASSWORD in a key=value string */
+        const char *pw = strstr(p, "password=");
+        if (!pw) {
+            put_n(out, len, &o, p, strlen(p));
+            break;
+        }
+        bool key = pw == url || strchr("?& ", pw[-1]);
+        put_n(out, len, &o, p, (size_t)(pw + 9 - p));
+        p = pw + 9;
+        if (key) {
+            put_n(out, len, &o, "***", 3);
+            p += strcspn(p, "& ");
+        }
+    }
+}
+
+static void quiet(void *arg, const char *message)
+{
+}
+
+static PGconn *connect_to(pg_store_t *s, cl_error_t *err)
+{
+    /* a host that does not answer fails in 10 s unless the URL says otherwise (the URL's
+     * connect_timeout comes after, so it wins) */
+    const char *kw[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *val[] = {"10", "colossus", s->url, NULL};
+    PGconn *db = PQconnectdbParams(kw, val, 1);
+    if (PQstatus(db) != CONNECTION_OK) {
+        char m[200];
+        one_line(db ? PQerrorMessage(db) : "out of memory", m, sizeof m);
+        cl_err(err, "store: cannot connect to %.100s: %s", s->shown, m);
+        PQfinish(db);
+        return NULL;
+    }
+    PQsetNoticeProcessor(db, quiet, NULL); /* "already exists, skipping" and the like */
+    return db;
+}
+
+cl_store_t *cl_store_open_pg(const char *url, bool sync_full, cl_error_t *err)
+{
+    char shown[256];
+    cl_store_url_shown(url, shown, sizeof shown);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &perr);
+    if (!opts) {
+        char m[160];
+        one_line(perr ? perr : "out of memory", m, sizeof m);
+        PQfreemem(perr);
+        cl_err(err, "store: '%.80s' is not a PostgreSQL URL: %s", shown, m);
+        return NULL;
+    }
+    PQconninfoFree(opts);
+    pg_store_t *s = cl_xcalloc(1, sizeof *s);
+    s->base.ops = &pg_ops;
+    memcpy(s->shown, shown, sizeof shown);
+    s->url = cl_xmalloc(strlen(url) + 1);
+    memcpy(s->url, url, strlen(url) + 1);
+    s->sync_full = sync_full;
+    if (!(s->wr = connect_to(s, err)) || migrate(s, err) < 0 || writer_setup(s, err) < 0 ||
+        !(s->rd = connect_to(s, err))) {
+        pg_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
