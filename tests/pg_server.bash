@@ -19,7 +19,7 @@ pg_bindir() {
 
 # as the server's user
 pg_as() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u nobody -- "$@"); else "$@"; fi
 }
 
 pg_start() {

@@ -187,7 +187,8 @@ static const char schema_v1[] =
     " cwd_strict bool NOT NULL, output text NOT NULL, error text NOT NULL);"
     "CREATE INDEX jobs_live ON jobs(id) WHERE state NOT IN " PG_FINISHED ";"
     "CREATE INDEX jobs_done_end ON jobs(end_time) WHERE state IN " PG_FINISHED ";"
-    "CREATE TABLE nodes(id int8 PRIMARY KEY, name text COLLATE \"C\" UNIQUE NOT NULL, drained bool NOT NULL,"
+    "CREATE TABLE nodes(id int8 PRIMARY KEY, name text COLLATE \"C\" UNIQUE NOT NULL, drained "
+    "bool NOT NULL,"
     " reason text NOT NULL);"
     "CREATE TABLE meta(k text PRIMARY KEY, v int8 NOT NULL);"
     "CREATE TABLE service_objects(kind text COLLATE \"C\" NOT NULL,"
@@ -233,8 +234,8 @@ static int migrate(pg_store_t *s, cl_error_t *err)
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) goto fail;
-    r = PQexecParams(s->wr, "SELECT max(version), count(*) FROM colossus_schema", 0, NULL,
-                     NULL, NULL, NULL, 1);
+    r = PQexecParams(s->wr, "SELECT max(version), count(*) FROM colossus_schema", 0, NULL, NULL,
+                     NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         goto fail;
@@ -443,7 +444,7 @@ static int put_node(void *arg, const cl_store_node_t *n)
         pg_p_text(&p, n->name);
     else
         p.v[p.n] = NULL, p.len[p.n] = 0, p.fmt[p.n++] = 0; /* SQL NULL */
-    pg_params_t q = p; /* id and name */
+    pg_params_t q = p;                                     /* id and name */
     pg_p_bool(&p, n->drained);
     pg_p_text(&p, n->reason);
     char what[40];
@@ -481,7 +482,7 @@ static const cl_store_visit_t pg_puts = {.job = put_job,
     "submit_time=excluded.submit_time,start_time=excluded.start_time,"                         \
     "end_time=excluded.end_time,alloc=excluded.alloc,argv=excluded.argv,env=excluded.env,"     \
     "running_time=excluded.running_time,user_name=excluded.user_name,uid=excluded.uid,"        \
-    "gid=excluded.gid,gpu_s=excluded.gpu_s,energy_j=excluded.energy_j,flops=excluded.flops,"  \
+    "gid=excluded.gid,gpu_s=excluded.gpu_s,energy_j=excluded.energy_j,flops=excluded.flops,"   \
     "ntasks=excluded.ntasks,cwd_strict=excluded.cwd_strict,output=excluded.output,"            \
     "error=excluded.error"
 
@@ -609,11 +610,11 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.start_time = pg_f64(r, row, i++);
         j.end_time = pg_f64(r, row, i++);
         j.alloc = pg_str(r, row, i++);
-        const char **argv = split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i),
-                                       &j.argc);
+        const char **argv =
+            split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i), &j.argc);
         i++;
-        const char **env = split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i),
-                                      &j.envc);
+        const char **env =
+            split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i), &j.envc);
         i++;
         j.argv = argv;
         j.env = env;
@@ -817,9 +818,7 @@ void cl_store_url_shown(const char *url, char *out, size_t len)
     }
 }
 
-static void quiet(void *arg, const char *message)
-{
-}
+static void quiet(void *arg, const char *message) {}
 
 static PGconn *connect_to(pg_store_t *s, cl_error_t *err)
 {

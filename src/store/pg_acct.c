@@ -140,7 +140,8 @@ int pg_audit_flush(pg_commit_t *c)
         const cl_store_audit_t *a = c->aud[i];
         p.n = 0;
         pg_p_i64(&p, (int64_t)i);
-        pg_p_f64(&p, (double)llround(a->time * 1e6) / 1e6); /* to the microsecond, as SQLite's */
+        pg_p_f64(&p,
+                 (double)llround(a->time * 1e6) / 1e6); /* to the microsecond, as SQLite's */
         pg_p_bool(&p, a->ok);
         pg_p_text(&p, a->op);
         pg_p_text(&p, a->target);

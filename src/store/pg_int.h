@@ -60,7 +60,7 @@ typedef struct pg_commit {
     struct pg_sent {
         pg_want_t want;
         char what[96];
-    } *sent;
+    } * sent;
     size_t nsent, cap;
     bool pruned, prune_more;
     uint64_t pruned_jobs, pruned_usage, pruned_audit;

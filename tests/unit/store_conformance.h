@@ -91,8 +91,8 @@ static inline int run_backends(const struct CMUnitTest *cases, size_t n)
     int failed = 0;
     bool pg = getenv("COLOSSUS_TEST_PG_SOCK") != NULL;
     const backend_t *v = pg ? pg_backends : backends;
-    size_t nv = pg ? sizeof pg_backends / sizeof pg_backends[0]
-                   : sizeof backends / sizeof backends[0];
+    size_t nv =
+        pg ? sizeof pg_backends / sizeof pg_backends[0] : sizeof backends / sizeof backends[0];
     for (size_t i = 0; i < nv; i++) {
         B = &v[i];
         failed += _cmocka_run_group_tests(B->name, cases, n, NULL, NULL);

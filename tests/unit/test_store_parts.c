@@ -66,8 +66,9 @@ static void test_url_refused(void **st)
     refused("postgres://[::1/x", "is not a PostgreSQL URL: end of string reached");
     refused("postgresql://alice:s3cret@127.0.0.1:1/colossus",
             "store: cannot connect to postgresql://alice:***@127.0.0.1:1/colossus: ");
-    refused("postgresql:///colossus?host=127.0.0.1&port=1&password=s3cret&user=bob",
-            "cannot connect to postgresql:///colossus?host=127.0.0.1&port=1&password=***&user=bob");
+    refused(
+        "postgresql:///colossus?host=127.0.0.1&port=1&password=s3cret&user=bob",
+        "cannot connect to postgresql:///colossus?host=127.0.0.1&port=1&password=***&user=bob");
     refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR, postgresql://");
     refused("/var/lib/colossus", "'/var/lib/colossus' is not a store URL");
     refused("", "'' is not a store URL");
