@@ -95,6 +95,7 @@ static inline int run_backends(const struct CMUnitTest *cases, size_t n)
         pg ? sizeof pg_backends / sizeof pg_backends[0] : sizeof backends / sizeof backends[0];
     for (size_t i = 0; i < nv; i++) {
         B = &v[i];
+        printf("backend: %s\n", B->name);
         failed += _cmocka_run_group_tests(B->name, cases, n, NULL, NULL);
     }
     return failed;
