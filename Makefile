@@ -35,7 +35,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -130,6 +130,16 @@ bench-cluster: all $(BENCH_BINS)
 # Acknowledged submissions per second from 1, 8 and 32 clients (no agents; about 20 s).
 bench-ack: all $(BENCH_BINS)
 	bash bench/ack.bash
+
+# Issue 14: acknowledged submissions a second with the journal on PostgreSQL against SQLite
+# (bench/ack.bash on each; about a minute), and a controller start from 1,000,000 journaled
+# jobs on each (bench/pg_start.bash; a few minutes, ~2 GB in $TMPDIR). Both start their own
+# throwaway PostgreSQL server (tests/pg_server.bash).
+bench-pg: all $(BENCH_BINS)
+	bash bench/pg_ack.bash
+
+bench-pg-start: all build/bench/journal_fill
+	bash bench/pg_start.bash
 
 # The journal at 10,000,000 finished jobs: load, usage/history/audit queries, a start's load,
 # a prune (issue 11; ~10 GB in $TMPDIR, deleted after; see docs/benchmarks.md).

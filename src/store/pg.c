@@ -524,6 +524,11 @@ static int writer_setup(pg_store_t *s, cl_error_t *err)
                                              : "SET synchronous_commit=off");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    if (ok) {
+        r = PQexec(s->wr, pg_acct_session);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
     if (!ok) return pg_fail(s, s->wr, err, "settings");
     if (prepare(s, core_stmts, sizeof core_stmts / sizeof core_stmts[0], err) < 0) return -1;
     return prepare(s, pg_acct_stmts, pg_acct_nstmts, err);
@@ -546,7 +551,8 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     pg_commit_t c = {.s = s, .err = err};
     if (PQenterPipelineMode(s->wr) != 1) return pg_fail(s, s->wr, err, "commit: pipeline");
     if (pg_send(&c, NULL, NULL, PG_OK, "BEGIN") == 0 &&
-        cl_store_batch_visit(b, &pg_puts, &c) == 0 && pg_audit_flush(&c) == 0)
+        cl_store_batch_visit(b, &pg_puts, &c) == 0 && pg_audit_flush(&c) == 0 &&
+        pg_rollup_flush(&c) == 0)
         pg_send(&c, NULL, NULL, PG_OK, "COMMIT");
     bool broken = PQstatus(s->wr) != CONNECTION_OK;
     if (!broken) {

@@ -29,19 +29,30 @@ enum { AUD_GROUP_MAX = 1000 };
     " energy_j=usage_rollups.energy_j+excluded.energy_j,"                                      \
     " flops=usage_rollups.flops+excluded.flops, runs=usage_rollups.runs+excluded.runs"
 
+const char pg_acct_session[] =
+    "CREATE TEMP TABLE IF NOT EXISTS usage_new(day text NOT NULL, tenant text NOT NULL,"
+    " user_name text NOT NULL, gpu_s float8 NOT NULL, energy_j float8 NOT NULL,"
+    " flops float8 NOT NULL)";
+
 const pg_stmt_t pg_acct_stmts[] = {
     {"obj_put", "INSERT INTO service_objects(kind,k,v) VALUES($1,$2,$3::bytea)"
                 " ON CONFLICT(kind,k) DO UPDATE SET v=excluded.v"},
     {"obj_del", "DELETE FROM service_objects WHERE kind=$1 AND k=$2"},
     /* the record, and only when it is new (a duplicate inserts nothing, so the second INSERT
-     * gets no row) its share of its day's rollup: one statement, no answer to wait for */
+     * gets no row) its share of its day's rollup into usage_new: one statement, no answer to
+     * wait for. The commit sums usage_new into the rollups at its end (rollup_flush): one
+     * upsert a key, not one a run (a run each made 1,000 versions of one hot row a commit). */
     {"usage_put",
      "WITH ins AS (INSERT INTO usage_records(" USAGE_COLS ") VALUES($1::int8,$2::int8,$3,$4,"
      "$5,$6,$7,$8,$9::int8,$10::float8,$11::float8,$12::float8,$13::float8,$14::float8,"
      "$15::int8,$16::bool) ON CONFLICT(job,incarnation) DO NOTHING"
      " RETURNING tenant,user_name,gpu_s,energy_j,flops)"
-     " INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
-     " SELECT $17::text,tenant,user_name,gpu_s,energy_j,flops,1 FROM ins" ROLLUP_ADD},
+     " INSERT INTO usage_new(day,tenant,user_name,gpu_s,energy_j,flops)"
+     " SELECT $17::text,tenant,user_name,gpu_s,energy_j,flops FROM ins"},
+    {"rollup_flush", "INSERT INTO usage_rollups(day,tenant,user_name,gpu_s,energy_j,flops,runs)"
+                     " SELECT day,tenant,user_name,SUM(gpu_s),SUM(energy_j),SUM(flops),COUNT(*)"
+                     " FROM usage_new GROUP BY day,tenant,user_name" ROLLUP_ADD},
+    {"rollup_clear", "DELETE FROM usage_new"},
     {"audit_group_put", "INSERT INTO audit_groups(first_time,last_time,who,n)"
                         " VALUES($1::float8,$2::float8,$3,$4::int8)"},
     /* the group just put (currval: this session's last) */
@@ -115,7 +126,16 @@ int pg_put_usage(void *arg, const cl_store_usage_t *u)
     pg_p_text(&p, day);
     char what[48];
     snprintf(what, sizeof what, "usage of job %" PRIu64, u->job);
+    c->runs++;
     return pg_send(c, "usage_put", &p, PG_OK, what);
+}
+
+int pg_rollup_flush(pg_commit_t *c)
+{
+    if (!c->runs) return 0;
+    c->runs = 0;
+    if (pg_send(c, "rollup_flush", NULL, PG_OK, "usage rollups") < 0) return -1;
+    return pg_send(c, "rollup_clear", NULL, PG_OK, "usage rollups (clear)");
 }
 
 int pg_audit_flush(pg_commit_t *c)

@@ -63,6 +63,7 @@ typedef struct pg_commit {
     } * sent;
     size_t nsent, cap;
     bool pruned, prune_more;
+    size_t runs; /* usage records put (their shares wait in usage_new) */
     uint64_t pruned_jobs, pruned_usage, pruned_audit;
     /* the audit group being built: its records (the batch's) until its flush */
     const cl_store_audit_t **aud;
@@ -90,6 +91,10 @@ int pg_put_obj(void *arg, const char *kind, const char *key, const void *val, si
 int pg_put_usage(void *arg, const cl_store_usage_t *u);
 int pg_put_audit(void *arg, const cl_store_audit_t *a);
 int pg_audit_flush(pg_commit_t *c); /* the group being built (none: nothing) */
+/* The usage records' shares, summed into their rollups (none: nothing). */
+int pg_rollup_flush(pg_commit_t *c);
+/* The writer session's own table of the commit's rollup shares (before the statements). */
+extern const char pg_acct_session[];
 int pg_prune(void *arg, const cl_store_prune_t *p);
 int pg_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
                  cl_error_t *err);
