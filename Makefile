@@ -2,13 +2,15 @@
 # Sources are found by directory; a module may add rules in src/<module>/module.mk.
 
 CC      ?= cc
-PKGS    := libuv libprotobuf-c sqlite3 libpq libsodium jansson fftw3
-# libjwt and libmicrohttpd: their headers here; the controller dlopens each when it takes JWTs
-# or serves HTTP (linked, they would load OpenSSL or GnuTLS into every CLI command); the unit
-# tests link libjwt to sign JWTs
-PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt libmicrohttpd 2>/dev/null)
+PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson fftw3
+# libjwt, libmicrohttpd and libpq: their headers here; the controller dlopens each when it
+# takes JWTs, serves HTTP or opens a postgresql:// store (linked, they would load OpenSSL,
+# GnuTLS or Kerberos into every CLI command); the unit tests link libjwt to sign JWTs and
+# libpq to set up the PostgreSQL store's databases
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt libmicrohttpd libpq 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 JWTLIBS   := $(shell pkg-config --libs libjwt 2>/dev/null)
+PQLIBS    := $(shell pkg-config --libs libpq 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isrc -Ibuild/gen $(PKGCFLAGS) -MMD -MP
@@ -86,11 +88,11 @@ bin/colossus-asan: build/asan/src/cli/main.o $(ASAN_OBJS)
 
 build/tests/%: tests/unit/%.c $(call obj,obj,$(TEST_SUPPORT)) build/libcolossus.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) $(PQLIBS) -lcmocka
 
 build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcolossus-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) $(PQLIBS) -lcmocka
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
 asan: $(ASAN_BINS) bin/colossus-asan

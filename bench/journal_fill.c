@@ -20,12 +20,10 @@
 int main(int argc, char **argv)
 {
     enum { O_JOBS = 1000, O_LIVE, O_DAYS, O_BATCH, O_USAGE };
-    static const struct option lo[] = {{"jobs", required_argument, 0, O_JOBS},
-                                       {"live", required_argument, 0, O_LIVE},
-                                       {"days", required_argument, 0, O_DAYS},
-                                       {"batch", required_argument, 0, O_BATCH},
-                                       {"usage", no_argument, 0, O_USAGE},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"jobs", required_argument, 0, O_JOBS}, {"live", required_argument, 0, O_LIVE},
+        {"days", required_argument, 0, O_DAYS}, {"batch", required_argument, 0, O_BATCH},
+        {"usage", no_argument, 0, O_USAGE},     {0, 0, 0, 0}};
     uint32_t jobs = 1000000, live = 10000, days = 30, batch = 10000;
     bool usage = false;
     for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
@@ -33,7 +31,8 @@ int main(int argc, char **argv)
         if (c == O_JOBS) rc = cl_flag_u32("journal_fill", "--jobs", optarg, 1, 1u << 30, &jobs);
         if (c == O_LIVE) rc = cl_flag_u32("journal_fill", "--live", optarg, 0, 1u << 30, &live);
         if (c == O_DAYS) rc = cl_flag_u32("journal_fill", "--days", optarg, 1, 3650, &days);
-        if (c == O_BATCH) rc = cl_flag_u32("journal_fill", "--batch", optarg, 1, 1000000, &batch);
+        if (c == O_BATCH)
+            rc = cl_flag_u32("journal_fill", "--batch", optarg, 1, 1000000, &batch);
         if (c == O_USAGE) usage = true;
         if (c == '?' || rc < 0) return 2;
     }

@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "store/pg_int.h"
+#include "store/pg_lib.h"
 #include "util/util.h"
 
 _Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
@@ -82,9 +83,9 @@ void pg_p_bytes(pg_params_t *p, const void *v, size_t len)
 
 int64_t pg_i64(const PGresult *r, int row, int col)
 {
-    if (PQgetisnull(r, row, col)) return 0;
-    const char *v = PQgetvalue(r, row, col);
-    int len = PQgetlength(r, row, col);
+    if (pq.getisnull(r, row, col)) return 0;
+    const char *v = pq.getvalue(r, row, col);
+    int len = pq.getlength(r, row, col);
     if (len == 4) {
         uint32_t u;
         memcpy(&u, v, 4);
@@ -97,9 +98,9 @@ int64_t pg_i64(const PGresult *r, int row, int col)
 
 double pg_f64(const PGresult *r, int row, int col)
 {
-    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8) return 0;
+    if (pq.getisnull(r, row, col) || pq.getlength(r, row, col) != 8) return 0;
     uint64_t u;
-    memcpy(&u, PQgetvalue(r, row, col), 8);
+    memcpy(&u, pq.getvalue(r, row, col), 8);
     u = be64toh(u);
     double d;
     memcpy(&d, &u, 8);
@@ -108,12 +109,12 @@ double pg_f64(const PGresult *r, int row, int col)
 
 bool pg_bool(const PGresult *r, int row, int col)
 {
-    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] != 0;
+    return !pq.getisnull(r, row, col) && pq.getvalue(r, row, col)[0] != 0;
 }
 
 const char *pg_str(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col); /* NUL-ended by libpq */
+    return pq.getisnull(r, row, col) ? "" : pq.getvalue(r, row, col); /* NUL-ended by libpq */
 }
 
 /* PostgreSQL's message in one line (libpq's ends with a newline, may span several). */
@@ -127,14 +128,14 @@ static void one_line(const char *m, char *out, size_t len)
 int pg_fail(pg_store_t *s, PGconn *db, cl_error_t *err, const char *what)
 {
     char m[200];
-    one_line(db ? PQerrorMessage(db) : "out of memory", m, sizeof m);
+    one_line(db ? pq.errorMessage(db) : "out of memory", m, sizeof m);
     return cl_err(err, "store: %.40s: %s: %s", s->shown, what, m);
 }
 
 static int res_fail(pg_store_t *s, const PGresult *r, PGconn *db, cl_error_t *err,
                     const char *what)
 {
-    const char *pm = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *pm = r ? pq.resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!pm) return pg_fail(s, db, err, what);
     char m[200];
     one_line(pm, m, sizeof m);
@@ -145,19 +146,19 @@ PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const ch
                   cl_error_t *err)
 {
     /* a reader the server dropped connects again (the read that found it dropped failed) */
-    if (PQstatus(s->rd) != CONNECTION_OK) {
-        PQreset(s->rd);
-        if (PQstatus(s->rd) != CONNECTION_OK) {
+    if (pq.status(s->rd) != CONNECTION_OK) {
+        pq.reset(s->rd);
+        if (pq.status(s->rd) != CONNECTION_OK) {
             pg_fail(s, s->rd, err, what);
             return NULL;
         }
     }
-    PGresult *r = PQexecParams(s->rd, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
-                               p ? p->len : NULL, p ? p->fmt : NULL, 1);
-    ExecStatusType st = PQresultStatus(r);
+    PGresult *r = pq.execParams(s->rd, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
+                                p ? p->len : NULL, p ? p->fmt : NULL, 1);
+    ExecStatusType st = pq.resultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
     res_fail(s, r, s->rd, err, what);
-    PQclear(r);
+    pq.clear(r);
     return NULL;
 }
 
@@ -230,55 +231,55 @@ static int migrate(pg_store_t *s, cl_error_t *err)
     static const char lock[] =
         "BEGIN; SELECT pg_advisory_xact_lock(7305183414);"
         "CREATE TABLE IF NOT EXISTS colossus_schema(version int8 NOT NULL);";
-    PGresult *r = PQexec(s->wr, lock);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    PGresult *r = pq.exec(s->wr, lock);
+    int ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+    pq.clear(r);
     if (!ok) goto fail;
-    r = PQexecParams(s->wr, "SELECT max(version), count(*) FROM colossus_schema", 0, NULL, NULL,
-                     NULL, NULL, 1);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
+    r = pq.execParams(s->wr, "SELECT max(version), count(*) FROM colossus_schema", 0, NULL,
+                      NULL, NULL, NULL, 1);
+    if (pq.resultStatus(r) != PGRES_TUPLES_OK) {
+        pq.clear(r);
         goto fail;
     }
     int64_t v = pg_i64(r, 0, 0), rows = pg_i64(r, 0, 1);
-    PQclear(r);
+    pq.clear(r);
     if (v > PG_SCHEMA_VERSION) {
-        PQclear(PQexec(s->wr, "ROLLBACK"));
+        pq.clear(pq.exec(s->wr, "ROLLBACK"));
         return cl_err(err,
                       "store: %.60s: the journal's schema is version %" PRId64
                       ", newer than this build's %" PRId64 ": refusing it",
                       s->shown, v, PG_SCHEMA_VERSION);
     }
     for (int64_t k = v; k < PG_SCHEMA_VERSION; k++) {
-        r = PQexec(s->wr, migrations[k]);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
+        r = pq.exec(s->wr, migrations[k]);
+        ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+        pq.clear(r);
         if (!ok) {
             char what[64];
             snprintf(what, sizeof what, "schema migration to version %" PRId64, k + 1);
             pg_fail(s, s->wr, err, what);
-            PQclear(PQexec(s->wr, "ROLLBACK"));
+            pq.clear(pq.exec(s->wr, "ROLLBACK"));
             return -1;
         }
     }
     char ver[24];
     snprintf(ver, sizeof ver, "%" PRId64, PG_SCHEMA_VERSION);
     const char *vals[] = {ver};
-    r = PQexecParams(s->wr,
-                     rows ? "UPDATE colossus_schema SET version=$1::int8"
-                          : "INSERT INTO colossus_schema(version) VALUES($1::int8)",
-                     1, NULL, vals, NULL, NULL, 0);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    r = pq.execParams(s->wr,
+                      rows ? "UPDATE colossus_schema SET version=$1::int8"
+                           : "INSERT INTO colossus_schema(version) VALUES($1::int8)",
+                      1, NULL, vals, NULL, NULL, 0);
+    ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+    pq.clear(r);
     if (ok) {
-        r = PQexec(s->wr, "COMMIT");
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
+        r = pq.exec(s->wr, "COMMIT");
+        ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+        pq.clear(r);
     }
     if (ok) return 0;
 fail:
     pg_fail(s, s->wr, err, "schema");
-    if (PQtransactionStatus(s->wr) != PQTRANS_IDLE) PQclear(PQexec(s->wr, "ROLLBACK"));
+    if (pq.transactionStatus(s->wr) != PQTRANS_IDLE) pq.clear(pq.exec(s->wr, "ROLLBACK"));
     return -1;
 }
 
@@ -293,20 +294,20 @@ static int drain(pg_commit_t *c)
 {
     PGconn *db = c->s->wr;
     for (size_t i = 0; i < c->nsent; i++) {
-        PGresult *r = PQgetResult(db);
+        PGresult *r = pq.getResult(db);
         if (!r) {
             if (!c->failed) pg_fail(c->s, db, c->err, "commit");
             c->failed = true;
             return -1;
         }
-        ExecStatusType st = PQresultStatus(r);
+        ExecStatusType st = pq.resultStatus(r);
         const struct pg_sent *w = &c->sent[i];
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            uint64_t n = strtoull(PQcmdTuples(r), NULL, 10);
+            uint64_t n = strtoull(pq.cmdTuples(r), NULL, 10);
             if (w->want == PG_COUNT_JOBS) c->pruned_jobs = n;
             if (w->want == PG_COUNT_USAGE) c->pruned_usage = n;
             if (w->want == PG_COUNT_GROUPS)
-                for (int k = 0; k < PQntuples(r); k++)
+                for (int k = 0; k < pq.ntuples(r); k++)
                     c->pruned_audit += (uint64_t)pg_i64(r, k, 0);
             if (w->want != PG_OK && n >= CL_STORE_PRUNE_MAX) c->prune_more = true;
         } else if (st != PGRES_PIPELINE_ABORTED && !c->failed) {
@@ -318,14 +319,14 @@ static int drain(pg_commit_t *c)
             cl_err(c->err, "store: commit: %s: aborted", w->what); /* cannot happen */
             c->failed = true;
         }
-        PQclear(r);
-        while ((r = PQgetResult(db))) /* the end of this statement's answers */
-            PQclear(r);
+        pq.clear(r);
+        while ((r = pq.getResult(db))) /* the end of this statement's answers */
+            pq.clear(r);
     }
     c->nsent = 0;
-    PGresult *r = PQgetResult(db);
-    int ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-    PQclear(r);
+    PGresult *r = pq.getResult(db);
+    int ok = r && pq.resultStatus(r) == PGRES_PIPELINE_SYNC;
+    pq.clear(r);
     if (!ok) {
         if (!c->failed) pg_fail(c->s, db, c->err, "commit: sync");
         c->failed = true;
@@ -336,7 +337,7 @@ static int drain(pg_commit_t *c)
 
 static int sync_drain(pg_commit_t *c)
 {
-    if (PQpipelineSync(c->s->wr) != 1) {
+    if (pq.pipelineSync(c->s->wr) != 1) {
         if (!c->failed) pg_fail(c->s, c->s->wr, c->err, "commit: sync");
         c->failed = true;
         return -1;
@@ -352,9 +353,9 @@ int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t wa
         c->cap = c->cap ? c->cap * 2 : 64;
         c->sent = cl_xrealloc(c->sent, c->cap * sizeof *c->sent);
     }
-    int ok = name ? PQsendQueryPrepared(c->s->wr, name, p ? p->n : 0, p ? p->v : NULL,
-                                        p ? p->len : NULL, p ? p->fmt : NULL, 1)
-                  : PQsendQueryParams(c->s->wr, what, 0, NULL, NULL, NULL, NULL, 1);
+    int ok = name ? pq.sendQueryPrepared(c->s->wr, name, p ? p->n : 0, p ? p->v : NULL,
+                                         p ? p->len : NULL, p ? p->fmt : NULL, 1)
+                  : pq.sendQueryParams(c->s->wr, what, 0, NULL, NULL, NULL, NULL, 1);
     if (!ok) {
         pg_fail(c->s, c->s->wr, c->err, "commit: send");
         c->failed = true;
@@ -503,14 +504,14 @@ static const pg_stmt_t core_stmts[] = {
 static int prepare(pg_store_t *s, const pg_stmt_t *v, size_t n, cl_error_t *err)
 {
     for (size_t i = 0; i < n; i++) {
-        PGresult *r = PQprepare(s->wr, v[i].name, v[i].sql, 0, NULL);
-        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PGresult *r = pq.prepare(s->wr, v[i].name, v[i].sql, 0, NULL);
+        int ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) {
             char what[64];
             snprintf(what, sizeof what, "prepare %s", v[i].name);
             res_fail(s, r, s->wr, err, what);
         }
-        PQclear(r);
+        pq.clear(r);
         if (!ok) return -1;
     }
     return 0;
@@ -520,14 +521,14 @@ static int writer_setup(pg_store_t *s, cl_error_t *err)
 {
     /* not sync_full: a commit survives the controller's crash, not the server's (as SQLite's
      * synchronous=NORMAL survives a crash but not a power cut) */
-    PGresult *r = PQexec(s->wr, s->sync_full ? "SET synchronous_commit=on"
-                                             : "SET synchronous_commit=off");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    PGresult *r = pq.exec(s->wr, s->sync_full ? "SET synchronous_commit=on"
+                                              : "SET synchronous_commit=off");
+    int ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+    pq.clear(r);
     if (ok) {
-        r = PQexec(s->wr, pg_acct_session);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
+        r = pq.exec(s->wr, pg_acct_session);
+        ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+        pq.clear(r);
     }
     if (!ok) return pg_fail(s, s->wr, err, "settings");
     if (prepare(s, core_stmts, sizeof core_stmts / sizeof core_stmts[0], err) < 0) return -1;
@@ -538,9 +539,9 @@ static int writer_setup(pg_store_t *s, cl_error_t *err)
  * before the next commit, so that a committer that retries regains the journal. */
 static int writer_ready(pg_store_t *s, cl_error_t *err)
 {
-    if (PQstatus(s->wr) == CONNECTION_OK) return 0;
-    PQreset(s->wr);
-    if (PQstatus(s->wr) != CONNECTION_OK) return pg_fail(s, s->wr, err, "reconnect");
+    if (pq.status(s->wr) == CONNECTION_OK) return 0;
+    pq.reset(s->wr);
+    if (pq.status(s->wr) != CONNECTION_OK) return pg_fail(s, s->wr, err, "reconnect");
     return writer_setup(s, err);
 }
 
@@ -549,20 +550,20 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     pg_store_t *s = (pg_store_t *)bs;
     if (writer_ready(s, err) < 0) return -1;
     pg_commit_t c = {.s = s, .err = err};
-    if (PQenterPipelineMode(s->wr) != 1) return pg_fail(s, s->wr, err, "commit: pipeline");
+    if (pq.enterPipelineMode(s->wr) != 1) return pg_fail(s, s->wr, err, "commit: pipeline");
     if (pg_send(&c, NULL, NULL, PG_OK, "BEGIN") == 0 &&
         cl_store_batch_visit(b, &pg_puts, &c) == 0 && pg_audit_flush(&c) == 0 &&
         pg_rollup_flush(&c) == 0)
         pg_send(&c, NULL, NULL, PG_OK, "COMMIT");
-    bool broken = PQstatus(s->wr) != CONNECTION_OK;
+    bool broken = pq.status(s->wr) != CONNECTION_OK;
     if (!broken) {
-        if (sync_drain(&c) < 0 && PQstatus(s->wr) != CONNECTION_OK) broken = true;
-        PQexitPipelineMode(s->wr);
+        if (sync_drain(&c) < 0 && pq.status(s->wr) != CONNECTION_OK) broken = true;
+        pq.exitPipelineMode(s->wr);
     }
     /* A failed statement leaves the transaction aborted after the sync: end it, so that
      * nothing of this batch stays and the next commit can begin. */
-    if (!broken && PQtransactionStatus(s->wr) != PQTRANS_IDLE)
-        PQclear(PQexec(s->wr, "ROLLBACK"));
+    if (!broken && pq.transactionStatus(s->wr) != PQTRANS_IDLE)
+        pq.clear(pq.exec(s->wr, "ROLLBACK"));
     free(c.sent);
     free(c.aud);
     if (c.failed) return -1;
@@ -594,7 +595,7 @@ static const char **split_strs(const char *b, size_t len, size_t *n)
 /* jf for each row of r (JOB_COLS); 1 when it stopped. */
 static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
 {
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         cl_store_job_t j = {0};
         int i = 0;
         j.id = (uint64_t)pg_i64(r, row, i++);
@@ -617,10 +618,10 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.end_time = pg_f64(r, row, i++);
         j.alloc = pg_str(r, row, i++);
         const char **argv =
-            split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i), &j.argc);
+            split_strs(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.argc);
         i++;
         const char **env =
-            split_strs(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i), &j.envc);
+            split_strs(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.envc);
         i++;
         j.argv = argv;
         j.env = env;
@@ -649,14 +650,14 @@ static int load_nodes(pg_store_t *s, cl_store_node_f *nf, void *arg, cl_error_t 
                           "load nodes", err);
     if (!r) return -1;
     int stop = 0;
-    for (int row = 0; row < PQntuples(r) && !stop; row++) {
+    for (int row = 0; row < pq.ntuples(r) && !stop; row++) {
         cl_store_node_t n = {.id = (uint32_t)pg_i64(r, row, 0),
                              .name = pg_str(r, row, 1),
                              .drained = pg_bool(r, row, 2),
                              .reason = pg_str(r, row, 3)};
         stop = nf(&n, arg) != 0;
     }
-    PQclear(r);
+    pq.clear(r);
     return stop;
 }
 
@@ -683,20 +684,20 @@ static int load_jobs(pg_store_t *s, double finished_since, cl_store_job_f *jf, v
                  cur);
     PGresult *r = pg_read(s, sql, &p, "load jobs", err);
     if (!r) return -1;
-    PQclear(r);
+    pq.clear(r);
     char fetch[64];
     snprintf(fetch, sizeof fetch, "FETCH %d FROM %s", PG_FETCH, cur);
     int stop = 0;
     while (!stop) {
         if (!(r = pg_read(s, fetch, NULL, "load jobs", err))) return -1;
-        int rows = PQntuples(r);
+        int rows = pq.ntuples(r);
         stop = emit_jobs(r, jf, arg);
-        PQclear(r);
+        pq.clear(r);
         if (rows < PG_FETCH) break;
     }
     snprintf(sql, sizeof sql, "CLOSE %s", cur);
     if (!(r = pg_read(s, sql, NULL, "load jobs", err))) return -1;
-    PQclear(r);
+    pq.clear(r);
     return stop;
 }
 
@@ -708,10 +709,10 @@ static int pg_load(cl_store_t *bs, double finished_since, cl_store_job_f *jf,
     PGresult *r =
         pg_read(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, "load", err);
     if (!r) return -1;
-    PQclear(r);
+    pq.clear(r);
     int stop = nf ? load_nodes(s, nf, arg, err) : 0;
     if (jf && !stop) stop = load_jobs(s, finished_since, jf, arg, err);
-    PQclear(PQexec(s->rd, stop < 0 ? "ROLLBACK" : "COMMIT")); /* ends a read */
+    pq.clear(pq.exec(s->rd, stop < 0 ? "ROLLBACK" : "COMMIT")); /* ends a read */
     return stop < 0 ? -1 : 0;
 }
 
@@ -724,9 +725,9 @@ static int pg_job_get(cl_store_t *bs, uint64_t id, cl_store_job_f *jf, void *arg
     PGresult *r =
         pg_read(s, "SELECT " JOB_COLS " FROM jobs WHERE id=$1::int8", &p, "get job", err);
     if (!r) return -1;
-    int found = PQntuples(r) > 0;
+    int found = pq.ntuples(r) > 0;
     emit_jobs(r, jf, arg);
-    PQclear(r);
+    pq.clear(r);
     return found;
 }
 
@@ -740,7 +741,7 @@ static int pg_job_id_max(cl_store_t *bs, uint64_t *id, cl_error_t *err)
                           NULL, "job id max", err);
     if (!r) return -1;
     *id = (uint64_t)pg_i64(r, 0, 0);
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -751,17 +752,17 @@ static int pg_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *e
     pg_p_text(&p, k);
     PGresult *r = pg_read(s, "SELECT v FROM meta WHERE k=$1", &p, "meta get", err);
     if (!r) return -1;
-    int found = PQntuples(r) > 0;
+    int found = pq.ntuples(r) > 0;
     if (found) *v = (uint64_t)pg_i64(r, 0, 0);
-    PQclear(r);
+    pq.clear(r);
     return found;
 }
 
 static void pg_close(cl_store_t *bs)
 {
     pg_store_t *s = (pg_store_t *)bs;
-    PQfinish(s->wr);
-    PQfinish(s->rd);
+    pq.finish(s->wr);
+    pq.finish(s->rd);
     free(s->blob);
     free(s->url);
     free(s);
@@ -832,32 +833,33 @@ static PGconn *connect_to(pg_store_t *s, cl_error_t *err)
      * connect_timeout comes after, so it wins) */
     const char *kw[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
     const char *val[] = {"10", "colossus", s->url, NULL};
-    PGconn *db = PQconnectdbParams(kw, val, 1);
-    if (PQstatus(db) != CONNECTION_OK) {
+    PGconn *db = pq.connectdbParams(kw, val, 1);
+    if (pq.status(db) != CONNECTION_OK) {
         char m[200];
-        one_line(db ? PQerrorMessage(db) : "out of memory", m, sizeof m);
+        one_line(db ? pq.errorMessage(db) : "out of memory", m, sizeof m);
         cl_err(err, "store: cannot connect to %.100s: %s", s->shown, m);
-        PQfinish(db);
+        pq.finish(db);
         return NULL;
     }
-    PQsetNoticeProcessor(db, quiet, NULL); /* "already exists, skipping" and the like */
+    pq.setNoticeProcessor(db, quiet, NULL); /* "already exists, skipping" and the like */
     return db;
 }
 
 cl_store_t *cl_store_open_pg(const char *url, bool sync_full, cl_error_t *err)
 {
+    if (cl_pq_load(err) < 0) return NULL;
     char shown[256];
     cl_store_url_shown(url, shown, sizeof shown);
     char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &perr);
+    PQconninfoOption *opts = pq.conninfoParse(url, &perr);
     if (!opts) {
         char m[160];
         one_line(perr ? perr : "out of memory", m, sizeof m);
-        PQfreemem(perr);
+        pq.freemem(perr);
         cl_err(err, "store: '%.80s' is not a PostgreSQL URL: %s", shown, m);
         return NULL;
     }
-    PQconninfoFree(opts);
+    pq.conninfoFree(opts);
     pg_store_t *s = cl_xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
     memcpy(s->shown, shown, sizeof shown);

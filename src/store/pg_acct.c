@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/pg_int.h"
+#include "store/pg_lib.h"
 #include "util/util.h"
 
 /* A group is written once it holds this many records, so that a query's group and a prune's
@@ -286,11 +287,11 @@ int pg_objs_load(cl_store_t *bs, const char *kind, cl_store_obj_f *f, void *arg,
     qb_add(&q, " ORDER BY kind,k");
     PGresult *r = pg_read(s, q.sql, &q.p, "load objects", err);
     if (!r) return -1;
-    for (int row = 0; row < PQntuples(r); row++)
-        if (f(pg_str(r, row, 0), pg_str(r, row, 1), PQgetvalue(r, row, 2),
-              (size_t)PQgetlength(r, row, 2), arg))
+    for (int row = 0; row < pq.ntuples(r); row++)
+        if (f(pg_str(r, row, 0), pg_str(r, row, 1), pq.getvalue(r, row, 2),
+              (size_t)pq.getlength(r, row, 2), arg))
             break;
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -313,7 +314,7 @@ int pg_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f 
     qb_limit(&q, hq->limit);
     PGresult *r = pg_read(s, q.sql, &q.p, "history", err);
     if (!r) return -1;
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         int i = 0;
         cl_store_usage_t u = {0};
         u.job = (uint64_t)pg_i64(r, row, i++);
@@ -334,7 +335,7 @@ int pg_history(cl_store_t *bs, const cl_store_history_q_t *hq, cl_store_usage_f 
         u.has_exit = pg_bool(r, row, i++);
         if (f(&u, arg)) break;
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -369,7 +370,7 @@ int pg_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     qb_add(&q, " GROUP BY 1 ORDER BY 1");
     PGresult *r = pg_read(s, q.sql, &q.p, "usage", err);
     if (!r) return -1;
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         cl_store_sum_t sum = {.key = pg_str(r, row, 0),
                               .gpu_s = pg_f64(r, row, 1),
                               .energy_j = pg_f64(r, row, 2),
@@ -377,7 +378,7 @@ int pg_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
                               .runs = (uint64_t)pg_i64(r, row, 4)};
         if (f(&sum, arg)) break;
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -407,7 +408,7 @@ int pg_audit(cl_store_t *bs, const cl_store_audit_q_t *aq, cl_store_audit_f *f, 
     qb_limit(&q, aq->limit);
     PGresult *r = pg_read(s, q.sql, &q.p, "audit", err);
     if (!r) return -1;
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         cl_store_audit_t a = {.who = pg_str(r, row, 0),
                               .time = pg_f64(r, row, 1),
                               .ok = pg_bool(r, row, 2),
@@ -416,6 +417,6 @@ int pg_audit(cl_store_t *bs, const cl_store_audit_q_t *aq, cl_store_audit_f *f, 
                               .detail = pg_str(r, row, 5)};
         if (f(&a, arg)) break;
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
