@@ -19,6 +19,6 @@ sq=$(bash "$root/bench/ack.bash" "$@") || exit 1
 python3 - "$pg" "$sq" <<'PY'
 import json, sys
 pg, sq = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-pg["controller_args"] = pg["controller_args"].split(" --store")[0] + " --store postgresql:///ack (fsync on)"
+pg["controller_args"] = pg["controller_args"].split("--store ")[0] + "--store postgresql:///ack (fsync on)"
 print(json.dumps({"bench": "pg_ack", "postgresql": pg, "sqlite": sq}, indent=1))
 PY

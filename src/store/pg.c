@@ -566,6 +566,7 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
         pq.clear(pq.exec(s->wr, "ROLLBACK"));
     free(c.sent);
     free(c.aud);
+    free(c.arr);
     if (c.failed) return -1;
     s->base.pruned_jobs += c.pruned_jobs;
     s->base.pruned_usage += c.pruned_usage;

@@ -54,13 +54,14 @@ const pg_stmt_t pg_acct_stmts[] = {
                      " SELECT day,tenant,user_name,SUM(gpu_s),SUM(energy_j),SUM(flops),COUNT(*)"
                      " FROM usage_new GROUP BY day,tenant,user_name" ROLLUP_ADD},
     {"rollup_clear", "DELETE FROM usage_new"},
-    {"audit_group_put", "INSERT INTO audit_groups(first_time,last_time,who,n)"
-                        " VALUES($1::float8,$2::float8,$3,$4::int8)"},
-    /* the group just put (currval: this session's last) */
-    {"audit_rec_put",
-     "INSERT INTO audit_records(seq,i,time,ok,op,target,detail)"
-     " VALUES(currval(pg_get_serial_sequence('audit_groups','seq')),$1::int8,$2::float8,"
-     "$3::bool,$4,$5,$6)"},
+    /* a group and its records in one statement: the records as arrays (audit_array), one
+     * row each by unnest, i their put order */
+    {"audit_put",
+     "WITH g AS (INSERT INTO audit_groups(first_time,last_time,who,n)"
+     " VALUES($1::float8,$2::float8,$3,$4::int8) RETURNING seq)"
+     " INSERT INTO audit_records(seq,i,time,ok,op,target,detail)"
+     " SELECT g.seq,u.o-1,u.t,u.k,u.op,u.tg,u.d FROM g, unnest($5::float8[],$6::bool[],"
+     "$7::text[],$8::text[],$9::text[]) WITH ORDINALITY AS u(t,k,op,tg,d,o)"},
     /* the highest id the prune after it may delete (GREATEST: SQLite's two-argument max) */
     {"id_floor_put", "INSERT INTO meta(k,v) SELECT 'store:job_id_max', max(id) FROM jobs"
                      " HAVING max(id) IS NOT NULL"
@@ -139,6 +140,52 @@ int pg_rollup_flush(pg_commit_t *c)
     return pg_send(c, "rollup_clear", NULL, PG_OK, "usage rollups (clear)");
 }
 
+/* Append n bytes of v to the commit's array text. */
+static void arr_put(pg_commit_t *c, const char *v, size_t n)
+{
+    if (c->arr_len + n + 1 > c->arr_cap) {
+        c->arr_cap = (c->arr_len + n + 1) * 2;
+        c->arr = cl_xrealloc(c->arr, c->arr_cap);
+    }
+    memcpy(c->arr + c->arr_len, v, n);
+    c->arr_len += n;
+    c->arr[c->arr_len] = 0;
+}
+
+/* The k-th field (0 time, 1 ok, 2 op, 3 target, 4 detail) of the group's records as one
+ * PostgreSQL array literal, NUL-ended, at its offset in c->arr: {"a","b\"c"}: every element
+ * quoted, a quote and a backslash escaped, so that no value is ever read as syntax. */
+static size_t audit_array(pg_commit_t *c, int k)
+{
+    size_t at = c->arr_len;
+    arr_put(c, "{", 1);
+    for (size_t i = 0; i < c->naud; i++) {
+        const cl_store_audit_t *a = c->aud[i];
+        if (i) arr_put(c, ",", 1);
+        if (k < 2) {
+            char num[40];
+            int l = k ? snprintf(num, sizeof num, "%s", a->ok ? "t" : "f")
+                      : snprintf(num, sizeof num, "%.17g", (double)llround(a->time * 1e6) / 1e6);
+            arr_put(c, num, (size_t)l); /* to the microsecond, as SQLite's */
+            continue;
+        }
+        const char *v = k == 2 ? a->op : k == 3 ? a->target : a->detail;
+        arr_put(c, "\"", 1);
+        for (v = v ? v : ""; *v;) {
+            size_t run = strcspn(v, "\"\\");
+            arr_put(c, v, run);
+            v += run;
+            if (*v) {
+                arr_put(c, "\\", 1);
+                arr_put(c, v++, 1);
+            }
+        }
+        arr_put(c, "\"", 1);
+    }
+    arr_put(c, "}", 2); /* and its NUL */
+    return at;
+}
+
 int pg_audit_flush(pg_commit_t *c)
 {
     if (!c->naud) return 0;
@@ -147,29 +194,21 @@ int pg_audit_flush(pg_commit_t *c)
         if (c->aud[i]->time < first) first = c->aud[i]->time;
         if (c->aud[i]->time > last) last = c->aud[i]->time;
     }
-    size_t n = c->naud;
-    c->naud = 0;
+    c->arr_len = 0;
+    size_t at[5];
+    for (int k = 0; k < 5; k++)
+        at[k] = audit_array(c, k);
     pg_params_t p = {.n = 0};
     pg_p_f64(&p, first);
     pg_p_f64(&p, last);
     pg_p_text(&p, c->aud[0]->who);
-    pg_p_i64(&p, (int64_t)n);
+    pg_p_i64(&p, (int64_t)c->naud);
+    for (int k = 0; k < 5; k++)
+        pg_p_text(&p, c->arr + at[k]);
     char what[96];
-    snprintf(what, sizeof what, "audit group of %zu records by %.40s", n, c->aud[0]->who);
-    if (pg_send(c, "audit_group_put", &p, PG_OK, what) < 0) return -1;
-    for (size_t i = 0; i < n; i++) {
-        const cl_store_audit_t *a = c->aud[i];
-        p.n = 0;
-        pg_p_i64(&p, (int64_t)i);
-        pg_p_f64(&p,
-                 (double)llround(a->time * 1e6) / 1e6); /* to the microsecond, as SQLite's */
-        pg_p_bool(&p, a->ok);
-        pg_p_text(&p, a->op);
-        pg_p_text(&p, a->target);
-        pg_p_text(&p, a->detail);
-        if (pg_send(c, "audit_rec_put", &p, PG_OK, what) < 0) return -1;
-    }
-    return 0;
+    snprintf(what, sizeof what, "audit group of %zu records by %.40s", c->naud, c->aud[0]->who);
+    c->naud = 0;
+    return pg_send(c, "audit_put", &p, PG_OK, what);
 }
 
 /* Kept (the batch's record) in the group being built, which is written first when who

@@ -68,6 +68,8 @@ typedef struct pg_commit {
     /* the audit group being built: its records (the batch's) until its flush */
     const cl_store_audit_t **aud;
     size_t naud, aud_cap;
+    char *arr; /* the group's fields as array literals (pg_acct.c) */
+    size_t arr_len, arr_cap;
 } pg_commit_t;
 
 /* Send the prepared statement name with p's values; what names it if it fails. 0, or -1
