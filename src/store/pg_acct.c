@@ -140,49 +140,24 @@ int pg_rollup_flush(pg_commit_t *c)
     return pg_send(c, "rollup_clear", NULL, PG_OK, "usage rollups (clear)");
 }
 
-/* Append n bytes of v to the commit's array text. */
-static void arr_put(pg_commit_t *c, const char *v, size_t n)
-{
-    if (c->arr_len + n + 1 > c->arr_cap) {
-        c->arr_cap = (c->arr_len + n + 1) * 2;
-        c->arr = cl_xrealloc(c->arr, c->arr_cap);
-    }
-    memcpy(c->arr + c->arr_len, v, n);
-    c->arr_len += n;
-    c->arr[c->arr_len] = 0;
-}
-
 /* The k-th field (0 time, 1 ok, 2 op, 3 target, 4 detail) of the group's records as one
  * PostgreSQL array literal, NUL-ended, at its offset in c->arr: {"a","b\"c"}: every element
  * quoted, a quote and a backslash escaped, so that no value is ever read as syntax. */
 static size_t audit_array(pg_commit_t *c, int k)
 {
     size_t at = c->arr_len;
-    arr_put(c, "{", 1);
+    pg_arr_put(c, "{", 1);
     for (size_t i = 0; i < c->naud; i++) {
         const cl_store_audit_t *a = c->aud[i];
-        if (i) arr_put(c, ",", 1);
-        if (k < 2) {
-            char num[40];
-            int l = k ? snprintf(num, sizeof num, "%s", a->ok ? "t" : "f")
-                      : snprintf(num, sizeof num, "%.17g", (double)llround(a->time * 1e6) / 1e6);
-            arr_put(c, num, (size_t)l); /* to the microsecond, as SQLite's */
-            continue;
-        }
-        const char *v = k == 2 ? a->op : k == 3 ? a->target : a->detail;
-        arr_put(c, "\"", 1);
-        for (v = v ? v : ""; *v;) {
-            size_t run = strcspn(v, "\"\\");
-            arr_put(c, v, run);
-            v += run;
-            if (*v) {
-                arr_put(c, "\\", 1);
-                arr_put(c, v++, 1);
-            }
-        }
-        arr_put(c, "\"", 1);
+        if (i) pg_arr_put(c, ",", 1);
+        if (k == 0) /* to the microsecond, as SQLite's */
+            pg_arr_num(c, "%.17g", (double)llround(a->time * 1e6) / 1e6);
+        else if (k == 1)
+            pg_arr_put(c, a->ok ? "t" : "f", 1);
+        else
+            pg_arr_str(c, k == 2 ? a->op : k == 3 ? a->target : a->detail);
     }
-    arr_put(c, "}", 2); /* and its NUL */
+    pg_arr_put(c, "}", 2); /* and its NUL */
     return at;
 }
 
@@ -249,7 +224,8 @@ int pg_prune(void *arg, const cl_store_prune_t *p)
 {
     pg_commit_t *c = arg;
     c->pruned = true;
-    if (pg_audit_flush(c) < 0) return -1; /* the prune sees the audit records before it */
+    /* the prune sees the jobs and audit records before it */
+    if (pg_jobs_flush(c) < 0 || pg_audit_flush(c) < 0) return -1;
     if (p->jobs_before > 0 && pg_send(c, "id_floor_put", NULL, PG_OK, "prune job id") < 0)
         return -1;
     if (prune_one(c, "prune_jobs", p->jobs_before, PG_COUNT_JOBS, "prune jobs") < 0 ||

@@ -68,7 +68,9 @@ typedef struct pg_commit {
     /* the audit group being built: its records (the batch's) until its flush */
     const cl_store_audit_t **aud;
     size_t naud, aud_cap;
-    char *arr; /* the group's fields as array literals (pg_acct.c) */
+    const cl_store_job_t **jobs; /* gathered for one statement (the batch's) */
+    size_t njobs, jobs_cap;
+    char *arr; /* the array literals of one statement (pg_arr_*) */
     size_t arr_len, arr_cap;
 } pg_commit_t;
 
@@ -76,6 +78,13 @@ typedef struct pg_commit {
  * with c->err (and c->failed). */
 int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t want,
             const char *what);
+/* The commit's array literal text: n bytes of v; a string element, quoted and escaped; a
+ * number element as printf writes it. */
+void pg_arr_put(pg_commit_t *c, const char *v, size_t n);
+void pg_arr_str(pg_commit_t *c, const char *v);
+void pg_arr_num(pg_commit_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The jobs gathered so far, written (before a prune looks at them). */
+int pg_jobs_flush(pg_commit_t *c);
 /* "store: WHAT: PostgreSQL's reason"; -1 */
 int pg_fail(pg_store_t *s, PGconn *db, cl_error_t *err, const char *what);
 /* The reader's statement with p's values, results binary; NULL with err naming what. */
