@@ -6,6 +6,7 @@
 #                       others with pg_createdb; pg_psql runs psql on one); returns
 #                       77 with a line saying what is missing when PostgreSQL is not here
 #   pg_createdb NAME    a database, its URL in PG_DB_URL
+#   pg_restart          restart it (fast: every connection is dropped)
 #   pg_stop             stop it (immediate) and delete its directory; safe to call twice
 # PG_FSYNC=on makes commits durable (the benchmarks); tests run with fsync off.
 
@@ -60,6 +61,11 @@ pg_psql() {
     local db=postgres
     [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && { db=$1; shift; }
     "$PG_BIN/psql" -X -q -h "$PG_SOCK" -U colossus -d "$db" "$@"
+}
+
+pg_restart() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/sock/server.log" -m fast -w -t 60 \
+        restart >/dev/null
 }
 
 pg_stop() {

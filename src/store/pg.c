@@ -230,7 +230,7 @@ static const char *const migrations[] = {schema_v1};
 static int migrate(pg_store_t *s, cl_error_t *err)
 {
     static const char lock[] =
-        "BEGIN; SELECT pg_advisory_xact_lock(7305183414);"
+        "BEGIN; SELECT pg_advisory_xact_lock(7305183414);" /* a key of our own */
         "CREATE TABLE IF NOT EXISTS colossus_schema(version int8 NOT NULL);";
     PGresult *r = pq.exec(s->wr, lock);
     int ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
@@ -285,9 +285,6 @@ fail:
 }
 
 /* ---- commit (the writer) ---- */
-
-int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t want,
-            const char *what);
 
 /* Read the answers to everything sent, then the sync point's. -1 when the connection broke
  * (c->err says so); a statement that failed sets c->failed and c->err (its first). */
@@ -853,7 +850,6 @@ static void pg_close(cl_store_t *bs)
     pg_store_t *s = (pg_store_t *)bs;
     pq.finish(s->wr);
     pq.finish(s->rd);
-    free(s->blob);
     free(s->url);
     free(s);
 }

@@ -17,9 +17,7 @@ typedef struct pg_store {
     char shown[256]; /* the URL as errors name it: its password hidden */
     char *url;
     bool sync_full;
-    PGconn *wr, *rd; /* the committer's, the loop's */
-    char *blob;      /* writer's: argv and env of one job */
-    size_t blob_cap;
+    PGconn *wr, *rd;  /* the committer's, the loop's */
     uint32_t cursors; /* reader's: the cursors declared so far (a name each) */
 } pg_store_t;
 
@@ -74,8 +72,9 @@ typedef struct pg_commit {
     size_t arr_len, arr_cap;
 } pg_commit_t;
 
-/* Send the prepared statement name with p's values; what names it if it fails. 0, or -1
- * with c->err (and c->failed). */
+/* Send the prepared statement name with p's values (name NULL: what is the SQL itself,
+ * without parameters: BEGIN, COMMIT); what names it if it fails. 0, or -1 with c->err (and
+ * c->failed). The values are copied: p may be reused at once. */
 int pg_send(pg_commit_t *c, const char *name, const pg_params_t *p, pg_want_t want,
             const char *what);
 /* The commit's array literal text: n bytes of v; a string element, quoted and escaped; a

@@ -6,7 +6,10 @@
 #   2. `colossus up --store postgresql://...` runs a job; the journal is in the database (no
 #      SQLite file is made), `colossus history` answers from it;
 #   3. after `colossus down` and a new `up` on the same database the controller still knows
-#      the job and its history, and job ids go on above it.
+#      the job and its history, and job ids go on above it;
+#   4. the server drops the controller's connections, then restarts: the commit that finds
+#      out fails and is retried on a new connection, the submission is acknowledged once it
+#      is written, and the log says so.
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 . "$(dirname "$0")/../pg_server.bash"
@@ -64,6 +67,20 @@ log "3. a restart on the same database knows the job"
 J2=$("$B" submit --gpus-per-node 1 -- true) || fail "submit after the restart"
 [ "$J2" -gt "$J" ] || fail "job id $J2 not above $J"
 wait_state "$J2" succeeded 30 || fail "job $J2"
+
+log "4. connections dropped, then the server restarted, under the controller"
+CL=$D/logs/controller.log
+pg_psql colossus -tAc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname='colossus' AND pid<>pg_backend_pid()" >/dev/null
+J3=$("$B" submit --gpus-per-node 1 -- true) || fail "submit after the connections were dropped"
+wait_state "$J3" succeeded 30 || fail "job $J3"
+grep -q "journal: commit of batch .* failed: store: .*terminating connection.*retrying" "$CL" ||
+    fail "no failed commit logged: $(grep journal "$CL" | tail -n 5)"
+grep -q "committed after [0-9]* failed attempts" "$CL" || fail "no recovery line: $(grep journal "$CL" | tail -n 5)"
+pg_restart || fail "pg_ctl restart"
+J4=$("$B" submit --gpus-per-node 1 -- true) || fail "submit after the server restarted"
+wait_state "$J4" succeeded 30 || fail "job $J4"
+[ "$(pg_psql colossus -tAc "SELECT count(*) FROM jobs WHERE id IN ($J3, $J4) AND state=2")" = 2 ] ||
+    fail "jobs $J3 $J4 not in PostgreSQL"
 "$B" down --dir "$D" >/dev/null || fail "down"
 D=
 log PASS
