@@ -25,6 +25,7 @@
 
 #include "store/pg_int.h"
 #include "store/pg_lib.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 _Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
@@ -663,22 +664,6 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 
 /* ---- reads (the reader, loop thread) ---- */
 
-static const char **split_strs(const char *b, size_t len, size_t *n)
-{
-    size_t cnt = 0;
-    for (size_t i = 0; i < len; i++)
-        cnt += b[i] == 0;
-    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i < len && k < cnt; i++)
-        if (b[i] == 0) {
-            v[k++] = b + start;
-            start = i + 1;
-        }
-    *n = cnt;
-    return v;
-}
-
 /* jf for each row of r (JOB_COLS); 1 when it stopped. */
 static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
 {
@@ -705,10 +690,10 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.end_time = pg_f64(r, row, i++);
         j.alloc = pg_str(r, row, i++);
         const char **argv =
-            split_strs(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.argc);
+            cl__strs_split(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.argc);
         i++;
         const char **env =
-            split_strs(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.envc);
+            cl__strs_split(pq.getvalue(r, row, i), (size_t)pq.getlength(r, row, i), &j.envc);
         i++;
         j.argv = argv;
         j.env = env;

@@ -11,6 +11,7 @@
 
 #include "store/pg_int.h"
 #include "store/pg_lib.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 /* A group is written once it holds this many records, so that a query's group and a prune's
@@ -92,23 +93,12 @@ int pg_put_obj(void *arg, const char *kind, const char *key, const void *val, si
     return pg_send(c, val ? "obj_put" : "obj_del", &p, PG_OK, what);
 }
 
-/* The UTC day of t as YYYY-MM-DD; times outside year 1970..9999 take the nearest end (as
- * SQLite's backend). */
-static void utc_day(double t, char out[16])
-{
-    double lim = 253402300799.0; /* 9999-12-31T23:59:59Z */
-    time_t tt = (time_t)(t > 0 ? (t < lim ? floor(t) : lim) : 0);
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 int pg_put_usage(void *arg, const cl_store_usage_t *u)
 {
     pg_commit_t *c = arg;
     pg_params_t p = {.n = 0};
     char day[16];
-    utc_day(u->end, day);
+    cl__utc_day(u->end, day);
     pg_p_i64(&p, (int64_t)u->job);
     pg_p_i64(&p, u->incarnation);
     pg_p_text(&p, u->name);
@@ -373,11 +363,11 @@ int pg_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     /* whole days: from the one since falls in, to before the first that starts at or after
      * until */
     if (uq->since > 0) {
-        utc_day(uq->since, q.days[0]);
+        cl__utc_day(uq->since, q.days[0]);
         qb_text(&q, "day>=$%d", q.days[0]);
     }
     if (uq->until > 0) {
-        utc_day(ceil(uq->until / 86400.0) * 86400.0, q.days[1]);
+        cl__utc_day(ceil(uq->until / 86400.0) * 86400.0, q.days[1]);
         qb_text(&q, "day<$%d", q.days[1]);
     }
     qb_text(&q, "tenant=$%d", uq->tenant);

@@ -14,7 +14,8 @@
 #define PQ_FUNCS(X)                                                                            \
     X(clear)                                                                                   \
     X(resultStatus)                                                                            \
-    X(ntuples) X(exec) X(status) X(getvalue) X(getlength) X(getisnull) X(getResult) X(finish)  \
+    X(ntuples)                                                                                 \
+    X(exec) X(status) X(getvalue) X(getlength) X(getisnull) X(getResult) X(finish)             \
         X(execParams) X(transactionStatus) X(reset) X(errorMessage) X(setNoticeProcessor)      \
             X(sendQueryPrepared) X(sendQueryParams) X(resultErrorField) X(prepare)             \
                 X(pipelineSync) X(freemem) X(exitPipelineMode) X(enterPipelineMode)            \

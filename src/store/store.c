@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <time.h>
+
 #include "store/fault.h"
+#include "store/store_int.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -77,6 +81,31 @@ int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err)
             return 0;
         }
     return cl_err(err, "'%.40s' is not a grouping: tenant, user, day or month", s ? s : "");
+}
+
+const char **cl__strs_split(const char *b, size_t len, size_t *n)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; i < len; i++)
+        cnt += b[i] == 0;
+    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i < len && k < cnt; i++)
+        if (b[i] == 0) {
+            v[k++] = b + start;
+            start = i + 1;
+        }
+    *n = cnt;
+    return v;
+}
+
+void cl__utc_day(double t, char out[16])
+{
+    double lim = 253402300799.0; /* 9999-12-31T23:59:59Z */
+    time_t tt = (time_t)(t > 0 ? (t < lim ? floor(t) : lim) : 0);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
 void cl_store_close(cl_store_t *s)
