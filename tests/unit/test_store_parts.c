@@ -48,6 +48,30 @@ static int jobs_in(cl_store_t *s)
 
 /* ---- URLs ---- */
 
+/* How a URL is shown: its password hidden wherever libpq takes one, nothing else changed. */
+static void test_url_shown(void **st)
+{
+    static const char *const v[][2] = {
+        {"postgresql://alice:s3cret@db:5432/c", "postgresql://alice:***@db:5432/c"},
+        {"postgres://alice@db/c", "postgres://alice@db/c"},
+        {"postgresql://db/c?password=s3cret&user=bob", "postgresql://db/c?password=***&user=bob"},
+        {"postgresql://db/c?user=bob&password=s3cret", "postgresql://db/c?user=bob&password=***"},
+        {"fault:postgresql://a:s3cret@h/d?x?", "fault:postgresql://a:***@h/d?x?"},
+        {"postgresql://a:b:c@h/d", "postgresql://a:***@h/d"},
+        {"postgresql://h/d?mypassword=x", "postgresql://h/d?mypassword=x"},
+        {"host=db password=s3cret user=bob", "host=db password=*** user=bob"},
+        {"sqlite:/var/lib/colossus", "sqlite:/var/lib/colossus"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char out[256];
+        cl_store_url_shown(v[i][0], out, sizeof out);
+        assert_string_equal(out, v[i][1]);
+    }
+    char small[12];
+    cl_store_url_shown("postgresql://alice:s3cret@db/c", small, sizeof small);
+    assert_string_equal(small, "postgresql:");
+}
+
 static void refused(const char *url, const char *want)
 {
     cl_error_t err = {{0}};
@@ -69,6 +93,8 @@ static void test_url_refused(void **st)
     refused(
         "postgresql:///colossus?host=127.0.0.1&port=1&password=s3cret&user=bob",
         "cannot connect to postgresql:///colossus?host=127.0.0.1&port=1&password=***&user=bob");
+    refused("fault:postgresql://alice:s3cret@127.0.0.1:1/colossus?", /* the inner URL's */
+            "cannot connect to postgresql://alice:***@127.0.0.1:1/colossus: ");
     refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR, postgresql://");
     refused("/var/lib/colossus", "'/var/lib/colossus' is not a store URL");
     refused("", "'' is not a store URL");
@@ -920,6 +946,7 @@ static void test_group_commit_rate(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_shown),
         cmocka_unit_test(test_url_refused),
         CASE(test_url_refused_creates_nothing),
         CASE(test_url_opens),
