@@ -48,8 +48,7 @@ static double cpu_us(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr,
-                "usage: store_mix DIR|URL [K [N [full|nousage|noobj|noaudit|jobs]]]\n");
+        fprintf(stderr, "usage: store_mix DIR|URL [K [N [full|nousage|noobj|noaudit|jobs]]]\n");
         return 2;
     }
     int k = argc > 2 ? atoi(argv[2]) : 3, n = argc > 3 ? atoi(argv[3]) : 2000;

@@ -11,15 +11,14 @@
 
 #define PQ_LIB "libpq.so.5"
 
+/* clang-format off */
 #define PQ_FUNCS(X)                                                                            \
-    X(clear)                                                                                   \
-    X(resultStatus)                                                                            \
-    X(ntuples)                                                                                 \
-    X(exec) X(status) X(getvalue) X(getlength) X(getisnull) X(getResult) X(finish)             \
-        X(execParams) X(transactionStatus) X(reset) X(errorMessage) X(setNoticeProcessor)      \
-            X(sendQueryPrepared) X(sendQueryParams) X(resultErrorField) X(prepare)             \
-                X(pipelineSync) X(freemem) X(exitPipelineMode) X(enterPipelineMode)            \
-                    X(conninfoParse) X(conninfoFree) X(connectdbParams) X(cmdTuples)
+    X(clear) X(resultStatus) X(ntuples) X(exec) X(status) X(getvalue) X(getlength)             \
+    X(getisnull) X(getResult) X(finish) X(execParams) X(transactionStatus) X(reset)            \
+    X(errorMessage) X(setNoticeProcessor) X(sendQueryPrepared) X(sendQueryParams)              \
+    X(resultErrorField) X(prepare) X(pipelineSync) X(freemem) X(exitPipelineMode)              \
+    X(enterPipelineMode) X(conninfoParse) X(conninfoFree) X(connectdbParams) X(cmdTuples)
+/* clang-format on */
 
 typedef struct cl_pq {
     void *so;

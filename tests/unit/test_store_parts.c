@@ -54,8 +54,10 @@ static void test_url_shown(void **st)
     static const char *const v[][2] = {
         {"postgresql://alice:s3cret@db:5432/c", "postgresql://alice:***@db:5432/c"},
         {"postgres://alice@db/c", "postgres://alice@db/c"},
-        {"postgresql://db/c?password=s3cret&user=bob", "postgresql://db/c?password=***&user=bob"},
-        {"postgresql://db/c?user=bob&password=s3cret", "postgresql://db/c?user=bob&password=***"},
+        {"postgresql://db/c?password=s3cret&user=bob",
+         "postgresql://db/c?password=***&user=bob"},
+        {"postgresql://db/c?user=bob&password=s3cret",
+         "postgresql://db/c?user=bob&password=***"},
         {"fault:postgresql://a:s3cret@h/d?x?", "fault:postgresql://a:***@h/d?x?"},
         {"postgresql://a:b:c@h/d", "postgresql://a:***@h/d"},
         {"postgresql://h/d?mypassword=x", "postgresql://h/d?mypassword=x"},
