@@ -855,47 +855,6 @@ static const cl_store_ops_t pg_ops = {
 
 /* ---- open ---- */
 
-/* Append n bytes of v to out (len bytes, *o used), cut at its end. */
-static void put_n(char *out, size_t len, size_t *o, const char *v, size_t n)
-{
-    if (*o + 1 >= len) return;
-    if (n > len - 1 - *o) n = len - 1 - *o;
-    memcpy(out + *o, v, n);
-    *o += n;
-    out[*o] = 0;
-}
-
-void cl_store_url_shown(const char *url, char *out, size_t len)
-{
-    size_t o = 0;
-    const char *p = url, *a = strstr(url, "://");
-    out[0] = 0;
-    if (a) { /* scheme://user:PASSWORD@host */
-        a += 3;
-        const char *end = a + strcspn(a, "/?"), *at = memrchr(a, '@', (size_t)(end - a));
-        const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-        if (colon) {
-            put_n(out, len, &o, url, (size_t)(colon + 1 - url));
-            put_n(out, len, &o, "***", 3);
-            p = at;
-        }
-    }
-    while (*p) { /* ?password=PASSWORD&..., password=PASSWORD in a key=value string */
-        const char *pw = strstr(p, "password=");
-        if (!pw) {
-            put_n(out, len, &o, p, strlen(p));
-            break;
-        }
-        bool key = pw == url || strchr("?& ", pw[-1]);
-        put_n(out, len, &o, p, (size_t)(pw + 9 - p));
-        p = pw + 9;
-        if (key) {
-            put_n(out, len, &o, "***", 3);
-            p += strcspn(p, "& ");
-        }
-    }
-}
-
 static void quiet(void *arg, const char *message) {}
 
 static PGconn *connect_to(pg_store_t *s, cl_error_t *err)
