@@ -3,12 +3,14 @@
 
 CC      ?= cc
 PKGS    := libuv libprotobuf-c sqlite3 libsodium jansson fftw3
-# libjwt and libmicrohttpd: their headers here; the controller dlopens each when it takes JWTs
-# or serves HTTP (linked, they would load OpenSSL or GnuTLS into every CLI command); the unit
-# tests link libjwt to sign JWTs
-PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt libmicrohttpd 2>/dev/null)
+# libjwt, libmicrohttpd and libpq: their headers here; the controller dlopens each when it
+# takes JWTs, serves HTTP or opens a postgresql:// store (linked, they would load OpenSSL,
+# GnuTLS or Kerberos into every CLI command); the unit tests link libjwt to sign JWTs and
+# libpq to set up the PostgreSQL store's databases
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) libjwt libmicrohttpd libpq 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 JWTLIBS   := $(shell pkg-config --libs libjwt 2>/dev/null)
+PQLIBS    := $(shell pkg-config --libs libpq 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isrc -Ibuild/gen $(PKGCFLAGS) -MMD -MP
@@ -35,7 +37,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -86,11 +88,11 @@ bin/colossus-asan: build/asan/src/cli/main.o $(ASAN_OBJS)
 
 build/tests/%: tests/unit/%.c $(call obj,obj,$(TEST_SUPPORT)) build/libcolossus.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) $(PQLIBS) -lcmocka
 
 build/tests-asan/%: tests/unit/%.c $(call obj,asan,$(TEST_SUPPORT)) build/libcolossus-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(JWTLIBS) $(PQLIBS) -lcmocka
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
 asan: $(ASAN_BINS) bin/colossus-asan
@@ -130,6 +132,16 @@ bench-cluster: all $(BENCH_BINS)
 # Acknowledged submissions per second from 1, 8 and 32 clients (no agents; about 20 s).
 bench-ack: all $(BENCH_BINS)
 	bash bench/ack.bash
+
+# Issue 14: acknowledged submissions a second with the journal on PostgreSQL against SQLite
+# (bench/ack.bash on each; about a minute), and a controller start from 1,000,000 journaled
+# jobs on each (bench/pg_start.bash; a few minutes, ~2 GB in $TMPDIR). Both start their own
+# throwaway PostgreSQL server (tests/pg_server.bash).
+bench-pg: all $(BENCH_BINS)
+	bash bench/pg_ack.bash
+
+bench-pg-start: all build/bench/journal_fill
+	bash bench/pg_start.bash
 
 # The journal at 10,000,000 finished jobs: load, usage/history/audit queries, a start's load,
 # a prune (issue 11; ~10 GB in $TMPDIR, deleted after; see docs/benchmarks.md).

@@ -4,7 +4,8 @@
  * Prints one JSON object: microseconds a commit, wall and CPU. What to leave out, to weigh
  * each part: VARIANT full (default), nousage, noobj, noaudit, jobs (job puts only).
  *
- *   store_mix DIR [K [N [VARIANT]]]      (K 3, N 2000; DIR: a fresh directory)
+ *   store_mix DIR|URL [K [N [VARIANT]]]  (K 3, N 2000; DIR: a fresh directory; URL: a store
+ *                                         URL, e.g. postgresql://... of an empty database)
  *
  * On tmpfs (/dev/shm) the figure is the CPU's; on a disk it has the fsyncs too. */
 #include <stdio.h>
@@ -47,7 +48,7 @@ static double cpu_us(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: store_mix DIR [K [N [full|nousage|noobj|noaudit|jobs]]]\n");
+        fprintf(stderr, "usage: store_mix DIR|URL [K [N [full|nousage|noobj|noaudit|jobs]]]\n");
         return 2;
     }
     int k = argc > 2 ? atoi(argv[2]) : 3, n = argc > 3 ? atoi(argv[3]) : 2000;
@@ -61,7 +62,8 @@ int main(int argc, char **argv)
     }
     cl_error_t err;
     char url[4200];
-    snprintf(url, sizeof url, "sqlite:%s", argv[1]);
+    /* a store URL (postgresql://..., sqlite:DIR), or a directory for SQLite */
+    snprintf(url, sizeof url, "%s%s", strchr(argv[1], ':') ? "" : "sqlite:", argv[1]);
     cl_store_t *s = cl_store_open(url, &(cl_store_opts_t){.sync_full = true}, &err);
     if (!s) {
         fprintf(stderr, "store_mix: %s\n", err.msg);

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libcmocka-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libsqlite3-dev libpq-dev libfftw3-dev libsodium-dev libjansson-dev libmicrohttpd-dev
+libsqlite3-dev libpq-dev postgresql-15 libfftw3-dev libsodium-dev libjansson-dev libmicrohttpd-dev
 python3 python3-torch python3-jsonschema procps psmisc uthash-dev libjwt-dev curl prometheus openssl
 chromium python3-websocket fonts-dejavu-core help2man"
 missing=""

@@ -59,12 +59,43 @@ run_one() { # name limit cmd...
     fi
 }
 
+# *_pg tests need the PostgreSQL server of the pass below.
 for t in build/tests/test_*; do
-    [ -x "$t" ] && run_one "unit/${t##*/}" 300 "$t"
+    [ -x "$t" ] && [[ $t != *_pg ]] && run_one "unit/${t##*/}" 300 "$t"
 done
 for t in build/tests-asan/test_*; do
-    [ -x "$t" ] && run_one "asan/${t##*/}" 600 "$t"
+    [ -x "$t" ] && [[ $t != *_pg ]] && run_one "asan/${t##*/}" 600 "$t"
 done
+
+# The store conformance suite again on PostgreSQL, plain and ASan+UBSan, with the
+# PostgreSQL backend's own tests: one throwaway server (tests/pg_server.bash) for all of
+# them, stopped on the way out. Without postgresql-15 each is a SKIP saying so.
+pg_tests=(test_store test_store_acct test_store_audit test_store_pg)
+pg_names=()
+for t in "${pg_tests[@]}"; do
+    for k in unit-pg:build/tests asan-pg:build/tests-asan; do
+        [ -x "${k#*:}/$t" ] || continue
+        n="${k%%:*}/$t"
+        [ -n "$pat" ] && [[ $n != *"$pat"* ]] && continue
+        pg_names+=("$n:${k#*:}/$t")
+    done
+done
+if [ ${#pg_names[@]} -gt 0 ]; then
+    . tests/pg_server.bash
+    trap pg_stop EXIT
+    pg_start >"$logs/pg_server.log" 2>&1
+    pg_rc=$?
+    pg_why=$(grep -v '^[[:space:]]*$' "$logs/pg_server.log" | tail -n 1)
+    [ $pg_rc -eq 77 ] || pg_rc=$((pg_rc ? 1 : 0))
+    for e in "${pg_names[@]}"; do
+        if [ $pg_rc -eq 0 ]; then
+            run_one "${e%%:*}" 600 env COLOSSUS_TEST_PG_SOCK="$PG_SOCK" "${e#*:}"
+        else # what is missing (77: SKIP), or why the server did not start (FAIL)
+            run_one "${e%%:*}" 60 bash -c 'echo "$1"; exit "$2"' _ "$pg_why" "$pg_rc"
+        fi
+    done
+    pg_stop
+fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue
     limit=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$t" | head -n 1)

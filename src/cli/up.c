@@ -70,13 +70,16 @@ static void msleep(int ms)
 
 static void usage_up(FILE *f)
 {
-    fprintf(f, "usage: colossus up [--nodes N] [--gpus-per-node G] [--dir DIR]\n"
-               "Start a local cluster on 127.0.0.1: a controller and N agents with simulated\n"
-               "GPUs, detached; its key, address, logs and state go under DIR.\n"
-               "  --nodes N               agents, 1..64 (default 2)\n"
-               "  --gpus-per-node G       simulated GPUs per agent, 1..64 (default 2)\n"
-               "  --dir DIR               default: $COLOSSUS_DIR, else ~/.colossus\n"
-               "  -h, --help              this text\n");
+    fprintf(f,
+            "usage: colossus up [--nodes N] [--gpus-per-node G] [--dir DIR] [--store URL]\n"
+            "Start a local cluster on 127.0.0.1: a controller and N agents with simulated\n"
+            "GPUs, detached; its key, address, logs and state go under DIR.\n"
+            "  --nodes N               agents, 1..64 (default 2)\n"
+            "  --gpus-per-node G       simulated GPUs per agent, 1..64 (default 2)\n"
+            "  --dir DIR               default: $COLOSSUS_DIR, else ~/.colossus\n"
+            "  --store URL             the controller's journal (default sqlite:DIR/state),\n"
+            "                          e.g. postgresql://HOST/DB; give it at every up\n"
+            "  -h, --help              this text\n");
 }
 
 static void usage_down(FILE *f)
@@ -91,12 +94,13 @@ static void usage_down(FILE *f)
 /* Parse up's or down's flags (nodes and gpn NULL for down) and make the directory; 0 to go
  * on, or -1 to stop with *status. */
 static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t len,
-                       uint32_t *nodes, uint32_t *gpn, int *status)
+                       uint32_t *nodes, uint32_t *gpn, const char **store, int *status)
 {
-    enum { O_DIR = 1000, O_NODES, O_GPN };
+    enum { O_DIR = 1000, O_NODES, O_GPN, O_STORE };
     static const struct option up_opts[] = {{"dir", required_argument, 0, O_DIR},
                                             {"nodes", required_argument, 0, O_NODES},
                                             {"gpus-per-node", required_argument, 0, O_GPN},
+                                            {"store", required_argument, 0, O_STORE},
                                             CL_FLAGS_HELP,
                                             {0, 0, 0, 0}};
     static const struct option down_opts[] = {
@@ -115,6 +119,8 @@ static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t
         }
         if (o == O_DIR)
             d = optarg;
+        else if (o == O_STORE)
+            *store = optarg;
         else if (o == O_NODES && cl_flag_u32(cmd, "--nodes", optarg, 1, 64, nodes) < 0)
             return -1;
         else if (o == O_GPN && cl_flag_u32(cmd, "--gpus-per-node", optarg, 1, 64, gpn) < 0)
@@ -214,8 +220,9 @@ static void first_line(const char *path, char *line, size_t len)
 
 /* Start the controller (its pid goes to pf) and wait for the address it listens on and the
  * base URL of its REST API (DIR/address, DIR/http-address). */
-static int start_controller(const char *dir, const char *key, uint32_t nodes, uint32_t gpn,
-                            FILE *pf, char *addr, size_t len, char *url, size_t urlen)
+static int start_controller(const char *dir, const char *key, const char *store, uint32_t nodes,
+                            uint32_t gpn, FILE *pf, char *addr, size_t len, char *url,
+                            size_t urlen)
 {
     char state[2200], addrfile[2200], httpfile[2200], logpath[2200], gpns[24], nodess[24];
     snprintf(state, sizeof state, "%s/state", dir);
@@ -250,6 +257,8 @@ static int start_controller(const char *dir, const char *key, uint32_t nodes, ui
                     "300",
                     "--dead-after-ms",
                     "1500",
+                    store ? "--store" : NULL,
+                    (char *)store,
                     NULL};
     pid_t pid = spawn_detached(args, logpath);
     if (pid < 0) {
@@ -350,8 +359,9 @@ int cmd_up(int argc, char **argv)
 {
     char dir[2048], path[4400], key[4400], addr[256], url[300];
     uint32_t nodes = 2, gpn = 2;
+    const char *store = NULL;
     int status;
-    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &status) < 0)
+    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &store, &status) < 0)
         return status;
     if (already_up(dir)) {
         fprintf(stderr, "colossus up: a cluster already runs from %s (colossus down first)\n",
@@ -374,7 +384,8 @@ int cmd_up(int argc, char **argv)
     cl_up_creds_t creds;
     char node_token[4400];
     snprintf(node_token, sizeof node_token, "%s/node-token", dir);
-    int rc = start_controller(dir, key, nodes, gpn, pf, addr, sizeof addr, url, sizeof url);
+    int rc =
+        start_controller(dir, key, store, nodes, gpn, pf, addr, sizeof addr, url, sizeof url);
     if (rc == 0) rc = cl_up_credentials(dir, key, addr, nodes, &creds);
     if (rc == 0) rc = start_agents(dir, node_token, addr, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
@@ -394,7 +405,7 @@ int cmd_down(int argc, char **argv)
 {
     char dir[2048], path[4400];
     int status;
-    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, &status) < 0)
+    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, NULL, &status) < 0)
         return status;
     snprintf(path, sizeof path, "%s/pids", dir);
     FILE *f = fopen(path, "r");

@@ -52,7 +52,9 @@ static void usage(FILE *f)
         "                    1000; 0: no limit)\n"
         "  --web-dir:        the dashboard's files, served at / (default: web/ beside the\n"
         "                    binary's directory, then /usr/share/colossus/web)\n"
-        "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
+        "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR),\n"
+        "                    postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAMS] (libpq's\n"
+        "                    URL; a Unix socket as ?host=DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
         "  --master-ports:   the MASTER_PORTs a job's rank-0 node is given, at least 64 of\n"
         "                    them (default 15000-29999): no two jobs there get the same\n"
@@ -601,10 +603,12 @@ int cmd_controller(int argc, char **argv)
         return rc;
     }
     cl_store_opts_t sopts = {.sync_full = o.sync_full};
+    char shown[256]; /* the URL as messages show it: a password hidden */
+    cl_store_url_shown(url, shown, sizeof shown);
     on_sigbus();
     cl_store_t *store = cl_store_open(url, &sopts, &err);
     if (!store || probe(store, &err) < 0) {
-        fprintf(stderr, "colossus controller: the journal %s cannot be written: %s\n", url,
+        fprintf(stderr, "colossus controller: the journal %s cannot be written: %s\n", shown,
                 err.msg);
         cl_store_close(store);
         cl_cluster_destroy(cluster);
@@ -632,7 +636,7 @@ int cmd_controller(int argc, char **argv)
         srv ? ctl_create(&cfg, cluster, store, &ctl_clock_real, ctl_server_hooks(srv), &err)
             : NULL;
     if (!c) {
-        fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", url, err.msg);
+        fprintf(stderr, "colossus controller: recovery from %s failed: %s\n", shown, err.msg);
         if (!srv) cl_cluster_destroy(cluster);
         ctl_server_destroy(srv);
         cl_store_close(store);

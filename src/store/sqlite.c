@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "store/sqlite_int.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 _Static_assert(CL_JOB_SUCCEEDED == 2 && CL_JOB_FAILED == 3 && CL_JOB_CANCELLED == 4,
@@ -89,22 +90,6 @@ static char *strs_join(char **at, const char *const *v, size_t n)
         *at += l;
     }
     return start;
-}
-
-static const char **split_strs(const char *b, size_t len, size_t *n)
-{
-    size_t cnt = 0;
-    for (size_t i = 0; i < len; i++)
-        cnt += b[i] == 0;
-    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i < len && k < cnt; i++)
-        if (b[i] == 0) {
-            v[k++] = b + start;
-            start = i + 1;
-        }
-    *n = cnt;
-    return v;
 }
 
 /* ---- commit (the writer) ---- */
@@ -392,8 +377,8 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->cwd_strict = sqlite3_column_int(st, i++) != 0;
     j->output = sq_text(st, i++);
     j->error = sq_text(st, i++);
-    j->argv = split_strs(a ? a : "", a ? alen : 0, &j->argc);
-    j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
+    j->argv = cl__strs_split(a ? a : "", a ? alen : 0, &j->argc);
+    j->env = cl__strs_split(e ? e : "", e ? elen : 0, &j->envc);
 }
 
 /* Call jf for each row of a and b (JOB_SELECTs, each in id order; b may be NULL), merged in

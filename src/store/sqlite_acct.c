@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "store/sqlite_int.h"
+#include "store/store_int.h"
 #include "util/util.h"
 
 /* A usage record's columns, as the tables hold them and the statements list them. */
@@ -131,16 +132,6 @@ int sq_put_obj(void *arg, const char *kind, const char *key, const void *val, si
     return sq_put_step(c, st, "object %.40s %.80s", kind, key);
 }
 
-/* The UTC day of t as YYYY-MM-DD; times outside year 1970..9999 take the nearest end. */
-static void utc_day(double t, char out[16])
-{
-    double lim = 253402300799.0; /* 9999-12-31T23:59:59Z */
-    time_t tt = (time_t)(t > 0 ? (t < lim ? floor(t) : lim) : 0);
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 int sq_rollup_flush(sq_commit_t *c)
 {
     sqlite3_stmt *st = c->s->rollup_put;
@@ -163,7 +154,7 @@ int sq_rollup_flush(sq_commit_t *c)
 static int share_add(sq_commit_t *c, const cl_store_usage_t *u)
 {
     char day[16];
-    utc_day(u->end, day);
+    cl__utc_day(u->end, day);
     uint32_t i = 0;
     while (i < c->nshares &&
            (strcmp(c->shares[i].day, day) || strcmp(c->shares[i].tenant, u->tenant) ||
@@ -211,7 +202,7 @@ int sq_put_usage(void *arg, const cl_store_usage_t *u)
     sqlite3_bind_int(st, i++, u->has_exit);
     char day[16];
     if (!c->usage_direct) {
-        utc_day(u->end, day);
+        cl__utc_day(u->end, day);
         sq_bind_str(st, i++, day);
     }
     if (sq_put_step(c, st, "usage of job %" PRIu64, u->job) < 0) return -1;
@@ -502,11 +493,11 @@ int sq_usage(cl_store_t *bs, const cl_store_usage_q_t *uq, cl_store_sum_f *f, vo
     /* whole days: from the one since falls in, to before the first that starts at or after
      * until */
     if (uq->since > 0) {
-        utc_day(uq->since, q.days[0]);
+        cl__utc_day(uq->since, q.days[0]);
         qb_text(&q, "day>=?", q.days[0]);
     }
     if (uq->until > 0) {
-        utc_day(ceil(uq->until / 86400.0) * 86400.0, q.days[1]);
+        cl__utc_day(ceil(uq->until / 86400.0) * 86400.0, q.days[1]);
         qb_text(&q, "day<?", q.days[1]);
     }
     qb_text(&q, "tenant=?", uq->tenant);

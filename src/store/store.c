@@ -1,10 +1,14 @@
 /* store.c - backend-independent dispatch of the journal interface and the store URLs
- * (store.h). */
+ * (store.h), and the helpers the backends share (store_int.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <time.h>
+
 #include "store/fault.h"
+#include "store/store_int.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -79,12 +83,80 @@ int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err)
     return cl_err(err, "'%.40s' is not a grouping: tenant, user, day or month", s ? s : "");
 }
 
+const char **cl__strs_split(const char *b, size_t len, size_t *n)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; i < len; i++)
+        cnt += b[i] == 0;
+    const char **v = cl_xcalloc(cnt + 1, sizeof *v);
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i < len && k < cnt; i++)
+        if (b[i] == 0) {
+            v[k++] = b + start;
+            start = i + 1;
+        }
+    *n = cnt;
+    return v;
+}
+
+void cl__utc_day(double t, char out[16])
+{
+    double lim = 253402300799.0; /* 9999-12-31T23:59:59Z */
+    time_t tt = (time_t)(t > 0 ? (t < lim ? floor(t) : lim) : 0);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* Append n bytes of v to out (len bytes, *o used), cut at its end. */
+static void put_n(char *out, size_t len, size_t *o, const char *v, size_t n)
+{
+    if (*o + 1 >= len) return;
+    if (n > len - 1 - *o) n = len - 1 - *o;
+    memcpy(out + *o, v, n);
+    *o += n;
+    out[*o] = 0;
+}
+
+void cl_store_url_shown(const char *url, char *out, size_t len)
+{
+    size_t o = 0;
+    const char *p = url, *a = strstr(url, "://");
+    out[0] = 0;
+    if (a) { /* scheme://user:PASSWORD@host */
+        a += 3;
+        const char *end = a + strcspn(a, "/?"), *at = memrchr(a, '@', (size_t)(end - a));
+        const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
+        if (colon) {
+            put_n(out, len, &o, url, (size_t)(colon + 1 - url));
+            put_n(out, len, &o, "***", 3);
+            p = at;
+        }
+    }
+    while (*p) { /* ?password=PASSWORD&..., password=PASSWORD in a key=value string */
+        const char *pw = strstr(p, "password=");
+        if (!pw) {
+            put_n(out, len, &o, p, strlen(p));
+            break;
+        }
+        bool key = pw == url || strchr("?& ", pw[-1]);
+        put_n(out, len, &o, p, (size_t)(pw + 9 - p));
+        p = pw + 9;
+        if (key) {
+            put_n(out, len, &o, "***", 3);
+            p += strcspn(p, "& ");
+        }
+    }
+}
+
 void cl_store_close(cl_store_t *s)
 {
     if (s) s->ops->close(s);
 }
 
-static const char forms[] = "sqlite:DIR or fault:URL?delay_ms=N&fail_at=K&fail_count=N";
+static const char forms[] =
+    "sqlite:DIR, postgresql://[USER[:PASSWORD]@][HOST][:PORT][/DB][?PARAM=VALUE...] or "
+    "fault:URL?delay_ms=N&fail_at=K&fail_count=N";
 
 typedef struct fault_opts {
     uint32_t delay_ms, fail_at, fail_count;
@@ -157,8 +229,7 @@ cl_store_t *cl_store_open(const char *url, const cl_store_opts_t *opts, cl_error
     }
     if (!strncmp(url, "fault:", 6)) return open_fault(url, opts, err);
     if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-        cl_err(err, "store: postgresql:// is not supported yet (issue 14); use %s", forms);
-        return NULL;
+        return cl_store_open_pg(url, opts->sync_full, err);
     }
     cl_err(err, "store: '%.200s' is not a store URL; use %s", url, forms);
     return NULL;

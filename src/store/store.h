@@ -271,11 +271,20 @@ typedef struct cl_store_opts {
  *                       &-separated: delay_ms=N (every commit), fail_at=K (the K-th commit and
  *                       every later one fail; 1 when only fail_count is given), fail_count=N
  *                       (only N of them)
- *   postgresql://...    refused for now with a sentence saying so (issue 14 adds it)
+ *   postgresql://... or postgres://...
+ *                       a PostgreSQL database (libpq's URL: user, password, host or a Unix
+ *                       socket directory as ?host=DIR, port, database, libpq's parameters);
+ *                       its schema is created or migrated (the colossus_schema table holds
+ *                       its version; a newer one is refused). sync_full false: the writer's
+ *                       synchronous_commit=off. An error names the URL, its password hidden.
  * NULL with a sentence naming the problem (a bad URL or option, a file that cannot be
  * opened); a refused URL or option creates nothing. */
 cl_store_t *cl_store_open(const char *url, const cl_store_opts_t *opts, cl_error_t *err);
 cl_store_t *cl_store_open_sqlite(const char *dir, bool sync_full, cl_error_t *err);
+cl_store_t *cl_store_open_pg(const char *url, bool sync_full, cl_error_t *err);
+/* url as messages may show it: a password in it (user:PASSWORD@, password=PASSWORD)
+ * replaced by ***, cut to len - 1 bytes. */
+void cl_store_url_shown(const char *url, char *out, size_t len);
 /* For tests that a statement used an index: the rows the SQLite store's reads (commits: its
  * commits) stepped through in full table or index scans so far (SQLite's
  * SQLITE_STMTSTATUS_FULLSCAN_STEP, summed; the node table's load is one). The commits' count

@@ -137,14 +137,15 @@ static void recs_free(recs_t *g)
 }
 
 /* Every byte a field may hold comes back: tabs, newlines, CRs and backslashes (also ones that
- * look like an escape, and one at the end), UTF-8, empty fields; times to the microsecond
+ * look like an escape, and one at the end), quotes, braces and commas (an array literal's
+ * syntax), UTF-8, empty fields; times to the microsecond
  * (the first one's seventh decimal is rounded off). */
 static void test_audit_fields_roundtrip(void **st)
 {
     static const cl_store_audit_t put_v[] = {
         {1712345678.1234567, "al\tice\n", "op\twith\ttabs", "job\n1\r\n", "\\t is not a tab\\",
          true},
-        {1712345678.123456, "模型", "token create", "t-🚀", "é\\\\n\t\\", false},
+        {1712345678.123456, "模型", "token create", "t-🚀 \"{a,b}\" NULL", "é\\\\n\t\\", false},
         {0.000001, "", "", "", "", true},
         {-5.25, "x", "\\", "\t", "\n", false},
     };

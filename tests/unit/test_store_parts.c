@@ -48,19 +48,56 @@ static int jobs_in(cl_store_t *s)
 
 /* ---- URLs ---- */
 
+/* How a URL is shown: its password hidden wherever libpq takes one, nothing else changed. */
+static void test_url_shown(void **st)
+{
+    static const char *const v[][2] = {
+        {"postgresql://alice:s3cret@db:5432/c", "postgresql://alice:***@db:5432/c"},
+        {"postgres://alice@db/c", "postgres://alice@db/c"},
+        {"postgresql://db/c?password=s3cret&user=bob",
+         "postgresql://db/c?password=***&user=bob"},
+        {"postgresql://db/c?user=bob&password=s3cret",
+         "postgresql://db/c?user=bob&password=***"},
+        {"fault:postgresql://a:s3cret@h/d?x?", "fault:postgresql://a:***@h/d?x?"},
+        {"postgresql://a:b:c@h/d", "postgresql://a:***@h/d"},
+        {"postgresql://h/d?mypassword=x", "postgresql://h/d?mypassword=x"},
+        {"host=db password=s3cret user=bob", "host=db password=*** user=bob"},
+        {"sqlite:/var/lib/colossus", "sqlite:/var/lib/colossus"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char out[256];
+        cl_store_url_shown(v[i][0], out, sizeof out);
+        assert_string_equal(out, v[i][1]);
+    }
+    char small[12];
+    cl_store_url_shown("postgresql://alice:s3cret@db/c", small, sizeof small);
+    assert_string_equal(small, "postgresql:");
+}
+
 static void refused(const char *url, const char *want)
 {
     cl_error_t err = {{0}};
     assert_null(cl_store_open(url, NULL, &err));
     if (!strstr(err.msg, want)) fail_msg("%s: '%s' does not say '%s'", url, err.msg, want);
+    if (strstr(err.msg, "s3cret")) fail_msg("%s: '%s' shows the password", url, err.msg);
 }
 
 static void test_url_refused(void **st)
 {
-    refused("postgresql://db.example/colossus",
-            "postgresql:// is not supported yet (issue 14)");
-    refused("postgres://db", "not supported yet");
-    refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR or fault:URL?");
+    /* PostgreSQL's: malformed (libpq says why), or nothing listens there (the password
+     * never shown) */
+    refused("postgresql://db.example/colossus?nosuchparam=1",
+            "'postgresql://db.example/colossus?nosuchparam=1' is not a PostgreSQL URL: "
+            "invalid URI query parameter: \"nosuchparam\"");
+    refused("postgres://[::1/x", "is not a PostgreSQL URL: end of string reached");
+    refused("postgresql://alice:s3cret@127.0.0.1:1/colossus",
+            "store: cannot connect to postgresql://alice:***@127.0.0.1:1/colossus: ");
+    refused(
+        "postgresql:///colossus?host=127.0.0.1&port=1&password=s3cret&user=bob",
+        "cannot connect to postgresql:///colossus?host=127.0.0.1&port=1&password=***&user=bob");
+    refused("fault:postgresql://alice:s3cret@127.0.0.1:1/colossus?", /* the inner URL's */
+            "cannot connect to postgresql://alice:***@127.0.0.1:1/colossus: ");
+    refused("mysql://x", "'mysql://x' is not a store URL; use sqlite:DIR, postgresql://");
     refused("/var/lib/colossus", "'/var/lib/colossus' is not a store URL");
     refused("", "'' is not a store URL");
     refused("sqlite:", "names no directory");
@@ -69,7 +106,7 @@ static void test_url_refused(void **st)
     refused("fault:sqlite:/tmp/x?fail_at=0", "fault option fail_at needs a number >= 1");
     refused("fault:sqlite:/tmp/x?retries=3", "unknown fault option 'retries'");
     refused("fault:mysql://x", "'mysql://x' is not a store URL");
-    refused("fault:postgresql://h/db?sslmode=require?", "not supported yet");
+    refused("fault:postgresql://h/db?sslmode=require&bad=1?", "is not a PostgreSQL URL");
 }
 
 /* A refused URL has no side effect: the directory it names is not created. */
@@ -911,6 +948,7 @@ static void test_group_commit_rate(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_shown),
         cmocka_unit_test(test_url_refused),
         CASE(test_url_refused_creates_nothing),
         CASE(test_url_opens),
