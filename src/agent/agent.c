@@ -18,6 +18,7 @@
 #include "agent/agent_opts.h"
 #include "agent/backend.h"
 #include "agent/cluster_id.h"
+#include "agent/power.h"
 #include "agent/session.h"
 #include "agent/usage.h"
 #include "gpu/nvml.h"
@@ -64,6 +65,7 @@ struct agent {
     ag_backend_t *backend;
     ag_launch_t *launches, **node_launches; /* node_launches[i]: node i's list */
     ag_health_t *health;  /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_power_t *power;    /* GPU power limits (power.h); NULL with --fake-gpus */
     ag_cluster_t cluster; /* the cluster this agent belongs to */
     uv_signal_t sigterm, sigint;
     bool quitting, closed;
@@ -183,6 +185,7 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
     free(x->energy);
     x->energy = NULL;
+    if (a->power) ag_power_job_ended(a->power, x->job);
     if (a->quitting)
         maybe_quit(a);
     else if (result != 0 && !x->stopping && a->health)
@@ -363,6 +366,27 @@ static void hb_done(void *arg, Colossus__Heartbeat *hb)
     a->hb_health = NULL;
 }
 
+/* Limits through NVML; without NVML (--fake-gpus, hollow nodes) the limits are taken as
+ * given and reported applied, so that a hollow cluster acknowledges as a real one would. */
+static void handle_power(agent_t *a, const Colossus__PowerLimit *o)
+{
+    Colossus__PowerApplied ap = COLOSSUS__POWER_APPLIED__INIT;
+    Colossus__GpuLimit **given = o->gpus;
+    if (a->power) {
+        ag_power_apply(a->power, o, &ap);
+    } else {
+        ap.node = o->node;
+        ap.seq = o->seq;
+        ap.gpus = given;
+        ap.n_gpus = o->n_gpus;
+    }
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_POWER_APPLIED;
+    m.power_applied = &ap;
+    if (a->session) cl_session_send(a->session, &m);
+    if (a->power) ag_power_applied_free(&ap);
+}
+
 static void on_message(void *arg, int node, const Colossus__Msg *m)
 {
     agent_t *a = arg;
@@ -384,6 +408,9 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
         break;
     case COLOSSUS__MSG__BODY_LOG_FETCH:
         handle_log_fetch(a, m->log_fetch);
+        break;
+    case COLOSSUS__MSG__BODY_POWER_LIMIT:
+        if (node >= 0) handle_power(a, m->power_limit);
         break;
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         if (a->health && node >= 0)
@@ -609,6 +636,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
             fprintf(stderr, "colossus agent: GPU health monitor: %s\n", err.msg);
             return -1;
         }
+        a->power = ag_power_create(a->work_dir); /* restores what a crash left set */
     }
     if (o->hollow)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);
@@ -653,6 +681,7 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);
+    ag_power_destroy(a->power); /* every limit it set back to the default */
     ag_backend_destroy(a->backend);
     uv_run(a->loop, UV_RUN_NOWAIT); /* let what was closed close */
     uv_loop_close(a->loop);
