@@ -107,7 +107,8 @@ void ag_power_apply(ag_power_t *p, const Colossus__PowerLimit *o, Colossus__Powe
         g->limit_mw = mw ? mw : def;
         out->gpus[out->n_gpus++] = g;
     }
-    cl_daemon_log(WHO, "power: job %llu: limit %.1f W on %zu of %zu GPUs", (unsigned long long)o->job,
+    cl_daemon_log(WHO, "power: job %llu: limit %.1f W on %zu of %zu GPUs",
+                  (unsigned long long)o->job,
                   o->n_gpus && o->gpus[0]->limit_mw ? o->gpus[0]->limit_mw / 1e3 : 0.0,
                   out->n_gpus, o->n_gpus);
 }

@@ -71,7 +71,8 @@ static void print_power(const Colossus__Response *rs)
     }
     const Colossus__PowerApply *a = p->apply;
     if (a && a->seq) {
-        printf("\nlast change: %u nodes, %u applied (%u failed)", a->nodes, a->acked, a->failed);
+        printf("\nlast change: %u nodes, %u applied (%u failed)", a->nodes, a->acked,
+               a->failed);
         if (a->acked)
             printf(", p50 %.0f ms, p99 %.0f ms, max %.0f ms", a->p50_ms, a->p99_ms, a->max_ms);
         putchar('\n');
@@ -105,11 +106,12 @@ static void usage_budget(FILE *f)
 
 static void usage_cut(FILE *f)
 {
-    fprintf(f, "usage: colossus power cut PCT [--for DURATION] [OPTIONS]\n"
-               "A grid request: every budget lowered by PCT percent (30%%, more than 0, at most\n"
-               "100) at once; running jobs' GPUs are capped to fit. Operators and admins only.\n"
-               "  --for DURATION          the cut ends by itself after DURATION (30m, 2h, 3600s);\n"
-               "                          else it lasts until `colossus power restore`\n");
+    fprintf(
+        f, "usage: colossus power cut PCT [--for DURATION] [OPTIONS]\n"
+           "A grid request: every budget lowered by PCT percent (30%%, more than 0, at most\n"
+           "100) at once; running jobs' GPUs are capped to fit. Operators and admins only.\n"
+           "  --for DURATION          the cut ends by itself after DURATION (30m, 2h, 3600s);\n"
+           "                          else it lasts until `colossus power restore`\n");
     cl_cli_usage_change(f, "cut");
 }
 
@@ -141,7 +143,8 @@ static int power_change(int argc, char **argv, Colossus__PowerSpec__Op op, const
         } else if (o == OPT_FOR && op == COLOSSUS__POWER_SPEC__OP__CUT) {
             if (cl_arg_duration(cmd, "--for", optarg, 1, &s.for_s) < 0) return 2;
         } else if (o == OPT_POD || o == OPT_FOR) {
-            return cl_flags_fail(&f, "%s does not take --%s", cmd, o == OPT_POD ? "pod" : "for");
+            return cl_flags_fail(&f, "%s does not take --%s", cmd,
+                                 o == OPT_POD ? "pod" : "for");
         } else {
             cl_cli_common_opt(&c, o);
         }

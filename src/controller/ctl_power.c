@@ -101,7 +101,8 @@ static int load_obj(const char *kind, const char *key, const void *val, size_t l
         ctl_log(c, "power: the journal's site budget is refused now: %s", e.msg);
     for (size_t i = 0; i < s->n_pods && i < s->n_pod_budget_w; i++) {
         int64_t p = pod_index(c, s->pods[i]);
-        if (p < 0 || cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->pod_budget_w[i], &e) < 0)
+        if (p < 0 ||
+            cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->pod_budget_w[i], &e) < 0)
             ctl_log(c, "power: the journal's budget of pod %s is refused now: %s", s->pods[i],
                     p < 0 ? "no such pod" : e.msg);
     }
@@ -254,7 +255,8 @@ void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied 
         apply_fill(c, &ap);
         pw->logged = true;
         ctl_log(c,
-                "power: limits change %" PRIu64 " applied on all %u nodes (%u failed): p50 %.0f "
+                "power: limits change %" PRIu64
+                " applied on all %u nodes (%u failed): p50 %.0f "
                 "ms, p99 %.0f ms, max %.0f ms",
                 ap.seq, ap.nodes, ap.failed, ap.p50_ms, ap.p99_ms, ap.max_ms);
     }
@@ -339,7 +341,8 @@ static void info_fill(ctl_t *c, Colossus__PowerInfo *o)
             uint32_t g = (uint32_t)__builtin_popcountll(a[k].gpus);
             x->gpus += g;
             x->nodes++;
-            x->nodes_acked += a[k].node < c->nnodes && c->power->node_acked[a[k].node] >= j->power_seq;
+            x->nodes_acked +=
+                a[k].node < c->nnodes && c->power->node_acked[a[k].node] >= j->power_seq;
             pp[0]->gpus_capped += g;
             pp[1 + cl_topo_node_pod(t, a[k].node)]->gpus_capped += g;
         }
@@ -433,7 +436,8 @@ void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
             rc = cl_power_set(c->cluster, &pc, &e);
         }
         if (s->budget_w > 0)
-            snprintf(detail, sizeof detail, "budget %s", cl_fmt_watts(s->budget_w, wb, sizeof wb));
+            snprintf(detail, sizeof detail, "budget %s",
+                     cl_fmt_watts(s->budget_w, wb, sizeof wb));
         else
             snprintf(detail, sizeof detail, "no budget");
         break;

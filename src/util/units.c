@@ -23,13 +23,13 @@ int cl_parse_watts(const char *s, double *w, cl_error_t *err)
     char *end;
     double v = strtod(s, &end);
     if (end == s || !isfinite(v) || isspace((unsigned char)*s))
-        return cl_err(err, "'%.40s' is not a power: a number and a unit (700MW, 550kW, 200W) "
-                           "or none",
+        return cl_err(err,
+                      "'%.40s' is not a power: a number and a unit (700MW, 550kW, 200W) "
+                      "or none",
                       s);
     while (*end == ' ')
         end++;
-    if (!*end)
-        return cl_err(err, "'%.40s' has no unit: say W, kW, MW or GW (700MW)", s);
+    if (!*end) return cl_err(err, "'%.40s' has no unit: say W, kW, MW or GW (700MW)", s);
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].name)) continue;
         v *= units[i].mult;

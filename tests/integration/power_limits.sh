@@ -9,7 +9,7 @@
 # timeout: 90
 . "$(dirname "$0")/health_lib.bash"
 
-start_controller --nodes 2 --gpus-per-node 2
+start_controller --nodes 2 --gpus-per-node 2 --http 127.0.0.1:0 --http-address-file "$T/http-address"
 cd "$T"
 for n in a b; do
     healthy_script $n 2
@@ -55,6 +55,27 @@ wait_node a 'n["telemetry"]["gpus"][0]["power_limit_w"] == 550 and n["telemetry"
 wait_for 10 bash -c "[ \"\$(\"$B\" power show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"measured_w\"])')\" = 2200.0 ]" ||
     fail "measured power: $(pshow 'd["measured_w"]')"
 
+log "power show --json follows docs/api/schema.json; a pod's budget; /metrics"
+POD=$(node_json a 'n["pod"]')
+"$B" power budget set 3kW --pod "$POD" >/dev/null || fail "a pod's budget"
+"$B" power show --json >power.json || fail "power show"
+python3 - "$ROOT/docs/api/schema.json" "$POD" <<'PY' || fail "power show --json: $(cat power.json)"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+d = json.load(open("power.json"))
+jsonschema.validate(d, dict(schema["$defs"]["power"], **{"$schema": schema["$schema"]}))
+lv = [l for l in d["levels"] if l["name"] == sys.argv[2]]
+assert lv and lv[0]["budget_w"] == 3000 and lv[0]["gpus_capped"] == 4, d["levels"]
+assert list(d)[:6] == ["name", "budget_w", "limit_w", "draw_w", "headroom_w", "cut_pct"], list(d)
+PY
+curl -s --max-time 10 -H "Authorization: Bearer $(cat oscar.tok)" "$(cat http-address)/metrics" >metrics.txt
+grep -qx 'colossus_power_budget_watts{level="site"} 2200' metrics.txt &&
+    grep -qx "colossus_power_budget_watts{level=\"pod\",pod=\"$POD\"} 3000" metrics.txt &&
+    grep -qx 'colossus_power_cut_ratio 0' metrics.txt && grep -qx "colossus_power_draw_watts 2800" metrics.txt ||
+    fail "metrics: $(grep colossus_power metrics.txt)"
+"$B" power budget set none --pod "$POD" >/dev/null || fail "a pod's budget: none"
+
 log "a cut of 50%: 1.1 kW, the minimum of 200 W would not fit below 800 W; 275 W each"
 "$B" power cut 50% >/dev/null || fail "cut"
 wait_limits a "0:275 1:275"
@@ -98,7 +119,7 @@ PY
 log "the settings survive a controller restart"
 "$B" power cut 20% --for 1h >/dev/null || fail "cut 20% for 1h"
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
-start_controller --nodes 2 --gpus-per-node 2
+start_controller --nodes 2 --gpus-per-node 2 --http 127.0.0.1:0 --http-address-file "$T/http-address"
 wait_nodes_up 2 30
 [ "$(pshow 'd["budget_w"], d["cut_pct"], d["cut_until"] > 0')" = "2200.0 20.0 True" ] ||
     fail "after a restart: $("$B" power show --json)"
