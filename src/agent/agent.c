@@ -367,24 +367,49 @@ static void hb_done(void *arg, Colossus__Heartbeat *hb)
 }
 
 /* Limits through NVML; without NVML (--fake-gpus, hollow nodes) the limits are taken as
- * given and reported applied, so that a hollow cluster acknowledges as a real one would. */
+ * given and reported applied, so that a hollow cluster acknowledges as a real one would: one
+ * PowerApplied for the nodes of one PowerLimit that took it, one for each that did not. */
 static void handle_power(agent_t *a, const Colossus__PowerLimit *o)
 {
-    Colossus__PowerApplied ap = COLOSSUS__POWER_APPLIED__INIT;
-    Colossus__GpuLimit **given = o->gpus;
-    if (a->power) {
-        ag_power_apply(a->power, o, &ap);
-    } else {
-        ap.node = o->node;
-        ap.seq = o->seq;
-        ap.gpus = given;
-        ap.n_gpus = o->n_gpus;
-    }
+    uint32_t *ok = cl_xcalloc(o->n_nodes + 1, sizeof *ok);
+    size_t nok = 0;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_POWER_APPLIED;
-    m.power_applied = &ap;
-    if (a->session) cl_session_send(a->session, &m);
-    if (a->power) ag_power_applied_free(&ap);
+    for (size_t k = 0; k < o->n_nodes; k++) {
+        int node = cl_session_node_index(a->session, o->nodes[k]);
+        if (node < 0) continue; /* not ours: ignored, as any message for another node */
+        bool runs = false;
+        for (ag_launch_t *x = a->node_launches[node]; x && !runs; x = x->node_next)
+            runs = x->job == o->job && !x->exited;
+        if (runs) {
+            ok[nok++] = o->nodes[k];
+            continue;
+        }
+        /* it ended before its limit came: its GPUs stay at the default */
+        Colossus__PowerApplied no = COLOSSUS__POWER_APPLIED__INIT;
+        no.nodes = (uint32_t *)&o->nodes[k];
+        no.n_nodes = 1;
+        no.seq = o->seq;
+        no.error = "the job does not run on this node (any more): nothing changed";
+        m.power_applied = &no;
+        cl_session_send(a->session, &m);
+    }
+    if (nok) {
+        Colossus__PowerApplied ap = COLOSSUS__POWER_APPLIED__INIT;
+        if (a->power) { /* one node: an agent with NVML carries its own */
+            ag_power_apply(a->power, o, &ap);
+        } else {
+            ap.seq = o->seq;
+            ap.gpus = o->gpus;
+            ap.n_gpus = o->n_gpus;
+        }
+        ap.nodes = ok;
+        ap.n_nodes = nok;
+        m.power_applied = &ap;
+        cl_session_send(a->session, &m);
+        if (a->power) ag_power_applied_free(&ap);
+    }
+    free(ok);
 }
 
 static void on_message(void *arg, int node, const Colossus__Msg *m)
@@ -410,7 +435,7 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
         handle_log_fetch(a, m->log_fetch);
         break;
     case COLOSSUS__MSG__BODY_POWER_LIMIT:
-        if (node >= 0) handle_power(a, m->power_limit);
+        if (a->session) handle_power(a, m->power_limit);
         break;
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         if (a->health && node >= 0)

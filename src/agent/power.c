@@ -69,7 +69,6 @@ ag_power_t *ag_power_create(const char *work_dir)
 void ag_power_apply(ag_power_t *p, const Colossus__PowerLimit *o, Colossus__PowerApplied *out)
 {
     colossus__power_applied__init(out);
-    out->node = o->node;
     out->seq = o->seq;
     out->error = cl_xstrdup("");
     out->gpus = cl_xcalloc(o->n_gpus + 1, sizeof *out->gpus);
@@ -107,10 +106,11 @@ void ag_power_apply(ag_power_t *p, const Colossus__PowerLimit *o, Colossus__Powe
         g->limit_mw = mw ? mw : def;
         out->gpus[out->n_gpus++] = g;
     }
-    cl_daemon_log(WHO, "power: job %llu: limit %.1f W on %zu of %zu GPUs",
-                  (unsigned long long)o->job,
-                  o->n_gpus && o->gpus[0]->limit_mw ? o->gpus[0]->limit_mw / 1e3 : 0.0,
-                  out->n_gpus, o->n_gpus);
+    char lim[32] = "the default";
+    if (o->n_gpus && o->gpus[0]->limit_mw)
+        snprintf(lim, sizeof lim, "%.1f W", o->gpus[0]->limit_mw / 1e3);
+    cl_daemon_log(WHO, "power: job %llu: limit %s on %zu of %zu GPUs",
+                  (unsigned long long)o->job, lim, out->n_gpus, o->n_gpus);
 }
 
 void ag_power_applied_free(Colossus__PowerApplied *out)

@@ -302,9 +302,6 @@ static int msg_node(const cl_session_t *s, const Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         id = m->check_order->node;
         break;
-    case COLOSSUS__MSG__BODY_POWER_LIMIT:
-        id = m->power_limit->node;
-        break;
     default:
         return -1;
     }

@@ -147,6 +147,74 @@ static uint32_t wire_mw(double w, const cl_power_conf_t *pc, bool in_force)
     return (uint32_t)lround(w * 1000);
 }
 
+/* One node of a job, by its carrier and GPUs: a job's nodes sorted so, one PowerLimit goes
+ * to each run of a connection and GPU set (a hollow agent's or a relay's many nodes in one
+ * message rather than one each: at 550,000 nodes the per-message cost was most of the time
+ * a cut took, docs/benchmarks.md). */
+typedef struct send_ent {
+    uintptr_t conn;
+    uint64_t gpus;
+    uint32_t node;
+} send_ent_t;
+
+static int cmp_ent(const void *a, const void *b)
+{
+    const send_ent_t *x = a, *y = b;
+    if (x->conn != y->conn) return x->conn < y->conn ? -1 : 1;
+    if (x->gpus != y->gpus) return x->gpus < y->gpus ? -1 : 1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+#define NODES_PER_MSG 100000u /* ~0.5 MB of node ids: well inside a frame */
+
+/* Send j's limit mw to its connected nodes; how many nodes it went to. */
+static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
+{
+    size_t na = 0, n = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
+    send_ent_t *v = cl_xmalloc((na + 1) * sizeof *v);
+    for (size_t k = 0; a && k < na; k++)
+        if (a[k].node < c->nnodes && c->nodes[a[k].node].conn)
+            v[n++] = (send_ent_t){(uintptr_t)c->nodes[a[k].node].conn, a[k].gpus, a[k].node};
+    qsort(v, n, sizeof *v, cmp_ent);
+    uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
+    for (size_t k = 0; k < n;) {
+        size_t e = k;
+        while (e < n && e - k < NODES_PER_MSG && v[e].conn == v[k].conn &&
+               v[e].gpus == v[k].gpus)
+            e++;
+        Colossus__GpuLimit gl[CL_MAX_GPUS_PER_NODE], *gp[CL_MAX_GPUS_PER_NODE];
+        size_t ng = 0;
+        for (uint32_t g = 0; g < CL_MAX_GPUS_PER_NODE; g++) {
+            if (!(v[k].gpus & (1ull << g))) continue;
+            colossus__gpu_limit__init(&gl[ng]);
+            gl[ng].index = g;
+            gl[ng].limit_mw = mw;
+            gp[ng] = &gl[ng];
+            ng++;
+        }
+        for (size_t x = k; x < e; x++) {
+            ids[x - k] = v[x].node;
+            c->power->node_seq[v[x].node] = seq;
+        }
+        Colossus__PowerLimit pl = COLOSSUS__POWER_LIMIT__INIT;
+        pl.nodes = ids;
+        pl.n_nodes = e - k;
+        pl.seq = seq;
+        pl.job = j->id;
+        pl.gpus = gp;
+        pl.n_gpus = ng;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_POWER_LIMIT;
+        m.power_limit = &pl;
+        ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
+        k = e;
+    }
+    free(ids);
+    free(v);
+    return (uint32_t)n;
+}
+
 /* Compute the limits again and send the ones that changed; t0_ms: when what changed them
  * was asked (monotonic), the start of the delivery figures. */
 static void update(ctl_t *c, uint64_t t0_ms)
@@ -170,32 +238,7 @@ static void update(ctl_t *c, uint64_t t0_ms)
         if (mw == j->power_mw) continue;
         j->power_mw = mw;
         j->power_seq = seq;
-        size_t na = 0;
-        const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
-        for (size_t k = 0; a && k < na; k++) {
-            Colossus__GpuLimit gl[CL_MAX_GPUS_PER_NODE], *gp[CL_MAX_GPUS_PER_NODE];
-            size_t ng = 0;
-            for (uint32_t g = 0; g < CL_MAX_GPUS_PER_NODE; g++) {
-                if (!(a[k].gpus & (1ull << g))) continue;
-                colossus__gpu_limit__init(&gl[ng]);
-                gl[ng].index = g;
-                gl[ng].limit_mw = mw;
-                gp[ng] = &gl[ng];
-                ng++;
-            }
-            Colossus__PowerLimit pl = COLOSSUS__POWER_LIMIT__INIT;
-            pl.node = a[k].node;
-            pl.seq = seq;
-            pl.job = j->id;
-            pl.gpus = gp;
-            pl.n_gpus = ng;
-            Colossus__Msg m = COLOSSUS__MSG__INIT;
-            m.body_case = COLOSSUS__MSG__BODY_POWER_LIMIT;
-            m.power_limit = &pl;
-            ctl_send_node(c, a[k].node, &m);
-            if (a[k].node < c->nnodes) pw->node_seq[a[k].node] = seq;
-            sent++;
-        }
+        sent += send_job(c, j, mw, seq);
     }
     free(lim);
     pw->capped = capped;
@@ -236,21 +279,31 @@ static void apply_fill(ctl_t *c, Colossus__PowerApply *a)
     free(v);
 }
 
-void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a)
+/* One node's report: 1 when it counts for the latest change. */
+static int applied_one(ctl_t *c, ctl_sink_t *conn, uint32_t n, const Colossus__PowerApplied *a,
+                       uint64_t now)
 {
     ctl_power_t *pw = c->power;
-    if (a->node >= c->nnodes || c->nodes[a->node].conn != conn) return; /* not its carrier */
-    uint32_t n = a->node;
-    if (a->seq != pw->node_seq[n] || pw->node_acked[n] >= a->seq) return; /* stale, or twice */
+    if (n >= c->nnodes || c->nodes[n].conn != conn) return 0; /* not its carrier */
+    if (a->seq != pw->node_seq[n] || pw->node_acked[n] >= a->seq) return 0; /* stale, twice */
     pw->node_acked[n] = a->seq;
     if (a->error[0])
         ctl_log(c, "power: node %s could not apply limits change %" PRIu64 ": %s",
                 c->nodes[n].name, a->seq, a->error);
-    if (a->seq < pw->change_seq || pw->nacked >= pw->nsent) return;
-    uint64_t now = ctl_mono_ms(c);
+    if (a->seq < pw->change_seq || pw->nacked >= pw->nsent) return 0;
     pw->lat_ms[pw->nacked++] = (uint32_t)(now > pw->change_ms ? now - pw->change_ms : 0);
     pw->nfailed += a->error[0] != 0;
-    if (pw->nacked == pw->nsent && !pw->logged) {
+    return 1;
+}
+
+void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a)
+{
+    ctl_power_t *pw = c->power;
+    uint64_t now = ctl_mono_ms(c);
+    int counted = 0;
+    for (size_t i = 0; i < a->n_nodes; i++)
+        counted |= applied_one(c, conn, a->nodes[i], a, now);
+    if (counted && pw->nacked == pw->nsent && !pw->logged) {
         Colossus__PowerApply ap;
         apply_fill(c, &ap);
         pw->logged = true;
@@ -295,7 +348,14 @@ static void level_fill(const cl_power_level_t *l, const char *name, Colossus__Po
 
 /* The answer of show and of every change: o's arrays are the caller's to free with
  * ctl_power_info_release(). */
-static void info_fill(ctl_t *c, Colossus__PowerInfo *o)
+static bool cap_seen(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j)
+{
+    return j && j->state == CL_JOB_RUNNING && j->power_mw &&
+           (!k || k->sees_all || ctl_caller_sees_tenant(c, k, j->tenant_ix));
+}
+
+/* k (NULL: everything) sees the caps of the jobs it may see; the levels count every GPU. */
+static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
 {
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     uint32_t npods = cl_topo_pods(t);
@@ -323,28 +383,28 @@ static void info_fill(ctl_t *c, Colossus__PowerInfo *o)
     /* the caps in force, by job */
     size_t ncap = 0;
     for (uint64_t id = 1; id <= c->max_id; id++) {
-        ctl_job_t *j = ctl_job_get(c, id);
-        ncap += j && j->state == CL_JOB_RUNNING && j->power_mw;
+        ncap += cap_seen(c, k, ctl_job_get(c, id));
     }
     Colossus__PowerCap **caps = ctl_items(ncap, sizeof **caps);
     size_t m = 0;
-    for (uint64_t id = 1; id <= c->max_id && m < ncap; id++) {
+    for (uint64_t id = 1; id <= c->max_id; id++) {
         ctl_job_t *j = ctl_job_get(c, id);
         if (!j || j->state != CL_JOB_RUNNING || !j->power_mw) continue;
-        Colossus__PowerCap *x = caps[m++];
+        bool seen = cap_seen(c, k, j);
+        Colossus__PowerCap tmp, *x = seen ? caps[m++] : &tmp;
         colossus__power_cap__init(x);
         x->job = id;
         x->limit_w = j->power_mw / 1e3;
         size_t na = 0;
         const cl_alloc_t *a = cl_job_alloc(c->cluster, id, &na);
-        for (size_t k = 0; a && k < na; k++) {
-            uint32_t g = (uint32_t)__builtin_popcountll(a[k].gpus);
+        for (size_t q = 0; a && q < na; q++) {
+            uint32_t g = (uint32_t)__builtin_popcountll(a[q].gpus);
             x->gpus += g;
             x->nodes++;
             x->nodes_acked +=
-                a[k].node < c->nnodes && c->power->node_acked[a[k].node] >= j->power_seq;
+                a[q].node < c->nnodes && c->power->node_acked[a[q].node] >= j->power_seq;
             pp[0]->gpus_capped += g;
-            pp[1 + cl_topo_node_pod(t, a[k].node)]->gpus_capped += g;
+            pp[1 + cl_topo_node_pod(t, a[q].node)]->gpus_capped += g;
         }
     }
     o->site = pp[0];
@@ -373,10 +433,11 @@ static void info_release(Colossus__PowerInfo *o)
     free(o->apply);
 }
 
-static void reply_info(ctl_t *c, ctl_sink_t *reply, uint64_t req, const char *text)
+static void reply_info(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint64_t req,
+                       const char *text)
 {
     Colossus__PowerInfo info;
-    info_fill(c, &info);
+    info_fill(c, k, &info);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = req;
     rs.ok = true;
@@ -390,7 +451,7 @@ static void reply_info(ctl_t *c, ctl_sink_t *reply, uint64_t req, const char *te
 void ctl_op_power_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                        ctl_sink_t *reply)
 {
-    reply_info(c, reply, r->req, NULL);
+    reply_info(c, k, reply, r->req, NULL);
 }
 
 const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t len)
@@ -480,7 +541,7 @@ void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     update(c, t0);
     char text[300];
     snprintf(text, sizeof text, "%s %s: %s", label, target, detail);
-    reply_info(c, reply, r->req, text); /* leaves once the change is journaled */
+    reply_info(c, k, reply, r->req, text); /* leaves once the change is journaled */
 }
 
 /* ---- /metrics ---- */
