@@ -99,7 +99,9 @@ grep -q "no pod 'nosuch'" err.txt || fail "no pod: $(cat err.txt)"
 [ "$(pshow 'd["budget_w"], d["cut_pct"]')" = "2200.0 50.0" ] || fail "a refusal changed something"
 
 log "a user may look but not change; an operator may; both audited"
-COLOSSUS_TOKEN=$(cat alice.tok) "$B" power show --json >/dev/null || fail "a user cannot see the power tree"
+COLOSSUS_TOKEN=$(cat alice.tok) "$B" power show --json >alice.json || fail "a user cannot see the power tree"
+# the job is the default tenant's: alice sees its GPUs counted, not the job
+[ "$(jfield 'd["caps"], d["gpus_capped"]' <alice.json)" = "[] 4" ] || fail "alice sees: $(cat alice.json)"
 COLOSSUS_TOKEN=$(cat alice.tok) "$B" power restore 2>err.txt && fail "a user lifted the cut"
 grep -q "power restore: permission denied: " err.txt ||
     fail "user: $(cat err.txt)"
@@ -124,6 +126,13 @@ wait_nodes_up 2 30
 [ "$(pshow 'd["budget_w"], d["cut_pct"], d["cut_until"] > 0')" = "2200.0 20.0 True" ] ||
     fail "after a restart: $("$B" power show --json)"
 wait_limits a "0:440 1:440"
+
+log "a cut --for 1s ends by itself"
+"$B" power cut 50% --for 1s >/dev/null || fail "cut 50% for 1s"
+wait_for 10 bash -c "grep -q \"power: the cut's time is up: budgets restored\" $T/controller.log" ||
+    fail "the cut did not end"
+wait_limits a "0:550 1:550"
+[ "$(pshow 'd["cut_pct"], d["cut_until"]')" = "0.0 None" ] || fail "after the cut's end: $(pshow 'd')"
 
 log "the job ends: every GPU back to its default"
 "$B" cancel "$J" >/dev/null || fail "cancel"
