@@ -94,8 +94,8 @@ static void test_limits_cut_and_reports(void **state)
     assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
     assert_int_equal(limit_of(a, NULL), -1); /* no budget: nothing sent */
 
-    Colossus__Msg *m = power_req(t, cli, &t_admin, COLOSSUS__POWER_SPEC__OP__BUDGET, 2200, "",
-                                 0, 0);
+    Colossus__Msg *m =
+        power_req(t, cli, &t_admin, COLOSSUS__POWER_SPEC__OP__BUDGET, 2200, "", 0, 0);
     assert_true(m->response->ok);
     assert_true(m->response->power->site->budget_w == 2200);
     colossus__msg__free_unpacked(m, NULL);
