@@ -18,6 +18,7 @@
 #include "agent/agent_opts.h"
 #include "agent/backend.h"
 #include "agent/cluster_id.h"
+#include "agent/power.h"
 #include "agent/session.h"
 #include "agent/usage.h"
 #include "gpu/nvml.h"
@@ -65,6 +66,7 @@ struct agent {
     ag_backend_t *backend;
     ag_launch_t *launches, **node_launches; /* node_launches[i]: node i's list */
     ag_health_t *health;  /* GPU health (agent_health.c); NULL with --fake-gpus */
+    ag_power_t *power;    /* GPU power limits (power.h); NULL with --fake-gpus */
     ag_cluster_t cluster; /* the cluster this agent belongs to */
     uv_signal_t sigterm, sigint;
     bool quitting, closed;
@@ -186,6 +188,7 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
     free(x->energy);
     x->energy = NULL;
+    if (a->power) ag_power_job_ended(a->power, x->job);
     if (a->quitting)
         maybe_quit(a);
     else if (result != 0 && !x->stopping && a->health)
@@ -371,6 +374,52 @@ static void hb_done(void *arg, Colossus__Heartbeat *hb)
     a->hb_health = NULL;
 }
 
+/* Limits through NVML; without NVML (--fake-gpus, hollow nodes) the limits are taken as
+ * given and reported applied, so that a hollow cluster acknowledges as a real one would: one
+ * PowerApplied for the nodes of one PowerLimit that took it, one for each that did not. */
+static void handle_power(agent_t *a, const Colossus__PowerLimit *o)
+{
+    uint32_t *ok = cl_xcalloc(o->n_nodes + 1, sizeof *ok);
+    size_t nok = 0;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_POWER_APPLIED;
+    for (size_t k = 0; k < o->n_nodes; k++) {
+        int node = cl_session_node_index(a->session, o->nodes[k]);
+        if (node < 0) continue; /* not ours: ignored, as any message for another node */
+        bool runs = false;
+        for (ag_launch_t *x = a->node_launches[node]; x && !runs; x = x->node_next)
+            runs = x->job == o->job && !x->exited;
+        if (runs) {
+            ok[nok++] = o->nodes[k];
+            continue;
+        }
+        /* it ended before its limit came: its GPUs stay at the default */
+        Colossus__PowerApplied no = COLOSSUS__POWER_APPLIED__INIT;
+        no.nodes = (uint32_t *)&o->nodes[k];
+        no.n_nodes = 1;
+        no.seq = o->seq;
+        no.error = "the job does not run on this node (any more): nothing changed";
+        m.power_applied = &no;
+        cl_session_send(a->session, &m);
+    }
+    if (nok) {
+        Colossus__PowerApplied ap = COLOSSUS__POWER_APPLIED__INIT;
+        if (a->power) { /* one node: an agent with NVML carries its own */
+            ag_power_apply(a->power, o, &ap);
+        } else {
+            ap.seq = o->seq;
+            ap.gpus = o->gpus;
+            ap.n_gpus = o->n_gpus;
+        }
+        ap.nodes = ok;
+        ap.n_nodes = nok;
+        m.power_applied = &ap;
+        cl_session_send(a->session, &m);
+        if (a->power) ag_power_applied_free(&ap);
+    }
+    free(ok);
+}
+
 static void on_message(void *arg, int node, const Colossus__Msg *m)
 {
     agent_t *a = arg;
@@ -392,6 +441,9 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
         break;
     case COLOSSUS__MSG__BODY_LOG_FETCH:
         handle_log_fetch(a, m->log_fetch);
+        break;
+    case COLOSSUS__MSG__BODY_POWER_LIMIT:
+        if (a->session) handle_power(a, m->power_limit);
         break;
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         if (a->health && node >= 0)
@@ -617,6 +669,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
             fprintf(stderr, "colossus agent: GPU health monitor: %s\n", err.msg);
             return -1;
         }
+        a->power = ag_power_create(a->work_dir); /* restores what a crash left set */
     }
     if (o->hollow)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);
@@ -661,6 +714,7 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_DEFAULT);
     while (a->launches)
         launch_remove(a, a->launches);
+    ag_power_destroy(a->power); /* every limit it set back to the default */
     ag_backend_destroy(a->backend);
     uv_run(a->loop, UV_RUN_NOWAIT); /* let what was closed close */
     uv_loop_close(a->loop);

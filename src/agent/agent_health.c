@@ -548,6 +548,8 @@ Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force
         g[i].remapped_rows_unc = s->remap_unc_rows;
         g[i].remap_pending = s->remap_pending;
         g[i].remap_failure = s->remap_failure;
+        g[i].power_limit_mw = s->power_limit_mw;
+        g[i].power_default_mw = s->power_default_mw;
         gp[i] = &g[i];
     }
     r->gpus = gp;

@@ -175,6 +175,8 @@ static void gpu_w(cl_jw_t *w, const Colossus__GpuTelemetry *g)
     w_vint(w, "remapped_rows_unc", v, CL_GPU_F_REMAP, g->remapped_rows_unc);
     w_vbool(w, "remap_pending", v, CL_GPU_F_REMAP, g->remap_pending);
     w_vbool(w, "remap_failure", v, CL_GPU_F_REMAP, g->remap_failure);
+    w_vreal(w, "power_limit_w", v, CL_GPU_F_LIMIT, g->power_limit_mw / 1000.0);
+    w_vreal(w, "power_default_w", v, CL_GPU_F_LIMIT, g->power_default_mw / 1000.0);
     cl_jw_end(w);
 }
 
@@ -408,6 +410,65 @@ json_t *cl_json_whoami(const Colossus__Response *rs)
     set(o, "principal", str(rs->principal));
     set(o, "role", str_or_null(rs->role));
     set(o, "user", rs->n_users ? cl_json_user(rs->users[0]) : json_null());
+    return o;
+}
+
+/* One level of the power tree: budget and headroom null without a budget. */
+static json_t *power_level(const Colossus__PowerLevel *l, double cut_pct)
+{
+    json_t *o = must(json_object());
+    set(o, "name", str(l->name));
+    set(o, "budget_w", l->has_budget ? must(json_real(l->budget_w)) : json_null());
+    set(o, "limit_w", l->has_budget ? must(json_real(l->limit_w)) : json_null());
+    set(o, "draw_w", must(json_real(l->draw_w)));
+    set(o, "headroom_w", l->has_budget ? must(json_real(l->headroom_w)) : json_null());
+    set(o, "cut_pct", must(json_real(cut_pct)));
+    set(o, "measured_w", must(json_real(l->measured_w)));
+    set(o, "gpus", integer((json_int_t)l->gpus));
+    set(o, "gpus_alloc", integer((json_int_t)l->gpus_alloc));
+    set(o, "gpus_capped", integer((json_int_t)l->gpus_capped));
+    return o;
+}
+
+json_t *cl_json_power(const Colossus__PowerInfo *p)
+{
+    static const Colossus__PowerLevel none = COLOSSUS__POWER_LEVEL__INIT;
+    json_t *o = power_level(p->site ? p->site : &none, p->cut_pct);
+    set(o, "cut_until", positive(p->cut_until));
+    set(o, "gpu_min_w", must(json_real(p->gpu_min_w)));
+    set(o, "gpu_max_w", must(json_real(p->gpu_max_w)));
+    set(o, "budget_short", json_boolean(p->budget_short));
+    json_t *lv = must(json_array());
+    for (size_t i = 0; i < p->n_pods; i++)
+        push(lv, power_level(p->pods[i], p->cut_pct));
+    set(o, "levels", lv);
+    json_t *caps = must(json_array());
+    for (size_t i = 0; i < p->n_caps; i++) {
+        const Colossus__PowerCap *c = p->caps[i];
+        json_t *x = must(json_object());
+        set(x, "job", integer((json_int_t)c->job));
+        set(x, "limit_w", must(json_real(c->limit_w)));
+        set(x, "gpus", integer(c->gpus));
+        set(x, "nodes", integer(c->nodes));
+        set(x, "nodes_acked", integer(c->nodes_acked));
+        push(caps, x);
+    }
+    set(o, "caps", caps);
+    const Colossus__PowerApply *a = p->apply;
+    if (a && a->seq) {
+        json_t *x = must(json_object());
+        set(x, "seq", integer((json_int_t)a->seq));
+        set(x, "at", must(json_real(a->at)));
+        set(x, "nodes", integer(a->nodes));
+        set(x, "acked", integer(a->acked));
+        set(x, "failed", integer(a->failed));
+        set(x, "p50_ms", a->acked ? must(json_real(a->p50_ms)) : json_null());
+        set(x, "p99_ms", a->acked ? must(json_real(a->p99_ms)) : json_null());
+        set(x, "max_ms", a->acked ? must(json_real(a->max_ms)) : json_null());
+        set(o, "apply", x);
+    } else {
+        set(o, "apply", json_null());
+    }
     return o;
 }
 

@@ -53,6 +53,10 @@ json_t *cl_json_usage_row(const Colossus__UsageRow *r);
 json_t *cl_json_audit(const Colossus__AuditRecord *a);
 /* whoami's answer (#/$defs/whoami): the principal, its cluster role, its user (or null). */
 json_t *cl_json_whoami(const Colossus__Response *rs);
+/* The power tree (#/$defs/power, `power show --json`, GET /power): the site's fields at the
+ * top, levels[] one per pod with the same fields, caps[] the limits in force, apply the
+ * latest change's delivery (null before the first). */
+json_t *cl_json_power(const Colossus__PowerInfo *p);
 
 /* JSON arrays of those renderings, in the order given: what the list commands' --json print
  * (jobs, nodes, tenant list, user list, qos list, token list, history, usage, audit) and

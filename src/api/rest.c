@@ -10,6 +10,7 @@
 
 #include "proto/cred.h"
 #include "util/iopat.h"
+#include "util/units.h"
 #include "util/util.h"
 #include "util/when.h"
 
@@ -47,6 +48,10 @@ static const route_pat_t routes[] = {
     {{"usage"}, {{"GET", CL_REST_USAGE}}},
     {{"history"}, {{"GET", CL_REST_HISTORY}}},
     {{"audit"}, {{"GET", CL_REST_AUDIT}}},
+    {{"power"}, {{"GET", CL_REST_POWER}}},
+    {{"power", "budget"}, {{"POST", CL_REST_POWER_BUDGET}}},
+    {{"power", "cut"}, {{"POST", CL_REST_POWER_CUT}}},
+    {{"power", "restore"}, {{"POST", CL_REST_POWER_RESTORE}}},
     {{"openapi.json"}, {{"GET", CL_REST_OPENAPI}}},
     {{"schema.json"}, {{"GET", CL_REST_SCHEMA}}},
 };
@@ -110,7 +115,9 @@ int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char
                 r->op = p->m[j].op;
                 r->body = r->op == CL_REST_SUBMIT || r->op == CL_REST_DRAIN ||
                           r->op == CL_REST_RESUME || r->op == CL_REST_TOKEN_CREATE ||
-                          r->op == CL_REST_TENANT_ADD || r->op == CL_REST_TENANT_SET;
+                          r->op == CL_REST_TENANT_ADD || r->op == CL_REST_TENANT_SET ||
+                          r->op == CL_REST_POWER_BUDGET || r->op == CL_REST_POWER_CUT ||
+                          r->op == CL_REST_POWER_RESTORE;
                 return 0;
             }
             snprintf(allow + strlen(allow), 32 - strlen(allow), "%s%s", j ? ", " : "",
@@ -595,6 +602,76 @@ int cl_rest_admin_parse(const char *body, size_t len, const char **reason, json_
         return -1;
     }
     *reason = r;
+    *doc = d;
+    return 0;
+}
+
+/* A number field of at least lo (absent: *out unchanged); -1 with err otherwise. */
+static int num_field(json_t *doc, const char *key, double lo, double hi, double *out,
+                     cl_error_t *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v) return 0;
+    double x = json_number_value(v);
+    if (!json_is_number(v) || !isfinite(x) || x < lo || x > hi)
+        return cl_err(err, "field '%s' must be a number from %g to %g", key, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus__PowerSpec *s,
+                        json_t **doc, cl_error_t *err)
+{
+    static const char *const budget_known[] = {"budget_w", "budget", "pod"};
+    static const char *const cut_known[] = {"cut_pct", "for_s"};
+    colossus__power_spec__init(s);
+    *doc = NULL;
+    s->op = op == CL_REST_POWER_BUDGET ? COLOSSUS__POWER_SPEC__OP__BUDGET
+            : op == CL_REST_POWER_CUT  ? COLOSSUS__POWER_SPEC__OP__CUT
+                                       : COLOSSUS__POWER_SPEC__OP__RESTORE;
+    if (blank(body, len)) {
+        if (op == CL_REST_POWER_RESTORE) return 0;
+        return cl_err(err, op == CL_REST_POWER_BUDGET
+                               ? "a body is required: {\"budget_w\": W} or {\"budget\": "
+                                 "\"700MW\"}, and \"pod\" for a pod's"
+                               : "a body is required: {\"cut_pct\": P} (0 < P <= 100)");
+    }
+    json_t *d = load_object(body, len, err);
+    if (!d) return -1;
+    int rc = 0;
+    if (op == CL_REST_POWER_BUDGET) {
+        char *text = NULL;
+        bool has_w = json_object_get(d, "budget_w") != NULL;
+        rc = unknown_field(d, budget_known, 3, err);
+        if (rc == 0) rc = num_field(d, "budget_w", 0, 1e11, &s->budget_w, err);
+        if (rc == 0) rc = str_field(d, "pod", &s->pod, err);
+        if (rc == 0 && json_object_get(d, "budget")) {
+            rc = str_field(d, "budget", &text, err);
+            if (rc == 0 && has_w) rc = cl_err(err, "give 'budget_w' or 'budget', not both");
+            cl_error_t why;
+            if (rc == 0 && cl_parse_watts(text, &s->budget_w, &why) < 0)
+                rc = cl_err(err, "field 'budget': %.200s", why.msg);
+        } else if (rc == 0 && !has_w) {
+            rc = cl_err(err,
+                        "field 'budget_w' (W, 0: none) or 'budget' (\"700MW\") is required");
+        }
+    } else if (op == CL_REST_POWER_CUT) {
+        rc = unknown_field(d, cut_known, 2, err);
+        if (rc == 0 && !json_object_get(d, "cut_pct"))
+            rc = cl_err(err, "field 'cut_pct' is required (0 < P <= 100)");
+        if (rc == 0) rc = num_field(d, "cut_pct", 0, 100, &s->cut_pct, err);
+        if (rc == 0 && !(s->cut_pct > 0))
+            rc = cl_err(err, "field 'cut_pct' must be more than 0 (POST /power/restore lifts a "
+                             "cut)");
+        if (rc == 0) rc = num_field(d, "for_s", 0, 366 * 86400.0, &s->for_s, err);
+    } else {
+        rc = unknown_field(d, NULL, 0, err);
+    }
+    if (rc < 0) {
+        json_decref(d);
+        colossus__power_spec__init(s);
+        return -1;
+    }
     *doc = d;
     return 0;
 }

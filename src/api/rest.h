@@ -33,22 +33,26 @@ typedef enum cl_rest_op {
     CL_REST_RESUME, /* POST /nodes/{name}/resume */
     CL_REST_WATCH,  /* GET /watch: the event stream */
     /* the service objects and accounting (src/controller/ctl_http_svc.c) */
-    CL_REST_TENANTS,      /* GET /tenants */
-    CL_REST_TENANT,       /* GET /tenants/{name} */
-    CL_REST_TENANT_ADD,   /* POST /tenants */
-    CL_REST_TENANT_SET,   /* PATCH /tenants/{name} */
-    CL_REST_USERS,        /* GET /users */
-    CL_REST_QOS,          /* GET /qos */
-    CL_REST_TOKENS,       /* GET /tokens */
-    CL_REST_TOKEN_CREATE, /* POST /tokens */
-    CL_REST_TOKEN,        /* GET /tokens/{id} */
-    CL_REST_TOKEN_REVOKE, /* DELETE /tokens/{id} */
-    CL_REST_USAGE,        /* GET /usage */
-    CL_REST_HISTORY,      /* GET /history */
-    CL_REST_AUDIT,        /* GET /audit */
-    CL_REST_LOGS,         /* GET /jobs/{id}/logs */
-    CL_REST_OPENAPI,      /* GET /openapi.json: public (no token) */
-    CL_REST_SCHEMA,       /* GET /schema.json: public */
+    CL_REST_TENANTS,       /* GET /tenants */
+    CL_REST_TENANT,        /* GET /tenants/{name} */
+    CL_REST_TENANT_ADD,    /* POST /tenants */
+    CL_REST_TENANT_SET,    /* PATCH /tenants/{name} */
+    CL_REST_USERS,         /* GET /users */
+    CL_REST_QOS,           /* GET /qos */
+    CL_REST_TOKENS,        /* GET /tokens */
+    CL_REST_TOKEN_CREATE,  /* POST /tokens */
+    CL_REST_TOKEN,         /* GET /tokens/{id} */
+    CL_REST_TOKEN_REVOKE,  /* DELETE /tokens/{id} */
+    CL_REST_USAGE,         /* GET /usage */
+    CL_REST_HISTORY,       /* GET /history */
+    CL_REST_AUDIT,         /* GET /audit */
+    CL_REST_LOGS,          /* GET /jobs/{id}/logs */
+    CL_REST_POWER,         /* GET /power */
+    CL_REST_POWER_BUDGET,  /* POST /power/budget */
+    CL_REST_POWER_CUT,     /* POST /power/cut */
+    CL_REST_POWER_RESTORE, /* POST /power/restore */
+    CL_REST_OPENAPI,       /* GET /openapi.json: public (no token) */
+    CL_REST_SCHEMA,        /* GET /schema.json: public */
 } cl_rest_op_t;
 
 /* Whether op is one of the service routes (ctl_http_svc.c: its own query parameters), and
@@ -121,6 +125,12 @@ typedef struct cl_rest_svc {
 int cl_rest_svc_parse(cl_rest_op_t op, const cl_rest_kv_t *q, size_t n, double now,
                       cl_rest_svc_t *s, cl_error_t *err);
 
+/* The body of POST /power/budget ({"budget_w": W} or {"budget": "700MW"}, "pod" for a pod's),
+ * POST /power/cut ({"cut_pct": P, "for_s": S}) or POST /power/restore (empty or {}) into s
+ * (strings borrowed from *doc: release it with json_decref after the request is sent). 0, or
+ * -1 with err naming the field. */
+int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus__PowerSpec *s,
+                        json_t **doc, cl_error_t *err);
 /* A token's body (POST /tokens): {"user": NAME, "scope": "read"|"submit"|"admin",
  * "expires_in_s": SECONDS}, each optional; or empty. The strings of *t point into *doc (the
  * caller's: json_decref() it; NULL for an empty body); its public key is the caller's to set.

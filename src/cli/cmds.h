@@ -22,6 +22,7 @@ CL_CMD(cmd_tenants);
 CL_CMD(cmd_tenant);
 CL_CMD(cmd_user);
 CL_CMD(cmd_qos);
+CL_CMD(cmd_power);
 CL_CMD(cmd_token);
 CL_CMD(cmd_node_token);
 CL_CMD(cmd_node);

@@ -38,6 +38,7 @@ static const struct cmd {
     {"usage", cmd_usage, "GPU-hours, energy, FLOPs per tenant, user, day, month"},
     {"audit", cmd_audit, "who changed what, when, with what outcome"},
     {"whoami", cmd_whoami, "who the controller takes you for"},
+    {"power", cmd_power, "power: show, budget set, cut, restore (budgets and GPU limits)"},
     {"controller", cmd_controller, "run the controller daemon"},
     {"agent", cmd_agent, "run the node agent daemon"},
     {"keygen", cmd_keygen, "print a new cluster key"},

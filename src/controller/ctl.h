@@ -115,6 +115,8 @@ typedef struct ctl_job {
     double fail_deadline;
     char fail_reason[160];
     struct ctl_job *fail_next; /* list of jobs with a pending failure */
+    uint32_t power_mw;         /* per-GPU power limit sent to its nodes, mW (0: default) */
+    uint64_t power_seq;        /* the PowerLimit that carried it (ctl_power.c) */
 } ctl_job_t;
 
 typedef struct ctl_logreq {
@@ -242,6 +244,7 @@ struct ctl {
     ctl_counters_t count;      /* for /metrics */
     uint32_t watchers;         /* listed watchers: 0, no event is made (ctl_watch.c) */
     struct ctl_feed *feed;     /* the watch feed, made with the first watcher */
+    struct ctl_power *power;   /* budgets, cut, limits sent and their reports (ctl_power.c) */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
@@ -390,6 +393,14 @@ void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
 /* The node's latest health report (NULL: none), for /metrics' aggregates. */
 const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
+/* ---- power (ctl_power.c, docs/power.md) ---- */
+int ctl_power_init(ctl_t *c, cl_error_t *err); /* the journal's budgets and cut, to the core */
+void ctl_power_free(ctl_t *c);
+void ctl_power_dirty(ctl_t *c); /* running jobs changed: limits computed again at the tick */
+void ctl_power_tick(ctl_t *c);  /* the cut's end; limits that changed sent */
+void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
+struct cl_prom;
+void ctl_power_metrics(ctl_t *c, struct cl_prom *p);
 /* The loop thread's CPU seconds (ctl_jobs.c): the cost of a pass or a render on the loop. */
 double ctl_cpu_s(void);
 /* Count an XID of a node's report (ctl_metrics_pod.c). */

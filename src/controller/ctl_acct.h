@@ -185,6 +185,14 @@ void ctl_op_tenant_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request
 void ctl_op_tenants(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                     ctl_sink_t *reply);
 
+/* ---- ctl_power.c ---- */
+void ctl_op_power_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply);
+void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                  ctl_sink_t *reply);
+/* The audit log's name of a power change ("power cut") and its target. */
+const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t len);
+
 /* ---- ctl_usage.c ---- */
 /* Who the caller is, as the audit log and a job's reason name it: the user, "cluster key",
  * "node credential ID", or "controller" (k NULL). May return buf. */

@@ -105,7 +105,8 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     c->next_tick_ms = now + TICK_MS;
     c->next_health_ms = now + HEALTH_MS;
     if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
-        ctl_acct_init(c, err) < 0 || ctl_jobs_recover(c, err) < 0) {
+        ctl_acct_init(c, err) < 0 || ctl_power_init(c, err) < 0 ||
+        ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
     }
@@ -124,6 +125,7 @@ void ctl_destroy(ctl_t *c)
     ctl_acct_free(c);
     ctl_logreqs_free(c);
     ctl_health_free(c);
+    ctl_power_free(c);
     ctl_nodes_free(c);
     ctl__batches_free(c);
     ctl_watch_free(c); /* after the batches: their held events hold its sink */
@@ -165,6 +167,9 @@ int ctl_peer_msg(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *peer, const C
     case COLOSSUS__MSG__BODY_LOG_DATA:
         ctl_log_data(c, peer, m->log_data);
         return 0;
+    case COLOSSUS__MSG__BODY_POWER_APPLIED:
+        ctl_power_applied(c, peer, m->power_applied);
+        return 0;
     default:
         return cl_err(why, "unexpected message %d from an agent", m->body_case);
     }
@@ -195,6 +200,7 @@ void ctl_timers(ctl_t *c)
         ctl_jobs_tick(c);
         ctl_tenants_tick(c);
         ctl_usage_tick(c);
+        ctl_power_tick(c);
         if (c->sched_new && now - c->sched_last_ms >= SCHED_LABEL_MS) c->sched_needed = true;
     }
     if (now >= c->next_health_ms) {

@@ -87,6 +87,24 @@ static void dispatch_tenant(http_req_t *q, Colossus__Request *r)
     json_decref(doc);
 }
 
+/* PUT /power/budget, POST /power/cut, POST /power/restore. */
+static void dispatch_power(http_req_t *q, Colossus__Request *r)
+{
+    Colossus__PowerSpec s;
+    json_t *doc;
+    cl_error_t err;
+    if (cl_rest_power_parse(q->route.op, q->body.p ? (char *)q->body.p : "", q->body.len, &s,
+                            &doc, &err) < 0) {
+        http_answer_error(q, 400, err.msg);
+        return;
+    }
+    r->body_case = COLOSSUS__REQUEST__BODY_POWER;
+    r->power = &s;
+    q->dispatched = true;
+    ctl_request(q->ctl, &q->who, r, &q->sink);
+    json_decref(doc);
+}
+
 void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
 {
     Colossus__HistoryReq h = COLOSSUS__HISTORY_REQ__INIT;
@@ -116,6 +134,16 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
     case CL_REST_TENANT_SET:
         dispatch_tenant(q, r);
         return;
+    case CL_REST_POWER_BUDGET:
+    case CL_REST_POWER_CUT:
+    case CL_REST_POWER_RESTORE:
+        dispatch_power(q, r);
+        return;
+    case CL_REST_POWER:
+        r->body_case = COLOSSUS__REQUEST__BODY_POWER_SHOW;
+        r->power_show = true;
+        list = false;
+        break;
     case CL_REST_TENANTS:
         r->body_case = COLOSSUS__REQUEST__BODY_TENANTS;
         r->tenants = true;
@@ -275,6 +303,15 @@ void http_svc_response(http_req_t *q, const Colossus__Response *rs)
         return;
     case CL_REST_TOKEN_CREATE:
         token_made(q, rs);
+        return;
+    case CL_REST_POWER:
+    case CL_REST_POWER_BUDGET:
+    case CL_REST_POWER_CUT:
+    case CL_REST_POWER_RESTORE:
+        if (rs->power)
+            http_answer_json(q, 200, cl_json_power(rs->power));
+        else
+            http_answer_error(q, 500, "the controller answered without the power tree");
         return;
     case CL_REST_TOKEN_REVOKE:
     case CL_REST_TENANT_ADD:

@@ -379,6 +379,8 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     ctl_journal_job(c, j);
     j->master_port = pick_port(c, j);
     send_launch(c, j, a);
+    j->power_mw = 0; /* its new nodes start at the default: limits again at the tick */
+    ctl_power_dirty(c);
     char names[512];
     size_t off = 0;
     names[0] = 0;
@@ -402,6 +404,7 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
     ctl_job_notify(c, j);
     if (c->watchers) ctl_watch_job_left(c, j);
     c->sched_needed = true;
+    ctl_power_dirty(c); /* its share of the budgets goes to the others */
     ctl_log(c, "job %" PRIu64 " (%s) %s%s%s", j->id, j->name, cl_job_state_name(st),
             j->reason[0] ? ": " : "", j->reason);
 }
@@ -449,6 +452,7 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
                 j->id);
     fail_unlink(c, j);
     ctl_send_stop(c, j);
+    ctl_power_dirty(c);
     j->state = CL_JOB_PENDING;
     ctl_journal_job(c, j);
     if (c->watchers) ctl_watch_job_left(c, j);

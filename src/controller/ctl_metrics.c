@@ -287,6 +287,7 @@ char *ctl_metrics_render(ctl_t *c, const ctl_metrics_srv_t *srv, size_t *len,
     ctl_metrics_xids(c, &p);
     jobs(c, &p);
     scheduler(c, &p);
+    ctl_power_metrics(c, &p);
     failures(c, srv, &p);
     tenants(c, &p);
     cl_prom_family(&p, P "metrics_render_seconds", "summary",

@@ -72,6 +72,8 @@ static const char *op_label(const ctl_op_t *op, const Colossus__Request *r, char
     case COLOSSUS__REQUEST__BODY_CANCEL:
         snprintf(target, len, "job %" PRIu64, r->cancel);
         break;
+    case COLOSSUS__REQUEST__BODY_POWER:
+        return ctl_power_op_label(r, target, len);
     default:
         break;
     }
@@ -654,6 +656,8 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_WHOAMI, "whoami", false, R, OP_ANY, ctl_op_whoami},
     {COLOSSUS__REQUEST__BODY_JOBS_PAGE, "jobs", false, R, OP_ANY, ctl_op_jobs_page},
     {COLOSSUS__REQUEST__BODY_NODES_PAGE, "nodes", false, R, OP_ANY, ctl_op_nodes_page},
+    {COLOSSUS__REQUEST__BODY_POWER_SHOW, "power show", false, R, OP_ANY, ctl_op_power_show},
+    {COLOSSUS__REQUEST__BODY_POWER, "power", true, A, OP_OPER, ctl_op_power},
 };
 #undef R
 #undef S

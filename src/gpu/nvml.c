@@ -282,6 +282,51 @@ static int handle_locked(uint32_t index, nvmlDevice_t *dev, nvmlReturn_t *why, c
     return handle_of(index, n, dev, why, err);
 }
 
+static int range_locked(nvmlDevice_t dev, uint32_t index, uint32_t *def, uint32_t *lo,
+                        uint32_t *hi, cl_error_t *err)
+{
+    unsigned d, l, h;
+    nvmlReturn_t r = p_nvmlDeviceGetPowerManagementDefaultLimit(dev, &d);
+    if (r == NVML_SUCCESS) r = p_nvmlDeviceGetPowerManagementLimitConstraints(dev, &l, &h);
+    if (r != NVML_SUCCESS)
+        return cl_err(err, "GPU %u: no power limit range (%s)", index, nvml_strerror(r));
+    *def = d, *lo = l, *hi = h;
+    return 0;
+}
+
+int cl_nvml_power_range(uint32_t index, uint32_t *def_mw, uint32_t *min_mw, uint32_t *max_mw,
+                        cl_error_t *err)
+{
+    nvmlDevice_t dev = NULL;
+    nvmlReturn_t r;
+    pthread_mutex_lock(&lock);
+    int rc = handle_locked(index, &dev, &r, err);
+    if (rc == 0 && r != NVML_SUCCESS) rc = cl_err(err, "GPU %u: %s", index, nvml_strerror(r));
+    if (rc == 0) rc = range_locked(dev, index, def_mw, min_mw, max_mw, err);
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+int cl_nvml_power_limit_set(uint32_t index, uint32_t mw, cl_error_t *err)
+{
+    nvmlDevice_t dev = NULL;
+    nvmlReturn_t r;
+    uint32_t def, lo, hi;
+    pthread_mutex_lock(&lock);
+    int rc = handle_locked(index, &dev, &r, err);
+    if (rc == 0 && r != NVML_SUCCESS) rc = cl_err(err, "GPU %u: %s", index, nvml_strerror(r));
+    if (rc == 0) rc = range_locked(dev, index, &def, &lo, &hi, err);
+    if (rc == 0 && !mw) mw = def;
+    if (rc == 0 && (mw < lo || mw > hi))
+        rc = cl_err(err, "GPU %u takes a power limit of %.1f-%.1f W, not %.1f W", index,
+                    lo / 1e3, hi / 1e3, mw / 1e3);
+    if (rc == 0 && (r = p_nvmlDeviceSetPowerManagementLimit(dev, mw)) != NVML_SUCCESS)
+        rc = cl_err(err, "GPU %u: setting its power limit to %.1f W failed: %s", index,
+                    mw / 1e3, nvml_strerror(r));
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
 {
     nvmlDevice_t dev = NULL;
@@ -305,6 +350,9 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
     if (r == NVML_ERROR_GPU_IS_LOST) s->lost = 1;
     if (p_nvmlDeviceGetTotalEnergyConsumption(dev, &ull) == NVML_SUCCESS)
         s->energy_mj = ull, s->valid |= CL_GPU_F_ENERGY;
+    if (p_nvmlDeviceGetPowerManagementLimit(dev, &u) == NVML_SUCCESS &&
+        p_nvmlDeviceGetPowerManagementDefaultLimit(dev, &u2) == NVML_SUCCESS)
+        s->power_limit_mw = u, s->power_default_mw = u2, s->valid |= CL_GPU_F_LIMIT;
     if (p_nvmlDeviceGetTemperature(dev, NVML_TEMPERATURE_GPU, &u) == NVML_SUCCESS)
         s->temp_c = u, s->valid |= CL_GPU_F_TEMP;
     nvmlUtilization_t ut;

@@ -61,6 +61,7 @@ enum {
     CL_GPU_F_ECC = 1u << 6,     /* ecc_corrected / ecc_uncorrected (volatile) */
     CL_GPU_F_RETIRED = 1u << 7, /* retired pages (Volta and older) */
     CL_GPU_F_REMAP = 1u << 8,   /* row remapping (Ampere and newer) */
+    CL_GPU_F_LIMIT = 1u << 9,   /* power_limit_mw and power_default_mw */
 };
 
 /* One telemetry sample of one GPU. */
@@ -79,13 +80,15 @@ typedef struct cl_gpu_sample {
     uint32_t mem_clock_mhz;
     uint64_t ecc_corrected; /* volatile counts: since the last driver load / GPU reset */
     uint64_t ecc_uncorrected;
-    uint32_t retired_sbe;     /* pages retired for multiple single-bit errors */
-    uint32_t retired_dbe;     /* pages retired for double-bit errors */
-    int retired_pending;      /* a retirement waits for the next driver load */
-    uint32_t remap_corr_rows; /* rows remapped for correctable errors */
-    uint32_t remap_unc_rows;  /* rows remapped for uncorrectable errors */
-    int remap_pending;        /* a remap waits for a GPU reset */
-    int remap_failure;        /* a remap failed: no spare row left */
+    uint32_t retired_sbe;      /* pages retired for multiple single-bit errors */
+    uint32_t retired_dbe;      /* pages retired for double-bit errors */
+    int retired_pending;       /* a retirement waits for the next driver load */
+    uint32_t remap_corr_rows;  /* rows remapped for correctable errors */
+    uint32_t remap_unc_rows;   /* rows remapped for uncorrectable errors */
+    int remap_pending;         /* a remap waits for a GPU reset */
+    int remap_failure;         /* a remap failed: no spare row left */
+    uint32_t power_limit_mw;   /* the power limit in force */
+    uint32_t power_default_mw; /* the GPU's default power limit */
 } cl_gpu_sample_t;
 
 /* Sample GPU `index` (NVML numbering). Fields the GPU does not support are left 0 and their
@@ -99,6 +102,15 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *out, cl_error_t *err);
  * counter of GPU index[i]; -1 with err naming the first GPU that has no counter, is lost or
  * does not exist, or when there is no driver (mj is then undefined). */
 int cl_nvml_energy(const uint32_t *index, size_t n, uint64_t *mj, cl_error_t *err);
+
+/* Power limits (issue 13). The GPU's default limit and the range it accepts
+ * (nvmlDeviceGetPowerManagementDefaultLimit, ...LimitConstraints), mW: 0, or -1 with err. */
+int cl_nvml_power_range(uint32_t index, uint32_t *def_mw, uint32_t *min_mw, uint32_t *max_mw,
+                        cl_error_t *err);
+/* Set GPU index's power limit to mw (nvmlDeviceSetPowerManagementLimit; root only on a real
+ * driver); 0 means its default. Refused with err, nothing changed, for a limit outside the
+ * GPU's constraints (the sentence names them) or when NVML refuses. */
+int cl_nvml_power_limit_set(uint32_t index, uint32_t mw, cl_error_t *err);
 
 /* NVLink fabric of a GPU (nvmlDeviceGetGpuFabricInfo). */
 typedef struct cl_gpu_fabric {

@@ -122,6 +122,11 @@ _Static_assert(sizeof(nvmlGpuFabricInfo_t) == 28 &&
     X(nvmlEventSetCreate, (nvmlEventSet_t * set))                                              \
     X(nvmlEventSetWait_v2,                                                                     \
       (nvmlEventSet_t set, nvmlEventData_t * data, unsigned int timeout_ms))                   \
-    X(nvmlEventSetFree, (nvmlEventSet_t set))
+    X(nvmlEventSetFree, (nvmlEventSet_t set))                                                  \
+    X(nvmlDeviceGetPowerManagementLimit, (nvmlDevice_t dev, unsigned int *mw))                 \
+    X(nvmlDeviceGetPowerManagementDefaultLimit, (nvmlDevice_t dev, unsigned int *mw))          \
+    X(nvmlDeviceGetPowerManagementLimitConstraints,                                            \
+      (nvmlDevice_t dev, unsigned int *lo, unsigned int *hi))                                  \
+    X(nvmlDeviceSetPowerManagementLimit, (nvmlDevice_t dev, unsigned int mw))
 
 #endif

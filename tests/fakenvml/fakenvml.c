@@ -18,6 +18,14 @@
  * power read from the script at one call counts until the next call, so a test that sets a
  * power and lets time pass sees the counter grow by power x time, never backwards. `energy E`
  * instead pins the counter to E (a test of the telemetry's figures).
+ * Power limits (issue 13): `power_min`, `power_max` and `power_default` (mW) are the GPU's
+ * limit constraints and default limit; with them nvmlDeviceSetPowerManagementLimit takes a
+ * limit in [min, max] (else NVML_ERROR_INVALID_ARGUMENT, nothing changed) and keeps it in a
+ * state file, $COLOSSUS_FAKE_NVML_STATE or else the script's path + ".state", one line
+ * "gpu I limit MW" per GPU whose limit is not the default, so that the limit outlives the
+ * process as a real driver's does (a test reads what an agent set, also after kill -9).
+ * The limit in force caps the power a GPU reports: `power` is what its load would draw, the
+ * reading is the lesser of it and the limit (and the energy counter integrates that).
  * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
 #include <pthread.h>
 #include <stdio.h>
@@ -56,6 +64,9 @@ enum key {
     K_FABRIC_CLIQUE,
     K_EVENTS,
     K_LOST,
+    K_POWER_MIN,
+    K_POWER_MAX,
+    K_POWER_DEFAULT,
     K_N
 };
 static const char *const key_names[K_N] = {
@@ -63,7 +74,8 @@ static const char *const key_names[K_N] = {
     "energy",          "temp",          "util_gpu",      "util_mem",      "sm_clock",
     "mem_clock",       "ecc_corr",      "ecc_unc",       "retired_sbe",   "retired_dbe",
     "retired_pending", "remap_corr",    "remap_unc",     "remap_pending", "remap_failure",
-    "fabric_state",    "fabric_status", "fabric_clique", "events",        "lost"};
+    "fabric_state",    "fabric_status", "fabric_clique", "events",        "lost",
+    "power_min",       "power_max",     "power_default"};
 
 struct gpu {
     char name[96], uuid[96], pci[32];
@@ -81,6 +93,62 @@ static struct {
     unsigned ev_gpu[256];
     unsigned long long ev_xid[256];
 } S;
+
+/* The limit set on each GPU (0: the default), from the state file. */
+static unsigned limit_mw[MAXG];
+
+static const char *state_path(char *buf, size_t len)
+{
+    const char *st = getenv("COLOSSUS_FAKE_NVML_STATE"), *sc = getenv("COLOSSUS_FAKE_NVML");
+    if (st && *st) return st;
+    if (!sc || !*sc) return NULL;
+    snprintf(buf, len, "%s.state", sc);
+    return buf;
+}
+
+static void read_state(void)
+{
+    char buf[4096];
+    const char *path = state_path(buf, sizeof buf);
+    memset(limit_mw, 0, sizeof limit_mw);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return;
+    char line[128];
+    unsigned i, mw;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "gpu %u limit %u", &i, &mw) == 2 && i < MAXG) limit_mw[i] = mw;
+    fclose(f);
+}
+
+/* Rewritten whole through a rename, so that a reader never sees half of it. */
+static int write_state(void)
+{
+    char buf[4096], tmp[4200];
+    const char *path = state_path(buf, sizeof buf);
+    if (!path) return -1;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    for (unsigned i = 0; i < MAXG; i++)
+        if (limit_mw[i]) fprintf(f, "gpu %u limit %u\n", i, limit_mw[i]);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}
+
+/* The limit in force: the one set, else the default (power_default, else power_limit). */
+static unsigned limit_of(const struct gpu *g, unsigned i)
+{
+    if (limit_mw[i]) return limit_mw[i];
+    if (g->has[K_POWER_DEFAULT]) return (unsigned)g->v[K_POWER_DEFAULT];
+    return g->has[K_POWER_LIMIT] ? (unsigned)g->v[K_POWER_LIMIT] : 0;
+}
+
+/* The power a GPU reports: its load's, capped by the limit in force. */
+static unsigned power_of(const struct gpu *g, unsigned i)
+{
+    unsigned p = (unsigned)g->v[K_POWER], lim = limit_of(g, i);
+    return lim && p > lim ? lim : p;
+}
 
 /* The energy integral of each GPU, kept outside S: (power at the last load) x (time since). */
 static double energy_acc_mj[MAXG];
@@ -110,7 +178,7 @@ static void note_power(void)
 {
     for (unsigned i = 0; i < MAXG; i++) {
         power_known[i] = i < S.ngpus && S.g[i].has[K_POWER];
-        power_then_mw[i] = power_known[i] ? (unsigned)S.g[i].v[K_POWER] : 0;
+        power_then_mw[i] = power_known[i] ? power_of(&S.g[i], i) : 0;
     }
 }
 
@@ -178,6 +246,7 @@ static void load(void)
     pthread_mutex_lock(&load_lock);
     integrate(); /* at the power of the script as last read */
     read_script();
+    read_state();
     note_power();
     pthread_mutex_unlock(&load_lock);
 }
@@ -305,7 +374,49 @@ API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *m)
 API nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *mw)
 {
     DEV(g, d);
-    ANSWER(g, K_POWER_LIMIT, mw);
+    if (!mw) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!limit_of(g, (unsigned)(g - S.g))) return NVML_ERROR_NOT_SUPPORTED;
+    *mw = limit_of(g, (unsigned)(g - S.g));
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *mw)
+{
+    return nvmlDeviceGetEnforcedPowerLimit(d, mw);
+}
+
+API nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned int *mw)
+{
+    DEV(g, d);
+    ANSWER(g, K_POWER_DEFAULT, mw);
+}
+
+API nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t d, unsigned int *lo,
+                                                              unsigned int *hi)
+{
+    DEV(g, d);
+    if (!lo || !hi) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_POWER_MIN] || !g->has[K_POWER_MAX]) return NVML_ERROR_NOT_SUPPORTED;
+    *lo = (unsigned)g->v[K_POWER_MIN];
+    *hi = (unsigned)g->v[K_POWER_MAX];
+    return NVML_SUCCESS;
+}
+
+/* As NVML: a limit outside the constraints is refused; the default's value clears the
+ * state line (the limit is the default again). */
+API nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t d, unsigned int mw)
+{
+    DEV(g, d);
+    if (!g->has[K_POWER_MIN] || !g->has[K_POWER_MAX] || !g->has[K_POWER_DEFAULT])
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (mw < g->v[K_POWER_MIN] || mw > g->v[K_POWER_MAX]) return NVML_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&load_lock);
+    integrate(); /* the energy so far at the old limit */
+    limit_mw[g - S.g] = mw == g->v[K_POWER_DEFAULT] ? 0 : mw;
+    int rc = write_state();
+    note_power();
+    pthread_mutex_unlock(&load_lock);
+    return rc == 0 ? NVML_SUCCESS : NVML_ERROR_UNKNOWN;
 }
 
 API nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, nvmlEnableState_t *cur,
@@ -321,7 +432,10 @@ API nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, nvmlEnableState_t *cur,
 API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
 {
     DEV(g, d);
-    ANSWER(g, K_POWER, mw);
+    if (!mw) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!g->has[K_POWER]) return NVML_ERROR_NOT_SUPPORTED;
+    *mw = power_of(g, (unsigned)(g - S.g));
+    return NVML_SUCCESS;
 }
 
 API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj)

@@ -369,6 +369,23 @@ if st != 200 or ct not in doc["paths"][A + "/watch"]["get"]["responses"]["200"][
 tried.add((A + "/watch", "get", "200"))
 check("GET", A + "/watch?kinds=bogus", "alice", 400)
 
+# power (issue 13): oscar is an operator, alice a user
+check("GET", A + "/power", "alice", 200)
+check("GET", A + "/power?x=1", "alice", 400)
+check("POST", A + "/power/budget", "oscar", 200, {"budget": "1MW"})
+check("POST", A + "/power/budget", "oscar", 400, {"budget": "700"}, note="no unit")
+check("POST", A + "/power/budget", "oscar", 400, {"budget_w": 5e5, "budget": "1MW"})
+check("POST", A + "/power/budget", "alice", 403, {"budget_w": 0})
+check("POST", A + "/power/budget", "oscar", 413, length=2 << 20)
+check("POST", A + "/power/cut", "oscar", 200, {"cut_pct": 30, "for_s": 600})
+check("POST", A + "/power/cut", "oscar", 400, {"cut_pct": 130})
+check("POST", A + "/power/cut", "alice", 403, {"cut_pct": 10})
+check("POST", A + "/power/cut", "oscar", 413, length=2 << 20)
+check("POST", A + "/power/restore", "oscar", 200)
+check("POST", A + "/power/restore", "oscar", 400, {"x": 1})
+check("POST", A + "/power/restore", "alice", 403)
+check("POST", A + "/power/restore", "oscar", 413, length=2 << 20)
+check("POST", A + "/power/budget", "oscar", 200, {"budget_w": 0})
 # metrics
 check("GET", "/metrics", "oscar", 200)
 check("GET", "/metrics", "alice", 403)

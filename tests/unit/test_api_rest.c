@@ -463,6 +463,10 @@ static void test_svc_routes(void **state)
         {"HEAD", "/api/v1/audit", CL_REST_AUDIT, ""},
         {"GET", "/api/v1/openapi.json", CL_REST_OPENAPI, ""},
         {"GET", "/api/v1/schema.json", CL_REST_SCHEMA, ""},
+        {"GET", "/api/v1/power", CL_REST_POWER, ""},
+        {"POST", "/api/v1/power/budget", CL_REST_POWER_BUDGET, ""},
+        {"POST", "/api/v1/power/cut", CL_REST_POWER_CUT, ""},
+        {"POST", "/api/v1/power/restore", CL_REST_POWER_RESTORE, ""},
     };
     cl_rest_route_t r;
     char allow[32];
@@ -472,8 +476,10 @@ static void test_svc_routes(void **state)
         assert_int_equal(r.op, ok[i].op);
         assert_string_equal(r.node, ok[i].name);
         assert_true(cl_rest_op_svc(r.op));
-        assert_int_equal(r.body, r.op == CL_REST_TOKEN_CREATE || r.op == CL_REST_TENANT_ADD ||
-                                     r.op == CL_REST_TENANT_SET);
+        assert_int_equal(r.body,
+                         r.op == CL_REST_TOKEN_CREATE || r.op == CL_REST_TENANT_ADD ||
+                             r.op == CL_REST_TENANT_SET || r.op == CL_REST_POWER_BUDGET ||
+                             r.op == CL_REST_POWER_CUT || r.op == CL_REST_POWER_RESTORE);
         assert_int_equal(cl_rest_op_public(r.op),
                          r.op == CL_REST_OPENAPI || r.op == CL_REST_SCHEMA);
     }
@@ -492,6 +498,66 @@ static void test_svc_routes(void **state)
     assert_string_equal(allow, "GET, PATCH");
     assert_int_equal(route("POST", "/api/v1/openapi.json", &r, allow, &err), 405);
     assert_int_equal(route("GET", "/api/v1/tenants/x/y", &r, allow, &err), 404);
+    assert_int_equal(route("PUT", "/api/v1/power", &r, allow, &err), 405);
+    assert_string_equal(allow, "GET");
+    assert_int_equal(route("GET", "/api/v1/power/cut", &r, allow, &err), 405);
+    assert_string_equal(allow, "POST");
+}
+
+/* The bodies of POST /power/budget, /cut and /restore: each form taken, each refusal named. */
+static void test_power_body(void **state)
+{
+    (void)state;
+    Colossus__PowerSpec s;
+    json_t *doc;
+    cl_error_t err;
+    const char *b = "{\"budget\": \"700MW\", \"pod\": \"p1\"}";
+    assert_int_equal(cl_rest_power_parse(CL_REST_POWER_BUDGET, b, strlen(b), &s, &doc, &err),
+                     0);
+    assert_int_equal(s.op, COLOSSUS__POWER_SPEC__OP__BUDGET);
+    assert_true(s.budget_w == 700e6);
+    assert_string_equal(s.pod, "p1");
+    json_decref(doc);
+    b = "{\"budget_w\": 0}";
+    assert_int_equal(cl_rest_power_parse(CL_REST_POWER_BUDGET, b, strlen(b), &s, &doc, &err),
+                     0);
+    assert_true(s.budget_w == 0);
+    assert_string_equal(s.pod, "");
+    json_decref(doc);
+    b = "{\"cut_pct\": 30, \"for_s\": 600}";
+    assert_int_equal(cl_rest_power_parse(CL_REST_POWER_CUT, b, strlen(b), &s, &doc, &err), 0);
+    assert_int_equal(s.op, COLOSSUS__POWER_SPEC__OP__CUT);
+    assert_true(s.cut_pct == 30 && s.for_s == 600);
+    json_decref(doc);
+    assert_int_equal(cl_rest_power_parse(CL_REST_POWER_RESTORE, "", 0, &s, &doc, &err), 0);
+    assert_int_equal(s.op, COLOSSUS__POWER_SPEC__OP__RESTORE);
+    assert_null(doc);
+    static const struct {
+        cl_rest_op_t op;
+        const char *body, *says;
+    } bad[] = {
+        {CL_REST_POWER_BUDGET, "", "a body is required"},
+        {CL_REST_POWER_BUDGET, "{}", "field 'budget_w' (W, 0: none) or 'budget'"},
+        {CL_REST_POWER_BUDGET, "{\"budget\": \"700\"}", "field 'budget': '700' has no unit"},
+        {CL_REST_POWER_BUDGET, "{\"budget\": \"7XW\"}", "unknown unit 'XW'"},
+        {CL_REST_POWER_BUDGET, "{\"budget_w\": -1}", "field 'budget_w' must be a number"},
+        {CL_REST_POWER_BUDGET, "{\"budget_w\": 1, \"budget\": \"1W\"}", "not both"},
+        {CL_REST_POWER_BUDGET, "{\"watts\": 1}", "watts"},
+        {CL_REST_POWER_CUT, "{}", "field 'cut_pct' is required"},
+        {CL_REST_POWER_CUT, "{\"cut_pct\": 101}",
+         "field 'cut_pct' must be a number from 0 to 100"},
+        {CL_REST_POWER_CUT, "{\"cut_pct\": 0}", "must be more than 0"},
+        {CL_REST_POWER_CUT, "{\"cut_pct\": \"30%\"}", "field 'cut_pct' must be a number"},
+        {CL_REST_POWER_CUT, "{\"cut_pct\": 30, \"for_s\": -1}", "field 'for_s'"},
+        {CL_REST_POWER_RESTORE, "{\"x\": 1}", "'x'"},
+        {CL_REST_POWER_RESTORE, "[", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc =
+            cl_rest_power_parse(bad[i].op, bad[i].body, strlen(bad[i].body), &s, &doc, &err);
+        if (rc != -1 || !strstr(err.msg, bad[i].says))
+            fail_msg("power body '%s': rc %d, '%s'", bad[i].body, rc, rc ? err.msg : "");
+    }
 }
 
 static int svc(cl_rest_op_t op, const char *k1, const char *v1, const char *k2, const char *v2,
@@ -716,14 +782,23 @@ static void test_svc_error_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routes),      cmocka_unit_test(test_route_errors),
-        cmocka_unit_test(test_list_params), cmocka_unit_test(test_list_req),
-        cmocka_unit_test(test_submit_body), cmocka_unit_test(test_submit_errors),
-        cmocka_unit_test(test_admin_body),  cmocka_unit_test(test_error_status),
-        cmocka_unit_test(test_error_body),  cmocka_unit_test(test_svc_routes),
-        cmocka_unit_test(test_svc_params),  cmocka_unit_test(test_token_body),
-        cmocka_unit_test(test_tenant_body), cmocka_unit_test(test_svc_error_status),
-        cmocka_unit_test(test_watch_kinds), cmocka_unit_test(test_submit_slurm_fields),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_route_errors),
+        cmocka_unit_test(test_list_params),
+        cmocka_unit_test(test_list_req),
+        cmocka_unit_test(test_submit_body),
+        cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_admin_body),
+        cmocka_unit_test(test_error_status),
+        cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_svc_routes),
+        cmocka_unit_test(test_svc_params),
+        cmocka_unit_test(test_token_body),
+        cmocka_unit_test(test_tenant_body),
+        cmocka_unit_test(test_svc_error_status),
+        cmocka_unit_test(test_power_body),
+        cmocka_unit_test(test_watch_kinds),
+        cmocka_unit_test(test_submit_slurm_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

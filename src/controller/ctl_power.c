@@ -1,0 +1,573 @@
+/* ctl_power.c - power on the controller (issue 13, docs/power.md): the site's and the pods'
+ * budgets and a grid cut as operators set them (`colossus power`, journaled as the store
+ * object ("power", "site")), given to the core (admission), and the per-GPU limits the core
+ * computes from them (cl_power_limits) sent to the nodes as PowerLimit; the nodes' reports
+ * (PowerApplied) say when each has applied them, which `power show` reports as the latest
+ * change's delivery (p50/p99/max from the operator's request to each node's report). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/prom.h"
+#include "controller/ctl_acct.h"
+#include "util/units.h"
+
+#define JOURNAL_KIND "power"
+#define JOURNAL_KEY "site"
+
+typedef struct ctl_power {
+    double cut_until;     /* wall s when the cut ends by itself; 0: none */
+    bool capped;          /* some job has a limit below the default in force */
+    bool dirty;           /* running jobs changed: limits to compute again */
+    uint64_t seq;         /* of the last PowerLimit sent */
+    uint64_t *node_seq;   /* per node: the last PowerLimit sent to it (0: none) */
+    uint64_t *node_acked; /* per node: the last one it reported applied */
+    /* the latest change that sent limits */
+    uint64_t change_seq, change_ms;
+    double change_at;
+    uint32_t nsent, nacked, nfailed;
+    uint32_t *lat_ms; /* [nacked]: from the change to each node's report */
+    bool logged;
+} ctl_power_t;
+
+static bool budgets_in_force(ctl_t *c)
+{
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    if (pc.site_budget_w > 0 || cl_power_cut_pct(c->cluster) > 0) return true;
+    uint32_t npods = cl_topo_pods(cl_cluster_topo(c->cluster));
+    for (uint32_t p = 0; p < npods; p++) {
+        cl_power_level_t l;
+        if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) return true;
+    }
+    return false;
+}
+
+static void journal(ctl_t *c)
+{
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t npods = cl_topo_pods(t), n = 0;
+    char **pods = cl_xcalloc(npods + 1, sizeof *pods);
+    double *w = cl_xcalloc(npods + 1, sizeof *w);
+    for (uint32_t p = 0; p < npods; p++) {
+        cl_power_level_t l;
+        if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) {
+            pods[n] = (char *)cl_topo_pod_name(t, p);
+            w[n++] = l.budget_w;
+        }
+    }
+    Colossus__PowerState s = COLOSSUS__POWER_STATE__INIT;
+    s.site_budget_w = pc.site_budget_w;
+    s.cut_pct = cl_power_cut_pct(c->cluster);
+    s.cut_until = c->power->cut_until;
+    s.pods = pods;
+    s.n_pods = n;
+    s.pod_budget_w = w;
+    s.n_pod_budget_w = n;
+    ctl_journal_obj(c, JOURNAL_KIND, JOURNAL_KEY, &s.base);
+    free(pods);
+    free(w);
+}
+
+static int64_t pod_index(ctl_t *c, const char *name)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t npods = cl_topo_pods(t);
+    for (uint32_t p = 0; p < npods; p++)
+        if (!strcmp(cl_topo_pod_name(t, p), name)) return p;
+    return -1;
+}
+
+/* What the journal holds, given to the core; a part the core refuses now (the topology
+ * changed) is left out with a log line, the rest applied. */
+static int load_obj(const char *kind, const char *key, const void *val, size_t len, void *arg)
+{
+    ctl_t *c = arg;
+    if (strcmp(key, JOURNAL_KEY)) return 0;
+    Colossus__PowerState *s = colossus__power_state__unpack(NULL, len, val);
+    if (!s) {
+        ctl_log(c, "power: the journal's power settings do not decode: ignored");
+        return 0;
+    }
+    cl_error_t e;
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    pc.site_budget_w = s->site_budget_w;
+    if (cl_power_set(c->cluster, &pc, &e) < 0)
+        ctl_log(c, "power: the journal's site budget is refused now: %s", e.msg);
+    for (size_t i = 0; i < s->n_pods && i < s->n_pod_budget_w; i++) {
+        int64_t p = pod_index(c, s->pods[i]);
+        if (p < 0 ||
+            cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->pod_budget_w[i], &e) < 0)
+            ctl_log(c, "power: the journal's budget of pod %s is refused now: %s", s->pods[i],
+                    p < 0 ? "no such pod" : e.msg);
+    }
+    if (s->cut_pct > 0 && cl_power_cut(c->cluster, s->cut_pct, &e) < 0)
+        ctl_log(c, "power: the journal's cut of %g%% is refused now: %s", s->cut_pct, e.msg);
+    else
+        c->power->cut_until = s->cut_pct > 0 ? s->cut_until : 0;
+    colossus__power_state__free_unpacked(s, NULL);
+    return 0;
+}
+
+int ctl_power_init(ctl_t *c, cl_error_t *err)
+{
+    c->power = cl_xcalloc(1, sizeof *c->power);
+    c->power->node_seq = cl_xcalloc(c->nnodes + 1, sizeof *c->power->node_seq);
+    c->power->node_acked = cl_xcalloc(c->nnodes + 1, sizeof *c->power->node_acked);
+    c->power->lat_ms = cl_xcalloc(c->nnodes + 1, sizeof *c->power->lat_ms);
+    c->power->dirty = true; /* recovered jobs: their limits go out again */
+    return cl_store_objs_load(c->store, JOURNAL_KIND, load_obj, c, err);
+}
+
+void ctl_power_free(ctl_t *c)
+{
+    if (!c->power) return;
+    free(c->power->node_seq);
+    free(c->power->node_acked);
+    free(c->power->lat_ms);
+    free(c->power);
+    c->power = NULL;
+}
+
+void ctl_power_dirty(ctl_t *c)
+{
+    if (c->power) c->power->dirty = true;
+}
+
+/* mW for the wire: 0 (the default) at or above the GPUs' default limit, or with nothing in
+ * force. */
+static uint32_t wire_mw(double w, const cl_power_conf_t *pc, bool in_force)
+{
+    if (!in_force || w >= pc->gpu_max_w - 0.5) return 0;
+    return (uint32_t)lround(w * 1000);
+}
+
+/* One node of a job, by its carrier and GPUs: a job's nodes sorted so, one PowerLimit goes
+ * to each run of a connection and GPU set (a hollow agent's or a relay's many nodes in one
+ * message rather than one each: at 550,000 nodes the per-message cost was most of the time
+ * a cut took, docs/benchmarks.md). */
+typedef struct send_ent {
+    uintptr_t conn;
+    uint64_t gpus;
+    uint32_t node;
+} send_ent_t;
+
+static int cmp_ent(const void *a, const void *b)
+{
+    const send_ent_t *x = a, *y = b;
+    if (x->conn != y->conn) return x->conn < y->conn ? -1 : 1;
+    if (x->gpus != y->gpus) return x->gpus < y->gpus ? -1 : 1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+#define NODES_PER_MSG 100000u /* ~0.5 MB of node ids: well inside a frame */
+
+/* Send j's limit mw to its connected nodes; how many nodes it went to. */
+static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
+{
+    size_t na = 0, n = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
+    send_ent_t *v = cl_xmalloc((na + 1) * sizeof *v);
+    for (size_t k = 0; a && k < na; k++)
+        if (a[k].node < c->nnodes && c->nodes[a[k].node].conn)
+            v[n++] = (send_ent_t){(uintptr_t)c->nodes[a[k].node].conn, a[k].gpus, a[k].node};
+    qsort(v, n, sizeof *v, cmp_ent);
+    uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
+    for (size_t k = 0; k < n;) {
+        size_t e = k;
+        while (e < n && e - k < NODES_PER_MSG && v[e].conn == v[k].conn &&
+               v[e].gpus == v[k].gpus)
+            e++;
+        Colossus__GpuLimit gl[CL_MAX_GPUS_PER_NODE], *gp[CL_MAX_GPUS_PER_NODE];
+        size_t ng = 0;
+        for (uint32_t g = 0; g < CL_MAX_GPUS_PER_NODE; g++) {
+            if (!(v[k].gpus & (1ull << g))) continue;
+            colossus__gpu_limit__init(&gl[ng]);
+            gl[ng].index = g;
+            gl[ng].limit_mw = mw;
+            gp[ng] = &gl[ng];
+            ng++;
+        }
+        for (size_t x = k; x < e; x++) {
+            ids[x - k] = v[x].node;
+            c->power->node_seq[v[x].node] = seq;
+        }
+        Colossus__PowerLimit pl = COLOSSUS__POWER_LIMIT__INIT;
+        pl.nodes = ids;
+        pl.n_nodes = e - k;
+        pl.seq = seq;
+        pl.job = j->id;
+        pl.gpus = gp;
+        pl.n_gpus = ng;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_POWER_LIMIT;
+        m.power_limit = &pl;
+        ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
+        k = e;
+    }
+    free(ids);
+    free(v);
+    return (uint32_t)n;
+}
+
+/* Compute the limits again and send the ones that changed; t0_ms: when what changed them
+ * was asked (monotonic), the start of the delivery figures. */
+static void update(ctl_t *c, uint64_t t0_ms)
+{
+    ctl_power_t *pw = c->power;
+    pw->dirty = false;
+    bool in_force = budgets_in_force(c);
+    if (!in_force && !pw->capped) return; /* every GPU at its default: nothing to send */
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    cl_power_limit_t *lim = NULL;
+    size_t n = cl_power_limits(c->cluster, &lim, NULL);
+    uint64_t seq = pw->seq + 1;
+    uint32_t sent = 0;
+    bool capped = false;
+    for (size_t i = 0; i < n; i++) {
+        ctl_job_t *j = ctl_job_get(c, lim[i].job);
+        if (!j || j->state != CL_JOB_RUNNING) continue;
+        uint32_t mw = wire_mw(lim[i].w, &pc, in_force);
+        capped |= mw != 0;
+        if (mw == j->power_mw) continue;
+        j->power_mw = mw;
+        j->power_seq = seq;
+        sent += send_job(c, j, mw, seq);
+    }
+    free(lim);
+    pw->capped = capped;
+    if (!sent) return;
+    pw->seq = seq;
+    pw->change_seq = seq;
+    pw->change_ms = t0_ms;
+    pw->change_at = ctl_now(c);
+    pw->nsent = sent;
+    pw->nacked = pw->nfailed = 0;
+    pw->logged = false;
+    ctl_log(c, "power: limits change %" PRIu64 " sent to %u nodes", seq, sent);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The latest change's delivery: p50/p99/max of its nodes' reports so far. */
+static void apply_fill(ctl_t *c, Colossus__PowerApply *a)
+{
+    ctl_power_t *pw = c->power;
+    colossus__power_apply__init(a);
+    a->seq = pw->change_seq;
+    a->at = pw->change_at;
+    a->nodes = pw->nsent;
+    a->acked = pw->nacked;
+    a->failed = pw->nfailed;
+    if (!pw->nacked) return;
+    uint32_t *v = cl_xmalloc(pw->nacked * sizeof *v);
+    memcpy(v, pw->lat_ms, pw->nacked * sizeof *v);
+    qsort(v, pw->nacked, sizeof *v, cmp_u32);
+    a->p50_ms = v[(pw->nacked - 1) / 2];
+    a->p99_ms = v[(size_t)ceil(0.99 * pw->nacked) - 1];
+    a->max_ms = v[pw->nacked - 1];
+    free(v);
+}
+
+/* One node's report: 1 when it counts for the latest change. */
+static int applied_one(ctl_t *c, ctl_sink_t *conn, uint32_t n, const Colossus__PowerApplied *a,
+                       uint64_t now)
+{
+    ctl_power_t *pw = c->power;
+    if (n >= c->nnodes || c->nodes[n].conn != conn) return 0; /* not its carrier */
+    if (a->seq != pw->node_seq[n] || pw->node_acked[n] >= a->seq) return 0; /* stale, twice */
+    pw->node_acked[n] = a->seq;
+    if (a->error[0])
+        ctl_log(c, "power: node %s could not apply limits change %" PRIu64 ": %s",
+                c->nodes[n].name, a->seq, a->error);
+    if (a->seq < pw->change_seq || pw->nacked >= pw->nsent) return 0;
+    pw->lat_ms[pw->nacked++] = (uint32_t)(now > pw->change_ms ? now - pw->change_ms : 0);
+    pw->nfailed += a->error[0] != 0;
+    return 1;
+}
+
+void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a)
+{
+    ctl_power_t *pw = c->power;
+    uint64_t now = ctl_mono_ms(c);
+    int counted = 0;
+    for (size_t i = 0; i < a->n_nodes; i++)
+        counted |= applied_one(c, conn, a->nodes[i], a, now);
+    if (counted && pw->nacked == pw->nsent && !pw->logged) {
+        Colossus__PowerApply ap;
+        apply_fill(c, &ap);
+        pw->logged = true;
+        ctl_log(c,
+                "power: limits change %" PRIu64
+                " applied on all %u nodes (%u failed): p50 %.0f "
+                "ms, p99 %.0f ms, max %.0f ms",
+                ap.seq, ap.nodes, ap.failed, ap.p50_ms, ap.p99_ms, ap.max_ms);
+    }
+}
+
+void ctl_power_tick(ctl_t *c)
+{
+    ctl_power_t *pw = c->power;
+    if (pw->cut_until > 0 && ctl_now(c) >= pw->cut_until) {
+        cl_error_t e;
+        if (cl_power_cut(c->cluster, 0, &e) == 0) {
+            pw->cut_until = 0;
+            journal(c);
+            ctl_log(c, "power: the cut's time is up: budgets restored");
+            c->sched_needed = true;
+            pw->dirty = true;
+        }
+    }
+    if (pw->dirty) update(c, ctl_mono_ms(c));
+}
+
+/* ---- power show ---- */
+
+static void level_fill(const cl_power_level_t *l, const char *name, Colossus__PowerLevel *o)
+{
+    colossus__power_level__init(o);
+    o->name = (char *)name;
+    o->budget_w = l->budget_w;
+    o->limit_w = l->limit_w;
+    o->draw_w = l->draw_w;
+    o->has_budget = l->budget_w > 0;
+    o->headroom_w = o->has_budget && isfinite(l->headroom_w) ? l->headroom_w : 0;
+    o->gpus = l->gpus;
+    o->gpus_alloc = l->gpus_alloc;
+}
+
+/* The answer of show and of every change: o's arrays are the caller's to free with
+ * ctl_power_info_release(). */
+static bool cap_seen(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j)
+{
+    return j && j->state == CL_JOB_RUNNING && j->power_mw &&
+           (!k || k->sees_all || ctl_caller_sees_tenant(c, k, j->tenant_ix));
+}
+
+/* k (NULL: everything) sees the caps of the jobs it may see; the levels count every GPU. */
+static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t npods = cl_topo_pods(t);
+    colossus__power_info__init(o);
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    Colossus__PowerLevel **pp = ctl_items(npods + 1, sizeof **pp);
+    cl_power_level_t l;
+    cl_power_level(c->cluster, -1, &l);
+    level_fill(&l, "site", pp[0]);
+    for (uint32_t p = 0; p < npods; p++) {
+        cl_power_level(c->cluster, p, &l);
+        level_fill(&l, cl_topo_pod_name(t, p), pp[p + 1]);
+    }
+    /* measured: the nodes' latest telemetry */
+    for (uint32_t i = 0; i < c->nnodes; i++) {
+        const Colossus__NodeHealth *h = c->nodes[i].alive ? ctl_health_telemetry(c, i) : NULL;
+        if (!h) continue;
+        double w = 0;
+        for (size_t g = 0; g < h->n_gpus; g++)
+            if (!h->gpus[g]->lost && (h->gpus[g]->valid & 1u)) w += h->gpus[g]->power_mw / 1e3;
+        pp[0]->measured_w += w;
+        pp[1 + cl_topo_node_pod(t, i)]->measured_w += w;
+    }
+    /* the caps in force, by job */
+    size_t ncap = 0;
+    for (uint64_t id = 1; id <= c->max_id; id++) {
+        ncap += cap_seen(c, k, ctl_job_get(c, id));
+    }
+    Colossus__PowerCap **caps = ctl_items(ncap, sizeof **caps);
+    size_t m = 0;
+    for (uint64_t id = 1; id <= c->max_id; id++) {
+        ctl_job_t *j = ctl_job_get(c, id);
+        if (!j || j->state != CL_JOB_RUNNING || !j->power_mw) continue;
+        bool seen = cap_seen(c, k, j);
+        Colossus__PowerCap tmp, *x = seen ? caps[m++] : &tmp;
+        colossus__power_cap__init(x);
+        x->job = id;
+        x->limit_w = j->power_mw / 1e3;
+        size_t na = 0;
+        const cl_alloc_t *a = cl_job_alloc(c->cluster, id, &na);
+        for (size_t q = 0; a && q < na; q++) {
+            uint32_t g = (uint32_t)__builtin_popcountll(a[q].gpus);
+            x->gpus += g;
+            x->nodes++;
+            x->nodes_acked +=
+                a[q].node < c->nnodes && c->power->node_acked[a[q].node] >= j->power_seq;
+            pp[0]->gpus_capped += g;
+            pp[1 + cl_topo_node_pod(t, a[q].node)]->gpus_capped += g;
+        }
+    }
+    o->site = pp[0];
+    o->pods = pp + 1;
+    o->n_pods = npods;
+    o->cut_pct = cl_power_cut_pct(c->cluster);
+    o->cut_until = c->power->cut_until;
+    o->caps = caps;
+    o->n_caps = m;
+    o->gpu_min_w = pc.gpu_min_w;
+    o->gpu_max_w = pc.gpu_max_w;
+    Colossus__PowerApply *ap = cl_xmalloc(sizeof *ap);
+    apply_fill(c, ap);
+    o->apply = ap;
+    int short_ = 0;
+    cl_power_limit_t *lim = NULL;
+    cl_power_limits(c->cluster, &lim, &short_);
+    free(lim);
+    o->budget_short = short_;
+}
+
+static void info_release(Colossus__PowerInfo *o)
+{
+    free(o->pods - 1); /* the levels' array, the site's first (ctl_items: one block) */
+    free(o->caps);
+    free(o->apply);
+}
+
+static void reply_info(ctl_t *c, const ctl_caller_t *k, ctl_sink_t *reply, uint64_t req,
+                       const char *text)
+{
+    Colossus__PowerInfo info;
+    info_fill(c, k, &info);
+    Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
+    rs.req = req;
+    rs.ok = true;
+    rs.power = &info;
+    rs.data.data = (uint8_t *)text;
+    rs.data.len = text ? strlen(text) : 0;
+    ctl_reply(c, reply, &rs);
+    info_release(&info);
+}
+
+void ctl_op_power_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply)
+{
+    reply_info(c, k, reply, r->req, NULL);
+}
+
+const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t len)
+{
+    const Colossus__PowerSpec *s = r->power;
+    switch (s->op) {
+    case COLOSSUS__POWER_SPEC__OP__CUT:
+        snprintf(target, len, "%g%%", s->cut_pct);
+        return "power cut";
+    case COLOSSUS__POWER_SPEC__OP__RESTORE:
+        snprintf(target, len, "site");
+        return "power restore";
+    default:
+        snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
+        return "power budget set";
+    }
+}
+
+void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                  ctl_sink_t *reply)
+{
+    uint64_t t0 = ctl_mono_ms(c);
+    const Colossus__PowerSpec *s = r->power;
+    char target[80], detail[160], wb[32];
+    const char *label = ctl_power_op_label(r, target, sizeof target);
+    cl_error_t e = {{0}};
+    int rc = -1;
+    double until = c->power->cut_until;
+    switch (s->op) {
+    case COLOSSUS__POWER_SPEC__OP__BUDGET: {
+        if (!isfinite(s->budget_w) || s->budget_w < 0 || s->budget_w > 1e11) {
+            cl_err(&e, "a budget is 0 (none) to 100 GW, not %g W", s->budget_w);
+            break;
+        }
+        if (s->pod[0]) {
+            int64_t p = pod_index(c, s->pod);
+            rc = p < 0 ? cl_err(&e, "no pod '%.64s' (colossus nodes shows the pods)", s->pod)
+                       : cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->budget_w, &e);
+        } else {
+            cl_power_conf_t pc;
+            cl_power_get(c->cluster, &pc);
+            pc.site_budget_w = s->budget_w;
+            rc = cl_power_set(c->cluster, &pc, &e);
+        }
+        if (s->budget_w > 0)
+            snprintf(detail, sizeof detail, "budget %s",
+                     cl_fmt_watts(s->budget_w, wb, sizeof wb));
+        else
+            snprintf(detail, sizeof detail, "no budget");
+        break;
+    }
+    case COLOSSUS__POWER_SPEC__OP__CUT:
+        if (!isfinite(s->for_s) || s->for_s < 0 || s->for_s > 366 * 86400.0) {
+            cl_err(&e, "a cut's duration is up to 366 days, not %g s", s->for_s);
+            break;
+        }
+        if (!(s->cut_pct > 0)) {
+            cl_err(&e, "a cut must be more than 0%% (power restore lifts one)");
+            break;
+        }
+        rc = cl_power_cut(c->cluster, s->cut_pct, &e);
+        until = s->for_s > 0 ? ctl_now(c) + s->for_s : 0;
+        if (s->for_s > 0)
+            snprintf(detail, sizeof detail, "cut %g%% for %g s", s->cut_pct, s->for_s);
+        else
+            snprintf(detail, sizeof detail, "cut %g%% until restored", s->cut_pct);
+        break;
+    case COLOSSUS__POWER_SPEC__OP__RESTORE:
+        rc = cl_power_cut(c->cluster, 0, &e);
+        until = 0;
+        snprintf(detail, sizeof detail, "cut lifted");
+        break;
+    default:
+        cl_err(&e, "unknown power operation %d", s->op);
+        break;
+    }
+    if (rc < 0) {
+        ctl_audit(c, k, label, target, false, e.msg);
+        ctl_reply_error(c, reply, r->req, "%s refused: %s", label, e.msg);
+        return;
+    }
+    c->power->cut_until = until;
+    journal(c);
+    ctl_audit(c, k, label, target, true, detail);
+    ctl_log(c, "power: %s %s: %s", label, target, detail);
+    c->sched_needed = true; /* a larger budget may admit what pends for power */
+    update(c, t0);
+    char text[300];
+    snprintf(text, sizeof text, "%s %s: %s", label, target, detail);
+    reply_info(c, k, reply, r->req, text); /* leaves once the change is journaled */
+}
+
+/* ---- /metrics ---- */
+
+void ctl_power_metrics(ctl_t *c, cl_prom_t *p)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    cl_power_level_t l;
+    cl_power_level(c->cluster, -1, &l);
+    cl_prom_family(p, "colossus_power_budget_watts", "gauge",
+                   "Power budgets as set (before a cut): the site's (level=\"site\", 0: none) "
+                   "and each pod's that has one.");
+    cl_prom_sample1(p, "colossus_power_budget_watts", "level", "site", l.budget_w);
+    uint32_t npods = cl_topo_pods(t);
+    for (uint32_t i = 0; i < npods; i++) {
+        cl_power_level_t pl;
+        if (cl_power_level(c->cluster, i, &pl) < 0 || !(pl.budget_w > 0)) continue;
+        const char *labels[] = {"level", "pod", "pod", cl_topo_pod_name(t, i), NULL};
+        /* pods: level="pod" beside the pod's name, so that level="site" selects the site */
+        cl_prom_sample(p, "colossus_power_budget_watts", labels, pl.budget_w);
+    }
+    cl_prom_family(p, "colossus_power_draw_watts", "gauge",
+                   "The site's projected draw, as admission counts it: running jobs' "
+                   "projected power plus idle GPUs' (measured: colossus_pod_power_watts).");
+    cl_prom_sample(p, "colossus_power_draw_watts", NULL, l.draw_w);
+    cl_prom_family(p, "colossus_power_cut_ratio", "gauge",
+                   "The grid cut in force, 0 to 1 (every budget lowered by it).");
+    cl_prom_sample(p, "colossus_power_cut_ratio", NULL, cl_power_cut_pct(c->cluster) / 100.0);
+}

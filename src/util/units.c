@@ -1,0 +1,63 @@
+/* units.c - power and percentages as operators type them (units.h). */
+#include "util/units.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+static const struct {
+    const char *name;
+    double mult;
+} units[] = {{"W", 1}, {"kW", 1e3}, {"MW", 1e6}, {"GW", 1e9}};
+
+int cl_parse_watts(const char *s, double *w, cl_error_t *err)
+{
+    if (!strcmp(s, "none")) {
+        *w = 0;
+        return 0;
+    }
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || isspace((unsigned char)*s))
+        return cl_err(err,
+                      "'%.40s' is not a power: a number and a unit (700MW, 550kW, 200W) "
+                      "or none",
+                      s);
+    while (*end == ' ')
+        end++;
+    if (!*end) return cl_err(err, "'%.40s' has no unit: say W, kW, MW or GW (700MW)", s);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].name)) continue;
+        v *= units[i].mult;
+        if (!(v > 0)) return cl_err(err, "a power budget must be more than 0 W (or none)");
+        if (v > 1e11) return cl_err(err, "'%.40s' is more than 100 GW", s);
+        *w = v;
+        return 0;
+    }
+    return cl_err(err, "'%.40s': unknown unit '%.16s' (W, kW, MW or GW)", s, end);
+}
+
+int cl_parse_pct(const char *s, double *pct, cl_error_t *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || isspace((unsigned char)*s) || (*end && strcmp(end, "%")) || !isfinite(v))
+        return cl_err(err, "'%.40s' is not a percentage (30%%)", s);
+    if (!(v > 0) || v > 100)
+        return cl_err(err, "a cut of %.40s is outside 0-100%% (more than 0, at most 100)", s);
+    *pct = v;
+    return 0;
+}
+
+const char *cl_fmt_watts(double w, char *buf, size_t len)
+{
+    size_t i = sizeof units / sizeof units[0] - 1;
+    while (i > 0 && fabs(w) < units[i].mult)
+        i--;
+    snprintf(buf, len, "%.4g %s", w / units[i].mult, units[i].name);
+    return buf;
+}

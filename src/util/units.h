@@ -1,0 +1,17 @@
+/* units.h - quantities with units as operators type them: power ("700MW", "550 kW", "none")
+ * and percentages ("30%"), for `colossus power` and the REST API. */
+#ifndef COLOSSUS_UTIL_UNITS_H
+#define COLOSSUS_UTIL_UNITS_H
+
+#include "colossus/core.h" /* cl_error_t */
+
+/* A power: a number (decimal, > 0) and a unit of W, kW, MW or GW (case as written, spaces
+ * allowed between), or "none" (*w = 0). 0 with *w in watts; -1 with err naming the problem
+ * (no unit, an unknown unit, not a number, not above 0, more than 100 GW). */
+int cl_parse_watts(const char *s, double *w, cl_error_t *err);
+/* A percentage of 0 < p <= 100 with or without its '%': 0 with *pct; -1 with err. */
+int cl_parse_pct(const char *s, double *pct, cl_error_t *err);
+/* w as "700 MW", "1.5 kW", "200 W" into buf (3 significant digits at least). */
+const char *cl_fmt_watts(double w, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,98 @@
+/* test_util_units.c - power and percentages as operators type them (util/units.h): every
+ * unit taken, and bad input (no unit, an unknown one, not a number, out of range) refused with
+ * a sentence that names what is wrong, *out untouched. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/units.h"
+
+static void w_is(const char *s, double want)
+{
+    double v = -1;
+    cl_error_t err = {{0}};
+    if (cl_parse_watts(s, &v, &err) < 0) fail_msg("power '%s': %s", s, err.msg);
+    if (v != want) fail_msg("power '%s': %g, wanted %g", s, v, want);
+}
+
+static void w_bad(const char *s, const char *words)
+{
+    double v = 42;
+    cl_error_t err = {{0}};
+    if (cl_parse_watts(s, &v, &err) == 0) fail_msg("power '%s' taken: %g", s, v);
+    if (v != 42) fail_msg("power '%s': *out changed on failure", s);
+    if (!strstr(err.msg, words)) fail_msg("power '%s': '%s' lacks '%s'", s, err.msg, words);
+}
+
+static void test_watts(void **st)
+{
+    (void)st;
+    w_is("700MW", 700e6);
+    w_is("700 MW", 700e6);
+    w_is("1.5GW", 1.5e9);
+    w_is("550kW", 550e3);
+    w_is("200W", 200);
+    w_is("none", 0);
+    w_bad("700", "'700' has no unit: say W, kW, MW or GW");
+    w_bad("700XW", "unknown unit 'XW'");
+    w_bad("700mw", "unknown unit 'mw'");
+    w_bad("MW", "is not a power");
+    w_bad("", "is not a power");
+    w_bad(" 7MW", "is not a power");
+    w_bad("-5MW", "more than 0 W");
+    w_bad("0W", "more than 0 W");
+    w_bad("200GW", "more than 100 GW");
+    w_bad("nanMW", "is not a power");
+    w_bad("infMW", "is not a power");
+}
+
+static void pct_bad(const char *s, const char *words)
+{
+    double v = 42;
+    cl_error_t err = {{0}};
+    if (cl_parse_pct(s, &v, &err) == 0) fail_msg("pct '%s' taken: %g", s, v);
+    if (v != 42 || !strstr(err.msg, words)) fail_msg("pct '%s': %g '%s'", s, v, err.msg);
+}
+
+static void test_pct(void **st)
+{
+    (void)st;
+    double v = 0;
+    cl_error_t err;
+    assert_int_equal(cl_parse_pct("30%", &v, &err), 0);
+    assert_true(v == 30);
+    assert_int_equal(cl_parse_pct("100", &v, &err), 0);
+    assert_true(v == 100);
+    assert_int_equal(cl_parse_pct("0.5%", &v, &err), 0);
+    assert_true(v == 0.5);
+    pct_bad("150%", "outside 0-100%");
+    pct_bad("0%", "outside 0-100%");
+    pct_bad("-3%", "outside 0-100%");
+    pct_bad("30%%", "is not a percentage");
+    pct_bad("abc", "is not a percentage");
+    pct_bad("30 %", "is not a percentage");
+}
+
+static void test_fmt(void **st)
+{
+    (void)st;
+    char b[32];
+    assert_string_equal(cl_fmt_watts(700e6, b, sizeof b), "700 MW");
+    assert_string_equal(cl_fmt_watts(2200, b, sizeof b), "2.2 kW");
+    assert_string_equal(cl_fmt_watts(550, b, sizeof b), "550 W");
+    assert_string_equal(cl_fmt_watts(1.1e9, b, sizeof b), "1.1 GW");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_watts),
+        cmocka_unit_test(test_pct),
+        cmocka_unit_test(test_fmt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
