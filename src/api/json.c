@@ -113,6 +113,8 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "chdir", json_boolean(j->cwd_strict));
     set(o, "output", str_or_null(j->output));
     set(o, "error", str_or_null(j->error));
+    set(o, "dependency", str_or_null(j->dependency));
+    set(o, "held", json_boolean(j->held));
     return o;
 }
 

@@ -108,6 +108,8 @@ static void print_job(const Colossus__JobInfo *j)
     if (j->cwd[0]) field(j->cwd_strict ? "chdir:" : "workdir:", j->cwd);
     if (j->output[0]) field("output:", j->output);
     if (j->error[0]) field("error:", j->error);
+    if (j->dependency[0]) field("dependency:", j->dependency);
+    if (j->held) field("held:", "yes (colossus release lets it start)");
     if (j->reason[0]) field("reason:", j->reason);
     if (!strcmp(j->state, "pending") && j->pending_reason[0])
         field("why pending:", j->pending_reason);

@@ -17,6 +17,7 @@
 #include "cli/clictx.h"
 #include "cli/submit.h"
 #include "util/iopat.h"
+#include "util/depend.h"
 #include "util/jobenv.h"
 #include "util/util.h"
 
@@ -30,7 +31,8 @@ static void usage_submit(FILE *f)
         "A SCRIPT (a file starting with #!) may hold options at its top, one or more a\n"
         "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
         "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
-        "--export); the command line wins. A directive colossus does not support is an\n"
+        "--export, -d/--dependency, --hold); the command line wins. A directive colossus does "
+        "not support is an\n"
         "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
         "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n"
         "  -N, --nodes NODES       nodes of the gang, 1..1000000 (default 1)\n"
@@ -61,7 +63,15 @@ static void usage_submit(FILE *f)
         "                          default), NONE, or NAME and NAME=VALUE items\n"
         "                          separated by ',' (with ALL first: all of it plus\n"
         "                          those); never the client's credentials (COLOSSUS_TOKEN,\n"
-        "                          COLOSSUS_KEY, COLOSSUS_IDENTITY, COLOSSUS_*_FILE)\n");
+        "                          COLOSSUS_KEY, COLOSSUS_IDENTITY, COLOSSUS_*_FILE)\n"
+        "  -d, --dependency DEPS   start only after other jobs, as Slurm's: afterok:ID[:ID..]\n"
+        "                          (each succeeded), afterany:ID[:ID..] (each ended),\n"
+        "                          afternotok:ID[:ID..] (each failed or was cancelled),\n"
+        "                          singleton (no other job of this user and name runs);\n"
+        "                          several separated by ',' must all hold. One that can\n"
+        "                          never hold cancels the job (DependencyNeverSatisfied)\n"
+        "                          (default: none). Example: -d afterok:12:13,singleton\n"
+        "  --hold                  queue it held: 'colossus release JOB' lets it start\n");
     cl_cli_usage_common(f);
     fprintf(f, "Exit status: 0 queued, 1 not queued, 2 bad usage, 3 sent but not acknowledged\n"
                "(it may or may not have been queued; see colossus --help).\n");
@@ -72,7 +82,6 @@ static const cl_flag_hint_t submit_hints[] = {
     {"gpus", "Slurm's --gpus is a total; colossus takes --gpus-per-node G with -N NODES"},
     {"ntasks", "colossus takes --ntasks-per-node T with -N NODES"},
     {"array", "job arrays are not supported yet"},
-    {"dependency", "dependencies are not supported yet"},
     {"time-min", "not supported; --time (-t) sets the time limit"},
     {0, 0}};
 
@@ -93,9 +102,11 @@ static const struct option submit_longs[] = {
     {"output", required_argument, 0, 'o'},
     {"error", required_argument, 0, 'e'},
     {"export", required_argument, 0, OPT_EXPORT},
+    {"dependency", required_argument, 0, 'd'},
+    {"hold", no_argument, 0, OPT_HOLD},
     CL_CLI_COMMON_OPTS,
     {0, 0, 0, 0}};
-#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:h"
+#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:d:h"
 
 /* The #SBATCH names colossus takes: those of Slurm's sbatch that mean the same here. */
 static const struct option sbatch_longs[] = {
@@ -110,8 +121,10 @@ static const struct option sbatch_longs[] = {
     {"output", required_argument, 0, 'o'},
     {"error", required_argument, 0, 'e'},
     {"export", required_argument, 0, OPT_EXPORT},
+    {"dependency", required_argument, 0, 'd'},
+    {"hold", no_argument, 0, OPT_HOLD},
     {0, 0, 0, 0}};
-#define SBATCH_SHORTS "NJAqtDoe"
+#define SBATCH_SHORTS "NJAqtDoed"
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...)
@@ -269,6 +282,17 @@ int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x)
     case OPT_EXPORT:
         if (check_export(arg)) return 2;
         x->export_ = arg;
+        break;
+    case 'd': {
+        cl_depend_t d;
+        rc = cl_depend_parse(arg, &d, &err);
+        cl_depend_free(&d);
+        if (rc < 0) return bad("%s", err.msg);
+        s->dependency = (char *)arg;
+        break;
+    }
+    case OPT_HOLD:
+        s->hold = true;
         break;
     default:
         cl_cli_common_opt(c, o);

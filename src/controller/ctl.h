@@ -82,6 +82,8 @@ typedef struct ctl_job {
     uint32_t ntasks;      /* tasks per node; 0: one per GPU */
     bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
     char *output, *error; /* --output, --error patterns (NULL none) */
+    char *dependency;     /* --dependency as submitted (NULL none) */
+    bool held;            /* pending and held: a release lets it start */
     double time_limit_s;  /* 0: none */
     int32_t priority;
     cl_job_state_t state;
@@ -159,11 +161,11 @@ extern const char *const ctl_run_ends[CTL_RUN_ENDS]; /* succeeded, failed, ... (
  * paths that do far more, never a walk. */
 typedef struct ctl_counters {
     uint64_t submitted;
-    uint64_t ended[CL_JOB_CANCELLED + 1];   /* by cl_job_state_t: finished states only */
-    uint64_t decisions[CL_ACT_FAIL + 1];    /* by cl_action_t */
-    uint64_t detections[CTL_DETECT_N];      /* node failures, by how they were found */
-    uint64_t passes;                        /* scheduling passes */
-    double pass_s;                          /* their CPU time */
+    uint64_t ended[CL_JOB_CANCELLED + 1];     /* by cl_job_state_t: finished states only */
+    uint64_t decisions[CL_ACT_DEP_NEVER + 1]; /* by cl_action_t */
+    uint64_t detections[CTL_DETECT_N];        /* node failures, by how they were found */
+    uint64_t passes;                          /* scheduling passes */
+    double pass_s;                            /* their CPU time */
     uint64_t pass_le[CTL_PASS_BUCKETS + 1]; /* passes per bucket (not cumulative; last: +Inf) */
     /* XIDs as their reports arrive (ctl_metrics_xid): by code, the first CTL_XID_CODES codes
      * seen each with its own count (xid_n[CTL_XID_CODES]: every later code), and by pod */
@@ -298,7 +300,25 @@ void ctl_job_unrecover(ctl_t *c, ctl_job_t *j);
 /* A copy of v[0..n) with a NULL after it (submission, a journal row). */
 char **ctl_strv_dup(const char *const *v, size_t n);
 void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
+/* The core's spec of a job record (restore, a requeue of a job the core forgot); deps and
+ * singleton from its --dependency (free *d with cl_depend_free). -1 with err when a
+ * dependency names no job. */
+struct cl_depend;
+int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, struct cl_depend *d,
+                 cl_error_t *err);
+/* The core's dependencies of --dependency text for a job of k (NULL: from the journal: no
+ * check of who may see the jobs named): each job the core no longer holds described by its
+ * record, one k may not see or that never was refused as "no such job". */
+int ctl_job_deps(ctl_t *c, const struct ctl_caller *k, const char *text, struct cl_depend *d,
+                 cl_error_t *err);
+/* A job's singleton key: its user and name (never 0). */
+uint64_t ctl_name_key(const char *user, const char *name);
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);
+/* Hold a pending job, or release a held one (journaled). */
+int ctl_job_hold(ctl_t *c, uint64_t id, bool hold, cl_error_t *err);
+/* A running job pends again (its ranks stopped; no failure restart counted), a finished one
+ * too (Slurm's scontrol requeue); journaled. */
+int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
 void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
 /* Tasks (ranks) on each node of j: --ntasks-per-node, else one per GPU (at least 1). */

@@ -217,6 +217,8 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .cwd_strict = j->cwd_strict,
         .output = j->output,
         .error = j->error,
+        .dependency = j->dependency,
+        .held = j->held,
     };
     cl_store_batch_job(c->open->records, &sj);
     j->journal_seq = c->open->seq;

@@ -177,6 +177,8 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_int(st, i++, j->cwd_strict);
     sq_bind_str(st, i++, j->output);
     sq_bind_str(st, i++, j->error);
+    sq_bind_str(st, i++, j->dependency);
+    sqlite3_bind_int(st, i++, j->held);
     if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
     if (fin && !done) s->done_n++;
     if (done && j->id > s->done_id_max) s->done_id_max = j->id;
@@ -351,9 +353,10 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
 #define JOB_COLS                                                                               \
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
-    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,error"
+    "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,error,"  \
+    "dependency,held"
 #define JOB_SELECT(table) "SELECT " JOB_COLS " FROM " table
-#define JOB_VALUES "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define JOB_VALUES "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -392,6 +395,8 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->cwd_strict = sqlite3_column_int(st, i++) != 0;
     j->output = sq_text(st, i++);
     j->error = sq_text(st, i++);
+    j->dependency = sq_text(st, i++);
+    j->held = sqlite3_column_int(st, i++) != 0;
     j->argv = split_strs(a ? a : "", a ? alen : 0, &j->argc);
     j->env = split_strs(e ? e : "", e ? elen : 0, &j->envc);
 }
@@ -575,7 +580,8 @@ uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
     " gpu_s REAL NOT NULL DEFAULT 0, energy_j REAL NOT NULL DEFAULT 0,"                        \
     " flops REAL NOT NULL DEFAULT 0, ntasks INTEGER NOT NULL DEFAULT 0,"                       \
     " cwd_strict INTEGER NOT NULL DEFAULT 0, output TEXT NOT NULL DEFAULT '',"                 \
-    " error TEXT NOT NULL DEFAULT '')"
+    " error TEXT NOT NULL DEFAULT '', dependency TEXT NOT NULL DEFAULT '',"                    \
+    " held INTEGER NOT NULL DEFAULT 0)"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs" JOB_TABLE_COLS ";"
@@ -603,7 +609,8 @@ static const char *const job_added[][2] = {
     {"gpu_s", "REAL NOT NULL DEFAULT 0"},         {"energy_j", "REAL NOT NULL DEFAULT 0"},
     {"flops", "REAL NOT NULL DEFAULT 0"},         {"ntasks", "INTEGER NOT NULL DEFAULT 0"},
     {"cwd_strict", "INTEGER NOT NULL DEFAULT 0"}, {"output", "TEXT NOT NULL DEFAULT ''"},
-    {"error", "TEXT NOT NULL DEFAULT ''"},
+    {"error", "TEXT NOT NULL DEFAULT ''"},        {"dependency", "TEXT NOT NULL DEFAULT ''"},
+    {"held", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 static int add_job_columns(sqlite3 *db, const char *table, const char **missing)

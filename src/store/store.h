@@ -53,6 +53,9 @@ typedef struct cl_store_job {
     uint32_t ntasks;
     bool cwd_strict;
     const char *output, *error;
+    /* --dependency as the controller normalised it ("" none), and a hold */
+    const char *dependency;
+    bool held;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

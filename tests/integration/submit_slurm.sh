@@ -161,8 +161,8 @@ printf '#!/bin/sh\n#SBATCH -N 1\n#SBATCH --nodse=2\necho hi\n' > typo.sh
 bad 2 "typo.sh:3: #SBATCH --nodse=2: unknown option '--nodse' (nothing was queued)" ./typo.sh
 printf '#!/bin/sh\n\n#SBATCH --array=0-9\n' > array.sh
 bad 2 "array.sh:3: #SBATCH --array=0-9: --array is not supported by colossus yet" ./array.sh
-printf '#!/bin/sh\n#SBATCH --dependency afterok:1\n' > dep.sh
-bad 2 "dep.sh:2: #SBATCH --dependency afterok:1: --dependency is not supported by colossus yet" ./dep.sh
+printf '#!/bin/sh\n#SBATCH --dependency afterok:1x\n' > dep.sh
+bad 2 "--dependency: afterok: '1x' is not a job id" ./dep.sh
 printf '#!/bin/sh\n#SBATCH -N two\n' > badn.sh
 bad 2 "badn.sh:2: #SBATCH -N two" ./badn.sh
 printf '#!/bin/sh\n#COLOSSUS --controller x\n' > ctl.sh
