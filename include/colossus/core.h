@@ -312,6 +312,10 @@ typedef struct cl_job_spec {
     uint64_t name_key; /* the driver's key of (user, job name); 0: none (never a singleton's
                           peer) */
     bool hold;         /* submitted held: pends with CL_PEND_HOLD until cl_job_hold(false) */
+    /* A job array's limit (Slurm's --array ...%N): at most group_max jobs of group_key (the
+     * driver's key of the array, never a name_key) run at once; group_max 0: no limit */
+    uint64_t group_key;
+    uint32_t group_max;
 } cl_job_spec_t;
 
 /* A dependency (Slurm's afterok, afterany, afternotok). When the job waited for ends, the
@@ -469,6 +473,7 @@ typedef enum cl_pend {
     CL_PEND_POWER,      /* its projected power does not fit the site's or a pod's budget */
     CL_PEND_HOLD,       /* held by its user or an admin (cl_job_hold) */
     CL_PEND_DEPENDENCY, /* waits for its dependencies, or (singleton) for a job of its name */
+    CL_PEND_ARRAY,      /* its array runs as many tasks as its limit allows (%N) */
 } cl_pend_t;
 
 typedef struct cl_pending {

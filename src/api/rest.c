@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/cred.h"
+#include "util/arrayspec.h"
 #include "util/depend.h"
 #include "util/iopat.h"
 #include "util/util.h"
@@ -471,7 +472,8 @@ static const char *const submit_fields[] = {"argv",
                                             "error",
                                             "qos",
                                             "dependency",
-                                            "hold"};
+                                            "hold",
+                                            "array"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -506,8 +508,15 @@ static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *e
         str_field(doc, "error", &s->error, err) < 0 ||
         str_field(doc, "qos", &s->qos, err) < 0 ||
         str_field(doc, "dependency", &s->dependency, err) < 0 ||
-        bool_field(doc, "hold", &s->hold, err) < 0)
+        bool_field(doc, "hold", &s->hold, err) < 0 ||
+        str_field(doc, "array", &s->array, err) < 0)
         return -1;
+    if (json_object_get(doc, "array")) {
+        cl_arrayspec_t as;
+        int rc = cl_arrayspec_parse(s->array, &as, &why);
+        cl_arrayspec_free(&as);
+        if (rc < 0) return cl_err(err, "field 'array': %s", why.msg);
+    }
     if (json_object_get(doc, "dependency")) {
         cl_depend_t d;
         int rc = cl_depend_parse(s->dependency, &d, &why);

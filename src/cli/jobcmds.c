@@ -60,7 +60,7 @@ static void usage_wait(FILE *f)
 /* Parse "[options] JOB" for cancel and wait (--timeout only in wait's table). 0, or -1 when
  * the command stops here with *status (0 after --help, 2 after bad usage). */
 static int one_job(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, uint64_t *id,
-                   long *timeout_s, int *status)
+                   long *timeout_s, int *status, bool *task)
 {
     int o;
     *status = 2;
@@ -76,10 +76,9 @@ static int one_job(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, uint64_t *
             cl_cli_common_opt(c, o);
         }
     }
-    if (cl_flags_args(f, argc, argv, 1, 1, "JOB (a job id)") < 0 ||
-        cl_cli_jobid(c, argv[optind], id) < 0)
-        return -1;
-    return 0;
+    if (cl_flags_args(f, argc, argv, 1, 1, "JOB (a job id, or ARRAY_TASK)") < 0) return -1;
+    *status = cl_cli_job_ref(c, argv[optind], id, task);
+    return *status ? -1 : 0;
 }
 
 static int job_act(int argc, char **argv, const struct job_act *a)
@@ -91,9 +90,11 @@ static int job_act(int argc, char **argv, const struct job_act *a)
     uint64_t id;
     long unused;
     int status;
-    if (one_job(&c, &f, argc, argv, &id, &unused, &status) < 0) return status;
+    bool task;
+    if (one_job(&c, &f, argc, argv, &id, &unused, &status, &task) < 0) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = a->body;
+    r.one_task = task; /* 12_0 is task 0 alone; 12 the whole array */
     switch (a->body) {
     case COLOSSUS__REQUEST__BODY_HOLD:
         r.hold = id;
@@ -198,7 +199,8 @@ int cmd_wait(int argc, char **argv)
     uint64_t id;
     long timeout_s = 0;
     int status;
-    if (one_job(&c, &f, argc, argv, &id, &timeout_s, &status) < 0) return status;
+    bool task;
+    if (one_job(&c, &f, argc, argv, &id, &timeout_s, &status, &task) < 0) return status;
     /* Nothing to retry without an address or a key. */
     if (cl_cli_resolve(&c) < 0) return c.status;
     double deadline = timeout_s ? cl_now_ms() + (double)timeout_s * 1000 : 0;
@@ -288,9 +290,10 @@ int cmd_logs(int argc, char **argv)
         }
     }
     uint64_t id;
-    if (cl_flags_args(&f, argc, argv, 1, 1, "JOB (a job id)") < 0 ||
-        cl_cli_jobid(&c, argv[optind], &id) < 0)
-        return 2;
+    bool task;
+    if (cl_flags_args(&f, argc, argv, 1, 1, "JOB (a job id, or ARRAY_TASK)") < 0) return 2;
+    int st = cl_cli_job_ref(&c, argv[optind], &id, &task);
+    if (st) return st;
     if (cl_cli_connect(&c) < 0) return c.status;
     int rc = one ? fetch_log(&c, id, rank, false) : fetch_all_logs(&c, id);
     cl_cli_close(&c);

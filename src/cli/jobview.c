@@ -91,6 +91,9 @@ static void print_job(const Colossus__JobInfo *j)
     cl_cli_fmt_local(j->end_time, t3, sizeof t3);
     cl_cli_fmt_local(j->running_time, t4, sizeof t4);
     printf("id:           %llu\n", (unsigned long long)j->id);
+    if (j->array_job_id)
+        printf("array task:   %llu_%u (of --array %s)\n", (unsigned long long)j->array_job_id,
+               j->array_task_id, j->array);
     field("name:", j->name);
     field("state:", j->state);
     field("tenant:", j->tenant);
@@ -133,7 +136,13 @@ static void print_table(const Colossus__Response *rs)
     double now = cl_wall_s();
     for (size_t i = 0; i < rs->n_jobs; i++) {
         const Colossus__JobInfo *j = rs->jobs[i];
-        printf("%-8llu ", (unsigned long long)j->id);
+        char id[48];
+        if (j->array_job_id) /* a task as squeue shows it: ARRAY_TASK */
+            snprintf(id, sizeof id, "%llu_%u", (unsigned long long)j->array_job_id,
+                     j->array_task_id);
+        else
+            snprintf(id, sizeof id, "%llu", (unsigned long long)j->id);
+        printf("%-8s ", id);
         cl_text_cell(stdout, j->name, 20);
         putchar(' ');
         cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
@@ -230,7 +239,9 @@ int cmd_show(int argc, char **argv)
     uint64_t id;
     if (cl_cli_view_flags(&c, &f, argc, argv, 1, "JOB (a job id)", &json, NULL, &status) < 0)
         return status;
-    if (cl_cli_jobid(&c, argv[optind], &id) < 0) return 2;
+    bool task;
+    status = cl_cli_job_ref(&c, argv[optind], &id, &task);
+    if (status) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
     r.show = id;

@@ -66,8 +66,26 @@ typedef struct ctl_run {
     bool reported[]; /* per allocation position */
 } ctl_run_t;
 
+/* A job array (Slurm's --array): its tasks are jobs of consecutive ids from id (the array's
+ * id) in index order, which share these strings (one copy for 100,000 tasks); freed with
+ * the last task record that points here. The journal holds argv and env in the first task's
+ * row only. */
+typedef struct ctl_array {
+    uint64_t id;
+    uint32_t refs;  /* task records pointing here */
+    uint32_t limit; /* most tasks running at once (--array ...%N); 0: none */
+    char *text;     /* --array as submitted */
+    char *name, *tenant, *cwd, *user, *output, *error, *dependency, *array;
+    char **argv, **env;
+    size_t argc, envc;
+} ctl_array_t;
+
 typedef struct ctl_job {
     uint64_t id;
+    uint64_t array_id;   /* a task of an array: the array's id; 0: not a task */
+    uint32_t array_task; /* its index */
+    ctl_array_t *arr;    /* a task's shared strings (its name, argv... are arr's); NULL: the
+                            record owns its strings (also a task read back alone) */
     char *name, *tenant, *cwd;
     char *user;                    /* who submitted it ("" the cluster key) */
     uint32_t uid, gid;             /* its ranks run as these */
@@ -83,6 +101,7 @@ typedef struct ctl_job {
     bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
     char *output, *error; /* --output, --error patterns (NULL none) */
     char *dependency;     /* --dependency as submitted (NULL none) */
+    char *array;          /* a task: its array's --array; NULL: not a task */
     bool held;            /* pending and held: a release lets it start */
     double time_limit_s;  /* 0: none */
     int32_t priority;
@@ -288,6 +307,8 @@ const char *ctl_node_state(ctl_t *c, const ctl_node_t *n);
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_insert(ctl_t *c, ctl_job_t *j);
 void ctl_job_free(ctl_job_t *j);
+/* Free the strings a record owns (not a task's shared ones). */
+void ctl_job_strings_free(ctl_job_t *j);
 void ctl_job_set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n);
 int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node);
 struct ctl_caller;
@@ -311,6 +332,16 @@ int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, struct cl_depend *
  * record, one k may not see or that never was refused as "no such job". */
 int ctl_job_deps(ctl_t *c, const struct ctl_caller *k, const char *text, struct cl_depend *d,
                  cl_error_t *err);
+/* The shared strings of array aid for a task record (a reference: ctl_array_unref), made
+ * from its first task's record (in memory, else the journal's); NULL when there is none. */
+ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid);
+void ctl_array_unref(ctl_array_t *a);
+/* Point j's strings at a (a reference taken over), freeing j's own. */
+void ctl_job_share(ctl_job_t *j, ctl_array_t *a);
+/* Cancel every task of array aid that has not ended (the caller may: checked on aid). */
+int ctl_array_cancel(ctl_t *c, uint64_t aid, cl_error_t *err);
+/* The core's group key of an array's tasks (its limit): apart from every name key. */
+#define CTL_ARRAY_KEY(aid) ((uint64_t)(aid) | (1ull << 63))
 /* A job's singleton key: its user and name (never 0). */
 uint64_t ctl_name_key(const char *user, const char *name);
 int ctl_job_cancel(ctl_t *c, uint64_t id, cl_error_t *err);

@@ -219,7 +219,14 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .error = j->error,
         .dependency = j->dependency,
         .held = j->held,
+        .array_id = j->array_id,
+        .array_task = j->array_task,
+        .array = j->array,
     };
+    if (j->array_id && j->id != j->array_id) {
+        sj.argc = sj.envc = 0; /* an array's other tasks: its first task's row holds them */
+        sj.argv = sj.env = NULL;
+    }
     cl_store_batch_job(c->open->records, &sj);
     j->journal_seq = c->open->seq;
     free(alloc);

@@ -40,28 +40,37 @@ static void waiters_free(ctl_waiter_t *w)
     }
 }
 
-void ctl_job_free(ctl_job_t *j)
+void ctl_job_strings_free(ctl_job_t *j)
 {
-    if (!j) return;
     free(j->name);
     free(j->tenant);
     free(j->user);
-    if (j->run_done) {
-        free(j->run_done->nodes);
-        free(j->run_done->reason);
-        free(j->run_done);
-    }
-    free(j->run);
     free(j->cwd);
     free(j->output);
     free(j->error);
     free(j->dependency);
+    free(j->array);
     for (size_t i = 0; j->argv && i < j->argc; i++)
         free(j->argv[i]);
     free(j->argv);
     for (size_t i = 0; j->env && i < j->envc; i++)
         free(j->env[i]);
     free(j->env);
+}
+
+void ctl_job_free(ctl_job_t *j)
+{
+    if (!j) return;
+    if (j->arr)
+        ctl_array_unref(j->arr);
+    else
+        ctl_job_strings_free(j);
+    if (j->run_done) {
+        free(j->run_done->nodes);
+        free(j->run_done->reason);
+        free(j->run_done);
+    }
+    free(j->run);
     free(j->alloc);
     free(j->alloc_index);
     free(j->done);
@@ -198,6 +207,9 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->error = j->error ? j->error : "";
     o->dependency = j->dependency ? j->dependency : "";
     o->held = j->held;
+    o->array_job_id = j->array_id;
+    o->array_task_id = j->array_task;
+    o->array = j->array ? j->array : "";
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {
@@ -310,6 +322,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.gid = j->gid;
         L.user = j->user;
         L.cwd_strict = j->cwd_strict;
+        L.array_job_id = j->array_id;
+        L.array_task = j->array_task;
         L.output = j->output ? j->output : "";
         L.error = j->error ? j->error : "";
         Colossus__Msg m = COLOSSUS__MSG__INIT;

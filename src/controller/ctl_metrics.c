@@ -118,6 +118,7 @@ static const char *const pend_label[] = {
     [CL_PEND_POWER] = "power",
     [CL_PEND_HOLD] = "hold",
     [CL_PEND_DEPENDENCY] = "dependency",
+    [CL_PEND_ARRAY] = "array",
 };
 #define NPEND (sizeof pend_label / sizeof pend_label[0])
 

@@ -115,8 +115,9 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
     char target[32], detail[160];
     ctl_job_t *j = ctl_job_get(c, id);
     snprintf(target, sizeof target, "job %" PRIu64, id);
-    snprintf(detail, sizeof detail, "tenant %s, %u x %u GPUs, priority %d", j->tenant, j->nodes,
-             j->gpus_per_node, j->priority);
+    snprintf(detail, sizeof detail, "tenant %s, %u x %u GPUs, priority %d%s%.64s", j->tenant,
+             j->nodes, j->gpus_per_node, j->priority, j->array ? ", array " : "",
+             j->array ? j->array : "");
     ctl_audit(c, k, "submit", target, true, detail);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
@@ -274,6 +275,8 @@ static void job_act(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     bool own = k->user && !strcmp(j->user, k->user->name);
     bool may = k->admin || own || ctl_caller_manages(k, j->tenant_ix) ||
                (act != ACT_CANCEL && k->oper);
+    /* an array's id names the whole array (Slurm's), one_task its first task alone */
+    bool whole = act == ACT_CANCEL && j->array_id == id && !r->one_task;
     if (transient) ctl_job_free(j);
     if (!may) {
         ctl_audit(c, k, what, target, false, "another user's job");
@@ -283,7 +286,8 @@ static void job_act(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                         what, id, what);
         return;
     }
-    int rc = act == ACT_CANCEL    ? ctl_job_cancel(c, id, &err)
+    int rc = whole                ? ctl_array_cancel(c, id, &err)
+             : act == ACT_CANCEL  ? ctl_job_cancel(c, id, &err)
              : act == ACT_REQUEUE ? ctl_job_requeue(c, id, &err)
                                   : ctl_job_hold(c, id, act == ACT_HOLD, &err);
     if (rc < 0) {

@@ -46,6 +46,9 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
     j->dependency = sj->dependency && sj->dependency[0] ? cl_xstrdup(sj->dependency) : NULL;
     j->held = sj->held;
+    j->array_id = sj->array_id;
+    j->array_task = sj->array_task;
+    j->array = sj->array && sj->array[0] ? cl_xstrdup(sj->array) : NULL;
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;
@@ -77,6 +80,14 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     free(names);
     ctl_job_set_alloc(j, ids, n);
     free(ids);
+    if (j->array_id && j->array_id != j->id) { /* its command is its first task's */
+        ctl_array_t *a = ctl_array_of(c, j->array_id);
+        if (a)
+            ctl_job_share(j, a);
+        else
+            ctl_log(c, "journal: job %" PRIu64 ": its array %" PRIu64 "'s first task is gone",
+                    j->id, j->array_id);
+    }
     return j;
 }
 

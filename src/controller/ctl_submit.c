@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "controller/ctl_acct.h"
+#include "util/arrayspec.h"
 #include "util/depend.h"
 #include "util/iopat.h"
 
@@ -196,11 +197,47 @@ int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, cl_depend_t *d, cl
                                                 : 0,
                             .hold = j->held,
                             .name_key = ctl_name_key(j->user, j->name)};
+    if (j->array_id) { /* its array's limit */
+        spec->group_key = CTL_ARRAY_KEY(j->array_id);
+        cl_arrayspec_t as = {0};
+        if (j->arr)
+            spec->group_max = j->arr->limit;
+        else if (j->array && cl_arrayspec_parse(j->array, &as, &e) == 0)
+            spec->group_max = as.limit;
+        cl_arrayspec_free(&as);
+    }
     if (j->dependency && ctl_job_deps(c, NULL, j->dependency, d, err) < 0) return -1;
     spec->deps = d->v;
     spec->ndeps = (uint32_t)d->n;
     spec->singleton = d->singleton;
     return 0;
+}
+
+/* The other tasks of the array whose first task j has just been made: one job each, of
+ * consecutive ids, sharing j's strings; in the open batch with j (their records without
+ * argv and env). The core takes them as it took j: the same spec cannot be refused. */
+static void array_tasks(ctl_t *c, ctl_job_t *j, const cl_job_spec_t *spec, const char *text,
+                        const cl_arrayspec_t *as, double now)
+{
+    j->array_id = j->id;
+    j->array_task = as->idx[0];
+    j->array = cl_xstrdup(text);
+    ctl_array_t *a = ctl_array_of(c, j->id); /* j's strings become the array's */
+    for (size_t i = 1; i < as->n; i++) {
+        cl_jobid_t id;
+        cl_error_t e;
+        if (cl_job_submit(c->cluster, spec, now, &id, &e) < 0 || id != j->id + i)
+            cl_assert(!"the core refused an array's task it took the first of");
+        ctl_job_t *t = cl_xmalloc(sizeof *t);
+        *t = *j; /* a job just made holds nothing else of its own */
+        t->id = id;
+        t->array_task = as->idx[i];
+        t->arr = a;
+        a->refs++;
+        ctl_job_insert(c, t);
+        ctl_journal_job(c, t);
+    }
+    ctl_array_unref(a); /* ctl_array_of's: the tasks hold theirs */
 }
 
 int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s, uint64_t *id,
@@ -231,11 +268,22 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     spec.deps = d.v;
     spec.ndeps = (uint32_t)d.n;
     spec.singleton = d.singleton;
+    cl_arrayspec_t as = {0};
+    if (s->array[0] && cl_arrayspec_parse(s->array, &as, err) < 0) {
+        cl_arrayspec_free(&as);
+        cl_depend_free(&d);
+        return -1;
+    }
+    cl_jobid_t jid = cl_job_next_id(c->cluster);
+    spec.group_key = CTL_ARRAY_KEY(jid);
+    spec.group_max = as.limit;
     double now = ctl_now(c);
-    cl_jobid_t jid;
     int rc = cl_job_submit(c->cluster, &spec, now, &jid, err);
     cl_depend_free(&d);
-    if (rc < 0) return -1;
+    if (rc < 0) {
+        cl_arrayspec_free(&as);
+        return -1;
+    }
     ctl_job_t *j = cl_xcalloc(1, sizeof *j);
     j->id = jid;
     j->name = cl_xstrdup(s->name[0] ? s->name : s->argv[0]);
@@ -266,9 +314,11 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->state = CL_JOB_PENDING;
     j->submit_time = now;
     ctl_job_insert(c, j);
+    if (as.n) array_tasks(c, j, &spec, s->array, &as, now);
     ctl_journal_job(c, j);
     c->sched_new = true; /* a pass, when it can start something (ctl_turn_end) */
-    c->count.submitted++;
+    c->count.submitted += as.n ? as.n : 1;
+    cl_arrayspec_free(&as);
     *id = jid;
     return 0;
 }
@@ -320,6 +370,11 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
     }
     case CL_PEND_DEPENDENCY:
         snprintf(buf, len, "Dependency: waiting for %s", j->dependency ? j->dependency : "?");
+        break;
+    case CL_PEND_ARRAY:
+        snprintf(buf, len,
+                 "JobArrayTaskLimit: array %" PRIu64 " runs as many tasks as it may (%s)",
+                 j->array_id, j->array ? j->array : "?");
         break;
     case CL_PEND_HOLD:
         snprintf(buf, len, "held: 'colossus release %" PRIu64 "' lets it start", j->id);

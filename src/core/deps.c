@@ -1,7 +1,7 @@
 /* deps.c - what else may keep a pending job from starting: its hold, its dependencies
  * (Slurm's afterok, afterany, afternotok, resolved when the job waited for ends, so that a
- * pass checks each job in O(1)) and singleton (no other running job of its user and name);
- * and requeue of a running or finished job. */
+ * pass checks each job in O(1)) and singleton (no other running job of its user and name) and
+ * its array's limit of running tasks; and requeue of a running or finished job. */
 #include <string.h>
 
 #include "core/internal.h"
@@ -13,11 +13,11 @@ typedef struct jdep {
 
 /* Made only for a job with dependencies or dependents: most jobs have none. */
 typedef struct jdeps {
-    uint32_t n, wait;   /* its dependencies; those not yet satisfied */
-    cl_jobid_t never;   /* one that can never be satisfied; 0: none */
-    jdep_t *e;          /* [n] */
-    cl_jobid_t *after;  /* ids of jobs waiting for this one (ids never repeat: a stale one
-                           is found by lookup) */
+    uint32_t n, wait;  /* its dependencies; those not yet satisfied */
+    cl_jobid_t never;  /* one that can never be satisfied; 0: none */
+    jdep_t *e;         /* [n] */
+    cl_jobid_t *after; /* ids of jobs waiting for this one (ids never repeat: a stale one
+                          is found by lookup) */
     uint32_t nafter, cap_after;
 } jdeps_t;
 
@@ -75,6 +75,10 @@ int cl__deps_check(const cl_cluster_t *c, const cl_job_spec_t *s, cl_error_t *er
             return -1;
         }
     }
+    if (s->group_max && !s->group_key) {
+        cl__err(err, "an array limit needs an array key");
+        return -1;
+    }
     if (s->singleton && !s->name_key) {
         cl__err(err, "a singleton job needs a name key");
         return -1;
@@ -109,6 +113,8 @@ void cl__deps_attach(cl_cluster_t *c, uint32_t js, const cl_job_spec_t *s)
     j->held = s->hold;
     j->singleton = s->singleton;
     j->name_key = s->name_key;
+    j->group_key = s->group_max ? s->group_key : 0;
+    j->group_max = s->group_max;
     if (!s->ndeps) return;
     jdeps_t *x = deps_of(j);
     x->e = cl__xcalloc(s->ndeps, sizeof(jdep_t));
@@ -219,6 +225,7 @@ cl_pend_t cl__deps_block(const cl_cluster_t *c, const job_t *j)
     if (j->held) return CL_PEND_HOLD;
     if (j->deps && (j->deps->wait || j->deps->never)) return CL_PEND_DEPENDENCY;
     if (j->singleton && skey_running(c, j->name_key)) return CL_PEND_DEPENDENCY;
+    if (j->group_max && skey_running(c, j->group_key) >= j->group_max) return CL_PEND_ARRAY;
     return CL_PEND_NONE;
 }
 

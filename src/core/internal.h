@@ -97,6 +97,8 @@ typedef struct job {
     uint8_t singleton;  /* starts only while no other job of its name_key runs */
     cl_alloc_t *alloc;  /* nnodes entries while running */
     uint64_t name_key;  /* the driver's key of (user, name); 0: none */
+    uint64_t group_key; /* its array's key when it has a limit (group_max); 0: none */
+    uint32_t group_max;
     struct jdeps *deps; /* its dependencies and dependents (deps.c); NULL: none (most) */
     /* float: watts need no more, and job_t grows by 8 bytes only. A running job counts
      * cl__power_job_w() in the power counters: whatever changes that recounts them. */

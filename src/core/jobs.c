@@ -103,6 +103,7 @@ void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now)
     j->incarnation++;
     cl__heap_push(c, js);
     cl__skey_add(c, j->name_key, 1);
+    cl__skey_add(c, j->group_key, 1);
     cl__tenant_run(c, js, now, 1);
     cl__power_run(c, js, 1);
     c->nrunning++;
@@ -129,6 +130,7 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
     j->alloc = NULL;
     cl__heap_remove(c, js);
     cl__skey_add(c, j->name_key, -1);
+    cl__skey_add(c, j->group_key, -1);
     cl__tenant_run(c, js, now, 0);
     c->nrunning--;
     if (j->preemptible) cl__rp_remove(c, js);
@@ -532,7 +534,8 @@ const char *cl_pend_name(cl_pend_t w)
                               "the nodes it needs are drained, in maintenance or down",
                               "its projected power does not fit the power budget",
                               "held (a release lets it start)",
-                              "waiting for its dependencies"};
+                              "waiting for its dependencies",
+                              "its array runs as many tasks as its limit allows"};
     return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 

@@ -33,8 +33,9 @@ static int parse_one(const char *p, size_t len, cl_depend_t *d, cl_error_t *err)
                       "--dependency: '%.*s' is not a dependency type this cluster takes "
                       "(afterok, afterany, afternotok with job ids, or singleton)",
                       (int)(tl > 40 ? 40 : tl), p);
-    if (tl == len) return cl_err(err, "--dependency: %s needs job ids (%s:ID)", types[t].name,
-                                 types[t].name);
+    if (tl == len)
+        return cl_err(err, "--dependency: %s needs job ids (%s:ID)", types[t].name,
+                      types[t].name);
     for (size_t at = tl; at < len;) {
         at++; /* the ':' */
         size_t w = strcspn(p + at, ":");

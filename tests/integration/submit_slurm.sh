@@ -159,8 +159,8 @@ bad() {
 }
 printf '#!/bin/sh\n#SBATCH -N 1\n#SBATCH --nodse=2\necho hi\n' > typo.sh
 bad 2 "typo.sh:3: #SBATCH --nodse=2: unknown option '--nodse' (nothing was queued)" ./typo.sh
-printf '#!/bin/sh\n\n#SBATCH --array=0-9\n' > array.sh
-bad 2 "array.sh:3: #SBATCH --array=0-9: --array is not supported by colossus yet" ./array.sh
+printf '#!/bin/sh\n\n#SBATCH --array=5-1\n' > array.sh
+bad 2 "--array 5-1: the range 5-1 ends below its start" ./array.sh
 printf '#!/bin/sh\n#SBATCH --dependency afterok:1x\n' > dep.sh
 bad 2 "--dependency: afterok: '1x' is not a job id" ./dep.sh
 printf '#!/bin/sh\n#SBATCH -N two\n' > badn.sh
@@ -173,7 +173,6 @@ bad 2 "--export '1BAD': '1BAD' is not NAME or NAME=VALUE" --export 1BAD -- true
 bad 2 "--export: COLOSSUS_TOKEN is the client's credential: never exported" --export COLOSSUS_TOKEN -- true
 bad 2 "unknown option '--gpus': Slurm's --gpus is a total" --gpus 4 -- true
 bad 2 "unknown option '--time-lim'" --time-lim 4 -- true
-bad 2 "--output 'o.%A': %A is for job arrays" -o 'o.%A' -- true
 bad 2 "unknown pattern '%q'" -e 'e.%q' -- true
 bad 2 "--time must be MIN" -t 1-2-3 -- true
 big=$(head -c 100000 /dev/zero | tr '\0' x)

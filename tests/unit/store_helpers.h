@@ -75,12 +75,15 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->error = "err-ü.%n";
     j->dependency = "afterok:1:2,singleton";
     j->held = true;
+    j->array_id = 5;
+    j->array_task = 12;
+    j->array = "0-99:3%4";
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
 typedef struct got_job {
     cl_store_job_t j;
-    char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency;
+    char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency, *array;
     char **argv, **env;
 } got_job_t;
 
@@ -108,6 +111,7 @@ static inline void got_free(got_job_t *g)
     free(g->output);
     free(g->error);
     free(g->dependency);
+    free(g->array);
     memset(g, 0, sizeof *g);
 }
 
@@ -123,6 +127,7 @@ static inline void got_set(got_job_t *g, const cl_store_job_t *j)
     g->output = strdup(j->output ? j->output : "");
     g->error = strdup(j->error ? j->error : "");
     g->dependency = strdup(j->dependency ? j->dependency : "");
+    g->array = strdup(j->array ? j->array : "");
     g->argv = dup_strv(j->argv, j->argc);
     g->env = dup_strv(j->env, j->envc);
 }
@@ -176,6 +181,9 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_string_equal(g->error, or_empty(w->error));
     assert_string_equal(g->dependency, or_empty(w->dependency));
     assert_int_equal(j->held, w->held);
+    assert_int_equal(j->array_id, w->array_id);
+    assert_int_equal(j->array_task, w->array_task);
+    assert_string_equal(g->array, or_empty(w->array));
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

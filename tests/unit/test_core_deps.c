@@ -11,8 +11,8 @@ static cl_pend_t why(cl_cluster_t *c, cl_jobid_t id)
 
 static cl_jobid_t sub_dep(cl_cluster_t *c, const cl_dep_t *deps, uint32_t n, double now)
 {
-    cl_job_spec_t s = {.nodes = 1, .gpus_per_node = 1, .max_restarts = 1, .deps = deps,
-                       .ndeps = n};
+    cl_job_spec_t s = {
+        .nodes = 1, .gpus_per_node = 1, .max_restarts = 1, .deps = deps, .ndeps = n};
     cl_jobid_t id;
     cl_error_t err;
     if (cl_job_submit(c, &s, now, &id, &err) < 0) fail_msg("submit: %s", err.msg);
@@ -43,7 +43,7 @@ static void afterok_waits_then_starts(void **st)
     assert_int_equal(ji.deps_waiting, 2);
     assert_int_equal(cl_job_finish(c, a, true, 3, NULL), 0);
     cl_schedule(c, 4, &d);
-    assert_int_equal(why(c, x), CL_PEND_DEPENDENCY); /* b still runs: both must hold */
+    assert_int_equal(why(c, x), CL_PEND_DEPENDENCY);          /* b still runs: both must hold */
     assert_int_equal(cl_job_finish(c, b, false, 5, NULL), 0); /* afterany: any end */
     cl_decisions_clear(&d);
     cl_schedule(c, 6, &d);
@@ -110,8 +110,8 @@ static void forgotten_and_unknown(void **st)
     assert_int_equal(cl_job_submit(c, &s, 0, NULL, &err), -1);
     assert_string_equal(err.msg, "dependency on job 77: no such job");
     assert_int_equal(cl_job_next_id(c), next);
-    cl_dep_t okd = {CL_DEP_AFTEROK, 77, CL_JOB_SUCCEEDED}, nok = {CL_DEP_AFTEROK, 78,
-                                                                   CL_JOB_FAILED};
+    cl_dep_t okd = {CL_DEP_AFTEROK, 77, CL_JOB_SUCCEEDED},
+             nok = {CL_DEP_AFTEROK, 78, CL_JOB_FAILED};
     cl_jobid_t x = sub_dep(c, &okd, 1, 0), y = sub_dep(c, &nok, 1, 0);
     cl_schedule(c, 1, &d);
     assert_int_equal(state_of(c, x), CL_JOB_RUNNING);
@@ -240,12 +240,39 @@ static void hold_release_requeue(void **st)
     cl_cluster_destroy(c);
 }
 
+/* An array's limit: at most group_max jobs of its group key run at once. */
+static void array_limit(void **st)
+{
+    cl_cluster_t *c = mk(4, 8, 1, 4, 1, 0, CL_POLICY_FIFO);
+    cl_decisions_t d = {0};
+    cl_job_spec_t s = {.nodes = 1, .gpus_per_node = 1, .group_key = 9, .group_max = 2};
+    cl_jobid_t ids[5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cl_job_submit(c, &s, 0, &ids[i], NULL), 0);
+    cl_schedule(c, 1, &d);
+    assert_int_equal(state_of(c, ids[0]), CL_JOB_RUNNING);
+    assert_int_equal(state_of(c, ids[1]), CL_JOB_RUNNING);
+    for (int i = 2; i < 5; i++)
+        assert_int_equal(why(c, ids[i]), CL_PEND_ARRAY);
+    assert_int_equal(cl_job_finish(c, ids[0], true, 2, NULL), 0);
+    cl_schedule(c, 3, &d);
+    assert_int_equal(state_of(c, ids[2]), CL_JOB_RUNNING);
+    assert_int_equal(why(c, ids[3]), CL_PEND_ARRAY);
+    s.group_key = 0;
+    cl_error_t err;
+    assert_int_equal(cl_job_submit(c, &s, 3, NULL, &err), -1);
+    assert_string_equal(err.msg, "an array limit needs an array key");
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(afterok_waits_then_starts), cmocka_unit_test(never_satisfied_chain),
         cmocka_unit_test(forgotten_and_unknown),     cmocka_unit_test(singleton_one_at_a_time),
-        cmocka_unit_test(hold_release_requeue),
+        cmocka_unit_test(hold_release_requeue),      cmocka_unit_test(array_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,121 @@
+/* ctl_array.c - job arrays (Slurm's --array): one submission and one journal batch make a
+ * job per task, consecutive ids in index order, sharing one copy of the command, the
+ * environment and the other strings; the array's limit is the core's (a group of running
+ * jobs); cancel of the array's id cancels every task. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/ctl_acct.h"
+#include "util/arrayspec.h"
+
+/* j's strings become a new array's (one reference, j's). */
+static ctl_array_t *array_from(ctl_job_t *j)
+{
+    ctl_array_t *a = cl_xcalloc(1, sizeof *a);
+    a->id = j->array_id;
+    a->refs = 1;
+    a->name = j->name;
+    a->tenant = j->tenant;
+    a->cwd = j->cwd;
+    a->user = j->user;
+    a->output = j->output;
+    a->error = j->error;
+    a->dependency = j->dependency;
+    a->array = j->array;
+    a->argv = j->argv;
+    a->env = j->env;
+    a->argc = j->argc;
+    a->envc = j->envc;
+    cl_arrayspec_t spec;
+    cl_error_t e;
+    if (a->array && cl_arrayspec_parse(a->array, &spec, &e) == 0) a->limit = spec.limit;
+    cl_arrayspec_free(&spec);
+    j->arr = a;
+    return a;
+}
+
+void ctl_array_unref(ctl_array_t *a)
+{
+    if (!a || --a->refs) return;
+    ctl_job_t own = {.name = a->name,
+                     .tenant = a->tenant,
+                     .cwd = a->cwd,
+                     .user = a->user,
+                     .output = a->output,
+                     .error = a->error,
+                     .dependency = a->dependency,
+                     .array = a->array,
+                     .argv = a->argv,
+                     .env = a->env,
+                     .argc = a->argc,
+                     .envc = a->envc};
+    ctl_job_strings_free(&own);
+    free(a);
+}
+
+void ctl_job_share(ctl_job_t *j, ctl_array_t *a)
+{
+    if (j->arr)
+        ctl_array_unref(j->arr);
+    else
+        ctl_job_strings_free(j);
+    j->arr = a;
+    j->name = a->name;
+    j->tenant = a->tenant;
+    j->cwd = a->cwd;
+    j->user = a->user;
+    j->output = a->output;
+    j->error = a->error;
+    j->dependency = a->dependency;
+    j->array = a->array;
+    j->argv = a->argv;
+    j->env = a->env;
+    j->argc = a->argc;
+    j->envc = a->envc;
+}
+
+ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid)
+{
+    ctl_job_t *f = ctl_job_get(c, aid);
+    if (f && f->array_id == aid) {
+        ctl_array_t *a = f->arr ? f->arr : array_from(f);
+        a->refs++;
+        return a;
+    }
+    bool transient;
+    f = ctl_job_lookup(c, aid, &transient);
+    if (!f || !transient || f->array_id != aid) {
+        if (transient) ctl_job_free(f);
+        return NULL;
+    }
+    ctl_array_t *a = array_from(f);
+    a->refs++;
+    ctl_job_free(f); /* its reference */
+    return a;
+}
+
+int ctl_array_cancel(ctl_t *c, uint64_t aid, cl_error_t *err)
+{
+    ctl_job_t *f = ctl_job_get(c, aid);
+    bool transient = false;
+    if (!f) f = ctl_job_lookup(c, aid, &transient);
+    cl_arrayspec_t spec;
+    int rc = f && f->array ? cl_arrayspec_parse(f->array, &spec, err) : -1;
+    if (transient) ctl_job_free(f);
+    if (rc < 0) return cl_err(err, "no job array %" PRIu64, aid);
+    size_t n = 0;
+    /* tasks not in memory have ended (they are forgotten only then) */
+    for (size_t i = 0; i < spec.n; i++) {
+        ctl_job_t *j = ctl_job_get(c, aid + i);
+        cl_error_t e;
+        if (j && j->array_id == aid && !cl_job_finished(j->state) &&
+            ctl_job_cancel(c, aid + i, &e) == 0)
+            n++;
+    }
+    cl_arrayspec_free(&spec);
+    if (!n) return cl_err(err, "job %" PRIu64 " (an array) already ended: every task", aid);
+    ctl_log(c, "array %" PRIu64 ": %zu tasks cancelled", aid, n);
+    return 0;
+}
