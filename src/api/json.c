@@ -119,6 +119,14 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "array_job_id", task ? integer((int64_t)j->array_job_id) : json_null());
     set(o, "array_task_id", task ? integer((int64_t)j->array_task_id) : json_null());
     set(o, "array", task ? str(j->array) : json_null());
+    json_t *at = json_null();
+    if (j->array_tasks) {
+        at = json_object();
+        set(at, "pending", integer(j->array_tasks->pending));
+        set(at, "running", integer(j->array_tasks->running));
+        set(at, "ended", integer(j->array_tasks->ended));
+    }
+    set(o, "array_tasks", at);
     return o;
 }
 

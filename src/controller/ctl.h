@@ -338,6 +338,8 @@ ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid);
 void ctl_array_unref(ctl_array_t *a);
 /* Point j's strings at a (a reference taken over), freeing j's own. */
 void ctl_job_share(ctl_job_t *j, ctl_array_t *a);
+/* The tasks of the array whose first task is j, by state (O(tasks)): 0, or -1. */
+int ctl_array_count(ctl_t *c, const ctl_job_t *j, Colossus__ArrayTasks *out);
 /* Cancel every task of array aid that has not ended (the caller may: checked on aid). */
 int ctl_array_cancel(ctl_t *c, uint64_t aid, cl_error_t *err);
 /* The core's group key of an array's tasks (its limit): apart from every name key. */

@@ -96,6 +96,27 @@ ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid)
     return a;
 }
 
+int ctl_array_count(ctl_t *c, const ctl_job_t *j, Colossus__ArrayTasks *out)
+{
+    cl_arrayspec_t spec;
+    cl_error_t e;
+    if (!j->array || cl_arrayspec_parse(j->array, &spec, &e) < 0) {
+        cl_arrayspec_free(&spec);
+        return -1;
+    }
+    for (size_t i = 0; i < spec.n; i++) {
+        const ctl_job_t *t = i ? ctl_job_get(c, j->id + i) : j;
+        if (t && t->array_id == j->id && t->state == CL_JOB_PENDING)
+            out->pending++;
+        else if (t && t->array_id == j->id && t->state == CL_JOB_RUNNING)
+            out->running++;
+        else
+            out->ended++; /* a task not in memory has ended */
+    }
+    cl_arrayspec_free(&spec);
+    return 0;
+}
+
 int ctl_array_cancel(ctl_t *c, uint64_t aid, cl_error_t *err)
 {
     ctl_job_t *f = ctl_job_get(c, aid);

@@ -153,6 +153,9 @@ void ctl_reply_job(ctl_t *c, ctl_sink_t *s, uint64_t req, ctl_job_t *j)
 {
     Colossus__JobInfo info, *ip = &info;
     ctl_job_fill_info(c, j, &info);
+    Colossus__ArrayTasks at = COLOSSUS__ARRAY_TASKS__INIT;
+    if (j->array_id && j->array_id == j->id && ctl_array_count(c, j, &at) == 0)
+        info.array_tasks = &at; /* the array's id names the whole array */
     Colossus__Response r = COLOSSUS__RESPONSE__INIT;
     r.req = req;
     r.ok = true;

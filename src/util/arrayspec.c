@@ -43,7 +43,8 @@ static int range(const char *text, const char *p, size_t len, cl_arrayspec_t *a,
     if (dash) {
         const char *h = dash + 1;
         size_t hn = colon ? (size_t)(colon - h) : (size_t)(p + len - h);
-        if (colon && colon < dash) return cl_err(err, "--array %.80s: a step before a range", text);
+        if (colon && colon < dash)
+            return cl_err(err, "--array %.80s: a step before a range", text);
         if (number(h, hn, CL_ARRAY_INDEX_MAX, &hi) < 0)
             return cl_err(err, "--array %.80s: '%.*s' is not a task index (0..%u)", text,
                           (int)(hn > 20 ? 20 : hn), h, CL_ARRAY_INDEX_MAX);
@@ -76,7 +77,8 @@ int cl_arrayspec_parse(const char *text, cl_arrayspec_t *a, cl_error_t *err)
     size_t len = strlen(text), cap = 0;
     const char *pct = memchr(text, '%', len);
     if (pct) {
-        if (number(pct + 1, len - (size_t)(pct + 1 - text), CL_ARRAY_TASKS_MAX, &a->limit) < 0 ||
+        if (number(pct + 1, len - (size_t)(pct + 1 - text), CL_ARRAY_TASKS_MAX, &a->limit) <
+                0 ||
             !a->limit)
             return cl_err(err, "--array %.80s: the limit after '%%' must be 1..%u", text,
                           CL_ARRAY_TASKS_MAX);

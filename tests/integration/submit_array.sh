@@ -39,6 +39,15 @@ PY
 "$B" jobs | grep -q "^${A}_3 " || fail "jobs shows no ${A}_3: $("$B" jobs)"
 [ "$(job_field "${A}_3" 'd["id"]')" = $((A + 3)) ] || fail "show ${A}_3"
 "$B" show "${A}_4" | grep -q "^array task: *${A}_4 (of --array 0-5%2)" || fail "show text"
+"$B" show "$A" | grep -q "^array: *6 tasks: 4 pending, 2 running, 0 ended" || fail "show $A: $("$B" show "$A")"
+[ "$(job_field "$A" 'd["array_tasks"]')" = "{'pending': 4, 'running': 2, 'ended': 0}" ] ||
+    fail "show $A --json: $("$B" show "$A" --json)"
+[ "$(job_field "${A}_1" 'd["array_tasks"]')" = None ] || fail "a task's array_tasks"
+[ "$("$B" jobs -j "$A" --json | jfield 'len(d)')" = 6 ] || fail "jobs -j $A"
+[ "$("$B" jobs --jobs "${A}_5" --json | jfield '[j["id"] for j in d]')" = "[$((A + 5))]" ] ||
+    fail "jobs -j ${A}_5"
+rc=0; "$B" jobs -j "x_1" 2>/dev/null || rc=$?
+[ $rc = 2 ] || fail "jobs -j x_1: $rc"
 touch go.a
 for i in 0 1 2 3 4 5; do
     "$B" wait $((A + i)) --timeout 20 >/dev/null || fail "task $i: $("$B" show $((A + i)))"

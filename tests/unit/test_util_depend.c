@@ -18,9 +18,8 @@ static void depend_forms(void **state)
     (void)state;
     cl_depend_t d;
     cl_error_t err;
-    assert_int_equal(cl_depend_parse("afterok:12:13,afterany:7,afternotok:9,singleton", &d,
-                                     &err),
-                     0);
+    assert_int_equal(
+        cl_depend_parse("afterok:12:13,afterany:7,afternotok:9,singleton", &d, &err), 0);
     assert_int_equal(d.n, 4);
     assert_true(d.singleton);
     assert_int_equal(d.v[0].type, CL_DEP_AFTEROK);
