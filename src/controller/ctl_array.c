@@ -10,24 +10,21 @@
 #include "controller/ctl_acct.h"
 #include "util/arrayspec.h"
 
+/* The fields a task shares with its array (ctl_array_t has each of them too). */
+#define SHARED(X)                                                                              \
+    X(name)                                                                                    \
+    X(tenant) X(cwd) X(user) X(output) X(error) X(dependency) X(array) X(argv) X(env) X(argc)  \
+        X(envc)
+#define TO_ARRAY(f) a->f = j->f;
+#define TO_JOB(f) j->f = a->f;
+
 /* j's strings become a new array's (one reference, j's). */
 static ctl_array_t *array_from(ctl_job_t *j)
 {
     ctl_array_t *a = cl_xcalloc(1, sizeof *a);
     a->id = j->array_id;
     a->refs = 1;
-    a->name = j->name;
-    a->tenant = j->tenant;
-    a->cwd = j->cwd;
-    a->user = j->user;
-    a->output = j->output;
-    a->error = j->error;
-    a->dependency = j->dependency;
-    a->array = j->array;
-    a->argv = j->argv;
-    a->env = j->env;
-    a->argc = j->argc;
-    a->envc = j->envc;
+    SHARED(TO_ARRAY)
     cl_arrayspec_t spec;
     cl_error_t e;
     if (a->array && cl_arrayspec_parse(a->array, &spec, &e) == 0) a->limit = spec.limit;
@@ -39,19 +36,9 @@ static ctl_array_t *array_from(ctl_job_t *j)
 void ctl_array_unref(ctl_array_t *a)
 {
     if (!a || --a->refs) return;
-    ctl_job_t own = {.name = a->name,
-                     .tenant = a->tenant,
-                     .cwd = a->cwd,
-                     .user = a->user,
-                     .output = a->output,
-                     .error = a->error,
-                     .dependency = a->dependency,
-                     .array = a->array,
-                     .argv = a->argv,
-                     .env = a->env,
-                     .argc = a->argc,
-                     .envc = a->envc};
-    ctl_job_strings_free(&own);
+    ctl_job_t own = {0}, *j = &own; /* the strings back in a record, to free as its */
+    SHARED(TO_JOB)
+    ctl_job_strings_free(j);
     free(a);
 }
 
@@ -62,18 +49,7 @@ void ctl_job_share(ctl_job_t *j, ctl_array_t *a)
     else
         ctl_job_strings_free(j);
     j->arr = a;
-    j->name = a->name;
-    j->tenant = a->tenant;
-    j->cwd = a->cwd;
-    j->user = a->user;
-    j->output = a->output;
-    j->error = a->error;
-    j->dependency = a->dependency;
-    j->array = a->array;
-    j->argv = a->argv;
-    j->env = a->env;
-    j->argc = a->argc;
-    j->envc = a->envc;
+    SHARED(TO_JOB)
 }
 
 ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid)

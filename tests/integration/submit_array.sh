@@ -107,12 +107,6 @@ done
 
 log "bad input: exit 2, named, nothing queued"
 before=$(njobs)
-bad() {
-    local want=$1 text=$2 rc=0; shift 2
-    "$B" submit "$@" >bad.out 2>bad.err || rc=$?
-    [ "$rc" = "$want" ] && grep -qF -- "$text" bad.err && [ ! -s bad.out ] ||
-        fail "submit $*: exit $rc (want $want), want '$text': $(cat bad.err bad.out)"
-}
 bad 2 "--array 5-1: the range 5-1 ends below its start" --array 5-1 -- true
 bad 2 "the limit after '%' must be" --array '0-9%0' -- true
 bad 2 "more than 1000000 tasks" -a 0-1999999 -- true

@@ -150,13 +150,7 @@ PY
 
 log "bad input: exit 2, the problem named, nothing queued"
 before=$(njobs)
-# bad RC TEXT ARGS...: `colossus submit ARGS` exits RC with TEXT on stderr.
-bad() {
-    local want=$1 text=$2 rc=0; shift 2
-    "$B" submit "$@" >bad.out 2>bad.err || rc=$?
-    [ "$rc" = "$want" ] && grep -qF -- "$text" bad.err && [ ! -s bad.out ] ||
-        fail "submit $*: exit $rc (want $want), want '$text': $(cat bad.err bad.out)"
-}
+# bad RC TEXT ARGS: cluster_lib.bash
 printf '#!/bin/sh\n#SBATCH -N 1\n#SBATCH --nodse=2\necho hi\n' > typo.sh
 bad 2 "typo.sh:3: #SBATCH --nodse=2: unknown option '--nodse' (nothing was queued)" ./typo.sh
 printf '#!/bin/sh\n\n#SBATCH --array=5-1\n' > array.sh
