@@ -7,6 +7,7 @@
 # journal holds them in the first task's record only); bad input refused with exit 2.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 start_controller --nodes 4 --gpus-per-node 2
 start_agent n1 2
@@ -77,6 +78,11 @@ chmod +x arr.sh
 P=$("$B" submit -o 'p.%a' ./arr.sh) || fail "submit arr.sh"
 for i in 0 1 2; do "$B" wait $((P + i)) --timeout 20 >/dev/null || fail "arr.sh task $i"; done
 grep -qx 2 p.2 || fail "p.2: $(cat p.2)"
+
+log "examples/slurm/sweep.sh, unchanged"
+W=$("$B" submit "$ROOT/examples/slurm/sweep.sh") || fail "submit sweep.sh"
+for i in 0 1 2 3 4 5 6 7; do "$B" wait $((W + i)) --timeout 30 >/dev/null || fail "sweep task $i"; done
+grep -qx "task 3 of array $W: lr=0.01" "sweep_${W}_3.out" || fail "sweep: $(cat "sweep_${W}_3.out")"
 
 log "cancel one task (ID_T), then the whole array (ID)"
 C=$("$B" submit --array 0-3 --gpus-per-node 1 -- sh -c "$(gate never)") || fail "submit C"

@@ -10,6 +10,7 @@
 # that does not exist), nothing queued.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 start_controller --nodes 4 --gpus-per-node 2
 start_agent n1 2
@@ -109,6 +110,16 @@ as alice wait "$R" --timeout 20 >/dev/null || fail "R (4th): $("$B" show "$R")"
 [ "$(job_field "$R" 'd["incarnation"]')" -ge 4 ] || fail "incarnation went back"
 rc=0; as alice hold "$R" 2>h.err || rc=$?
 [ $rc = 1 ] && grep -q "job $R already succeeded" h.err || fail "hold finished: $(cat h.err)"
+
+log "examples/slurm/pipeline.sh, unchanged: afterok steps, an afternotok clean-up"
+read -r p1 p2 p3 p4 < <(SUBMIT="$B submit" COLOSSUS_TOKEN=$(cat "$T/alice.tok") "$ROOT/examples/slurm/pipeline.sh") ||
+    fail "pipeline.sh"
+as alice wait "$p3" --timeout 30 >/dev/null || fail "evaluate: $("$B" show "$p3")"
+grep -qx "step evaluate" "pipeline_$p3.out" || fail "pipeline_$p3.out"
+[ "$(job_field "$p1" 'd["end_time"] < '"$(job_field "$p2" 'd["start_time"]')")" = True ] ||
+    fail "train started before prepare ended"
+wait_state "$p4" cancelled 10 || fail "clean-up: $("$B" show "$p4")"
+reason_has "$p4" "DependencyNeverSatisfied: job $p2 succeeded" || fail "clean-up's reason"
 
 log "bad input: exit 2 (1 for a job that does not exist), named, nothing queued"
 BJ=$(as bob submit --gpus-per-node 1 -- true) || fail "bob's job"
