@@ -44,7 +44,8 @@ typedef struct ag_launch {
     int node; /* session index */
     uint64_t job;
     uint32_t incarnation;
-    ag_run_t *run; /* the backend's; released with the launch */
+    uint32_t master_port; /* the Launch's, reported when registering again */
+    ag_run_t *run;        /* the backend's; released with the launch */
     bool exited, stopping;
     int code, rank;
     double energy_j, flops; /* what the run used (Exited), once exited */
@@ -218,6 +219,7 @@ static void launch_now(agent_t *a, const Colossus__Launch *L)
     x->node = node;
     x->job = L->job;
     x->incarnation = L->incarnation;
+    x->master_port = L->master_port;
     launch_link(a, x);
     if (a->health) { /* NVML: the energy of the launch's GPUs is the counters' growth */
         x->energy = cl_xmalloc(sizeof *x->energy);
@@ -297,7 +299,10 @@ static void handle_log_fetch(agent_t *a, const Colossus__LogFetch *q)
     uint8_t *data = NULL;
     size_t len = 0;
     cl_error_t err = {""};
-    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX, &data, &len, &err) == 0;
+    uint64_t from = q->offset;
+    d.ok = ag_backend_logs(a->backend, q->job, q->rank, AG_LOG_MAX,
+                           q->from_offset ? &from : NULL, &data, &len, &err) == 0;
+    d.size = from;
     d.error = err.msg;
     d.data.data = data;
     d.data.len = len;
@@ -328,6 +333,7 @@ static void reg_fill(void *arg, int node, Colossus__Register *r)
             rj[i].incarnation = x->incarnation;
             rj[i].exited = x->exited;
             rj[i].exit_code = x->code;
+            rj[i].master_port = x->master_port;
             r->running[i] = &rj[i];
         }
         r->n_running = n;

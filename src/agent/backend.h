@@ -22,7 +22,8 @@
  *              tail, or its head and tail) plus notes of at most AG_RANKLOG_NOTE_MAX bytes
  *              saying what was left out, if anything (ranklog.h): 0 with *data (caller
  *              frees) and *len, or -1 with err set (no such log, or a backend that keeps
- *              none).
+ *              none). With from (logs -f), the bytes from *from on instead, and *from moved
+ *              past them (ag_ranklog_read_from()).
  *   destroy()  once every run is released. Accepts NULL. The loop must run afterwards for
  *              what the backend closes to close.
  *
@@ -62,8 +63,8 @@ typedef struct ag_backend_ops {
                  ag_run_t **out, cl_error_t *err);
     void (*stop)(ag_backend_t *b, ag_run_t *r, const char *why);
     void (*release)(ag_backend_t *b, ag_run_t *r);
-    int (*logs)(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint8_t **data,
-                size_t *len, cl_error_t *err);
+    int (*logs)(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint64_t *from,
+                uint8_t **data, size_t *len, cl_error_t *err);
     void (*destroy)(ag_backend_t *b);
 } ag_backend_ops_t;
 
@@ -96,9 +97,9 @@ static inline void ag_backend_release(ag_backend_t *b, ag_run_t *r)
 }
 
 static inline int ag_backend_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max,
-                                  uint8_t **data, size_t *len, cl_error_t *err)
+                                  uint64_t *from, uint8_t **data, size_t *len, cl_error_t *err)
 {
-    return b->ops->logs(b, job, rank, max, data, len, err);
+    return b->ops->logs(b, job, rank, max, from, data, len, err);
 }
 
 static inline void ag_backend_destroy(ag_backend_t *b)

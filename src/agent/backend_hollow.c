@@ -72,8 +72,8 @@ static void hollow_release(ag_backend_t *b, ag_run_t *run)
     uv_close((uv_handle_t *)&r->timer, run_closed);
 }
 
-static int hollow_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint8_t **data,
-                       size_t *len, cl_error_t *err)
+static int hollow_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint64_t *from,
+                       uint8_t **data, size_t *len, cl_error_t *err)
 {
     return cl_err(err, "hollow nodes keep no logs");
 }

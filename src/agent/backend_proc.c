@@ -328,8 +328,8 @@ static void proc_release(ag_backend_t *b, ag_run_t *run)
     free(r);
 }
 
-static int proc_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint8_t **data,
-                     size_t *len, cl_error_t *err)
+static int proc_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, uint64_t *from,
+                     uint8_t **data, size_t *len, cl_error_t *err)
 {
     proc_t *p = (proc_t *)b;
     char prefix[32], path[PATH_MAX + 64];
@@ -337,7 +337,8 @@ static int proc_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, u
     cl_error_t why;
     errno = ENOENT;
     if (cl_launch_log_path(p->logs, prefix, rank, path, sizeof path) == 0 &&
-        ag_ranklog_read(path, max, data, len, &why) == 0)
+        (from ? ag_ranklog_read_from(path, from, max, data, len, &why)
+              : ag_ranklog_read(path, max, data, len, &why)) == 0)
         return 0;
     if (errno == ENOENT)
         return cl_err(err, "no log for rank %u of job %llu on node %s", rank,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -28,10 +29,12 @@ static bool good_name(const char *s)
     return true;
 }
 
-/* This node's passwd entry of uid: its name and home when it has one (both "" if not). */
-static void passwd_of(uid_t uid, char *name, size_t nlen, char *home, size_t hlen)
+/* This node's passwd entry of uid, looked up (getpwuid_r): its name and home when it has
+ * one (both "" if not). */
+static void passwd_lookup(uid_t uid, char *name, size_t nlen, char *home, size_t hlen)
 {
     name[0] = home[0] = '\0';
+    ag_identity_lookups++;
     long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
     size_t len = sz > 0 && sz < (1 << 20) ? (size_t)sz : 16384;
     char *buf = cl_xmalloc(len);
@@ -42,6 +45,48 @@ static void passwd_of(uid_t uid, char *name, size_t nlen, char *home, size_t hle
             snprintf(home, hlen, "%s", pw.pw_dir);
     }
     free(buf);
+}
+
+/* The last answers, one a uid, kept for ttl seconds: a node runs the jobs of a few users at a
+ * time, and each launch would otherwise read nsswitch.conf and passwd (6 system calls) or ask
+ * a network directory, as nscd would spare it. */
+#define PW_CACHE 8
+static struct {
+    uid_t uid;
+    double until; /* CLOCK_MONOTONIC seconds; 0: empty */
+    char name[AG_USER_MAX + 1];
+    char home[PATH_MAX];
+} pw_cache[PW_CACHE];
+static double pw_ttl = AG_PASSWD_TTL;
+unsigned long ag_identity_lookups;
+
+void ag_identity_cache_ttl(double seconds)
+{
+    pw_ttl = seconds;
+    for (size_t i = 0; i < PW_CACHE; i++)
+        pw_cache[i].until = 0;
+}
+
+static void passwd_of(uid_t uid, char *name, size_t nlen, char *home, size_t hlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    size_t slot = 0;
+    for (size_t i = 0; i < PW_CACHE; i++) {
+        if (pw_cache[i].until > now && pw_cache[i].uid == uid) {
+            snprintf(name, nlen, "%s", pw_cache[i].name);
+            snprintf(home, hlen, "%s", pw_cache[i].home);
+            return;
+        }
+        if (pw_cache[i].until < pw_cache[slot].until) slot = i; /* the oldest goes */
+    }
+    passwd_lookup(uid, name, nlen, home, hlen);
+    if (pw_ttl <= 0) return;
+    pw_cache[slot].uid = uid;
+    pw_cache[slot].until = now + pw_ttl;
+    snprintf(pw_cache[slot].name, sizeof pw_cache[slot].name, "%s", name);
+    snprintf(pw_cache[slot].home, sizeof pw_cache[slot].home, "%s", home);
 }
 
 int ag_identity_resolve(const ag_identity_policy_t *p, uint64_t job, uint32_t uid, uint32_t gid,

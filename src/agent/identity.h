@@ -21,7 +21,8 @@
 
 #include "colossus/core.h" /* cl_error_t */
 
-#define AG_USER_MAX 64 /* longest user name, bytes */
+#define AG_USER_MAX 64   /* longest user name, bytes */
+#define AG_PASSWD_TTL 30 /* seconds a passwd answer is kept */
 
 typedef struct ag_identity_policy {
     bool allow_root; /* --allow-root-jobs */
@@ -42,9 +43,15 @@ typedef struct ag_identity {
  * an operator would allow it (for the job's first rank log and the agent's log). A user name
  * must be 1..AG_USER_MAX bytes of letters, digits, '.', '_', '-', '@' (not first: '-'), with
  * an optional '$' at the end (machine accounts). Looks the uid up in passwd (getpwuid_r):
- * that may ask a network directory, which is why it is done once per launch. */
+ * that may ask a network directory, which is why it is done once per launch, and its answer
+ * is kept for AG_PASSWD_TTL seconds per uid (a changed home is seen that much later). */
 int ag_identity_resolve(const ag_identity_policy_t *p, uint64_t job, uint32_t uid, uint32_t gid,
                         const char *user, ag_identity_t *out, cl_error_t *err);
+
+/* For tests: the passwd lookups made so far, and the time an answer is kept (0: none is;
+ * setting it empties the cache). */
+extern unsigned long ag_identity_lookups;
+void ag_identity_cache_ttl(double seconds);
 
 /* The policy of this process: its effective ids, and allow_root. */
 ag_identity_policy_t ag_identity_policy_self(bool allow_root);

@@ -542,11 +542,9 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     }
     /* Find the command now, in the ranks' PATH, so that a typo is an error here rather
      * than 127 in a log file. */
-    char **env0 = cl__rank_env(spec, 0, environ);
     char path[4096];
-    int found = cl__find_command(spec->argv[0], cl__env_get(env0, "PATH"), spec->work_dir, path,
-                                 sizeof path);
-    cl__strv_free(env0);
+    int found = cl__find_command(spec->argv[0], cl__launch_path(spec, environ), spec->work_dir,
+                                 path, sizeof path);
     if (found < 0) {
         cl_err(err, "launch: command not found or not executable: %s", spec->argv[0]);
         return -1;

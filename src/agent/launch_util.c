@@ -34,26 +34,34 @@ void cl__strv_free(char **v)
 /* --------------------------------------------------------------- environment ------------ */
 
 /* The names the launcher sets: never inherited, never taken from env_extra. */
-static const char *const own_names[] = {
-    "COLOSSUS_JOB_ID",
-    "COLOSSUS_RESTART",
-    "COLOSSUS_INCARNATION",
-    "COLOSSUS_CHECKPOINT_DIR",
-    "COLOSSUS_FLOPS_FILE",
-    "COLOSSUS_USER",
-    "COLOSSUS_ARRAY_JOB_ID",
-    "COLOSSUS_ARRAY_TASK_ID",
-    "SLURM_ARRAY_JOB_ID",
-    "SLURM_ARRAY_TASK_ID",
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE",
-    "NODE_RANK",
-    "MASTER_ADDR",
-    "MASTER_PORT",
-    "CUDA_VISIBLE_DEVICES",
+#define OWN(s)                                                                                 \
+    {                                                                                          \
+        s, sizeof s - 1                                                                        \
+    }
+static const struct {
+    const char *s;
+    size_t n;
+} own_names[] = {
+    OWN("COLOSSUS_JOB_ID"),
+    OWN("COLOSSUS_RESTART"),
+    OWN("COLOSSUS_INCARNATION"),
+    OWN("COLOSSUS_CHECKPOINT_DIR"),
+    OWN("COLOSSUS_FLOPS_FILE"),
+    OWN("COLOSSUS_USER"),
+    OWN("COLOSSUS_ARRAY_JOB_ID"),
+    OWN("COLOSSUS_ARRAY_TASK_ID"),
+    OWN("SLURM_ARRAY_JOB_ID"),
+    OWN("SLURM_ARRAY_TASK_ID"),
+    OWN("RANK"),
+    OWN("WORLD_SIZE"),
+    OWN("LOCAL_RANK"),
+    OWN("LOCAL_WORLD_SIZE"),
+    OWN("NODE_RANK"),
+    OWN("MASTER_ADDR"),
+    OWN("MASTER_PORT"),
+    OWN("CUDA_VISIBLE_DEVICES"),
 };
+#undef OWN
 
 static size_t name_len(const char *entry)
 {
@@ -61,27 +69,21 @@ static size_t name_len(const char *entry)
     return eq ? (size_t)(eq - entry) : strlen(entry);
 }
 
-static int same_name(const char *a, const char *b)
+static int is_name(const char *entry, size_t n, const char *name, size_t name_n)
 {
-    size_t la = name_len(a), lb = name_len(b);
-    return la == lb && !memcmp(a, b, la);
-}
-
-static int named(const char *entry, const char *name)
-{
-    size_t n = strlen(name);
-    return name_len(entry) == n && !memcmp(entry, name, n);
+    return n == name_n && !memcmp(entry, name, n);
 }
 
 /* USER, LOGNAME and HOME are the launcher's only when the spec says who the ranks are. A
- * credential's variable (the agent's own, or one a submitter sent) is never passed on. */
-static int is_own(const char *entry, const cl_launch_spec_t *sp)
+ * credential's variable (the agent's own, or one a submitter sent) is never passed on. n is
+ * the length of entry's name. */
+static int is_own(const char *entry, size_t n, const cl_launch_spec_t *sp)
 {
-    if (cl_env_secret_name(entry, name_len(entry))) return 1;
+    if (cl_env_secret_name(entry, n)) return 1;
     for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++)
-        if (named(entry, own_names[i])) return 1;
-    if (sp->user && (named(entry, "USER") || named(entry, "LOGNAME"))) return 1;
-    return sp->home && named(entry, "HOME");
+        if (is_name(entry, n, own_names[i].s, own_names[i].n)) return 1;
+    if (sp->user && (is_name(entry, n, "USER", 4) || is_name(entry, n, "LOGNAME", 7))) return 1;
+    return sp->home && is_name(entry, n, "HOME", 4);
 }
 
 const char *cl__env_get(char *const *env, const char *name)
@@ -130,13 +132,80 @@ static char *gpu_list(const cl_launch_spec_t *sp)
     return buf;
 }
 
+/* An entry of the inherited environment or of env_extra, with its name's length. */
+struct cand {
+    const char *e;
+    size_t n;
+};
+
+static uint64_t name_hash(const char *s, size_t n) /* FNV-1a */
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The entries of base and env_extra that reach the ranks, in order: not the launcher's own,
+ * and one per name, the last one winning (env_extra comes after base, and may repeat a
+ * name). Linear: a set of the names seen, walked from the end. */
+static void inherited_env(const cl_launch_spec_t *sp, char *const *base, struct strv *out)
+{
+    size_t n = 0, cap = 0;
+    for (char *const *e = base; e && *e; e++)
+        cap++;
+    for (char *const *e = sp->env_extra; e && *e; e++)
+        cap++;
+    if (cap == 0) return;
+    struct cand *c = cl_xmalloc(cap * sizeof *c);
+    for (char *const *e = base; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq && !is_own(*e, (size_t)(eq - *e), sp))
+            c[n++] = (struct cand){*e, (size_t)(eq - *e)};
+    }
+    for (char *const *e = sp->env_extra; e && *e; e++) {
+        size_t len = name_len(*e);
+        if (!is_own(*e, len, sp)) c[n++] = (struct cand){*e, len};
+    }
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    size_t *set = cl_xcalloc(slots, sizeof *set); /* index + 1 of a kept entry; 0: free */
+    unsigned char *keep = cl_xcalloc(n ? n : 1, 1);
+    for (size_t i = n; i-- > 0;) {
+        size_t h = (size_t)name_hash(c[i].e, c[i].n) & (slots - 1);
+        int seen = 0;
+        for (; set[h]; h = (h + 1) & (slots - 1)) {
+            const struct cand *o = &c[set[h] - 1];
+            if (is_name(o->e, o->n, c[i].e, c[i].n)) {
+                seen = 1;
+                break;
+            }
+        }
+        if (!seen) {
+            set[h] = i + 1;
+            keep[i] = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (keep[i]) push(out, cl_xstrdup(c[i].e));
+    free(keep);
+    free(set);
+    free(c);
+}
+
+const char *cl__launch_path(const cl_launch_spec_t *sp, char *const *base)
+{
+    const char *path = NULL;
+    for (char *const *e = sp->env_extra; e && *e; e++)
+        if (!strncmp(*e, "PATH=", 5)) path = *e + 5; /* the last one wins */
+    return path ? path : cl__env_get(base, "PATH");
+}
+
 char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *base)
 {
     struct strv s = {0};
-    for (char *const *e = base; e && *e; e++)
-        if (strchr(*e, '=') && !is_own(*e, sp)) push(&s, cl_xstrdup(*e));
-    for (char *const *e = sp->env_extra; e && *e; e++)
-        if (!is_own(*e, sp)) push(&s, cl_xstrdup(*e));
+    inherited_env(sp, base, &s);
     uint32_t rank = sp->node_rank * sp->local_ranks + local; /* checked to fit (launch.c) */
     pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
     pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
@@ -169,18 +238,7 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
     char *gpus = gpu_list(sp);
     pushf(&s, "CUDA_VISIBLE_DEVICES=%s", gpus);
     free(gpus);
-    /* One entry per name, the last one wins (env_extra may repeat a name). */
-    size_t k = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        int later = 0;
-        for (size_t j = i + 1; j < s.n && !later; j++)
-            later = same_name(s.v[i], s.v[j]);
-        if (later)
-            free(s.v[i]);
-        else
-            s.v[k++] = s.v[i];
-    }
-    s.v[k] = NULL;
+    /* The launcher's own names were filtered out above: the entries are one per name. */
     return s.v;
 }
 
@@ -216,8 +274,13 @@ int cl__mkdir_owned(const char *path, int own, uid_t uid, gid_t gid)
         if (errno != EEXIST) return -1;
         return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
     }
-    /* What we made, not whatever replaced it meanwhile (O_NOFOLLOW): the umask may have cut
-     * the mode, and the owner is the job's. */
+    /* Most often what mkdir made is already right: the umask left 0700 and the owner is
+     * the job's (the agent's own ids, or no setgid parent gave it another group). */
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 &&
+        (!own || (st.st_uid == uid && st.st_gid == gid)))
+        return 0;
+    /* Else mend what we made, not whatever replaced it meanwhile (O_NOFOLLOW): the umask may
+     * have cut the mode, and the owner is the job's. */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fchmod(fd, 0700) < 0 || (own && fchown(fd, uid, gid) < 0)) {
         int e = errno;

@@ -19,6 +19,8 @@ void cl__strv_free(char **v);
 char **cl__rank_env(const cl_launch_spec_t *s, uint32_t local, char *const *base);
 /* Value of NAME in a NAME=VALUE vector, or NULL. */
 const char *cl__env_get(char *const *env, const char *name);
+/* The PATH the ranks get: env_extra's last, else base's (NULL: none). */
+const char *cl__launch_path(const cl_launch_spec_t *s, char *const *base);
 
 /* Where cmd is, looked up as execvp() would in path (NULL: the default PATH) with work_dir
  * as the current directory: 0 with the executable regular file's path in buf, else -1. */

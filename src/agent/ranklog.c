@@ -216,3 +216,56 @@ int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len, c
     *len = at;
     return 0;
 }
+
+int ag_ranklog_read_from(const char *path, uint64_t *from, size_t max, uint8_t **data,
+                         size_t *len, cl_error_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        cl_err(err, "%s: %s", path, strerror(e));
+        if (fd >= 0) close(fd);
+        errno = e;
+        return -1;
+    }
+    uint64_t size = (uint64_t)st.st_size, off = *from;
+    uint8_t *out = cl_xmalloc(max + AG_RANKLOG_NOTE_MAX + 1);
+    size_t at = 0;
+    char n1[32], n2[32], note[AG_RANKLOG_NOTE_MAX];
+    if (off > size) { /* cut back to its head (the fallback), or a new log in its place */
+        snprintf(note, sizeof note,
+                 "[colossus: this rank's log is now %s bytes, shorter than the %s already "
+                 "shown: following it from its end]\n",
+                 num(size, n1), num(off, n2));
+        put(out, &at, note);
+        off = size;
+    } else if (off < size) {
+        off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+        uint64_t next = d >= 0 ? (uint64_t)d : errno == ENXIO ? size : off;
+        if (next > size) next = size;
+        if (next > off) { /* punched out (bound_logs) since it was last read */
+            snprintf(note, sizeof note,
+                     "[colossus: %s bytes of this rank's output were cut here before they "
+                     "were shown]\n",
+                     num(next - off, n1));
+            put(out, &at, note);
+            off = next;
+        }
+    }
+    uint64_t n = size - off < max ? size - off : max;
+    size_t before = at;
+    int rc = read_range(fd, off, n, out, &at);
+    int e = errno;
+    close(fd);
+    if (rc < 0) {
+        free(out);
+        cl_err(err, "%s: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    *from = off + (at - before);
+    *data = out;
+    *len = at;
+    return 0;
+}

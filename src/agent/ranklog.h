@@ -75,5 +75,12 @@ int ag_ranklog_trim(ag_ranklog_t *t, const ag_ranklog_limits_t *lim, bool *punch
  * A log that fits is returned as it is. 0 with *data (caller frees) and *len; -1 with err
  * set ("PATH: why"; errno kept, ENOENT for no such log). */
 int ag_ranklog_read(const char *path, size_t max, uint8_t **data, size_t *len, cl_error_t *err);
+/* For following a log (logs -f): at most max bytes of it from *from on, and *from moved past
+ * them (the next call's). Where the bytes from *from were punched out meanwhile, a note says
+ * how many were cut and the read goes on at the next data; a log now shorter than *from (cut
+ * back, or a new one) gets a note and is followed from its end. 0 with *data (caller frees)
+ * and *len, possibly 0; -1 as ag_ranklog_read(). */
+int ag_ranklog_read_from(const char *path, uint64_t *from, size_t max, uint8_t **data,
+                         size_t *len, cl_error_t *err);
 
 #endif

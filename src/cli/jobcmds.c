@@ -10,7 +10,7 @@
 #include "cli/clictx.h"
 #include "util/util.h"
 
-enum { OPT_TIMEOUT = CL_CLI_OPT_FIRST, OPT_RANK };
+enum { OPT_TIMEOUT = CL_CLI_OPT_FIRST, OPT_RANK, OPT_FOLLOW };
 
 /* cancel, hold, release, requeue: one job, one request, the same exit statuses. */
 static const struct job_act {
@@ -224,7 +224,11 @@ static void usage_logs(FILE *f)
 {
     fprintf(f, "usage: colossus logs [OPTIONS] JOB\n"
                "Print a job's rank logs (every rank, each under a header, or one).\n"
-               "  --rank R                only rank R, 0..100000000\n");
+               "  --rank R                only rank R, 0..100000000\n"
+               "  -f, --follow            keep printing what the ranks write until the job\n"
+               "                          ends, as tail -f (a pending job is waited for; a\n"
+               "                          restart's new ranks are followed from their start)\n"
+               "Example: colossus logs -f --rank 0 42\n");
     cl_cli_usage_common(f);
 }
 
@@ -271,20 +275,163 @@ static int fetch_all_logs(cl_cli_t *c, uint64_t id)
     return rc;
 }
 
+/* ---- logs -f ---- */
+
+enum { FOLLOW_POLL_US = 250000 };
+
+/* A state after which the job's ranks write nothing more. */
+static bool ended(const char *state)
+{
+    return strcmp(state, "pending") && strcmp(state, "running") && strcmp(state, "held");
+}
+
+static Colossus__JobInfo *show_job(cl_cli_t *c, uint64_t id, Colossus__Msg **m)
+{
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+    r.show = id;
+    *m = cl_cli_call(c, &r, 30000);
+    Colossus__JobInfo *j = *m ? cl_cli_one_job(c, *m) : NULL;
+    if (!j) {
+        cl_msg_free(*m);
+        *m = NULL;
+    }
+    return j;
+}
+
+/* What rank `rank` wrote from *off on, printed (under a header when the ranks printed last
+ * was another one and there are several), *off moved on; until a reply is not full. 0, or -1
+ * when the controller or the node said no (printed once per rank and error: the node may be
+ * on its way back). */
+static int follow_rank(cl_cli_t *c, uint64_t id, uint32_t rank, bool header, uint64_t *off,
+                       int *last, char **said)
+{
+    for (;;) {
+        Colossus__LogFetch q = COLOSSUS__LOG_FETCH__INIT;
+        q.job = id;
+        q.rank = rank;
+        q.from_offset = true;
+        q.offset = *off;
+        Colossus__Request r = COLOSSUS__REQUEST__INIT;
+        r.body_case = COLOSSUS__REQUEST__BODY_LOGS;
+        r.logs = &q;
+        cl_error_t err;
+        Colossus__Msg *m = cl_client_call(c->conn, &r, 30000, &err);
+        if (!m) {
+            cl_cli_fail(c, &c->conn->fail, &err);
+            return -2; /* the connection is gone */
+        }
+        if (!m->response->ok) { /* the node is away, say: said once, tried again */
+            const char *why = m->response->error;
+            if (!*said || strcmp(*said, why)) {
+                fprintf(stderr, "colossus logs: rank %u: ", rank);
+                cl_text_put(stderr, why);
+                fputc('\n', stderr);
+                free(*said);
+                *said = cl_xstrdup(why);
+            }
+            cl_msg_free(m);
+            return -1;
+        }
+        size_t n = m->response->data.len;
+        if (n) {
+            if (header && *last != (int)rank)
+                printf("%s==> rank %u <==\n", *last >= 0 ? "\n" : "", rank);
+            fwrite(m->response->data.data, 1, n, stdout);
+            fflush(stdout);
+            *last = (int)rank;
+        }
+        bool more = m->response->log_size > *off && n >= (1u << 20); /* a full reply */
+        *off = m->response->log_size;
+        cl_msg_free(m);
+        if (!more) return 0;
+    }
+}
+
+static int follow_logs(cl_cli_t *c, uint64_t id, bool one, uint32_t rank)
+{
+    uint64_t *off = NULL;
+    char **said = NULL;
+    uint32_t world = 0, inc = 0;
+    int last = -1, rc = 0;
+    bool waiting_said = false;
+    for (;;) {
+        Colossus__Msg *m;
+        Colossus__JobInfo *j = show_job(c, id, &m);
+        if (!j) {
+            rc = -1;
+            break;
+        }
+        bool done = ended(j->state);
+        uint32_t per = j->ntasks_per_node ? j->ntasks_per_node : j->gpus_per_node;
+        uint32_t w = j->nnodes * per;
+        bool ran = j->n_nodes > 0;
+        if (!ran && !done) {
+            if (!waiting_said)
+                fprintf(stderr, "colossus logs: job %llu has not started: waiting\n",
+                        (unsigned long long)id);
+            waiting_said = true;
+        } else if (ran) {
+            if (one && rank >= w) {
+                fprintf(stderr, "colossus logs: job %llu has ranks 0..%u, not %u\n",
+                        (unsigned long long)id, w - 1, rank);
+                cl_msg_free(m);
+                rc = -1;
+                c->status = 1;
+                break;
+            }
+            if (!off || w != world || j->incarnation != inc) {
+                if (off && j->incarnation != inc)
+                    fprintf(stderr,
+                            "colossus logs: job %llu restarted (incarnation %u): following its "
+                            "new ranks' logs\n",
+                            (unsigned long long)id, j->incarnation);
+                for (uint32_t i = 0; said && i < world; i++)
+                    free(said[i]);
+                free(said);
+                free(off);
+                world = w;
+                inc = j->incarnation;
+                off = cl_xcalloc(world ? world : 1, sizeof *off);
+                said = cl_xcalloc(world ? world : 1, sizeof *said);
+                last = -1;
+            }
+            for (uint32_t i = one ? rank : 0; i < (one ? rank + 1 : world); i++)
+                if (follow_rank(c, id, i, !one && world > 1, &off[i], &last, &said[i]) == -2) {
+                    rc = -1;
+                    done = true;
+                    break;
+                }
+        }
+        cl_msg_free(m);
+        if (done) break;
+        usleep(FOLLOW_POLL_US);
+    }
+    for (uint32_t i = 0; said && i < world; i++)
+        free(said[i]);
+    free(said);
+    free(off);
+    return rc;
+}
+
 int cmd_logs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rank", required_argument, 0, OPT_RANK}, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"rank", required_argument, 0, OPT_RANK},
+                                         {"follow", no_argument, 0, 'f'},
+                                         CL_CLI_COMMON_OPTS,
+                                         {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "logs"};
-    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_logs};
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "hf", .longs = opts, .usage = usage_logs};
     uint32_t rank = 0;
-    bool one = false;
+    bool one = false, follow = false;
     int o;
     while ((o = cl_flags_next(&f, argc, argv)) != -1) {
         if (o == CL_FLAGS_DONE) return f.exit;
         if (o == OPT_RANK) {
             if (cl_flag_u32(c.cmd, "--rank", optarg, 0, 100000000, &rank) < 0) return 2;
             one = true;
+        } else if (o == 'f') {
+            follow = true;
         } else {
             cl_cli_common_opt(&c, o);
         }
@@ -295,7 +442,9 @@ int cmd_logs(int argc, char **argv)
     int st = cl_cli_job_ref(&c, argv[optind], &id, &task);
     if (st) return st;
     if (cl_cli_connect(&c) < 0) return c.status;
-    int rc = one ? fetch_log(&c, id, rank, false) : fetch_all_logs(&c, id);
+    int rc = follow ? follow_logs(&c, id, one, rank)
+             : one  ? fetch_log(&c, id, rank, false)
+                    : fetch_all_logs(&c, id);
     cl_cli_close(&c);
     return rc ? c.status : 0;
 }

@@ -78,7 +78,8 @@ static void usage_show(FILE *f)
 {
     fprintf(f, "usage: colossus show [OPTIONS] JOB\n"
                "Show one job, finished or not: its user, why it waits (pending), the\n"
-               "GPU-hours and energy its runs used so far.\n"
+               "GPU-hours and energy its runs used so far, and its runs: each incarnation's\n"
+               "start, end, how it ended and why, and nodes (as `history --job JOB`).\n"
                "  --json                  the job as a JSON object (docs/api/README.md)\n");
     cl_cli_usage_common(f);
 }
@@ -266,6 +267,75 @@ int cmd_jobs(int argc, char **argv)
     return rc;
 }
 
+static int by_incarnation(const void *a, const void *b)
+{
+    const Colossus__UsageRecord *x = *(Colossus__UsageRecord *const *)a,
+                                *y = *(Colossus__UsageRecord *const *)b;
+    return (x->incarnation > y->incarnation) - (x->incarnation < y->incarnation);
+}
+
+static void run_line(uint32_t inc, double start, double end, const char *ended,
+                     const char *const *nodes, size_t n, const char *reason)
+{
+    char t0[32], t1[32];
+    cl_cli_fmt_local(start, t0, sizeof t0);
+    if (end > 0)
+        cl_cli_fmt_local(end, t1, sizeof t1);
+    else
+        snprintf(t1, sizeof t1, "-");
+    printf("  %-4u %-20s %-20s ", inc, t0, t1);
+    cl_text_cell(stdout, ended, 10);
+    putchar(' ');
+    cl_text_list(stdout, (char **)nodes, n);
+    if (reason && reason[0]) {
+        fputs(" (", stdout);
+        cl_text_put(stdout, reason);
+        putchar(')');
+    }
+    putchar('\n');
+}
+
+/* The job's runs, oldest first, from its usage records (the journal's history); the current
+ * run, or the last one whose record waits for its nodes' reports, from the job itself. A
+ * controller that cannot answer leaves the list out. */
+static void print_runs(cl_cli_t *c, const Colossus__JobInfo *j)
+{
+    if (!j->incarnation) return;
+    Colossus__HistoryReq h = COLOSSUS__HISTORY_REQ__INIT;
+    h.job = j->id;
+    h.since = j->submit_time > 1 ? j->submit_time - 1 : 0;
+    h.limit = 100000;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_HISTORY;
+    r.history = &h;
+    cl_error_t err;
+    Colossus__Msg *m = c->conn ? cl_client_call(c->conn, &r, 30000, &err) : NULL;
+    const Colossus__Response *rs = m && m->response->ok ? m->response : NULL;
+    size_t n = rs ? rs->n_history : 0;
+    if (n) qsort(rs->history, n, sizeof *rs->history, by_incarnation);
+    printf("runs:\n  %-4s %-20s %-20s %-10s %s\n", "INC", "START", "END", "ENDED",
+           "NODES (REASON)");
+    bool last = false;
+    for (size_t i = 0; i < n; i++) {
+        const Colossus__UsageRecord *u = rs->history[i];
+        run_line(u->incarnation, u->start, u->end, u->ended, (const char *const *)u->nodes,
+                 u->n_nodes, u->reason);
+        last |= u->incarnation == j->incarnation;
+    }
+    if (!last) { /* running, or its record is not journaled yet */
+        bool run = !strcmp(j->state, "running");
+        run_line(j->incarnation, j->start_time, run ? 0 : j->end_time,
+                 run ? "running" : j->state, (const char *const *)j->nodes, j->n_nodes,
+                 run ? "" : j->reason);
+    }
+    if (n && rs->history[0]->start > 0 && rs->history[0]->start < j->start_time) {
+        char t[32];
+        cl_cli_fmt_local(rs->history[0]->start, t, sizeof t);
+        printf("first start:  %s (incarnation %u)\n", t, rs->history[0]->incarnation);
+    }
+    cl_msg_free(m);
+}
+
 int cmd_show(int argc, char **argv)
 {
     static const struct option opts[] = {CL_CLI_JSON_OPT, CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
@@ -282,13 +352,17 @@ int cmd_show(int argc, char **argv)
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
     r.show = id;
-    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    if (cl_cli_connect(&c) < 0) return c.status;
+    Colossus__Msg *m = cl_cli_call(&c, &r, 30000);
     Colossus__JobInfo *j = m ? cl_cli_one_job(&c, m) : NULL;
     int rc = j ? 0 : m ? 1 : c.status;
-    if (j && json)
+    if (j && json) {
         rc = cl_cli_json_out(&c, cl_json_job(j));
-    else if (j)
+    } else if (j) {
         print_job(j);
+        print_runs(&c, j);
+    }
     cl_msg_free(m);
+    cl_cli_close(&c);
     return rc;
 }

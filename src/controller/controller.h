@@ -150,7 +150,11 @@ typedef struct ctl_config {
     /* Retention (0: keep for ever): finished jobs, usage records and audit records older
      * than this are pruned from the journal; the usage rollups always stay. */
     double keep_jobs_s, keep_history_s, keep_audit_s;
+    /* The MASTER_PORTs given out on a job's rank-0 node (0, 0: the defaults below). */
+    uint32_t master_port_lo, master_port_hi;
 } ctl_config_t;
+#define CTL_MASTER_PORT_LO 15000 /* below Linux's ephemeral range (32768-60999) */
+#define CTL_MASTER_PORT_HI 29999
 
 typedef struct ctl_hooks {
     /* Commit b (the batch numbered seq) durably; report with ctl_committed(), now or later,

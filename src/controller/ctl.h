@@ -109,6 +109,7 @@ typedef struct ctl_job {
     uint32_t restarts_base; /* failure restarts before this controller run */
     uint32_t inc_base;      /* wire incarnation = inc_base + core incarnation */
     uint32_t inc;           /* current (or last) wire incarnation */
+    uint32_t master_port;   /* the current run's MASTER_PORT; 0: not known (recovering) */
     int32_t exit_code;
     bool has_exit;
     double submit_time, start_time, end_time;
@@ -383,6 +384,9 @@ void ctl_jobs_reconcile(ctl_t *c);
 /* Sends the Fence; returns how many jobs the controller runs there that the node no longer
  * has (its agent restarted): the caller handles those as a node failure. */
 int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r);
+/* j's rank-0 node says (registering again) which MASTER_PORT its run was given: kept when it
+ * is in the controller's range (ctl_jobs.c). */
+void ctl_job_port_reported(ctl_t *c, ctl_job_t *j, uint32_t port);
 /* A client's view of job id: the live record, or one read back from the journal for a
  * finished job no longer held (*transient set: release it with ctl_job_free()). */
 ctl_job_t *ctl_job_lookup(ctl_t *c, uint64_t id, bool *transient);

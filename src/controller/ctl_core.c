@@ -89,6 +89,11 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     }
     ctl_t *c = cl_xcalloc(1, sizeof *c);
     c->cfg = *cfg;
+    if (!c->cfg.master_port_lo || c->cfg.master_port_hi < c->cfg.master_port_lo ||
+        c->cfg.master_port_hi - c->cfg.master_port_lo + 1 < CL_MAX_GPUS_PER_NODE) {
+        c->cfg.master_port_lo = CTL_MASTER_PORT_LO; /* unset (or too few): the defaults */
+        c->cfg.master_port_hi = CTL_MASTER_PORT_HI;
+    }
     c->clock = *clock;
     c->hooks = *hooks;
     c->cluster = cluster;

@@ -269,11 +269,51 @@ static void fail_unlink(ctl_t *c, ctl_job_t *j)
         }
 }
 
-static uint32_t master_port(const ctl_job_t *j)
+/* ---- MASTER_PORT: one per job on its rank-0 node ---- */
+
+/* A run's first choice in the controller's range (below the ephemeral one): different for
+ * every incarnation, so that a restart does not meet its predecessor's sockets in TIME_WAIT. */
+static uint32_t port_hash(const ctl_t *c, const ctl_job_t *j)
 {
-    /* Below the ephemeral range, different for every incarnation so that a restart never
-     * meets its predecessor's sockets in TIME_WAIT. */
-    return 15000 + (uint32_t)((j->id * 7919u + j->inc * 104729u) % 15000u);
+    uint32_t lo = c->cfg.master_port_lo, span = c->cfg.master_port_hi - lo + 1;
+    return lo + (uint32_t)((j->id * 7919u + j->inc * 104729u) % span);
+}
+
+/* A running job's MASTER_PORT: the one it was given, or, recovering before its rank-0 node
+ * reported it (ctl_jobs_fence), the first choice (all a controller before this one gave). */
+static uint32_t port_of(const ctl_t *c, const ctl_job_t *j)
+{
+    return j->master_port ? j->master_port : port_hash(c, j);
+}
+
+/* The MASTER_PORT of j's new run: its first choice, or the next one in the range that no
+ * other job whose rank 0 is on the same node has. A node holds at most CL_MAX_GPUS_PER_NODE
+ * jobs and the range at least that many ports (--master-ports), so there always is one. */
+static uint32_t pick_port(ctl_t *c, const ctl_job_t *j)
+{
+    uint32_t node = j->alloc[0], used[CL_MAX_GPUS_PER_NODE];
+    cl_jobid_t on[CL_MAX_GPUS_PER_NODE];
+    size_t n = cl_node_jobs(c->cluster, node, on, CL_MAX_GPUS_PER_NODE), nu = 0;
+    for (size_t i = 0; i < n; i++) {
+        ctl_job_t *o = on[i] == j->id ? NULL : ctl_job_get(c, on[i]);
+        if (o && o->nalloc && o->alloc[0] == node) used[nu++] = port_of(c, o);
+    }
+    uint32_t lo = c->cfg.master_port_lo, span = c->cfg.master_port_hi - lo + 1;
+    uint32_t first = port_hash(c, j) - lo;
+    for (uint32_t k = 0; k < span; k++) {
+        uint32_t p = lo + (first + k) % span;
+        bool taken = false;
+        for (size_t i = 0; i < nu && !taken; i++)
+            taken = used[i] == p;
+        if (!taken) return p;
+    }
+    cl_assert(!"more jobs on a node than MASTER_PORTs");
+    return lo + first;
+}
+
+void ctl_job_port_reported(ctl_t *c, ctl_job_t *j, uint32_t port)
+{
+    if (port >= c->cfg.master_port_lo && port <= c->cfg.master_port_hi) j->master_port = port;
 }
 
 void ctl_send_stop(ctl_t *c, ctl_job_t *j)
@@ -310,7 +350,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.gpus = gpus;
         L.n_gpus = ng;
         L.master_addr = c->nodes[j->alloc[0]].addr;
-        L.master_port = master_port(j);
+        L.master_port = j->master_port;
         L.argv = j->argv;
         L.n_argv = j->argc;
         L.env = j->env;
@@ -355,6 +395,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
         j->gpus_per_node = info.gpus_per_node;
     ctl_run_begin(c, j);
     ctl_journal_job(c, j);
+    j->master_port = pick_port(c, j);
     send_launch(c, j, a);
     char names[512];
     size_t off = 0;

@@ -34,7 +34,7 @@ static void usage(FILE *f)
         "         [--journal-give-up SECONDS] [--frame-timeout-ms N] [--idle-timeout-ms N]\n"
         "         [--commit auto|thread|inline] [--identity FILE]\n"
         "         [--keep-jobs-days N] [--keep-history-days N] [--keep-audit-days N]\n"
-        "         [--fairshare-halflife DURATION]\n"
+        "         [--fairshare-halflife DURATION] [--master-ports LO-HI]\n"
         "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
         "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
@@ -54,6 +54,8 @@ static void usage(FILE *f)
         "                    binary's directory, then /usr/share/colossus/web)\n"
         "  --store:          the journal: sqlite:DIR (default sqlite:STATE-DIR), or\n"
         "                    fault:URL?delay_ms=N&fail_at=K&fail_count=N (tests)\n"
+        "  --master-ports:   the MASTER_PORTs a job's rank-0 node is given, at least 64 of\n"
+        "                    them (default 15000-29999): no two jobs there get the same\n"
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
         "                    (shared storage on a real cluster; default "
         "STATE-DIR/checkpoints)\n"
@@ -86,6 +88,7 @@ typedef struct opts {
     const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
     const char *http_cert, *http_key;
     long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
+    uint32_t port_lo, port_hi; /* --master-ports */
     double spare, halflife_s;
     int nframed; /* --listen given */
     bool sync_full;
@@ -123,6 +126,7 @@ enum {
     CO_JWT_CLAIM,
     CO_JWT_ALG,
     CO_HALFLIFE,
+    CO_MASTER_PORTS,
     CO_HTTP,
     CO_HTTP_ADDRFILE,
     CO_HTTP_IDLE,
@@ -168,6 +172,7 @@ static const struct option long_opts[] = {
     {"keep-history-days", required_argument, 0, CO_KEEP_HISTORY},
     {"keep-audit-days", required_argument, 0, CO_KEEP_AUDIT},
     {"fairshare-halflife", required_argument, 0, CO_HALFLIFE},
+    {"master-ports", required_argument, 0, CO_MASTER_PORTS},
     {"jwt-key", required_argument, 0, CO_JWT_KEY},
     {"jwt-issuer", required_argument, 0, CO_JWT_ISSUER},
     {"jwt-audience", required_argument, 0, CO_JWT_AUDIENCE},
@@ -384,6 +389,21 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         }
         return 0;
     }
+    case CO_MASTER_PORTS: {
+        unsigned lo, hi;
+        int end = 0;
+        if (sscanf(arg, "%5u-%5u%n", &lo, &hi, &end) != 2 || arg[end] || lo < 1024 ||
+            hi > 65535 || hi < lo || hi - lo + 1 < CL_MAX_GPUS_PER_NODE) {
+            fprintf(stderr,
+                    "colossus controller: --master-ports %s: want LO-HI, 1024 <= LO <= HI <= "
+                    "65535, at least %d ports (as many as jobs can share a node)\n",
+                    arg, CL_MAX_GPUS_PER_NODE);
+            return -1;
+        }
+        o->port_lo = lo;
+        o->port_hi = hi;
+        return 0;
+    }
     case CO_JWT_KEY:
         o->jwt_key = arg;
         return 0;
@@ -572,7 +592,9 @@ int cmd_controller(int argc, char **argv)
                         .commit_give_up_s = (double)o.give_up,
                         .keep_jobs_s = o.keep_jobs * 86400.0,
                         .keep_history_s = o.keep_history * 86400.0,
-                        .keep_audit_s = o.keep_audit * 86400.0};
+                        .keep_audit_s = o.keep_audit * 86400.0,
+                        .master_port_lo = o.port_lo,
+                        .master_port_hi = o.port_hi};
     char url[4200];
     if ((rc = prepare_dirs(&o, &cfg, url, sizeof url))) {
         cl_cluster_destroy(cluster);

@@ -382,6 +382,8 @@ static void fetch_logs_of(ctl_t *c, ctl_sink_t *reply, uint64_t req,
     f.node = node;
     f.job = q->job;
     f.rank = q->rank;
+    f.from_offset = q->from_offset;
+    f.offset = q->offset;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_LOG_FETCH;
     m.log_fetch = &f;
@@ -418,6 +420,7 @@ void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d)
             r.req = lr->client_req;
             r.ok = true;
             r.data = d->data;
+            r.log_size = d->size;
             ctl_reply(c, lr->client, &r);
         }
         logreq_free(lr);

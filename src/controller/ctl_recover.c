@@ -287,6 +287,7 @@ int ctl_jobs_fence(ctl_t *c, ctl_node_t *n, const Colossus__Register *r)
                     x->job, x->incarnation);
             continue;
         }
+        if (pos == 0) ctl_job_port_reported(c, j, x->master_port);
         if (j->recovering && j->seen && !j->seen[pos]) {
             j->seen[pos] = true;
             c->recover_unseen--;

@@ -152,6 +152,13 @@ void ctl_usage_run_ended(ctl_t *c, ctl_job_t *j, const char *ended)
     r->has_exit = j->has_exit;
     j->gpu_s += r->gpus * (r->end - r->start);
     j->run_done = r;
+    /* A node that is down (a node failure ended the run, say) will not report: its record
+     * does not wait for it. */
+    for (uint32_t i = 0; i < r->nalloc && i < j->nalloc; i++)
+        if (!r->reported[i] && !c->nodes[j->alloc[i]].alive) {
+            r->reported[i] = true;
+            r->nreported++;
+        }
     if (r->nreported >= r->nalloc) {
         done_flush(c, j);
         return;

@@ -345,24 +345,37 @@ void cl_daemon_log(const char *who, const char *fmt, ...)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* The second's text is made once a second (a daemon logs a few lines a job); per thread,
+     * as any thread may log. */
+    static __thread time_t ts_sec = -1;
+    static __thread char ts[32];
+    if (tv.tv_sec != ts_sec) {
+        struct tm tm;
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        ts_sec = tv.tv_sec;
+    }
     char line[1024], safe[4 * sizeof line];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
-        else
-            safe[o++] = (char)*p;
-    }
-    safe[o] = 0;
-    fprintf(stderr, "%s.%03dZ %s: %s\n", ts, (int)(tv.tv_usec / 1000), who, safe);
+    const char *text = line;
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) { /* control bytes are written as \xNN */
+            size_t o = (size_t)(p - (const unsigned char *)line);
+            memcpy(safe, line, o);
+            for (; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
+                    o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *p);
+                else
+                    safe[o++] = (char)*p;
+            }
+            safe[o] = 0;
+            text = safe;
+            break;
+        }
+    fprintf(stderr, "%s.%03dZ %s: %s\n", ts, (int)(tv.tv_usec / 1000), who, text);
 }
 
 int cl_err(cl_error_t *err, const char *fmt, ...)

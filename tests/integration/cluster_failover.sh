@@ -37,6 +37,13 @@ grep -q "job $J: restarting in place, node $victim replaced by hot spare" contro
 [ "$(job_field "$J" 'd["restarts"]')" = 1 ] || fail "restarts != 1"
 [ "$(job_field "$J" 'd["incarnation"]')" = 2 ] || fail "incarnation != 2"
 job_field "$J" 'd["nodes"]' | grep -q "$victim" && fail "restarted on the dead node"
+# show lists the runs: the first ended by the node failure, the second running.
+show_runs() { "$B" show "$J" | sed -n '/^runs:/,$p'; }
+wait_for 10 bash -c "\"$B\" show $J | grep -Eq '^  1 +.* node_fail +.*$victim'" ||
+    fail "show: no first run ended by node_fail on $victim: $(show_runs)"
+show_runs | grep -Eq '^  2 +.* running ' || fail "show: the second run is not running: $(show_runs)"
+"$B" show "$J" | grep -q '^first start:.*(incarnation 1)' || fail "show: no first start: $("$B" show "$J")"
+log "show: $(show_runs)"
 
 touch stop
 "$B" wait "$J" --timeout 30 || fail "job did not succeed after its restart"

@@ -111,18 +111,18 @@ static void test_proc_run_and_logs(void **state)
     ag_backend_stop(b, r, "after the end: nothing to do");
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(ag_backend_logs(b, f->job_id, 3, 1 << 20, &data, &len, &err), 0);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 3, 1 << 20, NULL, &data, &len, &err), 0);
     assert_int_equal(len, strlen("rank-3-of-4-1\n"));
     assert_memory_equal(data, "rank-3-of-4-1\n", len);
     free(data);
-    assert_int_equal(ag_backend_logs(b, f->job_id, 2, 5, &data, &len, &err), 0);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 2, 5, NULL, &data, &len, &err), 0);
     /* The tail of "rank-2-of-4-1\n", saying that it is. */
     const char *want = "[colossus: showing the last 5 of the 14 bytes of this rank's log]\n"
                        "-4-1\n";
     assert_int_equal(len, strlen(want));
     assert_memory_equal(data, want, len);
     free(data);
-    assert_int_equal(ag_backend_logs(b, f->job_id, 9, 100, &data, &len, &err), -1);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 9, 100, NULL, &data, &len, &err), -1);
     assert_non_null(strstr(err.msg, "no log for rank 9"));
     assert_non_null(strstr(err.msg, "on node n7"));
     ag_backend_release(b, r);
@@ -503,7 +503,7 @@ static void test_proc_log_bounded(void **state)
 
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, &data, &len, &err), 0);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, NULL, &data, &len, &err), 0);
     /* head 65,536; the tail starts at the block before size - 983,040 */
     uint64_t head = 65536, tail_from = (BIG_BYTES - (LIMIT - head)) & ~4095ull;
     uint64_t tail = BIG_BYTES - tail_from;
@@ -531,7 +531,7 @@ static void test_proc_log_bounded(void **state)
 
     /* A reply smaller than what the log keeps: a quarter of it head, the rest tail. The head
      * ends inside a line: the note goes on a line of its own. */
-    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 100004, &data, &len, &err), 0);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 100004, NULL, &data, &len, &err), 0);
     at = note_end(data, len, 0);
     assert_memory_equal(data,
                         "[colossus: showing the first 25,001 and the last 75,003 of the "
@@ -551,6 +551,39 @@ static void test_proc_log_bounded(void **state)
     assert_memory_equal(data + at, want, m - at);
     assert_int_equal(len - m, 75003);
     assert_big_range(data + m, BIG_BYTES - 75003, 75003);
+    free(data);
+
+    /* Followed (logs -f): from an offset on, at most a reply's worth, the offset moved. */
+    uint64_t from = 0;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 1000, &from, &data, &len, &err), 0);
+    assert_int_equal(len, 1000);
+    assert_int_equal(from, 1000);
+    assert_big_range(data, 0, 1000);
+    free(data);
+    /* from inside the hole: a note of what was cut, then the data after it */
+    from = head + 10;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 4096, &from, &data, &len, &err), 0);
+    at = note_end(data, len, 0);
+    snprintf(want, sizeof want,
+             "[colossus: %s bytes of this rank's output were cut here before they were "
+             "shown]\n",
+             commas(tail_from - head - 10));
+    assert_int_equal(at, strlen(want));
+    assert_memory_equal(data, want, at);
+    assert_int_equal(len - at, 4096);
+    assert_big_range(data + at, tail_from, 4096);
+    assert_int_equal(from, tail_from + 4096);
+    free(data);
+    /* at the end: nothing yet; past it (a log cut back, or a new one): followed from its end */
+    from = BIG_BYTES;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 4096, &from, &data, &len, &err), 0);
+    assert_int_equal(len, 0);
+    assert_int_equal(from, BIG_BYTES);
+    free(data);
+    from = BIG_BYTES + 5;
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 4096, &from, &data, &len, &err), 0);
+    assert_int_equal(from, BIG_BYTES);
+    assert_non_null(memmem(data, len, "shorter than the 40,000,005 already shown", 41));
     free(data);
     ag_backend_release(b, r);
     ag_backend_destroy(b);
@@ -574,7 +607,7 @@ static void test_proc_log_truncated(void **state)
     assert_true(run_until(&f->loop, &e.calls, 10000));
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, &data, &len, &err), 0);
+    assert_int_equal(ag_backend_logs(b, f->job_id, 0, 3u << 20, NULL, &data, &len, &err), 0);
     assert_true(len > 65536 && len <= LIMIT + 4096);
     assert_big_range(data, 0, 65536);
     const char *note = (const char *)data + 65536; /* the head ends a line */
@@ -644,7 +677,7 @@ static void test_hollow(void **state)
     assert_int_equal(e3.calls, 0);
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(ag_backend_logs(b, 1, 0, 100, &data, &len, &err), -1);
+    assert_int_equal(ag_backend_logs(b, 1, 0, 100, NULL, &data, &len, &err), -1);
     assert_string_equal(err.msg, "hollow nodes keep no logs");
     assert_null(data);
     ag_backend_release(b, r1);

@@ -107,6 +107,30 @@ static void test_names_and_home(void **state)
     }
 }
 
+/* A uid's passwd answer is kept for the cache's time: one lookup for many launches, the same
+ * answer; other uids and an expired entry are looked up again. */
+static void test_passwd_cached(void **state)
+{
+    ag_identity_t id, again;
+    cl_error_t err;
+    ag_identity_cache_ttl(60);
+    unsigned long n0 = ag_identity_lookups;
+    assert_int_equal(ag_identity_resolve(&as_root_allowed, 1, 0, 0, "", &id, &err), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ag_identity_resolve(&as_root_allowed, 1, 0, 0, "", &again, &err), 0);
+    assert_int_equal(ag_identity_lookups - n0, 1);
+    assert_string_equal(again.user, id.user);
+    assert_string_equal(again.home, id.home);
+    assert_int_equal(ag_identity_resolve(&as_root, 1, 54329, 54329, NULL, &again, &err), 0);
+    assert_int_equal(ag_identity_lookups - n0, 2);
+    ag_identity_cache_ttl(0); /* nothing kept */
+    assert_int_equal(ag_identity_resolve(&as_root_allowed, 1, 0, 0, "", &again, &err), 0);
+    assert_int_equal(ag_identity_resolve(&as_root_allowed, 1, 0, 0, "", &again, &err), 0);
+    assert_int_equal(ag_identity_lookups - n0, 4);
+    assert_string_equal(again.home, id.home);
+    ag_identity_cache_ttl(AG_PASSWD_TTL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_not_root_runs_only_itself),
         cmocka_unit_test(test_bad_ids_and_names),
         cmocka_unit_test(test_names_and_home),
+        cmocka_unit_test(test_passwd_cached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -493,8 +493,8 @@ static void test_rank_env_vector(void **state)
 {
     struct fixture *f = *state;
     char *argv[] = {"x", NULL};
-    char *base[] = {"A=1", "B=2", "RANK=5", "NOEQ", NULL};
-    char *extra[] = {"B=3", "C=4", "B=5", "LOCAL_RANK=9", NULL};
+    char *base[] = {"A=1", "B=2", "RANK=5", "NOEQ", "D=1", "PATH=/b", "D=2", NULL};
+    char *extra[] = {"B=3", "C=4", "B=5", "LOCAL_RANK=9", "PATH=/x", "PATH=/y", NULL};
     cl_launch_spec_t s = base_spec(f, 4, argv);
     s.env_extra = extra;
     s.node_rank = 0;
@@ -506,10 +506,25 @@ static void test_rank_env_vector(void **state)
     assert_string_equal(cl__env_get(env, "RANK"), "3");
     assert_string_equal(cl__env_get(env, "LOCAL_RANK"), "3");
     assert_null(cl__env_get(env, "NOEQ"));
-    int nb = 0;
-    for (char **e = env; *e; e++)
+    assert_string_equal(cl__env_get(env, "D"), "2");
+    assert_string_equal(cl__env_get(env, "PATH"), "/y");
+    int nb = 0, nd = 0, np = 0;
+    for (char **e = env; *e; e++) {
         nb += !strncmp(*e, "B=", 2);
+        nd += !strncmp(*e, "D=", 2);
+        np += !strncmp(*e, "PATH=", 5);
+    }
     assert_int_equal(nb, 1);
+    assert_int_equal(nd, 1);
+    assert_int_equal(np, 1);
+    cl__strv_free(env);
+    /* The command is looked up in the PATH the ranks get. */
+    assert_string_equal(cl__launch_path(&s, base), "/y");
+    s.env_extra = NULL;
+    assert_string_equal(cl__launch_path(&s, base), "/b");
+    env = cl__rank_env(&s, 0, base);
+    assert_string_equal(cl__env_get(env, "PATH"), "/b");
+    assert_string_equal(cl__env_get(env, "B"), "2");
     cl__strv_free(env);
 }
 
@@ -659,6 +674,35 @@ static void test_ids_switched(void **state)
     }
 }
 
+/* cl__mkdir_owned(): a new directory is 0700 and the owner's even when the umask cut the
+ * mode (the quick path, an lstat, must not accept it then); an existing file is ENOTDIR. */
+static void test_mkdir_owned(void **state)
+{
+    struct fixture *f = *state;
+    char a[400], b[400], c[400];
+    snprintf(a, sizeof a, "%s/a", f->dir);
+    snprintf(b, sizeof b, "%s/b", f->dir);
+    snprintf(c, sizeof c, "%s/c", f->dir);
+    struct stat st;
+    mode_t old = umask(0);
+    assert_int_equal(cl__mkdir_owned(a, 1, geteuid(), getegid()), 0);
+    umask(0700);
+    int rc = cl__mkdir_owned(b, 0, 0, 0);
+    umask(old);
+    assert_int_equal(rc, 0);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal(stat(b, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(cl__mkdir_owned(a, 0, 0, 0), 0); /* exists: left as it is */
+    FILE *fp = fopen(c, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(cl__mkdir_owned(c, 0, 0, 0), -1);
+    assert_int_equal(errno, ENOTDIR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +722,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rank_env_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rank_env_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirs_and_log_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mkdir_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_switched, setup, teardown),
     };
     return run_spawn_modes(tests, sizeof tests / sizeof tests[0]);

@@ -83,12 +83,52 @@ static void test_a_file_in_the_way(void **st)
     assert_int_equal(errno, ENOENT);
 }
 
+/* A daemon's log line: "YYYY-MM-DDTHH:MM:SS.mmmZ who: text", control bytes as \\xNN, one
+ * line each, the same second's text reused and a new second's made. */
+static void test_daemon_log_lines(void **st)
+{
+    (void)st;
+    char path[300];
+    snprintf(path, sizeof path, "%s/log", root);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    cl_daemon_log("ctl", "job %d started", 7);
+    cl_daemon_log("ctl", "a\nb\x1b[0m\x7f end");
+    sleep(1);
+    cl_daemon_log("agent", "plain");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char l[3][256];
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(l[i], sizeof l[i], f));
+    assert_null(fgets(l[0], sizeof l[0], f)); /* three lines, no more */
+    fclose(f);
+    const char *want[] = {" ctl: job 7 started\n", " ctl: a\\x0ab\\x1b[0m\\x7f end\n",
+                          " agent: plain\n"};
+    for (int i = 0; i < 3; i++) {
+        int y, mo, d, h, mi, s, ms, n = 0;
+        assert_int_equal(
+            sscanf(l[i], "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &ms, &n),
+            7);
+        assert_int_equal(n, 24);
+        assert_string_equal(l[i] + n, want[i]);
+    }
+    assert_true(strncmp(l[0], l[2], 19) != 0); /* a second later: the second's text moved */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_makes_parents_and_keeps_what_exists, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_file_in_the_way, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_log_lines, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
