@@ -597,6 +597,7 @@ static ctl_job_t *live_job(ctl_t *c, uint64_t id, bool finished_ok, cl_error_t *
             return NULL;
         }
         ctl_job_insert(c, j);
+        *(uint64_t *)ctl_ring_push(&c->finished) = id; /* forgotten again unless requeued */
     }
     return j;
 }
@@ -609,8 +610,7 @@ int ctl_job_hold(ctl_t *c, uint64_t id, bool hold, cl_error_t *err)
         return cl_err(err, "job %" PRIu64 " already %s", id, cl_job_state_name(j->state));
     if (cl_job_hold(c->cluster, id, hold, err) < 0) return -1;
     j->held = hold;
-    ctl_journal_job(c, j);
-    if (c->watchers) ctl_watch_job(c, j);
+    ctl_journal_job(c, j); /* and the watchers' event */
     c->sched_needed |= !hold;
     ctl_log(c, "job %" PRIu64 " %s", id, hold ? "held" : "released");
     return 0;
@@ -649,7 +649,6 @@ int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err)
         j->has_exit = false;
         j->exit_code = 0;
         ctl_journal_job(c, j);
-        if (c->watchers) ctl_watch_job(c, j);
     }
     c->sched_needed = true;
     ctl_log(c, "job %" PRIu64 " requeued", id);

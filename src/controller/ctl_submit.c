@@ -278,10 +278,9 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     spec.group_key = CTL_ARRAY_KEY(jid);
     spec.group_max = as.limit;
     double now = ctl_now(c);
-    int rc = cl_job_submit(c->cluster, &spec, now, &jid, err);
-    cl_depend_free(&d);
-    if (rc < 0) {
+    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) {
         cl_arrayspec_free(&as);
+        cl_depend_free(&d);
         return -1;
     }
     ctl_job_t *j = cl_xcalloc(1, sizeof *j);
@@ -314,7 +313,8 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->state = CL_JOB_PENDING;
     j->submit_time = now;
     ctl_job_insert(c, j);
-    if (as.n) array_tasks(c, j, &spec, s->array, &as, now);
+    if (as.n) array_tasks(c, j, &spec, s->array, &as, now); /* spec.deps: d's, still */
+    cl_depend_free(&d);
     ctl_journal_job(c, j);
     c->sched_new = true; /* a pass, when it can start something (ctl_turn_end) */
     c->count.submitted += as.n ? as.n : 1;

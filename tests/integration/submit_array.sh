@@ -79,6 +79,15 @@ P=$("$B" submit -o 'p.%a' ./arr.sh) || fail "submit arr.sh"
 for i in 0 1 2; do "$B" wait $((P + i)) --timeout 20 >/dev/null || fail "arr.sh task $i"; done
 grep -qx 2 p.2 || fail "p.2: $(cat p.2)"
 
+log "an array with a dependency: every task waits for it"
+G=$("$B" submit --gpus-per-node 1 -- sh -c "$(gate go.g)") || fail "submit G"
+DA=$("$B" submit --array 0-2 --gpus-per-node 1 -d "afterok:$G" -- true) || fail "submit DA"
+for i in 0 1 2; do
+    wait_for 10 pending_has $((DA + i)) "Dependency: waiting for afterok:$G" || fail "DA task $i"
+done
+touch go.g
+for i in 0 1 2; do "$B" wait $((DA + i)) --timeout 20 >/dev/null || fail "DA task $i"; done
+
 log "examples/slurm/sweep.sh, unchanged"
 W=$("$B" submit "$ROOT/examples/slurm/sweep.sh") || fail "submit sweep.sh"
 for i in 0 1 2 3 4 5 6 7; do "$B" wait $((W + i)) --timeout 30 >/dev/null || fail "sweep task $i"; done
