@@ -94,7 +94,6 @@ static int job_act(int argc, char **argv, const struct job_act *a)
     if (one_job(&c, &f, argc, argv, &id, &unused, &status, &task) < 0) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = a->body;
-    r.one_task = task; /* 12_0 is task 0 alone; 12 the whole array */
     switch (a->body) {
     case COLOSSUS__REQUEST__BODY_HOLD:
         r.hold = id;
@@ -105,8 +104,9 @@ static int job_act(int argc, char **argv, const struct job_act *a)
     case COLOSSUS__REQUEST__BODY_REQUEUE:
         r.requeue = id;
         break;
-    default:
-        r.cancel = id;
+    default: /* 12_0 is task 0 alone; 12 the whole array */
+        if (task) r.body_case = COLOSSUS__REQUEST__BODY_CANCEL_TASK;
+        *(task ? &r.cancel_task : &r.cancel) = id;
     }
     snprintf(c.unknown, sizeof c.unknown,
              "job %llu may or may not have been %s (check with 'colossus show %llu')",

@@ -75,10 +75,12 @@ static const char *op_label(const ctl_op_t *op, const Colossus__Request *r, char
     case COLOSSUS__REQUEST__BODY_HOLD:
     case COLOSSUS__REQUEST__BODY_RELEASE:
     case COLOSSUS__REQUEST__BODY_REQUEUE:
+    case COLOSSUS__REQUEST__BODY_CANCEL_TASK:
         snprintf(target, len, "job %" PRIu64,
                  r->body_case == COLOSSUS__REQUEST__BODY_HOLD      ? r->hold
                  : r->body_case == COLOSSUS__REQUEST__BODY_RELEASE ? r->release
-                                                                   : r->requeue);
+                 : r->body_case == COLOSSUS__REQUEST__BODY_REQUEUE ? r->requeue
+                                                                   : r->cancel_task);
         break;
     default:
         break;
@@ -275,8 +277,9 @@ static void job_act(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     bool own = k->user && !strcmp(j->user, k->user->name);
     bool may = k->admin || own || ctl_caller_manages(k, j->tenant_ix) ||
                (act != ACT_CANCEL && k->oper);
-    /* an array's id names the whole array (Slurm's), one_task its first task alone */
-    bool whole = act == ACT_CANCEL && j->array_id == id && !r->one_task;
+    /* an array's id names the whole array (Slurm's); cancel_task its first task alone */
+    bool whole = act == ACT_CANCEL && j->array_id == id &&
+                 r->body_case == COLOSSUS__REQUEST__BODY_CANCEL;
     if (transient) ctl_job_free(j);
     if (!may) {
         ctl_audit(c, k, what, target, false, "another user's job");
@@ -307,6 +310,12 @@ static void op_cancel(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
                       ctl_sink_t *reply)
 {
     job_act(c, k, r, reply, r->cancel, ACT_CANCEL);
+}
+
+static void op_cancel_task(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                           ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->cancel_task, ACT_CANCEL);
 }
 
 static void op_hold(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
@@ -675,6 +684,7 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_JOBS_ALL, "jobs", false, R, OP_ANY, op_jobs},
     {COLOSSUS__REQUEST__BODY_SHOW, "show", false, R, OP_ANY, op_show},
     {COLOSSUS__REQUEST__BODY_CANCEL, "cancel", true, S, OP_ANY, op_cancel},
+    {COLOSSUS__REQUEST__BODY_CANCEL_TASK, "cancel", true, S, OP_ANY, op_cancel_task},
     {COLOSSUS__REQUEST__BODY_HOLD, "hold", true, S, OP_ANY, op_hold},
     {COLOSSUS__REQUEST__BODY_RELEASE, "release", true, S, OP_ANY, op_release},
     {COLOSSUS__REQUEST__BODY_REQUEUE, "requeue", true, S, OP_ANY, op_requeue},
