@@ -37,7 +37,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start bench-array clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -166,6 +166,11 @@ bench-metrics: all build/bench/metrics_agg
 # 8" for Colossus 2's size): bench/rest.bash.
 bench-rest: all build/bench/rest_client
 	bash bench/rest.bash $(REST_ARGS)
+
+# One submission of a 100,000-task job array to the real controller (issue 15; ~1 minute):
+# bench/array.bash (ARRAY_TASKS= for another size).
+bench-array: all
+	bash bench/array.bash $(ARRAY_TASKS)
 
 # Every C file follows .clang-format (make fmt rewrites them).
 FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')

@@ -305,7 +305,36 @@ typedef struct cl_job_spec {
     uint32_t user;  /* 0: none; else the driver's dense small id (cl_user_limit_set) */
     double power_w; /* projected power per GPU the user states, W; 0: the class default
                        (cl_power_conf_t.default_w); else gpu_min_w..gpu_max_w */
+    /* Slurm's --dependency: every entry must hold before the job may start (see cl_dep_t) */
+    const struct cl_dep *deps;
+    uint32_t ndeps;
+    bool singleton;    /* starts only while no other job of its name_key runs (singleton) */
+    uint64_t name_key; /* the driver's key of (user, job name); 0: none (never a singleton's
+                          peer) */
+    bool hold;         /* submitted held: pends with CL_PEND_HOLD until cl_job_hold(false) */
+    /* A job array's limit (Slurm's --array ...%N): at most group_max jobs of group_key (the
+     * driver's key of the array, never a name_key) run at once; group_max 0: no limit */
+    uint64_t group_key;
+    uint32_t group_max;
 } cl_job_spec_t;
+
+/* A dependency (Slurm's afterok, afterany, afternotok). When the job waited for ends, the
+ * entry is satisfied (afterok: it succeeded; afternotok: it failed or was cancelled;
+ * afterany: either) or can never be: the next pass then cancels the dependent job with
+ * CL_ACT_DEP_NEVER (Slurm's kill_invalid_depend), and the jobs that depend on that one in
+ * turn. A job the core no longer holds (forgotten, or finished before a restart) is
+ * described by the driver's journal: `ended` is its end state; CL_JOB_PENDING when the
+ * driver knows no such job (refused: "no job N"). */
+typedef enum cl_dep_type {
+    CL_DEP_AFTEROK = 1,
+    CL_DEP_AFTERANY,
+    CL_DEP_AFTERNOTOK,
+} cl_dep_type_t;
+typedef struct cl_dep {
+    cl_dep_type_t type;
+    cl_jobid_t job;
+    cl_job_state_t ended;
+} cl_dep_t;
 
 typedef struct cl_job_info {
     cl_jobid_t id;
@@ -324,6 +353,9 @@ typedef struct cl_job_info {
     double power_w;          /* projected power per GPU the scheduler counts (measured if
                                 set, else stated, else the class default), W */
     double power_measured_w; /* the driver's measurement (cl_job_power_measured); 0: none */
+    bool held;               /* waits for cl_job_hold(false) */
+    uint32_t deps_waiting;   /* dependencies not yet satisfied */
+    cl_jobid_t dep_never;    /* a dependency that can never be satisfied (0: none) */
 } cl_job_info_t;
 
 typedef struct cl_alloc {
@@ -358,6 +390,15 @@ int cl_job_finish(cl_cluster_t *c, cl_jobid_t id, bool success, cl_time_t now, c
 int cl_job_cancel(cl_cluster_t *c, cl_jobid_t id, cl_time_t now, cl_error_t *err);
 /* Drop a finished job's record. */
 int cl_job_forget(cl_cluster_t *c, cl_jobid_t id);
+/* Hold (a pending job: it does not start until released) or release (a held job). Refused
+ * with a sentence for a job that is not pending, or not held for a release. */
+int cl_job_hold(cl_cluster_t *c, cl_jobid_t id, bool hold, cl_error_t *err);
+/* Requeue (Slurm's scontrol requeue): a running job gives back its GPUs and pends at the head
+ * of its priority (the driver stops its ranks); a finished one pends again. Neither counts as
+ * a failure restart nor a preemption. hold: it pends held. Refused for a pending job and for
+ * one whose dependency can never be satisfied. A finished job the core has forgotten is the
+ * driver's to submit again (cl_job_submit_id). */
+int cl_job_requeue(cl_cluster_t *c, cl_jobid_t id, bool hold, cl_time_t now, cl_error_t *err);
 
 int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *out);
 /* The running job's allocation in rank order (node rank i = element i); NULL if none.
@@ -372,13 +413,15 @@ cl_jobid_t cl_jobs_next(const cl_cluster_t *c, cl_jobid_t after);
 
 /* ---------------------------------------------------------------- decisions -------------- */
 typedef enum cl_action {
-    CL_ACT_START,   /* job starts on its allocation (incarnation given) */
-    CL_ACT_PREEMPT, /* job stopped and back in the queue: for a higher-priority gang, for a
-                       lender reclaiming its quota, or because its tenant's budget is spent
-                       (budget_stop) */
-    CL_ACT_RESTART, /* failure: restart in place, node_old swapped for hot spare node_new */
-    CL_ACT_REQUEUE, /* failure: stopped, back at the head of its priority */
-    CL_ACT_FAIL,    /* failure with max restarts reached: job failed */
+    CL_ACT_START,     /* job starts on its allocation (incarnation given) */
+    CL_ACT_PREEMPT,   /* job stopped and back in the queue: for a higher-priority gang, for a
+                         lender reclaiming its quota, or because its tenant's budget is spent
+                         (budget_stop) */
+    CL_ACT_RESTART,   /* failure: restart in place, node_old swapped for hot spare node_new */
+    CL_ACT_REQUEUE,   /* failure: stopped, back at the head of its priority */
+    CL_ACT_FAIL,      /* failure with max restarts reached: job failed */
+    CL_ACT_DEP_NEVER, /* pending job cancelled: a dependency can never be satisfied
+                         (cl_job_info_t.dep_never says which) */
 } cl_action_t;
 
 typedef struct cl_decision {
@@ -417,17 +460,20 @@ int cl_sched_may_start(const cl_cluster_t *c);
 /* Why a job is pending, as of the last pass: set for every job the pass visits, O(1)
  * each; a job the pass did not reach (it stopped early) has CL_PEND_PRIORITY. */
 typedef enum cl_pend {
-    CL_PEND_NONE,      /* not pending */
-    CL_PEND_NEW,       /* no pass since submit */
-    CL_PEND_PRIORITY,  /* higher-priority (or earlier) jobs go first */
-    CL_PEND_RESOURCES, /* not enough free GPUs */
-    CL_PEND_RESERVED,  /* it holds the reservation: starts at `until` at the latest */
-    CL_PEND_HELD,      /* held for job `job`'s reservation until `until` */
-    CL_PEND_QUOTA,     /* its tenant's quota (and the cohort's lendable quota) is used */
-    CL_PEND_BUDGET,    /* its tenant's budget is spent */
-    CL_PEND_QOS,       /* its user runs as many jobs as the limit allows */
-    CL_PEND_NODES,     /* the nodes it needs are drained, in maintenance or down */
-    CL_PEND_POWER,     /* its projected power does not fit the site's or a pod's budget */
+    CL_PEND_NONE,       /* not pending */
+    CL_PEND_NEW,        /* no pass since submit */
+    CL_PEND_PRIORITY,   /* higher-priority (or earlier) jobs go first */
+    CL_PEND_RESOURCES,  /* not enough free GPUs */
+    CL_PEND_RESERVED,   /* it holds the reservation: starts at `until` at the latest */
+    CL_PEND_HELD,       /* held for job `job`'s reservation until `until` */
+    CL_PEND_QUOTA,      /* its tenant's quota (and the cohort's lendable quota) is used */
+    CL_PEND_BUDGET,     /* its tenant's budget is spent */
+    CL_PEND_QOS,        /* its user runs as many jobs as the limit allows */
+    CL_PEND_NODES,      /* the nodes it needs are drained, in maintenance or down */
+    CL_PEND_POWER,      /* its projected power does not fit the site's or a pod's budget */
+    CL_PEND_HOLD,       /* held by its user or an admin (cl_job_hold) */
+    CL_PEND_DEPENDENCY, /* waits for its dependencies, or (singleton) for a job of its name */
+    CL_PEND_ARRAY,      /* its array runs as many tasks as its limit allows (%N) */
 } cl_pend_t;
 
 typedef struct cl_pending {

@@ -272,6 +272,8 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         .error = L->error[0] ? L->error : NULL,
         .node_name = p->node,
         .job_name = L->name,
+        .array_job_id = L->array_job_id,
+        .array_task = L->array_task,
         .checkpoint_dir = L->checkpoint_dir[0] ? L->checkpoint_dir : NULL,
         .flops_dir = r->job_dir,
         .set_ids = id.switch_ids,

@@ -453,7 +453,9 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
                          .node_index = s->node_rank,
                          .node = s->node_name,
                          .user = s->user,
-                         .name = s->job_name};
+                         .name = s->job_name,
+                         .array_job = s->array_job_id,
+                         .array_task = s->array_task};
     if ((s->output && cl_iopat_expand(s->output, &v, out, sizeof out) < 0) ||
         (s->error && cl_iopat_expand(s->error, &v, errp, sizeof errp) < 0)) {
         cl_err(err, "launch: the --output or --error path of rank %u is too long", r->global);

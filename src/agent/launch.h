@@ -111,6 +111,9 @@ typedef struct cl_launch_spec {
     const char *error;          /* stderr pattern, or NULL: with stdout */
     const char *node_name;      /* %N of the patterns, or NULL */
     const char *job_name;       /* %x of the patterns, or NULL */
+    uint64_t array_job_id; /* a task of an array: the array's id (%A, COLOSSUS_ARRAY_JOB_ID,
+                              SLURM_ARRAY_JOB_ID); 0: not a task */
+    uint32_t array_task;   /* its index (%a, COLOSSUS_ARRAY_TASK_ID, SLURM_ARRAY_TASK_ID) */
     const char *checkpoint_dir; /* COLOSSUS_CHECKPOINT_DIR, or NULL */
     const char *flops_dir;      /* where COLOSSUS_FLOPS_FILE points, or NULL: not set */
     int set_ids;                /* 1: the ranks run as uid:gid (see above) */

@@ -48,6 +48,10 @@ static const struct {
     OWN("COLOSSUS_CHECKPOINT_DIR"),
     OWN("COLOSSUS_FLOPS_FILE"),
     OWN("COLOSSUS_USER"),
+    OWN("COLOSSUS_ARRAY_JOB_ID"),
+    OWN("COLOSSUS_ARRAY_TASK_ID"),
+    OWN("SLURM_ARRAY_JOB_ID"),
+    OWN("SLURM_ARRAY_TASK_ID"),
     OWN("RANK"),
     OWN("WORLD_SIZE"),
     OWN("LOCAL_RANK"),
@@ -206,6 +210,12 @@ char **cl__rank_env(const cl_launch_spec_t *sp, uint32_t local, char *const *bas
     pushf(&s, "COLOSSUS_JOB_ID=%llu", (unsigned long long)sp->job_id);
     pushf(&s, "COLOSSUS_RESTART=%u", sp->restart);
     pushf(&s, "COLOSSUS_INCARNATION=%u", sp->incarnation);
+    if (sp->array_job_id) { /* a task of an array, under Colossus's names and Slurm's */
+        pushf(&s, "COLOSSUS_ARRAY_JOB_ID=%llu", (unsigned long long)sp->array_job_id);
+        pushf(&s, "COLOSSUS_ARRAY_TASK_ID=%u", sp->array_task);
+        pushf(&s, "SLURM_ARRAY_JOB_ID=%llu", (unsigned long long)sp->array_job_id);
+        pushf(&s, "SLURM_ARRAY_TASK_ID=%u", sp->array_task);
+    }
     if (sp->checkpoint_dir) pushf(&s, "COLOSSUS_CHECKPOINT_DIR=%s", sp->checkpoint_dir);
     if (sp->flops_dir) {
         char path[4200];

@@ -113,6 +113,20 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "chdir", json_boolean(j->cwd_strict));
     set(o, "output", str_or_null(j->output));
     set(o, "error", str_or_null(j->error));
+    set(o, "dependency", str_or_null(j->dependency));
+    set(o, "held", json_boolean(j->held));
+    bool task = j->array_job_id != 0; /* id 0 is no array: ids start at 1 */
+    set(o, "array_job_id", task ? integer((int64_t)j->array_job_id) : json_null());
+    set(o, "array_task_id", task ? integer((int64_t)j->array_task_id) : json_null());
+    set(o, "array", task ? str(j->array) : json_null());
+    json_t *at = json_null();
+    if (j->array_tasks) {
+        at = json_object();
+        set(at, "pending", integer(j->array_tasks->pending));
+        set(at, "running", integer(j->array_tasks->running));
+        set(at, "ended", integer(j->array_tasks->ended));
+    }
+    set(o, "array_tasks", at);
     return o;
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "proto/cred.h"
+#include "util/arrayspec.h"
+#include "util/depend.h"
 #include "util/iopat.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -33,6 +35,9 @@ static const route_pat_t routes[] = {
     {{"jobs"}, {{"GET", CL_REST_JOBS}, {"POST", CL_REST_SUBMIT}}},
     {{"jobs", SEG_ID}, {{"GET", CL_REST_JOB}, {"DELETE", CL_REST_CANCEL}}},
     {{"jobs", SEG_ID, "cancel"}, {{"POST", CL_REST_CANCEL}}},
+    {{"jobs", SEG_ID, "hold"}, {{"POST", CL_REST_HOLD}}},
+    {{"jobs", SEG_ID, "release"}, {{"POST", CL_REST_RELEASE}}},
+    {{"jobs", SEG_ID, "requeue"}, {{"POST", CL_REST_REQUEUE}}},
     {{"nodes"}, {{"GET", CL_REST_NODES}}},
     {{"nodes", SEG_NAME}, {{"GET", CL_REST_NODE}}},
     {{"nodes", SEG_NAME, "drain"}, {{"POST", CL_REST_DRAIN}}},
@@ -442,6 +447,15 @@ static int str_field(json_t *doc, const char *key, char **out, cl_error_t *err)
     return 0;
 }
 
+static int bool_field(json_t *doc, const char *key, protobuf_c_boolean *out, cl_error_t *err)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v) return 0;
+    if (!json_is_boolean(v)) return cl_err(err, "field '%s' must be true or false", key);
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* An array of strings (absent: n 0); *out allocated (caller frees). */
 static int strv_field(json_t *doc, const char *key, char ***out, size_t *n, cl_error_t *err)
 {
@@ -464,10 +478,24 @@ static int strv_field(json_t *doc, const char *key, char ***out, size_t *n, cl_e
     return 0;
 }
 
-static const char *const submit_fields[] = {
-    "argv",   "name",           "tenant", "num_nodes",    "gpus_per_node",   "priority",
-    "env",    "time_limit_min", "cwd",    "max_restarts", "ntasks_per_node", "chdir",
-    "output", "error",          "qos"};
+static const char *const submit_fields[] = {"argv",
+                                            "name",
+                                            "tenant",
+                                            "num_nodes",
+                                            "gpus_per_node",
+                                            "priority",
+                                            "env",
+                                            "time_limit_min",
+                                            "cwd",
+                                            "max_restarts",
+                                            "ntasks_per_node",
+                                            "chdir",
+                                            "output",
+                                            "error",
+                                            "qos",
+                                            "dependency",
+                                            "hold",
+                                            "array"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -499,8 +527,24 @@ static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *e
     if (int_field(doc, "ntasks_per_node", 1, 64, &nt, err) < 0 ||
         str_field(doc, "chdir", &chdir, err) < 0 ||
         str_field(doc, "output", &s->output, err) < 0 ||
-        str_field(doc, "error", &s->error, err) < 0 || str_field(doc, "qos", &s->qos, err) < 0)
+        str_field(doc, "error", &s->error, err) < 0 ||
+        str_field(doc, "qos", &s->qos, err) < 0 ||
+        str_field(doc, "dependency", &s->dependency, err) < 0 ||
+        bool_field(doc, "hold", &s->hold, err) < 0 ||
+        str_field(doc, "array", &s->array, err) < 0)
         return -1;
+    if (json_object_get(doc, "array")) {
+        cl_arrayspec_t as;
+        int rc = cl_arrayspec_parse(s->array, &as, &why);
+        cl_arrayspec_free(&as);
+        if (rc < 0) return cl_err(err, "field 'array': %s", why.msg);
+    }
+    if (json_object_get(doc, "dependency")) {
+        cl_depend_t d;
+        int rc = cl_depend_parse(s->dependency, &d, &why);
+        cl_depend_free(&d);
+        if (rc < 0) return cl_err(err, "field 'dependency': %s", why.msg);
+    }
     s->ntasks_per_node = (uint32_t)nt;
     if (json_object_get(doc, "chdir")) {
         if (chdir[0] != '/') return cl_err(err, "field 'chdir' must be an absolute path");
@@ -842,7 +886,10 @@ int cl_rest_error_status(const char *msg)
     if (!strncmp(msg, "tenant add ", 11) && strstr(msg, " exists (change it with tenant set)"))
         return 409;
     if (!strncmp(msg, "job ", 4) &&
-        (strstr(msg, " already ") || strstr(msg, " has not run yet")))
+        (strstr(msg, " already ") || strstr(msg, " has not run yet") ||
+         strstr(msg, ": only a pending job can be ") || strstr(msg, " is not held") ||
+         strstr(msg, " is pending already") || strstr(msg, " can never be satisfied") ||
+         strstr(msg, " is being reconciled ")))
         return 409;
     if (!strncmp(msg, "node ", 5) &&
         (strstr(msg, ") is not connected") || strstr(msg, " went away before sending the log")))

@@ -23,15 +23,18 @@
 
 typedef enum cl_rest_op {
     CL_REST_WHOAMI,
-    CL_REST_JOBS,   /* GET /jobs */
-    CL_REST_JOB,    /* GET /jobs/{id} */
-    CL_REST_SUBMIT, /* POST /jobs */
-    CL_REST_CANCEL, /* POST /jobs/{id}/cancel, DELETE /jobs/{id} */
-    CL_REST_NODES,  /* GET /nodes */
-    CL_REST_NODE,   /* GET /nodes/{name} */
-    CL_REST_DRAIN,  /* POST /nodes/{name}/drain */
-    CL_REST_RESUME, /* POST /nodes/{name}/resume */
-    CL_REST_WATCH,  /* GET /watch: the event stream */
+    CL_REST_JOBS,    /* GET /jobs */
+    CL_REST_JOB,     /* GET /jobs/{id} */
+    CL_REST_SUBMIT,  /* POST /jobs */
+    CL_REST_CANCEL,  /* POST /jobs/{id}/cancel, DELETE /jobs/{id} */
+    CL_REST_NODES,   /* GET /nodes */
+    CL_REST_NODE,    /* GET /nodes/{name} */
+    CL_REST_DRAIN,   /* POST /nodes/{name}/drain */
+    CL_REST_RESUME,  /* POST /nodes/{name}/resume */
+    CL_REST_WATCH,   /* GET /watch: the event stream */
+    CL_REST_HOLD,    /* POST /jobs/{id}/hold */
+    CL_REST_RELEASE, /* POST /jobs/{id}/release */
+    CL_REST_REQUEUE, /* POST /jobs/{id}/requeue */
     /* the service objects and accounting (src/controller/ctl_http_svc.c) */
     CL_REST_TENANTS,       /* GET /tenants */
     CL_REST_TENANT,        /* GET /tenants/{name} */

@@ -1,6 +1,7 @@
 /* clictx.c - controller address, credential and round trips for the client subcommands. */
 #include "cli/clictx.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <sodium.h>
 
 #include "api/json.h"
+#include "util/arrayspec.h"
 #include "util/util.h"
 
 bool cl_cli_common_opt(cl_cli_t *c, int o)
@@ -322,6 +324,43 @@ int cl_cli_jobid(const cl_cli_t *c, const char *s, uint64_t *out)
     fprintf(stderr, "colossus %s: '%s' is not a job id (a positive number)\n", c->cmd,
             s ? s : "");
     return -1;
+}
+
+int cl_cli_job_ref(cl_cli_t *c, const char *s, uint64_t *out, bool *task)
+{
+    *task = false;
+    const char *us = s ? strchr(s, '_') : NULL;
+    if (!us) return cl_cli_jobid(c, s, out) < 0 ? 2 : 0;
+    char head[24];
+    uint64_t aid, t;
+    size_t n = (size_t)(us - s);
+    if (n >= sizeof head ||
+        (memcpy(head, s, n), head[n] = 0, cl_parse_u64(head, 1, UINT64_MAX, &aid) < 0) ||
+        cl_parse_u64(us + 1, 0, CL_ARRAY_INDEX_MAX, &t) < 0) {
+        fprintf(stderr, "colossus %s: '%s' is not a job (ID, or ARRAY_TASK as 12_7)\n", c->cmd,
+                s);
+        return 2;
+    }
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
+    r.show = aid;
+    Colossus__Msg *m = cl_cli_ask(c, &r, 30000);
+    Colossus__JobInfo *j = m ? cl_cli_one_job(c, m) : NULL;
+    int rc = m ? 1 : c->status;
+    cl_arrayspec_t as = {0};
+    cl_error_t err;
+    long pos = -1;
+    if (j && j->array_job_id == aid && cl_arrayspec_parse(j->array, &as, &err) == 0)
+        pos = cl_arrayspec_pos(&as, (uint32_t)t);
+    if (j && pos < 0)
+        fprintf(stderr, "colossus %s: job %" PRIu64 " %s task %" PRIu64 "\n", c->cmd, aid,
+                j->array_job_id == aid ? "is an array without" : "is not an array: no", t);
+    cl_arrayspec_free(&as);
+    cl_msg_free(m);
+    if (pos < 0) return rc;
+    *out = aid + (uint64_t)pos;
+    *task = true;
+    return 0;
 }
 
 Colossus__JobInfo *cl_cli_one_job(const cl_cli_t *c, const Colossus__Msg *m)

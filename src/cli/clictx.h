@@ -144,6 +144,10 @@ void cl_cli_say(const cl_cli_t *c, const char *text);
 void cl_cli_close(cl_cli_t *c);
 /* Parse a job id; prints and returns -1 when bad. */
 int cl_cli_jobid(const cl_cli_t *c, const char *s, uint64_t *out);
+/* A job as the job commands name it: an id, or ARRAY_TASK (Slurm's "12_7": task 7 of array
+ * 12, looked up with one round trip). 0 with *out (and *task: it named a task), else the
+ * exit status (said: 2 bad usage, else the lookup's). */
+int cl_cli_job_ref(cl_cli_t *c, const char *s, uint64_t *out, bool *task);
 /* The one job a show or wait answer carries; prints and returns NULL when it has none. */
 Colossus__JobInfo *cl_cli_one_job(const cl_cli_t *c, const Colossus__Msg *m);
 

@@ -1,4 +1,5 @@
-/* jobcmds.c - the job subcommands that act on jobs: cancel, wait, logs (submit is in
+/* jobcmds.c - the job subcommands that act on jobs: cancel, hold, release, requeue, wait,
+ * logs (submit is in
  * submit.c; the views, jobs and show, are in jobview.c). */
 #include <errno.h>
 #include <stdio.h>
@@ -11,13 +12,39 @@
 
 enum { OPT_TIMEOUT = CL_CLI_OPT_FIRST, OPT_RANK, OPT_FOLLOW };
 
-static void usage_cancel(FILE *f)
+/* cancel, hold, release, requeue: one job, one request, the same exit statuses. */
+static const struct job_act {
+    const char *cmd, *about, *done;
+    Colossus__Request__BodyCase body;
+} job_acts[] = {
+    {"cancel", "Cancel a job: its ranks get TERM, then KILL after the grace period.",
+     "cancelled", COLOSSUS__REQUEST__BODY_CANCEL},
+    {"hold",
+     "Hold a pending job: it does not start until 'colossus release JOB' (as Slurm's\n"
+     "scontrol hold). Its owner, its tenant's manager, an operator or an admin may.\n"
+     "Example: colossus hold 42",
+     "held", COLOSSUS__REQUEST__BODY_HOLD},
+    {"release",
+     "Release a held job (submitted with --hold, or held since): it may start.\n"
+     "Example: colossus release 42",
+     "released", COLOSSUS__REQUEST__BODY_RELEASE},
+    {"requeue",
+     "Requeue a job (as Slurm's scontrol requeue): a running one is stopped (its ranks\n"
+     "get TERM, then KILL) and pends again, not counted as a failure restart; a\n"
+     "finished one pends again. Its owner, its tenant's manager, an operator or an\n"
+     "admin may. Example: colossus requeue 42",
+     "requeued", COLOSSUS__REQUEST__BODY_REQUEUE},
+};
+static const struct job_act *job_act_now;
+
+static void usage_job_act(FILE *f)
 {
-    fprintf(f, "usage: colossus cancel [OPTIONS] JOB\n"
-               "Cancel a job: its ranks get TERM, then KILL after the grace period.\n");
+    fprintf(f, "usage: colossus %s [OPTIONS] JOB\n%s\n", job_act_now->cmd, job_act_now->about);
     cl_cli_usage_common(f);
-    fprintf(f, "Exit status: 0 cancelled, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
-               "(see colossus --help).\n");
+    fprintf(f,
+            "Exit status: 0 %s, 1 not, 2 bad usage, 3 sent but not acknowledged\n"
+            "(see colossus --help).\n",
+            job_act_now->done);
 }
 
 static void usage_wait(FILE *f)
@@ -33,7 +60,7 @@ static void usage_wait(FILE *f)
 /* Parse "[options] JOB" for cancel and wait (--timeout only in wait's table). 0, or -1 when
  * the command stops here with *status (0 after --help, 2 after bad usage). */
 static int one_job(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, uint64_t *id,
-                   long *timeout_s, int *status)
+                   long *timeout_s, int *status, bool *task)
 {
     int o;
     *status = 2;
@@ -49,31 +76,65 @@ static int one_job(cl_cli_t *c, cl_flags_t *f, int argc, char **argv, uint64_t *
             cl_cli_common_opt(c, o);
         }
     }
-    if (cl_flags_args(f, argc, argv, 1, 1, "JOB (a job id)") < 0 ||
-        cl_cli_jobid(c, argv[optind], id) < 0)
-        return -1;
+    if (cl_flags_args(f, argc, argv, 1, 1, "JOB (a job id, or ARRAY_TASK)") < 0) return -1;
+    *status = cl_cli_job_ref(c, argv[optind], id, task);
+    return *status ? -1 : 0;
+}
+
+static int job_act(int argc, char **argv, const struct job_act *a)
+{
+    static const struct option opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
+    cl_cli_t c = {.cmd = a->cmd};
+    job_act_now = a;
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_job_act};
+    uint64_t id;
+    long unused;
+    int status;
+    bool task;
+    if (one_job(&c, &f, argc, argv, &id, &unused, &status, &task) < 0) return status;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = a->body;
+    switch (a->body) {
+    case COLOSSUS__REQUEST__BODY_HOLD:
+        r.hold = id;
+        break;
+    case COLOSSUS__REQUEST__BODY_RELEASE:
+        r.release = id;
+        break;
+    case COLOSSUS__REQUEST__BODY_REQUEUE:
+        r.requeue = id;
+        break;
+    default: /* 12_0 is task 0 alone; 12 the whole array */
+        if (task) r.body_case = COLOSSUS__REQUEST__BODY_CANCEL_TASK;
+        *(task ? &r.cancel_task : &r.cancel) = id;
+    }
+    snprintf(c.unknown, sizeof c.unknown,
+             "job %llu may or may not have been %s (check with 'colossus show %llu')",
+             (unsigned long long)id, a->done, (unsigned long long)id);
+    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
+    if (!m) return c.status;
+    cl_msg_free(m);
     return 0;
 }
 
 int cmd_cancel(int argc, char **argv)
 {
-    static const struct option opts[] = {CL_CLI_COMMON_OPTS, {0, 0, 0, 0}};
-    cl_cli_t c = {.cmd = "cancel"};
-    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_cancel};
-    uint64_t id;
-    long unused;
-    int status;
-    if (one_job(&c, &f, argc, argv, &id, &unused, &status) < 0) return status;
-    Colossus__Request r = COLOSSUS__REQUEST__INIT;
-    r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
-    r.cancel = id;
-    snprintf(c.unknown, sizeof c.unknown,
-             "job %llu may or may not have been cancelled (check with 'colossus show %llu')",
-             (unsigned long long)id, (unsigned long long)id);
-    Colossus__Msg *m = cl_cli_ask(&c, &r, 30000);
-    if (!m) return c.status;
-    cl_msg_free(m);
-    return 0;
+    return job_act(argc, argv, &job_acts[0]);
+}
+
+int cmd_hold(int argc, char **argv)
+{
+    return job_act(argc, argv, &job_acts[1]);
+}
+
+int cmd_release(int argc, char **argv)
+{
+    return job_act(argc, argv, &job_acts[2]);
+}
+
+int cmd_requeue(int argc, char **argv)
+{
+    return job_act(argc, argv, &job_acts[3]);
 }
 
 /* The answer to wait: print how the job ended; 0 if it succeeded. */
@@ -138,7 +199,8 @@ int cmd_wait(int argc, char **argv)
     uint64_t id;
     long timeout_s = 0;
     int status;
-    if (one_job(&c, &f, argc, argv, &id, &timeout_s, &status) < 0) return status;
+    bool task;
+    if (one_job(&c, &f, argc, argv, &id, &timeout_s, &status, &task) < 0) return status;
     /* Nothing to retry without an address or a key. */
     if (cl_cli_resolve(&c) < 0) return c.status;
     double deadline = timeout_s ? cl_now_ms() + (double)timeout_s * 1000 : 0;
@@ -415,9 +477,10 @@ int cmd_logs(int argc, char **argv)
         }
     }
     uint64_t id;
-    if (cl_flags_args(&f, argc, argv, 1, 1, "JOB (a job id)") < 0 ||
-        cl_cli_jobid(&c, argv[optind], &id) < 0)
-        return 2;
+    bool task;
+    if (cl_flags_args(&f, argc, argv, 1, 1, "JOB (a job id, or ARRAY_TASK)") < 0) return 2;
+    int st = cl_cli_job_ref(&c, argv[optind], &id, &task);
+    if (st) return st;
     if (cl_cli_connect(&c) < 0) return c.status;
     int rc = follow ? cl_cli_follow(&c, id, one, rank, NULL)
              : one  ? fetch_log(&c, id, rank, false)

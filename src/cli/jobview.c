@@ -21,6 +21,8 @@ static void usage_jobs(FILE *f)
                "  --tenant T              only the jobs of tenant T\n"
                "  --user U                only the jobs of user U\n"
                "  --name NAME             only the jobs named NAME\n"
+               "  -j, --jobs ID[_T]       only job ID, or every task of array ID; ID_T: task\n"
+               "                          T of array ID (as squeue -j)\n"
                "  --json                  a JSON array of jobs (docs/api/README.md)\n"
                "Columns: GPUS is the job's total; ELAPSED its current run's time\n"
                "([D-]HH:MM:SS); ALLOCATION its nodes as a hostlist.\n"
@@ -34,6 +36,8 @@ enum { OPT_STATE = CL_CLI_OPT_FIRST, OPT_TENANT, OPT_USER, OPT_NAME };
 typedef struct job_filter {
     uint32_t states; /* bits of cl_job_state_t */
     const char *tenant, *user, *name;
+    uint64_t job; /* -j: 0 any; else that job or array */
+    int64_t task; /* -j ID_T: T; -1 none */
 } job_filter_t;
 
 static const char *const job_states[] = {"pending", "running", "succeeded", "failed",
@@ -52,6 +56,10 @@ static bool job_shown(const job_filter_t *w, const Colossus__JobInfo *j)
     if (w->states && (k < 0 || !(w->states & (1u << k)))) return false;
     if (w->tenant && strcmp(j->tenant, w->tenant)) return false;
     if (w->user && strcmp(j->user, w->user)) return false;
+    if (w->job && w->task >= 0 &&
+        (j->array_job_id != w->job || j->array_task_id != (uint64_t)w->task))
+        return false;
+    if (w->job && w->task < 0 && j->id != w->job && j->array_job_id != w->job) return false;
     return !w->name || !strcmp(j->name, w->name);
 }
 
@@ -92,6 +100,13 @@ static void print_job(const Colossus__JobInfo *j)
     cl_cli_fmt_local(j->end_time, t3, sizeof t3);
     cl_cli_fmt_local(j->running_time, t4, sizeof t4);
     printf("id:           %llu\n", (unsigned long long)j->id);
+    if (j->array_job_id)
+        printf("array task:   %llu_%u (of --array %s)\n", (unsigned long long)j->array_job_id,
+               j->array_task_id, j->array);
+    if (j->array_tasks)
+        printf("array:        %u tasks: %u pending, %u running, %u ended\n",
+               j->array_tasks->pending + j->array_tasks->running + j->array_tasks->ended,
+               j->array_tasks->pending, j->array_tasks->running, j->array_tasks->ended);
     field("name:", j->name);
     field("state:", j->state);
     field("tenant:", j->tenant);
@@ -109,6 +124,8 @@ static void print_job(const Colossus__JobInfo *j)
     if (j->cwd[0]) field(j->cwd_strict ? "chdir:" : "workdir:", j->cwd);
     if (j->output[0]) field("output:", j->output);
     if (j->error[0]) field("error:", j->error);
+    if (j->dependency[0]) field("dependency:", j->dependency);
+    if (j->held) field("held:", "yes (colossus release lets it start)");
     if (j->reason[0]) field("reason:", j->reason);
     if (!strcmp(j->state, "pending") && j->pending_reason[0])
         field("why pending:", j->pending_reason);
@@ -132,7 +149,13 @@ static void print_table(const Colossus__Response *rs)
     double now = cl_wall_s();
     for (size_t i = 0; i < rs->n_jobs; i++) {
         const Colossus__JobInfo *j = rs->jobs[i];
-        printf("%-8llu ", (unsigned long long)j->id);
+        char id[48];
+        if (j->array_job_id) /* a task as squeue shows it: ARRAY_TASK */
+            snprintf(id, sizeof id, "%llu_%u", (unsigned long long)j->array_job_id,
+                     j->array_task_id);
+        else
+            snprintf(id, sizeof id, "%llu", (unsigned long long)j->id);
+        printf("%-8s ", id);
         cl_text_cell(stdout, j->name, 20);
         putchar(' ');
         cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
@@ -162,6 +185,28 @@ static json_t *jobs_json(const Colossus__Response *rs)
     return cl_json_jobs(rs->jobs, rs->n_jobs);
 }
 
+/* -j ID or ID_T: 1, or -1 (said). */
+static int jobs_ref(const cl_flags_t *f, const char *v, job_filter_t *w)
+{
+    const char *us = strchr(v, '_');
+    char head[24];
+    size_t n = us ? (size_t)(us - v) : strlen(v);
+    uint64_t t = 0;
+    w->task = -1;
+    if (n && n < sizeof head) {
+        memcpy(head, v, n);
+        head[n] = 0;
+        if (cl_parse_u64(head, 1, UINT64_MAX, &w->job) == 0 &&
+            (!us || cl_parse_u64(us + 1, 0, UINT32_MAX, &t) == 0)) {
+            if (us) w->task = (int64_t)t;
+            return 1;
+        }
+    }
+    fprintf(stderr, "colossus %s: -j '%s' is not a job (ID, or ARRAY_TASK as 12_7)\n", f->cmd,
+            v);
+    return -1;
+}
+
 /* jobs' own options: its filters */
 static int jobs_opt(void *arg, const cl_flags_t *f, int o)
 {
@@ -176,6 +221,8 @@ static int jobs_opt(void *arg, const cl_flags_t *f, int o)
         w->user = optarg;
     else if (o == OPT_NAME)
         w->name = optarg;
+    else if (o == 'j')
+        return jobs_ref(f, optarg, w);
     else
         return 0;
     return 1;
@@ -189,12 +236,13 @@ int cmd_jobs(int argc, char **argv)
                                          {"tenant", required_argument, 0, OPT_TENANT},
                                          {"user", required_argument, 0, OPT_USER},
                                          {"name", required_argument, 0, OPT_NAME},
+                                         {"jobs", required_argument, 0, 'j'},
                                          CL_CLI_COMMON_OPTS,
                                          {0, 0, 0, 0}};
     cl_cli_t c = {.cmd = "jobs"};
-    cl_flags_t f = {.cmd = c.cmd, .shorts = "h", .longs = opts, .usage = usage_jobs};
+    cl_flags_t f = {.cmd = c.cmd, .shorts = "hj:", .longs = opts, .usage = usage_jobs};
     bool json = false, all = false;
-    job_filter_t w = {0};
+    job_filter_t w = {.task = -1};
     int rc;
     if (cl_cli_view_flags_own(&c, &f, argc, argv, 0, NULL, &json, &all, &rc, jobs_opt, &w) < 0)
         return rc;
@@ -298,7 +346,9 @@ int cmd_show(int argc, char **argv)
     uint64_t id;
     if (cl_cli_view_flags(&c, &f, argc, argv, 1, "JOB (a job id)", &json, NULL, &status) < 0)
         return status;
-    if (cl_cli_jobid(&c, argv[optind], &id) < 0) return 2;
+    bool task;
+    status = cl_cli_job_ref(&c, argv[optind], &id, &task);
+    if (status) return status;
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_SHOW;
     r.show = id;

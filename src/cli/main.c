@@ -22,6 +22,9 @@ static const struct cmd {
     {"jobs", cmd_jobs, "list jobs"},
     {"show", cmd_show, "show one job"},
     {"cancel", cmd_cancel, "cancel a job"},
+    {"hold", cmd_hold, "hold a pending job"},
+    {"release", cmd_release, "release a held job"},
+    {"requeue", cmd_requeue, "a running or finished job pends again"},
     {"wait", cmd_wait, "wait for a job; exit 0 only if it succeeded"},
     {"logs", cmd_logs, "print a job's rank logs"},
     {"nodes", cmd_nodes, "list nodes with state and health"},
@@ -63,9 +66,9 @@ static void usage(FILE *f)
             "     is printed: a wrong cluster key only when it says so), or it could not be\n"
             "     reached and nothing was sent\n"
             "  2  bad usage\n"
-            "  3  a command that changes something (submit, cancel, drain, resume, node\n"
-            "     remove, tenant/user/qos add and set, token create and revoke, node-token\n"
-            "     create): the request was sent but not acknowledged\n"
+            "  3  a command that changes something (submit, cancel, hold, release, requeue,\n"
+            "     drain, resume, node remove, tenant/user/qos add and set, token create and\n"
+            "     revoke, node-token create): the request was sent but not acknowledged\n"
             "     (the connection was lost or timed out first): it may or may not have been\n"
             "     carried out; the message says what to check\n"
             "  wait also exits 1 when the job failed or was cancelled, 124 after --timeout.\n");

@@ -17,6 +17,8 @@
 #include "cli/clictx.h"
 #include "cli/submit.h"
 #include "util/iopat.h"
+#include "util/arrayspec.h"
+#include "util/depend.h"
 #include "util/jobenv.h"
 #include "util/util.h"
 
@@ -45,14 +47,30 @@ void cl_submit_usage_options(FILE *f)
         "  -o, --output PATTERN    stdout (and stderr without --error) of each task to\n"
         "                          this file on its node, appended, relative to the\n"
         "                          working directory: %%j job id, %%t task, %%n node index,\n"
-        "                          %%N node name, %%u user, %%x job name, %%%% a '%%'\n"
+        "                          %%N node name, %%u user, %%x job name, %%A array id, %%a\n"
+        "                          array task, %%%% a '%%'\n"
         "                          (default: the rank logs of 'colossus logs')\n"
         "  -e, --error PATTERN     stderr of each task to this file\n"
         "  --export WHAT           the environment the ranks get from here: ALL (the\n"
         "                          default), NONE, or NAME and NAME=VALUE items\n"
         "                          separated by ',' (with ALL first: all of it plus\n"
         "                          those); never the client's credentials (COLOSSUS_TOKEN,\n"
-        "                          COLOSSUS_KEY, COLOSSUS_IDENTITY, COLOSSUS_*_FILE)\n");
+        "                          COLOSSUS_KEY, COLOSSUS_IDENTITY, COLOSSUS_*_FILE)\n"
+        "  -d, --dependency DEPS   start only after other jobs, as Slurm's: afterok:ID[:ID..]\n"
+        "                          (each succeeded), afterany:ID[:ID..] (each ended),\n"
+        "                          afternotok:ID[:ID..] (each failed or was cancelled),\n"
+        "                          singleton (no other job of this user and name runs);\n"
+        "                          several separated by ',' must all hold. One that can\n"
+        "                          never hold cancels the job (DependencyNeverSatisfied)\n"
+        "                          (default: none). Example: -d afterok:12:13,singleton\n"
+        "  --hold                  queue it held: 'colossus release JOB' lets it start\n"
+        "  -a, --array TASKS       a job array, one job per task, as Slurm's: 0-99,\n"
+        "                          0-15:4 (a step), 1,3,5-7 (a list), and %%N: at most N\n"
+        "                          running at once (default: not an array). Its id is the\n"
+        "                          first task's; ID_T names task T (cancel, show, ...);\n"
+        "                          COLOSSUS_ARRAY_JOB_ID/_TASK_ID and SLURM_ARRAY_JOB_ID/\n"
+        "                          _TASK_ID are set; %%A and %%a in --output/--error.\n"
+        "                          Example: -a 0-99%%8\n");
 }
 
 static void usage_submit(FILE *f)
@@ -64,7 +82,8 @@ static void usage_submit(FILE *f)
             "A SCRIPT (a file starting with #!) may hold options at its top, one or more a\n"
             "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
             "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
-            "--export); the command line wins. A directive colossus does not support is an\n"
+            "--export, -d/--dependency, --hold, -a/--array); the command line wins. A\n"
+            "directive colossus does not support is an\n"
             "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
             "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n");
     cl_submit_usage_options(f);
@@ -77,8 +96,6 @@ static void usage_submit(FILE *f)
 static const cl_flag_hint_t submit_hints[] = {
     {"gpus", "Slurm's --gpus is a total; colossus takes --gpus-per-node G with -N NODES"},
     {"ntasks", "colossus takes --ntasks-per-node T with -N NODES"},
-    {"array", "job arrays are not supported yet"},
-    {"dependency", "dependencies are not supported yet"},
     {"time-min", "not supported; --time (-t) sets the time limit"},
     {0, 0}};
 
@@ -99,9 +116,12 @@ static const struct option submit_longs[] = {
     {"output", required_argument, 0, 'o'},
     {"error", required_argument, 0, 'e'},
     {"export", required_argument, 0, OPT_EXPORT},
+    {"dependency", required_argument, 0, 'd'},
+    {"hold", no_argument, 0, OPT_HOLD},
+    {"array", required_argument, 0, 'a'},
     CL_CLI_COMMON_OPTS,
     {0, 0, 0, 0}};
-#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:h"
+#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:d:a:h"
 
 /* The #SBATCH names colossus takes: those of Slurm's sbatch that mean the same here. */
 static const struct option sbatch_longs[] = {
@@ -116,8 +136,11 @@ static const struct option sbatch_longs[] = {
     {"output", required_argument, 0, 'o'},
     {"error", required_argument, 0, 'e'},
     {"export", required_argument, 0, OPT_EXPORT},
+    {"dependency", required_argument, 0, 'd'},
+    {"hold", no_argument, 0, OPT_HOLD},
+    {"array", required_argument, 0, 'a'},
     {0, 0, 0, 0}};
-#define SBATCH_SHORTS "NJAqtDoe"
+#define SBATCH_SHORTS "NJAqtDoeda"
 
 static const char *bad_cmd = "submit"; /* or run: whose errors bad() says */
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -277,6 +300,25 @@ int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x)
         if (check_export(arg)) return 2;
         x->export_ = arg;
         break;
+    case 'd': {
+        cl_depend_t d;
+        rc = cl_depend_parse(arg, &d, &err);
+        cl_depend_free(&d);
+        if (rc < 0) return bad("%s", err.msg);
+        s->dependency = (char *)arg;
+        break;
+    }
+    case OPT_HOLD:
+        s->hold = true;
+        break;
+    case 'a': {
+        cl_arrayspec_t as;
+        rc = cl_arrayspec_parse(arg, &as, &err);
+        cl_arrayspec_free(&as);
+        if (rc < 0) return bad("%s", err.msg);
+        s->array = (char *)arg;
+        break;
+    }
     default:
         cl_cli_common_opt(c, o);
     }

@@ -17,6 +17,7 @@ enum {
     OPT_TLIMIT,
     OPT_MAXR,
     OPT_EXPORT,
+    OPT_HOLD,
 };
 
 /* A submission being put together: the request, and what its strings point into. */

@@ -18,44 +18,17 @@ extern char **environ;
 #define MAX_WORDS 64    /* words of one directive */
 
 /* Slurm's sbatch options colossus knows but does not have yet: named as such. */
-static const char *const not_yet[] = {"array",
-                                      "dependency",
-                                      "exclusive",
-                                      "nodelist",
-                                      "exclude",
-                                      "cpus-per-gpu",
-                                      "mem-per-gpu",
-                                      "mem",
-                                      "mem-per-cpu",
-                                      "cpus-per-task",
-                                      "requeue",
-                                      "no-requeue",
-                                      "partition",
-                                      "ntasks",
-                                      "gres",
-                                      "gpus",
-                                      "gpus-per-task",
-                                      "mail-type",
-                                      "mail-user",
-                                      "constraint",
-                                      "hold",
-                                      "begin",
-                                      "signal",
-                                      "open-mode",
-                                      "reservation",
-                                      "wait",
-                                      "wrap",
-                                      "nice",
-                                      "time-min",
-                                      "licenses",
-                                      "distribution",
-                                      "switches",
-                                      "network",
-                                      "overcommit",
-                                      "oversubscribe",
-                                      "comment",
-                                      NULL};
-static const char not_yet_short[] = "awxcpnGCH";
+static const char *const not_yet[] = {
+    "exclusive",   "nodelist",    "exclude",       "cpus-per-gpu",
+    "mem-per-gpu", "mem",         "mem-per-cpu",   "cpus-per-task",
+    "requeue",     "no-requeue",  "partition",     "ntasks",
+    "gres",        "gpus",        "gpus-per-task", "mail-type",
+    "mail-user",   "constraint",  "begin",         "signal",
+    "open-mode",   "reservation", "wait",          "wrap",
+    "nice",        "time-min",    "licenses",      "distribution",
+    "switches",    "network",     "overcommit",    "oversubscribe",
+    "comment",     NULL};
+static const char not_yet_short[] = "wxcpnGCH"; /* -H: --hold is taken (long only) */
 
 typedef struct where {
     const char *file;
@@ -140,7 +113,10 @@ static int long_word(const struct option *t, bool sbatch, char **w, int n, int *
         return said(at, "unknown option '--%.*s'%s%s", (int)len, a, hint ? ": " : "",
                     hint ? hint : "");
     }
-    if (eq) {
+    if (t[k].has_arg == no_argument) {
+        if (eq) return said(at, "option '--%s' takes no value", t[k].name);
+        *val = NULL;
+    } else if (eq) {
         *val = eq + 1;
     } else {
         if (*i + 1 >= n) return said(at, "option '--%s' needs a value", t[k].name);

@@ -66,8 +66,26 @@ typedef struct ctl_run {
     bool reported[]; /* per allocation position */
 } ctl_run_t;
 
+/* A job array (Slurm's --array): its tasks are jobs of consecutive ids from id (the array's
+ * id) in index order, which share these strings (one copy for 100,000 tasks); freed with
+ * the last task record that points here. The journal holds argv and env in the first task's
+ * row only. */
+typedef struct ctl_array {
+    uint64_t id;
+    uint32_t refs;  /* task records pointing here */
+    uint32_t limit; /* most tasks running at once (--array ...%N); 0: none */
+    char *text;     /* --array as submitted */
+    char *name, *tenant, *cwd, *user, *output, *error, *dependency, *array;
+    char **argv, **env;
+    size_t argc, envc;
+} ctl_array_t;
+
 typedef struct ctl_job {
     uint64_t id;
+    uint64_t array_id;   /* a task of an array: the array's id; 0: not a task */
+    uint32_t array_task; /* its index */
+    ctl_array_t *arr;    /* a task's shared strings (its name, argv... are arr's); NULL: the
+                            record owns its strings (also a task read back alone) */
     char *name, *tenant, *cwd;
     char *user;                    /* who submitted it ("" the cluster key) */
     uint32_t uid, gid;             /* its ranks run as these */
@@ -82,6 +100,9 @@ typedef struct ctl_job {
     uint32_t ntasks;      /* tasks per node; 0: one per GPU */
     bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
     char *output, *error; /* --output, --error patterns (NULL none) */
+    char *dependency;     /* --dependency as submitted (NULL none) */
+    char *array;          /* a task: its array's --array; NULL: not a task */
+    bool held;            /* pending and held: a release lets it start */
     double time_limit_s;  /* 0: none */
     int32_t priority;
     cl_job_state_t state;
@@ -162,11 +183,11 @@ extern const char *const ctl_run_ends[CTL_RUN_ENDS]; /* succeeded, failed, ... (
  * paths that do far more, never a walk. */
 typedef struct ctl_counters {
     uint64_t submitted;
-    uint64_t ended[CL_JOB_CANCELLED + 1];   /* by cl_job_state_t: finished states only */
-    uint64_t decisions[CL_ACT_FAIL + 1];    /* by cl_action_t */
-    uint64_t detections[CTL_DETECT_N];      /* node failures, by how they were found */
-    uint64_t passes;                        /* scheduling passes */
-    double pass_s;                          /* their CPU time */
+    uint64_t ended[CL_JOB_CANCELLED + 1];     /* by cl_job_state_t: finished states only */
+    uint64_t decisions[CL_ACT_DEP_NEVER + 1]; /* by cl_action_t */
+    uint64_t detections[CTL_DETECT_N];        /* node failures, by how they were found */
+    uint64_t passes;                          /* scheduling passes */
+    double pass_s;                            /* their CPU time */
     uint64_t pass_le[CTL_PASS_BUCKETS + 1]; /* passes per bucket (not cumulative; last: +Inf) */
     /* XIDs as their reports arrive (ctl_metrics_xid): by code, the first CTL_XID_CODES codes
      * seen each with its own count (xid_n[CTL_XID_CODES]: every later code), and by pod */
@@ -290,6 +311,8 @@ const char *ctl_node_state(ctl_t *c, const ctl_node_t *n);
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id);
 int ctl_job_insert(ctl_t *c, ctl_job_t *j);
 void ctl_job_free(ctl_job_t *j);
+/* Free the strings a record owns (not a task's shared ones). */
+void ctl_job_strings_free(ctl_job_t *j);
 void ctl_job_set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n);
 int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node);
 struct ctl_caller;
@@ -302,8 +325,38 @@ void ctl_job_unrecover(ctl_t *c, ctl_job_t *j);
 /* A copy of v[0..n) with a NULL after it (submission, a journal row). */
 char **ctl_strv_dup(const char *const *v, size_t n);
 void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len);
+/* The core's spec of a job record (restore, a requeue of a job the core forgot); deps and
+ * singleton from its --dependency (free *d with cl_depend_free). -1 with err when a
+ * dependency names no job. */
+struct cl_depend;
+int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, struct cl_depend *d,
+                 cl_error_t *err);
+/* The core's dependencies of --dependency text for a job of k (NULL: from the journal: no
+ * check of who may see the jobs named): each job the core no longer holds described by its
+ * record, one k may not see or that never was refused as "no such job". */
+int ctl_job_deps(ctl_t *c, const struct ctl_caller *k, const char *text, struct cl_depend *d,
+                 cl_error_t *err);
+/* The shared strings of array aid for a task record (a reference: ctl_array_unref), made
+ * from its first task's record (in memory, else the journal's); NULL when there is none. */
+ctl_array_t *ctl_array_of(ctl_t *c, uint64_t aid);
+void ctl_array_unref(ctl_array_t *a);
+/* Point j's strings at a (a reference taken over), freeing j's own. */
+void ctl_job_share(ctl_job_t *j, ctl_array_t *a);
+/* The tasks of the array whose first task is j, by state (O(tasks)): 0, or -1. */
+int ctl_array_count(ctl_t *c, const ctl_job_t *j, Colossus__ArrayTasks *out);
+/* Cancel every task of array aid that has not ended (the caller may: checked on aid). */
+int ctl_array_cancel(ctl_t *c, uint64_t aid, const char *who, cl_error_t *err);
+/* The core's group key of an array's tasks (its limit): apart from every name key. */
+#define CTL_ARRAY_KEY(aid) ((uint64_t)(aid) | (1ull << 63))
+/* A job's singleton key: its user and name (never 0). */
+uint64_t ctl_name_key(const char *user, const char *name);
 /* who: the canceller, as the job's reason names it ("cancelled by alice"). */
 int ctl_job_cancel(ctl_t *c, uint64_t id, const char *who, cl_error_t *err);
+/* Hold a pending job, or release a held one (journaled). */
+int ctl_job_hold(ctl_t *c, uint64_t id, bool hold, cl_error_t *err);
+/* A running job pends again (its ranks stopped; no failure restart counted), a finished one
+ * too (Slurm's scontrol requeue); journaled. */
+int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err);
 void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e);
 void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *s);
 /* Tasks (ranks) on each node of j: --ntasks-per-node, else one per GPU (at least 1). */

@@ -153,6 +153,9 @@ void ctl_reply_job(ctl_t *c, ctl_sink_t *s, uint64_t req, ctl_job_t *j)
 {
     Colossus__JobInfo info, *ip = &info;
     ctl_job_fill_info(c, j, &info);
+    Colossus__ArrayTasks at = COLOSSUS__ARRAY_TASKS__INIT;
+    if (j->array_id && j->array_id == j->id && ctl_array_count(c, j, &at) == 0)
+        info.array_tasks = &at; /* the array's id names the whole array */
     Colossus__Response r = COLOSSUS__RESPONSE__INIT;
     r.req = req;
     r.ok = true;
@@ -217,7 +220,16 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .cwd_strict = j->cwd_strict,
         .output = j->output,
         .error = j->error,
+        .dependency = j->dependency,
+        .held = j->held,
+        .array_id = j->array_id,
+        .array_task = j->array_task,
+        .array = j->array,
     };
+    if (j->array_id && j->id != j->array_id) {
+        sj.argc = sj.envc = 0; /* an array's other tasks: its first task's row holds them */
+        sj.argv = sj.env = NULL;
+    }
     cl_store_batch_job(c->open->records, &sj);
     j->journal_seq = c->open->seq;
     free(alloc);

@@ -101,6 +101,18 @@ void http_api_dispatch(http_req_t *q)
         r.body_case = COLOSSUS__REQUEST__BODY_CANCEL;
         r.cancel = q->route.job;
         break;
+    case CL_REST_HOLD:
+        r.body_case = COLOSSUS__REQUEST__BODY_HOLD;
+        r.hold = q->route.job;
+        break;
+    case CL_REST_RELEASE:
+        r.body_case = COLOSSUS__REQUEST__BODY_RELEASE;
+        r.release = q->route.job;
+        break;
+    case CL_REST_REQUEUE:
+        r.body_case = COLOSSUS__REQUEST__BODY_REQUEUE;
+        r.requeue = q->route.job;
+        break;
     case CL_REST_NODES:
         r.body_case = COLOSSUS__REQUEST__BODY_NODES_PAGE;
         r.nodes_page = &page;
@@ -253,6 +265,9 @@ void http_api_response(http_req_t *q, const Colossus__Response *rs)
         http_answer_json(q, 201, one_field("id", json_integer((json_int_t)rs->job)));
         return;
     case CL_REST_CANCEL:
+    case CL_REST_HOLD:
+    case CL_REST_RELEASE:
+    case CL_REST_REQUEUE:
         http_answer_json(q, 200, one_field("id", json_integer((json_int_t)q->route.job)));
         return;
     case CL_REST_DRAIN:

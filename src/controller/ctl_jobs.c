@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "controller/ctl_acct.h"
+#include "util/depend.h"
 
 ctl_job_t *ctl_job_get(ctl_t *c, uint64_t id)
 {
@@ -39,27 +40,37 @@ static void waiters_free(ctl_waiter_t *w)
     }
 }
 
-void ctl_job_free(ctl_job_t *j)
+void ctl_job_strings_free(ctl_job_t *j)
 {
-    if (!j) return;
     free(j->name);
     free(j->tenant);
     free(j->user);
-    if (j->run_done) {
-        free(j->run_done->nodes);
-        free(j->run_done->reason);
-        free(j->run_done);
-    }
-    free(j->run);
     free(j->cwd);
     free(j->output);
     free(j->error);
+    free(j->dependency);
+    free(j->array);
     for (size_t i = 0; j->argv && i < j->argc; i++)
         free(j->argv[i]);
     free(j->argv);
     for (size_t i = 0; j->env && i < j->envc; i++)
         free(j->env[i]);
     free(j->env);
+}
+
+void ctl_job_free(ctl_job_t *j)
+{
+    if (!j) return;
+    if (j->arr)
+        ctl_array_unref(j->arr);
+    else
+        ctl_job_strings_free(j);
+    if (j->run_done) {
+        free(j->run_done->nodes);
+        free(j->run_done->reason);
+        free(j->run_done);
+    }
+    free(j->run);
     free(j->alloc);
     free(j->alloc_index);
     free(j->done);
@@ -194,6 +205,11 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->cwd_strict = j->cwd_strict;
     o->output = j->output ? j->output : "";
     o->error = j->error ? j->error : "";
+    o->dependency = j->dependency ? j->dependency : "";
+    o->held = j->held;
+    o->array_job_id = j->array_id;
+    o->array_task_id = j->array_task;
+    o->array = j->array ? j->array : "";
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {
@@ -346,6 +362,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.gid = j->gid;
         L.user = j->user;
         L.cwd_strict = j->cwd_strict;
+        L.array_job_id = j->array_id;
+        L.array_task = j->array_task;
         L.output = j->output ? j->output : "";
         L.error = j->error ? j->error : "";
         Colossus__Msg m = COLOSSUS__MSG__INIT;
@@ -467,7 +485,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             ctl_log(c, "core decision for unknown job %" PRIu64, x->job);
             continue;
         }
-        if ((unsigned)x->action <= CL_ACT_FAIL) c->count.decisions[x->action]++;
+        if ((unsigned)x->action <= CL_ACT_DEP_NEVER) c->count.decisions[x->action]++;
         switch (x->action) {
         case CL_ACT_START:
             job_started(c, j, x->incarnation);
@@ -505,6 +523,20 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
             node_fail_reason(c, j, lost);
             job_ended(c, j, CL_JOB_FAILED, "node_fail");
             break;
+        case CL_ACT_DEP_NEVER: {
+            /* Slurm's DependencyNeverSatisfied, cancelled as with kill_invalid_depend */
+            cl_job_info_t info;
+            cl_jobid_t on = cl_job_get(c->cluster, j->id, &info) == 0 ? info.dep_never : 0;
+            bool transient;
+            ctl_job_t *dj = ctl_job_lookup(c, on, &transient);
+            snprintf(j->reason, sizeof j->reason,
+                     "DependencyNeverSatisfied: job %" PRIu64 " %s (--dependency %.64s)", on,
+                     dj ? cl_job_state_name(dj->state) : "ended",
+                     j->dependency ? j->dependency : "");
+            if (transient) ctl_job_free(dj);
+            job_ended(c, j, CL_JOB_CANCELLED, "cancelled");
+            break;
+        }
         }
     }
 }
@@ -550,6 +582,80 @@ int ctl_job_cancel(ctl_t *c, uint64_t id, const char *who, cl_error_t *err)
     ctl_job_unrecover(c, j);
     snprintf(j->reason, sizeof j->reason, "cancelled by %.64s", who && *who ? who : "a user");
     job_ended(c, j, CL_JOB_CANCELLED, "cancelled");
+    return 0;
+}
+
+/* The live record of a job a hold, release or requeue acts on; NULL with err for none. */
+static ctl_job_t *live_job(ctl_t *c, uint64_t id, bool finished_ok, cl_error_t *err)
+{
+    bool transient;
+    ctl_job_t *j = ctl_job_lookup(c, id, &transient);
+    if (!j) {
+        cl_err(err, "no job %" PRIu64, id);
+        return NULL;
+    }
+    if (transient) { /* finished and forgotten in memory: back in, if it may be */
+        if (!finished_ok) {
+            cl_err(err, "job %" PRIu64 " already %s", id, cl_job_state_name(j->state));
+            ctl_job_free(j);
+            return NULL;
+        }
+        ctl_job_insert(c, j);
+        *(uint64_t *)ctl_ring_push(&c->finished) = id; /* forgotten again unless requeued */
+    }
+    return j;
+}
+
+int ctl_job_hold(ctl_t *c, uint64_t id, bool hold, cl_error_t *err)
+{
+    ctl_job_t *j = live_job(c, id, false, err);
+    if (!j) return -1;
+    if (cl_job_finished(j->state))
+        return cl_err(err, "job %" PRIu64 " already %s", id, cl_job_state_name(j->state));
+    if (cl_job_hold(c->cluster, id, hold, err) < 0) return -1;
+    j->held = hold;
+    ctl_journal_job(c, j); /* and the watchers' event */
+    c->sched_needed |= !hold;
+    ctl_log(c, "job %" PRIu64 " %s", id, hold ? "held" : "released");
+    return 0;
+}
+
+int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err)
+{
+    ctl_job_t *j = live_job(c, id, true, err);
+    if (!j) return -1;
+    if (j->state == CL_JOB_PENDING)
+        return cl_err(err, "job %" PRIu64 " is pending already", id);
+    if (j->recovering)
+        return cl_err(err,
+                      "job %" PRIu64 " is being reconciled after a controller restart: "
+                      "try again in a few seconds",
+                      id);
+    cl_job_info_t info;
+    if (cl_job_get(c->cluster, id, &info) == 0) {
+        if (cl_job_requeue(c->cluster, id, false, ctl_now(c), err) < 0) return -1;
+    } else { /* a finished job the core forgot: it enters it again, a new submission */
+        cl_job_spec_t spec;
+        cl_depend_t d;
+        int rc = ctl_job_spec(c, j, &spec, &d, err);
+        if (rc == 0) rc = cl_job_submit_id(c->cluster, &spec, id, j->submit_time, err);
+        cl_depend_free(&d);
+        if (rc < 0) return -1;
+        j->inc_base = j->inc; /* the core counts incarnations from 0 again */
+    }
+    if (j->state == CL_JOB_RUNNING) {
+        requeued(c, j, "requeued by a user", "requeued");
+    } else {
+        snprintf(j->reason, sizeof j->reason, "requeued by a user after it %s",
+                 cl_job_state_name(j->state));
+        j->state = CL_JOB_PENDING;
+        j->end_time = 0;
+        j->has_exit = false;
+        j->exit_code = 0;
+        ctl_journal_job(c, j);
+    }
+    c->sched_needed = true;
+    ctl_log(c, "job %" PRIu64 " requeued", id);
     return 0;
 }
 

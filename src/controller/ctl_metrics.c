@@ -105,12 +105,20 @@ static void nodes_gpus(ctl_t *c, cl_prom_t *p, ctl_podagg_t *agg)
 
 /* Short label values of the pending reasons (cl_pend_t). */
 static const char *const pend_label[] = {
-    [CL_PEND_NONE] = "none",         [CL_PEND_NEW] = "new",
-    [CL_PEND_PRIORITY] = "priority", [CL_PEND_RESOURCES] = "resources",
-    [CL_PEND_RESERVED] = "reserved", [CL_PEND_HELD] = "held",
-    [CL_PEND_QUOTA] = "quota",       [CL_PEND_BUDGET] = "budget",
-    [CL_PEND_QOS] = "qos",           [CL_PEND_NODES] = "nodes",
+    [CL_PEND_NONE] = "none",
+    [CL_PEND_NEW] = "new",
+    [CL_PEND_PRIORITY] = "priority",
+    [CL_PEND_RESOURCES] = "resources",
+    [CL_PEND_RESERVED] = "reserved",
+    [CL_PEND_HELD] = "held",
+    [CL_PEND_QUOTA] = "quota",
+    [CL_PEND_BUDGET] = "budget",
+    [CL_PEND_QOS] = "qos",
+    [CL_PEND_NODES] = "nodes",
     [CL_PEND_POWER] = "power",
+    [CL_PEND_HOLD] = "hold",
+    [CL_PEND_DEPENDENCY] = "dependency",
+    [CL_PEND_ARRAY] = "array",
 };
 #define NPEND (sizeof pend_label / sizeof pend_label[0])
 
@@ -194,10 +202,12 @@ static void scheduler(ctl_t *c, cl_prom_t *p)
     cl_prom_sample(p, name, NULL, c->count.pass_s);
     snprintf(name, sizeof name, "%s_count", h);
     cl_prom_sample(p, name, NULL, (double)c->count.passes);
-    cl_prom_family(p, P "scheduler_decisions_total", "counter",
-                   "Decisions carried out, by action (start; preempt; restart in place on a "
-                   "hot spare, requeue and fail after a failure).");
-    for (cl_action_t a = CL_ACT_START; a <= CL_ACT_FAIL; a++)
+    cl_prom_family(
+        p, P "scheduler_decisions_total", "counter",
+        "Decisions carried out, by action (start; preempt; restart in place on a "
+        "hot spare, requeue and fail after a failure; dep_never: cancelled, a dependency can "
+        "never be satisfied).");
+    for (cl_action_t a = CL_ACT_START; a <= CL_ACT_DEP_NEVER; a++)
         cl_prom_sample1(p, P "scheduler_decisions_total", "action", cl_action_name(a),
                         (double)c->count.decisions[a]);
 }

@@ -74,6 +74,16 @@ static const char *op_label(const ctl_op_t *op, const Colossus__Request *r, char
         break;
     case COLOSSUS__REQUEST__BODY_POWER:
         return ctl_power_op_label(r, target, len);
+    case COLOSSUS__REQUEST__BODY_HOLD:
+    case COLOSSUS__REQUEST__BODY_RELEASE:
+    case COLOSSUS__REQUEST__BODY_REQUEUE:
+    case COLOSSUS__REQUEST__BODY_CANCEL_TASK:
+        snprintf(target, len, "job %" PRIu64,
+                 r->body_case == COLOSSUS__REQUEST__BODY_HOLD      ? r->hold
+                 : r->body_case == COLOSSUS__REQUEST__BODY_RELEASE ? r->release
+                 : r->body_case == COLOSSUS__REQUEST__BODY_REQUEUE ? r->requeue
+                                                                   : r->cancel_task);
+        break;
     default:
         break;
     }
@@ -109,8 +119,9 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
     char target[32], detail[160];
     ctl_job_t *j = ctl_job_get(c, id);
     snprintf(target, sizeof target, "job %" PRIu64, id);
-    snprintf(detail, sizeof detail, "tenant %s, %u x %u GPUs, priority %d", j->tenant, j->nodes,
-             j->gpus_per_node, j->priority);
+    snprintf(detail, sizeof detail, "tenant %s, %u x %u GPUs, priority %d%s%.64s", j->tenant,
+             j->nodes, j->gpus_per_node, j->priority, j->array ? ", array " : "",
+             j->array ? j->array : "");
     ctl_audit(c, k, "submit", target, true, detail);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
@@ -246,42 +257,87 @@ static void op_show(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     if (transient) ctl_job_free(j);
 }
 
-static void op_cancel(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
-                      ctl_sink_t *reply)
+/* What cancel, hold, release and requeue do to a job once the caller may. */
+typedef enum job_act { ACT_CANCEL, ACT_HOLD, ACT_RELEASE, ACT_REQUEUE } job_act_t;
+
+/* Users act on their own jobs; a tenant's manager (or an admin) on any of the tenant's; an
+ * operator too, except cancel (an operator's is drain). */
+static void job_act(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                    ctl_sink_t *reply, uint64_t id, job_act_t act)
 {
+    static const char *const name[] = {"cancel", "hold", "release", "requeue"};
+    const char *what = name[act];
     cl_error_t err;
     char target[32];
-    snprintf(target, sizeof target, "job %" PRIu64, r->cancel);
+    snprintf(target, sizeof target, "job %" PRIu64, id);
     bool transient;
-    ctl_job_t *j = job_for(c, k, r->cancel, &transient, reply, r->req);
+    ctl_job_t *j = job_for(c, k, id, &transient, reply, r->req);
     if (!j) {
-        ctl_audit(c, k, "cancel", target, false, "no such job of the caller's tenants");
+        ctl_audit(c, k, what, target, false, "no such job of the caller's tenants");
         return;
     }
-    /* Users cancel their own jobs; a tenant's manager (or an admin) any of the tenant's. */
     bool own = k->user && !strcmp(j->user, k->user->name);
-    bool may = k->admin || own || ctl_caller_manages(k, j->tenant_ix);
+    bool may = k->admin || own || ctl_caller_manages(k, j->tenant_ix) ||
+               (act != ACT_CANCEL && k->oper);
+    /* an array's id names the whole array (Slurm's); cancel_task its first task alone */
+    bool whole = act == ACT_CANCEL && j->array_id == id &&
+                 r->body_case == COLOSSUS__REQUEST__BODY_CANCEL;
     if (transient) ctl_job_free(j);
     if (!may) {
-        ctl_audit(c, k, "cancel", target, false, "another user's job");
+        ctl_audit(c, k, what, target, false, "another user's job");
         ctl_reply_error(c, reply, r->req,
-                        "cancel refused: job %" PRIu64 " is another user's (its tenant's "
-                        "manager or an admin may cancel it)",
-                        r->cancel);
+                        "%s refused: job %" PRIu64 " is another user's (its tenant's "
+                        "manager or an admin may %s it)",
+                        what, id, what);
         return;
     }
     char wb[64];
-    if (ctl_job_cancel(c, r->cancel, ctl_caller_name(k, wb, sizeof wb), &err) < 0) {
-        ctl_audit(c, k, "cancel", target, false, err.msg);
+    const char *who = ctl_caller_name(k, wb, sizeof wb);
+    int rc = whole                ? ctl_array_cancel(c, id, who, &err)
+             : act == ACT_CANCEL  ? ctl_job_cancel(c, id, who, &err)
+             : act == ACT_REQUEUE ? ctl_job_requeue(c, id, &err)
+                                  : ctl_job_hold(c, id, act == ACT_HOLD, &err);
+    if (rc < 0) {
+        ctl_audit(c, k, what, target, false, err.msg);
         ctl_reply_error(c, reply, r->req, "%s", err.msg);
         return;
     }
-    ctl_audit(c, k, "cancel", target, true, NULL);
+    ctl_audit(c, k, what, target, true, NULL);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
     rs.ok = true;
-    rs.job = r->cancel;
+    rs.job = id;
     ctl_reply(c, reply, &rs);
+}
+
+static void op_cancel(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                      ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->cancel, ACT_CANCEL);
+}
+
+static void op_cancel_task(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                           ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->cancel_task, ACT_CANCEL);
+}
+
+static void op_hold(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                    ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->hold, ACT_HOLD);
+}
+
+static void op_release(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->release, ACT_RELEASE);
+}
+
+static void op_requeue(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply)
+{
+    job_act(c, k, r, reply, r->requeue, ACT_REQUEUE);
 }
 
 /* Answered when the job ends: the waiter holds the sink, not a connection. */
@@ -632,6 +688,10 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_JOBS_ALL, "jobs", false, R, OP_ANY, op_jobs},
     {COLOSSUS__REQUEST__BODY_SHOW, "show", false, R, OP_ANY, op_show},
     {COLOSSUS__REQUEST__BODY_CANCEL, "cancel", true, S, OP_ANY, op_cancel},
+    {COLOSSUS__REQUEST__BODY_CANCEL_TASK, "cancel", true, S, OP_ANY, op_cancel_task},
+    {COLOSSUS__REQUEST__BODY_HOLD, "hold", true, S, OP_ANY, op_hold},
+    {COLOSSUS__REQUEST__BODY_RELEASE, "release", true, S, OP_ANY, op_release},
+    {COLOSSUS__REQUEST__BODY_REQUEUE, "requeue", true, S, OP_ANY, op_requeue},
     {COLOSSUS__REQUEST__BODY_WAIT, "wait", false, R, OP_ANY, op_wait},
     {COLOSSUS__REQUEST__BODY_LOGS, "logs", false, R, OP_ANY, op_logs},
     {COLOSSUS__REQUEST__BODY_NODES, "nodes", false, R, OP_ANY, op_nodes},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "controller/ctl_acct.h"
+#include "util/depend.h"
 
 char **ctl_strv_dup(const char *const *v, size_t n)
 {
@@ -43,6 +44,11 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->cwd_strict = sj->cwd_strict;
     j->output = sj->output && sj->output[0] ? cl_xstrdup(sj->output) : NULL;
     j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
+    j->dependency = sj->dependency && sj->dependency[0] ? cl_xstrdup(sj->dependency) : NULL;
+    j->held = sj->held;
+    j->array_id = sj->array_id;
+    j->array_task = sj->array_task;
+    j->array = sj->array && sj->array[0] ? cl_xstrdup(sj->array) : NULL;
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;
@@ -74,6 +80,14 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     free(names);
     ctl_job_set_alloc(j, ids, n);
     free(ids);
+    if (j->array_id && j->array_id != j->id) { /* its command is its first task's */
+        ctl_array_t *a = ctl_array_of(c, j->array_id);
+        if (a)
+            ctl_job_share(j, a);
+        else
+            ctl_log(c, "journal: job %" PRIu64 ": its array %" PRIu64 "'s first task is gone",
+                    j->id, j->array_id);
+    }
     return j;
 }
 
@@ -82,22 +96,12 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
 static void restore(ctl_t *c, ctl_job_t *j, bool known)
 {
     cl_error_t e;
-    int t = ctl_tenant_index(c, j->tenant, &e);
-    j->tenant_ix = t < 0 ? 0 : (uint32_t)t;
-    ctl_user_t *u = j->user[0] ? ctl_user_find(c, j->user) : NULL;
-    ctl_qos_t *q = u ? ctl_user_qos(c, u) : NULL;
-    j->preemptible = q && q->preemptible;
-    cl_job_spec_t spec = {.nodes = j->nodes,
-                          .gpus_per_node = j->gpus_per_node,
-                          .tenant = j->tenant_ix,
-                          .priority = j->priority,
-                          .preemptible = j->preemptible,
-                          .user = u ? u->core_id : 0,
-                          .time_limit_s = j->time_limit_s,
-                          .max_restarts = j->max_restarts > j->restarts_base
-                                              ? j->max_restarts - j->restarts_base
-                                              : 0};
-    if (cl_job_submit_id(c->cluster, &spec, j->id, j->submit_time, &e) < 0) {
+    cl_job_spec_t spec;
+    cl_depend_t d;
+    int rc = ctl_job_spec(c, j, &spec, &d, &e);
+    if (rc == 0) rc = cl_job_submit_id(c->cluster, &spec, j->id, j->submit_time, &e);
+    cl_depend_free(&d);
+    if (rc < 0) {
         ctl_log(c, "journal: job %" PRIu64 " cannot be restored: %s; marked failed", j->id,
                 e.msg);
         snprintf(j->reason, sizeof j->reason, "lost in recovery: %.120s", e.msg);

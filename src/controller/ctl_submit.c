@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "controller/ctl_acct.h"
+#include "util/arrayspec.h"
+#include "util/depend.h"
 #include "util/iopat.h"
 
 /* The tenant of a job read from the journal: one an older journal made on first use is
@@ -145,6 +147,99 @@ static int qos_check(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq 
     return 0;
 }
 
+uint64_t ctl_name_key(const char *user, const char *name)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over user, a NUL, name */
+    for (const char *p = user;; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        if (!*p) break;
+    }
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+int ctl_job_deps(ctl_t *c, const ctl_caller_t *k, const char *text, cl_depend_t *d,
+                 cl_error_t *err)
+{
+    if (cl_depend_parse(text, d, err) < 0) return -1;
+    for (size_t i = 0; i < d->n; i++) {
+        bool transient;
+        ctl_job_t *on = ctl_job_lookup(c, d->v[i].job, &transient);
+        bool seen = on && (!k || k->sees_all || ctl_caller_sees_tenant(c, k, on->tenant_ix));
+        if (seen && cl_job_finished(on->state)) d->v[i].ended = on->state;
+        if (transient) ctl_job_free(on);
+        if (!seen)
+            return cl_err(err, "--dependency: no job %" PRIu64 " (of your tenants)",
+                          d->v[i].job);
+    }
+    return 0;
+}
+
+int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, cl_depend_t *d, cl_error_t *err)
+{
+    memset(d, 0, sizeof *d);
+    cl_error_t e;
+    int t = ctl_tenant_index(c, j->tenant, &e);
+    j->tenant_ix = t < 0 ? 0 : (uint32_t)t;
+    ctl_user_t *u = j->user[0] ? ctl_user_find(c, j->user) : NULL;
+    ctl_qos_t *q = u ? ctl_user_qos(c, u) : NULL;
+    j->preemptible = q && q->preemptible;
+    *spec = (cl_job_spec_t){.nodes = j->nodes,
+                            .gpus_per_node = j->gpus_per_node,
+                            .tenant = j->tenant_ix,
+                            .priority = j->priority,
+                            .preemptible = j->preemptible,
+                            .user = u ? u->core_id : 0,
+                            .time_limit_s = j->time_limit_s,
+                            .max_restarts = j->max_restarts > j->restarts_base
+                                                ? j->max_restarts - j->restarts_base
+                                                : 0,
+                            .hold = j->held,
+                            .name_key = ctl_name_key(j->user, j->name)};
+    if (j->array_id) { /* its array's limit */
+        spec->group_key = CTL_ARRAY_KEY(j->array_id);
+        cl_arrayspec_t as = {0};
+        if (j->arr)
+            spec->group_max = j->arr->limit;
+        else if (j->array && cl_arrayspec_parse(j->array, &as, &e) == 0)
+            spec->group_max = as.limit;
+        cl_arrayspec_free(&as);
+    }
+    if (j->dependency && ctl_job_deps(c, NULL, j->dependency, d, err) < 0) return -1;
+    spec->deps = d->v;
+    spec->ndeps = (uint32_t)d->n;
+    spec->singleton = d->singleton;
+    return 0;
+}
+
+/* The other tasks of the array whose first task j has just been made: one job each, of
+ * consecutive ids, sharing j's strings; in the open batch with j (their records without
+ * argv and env). The core takes them as it took j: the same spec cannot be refused. */
+static void array_tasks(ctl_t *c, ctl_job_t *j, const cl_job_spec_t *spec, const char *text,
+                        const cl_arrayspec_t *as, double now)
+{
+    j->array_id = j->id;
+    j->array_task = as->idx[0];
+    j->array = cl_xstrdup(text);
+    ctl_array_t *a = ctl_array_of(c, j->id); /* j's strings become the array's */
+    for (size_t i = 1; i < as->n; i++) {
+        cl_jobid_t id;
+        cl_error_t e;
+        if (cl_job_submit(c->cluster, spec, now, &id, &e) < 0 || id != j->id + i)
+            cl_assert(!"the core refused an array's task it took the first of");
+        ctl_job_t *t = cl_xmalloc(sizeof *t);
+        *t = *j; /* a job just made holds nothing else of its own */
+        t->id = id;
+        t->array_task = as->idx[i];
+        t->arr = a;
+        a->refs++;
+        ctl_job_insert(c, t);
+        ctl_journal_job(c, t);
+    }
+    ctl_array_unref(a); /* ctl_array_of's: the tasks hold theirs */
+}
+
 int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s, uint64_t *id,
                    cl_error_t *err)
 {
@@ -161,10 +256,33 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
                           .preemptible = preemptible,
                           .time_limit_s = limit_s,
                           .max_restarts = s->max_restarts,
-                          .user = k->user ? k->user->core_id : 0};
+                          .user = k->user ? k->user->core_id : 0,
+                          .hold = s->hold,
+                          .name_key = ctl_name_key(k->user ? k->user->name : "",
+                                                   s->name[0] ? s->name : s->argv[0])};
+    cl_depend_t d = {0};
+    if (s->dependency[0] && ctl_job_deps(c, k, s->dependency, &d, err) < 0) {
+        cl_depend_free(&d);
+        return -1;
+    }
+    spec.deps = d.v;
+    spec.ndeps = (uint32_t)d.n;
+    spec.singleton = d.singleton;
+    cl_arrayspec_t as = {0};
+    if (s->array[0] && cl_arrayspec_parse(s->array, &as, err) < 0) {
+        cl_arrayspec_free(&as);
+        cl_depend_free(&d);
+        return -1;
+    }
+    cl_jobid_t jid = cl_job_next_id(c->cluster);
+    spec.group_key = CTL_ARRAY_KEY(jid);
+    spec.group_max = as.limit;
     double now = ctl_now(c);
-    cl_jobid_t jid;
-    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) return -1;
+    if (cl_job_submit(c->cluster, &spec, now, &jid, err) < 0) {
+        cl_arrayspec_free(&as);
+        cl_depend_free(&d);
+        return -1;
+    }
     ctl_job_t *j = cl_xcalloc(1, sizeof *j);
     j->id = jid;
     j->name = cl_xstrdup(s->name[0] ? s->name : s->argv[0]);
@@ -183,6 +301,8 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->cwd_strict = s->cwd_strict;
     j->output = s->output[0] ? cl_xstrdup(s->output) : NULL; /* NULL: none (most jobs) */
     j->error = s->error[0] ? cl_xstrdup(s->error) : NULL;
+    j->dependency = s->dependency[0] ? cl_xstrdup(s->dependency) : NULL;
+    j->held = s->hold;
     j->nodes = s->nodes;
     cl_job_info_t info;
     cl_job_get(c->cluster, jid, &info);
@@ -193,9 +313,12 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->state = CL_JOB_PENDING;
     j->submit_time = now;
     ctl_job_insert(c, j);
+    if (as.n) array_tasks(c, j, &spec, s->array, &as, now); /* spec.deps: d's, still */
+    cl_depend_free(&d);
     ctl_journal_job(c, j);
     c->sched_new = true; /* a pass, when it can start something (ctl_turn_end) */
-    c->count.submitted++;
+    c->count.submitted += as.n ? as.n : 1;
+    cl_arrayspec_free(&as);
     *id = jid;
     return 0;
 }
@@ -245,6 +368,17 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
                  q ? q->max_running : 0);
         break;
     }
+    case CL_PEND_DEPENDENCY:
+        snprintf(buf, len, "Dependency: waiting for %s", j->dependency ? j->dependency : "?");
+        break;
+    case CL_PEND_ARRAY:
+        snprintf(buf, len,
+                 "JobArrayTaskLimit: array %" PRIu64 " runs as many tasks as it may (%s)",
+                 j->array_id, j->array ? j->array : "?");
+        break;
+    case CL_PEND_HOLD:
+        snprintf(buf, len, "held: 'colossus release %" PRIu64 "' lets it start", j->id);
+        break;
     default:
         snprintf(buf, len, "%s", cl_pend_name(p.why));
     }

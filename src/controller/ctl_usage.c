@@ -346,7 +346,7 @@ void ctl_op_history(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     if (rc < 0) {
         reply_store_error(c, reply, r->req, "history", &why);
     } else {
-        qsort(h.v, h.n, sizeof *h.v, newest_first);
+        if (h.n) qsort(h.v, h.n, sizeof *h.v, newest_first); /* h.v NULL when none: UB */
         size_t n = h.n < limit ? h.n : limit;
         ctl_reply_parts(c, reply, r->req, (void **)h.v, n, CTL_PART_HISTORY);
     }

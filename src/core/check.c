@@ -252,7 +252,7 @@ static int check_tenants(const cl_cluster_t *c, cl_error_t *err)
         if (!j->live) continue;
         if (j->state == CL_JOB_PENDING) {
             tc[j->tenant].npend++;
-            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_POWER) {
+            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_ARRAY) {
                 cl__err(err, "pending job %llu has no reason", (unsigned long long)j->id);
                 goto out;
             }

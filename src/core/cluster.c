@@ -70,6 +70,7 @@ void cl_cluster_destroy(cl_cluster_t *c)
     if (!c) return;
     for (uint32_t i = 0; i < c->njobs_cap; i++)
         if (c->jobs[i].live) free(c->jobs[i].alloc);
+    cl__deps_destroy(c);
     for (uint32_t i = 0; i < c->npl; i++) {
         free(c->pl[i].t_head);
         free(c->pl[i].t_tail);

@@ -92,8 +92,14 @@ typedef struct job {
                               (mod 2^32: a job unvisited for exactly 2^32 passes reads a
                               stale reason); running: the pass that started it */
     uint8_t state, preemptible, requeued, live;
-    uint8_t pend_why;  /* cl_pend_t */
-    cl_alloc_t *alloc; /* nnodes entries while running */
+    uint8_t pend_why;   /* cl_pend_t */
+    uint8_t held;       /* a hold: it waits until released */
+    uint8_t singleton;  /* starts only while no other job of its name_key runs */
+    cl_alloc_t *alloc;  /* nnodes entries while running */
+    uint64_t name_key;  /* the driver's key of (user, name); 0: none */
+    uint64_t group_key; /* its array's key when it has a limit (group_max); 0: none */
+    uint32_t group_max;
+    struct jdeps *deps; /* its dependencies and dependents (deps.c); NULL: none (most) */
     /* float: watts need no more, and job_t grows by 8 bytes only. A running job counts
      * cl__power_job_w() in the power counters: whatever changes that recounts them. */
     float power_w;    /* stated projection per GPU, W (0: the class default) */
@@ -223,6 +229,14 @@ struct cl_cluster {
     uint32_t nbf, bf_cap;
 
     power_t pw;
+
+    /* deps.c: jobs whose dependency can never be satisfied, cancelled by the next pass; and
+     * running jobs per name key (open addressing, for singletons) */
+    cl_jobid_t *dead;
+    uint32_t ndead, dead_cap;
+    uint64_t *skey;
+    uint32_t *scnt;
+    uint32_t smask, sused;
 };
 
 static inline uint32_t cl__popc(uint64_t x)
@@ -276,6 +290,25 @@ void cl__job_release_norefill(cl_cluster_t *c, uint32_t js, cl_time_t now);
 void cl__job_requeue(cl_cluster_t *c, uint32_t js, cl_time_t now);
 void cl__job_terminal(cl_cluster_t *c, uint32_t js, cl_job_state_t st, cl_time_t now);
 void cl__decide(cl_decisions_t *d, const job_t *j, cl_action_t a, cl_nodeid_t o, cl_nodeid_t n);
+
+/* deps.c */
+/* Check spec's dependencies before a submission changes anything (-1 with err). */
+int cl__deps_check(const cl_cluster_t *c, const cl_job_spec_t *s, cl_error_t *err);
+/* Attach the checked dependencies to the new job js. */
+void cl__deps_attach(cl_cluster_t *c, uint32_t js, const cl_job_spec_t *s);
+/* js ended: resolve the jobs waiting for it. */
+void cl__deps_ended(cl_cluster_t *c, uint32_t js);
+/* Why js may not start for its hold, its dependencies or its singleton peer (CL_PEND_NONE:
+ * none of those). */
+cl_pend_t cl__deps_block(const cl_cluster_t *c, const job_t *j);
+/* Start of a pass: cancel the jobs whose dependency can never be satisfied. */
+void cl__deps_dead(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out);
+/* A running job of name_key starts (+1) or stops (-1). */
+void cl__skey_add(cl_cluster_t *c, uint64_t key, int d);
+void cl__deps_free(job_t *j);
+cl_jobid_t cl__deps_never(const job_t *j);
+uint32_t cl__deps_waiting(const job_t *j);
+void cl__deps_destroy(cl_cluster_t *c);
 
 /* queue.c */
 void cl__queue_push(cl_cluster_t *c, uint32_t js, int at_head);

@@ -102,6 +102,8 @@ void cl__job_running(cl_cluster_t *c, uint32_t js, cl_time_t now)
     j->start = now;
     j->incarnation++;
     cl__heap_push(c, js);
+    cl__skey_add(c, j->name_key, 1);
+    cl__skey_add(c, j->group_key, 1);
     cl__tenant_run(c, js, now, 1);
     cl__power_run(c, js, 1);
     c->nrunning++;
@@ -127,6 +129,8 @@ static void release(cl_cluster_t *c, uint32_t js, cl_time_t now, int refill)
     free(j->alloc);
     j->alloc = NULL;
     cl__heap_remove(c, js);
+    cl__skey_add(c, j->name_key, -1);
+    cl__skey_add(c, j->group_key, -1);
     cl__tenant_run(c, js, now, 0);
     c->nrunning--;
     if (j->preemptible) cl__rp_remove(c, js);
@@ -158,6 +162,7 @@ void cl__job_terminal(cl_cluster_t *c, uint32_t js, cl_job_state_t st, cl_time_t
         cl__queue_remove(c, js);
     j->state = (uint8_t)st;
     j->end = now;
+    cl__deps_ended(c, js);
 }
 
 /* ------------------------------------------------------------ public API */
@@ -255,6 +260,7 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     }
     if (resolve_shape(c, s, &nn, &k, err) < 0) return -1;
     if (check_quota && quota_fits(c, s, (uint64_t)nn * k, err) < 0) return -1;
+    if (cl__deps_check(c, s, err) < 0) return -1;
     if (s->user && cl__user_slot(c, s->user, err) < 0) return -1;
     if (id >= c->id_cap) {
         uint64_t cap = c->id_cap ? c->id_cap : 1024;
@@ -287,6 +293,7 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     if (id >= c->next_id) c->next_id = id + 1;
     cl__queue_push(c, js, 0);
     cl__pend(c, j, c->usable[k - 1] < nn ? CL_PEND_NODES : CL_PEND_NEW);
+    cl__deps_attach(c, js, s);
     return 0;
 }
 
@@ -360,6 +367,7 @@ int cl_job_forget(cl_cluster_t *c, cl_jobid_t id)
     job_t *j = cl__job(c, id);
     if (!j || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING) return -1;
     uint32_t js = (uint32_t)(j - c->jobs);
+    cl__deps_free(j);
     c->id2slot[id] = 0;
     j->live = 0;
     j->qnext = c->free_slot;
@@ -389,7 +397,10 @@ int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
                          .start_time = j->start,
                          .end_time = j->end,
                          .power_w = cl__power_job_w(c, j),
-                         .power_measured_w = j->measured_w};
+                         .power_measured_w = j->measured_w,
+                         .held = j->held,
+                         .deps_waiting = cl__deps_waiting(j),
+                         .dep_never = cl__deps_never(j)};
     return 0;
 }
 
@@ -521,12 +532,15 @@ const char *cl_pend_name(cl_pend_t w)
                               "tenant budget spent",
                               "QOS limit on running jobs reached",
                               "the nodes it needs are drained, in maintenance or down",
-                              "its projected power does not fit the power budget"};
+                              "its projected power does not fit the power budget",
+                              "held (a release lets it start)",
+                              "waiting for its dependencies",
+                              "its array runs as many tasks as its limit allows"};
     return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 
 const char *cl_action_name(cl_action_t a)
 {
-    static const char *n[] = {"start", "preempt", "restart", "requeue", "fail"};
-    return (unsigned)a < 5 ? n[a] : "unknown";
+    static const char *n[] = {"start", "preempt", "restart", "requeue", "fail", "dep_never"};
+    return (unsigned)a < 6 ? n[a] : "unknown";
 }

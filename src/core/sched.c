@@ -117,6 +117,11 @@ typedef struct pass {
 static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
 {
     job_t *j = &c->jobs[x];
+    cl_pend_t dep = cl__deps_block(c, j);
+    if (dep != CL_PEND_NONE) {
+        cl__pend(c, j, dep);
+        return 1;
+    }
     if (c->tn[j->tenant].spent) {
         cl__pend(c, j, CL_PEND_BUDGET);
         return 1;
@@ -184,6 +189,7 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
     c->nresv = 0;
     c->nbf = 0;
     cl__budgets(c, now, out);
+    if (c->ndead) cl__deps_dead(c, now, out);
     if (!c->npending) return out ? out->n - n0 : 0;
     uint32_t nt;
     uint32_t *order = tenant_order(c, now, &nt);
@@ -212,7 +218,10 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
         job_t *j = &c->jobs[ps.shortq[i]];
         /* starts since its visit may have used its user's or its tenant's room */
         if (j->state != CL_JOB_PENDING) continue;
-        if (cl__user_blocked(c, j))
+        cl_pend_t dep = cl__deps_block(c, j); /* a singleton's peer may have started */
+        if (dep != CL_PEND_NONE)
+            cl__pend(c, j, dep);
+        else if (cl__user_blocked(c, j))
             cl__pend(c, j, CL_PEND_QOS);
         else if (cl__quota_check(c, j->tenant, cl__job_gpus(j)) != Q_OK)
             cl__pend(c, j, CL_PEND_QUOTA);

@@ -292,6 +292,8 @@ void cl__sim_decisions(sim_t *s, double t)
             cl_job_forget(s->cl, j->id);
             s->need_sched = true;
             break;
+        case CL_ACT_DEP_NEVER: /* the simulator's jobs have no dependencies */
+            break;
         }
     }
     cl_decisions_clear(&s->dec);

@@ -53,6 +53,14 @@ typedef struct cl_store_job {
     uint32_t ntasks;
     bool cwd_strict;
     const char *output, *error;
+    /* --dependency as the controller normalised it ("" none), and a hold */
+    const char *dependency;
+    bool held;
+    /* a task of an array: the array's id (its first task's), its index, and --array as
+     * submitted; only the first task's record holds argv and env (the others: none) */
+    uint64_t array_id;
+    uint32_t array_task;
+    const char *array;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

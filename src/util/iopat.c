@@ -18,17 +18,14 @@ int cl_iopat_check(const char *what, const char *pat, cl_error_t *err)
     for (const char *p = pat; *p; p++) {
         if (*p != '%') continue;
         char c = *++p;
-        if (c && strchr("jtnNux%", c)) continue;
-        if (c == 'A' || c == 'a')
-            return cl_err(err,
-                          "%s '%s': %%%c is for job arrays, which colossus does not have yet",
-                          what, pat, c);
+        if (c && strchr("jtnNuxAa%", c)) continue;
         if (!c)
             return cl_err(err, "%s '%s' ends with a lone '%%' (write %%%% for one)", what, pat);
-        return cl_err(err,
-                      "%s '%s': unknown pattern '%%%c' (%%j job, %%t task, %%n node index, %%N "
-                      "node name, %%u user, %%x job name, %%%% a '%%')",
-                      what, pat, c);
+        return cl_err(
+            err,
+            "%s '%s': unknown pattern '%%%c' (%%j job, %%t task, %%n node index, %%N "
+            "node name, %%u user, %%x job name, %%A array, %%a array task, %%%% a '%%')",
+            what, pat, c);
     }
     return 0;
 }
@@ -62,6 +59,12 @@ int cl_iopat_expand(const char *pat, const cl_iopat_vars_t *v, char *buf, size_t
                 break;
             case 'x':
                 n = snprintf(buf + at, room, "%s", v->name ? v->name : "");
+                break;
+            case 'A':
+                n = snprintf(buf + at, room, "%" PRIu64, v->array_job ? v->array_job : v->job);
+                break;
+            case 'a':
+                n = snprintf(buf + at, room, "%" PRIu32, v->array_task);
                 break;
             case '%':
                 n = snprintf(buf + at, room, "%%");

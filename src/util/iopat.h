@@ -6,7 +6,10 @@
  *   %n  the node's index in the job (NODE_RANK)      %N  the node's name
  *   %u  the user's name     %x  the job's name        %%  a '%'
  *
- * %A and %a (arrays) are refused until arrays exist; any other '%' is an error. A relative
+ *   %A  the array's id (the job id when not in an array)
+ *   %a  the task's index in its array (0 when not in an array)
+ *
+ * Any other '%' is an error. A relative
  * pattern is relative to the job's working directory. */
 #ifndef COLOSSUS_UTIL_IOPAT_H
 #define COLOSSUS_UTIL_IOPAT_H
@@ -24,6 +27,8 @@ typedef struct cl_iopat_vars {
     uint64_t job;
     uint32_t task, node_index;
     const char *node, *user, *name; /* NULL: "" */
+    uint64_t array_job;             /* 0: not an array task (%A is the job id, %a 0) */
+    uint32_t array_task;
 } cl_iopat_vars_t;
 
 /* what: "--output" for messages. 0, or -1 with err naming the problem. "" is not a

@@ -17,7 +17,7 @@ doc_path, schema_path = sys.argv[1], sys.argv[2]
 doc = json.load(open(doc_path))
 schema = json.load(open(schema_path))
 H, T, ROOT = os.environ["H"], os.environ["T"], os.environ["ROOT"]
-J = {k: int(os.environ[k]) for k in ("DONE", "RUN1", "RUN2", "BOBS", "PEND")}
+J = {k: int(os.environ[k]) for k in ("DONE", "RUN1", "RUN2", "BOBS", "PEND", "OSCJ")}
 BASE = H + "/api/v1/openapi.json"
 errors = []
 
@@ -386,6 +386,27 @@ check("POST", A + "/power/restore", "oscar", 400, {"x": 1})
 check("POST", A + "/power/restore", "alice", 403)
 check("POST", A + "/power/restore", "oscar", 413, length=2 << 20)
 check("POST", A + "/power/budget", "oscar", 200, {"budget_w": 0})
+# hold, release, requeue (issue 15); oscar's job is held since its submission
+OJ = J["OSCJ"]
+h = check("POST", A + "/jobs", "alice", 201,
+          {"argv": ["true"], "gpus_per_node": 1, "hold": True, "dependency": "afterany:%d" % D})
+check("POST", A + "/jobs", "alice", 400, {"argv": ["true"], "dependency": "after:1"})
+check("POST", A + "/jobs", "alice", 400, {"argv": ["true"], "hold": 1})
+if h:
+    hj = check("GET", A + "/jobs/%d" % h["id"], "alice", 200)
+    if hj and (hj["held"] is not True or hj["dependency"] != "afterany:%d" % D):
+        err("the held job as submitted: %s" % hj)
+    check("POST", A + "/jobs/%d/requeue" % h["id"], "alice", 409, note="pending")
+    check("POST", A + "/jobs/%d/hold" % h["id"], "alice", 200, note="held already: stays so")
+    check("POST", A + "/jobs/%d/release" % h["id"], "alice", 200)
+    check("POST", A + "/jobs/%d/release" % h["id"], "alice", 409, note="not held")
+check("POST", A + "/jobs/%d/hold" % D, "alice", 409, note="ended")
+for act in ("hold", "release", "requeue"):
+    check("POST", A + "/jobs/%d/%s" % (OJ, act), "alice", 403, note="another user's")
+    check("POST", A + "/jobs/%d/%s" % (BJ, act), "alice", 404, note="another tenant's")
+check("POST", A + "/jobs/%d/release" % OJ, "oscar", 200)
+check("POST", A + "/jobs/%d/requeue" % D, "alice", 200)
+
 # metrics
 check("GET", "/metrics", "oscar", 200)
 check("GET", "/metrics", "alice", 403)

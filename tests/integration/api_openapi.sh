@@ -40,6 +40,7 @@ BOBS=$(as bob submit --gpus-per-node 1 -- sleep 600) || fail "submit"
 for j in "$RUN1" "$RUN2" "$BOBS"; do wait_state "$j" running 20 || fail "job $j not running"; done
 PEND=$(as alice submit -N 2 --gpus-per-node 2 -- true) || fail "submit"
 wait_state "$PEND" pending 10 || fail "job $PEND not pending"
+OSCJ=$(as oscar submit --hold --gpus-per-node 1 -- true) || fail "submit --hold"
 
 curl -sf -o "$T/openapi.json" "$H/api/v1/openapi.json" || fail "GET /api/v1/openapi.json without a token"
 curl -sf -o "$T/schema.json" "$H/api/v1/schema.json" || fail "GET /api/v1/schema.json without a token"
@@ -47,7 +48,7 @@ cmp "$T/openapi.json" "$ROOT/docs/api/openapi.json" || fail "the served openapi.
 cmp "$T/schema.json" "$ROOT/docs/api/schema.json" || fail "the served schema.json is not docs/api/schema.json"
 
 log "the document against the server"
-export B H T ROOT DONE RUN1 RUN2 BOBS PEND
+export B H T ROOT DONE RUN1 RUN2 BOBS PEND OSCJ
 "$PY" "$ROOT/tests/integration/api_openapi.py" "${OPENAPI:-$T/openapi.json}" "$T/schema.json" ||
     fail "the OpenAPI document and the server disagree"
 log "PASS"

@@ -144,6 +144,15 @@ stop_controller_clean() {
     ! grep -q "Sanitizer\|runtime error" "$T/controller.log" || fail "sanitizer report in the log"
 }
 
+# bad RC TEXT ARGS...: `colossus submit ARGS` (as $COLOSSUS_TOKEN's user, if set) exits RC
+# with TEXT on stderr and prints nothing (a refused submission; the tests of issue 15).
+bad() {
+    local want=$1 text=$2 rc=0; shift 2
+    "$B" submit "$@" >bad.out 2>bad.err || rc=$?
+    [ "$rc" = "$want" ] && grep -qF -- "$text" bad.err && [ ! -s bad.out ] ||
+        fail "submit $*: exit $rc (want $want), want '$text': $(cat bad.err bad.out)"
+}
+
 # api_people: tenants A and B; alice (A), bob (B) and oscar (A, operator; his token of scope
 # admin), each with a token in $T/NAME.tok; the users of the REST tests.
 api_people() {

@@ -73,12 +73,17 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->cwd_strict = true;
     j->output = "out.%j.%t";
     j->error = "err-ü.%n";
+    j->dependency = "afterok:1:2,singleton";
+    j->held = true;
+    j->array_id = 5;
+    j->array_task = 12;
+    j->array = "0-99:3%4";
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
 typedef struct got_job {
     cl_store_job_t j;
-    char *name, *tenant, *cwd, *reason, *alloc, *output, *error;
+    char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency, *array;
     char **argv, **env;
 } got_job_t;
 
@@ -105,6 +110,8 @@ static inline void got_free(got_job_t *g)
     free(g->alloc);
     free(g->output);
     free(g->error);
+    free(g->dependency);
+    free(g->array);
     memset(g, 0, sizeof *g);
 }
 
@@ -119,6 +126,8 @@ static inline void got_set(got_job_t *g, const cl_store_job_t *j)
     g->alloc = strdup(j->alloc);
     g->output = strdup(j->output ? j->output : "");
     g->error = strdup(j->error ? j->error : "");
+    g->dependency = strdup(j->dependency ? j->dependency : "");
+    g->array = strdup(j->array ? j->array : "");
     g->argv = dup_strv(j->argv, j->argc);
     g->env = dup_strv(j->env, j->envc);
 }
@@ -170,6 +179,11 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->cwd_strict, w->cwd_strict);
     assert_string_equal(g->output, or_empty(w->output));
     assert_string_equal(g->error, or_empty(w->error));
+    assert_string_equal(g->dependency, or_empty(w->dependency));
+    assert_int_equal(j->held, w->held);
+    assert_int_equal(j->array_id, w->array_id);
+    assert_int_equal(j->array_task, w->array_task);
+    assert_string_equal(g->array, or_empty(w->array));
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

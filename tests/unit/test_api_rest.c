@@ -360,7 +360,10 @@ static void test_submit_errors(void **state)
         {"{\"argv\": [\"x\"], \"chdir\": \"rel\"}", "'chdir' must be an absolute path"},
         {"{\"argv\": [\"x\"], \"chdir\": \"/a\", \"cwd\": \"/b\"}", "not both"},
         {"{\"argv\": [\"x\"], \"output\": \"o.%q\"}", "field 'output': output 'o.%q': unknown"},
-        {"{\"argv\": [\"x\"], \"error\": \"e.%A\"}", "field 'error'"},
+        {"{\"argv\": [\"x\"], \"error\": \"e.%B\"}", "field 'error'"},
+        {"{\"argv\": [\"x\"], \"dependency\": \"after:1\"}", "field 'dependency'"},
+        {"{\"argv\": [\"x\"], \"hold\": 1}", "field 'hold' must be true or false"},
+        {"{\"argv\": [\"x\"], \"array\": \"5-1\"}", "field 'array': --array 5-1"},
         {"{\"argv\": [\"x\"], \"output\": \"\"}", "field 'output'"},
         {"{\"argv\": [\"x\"], \"qos\": 1}", "'qos'"},
         {"{\"argv\": [\"x\"], \"argv\": [\"y\"]}", "malformed JSON"}, /* a duplicate key */

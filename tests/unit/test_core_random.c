@@ -58,7 +58,7 @@ typedef struct model {
     uint64_t own[NT]; /* GPUs of each tenant's running jobs */
     uint32_t urun[NU];
     cl_jobid_t probe;
-    uint64_t probes, reclaims, budget_stops, refused, why[CL_PEND_POWER + 1];
+    uint64_t probes, reclaims, budget_stops, refused, why[CL_PEND_ARRAY + 1];
     int pass_preempted; /* the last pass stopped jobs (quota can have gone down) */
 } model_t;
 
@@ -364,6 +364,10 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
             ended(m, x.job, CL_JOB_FAILED);
             m->fails++;
             break;
+        case CL_ACT_DEP_NEVER:
+            fail_msg("job %llu: a dependency, but the model submits none",
+                     (unsigned long long)x.job);
+            break;
         }
     }
 }
@@ -473,7 +477,7 @@ static void verify_after_pass(model_t *m)
                 fail_msg("running job %llu has a pending reason", (unsigned long long)id);
             continue;
         }
-        if (p.why == CL_PEND_NONE || p.why == CL_PEND_NEW || p.why > CL_PEND_POWER)
+        if (p.why == CL_PEND_NONE || p.why == CL_PEND_NEW || p.why > CL_PEND_ARRAY)
             fail_msg("event %llu: pending job %llu has reason %d after a pass",
                      (unsigned long long)m->events, (unsigned long long)id, p.why);
         m->why[p.why]++;
@@ -719,7 +723,7 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
            "reasons:",
            (unsigned long long)m.probes, (unsigned long long)m.reclaims,
            (unsigned long long)m.budget_stops, (unsigned long long)m.refused);
-    for (int w = 0; w <= CL_PEND_POWER; w++)
+    for (int w = 0; w <= CL_PEND_ARRAY; w++)
         printf(" %s %llu,", cl_pend_name((cl_pend_t)w), (unsigned long long)m.why[w]);
     printf("\n");
     /* the run must have exercised every path, or it proves little */

@@ -30,6 +30,14 @@ static void test_expand(void **state)
     assert_int_equal(cl_iopat_expand("%x%x%x%x%x%x%x%x%x%x%x%x%x", &v, buf, 60), -1);
     assert_int_equal(cl_iopat_expand("%j", &v, buf, 2), -1); /* "42" needs 3 bytes */
     assert_int_equal(cl_iopat_expand("%j", &v, buf, 3), 0);
+    /* arrays: %A the array's id, %a the task; outside an array the job id and 0 */
+    assert_int_equal(cl_iopat_check("--output", "o.%A_%a", &err), 0);
+    assert_int_equal(cl_iopat_expand("o.%A_%a", &v, buf, sizeof buf), 0);
+    assert_string_equal(buf, "o.42_0");
+    v.array_job = 40;
+    v.array_task = 15;
+    assert_int_equal(cl_iopat_expand("o.%A_%a.%j", &v, buf, sizeof buf), 0);
+    assert_string_equal(buf, "o.40_15.42");
 }
 
 static void test_bad(void **state)
@@ -38,9 +46,10 @@ static void test_bad(void **state)
     static const struct {
         const char *pat, *says;
     } bad[] = {
-        {"", "must not be empty"},        {"o.%A", "%A is for job arrays"},
-        {"o.%a", "%a is for job arrays"}, {"o.%q", "unknown pattern '%q'"},
-        {"o.%", "ends with a lone '%'"},  {"o\n", "control character"},
+        {"", "must not be empty"},
+        {"o.%q", "unknown pattern '%q'"},
+        {"o.%", "ends with a lone '%'"},
+        {"o\n", "control character"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cl_error_t err = {{0}};
