@@ -127,6 +127,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
         set(at, "ended", integer(j->array_tasks->ended));
     }
     set(o, "array_tasks", at);
+    /* how it ended; an older controller's finished job: its state */
+    bool live = !j->state || !strcmp(j->state, "pending") || !strcmp(j->state, "running");
+    set(o, "ended", live ? json_null() : str(j->ended && j->ended[0] ? j->ended : j->state));
     return o;
 }
 

@@ -109,6 +109,7 @@ static void print_job(const Colossus__JobInfo *j)
                j->array_tasks->pending, j->array_tasks->running, j->array_tasks->ended);
     field("name:", j->name);
     field("state:", j->state);
+    if (j->ended[0] && strcmp(j->ended, j->state)) field("ended:", j->ended); /* timeout... */
     field("tenant:", j->tenant);
     field("user:", j->user[0] ? j->user : "-");
     printf("priority:     %d\nshape:        %u nodes x %u GPUs", j->priority, j->nnodes,
@@ -160,7 +161,8 @@ static void print_table(const Colossus__Response *rs)
         putchar(' ');
         cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
         putchar(' ');
-        cl_text_cell(stdout, j->state, 10);
+        /* a finished job's distinct end (timeout, node_fail), as squeue/sacct show it */
+        cl_text_cell(stdout, j->ended[0] ? j->ended : j->state, 10);
         char el[32] = "-";
         if (j->start_time > 0)
             fmt_elapsed((j->end_time > 0 ? j->end_time : now) - j->start_time, el, sizeof el);

@@ -102,6 +102,8 @@ typedef struct ctl_job {
     char *output, *error; /* --output, --error patterns (NULL none) */
     char *dependency;     /* --dependency as submitted (NULL none) */
     char *array;          /* a task: its array's --array; NULL: not a task */
+    char ended[16];       /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
+                           * budget); "" while live */
     bool held;            /* pending and held: a release lets it start */
     double time_limit_s;  /* 0: none */
     int32_t priority;

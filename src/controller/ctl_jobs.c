@@ -210,6 +210,7 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->array_job_id = j->array_id;
     o->array_task_id = j->array_task;
     o->array = j->array ? j->array : "";
+    o->ended = j->ended;
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {
@@ -387,6 +388,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     free(ids);
     j->inc = j->inc_base + core_inc;
     j->state = CL_JOB_RUNNING;
+    j->ended[0] = 0;
     j->start_time = ctl_now(c);
     j->running_time = 0; /* until every node says Started */
     j->reason[0] = 0;
@@ -415,6 +417,7 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
     fail_unlink(c, j);
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     j->state = st;
+    snprintf(j->ended, sizeof j->ended, "%s", ended);
     j->end_time = ctl_now(c);
     c->count.ended[st]++;
     *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
@@ -649,6 +652,7 @@ int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err)
         snprintf(j->reason, sizeof j->reason, "requeued by a user after it %s",
                  cl_job_state_name(j->state));
         j->state = CL_JOB_PENDING;
+        j->ended[0] = 0;
         j->end_time = 0;
         j->has_exit = false;
         j->exit_code = 0;

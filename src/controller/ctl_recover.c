@@ -49,6 +49,7 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->array_id = sj->array_id;
     j->array_task = sj->array_task;
     j->array = sj->array && sj->array[0] ? cl_xstrdup(sj->array) : NULL;
+    snprintf(j->ended, sizeof j->ended, "%s", sj->ended ? sj->ended : "");
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;
@@ -106,6 +107,7 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
                 e.msg);
         snprintf(j->reason, sizeof j->reason, "lost in recovery: %.120s", e.msg);
         j->state = CL_JOB_FAILED;
+        snprintf(j->ended, sizeof j->ended, "failed");
         j->end_time = ctl_now(c);
         *(uint64_t *)ctl_ring_push(&c->finished) = j->id;
         ctl_journal_job(c, j);

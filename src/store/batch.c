@@ -273,9 +273,9 @@ static void job_copy(bjob_t *r, const cl_store_job_t *j)
     size_t arrs = (j->argc + j->envc) * sizeof(char *);
     size_t vecs = strv_size(j->argv, j->argc) + strv_size(j->env, j->envc);
     r->j = *j;
-    char *parr =
-        COPY_STRS(&r->buf, vecs, &r->j.name, &r->j.tenant, &r->j.cwd, &r->j.reason, &r->j.alloc,
-                  &r->j.user, &r->j.output, &r->j.error, &r->j.dependency, &r->j.array);
+    char *parr = COPY_STRS(&r->buf, vecs, &r->j.name, &r->j.tenant, &r->j.cwd, &r->j.reason,
+                           &r->j.alloc, &r->j.user, &r->j.output, &r->j.error, &r->j.dependency,
+                           &r->j.array, &r->j.ended);
     char *at = parr + arrs;
     r->j.argv = strv_put(&parr, &at, j->argv, j->argc);
     r->j.env = strv_put(&parr, &at, j->env, j->envc);

@@ -175,7 +175,7 @@ PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const ch
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
     "argv,env,running_time,user_name,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,"   \
-    "error,dependency,held,array_id,array_task,array_spec"
+    "error,dependency,held,array_id,array_task,array_spec,ended"
 
 static const char schema_v1[] =
     "CREATE TABLE jobs(id int8 PRIMARY KEY, state int8 NOT NULL, name text NOT NULL,"
@@ -221,13 +221,13 @@ static const char schema_v1[] =
     " i int8 NOT NULL, time float8 NOT NULL, ok bool NOT NULL, op text NOT NULL,"
     " target text NOT NULL, detail text NOT NULL, PRIMARY KEY(seq, i));";
 
-/* Version 2: issue 15's dependencies, holds and arrays (sqlite.c's job columns; --array is
- * array_spec: ARRAY is a reserved word here). */
+/* Version 2: issue 15's dependencies, holds, arrays and how a job ended (sqlite.c's job
+ * columns; --array is array_spec: ARRAY is a reserved word here). */
 static const char schema_v2[] =
     "ALTER TABLE jobs ADD COLUMN dependency text NOT NULL DEFAULT '',"
     " ADD COLUMN held bool NOT NULL DEFAULT false, ADD COLUMN array_id int8 NOT NULL DEFAULT 0,"
     " ADD COLUMN array_task int8 NOT NULL DEFAULT 0, ADD COLUMN array_spec text NOT NULL "
-    "DEFAULT '';";
+    "DEFAULT '', ADD COLUMN ended text NOT NULL DEFAULT '';";
 
 /* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
  * later version is refused (a newer build wrote it). */
@@ -455,10 +455,10 @@ static const struct {
     JC(J_F64, flops),        JC(J_U32, ntasks),        JC(J_BOOL, cwd_strict),
     JC(J_STR, output),       JC(J_STR, error),         JC(J_STR, dependency),
     JC(J_BOOL, held),        JC(J_U64, array_id),      JC(J_U32, array_task),
-    JC(J_STR, array),
+    JC(J_STR, array),        JC(J_STR, ended),
 };
 #undef JC
-#define JOB_NCOLS 37
+#define JOB_NCOLS 38
 _Static_assert(sizeof job_cols / sizeof job_cols[0] == JOB_NCOLS, "one a column of JOB_COLS");
 
 static void arr_job_field(pg_commit_t *c, const cl_store_job_t *j, int k)
@@ -581,7 +581,8 @@ static const cl_store_visit_t pg_puts = {.job = put_job,
     "gid=excluded.gid,gpu_s=excluded.gpu_s,energy_j=excluded.energy_j,flops=excluded.flops,"   \
     "ntasks=excluded.ntasks,cwd_strict=excluded.cwd_strict,output=excluded.output,"            \
     "error=excluded.error,dependency=excluded.dependency,held=excluded.held,"                  \
-    "array_id=excluded.array_id,array_task=excluded.array_task,array_spec=excluded.array_spec"
+    "array_id=excluded.array_id,array_task=excluded.array_task,array_spec=excluded.array_"     \
+    "spec,ended=excluded.ended"
 
 static const pg_stmt_t core_stmts[] = {
     {"jobs_put",
@@ -591,7 +592,7 @@ static const pg_stmt_t core_stmts[] = {
      "$17::float8[],$18::float8[],$19::text[],$20::bytea[],$21::bytea[],$22::float8[],"
      "$23::text[],$24::int8[],$25::int8[],$26::float8[],$27::float8[],$28::float8[],"
      "$29::int8[],$30::bool[],$31::text[],$32::text[],$33::text[],$34::bool[],$35::int8[],"
-     "$36::int8[],$37::text[])" JOB_UPDATE},
+     "$36::int8[],$37::text[],$38::text[])" JOB_UPDATE},
     {"node_free_name", "DELETE FROM nodes WHERE name=$2 AND id<>$1::int8"},
     {"node_put", "INSERT INTO nodes(id,name,drained,reason) VALUES($1::int8,$2,$3::bool,$4)"
                  " ON CONFLICT(id) DO UPDATE SET name=excluded.name,drained=excluded.drained,"
@@ -726,6 +727,7 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.array_id = (uint64_t)pg_i64(r, row, i++);
         j.array_task = (uint32_t)pg_i64(r, row, i++);
         j.array = pg_str(r, row, i++);
+        j.ended = pg_str(r, row, i++);
         int stop = jf(&j, arg);
         free(argv);
         free(env);

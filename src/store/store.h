@@ -61,6 +61,9 @@ typedef struct cl_store_job {
     uint64_t array_id;
     uint32_t array_task;
     const char *array;
+    /* how a finished job ended: succeeded, failed, cancelled, timeout, node_fail, budget
+     * (the usage records' words); "" while it is live */
+    const char *ended;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

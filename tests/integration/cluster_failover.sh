@@ -79,6 +79,7 @@ log "max restarts reached: a node death fails the job"
 kill_node "$(job_field "$J" 'd["nodes"][1]')"
 wait_state "$J" failed 15 || fail "job not failed after its last allowed restart"
 job_field "$J" 'd["reason"]' | grep -q "max restarts" || fail "reason: $(job_field "$J" 'd["reason"]')"
+[ "$(job_field "$J" 'd["ended"]')" = node_fail ] || fail "ended: $(job_field "$J" 'd["ended"]')"
 "$B" wait "$J" && fail "wait exited 0 for a failed job"
 
 log "ranks that fail because a peer node died: a node failure (restart), not a user error"

@@ -35,4 +35,11 @@ C2=$("$B" submit --token carol.tok --gpus-per-node 1 -- sleep 60)
 "$B" cancel "$C2" >/dev/null || fail "cancel $C2 with the key"
 [ "$(reason "$C1")" = "cancelled by carol" ] || fail "job $C1: $(reason "$C1")"
 [ "$(reason "$C2")" = "cancelled by cluster key" ] || fail "job $C2: $(reason "$C2")"
+# the distinct end (Slurm's TIMEOUT, ...): "ended" in --json, and the table's STATE column
+[ "$(job_field "$L" 'd["ended"]')" = timeout ] || fail "job $L ended: $(job_field "$L" 'd["ended"]')"
+[ "$(job_field "$S" 'd["ended"]')" = failed ] || fail "job $S ended: $(job_field "$S" 'd["ended"]')"
+[ "$(job_field "$C1" 'd["ended"]')" = cancelled ] || fail "job $C1 ended: $(job_field "$C1" 'd["ended"]')"
+"$B" jobs --all | awk -v id="$L" '$1 == id {print $4}' | grep -qx timeout ||
+    fail "jobs: job $L's STATE: $("$B" jobs --all | grep "^$L ")"
+"$B" show "$L" | grep -q "^ended: *timeout" || fail "show $L: $("$B" show "$L")"
 log "ok: $(reason "$S"); $(reason "$A"); $(reason "$L"); $(reason "$C1")"

@@ -78,12 +78,13 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->array_id = 5;
     j->array_task = 12;
     j->array = "0-99:3%4";
+    j->ended = "node_fail";
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
 typedef struct got_job {
     cl_store_job_t j;
-    char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency, *array;
+    char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency, *array, *ended;
     char **argv, **env;
 } got_job_t;
 
@@ -112,6 +113,7 @@ static inline void got_free(got_job_t *g)
     free(g->error);
     free(g->dependency);
     free(g->array);
+    free(g->ended);
     memset(g, 0, sizeof *g);
 }
 
@@ -128,6 +130,7 @@ static inline void got_set(got_job_t *g, const cl_store_job_t *j)
     g->error = strdup(j->error ? j->error : "");
     g->dependency = strdup(j->dependency ? j->dependency : "");
     g->array = strdup(j->array ? j->array : "");
+    g->ended = strdup(j->ended ? j->ended : "");
     g->argv = dup_strv(j->argv, j->argc);
     g->env = dup_strv(j->env, j->envc);
 }
@@ -184,6 +187,7 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->array_id, w->array_id);
     assert_int_equal(j->array_task, w->array_task);
     assert_string_equal(g->array, or_empty(w->array));
+    assert_string_equal(g->ended, or_empty(w->ended));
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

@@ -68,7 +68,7 @@ static void test_schema_version(void **st)
     assert_int_equal(rc, 0);
     cl_store_close(s);
     sql_int("ALTER TABLE jobs DROP COLUMN dependency, DROP COLUMN held, DROP COLUMN array_id,"
-            " DROP COLUMN array_task, DROP COLUMN array_spec");
+            " DROP COLUMN array_task, DROP COLUMN array_spec, DROP COLUMN ended");
     sql_int("UPDATE colossus_schema SET version=1");
     cl_store_close(store_open());
     assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 2);
