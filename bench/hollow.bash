@@ -28,7 +28,7 @@ gangs=""
 for N in 1 512 65536; do
     [ "$N" -le $((A * PER)) ] || continue
     say "gang of $N nodes"
-    J=$("$B" submit -N "$N" --gpus-per-node 2 -- true) || fail "submit $N"
+    J=$("$B" submit ${HOLLOW_SUBMIT_ARGS:-} -N "$N" --gpus-per-node 2 -- true) || fail "submit $N"
     "$B" wait "$J" >/dev/null || fail "gang of $N nodes: $("$B" show "$J" | grep -E 'state|reason')"
     gangs="$gangs $("$B" show --json "$J" | python3 -c "
 import json, sys
