@@ -7,6 +7,7 @@
 # `colossus nodes --json` over all of them, and gangs of 1, 512 and 65,536 nodes (131,072
 # GPUs): submit -> placed -> every rank running -> ended. Prints one JSON object.
 # Run: make && bash bench/hollow.bash [AGENTS NODES_PER_AGENT]   (about 2 minutes, ~3 GB)
+# HOLLOW_SUBMIT_ARGS: more options of the gangs' submit (e.g. --export=NONE: docs/benchmarks.md).
 . "$(dirname "$0")/../tests/integration/cluster_lib.bash"
 A=${1:-8} PER=${2:-68750}
 say() { echo "$*" >&2; }
