@@ -40,18 +40,23 @@ int cl_cli_dispatch(const char *cmd, int argc, char **argv, const cl_cli_sub_t *
     return 2;
 }
 
-/* "colossus CMD: <message>" on stderr, the message escaped (it quotes what was typed); -1. */
-static int bad(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(const char *cmd, const char *fmt, ...)
+void cl_cli_vbad(const char *cmd, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "colossus %s: ", cmd);
     cl_text_put(stderr, msg);
     fputc('\n', stderr);
+}
+
+/* cl_cli_vbad(); -1. */
+static int bad(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cl_cli_vbad(cmd, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

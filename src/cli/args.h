@@ -8,6 +8,7 @@
 #ifndef COLOSSUS_CLI_ARGS_H
 #define COLOSSUS_CLI_ARGS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,9 @@ typedef struct cl_cli_sub {
     cl_cmd_f *fn;
     const char *help;
 } cl_cli_sub_t;
+
+/* "colossus CMD: <message>" on stderr, the message escaped (it quotes what was typed). */
+void cl_cli_vbad(const char *cmd, const char *fmt, va_list ap);
 
 /* Run the subcommand argv[1] of cmd: "colossus CMD --help" lists them (stdout, 0); none or
  * an unknown one is bad usage (the list on stderr, 2). */

@@ -348,6 +348,17 @@ static int follow_rank(cl_cli_t *c, uint64_t id, uint32_t rank, bool header, uin
     }
 }
 
+/* The per-rank strings of a follow: the errors said and the nodes followed (either NULL). */
+static void ranks_free(char **said, char **node_of, uint32_t n)
+{
+    for (uint32_t i = 0; said && i < n; i++) {
+        free(said[i]);
+        free(node_of[i]);
+    }
+    free(said);
+    free(node_of);
+}
+
 int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t *fw)
 {
     uint64_t *off = NULL;
@@ -419,12 +430,7 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
                     if (off && i < world && w == world && !strcmp(node_of[i], nd))
                         next[i] = off[i];
                 }
-                for (uint32_t i = 0; i < world; i++) {
-                    free(said[i]);
-                    free(node_of[i]);
-                }
-                free(said);
-                free(node_of);
+                ranks_free(said, node_of, world);
                 free(off);
                 world = w;
                 inc = j->incarnation;
@@ -444,12 +450,7 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
         if (done) break;
         usleep(FOLLOW_POLL_US);
     }
-    for (uint32_t i = 0; said && i < world; i++) {
-        free(said[i]);
-        free(node_of[i]);
-    }
-    free(said);
-    free(node_of);
+    ranks_free(said, node_of, world);
     free(off);
     return rc;
 }

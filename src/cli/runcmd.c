@@ -9,8 +9,6 @@
 #include "cli/submit.h"
 #include "util/util.h"
 
-void cl_submit_usage_options(FILE *f); /* submit.c */
-
 static void usage_run(FILE *f)
 {
     fprintf(f, "usage: colossus run [OPTIONS] [--] CMD ARGS...\n"

@@ -146,14 +146,10 @@ static const char *bad_cmd = "submit"; /* or run: whose errors bad() says */
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cl_cli_vbad(bad_cmd, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "colossus %s: ", bad_cmd);
-    cl_text_put(stderr, msg);
-    fputc('\n', stderr);
     return 2;
 }
 

@@ -45,6 +45,8 @@ void cl_submit_free(cl_submit_t *x);
  * controller: 0 with *id and c still connected (the caller closes it), -1 to stop with status
  * 0 (--help), else the exit status (said; c closed). */
 int cl_submit_send(cl_cli_t *c, int argc, char **argv, void (*usage)(FILE *f), uint64_t *id);
+/* The options' part of submit's --help (run prints it under its own usage lines). */
+void cl_submit_usage_options(FILE *f);
 
 /* One option o with its value arg onto x: 0, or 2 (bad usage, said). */
 int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x);
