@@ -263,6 +263,25 @@ static void handle_launch(agent_t *a, int node, const Colossus__Launch *L)
     launch_now(a, L);
 }
 
+/* A Launch names one node, and more of the same connection in L->more (Launch.more): each is
+ * launched as the Launch it stands for, one node and no more entries. */
+static void handle_launches(agent_t *a, int node, const Colossus__Launch *L)
+{
+    Colossus__Launch one = *L;
+    one.more = NULL;
+    one.n_more = 0;
+    handle_launch(a, node, &one);
+    for (size_t k = 0; k < L->n_more; k++) {
+        const Colossus__LaunchNode *e = L->more[k];
+        one.node = e->node;
+        one.node_rank = e->node_rank;
+        one.gpus = e->gpus;
+        one.n_gpus = e->n_gpus;
+        one.ranks_per_node = e->ranks_per_node;
+        handle_launch(a, cl_session_node_index(a->session, e->node), &one);
+    }
+}
+
 static void handle_stop(agent_t *a, int node, const Colossus__Stop *s)
 {
     if (a->health) ag_health_drop_held(a->health, s->node, s->job, s->incarnation);
@@ -425,7 +444,7 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
     agent_t *a = arg;
     switch (m->body_case) {
     case COLOSSUS__MSG__BODY_LAUNCH:
-        handle_launch(a, node, m->launch);
+        handle_launches(a, node, m->launch);
         break;
     case COLOSSUS__MSG__BODY_STOP:
         handle_stop(a, node, m->stop);

@@ -163,6 +163,53 @@ static void test_linger_merges_closed_loop_clients(void **state)
     t_teardown(t);
 }
 
+/* A connection that carries several nodes of a job (a hollow agent, a relay) gets one Launch
+ * with the others in Launch.more: the job's argv and environment once, every node's own rank
+ * and GPUs. */
+static void test_launch_once_per_connection(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *h = t_agent(t, "node1", 8);
+    snprintf(h->name, sizeof h->name, "node2");
+    t_register_on(t, h, NULL, 0);
+    snprintf(h->name, sizeof h->name, "node3");
+    t_register_on(t, h, NULL, 0);
+    t_sink_t *one = t_agent(t, "node4", 8);
+    t_sink_t *cli = t_sink(t, "cli");
+    t_submit(t, cli, 4, 8, 0);
+    assert_int_equal(t_count(h, COLOSSUS__MSG__BODY_LAUNCH), 1);
+    assert_int_equal(t_count(one, COLOSSUS__MSG__BODY_LAUNCH), 1);
+    Colossus__Msg *m = t_take(h, COLOSSUS__MSG__BODY_LAUNCH);
+    Colossus__Msg *m1 = t_take(one, COLOSSUS__MSG__BODY_LAUNCH);
+    const Colossus__Launch *L = m->launch, *L1 = m1->launch;
+    assert_int_equal(L->n_more, 2);
+    assert_int_equal(L1->n_more, 0);
+    assert_int_equal(L->n_argv, 3);
+    assert_string_equal(L->argv[0], "train");
+    /* every node rank once, each node once, with its 8 GPUs */
+    uint32_t ranks = 1u << L->node_rank | 1u << L1->node_rank, nodes = 1u << L->node;
+    nodes |= 1u << L1->node;
+    assert_int_equal(L->n_gpus, 8);
+    assert_int_equal(L->ranks_per_node, 8);
+    for (size_t k = 0; k < L->n_more; k++) {
+        ranks |= 1u << L->more[k]->node_rank;
+        nodes |= 1u << L->more[k]->node;
+        assert_int_equal(L->more[k]->n_gpus, 8);
+        assert_int_equal(L->more[k]->gpus[7], 7);
+        assert_int_equal(L->more[k]->ranks_per_node, 8);
+    }
+    assert_int_equal(ranks, 0xf);
+    assert_int_equal(__builtin_popcount(nodes), 4);
+    assert_int_equal(L->nnodes, 4);
+    colossus__msg__free_unpacked(m, NULL);
+    colossus__msg__free_unpacked(m1, NULL);
+    t_close(t, cli);
+    t_close(t, one);
+    t_close(t, h);
+    t_teardown(t);
+}
+
 /* A read answered while a write is in flight waits for it: what it shows may be that write. */
 static void test_read_waits_for_earlier_write(void **state)
 {
@@ -890,6 +937,7 @@ int main(void)
         cmocka_unit_test(test_log_answer_from_the_wrong_node),
         cmocka_unit_test(test_names_refused),
         cmocka_unit_test(test_submission_into_full_cluster),
+        cmocka_unit_test(test_launch_once_per_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
