@@ -13,8 +13,11 @@
 #      one, resumed, commits nothing (a submission sent to it alone is not acknowledged and is
 #      not in the journal) and steps down (exit 70, saying why); the job still runs, 0
 #      restarts, and ends;
-#   5. a clean stop gives the lease up.
-# timeout: 150
+#   5. a clean stop gives the lease up;
+#   6. `colossus up --standby` (and without --store postgresql:// refused): a local cluster of
+#      two controllers; kill -9 of the leader, the standby takes over, the cluster works on;
+#      `colossus down` stops both.
+# timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 . "$(dirname "$0")/../pg_server.bash"
 pg_cleanup() {
@@ -142,4 +145,31 @@ log "5. a clean stop gives the lease up"
 kill "${CPID[c]}"
 wait "${CPID[c]}" || fail "clean stop: exit $?"
 [ -z "$(lease)" ] || fail "the lease is still $(lease)'s"
+stop_all
+
+log "6. colossus up --standby"
+out=$("$B" up --dir "$T/bad-up" --standby 2>&1) && fail "up --standby on SQLite: $out"
+echo "$out" | grep -q -- "--standby needs --store postgresql://" || fail "up --standby: $out"
+pg_createdb upsb || fail "createdb upsb"
+D=$T/up
+"$B" up --dir "$D" --nodes 2 --gpus-per-node 1 --store "$PG_DB_URL" --standby >up.log 2>&1 ||
+    fail "up --standby: $(cat up.log)"
+PIDS+=($(awk '{print $3}' "$D/pids"))
+grep -q "the second is its standby" up.log || fail "up said nothing of the standby: $(cat up.log)"
+[ "$(tr ',' '\n' <"$D/address" | wc -l)" = 2 ] || fail "the address file lists $(cat "$D/address")"
+export COLOSSUS_DIR=$D COLOSSUS_CONTROLLER= COLOSSUS_KEY=
+J=$("$B" submit -N 2 --gpus-per-node 1 -- sh -c 'while [ ! -e '"$T"'/stop2 ]; do sleep 0.1; done') ||
+    fail "submit on up --standby"
+wait_state "$J" running 20 || fail "job $J on up --standby"
+kill -9 "$(awk '$2 == "controller" {print $3}' "$D/pids")"
+wait_for 15 test -s "$D/address-standby" || fail "the standby of up did not take over"
+wait_for 20 bash -c "[ \"\$(\"$B\" nodes --json | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin) if n[\"state\"]==\"up\" and n[\"connected\"]))')\" = 2 ]" ||
+    fail "the agents of up did not follow: $("$B" nodes 2>&1)"
+touch "$T/stop2"
+wait_state "$J" succeeded 20 || fail "job $J after up's failover: $("$B" show "$J")"
+[ "$(job_field "$J" 'd["restarts"]')" = 0 ] || fail "job $J restarted"
+UPP=$(awk '{print $3}' "$D/pids")
+"$B" down --dir "$D" >down.log || fail "down: $(cat down.log)"
+grep -q "2 agents and the controller stopped" down.log || fail "down: $(cat down.log)"
+for p in $UPP; do kill -0 "$p" 2>/dev/null && fail "pid $p outlived down"; done
 log PASS
