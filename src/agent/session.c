@@ -26,7 +26,7 @@ struct cl_session {
     uv_loop_t *loop;
     char controller[256], peer[64], who[32], addr[64];
     size_t next_addr; /* of controller (a list: a leader and its standbys), the one to try */
-    cl_cred_t cred; /* the cluster key or a node credential */
+    cl_cred_t cred;   /* the cluster key or a node credential */
     int timeout_ms;
     cl_session_ops_t ops;
     void *arg;

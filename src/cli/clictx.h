@@ -36,7 +36,7 @@ typedef struct cl_cli {
     const char *controller_opt, *key_opt, *token_opt, *identity_opt;
     char addr[256];   /* one address, or a list (a leader and its standbys) */
     size_t next_addr; /* of a list: the one that answered last (cl_client_dial_list) */
-    cl_cred_t cred; /* what we present: a token, a JWT or the cluster key */
+    cl_cred_t cred;   /* what we present: a token, a JWT or the cluster key */
     cl_client_t *conn;
     /* A command that changes something says here what its user should know and check when
      * its request was sent but not acknowledged ("it may or may not have been accepted (check

@@ -490,10 +490,10 @@ static Colossus__Msg *submit_call(cl_cli_t *c, Colossus__Request *r)
         }
         if (m) return m;
         cl_client_fail_t f = c->conn->fail;
-        bool again = n > 1 && mono_ms() < until &&
-                     (f.stage == CL_CLIENT_LOST || f.stage == CL_CLIENT_SEND ||
-                      (f.stage == CL_CLIENT_REFUSED &&
-                       f.why == COLOSSUS__REFUSED__WHY__SHUTTING_DOWN));
+        bool again =
+            n > 1 && mono_ms() < until &&
+            (f.stage == CL_CLIENT_LOST || f.stage == CL_CLIENT_SEND ||
+             (f.stage == CL_CLIENT_REFUSED && f.why == COLOSSUS__REFUSED__WHY__SHUTTING_DOWN));
         if (!again) {
             cl_cli_fail(c, &f, &err);
             return NULL;

@@ -139,9 +139,11 @@ static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t
     }
     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
     if (standby && *standby &&
-        (!*store || (strncmp(*store, "postgresql://", 13) && strncmp(*store, "postgres://", 11)))) {
-        cl_flags_fail(&f, "--standby needs --store postgresql://... (standby controllers share a "
-                          "PostgreSQL journal: docs/standby.md)");
+        (!*store ||
+         (strncmp(*store, "postgresql://", 13) && strncmp(*store, "postgres://", 11)))) {
+        cl_flags_fail(&f,
+                      "--standby needs --store postgresql://... (standby controllers share a "
+                      "PostgreSQL journal: docs/standby.md)");
         return -1;
     }
     char raw[2048];
@@ -362,7 +364,8 @@ static int start_controller(const char *dir, const char *key, const char *store,
     }
     if (!standby) return 0;
     if (free_port(sb.listen, sizeof sb.listen) < 0 ||
-        spawn_controller(dir, key, store, nodes, gpn, pf, &sb) < 0 || wait_standby(dir, &sb) < 0)
+        spawn_controller(dir, key, store, nodes, gpn, pf, &sb) < 0 ||
+        wait_standby(dir, &sb) < 0)
         return -1;
     size_t n = strlen(addr);
     snprintf(addr + n, len - n, ",%s", sb.listen);
@@ -554,6 +557,9 @@ int cmd_down(int argc, char **argv)
     snprintf(path, sizeof path, "%s/address-standby", dir);
     unlink(path);
     printf("Colossus is down (%d agents and %s stopped; state kept in %s/state)\n", na,
-           nc == 2 ? "both controllers" : nc ? "the controller" : "no controller", dir);
+           nc == 2 ? "both controllers"
+           : nc    ? "the controller"
+                   : "no controller",
+           dir);
     return 0;
 }

@@ -17,8 +17,8 @@ typedef struct pg_store {
     char shown[256]; /* the URL as errors name it: its password hidden */
     char *url;
     bool sync_full;
-    PGconn *wr, *rd;  /* the committer's, the loop's */
-    uint32_t cursors; /* reader's: the cursors declared so far (a name each) */
+    PGconn *wr, *rd;        /* the committer's, the loop's */
+    uint32_t cursors;       /* reader's: the cursors declared so far (a name each) */
     struct pg_lease *lease; /* the lease once led (pg_lease.c); NULL: never asked to lead */
 } pg_store_t;
 
@@ -95,7 +95,8 @@ PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const ch
                   cl_error_t *err);
 
 /* pg_lease.c: the lease (store.h's leadership). The SQLSTATE colossus_lease_check raises
- * when the caller does not hold the lease; the schema's version 3 (the table, the functions). */
+ * when the caller does not hold the lease; the schema's version 3 (the table, the functions).
+ */
 #define PG_LEASE_LOST "CL001"
 extern const char pg_schema_lease[];
 int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, void *arg,

@@ -132,7 +132,8 @@ static void renewer(void *arg)
         pg_p_text(&p, l->holder);
         pg_p_i64(&p, l->epoch);
         pg_p_i64(&p, CL_STORE_LEASE_TTL_MS);
-        PGresult *r = lease_exec(l->db, "SELECT colossus_lease_renew($1, $2::int8, $3::int8)", &p);
+        PGresult *r =
+            lease_exec(l->db, "SELECT colossus_lease_renew($1, $2::int8, $3::int8)", &p);
         char why[300];
         if (pq.resultStatus(r) != PGRES_TUPLES_OK) {
             const char *code = pq.resultErrorField(r, PG_DIAG_SQLSTATE);

@@ -366,7 +366,11 @@ int cl_store_audit_query(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_au
  * renewal or by a commit): then why says so, and no commit can succeed any more (the
  * controller steps down).
  * Any thread. false for a store without leadership. */
-enum { CL_STORE_LEASE_TTL_MS = 1500, CL_STORE_LEASE_RENEW_MS = 300, CL_STORE_LEASE_TRY_MS = 100 };
+enum {
+    CL_STORE_LEASE_TTL_MS = 1500,
+    CL_STORE_LEASE_RENEW_MS = 300,
+    CL_STORE_LEASE_TRY_MS = 100
+};
 int cl_store_lead(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
                   cl_error_t *err);
 bool cl_store_lost(cl_store_t *s, char *why, size_t len);

@@ -414,7 +414,8 @@ static void test_addr_list(void **st)
     assert_false(cl_addr_list_nth("h:1,a-very-long-host-name:2", 1, a, 8));
     assert_int_equal(cl_addr_list_check("127.0.0.1:1,[::1]:2", &err), 0);
     assert_int_equal(cl_addr_list_check("127.0.0.1:1,nocolon", &err), -1);
-    if (!strstr(err.msg, "'nocolon' in the list '127.0.0.1:1,nocolon': ")) fail_msg("%s", err.msg);
+    if (!strstr(err.msg, "'nocolon' in the list '127.0.0.1:1,nocolon': "))
+        fail_msg("%s", err.msg);
     assert_int_equal(cl_addr_list_check("127.0.0.1:1,", &err), -1);
     char many[400] = "h:1";
     for (int i = 0; i < CL_ADDR_LIST_MAX; i++)

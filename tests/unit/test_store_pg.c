@@ -206,7 +206,8 @@ static void test_lease(void **st)
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder='ctl-b'"), 1);
     put_job(a, 3, &rc, &err);
     assert_int_equal(rc, -1);
-    if (!strstr(err.msg, "the lease is no longer this controller's (ctl-a")) fail_msg("%s", err.msg);
+    if (!strstr(err.msg, "the lease is no longer this controller's (ctl-a"))
+        fail_msg("%s", err.msg);
     assert_true(a->broken);
     char why[300] = "";
     assert_true(cl_store_lost(a, why, sizeof why));
