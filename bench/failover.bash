@@ -14,16 +14,8 @@
 . "$(dirname "$0")/../tests/pg_server.bash"
 KILLS=${1:-50} LOADERS=${2:-4} PAUSE=${3:-0.5}
 say() { echo "$*" >&2; }
-pg_cleanup() {
-    local rc=$?
-    pg_stop
-    (exit $rc)
-    cleanup
-}
-trap pg_cleanup EXIT
+PG_FSYNC=on pg_for_test colossus
 cd "$T"
-PG_FSYNC=on pg_start >pg_start.log 2>&1 || { cat pg_start.log; exit 1; }
-pg_createdb colossus >/dev/null || fail "createdb"
 read -r PA PB < <(python3 -c '
 import socket
 s=[socket.socket() for _ in range(2)]

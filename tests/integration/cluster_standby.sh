@@ -20,16 +20,8 @@
 # timeout: 180
 . "$(dirname "$0")/cluster_lib.bash"
 . "$(dirname "$0")/../pg_server.bash"
-pg_cleanup() {
-    local rc=$?
-    pg_stop
-    (exit $rc)
-    cleanup
-}
-trap pg_cleanup EXIT
+pg_for_test colossus
 cd "$T"
-pg_start >pg_start.log 2>&1 || { rc=$?; cat pg_start.log; exit $rc; }
-pg_createdb colossus || fail "createdb"
 URL=$PG_DB_URL
 DEAD_MS=3000 # the recovery window (dead-after + 1.5 s) outlasts step 4's pause
 read -r PA PB < <(python3 -c '

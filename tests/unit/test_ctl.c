@@ -868,17 +868,23 @@ static void test_log_answer_from_the_wrong_node(void **state)
     t_teardown(t);
 }
 
-/* Names that would forge a log line or break a table are refused, not cut or escaped. */
+/* `true` on one GPU (argv: {"true"}, the caller's). */
+static void submit_true(Colossus__SubmitReq *s, char **argv)
+{
+    *s = (Colossus__SubmitReq)COLOSSUS__SUBMIT_REQ__INIT;
+    s->nodes = 1;
+    s->gpus_per_node = 1;
+    s->argv = argv;
+    s->n_argv = 1;
+    s->cwd = "";
+}
+
 /* A submission with key k; the job id the controller answered (0: refused, error copied). */
 static uint64_t submit_key(t_ctl_t *t, t_sink_t *cli, const char *k, char *error, size_t len)
 {
-    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
+    Colossus__SubmitReq s;
     char *argv[] = {"true"};
-    s.nodes = 1;
-    s.gpus_per_node = 1;
-    s.argv = argv;
-    s.n_argv = 1;
-    s.cwd = "";
+    submit_true(&s, argv);
     s.hold = true;
     s.idempotency_key = (char *)k;
     Colossus__Request q = COLOSSUS__REQUEST__INIT;
@@ -925,6 +931,7 @@ static void test_idempotency_key(void **state)
     t_teardown(t);
 }
 
+/* Names that would forge a log line or break a table are refused, not cut or escaped. */
 static void test_names_refused(void **state)
 {
     (void)state;
@@ -938,13 +945,9 @@ static void test_names_refused(void **state)
     assert_false(r->registered->ok);
     assert_non_null(strstr(r->registered->error, "no control characters"));
     colossus__msg__free_unpacked(r, NULL);
-    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
+    Colossus__SubmitReq s;
     char *argv[] = {"true"};
-    s.nodes = 1;
-    s.gpus_per_node = 1;
-    s.argv = argv;
-    s.n_argv = 1;
-    s.cwd = "";
+    submit_true(&s, argv);
     const char *names[] = {"a\tb", "\xff\xfe", "\xe0\x80\x80"};
     const char *want[] = {"control character", "not valid UTF-8", "not valid UTF-8"};
     t_sink_t *cli = t_sink(t, "cli");
