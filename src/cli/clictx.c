@@ -211,6 +211,14 @@ int cl_cli_resolve(cl_cli_t *c)
             return -1;
         }
         snprintf(c->addr, sizeof c->addr, "%s", addr);
+        cl_error_t e;
+        /* a list is checked whole now: its rounds would otherwise retry a typo for 15 s */
+        if (cl_addr_list_count(addr) > 1 && cl_addr_list_check(addr, &e) < 0) {
+            fprintf(stderr, "colossus %s: %s: %s\n", c->cmd,
+                    c->controller_opt ? "--controller" : "$COLOSSUS_CONTROLLER", e.msg);
+            if (c->controller_opt) c->status = CL_EXIT_USAGE;
+            return -1;
+        }
     } else {
         snprintf(path, sizeof path, "%s/address", dir);
         if (address_file(c, path) < 0) return -1;

@@ -564,7 +564,16 @@ cl_client_t *cl_client_dial_list(const char *list, const cl_cred_t *cred, Coloss
                 fail->why != COLOSSUS__REFUSED__WHY__SHUTTING_DOWN)
                 return NULL;
         }
-        if (now_ms() + pause > until) return NULL;
+        if (now_ms() + pause > until) {
+            if (n > 1) { /* say it of the list, the last address's reason after */
+                cl_error_t last = *err;
+                char in[32] = "";
+                if (wait_ms) snprintf(in, sizeof in, " in %.1f s", wait_ms / 1000.0);
+                cl_err(err, "no controller of %.200s answered%s (the last: %s)", list, in,
+                       last.msg);
+            }
+            return NULL;
+        }
         struct timespec ts = {(time_t)(pause / 1000), (long)(pause % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         pause = pause * 2 > 1000 ? 1000 : pause * 2;

@@ -114,7 +114,8 @@ int cl_addr_list_check(const char *list, cl_error_t *err);
  * s) until one answers or wait_ms has passed since the call (0: one round). An address that
  * refuses the connection, does not complete the handshake or refuses us as shutting down is
  * skipped; any other refusal (a wrong key, a credential refused) ends the tries at once. The
- * failure is the last address's. next may be NULL (start at the first). */
+ * failure is the last address's (err, of a list, names the list, then that reason). next
+ * may be NULL (start at the first). */
 cl_client_t *cl_client_dial_list(const char *list, const cl_cred_t *cred, Colossus__Role role,
                                  const char *peer, int timeout_ms, int wait_ms, size_t *next,
                                  cl_client_fail_t *fail, cl_error_t *err);

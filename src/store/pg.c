@@ -635,7 +635,6 @@ static int writer_setup(pg_store_t *s, cl_error_t *err)
         ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
         pq.clear(r);
     }
-    if (!ok) return pg_fail(s, s->wr, err, "settings");
     /* a commit that stalls inside its transaction (its controller paused) is ended by the
      * server, so that it cannot hold the lease's row lock past the lease (pg_lease.c) */
     if (ok) {

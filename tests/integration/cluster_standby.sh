@@ -2,7 +2,8 @@
 # cluster_standby.sh - standby controllers on one PostgreSQL journal (issue 14,
 # docs/standby.md), against a real throwaway server (tests/pg_server.bash):
 #   1. two controllers on one database: the first leads and listens; the second says it is a
-#      standby and does not listen; 2 agents and the CLI are given both addresses;
+#      standby and does not listen; 2 agents and the CLI are given both addresses (a list
+#      with a bad address is refused, exit 2);
 #   2. a submission with an idempotency key, sent twice, is one job;
 #   3. kill -9 of the leader under a stream of submissions: the standby takes the lead and
 #      listens, the agents re-register with it, the running job keeps running (0 restarts,
@@ -53,6 +54,10 @@ ctl b "$PB" --identity "$T/a/identity" # one identity: tokens and agents trust e
 wait_for 20 grep -q "standby: the journal .* is led by .* pid ${CPID[a]}: waiting" b.log ||
     fail "no standby line"
 [ ! -e addr-b ] || fail "the standby listens"
+out=$("$B" jobs --controller "$A,nocolon" 2>&1)
+rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "'nocolon' in the list '$A,nocolon': address 'nocolon' is not HOST:PORT" ||
+    fail "a bad list: exit $rc: $out"
 CTL_ADDR=$COLOSSUS_CONTROLLER
 start_agent n1 1
 start_agent n2 1
