@@ -164,6 +164,13 @@ static PGconn *lease_connect(pg_store_t *s, cl_error_t *err)
     return db;
 }
 
+/* A take that waited for the lease row's lock past lock_timeout (SQLSTATE 55P03). */
+static bool lock_wait(const PGresult *r)
+{
+    const char *code = r ? pq.resultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return code && !strcmp(code, "55P03");
+}
+
 int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, void *arg,
                   cl_error_t *err)
 {
@@ -191,8 +198,9 @@ int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, voi
             const char *h = pg_str(r, 0, 1);
             if (waiting && strcmp(h, seen)) waiting(arg, h);
             snprintf(seen, sizeof seen, "%s", h);
-        } else if (!seen[0]) {
-            /* the first try failed: the schema or the server is wrong, say so */
+        } else if (!seen[0] && !lock_wait(r)) {
+            /* the first try failed (but for the row's lock held by a long commit of the
+             * leader): the schema or the server is wrong, say so */
             pg_fail(s, db, err, "lease");
             pq.clear(r);
             pq.finish(db);
