@@ -277,6 +277,15 @@ typedef struct cl_power_plan_in {
 int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
                   double *limit_w, cl_error_t *err);
 
+/* Ramps (issue 13's smoothing): raise the per-GPU limits cur[i] of jobs that are ramping up
+ * toward their targets target[i] (W per GPU; jobs of gpus[i] GPUs) so that the site's limits
+ * grow by at most step_w in all (the allowed ramp rate times the time since the last step):
+ * evenly per GPU, a job that reaches its target leaving its share to the others (progressive
+ * filling). A cur above its target is lowered to it at once (a ramp never delays a cut).
+ * Returns how many jobs are still below their targets. A pure function of its input. */
+size_t cl_power_ramp(const double *target, const uint64_t *gpus, double *cur, size_t n,
+                     double step_w);
+
 typedef struct cl_power_limit {
     cl_jobid_t job;
     double w; /* per GPU */

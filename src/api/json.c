@@ -459,6 +459,9 @@ json_t *cl_json_power(const Colossus__PowerInfo *p)
     set(o, "gpu_min_w", must(json_real(p->gpu_min_w)));
     set(o, "gpu_max_w", must(json_real(p->gpu_max_w)));
     set(o, "budget_short", json_boolean(p->budget_short));
+    set(o, "ramp_w_per_s", positive(p->ramp_w_per_s));
+    set(o, "ramp_pct", positive(p->ramp_pct));
+    set(o, "jobs_ramping", integer(p->jobs_ramping));
     json_t *lv = must(json_array());
     for (size_t i = 0; i < p->n_pods; i++)
         push(lv, power_level(p->pods[i], p->cut_pct));

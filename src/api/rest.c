@@ -57,6 +57,7 @@ static const route_pat_t routes[] = {
     {{"power", "budget"}, {{"POST", CL_REST_POWER_BUDGET}}},
     {{"power", "cut"}, {{"POST", CL_REST_POWER_CUT}}},
     {{"power", "restore"}, {{"POST", CL_REST_POWER_RESTORE}}},
+    {{"power", "ramp"}, {{"POST", CL_REST_POWER_RAMP}}},
     {{"openapi.json"}, {{"GET", CL_REST_OPENAPI}}},
     {{"schema.json"}, {{"GET", CL_REST_SCHEMA}}},
 };
@@ -122,7 +123,7 @@ int cl_rest_route(const char *method, const char *path, cl_rest_route_t *r, char
                           r->op == CL_REST_RESUME || r->op == CL_REST_TOKEN_CREATE ||
                           r->op == CL_REST_TENANT_ADD || r->op == CL_REST_TENANT_SET ||
                           r->op == CL_REST_POWER_BUDGET || r->op == CL_REST_POWER_CUT ||
-                          r->op == CL_REST_POWER_RESTORE;
+                          r->op == CL_REST_POWER_RESTORE || r->op == CL_REST_POWER_RAMP;
                 return 0;
             }
             snprintf(allow + strlen(allow), 32 - strlen(allow), "%s%s", j ? ", " : "",
@@ -668,16 +669,21 @@ int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus_
 {
     static const char *const budget_known[] = {"budget_w", "budget", "pod"};
     static const char *const cut_known[] = {"cut_pct", "for_s"};
+    static const char *const ramp_known[] = {"ramp_w_per_s", "ramp_pct", "ramp"};
     colossus__power_spec__init(s);
     *doc = NULL;
     s->op = op == CL_REST_POWER_BUDGET ? COLOSSUS__POWER_SPEC__OP__BUDGET
             : op == CL_REST_POWER_CUT  ? COLOSSUS__POWER_SPEC__OP__CUT
+            : op == CL_REST_POWER_RAMP ? COLOSSUS__POWER_SPEC__OP__RAMP
                                        : COLOSSUS__POWER_SPEC__OP__RESTORE;
     if (blank(body, len)) {
         if (op == CL_REST_POWER_RESTORE) return 0;
         return cl_err(err, op == CL_REST_POWER_BUDGET
                                ? "a body is required: {\"budget_w\": W} or {\"budget\": "
                                  "\"700MW\"}, and \"pod\" for a pod's"
+                           : op == CL_REST_POWER_RAMP
+                               ? "a body is required: {\"ramp_w_per_s\": W}, {\"ramp_pct\": P} "
+                                 "or {\"ramp\": \"400W/s\"} (0 or \"none\": no ramp)"
                                : "a body is required: {\"cut_pct\": P} (0 < P <= 100)");
     }
     json_t *d = load_object(body, len, err);
@@ -708,6 +714,19 @@ int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus_
             rc = cl_err(err, "field 'cut_pct' must be more than 0 (POST /power/restore lifts a "
                              "cut)");
         if (rc == 0) rc = num_field(d, "for_s", 0, 366 * 86400.0, &s->for_s, err);
+    } else if (op == CL_REST_POWER_RAMP) {
+        char *text = NULL;
+        int given = !!json_object_get(d, "ramp_w_per_s") + !!json_object_get(d, "ramp_pct") +
+                    !!json_object_get(d, "ramp");
+        rc = unknown_field(d, ramp_known, 3, err);
+        if (rc == 0 && given != 1)
+            rc = cl_err(err, "give one of 'ramp_w_per_s', 'ramp_pct' or 'ramp'");
+        if (rc == 0) rc = num_field(d, "ramp_w_per_s", 0, 1e11, &s->ramp_w_per_s, err);
+        if (rc == 0) rc = num_field(d, "ramp_pct", 0, 100, &s->ramp_pct, err);
+        if (rc == 0) rc = str_field(d, "ramp", &text, err);
+        cl_error_t why;
+        if (rc == 0 && text && cl_parse_ramp(text, &s->ramp_w_per_s, &s->ramp_pct, &why) < 0)
+            rc = cl_err(err, "field 'ramp': %.200s", why.msg);
     } else {
         rc = unknown_field(d, NULL, 0, err);
     }

@@ -54,6 +54,7 @@ typedef enum cl_rest_op {
     CL_REST_POWER_BUDGET,  /* POST /power/budget */
     CL_REST_POWER_CUT,     /* POST /power/cut */
     CL_REST_POWER_RESTORE, /* POST /power/restore */
+    CL_REST_POWER_RAMP,    /* POST /power/ramp */
     CL_REST_OPENAPI,       /* GET /openapi.json: public (no token) */
     CL_REST_SCHEMA,        /* GET /schema.json: public */
 } cl_rest_op_t;

@@ -56,6 +56,12 @@ static void print_power(const Colossus__Response *rs)
     }
     printf("    GPU limits %g-%g W%s\n", p->gpu_min_w, p->gpu_max_w,
            p->budget_short ? "    (the budgets do not cover every GPU at its minimum)" : "");
+    if (p->ramp_w_per_s > 0) {
+        char w[32];
+        printf("ramp: %s/s", cl_fmt_watts(p->ramp_w_per_s, w, sizeof w));
+        if (p->ramp_pct > 0) printf(" (%g%%/s of the site budget)", p->ramp_pct);
+        printf(", %u job%s ramping\n", p->jobs_ramping, p->jobs_ramping == 1 ? "" : "s");
+    }
     printf("%-16s %12s %12s %12s %12s %12s %8s %8s\n", "LEVEL", "BUDGET", "AFTER_CUT", "DRAW",
            "HEADROOM", "MEASURED", "GPUS", "CAPPED");
     print_level(p->site);
@@ -115,6 +121,18 @@ static void usage_cut(FILE *f)
     cl_cli_usage_change(f, "cut");
 }
 
+static void usage_ramp(FILE *f)
+{
+    fprintf(f, "usage: colossus power ramp set RATE [OPTIONS]\n"
+               "The allowed ramp of a starting job's power: its GPUs' limits start at their\n"
+               "minimum and are raised to what the budgets give it at RATE for the whole site\n"
+               "(all starting jobs share it), so that a large gang does not swing the grid.\n"
+               "RATE is power per second (400W/s, 3.85MW/s), a share of the site budget per\n"
+               "second (0.5%%/s) or none (the default: full power at once). Operators and\n"
+               "admins only.\n");
+    cl_cli_usage_change(f, "set");
+}
+
 static void usage_restore(FILE *f)
 {
     fprintf(f, "usage: colossus power restore [OPTIONS]\n"
@@ -152,9 +170,13 @@ static int power_change(int argc, char **argv, Colossus__PowerSpec__Op op, const
     bool arg = op != COLOSSUS__POWER_SPEC__OP__RESTORE;
     if (cl_flags_args(&f, argc, argv, arg, arg,
                       op == COLOSSUS__POWER_SPEC__OP__BUDGET ? "POWER (700MW, or none)"
+                      : op == COLOSSUS__POWER_SPEC__OP__RAMP ? "RATE (400W/s, 0.5%/s or none)"
                                                              : "PCT (30%)") < 0)
         return 2;
     cl_error_t err;
+    if (op == COLOSSUS__POWER_SPEC__OP__RAMP &&
+        cl_parse_ramp(argv[optind], &s.ramp_w_per_s, &s.ramp_pct, &err) < 0)
+        return cl_flags_fail(&f, "%s", err.msg);
     if (op == COLOSSUS__POWER_SPEC__OP__BUDGET &&
         cl_parse_watts(argv[optind], &s.budget_w, &err) < 0)
         return cl_flags_fail(&f, "%s", err.msg);
@@ -182,6 +204,20 @@ static int power_budget(int argc, char **argv)
     return cl_cli_dispatch("power budget", argc, argv, subs, 1);
 }
 
+static int power_ramp_set(int argc, char **argv)
+{
+    return power_change(argc, argv, COLOSSUS__POWER_SPEC__OP__RAMP, "power ramp set",
+                        usage_ramp);
+}
+
+static int power_ramp(int argc, char **argv)
+{
+    static const cl_cli_sub_t subs[] = {
+        {"set", power_ramp_set, "set the allowed ramp of starting jobs' power"},
+    };
+    return cl_cli_dispatch("power ramp", argc, argv, subs, 1);
+}
+
 static int power_cut(int argc, char **argv)
 {
     return power_change(argc, argv, COLOSSUS__POWER_SPEC__OP__CUT, "power cut", usage_cut);
@@ -200,6 +236,7 @@ int cmd_power(int argc, char **argv)
         {"budget", power_budget, "budget set POWER [--pod POD]: a power budget"},
         {"cut", power_cut, "cut PCT [--for DURATION]: a grid request"},
         {"restore", power_restore, "lift the cut"},
+        {"ramp", power_ramp, "ramp set RATE: how fast a starting job's power rises"},
     };
     return cl_cli_dispatch("power", argc, argv, subs, sizeof subs / sizeof subs[0]);
 }

@@ -143,6 +143,8 @@ typedef struct ctl_job {
     double power_sum_w;        /* its measured W per GPU, summed over the samples so far */
     uint32_t power_samples;    /* (one every POWER_MEASURE_S while it runs, all runs) */
     float power_told_w;        /* the mean last given to the core (0: none yet) */
+    double power_ramp_w;       /* its limits ramping up since its start: W per GPU now (0:
+                                  not ramping) */
 } ctl_job_t;
 
 typedef struct ctl_logreq {
@@ -469,6 +471,8 @@ int ctl_power_init(ctl_t *c, cl_error_t *err); /* the journal's budgets and cut,
 void ctl_power_free(ctl_t *c);
 void ctl_power_dirty(ctl_t *c); /* running jobs changed: limits computed again at the tick */
 void ctl_power_tick(ctl_t *c);  /* the cut's end; limits that changed sent */
+/* A job started (a run): its limits ramp up from the GPUs' minimum when a ramp is set. */
+void ctl_power_job_started(ctl_t *c, ctl_job_t *j);
 /* A job entered the core (submitted, recovered): its projection is the draw its (user, name)
  * was last measured at, if any. */
 void ctl_power_job_new(ctl_t *c, ctl_job_t *j);

@@ -137,6 +137,7 @@ void http_svc_dispatch(http_req_t *q, Colossus__Request *r)
     case CL_REST_POWER_BUDGET:
     case CL_REST_POWER_CUT:
     case CL_REST_POWER_RESTORE:
+    case CL_REST_POWER_RAMP:
         dispatch_power(q, r);
         return;
     case CL_REST_POWER:
@@ -308,6 +309,7 @@ void http_svc_response(http_req_t *q, const Colossus__Response *rs)
     case CL_REST_POWER_BUDGET:
     case CL_REST_POWER_CUT:
     case CL_REST_POWER_RESTORE:
+    case CL_REST_POWER_RAMP:
         if (rs->power)
             http_answer_json(q, 200, cl_json_power(rs->power));
         else

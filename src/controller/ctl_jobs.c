@@ -465,6 +465,7 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     j->master_port = pick_port(c, j);
     send_launch(c, j, a);
     j->power_mw = 0; /* its new nodes start at the default: limits again at the tick */
+    ctl_power_job_started(c, j);
     ctl_power_dirty(c);
     char names[512];
     size_t off = 0;

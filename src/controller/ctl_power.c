@@ -42,7 +42,15 @@ typedef struct ctl_power {
     } * seen;
     uint32_t seen_mask, nseen;
     bool seen_full; /* logged that the table is full */
+    /* the allowed ramp of starting jobs' limits (`power ramp set`): W/s, or % of the site's
+     * budget per second */
+    double ramp_w_per_s, ramp_pct;
+    double ramp_at;    /* ctl_now() of the last ramp step */
+    double ramp_next;  /* of the next */
+    uint32_t nramping; /* running jobs still ramping after the last update */
 } ctl_power_t;
+
+#define RAMP_STEP_S 0.5 /* ramping limits are raised this often */
 
 #define SEEN_KIND "power-seen"
 #define SEEN_MAX 65536u /* names remembered; a new one past this is not (log once) */
@@ -86,6 +94,8 @@ static void journal(ctl_t *c)
     s.n_pods = n;
     s.pod_budget_w = w;
     s.n_pod_budget_w = n;
+    s.ramp_w_per_s = c->power->ramp_w_per_s;
+    s.ramp_pct = c->power->ramp_pct;
     ctl_journal_obj(c, JOURNAL_KIND, JOURNAL_KEY, &s.base);
     free(pods);
     free(w);
@@ -128,6 +138,9 @@ static int load_obj(const char *kind, const char *key, const void *val, size_t l
         ctl_log(c, "power: the journal's cut of %g%% is refused now: %s", s->cut_pct, e.msg);
     else
         c->power->cut_until = s->cut_pct > 0 ? s->cut_until : 0;
+    c->power->ramp_w_per_s =
+        isfinite(s->ramp_w_per_s) && s->ramp_w_per_s > 0 ? s->ramp_w_per_s : 0;
+    c->power->ramp_pct = isfinite(s->ramp_pct) && s->ramp_pct > 0 ? s->ramp_pct : 0;
     colossus__power_state__free_unpacked(s, NULL);
     return 0;
 }
@@ -198,6 +211,27 @@ void ctl_power_free(ctl_t *c)
 void ctl_power_dirty(ctl_t *c)
 {
     if (c->power) c->power->dirty = true;
+}
+
+/* The allowed ramp in force, W/s: as set, or its share of the site's budget; 0: none. */
+static double ramp_rate(ctl_t *c)
+{
+    if (c->power->ramp_w_per_s > 0) return c->power->ramp_w_per_s;
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    return c->power->ramp_pct * pc.site_budget_w / 100;
+}
+
+void ctl_power_job_started(ctl_t *c, ctl_job_t *j)
+{
+    j->power_ramp_w = 0;
+    if (!c->power || !(ramp_rate(c) > 0)) return;
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    j->power_ramp_w = pc.gpu_min_w; /* from the floor, raised at the allowed rate */
+    if (!c->power->nramping) c->power->ramp_at = ctl_now(c); /* its first step starts now */
+    c->power->nramping++;
+    c->power->dirty = true;
 }
 
 /* mW for the wire: 0 (the default) at or above the GPUs' default limit, or with nothing in
@@ -276,18 +310,56 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
     return (uint32_t)n;
 }
 
+/* One step of the ramping jobs' limits (lim: the plan's, by job): each is raised toward the
+ * plan's limit by its share of the allowed ramp since the last step (cl_power_ramp), and
+ * lim[] says the limit to send; a job that reached the plan's limit stops ramping. */
+static void ramp_step(ctl_t *c, cl_power_limit_t *lim, size_t n)
+{
+    ctl_power_t *pw = c->power;
+    double now = ctl_now(c), dt = now - pw->ramp_at, rate = ramp_rate(c);
+    pw->ramp_at = now;
+    if (dt < 0) dt = 0;
+    if (dt > 2 * RAMP_STEP_S) dt = 2 * RAMP_STEP_S; /* a late tick is no licence to jump */
+    double *tgt = cl_xmalloc((n + 1) * sizeof *tgt), *cur = cl_xmalloc((n + 1) * sizeof *cur);
+    uint64_t *gpus = cl_xmalloc((n + 1) * sizeof *gpus);
+    size_t *at = cl_xmalloc((n + 1) * sizeof *at), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        ctl_job_t *j = ctl_job_get(c, lim[i].job);
+        if (!j || j->state != CL_JOB_RUNNING || !(j->power_ramp_w > 0)) continue;
+        tgt[m] = lim[i].w;
+        cur[m] = rate > 0 ? j->power_ramp_w : lim[i].w; /* the ramp lifted: at once */
+        gpus[m] = (uint64_t)j->nodes * j->gpus_per_node;
+        at[m++] = i;
+    }
+    cl_power_ramp(tgt, gpus, cur, m, rate * dt);
+    pw->nramping = 0;
+    for (size_t k = 0; k < m; k++) {
+        ctl_job_t *j = ctl_job_get(c, lim[at[k]].job);
+        bool done = cur[k] >= tgt[k] - 0.5;
+        j->power_ramp_w = done ? 0 : cur[k];
+        lim[at[k]].w = done ? tgt[k] : cur[k];
+        pw->nramping += !done;
+    }
+    if (pw->nramping && pw->ramp_next <= now) pw->ramp_next = now + RAMP_STEP_S;
+    free(tgt);
+    free(cur);
+    free(gpus);
+    free(at);
+}
+
 /* Compute the limits again and send the ones that changed; t0_ms: when what changed them
  * was asked (monotonic), the start of the delivery figures. */
 static void update(ctl_t *c, uint64_t t0_ms)
 {
     ctl_power_t *pw = c->power;
     pw->dirty = false;
-    bool in_force = budgets_in_force(c);
+    bool in_force = budgets_in_force(c) || pw->nramping || ramp_rate(c) > 0;
     if (!in_force && !pw->capped) return; /* every GPU at its default: nothing to send */
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
     cl_power_limit_t *lim = NULL;
     size_t n = cl_power_limits(c->cluster, &lim, NULL);
+    ramp_step(c, lim, n);
     uint64_t seq = pw->seq + 1;
     uint32_t sent = 0;
     bool capped = false;
@@ -482,6 +554,10 @@ void ctl_power_tick(ctl_t *c)
             pw->dirty = true;
         }
     }
+    if (pw->nramping && ctl_now(c) >= pw->ramp_next) {
+        pw->ramp_next = ctl_now(c) + RAMP_STEP_S;
+        pw->dirty = true;
+    }
     if (ctl_now(c) >= pw->measure_at) {
         pw->measure_at = ctl_now(c) + POWER_MEASURE_S;
         measure(c);
@@ -574,6 +650,9 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
     o->n_caps = m;
     o->gpu_min_w = pc.gpu_min_w;
     o->gpu_max_w = pc.gpu_max_w;
+    o->ramp_w_per_s = ramp_rate(c);
+    o->ramp_pct = c->power->ramp_pct;
+    o->jobs_ramping = c->power->nramping;
     Colossus__PowerApply *ap = cl_xmalloc(sizeof *ap);
     apply_fill(c, ap);
     o->apply = ap;
@@ -622,6 +701,9 @@ const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t 
     case COLOSSUS__POWER_SPEC__OP__RESTORE:
         snprintf(target, len, "site");
         return "power restore";
+    case COLOSSUS__POWER_SPEC__OP__RAMP:
+        snprintf(target, len, "site");
+        return "power ramp set";
     default:
         snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
         return "power budget set";
@@ -682,6 +764,35 @@ void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         until = 0;
         snprintf(detail, sizeof detail, "cut lifted");
         break;
+    case COLOSSUS__POWER_SPEC__OP__RAMP: {
+        cl_power_conf_t pc;
+        cl_power_get(c->cluster, &pc);
+        if (!isfinite(s->ramp_w_per_s) || s->ramp_w_per_s < 0 || s->ramp_w_per_s > 1e11 ||
+            !isfinite(s->ramp_pct) || s->ramp_pct < 0 || s->ramp_pct > 100) {
+            cl_err(&e, "a ramp is 0 (none) to 100 GW/s or to 100%%/s");
+            break;
+        }
+        if (s->ramp_w_per_s > 0 && s->ramp_pct > 0) {
+            cl_err(&e, "a ramp is in W/s or in %% of the budget per second, not both");
+            break;
+        }
+        if (s->ramp_pct > 0 && !(pc.site_budget_w > 0)) {
+            cl_err(&e, "a ramp in %% of the budget needs a site budget (power budget set)");
+            break;
+        }
+        c->power->ramp_w_per_s = s->ramp_w_per_s;
+        c->power->ramp_pct = s->ramp_pct;
+        rc = 0;
+        if (s->ramp_pct > 0)
+            snprintf(detail, sizeof detail, "ramp %g%%/s of the site budget (%s/s)",
+                     s->ramp_pct, cl_fmt_watts(ramp_rate(c), wb, sizeof wb));
+        else if (s->ramp_w_per_s > 0)
+            snprintf(detail, sizeof detail, "ramp %s/s",
+                     cl_fmt_watts(s->ramp_w_per_s, wb, sizeof wb));
+        else
+            snprintf(detail, sizeof detail, "no ramp");
+        break;
+    }
     default:
         cl_err(&e, "unknown power operation %d", s->op);
         break;

@@ -164,6 +164,33 @@ int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size
     return shortfall;
 }
 
+size_t cl_power_ramp(const double *target, const uint64_t *gpus, double *cur, size_t n,
+                     double step_w)
+{
+    size_t below = 0;
+    uint64_t rate = 0; /* GPUs still rising */
+    for (size_t i = 0; i < n; i++) {
+        if (cur[i] > target[i]) cur[i] = target[i];
+        if (cur[i] < target[i] - 1e-9) rate += gpus[i];
+    }
+    while (rate && step_w > 1e-9) { /* one job reaches its target a round, or the step ends */
+        double share = step_w / (double)rate;
+        for (size_t i = 0; i < n; i++)
+            if (cur[i] < target[i] - 1e-9 && target[i] - cur[i] < share)
+                share = target[i] - cur[i];
+        rate = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(cur[i] < target[i] - 1e-9)) continue;
+            cur[i] += share;
+            step_w -= share * (double)gpus[i];
+            if (cur[i] < target[i] - 1e-9) rate += gpus[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        below += cur[i] < target[i] - 1e-9;
+    return below;
+}
+
 /* The running jobs' pods, in one pass over their allocations. */
 static void job_pods(const cl_cluster_t *c, const job_t *j, uint32_t *pods, uint64_t *gpus,
                      uint32_t *np)

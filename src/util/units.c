@@ -53,6 +53,39 @@ int cl_parse_pct(const char *s, double *pct, cl_error_t *err)
     return 0;
 }
 
+int cl_parse_ramp(const char *s, double *w_per_s, double *pct, cl_error_t *err)
+{
+    *w_per_s = *pct = 0;
+    if (!strcmp(s, "none")) return 0;
+    size_t n = strlen(s);
+    char num[48];
+    if (n < 3 || n - 2 >= sizeof num || strcmp(s + n - 2, "/s"))
+        return cl_err(
+            err,
+            "'%.40s' is not a ramp rate: power per second (400W/s, 3.85MW/s), a share "
+            "of the site budget per second (0.5%%/s) or none",
+            s);
+    memcpy(num, s, n - 2);
+    num[n - 2] = 0;
+    if (num[n - 3] != '%') {
+        cl_error_t e;
+        if (cl_parse_watts(num, w_per_s, &e) == 0 && *w_per_s > 0) return 0;
+        *w_per_s = 0;
+        return cl_err(err, "'%.40s': %s", s,
+                      strcmp(num, "none") ? e.msg : "a number per second");
+    }
+    char *end;
+    double v = strtod(num, &end);
+    if (end == num || isspace((unsigned char)*num) || strcmp(end, "%") || !isfinite(v) ||
+        !(v > 0) || v > 100)
+        return cl_err(err,
+                      "'%.40s': a share of the budget per second is more than 0 and at "
+                      "most 100%%/s",
+                      s);
+    *pct = v;
+    return 0;
+}
+
 const char *cl_fmt_watts(double w, char *buf, size_t len)
 {
     size_t i = sizeof units / sizeof units[0] - 1;

@@ -11,6 +11,9 @@
 int cl_parse_watts(const char *s, double *w, cl_error_t *err);
 /* A percentage of 0 < p <= 100 with or without its '%': 0 with *pct; -1 with err. */
 int cl_parse_pct(const char *s, double *pct, cl_error_t *err);
+/* A ramp rate: "3.85MW/s" (into *w_per_s) or "0.5%/s" (into *pct, of a budget), "none" (both
+ * 0); the other is set to 0. */
+int cl_parse_ramp(const char *s, double *w_per_s, double *pct, cl_error_t *err);
 /* w as "700 MW", "1.5 kW", "200 W" into buf (3 significant digits at least). */
 const char *cl_fmt_watts(double w, char *buf, size_t len);
 

@@ -385,6 +385,11 @@ check("POST", A + "/power/restore", "oscar", 200)
 check("POST", A + "/power/restore", "oscar", 400, {"x": 1})
 check("POST", A + "/power/restore", "alice", 403)
 check("POST", A + "/power/restore", "oscar", 413, length=2 << 20)
+check("POST", A + "/power/ramp", "oscar", 200, {"ramp": "5kW/s"})
+check("POST", A + "/power/ramp", "oscar", 400, {"ramp": "5kW"})
+check("POST", A + "/power/ramp", "alice", 403, {"ramp_w_per_s": 0})
+check("POST", A + "/power/ramp", "oscar", 413, length=2 << 20)
+check("POST", A + "/power/ramp", "oscar", 200, {"ramp_w_per_s": 0})
 check("POST", A + "/power/budget", "oscar", 200, {"budget_w": 0})
 # hold, release, requeue (issue 15); oscar's job is held since its submission
 OJ = J["OSCJ"]

@@ -88,7 +88,7 @@ wait_nodes_up() {
         fail "$n nodes did not come up"
 }
 
-# jq-like: jget JSON-FILE-OR-STRING PYTHON-EXPR (d is the parsed document)
+# jq-like: jfield PYTHON-EXPR < JSON (d is the parsed document)
 jfield() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 job_field() { "$B" show "$1" --json | jfield "$2"; }
 job_state() { job_field "$1" 'd["state"]'; }

@@ -31,6 +31,17 @@ power_agents() {
     wait_nodes_up 2
 }
 
+# power_cluster: a controller with HTTP on 2 nodes x 2 GPUs, agents a and b whose GPUs draw
+# 650 W (power_agents), alice (user), oscar (operator) and their tokens (api_people).
+power_cluster() {
+    start_controller --nodes 2 --gpus-per-node 2 --http 127.0.0.1:0 --http-address-file "$T/http-address"
+    cd "$T" || fail "cd $T"
+    power_agents 2 650000
+    api_people
+}
+# pshow PYEXPR: evaluate PYEXPR with d = `power show --json`.
+pshow() { "$B" power show --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
 # healthy_script NAME NGPUS [CLIQUE]: H100s with every telemetry field answered.
 healthy_script() {
     local name=$1 n=$2 clique=${3:-} i

@@ -9,12 +9,7 @@
 # timeout: 90
 . "$(dirname "$0")/health_lib.bash"
 
-start_controller --nodes 2 --gpus-per-node 2 --http 127.0.0.1:0 --http-address-file "$T/http-address"
-cd "$T"
-power_agents 2 650000
-api_people
-
-pshow() { "$B" power show --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+power_cluster
 # limits NODE: the limits the fake NVML holds, "0:W 1:W" ("" when every GPU is at its default)
 limits() { awk '{printf "%s%s:%d", (NR > 1 ? " " : ""), $2, $4 / 1000}' "$T/nvml-$1.state" 2>/dev/null; }
 export -f limits

@@ -272,6 +272,27 @@ static void measured(void **st)
     cl_cluster_destroy(c);
 }
 
+/* Ramps: the site's limits grow by the step in all, evenly per GPU; a job at its target
+ * leaves its share to the others; a cut is never delayed. */
+static void ramp(void **st)
+{
+    double target[3] = {700, 300, 700}, cur[3] = {200, 200, 650};
+    uint64_t gpus[3] = {8, 8, 4};
+    /* 20 GPUs below target: +50 each until job 2 is at 700 (1,000 W), +50 more for jobs 0
+     * and 1 until job 1 is at 300 (800 W), the 2,200 W left to job 0's 8 GPUs: +275 */
+    assert_int_equal(cl_power_ramp(target, gpus, cur, 3, 4000), 1);
+    assert_true(fabs(cur[1] - 300) < 1e-9 && fabs(cur[2] - 700) < 1e-9);
+    assert_true(fabs(cur[0] - 575) < 1e-9);
+    assert_int_equal(cl_power_ramp(target, gpus, cur, 3, 0), 1); /* no time, no change */
+    assert_true(fabs(cur[0] - 575) < 1e-9);
+    assert_int_equal(cl_power_ramp(target, gpus, cur, 3, 1e6), 0);
+    assert_true(fabs(cur[0] - 700) < 1e-9);
+    target[0] = 400; /* a cut: at once */
+    assert_int_equal(cl_power_ramp(target, gpus, cur, 3, 0), 0);
+    assert_true(fabs(cur[0] - 400) < 1e-9);
+    (void)st;
+}
+
 static double plan1(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
                     double *lim)
 {
@@ -415,11 +436,11 @@ static void random_budgets(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(site_admission),     cmocka_unit_test(oversubscription),
-        cmocka_unit_test(pod_admission),      cmocka_unit_test(cut_and_restore),
-        cmocka_unit_test(bad_values),         cmocka_unit_test(measured),
-        cmocka_unit_test(plan_priority_even), cmocka_unit_test(perf_curve),
-        cmocka_unit_test(random_budgets),
+        cmocka_unit_test(site_admission), cmocka_unit_test(oversubscription),
+        cmocka_unit_test(pod_admission),  cmocka_unit_test(cut_and_restore),
+        cmocka_unit_test(bad_values),     cmocka_unit_test(measured),
+        cmocka_unit_test(ramp),           cmocka_unit_test(plan_priority_even),
+        cmocka_unit_test(perf_curve),     cmocka_unit_test(random_budgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

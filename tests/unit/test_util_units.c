@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -77,6 +78,30 @@ static void test_pct(void **st)
     pct_bad("30 %", "is not a percentage");
 }
 
+static void test_ramp(void **st)
+{
+    (void)st;
+    double w, p;
+    cl_error_t err;
+    assert_int_equal(cl_parse_ramp("400W/s", &w, &p, &err), 0);
+    assert_true(w == 400 && p == 0);
+    assert_int_equal(cl_parse_ramp("3.85MW/s", &w, &p, &err), 0);
+    assert_true(fabs(w - 3.85e6) < 1e-3 && p == 0);
+    assert_int_equal(cl_parse_ramp("0.5%/s", &w, &p, &err), 0);
+    assert_true(w == 0 && p == 0.5);
+    assert_int_equal(cl_parse_ramp("none", &w, &p, &err), 0);
+    assert_true(w == 0 && p == 0);
+    const char *bad[][2] = {{"400W", "is not a ramp rate"}, {"400/s", "has no unit"},
+                            {"400XW/s", "unknown unit"},    {"0%/s", "more than 0"},
+                            {"150%/s", "at most 100%/s"},   {"/s", "is not a ramp rate"},
+                            {"%/s", "more than 0"},         {"-4W/s", "more than 0 W"},
+                            {"x%/s", "more than 0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (cl_parse_ramp(bad[i][0], &w, &p, &err) == 0) fail_msg("ramp '%s' taken", bad[i][0]);
+        if (!strstr(err.msg, bad[i][1])) fail_msg("ramp '%s': %s", bad[i][0], err.msg);
+    }
+}
+
 static void test_fmt(void **st)
 {
     (void)st;
@@ -93,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_watts),
         cmocka_unit_test(test_pct),
         cmocka_unit_test(test_fmt),
+        cmocka_unit_test(test_ramp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
