@@ -11,6 +11,7 @@
 
 #include "api/json.h"
 #include "controller/ctl_http.h"
+#include "controller/ctl_http_lib.h"
 
 void http_answer_json(http_req_t *q, unsigned status, json_t *v)
 {
@@ -39,6 +40,11 @@ static void dispatch_submit(http_req_t *q, Colossus__Request *r)
         http_answer_error(q, 400, err.msg);
         return;
     }
+    /* a retry of a submission whose answer was lost (a failover, a dropped connection) sends
+     * the same Idempotency-Key header (as draft-ietf-httpapi-idempotency-key-header): one job
+     * (the controller checks the key: ctl_idem.c) */
+    const char *key = mhd.lookup_connection_value(q->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (key) s.idempotency_key = (char *)key;
     r->body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
     r->submit = &s;
     q->dispatched = true;

@@ -268,6 +268,20 @@ for s in held:  # the server closes them after --http-idle-timeout (2 s)
 print("half-sent requests closed after %.1f s" % (time.monotonic() - t0))
 PY
 
+log "Idempotency-Key: a retry answers the first submission's job; another key, another job; a bad key: 400"
+K='{"argv": ["true"], "gpus_per_node": 1, "name": "idem"}'
+api POST /api/v1/jobs "$T/alice.tok" "$K" -H 'Idempotency-Key: rest-retry-1'
+want 201
+I1=$(body 'd["id"]')
+api POST /api/v1/jobs "$T/alice.tok" "$K" -H 'Idempotency-Key: rest-retry-1'
+[ "$ST" = 201 ] || [ "$ST" = 200 ] || fail "retry: $ST $(cat "$T/body")"
+[ "$(body 'd["id"]')" = "$I1" ] || fail "a retry made job $(body 'd["id"]'), not $I1"
+api POST /api/v1/jobs "$T/alice.tok" "$K" -H 'Idempotency-Key: rest-retry-2'
+want 201
+[ "$(body 'd["id"]')" != "$I1" ] || fail "another key answered the same job"
+api POST /api/v1/jobs "$T/alice.tok" "$K" -H 'Idempotency-Key: has space'
+want 400 "idempotency key"
+
 log "the controller stops cleanly (under ASan: no leak, no error)"
 stop_controller_clean
 log "PASS"
