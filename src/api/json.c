@@ -130,6 +130,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     /* how it ended; an older controller's finished job: its state */
     bool live = !j->state || !strcmp(j->state, "pending") || !strcmp(j->state, "running");
     set(o, "ended", live ? json_null() : str(j->ended && j->ended[0] ? j->ended : j->state));
+    set(o, "exclusive", json_boolean(j->exclusive));
+    set(o, "nodelist", str_or_null(j->nodelist));
+    set(o, "exclude", str_or_null(j->exclude));
     return o;
 }
 
@@ -513,4 +516,20 @@ int cl_json_write(FILE *f, const json_t *v)
     if (json_dumpf(v, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0 || fputc('\n', f) == EOF)
         return -1;
     return 0;
+}
+
+json_t *cl_json_reservation(const Colossus__ReservationInfo *r)
+{
+    json_t *o = json_object();
+    set(o, "id", integer((int64_t)r->id));
+    set(o, "name", str(r->name));
+    set(o, "state", str(r->state));
+    set(o, "start", json_real(r->start));
+    set(o, "end", json_real(r->end));
+    set(o, "tenant", str_or_null(r->tenant));
+    set(o, "pod", str_or_null(r->pod));
+    set(o, "nodes", str(r->nodes));
+    set(o, "num_nodes", integer(r->nnodes));
+    set(o, "created_by", str(r->created_by));
+    return o;
 }
