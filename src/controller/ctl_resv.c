@@ -363,7 +363,7 @@ void ctl_op_reserve(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         cl_err(&e, "reservation ids are used up");
     else
         x = add(c, c->resv->next_id, name, q->pod, q->nodes, q->start, q->start + q->duration_s,
-                q->tenant, k->p ? k->p->name : "?", true, &e);
+                q->tenant, k->user ? k->user->name : k->p ? k->p->name : "?", true, &e);
     if (!x) {
         ctl_audit(c, k, "reserve", name, false, e.msg);
         Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
