@@ -48,7 +48,7 @@ static void test_schema_version(void **st)
     cl_store_t *s = store_open();
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 2);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 3);
     s = store_open(); /* again: nothing to migrate, still one row */
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
