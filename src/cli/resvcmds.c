@@ -110,8 +110,9 @@ static int reserve_create(int argc, char **argv)
             break;
         case OPT_DURATION:
             if (optarg[0] == '-' || cl_parse_duration(optarg, &q.duration_s, &err) < 0)
-                return cl_flags_fail(&f, "--duration must be a positive duration (2h, 90m, "
-                                         "3600s), not '%s'",
+                return cl_flags_fail(&f,
+                                     "--duration must be a positive duration (2h, 90m, "
+                                     "3600s), not '%s'",
                                      optarg);
             if (!(q.duration_s > 0)) return cl_flags_fail(&f, "--duration must be more than 0");
             has_dur = true;
@@ -129,7 +130,8 @@ static int reserve_create(int argc, char **argv)
         }
     }
     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return 2;
-    if (!q.nodes[0] == !q.pod[0]) return cl_flags_fail(&f, "give --nodes HOSTLIST or --pod POD");
+    if (!q.nodes[0] == !q.pod[0])
+        return cl_flags_fail(&f, "give --nodes HOSTLIST or --pod POD");
     if (!start) return cl_flags_fail(&f, "--start is required (now, +1h, 2026-12-24T06:00)");
     if (!has_dur) return cl_flags_fail(&f, "--duration is required (2h, 90m, 3600s)");
     double now = cl_wall_s();
@@ -137,8 +139,9 @@ static int reserve_create(int argc, char **argv)
         return cl_flags_fail(&f, "--start: %s", err.msg);
     if (!strcmp(start, "now")) q.start = now;
     if (q.start < now - 60)
-        return cl_flags_fail(&f, "--start '%s' is in the past: a new reservation starts now or "
-                                 "later",
+        return cl_flags_fail(&f,
+                             "--start '%s' is in the past: a new reservation starts now or "
+                             "later",
                              start);
     Colossus__Request r = COLOSSUS__REQUEST__INIT;
     r.body_case = COLOSSUS__REQUEST__BODY_RESERVE;
@@ -155,8 +158,8 @@ static void fmt_t(double t, char *buf, size_t len)
 
 static void print_list(const Colossus__Response *rs)
 {
-    printf("%-16s %-6s %-8s %-20s %-20s %-12s %-6s %s\n", "NAME", "ID", "STATE", "START",
-           "END", "TENANT", "NODES", "NODELIST");
+    printf("%-16s %-6s %-8s %-20s %-20s %-12s %-6s %s\n", "NAME", "ID", "STATE", "START", "END",
+           "TENANT", "NODES", "NODELIST");
     for (size_t i = 0; i < rs->n_reservations; i++) {
         const Colossus__ReservationInfo *x = rs->reservations[i];
         char a[40], b[40];

@@ -467,7 +467,9 @@ int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x)
     /* Slurm's -w without -N: one node for each name listed */
     if (x->s.nodelist[0] && !x->nodes_set) {
         uint64_t n = cl_hostlist_count(x->s.nodelist);
-        if (n > 1000000) return bad("--nodelist names %llu nodes, more than -N takes", (unsigned long long)n);
+        if (n > 1000000)
+            return bad("--nodelist names %llu nodes, more than -N takes",
+                       (unsigned long long)n);
         x->s.nodes = (uint32_t)n;
     }
     /* A Slurm batch script runs as srun runs a command: one task a node unless asked. */

@@ -104,11 +104,11 @@ typedef struct ctl_job {
     char *array;          /* a task: its array's --array; NULL: not a task */
     char *nodelist;       /* --nodelist, --exclude hostlists as submitted (NULL none) */
     char *exclude;
-    bool exclusive;       /* --exclusive */
-    char ended[16];       /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
-                           * budget); "" while live */
-    bool held;            /* pending and held: a release lets it start */
-    double time_limit_s;  /* 0: none */
+    bool exclusive;      /* --exclusive */
+    char ended[16];      /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
+                          * budget); "" while live */
+    bool held;           /* pending and held: a release lets it start */
+    double time_limit_s; /* 0: none */
     int32_t priority;
     cl_job_state_t state;
     uint32_t restarts_base; /* failure restarts before this controller run */

@@ -200,7 +200,7 @@ static int resolve(ctl_t *c, const char *pod, const char *hosts, cl_nodeid_t **i
     const char **names = cl_xmalloc(sizeof *names * *n);
     for (size_t i = 0; i < *n; i++)
         names[i] = c->nodes[(*ids)[i]].bound ? c->nodes[(*ids)[i]].name
-                                              : cl_topo_node_name(t, (*ids)[i]);
+                                             : cl_topo_node_name(t, (*ids)[i]);
     *shown = cl_hostlist_compress(names, *n);
     free(names);
     return 0;
@@ -344,8 +344,9 @@ void ctl_op_reserve(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
     double now = ctl_now(c);
     resv_t *x = NULL;
     if (!name_ok(name))
-        cl_err(&e, "a reservation's name is 1-63 letters, digits, '-', '_' or '.', not "
-                   "starting with a digit, not '%.64s'",
+        cl_err(&e,
+               "a reservation's name is 1-63 letters, digits, '-', '_' or '.', not "
+               "starting with a digit, not '%.64s'",
                name);
     else if (find(c, name))
         cl_err(&e, "there is a reservation %s already", name);
@@ -363,7 +364,11 @@ void ctl_op_reserve(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
         cl_err(&e, "reservation ids are used up");
     else
         x = add(c, c->resv->next_id, name, q->pod, q->nodes, q->start, q->start + q->duration_s,
-                q->tenant, k->user ? k->user->name : k->p ? k->p->name : "?", true, &e);
+                q->tenant,
+                k->user ? k->user->name
+                : k->p  ? k->p->name
+                        : "?",
+                true, &e);
     if (!x) {
         ctl_audit(c, k, "reserve", name, false, e.msg);
         Colossus__Response rs = COLOSSUS__RESPONSE__INIT;

@@ -82,8 +82,8 @@ int cl__cons_make(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t nn,
         avail += !in_set(k->excl, k->nexcl, k->list[i]);
     if (avail < nn) {
         cl__err(err, "can never run: needs %u nodes, its %s allow%s %u", nn,
-                k->nlist ? "nodelist and exclude list" : "exclude list",
-                k->nlist ? "" : "s", avail);
+                k->nlist ? "nodelist and exclude list" : "exclude list", k->nlist ? "" : "s",
+                avail);
         free(k->list);
         free(k->excl);
         free(k);
@@ -109,8 +109,8 @@ static int blocks(const cl_cluster_t *c, const struct nresv *r, const job_t *j, 
                   cl_time_t end)
 {
     if (r->end <= now || r->start >= end) return 0;
-    return r->tenant < 0 || ((uint32_t)r->tenant != j->tenant &&
-                             (uint32_t)r->tenant != cl__top(c, j->tenant));
+    return r->tenant < 0 ||
+           ((uint32_t)r->tenant != j->tenant && (uint32_t)r->tenant != cl__top(c, j->tenant));
 }
 
 static cl_time_t job_end(const job_t *j, cl_time_t now)
@@ -287,19 +287,24 @@ int cl__place_job(cl_cluster_t *c, const job_t *j, cl_time_t now)
     return rc;
 }
 
-cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now, cl_jobid_t *rid)
+cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     uint32_t need = cl__job_need(c, j);
-    *rid = 0;
     cl_time_t end = job_end(j, now);
     for (uint32_t i = 0; i < c->nnr; i++)
         if (c->nr[i].applied && blocks(c, &c->nr[i], j, now, end) &&
-            c->tot[need - 1] + c->rhid_ge[need - 1] >= j->nnodes) {
-            *rid = c->nr[i].id;
+            c->tot[need - 1] + c->rhid_ge[need - 1] >= j->nnodes)
             return CL_PEND_RESV;
-        }
     if ((j->cons || j->excl) && c->tot[j->k - 1] >= j->nnodes) return CL_PEND_CONSTRAINT;
     return CL_PEND_NONE;
+}
+
+cl_jobid_t cl__resv_blocking(const cl_cluster_t *c, const job_t *j)
+{
+    cl_time_t end = job_end(j, c->pass_now);
+    for (uint32_t i = 0; i < c->nnr; i++)
+        if (blocks(c, &c->nr[i], j, c->pass_now, end)) return c->nr[i].id;
+    return 0;
 }
 
 int cl__node_allowed_list(const job_t *j, cl_nodeid_t n)

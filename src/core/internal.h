@@ -99,7 +99,6 @@ typedef struct job {
     uint8_t held;       /* a hold: it waits until released */
     uint8_t singleton;  /* starts only while no other job of its name_key runs */
     uint8_t excl;       /* --exclusive */
-    uint32_t pend_rid;  /* CL_PEND_RESV: the node reservation's id */
     cl_alloc_t *alloc;  /* nnodes entries while running */
     uint64_t name_key;  /* the driver's key of (user, name); 0: none */
     uint64_t group_key; /* its array's key when it has a limit (group_max); 0: none */
@@ -211,10 +210,11 @@ struct cl_cluster {
     uint32_t nco;
     user_t *users; /* [user id] */
     uint32_t nusers;
-    uint64_t *usable;  /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
-    uint32_t npass;    /* passes so far, mod 2^32 (pending reasons are valid for the last) */
-    uint32_t nbudget;  /* tenants with a budget */
-    uint8_t spent_any; /* the last pass found a budget spent */
+    uint64_t *usable;   /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
+    uint32_t npass;     /* passes so far, mod 2^32 (pending reasons are valid for the last) */
+    cl_time_t pass_now; /* the last pass's time (which reservation a CL_PEND_RESV names) */
+    uint32_t nbudget;   /* tenants with a budget */
+    uint8_t spent_any;  /* the last pass found a budget spent */
 
     uint32_t *heap; /* running jobs by deadline (start + limit) */
     uint32_t nheap, heap_cap;
@@ -287,8 +287,8 @@ static inline uint32_t cl__job_need(const cl_cluster_t *c, const job_t *j)
     return j->excl ? c->gpn : j->k;
 }
 /* Why a job that cl__place_job could not place waits, when its constraints are the
- * reason (counts only); CL_PEND_NONE when they are not. *rid: a reservation's id. */
-cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now, cl_jobid_t *rid);
+ * reason (counts only); CL_PEND_NONE when they are not. */
+cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now);
 /* May running job j use node n (a hot spare) until its deadline? */
 int cl__node_allowed(const cl_cluster_t *c, const job_t *j, cl_nodeid_t n, cl_time_t now);
 /* Is node n on j's nodelist (if it has one) and off its exclude list? */
@@ -303,6 +303,9 @@ void cl__cons_free(job_t *j);
 void cl__cons_info(const job_t *j, cl_job_info_t *o);
 void cl__resv_free(cl_cluster_t *c);
 cl_time_t cl__resv_wakeup(const cl_cluster_t *c, cl_time_t now);
+/* The first reservation that blocks j at the last pass (CL_PEND_RESV's), 0: none now. Asked
+ * rather than kept: a job record stays 8 bytes smaller. */
+cl_jobid_t cl__resv_blocking(const cl_cluster_t *c, const job_t *j);
 /* Take k GPUs on each selected node for job slot js (rank order = selection order). */
 void cl__commit(cl_cluster_t *c, uint32_t js);
 /* Take the k lowest free GPUs of a node for job slot js / give GPUs back; both re-index. */

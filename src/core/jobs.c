@@ -523,7 +523,7 @@ int cl_job_pending(const cl_cluster_t *c, cl_jobid_t id, cl_pending_t *o)
         o->job = c->resv_job;
         o->until = c->resv_shadow;
     }
-    if (o->why == CL_PEND_RESV) o->job = j->pend_rid;
+    if (o->why == CL_PEND_RESV) o->job = cl__resv_blocking(c, j);
     return 0;
 }
 

@@ -145,12 +145,10 @@ static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
  * lack of GPUs keep it waiting, is the reason it is given. */
 static void pend_cons(cl_cluster_t *c, job_t *j, cl_pend_t why, cl_time_t now)
 {
-    cl_jobid_t rid = 0;
     if (why == CL_PEND_RESOURCES || why == CL_PEND_HELD) {
-        cl_pend_t w = cl__cons_why(c, j, now, &rid);
+        cl_pend_t w = cl__cons_why(c, j, now);
         if (w != CL_PEND_NONE) why = w;
     }
-    j->pend_rid = (uint32_t)rid;
     cl__pend(c, j, why);
 }
 
@@ -197,6 +195,7 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
 {
     size_t n0 = out ? out->n : 0;
     c->npass++;
+    c->pass_now = now;
     c->resv_job = 0;
     c->resv_shadow = 0;
     c->nresv = 0;

@@ -590,7 +590,7 @@ static const cl_store_visit_t pg_puts = {.job = put_job,
     "ntasks=excluded.ntasks,cwd_strict=excluded.cwd_strict,output=excluded.output,"            \
     "error=excluded.error,dependency=excluded.dependency,held=excluded.held,"                  \
     "array_id=excluded.array_id,array_task=excluded.array_task,array_spec=excluded.array_"     \
-    "spec,ended=excluded.ended,exclusive=excluded.exclusive,nodelist=excluded.nodelist,"      \
+    "spec,ended=excluded.ended,exclusive=excluded.exclusive,nodelist=excluded.nodelist,"       \
     "exclude=excluded.exclude"
 
 static const pg_stmt_t core_stmts[] = {

@@ -349,7 +349,8 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     "dependency,held,array_id,array_task,array,ended,exclusive,nodelist,exclude"
 #define JOB_SELECT(table) "SELECT " JOB_COLS " FROM " table
 #define JOB_VALUES                                                                             \
-    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?" \
+    ")"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -583,7 +584,7 @@ uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
     " error TEXT NOT NULL DEFAULT '', dependency TEXT NOT NULL DEFAULT '',"                    \
     " held INTEGER NOT NULL DEFAULT 0, array_id INTEGER NOT NULL DEFAULT 0,"                   \
     " array_task INTEGER NOT NULL DEFAULT 0, array TEXT NOT NULL DEFAULT '',"                  \
-    " ended TEXT NOT NULL DEFAULT '', exclusive INTEGER NOT NULL DEFAULT 0,"                  \
+    " ended TEXT NOT NULL DEFAULT '', exclusive INTEGER NOT NULL DEFAULT 0,"                   \
     " nodelist TEXT NOT NULL DEFAULT '', exclude TEXT NOT NULL DEFAULT '')"
 
 static const char schema[] =

@@ -169,8 +169,8 @@ static int expand(const char *s, const char *p, const char *end, char *buf, size
     int more;
     for (const char *q = p + 1; (more = next_range(s, &q, &r, &e)) >= 0;) {
         for (uint64_t v = r.lo; v <= r.hi; v++) {
-            int n = snprintf(buf + blen, NAME_MAX_BYTES + 12 - blen, "%0*u", r.width,
-                             (unsigned)v);
+            int n =
+                snprintf(buf + blen, NAME_MAX_BYTES + 12 - blen, "%0*u", r.width, (unsigned)v);
             int rc = expand(s, close + 1, end, buf, blen + (size_t)n, f, arg);
             if (rc) return rc;
         }

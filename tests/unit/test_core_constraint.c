@@ -43,7 +43,8 @@ static void exclusive(void **st)
     cl_cluster_t *c = mk(2, 4, 1, 2, 1, 0, CL_POLICY_BACKFILL);
     cl_jobid_t a = sub(c, 1, 1, 0, 0, 0);
     pass(c, 0);
-    cl_jobid_t b = sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
+    cl_jobid_t b =
+        sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
     pass(c, 0);
     assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
     assert_int_not_equal(node_of(c, a, 0), node_of(c, b, 0));
@@ -61,8 +62,10 @@ static void exclusive(void **st)
     /* an exclusive job while every node has a job: it waits, and says why */
     for (int i = 1; i < 4; i++)
         assert_int_equal(cl_job_cancel(c, x[i], 0, NULL), 0);
-    cl_jobid_t e = sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
-    cl_jobid_t e2 = sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
+    cl_jobid_t e =
+        sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
+    cl_jobid_t e2 =
+        sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .exclusive = 1}, 0);
     pass(c, 0);
     assert_int_equal(state_of(c, e), CL_JOB_PENDING);
     assert_int_equal(pend_of(c, e).why, CL_PEND_RESERVED); /* waits for b's node */
@@ -79,7 +82,8 @@ static void nodelist_exclude(void **st)
     cl_cluster_t *c = mk(8, 2, 1, 4, 2, 0, CL_POLICY_BACKFILL);
     cl_nodeid_t list[] = {5, 6, 6, 7}, ex[] = {0, 1};
     cl_jobid_t a = sub_spec(
-        c, (cl_job_spec_t){.nodes = 2, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4}, 0);
+        c, (cl_job_spec_t){.nodes = 2, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4},
+        0);
     cl_jobid_t b = sub_spec(
         c, (cl_job_spec_t){.nodes = 4, .gpus_per_node = 2, .exclude = ex, .nexclude = 2}, 0);
     pass(c, 0);
@@ -94,9 +98,11 @@ static void nodelist_exclude(void **st)
     assert_int_equal(ji.nnodelist, 3); /* the duplicate dropped */
     /* its list is taken: it waits although nodes 0 and 1 are free, and says why */
     cl_jobid_t w = sub_spec(
-        c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4}, 0);
+        c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4},
+        0);
     cl_jobid_t w2 = sub_spec(
-        c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4}, 0);
+        c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 2, .nodelist = list, .nnodelist = 4},
+        0);
     pass(c, 0);
     assert_int_equal(state_of(c, w), CL_JOB_PENDING);
     assert_int_equal(pend_of(c, w).why, CL_PEND_RESERVED); /* the first waits for a's nodes */
@@ -179,7 +185,8 @@ static void tenant_window(void **st)
     assert_int_equal(state_of(c, o3), CL_JOB_PENDING);
     assert_int_equal(pend_of(c, o3).why, CL_PEND_RESV);
     assert_int_equal(pend_of(c, o3).job, 3);
-    cl_jobid_t mine = sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .tenant = t}, 10);
+    cl_jobid_t mine =
+        sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .tenant = t}, 10);
     pass(c, 10);
     assert_int_equal(state_of(c, mine), CL_JOB_RUNNING);
     assert_int_equal(node_of(c, mine, 0), 1);

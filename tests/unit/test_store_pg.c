@@ -79,7 +79,8 @@ static void test_schema_version(void **st)
                 " AND exclude=''"),
         1);
     /* a journal of version 2 (before the node constraints): migrated to 3 */
-    sql_int("ALTER TABLE jobs DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude");
+    sql_int(
+        "ALTER TABLE jobs DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude");
     sql_int("UPDATE colossus_schema SET version=2");
     cl_store_close(store_open());
     assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 3);
