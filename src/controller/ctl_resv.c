@@ -13,7 +13,7 @@
 #include "util/hostlist.h"
 
 #define JOURNAL_KIND "resv"
-#define RESV_MAX 4096 /* reservations at once: each job placed walks them (the core's cost) */
+#define RESV_MAX 256 /* reservations at once: each job placed compares its window with each */
 
 typedef struct resv {
     uint64_t id;
