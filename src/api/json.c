@@ -130,6 +130,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     /* how it ended; an older controller's finished job: its state */
     bool live = !j->state || !strcmp(j->state, "pending") || !strcmp(j->state, "running");
     set(o, "ended", live ? json_null() : str(j->ended && j->ended[0] ? j->ended : j->state));
+    /* issue 13: the projection admission counts, and what its GPUs drew */
+    set(o, "power_w", positive(j->power_w));
+    set(o, "power_measured_w", positive(j->power_measured_w));
     set(o, "exclusive", json_boolean(j->exclusive));
     set(o, "nodelist", str_or_null(j->nodelist));
     set(o, "exclude", str_or_null(j->exclude));

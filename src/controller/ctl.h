@@ -143,6 +143,9 @@ typedef struct ctl_job {
     struct ctl_job *fail_next; /* list of jobs with a pending failure */
     uint32_t power_mw;         /* per-GPU power limit sent to its nodes, mW (0: default) */
     uint64_t power_seq;        /* the PowerLimit that carried it (ctl_power.c) */
+    double power_sum_w;        /* its measured W per GPU, summed over the samples so far */
+    uint32_t power_samples;    /* (one every POWER_MEASURE_S while it runs, all runs) */
+    float power_told_w;        /* the mean last given to the core (0: none yet) */
 } ctl_job_t;
 
 typedef struct ctl_logreq {
@@ -453,11 +456,18 @@ void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
 /* The node's latest health report (NULL: none), for /metrics' aggregates. */
 const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
+/* The same, with its age in seconds (when it is not NULL). */
+const Colossus__NodeHealth *ctl_health_telemetry_at(const ctl_t *c, uint32_t node, double *age);
 /* ---- power (ctl_power.c, docs/power.md) ---- */
 int ctl_power_init(ctl_t *c, cl_error_t *err); /* the journal's budgets and cut, to the core */
 void ctl_power_free(ctl_t *c);
 void ctl_power_dirty(ctl_t *c); /* running jobs changed: limits computed again at the tick */
 void ctl_power_tick(ctl_t *c);  /* the cut's end; limits that changed sent */
+/* A job entered the core (submitted, recovered): its projection is the draw its (user, name)
+ * was last measured at, if any. */
+void ctl_power_job_new(ctl_t *c, ctl_job_t *j);
+/* A job ended: its measured draw is remembered (and journaled) for its name's next jobs. */
+void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
 struct cl_prom;
 void ctl_power_metrics(ctl_t *c, struct cl_prom *p);
