@@ -218,8 +218,10 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
             while (x != NIL && !ps.blocked) {
                 uint32_t nx = c->jobs[x].qnext;
                 visit(c, &ps, x);
-                /* Nothing behind can start once every GPU is taken. */
-                if (ps.have_resv && c->tot[0] == 0 && ps.nshort >= c->o.backfill_short_max)
+                /* Nothing behind can start once every GPU is taken (those of windows hidden
+                 * for the job just visited are not: another tenant's job may use them). */
+                if (ps.have_resv && c->tot[0] == 0 && (!c->nnr || !c->rhid_ge[0]) &&
+                    ps.nshort >= c->o.backfill_short_max)
                     ps.blocked = 1;
                 x = nx;
             }

@@ -197,6 +197,39 @@ static void tenant_window(void **st)
     cl_cluster_destroy(c);
 }
 
+/* A pass that stops early once no GPU is left sees the GPUs of the windows it hid for other
+ * jobs: the window's tenant's job behind them still starts. */
+static void window_not_a_full_cluster(void **st)
+{
+    cl_error_t err;
+    cl_topo_shape_t sh = {3, 1, 1, 3, 1};
+    cl_cluster_opts_t o;
+    cl_cluster_opts_default(&o);
+    o.policy = CL_POLICY_BACKFILL;
+    o.backfill_short_max = 1;
+    cl_cluster_t *c = cl_cluster_create(cl_topo_create(&sh, "n", &err), &o, &err);
+    assert_non_null(c);
+    int t = cl_tenant_add(c, "team", 1, NULL);
+    cl_jobid_t r0 = sub(c, 1, 1, 0, 100, 0), r1 = sub(c, 1, 1, 0, 100, 0);
+    pass(c, 0);
+    assert_int_equal(state_of(c, r0), CL_JOB_RUNNING);
+    assert_int_equal(state_of(c, r1), CL_JOB_RUNNING);
+    cl_nodeid_t free_node = 0;
+    while (free_node == node_of(c, r0, 0) || free_node == node_of(c, r1, 0))
+        free_node++;
+    resv_add(c, 5, 0, 1000, t, &free_node, 1);
+    cl_jobid_t a = sub(c, 1, 1, 0, 0, 10);  /* reserves r0's node (EASY) */
+    cl_jobid_t s = sub(c, 1, 1, 0, 50, 10); /* a short one: fills the backfill queue */
+    cl_jobid_t mine =
+        sub_spec(c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .tenant = t}, 10);
+    pass(c, 10);
+    assert_int_equal(pend_of(c, a).why, CL_PEND_RESERVED);
+    assert_int_equal(state_of(c, s), CL_JOB_PENDING);
+    assert_int_equal(state_of(c, mine), CL_JOB_RUNNING);
+    assert_int_equal(node_of(c, mine, 0), free_node);
+    cl_cluster_destroy(c);
+}
+
 /* EASY backfill does not put a job into a window it would run into. */
 static void backfill_window(void **st)
 {
@@ -269,9 +302,13 @@ static void resv_refused(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(exclusive),       cmocka_unit_test(nodelist_exclude),
-        cmocka_unit_test(window_rules),    cmocka_unit_test(tenant_window),
-        cmocka_unit_test(backfill_window), cmocka_unit_test(spare_window),
+        cmocka_unit_test(exclusive),
+        cmocka_unit_test(nodelist_exclude),
+        cmocka_unit_test(window_rules),
+        cmocka_unit_test(tenant_window),
+        cmocka_unit_test(backfill_window),
+        cmocka_unit_test(spare_window),
+        cmocka_unit_test(window_not_a_full_cluster),
         cmocka_unit_test(resv_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
