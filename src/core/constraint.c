@@ -287,13 +287,32 @@ int cl__place_job(cl_cluster_t *c, const job_t *j, cl_time_t now)
     return rc;
 }
 
+/* Has reservation r a node that j's lists allow? (A window elsewhere is not its reason.)
+ * Cost: the job's nodelist, else the window's nodes only when the exclude list could cover
+ * them. */
+static int resv_touches(const struct nresv *r, const job_t *j)
+{
+    const struct jcons *k = j->cons;
+    if (!k) return 1;
+    if (k->nlist) {
+        for (uint32_t i = 0; i < k->nlist; i++)
+            if (in_set(r->nodes, r->n, k->list[i]) && !in_set(k->excl, k->nexcl, k->list[i]))
+                return 1;
+        return 0;
+    }
+    if (r->n > k->nexcl) return 1;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (!in_set(k->excl, k->nexcl, r->nodes[i])) return 1;
+    return 0;
+}
+
 cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     uint32_t need = cl__job_need(c, j);
     cl_time_t end = job_end(j, now);
     for (uint32_t i = 0; i < c->nnr; i++)
         if (c->nr[i].applied && blocks(c, &c->nr[i], j, now, end) &&
-            c->tot[need - 1] + c->rhid_ge[need - 1] >= j->nnodes)
+            c->tot[need - 1] + c->rhid_ge[need - 1] >= j->nnodes && resv_touches(&c->nr[i], j))
             return CL_PEND_RESV;
     if ((j->cons || j->excl) && c->tot[j->k - 1] >= j->nnodes) return CL_PEND_CONSTRAINT;
     return CL_PEND_NONE;
@@ -303,7 +322,8 @@ cl_jobid_t cl__resv_blocking(const cl_cluster_t *c, const job_t *j)
 {
     cl_time_t end = job_end(j, c->pass_now);
     for (uint32_t i = 0; i < c->nnr; i++)
-        if (blocks(c, &c->nr[i], j, c->pass_now, end)) return c->nr[i].id;
+        if (blocks(c, &c->nr[i], j, c->pass_now, end) && resv_touches(&c->nr[i], j))
+            return c->nr[i].id;
     return 0;
 }
 

@@ -71,6 +71,15 @@ wait_state "$S" succeeded 20 || fail "a 10-minute job before the window: $("$B" 
 wait_for 10 pending_has "$N" "in reservation later" || fail "N: $("$B" show "$N" --json)"
 "$B" reserve list | grep -q "^later .* waiting " || fail "list: $("$B" reserve list)"
 
+log "a window that ends: deleted at the tick, the job waiting for it runs"
+as oscar reserve delete teamA >/dev/null || fail "delete teamA"
+as oscar reserve --nodes n1 --start now --duration 4s --name blip >/dev/null || fail "reserve blip"
+Q=$(as alice submit -w n1 --gpus-per-node 1 -- true) || fail "submit Q"
+wait_for 10 pending_has "$Q" "in reservation blip" || fail "Q: $("$B" show "$Q" --json)"
+wait_state "$Q" succeeded 20 || fail "Q after the window: $("$B" show "$Q")"
+"$B" reserve list | grep -q "^blip " && fail "an ended window still listed"
+grep -q "reserve: blip ended: deleted" "$T/controller.log" || fail "no log of the end"
+
 log "bad input: exit 2, named, nothing made"
 before=$(nresv)
 badr() {

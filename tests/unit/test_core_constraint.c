@@ -230,6 +230,22 @@ static void window_not_a_full_cluster(void **st)
     cl_cluster_destroy(c);
 }
 
+/* The reservation a job's reason names is one on nodes it may use. */
+static void reason_names_its_window(void **st)
+{
+    cl_cluster_t *c = mk(2, 1, 1, 2, 1, 0, CL_POLICY_BACKFILL);
+    cl_nodeid_t n0 = 0, n1 = 1;
+    resv_add(c, 1, 100, 200, -1, &n0, 1);
+    resv_add(c, 2, 100, 200, -1, &n1, 1);
+    cl_jobid_t j = sub_spec(
+        c, (cl_job_spec_t){.nodes = 1, .gpus_per_node = 1, .nodelist = &n1, .nnodelist = 1}, 0);
+    pass(c, 0);
+    cl_pending_t p = pend_of(c, j);
+    assert_int_equal(p.why, CL_PEND_RESV);
+    assert_int_equal(p.job, 2);
+    cl_cluster_destroy(c);
+}
+
 /* EASY backfill does not put a job into a window it would run into. */
 static void backfill_window(void **st)
 {
@@ -309,6 +325,7 @@ int main(void)
         cmocka_unit_test(backfill_window),
         cmocka_unit_test(spare_window),
         cmocka_unit_test(window_not_a_full_cluster),
+        cmocka_unit_test(reason_names_its_window),
         cmocka_unit_test(resv_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
