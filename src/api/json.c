@@ -200,6 +200,7 @@ static void gpu_w(cl_jw_t *w, const Colossus__GpuTelemetry *g)
     w_vbool(w, "remap_failure", v, CL_GPU_F_REMAP, g->remap_failure);
     w_vreal(w, "power_limit_w", v, CL_GPU_F_LIMIT, g->power_limit_mw / 1000.0);
     w_vreal(w, "power_default_w", v, CL_GPU_F_LIMIT, g->power_default_mw / 1000.0);
+    w_vreal(w, "power_instant_w", v, CL_GPU_F_POWER_INSTANT, g->power_instant_mw / 1000.0);
     cl_jw_end(w);
 }
 

@@ -273,6 +273,7 @@ struct ctl {
     ctl_counters_t count;      /* for /metrics */
     uint32_t watchers;         /* listed watchers: 0, no event is made (ctl_watch.c) */
     struct ctl_feed *feed;     /* the watch feed, made with the first watcher */
+    struct ctl_idem *idem;     /* submissions' idempotency keys (ctl_idem.c) */
     struct ctl_power *power;   /* budgets, cut, limits sent and their reports (ctl_power.c) */
     struct ctl_resv *resv;     /* node reservations (ctl_resv.c) */
 };
@@ -458,6 +459,16 @@ void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of node
 const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
 /* The same, with its age in seconds (when it is not NULL). */
 const Colossus__NodeHealth *ctl_health_telemetry_at(const ctl_t *c, uint32_t node, double *age);
+/* ---- submissions' idempotency keys (ctl_idem.c) ---- */
+#define CTL_IDEM_KEY_MAX 128
+int ctl_idem_init(ctl_t *c, cl_error_t *err); /* the journal's keys (expired ones deleted) */
+void ctl_idem_free(ctl_t *c);
+/* A key as a submission may carry it: 0, or -1 with err saying what is wrong. */
+int ctl_idem_check(const char *key, cl_error_t *err);
+/* The job that k's submission with key made (true), if one did ("" never did). */
+bool ctl_idem_find(ctl_t *c, const struct ctl_caller *k, const char *key, uint64_t *job);
+/* Remember and journal (in the open batch: with the job) that key made job; "" nothing. */
+void ctl_idem_put(ctl_t *c, const struct ctl_caller *k, const char *key, uint64_t job);
 /* ---- power (ctl_power.c, docs/power.md) ---- */
 int ctl_power_init(ctl_t *c, cl_error_t *err); /* the journal's budgets and cut, to the core */
 void ctl_power_free(ctl_t *c);
