@@ -516,8 +516,8 @@ static Colossus__Msg *submit_call(cl_cli_t *c, Colossus__Request *r)
     for (;;) {
         cl_error_t err;
         Colossus__Msg *m = cl_client_call(c->conn, r, 30000, &err);
-        if (m && !m->response->ok) {
-            c->status = CL_EXIT_FAILED;
+        if (m && !m->response->ok) { /* its own input refused (a node list naming no node): 2 */
+            c->status = m->response->bad_input ? CL_EXIT_USAGE : CL_EXIT_FAILED;
             cl_cli_say(c, m->response->error);
             cl_msg_free(m);
             return NULL;

@@ -106,8 +106,7 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     c->next_health_ms = now + HEALTH_MS;
     if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
         ctl_acct_init(c, err) < 0 || ctl_power_init(c, err) < 0 || ctl_idem_init(c, err) < 0 ||
-        ctl_resv_init(c, err) < 0 ||
-        ctl_jobs_recover(c, err) < 0) {
+        ctl_resv_init(c, err) < 0 || ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
     }
