@@ -187,8 +187,9 @@ int cl_tenant_state(const cl_cluster_t *c, uint32_t tenant, cl_time_t now,
 int cl_tenant_budget_set(cl_cluster_t *c, uint32_t tenant, double used_gpu_s, cl_time_t now,
                          cl_error_t *err);
 /* The earliest time at which a pass would decide something without any event in between:
- * a running budget with budget_stop running out (now, if one is spent and still runs).
- * CL_TIME_INF if none. O(tenants). The driver runs a pass then. */
+ * a running budget with budget_stop running out (now, if one is spent and still runs), or
+ * a node reservation's window ending. CL_TIME_INF if none. O(tenants + reservations). The
+ * driver runs a pass then. */
 cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now);
 
 /* Per-user running limit (a QOS's max running jobs): a job whose user already runs
@@ -329,6 +330,16 @@ typedef struct cl_job_spec {
      * driver's key of the array, never a name_key) run at once; group_max 0: no limit */
     uint64_t group_key;
     uint32_t group_max;
+    /* Placement constraints (Slurm's --exclusive, -w/--nodelist, -x/--exclude; see
+     * cl_resv_add for reservations). exclusive: no other job on its nodes while it runs,
+     * and it takes only nodes with no job and every GPU healthy and free. nodelist: its
+     * nodes all come from these (nnodelist >= its node count); exclude: none from these.
+     * The core copies both (duplicates dropped); NULL/0: no constraint. */
+    bool exclusive;
+    const cl_nodeid_t *nodelist;
+    uint32_t nnodelist;
+    const cl_nodeid_t *exclude;
+    uint32_t nexclude;
 } cl_job_spec_t;
 
 /* A dependency (Slurm's afterok, afterany, afternotok). When the job waited for ends, the
@@ -369,6 +380,8 @@ typedef struct cl_job_info {
     bool held;               /* waits for cl_job_hold(false) */
     uint32_t deps_waiting;   /* dependencies not yet satisfied */
     cl_jobid_t dep_never;    /* a dependency that can never be satisfied (0: none) */
+    bool exclusive;
+    uint32_t nnodelist, nexclude; /* the sizes of its constraint lists (duplicates dropped) */
 } cl_job_info_t;
 
 typedef struct cl_alloc {
@@ -490,11 +503,16 @@ typedef enum cl_pend {
     CL_PEND_HOLD,       /* held by its user or an admin (cl_job_hold) */
     CL_PEND_DEPENDENCY, /* waits for its dependencies, or (singleton) for a job of its name */
     CL_PEND_ARRAY,      /* its array runs as many tasks as its limit allows (%N) */
+    CL_PEND_CONSTRAINT, /* free GPUs exist, but not on nodes its --nodelist, --exclude or
+                           --exclusive allow */
+    CL_PEND_RESV,       /* nodes it could use are in a reservation (`job`: the
+                           reservation's id) that it may not use, or would run into */
 } cl_pend_t;
 
 typedef struct cl_pending {
     cl_pend_t why;
-    cl_jobid_t job;  /* RESERVED: the job itself; HELD: the reservation's job; else 0 */
+    cl_jobid_t job;  /* RESERVED: the job itself; HELD: the reservation's job; RESV: the
+                        node reservation's id (cl_resv_spec_t.id); else 0 */
     cl_time_t until; /* RESERVED, HELD: the reservation's shadow time (CL_TIME_INF when the
                         running jobs it waits for have no time limit); else 0 */
 } cl_pending_t;
@@ -514,6 +532,31 @@ typedef struct cl_reservation {
 void cl_reservation_get(const cl_cluster_t *c, cl_reservation_t *r);
 /* Jobs the last pass started behind the reservation (backfilled). */
 const cl_jobid_t *cl_backfilled(const cl_cluster_t *c, size_t *n);
+
+/* ------------------------------------------------------------ node reservations ----------
+ * A window [start, end) on a set of nodes (Slurm's scontrol create reservation): for
+ * maintenance (tenant -1: no job may use them in the window) or dedicated capacity (only
+ * the jobs of that tenant, or of its sub-tenants, may). Outside the window's tenant, a job
+ * does not start on a node whose window it would run into: it would run into it if
+ * now + its time limit > start, and a job without a time limit always would (Slurm's rule
+ * for a partition without MaxTime). Placement, backfill, preemption and hot-spare swaps
+ * all honour it; a job already running when the window opens is left alone (the driver
+ * drains or cancels it). An ended window blocks nothing; the driver deletes it. Cost: per
+ * job placed, the nodes of the reservations that block it (applied once per pass while
+ * successive jobs are blocked by the same ones), never the cluster. */
+typedef struct cl_resv_spec {
+    uint64_t id; /* the driver's, nonzero, unique */
+    cl_time_t start, end;
+    int32_t tenant;           /* -1: maintenance; else the tenant it is for */
+    const cl_nodeid_t *nodes; /* copied (duplicates dropped) */
+    size_t n;
+} cl_resv_spec_t;
+/* Refused with a sentence, nothing changed: id 0 or in use, end <= start (or not finite),
+ * no nodes or a node out of range, an unknown tenant. */
+int cl_resv_add(cl_cluster_t *c, const cl_resv_spec_t *r, cl_error_t *err);
+/* -1 for no such reservation. */
+int cl_resv_remove(cl_cluster_t *c, uint64_t id);
+uint32_t cl_resv_count(const cl_cluster_t *c);
 
 /* --------------------------------------------------------------------- nodes ------------- */
 typedef enum cl_node_state {

@@ -133,6 +133,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     /* issue 13: the projection admission counts, and what its GPUs drew */
     set(o, "power_w", positive(j->power_w));
     set(o, "power_measured_w", positive(j->power_measured_w));
+    set(o, "exclusive", json_boolean(j->exclusive));
+    set(o, "nodelist", str_or_null(j->nodelist));
+    set(o, "exclude", str_or_null(j->exclude));
     return o;
 }
 
@@ -520,4 +523,20 @@ int cl_json_write(FILE *f, const json_t *v)
     if (json_dumpf(v, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) < 0 || fputc('\n', f) == EOF)
         return -1;
     return 0;
+}
+
+json_t *cl_json_reservation(const Colossus__ReservationInfo *r)
+{
+    json_t *o = json_object();
+    set(o, "id", integer((int64_t)r->id));
+    set(o, "name", str(r->name));
+    set(o, "state", str(r->state));
+    set(o, "start", json_real(r->start));
+    set(o, "end", json_real(r->end));
+    set(o, "tenant", str_or_null(r->tenant));
+    set(o, "pod", str_or_null(r->pod));
+    set(o, "nodes", str(r->nodes));
+    set(o, "num_nodes", integer(r->nnodes));
+    set(o, "created_by", str(r->created_by));
+    return o;
 }

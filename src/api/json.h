@@ -23,6 +23,8 @@
 
 /* A job (schema #/$defs/job): times null until they happen, exit_code null until it ended. */
 json_t *cl_json_job(const Colossus__JobInfo *j);
+/* A node reservation (reserve list --json). */
+json_t *cl_json_reservation(const Colossus__ReservationInfo *r);
 /* A node (schema #/$defs/node), with its GPU health and telemetry (null where the node does
  * not watch its GPUs). */
 json_t *cl_json_node(const Colossus__NodeInfo *n);

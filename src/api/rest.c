@@ -11,6 +11,7 @@
 #include "proto/cred.h"
 #include "util/arrayspec.h"
 #include "util/depend.h"
+#include "util/hostlist.h"
 #include "util/iopat.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -496,7 +497,10 @@ static const char *const submit_fields[] = {"argv",
                                             "qos",
                                             "dependency",
                                             "hold",
-                                            "array"};
+                                            "array",
+                                            "exclusive",
+                                            "nodelist",
+                                            "exclude"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -532,8 +536,19 @@ static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *e
         str_field(doc, "qos", &s->qos, err) < 0 ||
         str_field(doc, "dependency", &s->dependency, err) < 0 ||
         bool_field(doc, "hold", &s->hold, err) < 0 ||
-        str_field(doc, "array", &s->array, err) < 0)
+        str_field(doc, "array", &s->array, err) < 0 ||
+        bool_field(doc, "exclusive", &s->exclusive, err) < 0 ||
+        str_field(doc, "nodelist", &s->nodelist, err) < 0 ||
+        str_field(doc, "exclude", &s->exclude, err) < 0)
         return -1;
+    for (int k = 0; k < 2; k++) { /* Slurm hostlists; the controller names unknown nodes */
+        const char *f = k ? "exclude" : "nodelist", *v = k ? s->exclude : s->nodelist;
+        if (json_object_get(doc, f) && cl_hostlist_check(v, &why) < 0)
+            return cl_err(err, "field '%s': %s", f, why.msg);
+    }
+    if (json_object_get(doc, "nodelist") && !json_object_get(doc, "num_nodes") &&
+        cl_hostlist_count(s->nodelist) <= 1000000) /* Slurm's -w without -N */
+        s->nodes = (uint32_t)cl_hostlist_count(s->nodelist);
     if (json_object_get(doc, "array")) {
         cl_arrayspec_t as;
         int rc = cl_arrayspec_parse(s->array, &as, &why);

@@ -287,7 +287,8 @@ Colossus__Msg *cl_cli_call(cl_cli_t *c, Colossus__Request *req, int timeout_ms)
         return NULL;
     }
     if (!m->response->ok) {
-        c->status = CL_EXIT_FAILED;
+        /* a refusal of the request's own input (a node list naming no node): bad usage */
+        c->status = m->response->bad_input ? CL_EXIT_USAGE : CL_EXIT_FAILED;
         cl_cli_say(c, m->response->error);
         cl_msg_free(m);
         return NULL;

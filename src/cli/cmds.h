@@ -26,6 +26,7 @@ CL_CMD(cmd_tenant);
 CL_CMD(cmd_user);
 CL_CMD(cmd_qos);
 CL_CMD(cmd_power);
+CL_CMD(cmd_reserve);
 CL_CMD(cmd_token);
 CL_CMD(cmd_node_token);
 CL_CMD(cmd_node);

@@ -127,6 +127,9 @@ static void print_job(const Colossus__JobInfo *j)
     if (j->error[0]) field("error:", j->error);
     if (j->dependency[0]) field("dependency:", j->dependency);
     if (j->held) field("held:", "yes (colossus release lets it start)");
+    if (j->exclusive) field("exclusive:", "yes (no other job on its nodes)");
+    if (j->nodelist[0]) field("nodelist:", j->nodelist);
+    if (j->exclude[0]) field("exclude:", j->exclude);
     if (j->reason[0]) field("reason:", j->reason);
     if (!strcmp(j->state, "pending") && j->pending_reason[0])
         field("why pending:", j->pending_reason);

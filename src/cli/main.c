@@ -42,6 +42,7 @@ static const struct cmd {
     {"audit", cmd_audit, "who changed what, when, with what outcome"},
     {"whoami", cmd_whoami, "who the controller takes you for"},
     {"power", cmd_power, "power: show, budget set, cut, restore (budgets and GPU limits)"},
+    {"reserve", cmd_reserve, "reserve nodes for a window; reserve list, reserve delete"},
     {"controller", cmd_controller, "run the controller daemon"},
     {"agent", cmd_agent, "run the node agent daemon"},
     {"keygen", cmd_keygen, "print a new cluster key"},

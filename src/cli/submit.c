@@ -21,6 +21,7 @@
 #include "cli/submit.h"
 #include "util/iopat.h"
 #include "util/arrayspec.h"
+#include "util/hostlist.h"
 #include "util/depend.h"
 #include "util/jobenv.h"
 #include "util/util.h"
@@ -73,7 +74,14 @@ void cl_submit_usage_options(FILE *f)
         "                          first task's; ID_T names task T (cancel, show, ...);\n"
         "                          COLOSSUS_ARRAY_JOB_ID/_TASK_ID and SLURM_ARRAY_JOB_ID/\n"
         "                          _TASK_ID are set; %%A and %%a in --output/--error.\n"
-        "                          Example: -a 0-99%%8\n");
+        "                          Example: -a 0-99%%8\n"
+        "  --exclusive             no other job on its nodes while it runs (it takes only\n"
+        "                          nodes without jobs; default: nodes are shared)\n"
+        "  -w, --nodelist HOSTLIST its nodes all come from these, a Slurm hostlist\n"
+        "                          (node[000-063],login1); without -N, one node each, as\n"
+        "                          Slurm's (default: any node). A name that is no node is\n"
+        "                          refused. Example: -w 'node[000-015]'\n"
+        "  -x, --exclude HOSTLIST  never on these nodes (default: none)\n");
 }
 
 static void usage_submit(FILE *f)
@@ -85,7 +93,8 @@ static void usage_submit(FILE *f)
             "A SCRIPT (a file starting with #!) may hold options at its top, one or more a\n"
             "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
             "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
-            "--export, -d/--dependency, --hold, -a/--array); the command line wins. A\n"
+            "--export, -d/--dependency, --hold, -a/--array, --exclusive, -w/--nodelist,\n"
+            "-x/--exclude); the command line wins. A\n"
             "directive colossus does not support is an\n"
             "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
             "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n");
@@ -122,9 +131,12 @@ static const struct option submit_longs[] = {
     {"dependency", required_argument, 0, 'd'},
     {"hold", no_argument, 0, OPT_HOLD},
     {"array", required_argument, 0, 'a'},
+    {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
+    {"nodelist", required_argument, 0, 'w'},
+    {"exclude", required_argument, 0, 'x'},
     CL_CLI_COMMON_OPTS,
     {0, 0, 0, 0}};
-#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:d:a:h"
+#define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:d:a:w:x:h"
 
 /* The #SBATCH names colossus takes: those of Slurm's sbatch that mean the same here. */
 static const struct option sbatch_longs[] = {
@@ -142,8 +154,11 @@ static const struct option sbatch_longs[] = {
     {"dependency", required_argument, 0, 'd'},
     {"hold", no_argument, 0, OPT_HOLD},
     {"array", required_argument, 0, 'a'},
+    {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
+    {"nodelist", required_argument, 0, 'w'},
+    {"exclude", required_argument, 0, 'x'},
     {0, 0, 0, 0}};
-#define SBATCH_SHORTS "NJAqtDoeda"
+#define SBATCH_SHORTS "NJAqtDoedawx"
 
 static const char *bad_cmd = "submit"; /* or run: whose errors bad() says */
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -245,6 +260,16 @@ int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x)
     switch (o) {
     case 'N':
         rc = cl_flag_u32(cmd, "-N", arg, 1, 1000000, &s->nodes);
+        x->nodes_set = true;
+        break;
+    case OPT_EXCLUSIVE:
+        s->exclusive = true;
+        break;
+    case 'w':
+    case 'x':
+        if (cl_hostlist_check(arg, &err) < 0)
+            return bad("%s: %s", o == 'w' ? "--nodelist" : "--exclude", err.msg);
+        *(o == 'w' ? &s->nodelist : &s->exclude) = (char *)arg;
         break;
     case OPT_GPN:
         rc = cl_flag_u32(cmd, "--gpus-per-node", arg, 1, 64, &s->gpus_per_node);
@@ -355,6 +380,7 @@ static void defaults(cl_submit_t *x)
     x->s.nodes = 1;
     x->s.max_restarts = 3;
     x->export_ = NULL;
+    x->nodes_set = false;
 }
 
 /* The command, as the ranks will find it: a script given by a relative path is made
@@ -441,6 +467,14 @@ int cl_submit_parse(cl_cli_t *c, int argc, char **argv, cl_submit_t *x)
     rc = cmdline(c, argc, argv, x, &stop);
     if (stop) return rc ? rc : 2;
     if (!x->s.cwd_strict) x->s.cwd = x->cwd;
+    /* Slurm's -w without -N: one node for each name listed */
+    if (x->s.nodelist[0] && !x->nodes_set) {
+        uint64_t n = cl_hostlist_count(x->s.nodelist);
+        if (n > 1000000)
+            return bad("--nodelist names %llu nodes, more than -N takes",
+                       (unsigned long long)n);
+        x->s.nodes = (uint32_t)n;
+    }
     /* A Slurm batch script runs as srun runs a command: one task a node unless asked. */
     if (x->sbatch && !x->s.ntasks_per_node) x->s.ntasks_per_node = 1;
     if (command(x, argv + at, argc - at, x->cwd, is_script > 0)) return 2;
@@ -482,8 +516,8 @@ static Colossus__Msg *submit_call(cl_cli_t *c, Colossus__Request *r)
     for (;;) {
         cl_error_t err;
         Colossus__Msg *m = cl_client_call(c->conn, r, 30000, &err);
-        if (m && !m->response->ok) {
-            c->status = CL_EXIT_FAILED;
+        if (m && !m->response->ok) { /* its own input refused (a node list naming no node): 2 */
+            c->status = m->response->bad_input ? CL_EXIT_USAGE : CL_EXIT_FAILED;
             cl_cli_say(c, m->response->error);
             cl_msg_free(m);
             return NULL;

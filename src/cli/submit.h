@@ -18,6 +18,7 @@ enum {
     OPT_MAXR,
     OPT_EXPORT,
     OPT_HOLD,
+    OPT_EXCLUSIVE,
 };
 
 /* A submission being put together: the request, and what its strings point into. */
@@ -31,6 +32,7 @@ typedef struct cl_submit {
     char **lines;        /* the script's directive lines, which option values point into */
     char *shebang;       /* a script's first line after "#!", or NULL */
     bool sbatch;         /* it has #SBATCH lines: one task a node unless asked (Slurm's) */
+    bool nodes_set;      /* -N was given: else a --nodelist's count (Slurm's) */
     char *interp[2];     /* its interpreter and argument, run explicitly when the script is
                             not executable (sbatch takes such a script too) */
     size_t nlines;

@@ -75,7 +75,7 @@ typedef struct ctl_array {
     uint32_t refs;  /* task records pointing here */
     uint32_t limit; /* most tasks running at once (--array ...%N); 0: none */
     char *text;     /* --array as submitted */
-    char *name, *tenant, *cwd, *user, *output, *error, *dependency, *array;
+    char *name, *tenant, *cwd, *user, *output, *error, *dependency, *array, *nodelist, *exclude;
     char **argv, **env;
     size_t argc, envc;
 } ctl_array_t;
@@ -102,10 +102,13 @@ typedef struct ctl_job {
     char *output, *error; /* --output, --error patterns (NULL none) */
     char *dependency;     /* --dependency as submitted (NULL none) */
     char *array;          /* a task: its array's --array; NULL: not a task */
-    char ended[16];       /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
-                           * budget); "" while live */
-    bool held;            /* pending and held: a release lets it start */
-    double time_limit_s;  /* 0: none */
+    char *nodelist;       /* --nodelist, --exclude hostlists as submitted (NULL none) */
+    char *exclude;
+    bool exclusive;      /* --exclusive */
+    char ended[16];      /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
+                          * budget); "" while live */
+    bool held;           /* pending and held: a release lets it start */
+    double time_limit_s; /* 0: none */
     int32_t priority;
     cl_job_state_t state;
     uint32_t restarts_base; /* failure restarts before this controller run */
@@ -274,6 +277,7 @@ struct ctl {
     struct ctl_feed *feed;     /* the watch feed, made with the first watcher */
     struct ctl_idem *idem;     /* submissions' idempotency keys (ctl_idem.c) */
     struct ctl_power *power;   /* budgets, cut, limits sent and their reports (ctl_power.c) */
+    struct ctl_resv *resv;     /* node reservations (ctl_resv.c) */
 };
 
 /* ---- time and logs (ctl_turn.c) ---- */
@@ -324,7 +328,8 @@ void ctl_job_strings_free(ctl_job_t *j);
 void ctl_job_set_alloc(ctl_job_t *j, const uint32_t *ids, uint32_t n);
 int ctl_job_alloc_pos(const ctl_job_t *j, uint32_t node);
 struct ctl_caller;
-/* A submission by k (its tenant, QOS and uid are the caller's: ctl_acct.h). */
+/* A submission by k (its tenant, QOS and uid are the caller's: ctl_acct.h): 0, or -1 with a
+ * sentence (-2: the input's own fault, as a --nodelist naming no node). */
 int ctl_job_submit(ctl_t *c, const struct ctl_caller *k, const Colossus__SubmitReq *s,
                    uint64_t *id, cl_error_t *err);
 /* Why a pending job does not run yet, as a sentence (the core's reason, formatted). */
@@ -481,6 +486,21 @@ void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
 struct cl_prom;
 void ctl_power_metrics(ctl_t *c, struct cl_prom *p);
+/* ---- node reservations and hostlists as node ids (ctl_resv.c, docs/reservations.md) ---- */
+int ctl_resv_init(ctl_t *c, cl_error_t *err); /* the journal's reservations, to the core */
+void ctl_resv_free(ctl_t *c);
+void ctl_resv_tick(ctl_t *c); /* ended windows deleted */
+/* A reservation's name by its core id; NULL: none. */
+const char *ctl_resv_name(ctl_t *c, uint64_t id);
+/* hostlist hl as node ids (malloc'd, *ids; the caller frees): -1 with a sentence naming
+ * `what` for a malformed list or (strict) a name that is no node; not strict: such names are
+ * left out. */
+int ctl_hosts_ids(ctl_t *c, const char *what, const char *hl, bool strict, cl_nodeid_t **ids,
+                  size_t *n, cl_error_t *err);
+/* j's --exclusive, --nodelist and --exclude into spec (its lists valid until the next call). */
+int ctl_job_cons_spec(ctl_t *c, const ctl_job_t *j, cl_job_spec_t *spec, bool strict,
+                      cl_error_t *err);
+
 /* The loop thread's CPU seconds (ctl_jobs.c): the cost of a pass or a render on the loop. */
 double ctl_cpu_s(void);
 /* Count an XID of a node's report (ctl_metrics_pod.c). */

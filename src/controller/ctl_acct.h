@@ -114,6 +114,14 @@ bool ctl_job_listed(ctl_t *c, const ctl_caller_t *k, const ctl_job_t *j, bool al
 void ctl_reply_page(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
                     ctl_part_t kind, bool page_more);
 
+/* ---- ctl_resv.c: reserve, reserve list, reserve delete ---- */
+void ctl_op_reserve(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                    ctl_sink_t *reply);
+void ctl_op_reservations(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                         ctl_sink_t *reply);
+void ctl_op_reserve_delete(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                           ctl_sink_t *reply);
+
 /* ---- ctl_pages.c: a page of the job or node list (ListReq) from its cursor ---- */
 void ctl_op_jobs_page(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
                       ctl_sink_t *reply);

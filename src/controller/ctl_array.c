@@ -13,7 +13,7 @@
 /* The fields a task shares with its array (ctl_array_t has each of them too). */
 /* clang-format off */
 #define SHARED(X) X(name) X(tenant) X(cwd) X(user) X(output) X(error) X(dependency) X(array) \
-                  X(argv) X(env) X(argc) X(envc)
+                  X(nodelist) X(exclude) X(argv) X(env) X(argc) X(envc)
 /* clang-format on */
 #define TO_ARRAY(f) a->f = j->f;
 #define TO_JOB(f) j->f = a->f;

@@ -226,6 +226,9 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .array_task = j->array_task,
         .array = j->array,
         .ended = j->ended,
+        .exclusive = j->exclusive,
+        .nodelist = j->nodelist,
+        .exclude = j->exclude,
     };
     if (j->array_id && j->id != j->array_id) {
         sj.argc = sj.envc = 0; /* an array's other tasks: its first task's row holds them */

@@ -106,7 +106,7 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     c->next_health_ms = now + HEALTH_MS;
     if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
         ctl_acct_init(c, err) < 0 || ctl_power_init(c, err) < 0 || ctl_idem_init(c, err) < 0 ||
-        ctl_jobs_recover(c, err) < 0) {
+        ctl_resv_init(c, err) < 0 || ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
     }
@@ -127,6 +127,7 @@ void ctl_destroy(ctl_t *c)
     ctl_health_free(c);
     ctl_power_free(c);
     ctl_idem_free(c);
+    ctl_resv_free(c);
     ctl_nodes_free(c);
     ctl__batches_free(c);
     ctl_watch_free(c); /* after the batches: their held events hold its sink */
@@ -202,6 +203,7 @@ void ctl_timers(ctl_t *c)
         ctl_tenants_tick(c);
         ctl_usage_tick(c);
         ctl_power_tick(c);
+        ctl_resv_tick(c);
         if (c->sched_new && now - c->sched_last_ms >= SCHED_LABEL_MS) c->sched_needed = true;
     }
     if (now >= c->next_health_ms) {

@@ -50,6 +50,8 @@ void ctl_job_strings_free(ctl_job_t *j)
     free(j->error);
     free(j->dependency);
     free(j->array);
+    free(j->nodelist);
+    free(j->exclude);
     for (size_t i = 0; j->argv && i < j->argc; i++)
         free(j->argv[i]);
     free(j->argv);
@@ -215,6 +217,9 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->array_task_id = j->array_task;
     o->array = j->array ? j->array : "";
     o->ended = j->ended;
+    o->exclusive = j->exclusive;
+    o->nodelist = j->nodelist ? j->nodelist : "";
+    o->exclude = j->exclude ? j->exclude : "";
     if (j->state == CL_JOB_RUNNING && j->run)
         o->gpu_seconds += j->run->gpus * (ctl_now(c) - j->run->start);
     if (j->state == CL_JOB_PENDING) {

@@ -74,6 +74,12 @@ static const char *op_label(const ctl_op_t *op, const Colossus__Request *r, char
         break;
     case COLOSSUS__REQUEST__BODY_POWER:
         return ctl_power_op_label(r, target, len);
+    case COLOSSUS__REQUEST__BODY_RESERVE:
+        snprintf(target, len, "%.64s", r->reserve->name);
+        break;
+    case COLOSSUS__REQUEST__BODY_RESERVE_DELETE:
+        snprintf(target, len, "%.64s", r->reserve_delete);
+        break;
     case COLOSSUS__REQUEST__BODY_HOLD:
     case COLOSSUS__REQUEST__BODY_RELEASE:
     case COLOSSUS__REQUEST__BODY_REQUEUE:
@@ -124,9 +130,16 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
         ctl_reply(c, reply, &rs); /* after the batch that journaled the job, or a later one */
         return;
     }
-    if (ctl_job_submit(c, k, r->submit, &id, &err) < 0) {
+    int rc = ctl_job_submit(c, k, r->submit, &id, &err);
+    if (rc < 0) {
         ctl_audit(c, k, "submit", r->submit->name, false, err.msg);
-        ctl_reply_error(c, reply, r->req, "submit refused: %s", err.msg);
+        char msg[300];
+        snprintf(msg, sizeof msg, "submit refused: %s", err.msg);
+        Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
+        rs.req = r->req;
+        rs.error = msg;
+        rs.bad_input = rc == -2; /* a node list naming no node: the CLI's exit 2 */
+        ctl_reply(c, reply, &rs);
         return;
     }
     char target[32], detail[160];
@@ -732,6 +745,11 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_NODES_PAGE, "nodes", false, R, OP_ANY, ctl_op_nodes_page},
     {COLOSSUS__REQUEST__BODY_POWER_SHOW, "power show", false, R, OP_ANY, ctl_op_power_show},
     {COLOSSUS__REQUEST__BODY_POWER, "power", true, A, OP_OPER, ctl_op_power},
+    {COLOSSUS__REQUEST__BODY_RESERVE, "reserve", true, A, OP_OPER, ctl_op_reserve},
+    {COLOSSUS__REQUEST__BODY_RESERVATIONS, "reserve list", false, R, OP_ANY,
+     ctl_op_reservations},
+    {COLOSSUS__REQUEST__BODY_RESERVE_DELETE, "reserve delete", true, A, OP_OPER,
+     ctl_op_reserve_delete},
 };
 #undef R
 #undef S

@@ -50,6 +50,9 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->array_task = sj->array_task;
     j->array = sj->array && sj->array[0] ? cl_xstrdup(sj->array) : NULL;
     snprintf(j->ended, sizeof j->ended, "%s", sj->ended ? sj->ended : "");
+    j->exclusive = sj->exclusive;
+    j->nodelist = sj->nodelist && sj->nodelist[0] ? cl_xstrdup(sj->nodelist) : NULL;
+    j->exclude = sj->exclude && sj->exclude[0] ? cl_xstrdup(sj->exclude) : NULL;
     j->max_restarts = sj->max_restarts;
     j->time_limit_s = sj->time_limit_s;
     j->priority = sj->priority;

@@ -207,6 +207,8 @@ int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, cl_depend_t *d, cl
         cl_arrayspec_free(&as);
     }
     if (j->dependency && ctl_job_deps(c, NULL, j->dependency, d, err) < 0) return -1;
+    /* names no longer known are left out of its lists (a node removed since) */
+    if (ctl_job_cons_spec(c, j, spec, false, err) < 0) return -1;
     spec->deps = d->v;
     spec->ndeps = (uint32_t)d->n;
     spec->singleton = d->singleton;
@@ -275,6 +277,15 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
         cl_depend_free(&d);
         return -1;
     }
+    /* its node constraints: a name that is no node is the input's fault (-2) */
+    ctl_job_t cons = {.exclusive = s->exclusive,
+                      .nodelist = s->nodelist[0] ? s->nodelist : NULL,
+                      .exclude = s->exclude[0] ? s->exclude : NULL};
+    if (ctl_job_cons_spec(c, &cons, &spec, true, err) < 0) {
+        cl_arrayspec_free(&as);
+        cl_depend_free(&d);
+        return -2;
+    }
     cl_jobid_t jid = cl_job_next_id(c->cluster);
     spec.group_key = CTL_ARRAY_KEY(jid);
     spec.group_max = as.limit;
@@ -305,6 +316,9 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->error = s->error[0] ? cl_xstrdup(s->error) : NULL;
     j->dependency = s->dependency[0] ? cl_xstrdup(s->dependency) : NULL;
     j->held = s->hold;
+    j->exclusive = s->exclusive;
+    j->nodelist = cons.nodelist ? cl_xstrdup(cons.nodelist) : NULL;
+    j->exclude = cons.exclude ? cl_xstrdup(cons.exclude) : NULL;
     j->nodes = s->nodes;
     cl_job_info_t info;
     cl_job_get(c->cluster, jid, &info);
@@ -381,6 +395,23 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
     case CL_PEND_HOLD:
         snprintf(buf, len, "held: 'colossus release %" PRIu64 "' lets it start", j->id);
         break;
+    case CL_PEND_RESV: {
+        const char *rn = ctl_resv_name(c, p.job);
+        snprintf(buf, len, "ReqNodeNotAvail: nodes it could use are in reservation %s",
+                 rn ? rn : "(deleted)");
+        break;
+    }
+    case CL_PEND_CONSTRAINT: {
+        const char *w[3];
+        int n = 0;
+        if (j->nodelist) w[n++] = "--nodelist";
+        if (j->exclude) w[n++] = "--exclude";
+        if (j->exclusive) w[n++] = "--exclusive";
+        snprintf(buf, len, "free GPUs are not on nodes its %s%s%s%s%s allow%s",
+                 n > 0 ? w[0] : "constraints", n > 1 ? " and " : "", n > 1 ? w[1] : "",
+                 n > 2 ? " and " : "", n > 2 ? w[2] : "", n > 1 ? "" : "s");
+        break;
+    }
     default:
         snprintf(buf, len, "%s", cl_pend_name(p.why));
     }

@@ -42,6 +42,12 @@ static int check_gang(const cl_cluster_t *c, const job_t *j, uint32_t js, recoun
         if (n->spare)
             FAIL("job %llu runs on spare %s", (unsigned long long)j->id,
                  cl_topo_node_name(t, id));
+        if (j->excl && (!n->excl || n->alloc != m))
+            FAIL("exclusive job %llu shares %s", (unsigned long long)j->id,
+                 cl_topo_node_name(t, id));
+        if (!cl__node_allowed_list(j, id))
+            FAIL("job %llu runs on %s, excluded or off its nodelist", (unsigned long long)j->id,
+                 cl_topo_node_name(t, id));
         for (uint64_t b = m; b; b &= b - 1)
             if (c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(b)] != js + 1)
                 FAIL("GPU map of %s disagrees with job %llu", cl_topo_node_name(t, id),
@@ -94,6 +100,12 @@ static int check_nodes(const cl_cluster_t *c, recount_t *r, cl_error_t *err)
         if (n->reserved) {
             FAIL("node %s still reserved outside a pass", cl_topo_node_name(t, id));
         }
+        if (n->xhide) FAIL("node %s still hidden outside a pass", cl_topo_node_name(t, id));
+        if (n->excl &&
+            (!n->alloc ||
+             !c->jobs[c->gpu_job[(size_t)id * g + (uint32_t)__builtin_ctzll(n->alloc)] - 1]
+                  .excl))
+            FAIL("node %s marked exclusive without an exclusive job", cl_topo_node_name(t, id));
         if (n->spare) {
             r->spc[cl__topo_node_level(t, id, LV_POD)]++;
             if (n->alloc || n->failed || n->health != H_UP || n->admin != A_NONE) {
@@ -252,7 +264,7 @@ static int check_tenants(const cl_cluster_t *c, cl_error_t *err)
         if (!j->live) continue;
         if (j->state == CL_JOB_PENDING) {
             tc[j->tenant].npend++;
-            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_ARRAY) {
+            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_RESV) {
                 cl__err(err, "pending job %llu has no reason", (unsigned long long)j->id);
                 goto out;
             }

@@ -69,8 +69,12 @@ void cl_cluster_destroy(cl_cluster_t *c)
 {
     if (!c) return;
     for (uint32_t i = 0; i < c->njobs_cap; i++)
-        if (c->jobs[i].live) free(c->jobs[i].alloc);
+        if (c->jobs[i].live) {
+            free(c->jobs[i].alloc);
+            cl__cons_free(&c->jobs[i]);
+        }
     cl__deps_destroy(c);
+    cl__resv_free(c);
     for (uint32_t i = 0; i < c->npl; i++) {
         free(c->pl[i].t_head);
         free(c->pl[i].t_tail);
@@ -174,7 +178,7 @@ static void job_lost_node(cl_cluster_t *c, uint32_t js, cl_nodeid_t bad, cl_time
         return;
     }
     j->restarts++;
-    cl_nodeid_t sp = cl__spare_take(c, bad);
+    cl_nodeid_t sp = cl__spare_take(c, bad, j, now);
     if (sp == NIL) {
         cl__job_requeue(c, js, now);
         cl__decide(out, j, CL_ACT_REQUEUE, CL_NO_NODE, CL_NO_NODE);

@@ -58,7 +58,8 @@ void cl__index_free(cl_cluster_t *c)
 
 uint32_t cl__node_eff(const cl_cluster_t *c, const node_t *n)
 {
-    if (n->health != H_UP || n->admin != A_NONE || n->spare || n->reserved || n->hidden)
+    if (n->health != H_UP || n->admin != A_NONE || n->spare || n->reserved || n->hidden ||
+        n->xhide || n->excl)
         return 0;
     return cl__popc(cl__node_free(c, n));
 }

@@ -60,6 +60,9 @@ typedef struct node {
     uint8_t hidden; /* out of placement for a moment: its pod has no power for the gang */
     uint8_t eff;    /* free GPUs as the index counts them (0 when not eligible) */
     uint8_t usable; /* healthy GPUs if up and not drained or in maintenance, else 0 */
+    uint8_t excl;   /* an exclusive job runs here: no other job may */
+    uint16_t xhide; /* out of placement for one job: its --exclude, or reservations that
+                       block it (constraint.c); 0 outside a pass */
 } node_t;
 
 /* One level of the free-capacity index (domains, leaves or pods), per GPU threshold k:
@@ -95,11 +98,13 @@ typedef struct job {
     uint8_t pend_why;   /* cl_pend_t */
     uint8_t held;       /* a hold: it waits until released */
     uint8_t singleton;  /* starts only while no other job of its name_key runs */
+    uint8_t excl;       /* --exclusive */
     cl_alloc_t *alloc;  /* nnodes entries while running */
     uint64_t name_key;  /* the driver's key of (user, name); 0: none */
     uint64_t group_key; /* its array's key when it has a limit (group_max); 0: none */
     uint32_t group_max;
     struct jdeps *deps; /* its dependencies and dependents (deps.c); NULL: none (most) */
+    struct jcons *cons; /* its --nodelist/--exclude (constraint.c); NULL: none (most) */
     /* float: watts need no more, and job_t grows by 8 bytes only. A running job counts
      * cl__power_job_w() in the power counters: whatever changes that recounts them. */
     float power_w;    /* stated projection per GPU, W (0: the class default) */
@@ -205,10 +210,11 @@ struct cl_cluster {
     uint32_t nco;
     user_t *users; /* [user id] */
     uint32_t nusers;
-    uint64_t *usable;  /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
-    uint32_t npass;    /* passes so far, mod 2^32 (pending reasons are valid for the last) */
-    uint32_t nbudget;  /* tenants with a budget */
-    uint8_t spent_any; /* the last pass found a budget spent */
+    uint64_t *usable;   /* [k-1]: nodes up, not drained or in maintenance, >= k healthy GPUs */
+    uint32_t npass;     /* passes so far, mod 2^32 (pending reasons are valid for the last) */
+    cl_time_t pass_now; /* the last pass's time (which reservation a CL_PEND_RESV names) */
+    uint32_t nbudget;   /* tenants with a budget */
+    uint8_t spent_any;  /* the last pass found a budget spent */
 
     uint32_t *heap; /* running jobs by deadline (start + limit) */
     uint32_t nheap, heap_cap;
@@ -225,6 +231,9 @@ struct cl_cluster {
     uint32_t *resv;
     uint32_t nresv, resv_cap;
     uint64_t *resv_ge; /* [k-1]: reserved nodes with >= k free GPUs when reserved */
+    struct nresv *nr;  /* node reservations (constraint.c) */
+    uint32_t nnr, nr_cap;
+    uint64_t *rhid_ge; /* [k-1]: nodes with >= k free hidden by applied reservations */
     cl_jobid_t *bf;
     uint32_t nbf, bf_cap;
 
@@ -266,6 +275,37 @@ uint32_t cl__cnt(const cl_cluster_t *c, int lv, uint32_t k, uint32_t e);
 
 /* place.c: choose nodes for a gang without changing anything (result in c->sel). */
 int cl__place(cl_cluster_t *c, uint32_t nnodes, uint32_t k, uint32_t max_sw);
+void cl__sel_push(cl_cluster_t *c, uint32_t n);
+
+/* constraint.c: a job's placement constraints and the node reservations. */
+/* Place job j (c->sel) honouring its --exclusive, --nodelist, --exclude and the node
+ * reservations that block it at now; 0 on success. */
+int cl__place_job(cl_cluster_t *c, const job_t *j, cl_time_t now);
+/* The GPU threshold a job's nodes need: all of them for an exclusive job. */
+static inline uint32_t cl__job_need(const cl_cluster_t *c, const job_t *j)
+{
+    return j->excl ? c->gpn : j->k;
+}
+/* Why a job that cl__place_job could not place waits, when its constraints are the
+ * reason (counts only); CL_PEND_NONE when they are not. */
+cl_pend_t cl__cons_why(const cl_cluster_t *c, const job_t *j, cl_time_t now);
+/* May running job j use node n (a hot spare) until its deadline? */
+int cl__node_allowed(const cl_cluster_t *c, const job_t *j, cl_nodeid_t n, cl_time_t now);
+/* Is node n on j's nodelist (if it has one) and off its exclude list? */
+int cl__node_allowed_list(const job_t *j, cl_nodeid_t n);
+/* End of a pass: every reservation's hiding lifted. */
+void cl__resv_unapply_all(cl_cluster_t *c);
+/* A job's --nodelist/--exclude as the core keeps them (*out NULL: none), or -1 with a
+ * sentence for lists that name a node out of range or leave fewer than nn nodes. */
+int cl__cons_make(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t nn,
+                  struct jcons **out, cl_error_t *err);
+void cl__cons_free(job_t *j);
+void cl__cons_info(const job_t *j, cl_job_info_t *o);
+void cl__resv_free(cl_cluster_t *c);
+cl_time_t cl__resv_wakeup(const cl_cluster_t *c, cl_time_t now);
+/* The first reservation that blocks j at the last pass (CL_PEND_RESV's), 0: none now. Asked
+ * rather than kept: a job record stays 8 bytes smaller. */
+cl_jobid_t cl__resv_blocking(const cl_cluster_t *c, const job_t *j);
 /* Take k GPUs on each selected node for job slot js (rank order = selection order). */
 void cl__commit(cl_cluster_t *c, uint32_t js);
 /* Take the k lowest free GPUs of a node for job slot js / give GPUs back; both re-index. */
@@ -276,7 +316,8 @@ void cl__node_give(cl_cluster_t *c, cl_nodeid_t id, uint64_t gpus);
 void cl__spares_init(cl_cluster_t *c);
 void cl__spare_refill(cl_cluster_t *c, uint32_t pod);
 void cl__spare_unlink(cl_cluster_t *c, cl_nodeid_t n);
-cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near);
+/* A spare that running job j may use (cl__node_allowed), near node `near`. */
+cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near, const job_t *j, cl_time_t now);
 
 /* jobs.c */
 void cl__heap_push(cl_cluster_t *c, uint32_t js);
@@ -367,7 +408,7 @@ int cl__power_site_ok(const cl_cluster_t *c, const job_t *j);
 int cl__power_pods_ok(cl_cluster_t *c, const job_t *j);
 /* The gang was placed (c->sel) over a pod's budget: place it again without the pods that
  * cannot take one of its nodes. 1: c->sel now fits every pod's budget. */
-int cl__power_replace(cl_cluster_t *c, const job_t *j);
+int cl__power_replace(cl_cluster_t *c, const job_t *j, cl_time_t now);
 double cl__power_job_w(const cl_cluster_t *c, const job_t *j);
 /* Recount the power counters from the running jobs (cl_cluster_check). */
 int cl__power_check(const cl_cluster_t *c, cl_error_t *err);

@@ -262,6 +262,8 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     if (check_quota && quota_fits(c, s, (uint64_t)nn * k, err) < 0) return -1;
     if (cl__deps_check(c, s, err) < 0) return -1;
     if (s->user && cl__user_slot(c, s->user, err) < 0) return -1;
+    struct jcons *cons;
+    if (cl__cons_make(c, s, nn, &cons, err) < 0) return -1;
     if (id >= c->id_cap) {
         uint64_t cap = c->id_cap ? c->id_cap : 1024;
         while (cap <= id)
@@ -291,8 +293,10 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     j->hpos = NIL;
     c->id2slot[id] = js + 1;
     if (id >= c->next_id) c->next_id = id + 1;
+    j->cons = cons;
+    j->excl = s->exclusive;
     cl__queue_push(c, js, 0);
-    cl__pend(c, j, c->usable[k - 1] < nn ? CL_PEND_NODES : CL_PEND_NEW);
+    cl__pend(c, j, c->usable[cl__job_need(c, j) - 1] < nn ? CL_PEND_NODES : CL_PEND_NEW);
     cl__deps_attach(c, js, s);
     return 0;
 }
@@ -368,6 +372,7 @@ int cl_job_forget(cl_cluster_t *c, cl_jobid_t id)
     if (!j || j->state == CL_JOB_PENDING || j->state == CL_JOB_RUNNING) return -1;
     uint32_t js = (uint32_t)(j - c->jobs);
     cl__deps_free(j);
+    cl__cons_free(j);
     c->id2slot[id] = 0;
     j->live = 0;
     j->qnext = c->free_slot;
@@ -401,6 +406,7 @@ int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
                          .held = j->held,
                          .deps_waiting = cl__deps_waiting(j),
                          .dep_never = cl__deps_never(j)};
+    cl__cons_info(j, o);
     return 0;
 }
 
@@ -517,6 +523,7 @@ int cl_job_pending(const cl_cluster_t *c, cl_jobid_t id, cl_pending_t *o)
         o->job = c->resv_job;
         o->until = c->resv_shadow;
     }
+    if (o->why == CL_PEND_RESV) o->job = cl__resv_blocking(c, j);
     return 0;
 }
 
@@ -535,7 +542,10 @@ const char *cl_pend_name(cl_pend_t w)
                               "its projected power does not fit the power budget",
                               "held (a release lets it start)",
                               "waiting for its dependencies",
-                              "its array runs as many tasks as its limit allows"};
+                              "its array runs as many tasks as its limit allows",
+                              "free GPUs are not on nodes its nodelist, exclude or exclusive "
+                              "allow",
+                              "the nodes it could use are reserved"};
     return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 

@@ -2,7 +2,7 @@
  * fits in one NVLink domain never split, best fit to keep fragmentation low. */
 #include "core/internal.h"
 
-static void sel_push(cl_cluster_t *c, uint32_t n)
+void cl__sel_push(cl_cluster_t *c, uint32_t n)
 {
     if (c->nsel == c->sel_cap) {
         c->sel_cap = c->sel_cap ? c->sel_cap * 2 : 1024;
@@ -27,7 +27,7 @@ static void select_dom(cl_cluster_t *c, uint32_t dom, uint32_t t, uint32_t k)
     for (uint32_t f = k; f <= c->gpn && t; f++)
         for (uint32_t n = a; n < b && t; n++)
             if (c->nodes[n].eff == f) {
-                sel_push(c, n);
+                cl__sel_push(c, n);
                 t--;
             }
     CL_ASSERT(t == 0);
@@ -95,7 +95,7 @@ int cl__place(cl_cluster_t *c, uint32_t nn, uint32_t k, uint32_t max_sw)
         /* A partly used node first (packing), then a free node in the fullest leaf. */
         for (uint32_t j = k; j < c->gpn; j++)
             if (c->jhead[j] != NIL) {
-                sel_push(c, c->jhead[j]);
+                cl__sel_push(c, c->jhead[j]);
                 return 0;
             }
         uint32_t leaf = best_global(c, LV_LEAF, k, 1);
@@ -147,6 +147,7 @@ uint64_t cl__node_take(cl_cluster_t *c, cl_nodeid_t id, uint32_t k, uint32_t js)
         c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(bit)] = js + 1;
     }
     n->alloc |= m;
+    if (c->jobs[js].excl) n->excl = 1;
     cl__node_update(c, id);
     return m;
 }
@@ -156,6 +157,7 @@ void cl__node_give(cl_cluster_t *c, cl_nodeid_t id, uint64_t m)
     for (uint64_t b = m; b; b &= b - 1)
         c->gpu_job[(size_t)id * c->gpn + (uint32_t)__builtin_ctzll(b)] = 0;
     c->nodes[id].alloc &= ~m;
+    if (!c->nodes[id].alloc) c->nodes[id].excl = 0; /* an exclusive job is alone there */
     cl__node_update(c, id);
 }
 

@@ -152,7 +152,7 @@ static int pod_full(const cl_cluster_t *c, uint32_t pod, const job_t *j, double 
                                                  p->pod_gpus[pod], p->pod_alloc[pod], j->k, w);
 }
 
-int cl__power_replace(cl_cluster_t *c, const job_t *j)
+int cl__power_replace(cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     power_t *p = &c->pw;
     double w = cl__power_job_w(c, j);
@@ -167,8 +167,8 @@ int cl__power_replace(cl_cluster_t *c, const job_t *j)
             pod_hide(c, pod, 1);
             hid = 1;
         }
-    int ok = hid && c->tot[j->k - 1] >= j->nnodes &&
-             cl__place(c, j->nnodes, j->k, j->max_sw) == 0 && cl__power_pods_ok(c, j);
+    int ok = hid && c->tot[cl__job_need(c, j) - 1] >= j->nnodes &&
+             cl__place_job(c, j, now) == 0 && cl__power_pods_ok(c, j);
     for (uint32_t pod = 0; pod < np; pod++) /* nothing changed since: the same pods */
         if (pod_full(c, pod, j, w)) pod_hide(c, pod, 0);
     if (!ok) {

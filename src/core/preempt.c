@@ -12,6 +12,7 @@ void cl__virt_release(cl_cluster_t *c, uint32_t js, int hold)
     job_t *j = &c->jobs[js];
     for (uint32_t i = 0; i < j->nnodes; i++) {
         c->nodes[j->alloc[i].node].alloc &= ~j->alloc[i].gpus;
+        if (j->excl) c->nodes[j->alloc[i].node].excl = 0;
         cl__node_update(c, j->alloc[i].node);
     }
     if (hold) cl__tenant_hold(c, j->tenant, -(int64_t)cl__job_gpus(j));
@@ -27,6 +28,7 @@ void cl__virt_restore(cl_cluster_t *c, uint32_t js, int hold)
     job_t *j = &c->jobs[js];
     for (uint32_t i = 0; i < j->nnodes; i++) {
         c->nodes[j->alloc[i].node].alloc |= j->alloc[i].gpus;
+        if (j->excl) c->nodes[j->alloc[i].node].excl = 1;
         cl__node_update(c, j->alloc[i].node);
     }
     if (hold) cl__tenant_hold(c, j->tenant, (int64_t)cl__job_gpus(j));
@@ -50,10 +52,10 @@ void cl__start(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t *out,
 }
 
 /* The gang fits its quota and the nodes as they are now (virtual releases included). */
-static int fits(cl_cluster_t *c, const job_t *j)
+static int fits(cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     return cl__quota_check(c, j->tenant, cl__job_gpus(j)) == Q_OK &&
-           c->tot[j->k - 1] >= j->nnodes && cl__place(c, j->nnodes, j->k, j->max_sw) == 0;
+           c->tot[cl__job_need(c, j) - 1] >= j->nnodes && cl__place_job(c, j, now) == 0;
 }
 
 static void restore_all(cl_cluster_t *c)
@@ -106,8 +108,10 @@ static void take_room(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_
     for (uint32_t i = 0; i < nrel; i++) {
         if (c->rel[i] == NIL) continue;
         job_t *v = &c->jobs[c->rel[i]];
-        for (uint32_t m = 0; m < v->nnodes; m++)
+        for (uint32_t m = 0; m < v->nnodes; m++) {
             c->nodes[v->alloc[m].node].alloc |= v->alloc[m].gpus;
+            if (v->excl) c->nodes[v->alloc[m].node].excl = 1;
+        }
         cl__job_release_norefill(c, c->rel[i], now);
         v->state = CL_JOB_PENDING;
         v->preemptions++;
@@ -133,7 +137,7 @@ int cl__try_preempt(cl_cluster_t *c, uint32_t li, uint32_t js, cl_time_t now,
     for (uint32_t l = c->npl; l-- > li + 1 && !found;)
         for (uint32_t v = c->pl[l].rp_tail; v != NIL && !found; v = c->jobs[v].qprev) {
             cl__virt_release(c, v, 1);
-            found = fits(c, j);
+            found = fits(c, j, now);
         }
     if (!found) {
         restore_all(c);
@@ -188,7 +192,7 @@ int cl__try_reclaim(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t 
         /* a job this very pass started is left alone: a start and a stop in one list */
         if (b->tree_gpus <= b->conf.quota_gpus || c->jobs[v].pend_pass == c->npass) continue;
         cl__virt_release(c, v, 1);
-        found = fits(c, j);
+        found = fits(c, j, now);
     }
     free(cur);
     if (!found) {

@@ -20,22 +20,22 @@ static void set_reserved(cl_cluster_t *c, uint8_t on)
     }
 }
 
-static int try_place(cl_cluster_t *c, const job_t *j)
+static int try_place(cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
-    return cl__place(c, j->nnodes, j->k, j->max_sw);
+    return cl__place_job(c, j, now);
 }
 
 /* Placed (c->sel) but over a pod's power budget: it waits for power, holding nothing. */
-static int pods_refuse(cl_cluster_t *c, job_t *j)
+static int pods_refuse(cl_cluster_t *c, job_t *j, cl_time_t now)
 {
-    if (cl__power_pods_ok(c, j) || cl__power_replace(c, j)) return 0;
+    if (cl__power_pods_ok(c, j) || cl__power_replace(c, j, now)) return 0;
     cl__pend(c, j, CL_PEND_POWER);
     return 1;
 }
 
 /* EASY: release running jobs in deadline order (virtually) until the gang fits; that time
  * is its shadow start and the nodes it would get are reserved for it. */
-static int reserve(cl_cluster_t *c, uint32_t js)
+static int reserve(cl_cluster_t *c, uint32_t js, cl_time_t now)
 {
     job_t *j = &c->jobs[js];
     uint32_t n = c->nheap;
@@ -58,7 +58,7 @@ static int reserve(cl_cluster_t *c, uint32_t js)
             i = m;
         }
         cl__virt_release(c, top, 0);
-        if (c->tot[j->k - 1] >= j->nnodes && try_place(c, j) == 0) {
+        if (c->tot[cl__job_need(c, j) - 1] >= j->nnodes && try_place(c, j, now) == 0) {
             found = 1;
             shadow = cl__deadline(&c->jobs[top]);
         }
@@ -141,17 +141,28 @@ static int held_by_limits(cl_cluster_t *c, pass_t *ps, uint32_t x)
     return 1;
 }
 
+/* Its --nodelist, --exclude, --exclusive or a node reservation, when they rather than a
+ * lack of GPUs keep it waiting, is the reason it is given. */
+static void pend_cons(cl_cluster_t *c, job_t *j, cl_pend_t why, cl_time_t now)
+{
+    if (why == CL_PEND_RESOURCES || why == CL_PEND_HELD) {
+        cl_pend_t w = cl__cons_why(c, j, now);
+        if (w != CL_PEND_NONE) why = w;
+    }
+    cl__pend(c, j, why);
+}
+
 /* One job of the walk: start it, make room for it, reserve for it, or say why it waits. */
 static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
 {
     job_t *j = &c->jobs[x];
     if (held_by_limits(c, ps, x)) return;
     /* Nothing that runs could make room on nodes that are not there: no reservation. */
-    int no_nodes = c->usable[j->k - 1] < j->nnodes;
+    int no_nodes = c->usable[cl__job_need(c, j) - 1] < j->nnodes;
     cl_pend_t why;
     if (!ps->have_resv) {
-        if (!no_nodes && try_place(c, j) == 0) {
-            if (!pods_refuse(c, j)) cl__start(c, x, ps->now, ps->out, 0);
+        if (!no_nodes && try_place(c, j, ps->now) == 0) {
+            if (!pods_refuse(c, j, ps->now)) cl__start(c, x, ps->now, ps->out, 0);
             return;
         }
         if (!no_nodes && ps->preempt_ok && cl__try_preempt(c, ps->li, x, ps->now, ps->out))
@@ -159,12 +170,12 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         why = no_nodes ? CL_PEND_NODES : CL_PEND_RESOURCES;
         if (c->o.policy == CL_POLICY_FIFO)
             ps->blocked = 1;
-        else if (!no_nodes && (ps->have_resv = reserve(c, x)))
+        else if (!no_nodes && (ps->have_resv = reserve(c, x, ps->now)))
             why = CL_PEND_RESERVED;
     } else if (no_nodes) {
         why = CL_PEND_NODES;
-    } else if (try_place(c, j) == 0) {
-        if (!pods_refuse(c, j)) cl__start(c, x, ps->now, ps->out, 1);
+    } else if (try_place(c, j, ps->now) == 0) {
+        if (!pods_refuse(c, j, ps->now)) cl__start(c, x, ps->now, ps->out, 1);
         return;
     } else if (j->limit > 0 && ps->now + j->limit <= c->resv_shadow &&
                ps->nshort < c->o.backfill_short_max) {
@@ -177,13 +188,14 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         why = c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
                                                                    : CL_PEND_RESOURCES;
     }
-    cl__pend(c, j, why);
+    pend_cons(c, j, why, ps->now);
 }
 
 size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
 {
     size_t n0 = out ? out->n : 0;
     c->npass++;
+    c->pass_now = now;
     c->resv_job = 0;
     c->resv_shadow = 0;
     c->nresv = 0;
@@ -206,8 +218,10 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
             while (x != NIL && !ps.blocked) {
                 uint32_t nx = c->jobs[x].qnext;
                 visit(c, &ps, x);
-                /* Nothing behind can start once every GPU is taken. */
-                if (ps.have_resv && c->tot[0] == 0 && ps.nshort >= c->o.backfill_short_max)
+                /* Nothing behind can start once every GPU is taken (those of windows hidden
+                 * for the job just visited are not: another tenant's job may use them). */
+                if (ps.have_resv && c->tot[0] == 0 && (!c->nnr || !c->rhid_ge[0]) &&
+                    ps.nshort >= c->o.backfill_short_max)
                     ps.blocked = 1;
                 x = nx;
             }
@@ -227,9 +241,10 @@ size_t cl_schedule(cl_cluster_t *c, cl_time_t now, cl_decisions_t *out)
             cl__pend(c, j, CL_PEND_QUOTA);
         else if (!cl__power_site_ok(c, j))
             cl__pend(c, j, CL_PEND_POWER);
-        else if (try_place(c, j) == 0 && !pods_refuse(c, j))
+        else if (try_place(c, j, now) == 0 && !pods_refuse(c, j, now))
             cl__start(c, ps.shortq[i], now, out, 1);
     }
+    cl__resv_unapply_all(c);
     free(ps.shortq);
     free(order);
     return out ? out->n - n0 : 0;

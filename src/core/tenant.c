@@ -387,7 +387,8 @@ cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now)
         cl_time_t at = x->bat + (x->conf.budget_gpu_s - x->bused) / (double)x->tree_gpus;
         if (at < w) w = at;
     }
-    return w;
+    cl_time_t r = cl__resv_wakeup(c, now);
+    return r < w ? r : w;
 }
 
 /* Stop every running job of tenant t: back in the queue at the head of its priority,

@@ -275,7 +275,7 @@ static void job_copy(bjob_t *r, const cl_store_job_t *j)
     r->j = *j;
     char *parr = COPY_STRS(&r->buf, vecs, &r->j.name, &r->j.tenant, &r->j.cwd, &r->j.reason,
                            &r->j.alloc, &r->j.user, &r->j.output, &r->j.error, &r->j.dependency,
-                           &r->j.array, &r->j.ended);
+                           &r->j.array, &r->j.ended, &r->j.nodelist, &r->j.exclude);
     char *at = parr + arrs;
     r->j.argv = strv_put(&parr, &at, j->argv, j->argc);
     r->j.env = strv_put(&parr, &at, j->env, j->envc);

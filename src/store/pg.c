@@ -175,7 +175,7 @@ PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const ch
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
     "argv,env,running_time,user_name,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,"   \
-    "error,dependency,held,array_id,array_task,array_spec,ended"
+    "error,dependency,held,array_id,array_task,array_spec,ended,exclusive,nodelist,exclude"
 
 static const char schema_v1[] =
     "CREATE TABLE jobs(id int8 PRIMARY KEY, state int8 NOT NULL, name text NOT NULL,"
@@ -233,7 +233,14 @@ static const char schema_v2[] =
 
 /* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
  * later version is refused (a newer build wrote it). */
-static const char *const migrations[] = {schema_v1, schema_v2, pg_schema_lease};
+/* Version 4: issue 15's node constraints (--exclusive, --nodelist, --exclude; sqlite.c's
+ * columns). */
+static const char schema_v4[] =
+    "ALTER TABLE jobs ADD COLUMN exclusive bool NOT NULL DEFAULT false,"
+    " ADD COLUMN nodelist text NOT NULL DEFAULT '', ADD COLUMN exclude text NOT NULL DEFAULT "
+    "'';";
+
+static const char *const migrations[] = {schema_v1, schema_v2, pg_schema_lease, schema_v4};
 #define PG_SCHEMA_VERSION ((int64_t)(sizeof migrations / sizeof migrations[0]))
 
 /* The schema version table, and every migration the journal lacks, in one transaction under
@@ -459,10 +466,11 @@ static const struct {
     JC(J_F64, flops),        JC(J_U32, ntasks),        JC(J_BOOL, cwd_strict),
     JC(J_STR, output),       JC(J_STR, error),         JC(J_STR, dependency),
     JC(J_BOOL, held),        JC(J_U64, array_id),      JC(J_U32, array_task),
-    JC(J_STR, array),        JC(J_STR, ended),
+    JC(J_STR, array),        JC(J_STR, ended),         JC(J_BOOL, exclusive),
+    JC(J_STR, nodelist),     JC(J_STR, exclude),
 };
 #undef JC
-#define JOB_NCOLS 38
+#define JOB_NCOLS 41
 _Static_assert(sizeof job_cols / sizeof job_cols[0] == JOB_NCOLS, "one a column of JOB_COLS");
 
 static void arr_job_field(pg_commit_t *c, const cl_store_job_t *j, int k)
@@ -586,7 +594,8 @@ static const cl_store_visit_t pg_puts = {.job = put_job,
     "ntasks=excluded.ntasks,cwd_strict=excluded.cwd_strict,output=excluded.output,"            \
     "error=excluded.error,dependency=excluded.dependency,held=excluded.held,"                  \
     "array_id=excluded.array_id,array_task=excluded.array_task,array_spec=excluded.array_"     \
-    "spec,ended=excluded.ended"
+    "spec,ended=excluded.ended,exclusive=excluded.exclusive,nodelist=excluded.nodelist,"       \
+    "exclude=excluded.exclude"
 
 static const pg_stmt_t core_stmts[] = {
     {"jobs_put",
@@ -596,7 +605,7 @@ static const pg_stmt_t core_stmts[] = {
      "$17::float8[],$18::float8[],$19::text[],$20::bytea[],$21::bytea[],$22::float8[],"
      "$23::text[],$24::int8[],$25::int8[],$26::float8[],$27::float8[],$28::float8[],"
      "$29::int8[],$30::bool[],$31::text[],$32::text[],$33::text[],$34::bool[],$35::int8[],"
-     "$36::int8[],$37::text[],$38::text[])" JOB_UPDATE},
+     "$36::int8[],$37::text[],$38::text[],$39::bool[],$40::text[],$41::text[])" JOB_UPDATE},
     {"node_free_name", "DELETE FROM nodes WHERE name=$2 AND id<>$1::int8"},
     {"node_put", "INSERT INTO nodes(id,name,drained,reason) VALUES($1::int8,$2,$3::bool,$4)"
                  " ON CONFLICT(id) DO UPDATE SET name=excluded.name,drained=excluded.drained,"
@@ -744,6 +753,9 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.array_task = (uint32_t)pg_i64(r, row, i++);
         j.array = pg_str(r, row, i++);
         j.ended = pg_str(r, row, i++);
+        j.exclusive = pg_bool(r, row, i++);
+        j.nodelist = pg_str(r, row, i++);
+        j.exclude = pg_str(r, row, i++);
         int stop = jf(&j, arg);
         free(argv);
         free(env);

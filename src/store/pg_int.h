@@ -23,7 +23,7 @@ typedef struct pg_store {
 } pg_store_t;
 
 /* The values of one statement's parameters: text as text, everything else binary. */
-enum { PG_PARAMS_MAX = 40 };
+enum { PG_PARAMS_MAX = 48 };
 typedef struct pg_params {
     const char *v[PG_PARAMS_MAX];
     int len[PG_PARAMS_MAX], fmt[PG_PARAMS_MAX];

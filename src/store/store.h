@@ -64,6 +64,9 @@ typedef struct cl_store_job {
     /* how a finished job ended: succeeded, failed, cancelled, timeout, node_fail, budget
      * (the usage records' words); "" while it is live */
     const char *ended;
+    /* --exclusive, and the --nodelist and --exclude hostlists ("" or NULL: none) */
+    bool exclusive;
+    const char *nodelist, *exclude;
 } cl_store_job_t;
 
 typedef struct cl_store_node {

@@ -16,6 +16,7 @@ typedef struct bopt {
     uint64_t seed;
     int json;
     double load;
+    uint32_t resv_nodes; /* a maintenance window over nodes 0.. before the long pass */
 } bopt_t;
 
 static double sample_limit(uint64_t *rng)
@@ -266,6 +267,9 @@ static void usage(FILE *f)
             "  --load F                the machine's load for the latency test, in [0, 0.95]\n"
             "                          (default 0.6)\n"
             "  --seed S                the random stream (default 42)\n"
+            "  --resv-nodes N          before the long pass, a maintenance window over the\n"
+            "                          first N nodes from 30 minutes on, and tenant 1's over\n"
+            "                          the next N (default 0: none)\n"
             "  --json                  only the JSON line\n"
             "  -h, --help              this text\n",
             CL_MAX_GPUS_PER_NODE);
@@ -274,7 +278,7 @@ static void usage(FILE *f)
 /* The flags into o; 0, or -1 to stop with *status. */
 static int bench_flags(int argc, char **argv, bopt_t *o, int *status)
 {
-    enum { O_PRESET = 1000, O_NODES, O_GPN, O_PENDING, O_SEED, O_JSON, O_LOAD };
+    enum { O_PRESET = 1000, O_NODES, O_GPN, O_PENDING, O_SEED, O_JSON, O_LOAD, O_RESV };
     static const struct option opts[] = {{"preset", required_argument, 0, O_PRESET},
                                          {"nodes", required_argument, 0, O_NODES},
                                          {"gpus-per-node", required_argument, 0, O_GPN},
@@ -282,6 +286,7 @@ static int bench_flags(int argc, char **argv, bopt_t *o, int *status)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"json", no_argument, 0, O_JSON},
                                          {"load", required_argument, 0, O_LOAD},
+                                         {"resv-nodes", required_argument, 0, O_RESV},
                                          CL_FLAGS_HELP,
                                          {0, 0, 0, 0}};
     cl_flags_t f = {.cmd = "bench sched", .shorts = "h", .longs = opts, .usage = usage};
@@ -313,6 +318,9 @@ static int bench_flags(int argc, char **argv, bopt_t *o, int *status)
             break;
         case O_LOAD:
             bad = cl_flag_double(f.cmd, "--load", optarg, 0, 0.95, &o->load);
+            break;
+        case O_RESV:
+            bad = cl_flag_u32(f.cmd, "--resv-nodes", optarg, 0, 50000000, &o->resv_nodes);
             break;
         case O_JSON:
             o->json = 1;
@@ -381,6 +389,16 @@ static int bench_sched(int argc, char **argv)
         spec_for(&s, sample_gpus(&rng), gpn, &rng);
         if (s.nodes > nodes) s.nodes = nodes;
         cl_job_submit(c, &s, 30, NULL, NULL);
+    }
+    if (o.resv_nodes) {
+        uint32_t n = o.resv_nodes * 2 <= nodes ? o.resv_nodes : nodes / 2;
+        cl_nodeid_t *ids = malloc(sizeof *ids * (2 * (size_t)n + 1));
+        for (uint32_t i = 0; i < 2 * n; i++)
+            ids[i] = i;
+        cl_resv_spec_t m = {1, 40 + 1800, 40 + 9000, -1, ids, n};
+        cl_resv_spec_t tr = {2, 40, 40 + 9000, 1, ids + n, n};
+        if (cl_resv_add(c, &m, NULL) < 0 || cl_resv_add(c, &tr, NULL) < 0) abort();
+        free(ids);
     }
     cl_stats_t st;
     cl_cluster_stats(c, &st);

@@ -153,6 +153,47 @@ uint64_t cl_hostlist_count(const char *s)
     return s && walk(s, &n, &err) == 0 ? n : 0;
 }
 
+/* The names of one item p..end (checked), the text before it in buf[0..blen). */
+static int expand(const char *s, const char *p, const char *end, char *buf, size_t blen,
+                  cl_hostlist_name_f *f, void *arg)
+{
+    while (p < end && *p != '[')
+        buf[blen++] = *p++;
+    if (p == end) {
+        buf[blen] = 0;
+        return f(buf, arg);
+    }
+    const char *close = strchr(p, ']');
+    cl_error_t e;
+    range_t r;
+    int more;
+    for (const char *q = p + 1; (more = next_range(s, &q, &r, &e)) >= 0;) {
+        for (uint64_t v = r.lo; v <= r.hi; v++) {
+            int n =
+                snprintf(buf + blen, NAME_MAX_BYTES + 12 - blen, "%0*u", r.width, (unsigned)v);
+            int rc = expand(s, close + 1, end, buf, blen + (size_t)n, f, arg);
+            if (rc) return rc;
+        }
+        if (!more) break;
+    }
+    return 0;
+}
+
+int cl_hostlist_each(const char *s, cl_hostlist_name_f *f, void *arg, cl_error_t *err)
+{
+    if (cl_hostlist_check(s, err) < 0) return -1;
+    char buf[NAME_MAX_BYTES + 12];
+    for (const char *p = s; *p;) {
+        const char *e = p;
+        for (int depth = 0; *e && (depth || *e != ','); e++)
+            depth += *e == '[' ? 1 : *e == ']' ? -1 : 0;
+        int rc = expand(s, p, e, buf, 0, f, arg);
+        if (rc) return rc;
+        p = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
 /* The positions of name reachable after a group, from those reachable before it (bit i:
  * name[0..i) matched). */
 static uint64_t group_step(const char **p, const char *name, size_t nlen, uint64_t reach)

@@ -27,6 +27,12 @@ uint64_t cl_hostlist_count(const char *s);
 /* Whether name is one of the names s stands for; false when s is malformed. */
 bool cl_hostlist_match(const char *s, const char *name);
 
+/* Call f with each name s stands for, in order (a name listed twice: twice), until f returns
+ * nonzero (that value is returned). -1 with a sentence in err when s is malformed (f never
+ * called). Cost: the names, not the cluster. */
+typedef int cl_hostlist_name_f(const char *name, void *arg);
+int cl_hostlist_each(const char *s, cl_hostlist_name_f *f, void *arg, cl_error_t *err);
+
 /* The names v[0..n) as one hostlist (malloc'd): names that differ only in a trailing number of
  * the same width (node007, node008) share a bracket group of ranges ("node[007-008]"); the
  * groups sorted by prefix, their numbers ascending; a name listed twice written once; a name

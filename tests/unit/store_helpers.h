@@ -79,12 +79,16 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->array_task = 12;
     j->array = "0-99:3%4";
     j->ended = "node_fail";
+    j->exclusive = true;
+    j->nodelist = "node[000-063]";
+    j->exclude = "node007,node009";
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
 typedef struct got_job {
     cl_store_job_t j;
     char *name, *tenant, *cwd, *reason, *alloc, *output, *error, *dependency, *array, *ended;
+    char *nodelist, *exclude;
     char **argv, **env;
 } got_job_t;
 
@@ -114,6 +118,8 @@ static inline void got_free(got_job_t *g)
     free(g->dependency);
     free(g->array);
     free(g->ended);
+    free(g->nodelist);
+    free(g->exclude);
     memset(g, 0, sizeof *g);
 }
 
@@ -131,6 +137,8 @@ static inline void got_set(got_job_t *g, const cl_store_job_t *j)
     g->dependency = strdup(j->dependency ? j->dependency : "");
     g->array = strdup(j->array ? j->array : "");
     g->ended = strdup(j->ended ? j->ended : "");
+    g->nodelist = strdup(j->nodelist ? j->nodelist : "");
+    g->exclude = strdup(j->exclude ? j->exclude : "");
     g->argv = dup_strv(j->argv, j->argc);
     g->env = dup_strv(j->env, j->envc);
 }
@@ -188,6 +196,9 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->array_task, w->array_task);
     assert_string_equal(g->array, or_empty(w->array));
     assert_string_equal(g->ended, or_empty(w->ended));
+    assert_int_equal(j->exclusive, w->exclusive);
+    assert_string_equal(g->nodelist, or_empty(w->nodelist));
+    assert_string_equal(g->exclude, or_empty(w->exclude));
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

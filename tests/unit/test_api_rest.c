@@ -326,6 +326,23 @@ static void test_submit_slurm_fields(void **state)
     assert_int_equal(s.ntasks_per_node, 0);
     free(s.argv);
     json_decref(doc);
+    /* placement constraints: a nodelist without num_nodes gives one node a name (Slurm's) */
+    assert_int_equal(submit("{\"argv\": [\"x\"], \"exclusive\": true, \"nodelist\": "
+                            "\"n[1-3]\", \"exclude\": \"n9\"}",
+                            &s, &doc, &err),
+                     0);
+    assert_true(s.exclusive);
+    assert_string_equal(s.nodelist, "n[1-3]");
+    assert_string_equal(s.exclude, "n9");
+    assert_int_equal(s.nodes, 3);
+    free(s.argv);
+    json_decref(doc);
+    assert_int_equal(submit("{\"argv\": [\"x\"], \"num_nodes\": 2, \"nodelist\": \"n[1-3]\"}",
+                            &s, &doc, &err),
+                     0);
+    assert_int_equal(s.nodes, 2);
+    free(s.argv);
+    json_decref(doc);
 }
 
 static void test_submit_errors(void **state)
@@ -366,6 +383,9 @@ static void test_submit_errors(void **state)
         {"{\"argv\": [\"x\"], \"array\": \"5-1\"}", "field 'array': --array 5-1"},
         {"{\"argv\": [\"x\"], \"output\": \"\"}", "field 'output'"},
         {"{\"argv\": [\"x\"], \"qos\": 1}", "'qos'"},
+        {"{\"argv\": [\"x\"], \"nodelist\": \"n[1-\"}", "field 'nodelist': 'n[1-' at byte"},
+        {"{\"argv\": [\"x\"], \"exclude\": \"\"}", "field 'exclude'"},
+        {"{\"argv\": [\"x\"], \"exclusive\": \"yes\"}", "field 'exclusive'"},
         {"{\"argv\": [\"x\"], \"argv\": [\"y\"]}", "malformed JSON"}, /* a duplicate key */
         {"{\"argv\": [\"x\\u0000y\"]}", "malformed JSON"},            /* a NUL in a string */
     };

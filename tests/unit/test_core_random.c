@@ -16,7 +16,17 @@ typedef struct mjob {
     uint32_t nn, k, max_sw, max_restarts, restarts, incarnation;
     uint32_t tenant, user;
     double limit, start;
+    uint8_t excl;         /* --exclusive */
+    uint64_t allow, deny; /* --nodelist (0: any node) and --exclude, as node masks */
 } mjob_t;
+
+/* A node reservation as the model keeps it (the clusters here have at most 64 nodes). */
+typedef struct mresv {
+    uint64_t id, mask;
+    double start, end;
+    int32_t tenant;
+} mresv_t;
+#define NRESV 6
 
 /* The tenants of the run (fractions of the cluster's GPUs): the default tenant; a and b in
  * cohort 1 (a borrows at most 20% and lends at most 6%; b, with a third of the jobs, half
@@ -58,7 +68,10 @@ typedef struct model {
     uint64_t own[NT]; /* GPUs of each tenant's running jobs */
     uint32_t urun[NU];
     cl_jobid_t probe;
-    uint64_t probes, reclaims, budget_stops, refused, why[CL_PEND_ARRAY + 1];
+    uint64_t probes, reclaims, budget_stops, refused, why[CL_PEND_RESV + 1];
+    mresv_t rv[NRESV];
+    uint32_t nrv;
+    uint64_t rv_next, excl_starts, list_starts;
     int pass_preempted; /* the last pass stopped jobs (quota can have gone down) */
 } model_t;
 
@@ -208,6 +221,35 @@ static void m_run(model_t *m, cl_jobid_t id, int on)
     }
 }
 
+/* Job id on node n would run from now until end: is it kept off n? (its nodelist, its
+ * exclude list, or a reservation it may not use whose window it would run into) */
+static const char *node_refused(const model_t *m, cl_jobid_t id, cl_nodeid_t n, double end)
+{
+    const mjob_t *j = &m->jobs[id];
+    if (j->allow && !(j->allow >> n & 1)) return "off its nodelist";
+    if (j->deny >> n & 1) return "on an excluded node";
+    for (uint32_t i = 0; i < m->nrv; i++) {
+        const mresv_t *r = &m->rv[i];
+        if (!(r->mask >> n & 1) || r->end <= m->now || r->start >= end) continue;
+        if (r->tenant < 0 ||
+            ((uint32_t)r->tenant != j->tenant && (uint32_t)r->tenant != top_of(j->tenant)))
+            return "in a reservation it may not use";
+    }
+    return NULL;
+}
+
+static void check_nodes_allowed(model_t *m, cl_jobid_t id, double end)
+{
+    size_t n;
+    const cl_alloc_t *a = cl_job_alloc(m->c, id, &n);
+    for (size_t q = 0; q < n; q++) {
+        const char *why = node_refused(m, id, a[q].node, end);
+        if (why)
+            fail_msg("event %llu: job %llu placed on node %u, %s",
+                     (unsigned long long)m->events, (unsigned long long)id, a[q].node, why);
+    }
+}
+
 /* A start keeps every rule: quotas and borrowing, budgets, users' limits. */
 static void check_start(model_t *m, cl_jobid_t id)
 {
@@ -308,6 +350,9 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
                          x.incarnation, j->incarnation);
             j->incarnation = x.incarnation;
             m->starts++;
+            m->excl_starts += j->excl;
+            m->list_starts += j->allow != 0;
+            check_nodes_allowed(m, x.job, j->limit > 0 ? m->now + j->limit : CL_TIME_INF);
             break;
         }
         case CL_ACT_RESTART: {
@@ -330,6 +375,10 @@ static void apply(model_t *m, const cl_decisions_t *d, size_t from)
             if (cl_topo_node_pod(m->t, x.node_new) != cl_topo_node_pod(m->t, x.node_old))
                 fail_msg("hot spare from another pod");
             check_gang(m, x.job);
+            if (node_refused(m, x.job, x.node_new,
+                             j->limit > 0 ? j->start + j->limit : CL_TIME_INF))
+                fail_msg("job %llu restarted on spare %u it may not use",
+                         (unsigned long long)x.job, x.node_new);
             j->restarts++;
             j->incarnation = x.incarnation;
             m->restarts++;
@@ -424,11 +473,16 @@ static void verify(model_t *m)
             size_t n;
             const cl_alloc_t *a = cl_job_alloc(m->c, id, &n);
             for (size_t q = 0; q < n; q++)
-                for (uint32_t g = 0; g < m->gpn; g++)
-                    if ((a[q].gpus >> g & 1) !=
-                        (m->owner[(size_t)a[q].node * m->gpn + g] == id))
+                for (uint32_t g = 0; g < m->gpn; g++) {
+                    cl_jobid_t o = m->owner[(size_t)a[q].node * m->gpn + g];
+                    if ((a[q].gpus >> g & 1) != (o == id))
                         fail_msg("job %llu allocation disagrees with model",
                                  (unsigned long long)id);
+                    if (j->excl && o && o != id)
+                        fail_msg("event %llu: exclusive job %llu shares node %u with job %llu",
+                                 (unsigned long long)m->events, (unsigned long long)id,
+                                 a[q].node, (unsigned long long)o);
+                }
         }
     }
     if (np != st.jobs_pending || nr != st.jobs_running) fail_msg("job counts disagree");
@@ -477,7 +531,7 @@ static void verify_after_pass(model_t *m)
                 fail_msg("running job %llu has a pending reason", (unsigned long long)id);
             continue;
         }
-        if (p.why == CL_PEND_NONE || p.why == CL_PEND_NEW || p.why > CL_PEND_ARRAY)
+        if (p.why == CL_PEND_NONE || p.why == CL_PEND_NEW || p.why > CL_PEND_RESV)
             fail_msg("event %llu: pending job %llu has reason %d after a pass",
                      (unsigned long long)m->events, (unsigned long long)id, p.why);
         m->why[p.why]++;
@@ -497,6 +551,18 @@ static void verify_after_pass(model_t *m)
             bad = !j->user || !ulimit[j->user] ||
                   (!m->pass_preempted && m->urun[j->user] < ulimit[j->user]);
             break;
+        case CL_PEND_RESV: { /* names a reservation that exists and does block it */
+            bad = 1;
+            for (uint32_t r = 0; r < m->nrv; r++)
+                if (m->rv[r].id == p.job && m->rv[r].end > m->now &&
+                    (m->rv[r].tenant < 0 || ((uint32_t)m->rv[r].tenant != j->tenant &&
+                                             (uint32_t)m->rv[r].tenant != top_of(j->tenant))))
+                    bad = 0;
+            break;
+        }
+        case CL_PEND_CONSTRAINT:
+            bad = !j->excl && !j->allow && !j->deny;
+            break;
         case CL_PEND_QUOTA: /* quotas are nominal: whatever capacity is lost, it must not fit */
             bad = !m->pass_preempted && quota_ok(m, m->own, j->tenant, g);
             break;
@@ -512,9 +578,13 @@ static void verify_after_pass(model_t *m)
     uint64_t t2 = tree(m, m->own, 2);
     if (spent(m, 2) == 1 && t2)
         fail_msg("t2's budget is spent and it still runs %llu GPUs", (unsigned long long)t2);
-    if (!t2 && w != CL_TIME_INF) fail_msg("a wake-up with no stopping budget running");
+    double rw = CL_TIME_INF; /* or a reservation's window ends */
+    for (uint32_t r = 0; r < m->nrv; r++)
+        if (m->rv[r].end > m->now && m->rv[r].end < rw) rw = m->rv[r].end;
+    if (!t2 && w != rw) fail_msg("a wake-up with no stopping budget running nor window");
     if (t2 && spent(m, 2) == 0) {
         double want = m->now + (m->budget[2] - m->bused[2]) / (double)t2;
+        if (rw < want) want = rw;
         if (fabs(w - want) > 1e-6 * (1 + want - m->now))
             fail_msg("next wake-up %.6f, the budget runs out at %.6f", w, want);
     }
@@ -556,6 +626,11 @@ static void probe(model_t *m, cl_decisions_t *d)
         cl_node_get(m->c, n, &ni);
         room =
             ni.state == CL_NODE_UP && !ni.spare && (uint32_t)__builtin_popcountll(ni.free) >= k;
+        for (uint32_t g = 0; g < m->gpn && room; g++) /* an exclusive job's node has none */
+            room = !m->jobs[m->owner[(size_t)n * m->gpn + g]].excl;
+        for (uint32_t r = 0; r < m->nrv && room; r++) /* nor one reserved for another */
+            room = !(m->rv[r].mask >> n & 1) || m->rv[r].end <= m->now ||
+                   (m->rv[r].tenant >= 0 && (uint32_t)m->rv[r].tenant == L);
     }
     int can = room && quota_ok(m, own, L, k);
     cl_job_spec_t s = {.nodes = 1, .gpus_per_node = k, .tenant = L, .priority = 10};
@@ -586,6 +661,31 @@ static void budget_period(model_t *m)
             assert_int_equal(cl_tenant_budget_set(m->c, t, 0, m->now, NULL), 0);
             m->bused[t] = 0;
         }
+}
+
+/* Add a node reservation (maintenance or a tenant's; now or later) or delete one. */
+static void resv_event(model_t *m)
+{
+    if (m->nrv == NRESV || (m->nrv && rnd(m, 2))) {
+        uint32_t i = (uint32_t)rnd(m, m->nrv);
+        assert_int_equal(cl_resv_remove(m->c, m->rv[i].id), 0);
+        m->rv[i] = m->rv[--m->nrv];
+        return;
+    }
+    mresv_t r = {.id = ++m->rv_next,
+                 .start = m->now + (double)rnd(m, 1500),
+                 .tenant = rnd(m, 3) == 0 ? -1 : (int32_t)rnd(m, NT)};
+    r.end = r.start + 50 + (double)rnd(m, 1500);
+    cl_nodeid_t nodes[64];
+    size_t n = 0;
+    for (uint32_t a = (uint32_t)rnd(m, m->nodes), len = 1 + (uint32_t)rnd(m, 8);
+         n < len && a + n < m->nodes; n++) {
+        nodes[n] = a + (cl_nodeid_t)n;
+        r.mask |= 1ull << nodes[n];
+    }
+    cl_resv_spec_t s = {r.id, r.start, r.end, r.tenant, nodes, n};
+    assert_int_equal(cl_resv_add(m->c, &s, NULL), 0);
+    m->rv[m->nrv++] = r;
 }
 
 static cl_jobid_t pick(model_t *m, int running_only)
@@ -620,6 +720,8 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
         cl_decisions_clear(&d);
         if (r2 < 3) {
             budget_period(&m);
+        } else if (r2 >= 8 && r2 < 11) {
+            resv_event(&m);
         } else if (r2 < 8) {
             probe(&m, &d);
         } else if (r < 30 && m.nlive < 150 && m.maxid + 1 < MAXJ) {
@@ -635,9 +737,37 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
             s.time_limit_s = rnd(&m, 5) ? 10.0 + (double)rnd(&m, 2000) : 0;
             s.max_switches = rnd(&m, 4) ? 0 : 1 + (uint32_t)rnd(&m, 3);
             s.max_restarts = (uint32_t)rnd(&m, 4);
+            /* constraints: exclusive, a nodelist (a range a little larger than the gang,
+             * sometimes smaller: refused), an exclude list */
+            s.exclusive = rnd(&m, 8) == 0;
+            cl_nodeid_t list[64], excl[64];
+            uint64_t allow = 0, deny = 0;
+            if (rnd(&m, 10) == 0) {
+                uint32_t a = (uint32_t)rnd(&m, m.nodes), len = s.nodes + (uint32_t)rnd(&m, 6);
+                if (rnd(&m, 10) == 0 && s.nodes > 1) len = s.nodes - 1;
+                for (uint32_t i = 0; i < len && a + i < m.nodes; i++) {
+                    list[s.nnodelist++] = a + i;
+                    allow |= 1ull << (a + i);
+                }
+                if (s.nnodelist) list[s.nnodelist++] = list[0]; /* a duplicate is dropped */
+                s.nodelist = list;
+            }
+            if (rnd(&m, 10) == 0) {
+                for (uint32_t i = 0, ne = 1 + (uint32_t)rnd(&m, 6); i < ne; i++) {
+                    excl[s.nexclude] = (cl_nodeid_t)rnd(&m, m.nodes);
+                    deny |= 1ull << excl[s.nexclude++];
+                }
+                s.exclude = excl;
+            }
+            uint32_t avail = (uint32_t)__builtin_popcountll(allow ? allow & ~deny : ~deny) -
+                             (allow ? 0 : 64 - m.nodes);
             cl_jobid_t id;
             int ok = cl_job_submit(c, &s, m.now, &id, NULL) == 0;
-            if (ok != ((uint64_t)s.nodes * s.gpus_per_node <= quota_max(&m, s.tenant)))
+            if (avail < s.nodes) {
+                if (ok)
+                    fail_msg("job of %u nodes accepted, its lists allow %u", s.nodes, avail);
+                m.refused++;
+            } else if (ok != ((uint64_t)s.nodes * s.gpus_per_node <= quota_max(&m, s.tenant)))
                 fail_msg("job of %u GPUs for t%u %s", s.nodes * s.gpus_per_node, s.tenant,
                          ok ? "accepted over its quota and borrowing" : "refused");
             m.refused += !ok;
@@ -652,7 +782,10 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
                               .max_restarts = s.max_restarts,
                               .tenant = s.tenant,
                               .user = s.user,
-                              .limit = s.time_limit_s};
+                              .limit = s.time_limit_s,
+                              .excl = s.exclusive,
+                              .allow = allow,
+                              .deny = deny};
                 m.maxid = id;
                 live_add(&m, id);
             }
@@ -719,11 +852,13 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
            (unsigned long long)m.restarts, (unsigned long long)m.requeues,
            (unsigned long long)m.fails, (unsigned long long)m.preempts,
            (unsigned long long)m.resv, (unsigned long long)m.backfills);
+    printf("  %llu exclusive and %llu nodelist starts\n", (unsigned long long)m.excl_starts,
+           (unsigned long long)m.list_starts);
     printf("  %llu probes (%llu by reclaim), %llu budget stops, %llu refused at submit; "
            "reasons:",
            (unsigned long long)m.probes, (unsigned long long)m.reclaims,
            (unsigned long long)m.budget_stops, (unsigned long long)m.refused);
-    for (int w = 0; w <= CL_PEND_ARRAY; w++)
+    for (int w = 0; w <= CL_PEND_RESV; w++)
         printf(" %s %llu,", cl_pend_name((cl_pend_t)w), (unsigned long long)m.why[w]);
     printf("\n");
     /* the run must have exercised every path, or it proves little */
@@ -733,7 +868,9 @@ static uint64_t run(cl_cluster_t *c, uint64_t seed, uint64_t nevents)
         assert_true(m.reclaims > 5 && m.budget_stops > 5 && m.refused > 10 &&
                     m.why[CL_PEND_QUOTA] && m.why[CL_PEND_BUDGET] && m.why[CL_PEND_QOS] &&
                     m.why[CL_PEND_HELD] && m.why[CL_PEND_RESERVED] && m.why[CL_PEND_NODES] &&
-                    m.why[CL_PEND_PRIORITY] && m.why[CL_PEND_RESOURCES]);
+                    m.why[CL_PEND_PRIORITY] && m.why[CL_PEND_RESOURCES] &&
+                    m.why[CL_PEND_RESV] && m.why[CL_PEND_CONSTRAINT] && m.excl_starts > 10 &&
+                    m.list_starts > 10);
     cl_decisions_free(&d);
     free(m.owner);
     free(m.down);

@@ -185,6 +185,48 @@ static void test_hostlist_compress(void **st)
     free(h);
 }
 
+typedef struct names {
+    char all[4096];
+    int n, stop_at;
+} names_t;
+
+static int put_name(const char *name, void *arg)
+{
+    names_t *x = arg;
+    snprintf(x->all + strlen(x->all), sizeof x->all - strlen(x->all), "%s%s", x->n ? " " : "",
+             name);
+    return ++x->n == x->stop_at ? 7 : 0;
+}
+
+static void each_is(const char *s, const char *want)
+{
+    names_t x = {.stop_at = -1};
+    cl_error_t err;
+    if (cl_hostlist_each(s, put_name, &x, &err) != 0) fail_msg("'%s': %s", s, err.msg);
+    if (strcmp(x.all, want)) fail_msg("'%s' expanded to '%s', wanted '%s'", s, x.all, want);
+    assert_int_equal((uint64_t)x.n, cl_hostlist_count(s));
+}
+
+/* cl_hostlist_each: every name, in order, with Slurm's widths; a stop; bad input. */
+static void test_hostlist_each(void **st)
+{
+    (void)st;
+    each_is("n1", "n1");
+    each_is("n[8-10],gpu", "n8 n9 n10 gpu");
+    each_is("n[01-03,7]", "n01 n02 n03 n7");
+    each_is("rack[1-2]-n[01-02]", "rack1-n01 rack1-n02 rack2-n01 rack2-n02");
+    each_is("a,a,b[0]", "a a b0");
+    each_is("node[000-002]x", "node000x node001x node002x");
+    names_t x = {.stop_at = 2};
+    cl_error_t err;
+    assert_int_equal(cl_hostlist_each("n[1-9]", put_name, &x, &err), 7);
+    assert_string_equal(x.all, "n1 n2");
+    x = (names_t){.stop_at = -1};
+    assert_int_equal(cl_hostlist_each("n[1-", put_name, &x, &err), -1);
+    assert_int_equal(x.n, 0);
+    assert_non_null(strstr(err.msg, "expected the end of the range"));
+}
+
 static void test_hostlist_syntax(void **st)
 {
     (void)st;
@@ -260,7 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),         cmocka_unit_test(test_times),
         cmocka_unit_test(test_hostlist_syntax),   cmocka_unit_test(test_hostlist_match),
-        cmocka_unit_test(test_hostlist_compress),
+        cmocka_unit_test(test_hostlist_compress), cmocka_unit_test(test_hostlist_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
