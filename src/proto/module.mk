@@ -15,7 +15,7 @@ $(FUZZ_CRED): tests/fuzz/fuzz_cred.c src/proto/cred.c src/proto/frame.c src/util
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ -lsodium -lprotobuf-c
 
-$(FUZZ_REST): tests/fuzz/fuzz_rest.c src/api/rest.c src/util/units.c src/util/util.c src/util/when.c src/util/iopat.c src/util/jobenv.c src/util/depend.c src/util/arrayspec.c src/proto/cred.c src/proto/frame.c build/gen/colossus.pb-c.c $(CORE_SRCS) | $(GEN_H)
+$(FUZZ_REST): tests/fuzz/fuzz_rest.c src/api/rest.c src/util/units.c src/util/util.c src/util/when.c src/util/iopat.c src/util/jobenv.c src/util/depend.c src/util/arrayspec.c src/util/hostlist.c src/proto/cred.c src/proto/frame.c build/gen/colossus.pb-c.c $(CORE_SRCS) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ -ljansson -lprotobuf-c -lsodium -lm
 
