@@ -130,6 +130,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     /* how it ended; an older controller's finished job: its state */
     bool live = !j->state || !strcmp(j->state, "pending") || !strcmp(j->state, "running");
     set(o, "ended", live ? json_null() : str(j->ended && j->ended[0] ? j->ended : j->state));
+    set(o, "cpus_per_gpu", j->cpus_per_gpu ? integer(j->cpus_per_gpu) : json_null());
+    set(o, "mem_per_gpu_mb",
+        j->mem_per_gpu_mb ? integer((int64_t)j->mem_per_gpu_mb) : json_null());
     return o;
 }
 
@@ -264,6 +267,16 @@ static void node_w(cl_jw_t *w, const Colossus__NodeInfo *n)
     cl_jw_str(w, "pod", n->pod);
     cl_jw_str(w, "leaf", n->leaf);
     cl_jw_bool(w, "spare", n->spare);
+    if (n->cpus)
+        cl_jw_int(w, "cpus", n->cpus);
+    else
+        cl_jw_null(w, "cpus");
+    if (n->mem_mb)
+        cl_jw_int(w, "mem_mb", (int64_t)n->mem_mb);
+    else
+        cl_jw_null(w, "mem_mb");
+    cl_jw_int(w, "cpus_used", n->cpus_used);
+    cl_jw_int(w, "mem_used_mb", (int64_t)n->mem_used_mb);
     cl_jw_end(w);
 }
 

@@ -327,7 +327,8 @@ static unsigned svc_keys(cl_rest_op_t op)
 }
 
 static const char *const ended_words[] = {
-    "succeeded, failed, cancelled, timeout, node_fail, preempted, requeued or budget",
+    "succeeded, failed, cancelled, timeout, node_fail, preempted, requeued, budget or "
+    "out_of_memory",
     "succeeded",
     "failed",
     "cancelled",
@@ -336,6 +337,7 @@ static const char *const ended_words[] = {
     "preempted",
     "requeued",
     "budget",
+    "out_of_memory",
     NULL};
 static const char *const by_words[] = {
     "tenant, user, day or month", "tenant", "user", "day", "month", NULL};

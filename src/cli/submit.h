@@ -18,6 +18,8 @@ enum {
     OPT_MAXR,
     OPT_EXPORT,
     OPT_HOLD,
+    OPT_CPG, /* --cpus-per-gpu */
+    OPT_MPG, /* --mem-per-gpu */
 };
 
 /* A submission being put together: the request, and what its strings point into. */

@@ -485,6 +485,13 @@ void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__No
         o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
         o->spare = info.spare;
     }
+    cl_node_res_t res;
+    if (cl_node_inventory(c->cluster, nd->id, &res) == 0) {
+        o->cpus = res.cpus;
+        o->mem_mb = res.mem_mb;
+        o->cpus_used = (uint32_t)res.cpus_used;
+        o->mem_used_mb = res.mem_used_mb;
+    }
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     o->pod = (char *)cl_topo_pod_name(t, cl_topo_node_pod(t, nd->id));
     o->leaf = (char *)cl_topo_leaf_name(t, cl_topo_node_leaf(t, nd->id));

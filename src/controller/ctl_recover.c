@@ -41,6 +41,8 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->nodes = sj->nodes;
     j->gpus_per_node = sj->gpus_per_node;
     j->ntasks = sj->ntasks;
+    j->cpus_per_gpu = sj->cpus_per_gpu;
+    j->mem_per_gpu_mb = sj->mem_per_gpu_mb;
     j->cwd_strict = sj->cwd_strict;
     j->output = sj->output && sj->output[0] ? cl_xstrdup(sj->output) : NULL;
     j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
@@ -221,7 +223,7 @@ static void reconciled(ctl_t *c, ctl_job_t *j)
     ctl_log(c, "job %" PRIu64 " reconciled: still running on its %u nodes", j->id, j->nalloc);
     for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
         if (j->rec_exited[k]) {
-            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, 0, NULL);
+            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, 0, NULL, false, 0);
             ctl_send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
         }
 }

@@ -167,8 +167,8 @@ int cl__power_replace(cl_cluster_t *c, const job_t *j)
             pod_hide(c, pod, 1);
             hid = 1;
         }
-    int ok = hid && c->tot[j->k - 1] >= j->nnodes &&
-             cl__place(c, j->nnodes, j->k, j->max_sw) == 0 && cl__power_pods_ok(c, j);
+    int ok = hid && c->tot[j->k - 1] >= j->nnodes && cl__place_job(c, j) == 0 &&
+             cl__power_pods_ok(c, j);
     for (uint32_t pod = 0; pod < np; pod++) /* nothing changed since: the same pods */
         if (pod_full(c, pod, j, w)) pod_hide(c, pod, 0);
     if (!ok) {

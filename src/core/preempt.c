@@ -53,7 +53,7 @@ void cl__start(cl_cluster_t *c, uint32_t js, cl_time_t now, cl_decisions_t *out,
 static int fits(cl_cluster_t *c, const job_t *j)
 {
     return cl__quota_check(c, j->tenant, cl__job_gpus(j)) == Q_OK &&
-           c->tot[j->k - 1] >= j->nnodes && cl__place(c, j->nnodes, j->k, j->max_sw) == 0;
+           c->tot[j->k - 1] >= j->nnodes && cl__place_job(c, j) == 0;
 }
 
 static void restore_all(cl_cluster_t *c)

@@ -22,7 +22,7 @@ static void set_reserved(cl_cluster_t *c, uint8_t on)
 
 static int try_place(cl_cluster_t *c, const job_t *j)
 {
-    return cl__place(c, j->nnodes, j->k, j->max_sw);
+    return cl__place_job(c, j);
 }
 
 /* Placed (c->sel) but over a pod's power budget: it waits for power, holding nothing. */
@@ -156,11 +156,11 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         }
         if (!no_nodes && ps->preempt_ok && cl__try_preempt(c, ps->li, x, ps->now, ps->out))
             return;
-        why = no_nodes ? CL_PEND_NODES : CL_PEND_RESOURCES;
+        why = no_nodes ? CL_PEND_NODES : c->res_short ? CL_PEND_CPUMEM : CL_PEND_RESOURCES;
         if (c->o.policy == CL_POLICY_FIFO)
             ps->blocked = 1;
-        else if (!no_nodes && (ps->have_resv = reserve(c, x)))
-            why = CL_PEND_RESERVED;
+        else if (!no_nodes && (ps->have_resv = reserve(c, x)) && why != CL_PEND_CPUMEM)
+            why = CL_PEND_RESERVED; /* (it waits for CPUs or memory: that says more) */
     } else if (no_nodes) {
         why = CL_PEND_NODES;
     } else if (try_place(c, j) == 0) {

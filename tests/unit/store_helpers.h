@@ -79,6 +79,8 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->array_task = 12;
     j->array = "0-99:3%4";
     j->ended = "node_fail";
+    j->cpus_per_gpu = 12;                          /* issue 15: CPUs and memory */
+    j->mem_per_gpu_mb = 5ull * 1024 * 1024 * 1024; /* 5 PiB: past 32 bits */
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
@@ -188,6 +190,8 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->array_task, w->array_task);
     assert_string_equal(g->array, or_empty(w->array));
     assert_string_equal(g->ended, or_empty(w->ended));
+    assert_int_equal(j->cpus_per_gpu, w->cpus_per_gpu);
+    assert_int_equal(j->mem_per_gpu_mb, w->mem_per_gpu_mb);
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */
