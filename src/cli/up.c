@@ -225,7 +225,10 @@ static int start_controller(const char *dir, const char *key, const char *store,
                             size_t urlen)
 {
     char state[2200], addrfile[2200], httpfile[2200], logpath[2200], gpns[24], nodess[24];
+    char ranklogs[2200];
     snprintf(state, sizeof state, "%s/state", dir);
+    /* The agents' rank logs, where the controller reads a dead node's (--log-root). */
+    snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
     snprintf(addrfile, sizeof addrfile, "%s/address", dir);
     snprintf(httpfile, sizeof httpfile, "%s/http-address", dir);
     snprintf(logpath, sizeof logpath, "%s/logs/controller.log", dir);
@@ -257,6 +260,8 @@ static int start_controller(const char *dir, const char *key, const char *store,
                     "300",
                     "--dead-after-ms",
                     "1500",
+                    "--log-root",
+                    ranklogs,
                     store ? "--store" : NULL,
                     (char *)store,
                     NULL};
@@ -289,8 +294,9 @@ static int start_agents(const char *dir, const char *node_token, const char *add
                         uint32_t nodes, uint32_t gpn, FILE *pf)
 {
     for (uint32_t i = 0; i < nodes; i++) {
-        char name[32], work[4400], fake[24], logpath[4400];
+        char name[32], work[4400], fake[24], logpath[4400], ranklogs[4400];
         snprintf(name, sizeof name, "node%06u", i);
+        snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
         snprintf(fake, sizeof fake, "%u", gpn);
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
@@ -300,7 +306,7 @@ static int start_agents(const char *dir, const char *node_token, const char *add
                         (char *)addr, "--node-token", (char *)node_token,
                         "--name",     name,           "--work-dir",
                         work,         "--fake-gpus",  fake,
-                        root, /* last: NULL when not root */
+                        "--log-root", ranklogs,       root, /* last: NULL when not root */
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {

@@ -145,12 +145,16 @@ typedef struct ctl_job {
     uint64_t power_seq;        /* the PowerLimit that carried it (ctl_power.c) */
 } ctl_job_t;
 
+/* A log read from shared storage answers at most this much, as an agent does (agent.c). */
+#define CTL_LOG_READ_MAX (3u << 20)
+
 typedef struct ctl_logreq {
     struct ctl_logreq *next;
     uint64_t id;        /* our request id towards the agent */
     ctl_sink_t *client; /* a reference */
     uint64_t client_req;
     uint32_t node;
+    bool file; /* read from the node's log directory on shared storage (--log-root) */
 } ctl_logreq_t;
 
 /* Messages a batch holds until it is durable: packed Colossus__Msg bytes in one arena, each
