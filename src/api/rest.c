@@ -497,7 +497,9 @@ static const char *const submit_fields[] = {"argv",
                                             "qos",
                                             "dependency",
                                             "hold",
-                                            "array"};
+                                            "array",
+                                            "cpus_per_gpu",
+                                            "mem_per_gpu_mb"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -523,7 +525,7 @@ static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_err
 /* The fields of issue 15, as colossus submit's Slurm options. */
 static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *err)
 {
-    long nt = 0;
+    long nt = 0, cpg = 0, mpg = 0;
     char *chdir = "";
     cl_error_t why;
     if (int_field(doc, "ntasks_per_node", 1, 64, &nt, err) < 0 ||
@@ -533,8 +535,12 @@ static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *e
         str_field(doc, "qos", &s->qos, err) < 0 ||
         str_field(doc, "dependency", &s->dependency, err) < 0 ||
         bool_field(doc, "hold", &s->hold, err) < 0 ||
-        str_field(doc, "array", &s->array, err) < 0)
+        str_field(doc, "array", &s->array, err) < 0 ||
+        int_field(doc, "cpus_per_gpu", 1, 1024, &cpg, err) < 0 ||
+        int_field(doc, "mem_per_gpu_mb", 1, 1L << 40, &mpg, err) < 0)
         return -1;
+    s->cpus_per_gpu = (uint32_t)cpg;
+    s->mem_per_gpu_mb = (uint64_t)mpg;
     if (json_object_get(doc, "array")) {
         cl_arrayspec_t as;
         int rc = cl_arrayspec_parse(s->array, &as, &why);

@@ -168,7 +168,7 @@ static void slow_path_domain(void **st)
     cl_schedule(c, 0, &d);
     assert_int_equal(state_of(c, g), CL_JOB_RUNNING);
     for (size_t i = 0; i < 4; i++)
-        assert_true(node_of(c, g, i) >= 4); /* domain 1, whole */
+        assert_true(node_of(c, g, i) >= 4);   /* domain 1, whole */
     cl_jobid_t h = sub_res(c, 4, 2, 2, 0, 0); /* domain 0 lacks node 1's CPUs: wait */
     cl_schedule(c, 0, &d);
     assert_int_equal(state_of(c, h), CL_JOB_PENDING);
@@ -216,8 +216,9 @@ static void randomized(void **st)
             bool fits = s.gpus_per_node * s.cpus_per_gpu <= 16 &&
                         s.gpus_per_node * s.mem_per_gpu_mb <= 32768;
             int ok = cl_job_submit(c, &s, now, &id, NULL) == 0;
-            if (ok != fits) fail_msg("event %d: a job that %s was %s", ev, fits ? "fits" : "does not fit",
-                                     ok ? "taken" : "refused");
+            if (ok != fits)
+                fail_msg("event %d: a job that %s was %s", ev, fits ? "fits" : "does not fit",
+                         ok ? "taken" : "refused");
             refused += !ok;
             if (ok) live[nlive++] = id;
         } else if (r < 55 && nlive) {
@@ -266,8 +267,7 @@ static void randomized(void **st)
         }
     }
     printf("%llu starts, %llu pending for CPUs or memory at a pass, %llu refused\n",
-           (unsigned long long)starts, (unsigned long long)cpumem,
-           (unsigned long long)refused);
+           (unsigned long long)starts, (unsigned long long)cpumem, (unsigned long long)refused);
     assert_true(starts > 500 && cpumem > 10 && refused > 10);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
@@ -276,7 +276,7 @@ static void randomized(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(places_by_cpus),   cmocka_unit_test(pending_cpumem),
+        cmocka_unit_test(places_by_cpus),    cmocka_unit_test(pending_cpumem),
         cmocka_unit_test(refused_at_submit), cmocka_unit_test(slow_path_leaf),
         cmocka_unit_test(slow_path_domain),  cmocka_unit_test(randomized),
     };

@@ -60,13 +60,13 @@ static void test_within_limit(void **state)
 {
     struct fixture *f = *state;
     need_limits();
-    cl_launch_spec_t s = base_spec(
-        f, 1,
-        sh(f, "m=$(sed -n 's/^[0-9]*:memory:\\(.*\\)/\\1/p' /proc/self/cgroup);"
-              "u=$(sed -n 's/^0::\\(.*\\)/\\1/p' /proc/self/cgroup);"
-              "cat /sys/fs/cgroup/memory$m/memory.limit_in_bytes 2>/dev/null ||"
-              " cat /sys/fs/cgroup$u/memory.max 2>/dev/null ||"
-              " cat /sys/fs/cgroup/unified$u/memory.max"));
+    cl_launch_spec_t s =
+        base_spec(f, 1,
+                  sh(f, "m=$(sed -n 's/^[0-9]*:memory:\\(.*\\)/\\1/p' /proc/self/cgroup);"
+                        "u=$(sed -n 's/^0::\\(.*\\)/\\1/p' /proc/self/cgroup);"
+                        "cat /sys/fs/cgroup/memory$m/memory.limit_in_bytes 2>/dev/null ||"
+                        " cat /sys/fs/cgroup$u/memory.max 2>/dev/null ||"
+                        " cat /sys/fs/cgroup/unified$u/memory.max"));
     s.cgroup_mode = CL_LAUNCH_CGROUP_AUTO;
     s.mem_limit_mb = 100;
     s.cpu_limit_milli = 1500;
