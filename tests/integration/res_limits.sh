@@ -91,4 +91,9 @@ job_field "$O" 'd["reason"]' | grep -q "^out of memory (limit 64 MB): rank 0 on 
 "$B" jobs --all | awk -v id="$O" '$1 == id {print $4}' | grep -qx out_of_memory ||
     fail "jobs: job $O's STATE: $("$B" jobs --all | grep "^$O ")"
 "$B" show "$O" | grep -q "^reason: *out of memory (limit 64 MB)" || fail "show $O: $("$B" show "$O")"
-log "ok: $lim; $(job_field "$O" 'd["reason"]')"
+# (with COLOSSUS_BIN=bin/colossus-asan: no sanitizer report from the daemons)
+for a in "${!AGENT_PID[@]}"; do kill "${AGENT_PID[$a]}"; wait "${AGENT_PID[$a]}"; done
+AGENT_PID=()
+! grep -l "Sanitizer\|runtime error" "$T"/agent-*.log || fail "sanitizer report in an agent's log"
+stop_controller_clean
+log "ok: $(echo $lim); job $O out_of_memory"
