@@ -34,27 +34,29 @@ static int put(const char *dir, const char *file, const char *text)
 {
     char path[PATH_MAX + 64];
     if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path) return -1;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    return cl__write_file(path, text);
+}
+
+/* dir/file's first len - 1 bytes into buf, NUL-ended: 0, or -1 (no such file, empty). */
+static int get(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    if (!dir[0] || snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
+    ssize_t n = read(fd, buf, len - 1);
     close(fd);
-    errno = e;
-    return n == (ssize_t)strlen(text) ? 0 : -1;
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    return 0;
 }
 
 /* The number after "key " in dir/file (a flat keyed file such as memory.events), or -1. */
 static long long keyed(const char *dir, const char *file, const char *key)
 {
-    char path[PATH_MAX + 64], buf[4096];
-    if (!dir[0] || snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
+    char buf[4096];
+    if (get(dir, file, buf, sizeof buf) < 0) return -1;
     size_t kl = strlen(key);
     for (char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
         if (!strncmp(p, key, kl) && p[kl] == ' ') return strtoll(p + kl + 1, NULL, 10);
@@ -63,16 +65,8 @@ static long long keyed(const char *dir, const char *file, const char *key)
 
 static long long number(const char *dir, const char *file)
 {
-    char path[PATH_MAX + 64], buf[64];
-    if (!dir[0] || snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    return strtoll(buf, NULL, 10);
+    char buf[64];
+    return get(dir, file, buf, sizeof buf) < 0 ? -1 : strtoll(buf, NULL, 10);
 }
 
 /* v2: the controller in the launch's cgroup, enabled on its parent when it is not yet. */

@@ -356,7 +356,7 @@ int cl__cgroup_remove(const char *path)
     return rmdir(path);
 }
 
-static int write_file(const char *path, const char *text)
+int cl__write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -387,7 +387,7 @@ void cl__cgroup_signal(const char *path, int sig)
     char file[4200];
     if (sig == SIGKILL) {
         snprintf(file, sizeof file, "%s/cgroup.kill", path);
-        if (write_file(file, "1") == 0) return;
+        if (cl__write_file(file, "1") == 0) return;
     }
     snprintf(file, sizeof file, "%s/cgroup.procs", path);
     FILE *f = fopen(file, "re");

@@ -86,6 +86,8 @@ long cl__cgroup_name_pid(const char *name);
 int cl__cgroup_sweep(const char *parent);
 /* mkdir the cgroup: 0 or an errno value. */
 int cl__cgroup_make(const char *path);
+/* Write text into the existing file path (a cgroup's): 0, or -1 with errno. */
+int cl__write_file(const char *path, const char *text);
 /* Remove an empty cgroup: 0 or -1 with errno. */
 int cl__cgroup_remove(const char *path);
 /* 1 when a live process is in the cgroup (cgroup.events), 0 when none, -1 when unknown. */

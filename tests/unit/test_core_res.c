@@ -37,6 +37,15 @@ static cl_pend_t why(cl_cluster_t *c, cl_jobid_t id)
     return p.why;
 }
 
+/* After a pass at now: id waits for CPUs or memory, and the counts hold. */
+static void waits_cpumem(cl_cluster_t *c, cl_jobid_t id, double now, cl_decisions_t *d)
+{
+    cl_schedule(c, now, d);
+    assert_int_equal(state_of(c, id), CL_JOB_PENDING);
+    assert_int_equal(why(c, id), CL_PEND_CPUMEM);
+    checked(c);
+}
+
 /* A job goes where its CPUs fit, and the node's use is what its jobs' GPUs ask. */
 static void places_by_cpus(void **st)
 {
@@ -79,12 +88,9 @@ static void pending_cpumem(void **st)
     cl_schedule(c, 0, &d);
     assert_int_equal(state_of(c, a), CL_JOB_RUNNING);
     cl_jobid_t b = sub_res(c, 1, 1, 2, 0, 1); /* 3 GPUs free, 1 CPU */
-    cl_schedule(c, 1, &d);
-    assert_int_equal(state_of(c, b), CL_JOB_PENDING);
-    assert_int_equal(why(c, b), CL_PEND_CPUMEM);
+    waits_cpumem(c, b, 1, &d);
     assert_string_equal(cl_pend_name(CL_PEND_CPUMEM),
                         "not enough free CPUs or memory where its GPUs are free");
-    checked(c);
     cl_job_finish(c, a, true, 2, NULL);
     cl_schedule(c, 2, &d);
     assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
@@ -147,11 +153,7 @@ static void slow_path_leaf(void **st)
     for (size_t i = 0; i < 3; i++)
         assert_true(node_of(c, g, i) >= 4);
     /* 2 more nodes of leaf 1 do not exist: across leaves is not possible, it waits */
-    cl_jobid_t h = sub_res(c, 2, 4, 1, 0, 0);
-    cl_schedule(c, 0, &d);
-    assert_int_equal(state_of(c, h), CL_JOB_PENDING);
-    assert_int_equal(why(c, h), CL_PEND_CPUMEM);
-    checked(c);
+    waits_cpumem(c, sub_res(c, 2, 4, 1, 0, 0), 0, &d);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
 }
@@ -168,12 +170,8 @@ static void slow_path_domain(void **st)
     cl_schedule(c, 0, &d);
     assert_int_equal(state_of(c, g), CL_JOB_RUNNING);
     for (size_t i = 0; i < 4; i++)
-        assert_true(node_of(c, g, i) >= 4);   /* domain 1, whole */
-    cl_jobid_t h = sub_res(c, 4, 2, 2, 0, 0); /* domain 0 lacks node 1's CPUs: wait */
-    cl_schedule(c, 0, &d);
-    assert_int_equal(state_of(c, h), CL_JOB_PENDING);
-    assert_int_equal(why(c, h), CL_PEND_CPUMEM);
-    checked(c);
+        assert_true(node_of(c, g, i) >= 4);            /* domain 1, whole */
+    waits_cpumem(c, sub_res(c, 4, 2, 2, 0, 0), 0, &d); /* domain 0 lacks node 1's CPUs */
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
 }
