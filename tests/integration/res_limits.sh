@@ -18,6 +18,20 @@ node_res() { "$B" nodes --json | python3 -c "import json,sys; n=[n for n in json
 [ "$(node_res n1)" = "4 2048 0 0" ] || fail "n1's inventory: $(node_res n1)"
 [ "$(node_res n3)" = "None None 0 0" ] || fail "n3's inventory: $(node_res n3)"
 
+log "#SBATCH --cpus-per-gpu / --mem-per-gpu are taken; a bad size names its line"
+printf '#!/bin/sh\n#SBATCH --gpus-per-node=1 --cpus-per-gpu=2 --mem-per-gpu=1G\ntrue\n' >sb.sh
+printf '#!/bin/sh\n#COLOSSUS --mem-per-gpu 10XB\ntrue\n' >bad.sh
+chmod +x sb.sh bad.sh
+S=$("$B" submit ./sb.sh) || fail "submit sb.sh"
+[ "$(job_field "$S" 'd["cpus_per_gpu"], d["mem_per_gpu_mb"]')" = "2 1024" ] ||
+    fail "job $S --json: $(job_field "$S" 'd["cpus_per_gpu"], d["mem_per_gpu_mb"]')"
+out=$("$B" submit ./bad.sh 2>&1)
+rc=$?
+[ $rc = 2 ] || fail "submit bad.sh: exit $rc: $out"
+echo "$out" | grep -q "unknown unit 'XB'" || fail "$out"
+echo "$out" | grep -q "bad.sh:2: #COLOSSUS --mem-per-gpu 10XB: the value above is refused" || fail "$out"
+"$B" wait "$S" >/dev/null 2>&1
+
 log "a job of 2 GPUs x 3 CPUs fits n2 (8 CPUs) or n3 (no limit), never n1 (4)"
 "$B" drain n3 --reason "out of this test for now" >/dev/null || fail "drain n3"
 A=$("$B" submit --gpus-per-node 2 --cpus-per-gpu 3 --mem-per-gpu 512M -- sleep 60) || fail "submit A"
