@@ -247,6 +247,13 @@ struct cl_cluster {
     uint8_t *inv_rep;    /* the node reported (cl_node_set_inventory) */
     uint32_t ninv, nrep; /* nodes with an inventory; nodes that reported */
     uint8_t res_short;
+    /* The last search that found no nodes with the CPUs and memory (res.c): a job asking at
+     * least as much in the same mode fails too while no node gained room (res_epoch, which
+     * index.c raises whenever a node's free GPUs grow and res.c when an inventory changes) */
+    uint64_t res_epoch, res_fail_epoch;
+    uint32_t res_fail_nn, res_fail_k, res_fail_cpg, res_fail_sw;
+    uint64_t res_fail_mpg;
+    uint8_t res_fail_dom;
 };
 
 static inline uint32_t cl__popc(uint64_t x)

@@ -52,6 +52,7 @@ void cl_node_set_inventory(cl_cluster_t *c, cl_nodeid_t id, bool reported, uint3
     c->inv_cpus[id] = cpus;
     c->inv_mem[id] = mem_mb;
     c->inv_rep[id] = reported;
+    c->res_epoch++;
 }
 
 int cl_node_inventory(const cl_cluster_t *c, cl_nodeid_t id, cl_node_res_t *out)
@@ -170,6 +171,16 @@ static int place_slow(cl_cluster_t *c, const job_t *j)
     return 0;
 }
 
+/* The slow path is a scan of the cluster: a pass over many pending jobs that ask for CPUs
+ * would scan it once each. A job that asks at least what a failed search asked, in the same
+ * mode, fails as well until some node gains room (res_epoch): not searched again. */
+static int known_to_fail(const cl_cluster_t *c, const job_t *j, uint8_t dom)
+{
+    return c->res_fail_epoch == c->res_epoch + 1 && c->res_fail_dom == dom &&
+           c->res_fail_sw == j->max_sw && j->nnodes >= c->res_fail_nn &&
+           j->k >= c->res_fail_k && j->cpg >= c->res_fail_cpg && j->mpg >= c->res_fail_mpg;
+}
+
 int cl__place_job(cl_cluster_t *c, const job_t *j)
 {
     c->res_short = 0;
@@ -179,8 +190,23 @@ int cl__place_job(cl_cluster_t *c, const job_t *j)
     while (i < c->nsel && fits_node(c, c->sel[i], j))
         i++;
     if (i == c->nsel) return 0;
-    if (place_slow(c, j) == 0) return 0;
+    uint8_t dom = c->lv[LV_DOM].cap > 1 && j->nnodes <= c->lv[LV_DOM].cap;
     c->res_short = 1; /* the GPUs are there, the CPUs or memory are not */
+    if (known_to_fail(c, j, dom)) {
+        c->nsel = 0;
+        return -1;
+    }
+    if (place_slow(c, j) == 0) {
+        c->res_short = 0;
+        return 0;
+    }
+    c->res_fail_epoch = c->res_epoch + 1; /* + 1: 0 is never a search's */
+    c->res_fail_dom = dom;
+    c->res_fail_sw = j->max_sw;
+    c->res_fail_nn = j->nnodes;
+    c->res_fail_k = j->k;
+    c->res_fail_cpg = j->cpg;
+    c->res_fail_mpg = j->mpg;
     return -1;
 }
 

@@ -174,8 +174,9 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         why = CL_PEND_RESOURCES;
     } else {
         /* would the nodes held for the reservation have been enough? (counts only) */
-        why = c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
-                                                                   : CL_PEND_RESOURCES;
+        why = c->res_short ? CL_PEND_CPUMEM /* GPUs free, not with the CPUs or memory */
+              : c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
+                                                                     : CL_PEND_RESOURCES;
     }
     cl__pend(c, j, why);
 }

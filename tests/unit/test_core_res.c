@@ -88,12 +88,15 @@ static void pending_cpumem(void **st)
     cl_schedule(c, 0, &d);
     assert_int_equal(state_of(c, a), CL_JOB_RUNNING);
     cl_jobid_t b = sub_res(c, 1, 1, 2, 0, 1); /* 3 GPUs free, 1 CPU */
+    cl_jobid_t b2 = sub_res(c, 1, 1, 2, 0, 1);
     waits_cpumem(c, b, 1, &d);
+    assert_int_equal(why(c, b2), CL_PEND_HELD); /* the one node is b's reservation */
     assert_string_equal(cl_pend_name(CL_PEND_CPUMEM),
                         "not enough free CPUs or memory where its GPUs are free");
-    cl_job_finish(c, a, true, 2, NULL);
+    cl_job_finish(c, a, true, 2, NULL); /* room again: both fit (2 + 2 CPUs of 4) */
     cl_schedule(c, 2, &d);
     assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
+    assert_int_equal(state_of(c, b2), CL_JOB_RUNNING);
     checked(c);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
@@ -192,7 +195,7 @@ static void randomized(void **st)
     cl_cluster_t *c = mk(24, 4, 1, 6, 2, 0.10, CL_POLICY_BACKFILL);
     for (cl_nodeid_t n = 0; n < 24; n++)
         cl_node_set_inventory(c, n, true, 16, 32768);
-    uint64_t seed = 15, starts = 0, cpumem = 0, refused = 0;
+    uint64_t seed = 15, starts = 0, cpumem = 0, refused = 0, digest = 14695981039346656037ull;
     cl_jobid_t live[512];
     size_t nlive = 0;
     cl_decisions_t d = {0};
@@ -237,8 +240,10 @@ static void randomized(void **st)
             for (size_t i = 0; i < ne; i++)
                 cl_job_finish(c, ex[i], false, now, NULL);
             cl_schedule(c, now, &d);
-            for (size_t i = 0; i < d.n; i++)
+            for (size_t i = 0; i < d.n; i++) {
                 starts += d.v[i].action == CL_ACT_START;
+                digest = (digest ^ (d.v[i].job * 31 + d.v[i].action)) * 1099511628211ull;
+            }
             for (size_t i = 0; i < nlive; i++) {
                 cl_pending_t p;
                 if (cl_job_pending(c, live[i], &p) == 0 && p.why == CL_PEND_CPUMEM) cpumem++;
@@ -264,8 +269,10 @@ static void randomized(void **st)
                          (unsigned long long)res.mem_used_mb);
         }
     }
-    printf("%llu starts, %llu pending for CPUs or memory at a pass, %llu refused\n",
-           (unsigned long long)starts, (unsigned long long)cpumem, (unsigned long long)refused);
+    printf("%llu starts, %llu pending for CPUs or memory at a pass, %llu refused; decisions "
+           "%016llx\n",
+           (unsigned long long)starts, (unsigned long long)cpumem, (unsigned long long)refused,
+           (unsigned long long)digest);
     assert_true(starts > 500 && cpumem > 10 && refused > 10);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
