@@ -254,6 +254,8 @@ struct cl_cluster {
     uint32_t res_fail_nn, res_fail_k, res_fail_cpg, res_fail_sw;
     uint64_t res_fail_mpg;
     uint8_t res_fail_dom;
+    uint32_t res_cursor;        /* where the last one-node job's search found its node */
+    uint32_t res_ent_cursor[2]; /* the leaf [0] or domain [1] the last gang's search took */
 };
 
 static inline uint32_t cl__popc(uint64_t x)
