@@ -130,6 +130,7 @@ typedef struct ctl_job {
     bool recovering;      /* running before a controller restart; not yet reconciled */
     bool *seen;           /* recovering: node reported the incarnation alive */
     int32_t *rec_code;    /* recovering: exit reported while the controller was away */
+    uint64_t *rec_oom_mb; /* and its OOM kill's memory limit (0: none) */
     bool *rec_exited;
     ctl_waiter_t *waiters;
     /* A rank failed: the job is stopped, but it is only failed (a user error) once dead-after

@@ -77,6 +77,7 @@ void ctl_job_free(ctl_job_t *j)
     free(j->started);
     free(j->seen);
     free(j->rec_code);
+    free(j->rec_oom_mb);
     free(j->rec_exited);
     waiters_free(j->waiters);
     free(j);
@@ -768,10 +769,14 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int 
         j->fail_oom = oom;
         j->fail_deadline = ctl_now(c) + wait_ms / 1000.0;
         char name[32];
-        if (oom)
+        if (oom && rank >= 0)
             snprintf(j->fail_reason, sizeof j->fail_reason,
                      "out of memory (limit %" PRIu64 " MB): rank %d on %s was OOM-killed",
                      limit_mb, rank, c->nodes[j->alloc[pos]].name);
+        else if (oom) /* reported while the controller was away: the rank is not kept */
+            snprintf(j->fail_reason, sizeof j->fail_reason,
+                     "out of memory (limit %" PRIu64 " MB): a rank on %s was OOM-killed",
+                     limit_mb, c->nodes[j->alloc[pos]].name);
         else if (why && why[0])
             snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s could not start: %s",
                      rank, c->nodes[j->alloc[pos]].name, why);
@@ -844,6 +849,7 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
          * waits too, so that the agent resends it if we crash again before that. */
         j->rec_exited[pos] = true;
         j->rec_code[pos] = e->exit_code;
+        j->rec_oom_mb[pos] = e->oom ? (e->mem_limit_mb ? e->mem_limit_mb : 1) : 0;
         return;
     }
     if (!j->done[pos])
