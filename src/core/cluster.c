@@ -175,7 +175,7 @@ static void job_lost_node(cl_cluster_t *c, uint32_t js, cl_nodeid_t bad, cl_time
         return;
     }
     j->restarts++;
-    cl_nodeid_t sp = cl__spare_take(c, bad);
+    cl_nodeid_t sp = cl__spare_take(c, bad, j);
     if (sp == NIL) {
         cl__job_requeue(c, js, now);
         cl__decide(out, j, CL_ACT_REQUEUE, CL_NO_NODE, CL_NO_NODE);

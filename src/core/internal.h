@@ -276,6 +276,8 @@ static inline job_t *cl__job(cl_cluster_t *c, cl_jobid_t id)
  * c->res_short set when only CPUs or memory were missing */
 int cl__place_job(cl_cluster_t *c, const job_t *j);
 int cl__res_never(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t k, cl_error_t *err);
+/* Node id has room for j's CPUs and memory there (a hot spare's check). */
+int cl__res_fits(const cl_cluster_t *c, uint32_t id, const job_t *j);
 void cl__res_free(cl_cluster_t *c);
 int cl__res_check(const cl_cluster_t *c);
 
@@ -302,7 +304,7 @@ void cl__node_give(cl_cluster_t *c, cl_nodeid_t id, uint64_t gpus);
 void cl__spares_init(cl_cluster_t *c);
 void cl__spare_refill(cl_cluster_t *c, uint32_t pod);
 void cl__spare_unlink(cl_cluster_t *c, cl_nodeid_t n);
-cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near);
+cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near, const job_t *j);
 
 /* jobs.c */
 void cl__heap_push(cl_cluster_t *c, uint32_t js);

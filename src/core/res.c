@@ -36,6 +36,11 @@ static int wants(const cl_cluster_t *c, const job_t *j)
     return c->ninv && (j->cpg || j->mpg);
 }
 
+int cl__res_fits(const cl_cluster_t *c, uint32_t id, const job_t *j)
+{
+    return !wants(c, j) || fits_node(c, id, j);
+}
+
 void cl_node_set_inventory(cl_cluster_t *c, cl_nodeid_t id, bool reported, uint32_t cpus,
                            uint64_t mem_mb)
 {

@@ -91,16 +91,19 @@ void cl__spare_refill(cl_cluster_t *c, uint32_t pod)
 }
 
 /* A free spare for a node of this pod, from the same leaf when there is one. */
-cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near)
+cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near, const job_t *j)
 {
     uint32_t pod = cl__topo_node_level(c->t, near, LV_POD);
     uint32_t leaf = cl__topo_node_level(c->t, near, LV_LEAF);
-    cl_nodeid_t pick = c->spares[pod].head;
-    for (cl_nodeid_t s = pick; s != NIL; s = c->nodes[s].snext)
+    cl_nodeid_t pick = NIL;
+    for (cl_nodeid_t s = c->spares[pod].head; s != NIL; s = c->nodes[s].snext) {
+        if (!cl__res_fits(c, s, j)) continue; /* too few CPUs or too little memory */
+        if (pick == NIL) pick = s;
         if (cl__topo_node_level(c->t, s, LV_LEAF) == leaf) {
             pick = s;
             break;
         }
+    }
     if (pick == NIL) return NIL;
     cl__spare_unlink(c, pick);
     cl__node_update(c, pick);

@@ -2,7 +2,8 @@
  * the node's inventory has room for their --cpus-per-gpu and --mem-per-gpu, the pending reason
  * when only those are missing, a job no reported node could hold refused at submit, nodes
  * without an inventory taking anything, a gang moved off the leaf the GPU index would choose,
- * and a randomized run that keeps every node within its inventory. */
+ * a hot spare with the CPUs taken, and a randomized run that keeps every node within its
+ * inventory. */
 #include <stdio.h>
 
 #include "core_helpers.h"
@@ -179,6 +180,33 @@ static void slow_path_domain(void **st)
     cl_cluster_destroy(c);
 }
 
+/* A hot-spare restart takes a spare with the CPUs, not the first one. */
+static void spare_with_cpus(void **st)
+{
+    cl_cluster_t *c = mk(4, 4, 1, 4, 1, 0.5, CL_POLICY_FAIRSHARE);
+    cl_decisions_t d = {0};
+    cl_nodeid_t spares[4], ns = 0, other = 0;
+    for (cl_nodeid_t n = 0; n < 4; n++) {
+        cl_node_info_t ni;
+        cl_node_get(c, n, &ni);
+        if (ni.spare) spares[ns++] = n;
+    }
+    assert_int_equal(ns, 2);
+    for (cl_nodeid_t n = 0; n < 4; n++) /* the first spare is short of CPUs */
+        cl_node_set_inventory(c, n, true, n == spares[0] ? 1 : 16, 0);
+    cl_jobid_t j = sub_res(c, 1, 4, 2, 0, 0);
+    cl_schedule(c, 0, &d);
+    assert_int_equal(state_of(c, j), CL_JOB_RUNNING);
+    cl_nodeid_t on = node_of(c, j, 0);
+    assert_int_equal(cl_node_fail(c, on, 1, &d, NULL), 0);
+    assert_int_equal(state_of(c, j), CL_JOB_RUNNING);
+    other = node_of(c, j, 0);
+    assert_int_equal(other, spares[1]);
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -283,7 +311,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(places_by_cpus),    cmocka_unit_test(pending_cpumem),
         cmocka_unit_test(refused_at_submit), cmocka_unit_test(slow_path_leaf),
-        cmocka_unit_test(slow_path_domain),  cmocka_unit_test(randomized),
+        cmocka_unit_test(slow_path_domain),  cmocka_unit_test(spare_with_cpus),
+        cmocka_unit_test(randomized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
