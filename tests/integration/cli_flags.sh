@@ -67,6 +67,10 @@ t 2 err "colossus controller: option '--help' takes no value" controller --help=
 t 2 err "colossus controller: --heartbeat-ms must be a number in 10..600000, not 'abc'" \
     controller --heartbeat-ms abc
 t 2 err "colossus agent: option '--controller' needs a value" agent --controller
+t 2 err "colossus agent: --mem: '10XB': unknown unit 'XB'" agent --mem 10XB
+t 2 err "colossus agent: --cpus must be a number in 0..1048576, not '-1'" agent --cpus -1
+t 2 err "colossus agent: --log-root must be an absolute path, not 'rel'" agent --log-root rel
+t 2 err "colossus controller: --log-root must be an absolute path" controller --log-root rel
 t 2 err "colossus gpu list: option '--json' takes no value" gpu list --json=1
 t 2 err "colossus gpu list: unknown option '--quick'" gpu list --quick
 t 0 out "usage: colossus COMMAND" --help
