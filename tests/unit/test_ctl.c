@@ -419,7 +419,6 @@ static void test_rank_failure_waits_for_dead_after(void **state)
 static void t_exited_oom(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, uint64_t mb)
 {
     Colossus__Exited e = COLOSSUS__EXITED__INIT;
-    e.node = a->node;
     e.job = job;
     e.incarnation = inc;
     e.exit_code = 128 + 9;
@@ -427,12 +426,16 @@ static void t_exited_oom(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, ui
     e.signal = 9;
     e.oom = true;
     e.mem_limit_mb = mb;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_EXITED;
-    m.exited = &e;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
-    t_turn(t);
+    t_exited_msg(t, a, &e);
+}
+
+/* An agent of 8 GPUs for node name coming back after a controller restart (not registered). */
+static t_sink_t *agent_back(t_ctl_t *t, const char *name)
+{
+    t_sink_t *s = t_sink(t, name);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->gpus = 8;
+    return s;
 }
 
 static void ends_out_of_memory(t_ctl_t *t, t_sink_t *a, t_sink_t *b, const char *who)
@@ -474,11 +477,8 @@ static void test_oom_while_recovering(void **state)
     t_close(t, a);
     t_close(t, b);
     t_restart(t);
-    a = t_sink(t, "node1");
-    b = t_sink(t, "node2");
-    snprintf(a->name, sizeof a->name, "node1");
-    snprintf(b->name, sizeof b->name, "node2");
-    a->gpus = b->gpus = 8;
+    a = agent_back(t, "node1");
+    b = agent_back(t, "node2");
     t_running_t run = {1, inc};
     t_register_on(t, a, &run, 1);
     t_exited_oom(t, a, 1, inc, 4096); /* before the job is reconciled */
@@ -574,11 +574,8 @@ static void test_recovery_reconciles(void **state)
     t_close(t, b);
     t_restart(t); /* kill -9 of the controller */
     assert_true(t_logged(t, "1 were running: waiting for their agents"));
-    a = t_sink(t, "node1");
-    b = t_sink(t, "node2");
-    snprintf(a->name, sizeof a->name, "node1");
-    snprintf(b->name, sizeof b->name, "node2");
-    a->gpus = b->gpus = 8;
+    a = agent_back(t, "node1");
+    b = agent_back(t, "node2");
     t_running_t run = {1, inc};
     t_register_on(t, a, &run, 1);
     t_register_on(t, b, &run, 1);
