@@ -37,7 +37,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start bench-array clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start bench-failover bench-array clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -142,6 +142,12 @@ bench-pg: all $(BENCH_BINS)
 
 bench-pg-start: all build/bench/journal_fill
 	bash bench/pg_start.bash
+
+# Issue 14's standby controllers: 50 kill -9 of the leader under a steady submission load,
+# each timed from the kill to the first acknowledgement by the new leader; lost and
+# duplicated acknowledged submissions counted (bench/failover.bash; about 2 minutes).
+bench-failover: all
+	bash bench/failover.bash $(FAILOVER_ARGS)
 
 # The journal at 10,000,000 finished jobs: load, usage/history/audit queries, a start's load,
 # a prune (issue 11; ~10 GB in $TMPDIR, deleted after; see docs/benchmarks.md).

@@ -21,6 +21,7 @@ start_hollow "$A" "$PER" 0 300
 t1=$(date +%s.%N)
 say "all $((A * PER)) nodes registered; measuring heartbeats for 10 s"
 c0=$(ticks); sleep 10; c1=$(ticks)
+rss1=$(rss)
 t2=$(date +%s.%N)
 "$B" nodes --json > "$T/nodes.json" || fail "nodes --json"
 t3=$(date +%s.%N)
@@ -38,17 +39,17 @@ s = d['submit_time']
 print('%d,%.1f,%.1f,%.1f' % ($N, (d['start_time'] - s) * 1e3, (d['running_time'] - s) * 1e3, (d['end_time'] - s) * 1e3))")"
 done
 down=$(grep -c "declared down" "$T/controller.log")
-python3 - "$A" "$PER" "$t0" "$t1" "$t2" "$t3" "$c0" "$c1" "$rss0" "$(rss)" "$up" "$down" $gangs <<'PY'
+python3 - "$A" "$PER" "$t0" "$t1" "$t2" "$t3" "$c0" "$c1" "$rss0" "$rss1" "$(rss)" "$up" "$down" $gangs <<'PY'
 import json, sys
 a, per = int(sys.argv[1]), int(sys.argv[2])
 t0, t1, t2, t3 = map(float, sys.argv[3:7])
-c0, c1, rss0, rss1, up, down = map(int, sys.argv[7:13])
-g = [x.split(',') for x in sys.argv[13:]]
+c0, c1, rss0, rss1, rss2, up, down = map(int, sys.argv[7:14])
+g = [x.split(',') for x in sys.argv[14:]]
 print(json.dumps({
     "bench": "hollow", "topology": "colossus2", "agents": a, "nodes": a * per,
     "heartbeat_ms": 1000, "dead_after_ms": 3000,
     "register_all_s": round(t1 - t0, 1),
-    "controller_rss_mb": {"empty": rss0, "all_registered": rss1},
+    "controller_rss_mb": {"empty": rss0, "all_registered": rss1, "after_gangs": rss2},
     "controller_cpu_heartbeats_pct_of_core": round((c1 - c0) / 10.0, 1),
     "nodes_json_s": round(t3 - t2, 1), "nodes_up_connected": up,
     "false_declared_down": down,

@@ -8,6 +8,10 @@
 #   pg_createdb NAME    a database, its URL in PG_DB_URL
 #   pg_restart          restart it (fast: every connection is dropped)
 #   pg_stop             stop it (immediate) and delete its directory; safe to call twice
+#   pg_for_test DB      in a test of cluster_lib.bash: start it (exit 77 when PostgreSQL is
+#                       missing, its log in $T/pg_start.log), make database DB (PG_DB_URL),
+#                       and stop it in the EXIT trap (after eval "$PG_TEST_BEFORE" if set),
+#                       then cluster_lib.bash's cleanup
 # PG_FSYNC=on makes commits durable (the benchmarks); tests run with fsync off.
 
 pg_bindir() {
@@ -73,4 +77,18 @@ pg_stop() {
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
     rm -rf "$PG_DIR"
     PG_DIR=
+}
+
+pg_test_cleanup() {
+    local rc=$?
+    [ -n "${PG_TEST_BEFORE:-}" ] && eval "$PG_TEST_BEFORE" >/dev/null 2>&1
+    pg_stop
+    (exit $rc)
+    cleanup
+}
+
+pg_for_test() {
+    trap pg_test_cleanup EXIT
+    pg_start >"$T/pg_start.log" 2>&1 || { local rc=$?; cat "$T/pg_start.log"; exit $rc; }
+    pg_createdb "$1" >/dev/null || fail "createdb $1"
 }

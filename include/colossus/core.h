@@ -253,8 +253,11 @@ double cl_power_perf(double frac);
 /* Per-GPU power limits: the budgets (after the cut), less the idle GPUs' draw, shared among
  * running jobs by priority, then evenly: every GPU at least min_w; the highest priority
  * raised first, its jobs together (equal limits, each at most its projection) until they
- * reach their projections or a level's budget is used; then the next priority. One limit
- * per job (a gang runs at the pace of its slowest GPU). A pure function of its input. */
+ * reach their projections or a level's budget is used; then the next priority. With max_w,
+ * what is left is then shared the same way up to max_w: a projection is what a job is sure
+ * of, not a cap, so a job measured under a cap is not held there once the budget allows
+ * more (its measured draw feeds its projection). One limit per job (a gang runs at the pace
+ * of its slowest GPU). A pure function of its input. */
 typedef struct cl_power_job {
     int32_t priority;
     double want_w;        /* its projection per GPU (the most it gets) */
@@ -267,6 +270,7 @@ typedef struct cl_power_plan_in {
     const double *pod_w; /* [npods] budget for the jobs in each pod (INFINITY: none) */
     uint32_t npods;
     double min_w;
+    double max_w; /* the GPUs' largest limit: a second round raises jobs to it (0: none) */
 } cl_power_plan_in_t;
 /* Writes limit_w[i] for jobs[i]. 0, or 1 when the budgets do not cover every GPU at min_w
  * (every job then gets min_w: no limit can go lower). -1 for bad input (a pod out of range). */
@@ -417,6 +421,9 @@ size_t cl_jobs_expired(const cl_cluster_t *c, cl_time_t now, cl_jobid_t *out, si
 /* Iterate live jobs (any state not forgotten): pass 0 first, then the returned cursor;
  * returns 0 at the end. */
 cl_jobid_t cl_jobs_next(const cl_cluster_t *c, cl_jobid_t after);
+/* The running jobs, in no set order: up to max ids into out; returns how many run (a walk of
+ * the tenants' running lists: O(running jobs), not O(jobs)). */
+size_t cl_jobs_running(const cl_cluster_t *c, cl_jobid_t *out, size_t max);
 
 /* ---------------------------------------------------------------- decisions -------------- */
 typedef enum cl_action {

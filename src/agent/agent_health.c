@@ -550,6 +550,7 @@ Colossus__NodeHealth *ag_health_report(ag_health_t *h, uint32_t node, bool force
         g[i].remap_failure = s->remap_failure;
         g[i].power_limit_mw = s->power_limit_mw;
         g[i].power_default_mw = s->power_default_mw;
+        g[i].power_instant_mw = s->power_instant_mw;
         gp[i] = &g[i];
     }
     r->gpus = gp;

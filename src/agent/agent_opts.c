@@ -6,6 +6,7 @@
 #include "agent/agent_opts.h"
 #include "agent/ranklog.h"
 #include "agent/session.h"
+#include "proto/client.h"
 #include "proto/frame.h"
 #include "util/flags.h"
 #include "util/units.h"
@@ -15,8 +16,10 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: colossus agent --controller HOST:PORT --node-token FILE --name NAME\n"
+        "usage: colossus agent --controller HOST:PORT[,HOST:PORT...] --node-token FILE\n"
+        "                      --name NAME\n"
         "                      --work-dir DIR\n"
+        "       (several --controller addresses: a leader and its standbys, tried in turn)\n"
         "       (--node-token FILE: a node credential, 'colossus node-token create'; or\n"
         "        --key FILE: the cluster key, the bootstrap credential)\n"
         "       [--fake-gpus N]                    N fake GPUs instead of NVML's (1..%d)\n"
@@ -193,10 +196,9 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
                 CL_SESSION_NAME_MAX);
         return 2;
     }
-    char host[256];
-    int port;
     cl_error_t err;
-    if (cl_addr_parse(o->controller, host, sizeof host, &port, &err) < 0) {
+    if (strlen(o->controller) > 255 || cl_addr_list_check(o->controller, &err) < 0) {
+        if (strlen(o->controller) > 255) cl_err(&err, "longer than 255 bytes");
         fprintf(stderr, "colossus agent: --controller: %s\n", err.msg);
         return 2;
     }

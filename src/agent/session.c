@@ -25,7 +25,8 @@ typedef struct sess_node {
 struct cl_session {
     uv_loop_t *loop;
     char controller[256], peer[64], who[32], addr[64];
-    cl_cred_t cred; /* the cluster key or a node credential */
+    size_t next_addr; /* of controller (a list: a leader and its standbys), the one to try */
+    cl_cred_t cred;   /* the cluster key or a node credential */
     int timeout_ms;
     cl_session_ops_t ops;
     void *arg;
@@ -327,8 +328,10 @@ static void try_connect(uv_timer_t *t)
 {
     cl_session_t *s = t->data;
     cl_error_t err;
-    cl_client_t *cc = cl_client_dial_cred(s->controller, &s->cred, COLOSSUS__ROLE__ROLE_AGENT,
-                                          s->peer, s->timeout_ms, NULL, &err);
+    /* one round over the list (the leader answers, standbys refuse the connection), starting
+     * at the address that answered last */
+    cl_client_t *cc = cl_client_dial_list(s->controller, &s->cred, COLOSSUS__ROLE__ROLE_AGENT,
+                                          s->peer, s->timeout_ms, 0, &s->next_addr, NULL, &err);
     if (!cc) {
         failed(s, err.msg);
         return;
@@ -358,13 +361,15 @@ static void try_connect(uv_timer_t *t)
     size_t n = cl_client_unread(cc, &unread); /* read with the handshake: the first frames */
     if (n && cl_buf_append(&c->in, unread, n) < 0) cl_oom(n, __FILE__, __LINE__);
     cc->fd = -1; /* now libuv's */
+    char where[sizeof cc->addr];
+    snprintf(where, sizeof where, "%s", cc->addr);
     cl_client_close(cc);
     s->conn = c;
     s->conn_registered = false;
     s->reg_next = s->reg_outstanding = 0;
     s->open_handles++;
     cl_uconn_start(c);
-    if (!s->quiet) cl_daemon_log(s->who, "connected to %s", s->controller);
+    if (!s->quiet) cl_daemon_log(s->who, "connected to %s", where);
     if (s->ops.up) s->ops.up(s->arg);
     if (!s->destroyed) register_more(s);
 }
@@ -374,8 +379,6 @@ static void try_connect(uv_timer_t *t)
 cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
                                 const cl_session_ops_t *ops, void *arg, cl_error_t *err)
 {
-    char host[256];
-    int port;
     if (!loop || !o || !ops || !ops->message) {
         cl_err(err, "session: loop, options and a message callback are required");
         return NULL;
@@ -384,11 +387,11 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
         cl_err(err, "session: the controller address and a credential are required");
         return NULL;
     }
-    if (strlen(o->controller) >= sizeof host) {
+    if (strlen(o->controller) >= sizeof((cl_session_t *)0)->controller) {
         cl_err(err, "session: controller address too long");
         return NULL;
     }
-    if (cl_addr_parse(o->controller, host, sizeof host, &port, err) < 0) return NULL;
+    if (cl_addr_list_check(o->controller, err) < 0) return NULL;
     cl_session_t *s = cl_xcalloc(1, sizeof *s);
     s->loop = loop;
     snprintf(s->controller, sizeof s->controller, "%s", o->controller);

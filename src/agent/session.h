@@ -90,8 +90,10 @@ typedef struct cl_session_ops {
 
 /* Everything is copied by cl_session_create(). */
 typedef struct cl_session_opts {
-    const char *controller; /* "HOST:PORT", required */
-    const cl_cred_t *cred;  /* a node credential or the cluster key, required */
+    /* "HOST:PORT", or a list "HOST:PORT,HOST:PORT" (a leader and its standbys, tried in
+     * turn: client.h's cl_client_dial_list), required */
+    const char *controller;
+    const cl_cred_t *cred; /* a node credential or the cluster key, required */
     const char *peer; /* who we are, for the controller's log (the agent's name), or NULL */
     const char *who;  /* what this session's log lines start with; NULL: "agent" */
     int connect_timeout_ms; /* TCP connect and handshake, each; 0: 2000 */

@@ -130,6 +130,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     /* how it ended; an older controller's finished job: its state */
     bool live = !j->state || !strcmp(j->state, "pending") || !strcmp(j->state, "running");
     set(o, "ended", live ? json_null() : str(j->ended && j->ended[0] ? j->ended : j->state));
+    /* issue 13: the projection admission counts, and what its GPUs drew */
+    set(o, "power_w", positive(j->power_w));
+    set(o, "power_measured_w", positive(j->power_measured_w));
     set(o, "cpus_per_gpu", j->cpus_per_gpu ? integer(j->cpus_per_gpu) : json_null());
     set(o, "mem_per_gpu_mb",
         j->mem_per_gpu_mb ? integer((int64_t)j->mem_per_gpu_mb) : json_null());
@@ -197,6 +200,7 @@ static void gpu_w(cl_jw_t *w, const Colossus__GpuTelemetry *g)
     w_vbool(w, "remap_failure", v, CL_GPU_F_REMAP, g->remap_failure);
     w_vreal(w, "power_limit_w", v, CL_GPU_F_LIMIT, g->power_limit_mw / 1000.0);
     w_vreal(w, "power_default_w", v, CL_GPU_F_LIMIT, g->power_default_mw / 1000.0);
+    w_vreal(w, "power_instant_w", v, CL_GPU_F_POWER_INSTANT, g->power_instant_mw / 1000.0);
     cl_jw_end(w);
 }
 

@@ -62,7 +62,8 @@ void cl_cli_usage_common(FILE *f)
     fprintf(
         f, "  --controller HOST:PORT  the controller (default: $COLOSSUS_CONTROLLER, else the\n"
            "                          address `colossus up` left in $COLOSSUS_DIR, which is\n"
-           "                          ~/.colossus by default)\n"
+           "                          ~/.colossus by default); a list A,B,... names a leader\n"
+           "                          and its standbys, tried in turn for up to 15 s\n"
            "  --token FILE            a file holding your token (default: $COLOSSUS_TOKEN,\n"
            "                          the token itself, else $COLOSSUS_DIR/token)\n"
            "  --key FILE              the cluster key instead, the bootstrap credential\n"
@@ -210,6 +211,14 @@ int cl_cli_resolve(cl_cli_t *c)
             return -1;
         }
         snprintf(c->addr, sizeof c->addr, "%s", addr);
+        cl_error_t e;
+        /* a list is checked whole now: its rounds would otherwise retry a typo for 15 s */
+        if (cl_addr_list_count(addr) > 1 && cl_addr_list_check(addr, &e) < 0) {
+            fprintf(stderr, "colossus %s: %s: %s\n", c->cmd,
+                    c->controller_opt ? "--controller" : "$COLOSSUS_CONTROLLER", e.msg);
+            if (c->controller_opt) c->status = CL_EXIT_USAGE;
+            return -1;
+        }
     } else {
         snprintf(path, sizeof path, "%s/address", dir);
         if (address_file(c, path) < 0) return -1;
@@ -223,8 +232,11 @@ int cl_cli_resolve(cl_cli_t *c)
 
 int cl_cli_dial(cl_cli_t *c, cl_client_fail_t *fail, cl_error_t *err)
 {
-    c->conn = cl_client_dial_cred(c->addr, &c->cred, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000,
-                                  fail, err);
+    /* a list (a leader and its standbys): tried in turn through a failover; one address:
+     * once, as before */
+    int wait_ms = cl_addr_list_count(c->addr) > 1 ? CL_CLI_FAILOVER_MS : 0;
+    c->conn = cl_client_dial_list(c->addr, &c->cred, COLOSSUS__ROLE__ROLE_CLIENT, "cli", 5000,
+                                  wait_ms, &c->next_addr, fail, err);
     return c->conn ? 0 : -1;
 }
 

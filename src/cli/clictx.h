@@ -26,11 +26,17 @@ enum {
  * longer one is refused here rather than cut there. */
 #define CL_CLI_REASON_MAX 127
 
+/* How long a command given several controller addresses tries them (a failover: the standby
+ * takes the lead in about 1 s, docs/standby.md), and retries a submission whose answer was
+ * lost (with the same idempotency key: one job). */
+#define CL_CLI_FAILOVER_MS 15000
+
 typedef struct cl_cli {
     const char *cmd; /* subcommand name, for messages */
     const char *controller_opt, *key_opt, *token_opt, *identity_opt;
-    char addr[256];
-    cl_cred_t cred; /* what we present: a token, a JWT or the cluster key */
+    char addr[256];   /* one address, or a list (a leader and its standbys) */
+    size_t next_addr; /* of a list: the one that answered last (cl_client_dial_list) */
+    cl_cred_t cred;   /* what we present: a token, a JWT or the cluster key */
     cl_client_t *conn;
     /* A command that changes something says here what its user should know and check when
      * its request was sent but not acknowledged ("it may or may not have been accepted (check

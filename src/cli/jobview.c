@@ -140,6 +140,11 @@ static void print_job(const Colossus__JobInfo *j)
     printf("usage:        %.2f GPU-hours", j->gpu_seconds / 3600);
     if (j->energy_j > 0) printf(", %.3f kWh", j->energy_j / 3.6e6);
     printf(" so far\n");
+    if (j->power_w > 0) {
+        printf("power:        %.0f W per GPU projected", j->power_w);
+        if (j->power_measured_w > 0) printf(" (its measured mean)");
+        printf("\n");
+    }
     printf("submitted:    %s\nstarted:      %s (placed; ranks running: %s)\n"
            "ended:        %s\ncommand:     ",
            t1, t2, t4, t3);

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "cli/args.h"
 #include "cli/clictx.h"
@@ -483,6 +486,52 @@ void cl_submit_free(cl_submit_t *x)
     free(x->lines);
 }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The submission, sent again through a failover: a controller list (a leader and its
+ * standbys) and an answer that never came (the leader died or stepped down with the request
+ * in flight) or a refusal as shutting down: the next controller is asked the same request
+ * with the same idempotency key, for up to CL_CLI_FAILOVER_MS, and answers with the job the
+ * first one journaled, if it did (docs/standby.md). NULL after saying why (c->status). */
+static Colossus__Msg *submit_call(cl_cli_t *c, Colossus__Request *r)
+{
+    double until = mono_ms() + CL_CLI_FAILOVER_MS;
+    size_t n = cl_addr_list_count(c->addr);
+    for (;;) {
+        cl_error_t err;
+        Colossus__Msg *m = cl_client_call(c->conn, r, 30000, &err);
+        if (m && !m->response->ok) {
+            c->status = CL_EXIT_FAILED;
+            cl_cli_say(c, m->response->error);
+            cl_msg_free(m);
+            return NULL;
+        }
+        if (m) return m;
+        cl_client_fail_t f = c->conn->fail;
+        bool again =
+            n > 1 && mono_ms() < until &&
+            (f.stage == CL_CLIENT_LOST || f.stage == CL_CLIENT_SEND ||
+             (f.stage == CL_CLIENT_REFUSED && f.why == COLOSSUS__REFUSED__WHY__SHUTTING_DOWN));
+        if (!again) {
+            cl_cli_fail(c, &f, &err);
+            return NULL;
+        }
+        cl_cli_close(c);
+        c->next_addr = (c->next_addr + 1) % n; /* the one that failed, last */
+        cl_client_fail_t f2;
+        if (cl_cli_dial(c, &f2, &err) < 0) {
+            f2.sent = f2.sent || f.sent; /* the first try's outcome is still unknown */
+            cl_cli_fail(c, &f2, &err);
+            return NULL;
+        }
+    }
+}
+
 int cl_submit_send(cl_cli_t *c, int argc, char **argv, void (*usage)(FILE *f), uint64_t *id)
 {
     cl_submit_t x = {.usage = usage};
@@ -496,7 +545,17 @@ int cl_submit_send(cl_cli_t *c, int argc, char **argv, void (*usage)(FILE *f), u
     r.submit = &x.s;
     snprintf(c->unknown, sizeof c->unknown,
              "it may or may not have been accepted (check with 'colossus jobs --all')");
-    Colossus__Msg *m = cl_cli_connect(c) == 0 ? cl_cli_call(c, &r, 30000) : NULL;
+    /* one key per invocation, the same on its retries: a retry is the same submission */
+    char key[33];
+    Colossus__Msg *m = NULL;
+    const char *own = getenv("COLOSSUS_IDEMPOTENCY_KEY"); /* a script's own retries */
+    if (cl_cli_connect(c) == 0) {
+        uint8_t raw[16];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(key, sizeof key, raw, sizeof raw);
+        x.s.idempotency_key = own && *own ? (char *)own : key;
+        m = submit_call(c, &r);
+    }
     cl_submit_free(&x);
     if (!m) {
         cl_cli_close(c);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,6 +75,7 @@ static void usage_up(FILE *f)
 {
     fprintf(f,
             "usage: colossus up [--nodes N] [--gpus-per-node G] [--dir DIR] [--store URL]\n"
+            "                   [--standby]\n"
             "Start a local cluster on 127.0.0.1: a controller and N agents with simulated\n"
             "GPUs, detached; its key, address, logs and state go under DIR.\n"
             "  --nodes N               agents, 1..64 (default 2)\n"
@@ -79,6 +83,9 @@ static void usage_up(FILE *f)
             "  --dir DIR               default: $COLOSSUS_DIR, else ~/.colossus\n"
             "  --store URL             the controller's journal (default sqlite:DIR/state),\n"
             "                          e.g. postgresql://HOST/DB; give it at every up\n"
+            "  --standby               a second controller, a standby on the same journal\n"
+            "                          (needs --store postgresql://...): kill the leader and\n"
+            "                          watch it take over (docs/standby.md)\n"
             "  -h, --help              this text\n");
 }
 
@@ -94,13 +101,15 @@ static void usage_down(FILE *f)
 /* Parse up's or down's flags (nodes and gpn NULL for down) and make the directory; 0 to go
  * on, or -1 to stop with *status. */
 static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t len,
-                       uint32_t *nodes, uint32_t *gpn, const char **store, int *status)
+                       uint32_t *nodes, uint32_t *gpn, const char **store, bool *standby,
+                       int *status)
 {
-    enum { O_DIR = 1000, O_NODES, O_GPN, O_STORE };
+    enum { O_DIR = 1000, O_NODES, O_GPN, O_STORE, O_STANDBY };
     static const struct option up_opts[] = {{"dir", required_argument, 0, O_DIR},
                                             {"nodes", required_argument, 0, O_NODES},
                                             {"gpus-per-node", required_argument, 0, O_GPN},
                                             {"store", required_argument, 0, O_STORE},
+                                            {"standby", no_argument, 0, O_STANDBY},
                                             CL_FLAGS_HELP,
                                             {0, 0, 0, 0}};
     static const struct option down_opts[] = {
@@ -121,12 +130,22 @@ static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t
             d = optarg;
         else if (o == O_STORE)
             *store = optarg;
+        else if (o == O_STANDBY)
+            *standby = true;
         else if (o == O_NODES && cl_flag_u32(cmd, "--nodes", optarg, 1, 64, nodes) < 0)
             return -1;
         else if (o == O_GPN && cl_flag_u32(cmd, "--gpus-per-node", optarg, 1, 64, gpn) < 0)
             return -1;
     }
     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
+    if (standby && *standby &&
+        (!*store ||
+         (strncmp(*store, "postgresql://", 13) && strncmp(*store, "postgres://", 11)))) {
+        cl_flags_fail(&f,
+                      "--standby needs --store postgresql://... (standby controllers share a "
+                      "PostgreSQL journal: docs/standby.md)");
+        return -1;
+    }
     char raw[2048];
     if (d && strlen(d) >= sizeof raw) {
         cl_flags_fail(&f, "--dir is longer than %zu bytes", sizeof raw - 1);
@@ -218,22 +237,46 @@ static void first_line(const char *path, char *line, size_t len)
     line[strcspn(line, "\n")] = 0;
 }
 
-/* Start the controller (its pid goes to pf) and wait for the address it listens on and the
- * base URL of its REST API (DIR/address, DIR/http-address). */
-static int start_controller(const char *dir, const char *key, const char *store, uint32_t nodes,
-                            uint32_t gpn, FILE *pf, char *addr, size_t len, char *url,
-                            size_t urlen)
+/* The leader, or with --standby the second controller: a standby of the same journal with
+ * the leader's identity, on a port chosen now (it listens only once it leads), writing
+ * DIR/address-standby when it does and DIR/http-address (the dashboard moves with the lead). */
+typedef struct up_ctl {
+    bool standby;
+    char listen[64];
+    pid_t pid;
+} up_ctl_t;
+
+/* A port of 127.0.0.1 free a moment ago (the standby's: it binds it only once it leads). */
+static int free_port(char *out, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+                     getsockname(fd, (struct sockaddr *)&sa, &sl) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0) snprintf(out, len, "127.0.0.1:%d", ntohs(sa.sin_port));
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* Start a controller (its pid goes to pf). */
+static int spawn_controller(const char *dir, const char *key, const char *store, uint32_t nodes,
+                            uint32_t gpn, FILE *pf, up_ctl_t *u)
 {
     char state[2200], addrfile[2200], httpfile[2200], logpath[2200], gpns[24], nodess[24];
-    char ranklogs[2200];
-    snprintf(state, sizeof state, "%s/state", dir);
+    char identity[2200], ranklogs[2200];
+    const char *sfx = u->standby ? "-standby" : "";
+    snprintf(state, sizeof state, "%s/state%s", dir, sfx);
     /* The agents' rank logs, where the controller reads a dead node's (--log-root). */
     snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
-    snprintf(addrfile, sizeof addrfile, "%s/address", dir);
+    snprintf(addrfile, sizeof addrfile, "%s/address%s", dir, sfx);
     snprintf(httpfile, sizeof httpfile, "%s/http-address", dir);
-    snprintf(logpath, sizeof logpath, "%s/logs/controller.log", dir);
+    snprintf(logpath, sizeof logpath, "%s/logs/controller%s.log", dir, sfx);
+    snprintf(identity, sizeof identity, "%s/state/identity", dir);
     unlink(addrfile);
-    unlink(httpfile);
+    if (!u->standby) unlink(httpfile);
     snprintf(gpns, sizeof gpns, "%u", gpn);
     /* Exactly the nodes asked for: a topology of spare slots (it was 8 at least) made the
      * controller accept a gang wider than the cluster, pending forever. */
@@ -243,7 +286,7 @@ static int start_controller(const char *dir, const char *key, const char *store,
                     "--state-dir",
                     state,
                     "--listen",
-                    "127.0.0.1:0",
+                    u->listen,
                     "--key",
                     (char *)key,
                     "--address-file",
@@ -264,14 +307,52 @@ static int start_controller(const char *dir, const char *key, const char *store,
                     ranklogs,
                     store ? "--store" : NULL,
                     (char *)store,
+                    u->standby ? "--identity" : NULL,
+                    identity,
                     NULL};
     pid_t pid = spawn_detached(args, logpath);
     if (pid < 0) {
         fprintf(stderr, "colossus up: cannot start the controller: %s\n", strerror(errno));
         return -1;
     }
-    fprintf(pf, "controller controller %d\n", (int)pid);
+    fprintf(pf, "controller %s %d\n", u->standby ? "standby" : "controller", (int)pid);
     fflush(pf);
+    u->pid = pid;
+    return 0;
+}
+
+/* The standby started, waiting: its log says so. */
+static int wait_standby(const char *dir, const up_ctl_t *u)
+{
+    char logpath[2200];
+    snprintf(logpath, sizeof logpath, "%s/logs/controller-standby.log", dir);
+    for (int i = 0; i < 100 && alive(u->pid); i++) {
+        size_t n;
+        cl_error_t err;
+        char *text = cl_read_file(logpath, &n, &err);
+        bool waiting = text && strstr(text, "standby: the journal");
+        free(text);
+        if (waiting) return 0;
+        msleep(100);
+    }
+    fprintf(stderr, "colossus up: the standby controller did not start; see %s\n", logpath);
+    return -1;
+}
+
+/* Start the controller and wait for the address it listens on and the base URL of its REST
+ * API (DIR/address, DIR/http-address); with standby, the second controller too, and
+ * DIR/address then lists both (the clients' and agents' list: docs/standby.md). */
+static int start_controller(const char *dir, const char *key, const char *store, uint32_t nodes,
+                            uint32_t gpn, bool standby, FILE *pf, char *addr, size_t len,
+                            char *url, size_t urlen)
+{
+    char addrfile[2200], httpfile[2200], logpath[2200];
+    snprintf(addrfile, sizeof addrfile, "%s/address", dir);
+    snprintf(httpfile, sizeof httpfile, "%s/http-address", dir);
+    snprintf(logpath, sizeof logpath, "%s/logs/controller.log", dir);
+    up_ctl_t lead = {.listen = "127.0.0.1:0"}, sb = {.standby = true};
+    if (spawn_controller(dir, key, store, nodes, gpn, pf, &lead) < 0) return -1;
+    pid_t pid = lead.pid;
     addr[0] = url[0] = 0;
     for (int i = 0; i < 100 && !(addr[0] && url[0]); i++) {
         first_line(addrfile, addr, len);
@@ -283,6 +364,20 @@ static int start_controller(const char *dir, const char *key, const char *store,
     }
     if (!(addr[0] && url[0])) {
         fprintf(stderr, "colossus up: the controller did not start; see %s\n", logpath);
+        return -1;
+    }
+    if (!standby) return 0;
+    if (free_port(sb.listen, sizeof sb.listen) < 0 ||
+        spawn_controller(dir, key, store, nodes, gpn, pf, &sb) < 0 ||
+        wait_standby(dir, &sb) < 0)
+        return -1;
+    size_t n = strlen(addr);
+    snprintf(addr + n, len - n, ",%s", sb.listen);
+    FILE *f = fopen(addrfile, "w");
+    bool bad = !f;
+    if (f) bad = (fprintf(f, "%s\n", addr) < 0) | (fclose(f) != 0);
+    if (bad) {
+        fprintf(stderr, "colossus up: cannot write %s\n", addrfile);
         return -1;
     }
     return 0;
@@ -343,6 +438,11 @@ static void print_welcome(const char *dir, const char *addr, const char *url, ui
                       !strcmp(defreal, dir);
     printf("Colossus is up: controller at %s, %u agents x %u GPUs (simulated), state in %s\n\n",
            addr, nodes, gpn, dir);
+    if (strchr(addr, ','))
+        printf("The first controller leads; the second is its standby (logs/controller-standby"
+               ".log). Watch a failover: kill -9 the first (its pid is in %s/pids) and run\n"
+               "colossus nodes: the standby leads within a second, the jobs keep running.\n\n",
+               dir);
     if (creds->token)
         printf("You are admin '%s'; your token is %s/token (colossus whoami).\n\n", creds->user,
                dir);
@@ -367,7 +467,9 @@ int cmd_up(int argc, char **argv)
     uint32_t nodes = 2, gpn = 2;
     const char *store = NULL;
     int status;
-    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &store, &status) < 0)
+    bool standby = false;
+    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &store, &standby,
+                    &status) < 0)
         return status;
     if (already_up(dir)) {
         fprintf(stderr, "colossus up: a cluster already runs from %s (colossus down first)\n",
@@ -390,15 +492,17 @@ int cmd_up(int argc, char **argv)
     cl_up_creds_t creds;
     char node_token[4400];
     snprintf(node_token, sizeof node_token, "%s/node-token", dir);
-    int rc =
-        start_controller(dir, key, store, nodes, gpn, pf, addr, sizeof addr, url, sizeof url);
-    if (rc == 0) rc = cl_up_credentials(dir, key, addr, nodes, &creds);
+    int rc = start_controller(dir, key, store, nodes, gpn, standby, pf, addr, sizeof addr, url,
+                              sizeof url);
+    char lead[256]; /* the leader's address: the first of the list */
+    snprintf(lead, sizeof lead, "%.*s", (int)strcspn(addr, ","), addr);
+    if (rc == 0) rc = cl_up_credentials(dir, key, lead, nodes, &creds);
     if (rc == 0) rc = start_agents(dir, node_token, addr, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
         fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
         rc = -1;
     }
-    if (rc < 0 || wait_up(dir, key, addr, nodes) < 0) {
+    if (rc < 0 || wait_up(dir, key, lead, nodes) < 0) {
         fprintf(stderr, "colossus up: stop what did start with 'colossus down --dir %s'\n",
                 dir);
         return 1;
@@ -411,7 +515,7 @@ int cmd_down(int argc, char **argv)
 {
     char dir[2048], path[4400];
     int status;
-    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, NULL, &status) < 0)
+    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, NULL, NULL, &status) < 0)
         return status;
     snprintf(path, sizeof path, "%s/pids", dir);
     FILE *f = fopen(path, "r");
@@ -419,14 +523,14 @@ int cmd_down(int argc, char **argv)
         fprintf(stderr, "colossus down: no cluster runs from %s\n", dir);
         return 1;
     }
-    pid_t ctl = 0, agents[256];
-    int na = 0;
+    pid_t ctls[2] = {0, 0}, agents[256];
+    int na = 0, nc = 0;
     char what[32], name[128];
     int pid;
     while (fscanf(f, "%31s %127s %d", what, name, &pid) == 3) {
         if (!ours(pid, dir)) continue;
-        if (!strcmp(what, "controller"))
-            ctl = pid;
+        if (!strcmp(what, "controller") && nc < 2)
+            ctls[nc++] = pid;
         else if (na < 256)
             agents[na++] = pid;
     }
@@ -443,7 +547,8 @@ int cmd_down(int argc, char **argv)
     }
     for (int i = 0; i < na; i++)
         if (kill(agents[i], 0) == 0) kill(agents[i], SIGKILL);
-    if (ctl) {
+    for (int i = 0; i < nc; i++) { /* a standby first: the leader's stop gives it the lead */
+        pid_t ctl = ctls[nc - 1 - i];
         kill(ctl, SIGTERM);
         for (int t = 0; t < 50 && kill(ctl, 0) == 0; t++)
             msleep(100);
@@ -454,7 +559,12 @@ int cmd_down(int argc, char **argv)
     unlink(path);
     snprintf(path, sizeof path, "%s/http-address", dir);
     unlink(path);
+    snprintf(path, sizeof path, "%s/address-standby", dir);
+    unlink(path);
     printf("Colossus is down (%d agents and %s stopped; state kept in %s/state)\n", na,
-           ctl ? "the controller" : "no controller", dir);
+           nc == 2 ? "both controllers"
+           : nc    ? "the controller"
+                   : "no controller",
+           dir);
     return 0;
 }

@@ -144,6 +144,9 @@ typedef struct ctl_job {
     struct ctl_job *fail_next; /* list of jobs with a pending failure */
     uint32_t power_mw;         /* per-GPU power limit sent to its nodes, mW (0: default) */
     uint64_t power_seq;        /* the PowerLimit that carried it (ctl_power.c) */
+    double power_sum_w;        /* its measured W per GPU, summed over the samples so far */
+    uint32_t power_samples;    /* (one every POWER_MEASURE_S while it runs, all runs) */
+    float power_told_w;        /* the mean last given to the core (0: none yet) */
 } ctl_job_t;
 
 /* A log read from shared storage answers at most this much, as an agent does (agent.c). */
@@ -275,6 +278,7 @@ struct ctl {
     ctl_counters_t count;      /* for /metrics */
     uint32_t watchers;         /* listed watchers: 0, no event is made (ctl_watch.c) */
     struct ctl_feed *feed;     /* the watch feed, made with the first watcher */
+    struct ctl_idem *idem;     /* submissions' idempotency keys (ctl_idem.c) */
     struct ctl_power *power;   /* budgets, cut, limits sent and their reports (ctl_power.c) */
 };
 
@@ -458,11 +462,28 @@ void ctl_health_conn_closed(ctl_t *c, ctl_sink_t *s);
 void ctl_health_timer(ctl_t *c); /* every second: check timeouts, checks of nodes now idle */
 /* The node's latest health report (NULL: none), for /metrics' aggregates. */
 const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node);
+/* The same, with its age in seconds (when it is not NULL). */
+const Colossus__NodeHealth *ctl_health_telemetry_at(const ctl_t *c, uint32_t node, double *age);
+/* ---- submissions' idempotency keys (ctl_idem.c) ---- */
+#define CTL_IDEM_KEY_MAX 128
+int ctl_idem_init(ctl_t *c, cl_error_t *err); /* the journal's keys (expired ones deleted) */
+void ctl_idem_free(ctl_t *c);
+/* A key as a submission may carry it: 0, or -1 with err saying what is wrong. */
+int ctl_idem_check(const char *key, cl_error_t *err);
+/* The job that k's submission with key made (true), if one did ("" never did). */
+bool ctl_idem_find(ctl_t *c, const struct ctl_caller *k, const char *key, uint64_t *job);
+/* Remember and journal (in the open batch: with the job) that key made job; "" nothing. */
+void ctl_idem_put(ctl_t *c, const struct ctl_caller *k, const char *key, uint64_t job);
 /* ---- power (ctl_power.c, docs/power.md) ---- */
 int ctl_power_init(ctl_t *c, cl_error_t *err); /* the journal's budgets and cut, to the core */
 void ctl_power_free(ctl_t *c);
 void ctl_power_dirty(ctl_t *c); /* running jobs changed: limits computed again at the tick */
 void ctl_power_tick(ctl_t *c);  /* the cut's end; limits that changed sent */
+/* A job entered the core (submitted, recovered): its projection is the draw its (user, name)
+ * was last measured at, if any. */
+void ctl_power_job_new(ctl_t *c, ctl_job_t *j);
+/* A job ended: its measured draw is remembered (and journaled) for its name's next jobs. */
+void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
 struct cl_prom;
 void ctl_power_metrics(ctl_t *c, struct cl_prom *p);

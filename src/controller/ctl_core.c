@@ -105,7 +105,7 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
     c->next_tick_ms = now + TICK_MS;
     c->next_health_ms = now + HEALTH_MS;
     if (ctl_nodes_init(c, err) < 0 || ctl_health_init(c) < 0 || cluster_identity(c, err) < 0 ||
-        ctl_acct_init(c, err) < 0 || ctl_power_init(c, err) < 0 ||
+        ctl_acct_init(c, err) < 0 || ctl_power_init(c, err) < 0 || ctl_idem_init(c, err) < 0 ||
         ctl_jobs_recover(c, err) < 0) {
         ctl_destroy(c);
         return NULL;
@@ -126,6 +126,7 @@ void ctl_destroy(ctl_t *c)
     ctl_logreqs_free(c);
     ctl_health_free(c);
     ctl_power_free(c);
+    ctl_idem_free(c);
     ctl_nodes_free(c);
     ctl__batches_free(c);
     ctl_watch_free(c); /* after the batches: their held events hold its sink */

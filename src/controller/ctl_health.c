@@ -545,6 +545,13 @@ const Colossus__NodeHealth *ctl_health_telemetry(const ctl_t *c, uint32_t node)
     return node < c->nnodes ? c->health->v[node].last : NULL;
 }
 
+const Colossus__NodeHealth *ctl_health_telemetry_at(const ctl_t *c, uint32_t node, double *age)
+{
+    const Colossus__NodeHealth *h = ctl_health_telemetry(c, node);
+    if (h) *age = ctl_now(c) - c->health->v[node].last_at;
+    return h;
+}
+
 int ctl_health_init(ctl_t *c)
 {
     c->health = cl_xcalloc(1, sizeof *c->health);

@@ -177,7 +177,11 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->id = j->id;
     o->name = j->name;
     o->state = (char *)cl_job_state_name(j->state);
-    o->restarts = ctl_job_restarts(c, j);
+    cl_job_info_t info;
+    bool in_core = cl_job_get(c->cluster, j->id, &info) == 0;
+    o->restarts = j->restarts_base + (in_core ? info.restarts : 0);
+    o->power_w = in_core ? info.power_w : 0;
+    o->power_measured_w = in_core ? info.power_measured_w : 0;
     o->nodes = cl_xcalloc(j->nalloc + 1, sizeof *o->nodes);
     for (uint32_t i = 0; i < j->nalloc; i++)
         o->nodes[i] = c->nodes[j->alloc[i]].name;
@@ -482,6 +486,7 @@ static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *end
 {
     fail_unlink(c, j);
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
+    ctl_power_job_ended(c, j);
     j->state = st;
     snprintf(j->ended, sizeof j->ended, "%s", ended);
     j->end_time = ctl_now(c);
@@ -710,6 +715,7 @@ int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err)
         if (rc == 0) rc = cl_job_submit_id(c->cluster, &spec, id, j->submit_time, err);
         cl_depend_free(&d);
         if (rc < 0) return -1;
+        ctl_power_job_new(c, j);
         j->inc_base = j->inc; /* the core counts incarnations from 0 again */
     }
     if (j->state == CL_JOB_RUNNING) {

@@ -579,6 +579,38 @@ static int probe(cl_store_t *store, cl_error_t *err)
     return rc;
 }
 
+/* A standby's word while it waits for the lease (docs/standby.md). */
+struct standby {
+    const char *shown;
+    bool waited;
+};
+
+static void waiting(void *arg, const char *holder)
+{
+    struct standby *sb = arg;
+    sb->waited = true;
+    cl_daemon_log("controller",
+                  "standby: the journal %s is led by %s: waiting to take over (not listening "
+                  "meanwhile)",
+                  sb->shown, holder[0] ? holder : "another controller");
+}
+
+/* Lead the journal: at once unless another controller leads it (a PostgreSQL journal shared
+ * by standbys), else once it is gone; before the state is loaded and anything listens. */
+static int lead(cl_store_t *store, const char *shown, cl_error_t *err)
+{
+    char host[64] = "?", who[128];
+    gethostname(host, sizeof host - 1);
+    snprintf(who, sizeof who, "%.63s pid %ld", host, (long)getpid());
+    double t0 = cl_wall_s();
+    struct standby sb = {shown, false};
+    if (cl_store_lead(store, who, waiting, &sb, err) < 0) return -1;
+    if (sb.waited)
+        cl_daemon_log("controller", "took the lead of %s as %s after %.1f s of standby", shown,
+                      who, cl_wall_s() - t0);
+    return 0;
+}
+
 int cmd_controller(int argc, char **argv)
 {
     opts_t o;
@@ -623,7 +655,7 @@ int cmd_controller(int argc, char **argv)
     cl_store_url_shown(url, shown, sizeof shown);
     on_sigbus();
     cl_store_t *store = cl_store_open(url, &sopts, &err);
-    if (!store || probe(store, &err) < 0) {
+    if (!store || lead(store, shown, &err) < 0 || probe(store, &err) < 0) {
         fprintf(stderr, "colossus controller: the journal %s cannot be written: %s\n", shown,
                 err.msg);
         cl_store_close(store);

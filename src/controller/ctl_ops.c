@@ -111,6 +111,19 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
 {
     uint64_t id;
     cl_error_t err;
+    const char *key = r->submit->idempotency_key;
+    if (ctl_idem_check(key, &err) < 0) {
+        ctl_reply_error(c, reply, r->req, "submit refused: %s", err.msg);
+        return;
+    }
+    if (ctl_idem_find(c, k, key, &id)) { /* a retry: the job the first one made */
+        Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
+        rs.req = r->req;
+        rs.ok = true;
+        rs.job = id;
+        ctl_reply(c, reply, &rs); /* after the batch that journaled the job, or a later one */
+        return;
+    }
     if (ctl_job_submit(c, k, r->submit, &id, &err) < 0) {
         ctl_audit(c, k, "submit", r->submit->name, false, err.msg);
         ctl_reply_error(c, reply, r->req, "submit refused: %s", err.msg);
@@ -123,6 +136,7 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
              j->nodes, j->gpus_per_node, j->priority, j->array ? ", array " : "",
              j->array ? j->array : "");
     ctl_audit(c, k, "submit", target, true, detail);
+    ctl_idem_put(c, k, key, id);
     Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
     rs.req = r->req;
     rs.ok = true;

@@ -30,7 +30,25 @@ typedef struct ctl_power {
     uint32_t nsent, nacked, nfailed;
     uint32_t *lat_ms; /* [nacked]: from the change to each node's report */
     bool logged;
+    double measure_at; /* ctl_now() of the next sample of the running jobs' draw */
+    cl_jobid_t *running;
+    size_t running_cap;
+    /* what each (user, job name) drew when last measured (ctl_name_key: open addressing,
+     * key 0 free); journaled as the "power-seen" objects */
+    struct seen {
+        uint64_t key;
+        float w;
+        double at;
+    } * seen;
+    uint32_t seen_mask, nseen;
+    bool seen_full; /* logged that the table is full */
 } ctl_power_t;
+
+#define SEEN_KIND "power-seen"
+#define SEEN_MAX 65536u /* names remembered; a new one past this is not (log once) */
+
+#define POWER_MEASURE_S 5.0  /* a sample of every running job's draw this often */
+#define POWER_TELL_FRAC 0.02 /* the core is told a mean that moved by more than this */
 
 static bool budgets_in_force(ctl_t *c)
 {
@@ -114,6 +132,44 @@ static int load_obj(const char *kind, const char *key, const void *val, size_t l
     return 0;
 }
 
+/* The slot of key in the seen table: its own, else the free one it would take. */
+static struct seen *seen_slot(ctl_power_t *pw, uint64_t key)
+{
+    for (uint32_t i = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & pw->seen_mask;;
+         i = (i + 1) & pw->seen_mask)
+        if (pw->seen[i].key == key || !pw->seen[i].key) return &pw->seen[i];
+}
+
+/* Remember w for key; false when the table is full and key is new. */
+static bool seen_put(ctl_power_t *pw, uint64_t key, float w, double at)
+{
+    struct seen *e = seen_slot(pw, key);
+    if (!e->key) {
+        if (pw->nseen >= SEEN_MAX) return false;
+        pw->nseen++;
+        e->key = key;
+    }
+    e->w = w;
+    e->at = at;
+    return true;
+}
+
+static int load_seen(const char *kind, const char *key, const void *val, size_t len, void *arg)
+{
+    ctl_t *c = arg;
+    char *end;
+    uint64_t k = strtoull(key, &end, 16);
+    Colossus__PowerSeen *v = colossus__power_seen__unpack(NULL, len, val);
+    if (!v || *end || !k || !(v->w > 0)) {
+        ctl_log(c, "power: the journal's measured draw '%s' does not decode: ignored", key);
+    } else if (!seen_put(c->power, k, (float)v->w, v->at)) {
+        ctl_log(c, "power: more than %u measured names in the journal: the rest ignored",
+                SEEN_MAX);
+    }
+    if (v) colossus__power_seen__free_unpacked(v, NULL);
+    return 0;
+}
+
 int ctl_power_init(ctl_t *c, cl_error_t *err)
 {
     c->power = cl_xcalloc(1, sizeof *c->power);
@@ -121,7 +177,10 @@ int ctl_power_init(ctl_t *c, cl_error_t *err)
     c->power->node_acked = cl_xcalloc(c->nnodes + 1, sizeof *c->power->node_acked);
     c->power->lat_ms = cl_xcalloc(c->nnodes + 1, sizeof *c->power->lat_ms);
     c->power->dirty = true; /* recovered jobs: their limits go out again */
-    return cl_store_objs_load(c->store, JOURNAL_KIND, load_obj, c, err);
+    c->power->seen_mask = 2 * SEEN_MAX - 1;
+    c->power->seen = cl_xcalloc(2 * SEEN_MAX, sizeof *c->power->seen);
+    if (cl_store_objs_load(c->store, JOURNAL_KIND, load_obj, c, err) < 0) return -1;
+    return cl_store_objs_load(c->store, SEEN_KIND, load_seen, c, err);
 }
 
 void ctl_power_free(ctl_t *c)
@@ -130,6 +189,8 @@ void ctl_power_free(ctl_t *c)
     free(c->power->node_seq);
     free(c->power->node_acked);
     free(c->power->lat_ms);
+    free(c->power->running);
+    free(c->power->seen);
     free(c->power);
     c->power = NULL;
 }
@@ -315,6 +376,99 @@ void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied 
     }
 }
 
+/* Job j's measured draw now, mean W per GPU over its GPUs in its nodes' telemetry (fresh:
+ * no older than two samples); 0 when none reported (hollow nodes, no NVML). */
+static double job_draw(ctl_t *c, const ctl_job_t *j)
+{
+    size_t na = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
+    double w = 0;
+    uint32_t n = 0;
+    for (size_t k = 0; a && k < na; k++) {
+        if (a[k].node >= c->nnodes || !c->nodes[a[k].node].alive) continue;
+        double age;
+        const Colossus__NodeHealth *h = ctl_health_telemetry_at(c, a[k].node, &age);
+        if (!h || age > 2 * POWER_MEASURE_S) continue;
+        for (size_t g = 0; g < h->n_gpus; g++) {
+            const Colossus__GpuTelemetry *x = h->gpus[g];
+            if (x->index >= CL_MAX_GPUS_PER_NODE || !(a[k].gpus & (1ull << x->index)) ||
+                x->lost || !(x->valid & 1u))
+                continue;
+            w += x->power_mw / 1e3;
+            n++;
+        }
+    }
+    return n ? w / n : 0;
+}
+
+/* A sample of every running job's draw: its mean over all the samples of all its runs is
+ * what the core projects for it (cl_job_power_measured: admission at a restart, the limits'
+ * plan), once it moved by more than POWER_TELL_FRAC. */
+static void measure(ctl_t *c)
+{
+    ctl_power_t *pw = c->power;
+    size_t n = cl_jobs_running(c->cluster, pw->running, pw->running_cap);
+    if (n > pw->running_cap) {
+        pw->running_cap = n + n / 2;
+        pw->running = cl_xrealloc(pw->running, pw->running_cap * sizeof *pw->running);
+        n = cl_jobs_running(c->cluster, pw->running, pw->running_cap);
+    }
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    for (size_t i = 0; i < n; i++) {
+        ctl_job_t *j = ctl_job_get(c, pw->running[i]);
+        if (!j) continue;
+        double w = job_draw(c, j);
+        if (w <= 0) continue;
+        j->power_sum_w += w;
+        j->power_samples++;
+        double mean = j->power_sum_w / j->power_samples;
+        if (mean > pc.gpu_max_w) mean = pc.gpu_max_w;
+        if (j->power_told_w > 0 &&
+            fabs(mean - j->power_told_w) <= POWER_TELL_FRAC * j->power_told_w)
+            continue;
+        cl_error_t e;
+        if (cl_job_power_measured(c->cluster, j->id, mean, &e) < 0) {
+            ctl_log(c, "power: job %" PRIu64 "'s measured draw: %s", j->id, e.msg);
+            continue;
+        }
+        j->power_told_w = (float)mean;
+        pw->dirty = true;       /* its projection moved: the limits' plan again, */
+        c->sched_needed = true; /* and admission's headroom */
+    }
+}
+
+void ctl_power_job_new(ctl_t *c, ctl_job_t *j)
+{
+    uint64_t key = ctl_name_key(j->user, j->name);
+    const struct seen *e = seen_slot(c->power, key);
+    if (!e->key) return;
+    cl_error_t err;
+    if (cl_job_power_measured(c->cluster, j->id, e->w, &err) < 0)
+        ctl_log(c, "power: job %" PRIu64 ": the draw of its name's last run: %s", j->id,
+                err.msg);
+}
+
+void ctl_power_job_ended(ctl_t *c, ctl_job_t *j)
+{
+    if (!j->power_samples) return;
+    uint64_t key = ctl_name_key(j->user, j->name);
+    float w = (float)(j->power_sum_w / j->power_samples);
+    double now = ctl_now(c);
+    if (!seen_put(c->power, key, w, now)) {
+        if (!c->power->seen_full)
+            ctl_log(c, "power: %u job names' draws remembered: no more", SEEN_MAX);
+        c->power->seen_full = true;
+        return;
+    }
+    Colossus__PowerSeen v = COLOSSUS__POWER_SEEN__INIT;
+    v.w = w;
+    v.at = now;
+    char k[24];
+    snprintf(k, sizeof k, "%016" PRIx64, key);
+    ctl_journal_obj(c, SEEN_KIND, k, &v.base);
+}
+
 void ctl_power_tick(ctl_t *c)
 {
     ctl_power_t *pw = c->power;
@@ -327,6 +481,10 @@ void ctl_power_tick(ctl_t *c)
             c->sched_needed = true;
             pw->dirty = true;
         }
+    }
+    if (ctl_now(c) >= pw->measure_at) {
+        pw->measure_at = ctl_now(c) + POWER_MEASURE_S;
+        measure(c);
     }
     if (pw->dirty) update(c, ctl_mono_ms(c));
 }

@@ -209,10 +209,33 @@ static void rearm(struct ctl_server *srv)
     uv_timer_start(&srv->timer, on_timer, due > now ? due - now : 1, 0);
 }
 
+/* Another controller took the store's lease (docs/standby.md): this one can commit nothing
+ * more, so it stops at once (exit 70) and says why; the agents and clients go to the new
+ * leader. True when it did. */
+static bool step_down(struct ctl_server *srv)
+{
+    char why[320];
+    if (!cl_store_lost(srv->store, why, sizeof why)) return false;
+    if (srv->rc != 70)
+        cl_daemon_log("controller",
+                      "lost the lead: %s; stepping down without acknowledging anything more "
+                      "(exit 70; jobs keep running on the agents)",
+                      why);
+    srv->rc = 70;
+    uv_stop(&srv->loop);
+    return true;
+}
+
+static void on_lease(uv_timer_t *t)
+{
+    step_down(t->data);
+}
+
 static void stop_if_done(struct ctl_server *srv)
 {
     ctl_t *c = srv->ctl;
     if (ctl_stopped(c)) {
+        if (step_down(srv)) return;
         if (srv->rc != 70)
             cl_daemon_log("controller", "the journal cannot be written: exiting (jobs keep "
                                         "running on the agents; restart the controller once "
@@ -320,6 +343,9 @@ int ctl_server_run(ctl_server_t *srv, ctl_t *c, cl_error_t *err)
     uv_timer_init(&srv->loop, &srv->timer);
     uv_timer_init(&srv->loop, &srv->quit_timer);
     uv_timer_init(&srv->loop, &srv->sweep);
+    uv_timer_init(&srv->loop, &srv->lease);
+    srv->lease.data = srv;
+    uv_timer_start(&srv->lease, on_lease, CL_STORE_LEASE_TRY_MS, CL_STORE_LEASE_TRY_MS);
     srv->prepare.data = srv->check.data = srv->timer.data = srv->quit_timer.data = srv;
     srv->sweep.data = srv;
     uv_timer_start(&srv->sweep, srv_conns_sweep, SRV_SWEEP_MS, SRV_SWEEP_MS);

@@ -63,6 +63,7 @@ struct ctl_server {
     uint64_t armed_due;
     uv_signal_t sigterm, sigint;
     uv_timer_t quit_timer; /* bounds the wait for the last commit on shutdown */
+    uv_timer_t lease;      /* looks whether the store's lease was lost (standby controllers) */
     bool quitting;
     int rc;
     /* commits: the moving average of their time in the store, and where they ran */

@@ -94,6 +94,26 @@ static void raise_level(plan_t *pl, const cl_power_job_t *jobs, size_t n, double
     }
 }
 
+/* Every job raised toward its want, the highest priority first. */
+static void raise_all(plan_t *pl, const cl_power_job_t *jobs, size_t n, double *lim)
+{
+    uint8_t *active = cl__xcalloc(n ? n : 1, 1), *done = cl__xcalloc(n ? n : 1, 1);
+    for (size_t left = n; left > 0;) {
+        int32_t top = INT32_MIN; /* the highest priority not yet raised */
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && jobs[i].priority > top) top = jobs[i].priority;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && jobs[i].priority == top) {
+                active[i] = 1;
+                done[i] = 1;
+                left--;
+            }
+        raise_level(pl, jobs, n, lim, active);
+    }
+    free(active);
+    free(done);
+}
+
 static int check_in(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
                     cl_error_t *err)
 {
@@ -128,21 +148,16 @@ int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size
     int shortfall = 0;
     for (uint32_t l = 0; l < pl.nlv; l++)
         if (pl.left[l] < -1e-6) shortfall = 1;
-    uint8_t *active = cl__xcalloc(n ? n : 1, 1), *done = cl__xcalloc(n ? n : 1, 1);
-    for (size_t left = shortfall ? 0 : n; left > 0;) {
-        int32_t top = INT32_MIN; /* the highest priority not yet raised */
-        for (size_t i = 0; i < n; i++)
-            if (!done[i] && jobs[i].priority > top) top = jobs[i].priority;
-        for (size_t i = 0; i < n; i++)
-            if (!done[i] && jobs[i].priority == top) {
-                active[i] = 1;
-                done[i] = 1;
-                left--;
-            }
-        raise_level(&pl, jobs, n, lim, active);
+    if (!shortfall) raise_all(&pl, jobs, n, lim);
+    if (!shortfall && in->max_w > 0 && n) { /* then what is left, up to the largest limit */
+        cl_power_job_t *up = cl__xmalloc(sizeof(*up) * n);
+        for (size_t i = 0; i < n; i++) {
+            up[i] = jobs[i];
+            up[i].want_w = in->max_w;
+        }
+        raise_all(&pl, up, n, lim);
+        free(up);
     }
-    free(active);
-    free(done);
     free(pl.left);
     free(pl.rate);
     free(pl.full);
@@ -211,7 +226,8 @@ size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short
                                              : INFINITY,
                              .pod_w = pod_w,
                              .npods = npods,
-                             .min_w = p->conf.gpu_min_w};
+                             .min_w = p->conf.gpu_min_w,
+                             .max_w = p->conf.gpu_max_w};
     double *lim = cl__xmalloc(sizeof(double) * cap);
     int sh = cl_power_plan(&in, jobs, n, lim, NULL);
     for (size_t i = 0; i < n; i++)

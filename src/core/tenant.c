@@ -457,6 +457,18 @@ void cl__tenant_run(cl_cluster_t *c, uint32_t js, cl_time_t now, int on)
     if (j->user) c->users[j->user].running += on ? 1 : -1;
 }
 
+size_t cl_jobs_running(const cl_cluster_t *c, cl_jobid_t *out, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t t = 0; t < c->ntn; t++) {
+        uint32_t heads[2] = {c->tn[t].rhead, c->tn[t].phead};
+        for (int h = 0; h < 2; h++)
+            for (uint32_t js = heads[h]; js != NIL; js = c->jobs[js].tnext, n++)
+                if (n < max) out[n] = c->jobs[js].id;
+    }
+    return n;
+}
+
 int cl_tenant_state(const cl_cluster_t *c, uint32_t t, cl_time_t now, cl_tenant_state_t *st)
 {
     if (t >= c->ntn) return -1;

@@ -350,6 +350,10 @@ int cl_nvml_sample(uint32_t index, cl_gpu_sample_t *s, cl_error_t *err)
     if (r == NVML_ERROR_GPU_IS_LOST) s->lost = 1;
     if (p_nvmlDeviceGetTotalEnergyConsumption(dev, &ull) == NVML_SUCCESS)
         s->energy_mj = ull, s->valid |= CL_GPU_F_ENERGY;
+    nvmlFieldValue_t fv = {.fieldId = NVML_FI_DEV_POWER_INSTANT};
+    if (p_nvmlDeviceGetFieldValues(dev, 1, &fv) == NVML_SUCCESS &&
+        fv.nvmlReturn == NVML_SUCCESS && fv.valueType == NVML_VALUE_TYPE_UNSIGNED_INT)
+        s->power_instant_mw = fv.value.uiVal, s->valid |= CL_GPU_F_POWER_INSTANT;
     if (p_nvmlDeviceGetPowerManagementLimit(dev, &u) == NVML_SUCCESS &&
         p_nvmlDeviceGetPowerManagementDefaultLimit(dev, &u2) == NVML_SUCCESS)
         s->power_limit_mw = u, s->power_default_mw = u2, s->valid |= CL_GPU_F_LIMIT;

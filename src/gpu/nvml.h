@@ -58,10 +58,11 @@ enum {
     CL_GPU_F_UTIL = 1u << 3,
     CL_GPU_F_MEM = 1u << 4,
     CL_GPU_F_CLOCKS = 1u << 5,
-    CL_GPU_F_ECC = 1u << 6,     /* ecc_corrected / ecc_uncorrected (volatile) */
-    CL_GPU_F_RETIRED = 1u << 7, /* retired pages (Volta and older) */
-    CL_GPU_F_REMAP = 1u << 8,   /* row remapping (Ampere and newer) */
-    CL_GPU_F_LIMIT = 1u << 9,   /* power_limit_mw and power_default_mw */
+    CL_GPU_F_ECC = 1u << 6,            /* ecc_corrected / ecc_uncorrected (volatile) */
+    CL_GPU_F_RETIRED = 1u << 7,        /* retired pages (Volta and older) */
+    CL_GPU_F_REMAP = 1u << 8,          /* row remapping (Ampere and newer) */
+    CL_GPU_F_LIMIT = 1u << 9,          /* power_limit_mw and power_default_mw */
+    CL_GPU_F_POWER_INSTANT = 1u << 10, /* power_instant_mw */
 };
 
 /* One telemetry sample of one GPU. */
@@ -69,7 +70,7 @@ typedef struct cl_gpu_sample {
     uint32_t index;
     uint32_t valid;        /* CL_GPU_F_* bits */
     int lost;              /* 1: NVML says the GPU is lost or cannot open it */
-    uint32_t power_mw;     /* board power draw */
+    uint32_t power_mw;     /* board power draw (averaged over 1 s on Ampere and newer) */
     uint64_t energy_mj;    /* total energy since the driver loaded, millijoules */
     uint32_t temp_c;       /* GPU core temperature */
     uint32_t util_gpu_pct; /* percent of time a kernel ran, last sample period */
@@ -89,6 +90,7 @@ typedef struct cl_gpu_sample {
     int remap_failure;         /* a remap failed: no spare row left */
     uint32_t power_limit_mw;   /* the power limit in force */
     uint32_t power_default_mw; /* the GPU's default power limit */
+    uint32_t power_instant_mw; /* board power draw now (NVML_FI_DEV_POWER_INSTANT) */
 } cl_gpu_sample_t;
 
 /* Sample GPU `index` (NVML numbering). Fields the GPU does not support are left 0 and their

@@ -80,7 +80,38 @@ typedef struct nvmlGpuFabricInfo_st { /* v1, nvmlDeviceGetGpuFabricInfo */
     unsigned char state;
 } nvmlGpuFabricInfo_t;
 
+/* nvmlDeviceGetFieldValues: one value asked for and answered. */
+enum {
+    NVML_VALUE_TYPE_DOUBLE = 0,
+    NVML_VALUE_TYPE_UNSIGNED_INT = 1,
+    NVML_VALUE_TYPE_UNSIGNED_LONG = 2,
+    NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3,
+    NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4,
+    NVML_VALUE_TYPE_SIGNED_INT = 5,
+};
+#define NVML_FI_DEV_POWER_AVERAGE 185 /* mW averaged over 1 s (Ampere and newer) */
+#define NVML_FI_DEV_POWER_INSTANT 186 /* mW now */
+typedef union nvmlValue_st {
+    double dVal;
+    int siVal;
+    unsigned int uiVal;
+    unsigned long ulVal;
+    unsigned long long ullVal;
+    signed long long sllVal;
+} nvmlValue_t;
+typedef struct nvmlFieldValue_st {
+    unsigned int fieldId;
+    unsigned int scopeId; /* 0: the GPU alone */
+    long long timestamp;  /* us */
+    long long latencyUsec;
+    int valueType; /* NVML_VALUE_TYPE_* */
+    nvmlReturn_t nvmlReturn;
+    nvmlValue_t value;
+} nvmlFieldValue_t;
+
 _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
+_Static_assert(sizeof(nvmlFieldValue_t) == 40 && offsetof(nvmlFieldValue_t, value) == 32,
+               "nvmlFieldValue_t");
 _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t");
 _Static_assert(sizeof(nvmlPciInfo_t) == 68 && offsetof(nvmlPciInfo_t, busId) == 36,
                "nvmlPciInfo_t");
@@ -127,6 +158,7 @@ _Static_assert(sizeof(nvmlGpuFabricInfo_t) == 28 &&
     X(nvmlDeviceGetPowerManagementDefaultLimit, (nvmlDevice_t dev, unsigned int *mw))          \
     X(nvmlDeviceGetPowerManagementLimitConstraints,                                            \
       (nvmlDevice_t dev, unsigned int *lo, unsigned int *hi))                                  \
-    X(nvmlDeviceSetPowerManagementLimit, (nvmlDevice_t dev, unsigned int mw))
+    X(nvmlDeviceSetPowerManagementLimit, (nvmlDevice_t dev, unsigned int mw))                  \
+    X(nvmlDeviceGetFieldValues, (nvmlDevice_t dev, int count, nvmlFieldValue_t *values))
 
 #endif

@@ -500,6 +500,86 @@ cl_client_t *cl_client_connect(const char *addr, const uint8_t key[CL_KEY_BYTES]
     return cl_client_dial(addr, key, role, peer, timeout_ms, NULL, err);
 }
 
+size_t cl_addr_list_count(const char *list)
+{
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+bool cl_addr_list_nth(const char *list, size_t i, char *out, size_t len)
+{
+    const char *p = list;
+    for (; i && p; i--)
+        if ((p = strchr(p, ','))) p++;
+    if (!p) return false;
+    size_t n = strcspn(p, ",");
+    if (n >= len) return false;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return true;
+}
+
+int cl_addr_list_check(const char *list, cl_error_t *err)
+{
+    size_t n = cl_addr_list_count(list);
+    if (n > CL_ADDR_LIST_MAX)
+        return cl_err(err, "%zu controller addresses: at most %d", n, CL_ADDR_LIST_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char a[256], host[256];
+        int port;
+        cl_error_t e;
+        if (!cl_addr_list_nth(list, i, a, sizeof a))
+            return cl_err(err, "controller address %zu of '%.200s' is too long", i + 1, list);
+        if (cl_addr_parse(a, host, sizeof host, &port, &e) < 0)
+            return cl_err(err, n > 1 ? "'%s' in the list '%.200s': %s" : "%.0s%s%s", a,
+                          n > 1 ? list : "", e.msg);
+    }
+    return 0;
+}
+
+cl_client_t *cl_client_dial_list(const char *list, const cl_cred_t *cred, Colossus__Role role,
+                                 const char *peer, int timeout_ms, int wait_ms, size_t *next,
+                                 cl_client_fail_t *fail, cl_error_t *err)
+{
+    size_t n = cl_addr_list_count(list), i = next && *next < n ? *next : 0;
+    long long until = now_ms() + wait_ms, pause = 100;
+    cl_client_fail_t none;
+    if (!fail) fail = &none;
+    for (;;) {
+        for (size_t k = 0; k < n; k++, i = (i + 1) % n) {
+            char a[256];
+            if (!cl_addr_list_nth(list, i, a, sizeof a)) {
+                *fail = (cl_client_fail_t){.stage = CL_CLIENT_CONNECT};
+                cl_err(err, "controller address %zu of the list is too long", i + 1);
+                continue;
+            }
+            cl_client_t *c = cl_client_dial_cred(a, cred, role, peer, timeout_ms, fail, err);
+            if (c) {
+                if (next) *next = i;
+                return c;
+            }
+            if (fail->stage == CL_CLIENT_REFUSED &&
+                fail->why != COLOSSUS__REFUSED__WHY__SHUTTING_DOWN)
+                return NULL;
+        }
+        if (now_ms() + pause > until) {
+            if (n > 1) { /* say it of the list, the last address's reason after */
+                cl_error_t last = *err;
+                char in[32] = "";
+                if (wait_ms) snprintf(in, sizeof in, " in %.1f s", wait_ms / 1000.0);
+                cl_err(err, "no controller of %.200s answered%s (the last: %s)", list, in,
+                       last.msg);
+            }
+            return NULL;
+        }
+        struct timespec ts = {(time_t)(pause / 1000), (long)(pause % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > 1000 ? 1000 : pause * 2;
+    }
+}
+
 /* Move the jobs, nodes, tenants, history, audit records, users and tokens of a following part
  * (Response.more) to the end of the first's. */
 static void grow(void ***v, size_t n, size_t add)

@@ -98,6 +98,28 @@ const char *cl_client_fail_known(const cl_client_fail_t *f);
  * not know). */
 const char *cl_refused_why_name(Colossus__Refused__Why why);
 
+/* ---- several controllers (a leader and its standbys, docs/standby.md) ----
+ * A controller address may be a list, "HOST:PORT,HOST:PORT,...": a standby does not listen
+ * until it leads, so a client tries the addresses in turn and keeps the first that answers. */
+/* The number of addresses in list (1 for one address), and the i-th of them into out (len
+ * bytes; false when there is no i-th or it does not fit). */
+size_t cl_addr_list_count(const char *list);
+bool cl_addr_list_nth(const char *list, size_t i, char *out, size_t len);
+/* Every address of list parses (cl_addr_parse), at most CL_ADDR_LIST_MAX of them: 0, or -1
+ * with err naming the bad one. */
+#define CL_ADDR_LIST_MAX 16
+int cl_addr_list_check(const char *list, cl_error_t *err);
+/* cl_client_dial_cred on each address of list in turn, starting at *next (then set to the
+ * one that answered: give it again to start there), in rounds 100 ms apart (doubling to 1
+ * s) until one answers or wait_ms has passed since the call (0: one round). An address that
+ * refuses the connection, does not complete the handshake or refuses us as shutting down is
+ * skipped; any other refusal (a wrong key, a credential refused) ends the tries at once. The
+ * failure is the last address's (err, of a list, names the list, then that reason). next
+ * may be NULL (start at the first). */
+cl_client_t *cl_client_dial_list(const char *list, const cl_cred_t *cred, Colossus__Role role,
+                                 const char *peer, int timeout_ms, int wait_ms, size_t *next,
+                                 cl_client_fail_t *fail, cl_error_t *err);
+
 /* Connect a TCP socket with a timeout; fd or -1 with a sentence. */
 int cl_tcp_connect(const char *addr, int timeout_ms, cl_error_t *err);
 

@@ -126,6 +126,17 @@ static int fault_audit(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audi
     return cl_store_audit_query(inner(s), q, f, arg, err);
 }
 
+static int fault_lead(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
+                      cl_error_t *err)
+{
+    return cl_store_lead(inner(s), who, waiting, arg, err);
+}
+
+static bool fault_lost(cl_store_t *s, char *why, size_t len)
+{
+    return cl_store_lost(inner(s), why, len);
+}
+
 static void fault_close(cl_store_t *s)
 {
     fault_store_t *f = (fault_store_t *)s;
@@ -147,6 +158,8 @@ static const cl_store_ops_t fault_ops = {
     .usage = fault_usage,
     .audit = fault_audit,
     .close = fault_close,
+    .lead = fault_lead,
+    .lost = fault_lost,
 };
 
 cl_store_t *cl_store_fault_wrap(cl_store_t *inner)

@@ -229,14 +229,16 @@ static const char schema_v2[] =
     " ADD COLUMN array_task int8 NOT NULL DEFAULT 0, ADD COLUMN array_spec text NOT NULL "
     "DEFAULT '', ADD COLUMN ended text NOT NULL DEFAULT '';";
 
-/* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
- * later version is refused (a newer build wrote it). */
-/* Version 3: issue 15's CPUs and memory per GPU (--cpus-per-gpu, --mem-per-gpu in MiB). */
-static const char schema_v3[] =
+/* Version 3: the lease of standby controllers (pg_lease.c's pg_schema_lease). */
+
+/* Version 4: issue 15's CPUs and memory per GPU (--cpus-per-gpu, --mem-per-gpu in MiB). */
+static const char schema_v4[] =
     "ALTER TABLE jobs ADD COLUMN cpus_per_gpu int8 NOT NULL DEFAULT 0,"
     " ADD COLUMN mem_per_gpu_mb int8 NOT NULL DEFAULT 0;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
+ * later version is refused (a newer build wrote it). */
+static const char *const migrations[] = {schema_v1, schema_v2, pg_schema_lease, schema_v4};
 #define PG_SCHEMA_VERSION ((int64_t)(sizeof migrations / sizeof migrations[0]))
 
 /* The schema version table, and every migration the journal lacks, in one transaction under
@@ -323,6 +325,8 @@ static int drain(pg_commit_t *c)
                     c->pruned_audit += (uint64_t)pg_i64(r, k, 0);
             if (w->want != PG_OK && n >= CL_STORE_PRUNE_MAX) c->prune_more = true;
         } else if (st != PGRES_PIPELINE_ABORTED && !c->failed) {
+            const char *code = pq.resultErrorField(r, PG_DIAG_SQLSTATE);
+            c->lease_lost = code && !strcmp(code, PG_LEASE_LOST);
             char what[128];
             snprintf(what, sizeof what, "commit: %s", w->what);
             res_fail(c->s, r, db, c->err, what);
@@ -612,6 +616,7 @@ static const pg_stmt_t core_stmts[] = {
                  "reason=excluded.reason"},
     {"meta_put",
      "INSERT INTO meta(k,v) VALUES($1,$2::int8) ON CONFLICT(k) DO UPDATE SET v=excluded.v"},
+    {"lease_check", "SELECT colossus_lease_check($1, $2::int8)"},
 };
 
 static int prepare(pg_store_t *s, const pg_stmt_t *v, size_t n, cl_error_t *err)
@@ -643,6 +648,13 @@ static int writer_setup(pg_store_t *s, cl_error_t *err)
         ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
         pq.clear(r);
     }
+    /* a commit that stalls inside its transaction (its controller paused) is ended by the
+     * server, so that it cannot hold the lease's row lock past the lease (pg_lease.c) */
+    if (ok) {
+        r = pq.exec(s->wr, "SET idle_in_transaction_session_timeout='1s'");
+        ok = pq.resultStatus(r) == PGRES_COMMAND_OK;
+        pq.clear(r);
+    }
     if (!ok) return pg_fail(s, s->wr, err, "settings");
     if (prepare(s, core_stmts, sizeof core_stmts / sizeof core_stmts[0], err) < 0) return -1;
     return prepare(s, pg_acct_stmts, pg_acct_nstmts, err);
@@ -664,7 +676,7 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     if (writer_ready(s, err) < 0) return -1;
     pg_commit_t c = {.s = s, .err = err};
     if (pq.enterPipelineMode(s->wr) != 1) return pg_fail(s, s->wr, err, "commit: pipeline");
-    if (pg_send(&c, NULL, NULL, PG_OK, "BEGIN") == 0 &&
+    if (pg_send(&c, NULL, NULL, PG_OK, "BEGIN") == 0 && pg_lease_check(&c) == 0 &&
         cl_store_batch_visit(b, &pg_puts, &c) == 0 && jobs_flush(&c) == 0 &&
         pg_audit_flush(&c) == 0 && pg_rollup_flush(&c) == 0)
         pg_send(&c, NULL, NULL, PG_OK, "COMMIT");
@@ -681,6 +693,10 @@ static int pg_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     free(c.jobs);
     free(c.aud);
     free(c.arr);
+    if (c.lease_lost) { /* another controller leads: this one can never commit again */
+        pg_lease_mark_lost(s, err->msg);
+        s->base.broken = true;
+    }
     if (c.failed) return -1;
     s->base.pruned_jobs += c.pruned_jobs;
     s->base.pruned_usage += c.pruned_usage;
@@ -868,6 +884,7 @@ static int pg_meta_get(cl_store_t *bs, const char *k, uint64_t *v, cl_error_t *e
 static void pg_close(cl_store_t *bs)
 {
     pg_store_t *s = (pg_store_t *)bs;
+    pg_lease_release(s);
     pq.finish(s->wr);
     pq.finish(s->rd);
     free(s->url);
@@ -886,13 +903,15 @@ static const cl_store_ops_t pg_ops = {
     .usage = pg_usage,
     .audit = pg_audit,
     .close = pg_close,
+    .lead = pg_lease_lead,
+    .lost = pg_lease_lost,
 };
 
 /* ---- open ---- */
 
 static void quiet(void *arg, const char *message) {}
 
-static PGconn *connect_to(pg_store_t *s, cl_error_t *err)
+PGconn *pg_connect(pg_store_t *s, cl_error_t *err)
 {
     /* a host that does not answer fails in 10 s unless the URL says otherwise (the URL's
      * connect_timeout comes after, so it wins) */
@@ -931,8 +950,8 @@ cl_store_t *cl_store_open_pg(const char *url, bool sync_full, cl_error_t *err)
     s->url = cl_xmalloc(strlen(url) + 1);
     memcpy(s->url, url, strlen(url) + 1);
     s->sync_full = sync_full;
-    if (!(s->wr = connect_to(s, err)) || migrate(s, err) < 0 || writer_setup(s, err) < 0 ||
-        !(s->rd = connect_to(s, err))) {
+    if (!(s->wr = pg_connect(s, err)) || migrate(s, err) < 0 || writer_setup(s, err) < 0 ||
+        !(s->rd = pg_connect(s, err))) {
         pg_close(&s->base);
         return NULL;
     }

@@ -17,8 +17,9 @@ typedef struct pg_store {
     char shown[256]; /* the URL as errors name it: its password hidden */
     char *url;
     bool sync_full;
-    PGconn *wr, *rd;  /* the committer's, the loop's */
-    uint32_t cursors; /* reader's: the cursors declared so far (a name each) */
+    PGconn *wr, *rd;        /* the committer's, the loop's */
+    uint32_t cursors;       /* reader's: the cursors declared so far (a name each) */
+    struct pg_lease *lease; /* the lease once led (pg_lease.c); NULL: never asked to lead */
 } pg_store_t;
 
 /* The values of one statement's parameters: text as text, everything else binary. */
@@ -55,6 +56,7 @@ typedef struct pg_commit {
     pg_store_t *s;
     cl_error_t *err;
     bool failed;
+    bool lease_lost; /* a statement failed with PG_LEASE_LOST: another controller leads */
     struct pg_sent {
         pg_want_t want;
         char what[96];
@@ -84,11 +86,28 @@ void pg_arr_str(pg_commit_t *c, const char *v);
 void pg_arr_num(pg_commit_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The jobs gathered so far, written (before a prune looks at them). */
 int pg_jobs_flush(pg_commit_t *c);
+/* A new connection to s->url (a host that does not answer fails in 10 s); NULL with err. */
+PGconn *pg_connect(pg_store_t *s, cl_error_t *err);
 /* "store: WHAT: PostgreSQL's reason"; -1 */
 int pg_fail(pg_store_t *s, PGconn *db, cl_error_t *err, const char *what);
 /* The reader's statement with p's values, results binary; NULL with err naming what. */
 PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const char *what,
                   cl_error_t *err);
+
+/* pg_lease.c: the lease (store.h's leadership). The SQLSTATE colossus_lease_check raises
+ * when the caller does not hold the lease; the schema's version 3 (the table, the functions).
+ */
+#define PG_LEASE_LOST "CL001"
+extern const char pg_schema_lease[];
+int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, void *arg,
+                  cl_error_t *err);
+bool pg_lease_lost(cl_store_t *bs, char *why, size_t len);
+/* The commit's check, sent after its BEGIN when the store leads (else nothing). */
+int pg_lease_check(pg_commit_t *c);
+/* A commit refused for want of the lease: the lease is lost for good (why: the server's). */
+void pg_lease_mark_lost(pg_store_t *s, const char *why);
+/* Stop the renewer and give the lease up (a standby takes it at once). Accepts none held. */
+void pg_lease_release(pg_store_t *s);
 
 /* pg_acct.c */
 /* The writer's statements of the accounting half: names and SQL. */

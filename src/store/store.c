@@ -67,6 +67,17 @@ int cl_store_audit_query(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_au
     return s->ops->audit(s, q, f, arg, err);
 }
 
+int cl_store_lead(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
+                  cl_error_t *err)
+{
+    return s->ops->lead ? s->ops->lead(s, who, waiting, arg, err) : 0;
+}
+
+bool cl_store_lost(cl_store_t *s, char *why, size_t len)
+{
+    return s->ops->lost && s->ops->lost(s, why, len);
+}
+
 int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err)
 {
     static const char *const names[] = {

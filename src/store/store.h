@@ -233,6 +233,9 @@ typedef int cl_store_sum_f(const cl_store_sum_t *r, void *arg);
 typedef int cl_store_audit_f(const cl_store_audit_t *a, void *arg);
 
 typedef struct cl_store cl_store_t;
+/* cl_store_lead's word that another controller leads: holder names it (its `who`), once when
+ * the wait begins and again when the holder changes. */
+typedef void cl_store_wait_f(void *arg, const char *holder);
 typedef struct cl_store_ops {
     const char *name;
     /* Write the whole batch durably, or nothing of it (then -1 with err). Any thread; never
@@ -253,6 +256,11 @@ typedef struct cl_store_ops {
     int (*audit)(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f, void *arg,
                  cl_error_t *err);
     void (*close)(cl_store_t *s); /* what was not committed is lost, as in a crash */
+    /* Leadership (cl_store_lead, cl_store_lost); NULL: a store only one controller uses,
+     * whose controller always leads (SQLite). */
+    int (*lead)(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
+                cl_error_t *err);
+    bool (*lost)(cl_store_t *s, char *why, size_t len);
 } cl_store_ops_t;
 
 struct cl_store {
@@ -341,6 +349,34 @@ int cl_store_usage_query(cl_store_t *s, const cl_store_usage_q_t *q, cl_store_su
                          void *arg, cl_error_t *err);
 int cl_store_audit_query(cl_store_t *s, const cl_store_audit_q_t *q, cl_store_audit_f *f,
                          void *arg, cl_error_t *err);
+/* ---- leadership: standby controllers (docs/standby.md) ----
+ * Several controllers may share one PostgreSQL journal; exactly one leads: the holder of the
+ * lease, a row of the journal (holder, epoch, expiry by the server's clock) whose holder and
+ * epoch every commit checks in its own transaction (a commit of a controller whose lease was
+ * taken fails, and the store is then broken: no split brain, even for a controller that was
+ * paused and resumed).
+ *
+ * cl_store_lead: block until this store holds the lease as who (a name for messages: host,
+ * pid), trying every CL_STORE_LEASE_TRY_MS: the lease is free, expired (CL_STORE_LEASE_TTL_MS
+ * without a renewal) or its holder's database session is gone (a controller killed: taken at
+ * once). waiting (may be NULL) hears who holds it. Then a thread renews it every
+ * CL_STORE_LEASE_RENEW_MS on its own connection. 0, or -1 with err (the store unreachable
+ * stops the wait only at its first try). A store without leadership (SQLite, one controller)
+ * returns 0 at once. Loop thread, once, before the state is loaded. Closing the store gives
+ * the lease up (a standby takes it at its next try).
+ *
+ * cl_store_lost: whether the lease was lost (another controller took it: found by the
+ * renewal or by a commit): then why says so, and no commit can succeed any more (the
+ * controller steps down).
+ * Any thread. false for a store without leadership. */
+enum {
+    CL_STORE_LEASE_TTL_MS = 1500,
+    CL_STORE_LEASE_RENEW_MS = 300,
+    CL_STORE_LEASE_TRY_MS = 100
+};
+int cl_store_lead(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
+                  cl_error_t *err);
+bool cl_store_lost(cl_store_t *s, char *why, size_t len);
 /* Not while a commit runs (destroy the committer first). Accepts NULL. */
 void cl_store_close(cl_store_t *s);
 

@@ -26,6 +26,11 @@
  * process as a real driver's does (a test reads what an agent set, also after kill -9).
  * The limit in force caps the power a GPU reports: `power` is what its load would draw, the
  * reading is the lesser of it and the limit (and the energy counter integrates that).
+ * As on Ampere and newer, nvmlDeviceGetPowerUsage (and the field NVML_FI_DEV_POWER_AVERAGE)
+ * answers that power averaged over the last second, the field NVML_FI_DEV_POWER_INSTANT the
+ * power now: a change of the script's `power` (or of the limit) shows at once in the
+ * instantaneous field and over one second in the average (before its first reading the GPU
+ * counts as having drawn that first power all along).
  * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
 #include <pthread.h>
 #include <stdio.h>
@@ -173,13 +178,51 @@ static void integrate(void)
         if (power_known[i] && dt > 0) energy_acc_mj[i] += (double)power_then_mw[i] * dt;
 }
 
+/* Each GPU's power since its first reading: the changes, newest last, for the 1 s average. */
+#define HIST 64
+static struct {
+    double t;
+    unsigned mw;
+} hist[MAXG][HIST];
+static unsigned hist_n[MAXG];
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The power just read counts from now until the next load. */
 static void note_power(void)
 {
+    double now = mono_s();
     for (unsigned i = 0; i < MAXG; i++) {
         power_known[i] = i < S.ngpus && S.g[i].has[K_POWER];
         power_then_mw[i] = power_known[i] ? power_of(&S.g[i], i) : 0;
+        if (!power_known[i] || (hist_n[i] && hist[i][hist_n[i] - 1].mw == power_then_mw[i]))
+            continue;
+        if (hist_n[i] == HIST) { /* the oldest change goes */
+            memmove(&hist[i][0], &hist[i][1], (HIST - 1) * sizeof hist[i][0]);
+            hist_n[i]--;
+        }
+        hist[i][hist_n[i]].t = now;
+        hist[i][hist_n[i]++].mw = power_then_mw[i];
     }
+}
+
+/* GPU i's power averaged over the last second, mW. */
+static unsigned power_avg(unsigned i)
+{
+    double now = mono_s(), from = now - 1, end = now, mj = 0;
+    for (unsigned k = hist_n[i]; k-- > 0;) {
+        double start = k ? hist[i][k].t : from; /* the first power: all along */
+        if (start < from) start = from;
+        if (end > start) mj += (double)hist[i][k].mw * (end - start);
+        end = start;
+        if (start <= from) break;
+    }
+    return (unsigned)(mj + 0.5);
 }
 
 static void read_script(void)
@@ -434,7 +477,28 @@ API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
     DEV(g, d);
     if (!mw) return NVML_ERROR_INVALID_ARGUMENT;
     if (!g->has[K_POWER]) return NVML_ERROR_NOT_SUPPORTED;
-    *mw = power_of(g, (unsigned)(g - S.g));
+    *mw = power_avg((unsigned)(g - S.g));
+    return NVML_SUCCESS;
+}
+
+API nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *values)
+{
+    DEV(g, d);
+    if (count < 0 || (count && !values)) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned i = (unsigned)(g - S.g);
+    for (int k = 0; k < count; k++) {
+        nvmlFieldValue_t *f = &values[k];
+        f->timestamp = (long long)(mono_s() * 1e6);
+        f->latencyUsec = 0;
+        f->nvmlReturn = NVML_SUCCESS;
+        f->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
+        if (!g->has[K_POWER] || (f->fieldId != NVML_FI_DEV_POWER_INSTANT &&
+                                 f->fieldId != NVML_FI_DEV_POWER_AVERAGE))
+            f->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        else
+            f->value.uiVal =
+                f->fieldId == NVML_FI_DEV_POWER_INSTANT ? power_of(g, i) : power_avg(i);
+    }
     return NVML_SUCCESS;
 }
 

@@ -13,17 +13,9 @@
 # timeout: 120
 . "$(dirname "$0")/cluster_lib.bash"
 . "$(dirname "$0")/../pg_server.bash"
-pg_cleanup() {
-    local rc=$?
-    [ -n "${D:-}" ] && "$B" down --dir "$D" >/dev/null 2>&1
-    pg_stop
-    (exit $rc)
-    cleanup
-}
-trap pg_cleanup EXIT
+PG_TEST_BEFORE='[ -n "${D:-}" ] && "$B" down --dir "$D"'
+pg_for_test colossus
 cd "$T"
-pg_start >pg_start.log 2>&1 || { rc=$?; cat pg_start.log; exit $rc; }
-pg_createdb colossus || fail "createdb"
 URL=$PG_DB_URL
 
 log "1. bad store URLs are refused at start"

@@ -15,6 +15,22 @@ for f in "$COLOSSUS_NVML_LIB" "$COLOSSUS_CUDA_LIB"; do
 done
 POLL_MS=${POLL_MS:-200}
 
+# power_agents NGPUS [MW]: agents a and b with the fake NVML (healthy_script), their GPUs
+# drawing MW milliwatts if given, H100 SXM's limits (200-700 W, default 700 W); up.
+power_agents() {
+    local n i
+    for n in a b; do
+        healthy_script $n "$1"
+        for ((i = 0; i < $1; i++)); do
+            [ -n "${2:-}" ] && echo "gpu $i power $2" >>"$T/nvml-$n"
+            printf 'gpu %s power_min 200000\ngpu %s power_max 700000\ngpu %s power_default 700000\n' \
+                $i $i $i >>"$T/nvml-$n"
+        done
+        start_nvml_agent $n --check-at-start off
+    done
+    wait_nodes_up 2
+}
+
 # healthy_script NAME NGPUS [CLIQUE]: H100s with every telemetry field answered.
 healthy_script() {
     local name=$1 n=$2 clique=${3:-} i

@@ -11,19 +11,7 @@
 
 start_controller --nodes 2 --gpus-per-node 2 --http 127.0.0.1:0 --http-address-file "$T/http-address"
 cd "$T"
-for n in a b; do
-    healthy_script $n 2
-    for i in 0 1; do
-        cat >>"$T/nvml-$n" <<S
-gpu $i power 650000
-gpu $i power_min 200000
-gpu $i power_max 700000
-gpu $i power_default 700000
-S
-    done
-    start_nvml_agent $n --check-at-start off
-done
-wait_nodes_up 2
+power_agents 2 650000
 api_people
 
 pshow() { "$B" power show --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -397,6 +398,54 @@ static void test_hello_impostor(void **st)
     cl_cred_clear(&tok);
 }
 
+/* A list of controllers (a leader and its standbys): its addresses, a bad one named, and the
+ * dial that tries each in rounds until its wait is over, the failure being the last one's. */
+static void test_addr_list(void **st)
+{
+    char a[64];
+    cl_error_t err;
+    assert_int_equal(cl_addr_list_count("h:1"), 1);
+    assert_int_equal(cl_addr_list_count("h:1,g:2,k:3"), 3);
+    assert_true(cl_addr_list_nth("h:1,g:2,k:3", 1, a, sizeof a));
+    assert_string_equal(a, "g:2");
+    assert_true(cl_addr_list_nth("h:1,g:2,k:3", 2, a, sizeof a));
+    assert_string_equal(a, "k:3");
+    assert_false(cl_addr_list_nth("h:1,g:2", 2, a, sizeof a));
+    assert_false(cl_addr_list_nth("h:1,a-very-long-host-name:2", 1, a, 8));
+    assert_int_equal(cl_addr_list_check("127.0.0.1:1,[::1]:2", &err), 0);
+    assert_int_equal(cl_addr_list_check("127.0.0.1:1,nocolon", &err), -1);
+    if (!strstr(err.msg, "'nocolon' in the list '127.0.0.1:1,nocolon': "))
+        fail_msg("%s", err.msg);
+    assert_int_equal(cl_addr_list_check("127.0.0.1:1,", &err), -1);
+    char many[400] = "h:1";
+    for (int i = 0; i < CL_ADDR_LIST_MAX; i++)
+        strcat(many, ",h:1");
+    assert_int_equal(cl_addr_list_check(many, &err), -1);
+    assert_string_equal(err.msg, "17 controller addresses: at most 16");
+
+    /* nobody listens at the first, nobody says hello at the second: rounds for 300 ms */
+    int f1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int f2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char list[64];
+    snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", local_port(f1, false),
+             local_port(f2, true));
+    cl_cred_t cred;
+    cl_cred_from_key(&cred, key);
+    cl_client_fail_t fail;
+    size_t next = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_null(cl_client_dial_list(list, &cred, COLOSSUS__ROLE__ROLE_CLIENT, "t", 50, 300,
+                                    &next, &fail, &err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(ms >= 150 && ms < 2000); /* more than one round, bounded */
+    assert_int_equal(fail.stage, CL_CLIENT_HANDSHAKE);
+    assert_int_equal(next, 0); /* none answered */
+    close(f1);
+    close(f2);
+}
+
 static void test_why_names(void **st)
 {
     assert_string_equal(cl_refused_why_name(COLOSSUS__REFUSED__WHY__WRONG_KEY),
@@ -417,7 +466,7 @@ int main(void)
         cmocka_unit_test(test_call_timeout),   cmocka_unit_test(test_call_closed),
         cmocka_unit_test(test_call_refused),   cmocka_unit_test(test_send_too_large),
         cmocka_unit_test(test_dial_stages),    cmocka_unit_test(test_why_names),
-        cmocka_unit_test(test_hello_impostor),
+        cmocka_unit_test(test_hello_impostor), cmocka_unit_test(test_addr_list),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

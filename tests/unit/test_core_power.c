@@ -240,6 +240,18 @@ static void measured(void **st)
     assert_int_equal(cl_job_finish(c, a, true, 3, NULL), 0);
     cl_power_level(c, -1, &lv);
     assert_true(fabs(lv.draw_w - 8800) < 1e-6);
+    /* b's 400 W is what it is sure of, not its cap: the 3,200 W left raise it to 700 W (a job
+     * measured under a cap would otherwise be held there for good) */
+    cl_jobid_t run[4] = {0};
+    assert_int_equal(cl_jobs_running(c, run, 1), 2); /* the count, one id written */
+    assert_int_equal(cl_jobs_running(c, run, 4), 2);
+    assert_true((run[0] == b && run[1] == x) || (run[0] == x && run[1] == b));
+    cl_power_limit_t *lim = NULL;
+    size_t nl = cl_power_limits(c, &lim, NULL);
+    assert_int_equal(nl, 2);
+    for (size_t i = 0; i < nl; i++)
+        assert_true(fabs(lim[i].w - 700) < 1e-6);
+    free(lim);
     /* a new class default: the running job on it (x) counts it at once */
     cl_power_conf_t p;
     cl_power_get(c, &p);
@@ -247,6 +259,14 @@ static void measured(void **st)
     assert_int_equal(cl_power_set(c, &p, &err), 0);
     cl_power_level(c, -1, &lv);
     assert_true(fabs(lv.draw_w - (3200 + 4000)) < 1e-6);
+    assert_int_equal(cl_job_power_measured(c, x, 650, &err), 0); /* b 400 + x 650 of 12,000 */
+    assert_int_equal(cl_power_cut(c, 40, &err), 0); /* 7,200 W: the floors 3,200, 4,000 left */
+    nl = cl_power_limits(c, &lim, NULL);
+    assert_int_equal(nl, 2); /* evenly to b's 400 W (3,200), the 800 left to x: 500 W */
+    for (size_t i = 0; i < nl; i++)
+        assert_true(fabs(lim[i].w - (lim[i].job == b ? 400 : 500)) < 1e-6);
+    free(lim);
+    assert_int_equal(cl_power_cut(c, 0, &err), 0);
     checked(c);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);

@@ -942,6 +942,69 @@ static void test_log_answer_from_the_wrong_node(void **state)
     t_teardown(t);
 }
 
+/* `true` on one GPU (argv: {"true"}, the caller's). */
+static void submit_true(Colossus__SubmitReq *s, char **argv)
+{
+    *s = (Colossus__SubmitReq)COLOSSUS__SUBMIT_REQ__INIT;
+    s->nodes = 1;
+    s->gpus_per_node = 1;
+    s->argv = argv;
+    s->n_argv = 1;
+    s->cwd = "";
+}
+
+/* A submission with key k; the job id the controller answered (0: refused, error copied). */
+static uint64_t submit_key(t_ctl_t *t, t_sink_t *cli, const char *k, char *error, size_t len)
+{
+    Colossus__SubmitReq s;
+    char *argv[] = {"true"};
+    submit_true(&s, argv);
+    s.hold = true;
+    s.idempotency_key = (char *)k;
+    Colossus__Request q = COLOSSUS__REQUEST__INIT;
+    q.body_case = COLOSSUS__REQUEST__BODY_SUBMIT;
+    q.submit = &s;
+    Colossus__Msg *m = t_response(cli, t_request(t, cli, &q));
+    assert_non_null(m);
+    uint64_t id = m->response->ok ? m->response->job : 0;
+    if (error) snprintf(error, len, "%s", m->response->ok ? "" : m->response->error);
+    colossus__msg__free_unpacked(m, NULL);
+    return id;
+}
+
+/* Idempotency keys: a retry of a submission is its job, journaled with it (a controller that
+ * restarts from the journal, as a standby that takes over, still knows it); no key, or
+ * another, is another job; a bad key is refused. */
+static void test_idempotency_key(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *cli = t_sink(t, "cli");
+    uint64_t j1 = submit_key(t, cli, "k-1", NULL, 0);
+    assert_true(j1 > 0);
+    assert_int_equal(submit_key(t, cli, "k-1", NULL, 0), j1);
+    uint64_t j2 = submit_key(t, cli, "k-2", NULL, 0);
+    assert_true(j2 > j1);
+    uint64_t j3 = submit_key(t, cli, "", NULL, 0), j4 = submit_key(t, cli, "", NULL, 0);
+    assert_true(j3 > j2 && j4 > j3);
+    char error[256];
+    assert_int_equal(submit_key(t, cli, "a key", error, sizeof error), 0);
+    assert_non_null(strstr(error, "idempotency key: printable ASCII without spaces only"));
+    char big[130]; /* the most is 128 (ctl.h) */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(submit_key(t, cli, big, error, sizeof error), 0);
+    assert_non_null(strstr(error, "idempotency key of 129 bytes: at most 128"));
+    t_close(t, cli);
+    t_restart(t); /* kill -9: the keys come back from the journal */
+    cli = t_sink(t, "cli");
+    assert_int_equal(submit_key(t, cli, "k-1", NULL, 0), j1);
+    assert_int_equal(submit_key(t, cli, "k-2", NULL, 0), j2);
+    assert_true(submit_key(t, cli, "k-3", NULL, 0) > j4);
+    t_close(t, cli);
+    t_teardown(t);
+}
+
 /* Names that would forge a log line or break a table are refused, not cut or escaped. */
 static void test_names_refused(void **state)
 {
@@ -956,13 +1019,9 @@ static void test_names_refused(void **state)
     assert_false(r->registered->ok);
     assert_non_null(strstr(r->registered->error, "no control characters"));
     colossus__msg__free_unpacked(r, NULL);
-    Colossus__SubmitReq s = COLOSSUS__SUBMIT_REQ__INIT;
+    Colossus__SubmitReq s;
     char *argv[] = {"true"};
-    s.nodes = 1;
-    s.gpus_per_node = 1;
-    s.argv = argv;
-    s.n_argv = 1;
-    s.cwd = "";
+    submit_true(&s, argv);
     const char *names[] = {"a\tb", "\xff\xfe", "\xe0\x80\x80"};
     const char *want[] = {"control character", "not valid UTF-8", "not valid UTF-8"};
     t_sink_t *cli = t_sink(t, "cli");
@@ -1012,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_bad_agent_message),
         cmocka_unit_test(test_log_answer_from_the_wrong_node),
         cmocka_unit_test(test_names_refused),
+        cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_submission_into_full_cluster),
         cmocka_unit_test(test_launch_once_per_connection),
     };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -148,6 +149,42 @@ static void test_missing_gpu(void **state)
     assert_int_equal(cl_nvml_inventory(g, 3, &err), 3);
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* As on Ampere and newer: the power usage is averaged over 1 s, the instantaneous field is
+ * the power now (the fake NVML's model of both, docs/power.md). */
+static void test_power_average(void **state)
+{
+    (void)state;
+    write_script("gpus 1\ngpu 0 power 300000\n");
+    cl_gpu_sample_t s;
+    cl_error_t err;
+    assert_int_equal(cl_nvml_sample(0, &s, &err), 0);
+    assert_true((s.valid & CL_GPU_F_POWER) && (s.valid & CL_GPU_F_POWER_INSTANT));
+    assert_int_equal(s.power_mw, 300000);
+    assert_int_equal(s.power_instant_mw, 300000);
+    append_script("gpu 0 power 600000\n"); /* a step up: now in the field, later in the mean */
+    double t0 = mono();
+    assert_int_equal(cl_nvml_sample(0, &s, &err), 0);
+    assert_int_equal(s.power_instant_mw, 600000);
+    assert_true(s.power_mw >= 300000 && s.power_mw < 450000);
+    unsigned last = s.power_mw;
+    while (s.power_mw < 600000 && mono() - t0 < 5) { /* the mean climbs, never falls */
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        assert_int_equal(cl_nvml_sample(0, &s, &err), 0);
+        assert_true(s.power_mw >= last && s.power_mw <= 600000);
+        last = s.power_mw;
+    }
+    assert_int_equal(s.power_mw, 600000);
+    assert_true(mono() - t0 >= 0.95); /* a one-second window, not the reading itself */
+}
+
 static void test_telemetry(void **state)
 {
     (void)state;
@@ -177,8 +214,9 @@ static void test_telemetry(void **state)
     assert_int_equal(s.lost, 0);
     assert_int_equal(s.valid, CL_GPU_F_POWER | CL_GPU_F_ENERGY | CL_GPU_F_TEMP | CL_GPU_F_UTIL |
                                   CL_GPU_F_MEM | CL_GPU_F_CLOCKS | CL_GPU_F_ECC |
-                                  CL_GPU_F_RETIRED | CL_GPU_F_REMAP);
+                                  CL_GPU_F_RETIRED | CL_GPU_F_REMAP | CL_GPU_F_POWER_INSTANT);
     assert_int_equal(s.power_mw, 312345);
+    assert_int_equal(s.power_instant_mw, 312345);
     assert_true(s.energy_mj == 123456789012ull);
     assert_int_equal(s.temp_c, 61);
     assert_int_equal(s.util_gpu_pct, 97);
@@ -372,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_gpu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_telemetry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_average, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fabric, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xid_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_driver, setup, teardown),

@@ -4,6 +4,8 @@
  * an error naming it, and connections the server dropped are regained by the next commit and
  * read. Needs the throwaway server of tests/run.sh's pg pass (COLOSSUS_TEST_PG_SOCK). */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include "store_conformance.h"
 #include "store/store.h"
@@ -48,7 +50,7 @@ static void test_schema_version(void **st)
     cl_store_t *s = store_open();
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 3);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 4);
     s = store_open(); /* again: nothing to migrate, still one row */
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
@@ -56,12 +58,12 @@ static void test_schema_version(void **st)
     sql_int("UPDATE colossus_schema SET version=99");
     cl_error_t err = {{0}};
     assert_null(cl_store_open(pg_url, NULL, &err));
-    if (!strstr(err.msg, "the journal's schema is version 99, newer than this build's 3: "
+    if (!strstr(err.msg, "the journal's schema is version 99, newer than this build's 4: "
                          "refusing it"))
         fail_msg("%s", err.msg);
     assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 99);
     /* a journal of version 1 (before issue 15's columns), with a job: migrated, kept */
-    sql_int("UPDATE colossus_schema SET version=3");
+    sql_int("UPDATE colossus_schema SET version=4");
     s = store_open();
     int rc = 0;
     put_job(s, 7, &rc, &err);
@@ -70,9 +72,12 @@ static void test_schema_version(void **st)
     sql_int("ALTER TABLE jobs DROP COLUMN dependency, DROP COLUMN held, DROP COLUMN array_id,"
             " DROP COLUMN array_task, DROP COLUMN array_spec, DROP COLUMN ended,"
             " DROP COLUMN cpus_per_gpu, DROP COLUMN mem_per_gpu_mb");
+    sql_int("DROP TABLE colossus_lease; DROP FUNCTION colossus_lease_take;"
+            " DROP FUNCTION colossus_lease_renew; DROP FUNCTION colossus_lease_check");
     sql_int("UPDATE colossus_schema SET version=1");
     cl_store_close(store_open());
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 3);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 4);
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder=''"), 1);
     assert_int_equal(
         sql_int("SELECT count(*) FROM jobs WHERE id=7 AND dependency='' AND NOT held"
                 " AND array_id=0 AND array_spec='' AND cpus_per_gpu=0 AND mem_per_gpu_mb=0"),
@@ -141,6 +146,95 @@ static void test_connection_lost_regained(void **st)
     cl_store_close(s);
 }
 
+static void heard(void *arg, const char *holder)
+{
+    snprintf(arg, 64, "%s", holder);
+}
+
+struct leader {
+    cl_store_t *s;
+    const char *who;
+    char heard[64];
+    int rc;
+    atomic_bool done;
+};
+
+static void *lead_one(void *arg)
+{
+    struct leader *l = arg;
+    cl_error_t err = {{0}};
+    l->rc = cl_store_lead(l->s, l->who, heard, l->heard, &err);
+    if (l->rc) fprintf(stderr, "lead: %s\n", err.msg);
+    atomic_store(&l->done, true);
+    return NULL;
+}
+
+/* What a standby sees when the leader stops renewing (sql makes it so, again and again: the
+ * leader's renewer undoes it every 300 ms) until l has taken the lease. */
+static void take_while(struct leader *l, pthread_t t, const char *sql)
+{
+    for (int i = 0; i < 200 && !atomic_load(&l->done); i++) {
+        sql_int(sql);
+        usleep(20 * 1000);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(l->rc, 0);
+}
+
+/* Standby controllers: one leads; a second waits (hearing who leads) until the lease is
+ * free; a leader whose lease was taken can commit nothing more and says why; a clean close
+ * gives the lease up; a holder whose session is gone (its controller killed) loses it at the
+ * next try without waiting for the expiry. */
+static void test_lease(void **st)
+{
+    cl_store_t *a = store_open(), *b = store_open();
+    cl_error_t err = {{0}};
+    assert_int_equal(cl_store_lead(a, "ctl-a", NULL, NULL, &err), 0);
+    assert_false(cl_store_lost(a, NULL, 0));
+    int rc;
+    put_job(a, 1, &rc, &err);
+    assert_int_equal(rc, 0);
+    struct leader lb = {.s = b, .who = "ctl-b"};
+    pthread_t t;
+    pthread_create(&t, NULL, lead_one, &lb);
+    usleep(2000 * 1000); /* past the expiry the renewals keep away: b still waits */
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder='ctl-a'"), 1);
+    put_job(a, 2, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(lb.heard, "ctl-a");
+    /* the lease taken from a (as a standby does once a's renewals stop) */
+    take_while(&lb, t, "UPDATE colossus_lease SET expires='-infinity'");
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder='ctl-b'"), 1);
+    put_job(a, 3, &rc, &err);
+    assert_int_equal(rc, -1);
+    if (!strstr(err.msg, "the lease is no longer this controller's (ctl-a"))
+        fail_msg("%s", err.msg);
+    assert_true(a->broken);
+    char why[300] = "";
+    assert_true(cl_store_lost(a, why, sizeof why));
+    if (!strstr(why, "no longer this controller's")) fail_msg("%s", why);
+    put_job(b, 3, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM jobs WHERE id=3"), 1);
+    cl_store_close(a); /* lost: gives nothing up */
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder='ctl-b'"), 1);
+    cl_store_close(b); /* gives it up */
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder=''"), 1);
+    /* a holder whose session is gone: taken at once, its renewer finds out */
+    a = store_open();
+    b = store_open();
+    assert_int_equal(cl_store_lead(a, "ctl-a2", NULL, NULL, &err), 0);
+    struct leader lb2 = {.s = b, .who = "ctl-b2"};
+    pthread_create(&t, NULL, lead_one, &lb2);
+    take_while(&lb2, t, "UPDATE colossus_lease SET backend=0"); /* no such session */
+    for (int i = 0; i < 50 && !cl_store_lost(a, why, sizeof why); i++)
+        usleep(20 * 1000);
+    if (!strstr(why, "another controller took the lease")) fail_msg("%s", why);
+    cl_store_close(a);
+    cl_store_close(b);
+    assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder=''"), 1);
+}
+
 int main(void)
 {
     if (!getenv("COLOSSUS_TEST_PG_SOCK")) {
@@ -152,6 +246,7 @@ int main(void)
         CASE(test_two_opens_migrate_once),
         CASE(test_no_such_database),
         CASE(test_connection_lost_regained),
+        CASE(test_lease),
     };
     B = &pg_backends[0];
     return _cmocka_run_group_tests("postgresql", cases, sizeof cases / sizeof cases[0], NULL,
