@@ -340,6 +340,11 @@ typedef struct cl_job_spec {
     uint32_t nnodelist;
     const cl_nodeid_t *exclude;
     uint32_t nexclude;
+    /* CPUs and memory (MiB) each GPU of the job needs on its node (Slurm's --cpus-per-gpu,
+     * --mem-per-gpu); 0: none. Placed only where the node's inventory (cl_node_set_inventory)
+     * has room; refused at submit when every node has an inventory and none is enough. */
+    uint32_t cpus_per_gpu;
+    uint64_t mem_per_gpu_mb;
 } cl_job_spec_t;
 
 /* A dependency (Slurm's afterok, afterany, afternotok). When the job waited for ends, the
@@ -382,6 +387,8 @@ typedef struct cl_job_info {
     cl_jobid_t dep_never;    /* a dependency that can never be satisfied (0: none) */
     bool exclusive;
     uint32_t nnodelist, nexclude; /* the sizes of its constraint lists (duplicates dropped) */
+    uint32_t cpus_per_gpu;        /* as submitted */
+    uint64_t mem_per_gpu_mb;
 } cl_job_info_t;
 
 typedef struct cl_alloc {
@@ -507,6 +514,7 @@ typedef enum cl_pend {
                            --exclusive allow */
     CL_PEND_RESV,       /* nodes it could use are in a reservation (`job`: the
                            reservation's id) that it may not use, or would run into */
+    CL_PEND_CPUMEM,     /* the free GPUs are there, but not with the CPUs or memory it asks */
 } cl_pend_t;
 
 typedef struct cl_pending {
@@ -576,6 +584,21 @@ typedef struct cl_node_info {
 } cl_node_info_t;
 
 int cl_node_get(const cl_cluster_t *c, cl_nodeid_t n, cl_node_info_t *out);
+/* A node's CPUs and memory (MiB) for jobs, as its agent registered them (reported); 0: none
+ * said, no limit. The use is what its running jobs' GPUs ask (cl_job_spec_t.cpus_per_gpu...).
+ * A submission is refused when some node reported, every node that reported has an inventory
+ * and none is enough; a node that did not report (reported false: a free slot, a node not
+ * registered yet) is not counted. Takes effect at the next pass; a smaller inventory than its
+ * running jobs hold stops nothing. */
+void cl_node_set_inventory(cl_cluster_t *c, cl_nodeid_t n, bool reported, uint32_t cpus,
+                           uint64_t mem_mb);
+typedef struct cl_node_res {
+    uint32_t cpus;
+    uint64_t mem_mb;
+    uint64_t cpus_used, mem_used_mb;
+} cl_node_res_t;
+/* 0 with *out, or -1 for no such node. O(GPUs of the node). */
+int cl_node_inventory(const cl_cluster_t *c, cl_nodeid_t n, cl_node_res_t *out);
 /* Up to max distinct running jobs on the node; returns the count. */
 size_t cl_node_jobs(const cl_cluster_t *c, cl_nodeid_t n, cl_jobid_t *out, size_t max);
 

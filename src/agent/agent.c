@@ -52,6 +52,8 @@ typedef struct ag_launch {
     double energy_j, flops; /* what the run used (Exited), once exited */
     ag_energy_t *energy;    /* the GPUs' counters at the start, with NVML; else NULL */
     char reason[256];       /* a launch that could not start: why (Exited.reason) */
+    bool oom;               /* OOM-killed at its memory limit (Exited.oom, mem_limit_mb) */
+    uint64_t mem_limit_mb;
 } ag_launch_t;
 
 struct agent {
@@ -61,7 +63,9 @@ struct agent {
     int ngpus;
     Colossus__Gpu gpu_msg[AG_MAX_GPUS], *gpu_ptr[AG_MAX_GPUS]; /* every Register's GPUs */
     char domain[80];                                           /* Register scratch */
-    Colossus__NodeHealth *hb_health;                           /* heartbeat scratch */
+    uint32_t cpus; /* inventory for jobs (Register.cpus, mem_mb); 0: none said */
+    uint64_t mem_mb;
+    Colossus__NodeHealth *hb_health; /* heartbeat scratch */
     cl_session_t *session;
     ag_backend_t *backend;
     ag_launch_t *launches, **node_launches; /* node_launches[i]: node i's list */
@@ -87,6 +91,8 @@ static void send_exited(agent_t *a, ag_launch_t *x)
     e.energy_j = x->energy_j;
     e.flops = x->flops;
     e.reason = x->reason;
+    e.oom = x->oom;
+    e.mem_limit_mb = x->mem_limit_mb;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_EXITED;
     m.exited = &e;
@@ -184,6 +190,8 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->rank = end->failed_rank;
     x->signal = end->signal;
     x->flops = end->flops;
+    x->oom = end->oom;
+    x->mem_limit_mb = end->mem_limit_mb;
     /* The counters now, before the poll an exit may wait for: the run's end is now. */
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
     free(x->energy);
@@ -344,6 +352,8 @@ static void reg_fill(void *arg, int node, Colossus__Register *r)
     agent_t *a = arg;
     r->gpus = a->gpu_ptr;
     r->n_gpus = (size_t)a->ngpus;
+    r->cpus = a->cpus;
+    r->mem_mb = a->mem_mb;
     size_t n = 0;
     for (ag_launch_t *x = a->node_launches[node]; x; x = x->node_next)
         n++;
@@ -669,6 +679,28 @@ static int open_work_dir(agent_t *a, const ag_opts_t *o)
     return 0;
 }
 
+/* What the node offers jobs beside GPUs: --cpus and --mem, else (a real node) the machine's
+ * online CPUs and MemTotal; a hollow agent's nodes say none unless given. */
+static void machine_inventory(agent_t *a, const ag_opts_t *o)
+{
+    a->cpus = o->cpus;
+    a->mem_mb = o->mem_mb;
+    if (o->hollow) return;
+    if (!o->cpus_set) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        a->cpus = n > 0 ? (uint32_t)n : 0;
+    }
+    if (!o->mem_set) {
+        FILE *f = fopen("/proc/meminfo", "re");
+        unsigned long long kb = 0;
+        char line[128];
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) break;
+        if (f) fclose(f);
+        a->mem_mb = kb / 1024;
+    }
+}
+
 /* Everything the loop needs before it runs; -1 after printing why (exit 1). */
 static int agent_setup(agent_t *a, const ag_opts_t *o)
 {
@@ -680,6 +712,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     int rc = open_work_dir(a, o) < 0 ? -1 : make_session(a, o, &cred);
     cl_cred_clear(&cred);
     if (rc < 0 || take_inventory(a, o) < 0) return -1;
+    machine_inventory(a, o);
     signal(SIGPIPE, SIG_IGN);
     if (!o->fake_gpus) {
         /* Real GPUs: watch them (telemetry, XIDs, counters) and check them (docs/health.md). */
@@ -695,7 +728,8 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
     else if (!(a->backend = ag_backend_proc_create(
                    a->loop, a->work_dir, a->name, a->ngpus,
                    &(ag_proc_opts_t){.log_max = (uint64_t)o->rank_log_mib << 20,
-                                     .allow_root_jobs = o->allow_root_jobs},
+                                     .allow_root_jobs = o->allow_root_jobs,
+                                     .log_root = o->log_root},
                    &err))) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
@@ -721,9 +755,14 @@ int cmd_agent(int argc, char **argv)
         snprintf(logs, sizeof logs, " (rank logs kept to %u MiB each)", o.rank_log_mib);
     else if (!o.hollow)
         snprintf(logs, sizeof logs, " (rank logs unbounded)");
-    cl_daemon_log(WHO, "%s: %d node%s x %d GPUs%s, %s launches%s%s, work dir %s, controller %s",
+    char inv[96] = "";
+    if (a->cpus || a->mem_mb)
+        snprintf(inv, sizeof inv, ", %u CPUs and %llu MB for jobs", a->cpus,
+                 (unsigned long long)a->mem_mb);
+    cl_daemon_log(WHO,
+                  "%s: %d node%s x %d GPUs%s%s, %s launches%s%s, work dir %s, controller %s",
                   a->name, nodes, nodes > 1 ? "s" : "", a->ngpus, o.fake_gpus ? " (fake)" : "",
-                  ag_backend_name(a->backend), logs,
+                  inv, ag_backend_name(a->backend), logs,
                   o.allow_root_jobs ? " (root jobs allowed)" : "", a->work_dir, o.controller);
     if (a->health)
         ag_health_start(a->health, health_ready,

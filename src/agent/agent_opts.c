@@ -9,6 +9,7 @@
 #include "proto/client.h"
 #include "proto/frame.h"
 #include "util/flags.h"
+#include "util/units.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -34,7 +35,16 @@ static void usage(FILE *f)
         "s)\n"
         "       [--allow-root-jobs]                run ranks as root (uid 0 or gid 0) when a\n"
         "                                          job's user is root: for a single machine\n"
-        "                                          run by root; refused by default\n",
+        "                                          run by root; refused by default\n"
+        "       [--cpus N]                         CPUs jobs may use here (default: the\n"
+        "                                          online CPUs; hollow nodes: none said; 0:\n"
+        "                                          no limit)\n"
+        "       [--mem SIZE]                       memory jobs may use here, 64G, 512M...\n"
+        "                                          (default: MemTotal; hollow: none; 0: no\n"
+        "                                          limit)\n"
+        "       [--log-root DIR]                   rank logs in DIR/NAME/ (shared storage\n"
+        "                                          the controller reads when this node is\n"
+        "                                          gone; default: WORK/logs)\n",
         AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
 }
 
@@ -67,6 +77,9 @@ enum {
     OPT_RANK_LOG_MAX,
     OPT_ALLOW_ROOT_JOBS,
     OPT_NODE_TOKEN,
+    OPT_CPUS,
+    OPT_MEM,
+    OPT_LOG_ROOT,
 };
 
 /* One option; 0, or -1 after printing what is wrong. */
@@ -106,6 +119,28 @@ static int parse_opt(int opt, ag_opts_t *o)
     case OPT_NODE_TOKEN:
         o->node_token = optarg;
         return 0;
+    case OPT_CPUS:
+        o->cpus_set = true;
+        return cl_flag_u32("agent", "--cpus", optarg, 0, 1u << 20, &o->cpus);
+    case OPT_MEM: {
+        cl_error_t err;
+        o->mem_set = true;
+        if (!strcmp(optarg, "0")) {
+            o->mem_mb = 0;
+            return 0;
+        }
+        if (cl_parse_mem_mb(optarg, &o->mem_mb, &err) == 0) return 0;
+        fprintf(stderr, "colossus agent: --mem: %s\n", err.msg);
+        return -1;
+    }
+    case OPT_LOG_ROOT:
+        if (optarg[0] != '/') {
+            fprintf(stderr, "colossus agent: --log-root must be an absolute path, not '%s'\n",
+                    optarg);
+            return -1;
+        }
+        o->log_root = optarg;
+        return 0;
     default:
         return -1;
     }
@@ -127,6 +162,9 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
         {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
         {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
         {"node-token", required_argument, 0, OPT_NODE_TOKEN},
+        {"cpus", required_argument, 0, OPT_CPUS},
+        {"mem", required_argument, 0, OPT_MEM},
+        {"log-root", required_argument, 0, OPT_LOG_ROOT},
         CL_FLAGS_HELP,
         {0, 0, 0, 0}};
     *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},

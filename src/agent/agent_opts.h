@@ -17,6 +17,11 @@ typedef struct ag_opts {
     uint32_t hollow, hollow_run_ms; /* hollow: nodes carried (0: one real node) */
     uint32_t rank_log_mib;          /* a rank log's limit on disk, MiB; 0: none */
     bool allow_root_jobs;           /* run ranks as uid/gid 0 when a Launch asks */
+    /* issue 15: what the node offers jobs (Register.cpus, mem_mb); 0: none said (no limit) */
+    uint32_t cpus;
+    uint64_t mem_mb;
+    bool cpus_set, mem_set; /* given: else the machine's (a real agent's), none (hollow) */
+    const char *log_root;   /* rank logs in LOG_ROOT/NAME (shared storage); NULL: WORK/logs */
     ag_health_opts_t health;
 } ag_opts_t;
 

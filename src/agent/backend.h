@@ -55,6 +55,8 @@ typedef struct ag_run_end {
     double flops;    /* FLOPs the ranks reported (COLOSSUS_FLOPS_FILE, summed); 0: none */
     double energy_j; /* the backend's own figure (hollow: synthetic), or -1: the agent
                       * measures it (NVML counters) */
+    bool oom;        /* the kernel's OOM killer killed a rank at the memory limit */
+    uint64_t mem_limit_mb; /* that limit (the Launch's mem_per_gpu_mb x its GPUs) */
 } ag_run_end_t;
 
 typedef void ag_run_done_f(void *arg, const ag_run_end_t *end);
@@ -118,15 +120,20 @@ typedef struct ag_proc_opts {
                             * AG_RANKLOG_CHECK_MS */
     bool log_no_punch;     /* act as on a file system that cannot punch holes (tests) */
     bool allow_root_jobs;  /* run ranks as uid 0 / gid 0 when a Launch asks (identity.h) */
+    const char *log_root;  /* rank logs in LOG_ROOT/NODE (shared storage the controller reads
+                            * when the node is gone); NULL: WORK/logs */
+    const char *cgroup_v1_root; /* the cgroup v1 hierarchies for limits; NULL: /sys/fs/cgroup */
 } ag_proc_opts_t;
 
-/* Ranks as processes, as the Launch's uid:gid (identity.h; o->allow_root_jobs). Rank logs go
- * to WORK/logs/job<ID>.rank-<R>.log (WORK/logs mode 0700, the agent's; each log 0600, the
- * job's user's; made with a pool of spare files: filepool.h), bounded to o->log_max bytes
- * each while their ranks run, looked at every o->log_check_ms and once more when the launch
- * ends (ranklog.h). Each launch has a per-node job directory WORK/jobs/<ID> (WORK/jobs mode
- * 0711: reachable, not listable; the job's directory 0700, the job's user's), where its
- * ranks' COLOSSUS_FLOPS_FILEs are, read, summed and removed when the launch ends (the
+/* Ranks as processes, as the Launch's uid:gid (identity.h; o->allow_root_jobs), each node's
+ * ranks under the Launch's CPU and memory limits (cglimit.h; not enforced where no cgroup can
+ * be written: said once in the agent's log). Rank logs go
+ * to WORK/logs/job<ID>.rank-<R>.log (or o->log_root/NODE/...; WORK/logs mode 0700, the agent's;
+ * each log 0600, the job's user's; made with a pool of spare files: filepool.h), bounded to
+ * o->log_max bytes each while their ranks run, looked at every o->log_check_ms and once more
+ * when the launch ends (ranklog.h). Each launch has a per-node job directory WORK/jobs/<ID>
+ * (WORK/jobs mode 0711: reachable, not listable; the job's directory 0700, the job's user's),
+ * where its ranks' COLOSSUS_FLOPS_FILEs are, read, summed and removed when the launch ends (the
  * directory too once empty); it is the ranks' working directory when the submitter's does
  * not exist on this node. node_name is for messages ("no log for rank 3 of job 7 on node
  * n1"); ngpus sizes the pool; o NULL: a limit of AG_RANKLOG_MAX_DEFAULT, no root jobs.

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/cglimit.h"
 #include "agent/filepool.h"
 #include "agent/identity.h"
 #include "agent/launch.h"
@@ -36,10 +37,12 @@ typedef struct proc {
     ag_identity_policy_t policy; /* who ranks may run as */
     cl_filepool_t *pool;         /* spare rank log files; NULL: plain creation */
     ag_ranklog_limits_t lim;
-    bool bounded;     /* rank logs have a limit */
-    bool can_punch;   /* false once the file system said it cannot punch holes */
-    uv_timer_t check; /* looks at the logs of running ranks */
-    proc_run_t *runs; /* running launches, whose logs are bounded */
+    bool bounded;        /* rank logs have a limit */
+    bool can_punch;      /* false once the file system said it cannot punch holes */
+    bool said_unlimited; /* logged that CPU/memory limits cannot be enforced here */
+    const char *v1_root; /* cgroup v1 hierarchies (NULL: /sys/fs/cgroup) */
+    uv_timer_t check;    /* looks at the logs of running ranks */
+    proc_run_t *runs;    /* running launches, whose logs are bounded */
 } proc_t;
 
 struct proc_run {
@@ -50,6 +53,7 @@ struct proc_run {
     void *arg;
     uint64_t job;
     uint32_t incarnation, first_rank, nranks, nlogs;
+    uint64_t mem_limit_mb;
     bool stopping;
     uid_t uid;                   /* the ranks' */
     bool check_owner;            /* their FLOPs files must be theirs (the agent is root) */
@@ -190,7 +194,15 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
                         .failed_rank = failed_rank,
                         .signal = cl_launch_failed_signal(l),
                         .flops = p ? collect_flops(p, r) : 0,
-                        .energy_j = -1};
+                        .energy_j = -1,
+                        .oom = cl_launch_oom(l) != 0,
+                        .mem_limit_mb = r->mem_limit_mb};
+    if (end.oom)
+        cl_daemon_log(WHO,
+                      "job %llu incarnation %u: a rank was killed by the OOM killer at "
+                      "its memory limit of %llu MB",
+                      (unsigned long long)r->job, r->incarnation,
+                      (unsigned long long)r->mem_limit_mb);
     cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)r->job,
                   r->incarnation, result ? "exit " : "success ", result,
                   r->stopping ? " (stopped)" : "");
@@ -285,6 +297,9 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         .log_prefix = prefix,
         .log_pool = p->pool,
         .grace_ms = GRACE_MS,
+        .mem_limit_mb = L->mem_per_gpu_mb * L->n_gpus,
+        .cpu_limit_milli = L->cpus_per_gpu * (uint32_t)L->n_gpus * 1000,
+        .cgroup_v1_root = p->v1_root,
     };
     r->done = done;
     r->arg = arg;
@@ -292,6 +307,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
     r->incarnation = L->incarnation;
     r->first_rank = L->node_rank * nr;
     r->nranks = nr;
+    r->mem_limit_mb = sp.mem_limit_mb;
     r->uid = id.uid;
     r->check_owner = id.switch_ids;
     int rc = cl_launch_start(p->loop, &sp, on_launch_done, r, &r->l, err);
@@ -304,6 +320,12 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         return -1;
     }
     track_logs(p, r, prefix, nr);
+    cl_error_t why;
+    if (!cl_launch_limits_enforced(r->l, &why) && !p->said_unlimited) {
+        p->said_unlimited = true; /* once: every launch here would say the same */
+        cl_daemon_log(WHO, "job %llu: CPU and memory limits are not enforced on this node: %s",
+                      (unsigned long long)L->job, why.msg);
+    }
     cl_daemon_log(WHO,
                   "job %llu incarnation %u: started %u ranks (node rank %u of %u) as %s "
                   "(uid %u gid %u)",
@@ -395,7 +417,21 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
      * one file per rank and no directory (directory creation dominated the agent's CPU time
      * on short jobs; docs/benchmarks.md); a launch renames spares instead of creating files
      * (filepool.h). */
-    snprintf(p->logs, sizeof p->logs, "%s/logs", work_dir);
+    if (o->log_root && (strlen(o->log_root) + strlen(node_name) + 2 >= sizeof p->logs ||
+                        !node_name[0] || strchr(node_name, '/') || node_name[0] == '.')) {
+        cl_err(err, "--log-root %.100s: no directory for node '%.64s' there", o->log_root,
+               node_name);
+        free(p);
+        return NULL;
+    }
+    if (o->log_root) {
+        size_t n = strlen(o->log_root);
+        memcpy(p->logs, o->log_root, n); /* length checked above */
+        p->logs[n] = '/';
+        memcpy(p->logs + n + 1, node_name, strlen(node_name) + 1);
+    } else
+        snprintf(p->logs, sizeof p->logs, "%s/logs", work_dir);
+    p->v1_root = o->cgroup_v1_root;
     snprintf(p->jobs, sizeof p->jobs, "%s/jobs", work_dir);
     /* The logs are the agent's to serve (0700); the job directories must be reachable by
      * their users, but no user lists the others' (0711). Older agents made both 0755. */
@@ -420,6 +456,7 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
     /* Ranks of an agent killed with -9 are killed with it; what they forked stays in its
      * cgroups until a later agent sweeps them. */
     int swept = cl_launch_sweep(NULL);
+    cl_cglimit_sweep(p->v1_root); /* their v1 limit groups, emptied with them */
     if (swept > 0)
         cl_daemon_log(WHO, "removed %d cgroup%s left by agents that died", swept,
                       swept > 1 ? "s" : "");

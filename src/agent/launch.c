@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cglimit.h"
 #include "agent/launch_util.h"
 #include "util/iopat.h"
 
@@ -50,6 +51,10 @@ struct cl_launch {
     uv_timer_t kill_timer, poll_timer;
     uv_signal_t sigchld; /* reaps the ranks: waitpid() on each of our pids, never -1 */
     char *cgroup;
+    cl_cglimit_t *lim; /* CPU and memory limits (NULL: none asked) */
+    int lim_enforced;
+    cl_error_t lim_err;
+    int oom;
 };
 
 static unsigned launch_seq; /* makes cgroup names unique within this process */
@@ -74,6 +79,7 @@ static void maybe_free(cl_launch_t *l)
 {
     if (!l->closing || l->pending_close) return;
     free(l->cgroup);
+    cl_cglimit_destroy(l->lim);
     free(l->ranks);
     free(l);
 }
@@ -146,6 +152,9 @@ static void finish(cl_launch_t *l)
     l->state = ST_DONE;
     uv_timer_stop(&l->kill_timer);
     uv_timer_stop(&l->poll_timer);
+    l->oom = cl_cglimit_oom(l->lim, l->failed_signal == SIGKILL);
+    cl_cglimit_destroy(l->lim); /* the ranks are gone: their v1 groups are empty */
+    l->lim = NULL;
     if (l->cgroup) {
         cl__cgroup_remove(l->cgroup);
         free(l->cgroup);
@@ -430,6 +439,8 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, cl_error_t *err)
 static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
                        int cgroup_fd, int cgroup_dir_fd, int *report_fd, cl_error_t *err)
 {
+    int limit_fds[2];
+    int nlimit = cl_cglimit_procs_fds(l->lim, limit_fds);
     struct rank *r = &l->ranks[i];
     char logpath[4096];
     if (cl_launch_log_path(s->log_dir, s->log_prefix, r->global, logpath, sizeof logpath) < 0) {
@@ -483,6 +494,8 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
         .cgroup_fd = cgroup_fd,
         .cgroup_dir_fd = cgroup_dir_fd,
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
+        .limit_fds = limit_fds,
+        .nlimit_fds = nlimit,
         .parent_death_kill = !s->survive_agent,
         .parent = getpid(),
         .set_ids = l->switch_ids,
@@ -570,6 +583,19 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         free(l);
         return -1;
     }
+    l->lim_enforced = 1;
+    if (spec->mem_limit_mb || spec->cpu_limit_milli) {
+        char name[256];
+        const char *slash = l->cgroup ? strrchr(l->cgroup, '/') : NULL;
+        if (slash)
+            snprintf(name, sizeof name, "%s", slash + 1);
+        else
+            snprintf(name, sizeof name, "job%llu-inc%u-node%u-%ld-%u",
+                     (unsigned long long)spec->job_id, spec->incarnation, spec->node_rank,
+                     (long)getpid(), launch_seq++);
+        l->lim = cl_cglimit_apply(l->cgroup, name, spec->mem_limit_mb, spec->cpu_limit_milli,
+                                  spec->cgroup_v1_root, &l->lim_enforced, &l->lim_err);
+    }
     int cgroup_fd = -1, cgroup_dir_fd = -1;
     if (l->cgroup) {
         cgroup_dir_fd = cl__high_fd(open(l->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -579,6 +605,7 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
         if (cgroup_fd < 0 && spec->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE) {
             cl_err(err, "launch: cannot open %s: %s", procs, strerror(errno));
             if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
+            cl_cglimit_destroy(l->lim);
             cl__cgroup_remove(l->cgroup);
             free(l->cgroup);
             free(ranks);
@@ -653,6 +680,18 @@ pid_t cl_launch_pid(const cl_launch_t *l, uint32_t local_rank)
 {
     if (!l || local_rank >= l->n) return 0;
     return l->ranks[local_rank].pid;
+}
+
+int cl_launch_limits_enforced(const cl_launch_t *l, cl_error_t *err)
+{
+    if (!l || l->lim_enforced) return 1;
+    if (err) *err = l->lim_err;
+    return 0;
+}
+
+int cl_launch_oom(const cl_launch_t *l)
+{
+    return l ? l->oom : 0;
 }
 
 const char *cl_launch_cgroup(const cl_launch_t *l)

@@ -134,6 +134,12 @@ typedef struct cl_launch_spec {
                                 * beside the job's next incarnation; what those ranks
                                 * forked is removed by cl_launch_sweep() at the next agent
                                 * start (cgroups only). 1: ranks outlive the agent. */
+    /* issue 15: the launch's memory (MiB) and CPU (thousandths of a CPU) limits, 0: none;
+     * written in cgroup v2 or v1 (cglimit.h, under cgroup_v1_root, NULL: /sys/fs/cgroup).
+     * Where no cgroup can take them the ranks still run (cl_launch_limits_enforced()). */
+    uint64_t mem_limit_mb;
+    uint32_t cpu_limit_milli;
+    const char *cgroup_v1_root;
 } cl_launch_spec_t;
 
 /* Called once when the launch is over (see the life cycle above). result: 0 when every
@@ -181,6 +187,13 @@ int cl_launch_stopping(const cl_launch_t *l);
 /* The signal that killed the failed rank (the callback's failed_rank), 0 when it exited (a
  * result of 128 + N may be an exit code too). */
 int cl_launch_failed_signal(const cl_launch_t *l);
+
+/* 1 when every limit the spec asked is in a cgroup (or none was asked); else 0 with why in
+ * err (when not NULL). */
+int cl_launch_limits_enforced(const cl_launch_t *l, cl_error_t *err);
+/* Once the callback has fired: 1 when the kernel's OOM killer killed a rank (or what it
+ * forked) at the launch's memory limit, else 0. */
+int cl_launch_oom(const cl_launch_t *l);
 
 /* Path of the log file of global rank `rank` under log_dir: "LOG_DIR/PREFIXrank-RANK.log"
  * (prefix may be NULL). Returns 0, or -1 when buf is too small. */

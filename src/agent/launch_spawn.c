@@ -149,6 +149,11 @@ child(const struct cl__spawn_req *q, int devnull, int report_fd, int in_cgroup,
         rep.step = STEP_CGROUP; /* "0": the writing process, while it is still root */
         goto fail;
     }
+    for (int i = 0; i < q->nlimit_fds; i++)
+        if (write(q->limit_fds[i], "0", 1) != 1) { /* its limits: never run without them */
+            rep.step = STEP_CGROUP;
+            goto fail;
+        }
     if (q->set_ids && (rep.step = drop_ids(q->uid, q->gid)) != 0) goto fail;
     /* Die with the agent: a rank nobody supervises any more must not run on beside the
      * job's next incarnation. After the switch of ids, which clears it; getppid() catches an

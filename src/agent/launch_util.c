@@ -356,7 +356,7 @@ int cl__cgroup_remove(const char *path)
     return rmdir(path);
 }
 
-static int write_file(const char *path, const char *text)
+int cl__write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -387,7 +387,7 @@ void cl__cgroup_signal(const char *path, int sig)
     char file[4200];
     if (sig == SIGKILL) {
         snprintf(file, sizeof file, "%s/cgroup.kill", path);
-        if (write_file(file, "1") == 0) return;
+        if (cl__write_file(file, "1") == 0) return;
     }
     snprintf(file, sizeof file, "%s/cgroup.procs", path);
     FILE *f = fopen(file, "re");
@@ -399,7 +399,7 @@ void cl__cgroup_signal(const char *path, int sig)
 }
 
 /* Agent pid in a launch cgroup name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
-static long name_pid(const char *name)
+long cl__cgroup_name_pid(const char *name)
 {
     if (strncmp(name, "job", 3)) return 0;
     const char *seq = strrchr(name, '-');
@@ -419,7 +419,7 @@ int cl__cgroup_sweep(const char *parent)
     struct dirent *de;
     char path[4200];
     while ((de = readdir(d))) {
-        long pid = name_pid(de->d_name);
+        long pid = cl__cgroup_name_pid(de->d_name);
         if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
             continue; /* not ours, or its agent is alive */
         if (snprintf(path, sizeof path, "%s/%s", parent, de->d_name) >= (int)sizeof path)

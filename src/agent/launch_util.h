@@ -34,12 +34,14 @@ struct cl__spawn_req {
     char *const *sh_argv; /* {"/bin/sh", path, argv[1], ...}: for a script without #! */
     char *const *env;
     const char *cwd;
-    int log_fd;            /* becomes stdout and stderr; stdin is /dev/null */
-    const char *out_path;  /* or stdout goes here (opened by the child in cwd), or NULL */
-    const char *err_path;  /* and stderr here, or NULL: with stdout */
-    int cgroup_fd;         /* the cgroup's cgroup.procs open for writing, or -1 */
-    int cgroup_dir_fd;     /* the cgroup's directory (born into it by clone3), or -1 */
-    int cgroup_required;   /* fail when the child cannot join the cgroup */
+    int log_fd;           /* becomes stdout and stderr; stdin is /dev/null */
+    const char *out_path; /* or stdout goes here (opened by the child in cwd), or NULL */
+    const char *err_path; /* and stderr here, or NULL: with stdout */
+    int cgroup_fd;        /* the cgroup's cgroup.procs open for writing, or -1 */
+    int cgroup_dir_fd;    /* the cgroup's directory (born into it by clone3), or -1 */
+    int cgroup_required;  /* fail when the child cannot join the cgroup */
+    const int *limit_fds; /* cgroup v1 groups' cgroup.procs to join too (cglimit.h) */
+    int nlimit_fds;
     int parent_death_kill; /* SIGKILL the child when the parent dies (PR_SET_PDEATHSIG) */
     pid_t parent;          /* getpid() of the parent */
     int set_ids;           /* become uid:gid (groups: just gid) before exec; needs root */
@@ -78,10 +80,14 @@ int cl__high_fd(int fd);
 int cl__cgroup_default_parent(char *buf, size_t len);
 /* 1 when path is on a cgroup v2 file system. */
 int cl__is_cgroup2(const char *path);
+/* The agent pid in a launch cgroup's name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
+long cl__cgroup_name_pid(const char *name);
 /* See cl_launch_sweep(). */
 int cl__cgroup_sweep(const char *parent);
 /* mkdir the cgroup: 0 or an errno value. */
 int cl__cgroup_make(const char *path);
+/* Write text into the existing file path (a cgroup's): 0, or -1 with errno. */
+int cl__write_file(const char *path, const char *text);
 /* Remove an empty cgroup: 0 or -1 with errno. */
 int cl__cgroup_remove(const char *path);
 /* 1 when a live process is in the cgroup (cgroup.events), 0 when none, -1 when unknown. */

@@ -136,6 +136,9 @@ json_t *cl_json_job(const Colossus__JobInfo *j)
     set(o, "exclusive", json_boolean(j->exclusive));
     set(o, "nodelist", str_or_null(j->nodelist));
     set(o, "exclude", str_or_null(j->exclude));
+    set(o, "cpus_per_gpu", j->cpus_per_gpu ? integer(j->cpus_per_gpu) : json_null());
+    set(o, "mem_per_gpu_mb",
+        j->mem_per_gpu_mb ? integer((int64_t)j->mem_per_gpu_mb) : json_null());
     return o;
 }
 
@@ -271,6 +274,16 @@ static void node_w(cl_jw_t *w, const Colossus__NodeInfo *n)
     cl_jw_str(w, "pod", n->pod);
     cl_jw_str(w, "leaf", n->leaf);
     cl_jw_bool(w, "spare", n->spare);
+    if (n->cpus)
+        cl_jw_int(w, "cpus", n->cpus);
+    else
+        cl_jw_null(w, "cpus");
+    if (n->mem_mb)
+        cl_jw_int(w, "mem_mb", (int64_t)n->mem_mb);
+    else
+        cl_jw_null(w, "mem_mb");
+    cl_jw_int(w, "cpus_used", n->cpus_used);
+    cl_jw_int(w, "mem_used_mb", (int64_t)n->mem_used_mb);
     cl_jw_end(w);
 }
 

@@ -329,7 +329,8 @@ static unsigned svc_keys(cl_rest_op_t op)
 }
 
 static const char *const ended_words[] = {
-    "succeeded, failed, cancelled, timeout, node_fail, preempted, requeued or budget",
+    "succeeded, failed, cancelled, timeout, node_fail, preempted, requeued, budget or "
+    "out_of_memory",
     "succeeded",
     "failed",
     "cancelled",
@@ -338,6 +339,7 @@ static const char *const ended_words[] = {
     "preempted",
     "requeued",
     "budget",
+    "out_of_memory",
     NULL};
 static const char *const by_words[] = {
     "tenant, user, day or month", "tenant", "user", "day", "month", NULL};
@@ -500,7 +502,9 @@ static const char *const submit_fields[] = {"argv",
                                             "array",
                                             "exclusive",
                                             "nodelist",
-                                            "exclude"};
+                                            "exclude",
+                                            "cpus_per_gpu",
+                                            "mem_per_gpu_mb"};
 
 static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_error_t *err)
 {
@@ -526,7 +530,7 @@ static int unknown_field(json_t *doc, const char *const *known, size_t n, cl_err
 /* The fields of issue 15, as colossus submit's Slurm options. */
 static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *err)
 {
-    long nt = 0;
+    long nt = 0, cpg = 0, mpg = 0;
     char *chdir = "";
     cl_error_t why;
     if (int_field(doc, "ntasks_per_node", 1, 64, &nt, err) < 0 ||
@@ -539,8 +543,12 @@ static int slurm_fields_parse(json_t *doc, Colossus__SubmitReq *s, cl_error_t *e
         str_field(doc, "array", &s->array, err) < 0 ||
         bool_field(doc, "exclusive", &s->exclusive, err) < 0 ||
         str_field(doc, "nodelist", &s->nodelist, err) < 0 ||
-        str_field(doc, "exclude", &s->exclude, err) < 0)
+        str_field(doc, "exclude", &s->exclude, err) < 0 ||
+        int_field(doc, "cpus_per_gpu", 1, 1024, &cpg, err) < 0 ||
+        int_field(doc, "mem_per_gpu_mb", 1, 1L << 40, &mpg, err) < 0)
         return -1;
+    s->cpus_per_gpu = (uint32_t)cpg;
+    s->mem_per_gpu_mb = (uint64_t)mpg;
     for (int k = 0; k < 2; k++) { /* Slurm hostlists; the controller names unknown nodes */
         const char *f = k ? "exclude" : "nodelist", *v = k ? s->exclude : s->nodelist;
         if (json_object_get(doc, f) && cl_hostlist_check(v, &why) < 0)

@@ -48,9 +48,9 @@ typedef struct acct_args {
     bool json;
 } acct_args_t;
 
-static const char *const ended_words[] = {"succeeded", "failed",    "cancelled",
-                                          "timeout",   "node_fail", "preempted",
-                                          "requeued",  "budget",    NULL};
+static const char *const ended_words[] = {"succeeded",     "failed",    "cancelled", "timeout",
+                                          "node_fail",     "preempted", "requeued",  "budget",
+                                          "out_of_memory", NULL};
 static const char *const by_words[] = {"tenant", "user", "day", "month", NULL};
 
 static int acct_opt(cl_cli_t *c, int o, acct_args_t *a)
@@ -120,7 +120,8 @@ static void usage_history(FILE *f)
             "  --tenant T              of one tenant\n"
             "  --user U                of one user\n"
             "  --state S               that ended so: succeeded, failed, cancelled, timeout,\n"
-            "                          node_fail, preempted or requeued\n"
+            "                          node_fail, preempted, requeued, budget or\n"
+            "                          out_of_memory\n"
             "  --limit N               the newest N, 1..1000000 (default 1000)\n"
             "  --job N                 the runs of job N (its restarts: one per incarnation)\n"
             "  --json                  a JSON array of usage records (docs/api/README.md)\n");

@@ -116,6 +116,13 @@ static void print_job(const Colossus__JobInfo *j)
            j->gpus_per_node);
     if (j->ntasks_per_node && j->ntasks_per_node != j->gpus_per_node)
         printf(", %u task%s a node", j->ntasks_per_node, j->ntasks_per_node > 1 ? "s" : "");
+    if (j->cpus_per_gpu || j->mem_per_gpu_mb) {
+        printf("\nper GPU:      ");
+        if (j->cpus_per_gpu)
+            printf("%u CPUs%s", j->cpus_per_gpu, j->mem_per_gpu_mb ? ", " : "");
+        if (j->mem_per_gpu_mb) printf("%llu MB", (unsigned long long)j->mem_per_gpu_mb);
+        printf(" (--cpus-per-gpu, --mem-per-gpu: placed and enforced)");
+    }
     printf("\nnodes:        ");
     cl_text_list(stdout, j->nodes, j->n_nodes);
     printf("\nrestarts:     %u (max %u)\nincarnation:  %u\n", j->restarts, j->max_restarts,
@@ -153,7 +160,7 @@ static void print_job(const Colossus__JobInfo *j)
 
 static void print_table(const Colossus__Response *rs)
 {
-    printf("%-8s %-20s %-12s %-10s %-6s %-6s %-11s %-8s %s\n", "ID", "NAME", "USER", "STATE",
+    printf("%-8s %-20s %-12s %-13s %-6s %-6s %-11s %-8s %s\n", "ID", "NAME", "USER", "STATE",
            "NODES", "GPUS", "ELAPSED", "RESTARTS", "ALLOCATION (REASON)");
     double now = cl_wall_s();
     for (size_t i = 0; i < rs->n_jobs; i++) {
@@ -170,7 +177,7 @@ static void print_table(const Colossus__Response *rs)
         cl_text_cell(stdout, j->user[0] ? j->user : "-", 12);
         putchar(' ');
         /* a finished job's distinct end (timeout, node_fail), as squeue/sacct show it */
-        cl_text_cell(stdout, j->ended[0] ? j->ended : j->state, 10);
+        cl_text_cell(stdout, j->ended[0] ? j->ended : j->state, 13); /* out_of_memory */
         char el[32] = "-";
         if (j->start_time > 0)
             fmt_elapsed((j->end_time > 0 ? j->end_time : now) - j->start_time, el, sizeof el);
@@ -294,7 +301,7 @@ static void run_line(uint32_t inc, double start, double end, const char *ended,
     else
         snprintf(t1, sizeof t1, "-");
     printf("  %-4u %-20s %-20s ", inc, t0, t1);
-    cl_text_cell(stdout, ended, 10);
+    cl_text_cell(stdout, ended, 13);
     putchar(' ');
     cl_text_list(stdout, (char **)nodes, n);
     if (reason && reason[0]) {
@@ -323,7 +330,7 @@ static void print_runs(cl_cli_t *c, const Colossus__JobInfo *j)
     const Colossus__Response *rs = m && m->response->ok ? m->response : NULL;
     size_t n = rs ? rs->n_history : 0;
     if (n) qsort(rs->history, n, sizeof *rs->history, by_incarnation);
-    printf("runs:\n  %-4s %-20s %-20s %-10s %s\n", "INC", "START", "END", "ENDED",
+    printf("runs:\n  %-4s %-20s %-20s %-13s %s\n", "INC", "START", "END", "ENDED",
            "NODES (REASON)");
     bool last = false;
     for (size_t i = 0; i < n; i++) {

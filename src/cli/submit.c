@@ -24,6 +24,7 @@
 #include "util/hostlist.h"
 #include "util/depend.h"
 #include "util/jobenv.h"
+#include "util/units.h"
 #include "util/util.h"
 
 void cl_submit_usage_options(FILE *f)
@@ -67,6 +68,16 @@ void cl_submit_usage_options(FILE *f)
         "                          several separated by ',' must all hold. One that can\n"
         "                          never hold cancels the job (DependencyNeverSatisfied)\n"
         "                          (default: none). Example: -d afterok:12:13,singleton\n"
+        "  --cpus-per-gpu C        CPUs each of the job's GPUs needs on its node, 1..1024;\n"
+        "                          the core places the job only where the node's CPUs\n"
+        "                          left (colossus agent --cpus) are enough, and the\n"
+        "                          node's ranks get C x their GPUs of CPU time (cgroup\n"
+        "                          cpu.max) (default: none asked, no limit)\n"
+        "  --mem-per-gpu SIZE      memory each GPU's share of ranks needs, as Slurm's: a\n"
+        "                          number and K, M, G or T (64G; no unit: MB); placed as\n"
+        "                          --cpus-per-gpu, and a limit (cgroup memory.max) that\n"
+        "                          the kernel enforces: a rank over it is killed and the\n"
+        "                          job ends out_of_memory (default: none, no limit)\n"
         "  --hold                  queue it held: 'colossus release JOB' lets it start\n"
         "  -a, --array TASKS       a job array, one job per task, as Slurm's: 0-99,\n"
         "                          0-15:4 (a step), 1,3,5-7 (a list), and %%N: at most N\n"
@@ -94,7 +105,7 @@ static void usage_submit(FILE *f)
             "line: '#COLOSSUS --nodes 2' (any option below) or '#SBATCH -N 2' (Slurm's names\n"
             "for -N, --gpus-per-node, --ntasks-per-node, -t, -J, -o, -e, -D, -A, -q,\n"
             "--export, -d/--dependency, --hold, -a/--array, --exclusive, -w/--nodelist,\n"
-            "-x/--exclude); the command line wins. A\n"
+            "-x/--exclude, --cpus-per-gpu, --mem-per-gpu); the command line wins. A\n"
             "directive colossus does not support is an\n"
             "error naming its line: nothing is queued. A script with #SBATCH lines runs one\n"
             "task a node unless --ntasks-per-node says otherwise, as under Slurm.\n");
@@ -134,6 +145,8 @@ static const struct option submit_longs[] = {
     {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
     {"nodelist", required_argument, 0, 'w'},
     {"exclude", required_argument, 0, 'x'},
+    {"cpus-per-gpu", required_argument, 0, OPT_CPG},
+    {"mem-per-gpu", required_argument, 0, OPT_MPG},
     CL_CLI_COMMON_OPTS,
     {0, 0, 0, 0}};
 #define SUBMIT_SHORTS "+N:J:A:q:t:D:o:e:d:a:w:x:h"
@@ -157,6 +170,8 @@ static const struct option sbatch_longs[] = {
     {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
     {"nodelist", required_argument, 0, 'w'},
     {"exclude", required_argument, 0, 'x'},
+    {"cpus-per-gpu", required_argument, 0, OPT_CPG},
+    {"mem-per-gpu", required_argument, 0, OPT_MPG},
     {0, 0, 0, 0}};
 #define SBATCH_SHORTS "NJAqtDoedawx"
 
@@ -334,6 +349,13 @@ int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x)
     }
     case OPT_HOLD:
         s->hold = true;
+        break;
+    case OPT_CPG:
+        rc = cl_flag_u32(cmd, "--cpus-per-gpu", arg, 1, 1024, &s->cpus_per_gpu);
+        break;
+    case OPT_MPG:
+        if (cl_parse_mem_mb(arg, &s->mem_per_gpu_mb, &err) < 0)
+            return bad("--mem-per-gpu: %s", err.msg);
         break;
     case 'a': {
         cl_arrayspec_t as;

@@ -19,6 +19,8 @@ enum {
     OPT_EXPORT,
     OPT_HOLD,
     OPT_EXCLUSIVE,
+    OPT_CPG, /* --cpus-per-gpu */
+    OPT_MPG, /* --mem-per-gpu */
 };
 
 /* A submission being put together: the request, and what its strings point into. */

@@ -266,9 +266,11 @@ static int spawn_controller(const char *dir, const char *key, const char *store,
                             uint32_t gpn, FILE *pf, up_ctl_t *u)
 {
     char state[2200], addrfile[2200], httpfile[2200], logpath[2200], gpns[24], nodess[24];
-    char identity[2200];
+    char identity[2200], ranklogs[2200];
     const char *sfx = u->standby ? "-standby" : "";
     snprintf(state, sizeof state, "%s/state%s", dir, sfx);
+    /* The agents' rank logs, where the controller reads a dead node's (--log-root). */
+    snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
     snprintf(addrfile, sizeof addrfile, "%s/address%s", dir, sfx);
     snprintf(httpfile, sizeof httpfile, "%s/http-address", dir);
     snprintf(logpath, sizeof logpath, "%s/logs/controller%s.log", dir, sfx);
@@ -301,6 +303,8 @@ static int spawn_controller(const char *dir, const char *key, const char *store,
                     "300",
                     "--dead-after-ms",
                     "1500",
+                    "--log-root",
+                    ranklogs,
                     store ? "--store" : NULL,
                     (char *)store,
                     u->standby ? "--identity" : NULL,
@@ -385,8 +389,9 @@ static int start_agents(const char *dir, const char *node_token, const char *add
                         uint32_t nodes, uint32_t gpn, FILE *pf)
 {
     for (uint32_t i = 0; i < nodes; i++) {
-        char name[32], work[4400], fake[24], logpath[4400];
+        char name[32], work[4400], fake[24], logpath[4400], ranklogs[4400];
         snprintf(name, sizeof name, "node%06u", i);
+        snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
         snprintf(fake, sizeof fake, "%u", gpn);
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
@@ -396,7 +401,7 @@ static int start_agents(const char *dir, const char *node_token, const char *add
                         (char *)addr, "--node-token", (char *)node_token,
                         "--name",     name,           "--work-dir",
                         work,         "--fake-gpus",  fake,
-                        root, /* last: NULL when not root */
+                        "--log-root", ranklogs,       root, /* last: NULL when not root */
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {

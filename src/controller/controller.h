@@ -152,6 +152,9 @@ typedef struct ctl_config {
     double keep_jobs_s, keep_history_s, keep_audit_s;
     /* The MASTER_PORTs given out on a job's rank-0 node (0, 0: the defaults below). */
     uint32_t master_port_lo, master_port_hi;
+    /* Where the agents keep rank logs on shared storage (agent --log-root: ROOT/NODE/...);
+     * "" none. A log of a node that is not connected is read there (hooks.read_log). */
+    char log_root[2048];
 } ctl_config_t;
 #define CTL_MASTER_PORT_LO 15000 /* below Linux's ephemeral range (32768-60999) */
 #define CTL_MASTER_PORT_HI 29999
@@ -163,6 +166,12 @@ typedef struct ctl_hooks {
     int (*commit)(void *arg, cl_store_batch_t *b, uint64_t seq);
     /* One log line (NULL: cl_daemon_log("controller", ...)). */
     void (*log)(void *arg, const char *line);
+    /* Read a rank log file off the loop (the daemon: libuv's thread pool) as an agent would
+     * answer a LogFetch (at most max bytes: its tail or head and tail with notes, or with
+     * follow the bytes from offset on) and report with ctl_log_read_done(id, ...) on the
+     * owner's thread. NULL: logs of nodes that are not connected cannot be read. */
+    void (*read_log)(void *arg, uint64_t id, const char *path, bool follow, uint64_t offset,
+                     size_t max);
     void *arg;
 } ctl_hooks_t;
 
@@ -176,6 +185,10 @@ ctl_t *ctl_create(const ctl_config_t *cfg, cl_cluster_t *cluster, cl_store_t *st
 void ctl_destroy(ctl_t *c);
 
 /* ---- input ---- */
+/* The read that hooks.read_log was asked for (id) ended: ok with data (len bytes, borrowed)
+ * and size (where a follower goes on), or error (a sentence). */
+void ctl_log_read_done(ctl_t *c, uint64_t id, bool ok, const char *error, const uint8_t *data,
+                       size_t len, uint64_t size);
 /* A client request from who, answered on reply (ctl_request takes what references it needs).
  * Requests are operations (ctl_ops.c): unknown ones and ones who may not do are answered with
  * an error. */

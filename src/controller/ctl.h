@@ -97,7 +97,9 @@ typedef struct ctl_job {
     char **argv, **env;
     size_t argc, envc;
     uint32_t nodes, gpus_per_node, max_restarts;
-    uint32_t ntasks;      /* tasks per node; 0: one per GPU */
+    uint32_t ntasks;       /* tasks per node; 0: one per GPU */
+    uint32_t cpus_per_gpu; /* --cpus-per-gpu, --mem-per-gpu (MiB); 0: none asked */
+    uint64_t mem_per_gpu_mb;
     bool cwd_strict;      /* cwd was asked (--chdir): never another directory */
     char *output, *error; /* --output, --error patterns (NULL none) */
     char *dependency;     /* --dependency as submitted (NULL none) */
@@ -106,7 +108,7 @@ typedef struct ctl_job {
     char *exclude;
     bool exclusive;      /* --exclusive */
     char ended[16];      /* finished: how (succeeded, failed, cancelled, timeout, node_fail,
-                          * budget); "" while live */
+                          * budget, out_of_memory); "" while live */
     bool held;           /* pending and held: a release lets it start */
     double time_limit_s; /* 0: none */
     int32_t priority;
@@ -131,6 +133,7 @@ typedef struct ctl_job {
     bool recovering;      /* running before a controller restart; not yet reconciled */
     bool *seen;           /* recovering: node reported the incarnation alive */
     int32_t *rec_code;    /* recovering: exit reported while the controller was away */
+    uint64_t *rec_oom_mb; /* and its OOM kill's memory limit (0: none) */
     bool *rec_exited;
     ctl_waiter_t *waiters;
     /* A rank failed: the job is stopped, but it is only failed (a user error) once dead-after
@@ -138,6 +141,7 @@ typedef struct ctl_job {
      * node failure (restart) instead, since a dying node takes its peers' ranks down too. */
     bool fail_pending;
     int32_t fail_code;
+    bool fail_oom; /* that failure was the kernel's OOM killer at the memory limit */
     double fail_deadline;
     char fail_reason[160];
     struct ctl_job *fail_next; /* list of jobs with a pending failure */
@@ -150,12 +154,16 @@ typedef struct ctl_job {
                                   not ramping) */
 } ctl_job_t;
 
+/* A log read from shared storage answers at most this much, as an agent does (agent.c). */
+#define CTL_LOG_READ_MAX (3u << 20)
+
 typedef struct ctl_logreq {
     struct ctl_logreq *next;
     uint64_t id;        /* our request id towards the agent */
     ctl_sink_t *client; /* a reference */
     uint64_t client_req;
     uint32_t node;
+    bool file; /* read from the node's log directory on shared storage (--log-root) */
 } ctl_logreq_t;
 
 /* Messages a batch holds until it is durable: packed Colossus__Msg bytes in one arena, each
@@ -183,7 +191,7 @@ typedef enum ctl_detect {
 } ctl_detect_t;
 
 /* How a run ended (ctl_counters_t.run_gpu_s; the usage record's "ended"). */
-#define CTL_RUN_ENDS 8
+#define CTL_RUN_ENDS 9
 extern const char *const ctl_run_ends[CTL_RUN_ENDS]; /* succeeded, failed, ... (ctl_usage.c) */
 
 #define CTL_PASS_BUCKETS 7 /* scheduling pass time: 100 us .. 100 s, decades */
@@ -377,9 +385,11 @@ static inline uint32_t ctl_job_tasks(const ctl_job_t *j)
 {
     return j->ntasks ? j->ntasks : j->gpus_per_node ? j->gpus_per_node : 1;
 }
-/* sig: the signal that killed the failing rank (Exited.signal), 0 when it exited or unknown. */
+/* sig: the signal that killed the failing rank (Exited.signal), 0 when it exited or unknown;
+ * oom: the kernel's OOM killer did it at the launch's memory limit of limit_mb (the job then
+ * ends out_of_memory). */
 void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int sig,
-                       const char *why);
+                       const char *why, bool oom, uint64_t limit_mb);
 void ctl_send_exited_ack(ctl_t *c, ctl_sink_t *conn, uint32_t node, uint64_t job,
                          uint32_t incarnation);
 void ctl_send_stop(ctl_t *c, ctl_job_t *j);

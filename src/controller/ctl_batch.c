@@ -217,6 +217,8 @@ void ctl_journal_job(ctl_t *c, ctl_job_t *j)
         .flops = j->flops,
         .gpu_s = j->gpu_s,
         .ntasks = j->ntasks,
+        .cpus_per_gpu = j->cpus_per_gpu,
+        .mem_per_gpu_mb = j->mem_per_gpu_mb,
         .cwd_strict = j->cwd_strict,
         .output = j->output,
         .error = j->error,

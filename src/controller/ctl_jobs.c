@@ -79,6 +79,7 @@ void ctl_job_free(ctl_job_t *j)
     free(j->started);
     free(j->seen);
     free(j->rec_code);
+    free(j->rec_oom_mb);
     free(j->rec_exited);
     waiters_free(j->waiters);
     free(j);
@@ -207,6 +208,8 @@ void ctl_job_fill_info(ctl_t *c, ctl_job_t *j, Colossus__JobInfo *o)
     o->energy_j = j->energy_j + (j->run_done ? j->run_done->energy_j : 0);
     o->gpu_seconds = j->gpu_s;
     o->ntasks_per_node = ctl_job_tasks(j);
+    o->cpus_per_gpu = j->cpus_per_gpu;
+    o->mem_per_gpu_mb = j->mem_per_gpu_mb;
     o->cwd = j->cwd;
     o->cwd_strict = j->cwd_strict;
     o->output = j->output ? j->output : "";
@@ -418,6 +421,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.cwd_strict = j->cwd_strict;
         L.array_job_id = j->array_id;
         L.array_task = j->array_task;
+        L.cpus_per_gpu = j->cpus_per_gpu;
+        L.mem_per_gpu_mb = j->mem_per_gpu_mb;
         L.output = j->output ? j->output : "";
         L.error = j->error ? j->error : "";
         for (size_t x = k + 1; x < e; x++) {
@@ -746,7 +751,7 @@ static void fail_now(ctl_t *c, ctl_job_t *j)
     j->exit_code = j->fail_code;
     j->has_exit = true;
     snprintf(j->reason, sizeof j->reason, "%s", j->fail_reason);
-    job_ended(c, j, CL_JOB_FAILED, "failed");
+    job_ended(c, j, CL_JOB_FAILED, j->fail_oom ? "out_of_memory" : "failed");
 }
 
 /* "SIGSEGV", or "signal 77" for one without a name. */
@@ -762,7 +767,7 @@ static const char *signame(int sig, char *buf, size_t len)
 
 /* A node's ranks of the running incarnation ended with code (rank: the failing one). */
 void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int sig,
-                       const char *why)
+                       const char *why, bool oom, uint64_t limit_mb)
 {
     if (j->fail_pending)
         return; /* already stopping after a failure; later exits are its echo */
@@ -773,9 +778,18 @@ void ctl_job_node_exit(ctl_t *c, ctl_job_t *j, int pos, int code, int rank, int 
         uint32_t wait_ms = c->cfg.dead_after_ms + 300;
         j->fail_pending = true;
         j->fail_code = code;
+        j->fail_oom = oom;
         j->fail_deadline = ctl_now(c) + wait_ms / 1000.0;
         char name[32];
-        if (why && why[0])
+        if (oom && rank >= 0)
+            snprintf(j->fail_reason, sizeof j->fail_reason,
+                     "out of memory (limit %" PRIu64 " MB): rank %d on %s was OOM-killed",
+                     limit_mb, rank, c->nodes[j->alloc[pos]].name);
+        else if (oom) /* reported while the controller was away: the rank is not kept */
+            snprintf(j->fail_reason, sizeof j->fail_reason,
+                     "out of memory (limit %" PRIu64 " MB): a rank on %s was OOM-killed",
+                     limit_mb, c->nodes[j->alloc[pos]].name);
+        else if (why && why[0])
             snprintf(j->fail_reason, sizeof j->fail_reason, "rank %d on %s could not start: %s",
                      rank, c->nodes[j->alloc[pos]].name, why);
         else if (sig > 0 && sig < 128)
@@ -847,10 +861,12 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
          * waits too, so that the agent resends it if we crash again before that. */
         j->rec_exited[pos] = true;
         j->rec_code[pos] = e->exit_code;
+        j->rec_oom_mb[pos] = e->oom ? (e->mem_limit_mb ? e->mem_limit_mb : 1) : 0;
         return;
     }
     if (!j->done[pos])
-        ctl_job_node_exit(c, j, pos, e->exit_code, e->rank, (int)e->signal, e->reason);
+        ctl_job_node_exit(c, j, pos, e->exit_code, e->rank, (int)e->signal, e->reason, e->oom,
+                          e->mem_limit_mb);
     ctl_send_exited_ack(c, conn, e->node, e->job, e->incarnation); /* leaves after the commit */
 }
 

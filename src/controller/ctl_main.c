@@ -34,7 +34,7 @@ static void usage(FILE *f)
         "         [--journal-give-up SECONDS] [--frame-timeout-ms N] [--idle-timeout-ms N]\n"
         "         [--commit auto|thread|inline] [--identity FILE]\n"
         "         [--keep-jobs-days N] [--keep-history-days N] [--keep-audit-days N]\n"
-        "         [--fairshare-halflife DURATION] [--master-ports LO-HI]\n"
+        "         [--fairshare-halflife DURATION] [--master-ports LO-HI] [--log-root DIR]\n"
         "         [--jwt-key FILE [--jwt-issuer ISS] [--jwt-audience AUD] [--jwt-claim C]\n"
         "          [--jwt-alg ALG]]\n"
         "  --listen:         a listener of the framed protocol (repeatable)\n"
@@ -61,6 +61,10 @@ static void usage(FILE *f)
         "  --checkpoint-dir: root of the per-job COLOSSUS_CHECKPOINT_DIR, as the nodes see it\n"
         "                    (shared storage on a real cluster; default "
         "STATE-DIR/checkpoints)\n"
+        "  --log-root:       where the agents keep rank logs (their --log-root, shared\n"
+        "                    storage): the logs of a node that is not connected are read\n"
+        "                    there, at most 3 MiB a reply (default: none; such logs cannot\n"
+        "                    be read)\n"
         "  --frame-timeout-ms: a frame that began arriving must end within this (30000)\n"
         "  --idle-timeout-ms: a connection with nothing in flight is closed after this\n"
         "                    long without a byte (300000)\n"
@@ -87,6 +91,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *state, *keyfile, *preset, *topo, *addrfile, *ckpt, *store, *identity, *jwt_key;
+    const char *log_root;
     const char *jwt_issuer, *jwt_audience, *jwt_claim, *jwt_alg;
     const char *http_cert, *http_key;
     long hb, dead, nodes, gpn, keep, give_up, keep_jobs, keep_history, keep_audit;
@@ -112,6 +117,7 @@ enum {
     CO_ADDRFILE,
     CO_SYNC,
     CO_CKPT,
+    CO_LOG_ROOT,
     CO_KEEP,
     CO_GIVEUP,
     CO_FRAME_TO,
@@ -163,6 +169,7 @@ static const struct option long_opts[] = {
     {"address-file", required_argument, 0, CO_ADDRFILE},
     {"sync", required_argument, 0, CO_SYNC},
     {"checkpoint-dir", required_argument, 0, CO_CKPT},
+    {"log-root", required_argument, 0, CO_LOG_ROOT},
     {"keep-finished", required_argument, 0, CO_KEEP},
     {"journal-give-up", required_argument, 0, CO_GIVEUP},
     {"frame-timeout-ms", required_argument, 0, CO_FRAME_TO},
@@ -369,6 +376,14 @@ static int one_opt(opts_t *o, int opt, const char *arg)
         }
         o->ckpt = arg;
         return 0;
+    case CO_LOG_ROOT:
+        if (arg[0] != '/' || strlen(arg) >= sizeof((ctl_config_t *)0)->log_root - 128) {
+            fprintf(stderr, "colossus controller: --log-root must be an absolute path (the "
+                            "agents' --log-root, on shared storage)\n");
+            return -1;
+        }
+        o->log_root = arg;
+        return 0;
     case CO_SYNC:
         return choice("--sync", arg, "full", "normal", &o->sync_full);
     case CO_IDENTITY:
@@ -479,6 +494,7 @@ static int prepare_dirs(opts_t *o, ctl_config_t *cfg, char *url, size_t urlen)
                 errno ? strerror(errno) : "path too long");
         return 1;
     }
+    if (o->log_root) snprintf(cfg->log_root, sizeof cfg->log_root, "%s", o->log_root);
     if (o->ckpt) {
         snprintf(cfg->checkpoint_root, sizeof cfg->checkpoint_root, "%.2000s", o->ckpt);
     } else {

@@ -119,6 +119,7 @@ static const char *const pend_label[] = {
     [CL_PEND_HOLD] = "hold",
     [CL_PEND_DEPENDENCY] = "dependency",
     [CL_PEND_ARRAY] = "array",
+    [CL_PEND_CPUMEM] = "cpu_mem",
 };
 #define NPEND (sizeof pend_label / sizeof pend_label[0])
 

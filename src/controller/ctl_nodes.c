@@ -310,6 +310,9 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         return;
     }
     carry(c, n, conn);
+    /* What it offers beside GPUs (0: not said, no limit); the next pass places by it. */
+    cl_node_set_inventory(c->cluster, n->id, true, r->cpus, r->mem_mb);
+    c->sched_needed = true;
     n->ngpus = r->n_gpus < c->gpus_per_node ? (uint32_t)r->n_gpus : c->gpus_per_node;
     if (r->addr[0]) {
         snprintf(n->addr, sizeof n->addr, "%.63s", r->addr);
@@ -428,6 +431,7 @@ int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err)
         ctl_sink_unref(n->conn);
         n->conn = NULL;
     }
+    cl_node_set_inventory(c->cluster, n->id, false, 0, 0); /* a free slot says nothing */
     cl_store_node_t rec = {.id = n->id, .name = "", .reason = ""};
     cl_store_batch_node(c->open->records, &rec);
     snprintf(n->name, sizeof n->name, "%s",

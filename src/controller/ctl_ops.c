@@ -404,9 +404,15 @@ static void fetch_logs_of(ctl_t *c, ctl_sink_t *reply, uint64_t req,
         return;
     }
     uint32_t node = j->alloc[q->rank / per];
-    if (!c->nodes[node].conn) {
-        ctl_reply_error(c, reply, req, "node %s (holding rank %u) is not connected",
-                        c->nodes[node].name, q->rank);
+    const char *name = c->nodes[node].name;
+    /* A node that is gone: its logs where it kept them on shared storage (--log-root); a
+     * name that could leave that directory is never a path. */
+    bool file = !c->nodes[node].conn && c->cfg.log_root[0] && c->hooks.read_log && name[0] &&
+                name[0] != '.' && !strchr(name, '/');
+    if (!c->nodes[node].conn && !file) {
+        ctl_reply_error(c, reply, req, "node %s (holding rank %u) is not connected%s", name,
+                        q->rank,
+                        c->cfg.log_root[0] ? "" : " (and the controller has no --log-root)");
         return;
     }
     ctl_logreq_t *lr = cl_xcalloc(1, sizeof *lr);
@@ -415,8 +421,17 @@ static void fetch_logs_of(ctl_t *c, ctl_sink_t *reply, uint64_t req,
     lr->client = reply;
     lr->client_req = req;
     lr->node = node;
+    lr->file = file;
     lr->next = c->logreqs;
     c->logreqs = lr;
+    if (file) {
+        char path[2400]; /* the agent's name for it: agent/launch.h, cl_launch_log_path() */
+        snprintf(path, sizeof path, "%s/%s/job%" PRIu64 ".rank-%u.log", c->cfg.log_root, name,
+                 q->job, q->rank);
+        c->hooks.read_log(c->hooks.arg, lr->id, path, q->from_offset, q->offset,
+                          CTL_LOG_READ_MAX);
+        return;
+    }
     Colossus__LogFetch f = COLOSSUS__LOG_FETCH__INIT;
     f.req = lr->id;
     f.node = node;
@@ -446,26 +461,40 @@ static void logreq_free(ctl_logreq_t *lr)
     free(lr);
 }
 
-void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d)
+/* The answer to logreq id, from its node (conn) or its file (conn NULL). */
+static void log_answer(ctl_t *c, ctl_sink_t *conn, uint64_t id, bool ok, const char *error,
+                       ProtobufCBinaryData data, uint64_t size)
 {
     for (ctl_logreq_t **p = &c->logreqs; *p; p = &(*p)->next) {
         ctl_logreq_t *lr = *p;
-        if (lr->id != d->req) continue;
-        if (c->nodes[lr->node].conn != conn) return; /* not the node we asked: ignored */
+        if (lr->id != id) continue;
+        if (lr->file != !conn || (conn && c->nodes[lr->node].conn != conn))
+            return; /* not the node (or the read) we asked: ignored */
         *p = lr->next;
-        if (!d->ok) {
-            ctl_reply_error(c, lr->client, lr->client_req, "%s", d->error);
+        if (!ok) {
+            ctl_reply_error(c, lr->client, lr->client_req, "%s", error);
         } else {
             Colossus__Response r = COLOSSUS__RESPONSE__INIT;
             r.req = lr->client_req;
             r.ok = true;
-            r.data = d->data;
-            r.log_size = d->size;
+            r.data = data;
+            r.log_size = size;
             ctl_reply(c, lr->client, &r);
         }
         logreq_free(lr);
         return;
     }
+}
+
+void ctl_log_data(ctl_t *c, ctl_sink_t *conn, const Colossus__LogData *d)
+{
+    log_answer(c, conn, d->req, d->ok, d->error, d->data, d->size);
+}
+
+void ctl_log_read_done(ctl_t *c, uint64_t id, bool ok, const char *error, const uint8_t *data,
+                       size_t len, uint64_t size)
+{
+    log_answer(c, NULL, id, ok, error, (ProtobufCBinaryData){len, (uint8_t *)data}, size);
 }
 
 /* s went away: fetches it asked for are dropped, and fetches from nodes it carried will
@@ -474,7 +503,7 @@ void ctl_logreqs_conn_closed(ctl_t *c, ctl_sink_t *s)
 {
     for (ctl_logreq_t **p = &c->logreqs; *p;) {
         ctl_logreq_t *q = *p;
-        bool from_node = s->nnodes && c->nodes[q->node].conn == s;
+        bool from_node = !q->file && s->nnodes && c->nodes[q->node].conn == s;
         if (from_node || q->client == s) {
             *p = q->next;
             if (from_node)
@@ -511,6 +540,13 @@ void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__No
     if (cl_node_get(c->cluster, nd->id, &info) == 0) {
         o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
         o->spare = info.spare;
+    }
+    cl_node_res_t res;
+    if (cl_node_inventory(c->cluster, nd->id, &res) == 0) {
+        o->cpus = res.cpus;
+        o->mem_mb = res.mem_mb;
+        o->cpus_used = (uint32_t)res.cpus_used;
+        o->mem_used_mb = res.mem_used_mb;
     }
     const cl_topo_t *t = cl_cluster_topo(c->cluster);
     o->pod = (char *)cl_topo_pod_name(t, cl_topo_node_pod(t, nd->id));

@@ -41,6 +41,8 @@ static ctl_job_t *job_from_store(ctl_t *c, const cl_store_job_t *sj, bool *known
     j->nodes = sj->nodes;
     j->gpus_per_node = sj->gpus_per_node;
     j->ntasks = sj->ntasks;
+    j->cpus_per_gpu = sj->cpus_per_gpu;
+    j->mem_per_gpu_mb = sj->mem_per_gpu_mb;
     j->cwd_strict = sj->cwd_strict;
     j->output = sj->output && sj->output[0] ? cl_xstrdup(sj->output) : NULL;
     j->error = sj->error && sj->error[0] ? cl_xstrdup(sj->error) : NULL;
@@ -123,6 +125,7 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
         j->seen = cl_xcalloc(n, sizeof *j->seen);
         j->rec_exited = cl_xcalloc(n, sizeof *j->rec_exited);
         j->rec_code = cl_xcalloc(n, sizeof *j->rec_code);
+        j->rec_oom_mb = cl_xcalloc(n, sizeof *j->rec_oom_mb);
         c->recovering = true;
         c->recover_unseen += n;
     } else if (j->state == CL_JOB_RUNNING) {
@@ -225,7 +228,8 @@ static void reconciled(ctl_t *c, ctl_job_t *j)
     ctl_log(c, "job %" PRIu64 " reconciled: still running on its %u nodes", j->id, j->nalloc);
     for (uint32_t k = 0; k < j->nalloc && j->state == CL_JOB_RUNNING; k++)
         if (j->rec_exited[k]) {
-            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, 0, NULL);
+            ctl_job_node_exit(c, j, (int)k, j->rec_code[k], -1, 0, NULL, j->rec_oom_mb[k] != 0,
+                              j->rec_oom_mb[k]);
             ctl_send_exited_ack(c, NULL, j->alloc[k], j->id, j->inc);
         }
 }
@@ -273,8 +277,10 @@ void ctl_jobs_reconcile(ctl_t *c)
         free(j->seen);
         free(j->rec_exited);
         free(j->rec_code);
+        free(j->rec_oom_mb);
         j->seen = j->rec_exited = NULL;
         j->rec_code = NULL;
+        j->rec_oom_mb = NULL;
     }
 }
 

@@ -1,6 +1,7 @@
 /* ctl_server.c - the controller daemon's loop: listeners (each bound to a protocol; the framed
  * protocol's connections are ctl_conns.c), the committer's worker thread, and the loop phases
  * that drive the controller's timers and turns. */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include <uv.h>
 
+#include "agent/ranklog.h"
 #include "controller/ctl_srv.h"
 #include "store/committer.h"
 
@@ -110,6 +112,60 @@ static bool on_loop(const struct ctl_server *srv, const cl_store_batch_t *b)
     }
     return srv->commit_us_avg < CTL_AUTO_INLINE_US &&
            cl_store_batch_weight(b) <= CTL_AUTO_INLINE_RECORDS;
+}
+
+/* A rank log read from shared storage (--log-root) on libuv's thread pool: the file may be
+ * on NFS, and a slow server must not stall the loop. */
+typedef struct log_read {
+    uv_work_t w;
+    struct ctl_server *srv;
+    uint64_t id, offset, size;
+    bool follow, ok;
+    size_t max, len;
+    uint8_t *data;
+    cl_error_t err;
+    char path[];
+} log_read_t;
+
+static void log_read_work(uv_work_t *w)
+{
+    log_read_t *r = w->data;
+    uint64_t at = r->offset;
+    r->ok =
+        (r->follow ? ag_ranklog_read_from(r->path, &at, r->max, &r->data, &r->len, &r->err)
+                   : ag_ranklog_read(r->path, r->max, &r->data, &r->len, &at, &r->err)) == 0;
+    if (!r->ok && errno == ENOENT)
+        cl_err(&r->err, "no log for this rank in %s (the node is not connected)", r->path);
+    r->size = at;
+}
+
+static void log_read_after(uv_work_t *w, int status)
+{
+    log_read_t *r = w->data;
+    if (status == 0 && r->srv->ctl)
+        ctl_log_read_done(r->srv->ctl, r->id, r->ok, r->err.msg, r->data, r->len, r->size);
+    free(r->data);
+    free(r);
+}
+
+static void hook_read_log(void *arg, uint64_t id, const char *path, bool follow,
+                          uint64_t offset, size_t max)
+{
+    struct ctl_server *srv = arg;
+    size_t n = strlen(path) + 1;
+    log_read_t *r = cl_xcalloc(1, sizeof *r + n);
+    memcpy(r->path, path, n);
+    r->w.data = r;
+    r->srv = srv;
+    r->id = id;
+    r->follow = follow;
+    r->offset = offset;
+    r->max = max;
+    if (uv_queue_work(&srv->loop, &r->w, log_read_work, log_read_after) < 0) {
+        if (srv->ctl)
+            ctl_log_read_done(srv->ctl, id, false, "cannot read the log now", NULL, 0, 0);
+        free(r);
+    }
 }
 
 static int hook_commit(void *arg, cl_store_batch_t *b, uint64_t seq)
@@ -263,7 +319,8 @@ ctl_server_t *ctl_server_create(const ctl_server_opts_t *o, cl_store_t *store, c
             return NULL;
         }
     }
-    srv->hooks = (ctl_hooks_t){.commit = hook_commit, .log = NULL, .arg = srv};
+    srv->hooks = (ctl_hooks_t){
+        .commit = hook_commit, .log = NULL, .read_log = hook_read_log, .arg = srv};
     return srv;
 }
 

@@ -196,6 +196,8 @@ int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, cl_depend_t *d, cl
                                                 ? j->max_restarts - j->restarts_base
                                                 : 0,
                             .hold = j->held,
+                            .cpus_per_gpu = j->cpus_per_gpu,
+                            .mem_per_gpu_mb = j->mem_per_gpu_mb,
                             .name_key = ctl_name_key(j->user, j->name)};
     if (j->array_id) { /* its array's limit */
         spec->group_key = CTL_ARRAY_KEY(j->array_id);
@@ -261,6 +263,8 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
                           .max_restarts = s->max_restarts,
                           .user = k->user ? k->user->core_id : 0,
                           .hold = s->hold,
+                          .cpus_per_gpu = s->cpus_per_gpu,
+                          .mem_per_gpu_mb = s->mem_per_gpu_mb,
                           .name_key = ctl_name_key(k->user ? k->user->name : "",
                                                    s->name[0] ? s->name : s->argv[0])};
     cl_depend_t d = {0};
@@ -310,6 +314,8 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->env = ctl_strv_dup((const char *const *)s->env, s->n_env);
     j->envc = s->n_env;
     j->ntasks = s->ntasks_per_node;
+    j->cpus_per_gpu = s->cpus_per_gpu;
+    j->mem_per_gpu_mb = s->mem_per_gpu_mb;
     ctl_power_job_new(c, j);
     j->cwd_strict = s->cwd_strict;
     j->output = s->output[0] ? cl_xstrdup(s->output) : NULL; /* NULL: none (most jobs) */
@@ -412,6 +418,14 @@ void ctl_job_pending_text(ctl_t *c, const ctl_job_t *j, char *buf, size_t len)
                  n > 2 ? " and " : "", n > 2 ? w[2] : "", n > 1 ? "" : "s");
         break;
     }
+    case CL_PEND_CPUMEM:
+        snprintf(buf, len,
+                 "Resources (cpu/mem): no node with %u free GPUs has %u CPUs and %" PRIu64
+                 " MB of memory free for them (--cpus-per-gpu %u, --mem-per-gpu %" PRIu64 "M)",
+                 j->gpus_per_node, j->gpus_per_node * j->cpus_per_gpu,
+                 (uint64_t)j->gpus_per_node * j->mem_per_gpu_mb, j->cpus_per_gpu,
+                 j->mem_per_gpu_mb);
+        break;
     default:
         snprintf(buf, len, "%s", cl_pend_name(p.why));
     }

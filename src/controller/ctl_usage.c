@@ -80,7 +80,7 @@ static char *nodes_csv(ctl_t *c, const ctl_job_t *j)
 
 const char *const ctl_run_ends[CTL_RUN_ENDS] = {"succeeded", "failed",    "cancelled",
                                                 "timeout",   "node_fail", "preempted",
-                                                "requeued",  "budget"};
+                                                "requeued",  "budget",    "out_of_memory"};
 
 /* A run's GPU-seconds counted by how it ended (/metrics: goodput's floor). */
 static void run_count(ctl_t *c, const char *ended, double gpu_s)

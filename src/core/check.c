@@ -264,7 +264,7 @@ static int check_tenants(const cl_cluster_t *c, cl_error_t *err)
         if (!j->live) continue;
         if (j->state == CL_JOB_PENDING) {
             tc[j->tenant].npend++;
-            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_RESV) {
+            if (j->pend_why == CL_PEND_NONE || j->pend_why > CL_PEND_CPUMEM) {
                 cl__err(err, "pending job %llu has no reason", (unsigned long long)j->id);
                 goto out;
             }
@@ -340,6 +340,11 @@ int cl_cluster_check(const cl_cluster_t *c, cl_error_t *err)
 {
     if (check_tenants(c, err) < 0 || check_usable(c, err) < 0 || cl__power_check(c, err) < 0)
         return -1;
+    if (cl__res_check(c) < 0) {
+        cl__err(err, "a node holds more CPUs or memory than its inventory, or the count of "
+                     "nodes with one is wrong");
+        return -1;
+    }
     const cl_topo_t *t = c->t;
     recount_t r = {0};
     r.seen = cl__xcalloc(t->nnodes, sizeof(uint64_t));

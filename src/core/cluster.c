@@ -83,6 +83,7 @@ void cl_cluster_destroy(cl_cluster_t *c)
         free(c->tn[i].name);
     cl__index_free(c);
     cl__power_free(c);
+    cl__res_free(c);
     free(c->pl);
     free(c->tn);
     free(c->co);

@@ -276,14 +276,21 @@ static int place_list(cl_cluster_t *c, const job_t *j, uint32_t need)
 int cl__place_job(cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     if (c->nnr) resv_apply_for(c, j, now);
+    c->res_short = 0;
     uint32_t need = cl__job_need(c, j);
     const struct jcons *k = j->cons;
-    if (!k) return cl__place(c, j->nnodes, need, j->max_sw);
+    if (!k) return cl__place_res(c, j, need);
     for (uint32_t i = 0; i < k->nexcl; i++)
         hide(c, k->excl[i], 1);
-    int rc = k->nlist ? place_list(c, j, need) : cl__place(c, j->nnodes, need, j->max_sw);
+    int rc = k->nlist ? place_list(c, j, need) : cl__place_res(c, j, need);
     for (uint32_t i = 0; i < k->nexcl; i++)
         hide(c, k->excl[i], 0);
+    for (uint32_t i = 0; rc == 0 && k->nlist && i < c->nsel; i++)
+        if (!cl__res_fits(c, c->sel[i], j)) { /* its listed nodes lack the CPUs or memory */
+            c->nsel = 0;
+            c->res_short = 1;
+            rc = -1;
+        }
     return rc;
 }
 

@@ -172,6 +172,7 @@ void cl__node_update(cl_cluster_t *c, cl_nodeid_t id)
     node_t *n = &c->nodes[id];
     uint32_t a = n->eff, b = cl__node_eff(c, n);
     if (a == b) return;
+    if (b > a) c->res_epoch++; /* room may have grown: res.c's failed search is stale */
     const cl_topo_t *t = c->t;
     uint32_t dom = t->parent[0][id], leaf = t->parent[LV_DOM][dom],
              pod = t->parent[LV_LEAF][leaf];

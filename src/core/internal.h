@@ -109,6 +109,8 @@ typedef struct job {
      * cl__power_job_w() in the power counters: whatever changes that recounts them. */
     float power_w;    /* stated projection per GPU, W (0: the class default) */
     float measured_w; /* the driver's measurement, W (0: none) */
+    uint32_t cpg;     /* CPUs and MiB each of its GPUs needs on its node (res.c); 0: none */
+    uint64_t mpg;
 } job_t;
 
 static inline uint64_t cl__job_gpus(const job_t *j)
@@ -246,6 +248,24 @@ struct cl_cluster {
     uint64_t *skey;
     uint32_t *scnt;
     uint32_t smask, sused;
+
+    /* res.c: nodes' CPUs and memory (NULL until a node has an inventory; 0: no limit), how
+     * many nodes have one, and whether the last cl__place_res failed for them alone */
+    uint32_t *inv_cpus;
+    uint64_t *inv_mem;
+    uint8_t *inv_rep;    /* the node reported (cl_node_set_inventory) */
+    uint32_t ninv, nrep; /* nodes with an inventory; nodes that reported */
+    uint8_t res_short;
+    /* The last search that found no nodes with the CPUs and memory (res.c): a job asking at
+     * least as much in the same mode fails too while no node gained room (res_epoch, which
+     * index.c raises whenever a node's free GPUs grow and res.c when an inventory changes) */
+    uint64_t res_epoch, res_fail_epoch;
+    uint32_t res_fail_nn, res_fail_k, res_fail_cpg, res_fail_sw;
+    uint64_t res_fail_mpg;
+    uint8_t res_fail_dom;
+    uint32_t res_cursor;        /* where the last one-node job's search found its node */
+    uint32_t res_ent_cursor[2]; /* the leaf [0] or domain [1] the last gang's search took */
+    uint32_t res_need;          /* free GPUs a node needs for the job being placed */
 };
 
 static inline uint32_t cl__popc(uint64_t x)
@@ -261,6 +281,16 @@ static inline job_t *cl__job(cl_cluster_t *c, cl_jobid_t id)
     if (id == 0 || id >= c->id_cap || !c->id2slot[id]) return NULL;
     return &c->jobs[c->id2slot[id] - 1];
 }
+
+/* res.c: placement with CPUs and memory (cl__place for nodes of `need` free GPUs, then the
+ * nodes checked); 0 or -1, with c->res_short set when only CPUs or memory were missing.
+ * cl__place_job (constraint.c) calls it with the job's constraints applied. */
+int cl__place_res(cl_cluster_t *c, const job_t *j, uint32_t need);
+int cl__res_never(const cl_cluster_t *c, const cl_job_spec_t *s, uint32_t k, cl_error_t *err);
+/* Node id has room for j's CPUs and memory there (a hot spare's check). */
+int cl__res_fits(const cl_cluster_t *c, uint32_t id, const job_t *j);
+void cl__res_free(cl_cluster_t *c);
+int cl__res_check(const cl_cluster_t *c);
 
 /* index.c */
 int cl__index_init(cl_cluster_t *c);

@@ -260,6 +260,7 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     }
     if (resolve_shape(c, s, &nn, &k, err) < 0) return -1;
     if (check_quota && quota_fits(c, s, (uint64_t)nn * k, err) < 0) return -1;
+    if (check_quota && cl__res_never(c, s, k, err) < 0) return -1;
     if (cl__deps_check(c, s, err) < 0) return -1;
     if (s->user && cl__user_slot(c, s->user, err) < 0) return -1;
     struct jcons *cons;
@@ -287,6 +288,8 @@ static int submit(cl_cluster_t *c, const cl_job_spec_t *s, cl_jobid_t id, cl_tim
     j->max_restarts = s->max_restarts;
     j->preemptible = s->preemptible;
     j->power_w = (float)s->power_w;
+    j->cpg = s->cpus_per_gpu;
+    j->mpg = s->mem_per_gpu_mb;
     j->state = CL_JOB_PENDING;
     j->live = 1;
     j->submit = now;
@@ -405,6 +408,8 @@ int cl_job_get(const cl_cluster_t *c, cl_jobid_t id, cl_job_info_t *o)
                          .power_measured_w = j->measured_w,
                          .held = j->held,
                          .deps_waiting = cl__deps_waiting(j),
+                         .cpus_per_gpu = j->cpg,
+                         .mem_per_gpu_mb = j->mpg,
                          .dep_never = cl__deps_never(j)};
     cl__cons_info(j, o);
     return 0;
@@ -545,7 +550,8 @@ const char *cl_pend_name(cl_pend_t w)
                               "its array runs as many tasks as its limit allows",
                               "free GPUs are not on nodes its nodelist, exclude or exclusive "
                               "allow",
-                              "the nodes it could use are reserved"};
+                              "the nodes it could use are reserved",
+                              "not enough free CPUs or memory where its GPUs are free"};
     return (unsigned)w < sizeof(n) / sizeof(n[0]) ? n[w] : "unknown";
 }
 

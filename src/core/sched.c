@@ -167,11 +167,11 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         }
         if (!no_nodes && ps->preempt_ok && cl__try_preempt(c, ps->li, x, ps->now, ps->out))
             return;
-        why = no_nodes ? CL_PEND_NODES : CL_PEND_RESOURCES;
+        why = no_nodes ? CL_PEND_NODES : c->res_short ? CL_PEND_CPUMEM : CL_PEND_RESOURCES;
         if (c->o.policy == CL_POLICY_FIFO)
             ps->blocked = 1;
-        else if (!no_nodes && (ps->have_resv = reserve(c, x, ps->now)))
-            why = CL_PEND_RESERVED;
+        else if (!no_nodes && (ps->have_resv = reserve(c, x, ps->now)) && why != CL_PEND_CPUMEM)
+            why = CL_PEND_RESERVED; /* (it waits for CPUs or memory: that says more) */
     } else if (no_nodes) {
         why = CL_PEND_NODES;
     } else if (try_place(c, j, ps->now) == 0) {
@@ -185,8 +185,9 @@ static void visit(cl_cluster_t *c, pass_t *ps, uint32_t x)
         why = CL_PEND_RESOURCES;
     } else {
         /* would the nodes held for the reservation have been enough? (counts only) */
-        why = c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
-                                                                   : CL_PEND_RESOURCES;
+        why = c->res_short ? CL_PEND_CPUMEM /* GPUs free, not with the CPUs or memory */
+              : c->tot[j->k - 1] + c->resv_ge[j->k - 1] >= j->nnodes ? CL_PEND_HELD
+                                                                     : CL_PEND_RESOURCES;
     }
     pend_cons(c, j, why, ps->now);
 }

@@ -99,6 +99,7 @@ cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near, const job_t *j, cl
     cl_nodeid_t pick = NIL;
     for (cl_nodeid_t s = c->spares[pod].head; s != NIL; s = c->nodes[s].snext) {
         if (!cl__node_allowed(c, j, s, now)) continue;
+        if (!cl__res_fits(c, s, j)) continue; /* too few CPUs or too little memory */
         if (pick == NIL) pick = s;
         if (cl__topo_node_level(c->t, s, LV_LEAF) == leaf) {
             pick = s;

@@ -175,7 +175,8 @@ PGresult *pg_read(pg_store_t *s, const char *sql, const pg_params_t *p, const ch
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
     "argv,env,running_time,user_name,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,"   \
-    "error,dependency,held,array_id,array_task,array_spec,ended,exclusive,nodelist,exclude"
+    "error,dependency,held,array_id,array_task,array_spec,ended,exclusive,nodelist,exclude,"   \
+    "cpus_per_gpu,mem_per_gpu_mb"
 
 static const char schema_v1[] =
     "CREATE TABLE jobs(id int8 PRIMARY KEY, state int8 NOT NULL, name text NOT NULL,"
@@ -231,8 +232,6 @@ static const char schema_v2[] =
 
 /* Version 3: the lease of standby controllers (pg_lease.c's pg_schema_lease). */
 
-/* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
- * later version is refused (a newer build wrote it). */
 /* Version 4: issue 15's node constraints (--exclusive, --nodelist, --exclude; sqlite.c's
  * columns). */
 static const char schema_v4[] =
@@ -240,7 +239,15 @@ static const char schema_v4[] =
     " ADD COLUMN nodelist text NOT NULL DEFAULT '', ADD COLUMN exclude text NOT NULL DEFAULT "
     "'';";
 
-static const char *const migrations[] = {schema_v1, schema_v2, pg_schema_lease, schema_v4};
+/* Version 5: issue 15's CPUs and memory per GPU (--cpus-per-gpu, --mem-per-gpu in MiB). */
+static const char schema_v5[] =
+    "ALTER TABLE jobs ADD COLUMN cpus_per_gpu int8 NOT NULL DEFAULT 0,"
+    " ADD COLUMN mem_per_gpu_mb int8 NOT NULL DEFAULT 0;";
+
+/* migrations[v] takes a journal at schema version v to v+1; the last is this build's. A
+ * later version is refused (a newer build wrote it). */
+static const char *const migrations[] = {schema_v1, schema_v2, pg_schema_lease, schema_v4,
+                                         schema_v5};
 #define PG_SCHEMA_VERSION ((int64_t)(sizeof migrations / sizeof migrations[0]))
 
 /* The schema version table, and every migration the journal lacks, in one transaction under
@@ -454,23 +461,52 @@ static const struct {
     jcol_t t;
     size_t off;
 } job_cols[] = {
-    JC(J_U64, id),           JC(J_INT, state),         JC(J_STR, name),
-    JC(J_STR, tenant),       JC(J_STR, cwd),           JC(J_STR, reason),
-    JC(J_U32, nodes),        JC(J_U32, gpus_per_node), JC(J_U32, max_restarts),
-    JC(J_F64, time_limit_s), JC(J_I32, priority),      JC(J_U32, restarts),
-    JC(J_U32, incarnation),  JC(J_I32, exit_code),     JC(J_BOOL, has_exit),
-    JC(J_F64, submit_time),  JC(J_F64, start_time),    JC(J_F64, end_time),
-    JC(J_STR, alloc),        JC(J_ARGV, argv),         JC(J_ENV, env),
-    JC(J_F64, running_time), JC(J_STR, user),          JC(J_U32, uid),
-    JC(J_U32, gid),          JC(J_F64, gpu_s),         JC(J_F64, energy_j),
-    JC(J_F64, flops),        JC(J_U32, ntasks),        JC(J_BOOL, cwd_strict),
-    JC(J_STR, output),       JC(J_STR, error),         JC(J_STR, dependency),
-    JC(J_BOOL, held),        JC(J_U64, array_id),      JC(J_U32, array_task),
-    JC(J_STR, array),        JC(J_STR, ended),         JC(J_BOOL, exclusive),
-    JC(J_STR, nodelist),     JC(J_STR, exclude),
+    JC(J_U64, id),
+    JC(J_INT, state),
+    JC(J_STR, name),
+    JC(J_STR, tenant),
+    JC(J_STR, cwd),
+    JC(J_STR, reason),
+    JC(J_U32, nodes),
+    JC(J_U32, gpus_per_node),
+    JC(J_U32, max_restarts),
+    JC(J_F64, time_limit_s),
+    JC(J_I32, priority),
+    JC(J_U32, restarts),
+    JC(J_U32, incarnation),
+    JC(J_I32, exit_code),
+    JC(J_BOOL, has_exit),
+    JC(J_F64, submit_time),
+    JC(J_F64, start_time),
+    JC(J_F64, end_time),
+    JC(J_STR, alloc),
+    JC(J_ARGV, argv),
+    JC(J_ENV, env),
+    JC(J_F64, running_time),
+    JC(J_STR, user),
+    JC(J_U32, uid),
+    JC(J_U32, gid),
+    JC(J_F64, gpu_s),
+    JC(J_F64, energy_j),
+    JC(J_F64, flops),
+    JC(J_U32, ntasks),
+    JC(J_BOOL, cwd_strict),
+    JC(J_STR, output),
+    JC(J_STR, error),
+    JC(J_STR, dependency),
+    JC(J_BOOL, held),
+    JC(J_U64, array_id),
+    JC(J_U32, array_task),
+    JC(J_STR, array),
+    JC(J_STR, ended),
+    JC(J_BOOL, exclusive),
+    JC(J_STR, nodelist),
+    JC(J_STR, exclude),
+    JC(J_U32, cpus_per_gpu),
+    JC(J_U64, mem_per_gpu_mb),
 };
 #undef JC
-#define JOB_NCOLS 41
+#define JOB_NCOLS 43
 _Static_assert(sizeof job_cols / sizeof job_cols[0] == JOB_NCOLS, "one a column of JOB_COLS");
 
 static void arr_job_field(pg_commit_t *c, const cl_store_job_t *j, int k)
@@ -595,7 +631,8 @@ static const cl_store_visit_t pg_puts = {.job = put_job,
     "error=excluded.error,dependency=excluded.dependency,held=excluded.held,"                  \
     "array_id=excluded.array_id,array_task=excluded.array_task,array_spec=excluded.array_"     \
     "spec,ended=excluded.ended,exclusive=excluded.exclusive,nodelist=excluded.nodelist,"       \
-    "exclude=excluded.exclude"
+    "exclude=excluded.exclude,cpus_per_gpu=excluded.cpus_per_gpu,"                             \
+    "mem_per_gpu_mb=excluded.mem_per_gpu_mb"
 
 static const pg_stmt_t core_stmts[] = {
     {"jobs_put",
@@ -605,7 +642,8 @@ static const pg_stmt_t core_stmts[] = {
      "$17::float8[],$18::float8[],$19::text[],$20::bytea[],$21::bytea[],$22::float8[],"
      "$23::text[],$24::int8[],$25::int8[],$26::float8[],$27::float8[],$28::float8[],"
      "$29::int8[],$30::bool[],$31::text[],$32::text[],$33::text[],$34::bool[],$35::int8[],"
-     "$36::int8[],$37::text[],$38::text[],$39::bool[],$40::text[],$41::text[])" JOB_UPDATE},
+     "$36::int8[],$37::text[],$38::text[],$39::bool[],$40::text[],$41::text[],$42::int8[],"
+     "$43::int8[])" JOB_UPDATE},
     {"node_free_name", "DELETE FROM nodes WHERE name=$2 AND id<>$1::int8"},
     {"node_put", "INSERT INTO nodes(id,name,drained,reason) VALUES($1::int8,$2,$3::bool,$4)"
                  " ON CONFLICT(id) DO UPDATE SET name=excluded.name,drained=excluded.drained,"
@@ -756,6 +794,8 @@ static int emit_jobs(const PGresult *r, cl_store_job_f *jf, void *arg)
         j.exclusive = pg_bool(r, row, i++);
         j.nodelist = pg_str(r, row, i++);
         j.exclude = pg_str(r, row, i++);
+        j.cpus_per_gpu = (uint32_t)pg_i64(r, row, i++);
+        j.mem_per_gpu_mb = (uint64_t)pg_i64(r, row, i++);
         int stop = jf(&j, arg);
         free(argv);
         free(env);

@@ -171,6 +171,8 @@ static int put_job(void *arg, const cl_store_job_t *j)
     sqlite3_bind_int(st, i++, j->exclusive);
     sq_bind_str(st, i++, j->nodelist);
     sq_bind_str(st, i++, j->exclude);
+    sqlite3_bind_int64(st, i++, j->cpus_per_gpu);
+    sqlite3_bind_int64(st, i++, (sqlite3_int64)j->mem_per_gpu_mb);
     if (sq_put_step(c, st, "job %" PRIu64, j->id) < 0) return -1;
     if (fin && !done) s->done_n++;
     if (done && j->id > s->done_id_max) s->done_id_max = j->id;
@@ -346,11 +348,12 @@ static int sq_commit(cl_store_t *bs, const cl_store_batch_t *b, cl_error_t *err)
     "id,state,name,tenant,cwd,reason,nodes,gpus_per_node,max_restarts,time_limit_s,"           \
     "priority,restarts,incarnation,exit_code,has_exit,submit_time,start_time,end_time,alloc,"  \
     "argv,env,running_time,user,uid,gid,gpu_s,energy_j,flops,ntasks,cwd_strict,output,error,"  \
-    "dependency,held,array_id,array_task,array,ended,exclusive,nodelist,exclude"
+    "dependency,held,array_id,array_task,array,ended,exclusive,nodelist,exclude,cpus_per_gpu," \
+    "mem_per_gpu_mb"
 #define JOB_SELECT(table) "SELECT " JOB_COLS " FROM " table
 #define JOB_VALUES                                                                             \
     "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?" \
-    ")"
+    ",?,?)"
 
 static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
 {
@@ -398,6 +401,8 @@ static void job_row(sqlite3_stmt *st, cl_store_job_t *j)
     j->exclusive = sqlite3_column_int(st, i++) != 0;
     j->nodelist = sq_text(st, i++);
     j->exclude = sq_text(st, i++);
+    j->cpus_per_gpu = (uint32_t)sqlite3_column_int64(st, i++);
+    j->mem_per_gpu_mb = (uint64_t)sqlite3_column_int64(st, i++);
     j->argv = cl__strs_split(a ? a : "", a ? alen : 0, &j->argc);
     j->env = cl__strs_split(e ? e : "", e ? elen : 0, &j->envc);
 }
@@ -585,7 +590,8 @@ uint64_t cl_store_sqlite_fullscan_steps(cl_store_t *s, bool commits)
     " held INTEGER NOT NULL DEFAULT 0, array_id INTEGER NOT NULL DEFAULT 0,"                   \
     " array_task INTEGER NOT NULL DEFAULT 0, array TEXT NOT NULL DEFAULT '',"                  \
     " ended TEXT NOT NULL DEFAULT '', exclusive INTEGER NOT NULL DEFAULT 0,"                   \
-    " nodelist TEXT NOT NULL DEFAULT '', exclude TEXT NOT NULL DEFAULT '')"
+    " nodelist TEXT NOT NULL DEFAULT '', exclude TEXT NOT NULL DEFAULT '',"                    \
+    " cpus_per_gpu INTEGER NOT NULL DEFAULT 0, mem_per_gpu_mb INTEGER NOT NULL DEFAULT 0)"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS jobs" JOB_TABLE_COLS ";"
@@ -608,16 +614,28 @@ static const char jobs_done_move[] = "BEGIN IMMEDIATE;"
 
 /* A journal written before jobs had these columns gains them (their defaults: unknown). */
 static const char *const job_added[][2] = {
-    {"running_time", "REAL NOT NULL DEFAULT 0"},  {"user", "TEXT NOT NULL DEFAULT ''"},
-    {"uid", "INTEGER NOT NULL DEFAULT 0"},        {"gid", "INTEGER NOT NULL DEFAULT 0"},
-    {"gpu_s", "REAL NOT NULL DEFAULT 0"},         {"energy_j", "REAL NOT NULL DEFAULT 0"},
-    {"flops", "REAL NOT NULL DEFAULT 0"},         {"ntasks", "INTEGER NOT NULL DEFAULT 0"},
-    {"cwd_strict", "INTEGER NOT NULL DEFAULT 0"}, {"output", "TEXT NOT NULL DEFAULT ''"},
-    {"error", "TEXT NOT NULL DEFAULT ''"},        {"dependency", "TEXT NOT NULL DEFAULT ''"},
-    {"held", "INTEGER NOT NULL DEFAULT 0"},       {"array_id", "INTEGER NOT NULL DEFAULT 0"},
-    {"array_task", "INTEGER NOT NULL DEFAULT 0"}, {"array", "TEXT NOT NULL DEFAULT ''"},
-    {"ended", "TEXT NOT NULL DEFAULT ''"},        {"exclusive", "INTEGER NOT NULL DEFAULT 0"},
-    {"nodelist", "TEXT NOT NULL DEFAULT ''"},     {"exclude", "TEXT NOT NULL DEFAULT ''"},
+    {"running_time", "REAL NOT NULL DEFAULT 0"},
+    {"user", "TEXT NOT NULL DEFAULT ''"},
+    {"uid", "INTEGER NOT NULL DEFAULT 0"},
+    {"gid", "INTEGER NOT NULL DEFAULT 0"},
+    {"gpu_s", "REAL NOT NULL DEFAULT 0"},
+    {"energy_j", "REAL NOT NULL DEFAULT 0"},
+    {"flops", "REAL NOT NULL DEFAULT 0"},
+    {"ntasks", "INTEGER NOT NULL DEFAULT 0"},
+    {"cwd_strict", "INTEGER NOT NULL DEFAULT 0"},
+    {"output", "TEXT NOT NULL DEFAULT ''"},
+    {"error", "TEXT NOT NULL DEFAULT ''"},
+    {"dependency", "TEXT NOT NULL DEFAULT ''"},
+    {"held", "INTEGER NOT NULL DEFAULT 0"},
+    {"array_id", "INTEGER NOT NULL DEFAULT 0"},
+    {"array_task", "INTEGER NOT NULL DEFAULT 0"},
+    {"array", "TEXT NOT NULL DEFAULT ''"},
+    {"ended", "TEXT NOT NULL DEFAULT ''"},
+    {"exclusive", "INTEGER NOT NULL DEFAULT 0"},
+    {"nodelist", "TEXT NOT NULL DEFAULT ''"},
+    {"exclude", "TEXT NOT NULL DEFAULT ''"},
+    {"cpus_per_gpu", "INTEGER NOT NULL DEFAULT 0"},
+    {"mem_per_gpu_mb", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 static int add_job_columns(sqlite3 *db, const char *table, const char **missing)

@@ -52,6 +52,9 @@ typedef struct cl_store_job {
      * exist on the nodes), the --output and --error patterns ("" none) */
     uint32_t ntasks;
     bool cwd_strict;
+    /* --cpus-per-gpu, --mem-per-gpu (MiB); 0: none asked */
+    uint32_t cpus_per_gpu;
+    uint64_t mem_per_gpu_mb;
     const char *output, *error;
     /* --dependency as the controller normalised it ("" none), and a hold */
     const char *dependency;
@@ -61,8 +64,8 @@ typedef struct cl_store_job {
     uint64_t array_id;
     uint32_t array_task;
     const char *array;
-    /* how a finished job ended: succeeded, failed, cancelled, timeout, node_fail, budget
-     * (the usage records' words); "" while it is live */
+    /* how a finished job ended: succeeded, failed, cancelled, timeout, node_fail, budget,
+     * out_of_memory (the usage records' words); "" while it is live */
     const char *ended;
     /* --exclusive, and the --nodelist and --exclude hostlists ("" or NULL: none) */
     bool exclusive;

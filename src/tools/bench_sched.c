@@ -214,7 +214,7 @@ static double quota_pass(const bopt_t *o, uint64_t *rng, size_t *started, double
     double t0 = cl_now_ms();
     *started = cl_schedule(c, 40, &d);
     double ms = cl_now_ms() - t0;
-    uint64_t n = 0, counts[CL_PEND_ARRAY + 1] = {0};
+    uint64_t n = 0, counts[CL_PEND_CPUMEM + 1] = {0};
     t0 = cl_now_ms();
     for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
         cl_pending_t p;
@@ -225,7 +225,7 @@ static double quota_pass(const bopt_t *o, uint64_t *rng, size_t *started, double
     *reason_ns = n ? (cl_now_ms() - t0) * 1e6 / (double)n : 0;
     if (!o->json) {
         printf("pass under quotas: %.0f ms (%zu started); pending reasons:", ms, *started);
-        for (int w = CL_PEND_NEW; w <= CL_PEND_ARRAY; w++)
+        for (int w = CL_PEND_NEW; w <= CL_PEND_CPUMEM; w++)
             if (counts[w])
                 printf(" %s %llu,", cl_pend_name((cl_pend_t)w), (unsigned long long)counts[w]);
         printf(" read at %.0f ns a job (with the walk over ids)\n", *reason_ns);

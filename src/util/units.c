@@ -1,7 +1,8 @@
-/* units.c - power and percentages as operators type them (units.h). */
+/* units.c - power, percentages and memory sizes as operators type them (units.h). */
 #include "util/units.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,44 @@ int cl_parse_ramp(const char *s, double *w_per_s, double *pct, cl_error_t *err)
                       "most 100%%/s",
                       s);
     *pct = v;
+    return 0;
+}
+
+int cl_parse_mem_mb(const char *s, uint64_t *mb, cl_error_t *err)
+{
+    if (!isdigit((unsigned char)*s))
+        return cl_err(err,
+                      "'%.40s' is not a memory size: a whole number and K, M, G or T (64G)", s);
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE) return cl_err(err, "'%.40s' is too large", s);
+    double kib; /* the unit in KiB */
+    switch (toupper((unsigned char)*end)) {
+    case 0:
+        kib = 1024;
+        break;
+    case 'K':
+        kib = 1;
+        break;
+    case 'M':
+        kib = 1024;
+        break;
+    case 'G':
+        kib = 1024.0 * 1024;
+        break;
+    case 'T':
+        kib = 1024.0 * 1024 * 1024;
+        break;
+    default:
+        return cl_err(err, "'%.40s': unknown unit '%.16s' (K, M, G or T: 64G, 512M)", s, end);
+    }
+    if (*end && end[1] && (toupper((unsigned char)end[1]) != 'B' || end[2]))
+        return cl_err(err, "'%.40s': unknown unit '%.16s' (K, M, G or T: 64G, 512M)", s, end);
+    if (v == 0) return cl_err(err, "a memory size of 0 is no memory: more than 0 (64G)");
+    double m = ceil((double)v * kib / 1024);
+    if (m > 1024.0 * 1024 * 1024 * 1024) return cl_err(err, "'%.40s' is more than 1 EiB", s);
+    *mb = (uint64_t)m;
     return 0;
 }
 

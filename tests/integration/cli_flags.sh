@@ -67,6 +67,10 @@ t 2 err "colossus controller: option '--help' takes no value" controller --help=
 t 2 err "colossus controller: --heartbeat-ms must be a number in 10..600000, not 'abc'" \
     controller --heartbeat-ms abc
 t 2 err "colossus agent: option '--controller' needs a value" agent --controller
+t 2 err "colossus agent: --mem: '10XB': unknown unit 'XB'" agent --mem 10XB
+t 2 err "colossus agent: --cpus must be a number in 0..1048576, not '-1'" agent --cpus -1
+t 2 err "colossus agent: --log-root must be an absolute path, not 'rel'" agent --log-root rel
+t 2 err "colossus controller: --log-root must be an absolute path" controller --log-root rel
 t 2 err "colossus gpu list: option '--json' takes no value" gpu list --json=1
 t 2 err "colossus gpu list: unknown option '--quick'" gpu list --quick
 t 0 out "usage: colossus COMMAND" --help
@@ -100,6 +104,9 @@ t 2 err "colossus nodes: unknown option '--js'" nodes --js
 t 2 err "colossus submit: --time must be MIN, MIN:SEC" submit --time 1:2:3:4 -- true
 t 2 err "colossus submit: --ntasks-per-node must be a number in 1..64, not '0'" submit --ntasks-per-node 0 -- true
 t 2 err "colossus submit: --chdir must be an absolute path, not 'rel'" submit -D rel -- true
+t 2 err "colossus submit: --mem-per-gpu: '10XB': unknown unit 'XB'" submit --mem-per-gpu 10XB -- true
+t 2 err "colossus submit: --mem-per-gpu: a memory size of 0 is no memory" submit --mem-per-gpu 0 -- true
+t 2 err "colossus submit: --cpus-per-gpu must be a number in 1..1024, not '0'" submit --cpus-per-gpu 0 -- true
 t 2 err "colossus submit: --export must be ALL, NONE or NAME[=VALUE] items, not ''" submit --export= -- true
 t 2 err "colossus wait: --timeout must be a number in 1..100000000, not '0'" wait 1 --timeout 0
 t 2 err "colossus logs: --rank must be a number in 0..100000000, not 'x'" logs 1 --rank x
@@ -171,7 +178,7 @@ t 2 err "colossus history: --since: '3600' is not a time: give a unit" history -
 t 2 err "colossus history: --until: '2026-02-30': there is no day 30 in month 2 of 2026" history --until 2026-02-30
 t 2 err "colossus history: --since: '2026-11-01T12:00CET': 'CET' is not a zone" history --since 2026-11-01T12:00CET
 t 2 err "colossus history: --until must be later than --since" history --since 2026-11-02 --until 2026-11-01T23:59Z
-t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted, requeued or budget, not 'done'" history --state done
+t 2 err "colossus history: --state must be succeeded, failed, cancelled, timeout, node_fail, preempted, requeued, budget or out_of_memory, not 'done'" history --state done
 t 2 err "colossus history: --limit must be a number in 1..1000000, not '0'" history --limit 0
 t 2 err "colossus history: unknown option '--by'" history --by day
 t 2 err "colossus history: 'x1' is not a job id (a positive number)" history --job x1

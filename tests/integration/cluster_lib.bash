@@ -73,11 +73,14 @@ start_controller() {
     export COLOSSUS_CONTROLLER=$CTL_ADDR
 }
 
-# start_agent NAME GPUS: the tests run as root and so do their jobs (--allow-root-jobs).
+# start_agent NAME GPUS [AGENT OPTIONS]: the tests run as root and so do their jobs
+# (--allow-root-jobs).
 start_agent() {
-    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$1" --work-dir "${AGENT_ROOT:-$T/agents}/$1" \
-        --fake-gpus "$2" --allow-root-jobs >>"$T/agent-$1.log" 2>&1 &
-    AGENT_PID[$1]=$!
+    local name=$1 gpus=$2
+    shift 2
+    "$B" agent --controller "$CTL_ADDR" --key "$T/key" --name "$name" --work-dir "${AGENT_ROOT:-$T/agents}/$name" \
+        --fake-gpus "$gpus" --allow-root-jobs "$@" >>"$T/agent-$name.log" 2>&1 &
+    AGENT_PID[$name]=$!
 }
 
 # nodes_up N: wait until N nodes are up.

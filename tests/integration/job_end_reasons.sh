@@ -1,8 +1,9 @@
 #!/bin/bash
 # job_end_reasons.sh - a finished job says how it ended: a rank killed by a signal names it
 # (SIGSEGV), which an exit code of 139 alone does not; a time limit; a failure on another rank
-# of a gang; a cancel names who cancelled. The agent reports the signal (Exited.signal) beside
-# the exit code.
+# of a gang; a cancel names who cancelled; a rank over its --mem-per-gpu is out_of_memory
+# (where a memory cgroup can be written), in the job, the table and the usage records. The
+# agent reports the signal (Exited.signal) and an OOM kill (Exited.oom) beside the exit code.
 # timeout: 90
 . "$(dirname "$0")/cluster_lib.bash"
 start_controller
@@ -42,4 +43,18 @@ C2=$("$B" submit --token carol.tok --gpus-per-node 1 -- sleep 60)
 "$B" jobs --all | awk -v id="$L" '$1 == id {print $4}' | grep -qx timeout ||
     fail "jobs: job $L's STATE: $("$B" jobs --all | grep "^$L ")"
 "$B" show "$L" | grep -q "^ended: *timeout" || fail "show $L: $("$B" show "$L")"
+if [ -w /sys/fs/cgroup/memory/cgroup.procs ] || grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+    M=$("$B" submit --gpus-per-node 1 --mem-per-gpu 32M --max-restarts 0 -- \
+        python3 -c 'x = bytearray(256 << 20)')
+    [ "$(ended "$M")" = failed ] || fail "job $M: $(job_state "$M")"
+    [ "$(job_field "$M" 'd["ended"]')" = out_of_memory ] || fail "job $M ended: $(job_field "$M" 'd["ended"]')"
+    [ "$(reason "$M")" = "out of memory (limit 32 MB): rank 0 on n1 was OOM-killed" ] ||
+        fail "job $M: $(reason "$M")"
+    "$B" jobs --all | awk -v id="$M" '$1 == id {print $4}' | grep -qx out_of_memory ||
+        fail "jobs: job $M's STATE: $("$B" jobs --all | grep "^$M ")"
+    wait_for 40 bash -c "\"$B\" history --state out_of_memory | grep -q '^$M '" ||
+        fail "history --state out_of_memory: $("$B" history --state out_of_memory)"
+else
+    log "skip the OOM case: no memory cgroup controller is writable here"
+fi
 log "ok: $(reason "$S"); $(reason "$A"); $(reason "$L"); $(reason "$C1")"

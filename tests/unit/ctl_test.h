@@ -362,20 +362,26 @@ static void t_heartbeat(t_ctl_t *t, t_sink_t *a)
     t_heartbeat_health(t, a, NULL);
 }
 
+/* e from agent a (e->node set here), then the turn's end. */
+static void t_exited_msg(t_ctl_t *t, t_sink_t *a, Colossus__Exited *e)
+{
+    e->node = a->node;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_EXITED;
+    m.exited = e;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_turn(t);
+}
+
 static void t_exited(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, int code, int rank)
 {
     Colossus__Exited e = COLOSSUS__EXITED__INIT;
-    e.node = a->node;
     e.job = job;
     e.incarnation = inc;
     e.exit_code = code;
     e.rank = rank;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_EXITED;
-    m.exited = &e;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
-    t_turn(t);
+    t_exited_msg(t, a, &e);
 }
 
 static void t_started(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc)

@@ -82,6 +82,8 @@ static inline void mkjob(cl_store_job_t *j, uint64_t id, int state)
     j->exclusive = true;
     j->nodelist = "node[000-063]";
     j->exclude = "node007,node009";
+    j->cpus_per_gpu = 12;                          /* issue 15: CPUs and memory */
+    j->mem_per_gpu_mb = 5ull * 1024 * 1024 * 1024; /* 5 PiB: past 32 bits */
 }
 
 /* A job read back, owned (the store's is valid during its callback only). */
@@ -199,6 +201,8 @@ static inline void assert_job_equal(const got_job_t *g, const cl_store_job_t *w)
     assert_int_equal(j->exclusive, w->exclusive);
     assert_string_equal(g->nodelist, or_empty(w->nodelist));
     assert_string_equal(g->exclude, or_empty(w->exclude));
+    assert_int_equal(j->cpus_per_gpu, w->cpus_per_gpu);
+    assert_int_equal(j->mem_per_gpu_mb, w->mem_per_gpu_mb);
 }
 
 /* A comma-separated list of n node names, like a gang's alloc (65,536 nodes: ~700 KB). */

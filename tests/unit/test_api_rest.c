@@ -310,7 +310,8 @@ static void test_submit_slurm_fields(void **state)
     cl_error_t err;
     assert_int_equal(
         submit("{\"argv\": [\"x\"], \"ntasks_per_node\": 1, \"chdir\": \"/w\", "
-               "\"output\": \"o.%j.%t\", \"error\": \"e.%%\", \"qos\": \"normal\"}",
+               "\"output\": \"o.%j.%t\", \"error\": \"e.%%\", \"qos\": \"normal\", "
+               "\"cpus_per_gpu\": 12, \"mem_per_gpu_mb\": 65536}",
                &s, &doc, &err),
         0);
     assert_int_equal(s.ntasks_per_node, 1);
@@ -319,6 +320,8 @@ static void test_submit_slurm_fields(void **state)
     assert_string_equal(s.output, "o.%j.%t");
     assert_string_equal(s.error, "e.%%");
     assert_string_equal(s.qos, "normal");
+    assert_int_equal(s.cpus_per_gpu, 12);
+    assert_int_equal(s.mem_per_gpu_mb, 65536);
     free(s.argv);
     json_decref(doc);
     assert_int_equal(submit("{\"argv\": [\"x\"], \"cwd\": \"/w\"}", &s, &doc, &err), 0);
@@ -374,6 +377,8 @@ static void test_submit_errors(void **state)
         {"{\"argv\": [\"x\"], \"cwd\": \"rel\"}", "'cwd'"},
         {"{\"argv\": [\"x\"], \"ntasks_per_node\": 0}", "'ntasks_per_node'"},
         {"{\"argv\": [\"x\"], \"ntasks_per_node\": 65}", "'ntasks_per_node'"},
+        {"{\"argv\": [\"x\"], \"cpus_per_gpu\": 0}", "'cpus_per_gpu'"},
+        {"{\"argv\": [\"x\"], \"mem_per_gpu_mb\": \"64G\"}", "'mem_per_gpu_mb'"},
         {"{\"argv\": [\"x\"], \"chdir\": \"rel\"}", "'chdir' must be an absolute path"},
         {"{\"argv\": [\"x\"], \"chdir\": \"/a\", \"cwd\": \"/b\"}", "not both"},
         {"{\"argv\": [\"x\"], \"output\": \"o.%q\"}", "field 'output': output 'o.%q': unknown"},

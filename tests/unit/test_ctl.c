@@ -414,6 +414,83 @@ static void test_rank_failure_waits_for_dead_after(void **state)
     t_teardown(t);
 }
 
+/* An Exited with oom (issue 15): an OOM kill at the memory limit; the job ends out_of_memory
+ * after dead-after as any rank failure, its reason naming the limit. */
+static void t_exited_oom(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, uint64_t mb)
+{
+    Colossus__Exited e = COLOSSUS__EXITED__INIT;
+    e.job = job;
+    e.incarnation = inc;
+    e.exit_code = 128 + 9;
+    e.rank = 2;
+    e.signal = 9;
+    e.oom = true;
+    e.mem_limit_mb = mb;
+    t_exited_msg(t, a, &e);
+}
+
+/* An agent of 8 GPUs for node name coming back after a controller restart (not registered). */
+static t_sink_t *agent_back(t_ctl_t *t, const char *name)
+{
+    t_sink_t *s = t_sink(t, name);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->gpus = 8;
+    return s;
+}
+
+static void ends_out_of_memory(t_ctl_t *t, t_sink_t *a, t_sink_t *b, const char *who)
+{
+    for (int i = 0; i < 4; i++) { /* past dead-after + 300 ms */
+        t_advance(t, 1000);
+        t_heartbeat(t, a);
+        t_heartbeat(t, b);
+    }
+    char reason[200];
+    assert_string_equal(t_job_state(t, 1, reason, sizeof reason), "failed");
+    char want[200];
+    snprintf(want, sizeof want, "out of memory (limit 4096 MB): %s on node1 was OOM-killed",
+             who);
+    assert_string_equal(reason, want);
+    assert_true(t_logged(t, "failed: out of memory (limit 4096 MB)"));
+}
+
+static void test_oom_ends_out_of_memory(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_exited_oom(t, a, 1, inc, 4096);
+    ends_out_of_memory(t, a, b, "rank 2");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
+/* The OOM kill reported while the controller was away is applied at the reconciliation. */
+static void test_oom_while_recovering(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_close(t, a);
+    t_close(t, b);
+    t_restart(t);
+    a = agent_back(t, "node1");
+    b = agent_back(t, "node2");
+    t_running_t run = {1, inc};
+    t_register_on(t, a, &run, 1);
+    t_exited_oom(t, a, 1, inc, 4096); /* before the job is reconciled */
+    t_register_on(t, b, &run, 1);
+    t_advance(t, 200);
+    assert_true(t_logged(t, "job 1 reconciled"));
+    ends_out_of_memory(t, a, b, "a rank");
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
 /* A node of the job declared down within the window makes it a node failure: the job is
  * requeued (no spare here), not failed. */
 static void test_rank_failure_with_node_death_restarts(void **state)
@@ -497,11 +574,8 @@ static void test_recovery_reconciles(void **state)
     t_close(t, b);
     t_restart(t); /* kill -9 of the controller */
     assert_true(t_logged(t, "1 were running: waiting for their agents"));
-    a = t_sink(t, "node1");
-    b = t_sink(t, "node2");
-    snprintf(a->name, sizeof a->name, "node1");
-    snprintf(b->name, sizeof b->name, "node2");
-    a->gpus = b->gpus = 8;
+    a = agent_back(t, "node1");
+    b = agent_back(t, "node2");
     t_running_t run = {1, inc};
     t_register_on(t, a, &run, 1);
     t_register_on(t, b, &run, 1);
@@ -985,6 +1059,8 @@ int main(void)
         cmocka_unit_test(test_rank_failure_with_node_death_restarts),
         cmocka_unit_test(test_fence_and_lost_ranks),
         cmocka_unit_test(test_recovery_reconciles),
+        cmocka_unit_test(test_oom_ends_out_of_memory),
+        cmocka_unit_test(test_oom_while_recovering),
         cmocka_unit_test(test_recovery_requeues_when_a_node_is_missing),
         cmocka_unit_test(test_wait_and_closed_sink),
         cmocka_unit_test(test_finished_job_forgotten_after_commit),

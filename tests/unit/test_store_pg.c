@@ -50,7 +50,7 @@ static void test_schema_version(void **st)
     cl_store_t *s = store_open();
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 4);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 5);
     s = store_open(); /* again: nothing to migrate, still one row */
     cl_store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_schema"), 1);
@@ -58,12 +58,12 @@ static void test_schema_version(void **st)
     sql_int("UPDATE colossus_schema SET version=99");
     cl_error_t err = {{0}};
     assert_null(cl_store_open(pg_url, NULL, &err));
-    if (!strstr(err.msg, "the journal's schema is version 99, newer than this build's 4: "
+    if (!strstr(err.msg, "the journal's schema is version 99, newer than this build's 5: "
                          "refusing it"))
         fail_msg("%s", err.msg);
     assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 99);
     /* a journal of version 1 (before issue 15's columns), with a job: migrated, kept */
-    sql_int("UPDATE colossus_schema SET version=4");
+    sql_int("UPDATE colossus_schema SET version=5");
     s = store_open();
     int rc = 0;
     put_job(s, 7, &rc, &err);
@@ -71,25 +71,32 @@ static void test_schema_version(void **st)
     cl_store_close(s);
     sql_int("ALTER TABLE jobs DROP COLUMN dependency, DROP COLUMN held, DROP COLUMN array_id,"
             " DROP COLUMN array_task, DROP COLUMN array_spec, DROP COLUMN ended,"
-            " DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude");
+            " DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude,"
+            " DROP COLUMN cpus_per_gpu, DROP COLUMN mem_per_gpu_mb");
     sql_int("DROP TABLE colossus_lease; DROP FUNCTION colossus_lease_take;"
             " DROP FUNCTION colossus_lease_renew; DROP FUNCTION colossus_lease_check");
     sql_int("UPDATE colossus_schema SET version=1");
     cl_store_close(store_open());
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 4);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 5);
     assert_int_equal(sql_int("SELECT count(*) FROM colossus_lease WHERE holder=''"), 1);
     assert_int_equal(
         sql_int("SELECT count(*) FROM jobs WHERE id=7 AND dependency='' AND NOT held"
                 " AND array_id=0 AND array_spec='' AND NOT exclusive AND nodelist=''"
-                " AND exclude=''"),
+                " AND exclude='' AND cpus_per_gpu=0 AND mem_per_gpu_mb=0"),
         1);
-    /* a journal of version 3 (before the node constraints): migrated to 4 */
-    sql_int(
-        "ALTER TABLE jobs DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude");
+    /* a journal of version 3 (before the node constraints): migrated to 5 */
+    sql_int("ALTER TABLE jobs DROP COLUMN exclusive, DROP COLUMN nodelist, DROP COLUMN exclude,"
+            " DROP COLUMN cpus_per_gpu, DROP COLUMN mem_per_gpu_mb");
     sql_int("UPDATE colossus_schema SET version=3");
     cl_store_close(store_open());
-    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 4);
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 5);
     assert_int_equal(sql_int("SELECT count(*) FROM jobs WHERE id=7 AND NOT exclusive"), 1);
+    /* a journal of version 4 (before CPUs and memory): migrated to 5 */
+    sql_int("ALTER TABLE jobs DROP COLUMN cpus_per_gpu, DROP COLUMN mem_per_gpu_mb");
+    sql_int("UPDATE colossus_schema SET version=4");
+    cl_store_close(store_open());
+    assert_int_equal(sql_int("SELECT version FROM colossus_schema"), 5);
+    assert_int_equal(sql_int("SELECT count(*) FROM jobs WHERE id=7 AND cpus_per_gpu=0"), 1);
 }
 
 static void *open_one(void *arg)

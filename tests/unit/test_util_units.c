@@ -102,6 +102,45 @@ static void test_ramp(void **st)
     }
 }
 
+/* Memory sizes as Slurm's --mem-per-gpu takes them: binary units, MB when none, rounded up;
+ * a unit it does not know (10XB) and 0 refused, naming the input. */
+static void test_mem(void **st)
+{
+    (void)st;
+    struct {
+        const char *s;
+        uint64_t mb;
+    } ok[] = {{"512", 512},    {"512M", 512},   {"512MB", 512}, {"10G", 10240}, {"10g", 10240},
+              {"10GB", 10240}, {"1T", 1048576}, {"2048K", 2},   {"1K", 1},      {"1kb", 1}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 0;
+        cl_error_t err = {{0}};
+        if (cl_parse_mem_mb(ok[i].s, &v, &err) < 0) fail_msg("mem '%s': %s", ok[i].s, err.msg);
+        if (v != ok[i].mb)
+            fail_msg("mem '%s': %llu, wanted %llu", ok[i].s, (unsigned long long)v,
+                     (unsigned long long)ok[i].mb);
+    }
+    struct {
+        const char *s, *words;
+    } bad[] = {{"10XB", "unknown unit 'XB'"},
+               {"10GX", "unknown unit"},
+               {"", "not a memory"},
+               {"G", "not a memory"},
+               {"-1G", "not a memory"},
+               {"0", "of 0"},
+               {"1.5G", "unknown unit"},
+               {"99999999999999T", "more than 1 EiB"},
+               {"99999999999999999999999", "too large"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 42;
+        cl_error_t err = {{0}};
+        if (cl_parse_mem_mb(bad[i].s, &v, &err) == 0) fail_msg("mem '%s' taken", bad[i].s);
+        if (v != 42) fail_msg("mem '%s': *out changed on failure", bad[i].s);
+        if (!strstr(err.msg, bad[i].words))
+            fail_msg("mem '%s': '%s' lacks '%s'", bad[i].s, err.msg, bad[i].words);
+    }
+}
+
 static void test_fmt(void **st)
 {
     (void)st;
@@ -115,10 +154,8 @@ static void test_fmt(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_watts),
-        cmocka_unit_test(test_pct),
-        cmocka_unit_test(test_fmt),
-        cmocka_unit_test(test_ramp),
+        cmocka_unit_test(test_watts), cmocka_unit_test(test_pct), cmocka_unit_test(test_fmt),
+        cmocka_unit_test(test_ramp),  cmocka_unit_test(test_mem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
