@@ -79,6 +79,9 @@ void cl_submit_usage_options(FILE *f)
         "                          the kernel enforces: a rank over it is killed and the\n"
         "                          job ends out_of_memory (default: none, no limit)\n"
         "  --hold                  queue it held: 'colossus release JOB' lets it start\n"
+        "  --requeue, --no-requeue as Slurm's: a job is restarted (requeued) after a node\n"
+        "                          failure, up to --max-restarts (the default); --no-requeue:\n"
+        "                          never (--max-restarts 0: it fails with its node)\n"
         "  -a, --array TASKS       a job array, one job per task, as Slurm's: 0-99,\n"
         "                          0-15:4 (a step), 1,3,5-7 (a list), and %%N: at most N\n"
         "                          running at once (default: not an array). Its id is the\n"
@@ -141,6 +144,8 @@ static const struct option submit_longs[] = {
     {"export", required_argument, 0, OPT_EXPORT},
     {"dependency", required_argument, 0, 'd'},
     {"hold", no_argument, 0, OPT_HOLD},
+    {"requeue", no_argument, 0, OPT_REQUEUE},
+    {"no-requeue", no_argument, 0, OPT_NO_REQUEUE},
     {"array", required_argument, 0, 'a'},
     {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
     {"nodelist", required_argument, 0, 'w'},
@@ -166,6 +171,8 @@ static const struct option sbatch_longs[] = {
     {"export", required_argument, 0, OPT_EXPORT},
     {"dependency", required_argument, 0, 'd'},
     {"hold", no_argument, 0, OPT_HOLD},
+    {"requeue", no_argument, 0, OPT_REQUEUE},
+    {"no-requeue", no_argument, 0, OPT_NO_REQUEUE},
     {"array", required_argument, 0, 'a'},
     {"exclusive", no_argument, 0, OPT_EXCLUSIVE},
     {"nodelist", required_argument, 0, 'w'},
@@ -349,6 +356,11 @@ int cl_submit_opt(cl_cli_t *c, int o, const char *arg, cl_submit_t *x)
     }
     case OPT_HOLD:
         s->hold = true;
+        break;
+    case OPT_REQUEUE: /* the default: --max-restarts as given or 3 */
+        break;
+    case OPT_NO_REQUEUE:
+        s->max_restarts = 0;
         break;
     case OPT_CPG:
         rc = cl_flag_u32(cmd, "--cpus-per-gpu", arg, 1, 1024, &s->cpus_per_gpu);

@@ -18,6 +18,8 @@ enum {
     OPT_MAXR,
     OPT_EXPORT,
     OPT_HOLD,
+    OPT_REQUEUE,    /* --requeue: restarted after a node failure (the default) */
+    OPT_NO_REQUEUE, /* --no-requeue: never (--max-restarts 0) */
     OPT_EXCLUSIVE,
     OPT_CPG, /* --cpus-per-gpu */
     OPT_MPG, /* --mem-per-gpu */

@@ -19,12 +19,12 @@ extern char **environ;
 
 /* Slurm's sbatch options colossus knows but does not have yet: named as such. */
 static const char *const not_yet[] = {
-    "mem",        "mem-per-cpu",   "cpus-per-task", "requeue",  "no-requeue",
-    "partition",  "ntasks",        "gres",          "gpus",     "gpus-per-task",
-    "mail-type",  "mail-user",     "constraint",    "begin",    "signal",
-    "open-mode",  "reservation",   "wait",          "wrap",     "nice",
-    "time-min",   "licenses",      "distribution",  "switches", "network",
-    "overcommit", "oversubscribe", "comment",       NULL};
+    "mem",          "mem-per-cpu", "cpus-per-task", "partition",  "ntasks",
+    "gres",         "gpus",        "gpus-per-task", "mail-type",  "mail-user",
+    "constraint",   "begin",       "signal",        "open-mode",  "reservation",
+    "wait",         "wrap",        "nice",          "time-min",   "licenses",
+    "distribution", "switches",    "network",       "overcommit", "oversubscribe",
+    "comment",      NULL};
 static const char not_yet_short[] = "cpnGCH"; /* -H: --hold is taken (long only) */
 
 typedef struct where {

@@ -354,7 +354,8 @@ int ctl_job_spec(ctl_t *c, ctl_job_t *j, cl_job_spec_t *spec, struct cl_depend *
                  cl_error_t *err);
 /* The core's dependencies of --dependency text for a job of k (NULL: from the journal: no
  * check of who may see the jobs named): each job the core no longer holds described by its
- * record, one k may not see or that never was refused as "no such job". */
+ * record, one k may not see or that never was refused as "no such job" (-2: bad input, as a
+ * malformed text). */
 int ctl_job_deps(ctl_t *c, const struct ctl_caller *k, const char *text, struct cl_depend *d,
                  cl_error_t *err);
 /* The shared strings of array aid for a task record (a reference: ctl_array_unref), made

@@ -138,7 +138,8 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
         Colossus__Response rs = COLOSSUS__RESPONSE__INIT;
         rs.req = r->req;
         rs.error = msg;
-        rs.bad_input = rc == -2; /* a node list naming no node: the CLI's exit 2 */
+        rs.bad_input = rc == -2; /* a node list naming no node, a dependency on no job (of
+                                    its tenants): the CLI's exit 2 */
         ctl_reply(c, reply, &rs);
         return;
     }

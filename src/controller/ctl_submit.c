@@ -162,16 +162,17 @@ uint64_t ctl_name_key(const char *user, const char *name)
 int ctl_job_deps(ctl_t *c, const ctl_caller_t *k, const char *text, cl_depend_t *d,
                  cl_error_t *err)
 {
-    if (cl_depend_parse(text, d, err) < 0) return -1;
+    if (cl_depend_parse(text, d, err) < 0) return -2;
     for (size_t i = 0; i < d->n; i++) {
         bool transient;
         ctl_job_t *on = ctl_job_lookup(c, d->v[i].job, &transient);
         bool seen = on && (!k || k->sees_all || ctl_caller_sees_tenant(c, k, on->tenant_ix));
         if (seen && cl_job_finished(on->state)) d->v[i].ended = on->state;
         if (transient) ctl_job_free(on);
-        if (!seen)
-            return cl_err(err, "--dependency: no job %" PRIu64 " (of your tenants)",
-                          d->v[i].job);
+        if (!seen) { /* bad input, as a node list naming no node: the CLI's exit 2 */
+            cl_err(err, "--dependency: no job %" PRIu64 " (of your tenants)", d->v[i].job);
+            return -2;
+        }
     }
     return 0;
 }
@@ -268,9 +269,10 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
                           .name_key = ctl_name_key(k->user ? k->user->name : "",
                                                    s->name[0] ? s->name : s->argv[0])};
     cl_depend_t d = {0};
-    if (s->dependency[0] && ctl_job_deps(c, k, s->dependency, &d, err) < 0) {
+    int drc = s->dependency[0] ? ctl_job_deps(c, k, s->dependency, &d, err) : 0;
+    if (drc < 0) {
         cl_depend_free(&d);
-        return -1;
+        return drc;
     }
     spec.deps = d.v;
     spec.ndeps = (uint32_t)d.n;

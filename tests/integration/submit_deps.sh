@@ -6,8 +6,8 @@
 # controller restart; submit --hold, hold, release; requeue of a running job (its ranks
 # stopped, run again, no failure restart counted) and of a finished one (also one the core
 # no longer holds after a restart); who may (the owner, an operator; not another tenant's
-# user); bad input refused (exit 2 for a malformed --dependency, 1 with the reason for a job
-# that does not exist), nothing queued.
+# user); bad input refused with exit 2 (a malformed --dependency, a job that does not exist
+# or is another tenant's), nothing queued.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -121,12 +121,12 @@ grep -qx "step evaluate" "pipeline_$p3.out" || fail "pipeline_$p3.out"
 wait_state "$p4" cancelled 10 || fail "clean-up: $("$B" show "$p4")"
 reason_has "$p4" "DependencyNeverSatisfied: job $p2 succeeded" || fail "clean-up's reason"
 
-log "bad input: exit 2 (1 for a job that does not exist), named, nothing queued"
+log "bad input: exit 2 (also for a job that does not exist, or is another tenant's), named, nothing queued"
 BJ=$(as bob submit --gpus-per-node 1 -- true) || fail "bob's job"
 before=$(njobs)
 export COLOSSUS_TOKEN; COLOSSUS_TOKEN=$(cat "$T/alice.tok") # bad submits as alice
-bad 1 "--dependency: no job 99999 (of your tenants)" -d afterok:99999 -- true
-bad 1 "--dependency: no job $BJ (of your tenants)" -d "afterok:$BJ" -- true
+bad 2 "--dependency: no job 99999 (of your tenants)" -d afterok:99999 -- true
+bad 2 "--dependency: no job $BJ (of your tenants)" -d "afterok:$BJ" -- true
 bad 2 "'after' is not a dependency type" -d after:1 -- true
 bad 2 "afterok: 'x' is not a job id" -d afterok:x -- true
 bad 2 "afterok needs job ids" -d afterok -- true

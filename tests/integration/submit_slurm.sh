@@ -79,6 +79,15 @@ got=$(job_field "$F" '(d["name"], d["num_nodes"], d["gpus_per_node"], d["priorit
 [ "$(job_field "$F" 'd["argv"]')" = "['/bin/bash', '$T/forms.sh']" ] || fail "argv: $(job_field "$F" 'd["argv"]')"
 "$B" logs "$F" | grep -qx "N=1" || fail "forms.sh ran: $("$B" logs "$F")"
 
+log "--requeue (the default restarts) and --no-requeue (none), as directives and flags"
+printf '#!/bin/bash\n#SBATCH --no-requeue -N 1 --gpus-per-node 1\ntrue\n' >norq.sh
+printf '#!/bin/bash\n#SBATCH --requeue -N 1 --gpus-per-node 1\ntrue\n' >rq.sh
+R1=$("$B" submit --hold norq.sh) && R2=$("$B" submit --hold rq.sh) &&
+    R3=$("$B" submit --hold --no-requeue --max-restarts 5 rq.sh) || fail "submit (no-)requeue"
+got="$(job_field "$R1" 'd["max_restarts"]') $(job_field "$R2" 'd["max_restarts"]') $(job_field "$R3" 'd["max_restarts"]')"
+[ "$got" = "0 3 5" ] || fail "max_restarts of --no-requeue, --requeue, --no-requeue then --max-restarts 5: $got"
+for K in $R1 $R2 $R3; do "$B" cancel "$K" >/dev/null || fail "cancel $K"; done
+
 log "an #SBATCH script without --ntasks-per-node: one task a node (Slurm's); #COLOSSUS: one a GPU"
 printf '#!/bin/sh\n#SBATCH -N 2 --gpus-per-node 2\necho "W=$WORLD_SIZE C=$CUDA_VISIBLE_DEVICES"\n' > sb.sh
 printf '#!/bin/sh\n#COLOSSUS -N 2 --gpus-per-node 2\necho "W=$WORLD_SIZE"\n' > co.sh
