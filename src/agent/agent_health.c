@@ -14,12 +14,14 @@
 
 #include <jansson.h>
 
+#include "agent/links.h"
 #include "gpu/monitor.h"
 #include "proto/uvconn.h"
 
 #define XQ_MAX 64             /* XIDs kept for the next report */
 #define CHECK_LIMIT_MS 120000 /* a burn-in that runs longer than this failed */
 #define OUT_MAX (1u << 20)    /* most bytes of a check's output kept */
+#define LINK_POLL_MS 500      /* network links read this often: a lost one latched in < 1 s */
 
 static const char *WHO = "agent";
 
@@ -52,6 +54,10 @@ struct ag_health {
     int ninv;
     bool closing;
     int refs; /* open handles + work in flight; freed at 0 once closing */
+
+    /* network links (links.h) */
+    ag_links_t *links;
+    uv_timer_t link_timer;
 
     /* polling */
     uv_timer_t poll_timer;
@@ -100,6 +106,7 @@ static void maybe_free(ag_health_t *h)
 {
     if (!h->closing || h->refs > 0) return;
     cl_gpu_monitor_destroy(h->mon);
+    ag_links_free(h->links);
     free(h->out.p);
     free(h->err.p);
     while (h->held) {
@@ -211,6 +218,15 @@ static void start_poll(ag_health_t *h)
 static void on_poll_timer(uv_timer_t *t)
 {
     start_poll(t->data);
+}
+
+/* A watched link that is down takes the node out now: its job restarts elsewhere (the
+ * controller's drain-now), not after a hung collective or the heartbeat timeout. */
+static void on_link_timer(uv_timer_t *t)
+{
+    ag_health_t *h = t->data;
+    char why[400];
+    if (ag_links_poll(h->links, why, sizeof why)) latch(h, CL_HEALTH_DRAIN_NOW, why);
 }
 
 void ag_health_poll_then(ag_health_t *h, void (*done)(void *arg), void *arg)
@@ -603,10 +619,18 @@ ag_health_t *ag_health_create(uv_loop_t *loop, const ag_health_opts_t *o,
     if (!h->o.poll_ms) h->o.poll_ms = 5000;
     h->urgent = urgent;
     h->urgent_arg = arg;
+    h->links = ag_links_open(o->sysfs_root ? o->sysfs_root : "/sys",
+                             o->links ? o->links : "auto", err);
+    if (!h->links && o->links && strcmp(o->links, "none") && strcmp(o->links, "auto")) {
+        cl_gpu_monitor_destroy(h->mon);
+        free(h);
+        return NULL;
+    }
     uv_timer_init(loop, &h->poll_timer);
     uv_timer_init(loop, &h->check_timer);
-    h->poll_timer.data = h->check_timer.data = h;
-    h->refs = 2;
+    uv_timer_init(loop, &h->link_timer);
+    h->poll_timer.data = h->check_timer.data = h->link_timer.data = h;
+    h->refs = 3;
     return h;
 }
 
@@ -624,6 +648,12 @@ int ag_health_nvlink_domain(const ag_health_t *h, char *key, size_t len)
 void ag_health_start(ag_health_t *h, void (*ready)(void *arg), void *arg)
 {
     uv_timer_start(&h->poll_timer, on_poll_timer, 0, h->o.poll_ms);
+    if (ag_links_count(h->links)) {
+        cl_daemon_log(WHO, "watching %zu network link%s (sysfs, every %d ms)",
+                      ag_links_count(h->links), ag_links_count(h->links) == 1 ? "" : "s",
+                      LINK_POLL_MS);
+        uv_timer_start(&h->link_timer, on_link_timer, 0, LINK_POLL_MS);
+    }
     if (h->o.at_start == AG_CHECK_OFF) {
         ready(arg);
         return;
@@ -639,8 +669,10 @@ void ag_health_destroy(ag_health_t *h)
     h->closing = true;
     uv_timer_stop(&h->poll_timer);
     uv_timer_stop(&h->check_timer);
+    uv_timer_stop(&h->link_timer);
     hclose(h, (uv_handle_t *)&h->poll_timer);
     hclose(h, (uv_handle_t *)&h->check_timer);
+    hclose(h, (uv_handle_t *)&h->link_timer);
     if (h->checking && !uv_is_closing((uv_handle_t *)&h->proc))
         uv_process_kill(&h->proc, SIGKILL); /* its exit closes the rest */
     for (waiter_t *w = h->wait_cur, *n; w; w = n) {

@@ -26,6 +26,8 @@ typedef struct ag_health_opts {
     ag_check_mode_t at_start;   /* gpu check before the agent first registers */
     ag_check_mode_t before_job; /* gpu check before every launch */
     uint32_t poll_ms;           /* NVML poll period (telemetry, XIDs, counters) */
+    const char *links;          /* network links watched (links.h: auto, none, a list) */
+    const char *sysfs_root;     /* where sysfs is ("/sys"; a test's tree) */
 } ag_health_opts_t;
 
 /* Called when something the controller must hear at once happened (the latched action got

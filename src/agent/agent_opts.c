@@ -29,6 +29,11 @@ static void usage(FILE *f)
         "       [--check-before-job off|quick|full] gpu check before every launch (off)\n"
         "       [--health-poll-ms N]               NVML telemetry and XID poll period "
         "(5000)\n"
+        "       [--links auto|none|LIST]           network links watched (every 500 ms): a\n"
+        "                                          lost one takes the node out (drain-now);\n"
+        "                                          auto: physical interfaces and InfiniBand\n"
+        "                                          ports once seen up; LIST: eth0,mlx5_0/1\n"
+        "       [--sysfs-root DIR]                 where sysfs is (/sys)\n"
         "       [--rank-log-max MIB]               most a rank's log keeps on disk (%llu; 0:\n"
         "                                          no limit): its first MIB/16 and its last\n"
         "                                          bytes, the middle cut (checked every %d "
@@ -74,6 +79,8 @@ enum {
     OPT_CHECK_AT_START,
     OPT_CHECK_BEFORE_JOB,
     OPT_HEALTH_POLL_MS,
+    OPT_LINKS,
+    OPT_SYSFS_ROOT,
     OPT_RANK_LOG_MAX,
     OPT_ALLOW_ROOT_JOBS,
     OPT_NODE_TOKEN,
@@ -111,6 +118,12 @@ static int parse_opt(int opt, ag_opts_t *o)
     case OPT_HEALTH_POLL_MS:
         return cl_flag_u32("agent", "--health-poll-ms", optarg, 50, 3600000,
                            &o->health.poll_ms);
+    case OPT_LINKS:
+        o->health.links = optarg;
+        return 0;
+    case OPT_SYSFS_ROOT:
+        o->health.sysfs_root = optarg;
+        return 0;
     case OPT_RANK_LOG_MAX:
         return cl_flag_u32("agent", "--rank-log-max", optarg, 0, 1u << 20, &o->rank_log_mib);
     case OPT_ALLOW_ROOT_JOBS:
@@ -159,6 +172,8 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
         {"check-at-start", required_argument, 0, OPT_CHECK_AT_START},
         {"check-before-job", required_argument, 0, OPT_CHECK_BEFORE_JOB},
         {"health-poll-ms", required_argument, 0, OPT_HEALTH_POLL_MS},
+        {"links", required_argument, 0, OPT_LINKS},
+        {"sysfs-root", required_argument, 0, OPT_SYSFS_ROOT},
         {"rank-log-max", required_argument, 0, OPT_RANK_LOG_MAX},
         {"allow-root-jobs", no_argument, 0, OPT_ALLOW_ROOT_JOBS},
         {"node-token", required_argument, 0, OPT_NODE_TOKEN},
