@@ -92,7 +92,8 @@ static void discover(ag_links_t *l, const char *root)
     for (struct dirent *e; d && (e = readdir(d));) {
         char dev[800];
         if (e->d_name[0] == '.') continue;
-        snprintf(dev, sizeof dev, "%s/%.255s/device", p, e->d_name); /* physical, not lo or a bridge */
+        snprintf(dev, sizeof dev, "%s/%.255s/device", p,
+                 e->d_name); /* physical, not lo or a bridge */
         if (exists(dev)) add_net(l, root, e->d_name, false);
     }
     if (d) closedir(d);
@@ -121,9 +122,12 @@ ag_links_t *ag_links_open(const char *root, const char *spec, cl_error_t *err)
     char *copy = cl_xstrdup(spec), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *slash = strchr(t, '/');
-        if (!*t || strlen(t) > 60 || (slash && (slash == t || !slash[1] || strchr(slash + 1, '/')))) {
-            cl_err(err, "--links: '%.64s' is not an interface (eth0) or an InfiniBand port "
-                        "(mlx5_0/1)", t);
+        if (!*t || strlen(t) > 60 ||
+            (slash && (slash == t || !slash[1] || strchr(slash + 1, '/')))) {
+            cl_err(err,
+                   "--links: '%.64s' is not an interface (eth0) or an InfiniBand port "
+                   "(mlx5_0/1)",
+                   t);
             goto fail;
         }
         if (slash) {

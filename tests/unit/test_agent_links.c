@@ -43,7 +43,7 @@ static int setup(void **st)
     assert_non_null(mkdtemp(root));
     put("class/net/eth9/carrier", "1\n");
     mkd("class/net/eth9/device");
-    put("class/net/br0/carrier", "1\n"); /* no device: virtual, not watched */
+    put("class/net/br0/carrier", "1\n");  /* no device: virtual, not watched */
     put("class/net/eth8/carrier", "0\n"); /* never up: not a failure (auto) */
     mkd("class/net/eth8/device");
     put("class/infiniband/mlx5_0/ports/1/state", "4: ACTIVE\n");
