@@ -179,7 +179,7 @@ bench-array: all
 	bash bench/array.bash $(ARRAY_TASKS)
 
 # Every C file follows .clang-format (make fmt rewrites them).
-FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
+FMT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
 fmt:
 	clang-format -i $(FMT_FILES)
 
