@@ -359,6 +359,32 @@ static void ranks_free(char **said, char **node_of, uint32_t n)
     free(node_of);
 }
 
+/* The connection went away under a follow (its controller died or stepped down): with a
+ * list of controllers (a leader and its standbys), the one that answers next within
+ * CL_CLI_FAILOVER_MS takes the follow on from the same offsets (docs/standby.md). false:
+ * one address, or none answered (said). */
+static bool follow_redial(cl_cli_t *c)
+{
+    size_t n = cl_addr_list_count(c->addr);
+    const cl_client_fail_t *f = c->conn ? &c->conn->fail : NULL;
+    if (n < 2 || !f ||
+        !(f->stage == CL_CLIENT_LOST || f->stage == CL_CLIENT_SEND ||
+          (f->stage == CL_CLIENT_REFUSED && f->why == COLOSSUS__REFUSED__WHY__SHUTTING_DOWN)))
+        return false;
+    cl_cli_close(c);
+    c->next_addr = (c->next_addr + 1) % n; /* the one that failed, last */
+    cl_error_t err;
+    cl_client_fail_t f2;
+    if (cl_cli_dial(c, &f2, &err) < 0) {
+        cl_cli_fail(c, &f2, &err);
+        return false;
+    }
+    c->status = 0;
+    fprintf(stderr, "colossus %s: following on through the controller that leads now\n",
+            c->cmd);
+    return true;
+}
+
 int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t *fw)
 {
     uint64_t *off = NULL;
@@ -387,6 +413,7 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
         Colossus__Msg *m;
         Colossus__JobInfo *j = show_job(c, id, &m);
         if (!j) {
+            if (follow_redial(c)) continue;
             rc = -1;
             break;
         }
@@ -441,6 +468,7 @@ int cl_cli_follow(cl_cli_t *c, uint64_t id, bool one, uint32_t rank, cl_follow_t
             }
             for (uint32_t i = one ? rank : 0; i < (one ? rank + 1 : world); i++)
                 if (follow_rank(c, id, i, !one && world > 1, &off[i], &last, &said[i]) == -2) {
+                    if (follow_redial(c)) break; /* the rest at the next round */
                     rc = -1;
                     done = true;
                     break;

@@ -64,7 +64,8 @@ start_agent n2 1
 wait_nodes_up 2
 cat >job.sh <<'SH'
 echo "start rank=$RANK pid=$$" >>"starts"
-while [ ! -e stop ]; do sleep 0.1; done
+i=0
+while [ ! -e stop ]; do i=$((i + 1)); [ $((i % 2)) = 0 ] && echo "line $((i / 2))"; sleep 0.1; done
 SH
 J=$("$B" submit -N 2 --gpus-per-node 1 --name long -- sh "$T/job.sh") || fail "submit"
 wait_for 20 bash -c '[ "$(wc -l <starts 2>/dev/null)" = 2 ]' || fail "2 ranks did not start"
@@ -77,7 +78,11 @@ K1b=$(COLOSSUS_IDEMPOTENCY_KEY=key-one "$B" submit --gpus-per-node 1 --hold -- t
 bad=$(COLOSSUS_IDEMPOTENCY_KEY="a b" "$B" submit -- true 2>&1) && fail "a key with a space taken"
 echo "$bad" | grep -q "idempotency key: printable ASCII without spaces only" || fail "bad key: $bad"
 
-log "3. kill -9 of the leader under submissions"
+log "3. kill -9 of the leader under submissions (and under a logs -f, which follows on)"
+"$B" logs -f --rank 0 "$J" >follow.out 2>follow.err &
+FOLLOW=$!
+PIDS+=($FOLLOW)
+wait_for 10 grep -q "^line 3$" follow.out || fail "logs -f shows nothing: $(cat follow.err)"
 (for i in $(seq 1 40); do
     id=$("$B" submit --gpus-per-node 1 --hold --name "load-$i" -- true 2>>load.err)
     echo "$i $? $id" >>load.out
@@ -110,6 +115,14 @@ wait_for 10 grep -q "job $J reconciled: still running on its 2 nodes" b.log || f
 [ "$(job_field "$J" 'd["state"], d["restarts"], d["incarnation"]')" = "running 0 1" ] ||
     fail "job $J after the failover: $("$B" show "$J")"
 [ "$(wc -l <starts)" = 2 ] || fail "ranks started again: $(cat starts)"
+at_kill=$(awk -v t="$t_kill" 'END {print NR}' follow.out)
+wait_for 20 bash -c "[ \$(grep -c '^line ' follow.out) -ge $((at_kill + 10)) ]" ||
+    fail "logs -f did not follow on after the failover: $(tail -3 follow.out; cat follow.err)"
+kill -0 "$FOLLOW" || fail "logs -f ended: $(cat follow.err)"
+grep -q "following on through the controller that leads now" follow.err || fail "follow.err: $(cat follow.err)"
+n=$(grep -c '^line ' follow.out)
+[ "$(grep '^line ' follow.out | sort -u | wc -l)" = "$n" ] || fail "logs -f printed lines twice"
+[ "$(grep '^line ' follow.out | tail -1)" = "line $n" ] || fail "logs -f lost lines: $(tail -3 follow.out)"
 
 log "4. SIGSTOP of the leader past its lease"
 ctl c "$PA" --identity "$T/a/identity"
