@@ -312,7 +312,8 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
 
 /* One step of the ramping jobs' limits (lim: the plan's, by job): each is raised toward the
  * plan's limit by its share of the allowed ramp since the last step (cl_power_ramp), and
- * lim[] says the limit to send; a job that reached the plan's limit stops ramping. */
+ * lim[] says the limit to send; a job that reached the plan's limit stops ramping. A capped
+ * job whose plan rises (a cut lifted, a budget raised) ramps from where it is. */
 static void ramp_step(ctl_t *c, cl_power_limit_t *lim, size_t n)
 {
     ctl_power_t *pw = c->power;
@@ -323,9 +324,18 @@ static void ramp_step(ctl_t *c, cl_power_limit_t *lim, size_t n)
     double *tgt = cl_xmalloc((n + 1) * sizeof *tgt), *cur = cl_xmalloc((n + 1) * sizeof *cur);
     uint64_t *gpus = cl_xmalloc((n + 1) * sizeof *gpus);
     size_t *at = cl_xmalloc((n + 1) * sizeof *at), m = 0;
+    bool was = pw->nramping > 0;
     for (size_t i = 0; i < n; i++) {
         ctl_job_t *j = ctl_job_get(c, lim[i].job);
-        if (!j || j->state != CL_JOB_RUNNING || !(j->power_ramp_w > 0)) continue;
+        if (!j || j->state != CL_JOB_RUNNING) continue;
+        if (!(j->power_ramp_w > 0) && rate > 0 && j->power_mw &&
+            lim[i].w > j->power_mw / 1e3 + 0.5) {
+            /* capped, and the plan gives it more (a cut lifted, a budget raised): raised
+             * from where it is at the allowed rate, as a starting job is */
+            j->power_ramp_w = j->power_mw / 1e3;
+            if (!was) dt = 0; /* the first step of a ramp starts now */
+        }
+        if (!(j->power_ramp_w > 0)) continue;
         tgt[m] = lim[i].w;
         cur[m] = rate > 0 ? j->power_ramp_w : lim[i].w; /* the ramp lifted: at once */
         gpus[m] = (uint64_t)j->nodes * j->gpus_per_node;

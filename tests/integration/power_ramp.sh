@@ -5,7 +5,8 @@
 # file as the agent sets them: never down, never faster than the rate (jobs starting
 # together share the site's rate: test_core_power's ramp). `power show` says the ramp; the
 # setting is journaled; in % of the site budget it needs one; a user may not set it; bad
-# rates are refused with nothing changed; REST's POST /power/ramp.
+# rates are refused with nothing changed; REST's POST /power/ramp. A cut lowers the limits at
+# once; lifting it raises them back at the rate, not in one jump.
 # timeout: 90
 . "$(dirname "$0")/health_lib.bash"
 
@@ -49,6 +50,27 @@ set -- $seen
 python3 -c "import sys; d = $t1 - $t0; sys.exit(0 if d >= 1.5 else 1)" || fail "700 W reached too fast for 400 W/s:$seen"
 [ "$(pshow 'd["ramp_w_per_s"], d["jobs_ramping"]')" = "400.0 0" ] || fail "power show: $(pshow 'd["ramp_w_per_s"], d["jobs_ramping"]')"
 "$B" power show | grep -q "^ramp: 400 W/s, 0 jobs ramping" || fail "power show text: $("$B" power show)"
+
+log "a cut is at once; lifting it ramps back at the rate (370 W -> 700 W: 660 W at 400 W/s)"
+"$B" power budget set 2.2kW >/dev/null || fail "budget"
+"$B" power cut 60% >/dev/null || fail "cut" # 880 W - 140 W idle: 370 W a GPU
+limit_is() { [ "$(limit "$1" 0)" = "$2" ]; }
+wait_for 10 limit_is "$N" 370 || fail "the cut: $(limit "$N" 0) W"
+"$B" power restore >/dev/null || fail "restore"
+t0=$(date +%s.%N) prev=370 seen=""
+while :; do
+    w=$(limit "$N" 0)
+    [ "$w" -ge "$prev" ] || fail "the limit went down after the restore: $prev -> $w W"
+    [ "$w" != "$prev" ] && seen="$seen $w" && log "limit $w W at +$(python3 -c "print(round($(date +%s.%N) - $t0, 2))") s"
+    prev=$w
+    [ "$w" = 700 ] && break
+    python3 -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 < 20 else 1)" || fail "no ramp back to 700 W in 20 s:$seen"
+    sleep 0.05
+done
+set -- $seen
+[ $# -ge 3 ] || fail "the restore jumped instead of ramping:$seen"
+python3 -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 >= 1.0 else 1)" || fail "back to 700 W too fast for 400 W/s:$seen"
+"$B" power budget set none >/dev/null || fail "budget none"
 
 log "the setting survives a restart; REST sets it; none lifts it"
 stop_controller_clean
