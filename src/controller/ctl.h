@@ -491,7 +491,7 @@ void ctl_power_tick(ctl_t *c);  /* the cut's end; limits that changed sent */
 void ctl_power_job_started(ctl_t *c, ctl_job_t *j);
 /* A job entered the core (submitted, recovered): its projection is the draw its (user, name)
  * was last measured at, if any. */
-void ctl_power_job_new(ctl_t *c, ctl_job_t *j);
+void ctl_power_job_new(ctl_t *c, ctl_job_t *j, uint64_t name_key); /* its spec's name_key */
 /* A job ended: its measured draw is remembered (and journaled) for its name's next jobs. */
 void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);

@@ -721,7 +721,7 @@ int ctl_job_requeue(ctl_t *c, uint64_t id, cl_error_t *err)
         if (rc == 0) rc = cl_job_submit_id(c->cluster, &spec, id, j->submit_time, err);
         cl_depend_free(&d);
         if (rc < 0) return -1;
-        ctl_power_job_new(c, j);
+        ctl_power_job_new(c, j, spec.name_key);
         j->inc_base = j->inc; /* the core counts incarnations from 0 again */
     }
     if (j->state == CL_JOB_RUNNING) {

@@ -319,6 +319,7 @@ static void ramp_step(ctl_t *c, cl_power_limit_t *lim, size_t n)
     ctl_power_t *pw = c->power;
     double now = ctl_now(c), dt = now - pw->ramp_at, rate = ramp_rate(c);
     pw->ramp_at = now;
+    if (!(rate > 0) && !pw->nramping) return; /* no ramp set, none left to finish */
     if (dt < 0) dt = 0;
     if (dt > 2 * RAMP_STEP_S) dt = 2 * RAMP_STEP_S; /* a late tick is no licence to jump */
     double *tgt = cl_xmalloc((n + 1) * sizeof *tgt), *cur = cl_xmalloc((n + 1) * sizeof *cur);
@@ -520,9 +521,8 @@ static void measure(ctl_t *c)
     }
 }
 
-void ctl_power_job_new(ctl_t *c, ctl_job_t *j)
+void ctl_power_job_new(ctl_t *c, ctl_job_t *j, uint64_t key)
 {
-    uint64_t key = ctl_name_key(j->user, j->name);
     const struct seen *e = seen_slot(c->power, key);
     if (!e->key) return;
     cl_error_t err;

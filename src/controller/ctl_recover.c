@@ -107,7 +107,7 @@ static void restore(ctl_t *c, ctl_job_t *j, bool known)
     int rc = ctl_job_spec(c, j, &spec, &d, &e);
     if (rc == 0) rc = cl_job_submit_id(c->cluster, &spec, j->id, j->submit_time, &e);
     cl_depend_free(&d);
-    if (rc == 0) ctl_power_job_new(c, j);
+    if (rc == 0) ctl_power_job_new(c, j, spec.name_key);
     if (rc < 0) {
         ctl_log(c, "journal: job %" PRIu64 " cannot be restored: %s; marked failed", j->id,
                 e.msg);

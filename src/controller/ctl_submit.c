@@ -241,7 +241,7 @@ static void array_tasks(ctl_t *c, ctl_job_t *j, const cl_job_spec_t *spec, const
         a->refs++;
         ctl_job_insert(c, t);
         ctl_journal_job(c, t);
-        ctl_power_job_new(c, t);
+        ctl_power_job_new(c, t, spec->name_key);
     }
     ctl_array_unref(a); /* ctl_array_of's: the tasks hold theirs */
 }
@@ -318,7 +318,7 @@ int ctl_job_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__SubmitReq *s
     j->ntasks = s->ntasks_per_node;
     j->cpus_per_gpu = s->cpus_per_gpu;
     j->mem_per_gpu_mb = s->mem_per_gpu_mb;
-    ctl_power_job_new(c, j);
+    ctl_power_job_new(c, j, spec.name_key);
     j->cwd_strict = s->cwd_strict;
     j->output = s->output[0] ? cl_xstrdup(s->output) : NULL; /* NULL: none (most jobs) */
     j->error = s->error[0] ? cl_xstrdup(s->error) : NULL;

@@ -18,12 +18,7 @@ command -v curl >/dev/null || { echo "curl is missing"; exit 77; }
 
 start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address"
 H=$(cat "$T/http-address")
-start_agent n1 2
-start_agent n2 2
-wait_nodes_up 2
-chmod 755 "$T"
-mkdir -m 1777 "$T/pub"
-cd "$T/pub"
+agents_pub
 
 api_people
 "$B" user add adm --tenant A --uid 61004 --gid 61004 >/dev/null || fail "adm"

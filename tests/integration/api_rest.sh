@@ -26,12 +26,7 @@ done
 start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address" --http-idle-timeout 2
 H=$(cat "$T/http-address")
 case "$H" in http://127.0.0.1:[0-9]*) ;; *) fail "http-address: '$H'" ;; esac
-start_agent n1 2
-start_agent n2 2
-wait_nodes_up 2
-chmod 755 "$T"
-mkdir -m 1777 "$T/pub"
-cd "$T/pub"
+agents_pub
 
 api_people
 echo "colossus-token-v1.garbage" >"$T/garbage.tok"

@@ -22,12 +22,7 @@ MAXC=8
 start_controller --http 127.0.0.1:0 --http-address-file "$T/http-address" --http-idle-timeout 2 \
     --http-max-connections $MAXC
 H=$(cat "$T/http-address")
-start_agent n1 2
-start_agent n2 2
-wait_nodes_up 2
-chmod 755 "$T"
-mkdir -m 1777 "$T/pub"
-cd "$T/pub"
+agents_pub
 
 api_people
 echo "colossus-token-v1.garbage" >"$T/garbage.tok"

@@ -156,6 +156,17 @@ bad() {
         fail "submit $*: exit $rc (want $want), want '$text': $(cat bad.err bad.out)"
 }
 
+# agents_pub: agents n1 and n2 of 2 GPUs each, up, and the current directory $T/pub,
+# writable by everyone (the ranks of the tests' users write there).
+agents_pub() {
+    start_agent n1 2
+    start_agent n2 2
+    wait_nodes_up 2
+    chmod 755 "$T"
+    mkdir -m 1777 "$T/pub"
+    cd "$T/pub" || fail "cd $T/pub"
+}
+
 # api_people: tenants A and B; alice (A), bob (B) and oscar (A, operator; his token of scope
 # admin), each with a token in $T/NAME.tok; the users of the REST tests.
 api_people() {

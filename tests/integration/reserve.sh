@@ -10,12 +10,7 @@
 . "$(dirname "$0")/cluster_lib.bash"
 
 start_controller --nodes 4 --gpus-per-node 2
-start_agent n1 2
-start_agent n2 2
-wait_nodes_up 2
-chmod 755 "$T"
-mkdir -m 1777 "$T/pub"
-cd "$T/pub"
+agents_pub
 api_people
 as() { local u=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$u.tok") "$B" "$@"; }
 pending_has() { job_field "$1" "d['pending_reason'] or ''" | grep -qF -- "$2"; }

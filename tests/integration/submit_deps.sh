@@ -13,12 +13,7 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
 start_controller --nodes 4 --gpus-per-node 2
-start_agent n1 2
-start_agent n2 2
-wait_nodes_up 2
-chmod 755 "$T"
-mkdir -m 1777 "$T/pub"
-cd "$T/pub"
+agents_pub
 api_people
 as() { local u=$1; shift; COLOSSUS_TOKEN=$(cat "$T/$u.tok") "$B" "$@"; }
 njobs() { "$B" jobs --all --json | jfield 'len(d)'; }

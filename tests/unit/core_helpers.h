@@ -48,6 +48,16 @@ static inline cl_job_state_t state_of(cl_cluster_t *c, cl_jobid_t id)
     return ji.state;
 }
 
+/* The node of node rank `rank` of running job id. */
+static inline cl_nodeid_t node_of(cl_cluster_t *c, cl_jobid_t id, size_t rank)
+{
+    size_t n;
+    const cl_alloc_t *a = cl_job_alloc(c, id, &n);
+    assert_non_null(a);
+    assert_true(rank < n);
+    return a[rank].node;
+}
+
 static inline void checked(cl_cluster_t *c)
 {
     cl_error_t err;

@@ -13,15 +13,6 @@ static cl_jobid_t sub_spec(cl_cluster_t *c, cl_job_spec_t s, double now)
     return id;
 }
 
-static cl_nodeid_t node_of(cl_cluster_t *c, cl_jobid_t id, size_t rank)
-{
-    size_t n;
-    const cl_alloc_t *a = cl_job_alloc(c, id, &n);
-    assert_non_null(a);
-    assert_true(rank < n);
-    return a[rank].node;
-}
-
 static cl_pending_t pend_of(cl_cluster_t *c, cl_jobid_t id)
 {
     cl_pending_t p;

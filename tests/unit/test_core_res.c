@@ -22,15 +22,6 @@ static cl_jobid_t sub_res(cl_cluster_t *c, uint32_t nodes, uint32_t gpn, uint32_
     return id;
 }
 
-static cl_nodeid_t node_of(cl_cluster_t *c, cl_jobid_t id, size_t i)
-{
-    size_t n;
-    const cl_alloc_t *a = cl_job_alloc(c, id, &n);
-    assert_non_null(a);
-    assert_true(i < n);
-    return a[i].node;
-}
-
 static cl_pend_t why(cl_cluster_t *c, cl_jobid_t id)
 {
     cl_pending_t p;
