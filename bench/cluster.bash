@@ -31,7 +31,7 @@ say() { echo "$*" >&2; }
 now() { date +%s.%N; }
 
 start_controller --nodes 8 --gpus-per-node 8 --checkpoint-dir "$S/checkpoints"
-for i in 1 2 3 4; do start_agent "n$i" 8; done
+for i in 1 2 3 4; do start_agent "n$i" 8 ${BENCH_AGENT_ARGS:-}; done
 wait_nodes_up 4
 cd "$S"
 fstype() { stat -f -c %T "$1"; }

@@ -14,7 +14,9 @@
 #      one, resumed, commits nothing (a submission sent to it alone is not acknowledged and is
 #      not in the journal) and steps down (exit 70, saying why); the job still runs, 0
 #      restarts, and ends;
-#   5. a clean stop gives the lease up;
+#   5. the controllers upgraded one at a time under the running job (a standby of a new
+#      build, then the old leader stopped cleanly: the new build leads; a second new standby),
+#      the job untouched (0 restarts), and a clean stop gives the lease up;
 #   6. `colossus up --standby` (and without --store postgresql:// refused): a local cluster of
 #      two controllers; kill -9 of the leader, the standby takes over, the cluster works on;
 #      `colossus down` stops both.
@@ -39,7 +41,7 @@ declare -A CPID
 ctl() {
     local name=$1 port=$2
     shift 2
-    "$B" controller --state-dir "$T/$name" --listen "127.0.0.1:$port" --key "$T/key" \
+    "${CTL_BIN:-$B}" controller --state-dir "$T/$name" --listen "127.0.0.1:$port" --key "$T/key" \
         --store "$URL" --address-file "$T/addr-$name" --heartbeat-ms "$HB_MS" \
         --dead-after-ms "$DEAD_MS" --nodes 2 --gpus-per-node 1 "$@" >>"$T/$name.log" 2>&1 &
     CPID[$name]=$!
@@ -146,14 +148,32 @@ log "the stale submission: $(tail -n 1 stale.err)"
 wait_nodes_up 2
 [ "$(job_field "$J" 'd["state"], d["restarts"], d["incarnation"]')" = "running 0 1" ] ||
     fail "job $J after the second failover: $("$B" show "$J")"
+
+log "5. the controllers upgraded one at a time under the job: a standby of a new build, the leader stopped"
+mkdir -p "$T/bin"
+cp "$B" "$T/bin/colossus" && printf 'build 2' >>"$T/bin/colossus"
+CTL_BIN=$T/bin/colossus ctl d "$PB" --identity "$T/a/identity"
+wait_for 20 grep -q "standby: the journal .* is led by .* pid ${CPID[c]}: waiting" d.log ||
+    fail "the new build is no standby"
+kill "${CPID[c]}" # a clean stop: the lease given up, the new build leads at once
+wait "${CPID[c]}" || fail "clean stop of the old leader: exit $?"
+wait_for 15 test -s addr-d || fail "the new build did not take the lead"
+CTL_BIN=$T/bin/colossus ctl e "$PA" --identity "$T/a/identity"
+wait_for 20 grep -q "standby: the journal .* is led by .* pid ${CPID[d]}: waiting" e.log ||
+    fail "the second new controller is no standby"
+wait_nodes_up 2
+[ "$(job_field "$J" 'd["state"], d["restarts"], d["incarnation"]')" = "running 0 1" ] ||
+    fail "job $J after the controllers' upgrade: $("$B" show "$J")"
 touch stop
 wait_state "$J" succeeded 20 || fail "job $J did not end"
 [ "$(job_field "$J" 'd["restarts"]')" = 0 ] && [ "$(wc -l <starts)" = 2 ] ||
     fail "job $J restarted: $("$B" show "$J"; cat starts)"
 
-log "5. a clean stop gives the lease up"
-kill "${CPID[c]}"
-wait "${CPID[c]}" || fail "clean stop: exit $?"
+log "5b. a clean stop gives the lease up"
+kill "${CPID[e]}" # a standby holds nothing
+wait "${CPID[e]}"
+kill "${CPID[d]}"
+wait "${CPID[d]}" || fail "clean stop: exit $?"
 [ -z "$(lease)" ] || fail "the lease is still $(lease)'s"
 stop_all
 
