@@ -474,6 +474,11 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_POWER_LIMIT:
         if (a->session) handle_power(a, m->power_limit);
         break;
+    case COLOSSUS__MSG__BODY_POWER_HOLD: /* an agent with NVML: one node, its own */
+        if (a->power && a->session && m->power_hold->n_nodes &&
+            cl_session_node_index(a->session, m->power_hold->nodes[0]) >= 0)
+            ag_power_hold(a->power, m->power_hold);
+        break;
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         if (a->health && node >= 0)
             ag_health_check_order(a->health, m->check_order);
@@ -722,6 +727,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
             return -1;
         }
         a->power = ag_power_create(a->work_dir); /* restores what a crash left set */
+        ag_power_loop(a->power, a->loop);
     }
     if (o->hollow)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);

@@ -478,6 +478,10 @@ json_t *cl_json_power(const Colossus__PowerInfo *p)
     set(o, "ramp_w_per_s", positive(p->ramp_w_per_s));
     set(o, "ramp_pct", positive(p->ramp_pct));
     set(o, "jobs_ramping", integer(p->jobs_ramping));
+    set(o, "runs_held", integer(p->runs_held));
+    set(o, "gpus_held", integer((json_int_t)p->gpus_held));
+    set(o, "held_w", json_real(p->held_w));
+    set(o, "floor_energy_j", json_real(p->floor_energy_j));
     json_t *lv = must(json_array());
     for (size_t i = 0; i < p->n_pods; i++)
         push(lv, power_level(p->pods[i], p->cut_pct));

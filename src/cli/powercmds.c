@@ -62,6 +62,14 @@ static void print_power(const Colossus__Response *rs)
         if (p->ramp_pct > 0) printf(" (%g%%/s of the site budget)", p->ramp_pct);
         printf(", %u job%s ramping\n", p->jobs_ramping, p->jobs_ramping == 1 ? "" : "s");
     }
+    if (p->runs_held || p->floor_energy_j > 0) {
+        char w[32];
+        printf(
+            "floor: %u ended run%s, %llu GPUs held at %s, ramping down; %.3f kWh burnt above "
+            "idle so far\n",
+            p->runs_held, p->runs_held == 1 ? "" : "s", (unsigned long long)p->gpus_held,
+            cl_fmt_watts(p->held_w, w, sizeof w), p->floor_energy_j / 3.6e6);
+    }
     printf("%-16s %12s %12s %12s %12s %12s %8s %8s\n", "LEVEL", "BUDGET", "AFTER_CUT", "DRAW",
            "HEADROOM", "MEASURED", "GPUS", "CAPPED");
     print_level(p->site);

@@ -74,6 +74,8 @@ void ctl_job_free(ctl_job_t *j)
     }
     free(j->run);
     free(j->alloc);
+    free(j->power_nodes);
+    free(j->power_gpus);
     free(j->alloc_index);
     free(j->done);
     free(j->started);
@@ -550,6 +552,7 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
                 j->id);
     fail_unlink(c, j);
     ctl_send_stop(c, j);
+    ctl_power_job_released(c, j);
     ctl_power_dirty(c);
     j->state = CL_JOB_PENDING;
     ctl_journal_job(c, j);

@@ -48,7 +48,28 @@ typedef struct ctl_power {
     double ramp_at;    /* ctl_now() of the last ramp step */
     double ramp_next;  /* of the next */
     uint32_t nramping; /* running jobs still ramping after the last update */
+    /* the floor between runs: ended runs' GPUs held by the agents' burn, brought down at
+     * the allowed ramp (docs/power.md) */
+    struct hold *holds;
+    size_t nholds, holds_cap;
+    double hold_at, hold_next; /* ctl_now() of the last step, of the next */
+    double floor_j;            /* burnt above idle by the floor so far (planned) */
+    uint64_t *start_mask;      /* per node, scratch: a starting job's GPUs */
 } ctl_power_t;
+
+/* One ended run's GPUs held: its nodes, the GPUs still held on each (a job starting there
+ * takes its own), and the draw each is held at. */
+typedef struct hold {
+    cl_jobid_t job;
+    uint32_t n;
+    uint32_t *node;
+    uint64_t *gpus;
+    uint64_t ngpus;
+    double w;
+} hold_t;
+
+#define HOLD_MARGIN 0.05 /* the level starts this much above the measured draw (+10 W) */
+#define HOLD_FOR_S 5.0   /* an agent releases a hold whose orders stopped this long ago */
 
 #define RAMP_STEP_S 0.5 /* ramping limits are raised this often */
 
@@ -192,6 +213,7 @@ int ctl_power_init(ctl_t *c, cl_error_t *err)
     c->power->dirty = true; /* recovered jobs: their limits go out again */
     c->power->seen_mask = 2 * SEEN_MAX - 1;
     c->power->seen = cl_xcalloc(2 * SEEN_MAX, sizeof *c->power->seen);
+    c->power->start_mask = cl_xcalloc(c->nnodes + 1, sizeof *c->power->start_mask);
     if (cl_store_objs_load(c->store, JOURNAL_KIND, load_obj, c, err) < 0) return -1;
     return cl_store_objs_load(c->store, SEEN_KIND, load_seen, c, err);
 }
@@ -204,6 +226,12 @@ void ctl_power_free(ctl_t *c)
     free(c->power->lat_ms);
     free(c->power->running);
     free(c->power->seen);
+    for (size_t i = 0; i < c->power->nholds; i++) {
+        free(c->power->holds[i].node);
+        free(c->power->holds[i].gpus);
+    }
+    free(c->power->holds);
+    free(c->power->start_mask);
     free(c->power);
     c->power = NULL;
 }
@@ -222,13 +250,52 @@ static double ramp_rate(ctl_t *c)
     return c->power->ramp_pct * pc.site_budget_w / 100;
 }
 
+/* The GPUs of the starting job j leave the holds they were in (its own PowerLimit ends the
+ * agents' burn on them); the highest draw they were held at, 0: none. */
+static double take_over(ctl_t *c, const cl_alloc_t *a, size_t na)
+{
+    ctl_power_t *pw = c->power;
+    double level = 0;
+    if (!pw->nholds) return 0;
+    for (size_t k = 0; k < na; k++)
+        if (a[k].node < c->nnodes) pw->start_mask[a[k].node] = a[k].gpus;
+    for (size_t h = 0; h < pw->nholds; h++) {
+        hold_t *x = &pw->holds[h];
+        for (uint32_t k = 0; k < x->n; k++) {
+            uint64_t both = x->gpus[k] & pw->start_mask[x->node[k]];
+            if (!both) continue;
+            x->gpus[k] &= ~both;
+            x->ngpus -= (uint64_t)__builtin_popcountll(both);
+            if (x->w > level) level = x->w;
+        }
+    }
+    for (size_t k = 0; k < na; k++)
+        if (a[k].node < c->nnodes) pw->start_mask[a[k].node] = 0;
+    return level; /* holds left with no GPU go at the next step */
+}
+
 void ctl_power_job_started(ctl_t *c, ctl_job_t *j)
 {
     j->power_ramp_w = 0;
-    if (!c->power || !(ramp_rate(c) > 0)) return;
+    if (!c->power) return;
+    if (j->power_gpus) ctl_power_job_released(c, j); /* a restart in place: the last run's */
+    if (!(ramp_rate(c) > 0)) return;
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
-    j->power_ramp_w = pc.gpu_min_w; /* from the floor, raised at the allowed rate */
+    size_t na = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
+    j->power_nnodes = (uint32_t)na;
+    j->power_nodes = cl_xmalloc((na + 1) * sizeof *j->power_nodes);
+    j->power_gpus = cl_xmalloc((na + 1) * sizeof *j->power_gpus);
+    for (size_t k = 0; k < na; k++) {
+        j->power_nodes[k] = a[k].node;
+        j->power_gpus[k] = a[k].gpus;
+    }
+    double held = take_over(c, a, na);
+    j->power_send = true;
+    /* from the floor, raised at the allowed rate; from a hold's draw when it takes held GPUs
+     * (a restart: no drop to the floor and back) */
+    j->power_ramp_w = held > pc.gpu_min_w ? held : pc.gpu_min_w;
     if (!c->power->nramping) c->power->ramp_at = ctl_now(c); /* its first step starts now */
     c->power->nramping++;
     c->power->dirty = true;
@@ -272,6 +339,8 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
         if (a[k].node < c->nnodes && c->nodes[a[k].node].conn)
             v[n++] = (send_ent_t){(uintptr_t)c->nodes[a[k].node].conn, a[k].gpus, a[k].node};
     qsort(v, n, sizeof *v, cmp_ent);
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
     uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
     for (size_t k = 0; k < n;) {
         size_t e = k;
@@ -299,6 +368,8 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
         pl.job = j->id;
         pl.gpus = gp;
         pl.n_gpus = ng;
+        pl.hold_s = j->power_gpus && ramp_rate(c) > 0 ? HOLD_FOR_S : 0;
+        pl.idle_mw = (uint32_t)lround(pc.gpu_idle_w * 1000);
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_POWER_LIMIT;
         m.power_limit = &pl;
@@ -379,7 +450,8 @@ static void update(ctl_t *c, uint64_t t0_ms)
         if (!j || j->state != CL_JOB_RUNNING) continue;
         uint32_t mw = wire_mw(lim[i].w, &pc, in_force);
         capped |= mw != 0;
-        if (mw == j->power_mw) continue;
+        if (mw == j->power_mw && !j->power_send) continue;
+        j->power_send = false;
         j->power_mw = mw;
         j->power_seq = seq;
         sent += send_job(c, j, mw, seq);
@@ -459,29 +531,159 @@ void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied 
     }
 }
 
-/* Job j's measured draw now, mean W per GPU over its GPUs in its nodes' telemetry (fresh:
- * no older than two samples); 0 when none reported (hollow nodes, no NVML). */
+/* The GPUs of mask on node n in its latest telemetry (fresh: no older than two samples): their
+ * W added to *w, their number to *ng (none for hollow nodes, no NVML). */
+static void node_draw(ctl_t *c, uint32_t n, uint64_t mask, double *w, uint32_t *ng)
+{
+    if (n >= c->nnodes || !c->nodes[n].alive) return;
+    double age;
+    const Colossus__NodeHealth *h = ctl_health_telemetry_at(c, n, &age);
+    if (!h || age > 2 * POWER_MEASURE_S) return;
+    for (size_t g = 0; g < h->n_gpus; g++) {
+        const Colossus__GpuTelemetry *x = h->gpus[g];
+        if (x->index >= CL_MAX_GPUS_PER_NODE || !(mask & (1ull << x->index)) || x->lost ||
+            !(x->valid & 1u))
+            continue;
+        *w += x->power_mw / 1e3;
+        (*ng)++;
+    }
+}
+
+/* Job j's measured draw now, mean W per GPU over its GPUs in its nodes' telemetry; 0 when
+ * none reported. */
 static double job_draw(ctl_t *c, const ctl_job_t *j)
 {
     size_t na = 0;
     const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
     double w = 0;
     uint32_t n = 0;
-    for (size_t k = 0; a && k < na; k++) {
-        if (a[k].node >= c->nnodes || !c->nodes[a[k].node].alive) continue;
-        double age;
-        const Colossus__NodeHealth *h = ctl_health_telemetry_at(c, a[k].node, &age);
-        if (!h || age > 2 * POWER_MEASURE_S) continue;
-        for (size_t g = 0; g < h->n_gpus; g++) {
-            const Colossus__GpuTelemetry *x = h->gpus[g];
-            if (x->index >= CL_MAX_GPUS_PER_NODE || !(a[k].gpus & (1ull << x->index)) ||
-                x->lost || !(x->valid & 1u))
-                continue;
-            w += x->power_mw / 1e3;
-            n++;
-        }
-    }
+    for (size_t k = 0; a && k < na; k++)
+        node_draw(c, a[k].node, a[k].gpus, &w, &n);
     return n ? w / n : 0;
+}
+
+/* ---- the floor between runs ---- */
+
+/* One PowerHold (draw mW, 0: release) to each connection carrying nodes of hold x. */
+static void hold_send(ctl_t *c, const hold_t *x, uint32_t draw_mw)
+{
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    send_ent_t *v = cl_xmalloc((x->n + 1) * sizeof *v);
+    size_t n = 0;
+    for (uint32_t k = 0; k < x->n; k++)
+        if (x->gpus[k] && x->node[k] < c->nnodes && c->nodes[x->node[k]].conn)
+            v[n++] = (send_ent_t){(uintptr_t)c->nodes[x->node[k]].conn, 0, x->node[k]};
+    qsort(v, n, sizeof *v, cmp_ent);
+    uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
+    for (size_t k = 0; k < n;) {
+        size_t e = k;
+        while (e < n && e - k < NODES_PER_MSG && v[e].conn == v[k].conn)
+            e++;
+        for (size_t q = k; q < e; q++)
+            ids[q - k] = v[q].node;
+        Colossus__PowerHold ph = COLOSSUS__POWER_HOLD__INIT;
+        ph.nodes = ids;
+        ph.n_nodes = e - k;
+        ph.job = x->job;
+        ph.draw_mw = draw_mw;
+        ph.idle_mw = (uint32_t)lround(pc.gpu_idle_w * 1000);
+        ph.for_s = HOLD_FOR_S;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_POWER_HOLD;
+        m.power_hold = &ph;
+        ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
+        k = e;
+    }
+    free(ids);
+    free(v);
+}
+
+void ctl_power_job_released(ctl_t *c, ctl_job_t *j)
+{
+    ctl_power_t *pw = c->power;
+    if (!pw || !j->power_gpus) return;
+    hold_t x = {
+        .job = j->id, .n = j->power_nnodes, .node = j->power_nodes, .gpus = j->power_gpus};
+    j->power_nodes = NULL;
+    j->power_gpus = NULL;
+    j->power_nnodes = 0;
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    /* held from a little above what it drew (its GPUs' latest telemetry, which may lag)
+     * within its limit, else from its limit: an agent never raises a held GPU, it stays at
+     * its own draw until this level passes below it, so the draw never falls faster than
+     * planned */
+    double lim = j->power_mw ? j->power_mw / 1e3 : pc.gpu_max_w, w = 0;
+    uint32_t ng = 0;
+    for (uint32_t k = 0; k < x.n; k++) {
+        node_draw(c, x.node[k], x.gpus[k], &w, &ng);
+        x.ngpus += (uint64_t)__builtin_popcountll(x.gpus[k]);
+    }
+    x.w = ng ? w / ng * (1 + HOLD_MARGIN) + 10 : lim;
+    if (x.w > lim) x.w = lim;
+    if (!x.ngpus || !(x.w > pc.gpu_idle_w + 0.5)) { /* nothing above idle to bring down */
+        hold_send(c, &x, 0);
+        free(x.node);
+        free(x.gpus);
+        return;
+    }
+    if (pw->nholds == pw->holds_cap) {
+        pw->holds_cap = pw->holds_cap ? 2 * pw->holds_cap : 8;
+        pw->holds = cl_xrealloc(pw->holds, pw->holds_cap * sizeof *pw->holds);
+    }
+    if (!pw->nholds) { /* the first step a step from now */
+        pw->hold_at = ctl_now(c);
+        pw->hold_next = pw->hold_at + RAMP_STEP_S;
+    }
+    pw->holds[pw->nholds++] = x;
+    ctl_log(c, "power: job %" PRIu64 "'s %" PRIu64 " GPUs held at %.0f W, ramping down", x.job,
+            x.ngpus, x.w);
+}
+
+/* One step of the holds: every held GPU brought down toward idle by its share of the allowed
+ * ramp since the last step (evenly per GPU, cl_power_ramp on the negated draws); a hold that
+ * reached idle is released, one whose GPUs all went to new jobs dropped; with no ramp in
+ * force (lifted meanwhile) all are released at once. */
+static void hold_step(ctl_t *c)
+{
+    ctl_power_t *pw = c->power;
+    double now = ctl_now(c), dt = now - pw->hold_at, rate = ramp_rate(c);
+    pw->hold_at = now;
+    pw->hold_next = now + RAMP_STEP_S;
+    if (dt < 0) dt = 0;
+    if (dt > 2 * RAMP_STEP_S) dt = 2 * RAMP_STEP_S; /* a late tick is no licence to drop */
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    size_t n = pw->nholds;
+    double *tgt = cl_xmalloc((n + 1) * sizeof *tgt), *cur = cl_xmalloc((n + 1) * sizeof *cur);
+    uint64_t *gpus = cl_xmalloc((n + 1) * sizeof *gpus);
+    for (size_t i = 0; i < n; i++) {
+        hold_t *x = &pw->holds[i];
+        pw->floor_j += (x->w - pc.gpu_idle_w) * (double)x->ngpus * dt;
+        tgt[i] = -pc.gpu_idle_w;
+        cur[i] = rate > 0 ? -x->w : tgt[i];
+        gpus[i] = x->ngpus;
+    }
+    cl_power_ramp(tgt, gpus, cur, n, rate * dt);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        hold_t *x = &pw->holds[i];
+        x->w = -cur[i];
+        bool done = x->w <= pc.gpu_idle_w + 0.5 || !x->ngpus;
+        if (x->ngpus) hold_send(c, x, done ? 0 : (uint32_t)lround(x->w * 1000));
+        if (!done) {
+            pw->holds[m++] = *x;
+            continue;
+        }
+        if (x->ngpus) ctl_log(c, "power: job %" PRIu64 "'s GPUs released at idle", x->job);
+        free(x->node);
+        free(x->gpus);
+    }
+    pw->nholds = m;
+    free(tgt);
+    free(cur);
+    free(gpus);
 }
 
 /* A sample of every running job's draw: its mean over all the samples of all its runs is
@@ -533,6 +735,7 @@ void ctl_power_job_new(ctl_t *c, ctl_job_t *j, uint64_t key)
 
 void ctl_power_job_ended(ctl_t *c, ctl_job_t *j)
 {
+    ctl_power_job_released(c, j);
     if (!j->power_samples) return;
     uint64_t key = ctl_name_key(j->user, j->name);
     float w = (float)(j->power_sum_w / j->power_samples);
@@ -568,6 +771,7 @@ void ctl_power_tick(ctl_t *c)
         pw->ramp_next = ctl_now(c) + RAMP_STEP_S;
         pw->dirty = true;
     }
+    if (pw->nholds && ctl_now(c) >= pw->hold_next) hold_step(c);
     if (ctl_now(c) >= pw->measure_at) {
         pw->measure_at = ctl_now(c) + POWER_MEASURE_S;
         measure(c);
@@ -663,6 +867,12 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
     o->ramp_w_per_s = ramp_rate(c);
     o->ramp_pct = c->power->ramp_pct;
     o->jobs_ramping = c->power->nramping;
+    o->runs_held = (uint32_t)c->power->nholds;
+    for (size_t i = 0; i < c->power->nholds; i++) {
+        o->gpus_held += c->power->holds[i].ngpus;
+        o->held_w += c->power->holds[i].w * (double)c->power->holds[i].ngpus;
+    }
+    o->floor_energy_j = c->power->floor_j;
     Colossus__PowerApply *ap = cl_xmalloc(sizeof *ap);
     apply_fill(c, ap);
     o->apply = ap;
