@@ -502,6 +502,10 @@ void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
 /* j's run ended or stopped (requeued, preempted; ended calls it too): its GPUs are held at
  * the floor and ramped down at the allowed rate (docs/power.md). */
 void ctl_power_job_released(ctl_t *c, ctl_job_t *j);
+/* j's launch environment (Launch.env, *n entries): its own, and with a ramp in force the
+ * stall signal COLOSSUS_POWER_STALL=burn unless it sets that itself (docs/power.md);
+ * *extra: an array the caller frees (NULL: none; the strings are not copied). */
+char **ctl_power_launch_env(ctl_t *c, const ctl_job_t *j, size_t *n, char ***extra);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
 struct cl_prom;
 void ctl_power_metrics(ctl_t *c, struct cl_prom *p);

@@ -389,6 +389,9 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
             v[n++] = (launch_ent_t){(uintptr_t)c->nodes[node].conn, i};
     }
     qsort(v, n, sizeof *v, cmp_launch_ent);
+    char **penv, **env;
+    size_t nenv;
+    env = ctl_power_launch_env(c, j, &nenv, &penv); /* the stall signal with a ramp */
     size_t cap = n < LAUNCH_NODES_PER_MSG ? n : LAUNCH_NODES_PER_MSG;
     launch_node_buf_t *more = cl_xmalloc((cap + 1) * sizeof *more);
     Colossus__LaunchNode **morep = cl_xmalloc((cap + 1) * sizeof *morep);
@@ -412,8 +415,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.master_port = j->master_port;
         L.argv = j->argv;
         L.n_argv = j->argc;
-        L.env = j->env;
-        L.n_env = j->envc;
+        L.env = env;
+        L.n_env = nenv;
         L.cwd = j->cwd;
         L.name = j->name;
         L.checkpoint_dir = ckpt;
@@ -446,6 +449,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
         k = e;
     }
+    free(penv);
     free(morep);
     free(more);
     free(v);

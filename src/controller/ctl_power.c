@@ -274,6 +274,21 @@ static double take_over(ctl_t *c, const cl_alloc_t *a, size_t na)
     return level; /* holds left with no GPU go at the next step */
 }
 
+#define STALL_VAR "COLOSSUS_POWER_STALL"
+
+char **ctl_power_launch_env(ctl_t *c, const ctl_job_t *j, size_t *n, char ***extra)
+{
+    *n = j->envc;
+    *extra = NULL;
+    if (!c->power || !(ramp_rate(c) > 0)) return j->env;
+    for (size_t i = 0; i < j->envc; i++)
+        if (!strncmp(j->env[i], STALL_VAR "=", sizeof STALL_VAR)) return j->env; /* its own */
+    *extra = cl_xmalloc((j->envc + 1) * sizeof **extra);
+    if (j->envc) memcpy(*extra, j->env, j->envc * sizeof **extra);
+    (*extra)[(*n)++] = STALL_VAR "=burn";
+    return *extra;
+}
+
 void ctl_power_job_started(ctl_t *c, ctl_job_t *j)
 {
     j->power_ramp_w = 0;

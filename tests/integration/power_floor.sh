@@ -81,6 +81,18 @@ wait_for 5 held || fail "power show: $(pshow 'd["runs_held"], d["gpus_held"], d[
 idle() { [ "$(draw "$N")" -le 145 ]; }
 wait_for 15 idle || fail "job 2's GPUs not back to idle: $(draw "$N") W"
 
+log "the stall signal: with a ramp, ranks get COLOSSUS_POWER_STALL=burn unless they set it"
+stall_of() { # JOB: the value its ranks saw
+    local j=$1
+    wait_for 10 bash -c "\"$B\" show --json $j | grep -q '\"state\": \"succeeded\"'" || fail "job $j did not succeed"
+    "$B" logs "$j" | sed -n 's/.*STALL=\(.*\)$/\1/p' | head -n 1
+}
+J=$("$B" submit -N 1 --gpus-per-node 1 -- sh -c 'echo STALL=${COLOSSUS_POWER_STALL:-unset}') || fail "submit env"
+[ "$(stall_of "$J")" = burn ] || fail "with a ramp: $("$B" logs "$J")"
+J=$("$B" submit -N 1 --gpus-per-node 1 --export ALL,COLOSSUS_POWER_STALL=off -- sh -c 'echo STALL=${COLOSSUS_POWER_STALL:-unset}') || fail "submit env 2"
+[ "$(stall_of "$J")" = off ] || fail "the job's own setting: $("$B" logs "$J")"
+wait_for 15 idle || fail "not idle after the env jobs: $(draw "$N") W"
+
 log "no ramp set: the draw drops at once"
 "$B" power ramp set none >/dev/null || fail "ramp none"
 load "$N" 650000
@@ -95,4 +107,6 @@ sleep 0.5 # the agent's end of the ranks
 load "$N" 70000
 [ "$(draw "$N")" -le 145 ] || fail "with no ramp the draw did not drop at once: $(draw "$N") W"
 [ "$(pshow 'd["runs_held"]')" = 0 ] || fail "a hold with no ramp"
+J=$("$B" submit -N 1 --gpus-per-node 1 -- sh -c 'echo STALL=${COLOSSUS_POWER_STALL:-unset}') || fail "submit env 3"
+[ "$(stall_of "$J")" = unset ] || fail "the stall signal with no ramp: $("$B" logs "$J")"
 log "PASS"
