@@ -7,29 +7,13 @@
 # timeout: 150
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-"$PY" -c "import torch.distributed" 2>/dev/null ||
-    { echo "python3-torch is not installed (scripts/install-deps.sh)"; exit 77; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/cl-train-stall-XXXXXX")
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 -- "-$p" 2>/dev/null || true; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-die() {
-    echo "FAIL: $*" >&2
-    for f in "$dir"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; } >&2; done
-    exit 1
-}
-port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. tests/integration/train_lib.bash train-stall
 
 # run TAG [VAR=VALUE...]: 2 ranks, 40 steps, a checkpoint every 10; exit status of the worst
 run() {
     local tag=$1 p r rc=0
     shift
-    p=$(port)
+    p=$(free_port)
     pids=()
     for r in 0 1; do
         env "$@" COLOSSUS_CHECKPOINT_DIR="$dir/ckpt-$tag" RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r \
