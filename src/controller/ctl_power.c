@@ -1,7 +1,7 @@
-/* ctl_power.c - power on the controller (issue 13, docs/power.md): the site's and the pods'
- * budgets and a grid cut as operators set them (`colossus power`, journaled as the store
- * object ("power", "site")), given to the core (admission), and the per-GPU limits the core
- * computes from them (cl_power_limits) sent to the nodes as PowerLimit; the nodes' reports
+/* ctl_power.c - power on the controller (issue 13, docs/power.md): the site's, the pods' and
+ * the leaves' budgets and a grid cut as operators set them (`colossus power`, journaled as the
+ * store object ("power", "site")), given to the core (admission), and the per-GPU limits the
+ * core computes from them (cl_power_limits) sent to the nodes as PowerLimit; the nodes' reports
  * (PowerApplied) say when each has applied them, which `power show` reports as the latest
  * change's delivery (p50/p99/max from the operator's request to each node's report). */
 #include <inttypes.h>
@@ -89,25 +89,47 @@ static bool budgets_in_force(ctl_t *c)
         cl_power_level_t l;
         if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) return true;
     }
+    uint32_t nleaves = cl_topo_leaves(cl_cluster_topo(c->cluster));
+    for (uint32_t f = 0; f < nleaves; f++) {
+        cl_power_level_t l;
+        if (cl_power_leaf_level(c->cluster, f, &l) == 0 && l.budget_w > 0) return true;
+    }
     return false;
+}
+
+/* The pods (or leaves) with a budget: their names in *names, budgets in *w (the caller frees
+ * both); how many. */
+static size_t budgeted(ctl_t *c, bool leaf, char ***names, double **w)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t n = leaf ? cl_topo_leaves(t) : cl_topo_pods(t);
+    size_t k = 0;
+    *names = cl_xcalloc(n + 1, sizeof **names);
+    *w = cl_xcalloc(n + 1, sizeof **w);
+    for (uint32_t i = 0; i < n; i++) {
+        cl_power_level_t l;
+        int rc =
+            leaf ? cl_power_leaf_level(c->cluster, i, &l) : cl_power_level(c->cluster, i, &l);
+        if (rc == 0 && l.budget_w > 0) {
+            (*names)[k] = (char *)(leaf ? cl_topo_leaf_name(t, i) : cl_topo_pod_name(t, i));
+            (*w)[k++] = l.budget_w;
+        }
+    }
+    return k;
 }
 
 static void journal(ctl_t *c)
 {
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
-    const cl_topo_t *t = cl_cluster_topo(c->cluster);
-    uint32_t npods = cl_topo_pods(t), n = 0;
-    char **pods = cl_xcalloc(npods + 1, sizeof *pods);
-    double *w = cl_xcalloc(npods + 1, sizeof *w);
-    for (uint32_t p = 0; p < npods; p++) {
-        cl_power_level_t l;
-        if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) {
-            pods[n] = (char *)cl_topo_pod_name(t, p);
-            w[n++] = l.budget_w;
-        }
-    }
+    char **pods, **leaves;
+    double *w, *lw;
+    size_t n = budgeted(c, false, &pods, &w), nl = budgeted(c, true, &leaves, &lw);
     Colossus__PowerState s = COLOSSUS__POWER_STATE__INIT;
+    s.leaves = leaves;
+    s.n_leaves = nl;
+    s.leaf_budget_w = lw;
+    s.n_leaf_budget_w = nl;
     s.site_budget_w = pc.site_budget_w;
     s.cut_pct = cl_power_cut_pct(c->cluster);
     s.cut_until = c->power->cut_until;
@@ -120,6 +142,8 @@ static void journal(ctl_t *c)
     ctl_journal_obj(c, JOURNAL_KIND, JOURNAL_KEY, &s.base);
     free(pods);
     free(w);
+    free(leaves);
+    free(lw);
 }
 
 static int64_t pod_index(ctl_t *c, const char *name)
@@ -128,6 +152,15 @@ static int64_t pod_index(ctl_t *c, const char *name)
     uint32_t npods = cl_topo_pods(t);
     for (uint32_t p = 0; p < npods; p++)
         if (!strcmp(cl_topo_pod_name(t, p), name)) return p;
+    return -1;
+}
+
+static int64_t leaf_index(ctl_t *c, const char *name)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t n = cl_topo_leaves(t);
+    for (uint32_t f = 0; f < n; f++)
+        if (!strcmp(cl_topo_leaf_name(t, f), name)) return f;
     return -1;
 }
 
@@ -154,6 +187,13 @@ static int load_obj(const char *kind, const char *key, const void *val, size_t l
             cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->pod_budget_w[i], &e) < 0)
             ctl_log(c, "power: the journal's budget of pod %s is refused now: %s", s->pods[i],
                     p < 0 ? "no such pod" : e.msg);
+    }
+    for (size_t i = 0; i < s->n_leaves && i < s->n_leaf_budget_w; i++) {
+        int64_t f = leaf_index(c, s->leaves[i]);
+        if (f < 0 ||
+            cl_power_leaf_budget_set(c->cluster, (uint32_t)f, s->leaf_budget_w[i], &e) < 0)
+            ctl_log(c, "power: the journal's budget of leaf %s is refused now: %s",
+                    s->leaves[i], f < 0 ? "no such leaf" : e.msg);
     }
     if (s->cut_pct > 0 && cl_power_cut(c->cluster, s->cut_pct, &e) < 0)
         ctl_log(c, "power: the journal's cut of %g%% is refused now: %s", s->cut_pct, e.msg);
@@ -829,9 +869,28 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
     cl_power_level_t l;
     cl_power_level(c->cluster, -1, &l);
     level_fill(&l, "site", pp[0]);
+    pp[0]->level = "site";
     for (uint32_t p = 0; p < npods; p++) {
         cl_power_level(c->cluster, p, &l);
         level_fill(&l, cl_topo_pod_name(t, p), pp[p + 1]);
+        pp[p + 1]->level = "pod";
+    }
+    /* the leaves with a budget (a leaf's index by its place in the list: -1 none) */
+    uint32_t nleaves = cl_topo_leaves(t), nlb = 0;
+    int32_t *leaf_at = cl_xmalloc((nleaves + 1) * sizeof *leaf_at);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        leaf_at[f] = -1;
+        if (cl_power_leaf_level(c->cluster, f, &l) == 0 && l.budget_w > 0)
+            leaf_at[f] = (int32_t)nlb++;
+    }
+    Colossus__PowerLevel **lv = ctl_items(nlb, sizeof **lv);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        if (leaf_at[f] < 0) continue;
+        cl_power_leaf_level(c->cluster, f, &l);
+        Colossus__PowerLevel *x = lv[leaf_at[f]];
+        level_fill(&l, cl_topo_leaf_name(t, f), x);
+        x->level = "leaf";
+        x->pod = (char *)cl_topo_pod_name(t, cl_topo_leaf_pod(t, f));
     }
     /* measured: the nodes' latest telemetry */
     for (uint32_t i = 0; i < c->nnodes; i++) {
@@ -842,6 +901,8 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
             if (!h->gpus[g]->lost && (h->gpus[g]->valid & 1u)) w += h->gpus[g]->power_mw / 1e3;
         pp[0]->measured_w += w;
         pp[1 + cl_topo_node_pod(t, i)]->measured_w += w;
+        int32_t at = nlb ? leaf_at[cl_topo_node_leaf(t, i)] : -1;
+        if (at >= 0) lv[at]->measured_w += w;
     }
     /* the caps in force, by job */
     size_t ncap = 0;
@@ -868,11 +929,16 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
                 a[q].node < c->nnodes && c->power->node_acked[a[q].node] >= j->power_seq;
             pp[0]->gpus_capped += g;
             pp[1 + cl_topo_node_pod(t, a[q].node)]->gpus_capped += g;
+            int32_t at = nlb ? leaf_at[cl_topo_node_leaf(t, a[q].node)] : -1;
+            if (at >= 0) lv[at]->gpus_capped += g;
         }
     }
+    free(leaf_at);
     o->site = pp[0];
     o->pods = pp + 1;
     o->n_pods = npods;
+    o->leaves = lv;
+    o->n_leaves = nlb;
     o->cut_pct = cl_power_cut_pct(c->cluster);
     o->cut_until = c->power->cut_until;
     o->caps = caps;
@@ -901,6 +967,7 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
 static void info_release(Colossus__PowerInfo *o)
 {
     free(o->pods - 1); /* the levels' array, the site's first (ctl_items: one block) */
+    free(o->leaves);
     free(o->caps);
     free(o->apply);
 }
@@ -940,7 +1007,10 @@ const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t 
         snprintf(target, len, "site");
         return "power ramp set";
     default:
-        snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
+        if (s->leaf[0])
+            snprintf(target, len, "leaf %.64s", s->leaf);
+        else
+            snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
         return "power budget set";
     }
 }
@@ -961,7 +1031,16 @@ void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
             cl_err(&e, "a budget is 0 (none) to 100 GW, not %g W", s->budget_w);
             break;
         }
-        if (s->pod[0]) {
+        if (s->pod[0] && s->leaf[0]) {
+            cl_err(&e, "a budget is for a pod or for a leaf, not both");
+            break;
+        }
+        if (s->leaf[0]) {
+            int64_t f = leaf_index(c, s->leaf);
+            rc = f < 0
+                     ? cl_err(&e, "no leaf '%.64s' (colossus nodes shows the leaves)", s->leaf)
+                     : cl_power_leaf_budget_set(c->cluster, (uint32_t)f, s->budget_w, &e);
+        } else if (s->pod[0]) {
             int64_t p = pod_index(c, s->pod);
             rc = p < 0 ? cl_err(&e, "no pod '%.64s' (colossus nodes shows the pods)", s->pod)
                        : cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->budget_w, &e);
@@ -1065,6 +1144,13 @@ void ctl_power_metrics(ctl_t *c, cl_prom_t *p)
         if (cl_power_level(c->cluster, i, &pl) < 0 || !(pl.budget_w > 0)) continue;
         const char *labels[] = {"level", "pod", "pod", cl_topo_pod_name(t, i), NULL};
         /* pods: level="pod" beside the pod's name, so that level="site" selects the site */
+        cl_prom_sample(p, "colossus_power_budget_watts", labels, pl.budget_w);
+    }
+    uint32_t nleaves = cl_topo_leaves(t);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        cl_power_level_t pl;
+        if (cl_power_leaf_level(c->cluster, f, &pl) < 0 || !(pl.budget_w > 0)) continue;
+        const char *labels[] = {"level", "leaf", "leaf", cl_topo_leaf_name(t, f), NULL};
         cl_prom_sample(p, "colossus_power_budget_watts", labels, pl.budget_w);
     }
     cl_prom_family(p, "colossus_power_draw_watts", "gauge",
