@@ -180,6 +180,16 @@ static void ag_exit_after_poll(agent_t *a, ag_launch_t *x)
     ag_health_poll_then(a->health, exit_after_poll, p);
 }
 
+/* A later incarnation of x's job already runs on x's node (a restart in place): the GPUs'
+ * power is that run's, not to be held or restored for x. */
+static bool newer_run(agent_t *a, const ag_launch_t *x)
+{
+    for (ag_launch_t *y = a->node_launches[x->node]; y; y = y->node_next)
+        if (y != x && y->job == x->job && y->incarnation > x->incarnation && !y->exited)
+            return true;
+    return false;
+}
+
 static void on_run_done(void *arg, const ag_run_end_t *end)
 {
     ag_launch_t *x = arg;
@@ -196,7 +206,7 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
     free(x->energy);
     x->energy = NULL;
-    if (a->power) ag_power_job_ended(a->power, x->job);
+    if (a->power && !newer_run(a, x)) ag_power_job_ended(a->power, x->job);
     if (a->quitting)
         maybe_quit(a);
     else if (result != 0 && !x->stopping && a->health)

@@ -1136,7 +1136,7 @@ void ctl_power_metrics(ctl_t *c, cl_prom_t *p)
     cl_power_level(c->cluster, -1, &l);
     cl_prom_family(p, "colossus_power_budget_watts", "gauge",
                    "Power budgets as set (before a cut): the site's (level=\"site\", 0: none) "
-                   "and each pod's that has one.");
+                   "and each pod's and leaf's that has one.");
     cl_prom_sample1(p, "colossus_power_budget_watts", "level", "site", l.budget_w);
     uint32_t npods = cl_topo_pods(t);
     for (uint32_t i = 0; i < npods; i++) {

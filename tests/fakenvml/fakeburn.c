@@ -10,11 +10,13 @@
  *
  * The floor burn (cl_burn_floor) is modelled for the fake NVML: each call rewrites the burn
  * file, the fake NVML's state file + ".burn" ($COLOSSUS_FAKE_NVML_STATE, else
- * $COLOSSUS_FAKE_NVML + ".state"), one line "UUID INTENSITY" per device burning, which the
- * fake NVML reads as load (docs/power.md). A UUID starting "GPU-nocuda" is refused. */
+ * $COLOSSUS_FAKE_NVML + ".state"), one line "UUID INTENSITY PID" per device burning, which
+ * the fake NVML reads as load while process PID lives (a burn dies with its process, as on a
+ * GPU: an agent's kill -9 stops it; docs/power.md). A UUID starting "GPU-nocuda" is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu/burn.h"
 
@@ -151,7 +153,8 @@ API int cl_burn_floor(const char *uuid, double intensity, char *err, size_t errl
         return -1;
     }
     for (int i = 0; i < FLOOR_MAX; i++)
-        if (floors[i].uuid[0]) fprintf(f, "%s %.4f\n", floors[i].uuid, floors[i].x);
+        if (floors[i].uuid[0])
+            fprintf(f, "%s %.4f %ld\n", floors[i].uuid, floors[i].x, (long)getpid());
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         snprintf(err, errlen, "cannot write %s", path);
         return -1;

@@ -32,11 +32,14 @@
  * instantaneous field and over one second in the average (before its first reading the GPU
  * counts as having drawn that first power all along).
  * The floor burn (issue 13): the fake burn library's cl_burn_floor writes the state file's
- * path + ".burn", one line "UUID INTENSITY" per GPU burning; a GPU burning at intensity x draws
+ * path + ".burn", one line "UUID INTENSITY PID" per GPU burning (while PID lives: a burn dies
+ * with its process); a GPU burning at intensity x draws
  * its load's power p plus x of the rest up to its largest limit (power_max, else its default
  * limit): p + x (max - p), capped by the limit in force as any load.
  * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +163,10 @@ static void read_burn(void)
     if (!f) return;
     char line[256], u[128], mine[96];
     double x;
+    long pid;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%127s %lf", u, &x) == 2)
+        if (sscanf(line, "%127s %lf %ld", u, &x, &pid) == 3 && pid > 0 &&
+            (kill((pid_t)pid, 0) == 0 || errno == EPERM))
             for (unsigned i = 0; i < S.ngpus; i++)
                 if (!strcmp(uuid_of(&S.g[i], i, mine, sizeof mine), u)) burn_x[i] = x;
     fclose(f);
