@@ -67,11 +67,16 @@ pshow 'd["floor_energy_j"]' | python3 -c "import sys; e = float(sys.stdin.read()
 grep -q "power: job $J ended: 2 GPUs held at" "$T/agent-$N.log" || fail "agent log: $(grep power: "$T/agent-$N.log")"
 grep -q "power: job $J's 2 GPUs held at 6[0-9][0-9] W, ramping down" "$T/controller.log" || fail "controller log: $(grep power: "$T/controller.log")"
 
+# run650 TAG: J, a 2-GPU job on node N drawing 650 W a GPU, its ramp ended
+run650() {
+    load "$N" 650000
+    J=$("$B" submit -N 1 --gpus-per-node 2 -w "$N" -- sleep 600) || fail "submit $1"
+    wait_for 10 running "$J" || fail "job $1 did not start"
+    wait_for 20 ramped || fail "job $1's ramp: $(draw "$N") W"
+}
+
 log "a hold shows in power show while it lasts"
-load "$N" 650000
-J=$("$B" submit -N 1 --gpus-per-node 2 -w "$N" -- sleep 600) || fail "submit 2"
-wait_for 10 running "$J" || fail "job 2 did not start"
-wait_for 20 ramped || fail "job 2's ramp: $(draw "$N") W"
+run650 2
 "$B" cancel "$J" >/dev/null || fail "cancel 2"
 wait_for 10 rank_ended "$J" || fail "job 2's ranks did not end"
 load "$N" 70000
@@ -84,10 +89,7 @@ wait_for 15 idle || fail "job 2's GPUs not back to idle: $(draw "$N") W"
 log "a requeued run's GPUs are held; its restart on them takes them over from their draw"
 # (the agent holds them if the old run ends before the new one starts; here the new one
 # usually starts first, and the agent leaves the GPUs to it)
-load "$N" 650000
-J=$("$B" submit -N 1 --gpus-per-node 2 -w "$N" -- sleep 600) || fail "submit 4"
-wait_for 10 running "$J" || fail "job 4 did not start"
-wait_for 20 ramped || fail "job 4's ramp: $(draw "$N") W"
+run650 4
 "$B" requeue "$J" >/dev/null || fail "requeue"
 inc2() { grep -q "job $J incarnation 2: started" "$T/agent-$N.log"; }
 wait_for 15 inc2 || fail "the requeued job did not start again"
