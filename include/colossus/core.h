@@ -251,7 +251,8 @@ typedef struct cl_power_level {
 } cl_power_level_t;
 /* pod -1: the site; else that pod. -1 for no such pod. O(1). */
 int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *out);
-/* That leaf's level; -1 for no such leaf. O(1). */
+/* That leaf's level; -1 for no such leaf. O(1). While no leaf has a budget the leaves'
+ * draws are not counted (their jobs' W and GPUs read 0; the first budget recounts them). */
 int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *out);
 
 /* Relative throughput of an H100-class GPU under a power limit of frac of its default

@@ -447,6 +447,9 @@ int cl__power_pods_ok(cl_cluster_t *c, const job_t *j);
 /* The gang was placed (c->sel) over a pod's budget: place it again without the pods that
  * cannot take one of its nodes. 1: c->sel now fits every pod's budget. */
 int cl__power_replace(cl_cluster_t *c, const job_t *j, cl_time_t now);
+/* Running job js's node `from` is swapped for `to` (a hot spare): its k GPUs' power moves
+ * between their pods and leaves. O(1). */
+void cl__power_move(cl_cluster_t *c, uint32_t js, cl_nodeid_t from, cl_nodeid_t to);
 /* One node of job j (its k GPUs at its projection) fits leaf's budget (or it has none):
  * where a hot spare from another leaf may go. */
 int cl__power_leaf_room(const cl_cluster_t *c, uint32_t leaf, const job_t *j);

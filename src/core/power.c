@@ -102,13 +102,34 @@ static void lv_run(cl_cluster_t *c, power_lv_t *l, const job_t *j, double w, int
     if (run) lv_add(l, at, run * j->k, w, on);
 }
 
+/* Leaves are counted only while one has a budget (pods always: power show lists them all);
+ * the first leaf budget recounts them from the running jobs. */
+static int lv_counted(const power_lv_t *l)
+{
+    return l->kind == LV_POD || l->nbudgets > 0;
+}
+
+void cl__power_move(cl_cluster_t *c, uint32_t js, cl_nodeid_t from, cl_nodeid_t to)
+{
+    const job_t *j = &c->jobs[js];
+    double w = cl__power_job_w(c, j);
+    for (int k = 0; k < PW_NLV; k++) {
+        power_lv_t *l = &c->pw.lv[k];
+        if (!lv_counted(l)) continue;
+        uint32_t a = lv_of(c, l, from), b = lv_of(c, l, to);
+        if (a == b) continue;
+        lv_add(l, a, j->k, w, 0);
+        lv_add(l, b, j->k, w, 1);
+    }
+}
+
 void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
 {
     power_t *p = &c->pw;
     job_t *j = &c->jobs[js];
     double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
     for (int k = 0; k < PW_NLV; k++)
-        lv_run(c, &p->lv[k], j, w, on);
+        if (lv_counted(&p->lv[k])) lv_run(c, &p->lv[k], j, w, on);
     uint64_t g = cl__job_gpus(j);
     p->jobs_w += sign * (double)g * w;
     p->alloc = on ? p->alloc + g : p->alloc - g;
@@ -324,8 +345,16 @@ static int lv_budget_set(cl_cluster_t *c, int k, uint32_t i, double budget_w, cl
     char what[96];
     lv_what(c, l, i, what, sizeof what);
     if (floor_ok(p, budget_w, p->cut_pct, l->gpus[i], what, err) < 0) return -1;
+    int was = lv_counted(l);
     l->nbudgets += (budget_w > 0) - (l->budget[i] > 0);
     l->budget[i] = budget_w;
+    if (!was && lv_counted(l)) { /* counted from now on: from the running jobs */
+        memset(l->jobs_w, 0, sizeof(double) * l->n);
+        memset(l->alloc, 0, sizeof(uint64_t) * l->n);
+        for (uint32_t js = 0; js < c->njobs_cap; js++)
+            if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING)
+                lv_run(c, l, &c->jobs[js], cl__power_job_w(c, &c->jobs[js]), 1);
+    }
     return 0;
 }
 
@@ -405,6 +434,10 @@ int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *
 {
     const power_lv_t *l = &c->pw.lv[PW_LEAF];
     if (leaf >= l->n) return -1;
+    if (!lv_counted(l)) { /* no leaf budget: its jobs are not counted, none said */
+        level_fill(&c->pw, 0, 0, l->gpus[leaf], 0, o);
+        return 0;
+    }
     level_fill(&c->pw, l->budget[leaf], l->jobs_w[leaf], l->gpus[leaf], l->alloc[leaf], o);
     return 0;
 }
@@ -452,6 +485,6 @@ int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
         return -1;
     }
     for (int k = 0; k < PW_NLV; k++)
-        if (lv_check(c, &p->lv[k], k, err) < 0) return -1;
+        if (lv_counted(&p->lv[k]) && lv_check(c, &p->lv[k], k, err) < 0) return -1;
     return 0;
 }
