@@ -54,7 +54,9 @@ typedef struct ctl_power {
     size_t nholds, holds_cap;
     double hold_at, hold_next; /* ctl_now() of the last step, of the next */
     double floor_j;            /* burnt above idle by the floor so far (planned) */
-    uint64_t *start_mask;      /* per node, scratch: a starting job's GPUs */
+    uint32_t hold_steps;       /* steps since the holds began, and the slowest's time */
+    uint64_t hold_step_max_us;
+    uint64_t *start_mask; /* per node, scratch: a starting job's GPUs */
 } ctl_power_t;
 
 /* One ended run's GPUs held: its nodes, the GPUs still held on each (a job starting there
@@ -703,6 +705,7 @@ void ctl_power_job_released(ctl_t *c, ctl_job_t *j)
 static void hold_step(ctl_t *c)
 {
     ctl_power_t *pw = c->power;
+    double t0_us = cl_now_us();
     double now = ctl_now(c), dt = now - pw->hold_at, rate = ramp_rate(c);
     pw->hold_at = now;
     pw->hold_next = now + RAMP_STEP_S;
@@ -739,6 +742,15 @@ static void hold_step(ctl_t *c)
     free(tgt);
     free(cur);
     free(gpus);
+    uint64_t us = (uint64_t)(cl_now_us() - t0_us);
+    pw->hold_steps++;
+    if (us > pw->hold_step_max_us) pw->hold_step_max_us = us;
+    if (!m) {
+        ctl_log(c, "power: the floor's holds ended: %u steps, the slowest %.1f ms",
+                pw->hold_steps, pw->hold_step_max_us / 1e3);
+        pw->hold_steps = 0;
+        pw->hold_step_max_us = 0;
+    }
 }
 
 /* A sample of every running job's draw: its mean over all the samples of all its runs is
