@@ -622,37 +622,62 @@ static double job_draw(ctl_t *c, const ctl_job_t *j)
 /* ---- the floor between runs ---- */
 
 /* One PowerHold (draw mW, 0: release) to each connection carrying nodes of hold x. */
+/* Node k of hold x's carrier now; NULL: nothing to send there (no GPU left, not connected). */
+static ctl_sink_t *hold_conn(ctl_t *c, const hold_t *x, uint32_t k)
+{
+    return x->gpus[k] && x->node[k] < c->nnodes ? c->nodes[x->node[k]].conn : NULL;
+}
+
+/* One PowerHold (draw mW, 0: release) per run of x's nodes on one connection: x's nodes are
+ * sorted by carrier when the hold is made (hold_sort), so a step is one pass with no sort; a
+ * node that reconnected since only splits a run. */
 static void hold_send(ctl_t *c, const hold_t *x, uint32_t draw_mw)
 {
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
-    send_ent_t *v = cl_xmalloc((x->n + 1) * sizeof *v);
-    size_t n = 0;
-    for (uint32_t k = 0; k < x->n; k++)
-        if (x->gpus[k] && x->node[k] < c->nnodes && c->nodes[x->node[k]].conn)
-            v[n++] = (send_ent_t){(uintptr_t)c->nodes[x->node[k]].conn, 0, x->node[k]};
-    qsort(v, n, sizeof *v, cmp_ent);
-    uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
-    for (size_t k = 0; k < n;) {
-        size_t e = k;
-        while (e < n && e - k < NODES_PER_MSG && v[e].conn == v[k].conn)
-            e++;
-        for (size_t q = k; q < e; q++)
-            ids[q - k] = v[q].node;
+    uint32_t *ids = cl_xmalloc((x->n + 1) * sizeof *ids);
+    for (uint32_t k = 0; k < x->n;) {
+        ctl_sink_t *conn = hold_conn(c, x, k), *o;
+        if (!conn) {
+            k++;
+            continue;
+        }
+        size_t m = 0;
+        uint32_t e = k;
+        for (; e < x->n && m < NODES_PER_MSG; e++) {
+            if (!(o = hold_conn(c, x, e))) continue;
+            if (o != conn) break;
+            ids[m++] = x->node[e];
+        }
         Colossus__PowerHold ph = COLOSSUS__POWER_HOLD__INIT;
         ph.nodes = ids;
-        ph.n_nodes = e - k;
+        ph.n_nodes = m;
         ph.job = x->job;
         ph.draw_mw = draw_mw;
         ph.idle_mw = (uint32_t)lround(pc.gpu_idle_w * 1000);
         ph.for_s = HOLD_FOR_S;
-        Colossus__Msg m = COLOSSUS__MSG__INIT;
-        m.body_case = COLOSSUS__MSG__BODY_POWER_HOLD;
-        m.power_hold = &ph;
-        ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
+        Colossus__Msg msg = COLOSSUS__MSG__INIT;
+        msg.body_case = COLOSSUS__MSG__BODY_POWER_HOLD;
+        msg.power_hold = &ph;
+        ctl_send(c, conn, &msg);
         k = e;
     }
     free(ids);
+}
+
+/* x's nodes (and their GPUs) in the order of their carriers now, for hold_send. */
+static void hold_sort(ctl_t *c, hold_t *x)
+{
+    send_ent_t *v = cl_xmalloc((x->n + 1) * sizeof *v);
+    for (uint32_t k = 0; k < x->n; k++) {
+        uint32_t n = x->node[k];
+        v[k] = (send_ent_t){n < c->nnodes ? (uintptr_t)c->nodes[n].conn : 0, x->gpus[k], n};
+    }
+    qsort(v, x->n, sizeof *v, cmp_ent);
+    for (uint32_t k = 0; k < x->n; k++) {
+        x->node[k] = v[k].node;
+        x->gpus[k] = v[k].gpus;
+    }
     free(v);
 }
 
@@ -679,6 +704,7 @@ void ctl_power_job_released(ctl_t *c, ctl_job_t *j)
     }
     x.w = ng ? w / ng * (1 + HOLD_MARGIN) + 10 : lim;
     if (x.w > lim) x.w = lim;
+    hold_sort(c, &x);
     if (!x.ngpus || !(x.w > pc.gpu_idle_w + 0.5)) { /* nothing above idle to bring down */
         hold_send(c, &x, 0);
         free(x.node);
