@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include <uv.h>
 
@@ -18,6 +21,8 @@
 #include "agent/agent_opts.h"
 #include "agent/backend.h"
 #include "agent/cluster_id.h"
+#include "agent/keeper.h"
+#include "agent/lease.h"
 #include "agent/power.h"
 #include "agent/session.h"
 #include "agent/usage.h"
@@ -72,8 +77,15 @@ struct agent {
     ag_health_t *health;  /* GPU health (agent_health.c); NULL with --fake-gpus */
     ag_power_t *power;    /* GPU power limits (power.h); NULL with --fake-gpus */
     ag_cluster_t cluster; /* the cluster this agent belongs to */
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sigusr2;
     bool quitting, closed;
+    /* issue 14: the node's lease (lease.h; NULL: hollow or --no-keepers), and a hand-over to
+     * the next agent: exit leaving the ranks to their keepers, then re-execute the binary */
+    ag_lease_t *lease;
+    bool handing_over;
+    char exe[PATH_MAX]; /* this agent's binary, as it was when it started */
+    char build[96];     /* Register.build: version and the binary's digest */
+    char **argv;        /* to re-execute with */
 };
 
 /* ------------------------------------------------------------------ launches ------------ */
@@ -219,7 +231,29 @@ static void launch_stop(agent_t *a, ag_launch_t *x, const char *why)
 {
     if (x->exited || x->stopping) return;
     x->stopping = true;
-    ag_backend_stop(a->backend, x->run, why); /* on_run_done may run before this returns */
+    /* Frozen by a lapsed lease: killed as it is, never thawed to handle SIGTERM (it could
+     * write a checkpoint over the next incarnation's). */
+    bool now = ag_lease_lapsed(a->lease);
+    ag_backend_stop(a->backend, x->run, why, now); /* on_run_done may run before this returns */
+}
+
+/* A launch the agent before this one left to its keeper (backend.h's adopt()). */
+static void *adopt_launch(void *arg, const Colossus__Launch *L, ag_run_t *run)
+{
+    agent_t *a = arg;
+    ag_launch_t *x = cl_xcalloc(1, sizeof *x);
+    x->agent = a;
+    x->node = 0; /* a process agent carries one node */
+    x->job = L->job;
+    x->incarnation = L->incarnation;
+    x->master_port = L->master_port;
+    x->run = run;
+    launch_link(a, x);
+    if (a->health) { /* the energy from now on: what was used before is not known */
+        x->energy = cl_xmalloc(sizeof *x->energy);
+        ag_energy_begin(x->energy, L->gpus, L->n_gpus);
+    }
+    return x;
 }
 
 static void launch_now(agent_t *a, const Colossus__Launch *L)
@@ -364,6 +398,7 @@ static void reg_fill(void *arg, int node, Colossus__Register *r)
     r->n_gpus = (size_t)a->ngpus;
     r->cpus = a->cpus;
     r->mem_mb = a->mem_mb;
+    r->build = a->build;
     size_t n = 0;
     for (ag_launch_t *x = a->node_launches[node]; x; x = x->node_next)
         n++;
@@ -459,6 +494,8 @@ static void handle_power(agent_t *a, const Colossus__PowerLimit *o)
     free(ok);
 }
 
+static void hand_over(agent_t *a);
+
 static void on_message(void *arg, int node, const Colossus__Msg *m)
 {
     agent_t *a = arg;
@@ -489,6 +526,18 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
             cl_session_node_index(a->session, m->power_hold->nodes[0]) >= 0)
             ag_power_hold(a->power, m->power_hold);
         break;
+    case COLOSSUS__MSG__BODY_UPGRADE:
+        if (a->lease && !a->quitting) {
+            cl_daemon_log(WHO,
+                          "upgrade ordered by the controller: re-executing %s, keeping "
+                          "the ranks",
+                          a->exe);
+            hand_over(a);
+        } else {
+            cl_daemon_log(WHO, "upgrade ordered, but this agent keeps no ranks across a "
+                               "restart (hollow or --no-keepers): ignored");
+        }
+        break;
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         if (a->health && node >= 0)
             ag_health_check_order(a->health, m->check_order);
@@ -511,7 +560,15 @@ static bool on_registered(void *arg, int node, const Colossus__Registered *r)
     return ag_cluster_check(&a->cluster, r->cluster_id, held, running, a->controller);
 }
 
+/* The leader heard us: the ranks may run until `until` (lease.h). */
+static void on_lease(void *arg, uint64_t until)
+{
+    agent_t *a = arg;
+    ag_lease_renew(a->lease, until);
+}
+
 static const cl_session_ops_t session_ops = {
+    .lease = on_lease,
     .register_fill = reg_fill,
     .register_done = reg_done,
     .heartbeat_fill = hb_fill,
@@ -531,6 +588,7 @@ static void maybe_quit(agent_t *a)
     a->closed = true;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigusr2, NULL);
     ag_health_destroy(a->health);
     a->health = NULL;
     cl_session_destroy(a->session);
@@ -541,11 +599,57 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     agent_t *a = s->data;
     if (a->quitting) return;
-    cl_daemon_log(WHO, "signal %d: stopping every rank and exiting", signum);
+    cl_daemon_log(WHO,
+                  "signal %d: stopping every rank and exiting (SIGUSR2 exits keeping "
+                  "them, for an upgrade)",
+                  signum);
     a->quitting = true;
     for (ag_launch_t *x = a->launches; x; x = x->next)
         launch_stop(a, x, "agent shutting down");
     maybe_quit(a);
+}
+
+/* Exit now leaving every rank to its keeper (docs/standby.md, "Rolling upgrades"); the
+ * agent then re-executes its binary, which adopts them. */
+static void hand_over(agent_t *a)
+{
+    if (a->quitting) return;
+    a->quitting = a->handing_over = true;
+    ag_backend_handover(a->backend);
+    while (a->launches) /* let go: their handles close, their keepers go on */
+        launch_remove(a, a->launches);
+    maybe_quit(a);
+}
+
+static void on_usr2(uv_signal_t *s, int signum)
+{
+    agent_t *a = s->data;
+    if (!a->lease) {
+        cl_daemon_log(WHO, "SIGUSR2: this agent keeps no ranks across a restart (hollow or "
+                           "--no-keepers): ignored");
+        return;
+    }
+    cl_daemon_log(WHO, "signal %d: handing the ranks over and re-executing %s", signum, a->exe);
+    hand_over(a);
+}
+
+/* "sha256:<first 12 hex digits of the binary's SHA-256>": changes with the build. */
+static void build_id(agent_t *a)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    FILE *f = fopen("/proc/self/exe", "re");
+    unsigned char buf[65536];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        crypto_hash_sha256_update(&st, buf, n);
+    if (f) fclose(f);
+    crypto_hash_sha256_final(&st, h);
+    char hex[13];
+    for (int i = 0; i < 6; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    snprintf(a->build, sizeof a->build, "sha256:%s", hex);
 }
 
 static void health_urgent(void *arg)
@@ -612,7 +716,9 @@ static int make_session(agent_t *a, const ag_opts_t *o, const cl_cred_t *cred)
 {
     cl_session_opts_t so = {.controller = o->controller, .cred = cred, .peer = a->name};
     cl_error_t err;
-    a->session = cl_session_create(a->loop, &so, &session_ops, a, &err);
+    cl_session_ops_t ops = session_ops;               /* copied by the session */
+    if (o->hollow || o->no_keepers) ops.lease = NULL; /* no keepers: no lease, no acks */
+    a->session = cl_session_create(a->loop, &so, &ops, a, &err);
     if (!a->session) {
         fprintf(stderr, "colossus agent: --controller: %s\n", err.msg);
         return -1;
@@ -739,22 +845,48 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
         a->power = ag_power_create(a->work_dir); /* restores what a crash left set */
         ag_power_loop(a->power, a->loop);
     }
+    if (!o->hollow && !o->no_keepers) {
+        char dir[PATH_MAX + 8];
+        snprintf(dir, sizeof dir, "%s/keep", a->work_dir);
+        if (cl_mkdir_p(dir, 0700) < 0) {
+            fprintf(stderr, "colossus agent: cannot create %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        if (!(a->lease = ag_lease_open(dir, &err))) {
+            fprintf(stderr, "colossus agent: the node's lease: %s\n", err.msg);
+            return -1;
+        }
+    }
     if (o->hollow)
         a->backend = ag_backend_hollow_create(a->loop, o->hollow_run_ms);
     else if (!(a->backend = ag_backend_proc_create(
                    a->loop, a->work_dir, a->name, a->ngpus,
                    &(ag_proc_opts_t){.log_max = (uint64_t)o->rank_log_mib << 20,
                                      .allow_root_jobs = o->allow_root_jobs,
-                                     .log_root = o->log_root},
+                                     .log_root = o->log_root,
+                                     .keep = a->lease != NULL,
+                                     .lease = ag_lease_page(a->lease),
+                                     .abandon_ms = o->abandon_ms},
                    &err))) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
         return -1;
     }
+    /* What the agent before this one left running: ours again (before registering, so
+     * that the first Register reports it and the controller's Fence keeps it). */
+    int adopted = ag_backend_adopt(a->backend, on_run_done, adopt_launch, a);
+    if (adopted > 0)
+        cl_daemon_log(WHO, "adopted %d launch%s left by the agent before", adopted,
+                      adopted > 1 ? "es" : "");
+    build_id(a);
+    ssize_t el = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
+    a->exe[el > 0 ? el : 0] = 0;
     uv_signal_init(a->loop, &a->sigterm);
     uv_signal_init(a->loop, &a->sigint);
-    a->sigterm.data = a->sigint.data = a;
+    uv_signal_init(a->loop, &a->sigusr2);
+    a->sigterm.data = a->sigint.data = a->sigusr2.data = a;
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sigusr2, on_usr2, SIGUSR2);
     return 0;
 }
 
@@ -764,6 +896,8 @@ int cmd_agent(int argc, char **argv)
     int rc = ag_parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     agent_t *a = cl_xcalloc(1, sizeof *a);
+    a->argv = argv;
+    cl__keep_title_area(argc, argv);
     if (agent_setup(a, &o) < 0) return 1;
     int nodes = cl_session_nodes(a->session);
     char logs[64] = "";
@@ -793,6 +927,29 @@ int cmd_agent(int argc, char **argv)
     uv_run(a->loop, UV_RUN_NOWAIT); /* let what was closed close */
     uv_loop_close(a->loop);
     free(a->node_launches);
+    ag_lease_close(a->lease);
+    if (a->handing_over) {
+        /* The new build, from the path this one started from (a package upgrade replaced
+         * the file there); argv[0] of the subcommand is "agent". */
+        char **nargv = cl_xcalloc((size_t)argc + 2, sizeof *nargv);
+        nargv[0] = a->exe;
+        for (int i = 0; i < argc; i++)
+            nargv[i + 1] = argv[i];
+        char exe[PATH_MAX];
+        snprintf(exe, sizeof exe, "%s", a->exe);
+        char *del = strstr(exe, " (deleted)"); /* the old file went: the new one is there */
+        if (del && !del[10]) *del = 0;
+        nargv[0] = exe;
+        cl_daemon_log(WHO, "re-executing %s", exe);
+        free(a);
+        execv(exe, nargv);
+        cl_daemon_log(WHO,
+                      "cannot re-execute %s: %s (the ranks run on under their keepers; "
+                      "start an agent on the same work directory to adopt them)",
+                      exe, strerror(errno));
+        free(nargv);
+        return 1;
+    }
     free(a);
     cl_daemon_log(WHO, "exited");
     return 0;

@@ -447,7 +447,9 @@ static void run_check(ag_health_t *h, ag_check_mode_t mode, uint64_t seq)
     stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[2].data.stream = (uv_stream_t *)&h->err.pipe;
     uv_process_options_t po = {0};
-    po.file = exe;
+    /* this very binary, even when an upgrade replaced the file at its path (readlink then
+     * says "(deleted)") and the agent has not re-executed yet */
+    po.file = "/proc/self/exe";
     po.args = args;
     po.exit_cb = proc_exit;
     po.stdio = stdio;

@@ -49,7 +49,13 @@ static void usage(FILE *f)
         "                                          limit)\n"
         "       [--log-root DIR]                   rank logs in DIR/NAME/ (shared storage\n"
         "                                          the controller reads when this node is\n"
-        "                                          gone; default: WORK/logs)\n",
+        "                                          gone; default: WORK/logs)\n"
+        "       [--no-keepers]                     ranks are the agent's children: they die\n"
+        "                                          with it (default: each launch has a keeper\n"
+        "                                          process, so that an agent restarted,\n"
+        "                                          upgraded (SIGUSR2) or killed adopts them)\n"
+        "       [--abandon-ms MS]                  ranks frozen by a lapsed lease this long\n"
+        "                                          with no agent are killed (default 30000)\n",
         AG_MAX_GPUS, AG_RANKLOG_MAX_DEFAULT >> 20, AG_RANKLOG_CHECK_MS / 1000);
 }
 
@@ -87,6 +93,8 @@ enum {
     OPT_CPUS,
     OPT_MEM,
     OPT_LOG_ROOT,
+    OPT_NO_KEEPERS,
+    OPT_ABANDON_MS,
 };
 
 /* One option; 0, or -1 after printing what is wrong. */
@@ -146,6 +154,11 @@ static int parse_opt(int opt, ag_opts_t *o)
         fprintf(stderr, "colossus agent: --mem: %s\n", err.msg);
         return -1;
     }
+    case OPT_NO_KEEPERS:
+        o->no_keepers = true;
+        return 0;
+    case OPT_ABANDON_MS:
+        return cl_flag_u32("agent", "--abandon-ms", optarg, 100, 86400000u, &o->abandon_ms);
     case OPT_LOG_ROOT:
         if (optarg[0] != '/') {
             fprintf(stderr, "colossus agent: --log-root must be an absolute path, not '%s'\n",
@@ -180,6 +193,8 @@ int ag_parse_args(int argc, char **argv, ag_opts_t *o)
         {"cpus", required_argument, 0, OPT_CPUS},
         {"mem", required_argument, 0, OPT_MEM},
         {"log-root", required_argument, 0, OPT_LOG_ROOT},
+        {"no-keepers", no_argument, 0, OPT_NO_KEEPERS},
+        {"abandon-ms", required_argument, 0, OPT_ABANDON_MS},
         CL_FLAGS_HELP,
         {0, 0, 0, 0}};
     *o = (ag_opts_t){.health = {.at_start = AG_CHECK_QUICK, .poll_ms = 5000},

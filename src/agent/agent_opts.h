@@ -22,6 +22,8 @@ typedef struct ag_opts {
     uint64_t mem_mb;
     bool cpus_set, mem_set; /* given: else the machine's (a real agent's), none (hollow) */
     const char *log_root;   /* rank logs in LOG_ROOT/NAME (shared storage); NULL: WORK/logs */
+    bool no_keepers;        /* issue 14: ranks are the agent's children (die with it) */
+    uint32_t abandon_ms;    /* keeper.h's; 0: its default */
     ag_health_opts_t health;
 } ag_opts_t;
 

@@ -61,12 +61,23 @@ typedef struct ag_run_end {
 
 typedef void ag_run_done_f(void *arg, const ag_run_end_t *end);
 
+/* Adoption (issue 14): a run a previous agent left to its keeper. The backend makes the run,
+ * asks the owner for the done callback's argument (the owner's record of the launch, made
+ * from L), then adopts it: done follows as for a started run, maybe before adopt() returns
+ * (a run that ended while no agent was there, or whose keeper is gone). */
+typedef void *ag_adopt_f(void *arg, const Colossus__Launch *L, ag_run_t *run);
+
 typedef struct ag_backend_ops {
     const char *name; /* "process", "hollow" */
     int (*start)(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f *done, void *arg,
                  ag_run_t **out, cl_error_t *err);
-    void (*stop)(ag_backend_t *b, ag_run_t *r, const char *why);
+    void (*stop)(ag_backend_t *b, ag_run_t *r, const char *why, bool now);
     void (*release)(ag_backend_t *b, ag_run_t *r);
+    /* issue 14, NULL where the backend keeps nothing (hollow): adopt every run a previous
+     * agent left (returns how many; then what died agents left is swept), and hand every
+     * run over (their releases from now on let them run on, for the next agent) */
+    int (*adopt)(ag_backend_t *b, ag_run_done_f *done, ag_adopt_f *cb, void *arg);
+    void (*handover)(ag_backend_t *b);
     int (*logs)(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, bool follow,
                 uint64_t *at, uint8_t **data, size_t *len, cl_error_t *err);
     void (*destroy)(ag_backend_t *b);
@@ -89,10 +100,22 @@ static inline int ag_backend_start(ag_backend_t *b, const Colossus__Launch *L,
     return b->ops->start(b, L, done, arg, out, err);
 }
 
-/* why: for the backend's log line, if it writes one. */
-static inline void ag_backend_stop(ag_backend_t *b, ag_run_t *r, const char *why)
+/* why: for the backend's log line, if it writes one. now: SIGKILL at once, no grace (ranks
+ * frozen by a lapsed lease must never run again, not even to handle SIGTERM). */
+static inline void ag_backend_stop(ag_backend_t *b, ag_run_t *r, const char *why, bool now)
 {
-    b->ops->stop(b, r, why);
+    b->ops->stop(b, r, why, now);
+}
+
+static inline int ag_backend_adopt(ag_backend_t *b, ag_run_done_f *done, ag_adopt_f *cb,
+                                   void *arg)
+{
+    return b->ops->adopt ? b->ops->adopt(b, done, cb, arg) : 0;
+}
+
+static inline void ag_backend_handover(ag_backend_t *b)
+{
+    if (b->ops->handover) b->ops->handover(b);
 }
 
 static inline void ag_backend_release(ag_backend_t *b, ag_run_t *r)
@@ -123,6 +146,12 @@ typedef struct ag_proc_opts {
     const char *log_root;  /* rank logs in LOG_ROOT/NODE (shared storage the controller reads
                             * when the node is gone); NULL: WORK/logs */
     const char *cgroup_v1_root; /* the cgroup v1 hierarchies for limits; NULL: /sys/fs/cgroup */
+    /* issue 14: each launch's ranks under a keeper (keeper.h), recorded in WORK/keep so that a
+     * later agent adopts them (adopt); lease: the node's lease page (lease.h) or NULL;
+     * abandon_ms: keeper.h's (0: 30 s) */
+    bool keep;
+    const volatile uint64_t *lease;
+    uint32_t abandon_ms;
 } ag_proc_opts_t;
 
 /* Ranks as processes, as the Launch's uid:gid (identity.h; o->allow_root_jobs), each node's
@@ -137,7 +166,8 @@ typedef struct ag_proc_opts {
  * directory too once empty); it is the ranks' working directory when the submitter's does
  * not exist on this node. node_name is for messages ("no log for rank 3 of job 7 on node
  * n1"); ngpus sizes the pool; o NULL: a limit of AG_RANKLOG_MAX_DEFAULT, no root jobs.
- * Removes what agents that died left in their cgroups (cl_launch_sweep()). NULL with err set
+ * Removes what agents that died left in their cgroups (cl_launch_sweep(); with o->keep, at
+ * adopt(), sparing what was adopted). NULL with err set
  * when WORK/logs or WORK/jobs cannot be made or o->log_max is below AG_RANKLOG_MIN. */
 ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
                                      const char *node_name, int ngpus, const ag_proc_opts_t *o,

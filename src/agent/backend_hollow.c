@@ -57,7 +57,7 @@ static int hollow_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_
     return 0;
 }
 
-static void hollow_stop(ag_backend_t *b, ag_run_t *run, const char *why)
+static void hollow_stop(ag_backend_t *b, ag_run_t *run, const char *why, bool now)
 {
     hollow_run_t *r = (hollow_run_t *)run;
     if (!r->over) finish(r, 128 + SIGTERM, 0);

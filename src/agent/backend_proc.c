@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,13 @@ typedef struct proc {
     const char *v1_root; /* cgroup v1 hierarchies (NULL: /sys/fs/cgroup) */
     uv_timer_t check;    /* looks at the logs of running ranks */
     proc_run_t *runs;    /* running launches, whose logs are bounded */
+    /* issue 14: launches under keepers, recorded in keep (WORK/keep) */
+    bool keep, handover;
+    const volatile uint64_t *lease;
+    uint32_t abandon_ms;
+    char keepdir[PATH_MAX + 8];
+    int keep_fd;                 /* keepdir, open; -1 without keepers */
+    unsigned long long dev, ino; /* of the work directory: keeper names are unique per agent */
 } proc_t;
 
 struct proc_run {
@@ -55,15 +63,66 @@ struct proc_run {
     uint32_t incarnation, first_rank, nranks, nlogs;
     uint64_t mem_limit_mb;
     bool stopping;
-    uid_t uid;                   /* the ranks' */
-    bool check_owner;            /* their FLOPs files must be theirs (the agent is root) */
-    char job_dir[PATH_MAX + 32]; /* WORK/jobs/<ID>: the ranks' FLOPs files */
+    char key[64];     /* "job<ID>-inc<N>": its files in WORK/keep ("" without a keeper) */
+    uid_t uid;        /* the ranks' */
+    bool check_owner; /* their FLOPs files must be theirs (the agent is root) */
+    char job_dir[PATH_MAX + 32];        /* WORK/jobs/<ID>: the ranks' FLOPs files */
     ag_ranklog_t logs[MAX_LOCAL_RANKS]; /* its ranks' logs, bounded */
 };
 
 static void log_prefix(uint64_t job, char *buf, size_t len)
 {
     snprintf(buf, len, "job%llu.", (unsigned long long)job);
+}
+
+/* ------------------------------------------------------------------ kept launches ------- */
+
+static void keep_names(const proc_t *p, uint64_t job, uint32_t inc, char *key, size_t klen,
+                       char *keeper, size_t kplen)
+{
+    snprintf(key, klen, "job%llu-inc%u", (unsigned long long)job, inc);
+    snprintf(keeper, kplen, "colossus-keep:%llx:%llx:%s", p->dev, p->ino, key);
+}
+
+/* Write WORK/keep/<key><ext> with data (tmp + rename). 0, or -1 with errno. */
+static int keep_write(proc_t *p, const char *key, const char *ext, const void *data, size_t len)
+{
+    char tmp[160], name[128];
+    snprintf(name, sizeof name, "%s%s", key, ext);
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(p->keep_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, data, len);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)len || renameat(p->keep_fd, tmp, p->keep_fd, name) < 0) {
+        unlinkat(p->keep_fd, tmp, 0);
+        errno = w != (ssize_t)len ? e : errno;
+        return -1;
+    }
+    return 0;
+}
+
+static void keep_forget(proc_t *p, const char *key)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.launch", key);
+    unlinkat(p->keep_fd, name, 0);
+    snprintf(name, sizeof name, "%s.exit", key);
+    unlinkat(p->keep_fd, name, 0);
+}
+
+/* How the run ended, for a later agent to report should this one die before the
+ * controller acknowledged it: the keeper's format (keeper.c), the failing rank alone. */
+static void keep_end(proc_t *p, const proc_run_t *r, const ag_run_end_t *end)
+{
+    char text[96];
+    int n = snprintf(text, sizeof text, "%d %d %d\n",
+                     end->failed_rank >= 0 ? end->failed_rank - (int)r->first_rank : 0,
+                     end->result, end->signal);
+    if (keep_write(p, r->key, ".exit", text, (size_t)n) < 0)
+        cl_daemon_log(WHO, "job %llu: cannot record its end in %s: %s",
+                      (unsigned long long)r->job, p->keepdir, strerror(errno));
 }
 
 /* ------------------------------------------------------------------ bounded logs -------- */
@@ -206,6 +265,7 @@ static void on_launch_done(cl_launch_t *l, int result, int failed_rank, void *ar
     cl_daemon_log(WHO, "job %llu incarnation %u ended: %s%d%s", (unsigned long long)r->job,
                   r->incarnation, result ? "exit " : "success ", result,
                   r->stopping ? " (stopped)" : "");
+    if (p && r->key[0]) keep_end(p, r, &end); /* before the keeper hears the ack */
     cl_launch_destroy(l);
     r->l = NULL;
     r->done(r->arg, &end);
@@ -229,6 +289,32 @@ static void note_failure(proc_t *p, const Colossus__Launch *L, const cl_error_t 
     } else if (fd >= 0) {
         close(fd);
     }
+}
+
+/* What a later agent needs to adopt r (KeptLaunch): without it the ranks still run under
+ * their keeper, but a restarted agent cannot report them (said in the log). */
+static void keep_record(proc_t *p, proc_run_t *r, const Colossus__Launch *L)
+{
+    char keeper[160], key[64];
+    keep_names(p, r->job, r->incarnation, key, sizeof key, keeper, sizeof keeper);
+    Colossus__KeptLaunch k = COLOSSUS__KEPT_LAUNCH__INIT;
+    Colossus__Launch one = *L;
+    k.launch = &one;
+    const char *cg = cl_launch_cgroup(r->l);
+    k.cgroup = (char *)(cg ? cg : "");
+    k.keeper = keeper;
+    k.job_dir = r->job_dir;
+    k.uid = (uint32_t)r->uid;
+    k.check_owner = r->check_owner;
+    size_t len = colossus__kept_launch__get_packed_size(&k);
+    uint8_t *buf = cl_xmalloc(len ? len : 1);
+    colossus__kept_launch__pack(&k, buf);
+    if (keep_write(p, r->key, ".launch", buf, len) < 0)
+        cl_daemon_log(WHO,
+                      "job %llu: cannot record its launch in %s (an agent restarted "
+                      "would not adopt it): %s",
+                      (unsigned long long)r->job, p->keepdir, strerror(errno));
+    free(buf);
 }
 
 static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f *done,
@@ -301,6 +387,19 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         .cpu_limit_milli = L->cpus_per_gpu * (uint32_t)L->n_gpus * 1000,
         .cgroup_v1_root = p->v1_root,
     };
+    char keeper[160], exit_name[96], title[PATH_MAX + 96];
+    if (p->keep) {
+        keep_names(p, L->job, L->incarnation, r->key, sizeof r->key, keeper, sizeof keeper);
+        snprintf(exit_name, sizeof exit_name, "%s.exit", r->key);
+        keep_forget(p, r->key); /* an older launch's files of the same ids */
+        sp.keeper_name = keeper;
+        sp.lease = p->lease;
+        sp.abandon_ms = p->abandon_ms;
+        sp.keep_dir_fd = p->keep_fd;
+        sp.keep_exit_name = exit_name;
+        snprintf(title, sizeof title, "keep %s %s", r->key, p->keepdir);
+        sp.keeper_title = title;
+    }
     r->done = done;
     r->arg = arg;
     r->job = L->job;
@@ -320,6 +419,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         return -1;
     }
     track_logs(p, r, prefix, nr);
+    if (p->keep) keep_record(p, r, L);
     cl_error_t why;
     if (!cl_launch_limits_enforced(r->l, &why) && !p->said_unlimited) {
         p->said_unlimited = true; /* once: every launch here would say the same */
@@ -335,23 +435,161 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
     return 0;
 }
 
-static void proc_stop(ag_backend_t *b, ag_run_t *run, const char *why)
+static void proc_stop(ag_backend_t *b, ag_run_t *run, const char *why, bool now)
 {
     proc_run_t *r = (proc_run_t *)run;
-    if (!r->l || r->stopping) return;
+    if (!r->l || (r->stopping && !now)) return;
     r->stopping = true;
-    cl_daemon_log(WHO, "stopping job %llu incarnation %u: %s", (unsigned long long)r->job,
-                  r->incarnation, why);
-    cl_launch_stop(r->l);
+    cl_daemon_log(WHO, "stopping job %llu incarnation %u%s: %s", (unsigned long long)r->job,
+                  r->incarnation, now ? " at once (SIGKILL)" : "", why);
+    if (now)
+        cl_launch_kill(r->l);
+    else
+        cl_launch_stop(r->l);
 }
 
 static void proc_release(ag_backend_t *b, ag_run_t *run)
 {
+    proc_t *p = (proc_t *)b;
     proc_run_t *r = (proc_run_t *)run;
     untrack_logs(r);
-    if (r->l) collect_flops((proc_t *)b, r); /* never to be reported: removed */
-    cl_launch_destroy(r->l); /* still running: killed, its callback never called */
+    if (p->handover && r->key[0]) { /* the next agent's: left as it is, record and all */
+        cl_launch_detach(r->l);
+        free(r);
+        return;
+    }
+    if (r->l) collect_flops(p, r); /* never to be reported: removed */
+    cl_launch_destroy(r->l);       /* still running: killed, its callback never called */
+    if (r->key[0]) keep_forget(p, r->key);
     free(r);
+}
+
+static void proc_handover(ag_backend_t *b)
+{
+    ((proc_t *)b)->handover = true;
+}
+
+/* The end a keeper or an agent left in WORK/keep/<key>.exit ("RANK CODE SIG" lines): the
+ * first failing rank's; 0 when every line says 0. -1 when there is none. */
+static int read_end(proc_t *p, const proc_run_t *r, ag_run_end_t *end)
+{
+    char name[96], buf[4096];
+    snprintf(name, sizeof name, "%s.exit", r->key);
+    int fd = openat(p->keep_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    end->result = 0;
+    end->failed_rank = -1;
+    for (char *line = buf, *nl; *line; line = nl + 1) {
+        unsigned idx;
+        int code, sig;
+        nl = strchr(line, '\n');
+        if (!nl) break;
+        if (sscanf(line, "%u %d %d", &idx, &code, &sig) == 3 && code != 0 && end->result == 0) {
+            end->result = code;
+            end->failed_rank = (int)(r->first_rank + idx);
+            end->signal = sig;
+        }
+    }
+    return 0;
+}
+
+/* One record of WORK/keep: adopt its launch. The cgroup it holds goes in kept. */
+static void adopt_one(proc_t *p, const char *file, ag_run_done_f *done, ag_adopt_f *cb,
+                      void *arg, char **kept, size_t *nkept)
+{
+    uint8_t buf[1 << 16];
+    int fd = openat(p->keep_fd, file, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+    if (fd >= 0) close(fd);
+    Colossus__KeptLaunch *k =
+        n > 0 ? colossus__kept_launch__unpack(NULL, (size_t)n, buf) : NULL;
+    const Colossus__Launch *L = k ? k->launch : NULL;
+    if (!L || !L->ranks_per_node || L->ranks_per_node > MAX_LOCAL_RANKS || !k->keeper[0]) {
+        cl_daemon_log(WHO, "%s/%s: not a launch record: removed", p->keepdir, file);
+        unlinkat(p->keep_fd, file, 0);
+        colossus__kept_launch__free_unpacked(k, NULL);
+        return;
+    }
+    proc_run_t *r = cl_xcalloc(1, sizeof *r);
+    r->job = L->job;
+    r->incarnation = L->incarnation;
+    r->first_rank = L->node_rank * L->ranks_per_node;
+    r->nranks = L->ranks_per_node;
+    r->mem_limit_mb = L->mem_per_gpu_mb * L->n_gpus;
+    r->uid = (uid_t)k->uid;
+    r->check_owner = k->check_owner;
+    snprintf(r->job_dir, sizeof r->job_dir, "%s", k->job_dir);
+    snprintf(r->key, sizeof r->key, "job%llu-inc%u", (unsigned long long)r->job,
+             r->incarnation);
+    r->done = done;
+    cl_launch_adopt_t a = {.local_ranks = r->nranks,
+                           .first_rank = r->first_rank,
+                           .keeper_name = k->keeper,
+                           .cgroup = k->cgroup[0] ? k->cgroup : NULL,
+                           .grace_ms = GRACE_MS};
+    cl_error_t err;
+    char prefix[32];
+    log_prefix(r->job, prefix, sizeof prefix);
+    ag_run_end_t end = {.energy_j = -1, .mem_limit_mb = r->mem_limit_mb};
+    if (cl_launch_adopt(p->loop, &a, on_launch_done, r, &r->l, &err) == 0) {
+        r->arg = cb(arg, L, (ag_run_t *)r); /* before any callback: those come later */
+        track_logs(p, r, prefix, r->nranks);
+        if (k->cgroup[0] && *nkept < 255) kept[(*nkept)++] = cl_xstrdup(k->cgroup);
+        cl_daemon_log(WHO, "job %llu incarnation %u: adopted %u ranks from their keeper",
+                      (unsigned long long)r->job, r->incarnation, r->nranks);
+    } else if (read_end(p, r, &end) == 0) {
+        cl_daemon_log(WHO, "job %llu incarnation %u ended while no agent ran: %s%d",
+                      (unsigned long long)r->job, r->incarnation,
+                      end.result ? "exit " : "success ", end.result);
+        r->arg = cb(arg, L, (ag_run_t *)r);
+        end.flops = collect_flops(p, r);
+        r->done(r->arg, &end);
+    } else {
+        /* Neither its keeper nor its end (the keeper was killed, or the node rebooted):
+         * not ours any more; the controller, not hearing of it, restarts the job as after
+         * a node failure (ctl_jobs_fence). */
+        cl_daemon_log(WHO, "job %llu incarnation %u: %s, and no end recorded: lost",
+                      (unsigned long long)r->job, r->incarnation, err.msg);
+        collect_flops(p, r);
+        keep_forget(p, r->key);
+        free(r);
+    }
+    colossus__kept_launch__free_unpacked(k, NULL);
+}
+
+static int proc_adopt(ag_backend_t *b, ag_run_done_f *done, ag_adopt_f *cb, void *arg)
+{
+    proc_t *p = (proc_t *)b;
+    char *kept[256];
+    size_t nkept = 0;
+    int adopted = 0;
+    DIR *d = p->keep_fd >= 0 ? opendir(p->keepdir) : NULL;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t len = strlen(de->d_name);
+            if (len > 7 && !strcmp(de->d_name + len - 7, ".launch")) {
+                adopt_one(p, de->d_name, done, cb, arg, kept, &nkept);
+                adopted++;
+            }
+        }
+        closedir(d);
+    }
+    kept[nkept] = NULL;
+    /* Ranks of an agent killed with -9 before keepers (or launched without one) died with
+     * it; what they forked stays in its cgroups until swept here. */
+    int swept = cl_launch_sweep_except(NULL, kept);
+    cl_cglimit_sweep(p->v1_root); /* their v1 limit groups, emptied with them */
+    if (swept > 0)
+        cl_daemon_log(WHO, "removed %d cgroup%s left by agents that died", swept,
+                      swept > 1 ? "s" : "");
+    for (size_t i = 0; i < nkept; i++)
+        free(kept[i]);
+    return adopted;
 }
 
 static int proc_logs(ag_backend_t *b, uint64_t job, uint32_t rank, size_t max, bool follow,
@@ -381,6 +619,7 @@ static void check_closed(uv_handle_t *h)
 static void proc_destroy(ag_backend_t *b)
 {
     proc_t *p = (proc_t *)b;
+    if (p->keep_fd >= 0) close(p->keep_fd);
     cl_filepool_close(p->pool); /* spares of a refill still running: the next agent's */
     uv_close((uv_handle_t *)&p->check, check_closed); /* frees p */
 }
@@ -392,6 +631,8 @@ static const ag_backend_ops_t proc_ops = {
     .release = proc_release,
     .logs = proc_logs,
     .destroy = proc_destroy,
+    .adopt = proc_adopt,
+    .handover = proc_handover,
 };
 
 ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
@@ -452,6 +693,25 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
         uint32_t ms = o->log_check_ms ? o->log_check_ms : AG_RANKLOG_CHECK_MS;
         uv_timer_start(&p->check, on_check, ms, ms);
         uv_unref((uv_handle_t *)&p->check); /* never keeps the loop alive by itself */
+    }
+    p->keep_fd = -1;
+    if (o->keep) {
+        struct stat wst;
+        snprintf(p->keepdir, sizeof p->keepdir, "%s/keep", work_dir);
+        if (stat(work_dir, &wst) < 0 || cl_mkdir_p(p->keepdir, 0700) < 0 ||
+            (p->keep_fd = cl__high_fd(open(p->keepdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC))) <
+                0) {
+            cl_err(err, "cannot create %s: %s", p->keepdir, strerror(errno));
+            cl_filepool_close(p->pool);
+            uv_close((uv_handle_t *)&p->check, check_closed); /* frees p */
+            return NULL;
+        }
+        p->keep = true;
+        p->dev = (unsigned long long)wst.st_dev;
+        p->ino = (unsigned long long)wst.st_ino;
+        p->lease = o->lease;
+        p->abandon_ms = o->abandon_ms;
+        return &p->base; /* the sweep waits for adopt(): it must spare what keepers hold */
     }
     /* Ranks of an agent killed with -9 are killed with it; what they forked stays in its
      * cgroups until a later agent sweeps them. */

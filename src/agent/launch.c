@@ -6,15 +6,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/cglimit.h"
+#include "agent/keeper.h"
 #include "agent/launch_util.h"
 #include "util/iopat.h"
 
@@ -55,6 +58,11 @@ struct cl_launch {
     int lim_enforced;
     cl_error_t lim_err;
     int oom;
+    /* issue 14: the ranks' keeper (keeper.h), which reaps them and tells us */
+    int keep_fd; /* -1: none (we are the ranks' parent) */
+    uv_poll_t keep_poll;
+    int frozen;   /* the keeper says the ranks are frozen (the lease lapsed) */
+    int detached; /* let go: the ranks run on under their keeper */
 };
 
 static unsigned launch_seq; /* makes cgroup names unique within this process */
@@ -95,6 +103,17 @@ static void close_handles(cl_launch_t *l)
 {
     if (l->closing) return;
     l->closing = 1;
+    if (l->keep_fd >= 0) {
+        /* Over and let go by its owner (who recorded how it ended first): the keeper may
+         * go. Not when detached: the next agent hears it all. */
+        char ack = CL_KEEP_ACK; /* a keeper already gone needs no word */
+        if (l->state == ST_DONE && !l->detached)
+            (void)send(l->keep_fd, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        l->pending_close++;
+        uv_close((uv_handle_t *)&l->keep_poll, on_closed);
+        close(l->keep_fd); /* the keeper goes on alone, or exits once acknowledged */
+        l->keep_fd = -1;
+    }
     l->pending_close += 3;
     uv_close((uv_handle_t *)&l->kill_timer, on_closed);
     uv_close((uv_handle_t *)&l->poll_timer, on_closed);
@@ -160,6 +179,7 @@ static void finish(cl_launch_t *l)
         free(l->cgroup);
         l->cgroup = NULL;
     }
+    if (l->keep_fd >= 0) uv_poll_stop(&l->keep_poll);
     if (l->destroyed) {
         close_handles(l);
         return;
@@ -267,6 +287,7 @@ static void rank_exited(cl_launch_t *l, struct rank *r, int code, int sig)
  * children (uv_spawn's included) are left to their owners. */
 static void reap(cl_launch_t *l)
 {
+    if (l->keep_fd >= 0 || l->detached) return; /* the keeper's children: it reaps them */
     for (uint32_t i = 0; i < l->n && l->state != ST_DONE; i++) {
         struct rank *r = &l->ranks[i];
         if (!r->alive) continue;
@@ -290,6 +311,65 @@ static void on_sigchld(uv_signal_t *h, int signum)
 {
     (void)signum;
     reap(h->data);
+}
+
+/* The keeper went away without telling every exit (killed): the statuses are lost, and
+ * whatever runs has no supervisor any more: stop it all. */
+static void keeper_lost(cl_launch_t *l)
+{
+    uv_poll_stop(&l->keep_poll);
+    for (uint32_t i = 0; i < l->n && l->state != ST_DONE; i++)
+        if (l->ranks[i].alive) {
+            l->ranks[i].alive = 0;
+            l->ranks[i].pid = 0;
+            l->running--;
+            if (l->failed_rank < 0) {
+                l->result = 255;
+                l->failed_rank = (int)l->ranks[i].global;
+            }
+        }
+    if (l->state == ST_DONE) return;
+    begin_stop(l, 0, 1);
+    progress(l);
+}
+
+/* One word of the keeper. 0, or -1 when l may be gone (the callback ran). */
+static void keep_msg(cl_launch_t *l, const struct cl_keep_msg *m)
+{
+    struct rank *r = m->index < l->n ? &l->ranks[m->index] : NULL;
+    switch (m->type) {
+    case CL_KEEP_PID:
+        if (r && !r->alive && m->pid > 0 && l->state == ST_RUNNING) {
+            r->pid = r->pgid = m->pid;
+            r->alive = 1;
+            l->running++;
+        }
+        break;
+    case CL_KEEP_EXIT:
+        if (r && r->alive) rank_exited(l, r, m->code, m->sig);
+        break;
+    case CL_KEEP_FROZEN:
+        l->frozen = m->frozen != 0;
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_keeper(uv_poll_t *h, int status, int events)
+{
+    cl_launch_t *l = h->data;
+    for (;;) {
+        if (l->state == ST_DONE || l->keep_fd < 0) return;
+        struct cl_keep_msg m;
+        ssize_t n = recv(l->keep_fd, &m, sizeof m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR) && status == 0) return;
+        if (n <= 0 || n != (ssize_t)sizeof m) {
+            keeper_lost(l);
+            return;
+        }
+        keep_msg(l, &m); /* may finish l: the loop's next turn sees ST_DONE */
+    }
 }
 
 /* ------------------------------------------------------------------ start --------------- */
@@ -434,31 +514,41 @@ static int make_cgroup(const cl_launch_spec_t *s, char **out, cl_error_t *err)
     return 0;
 }
 
-/* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
- * to wait on in *report_fd, or -1 with err filled. */
-static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
-                       int cgroup_fd, int cgroup_dir_fd, int *report_fd, cl_error_t *err)
-{
+/* Everything the spawn of one rank needs, made by the agent (the keeper gets a copy). */
+struct prep {
+    struct cl__spawn_req q;
+    char **env, **sh_argv;
     int limit_fds[2];
-    int nlimit = cl_cglimit_procs_fds(l->lim, limit_fds);
+    char out[4096], errp[4096];
+};
+
+static void prep_free(struct prep *p)
+{
+    if (p->q.log_fd >= 0) close(p->q.log_fd);
+    free(p->sh_argv);
+    cl__strv_free(p->env);
+}
+
+/* Prepare local rank i: its log opened, its environment and paths made. 0, or -1 with err. */
+static int prep_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
+                     int cgroup_fd, int cgroup_dir_fd, struct prep *p, cl_error_t *err)
+{
+    memset(p, 0, sizeof *p);
+    p->q.log_fd = -1;
+    int nlimit = cl_cglimit_procs_fds(l->lim, p->limit_fds);
     struct rank *r = &l->ranks[i];
     char logpath[4096];
-    if (cl_launch_log_path(s->log_dir, s->log_prefix, r->global, logpath, sizeof logpath) < 0) {
-        cl_err(err, "launch: log directory path is too long");
-        return -1;
-    }
+    if (cl_launch_log_path(s->log_dir, s->log_prefix, r->global, logpath, sizeof logpath) < 0)
+        return cl_err(err, "launch: log directory path is too long");
     int fd = cl__high_fd(cl_filepool_open(s->log_pool, logpath, 0600));
-    if (fd < 0) {
-        cl_err(err, "launch: cannot open log file %s: %s", logpath, strerror(errno));
-        return -1;
-    }
+    if (fd < 0)
+        return cl_err(err, "launch: cannot open log file %s: %s", logpath, strerror(errno));
     if (l->switch_ids && fchown(fd, s->uid, s->gid) < 0) {
         cl_err(err, "launch: cannot give log file %s to uid %u: %s", logpath, (unsigned)s->uid,
                strerror(errno));
         close(fd);
         return -1;
     }
-    char out[4096], errp[4096];
     cl_iopat_vars_t v = {.job = s->job_id,
                          .task = r->global,
                          .node_index = s->node_rank,
@@ -467,49 +557,110 @@ static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, co
                          .name = s->job_name,
                          .array_job = s->array_job_id,
                          .array_task = s->array_task};
-    if ((s->output && cl_iopat_expand(s->output, &v, out, sizeof out) < 0) ||
-        (s->error && cl_iopat_expand(s->error, &v, errp, sizeof errp) < 0)) {
+    if ((s->output && cl_iopat_expand(s->output, &v, p->out, sizeof p->out) < 0) ||
+        (s->error && cl_iopat_expand(s->error, &v, p->errp, sizeof p->errp) < 0)) {
         cl_err(err, "launch: the --output or --error path of rank %u is too long", r->global);
         close(fd);
         return -1;
     }
-    char **env = cl__rank_env(s, i, environ);
+    p->env = cl__rank_env(s, i, environ);
     size_t argc = 0;
     while (s->argv[argc])
         argc++;
-    char **sh_argv = cl_xcalloc(argc + 2, sizeof *sh_argv);
-    sh_argv[0] = "/bin/sh";
-    sh_argv[1] = (char *)path;
+    p->sh_argv = cl_xcalloc(argc + 2, sizeof *p->sh_argv);
+    p->sh_argv[0] = "/bin/sh";
+    p->sh_argv[1] = (char *)path;
     for (size_t k = 1; k < argc; k++)
-        sh_argv[k + 1] = s->argv[k];
-    struct cl__spawn_req q = {
+        p->sh_argv[k + 1] = s->argv[k];
+    p->q = (struct cl__spawn_req){
         .path = path,
         .argv = s->argv,
-        .sh_argv = sh_argv,
-        .env = env,
+        .sh_argv = p->sh_argv,
+        .env = p->env,
         .cwd = s->work_dir,
         .log_fd = fd,
-        .out_path = s->output ? out : NULL,
-        .err_path = s->error ? errp : NULL,
+        .out_path = s->output ? p->out : NULL,
+        .err_path = s->error ? p->errp : NULL,
         .cgroup_fd = cgroup_fd,
         .cgroup_dir_fd = cgroup_dir_fd,
         .cgroup_required = s->cgroup_mode == CL_LAUNCH_CGROUP_REQUIRE,
-        .limit_fds = limit_fds,
+        .limit_fds = p->limit_fds,
         .nlimit_fds = nlimit,
-        .parent_death_kill = !s->survive_agent,
+        /* with a keeper: its death kills them (it set parent to itself) */
+        .parent_death_kill = s->keeper_name || !s->survive_agent,
         .parent = getpid(),
         .set_ids = l->switch_ids,
         .uid = s->uid,
         .gid = s->gid,
     };
+    return 0;
+}
+
+/* Fork local rank i (it execs on its own: see finish_rank()). Returns the pid with the fd
+ * to wait on in *report_fd, or -1 with err filled. */
+static pid_t fork_rank(cl_launch_t *l, const cl_launch_spec_t *s, uint32_t i, const char *path,
+                       int cgroup_fd, int cgroup_dir_fd, int *report_fd, cl_error_t *err)
+{
+    struct prep *p = cl_xmalloc(sizeof *p);
+    if (prep_rank(l, s, i, path, cgroup_fd, cgroup_dir_fd, p, err) < 0) {
+        free(p);
+        return -1;
+    }
     cl_error_t why;
-    pid_t pid = cl__spawn_begin(&q, report_fd, &why);
-    close(fd);
-    free(sh_argv);
-    cl__strv_free(env);
+    pid_t pid = cl__spawn_begin(&p->q, report_fd, &why);
+    prep_free(p);
+    free(p);
     if (pid < 0)
-        cl_err(err, "launch: cannot start rank %u (%s): %s", r->global, s->argv[0], why.msg);
+        cl_err(err, "launch: cannot start rank %u (%s): %s", l->ranks[i].global, s->argv[0],
+               why.msg);
     return pid;
+}
+
+/* Start the ranks through a keeper (keeper.h): 0 with them running, or -1 with err. */
+static int start_kept(cl_launch_t *l, const cl_launch_spec_t *s, const char *path,
+                      int cgroup_fd, int cgroup_dir_fd, cl_error_t *err)
+{
+    struct prep *p = cl_xcalloc(l->n, sizeof *p);
+    struct cl__spawn_req *q = cl_xcalloc(l->n, sizeof *q);
+    pid_t *pids = cl_xcalloc(l->n, sizeof *pids);
+    uint32_t made = 0;
+    int rc = 0;
+    for (; made < l->n; made++) {
+        if (prep_rank(l, s, made, path, cgroup_fd, cgroup_dir_fd, &p[made], err) < 0) {
+            rc = -1;
+            break;
+        }
+        q[made] = p[made].q;
+    }
+    if (rc == 0) {
+        cl_keep_args_t a = {.reqs = q,
+                            .n = l->n,
+                            .first_rank = l->ranks[0].global,
+                            .name = s->keeper_name,
+                            .cgroup = l->cgroup,
+                            .lease = s->lease,
+                            .abandon_ms = s->abandon_ms,
+                            .keep_dir_fd = s->keep_dir_fd,
+                            .exit_name = s->keep_exit_name,
+                            .title = s->keeper_title};
+        rc = cl__keep_spawn(&a, pids, &l->keep_fd, err);
+    }
+    for (uint32_t i = 0; i < made; i++)
+        prep_free(&p[i]);
+    if (rc == 0) {
+        for (uint32_t i = 0; i < l->n; i++) {
+            l->ranks[i].pid = l->ranks[i].pgid = pids[i];
+            l->ranks[i].alive = 1;
+        }
+        l->running = l->n;
+        uv_poll_init(l->loop, &l->keep_poll, l->keep_fd);
+        l->keep_poll.data = l;
+        uv_poll_start(&l->keep_poll, UV_READABLE, on_keeper);
+    }
+    free(pids);
+    free(q);
+    free(p);
+    return rc;
 }
 
 /* Wait until forked rank i has exec'd. Returns 0 (the rank then runs), or -1 with err
@@ -619,6 +770,19 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     l->kill_timer.data = l;
     l->poll_timer.data = l;
     l->sigchld.data = l;
+    l->keep_fd = -1;
+    if (spec->keeper_name) {
+        int rc = start_kept(l, spec, path, cgroup_fd, cgroup_dir_fd, err);
+        if (cgroup_fd >= 0) close(cgroup_fd);
+        if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
+        if (rc < 0) {
+            cl_launch_destroy(l); /* nothing runs: the keeper killed what it started */
+            progress(l);
+            return -1;
+        }
+        *out = l;
+        return 0;
+    }
     /* Before the first fork: a rank that exits at once still raises a SIGCHLD we see. */
     uv_signal_start(&l->sigchld, on_sigchld, SIGCHLD);
 
@@ -655,9 +819,128 @@ int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_don
     return 0;
 }
 
+/* ------------------------------------------------------------------ adoption ------------ */
+
+/* A launch adopted with every rank already gone: finished on the loop's next turn. */
+static void on_adopt_tick(uv_timer_t *t)
+{
+    cl_launch_t *l = t->data;
+    if (l->state == ST_RUNNING) progress(l);
+}
+
+int cl_launch_adopt(uv_loop_t *loop, const cl_launch_adopt_t *a, cl_launch_done_f *cb,
+                    void *arg, cl_launch_t **out, cl_error_t *err)
+{
+    if (!a || !a->keeper_name || a->local_ranks < 1 || a->local_ranks > MAX_LOCAL_RANKS)
+        return cl_err(err, "adopt: a keeper name and 1..%d ranks are needed", MAX_LOCAL_RANKS);
+    int fd = cl__keep_connect(a->keeper_name, err);
+    if (fd < 0) return -1;
+    cl_launch_t *l = cl_xcalloc(1, sizeof *l);
+    l->ranks = cl_xcalloc(a->local_ranks, sizeof *l->ranks);
+    l->loop = loop;
+    l->cb = cb;
+    l->arg = arg;
+    l->n = a->local_ranks;
+    l->grace_ms = a->grace_ms;
+    l->failed_rank = -1;
+    l->state = ST_RUNNING;
+    l->lim_enforced = 1;
+    l->cgroup = a->cgroup && a->cgroup[0] ? cl_xstrdup(a->cgroup) : NULL;
+    for (uint32_t i = 0; i < l->n; i++)
+        l->ranks[i].global = a->first_rank + i;
+    /* Its account of every rank, up to SYNC, at once (it answers within microseconds; a
+     * keeper stopped would hold the agent's start for at most 2 s). */
+    int synced = 0;
+    while (!synced) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 2000) <= 0) break;
+        struct cl_keep_msg m;
+        ssize_t n = recv(fd, &m, sizeof m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n != (ssize_t)sizeof m) break;
+        if (m.type == CL_KEEP_SYNC) {
+            synced = 1;
+            continue;
+        }
+        if (m.type == CL_KEEP_EXIT && m.index < l->n) {
+            struct rank *r = &l->ranks[m.index];
+            r->pgid = m.pid; /* what it left in its group is still ours to stop */
+            if (m.code != 0 && l->failed_rank < 0) {
+                l->result = m.code;
+                l->failed_rank = (int)r->global;
+                l->failed_signal = m.sig;
+            }
+            continue;
+        }
+        keep_msg(l, &m); /* PID, FROZEN */
+    }
+    if (!synced) {
+        close(fd);
+        free(l->cgroup);
+        free(l->ranks);
+        free(l);
+        return cl_err(err, "keeper %s: no account of the ranks", a->keeper_name);
+    }
+    l->keep_fd = fd;
+    uv_timer_init(loop, &l->kill_timer);
+    uv_timer_init(loop, &l->poll_timer);
+    uv_signal_init(loop, &l->sigchld);
+    l->kill_timer.data = l->poll_timer.data = l->sigchld.data = l;
+    uv_poll_init(loop, &l->keep_poll, fd);
+    l->keep_poll.data = l;
+    uv_poll_start(&l->keep_poll, UV_READABLE, on_keeper);
+    if (l->failed_rank >= 0)
+        begin_stop(l, l->grace_ms, 1); /* a rank failed meanwhile: its poll finishes l */
+    else if (!l->running)
+        uv_timer_start(&l->poll_timer, on_adopt_tick, 0, 0);
+    *out = l;
+    return 0;
+}
+
+void cl_launch_detach(cl_launch_t *l)
+{
+    if (!l) return;
+    if (l->keep_fd < 0 || l->state == ST_DONE) {
+        cl_launch_destroy(l);
+        return;
+    }
+    l->detached = 1;
+    l->destroyed = 1;
+    l->state = ST_DONE; /* nothing more is done here: no signal, no callback */
+    uv_timer_stop(&l->kill_timer);
+    uv_timer_stop(&l->poll_timer);
+    uv_poll_stop(&l->keep_poll);
+    cl_cglimit_destroy(l->lim); /* closes our descriptors only; the groups stay */
+    l->lim = NULL;
+    free(l->cgroup);
+    l->cgroup = NULL;
+    close_handles(l);
+}
+
+int cl_launch_frozen(const cl_launch_t *l)
+{
+    return l && l->frozen;
+}
+
+void cl_launch_kill(cl_launch_t *l)
+{
+    if (!l || l->destroyed) return;
+    l->stop_asked = 1;
+    if (l->state == ST_RUNNING) { /* no SIGTERM first: nothing of the ranks may run */
+        l->state = ST_TERM;
+        uv_timer_start(&l->poll_timer, on_poll_timer, POLL_MS, POLL_MS);
+    }
+    if (l->state == ST_TERM) escalate(l);
+}
+
 /* ------------------------------------------------------------------ sweep --------------- */
 
 int cl_launch_sweep(const char *cgroup_parent)
+{
+    return cl_launch_sweep_except(cgroup_parent, NULL);
+}
+
+int cl_launch_sweep_except(const char *cgroup_parent, char *const *keep)
 {
     char parent[1024];
     if (cgroup_parent) {
@@ -666,7 +949,7 @@ int cl_launch_sweep(const char *cgroup_parent)
     } else if (cl__cgroup_default_parent(parent, sizeof parent) < 0) {
         return 0;
     }
-    return cl__cgroup_sweep(parent);
+    return cl__cgroup_sweep(parent, keep);
 }
 
 /* ------------------------------------------------------------------ queries ------------- */

@@ -140,7 +140,26 @@ typedef struct cl_launch_spec {
     uint64_t mem_limit_mb;
     uint32_t cpu_limit_milli;
     const char *cgroup_v1_root;
+    /* issue 14: with keeper_name, the ranks' parent is a keeper process (keeper.h), not the
+     * agent: they outlive the agent (survive_agent is then ignored) and a later agent adopts
+     * them (cl_launch_adopt()). keeper_name is its abstract socket's name; lease the node's
+     * lease page (NULL: none); abandon_ms, keep_dir_fd and keep_exit_name as in keeper.h. */
+    const char *keeper_name;
+    const volatile uint64_t *lease;
+    uint32_t abandon_ms;
+    int keep_dir_fd;
+    const char *keep_exit_name;
+    const char *keeper_title; /* what ps shows of the keeper, or NULL */
 } cl_launch_spec_t;
+
+/* What a later agent knows of a launch whose keeper runs on (cl_launch_adopt()). */
+typedef struct cl_launch_adopt {
+    uint32_t local_ranks; /* as the launch's spec */
+    uint32_t first_rank;  /* the global RANK of its local rank 0 */
+    const char *keeper_name;
+    const char *cgroup; /* its cgroup directory, or NULL on process groups */
+    int grace_ms;
+} cl_launch_adopt_t;
 
 /* Called once when the launch is over (see the life cycle above). result: 0 when every
  * rank exited 0; else the exit code of the first rank that failed, or 128 + the signal
@@ -155,6 +174,25 @@ typedef void cl_launch_done_f(cl_launch_t *l, int result, int failed_rank, void 
  * cb. Out of memory is not a failure: it aborts (util.h's allocation policy). */
 int cl_launch_start(uv_loop_t *loop, const cl_launch_spec_t *spec, cl_launch_done_f *cb,
                     void *arg, cl_launch_t **out, cl_error_t *err);
+
+/* Take over a launch that an agent before this one started with a keeper: connect to its
+ * keeper, which tells the ranks' pids and whatever exits it has seen. Then the launch is as
+ * if started here (stop, destroy, the callback; the callback is never called from within
+ * this function). -1 with err when the keeper is gone: the caller then reads what it left
+ * (keeper.h, exit_name). CPU and memory limits stay in force but OOM kills are not told. */
+int cl_launch_adopt(uv_loop_t *loop, const cl_launch_adopt_t *a, cl_launch_done_f *cb,
+                    void *arg, cl_launch_t **out, cl_error_t *err);
+
+/* Let go of a launch without stopping it: with a keeper, the ranks run on under it and a
+ * later agent adopts them; without one this is cl_launch_destroy(). Never calls the callback;
+ * the memory is released once the loop has closed the handles. */
+void cl_launch_detach(cl_launch_t *l);
+
+/* 1 while the keeper says the ranks are frozen (the node's lease lapsed), else 0. */
+int cl_launch_frozen(const cl_launch_t *l);
+
+/* Stop every rank at once: SIGKILL, no grace (a frozen launch that must never run again). */
+void cl_launch_kill(cl_launch_t *l);
 
 /* Stop every rank: SIGTERM now, SIGKILL after grace_ms. Idempotent; does nothing once the
  * callback has fired. The callback fires when everything is reaped. */
@@ -171,6 +209,9 @@ void cl_launch_destroy(cl_launch_t *l);
  * were removed, or -1 when cgroup_parent cannot be read. Blocks for at most ~1 s per
  * cgroup that does not empty at once. */
 int cl_launch_sweep(const char *cgroup_parent);
+/* The same, but never the cgroups whose directories are listed in keep (NULL-terminated):
+ * those of adopted launches, whose keepers live on. */
+int cl_launch_sweep_except(const char *cgroup_parent, char *const *keep);
 
 /* --- queries (for the agent's reports and for tests) --- */
 

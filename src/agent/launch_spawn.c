@@ -9,6 +9,7 @@
  * and cgroup mkdir on the machine meanwhile. On 4 agents launching a 32-rank gang on 2 cores
  * that was 10 to 25 ms of the launch (docs/benchmarks.md). */
 #include "agent/launch_util.h"
+#include "agent/keeper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,7 +256,7 @@ static _Alignas(64) unsigned char child_stack[64 * 1024];
 #endif
 
 /* /dev/null for the ranks' stdin, opened once (close-on-exec, above 2). */
-static int devnull_fd(void)
+int cl__devnull(void)
 {
     static int fd = -1;
     if (fd < 0) fd = cl__high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -332,7 +333,7 @@ static pid_t fork_into(int cgroup_dir_fd, int *in_cgroup)
 
 pid_t cl__spawn_begin(const struct cl__spawn_req *q, int *report_fd, cl_error_t *err)
 {
-    int devnull = devnull_fd();
+    int devnull = cl__devnull();
     if (devnull < 0) {
         cl_err(err, "/dev/null: %s", strerror(errno));
         return -1;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -411,7 +412,39 @@ long cl__cgroup_name_pid(const char *name)
     return strtol(p + 1, NULL, 10);
 }
 
-int cl__cgroup_sweep(const char *parent)
+/* Whether a process of the cgroup at path is the child of a live keeper (keeper.h), whose
+ * launch outlives the agent named in the cgroup's name. */
+static bool keeper_holds(const char *path)
+{
+    char file[4400];
+    snprintf(file, sizeof file, "%s/cgroup.procs", path);
+    FILE *f = fopen(file, "re");
+    if (!f) return false;
+    long pid;
+    bool held = false;
+    while (!held && fscanf(f, "%ld", &pid) == 1) {
+        char stat[64], buf[512], comm[32] = "";
+        snprintf(stat, sizeof stat, "/proc/%ld/stat", pid);
+        int fd = open(stat, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        long ppid;
+        char st;
+        if (!p || sscanf(p + 1, " %c %ld", &st, &ppid) != 2 || ppid <= 1) continue;
+        snprintf(stat, sizeof stat, "/proc/%ld/comm", ppid);
+        fd = open(stat, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : -1;
+        if (fd >= 0) close(fd);
+        held = n > 0 && !strncmp(comm, "colossus-keep", 13);
+    }
+    fclose(f);
+    return held;
+}
+
+int cl__cgroup_sweep(const char *parent, char *const *keep)
 {
     DIR *d = opendir(parent);
     if (!d) return -1;
@@ -424,6 +457,10 @@ int cl__cgroup_sweep(const char *parent)
             continue; /* not ours, or its agent is alive */
         if (snprintf(path, sizeof path, "%s/%s", parent, de->d_name) >= (int)sizeof path)
             continue;
+        bool kept = false;
+        for (char *const *k = keep; k && *k && !kept; k++)
+            kept = !strcmp(*k, path);
+        if (kept || keeper_holds(path)) continue; /* a keeper lives on: not left behind */
         cl__cgroup_signal(path, SIGKILL);
         for (int i = 0; i < 100 && cl__cgroup_populated(path) == 1; i++) {
             struct timespec ts = {0, 10 * 1000 * 1000};

@@ -83,7 +83,7 @@ int cl__is_cgroup2(const char *path);
 /* The agent pid in a launch cgroup's name "job<id>-inc<n>-node<n>-<pid>-<seq>", or 0. */
 long cl__cgroup_name_pid(const char *name);
 /* See cl_launch_sweep(). */
-int cl__cgroup_sweep(const char *parent);
+int cl__cgroup_sweep(const char *parent, char *const *keep);
 /* mkdir the cgroup: 0 or an errno value. */
 int cl__cgroup_make(const char *path);
 /* Write text into the existing file path (a cgroup's): 0, or -1 with errno. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/lease.h"
 #include "proto/client.h"
 #include "proto/uvconn.h"
 
@@ -48,6 +49,12 @@ struct cl_session {
     int backoff_ms;
     char last_fail[300]; /* the failure logged last: not repeated until a node registers */
     int open_handles;    /* freed at 0 once destroyed */
+    /* issue 14: the node-side lease (ops.lease set): heartbeats carry a sequence number and
+     * the leader's HeartbeatAck renews the lease from that heartbeat's send time */
+    uint64_t hb_seq;
+    uint64_t hb_sent[16]; /* send time (boot ns) of heartbeat seq, at seq % 16 */
+    uint32_t dead_ms;     /* the controller's dead-after */
+    uint64_t last_ack;    /* boot ns of the last ack on this connection; 0: none yet */
 };
 
 /* ------------------------------------------------------------------ ids ----------------- */
@@ -122,6 +129,21 @@ static void send_heartbeat(cl_session_t *s)
     Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
     hb.nodes = s->hb_ids;
     hb.n_nodes = n;
+    if (s->ops.lease) {
+        uint64_t now = ag_lease_now();
+        /* A leader that stopped answering (paused, cut off behind a half-open connection):
+         * go to the next address, where a standby may lead by now. */
+        if (s->last_ack && s->dead_ms && now - s->last_ack > (uint64_t)s->dead_ms * 1000000u) {
+            cl_daemon_log(s->who, "the controller has not answered for %u ms: reconnecting",
+                          s->dead_ms);
+            s->last_ack = 0;
+            s->next_addr++;
+            cl_uconn_close(s->conn, NULL);
+            return;
+        }
+        hb.seq = ++s->hb_seq;
+        s->hb_sent[hb.seq % 16] = now;
+    }
     if (s->ops.heartbeat_fill) s->ops.heartbeat_fill(s->arg, &hb);
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
@@ -211,6 +233,7 @@ static void on_conn_closed(cl_uconn_t *c)
     for (int i = 0; i < s->n; i++)
         s->nodes[i].registered = false;
     s->hb_started = false;
+    s->last_ack = 0;
     uv_timer_stop(&s->hb_timer);
     bool was_up = s->conn_registered, refused = s->refused;
     s->refused = false;
@@ -266,6 +289,7 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
     n->registered = true;
     id_bind(s, n->id, (int)r->handle);
     s->hb_ms = r->heartbeat_ms ? r->heartbeat_ms : 1000;
+    s->dead_ms = r->dead_after_ms;
     s->backoff_ms = BACKOFF_MIN_MS;
     s->conn_registered = true;
     s->quiet = false;
@@ -309,12 +333,31 @@ static int msg_node(const cl_session_t *s, const Colossus__Msg *m)
     return cl_session_node_index(s, id);
 }
 
+uint32_t cl_session_lease_ms(uint32_t heartbeat_ms, uint32_t dead_after_ms)
+{
+    uint32_t margin = heartbeat_ms > dead_after_ms / 4 ? heartbeat_ms : dead_after_ms / 4;
+    return dead_after_ms > margin ? dead_after_ms - margin : dead_after_ms / 2;
+}
+
+/* The leader heard heartbeat seq: the lease runs from when it was sent (never from the
+ * ack's arrival: the controller's dead-after counts from when it heard it, which is later). */
+static void on_hb_ack(cl_session_t *s, const Colossus__HeartbeatAck *a)
+{
+    if (!s->ops.lease || !a->seq || a->seq > s->hb_seq || s->hb_seq - a->seq >= 16) return;
+    s->last_ack = ag_lease_now();
+    if (!s->dead_ms) return;
+    uint64_t len = (uint64_t)cl_session_lease_ms(s->hb_ms, s->dead_ms) * 1000000u;
+    s->ops.lease(s->arg, s->hb_sent[a->seq % 16] + len);
+}
+
 static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
 {
     cl_session_t *s = c->data;
     if (s->destroyed) return;
     if (m->body_case == COLOSSUS__MSG__BODY_REGISTERED)
         on_registered(s, m->registered);
+    else if (m->body_case == COLOSSUS__MSG__BODY_HEARTBEAT_ACK)
+        on_hb_ack(s, m->heartbeat_ack);
     else
         s->ops.message(s->arg, msg_node(s, m), m);
 }

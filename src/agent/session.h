@@ -86,7 +86,17 @@ typedef struct cl_session_ops {
     void (*up)(void *arg);
     void (*down)(void *arg);
     bool (*registered)(void *arg, int node, const Colossus__Registered *r);
+    /* issue 14, may be NULL: heartbeats then ask for HeartbeatAck, and each ack of the
+     * leader renews the node-side lease to `until` (CLOCK_BOOTTIME ns: the acknowledged
+     * heartbeat's send time plus cl_session_lease_ms()); a connection whose controller has
+     * not answered for its dead-after is closed and the next address tried */
+    void (*lease)(void *arg, uint64_t until);
 } cl_session_ops_t;
+
+/* The lease's length for a controller's heartbeat period and dead-after: dead-after less
+ * the larger of one period and a quarter of it, so that ranks freeze before the controller
+ * may declare their node down (docs/standby.md, "Fencing"). */
+uint32_t cl_session_lease_ms(uint32_t heartbeat_ms, uint32_t dead_after_ms);
 
 /* Everything is copied by cl_session_create(). */
 typedef struct cl_session_opts {

@@ -284,6 +284,10 @@ static void node_w(cl_jw_t *w, const Colossus__NodeInfo *n)
         cl_jw_null(w, "mem_mb");
     cl_jw_int(w, "cpus_used", n->cpus_used);
     cl_jw_int(w, "mem_used_mb", (int64_t)n->mem_used_mb);
+    if (n->build[0])
+        cl_jw_str(w, "build", n->build);
+    else
+        cl_jw_null(w, "build");
     cl_jw_end(w);
 }
 

@@ -21,6 +21,7 @@ CL_CMD(cmd_logs);
 CL_CMD(cmd_nodes);
 CL_CMD(cmd_drain);
 CL_CMD(cmd_resume);
+CL_CMD(cmd_upgrade);
 CL_CMD(cmd_tenants);
 CL_CMD(cmd_tenant);
 CL_CMD(cmd_user);

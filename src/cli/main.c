@@ -31,6 +31,7 @@ static const struct cmd {
     {"drain", cmd_drain, "drain a node"},
     {"resume", cmd_resume, "return a node to service"},
     {"node", cmd_node, "node remove: forget a node name (admin)"},
+    {"upgrade", cmd_upgrade, "roll a new agent build across nodes, keeping their jobs"},
     {"tenants", cmd_tenants, "list tenants with their fair share and usage"},
     {"tenant", cmd_tenant, "tenants: add, set, list, show (quota, cohort, budget)"},
     {"user", cmd_user, "users: add, set, list (tenants, roles, uid/gid, QOS)"},

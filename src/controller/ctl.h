@@ -41,7 +41,8 @@ typedef struct ctl_node {
     bool drained;
     char reason[128];
     double last_seen;
-    bool suspect; /* its deadline passed; judged after this loop turn's input */
+    bool suspect;   /* its deadline passed; judged after this loop turn's input */
+    char build[32]; /* issue 14: the agent's build (Register.build), "" not said */
 } ctl_node_t;
 
 typedef struct ctl_waiter {
@@ -157,7 +158,19 @@ typedef struct ctl_job {
     uint32_t power_nnodes;
     bool power_send; /* its first limit goes out even at the default (it takes
                         over held GPUs from the agent's floor burn) */
+    /* issue 14: a job never runs twice at once. Its next incarnation's Launch waits until
+     * every live node of the one before said it ended (Exited) or died (its lease froze its
+     * ranks first: docs/standby.md, "Fencing") */
+    uint32_t *await; /* node ids still running incarnation await_inc */
+    uint32_t nawait, await_inc;
+    bool launch_held;                      /* the current incarnation's Launch waits for them */
+    double await_deadline;                 /* then it goes anyway (said in the log) */
+    struct ctl_job *held_next, *held_prev; /* on c->held while launch_held */
 } ctl_job_t;
+
+/* What an agent gives stopped ranks between SIGTERM and SIGKILL (backend_proc.c's GRACE_MS):
+ * a held Launch waits at most dead-after + this + 1 s for the incarnation before to end. */
+#define CTL_STOP_GRACE_MS 3000
 
 /* A log read from shared storage answers at most this much, as an agent does (agent.c). */
 #define CTL_LOG_READ_MAX (3u << 20)
@@ -273,6 +286,7 @@ struct ctl {
     uint64_t jobs_cap, max_id;
     ctl_logreq_t *logreqs;
     ctl_job_t *fail_pending; /* jobs whose rank failure waits for dead-after */
+    ctl_job_t *held;         /* jobs whose Launch waits for the old incarnation's end */
     uint64_t next_logreq;
     bool sched_needed;
     bool sched_new;          /* jobs submitted since the last pass (ctl_turn_end) */

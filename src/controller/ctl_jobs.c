@@ -83,6 +83,7 @@ void ctl_job_free(ctl_job_t *j)
     free(j->rec_code);
     free(j->rec_oom_mb);
     free(j->rec_exited);
+    free(j->await);
     waiters_free(j->waiters);
     free(j);
 }
@@ -455,6 +456,59 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
     free(v);
 }
 
+/* ---- one incarnation at a time (issue 14) ---- */
+
+static void held_unlink(ctl_t *c, ctl_job_t *j)
+{
+    if (!j->launch_held) return;
+    j->launch_held = false;
+    if (j->held_prev)
+        j->held_prev->held_next = j->held_next;
+    else
+        c->held = j->held_next;
+    if (j->held_next) j->held_next->held_prev = j->held_prev;
+    j->held_next = j->held_prev = NULL;
+}
+
+/* The incarnation now stopped (its Stop just sent): the live, connected nodes of it whose
+ * ranks have not all exited are awaited before the next one launches. */
+static void await_old(ctl_t *c, ctl_job_t *j)
+{
+    free(j->await);
+    j->await = cl_xmalloc((j->nalloc + 1) * sizeof *j->await);
+    j->nawait = 0;
+    j->await_inc = j->inc;
+    for (uint32_t i = 0; i < j->nalloc; i++) {
+        ctl_node_t *n = &c->nodes[j->alloc[i]];
+        if (n->alive && n->conn && !n->conn->closed && !(j->done && j->done[i]))
+            j->await[j->nawait++] = n->id;
+    }
+}
+
+static void release_launch(ctl_t *c, ctl_job_t *j, const char *why)
+{
+    held_unlink(c, j);
+    j->nawait = 0;
+    if (j->state != CL_JOB_RUNNING) return;
+    size_t n = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &n);
+    if (!a || n != j->nalloc) return;
+    if (why) ctl_log(c, "job %" PRIu64 ": launching incarnation %u %s", j->id, j->inc, why);
+    send_launch(c, j, a);
+}
+
+/* Node `node` no longer runs incarnation inc of j (it said so, or it died). */
+static void await_done(ctl_t *c, ctl_job_t *j, uint32_t node, uint32_t inc)
+{
+    if (!j->nawait || inc != j->await_inc) return;
+    for (uint32_t i = 0; i < j->nawait; i++)
+        if (j->await[i] == node) {
+            j->await[i] = j->await[--j->nawait];
+            break;
+        }
+    if (!j->nawait && j->launch_held) release_launch(c, j, NULL);
+}
+
 /* The core started (or restarted) the job: record its allocation and launch it. */
 static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
 {
@@ -479,7 +533,18 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
     ctl_run_begin(c, j);
     ctl_journal_job(c, j);
     j->master_port = pick_port(c, j);
-    send_launch(c, j, a);
+    held_unlink(c, j);
+    if (j->nawait) { /* the incarnation before still runs somewhere: not beside it */
+        j->launch_held = true;
+        j->await_deadline =
+            ctl_now(c) + (c->cfg.dead_after_ms + CTL_STOP_GRACE_MS + 1000) / 1000.0;
+        j->held_prev = NULL;
+        j->held_next = c->held;
+        if (c->held) c->held->held_prev = j;
+        c->held = j;
+    } else {
+        send_launch(c, j, a);
+    }
     j->power_mw = 0; /* its new nodes start at the default: limits again at the tick */
     ctl_power_job_started(c, j);
     ctl_power_dirty(c);
@@ -497,6 +562,8 @@ static void job_started(ctl_t *c, ctl_job_t *j, uint32_t core_inc)
 static void job_ended(ctl_t *c, ctl_job_t *j, cl_job_state_t st, const char *ended)
 {
     fail_unlink(c, j);
+    held_unlink(c, j);
+    j->nawait = 0;
     if (j->state == CL_JOB_RUNNING) ctl_usage_run_ended(c, j, ended);
     ctl_power_job_ended(c, j);
     j->state = st;
@@ -557,6 +624,7 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
     fail_unlink(c, j);
     ctl_send_stop(c, j);
     ctl_power_job_released(c, j);
+    await_old(c, j);
     ctl_power_dirty(c);
     j->state = CL_JOB_PENDING;
     ctl_journal_job(c, j);
@@ -590,6 +658,7 @@ void ctl_apply(ctl_t *c, cl_decisions_t *d)
                         "restarting it",
                         j->id);
             ctl_send_stop(c, j);
+            await_old(c, j);
             node_fail_reason(c, j, "restarted in place on a hot spare after a node failure");
             ctl_usage_run_ended(c, j, "node_fail");
             ctl_log(c, "job %" PRIu64 ": restarting in place, node %s replaced by hot spare %s",
@@ -855,6 +924,7 @@ void ctl_job_exited(ctl_t *c, ctl_sink_t *conn, const Colossus__Exited *e)
     if (!valid || !j || pos < 0 || e->incarnation != j->inc ||
         (j->state != CL_JOB_RUNNING && !j->recovering)) {
         /* Stale (an older incarnation, a fenced node, a finished job): never counted. */
+        if (valid && j) await_done(c, j, e->node, e->incarnation);
         if (j && e->incarnation != j->inc)
             ctl_log(c,
                     "job %" PRIu64 ": ignoring exit %d of stale incarnation %u from node %u "
@@ -896,6 +966,11 @@ void ctl_job_ranks_started(ctl_t *c, ctl_sink_t *conn, const Colossus__Started *
 
 void ctl_jobs_node_failed(ctl_t *c, ctl_node_t *n)
 {
+    /* Down: its ranks froze when its lease lapsed, before dead-after (docs/standby.md) */
+    for (ctl_job_t *j = c->held, *next; j; j = next) {
+        next = j->held_next;
+        await_done(c, j, n->id, j->await_inc);
+    }
     cl_decisions_t d = {0};
     cl_error_t err;
     if (cl_node_fail(c->cluster, n->id, ctl_now(c), &d, &err) < 0)
@@ -912,6 +987,12 @@ void ctl_jobs_tick(ctl_t *c)
     for (ctl_job_t *j = c->fail_pending, *next; j; j = next) {
         next = j->fail_next;
         if (now >= j->fail_deadline) fail_now(c, j);
+    }
+    for (ctl_job_t *j = c->held, *next; j; j = next) {
+        next = j->held_next;
+        if (now >= j->await_deadline)
+            release_launch(c, j,
+                           "although a node has not said that the incarnation before ended");
     }
     size_t n = cl_jobs_expired(c->cluster, now, ex, 64);
     for (size_t i = 0; i < n; i++) {

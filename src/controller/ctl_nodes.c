@@ -233,6 +233,9 @@ static const char *register_check(ctl_t *c, const Colossus__Register *r)
         return "node address longer than 63 bytes, or with a control character";
     if (strlen(r->nvlink_domain) >= 80 || cl_has_control(r->nvlink_domain))
         return "NVLink domain longer than 79 bytes, or with a control character";
+    if (strlen(r->build) >= sizeof c->nodes[0].build || cl_has_control(r->build) ||
+        !cl_utf8_valid(r->build, strlen(r->build)))
+        return "build longer than 31 bytes, or not text";
     return NULL;
 }
 
@@ -310,6 +313,7 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         return;
     }
     carry(c, n, conn);
+    snprintf(n->build, sizeof n->build, "%s", r->build);
     /* What it offers beside GPUs (0: not said, no limit); the next pass places by it. */
     cl_node_set_inventory(c->cluster, n->id, true, r->cpus, r->mem_mb);
     c->sched_needed = true;
@@ -368,6 +372,16 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
             fence_returning(c, n);
         }
         arm_for(c, n, 0, mono, now);
+    }
+    /* The node-side lease (docs/standby.md, "Fencing"): an answer extends it, so only a
+     * leader whose own lease is certainly still held answers. */
+    if (hb->seq && (!c->store || cl_store_fresh(c->store))) {
+        Colossus__HeartbeatAck a = COLOSSUS__HEARTBEAT_ACK__INIT;
+        a.seq = hb->seq;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT_ACK;
+        m.heartbeat_ack = &a;
+        ctl_send(c, conn, &m);
     }
 }
 

@@ -537,6 +537,7 @@ void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__No
     o->name = nd->name;
     o->state = (char *)ctl_node_state(c, nd);
     o->gpus = nd->ngpus;
+    o->build = nd->build;
     cl_node_info_t info;
     if (cl_node_get(c->cluster, nd->id, &info) == 0) {
         o->gpus_free = (uint32_t)__builtin_popcountll(info.free);
@@ -742,6 +743,70 @@ static void op_node_remove(ctl_t *c, const ctl_caller_t *k, const Colossus__Requ
     ctl_reply_ok(c, reply, r->req, NULL);
 }
 
+/* Order the agents of the nodes a target names to re-execute their binary keeping their
+ * ranks (docs/standby.md, "Rolling upgrades"); `colossus upgrade` waits for their new build
+ * and goes on batch by batch. Nodes not connected are named in the error. */
+static void op_upgrade(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
+                       ctl_sink_t *reply)
+{
+    const char *target = r->upgrade->node;
+    size_t nv;
+    uint32_t *v;
+    ctl_node_t *one = ctl_node_by_name(c, target);
+    if (one) {
+        v = cl_xcalloc(1, sizeof *v);
+        v[0] = (uint32_t)(one - c->nodes);
+        nv = 1;
+    } else {
+        v = admin_targets(c, target, &nv);
+    }
+    if (!nv) {
+        ctl_audit(c, k, "upgrade", target, false, "no such node");
+        ctl_reply_error(c, reply, r->req,
+                        "no node named '%s' (nor a pod or a leaf, nor a node in it as a "
+                        "hostlist)",
+                        target);
+        free(v);
+        return;
+    }
+    const char **sent = cl_xcalloc(nv + 1, sizeof *sent),
+               **left = cl_xcalloc(nv + 1, sizeof *left);
+    size_t ns = 0, nl = 0;
+    for (size_t i = 0; i < nv; i++) {
+        ctl_node_t *n = &c->nodes[v[i]];
+        if (!n->alive || !n->conn || n->conn->closed) {
+            left[nl++] = n->name;
+            continue;
+        }
+        Colossus__Upgrade u = COLOSSUS__UPGRADE__INIT;
+        u.node = n->id;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_UPGRADE;
+        m.upgrade = &u;
+        ctl_send(c, n->conn, &m);
+        sent[ns++] = n->name;
+    }
+    char *sh = cl_hostlist_compress(sent, ns), *lh = cl_hostlist_compress(left, nl);
+    ctl_audit(c, k, "upgrade", target, nl == 0, nl ? "some nodes are not connected" : sh);
+    if (nl)
+        ctl_reply_error(
+            c, reply, r->req,
+            "%zu of %zu nodes are not up and connected: %.1000s (asked %zu: %.1000s)", nl, nv,
+            lh, ns, ns ? sh : "none");
+    else {
+        ctl_log(c, "upgrade ordered for %zu node%s: %s", ns, ns > 1 ? "s" : "", sh);
+        char *msg = cl_xmalloc(strlen(sh) + 64);
+        sprintf(msg, "asked %zu nodes: %s", ns, sh);
+        ctl_reply_ok(c, reply, r->req, msg);
+        free(msg);
+    }
+    free(sh);
+    free(lh);
+    free(sent);
+    free(left);
+    free(v);
+}
+
 /* ---- the table ---- */
 
 #define R CTL_SCOPE_READ
@@ -762,6 +827,7 @@ static const ctl_op_t ops[] = {
     {COLOSSUS__REQUEST__BODY_DRAIN, "drain", true, A, OP_OPER, op_drain},
     {COLOSSUS__REQUEST__BODY_RESUME, "resume", true, A, OP_OPER, op_resume},
     {COLOSSUS__REQUEST__BODY_NODE_REMOVE, "node remove", true, A, OP_ADMIN, op_node_remove},
+    {COLOSSUS__REQUEST__BODY_UPGRADE, "upgrade", true, A, OP_OPER, op_upgrade},
     {COLOSSUS__REQUEST__BODY_TENANTS, "tenants", false, R, OP_ANY, ctl_op_tenants},
     {COLOSSUS__REQUEST__BODY_TENANT_SHOW, "tenant show", false, R, OP_ANY, ctl_op_tenant_show},
     {COLOSSUS__REQUEST__BODY_TENANT, "tenant", true, A, OP_ANY, ctl_op_tenant},

@@ -942,6 +942,7 @@ static const cl_store_ops_t pg_ops = {
     .close = pg_close,
     .lead = pg_lease_lead,
     .lost = pg_lease_lost,
+    .fresh = pg_lease_fresh,
 };
 
 /* ---- open ---- */

@@ -102,6 +102,7 @@ extern const char pg_schema_lease[];
 int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, void *arg,
                   cl_error_t *err);
 bool pg_lease_lost(cl_store_t *bs, char *why, size_t len);
+bool pg_lease_fresh(cl_store_t *bs);
 /* The commit's check, sent after its BEGIN when the store leads (else nothing). */
 int pg_lease_check(pg_commit_t *c);
 /* A commit refused for want of the lease: the lease is lost for good (why: the server's). */

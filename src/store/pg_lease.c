@@ -62,7 +62,14 @@ struct pg_lease {
     bool stop;
     atomic_bool lost;
     char why[300];
+    _Atomic uint64_t renewed; /* uv_hrtime() ms at the SEND of the last renewal (or take)
+                               * that succeeded: the lease holds until at least then + TTL */
 };
+
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
 
 static void one_line(char *m)
 {
@@ -96,6 +103,16 @@ bool pg_lease_lost(cl_store_t *bs, char *why, size_t len)
     if (why && len) snprintf(why, len, "%s", l->why);
     uv_mutex_unlock(&l->mu);
     return true;
+}
+
+bool pg_lease_fresh(cl_store_t *bs)
+{
+    pg_store_t *s = (pg_store_t *)bs;
+    struct pg_lease *l = s->lease;
+    if (!l) return true;
+    if (atomic_load(&l->lost)) return false;
+    /* a margin for the clocks' rates: the server's expiry counts from after our send */
+    return now_ms() - atomic_load(&l->renewed) + 100 < CL_STORE_LEASE_TTL_MS;
 }
 
 int pg_lease_check(pg_commit_t *c)
@@ -132,9 +149,11 @@ static void renewer(void *arg)
         pg_p_text(&p, l->holder);
         pg_p_i64(&p, l->epoch);
         pg_p_i64(&p, CL_STORE_LEASE_TTL_MS);
+        uint64_t sent = now_ms();
         PGresult *r =
             lease_exec(l->db, "SELECT colossus_lease_renew($1, $2::int8, $3::int8)", &p);
         char why[300];
+        if (pq.resultStatus(r) == PGRES_TUPLES_OK) atomic_store(&l->renewed, sent);
         if (pq.resultStatus(r) != PGRES_TUPLES_OK) {
             const char *code = pq.resultErrorField(r, PG_DIAG_SQLSTATE);
             const char *m = r ? pq.resultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -180,8 +199,10 @@ int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, voi
     if (!db) return -1;
     char seen[128] = "";
     int64_t epoch = 0;
+    uint64_t sent = 0;
     for (;;) {
         if (pq.status(db) != CONNECTION_OK) pq.reset(db); /* the server restarted: try on */
+        sent = now_ms();
         pg_params_t p = {.n = 0};
         pg_p_text(&p, who);
         pg_p_i64(&p, CL_STORE_LEASE_TTL_MS);
@@ -213,6 +234,7 @@ int pg_lease_lead(cl_store_t *bs, const char *who, cl_store_wait_f *waiting, voi
     struct pg_lease *l = cl_xcalloc(1, sizeof *l);
     l->db = db;
     l->epoch = epoch;
+    atomic_store(&l->renewed, sent);
     snprintf(l->holder, sizeof l->holder, "%s", who);
     uv_mutex_init(&l->mu);
     uv_cond_init(&l->cv);

@@ -78,6 +78,11 @@ bool cl_store_lost(cl_store_t *s, char *why, size_t len)
     return s->ops->lost && s->ops->lost(s, why, len);
 }
 
+bool cl_store_fresh(cl_store_t *s)
+{
+    return !s->ops->fresh || s->ops->fresh(s);
+}
+
 int cl_store_by_parse(const char *s, cl_store_by_t *by, cl_error_t *err)
 {
     static const char *const names[] = {

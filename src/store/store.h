@@ -264,6 +264,7 @@ typedef struct cl_store_ops {
     int (*lead)(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
                 cl_error_t *err);
     bool (*lost)(cl_store_t *s, char *why, size_t len);
+    bool (*fresh)(cl_store_t *s); /* cl_store_fresh; NULL: always */
 } cl_store_ops_t;
 
 struct cl_store {
@@ -380,6 +381,12 @@ enum {
 int cl_store_lead(cl_store_t *s, const char *who, cl_store_wait_f *waiting, void *arg,
                   cl_error_t *err);
 bool cl_store_lost(cl_store_t *s, char *why, size_t len);
+/* Whether this store's lease is certainly still held now: not lost, and renewed recently
+ * enough that no other controller can have taken it yet (by the renewal's send time, so
+ * that a controller that was paused past the lease knows at once). What a leader checks
+ * before it answers a heartbeat: an answer extends the node's lease (docs/standby.md,
+ * "Fencing"). true for a store without leadership. Any thread. */
+bool cl_store_fresh(cl_store_t *s);
 /* Not while a commit runs (destroy the committer first). Accepts NULL. */
 void cl_store_close(cl_store_t *s);
 

@@ -36,7 +36,7 @@ cleanup() {
         [ $alive = 0 ] && break
         sleep 0.1
     done
-    for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}" $(our_ranks); do kill -9 "$p" 2>/dev/null; done
+    for p in "${AGENT_PID[@]}" $CTL_PID "${PIDS[@]}" $(keepers "$T/") $(our_ranks); do kill -9 "$p" 2>/dev/null; done
     # 77: skipped (tests/run.sh), its last line says why: nothing to keep, nothing to add
     if { [ $rc -ne 0 ] && [ $rc -ne 77 ]; } || [ -n "${KEEP_TEST_DIR:-}" ]; then
         log "test dir kept: $T ${EXTRA_DIRS:-}"
@@ -98,12 +98,20 @@ job_state() { job_field "$1" 'd["state"]'; }
 wait_state() { # JOB STATE SECONDS
     wait_for "${3:-30}" bash -c "[ \"\$(\"$B\" show $1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = $2 ]"
 }
-# Kill an agent like a node dying: the agent and every rank it started (kill -9). Ranks are
-# the agent's children, each leading its own process group.
+# The keepers (one per launch, the ranks' parent: docs/standby.md) under directory DIR, as
+# their command line shows them: "colossus keep job<ID>-inc<N> <WORK DIR>/keep".
+keepers() { pgrep -f -- "colossus keep job[0-9]+-inc[0-9]+ $1" || true; }
+# Kill an agent like a node dying: the agent, its keepers and every rank they started
+# (kill -9). Ranks are the keepers' children (--no-keepers: the agent's), each leading its
+# own process group.
 kill_node() {
     local apid=${AGENT_PID[$1]} kids k
     kids=$(pgrep -P "$apid")
     kill -9 "$apid"
+    for k in $(keepers "${AGENT_ROOT:-$T/agents}/$1/keep"); do
+        kids="$kids $(pgrep -P "$k")"
+        kill -9 "$k"
+    done
     for k in $kids; do kill -9 -- "-$k" 2>/dev/null; done
     unset "AGENT_PID[$1]"
 }

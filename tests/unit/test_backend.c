@@ -108,7 +108,7 @@ static void test_proc_run_and_logs(void **state)
     assert_int_equal(e.calls, 1);
     assert_int_equal(e.result, 0);
     assert_int_equal(e.rank, -1);
-    ag_backend_stop(b, r, "after the end: nothing to do");
+    ag_backend_stop(b, r, "after the end: nothing to do", false);
     uint8_t *data = NULL;
     size_t len = 0;
     assert_int_equal(ag_backend_logs(b, f->job_id, 3, 1 << 20, false, NULL, &data, &len, &err),
@@ -199,8 +199,8 @@ static void test_proc_stop_and_release(void **state)
     ag_run_t *r = NULL;
     cl_error_t err;
     assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e, &r, &err), 0);
-    ag_backend_stop(b, r, "test");
-    ag_backend_stop(b, r, "test again"); /* idempotent */
+    ag_backend_stop(b, r, "test", false);
+    ag_backend_stop(b, r, "test again", false); /* idempotent */
     assert_true(run_until(&f->loop, &e.calls, 10000));
     assert_int_equal(e.calls, 1);
     assert_int_equal(e.result, 128 + SIGTERM);
@@ -665,7 +665,7 @@ static void test_hollow(void **state)
     assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e1, &r1, &err), 0);
     assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e2, &r2, &err), 0);
     assert_int_equal(ag_backend_start(b, &o.L, on_ended, &e3, &r3, &err), 0);
-    ag_backend_stop(b, r2, "test");
+    ag_backend_stop(b, r2, "test", false);
     assert_int_equal(e2.calls, 1); /* at once, from within stop */
     assert_int_equal(e2.result, 128 + SIGTERM);
     assert_int_equal(e2.rank, 0);
@@ -679,8 +679,8 @@ static void test_hollow(void **state)
     assert_true(e1.energy_j >= 700.0 * 8 * 0.029 && e1.energy_j <= 700.0 * 8 * (ran + 0.01));
     assert_true(e1.flops >= 400e12 * 8 * 0.029 && e1.flops <= 400e12 * 8 * (ran + 0.01));
     assert_true(e2.energy_j >= 0 && e2.energy_j < 700.0 * 8 * 0.029);
-    ag_backend_stop(b, r1, "after the end");
-    ag_backend_stop(b, r2, "again");
+    ag_backend_stop(b, r1, "after the end", false);
+    ag_backend_stop(b, r2, "again", false);
     sleep_loop(&f->loop, 50);
     assert_int_equal(e1.calls, 1);
     assert_int_equal(e2.calls, 1);

@@ -552,13 +552,108 @@ static void test_fence_and_lost_ranks(void **state)
     assert_non_null(f);
     assert_int_equal(f->fence->n_keep, 0);
     colossus__msg__free_unpacked(f, NULL);
-    /* for the job, a node failure: requeued and started again with a new incarnation */
+    /* for the job, a node failure: requeued and started again with a new incarnation, whose
+     * Launch waits until node2 said the old one ended there (issue 14: never twice) */
+    assert_int_equal(t_count(a2, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    assert_int_equal(t_count(b, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    t_exited(t, b, 1, inc, 143, 8);
     Colossus__Msg *l = t_take(a2, COLOSSUS__MSG__BODY_LAUNCH);
     assert_non_null(l);
     assert_true(l->launch->incarnation > inc);
     colossus__msg__free_unpacked(l, NULL);
     t_close(t, a2);
     t_close(t, b);
+    t_teardown(t);
+}
+
+/* Issue 14: a job never runs twice at once. A node dies; the job's next incarnation goes to
+ * its peer and a third node, but its Launch waits until the peer said the old incarnation
+ * ended there (the dead node's ranks froze when its lease lapsed, before dead-after). */
+static void test_one_incarnation_at_a_time(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(3, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 3);
+    t_sink_t *c = t_agent(t, "node3", 8);
+    for (int i = 0; i < 7; i++) { /* node1 falls silent (its first deadline: 2 x 3 s) */
+        t_advance(t, 1000);
+        t_heartbeat(t, b);
+        t_heartbeat(t, c);
+    }
+    assert_true(t_logged(t, "node node1 declared down"));
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running"); /* again: node2 + node3 */
+    assert_int_equal(t_count(b, COLOSSUS__MSG__BODY_STOP), 1);
+    assert_int_equal(t_count(b, COLOSSUS__MSG__BODY_LAUNCH), 0); /* held */
+    assert_int_equal(t_count(c, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    t_exited(t, b, 1, inc, 143, 8); /* node2: the old one ended */
+    Colossus__Msg *lb = t_take(b, COLOSSUS__MSG__BODY_LAUNCH);
+    Colossus__Msg *lc = t_take(c, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(lb);
+    assert_non_null(lc);
+    assert_true(lb->launch->incarnation > inc);
+    colossus__msg__free_unpacked(lb, NULL);
+    colossus__msg__free_unpacked(lc, NULL);
+    t_close(t, a);
+    t_close(t, b);
+    t_close(t, c);
+    t_teardown(t);
+}
+
+/* A peer that never says: the held Launch goes after dead-after + the stop's grace + 1 s,
+ * and the log says so. */
+static void test_held_launch_deadline(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(3, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    run_job(t, a, b, 3);
+    t_sink_t *c = t_agent(t, "node3", 8);
+    for (int i = 0; i < 7; i++) {
+        t_advance(t, 1000);
+        t_heartbeat(t, b);
+        t_heartbeat(t, c);
+    }
+    assert_true(t_logged(t, "node node1 declared down"));
+    assert_int_equal(t_count(c, COLOSSUS__MSG__BODY_LAUNCH), 0);
+    for (int i = 0; i < 8; i++) { /* 3 s + 3 s + 1 s */
+        t_advance(t, 1000);
+        t_heartbeat(t, b);
+        t_heartbeat(t, c);
+    }
+    assert_true(t_logged(t, "although a node has not said that the incarnation before ended"));
+    assert_int_equal(t_count(c, COLOSSUS__MSG__BODY_LAUNCH), 1);
+    t_close(t, a);
+    t_close(t, b);
+    t_close(t, c);
+    t_teardown(t);
+}
+
+/* Issue 14: a heartbeat asking (seq) is answered with its seq; one that does not, is not. */
+static void test_heartbeat_ack(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(1, 8);
+    t_sink_t *a = t_agent(t, "node1", 8);
+    t_heartbeat(t, a);
+    t_turn(t);
+    assert_int_equal(t_count(a, COLOSSUS__MSG__BODY_HEARTBEAT_ACK), 0);
+    Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
+    uint32_t id = a->node;
+    hb.nodes = &id;
+    hb.n_nodes = 1;
+    hb.seq = 77;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
+    m.heartbeat = &hb;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_turn(t);
+    Colossus__Msg *k = t_take(a, COLOSSUS__MSG__BODY_HEARTBEAT_ACK);
+    assert_non_null(k);
+    assert_int_equal(k->heartbeat_ack->seq, 77);
+    colossus__msg__free_unpacked(k, NULL);
+    t_close(t, a);
     t_teardown(t);
 }
 
@@ -1058,6 +1153,9 @@ int main(void)
         cmocka_unit_test(test_rank_failure_waits_for_dead_after),
         cmocka_unit_test(test_rank_failure_with_node_death_restarts),
         cmocka_unit_test(test_fence_and_lost_ranks),
+        cmocka_unit_test(test_one_incarnation_at_a_time),
+        cmocka_unit_test(test_held_launch_deadline),
+        cmocka_unit_test(test_heartbeat_ack),
         cmocka_unit_test(test_recovery_reconciles),
         cmocka_unit_test(test_oom_ends_out_of_memory),
         cmocka_unit_test(test_oom_while_recovering),

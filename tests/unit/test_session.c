@@ -456,8 +456,12 @@ static bool on_registered(void *arg, int node, const Colossus__Registered *r)
     return !o->accept_id || r->cluster_id == o->accept_id;
 }
 
-static const cl_session_ops_t ops = {reg_fill,   reg_done, NULL,    NULL,
-                                     on_message, on_up,    on_down, on_registered};
+static const cl_session_ops_t ops = {.register_fill = reg_fill,
+                                     .register_done = reg_done,
+                                     .message = on_message,
+                                     .up = on_up,
+                                     .down = on_down,
+                                     .registered = on_registered};
 
 static owner_t *owner_new(srv_t *srv, int n, const char *prefix)
 {
