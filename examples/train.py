@@ -15,17 +15,25 @@ Environment (set by Colossus; torchrun sets the same names):
   COLOSSUS_CHECKPOINT_DIR   where checkpoint.pt and final.json go (default ./checkpoints)
   COLOSSUS_RESTART          how many times the job was restarted (only printed)
   COLOSSUS_FLOPS_FILE       where this rank writes the FLOPs it has executed in this run
+  COLOSSUS_POWER_STALL      "burn": hold the power floor during the job's own stalls (set by
+                            Colossus when the site has an allowed ramp, docs/power.md): every
+                            rank runs a dummy matrix product while it waits on a checkpoint,
+                            as Meta's training stack does, so the site's draw does not drop
+                            and surge back; anything else or unset: nothing changes
+  COLOSSUS_POWER_STALL_INTENSITY  the share of a stall spent computing, 0 to 1 (default 1)
 Knobs:
   TRAIN_STEPS (300)  TRAIN_CKPT_EVERY (10)  TRAIN_BATCH (32 per rank)  TRAIN_SEED (1234)
   TRAIN_LR (0.05)  TRAIN_STEP_SLEEP (seconds per step, 0; lets a test kill a run mid-way)
   TRAIN_TIMEOUT (seconds to wait for the other ranks, 120)
   TRAIN_FAIL_RANK / TRAIN_FAIL_STEP: that rank exits with status 3 at that step (a user
   error, for tests of failure handling)
+  TRAIN_CKPT_SLEEP (seconds added to each checkpoint write, 0: slow storage, for tests)
 """
 import datetime
 import json
 import os
 import sys
+import threading
 import time
 
 import torch
@@ -152,6 +160,80 @@ def atomic_write(path, write):
     fsync_dir(os.path.dirname(path) or ".")
 
 
+class StallFloor:
+    """The power floor during this rank's own stalls (COLOSSUS_POWER_STALL=burn): while a
+    `with floor:` block waits (a checkpoint), a thread runs a dummy matrix product on the
+    rank's device for `intensity` of each 10 ms, so the GPU's draw stays up instead of dropping
+    for the stall and surging back after it (docs/power.md). Its results are thrown away: the
+    training itself is bit-for-bit the same with it or without it."""
+
+    PERIOD = 0.010
+
+    def __init__(self, intensity, device):
+        self.intensity = intensity
+        self.device = device
+        self.products = 0
+        self.stalls = 0
+        self.seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = None
+        self._t0 = 0.0
+
+    def _burn(self):
+        a = torch.rand(256, 256, device=self.device)
+        b = torch.rand(256, 256, device=self.device)
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < self.intensity * self.PERIOD:
+                torch.mm(a, b)
+                self.products += 1
+            rest = self.PERIOD - (time.monotonic() - t0)
+            if rest > 0:
+                self._stop.wait(rest)
+
+    def __enter__(self):
+        self._stop.clear()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._burn, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.stalls += 1
+        self.seconds += time.monotonic() - self._t0
+        return False
+
+
+def stall_floor():
+    """A StallFloor when Colossus (or the user) asks for one, else None."""
+    if os.environ.get("COLOSSUS_POWER_STALL", "") != "burn":
+        return None
+    x = env_float("COLOSSUS_POWER_STALL_INTENSITY", 1.0)
+    if not 0 < x <= 1:
+        sys.exit(f"train.py: COLOSSUS_POWER_STALL_INTENSITY={x} is not in (0, 1]")
+    return StallFloor(x, "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def checkpoint(rank, done, world, seed, model, opt, loss, path, sleep):
+    """Rank 0 writes the checkpoint of step `done` (the others have nothing to do)."""
+    if rank != 0:
+        return
+    state = {
+        "version": 1,
+        "step": done,
+        "world_size": world,
+        "seed": seed,
+        "model": model.state_dict(),
+        "optim": opt.state_dict(),
+    }
+    atomic_write(path, lambda f: torch.save(state, f))
+    if sleep > 0:
+        time.sleep(sleep)
+    log(f"checkpoint step={done} loss={loss.item():.6f}")
+
+
 def main():
     for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         if name not in os.environ:
@@ -167,6 +249,8 @@ def main():
     timeout = env_float("TRAIN_TIMEOUT", 120.0)
     fail_rank = env_int("TRAIN_FAIL_RANK", -1)
     fail_step = env_int("TRAIN_FAIL_STEP", -1)
+    ckpt_sleep = env_float("TRAIN_CKPT_SLEEP", 0.0)
+    floor = stall_floor()
     if steps < 1 or every < 1 or bsz < 1:
         sys.exit("train.py: TRAIN_STEPS, TRAIN_CKPT_EVERY and TRAIN_BATCH must be positive")
     ckpt_dir = os.environ.get("COLOSSUS_CHECKPOINT_DIR") or "checkpoints"
@@ -229,17 +313,13 @@ def main():
         opt.step()
         done = step + 1
         report.add(step_flops, final=done == steps)
-        if rank == 0 and (done % every == 0 or done == steps):
-            state = {
-                "version": 1,
-                "step": done,
-                "world_size": world,
-                "seed": seed,
-                "model": model.state_dict(),
-                "optim": opt.state_dict(),
-            }
-            atomic_write(ckpt_path, lambda f: torch.save(state, f))
-            log(f"checkpoint step={done} loss={loss.item():.6f}")
+        if done % every == 0 or done == steps:
+            if floor:  # every rank waits on the checkpoint, burning
+                with floor:
+                    checkpoint(rank, done, world, seed, model, opt, loss, ckpt_path, ckpt_sleep)
+                    dist.barrier()
+            else:
+                checkpoint(rank, done, world, seed, model, opt, loss, ckpt_path, ckpt_sleep)
         if pause > 0:
             time.sleep(pause)
 
@@ -262,6 +342,11 @@ def main():
         data = json.dumps(result, indent=1, sort_keys=True).encode()
         atomic_write(os.path.join(ckpt_dir, FINAL_NAME), lambda f: f.write(data))
         log(f"done: {steps} steps (resumed from {start}), final loss {mean_loss:.6f}")
+    if floor:
+        log(
+            f"power stall floor: {floor.products} dummy products on {floor.device} "
+            f"over {floor.seconds:.2f} s in {floor.stalls} checkpoint stalls"
+        )
     dist.barrier()
     dist.destroy_process_group()
 

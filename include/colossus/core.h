@@ -78,6 +78,7 @@ uint32_t cl_topo_domain_nodes_max(const cl_topo_t *t); /* largest domain, in nod
 const char *cl_topo_node_name(const cl_topo_t *t, cl_nodeid_t n);
 const char *cl_topo_leaf_name(const cl_topo_t *t, uint32_t leaf);
 const char *cl_topo_pod_name(const cl_topo_t *t, uint32_t pod);
+uint32_t cl_topo_leaf_pod(const cl_topo_t *t, uint32_t leaf); /* the pod a leaf is in */
 /* Node id for a name, or CL_NO_NODE. O(1). */
 cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name);
 
@@ -199,14 +200,16 @@ cl_time_t cl_next_wakeup(const cl_cluster_t *c, cl_time_t now);
 int cl_user_limit_set(cl_cluster_t *c, uint32_t user, uint32_t max_running, cl_error_t *err);
 
 /* -------------------------------------------------------------------- power -------------
- * Power is a resource with a budget at the site and, where set, at each pod, in watts. A
+ * Power is a resource with a budget at the site and, where set, at each pod and each leaf
+ * (a row of racks under one leaf switch), in watts. A
  * running job counts its GPUs times its projected power per GPU (measured when the driver
  * says, else stated in its spec, else the class default); an unallocated GPU counts
- * gpu_idle_w. A job starts only when, at the site and at every pod it would use,
+ * gpu_idle_w. A job starts only when, at the site and at every pod and leaf it would use,
  *   admit_frac * (running jobs' projected W + its own) + idle GPUs' W <= budget * (1 - cut)
  * (admit_frac < 1 oversubscribes: jobs are admitted as if capped to that fraction of their
  * projection, and cl_power_limits caps them there, as Google's Thunderbolt does). A job that
- * does not fit pends with CL_PEND_POWER. The pod check applies to the nodes the pass chose;
+ * does not fit pends with CL_PEND_POWER. The pod and leaf checks apply to the nodes the pass
+ * chose (a gang is placed again away from the levels it would overfill);
  * a start by preemption or reclaim checks the site only. A cut stops nothing: it lowers the
  * budgets that admission and cl_power_limits use. */
 typedef struct cl_power_conf {
@@ -228,6 +231,8 @@ int cl_power_set(cl_cluster_t *c, const cl_power_conf_t *p, cl_error_t *err);
 void cl_power_get(const cl_cluster_t *c, cl_power_conf_t *p);
 /* A pod's budget, W (0: none). Refused below its GPUs' minimum limits (after the cut). */
 int cl_power_pod_budget_set(cl_cluster_t *c, uint32_t pod, double budget_w, cl_error_t *err);
+/* A leaf's budget, W (0: none): the same rules at the leaf level. */
+int cl_power_leaf_budget_set(cl_cluster_t *c, uint32_t leaf, double budget_w, cl_error_t *err);
 /* A grid request: every budget lowered by pct percent (0 restores). Refused for pct outside
  * 0..100 or one that takes a budget below its GPUs' minimum limits. */
 int cl_power_cut(cl_cluster_t *c, double pct, cl_error_t *err);
@@ -246,6 +251,9 @@ typedef struct cl_power_level {
 } cl_power_level_t;
 /* pod -1: the site; else that pod. -1 for no such pod. O(1). */
 int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *out);
+/* That leaf's level; -1 for no such leaf. O(1). While no leaf has a budget the leaves'
+ * draws are not counted (their jobs' W and GPUs read 0; the first budget recounts them). */
+int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *out);
 
 /* Relative throughput of an H100-class GPU under a power limit of frac of its default
  * (piecewise linear through the points of docs/power.md; 1 at frac >= 1). */
@@ -265,16 +273,22 @@ typedef struct cl_power_job {
     const uint32_t *pods; /* the pods it has GPUs in */
     const uint64_t *gpus; /* its GPUs in each */
     uint32_t npods;
+    const uint32_t *leaves;    /* the leaves it has GPUs in (none: nleaves 0) */
+    const uint64_t *leaf_gpus; /* its GPUs in each */
+    uint32_t nleaves;
 } cl_power_job_t;
 typedef struct cl_power_plan_in {
     double site_w;       /* budget for the jobs at the site (INFINITY: none) */
     const double *pod_w; /* [npods] budget for the jobs in each pod (INFINITY: none) */
     uint32_t npods;
+    const double *leaf_w; /* [nleaves] the same for each leaf (NULL: none) */
+    uint32_t nleaves;
     double min_w;
     double max_w; /* the GPUs' largest limit: a second round raises jobs to it (0: none) */
 } cl_power_plan_in_t;
 /* Writes limit_w[i] for jobs[i]. 0, or 1 when the budgets do not cover every GPU at min_w
- * (every job then gets min_w: no limit can go lower). -1 for bad input (a pod out of range). */
+ * (every job then gets min_w: no limit can go lower). -1 for bad input (a pod or leaf out of
+ * range). */
 int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size_t n,
                   double *limit_w, cl_error_t *err);
 

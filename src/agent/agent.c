@@ -192,6 +192,16 @@ static void ag_exit_after_poll(agent_t *a, ag_launch_t *x)
     ag_health_poll_then(a->health, exit_after_poll, p);
 }
 
+/* A later incarnation of x's job already runs on x's node (a restart in place): the GPUs'
+ * power is that run's, not to be held or restored for x. */
+static bool newer_run(agent_t *a, const ag_launch_t *x)
+{
+    for (ag_launch_t *y = a->node_launches[x->node]; y; y = y->node_next)
+        if (y != x && y->job == x->job && y->incarnation > x->incarnation && !y->exited)
+            return true;
+    return false;
+}
+
 static void on_run_done(void *arg, const ag_run_end_t *end)
 {
     ag_launch_t *x = arg;
@@ -208,7 +218,7 @@ static void on_run_done(void *arg, const ag_run_end_t *end)
     x->energy_j = end->energy_j >= 0 ? end->energy_j : x->energy ? ag_energy_end(x->energy) : 0;
     free(x->energy);
     x->energy = NULL;
-    if (a->power) ag_power_job_ended(a->power, x->job);
+    if (a->power && !newer_run(a, x)) ag_power_job_ended(a->power, x->job);
     if (a->quitting)
         maybe_quit(a);
     else if (result != 0 && !x->stopping && a->health)
@@ -510,6 +520,11 @@ static void on_message(void *arg, int node, const Colossus__Msg *m)
         break;
     case COLOSSUS__MSG__BODY_POWER_LIMIT:
         if (a->session) handle_power(a, m->power_limit);
+        break;
+    case COLOSSUS__MSG__BODY_POWER_HOLD: /* an agent with NVML: one node, its own */
+        if (a->power && a->session && m->power_hold->n_nodes &&
+            cl_session_node_index(a->session, m->power_hold->nodes[0]) >= 0)
+            ag_power_hold(a->power, m->power_hold);
         break;
     case COLOSSUS__MSG__BODY_UPGRADE:
         if (a->lease && !a->quitting) {
@@ -828,6 +843,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
             return -1;
         }
         a->power = ag_power_create(a->work_dir); /* restores what a crash left set */
+        ag_power_loop(a->power, a->loop);
     }
     if (!o->hollow && !o->no_keepers) {
         char dir[PATH_MAX + 8];

@@ -482,9 +482,19 @@ json_t *cl_json_power(const Colossus__PowerInfo *p)
     set(o, "ramp_w_per_s", positive(p->ramp_w_per_s));
     set(o, "ramp_pct", positive(p->ramp_pct));
     set(o, "jobs_ramping", integer(p->jobs_ramping));
+    set(o, "runs_held", integer(p->runs_held));
+    set(o, "gpus_held", integer((json_int_t)p->gpus_held));
+    set(o, "held_w", json_real(p->held_w));
+    set(o, "floor_energy_j", json_real(p->floor_energy_j));
     json_t *lv = must(json_array());
-    for (size_t i = 0; i < p->n_pods; i++)
-        push(lv, power_level(p->pods[i], p->cut_pct));
+    for (size_t i = 0; i < p->n_pods + p->n_leaves; i++) { /* every pod, the leaves budgeted */
+        bool pod = i < p->n_pods;
+        const Colossus__PowerLevel *l = pod ? p->pods[i] : p->leaves[i - p->n_pods];
+        json_t *x = power_level(l, p->cut_pct);
+        set(x, "level", str(pod ? "pod" : "leaf"));
+        set(x, "pod", pod ? json_null() : str(l->pod));
+        push(lv, x);
+    }
     set(o, "levels", lv);
     json_t *caps = must(json_array());
     for (size_t i = 0; i < p->n_caps; i++) {

@@ -690,7 +690,7 @@ static int num_field(json_t *doc, const char *key, double lo, double hi, double 
 int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus__PowerSpec *s,
                         json_t **doc, cl_error_t *err)
 {
-    static const char *const budget_known[] = {"budget_w", "budget", "pod"};
+    static const char *const budget_known[] = {"budget_w", "budget", "pod", "leaf"};
     static const char *const cut_known[] = {"cut_pct", "for_s"};
     static const char *const ramp_known[] = {"ramp_w_per_s", "ramp_pct", "ramp"};
     colossus__power_spec__init(s);
@@ -703,7 +703,7 @@ int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus_
         if (op == CL_REST_POWER_RESTORE) return 0;
         return cl_err(err, op == CL_REST_POWER_BUDGET
                                ? "a body is required: {\"budget_w\": W} or {\"budget\": "
-                                 "\"700MW\"}, and \"pod\" for a pod's"
+                                 "\"700MW\"}, and \"pod\" for a pod's or \"leaf\" for a leaf's"
                            : op == CL_REST_POWER_RAMP
                                ? "a body is required: {\"ramp_w_per_s\": W}, {\"ramp_pct\": P} "
                                  "or {\"ramp\": \"400W/s\"} (0 or \"none\": no ramp)"
@@ -715,9 +715,10 @@ int cl_rest_power_parse(cl_rest_op_t op, const char *body, size_t len, Colossus_
     if (op == CL_REST_POWER_BUDGET) {
         char *text = NULL;
         bool has_w = json_object_get(d, "budget_w") != NULL;
-        rc = unknown_field(d, budget_known, 3, err);
+        rc = unknown_field(d, budget_known, 4, err);
         if (rc == 0) rc = num_field(d, "budget_w", 0, 1e11, &s->budget_w, err);
         if (rc == 0) rc = str_field(d, "pod", &s->pod, err);
+        if (rc == 0) rc = str_field(d, "leaf", &s->leaf, err);
         if (rc == 0 && json_object_get(d, "budget")) {
             rc = str_field(d, "budget", &text, err);
             if (rc == 0 && has_w) rc = cl_err(err, "give 'budget_w' or 'budget', not both");

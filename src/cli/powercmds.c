@@ -10,12 +10,13 @@
 #include "util/units.h"
 #include "util/util.h"
 
-enum { OPT_POD = CL_CLI_OPT_FIRST, OPT_FOR };
+enum { OPT_POD = CL_CLI_OPT_FIRST, OPT_FOR, OPT_LEAF };
 
 static void usage_show(FILE *f)
 {
     fprintf(f, "usage: colossus power show [OPTIONS]\n"
-               "The power tree: at the site and each pod, the budget (and after the cut),\n"
+               "The power tree: at the site, each pod and each leaf with a budget (leaf:POD\n"
+               "in the list), the budget (and after the cut),\n"
                "the projected draw admission counts, the headroom, the GPUs' measured power,\n"
                "and the per-GPU limits in force by job, with how the last change reached\n"
                "the nodes.\n"
@@ -62,12 +63,27 @@ static void print_power(const Colossus__Response *rs)
         if (p->ramp_pct > 0) printf(" (%g%%/s of the site budget)", p->ramp_pct);
         printf(", %u job%s ramping\n", p->jobs_ramping, p->jobs_ramping == 1 ? "" : "s");
     }
+    if (p->runs_held || p->floor_energy_j > 0) {
+        char w[32];
+        printf(
+            "floor: %u ended run%s, %llu GPUs held at %s, ramping down; %.3f kWh burnt above "
+            "idle so far\n",
+            p->runs_held, p->runs_held == 1 ? "" : "s", (unsigned long long)p->gpus_held,
+            cl_fmt_watts(p->held_w, w, sizeof w), p->floor_energy_j / 3.6e6);
+    }
     printf("%-16s %12s %12s %12s %12s %12s %8s %8s\n", "LEVEL", "BUDGET", "AFTER_CUT", "DRAW",
            "HEADROOM", "MEASURED", "GPUS", "CAPPED");
     print_level(p->site);
     for (size_t i = 0; i < p->n_pods; i++)
         if (p->pods[i]->has_budget || p->pods[i]->gpus_alloc || p->pods[i]->gpus_capped)
             print_level(p->pods[i]);
+    for (size_t i = 0; i < p->n_leaves; i++) { /* "leaf:NAME" apart from the pods */
+        Colossus__PowerLevel l = *p->leaves[i];
+        char name[96];
+        snprintf(name, sizeof name, "leaf:%s", l.name);
+        l.name = name;
+        print_level(&l);
+    }
     if (p->n_caps) {
         printf("\n%-10s %10s %8s %8s %8s\n", "JOB", "LIMIT_W", "GPUS", "NODES", "APPLIED");
         for (size_t i = 0; i < p->n_caps; i++)
@@ -101,12 +117,15 @@ static int power_show(int argc, char **argv)
 
 static void usage_budget(FILE *f)
 {
-    fprintf(f, "usage: colossus power budget set POWER [--pod POD] [OPTIONS]\n"
-               "Set the site's power budget, or a pod's: POWER is a number and a unit (700MW,\n"
-               "550kW, 200W) or none. Refused when it is below its GPUs' minimum limits\n"
-               "(after the cut in force). Operators and admins only.\n"
+    fprintf(f, "usage: colossus power budget set POWER [--pod POD | --leaf LEAF] [OPTIONS]\n"
+               "Set the site's power budget, a pod's or a leaf's (a row under one leaf\n"
+               "switch): POWER is a number and a unit (700MW, 550kW, 200W) or none. Refused\n"
+               "when it is below its GPUs' minimum limits (after the cut in force). Operators\n"
+               "and admins only.\n"
                "  --pod POD               a pod's budget (the pods as `colossus nodes` names\n"
-               "                          them) instead of the site's\n");
+               "                          them) instead of the site's\n"
+               "  --leaf LEAF             a leaf's budget (the leaves as `colossus nodes`\n"
+               "                          names them)\n");
     cl_cli_usage_change(f, "set");
 }
 
@@ -145,6 +164,7 @@ static int power_change(int argc, char **argv, Colossus__PowerSpec__Op op, const
                         void (*usage)(FILE *f))
 {
     static const struct option opts[] = {{"pod", required_argument, 0, OPT_POD},
+                                         {"leaf", required_argument, 0, OPT_LEAF},
                                          {"for", required_argument, 0, OPT_FOR},
                                          CL_CLI_COMMON_OPTS,
                                          {0, 0, 0, 0}};
@@ -155,14 +175,19 @@ static int power_change(int argc, char **argv, Colossus__PowerSpec__Op op, const
     int o;
     while ((o = cl_flags_next(&f, argc, argv)) != -1) {
         if (o == CL_FLAGS_DONE) return f.exit;
-        if (o == OPT_POD && op == COLOSSUS__POWER_SPEC__OP__BUDGET) {
-            if (cl_arg_name(cmd, "--pod", optarg, NULL, false) < 0) return 2;
-            s.pod = optarg;
+        if ((o == OPT_POD || o == OPT_LEAF) && op == COLOSSUS__POWER_SPEC__OP__BUDGET) {
+            const char *flag = o == OPT_POD ? "--pod" : "--leaf";
+            if (cl_arg_name(cmd, flag, optarg, NULL, false) < 0) return 2;
+            *(o == OPT_POD ? &s.pod : &s.leaf) = optarg;
+            if (s.pod[0] && s.leaf[0])
+                return cl_flags_fail(&f, "%s takes --pod or --leaf, not both", cmd);
         } else if (o == OPT_FOR && op == COLOSSUS__POWER_SPEC__OP__CUT) {
             if (cl_arg_duration(cmd, "--for", optarg, 1, &s.for_s) < 0) return 2;
-        } else if (o == OPT_POD || o == OPT_FOR) {
+        } else if (o == OPT_POD || o == OPT_FOR || o == OPT_LEAF) {
             return cl_flags_fail(&f, "%s does not take --%s", cmd,
-                                 o == OPT_POD ? "pod" : "for");
+                                 o == OPT_POD    ? "pod"
+                                 : o == OPT_LEAF ? "leaf"
+                                                 : "for");
         } else {
             cl_cli_common_opt(&c, o);
         }
@@ -199,7 +224,7 @@ static int power_budget_set(int argc, char **argv)
 static int power_budget(int argc, char **argv)
 {
     static const cl_cli_sub_t subs[] = {
-        {"set", power_budget_set, "set the site's or a pod's power budget"},
+        {"set", power_budget_set, "set the site's, a pod's or a leaf's power budget"},
     };
     return cl_cli_dispatch("power budget", argc, argv, subs, 1);
 }
@@ -233,7 +258,7 @@ int cmd_power(int argc, char **argv)
 {
     static const cl_cli_sub_t subs[] = {
         {"show", power_show, "budgets, draw, headroom, cut and limits, by level"},
-        {"budget", power_budget, "budget set POWER [--pod POD]: a power budget"},
+        {"budget", power_budget, "budget set POWER [--pod POD | --leaf LEAF]: a power budget"},
         {"cut", power_cut, "cut PCT [--for DURATION]: a grid request"},
         {"restore", power_restore, "lift the cut"},
         {"ramp", power_ramp, "ramp set RATE: how fast a starting job's power rises"},

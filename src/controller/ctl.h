@@ -153,6 +153,11 @@ typedef struct ctl_job {
     float power_told_w;        /* the mean last given to the core (0: none yet) */
     double power_ramp_w;       /* its limits ramping up since its start: W per GPU now (0:
                                   not ramping) */
+    uint32_t *power_nodes;     /* with a ramp in force at its start: the run's nodes and */
+    uint64_t *power_gpus;      /* GPUs, held at the floor when it ends (ctl_power.c) */
+    uint32_t power_nnodes;
+    bool power_send; /* its first limit goes out even at the default (it takes
+                        over held GPUs from the agent's floor burn) */
     /* issue 14: a job never runs twice at once. Its next incarnation's Launch waits until
      * every live node of the one before said it ended (Exited) or died (its lease froze its
      * ranks first: docs/standby.md, "Fencing") */
@@ -508,6 +513,13 @@ void ctl_power_job_started(ctl_t *c, ctl_job_t *j);
 void ctl_power_job_new(ctl_t *c, ctl_job_t *j, uint64_t name_key); /* its spec's name_key */
 /* A job ended: its measured draw is remembered (and journaled) for its name's next jobs. */
 void ctl_power_job_ended(ctl_t *c, ctl_job_t *j);
+/* j's run ended or stopped (requeued, preempted; ended calls it too): its GPUs are held at
+ * the floor and ramped down at the allowed rate (docs/power.md). */
+void ctl_power_job_released(ctl_t *c, ctl_job_t *j);
+/* j's launch environment (Launch.env, *n entries): its own, and with a ramp in force the
+ * stall signal COLOSSUS_POWER_STALL=burn unless it sets that itself (docs/power.md);
+ * *extra: an array the caller frees (NULL: none; the strings are not copied). */
+char **ctl_power_launch_env(ctl_t *c, const ctl_job_t *j, size_t *n, char ***extra);
 void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied *a);
 struct cl_prom;
 void ctl_power_metrics(ctl_t *c, struct cl_prom *p);

@@ -74,6 +74,8 @@ void ctl_job_free(ctl_job_t *j)
     }
     free(j->run);
     free(j->alloc);
+    free(j->power_nodes);
+    free(j->power_gpus);
     free(j->alloc_index);
     free(j->done);
     free(j->started);
@@ -388,6 +390,9 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
             v[n++] = (launch_ent_t){(uintptr_t)c->nodes[node].conn, i};
     }
     qsort(v, n, sizeof *v, cmp_launch_ent);
+    char **penv, **env;
+    size_t nenv;
+    env = ctl_power_launch_env(c, j, &nenv, &penv); /* the stall signal with a ramp */
     size_t cap = n < LAUNCH_NODES_PER_MSG ? n : LAUNCH_NODES_PER_MSG;
     launch_node_buf_t *more = cl_xmalloc((cap + 1) * sizeof *more);
     Colossus__LaunchNode **morep = cl_xmalloc((cap + 1) * sizeof *morep);
@@ -411,8 +416,8 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         L.master_port = j->master_port;
         L.argv = j->argv;
         L.n_argv = j->argc;
-        L.env = j->env;
-        L.n_env = j->envc;
+        L.env = env;
+        L.n_env = nenv;
         L.cwd = j->cwd;
         L.name = j->name;
         L.checkpoint_dir = ckpt;
@@ -445,6 +450,7 @@ static void send_launch(ctl_t *c, ctl_job_t *j, const cl_alloc_t *a)
         ctl_send(c, (ctl_sink_t *)v[k].conn, &m);
         k = e;
     }
+    free(penv);
     free(morep);
     free(more);
     free(v);
@@ -617,6 +623,7 @@ static void requeued(ctl_t *c, ctl_job_t *j, const char *why, const char *ended)
                 j->id);
     fail_unlink(c, j);
     ctl_send_stop(c, j);
+    ctl_power_job_released(c, j);
     await_old(c, j);
     ctl_power_dirty(c);
     j->state = CL_JOB_PENDING;

@@ -1,7 +1,7 @@
-/* ctl_power.c - power on the controller (issue 13, docs/power.md): the site's and the pods'
- * budgets and a grid cut as operators set them (`colossus power`, journaled as the store
- * object ("power", "site")), given to the core (admission), and the per-GPU limits the core
- * computes from them (cl_power_limits) sent to the nodes as PowerLimit; the nodes' reports
+/* ctl_power.c - power on the controller (issue 13, docs/power.md): the site's, the pods' and
+ * the leaves' budgets and a grid cut as operators set them (`colossus power`, journaled as the
+ * store object ("power", "site")), given to the core (admission), and the per-GPU limits the
+ * core computes from them (cl_power_limits) sent to the nodes as PowerLimit; the nodes' reports
  * (PowerApplied) say when each has applied them, which `power show` reports as the latest
  * change's delivery (p50/p99/max from the operator's request to each node's report). */
 #include <inttypes.h>
@@ -48,7 +48,30 @@ typedef struct ctl_power {
     double ramp_at;    /* ctl_now() of the last ramp step */
     double ramp_next;  /* of the next */
     uint32_t nramping; /* running jobs still ramping after the last update */
+    /* the floor between runs: ended runs' GPUs held by the agents' burn, brought down at
+     * the allowed ramp (docs/power.md) */
+    struct hold *holds;
+    size_t nholds, holds_cap;
+    double hold_at, hold_next; /* ctl_now() of the last step, of the next */
+    double floor_j;            /* burnt above idle by the floor so far (planned) */
+    uint32_t hold_steps;       /* steps since the holds began, and the slowest's time */
+    uint64_t hold_step_max_us;
+    uint64_t *start_mask; /* per node, scratch: a starting job's GPUs */
 } ctl_power_t;
+
+/* One ended run's GPUs held: its nodes, the GPUs still held on each (a job starting there
+ * takes its own), and the draw each is held at. */
+typedef struct hold {
+    cl_jobid_t job;
+    uint32_t n;
+    uint32_t *node;
+    uint64_t *gpus;
+    uint64_t ngpus;
+    double w;
+} hold_t;
+
+#define HOLD_MARGIN 0.05 /* the level starts this much above the measured draw (+10 W) */
+#define HOLD_FOR_S 5.0   /* an agent releases a hold whose orders stopped this long ago */
 
 #define RAMP_STEP_S 0.5 /* ramping limits are raised this often */
 
@@ -68,25 +91,47 @@ static bool budgets_in_force(ctl_t *c)
         cl_power_level_t l;
         if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) return true;
     }
+    uint32_t nleaves = cl_topo_leaves(cl_cluster_topo(c->cluster));
+    for (uint32_t f = 0; f < nleaves; f++) {
+        cl_power_level_t l;
+        if (cl_power_leaf_level(c->cluster, f, &l) == 0 && l.budget_w > 0) return true;
+    }
     return false;
+}
+
+/* The pods (or leaves) with a budget: their names in *names, budgets in *w (the caller frees
+ * both); how many. */
+static size_t budgeted(ctl_t *c, bool leaf, char ***names, double **w)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t n = leaf ? cl_topo_leaves(t) : cl_topo_pods(t);
+    size_t k = 0;
+    *names = cl_xcalloc(n + 1, sizeof **names);
+    *w = cl_xcalloc(n + 1, sizeof **w);
+    for (uint32_t i = 0; i < n; i++) {
+        cl_power_level_t l;
+        int rc =
+            leaf ? cl_power_leaf_level(c->cluster, i, &l) : cl_power_level(c->cluster, i, &l);
+        if (rc == 0 && l.budget_w > 0) {
+            (*names)[k] = (char *)(leaf ? cl_topo_leaf_name(t, i) : cl_topo_pod_name(t, i));
+            (*w)[k++] = l.budget_w;
+        }
+    }
+    return k;
 }
 
 static void journal(ctl_t *c)
 {
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
-    const cl_topo_t *t = cl_cluster_topo(c->cluster);
-    uint32_t npods = cl_topo_pods(t), n = 0;
-    char **pods = cl_xcalloc(npods + 1, sizeof *pods);
-    double *w = cl_xcalloc(npods + 1, sizeof *w);
-    for (uint32_t p = 0; p < npods; p++) {
-        cl_power_level_t l;
-        if (cl_power_level(c->cluster, p, &l) == 0 && l.budget_w > 0) {
-            pods[n] = (char *)cl_topo_pod_name(t, p);
-            w[n++] = l.budget_w;
-        }
-    }
+    char **pods, **leaves;
+    double *w, *lw;
+    size_t n = budgeted(c, false, &pods, &w), nl = budgeted(c, true, &leaves, &lw);
     Colossus__PowerState s = COLOSSUS__POWER_STATE__INIT;
+    s.leaves = leaves;
+    s.n_leaves = nl;
+    s.leaf_budget_w = lw;
+    s.n_leaf_budget_w = nl;
     s.site_budget_w = pc.site_budget_w;
     s.cut_pct = cl_power_cut_pct(c->cluster);
     s.cut_until = c->power->cut_until;
@@ -99,6 +144,8 @@ static void journal(ctl_t *c)
     ctl_journal_obj(c, JOURNAL_KIND, JOURNAL_KEY, &s.base);
     free(pods);
     free(w);
+    free(leaves);
+    free(lw);
 }
 
 static int64_t pod_index(ctl_t *c, const char *name)
@@ -107,6 +154,15 @@ static int64_t pod_index(ctl_t *c, const char *name)
     uint32_t npods = cl_topo_pods(t);
     for (uint32_t p = 0; p < npods; p++)
         if (!strcmp(cl_topo_pod_name(t, p), name)) return p;
+    return -1;
+}
+
+static int64_t leaf_index(ctl_t *c, const char *name)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    uint32_t n = cl_topo_leaves(t);
+    for (uint32_t f = 0; f < n; f++)
+        if (!strcmp(cl_topo_leaf_name(t, f), name)) return f;
     return -1;
 }
 
@@ -133,6 +189,13 @@ static int load_obj(const char *kind, const char *key, const void *val, size_t l
             cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->pod_budget_w[i], &e) < 0)
             ctl_log(c, "power: the journal's budget of pod %s is refused now: %s", s->pods[i],
                     p < 0 ? "no such pod" : e.msg);
+    }
+    for (size_t i = 0; i < s->n_leaves && i < s->n_leaf_budget_w; i++) {
+        int64_t f = leaf_index(c, s->leaves[i]);
+        if (f < 0 ||
+            cl_power_leaf_budget_set(c->cluster, (uint32_t)f, s->leaf_budget_w[i], &e) < 0)
+            ctl_log(c, "power: the journal's budget of leaf %s is refused now: %s",
+                    s->leaves[i], f < 0 ? "no such leaf" : e.msg);
     }
     if (s->cut_pct > 0 && cl_power_cut(c->cluster, s->cut_pct, &e) < 0)
         ctl_log(c, "power: the journal's cut of %g%% is refused now: %s", s->cut_pct, e.msg);
@@ -192,6 +255,7 @@ int ctl_power_init(ctl_t *c, cl_error_t *err)
     c->power->dirty = true; /* recovered jobs: their limits go out again */
     c->power->seen_mask = 2 * SEEN_MAX - 1;
     c->power->seen = cl_xcalloc(2 * SEEN_MAX, sizeof *c->power->seen);
+    c->power->start_mask = cl_xcalloc(c->nnodes + 1, sizeof *c->power->start_mask);
     if (cl_store_objs_load(c->store, JOURNAL_KIND, load_obj, c, err) < 0) return -1;
     return cl_store_objs_load(c->store, SEEN_KIND, load_seen, c, err);
 }
@@ -204,6 +268,12 @@ void ctl_power_free(ctl_t *c)
     free(c->power->lat_ms);
     free(c->power->running);
     free(c->power->seen);
+    for (size_t i = 0; i < c->power->nholds; i++) {
+        free(c->power->holds[i].node);
+        free(c->power->holds[i].gpus);
+    }
+    free(c->power->holds);
+    free(c->power->start_mask);
     free(c->power);
     c->power = NULL;
 }
@@ -222,13 +292,67 @@ static double ramp_rate(ctl_t *c)
     return c->power->ramp_pct * pc.site_budget_w / 100;
 }
 
+/* The GPUs of the starting job j leave the holds they were in (its own PowerLimit ends the
+ * agents' burn on them); the highest draw they were held at, 0: none. */
+static double take_over(ctl_t *c, const cl_alloc_t *a, size_t na)
+{
+    ctl_power_t *pw = c->power;
+    double level = 0;
+    if (!pw->nholds) return 0;
+    for (size_t k = 0; k < na; k++)
+        if (a[k].node < c->nnodes) pw->start_mask[a[k].node] = a[k].gpus;
+    for (size_t h = 0; h < pw->nholds; h++) {
+        hold_t *x = &pw->holds[h];
+        for (uint32_t k = 0; k < x->n; k++) {
+            uint64_t both = x->gpus[k] & pw->start_mask[x->node[k]];
+            if (!both) continue;
+            x->gpus[k] &= ~both;
+            x->ngpus -= (uint64_t)__builtin_popcountll(both);
+            if (x->w > level) level = x->w;
+        }
+    }
+    for (size_t k = 0; k < na; k++)
+        if (a[k].node < c->nnodes) pw->start_mask[a[k].node] = 0;
+    return level; /* holds left with no GPU go at the next step */
+}
+
+#define STALL_VAR "COLOSSUS_POWER_STALL"
+
+char **ctl_power_launch_env(ctl_t *c, const ctl_job_t *j, size_t *n, char ***extra)
+{
+    *n = j->envc;
+    *extra = NULL;
+    if (!c->power || !(ramp_rate(c) > 0)) return j->env;
+    for (size_t i = 0; i < j->envc; i++)
+        if (!strncmp(j->env[i], STALL_VAR "=", sizeof STALL_VAR)) return j->env; /* its own */
+    *extra = cl_xmalloc((j->envc + 1) * sizeof **extra);
+    if (j->envc) memcpy(*extra, j->env, j->envc * sizeof **extra);
+    (*extra)[(*n)++] = STALL_VAR "=burn";
+    return *extra;
+}
+
 void ctl_power_job_started(ctl_t *c, ctl_job_t *j)
 {
     j->power_ramp_w = 0;
-    if (!c->power || !(ramp_rate(c) > 0)) return;
+    if (!c->power) return;
+    if (j->power_gpus) ctl_power_job_released(c, j); /* a restart in place: the last run's */
+    if (!(ramp_rate(c) > 0)) return;
     cl_power_conf_t pc;
     cl_power_get(c->cluster, &pc);
-    j->power_ramp_w = pc.gpu_min_w; /* from the floor, raised at the allowed rate */
+    size_t na = 0;
+    const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
+    j->power_nnodes = (uint32_t)na;
+    j->power_nodes = cl_xmalloc((na + 1) * sizeof *j->power_nodes);
+    j->power_gpus = cl_xmalloc((na + 1) * sizeof *j->power_gpus);
+    for (size_t k = 0; k < na; k++) {
+        j->power_nodes[k] = a[k].node;
+        j->power_gpus[k] = a[k].gpus;
+    }
+    double held = take_over(c, a, na);
+    j->power_send = true;
+    /* from the floor, raised at the allowed rate; from a hold's draw when it takes held GPUs
+     * (a restart: no drop to the floor and back) */
+    j->power_ramp_w = held > pc.gpu_min_w ? held : pc.gpu_min_w;
     if (!c->power->nramping) c->power->ramp_at = ctl_now(c); /* its first step starts now */
     c->power->nramping++;
     c->power->dirty = true;
@@ -272,6 +396,8 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
         if (a[k].node < c->nnodes && c->nodes[a[k].node].conn)
             v[n++] = (send_ent_t){(uintptr_t)c->nodes[a[k].node].conn, a[k].gpus, a[k].node};
     qsort(v, n, sizeof *v, cmp_ent);
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
     uint32_t *ids = cl_xmalloc((n + 1) * sizeof *ids);
     for (size_t k = 0; k < n;) {
         size_t e = k;
@@ -299,6 +425,8 @@ static uint32_t send_job(ctl_t *c, ctl_job_t *j, uint32_t mw, uint64_t seq)
         pl.job = j->id;
         pl.gpus = gp;
         pl.n_gpus = ng;
+        pl.hold_s = j->power_gpus && ramp_rate(c) > 0 ? HOLD_FOR_S : 0;
+        pl.idle_mw = (uint32_t)lround(pc.gpu_idle_w * 1000);
         Colossus__Msg m = COLOSSUS__MSG__INIT;
         m.body_case = COLOSSUS__MSG__BODY_POWER_LIMIT;
         m.power_limit = &pl;
@@ -379,7 +507,8 @@ static void update(ctl_t *c, uint64_t t0_ms)
         if (!j || j->state != CL_JOB_RUNNING) continue;
         uint32_t mw = wire_mw(lim[i].w, &pc, in_force);
         capped |= mw != 0;
-        if (mw == j->power_mw) continue;
+        if (mw == j->power_mw && !j->power_send) continue;
+        j->power_send = false;
         j->power_mw = mw;
         j->power_seq = seq;
         sent += send_job(c, j, mw, seq);
@@ -459,29 +588,195 @@ void ctl_power_applied(ctl_t *c, ctl_sink_t *conn, const Colossus__PowerApplied 
     }
 }
 
-/* Job j's measured draw now, mean W per GPU over its GPUs in its nodes' telemetry (fresh:
- * no older than two samples); 0 when none reported (hollow nodes, no NVML). */
+/* The GPUs of mask on node n in its latest telemetry (fresh: no older than two samples): their
+ * W added to *w, their number to *ng (none for hollow nodes, no NVML). */
+static void node_draw(ctl_t *c, uint32_t n, uint64_t mask, double *w, uint32_t *ng)
+{
+    if (n >= c->nnodes || !c->nodes[n].alive) return;
+    double age;
+    const Colossus__NodeHealth *h = ctl_health_telemetry_at(c, n, &age);
+    if (!h || age > 2 * POWER_MEASURE_S) return;
+    for (size_t g = 0; g < h->n_gpus; g++) {
+        const Colossus__GpuTelemetry *x = h->gpus[g];
+        if (x->index >= CL_MAX_GPUS_PER_NODE || !(mask & (1ull << x->index)) || x->lost ||
+            !(x->valid & 1u))
+            continue;
+        *w += x->power_mw / 1e3;
+        (*ng)++;
+    }
+}
+
+/* Job j's measured draw now, mean W per GPU over its GPUs in its nodes' telemetry; 0 when
+ * none reported. */
 static double job_draw(ctl_t *c, const ctl_job_t *j)
 {
     size_t na = 0;
     const cl_alloc_t *a = cl_job_alloc(c->cluster, j->id, &na);
     double w = 0;
     uint32_t n = 0;
-    for (size_t k = 0; a && k < na; k++) {
-        if (a[k].node >= c->nnodes || !c->nodes[a[k].node].alive) continue;
-        double age;
-        const Colossus__NodeHealth *h = ctl_health_telemetry_at(c, a[k].node, &age);
-        if (!h || age > 2 * POWER_MEASURE_S) continue;
-        for (size_t g = 0; g < h->n_gpus; g++) {
-            const Colossus__GpuTelemetry *x = h->gpus[g];
-            if (x->index >= CL_MAX_GPUS_PER_NODE || !(a[k].gpus & (1ull << x->index)) ||
-                x->lost || !(x->valid & 1u))
-                continue;
-            w += x->power_mw / 1e3;
-            n++;
-        }
-    }
+    for (size_t k = 0; a && k < na; k++)
+        node_draw(c, a[k].node, a[k].gpus, &w, &n);
     return n ? w / n : 0;
+}
+
+/* ---- the floor between runs ---- */
+
+/* One PowerHold (draw mW, 0: release) to each connection carrying nodes of hold x. */
+/* Node k of hold x's carrier now; NULL: nothing to send there (no GPU left, not connected). */
+static ctl_sink_t *hold_conn(ctl_t *c, const hold_t *x, uint32_t k)
+{
+    return x->gpus[k] && x->node[k] < c->nnodes ? c->nodes[x->node[k]].conn : NULL;
+}
+
+/* One PowerHold (draw mW, 0: release) per run of x's nodes on one connection: x's nodes are
+ * sorted by carrier when the hold is made (hold_sort), so a step is one pass with no sort; a
+ * node that reconnected since only splits a run. */
+static void hold_send(ctl_t *c, const hold_t *x, uint32_t draw_mw)
+{
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    uint32_t *ids = cl_xmalloc((x->n + 1) * sizeof *ids);
+    for (uint32_t k = 0; k < x->n;) {
+        ctl_sink_t *conn = hold_conn(c, x, k), *o;
+        if (!conn) {
+            k++;
+            continue;
+        }
+        size_t m = 0;
+        uint32_t e = k;
+        for (; e < x->n && m < NODES_PER_MSG; e++) {
+            if (!(o = hold_conn(c, x, e))) continue;
+            if (o != conn) break;
+            ids[m++] = x->node[e];
+        }
+        Colossus__PowerHold ph = COLOSSUS__POWER_HOLD__INIT;
+        ph.nodes = ids;
+        ph.n_nodes = m;
+        ph.job = x->job;
+        ph.draw_mw = draw_mw;
+        ph.idle_mw = (uint32_t)lround(pc.gpu_idle_w * 1000);
+        ph.for_s = HOLD_FOR_S;
+        Colossus__Msg msg = COLOSSUS__MSG__INIT;
+        msg.body_case = COLOSSUS__MSG__BODY_POWER_HOLD;
+        msg.power_hold = &ph;
+        ctl_send(c, conn, &msg);
+        k = e;
+    }
+    free(ids);
+}
+
+/* x's nodes (and their GPUs) in the order of their carriers now, for hold_send. */
+static void hold_sort(ctl_t *c, hold_t *x)
+{
+    send_ent_t *v = cl_xmalloc((x->n + 1) * sizeof *v);
+    for (uint32_t k = 0; k < x->n; k++) {
+        uint32_t n = x->node[k];
+        v[k] = (send_ent_t){n < c->nnodes ? (uintptr_t)c->nodes[n].conn : 0, x->gpus[k], n};
+    }
+    qsort(v, x->n, sizeof *v, cmp_ent);
+    for (uint32_t k = 0; k < x->n; k++) {
+        x->node[k] = v[k].node;
+        x->gpus[k] = v[k].gpus;
+    }
+    free(v);
+}
+
+void ctl_power_job_released(ctl_t *c, ctl_job_t *j)
+{
+    ctl_power_t *pw = c->power;
+    if (!pw || !j->power_gpus) return;
+    hold_t x = {
+        .job = j->id, .n = j->power_nnodes, .node = j->power_nodes, .gpus = j->power_gpus};
+    j->power_nodes = NULL;
+    j->power_gpus = NULL;
+    j->power_nnodes = 0;
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    /* held from a little above what it drew (its GPUs' latest telemetry, which may lag)
+     * within its limit, else from its limit: an agent never raises a held GPU, it stays at
+     * its own draw until this level passes below it, so the draw never falls faster than
+     * planned */
+    double lim = j->power_mw ? j->power_mw / 1e3 : pc.gpu_max_w, w = 0;
+    uint32_t ng = 0;
+    for (uint32_t k = 0; k < x.n; k++) {
+        node_draw(c, x.node[k], x.gpus[k], &w, &ng);
+        x.ngpus += (uint64_t)__builtin_popcountll(x.gpus[k]);
+    }
+    x.w = ng ? w / ng * (1 + HOLD_MARGIN) + 10 : lim;
+    if (x.w > lim) x.w = lim;
+    hold_sort(c, &x);
+    if (!x.ngpus || !(x.w > pc.gpu_idle_w + 0.5)) { /* nothing above idle to bring down */
+        hold_send(c, &x, 0);
+        free(x.node);
+        free(x.gpus);
+        return;
+    }
+    if (pw->nholds == pw->holds_cap) {
+        pw->holds_cap = pw->holds_cap ? 2 * pw->holds_cap : 8;
+        pw->holds = cl_xrealloc(pw->holds, pw->holds_cap * sizeof *pw->holds);
+    }
+    if (!pw->nholds) { /* the first step a step from now */
+        pw->hold_at = ctl_now(c);
+        pw->hold_next = pw->hold_at + RAMP_STEP_S;
+    }
+    pw->holds[pw->nholds++] = x;
+    ctl_log(c, "power: job %" PRIu64 "'s %" PRIu64 " GPUs held at %.0f W, ramping down", x.job,
+            x.ngpus, x.w);
+}
+
+/* One step of the holds: every held GPU brought down toward idle by its share of the allowed
+ * ramp since the last step (evenly per GPU, cl_power_ramp on the negated draws); a hold that
+ * reached idle is released, one whose GPUs all went to new jobs dropped; with no ramp in
+ * force (lifted meanwhile) all are released at once. */
+static void hold_step(ctl_t *c)
+{
+    ctl_power_t *pw = c->power;
+    double t0_us = cl_now_us();
+    double now = ctl_now(c), dt = now - pw->hold_at, rate = ramp_rate(c);
+    pw->hold_at = now;
+    pw->hold_next = now + RAMP_STEP_S;
+    if (dt < 0) dt = 0;
+    if (dt > 2 * RAMP_STEP_S) dt = 2 * RAMP_STEP_S; /* a late tick is no licence to drop */
+    cl_power_conf_t pc;
+    cl_power_get(c->cluster, &pc);
+    size_t n = pw->nholds;
+    double *tgt = cl_xmalloc((n + 1) * sizeof *tgt), *cur = cl_xmalloc((n + 1) * sizeof *cur);
+    uint64_t *gpus = cl_xmalloc((n + 1) * sizeof *gpus);
+    for (size_t i = 0; i < n; i++) {
+        hold_t *x = &pw->holds[i];
+        pw->floor_j += (x->w - pc.gpu_idle_w) * (double)x->ngpus * dt;
+        tgt[i] = -pc.gpu_idle_w;
+        cur[i] = rate > 0 ? -x->w : tgt[i];
+        gpus[i] = x->ngpus;
+    }
+    cl_power_ramp(tgt, gpus, cur, n, rate * dt);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        hold_t *x = &pw->holds[i];
+        x->w = -cur[i];
+        bool done = x->w <= pc.gpu_idle_w + 0.5 || !x->ngpus;
+        if (x->ngpus) hold_send(c, x, done ? 0 : (uint32_t)lround(x->w * 1000));
+        if (!done) {
+            pw->holds[m++] = *x;
+            continue;
+        }
+        if (x->ngpus) ctl_log(c, "power: job %" PRIu64 "'s GPUs released at idle", x->job);
+        free(x->node);
+        free(x->gpus);
+    }
+    pw->nholds = m;
+    free(tgt);
+    free(cur);
+    free(gpus);
+    uint64_t us = (uint64_t)(cl_now_us() - t0_us);
+    pw->hold_steps++;
+    if (us > pw->hold_step_max_us) pw->hold_step_max_us = us;
+    if (!m) {
+        ctl_log(c, "power: the floor's holds ended: %u steps, the slowest %.1f ms",
+                pw->hold_steps, pw->hold_step_max_us / 1e3);
+        pw->hold_steps = 0;
+        pw->hold_step_max_us = 0;
+    }
 }
 
 /* A sample of every running job's draw: its mean over all the samples of all its runs is
@@ -533,6 +828,7 @@ void ctl_power_job_new(ctl_t *c, ctl_job_t *j, uint64_t key)
 
 void ctl_power_job_ended(ctl_t *c, ctl_job_t *j)
 {
+    ctl_power_job_released(c, j);
     if (!j->power_samples) return;
     uint64_t key = ctl_name_key(j->user, j->name);
     float w = (float)(j->power_sum_w / j->power_samples);
@@ -568,6 +864,7 @@ void ctl_power_tick(ctl_t *c)
         pw->ramp_next = ctl_now(c) + RAMP_STEP_S;
         pw->dirty = true;
     }
+    if (pw->nholds && ctl_now(c) >= pw->hold_next) hold_step(c);
     if (ctl_now(c) >= pw->measure_at) {
         pw->measure_at = ctl_now(c) + POWER_MEASURE_S;
         measure(c);
@@ -610,9 +907,28 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
     cl_power_level_t l;
     cl_power_level(c->cluster, -1, &l);
     level_fill(&l, "site", pp[0]);
+    pp[0]->level = "site";
     for (uint32_t p = 0; p < npods; p++) {
         cl_power_level(c->cluster, p, &l);
         level_fill(&l, cl_topo_pod_name(t, p), pp[p + 1]);
+        pp[p + 1]->level = "pod";
+    }
+    /* the leaves with a budget (a leaf's index by its place in the list: -1 none) */
+    uint32_t nleaves = cl_topo_leaves(t), nlb = 0;
+    int32_t *leaf_at = cl_xmalloc((nleaves + 1) * sizeof *leaf_at);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        leaf_at[f] = -1;
+        if (cl_power_leaf_level(c->cluster, f, &l) == 0 && l.budget_w > 0)
+            leaf_at[f] = (int32_t)nlb++;
+    }
+    Colossus__PowerLevel **lv = ctl_items(nlb, sizeof **lv);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        if (leaf_at[f] < 0) continue;
+        cl_power_leaf_level(c->cluster, f, &l);
+        Colossus__PowerLevel *x = lv[leaf_at[f]];
+        level_fill(&l, cl_topo_leaf_name(t, f), x);
+        x->level = "leaf";
+        x->pod = (char *)cl_topo_pod_name(t, cl_topo_leaf_pod(t, f));
     }
     /* measured: the nodes' latest telemetry */
     for (uint32_t i = 0; i < c->nnodes; i++) {
@@ -623,6 +939,8 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
             if (!h->gpus[g]->lost && (h->gpus[g]->valid & 1u)) w += h->gpus[g]->power_mw / 1e3;
         pp[0]->measured_w += w;
         pp[1 + cl_topo_node_pod(t, i)]->measured_w += w;
+        int32_t at = nlb ? leaf_at[cl_topo_node_leaf(t, i)] : -1;
+        if (at >= 0) lv[at]->measured_w += w;
     }
     /* the caps in force, by job */
     size_t ncap = 0;
@@ -649,11 +967,16 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
                 a[q].node < c->nnodes && c->power->node_acked[a[q].node] >= j->power_seq;
             pp[0]->gpus_capped += g;
             pp[1 + cl_topo_node_pod(t, a[q].node)]->gpus_capped += g;
+            int32_t at = nlb ? leaf_at[cl_topo_node_leaf(t, a[q].node)] : -1;
+            if (at >= 0) lv[at]->gpus_capped += g;
         }
     }
+    free(leaf_at);
     o->site = pp[0];
     o->pods = pp + 1;
     o->n_pods = npods;
+    o->leaves = lv;
+    o->n_leaves = nlb;
     o->cut_pct = cl_power_cut_pct(c->cluster);
     o->cut_until = c->power->cut_until;
     o->caps = caps;
@@ -663,6 +986,12 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
     o->ramp_w_per_s = ramp_rate(c);
     o->ramp_pct = c->power->ramp_pct;
     o->jobs_ramping = c->power->nramping;
+    o->runs_held = (uint32_t)c->power->nholds;
+    for (size_t i = 0; i < c->power->nholds; i++) {
+        o->gpus_held += c->power->holds[i].ngpus;
+        o->held_w += c->power->holds[i].w * (double)c->power->holds[i].ngpus;
+    }
+    o->floor_energy_j = c->power->floor_j;
     Colossus__PowerApply *ap = cl_xmalloc(sizeof *ap);
     apply_fill(c, ap);
     o->apply = ap;
@@ -676,6 +1005,7 @@ static void info_fill(ctl_t *c, const ctl_caller_t *k, Colossus__PowerInfo *o)
 static void info_release(Colossus__PowerInfo *o)
 {
     free(o->pods - 1); /* the levels' array, the site's first (ctl_items: one block) */
+    free(o->leaves);
     free(o->caps);
     free(o->apply);
 }
@@ -715,7 +1045,10 @@ const char *ctl_power_op_label(const Colossus__Request *r, char *target, size_t 
         snprintf(target, len, "site");
         return "power ramp set";
     default:
-        snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
+        if (s->leaf[0])
+            snprintf(target, len, "leaf %.64s", s->leaf);
+        else
+            snprintf(target, len, "%.64s", s->pod[0] ? s->pod : "site");
         return "power budget set";
     }
 }
@@ -736,7 +1069,16 @@ void ctl_op_power(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *r,
             cl_err(&e, "a budget is 0 (none) to 100 GW, not %g W", s->budget_w);
             break;
         }
-        if (s->pod[0]) {
+        if (s->pod[0] && s->leaf[0]) {
+            cl_err(&e, "a budget is for a pod or for a leaf, not both");
+            break;
+        }
+        if (s->leaf[0]) {
+            int64_t f = leaf_index(c, s->leaf);
+            rc = f < 0
+                     ? cl_err(&e, "no leaf '%.64s' (colossus nodes shows the leaves)", s->leaf)
+                     : cl_power_leaf_budget_set(c->cluster, (uint32_t)f, s->budget_w, &e);
+        } else if (s->pod[0]) {
             int64_t p = pod_index(c, s->pod);
             rc = p < 0 ? cl_err(&e, "no pod '%.64s' (colossus nodes shows the pods)", s->pod)
                        : cl_power_pod_budget_set(c->cluster, (uint32_t)p, s->budget_w, &e);
@@ -832,7 +1174,7 @@ void ctl_power_metrics(ctl_t *c, cl_prom_t *p)
     cl_power_level(c->cluster, -1, &l);
     cl_prom_family(p, "colossus_power_budget_watts", "gauge",
                    "Power budgets as set (before a cut): the site's (level=\"site\", 0: none) "
-                   "and each pod's that has one.");
+                   "and each pod's and leaf's that has one.");
     cl_prom_sample1(p, "colossus_power_budget_watts", "level", "site", l.budget_w);
     uint32_t npods = cl_topo_pods(t);
     for (uint32_t i = 0; i < npods; i++) {
@@ -840,6 +1182,13 @@ void ctl_power_metrics(ctl_t *c, cl_prom_t *p)
         if (cl_power_level(c->cluster, i, &pl) < 0 || !(pl.budget_w > 0)) continue;
         const char *labels[] = {"level", "pod", "pod", cl_topo_pod_name(t, i), NULL};
         /* pods: level="pod" beside the pod's name, so that level="site" selects the site */
+        cl_prom_sample(p, "colossus_power_budget_watts", labels, pl.budget_w);
+    }
+    uint32_t nleaves = cl_topo_leaves(t);
+    for (uint32_t f = 0; f < nleaves; f++) {
+        cl_power_level_t pl;
+        if (cl_power_leaf_level(c->cluster, f, &pl) < 0 || !(pl.budget_w > 0)) continue;
+        const char *labels[] = {"level", "leaf", "leaf", cl_topo_leaf_name(t, f), NULL};
         cl_prom_sample(p, "colossus_power_budget_watts", labels, pl.budget_w);
     }
     cl_prom_family(p, "colossus_power_draw_watts", "gauge",

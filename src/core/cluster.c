@@ -190,6 +190,7 @@ static void job_lost_node(cl_cluster_t *c, uint32_t js, cl_nodeid_t bad, cl_time
         i++;
     cl__node_give(c, bad, j->alloc[i].gpus);
     uint64_t nm = cl__node_take(c, sp, j->k, js);
+    cl__power_move(c, js, bad, sp); /* a spare of the pod may be in another leaf */
     j->alloc[i] = (cl_alloc_t){sp, nm};
     j->incarnation++;
     cl__decide(out, j, CL_ACT_RESTART, bad, sp);

@@ -166,16 +166,24 @@ typedef struct pod_spares {
 } pod_spares_t;
 
 /* Power (power.c): budgets, the cut, and the projected draw of running jobs by level. */
+/* One kind of level below the site with budgets: the pods, or the leaves (rows). */
+typedef struct power_lv {
+    int kind;               /* LV_POD or LV_LEAF */
+    uint32_t n;             /* levels of that kind */
+    double *budget;         /* [n] 0: none */
+    double *jobs_w;         /* [n] running jobs' projected W */
+    uint64_t *alloc, *gpus; /* [n] */
+    uint64_t *scratch;      /* [n] GPUs of a candidate gang, zero between uses */
+    uint32_t nbudgets;      /* levels with a budget */
+} power_lv_t;
+enum { PW_POD = 0, PW_LEAF = 1, PW_NLV = 2 };
+
 typedef struct power {
     cl_power_conf_t conf;
     double cut_pct;
-    double jobs_w;                  /* running jobs' projected W, site */
-    uint64_t alloc;                 /* allocated GPUs, site */
-    double *pod_budget;             /* [pods] 0: none */
-    double *pod_jobs_w;             /* [pods] */
-    uint64_t *pod_alloc, *pod_gpus; /* [pods] */
-    uint64_t *scratch; /* [pods] per-pod GPUs of a candidate gang, zero between uses */
-    uint32_t npod_budgets;
+    double jobs_w;  /* running jobs' projected W, site */
+    uint64_t alloc; /* allocated GPUs, site */
+    power_lv_t lv[PW_NLV];
     /* a re-placement that failed this pass (rfail_pass): a gang at least as large, with
      * nodes of at least as many GPUs at as much power, fails too (only a preemption frees
      * power in a pass: such a job then waits a pass more) */
@@ -439,6 +447,12 @@ int cl__power_pods_ok(cl_cluster_t *c, const job_t *j);
 /* The gang was placed (c->sel) over a pod's budget: place it again without the pods that
  * cannot take one of its nodes. 1: c->sel now fits every pod's budget. */
 int cl__power_replace(cl_cluster_t *c, const job_t *j, cl_time_t now);
+/* Running job js's node `from` is swapped for `to` (a hot spare): its k GPUs' power moves
+ * between their pods and leaves. O(1). */
+void cl__power_move(cl_cluster_t *c, uint32_t js, cl_nodeid_t from, cl_nodeid_t to);
+/* One node of job j (its k GPUs at its projection) fits leaf's budget (or it has none):
+ * where a hot spare from another leaf may go. */
+int cl__power_leaf_room(const cl_cluster_t *c, uint32_t leaf, const job_t *j);
 double cl__power_job_w(const cl_cluster_t *c, const job_t *j);
 /* Recount the power counters from the running jobs (cl_cluster_check). */
 int cl__power_check(const cl_cluster_t *c, cl_error_t *err);

@@ -1,6 +1,6 @@
-/* power.c - power as a resource: site and pod budgets, a grid cut, the projected draw of
- * running jobs by level, admission, and the per-GPU limits that share a budget among jobs
- * by priority, then evenly. */
+/* power.c - power as a resource: site, pod and leaf (row) budgets, a grid cut, the projected
+ * draw of running jobs by level, admission, and the per-GPU limits that share a budget among
+ * jobs by priority, then evenly. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,27 +21,38 @@ void cl_power_conf_default(cl_power_conf_t *p)
                            .admit_frac = 1};
 }
 
+static const char *const lv_word[PW_NLV] = {"pod", "leaf"};
+
 void cl__power_init(cl_cluster_t *c)
 {
     power_t *p = &c->pw;
-    uint32_t np = c->t->nlv[LV_POD];
     cl_power_conf_default(&p->conf);
-    p->pod_budget = cl__xcalloc(np, sizeof(double));
-    p->pod_jobs_w = cl__xcalloc(np, sizeof(double));
-    p->pod_alloc = cl__xcalloc(np, sizeof(uint64_t));
-    p->pod_gpus = cl__xcalloc(np, sizeof(uint64_t));
-    p->scratch = cl__xcalloc(np, sizeof(uint64_t));
-    for (uint32_t pod = 0; pod < np; pod++)
-        p->pod_gpus[pod] = (uint64_t)cl__topo_nodes_in(c->t, LV_POD, pod) * c->gpn;
+    static const int kinds[PW_NLV] = {LV_POD, LV_LEAF};
+    for (int k = 0; k < PW_NLV; k++) {
+        power_lv_t *l = &p->lv[k];
+        l->kind = kinds[k];
+        l->n = c->t->nlv[l->kind];
+        uint32_t n = l->n ? l->n : 1;
+        l->budget = cl__xcalloc(n, sizeof(double));
+        l->jobs_w = cl__xcalloc(n, sizeof(double));
+        l->alloc = cl__xcalloc(n, sizeof(uint64_t));
+        l->gpus = cl__xcalloc(n, sizeof(uint64_t));
+        l->scratch = cl__xcalloc(n, sizeof(uint64_t));
+        for (uint32_t i = 0; i < l->n; i++)
+            l->gpus[i] = (uint64_t)cl__topo_nodes_in(c->t, l->kind, i) * c->gpn;
+    }
 }
 
 void cl__power_free(cl_cluster_t *c)
 {
-    free(c->pw.pod_budget);
-    free(c->pw.pod_jobs_w);
-    free(c->pw.pod_alloc);
-    free(c->pw.pod_gpus);
-    free(c->pw.scratch);
+    for (int k = 0; k < PW_NLV; k++) {
+        power_lv_t *l = &c->pw.lv[k];
+        free(l->budget);
+        free(l->jobs_w);
+        free(l->alloc);
+        free(l->gpus);
+        free(l->scratch);
+    }
 }
 
 double cl__power_job_w(const cl_cluster_t *c, const job_t *j)
@@ -50,43 +61,75 @@ double cl__power_job_w(const cl_cluster_t *c, const job_t *j)
     return j->power_w > 0 ? j->power_w : c->pw.conf.default_w;
 }
 
-static uint32_t pod_of(const cl_cluster_t *c, cl_nodeid_t n)
+static uint32_t lv_of(const cl_cluster_t *c, const power_lv_t *l, cl_nodeid_t n)
 {
-    return cl__topo_node_level(c->t, n, LV_POD);
+    return cl__topo_node_level(c->t, n, l->kind);
 }
 
-/* Nodes [*a, *b) are the pod's (node ids are contiguous per pod). */
-static void pod_range(const cl_topo_t *t, uint32_t pod, uint32_t *a, uint32_t *b)
+/* Nodes [*a, *b) are level i's (node ids are contiguous per leaf and per pod). */
+static void lv_range(const cl_topo_t *t, int kind, uint32_t i, uint32_t *a, uint32_t *b)
 {
-    *a = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod]]];
-    *b = t->first[LV_DOM][t->first[LV_LEAF][t->first[LV_POD][pod + 1]]];
+    uint32_t x = i, y = i + 1;
+    for (int lv = kind; lv >= LV_DOM; lv--) {
+        x = t->first[lv][x];
+        y = t->first[lv][y];
+    }
+    *a = x;
+    *b = y;
 }
 
-static void pod_add(power_t *p, uint32_t pod, uint64_t g, double w, int on)
+static void lv_add(power_lv_t *l, uint32_t i, uint64_t g, double w, int on)
 {
-    p->pod_jobs_w[pod] += (on ? 1.0 : -1.0) * (double)g * w;
-    p->pod_alloc[pod] = on ? p->pod_alloc[pod] + g : p->pod_alloc[pod] - g;
+    l->jobs_w[i] += (on ? 1.0 : -1.0) * (double)g * w;
+    l->alloc[i] = on ? l->alloc[i] + g : l->alloc[i] - g;
 }
 
-/* A gang's nodes come in runs within a pod: one pod lookup per run, k GPUs a node. */
+/* A gang's nodes come in runs within a leaf and a pod: one lookup per run, k GPUs a node. */
+static void lv_run(cl_cluster_t *c, power_lv_t *l, const job_t *j, double w, int on)
+{
+    uint32_t lo = 1, hi = 0, at = 0;
+    uint64_t run = 0;
+    for (uint32_t i = 0; i < j->nnodes; i++) {
+        cl_nodeid_t n = j->alloc[i].node;
+        if (n < lo || n >= hi) {
+            if (run) lv_add(l, at, run * j->k, w, on);
+            at = lv_of(c, l, n);
+            lv_range(c->t, l->kind, at, &lo, &hi);
+            run = 0;
+        }
+        run++;
+    }
+    if (run) lv_add(l, at, run * j->k, w, on);
+}
+
+/* Leaves are counted only while one has a budget (pods always: power show lists them all);
+ * the first leaf budget recounts them from the running jobs. */
+static int lv_counted(const power_lv_t *l)
+{
+    return l->kind == LV_POD || l->nbudgets > 0;
+}
+
+void cl__power_move(cl_cluster_t *c, uint32_t js, cl_nodeid_t from, cl_nodeid_t to)
+{
+    const job_t *j = &c->jobs[js];
+    double w = cl__power_job_w(c, j);
+    for (int k = 0; k < PW_NLV; k++) {
+        power_lv_t *l = &c->pw.lv[k];
+        if (!lv_counted(l)) continue;
+        uint32_t a = lv_of(c, l, from), b = lv_of(c, l, to);
+        if (a == b) continue;
+        lv_add(l, a, j->k, w, 0);
+        lv_add(l, b, j->k, w, 1);
+    }
+}
+
 void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
 {
     power_t *p = &c->pw;
     job_t *j = &c->jobs[js];
     double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
-    uint32_t lo = 1, hi = 0, pod = 0;
-    uint64_t run = 0;
-    for (uint32_t i = 0; i < j->nnodes; i++) {
-        cl_nodeid_t n = j->alloc[i].node;
-        if (n < lo || n >= hi) {
-            if (run) pod_add(p, pod, run * j->k, w, on);
-            pod = pod_of(c, n);
-            pod_range(c->t, pod, &lo, &hi);
-            run = 0;
-        }
-        run++;
-    }
-    if (run) pod_add(p, pod, run * j->k, w, on);
+    for (int k = 0; k < PW_NLV; k++)
+        if (lv_counted(&p->lv[k])) lv_run(c, &p->lv[k], j, w, on);
     uint64_t g = cl__job_gpus(j);
     p->jobs_w += sign * (double)g * w;
     p->alloc = on ? p->alloc + g : p->alloc - g;
@@ -119,58 +162,76 @@ int cl__power_site_ok(const cl_cluster_t *c, const job_t *j)
 int cl__power_pods_ok(cl_cluster_t *c, const job_t *j)
 {
     power_t *p = &c->pw;
-    if (!p->npod_budgets) return 1;
     double w = cl__power_job_w(c, j);
-    for (uint32_t i = 0; i < c->nsel; i++)
-        p->scratch[pod_of(c, c->sel[i])] += j->k;
     int ok = 1;
-    for (uint32_t i = 0; i < c->nsel; i++) {
-        uint32_t pod = pod_of(c, c->sel[i]);
-        if (!p->scratch[pod]) continue; /* this pod's already checked */
-        ok &= level_fits(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod],
-                         p->pod_alloc[pod], p->scratch[pod], w);
-        p->scratch[pod] = 0;
+    for (int k = 0; k < PW_NLV; k++) {
+        power_lv_t *l = &p->lv[k];
+        if (!l->nbudgets) continue;
+        for (uint32_t i = 0; i < c->nsel; i++)
+            l->scratch[lv_of(c, l, c->sel[i])] += j->k;
+        for (uint32_t i = 0; i < c->nsel; i++) {
+            uint32_t at = lv_of(c, l, c->sel[i]);
+            if (!l->scratch[at]) continue; /* this one's already checked */
+            ok &= level_fits(p, l->budget[at], l->jobs_w[at], l->gpus[at], l->alloc[at],
+                             l->scratch[at], w);
+            l->scratch[at] = 0;
+        }
     }
     return ok;
 }
 
-static void pod_hide(cl_cluster_t *c, uint32_t pod, uint8_t on)
+static void lv_hide(cl_cluster_t *c, int kind, uint32_t i, uint8_t on)
 {
     uint32_t a, b;
-    pod_range(c->t, pod, &a, &b);
+    lv_range(c->t, kind, i, &a, &b);
     for (uint32_t n = a; n < b; n++) {
         c->nodes[n].hidden = on;
         cl__node_update(c, n);
     }
 }
 
-/* Pods with a budget that one node of the gang would take over it. */
-static int pod_full(const cl_cluster_t *c, uint32_t pod, const job_t *j, double w)
+/* A level with a budget that one node of the gang would take over it. */
+static int lv_full(const cl_cluster_t *c, const power_lv_t *l, uint32_t i, const job_t *j,
+                   double w)
 {
     const power_t *p = &c->pw;
-    return p->pod_budget[pod] > 0 && !level_fits(p, p->pod_budget[pod], p->pod_jobs_w[pod],
-                                                 p->pod_gpus[pod], p->pod_alloc[pod], j->k, w);
+    return l->budget[i] > 0 &&
+           !level_fits(p, l->budget[i], l->jobs_w[i], l->gpus[i], l->alloc[i], j->k, w);
+}
+
+int cl__power_leaf_room(const cl_cluster_t *c, uint32_t leaf, const job_t *j)
+{
+    return !lv_full(c, &c->pw.lv[PW_LEAF], leaf, j, cl__power_job_w(c, j));
+}
+
+/* Hide (on) or show again every full pod and leaf; whether any was. */
+static int hide_full(cl_cluster_t *c, const job_t *j, double w, uint8_t on)
+{
+    int hid = 0;
+    for (int k = 0; k < PW_NLV; k++) {
+        const power_lv_t *l = &c->pw.lv[k];
+        if (!l->nbudgets) continue;
+        for (uint32_t i = 0; i < l->n; i++)
+            if (lv_full(c, l, i, j, w)) {
+                lv_hide(c, l->kind, i, on);
+                hid = 1;
+            }
+    }
+    return hid;
 }
 
 int cl__power_replace(cl_cluster_t *c, const job_t *j, cl_time_t now)
 {
     power_t *p = &c->pw;
     double w = cl__power_job_w(c, j);
-    uint32_t np = c->t->nlv[LV_POD];
     /* hiding pods costs their nodes: not again for what cannot fit where less did not */
     if (p->rfail_pass == c->npass && j->k >= p->rfail_k && j->nnodes >= p->rfail_nn &&
         w >= p->rfail_w)
         return 0;
-    int hid = 0;
-    for (uint32_t pod = 0; pod < np; pod++)
-        if (pod_full(c, pod, j, w)) {
-            pod_hide(c, pod, 1);
-            hid = 1;
-        }
+    int hid = hide_full(c, j, w, 1);
     int ok = hid && c->tot[cl__job_need(c, j) - 1] >= j->nnodes &&
              cl__place_job(c, j, now) == 0 && cl__power_pods_ok(c, j);
-    for (uint32_t pod = 0; pod < np; pod++) /* nothing changed since: the same pods */
-        if (pod_full(c, pod, j, w)) pod_hide(c, pod, 0);
+    hide_full(c, j, w, 0); /* nothing changed since: the same levels */
     if (!ok) {
         p->rfail_pass = c->npass;
         p->rfail_k = j->k;
@@ -195,15 +256,25 @@ static int floor_ok(const power_t *p, double budget, double cut, uint64_t gpus,
     return -1;
 }
 
+static void lv_what(const cl_cluster_t *c, const power_lv_t *l, uint32_t i, char *buf,
+                    size_t len)
+{
+    snprintf(buf, len, "%s %s", l->kind == LV_POD ? "pod" : "leaf",
+             l->kind == LV_POD ? cl_topo_pod_name(c->t, i) : cl_topo_leaf_name(c->t, i));
+}
+
 /* Every budget still covers its GPUs' minimum limits with this configuration and cut. */
 static int floors_ok(const cl_cluster_t *c, const power_t *p, double cut, cl_error_t *err)
 {
     uint64_t gpus = (uint64_t)c->t->nnodes * c->gpn;
     if (floor_ok(p, p->conf.site_budget_w, cut, gpus, "the site", err) < 0) return -1;
-    for (uint32_t pod = 0; pod < c->t->nlv[LV_POD]; pod++) {
-        char what[96];
-        snprintf(what, sizeof what, "pod %s", cl_topo_pod_name(c->t, pod));
-        if (floor_ok(p, p->pod_budget[pod], cut, p->pod_gpus[pod], what, err) < 0) return -1;
+    for (int k = 0; k < PW_NLV; k++) {
+        const power_lv_t *l = &p->lv[k];
+        for (uint32_t i = 0; l->nbudgets && i < l->n; i++) {
+            char what[96];
+            lv_what(c, l, i, what, sizeof what);
+            if (floor_ok(p, l->budget[i], cut, l->gpus[i], what, err) < 0) return -1;
+        }
     }
     return 0;
 }
@@ -258,23 +329,43 @@ void cl_power_get(const cl_cluster_t *c, cl_power_conf_t *q)
     *q = c->pw.conf;
 }
 
-int cl_power_pod_budget_set(cl_cluster_t *c, uint32_t pod, double budget_w, cl_error_t *err)
+static int lv_budget_set(cl_cluster_t *c, int k, uint32_t i, double budget_w, cl_error_t *err)
 {
     power_t *p = &c->pw;
-    if (pod >= c->t->nlv[LV_POD]) {
-        cl__err(err, "no pod %u", pod);
+    power_lv_t *l = &p->lv[k];
+    if (i >= l->n) {
+        cl__err(err, "no %s %u", lv_word[k], i);
         return -1;
     }
     if (!(budget_w >= 0) || !isfinite(budget_w)) {
-        cl__err(err, "pod power budget must be 0 (none) or a positive number of watts");
+        cl__err(err, "%s power budget must be 0 (none) or a positive number of watts",
+                lv_word[k]);
         return -1;
     }
     char what[96];
-    snprintf(what, sizeof what, "pod %s", cl_topo_pod_name(c->t, pod));
-    if (floor_ok(p, budget_w, p->cut_pct, p->pod_gpus[pod], what, err) < 0) return -1;
-    p->npod_budgets += (budget_w > 0) - (p->pod_budget[pod] > 0);
-    p->pod_budget[pod] = budget_w;
+    lv_what(c, l, i, what, sizeof what);
+    if (floor_ok(p, budget_w, p->cut_pct, l->gpus[i], what, err) < 0) return -1;
+    int was = lv_counted(l);
+    l->nbudgets += (budget_w > 0) - (l->budget[i] > 0);
+    l->budget[i] = budget_w;
+    if (!was && lv_counted(l)) { /* counted from now on: from the running jobs */
+        memset(l->jobs_w, 0, sizeof(double) * l->n);
+        memset(l->alloc, 0, sizeof(uint64_t) * l->n);
+        for (uint32_t js = 0; js < c->njobs_cap; js++)
+            if (c->jobs[js].live && c->jobs[js].state == CL_JOB_RUNNING)
+                lv_run(c, l, &c->jobs[js], cl__power_job_w(c, &c->jobs[js]), 1);
+    }
     return 0;
+}
+
+int cl_power_pod_budget_set(cl_cluster_t *c, uint32_t pod, double budget_w, cl_error_t *err)
+{
+    return lv_budget_set(c, PW_POD, pod, budget_w, err);
+}
+
+int cl_power_leaf_budget_set(cl_cluster_t *c, uint32_t leaf, double budget_w, cl_error_t *err)
+{
+    return lv_budget_set(c, PW_LEAF, leaf, budget_w, err);
 }
 
 int cl_power_cut(cl_cluster_t *c, double pct, cl_error_t *err)
@@ -333,43 +424,67 @@ int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *o)
                    p->alloc, o);
         return 0;
     }
-    if (pod >= c->t->nlv[LV_POD]) return -1;
-    level_fill(p, p->pod_budget[pod], p->pod_jobs_w[pod], p->pod_gpus[pod], p->pod_alloc[pod],
-               o);
+    const power_lv_t *l = &p->lv[PW_POD];
+    if (pod >= l->n) return -1;
+    level_fill(p, l->budget[pod], l->jobs_w[pod], l->gpus[pod], l->alloc[pod], o);
     return 0;
 }
 
-int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
+int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *o)
 {
-    const power_t *p = &c->pw;
-    uint32_t np = c->t->nlv[LV_POD];
-    double *w = cl__xcalloc(np ? np : 1, sizeof(double)), site = 0;
-    uint64_t *g = cl__xcalloc(np ? np : 1, sizeof(uint64_t)), alloc = 0;
+    const power_lv_t *l = &c->pw.lv[PW_LEAF];
+    if (leaf >= l->n) return -1;
+    if (!lv_counted(l)) { /* no leaf budget: its jobs are not counted, none said */
+        level_fill(&c->pw, 0, 0, l->gpus[leaf], 0, o);
+        return 0;
+    }
+    level_fill(&c->pw, l->budget[leaf], l->jobs_w[leaf], l->gpus[leaf], l->alloc[leaf], o);
+    return 0;
+}
+
+/* The running jobs' W and GPUs by level of l, recounted from their allocations. */
+static int lv_check(const cl_cluster_t *c, const power_lv_t *l, int k, cl_error_t *err)
+{
+    double *w = cl__xcalloc(l->n ? l->n : 1, sizeof(double));
+    uint64_t *g = cl__xcalloc(l->n ? l->n : 1, sizeof(uint64_t));
     for (uint32_t js = 0; js < c->njobs_cap; js++) {
         const job_t *j = &c->jobs[js];
         if (!j->live || j->state != CL_JOB_RUNNING) continue;
         for (uint32_t i = 0; i < j->nnodes; i++) {
-            uint32_t pod = pod_of(c, j->alloc[i].node);
-            w[pod] += (double)cl__popc(j->alloc[i].gpus) * cl__power_job_w(c, j);
-            g[pod] += cl__popc(j->alloc[i].gpus);
+            uint32_t at = lv_of(c, l, j->alloc[i].node);
+            w[at] += (double)cl__popc(j->alloc[i].gpus) * cl__power_job_w(c, j);
+            g[at] += cl__popc(j->alloc[i].gpus);
         }
-        site += (double)cl__job_gpus(j) * cl__power_job_w(c, j);
-        alloc += cl__job_gpus(j);
     }
     int rc = 0;
-    if (alloc != p->alloc || fabs(site - p->jobs_w) > 1e-6 * (1 + site)) {
-        cl__err(err, "site power: %llu GPUs %.1f W counted, %llu GPUs %.1f W recounted",
-                (unsigned long long)p->alloc, p->jobs_w, (unsigned long long)alloc, site);
-        rc = -1;
-    }
-    for (uint32_t pod = 0; pod < np && rc == 0; pod++)
-        if (g[pod] != p->pod_alloc[pod] ||
-            fabs(w[pod] - p->pod_jobs_w[pod]) > 1e-6 * (1 + w[pod])) {
-            cl__err(err, "pod %u power: %.1f W counted, %.1f W recounted", pod,
-                    p->pod_jobs_w[pod], w[pod]);
+    for (uint32_t i = 0; i < l->n && rc == 0; i++)
+        if (g[i] != l->alloc[i] || fabs(w[i] - l->jobs_w[i]) > 1e-6 * (1 + w[i])) {
+            cl__err(err, "%s %u power: %.1f W counted, %.1f W recounted", lv_word[k], i,
+                    l->jobs_w[i], w[i]);
             rc = -1;
         }
     free(w);
     free(g);
     return rc;
+}
+
+int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
+{
+    const power_t *p = &c->pw;
+    double site = 0;
+    uint64_t alloc = 0;
+    for (uint32_t js = 0; js < c->njobs_cap; js++) {
+        const job_t *j = &c->jobs[js];
+        if (!j->live || j->state != CL_JOB_RUNNING) continue;
+        site += (double)cl__job_gpus(j) * cl__power_job_w(c, j);
+        alloc += cl__job_gpus(j);
+    }
+    if (alloc != p->alloc || fabs(site - p->jobs_w) > 1e-6 * (1 + site)) {
+        cl__err(err, "site power: %llu GPUs %.1f W counted, %llu GPUs %.1f W recounted",
+                (unsigned long long)p->alloc, p->jobs_w, (unsigned long long)alloc, site);
+        return -1;
+    }
+    for (int k = 0; k < PW_NLV; k++)
+        if (lv_counted(&p->lv[k]) && lv_check(c, &p->lv[k], k, err) < 0) return -1;
+    return 0;
 }

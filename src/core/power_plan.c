@@ -26,12 +26,12 @@ double cl_power_perf(double frac)
 }
 
 /* The planner's state: per level, what is left of its budget and the GPUs of the jobs
- * being raised now. Level 0 is the site, 1 + p pod p. */
+ * being raised now. Level 0 is the site, 1 + p pod p, 1 + npods + l leaf l. */
 typedef struct plan {
     double *left;
     uint64_t *rate;
     uint8_t *full;
-    uint32_t nlv;
+    uint32_t nlv, leaf0;
 } plan_t;
 
 static uint64_t job_gpus(const cl_power_job_t *j)
@@ -48,6 +48,8 @@ static void take(plan_t *pl, const cl_power_job_t *j, double w)
     pl->left[0] -= w * (double)job_gpus(j);
     for (uint32_t k = 0; k < j->npods; k++)
         pl->left[1 + j->pods[k]] -= w * (double)j->gpus[k];
+    for (uint32_t k = 0; k < j->nleaves; k++)
+        pl->left[pl->leaf0 + j->leaves[k]] -= w * (double)j->leaf_gpus[k];
 }
 
 static int touches_full(const plan_t *pl, const cl_power_job_t *j)
@@ -55,6 +57,8 @@ static int touches_full(const plan_t *pl, const cl_power_job_t *j)
     if (pl->full[0]) return 1;
     for (uint32_t k = 0; k < j->npods; k++)
         if (pl->full[1 + j->pods[k]]) return 1;
+    for (uint32_t k = 0; k < j->nleaves; k++)
+        if (pl->full[pl->leaf0 + j->leaves[k]]) return 1;
     return 0;
 }
 
@@ -77,6 +81,8 @@ static void raise_level(plan_t *pl, const cl_power_job_t *jobs, size_t n, double
             pl->rate[0] += job_gpus(&jobs[i]);
             for (uint32_t k = 0; k < jobs[i].npods; k++)
                 pl->rate[1 + jobs[i].pods[k]] += jobs[i].gpus[k];
+            for (uint32_t k = 0; k < jobs[i].nleaves; k++)
+                pl->rate[pl->leaf0 + jobs[i].leaves[k]] += jobs[i].leaf_gpus[k];
             if (jobs[i].want_w - lim[i] < step) step = jobs[i].want_w - lim[i];
         }
         if (!nact) return;
@@ -121,12 +127,18 @@ static int check_in(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, si
         cl__err(err, "minimum limit must be positive");
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         for (uint32_t k = 0; k < jobs[i].npods; k++)
             if (jobs[i].pods[k] >= in->npods) {
                 cl__err(err, "job %zu: no pod %u", i, jobs[i].pods[k]);
                 return -1;
             }
+        for (uint32_t k = 0; k < jobs[i].nleaves; k++)
+            if (jobs[i].leaves[k] >= in->nleaves) {
+                cl__err(err, "job %zu: no leaf %u", i, jobs[i].leaves[k]);
+                return -1;
+            }
+    }
     return 0;
 }
 
@@ -134,13 +146,15 @@ int cl_power_plan(const cl_power_plan_in_t *in, const cl_power_job_t *jobs, size
                   double *lim, cl_error_t *err)
 {
     if (check_in(in, jobs, n, err) < 0) return -1;
-    plan_t pl = {.nlv = in->npods + 1};
+    plan_t pl = {.nlv = in->npods + 1 + in->nleaves, .leaf0 = in->npods + 1};
     pl.left = cl__xmalloc(sizeof(double) * pl.nlv);
     pl.rate = cl__xmalloc(sizeof(uint64_t) * pl.nlv);
     pl.full = cl__xcalloc(pl.nlv, 1);
     pl.left[0] = in->site_w;
     for (uint32_t p = 0; p < in->npods; p++)
         pl.left[1 + p] = in->pod_w ? in->pod_w[p] : INFINITY;
+    for (uint32_t l = 0; l < in->nleaves; l++)
+        pl.left[pl.leaf0 + l] = in->leaf_w ? in->leaf_w[l] : INFINITY;
     for (size_t i = 0; i < n; i++) { /* every GPU at its floor first */
         lim[i] = in->min_w;
         take(&pl, &jobs[i], in->min_w);
@@ -191,18 +205,22 @@ size_t cl_power_ramp(const double *target, const uint64_t *gpus, double *cur, si
     return below;
 }
 
-/* The running jobs' pods, in one pass over their allocations. */
-static void job_pods(const cl_cluster_t *c, const job_t *j, uint32_t *pods, uint64_t *gpus,
-                     uint32_t *np)
+/* Job j's levels of one kind (LV_POD, LV_LEAF) and its GPUs in each, in one pass over its
+ * allocation. */
+static void job_levels(const cl_cluster_t *c, const job_t *j, int kind, uint32_t *at,
+                       uint64_t *gpus, uint32_t *np)
 {
     *np = 0;
     for (uint32_t i = 0; i < j->nnodes; i++) {
-        uint32_t pod = cl__topo_node_level(c->t, j->alloc[i].node, LV_POD);
-        uint32_t k = 0;
-        while (k < *np && pods[k] != pod)
-            k++;
+        uint32_t x = cl__topo_node_level(c->t, j->alloc[i].node, kind);
+        uint32_t k = *np;
+        if (!k || at[k - 1] != x) /* a gang's nodes come in runs: the last one first */
+            for (k = 0; k < *np && at[k] != x; k++)
+                ;
+        else
+            k--;
         if (k == *np) {
-            pods[k] = pod;
+            at[k] = x;
             gpus[k] = 0;
             (*np)++;
         }
@@ -210,10 +228,25 @@ static void job_pods(const cl_cluster_t *c, const job_t *j, uint32_t *pods, uint
     }
 }
 
+/* What the jobs may use at each level of l: its limit, less its idle GPUs' draw (admit_frac
+ * does not apply: the limits are what makes the oversubscription hold); NULL when none of
+ * them has a budget. */
+static double *lv_left(const power_t *p, const power_lv_t *l)
+{
+    if (!l->nbudgets) return NULL;
+    double *w = cl__xmalloc(sizeof(double) * (l->n ? l->n : 1));
+    for (uint32_t i = 0; i < l->n; i++) {
+        double b = l->budget[i];
+        w[i] = b > 0 ? b * (1 - p->cut_pct / 100) -
+                           (double)(l->gpus[i] - l->alloc[i]) * p->conf.gpu_idle_w
+                     : INFINITY;
+    }
+    return w;
+}
+
 size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short_out)
 {
     const power_t *p = &c->pw;
-    uint32_t npods = c->t->nlv[LV_POD];
     size_t n = 0, cap = c->nrunning ? c->nrunning : 1, used = 0;
     cl_power_job_t *jobs = cl__xmalloc(sizeof(*jobs) * cap);
     cl_power_limit_t *res = cl__xmalloc(sizeof(*res) * cap);
@@ -222,37 +255,37 @@ size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short
         const job_t *j = cl__job((cl_cluster_t *)c, id);
         if (j->state == CL_JOB_RUNNING) total_nodes += j->nnodes;
     }
-    uint32_t *pods = cl__xmalloc(sizeof(uint32_t) * (total_nodes ? total_nodes : 1));
-    uint64_t *gpus = cl__xmalloc(sizeof(uint64_t) * (total_nodes ? total_nodes : 1));
+    bool leaves = p->lv[PW_LEAF].nbudgets > 0; /* leaves are planned only where budgeted */
+    size_t room = 2 * (total_nodes ? total_nodes : 1);
+    uint32_t *at = cl__xmalloc(sizeof(uint32_t) * room);
+    uint64_t *gpus = cl__xmalloc(sizeof(uint64_t) * room);
     for (cl_jobid_t id = cl_jobs_next(c, 0); id; id = cl_jobs_next(c, id)) {
         const job_t *j = cl__job((cl_cluster_t *)c, id);
         if (j->state != CL_JOB_RUNNING) continue;
         cl_power_job_t *pj = &jobs[n];
-        job_pods(c, j, pods + used, gpus + used, &pj->npods);
-        pj->pods = pods + used;
+        *pj = (cl_power_job_t){.priority = j->prio, .want_w = cl__power_job_w(c, j)};
+        job_levels(c, j, LV_POD, at + used, gpus + used, &pj->npods);
+        pj->pods = at + used;
         pj->gpus = gpus + used;
         used += pj->npods;
-        pj->priority = j->prio;
-        pj->want_w = cl__power_job_w(c, j);
+        if (leaves) {
+            job_levels(c, j, LV_LEAF, at + used, gpus + used, &pj->nleaves);
+            pj->leaves = at + used;
+            pj->leaf_gpus = gpus + used;
+            used += pj->nleaves;
+        }
         res[n++].job = id;
     }
-    /* what the jobs may use: the limit, less the idle GPUs' draw (admit_frac does not
-     * apply: the limits are what makes the oversubscription hold) */
-    double *pod_w = cl__xmalloc(sizeof(double) * (npods ? npods : 1));
-    for (uint32_t pod = 0; pod < npods; pod++) {
-        double b = p->pod_budget[pod];
-        pod_w[pod] =
-            b > 0 ? b * (1 - p->cut_pct / 100) -
-                        (double)(p->pod_gpus[pod] - p->pod_alloc[pod]) * p->conf.gpu_idle_w
-                  : INFINITY;
-    }
+    double *pod_w = lv_left(p, &p->lv[PW_POD]), *leaf_w = lv_left(p, &p->lv[PW_LEAF]);
     double b = p->conf.site_budget_w;
     uint64_t all = (uint64_t)c->t->nnodes * c->gpn;
     cl_power_plan_in_t in = {.site_w = b > 0 ? b * (1 - p->cut_pct / 100) -
                                                    (double)(all - p->alloc) * p->conf.gpu_idle_w
                                              : INFINITY,
                              .pod_w = pod_w,
-                             .npods = npods,
+                             .npods = p->lv[PW_POD].n,
+                             .leaf_w = leaf_w,
+                             .nleaves = leaves ? p->lv[PW_LEAF].n : 0,
                              .min_w = p->conf.gpu_min_w,
                              .max_w = p->conf.gpu_max_w};
     double *lim = cl__xmalloc(sizeof(double) * cap);
@@ -262,7 +295,8 @@ size_t cl_power_limits(const cl_cluster_t *c, cl_power_limit_t **out, int *short
     if (short_out) *short_out = sh == 1;
     free(lim);
     free(pod_w);
-    free(pods);
+    free(leaf_w);
+    free(at);
     free(gpus);
     free(jobs);
     if (!n) {

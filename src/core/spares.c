@@ -100,8 +100,10 @@ cl_nodeid_t cl__spare_take(cl_cluster_t *c, cl_nodeid_t near, const job_t *j, cl
     for (cl_nodeid_t s = c->spares[pod].head; s != NIL; s = c->nodes[s].snext) {
         if (!cl__node_allowed(c, j, s, now)) continue;
         if (!cl__res_fits(c, s, j)) continue; /* too few CPUs or too little memory */
+        uint32_t sl = cl__topo_node_level(c->t, s, LV_LEAF);
+        if (sl != leaf && !cl__power_leaf_room(c, sl, j)) continue; /* over its leaf's power */
         if (pick == NIL) pick = s;
-        if (cl__topo_node_level(c->t, s, LV_LEAF) == leaf) {
+        if (sl == leaf) {
             pick = s;
             break;
         }

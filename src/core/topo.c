@@ -345,6 +345,18 @@ const char *cl_topo_pod_name(const cl_topo_t *t, uint32_t p)
 {
     return p < t->nlv[LV_POD] ? t->pod_names[p] : NULL;
 }
+uint32_t cl_topo_leaf_pod(const cl_topo_t *t, uint32_t l)
+{
+    uint32_t lo = 0, hi = t->nlv[LV_POD]; /* the pod p with first[p] <= l < first[p + 1] */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->first[LV_POD][mid] <= l)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
 cl_nodeid_t cl_topo_find_node(const cl_topo_t *t, const char *name)
 {

@@ -603,6 +603,73 @@ void format_uuid(const cudaUUID_t &u, char *out, size_t len)
              b[14], b[15]);
 }
 
+
+// ------------------------------------------------------------------ the floor burn ---------
+// cl_burn_floor: FMA kernels of ~1 ms keep a device's SMs busy `intensity` of each 20 ms
+// period; the rest of the period it idles. No cuBLAS: the draw is the point, not the result.
+__global__ void floor_fma(float *out, int iters)
+{
+    float a = 1.0f + threadIdx.x * 1e-7f, b = 0.999999f, c = 1e-7f;
+    for (int i = 0; i < iters; i++) {
+        a = fmaf(a, b, c);
+        b = fmaf(b, a, -c);
+    }
+    if (a == 12345.678f) out[blockIdx.x] = b; // never true: keeps the loop from being removed
+}
+
+struct Floor {
+    pthread_t th;
+    int dev;
+    bool running;
+    int stop;          // __atomic
+    double intensity;  // __atomic
+};
+constexpr int FLOOR_MAX = 64;
+Floor floors[FLOOR_MAX];
+pthread_mutex_t floor_lock = PTHREAD_MUTEX_INITIALIZER;
+constexpr double FLOOR_PERIOD_S = 0.020;
+
+void *floor_main(void *arg)
+{
+    Floor *f = static_cast<Floor *>(arg);
+    cudaStream_t st = nullptr;
+    float *out = nullptr;
+    cudaDeviceProp prop;
+    if (cudaSetDevice(f->dev) != cudaSuccess ||
+        cudaGetDeviceProperties(&prop, f->dev) != cudaSuccess ||
+        cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaMalloc(&out, sizeof(float) * 4096) != cudaSuccess)
+        return nullptr;
+    int blocks = prop.multiProcessorCount * 8, iters = 1 << 14;
+    for (int k = 0; k < 6; k++) { // calibrate one kernel to ~1 ms
+        double t0 = wall();
+        floor_fma<<<blocks, 256, 0, st>>>(out, iters);
+        if (cudaStreamSynchronize(st) != cudaSuccess) break;
+        double dt = wall() - t0;
+        if (dt > 0.0005 && dt < 0.002) break;
+        double scale = dt > 0 ? 0.001 / dt : 16;
+        if (scale > 16) scale = 16;
+        iters = (int)(iters * scale) + 1;
+    }
+    while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+        double x, t0 = wall();
+        __atomic_load(&f->intensity, &x, __ATOMIC_ACQUIRE);
+        while (wall() - t0 < x * FLOOR_PERIOD_S) {
+            floor_fma<<<blocks, 256, 0, st>>>(out, iters);
+            if (cudaStreamSynchronize(st) != cudaSuccess) goto done;
+        }
+        double rest = FLOOR_PERIOD_S - (wall() - t0);
+        if (rest > 0) {
+            struct timespec ts = {0, (long)(rest * 1e9)};
+            nanosleep(&ts, nullptr);
+        }
+    }
+done:
+    cudaFree(out);
+    cudaStreamDestroy(st);
+    return nullptr;
+}
+
 } // namespace
 
 extern "C" __attribute__((visibility("default"))) int cl_burn_abi(void)
@@ -655,4 +722,50 @@ cl_burn_run(const char *uuid, const cl_burn_opts_t *o, cl_burn_result_t *r)
     r->ok = ok;
     r->seconds = wall() - t0;
     return 0;
+}
+
+extern "C" __attribute__((visibility("default"))) int
+cl_burn_floor(const char *uuid, double intensity, char *err, size_t errlen)
+{
+    int n = 0, dev = -1;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        snprintf(err, errlen, "%s", cudaGetErrorString(e));
+        return -1;
+    }
+    for (int d = 0; d < n && dev < 0; d++) {
+        cudaDeviceProp prop;
+        char u[64];
+        if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) continue;
+        format_uuid(prop.uuid, u, sizeof(u));
+        if (!strcasecmp(u, uuid)) dev = d;
+    }
+    if (dev < 0 || dev >= FLOOR_MAX) {
+        snprintf(err, errlen, "no CUDA device %s", uuid);
+        return -1;
+    }
+    if (!(intensity > 0)) intensity = 0;
+    if (intensity > 1) intensity = 1;
+    pthread_mutex_lock(&floor_lock);
+    Floor *f = &floors[dev];
+    int rc = 0;
+    if (intensity > 0) {
+        __atomic_store(&f->intensity, &intensity, __ATOMIC_RELEASE);
+        if (!f->running) {
+            f->dev = dev;
+            __atomic_store_n(&f->stop, 0, __ATOMIC_RELEASE);
+            if (pthread_create(&f->th, nullptr, floor_main, f) == 0) {
+                f->running = true;
+            } else {
+                snprintf(err, errlen, "cannot start the burn's thread");
+                rc = -1;
+            }
+        }
+    } else if (f->running) {
+        __atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+        pthread_join(f->th, nullptr);
+        f->running = false;
+    }
+    pthread_mutex_unlock(&floor_lock);
+    return rc;
 }

@@ -11,7 +11,7 @@
 extern "C" {
 #endif
 
-#define CL_BURN_ABI 1
+#define CL_BURN_ABI 2
 #define CL_BURN_LIB "libcolossus-cuda.so"
 #define CL_BURN_ENV                                                                            \
     "COLOSSUS_CUDA_LIB" /* path of the library, instead of next to the binary                  \
@@ -56,6 +56,15 @@ typedef int cl_burn_devices_f(char *err, size_t errlen);
  * with *r filled (r->ok says whether it finished); -1 when no device has that UUID. Safe to
  * call from several threads at once, one per device. */
 typedef int cl_burn_run_f(const char *uuid, const cl_burn_opts_t *o, cl_burn_result_t *r);
+
+/* The floor between runs (docs/power.md, the agent's power.c): a background burn on the CUDA
+ * device whose UUID is `uuid` that keeps its SMs busy `intensity` (0 to 1) of the time (FMA
+ * kernels of ~1 ms in a 20 ms period), started by the first call with intensity > 0, changed
+ * by the next ones, stopped by 0 (its thread joined). Returns 0, or -1 with err set (no such
+ * device, CUDA's refusal). Returns at once: the burn runs in its own thread, one per device.
+ * A GPU draws about idle + intensity x (full - idle), the power limit capping it: the agent
+ * sets the limit for the draw above the GPU's minimum limit and the intensity below it. */
+typedef int cl_burn_floor_f(const char *uuid, double intensity, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

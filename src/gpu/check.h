@@ -24,6 +24,10 @@ typedef struct cl_gpu_expect {
  * the memory test, the ratio to cuBLAS and the error counters are judged). */
 const cl_gpu_expect_t *cl_gpu_expect_find(const char *name);
 
+/* The burn-in library's path: $COLOSSUS_CUDA_LIB, else libcolossus-cuda.so beside the
+ * binary (cmd_gpu.c; `gpu check` and the agent's floor burn). 0, or -1 with err. */
+int cl_burn_lib_path(char *path, size_t len, cl_error_t *err);
+
 /* Our GEMM must reach this fraction of cublasGemmEx's rate measured in the same run. */
 #define CL_GEMM_REF_RATIO 0.90
 

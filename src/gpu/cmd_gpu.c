@@ -236,23 +236,27 @@ struct burn_lib {
     cl_burn_run_f *run;
 };
 
+int cl_burn_lib_path(char *path, size_t len, cl_error_t *err)
+{
+    const char *env = getenv(CL_BURN_ENV);
+    if (env && *env) {
+        snprintf(path, len, "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) return cl_err(err, "cannot find the colossus binary's directory");
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(path, len, "%.*s/%s", (int)(len > 32 ? len - 32 : 0), exe, CL_BURN_LIB);
+    return 0;
+}
+
 static int load_burn(struct burn_lib *b, cl_error_t *err)
 {
     char path[PATH_MAX];
-    const char *env = getenv(CL_BURN_ENV);
-    if (env && *env) {
-        snprintf(path, sizeof(path), "%s", env);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0) {
-            return cl_err(err, "cannot find the colossus binary's directory");
-        }
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        snprintf(path, sizeof(path), "%.*s/%s", (int)(sizeof(path) - 32), exe, CL_BURN_LIB);
-    }
+    if (cl_burn_lib_path(path, sizeof path, err) < 0) return -1;
     b->h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!b->h) {
         return cl_err(err,

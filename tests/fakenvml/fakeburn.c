@@ -6,10 +6,17 @@
  * (N < 0: no CUDA device). Keys: ok, error (rest of line), gemm_tflops, gemm_ref_tflops,
  * gemm_mismatches, repeatable, copy_gbps, copy_ref_gbps, copy_mismatches, mem_errors,
  * mem_first_bad, nvml (the rest of the line is appended to $COLOSSUS_FAKE_NVML while the
- * burn-in runs: an XID event or an ECC count that appears during the check). */
+ * burn-in runs: an XID event or an ECC count that appears during the check).
+ *
+ * The floor burn (cl_burn_floor) is modelled for the fake NVML: each call rewrites the burn
+ * file, the fake NVML's state file + ".burn" ($COLOSSUS_FAKE_NVML_STATE, else
+ * $COLOSSUS_FAKE_NVML + ".state"), one line "UUID INTENSITY PID" per device burning, which
+ * the fake NVML reads as load while process PID lives (a burn dies with its process, as on a
+ * GPU: an agent's kill -9 stops it; docs/power.md). A UUID starting "GPU-nocuda" is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu/burn.h"
 
@@ -99,5 +106,58 @@ API int cl_burn_run(const char *uuid, const cl_burn_opts_t *o, cl_burn_result_t 
             append_nvml(v);
     }
     if (f) fclose(f);
+    return 0;
+}
+
+/* The devices burning and at what intensity, rewritten whole (through a rename) per call. */
+#define FLOOR_MAX 64
+static struct {
+    char uuid[96];
+    double x;
+} floors[FLOOR_MAX];
+
+static int burn_path(char *buf, size_t len)
+{
+    const char *st = getenv("COLOSSUS_FAKE_NVML_STATE"), *sc = getenv("COLOSSUS_FAKE_NVML");
+    if (st && *st) return snprintf(buf, len, "%s.burn", st) < (int)len ? 0 : -1;
+    if (!sc || !*sc) return -1;
+    return snprintf(buf, len, "%s.state.burn", sc) < (int)len ? 0 : -1;
+}
+
+API int cl_burn_floor(const char *uuid, double intensity, char *err, size_t errlen)
+{
+    if (!strncmp(uuid, "GPU-nocuda", 10)) {
+        snprintf(err, errlen, "no CUDA device %s", uuid);
+        return -1;
+    }
+    int k, free_k = -1;
+    for (k = 0; k < FLOOR_MAX && strcmp(floors[k].uuid, uuid); k++)
+        if (free_k < 0 && !floors[k].uuid[0]) free_k = k;
+    if (k == FLOOR_MAX) {
+        if (!(intensity > 0)) return 0;
+        if (free_k < 0) {
+            snprintf(err, errlen, "too many devices");
+            return -1;
+        }
+        k = free_k;
+        snprintf(floors[k].uuid, sizeof floors[k].uuid, "%s", uuid);
+    }
+    floors[k].x = intensity > 1 ? 1 : intensity;
+    if (!(intensity > 0)) floors[k].uuid[0] = '\0';
+    char path[4200], tmp[4300];
+    if (burn_path(path, sizeof path) < 0) return 0; /* no fake NVML: nothing to model */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", tmp);
+        return -1;
+    }
+    for (int i = 0; i < FLOOR_MAX; i++)
+        if (floors[i].uuid[0])
+            fprintf(f, "%s %.4f %ld\n", floors[i].uuid, floors[i].x, (long)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
     return 0;
 }

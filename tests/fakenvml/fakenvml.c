@@ -31,8 +31,15 @@
  * power now: a change of the script's `power` (or of the limit) shows at once in the
  * instantaneous field and over one second in the average (before its first reading the GPU
  * counts as having drawn that first power all along).
+ * The floor burn (issue 13): the fake burn library's cl_burn_floor writes the state file's
+ * path + ".burn", one line "UUID INTENSITY PID" per GPU burning (while PID lives: a burn dies
+ * with its process); a GPU burning at intensity x draws
+ * its load's power p plus x of the rest up to its largest limit (power_max, else its default
+ * limit): p + x (max - p), capped by the limit in force as any load.
  * Without $COLOSSUS_FAKE_NVML the library plays a machine with no GPU. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +147,31 @@ static int write_state(void)
     return rename(tmp, path);
 }
 
+/* The burn's intensity on each GPU (0: none), from the burn file. */
+static double burn_x[MAXG];
+
+static const char *uuid_of(const struct gpu *g, unsigned i, char *buf, size_t len);
+
+static void read_burn(void)
+{
+    char buf[4096], path[4200];
+    const char *st = state_path(buf, sizeof buf);
+    memset(burn_x, 0, sizeof burn_x);
+    if (!st) return;
+    snprintf(path, sizeof path, "%s.burn", st);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256], u[128], mine[96];
+    double x;
+    long pid;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%127s %lf %ld", u, &x, &pid) == 3 && pid > 0 &&
+            (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+            for (unsigned i = 0; i < S.ngpus; i++)
+                if (!strcmp(uuid_of(&S.g[i], i, mine, sizeof mine), u)) burn_x[i] = x;
+    fclose(f);
+}
+
 /* The limit in force: the one set, else the default (power_default, else power_limit). */
 static unsigned limit_of(const struct gpu *g, unsigned i)
 {
@@ -148,10 +180,12 @@ static unsigned limit_of(const struct gpu *g, unsigned i)
     return g->has[K_POWER_LIMIT] ? (unsigned)g->v[K_POWER_LIMIT] : 0;
 }
 
-/* The power a GPU reports: its load's, capped by the limit in force. */
+/* The power a GPU reports: its load's (and its burn's), capped by the limit in force. */
 static unsigned power_of(const struct gpu *g, unsigned i)
 {
     unsigned p = (unsigned)g->v[K_POWER], lim = limit_of(g, i);
+    unsigned full = g->has[K_POWER_MAX] ? (unsigned)g->v[K_POWER_MAX] : limit_of(g, i);
+    if (burn_x[i] > 0 && full > p) p += (unsigned)(burn_x[i] * (full - p) + 0.5);
     return lim && p > lim ? lim : p;
 }
 
@@ -290,6 +324,7 @@ static void load(void)
     integrate(); /* at the power of the script as last read */
     read_script();
     read_state();
+    read_burn();
     note_power();
     pthread_mutex_unlock(&load_lock);
 }
@@ -382,12 +417,18 @@ API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int len)
     return put_str(g->has_name ? g->name : "Fake GPU", name, len);
 }
 
+static const char *uuid_of(const struct gpu *g, unsigned i, char *buf, size_t len)
+{
+    if (g->has_uuid) return g->uuid;
+    snprintf(buf, len, "GPU-fake-%02u", i);
+    return buf;
+}
+
 API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int len)
 {
     DEV(g, d);
     char def[64];
-    snprintf(def, sizeof(def), "GPU-fake-%02d", (int)(g - S.g));
-    return put_str(g->has_uuid ? g->uuid : def, uuid, len);
+    return put_str(uuid_of(g, (unsigned)(g - S.g), def, sizeof def), uuid, len);
 }
 
 API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *pci)

@@ -6,31 +6,8 @@
 # timeout: 150
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-"$PY" -c "import torch.distributed" 2>/dev/null ||
-    { echo "python3-torch is not installed (scripts/install-deps.sh)"; exit 77; }
+. tests/integration/train_lib.bash launch-train
 STEPS=200
-dir=$(mktemp -d "${TMPDIR:-/tmp}/cl-launch-train-XXXXXX")
-pids=()
-
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 -- "-$p" 2>/dev/null || true; done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-die() {
-    echo "FAIL: $*" >&2
-    for f in "$dir"/*.log; do
-        [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; } >&2
-    done
-    exit 1
-}
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_job TAG CKPT_DIR RESTART [VAR=VALUE...]: 2 nodes x 2 local ranks, like the launcher:
 # RANK = NODE_RANK * 2 + LOCAL_RANK, each rank in its own session (setsid).

@@ -1,4 +1,5 @@
-/* test_core_power.c - power as a resource in the core: admission at the site and at pods,
+/* test_core_power.c - power as a resource in the core: admission at the site, at pods and
+ * at leaves,
  * the power pending reason, cuts, measured power, bad figures, and the per-GPU limits. */
 #include <math.h>
 #include <stdlib.h>
@@ -92,16 +93,28 @@ static void oversubscription(void **st)
     cl_cluster_destroy(c);
 }
 
-/* Two pods of two nodes. Pod 0 holds one node's worth of power: the pass places the second
- * job in pod 1, and a third (no room anywhere) waits for power. */
-static void pod_admission(void **st)
+typedef int budget_set_f(cl_cluster_t *c, uint32_t i, double w, cl_error_t *err);
+typedef uint32_t level_of_f(const cl_topo_t *t, cl_nodeid_t n);
+
+static int level_get(const cl_cluster_t *c, bool leaf, uint32_t i, cl_power_level_t *lv)
 {
-    cl_cluster_t *c = mk(4, 8, 1, 1, 2, 0, CL_POLICY_BACKFILL);
-    assert_int_equal(cl_topo_pods(cl_cluster_topo(c)), 2);
+    return leaf ? cl_power_leaf_level(c, i, lv) : cl_power_level(c, i, lv);
+}
+
+/* Two pods (or two leaves of one pod) of two nodes, each holding one node's worth of power:
+ * the pass places the second job in the other one, and a third (no room anywhere) waits for
+ * power; a two-node gang fits neither until one's budget is lifted, then runs there. */
+static void level_admission(bool leaf)
+{
+    cl_cluster_t *c = mk(4, 8, 1, leaf ? 2 : 1, 2, 0, CL_POLICY_BACKFILL);
+    const cl_topo_t *t = cl_cluster_topo(c);
+    assert_int_equal(leaf ? cl_topo_leaves(t) : cl_topo_pods(t), 2);
+    budget_set_f *set = leaf ? cl_power_leaf_budget_set : cl_power_pod_budget_set;
+    level_of_f *of = leaf ? cl_topo_node_leaf : cl_topo_node_pod;
     power_conf(c, 0, 1);
     cl_error_t err;
-    assert_int_equal(cl_power_pod_budget_set(c, 0, 6000, &err), 0);
-    assert_int_equal(cl_power_pod_budget_set(c, 1, 6000, &err), 0);
+    assert_int_equal(set(c, 0, 6000, &err), 0);
+    assert_int_equal(set(c, 1, 6000, &err), 0);
     cl_decisions_t d = {0};
     cl_jobid_t a = sub(c, 1, 8, 0, 0, 0), b = sub(c, 1, 8, 0, 0, 0), x = sub(c, 1, 8, 0, 0, 0);
     cl_schedule(c, 1, &d);
@@ -110,24 +123,82 @@ static void pod_admission(void **st)
     assert_int_equal(why(c, x), CL_PEND_POWER);
     size_t na, nb;
     const cl_alloc_t *aa = cl_job_alloc(c, a, &na), *ab = cl_job_alloc(c, b, &nb);
-    assert_int_not_equal(cl_topo_node_pod(cl_cluster_topo(c), aa[0].node),
-                         cl_topo_node_pod(cl_cluster_topo(c), ab[0].node));
-    for (int64_t p = 0; p < 2; p++) {
+    assert_int_not_equal(of(t, aa[0].node), of(t, ab[0].node));
+    for (uint32_t p = 0; p < 2; p++) {
         cl_power_level_t lv;
-        assert_int_equal(cl_power_level(c, p, &lv), 0);
+        assert_int_equal(level_get(c, leaf, p, &lv), 0);
         assert_true(fabs(lv.draw_w - 5600) < 1e-6);
         assert_true(fabs(lv.budget_w - 6000) < 1e-6);
+        assert_true(fabs(lv.headroom_w - 400) < 1e-6);
+        assert_int_equal(lv.gpus, 16);
+        assert_int_equal(lv.gpus_alloc, 8);
     }
-    /* a two-node gang that would put 2 x 5,600 W in either pod never starts there */
+    cl_power_level_t none;
+    assert_int_equal(level_get(c, leaf, 2, &none), -1);
+    /* a two-node gang that would put 2 x 5,600 W in either never starts there */
     assert_int_equal(cl_job_cancel(c, x, 2, NULL), 0);
-    uint32_t bpod = cl_topo_node_pod(cl_cluster_topo(c), ab[0].node);
+    uint32_t bl = of(t, ab[0].node);
     assert_int_equal(cl_job_finish(c, b, true, 2, NULL), 0);
     cl_jobid_t g = sub(c, 2, 8, 0, 0, 3);
     cl_schedule(c, 4, &d);
     assert_int_equal(why(c, g), CL_PEND_POWER);
-    assert_int_equal(cl_power_pod_budget_set(c, bpod, 0, &err), 0); /* none in b's pod */
+    assert_int_equal(set(c, bl, 0, &err), 0); /* none where b was */
     cl_schedule(c, 5, &d);
     assert_int_equal(state_of(c, g), CL_JOB_RUNNING);
+    size_t ng;
+    const cl_alloc_t *ag = cl_job_alloc(c, g, &ng);
+    for (size_t i = 0; i < ng; i++)
+        assert_int_equal(of(t, ag[i].node), bl);
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
+static void pod_admission(void **st)
+{
+    level_admission(false);
+}
+
+static void leaf_admission(void **st)
+{
+    cl_cluster_t *c = mk(4, 8, 1, 2, 2, 0, CL_POLICY_BACKFILL);
+    assert_int_equal(cl_topo_pods(cl_cluster_topo(c)), 1);
+    assert_int_equal(cl_topo_leaf_pod(cl_cluster_topo(c), 1), 0);
+    cl_cluster_destroy(c);
+    level_admission(true);
+}
+
+/* Three leaves of two nodes: a leaf whose budget holds one job has room for no more; a
+ * 2-node gang the pass would have put partly there is placed again in the other leaves.
+ * The limits: a leaf's budget (after a cut) binds the job in it. */
+static void leaf_replace_and_limits(void **st)
+{
+    cl_cluster_t *c = mk(6, 8, 1, 2, 3, 0, CL_POLICY_BACKFILL);
+    const cl_topo_t *t = cl_cluster_topo(c);
+    power_conf(c, 0, 1);
+    cl_decisions_t d = {0};
+    cl_jobid_t a = sub(c, 1, 8, 0, 0, 0);
+    cl_schedule(c, 1, &d);
+    size_t na;
+    uint32_t aleaf = cl_topo_node_leaf(t, cl_job_alloc(c, a, &na)[0].node);
+    cl_error_t err;
+    assert_int_equal(cl_power_leaf_budget_set(c, aleaf, 6000, &err), 0);
+    cl_jobid_t g = sub(c, 2, 8, 0, 0, 1);
+    cl_schedule(c, 2, &d);
+    assert_int_equal(state_of(c, g), CL_JOB_RUNNING);
+    size_t ng;
+    const cl_alloc_t *ag = cl_job_alloc(c, g, &ng);
+    for (size_t i = 0; i < ng; i++)
+        assert_int_not_equal(cl_topo_node_leaf(t, ag[i].node), aleaf);
+    /* the leaf's budget binds a's limit: a 20% cut leaves 4,800 W for its 8 GPUs (600 W);
+     * g, where no leaf has a budget, keeps 700 W */
+    assert_int_equal(cl_power_cut(c, 20, &err), 0);
+    cl_power_limit_t *lim;
+    size_t n = cl_power_limits(c, &lim, NULL);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_true(fabs(lim[i].w - (lim[i].job == a ? 600 : 700)) < 1e-6);
+    free(lim);
     checked(c);
     cl_decisions_free(&d);
     cl_cluster_destroy(c);
@@ -204,6 +275,22 @@ static void bad_values(void **st)
     assert_non_null(strstr(err.msg, "pod"));
     assert_int_equal(cl_power_pod_budget_set(c, 2, 9000, &err), -1);
     assert_non_null(strstr(err.msg, "no pod 2"));
+    /* a leaf (one node, 8 GPUs): below 1,600 W, no such leaf, not a number */
+    assert_int_equal(cl_power_leaf_budget_set(c, 0, 1500, &err), -1);
+    assert_non_null(
+        strstr(err.msg, "leaf leaf00000 budget 1500 W is below its 8 GPUs' minimum"));
+    assert_int_equal(cl_power_leaf_budget_set(c, 4, 9000, &err), -1);
+    assert_non_null(strstr(err.msg, "no leaf 4"));
+    assert_int_equal(cl_power_leaf_budget_set(c, 0, NAN, &err), -1);
+    assert_int_equal(cl_power_leaf_budget_set(c, 0, -5, &err), -1);
+    cl_power_level_t lv;
+    assert_int_equal(cl_power_leaf_level(c, 0, &lv), 0);
+    assert_true(lv.budget_w == 0); /* nothing changed */
+    /* a cut that would take a leaf's budget below its floor is refused */
+    assert_int_equal(cl_power_leaf_budget_set(c, 0, 2000, &err), 0);
+    assert_int_equal(cl_power_cut(c, 30, &err), -1);
+    assert_non_null(strstr(err.msg, "leaf"));
+    assert_true(cl_power_cut_pct(c) == 0);
     /* a stated projection outside the GPUs' limits */
     cl_job_spec_t s = {.nodes = 1, .power_w = 800};
     assert_int_equal(cl_job_submit(c, &s, 0, NULL, &err), -1);
@@ -341,6 +428,24 @@ static void plan_priority_even(void **st)
     cl_power_job_t wrong = {.want_w = 700, .pods = &bad, .gpus = &g50, .npods = 1};
     cl_error_t err;
     assert_int_equal(cl_power_plan(&in, &wrong, 1, lim, &err), -1);
+    /* a leaf binds before its pod and the site: leaf 0 of pod 1 holds job 3's 50 GPUs at
+     * 20,000 W (400 W each); job 2 beside it in pod 1 (another leaf) gets the rest */
+    in.site_w = 150000;
+    pods[1] = INFINITY;
+    uint32_t l0 = 0, l1 = 1;
+    double leaves[2] = {20000, INFINITY};
+    jobs[2].leaves = &l1, jobs[2].leaf_gpus = &g50, jobs[2].nleaves = 1;
+    jobs[3].leaves = &l0, jobs[3].leaf_gpus = &g50, jobs[3].nleaves = 1;
+    in.leaf_w = leaves;
+    in.nleaves = 2;
+    assert_true(plan1(&in, jobs, 4, lim) == 0);
+    assert_true(fabs(lim[3] - 400) < 1e-6);
+    assert_true(fabs(lim[2] - 300) < 1e-6);
+    assert_true(fabs(lim[0] - 700) < 1e-6);
+    /* without leaves in the input (nleaves 0) a job naming one is refused */
+    in.nleaves = 0;
+    assert_int_equal(cl_power_plan(&in, jobs, 4, lim, &err), -1);
+    assert_non_null(strstr(err.msg, "no leaf"));
 }
 
 static void perf_curve(void **st)
@@ -370,6 +475,13 @@ static void within_budgets(cl_cluster_t *c, uint32_t npods)
             fail_msg("level %lld: %.1f W drawn, headroom %.1f W", (long long)lv, l.draw_w,
                      l.headroom_w);
     }
+    uint32_t nleaves = cl_topo_leaves(cl_cluster_topo(c));
+    for (uint32_t f = 0; f < nleaves; f++) {
+        cl_power_level_t l;
+        assert_int_equal(cl_power_leaf_level(c, f, &l), 0);
+        if (l.budget_w > 0 && l.headroom_w < -1e-6)
+            fail_msg("leaf %u: %.1f W drawn, headroom %.1f W", f, l.draw_w, l.headroom_w);
+    }
 }
 
 /* Random gangs of random power over 4 pods with random budgets, ends and node failures (hot
@@ -391,6 +503,13 @@ static void random_budgets(void **st)
                 assert_int_equal(
                     cl_power_pod_budget_set(
                         c, p, 16 * 8 * 200 + (double)(rnd(&seed) % (16 * 8 * 500)), &err),
+                    0);
+        uint32_t nleaves = cl_topo_leaves(cl_cluster_topo(c)); /* 16 of 4 nodes */
+        for (uint32_t f = 0; f < nleaves; f++)
+            if (rnd(&seed) % 3 == 0)
+                assert_int_equal(
+                    cl_power_leaf_budget_set(
+                        c, f, 4 * 8 * 200 + (double)(rnd(&seed) % (4 * 8 * 500)), &err),
                     0);
         cl_decisions_t d = {0};
         cl_jobid_t live[512];
@@ -436,11 +555,18 @@ static void random_budgets(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(site_admission), cmocka_unit_test(oversubscription),
-        cmocka_unit_test(pod_admission),  cmocka_unit_test(cut_and_restore),
-        cmocka_unit_test(bad_values),     cmocka_unit_test(measured),
-        cmocka_unit_test(ramp),           cmocka_unit_test(plan_priority_even),
-        cmocka_unit_test(perf_curve),     cmocka_unit_test(random_budgets),
+        cmocka_unit_test(site_admission),
+        cmocka_unit_test(oversubscription),
+        cmocka_unit_test(pod_admission),
+        cmocka_unit_test(leaf_admission),
+        cmocka_unit_test(leaf_replace_and_limits),
+        cmocka_unit_test(cut_and_restore),
+        cmocka_unit_test(bad_values),
+        cmocka_unit_test(measured),
+        cmocka_unit_test(ramp),
+        cmocka_unit_test(plan_priority_even),
+        cmocka_unit_test(perf_curve),
+        cmocka_unit_test(random_budgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

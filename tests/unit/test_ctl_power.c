@@ -2,7 +2,8 @@
  * cut become per-GPU limits sent to the job's nodes with the batch that journals them; a
  * node's report counts once, from its own carrier, for the latest change only; a cut --for
  * ends by itself at its time; the settings survive a restart; nothing is sent without a
- * budget; bad input and a user's request refused with nothing changed. */
+ * budget; bad input and a user's request refused with nothing changed; the floor between
+ * runs: two ended runs' GPUs held and brought down to idle sharing the allowed ramp. */
 #include "ctl_test.h"
 
 static Colossus__Msg *power_req(t_ctl_t *t, t_sink_t *cli, const ctl_principal_t *who,
@@ -215,11 +216,110 @@ static void test_refusals_and_restart(void **state)
     t_teardown(t);
 }
 
+/* The draws (mW) of agent a's PowerHolds for job, in order, into v (at most n); how many. */
+static size_t holds_of(t_sink_t *a, uint64_t job, uint32_t *v, size_t n)
+{
+    size_t k = 0;
+    Colossus__Msg *m;
+    while ((m = t_take(a, COLOSSUS__MSG__BODY_POWER_HOLD))) {
+        const Colossus__PowerHold *h = m->power_hold;
+        assert_int_equal(h->n_nodes, 1);
+        assert_int_equal(h->nodes[0], a->node);
+        assert_int_equal(h->job, job);
+        assert_int_equal(h->idle_mw, 70000);
+        assert_true(h->for_s > 0);
+        if (k < n) v[k++] = h->draw_mw;
+        colossus__msg__free_unpacked(m, NULL);
+    }
+    return k;
+}
+
+/* 400 W/s for the site: two 2-GPU runs ramped to 700 W end together; their 4 GPUs are held
+ * and brought down at 400 W/s shared by the 4 (a step every 0.5 s, at the 100 ms tick 0.6 s
+ * here: 240 W, 60 W a GPU: 640, 580, ... 100; these nodes report no power: held from their
+ * 700 W limit), to the 70 W idle draw, then released (draw 0);
+ * every PowerLimit of a job started under the ramp says hold_s; the ranks get the stall
+ * signal. */
+static void test_floor_shared_ramp(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(2, 2);
+    t_sink_t *a = t_agent(t, "node1", 2), *b = t_agent(t, "node2", 2), *cli = t_sink(t, "cli");
+    Colossus__PowerSpec ps = COLOSSUS__POWER_SPEC__INIT;
+    ps.op = COLOSSUS__POWER_SPEC__OP__RAMP;
+    ps.ramp_w_per_s = 400;
+    Colossus__Request r = COLOSSUS__REQUEST__INIT;
+    r.body_case = COLOSSUS__REQUEST__BODY_POWER;
+    r.power = &ps;
+    Colossus__Msg *m = t_response(cli, t_request(t, cli, &r));
+    assert_true(m->response->ok);
+    colossus__msg__free_unpacked(m, NULL);
+    t_submit(t, cli, 1, 2, 0);
+    t_submit(t, cli, 1, 2, 0);
+    t_advance(t, 100);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
+    assert_string_equal(t_job_state(t, 2, NULL, 0), "running");
+    m = t_take(a, COLOSSUS__MSG__BODY_LAUNCH);
+    assert_non_null(m);
+    uint64_t ja = m->launch->job, jb = 3 - ja; /* one job a node */
+    bool stall = false;
+    for (size_t i = 0; i < m->launch->n_env; i++)
+        stall |= !strcmp(m->launch->env[i], "COLOSSUS_POWER_STALL=burn");
+    assert_true(stall);
+    colossus__msg__free_unpacked(m, NULL);
+    m = t_take(a, COLOSSUS__MSG__BODY_POWER_LIMIT);
+    assert_non_null(m);
+    assert_true(m->power_limit->hold_s > 0 && m->power_limit->idle_mw == 70000);
+    colossus__msg__free_unpacked(m, NULL);
+    live(t, a, b, 6000); /* (700 - 200) x 4 / 400 = 5 s */
+    assert_int_equal(limit_of(a, NULL), 0);
+    assert_int_equal(limit_of(b, NULL), 0);
+    t_exited(t, a, ja, 1, 0, -1);
+    t_exited(t, b, jb, 1, 0, -1);
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "succeeded");
+    assert_string_equal(t_job_state(t, 2, NULL, 0), "succeeded");
+    m = show(t, cli);
+    assert_int_equal(m->response->power->runs_held, 2);
+    assert_int_equal(m->response->power->gpus_held, 4);
+    assert_true(m->response->power->held_w == 2800);
+    colossus__msg__free_unpacked(m, NULL);
+    uint32_t va[64], vb[64];
+    size_t na = 0, nb = 0;
+    for (int step = 0; step < 40 && !t_logged(t, "the floor's holds ended"); step++) {
+        live(t, a, b, 500);
+        na += holds_of(a, ja, va + na, 64 - na);
+        nb += holds_of(b, jb, vb + nb, 64 - nb);
+    }
+    assert_true(t_logged(t, "the floor's holds ended"));
+    /* (700 - 70) / 60 W a step: 10.5 steps; the last one a release */
+    assert_true(na >= 11 && na <= 15);
+    assert_int_equal(na, nb);
+    assert_int_equal(va[na - 1], 0);
+    uint32_t prev = 700000;
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(va[i], vb[i]); /* evenly per GPU */
+        if (va[i]) assert_true(prev - va[i] >= 40000 && prev - va[i] <= 61000);
+        if (va[i]) prev = va[i];
+    }
+    assert_true(prev <= 130000); /* the last hold before the release: within a step of idle */
+    m = show(t, cli);
+    assert_int_equal(m->response->power->runs_held, 0);
+    /* 1/2 x 630 W x 4 GPUs x 6.3 s: about 7.9 kJ above idle */
+    assert_true(m->response->power->floor_energy_j > 6500 &&
+                m->response->power->floor_energy_j < 9500);
+    colossus__msg__free_unpacked(m, NULL);
+    t_close(t, cli);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits_cut_and_reports),
         cmocka_unit_test(test_refusals_and_restart),
+        cmocka_unit_test(test_floor_shared_ramp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
