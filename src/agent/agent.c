@@ -865,7 +865,7 @@ static int agent_setup(agent_t *a, const ag_opts_t *o)
                                      .allow_root_jobs = o->allow_root_jobs,
                                      .log_root = o->log_root,
                                      .keep = a->lease != NULL,
-                                     .lease = ag_lease_page(a->lease),
+                                     .lease_fd = ag_lease_fd(a->lease),
                                      .abandon_ms = o->abandon_ms},
                    &err))) {
         fprintf(stderr, "colossus agent: %s\n", err.msg);
@@ -941,6 +941,7 @@ int cmd_agent(int argc, char **argv)
         if (del && !del[10]) *del = 0;
         nargv[0] = exe;
         cl_daemon_log(WHO, "re-executing %s", exe);
+        cl__keep_zygote_stop(); /* the new image makes its own */
         free(a);
         execv(exe, nargv);
         cl_daemon_log(WHO,

@@ -147,10 +147,11 @@ typedef struct ag_proc_opts {
                             * when the node is gone); NULL: WORK/logs */
     const char *cgroup_v1_root; /* the cgroup v1 hierarchies for limits; NULL: /sys/fs/cgroup */
     /* issue 14: each launch's ranks under a keeper (keeper.h), recorded in WORK/keep so that a
-     * later agent adopts them (adopt); lease: the node's lease page (lease.h) or NULL;
+     * later agent adopts them (adopt); lease_fd: the node's lease page (lease.h's
+     * ag_lease_fd(); 0 or -1: none);
      * abandon_ms: keeper.h's (0: 30 s) */
     bool keep;
-    const volatile uint64_t *lease;
+    int lease_fd;
     uint32_t abandon_ms;
 } ag_proc_opts_t;
 

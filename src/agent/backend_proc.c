@@ -46,7 +46,7 @@ typedef struct proc {
     proc_run_t *runs;    /* running launches, whose logs are bounded */
     /* issue 14: launches under keepers, recorded in keep (WORK/keep) */
     bool keep, handover;
-    const volatile uint64_t *lease;
+    int lease_fd;
     uint32_t abandon_ms;
     char keepdir[PATH_MAX + 8];
     int keep_fd;                 /* keepdir, open; -1 without keepers */
@@ -393,7 +393,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         snprintf(exit_name, sizeof exit_name, "%s.exit", r->key);
         keep_forget(p, r->key); /* an older launch's files of the same ids */
         sp.keeper_name = keeper;
-        sp.lease = p->lease;
+        sp.lease_fd = p->lease_fd;
         sp.abandon_ms = p->abandon_ms;
         sp.keep_dir_fd = p->keep_fd;
         sp.keep_exit_name = exit_name;
@@ -709,7 +709,7 @@ ag_backend_t *ag_backend_proc_create(uv_loop_t *loop, const char *work_dir,
         p->keep = true;
         p->dev = (unsigned long long)wst.st_dev;
         p->ino = (unsigned long long)wst.st_ino;
-        p->lease = o->lease;
+        p->lease_fd = o->lease_fd;
         p->abandon_ms = o->abandon_ms;
         return &p->base; /* the sweep waits for adopt(): it must spare what keepers hold */
     }

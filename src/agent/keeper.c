@@ -3,6 +3,7 @@
  * node's lease lapses. Only system calls and the spawn in the keeper: no libuv, no agent
  * state (the fork copied it; none of it is used). */
 #include "agent/keeper.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -95,6 +97,7 @@ typedef struct keeper {
     int killed;
     uint64_t frozen_at, idle_since; /* boot ns */
     const char *cgroup;             /* the launch's cgroup, or NULL */
+    const volatile uint64_t *lease; /* the lease page, mapped; NULL: none */
 } keeper_t;
 
 static void put(keeper_t *k, int fd, uint32_t type, uint32_t index, const char *text)
@@ -211,7 +214,7 @@ __attribute__((noreturn)) static void leave(keeper_t *k)
 
 static void check_lease(keeper_t *k, uint64_t now)
 {
-    const volatile uint64_t *lease = k->a->lease;
+    const volatile uint64_t *lease = k->lease;
     uint64_t until = lease ? __atomic_load_n(lease, __ATOMIC_ACQUIRE) : 0;
     int lapsed = until != 0 && now > until;
     if (k->alive && lapsed && !k->frozen)
@@ -262,6 +265,7 @@ __attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int c
     sigprocmask(SIG_SETMASK, &chld, NULL);
     prctl(PR_SET_NAME, "colossus-keep");
     set_title(a->title);
+    setsid(); /* a session of its own (fails, harmlessly, where it leads one already) */
 
     size_t nkeep = 0, cap = 8 + (size_t)a->n * 6;
     int *keepfds = malloc(cap * sizeof *keepfds);
@@ -269,6 +273,7 @@ __attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int c
     keepfds[nkeep++] = conn;
     keepfds[nkeep++] = cl__devnull();
     if (a->keep_dir_fd >= 0) keepfds[nkeep++] = a->keep_dir_fd;
+    if (a->lease_fd > 0) keepfds[nkeep++] = a->lease_fd;
     for (uint32_t i = 0; i < a->n; i++) {
         const struct cl__spawn_req *q = &a->reqs[i];
         keepfds[nkeep++] = q->log_fd;
@@ -282,6 +287,11 @@ __attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int c
 
     keeper_t k = {.a = a, .n = a->n, .conn = conn, .listen_fd = -1};
     k.cgroup = a->cgroup;
+    if (a->lease_fd > 0) {
+        void *page = mmap(NULL, 4096, PROT_READ, MAP_SHARED, a->lease_fd, 0);
+        if (page != MAP_FAILED) k.lease = page;
+        close(a->lease_fd);
+    }
     k.pid = calloc(a->n, sizeof *k.pid);
     k.pgid = calloc(a->n, sizeof *k.pgid);
     k.code = calloc(a->n, sizeof *k.code);
@@ -387,7 +397,391 @@ __attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int c
     }
 }
 
+/* ------------------------------------------------------------------ the zygote ---------- */
+
+/* Forking the agent for every launch cost it 2-3 ms of CPU: the fork, and above all
+ * copy-on-write, every page the busy agent wrote copied while a keeper forked from it lived
+ * (docs/benchmarks.md). So keepers are forked from a zygote instead: a process forked from
+ * the agent once, that writes next to nothing, to which each launch's spawn requests and
+ * descriptors go over a socket (SCM_RIGHTS); it forks the keeper, which runs keeper_main()
+ * as before. The zygote dies with the agent (PDEATHSIG), its keepers do not (they go to
+ * init). Launches of more ranks than one message's descriptors allow take the direct path. */
+
+#define ZY_MAGIC 0x434c5a59u /* "CLZY" */
+#define ZY_MAX_FDS 250       /* under the kernel's SCM_MAX_FD (253) */
+#define ZY_NONE UINT32_MAX
+
+static int zyg_fd = -1;
+static pid_t zyg_pid;
+
+typedef struct zbuf {
+    char *p;
+    size_t len, cap;
+} zbuf_t;
+
+static void zput(zbuf_t *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 256;
+        b->p = cl_xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void zput_u32(zbuf_t *b, uint32_t v)
+{
+    zput(b, &v, sizeof v);
+}
+
+static void zput_str(zbuf_t *b, const char *s)
+{
+    if (!s) {
+        zput_u32(b, ZY_NONE);
+        return;
+    }
+    size_t n = strlen(s) + 1;
+    zput_u32(b, (uint32_t)n);
+    zput(b, s, n);
+}
+
+static void zput_strv(zbuf_t *b, char *const *v)
+{
+    uint32_t n = 0;
+    while (v && v[n])
+        n++;
+    zput_u32(b, n);
+    for (uint32_t i = 0; i < n; i++)
+        zput_str(b, v[i]);
+}
+
+/* The index of fd in fds (added when new), or ZY_NONE for a negative one. */
+static uint32_t zfd(int *fds, uint32_t *nfds, int fd)
+{
+    if (fd < 0) return ZY_NONE;
+    for (uint32_t i = 0; i < *nfds; i++)
+        if (fds[i] == fd) return i;
+    fds[*nfds] = fd;
+    return (*nfds)++;
+}
+
+typedef struct zrd {
+    char *p;
+    size_t left;
+    int bad;
+} zrd_t;
+
+static uint32_t zget_u32(zrd_t *r)
+{
+    uint32_t v = 0;
+    if (r->left < sizeof v) {
+        r->bad = 1;
+        return 0;
+    }
+    memcpy(&v, r->p, sizeof v);
+    r->p += sizeof v;
+    r->left -= sizeof v;
+    return v;
+}
+
+static char *zget_str(zrd_t *r)
+{
+    uint32_t n = zget_u32(r);
+    if (n == ZY_NONE || r->bad) return NULL;
+    if (!n || n > r->left || r->p[n - 1]) {
+        r->bad = 1;
+        return NULL;
+    }
+    char *s = r->p;
+    r->p += n;
+    r->left -= n;
+    return s;
+}
+
+static char **zget_strv(zrd_t *r, size_t extra)
+{
+    uint32_t n = zget_u32(r);
+    if (r->bad || n > r->left) {
+        r->bad = 1;
+        return NULL;
+    }
+    char **v = calloc((size_t)n + extra + 1, sizeof *v);
+    if (!v) _exit(1);
+    for (uint32_t i = 0; i < n && !r->bad; i++)
+        v[i + extra] = zget_str(r);
+    return v;
+}
+
+static int zget_fd(zrd_t *r, const int *fds, uint32_t nfds)
+{
+    uint32_t i = zget_u32(r);
+    if (i == ZY_NONE) return -1;
+    if (i >= nfds) {
+        r->bad = 1;
+        return -1;
+    }
+    return fds[i];
+}
+
+/* One request: keeper args, reqs and all, parsed into a (memory that lives in the keeper). */
+static int zparse(zrd_t *r, const int *fds, uint32_t nfds, cl_keep_args_t *a, int *conn)
+{
+    memset(a, 0, sizeof *a);
+    *conn = zget_fd(r, fds, nfds);
+    a->n = zget_u32(r);
+    a->first_rank = zget_u32(r);
+    a->abandon_ms = zget_u32(r);
+    a->keep_dir_fd = zget_fd(r, fds, nfds);
+    a->lease_fd = zget_fd(r, fds, nfds);
+    a->name = zget_str(r);
+    a->cgroup = zget_str(r);
+    a->exit_name = zget_str(r);
+    a->title = zget_str(r);
+    if (r->bad || *conn < 0 || !a->name || a->n < 1 || a->n > ZY_MAX_FDS) return -1;
+    struct cl__spawn_req *q = calloc(a->n, sizeof *q);
+    int(*lim)[2] = calloc(a->n, sizeof *lim);
+    if (!q || !lim) _exit(1);
+    for (uint32_t i = 0; i < a->n && !r->bad; i++) {
+        q[i].path = zget_str(r);
+        q[i].cwd = zget_str(r);
+        q[i].out_path = zget_str(r);
+        q[i].err_path = zget_str(r);
+        q[i].argv = zget_strv(r, 0);
+        q[i].env = zget_strv(r, 0);
+        q[i].log_fd = zget_fd(r, fds, nfds);
+        q[i].cgroup_fd = zget_fd(r, fds, nfds);
+        q[i].cgroup_dir_fd = zget_fd(r, fds, nfds);
+        q[i].nlimit_fds = (int)zget_u32(r);
+        for (int j = 0; j < 2; j++)
+            lim[i][j] = zget_fd(r, fds, nfds);
+        q[i].limit_fds = lim[i];
+        q[i].cgroup_required = (int)zget_u32(r);
+        q[i].parent_death_kill = (int)zget_u32(r);
+        q[i].set_ids = (int)zget_u32(r);
+        q[i].uid = (uid_t)zget_u32(r);
+        q[i].gid = (gid_t)zget_u32(r);
+        if (r->bad || !q[i].path || !q[i].cwd || !q[i].argv || !q[i].argv[0] || !q[i].env ||
+            q[i].log_fd < 0 || q[i].nlimit_fds < 0 || q[i].nlimit_fds > 2)
+            return -1;
+        /* {"/bin/sh", path, argv[1], ...}: a script without #! */
+        size_t argc = 0;
+        while (q[i].argv[argc])
+            argc++;
+        char **sh = calloc(argc + 2, sizeof *sh);
+        if (!sh) _exit(1);
+        sh[0] = "/bin/sh";
+        sh[1] = (char *)q[i].path;
+        for (size_t k = 1; k < argc; k++)
+            sh[k + 1] = q[i].argv[k];
+        q[i].sh_argv = sh;
+    }
+    a->reqs = q;
+    return r->bad ? -1 : 0;
+}
+
+__attribute__((noreturn)) static void zygote_main(int sock, pid_t agent)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    static const int ign[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof ign / sizeof ign[0]; i++)
+        sigaction(ign[i], &sa, NULL);
+    sa.sa_flags = SA_NOCLDWAIT; /* its keepers are reaped by the kernel */
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_NAME, "colossus-zygote");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != agent) _exit(0);
+    int keep[2] = {sock, cl__devnull()};
+    close_all_but(keep, 2);
+    for (;;) {
+        uint32_t hdr[3];
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * (ZY_MAX_FDS + 8))];
+            struct cmsghdr align;
+        } u;
+        struct iovec iov = {hdr, sizeof hdr};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
+                            .msg_controllen = sizeof u.buf};
+        ssize_t got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (got < 0 && errno == EINTR) continue;
+        if (got != (ssize_t)sizeof hdr) _exit(0); /* the agent is gone (or broke the wire) */
+        int fds[ZY_MAX_FDS + 8];
+        uint32_t nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n && nfds < ZY_MAX_FDS + 8; i++)
+                    memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            }
+        if (hdr[0] != ZY_MAGIC || hdr[2] != nfds || hdr[1] > (64u << 20)) _exit(1);
+        char *body = malloc(hdr[1] ? hdr[1] : 1);
+        if (!body) _exit(1);
+        size_t have = 0;
+        while (have < hdr[1]) {
+            ssize_t n = read(sock, body + have, hdr[1] - have);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) _exit(0);
+            have += (size_t)n;
+        }
+        /* _Fork: no atfork handler runs (libuv's would close "its" descriptors, whose
+         * numbers the received ones took after close_all_but) */
+        pid_t kp = _Fork();
+        if (kp == 0) { /* the keeper: the request is parsed in its own memory */
+            close(sock);
+            zrd_t r = {body, hdr[1], 0};
+            cl_keep_args_t a;
+            int conn;
+            if (zparse(&r, fds, nfds, &a, &conn) < 0) {
+                struct cl_keep_msg m;
+                memset(&m, 0, sizeof m);
+                m.version = CL_KEEP_VERSION;
+                m.type = CL_KEEP_FAIL;
+                m.index = UINT32_MAX;
+                snprintf(m.text, sizeof m.text, "the keeper's request does not parse");
+                if (conn >= 0) (void)send(conn, &m, sizeof m, MSG_NOSIGNAL);
+                _exit(1);
+            }
+            keeper_main(&a, conn);
+        }
+        for (uint32_t i = 0; i < nfds; i++) /* the keeper has them; a failed fork: the */
+            close(fds[i]);                  /* agent's end of conn sees it closed */
+        free(body);
+    }
+}
+
+/* The zygote, started when missing (or gone). 0, or -1 with errno. */
+static int zygote_ensure(void)
+{
+    if (zyg_fd >= 0) return 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    sv[0] = cl__high_fd(sv[0]);
+    sv[1] = cl__high_fd(sv[1]);
+    if (sv[0] < 0 || sv[1] < 0 || cl__devnull() < 0) {
+        if (sv[0] >= 0) close(sv[0]);
+        if (sv[1] >= 0) close(sv[1]);
+        return -1;
+    }
+    pid_t agent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        zygote_main(sv[1], agent);
+    }
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        errno = e;
+        return -1;
+    }
+    zyg_fd = sv[0];
+    zyg_pid = pid;
+    return 0;
+}
+
+void cl__keep_zygote_stop(void)
+{
+    if (zyg_fd < 0) return;
+    close(zyg_fd); /* it reads the end and exits */
+    zyg_fd = -1;
+    while (waitpid(zyg_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Hand a's launch to the zygote, conn being the keeper's end of the agent's connection.
+ * 0 once sent (the keeper answers on the agent's end), -1 when it cannot be (no zygote). */
+static int zygote_spawn(const cl_keep_args_t *a, int conn)
+{
+    if (a->n > ZY_MAX_FDS - 8) return -1;
+    int fds[ZY_MAX_FDS + 8];
+    uint32_t nfds = 0;
+    zbuf_t b = {0};
+    zput_u32(&b, zfd(fds, &nfds, conn));
+    zput_u32(&b, a->n);
+    zput_u32(&b, a->first_rank);
+    zput_u32(&b, a->abandon_ms);
+    zput_u32(&b, zfd(fds, &nfds, a->keep_dir_fd));
+    zput_u32(&b, zfd(fds, &nfds, a->lease_fd > 0 ? a->lease_fd : -1));
+    zput_str(&b, a->name);
+    zput_str(&b, a->cgroup);
+    zput_str(&b, a->exit_name);
+    zput_str(&b, a->title);
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct cl__spawn_req *q = &a->reqs[i];
+        zput_str(&b, q->path);
+        zput_str(&b, q->cwd);
+        zput_str(&b, q->out_path);
+        zput_str(&b, q->err_path);
+        zput_strv(&b, q->argv);
+        zput_strv(&b, q->env);
+        zput_u32(&b, zfd(fds, &nfds, q->log_fd));
+        zput_u32(&b, zfd(fds, &nfds, q->cgroup_fd));
+        zput_u32(&b, zfd(fds, &nfds, q->cgroup_dir_fd));
+        zput_u32(&b, (uint32_t)q->nlimit_fds);
+        for (int j = 0; j < 2; j++)
+            zput_u32(&b, zfd(fds, &nfds, j < q->nlimit_fds ? q->limit_fds[j] : -1));
+        zput_u32(&b, (uint32_t)q->cgroup_required);
+        zput_u32(&b, (uint32_t)q->parent_death_kill);
+        zput_u32(&b, (uint32_t)q->set_ids);
+        zput_u32(&b, (uint32_t)q->uid);
+        zput_u32(&b, (uint32_t)q->gid);
+    }
+    int rc = -1;
+    for (int tries = 0; tries < 2 && rc < 0; tries++) {
+        if (zygote_ensure() < 0) break;
+        uint32_t hdr[3] = {ZY_MAGIC, (uint32_t)b.len, nfds};
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * (ZY_MAX_FDS + 8))];
+            struct cmsghdr align;
+        } u;
+        memset(u.buf, 0, sizeof u.buf);
+        struct iovec iov = {hdr, sizeof hdr};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
+                            .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+        ssize_t w = sendmsg(zyg_fd, &mh, MSG_NOSIGNAL);
+        size_t off = 0;
+        while (w == (ssize_t)sizeof hdr && off < b.len) {
+            ssize_t n = write(zyg_fd, b.p + off, b.len - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            off += (size_t)n;
+        }
+        if (w == (ssize_t)sizeof hdr && off == b.len) {
+            rc = 0;
+        } else { /* the zygote died: a new one, once */
+            close(zyg_fd);
+            zyg_fd = -1;
+            waitpid(zyg_pid, NULL, 0);
+        }
+    }
+    free(b.p);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the agent's side ---- */
+
+static int keep_started(const cl_keep_args_t *a, int fd0, pid_t *pids, int *fd,
+                        cl_error_t *err);
 
 int cl__keep_spawn(const cl_keep_args_t *a, pid_t *pids, int *fd, cl_error_t *err)
 {
@@ -401,7 +795,12 @@ int cl__keep_spawn(const cl_keep_args_t *a, pid_t *pids, int *fd, cl_error_t *er
         if (sv[1] >= 0) close(sv[1]);
         return cl_err(err, "launch: keeper socket: %s", strerror(errno));
     }
-    /* No handler of the agent may run in the children before the keeper resets them. */
+    if (zygote_spawn(a, sv[1]) == 0) {
+        close(sv[1]);
+        return keep_started(a, sv[0], pids, fd, err);
+    }
+    /* No zygote (or a launch of too many ranks for one message): forked from here. No
+     * handler of the agent may run in the children before the keeper resets them. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -430,7 +829,14 @@ int cl__keep_spawn(const cl_keep_args_t *a, pid_t *pids, int *fd, cl_error_t *er
         close(sv[0]);
         return cl_err(err, "launch: cannot fork the keeper");
     }
-    /* Its word on the ranks: every PID then SYNC, or FAIL (blocking: the execs take ms). */
+    return keep_started(a, sv[0], pids, fd, err);
+}
+
+/* The keeper's word on the ranks, on the agent's end fd0: every PID then SYNC, or FAIL
+ * (blocking: the execs take ms). */
+static int keep_started(const cl_keep_args_t *a, int fd0, pid_t *pids, int *fd, cl_error_t *err)
+{
+    int sv[2] = {fd0, -1};
     uint32_t got = 0;
     for (;;) {
         struct cl_keep_msg m;

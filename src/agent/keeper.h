@@ -4,11 +4,12 @@
  * directory adopts them (launch.h, cl_launch_adopt()). As Slurm's slurmstepd and containerd's
  * shims do; why this design: docs/standby.md, "Rolling upgrades".
  *
- * The keeper is forked from the agent (twice: it is never the agent's child, so an agent that
- * re-executes itself or dies leaves it to init), ignores the signals an operator sends an
- * agent (only SIGKILL ends it), shows itself as "colossus-keep" (comm and command line),
- * closes every descriptor but what the ranks' spawn needs, spawns the ranks (launch_spawn.c, as
- * the agent would), and then only:
+ * The keeper is forked from a zygote (keeper.c: a process forked once from the agent, handed
+ * each launch over a socket; without one, from the agent, twice), so it is never the agent's
+ * child: an agent that re-executes itself or dies leaves it to init. It ignores the signals an
+ * operator sends an agent (only SIGKILL ends it), shows itself as "colossus-keep" (comm and
+ * command line), closes every descriptor but what the ranks' spawn needs, spawns the ranks
+ * (launch_spawn.c, as the agent would), and then only:
  *   - reaps them and keeps their exit statuses, which it tells the agent connected to it;
  *   - listens on an abstract Unix socket (SOCK_SEQPACKET) named after the launch, where a
  *     new agent connects and is told everything again (pids, exits, frozen or not);
@@ -57,10 +58,10 @@ typedef struct cl_keep_args {
     uint32_t first_rank; /* the global RANK of reqs[0] (for messages) */
     const char *name;    /* the abstract socket's name (no leading NUL), < 100 bytes */
     const char *cgroup;  /* the launch's cgroup v2 directory, or NULL */
-    const volatile uint64_t *lease; /* the lease page: expiry, CLOCK_BOOTTIME ns; NULL, or
-                                     * 0 in it: no lease in force (never frozen) */
-    uint32_t abandon_ms;            /* see above; 0: 30 s */
-    int keep_dir_fd;                /* where exit_name is written, or -1 */
+    int lease_fd;        /* the lease page's file (expiry, CLOCK_BOOTTIME ns), mapped by the
+                          * keeper; 0 or -1, or 0 in it: no lease in force (never frozen) */
+    uint32_t abandon_ms; /* see above; 0: 30 s */
+    int keep_dir_fd;     /* where exit_name is written, or -1 */
     const char *exit_name;
     const char *title; /* the command line ps shows after the binary's name, or NULL */
 } cl_keep_args_t;
@@ -76,6 +77,10 @@ void cl__keep_title_area(int argc, char **argv);
  * launch's cgroup keeps the agent's pid in its name: cl_launch_sweep() spares the cgroups
  * whose processes are a live keeper's children. */
 int cl__keep_spawn(const cl_keep_args_t *a, pid_t *pids, int *fd, cl_error_t *err);
+
+/* Stop the zygote the keepers are forked from (keeper.c), if one runs: before the agent
+ * re-executes itself (its keepers are not affected). */
+void cl__keep_zygote_stop(void);
 
 /* Connect to the keeper called name: the fd (as above), or -1 with err (none listens). */
 int cl__keep_connect(const char *name, cl_error_t *err);

@@ -638,7 +638,7 @@ static int start_kept(cl_launch_t *l, const cl_launch_spec_t *s, const char *pat
                             .first_rank = l->ranks[0].global,
                             .name = s->keeper_name,
                             .cgroup = l->cgroup,
-                            .lease = s->lease,
+                            .lease_fd = s->lease_fd,
                             .abandon_ms = s->abandon_ms,
                             .keep_dir_fd = s->keep_dir_fd,
                             .exit_name = s->keep_exit_name,

@@ -142,10 +142,11 @@ typedef struct cl_launch_spec {
     const char *cgroup_v1_root;
     /* issue 14: with keeper_name, the ranks' parent is a keeper process (keeper.h), not the
      * agent: they outlive the agent (survive_agent is then ignored) and a later agent adopts
-     * them (cl_launch_adopt()). keeper_name is its abstract socket's name; lease the node's
-     * lease page (NULL: none); abandon_ms, keep_dir_fd and keep_exit_name as in keeper.h. */
+     * them (cl_launch_adopt()). keeper_name is its abstract socket's name; lease_fd the
+     * node's lease page, a file the keeper maps (lease.h; 0 or -1: none); abandon_ms,
+     * keep_dir_fd and keep_exit_name as in keeper.h. */
     const char *keeper_name;
-    const volatile uint64_t *lease;
+    int lease_fd;
     uint32_t abandon_ms;
     int keep_dir_fd;
     const char *keep_exit_name;

@@ -21,8 +21,9 @@ typedef struct ag_lease ag_lease_t;
  * found is kept: a restarted agent's ranks stay as the last agent left them. */
 ag_lease_t *ag_lease_open(const char *dir, cl_error_t *err);
 void ag_lease_close(ag_lease_t *l); /* accepts NULL */
-/* The page, for the keepers (launch.h's spec->lease). */
-const volatile uint64_t *ag_lease_page(const ag_lease_t *l);
+/* The page's file, open (above 2, close-on-exec), for the keepers to map (launch.h's
+ * spec->lease_fd); -1 for NULL. */
+int ag_lease_fd(const ag_lease_t *l);
 /* Valid until `until` (boot ns). */
 void ag_lease_renew(ag_lease_t *l, uint64_t until);
 /* Whether the lease is in force and past (the ranks are, or are about to be, frozen). */

@@ -163,12 +163,14 @@ static void test_kept_lease(void **state)
     snprintf(script, sizeof script, "while :; do echo x >> '%s'; sleep 0.01; done", out);
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     cl_launch_spec_t s = kept_spec(f, 1, argv, name, sizeof name);
-    /* shared with the keeper, as the agent's lease page is (lease.c) */
-    uint64_t *page =
-        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* a file the keeper maps, as the agent's lease page is (lease.c) */
+    int lfd = cl__high_fd(memfd_create("lease", MFD_CLOEXEC));
+    assert_true(lfd > 2);
+    assert_int_equal(ftruncate(lfd, 4096), 0);
+    uint64_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
     assert_true(page != MAP_FAILED);
     __atomic_store_n(page, boot_ns() + 300000000u, __ATOMIC_RELEASE); /* 300 ms */
-    s.lease = page;
+    s.lease_fd = lfd;
     s.abandon_ms = 700;
     struct done d = {0};
     cl_launch_t *l = NULL;
@@ -191,6 +193,7 @@ static void test_kept_lease(void **state)
     release(f, l);
     assert_int_equal(wait_job_procs(f->job_id, 0), 0);
     munmap(page, 4096);
+    close(lfd);
 }
 
 /* No agent for abandon_ms after the ranks ended: the statuses go to the exit file. */
