@@ -245,20 +245,25 @@ static void close_all_but(int *keep, size_t n)
     close_range(next, ~0u, 0);
 }
 
-__attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int conn)
+/* Nothing of the agent's handlers may run in a keeper or the zygote (libuv's would write to
+ * its pipes); what an operator sends an agent (SIGTERM, SIGUSR2 ...) is not for them: only
+ * SIGKILL ends one (a keeper's ranks with it: their PDEATHSIG). */
+static void reset_signals(void)
 {
-    /* Nothing of the agent's handlers may run here (libuv's would write to its pipes). */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
-    /* What an operator sends an agent (SIGTERM, SIGUSR2 ...) is not for us: only SIGKILL
-     * ends a keeper (and its ranks with it: their PDEATHSIG). */
-    dfl.sa_handler = SIG_IGN;
+        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
     static const int ign[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2};
     for (size_t i = 0; i < sizeof ign / sizeof ign[0]; i++)
-        sigaction(ign[i], &dfl, NULL);
+        sigaction(ign[i], &sa, NULL);
+}
+
+__attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int conn)
+{
+    reset_signals();
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -581,15 +586,10 @@ static int zparse(zrd_t *r, const int *fds, uint32_t nfds, cl_keep_args_t *a, in
 
 __attribute__((noreturn)) static void zygote_main(int sock, pid_t agent)
 {
+    reset_signals();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
     sa.sa_handler = SIG_IGN;
-    static const int ign[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof ign / sizeof ign[0]; i++)
-        sigaction(ign[i], &sa, NULL);
     sa.sa_flags = SA_NOCLDWAIT; /* its keepers are reaped by the kernel */
     sigaction(SIGCHLD, &sa, NULL);
     sigset_t none;
