@@ -43,8 +43,11 @@ echo "training, checkpoints in $ckpt:"
 victim=$("$bin" show "$job" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["nodes"][1])')
 apid=$(awk -v n="$victim" '$1=="agent" && $2==n {print $3}' "$COLOSSUS_DIR/pids")
 say "node failure: kill -9 of $victim (its agent, pid $apid, and every rank on it)"
-kids=$(pgrep -P "$apid" || true)
-kill -9 "$apid"
+# the ranks are their keepers' children (docs/standby.md: an agent alone can die and come
+# back under its jobs); a node dying takes them all
+keepers=$(pgrep -f -- "colossus keep job[0-9]+-inc[0-9]+ $COLOSSUS_DIR/agents/$victim/keep" || true)
+kids="$(pgrep -P "$apid" || true) $(for k in $keepers; do pgrep -P "$k"; done)"
+kill -9 "$apid" $keepers 2>/dev/null || true
 for k in $kids; do kill -9 -- "-$k" 2>/dev/null || true; done
 t_kill=$SECONDS
 echo "waiting for the controller to notice and restart the job by itself..."
