@@ -6,9 +6,7 @@
 # timeout: 240
 . "$(dirname "$0")/cluster_lib.bash"
 start_controller --keep-finished 1
-# --no-keepers: thousands of trivial jobs, a keeper each would only slow the test (what it
-# measures is the controller's memory; keepers: agent_restart.sh)
-start_agent n1 4 --no-keepers
+start_agent n1 4
 wait_nodes_up 1
 cd "$T"
 J=$("$B" submit --gpus-per-node 1 --name kept -- sh -c 'echo hello-from-$RANK') || fail "submit"
