@@ -596,6 +596,7 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t agent)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     prctl(PR_SET_NAME, "colossus-zygote");
+    set_title("keep zygote"); /* not the agent's command line: pgrep -f finds agents alone */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != agent) _exit(0);
     int keep[2] = {sock, cl__devnull()};
     close_all_but(keep, 2);
