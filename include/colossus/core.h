@@ -242,10 +242,19 @@ double cl_power_cut_pct(const cl_cluster_t *c);
  * the job's later runs). -1 for no such job or a bad figure. */
 int cl_job_power_measured(cl_cluster_t *c, cl_jobid_t id, double w_per_gpu, cl_error_t *err);
 
+/* The floor between runs (issue 13's smoothing): GPUs gpus (a mask) of node, free of jobs,
+ * held at w W each by the controller's burn (w <= gpu_idle_w: the hold ends). Admission
+ * counts a held GPU at w instead of gpu_idle_w at every level (site, pod, leaf) until its
+ * hold ends or a job starts on it (the job takes it over: its projection counts instead).
+ * A GPU a job runs on is not held. -1 for no such node or GPU, or w outside 0..gpu_max_w. */
+int cl_power_hold(cl_cluster_t *c, cl_nodeid_t node, uint64_t gpus, double w, cl_error_t *err);
+/* The held GPUs' draw, W, and how many (*gpus, may be NULL). */
+double cl_power_held_w(const cl_cluster_t *c, uint64_t *gpus);
+
 typedef struct cl_power_level {
     double budget_w;   /* as set (0: none) */
     double limit_w;    /* budget after the cut (0: none) */
-    double draw_w;     /* projected: running jobs plus idle GPUs */
+    double draw_w;     /* projected: running jobs plus idle GPUs (held ones at their hold) */
     double headroom_w; /* limit - admit_frac * jobs' W - idle W (INFINITY: no budget) */
     uint64_t gpus, gpus_alloc;
 } cl_power_level_t;

@@ -621,6 +621,16 @@ static double job_draw(ctl_t *c, const ctl_job_t *j)
 
 /* ---- the floor between runs ---- */
 
+/* Hold x's GPUs at w each in the core (0: ended), so admission counts the floor at every
+ * level until the hold ends (a GPU a job has taken meanwhile is the job's). */
+static void hold_core(ctl_t *c, const hold_t *x, double w)
+{
+    cl_error_t err;
+    for (uint32_t k = 0; k < x->n; k++)
+        if (x->gpus[k] && cl_power_hold(c->cluster, x->node[k], x->gpus[k], w, &err) < 0)
+            ctl_log(c, "power: the core refused job %" PRIu64 "'s hold: %s", x->job, err.msg);
+}
+
 /* One PowerHold (draw mW, 0: release) to each connection carrying nodes of hold x. */
 /* Node k of hold x's carrier now; NULL: nothing to send there (no GPU left, not connected). */
 static ctl_sink_t *hold_conn(ctl_t *c, const hold_t *x, uint32_t k)
@@ -720,6 +730,7 @@ void ctl_power_job_released(ctl_t *c, ctl_job_t *j)
         pw->hold_next = pw->hold_at + RAMP_STEP_S;
     }
     pw->holds[pw->nholds++] = x;
+    hold_core(c, &x, x.w);
     ctl_log(c, "power: job %" PRIu64 "'s %" PRIu64 " GPUs held at %.0f W, ramping down", x.job,
             x.ngpus, x.w);
 }
@@ -756,6 +767,7 @@ static void hold_step(ctl_t *c)
         x->w = -cur[i];
         bool done = x->w <= pc.gpu_idle_w + 0.5 || !x->ngpus;
         if (x->ngpus) hold_send(c, x, done ? 0 : (uint32_t)lround(x->w * 1000));
+        if (x->ngpus) hold_core(c, x, done ? 0 : x->w);
         if (!done) {
             pw->holds[m++] = *x;
             continue;

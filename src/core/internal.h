@@ -174,6 +174,7 @@ typedef struct power_lv {
     double *jobs_w;         /* [n] running jobs' projected W */
     uint64_t *alloc, *gpus; /* [n] */
     uint64_t *scratch;      /* [n] GPUs of a candidate gang, zero between uses */
+    double *held_x;         /* [n] held GPUs' draw above idle (counted always) */
     uint32_t nbudgets;      /* levels with a budget */
 } power_lv_t;
 enum { PW_POD = 0, PW_LEAF = 1, PW_NLV = 2 };
@@ -184,6 +185,11 @@ typedef struct power {
     double jobs_w;  /* running jobs' projected W, site */
     uint64_t alloc; /* allocated GPUs, site */
     power_lv_t lv[PW_NLV];
+    /* the floor between runs (cl_power_hold): each held GPU's draw above idle, W
+     * ([node * gpn + g], NULL until the first hold), their sum at the site, how many */
+    float *hold_x;
+    double held_x;
+    uint64_t nheld;
     /* a re-placement that failed this pass (rfail_pass): a gang at least as large, with
      * nodes of at least as many GPUs at as much power, fails too (only a preemption frees
      * power in a pass: such a job then waits a pass more) */

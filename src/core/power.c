@@ -38,6 +38,7 @@ void cl__power_init(cl_cluster_t *c)
         l->alloc = cl__xcalloc(n, sizeof(uint64_t));
         l->gpus = cl__xcalloc(n, sizeof(uint64_t));
         l->scratch = cl__xcalloc(n, sizeof(uint64_t));
+        l->held_x = cl__xcalloc(n, sizeof(double));
         for (uint32_t i = 0; i < l->n; i++)
             l->gpus[i] = (uint64_t)cl__topo_nodes_in(c->t, l->kind, i) * c->gpn;
     }
@@ -52,7 +53,9 @@ void cl__power_free(cl_cluster_t *c)
         free(l->alloc);
         free(l->gpus);
         free(l->scratch);
+        free(l->held_x);
     }
+    free(c->pw.hold_x);
 }
 
 double cl__power_job_w(const cl_cluster_t *c, const job_t *j)
@@ -123,10 +126,69 @@ void cl__power_move(cl_cluster_t *c, uint32_t js, cl_nodeid_t from, cl_nodeid_t 
     }
 }
 
+/* GPU g of node n held at x W above idle (0: not held): the counters follow. */
+static void hold_put(cl_cluster_t *c, cl_nodeid_t n, uint32_t g, double x)
+{
+    power_t *p = &c->pw;
+    float *h = &p->hold_x[(size_t)n * c->gpn + g];
+    double d = x - (double)*h;
+    if (d == 0) return;
+    p->nheld += (x > 0) - (*h > 0);
+    p->held_x += d;
+    for (int k = 0; k < PW_NLV; k++)
+        p->lv[k].held_x[lv_of(c, &p->lv[k], n)] += d;
+    *h = (float)x;
+    if (!p->nheld) p->held_x = 0; /* no rounding left behind */
+}
+
+/* A job starting on held GPUs takes them over: their hold ends (the controller's
+ * PowerLimit ends the agents' burn there). */
+static void hold_take(cl_cluster_t *c, const job_t *j)
+{
+    for (uint32_t i = 0; i < j->nnodes; i++)
+        for (uint32_t g = 0; g < c->gpn; g++)
+            if (j->alloc[i].gpus >> g & 1) hold_put(c, j->alloc[i].node, g, 0);
+}
+
+int cl_power_hold(cl_cluster_t *c, cl_nodeid_t node, uint64_t gpus, double w, cl_error_t *err)
+{
+    power_t *p = &c->pw;
+    if (node >= c->t->nnodes) {
+        cl__err(err, "no node %u", node);
+        return -1;
+    }
+    if (!(w >= 0 && w <= p->conf.gpu_max_w)) {
+        cl__err(err, "a held GPU's draw must be 0..%g W, not %g", p->conf.gpu_max_w, w);
+        return -1;
+    }
+    if (c->gpn < 64 && gpus >> c->gpn) {
+        cl__err(err, "node %u has %u GPUs", node, c->gpn);
+        return -1;
+    }
+    double x = w > p->conf.gpu_idle_w ? w - p->conf.gpu_idle_w : 0;
+    if (!p->hold_x) {
+        if (x == 0) return 0;
+        p->hold_x = cl__xcalloc((size_t)c->t->nnodes * c->gpn, sizeof(float));
+    }
+    uint64_t busy = 0;
+    for (uint32_t g = 0; g < c->gpn; g++)
+        if (c->gpu_job[(size_t)node * c->gpn + g]) busy |= 1ull << g;
+    for (uint32_t g = 0; g < c->gpn; g++) /* a GPU a job runs on is its job's */
+        if (gpus >> g & 1) hold_put(c, node, g, busy >> g & 1 ? 0 : x);
+    return 0;
+}
+
+double cl_power_held_w(const cl_cluster_t *c, uint64_t *gpus)
+{
+    if (gpus) *gpus = c->pw.nheld;
+    return c->pw.held_x + (double)c->pw.nheld * c->pw.conf.gpu_idle_w;
+}
+
 void cl__power_run(cl_cluster_t *c, uint32_t js, int on)
 {
     power_t *p = &c->pw;
     job_t *j = &c->jobs[js];
+    if (on && p->nheld) hold_take(c, j);
     double sign = on ? 1.0 : -1.0, w = cl__power_job_w(c, j);
     for (int k = 0; k < PW_NLV; k++)
         if (lv_counted(&p->lv[k])) lv_run(c, &p->lv[k], j, w, on);
@@ -141,11 +203,13 @@ static double limit_of(const power_t *p, double budget)
 }
 
 /* Does g more GPUs at w each fit a level with this budget, these jobs, these GPUs? */
-static int level_fits(const power_t *p, double budget, double jobs_w, uint64_t gpus,
-                      uint64_t alloc, uint64_t g, double w)
+/* (held: the held GPUs' draw above idle there, counted until their holds end; a job that
+ * would start on held GPUs is checked with their hold still counted.) */
+static int level_fits(const power_t *p, double budget, double jobs_w, double held,
+                      uint64_t gpus, uint64_t alloc, uint64_t g, double w)
 {
     if (!(budget > 0)) return 1;
-    double idle = (double)(gpus - alloc - g) * p->conf.gpu_idle_w;
+    double idle = (double)(gpus - alloc - g) * p->conf.gpu_idle_w + held;
     double need = p->conf.admit_frac * (jobs_w + (double)g * w) + idle;
     return need <= limit_of(p, budget) + EPS_W;
 }
@@ -155,7 +219,7 @@ int cl__power_site_ok(const cl_cluster_t *c, const job_t *j)
     const power_t *p = &c->pw;
     uint64_t g = cl__job_gpus(j);
     uint64_t gpus = (uint64_t)c->t->nnodes * c->gpn;
-    return level_fits(p, p->conf.site_budget_w, p->jobs_w, gpus, p->alloc, g,
+    return level_fits(p, p->conf.site_budget_w, p->jobs_w, p->held_x, gpus, p->alloc, g,
                       cl__power_job_w(c, j));
 }
 
@@ -172,8 +236,8 @@ int cl__power_pods_ok(cl_cluster_t *c, const job_t *j)
         for (uint32_t i = 0; i < c->nsel; i++) {
             uint32_t at = lv_of(c, l, c->sel[i]);
             if (!l->scratch[at]) continue; /* this one's already checked */
-            ok &= level_fits(p, l->budget[at], l->jobs_w[at], l->gpus[at], l->alloc[at],
-                             l->scratch[at], w);
+            ok &= level_fits(p, l->budget[at], l->jobs_w[at], l->held_x[at], l->gpus[at],
+                             l->alloc[at], l->scratch[at], w);
             l->scratch[at] = 0;
         }
     }
@@ -195,8 +259,8 @@ static int lv_full(const cl_cluster_t *c, const power_lv_t *l, uint32_t i, const
                    double w)
 {
     const power_t *p = &c->pw;
-    return l->budget[i] > 0 &&
-           !level_fits(p, l->budget[i], l->jobs_w[i], l->gpus[i], l->alloc[i], j->k, w);
+    return l->budget[i] > 0 && !level_fits(p, l->budget[i], l->jobs_w[i], l->held_x[i],
+                                           l->gpus[i], l->alloc[i], j->k, w);
 }
 
 int cl__power_leaf_room(const cl_cluster_t *c, uint32_t leaf, const job_t *j)
@@ -404,10 +468,10 @@ int cl_job_power_measured(cl_cluster_t *c, cl_jobid_t id, double w, cl_error_t *
     return 0;
 }
 
-static void level_fill(const power_t *p, double budget, double jobs_w, uint64_t gpus,
-                       uint64_t alloc, cl_power_level_t *o)
+static void level_fill(const power_t *p, double budget, double jobs_w, double held,
+                       uint64_t gpus, uint64_t alloc, cl_power_level_t *o)
 {
-    double idle = (double)(gpus - alloc) * p->conf.gpu_idle_w;
+    double idle = (double)(gpus - alloc) * p->conf.gpu_idle_w + held;
     o->budget_w = budget;
     o->limit_w = budget > 0 ? limit_of(p, budget) : 0;
     o->draw_w = jobs_w + idle;
@@ -420,13 +484,14 @@ int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *o)
 {
     const power_t *p = &c->pw;
     if (pod < 0) {
-        level_fill(p, p->conf.site_budget_w, p->jobs_w, (uint64_t)c->t->nnodes * c->gpn,
-                   p->alloc, o);
+        level_fill(p, p->conf.site_budget_w, p->jobs_w, p->held_x,
+                   (uint64_t)c->t->nnodes * c->gpn, p->alloc, o);
         return 0;
     }
     const power_lv_t *l = &p->lv[PW_POD];
     if (pod >= l->n) return -1;
-    level_fill(p, l->budget[pod], l->jobs_w[pod], l->gpus[pod], l->alloc[pod], o);
+    level_fill(p, l->budget[pod], l->jobs_w[pod], l->held_x[pod], l->gpus[pod], l->alloc[pod],
+               o);
     return 0;
 }
 
@@ -435,10 +500,11 @@ int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *
     const power_lv_t *l = &c->pw.lv[PW_LEAF];
     if (leaf >= l->n) return -1;
     if (!lv_counted(l)) { /* no leaf budget: its jobs are not counted, none said */
-        level_fill(&c->pw, 0, 0, l->gpus[leaf], 0, o);
+        level_fill(&c->pw, 0, 0, l->held_x[leaf], l->gpus[leaf], 0, o);
         return 0;
     }
-    level_fill(&c->pw, l->budget[leaf], l->jobs_w[leaf], l->gpus[leaf], l->alloc[leaf], o);
+    level_fill(&c->pw, l->budget[leaf], l->jobs_w[leaf], l->held_x[leaf], l->gpus[leaf],
+               l->alloc[leaf], o);
     return 0;
 }
 
@@ -468,6 +534,47 @@ static int lv_check(const cl_cluster_t *c, const power_lv_t *l, int k, cl_error_
     return rc;
 }
 
+/* The holds' counters recounted from the held GPUs; none on a GPU a job runs on. */
+static int hold_check(const cl_cluster_t *c, cl_error_t *err)
+{
+    const power_t *p = &c->pw;
+    if (!p->hold_x)
+        return p->nheld || p->held_x != 0 ? cl__err(err, "holds counted, none held"), -1 : 0;
+    double site = 0, *lw[PW_NLV];
+    uint64_t n = 0;
+    int rc = 0;
+    for (int k = 0; k < PW_NLV; k++)
+        lw[k] = cl__xcalloc(p->lv[k].n ? p->lv[k].n : 1, sizeof(double));
+    for (cl_nodeid_t v = 0; v < c->t->nnodes; v++)
+        for (uint32_t g = 0; g < c->gpn; g++) {
+            double x = p->hold_x[(size_t)v * c->gpn + g];
+            if (!(x > 0)) continue;
+            if (c->gpu_job[(size_t)v * c->gpn + g] && rc == 0) {
+                cl__err(err, "node %u GPU %u held while a job runs on it", v, g);
+                rc = -1;
+            }
+            site += x;
+            n++;
+            for (int k = 0; k < PW_NLV; k++)
+                lw[k][lv_of(c, &p->lv[k], v)] += x;
+        }
+    if (rc == 0 && (n != p->nheld || fabs(site - p->held_x) > 1e-3 * (1 + site))) {
+        cl__err(err, "held power: %llu GPUs %.1f W counted, %llu GPUs %.1f W recounted",
+                (unsigned long long)p->nheld, p->held_x, (unsigned long long)n, site);
+        rc = -1;
+    }
+    for (int k = 0; k < PW_NLV; k++) {
+        for (uint32_t i = 0; i < p->lv[k].n && rc == 0; i++)
+            if (fabs(lw[k][i] - p->lv[k].held_x[i]) > 1e-3 * (1 + lw[k][i])) {
+                cl__err(err, "%s %u held power: %.1f W counted, %.1f W recounted", lv_word[k],
+                        i, p->lv[k].held_x[i], lw[k][i]);
+                rc = -1;
+            }
+        free(lw[k]);
+    }
+    return rc;
+}
+
 int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
 {
     const power_t *p = &c->pw;
@@ -486,5 +593,5 @@ int cl__power_check(const cl_cluster_t *c, cl_error_t *err)
     }
     for (int k = 0; k < PW_NLV; k++)
         if (lv_counted(&p->lv[k]) && lv_check(c, &p->lv[k], k, err) < 0) return -1;
-    return 0;
+    return hold_check(c, err);
 }

@@ -10,10 +10,10 @@
  * 300 W, the Zeus NSDI'23 power trace (ml-energy/zeus, summary_power_a40.csv: time per
  * epoch at 300 W over that at the limit); proportional below its lowest point. No H100
  * sweep of training was found to read; docs/power.md. */
-static const double curve[][2] = {
-    {0.0, 0.0},       {1.0 / 3, 0.2458}, {5.0 / 12, 0.3819}, {0.5, 0.5734},
-    {7.0 / 12, 0.7862}, {2.0 / 3, 0.8846}, {0.75, 0.9402},   {5.0 / 6, 0.9728},
-    {11.0 / 12, 0.9958}, {1.0, 1.0}};
+static const double curve[][2] = {{0.0, 0.0},     {1.0 / 3, 0.2458},  {5.0 / 12, 0.3819},
+                                  {0.5, 0.5734},  {7.0 / 12, 0.7862}, {2.0 / 3, 0.8846},
+                                  {0.75, 0.9402}, {5.0 / 6, 0.9728},  {11.0 / 12, 0.9958},
+                                  {1.0, 1.0}};
 
 double cl_power_perf(double frac)
 {

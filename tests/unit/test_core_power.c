@@ -101,20 +101,31 @@ static int level_get(const cl_cluster_t *c, bool leaf, uint32_t i, cl_power_leve
     return leaf ? cl_power_leaf_level(c, i, lv) : cl_power_level(c, i, lv);
 }
 
+/* Two pods (or two leaves of one pod) of 2 nodes x 8 GPUs, 6,000 W each, idle 0. */
+static cl_cluster_t *two_levels(bool leaf, budget_set_f **set, level_of_f **of)
+{
+    cl_cluster_t *c = mk(4, 8, 1, leaf ? 2 : 1, 2, 0, CL_POLICY_BACKFILL);
+    const cl_topo_t *t = cl_cluster_topo(c);
+    assert_int_equal(leaf ? cl_topo_leaves(t) : cl_topo_pods(t), 2);
+    *set = leaf ? cl_power_leaf_budget_set : cl_power_pod_budget_set;
+    *of = leaf ? cl_topo_node_leaf : cl_topo_node_pod;
+    power_conf(c, 0, 1);
+    cl_error_t err;
+    assert_int_equal((*set)(c, 0, 6000, &err), 0);
+    assert_int_equal((*set)(c, 1, 6000, &err), 0);
+    return c;
+}
+
 /* Two pods (or two leaves of one pod) of two nodes, each holding one node's worth of power:
  * the pass places the second job in the other one, and a third (no room anywhere) waits for
  * power; a two-node gang fits neither until one's budget is lifted, then runs there. */
 static void level_admission(bool leaf)
 {
-    cl_cluster_t *c = mk(4, 8, 1, leaf ? 2 : 1, 2, 0, CL_POLICY_BACKFILL);
+    budget_set_f *set;
+    level_of_f *of;
+    cl_cluster_t *c = two_levels(leaf, &set, &of);
     const cl_topo_t *t = cl_cluster_topo(c);
-    assert_int_equal(leaf ? cl_topo_leaves(t) : cl_topo_pods(t), 2);
-    budget_set_f *set = leaf ? cl_power_leaf_budget_set : cl_power_pod_budget_set;
-    level_of_f *of = leaf ? cl_topo_node_leaf : cl_topo_node_pod;
-    power_conf(c, 0, 1);
     cl_error_t err;
-    assert_int_equal(set(c, 0, 6000, &err), 0);
-    assert_int_equal(set(c, 1, 6000, &err), 0);
     cl_decisions_t d = {0};
     cl_jobid_t a = sub(c, 1, 8, 0, 0, 0), b = sub(c, 1, 8, 0, 0, 0), x = sub(c, 1, 8, 0, 0, 0);
     cl_schedule(c, 1, &d);
@@ -455,10 +466,105 @@ static void perf_curve(void **st)
     /* the measured points (Zeus, A40, BERT): 225 of 300 W keeps 94.02%, 200 W 88.46% */
     assert_true(fabs(cl_power_perf(0.75) - 0.9402) < 1e-9);
     assert_true(fabs(cl_power_perf(2.0 / 3) - 0.8846) < 1e-9);
-    assert_true(fabs(cl_power_perf(0.7) - (0.8846 + (0.7 - 2.0 / 3) / (0.75 - 2.0 / 3) *
-                                                     (0.9402 - 0.8846))) < 1e-9);
+    assert_true(fabs(cl_power_perf(0.7) -
+                     (0.8846 + (0.7 - 2.0 / 3) / (0.75 - 2.0 / 3) * (0.9402 - 0.8846))) < 1e-9);
     assert_true(cl_power_perf(0.8) < cl_power_perf(0.9));
     assert_true(cl_power_perf(0) == 0);
+}
+
+/* The floor between runs: GPUs held by the controller's burn count at their hold, not
+ * idle, at the site until the hold ends or a job takes them over. */
+static void holds_site(void **st)
+{
+    cl_cluster_t *c = mk(4, 8, 1, 4, 1, 0, CL_POLICY_BACKFILL);
+    power_conf(c, 12800, 1);
+    cl_error_t err;
+    assert_int_equal(cl_power_hold(c, 0, 0xff, 700, &err), 0);
+    assert_int_equal(cl_power_hold(c, 1, 0xff, 700, &err), 0);
+    uint64_t ng = 0;
+    assert_true(fabs(cl_power_held_w(c, &ng) - 11200) < 1e-6);
+    assert_int_equal(ng, 16);
+    cl_power_level_t lv;
+    assert_int_equal(cl_power_level(c, -1, &lv), 0);
+    assert_true(fabs(lv.draw_w - 11200) < 1e-6);
+    assert_true(fabs(lv.headroom_w - 1600) < 1e-6);
+    checked(c);
+    /* 11,200 W held + 5,600 W over 12,800 W: the job waits for power (free GPUs else) */
+    cl_decisions_t d = {0};
+    cl_jobid_t b = sub(c, 1, 8, 0, 0, 0);
+    cl_schedule(c, 1, &d);
+    assert_int_equal(why(c, b), CL_PEND_POWER);
+    /* the holds ramp down to 300 W: 4,800 + 5,600 W fit */
+    assert_int_equal(cl_power_hold(c, 0, 0xff, 300, &err), 0);
+    assert_int_equal(cl_power_hold(c, 1, 0xff, 300, &err), 0);
+    cl_schedule(c, 2, &d);
+    assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
+    size_t na;
+    const cl_alloc_t *ab = cl_job_alloc(c, b, &na);
+    /* a job on held GPUs took them over; a GPU a job runs on is never held */
+    double want = ab[0].node <= 1 ? 2400 : 4800;
+    assert_true(fabs(cl_power_held_w(c, NULL) - want) < 1e-6);
+    assert_int_equal(cl_power_hold(c, ab[0].node, 0xff, 700, &err), 0);
+    assert_true(fabs(cl_power_held_w(c, NULL) - want) < 1e-6);
+    checked(c);
+    /* ended (at idle): nothing held */
+    assert_int_equal(cl_power_hold(c, 0, 0xff, 0, &err), 0);
+    assert_int_equal(cl_power_hold(c, 1, 0xff, 0, &err), 0);
+    assert_true(cl_power_held_w(c, &ng) == 0 && ng == 0);
+    /* bad input: nothing changed */
+    assert_int_equal(cl_power_hold(c, 9, 1, 300, &err), -1);
+    assert_non_null(strstr(err.msg, "no node"));
+    assert_int_equal(cl_power_hold(c, 0, 1, 701, &err), -1);
+    assert_int_equal(cl_power_hold(c, 0, 0x100, 300, &err), -1);
+    assert_true(cl_power_held_w(c, NULL) == 0);
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
+/* The same in pods and leaves: two levels of 2 nodes with 6,000 W each; a node held at
+ * 700 W in one leaves it no room, so with the other level full a job waits for power. */
+static void holds_level(bool leaf)
+{
+    budget_set_f *set;
+    level_of_f *of;
+    cl_cluster_t *c = two_levels(leaf, &set, &of);
+    const cl_topo_t *t = cl_cluster_topo(c);
+    cl_error_t err;
+    uint32_t hl = of(t, 0);
+    assert_int_equal(cl_power_hold(c, 0, 0xff, 700, &err), 0);
+    cl_power_level_t lv;
+    assert_int_equal(level_get(c, leaf, hl, &lv), 0);
+    assert_true(fabs(lv.draw_w - 5600) < 1e-6);
+    assert_true(fabs(lv.headroom_w - 400) < 1e-6);
+    cl_decisions_t d = {0};
+    cl_jobid_t a = sub(c, 1, 8, 0, 0, 0), b = sub(c, 1, 8, 0, 0, 0);
+    cl_schedule(c, 1, &d);
+    assert_int_equal(state_of(c, a), CL_JOB_RUNNING);
+    size_t na;
+    const cl_alloc_t *aa = cl_job_alloc(c, a, &na);
+    assert_int_not_equal(of(t, aa[0].node), hl); /* placed away from the held level */
+    assert_int_equal(why(c, b), CL_PEND_POWER);
+    checked(c);
+    /* the hold ends: b starts in the level that was held */
+    assert_int_equal(cl_power_hold(c, 0, 0xff, 0, &err), 0);
+    cl_schedule(c, 2, &d);
+    assert_int_equal(state_of(c, b), CL_JOB_RUNNING);
+    const cl_alloc_t *ab = cl_job_alloc(c, b, &na);
+    assert_int_equal(of(t, ab[0].node), hl);
+    checked(c);
+    cl_decisions_free(&d);
+    cl_cluster_destroy(c);
+}
+
+static void holds_pod(void **st)
+{
+    holds_level(false);
+}
+
+static void holds_leaf(void **st)
+{
+    holds_level(true);
 }
 
 /* splitmix64: a reproducible stream for the random test */
@@ -570,6 +676,9 @@ int main(void)
         cmocka_unit_test(ramp),
         cmocka_unit_test(plan_priority_even),
         cmocka_unit_test(perf_curve),
+        cmocka_unit_test(holds_site),
+        cmocka_unit_test(holds_pod),
+        cmocka_unit_test(holds_leaf),
         cmocka_unit_test(random_budgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

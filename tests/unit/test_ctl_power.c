@@ -4,6 +4,9 @@
  * ends by itself at its time; the settings survive a restart; nothing is sent without a
  * budget; bad input and a user's request refused with nothing changed; the floor between
  * runs: two ended runs' GPUs held and brought down to idle sharing the allowed ramp. */
+#include <math.h>
+
+#include "controller/ctl.h"
 #include "ctl_test.h"
 
 static Colossus__Msg *power_req(t_ctl_t *t, t_sink_t *cli, const ctl_principal_t *who,
@@ -283,6 +286,8 @@ static void test_floor_shared_ramp(void **state)
     assert_int_equal(m->response->power->gpus_held, 4);
     assert_true(m->response->power->held_w == 2800);
     colossus__msg__free_unpacked(m, NULL);
+    uint64_t hg = 0; /* the core's admission counts the held GPUs at their hold */
+    assert_true(fabs(cl_power_held_w(t->c->cluster, &hg) - 2800) < 1e-6 && hg == 4);
     uint32_t va[64], vb[64];
     size_t na = 0, nb = 0;
     for (int step = 0; step < 40 && !t_logged(t, "the floor's holds ended"); step++) {
@@ -302,6 +307,7 @@ static void test_floor_shared_ramp(void **state)
         if (va[i]) prev = va[i];
     }
     assert_true(prev <= 130000); /* the last hold before the release: within a step of idle */
+    assert_true(cl_power_held_w(t->c->cluster, &hg) == 0 && hg == 0); /* ended there too */
     m = show(t, cli);
     assert_int_equal(m->response->power->runs_held, 0);
     /* 1/2 x 630 W x 4 GPUs x 6.3 s: about 7.9 kJ above idle */
