@@ -18,6 +18,7 @@ static const char usage_text[] =
     " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
     "       [--power-budget-mw MW] [--ramp-limit-pct-per-s P] [--smoothing on|off]\n"
     "       [--grid-cut-pct P --grid-cut-at-s T] [--power-admit-frac F] [--power-svg FILE]\n"
+    "       [--leaf-budget-mw MW]\n"
     "       [--json] [--plot FILE.svg]\n"
     "\n"
     "Simulates a cluster, its component failures and repairs, and a workload, every\n"
@@ -45,7 +46,9 @@ static const char usage_text[] =
     "Any power flag models the site's power each second (docs/power.md): a site budget in\n"
     "MW (capping; the core admits jobs against it, as if capped to --power-admit-frac of\n"
     "their 700 W), ramps held within P% of the budget per second (default 0.5; smoothing on\n"
-    "by default), a grid cut of P% of the budget at T s; the JSON line gains the power_*\n"
+    "by default), a grid cut of P% of the budget at T s, --leaf-budget-mw the same budget\n"
+    "for every leaf (a row; admission only: the draw is capped to the site's); the JSON\n"
+    "line gains the power_*\n"
     "keys and power_unsmoothed (the raw demand), --power-svg draws them.\n"
     "--json ends the output with one JSON line (docs/simulation.md): sim_s is the simulated\n"
     "period in seconds, elapsed_s the real seconds the run took (the only field that differs\n"
@@ -75,6 +78,7 @@ enum {
     O_CUTPCT,
     O_CUTAT,
     O_ADMIT,
+    O_LBUDGET,
     O_NREAL,
     O_NODES = 1000,
     O_GPN,
@@ -116,6 +120,7 @@ static const struct real_flag {
     [O_CUTPCT] = {"--grid-cut-pct", 1e-6, 100, 0},
     [O_CUTAT] = {"--grid-cut-at-s", 0, 1e9, 0},
     [O_ADMIT] = {"--power-admit-frac", 1e-6, 1, 1},
+    [O_LBUDGET] = {"--leaf-budget-mw", 1e-6, 1e6, 0},
 };
 
 /* What the command line said, before the policy's defaults are applied. */
@@ -149,6 +154,7 @@ static const struct option sim_opts[] = {
     {"grid-cut-pct", required_argument, 0, O_CUTPCT},
     {"grid-cut-at-s", required_argument, 0, O_CUTAT},
     {"power-admit-frac", required_argument, 0, O_ADMIT},
+    {"leaf-budget-mw", required_argument, 0, O_LBUDGET},
     {"smoothing", required_argument, 0, O_SMOOTH},
     {"power-svg", required_argument, 0, O_PSVG},
     {"nodes", required_argument, 0, O_NODES},
@@ -285,7 +291,7 @@ static int power_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
 {
     cl_sim_power_config_t *p = &cfg->power;
     p->on = fl->smoothing >= 0 || fl->power_svg;
-    for (int o = O_PBUDGET; o <= O_ADMIT; o++)
+    for (int o = O_PBUDGET; o <= O_LBUDGET; o++)
         p->on |= fl->has[o];
     if (!p->on) return 0;
     /* ~44 bytes a simulated second (the series, its managed copy, the SVG's): 1.4 GB a year */
@@ -305,12 +311,24 @@ static int power_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
     p->cut_pct = fl->has[O_CUTPCT] ? fl->real[O_CUTPCT] : 0;
     p->cut_at_s = fl->real[O_CUTAT];
     p->admit_frac = fl->real[O_ADMIT];
+    p->leaf_budget_mw = fl->has[O_LBUDGET] ? fl->real[O_LBUDGET] : 0;
     if (p->admit_frac < p->min_w / p->gpu_w)
         return bad("--power-admit-frac must be at least the GPUs' minimum limit over their "
                    "default (%s)",
                    "200/700");
     cl_topo_shape_t sh;
     cl_error_t e;
+    if (p->leaf_budget_mw > 0 &&
+        cl_topo_preset_shape(cfg->preset ? cfg->preset : "hgx", cfg->nodes, cfg->gpus_per_node,
+                             &sh, &e) == 0) {
+        double floor_mw = (double)sh.nodes_per_leaf * sh.gpus_per_node * p->min_w / 1e6;
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.3f MW (%u nodes x %u GPUs at %.0f W)", floor_mw,
+                 sh.nodes_per_leaf, sh.gpus_per_node, p->min_w);
+        if (p->leaf_budget_mw < floor_mw)
+            return bad("--leaf-budget-mw is below a leaf's GPUs' minimum power limits: %s",
+                       msg);
+    }
     if (p->budget_mw > 0 && cl_topo_preset_shape(cfg->preset ? cfg->preset : "hgx", cfg->nodes,
                                                  cfg->gpus_per_node, &sh, &e) == 0) {
         double floor_mw = (double)sh.nodes * sh.gpus_per_node * p->min_w / 1e6;

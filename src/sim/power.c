@@ -31,6 +31,12 @@ int cl__sim_power_setup(sim_t *s, cl_error_t *err)
         snprintf(err->msg, sizeof(err->msg), "power: %.200s", e.msg);
         return -1;
     }
+    uint32_t nl = cl_topo_leaves(cl_cluster_topo(s->cl));
+    for (uint32_t l = 0; p->leaf_budget_mw > 0 && l < nl; l++)
+        if (cl_power_leaf_budget_set(s->cl, l, p->leaf_budget_mw * 1e6, &e) < 0) {
+            snprintf(err->msg, sizeof(err->msg), "power: --leaf-budget-mw: %.180s", e.msg);
+            return -1;
+        }
     if (p->cut_pct > 0 && p->cut_at_s + p->cut_delay_s <= s->end)
         cl_eventq_push(&s->q, p->cut_at_s + p->cut_delay_s, EV_CUT, 0, 0, 0);
     return 0;

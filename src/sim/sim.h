@@ -181,6 +181,7 @@ typedef struct cl_sim_power_config {
     double cut_at_s;    /* ... from this time on (cut_pct 0: none) */
     double cut_delay_s; /* from the grid's signal to the GPUs' new limits */
     double admit_frac;  /* the core's admission fraction (cl_power_conf_t.admit_frac) */
+    double leaf_budget_mw; /* every leaf's budget in the core (admission only); 0: none */
     double gpu_w, idle_w, min_w;
 } cl_sim_power_config_t;
 

@@ -33,6 +33,9 @@ expect_err 2 "below the GPUs' minimum power limits: 220.0 MW (200 W each)" \
 expect_err 2 "below the GPUs' minimum power limits" \
     --preset colossus2 --power-budget-mw 400 --grid-cut-pct 50 --grid-cut-at-s 5
 expect_err 2 "--power-admit-frac must be at least" --power-admit-frac 0.1
+expect_err 2 "--leaf-budget-mw is below a leaf's GPUs' minimum power limits: 0.051 MW" \
+    --preset hgx --nodes 2156 --leaf-budget-mw 0.05
+expect_err 2 "--leaf-budget-mw must be a number" --leaf-budget-mw 5XW
 expect_err 2 "the power model keeps a 1 s series: at most 366 days" --days 400 --smoothing on
 
 # Llama 3's scale (16,384 GPUs in the frontier job), whole-job restarts, a day; a budget

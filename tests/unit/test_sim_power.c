@@ -127,11 +127,40 @@ static void band_fraction(void **st)
     free(x);
 }
 
+/* A budget for every leaf (--leaf-budget-mw): the core admits the frontier job only where
+ * it fits each leaf. At 90% of a full leaf's 700 W draw the 2,048-node gang fits no
+ * placement (each leaf takes ~90% of its nodes, ~1,940 in all); counted at 80% of its
+ * projection (admit_frac 0.8) it fits every leaf and runs. */
+static void leaf_budgets(void **st)
+{
+    cl_sim_config_t c;
+    llama3(&c);
+    c.days = 0.05;
+    cl_topo_shape_t sh;
+    cl_error_t err;
+    assert_int_equal(cl_topo_preset_shape("hgx", c.nodes, c.gpus_per_node, &sh, &err), 0);
+    double leaf_w = (double)sh.nodes_per_leaf * sh.gpus_per_node * 700;
+    c.power.leaf_budget_mw = 0.9 * leaf_w / 1e6;
+    cl_sim_result_t r;
+    run(&c, &r);
+    assert_true(r.ettr == 0);
+    cl_sim_result_free(&r);
+    c.power.admit_frac = 0.8;
+    run(&c, &r);
+    assert_true(r.ettr > 0.5);
+    cl_sim_result_free(&r);
+    /* below a leaf's GPUs' minimum limits: refused, named */
+    c.power.leaf_budget_mw = 0.9 * (double)sh.nodes_per_leaf * sh.gpus_per_node * 200 / 1e6;
+    assert_int_equal(cl_sim_run(&c, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "--leaf-budget-mw"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(llama3_swing),
         cmocka_unit_test(cap_and_cut),
+        cmocka_unit_test(leaf_budgets),
         cmocka_unit_test(band_fraction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
