@@ -264,8 +264,9 @@ int cl_power_level(const cl_cluster_t *c, int64_t pod, cl_power_level_t *out);
  * draws are not counted (their jobs' W and GPUs read 0; the first budget recounts them). */
 int cl_power_leaf_level(const cl_cluster_t *c, uint32_t leaf, cl_power_level_t *out);
 
-/* Relative throughput of an H100-class GPU under a power limit of frac of its default
- * (piecewise linear through the points of docs/power.md; 1 at frac >= 1). */
+/* Relative throughput of a training step under a power limit of frac of the GPU's default
+ * (piecewise linear through a measured sweep, Zeus NSDI'23's A40 BERT trace, docs/power.md;
+ * 1 at frac >= 1). */
 double cl_power_perf(double frac);
 
 /* Per-GPU power limits: the budgets (after the cut), less the idle GPUs' draw, shared among

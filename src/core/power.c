@@ -538,8 +538,11 @@ static int lv_check(const cl_cluster_t *c, const power_lv_t *l, int k, cl_error_
 static int hold_check(const cl_cluster_t *c, cl_error_t *err)
 {
     const power_t *p = &c->pw;
-    if (!p->hold_x)
-        return p->nheld || p->held_x != 0 ? cl__err(err, "holds counted, none held"), -1 : 0;
+    if (!p->hold_x) {
+        if (!p->nheld && p->held_x == 0) return 0;
+        cl__err(err, "holds counted, none held");
+        return -1;
+    }
     double site = 0, *lw[PW_NLV];
     uint64_t n = 0;
     int rc = 0;
