@@ -561,7 +561,7 @@ static bool on_registered(void *arg, int node, const Colossus__Registered *r)
 }
 
 /* The leader heard us: the ranks may run until `until` (lease.h). */
-static void on_lease(void *arg, uint64_t until)
+static void on_lease(void *arg, uint64_t seq, uint64_t until)
 {
     agent_t *a = arg;
     ag_lease_renew(a->lease, until);

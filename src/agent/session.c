@@ -21,6 +21,8 @@ typedef struct sess_node {
     char name[CL_SESSION_NAME_MAX + 1];
     uint32_t id; /* compact id from the controller, while registered */
     bool registered;
+    bool dropped; /* not carried now (cl_session_carry): not registered nor heartbeated */
+    bool queued;  /* in reg_q */
 } sess_node_t;
 
 struct cl_session {
@@ -41,6 +43,11 @@ struct cl_session {
     cl_uconn_t *conn;     /* NULL while disconnected */
     bool conn_registered; /* a node of this connection registered */
     int reg_next, reg_outstanding;
+    int *reg_q; /* nodes carried again after reg_next passed them: registered next */
+    int reg_qn, reg_qcap;
+    bool many; /* a carrier of many nodes whatever its count: a refusal never closes */
+    uint32_t lease_beats; /* heartbeats a period, all but one for the lease alone */
+    uint32_t beat;        /* of the period: 0 is the full heartbeat */
     uint32_t hb_ms;
     bool hb_started, started, destroyed;
     bool refused; /* closing the connection: its only node, or the controller, was refused */
@@ -119,13 +126,15 @@ int cl_session_send(cl_session_t *s, const Colossus__Msg *m)
     return 0;
 }
 
-/* One batched frame for every registered node. */
-static void send_heartbeat(cl_session_t *s)
+/* One batched frame for every registered node (full), or for the lease alone: no node, a
+ * seq to ack (opts.lease_beats). */
+static void send_heartbeat(cl_session_t *s, bool full)
 {
-    size_t n = 0;
+    size_t n = 0, reg = 0;
     for (int i = 0; i < s->n; i++)
-        if (s->nodes[i].registered) s->hb_ids[n++] = s->nodes[i].id;
-    if (!n || !s->conn || s->conn->closing) return;
+        if (s->nodes[i].registered) s->hb_ids[reg++] = s->nodes[i].id;
+    n = full ? reg : 0;
+    if (!reg || !s->conn || s->conn->closing || (!full && !s->ops.lease)) return;
     Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
     hb.nodes = s->hb_ids;
     hb.n_nodes = n;
@@ -154,12 +163,15 @@ static void send_heartbeat(cl_session_t *s)
 
 static void on_heartbeat(uv_timer_t *t)
 {
-    send_heartbeat(t->data);
+    cl_session_t *s = t->data;
+    bool full = s->beat == 0;
+    s->beat = (s->beat + 1) % s->lease_beats;
+    send_heartbeat(s, full);
 }
 
 void cl_session_heartbeat_now(cl_session_t *s)
 {
-    send_heartbeat(s);
+    send_heartbeat(s, true);
 }
 
 static void send_register(cl_session_t *s, int node)
@@ -180,9 +192,19 @@ static void send_register(cl_session_t *s, int node)
 static void register_more(cl_session_t *s)
 {
     int sent = 0;
-    while (!s->destroyed && s->conn && !s->conn->closing && s->reg_next < s->n &&
+    while (!s->destroyed && s->conn && !s->conn->closing &&
            s->reg_outstanding < CL_SESSION_REG_WINDOW) {
-        send_register(s, s->reg_next++);
+        int i;
+        if (s->reg_next < s->n) {
+            i = s->reg_next++;
+        } else if (s->reg_qn) {
+            i = s->reg_q[--s->reg_qn];
+            s->nodes[i].queued = false;
+        } else {
+            break;
+        }
+        if (s->nodes[i].dropped || s->nodes[i].registered) continue;
+        send_register(s, i);
         s->reg_outstanding++;
         sent++;
     }
@@ -210,6 +232,7 @@ static void release(cl_session_t *s)
 {
     if (--s->open_handles > 0) return;
     free(s->nodes);
+    free(s->reg_q);
     free(s->hb_ids);
     free(s->id_tab);
     free(s->id_keys);
@@ -258,6 +281,20 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
     }
     sess_node_t *n = &s->nodes[r->handle];
     if (s->reg_outstanding > 0) s->reg_outstanding--;
+    if (n->dropped) { /* its agent left (a relay) while the Register was on its way */
+        if (r->ok) {
+            uint32_t id = r->node;
+            Colossus__Detach d = COLOSSUS__DETACH__INIT;
+            d.nodes = &id;
+            d.n_nodes = 1;
+            Colossus__Msg m = COLOSSUS__MSG__INIT;
+            m.body_case = COLOSSUS__MSG__BODY_DETACH;
+            m.detach = &d;
+            cl_session_send(s, &m);
+        }
+        register_more(s);
+        return;
+    }
     if (!r->ok) {
         char why[300];
         snprintf(why, sizeof why, "registration of %s refused: %.200s", n->name, r->error);
@@ -265,7 +302,11 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
             cl_daemon_log(s->who, "%s", why);
             snprintf(s->last_fail, sizeof s->last_fail, "%s", why);
         }
-        if (s->n == 1) {
+        if (s->ops.refused) {
+            s->ops.refused(s->arg, (int)r->handle, r);
+            if (s->destroyed) return;
+        }
+        if (s->n == 1 && !s->many) {
             s->refused = s->quiet = true;
             cl_uconn_close(s->conn, NULL);
             return;
@@ -299,7 +340,9 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
                       s->hb_ms);
     if (!s->hb_started) {
         s->hb_started = true;
-        uv_timer_start(&s->hb_timer, on_heartbeat, 0, s->hb_ms);
+        s->beat = 0;
+        uint32_t every = s->hb_ms / s->lease_beats;
+        uv_timer_start(&s->hb_timer, on_heartbeat, 0, every ? every : 1);
     }
     register_more(s);
 }
@@ -327,6 +370,9 @@ static int msg_node(const cl_session_t *s, const Colossus__Msg *m)
     case COLOSSUS__MSG__BODY_CHECK_ORDER:
         id = m->check_order->node;
         break;
+    case COLOSSUS__MSG__BODY_UPGRADE:
+        id = m->upgrade->node;
+        break;
     default:
         return -1;
     }
@@ -347,7 +393,7 @@ static void on_hb_ack(cl_session_t *s, const Colossus__HeartbeatAck *a)
     s->last_ack = ag_lease_now();
     if (!s->dead_ms) return;
     uint64_t len = (uint64_t)cl_session_lease_ms(s->hb_ms, s->dead_ms) * 1000000u;
-    s->ops.lease(s->arg, s->hb_sent[a->seq % 16] + len);
+    s->ops.lease(s->arg, a->seq, s->hb_sent[a->seq % 16] + len);
 }
 
 static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
@@ -410,6 +456,9 @@ static void try_connect(uv_timer_t *t)
     s->conn = c;
     s->conn_registered = false;
     s->reg_next = s->reg_outstanding = 0;
+    for (int i = 0; i < s->reg_qn; i++)
+        s->nodes[s->reg_q[i]].queued = false;
+    s->reg_qn = 0; /* reg_next goes over every node again */
     s->open_handles++;
     cl_uconn_start(c);
     if (!s->quiet) cl_daemon_log(s->who, "connected to %s", where);
@@ -444,6 +493,8 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
     s->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
     s->ops = *ops;
     s->arg = arg;
+    s->many = o->many;
+    s->lease_beats = o->lease_beats > 1 && o->lease_beats <= 16 ? o->lease_beats : 1;
     s->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &s->hb_timer);
     uv_timer_init(loop, &s->retry_timer);
@@ -470,6 +521,44 @@ int cl_session_add_node(cl_session_t *s, const char *name, cl_error_t *err)
     id_table_fit(s);
     register_more(s);
     return s->n - 1;
+}
+
+void cl_session_carry(cl_session_t *s, int node, bool carried)
+{
+    if (node < 0 || node >= s->n) return;
+    sess_node_t *n = &s->nodes[node];
+    if (!carried) {
+        if (n->dropped) return;
+        n->dropped = true;
+        if (!n->registered) return; /* unsent, or its reply will say (on_registered) */
+        n->registered = false;
+        Colossus__Detach d = COLOSSUS__DETACH__INIT;
+        d.nodes = &n->id;
+        d.n_nodes = 1;
+        Colossus__Msg m = COLOSSUS__MSG__INIT;
+        m.body_case = COLOSSUS__MSG__BODY_DETACH;
+        m.detach = &d;
+        cl_session_send(s, &m);
+        return;
+    }
+    if (!n->dropped) return;
+    n->dropped = false;
+    if (node >= s->reg_next || n->queued) {
+        register_more(s);
+        return;
+    }
+    if (s->reg_qn == s->reg_qcap) {
+        s->reg_qcap = s->reg_qcap ? 2 * s->reg_qcap : 16;
+        s->reg_q = cl_xrealloc(s->reg_q, (size_t)s->reg_qcap * sizeof *s->reg_q);
+    }
+    s->reg_q[s->reg_qn++] = node;
+    n->queued = true;
+    register_more(s);
+}
+
+bool cl_session_carried(const cl_session_t *s, int node)
+{
+    return node >= 0 && node < s->n && !s->nodes[node].dropped;
 }
 
 void cl_session_start(cl_session_t *s)

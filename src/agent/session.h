@@ -40,20 +40,19 @@
  *               other callback): free it there. register_done may be NULL.
  *   heartbeat_fill(arg, hb)      just before a Heartbeat frame is queued; hb->nodes is set
  *               (hb->nodes[0] is the first registered node); the owner may add the health
- *               reports (hb->health). heartbeat_done(arg, hb) follows as register_done does.
- *               Both may be NULL.
- *   registered(arg, node, r)     every successful Registered (r->ok), before node counts as
- *               registered: return false to refuse this controller (the owner says why in
- *               its log; agent.c checks the cluster identity, cluster_id.h). The session then
- *               closes the connection at once: nothing the controller sent after r is
- *               delivered (its Fence included) and nothing more is sent to it; the try counts
- *               as failed (the backoff grows) and the next ones are not logged as
- *               "connected". Asked per node, so that a relay can answer for each agent's node
- *               (a refusal still closes the whole connection). May be NULL (accept all).
- *   message(arg, node, m)        every controller message but Registered. node is the index
- *               of the carried node the message names (Launch, Stop, ExitedAck, Fence,
- *               LogFetch, CheckOrder), or -1 for a message that names no node or a node this
- *               session does not carry (now). m is freed when the callback returns. Required.
+ *               reports (hb->health), and may leave nodes out (compact hb->nodes in place
+ *               and lower hb->n_nodes: a relay leaves out the nodes it has not heard from).
+ * heartbeat_done(arg, hb) follows as register_done does. Both may be NULL. registered(arg,
+ * node, r)     every successful Registered (r->ok), before node counts as registered: return
+ * false to refuse this controller (the owner says why in its log; agent.c checks the cluster
+ * identity, cluster_id.h). The session then closes the connection at once: nothing the
+ * controller sent after r is delivered (its Fence included) and nothing more is sent to it; the
+ * try counts as failed (the backoff grows) and the next ones are not logged as "connected".
+ * Asked per node, so that a relay can answer for each agent's node (a refusal still closes the
+ * whole connection). May be NULL (accept all). message(arg, node, m)        every controller
+ * message but Registered. node is the index of the carried node the message names (Launch,
+ * Stop, ExitedAck, Fence, LogFetch, CheckOrder), or -1 for a message that names no node or a
+ * node this session does not carry (now). m is freed when the callback returns. Required.
  *   up(arg)                      connected, before the first Register is queued. May be NULL.
  *   down(arg)                    the connection is lost; every node is unregistered already
  *               and a reconnection is scheduled. Not called by cl_session_destroy(). May
@@ -90,7 +89,10 @@ typedef struct cl_session_ops {
      * leader renews the node-side lease to `until` (CLOCK_BOOTTIME ns: the acknowledged
      * heartbeat's send time plus cl_session_lease_ms()); a connection whose controller has
      * not answered for its dead-after is closed and the next address tried */
-    void (*lease)(void *arg, uint64_t until);
+    void (*lease)(void *arg, uint64_t seq, uint64_t until);
+    /* issue 16, may be NULL: a Registered that refused node (after the log line), before
+     * the session decides what to do (a relay tells the agent behind it) */
+    void (*refused)(void *arg, int node, const Colossus__Registered *r);
 } cl_session_ops_t;
 
 /* The lease's length for a controller's heartbeat period and dead-after: dead-after less
@@ -107,6 +109,14 @@ typedef struct cl_session_opts {
     const char *peer; /* who we are, for the controller's log (the agent's name), or NULL */
     const char *who;  /* what this session's log lines start with; NULL: "agent" */
     int connect_timeout_ms; /* TCP connect and handshake, each; 0: 2000 */
+    /* a carrier of many nodes even while it carries one (a relay): a refused registration
+     * never closes the connection */
+    bool many;
+    /* heartbeats a period (1..16; 0: 1), all but the first carrying no node, only a seq for
+     * the leader to ack (with ops.lease). A relay sends 4: an ack reaches the agents behind it
+     * at most a quarter period after their heartbeat reached it, where the next full heartbeat
+     * would take up to a period, per tier, off their lease (docs/relay.md). */
+    uint32_t lease_beats;
 } cl_session_opts_t;
 
 /* A session carrying no node yet, not connecting yet (cl_session_add_node(),
@@ -120,6 +130,13 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
  * index (0, 1, ... in the order added), or -1 with err set on a bad name. A node added while
  * connected registers on that connection (through the window). */
 int cl_session_add_node(cl_session_t *s, const char *name, cl_error_t *err);
+
+/* Carry node again, or not (issue 16: a relay whose agent left). Not carried, it is not
+ * registered on a new connection nor heartbeated, and if it is registered now the
+ * controller is told (Detach: not down, free to register through another path). Carried
+ * again, it registers on this connection (through the window), after the others waiting. */
+void cl_session_carry(cl_session_t *s, int node, bool carried);
+bool cl_session_carried(const cl_session_t *s, int node);
 
 /* Start connecting (the first try at the next loop turn). Idempotent. */
 void cl_session_start(cl_session_t *s);

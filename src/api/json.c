@@ -288,6 +288,10 @@ static void node_w(cl_jw_t *w, const Colossus__NodeInfo *n)
         cl_jw_str(w, "build", n->build);
     else
         cl_jw_null(w, "build");
+    if (n->via[0])
+        cl_jw_str(w, "via", n->via);
+    else
+        cl_jw_null(w, "via");
     cl_jw_end(w);
 }
 

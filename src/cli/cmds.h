@@ -37,6 +37,7 @@ CL_CMD(cmd_audit);
 CL_CMD(cmd_whoami);
 CL_CMD(cmd_controller);
 CL_CMD(cmd_agent);
+CL_CMD(cmd_relay);
 CL_CMD(cmd_keygen);
 CL_CMD(cmd_gpu);
 CL_CMD(cmd_sim);

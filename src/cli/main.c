@@ -46,6 +46,7 @@ static const struct cmd {
     {"reserve", cmd_reserve, "reserve nodes for a window; reserve list, reserve delete"},
     {"controller", cmd_controller, "run the controller daemon"},
     {"agent", cmd_agent, "run the node agent daemon"},
+    {"relay", cmd_relay, "carry many agents' nodes to the controller over one connection"},
     {"keygen", cmd_keygen, "print a new cluster key"},
     {"gpu", cmd_gpu, "GPU inventory and burn-in checks (list, check)"},
     {"sim", cmd_sim, "simulate a cluster, its failures and its goodput"},

@@ -73,20 +73,23 @@ static void msleep(int ms)
 
 static void usage_up(FILE *f)
 {
-    fprintf(f,
-            "usage: colossus up [--nodes N] [--gpus-per-node G] [--dir DIR] [--store URL]\n"
-            "                   [--standby]\n"
-            "Start a local cluster on 127.0.0.1: a controller and N agents with simulated\n"
-            "GPUs, detached; its key, address, logs and state go under DIR.\n"
-            "  --nodes N               agents, 1..64 (default 2)\n"
-            "  --gpus-per-node G       simulated GPUs per agent, 1..64 (default 2)\n"
-            "  --dir DIR               default: $COLOSSUS_DIR, else ~/.colossus\n"
-            "  --store URL             the controller's journal (default sqlite:DIR/state),\n"
-            "                          e.g. postgresql://HOST/DB; give it at every up\n"
-            "  --standby               a second controller, a standby on the same journal\n"
-            "                          (needs --store postgresql://...): kill the leader and\n"
-            "                          watch it take over (docs/standby.md)\n"
-            "  -h, --help              this text\n");
+    fprintf(
+        f, "usage: colossus up [--nodes N] [--gpus-per-node G] [--dir DIR] [--store URL]\n"
+           "                   [--standby] [--relays R]\n"
+           "Start a local cluster on 127.0.0.1: a controller and N agents with simulated\n"
+           "GPUs, detached; its key, address, logs and state go under DIR.\n"
+           "  --nodes N               agents, 1..64 (default 2)\n"
+           "  --gpus-per-node G       simulated GPUs per agent, 1..64 (default 2)\n"
+           "  --dir DIR               default: $COLOSSUS_DIR, else ~/.colossus\n"
+           "  --store URL             the controller's journal (default sqlite:DIR/state),\n"
+           "                          e.g. postgresql://HOST/DB; give it at every up\n"
+           "  --standby               a second controller, a standby on the same journal\n"
+           "                          (needs --store postgresql://...): kill the leader and\n"
+           "                          watch it take over (docs/standby.md)\n"
+           "  --relays R              R relays (0..16) between the agents and the controller:\n"
+           "                          agent i connects through relay i mod R, with the\n"
+           "                          controller as its fallback (docs/relay.md)\n"
+           "  -h, --help              this text\n");
 }
 
 static void usage_down(FILE *f)
@@ -102,14 +105,15 @@ static void usage_down(FILE *f)
  * on, or -1 to stop with *status. */
 static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t len,
                        uint32_t *nodes, uint32_t *gpn, const char **store, bool *standby,
-                       int *status)
+                       uint32_t *relays, int *status)
 {
-    enum { O_DIR = 1000, O_NODES, O_GPN, O_STORE, O_STANDBY };
+    enum { O_DIR = 1000, O_NODES, O_GPN, O_STORE, O_STANDBY, O_RELAYS };
     static const struct option up_opts[] = {{"dir", required_argument, 0, O_DIR},
                                             {"nodes", required_argument, 0, O_NODES},
                                             {"gpus-per-node", required_argument, 0, O_GPN},
                                             {"store", required_argument, 0, O_STORE},
                                             {"standby", no_argument, 0, O_STANDBY},
+                                            {"relays", required_argument, 0, O_RELAYS},
                                             CL_FLAGS_HELP,
                                             {0, 0, 0, 0}};
     static const struct option down_opts[] = {
@@ -135,6 +139,8 @@ static int up_down_dir(const char *cmd, int argc, char **argv, char *dir, size_t
         else if (o == O_NODES && cl_flag_u32(cmd, "--nodes", optarg, 1, 64, nodes) < 0)
             return -1;
         else if (o == O_GPN && cl_flag_u32(cmd, "--gpus-per-node", optarg, 1, 64, gpn) < 0)
+            return -1;
+        else if (o == O_RELAYS && cl_flag_u32(cmd, "--relays", optarg, 0, 16, relays) < 0)
             return -1;
     }
     if (cl_flags_args(&f, argc, argv, 0, 0, NULL) < 0) return -1;
@@ -383,13 +389,59 @@ static int start_controller(const char *dir, const char *key, const char *store,
     return 0;
 }
 
+#define UP_MAX_RELAYS 16
+
+/* Start relays relay0.. (pids to pf) in front of the controller at addr; their addresses
+ * into raddr. */
+static int start_relays(const char *dir, const char *key, const char *addr, uint32_t n,
+                        FILE *pf, char raddr[][64])
+{
+    for (uint32_t i = 0; i < n; i++) {
+        char name[32], afile[4400], logpath[4400];
+        snprintf(name, sizeof name, "relay%u", i);
+        snprintf(afile, sizeof afile, "%s/relay%u.address", dir, i);
+        snprintf(logpath, sizeof logpath, "%s/logs/relay%u.log", dir, i);
+        unlink(afile);
+        char *args[] = {"colossus", "relay",       "--controller",   (char *)addr,
+                        "--listen", "127.0.0.1:0", "--key",          (char *)key,
+                        "--name",   name,          "--address-file", afile,
+                        NULL};
+        pid_t pid = spawn_detached(args, logpath);
+        if (pid < 0) {
+            fprintf(stderr, "colossus up: cannot start relay %s: %s\n", name, strerror(errno));
+            return -1;
+        }
+        fprintf(pf, "relay %s %d\n", name, (int)pid);
+        fflush(pf);
+        raddr[i][0] = 0;
+        for (int t = 0; t < 100 && !raddr[i][0] && alive(pid); t++) {
+            first_line(afile, raddr[i], 64);
+            if (!raddr[i][0]) msleep(100);
+        }
+        if (!raddr[i][0]) {
+            fprintf(stderr, "colossus up: relay %s did not start; see %s\n", name, logpath);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Start the agents node000000.. with gpn simulated GPUs each (pids to pf), presenting the
- * node credential in node_token. */
-static int start_agents(const char *dir, const char *node_token, const char *addr,
-                        uint32_t nodes, uint32_t gpn, FILE *pf)
+ * node credential in node_token; with relays, agent i goes through relay i mod nrelays
+ * (with the cluster key: relays take no node credential yet, docs/relay.md). */
+static int start_agents(const char *dir, const char *node_token, const char *key,
+                        const char *addr, char raddr[][64], uint32_t nrelays, uint32_t nodes,
+                        uint32_t gpn, FILE *pf)
 {
     for (uint32_t i = 0; i < nodes; i++) {
-        char name[32], work[4400], fake[24], logpath[4400], ranklogs[4400];
+        char name[32], work[4400], fake[24], logpath[4400], ranklogs[4400], path[400];
+        const char *to = addr, *cflag = "--node-token", *cred = node_token;
+        if (nrelays) {
+            snprintf(path, sizeof path, "%s,%s", raddr[i % nrelays], addr);
+            to = path;
+            cflag = "--key";
+            cred = key;
+        }
         snprintf(name, sizeof name, "node%06u", i);
         snprintf(ranklogs, sizeof ranklogs, "%s/ranklogs", dir);
         snprintf(work, sizeof work, "%s/agents/%s", dir, name);
@@ -397,11 +449,10 @@ static int start_agents(const char *dir, const char *node_token, const char *add
         snprintf(logpath, sizeof logpath, "%s/logs/agent-%s.log", dir, name);
         /* root's own machine: its jobs run as root (the agent refuses that by default) */
         char *root = geteuid() == 0 ? "--allow-root-jobs" : NULL;
-        char *args[] = {"colossus",   "agent",        "--controller",
-                        (char *)addr, "--node-token", (char *)node_token,
-                        "--name",     name,           "--work-dir",
-                        work,         "--fake-gpus",  fake,
-                        "--log-root", ranklogs,       root, /* last: NULL when not root */
+        char *args[] = {"colossus",    "agent",      "--controller", (char *)to,
+                        (char *)cflag, (char *)cred, "--name",       name,
+                        "--work-dir",  work,         "--fake-gpus",  fake,
+                        "--log-root",  ranklogs,     root, /* last: NULL when not root */
                         NULL};
         pid_t pid = spawn_detached(args, logpath);
         if (pid < 0) {
@@ -468,7 +519,9 @@ int cmd_up(int argc, char **argv)
     const char *store = NULL;
     int status;
     bool standby = false;
-    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &store, &standby,
+    uint32_t nrelays = 0;
+    char raddr[UP_MAX_RELAYS][64];
+    if (up_down_dir("up", argc, argv, dir, sizeof dir, &nodes, &gpn, &store, &standby, &nrelays,
                     &status) < 0)
         return status;
     if (already_up(dir)) {
@@ -497,7 +550,8 @@ int cmd_up(int argc, char **argv)
     char lead[256]; /* the leader's address: the first of the list */
     snprintf(lead, sizeof lead, "%.*s", (int)strcspn(addr, ","), addr);
     if (rc == 0) rc = cl_up_credentials(dir, key, lead, nodes, &creds);
-    if (rc == 0) rc = start_agents(dir, node_token, addr, nodes, gpn, pf);
+    if (rc == 0 && nrelays) rc = start_relays(dir, key, addr, nrelays, pf, raddr);
+    if (rc == 0) rc = start_agents(dir, node_token, key, addr, raddr, nrelays, nodes, gpn, pf);
     if (fclose(pf) != 0 && rc == 0) {
         fprintf(stderr, "colossus up: cannot write %s: %s\n", path, strerror(errno));
         rc = -1;
@@ -508,6 +562,12 @@ int cmd_up(int argc, char **argv)
         return 1;
     }
     print_welcome(dir, addr, url, nodes, gpn, &creds);
+    if (nrelays)
+        printf(
+            "\n%u relays carry the agents (agent i through relay i mod %u; logs/relay*.log).\n"
+            "colossus nodes --json shows each node's path (via); kill a relay and its agents\n"
+            "go to the controller straight, their jobs running on (docs/relay.md).\n",
+            nrelays, nrelays);
     return 0;
 }
 
@@ -515,7 +575,8 @@ int cmd_down(int argc, char **argv)
 {
     char dir[2048], path[4400];
     int status;
-    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, NULL, NULL, &status) < 0)
+    if (up_down_dir("down", argc, argv, dir, sizeof dir, NULL, NULL, NULL, NULL, NULL,
+                    &status) < 0)
         return status;
     snprintf(path, sizeof path, "%s/pids", dir);
     FILE *f = fopen(path, "r");
@@ -523,16 +584,16 @@ int cmd_down(int argc, char **argv)
         fprintf(stderr, "colossus down: no cluster runs from %s\n", dir);
         return 1;
     }
-    pid_t ctls[2] = {0, 0}, agents[256];
-    int na = 0, nc = 0;
+    pid_t ctls[2] = {0, 0}, agents[256 + UP_MAX_RELAYS];
+    int na = 0, nc = 0, nrelays = 0;
     char what[32], name[128];
     int pid;
     while (fscanf(f, "%31s %127s %d", what, name, &pid) == 3) {
         if (!ours(pid, dir)) continue;
         if (!strcmp(what, "controller") && nc < 2)
             ctls[nc++] = pid;
-        else if (na < 256)
-            agents[na++] = pid;
+        else if (na < 256 + UP_MAX_RELAYS)
+            agents[na++] = pid, nrelays += !strcmp(what, "relay");
     }
     fclose(f);
     /* Agents first: they stop their ranks (TERM, then KILL after the grace period). */
@@ -561,7 +622,8 @@ int cmd_down(int argc, char **argv)
     unlink(path);
     snprintf(path, sizeof path, "%s/address-standby", dir);
     unlink(path);
-    printf("Colossus is down (%d agents and %s stopped; state kept in %s/state)\n", na,
+    printf("Colossus is down (%d agents%s and %s stopped; state kept in %s/state)\n",
+           na - nrelays, nrelays ? ", the relays" : "",
            nc == 2 ? "both controllers"
            : nc    ? "the controller"
                    : "no controller",

@@ -43,6 +43,7 @@ typedef struct ctl_node {
     double last_seen;
     bool suspect;   /* its deadline passed; judged after this loop turn's input */
     char build[32]; /* issue 14: the agent's build (Register.build), "" not said */
+    char via[128];  /* issue 16: the relays it registered through (Register.via), "" none */
 } ctl_node_t;
 
 typedef struct ctl_waiter {
@@ -336,6 +337,8 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
 int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err);
 void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb);
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn);
+/* issue 16: a relay's agents left it (Detach): conn carries those nodes no more. */
+void ctl_nodes_detach(ctl_t *c, ctl_sink_t *conn, const Colossus__Detach *d);
 void ctl_nodes_deadlines(ctl_t *c);               /* pop due deadlines into suspects */
 uint64_t ctl_nodes_next_deadline(const ctl_t *c); /* 0: none */
 void ctl_nodes_judge(ctl_t *c);

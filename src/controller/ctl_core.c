@@ -172,6 +172,9 @@ int ctl_peer_msg(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *peer, const C
     case COLOSSUS__MSG__BODY_POWER_APPLIED:
         ctl_power_applied(c, peer, m->power_applied);
         return 0;
+    case COLOSSUS__MSG__BODY_DETACH:
+        ctl_nodes_detach(c, peer, m->detach);
+        return 0;
     default:
         return cl_err(why, "unexpected message %d from an agent", m->body_case);
     }

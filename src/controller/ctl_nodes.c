@@ -224,6 +224,27 @@ static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_no
 }
 
 /* Why a Register cannot be taken as it is (nothing is truncated), or NULL. */
+/* The relay chain names no relay twice (a loop in the tree); NULL, or why (into buf). */
+static const char *via_check(const char *via, char *buf, size_t len)
+{
+    if (strlen(via) >= sizeof((ctl_node_t *)0)->via) return "the relay chain (via) is too long";
+    char seen[sizeof((ctl_node_t *)0)->via];
+    snprintf(seen, sizeof seen, "%s", via);
+    int n = 0;
+    char *names[64], *save = NULL;
+    for (char *t = strtok_r(seen, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], t)) {
+                snprintf(buf, len,
+                         "a loop in the relay tree: %.60s carries it twice (via %.100s)", t,
+                         via);
+                return buf;
+            }
+        if (n < 64) names[n++] = t;
+    }
+    return NULL;
+}
+
 static const char *register_check(ctl_t *c, const Colossus__Register *r)
 {
     if (!r->name[0] || strlen(r->name) >= sizeof c->nodes[0].name || strchr(r->name, ',') ||
@@ -288,14 +309,19 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         return;
     }
     char why[320];
-    if ((bad = may_register(c, who, r->name, why, sizeof why))) {
+    if ((bad = via_check(r->via, why, sizeof why)) ||
+        (bad = may_register(c, who, r->name, why, sizeof why))) {
         refuse_register(c, who, conn, r, bad);
         return;
     }
     ctl_node_t *n = ctl_node_by_name(c, r->name);
     /* A second agent for a node whose agent is connected and alive is refused: only once the
-     * first is gone (its connection closed, or dead-after passed) may another take it. */
-    if (n && n->conn && n->conn != conn && !n->conn->closed && n->alive) {
+     * first is gone (its connection closed, or dead-after passed) may another take it. Gone
+     * also means unheard for two heartbeat periods: a relay whose host died leaves its
+     * connection open here, and its agents come back through another path at once (issue
+     * 16: a node is down only when unreachable through every path for dead-after). */
+    if (n && n->conn && n->conn != conn && !n->conn->closed && n->alive &&
+        (ctl_now(c) - n->last_seen) * 1000 < 2.0 * c->cfg.heartbeat_ms) {
         snprintf(why, sizeof why,
                  "node %s is connected from %.60s and alive: another agent cannot take it "
                  "over until that one is gone",
@@ -314,6 +340,7 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
     }
     carry(c, n, conn);
     snprintf(n->build, sizeof n->build, "%s", r->build);
+    snprintf(n->via, sizeof n->via, "%s", r->via);
     /* What it offers beside GPUs (0: not said, no limit); the next pass places by it. */
     cl_node_set_inventory(c->cluster, n->id, true, r->cpus, r->mem_mb);
     c->sched_needed = true;
@@ -405,17 +432,41 @@ void ctl_nodes_judge(ctl_t *c)
     c->nsuspects = 0;
 }
 
+/* conn carries n no more; one line for each of the first few (then a count, by the caller). */
+static void uncarry(ctl_t *c, ctl_sink_t *conn, ctl_node_t *n, uint32_t *said, const char *what)
+{
+    n->conn = NULL;
+    conn->nnodes--;
+    if ((*said)++ < 4)
+        ctl_log(c, "node %s: %s; down after %u ms without heartbeat", n->name, what,
+                c->cfg.dead_after_ms);
+    ctl_sink_unref(conn); /* last: it may free conn */
+}
+
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
 {
     if (!conn->nnodes) return; /* a client, or an agent that registered nothing: no scan */
-    for (uint32_t i = 0; i < c->nnodes; i++)
-        if (c->nodes[i].conn == conn) {
-            c->nodes[i].conn = NULL;
-            conn->nnodes--;
-            ctl_sink_unref(conn);
-            ctl_log(c, "node %s: connection lost; down after %u ms without heartbeat",
-                    c->nodes[i].name, c->cfg.dead_after_ms);
-        }
+    uint32_t said = 0, n = conn->nnodes;
+    char peer[sizeof conn->peer];
+    snprintf(peer, sizeof peer, "%s", conn->peer);
+    for (uint32_t i = 0; i < c->nnodes && said < n; i++)
+        if (c->nodes[i].conn == conn) uncarry(c, conn, &c->nodes[i], &said, "connection lost");
+    /* a hollow agent or a relay: one line for its thousands of nodes */
+    if (n > 4)
+        ctl_log(c,
+                "connection %s lost: it carried %u nodes; each is down after %u ms unless "
+                "it registers again (through another relay or straight)",
+                peer, n, c->cfg.dead_after_ms);
+}
+
+void ctl_nodes_detach(ctl_t *c, ctl_sink_t *conn, const Colossus__Detach *d)
+{
+    uint32_t said = 0;
+    for (size_t i = 0; i < d->n_nodes && conn->nnodes; i++) {
+        uint32_t id = d->nodes[i];
+        if (id < c->nnodes && c->nodes[id].conn == conn)
+            uncarry(c, conn, &c->nodes[id], &said, "its agent left the relay");
+    }
 }
 
 int ctl_node_remove(ctl_t *c, const char *name, cl_error_t *err)

@@ -538,6 +538,7 @@ void ctl_node_fill(ctl_t *c, const ctl_caller_t *k, ctl_node_t *nd, Colossus__No
     o->state = (char *)ctl_node_state(c, nd);
     o->gpus = nd->ngpus;
     o->build = nd->build;
+    o->via = nd->via;
     cl_node_info_t info;
     if (cl_node_get(c->cluster, nd->id, &info) == 0) {
         o->gpus_free = (uint32_t)__builtin_popcountll(info.free);

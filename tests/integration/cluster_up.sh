@@ -7,7 +7,8 @@
 # 0644, as the controller's STATE-DIR/identity.pub), and the agents register with the node
 # credential in DIR/node-token. The REST API is served too: its base URL in DIR/http-address
 # (printed by up), answering DIR/token, and the dashboard at its root (its URL printed too);
-# down removes the file.
+# down removes the file. With --relays 2 the agents go through two relays and down stops
+# those too.
 # timeout: 60
 . "$(dirname "$0")/cluster_lib.bash"
 D=$T/up
@@ -51,4 +52,22 @@ done
 "$B" down --dir "$D" 2>err.txt && fail "second down succeeded"
 grep -q "no cluster runs" err.txt || fail "message: $(cat err.txt)"
 "$B" up --nodes 0 --dir "$D" 2>/dev/null && fail "--nodes 0 accepted"
+"$B" up --relays 17 --dir "$D" 2>/dev/null && fail "--relays 17 accepted"
+
+log "up --relays 2: the agents go through two relays (issue 16), down stops them too"
+D=$T/up2
+export COLOSSUS_DIR=$D
+"$B" up --dir "$D" --nodes 3 --gpus-per-node 2 --relays 2 > "$T/up2.log" 2>&1 || fail "up --relays: $(cat "$T/up2.log")"
+PIDS=()
+for p in $(awk '{print $3}' "$D/pids"); do PIDS+=("$p"); done
+[ "$(grep -c '^relay ' "$D/pids")" = 2 ] || fail "expected 2 relays: $(cat "$D/pids")"
+[ "$("$B" nodes --json | jfield '",".join(n["via"] or "-" for n in d)')" = relay0,relay1,relay0 ] ||
+    fail "the nodes' paths: $("$B" nodes --json | jfield '[n["via"] for n in d]')"
+[ "$(grep -c "agent connection from" "$D/logs/controller.log")" = 2 ] ||
+    fail "the controller should see the 2 relays' connections only"
+J=$("$B" submit -N 3 --gpus-per-node 2 -- true) && "$B" wait "$J" --timeout 20 || fail "a job through the relays"
+"$B" down --dir "$D" | grep -q "3 agents, the relays" || fail "down --relays"
+for p in "${PIDS[@]}"; do
+    wait_for 10 bash -c "! kill -0 $p 2>/dev/null" || fail "daemon $p survived down"
+done
 log "PASS"

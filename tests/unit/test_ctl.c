@@ -1137,6 +1137,71 @@ static void test_names_refused(void **state)
     t_teardown(t);
 }
 
+/* Issue 16: a relay's Detach frees its nodes for another path at once (not down); a node
+ * unheard for two heartbeat periods may be taken over by another connection before
+ * dead-after (a relay whose host vanished); a Register naming a relay twice is refused. */
+static void test_relay_paths(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *r1 = t_agent(t, "node1", 8);
+    uint32_t id = r1->node;
+    /* while r1 carries it and it is fresh, another connection is refused */
+    t_sink_t *b = t_sink(t, "r2");
+    snprintf(b->name, sizeof b->name, "node1");
+    b->gpus = 8;
+    t_register_on(t, b, NULL, 0);
+    assert_false(b->registered);
+    assert_true(t_logged(t, "another agent cannot take it over"));
+    /* r1 says its agent left: b may take it now, and it never went down */
+    Colossus__Detach d = COLOSSUS__DETACH__INIT;
+    d.nodes = &id;
+    d.n_nodes = 1;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_DETACH;
+    m.detach = &d;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r1->sink, &m, &why), 0);
+    assert_true(t_logged(t, "node node1: its agent left the relay"));
+    t_register_on(t, b, NULL, 0);
+    assert_true(b->registered);
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    /* node2 on r1, silent for 2.5 periods (dead-after is 3): another path takes it over */
+    t_sink_t *c = t_sink(t, "r1");
+    snprintf(c->name, sizeof c->name, "node2");
+    c->gpus = 8;
+    t_register_on(t, c, NULL, 0);
+    t_heartbeat(t, c);
+    t_advance(t, 2500);
+    t_sink_t *e = t_sink(t, "r3");
+    snprintf(e->name, sizeof e->name, "node2");
+    e->gpus = 8;
+    t_register_on(t, e, NULL, 0);
+    assert_true(e->registered);
+    assert_true(t_logged(t, "node node2 registered again from r3"));
+    assert_false(t_logged(t, "declared down"));
+    /* a loop in the tree */
+    t_sink_t *l = t_sink(t, "r4");
+    Colossus__Register reg = COLOSSUS__REGISTER__INIT;
+    reg.name = "node3";
+    reg.via = "ra,rb,ra";
+    m.body_case = COLOSSUS__MSG__BODY_REGISTER;
+    m.register_ = &reg;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &l->sink, &m, &why), 0);
+    t_turn(t);
+    Colossus__Msg *rr = t_take(l, COLOSSUS__MSG__BODY_REGISTERED);
+    assert_non_null(rr);
+    assert_false(rr->registered->ok);
+    assert_non_null(strstr(rr->registered->error, "a loop in the relay tree: ra"));
+    colossus__msg__free_unpacked(rr, NULL);
+    t_close(t, l);
+    t_close(t, e);
+    t_close(t, c);
+    t_close(t, b);
+    t_close(t, r1);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1156,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_one_incarnation_at_a_time),
         cmocka_unit_test(test_held_launch_deadline),
         cmocka_unit_test(test_heartbeat_ack),
+        cmocka_unit_test(test_relay_paths),
         cmocka_unit_test(test_recovery_reconciles),
         cmocka_unit_test(test_oom_ends_out_of_memory),
         cmocka_unit_test(test_oom_while_recovering),
