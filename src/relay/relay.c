@@ -399,8 +399,11 @@ static void agent_msg(cl_uconn_t *u, Colossus__Msg *m)
         ok = carries(a, m->power_applied->nodes, m->power_applied->n_nodes);
         break;
     case COLOSSUS__MSG__BODY_LOG_DATA: {
+        /* only the agent the request went to answers it; an answer whose slot a later
+         * request took is dropped (the controller's request times out), not a fault */
         size_t k = m->log_data->req % LOGREQS;
-        ok = r->logreq_agent[k] == a && r->logreq[k] == m->log_data->req;
+        if (r->logreq[k] != m->log_data->req || !r->logreq_agent[k]) return;
+        ok = r->logreq_agent[k] == a;
         if (ok) r->logreq_agent[k] = NULL;
         break;
     }
