@@ -59,12 +59,6 @@ static void framed_release(ctl_sink_t *s)
 static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flush,
                                           framed_release, NULL};
 
-/* Handshake frames are the transport's own: they go out at once, not through a batch. */
-static void send_now(srv_conn_t *k, const Colossus__Msg *m)
-{
-    if (cl_uconn_send(&k->u, m) == 0) cl_uconn_flush(&k->u);
-}
-
 #define UNAUTH_LOG_LINES 10 /* lines per 10 s about unauthenticated peers; then a count */
 
 /* Why k is closed, in the log: one line for an authenticated peer; for an unauthenticated
@@ -209,11 +203,7 @@ static void authenticated(srv_conn_t *k, const Colossus__Auth *a, Colossus__Auth
                         : who->kind == CTL_PRINCIPAL_NODE ? who->cred
                                                           : "cluster key");
     ok->role = (char *)ctl_principal_role(k->srv->ctl, who);
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
-    m.auth_ok = ok;
-    send_now(k, &m);
-    cl_sess_rekey(&k->u.sess, session, k->nonce, a->nonce.data);
+    cl_uconn_auth_ok(&k->u, ok, session, k->nonce, a->nonce.data);
     sodium_memzero(k->kx_sk, sizeof k->kx_sk);
     k->kind = a->role == COLOSSUS__ROLE__ROLE_AGENT ? CONN_AGENT : CONN_CLIENT;
     k->who = *who;
@@ -229,18 +219,9 @@ static void handle_key(srv_conn_t *k, const Colossus__Auth *a)
 {
     const uint8_t *key = k->srv->o.key;
     uint8_t proof[32];
-    if (a->proof.len != 32) {
-        refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
-        return;
-    }
-    cl_auth_proof(key, "colossus-client", k->nonce, a->nonce.data, proof);
-    if (!cl_auth_equal(proof, a->proof.data, 32)) {
-        cl_daemon_log("controller", "refused %s (%s): wrong cluster key", k->u.peer, a->peer);
-        cl_uconn_refuse(&k->u, COLOSSUS__REFUSED__WHY__WRONG_KEY,
-                        "wrong cluster key: the proof does not match");
-        return;
-    }
-    cl_auth_proof(key, "colossus-server", k->nonce, a->nonce.data, proof);
+    int rc = cl_uconn_key_proof(&k->u, "controller", key, k->nonce, a, proof);
+    if (rc == 0) refuse(k, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
+    if (rc <= 0) return;
     Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
     ok.proof.data = proof;
     ok.proof.len = sizeof proof;
@@ -417,26 +398,8 @@ void srv_framed_accept(uv_stream_t *ls, int status)
     }
     unauth_add(srv, k);
     uv_timer_start(&k->auth_timer, on_auth_timeout, SRV_AUTH_TIMEOUT_MS, 0);
-    randombytes_buf(k->nonce, sizeof k->nonce);
     crypto_kx_keypair(k->kx_pk, k->kx_sk);
-    Colossus__Hello h = COLOSSUS__HELLO__INIT;
-    h.proto_version = CL_PROTO_VERSION;
-    h.nonce.data = k->nonce;
-    h.nonce.len = sizeof k->nonce;
-    h.kx_pub.data = k->kx_pk;
-    h.kx_pub.len = sizeof k->kx_pk;
-    h.identity.data = srv->o.identity_pk;
-    h.identity.len = sizeof srv->o.identity_pk;
-    /* the identity vouches for this connection's kx: a JWT is sealed under it (frame.h) */
-    uint8_t hm[32], sig[CL_SIG_BYTES];
-    cl_hello_msg(k->nonce, k->kx_pk, hm);
-    crypto_sign_detached(sig, NULL, hm, sizeof hm, srv->o.identity_sk);
-    h.kx_sig.data = sig;
-    h.kx_sig.len = sizeof sig;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_HELLO;
-    m.hello = &h;
-    send_now(k, &m);
+    cl_uconn_hello(&k->u, k->nonce, k->kx_pk, srv->o.identity_pk, srv->o.identity_sk);
 }
 
 /* ---- limits and timeouts ---- */

@@ -272,6 +272,33 @@ void cl_hello_msg(const uint8_t sn[CL_NONCE_BYTES], const uint8_t skx[CL_KX_BYTE
     crypto_generichash_final(&st, out, 32);
 }
 
+const Colossus__Msg *cl_hello_make(cl_hello_t *hb, uint8_t nonce[CL_NONCE_BYTES],
+                                   const uint8_t *kx_pk, const uint8_t *identity_pk,
+                                   const uint8_t *identity_sk)
+{
+    Colossus__Hello *h = &hb->hello;
+    colossus__hello__init(h);
+    colossus__msg__init(&hb->m);
+    hb->m.body_case = COLOSSUS__MSG__BODY_HELLO;
+    hb->m.hello = h;
+    randombytes_buf(nonce, CL_NONCE_BYTES);
+    h->proto_version = CL_PROTO_VERSION;
+    h->nonce.data = nonce;
+    h->nonce.len = CL_NONCE_BYTES;
+    if (!kx_pk) return &hb->m;
+    h->kx_pub.data = (uint8_t *)kx_pk;
+    h->kx_pub.len = CL_KX_BYTES;
+    h->identity.data = (uint8_t *)identity_pk;
+    h->identity.len = 32;
+    /* the identity vouches for this connection's kx: a JWT is sealed under it */
+    uint8_t hm[32];
+    cl_hello_msg(nonce, kx_pk, hm);
+    crypto_sign_detached(hb->sig, NULL, hm, sizeof hm, identity_sk);
+    h->kx_sig.data = hb->sig;
+    h->kx_sig.len = sizeof hb->sig;
+    return &hb->m;
+}
+
 void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32])
 {
     crypto_generichash_state st;

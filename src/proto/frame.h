@@ -94,6 +94,18 @@ void cl_auth_transcript(const uint8_t server_nonce[CL_NONCE_BYTES],
  * open a JWT sealed under that exchange before AuthOk shows it is not the controller. */
 void cl_hello_msg(const uint8_t server_nonce[CL_NONCE_BYTES],
                   const uint8_t server_kx[CL_KX_BYTES], uint8_t out[32]);
+/* A server's Hello, in hb's storage (the message points into it and into nonce, kx_pk and
+ * identity_pk, which must outlive it): a fresh nonce, written to nonce, and with kx_pk (NULL:
+ * a cluster-key-only server, a relay) that ephemeral X25519 key, the identity identity_pk (32
+ * bytes) and identity_sk's signature of cl_hello_msg. Returns the message to send. */
+typedef struct cl_hello {
+    Colossus__Msg m;
+    Colossus__Hello hello;
+    uint8_t sig[CL_SIG_BYTES];
+} cl_hello_t;
+const Colossus__Msg *cl_hello_make(cl_hello_t *hb, uint8_t nonce[CL_NONCE_BYTES],
+                                   const uint8_t *kx_pk, const uint8_t *identity_pk,
+                                   const uint8_t *identity_sk);
 /* What the server signs: BLAKE2b-256("colossus-server-v1" | transcript). */
 void cl_auth_server_msg(const uint8_t transcript[32], uint8_t out[32]);
 /* The X25519 exchange's session key, the same on both sides: BLAKE2b-256(client-to-server key

@@ -226,3 +226,44 @@ void cl_uconn_close(cl_uconn_t *c, const char *why)
     if (why) cl_daemon_log("conn", "closing connection %s: %s", c->peer, why);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
+
+/* ---- the server's side of the handshake ---- */
+
+static void send_now(cl_uconn_t *c, const Colossus__Msg *m)
+{
+    if (cl_uconn_send(c, m) == 0) cl_uconn_flush(c);
+}
+
+void cl_uconn_hello(cl_uconn_t *c, uint8_t nonce[CL_NONCE_BYTES], const uint8_t *kx_pk,
+                    const uint8_t *identity_pk, const uint8_t *identity_sk)
+{
+    cl_hello_t hb;
+    send_now(c, cl_hello_make(&hb, nonce, kx_pk, identity_pk, identity_sk));
+}
+
+int cl_uconn_key_proof(cl_uconn_t *c, const char *who, const uint8_t key[CL_KEY_BYTES],
+                       const uint8_t nonce[CL_NONCE_BYTES], const Colossus__Auth *a,
+                       uint8_t proof[32])
+{
+    if (a->proof.len != 32) return 0;
+    cl_auth_proof(key, "colossus-client", nonce, a->nonce.data, proof);
+    if (!cl_auth_equal(proof, a->proof.data, 32)) {
+        cl_daemon_log(who, "refused %s (%.60s): wrong cluster key", c->peer, a->peer);
+        cl_uconn_refuse(c, COLOSSUS__REFUSED__WHY__WRONG_KEY,
+                        "wrong cluster key: the proof does not match");
+        return -1;
+    }
+    cl_auth_proof(key, "colossus-server", nonce, a->nonce.data, proof);
+    return 1;
+}
+
+void cl_uconn_auth_ok(cl_uconn_t *c, Colossus__AuthOk *ok, const uint8_t session[CL_KEY_BYTES],
+                      const uint8_t nonce[CL_NONCE_BYTES],
+                      const uint8_t peer_nonce[CL_NONCE_BYTES])
+{
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
+    m.auth_ok = ok;
+    send_now(c, &m);
+    cl_sess_rekey(&c->sess, session, nonce, peer_nonce);
+}

@@ -60,4 +60,22 @@ void cl_uconn_refuse(cl_uconn_t *c, Colossus__Refused__Why why, const char *reas
  * written only if the socket takes it right away (uv_try_write). For shedding under load. */
 void cl_uconn_refuse_now(cl_uconn_t *c, Colossus__Refused__Why why, const char *reason);
 
+/* ---- the server's side of the handshake (docs/protocol.md), each frame sent at once ---- */
+/* The Hello (cl_hello_make: its fresh nonce written to nonce). A cluster-key-only server
+ * (a relay) passes three NULLs. */
+void cl_uconn_hello(cl_uconn_t *c, uint8_t nonce[CL_NONCE_BYTES], const uint8_t *kx_pk,
+                    const uint8_t *identity_pk, const uint8_t *identity_sk);
+/* The cluster key's challenge-response: a's proof checked against key and the Hello's nonce.
+ * 1: it matches, and proof holds the server's own for AuthOk.proof; 0: a's proof is
+ * malformed and nothing is sent (the caller refuses it as other bad input); -1: the wrong
+ * key, refused here (WRONG_KEY) and logged as `who`. */
+int cl_uconn_key_proof(cl_uconn_t *c, const char *who, const uint8_t key[CL_KEY_BYTES],
+                       const uint8_t nonce[CL_NONCE_BYTES], const Colossus__Auth *a,
+                       uint8_t proof[32]);
+/* The handshake is done: ok (its proof or signature, user and role filled) goes out, then the
+ * session key derived from session and both nonces takes over (cl_sess_rekey). */
+void cl_uconn_auth_ok(cl_uconn_t *c, Colossus__AuthOk *ok, const uint8_t session[CL_KEY_BYTES],
+                      const uint8_t nonce[CL_NONCE_BYTES],
+                      const uint8_t peer_nonce[CL_NONCE_BYTES]);
+
 #endif

@@ -210,28 +210,15 @@ static void agent_auth(rl_agent_t *a, const Colossus__Auth *au)
         return;
     }
     uint8_t proof[32];
-    if (au->proof.len != 32) {
-        refuse(a, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
-        return;
-    }
-    cl_auth_proof(a->r->key, "colossus-client", a->nonce, au->nonce.data, proof);
-    if (!cl_auth_equal(proof, au->proof.data, 32)) {
-        cl_daemon_log(WHO, "refused %s (%.60s): wrong cluster key", a->u.peer, au->peer);
-        cl_uconn_refuse(&a->u, COLOSSUS__REFUSED__WHY__WRONG_KEY,
-                        "wrong cluster key: the proof does not match");
-        return;
-    }
-    cl_auth_proof(a->r->key, "colossus-server", a->nonce, au->nonce.data, proof);
+    int rc = cl_uconn_key_proof(&a->u, WHO, a->r->key, a->nonce, au, proof);
+    if (rc == 0) refuse(a, COLOSSUS__REFUSED__WHY__BAD_INPUT, "malformed authentication");
+    if (rc <= 0) return;
     Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
     ok.proof.data = proof;
     ok.proof.len = sizeof proof;
     ok.user = "cluster key";
     ok.role = "agent";
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
-    m.auth_ok = &ok;
-    agent_send(a, &m);
-    cl_sess_rekey(&a->u.sess, a->r->key, a->nonce, au->nonce.data);
+    cl_uconn_auth_ok(&a->u, &ok, a->r->key, a->nonce, au->nonce.data);
     a->authed = true;
     snprintf(a->name, sizeof a->name, "%.63s", au->peer ? au->peer : "");
     uv_timer_stop(&a->auth_timer);
@@ -463,15 +450,7 @@ static void on_accept(uv_stream_t *ls, int status)
         return;
     }
     uv_timer_start(&a->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
-    randombytes_buf(a->nonce, sizeof a->nonce);
-    Colossus__Hello h = COLOSSUS__HELLO__INIT;
-    h.proto_version = CL_PROTO_VERSION;
-    h.nonce.data = a->nonce;
-    h.nonce.len = sizeof a->nonce;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_HELLO;
-    m.hello = &h;
-    agent_send(a, &m);
+    cl_uconn_hello(&a->u, a->nonce, NULL, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ upstream ------------ */

@@ -154,25 +154,9 @@ static int cred_handshake(cl_client_t *k, const Colossus__Auth *a, const uint8_t
 static int handshake(cl_client_t *k)
 {
     uint8_t sn[CL_NONCE_BYTES], proof[32], kx_pk[CL_KX_BYTES], kx_sk[CL_KX_BYTES];
-    randombytes_buf(sn, sizeof sn);
     crypto_kx_keypair(kx_pk, kx_sk);
-    Colossus__Hello h = COLOSSUS__HELLO__INIT;
-    h.proto_version = CL_PROTO_VERSION;
-    h.nonce.data = sn;
-    h.nonce.len = sizeof sn;
-    h.kx_pub.data = kx_pk;
-    h.kx_pub.len = sizeof kx_pk;
-    h.identity.data = id_pk;
-    h.identity.len = sizeof id_pk;
-    uint8_t hm[32], sig[CL_SIG_BYTES];
-    cl_hello_msg(sn, kx_pk, hm);
-    crypto_sign_detached(sig, NULL, hm, sizeof hm, id_sk);
-    h.kx_sig.data = sig;
-    h.kx_sig.len = sizeof sig;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_HELLO;
-    m.hello = &h;
-    say(k, &m);
+    cl_hello_t hello;
+    say(k, cl_hello_make(&hello, sn, kx_pk, id_pk, id_sk));
     Colossus__Msg *in = NULL;
     cl_error_t err;
     if (cl_client_recv(k, &in, 5000, &err) < 0) return -1;
@@ -208,6 +192,7 @@ static int handshake(cl_client_t *k)
     Colossus__AuthOk ok = COLOSSUS__AUTH_OK__INIT;
     ok.proof.data = proof;
     ok.proof.len = sizeof proof;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_AUTH_OK;
     m.auth_ok = &ok;
     say(k, &m);
