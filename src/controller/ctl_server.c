@@ -30,40 +30,15 @@ static const srv_proto_t protos[] = {
     {"http", srv_http_listen},
 };
 
-static void sockname(uv_tcp_t *t, char *out, size_t len)
-{
-    struct sockaddr_storage sa;
-    int slen = sizeof sa;
-    char ip[64] = "?";
-    uv_tcp_getsockname(t, (struct sockaddr *)&sa, &slen);
-    if (sa.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
-        snprintf(out, len, "%s:%d", ip, ntohs(((struct sockaddr_in *)&sa)->sin_port));
-    } else {
-        uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
-        snprintf(out, len, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
-    }
-}
-
 static int framed_listen(struct ctl_server *srv, const ctl_listen_t *cfg, cl_error_t *err)
 {
-    char host[256];
-    int port;
-    if (cl_addr_parse(cfg->addr, host, sizeof host, &port, err) < 0) return -1;
-    struct sockaddr_storage sa;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) < 0)
-        return cl_err(err, "listener %s: '%s' is not an IP address", cfg->addr, host);
     srv_listener_t *l = &srv->listeners[srv->nlisteners];
     l->srv = srv;
     l->proto = cfg->proto;
-    uv_tcp_init(&srv->loop, &l->tcp);
-    l->tcp.data = l;
+    if (cl_uconn_listen(&srv->loop, &l->tcp, l, "listener", cfg->addr, srv_framed_accept,
+                        l->bound, sizeof l->bound, err) < 0)
+        return -1;
     srv->nlisteners++;
-    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, srv_framed_accept);
-    if (rc < 0) return cl_err(err, "cannot listen on %s: %s", cfg->addr, uv_strerror(rc));
-    sockname(&l->tcp, l->bound, sizeof l->bound);
     return 0;
 }
 

@@ -99,6 +99,43 @@ int cl_uconn_start(cl_uconn_t *c)
     return uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+void cl_sockaddr_name(const struct sockaddr *sa, char *out, size_t len)
+{
+    char ip[64] = "?";
+    if (sa && sa->sa_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+        snprintf(out, len, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    } else if (sa && sa->sa_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+        snprintf(out, len, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    } else {
+        snprintf(out, len, "?");
+    }
+}
+
+int cl_uconn_listen(uv_loop_t *loop, uv_tcp_t *t, void *data, const char *what,
+                    const char *addr, uv_connection_cb on_conn, char *bound, size_t len,
+                    cl_error_t *err)
+{
+    char host[256];
+    int port;
+    if (cl_addr_parse(addr, host, sizeof host, &port, err) < 0) return -1;
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) < 0)
+        return cl_err(err, "%s %s: '%s' is not an IP address", what, addr, host);
+    uv_tcp_init(loop, t);
+    t->data = data;
+    int rc = uv_tcp_bind(t, (struct sockaddr *)&sa, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)t, 1024, on_conn);
+    if (rc < 0) return cl_err(err, "cannot listen on %s: %s", addr, uv_strerror(rc));
+    struct sockaddr_storage b = {0};
+    int blen = sizeof b;
+    uv_tcp_getsockname(t, (struct sockaddr *)&b, &blen);
+    cl_sockaddr_name((struct sockaddr *)&b, bound, len);
+    return 0;
+}
+
 /* After a frame was queued: a peer that lets too much pile up is closed. */
 static int check_out(cl_uconn_t *c)
 {

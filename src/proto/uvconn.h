@@ -44,6 +44,16 @@ struct cl_uconn {
 int cl_uconn_init(uv_loop_t *loop, cl_uconn_t *c, cl_uconn_msg_f *on_msg,
                   cl_uconn_close_f *on_close, void *data);
 int cl_uconn_start(cl_uconn_t *c); /* start reading; fills peer from the socket */
+/* A socket address as text: "IP:PORT", "[IP]:PORT" for IPv6; "?" for NULL or another
+ * family. */
+void cl_sockaddr_name(const struct sockaddr *sa, char *out, size_t len);
+/* Listen on addr ("HOST:PORT", HOST an IP address; port 0: the kernel chooses) with t, set up
+ * here (uv_tcp_init, then t->data = data), on_conn called for each connection; bound gets the
+ * address bound (cl_sockaddr_name). -1 with a sentence naming addr as `what` ("--listen",
+ * "listener") on failure; t is set up then unless addr is not an IP address. */
+int cl_uconn_listen(uv_loop_t *loop, uv_tcp_t *t, void *data, const char *what,
+                    const char *addr, uv_connection_cb on_conn, char *bound, size_t len,
+                    cl_error_t *err);
 /* Queue m; nothing is written until cl_uconn_flush(). -1 if the connection is closing. */
 int cl_uconn_send(cl_uconn_t *c, const Colossus__Msg *m);
 /* Queue one frame of an already packed Colossus__Msg; as cl_uconn_send(). */

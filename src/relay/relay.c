@@ -1,7 +1,6 @@
 /* relay.c - `colossus relay` (issue 16; see relay.h): agents downstream, one session up. */
 #include "relay/relay.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -809,36 +808,6 @@ static int parse(int argc, char **argv, rl_opts_t *o)
     return 0;
 }
 
-static int listen_on(relay_t *r, const char *addr, cl_error_t *err)
-{
-    char host[256];
-    int port;
-    if (cl_addr_parse(addr, host, sizeof host, &port, err) < 0) return -1;
-    struct sockaddr_storage sa;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) < 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) < 0)
-        return cl_err(err, "--listen %s: '%s' is not an IP address", addr, host);
-    uv_tcp_init(r->loop, &r->listener);
-    r->listener.data = r;
-    int rc = uv_tcp_bind(&r->listener, (struct sockaddr *)&sa, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&r->listener, 1024, on_accept);
-    if (rc < 0) return cl_err(err, "cannot listen on %s: %s", addr, uv_strerror(rc));
-    struct sockaddr_storage b;
-    int blen = sizeof b;
-    char ip[64] = "?";
-    uv_tcp_getsockname(&r->listener, (struct sockaddr *)&b, &blen);
-    if (b.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&b, ip, sizeof ip);
-        snprintf(r->bound, sizeof r->bound, "%s:%d", ip,
-                 ntohs(((struct sockaddr_in *)&b)->sin_port));
-    } else {
-        uv_ip6_name((struct sockaddr_in6 *)&b, ip, sizeof ip);
-        snprintf(r->bound, sizeof r->bound, "[%s]:%d", ip,
-                 ntohs(((struct sockaddr_in6 *)&b)->sin6_port));
-    }
-    return 0;
-}
-
 static void walk_close(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -895,7 +864,8 @@ int cmd_relay(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (listen_on(r, o.listen, &err) < 0) {
+    if (cl_uconn_listen(r->loop, &r->listener, r, "--listen", o.listen, on_accept, r->bound,
+                        sizeof r->bound, &err) < 0) {
         fprintf(stderr, "colossus relay: %s\n", err.msg);
         return 1;
     }
