@@ -228,21 +228,12 @@ static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_no
 static const char *via_check(const char *via, char *buf, size_t len)
 {
     if (strlen(via) >= sizeof((ctl_node_t *)0)->via) return "the relay chain (via) is too long";
-    char seen[sizeof((ctl_node_t *)0)->via];
-    snprintf(seen, sizeof seen, "%s", via);
-    int n = 0;
-    char *names[64], *save = NULL;
-    for (char *t = strtok_r(seen, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], t)) {
-                snprintf(buf, len,
-                         "a loop in the relay tree: %.60s carries it twice (via %.100s)", t,
-                         via);
-                return buf;
-            }
-        if (n < 64) names[n++] = t;
-    }
-    return NULL;
+    size_t n;
+    const char *twice = cl_list_repeat(via, &n);
+    if (!twice) return NULL;
+    snprintf(buf, len, "a loop in the relay tree: %.*s carries it twice (via %.100s)",
+             (int)(n < 60 ? n : 60), twice, via);
+    return buf;
 }
 
 static const char *register_check(ctl_t *c, const Colossus__Register *r)

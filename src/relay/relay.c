@@ -235,20 +235,6 @@ static void reply_refused(rl_agent_t *a, uint32_t handle, const char *why)
     agent_send(a, &m);
 }
 
-/* Whether the comma-separated list names name. */
-static bool list_has(const char *list, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == len && !memcmp(p, name, n)) return true;
-        if (!e) break;
-        p = e + 1;
-    }
-    return false;
-}
-
 static void agent_register(rl_agent_t *a, const Colossus__Register *reg)
 {
     relay_t *r = a->r;
@@ -258,7 +244,7 @@ static void agent_register(rl_agent_t *a, const Colossus__Register *reg)
         reply_refused(a, reg->handle, "node name must be 1..63 characters without commas");
         return;
     }
-    if (list_has(reg->via, r->name)) {
+    if (cl_list_has(reg->via, r->name)) {
         snprintf(why, sizeof why,
                  "a loop in the relay tree: %s carries it already (via %.100s)", r->name,
                  reg->via);

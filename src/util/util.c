@@ -212,6 +212,40 @@ bool cl_has_control(const char *s)
     return false;
 }
 
+/* ---- comma-separated names ---- */
+
+/* Whether list[0..end) has an item that is the n bytes at name (n > 0). */
+static bool list_has_n(const char *list, const char *end, const char *name, size_t n)
+{
+    for (const char *p = list; p < end;) {
+        const char *e = memchr(p, ',', (size_t)(end - p));
+        if (!e) e = end;
+        if ((size_t)(e - p) == n && !memcmp(p, name, n)) return true;
+        p = e + 1;
+    }
+    return false;
+}
+
+bool cl_list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    return n && list_has_n(list, list + strlen(list), name, n);
+}
+
+const char *cl_list_repeat(const char *list, size_t *len)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && list_has_n(list, p, p, n)) {
+            *len = n;
+            return p;
+        }
+        p += n;
+        if (*p) p++;
+    }
+    return NULL;
+}
+
 /* ---- files ---- */
 
 static int is_dir(const char *path)

@@ -72,6 +72,12 @@ bool cl_utf8_valid(const char *s, size_t n);
  * table. */
 bool cl_has_control(const char *s);
 
+/* ---- comma-separated names ("a,b,c"; an empty item names nothing) ---- */
+/* Whether list has name as one of its items. */
+bool cl_list_has(const char *list, const char *name);
+/* The first item of list that repeats an earlier one (its length in *len), or NULL. */
+const char *cl_list_repeat(const char *list, size_t *len);
+
 /* ---- files ---- */
 /* mkdir -p: make path and its parents (mode for each new one). 0, or -1 with errno (ENOTDIR
  * when path exists and is not a directory). */
