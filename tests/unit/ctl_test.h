@@ -332,13 +332,26 @@ static void t_register_on(t_ctl_t *t, t_sink_t *a, const t_running_t *running, s
     t_turn(t);
 }
 
-static t_sink_t *t_agent(t_ctl_t *t, const char *name, uint32_t gpus)
+/* A connection from peer for node name with gpus GPUs, not registered yet. */
+static t_sink_t *t_node_sink(t_ctl_t *t, const char *peer, const char *name, uint32_t gpus)
 {
-    t_sink_t *a = t_sink(t, name);
+    t_sink_t *a = t_sink(t, peer);
     snprintf(a->name, sizeof a->name, "%s", name);
     a->gpus = gpus;
+    return a;
+}
+
+/* Node name registered from peer (another agent's address, a relay's). */
+static t_sink_t *t_agent_on(t_ctl_t *t, const char *peer, const char *name, uint32_t gpus)
+{
+    t_sink_t *a = t_node_sink(t, peer, name, gpus);
     t_register_on(t, a, NULL, 0);
     return a;
+}
+
+static t_sink_t *t_agent(t_ctl_t *t, const char *name, uint32_t gpus)
+{
+    return t_agent_on(t, name, name, gpus);
 }
 
 /* A heartbeat of agent a, carrying its health report h (NULL: none). */

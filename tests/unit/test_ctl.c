@@ -432,10 +432,7 @@ static void t_exited_oom(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc, ui
 /* An agent of 8 GPUs for node name coming back after a controller restart (not registered). */
 static t_sink_t *agent_back(t_ctl_t *t, const char *name)
 {
-    t_sink_t *s = t_sink(t, name);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->gpus = 8;
-    return s;
+    return t_node_sink(t, name, name, 8);
 }
 
 static void ends_out_of_memory(t_ctl_t *t, t_sink_t *a, t_sink_t *b, const char *who)
@@ -526,10 +523,7 @@ static void test_fence_and_lost_ranks(void **state)
     t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
     uint32_t inc = run_job(t, a, b, 3);
     /* a second agent claiming node1 while its agent is connected and alive is refused */
-    t_sink_t *rogue = t_sink(t, "node1-rogue");
-    snprintf(rogue->name, sizeof rogue->name, "node1");
-    rogue->gpus = 8;
-    t_register_on(t, rogue, NULL, 0);
+    t_sink_t *rogue = t_agent_on(t, "node1-rogue", "node1", 8);
     assert_true(t_logged(t, "another agent cannot take it over until that one is gone"));
     Colossus__Msg *no = t_take(rogue, COLOSSUS__MSG__BODY_REGISTERED);
     assert_non_null(no);
@@ -541,9 +535,7 @@ static void test_fence_and_lost_ranks(void **state)
     /* node1's agent restarts: its connection closes and the new one reports a stale
      * incarnation */
     t_close(t, a);
-    t_sink_t *a2 = t_sink(t, "node1-again");
-    snprintf(a2->name, sizeof a2->name, "node1");
-    a2->gpus = 8;
+    t_sink_t *a2 = t_node_sink(t, "node1-again", "node1", 8);
     t_running_t stale = {1, inc + 5};
     t_register_on(t, a2, &stale, 1);
     assert_true(t_logged(t, "job 1 incarnation"));
@@ -698,9 +690,7 @@ static void test_recovery_requeues_when_a_node_is_missing(void **state)
     t_close(t, a);
     t_close(t, b);
     t_restart(t);
-    a = t_sink(t, "node1");
-    snprintf(a->name, sizeof a->name, "node1");
-    a->gpus = 8;
+    a = agent_back(t, "node1");
     t_running_t run = {1, inc};
     t_register_on(t, a, &run, 1);
     for (int i = 0; i < 5; i++) { /* dead-after + 1.5 s */
@@ -1147,10 +1137,7 @@ static void test_relay_paths(void **state)
     t_sink_t *r1 = t_agent(t, "node1", 8);
     uint32_t id = r1->node;
     /* while r1 carries it and it is fresh, another connection is refused */
-    t_sink_t *b = t_sink(t, "r2");
-    snprintf(b->name, sizeof b->name, "node1");
-    b->gpus = 8;
-    t_register_on(t, b, NULL, 0);
+    t_sink_t *b = t_agent_on(t, "r2", "node1", 8);
     assert_false(b->registered);
     assert_true(t_logged(t, "another agent cannot take it over"));
     /* r1 says its agent left: b may take it now, and it never went down */
@@ -1167,16 +1154,10 @@ static void test_relay_paths(void **state)
     assert_true(b->registered);
     assert_string_equal(t_node_state(t, "node1"), "up");
     /* node2 on r1, silent for 2.5 periods (dead-after is 3): another path takes it over */
-    t_sink_t *c = t_sink(t, "r1");
-    snprintf(c->name, sizeof c->name, "node2");
-    c->gpus = 8;
-    t_register_on(t, c, NULL, 0);
+    t_sink_t *c = t_agent_on(t, "r1", "node2", 8);
     t_heartbeat(t, c);
     t_advance(t, 2500);
-    t_sink_t *e = t_sink(t, "r3");
-    snprintf(e->name, sizeof e->name, "node2");
-    e->gpus = 8;
-    t_register_on(t, e, NULL, 0);
+    t_sink_t *e = t_agent_on(t, "r3", "node2", 8);
     assert_true(e->registered);
     assert_true(t_logged(t, "node node2 registered again from r3"));
     assert_false(t_logged(t, "declared down"));
