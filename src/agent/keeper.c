@@ -212,6 +212,12 @@ __attribute__((noreturn)) static void leave(keeper_t *k)
     _exit(0);
 }
 
+/* How long (ns) frozen ranks, or statuses no agent took, are kept. */
+static uint64_t abandon_ns(const cl_keep_args_t *a)
+{
+    return (uint64_t)(a->abandon_ms ? a->abandon_ms : ABANDON_MS_DEFAULT) * 1000000u;
+}
+
 static void check_lease(keeper_t *k, uint64_t now)
 {
     const volatile uint64_t *lease = k->lease;
@@ -221,9 +227,7 @@ static void check_lease(keeper_t *k, uint64_t now)
         freeze(k, 1);
     else if (k->frozen && !lapsed && !k->killed)
         freeze(k, 0);
-    uint64_t abandon =
-        (uint64_t)(k->a->abandon_ms ? k->a->abandon_ms : ABANDON_MS_DEFAULT) * 1000000u;
-    if (k->frozen && !k->killed && now > k->frozen_at + abandon) kill_all(k);
+    if (k->frozen && !k->killed && now > k->frozen_at + abandon_ns(k->a)) kill_all(k);
 }
 
 static int cmp_fd(const void *x, const void *y)
@@ -396,9 +400,7 @@ __attribute__((noreturn)) static void keeper_main(const cl_keep_args_t *a, int c
         uint64_t now = boot_ns();
         check_lease(&k, now);
         if (!k.alive && k.acked) _exit(0);
-        uint64_t abandon =
-            (uint64_t)(a->abandon_ms ? a->abandon_ms : ABANDON_MS_DEFAULT) * 1000000u;
-        if (!k.alive && k.conn < 0 && now > k.idle_since + abandon) leave(&k);
+        if (!k.alive && k.conn < 0 && now > k.idle_since + abandon_ns(a)) leave(&k);
     }
 }
 
