@@ -77,11 +77,12 @@ static void log_prefix(uint64_t job, char *buf, size_t len)
 
 /* ------------------------------------------------------------------ kept launches ------- */
 
+/* A launch's key, its files' names in WORK/keep, and (keeper not NULL) its keeper's name. */
 static void keep_names(const proc_t *p, uint64_t job, uint32_t inc, char *key, size_t klen,
                        char *keeper, size_t kplen)
 {
     snprintf(key, klen, "job%llu-inc%u", (unsigned long long)job, inc);
-    snprintf(keeper, kplen, "colossus-keep:%llx:%llx:%s", p->dev, p->ino, key);
+    if (keeper) snprintf(keeper, kplen, "colossus-keep:%llx:%llx:%s", p->dev, p->ino, key);
 }
 
 /* Write WORK/keep/<key><ext> with data (tmp + rename). 0, or -1 with errno. */
@@ -293,16 +294,14 @@ static void note_failure(proc_t *p, const Colossus__Launch *L, const cl_error_t 
 
 /* What a later agent needs to adopt r (KeptLaunch): without it the ranks still run under
  * their keeper, but a restarted agent cannot report them (said in the log). */
-static void keep_record(proc_t *p, proc_run_t *r, const Colossus__Launch *L)
+static void keep_record(proc_t *p, proc_run_t *r, const Colossus__Launch *L, const char *keeper)
 {
-    char keeper[160], key[64];
-    keep_names(p, r->job, r->incarnation, key, sizeof key, keeper, sizeof keeper);
     Colossus__KeptLaunch k = COLOSSUS__KEPT_LAUNCH__INIT;
     Colossus__Launch one = *L;
     k.launch = &one;
     const char *cg = cl_launch_cgroup(r->l);
     k.cgroup = (char *)(cg ? cg : "");
-    k.keeper = keeper;
+    k.keeper = (char *)keeper;
     k.job_dir = r->job_dir;
     k.uid = (uint32_t)r->uid;
     k.check_owner = r->check_owner;
@@ -419,7 +418,7 @@ static int proc_start(ag_backend_t *b, const Colossus__Launch *L, ag_run_done_f 
         return -1;
     }
     track_logs(p, r, prefix, nr);
-    if (p->keep) keep_record(p, r, L);
+    if (p->keep) keep_record(p, r, L, keeper);
     cl_error_t why;
     if (!cl_launch_limits_enforced(r->l, &why) && !p->said_unlimited) {
         p->said_unlimited = true; /* once: every launch here would say the same */
@@ -523,8 +522,7 @@ static void adopt_one(proc_t *p, const char *file, ag_run_done_f *done, ag_adopt
     r->uid = (uid_t)k->uid;
     r->check_owner = k->check_owner;
     snprintf(r->job_dir, sizeof r->job_dir, "%s", k->job_dir);
-    snprintf(r->key, sizeof r->key, "job%llu-inc%u", (unsigned long long)r->job,
-             r->incarnation);
+    keep_names(p, r->job, r->incarnation, r->key, sizeof r->key, NULL, 0);
     r->done = done;
     cl_launch_adopt_t a = {.local_ranks = r->nranks,
                            .first_rank = r->first_rank,
