@@ -14,6 +14,7 @@ static const char usage_text[] =
     "       [--detect-s S|per-class] [--restart-s S] [--ckpt-interval-s S|auto] [--ckpt-cost-s "
     "S]\n"
     "       [--spares-pct P] [--hot-spares yes|no] [--replica-gpus N] [--stall-s S]\n"
+    "       [--net-detect-s S]\n"
     "       [--failure-scale X]"
     " [--repair-scale X] [--mfu F] [--mixed-frontier F] [--mixed-load F]\n"
     "       [--power-budget-mw MW] [--ramp-limit-pct-per-s P] [--smoothing on|off]\n"
@@ -26,12 +27,14 @@ static const char usage_text[] =
     "--policy sets the defaults of the recovery flags (see docs/simulation.md):\n"
     "  naive:    detect 600 s, restart 600 s, checkpoint every 3600 s costing 51 s, no\n"
     "            containment, 5% free nodes as headroom (--hot-spares no)\n"
-    "  colossus: detect per failure class (5 s GPU, 3 s host, 60 s switch, 10 s\n"
+    "  colossus: detect per failure class (5 s GPU, 3 s host, 1 s network link, 10 s\n"
     "            software), restart 200 s, Daly interval with a 0.59 s asynchronous\n"
-    "            stall, 5% hot spares (--hot-spares yes),\n"
+    "            stall, 2% hot spares (--hot-spares yes),\n"
     "            replicas of 16384 GPUs\n"
     "--replica-gpus 0 turns containment off (whole-job restarts); --stall-s is the global\n"
-    "stall per contained failure (default: the detection time).\n"
+    "stall per contained failure (default: the detection time). --net-detect-s sets the\n"
+    "network class's detection time under per-class detection (default 1 s: the agent's\n"
+    "link watch; 60 s was the cited active check before it).\n"
     "--trace-tenants cluster makes each value of the trace's cluster column a tenant with\n"
     "one share (fair share among them). --tenants FILE.json sets tenants up with the\n"
     "scheduler's quotas, cohorts (borrowing, lending, reclaim), budgets and sub-tenants, each\n"
@@ -73,6 +76,7 @@ enum {
     O_CKC,
     O_SPARES,
     O_STALL,
+    O_NETDET,
     O_PBUDGET,
     O_RAMP,
     O_CUTPCT,
@@ -115,6 +119,7 @@ static const struct real_flag {
     [O_CKC] = {"--ckpt-cost-s", 0, 1e7, 0},
     [O_SPARES] = {"--spares-pct", 0, 50, 0},
     [O_STALL] = {"--stall-s", 0, 1e7, 0},
+    [O_NETDET] = {"--net-detect-s", 0, 1e7, 0},
     [O_PBUDGET] = {"--power-budget-mw", 1e-6, 1e6, 0},
     [O_RAMP] = {"--ramp-limit-pct-per-s", 1e-6, 100, 0.5},
     [O_CUTPCT] = {"--grid-cut-pct", 1e-6, 100, 0},
@@ -149,6 +154,7 @@ static const struct option sim_opts[] = {
     {"ckpt-cost-s", required_argument, 0, O_CKC},
     {"spares-pct", required_argument, 0, O_SPARES},
     {"stall-s", required_argument, 0, O_STALL},
+    {"net-detect-s", required_argument, 0, O_NETDET},
     {"power-budget-mw", required_argument, 0, O_PBUDGET},
     {"ramp-limit-pct-per-s", required_argument, 0, O_RAMP},
     {"grid-cut-pct", required_argument, 0, O_CUTPCT},
@@ -404,6 +410,7 @@ static int sim_config(const sim_flags_t *fl, cl_sim_config_t *cfg)
     if (fl->hot >= 0) cfg->hot_spares = fl->hot;
     cfg->trace_tenants = fl->tenants;
     if (fl->has[O_STALL]) cfg->stall_s = fl->real[O_STALL];
+    if (fl->has[O_NETDET]) cfg->net_detect_s = fl->real[O_NETDET];
     if (cfg->ckpt_interval_s == 0 && cfg->ckpt_cost_s <= 0)
         return bad("--ckpt-interval-s auto needs --ckpt-cost-s > 0%s", "");
     cfg->plot_points = fl->plot ? 400 : 0;

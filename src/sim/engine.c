@@ -324,7 +324,7 @@ static bool pend_remove(sim_t *s, uint32_t node, int32_t gpu)
 
 static double detect_time(const sim_t *s, uint32_t cls)
 {
-    return s->cfg.detect_s >= 0 ? s->cfg.detect_s : cl_fail_classes[cls].detect_s;
+    return cl_sim_detect_s(&s->cfg, cls);
 }
 
 /* Does job id hold GPU gpu of node n? Large gangs hold whole nodes; small ones are

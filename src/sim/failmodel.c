@@ -10,9 +10,13 @@
  * own measured or configured bound (docs/benchmarks.md, "The real controller and agents"):
  * host: heartbeat loss, declared down within dead-after = 3 s at the controller's defaults
  * (measured 2.3-3.0 s); gpu/hbm: the agent's NVML watch reports an XID or a lost GPU at its
- * next poll, at most --health-poll-ms = 5 s (at once when a rank dies of it). Where it does
- * not yet, ByteRobust's active health checks (cited): switch/cable 60 s (no NIC link watch in
- * the agent yet), driver hang 10 s. repair_h: our assumption (no cited figure). */
+ * next poll, at most --health-poll-ms = 5 s (at once when a rank dies of it); network
+ * (switch/cable): the agent's link watch (agent/links.c: carrier, InfiniBand/RoCE port
+ * state, read every 500 ms) latches drain-now and reports at once; link lost -> node out
+ * measured 0.11-0.54 s by tests/integration/net_link.sh (docs/benchmarks.md, "Issue 16:
+ * goodput ablation"), so 1 s bounds it (ByteRobust's cited switch check was 60 s before it,
+ * --net-detect-s 60). Where Colossus does not detect it itself, ByteRobust's active health
+ * check (cited): driver hang 10 s. repair_h: our assumption (no cited figure). */
 #define LLAMA_GPU_H 21233664.0
 #define LLAMA_NODE_H 2654208.0
 const cl_fail_class_t cl_fail_classes[CL_FAIL_CLASSES] = {
@@ -23,7 +27,7 @@ const cl_fail_class_t cl_fail_classes[CL_FAIL_CLASSES] = {
     /* host maintenance 32, NIC 7, SSD 3, PSU 3, chassis 2, IO board 2, CPU 2, DRAM 2 */
     {"host", CL_SCOPE_NODE, true, 53 / LLAMA_NODE_H, 3, 12, 53},
     /* network switch/cable 35 */
-    {"network", CL_SCOPE_NODE, false, 35 / LLAMA_GPU_H, 60, 4, 35},
+    {"network", CL_SCOPE_NODE, false, 35 / LLAMA_GPU_H, 1, 4, 35},
     /* software bug 54, NCCL watchdog 7, dependency 2: the node is rebooted and checked */
     {"software", CL_SCOPE_NODE, false, 63 / LLAMA_GPU_H, 10, 0.25, 63},
 };

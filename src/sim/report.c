@@ -78,6 +78,7 @@ void cl_sim_json(FILE *f, const cl_sim_config_t *c, const cl_sim_result_t *r)
         fprintf(f, "%.6g,", c->detect_s);
     else
         fprintf(f, "\"per-class\",");
+    fprintf(f, "\"net_detect_s\":%.6g,", cl_sim_detect_s(c, CL_FAIL_NETWORK));
     fprintf(f, "\"restart_s\":%.6g,", c->restart_s);
     if (r->ettr >= 0) /* the interval the frontier job used last */
         fprintf(f, "\"ckpt_interval_s\":%.3f,", r->ckpt_interval_s);

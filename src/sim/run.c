@@ -16,7 +16,8 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
     c->workload = CL_WL_FRONTIER;
     c->policy = policy;
     c->queue = CL_POLICY_FAIRSHARE;
-    c->spares_pct = 5; /* NCSA Delta study: ~5% spare capacity */
+    c->spares_pct = 5; /* NCSA Delta study: ~5% spare capacity (colossus: 2%, below) */
+    c->net_detect_s = -1;
     c->failure_scale = 1;
     c->repair_scale = 1;
     c->mfu = 0.40;
@@ -41,13 +42,26 @@ void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy)
         c->replica_gpus = 0;
         c->hot_spares = false; /* a failed job goes back through the queue */
     } else {
-        c->detect_s = -1;        /* per class: ByteRobust active checks 10/30/60 s */
+        /* detection per class (failmodel.c): Colossus's own measured watches where it has
+         * them */
+        c->detect_s = -1;
+        /* hot spares for 2% of the nodes: at colossus2's rates and assumed repair times about
+         * 0.09% of the nodes are down at a time, and a 30-day run with 2% never finds a pod
+         * short of a spare (requeues 0; docs/simulation.md, issue 16) */
+        c->spares_pct = 2;
         c->restart_s = 200;      /* FT-HSDP: synchronous cold restart at 16K GPUs */
         c->ckpt_interval_s = 0;  /* Daly from the live failure rate */
         c->ckpt_cost_s = 0.59;   /* ByteCheckpoint: asynchronous checkpoint stall */
         c->replica_gpus = 16384; /* a replica the size the 200 s restart was measured at */
         c->hot_spares = true;    /* swap in place (the core's reserve per pod) */
     }
+}
+
+double cl_sim_detect_s(const cl_sim_config_t *c, uint32_t cls)
+{
+    if (c->detect_s >= 0) return c->detect_s;
+    if (cls == CL_FAIL_NETWORK && c->net_detect_s >= 0) return c->net_detect_s;
+    return cl_fail_classes[cls].detect_s;
 }
 
 static void fail_msg(cl_error_t *err, const char *msg)
@@ -323,7 +337,7 @@ static void finish(sim_t *s)
                 for (int c = 0; c < CL_FAIL_CLASSES; c++) {
                     const cl_fail_class_t *fc = &cl_fail_classes[c];
                     double rate = fc->rate_per_h * (fc->per_node ? j->gpus / s->gpn : j->gpus);
-                    sum += rate * fc->detect_s;
+                    sum += rate * cl_sim_detect_s(&s->cfg, (uint32_t)c);
                     w += rate;
                 }
                 det = sum / w;

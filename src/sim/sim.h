@@ -62,12 +62,13 @@ typedef struct cl_fail_class {
     cl_fail_scope_t scope;
     bool per_node;     /* rate is per node-hour (else per GPU-hour) */
     double rate_per_h; /* per unit-hour */
-    double detect_s;   /* colossus policy detection time (ByteRobust active checks) */
+    double detect_s;   /* colossus policy detection time (failmodel.c: measured or cited) */
     double repair_h;   /* mean time until the node is back in the pool (assumed) */
     uint32_t llama3;   /* count of Llama 3's 419 interruptions in this class */
 } cl_fail_class_t;
 
 #define CL_FAIL_CLASSES 5
+#define CL_FAIL_NETWORK 3 /* index of the network (switch/cable) class */
 extern const cl_fail_class_t cl_fail_classes[CL_FAIL_CLASSES];
 
 /* Expected interruptions per hour of a set of GPUs spread over whole nodes. */
@@ -204,7 +205,8 @@ typedef struct cl_sim_config {
     const cl_sim_tenants_t *tenants; /* or these tenants (trace workload; caller owns) */
     cl_sim_policy_t policy;
     cl_queue_policy_t queue;
-    double detect_s; /* < 0: per failure class (colossus) */
+    double detect_s;     /* < 0: per failure class (colossus) */
+    double net_detect_s; /* per class: the network class's time; < 0: the class table's */
     double restart_s;
     double ckpt_interval_s; /* 0: auto (Daly from the live failure rate) */
     double ckpt_cost_s;
@@ -224,6 +226,9 @@ typedef struct cl_sim_config {
 
 /* Fill the defaults of a policy (cited in docs/simulation.md). */
 void cl_sim_config_default(cl_sim_config_t *c, cl_sim_policy_t policy);
+/* The detection time of failure class cls under c: --detect-s, else the class's own (the
+ * network class's overridden by net_detect_s when >= 0). */
+double cl_sim_detect_s(const cl_sim_config_t *c, uint32_t cls);
 
 typedef struct cl_sim_sample {
     double t;

@@ -38,9 +38,9 @@ expect_err 2 "--leaf-budget-mw is below a leaf's GPUs' minimum power limits: 0.0
 expect_err 2 "--leaf-budget-mw must be a number" --leaf-budget-mw 5XW
 expect_err 2 "the power model keeps a 1 s series: at most 366 days" --days 400 --smoothing on
 
-# Llama 3's scale (16,384 GPUs in the frontier job), whole-job restarts, a day; a budget
-# under the job's 11.5 MW (admitted oversubscribed), a 30% cut at 30,000 s.
-L3=(--preset hgx --nodes 2156 --gpus-per-node 8 --replica-gpus 0 --days 1 --json)
+# Llama 3's scale (16,384 GPUs in the frontier job: 5% spares), whole-job restarts, a day; a
+# budget under the job's 11.5 MW (admitted oversubscribed), a 30% cut at 30,000 s.
+L3=(--preset hgx --nodes 2156 --gpus-per-node 8 --replica-gpus 0 --spares-pct 5 --days 1 --json)
 "$BIN" sim "${L3[@]}" --power-budget-mw 10 --power-admit-frac 0.8 --grid-cut-pct 30 \
     --grid-cut-at-s 30000 --power-svg "$tmp/p.svg" >"$tmp/on.json" 2>/dev/null
 "$BIN" sim "${L3[@]}" --smoothing off >"$tmp/off.json" 2>/dev/null

@@ -143,6 +143,29 @@ static void sampler_rates(void **st)
     assert_true(isinf(d.t));
 }
 
+/* Issue 16: the colossus policy's detection per class, the network class from the agent's
+ * link watch (500 ms poll; tests/integration/net_link.sh measured link lost -> node out in
+ * 0.11-0.54 s), and its overrides; the hot-spare reserve of the goodput target. */
+static void detection_times(void **st)
+{
+    cl_sim_config_t c;
+    cl_sim_config_default(&c, CL_SIM_COLOSSUS);
+    assert_string_equal(cl_fail_classes[CL_FAIL_NETWORK].name, "network");
+    double net = cl_sim_detect_s(&c, CL_FAIL_NETWORK);
+    assert_true(net >= 0.5 && net <= 1.0);
+    for (uint32_t k = 0; k < CL_FAIL_CLASSES; k++)
+        if (k != CL_FAIL_NETWORK) assert_true(net < cl_sim_detect_s(&c, k));
+    assert_true(c.spares_pct <= 2 && c.hot_spares);
+    c.net_detect_s = 60;
+    assert_true(cl_sim_detect_s(&c, CL_FAIL_NETWORK) == 60);
+    assert_true(cl_sim_detect_s(&c, 0) == cl_fail_classes[0].detect_s);
+    c.detect_s = 7;
+    for (uint32_t k = 0; k < CL_FAIL_CLASSES; k++)
+        assert_true(cl_sim_detect_s(&c, k) == 7);
+    cl_sim_config_default(&c, CL_SIM_NAIVE);
+    assert_true(cl_sim_detect_s(&c, CL_FAIL_NETWORK) == 600 && c.spares_pct == 5);
+}
+
 static void daly_young(void **st)
 {
     assert_true(fabs(cl_young_interval(0.59, 11135) - sqrt(2 * 0.59 * 11135)) < 1e-9);
@@ -279,7 +302,8 @@ int main(void)
         cmocka_unit_test(rng_reproducible), cmocka_unit_test(rng_distributions),
         cmocka_unit_test(eventq_order),     cmocka_unit_test(sampler_rates),
         cmocka_unit_test(daly_young),       cmocka_unit_test(trace_good),
-        cmocka_unit_test(trace_malformed),  cmocka_unit_test(trace_load_file),
+        cmocka_unit_test(detection_times),  cmocka_unit_test(trace_malformed),
+        cmocka_unit_test(trace_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@ static void llama3(cl_sim_config_t *c)
     c->nodes = 2156;
     c->gpus_per_node = 8;
     c->replica_gpus = 0;
+    c->spares_pct = 5; /* 2,156 - 108 = 2,048 nodes */
     c->days = 1;
     c->power.on = true;
 }
