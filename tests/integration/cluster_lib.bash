@@ -83,6 +83,21 @@ start_agent() {
     AGENT_PID[$name]=$!
 }
 
+# start_relay NAME [RELAY OPTIONS]: `colossus relay` under the controller at $CTL_ADDR,
+# listening on a kernel-chosen port, log $T/relay-NAME.log; sets R_<NAME> (its address) and
+# RPID_<NAME>.
+start_relay() {
+    local name=$1
+    shift
+    rm -f "$T/$name.addr"
+    "$B" relay --controller "$CTL_ADDR" --listen 127.0.0.1:0 --key "$T/key" --name "$name" \
+        --address-file "$T/$name.addr" "$@" >>"$T/relay-$name.log" 2>&1 &
+    PIDS+=($!)
+    eval "RPID_$name=$!"
+    wait_for 10 test -s "$T/$name.addr" || fail "relay $name did not start"
+    eval "R_$name=$(cat "$T/$name.addr")"
+}
+
 # nodes_up N: wait until N nodes are up.
 nodes_up_count() { "$B" nodes --json | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin) if n["state"]=="up" and n["connected"]))'; }
 wait_nodes_up() {

@@ -99,6 +99,19 @@ start_nvml_agent() {
     AGENT_PID[$name]=$!
 }
 
+# since T0: the seconds (2 decimals) from T0 (date +%s.%N) to now.
+since() { python3 -c "print(f'{$(date +%s.%N) - $1:.2f}')"; }
+# link_lost NAME: eth9 of NAME's sysfs tree ($T/sys-NAME, the agent's --sysfs-root) loses
+# carrier; waits until the controller heard of it (the agent's drain-now). Sets LINK_T0 (when
+# the carrier went) and LINK_OUT (the seconds until the controller logged the drain-now).
+link_lost() {
+    LINK_T0=$(date +%s.%N)
+    echo 0 >"$T/sys-$1/class/net/eth9/carrier"
+    wait_for 10 grep -q "node $1 GPU health drain-now: network link eth9 down (no carrier)" "$T/controller.log" ||
+        fail "the controller did not hear of $1's lost link"
+    LINK_OUT=$(since "$LINK_T0")
+}
+
 # node_json NAME PYEXPR: evaluate PYEXPR with n = that node's object of `nodes --json`.
 node_json() {
     "$B" nodes --json | python3 -c "

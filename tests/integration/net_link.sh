@@ -28,15 +28,10 @@ J=$("$B" submit -N 1 --gpus-per-node 2 --max-restarts 3 -- sleep 600) || fail "s
 wait_state "$J" running 20 || fail "job $J not running"
 N=$(job_field "$J" 'd["nodes"][0]')
 O=$([ "$N" = a ] && echo b || echo a)
-t0=$(date +%s.%N)
-echo 0 >"sys-$N/class/net/eth9/carrier"
-wait_for 10 grep -q "node $N GPU health drain-now: network link eth9 down (no carrier)" controller.log ||
-    fail "the controller did not hear of the lost link"
-t1=$(date +%s.%N)
+link_lost "$N"
 wait_for 10 bash -c "[ \"\$(\"$B\" show --json $J | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"state\"], d[\"restarts\"], d[\"nodes\"])')\" = \"running 1 ['$O']\" ]" ||
     fail "job $J not restarted on $O: $("$B" show --json "$J")"
-t2=$(date +%s.%N)
-log "link lost -> node out: $(python3 -c "print(round($t1 - $t0, 2))") s; -> job running on $O: $(python3 -c "print(round($t2 - $t0, 2))") s"
+log "link lost -> node out: $LINK_OUT s; -> job running on $O: $(since "$LINK_T0") s"
 node_json "$N" 'n["state"] + "|" + n["reason"]' | grep -q "^drained|drain-now: network link eth9 down" ||
     fail "$N: $(node_json "$N" 'n["state"], n["reason"]')"
 

@@ -13,18 +13,6 @@ start_controller --nodes 8 --gpus-per-node 2
 CTL=$CTL_ADDR
 cd "$T"
 
-# start_relay NAME [RELAY OPTIONS]: listening on a kernel-chosen port; sets R_<NAME>.
-start_relay() {
-    local name=$1
-    shift
-    rm -f "$T/$name.addr"
-    "$B" relay --controller "$CTL" --listen 127.0.0.1:0 --key "$T/key" --name "$name" \
-        --address-file "$T/$name.addr" "$@" >>"$T/relay-$name.log" 2>&1 &
-    PIDS+=($!)
-    eval "RPID_$name=$!"
-    wait_for 10 test -s "$T/$name.addr" || fail "relay $name did not start"
-    eval "R_$name=$(cat "$T/$name.addr")"
-}
 # agent_via NAME LIST: an agent whose controller address list is LIST
 agent_via() { CTL_ADDR=$2 start_agent "$1" 2; }
 # lease_ok NAME: the node's lease (WORK/keep/lease: boot ns, docs/standby.md) is in force and
