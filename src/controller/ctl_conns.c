@@ -56,8 +56,8 @@ static void framed_release(ctl_sink_t *s)
     free(of_sink(s));
 }
 
-static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flush,
-                                          framed_release, NULL};
+static const ctl_sink_ops_t framed_ops = {"colossus",     framed_deliver, framed_flush,
+                                          framed_release, NULL,           true};
 
 /* Handshake frames are the transport's own: they go out at once, not through a batch. */
 static void send_now(srv_conn_t *k, const Colossus__Msg *m)
