@@ -56,6 +56,9 @@ typedef struct ctl_sink_ops {
      * durable). Without it, deliver is given m packed. The HTTP sink renders its pages'
      * items to JSON text here instead of packing what it would unpack again. */
     void (*encode)(ctl_sink_t *s, const Colossus__Msg *m, cl_buf_t *out);
+    /* Its messages travel in frames (CL_FRAME_MAX): a job whose node list is too big for one
+     * goes in parts (ctl_reply_big_job). The HTTP sink renders them whole in-process. */
+    bool framed;
 } ctl_sink_ops_t;
 
 struct ctl_sink {
@@ -68,6 +71,11 @@ struct ctl_sink {
     struct ctl_sink *touched_next;
     uint32_t nnodes;   /* agent: nodes this sink carries */
     uint32_t nwaiters; /* client: `wait` requests parked on jobs */
+    /* issue 16: a relay's connection vouches for the nodes it carries (Heartbeat.vouch):
+     * they are alive while its frames come (ctl_nodes.c) */
+    bool vouches, vsuspect, vdown; /* vouching; its deadline passed; its nodes declared */
+    uint64_t vdeadline, seen_mono; /* monotonic ms: suspected at; its last frame */
+    double last_seen;              /* wall seconds of its last frame */
 };
 
 /* Set up s (one reference, the caller's). ops and peer are copied in. */

@@ -42,6 +42,7 @@ typedef struct ctl_node {
     char reason[128];
     double last_seen;
     bool suspect;   /* its deadline passed; judged after this loop turn's input */
+    bool vouched;   /* issue 16: conn vouches for it: alive while conn's frames come */
     char build[32]; /* issue 14: the agent's build (Register.build), "" not said */
     char via[128];  /* issue 16: the relays it registered through (Register.via), "" none */
 } ctl_node_t;
@@ -274,6 +275,11 @@ struct ctl {
      * 100,000 hollow nodes). Queue 0: dead_after; queue 1: twice that, for the first
      * heartbeat after registration. */
     ctl_ring_t deadq[2]; /* of struct ctl_deadline */
+    /* issue 16: the connections that vouch for their nodes (relays, Heartbeat.vouch; a
+     * reference each): a node vouched for has no deadline of its own, its connection has one
+     * (ctl_sink_t.vdeadline), so a relay's frame costs O(1) plus what changed */
+    ctl_sink_t **vouchers;
+    size_t nvouchers, vouchers_cap, nvsuspects;
     /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
      * `logs` read them from the journal): ids in the order they ended. */
     ctl_ring_t finished;     /* of uint64_t job ids */
@@ -321,6 +327,14 @@ void ctl_reply_error(ctl_t *c, ctl_sink_t *s, uint64_t req, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 void ctl_reply_ok(ctl_t *c, ctl_sink_t *s, uint64_t req, const char *text); /* text: NULL ok */
 void ctl_reply_job(ctl_t *c, ctl_sink_t *s, uint64_t req, ctl_job_t *j);
+/* Replies are cut in parts of at most about this many bytes (Response.more): no frame nears
+ * CL_FRAME_MAX whatever the cluster's size. */
+#define CTL_PART_BYTES (1u << 20)
+/* head holds one job whose JobInfo is over CTL_PART_BYTES (its node list: a gang of 539,000
+ * nodes names 5 MB): sent with the first of its nodes, then the rest of them in parts of
+ * Response.job_nodes; the last part's `more` is more_after, its page_more page_more. */
+void ctl_reply_big_job(ctl_t *c, ctl_sink_t *reply, Colossus__Response *head, bool more_after,
+                       bool page_more);
 /* ---- journal records: into the open batch (ctl_turn.c) ---- */
 void ctl_journal_job(ctl_t *c, ctl_job_t *j);
 void ctl_node_journal(ctl_t *c, ctl_node_t *n);

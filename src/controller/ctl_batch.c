@@ -162,7 +162,10 @@ void ctl_reply_job(ctl_t *c, ctl_sink_t *s, uint64_t req, ctl_job_t *j)
     r.job = j->id;
     r.jobs = &ip;
     r.n_jobs = 1;
-    ctl_reply(c, s, &r);
+    if (colossus__job_info__get_packed_size(&info) > CTL_PART_BYTES)
+        ctl_reply_big_job(c, s, &r, false, false);
+    else
+        ctl_reply(c, s, &r);
     ctl_job_info_release(&info);
 }
 

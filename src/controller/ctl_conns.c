@@ -56,8 +56,8 @@ static void framed_release(ctl_sink_t *s)
     free(of_sink(s));
 }
 
-static const ctl_sink_ops_t framed_ops = {"colossus", framed_deliver, framed_flush,
-                                          framed_release, NULL};
+static const ctl_sink_ops_t framed_ops = {"colossus",     framed_deliver, framed_flush,
+                                          framed_release, NULL,           true};
 
 #define UNAUTH_LOG_LINES 10 /* lines per 10 s about unauthenticated peers; then a count */
 

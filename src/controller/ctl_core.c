@@ -227,7 +227,7 @@ uint64_t ctl_next_timer_ms(const ctl_t *c)
 
 bool ctl_has_suspects(const ctl_t *c)
 {
-    return c->nsuspects > 0;
+    return c->nsuspects > 0 || c->nvsuspects > 0;
 }
 
 void ctl_turn_end(ctl_t *c, bool after_io)

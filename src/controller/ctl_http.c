@@ -268,8 +268,8 @@ static void http_release(ctl_sink_t *s)
     free(q);
 }
 
-static const ctl_sink_ops_t http_ops = {"http", http_deliver, http_flush, http_release,
-                                        http_encode};
+static const ctl_sink_ops_t http_ops = {"http",       http_deliver, http_flush,
+                                        http_release, http_encode,  false};
 
 /* The library is done with the request (answered, or the client went away, or shutdown). */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -1,6 +1,8 @@
 /* ctl_nodes.c - nodes in the controller: name -> compact id binding (journaled), registration
  * of the nodes a connection carries, batched heartbeats, and death when a node's deadline in
- * the FIFO of deadlines passes without a heartbeat (O(1) per heartbeat; no scan over nodes). */
+ * the FIFO of deadlines passes without a heartbeat (O(1) per heartbeat; no scan over nodes).
+ * A relay's connection vouches for its nodes instead (issue 16): it has the deadline, and its
+ * frames say only which nodes it stopped or started hearing. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,9 @@ void ctl_nodes_free(ctl_t *c)
 {
     for (uint32_t i = 0; c->nodes && i < c->nnodes; i++)
         ctl_sink_unref(c->nodes[i].conn);
+    for (size_t i = 0; i < c->nvouchers; i++)
+        ctl_sink_unref(c->vouchers[i]);
+    free(c->vouchers);
     free(c->nodes);
     free(c->name_tab);
 }
@@ -172,6 +177,12 @@ static void arm_for(ctl_t *c, ctl_node_t *n, int which, uint64_t mono, double no
         (struct ctl_deadline){n->id, n->deadline};
 }
 
+/* When the node was last heard of: from its relay, if that vouches for it. */
+static double node_seen(const ctl_node_t *n)
+{
+    return n->vouched && n->conn ? n->conn->last_seen : n->last_seen;
+}
+
 /* Its deadline passed: suspect the node until this turn's input has been read. */
 static void suspect(ctl_t *c, ctl_node_t *n)
 {
@@ -190,8 +201,15 @@ void ctl_nodes_deadlines(ctl_t *c)
         struct ctl_deadline *e;
         while ((e = ctl_ring_front(&c->deadq[k])) && e->at <= now) {
             ctl_node_t *n = &c->nodes[e->node];
-            if (n->deadline == e->at && n->alive && !n->suspect) suspect(c, n);
+            if (n->deadline == e->at && n->alive && !n->suspect && !n->vouched) suspect(c, n);
             ctl_ring_pop(&c->deadq[k]);
+        }
+    }
+    for (size_t i = 0; i < c->nvouchers; i++) {
+        ctl_sink_t *v = c->vouchers[i];
+        if (!v->vsuspect && !v->vdown && v->vdeadline <= now) {
+            v->vsuspect = true;
+            c->nvsuspects++;
         }
     }
 }
@@ -202,6 +220,10 @@ uint64_t ctl_nodes_next_deadline(const ctl_t *c)
     for (int k = 0; k < 2; k++) {
         const struct ctl_deadline *e = ctl_ring_front(&c->deadq[k]);
         if (e && (!next || e->at < next)) next = e->at;
+    }
+    for (size_t i = 0; i < c->nvouchers; i++) {
+        const ctl_sink_t *v = c->vouchers[i];
+        if (!v->vsuspect && !v->vdown && (!next || v->vdeadline < next)) next = v->vdeadline;
     }
     return next;
 }
@@ -216,6 +238,7 @@ static void reply_registered(ctl_t *c, ctl_sink_t *conn, uint32_t handle, ctl_no
     r.node = n ? n->id : 0;
     r.heartbeat_ms = c->cfg.heartbeat_ms;
     r.dead_after_ms = c->cfg.dead_after_ms;
+    r.vouch = true;
     r.cluster_id = c->cluster_id;
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTERED;
@@ -264,6 +287,7 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
     ctl_sink_ref(conn);
     conn->nnodes++;
     n->conn = conn;
+    n->vouched = false;
 }
 
 /* Whether who may register name: a node credential names it; the cluster key may register
@@ -312,7 +336,7 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
      * connection open here, and its agents come back through another path at once (issue
      * 16: a node is down only when unreachable through every path for dead-after). */
     if (n && n->conn && n->conn != conn && !n->conn->closed && n->alive &&
-        (ctl_now(c) - n->last_seen) * 1000 < 2.0 * c->cfg.heartbeat_ms) {
+        (ctl_now(c) - node_seen(n)) * 1000 < 2.0 * c->cfg.heartbeat_ms) {
         snprintf(why, sizeof why,
                  "node %s is connected from %.60s and alive: another agent cannot take it "
                  "over until that one is gone",
@@ -330,6 +354,7 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         return;
     }
     carry(c, n, conn);
+    n->vouched = false; /* registered again on its relay: vouched for once that says so */
     snprintf(n->build, sizeof n->build, "%s", r->build);
     snprintf(n->via, sizeof n->via, "%s", r->via);
     /* What it offers beside GPUs (0: not said, no limit); the next pass places by it. */
@@ -375,20 +400,78 @@ static void fence_returning(ctl_t *c, ctl_node_t *n)
     ctl_jobs_fence(c, n, &none);
 }
 
+/* n was heard of: back up (and fenced) if it had been declared down. */
+static void heard(ctl_t *c, ctl_node_t *n)
+{
+    if (n->alive) return;
+    ctl_log(c, "node %s is back after being declared down; fencing it", n->name);
+    node_up(c, n);
+    fence_returning(c, n);
+}
+
+/* The node no longer vouched for has a deadline of its own again, from now: its relay said
+ * so only after not hearing it for 1.5 periods (docs/relay.md). */
+static void unvouch(ctl_t *c, ctl_node_t *n, uint64_t mono, double now)
+{
+    double seen = node_seen(n);
+    n->vouched = false;
+    arm_for(c, n, 0, mono, now);
+    n->last_seen = seen;
+}
+
+/* A relay's frame (Heartbeat.vouch): the connection is heard of, and with it every node it
+ * vouches for; then what changed. O(1) plus the nodes listed. */
+static void vouch_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb,
+                            uint64_t mono, double now)
+{
+    if (!conn->vouches) {
+        if (c->nvouchers == c->vouchers_cap) {
+            c->vouchers_cap = c->vouchers_cap ? 2 * c->vouchers_cap : 8;
+            c->vouchers = cl_xrealloc(c->vouchers, c->vouchers_cap * sizeof *c->vouchers);
+        }
+        ctl_sink_ref(conn);
+        c->vouchers[c->nvouchers++] = conn;
+        conn->vouches = true;
+    }
+    if (conn->vsuspect) {
+        conn->vsuspect = false;
+        c->nvsuspects--;
+    }
+    conn->last_seen = now;
+    conn->seen_mono = mono;
+    conn->vdeadline = mono + c->cfg.dead_after_ms;
+    if (conn->vdown) { /* its nodes were declared down: those it still vouches for are back */
+        conn->vdown = false;
+        for (uint32_t i = 0; i < c->nnodes; i++)
+            if (c->nodes[i].conn == conn && c->nodes[i].vouched) heard(c, &c->nodes[i]);
+    }
+    for (size_t i = 0; i < hb->n_silent; i++) {
+        uint32_t id = hb->silent[i];
+        if (id < c->nnodes && c->nodes[id].conn == conn && c->nodes[id].vouched)
+            unvouch(c, &c->nodes[id], mono, now);
+    }
+    for (size_t i = 0; i < hb->n_nodes; i++) {
+        uint32_t id = hb->nodes[i];
+        if (id >= c->nnodes || c->nodes[id].conn != conn) continue; /* stale or bogus */
+        ctl_node_t *n = &c->nodes[id];
+        n->vouched = true;
+        n->suspect = false;
+        n->last_seen = now;
+        heard(c, n);
+    }
+}
+
 void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *hb)
 {
     uint64_t mono = ctl_mono_ms(c);
     double now = ctl_now(c);
-    for (size_t i = 0; i < hb->n_nodes; i++) {
+    if (hb->vouch) vouch_heartbeat(c, conn, hb, mono, now);
+    for (size_t i = 0; i < hb->n_nodes && !hb->vouch; i++) {
         uint32_t id = hb->nodes[i];
         if (id >= c->nnodes || c->nodes[id].conn != conn)
             continue; /* not carried by this connection: stale or bogus */
         ctl_node_t *n = &c->nodes[id];
-        if (!n->alive) {
-            ctl_log(c, "node %s is back after being declared down; fencing it", n->name);
-            node_up(c, n);
-            fence_returning(c, n);
-        }
+        heard(c, n);
         arm_for(c, n, 0, mono, now);
     }
     /* The node-side lease (docs/standby.md, "Fencing"): an answer extends it, so only a
@@ -404,21 +487,52 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
 }
 
 /* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
+/* n is down: its jobs are told, the scheduler and the watchers. */
+static void declare_down(ctl_t *c, ctl_node_t *n, bool say, double now)
+{
+    n->suspect = false;
+    n->alive = false;
+    if (say)
+        ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
+                (now - node_seen(n)) * 1000);
+    c->count.detections[CTL_DETECT_HEARTBEAT]++;
+    ctl_jobs_node_failed(c, n);
+    c->sched_needed = true;
+    if (c->watchers) ctl_watch_node(c, n);
+}
+
+/* A relay's connection unheard for dead-after (no FIN: its host vanished, or it hangs): the
+ * nodes it still vouches for are down, one line for all; those that registered through
+ * another path meanwhile are not its any more. */
+static void judge_vouchers(ctl_t *c, double now)
+{
+    for (size_t k = 0; k < c->nvouchers && c->nvsuspects; k++) {
+        ctl_sink_t *v = c->vouchers[k];
+        if (!v->vsuspect) continue;
+        v->vsuspect = false;
+        v->vdown = true;
+        c->nvsuspects--;
+        uint32_t down = 0;
+        for (uint32_t i = 0; i < c->nnodes; i++) {
+            ctl_node_t *n = &c->nodes[i];
+            if (n->conn == v && n->vouched && n->alive) declare_down(c, n, down++ < 4, now);
+        }
+        ctl_log(c,
+                "relay connection %s: no heartbeat for %.0f ms: the %u nodes it vouched for "
+                "are down",
+                v->peer, (now - v->last_seen) * 1000, down);
+    }
+}
+
 void ctl_nodes_judge(ctl_t *c)
 {
-    if (!c->nsuspects) return;
+    if (!c->nsuspects && !c->nvsuspects) return;
     double now = ctl_now(c);
+    judge_vouchers(c, now);
     for (size_t i = 0; i < c->nsuspects; i++) {
         ctl_node_t *n = &c->nodes[c->suspects[i]];
         if (!n->suspect || !n->alive) continue;
-        n->suspect = false;
-        n->alive = false;
-        ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
-                (now - n->last_seen) * 1000);
-        c->count.detections[CTL_DETECT_HEARTBEAT]++;
-        ctl_jobs_node_failed(c, n);
-        c->sched_needed = true;
-        if (c->watchers) ctl_watch_node(c, n);
+        declare_down(c, n, true, now);
     }
     c->nsuspects = 0;
 }
@@ -426,6 +540,7 @@ void ctl_nodes_judge(ctl_t *c)
 /* conn carries n no more; one line for each of the first few (then a count, by the caller). */
 static void uncarry(ctl_t *c, ctl_sink_t *conn, ctl_node_t *n, uint32_t *said, const char *what)
 {
+    if (n->vouched) unvouch(c, n, ctl_mono_ms(c), ctl_now(c));
     n->conn = NULL;
     conn->nnodes--;
     if ((*said)++ < 4)
@@ -434,9 +549,25 @@ static void uncarry(ctl_t *c, ctl_sink_t *conn, ctl_node_t *n, uint32_t *said, c
     ctl_sink_unref(conn); /* last: it may free conn */
 }
 
+/* conn vouches no more (it closed). */
+static void voucher_remove(ctl_t *c, ctl_sink_t *conn)
+{
+    for (size_t i = 0; i < c->nvouchers; i++) {
+        if (c->vouchers[i] != conn) continue;
+        if (conn->vsuspect) c->nvsuspects--;
+        conn->vsuspect = false;
+        c->vouchers[i] = c->vouchers[--c->nvouchers];
+        ctl_sink_unref(conn);
+        return;
+    }
+}
+
 void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
 {
-    if (!conn->nnodes) return; /* a client, or an agent that registered nothing: no scan */
+    if (!conn->nnodes) { /* a client, or an agent that registered nothing: no scan */
+        if (conn->vouches) voucher_remove(c, conn);
+        return;
+    }
     uint32_t said = 0, n = conn->nnodes;
     char peer[sizeof conn->peer];
     snprintf(peer, sizeof peer, "%s", conn->peer);
@@ -448,6 +579,7 @@ void ctl_nodes_conn_closed(ctl_t *c, ctl_sink_t *conn)
                 "connection %s lost: it carried %u nodes; each is down after %u ms unless "
                 "it registers again (through another relay or straight)",
                 peer, n, c->cfg.dead_after_ms);
+    if (conn->vouches) voucher_remove(c, conn); /* last: it may free conn */
 }
 
 void ctl_nodes_detach(ctl_t *c, ctl_sink_t *conn, const Colossus__Detach *d)

@@ -160,7 +160,7 @@ static void op_submit(ctl_t *c, const ctl_caller_t *k, const Colossus__Request *
 
 /* A long list as Responses of at most ~1 MiB each, all but the last with `more` set, so
  * that no frame nears CL_FRAME_MAX whatever the cluster's size (550,000 nodes are ~60 MB). */
-#define PART_BYTES (1u << 20)
+#define PART_BYTES CTL_PART_BYTES
 
 static size_t item_size(ctl_part_t k, const void *item)
 {
@@ -192,11 +192,62 @@ void *ctl_items(size_t n, size_t size)
     return vp;
 }
 
+/* The node names nodes[k..) that fit a part beside `bytes` already in it: the end. */
+static size_t names_fit(char **nodes, size_t k, size_t n, size_t bytes)
+{
+    size_t e = k;
+    while (e < n && (e == k || bytes + strlen(nodes[e]) + 4 <= PART_BYTES))
+        bytes += strlen(nodes[e++]) + 4;
+    return e;
+}
+
+void ctl_reply_big_job(ctl_t *c, ctl_sink_t *reply, Colossus__Response *head, bool more_after,
+                       bool page_more)
+{
+    Colossus__JobInfo *j = head->jobs[0];
+    size_t n = j->n_nodes;
+    if (!reply->ops->framed) { /* HTTP: in-process, whole */
+        head->more = more_after;
+        head->page_more = !more_after && page_more;
+        ctl_reply(c, reply, head);
+        return;
+    }
+    j->n_nodes = 0;
+    size_t k = names_fit(j->nodes, 0, n, colossus__job_info__get_packed_size(j));
+    j->n_nodes = k;
+    head->more = k < n || more_after;
+    head->page_more = !head->more && page_more;
+    ctl_reply(c, reply, head);
+    j->n_nodes = n;
+    while (k < n) {
+        size_t e = names_fit(j->nodes, k, n, 0);
+        Colossus__Response r = COLOSSUS__RESPONSE__INIT;
+        r.req = head->req;
+        r.ok = true;
+        r.job_nodes = j->nodes + k;
+        r.n_job_nodes = e - k;
+        r.more = e < n || more_after;
+        r.page_more = !r.more && page_more;
+        ctl_reply(c, reply, &r);
+        k = e;
+    }
+}
+
 void ctl_reply_page(ctl_t *c, ctl_sink_t *reply, uint64_t req, void **items, size_t n,
                     ctl_part_t kind, bool page_more)
 {
     size_t i = 0;
     do {
+        if (kind == CTL_PART_JOBS && i < n && item_size(kind, items[i]) > PART_BYTES) {
+            Colossus__Response r = COLOSSUS__RESPONSE__INIT;
+            r.req = req;
+            r.ok = true;
+            r.jobs = (Colossus__JobInfo **)items + i;
+            r.n_jobs = 1;
+            ctl_reply_big_job(c, reply, &r, i + 1 < n, page_more);
+            i++;
+            continue;
+        }
         size_t j = i, bytes = 0;
         while (j < n) {
             size_t b = item_size(kind, items[j]);

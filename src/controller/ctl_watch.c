@@ -33,7 +33,7 @@ static void feed_release(ctl_sink_t *s)
     free(s);
 }
 
-static const ctl_sink_ops_t feed_ops = {"watch", feed_deliver, NULL, feed_release, NULL};
+static const ctl_sink_ops_t feed_ops = {"watch", feed_deliver, NULL, feed_release, NULL, false};
 
 /* ---- watchers ---- */
 

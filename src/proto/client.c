@@ -581,7 +581,8 @@ cl_client_t *cl_client_dial_list(const char *list, const cl_cred_t *cred, Coloss
 }
 
 /* Move the jobs, nodes, tenants, history, audit records, users and tokens of a following part
- * (Response.more) to the end of the first's. */
+ * (Response.more) to the end of the first's, and a big job's further node names
+ * (Response.job_nodes) to the end of its list. */
 static void grow(void ***v, size_t n, size_t add)
 {
     if (add) *v = cl_xrealloc(*v, (n + add) * sizeof **v);
@@ -598,6 +599,13 @@ static void join_parts(Colossus__Response *to, Colossus__Response *from)
     grow((void ***)&to->tokens, to->n_tokens, from->n_tokens);
     for (size_t i = 0; i < from->n_jobs; i++)
         to->jobs[to->n_jobs++] = from->jobs[i];
+    if (from->n_job_nodes && to->n_jobs) { /* the last job's node list, continued */
+        Colossus__JobInfo *j = to->jobs[to->n_jobs - 1];
+        grow((void ***)&j->nodes, j->n_nodes, from->n_job_nodes);
+        for (size_t i = 0; i < from->n_job_nodes; i++)
+            j->nodes[j->n_nodes++] = from->job_nodes[i];
+        from->n_job_nodes = 0;
+    }
     for (size_t i = 0; i < from->n_nodes; i++)
         to->nodes[to->n_nodes++] = from->nodes[i];
     for (size_t i = 0; i < from->n_tenants; i++)

@@ -101,4 +101,29 @@ touch "$T/stop"
 "$B" wait "$J" --timeout 20 || fail "the job did not succeed: $(job_state "$J")"
 [ "$(job_field "$J" 'd["restarts"]')" = 0 ] || fail "the job restarted"
 log "the job succeeded through the tree, 0 restarts"
+
+# r2's frames say only what changed (Heartbeat.vouch): a node it stops hearing is named
+# once, and the controller's deadline for it runs from then; one whose relay goes silent
+# (a hung host: no FIN) is down with the relay's connection, one line for all its nodes.
+log "a3 (behind r2) stops: r2 tells the controller it no longer hears it"
+t0=$(date +%s.%N)
+kill -STOP "${AGENT_PID[a3]}"
+wait_for 10 grep -q "node a3 declared down" controller.log || fail "a3 not declared down"
+t1=$(date +%s.%N)
+[ "$(nodes_up_count)" = 2 ] || fail "a1, a2 should stay up: $("$B" nodes)"
+kill -CONT "${AGENT_PID[a3]}"
+wait_nodes_up 3 20
+log "a3 declared down $(python3 -c "print(f'{$t1 - $t0:.2f}')") s after it stopped (heartbeat 0.2 s, dead-after 1 s), up again after SIGCONT (via '$(via_of a3)')"
+log "r2 and a5 (its only path r2) stop, a hung relay host: r2's connection is judged, not each node"
+agent_via a5 "$R_r2"
+wait_nodes_up 4 20
+[ "$(via_of a5)" = r2 ] || fail "a5 not via r2: $(via_of a5)"
+n0=$(grep -c "declared down" controller.log)
+kill -STOP "$RPID_r2" "${AGENT_PID[a5]}"
+wait_for 10 grep -q "relay connection .*: no heartbeat for .* ms: the 1 nodes it vouched for are down" controller.log ||
+    fail "r2's connection was not judged: $(tail -5 controller.log)"
+[ "$(grep -c "declared down" controller.log)" = $((n0 + 1)) ] || fail "more than a5 declared down"
+kill -CONT "$RPID_r2" "${AGENT_PID[a5]}"
+wait_nodes_up 4 20
+log "r2's silence took a5 down with one line; both resumed, a5 is up again via '$(via_of a5)'"
 log "PASS"

@@ -253,7 +253,7 @@ static void t_release(ctl_sink_t *s)
     free(s);
 }
 
-static const ctl_sink_ops_t t_sink_ops = {"test", t_deliver, t_flush, t_release, NULL};
+static const ctl_sink_ops_t t_sink_ops = {"test", t_deliver, t_flush, t_release, NULL, true};
 
 static t_sink_t *t_sink(t_ctl_t *t, const char *peer)
 {

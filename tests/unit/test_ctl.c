@@ -1183,6 +1183,98 @@ static void test_relay_paths(void **state)
     t_teardown(t);
 }
 
+/* A relay's frame (Heartbeat.vouch) with these changes, then the turn's end. */
+static void t_vouch(t_ctl_t *t, t_sink_t *r, uint32_t *back, size_t nback, uint32_t *silent,
+                    size_t nsilent)
+{
+    Colossus__Heartbeat hb = COLOSSUS__HEARTBEAT__INIT;
+    hb.vouch = true;
+    hb.nodes = back;
+    hb.n_nodes = nback;
+    hb.silent = silent;
+    hb.n_silent = nsilent;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
+    m.heartbeat = &hb;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r->sink, &m, &why), 0);
+    t_turn(t);
+}
+
+/* ms of time in which the relay's empty frames come every 250 ms. */
+static void t_vouch_for(t_ctl_t *t, t_sink_t *r, uint64_t ms)
+{
+    for (uint64_t d = 0; d < ms; d += 250) {
+        t_advance(t, 250);
+        t_vouch(t, r, NULL, 0, NULL, 0);
+    }
+}
+
+/* Issue 16: a relay's connection vouches for its nodes. Its frames name only what changed;
+ * nodes stay up while empty frames come, for many dead-afters; a node it stops hearing is
+ * down dead-after later, back when named again; a node registered on it but never vouched
+ * for is down on its own deadline; the relay's silence takes down the nodes it vouched for,
+ * in one line, and its next frame brings them back; a node leaving (Detach) has a deadline
+ * of its own again. */
+static void test_relay_vouch(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(4, 8);
+    t_sink_t *r = t_sink(t, "r1");
+    r->gpus = 8;
+    uint32_t id[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(r->name, sizeof r->name, "node%d", i + 1);
+        t_register_on(t, r, NULL, 0);
+        id[i] = r->node;
+        Colossus__Msg *rm = t_take(r, COLOSSUS__MSG__BODY_REGISTERED);
+        assert_true(rm->registered->vouch);
+        colossus__msg__free_unpacked(rm, NULL);
+    }
+    t_vouch(t, r, id, 2, NULL, 0); /* node3 is never vouched for */
+    t_vouch_for(t, r, 6500);       /* dead-after is 3 s, after registering 6 */
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    assert_string_equal(t_node_state(t, "node3"), "down");
+    assert_int_equal(t_count_logged(t, "declared down"), 1);
+    /* node2 unheard: down dead-after after the relay said so, not before */
+    t_vouch(t, r, NULL, 0, &id[1], 1);
+    t_vouch_for(t, r, 2750);
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    t_vouch_for(t, r, 500);
+    assert_string_equal(t_node_state(t, "node2"), "down");
+    t_vouch(t, r, &id[1], 1, NULL, 0);
+    assert_true(t_logged(t, "node node2 is back after being declared down"));
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    /* the relay falls silent: its connection is judged, node1 and node2 with it */
+    t_advance(t, 2900);
+    assert_false(t_logged(t, "relay connection r1"));
+    t_advance(t, 200);
+    assert_true(t_logged(t, "relay connection r1: no heartbeat for"));
+    assert_true(t_logged(t, "the 2 nodes it vouched for are down"));
+    assert_string_equal(t_node_state(t, "node1"), "down");
+    assert_string_equal(t_node_state(t, "node2"), "down");
+    t_vouch(t, r, NULL, 0, NULL, 0);
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    /* node1's agent leaves the relay: its own deadline again, from the Detach */
+    Colossus__Detach d = COLOSSUS__DETACH__INIT;
+    d.nodes = &id[0];
+    d.n_nodes = 1;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_DETACH;
+    m.detach = &d;
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r->sink, &m, &why), 0);
+    t_vouch_for(t, r, 2750);
+    assert_string_equal(t_node_state(t, "node1"), "up");
+    t_vouch_for(t, r, 500);
+    assert_string_equal(t_node_state(t, "node1"), "down");
+    assert_string_equal(t_node_state(t, "node2"), "up");
+    t_close(t, r);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1219,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_submission_into_full_cluster),
         cmocka_unit_test(test_launch_once_per_connection),
+        cmocka_unit_test(test_relay_vouch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
