@@ -37,7 +37,7 @@ ASAN_OBJS = $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRCS))
 ASAN_BINS = $(patsubst tests/unit/%.c,build/tests-asan/%,$(UNIT_SRCS))
 
-.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start bench-failover bench-array clean deps fmt fmt-check fuzz
+.PHONY: all check test unit asan demo man bench bench-cluster bench-hollow bench-tree bench-power bench-metrics bench-ack bench-usage bench-rest bench-pg bench-pg-start bench-failover bench-array clean deps fmt fmt-check fuzz
 all: bin/colossus
 
 # Modules may append to these.
@@ -157,6 +157,11 @@ bench-usage: build/bench/usage_bench
 # The controller at Colossus 2 size: 550,000 hollow nodes (about 30 s, ~3 GB).
 bench-hollow: all
 	bash bench/hollow.bash
+
+# 550,000 hollow nodes behind two tiers of relays (issue 16; ~2.5 minutes, ~3 GB):
+# registration, heartbeat CPU, a 539,000-node gang, a relay killed, a controller restart.
+bench-tree: all
+	bash bench/tree.bash $(TREE_ARGS)
 
 # A 30% power cut reaching 550,000 hollow nodes: time from the request to each node's report
 # that it applied the limit (issue 13; ~5 minutes, ~3 GB; POWER_ARGS="8 12500" for 100,000).

@@ -9,7 +9,8 @@
 #   - a gang of GANG nodes: submit -> placed -> every rank running; cancel -> every rank ended;
 #   - a first-tier relay killed -9 under a running 65,536-node gang: the seconds until every
 #     agent behind it registered again, the gang's restarts, nodes declared down;
-#   - the controller restarted: the seconds until every node registered again;
+#   - the controller restarted: the seconds until every node registered again (and the
+#     controller's CPU seconds meanwhile: on one machine the relays and agents share its cores);
 #   - false "declared down" over the whole run.
 # Run: make && bash bench/tree.bash [T1 T2 A PER [GANG]]   (default 8 40 80 6875: 550,000
 # nodes; GANG default 98% of them, 539,000). TREE_TOPO: the controller's topology options
@@ -45,6 +46,7 @@ registered() {
     done
 }
 t0=$(date +%s.%N)
+q0=$(ticks "$CTL_PID")
 for i in $(seq 0 $((A - 1))); do
     j=$((i % T2))
     "$B" agent --controller "${RADDR[u$j]},${RADDR[t$((j % T1))]},$CTL" --key "$T/key" \
@@ -54,6 +56,7 @@ for i in $(seq 0 $((A - 1))); do
 done
 wait_for 300 registered 1 || fail "not every node registered"
 t1=$(date +%s.%N)
+q1=$(ticks "$CTL_PID")
 conns=$(grep -c "agent connection from" "$T/controller.log")
 say "all $N nodes registered through $T1 x $T2 relays in $(python3 -c "print(round($t1 - $t0, 1))") s"
 sleep 3
@@ -66,7 +69,9 @@ c1=$(ticks "$CTL_PID")
 for i in $(seq 0 $((T1 - 1))); do r1=$((r1 + $(ticks "${RPID[t$i]}"))); done
 for j in $(seq 0 $((T2 - 1))); do u1=$((u1 + $(ticks "${RPID[u$j]}"))); done
 HZ=$(getconf CLK_TCK)
-say "controller CPU over 10 s: $(((c1 - c0) * 100 / HZ / 10))%"
+say "controller CPU over 10 s: $(python3 -c "print(round(($c1 - $c0) / $HZ / 10 * 100, 2))")%"
+downs() { grep -c "declared down" "$T/controller.log"; }
+d_reg=$(downs)
 
 # gang RUN-AT-LEAST: submit a gang of $1 nodes, print "placed_ms running_ms" once every rank
 # runs (sets J)
@@ -76,7 +81,9 @@ gang() {
         fail "gang of $1 nodes: $("$B" show "$J" | grep -E 'state|reason')"
 }
 say "gang of $GANG nodes"
+g0=$(ticks "$CTL_PID")
 gang "$GANG"
+g1=$(ticks "$CTL_PID")
 G1=$("$B" show --json "$J" | python3 -c "
 import json, sys
 d = json.load(sys.stdin); s = d['submit_time']
@@ -89,6 +96,7 @@ import json, sys
 d = json.load(sys.stdin)
 print('%.1f %s' % ((d['end_time'] - $x0) * 1e3, d['state']))")
 say "gang: placed/running ms $G1; cancel -> ended ms, state: $G2"
+d_gang=$(downs)
 
 say "a first-tier relay killed -9 under a running $KG-node gang"
 gang "$KG"
@@ -110,12 +118,14 @@ k1=$(date +%s.%N)
 sleep 4 # past dead-after: a node that did not come back would be declared down by now
 R=$("$B" show --json "$GJ" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["restarts"])')
 say "re-parented in $(python3 -c "print(round($k1 - $k0, 2))") s; the gang: $R"
+d_kill=$(downs)
 
 say "the controller restarts"
 kill "$CTL_PID"
 wait "$CTL_PID"
 m0=$(date +%s.%N)
 CTL_ADDR=$CTL start_controller $TOPO
+p0=$(ticks "$CTL_PID")
 again_all() {
     local f
     for f in "$T"/agent-h*.log; do
@@ -127,6 +137,7 @@ again_all() {
 }
 wait_for 120 again_all || fail "not every node registered again after the restart"
 m1=$(date +%s.%N)
+p1=$(ticks "$CTL_PID")
 sleep 4
 R2=$("$B" show --json "$GJ" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["restarts"])')
 say "all registered again in $(python3 -c "print(round($m1 - $m0, 2))") s; the gang: $R2"
@@ -139,16 +150,23 @@ print(json.dumps({
     "relays_tier1": $T1, "relays_tier2": $T2, "heartbeat_ms": $HB_MS, "dead_after_ms": $DEAD_MS,
     "controller_connections": $conns,
     "register_all_s": round($t1 - $t0, 2),
+    "register_all_controller_cpu_s": round(($q1 - $q0) / $HZ, 2),
     "controller_cpu_heartbeats_pct_of_core": round(($c1 - $c0) / $HZ / 10 * 100, 2),
     "tier1_relay_cpu_pct_of_core_each": round(($r1 - $r0) / $HZ / 10 * 100 / $T1, 2),
     "tier2_relay_cpu_pct_of_core_each": round(($u1 - $u0) / $HZ / 10 * 100 / $T2, 2),
     "gang": {"nodes": $GANG, "placed_ms": float(g1[0]), "running_ms": float(g1[1]),
-             "cancel_to_ended_ms": float(g2[0]), "state": g2[1]},
+             "cancel_to_ended_ms": float(g2[0]), "state": g2[1],
+             "controller_cpu_s_until_running_seen": round(($g1 - $g0) / $HZ, 2)},
     "tier1_killed": {"gang_nodes": $KG, "agents_behind": ${#behind[@]},
                      "registered_again_s": round($k1 - $k0, 2), "gang_state": r[0],
                      "gang_restarts": int(r[1])},
-    "controller_restart": {"registered_again_s": round($m1 - $m0, 2), "gang_state": r2[0],
+    "controller_restart": {"registered_again_s": round($m1 - $m0, 2),
+                           "controller_cpu_s": round(($p1 - $p0) / $HZ, 2),
+                           "gang_state": r2[0],
                            "gang_restarts": int(r2[1])},
     "false_declared_down": $down,
+    "false_declared_down_by_phase": {"registration": $d_reg, "gang": $d_gang - $d_reg,
+                                     "relay_killed": $d_kill - $d_gang,
+                                     "controller_restart": $down - $d_kill},
 }, indent=1))
 PY

@@ -47,6 +47,7 @@ struct cl_session {
     int reg_qn, reg_qcap;
     bool many; /* a carrier of many nodes whatever its count: a refusal never closes */
     uint32_t lease_beats; /* heartbeats a period, all but one for the lease alone */
+    int reg_window;       /* opts.reg_window */
     uint32_t beat;        /* of the period: 0 is the full heartbeat */
     uint32_t hb_ms;
     bool hb_started, started, destroyed;
@@ -193,7 +194,7 @@ static void register_more(cl_session_t *s)
 {
     int sent = 0;
     while (!s->destroyed && s->conn && !s->conn->closing &&
-           s->reg_outstanding < CL_SESSION_REG_WINDOW) {
+           s->reg_outstanding < s->reg_window) {
         int i;
         if (s->reg_next < s->n) {
             i = s->reg_next++;
@@ -404,6 +405,9 @@ static void on_msg(cl_uconn_t *c, Colossus__Msg *m)
         on_registered(s, m->registered);
     else if (m->body_case == COLOSSUS__MSG__BODY_HEARTBEAT_ACK)
         on_hb_ack(s, m->heartbeat_ack);
+    else if (m->body_case == COLOSSUS__MSG__BODY_REFUSED) /* the last frame: it closes */
+        cl_daemon_log(s->who, "the controller at %s ends the connection: %s (%.200s)", c->peer,
+                      cl_refused_why_name(m->refused->why), m->refused->reason);
     else
         s->ops.message(s->arg, msg_node(s, m), m);
 }
@@ -419,9 +423,16 @@ static void try_connect(uv_timer_t *t)
     cl_error_t err;
     /* one round over the list (the leader answers, standbys refuse the connection), starting
      * at the address that answered last */
-    cl_client_t *cc = cl_client_dial_list(s->controller, &s->cred, COLOSSUS__ROLE__ROLE_AGENT,
-                                          s->peer, s->timeout_ms, 0, &s->next_addr, NULL, &err);
+    cl_client_fail_t fail = {0};
+    cl_client_t *cc =
+        cl_client_dial_list(s->controller, &s->cred, COLOSSUS__ROLE__ROLE_AGENT, s->peer,
+                            s->timeout_ms, 0, &s->next_addr, &fail, &err);
     if (!cc) {
+        /* A relay whose own upstream is coming back (docs/relay.md) refuses for a moment:
+         * try it again soon, not after a growing delay (issue 16: each tier waited up to a
+         * second more after a controller restart). */
+        if (fail.stage == CL_CLIENT_REFUSED && fail.why == COLOSSUS__REFUSED__WHY__RECONNECTING)
+            s->backoff_ms = BACKOFF_MIN_MS / 2;
         failed(s, err.msg);
         return;
     }
@@ -495,6 +506,7 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
     s->arg = arg;
     s->many = o->many;
     s->lease_beats = o->lease_beats > 1 && o->lease_beats <= 16 ? o->lease_beats : 1;
+    s->reg_window = o->reg_window ? o->reg_window : CL_SESSION_REG_WINDOW;
     s->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &s->hb_timer);
     uv_timer_init(loop, &s->retry_timer);

@@ -117,6 +117,9 @@ typedef struct cl_session_opts {
      * at most a quarter period after their heartbeat reached it, where the next full heartbeat
      * would take up to a period, per tier, off their lease (docs/relay.md). */
     uint32_t lease_beats;
+    /* Registers sent and not yet answered, at most (0: CL_SESSION_REG_WINDOW). A relay's
+     * Registers cross more hops, so more are on their way at once for the same rate. */
+    uint32_t reg_window;
 } cl_session_opts_t;
 
 /* A session carrying no node yet, not connecting yet (cl_session_add_node(),

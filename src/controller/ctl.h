@@ -173,6 +173,10 @@ typedef struct ctl_job {
 /* What an agent gives stopped ranks between SIGTERM and SIGKILL (backend_proc.c's GRACE_MS):
  * a held Launch waits at most dead-after + this + 1 s for the incarnation before to end. */
 #define CTL_STOP_GRACE_MS 3000
+/* The recovery window after a start (docs/protocol.md): dead-after + 1.5 s, held open while
+ * nodes go on registering, each this long, up to this much more in all. */
+#define CTL_RECOVER_HOLD_S 1.0
+#define CTL_RECOVER_HOLD_MAX_S 60.0
 
 /* A log read from shared storage answers at most this much, as an agent does (agent.c). */
 #define CTL_LOG_READ_MAX (3u << 20)
@@ -301,7 +305,8 @@ struct ctl {
     bool recovering;         /* start-up window: waiting for agents before reconciling */
     uint64_t recover_unseen; /* nodes of recovering jobs not yet heard from (0: end early) */
     double recover_until;
-    ctl_sink_t *touched;       /* sinks delivered to in the current release */
+    double recover_cap;  /* the window is held open while nodes register, until this at most */
+    ctl_sink_t *touched; /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
     uint64_t cluster_id;       /* made with the journal; agents check it (Registered) */
     struct ctl_acct *acct;     /* users, QOS, credentials, tenants' settings (ctl_acct.h) */

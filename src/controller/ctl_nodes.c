@@ -353,6 +353,14 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         refuse_register(c, who, conn, r, e);
         return;
     }
+    /* Recovering: a node registering holds the window open a while longer (issue 16: 550,000
+     * nodes take seconds to register again through a tree of relays, and a job must not be
+     * requeued for a node still on its way). */
+    if (c->recovering && c->recover_until > 0) {
+        double hold = ctl_now(c) + CTL_RECOVER_HOLD_S;
+        if (hold > c->recover_until)
+            c->recover_until = hold < c->recover_cap ? hold : c->recover_cap;
+    }
     carry(c, n, conn);
     n->vouched = false; /* registered again on its relay: vouched for once that says so */
     snprintf(n->build, sizeof n->build, "%s", r->build);
@@ -369,8 +377,9 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
         if (colon) *colon = 0;
     }
     /* A connection carrying many nodes (hollow, relay) logs its first few and then every
-     * 10,000th: a registration storm of 100,000 nodes is not 100,000 lines. */
-    if (conn->nnodes <= 4 || conn->nnodes % 10000 == 0 || r->n_running)
+     * 10,000th: a registration storm of 100,000 nodes is not 100,000 lines, nor one of a
+     * 65,536-node gang's nodes coming back with their launches after a restart. */
+    if (conn->nnodes <= 4 || conn->nnodes % 10000 == 0)
         ctl_log(c, "node %s registered as %u (%u GPUs, %zu launches held, at %s)%s", n->name,
                 n->id, n->ngpus, r->n_running, n->addr,
                 conn->nnodes > 4 ? "; its connection carries more" : "");

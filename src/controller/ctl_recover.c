@@ -204,6 +204,7 @@ int ctl_jobs_recover(ctl_t *c, cl_error_t *err)
     cl_job_set_next_id(c->cluster, c->max_id + 1);
     /* Agents reconnect with a back-off of at most 1 s; give them dead-after on top. */
     c->recover_until = ctl_now(c) + (c->cfg.dead_after_ms + 1500) / 1000.0;
+    c->recover_cap = c->recover_until + CTL_RECOVER_HOLD_MAX_S;
     if (c->max_id)
         ctl_log(c,
                 "recovered %" PRIu64 " jobs from the journal (%" PRIu64

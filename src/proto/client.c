@@ -79,6 +79,8 @@ const char *cl_refused_why_name(Colossus__Refused__Why why)
         return "shutting down";
     case COLOSSUS__REFUSED__WHY__BAD_CREDENTIAL:
         return "credential refused";
+    case COLOSSUS__REFUSED__WHY__RECONNECTING:
+        return "reconnecting upstream";
     default:
         return "no reason given";
     }

@@ -24,6 +24,9 @@
     1.5             /* a node is heartbeated up while its agent was heard this recently        \
                      */
 #define LOGREQS 256 /* LogFetch requests in flight, remembered for their LogData */
+/* Registrations on their way upstream at once: an agent's 512, times the hops' extra round
+ * trips (issue 16: 550,000 nodes through two tiers registered at half the direct rate). */
+#define RL_REG_WINDOW 4096
 
 typedef struct relay relay_t;
 
@@ -453,7 +456,7 @@ static void on_accept(uv_stream_t *ls, int status)
          * then goes on to its next address (another relay, or the controller). */
         bool grace = r->lost_ms && uv_now(r->loop) - r->lost_ms < RL_UPSTREAM_GRACE_MS;
         cl_uconn_refuse(&a->u,
-                        grace ? COLOSSUS__REFUSED__WHY__OVERLOADED
+                        grace ? COLOSSUS__REFUSED__WHY__RECONNECTING
                               : COLOSSUS__REFUSED__WHY__SHUTTING_DOWN,
                         "this relay is not connected to a controller now");
         return;
@@ -772,7 +775,7 @@ static void up_down(void *arg)
                       r->nagents == 1 ? "" : "s");
     for (rl_agent_t *a = r->agents; a; a = a->next)
         if (!a->u.closing && !a->u.refusing)
-            cl_uconn_refuse(&a->u, COLOSSUS__REFUSED__WHY__OVERLOADED,
+            cl_uconn_refuse(&a->u, COLOSSUS__REFUSED__WHY__RECONNECTING,
                             "the relay lost its controller: register again");
 }
 
@@ -913,7 +916,8 @@ int cmd_relay(int argc, char **argv)
                             .peer = r->name,
                             .who = WHO,
                             .many = true,
-                            .lease_beats = 4};
+                            .lease_beats = 4,
+                            .reg_window = RL_REG_WINDOW};
     r->up = cl_session_create(r->loop, &so, &up_ops, r, &err);
     cl_cred_clear(&cred);
     if (!r->up) {

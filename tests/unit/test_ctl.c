@@ -707,6 +707,39 @@ static void test_recovery_requeues_when_a_node_is_missing(void **state)
     t_teardown(t);
 }
 
+/* Issue 16: nodes still registering (550,000 through relays take seconds) hold the recovery
+ * window open: a job's node that comes back after dead-after + 1.5 s, while others are still
+ * registering, finds its job reconciled, not requeued. */
+static void test_recovery_held_while_nodes_register(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(3, 8);
+    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
+    uint32_t inc = run_job(t, a, b, 0);
+    t_close(t, a);
+    t_close(t, b);
+    t_restart(t);
+    a = agent_back(t, "node1");
+    t_running_t run = {1, inc};
+    t_register_on(t, a, &run, 1);
+    t_sink_t *o = agent_back(t, "node3");
+    for (int i = 0; i < 8; i++) { /* 6.4 s of registrations: past dead-after + 1.5 s */
+        t_advance(t, 800);
+        t_register_on(t, o, NULL, 0);
+        t_heartbeat(t, a);
+    }
+    assert_false(t_logged(t, "could not be reconciled"));
+    b = agent_back(t, "node2");
+    t_register_on(t, b, &run, 1);
+    t_advance(t, 200);
+    assert_true(t_logged(t, "job 1 reconciled: still running on its 2 nodes"));
+    assert_string_equal(t_job_state(t, 1, NULL, 0), "running");
+    t_close(t, o);
+    t_close(t, a);
+    t_close(t, b);
+    t_teardown(t);
+}
+
 /* ---- waiters, closed sinks, retention ---- */
 
 static void test_wait_and_closed_sink(void **state)
@@ -1312,6 +1345,7 @@ int main(void)
         cmocka_unit_test(test_submission_into_full_cluster),
         cmocka_unit_test(test_launch_once_per_connection),
         cmocka_unit_test(test_relay_vouch),
+        cmocka_unit_test(test_recovery_held_while_nodes_register),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
