@@ -43,6 +43,8 @@ struct cl_session {
     cl_uconn_t *conn;     /* NULL while disconnected */
     bool conn_registered; /* a node of this connection registered */
     int reg_next, reg_outstanding;
+    uint32_t *detach; /* ids of nodes dropped, for the next Detach (cl_session_detach_flush) */
+    size_t ndetach, detach_cap;
     int *reg_q; /* nodes carried again after reg_next passed them: registered next */
     int reg_qn, reg_qcap;
     bool many; /* a carrier of many nodes whatever its count: a refusal never closes */
@@ -127,10 +129,34 @@ int cl_session_send(cl_session_t *s, const Colossus__Msg *m)
     return 0;
 }
 
+/* Node id is to be detached with the next Detach. */
+static void detach_add(cl_session_t *s, uint32_t id)
+{
+    if (s->ndetach == s->detach_cap) {
+        s->detach_cap = s->detach_cap ? 2 * s->detach_cap : 64;
+        s->detach = cl_xrealloc(s->detach, s->detach_cap * sizeof *s->detach);
+    }
+    s->detach[s->ndetach++] = id;
+}
+
+void cl_session_detach_flush(cl_session_t *s)
+{
+    if (!s->ndetach) return;
+    Colossus__Detach d = COLOSSUS__DETACH__INIT;
+    d.nodes = s->detach;
+    d.n_nodes = s->ndetach;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_DETACH;
+    m.detach = &d;
+    cl_session_send(s, &m);
+    s->ndetach = 0;
+}
+
 /* One batched frame for every registered node (full), or for the lease alone: no node, a
  * seq to ack (opts.lease_beats). */
 static void send_heartbeat(cl_session_t *s, bool full)
 {
+    cl_session_detach_flush(s);
     size_t n = 0, reg = 0;
     for (int i = 0; i < s->n; i++)
         if (s->nodes[i].registered) s->hb_ids[reg++] = s->nodes[i].id;
@@ -177,6 +203,7 @@ void cl_session_heartbeat_now(cl_session_t *s)
 
 static void send_register(cl_session_t *s, int node)
 {
+    cl_session_detach_flush(s); /* before: a node registered again is not detached after */
     Colossus__Register r = COLOSSUS__REGISTER__INIT;
     r.handle = (uint32_t)node;
     r.name = s->nodes[node].name;
@@ -235,6 +262,7 @@ static void release(cl_session_t *s)
     free(s->nodes);
     free(s->reg_q);
     free(s->hb_ids);
+    free(s->detach);
     free(s->id_tab);
     free(s->id_keys);
     cl_cred_clear(&s->cred);
@@ -258,6 +286,7 @@ static void on_conn_closed(cl_uconn_t *c)
         s->nodes[i].registered = false;
     s->hb_started = false;
     s->last_ack = 0;
+    s->ndetach = 0; /* the next connection registers what is carried then */
     uv_timer_stop(&s->hb_timer);
     bool was_up = s->conn_registered, refused = s->refused;
     s->refused = false;
@@ -284,14 +313,8 @@ static void on_registered(cl_session_t *s, const Colossus__Registered *r)
     if (s->reg_outstanding > 0) s->reg_outstanding--;
     if (n->dropped) { /* its agent left (a relay) while the Register was on its way */
         if (r->ok) {
-            uint32_t id = r->node;
-            Colossus__Detach d = COLOSSUS__DETACH__INIT;
-            d.nodes = &id;
-            d.n_nodes = 1;
-            Colossus__Msg m = COLOSSUS__MSG__INIT;
-            m.body_case = COLOSSUS__MSG__BODY_DETACH;
-            m.detach = &d;
-            cl_session_send(s, &m);
+            detach_add(s, r->node);
+            cl_session_detach_flush(s);
         }
         register_more(s);
         return;
@@ -544,13 +567,7 @@ void cl_session_carry(cl_session_t *s, int node, bool carried)
         n->dropped = true;
         if (!n->registered) return; /* unsent, or its reply will say (on_registered) */
         n->registered = false;
-        Colossus__Detach d = COLOSSUS__DETACH__INIT;
-        d.nodes = &n->id;
-        d.n_nodes = 1;
-        Colossus__Msg m = COLOSSUS__MSG__INIT;
-        m.body_case = COLOSSUS__MSG__BODY_DETACH;
-        m.detach = &d;
-        cl_session_send(s, &m);
+        detach_add(s, n->id);
         return;
     }
     if (!n->dropped) return;

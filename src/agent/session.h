@@ -136,9 +136,12 @@ int cl_session_add_node(cl_session_t *s, const char *name, cl_error_t *err);
 
 /* Carry node again, or not (issue 16: a relay whose agent left). Not carried, it is not
  * registered on a new connection nor heartbeated, and if it is registered now the
- * controller is told (Detach: not down, free to register through another path). Carried
- * again, it registers on this connection (through the window), after the others waiting. */
+ * controller is told (Detach: not down, free to register through another path) in the next
+ * Detach: one frame for all the nodes dropped since the last, sent by
+ * cl_session_detach_flush() and before any Register or heartbeat. Carried again, it
+ * registers on this connection (through the window), after the others waiting. */
 void cl_session_carry(cl_session_t *s, int node, bool carried);
+void cl_session_detach_flush(cl_session_t *s);
 bool cl_session_carried(const cl_session_t *s, int node);
 
 /* Start connecting (the first try at the next loop turn). Idempotent. */

@@ -174,6 +174,7 @@ static void agent_closed(cl_uconn_t *u)
         n->agent = NULL;
         cl_session_carry(r->up, a->nodes[k], false);
     }
+    cl_session_detach_flush(r->up); /* one Detach for all of them */
     for (int i = 0; i < LOGREQS; i++)
         if (r->logreq_agent[i] == a) r->logreq_agent[i] = NULL;
     if (a->authed && a->nn)

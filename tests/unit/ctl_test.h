@@ -294,6 +294,13 @@ static int t_count(const t_sink_t *k, Colossus__Msg__BodyCase kind)
 
 /* ---- agents ---- */
 
+/* m from the agent (or relay) k, as the cluster key: taken without an error. */
+static void t_peer_send(t_ctl_t *t, t_sink_t *k, const Colossus__Msg *m)
+{
+    cl_error_t why;
+    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &k->sink, m, &why), 0);
+}
+
 typedef struct t_running {
     uint64_t job;
     uint32_t inc;
@@ -327,8 +334,7 @@ static void t_register_on(t_ctl_t *t, t_sink_t *a, const t_running_t *running, s
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &r;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_peer_send(t, a, &m);
     t_turn(t);
 }
 
@@ -366,8 +372,7 @@ static void t_heartbeat_health(t_ctl_t *t, t_sink_t *a, Colossus__NodeHealth *h)
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
     m.heartbeat = &hb;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_peer_send(t, a, &m);
 }
 
 static void t_heartbeat(t_ctl_t *t, t_sink_t *a)
@@ -382,8 +387,7 @@ static void t_exited_msg(t_ctl_t *t, t_sink_t *a, Colossus__Exited *e)
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_EXITED;
     m.exited = e;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_peer_send(t, a, &m);
     t_turn(t);
 }
 
@@ -406,8 +410,7 @@ static void t_started(t_ctl_t *t, t_sink_t *a, uint64_t job, uint32_t inc)
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_STARTED;
     m.started = &s;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &a->sink, &m, &why), 0);
+    t_peer_send(t, a, &m);
     t_turn(t);
 }
 

@@ -681,18 +681,26 @@ static void test_recovery_reconciles(void **state)
     t_teardown(t);
 }
 
-static void test_recovery_requeues_when_a_node_is_missing(void **state)
+/* Job 1 running on node1 and node2, the controller restarted (kill -9), node1's agent back
+ * with its launch (the new sink); node2 not yet. */
+static t_sink_t *restart_under_job(t_ctl_t *t, uint32_t max_restarts, t_running_t *run)
 {
-    (void)state;
-    t_ctl_t *t = t_setup(3, 8);
     t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
-    uint32_t inc = run_job(t, a, b, 2);
+    *run = (t_running_t){1, run_job(t, a, b, max_restarts)};
     t_close(t, a);
     t_close(t, b);
     t_restart(t);
     a = agent_back(t, "node1");
-    t_running_t run = {1, inc};
-    t_register_on(t, a, &run, 1);
+    t_register_on(t, a, run, 1);
+    return a;
+}
+
+static void test_recovery_requeues_when_a_node_is_missing(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(3, 8);
+    t_running_t run;
+    t_sink_t *a = restart_under_job(t, 2, &run);
     for (int i = 0; i < 5; i++) { /* dead-after + 1.5 s */
         t_advance(t, 1000);
         t_heartbeat(t, a);
@@ -714,14 +722,8 @@ static void test_recovery_held_while_nodes_register(void **state)
 {
     (void)state;
     t_ctl_t *t = t_setup(3, 8);
-    t_sink_t *a = t_agent(t, "node1", 8), *b = t_agent(t, "node2", 8);
-    uint32_t inc = run_job(t, a, b, 0);
-    t_close(t, a);
-    t_close(t, b);
-    t_restart(t);
-    a = agent_back(t, "node1");
-    t_running_t run = {1, inc};
-    t_register_on(t, a, &run, 1);
+    t_running_t run;
+    t_sink_t *a = restart_under_job(t, 0, &run);
     t_sink_t *o = agent_back(t, "node3");
     for (int i = 0; i < 8; i++) { /* 6.4 s of registrations: past dead-after + 1.5 s */
         t_advance(t, 800);
@@ -729,7 +731,7 @@ static void test_recovery_held_while_nodes_register(void **state)
         t_heartbeat(t, a);
     }
     assert_false(t_logged(t, "could not be reconciled"));
-    b = agent_back(t, "node2");
+    t_sink_t *b = agent_back(t, "node2");
     t_register_on(t, b, &run, 1);
     t_advance(t, 200);
     assert_true(t_logged(t, "job 1 reconciled: still running on its 2 nodes"));
@@ -1160,6 +1162,18 @@ static void test_names_refused(void **state)
     t_teardown(t);
 }
 
+/* The relay r says node id's agent left it (Detach). */
+static void t_detach(t_ctl_t *t, t_sink_t *r, uint32_t id)
+{
+    Colossus__Detach d = COLOSSUS__DETACH__INIT;
+    d.nodes = &id;
+    d.n_nodes = 1;
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
+    m.body_case = COLOSSUS__MSG__BODY_DETACH;
+    m.detach = &d;
+    t_peer_send(t, r, &m);
+}
+
 /* Issue 16: a relay's Detach frees its nodes for another path at once (not down); a node
  * unheard for two heartbeat periods may be taken over by another connection before
  * dead-after (a relay whose host vanished); a Register naming a relay twice is refused. */
@@ -1174,14 +1188,7 @@ static void test_relay_paths(void **state)
     assert_false(b->registered);
     assert_true(t_logged(t, "another agent cannot take it over"));
     /* r1 says its agent left: b may take it now, and it never went down */
-    Colossus__Detach d = COLOSSUS__DETACH__INIT;
-    d.nodes = &id;
-    d.n_nodes = 1;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_DETACH;
-    m.detach = &d;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r1->sink, &m, &why), 0);
+    t_detach(t, r1, id);
     assert_true(t_logged(t, "node node1: its agent left the relay"));
     t_register_on(t, b, NULL, 0);
     assert_true(b->registered);
@@ -1199,9 +1206,10 @@ static void test_relay_paths(void **state)
     Colossus__Register reg = COLOSSUS__REGISTER__INIT;
     reg.name = "node3";
     reg.via = "ra,rb,ra";
+    Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_REGISTER;
     m.register_ = &reg;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &l->sink, &m, &why), 0);
+    t_peer_send(t, l, &m);
     t_turn(t);
     Colossus__Msg *rr = t_take(l, COLOSSUS__MSG__BODY_REGISTERED);
     assert_non_null(rr);
@@ -1229,8 +1237,7 @@ static void t_vouch(t_ctl_t *t, t_sink_t *r, uint32_t *back, size_t nback, uint3
     Colossus__Msg m = COLOSSUS__MSG__INIT;
     m.body_case = COLOSSUS__MSG__BODY_HEARTBEAT;
     m.heartbeat = &hb;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r->sink, &m, &why), 0);
+    t_peer_send(t, r, &m);
     t_turn(t);
 }
 
@@ -1291,14 +1298,7 @@ static void test_relay_vouch(void **state)
     assert_string_equal(t_node_state(t, "node1"), "up");
     assert_string_equal(t_node_state(t, "node2"), "up");
     /* node1's agent leaves the relay: its own deadline again, from the Detach */
-    Colossus__Detach d = COLOSSUS__DETACH__INIT;
-    d.nodes = &id[0];
-    d.n_nodes = 1;
-    Colossus__Msg m = COLOSSUS__MSG__INIT;
-    m.body_case = COLOSSUS__MSG__BODY_DETACH;
-    m.detach = &d;
-    cl_error_t why;
-    assert_int_equal(ctl_peer_msg(t->c, &t_admin, &r->sink, &m, &why), 0);
+    t_detach(t, r, id[0]);
     t_vouch_for(t, r, 2750);
     assert_string_equal(t_node_state(t, "node1"), "up");
     t_vouch_for(t, r, 500);

@@ -80,6 +80,8 @@ struct srv {
     bool hb_seen_full; /* a frame listed every registered node: all later ones must too */
     int hb_last_n;
     uint32_t hb_stamp[MAXN];
+    int detach_frames, detach_ids; /* Detach frames, and the ids they named */
+    uint32_t detached[MAXN];
 };
 
 static uint32_t node_id(int conn, uint32_t handle)
@@ -208,7 +210,11 @@ static void srv_on_msg(cl_uconn_t *u, Colossus__Msg *m)
         on_register(s, k, m->register_);
     else if (k->authed && m->body_case == COLOSSUS__MSG__BODY_HEARTBEAT)
         on_heartbeat(s, k, m->heartbeat);
-    else
+    else if (k->authed && m->body_case == COLOSSUS__MSG__BODY_DETACH) {
+        s->detach_frames++;
+        for (size_t i = 0; i < m->detach->n_nodes && s->detach_ids < MAXN; i++)
+            s->detached[s->detach_ids++] = m->detach->nodes[i];
+    } else
         cl_uconn_close(u, "test server: unexpected message");
     pthread_mutex_unlock(&s->mu);
 }
@@ -636,6 +642,39 @@ static void test_first_heartbeat_at_once(void **state)
     owner_free(o);
 }
 
+static bool three_detached(owner_t *o, srv_t *s)
+{
+    return s->detach_ids >= 3;
+}
+
+/* Issue 16: nodes a relay drops at once (an agent of thousands left) go in one Detach, whose
+ * ids are theirs; the others stay registered and heartbeated. */
+static void test_detach_batched(void **state)
+{
+    (void)state;
+    srv_t *srv = srv_start(SRV_OK, 60000, 0, 5);
+    owner_t *o = owner_new(srv, 5, "d");
+    cl_session_start(o->s);
+    assert_true(wait_for(o, one_heartbeat, 5000));
+    uint32_t want[3];
+    for (int i = 0; i < 3; i++) {
+        assert_true(cl_session_node_id(o->s, i + 1, &want[i]));
+        cl_session_carry(o->s, i + 1, false);
+    }
+    cl_session_detach_flush(o->s);
+    assert_true(wait_for(o, three_detached, 5000));
+    cl_session_heartbeat_now(o->s);
+    assert_true(wait_for(o, two_heartbeats, 5000));
+    pthread_mutex_lock(&srv->mu);
+    assert_int_equal(srv->detach_frames, 1);
+    assert_int_equal(srv->detach_ids, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(srv->detached[i], want[i]);
+    assert_int_equal(srv->hb_last_n, 2);
+    pthread_mutex_unlock(&srv->mu);
+    owner_free(o);
+}
+
 static bool registered_6(owner_t *o, srv_t *s)
 {
     return s->regs[0] == 6 && s->nok == 6;
@@ -862,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_reconnect_reregisters),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_detach_batched),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_owner_refuses_controller),
     };
