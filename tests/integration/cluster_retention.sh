@@ -53,8 +53,11 @@ client=$(dirname "$(dirname "$B")")/build/bench/cluster_client # built by make c
 rss() { awk '/VmRSS/ {print $2}' /proc/$CTL_PID/status; }
 # Rounds 1 and 2 warm what has a ceiling of its own (the journal's page caches, one per
 # SQLite connection, full once the journal outgrows them, and the batches' buffers); rounds 3
-# and 4 are compared: a job kept in memory costs ~1.2 KB, 7.9 MB a round, where the warm
-# controller moved by 0.4-0.5 MB a round (measured over 10 rounds: flat from the 6th).
+# and 4 are compared: a job kept in memory costs ~1.2 KB, 7.9 MB a round. The warm controller
+# moved by 0 to 3.3 MB a round (2026-12-06: 8 runs of 4 to 6 rounds; the warm-up ends at a
+# round that varies with the batches' timing, and one run still grew 2.4 MB a round at rounds
+# 5 and 6, not explained yet): so a round may add at most half of what keeping its jobs would
+# (it failed at 2 MB in a clean run of make check).
 for round in 1 2 3 4; do
     "$client" "$CTL_ADDR" "$T/key" 6000 > "round$round.json" || fail "round $round"
     log "round $round done"
@@ -64,5 +67,5 @@ for round in 1 2 3 4; do
     eval "rss$round=$(rss)"
 done
 log "controller RSS after each round: $rss1 kB, $rss2 kB, $rss3 kB, $rss4 kB"
-[ "$rss4" -le $((rss3 + 2048)) ] || fail "controller memory grew from $rss3 to $rss4 kB"
+[ "$rss4" -le $((rss3 + 4096)) ] || fail "controller memory grew from $rss3 to $rss4 kB"
 log PASS
