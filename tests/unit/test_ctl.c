@@ -1308,6 +1308,40 @@ static void test_relay_vouch(void **state)
     t_teardown(t);
 }
 
+/* Issue 16: a leaf switch's nodes lost together (here all 8 of leaf 0, named silent by
+ * their relay in one frame) are one network event, said once and counted; a lone node of
+ * another leaf going down later is not one. Each is still a node failure. */
+static void test_leaf_network_event(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(16, 8); /* leaves of 8 nodes (ctl_test.h) */
+    t_sink_t *r = t_sink(t, "r1");
+    r->gpus = 8;
+    uint32_t id[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(r->name, sizeof r->name, "node%d", i + 1);
+        t_register_on(t, r, NULL, 0);
+        id[i] = r->node;
+    }
+    t_vouch(t, r, id, 10, NULL, 0);
+    for (int i = 0; i < 10; i++) /* ids are slots, dense by leaf: 0-7 leaf 0, 8 and 9 leaf 1 */
+        assert_int_equal(id[i], i);
+    t_vouch(t, r, NULL, 0, id, 8);
+    t_vouch_for(t, r, 3500);
+    assert_int_equal(t_count_logged(t, "declared down"), 8);
+    assert_int_equal(t_count_logged(t, "network event: leaf"), 1);
+    t_vouch(t, r, NULL, 0, &id[8], 1);
+    t_vouch_for(t, r, 3500);
+    assert_int_equal(t_count_logged(t, "declared down"), 9);
+    assert_int_equal(t_count_logged(t, "network event: leaf"), 1);
+    size_t len;
+    char *text = ctl_metrics_render(t->c, NULL, &len, NULL);
+    assert_non_null(strstr(text, "\ncolossus_leaf_network_events_total 1\n"));
+    free(text);
+    t_close(t, r);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1346,6 +1380,7 @@ int main(void)
         cmocka_unit_test(test_launch_once_per_connection),
         cmocka_unit_test(test_relay_vouch),
         cmocka_unit_test(test_recovery_held_while_nodes_register),
+        cmocka_unit_test(test_leaf_network_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
