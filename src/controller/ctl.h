@@ -176,6 +176,7 @@ typedef struct ctl_job {
 /* The recovery window after a start (docs/protocol.md): dead-after + 1.5 s, held open while
  * nodes go on registering, each this long, up to this much more in all. */
 #define CTL_RECOVER_HOLD_S 1.0
+#define CTL_LEAF_EVENT_NODES 4 /* nodes of one leaf down together: a network event */
 #define CTL_RECOVER_HOLD_MAX_S 60.0
 
 /* A log read from shared storage answers at most this much, as an agent does (agent.c). */
@@ -228,8 +229,9 @@ typedef struct ctl_counters {
     uint64_t ended[CL_JOB_CANCELLED + 1];     /* by cl_job_state_t: finished states only */
     uint64_t decisions[CL_ACT_DEP_NEVER + 1]; /* by cl_action_t */
     uint64_t detections[CTL_DETECT_N];        /* node failures, by how they were found */
-    uint64_t passes;                          /* scheduling passes */
-    double pass_s;                            /* their CPU time */
+    uint64_t leaf_events; /* issue 16: a leaf's nodes lost together (ctl_nodes.c) */
+    uint64_t passes;      /* scheduling passes */
+    double pass_s;        /* their CPU time */
     uint64_t pass_le[CTL_PASS_BUCKETS + 1]; /* passes per bucket (not cumulative; last: +Inf) */
     /* XIDs as their reports arrive (ctl_metrics_xid): by code, the first CTL_XID_CODES codes
      * seen each with its own count (xid_n[CTL_XID_CODES]: every later code), and by pod */
@@ -284,6 +286,14 @@ struct ctl {
      * (ctl_sink_t.vdeadline), so a relay's frame costs O(1) plus what changed */
     ctl_sink_t **vouchers;
     size_t nvouchers, vouchers_cap, nvsuspects;
+    /* issue 16: nodes declared down lately, by leaf switch: CTL_LEAF_EVENT_NODES of one leaf
+     * within two heartbeat periods are one network event, one log line (allocated at the
+     * first node down) */
+    struct ctl_leaf_down {
+        double first; /* when the first of this run went down */
+        uint32_t count;
+        bool said;
+    } * leaf_down;
     /* Finished jobs stay in memory keep_finished_s after their end (then `show`, `wait` and
      * `logs` read them from the journal): ids in the order they ended. */
     ctl_ring_t finished;     /* of uint64_t job ids */

@@ -221,6 +221,10 @@ static void failures(ctl_t *c, const ctl_metrics_srv_t *srv, cl_prom_t *p)
     for (int d = 0; d < CTL_DETECT_N; d++)
         cl_prom_sample1(p, P "node_failures_total", "detected_by", how[d],
                         (double)c->count.detections[d]);
+    cl_prom_family(p, P "leaf_network_events_total", "counter",
+                   "Leaf switches whose nodes were lost together (4 or more within two "
+                   "heartbeat periods): one event each, its nodes counted as node failures.");
+    cl_prom_sample(p, P "leaf_network_events_total", NULL, (double)c->count.leaf_events);
     gauge1(p, P "journal_commit_failing",
            "1 while the journal cannot commit (acknowledgements wait), else 0.",
            c->commit_failing_since != 0);

@@ -131,6 +131,7 @@ void ctl_nodes_free(ctl_t *c)
     for (size_t i = 0; i < c->nvouchers; i++)
         ctl_sink_unref(c->vouchers[i]);
     free(c->vouchers);
+    free(c->leaf_down);
     free(c->nodes);
     free(c->name_tab);
 }
@@ -496,11 +497,33 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
 }
 
 /* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
+/* n is going down: the CTL_LEAF_EVENT_NODES-th of its leaf switch within two heartbeat
+ * periods makes them one network event (a switch, its uplink or the path to it: issue 16),
+ * said once and counted (/metrics); each node stays a node failure of its own. */
+static void leaf_event(ctl_t *c, ctl_node_t *n, double now)
+{
+    const cl_topo_t *t = cl_cluster_topo(c->cluster);
+    if (!c->leaf_down) c->leaf_down = cl_xcalloc(cl_topo_leaves(t), sizeof *c->leaf_down);
+    uint32_t leaf = cl_topo_node_leaf(t, n->id);
+    struct ctl_leaf_down *l = &c->leaf_down[leaf];
+    if (!l->count || (now - l->first) * 1000 > 2.0 * c->cfg.heartbeat_ms)
+        *l = (struct ctl_leaf_down){now, 0, false};
+    if (++l->count < CTL_LEAF_EVENT_NODES || l->said) return;
+    l->said = true;
+    c->count.leaf_events++;
+    ctl_log(c,
+            "network event: leaf %s: %u of its nodes lost within %.0f ms so far (a leaf "
+            "switch, its "
+            "uplink or the path to it?)",
+            cl_topo_leaf_name(t, leaf), l->count, (now - l->first) * 1000);
+}
+
 /* n is down: its jobs are told, the scheduler and the watchers. */
 static void declare_down(ctl_t *c, ctl_node_t *n, bool say, double now)
 {
     n->suspect = false;
     n->alive = false;
+    leaf_event(c, n, now);
     if (say)
         ctl_log(c, "node %s declared down: no heartbeat for %.0f ms", n->name,
                 (now - node_seen(n)) * 1000);

@@ -1241,6 +1241,23 @@ static void t_vouch(t_ctl_t *t, t_sink_t *r, uint32_t *back, size_t nback, uint3
     t_turn(t);
 }
 
+/* A relay "r1" carrying node1..nodeN (registered in turn, each told the controller takes
+ * vouching frames), their ids in id. */
+static t_sink_t *t_relay(t_ctl_t *t, uint32_t *id, int n)
+{
+    t_sink_t *r = t_sink(t, "r1");
+    r->gpus = 8;
+    for (int i = 0; i < n; i++) {
+        snprintf(r->name, sizeof r->name, "node%d", i + 1);
+        t_register_on(t, r, NULL, 0);
+        id[i] = r->node;
+        Colossus__Msg *rm = t_take(r, COLOSSUS__MSG__BODY_REGISTERED);
+        assert_true(rm->registered->vouch);
+        colossus__msg__free_unpacked(rm, NULL);
+    }
+    return r;
+}
+
 /* ms of time in which the relay's empty frames come every 250 ms. */
 static void t_vouch_for(t_ctl_t *t, t_sink_t *r, uint64_t ms)
 {
@@ -1260,17 +1277,8 @@ static void test_relay_vouch(void **state)
 {
     (void)state;
     t_ctl_t *t = t_setup(4, 8);
-    t_sink_t *r = t_sink(t, "r1");
-    r->gpus = 8;
     uint32_t id[3];
-    for (int i = 0; i < 3; i++) {
-        snprintf(r->name, sizeof r->name, "node%d", i + 1);
-        t_register_on(t, r, NULL, 0);
-        id[i] = r->node;
-        Colossus__Msg *rm = t_take(r, COLOSSUS__MSG__BODY_REGISTERED);
-        assert_true(rm->registered->vouch);
-        colossus__msg__free_unpacked(rm, NULL);
-    }
+    t_sink_t *r = t_relay(t, id, 3);
     t_vouch(t, r, id, 2, NULL, 0); /* node3 is never vouched for */
     t_vouch_for(t, r, 6500);       /* dead-after is 3 s, after registering 6 */
     assert_string_equal(t_node_state(t, "node1"), "up");
@@ -1304,6 +1312,34 @@ static void test_relay_vouch(void **state)
     t_vouch_for(t, r, 500);
     assert_string_equal(t_node_state(t, "node1"), "down");
     assert_string_equal(t_node_state(t, "node2"), "up");
+    t_close(t, r);
+    t_teardown(t);
+}
+
+/* Issue 16: a leaf switch's nodes lost together (here all 8 of leaf 0, named silent by
+ * their relay in one frame) are one network event, said once and counted; a lone node of
+ * another leaf going down later is not one. Each is still a node failure. */
+static void test_leaf_network_event(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(16, 8); /* leaves of 8 nodes (ctl_test.h) */
+    uint32_t id[10];
+    t_sink_t *r = t_relay(t, id, 10);
+    t_vouch(t, r, id, 10, NULL, 0);
+    for (int i = 0; i < 10; i++) /* ids are slots, dense by leaf: 0-7 leaf 0, 8 and 9 leaf 1 */
+        assert_int_equal(id[i], i);
+    t_vouch(t, r, NULL, 0, id, 8);
+    t_vouch_for(t, r, 3500);
+    assert_int_equal(t_count_logged(t, "declared down"), 8);
+    assert_int_equal(t_count_logged(t, "network event: leaf"), 1);
+    t_vouch(t, r, NULL, 0, &id[8], 1);
+    t_vouch_for(t, r, 3500);
+    assert_int_equal(t_count_logged(t, "declared down"), 9);
+    assert_int_equal(t_count_logged(t, "network event: leaf"), 1);
+    size_t len;
+    char *text = ctl_metrics_render(t->c, NULL, &len, NULL);
+    assert_non_null(strstr(text, "\ncolossus_leaf_network_events_total 1\n"));
+    free(text);
     t_close(t, r);
     t_teardown(t);
 }
@@ -1346,6 +1382,7 @@ int main(void)
         cmocka_unit_test(test_launch_once_per_connection),
         cmocka_unit_test(test_relay_vouch),
         cmocka_unit_test(test_recovery_held_while_nodes_register),
+        cmocka_unit_test(test_leaf_network_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
