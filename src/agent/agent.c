@@ -714,7 +714,8 @@ static int take_inventory(agent_t *a, const ag_opts_t *o)
 /* The session and the nodes it carries: NAME, or NAME-0 .. NAME-(N-1) with --hollow N. */
 static int make_session(agent_t *a, const ag_opts_t *o, const cl_cred_t *cred)
 {
-    cl_session_opts_t so = {.controller = o->controller, .cred = cred, .peer = a->name};
+    cl_session_opts_t so = {
+        .controller = o->controller, .cred = cred, .peer = a->name, .leave_at_lease = true};
     cl_error_t err;
     cl_session_ops_t ops = session_ops;               /* copied by the session */
     if (o->hollow || o->no_keepers) ops.lease = NULL; /* no keepers: no lease, no acks */

@@ -50,6 +50,7 @@ struct cl_session {
     bool many; /* a carrier of many nodes whatever its count: a refusal never closes */
     uint32_t lease_beats; /* heartbeats a period, all but one for the lease alone */
     int reg_window;       /* opts.reg_window */
+    bool leave_at_lease;  /* opts.leave_at_lease */
     uint32_t beat;        /* of the period: 0 is the full heartbeat */
     uint32_t hb_ms;
     bool hb_started, started, destroyed;
@@ -409,6 +410,18 @@ uint32_t cl_session_lease_ms(uint32_t heartbeat_ms, uint32_t dead_after_ms)
     return dead_after_ms > margin ? dead_after_ms - margin : dead_after_ms / 2;
 }
 
+/* No ack for the lease's length (opts.leave_at_lease): this path is left for the next. */
+static void ack_overdue(uv_timer_t *t)
+{
+    cl_session_t *s = t->data;
+    if (!s->conn || s->conn->closing) return;
+    cl_daemon_log(s->who, "no answer through %s for %u ms (the lease): trying the next address",
+                  s->conn->peer, cl_session_lease_ms(s->hb_ms, s->dead_ms));
+    s->last_ack = 0;
+    s->next_addr++;
+    cl_uconn_close(s->conn, NULL);
+}
+
 /* The leader heard heartbeat seq: the lease runs from when it was sent (never from the
  * ack's arrival: the controller's dead-after counts from when it heard it, which is later). */
 static void on_hb_ack(cl_session_t *s, const Colossus__HeartbeatAck *a)
@@ -416,7 +429,10 @@ static void on_hb_ack(cl_session_t *s, const Colossus__HeartbeatAck *a)
     if (!s->ops.lease || !a->seq || a->seq > s->hb_seq || s->hb_seq - a->seq >= 16) return;
     s->last_ack = ag_lease_now();
     if (!s->dead_ms) return;
-    uint64_t len = (uint64_t)cl_session_lease_ms(s->hb_ms, s->dead_ms) * 1000000u;
+    uint32_t lease_ms = cl_session_lease_ms(s->hb_ms, s->dead_ms);
+    /* the retry timer is idle while connected: it watches for the next ack meanwhile */
+    if (s->leave_at_lease) uv_timer_start(&s->retry_timer, ack_overdue, lease_ms, 0);
+    uint64_t len = (uint64_t)lease_ms * 1000000u;
     s->ops.lease(s->arg, a->seq, s->hb_sent[a->seq % 16] + len);
 }
 
@@ -530,6 +546,7 @@ cl_session_t *cl_session_create(uv_loop_t *loop, const cl_session_opts_t *o,
     s->many = o->many;
     s->lease_beats = o->lease_beats > 1 && o->lease_beats <= 16 ? o->lease_beats : 1;
     s->reg_window = o->reg_window ? o->reg_window : CL_SESSION_REG_WINDOW;
+    s->leave_at_lease = o->leave_at_lease;
     s->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &s->hb_timer);
     uv_timer_init(loop, &s->retry_timer);

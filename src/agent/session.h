@@ -120,6 +120,13 @@ typedef struct cl_session_opts {
     /* Registers sent and not yet answered, at most (0: CL_SESSION_REG_WINDOW). A relay's
      * Registers cross more hops, so more are on their way at once for the same rate. */
     uint32_t reg_window;
+    /* With ops.lease: a path whose leader has not acked for the lease's length is left for
+     * the next address at once (a timer, not the next heartbeat), where other sessions wait
+     * for dead-after. An agent behind a relay whose host hung must register through another
+     * path before the controller's deadline for that relay (dead-after) takes its node down
+     * (issue 16, docs/relay.md); a relay keeps dead-after, since its leaving costs all its
+     * nodes a registration. */
+    bool leave_at_lease;
 } cl_session_opts_t;
 
 /* A session carrying no node yet, not connecting yet (cl_session_add_node(),

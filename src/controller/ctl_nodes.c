@@ -549,10 +549,16 @@ static void judge_vouchers(ctl_t *c, double now)
             ctl_node_t *n = &c->nodes[i];
             if (n->conn == v && n->vouched && n->alive) declare_down(c, n, down++ < 4, now);
         }
-        ctl_log(c,
-                "relay connection %s: no heartbeat for %.0f ms: the %u nodes it vouched for "
-                "are down",
-                v->peer, (now - v->last_seen) * 1000, down);
+        if (down)
+            ctl_log(c,
+                    "relay connection %s: no heartbeat for %.0f ms: the %u nodes it vouched "
+                    "for are down",
+                    v->peer, (now - v->last_seen) * 1000, down);
+        else
+            ctl_log(c,
+                    "relay connection %s: no heartbeat for %.0f ms; its nodes had gone "
+                    "through other paths",
+                    v->peer, (now - v->last_seen) * 1000);
     }
 }
 
