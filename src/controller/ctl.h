@@ -315,8 +315,9 @@ struct ctl {
     bool recovering;         /* start-up window: waiting for agents before reconciling */
     uint64_t recover_unseen; /* nodes of recovering jobs not yet heard from (0: end early) */
     double recover_until;
-    double recover_cap;  /* the window is held open while nodes register, until this at most */
-    ctl_sink_t *touched; /* sinks delivered to in the current release */
+    double recover_cap; /* the window is held open while nodes register, until this at most */
+    uint64_t stale_fences; /* stale launches fenced on connections of many nodes (logging) */
+    ctl_sink_t *touched;   /* sinks delivered to in the current release */
     struct ctl_health *health; /* GPU health of every node (ctl_health.c) */
     uint64_t cluster_id;       /* made with the journal; agents check it (Registered) */
     struct ctl_acct *acct;     /* users, QOS, credentials, tenants' settings (ctl_acct.h) */

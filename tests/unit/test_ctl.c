@@ -1344,6 +1344,27 @@ static void test_leaf_network_event(void **state)
     t_teardown(t);
 }
 
+/* A connection of many nodes whose nodes come back holding a launch the controller does not
+ * run (a relay's reconnection under a big gang): its first few nodes' fences are logged, then
+ * one in 10,000, not one line a node. */
+static void test_stale_fences_logged_once_per_many(void **state)
+{
+    (void)state;
+    t_ctl_t *t = t_setup(16, 8);
+    t_sink_t *r = t_sink(t, "r1");
+    r->gpus = 8;
+    t_running_t stale = {99, 1};
+    for (int i = 0; i < 12; i++) {
+        snprintf(r->name, sizeof r->name, "node%d", i + 1);
+        t_register_on(t, r, &stale, 1);
+    }
+    assert_int_equal(t_count_logged(t, "incarnation 1 is stale"), 5);
+    assert_int_equal(t_count_logged(t, "one line in 10,000"), 1);
+    assert_int_equal(t_count(r, COLOSSUS__MSG__BODY_FENCE), 12);
+    t_close(t, r);
+    t_teardown(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1383,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_relay_vouch),
         cmocka_unit_test(test_recovery_held_while_nodes_register),
         cmocka_unit_test(test_leaf_network_event),
+        cmocka_unit_test(test_stale_fences_logged_once_per_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
