@@ -74,7 +74,7 @@ struct ctl_sink {
     /* issue 16: a relay's connection vouches for the nodes it carries (Heartbeat.vouch):
      * they are alive while its frames come (ctl_nodes.c) */
     bool vouches, vsuspect, vdown; /* vouching; its deadline passed; its nodes declared */
-    uint64_t vdeadline, seen_mono; /* monotonic ms: suspected at; its last frame */
+    uint64_t vdeadline;            /* monotonic ms: suspected at */
     double last_seen;              /* wall seconds of its last frame */
 };
 

@@ -278,6 +278,7 @@ static const char *register_check(ctl_t *c, const Colossus__Register *r)
 /* n is carried by conn from now on. */
 static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
 {
+    n->vouched = false; /* (again) on its relay: vouched for once that says so */
     if (n->conn == conn) return;
     if (n->conn) {
         ctl_log(c, "node %s registered again from %s; its connection from %s is superseded",
@@ -288,7 +289,6 @@ static void carry(ctl_t *c, ctl_node_t *n, ctl_sink_t *conn)
     ctl_sink_ref(conn);
     conn->nnodes++;
     n->conn = conn;
-    n->vouched = false;
 }
 
 /* Whether who may register name: a node credential names it; the cluster key may register
@@ -363,7 +363,6 @@ void ctl_node_register(ctl_t *c, const ctl_principal_t *who, ctl_sink_t *conn,
             c->recover_until = hold < c->recover_cap ? hold : c->recover_cap;
     }
     carry(c, n, conn);
-    n->vouched = false; /* registered again on its relay: vouched for once that says so */
     snprintf(n->build, sizeof n->build, "%s", r->build);
     snprintf(n->via, sizeof n->via, "%s", r->via);
     /* What it offers beside GPUs (0: not said, no limit); the next pass places by it. */
@@ -448,7 +447,6 @@ static void vouch_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbea
         c->nvsuspects--;
     }
     conn->last_seen = now;
-    conn->seen_mono = mono;
     conn->vdeadline = mono + c->cfg.dead_after_ms;
     if (conn->vdown) { /* its nodes were declared down: those it still vouches for are back */
         conn->vdown = false;
@@ -475,15 +473,17 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
 {
     uint64_t mono = ctl_mono_ms(c);
     double now = ctl_now(c);
-    if (hb->vouch) vouch_heartbeat(c, conn, hb, mono, now);
-    for (size_t i = 0; i < hb->n_nodes && !hb->vouch; i++) {
-        uint32_t id = hb->nodes[i];
-        if (id >= c->nnodes || c->nodes[id].conn != conn)
-            continue; /* not carried by this connection: stale or bogus */
-        ctl_node_t *n = &c->nodes[id];
-        heard(c, n);
-        arm_for(c, n, 0, mono, now);
-    }
+    if (hb->vouch)
+        vouch_heartbeat(c, conn, hb, mono, now);
+    else
+        for (size_t i = 0; i < hb->n_nodes; i++) {
+            uint32_t id = hb->nodes[i];
+            if (id >= c->nnodes || c->nodes[id].conn != conn)
+                continue; /* not carried by this connection: stale or bogus */
+            ctl_node_t *n = &c->nodes[id];
+            heard(c, n);
+            arm_for(c, n, 0, mono, now);
+        }
     /* The node-side lease (docs/standby.md, "Fencing"): an answer extends it, so only a
      * leader whose own lease is certainly still held answers. */
     if (hb->seq && (!c->store || cl_store_fresh(c->store))) {
@@ -496,7 +496,6 @@ void ctl_node_heartbeat(ctl_t *c, ctl_sink_t *conn, const Colossus__Heartbeat *h
     }
 }
 
-/* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
 /* n is going down: the CTL_LEAF_EVENT_NODES-th of its leaf switch within two heartbeat
  * periods makes them one network event (a switch, its uplink or the path to it: issue 16),
  * said once and counted (/metrics); each node stays a node failure of its own. */
@@ -562,6 +561,7 @@ static void judge_vouchers(ctl_t *c, double now)
     }
 }
 
+/* End of the turn, after its reads: a suspect no heartbeat cleared is down. */
 void ctl_nodes_judge(ctl_t *c)
 {
     if (!c->nsuspects && !c->nvsuspects) return;
